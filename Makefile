@@ -1,0 +1,50 @@
+# nnedge build. `make` builds build/libnnedge.{a,so} and build/nnedge.
+# `make SAN=1` builds with AddressSanitizer + UndefinedBehaviorSanitizer into build-san/.
+CC      ?= cc
+SHARED  ?= ../shared
+OPT     ?= -O2
+CFLAGS_BASE := -std=c11 -g $(OPT) -Wall -Wextra -Wno-unused-parameter -Iinclude -Isrc -D_GNU_SOURCE -fPIC -pthread
+ifeq ($(SAN),1)
+BUILD   ?= build-san
+CFLAGS_BASE += -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+LDSAN   := -fsanitize=address,undefined
+else
+BUILD   ?= build
+endif
+CFLAGS_ALL := $(CFLAGS_BASE) $(CFLAGS)
+LDLIBS  := -lm -pthread
+
+LIB_SRC := $(sort $(wildcard src/core/*.c src/ir/*.c src/ops/*.c src/io/*.c src/kernels/ref/*.c))
+LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/gen/op_table.o
+CLI_SRC := $(sort $(wildcard tools/cli/*.c))
+CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
+
+all: $(BUILD)/libnnedge.a $(BUILD)/libnnedge.so $(BUILD)/nnedge $(BUILD)/conformance $(BUILD)/unit_tests
+
+$(BUILD)/obj/%.o: %.c $(wildcard include/*.h src/*/*.h src/kernels/*/*.h tools/cli/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -c $< -o $@
+
+# The op table: every NNE_OP_REGISTER(sym, ...) in src/ops/*.c.
+$(BUILD)/gen/op_table.c: $(wildcard src/ops/*.c) scripts/gen_op_table.sh
+	@mkdir -p $(dir $@)
+	sh scripts/gen_op_table.sh src/ops/*.c > $@.tmp && mv $@.tmp $@
+$(BUILD)/obj/gen/op_table.o: $(BUILD)/gen/op_table.c src/ops/op.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -c $< -o $@
+
+$(BUILD)/libnnedge.a: $(LIB_OBJ)
+	rm -f $@ && ar rcs $@ $^
+$(BUILD)/libnnedge.so: $(LIB_OBJ)
+	$(CC) -shared $(LDSAN) -o $@ $^ $(LDLIBS)
+$(BUILD)/nnedge: $(CLI_OBJ) $(BUILD)/libnnedge.a
+	$(CC) $(LDSAN) -o $@ $^ $(LDLIBS)
+$(BUILD)/conformance: $(BUILD)/obj/tests/conformance/runner.o $(BUILD)/libnnedge.a
+	$(CC) $(LDSAN) -o $@ $^ $(LDLIBS)
+$(BUILD)/unit_tests: $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard tests/unit/*.c)) $(BUILD)/libnnedge.a
+	$(CC) $(LDSAN) -o $@ $^ $(LDLIBS)
+
+clean:
+	rm -rf build build-san build-fuzz
+
+.PHONY: all clean

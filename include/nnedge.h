@@ -1,0 +1,227 @@
+/*
+ * nnedge.h - the public C API of nnedge, a runtime that imports trained
+ * models (ONNX) and runs them on small CPUs.
+ *
+ * This header is the manual. Everything public is prefixed nne_/NNE_.
+ *
+ * Minimal example (error checks shortened):
+ *
+ *     nne_model *m = NULL;
+ *     if (nne_model_load_file("model.onnx", NULL, &m) != NNE_OK) {
+ *         fprintf(stderr, "%s\n", nne_last_error());
+ *         return 2;
+ *     }
+ *     nne_session *s = NULL;
+ *     nne_session_create(m, NULL, &s);
+ *     nne_tensor x = {.dtype = NNE_DTYPE_FLOAT, .ndim = 4,
+ *                     .dims = {1, 3, 224, 224}, .data = pixels};
+ *     nne_session_prepare(s, 1, (const char *[]){"input"}, &x);
+ *     nne_session_set_input(s, "input", &x);
+ *     nne_session_run(s);
+ *     nne_tensor y;
+ *     nne_session_output(s, 0, &y);   // y.data valid until the next run
+ *     ...
+ *     nne_session_destroy(s);
+ *     nne_model_destroy(m);
+ *
+ * Lifetimes: a model is immutable after load and may be shared by many
+ * sessions and threads; it must outlive its sessions. A session is used by
+ * one thread at a time. The library never frees memory it did not allocate.
+ * nne_*_destroy(NULL) does nothing.
+ */
+#ifndef NNEDGE_H
+#define NNEDGE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define NNE_VERSION_MAJOR 0
+#define NNE_VERSION_MINOR 1
+#define NNE_VERSION_PATCH 0
+
+/* Status of every fallible call. Values are only ever added at the end. */
+typedef enum nne_status {
+    NNE_OK = 0,
+    NNE_ERR_INVALID_ARG = 1,   /* bad argument, wrong shape/dtype, missing input */
+    NNE_ERR_UNSUPPORTED = 2,   /* op, dtype or attribute nnedge cannot run */
+    NNE_ERR_OUT_OF_MEMORY = 3, /* allocation failed or over a configured limit */
+    NNE_ERR_CORRUPT_MODEL = 4, /* malformed or truncated model / data file */
+    NNE_ERR_IO = 5,            /* file could not be opened or read */
+    NNE_ERR_INTERNAL = 6       /* a bug in nnedge: please report */
+} nne_status;
+
+/* Short constant name of a status ("NNE_ERR_UNSUPPORTED"). Never NULL. */
+const char *nne_status_str(nne_status st);
+
+/* The message of the last failed call made by this thread: where, what,
+ * what was expected. Valid until the thread's next failing call. Never NULL. */
+const char *nne_last_error(void);
+
+/* Element types; the numbers are ONNX's TensorProto.DataType values. */
+typedef enum nne_dtype {
+    NNE_DTYPE_UNDEFINED = 0,
+    NNE_DTYPE_FLOAT = 1,
+    NNE_DTYPE_UINT8 = 2,
+    NNE_DTYPE_INT8 = 3,
+    NNE_DTYPE_UINT16 = 4,
+    NNE_DTYPE_INT16 = 5,
+    NNE_DTYPE_INT32 = 6,
+    NNE_DTYPE_INT64 = 7,
+    NNE_DTYPE_STRING = 8, /* not supported in tensors yet */
+    NNE_DTYPE_BOOL = 9,   /* one byte per element, 0 or 1 */
+    NNE_DTYPE_FLOAT16 = 10,
+    NNE_DTYPE_DOUBLE = 11,
+    NNE_DTYPE_UINT32 = 12,
+    NNE_DTYPE_UINT64 = 13,
+    NNE_DTYPE_BFLOAT16 = 16
+} nne_dtype;
+
+/* Name of a dtype ("float32", "int64", ...); "undefined" for unknown values. */
+const char *nne_dtype_name(nne_dtype dt);
+/* Bytes per element, 0 for unsupported types. */
+size_t nne_dtype_size(nne_dtype dt);
+
+#define NNE_MAX_DIMS 12
+
+/* A dense, C-ordered tensor. Plain data: whoever fills it owns `data`. */
+typedef struct nne_tensor {
+    nne_dtype dtype;
+    int32_t ndim;                /* 0 for a scalar */
+    int64_t dims[NNE_MAX_DIMS];  /* elements per axis */
+    void *data;                  /* ndim-dimensional C-order array */
+} nne_tensor;
+
+/* Number of elements (product of dims; 1 for a scalar). */
+int64_t nne_tensor_numel(const nne_tensor *t);
+/* Bytes of data (numel * dtype size). */
+size_t nne_tensor_nbytes(const nne_tensor *t);
+
+/* Description of a model input or output. dims[i] < 0 means unknown;
+ * dim_names[i] is then the symbolic name (or NULL). Pointers stay valid for
+ * the model's lifetime. */
+typedef struct nne_value_info {
+    const char *name;
+    nne_dtype dtype;
+    int32_t ndim;                       /* -1 when the rank is unknown */
+    int64_t dims[NNE_MAX_DIMS];
+    const char *dim_names[NNE_MAX_DIMS];
+} nne_value_info;
+
+/* ---------------------------------------------------------------- model -- */
+
+typedef struct nne_model nne_model;
+
+typedef struct nne_model_options {
+    int32_t reserved; /* zero */
+} nne_model_options;
+
+/* Load an ONNX model from a file. External data files are resolved relative
+ * to the model's directory. `opt` may be NULL. On success *out owns all its
+ * memory (the file is not kept open). Returns NNE_ERR_IO, _CORRUPT_MODEL,
+ * _UNSUPPORTED (an op nnedge does not implement, named in the message) or
+ * _OUT_OF_MEMORY. Thread-safe. */
+nne_status nne_model_load_file(const char *path, const nne_model_options *opt,
+                               nne_model **out);
+
+/* Same, from bytes in memory (copied as needed; the caller keeps `data`).
+ * `base_dir` resolves external data (may be NULL: external data then fails). */
+nne_status nne_model_load_memory(const void *data, size_t size, const char *base_dir,
+                                 const nne_model_options *opt, nne_model **out);
+
+void nne_model_destroy(nne_model *m);
+
+/* Graph inputs that must be fed (initializer-backed inputs excluded). */
+int32_t nne_model_num_inputs(const nne_model *m);
+int32_t nne_model_num_outputs(const nne_model *m);
+nne_status nne_model_input_info(const nne_model *m, int32_t i, nne_value_info *out);
+nne_status nne_model_output_info(const nne_model *m, int32_t i, nne_value_info *out);
+
+/* Summary statistics for `nnedge info`. */
+typedef struct nne_model_stats {
+    int64_t ir_version;
+    int64_t opset;          /* ai.onnx opset */
+    int64_t params;         /* elements in float/int initializers */
+    int64_t param_bytes;
+    int64_t zero_params;    /* initializer elements equal to zero */
+    int32_t num_nodes;      /* top-level graph nodes */
+} nne_model_stats;
+nne_status nne_model_stats_get(const nne_model *m, nne_model_stats *out);
+
+/* Op histogram of the top-level graph and its subgraphs: calls fn once per
+ * distinct (domain, op_type) with its count and whether nnedge supports it. */
+typedef void (*nne_op_visit_fn)(void *user, const char *domain, const char *op_type,
+                                int32_t count, int supported);
+void nne_model_visit_ops(const nne_model *m, nne_op_visit_fn fn, void *user);
+
+/* -------------------------------------------------------------- session -- */
+
+typedef struct nne_session nne_session;
+
+typedef struct nne_session_options {
+    int32_t threads;            /* 0: 1 thread */
+    size_t arena_limit_bytes;   /* 0: no limit; prepare fails with OUT_OF_MEMORY above it */
+} nne_session_options;
+
+nne_session_options nne_session_options_default(void);
+
+/* Create a session on a model; the model must outlive it. `opt` may be NULL. */
+nne_status nne_session_create(const nne_model *m, const nne_session_options *opt,
+                              nne_session **out);
+void nne_session_destroy(nne_session *s);
+
+/* Last error message of this session. Never NULL. */
+const char *nne_session_last_error(const nne_session *s);
+
+/* Resolve shapes, fold constants and plan memory for the given input shapes
+ * (only dtype, ndim and dims of each tensor are read). Inputs not named take
+ * their declared shape with symbolic dims set to 1. May be called again to
+ * change shapes. Allocates the arena. */
+nne_status nne_session_prepare(nne_session *s, int32_t n, const char *const *names,
+                               const nne_tensor *shapes);
+
+/* Bind an input for the next run. The session keeps the pointer t->data until
+ * the run returns; the caller keeps ownership. dtype and shape must match the
+ * prepared ones (NNE_ERR_INVALID_ARG names the difference). */
+nne_status nne_session_set_input(nne_session *s, const char *name, const nne_tensor *t);
+
+/* Run the prepared graph once. Allocates nothing unless the model has
+ * data-dependent shapes (NonZero, Loop, ...), whose outputs are allocated as
+ * they are produced. */
+nne_status nne_session_run(nne_session *s);
+
+/* Output i of the last run. out->data points into the session and stays valid
+ * until the next run, prepare or destroy. */
+nne_status nne_session_output(const nne_session *s, int32_t i, nne_tensor *out);
+
+/* Bytes of the planned activation arena (0 before prepare). */
+size_t nne_session_arena_bytes(const nne_session *s);
+
+/* ----------------------------------------------------------------- npy -- */
+
+/* Read a .npy file (versions 1-3, little-endian, C order) into *out;
+ * out->data is malloc'd and freed with nne_tensor_free_data. */
+nne_status nne_npy_read_file(const char *path, nne_tensor *out);
+nne_status nne_npy_read_memory(const void *buf, size_t size, nne_tensor *out);
+/* Write a tensor as .npy version 1.0 (2.0 if the header needs it). */
+nne_status nne_npy_write_file(const char *path, const nne_tensor *t);
+void nne_tensor_free_data(nne_tensor *t);
+
+/* Half-precision conversions. */
+float nne_f16_to_f32(uint16_t h);
+uint16_t nne_f32_to_f16(float f);
+float nne_bf16_to_f32(uint16_t h);
+uint16_t nne_f32_to_bf16(float f);
+
+/* Logging: the library never prints; it reports through this callback. */
+typedef enum nne_log_level { NNE_LOG_ERROR = 0, NNE_LOG_WARN = 1, NNE_LOG_INFO = 2, NNE_LOG_DEBUG = 3 } nne_log_level;
+typedef void (*nne_log_fn)(void *user, nne_log_level level, const char *msg);
+void nne_log_set(nne_log_fn fn, void *user);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* NNEDGE_H */

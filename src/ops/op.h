@@ -1,0 +1,127 @@
+/*
+ * op.h - the interface every operator implements.
+ *
+ * An op is ONE function, `run(ctx)`, called in two modes:
+ *   - shape mode (prepare time, nne_ctx_shape_only(ctx) != 0): inputs carry
+ *     dtype and shape; their data is non-NULL only when the value is a
+ *     constant (initializer or folded). The op validates attributes, declares
+ *     every output with nne_ctx_output(), requests scratch with
+ *     nne_ctx_scratch(), and returns NNE_OK *before touching data*.
+ *     If an output shape depends on input data that is not known
+ *     (Reshape with a computed shape, NonZero, TopK with runtime k) the op
+ *     returns nne_ctx_need_data(ctx, t) == NNE_DYNAMIC and is run in
+ *     dynamic mode later (outputs then allocated at run time).
+ *   - run mode: the same prologue runs again (outputs get their buffers from
+ *     the planned arena), then the kernel computes.
+ * Because shape inference and execution share the prologue they can never
+ * disagree. Kernels never allocate: scratch comes from the plan.
+ *
+ * Registration: in src/ops/<op>.c write
+ *     NNE_OP_REGISTER(Relu, "", "Relu", relu_run, 0);
+ * The Makefile collects every NNE_OP_REGISTER line into the op table.
+ * The ctx gives the opset version of the node's domain (nne_ctx_opset) so one
+ * function handles all versions of an op.
+ */
+#ifndef NNE_OPS_OP_H
+#define NNE_OPS_OP_H
+
+#include "nnedge.h"
+#include <stdint.h>
+#include <stddef.h>
+
+/* Internal status: the output shape depends on data not known at prepare. */
+#define NNE_DYNAMIC ((nne_status)100)
+
+#define NNE_TRY(expr) do { nne_status nne_try_st_ = (expr); if (nne_try_st_ != NNE_OK) return nne_try_st_; } while (0)
+
+typedef struct nne_op_ctx nne_op_ctx;
+struct nne_graph;
+
+typedef nne_status (*nne_op_run_fn)(nne_op_ctx *ctx);
+
+enum {
+    NNE_OPF_NONDETERMINISTIC = 1, /* never constant-folded (Random*) */
+    NNE_OPF_SHAPE_ONLY = 2,       /* reads input shapes only, never data (Shape, Size) */
+    NNE_OPF_SUBGRAPH = 4          /* runs subgraphs (If, Loop, Scan) */
+};
+
+typedef struct nne_op_def {
+    const char *domain;  /* "" for ai.onnx */
+    const char *op_type;
+    nne_op_run_fn run;
+    unsigned flags;
+} nne_op_def;
+
+#define NNE_OP_REGISTER(sym, domain, optype, fn, flags) \
+    const nne_op_def nne_opdef_##sym = {domain, optype, fn, flags}
+
+/* Find the op for (domain, op_type); domain "" and "ai.onnx" are the same. */
+const nne_op_def *nne_op_find(const char *domain, const char *op_type);
+
+/* ---- context ---- */
+int nne_ctx_shape_only(const nne_op_ctx *ctx);
+int nne_ctx_opset(const nne_op_ctx *ctx);          /* opset of the node's domain */
+const char *nne_ctx_node_name(const nne_op_ctx *ctx);
+int nne_ctx_num_inputs(const nne_op_ctx *ctx);      /* as written in the node, incl. empty ones */
+int nne_ctx_num_outputs(const nne_op_ctx *ctx);
+/* Input i, or NULL when i is out of range or the input name is empty. */
+const nne_tensor *nne_ctx_input(const nne_op_ctx *ctx, int i);
+/* 1 when output i is consumed or is a graph output (ops may skip the rest). */
+int nne_ctx_has_output(const nne_op_ctx *ctx, int i);
+/* Declare output i; *out receives the tensor (data NULL in shape mode).
+ * Fails if i is out of range or a dim is negative / the size overflows. */
+nne_status nne_ctx_output(nne_op_ctx *ctx, int i, nne_dtype dt, int ndim, const int64_t *dims,
+                          nne_tensor **out);
+/* Output i with the same dtype and shape as tensor t. */
+nne_status nne_ctx_output_like(nne_op_ctx *ctx, int i, const nne_tensor *t, nne_tensor **out);
+/* NNE_OK when t->data is available, NNE_DYNAMIC when not (shape mode only). */
+nne_status nne_ctx_need_data(nne_op_ctx *ctx, const nne_tensor *t);
+/* Scratch of `bytes` bytes, 64-byte aligned, valid during this node's run.
+ * Returns NULL in shape mode (the size is recorded for the plan). */
+void *nne_ctx_scratch(nne_op_ctx *ctx, size_t bytes);
+/* Record an error "node \"name\" (OpType): <message>" and return st. */
+nne_status nne_ctx_fail(nne_op_ctx *ctx, nne_status st, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Deterministic per-session random numbers in [0,1) (for Random* ops). */
+double nne_ctx_rand(nne_op_ctx *ctx);
+
+/* Run a subgraph (If/Loop/Scan bodies) on the given inputs. Outer-scope
+ * values it references are taken from the running graph. outs[i].data is
+ * malloc'd: free with nne_tensor_free_data. n_out must equal the subgraph's
+ * output count. */
+nne_status nne_ctx_run_graph(nne_op_ctx *ctx, const struct nne_graph *g, int n_in,
+                             const nne_tensor *ins, int n_out, nne_tensor *outs);
+int nne_graph_num_inputs(const struct nne_graph *g);
+int nne_graph_num_outputs(const struct nne_graph *g);
+
+/* ---- attributes (absent -> default / -1 / NULL) ---- */
+int nne_attr_has(const nne_op_ctx *ctx, const char *name);
+int64_t nne_attr_i(const nne_op_ctx *ctx, const char *name, int64_t def);
+float nne_attr_f(const nne_op_ctx *ctx, const char *name, float def);
+const char *nne_attr_s(const nne_op_ctx *ctx, const char *name, const char *def);
+int nne_attr_ints(const nne_op_ctx *ctx, const char *name, const int64_t **vals);
+int nne_attr_floats(const nne_op_ctx *ctx, const char *name, const float **vals);
+int nne_attr_strings(const nne_op_ctx *ctx, const char *name, const char *const **vals);
+const nne_tensor *nne_attr_t(const nne_op_ctx *ctx, const char *name);
+const struct nne_graph *nne_attr_g(const nne_op_ctx *ctx, const char *name);
+
+/* ---- tensor helpers ---- */
+/* Element idx of an integer or float tensor as int64 / double (any dtype). */
+int64_t nne_tensor_get_i64(const nne_tensor *t, int64_t idx);
+double nne_tensor_get_f64(const nne_tensor *t, int64_t idx);
+void nne_tensor_set_f64(nne_tensor *t, int64_t idx, double v);
+int nne_dtype_is_float(nne_dtype dt);   /* float, double, float16, bfloat16 */
+int nne_dtype_is_int(nne_dtype dt);     /* signed/unsigned ints and bool */
+int nne_dtype_is_signed(nne_dtype dt);
+/* Normalize a possibly negative axis into [0, rank); fails with a message. */
+nne_status nne_ctx_axis(nne_op_ctx *ctx, int64_t axis, int rank, int *out);
+/* Numpy-style broadcast of two shapes. */
+nne_status nne_broadcast_shape(nne_op_ctx *ctx, int na, const int64_t *a, int nb, const int64_t *b,
+                               int *nout, int64_t *out);
+/* Strides (in elements) of `t` broadcast to an `nout`-rank shape `out`
+ * (0 on broadcast axes). */
+void nne_broadcast_strides(const nne_tensor *t, int nout, const int64_t *out, int64_t *strides);
+/* Format dims as "1x3x224x224" into buf. */
+const char *nne_dims_str(int ndim, const int64_t *dims, char *buf, size_t size);
+
+#endif
