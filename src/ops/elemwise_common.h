@@ -314,6 +314,7 @@ nne_status ew_fail_dtype(nne_op_ctx *ctx, const char *what, nne_dtype dt);
  *   EW_UNARY_GI / _GU          int64 / uint64 domain
  *   EW_BINARY_F32(name, EXPR)  float x float -> float, with tight loops for
  *                              same-shape and scalar-broadcast runs
+ *   EW_BINARY_F32_B            float x float -> bool (comparisons)
  *   EW_BINARY_GF / _GI / _GU   generic domains; the _B variants store a bool
  */
 #define EW_UNARY_F32(name, EXPR)                                                    \
@@ -340,38 +341,40 @@ nne_status ew_fail_dtype(nne_op_ctx *ctx, const char *what, nne_dtype dt);
 #define EW_UNARY_GI(name, EXPR) EW_UNARY_GEN_(name, int64_t, ew_ld_i, ew_st_i, EXPR)
 #define EW_UNARY_GU(name, EXPR) EW_UNARY_GEN_(name, uint64_t, ew_ld_u, ew_st_u, EXPR)
 
-#define EW_BINARY_F32(name, EXPR)                                                   \
+#define EW_BINARY_TYPED_(name, TI, TO, EXPR)                                        \
     static void name(const ew_k *k, const void *ap, int64_t sa, const void *bp,    \
                      int64_t sb, void *op, int64_t n)                               \
     {                                                                               \
-        const float *A = (const float *)ap;                                         \
-        const float *B = (const float *)bp;                                         \
-        float *O = (float *)op;                                                     \
+        const TI *A = (const TI *)ap;                                               \
+        const TI *B = (const TI *)bp;                                               \
+        TO *O = (TO *)op;                                                           \
         (void)k;                                                                    \
         if (sa == 1 && sb == 1) {                                                   \
             for (int64_t i = 0; i < n; i++) {                                       \
-                const float x = A[i], y = B[i];                                     \
-                O[i] = (EXPR);                                                      \
+                const TI x = A[i], y = B[i];                                        \
+                O[i] = (TO)(EXPR);                                                  \
             }                                                                       \
         } else if (sa == 1 && sb == 0) {                                            \
-            const float y = B[0];                                                   \
+            const TI y = B[0];                                                      \
             for (int64_t i = 0; i < n; i++) {                                       \
-                const float x = A[i];                                               \
-                O[i] = (EXPR);                                                      \
+                const TI x = A[i];                                                  \
+                O[i] = (TO)(EXPR);                                                  \
             }                                                                       \
         } else if (sa == 0 && sb == 1) {                                            \
-            const float x = A[0];                                                   \
+            const TI x = A[0];                                                      \
             for (int64_t i = 0; i < n; i++) {                                       \
-                const float y = B[i];                                               \
-                O[i] = (EXPR);                                                      \
+                const TI y = B[i];                                                  \
+                O[i] = (TO)(EXPR);                                                  \
             }                                                                       \
         } else {                                                                    \
             for (int64_t i = 0; i < n; i++) {                                       \
-                const float x = A[i * sa], y = B[i * sb];                           \
-                O[i] = (EXPR);                                                      \
+                const TI x = A[i * sa], y = B[i * sb];                              \
+                O[i] = (TO)(EXPR);                                                  \
             }                                                                       \
         }                                                                           \
     }
+#define EW_BINARY_F32(name, EXPR) EW_BINARY_TYPED_(name, float, float, EXPR)
+#define EW_BINARY_F32_B(name, EXPR) EW_BINARY_TYPED_(name, float, uint8_t, EXPR)
 
 #define EW_BINARY_GEN_(name, T, LD, ST, EXPR)                                       \
     static void name(const ew_k *k, const void *ap, int64_t sa, const void *bp,    \
