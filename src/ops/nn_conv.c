@@ -202,7 +202,9 @@ static nne_status convt_run(nne_op_ctx *ctx) {
         if (nos > 0 && os) {
             out = os[i];
             int64_t total = full - out;
-            pb = ap == NN_PAD_SAME_UPPER ? total / 2 : total - total / 2;
+            /* floor division, as in the ONNX reference (total may be < 0) */
+            int64_t half = total >= 0 ? total / 2 : -((-total + 1) / 2);
+            pb = ap == NN_PAD_SAME_UPPER ? half : total - half;
         } else if (ap == NN_PAD_SAME_UPPER || ap == NN_PAD_SAME_LOWER) {
             out = in * s[i];
             int64_t total = full - out;

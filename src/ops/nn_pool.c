@@ -232,9 +232,18 @@ static nne_status maxunpool_run(nne_op_ctx *ctx) {
     for (int i = 0; i < nsp; i++) k[i] = ks[i];
     NNE_TRY(nn_attr_ints_n(ctx, "strides", nsp, 1, 1, s));
     NNE_TRY(nn_attr_ints_n(ctx, "pads", 2 * nsp, 0, 0, pads));
-    int64_t od[NNE_MAX_DIMS];
-    od[0] = X->dims[0];
-    od[1] = X->dims[1];
+    /* dd: the shape the indices refer to (the unpooled shape implied by the
+     * attributes); od: the output shape (output_shape input when given,
+     * values are placed at the same coordinates, the rest is zero) */
+    int64_t od[NNE_MAX_DIMS], dd[NNE_MAX_DIMS];
+    od[0] = dd[0] = X->dims[0];
+    od[1] = dd[1] = X->dims[1];
+    for (int i = 0; i < nsp; i++) {
+        dd[2 + i] = od[2 + i] = (X->dims[2 + i] - 1) * s[i] + k[i] - pads[i] - pads[i + nsp];
+        if (dd[2 + i] < 0)
+            return nne_ctx_fail(ctx, NNE_ERR_INVALID_ARG, "output size on axis %d is negative",
+                                2 + i);
+    }
     if (OS) {
         NNE_TRY(nne_ctx_need_data(ctx, OS));
         if (nne_tensor_numel(OS) != X->ndim)
@@ -246,13 +255,6 @@ static nne_status maxunpool_run(nne_op_ctx *ctx) {
                 return nne_ctx_fail(ctx, NNE_ERR_INVALID_ARG, "output_shape[%d]=%lld is negative",
                                     i, (long long)od[i]);
         }
-    } else {
-        for (int i = 0; i < nsp; i++) {
-            od[2 + i] = (X->dims[2 + i] - 1) * s[i] + k[i] - pads[i] - pads[i + nsp];
-            if (od[2 + i] < 0)
-                return nne_ctx_fail(ctx, NNE_ERR_INVALID_ARG, "output size on axis %d is negative",
-                                    2 + i);
-        }
     }
     nne_tensor *Y;
     NNE_TRY(nne_ctx_output(ctx, 0, X->dtype, X->ndim, od, &Y));
@@ -262,14 +264,26 @@ static nne_status maxunpool_run(nne_op_ctx *ctx) {
         return nne_ctx_fail(ctx, NNE_ERR_UNSUPPORTED, "dtype %s not supported",
                             nne_dtype_name(X->dtype));
     int64_t ny = nne_tensor_numel(Y), nx = nne_tensor_numel(X);
+    int64_t nd = 1;
+    for (int i = 0; i < X->ndim; i++) nd *= dd[i];
     memset(Y->data, 0, (size_t)ny * es);
     const int64_t *ip = (const int64_t *)I->data;
     for (int64_t j = 0; j < nx; j++) {
-        if (ip[j] < 0 || ip[j] >= ny)
+        if (ip[j] < 0 || ip[j] >= nd)
             return nne_ctx_fail(ctx, NNE_ERR_INVALID_ARG,
-                                "index I[%lld]=%lld outside the output (%lld elements)",
-                                (long long)j, (long long)ip[j], (long long)ny);
-        memcpy((char *)Y->data + ip[j] * (int64_t)es, (const char *)X->data + j * (int64_t)es, es);
+                                "index I[%lld]=%lld outside the unpooled tensor (%lld elements)",
+                                (long long)j, (long long)ip[j], (long long)nd);
+        /* re-address the coordinates of ip[j] (in dd) in od */
+        int64_t rem = ip[j], off = 0, mul = 1, inside = 1;
+        for (int i = X->ndim - 1; i >= 0; i--) {
+            int64_t c = rem % dd[i];
+            rem /= dd[i];
+            if (c >= od[i]) inside = 0;
+            off += c * mul;
+            mul *= od[i];
+        }
+        if (!inside) continue;
+        memcpy((char *)Y->data + off * (int64_t)es, (const char *)X->data + j * (int64_t)es, es);
     }
     return NNE_OK;
 }
