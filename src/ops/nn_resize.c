@@ -62,6 +62,8 @@ static double cubic_w(double x, double A) {
 /* x_original of output coordinate o on axis d. */
 static double rs_coord(const rs_cfg *c, int d, int64_t o) {
     double in = (double)c->in[d], outi = (double)c->out[d], s = c->scale[d], x = (double)o;
+    /* the fractional output width in * scale is used, as in the ONNX reference */
+    double outf = in * s;
     switch (c->ct) {
     case CT_HALF_PIXEL: return (x + 0.5) / s - 0.5;
     case CT_HALF_PIXEL_SYM: {
@@ -70,11 +72,11 @@ static double rs_coord(const rs_cfg *c, int d, int64_t o) {
         return center * (1.0 - adj) + (x + 0.5) / s - 0.5;
     }
     case CT_PYTORCH: return c->out[d] > 1 ? (x + 0.5) / s - 0.5 : 0.0;
-    case CT_ALIGN: return c->out[d] > 1 ? x * (in - 1.0) / (outi - 1.0) : 0.0;
+    case CT_ALIGN: return c->out[d] > 1 ? x * (in - 1.0) / (outf - 1.0) : 0.0;
     case CT_ASYM: return x / s;
     default: {
         double r0 = c->roi0[d], r1 = c->roi1[d];
-        double v = c->out[d] > 1 ? x * (r1 - r0) * (in - 1.0) / (outi - 1.0)
+        double v = c->out[d] > 1 ? x * (r1 - r0) * (in - 1.0) / (outf - 1.0)
                                  : (r1 - r0) * (in - 1.0) / 2.0;
         return v + r0 * (in - 1.0);
     }
