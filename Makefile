@@ -48,3 +48,6 @@ clean:
 	rm -rf build build-san build-fuzz
 
 .PHONY: all clean
+
+# Fuzzing (libFuzzer + ASan/UBSan, clang) and bad-input tests live in their own makefiles.
+-include tests/fuzz/fuzz.mk
