@@ -184,30 +184,36 @@ static nne_status attention_run(nne_op_ctx *ctx) {
     }
     NNE_TRY(nne_ctx_output(ctx, 0, Q->dtype, a.three_d ? 3 : 4, yd, &Y));
     int nout = nne_ctx_num_outputs(ctx);
-    if (nout > 1 && nne_ctx_has_output(ctx, 1)) {
+    if (nout > 1) {
         int64_t d[4] = {a.B, a.Hkv, a.T, a.D};
         NNE_TRY(nne_ctx_output(ctx, 1, Q->dtype, 4, d, &PKo));
     }
-    if (nout > 2 && nne_ctx_has_output(ctx, 2)) {
+    if (nout > 2) {
         int64_t d[4] = {a.B, a.Hkv, a.T, a.Dv};
         NNE_TRY(nne_ctx_output(ctx, 2, V->dtype, 4, d, &PVo));
     }
-    if (nout > 3 && nne_ctx_has_output(ctx, 3)) {
+    if (nout > 3) {
         int64_t d[4] = {a.B, a.Hq, a.Sq, a.T};
         NNE_TRY(nne_ctx_output(ctx, 3, Q->dtype, 4, d, &QKo));
     }
     int64_t nq = a.B * a.Hq * a.Sq * a.D, nk = a.B * a.Hkv * a.T * a.D;
     int64_t nv = a.B * a.Hkv * a.T * a.Dv, st = a.Sq * a.T;
-    float *qf = nne_ctx_scratch(ctx, (size_t)(nq + 1) * sizeof(float));
-    float *kf = nne_ctx_scratch(ctx, (size_t)(nk + 1) * sizeof(float));
-    float *vf = nne_ctx_scratch(ctx, (size_t)(nv + 1) * sizeof(float));
-    float *sc = nne_ctx_scratch(ctx, (size_t)(st + 1) * sizeof(float));
-    float *pr = nne_ctx_scratch(ctx, (size_t)(st + 1) * sizeof(float));
-    float *yf = nne_ctx_scratch(ctx, (size_t)(a.Sq * a.Dv + 1) * sizeof(float));
-    double *row = nne_ctx_scratch(ctx, (size_t)(3 * a.T + 1) * sizeof(double));
+    size_t total = 0;
+    size_t oq = nne_la_reserve(&total, (size_t)(nq + 1) * sizeof(float));
+    size_t ok_ = nne_la_reserve(&total, (size_t)(nk + 1) * sizeof(float));
+    size_t ov = nne_la_reserve(&total, (size_t)(nv + 1) * sizeof(float));
+    size_t osc = nne_la_reserve(&total, (size_t)(st + 1) * sizeof(float));
+    size_t opr = nne_la_reserve(&total, (size_t)(st + 1) * sizeof(float));
+    size_t oy = nne_la_reserve(&total, (size_t)(a.Sq * a.Dv + 1) * sizeof(float));
+    size_t orw = nne_la_reserve(&total, (size_t)(3 * a.T + 1) * sizeof(double));
     size_t g1 = nne_gemm_f32_scratch(a.Sq, a.T, a.D), g2 = nne_gemm_f32_scratch(a.Sq, a.Dv, a.T);
-    void *gs = nne_ctx_scratch(ctx, g1 > g2 ? g1 : g2);
+    size_t ogs = nne_la_reserve(&total, g1 > g2 ? g1 : g2);
+    char *scr = nne_ctx_scratch(ctx, total);
     if (nne_ctx_shape_only(ctx)) return NNE_OK;
+    float *qf = (float *)(scr + oq), *kf = (float *)(scr + ok_), *vf = (float *)(scr + ov);
+    float *sc = (float *)(scr + osc), *pr = (float *)(scr + opr), *yf = (float *)(scr + oy);
+    double *row = (double *)(scr + orw);
+    void *gs = scr + ogs;
 
     /* widen into [B, H, S, E] float layouts */
     for (int64_t b = 0; b < a.B; b++) {

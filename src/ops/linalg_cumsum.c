@@ -40,9 +40,12 @@ static nne_status cum_common(nne_op_ctx *ctx, int prod) {
         NNE_TRY(nne_ctx_axis(ctx, nne_tensor_get_i64(A, 0), rank, &ax0));
         maxinner = nne_la_prod(X->dims, ax0 + 1, rank);
     }
-    void *accv = nne_ctx_scratch(ctx, (size_t)maxinner * 8);
-    void *rowv = nne_ctx_scratch(ctx, (size_t)maxinner * 8);
+    size_t total = 0;
+    size_t oacc = nne_la_reserve(&total, (size_t)maxinner * 8);
+    size_t orow = nne_la_reserve(&total, (size_t)maxinner * 8);
+    char *scr = nne_ctx_scratch(ctx, total);
     if (nne_ctx_shape_only(ctx)) return NNE_OK;
+    void *accv = scr + oacc, *rowv = scr + orow;
     int axis;
     NNE_TRY(nne_ctx_axis(ctx, nne_tensor_get_i64(A, 0), rank, &axis));
     int64_t outer = nne_la_prod(X->dims, 0, axis), n = X->dims[axis];

@@ -329,12 +329,16 @@ static nne_status einsum_run(nne_op_ctx *ctx) {
         for (int i = 0; i < nm; i++) M *= e.size[ml[i]];
         for (int i = 0; i < nn; i++) N *= e.size[nl[i]];
         for (int i = 0; i < nk; i++) K *= e.size[kl[i]];
-        float *pa = nne_ctx_scratch(ctx, (size_t)(Bn * M * K + 1) * sizeof(float));
-        float *pb = nne_ctx_scratch(ctx, (size_t)(Bn * K * N + 1) * sizeof(float));
-        float *pc = nne_ctx_scratch(ctx, (size_t)(Bn * M * N + 1) * sizeof(float));
-        void *gs = nne_ctx_scratch(ctx, nne_gemm_f32_scratch(M, N, K));
+        size_t total = 0;
+        size_t opa = nne_la_reserve(&total, (size_t)(Bn * M * K + 1) * sizeof(float));
+        size_t opb = nne_la_reserve(&total, (size_t)(Bn * K * N + 1) * sizeof(float));
+        size_t opc = nne_la_reserve(&total, (size_t)(Bn * M * N + 1) * sizeof(float));
+        size_t ogs = nne_la_reserve(&total, nne_gemm_f32_scratch(M, N, K));
+        char *scr = nne_ctx_scratch(ctx, total);
         if (nne_ctx_shape_only(ctx)) return NNE_OK;
         if (ny == 0) return NNE_OK;
+        float *pa = (float *)(scr + opa), *pb = (float *)(scr + opb), *pc = (float *)(scr + opc);
+        void *gs = scr + ogs;
         int ord[MAXL], no = 0;
         /* A -> [batch][M][K] */
         for (int i = 0; i < nb; i++) ord[no++] = bl[i];
@@ -363,10 +367,13 @@ static nne_status einsum_run(nne_op_ctx *ctx) {
     /* generic path: operands converted to double */
     int64_t tot = 0;
     for (int i = 0; i < e.nin; i++) tot += nne_tensor_numel(nne_ctx_input(ctx, i));
-    double *xin = nne_ctx_scratch(ctx, (size_t)(tot + 1) * sizeof(double));
-    double *acc = nne_ctx_scratch(ctx, (size_t)(ny + 1) * sizeof(double));
+    size_t total = 0;
+    size_t oxin = nne_la_reserve(&total, (size_t)(tot + 1) * sizeof(double));
+    size_t oacc = nne_la_reserve(&total, (size_t)(ny + 1) * sizeof(double));
+    char *scr = nne_ctx_scratch(ctx, total);
     if (nne_ctx_shape_only(ctx)) return NNE_OK;
     if (ny == 0) return NNE_OK;
+    double *xin = (double *)(scr + oxin), *acc = (double *)(scr + oacc);
     const double *xp[MAXIN];
     int64_t off = 0;
     for (int i = 0; i < e.nin; i++) {

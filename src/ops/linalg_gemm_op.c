@@ -71,24 +71,26 @@ static nne_status gemm_run(nne_op_ctx *ctx) {
     NNE_TRY(nne_ctx_output(ctx, 0, A->dtype, 2, ydims, &Y));
     nne_dtype dt = A->dtype;
     int64_t na = M * K, nbn = K * N, ny = M * N;
-    void *gscr = NULL;
-    float *fa = NULL, *fb = NULL, *fy = NULL;
-    double *da = NULL, *db = NULL, *dy = NULL;
+    size_t total = 0, og = 0, oa = 0, ob = 0, oy = 0;
     if (dt == NNE_DTYPE_FLOAT || dt == NNE_DTYPE_FLOAT16 || dt == NNE_DTYPE_BFLOAT16) {
-        gscr = nne_ctx_scratch(ctx, nne_gemm_f32_scratch(M, N, K));
+        og = nne_la_reserve(&total, nne_gemm_f32_scratch(M, N, K));
         if (dt != NNE_DTYPE_FLOAT) {
-            fa = nne_ctx_scratch(ctx, (size_t)na * sizeof(float));
-            fb = nne_ctx_scratch(ctx, (size_t)nbn * sizeof(float));
-            fy = nne_ctx_scratch(ctx, (size_t)ny * sizeof(float));
+            oa = nne_la_reserve(&total, (size_t)na * sizeof(float));
+            ob = nne_la_reserve(&total, (size_t)nbn * sizeof(float));
+            oy = nne_la_reserve(&total, (size_t)ny * sizeof(float));
         }
     } else if (dt != NNE_DTYPE_DOUBLE) {
         /* integers: exact int64 product, then alpha/beta in double */
-        da = nne_ctx_scratch(ctx, (size_t)na * sizeof(int64_t));
-        db = nne_ctx_scratch(ctx, (size_t)nbn * sizeof(int64_t));
-        dy = nne_ctx_scratch(ctx, (size_t)ny * sizeof(int64_t));
+        oa = nne_la_reserve(&total, (size_t)na * sizeof(int64_t));
+        ob = nne_la_reserve(&total, (size_t)nbn * sizeof(int64_t));
+        oy = nne_la_reserve(&total, (size_t)ny * sizeof(int64_t));
     }
+    char *scr = nne_ctx_scratch(ctx, total);
     if (nne_ctx_shape_only(ctx)) return NNE_OK;
     if (ny == 0) return NNE_OK;
+    void *gscr = scr + og;
+    float *fa = (float *)(scr + oa), *fb = (float *)(scr + ob), *fy = (float *)(scr + oy);
+    int64_t *ia = (int64_t *)(scr + oa), *ib = (int64_t *)(scr + ob), *iy = (int64_t *)(scr + oy);
 
     int64_t rsa = ta ? 1 : K, csa = ta ? M : 1; /* A' (i,k) strides */
     int64_t rsb = tb ? 1 : N, csb = tb ? K : 1; /* B' (k,j) strides */
@@ -132,7 +134,6 @@ static nne_status gemm_run(nne_op_ctx *ctx) {
         }
         nne_gemm_f64(M, N, K, alpha, A->data, rsa, csa, B->data, rsb, csb, bt, y, N);
     } else {
-        int64_t *ia = (int64_t *)da, *ib = (int64_t *)db, *iy = (int64_t *)dy;
         nne_la_load_i64(A, 0, 1, na, ia);
         nne_la_load_i64(B, 0, 1, nbn, ib);
         nne_gemm_i64(M, N, K, ia, rsa, csa, ib, rsb, csb, 0, iy, N);

@@ -66,10 +66,13 @@ static nne_status loss_common(nne_op_ctx *ctx, int sce) {
     else NNE_TRY(nne_ctx_output(ctx, 0, X->dtype, 0, NULL, &Y));
     if (sce && nne_ctx_num_outputs(ctx) > 1) NNE_TRY(nne_ctx_output_like(ctx, 1, X, &LP));
     int64_t nx = nne_tensor_numel(X), nt = nne_tensor_numel(T);
-    double *lp = nne_ctx_scratch(ctx, (size_t)nx * sizeof(double));
-    double *loss = nne_ctx_scratch(ctx, (size_t)(nt + 1) * sizeof(double));
-    double *wv = nne_ctx_scratch(ctx, (size_t)(C + 1) * sizeof(double));
+    size_t total = 0;
+    size_t olp = nne_la_reserve(&total, (size_t)nx * sizeof(double));
+    size_t olo = nne_la_reserve(&total, (size_t)(nt + 1) * sizeof(double));
+    size_t ow = nne_la_reserve(&total, (size_t)(C + 1) * sizeof(double));
+    char *scr = nne_ctx_scratch(ctx, total);
     if (nne_ctx_shape_only(ctx)) return NNE_OK;
+    double *lp = (double *)(scr + olp), *loss = (double *)(scr + olo), *wv = (double *)(scr + ow);
 
     nne_la_load_f64(X, 0, 1, nx, lp);
     if (sce) {
@@ -86,10 +89,10 @@ static nne_status loss_common(nne_op_ctx *ctx, int sce) {
                 for (int64_t c = 0; c < C; c++) r[c * D] -= ls;
             }
         }
-        if (LP && nne_ctx_has_output(ctx, 1)) nne_la_store_f64(LP, 0, 1, nx, lp);
+        if (LP) nne_la_store_f64(LP, 0, 1, nx, lp);
     }
     if (W) nne_la_load_f64(W, 0, 1, C, wv);
-    double total = 0.0, wsum = 0.0;
+    double tsum = 0.0, wsum = 0.0;
     for (int64_t n = 0; n < N; n++) {
         for (int64_t d = 0; d < D; d++) {
             int64_t t = nne_tensor_get_i64(T, n * D + d);
@@ -107,13 +110,13 @@ static nne_status loss_common(nne_op_ctx *ctx, int sce) {
                 wsum += w;
             }
             loss[n * D + d] = l;
-            total += l;
+            tsum += l;
         }
     }
     if (red == RED_NONE) {
         nne_la_store_f64(Y, 0, 1, nt, loss);
     } else {
-        double v = red == RED_SUM ? total : total / wsum;
+        double v = red == RED_SUM ? tsum : tsum / wsum;
         nne_la_store_f64(Y, 0, 1, 1, &v);
     }
     return NNE_OK;

@@ -138,25 +138,28 @@ static nne_status matmul_run(nne_op_ctx *ctx) {
     int64_t gm = p.fold ? p.batch * M : M; /* rows per GEMM call */
     nne_dtype dt = A->dtype;
     int64_t na = nne_tensor_numel(A), nbn = nne_tensor_numel(B), ny = nne_tensor_numel(Y);
-    void *gscr = NULL;
-    float *fa = NULL, *fb = NULL, *fy = NULL;
-    int64_t *ia = NULL, *ib = NULL, *iy = NULL;
-    if (dt == NNE_DTYPE_FLOAT || dt == NNE_DTYPE_FLOAT16 || dt == NNE_DTYPE_BFLOAT16) {
-        gscr = nne_ctx_scratch(ctx, nne_gemm_f32_scratch(gm, N, K));
+    int isf = dt == NNE_DTYPE_FLOAT || dt == NNE_DTYPE_FLOAT16 || dt == NNE_DTYPE_BFLOAT16;
+    size_t total = 0, og = 0, oa = 0, ob = 0, oy = 0;
+    if (isf) {
+        og = nne_la_reserve(&total, nne_gemm_f32_scratch(gm, N, K));
         if (dt != NNE_DTYPE_FLOAT) {
-            fa = nne_ctx_scratch(ctx, (size_t)na * sizeof(float));
-            fb = nne_ctx_scratch(ctx, (size_t)nbn * sizeof(float));
-            fy = nne_ctx_scratch(ctx, (size_t)ny * sizeof(float));
+            oa = nne_la_reserve(&total, (size_t)na * sizeof(float));
+            ob = nne_la_reserve(&total, (size_t)nbn * sizeof(float));
+            oy = nne_la_reserve(&total, (size_t)ny * sizeof(float));
         }
     } else if (dt != NNE_DTYPE_DOUBLE) {
-        ia = nne_ctx_scratch(ctx, (size_t)na * sizeof(int64_t));
-        ib = nne_ctx_scratch(ctx, (size_t)nbn * sizeof(int64_t));
-        iy = nne_ctx_scratch(ctx, (size_t)ny * sizeof(int64_t));
+        oa = nne_la_reserve(&total, (size_t)na * sizeof(int64_t));
+        ob = nne_la_reserve(&total, (size_t)nbn * sizeof(int64_t));
+        oy = nne_la_reserve(&total, (size_t)ny * sizeof(int64_t));
     }
+    char *scr = nne_ctx_scratch(ctx, total);
     if (nne_ctx_shape_only(ctx)) return NNE_OK;
     if (ny == 0) return NNE_OK;
+    void *gscr = scr + og;
+    float *fa = (float *)(scr + oa), *fb = (float *)(scr + ob), *fy = (float *)(scr + oy);
+    int64_t *ia = (int64_t *)(scr + oa), *ib = (int64_t *)(scr + ob), *iy = (int64_t *)(scr + oy);
 
-    if (dt == NNE_DTYPE_FLOAT || dt == NNE_DTYPE_FLOAT16 || dt == NNE_DTYPE_BFLOAT16) {
+    if (isf) {
         const float *a = A->data, *b = B->data;
         float *y = Y->data;
         if (dt != NNE_DTYPE_FLOAT) {
@@ -351,12 +354,16 @@ static nne_status matmulinteger_run(nne_op_ctx *ctx) {
     nne_tensor *Y;
     NNE_TRY(nne_ctx_output(ctx, 0, NNE_DTYPE_INT32, p.ndim, p.dims, &Y));
     int64_t na = nne_tensor_numel(A), nbn = nne_tensor_numel(B);
-    double *az = nne_ctx_scratch(ctx, (size_t)(p.a_mats * p.M) * sizeof(double));
-    double *bz = nne_ctx_scratch(ctx, (size_t)(p.b_mats * p.N) * sizeof(double));
-    int32_t *a32 = nne_ctx_scratch(ctx, (size_t)na * sizeof(int32_t));
-    int32_t *b32 = nne_ctx_scratch(ctx, (size_t)nbn * sizeof(int32_t));
+    size_t total = 0;
+    size_t oaz = nne_la_reserve(&total, (size_t)(p.a_mats * p.M) * sizeof(double));
+    size_t obz = nne_la_reserve(&total, (size_t)(p.b_mats * p.N) * sizeof(double));
+    size_t oa = nne_la_reserve(&total, (size_t)na * sizeof(int32_t));
+    size_t ob = nne_la_reserve(&total, (size_t)nbn * sizeof(int32_t));
+    char *scr = nne_ctx_scratch(ctx, total);
     if (nne_ctx_shape_only(ctx)) return NNE_OK;
     if (nne_tensor_numel(Y) == 0) return NNE_OK;
+    double *az = (double *)(scr + oaz), *bz = (double *)(scr + obz);
+    int32_t *a32 = (int32_t *)(scr + oa), *b32 = (int32_t *)(scr + ob);
     qparam_expand(azp, A, 1, p.M, p.a_mats, 0.0, az);
     qparam_expand(bzp, B, 0, p.N, p.b_mats, 0.0, bz);
     qmm_accumulate(&p, A, B, az, bz, a32, b32, Y->data);
@@ -406,17 +413,24 @@ static nne_status qlinearmatmul_run(nne_op_ctx *ctx) {
     NNE_TRY(nne_ctx_output(ctx, 0, ydt, p.ndim, p.dims, &Y));
     int64_t na = nne_tensor_numel(A), nbn = nne_tensor_numel(B), ny = nne_tensor_numel(Y);
     int64_t ra = p.a_mats * p.M, rb = p.b_mats * p.N;
-    double *az = nne_ctx_scratch(ctx, (size_t)ra * sizeof(double));
-    double *asx = nne_ctx_scratch(ctx, (size_t)ra * sizeof(double));
-    double *bz = nne_ctx_scratch(ctx, (size_t)rb * sizeof(double));
-    double *bsx = nne_ctx_scratch(ctx, (size_t)rb * sizeof(double));
-    double *yz = nne_ctx_scratch(ctx, (size_t)p.N * sizeof(double));
-    double *ysx = nne_ctx_scratch(ctx, (size_t)p.N * sizeof(double));
-    int32_t *a32 = nne_ctx_scratch(ctx, (size_t)na * sizeof(int32_t));
-    int32_t *b32 = nne_ctx_scratch(ctx, (size_t)nbn * sizeof(int32_t));
-    int32_t *acc = nne_ctx_scratch(ctx, (size_t)ny * sizeof(int32_t));
+    size_t total = 0;
+    size_t oaz = nne_la_reserve(&total, (size_t)ra * sizeof(double));
+    size_t oas = nne_la_reserve(&total, (size_t)ra * sizeof(double));
+    size_t obz = nne_la_reserve(&total, (size_t)rb * sizeof(double));
+    size_t obs = nne_la_reserve(&total, (size_t)rb * sizeof(double));
+    size_t oyz = nne_la_reserve(&total, (size_t)p.N * sizeof(double));
+    size_t oys = nne_la_reserve(&total, (size_t)p.N * sizeof(double));
+    size_t oa = nne_la_reserve(&total, (size_t)na * sizeof(int32_t));
+    size_t ob = nne_la_reserve(&total, (size_t)nbn * sizeof(int32_t));
+    size_t oacc = nne_la_reserve(&total, (size_t)ny * sizeof(int32_t));
+    char *scr = nne_ctx_scratch(ctx, total);
     if (nne_ctx_shape_only(ctx)) return NNE_OK;
     if (ny == 0) return NNE_OK;
+    double *az = (double *)(scr + oaz), *asx = (double *)(scr + oas);
+    double *bz = (double *)(scr + obz), *bsx = (double *)(scr + obs);
+    double *yz = (double *)(scr + oyz), *ysx = (double *)(scr + oys);
+    int32_t *a32 = (int32_t *)(scr + oa), *b32 = (int32_t *)(scr + ob);
+    int32_t *acc = (int32_t *)(scr + oacc);
     qparam_expand(azp, A, 1, p.M, p.a_mats, 0.0, az);
     qparam_expand(as, A, 1, p.M, p.a_mats, 1.0, asx);
     qparam_expand(bzp, B, 0, p.N, p.b_mats, 0.0, bz);

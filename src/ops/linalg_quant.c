@@ -162,13 +162,16 @@ static nne_status quantizelinear_run(nne_op_ctx *ctx) {
     nne_tensor *y;
     NNE_TRY(nne_ctx_output(ctx, 0, ydt, x->ndim, x->dims, &y));
     int64_t ns = nne_tensor_numel(sc);
-    double *sv = nne_ctx_scratch(ctx, (size_t)ns * sizeof(double));
-    double *zv = nne_ctx_scratch(ctx, (size_t)ns * sizeof(double));
+    size_t total = 0;
+    size_t osv = nne_la_reserve(&total, (size_t)ns * sizeof(double));
+    size_t ozv = nne_la_reserve(&total, (size_t)ns * sizeof(double));
+    char *scr = nne_ctx_scratch(ctx, total);
     if (nne_ctx_shape_only(ctx)) return NNE_OK;
+    double *sv = (double *)(scr + osv), *zv = (double *)(scr + ozv);
     nne_la_load_f64(sc, 0, 1, ns, sv);
     if (zp) nne_la_load_f64(zp, 0, 1, ns, zv);
     else memset(zv, 0, (size_t)ns * sizeof(double));
-    double lo, hi;
+    double lo = 0.0, hi = 0.0;
     qtype_range(ydt, &lo, &hi);
     int dbl = x->dtype == NNE_DTYPE_INT32 || x->dtype == NNE_DTYPE_DOUBLE ||
               prec == NNE_DTYPE_DOUBLE || prec == NNE_DTYPE_INT32;
@@ -224,9 +227,12 @@ static nne_status dequantizelinear_run(nne_op_ctx *ctx) {
     nne_tensor *y;
     NNE_TRY(nne_ctx_output(ctx, 0, ydt, x->ndim, x->dims, &y));
     int64_t ns = nne_tensor_numel(sc);
-    double *sv = nne_ctx_scratch(ctx, (size_t)ns * sizeof(double));
-    double *zv = nne_ctx_scratch(ctx, (size_t)ns * sizeof(double));
+    size_t total = 0;
+    size_t osv = nne_la_reserve(&total, (size_t)ns * sizeof(double));
+    size_t ozv = nne_la_reserve(&total, (size_t)ns * sizeof(double));
+    char *scr = nne_ctx_scratch(ctx, total);
     if (nne_ctx_shape_only(ctx)) return NNE_OK;
+    double *sv = (double *)(scr + osv), *zv = (double *)(scr + ozv);
     nne_la_load_f64(sc, 0, 1, ns, sv);
     if (zp) nne_la_load_f64(zp, 0, 1, ns, zv);
     else memset(zv, 0, (size_t)ns * sizeof(double));

@@ -230,10 +230,14 @@ static nne_status reduce_common(nne_op_ctx *ctx, int op) {
     int64_t ny = nne_tensor_numel(Y);
     int exact = (X->dtype == NNE_DTYPE_INT64 || X->dtype == NNE_DTYPE_UINT64) &&
                 op != R_L2 && op != R_LOGSUM && op != R_LOGSUMEXP;
-    double *acc = nne_ctx_scratch(ctx, (size_t)ny * sizeof(double)); /* also int64 in exact mode */
-    double *shift = op == R_LOGSUMEXP ? nne_ctx_scratch(ctx, (size_t)ny * sizeof(double)) : NULL;
+    size_t total = 0;
+    size_t oacc = nne_la_reserve(&total, (size_t)ny * sizeof(double)); /* int64 in exact mode */
+    size_t osh = op == R_LOGSUMEXP ? nne_la_reserve(&total, (size_t)ny * sizeof(double)) : 0;
+    char *scr = nne_ctx_scratch(ctx, total);
     if (nne_ctx_shape_only(ctx)) return NNE_OK;
     if (ny == 0) return NNE_OK;
+    double *acc = (double *)(scr + oacc);
+    double *shift = op == R_LOGSUMEXP ? (double *)(scr + osh) : NULL;
 
     /* merged shape (size-1 axes dropped; they change nothing) */
     red_shape rs;

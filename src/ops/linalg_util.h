@@ -28,6 +28,21 @@ nne_status nne_la_check_dtype(nne_op_ctx *ctx, const char *what, nne_dtype dt, c
 /* Product of dims[a..b). */
 int64_t nne_la_prod(const int64_t *dims, int a, int b);
 
+/*
+ * A node gets ONE scratch buffer (nne_ctx_scratch returns the same block on
+ * every call), so ops carve it: reserve each piece's offset first, then ask
+ * for the total once and add the offsets to the base.
+ *     size_t total = 0, oa = nne_la_reserve(&total, na), ob = nne_la_reserve(&total, nb);
+ *     char *base = nne_ctx_scratch(ctx, total);      // NULL in shape mode
+ *     float *a = (float *)(base + oa);                // only after the shape-mode return
+ * Pieces are 64-byte aligned.
+ */
+static inline size_t nne_la_reserve(size_t *total, size_t bytes) {
+    size_t off = *total;
+    *total += (bytes + 63) & ~(size_t)63;
+    return off;
+}
+
 /* Round half to even (the rounding ONNX quantization uses). */
 double nne_la_round_even(double x);
 
