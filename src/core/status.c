@@ -1,0 +1,110 @@
+/*
+ * status.c - status names, the per-thread last-error buffer and the logging
+ * callback. The library never prints; it leaves text here for the caller.
+ */
+#include "core/core.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static _Thread_local char g_err[1024];
+static nne_log_fn g_log_fn;
+static void *g_log_user;
+
+const char *nne_status_str(nne_status st) {
+    switch (st) {
+    case NNE_OK: return "NNE_OK";
+    case NNE_ERR_INVALID_ARG: return "NNE_ERR_INVALID_ARG";
+    case NNE_ERR_UNSUPPORTED: return "NNE_ERR_UNSUPPORTED";
+    case NNE_ERR_OUT_OF_MEMORY: return "NNE_ERR_OUT_OF_MEMORY";
+    case NNE_ERR_CORRUPT_MODEL: return "NNE_ERR_CORRUPT_MODEL";
+    case NNE_ERR_IO: return "NNE_ERR_IO";
+    case NNE_ERR_INTERNAL: return "NNE_ERR_INTERNAL";
+    }
+    return "NNE_ERR_UNKNOWN";
+}
+
+const char *nne_last_error(void) { return g_err; }
+
+nne_status nne_verror(nne_status st, const char *fmt, va_list ap) {
+    vsnprintf(g_err, sizeof g_err, fmt, ap);
+    return st;
+}
+
+nne_status nne_error(nne_status st, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    nne_verror(st, fmt, ap);
+    va_end(ap);
+    return st;
+}
+
+void nne_error_prefix(const char *fmt, ...) {
+    char pre[512], old[sizeof g_err];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(pre, sizeof pre, fmt, ap);
+    va_end(ap);
+    memcpy(old, g_err, sizeof old);
+    snprintf(g_err, sizeof g_err, "%.400s: %.600s", pre, old);
+}
+
+void nne_log_set(nne_log_fn fn, void *user) {
+    g_log_fn = fn;
+    g_log_user = user;
+}
+
+void nne_log(nne_log_level lvl, const char *fmt, ...) {
+    if (!g_log_fn) return;
+    char buf[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    g_log_fn(g_log_user, lvl, buf);
+}
+
+/* Requests above this are refused outright: no length field in a file can
+ * make us try to allocate more than the machine could ever hold. */
+#define NNE_MAX_ALLOC ((size_t)1 << 40)
+
+void *nne_malloc(size_t n) {
+    if (n > NNE_MAX_ALLOC) return NULL;
+    return malloc(n ? n : 1);
+}
+void *nne_calloc(size_t n, size_t sz) {
+    size_t tot;
+    if (!nne_mul_ok(n, sz, &tot) || tot > NNE_MAX_ALLOC) return NULL;
+    return calloc(tot ? tot : 1, 1);
+}
+void *nne_realloc(void *p, size_t n) {
+    if (n > NNE_MAX_ALLOC) return NULL;
+    return realloc(p, n ? n : 1);
+}
+void nne_free(void *p) { free(p); }
+
+void *nne_aligned_alloc(size_t n) {
+    if (n > NNE_MAX_ALLOC) return NULL;
+    size_t r = (n + NNE_ALIGN - 1) / NNE_ALIGN * NNE_ALIGN;
+    return aligned_alloc(NNE_ALIGN, r ? r : NNE_ALIGN);
+}
+void nne_aligned_free(void *p) { free(p); }
+
+char *nne_strndup(const char *s, size_t n) {
+    char *r = nne_malloc(n + 1);
+    if (!r) return NULL;
+    memcpy(r, s, n);
+    r[n] = 0;
+    return r;
+}
+char *nne_strdup(const char *s) { return nne_strndup(s, strlen(s)); }
+
+int64_t nne_dims_numel(int ndim, const int64_t *dims) {
+    int64_t n = 1;
+    for (int i = 0; i < ndim; i++) {
+        if (dims[i] < 0) return -1;
+        if (__builtin_mul_overflow(n, dims[i], &n)) return -1;
+    }
+    return n;
+}
