@@ -160,7 +160,7 @@ static nne_status squeeze_run(nne_op_ctx *ctx) {
     int64_t n;
     NNE_TRY(read_axes(ctx, axes, NNE_MAX_DIMS, &n));
     int drop[NNE_MAX_DIMS] = {0};
-    if (n < 0) {
+    if (n <= 0) { /* absent or empty axes: drop every size-1 axis (as ORT does) */
         for (int i = 0; i < r; i++) drop[i] = x->dims[i] == 1;
     } else {
         int ax[NNE_MAX_DIMS];
