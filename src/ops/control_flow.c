@@ -18,6 +18,20 @@ static void free_all(nne_tensor *t, int n) {
 /* Copy a subgraph result into node output i. */
 static nne_status emit(nne_op_ctx *ctx, int i, const nne_tensor *src) {
     nne_tensor *y;
+    if (src->dtype == NNE_DTYPE_SEQUENCE) {
+        int n = nne_seq_length(src);
+        nne_tensor *items = nne_calloc((size_t)n + 1, sizeof *items);
+        if (!items) return nne_ctx_fail(ctx, NNE_ERR_OUT_OF_MEMORY, "out of memory");
+        for (int k = 0; k < n; k++)
+            if (nne_tensor_clone(nne_seq_item(src, k), &items[k]) != NNE_OK) {
+                free_all(items, k);
+                nne_free(items);
+                return nne_ctx_fail(ctx, NNE_ERR_OUT_OF_MEMORY, "out of memory");
+            }
+        nne_status st = nne_ctx_output_seq(ctx, i, n, items);
+        nne_free(items);
+        return st;
+    }
     NNE_TRY(nne_ctx_output_like(ctx, i, src, &y));
     size_t nb = nne_tensor_nbytes(src);
     if (nb) memcpy(y->data, src->data, nb);
