@@ -49,7 +49,7 @@ static nne_status col2im_run(nne_op_ctx *ctx) {
         g.nimg[i] = nne_tensor_get_i64(IS, i);
         g.k[i] = nne_tensor_get_i64(BS, i);
         g.pb[i] = pads[i];
-        if (g.nimg[i] < 0 || g.k[i] < 1)
+        if (g.nimg[i] < 0 || g.nimg[i] > NN_ATTR_MAX || g.k[i] < 1 || g.k[i] > NN_ATTR_MAX)
             return nne_ctx_fail(ctx, NNE_ERR_INVALID_ARG,
                                 "image_shape[%d]=%lld / block_shape[%d]=%lld out of range", i,
                                 (long long)g.nimg[i], i, (long long)g.k[i]);
@@ -96,7 +96,7 @@ static float sample_nlinear(const float *plane, int n, const int64_t *in, const 
     int64_t lo[NNE_CONV_MAX_SP];
     double fr[NNE_CONV_MAX_SP];
     for (int d = 0; d < n; d++) {
-        if (pos[d] <= -1.0 || pos[d] >= (double)in[d]) return 0.0f;
+        if (!(pos[d] > -1.0 && pos[d] < (double)in[d])) return 0.0f; /* also NaN */
         double f = floor(pos[d]);
         lo[d] = (int64_t)f;
         fr[d] = pos[d] - f;
