@@ -14,4 +14,5 @@ void unit_pb(void);
 void unit_npy(void);
 void unit_session(void);
 void unit_models(void);
+void unit_nn_kernels(void);
 #endif
