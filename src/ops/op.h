@@ -42,8 +42,22 @@ typedef nne_status (*nne_op_run_fn)(nne_op_ctx *ctx);
 enum {
     NNE_OPF_NONDETERMINISTIC = 1, /* never constant-folded (Random*) */
     NNE_OPF_SHAPE_ONLY = 2,       /* reads input shapes only, never data (Shape, Size) */
-    NNE_OPF_SUBGRAPH = 4          /* runs subgraphs (If, Loop, Scan) */
+    NNE_OPF_SUBGRAPH = 4,         /* runs subgraphs (If, Loop, Scan) */
+    NNE_OPF_NO_FOLD = 8           /* never constant-folded (makes sequences) */
 };
+
+/* Sequences (ONNX seq(tensor)) travel as a tensor of this internal dtype
+ * whose data points to the sequence; use the nne_seq_* accessors. Sequence
+ * values are always shaped at run time. */
+#define NNE_DTYPE_SEQUENCE ((nne_dtype)0x100)
+int nne_seq_length(const nne_tensor *seq);
+const nne_tensor *nne_seq_item(const nne_tensor *seq, int k);
+/* Declare output i as a sequence of n tensors. Takes ownership of every
+ * items[k].data (allocated with nne_tensor_clone or nne_aligned_alloc), on
+ * failure too. In shape mode returns NNE_DYNAMIC. */
+nne_status nne_ctx_output_seq(nne_op_ctx *ctx, int i, int n, nne_tensor *items);
+/* Deep copy of a tensor (or sequence); dst->data freed with nne_tensor_free_data. */
+nne_status nne_tensor_clone(const nne_tensor *src, nne_tensor *dst);
 
 typedef struct nne_op_def {
     const char *domain;  /* "" for ai.onnx */

@@ -272,8 +272,15 @@ int main(int argc, char **argv) {
         while (l > 1 && a[l - 1] == '/') l--;
         char dir[4096];
         snprintf(dir, sizeof dir, "%.*s", (int)l, a);
+        /* name the test "suite/test_x" (the last two path parts) */
         const char *name = strrchr(dir, '/');
-        name = name ? name + 1 : dir;
+        if (name) {
+            const char *p = name;
+            while (p > dir && p[-1] != '/') p--;
+            name = p;
+        } else {
+            name = dir;
+        }
         int rc = fork_each ? run_forked(dir, name) : run_test(dir, name);
         if (rc == 0) np++;
         else if (rc == 2) ns++;
