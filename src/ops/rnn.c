@@ -81,7 +81,7 @@ static float act_one(const rnn_act *a, float x) {
     case ACT_RELU: return x > 0.f ? x : 0.f;
     case ACT_AFFINE: return a->alpha * x + a->beta;
     case ACT_LEAKYRELU: return x >= 0.f ? x : a->alpha * x;
-    case ACT_THRESHOLDEDRELU: return x > a->alpha ? x : 0.f;
+    case ACT_THRESHOLDEDRELU: return x >= a->alpha ? x : 0.f; /* ">=" as the RNN ops specify */
     case ACT_SCALEDTANH: return a->alpha * tanhf(a->beta * x);
     case ACT_HARDSIGMOID: {
         float v = a->alpha * x + a->beta;

@@ -20,7 +20,7 @@ def act(name, x, alpha, beta):
     if n == 'relu': return max(0.0, x)
     if n == 'affine': return alpha * x + beta
     if n == 'leakyrelu': return x if x >= 0 else alpha * x
-    if n == 'thresholdedrelu': return x if x > alpha else 0.0
+    if n == 'thresholdedrelu': return x if x >= alpha else 0.0
     if n == 'scaledtanh': return alpha * math.tanh(beta * x)
     if n == 'hardsigmoid': return min(max(alpha * x + beta, 0.0), 1.0)
     if n == 'elu': return x if x >= 0 else alpha * (math.exp(x) - 1)
