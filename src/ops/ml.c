@@ -1,7 +1,7 @@
 /*
  * ml.c - ops of the ai.onnx.ml domain: ArrayFeatureExtractor, Binarizer,
  * LabelEncoder (numeric keys and values; string tensors are not supported by
- * nnedge) and TreeEnsemble (ml opset 5).
+ * nnedge), TreeEnsemble (ml opset 5) and the deprecated TreeEnsembleRegressor.
  */
 #include "ops/op.h"
 
@@ -277,6 +277,26 @@ static double te_erfinv(double y) {
     return x;
 }
 
+/* Applies post_transform to acc[0..n). */
+static void te_post(int post, double *acc, int64_t n) {
+    if (post == TE_SOFTMAX || post == TE_SOFTMAX_ZERO) {
+        double mx = -INFINITY, sum = 0.0;
+        for (int64_t t = 0; t < n; t++)
+            if ((post == TE_SOFTMAX || acc[t] != 0.0) && acc[t] > mx) mx = acc[t];
+        for (int64_t t = 0; t < n; t++) {
+            if (post == TE_SOFTMAX_ZERO && acc[t] == 0.0) continue;
+            acc[t] = exp(acc[t] - mx);
+            sum += acc[t];
+        }
+        for (int64_t t = 0; t < n; t++)
+            if (post == TE_SOFTMAX || acc[t] != 0.0) acc[t] = sum > 0.0 ? acc[t] / sum : 0.0;
+    } else if (post == TE_LOGISTIC) {
+        for (int64_t t = 0; t < n; t++) acc[t] = 1.0 / (1.0 + exp(-acc[t]));
+    } else if (post == TE_PROBIT) {
+        for (int64_t t = 0; t < n; t++) acc[t] = 1.4142135623730951 * te_erfinv(2.0 * acc[t] - 1.0);
+    }
+}
+
 static nne_status te_ints(nne_op_ctx *ctx, const char *name, int64_t want, int required, const int64_t **out) {
     int n = nne_attr_ints(ctx, name, out);
     if (n < 0) {
@@ -436,23 +456,217 @@ static nne_status tree_ensemble_run(nne_op_ctx *ctx) {
             else if (agg == TE_MIN) *a = w < *a ? w : *a;
             else *a = w > *a ? w : *a;
         }
-        if (post == TE_SOFTMAX || post == TE_SOFTMAX_ZERO) {
-            double mx = -INFINITY, sum = 0.0;
-            for (int64_t t = 0; t < m.ntargets; t++)
-                if ((post == TE_SOFTMAX || acc[t] != 0.0) && acc[t] > mx) mx = acc[t];
-            for (int64_t t = 0; t < m.ntargets; t++) {
-                if (post == TE_SOFTMAX_ZERO && acc[t] == 0.0) continue;
-                acc[t] = exp(acc[t] - mx);
-                sum += acc[t];
-            }
-            for (int64_t t = 0; t < m.ntargets; t++)
-                if (post == TE_SOFTMAX || acc[t] != 0.0) acc[t] = sum > 0.0 ? acc[t] / sum : 0.0;
-        } else if (post == TE_LOGISTIC) {
-            for (int64_t t = 0; t < m.ntargets; t++) acc[t] = 1.0 / (1.0 + exp(-acc[t]));
-        } else if (post == TE_PROBIT) {
-            for (int64_t t = 0; t < m.ntargets; t++) acc[t] = 1.4142135623730951 * te_erfinv(2.0 * acc[t] - 1.0);
-        }
+        te_post(post, acc, m.ntargets);
         for (int64_t t = 0; t < m.ntargets; t++) nne_tensor_set_f64(y, b * m.ntargets + t, acc[t]);
+    }
+    return NNE_OK;
+}
+
+/* ------------------------------------------------ TreeEnsembleRegressor -- */
+
+/*
+ * The deprecated regressor (ml opsets 1 and 3): nodes are addressed by
+ * (treeid, nodeid); leaves (mode "LEAF") carry any number of votes
+ * (target_treeids/nodeids/ids/weights). Per run, the node and vote lists are
+ * sorted by (tree, node) in scratch so children and votes are found by
+ * binary search; then each row walks every tree from its node 0.
+ * aggregate_function: SUM, AVERAGE (sum / trees), MIN, MAX (a target with no
+ * vote gets 0); base_values are added, then post_transform.
+ */
+typedef struct {
+    int64_t tree, node, idx;
+} ter_key;
+
+static int ter_cmp(const void *pa, const void *pb) {
+    const ter_key *a = pa, *b = pb;
+    if (a->tree != b->tree) return a->tree < b->tree ? -1 : 1;
+    if (a->node != b->node) return a->node < b->node ? -1 : 1;
+    return a->idx < b->idx ? -1 : a->idx > b->idx;
+}
+
+/* First position in k[0..n) not less than (tree, node). */
+static int64_t ter_lower(const ter_key *k, int64_t n, int64_t tree, int64_t node) {
+    int64_t lo = 0, hi = n;
+    while (lo < hi) {
+        int64_t mid = lo + (hi - lo) / 2;
+        if (k[mid].tree < tree || (k[mid].tree == tree && k[mid].node < node)) lo = mid + 1;
+        else hi = mid;
+    }
+    return lo;
+}
+
+/* Values of "<name>" (floats) or "<name>_as_tensor"; *n = -1 when absent. */
+static nne_status ter_floats(nne_op_ctx *ctx, const char *name, const float **f, const nne_tensor **t, int64_t *n) {
+    char tn[64];
+    int k = nne_attr_floats(ctx, name, f);
+    snprintf(tn, sizeof tn, "%s_as_tensor", name);
+    *t = nne_attr_t(ctx, tn);
+    *n = k >= 0 ? k : -1;
+    if (*t) {
+        if (!nne_dtype_is_float((*t)->dtype))
+            return nne_ctx_fail(ctx, NNE_ERR_UNSUPPORTED, "%s has dtype %s", tn, nne_dtype_name((*t)->dtype));
+        *n = nne_tensor_numel(*t);
+        *f = NULL;
+    }
+    return NNE_OK;
+}
+static double ter_fget(const float *f, const nne_tensor *t, int64_t i) {
+    return f ? (double)f[i] : nne_tensor_get_f64(t, i);
+}
+
+static const char *const k_ter_modes[] = {"BRANCH_LEQ", "BRANCH_LT", "BRANCH_GTE", "BRANCH_GT",
+                                           "BRANCH_EQ", "BRANCH_NEQ", "LEAF"};
+static const char *const k_post[] = {"NONE", "SOFTMAX", "LOGISTIC", "SOFTMAX_ZERO", "PROBIT"};
+static const char *const k_agg[] = {"AVERAGE", "SUM", "MIN", "MAX"};
+
+static int str_index(const char *s, const char *const *list, int n) {
+    for (int i = 0; i < n; i++)
+        if (!strcmp(s, list[i])) return i;
+    return -1;
+}
+
+static nne_status ter_run(nne_op_ctx *ctx) {
+    const nne_tensor *x = nne_ctx_input(ctx, 0);
+    if (!x) return nne_ctx_fail(ctx, NNE_ERR_INVALID_ARG, "input X is required");
+    if (x->dtype != NNE_DTYPE_FLOAT && x->dtype != NNE_DTYPE_DOUBLE && x->dtype != NNE_DTYPE_INT64 &&
+        x->dtype != NNE_DTYPE_INT32)
+        return nne_ctx_fail(ctx, NNE_ERR_UNSUPPORTED, "dtype %s not supported", nne_dtype_name(x->dtype));
+    if (x->ndim != 2 && x->ndim != 1)
+        return nne_ctx_fail(ctx, NNE_ERR_INVALID_ARG, "X must be [N, F], got rank %d", x->ndim);
+    const int64_t nb = x->ndim == 2 ? x->dims[0] : 1, nf = x->dims[x->ndim - 1];
+    const int64_t *tree, *nid, *feat, *tn, *fn, *miss = NULL, *vtree, *vnode, *vtarget;
+    const char *const *modes;
+    int n = nne_attr_ints(ctx, "nodes_treeids", &tree);
+    if (n < 0) return nne_ctx_fail(ctx, NNE_ERR_INVALID_ARG, "attribute nodes_treeids is required");
+    const int64_t nn = n;
+    NNE_TRY(te_ints(ctx, "nodes_nodeids", nn, 1, &nid));
+    NNE_TRY(te_ints(ctx, "nodes_featureids", nn, 1, &feat));
+    NNE_TRY(te_ints(ctx, "nodes_truenodeids", nn, 1, &tn));
+    NNE_TRY(te_ints(ctx, "nodes_falsenodeids", nn, 1, &fn));
+    NNE_TRY(te_ints(ctx, "nodes_missing_value_tracks_true", nn, 0, &miss));
+    if (nne_attr_strings(ctx, "nodes_modes", &modes) != n)
+        return nne_ctx_fail(ctx, NNE_ERR_INVALID_ARG, "nodes_modes must have %d entries", n);
+    const float *split_f, *w_f, *base_f;
+    const nne_tensor *split_t, *w_t, *base_t;
+    int64_t nsplit, nw, nbase;
+    NNE_TRY(ter_floats(ctx, "nodes_values", &split_f, &split_t, &nsplit));
+    if (nsplit != nn) return nne_ctx_fail(ctx, NNE_ERR_INVALID_ARG, "nodes_values must have %d entries", n);
+    n = nne_attr_ints(ctx, "target_treeids", &vtree);
+    if (n < 0) return nne_ctx_fail(ctx, NNE_ERR_INVALID_ARG, "attribute target_treeids is required");
+    const int64_t nv = n;
+    NNE_TRY(te_ints(ctx, "target_nodeids", nv, 1, &vnode));
+    NNE_TRY(te_ints(ctx, "target_ids", nv, 1, &vtarget));
+    NNE_TRY(ter_floats(ctx, "target_weights", &w_f, &w_t, &nw));
+    if (nw != nv) return nne_ctx_fail(ctx, NNE_ERR_INVALID_ARG, "target_weights must have %lld entries", (long long)nv);
+    const int64_t ntg = nne_attr_i(ctx, "n_targets", 1);
+    if (ntg < 1 || ntg > ((int64_t)1 << 30))
+        return nne_ctx_fail(ctx, NNE_ERR_INVALID_ARG, "n_targets %lld is out of range", (long long)ntg);
+    NNE_TRY(ter_floats(ctx, "base_values", &base_f, &base_t, &nbase));
+    if (nbase >= 0 && nbase != ntg)
+        return nne_ctx_fail(ctx, NNE_ERR_INVALID_ARG, "base_values has %lld entries; expected n_targets %lld",
+                            (long long)nbase, (long long)ntg);
+    int agg = str_index(nne_attr_s(ctx, "aggregate_function", "SUM"), k_agg, 4);
+    int post = str_index(nne_attr_s(ctx, "post_transform", "NONE"), k_post, 5);
+    if (agg < 0 || post < 0)
+        return nne_ctx_fail(ctx, NNE_ERR_INVALID_ARG, "aggregate_function \"%s\" / post_transform \"%s\" not known",
+                            nne_attr_s(ctx, "aggregate_function", "SUM"), nne_attr_s(ctx, "post_transform", "NONE"));
+    for (int64_t i = 0; i < nn; i++) {
+        int md = str_index(modes[i], k_ter_modes, 7);
+        if (md < 0)
+            return nne_ctx_fail(ctx, NNE_ERR_INVALID_ARG, "nodes_modes[%lld] = \"%s\" is not a mode", (long long)i,
+                                modes[i]);
+        if (md != 6 && (feat[i] < 0 || feat[i] >= nf))
+            return nne_ctx_fail(ctx, NNE_ERR_INVALID_ARG, "nodes_featureids[%lld] = %lld is outside [0, %lld)",
+                                (long long)i, (long long)feat[i], (long long)nf);
+    }
+    for (int64_t i = 0; i < nv; i++)
+        if (vtarget[i] < 0 || vtarget[i] >= ntg)
+            return nne_ctx_fail(ctx, NNE_ERR_INVALID_ARG, "target_ids[%lld] = %lld is outside [0, %lld)",
+                                (long long)i, (long long)vtarget[i], (long long)ntg);
+    int64_t dims[2] = {nb, ntg};
+    nne_tensor *y;
+    NNE_TRY(nne_ctx_output(ctx, 0, NNE_DTYPE_FLOAT, 2, dims, &y));
+    /* scratch: sorted nodes, sorted votes, per node [mode, true idx, false idx, first vote, vote end], roots, acc */
+    size_t bytes = (size_t)(nn + nv) * sizeof(ter_key) + (size_t)(6 * nn) * sizeof(int64_t) +
+                   (size_t)ntg * (sizeof(double) + 1) + 64;
+    uint8_t *sc = nne_ctx_scratch(ctx, bytes);
+    if (nne_ctx_shape_only(ctx)) return NNE_OK;
+    if (!sc) return nne_ctx_fail(ctx, NNE_ERR_OUT_OF_MEMORY, "no scratch memory");
+    ter_key *nk = (ter_key *)sc, *vk = nk + nn;
+    int64_t *info = (int64_t *)(vk + nv), *roots = info + 5 * nn;
+    double *acc = (double *)(roots + nn);
+    uint8_t *has = (uint8_t *)(acc + ntg);
+    for (int64_t i = 0; i < nn; i++) nk[i] = (ter_key){tree[i], nid[i], i};
+    for (int64_t i = 0; i < nv; i++) vk[i] = (ter_key){vtree[i], vnode[i], i};
+    qsort(nk, (size_t)nn, sizeof *nk, ter_cmp);
+    qsort(vk, (size_t)nv, sizeof *vk, ter_cmp);
+    int64_t ntrees = 0;
+    for (int64_t k = 0; k < nn; k++) {
+        if (k > 0 && nk[k].tree == nk[k - 1].tree && nk[k].node == nk[k - 1].node)
+            return nne_ctx_fail(ctx, NNE_ERR_INVALID_ARG, "node (tree %lld, id %lld) appears twice",
+                                (long long)nk[k].tree, (long long)nk[k].node);
+        if (k == 0 || nk[k].tree != nk[k - 1].tree) {
+            if (nk[k].node != 0)
+                return nne_ctx_fail(ctx, NNE_ERR_INVALID_ARG, "tree %lld has no node 0", (long long)nk[k].tree);
+            roots[ntrees++] = k;
+        }
+    }
+    /* info is indexed by sorted position */
+    for (int64_t k = 0; k < nn; k++) {
+        int64_t i = nk[k].idx, *in = info + 5 * k;
+        in[0] = str_index(modes[i], k_ter_modes, 7);
+        in[1] = in[2] = -1;
+        if (in[0] != 6) {
+            int64_t pt = ter_lower(nk, nn, tree[i], tn[i]), pf = ter_lower(nk, nn, tree[i], fn[i]);
+            if (pt >= nn || nk[pt].tree != tree[i] || nk[pt].node != tn[i] || pf >= nn || nk[pf].tree != tree[i] ||
+                nk[pf].node != fn[i])
+                return nne_ctx_fail(ctx, NNE_ERR_INVALID_ARG, "node (tree %lld, id %lld) branches to missing node %lld/%lld",
+                                    (long long)tree[i], (long long)nid[i], (long long)tn[i], (long long)fn[i]);
+            in[1] = pt;
+            in[2] = pf;
+        }
+        in[3] = ter_lower(vk, nv, tree[i], nid[i]);
+        in[4] = in[3];
+        while (in[4] < nv && vk[in[4]].tree == tree[i] && vk[in[4]].node == nid[i]) in[4]++;
+    }
+    for (int64_t b = 0; b < nb; b++) {
+        for (int64_t t = 0; t < ntg; t++) {
+            acc[t] = 0.0;
+            has[t] = 0;
+        }
+        for (int64_t r = 0; r < ntrees; r++) {
+            int64_t k = roots[r], steps = 0;
+            while (info[5 * k] != 6) {
+                if (++steps > nn)
+                    return nne_ctx_fail(ctx, NNE_ERR_INVALID_ARG, "tree %lld has a cycle", (long long)nk[k].tree);
+                int64_t i = nk[k].idx;
+                double v = nne_tensor_get_f64(x, b * nf + feat[i]), s = ter_fget(split_f, split_t, i);
+                int c;
+                switch (info[5 * k]) {
+                case TE_LEQ: c = v <= s; break;
+                case TE_LT: c = v < s; break;
+                case TE_GTE: c = v >= s; break;
+                case TE_GT: c = v > s; break;
+                case TE_EQ: c = v == s; break;
+                default: c = v != s; break;
+                }
+                if (v != v && miss && miss[i]) c = 1;
+                k = c ? info[5 * k + 1] : info[5 * k + 2];
+            }
+            for (int64_t j = info[5 * k + 3]; j < info[5 * k + 4]; j++) {
+                int64_t vi = vk[j].idx, t = vtarget[vi];
+                double w = ter_fget(w_f, w_t, vi);
+                if (agg == TE_SUM || agg == TE_AVG) acc[t] += w;
+                else if (!has[t] || (agg == TE_MIN ? w < acc[t] : w > acc[t])) acc[t] = w;
+                has[t] = 1;
+            }
+        }
+        for (int64_t t = 0; t < ntg; t++) {
+            if (agg == TE_AVG && ntrees) acc[t] /= (double)ntrees;
+            if (nbase > 0) acc[t] += ter_fget(base_f, base_t, t);
+        }
+        te_post(post, acc, ntg);
+        for (int64_t t = 0; t < ntg; t++) ((float *)y->data)[b * ntg + t] = (float)acc[t];
     }
     return NNE_OK;
 }
@@ -461,3 +675,4 @@ NNE_OP_REGISTER(ml_ArrayFeatureExtractor, "ai.onnx.ml", "ArrayFeatureExtractor",
 NNE_OP_REGISTER(ml_Binarizer, "ai.onnx.ml", "Binarizer", binarizer_run, 0);
 NNE_OP_REGISTER(ml_LabelEncoder, "ai.onnx.ml", "LabelEncoder", label_encoder_run, 0);
 NNE_OP_REGISTER(ml_TreeEnsemble, "ai.onnx.ml", "TreeEnsemble", tree_ensemble_run, 0);
+NNE_OP_REGISTER(ml_TreeEnsembleRegressor, "ai.onnx.ml", "TreeEnsembleRegressor", ter_run, 0);

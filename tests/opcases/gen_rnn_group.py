@@ -315,3 +315,64 @@ make_test(D + 'mel_bad', [node('MelWeightMatrix', ['a', 'b', 'c', 'd', 'e'], ['y
 make_test(D + 'mel_huge', [node('MelWeightMatrix', ['a', 'b', 'c', 'd', 'e'], ['y'])], [('a', INT32, [], [8]), ('b', INT32, [], [16]), ('c', INT32, [], [100]), ('d', FLOAT, [], [-1e30]), ('e', FLOAT, [], [1e30])], [('y', FLOAT, [1], [0])], opsets={'': 17})
 make_test(D + 'stft_badstep', [node('STFT', ['s', 'st'], ['y'])], [('s', FLOAT, [1, 10, 1], [0] * 10), ('st', INT64, [], [0])], [('y', FLOAT, [1], [0])], opsets={'': 17})
 make_test(D + 'adam_bad', [node('Adam', ['R', 'T', 'X', 'G', 'V'], ['X2'], domain='ai.onnx.preview.training')], [('R', FLOAT, [], [0.1]), ('T', INT64, [], [1]), ('X', FLOAT, [2], [0, 0]), ('G', FLOAT, [2], [0, 0]), ('V', FLOAT, [2], [0, 0])], [('X2', FLOAT, [1], [0])], opsets={'': 22, 'ai.onnx.preview.training': 1})
+
+# ----------------------------------------------- TreeEnsembleRegressor (legacy)
+def ter_ref(X, nf, nodes, votes, ntg, agg, base, post, miss):
+    """nodes: list of (tree, id, feat, mode, value, true, false); votes: (tree, node, target, weight)."""
+    byid = {(n[0], n[1]): n for n in nodes}
+    trees = sorted(set(n[0] for n in nodes))
+    out = []
+    for r in range(len(X) // nf):
+        x = X[r * nf:(r + 1) * nf]
+        acc = [0.0] * ntg; has = [False] * ntg
+        for t in trees:
+            n = byid[(t, 0)]
+            while n[3] != 'LEAF':
+                v, s = x[n[2]], n[4]
+                c = {'BRANCH_LEQ': v <= s, 'BRANCH_LT': v < s, 'BRANCH_GTE': v >= s, 'BRANCH_GT': v > s,
+                     'BRANCH_EQ': v == s, 'BRANCH_NEQ': v != s}[n[3]]
+                if v != v and miss and miss[nodes.index(n)]: c = True
+                n = byid[(t, n[5] if c else n[6])]
+            for (vt, vn, tg, w) in votes:
+                if vt == t and vn == n[1]:
+                    if agg in ('SUM', 'AVERAGE'): acc[tg] += w
+                    elif not has[tg] or (w < acc[tg] if agg == 'MIN' else w > acc[tg]): acc[tg] = w
+                    has[tg] = True
+        if agg == 'AVERAGE': acc = [a / len(trees) for a in acc]
+        if base: acc = [a + b for a, b in zip(acc, base)]
+        if post == 'LOGISTIC': acc = [1 / (1 + math.exp(-a)) for a in acc]
+        out += acc
+    return out
+
+def ter_case(name, agg='SUM', post='NONE', base=None, miss=None, dt=FLOAT, as_tensor=False):
+    f32 = lambda v: struct.unpack('<f', struct.pack('<f', v))[0]
+    # tree 0: 0: x0 <= 0.5 ? 1 : 2 ; 1: x1 < 0 ? 3 : 4 ; leaves 2,3,4. tree 1: 0: x2 != 1 ? 1 : 2 ; leaves 1, 2
+    nodes = [(1, 2, 0, 'LEAF', 0.0, 0, 0), (0, 3, 0, 'LEAF', 0.0, 0, 0), (0, 0, 0, 'BRANCH_LEQ', f32(0.5), 1, 2),
+             (1, 0, 2, 'BRANCH_NEQ', f32(1.0), 1, 2), (0, 1, 1, 'BRANCH_LT', f32(0.0), 3, 4), (0, 4, 0, 'LEAF', 0.0, 0, 0),
+             (0, 2, 0, 'LEAF', 0.0, 0, 0), (1, 1, 0, 'LEAF', 0.0, 0, 0)]
+    votes = [(0, 2, 0, 1.5), (0, 3, 1, -2.0), (0, 3, 0, 0.25), (0, 4, 1, 4.0), (1, 1, 0, 0.5), (1, 2, 1, 3.0), (1, 2, 0, -1.0)]
+    votes = [(a, b, c, f32(w)) for (a, b, c, w) in votes]
+    X = [0.2, -1, 1, 0.7, -2, 0, 0.9, 3, 1, float('nan'), float('nan'), float('nan'), 0.5, 0, 2]
+    if dt == INT64: X = [0, -1, 1, 1, -2, 0, 1, 3, 1, 2, 0, 1, 0, 1, 1]
+    Y = ter_ref(X, 3, nodes, votes, 2, agg, base, post, miss)
+    attrs = dict(nodes_treeids=[n[0] for n in nodes], nodes_nodeids=[n[1] for n in nodes], nodes_featureids=[n[2] for n in nodes],
+                 nodes_modes=[n[3] for n in nodes], nodes_truenodeids=[n[5] for n in nodes], nodes_falsenodeids=[n[6] for n in nodes],
+                 target_treeids=[v[0] for v in votes], target_nodeids=[v[1] for v in votes], target_ids=[v[2] for v in votes],
+                 n_targets=2, aggregate_function=agg, post_transform=post, nodes_missing_value_tracks_true=miss)
+    if as_tensor:
+        attrs['nodes_values_as_tensor'] = ('tensor', DOUBLE, [len(nodes)], [n[4] for n in nodes])
+        attrs['target_weights_as_tensor'] = ('tensor', DOUBLE, [len(votes)], [v[3] for v in votes])
+        if base: attrs['base_values_as_tensor'] = ('tensor', DOUBLE, [2], base)
+    else:
+        attrs['nodes_values'] = [n[4] for n in nodes]
+        attrs['target_weights'] = [v[3] for v in votes]
+        if base: attrs['base_values'] = base
+    make_test(OUT + 'good/' + name, [node('TreeEnsembleRegressor', ['x'], ['y'], domain='ai.onnx.ml', **attrs)],
+              [('x', dt, [5, 3], X)], [('y', FLOAT, [5, 2], Y)], opsets={'': 17, 'ai.onnx.ml': 3})
+
+ter_case('ter_sum')
+ter_case('ter_avg_base', agg='AVERAGE', base=[0.5, -0.25])
+ter_case('ter_min', agg='MIN')
+ter_case('ter_max_miss', agg='MAX', miss=[0, 0, 1, 0, 0, 0, 0, 0])
+ter_case('ter_logistic_i64', post='LOGISTIC', dt=INT64)
+ter_case('ter_tensor_double', agg='SUM', base=[1.0, 2.0], dt=DOUBLE, as_tensor=True)
