@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static _Thread_local char g_err[1024];
 static nne_log_fn g_log_fn;
@@ -69,6 +70,17 @@ void nne_log(nne_log_level lvl, const char *fmt, ...) {
  * make us try to allocate more than the machine could ever hold. */
 #define NNE_MAX_ALLOC ((size_t)1 << 40)
 
+/* Physical memory: no single tensor or arena may be larger (a length or a
+ * shape in a hostile file must not drive the process into the OOM killer). */
+size_t nne_mem_cap(void) {
+    static size_t cap;
+    if (!cap) {
+        long pages = sysconf(_SC_PHYS_PAGES), psz = sysconf(_SC_PAGESIZE);
+        cap = pages > 0 && psz > 0 ? (size_t)pages * (size_t)psz : NNE_MAX_ALLOC;
+    }
+    return cap;
+}
+
 void *nne_malloc(size_t n) {
     if (n > NNE_MAX_ALLOC) return NULL;
     return malloc(n ? n : 1);
@@ -85,7 +97,7 @@ void *nne_realloc(void *p, size_t n) {
 void nne_free(void *p) { free(p); }
 
 void *nne_aligned_alloc(size_t n) {
-    if (n > NNE_MAX_ALLOC) return NULL;
+    if (n > NNE_MAX_ALLOC || n > nne_mem_cap()) return NULL;
     size_t r = (n + NNE_ALIGN - 1) / NNE_ALIGN * NNE_ALIGN;
     return aligned_alloc(NNE_ALIGN, r ? r : NNE_ALIGN);
 }

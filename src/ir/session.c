@@ -270,10 +270,15 @@ nne_status nne_ctx_output(nne_op_ctx *ctx, int i, nne_dtype dt, int ndim, const 
         return nne_ctx_fail(ctx, NNE_ERR_UNSUPPORTED, "output dtype %s is not supported", nne_dtype_name(dt));
     int64_t n = nne_dims_numel(ndim, dims);
     size_t nbytes;
-    if (n < 0 || !nne_mul_ok((size_t)n, nne_dtype_size(dt), &nbytes) || nbytes > ((size_t)1 << 40)) {
+    if (n < 0 || !nne_mul_ok((size_t)n, nne_dtype_size(dt), &nbytes)) {
         char b[256];
         return nne_ctx_fail(ctx, NNE_ERR_INVALID_ARG, "output %d would have invalid shape %s", i,
                             nne_dims_str(ndim, dims, b, sizeof b));
+    }
+    if (nbytes > nne_mem_cap()) {
+        char b[256];
+        return nne_ctx_fail(ctx, NNE_ERR_OUT_OF_MEMORY, "output %d of shape %s needs %zu bytes, more than this machine has",
+                            i, nne_dims_str(ndim, dims, b, sizeof b), nbytes);
     }
     int v = ctx->node->out[i];
     exec *ex = ctx->ex;
