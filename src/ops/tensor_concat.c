@@ -10,8 +10,6 @@
 
 #include <string.h>
 
-#define MAX_PARTS 1024
-
 static nne_status concat_run(nne_op_ctx *ctx) {
     int nin = nne_ctx_num_inputs(ctx);
     const nne_tensor *first = NULL;
@@ -75,6 +73,21 @@ NNE_OP_REGISTER(Concat, "", "Concat", concat_run, 0);
 
 /* ------------------------------------------------------------------ Split */
 
+/* Where the part sizes come from; part_size() reads them one at a time so no
+ * per-output array is needed (the output count is unbounded). */
+typedef struct {
+    const nne_tensor *t;  /* split input, or NULL */
+    const int64_t *attr;  /* split attribute, or NULL */
+    int64_t chunk, last;  /* computed sizes otherwise */
+    int n;
+} split_sizes;
+
+static int64_t part_size(const split_sizes *z, int i) {
+    if (z->t) return nne_tu_load_i64(z->t->dtype, (const char *)z->t->data + (size_t)i * nne_dtype_size(z->t->dtype));
+    if (z->attr) return z->attr[i];
+    return i == z->n - 1 ? z->last : z->chunk;
+}
+
 static nne_status split_run(nne_op_ctx *ctx) {
     const nne_tensor *x = nne_ctx_input(ctx, 0);
     if (!x) return nne_ctx_fail(ctx, NNE_ERR_INVALID_ARG, "input 0 is missing");
@@ -83,8 +96,7 @@ static nne_status split_run(nne_op_ctx *ctx) {
     int r = x->ndim;
     int opset = nne_ctx_opset(ctx);
     int nout = nne_ctx_num_outputs(ctx);
-    if (nout < 1 || nout > MAX_PARTS)
-        return nne_ctx_fail(ctx, NNE_ERR_UNSUPPORTED, "%d outputs (supported 1..%d)", nout, MAX_PARTS);
+    if (nout < 1) return nne_ctx_fail(ctx, NNE_ERR_INVALID_ARG, "the node has no outputs");
     int64_t a = nne_attr_i(ctx, "axis", 0);
     if (a < -r || a >= r)
         return nne_ctx_fail(ctx, NNE_ERR_INVALID_ARG, "axis %lld out of range for rank %d",
@@ -92,20 +104,18 @@ static nne_status split_run(nne_op_ctx *ctx) {
     int axis = (int)(a < 0 ? a + r : a);
     int64_t dim = x->dims[axis];
 
-    int64_t sizes[MAX_PARTS];
+    split_sizes z = {NULL, NULL, 0, 0, nout};
     int64_t ns = -1;
     const nne_tensor *st = (opset >= 13 || opset < 2) ? nne_ctx_input(ctx, 1) : NULL;
     if (st) {
         NNE_TRY(nne_ctx_need_data(ctx, st));
-        NNE_TRY(nne_tu_read_ints(ctx, st, "split", sizes, MAX_PARTS, &ns));
+        if (st->ndim != 1 || !nne_dtype_size(st->dtype))
+            return nne_ctx_fail(ctx, NNE_ERR_INVALID_ARG, "split must be a 1-D numeric tensor");
+        z.t = st;
+        ns = st->dims[0];
     } else if (opset < 13 && nne_attr_has(ctx, "split")) {
-        const int64_t *v = NULL;
-        int c = nne_attr_ints(ctx, "split", &v);
-        if (c < 0) c = 0;
-        if (c > MAX_PARTS)
-            return nne_ctx_fail(ctx, NNE_ERR_UNSUPPORTED, "split has %d values (max %d)", c, MAX_PARTS);
-        for (int i = 0; i < c; i++) sizes[i] = v[i];
-        ns = c;
+        int c = nne_attr_ints(ctx, "split", &z.attr);
+        ns = c < 0 ? 0 : c;
     }
     if (ns >= 0) {
         if (ns != nout)
@@ -113,10 +123,10 @@ static nne_status split_run(nne_op_ctx *ctx) {
                                 (long long)ns, nout);
         int64_t sum = 0;
         for (int i = 0; i < nout; i++) {
-            if (sizes[i] < 0)
-                return nne_ctx_fail(ctx, NNE_ERR_INVALID_ARG, "split[%d] = %lld is negative", i,
-                                    (long long)sizes[i]);
-            if (__builtin_add_overflow(sum, sizes[i], &sum))
+            int64_t v = part_size(&z, i);
+            if (v < 0)
+                return nne_ctx_fail(ctx, NNE_ERR_INVALID_ARG, "split[%d] = %lld is negative", i, (long long)v);
+            if (__builtin_add_overflow(sum, v, &sum))
                 return nne_ctx_fail(ctx, NNE_ERR_INVALID_ARG, "split sizes overflow");
         }
         if (sum != dim)
@@ -128,38 +138,36 @@ static nne_status split_run(nne_op_ctx *ctx) {
         if (no != nout)
             return nne_ctx_fail(ctx, NNE_ERR_INVALID_ARG, "num_outputs = %lld but the node has %d outputs",
                                 (long long)no, nout);
-        int64_t chunk = (dim + nout - 1) / nout;
-        int64_t last = dim - chunk * (nout - 1);
-        if (last < 0)
+        z.chunk = (dim + nout - 1) / nout;
+        z.last = dim - z.chunk * (nout - 1);
+        if (z.last < 0)
             return nne_ctx_fail(ctx, NNE_ERR_INVALID_ARG,
                                 "cannot split size %lld into %d chunks of %lld", (long long)dim, nout,
-                                (long long)chunk);
-        for (int i = 0; i < nout; i++) sizes[i] = i == nout - 1 ? last : chunk;
+                                (long long)z.chunk);
     } else {
         if (dim % nout != 0)
             return nne_ctx_fail(ctx, NNE_ERR_INVALID_ARG,
                                 "axis %d of size %lld cannot be split into %d equal parts", axis,
                                 (long long)dim, nout);
-        for (int i = 0; i < nout; i++) sizes[i] = dim / nout;
+        z.chunk = z.last = dim / nout;
     }
 
-    nne_tensor *ys[MAX_PARTS];
+    /* shape mode declares every output; run mode declares and fills each */
     int64_t od[NNE_MAX_DIMS];
     for (int k = 0; k < r; k++) od[k] = x->dims[k];
-    for (int i = 0; i < nout; i++) {
-        od[axis] = sizes[i];
-        NNE_TRY(nne_ctx_output(ctx, i, x->dtype, r, od, &ys[i]));
-    }
-    if (nne_ctx_shape_only(ctx)) return NNE_OK;
     int64_t outer = 1, inner = 1;
     for (int k = 0; k < axis; k++) outer *= x->dims[k];
     for (int k = axis + 1; k < r; k++) inner *= x->dims[k];
     size_t irow = (size_t)(dim * inner) * es;
     size_t off = 0;
     for (int i = 0; i < nout; i++) {
-        size_t row = (size_t)(sizes[i] * inner) * es;
-        if (row && ys[i]->data && nne_ctx_has_output(ctx, i)) {
-            char *d = ys[i]->data;
+        nne_tensor *y;
+        od[axis] = part_size(&z, i);
+        NNE_TRY(nne_ctx_output(ctx, i, x->dtype, r, od, &y));
+        if (nne_ctx_shape_only(ctx)) continue;
+        size_t row = (size_t)(od[axis] * inner) * es;
+        if (row && y->data && nne_ctx_has_output(ctx, i)) {
+            char *d = y->data;
             const char *s = (const char *)x->data + off;
             for (int64_t o = 0; o < outer; o++) memcpy(d + (size_t)o * row, s + (size_t)o * irow, row);
         }

@@ -99,10 +99,12 @@ static nne_status reshape_run(nne_op_ctx *ctx) {
                                 nne_dims_str((int)n, shp, b2, sizeof b2));
         out[neg] = numel / known;
     } else if (known != numel) {
+        char b3[128];
         return nne_ctx_fail(ctx, NNE_ERR_INVALID_ARG,
-                            "cannot reshape %s (%lld elements) into %s (%lld elements)",
+                            "cannot reshape %s (%lld elements) into %s (resolved %s, %lld elements)",
                             nne_dims_str(x->ndim, x->dims, b1, sizeof b1), (long long)numel,
-                            nne_dims_str((int)n, shp, b2, sizeof b2), (long long)known);
+                            nne_dims_str((int)n, shp, b2, sizeof b2),
+                            nne_dims_str((int)n, out, b3, sizeof b3), (long long)known);
     }
     return emit_reshaped(ctx, x, (int)n, out);
 }
@@ -158,7 +160,7 @@ static nne_status squeeze_run(nne_op_ctx *ctx) {
     int64_t n;
     NNE_TRY(read_axes(ctx, axes, NNE_MAX_DIMS, &n));
     int drop[NNE_MAX_DIMS] = {0};
-    if (n < 0) {
+    if (n <= 0) { /* absent or empty axes: drop every size-1 axis (as ORT does) */
         for (int i = 0; i < r; i++) drop[i] = x->dims[i] == 1;
     } else {
         int ax[NNE_MAX_DIMS];

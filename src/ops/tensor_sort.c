@@ -57,9 +57,10 @@ static nne_status topk_run(nne_op_ctx *ctx) {
     nne_tensor *yv, *yi = NULL;
     NNE_TRY(nne_ctx_output(ctx, 0, x->dtype, r, od, &yv));
     if (nne_ctx_num_outputs(ctx) > 1) NNE_TRY(nne_ctx_output(ctx, 1, NNE_DTYPE_INT64, r, od, &yi));
-    int64_t *idx = nne_ctx_scratch(ctx, (size_t)(2 * (n > 0 ? n : 1)) * sizeof(int64_t));
+    size_t sbytes = (size_t)(2 * (n > 0 ? n : 1)) * sizeof(int64_t);
+    int64_t *idx = nne_ctx_scratch(ctx, sbytes);
     if (nne_ctx_shape_only(ctx)) return NNE_OK;
-    if (!idx) return nne_ctx_fail(ctx, NNE_ERR_INTERNAL, "no scratch");
+    if (!idx) return nne_ctx_fail(ctx, NNE_ERR_OUT_OF_MEMORY, "cannot get %zu bytes of scratch", sbytes);
     int64_t *tmp = idx + n;
     int64_t outer = 1, inner = 1;
     for (int i = 0; i < axis; i++) outer *= x->dims[i];
@@ -132,7 +133,8 @@ static nne_status unique_run(nne_op_ctx *ctx) {
     int64_t n = c.n;
     NNE_TRY(nne_ctx_need_data(ctx, x));
     c.base = x->data;
-    int64_t *sc = nne_ctx_scratch(ctx, (size_t)(5 * (n > 0 ? n : 1)) * sizeof(int64_t));
+    size_t sbytes = (size_t)(5 * (n > 0 ? n : 1)) * sizeof(int64_t);
+    int64_t *sc = nne_ctx_scratch(ctx, sbytes);
     int64_t g = 0; /* number of unique items */
     int64_t *idx = NULL, *tmp = NULL, *first = NULL, *count = NULL, *inv = NULL;
     if (nne_ctx_shape_only(ctx)) {
@@ -147,7 +149,7 @@ static nne_status unique_run(nne_op_ctx *ctx) {
             }
         }
     } else {
-        if (!sc) return nne_ctx_fail(ctx, NNE_ERR_INTERNAL, "no scratch");
+        if (!sc) return nne_ctx_fail(ctx, NNE_ERR_OUT_OF_MEMORY, "cannot get %zu bytes of scratch", sbytes);
         idx = sc;
         tmp = sc + n;
         first = sc + 2 * n;
