@@ -487,6 +487,12 @@ static nne_status parse_attr(loader *ld, const pb_reader *r0, const pb_field *af
     if (!a->name) return corrupt(r0, af->off, "attribute without a name");
     if (n_floats > INT32_MAX || n_ints > INT32_MAX || n_strings > INT32_MAX)
         return corrupt(r0, af->off, "attribute list too long");
+    /* One count (a->n) serves the one list an attribute holds; a file with two
+     * kinds of lists would make nne_attr_ints() & co. read past the shorter. */
+    if ((n_floats != 0) + (n_ints != 0) + (n_strings != 0) > 1)
+        return corrupt(r0, af->off, "attribute holds more than one kind of list (floats, ints, strings)");
+    /* set before filling, so nne_attr_free releases a partly filled list */
+    a->n = (int)(n_floats + n_ints + n_strings);
     if (n_floats) {
         a->floats = nne_calloc((size_t)n_floats, sizeof(float));
         if (!a->floats) return nne_error(NNE_ERR_OUT_OF_MEMORY, "onnx: out of memory");
@@ -542,9 +548,6 @@ static nne_status parse_attr(loader *ld, const pb_reader *r0, const pb_field *af
         }
     }
     if (r.err) return pb_err(&r);
-    if (n_floats) a->n = (int)n_floats;
-    if (n_ints) a->n = (int)n_ints;
-    if (n_strings) a->n = (int)n_strings;
     if (!seen_type || a->type == NNE_ATTR_UNDEFINED) { /* IR < 0.0.2 files omit the type */
         a->type = has_g ? NNE_ATTR_GRAPH : has_t ? NNE_ATTR_TENSOR : n_floats ? NNE_ATTR_FLOATS : n_ints ? NNE_ATTR_INTS
                   : n_strings ? NNE_ATTR_STRINGS : a->s ? NNE_ATTR_STRING : a->f != 0 ? NNE_ATTR_FLOAT : NNE_ATTR_INT;
