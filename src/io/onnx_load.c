@@ -163,8 +163,11 @@ static nne_status scan_tensor(pb_reader *r, tensor_fields *tf, char **name) {
     return NNE_OK;
 }
 
-/* Read `len` bytes at `off` of base_dir/location into dst. */
-static nne_status read_external(const char *base_dir, const tensor_fields *tf, const char *tname, void *dst,
+/* Read nbytes at tf->ext_offset of base_dir/location into *dst, which is
+ * allocated here only once the file is known to hold them (a few bytes of
+ * model must not make us allocate what its shape claims). The caller frees
+ * *dst, also on failure. */
+static nne_status read_external(const char *base_dir, const tensor_fields *tf, const char *tname, void **dst,
                                 size_t nbytes) {
     if (!base_dir)
         return nne_error(NNE_ERR_IO, "onnx: tensor \"%s\" uses external data but the model was loaded from memory",
@@ -202,10 +205,12 @@ static nne_status read_external(const char *base_dir, const tensor_fields *tf, c
         rc = nne_error(NNE_ERR_CORRUPT_MODEL,
                        "onnx: tensor \"%s\": external data [%llu, +%zu) is past the end of %s (%lld bytes)", tname,
                        (unsigned long long)off, nbytes, path, (long long)st.st_size);
+    } else if (!(*dst = nne_aligned_alloc(nbytes))) {
+        rc = nne_error(NNE_ERR_OUT_OF_MEMORY, "onnx: tensor \"%s\": cannot allocate %zu bytes", tname, nbytes);
     } else {
         size_t done = 0;
         while (done < nbytes) {
-            ssize_t k = pread(fd, (char *)dst + done, nbytes - done, (off_t)(off + done));
+            ssize_t k = pread(fd, (char *)*dst + done, nbytes - done, (off_t)(off + done));
             if (k <= 0) {
                 rc = nne_error(NNE_ERR_IO, "onnx: tensor \"%s\": read error in %s", tname, path);
                 break;
@@ -332,14 +337,17 @@ static nne_status tensor_from_reader(const pb_reader *r0, const char *base_dir, 
                        (long long)tf.n_typed, (long long)n);
         goto fail;
     }
-    out->data = nne_aligned_alloc(nbytes);
-    if (!out->data) {
-        st = nne_error(NNE_ERR_OUT_OF_MEMORY, "onnx: tensor \"%s\": cannot allocate %zu bytes", tn, nbytes);
-        goto fail;
+    if (tf.external) {
+        st = read_external(base_dir, &tf, tn, &out->data, nbytes);
+    } else {
+        out->data = nne_aligned_alloc(nbytes);
+        if (!out->data) {
+            st = nne_error(NNE_ERR_OUT_OF_MEMORY, "onnx: tensor \"%s\": cannot allocate %zu bytes", tn, nbytes);
+            goto fail;
+        }
+        if (tf.has_raw) memcpy(out->data, tf.raw, nbytes);
+        else if (n > 0) st = decode_typed(r0, tf.typed_field, out, n);
     }
-    if (tf.external) st = read_external(base_dir, &tf, tn, out->data, nbytes);
-    else if (tf.has_raw) memcpy(out->data, tf.raw, nbytes);
-    else if (n > 0) st = decode_typed(r0, tf.typed_field, out, n);
     if (st != NNE_OK) goto fail;
     if (name) *name = nm;
     else nne_free(nm);
