@@ -44,10 +44,32 @@ $(BUILD)/conformance: $(BUILD)/obj/tests/conformance/runner.o $(BUILD)/libnnedge
 $(BUILD)/unit_tests: $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard tests/unit/*.c)) $(BUILD)/libnnedge.a
 	$(CC) $(LDSAN) -o $@ $^ $(LDLIBS)
 
+setup:
+	sh scripts/setup.sh
+
+# `make test`: everything under AddressSanitizer + UndefinedBehaviorSanitizer.
+test: setup
+	$(MAKE) SAN=1 all
+	build-san/unit_tests
+	CONFORMANCE=build-san/conformance sh tests/conformance/check.sh
+	@if [ -f tests/fuzz/fuzz.mk ]; then $(MAKE) test-bad-input NNEDGE=build-san/nnedge && $(MAKE) fuzz-smoke; fi
+	NNEDGE=build-san/nnedge bash tests/diff/run.sh
+
+# Conformance without sanitizers (fast) and updating the committed pass list.
+conformance: all
+	sh tests/conformance/check.sh
+conformance-update: all
+	sh tests/conformance/check.sh --update
+
+demo:
+	sh scripts/setup.sh --demo
+	$(MAKE) all
+	sh scripts/demo.sh
+
 clean:
 	rm -rf build build-san build-fuzz
 
-.PHONY: all clean
+.PHONY: all clean setup test conformance conformance-update demo
 
 # Fuzzing (libFuzzer + ASan/UBSan, clang) and bad-input tests live in their own makefiles.
 -include tests/fuzz/fuzz.mk

@@ -33,6 +33,8 @@ enum { VS_UNKNOWN = 0, VS_INPUT, VS_CONST, VS_STATIC, VS_DYNAMIC };
 enum { NM_STATIC = 0, NM_FOLDED, NM_DYNAMIC };
 enum { POL_PLAN = 0, POL_MALLOC };
 
+static uint8_t g_empty[64] __attribute__((aligned(64)));
+
 typedef struct exec exec;
 
 struct nne_op_ctx {
@@ -70,6 +72,7 @@ struct nne_session {
     uint8_t *folded;        /* shape[v].data allocated by folding */
     uint8_t *node_mode;
     size_t *offset;
+    int *life_first, *life_last; /* planned lifetimes (node indices) of static values */
     uint8_t *arena;
     size_t arena_size;
     uint8_t *scratch;
@@ -79,9 +82,58 @@ struct nne_session {
     uint64_t rng;
 };
 
-static uint8_t g_empty[64] __attribute__((aligned(64)));
 
 /* ------------------------------------------------------------ helpers -- */
+
+typedef struct nne_seq {
+    int n;
+    nne_tensor items[];
+} nne_seq;
+
+static void value_free(nne_tensor *t) {
+    if (t->dtype == NNE_DTYPE_SEQUENCE && t->data) {
+        nne_seq *q = t->data;
+        for (int k = 0; k < q->n; k++) value_free(&q->items[k]);
+        nne_free(q);
+    } else if (t->data != g_empty) {
+        nne_aligned_free(t->data);
+    }
+    t->data = NULL;
+}
+
+int nne_seq_length(const nne_tensor *t) {
+    return t && t->dtype == NNE_DTYPE_SEQUENCE && t->data ? ((const nne_seq *)t->data)->n : 0;
+}
+const nne_tensor *nne_seq_item(const nne_tensor *t, int k) {
+    if (k < 0 || k >= nne_seq_length(t)) return NULL;
+    return &((const nne_seq *)t->data)->items[k];
+}
+
+nne_status nne_tensor_clone(const nne_tensor *src, nne_tensor *dst) {
+    *dst = *src;
+    dst->data = NULL;
+    if (src->dtype == NNE_DTYPE_SEQUENCE) {
+        int n = nne_seq_length(src);
+        nne_seq *q = nne_calloc(1, sizeof *q + (size_t)n * sizeof(nne_tensor));
+        if (!q) return nne_error(NNE_ERR_OUT_OF_MEMORY, "out of memory");
+        for (int k = 0; k < n; k++) {
+            if (nne_tensor_clone(nne_seq_item(src, k), &q->items[k]) != NNE_OK) {
+                q->n = k;
+                nne_tensor tmp = {.dtype = NNE_DTYPE_SEQUENCE, .data = q};
+                value_free(&tmp);
+                return NNE_ERR_OUT_OF_MEMORY;
+            }
+        }
+        q->n = n;
+        dst->data = q;
+        return NNE_OK;
+    }
+    size_t nb = nne_tensor_nbytes(src);
+    dst->data = nne_aligned_alloc(nb ? nb : 1);
+    if (!dst->data) return nne_error(NNE_ERR_OUT_OF_MEMORY, "cannot allocate %zu bytes", nb);
+    if (nb) memcpy(dst->data, src->data, nb);
+    return NNE_OK;
+}
 
 static nne_status sess_fail(nne_session *s, nne_status st) {
     snprintf(s->err, sizeof s->err, "%s", nne_last_error());
@@ -151,8 +203,7 @@ static nne_status exec_init(exec *ex, nne_session *s, const nne_graph *g, exec *
 static void exec_release_dynamic(exec *ex) {
     for (int v = 0; v < ex->g->n_values; v++)
         if (ex->owned[v]) {
-            nne_aligned_free(ex->vals[v].data);
-            ex->vals[v].data = NULL;
+            value_free(&ex->vals[v]);
             ex->owned[v] = 0;
         }
 }
@@ -255,7 +306,7 @@ nne_status nne_ctx_output(nne_op_ctx *ctx, int i, nne_dtype dt, int ndim, const 
         return NNE_OK;
     }
     if (ex->owned[v]) { /* redeclared: replace */
-        nne_aligned_free(t->data);
+        value_free(t);
         ex->owned[v] = 0;
     }
     t->dtype = dt;
@@ -270,6 +321,33 @@ nne_status nne_ctx_output(nne_op_ctx *ctx, int i, nne_dtype dt, int ndim, const 
         t->data = g_empty;
     }
     *out = t;
+    return NNE_OK;
+}
+
+nne_status nne_ctx_output_seq(nne_op_ctx *ctx, int i, int n, nne_tensor *items) {
+    nne_seq *q = NULL;
+    nne_status st = NNE_OK;
+    if (ctx->shape_only) {
+        st = NNE_DYNAMIC;
+    } else if (i < 0 || i >= ctx->node->n_out) {
+        st = nne_ctx_fail(ctx, NNE_ERR_INVALID_ARG, "the node has %d outputs; output %d is required",
+                          ctx->node->n_out, i + 1);
+    } else if (!(q = nne_calloc(1, sizeof *q + (size_t)(n > 0 ? n : 0) * sizeof(nne_tensor)))) {
+        st = nne_ctx_fail(ctx, NNE_ERR_OUT_OF_MEMORY, "out of memory");
+    }
+    if (st != NNE_OK) {
+        for (int k = 0; k < n; k++) value_free(&items[k]);
+        return st;
+    }
+    q->n = n;
+    for (int k = 0; k < n; k++) q->items[k] = items[k];
+    int v = ctx->node->out[i];
+    exec *ex = ctx->ex;
+    if (ex->owned[v]) value_free(&ex->vals[v]);
+    memset(&ex->vals[v], 0, sizeof ex->vals[v]);
+    ex->vals[v].dtype = NNE_DTYPE_SEQUENCE;
+    ex->vals[v].data = q;
+    ex->owned[v] = 1;
     return NNE_OK;
 }
 
@@ -400,8 +478,7 @@ static void release_inputs(exec *ex, int ni) {
     for (int k = 0; k < n->n_in; k++) {
         int v = n->in[k];
         if (v >= 0 && --ex->uses_left[v] == 0 && ex->owned[v]) {
-            nne_aligned_free(ex->vals[v].data);
-            ex->vals[v].data = NULL;
+            value_free(&ex->vals[v]);
             ex->owned[v] = 0;
         }
     }
@@ -409,8 +486,7 @@ static void release_inputs(exec *ex, int ni) {
     for (int k = 0; k < ni_impl && k < 64; k++) {
         int v = tmp[k];
         if (--ex->uses_left[v] == 0 && ex->owned[v]) {
-            nne_aligned_free(ex->vals[v].data);
-            ex->vals[v].data = NULL;
+            value_free(&ex->vals[v]);
             ex->owned[v] = 0;
         }
     }
@@ -479,29 +555,22 @@ nne_status nne_ctx_run_graph(nne_op_ctx *ctx, const struct nne_graph *g, int n_i
         const nne_tensor *src = t->data ? t : NULL;
         for (int j = 0; j < i && !src; j++)
             if (g->outputs[j] == v) src = &outs[j];
-        size_t nb = src ? nne_tensor_nbytes(src) : 0;
-        outs[i].data = nne_aligned_alloc(nb ? nb : 1);
-        if (!outs[i].data) {
-            st = nne_error(NNE_ERR_OUT_OF_MEMORY, "subgraph: out of memory");
+        if (!src) {
+            st = nne_error(NNE_ERR_INTERNAL, "subgraph output %d has no value", i);
             goto done;
         }
-        if (nb) memcpy(outs[i].data, src->data, nb);
+        if ((st = nne_tensor_clone(src, &outs[i])) != NNE_OK) goto done;
     }
 done:
     exec_free(&sub);
     if (st != NNE_OK) {
-        for (int i = 0; i < n_out; i++) {
-            if (outs[i].data && outs[i].data != g_empty) nne_aligned_free(outs[i].data);
-            outs[i].data = NULL;
-        }
+        for (int i = 0; i < n_out; i++) value_free(&outs[i]);
     }
     return st;
 }
 
 void nne_tensor_free_data(nne_tensor *t) {
-    if (!t) return;
-    if (t->data != g_empty) nne_aligned_free(t->data);
-    t->data = NULL;
+    if (t) value_free(t);
 }
 
 /* ------------------------------------------------------------ session -- */
@@ -528,6 +597,9 @@ static void unprepare(nne_session *s) {
     nne_free(s->folded);
     nne_free(s->node_mode);
     nne_free(s->offset);
+    nne_free(s->life_first);
+    nne_free(s->life_last);
+    s->life_first = s->life_last = NULL;
     nne_free(s->bound);
     nne_aligned_free(s->arena);
     nne_aligned_free(s->scratch);
@@ -627,7 +699,14 @@ static nne_status plan_arena(nne_session *s) {
         qsort(placed, (size_t)np, sizeof *placed, cmp_off);
         if (off + cur->size > total) total = off + cur->size;
     }
-    for (int b = 0; b < nb; b++) s->offset[bufs[b].v] = bufs[b].off;
+    s->life_first = nne_calloc((size_t)s->nv + 1, sizeof(int));
+    s->life_last = nne_calloc((size_t)s->nv + 1, sizeof(int));
+    if (!s->life_first || !s->life_last) goto oom;
+    for (int b = 0; b < nb; b++) {
+        s->offset[bufs[b].v] = bufs[b].off;
+        s->life_first[bufs[b].v] = bufs[b].first;
+        s->life_last[bufs[b].v] = bufs[b].last;
+    }
     nne_free(bufs);
     nne_free(placed);
     if (s->opt.arena_limit_bytes && total > s->opt.arena_limit_bytes)
@@ -753,7 +832,7 @@ nne_status nne_session_prepare(nne_session *s, int32_t n, const char *const *nam
         for (int k = 0; k < nimpl && k < 64; k++)
             if (s->vstate[impl[k]] == VS_DYNAMIC) any_dyn = 1;
         unsigned fl = nd->op->flags;
-        int fold = !(fl & (NNE_OPF_NONDETERMINISTIC | NNE_OPF_SUBGRAPH)) &&
+        int fold = !(fl & (NNE_OPF_NONDETERMINISTIC | NNE_OPF_SUBGRAPH | NNE_OPF_NO_FOLD)) &&
                    (all_const || ((fl & NNE_OPF_SHAPE_ONLY) && all_shaped));
         if (any_dyn && !fold) {
             s->node_mode[i] = NM_DYNAMIC;
@@ -898,4 +977,32 @@ int64_t nne_session_macs(const nne_session *s) {
         total += yn * k;
     }
     return total;
+}
+
+/* ---- introspection for tests (src/ir/session_internal.h) ---- */
+
+void nne_session_debug_counts(const nne_session *s, int *folded, int *planned, int *dynamic) {
+    *folded = *planned = *dynamic = 0;
+    for (int i = 0; s->prepared && i < s->nn; i++) {
+        if (s->node_mode[i] == NM_FOLDED) (*folded)++;
+        else if (s->node_mode[i] == NM_STATIC) (*planned)++;
+        else (*dynamic)++;
+    }
+}
+
+int nne_session_plan_check(const nne_session *s) {
+    int bad = 0;
+    for (int a = 0; s->prepared && a < s->nv; a++) {
+        if (s->vstate[a] != VS_STATIC) continue;
+        size_t sa = nne_tensor_nbytes(&s->shape[a]);
+        if (s->offset[a] + sa > s->arena_size) bad++;
+        for (int b = a + 1; b < s->nv; b++) {
+            if (s->vstate[b] != VS_STATIC) continue;
+            size_t sb = nne_tensor_nbytes(&s->shape[b]);
+            int live = !(s->life_last[a] < s->life_first[b] || s->life_last[b] < s->life_first[a]);
+            int mem = sa && sb && s->offset[a] < s->offset[b] + sb && s->offset[b] < s->offset[a] + sa;
+            if (live && mem) bad++;
+        }
+    }
+    return bad;
 }

@@ -8,7 +8,7 @@
 #   NNEDGE=build-san/nnedge sh tests/cli/bad_input.sh  (make SAN=1 test-bad-input)
 #
 # Inputs are generated here with fixed seeds (no Python needed); the models
-# come from tests/models/ (scripts/gen_cli_test_models.py) and the fuzz corpus.
+# come from tests/models/ (scripts/gen_test_models.py) and the fuzz corpus.
 # Cases on models with Identity or Add run only when the build has that op
 # (they print SKIP otherwise); the no-node passthrough model covers the same
 # input checks on any build.

@@ -1,0 +1,398 @@
+/*
+ * elemwise_common.h - shared machinery of the element-wise ops (unary math,
+ * activations, binary arithmetic/compare/logic, variadic, Where, Cast).
+ *
+ * Three pieces:
+ *   1. Element access by dtype: ew_ld_f / ew_ld_i / ew_ld_u load element i of
+ *      any supported dtype into a compute domain (double, int64, uint64);
+ *      ew_st_f / ew_st_i / ew_st_u store back, converting without UB
+ *      (float -> int saturates to int64 then wraps; int -> narrower int wraps).
+ *   2. A broadcast iterator (ew_iter) that walks an output tensor in runs of
+ *      its innermost (coalesced) dimension, giving for each operand the element
+ *      offset of the run start and the element stride inside the run (0 on a
+ *      broadcast axis, usually 1 otherwise).
+ *   3. Row kernels: an op supplies one function per compute domain (typed
+ *      float32, generic float/double/half, signed int, unsigned int/bool) and
+ *      the drivers ew_unary_run / ew_binary_run pick one by dtype, declare the
+ *      output and run it over the iterator's runs.
+ *
+ * Compute domains: float types (float16, bfloat16, float, double) compute in
+ * double through the generic path ("gf"), except float32 which has a typed
+ * fast path ("f32") when the op supplies one. Signed ints compute in int64
+ * ("gi"), unsigned ints and bool in uint64 ("gu"). Wrapping arithmetic is
+ * done in uint64 so overflow is never UB.
+ */
+#ifndef NNE_OPS_ELEMWISE_COMMON_H
+#define NNE_OPS_ELEMWISE_COMMON_H
+
+#include "ops/op.h"
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+
+/* ------------------------------------------------------------ dtypes -- */
+
+/* dtype classes, used as bit masks of accepted input types */
+enum {
+    EW_TF = 1, /* float16, bfloat16, float, double */
+    EW_TS = 2, /* int8..int64 */
+    EW_TU = 4, /* uint8..uint64 */
+    EW_TB = 8, /* bool */
+    EW_TNUM = EW_TF | EW_TS | EW_TU,
+    EW_TINT = EW_TS | EW_TU,
+    EW_TALL = EW_TF | EW_TS | EW_TU | EW_TB
+};
+
+/* Class bit of a dtype, 0 for unsupported ones (string, undefined, ...). */
+static inline unsigned ew_class(nne_dtype dt)
+{
+    switch (dt) {
+    case NNE_DTYPE_FLOAT: case NNE_DTYPE_DOUBLE: case NNE_DTYPE_FLOAT16: case NNE_DTYPE_BFLOAT16:
+        return EW_TF;
+    case NNE_DTYPE_INT8: case NNE_DTYPE_INT16: case NNE_DTYPE_INT32: case NNE_DTYPE_INT64:
+        return EW_TS;
+    case NNE_DTYPE_UINT8: case NNE_DTYPE_UINT16: case NNE_DTYPE_UINT32: case NNE_DTYPE_UINT64:
+        return EW_TU;
+    case NNE_DTYPE_BOOL:
+        return EW_TB;
+    default:
+        return 0;
+    }
+}
+
+/* Element size in bytes of the dtypes above (0 otherwise). */
+static inline size_t ew_esize(nne_dtype dt)
+{
+    switch (dt) {
+    case NNE_DTYPE_INT8: case NNE_DTYPE_UINT8: case NNE_DTYPE_BOOL: return 1;
+    case NNE_DTYPE_INT16: case NNE_DTYPE_UINT16: case NNE_DTYPE_FLOAT16: case NNE_DTYPE_BFLOAT16: return 2;
+    case NNE_DTYPE_INT32: case NNE_DTYPE_UINT32: case NNE_DTYPE_FLOAT: return 4;
+    case NNE_DTYPE_INT64: case NNE_DTYPE_UINT64: case NNE_DTYPE_DOUBLE: return 8;
+    default: return 0;
+    }
+}
+
+/* double -> int64 without UB: NaN -> 0, out of range saturates. */
+static inline int64_t ew_f64_to_i64(double v)
+{
+    if (v != v) return 0;
+    if (v >= 9223372036854775808.0) return INT64_MAX;
+    if (v < -9223372036854775808.0) return INT64_MIN;
+    return (int64_t)v;
+}
+
+/* double -> uint64 bit pattern: negatives go through int64 (so -1.0 -> all
+ * ones, as a wrapping cast would give), [2^63, 2^64) converts directly. */
+static inline uint64_t ew_f64_to_u64(double v)
+{
+    if (v >= 9223372036854775808.0) {
+        if (v >= 18446744073709551616.0) return UINT64_MAX;
+        return (uint64_t)v;
+    }
+    return (uint64_t)ew_f64_to_i64(v);
+}
+
+/* Element i as double (any supported dtype). */
+static inline double ew_ld_f(const void *p, nne_dtype dt, int64_t i)
+{
+    switch (dt) {
+    case NNE_DTYPE_FLOAT: return ((const float *)p)[i];
+    case NNE_DTYPE_DOUBLE: return ((const double *)p)[i];
+    case NNE_DTYPE_FLOAT16: return nne_f16_to_f32(((const uint16_t *)p)[i]);
+    case NNE_DTYPE_BFLOAT16: return nne_bf16_to_f32(((const uint16_t *)p)[i]);
+    case NNE_DTYPE_INT8: return ((const int8_t *)p)[i];
+    case NNE_DTYPE_INT16: return ((const int16_t *)p)[i];
+    case NNE_DTYPE_INT32: return ((const int32_t *)p)[i];
+    case NNE_DTYPE_INT64: return (double)((const int64_t *)p)[i];
+    case NNE_DTYPE_UINT8: return ((const uint8_t *)p)[i];
+    case NNE_DTYPE_UINT16: return ((const uint16_t *)p)[i];
+    case NNE_DTYPE_UINT32: return ((const uint32_t *)p)[i];
+    case NNE_DTYPE_UINT64: return (double)((const uint64_t *)p)[i];
+    case NNE_DTYPE_BOOL: return ((const uint8_t *)p)[i] != 0;
+    default: return 0.0;
+    }
+}
+
+/* Element i as uint64: unsigned/bool zero-extended, signed sign-extended
+ * (two's complement bit pattern), floats converted with ew_f64_to_u64. */
+static inline uint64_t ew_ld_u(const void *p, nne_dtype dt, int64_t i)
+{
+    switch (dt) {
+    case NNE_DTYPE_INT8: return (uint64_t)(int64_t)((const int8_t *)p)[i];
+    case NNE_DTYPE_INT16: return (uint64_t)(int64_t)((const int16_t *)p)[i];
+    case NNE_DTYPE_INT32: return (uint64_t)(int64_t)((const int32_t *)p)[i];
+    case NNE_DTYPE_INT64: return (uint64_t)((const int64_t *)p)[i];
+    case NNE_DTYPE_UINT8: return ((const uint8_t *)p)[i];
+    case NNE_DTYPE_UINT16: return ((const uint16_t *)p)[i];
+    case NNE_DTYPE_UINT32: return ((const uint32_t *)p)[i];
+    case NNE_DTYPE_UINT64: return ((const uint64_t *)p)[i];
+    case NNE_DTYPE_BOOL: return ((const uint8_t *)p)[i] != 0;
+    default: return ew_f64_to_u64(ew_ld_f(p, dt, i));
+    }
+}
+
+/* Element i as int64: signed sign-extended, unsigned zero-extended (uint64
+ * above INT64_MAX keeps its bit pattern), floats saturate. */
+static inline int64_t ew_ld_i(const void *p, nne_dtype dt, int64_t i)
+{
+    switch (dt) {
+    case NNE_DTYPE_INT8: return ((const int8_t *)p)[i];
+    case NNE_DTYPE_INT16: return ((const int16_t *)p)[i];
+    case NNE_DTYPE_INT32: return ((const int32_t *)p)[i];
+    case NNE_DTYPE_INT64: return ((const int64_t *)p)[i];
+    case NNE_DTYPE_UINT8: return ((const uint8_t *)p)[i];
+    case NNE_DTYPE_UINT16: return ((const uint16_t *)p)[i];
+    case NNE_DTYPE_UINT32: return ((const uint32_t *)p)[i];
+    case NNE_DTYPE_UINT64: {
+        int64_t v;
+        memcpy(&v, (const uint64_t *)p + i, sizeof v);
+        return v;
+    }
+    case NNE_DTYPE_BOOL: return ((const uint8_t *)p)[i] != 0;
+    default: return ew_f64_to_i64(ew_ld_f(p, dt, i));
+    }
+}
+
+/* Store v into element i of an integer/bool tensor, keeping the low bits
+ * (bool: v != 0). For float dtypes v is taken as unsigned. */
+static inline void ew_st_u(void *p, nne_dtype dt, int64_t i, uint64_t v)
+{
+    switch (dt) {
+    case NNE_DTYPE_INT8: case NNE_DTYPE_UINT8: ((uint8_t *)p)[i] = (uint8_t)v; break;
+    case NNE_DTYPE_INT16: case NNE_DTYPE_UINT16: ((uint16_t *)p)[i] = (uint16_t)v; break;
+    case NNE_DTYPE_INT32: case NNE_DTYPE_UINT32: ((uint32_t *)p)[i] = (uint32_t)v; break;
+    case NNE_DTYPE_INT64: case NNE_DTYPE_UINT64: ((uint64_t *)p)[i] = v; break;
+    case NNE_DTYPE_BOOL: ((uint8_t *)p)[i] = v != 0; break;
+    case NNE_DTYPE_FLOAT: ((float *)p)[i] = (float)v; break;
+    case NNE_DTYPE_DOUBLE: ((double *)p)[i] = (double)v; break;
+    case NNE_DTYPE_FLOAT16: ((uint16_t *)p)[i] = nne_f32_to_f16((float)v); break;
+    case NNE_DTYPE_BFLOAT16: ((uint16_t *)p)[i] = nne_f32_to_bf16((float)v); break;
+    default: break;
+    }
+}
+
+/* Store v (any dtype target). Float -> int: see ew_f64_to_u64; bool: v != 0
+ * (NaN is true, as Cast specifies). */
+static inline void ew_st_f(void *p, nne_dtype dt, int64_t i, double v)
+{
+    switch (dt) {
+    case NNE_DTYPE_FLOAT: ((float *)p)[i] = (float)v; break;
+    case NNE_DTYPE_DOUBLE: ((double *)p)[i] = v; break;
+    case NNE_DTYPE_FLOAT16: ((uint16_t *)p)[i] = nne_f32_to_f16((float)v); break;
+    case NNE_DTYPE_BFLOAT16: ((uint16_t *)p)[i] = nne_f32_to_bf16((float)v); break;
+    case NNE_DTYPE_BOOL: ((uint8_t *)p)[i] = v != 0.0; break;
+    default: ew_st_u(p, dt, i, ew_f64_to_u64(v)); break;
+    }
+}
+
+/* Store a signed value (float targets convert it as signed). */
+static inline void ew_st_i(void *p, nne_dtype dt, int64_t i, int64_t v)
+{
+    if (ew_class(dt) == EW_TF)
+        ew_st_f(p, dt, i, (double)v);
+    else
+        ew_st_u(p, dt, i, (uint64_t)v);
+}
+
+/* Wrapping int64 arithmetic (two's complement, never UB). */
+static inline int64_t ew_u2i(uint64_t v)
+{
+    int64_t r;
+    memcpy(&r, &v, sizeof r);
+    return r;
+}
+static inline int64_t ew_wadd(int64_t a, int64_t b) { return ew_u2i((uint64_t)a + (uint64_t)b); }
+static inline int64_t ew_wsub(int64_t a, int64_t b) { return ew_u2i((uint64_t)a - (uint64_t)b); }
+static inline int64_t ew_wmul(int64_t a, int64_t b) { return ew_u2i((uint64_t)a * (uint64_t)b); }
+static inline int64_t ew_wneg(int64_t a) { return ew_u2i(0u - (uint64_t)a); }
+
+/* ------------------------------------------------- broadcast iterator -- */
+
+#define EW_MAX_OPS 4 /* output + up to 3 inputs (Where) */
+
+/*
+ * Walks the output in runs of the innermost coalesced dimension. Usage:
+ *     ew_iter it;
+ *     ew_iter_init(&it, y, 2, (const nne_tensor *[]){a, b});
+ *     while (ew_iter_next(&it))
+ *         kernel(a + it.off[1], it.step[1], b + it.off[2], it.step[2],
+ *                y + it.off[0], it.n);        // it.step[0] is 1
+ * Operand 0 is the output (C-contiguous); operand k >= 1 is ins[k-1], whose
+ * shape must broadcast to the output's (numpy rules). Offsets and steps are
+ * in elements. Adjacent dimensions are merged when every operand is
+ * contiguous across them, and size-1 dims are dropped, so same-shape and
+ * scalar-broadcast cases become one run over the whole tensor.
+ */
+typedef struct ew_iter {
+    int nops;                                  /* output + inputs */
+    int ndim;                                  /* coalesced rank, >= 1 */
+    int64_t dims[NNE_MAX_DIMS];                /* coalesced dims, outer first */
+    int64_t strides[EW_MAX_OPS][NNE_MAX_DIMS]; /* elements, 0 on broadcast axes */
+    int64_t idx[NNE_MAX_DIMS];                 /* position in the outer dims */
+    int64_t runs_left;                         /* runs not yet returned */
+    int started;
+    int64_t n;                                 /* run length (elements) */
+    int64_t step[EW_MAX_OPS];                  /* stride inside a run (elements) */
+    int64_t off[EW_MAX_OPS];                   /* OUT: run start offset (elements) */
+} ew_iter;
+
+void ew_iter_init(ew_iter *it, const nne_tensor *out, int nin, const nne_tensor *const *ins);
+/* Advance to the next run; 0 when done. */
+int ew_iter_next(ew_iter *it);
+
+/* Broadcast shape of n tensors (numpy rules); fails with a message. */
+nne_status ew_broadcast_n(nne_op_ctx *ctx, int n, const nne_tensor *const *ts, int *ndim,
+                          int64_t *dims);
+
+/* ------------------------------------------------------------ kernels -- */
+
+/* Parameters passed to every row kernel. */
+typedef struct ew_k {
+    nne_dtype ta, tb, to;   /* dtypes of input A, input B, output */
+    double alpha, beta, gamma;
+    float falpha, fbeta, fgamma;
+    int64_t iarg;           /* op specific (Mod: fmod, BitShift: left, IsInf flags) */
+    double lo_f, hi_f;      /* Clip bounds in each domain */
+    int64_t lo_i, hi_i;
+    uint64_t lo_u, hi_u;
+} ew_k;
+
+/* Set alpha/beta/gamma with their float copies. */
+static inline void ew_k_params(ew_k *k, double alpha, double beta, double gamma)
+{
+    k->alpha = alpha; k->beta = beta; k->gamma = gamma;
+    k->falpha = (float)alpha; k->fbeta = (float)beta; k->fgamma = (float)gamma;
+}
+
+/* y[0..n) = f(x[0..n)); x and y contiguous. */
+typedef void (*ew_unary_fn)(const ew_k *k, const void *x, void *y, int64_t n);
+/* o[i] = f(a[i*sa], b[i*sb]) for i in [0, n); o contiguous. */
+typedef void (*ew_binary_fn)(const ew_k *k, const void *a, int64_t sa, const void *b, int64_t sb,
+                             void *o, int64_t n);
+
+typedef struct ew_unop {
+    unsigned types;   /* accepted input dtype classes (EW_T*) */
+    int out_bool;     /* output is bool (IsNaN, IsInf), else same as input */
+    ew_unary_fn f32;  /* float32 fast path, may be NULL (then gf) */
+    ew_unary_fn gf;   /* float dtypes, through double */
+    ew_unary_fn gi;   /* signed ints */
+    ew_unary_fn gu;   /* unsigned ints and bool */
+} ew_unop;
+
+typedef struct ew_binop {
+    unsigned types;   /* accepted dtype classes of A (and of B unless mixed) */
+    unsigned types_b; /* when mixed: accepted classes of B */
+    int out_bool;     /* output is bool (compare, logic) */
+    int legacy;       /* opset < 7 versions take `broadcast`/`axis` attributes */
+    int mixed;        /* A and B may have different dtypes (Pow) */
+    ew_binary_fn f32; /* float32 x float32 fast path, may be NULL */
+    ew_binary_fn gf, gi, gu;
+} ew_binop;
+
+/* Kernel for dtype dt, NULL when the op does not accept it. */
+ew_unary_fn ew_unop_pick(const ew_unop *op, nne_dtype dt);
+ew_binary_fn ew_binop_pick(const ew_binop *op, nne_dtype dt);
+
+/* Whole unary op on input 0 -> output 0 (k's attributes filled by caller). */
+nne_status ew_unary_run(nne_op_ctx *ctx, const ew_unop *op, ew_k *k);
+/* Whole binary op on inputs 0, 1 -> output 0, incl. legacy broadcast. */
+nne_status ew_binary_run(nne_op_ctx *ctx, const ew_binop *op, ew_k *k);
+/* Run fn over the broadcast of a and b into y (k->ta/tb/to must be set). */
+void ew_binary_exec(const ew_k *k, ew_binary_fn fn, nne_tensor *y, const nne_tensor *a,
+                    const nne_tensor *b);
+/* Tables shared by the binary and variadic ops (elemwise_binary.c). */
+extern const ew_binop ew_binop_add, ew_binop_max, ew_binop_min;
+
+/* Error for an unsupported dtype, naming the input. */
+nne_status ew_fail_dtype(nne_op_ctx *ctx, const char *what, nne_dtype dt);
+
+/*
+ * Row-kernel generators. EXPR sees `x` (and `y` for binary) in the domain
+ * type and `k` (the ew_k parameters).
+ *   EW_UNARY_F32(name, EXPR)   float in, float out
+ *   EW_UNARY_GF(name, EXPR)    double domain, any dtype in/out via k->ta/k->to
+ *   EW_UNARY_GI / _GU          int64 / uint64 domain
+ *   EW_BINARY_F32(name, EXPR)  float x float -> float, with tight loops for
+ *                              same-shape and scalar-broadcast runs
+ *   EW_BINARY_GF / _GI / _GU   generic domains; the _B variants store a bool
+ */
+#define EW_UNARY_F32(name, EXPR)                                                    \
+    static void name(const ew_k *k, const void *xp, void *yp, int64_t n)           \
+    {                                                                               \
+        const float *X = (const float *)xp;                                \
+        float *Y = (float *)yp;                                            \
+        (void)k;                                                                    \
+        for (int64_t i = 0; i < n; i++) {                                           \
+            const float x = X[i];                                                   \
+            Y[i] = (EXPR);                                                          \
+        }                                                                           \
+    }
+
+#define EW_UNARY_GEN_(name, T, LD, ST, EXPR)                                        \
+    static void name(const ew_k *k, const void *xp, void *yp, int64_t n)           \
+    {                                                                               \
+        for (int64_t i = 0; i < n; i++) {                                           \
+            const T x = LD(xp, k->ta, i);                                           \
+            ST(yp, k->to, i, (EXPR));                                               \
+        }                                                                           \
+    }
+#define EW_UNARY_GF(name, EXPR) EW_UNARY_GEN_(name, double, ew_ld_f, ew_st_f, EXPR)
+#define EW_UNARY_GI(name, EXPR) EW_UNARY_GEN_(name, int64_t, ew_ld_i, ew_st_i, EXPR)
+#define EW_UNARY_GU(name, EXPR) EW_UNARY_GEN_(name, uint64_t, ew_ld_u, ew_st_u, EXPR)
+
+#define EW_BINARY_F32(name, EXPR)                                                   \
+    static void name(const ew_k *k, const void *ap, int64_t sa, const void *bp,    \
+                     int64_t sb, void *op, int64_t n)                               \
+    {                                                                               \
+        const float *A = (const float *)ap;                                         \
+        const float *B = (const float *)bp;                                         \
+        float *O = (float *)op;                                                     \
+        (void)k;                                                                    \
+        if (sa == 1 && sb == 1) {                                                   \
+            for (int64_t i = 0; i < n; i++) {                                       \
+                const float x = A[i], y = B[i];                                     \
+                O[i] = (EXPR);                                                      \
+            }                                                                       \
+        } else if (sa == 1 && sb == 0) {                                            \
+            const float y = B[0];                                                   \
+            for (int64_t i = 0; i < n; i++) {                                       \
+                const float x = A[i];                                               \
+                O[i] = (EXPR);                                                      \
+            }                                                                       \
+        } else if (sa == 0 && sb == 1) {                                            \
+            const float x = A[0];                                                   \
+            for (int64_t i = 0; i < n; i++) {                                       \
+                const float y = B[i];                                               \
+                O[i] = (EXPR);                                                      \
+            }                                                                       \
+        } else {                                                                    \
+            for (int64_t i = 0; i < n; i++) {                                       \
+                const float x = A[i * sa], y = B[i * sb];                           \
+                O[i] = (EXPR);                                                      \
+            }                                                                       \
+        }                                                                           \
+    }
+
+#define EW_BINARY_GEN_(name, T, LD, ST, EXPR)                                       \
+    static void name(const ew_k *k, const void *ap, int64_t sa, const void *bp,    \
+                     int64_t sb, void *op, int64_t n)                               \
+    {                                                                               \
+        for (int64_t i = 0; i < n; i++) {                                           \
+            const T x = LD(ap, k->ta, i * sa);                                      \
+            const T y = LD(bp, k->tb, i * sb);                                      \
+            ST(op, k->to, i, (EXPR));                                               \
+        }                                                                           \
+    }
+static inline void ew_st_b(void *p, nne_dtype dt, int64_t i, int v)
+{
+    (void)dt;
+    ((uint8_t *)p)[i] = (uint8_t)(v != 0);
+}
+#define EW_BINARY_GF(name, EXPR) EW_BINARY_GEN_(name, double, ew_ld_f, ew_st_f, EXPR)
+#define EW_BINARY_GI(name, EXPR) EW_BINARY_GEN_(name, int64_t, ew_ld_i, ew_st_i, EXPR)
+#define EW_BINARY_GU(name, EXPR) EW_BINARY_GEN_(name, uint64_t, ew_ld_u, ew_st_u, EXPR)
+#define EW_BINARY_GF_B(name, EXPR) EW_BINARY_GEN_(name, double, ew_ld_f, ew_st_b, EXPR)
+#define EW_BINARY_GI_B(name, EXPR) EW_BINARY_GEN_(name, int64_t, ew_ld_i, ew_st_b, EXPR)
+#define EW_BINARY_GU_B(name, EXPR) EW_BINARY_GEN_(name, uint64_t, ew_ld_u, ew_st_b, EXPR)
+
+#endif
