@@ -163,8 +163,11 @@ static nne_status scan_tensor(pb_reader *r, tensor_fields *tf, char **name) {
     return NNE_OK;
 }
 
-/* Read `len` bytes at `off` of base_dir/location into dst. */
-static nne_status read_external(const char *base_dir, const tensor_fields *tf, const char *tname, void *dst,
+/* Read nbytes at tf->ext_offset of base_dir/location into *dst, which is
+ * allocated here only once the file is known to hold them (a few bytes of
+ * model must not make us allocate what its shape claims). The caller frees
+ * *dst, also on failure. */
+static nne_status read_external(const char *base_dir, const tensor_fields *tf, const char *tname, void **dst,
                                 size_t nbytes) {
     if (!base_dir)
         return nne_error(NNE_ERR_IO, "onnx: tensor \"%s\" uses external data but the model was loaded from memory",
@@ -202,10 +205,12 @@ static nne_status read_external(const char *base_dir, const tensor_fields *tf, c
         rc = nne_error(NNE_ERR_CORRUPT_MODEL,
                        "onnx: tensor \"%s\": external data [%llu, +%zu) is past the end of %s (%lld bytes)", tname,
                        (unsigned long long)off, nbytes, path, (long long)st.st_size);
+    } else if (!(*dst = nne_aligned_alloc(nbytes))) {
+        rc = nne_error(NNE_ERR_OUT_OF_MEMORY, "onnx: tensor \"%s\": cannot allocate %zu bytes", tname, nbytes);
     } else {
         size_t done = 0;
         while (done < nbytes) {
-            ssize_t k = pread(fd, (char *)dst + done, nbytes - done, (off_t)(off + done));
+            ssize_t k = pread(fd, (char *)*dst + done, nbytes - done, (off_t)(off + done));
             if (k <= 0) {
                 rc = nne_error(NNE_ERR_IO, "onnx: tensor \"%s\": read error in %s", tname, path);
                 break;
@@ -332,14 +337,17 @@ static nne_status tensor_from_reader(const pb_reader *r0, const char *base_dir, 
                        (long long)tf.n_typed, (long long)n);
         goto fail;
     }
-    out->data = nne_aligned_alloc(nbytes);
-    if (!out->data) {
-        st = nne_error(NNE_ERR_OUT_OF_MEMORY, "onnx: tensor \"%s\": cannot allocate %zu bytes", tn, nbytes);
-        goto fail;
+    if (tf.external) {
+        st = read_external(base_dir, &tf, tn, &out->data, nbytes);
+    } else {
+        out->data = nne_aligned_alloc(nbytes);
+        if (!out->data) {
+            st = nne_error(NNE_ERR_OUT_OF_MEMORY, "onnx: tensor \"%s\": cannot allocate %zu bytes", tn, nbytes);
+            goto fail;
+        }
+        if (tf.has_raw) memcpy(out->data, tf.raw, nbytes);
+        else if (n > 0) st = decode_typed(r0, tf.typed_field, out, n);
     }
-    if (tf.external) st = read_external(base_dir, &tf, tn, out->data, nbytes);
-    else if (tf.has_raw) memcpy(out->data, tf.raw, nbytes);
-    else if (n > 0) st = decode_typed(r0, tf.typed_field, out, n);
     if (st != NNE_OK) goto fail;
     if (name) *name = nm;
     else nne_free(nm);
@@ -484,6 +492,12 @@ static nne_status parse_attr(loader *ld, const pb_reader *r0, const pb_field *af
     if (!a->name) return corrupt(r0, af->off, "attribute without a name");
     if (n_floats > INT32_MAX || n_ints > INT32_MAX || n_strings > INT32_MAX)
         return corrupt(r0, af->off, "attribute list too long");
+    /* One count (a->n) serves the one list an attribute holds; a file with two
+     * kinds of lists would make nne_attr_ints() & co. read past the shorter. */
+    if ((n_floats != 0) + (n_ints != 0) + (n_strings != 0) > 1)
+        return corrupt(r0, af->off, "attribute holds more than one kind of list (floats, ints, strings)");
+    /* set before filling, so nne_attr_free releases a partly filled list */
+    a->n = (int)(n_floats + n_ints + n_strings);
     if (n_floats) {
         a->floats = nne_calloc((size_t)n_floats, sizeof(float));
         if (!a->floats) return nne_error(NNE_ERR_OUT_OF_MEMORY, "onnx: out of memory");
@@ -539,9 +553,6 @@ static nne_status parse_attr(loader *ld, const pb_reader *r0, const pb_field *af
         }
     }
     if (r.err) return pb_err(&r);
-    if (n_floats) a->n = (int)n_floats;
-    if (n_ints) a->n = (int)n_ints;
-    if (n_strings) a->n = (int)n_strings;
     if (!seen_type || a->type == NNE_ATTR_UNDEFINED) { /* IR < 0.0.2 files omit the type */
         a->type = has_g ? NNE_ATTR_GRAPH : has_t ? NNE_ATTR_TENSOR : n_floats ? NNE_ATTR_FLOATS : n_ints ? NNE_ATTR_INTS
                   : n_strings ? NNE_ATTR_STRINGS : a->s ? NNE_ATTR_STRING : a->f != 0 ? NNE_ATTR_FLOAT : NNE_ATTR_INT;
