@@ -433,12 +433,9 @@ static int resolve_outer(nne_graph *g, const char *name) {
     if (!p) return -1;
     int pi = nne_graph_find(p, name);
     if (pi < 0) {
+        /* links the name into p from further out; returns its index in p */
         pi = resolve_outer(p, name);
         if (pi < 0) return -1;
-        int li = nne_graph_add_value(p, name, NNE_VAL_OUTER);
-        if (li < 0) return -1;
-        p->values[li].outer = pi;
-        pi = li;
     }
     int idx = nne_graph_add_value(g, name, NNE_VAL_OUTER);
     if (idx >= 0) g->values[idx].outer = pi;

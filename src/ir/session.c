@@ -72,6 +72,7 @@ struct nne_session {
     uint8_t *folded;        /* shape[v].data allocated by folding */
     uint8_t *node_mode;
     size_t *offset;
+    int *life_first, *life_last; /* planned lifetimes (node indices) of static values */
     uint8_t *arena;
     size_t arena_size;
     uint8_t *scratch;
@@ -596,6 +597,9 @@ static void unprepare(nne_session *s) {
     nne_free(s->folded);
     nne_free(s->node_mode);
     nne_free(s->offset);
+    nne_free(s->life_first);
+    nne_free(s->life_last);
+    s->life_first = s->life_last = NULL;
     nne_free(s->bound);
     nne_aligned_free(s->arena);
     nne_aligned_free(s->scratch);
@@ -695,7 +699,14 @@ static nne_status plan_arena(nne_session *s) {
         qsort(placed, (size_t)np, sizeof *placed, cmp_off);
         if (off + cur->size > total) total = off + cur->size;
     }
-    for (int b = 0; b < nb; b++) s->offset[bufs[b].v] = bufs[b].off;
+    s->life_first = nne_calloc((size_t)s->nv + 1, sizeof(int));
+    s->life_last = nne_calloc((size_t)s->nv + 1, sizeof(int));
+    if (!s->life_first || !s->life_last) goto oom;
+    for (int b = 0; b < nb; b++) {
+        s->offset[bufs[b].v] = bufs[b].off;
+        s->life_first[bufs[b].v] = bufs[b].first;
+        s->life_last[bufs[b].v] = bufs[b].last;
+    }
     nne_free(bufs);
     nne_free(placed);
     if (s->opt.arena_limit_bytes && total > s->opt.arena_limit_bytes)
@@ -966,4 +977,32 @@ int64_t nne_session_macs(const nne_session *s) {
         total += yn * k;
     }
     return total;
+}
+
+/* ---- introspection for tests (src/ir/session_internal.h) ---- */
+
+void nne_session_debug_counts(const nne_session *s, int *folded, int *planned, int *dynamic) {
+    *folded = *planned = *dynamic = 0;
+    for (int i = 0; s->prepared && i < s->nn; i++) {
+        if (s->node_mode[i] == NM_FOLDED) (*folded)++;
+        else if (s->node_mode[i] == NM_STATIC) (*planned)++;
+        else (*dynamic)++;
+    }
+}
+
+int nne_session_plan_check(const nne_session *s) {
+    int bad = 0;
+    for (int a = 0; s->prepared && a < s->nv; a++) {
+        if (s->vstate[a] != VS_STATIC) continue;
+        size_t sa = nne_tensor_nbytes(&s->shape[a]);
+        if (s->offset[a] + sa > s->arena_size) bad++;
+        for (int b = a + 1; b < s->nv; b++) {
+            if (s->vstate[b] != VS_STATIC) continue;
+            size_t sb = nne_tensor_nbytes(&s->shape[b]);
+            int live = !(s->life_last[a] < s->life_first[b] || s->life_last[b] < s->life_first[a]);
+            int mem = sa && sb && s->offset[a] < s->offset[b] + sb && s->offset[b] < s->offset[a] + sa;
+            if (live && mem) bad++;
+        }
+    }
+    return bad;
 }

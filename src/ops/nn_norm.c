@@ -88,8 +88,14 @@ static nne_status batchnorm_run(nne_op_ctx *ctx) {
     int spatial = opset < 9 ? (int)nne_attr_i(ctx, "spatial", 1) : 1;
     int training;
     if (opset >= 14) training = (int)nne_attr_i(ctx, "training_mode", 0) != 0;
-    else training = nne_ctx_num_outputs(ctx) > 1 &&
-                    !(opset < 7 && nne_attr_i(ctx, "is_test", 0) != 0);
+    else {
+        /* before opset 14 the mode is implied by the extra outputs; many old
+         * exports list them unused, so only consumed ones select training */
+        training = 0;
+        for (int i = 1; i < nne_ctx_num_outputs(ctx) && i < 5; i++)
+            if (nne_ctx_has_output(ctx, i)) training = 1;
+        if (opset < 7 && nne_attr_i(ctx, "is_test", 0) != 0) training = 0;
+    }
     if (X->ndim < 1) return nne_ctx_fail(ctx, NNE_ERR_INVALID_ARG, "X must have rank >= 1");
     int64_t N = X->dims[0], C = X->ndim >= 2 ? X->dims[1] : 1;
     int64_t SP = 1;
@@ -104,11 +110,11 @@ static nne_status batchnorm_run(nne_op_ctx *ctx) {
     nne_tensor *Y, *O[4] = {0};
     NNE_TRY(nne_ctx_output_like(ctx, 0, X, &Y));
     int nout = nne_ctx_num_outputs(ctx);
-    if (training) {
-        int extra = opset >= 14 ? 2 : 4;
-        for (int i = 1; i < nout && i <= extra; i++)
-            NNE_TRY(nne_ctx_output_like(ctx, i, i <= 2 ? (i == 1 ? Mn : Vr) : Mn, &O[i - 1]));
-    }
+    /* extra outputs: declared whenever listed; in inference mode they carry
+     * the given mean / var unchanged */
+    int extra = opset >= 14 ? (training ? 2 : 0) : 4;
+    for (int i = 1; i < nout && i <= extra; i++)
+        NNE_TRY(nne_ctx_output_like(ctx, i, (i == 2 || i == 4) ? Vr : Mn, &O[i - 1]));
     nn_carve c = {0};
     size_t po = nn_carve_add(&c, (size_t)P * 4 * sizeof(double));
     size_t so = nn_carve_add(&c, (size_t)P * 2 * sizeof(double));
@@ -169,6 +175,9 @@ static nne_status batchnorm_run(nne_op_ctx *ctx) {
             pv[3 * P + p] = bvar[p];
         }
     }
+    if (!training)
+        for (int i = 0; i < 4; i++)
+            if (O[i] && O[i]->data) nn_store_f64(O[i], 0, P, pv + ((i == 1 || i == 3) ? 3 : 2) * P);
     /* y = x * a + b with a = scale / sqrt(var + eps), b = B - mean * a */
     double *A = ab, *Bb = ab + P;
     for (int64_t p = 0; p < P; p++) {

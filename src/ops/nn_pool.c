@@ -229,7 +229,12 @@ static nne_status maxunpool_run(nne_op_ctx *ctx) {
     const int64_t *ks = NULL;
     if (nne_attr_ints(ctx, "kernel_shape", &ks) != nsp || !ks)
         return nne_ctx_fail(ctx, NNE_ERR_INVALID_ARG, "kernel_shape must have %d values", nsp);
-    for (int i = 0; i < nsp; i++) k[i] = ks[i];
+    for (int i = 0; i < nsp; i++) {
+        if (ks[i] < 1 || ks[i] > NN_ATTR_MAX)
+            return nne_ctx_fail(ctx, NNE_ERR_INVALID_ARG, "kernel_shape[%d]=%lld out of range", i,
+                                (long long)ks[i]);
+        k[i] = ks[i];
+    }
     NNE_TRY(nn_attr_ints_n(ctx, "strides", nsp, 1, 1, s));
     NNE_TRY(nn_attr_ints_n(ctx, "pads", 2 * nsp, 0, 0, pads));
     /* dd: the shape the indices refer to (the unpooled shape implied by the
@@ -318,14 +323,19 @@ static nne_status maxroipool_run(nne_op_ctx *ctx) {
     float *x = (float *)((char *)base + xo), *y = (float *)((char *)base + yo);
     nn_load_f32(X, 0, nne_tensor_numel(X), x);
     for (int64_t r = 0; r < nr; r++) {
-        int64_t b = (int64_t)nne_tensor_get_f64(R, r * 5);
+        double bf = nne_tensor_get_f64(R, r * 5);
+        int64_t b = (bf >= 0.0 && bf < (double)X->dims[0]) ? (int64_t)bf : -1;
         if (b < 0 || b >= X->dims[0])
-            return nne_ctx_fail(ctx, NNE_ERR_INVALID_ARG, "roi %lld has batch index %lld, expected 0..%lld",
-                                (long long)r, (long long)b, (long long)X->dims[0] - 1);
-        int64_t x1 = (int64_t)round(nne_tensor_get_f64(R, r * 5 + 1) * scale);
-        int64_t y1 = (int64_t)round(nne_tensor_get_f64(R, r * 5 + 2) * scale);
-        int64_t x2 = (int64_t)round(nne_tensor_get_f64(R, r * 5 + 3) * scale);
-        int64_t y2 = (int64_t)round(nne_tensor_get_f64(R, r * 5 + 4) * scale);
+            return nne_ctx_fail(ctx, NNE_ERR_INVALID_ARG, "roi %lld has batch index %g, expected 0..%lld",
+                                (long long)r, bf, (long long)X->dims[0] - 1);
+        double cr[4];
+        for (int k = 0; k < 4; k++) {
+            cr[k] = round(nne_tensor_get_f64(R, r * 5 + 1 + k) * scale);
+            if (!(cr[k] > -1e9 && cr[k] < 1e9))
+                return nne_ctx_fail(ctx, NNE_ERR_INVALID_ARG, "roi %lld coordinates out of range",
+                                    (long long)r);
+        }
+        int64_t x1 = (int64_t)cr[0], y1 = (int64_t)cr[1], x2 = (int64_t)cr[2], y2 = (int64_t)cr[3];
         int64_t rw = x2 - x1 + 1 > 1 ? x2 - x1 + 1 : 1, rh = y2 - y1 + 1 > 1 ? y2 - y1 + 1 : 1;
         double bh = (double)rh / (double)ps[0], bw = (double)rw / (double)ps[1];
         for (int64_t ch = 0; ch < C; ch++) {

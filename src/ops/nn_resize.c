@@ -94,6 +94,7 @@ static int rs_axis_taps(const rs_cfg *c, int d, int64_t o, int64_t *idx, double 
         return 0;
     }
     double x = rs_coord(c, d, o);
+    if (!(x > -1e15 && x < 1e15)) x = c->ct == CT_TF_CROP ? -1.0 : 0.0; /* NaN / inf guard */
     if (c->ct == CT_TF_CROP && (x < 0.0 || x > (double)(in - 1))) {
         for (int t = 0; t < n; t++) {
             idx[t] = 0;
@@ -343,8 +344,11 @@ static nne_status resize_run(nne_op_ctx *ctx) {
             double s = (double)(float)nne_tensor_get_f64(scales, i);
             if (!(s > 0.0))
                 return nne_ctx_fail(ctx, NNE_ERR_INVALID_ARG, "scales[%d]=%g, expected > 0", i, s);
+            double o = floor((double)c.in[d] * s);
+            if (!(o < 9e15))
+                return nne_ctx_fail(ctx, NNE_ERR_INVALID_ARG, "scales[%d]=%g gives a too large output", i, s);
             c.scale[d] = s;
-            c.out[d] = (int64_t)floor((double)c.in[d] * s);
+            c.out[d] = (int64_t)o;
             c.resized[d] = 1;
         }
     } else {
@@ -378,7 +382,10 @@ static nne_status resize_run(nne_op_ctx *ctx) {
             for (int i = 0; i < na; i++) {
                 int d = axes[i];
                 c.scale[d] = common;
-                c.out[d] = (int64_t)floor(common * (double)c.in[d] + 0.5);
+                double o = floor(common * (double)c.in[d] + 0.5);
+                if (!(o >= 0.0 && o < 9e15))
+                    return nne_ctx_fail(ctx, NNE_ERR_INVALID_ARG, "sizes give a too large output");
+                c.out[d] = (int64_t)o;
             }
         }
     }
@@ -433,7 +440,11 @@ static nne_status upsample_run(nne_op_ctx *ctx) {
         if (!(c.scale[d] > 0.0))
             return nne_ctx_fail(ctx, NNE_ERR_INVALID_ARG, "scale %g on axis %d, expected > 0",
                                 c.scale[d], d);
-        c.out[d] = (int64_t)floor((double)c.in[d] * c.scale[d]);
+        double o = floor((double)c.in[d] * c.scale[d]);
+        if (!(o < 9e15))
+            return nne_ctx_fail(ctx, NNE_ERR_INVALID_ARG, "scale %g on axis %d gives a too large output",
+                                c.scale[d], d);
+        c.out[d] = (int64_t)o;
         c.resized[d] = 1;
     }
     return rs_execute(ctx, &c, X);

@@ -121,6 +121,10 @@ static nne_status gridsample_run(nne_op_ctx *ctx) {
                 double gv = g[r - 1 - d]; /* grid lists the innermost axis first */
                 double len = (double)in[d];
                 double x = align ? (gv + 1.0) / 2.0 * (len - 1.0) : ((gv + 1.0) * len - 1.0) / 2.0;
+                /* keep casts to int64 defined for NaN / huge grid values */
+                if (x != x) x = -1e9;
+                if (x < -1e9) x = -1e9;
+                if (x > 1e9) x = 1e9;
                 if (mode == GS_NEAREST) x = nearbyint(x);
                 if (x < lo[d] || x > hi[d]) {
                     if (pad == GS_BORDER) x = x < 0 ? 0 : (x > len - 1 ? len - 1 : x);
@@ -297,6 +301,9 @@ static nne_status roialign_run(nne_op_ctx *ctx) {
         double y1 = nne_tensor_get_f64(R, ri * 4 + 1) * scale - off;
         double x2 = nne_tensor_get_f64(R, ri * 4 + 2) * scale - off;
         double y2 = nne_tensor_get_f64(R, ri * 4 + 3) * scale - off;
+        if (!isfinite(x1) || !isfinite(y1) || !isfinite(x2) || !isfinite(y2))
+            return nne_ctx_fail(ctx, NNE_ERR_INVALID_ARG, "roi %lld has non-finite coordinates",
+                                (long long)ri);
         double rw = x2 - x1, rh = y2 - y1;
         if (!half_pixel) {
             if (rw < 1.0) rw = 1.0;
@@ -307,6 +314,10 @@ static nne_status roialign_run(nne_op_ctx *ctx) {
         int64_t gw = sr > 0 ? sr : (int64_t)ceil(rw / (double)ow);
         if (gh < 0) gh = 0;
         if (gw < 0) gw = 0;
+        if (gh > (1 << 20) || gw > (1 << 20))
+            return nne_ctx_fail(ctx, NNE_ERR_INVALID_ARG,
+                                "roi %lld needs %lldx%lld samples per bin; set sampling_ratio",
+                                (long long)ri, (long long)gh, (long long)gw);
         double count = (double)(gh * gw > 1 ? gh * gw : 1);
         for (int64_t ch = 0; ch < C; ch++) {
             const double *pl = xd + (b * C + ch) * H * W;

@@ -184,9 +184,11 @@ nne_status nn_attr_ints_n(nne_op_ctx *ctx, const char *name, int n, int64_t def,
         return nne_ctx_fail(ctx, NNE_ERR_INVALID_ARG, "attribute %s has %d values, expected %d", name,
                             cnt, n);
     for (int i = 0; i < n; i++) {
-        if (v[i] < minv)
-            return nne_ctx_fail(ctx, NNE_ERR_INVALID_ARG, "attribute %s[%d]=%lld, expected >= %lld",
-                                name, i, (long long)v[i], (long long)minv);
+        /* the upper bound keeps the geometry arithmetic far from overflow */
+        if (v[i] < minv || v[i] > NN_ATTR_MAX)
+            return nne_ctx_fail(ctx, NNE_ERR_INVALID_ARG,
+                                "attribute %s[%d]=%lld, expected %lld..%lld", name, i,
+                                (long long)v[i], (long long)minv, (long long)NN_ATTR_MAX);
         out[i] = v[i];
     }
     return NNE_OK;
@@ -221,9 +223,10 @@ nne_status nn_geom_conv(nne_op_ctx *ctx, nn_geom *g, const int64_t *kernel, int 
         for (int i = 0; i < n; i++) g->k[i] = ks[i];
     }
     for (int i = 0; i < n; i++)
-        if (g->k[i] < 1)
-            return nne_ctx_fail(ctx, NNE_ERR_INVALID_ARG, "kernel size %lld on axis %d, expected >= 1",
-                                (long long)g->k[i], i);
+        if (g->k[i] < 1 || g->k[i] > NN_ATTR_MAX)
+            return nne_ctx_fail(ctx, NNE_ERR_INVALID_ARG,
+                                "kernel size %lld on axis %d, expected 1..%lld", (long long)g->k[i],
+                                i, (long long)NN_ATTR_MAX);
     NNE_TRY(nn_attr_ints_n(ctx, "strides", n, 1, 1, g->s));
     NNE_TRY(nn_attr_ints_n(ctx, "dilations", n, 1, 1, g->d));
     int64_t pads[2 * NN_MAX_SP];

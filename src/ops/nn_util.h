@@ -71,6 +71,9 @@ typedef struct nn_geom {
 /* Parse auto_pad ("NOTSET", "SAME_UPPER", "SAME_LOWER", "VALID"). */
 nne_status nn_auto_pad(nne_op_ctx *ctx, int *out);
 
+/* Largest kernel size, stride, dilation or pad accepted. */
+#define NN_ATTR_MAX ((int64_t)1 << 31)
+
 /* Read an optional ints attribute of exactly n values (n*2 for pads) into
  * out; absent -> every value is `def`. Values must be >= minv. */
 nne_status nn_attr_ints_n(nne_op_ctx *ctx, const char *name, int n, int64_t def, int64_t minv,

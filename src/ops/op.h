@@ -80,7 +80,8 @@ int nne_ctx_num_inputs(const nne_op_ctx *ctx);      /* as written in the node, i
 int nne_ctx_num_outputs(const nne_op_ctx *ctx);
 /* Input i, or NULL when i is out of range or the input name is empty. */
 const nne_tensor *nne_ctx_input(const nne_op_ctx *ctx, int i);
-/* 1 when output i is consumed or is a graph output (ops may skip the rest). */
+/* 1 when output i is consumed or is a graph output (ops may skip the rest,
+ * but must still declare every output up to nne_ctx_num_outputs). */
 int nne_ctx_has_output(const nne_op_ctx *ctx, int i);
 /* Declare output i; *out receives the tensor (data NULL in shape mode).
  * Fails if i is out of range or a dim is negative / the size overflows. */
@@ -91,7 +92,9 @@ nne_status nne_ctx_output_like(nne_op_ctx *ctx, int i, const nne_tensor *t, nne_
 /* NNE_OK when t->data is available, NNE_DYNAMIC when not (shape mode only). */
 nne_status nne_ctx_need_data(nne_op_ctx *ctx, const nne_tensor *t);
 /* Scratch of `bytes` bytes, 64-byte aligned, valid during this node's run.
- * Returns NULL in shape mode (the size is recorded for the plan). */
+ * A node has ONE scratch block: every call returns the same block, so
+ * request the total once and split it. Returns NULL in shape mode (the size
+ * is recorded for the plan). */
 void *nne_ctx_scratch(nne_op_ctx *ctx, size_t bytes);
 /* Record an error "node \"name\" (OpType): <message>" and return st. */
 nne_status nne_ctx_fail(nne_op_ctx *ctx, nne_status st, const char *fmt, ...)

@@ -16,8 +16,8 @@ if [ ! -d "$SHARED/onnx-tests/node" ]; then
 fi
 "$BIN" "$SHARED"/onnx-tests/node/test_* "$SHARED"/onnx-tests/simple/test_* \
     "$SHARED"/onnx-tests/pytorch-converted/test_* "$SHARED"/onnx-tests/pytorch-operator/test_* \
-    > "$OUT" 2>/dev/null
-for suite in node simple pytorch-converted pytorch-operator; do
+    "$SHARED"/onnx-tests/light/light_*.onnx > "$OUT" 2>/dev/null
+for suite in node simple pytorch-converted pytorch-operator light; do
     awk -v s="$suite" '
         { split($2, a, "/"); sub(":$", "", a[2]); if (a[1] != s) next }
         $1 == "PASS" { p++ } $1 == "FAIL" { f++ } $1 == "SKIP" { k++ }

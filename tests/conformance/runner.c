@@ -10,6 +10,7 @@
  * Output: one line per test, "PASS name", "FAIL name: reason" or
  * "SKIP name: reason" (SKIP only when the test's data cannot be represented:
  * sequences, optionals, strings, float8/4-bit types).
+ * A path ending in .onnx is a light/ model (see run_light).
  */
 #include "nnedge.h"
 #include "core/core.h"
@@ -235,13 +236,101 @@ done:
     return rc;
 }
 
+/* light/light_<name>.onnx: one float input x = arange(n)/n (unknown dims 1),
+ * expected output light_<name>_output_0.pb, tolerances from
+ * real/test_<name>/data.json (see the onnx-tests README). */
+static int run_light(const char *path, const char *name) {
+    nne_model *m = NULL;
+    nne_session *s = NULL;
+    nne_tensor x = {0}, exp = {0};
+    int rc = 1;
+    double saved_rtol = g_rtol, saved_atol = g_atol;
+    char p2[8300];
+    nne_status st = nne_model_load_file(path, NULL, &m);
+    if (st != NNE_OK) {
+        printf("FAIL %s: load: %s\n", name, nne_last_error());
+        return 1;
+    }
+    if (nne_model_num_inputs(m) != 1) {
+        printf("FAIL %s: expected one input, got %d\n", name, nne_model_num_inputs(m));
+        goto done;
+    }
+    nne_value_info vi;
+    nne_model_input_info(m, 0, &vi);
+    x.dtype = vi.dtype;
+    x.ndim = vi.ndim;
+    for (int d = 0; d < vi.ndim; d++) x.dims[d] = vi.dims[d] < 0 ? 1 : vi.dims[d];
+    int64_t n = nne_tensor_numel(&x);
+    x.data = malloc((size_t)n * sizeof(float) + 1);
+    for (int64_t i = 0; i < n; i++) ((float *)x.data)[i] = (float)((double)i / (double)n);
+    /* expected output and tolerances */
+    size_t l = strlen(path);
+    snprintf(p2, sizeof p2, "%.*s_output_0.pb", (int)(l - 5), path);
+    uint8_t *buf;
+    size_t len;
+    if (!read_file(p2, &buf, &len)) {
+        printf("FAIL %s: cannot read %s\n", name, p2);
+        goto done;
+    }
+    st = nne_onnx_tensor_parse(buf, len, NULL, &exp, NULL);
+    free(buf);
+    if (st != NNE_OK) {
+        printf("FAIL %s: expected output: %s\n", name, nne_last_error());
+        goto done;
+    }
+    const char *base = strrchr(path, '/');
+    base = base ? base + 1 : path;
+    if (strncmp(base, "light_", 6) == 0) {
+        char dir[4096];
+        snprintf(dir, sizeof dir, "%.*s", (int)(base - path), path);
+        snprintf(p2, sizeof p2, "%s../real/test_%.*s/data.json", dir, (int)(strlen(base) - 11), base + 6);
+        if (read_file(p2, &buf, &len)) {
+            buf[len] = 0;
+            char *r = strstr((char *)buf, "\"rtol\"");
+            if (r && (r = strchr(r, ':'))) g_rtol = atof(r + 1);
+            r = strstr((char *)buf, "\"atol\"");
+            if (r && (r = strchr(r, ':'))) g_atol = atof(r + 1);
+            free(buf);
+        }
+    }
+    const char *iname = vi.name;
+    if ((st = nne_session_create(m, NULL, &s)) != NNE_OK || (st = nne_session_prepare(s, 1, &iname, &x)) != NNE_OK ||
+        (st = nne_session_set_input(s, iname, &x)) != NNE_OK || (st = nne_session_run(s)) != NNE_OK) {
+        printf("FAIL %s: %s\n", name, nne_last_error());
+        goto done;
+    }
+    nne_tensor out;
+    char why[512];
+    nne_session_output(s, 0, &out);
+    if (!compare(&out, &exp, why, sizeof why)) {
+        printf("FAIL %s: output 0: %s\n", name, why);
+        goto done;
+    }
+    printf("PASS %s\n", name);
+    rc = 0;
+done:
+    g_rtol = saved_rtol;
+    g_atol = saved_atol;
+    nne_session_destroy(s);
+    nne_model_destroy(m);
+    free(x.data);
+    nne_aligned_free(exp.data);
+    return rc;
+}
+
+static int run_one(const char *dir, const char *name) {
+    size_t l = strlen(dir);
+    if (l > 5 && strcmp(dir + l - 5, ".onnx") == 0) return run_light(dir, name);
+    return run_test(dir, name);
+}
+
 static int run_forked(const char *dir, const char *name) {
     fflush(stdout);
     pid_t pid = fork();
-    if (pid < 0) return run_test(dir, name);
+    if (pid < 0) return run_one(dir, name);
     if (pid == 0) {
         alarm((unsigned)g_timeout);
-        int rc = run_test(dir, name);
+        int rc = run_one(dir, name);
         fflush(stdout);
         _exit(rc);
     }
@@ -281,7 +370,7 @@ int main(int argc, char **argv) {
         } else {
             name = dir;
         }
-        int rc = fork_each ? run_forked(dir, name) : run_test(dir, name);
+        int rc = fork_each ? run_forked(dir, name) : run_one(dir, name);
         if (rc == 0) np++;
         else if (rc == 2) ns++;
         else nf++;

@@ -12,6 +12,8 @@ int main(void) {
     unit_pb();
     unit_npy();
     unit_session();
+    unit_models();
+    unit_nn_kernels();
     printf("%d passed, %d failed\n", g_unit_pass, g_unit_fail);
     return g_unit_fail ? 1 : 0;
 }

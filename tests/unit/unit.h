@@ -13,4 +13,6 @@ extern int g_unit_pass, g_unit_fail;
 void unit_pb(void);
 void unit_npy(void);
 void unit_session(void);
+void unit_models(void);
+void unit_nn_kernels(void);
 #endif

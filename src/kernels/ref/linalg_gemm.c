@@ -88,6 +88,42 @@ static void pack_b(int64_t kc, int64_t nc, const float *B, int64_t rsb, int64_t 
 }
 
 /* acc[MR][NR] = sum_k Ap[k][r] * Bp[k][c] */
+#if defined(__GNUC__) && NR == 8
+/* GNU vector extension: two 4-float vectors per row (SSE/NEON width, or
+ * split into scalars by the compiler on targets without SIMD). */
+typedef float v4f __attribute__((vector_size(16)));
+
+static inline v4f ld4(const float *p) {
+    v4f v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+static void micro_kernel(int64_t kc, const float *restrict Ap, const float *restrict Bp,
+                         float acc[MR][NR]) {
+    v4f c00 = {0}, c01 = {0}, c10 = {0}, c11 = {0}, c20 = {0}, c21 = {0};
+    v4f c30 = {0}, c31 = {0}, c40 = {0}, c41 = {0}, c50 = {0}, c51 = {0};
+    for (int64_t k = 0; k < kc; k++) {
+        v4f b0 = ld4(Bp + k * NR), b1 = ld4(Bp + k * NR + 4);
+        const float *a = Ap + k * MR;
+        v4f a0 = {a[0], a[0], a[0], a[0]}, a1 = {a[1], a[1], a[1], a[1]};
+        v4f a2 = {a[2], a[2], a[2], a[2]}, a3 = {a[3], a[3], a[3], a[3]};
+        v4f a4 = {a[4], a[4], a[4], a[4]}, a5 = {a[5], a[5], a[5], a[5]};
+        c00 += a0 * b0; c01 += a0 * b1;
+        c10 += a1 * b0; c11 += a1 * b1;
+        c20 += a2 * b0; c21 += a2 * b1;
+        c30 += a3 * b0; c31 += a3 * b1;
+        c40 += a4 * b0; c41 += a4 * b1;
+        c50 += a5 * b0; c51 += a5 * b1;
+    }
+    memcpy(acc[0], &c00, 16); memcpy(acc[0] + 4, &c01, 16);
+    memcpy(acc[1], &c10, 16); memcpy(acc[1] + 4, &c11, 16);
+    memcpy(acc[2], &c20, 16); memcpy(acc[2] + 4, &c21, 16);
+    memcpy(acc[3], &c30, 16); memcpy(acc[3] + 4, &c31, 16);
+    memcpy(acc[4], &c40, 16); memcpy(acc[4] + 4, &c41, 16);
+    memcpy(acc[5], &c50, 16); memcpy(acc[5] + 4, &c51, 16);
+}
+#else
 static void micro_kernel(int64_t kc, const float *restrict Ap, const float *restrict Bp,
                          float acc[MR][NR]) {
     float c0[NR] = {0}, c1[NR] = {0}, c2[NR] = {0}, c3[NR] = {0}, c4[NR] = {0}, c5[NR] = {0};
@@ -95,9 +131,6 @@ static void micro_kernel(int64_t kc, const float *restrict Ap, const float *rest
         const float *b = Bp + k * NR;
         const float *a = Ap + k * MR;
         float a0 = a[0], a1 = a[1], a2 = a[2], a3 = a[3], a4 = a[4], a5 = a[5];
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC unroll 8
-#endif
         for (int c = 0; c < NR; c++) {
             float bv = b[c];
             c0[c] += a0 * bv;
@@ -115,6 +148,7 @@ static void micro_kernel(int64_t kc, const float *restrict Ap, const float *rest
     memcpy(acc[4], c4, sizeof c4);
     memcpy(acc[5], c5, sizeof c5);
 }
+#endif
 
 /* C tile (mr x nr) = alpha*acc + beta*C (beta==0: C write-only). */
 static void store_tile(int64_t mr, int64_t nr, float acc[MR][NR], float alpha, float beta,
@@ -157,14 +191,22 @@ static void gemm_small_axpy(int64_t M, int64_t N, int64_t K, float alpha,
     }
 }
 
-/* Dot product of two contiguous vectors with 8 independent partial sums. */
+/* Dot product of two contiguous vectors with 8 independent partial sums
+ * (scalars, so they stay in registers). */
 static float dot_f32(int64_t n, const float *restrict x, const float *restrict y) {
-    float s[8] = {0};
+    float s0 = 0, s1 = 0, s2 = 0, s3 = 0, s4 = 0, s5 = 0, s6 = 0, s7 = 0;
     int64_t k = 0;
     for (; k + 8 <= n; k += 8) {
-        for (int u = 0; u < 8; u++) s[u] += x[k + u] * y[k + u];
+        s0 += x[k] * y[k];
+        s1 += x[k + 1] * y[k + 1];
+        s2 += x[k + 2] * y[k + 2];
+        s3 += x[k + 3] * y[k + 3];
+        s4 += x[k + 4] * y[k + 4];
+        s5 += x[k + 5] * y[k + 5];
+        s6 += x[k + 6] * y[k + 6];
+        s7 += x[k + 7] * y[k + 7];
     }
-    float t = ((s[0] + s[4]) + (s[1] + s[5])) + ((s[2] + s[6]) + (s[3] + s[7]));
+    float t = ((s0 + s4) + (s1 + s5)) + ((s2 + s6) + (s3 + s7));
     for (; k < n; k++) t += x[k] * y[k];
     return t;
 }
