@@ -14,6 +14,7 @@
  */
 #include "ops/op.h"
 #include "ops/linalg_util.h"
+#include "ops/tensor_util.h"
 
 #include <math.h>
 #include <string.h>
@@ -83,11 +84,17 @@ static nne_status flexattention_run(nne_op_ctx *ctx) {
     nne_tensor *Y;
     int64_t yd[4] = {B, Hq, L, Ev};
     NNE_TRY(nne_ctx_output(ctx, 0, Q->dtype, 4, yd, &Y));
-    int64_t nsc = B * Hq * L * S;
+    /* sizes of the score tensor and the per-head K/V copies; inputs with a
+     * zero dim can make these products huge, so check them */
+    int64_t nsc, se, sev, lim = (int64_t)1 << 40;
+    if (!nne_tu_mul_ok(B, Hq, &nsc) || !nne_tu_mul_ok(nsc, L, &nsc) ||
+        !nne_tu_mul_ok(nsc, S, &nsc) || !nne_tu_mul_ok(S, E, &se) ||
+        !nne_tu_mul_ok(S, Ev, &sev) || nsc > lim || se > lim || sev > lim)
+        return nne_ctx_fail(ctx, NNE_ERR_INVALID_ARG, "attention sizes too large: B*Hq*L*S, S*E or S*Ev > 2^40");
     size_t total = 0;
     size_t osc = nne_la_reserve(&total, (size_t)nsc * nne_dtype_size(P));
-    size_t ok = nne_la_reserve(&total, (size_t)(S * E) * sizeof(double));
-    size_t ov = nne_la_reserve(&total, (size_t)(S * Ev) * sizeof(double));
+    size_t ok = nne_la_reserve(&total, (size_t)se * sizeof(double));
+    size_t ov = nne_la_reserve(&total, (size_t)sev * sizeof(double));
     size_t oq = nne_la_reserve(&total, (size_t)E * sizeof(double));
     size_t orow = nne_la_reserve(&total, (size_t)S * sizeof(double));
     size_t oy = nne_la_reserve(&total, (size_t)Ev * sizeof(double));

@@ -59,8 +59,10 @@ static nne_status tfidfvectorizer_run(nne_op_ctx *ctx) {
     int64_t nlev = nne_attr_ints(ctx, "ngram_counts", &counts);
     int64_t ng_attr = nne_attr_ints(ctx, "ngram_indexes", &nidx);
     int64_t nw = nne_attr_floats(ctx, "weights", &weights);
-    if (!nne_attr_has(ctx, "pool_int64s"))
+    if (np < 0)
         return nne_ctx_fail(ctx, NNE_ERR_INVALID_ARG, "attribute pool_int64s (or pool_strings) is required");
+    if (nlev < 0 || ng_attr < 0)
+        return nne_ctx_fail(ctx, NNE_ERR_INVALID_ARG, "attributes ngram_counts and ngram_indexes are required");
     int64_t mn = nne_attr_i(ctx, "min_gram_length", 0), mx = nne_attr_i(ctx, "max_gram_length", 0);
     int64_t skips = nne_attr_i(ctx, "max_skip_count", -1);
     if (mn < 1 || mx < mn || skips < 0)
