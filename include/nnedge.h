@@ -116,7 +116,8 @@ typedef struct nne_value_info {
 typedef struct nne_model nne_model;
 
 typedef struct nne_model_options {
-    int32_t reserved; /* zero */
+    int32_t allow_unsupported; /* 1: load a model with ops nnedge cannot run, for
+                                  inspection (info); sessions on it then fail */
 } nne_model_options;
 
 /* Load an ONNX model from a file. External data files are resolved relative
@@ -183,9 +184,11 @@ const char *nne_session_last_error(const nne_session *s);
 nne_status nne_session_prepare(nne_session *s, int32_t n, const char *const *names,
                                const nne_tensor *shapes);
 
-/* Bind an input for the next run. The session keeps the pointer t->data until
- * the run returns; the caller keeps ownership. dtype and shape must match the
- * prepared ones (NNE_ERR_INVALID_ARG names the difference). */
+/* Bind an input for the following runs. The session keeps the pointer t->data
+ * until the input is bound again, the session is prepared again or destroyed;
+ * the caller keeps ownership and keeps the buffer alive while it is bound.
+ * dtype and shape must match the prepared ones (NNE_ERR_INVALID_ARG names the
+ * difference). */
 nne_status nne_session_set_input(nne_session *s, const char *name, const nne_tensor *t);
 
 /* Run the prepared graph once. Allocates nothing unless the model has
@@ -199,6 +202,11 @@ nne_status nne_session_output(const nne_session *s, int32_t i, nne_tensor *out);
 
 /* Bytes of the planned activation arena (0 before prepare). */
 size_t nne_session_arena_bytes(const nne_session *s);
+
+/* Multiply-accumulates of one run of the prepared graph: Conv, ConvTranspose,
+ * Gemm, MatMul and their integer forms (nodes shaped only at run time are not
+ * counted). 0 before prepare. */
+int64_t nne_session_macs(const nne_session *s);
 
 /* ----------------------------------------------------------------- npy -- */
 

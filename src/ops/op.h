@@ -42,8 +42,22 @@ typedef nne_status (*nne_op_run_fn)(nne_op_ctx *ctx);
 enum {
     NNE_OPF_NONDETERMINISTIC = 1, /* never constant-folded (Random*) */
     NNE_OPF_SHAPE_ONLY = 2,       /* reads input shapes only, never data (Shape, Size) */
-    NNE_OPF_SUBGRAPH = 4          /* runs subgraphs (If, Loop, Scan) */
+    NNE_OPF_SUBGRAPH = 4,         /* runs subgraphs (If, Loop, Scan) */
+    NNE_OPF_NO_FOLD = 8           /* never constant-folded (makes sequences) */
 };
+
+/* Sequences (ONNX seq(tensor)) travel as a tensor of this internal dtype
+ * whose data points to the sequence; use the nne_seq_* accessors. Sequence
+ * values are always shaped at run time. */
+#define NNE_DTYPE_SEQUENCE ((nne_dtype)0x100)
+int nne_seq_length(const nne_tensor *seq);
+const nne_tensor *nne_seq_item(const nne_tensor *seq, int k);
+/* Declare output i as a sequence of n tensors. Takes ownership of every
+ * items[k].data (allocated with nne_tensor_clone or nne_aligned_alloc), on
+ * failure too. In shape mode returns NNE_DYNAMIC. */
+nne_status nne_ctx_output_seq(nne_op_ctx *ctx, int i, int n, nne_tensor *items);
+/* Deep copy of a tensor (or sequence); dst->data freed with nne_tensor_free_data. */
+nne_status nne_tensor_clone(const nne_tensor *src, nne_tensor *dst);
 
 typedef struct nne_op_def {
     const char *domain;  /* "" for ai.onnx */
@@ -66,7 +80,8 @@ int nne_ctx_num_inputs(const nne_op_ctx *ctx);      /* as written in the node, i
 int nne_ctx_num_outputs(const nne_op_ctx *ctx);
 /* Input i, or NULL when i is out of range or the input name is empty. */
 const nne_tensor *nne_ctx_input(const nne_op_ctx *ctx, int i);
-/* 1 when output i is consumed or is a graph output (ops may skip the rest). */
+/* 1 when output i is consumed or is a graph output (ops may skip the rest,
+ * but must still declare every output up to nne_ctx_num_outputs). */
 int nne_ctx_has_output(const nne_op_ctx *ctx, int i);
 /* Declare output i; *out receives the tensor (data NULL in shape mode).
  * Fails if i is out of range or a dim is negative / the size overflows. */
@@ -77,7 +92,9 @@ nne_status nne_ctx_output_like(nne_op_ctx *ctx, int i, const nne_tensor *t, nne_
 /* NNE_OK when t->data is available, NNE_DYNAMIC when not (shape mode only). */
 nne_status nne_ctx_need_data(nne_op_ctx *ctx, const nne_tensor *t);
 /* Scratch of `bytes` bytes, 64-byte aligned, valid during this node's run.
- * Returns NULL in shape mode (the size is recorded for the plan). */
+ * A node has ONE scratch block: every call returns the same block, so
+ * request the total once and split it. Returns NULL in shape mode (the size
+ * is recorded for the plan). */
 void *nne_ctx_scratch(nne_op_ctx *ctx, size_t bytes);
 /* Record an error "node \"name\" (OpType): <message>" and return st. */
 nne_status nne_ctx_fail(nne_op_ctx *ctx, nne_status st, const char *fmt, ...)

@@ -1,0 +1,148 @@
+#!/usr/bin/python3
+"""Generates the small test models committed under tests/models/ (used by the
+unit tests and the CLI tests). Run: /usr/bin/python3 scripts/gen_test_models.py
+Needs Debian's python3-onnx and python3-numpy."""
+import os
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "models")
+
+
+def save(model, name, **kw):
+    onnx.checker.check_model(model)
+    onnx.save(model, os.path.join(OUT, name), **kw)
+
+
+def shape_chain():
+    """Symbolic batch; Shape->Gather->Concat->Reshape (folded at prepare), then Relu.
+    x[N,3,4] -> reshape to [N,12] -> relu -> add 1 -> y."""
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 3, 4])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 12])
+    nodes = [
+        helper.make_node("Shape", ["x"], ["s"]),
+        helper.make_node("Gather", ["s", "zero"], ["n"], axis=0),
+        helper.make_node("Unsqueeze", ["n", "ax0"], ["n1"]),
+        helper.make_node("Concat", ["n1", "twelve"], ["newshape"], axis=0),
+        helper.make_node("Reshape", ["x", "newshape"], ["r"]),
+        helper.make_node("Relu", ["r"], ["a"]),
+        helper.make_node("Add", ["a", "one"], ["y"]),
+    ]
+    inits = [
+        numpy_helper.from_array(np.array(0, np.int64), "zero"),
+        numpy_helper.from_array(np.array([0], np.int64), "ax0"),
+        numpy_helper.from_array(np.array([12], np.int64), "twelve"),
+        numpy_helper.from_array(np.array([1.0], np.float32), "one"),
+    ]
+    g = helper.make_graph(nodes, "shape_chain", [x], [y], inits)
+    save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)]), "shape_chain.onnx")
+
+
+def chain():
+    """A chain of 6 equal-size Relu/Neg nodes: the planner should need only
+    two (ping-pong) buffers plus the output."""
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 256])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 256])
+    names = ["x", "t1", "t2", "t3", "t4", "t5", "y"]
+    nodes = [helper.make_node("Neg" if i % 2 else "Relu", [names[i]], [names[i + 1]]) for i in range(6)]
+    g = helper.make_graph(nodes, "chain", [x], [y])
+    save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)]), "chain.onnx")
+
+
+def nonzero_dynamic():
+    """NonZero makes everything after it data-dependent (shaped at run time)."""
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 3])
+    y = helper.make_tensor_value_info("y", TensorProto.INT64, [2, None])
+    nodes = [helper.make_node("NonZero", ["x"], ["nz"]), helper.make_node("Identity", ["nz"], ["y"])]
+    g = helper.make_graph(nodes, "nonzero", [x], [y])
+    save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)]), "nonzero.onnx")
+
+
+def unsupported_op():
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [2])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [2])
+    nodes = [helper.make_node("FancyOp", ["x"], ["y"], name="fancy_1", domain="com.example")]
+    g = helper.make_graph(nodes, "unsupported", [x], [y])
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 13), helper.make_opsetid("com.example", 1)])
+    onnx.save(m, os.path.join(OUT, "unsupported_op.onnx"))
+
+
+def external_data():
+    """Weights in an external file, one tensor at an offset past 2**31 in a
+    sparse file made by the test (tests/unit/test_models.c): W is read at
+    offset 3 GiB of ext_big.bin."""
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [4])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [4])
+    w = TensorProto(name="w", data_type=TensorProto.FLOAT, dims=[4])
+    w.data_location = TensorProto.EXTERNAL
+    for k, v in (("location", "ext_big.bin"), ("offset", str(3 << 30)), ("length", "16")):
+        e = w.external_data.add()
+        e.key, e.value = k, v
+    b = TensorProto(name="b", data_type=TensorProto.FLOAT, dims=[4])
+    b.data_location = TensorProto.EXTERNAL
+    for k, v in (("location", "ext_small.bin"), ("offset", "8"), ("length", "16")):
+        e = b.external_data.add()
+        e.key, e.value = k, v
+    nodes = [helper.make_node("Mul", ["x", "w"], ["xw"]), helper.make_node("Add", ["xw", "b"], ["y"])]
+    g = helper.make_graph(nodes, "external", [x], [y], [w, b])
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)])
+    onnx.save(m, os.path.join(OUT, "external_data.onnx"))
+    with open(os.path.join(OUT, "ext_small.bin"), "wb") as f:
+        f.write(b"\0" * 8 + np.array([0.5, 1.5, -2, 4], np.float32).tobytes())
+
+
+def nested_if():
+    """If inside If; the inner branch reads the top-level input x two scopes
+    out (outer-scope links through an intermediate graph)."""
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [3])
+    c = helper.make_tensor_value_info("c", TensorProto.BOOL, [])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [3])
+    def branch(name, nodes, out):
+        return helper.make_graph(nodes, name, [], [helper.make_tensor_value_info(out, TensorProto.FLOAT, [3])])
+    inner_then = branch("inner_then", [helper.make_node("Neg", ["x"], ["it"])], "it")
+    inner_else = branch("inner_else", [helper.make_node("Abs", ["x"], ["ie"])], "ie")
+    outer_then = branch("outer_then", [helper.make_node("If", ["c"], ["ot"], then_branch=inner_then,
+                                                        else_branch=inner_else)], "ot")
+    outer_else = branch("outer_else", [helper.make_node("Relu", ["x"], ["oe"])], "oe")
+    nodes = [helper.make_node("If", ["c"], ["y"], then_branch=outer_then, else_branch=outer_else)]
+    g = helper.make_graph(nodes, "nested_if", [x, c], [y])
+    save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)]), "nested_if.onnx")
+
+
+def cli_models():
+    """For tests/cli/bad_input.sh: float32 [2,3] models to feed wrong inputs to.
+    passthrough_2x3 has no nodes (output x is input x), so it runs on any build;
+    identity_2x3 and add_2x3 need those ops."""
+    def vi(name):
+        return helper.make_tensor_value_info(name, TensorProto.FLOAT, [2, 3])
+
+    def model(g):
+        m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)])
+        m.ir_version = 7
+        return m
+
+    save(model(helper.make_graph([], "passthrough", [vi("x")], [vi("x")])), "passthrough_2x3.onnx")
+    save(model(helper.make_graph([helper.make_node("Identity", ["x"], ["y"], name="id")], "identity", [vi("x")],
+                                 [vi("y")])), "identity_2x3.onnx")
+    save(model(helper.make_graph([helper.make_node("Add", ["x", "y"], ["z"], name="add")], "add",
+                                 [vi("x"), vi("y")], [vi("z")])), "add_2x3.onnx")
+    # An initializer claiming 256 GiB of external data in a missing file: the
+    # load must fail before anything is allocated.
+    big = TensorProto(name="w", data_type=TensorProto.FLOAT, dims=[1 << 18, 1 << 18])
+    big.data_location = TensorProto.EXTERNAL
+    e = big.external_data.add()
+    e.key, e.value = "location", "no-such-weights.bin"
+    onnx.save(model(helper.make_graph([], "external_huge", [vi("x")], [vi("x")], [big])),
+              os.path.join(OUT, "external_huge.onnx"))
+
+
+if __name__ == "__main__":
+    os.makedirs(OUT, exist_ok=True)
+    shape_chain()
+    chain()
+    nonzero_dynamic()
+    unsupported_op()
+    external_data()
+    nested_if()
+    cli_models()

@@ -1,0 +1,27 @@
+#!/bin/sh
+# Installs what building and testing nnedge needs on Debian 12, only what is
+# missing: compilers (gcc, clang + libFuzzer runtime), the Python packages
+# that generate test models (torch, onnx, numpy), the Fashion-MNIST data set
+# and Node.js for the ONNX Runtime test oracle.
+# Usage: scripts/setup.sh [--demo]   (--demo: only what `make demo` needs)
+set -e
+if [ "${1:-}" = "--demo" ]; then
+    pkgs="gcc make python3-numpy dataset-fashion-mnist"
+else
+    pkgs="gcc make clang libclang-rt-14-dev python3-numpy python3-onnx python3-torch python3-torchvision dataset-fashion-mnist"
+    command -v node >/dev/null 2>&1 || pkgs="$pkgs nodejs npm"
+fi
+missing=""
+for p in $pkgs; do
+    dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+    echo "setup: installing:$missing"
+    if [ "$(id -u)" != 0 ]; then
+        SUDO=sudo
+    else
+        SUDO=
+    fi
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq $missing >/dev/null
+fi

@@ -1,0 +1,40 @@
+/*
+ * core.h - internal helpers shared by every module: error text, allocation
+ * with overflow checks, logging.
+ */
+#ifndef NNE_CORE_H
+#define NNE_CORE_H
+
+#include "nnedge.h"
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Set this thread's last error and return st. */
+nne_status nne_error(nne_status st, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+nne_status nne_verror(nne_status st, const char *fmt, va_list ap);
+/* Prefix the current error text with "prefix: ". */
+void nne_error_prefix(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void nne_log(nne_log_level lvl, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Multiply with overflow check: returns 0 on overflow. */
+static inline int nne_mul_ok(size_t a, size_t b, size_t *out) {
+    return !__builtin_mul_overflow(a, b, out);
+}
+size_t nne_mem_cap(void);            /* bytes of physical memory */
+void *nne_malloc(size_t n);           /* NULL when n is absurd or allocation fails */
+void *nne_calloc(size_t n, size_t sz); /* overflow-checked */
+void *nne_realloc(void *p, size_t n);
+void nne_free(void *p);
+void *nne_aligned_alloc(size_t n);    /* 64-byte aligned, free with nne_aligned_free */
+void nne_aligned_free(void *p);
+char *nne_strdup(const char *s);
+char *nne_strndup(const char *s, size_t n);
+
+/* Element count of dims with overflow check; -1 when it overflows or a dim < 0. */
+int64_t nne_dims_numel(int ndim, const int64_t *dims);
+
+#define NNE_ALIGN 64
+#define NNE_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+#endif

@@ -1,0 +1,209 @@
+/*
+ * dtype.c - element types: names, sizes, half-precision conversion and the
+ * generic element accessors used by reference kernels for uncommon dtypes.
+ */
+#include "core/core.h"
+#include "ops/op.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+const char *nne_dtype_name(nne_dtype dt) {
+    switch (dt) {
+    case NNE_DTYPE_FLOAT: return "float32";
+    case NNE_DTYPE_UINT8: return "uint8";
+    case NNE_DTYPE_INT8: return "int8";
+    case NNE_DTYPE_UINT16: return "uint16";
+    case NNE_DTYPE_INT16: return "int16";
+    case NNE_DTYPE_INT32: return "int32";
+    case NNE_DTYPE_INT64: return "int64";
+    case NNE_DTYPE_STRING: return "string";
+    case NNE_DTYPE_BOOL: return "bool";
+    case NNE_DTYPE_FLOAT16: return "float16";
+    case NNE_DTYPE_DOUBLE: return "float64";
+    case NNE_DTYPE_UINT32: return "uint32";
+    case NNE_DTYPE_UINT64: return "uint64";
+    case NNE_DTYPE_BFLOAT16: return "bfloat16";
+    default: break;
+    }
+    switch ((int)dt) {
+    case 14: return "complex64";
+    case 15: return "complex128";
+    case 17: return "float8e4m3fn";
+    case 18: return "float8e4m3fnuz";
+    case 19: return "float8e5m2";
+    case 20: return "float8e5m2fnuz";
+    case 21: return "uint4";
+    case 22: return "int4";
+    case 23: return "float4e2m1";
+    case 24: return "float8e8m0";
+    case 25: return "uint2";
+    case 26: return "int2";
+    }
+    return "undefined";
+}
+
+size_t nne_dtype_size(nne_dtype dt) {
+    switch (dt) {
+    case NNE_DTYPE_FLOAT: case NNE_DTYPE_INT32: case NNE_DTYPE_UINT32: return 4;
+    case NNE_DTYPE_UINT8: case NNE_DTYPE_INT8: case NNE_DTYPE_BOOL: return 1;
+    case NNE_DTYPE_UINT16: case NNE_DTYPE_INT16: case NNE_DTYPE_FLOAT16: case NNE_DTYPE_BFLOAT16: return 2;
+    case NNE_DTYPE_INT64: case NNE_DTYPE_DOUBLE: case NNE_DTYPE_UINT64: return 8;
+    default: return 0;
+    }
+}
+
+int nne_dtype_is_float(nne_dtype dt) {
+    return dt == NNE_DTYPE_FLOAT || dt == NNE_DTYPE_DOUBLE || dt == NNE_DTYPE_FLOAT16 ||
+           dt == NNE_DTYPE_BFLOAT16;
+}
+int nne_dtype_is_int(nne_dtype dt) {
+    return nne_dtype_size(dt) && !nne_dtype_is_float(dt);
+}
+int nne_dtype_is_signed(nne_dtype dt) {
+    return dt == NNE_DTYPE_INT8 || dt == NNE_DTYPE_INT16 || dt == NNE_DTYPE_INT32 ||
+           dt == NNE_DTYPE_INT64 || nne_dtype_is_float(dt);
+}
+
+int64_t nne_tensor_numel(const nne_tensor *t) {
+    int64_t n = nne_dims_numel(t->ndim, t->dims);
+    return n < 0 ? 0 : n;
+}
+size_t nne_tensor_nbytes(const nne_tensor *t) {
+    return (size_t)nne_tensor_numel(t) * nne_dtype_size(t->dtype);
+}
+
+float nne_f16_to_f32(uint16_t h) {
+    uint32_t sign = (uint32_t)(h & 0x8000) << 16;
+    uint32_t exp = (h >> 10) & 0x1f, man = h & 0x3ff, bits;
+    if (exp == 0) {
+        if (man == 0) {
+            bits = sign;
+        } else { /* subnormal: renormalize */
+            int e = -1;
+            do { e++; man <<= 1; } while (!(man & 0x400));
+            bits = sign | ((uint32_t)(127 - 15 - e) << 23) | ((man & 0x3ff) << 13);
+        }
+    } else if (exp == 31) {
+        bits = sign | 0x7f800000u | (man << 13);
+    } else {
+        bits = sign | ((exp + 127 - 15) << 23) | (man << 13);
+    }
+    float f;
+    memcpy(&f, &bits, 4);
+    return f;
+}
+
+/* Round to nearest even, with overflow to inf and gradual underflow. */
+uint16_t nne_f32_to_f16(float f) {
+    uint32_t x;
+    memcpy(&x, &f, 4);
+    uint16_t sign = (uint16_t)((x >> 16) & 0x8000);
+    uint32_t ax = x & 0x7fffffffu;
+    if (ax >= 0x7f800000u) /* inf or nan */
+        return sign | 0x7c00 | (ax > 0x7f800000u ? 0x200 : 0);
+    if (ax >= 0x477ff000u) return sign | 0x7c00; /* >= 65520 rounds to inf */
+    if (ax < 0x38800000u) {                       /* below smallest normal half */
+        if (ax < 0x33000000u) return sign;         /* < 2^-25 rounds to 0 */
+        uint32_t e = ax >> 23, m = (ax & 0x7fffff) | 0x800000;
+        int shift = 126 - (int)e; /* half subnormal unit is 2^-24 */
+        uint32_t r = m >> shift, rem = m & ((1u << shift) - 1), half = 1u << (shift - 1);
+        if (rem > half || (rem == half && (r & 1))) r++;
+        return sign | (uint16_t)r;
+    }
+    uint32_t r = ((ax >> 13) - ((127 - 15) << 10));
+    uint32_t rem = ax & 0x1fff;
+    if (rem > 0x1000 || (rem == 0x1000 && (r & 1))) r++;
+    return sign | (uint16_t)r;
+}
+
+float nne_bf16_to_f32(uint16_t h) {
+    uint32_t bits = (uint32_t)h << 16;
+    float f;
+    memcpy(&f, &bits, 4);
+    return f;
+}
+uint16_t nne_f32_to_bf16(float f) {
+    uint32_t x;
+    memcpy(&x, &f, 4);
+    if ((x & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((x >> 16) | 0x40);
+    x += 0x7fff + ((x >> 16) & 1);
+    return (uint16_t)(x >> 16);
+}
+
+int64_t nne_tensor_get_i64(const nne_tensor *t, int64_t i) {
+    const void *p = t->data;
+    switch (t->dtype) {
+    case NNE_DTYPE_INT64: return ((const int64_t *)p)[i];
+    case NNE_DTYPE_INT32: return ((const int32_t *)p)[i];
+    case NNE_DTYPE_INT16: return ((const int16_t *)p)[i];
+    case NNE_DTYPE_INT8: return ((const int8_t *)p)[i];
+    case NNE_DTYPE_UINT8: case NNE_DTYPE_BOOL: return ((const uint8_t *)p)[i];
+    case NNE_DTYPE_UINT16: return ((const uint16_t *)p)[i];
+    case NNE_DTYPE_UINT32: return ((const uint32_t *)p)[i];
+    case NNE_DTYPE_UINT64: return (int64_t)((const uint64_t *)p)[i];
+    default: {
+        double d = nne_tensor_get_f64(t, i);
+        if (!(d == d)) return 0;
+        if (d >= 9.2e18) return INT64_MAX;
+        if (d <= -9.2e18) return INT64_MIN;
+        return (int64_t)d;
+    }
+    }
+}
+
+double nne_tensor_get_f64(const nne_tensor *t, int64_t i) {
+    const void *p = t->data;
+    switch (t->dtype) {
+    case NNE_DTYPE_FLOAT: return ((const float *)p)[i];
+    case NNE_DTYPE_DOUBLE: return ((const double *)p)[i];
+    case NNE_DTYPE_FLOAT16: return nne_f16_to_f32(((const uint16_t *)p)[i]);
+    case NNE_DTYPE_BFLOAT16: return nne_bf16_to_f32(((const uint16_t *)p)[i]);
+    case NNE_DTYPE_UINT64: return (double)((const uint64_t *)p)[i];
+    case NNE_DTYPE_STRING: case NNE_DTYPE_UNDEFINED: return 0;
+    default: return (double)nne_tensor_get_i64(t, i);
+    }
+}
+
+/* Saturating conversion of a double to an integer range (NaN -> 0). */
+static int64_t sat_i64(double v, double lo, double hi) {
+    if (!(v == v)) return 0;
+    if (v <= lo) return (int64_t)lo;
+    if (v >= hi) return (int64_t)hi;
+    return (int64_t)v;
+}
+
+void nne_tensor_set_f64(nne_tensor *t, int64_t i, double v) {
+    void *p = t->data;
+    switch (t->dtype) {
+    case NNE_DTYPE_FLOAT: ((float *)p)[i] = (float)v; break;
+    case NNE_DTYPE_DOUBLE: ((double *)p)[i] = v; break;
+    case NNE_DTYPE_FLOAT16: ((uint16_t *)p)[i] = nne_f32_to_f16((float)v); break;
+    case NNE_DTYPE_BFLOAT16: ((uint16_t *)p)[i] = nne_f32_to_bf16((float)v); break;
+    case NNE_DTYPE_INT64: ((int64_t *)p)[i] = sat_i64(v, -9223372036854775808.0, 9223372036854774784.0); break;
+    case NNE_DTYPE_INT32: ((int32_t *)p)[i] = (int32_t)sat_i64(v, INT32_MIN, INT32_MAX); break;
+    case NNE_DTYPE_INT16: ((int16_t *)p)[i] = (int16_t)sat_i64(v, INT16_MIN, INT16_MAX); break;
+    case NNE_DTYPE_INT8: ((int8_t *)p)[i] = (int8_t)sat_i64(v, INT8_MIN, INT8_MAX); break;
+    case NNE_DTYPE_UINT8: ((uint8_t *)p)[i] = (uint8_t)sat_i64(v, 0, UINT8_MAX); break;
+    case NNE_DTYPE_UINT16: ((uint16_t *)p)[i] = (uint16_t)sat_i64(v, 0, UINT16_MAX); break;
+    case NNE_DTYPE_UINT32: ((uint32_t *)p)[i] = (uint32_t)sat_i64(v, 0, UINT32_MAX); break;
+    case NNE_DTYPE_UINT64:
+        ((uint64_t *)p)[i] = (!(v == v) || v <= 0) ? 0 : v >= 18446744073709549568.0 ? UINT64_MAX : (uint64_t)v;
+        break;
+    case NNE_DTYPE_BOOL: ((uint8_t *)p)[i] = v != 0; break;
+    default: break;
+    }
+}
+
+const char *nne_dims_str(int ndim, const int64_t *dims, char *buf, size_t size) {
+    size_t off = 0;
+    buf[0] = 0;
+    if (ndim == 0) {
+        snprintf(buf, size, "scalar");
+        return buf;
+    }
+    for (int i = 0; i < ndim && off < size; i++)
+        off += (size_t)snprintf(buf + off, size - off, i ? "x%lld" : "%lld", (long long)dims[i]);
+    return buf;
+}

@@ -1,0 +1,145 @@
+/*
+ * status.c - status names, the per-thread last-error buffer and the logging
+ * callback. The library never prints; it leaves text here for the caller.
+ */
+#include "core/core.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static _Thread_local char g_err[1024];
+static nne_log_fn g_log_fn;
+static void *g_log_user;
+
+const char *nne_status_str(nne_status st) {
+    switch (st) {
+    case NNE_OK: return "NNE_OK";
+    case NNE_ERR_INVALID_ARG: return "NNE_ERR_INVALID_ARG";
+    case NNE_ERR_UNSUPPORTED: return "NNE_ERR_UNSUPPORTED";
+    case NNE_ERR_OUT_OF_MEMORY: return "NNE_ERR_OUT_OF_MEMORY";
+    case NNE_ERR_CORRUPT_MODEL: return "NNE_ERR_CORRUPT_MODEL";
+    case NNE_ERR_IO: return "NNE_ERR_IO";
+    case NNE_ERR_INTERNAL: return "NNE_ERR_INTERNAL";
+    }
+    return "NNE_ERR_UNKNOWN";
+}
+
+const char *nne_last_error(void) { return g_err; }
+
+/* Store msg as this thread's error, with control characters (a newline in a
+ * tensor name read from a model, say) written as \xHH: a message is always
+ * one line, as the CLI contract needs (one line per problem on stderr). */
+static void set_error(const char *msg) {
+    static const char hex[] = "0123456789abcdef";
+    size_t k = 0;
+    for (; *msg && k + 1 < sizeof g_err; msg++) {
+        unsigned char c = (unsigned char)*msg;
+        if (c >= 0x20 && c != 0x7f) {
+            g_err[k++] = (char)c;
+        } else {
+            if (k + 5 > sizeof g_err) break;
+            g_err[k++] = '\\';
+            g_err[k++] = 'x';
+            g_err[k++] = hex[c >> 4];
+            g_err[k++] = hex[c & 15];
+        }
+    }
+    g_err[k] = 0;
+}
+
+nne_status nne_verror(nne_status st, const char *fmt, va_list ap) {
+    char msg[sizeof g_err];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    set_error(msg);
+    return st;
+}
+
+nne_status nne_error(nne_status st, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    nne_verror(st, fmt, ap);
+    va_end(ap);
+    return st;
+}
+
+void nne_error_prefix(const char *fmt, ...) {
+    char pre[512], old[sizeof g_err];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(pre, sizeof pre, fmt, ap);
+    va_end(ap);
+    snprintf(old, sizeof old, "%.400s: %.600s", pre, g_err);
+    set_error(old);
+}
+
+void nne_log_set(nne_log_fn fn, void *user) {
+    g_log_fn = fn;
+    g_log_user = user;
+}
+
+void nne_log(nne_log_level lvl, const char *fmt, ...) {
+    if (!g_log_fn) return;
+    char buf[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    g_log_fn(g_log_user, lvl, buf);
+}
+
+/* Requests above this are refused outright: no length field in a file can
+ * make us try to allocate more than the machine could ever hold. */
+#define NNE_MAX_ALLOC ((size_t)1 << 40)
+
+/* Physical memory: no single tensor or arena may be larger (a length or a
+ * shape in a hostile file must not drive the process into the OOM killer). */
+size_t nne_mem_cap(void) {
+    static size_t cap;
+    if (!cap) {
+        long pages = sysconf(_SC_PHYS_PAGES), psz = sysconf(_SC_PAGESIZE);
+        cap = pages > 0 && psz > 0 ? (size_t)pages * (size_t)psz : NNE_MAX_ALLOC;
+    }
+    return cap;
+}
+
+void *nne_malloc(size_t n) {
+    if (n > NNE_MAX_ALLOC) return NULL;
+    return malloc(n ? n : 1);
+}
+void *nne_calloc(size_t n, size_t sz) {
+    size_t tot;
+    if (!nne_mul_ok(n, sz, &tot) || tot > NNE_MAX_ALLOC) return NULL;
+    return calloc(tot ? tot : 1, 1);
+}
+void *nne_realloc(void *p, size_t n) {
+    if (n > NNE_MAX_ALLOC) return NULL;
+    return realloc(p, n ? n : 1);
+}
+void nne_free(void *p) { free(p); }
+
+void *nne_aligned_alloc(size_t n) {
+    if (n > NNE_MAX_ALLOC || n > nne_mem_cap()) return NULL;
+    size_t r = (n + NNE_ALIGN - 1) / NNE_ALIGN * NNE_ALIGN;
+    return aligned_alloc(NNE_ALIGN, r ? r : NNE_ALIGN);
+}
+void nne_aligned_free(void *p) { free(p); }
+
+char *nne_strndup(const char *s, size_t n) {
+    char *r = nne_malloc(n + 1);
+    if (!r) return NULL;
+    memcpy(r, s, n);
+    r[n] = 0;
+    return r;
+}
+char *nne_strdup(const char *s) { return nne_strndup(s, strlen(s)); }
+
+int64_t nne_dims_numel(int ndim, const int64_t *dims) {
+    int64_t n = 1;
+    for (int i = 0; i < ndim; i++) {
+        if (dims[i] < 0) return -1;
+        if (__builtin_mul_overflow(n, dims[i], &n)) return -1;
+    }
+    return n;
+}

@@ -1,0 +1,1038 @@
+/*
+ * onnx_load.c - ONNX import: ModelProto bytes -> nne_model (graph IR).
+ *
+ * Steps: parse the ModelProto header (IR version, opsets), then the graph in
+ * two passes: first collect the positions of inputs, initializers, outputs,
+ * value_info and nodes, then create values (inputs, initializers), nodes (in
+ * file order, resolving names in this graph, then in enclosing graphs for
+ * subgraphs), outputs. Nodes are topologically sorted if the file is not.
+ * Every length and count comes from untrusted bytes and is checked against
+ * what is left in the buffer before anything is allocated.
+ */
+#include "io/onnx.h"
+#include "core/core.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "nnedge's ONNX reader assumes a little-endian host"
+#endif
+
+#define MAX_GRAPH_DEPTH 32
+
+typedef struct loader {
+    const uint8_t *base;
+    const char *base_dir;
+    nne_model *m;
+    int depth;
+    /* first unsupported op */
+    int n_unsupported;
+    char unsupported[512];
+} loader;
+
+static nne_status corrupt(const pb_reader *r, size_t off, const char *what) {
+    return nne_error(NNE_ERR_CORRUPT_MODEL, "onnx: offset %zu: %s", off, what);
+}
+static nne_status pb_err(const pb_reader *r) {
+    return nne_error(NNE_ERR_CORRUPT_MODEL, "onnx: offset %zu: %s", r->err_off, r->err);
+}
+
+static char *dup_field(const pb_field *f) { return nne_strndup((const char *)f->data, f->len); }
+
+/* ------------------------------------------------------------ tensors -- */
+
+typedef struct tensor_fields {
+    int64_t dims[NNE_MAX_DIMS];
+    int ndim;
+    int dims_overflow;
+    int dtype;
+    const uint8_t *raw;
+    size_t raw_len;
+    int has_raw;
+    int64_t n_typed;     /* elements in float/int32/int64/double/uint64 fields */
+    int typed_field;     /* field number of the typed data seen */
+    int mixed_typed;
+    int n_strings;
+    int external;
+    const char *location; size_t location_len;
+    int64_t ext_offset, ext_length;
+    int has_segment;
+} tensor_fields;
+
+static int typed_field_wire(int fnum) {
+    switch (fnum) {
+    case 4: return PB_I32;   /* float_data */
+    case 10: return PB_I64;  /* double_data */
+    default: return PB_VARINT; /* int32_data, int64_data, uint64_data */
+    }
+}
+
+static nne_status parse_ext_entry(const pb_reader *r, const pb_field *f, tensor_fields *tf) {
+    pb_reader s = pb_sub(r, f);
+    pb_field e;
+    const uint8_t *k = NULL, *v = NULL;
+    size_t kl = 0, vl = 0;
+    while (pb_next(&s, &e)) {
+        if (e.wire != PB_LEN) continue;
+        if (e.num == 1) { k = e.data; kl = e.len; }
+        if (e.num == 2) { v = e.data; vl = e.len; }
+    }
+    if (s.err) return pb_err(&s);
+    if (!k) return NNE_OK;
+    char num[32];
+    if (kl == 8 && memcmp(k, "location", 8) == 0) {
+        tf->location = (const char *)v;
+        tf->location_len = vl;
+    } else if ((kl == 6 && memcmp(k, "offset", 6) == 0) || (kl == 6 && memcmp(k, "length", 6) == 0)) {
+        if (!v || vl == 0 || vl >= sizeof num) return corrupt(r, f->off, "bad external data offset/length");
+        memcpy(num, v, vl);
+        num[vl] = 0;
+        char *endp;
+        errno = 0;
+        long long x = strtoll(num, &endp, 10);
+        if (*endp || errno || x < 0) return corrupt(r, f->off, "bad external data offset/length");
+        if (k[0] == 'o') tf->ext_offset = x;
+        else tf->ext_length = x;
+    }
+    return NNE_OK;
+}
+
+static nne_status scan_tensor(pb_reader *r, tensor_fields *tf, char **name) {
+    memset(tf, 0, sizeof *tf);
+    tf->ext_length = -1;
+    pb_field f;
+    while (pb_next(r, &f)) {
+        switch (f.num) {
+        case 1: /* dims */
+            if (f.wire == PB_LEN) {
+                pb_packed pk = {f.data, f.data + f.len};
+                uint64_t v;
+                while (pb_packed_varint(&pk, &v)) {
+                    if (tf->ndim >= NNE_MAX_DIMS) { tf->dims_overflow = 1; break; }
+                    tf->dims[tf->ndim++] = (int64_t)v;
+                }
+            } else if (f.wire == PB_VARINT) {
+                if (tf->ndim >= NNE_MAX_DIMS) tf->dims_overflow = 1;
+                else tf->dims[tf->ndim++] = (int64_t)f.v;
+            }
+            break;
+        case 2: if (f.wire == PB_VARINT) tf->dtype = (int)f.v; break;
+        case 3: tf->has_segment = 1; break;
+        case 4: case 5: case 7: case 10: case 11: {
+            int64_t n;
+            int ew = typed_field_wire((int)f.num);
+            if (f.wire == PB_LEN) {
+                n = pb_packed_count(&f, ew);
+                if (n < 0) return corrupt(r, f.off, "malformed packed tensor data");
+            } else {
+                n = 1;
+            }
+            if (tf->typed_field && tf->typed_field != (int)f.num) tf->mixed_typed = 1;
+            tf->typed_field = (int)f.num;
+            tf->n_typed += n;
+            break;
+        }
+        case 6: tf->n_strings++; break;
+        case 8:
+            if (name && f.wire == PB_LEN) {
+                nne_free(*name);
+                *name = dup_field(&f);
+                if (!*name) return nne_error(NNE_ERR_OUT_OF_MEMORY, "onnx: out of memory");
+            }
+            break;
+        case 9:
+            if (f.wire != PB_LEN) return corrupt(r, f.off, "raw_data is not length-delimited");
+            tf->raw = f.data;
+            tf->raw_len = f.len;
+            tf->has_raw = 1;
+            break;
+        case 13:
+            if (f.wire == PB_LEN) NNE_TRY(parse_ext_entry(r, &f, tf));
+            break;
+        case 14: if (f.wire == PB_VARINT && f.v == 1) tf->external = 1; break;
+        default: break;
+        }
+    }
+    if (r->err) return pb_err(r);
+    return NNE_OK;
+}
+
+/* Read nbytes at tf->ext_offset of base_dir/location into *dst, which is
+ * allocated here only once the file is known to hold them (a few bytes of
+ * model must not make us allocate what its shape claims). The caller frees
+ * *dst, also on failure. */
+static nne_status read_external(const char *base_dir, const tensor_fields *tf, const char *tname, void **dst,
+                                size_t nbytes) {
+    if (!base_dir)
+        return nne_error(NNE_ERR_IO, "onnx: tensor \"%s\" uses external data but the model was loaded from memory",
+                         tname);
+    if (!tf->location || tf->location_len == 0 || tf->location_len > 4096 ||
+        memchr(tf->location, 0, tf->location_len))
+        return nne_error(NNE_ERR_CORRUPT_MODEL, "onnx: tensor \"%s\": external data has no valid location", tname);
+    char loc[4097];
+    memcpy(loc, tf->location, tf->location_len);
+    loc[tf->location_len] = 0;
+    if (loc[0] == '/' || strstr(loc, "..") == loc || strstr(loc, "/../") || strstr(loc, "\\"))
+        return nne_error(NNE_ERR_CORRUPT_MODEL,
+                         "onnx: tensor \"%s\": external data location \"%s\" leaves the model's directory", tname, loc);
+    size_t plen = strlen(base_dir) + tf->location_len + 2;
+    char *path = nne_malloc(plen);
+    if (!path) return nne_error(NNE_ERR_OUT_OF_MEMORY, "onnx: out of memory");
+    snprintf(path, plen, "%s/%s", base_dir, loc);
+    int fd = open(path, O_RDONLY);
+    if (fd < 0) {
+        nne_error(NNE_ERR_IO, "onnx: tensor \"%s\": cannot open external data file %s: %s", tname, path,
+                  strerror(errno));
+        nne_free(path);
+        return NNE_ERR_IO;
+    }
+    struct stat st;
+    nne_status rc = NNE_OK;
+    uint64_t off = (uint64_t)tf->ext_offset;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        rc = nne_error(NNE_ERR_IO, "onnx: tensor \"%s\": %s is not a regular file", tname, path);
+    } else if (tf->ext_length >= 0 && (uint64_t)tf->ext_length != nbytes) {
+        rc = nne_error(NNE_ERR_CORRUPT_MODEL,
+                       "onnx: tensor \"%s\": external data length %lld does not match its shape (%zu bytes)", tname,
+                       (long long)tf->ext_length, nbytes);
+    } else if (off > (uint64_t)st.st_size || nbytes > (uint64_t)st.st_size - off) {
+        rc = nne_error(NNE_ERR_CORRUPT_MODEL,
+                       "onnx: tensor \"%s\": external data [%llu, +%zu) is past the end of %s (%lld bytes)", tname,
+                       (unsigned long long)off, nbytes, path, (long long)st.st_size);
+    } else if (!(*dst = nne_aligned_alloc(nbytes))) {
+        rc = nne_error(NNE_ERR_OUT_OF_MEMORY, "onnx: tensor \"%s\": cannot allocate %zu bytes", tname, nbytes);
+    } else {
+        size_t done = 0;
+        while (done < nbytes) {
+            ssize_t k = pread(fd, (char *)*dst + done, nbytes - done, (off_t)(off + done));
+            if (k <= 0) {
+                rc = nne_error(NNE_ERR_IO, "onnx: tensor \"%s\": read error in %s", tname, path);
+                break;
+            }
+            done += (size_t)k;
+        }
+    }
+    close(fd);
+    nne_free(path);
+    return rc;
+}
+
+static nne_status decode_typed(const pb_reader *r, int fnum, nne_tensor *t, int64_t n) {
+    /* Second pass: decode each typed-field element into t. */
+    pb_reader s = *r;
+    pb_field f;
+    int64_t i = 0;
+    while (pb_next(&s, &f)) {
+        if ((int)f.num != fnum) continue;
+        int ew = typed_field_wire(fnum);
+        pb_packed pk;
+        uint8_t one[10];
+        if (f.wire == PB_LEN) {
+            pk.p = f.data;
+            pk.end = f.data + f.len;
+        } else {
+            /* a single unpacked element: re-decode its value */
+            if (ew == PB_I32) memcpy(one, &(uint32_t){(uint32_t)f.v}, 4), pk.p = one, pk.end = one + 4;
+            else if (ew == PB_I64) memcpy(one, &f.v, 8), pk.p = one, pk.end = one + 8;
+            else {
+                uint64_t v = f.v;
+                int k = 0;
+                do { one[k++] = (uint8_t)((v & 0x7f) | (v > 0x7f ? 0x80 : 0)); v >>= 7; } while (v);
+                pk.p = one;
+                pk.end = one + k;
+            }
+        }
+        for (; i < n;) {
+            uint64_t v;
+            uint32_t v32;
+            if (ew == PB_I32) {
+                if (!pb_packed_fixed32(&pk, &v32)) break;
+                float fl;
+                memcpy(&fl, &v32, 4);
+                if (t->dtype == NNE_DTYPE_FLOAT) ((float *)t->data)[i] = fl;
+                else nne_tensor_set_f64(t, i, fl);
+            } else if (ew == PB_I64) {
+                if (!pb_packed_fixed64(&pk, &v)) break;
+                double d;
+                memcpy(&d, &v, 8);
+                nne_tensor_set_f64(t, i, d);
+            } else {
+                if (!pb_packed_varint(&pk, &v)) break;
+                switch (t->dtype) {
+                case NNE_DTYPE_INT64: ((int64_t *)t->data)[i] = (int64_t)v; break;
+                case NNE_DTYPE_UINT64: ((uint64_t *)t->data)[i] = v; break;
+                case NNE_DTYPE_UINT32: ((uint32_t *)t->data)[i] = (uint32_t)v; break;
+                case NNE_DTYPE_INT32: ((int32_t *)t->data)[i] = (int32_t)(uint32_t)v; break;
+                case NNE_DTYPE_INT16: ((int16_t *)t->data)[i] = (int16_t)(uint16_t)v; break;
+                case NNE_DTYPE_UINT16: case NNE_DTYPE_FLOAT16: case NNE_DTYPE_BFLOAT16:
+                    ((uint16_t *)t->data)[i] = (uint16_t)v; break;
+                case NNE_DTYPE_INT8: ((int8_t *)t->data)[i] = (int8_t)(uint8_t)v; break;
+                case NNE_DTYPE_UINT8: ((uint8_t *)t->data)[i] = (uint8_t)v; break;
+                case NNE_DTYPE_BOOL: ((uint8_t *)t->data)[i] = v != 0; break;
+                default: nne_tensor_set_f64(t, i, (double)(int64_t)v); break;
+                }
+            }
+            i++;
+        }
+    }
+    if (i != n) return corrupt(r, pb_offset(r), "tensor data shorter than its element count");
+    return NNE_OK;
+}
+
+/* Parse the TensorProto in reader r (a sub-message window). */
+static nne_status tensor_from_reader(const pb_reader *r0, const char *base_dir, nne_tensor *out, char **name) {
+    pb_reader r = *r0;
+    tensor_fields tf;
+    memset(out, 0, sizeof *out);
+    char *nm = NULL;
+    nne_status st = scan_tensor(&r, &tf, &nm);
+    const char *tn = nm ? nm : "(unnamed)";
+    if (st != NNE_OK) goto fail;
+    if (tf.dims_overflow) {
+        st = nne_error(NNE_ERR_UNSUPPORTED, "onnx: tensor \"%s\" has more than %d dims", tn, NNE_MAX_DIMS);
+        goto fail;
+    }
+    if (tf.has_segment) {
+        st = nne_error(NNE_ERR_UNSUPPORTED, "onnx: tensor \"%s\" uses segments", tn);
+        goto fail;
+    }
+    out->dtype = (nne_dtype)tf.dtype;
+    out->ndim = tf.ndim;
+    memcpy(out->dims, tf.dims, sizeof tf.dims);
+    size_t es = nne_dtype_size(out->dtype);
+    if (!es) {
+        st = nne_error(tf.dtype > 0 && tf.dtype <= 26 ? NNE_ERR_UNSUPPORTED : NNE_ERR_CORRUPT_MODEL,
+                       "onnx: tensor \"%s\" has element type %s (%d), which nnedge does not support", tn,
+                       nne_dtype_name(out->dtype), tf.dtype);
+        goto fail;
+    }
+    int64_t n = nne_dims_numel(tf.ndim, tf.dims);
+    size_t nbytes;
+    if (n < 0 || !nne_mul_ok((size_t)n, es, &nbytes)) {
+        st = nne_error(NNE_ERR_CORRUPT_MODEL, "onnx: tensor \"%s\" has invalid dims (negative or overflowing)", tn);
+        goto fail;
+    }
+    /* Validate the data size before allocating anything. */
+    if (tf.external) {
+        /* checked against the file size in read_external */
+    } else if (tf.has_raw) {
+        if (tf.raw_len != nbytes) {
+            char b[128];
+            st = nne_error(NNE_ERR_CORRUPT_MODEL,
+                           "onnx: tensor \"%s\" (%s, %s) holds %zu raw bytes, expected %zu", tn,
+                           nne_dtype_name(out->dtype), nne_dims_str(out->ndim, out->dims, b, sizeof b), tf.raw_len,
+                           nbytes);
+            goto fail;
+        }
+    } else if (tf.mixed_typed || tf.n_typed != n) {
+        char b[128];
+        st = nne_error(NNE_ERR_CORRUPT_MODEL, "onnx: tensor \"%s\" (%s, %s) holds %lld elements, expected %lld", tn,
+                       nne_dtype_name(out->dtype), nne_dims_str(out->ndim, out->dims, b, sizeof b),
+                       (long long)tf.n_typed, (long long)n);
+        goto fail;
+    }
+    if (tf.external) {
+        st = read_external(base_dir, &tf, tn, &out->data, nbytes);
+    } else {
+        out->data = nne_aligned_alloc(nbytes);
+        if (!out->data) {
+            st = nne_error(NNE_ERR_OUT_OF_MEMORY, "onnx: tensor \"%s\": cannot allocate %zu bytes", tn, nbytes);
+            goto fail;
+        }
+        if (tf.has_raw) memcpy(out->data, tf.raw, nbytes);
+        else if (n > 0) st = decode_typed(r0, tf.typed_field, out, n);
+    }
+    if (st != NNE_OK) goto fail;
+    if (name) *name = nm;
+    else nne_free(nm);
+    return NNE_OK;
+fail:
+    nne_aligned_free(out->data);
+    out->data = NULL;
+    nne_free(nm);
+    return st;
+}
+
+nne_status nne_onnx_tensor_parse(const void *buf, size_t len, const char *base_dir, nne_tensor *out,
+                                 char **name) {
+    pb_reader r;
+    pb_init(&r, buf, len);
+    return tensor_from_reader(&r, base_dir, out, name);
+}
+
+/* --------------------------------------------------------- value info -- */
+
+/* Parse a TypeProto into v's declared type. */
+static nne_status parse_type(const pb_reader *r0, const pb_field *tf, nne_value *v) {
+    pb_reader r = pb_sub(r0, tf);
+    pb_field f;
+    while (pb_next(&r, &f)) {
+        if (f.wire != PB_LEN) continue;
+        if (f.num == 4) v->vtype = NNE_VT_SEQUENCE;
+        else if (f.num == 5) v->vtype = NNE_VT_MAP;
+        else if (f.num == 9) v->vtype = NNE_VT_OPTIONAL;
+        else if (f.num == 8) v->vtype = NNE_VT_SPARSE;
+        if (f.num != 1) continue;
+        v->vtype = NNE_VT_TENSOR;
+        pb_reader t = pb_sub(&r, &f);
+        pb_field g;
+        while (pb_next(&t, &g)) {
+            if (g.num == 1 && g.wire == PB_VARINT) v->dtype = (nne_dtype)(int)g.v;
+            if (g.num != 2 || g.wire != PB_LEN) continue;
+            v->ndim = 0;
+            pb_reader sh = pb_sub(&t, &g);
+            pb_field d;
+            while (pb_next(&sh, &d)) {
+                if (d.num != 1 || d.wire != PB_LEN) continue;
+                if (v->ndim >= NNE_MAX_DIMS)
+                    return nne_error(NNE_ERR_UNSUPPORTED, "onnx: value \"%s\" has more than %d dims", v->name,
+                                     NNE_MAX_DIMS);
+                int k = v->ndim++;
+                v->dims[k] = -1;
+                pb_reader dr = pb_sub(&sh, &d);
+                pb_field e;
+                while (pb_next(&dr, &e)) {
+                    if (e.num == 1 && e.wire == PB_VARINT) v->dims[k] = (int64_t)e.v;
+                    if (e.num == 2 && e.wire == PB_LEN) {
+                        nne_free(v->dim_names[k]);
+                        v->dim_names[k] = dup_field(&e);
+                    }
+                }
+                if (dr.err) return pb_err(&dr);
+            }
+            if (sh.err) return pb_err(&sh);
+        }
+        if (t.err) return pb_err(&t);
+    }
+    if (r.err) return pb_err(&r);
+    return NNE_OK;
+}
+
+/* ValueInfoProto -> (name, type) applied to value idx (created if create). */
+static nne_status value_info_name(const pb_reader *r0, const pb_field *vf, pb_field *name_f, pb_field *type_f,
+                                  int *has_type) {
+    pb_reader r = pb_sub(r0, vf);
+    pb_field f;
+    int has_name = 0;
+    *has_type = 0;
+    while (pb_next(&r, &f)) {
+        if (f.num == 1 && f.wire == PB_LEN) *name_f = f, has_name = 1;
+        if (f.num == 2 && f.wire == PB_LEN) *type_f = f, *has_type = 1;
+    }
+    if (r.err) return pb_err(&r);
+    if (!has_name) return corrupt(r0, vf->off, "graph input/output without a name");
+    return NNE_OK;
+}
+
+/* --------------------------------------------------------------- graph -- */
+
+static nne_status parse_graph(loader *ld, const pb_reader *r0, const pb_field *gf, nne_graph *parent,
+                              nne_graph **out);
+
+/* Resolve `name` through enclosing graphs, creating OUTER links on the way. */
+static int resolve_outer(nne_graph *g, const char *name) {
+    nne_graph *p = g->parent;
+    if (!p) return -1;
+    int pi = nne_graph_find(p, name);
+    if (pi < 0) {
+        /* links the name into p from further out; returns its index in p */
+        pi = resolve_outer(p, name);
+        if (pi < 0) return -1;
+    }
+    int idx = nne_graph_add_value(g, name, NNE_VAL_OUTER);
+    if (idx >= 0) g->values[idx].outer = pi;
+    return idx;
+}
+
+static nne_status parse_attr(loader *ld, const pb_reader *r0, const pb_field *af, nne_graph *g, nne_attr *a) {
+    pb_reader r = pb_sub(r0, af);
+    pb_field f;
+    int seen_type = 0;
+    memset(a, 0, sizeof *a);
+    /* first pass: scalars, counts */
+    int64_t n_floats = 0, n_ints = 0, n_strings = 0;
+    while (pb_next(&r, &f)) {
+        switch (f.num) {
+        case 1: if (f.wire == PB_LEN && !a->name) a->name = dup_field(&f); break;
+        case 20: if (f.wire == PB_VARINT) a->type = (int)f.v, seen_type = 1; break;
+        case 2: if (f.wire == PB_I32) { uint32_t u = (uint32_t)f.v; memcpy(&a->f, &u, 4); } break;
+        case 3: if (f.wire == PB_VARINT) a->i = (int64_t)f.v; break;
+        case 4:
+            if (f.wire == PB_LEN) {
+                nne_free(a->s);
+                a->s = dup_field(&f);
+                a->slen = f.len;
+                if (!a->s) return nne_error(NNE_ERR_OUT_OF_MEMORY, "onnx: out of memory");
+            }
+            break;
+        case 7: {
+            int64_t k = f.wire == PB_LEN ? pb_packed_count(&f, PB_I32) : 1;
+            if (k < 0) return corrupt(&r, f.off, "malformed packed floats attribute");
+            n_floats += k;
+            break;
+        }
+        case 8: {
+            int64_t k = f.wire == PB_LEN ? pb_packed_count(&f, PB_VARINT) : 1;
+            if (k < 0) return corrupt(&r, f.off, "malformed packed ints attribute");
+            n_ints += k;
+            break;
+        }
+        case 9: n_strings++; break;
+        case 21: return nne_error(NNE_ERR_UNSUPPORTED, "onnx: attribute references (ref_attr_name) are only valid in functions");
+        default: break;
+        }
+    }
+    if (r.err) return pb_err(&r);
+    if (!a->name) return corrupt(r0, af->off, "attribute without a name");
+    if (n_floats > INT32_MAX || n_ints > INT32_MAX || n_strings > INT32_MAX)
+        return corrupt(r0, af->off, "attribute list too long");
+    /* One count (a->n) serves the one list an attribute holds; a file with two
+     * kinds of lists would make nne_attr_ints() & co. read past the shorter. */
+    if ((n_floats != 0) + (n_ints != 0) + (n_strings != 0) > 1)
+        return corrupt(r0, af->off, "attribute holds more than one kind of list (floats, ints, strings)");
+    /* set before filling, so nne_attr_free releases a partly filled list */
+    a->n = (int)(n_floats + n_ints + n_strings);
+    if (n_floats) {
+        a->floats = nne_calloc((size_t)n_floats, sizeof(float));
+        if (!a->floats) return nne_error(NNE_ERR_OUT_OF_MEMORY, "onnx: out of memory");
+    }
+    if (n_ints) {
+        a->ints = nne_calloc((size_t)n_ints, sizeof(int64_t));
+        if (!a->ints) return nne_error(NNE_ERR_OUT_OF_MEMORY, "onnx: out of memory");
+    }
+    if (n_strings) {
+        a->strings = nne_calloc((size_t)n_strings, sizeof(char *));
+        if (!a->strings) return nne_error(NNE_ERR_OUT_OF_MEMORY, "onnx: out of memory");
+    }
+    int nf = 0, ni = 0, ns = 0;
+    int has_t = 0, has_g = 0;
+    r = pb_sub(r0, af);
+    while (pb_next(&r, &f)) {
+        if (f.num == 7) {
+            if (f.wire == PB_LEN) {
+                pb_packed pk = {f.data, f.data + f.len};
+                uint32_t u;
+                while (nf < n_floats && pb_packed_fixed32(&pk, &u)) memcpy(&a->floats[nf++], &u, 4);
+            } else if (f.wire == PB_I32 && nf < n_floats) {
+                uint32_t u = (uint32_t)f.v;
+                memcpy(&a->floats[nf++], &u, 4);
+            }
+        } else if (f.num == 8) {
+            if (f.wire == PB_LEN) {
+                pb_packed pk = {f.data, f.data + f.len};
+                uint64_t u;
+                while (ni < n_ints && pb_packed_varint(&pk, &u)) a->ints[ni++] = (int64_t)u;
+            } else if (f.wire == PB_VARINT && ni < n_ints) {
+                a->ints[ni++] = (int64_t)f.v;
+            }
+        } else if (f.num == 9 && ns < n_strings) {
+            if (f.wire != PB_LEN) return corrupt(&r, f.off, "strings attribute element is not bytes");
+            a->strings[ns] = dup_field(&f);
+            if (!a->strings[ns++]) return nne_error(NNE_ERR_OUT_OF_MEMORY, "onnx: out of memory");
+        } else if (f.num == 5 && f.wire == PB_LEN && !has_t) {
+            a->t = nne_calloc(1, sizeof *a->t);
+            if (!a->t) return nne_error(NNE_ERR_OUT_OF_MEMORY, "onnx: out of memory");
+            pb_reader tr = pb_sub(&r, &f);
+            nne_status st = tensor_from_reader(&tr, ld->base_dir, a->t, NULL);
+            if (st != NNE_OK) {
+                nne_error_prefix("attribute \"%s\"", a->name);
+                return st;
+            }
+            has_t = 1;
+        } else if (f.num == 6 && f.wire == PB_LEN && !has_g) {
+            NNE_TRY(parse_graph(ld, &r, &f, g, &a->g));
+            has_g = 1;
+        } else if (f.num == 10 || f.num == 11 || f.num == 22 || f.num == 23) {
+            if (!seen_type) a->type = f.num == 10 ? NNE_ATTR_TENSORS : f.num == 11 ? NNE_ATTR_GRAPHS : NNE_ATTR_SPARSE_TENSOR;
+        }
+    }
+    if (r.err) return pb_err(&r);
+    if (!seen_type || a->type == NNE_ATTR_UNDEFINED) { /* IR < 0.0.2 files omit the type */
+        a->type = has_g ? NNE_ATTR_GRAPH : has_t ? NNE_ATTR_TENSOR : n_floats ? NNE_ATTR_FLOATS : n_ints ? NNE_ATTR_INTS
+                  : n_strings ? NNE_ATTR_STRINGS : a->s ? NNE_ATTR_STRING : a->f != 0 ? NNE_ATTR_FLOAT : NNE_ATTR_INT;
+    }
+    if ((a->type == NNE_ATTR_TENSOR && !has_t) || (a->type == NNE_ATTR_GRAPH && !has_g))
+        return corrupt(r0, af->off, "tensor/graph attribute without a value");
+    return NNE_OK;
+}
+
+static nne_status parse_node(loader *ld, const pb_reader *r0, const pb_field *nf, nne_graph *g) {
+    if (g->n_nodes == g->cap_nodes) {
+        int cap = g->cap_nodes ? g->cap_nodes * 2 : 64;
+        nne_node *nn = nne_realloc(g->nodes, (size_t)cap * sizeof *nn);
+        if (!nn) return nne_error(NNE_ERR_OUT_OF_MEMORY, "onnx: out of memory");
+        g->nodes = nn;
+        g->cap_nodes = cap;
+    }
+    int node_idx = g->n_nodes;
+    nne_node *n = &g->nodes[g->n_nodes++];
+    memset(n, 0, sizeof *n);
+    pb_reader r = pb_sub(r0, nf);
+    pb_field f;
+    int64_t n_in = 0, n_out = 0, n_attr = 0;
+    while (pb_next(&r, &f)) {
+        if (f.wire != PB_LEN) continue;
+        switch (f.num) {
+        case 1: n_in++; break;
+        case 2: n_out++; break;
+        case 3: nne_free(n->name); n->name = dup_field(&f); break;
+        case 4: nne_free(n->op_type); n->op_type = dup_field(&f); break;
+        case 7: nne_free(n->domain); n->domain = dup_field(&f); break;
+        case 5: n_attr++; break;
+        default: break;
+        }
+    }
+    if (r.err) return pb_err(&r);
+    if (!n->name) n->name = nne_strdup("");
+    if (!n->domain) n->domain = nne_strdup("");
+    if (!n->op_type) return corrupt(r0, nf->off, "node without op_type");
+    if (!n->name || !n->domain) return nne_error(NNE_ERR_OUT_OF_MEMORY, "onnx: out of memory");
+    n->in = nne_calloc((size_t)n_in + 1, sizeof(int));
+    n->out = nne_calloc((size_t)n_out + 1, sizeof(int));
+    n->attrs = nne_calloc((size_t)n_attr + 1, sizeof(nne_attr));
+    if (!n->in || !n->out || !n->attrs) return nne_error(NNE_ERR_OUT_OF_MEMORY, "onnx: out of memory");
+    r = pb_sub(r0, nf);
+    while (pb_next(&r, &f)) {
+        if (f.wire != PB_LEN) continue;
+        if (f.num == 5) {
+            nne_status st = parse_attr(ld, &r, &f, g, &n->attrs[n->n_attr]);
+            n->n_attr++;
+            if (st != NNE_OK) {
+                nne_error_prefix("node \"%s\" (%s)", n->name, n->op_type);
+                return st;
+            }
+            n = &g->nodes[node_idx]; /* g->nodes is stable here, but be safe */
+        }
+    }
+    /* inputs and outputs, after attributes (subgraphs may add OUTER values) */
+    r = pb_sub(r0, nf);
+    while (pb_next(&r, &f)) {
+        if (f.wire != PB_LEN || (f.num != 1 && f.num != 2)) continue;
+        char *nm = dup_field(&f);
+        if (!nm) return nne_error(NNE_ERR_OUT_OF_MEMORY, "onnx: out of memory");
+        int idx = -1;
+        if (nm[0]) {
+            idx = nne_graph_find(g, nm);
+            if (f.num == 1) {
+                if (idx < 0) idx = resolve_outer(g, nm);
+                if (idx < 0) idx = nne_graph_add_value(g, nm, NNE_VAL_PENDING);
+            } else {
+                if (idx >= 0 && g->values[idx].kind != NNE_VAL_PENDING) {
+                    nne_status st = nne_error(NNE_ERR_CORRUPT_MODEL,
+                                              "onnx: node \"%s\" (%s): output \"%s\" is already defined", n->name,
+                                              n->op_type, nm);
+                    nne_free(nm);
+                    return st;
+                }
+                if (idx < 0) idx = nne_graph_add_value(g, nm, NNE_VAL_NODE);
+                if (idx >= 0) {
+                    g->values[idx].kind = NNE_VAL_NODE;
+                    g->values[idx].producer = node_idx;
+                }
+            }
+            if (idx < 0) {
+                nne_free(nm);
+                return nne_error(NNE_ERR_OUT_OF_MEMORY, "onnx: out of memory");
+            }
+        } else if (f.num == 2) {
+            /* an omitted optional output: give it a private value so kernels can write it */
+            char anon[64];
+            snprintf(anon, sizeof anon, "\x01unused:%d:%d", node_idx, n->n_out);
+            idx = nne_graph_add_value(g, anon, NNE_VAL_NODE);
+            if (idx < 0) {
+                nne_free(nm);
+                return nne_error(NNE_ERR_OUT_OF_MEMORY, "onnx: out of memory");
+            }
+            g->values[idx].producer = node_idx;
+        }
+        nne_free(nm);
+        if (f.num == 1) n->in[n->n_in++] = idx;
+        else n->out[n->n_out++] = idx;
+    }
+    if (r.err) return pb_err(&r);
+    n->op = nne_op_find(n->domain, n->op_type);
+    int64_t ops = nne_model_opset_for(ld->m, n->domain);
+    n->opset = ops < 0 ? 1 : ops > INT32_MAX ? INT32_MAX : (int)ops;
+    if (!n->op) {
+        if (!ld->n_unsupported)
+            snprintf(ld->unsupported, sizeof ld->unsupported, "op %s%s%s (opset %d) at node \"%s\"", n->domain,
+                     n->domain[0] ? ":" : "", n->op_type, n->opset, n->name);
+        ld->n_unsupported++;
+    }
+    return NNE_OK;
+}
+
+/* Kahn's algorithm; only run when the file's node order is not topological. */
+static nne_status topo_sort(nne_graph *g) {
+    int nn = g->n_nodes;
+    int ok = 1;
+    for (int i = 0; i < nn && ok; i++)
+        for (int k = 0; k < g->nodes[i].n_in; k++) {
+            int v = g->nodes[i].in[k];
+            if (v >= 0 && g->values[v].kind == NNE_VAL_NODE && g->values[v].producer >= i) ok = 0;
+        }
+    if (ok) return NNE_OK;
+    int *indeg = nne_calloc((size_t)nn + 1, sizeof(int));
+    int *order = nne_calloc((size_t)nn + 1, sizeof(int));
+    nne_node *sorted = nne_calloc((size_t)nn + 1, sizeof(nne_node));
+    int *newidx = nne_calloc((size_t)nn + 1, sizeof(int));
+    nne_status st = NNE_OK;
+    if (!indeg || !order || !sorted || !newidx) {
+        st = nne_error(NNE_ERR_OUT_OF_MEMORY, "onnx: out of memory");
+        goto done;
+    }
+    for (int i = 0; i < nn; i++)
+        for (int k = 0; k < g->nodes[i].n_in; k++) {
+            int v = g->nodes[i].in[k];
+            if (v >= 0 && g->values[v].kind == NNE_VAL_NODE) indeg[i]++;
+        }
+    /* simple O(n^2) worklist: fine for the rare unsorted file */
+    int head = 0, tail = 0;
+    for (int i = 0; i < nn; i++)
+        if (!indeg[i]) order[tail++] = i;
+    while (head < tail) {
+        int i = order[head++];
+        for (int o = 0; o < g->nodes[i].n_out; o++) {
+            int v = g->nodes[i].out[o];
+            if (v < 0) continue;
+            for (int j = 0; j < nn; j++)
+                for (int k = 0; k < g->nodes[j].n_in; k++)
+                    if (g->nodes[j].in[k] == v && --indeg[j] == 0) order[tail++] = j;
+        }
+    }
+    if (tail != nn) {
+        st = nne_error(NNE_ERR_CORRUPT_MODEL, "onnx: graph \"%s\" has a cycle", g->name ? g->name : "");
+        goto done;
+    }
+    for (int i = 0; i < nn; i++) {
+        sorted[i] = g->nodes[order[i]];
+        newidx[order[i]] = i;
+    }
+    memcpy(g->nodes, sorted, (size_t)nn * sizeof *sorted);
+    for (int v = 0; v < g->n_values; v++)
+        if (g->values[v].kind == NNE_VAL_NODE && g->values[v].producer >= 0)
+            g->values[v].producer = newidx[g->values[v].producer];
+done:
+    nne_free(indeg);
+    nne_free(order);
+    nne_free(sorted);
+    nne_free(newidx);
+    return st;
+}
+
+static nne_status parse_graph(loader *ld, const pb_reader *r0, const pb_field *gf, nne_graph *parent,
+                              nne_graph **out) {
+    if (++ld->depth > MAX_GRAPH_DEPTH) {
+        ld->depth--;
+        return corrupt(r0, gf->off, "subgraphs nested too deeply");
+    }
+    nne_graph *g = nne_graph_create(parent);
+    nne_status st = NNE_OK;
+    if (!g) {
+        st = nne_error(NNE_ERR_OUT_OF_MEMORY, "onnx: out of memory");
+        goto fail;
+    }
+    pb_reader r = pb_sub(r0, gf);
+    pb_field f;
+    int64_t n_in = 0, n_out = 0;
+    /* pass 1: name, inputs, initializers */
+    while (pb_next(&r, &f)) {
+        if (f.wire != PB_LEN) continue;
+        if (f.num == 2 && !g->name) g->name = dup_field(&f);
+        if (f.num == 11) n_in++;
+        if (f.num == 12) n_out++;
+        if (f.num == 15) {
+            st = nne_error(NNE_ERR_UNSUPPORTED, "onnx: sparse initializers are not supported");
+            goto fail;
+        }
+    }
+    if (r.err) {
+        st = pb_err(&r);
+        goto fail;
+    }
+    g->inputs = nne_calloc((size_t)n_in + 1, sizeof(int));
+    g->outputs = nne_calloc((size_t)n_out + 1, sizeof(int));
+    if (!g->inputs || !g->outputs) {
+        st = nne_error(NNE_ERR_OUT_OF_MEMORY, "onnx: out of memory");
+        goto fail;
+    }
+    r = pb_sub(r0, gf);
+    while (pb_next(&r, &f)) {
+        if (f.wire != PB_LEN || f.num != 11) continue;
+        pb_field nmf, tyf;
+        int has_type;
+        if ((st = value_info_name(&r, &f, &nmf, &tyf, &has_type)) != NNE_OK) goto fail;
+        char *nm = dup_field(&nmf);
+        if (!nm) { st = nne_error(NNE_ERR_OUT_OF_MEMORY, "onnx: out of memory"); goto fail; }
+        int idx = nne_graph_find(g, nm);
+        if (idx >= 0) {
+            st = nne_error(NNE_ERR_CORRUPT_MODEL, "onnx: graph input \"%s\" is listed twice", nm);
+            nne_free(nm);
+            goto fail;
+        }
+        idx = nne_graph_add_value(g, nm, NNE_VAL_INPUT);
+        nne_free(nm);
+        if (idx < 0) { st = nne_error(NNE_ERR_OUT_OF_MEMORY, "onnx: out of memory"); goto fail; }
+        if (has_type && (st = parse_type(&r, &tyf, &g->values[idx])) != NNE_OK) goto fail;
+        g->inputs[g->n_inputs++] = idx;
+    }
+    r = pb_sub(r0, gf);
+    while (pb_next(&r, &f)) {
+        if (f.wire != PB_LEN || f.num != 5) continue;
+        nne_tensor t;
+        char *nm = NULL;
+        pb_reader tr = pb_sub(&r, &f);
+        if ((st = tensor_from_reader(&tr, ld->base_dir, &t, &nm)) != NNE_OK) goto fail;
+        if (!nm || !nm[0]) {
+            nne_aligned_free(t.data);
+            nne_free(nm);
+            st = corrupt(&r, f.off, "initializer without a name");
+            goto fail;
+        }
+        int idx = nne_graph_find(g, nm);
+        if (idx >= 0 && g->values[idx].kind != NNE_VAL_INPUT) {
+            st = nne_error(NNE_ERR_CORRUPT_MODEL, "onnx: initializer \"%s\" is defined twice", nm);
+            nne_aligned_free(t.data);
+            nne_free(nm);
+            goto fail;
+        }
+        if (idx < 0) idx = nne_graph_add_value(g, nm, NNE_VAL_CONST);
+        nne_free(nm);
+        if (idx < 0) {
+            nne_aligned_free(t.data);
+            st = nne_error(NNE_ERR_OUT_OF_MEMORY, "onnx: out of memory");
+            goto fail;
+        }
+        g->values[idx].kind = NNE_VAL_CONST;
+        g->values[idx].init = t;
+    }
+    if (r.err) { st = pb_err(&r); goto fail; }
+    /* pass 2: nodes */
+    r = pb_sub(r0, gf);
+    while (pb_next(&r, &f)) {
+        if (f.wire != PB_LEN || f.num != 1) continue;
+        if ((st = parse_node(ld, &r, &f, g)) != NNE_OK) goto fail;
+    }
+    if (r.err) { st = pb_err(&r); goto fail; }
+    /* outputs and value_info */
+    r = pb_sub(r0, gf);
+    while (pb_next(&r, &f)) {
+        if (f.wire != PB_LEN || (f.num != 12 && f.num != 13)) continue;
+        pb_field nmf, tyf;
+        int has_type;
+        if ((st = value_info_name(&r, &f, &nmf, &tyf, &has_type)) != NNE_OK) goto fail;
+        char *nm = dup_field(&nmf);
+        if (!nm) { st = nne_error(NNE_ERR_OUT_OF_MEMORY, "onnx: out of memory"); goto fail; }
+        int idx = nne_graph_find(g, nm);
+        if (idx < 0 && f.num == 12) idx = resolve_outer(g, nm);
+        if (idx < 0 && f.num == 12) {
+            st = nne_error(NNE_ERR_CORRUPT_MODEL, "onnx: graph output \"%s\" is not produced by any node", nm);
+            nne_free(nm);
+            goto fail;
+        }
+        nne_free(nm);
+        if (idx < 0) continue; /* value_info for an unknown value: ignore */
+        nne_value *v = &g->values[idx];
+        if (has_type && v->kind != NNE_VAL_INPUT) {
+            /* keep the first declaration; inputs were typed already */
+            if (v->ndim < 0 && (st = parse_type(&r, &tyf, v)) != NNE_OK) goto fail;
+        }
+        if (f.num == 12) {
+            v->is_output = 1;
+            g->outputs[g->n_outputs++] = idx;
+        }
+    }
+    if (r.err) { st = pb_err(&r); goto fail; }
+    for (int i = 0; i < g->n_values; i++)
+        if (g->values[i].kind == NNE_VAL_PENDING) {
+            /* maybe defined in an enclosing graph after all */
+            st = nne_error(NNE_ERR_CORRUPT_MODEL,
+                           "onnx: value \"%s\" is used but not produced by any node, initializer or input",
+                           g->values[i].name);
+            goto fail;
+        }
+    if ((st = topo_sort(g)) != NNE_OK) goto fail;
+    ld->depth--;
+    *out = g;
+    return NNE_OK;
+fail:
+    ld->depth--;
+    nne_graph_destroy(g);
+    return st;
+}
+
+/* --------------------------------------------------------------- model -- */
+
+void nne_model_destroy(nne_model *m) {
+    if (!m) return;
+    nne_graph_destroy(m->graph);
+    for (int i = 0; i < m->n_opsets; i++) nne_free(m->opsets[i].domain);
+    nne_free(m->opsets);
+    nne_free(m->feed);
+    nne_free(m->producer);
+    nne_free(m);
+}
+
+nne_status nne_model_load_memory(const void *data, size_t size, const char *base_dir,
+                                 const nne_model_options *opt, nne_model **out) {
+    if (!out || (!data && size)) return nne_error(NNE_ERR_INVALID_ARG, "nne_model_load_memory: NULL argument");
+    *out = NULL;
+    nne_model *m = nne_calloc(1, sizeof *m);
+    if (!m) return nne_error(NNE_ERR_OUT_OF_MEMORY, "onnx: out of memory");
+    loader ld = {.base = data, .base_dir = base_dir, .m = m};
+    pb_reader r;
+    pb_init(&r, data, size);
+    pb_field f, graph_f;
+    int has_graph = 0, n_ops = 0;
+    nne_status st = NNE_OK;
+    while (pb_next(&r, &f)) {
+        if (f.num == 1 && f.wire == PB_VARINT) m->ir_version = (int64_t)f.v;
+        else if (f.num == 7 && f.wire == PB_LEN) graph_f = f, has_graph = 1;
+        else if (f.num == 8 && f.wire == PB_LEN) n_ops++;
+        else if (f.num == 2 && f.wire == PB_LEN && !m->producer) m->producer = dup_field(&f);
+    }
+    if (r.err) {
+        st = pb_err(&r);
+        goto fail;
+    }
+    if (!has_graph) {
+        st = nne_error(NNE_ERR_CORRUPT_MODEL, "onnx: not an ONNX model: no graph found in %zu bytes", size);
+        goto fail;
+    }
+    if (m->ir_version < 1 || m->ir_version > 13) {
+        st = nne_error(m->ir_version > 13 ? NNE_ERR_UNSUPPORTED : NNE_ERR_CORRUPT_MODEL,
+                       "onnx: IR version %lld is not supported (nnedge reads 1-13)", (long long)m->ir_version);
+        goto fail;
+    }
+    m->opsets = nne_calloc((size_t)n_ops + 1, sizeof *m->opsets);
+    if (!m->opsets) {
+        st = nne_error(NNE_ERR_OUT_OF_MEMORY, "onnx: out of memory");
+        goto fail;
+    }
+    pb_init(&r, data, size);
+    while (pb_next(&r, &f)) {
+        if (f.num != 8 || f.wire != PB_LEN) continue;
+        pb_reader s = pb_sub(&r, &f);
+        pb_field e;
+        nne_opset_id *o = &m->opsets[m->n_opsets++];
+        while (pb_next(&s, &e)) {
+            if (e.num == 1 && e.wire == PB_LEN && !o->domain) o->domain = dup_field(&e);
+            if (e.num == 2 && e.wire == PB_VARINT) o->version = (int64_t)e.v;
+        }
+        if (s.err) {
+            st = pb_err(&s);
+            goto fail;
+        }
+        if (!o->domain) o->domain = nne_strdup("");
+        if (!o->domain) {
+            st = nne_error(NNE_ERR_OUT_OF_MEMORY, "onnx: out of memory");
+            goto fail;
+        }
+    }
+    int64_t main_opset = nne_model_opset_for(m, "");
+    if (main_opset > 28) {
+        st = nne_error(NNE_ERR_UNSUPPORTED, "onnx: opset %lld is newer than nnedge supports (1-28)",
+                       (long long)main_opset);
+        goto fail;
+    }
+    if ((st = parse_graph(&ld, &r, &graph_f, NULL, &m->graph)) != NNE_OK) goto fail;
+    if (ld.n_unsupported && !(opt && opt->allow_unsupported)) {
+        if (ld.n_unsupported > 1)
+            st = nne_error(NNE_ERR_UNSUPPORTED, "onnx: unsupported %s (and %d more unsupported nodes)", ld.unsupported,
+                           ld.n_unsupported - 1);
+        else
+            st = nne_error(NNE_ERR_UNSUPPORTED, "onnx: unsupported %s", ld.unsupported);
+        goto fail;
+    }
+    nne_graph *g = m->graph;
+    m->feed = nne_calloc((size_t)g->n_inputs + 1, sizeof(int));
+    if (!m->feed) {
+        st = nne_error(NNE_ERR_OUT_OF_MEMORY, "onnx: out of memory");
+        goto fail;
+    }
+    for (int i = 0; i < g->n_inputs; i++)
+        if (g->values[g->inputs[i]].kind == NNE_VAL_INPUT) m->feed[m->n_feed++] = g->inputs[i];
+    *out = m;
+    return NNE_OK;
+fail:
+    nne_model_destroy(m);
+    return st;
+}
+
+nne_status nne_model_load_file(const char *path, const nne_model_options *opt, nne_model **out) {
+    if (!path || !out) return nne_error(NNE_ERR_INVALID_ARG, "nne_model_load_file: NULL argument");
+    *out = NULL;
+    int fd = open(path, O_RDONLY);
+    if (fd < 0) return nne_error(NNE_ERR_IO, "cannot open model %s: %s", path, strerror(errno));
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        close(fd);
+        return nne_error(NNE_ERR_IO, "model %s is not a regular file", path);
+    }
+    size_t size = (size_t)st.st_size;
+    uint8_t *buf = nne_malloc(size ? size : 1);
+    if (!buf) {
+        close(fd);
+        return nne_error(NNE_ERR_OUT_OF_MEMORY, "cannot allocate %zu bytes for model %s", size, path);
+    }
+    size_t done = 0;
+    while (done < size) {
+        ssize_t k = read(fd, buf + done, size - done);
+        if (k <= 0) {
+            close(fd);
+            nne_free(buf);
+            return nne_error(NNE_ERR_IO, "read error on model %s", path);
+        }
+        done += (size_t)k;
+    }
+    close(fd);
+    /* base dir = dirname(path) */
+    char *dir = nne_strdup(path);
+    if (!dir) {
+        nne_free(buf);
+        return nne_error(NNE_ERR_OUT_OF_MEMORY, "out of memory");
+    }
+    char *slash = strrchr(dir, '/');
+    if (slash) *slash = 0;
+    else strcpy(dir, ".");
+    if (!dir[0]) strcpy(dir, "/");
+    nne_status rc = nne_model_load_memory(buf, size, dir, opt, out);
+    if (rc != NNE_OK) nne_error_prefix("%s", path);
+    nne_free(dir);
+    nne_free(buf);
+    return rc;
+}
+
+int32_t nne_model_num_inputs(const nne_model *m) { return m ? m->n_feed : 0; }
+int32_t nne_model_num_outputs(const nne_model *m) { return m ? m->graph->n_outputs : 0; }
+
+static void fill_info(const nne_value *v, nne_value_info *out) {
+    memset(out, 0, sizeof *out);
+    out->name = v->name;
+    out->dtype = v->kind == NNE_VAL_CONST ? v->init.dtype : v->dtype;
+    out->ndim = v->kind == NNE_VAL_CONST ? v->init.ndim : v->ndim;
+    for (int d = 0; d < out->ndim && d < NNE_MAX_DIMS; d++) {
+        out->dims[d] = v->kind == NNE_VAL_CONST ? v->init.dims[d] : v->dims[d];
+        out->dim_names[d] = v->kind == NNE_VAL_CONST ? NULL : v->dim_names[d];
+    }
+}
+
+nne_status nne_model_input_info(const nne_model *m, int32_t i, nne_value_info *out) {
+    if (!m || !out || i < 0 || i >= m->n_feed)
+        return nne_error(NNE_ERR_INVALID_ARG, "nne_model_input_info: index %d out of range", (int)i);
+    fill_info(&m->graph->values[m->feed[i]], out);
+    return NNE_OK;
+}
+
+nne_status nne_model_output_info(const nne_model *m, int32_t i, nne_value_info *out) {
+    if (!m || !out || i < 0 || i >= m->graph->n_outputs)
+        return nne_error(NNE_ERR_INVALID_ARG, "nne_model_output_info: index %d out of range", (int)i);
+    fill_info(&m->graph->values[m->graph->outputs[i]], out);
+    return NNE_OK;
+}

@@ -1,0 +1,465 @@
+/*
+ * linalg_matmul.c - MatMul, MatMulInteger and QLinearMatMul.
+ *
+ * All three follow numpy.matmul: the last two axes are matrices, leading
+ * axes are batch axes broadcast numpy-style, a 1-D A gets a leading 1 and a
+ * 1-D B a trailing 1 that are removed from the result.
+ * Float products go through the blocked nne_gemm_f32 (float16/bfloat16 are
+ * widened to float in scratch), double through nne_gemm_f64, integers
+ * through 64-bit (MatMul) or 32-bit (the quantized ops) integer loops.
+ * When B has no batch axes the batch of A is folded into M so one large
+ * GEMM runs instead of many small ones.
+ */
+#include "ops/op.h"
+#include "ops/linalg_util.h"
+#include "kernels/ref/linalg_gemm.h"
+
+#include <inttypes.h>
+#include <math.h>
+#include <string.h>
+
+typedef struct mm_plan {
+    int64_t M, N, K;
+    int nb;                             /* broadcast batch rank */
+    int64_t bdims[NNE_MAX_DIMS];        /* broadcast batch dims */
+    int64_t astr[NNE_MAX_DIMS];         /* A batch strides, in matrices (0: broadcast) */
+    int64_t bstr[NNE_MAX_DIMS];
+    int64_t batch;                      /* product of bdims */
+    int64_t a_mats, b_mats;             /* matrices stored in A and B */
+    int fold;                           /* B has a single matrix, A batch folded into M */
+    int ndim;                           /* output rank */
+    int64_t dims[NNE_MAX_DIMS];         /* output dims */
+} mm_plan;
+
+/* Shapes of numpy.matmul(A, B). */
+static nne_status mm_plan_make(nne_op_ctx *ctx, const nne_tensor *A, const nne_tensor *B,
+                               mm_plan *p) {
+    char s1[96], s2[96];
+    if (A->ndim < 1 || B->ndim < 1) {
+        return nne_ctx_fail(ctx, NNE_ERR_INVALID_ARG,
+                            "inputs must have rank >= 1, got A %dD and B %dD", A->ndim, B->ndim);
+    }
+    int64_t ad[NNE_MAX_DIMS + 1], bd[NNE_MAX_DIMS + 1];
+    int an = A->ndim, bn = B->ndim;
+    if (an == 1) {
+        ad[0] = 1;
+        ad[1] = A->dims[0];
+        an = 2;
+    } else {
+        memcpy(ad, A->dims, sizeof(int64_t) * (size_t)an);
+    }
+    if (bn == 1) {
+        bd[0] = B->dims[0];
+        bd[1] = 1;
+        bn = 2;
+    } else {
+        memcpy(bd, B->dims, sizeof(int64_t) * (size_t)bn);
+    }
+    p->M = ad[an - 2];
+    p->K = ad[an - 1];
+    p->N = bd[bn - 1];
+    if (bd[bn - 2] != p->K) {
+        return nne_ctx_fail(ctx, NNE_ERR_INVALID_ARG,
+                            "inner dimensions differ: A is %s, B is %s (A's last dim must equal "
+                            "B's second-to-last)",
+                            nne_dims_str(A->ndim, A->dims, s1, sizeof s1),
+                            nne_dims_str(B->ndim, B->dims, s2, sizeof s2));
+    }
+    int na = an - 2, nbb = bn - 2;
+    p->nb = na > nbb ? na : nbb;
+    int64_t as[NNE_MAX_DIMS], bs[NNE_MAX_DIMS];
+    /* matrix-unit strides of each operand's own batch dims */
+    int64_t s = 1;
+    for (int i = na - 1; i >= 0; i--) { as[i] = s; s *= ad[i]; }
+    p->a_mats = s;
+    s = 1;
+    for (int i = nbb - 1; i >= 0; i--) { bs[i] = s; s *= bd[i]; }
+    p->b_mats = s;
+    p->batch = 1;
+    for (int i = 0; i < p->nb; i++) {
+        int ia = i - (p->nb - na), ib = i - (p->nb - nbb);
+        int64_t da = ia >= 0 ? ad[ia] : 1, db = ib >= 0 ? bd[ib] : 1;
+        if (da != db && da != 1 && db != 1) {
+            return nne_ctx_fail(ctx, NNE_ERR_INVALID_ARG,
+                                "batch dimensions do not broadcast: A is %s, B is %s",
+                                nne_dims_str(A->ndim, A->dims, s1, sizeof s1),
+                                nne_dims_str(B->ndim, B->dims, s2, sizeof s2));
+        }
+        p->bdims[i] = da == 1 ? db : da;
+        p->astr[i] = (ia >= 0 && da != 1) ? as[ia] : 0;
+        p->bstr[i] = (ib >= 0 && db != 1) ? bs[ib] : 0;
+        p->batch *= p->bdims[i];
+    }
+    p->fold = p->b_mats == 1;
+    p->ndim = 0;
+    for (int i = 0; i < p->nb; i++) p->dims[p->ndim++] = p->bdims[i];
+    if (A->ndim != 1) p->dims[p->ndim++] = p->M;
+    if (B->ndim != 1) p->dims[p->ndim++] = p->N;
+    if (p->ndim > NNE_MAX_DIMS) {
+        return nne_ctx_fail(ctx, NNE_ERR_UNSUPPORTED, "output rank %d exceeds %d", p->ndim,
+                            NNE_MAX_DIMS);
+    }
+    return NNE_OK;
+}
+
+/* Matrix offsets (in matrices) of A and B for output batch index b. */
+static void mm_batch_offsets(const mm_plan *p, int64_t b, int64_t *ao, int64_t *bo) {
+    int64_t oa = 0, ob = 0;
+    for (int i = p->nb - 1; i >= 0; i--) {
+        int64_t d = p->bdims[i];
+        int64_t idx = d > 0 ? b % d : 0;
+        b = d > 0 ? b / d : 0;
+        oa += idx * p->astr[i];
+        ob += idx * p->bstr[i];
+    }
+    *ao = oa;
+    *bo = ob;
+}
+
+/* ------------------------------------------------------------- MatMul -- */
+
+static nne_status matmul_run(nne_op_ctx *ctx) {
+    static const nne_dtype ok[] = {
+        NNE_DTYPE_FLOAT, NNE_DTYPE_DOUBLE, NNE_DTYPE_FLOAT16, NNE_DTYPE_BFLOAT16,
+        NNE_DTYPE_INT8, NNE_DTYPE_UINT8, NNE_DTYPE_INT16, NNE_DTYPE_UINT16, NNE_DTYPE_INT32,
+        NNE_DTYPE_UINT32, NNE_DTYPE_INT64, NNE_DTYPE_UINT64, NNE_DTYPE_UNDEFINED};
+    const nne_tensor *A = nne_ctx_input(ctx, 0), *B = nne_ctx_input(ctx, 1);
+    if (!A || !B) return nne_ctx_fail(ctx, NNE_ERR_INVALID_ARG, "needs inputs A and B");
+    NNE_TRY(nne_la_check_dtype(ctx, "A", A->dtype, ok));
+    if (B->dtype != A->dtype) {
+        return nne_ctx_fail(ctx, NNE_ERR_INVALID_ARG, "A is %s but B is %s (must match)",
+                            nne_dtype_name(A->dtype), nne_dtype_name(B->dtype));
+    }
+    mm_plan p;
+    NNE_TRY(mm_plan_make(ctx, A, B, &p));
+    nne_tensor *Y;
+    NNE_TRY(nne_ctx_output(ctx, 0, A->dtype, p.ndim, p.dims, &Y));
+    int64_t M = p.M, N = p.N, K = p.K;
+    int64_t gm = p.fold ? p.batch * M : M; /* rows per GEMM call */
+    nne_dtype dt = A->dtype;
+    int64_t na = nne_tensor_numel(A), nbn = nne_tensor_numel(B), ny = nne_tensor_numel(Y);
+    int isf = dt == NNE_DTYPE_FLOAT || dt == NNE_DTYPE_FLOAT16 || dt == NNE_DTYPE_BFLOAT16;
+    size_t total = 0, og = 0, oa = 0, ob = 0, oy = 0;
+    if (isf) {
+        og = nne_la_reserve(&total, nne_gemm_f32_scratch(gm, N, K));
+        if (dt != NNE_DTYPE_FLOAT) {
+            oa = nne_la_reserve(&total, (size_t)na * sizeof(float));
+            ob = nne_la_reserve(&total, (size_t)nbn * sizeof(float));
+            oy = nne_la_reserve(&total, (size_t)ny * sizeof(float));
+        }
+    } else if (dt != NNE_DTYPE_DOUBLE) {
+        oa = nne_la_reserve(&total, (size_t)na * sizeof(int64_t));
+        ob = nne_la_reserve(&total, (size_t)nbn * sizeof(int64_t));
+        oy = nne_la_reserve(&total, (size_t)ny * sizeof(int64_t));
+    }
+    char *scr = nne_ctx_scratch(ctx, total);
+    if (nne_ctx_shape_only(ctx)) return NNE_OK;
+    if (ny == 0) return NNE_OK;
+    void *gscr = scr + og;
+    float *fa = (float *)(scr + oa), *fb = (float *)(scr + ob), *fy = (float *)(scr + oy);
+    int64_t *ia = (int64_t *)(scr + oa), *ib = (int64_t *)(scr + ob), *iy = (int64_t *)(scr + oy);
+
+    if (isf) {
+        const float *a = A->data, *b = B->data;
+        float *y = Y->data;
+        if (dt != NNE_DTYPE_FLOAT) {
+            nne_la_load_f32(A, 0, 1, na, fa);
+            nne_la_load_f32(B, 0, 1, nbn, fb);
+            a = fa;
+            b = fb;
+            y = fy;
+        }
+        if (p.fold) {
+            nne_gemm_f32(gm, N, K, 1.0f, a, K, 1, b, N, 1, 0.0f, y, N, gscr);
+        } else {
+            for (int64_t bi = 0; bi < p.batch; bi++) {
+                int64_t ao, bo;
+                mm_batch_offsets(&p, bi, &ao, &bo);
+                nne_gemm_f32(M, N, K, 1.0f, a + ao * M * K, K, 1, b + bo * K * N, N, 1, 0.0f,
+                             y + bi * M * N, N, gscr);
+            }
+        }
+        if (dt != NNE_DTYPE_FLOAT) nne_la_store_f32(Y, 0, 1, ny, fy);
+    } else if (dt == NNE_DTYPE_DOUBLE) {
+        const double *a = A->data, *b = B->data;
+        double *y = Y->data;
+        for (int64_t bi = 0; bi < p.batch; bi++) {
+            int64_t ao, bo;
+            mm_batch_offsets(&p, bi, &ao, &bo);
+            nne_gemm_f64(M, N, K, 1.0, a + ao * M * K, K, 1, b + bo * K * N, N, 1, 0.0,
+                         y + bi * M * N, N);
+        }
+    } else {
+        nne_la_load_i64(A, 0, 1, na, ia);
+        nne_la_load_i64(B, 0, 1, nbn, ib);
+        for (int64_t bi = 0; bi < p.batch; bi++) {
+            int64_t ao, bo;
+            mm_batch_offsets(&p, bi, &ao, &bo);
+            nne_gemm_i64(M, N, K, ia + ao * M * K, K, 1, ib + bo * K * N, N, 1, 0,
+                         iy + bi * M * N, N);
+        }
+        nne_la_store_i64(Y, 0, 1, ny, iy);
+    }
+    return NNE_OK;
+}
+
+NNE_OP_REGISTER(MatMul, "", "MatMul", matmul_run, 0);
+
+/* ---------------------------------------------- quantized matmul shared -- */
+
+/*
+ * Quantization parameters of A are per row: a scalar, a vector of M values,
+ * or a tensor shaped like A with its last axis 1 ([..., M, 1]). Those of B
+ * (and Y) are per column: a scalar, N values, or [..., 1, N]. This expands a
+ * parameter to one value per (matrix of the operand, row or column):
+ * out[mat * len + r].
+ */
+static nne_status qparam_check(nne_op_ctx *ctx, const char *what, const nne_tensor *q,
+                               const nne_tensor *X, int per_row, int64_t len) {
+    if (!q) return NNE_OK;
+    int64_t n = nne_tensor_numel(q);
+    if (n == 1) return NNE_OK;
+    if (q->ndim == 1 && q->dims[0] == len) return NNE_OK;
+    /* N-D: broadcast against X's dims with the other matrix axis set to 1 */
+    int xn = X->ndim;
+    if (q->ndim <= xn && xn >= 2) {
+        int okb = 1;
+        for (int i = 0; i < q->ndim; i++) {
+            int xi = xn - q->ndim + i;
+            int64_t xd = X->dims[xi];
+            if (xi == (per_row ? xn - 1 : xn - 2)) xd = 1;
+            if (q->dims[i] != xd && q->dims[i] != 1) okb = 0;
+        }
+        if (okb) return NNE_OK;
+    }
+    char s1[96], s2[96];
+    return nne_ctx_fail(ctx, NNE_ERR_INVALID_ARG,
+                        "%s has shape %s; expected a scalar, %" PRId64 " values (per %s), or a "
+                        "tensor broadcastable to the input %s with the %s axis 1",
+                        what, nne_dims_str(q->ndim, q->dims, s1, sizeof s1), len,
+                        per_row ? "row" : "column", nne_dims_str(X->ndim, X->dims, s2, sizeof s2),
+                        per_row ? "last" : "second-to-last");
+}
+
+/* Expand q into dst[mats * len] doubles (see qparam_check). X NULL: Y params
+ * (scalar or per column only). */
+static void qparam_expand(const nne_tensor *q, const nne_tensor *X, int per_row, int64_t len,
+                          int64_t mats, double def, double *dst) {
+    int64_t total = mats * len;
+    if (!q) {
+        for (int64_t i = 0; i < total; i++) dst[i] = def;
+        return;
+    }
+    int64_t n = nne_tensor_numel(q);
+    if (n == 1 || (q->ndim == 1 && q->dims[0] == len)) {
+        double v[1];
+        for (int64_t m = 0; m < mats; m++) {
+            if (n == 1) {
+                nne_la_load_f64(q, 0, 1, 1, v);
+                for (int64_t r = 0; r < len; r++) dst[m * len + r] = v[0];
+            } else {
+                nne_la_load_f64(q, 0, 1, len, dst + m * len);
+            }
+        }
+        return;
+    }
+    /* N-D: walk X's batch positions and the row/column index */
+    int xn = X->ndim;
+    int64_t shp[NNE_MAX_DIMS], str[NNE_MAX_DIMS];
+    memcpy(shp, X->dims, sizeof(int64_t) * (size_t)xn);
+    shp[per_row ? xn - 1 : xn - 2] = 1;
+    nne_broadcast_strides(q, xn, shp, str);
+    int64_t rstride = per_row ? str[xn - 2] : str[xn - 1];
+    for (int64_t m = 0; m < mats; m++) {
+        int64_t off = 0, rem = m;
+        for (int i = xn - 3; i >= 0; i--) {
+            int64_t d = X->dims[i];
+            off += (rem % d) * str[i];
+            rem /= d;
+        }
+        nne_la_load_f64(q, off, rstride, len, dst + m * len);
+    }
+}
+
+static int is_q8(nne_dtype dt) { return dt == NNE_DTYPE_INT8 || dt == NNE_DTYPE_UINT8; }
+
+static nne_status q8_check(nne_op_ctx *ctx, const char *what, const nne_tensor *t) {
+    if (t && !is_q8(t->dtype)) {
+        return nne_ctx_fail(ctx, NNE_ERR_UNSUPPORTED,
+                            "%s: dtype %s not supported (int8 or uint8 expected)", what,
+                            nne_dtype_name(t->dtype));
+    }
+    return NNE_OK;
+}
+
+/*
+ * acc (int32, batch x M x N) = (A - azp) @ (B - bzp), with zero points
+ * expanded per A row / B column. Products never overflow; the 32-bit
+ * accumulation wraps.
+ */
+static void qmm_accumulate(const mm_plan *p, const nne_tensor *A, const nne_tensor *B,
+                           const double *azp, const double *bzp, int32_t *a32, int32_t *b32,
+                           int32_t *acc) {
+    int64_t M = p->M, N = p->N, K = p->K;
+    int64_t na = nne_tensor_numel(A), nb = nne_tensor_numel(B);
+    int64_t tmp[256];
+    for (int64_t i = 0; i < na; i += 256) {
+        int64_t c = na - i < 256 ? na - i : 256;
+        nne_la_load_i64(A, i, 1, c, tmp);
+        for (int64_t j = 0; j < c; j++) {
+            int64_t row = (i + j) / K; /* global row over all A matrices */
+            a32[i + j] = (int32_t)(tmp[j] - (int64_t)azp[row]);
+        }
+    }
+    for (int64_t i = 0; i < nb; i += 256) {
+        int64_t c = nb - i < 256 ? nb - i : 256;
+        nne_la_load_i64(B, i, 1, c, tmp);
+        for (int64_t j = 0; j < c; j++) {
+            int64_t e = i + j;
+            int64_t col = (e / (K * N)) * N + e % N;
+            b32[e] = (int32_t)(tmp[j] - (int64_t)bzp[col]);
+        }
+    }
+    for (int64_t bi = 0; bi < p->batch; bi++) {
+        int64_t ao, bo;
+        mm_batch_offsets(p, bi, &ao, &bo);
+        const int32_t *a = a32 + ao * M * K, *b = b32 + bo * K * N;
+        uint32_t *y = (uint32_t *)(acc + bi * M * N);
+        for (int64_t m = 0; m < M; m++) {
+            uint32_t *restrict yr = y + m * N;
+            for (int64_t n = 0; n < N; n++) yr[n] = 0;
+            for (int64_t k = 0; k < K; k++) {
+                uint32_t av = (uint32_t)a[m * K + k];
+                const int32_t *restrict br = b + k * N;
+                for (int64_t n = 0; n < N; n++) yr[n] += av * (uint32_t)br[n];
+            }
+        }
+    }
+}
+
+/* ------------------------------------------------------ MatMulInteger -- */
+
+static nne_status matmulinteger_run(nne_op_ctx *ctx) {
+    const nne_tensor *A = nne_ctx_input(ctx, 0), *B = nne_ctx_input(ctx, 1);
+    const nne_tensor *azp = nne_ctx_input(ctx, 2), *bzp = nne_ctx_input(ctx, 3);
+    if (!A || !B) return nne_ctx_fail(ctx, NNE_ERR_INVALID_ARG, "needs inputs A and B");
+    NNE_TRY(q8_check(ctx, "A", A));
+    NNE_TRY(q8_check(ctx, "B", B));
+    NNE_TRY(q8_check(ctx, "a_zero_point", azp));
+    NNE_TRY(q8_check(ctx, "b_zero_point", bzp));
+    mm_plan p;
+    NNE_TRY(mm_plan_make(ctx, A, B, &p));
+    NNE_TRY(qparam_check(ctx, "a_zero_point", azp, A, 1, p.M));
+    NNE_TRY(qparam_check(ctx, "b_zero_point", bzp, B, 0, p.N));
+    nne_tensor *Y;
+    NNE_TRY(nne_ctx_output(ctx, 0, NNE_DTYPE_INT32, p.ndim, p.dims, &Y));
+    int64_t na = nne_tensor_numel(A), nbn = nne_tensor_numel(B);
+    size_t total = 0;
+    size_t oaz = nne_la_reserve(&total, (size_t)(p.a_mats * p.M) * sizeof(double));
+    size_t obz = nne_la_reserve(&total, (size_t)(p.b_mats * p.N) * sizeof(double));
+    size_t oa = nne_la_reserve(&total, (size_t)na * sizeof(int32_t));
+    size_t ob = nne_la_reserve(&total, (size_t)nbn * sizeof(int32_t));
+    char *scr = nne_ctx_scratch(ctx, total);
+    if (nne_ctx_shape_only(ctx)) return NNE_OK;
+    if (nne_tensor_numel(Y) == 0) return NNE_OK;
+    double *az = (double *)(scr + oaz), *bz = (double *)(scr + obz);
+    int32_t *a32 = (int32_t *)(scr + oa), *b32 = (int32_t *)(scr + ob);
+    qparam_expand(azp, A, 1, p.M, p.a_mats, 0.0, az);
+    qparam_expand(bzp, B, 0, p.N, p.b_mats, 0.0, bz);
+    qmm_accumulate(&p, A, B, az, bz, a32, b32, Y->data);
+    return NNE_OK;
+}
+
+NNE_OP_REGISTER(MatMulInteger, "", "MatMulInteger", matmulinteger_run, 0);
+
+/* ------------------------------------------------------ QLinearMatMul -- */
+
+static nne_status qlinearmatmul_run(nne_op_ctx *ctx) {
+    const nne_tensor *A = nne_ctx_input(ctx, 0), *as = nne_ctx_input(ctx, 1);
+    const nne_tensor *azp = nne_ctx_input(ctx, 2), *B = nne_ctx_input(ctx, 3);
+    const nne_tensor *bs = nne_ctx_input(ctx, 4), *bzp = nne_ctx_input(ctx, 5);
+    const nne_tensor *ys = nne_ctx_input(ctx, 6), *yzp = nne_ctx_input(ctx, 7);
+    if (!A || !as || !B || !bs || !ys) {
+        return nne_ctx_fail(ctx, NNE_ERR_INVALID_ARG,
+                            "needs inputs a, a_scale, b, b_scale and y_scale");
+    }
+    NNE_TRY(q8_check(ctx, "a", A));
+    NNE_TRY(q8_check(ctx, "b", B));
+    NNE_TRY(q8_check(ctx, "a_zero_point", azp));
+    NNE_TRY(q8_check(ctx, "b_zero_point", bzp));
+    NNE_TRY(q8_check(ctx, "y_zero_point", yzp));
+    static const nne_dtype sok[] = {NNE_DTYPE_FLOAT, NNE_DTYPE_FLOAT16, NNE_DTYPE_BFLOAT16,
+                                    NNE_DTYPE_DOUBLE, NNE_DTYPE_UNDEFINED};
+    NNE_TRY(nne_la_check_dtype(ctx, "a_scale", as->dtype, sok));
+    NNE_TRY(nne_la_check_dtype(ctx, "b_scale", bs->dtype, sok));
+    NNE_TRY(nne_la_check_dtype(ctx, "y_scale", ys->dtype, sok));
+    mm_plan p;
+    NNE_TRY(mm_plan_make(ctx, A, B, &p));
+    NNE_TRY(qparam_check(ctx, "a_zero_point", azp, A, 1, p.M));
+    NNE_TRY(qparam_check(ctx, "a_scale", as, A, 1, p.M));
+    NNE_TRY(qparam_check(ctx, "b_zero_point", bzp, B, 0, p.N));
+    NNE_TRY(qparam_check(ctx, "b_scale", bs, B, 0, p.N));
+    if (nne_tensor_numel(ys) != 1 && !(ys->ndim >= 1 && ys->dims[ys->ndim - 1] == p.N &&
+                                       nne_tensor_numel(ys) == p.N)) {
+        return nne_ctx_fail(ctx, NNE_ERR_INVALID_ARG,
+                            "y_scale must be a scalar or %" PRId64 " per-column values", p.N);
+    }
+    if (yzp && nne_tensor_numel(yzp) != 1 && nne_tensor_numel(yzp) != p.N) {
+        return nne_ctx_fail(ctx, NNE_ERR_INVALID_ARG,
+                            "y_zero_point must be a scalar or %" PRId64 " per-column values", p.N);
+    }
+    nne_dtype ydt = yzp ? yzp->dtype : NNE_DTYPE_UINT8;
+    nne_tensor *Y;
+    NNE_TRY(nne_ctx_output(ctx, 0, ydt, p.ndim, p.dims, &Y));
+    int64_t na = nne_tensor_numel(A), nbn = nne_tensor_numel(B), ny = nne_tensor_numel(Y);
+    int64_t ra = p.a_mats * p.M, rb = p.b_mats * p.N;
+    size_t total = 0;
+    size_t oaz = nne_la_reserve(&total, (size_t)ra * sizeof(double));
+    size_t oas = nne_la_reserve(&total, (size_t)ra * sizeof(double));
+    size_t obz = nne_la_reserve(&total, (size_t)rb * sizeof(double));
+    size_t obs = nne_la_reserve(&total, (size_t)rb * sizeof(double));
+    size_t oyz = nne_la_reserve(&total, (size_t)p.N * sizeof(double));
+    size_t oys = nne_la_reserve(&total, (size_t)p.N * sizeof(double));
+    size_t oa = nne_la_reserve(&total, (size_t)na * sizeof(int32_t));
+    size_t ob = nne_la_reserve(&total, (size_t)nbn * sizeof(int32_t));
+    size_t oacc = nne_la_reserve(&total, (size_t)ny * sizeof(int32_t));
+    char *scr = nne_ctx_scratch(ctx, total);
+    if (nne_ctx_shape_only(ctx)) return NNE_OK;
+    if (ny == 0) return NNE_OK;
+    double *az = (double *)(scr + oaz), *asx = (double *)(scr + oas);
+    double *bz = (double *)(scr + obz), *bsx = (double *)(scr + obs);
+    double *yz = (double *)(scr + oyz), *ysx = (double *)(scr + oys);
+    int32_t *a32 = (int32_t *)(scr + oa), *b32 = (int32_t *)(scr + ob);
+    int32_t *acc = (int32_t *)(scr + oacc);
+    qparam_expand(azp, A, 1, p.M, p.a_mats, 0.0, az);
+    qparam_expand(as, A, 1, p.M, p.a_mats, 1.0, asx);
+    qparam_expand(bzp, B, 0, p.N, p.b_mats, 0.0, bz);
+    qparam_expand(bs, B, 0, p.N, p.b_mats, 1.0, bsx);
+    qparam_expand(yzp, NULL, 0, p.N, 1, 0.0, yz);
+    qparam_expand(ys, NULL, 0, p.N, 1, 1.0, ysx);
+    qmm_accumulate(&p, A, B, az, bz, a32, b32, acc);
+    double lo = ydt == NNE_DTYPE_INT8 ? -128.0 : 0.0, hi = ydt == NNE_DTYPE_INT8 ? 127.0 : 255.0;
+    int64_t M = p.M, N = p.N;
+    for (int64_t bi = 0; bi < p.batch; bi++) {
+        int64_t ao, bo;
+        mm_batch_offsets(&p, bi, &ao, &bo);
+        for (int64_t m = 0; m < M; m++) {
+            double sa = asx[ao * M + m];
+            int64_t base = (bi * M + m) * N;
+            for (int64_t n = 0; n < N; n++) {
+                /* the multiplier is formed in float like the reference: */
+                float mult = (float)((float)(sa * bsx[bo * N + n]) / (float)ysx[n]);
+                double v = nne_la_round_even((double)acc[base + n] * (double)mult) + yz[n];
+                v = v < lo ? lo : (v > hi ? hi : v);
+                if (ydt == NNE_DTYPE_INT8) {
+                    ((int8_t *)Y->data)[base + n] = (int8_t)v;
+                } else {
+                    ((uint8_t *)Y->data)[base + n] = (uint8_t)v;
+                }
+            }
+        }
+    }
+    return NNE_OK;
+}
+
+NNE_OP_REGISTER(QLinearMatMul, "", "QLinearMatMul", qlinearmatmul_run, 0);

@@ -1,0 +1,49 @@
+/*
+ * linalg_util.h - helpers shared by the linalg / reduction / softmax /
+ * quantization ops: strided loads and stores of any numeric dtype as
+ * double, float or int64, and axes parsing for the Reduce* family.
+ */
+#ifndef NNE_OPS_LINALG_UTIL_H
+#define NNE_OPS_LINALG_UTIL_H
+
+#include "ops/op.h"
+
+/* dst[i] = t[start + i*stride] converted, for i < n. */
+void nne_la_load_f64(const nne_tensor *t, int64_t start, int64_t stride, int64_t n, double *dst);
+void nne_la_load_f32(const nne_tensor *t, int64_t start, int64_t stride, int64_t n, float *dst);
+void nne_la_load_i64(const nne_tensor *t, int64_t start, int64_t stride, int64_t n, int64_t *dst);
+/* t[start + i*stride] = src[i]; integer outputs round toward zero and
+ * saturate to the dtype range (NaN -> 0); bool stores v != 0. */
+void nne_la_store_f64(nne_tensor *t, int64_t start, int64_t stride, int64_t n, const double *src);
+void nne_la_store_f32(nne_tensor *t, int64_t start, int64_t stride, int64_t n, const float *src);
+/* Integer store with wrap-around (C conversion of the low bits). */
+void nne_la_store_i64(nne_tensor *t, int64_t start, int64_t stride, int64_t n, const int64_t *src);
+
+/* 1 for a dtype whose elements nne_la_* can read and write. */
+int nne_la_dtype_ok(nne_dtype dt);
+/* Fails with NNE_ERR_UNSUPPORTED unless dt is one of the listed dtypes
+ * (list terminated by NNE_DTYPE_UNDEFINED). */
+nne_status nne_la_check_dtype(nne_op_ctx *ctx, const char *what, nne_dtype dt, const nne_dtype *ok);
+
+/* Product of dims[a..b). */
+int64_t nne_la_prod(const int64_t *dims, int a, int b);
+
+/*
+ * A node gets ONE scratch buffer (nne_ctx_scratch returns the same block on
+ * every call), so ops carve it: reserve each piece's offset first, then ask
+ * for the total once and add the offsets to the base.
+ *     size_t total = 0, oa = nne_la_reserve(&total, na), ob = nne_la_reserve(&total, nb);
+ *     char *base = nne_ctx_scratch(ctx, total);      // NULL in shape mode
+ *     float *a = (float *)(base + oa);                // only after the shape-mode return
+ * Pieces are 64-byte aligned.
+ */
+static inline size_t nne_la_reserve(size_t *total, size_t bytes) {
+    size_t off = *total;
+    *total += (bytes + 63) & ~(size_t)63;
+    return off;
+}
+
+/* Round half to even (the rounding ONNX quantization uses). */
+double nne_la_round_even(double x);
+
+#endif

@@ -1,0 +1,239 @@
+/*
+ * nn_conv.c - Conv and ConvTranspose (all opsets: 1, 11, 22).
+ *
+ * Validates shapes and attributes, computes the output geometry (explicit
+ * pads, auto_pad, output_padding / output_shape for ConvTranspose) and calls
+ * the reference kernels in kernels/ref/conv.c. float and double run natively;
+ * float16 and bfloat16 are converted to float in scratch and back.
+ */
+#include "kernels/ref/conv.h"
+#include "ops/nn_util.h"
+
+#include <string.h>
+
+/* Common checks on X, W, B; fills dt. */
+static nne_status conv_check_inputs(nne_op_ctx *ctx, const nne_tensor *X, const nne_tensor *W,
+                                    const nne_tensor *B, nne_dtype *dt) {
+    if (!X || !W) return nne_ctx_fail(ctx, NNE_ERR_INVALID_ARG, "inputs X and W are required");
+    if (!nn_is_float_dtype(X->dtype))
+        return nne_ctx_fail(ctx, NNE_ERR_UNSUPPORTED, "dtype %s not supported",
+                            nne_dtype_name(X->dtype));
+    if (W->dtype != X->dtype || (B && B->dtype != X->dtype))
+        return nne_ctx_fail(ctx, NNE_ERR_INVALID_ARG, "X is %s but W is %s%s%s",
+                            nne_dtype_name(X->dtype), nne_dtype_name(W->dtype), B ? " and B is " : "",
+                            B ? nne_dtype_name(B->dtype) : "");
+    if (X->ndim < 3 || X->ndim - 2 > NNE_CONV_MAX_SP)
+        return nne_ctx_fail(ctx, NNE_ERR_INVALID_ARG, "X has rank %d, expected 3..%d", X->ndim,
+                            NNE_CONV_MAX_SP + 2);
+    if (W->ndim != X->ndim)
+        return nne_ctx_fail(ctx, NNE_ERR_INVALID_ARG, "W has rank %d, expected %d like X", W->ndim,
+                            X->ndim);
+    *dt = X->dtype;
+    return NNE_OK;
+}
+
+/* Scratch layout for running a float kernel on any float dtype. */
+typedef struct conv_buf {
+    size_t kern, x, w, b, y; /* offsets */
+    size_t kern_n, x_n, w_n, b_n, y_n; /* bytes */
+} conv_buf;
+
+static void conv_buf_plan(nn_carve *c, conv_buf *cb, nne_dtype dt, size_t kern_bytes,
+                          const nne_tensor *X, const nne_tensor *W, const nne_tensor *B,
+                          const nne_tensor *Y) {
+    int cvt = dt == NNE_DTYPE_FLOAT16 || dt == NNE_DTYPE_BFLOAT16;
+    cb->kern_n = kern_bytes;
+    cb->x_n = cvt ? nn_f32_copy_bytes(X) : 0;
+    cb->w_n = cvt ? nn_f32_copy_bytes(W) : 0;
+    cb->b_n = cvt && B ? nn_f32_copy_bytes(B) : 0;
+    cb->y_n = cvt ? nn_f32_copy_bytes(Y) : 0;
+    cb->kern = nn_carve_add(c, cb->kern_n);
+    cb->x = nn_carve_add(c, cb->x_n);
+    cb->w = nn_carve_add(c, cb->w_n);
+    cb->b = nn_carve_add(c, cb->b_n);
+    cb->y = nn_carve_add(c, cb->y_n);
+}
+
+typedef size_t (*conv_scratch_fn)(const nne_conv_desc *);
+typedef void (*conv_f32_fn)(const nne_conv_desc *, const float *, const float *, const float *,
+                            float *, void *);
+typedef void (*conv_f64_fn)(const nne_conv_desc *, const double *, const double *,
+                            const double *, double *, void *);
+
+/* Plan scratch, then (run mode) convert, run the kernel and convert back. */
+static nne_status conv_exec(nne_op_ctx *ctx, const nne_conv_desc *p, nne_dtype dt,
+                            const nne_tensor *X, const nne_tensor *W, const nne_tensor *B,
+                            nne_tensor *Y, conv_scratch_fn s32, conv_f32_fn k32,
+                            conv_scratch_fn s64, conv_f64_fn k64) {
+    nn_carve c = {0};
+    conv_buf cb;
+    size_t kb = dt == NNE_DTYPE_DOUBLE ? s64(p) : s32(p);
+    conv_buf_plan(&c, &cb, dt, kb, X, W, B, Y);
+    void *base = nn_scratch(ctx, &c);
+    if (nne_ctx_shape_only(ctx)) return NNE_OK;
+    if (nne_tensor_numel(Y) == 0) return NNE_OK;
+    void *ks = nn_carve_ptr(base, cb.kern, cb.kern_n);
+    if (dt == NNE_DTYPE_DOUBLE) {
+        k64(p, (const double *)X->data, (const double *)W->data,
+            B ? (const double *)B->data : NULL, (double *)Y->data, ks ? ks : base);
+        return NNE_OK;
+    }
+    if (dt == NNE_DTYPE_FLOAT) {
+        k32(p, (const float *)X->data, (const float *)W->data, B ? (const float *)B->data : NULL,
+            (float *)Y->data, ks ? ks : base);
+        return NNE_OK;
+    }
+    const float *x = nn_f32_view(X, (float *)nn_carve_ptr(base, cb.x, cb.x_n));
+    const float *w = nn_f32_view(W, (float *)nn_carve_ptr(base, cb.w, cb.w_n));
+    const float *b = B ? nn_f32_view(B, (float *)nn_carve_ptr(base, cb.b, cb.b_n)) : NULL;
+    float *y = (float *)nn_carve_ptr(base, cb.y, cb.y_n);
+    k32(p, x, w, b, y, ks ? ks : base);
+    nn_store_f32(Y, 0, nne_tensor_numel(Y), y);
+    return NNE_OK;
+}
+
+static nne_status conv_run(nne_op_ctx *ctx) {
+    const nne_tensor *X = nne_ctx_input(ctx, 0), *W = nne_ctx_input(ctx, 1);
+    const nne_tensor *B = nne_ctx_input(ctx, 2);
+    nne_dtype dt;
+    NNE_TRY(conv_check_inputs(ctx, X, W, B, &dt));
+    int nsp = X->ndim - 2;
+    int64_t G = nne_attr_i(ctx, "group", 1);
+    int64_t C = X->dims[1], M = W->dims[0];
+    if (G < 1) return nne_ctx_fail(ctx, NNE_ERR_INVALID_ARG, "group=%lld, expected >= 1", (long long)G);
+    if (W->dims[1] * G != C)
+        return nne_ctx_fail(ctx, NNE_ERR_INVALID_ARG,
+                            "input channels %lld != W.shape[1]=%lld * group=%lld", (long long)C,
+                            (long long)W->dims[1], (long long)G);
+    if (M % G != 0)
+        return nne_ctx_fail(ctx, NNE_ERR_INVALID_ARG,
+                            "group=%lld does not divide the %lld output channels", (long long)G,
+                            (long long)M);
+    if (B && (B->ndim != 1 || B->dims[0] != M))
+        return nne_ctx_fail(ctx, NNE_ERR_INVALID_ARG, "B must have shape [%lld]", (long long)M);
+    nn_geom g;
+    g.nsp = nsp;
+    for (int i = 0; i < nsp; i++) g.in[i] = X->dims[2 + i];
+    NNE_TRY(nn_geom_conv(ctx, &g, W->dims + 2, 0));
+    int64_t od[NNE_MAX_DIMS];
+    od[0] = X->dims[0];
+    od[1] = M;
+    for (int i = 0; i < nsp; i++) od[2 + i] = g.out[i];
+    nne_tensor *Y;
+    NNE_TRY(nne_ctx_output(ctx, 0, dt, X->ndim, od, &Y));
+
+    nne_conv_desc p;
+    memset(&p, 0, sizeof p);
+    p.nsp = nsp;
+    p.N = X->dims[0];
+    p.C = C;
+    p.M = M;
+    p.G = G;
+    for (int i = 0; i < nsp; i++) {
+        p.in[i] = g.in[i];
+        p.out[i] = g.out[i];
+        p.k[i] = g.k[i];
+        p.s[i] = g.s[i];
+        p.d[i] = g.d[i];
+        p.pb[i] = g.pb[i];
+    }
+    return conv_exec(ctx, &p, dt, X, W, B, Y, nne_conv_scratch_f32, nne_conv_f32,
+                     nne_conv_scratch_f64, nne_conv_f64);
+}
+
+static nne_status convt_run(nne_op_ctx *ctx) {
+    const nne_tensor *X = nne_ctx_input(ctx, 0), *W = nne_ctx_input(ctx, 1);
+    const nne_tensor *B = nne_ctx_input(ctx, 2);
+    nne_dtype dt;
+    NNE_TRY(conv_check_inputs(ctx, X, W, B, &dt));
+    int nsp = X->ndim - 2;
+    int64_t G = nne_attr_i(ctx, "group", 1);
+    int64_t C = X->dims[1];
+    if (G < 1) return nne_ctx_fail(ctx, NNE_ERR_INVALID_ARG, "group=%lld, expected >= 1", (long long)G);
+    if (W->dims[0] != C)
+        return nne_ctx_fail(ctx, NNE_ERR_INVALID_ARG, "W.shape[0]=%lld != input channels %lld",
+                            (long long)W->dims[0], (long long)C);
+    if (C % G != 0)
+        return nne_ctx_fail(ctx, NNE_ERR_INVALID_ARG,
+                            "group=%lld does not divide the %lld input channels", (long long)G,
+                            (long long)C);
+    int64_t M = W->dims[1] * G;
+    if (B && (B->ndim != 1 || B->dims[0] != M))
+        return nne_ctx_fail(ctx, NNE_ERR_INVALID_ARG, "B must have shape [%lld]", (long long)M);
+
+    int64_t k[NNE_CONV_MAX_SP], s[NNE_CONV_MAX_SP], d[NNE_CONV_MAX_SP], op[NNE_CONV_MAX_SP];
+    int64_t pads[2 * NNE_CONV_MAX_SP];
+    const int64_t *ks = NULL;
+    int nks = nne_attr_ints(ctx, "kernel_shape", &ks);
+    for (int i = 0; i < nsp; i++) {
+        k[i] = W->dims[2 + i];
+        if (nks > 0 && ks && (nks != nsp || ks[i] != k[i]))
+            return nne_ctx_fail(ctx, NNE_ERR_INVALID_ARG,
+                                "kernel_shape does not match the weights' spatial shape");
+    }
+    NNE_TRY(nn_attr_ints_n(ctx, "strides", nsp, 1, 1, s));
+    NNE_TRY(nn_attr_ints_n(ctx, "dilations", nsp, 1, 1, d));
+    NNE_TRY(nn_attr_ints_n(ctx, "output_padding", nsp, 0, 0, op));
+    NNE_TRY(nn_attr_ints_n(ctx, "pads", 2 * nsp, 0, 0, pads));
+    int ap;
+    NNE_TRY(nn_auto_pad(ctx, &ap));
+    const int64_t *os = NULL;
+    int nos = nne_attr_ints(ctx, "output_shape", &os);
+    if (nos > 0 && os && nos != nsp && nos != nsp + 2)
+        return nne_ctx_fail(ctx, NNE_ERR_INVALID_ARG, "output_shape has %d values, expected %d",
+                            nos, nsp);
+    if (nos == nsp + 2) os += 2;
+
+    nne_conv_desc p;
+    memset(&p, 0, sizeof p);
+    p.nsp = nsp;
+    p.N = X->dims[0];
+    p.C = C;
+    p.M = M;
+    p.G = G;
+    int64_t od[NNE_MAX_DIMS];
+    od[0] = p.N;
+    od[1] = M;
+    for (int i = 0; i < nsp; i++) {
+        int64_t in = X->dims[2 + i];
+        int64_t ek = (k[i] - 1) * d[i] + 1;
+        int64_t full = s[i] * (in - 1) + op[i] + ek; /* size with no padding */
+        int64_t out, pb;
+        if (nos > 0 && os) {
+            out = os[i];
+            int64_t total = full - out;
+            /* floor division, as in the ONNX reference (total may be < 0) */
+            int64_t half = total >= 0 ? total / 2 : -((-total + 1) / 2);
+            pb = ap == NN_PAD_SAME_UPPER ? half : total - half;
+        } else if (ap == NN_PAD_SAME_UPPER || ap == NN_PAD_SAME_LOWER) {
+            out = in * s[i];
+            int64_t total = full - out;
+            if (total < 0) total = 0;
+            pb = ap == NN_PAD_SAME_UPPER ? total / 2 : total - total / 2;
+        } else if (ap == NN_PAD_VALID) {
+            out = full;
+            pb = 0;
+        } else {
+            pb = pads[i];
+            out = full - pads[i] - pads[i + nsp];
+        }
+        if (out < 0)
+            return nne_ctx_fail(ctx, NNE_ERR_INVALID_ARG,
+                                "output size %lld on spatial axis %d is negative (pads too large)",
+                                (long long)out, i);
+        p.in[i] = in;
+        p.out[i] = out;
+        p.k[i] = k[i];
+        p.s[i] = s[i];
+        p.d[i] = d[i];
+        p.pb[i] = pb;
+        od[2 + i] = out;
+    }
+    nne_tensor *Y;
+    NNE_TRY(nne_ctx_output(ctx, 0, dt, X->ndim, od, &Y));
+    return conv_exec(ctx, &p, dt, X, W, B, Y, nne_convt_scratch_f32, nne_convt_f32,
+                     nne_convt_scratch_f64, nne_convt_f64);
+}
+
+NNE_OP_REGISTER(Conv, "", "Conv", conv_run, 0);
+NNE_OP_REGISTER(ConvTranspose, "", "ConvTranspose", convt_run, 0);

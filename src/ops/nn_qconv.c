@@ -1,0 +1,217 @@
+/*
+ * nn_qconv.c - ConvInteger (opset 10) and QLinearConv (opset 10).
+ *
+ * Both shift X and W by their zero points into int32 scratch and run the
+ * int32 reference conv (kernels/ref/conv.c). ConvInteger writes the int32
+ * accumulators; QLinearConv adds the int32 bias, requantizes with
+ * x_scale * w_scale[m] / y_scale (round half to even), adds y_zero_point and
+ * saturates to uint8/int8. W zero points and scales may be per output channel.
+ */
+#include "kernels/ref/conv.h"
+#include "ops/nn_util.h"
+
+#include <math.h>
+#include <string.h>
+
+static int is_q8(nne_dtype dt) { return dt == NNE_DTYPE_UINT8 || dt == NNE_DTYPE_INT8; }
+
+/* Shared geometry: fills p and the output dims. */
+static nne_status qconv_geom(nne_op_ctx *ctx, const nne_tensor *X, const nne_tensor *W,
+                             nne_conv_desc *p, int64_t *od) {
+    if (X->ndim < 3 || X->ndim - 2 > NNE_CONV_MAX_SP)
+        return nne_ctx_fail(ctx, NNE_ERR_INVALID_ARG, "X has rank %d, expected 3..%d", X->ndim,
+                            NNE_CONV_MAX_SP + 2);
+    if (W->ndim != X->ndim)
+        return nne_ctx_fail(ctx, NNE_ERR_INVALID_ARG, "W has rank %d, expected %d like X", W->ndim,
+                            X->ndim);
+    int nsp = X->ndim - 2;
+    int64_t G = nne_attr_i(ctx, "group", 1);
+    int64_t C = X->dims[1], M = W->dims[0];
+    if (G < 1) return nne_ctx_fail(ctx, NNE_ERR_INVALID_ARG, "group=%lld, expected >= 1", (long long)G);
+    if (W->dims[1] * G != C)
+        return nne_ctx_fail(ctx, NNE_ERR_INVALID_ARG,
+                            "input channels %lld != W.shape[1]=%lld * group=%lld", (long long)C,
+                            (long long)W->dims[1], (long long)G);
+    if (M % G != 0)
+        return nne_ctx_fail(ctx, NNE_ERR_INVALID_ARG,
+                            "group=%lld does not divide the %lld output channels", (long long)G,
+                            (long long)M);
+    nn_geom g;
+    g.nsp = nsp;
+    for (int i = 0; i < nsp; i++) g.in[i] = X->dims[2 + i];
+    NNE_TRY(nn_geom_conv(ctx, &g, W->dims + 2, 0));
+    memset(p, 0, sizeof *p);
+    p->nsp = nsp;
+    p->N = X->dims[0];
+    p->C = C;
+    p->M = M;
+    p->G = G;
+    od[0] = p->N;
+    od[1] = M;
+    for (int i = 0; i < nsp; i++) {
+        p->in[i] = g.in[i];
+        p->out[i] = g.out[i];
+        p->k[i] = g.k[i];
+        p->s[i] = g.s[i];
+        p->d[i] = g.d[i];
+        p->pb[i] = g.pb[i];
+        od[2 + i] = g.out[i];
+    }
+    return NNE_OK;
+}
+
+/* Zero point / scale tensors: absent, a scalar, or (when per_ch > 0) one
+ * value per channel. */
+static nne_status check_param(nne_op_ctx *ctx, const nne_tensor *t, const char *name,
+                              int64_t per_ch, nne_dtype want) {
+    if (!t) return NNE_OK;
+    int64_t n = nne_tensor_numel(t);
+    if (want != NNE_DTYPE_UNDEFINED && t->dtype != want)
+        return nne_ctx_fail(ctx, NNE_ERR_INVALID_ARG, "%s is %s, expected %s", name,
+                            nne_dtype_name(t->dtype), nne_dtype_name(want));
+    if (n != 1 && !(per_ch > 0 && n == per_ch && t->ndim == 1))
+        return nne_ctx_fail(ctx, NNE_ERR_INVALID_ARG, "%s has %lld values, expected 1%s", name,
+                            (long long)n, per_ch > 0 ? " or one per output channel" : "");
+    return NNE_OK;
+}
+
+static int32_t q_get(const nne_tensor *t, int64_t i) {
+    if (!t) return 0;
+    int64_t n = nne_tensor_numel(t);
+    return (int32_t)nne_tensor_get_i64(t, n == 1 ? 0 : i);
+}
+
+typedef struct qconv_buf {
+    size_t xi, wi, bi, yi, ks;
+    size_t xi_n, wi_n, bi_n, yi_n, ks_n;
+} qconv_buf;
+
+static void qconv_plan(nn_carve *c, qconv_buf *b, const nne_conv_desc *p, const nne_tensor *X,
+                       const nne_tensor *W, int need_y, int need_b) {
+    int64_t outsp = 1;
+    for (int i = 0; i < p->nsp; i++) outsp *= p->out[i];
+    b->xi_n = (size_t)nne_tensor_numel(X) * sizeof(int32_t);
+    b->wi_n = (size_t)nne_tensor_numel(W) * sizeof(int32_t);
+    b->bi_n = need_b ? (size_t)p->M * sizeof(int32_t) : 0;
+    b->yi_n = need_y ? (size_t)(p->N * p->M * outsp) * sizeof(int32_t) : 0;
+    b->ks_n = nne_conv_scratch_i32(p);
+    b->xi = nn_carve_add(c, b->xi_n);
+    b->wi = nn_carve_add(c, b->wi_n);
+    b->bi = nn_carve_add(c, b->bi_n);
+    b->yi = nn_carve_add(c, b->yi_n);
+    b->ks = nn_carve_add(c, b->ks_n);
+}
+
+/* Shift X and W by their zero points into int32. */
+static void shift_inputs(const nne_conv_desc *p, const nne_tensor *X, const nne_tensor *xzp,
+                         const nne_tensor *W, const nne_tensor *wzp, int32_t *xi, int32_t *wi) {
+    int64_t nx = nne_tensor_numel(X), nw = nne_tensor_numel(W);
+    int32_t xz = q_get(xzp, 0);
+    if (X->dtype == NNE_DTYPE_UINT8) {
+        const uint8_t *s = (const uint8_t *)X->data;
+        for (int64_t i = 0; i < nx; i++) xi[i] = (int32_t)s[i] - xz;
+    } else {
+        const int8_t *s = (const int8_t *)X->data;
+        for (int64_t i = 0; i < nx; i++) xi[i] = (int32_t)s[i] - xz;
+    }
+    int64_t per_m = p->M > 0 ? nw / p->M : 0;
+    for (int64_t m = 0; m < p->M; m++) {
+        int32_t wz = q_get(wzp, m);
+        for (int64_t j = 0; j < per_m; j++) {
+            int64_t i = m * per_m + j;
+            int32_t v = W->dtype == NNE_DTYPE_UINT8 ? (int32_t)((const uint8_t *)W->data)[i]
+                                                    : (int32_t)((const int8_t *)W->data)[i];
+            wi[i] = v - wz;
+        }
+    }
+}
+
+static nne_status convinteger_run(nne_op_ctx *ctx) {
+    const nne_tensor *X = nne_ctx_input(ctx, 0), *W = nne_ctx_input(ctx, 1);
+    const nne_tensor *xzp = nne_ctx_input(ctx, 2), *wzp = nne_ctx_input(ctx, 3);
+    if (!X || !W) return nne_ctx_fail(ctx, NNE_ERR_INVALID_ARG, "inputs x and w are required");
+    if (!is_q8(X->dtype) || !is_q8(W->dtype))
+        return nne_ctx_fail(ctx, NNE_ERR_UNSUPPORTED, "dtype %s / %s not supported (uint8/int8)",
+                            nne_dtype_name(X->dtype), nne_dtype_name(W->dtype));
+    nne_conv_desc p;
+    int64_t od[NNE_MAX_DIMS];
+    NNE_TRY(qconv_geom(ctx, X, W, &p, od));
+    NNE_TRY(check_param(ctx, xzp, "x_zero_point", 0, X->dtype));
+    NNE_TRY(check_param(ctx, wzp, "w_zero_point", p.M, W->dtype));
+    nne_tensor *Y;
+    NNE_TRY(nne_ctx_output(ctx, 0, NNE_DTYPE_INT32, X->ndim, od, &Y));
+    nn_carve c = {0};
+    qconv_buf b;
+    qconv_plan(&c, &b, &p, X, W, 0, 0);
+    void *base = nn_scratch(ctx, &c);
+    if (nne_ctx_shape_only(ctx)) return NNE_OK;
+    if (nne_tensor_numel(Y) == 0) return NNE_OK;
+    int32_t *xi = (int32_t *)((char *)base + b.xi), *wi = (int32_t *)((char *)base + b.wi);
+    shift_inputs(&p, X, xzp, W, wzp, xi, wi);
+    nne_conv_i32(&p, xi, wi, NULL, (int32_t *)Y->data, (char *)base + b.ks);
+    return NNE_OK;
+}
+
+static nne_status qlinearconv_run(nne_op_ctx *ctx) {
+    const nne_tensor *X = nne_ctx_input(ctx, 0), *xs = nne_ctx_input(ctx, 1);
+    const nne_tensor *xzp = nne_ctx_input(ctx, 2), *W = nne_ctx_input(ctx, 3);
+    const nne_tensor *ws = nne_ctx_input(ctx, 4), *wzp = nne_ctx_input(ctx, 5);
+    const nne_tensor *ys = nne_ctx_input(ctx, 6), *yzp = nne_ctx_input(ctx, 7);
+    const nne_tensor *B = nne_ctx_input(ctx, 8);
+    if (!X || !xs || !W || !ws || !ys)
+        return nne_ctx_fail(ctx, NNE_ERR_INVALID_ARG,
+                            "inputs x, x_scale, w, w_scale and y_scale are required");
+    if (!is_q8(X->dtype) || !is_q8(W->dtype))
+        return nne_ctx_fail(ctx, NNE_ERR_UNSUPPORTED, "dtype %s / %s not supported (uint8/int8)",
+                            nne_dtype_name(X->dtype), nne_dtype_name(W->dtype));
+    nne_conv_desc p;
+    int64_t od[NNE_MAX_DIMS];
+    NNE_TRY(qconv_geom(ctx, X, W, &p, od));
+    NNE_TRY(check_param(ctx, xzp, "x_zero_point", 0, X->dtype));
+    NNE_TRY(check_param(ctx, wzp, "w_zero_point", p.M, W->dtype));
+    NNE_TRY(check_param(ctx, xs, "x_scale", 0, NNE_DTYPE_UNDEFINED));
+    NNE_TRY(check_param(ctx, ws, "w_scale", p.M, NNE_DTYPE_UNDEFINED));
+    NNE_TRY(check_param(ctx, ys, "y_scale", 0, NNE_DTYPE_UNDEFINED));
+    nne_dtype ydt = yzp ? yzp->dtype : X->dtype;
+    if (!is_q8(ydt))
+        return nne_ctx_fail(ctx, NNE_ERR_UNSUPPORTED, "y_zero_point dtype %s not supported",
+                            nne_dtype_name(ydt));
+    NNE_TRY(check_param(ctx, yzp, "y_zero_point", 0, ydt));
+    if (B && (B->dtype != NNE_DTYPE_INT32 || nne_tensor_numel(B) != p.M))
+        return nne_ctx_fail(ctx, NNE_ERR_INVALID_ARG, "B must be int32 of shape [%lld]",
+                            (long long)p.M);
+    nne_tensor *Y;
+    NNE_TRY(nne_ctx_output(ctx, 0, ydt, X->ndim, od, &Y));
+    nn_carve c = {0};
+    qconv_buf b;
+    qconv_plan(&c, &b, &p, X, W, 1, 0);
+    void *base = nn_scratch(ctx, &c);
+    if (nne_ctx_shape_only(ctx)) return NNE_OK;
+    if (nne_tensor_numel(Y) == 0) return NNE_OK;
+    int32_t *xi = (int32_t *)((char *)base + b.xi), *wi = (int32_t *)((char *)base + b.wi);
+    int32_t *yi = (int32_t *)((char *)base + b.yi);
+    shift_inputs(&p, X, xzp, W, wzp, xi, wi);
+    nne_conv_i32(&p, xi, wi, B ? (const int32_t *)B->data : NULL, yi, (char *)base + b.ks);
+
+    int64_t outsp = nne_tensor_numel(Y) / (p.N * p.M);
+    double xsc = nne_tensor_get_f64(xs, 0), ysc = nne_tensor_get_f64(ys, 0);
+    double yz = yzp ? (double)nne_tensor_get_i64(yzp, 0) : 0.0;
+    double lo = ydt == NNE_DTYPE_UINT8 ? 0.0 : -128.0, hi = ydt == NNE_DTYPE_UINT8 ? 255.0 : 127.0;
+    int64_t nws = nne_tensor_numel(ws);
+    for (int64_t n = 0; n < p.N; n++)
+        for (int64_t m = 0; m < p.M; m++) {
+            float mult = (float)(xsc * nne_tensor_get_f64(ws, nws == 1 ? 0 : m) / ysc);
+            int64_t base_i = (n * p.M + m) * outsp;
+            for (int64_t i = 0; i < outsp; i++) {
+                double v = nearbyint((double)((float)yi[base_i + i] * mult)) + yz;
+                if (v < lo) v = lo;
+                if (v > hi) v = hi;
+                if (ydt == NNE_DTYPE_UINT8) ((uint8_t *)Y->data)[base_i + i] = (uint8_t)v;
+                else ((int8_t *)Y->data)[base_i + i] = (int8_t)v;
+            }
+        }
+    return NNE_OK;
+}
+
+NNE_OP_REGISTER(ConvInteger, "", "ConvInteger", convinteger_run, 0);
+NNE_OP_REGISTER(QLinearConv, "", "QLinearConv", qlinearconv_run, 0);

@@ -1,0 +1,55 @@
+/*
+ * tensor_revseq.c - ReverseSequence: for each batch entry b, reverse the
+ * first sequence_lens[b] steps along the time axis and copy the rest.
+ * time_axis / batch_axis are 0 and 1 in either order; the remaining axes
+ * form a contiguous inner block that is moved with memcpy.
+ */
+#include "ops/tensor_util.h"
+
+#include <string.h>
+
+static nne_status reversesequence_run(nne_op_ctx *ctx) {
+    const nne_tensor *x = nne_ctx_input(ctx, 0), *sl = nne_ctx_input(ctx, 1);
+    if (!x || !sl)
+        return nne_ctx_fail(ctx, NNE_ERR_INVALID_ARG, "inputs input and sequence_lens are required");
+    size_t es;
+    NNE_TRY(nne_tu_esize(ctx, x->dtype, &es));
+    if (x->ndim < 2)
+        return nne_ctx_fail(ctx, NNE_ERR_INVALID_ARG, "input rank %d, expected >= 2", (int)x->ndim);
+    int64_t ta = nne_attr_i(ctx, "time_axis", 0), ba = nne_attr_i(ctx, "batch_axis", 1);
+    if (!((ta == 0 && ba == 1) || (ta == 1 && ba == 0)))
+        return nne_ctx_fail(ctx, NNE_ERR_INVALID_ARG,
+                            "time_axis %lld / batch_axis %lld invalid: expected 0 and 1 in either order",
+                            (long long)ta, (long long)ba);
+    int64_t nb = x->dims[ba], nt = x->dims[ta];
+    if (sl->ndim != 1 || sl->dims[0] != nb)
+        return nne_ctx_fail(ctx, NNE_ERR_INVALID_ARG, "sequence_lens must be 1-D of length %lld (batch)",
+                            (long long)nb);
+    if (!nne_dtype_is_int(sl->dtype) || sl->dtype == NNE_DTYPE_BOOL)
+        return nne_ctx_fail(ctx, NNE_ERR_INVALID_ARG, "sequence_lens dtype %s is not an integer type",
+                            nne_dtype_name(sl->dtype));
+    nne_tensor *y;
+    NNE_TRY(nne_ctx_output_like(ctx, 0, x, &y));
+    if (nne_ctx_shape_only(ctx)) return NNE_OK;
+    int64_t inner = 1;
+    for (int i = 2; i < x->ndim; i++) inner *= x->dims[i];
+    size_t row = (size_t)inner * es;
+    if (row == 0) return NNE_OK;
+    size_t lsz = nne_dtype_size(sl->dtype);
+    /* element (t, b) lives at row t*nb + b (time major) or b*nt + t */
+    for (int64_t b = 0; b < nb; b++) {
+        int64_t len = nne_tu_load_i64(sl->dtype, (const char *)sl->data + (size_t)b * lsz);
+        if (len < 0 || len > nt)
+            return nne_ctx_fail(ctx, NNE_ERR_INVALID_ARG,
+                                "sequence_lens[%lld] = %lld out of range: expected [0, %lld]",
+                                (long long)b, (long long)len, (long long)nt);
+        for (int64_t t = 0; t < nt; t++) {
+            int64_t st = t < len ? len - 1 - t : t;
+            int64_t dr = ta == 0 ? t * nb + b : b * nt + t;
+            int64_t sr = ta == 0 ? st * nb + b : b * nt + st;
+            memcpy((char *)y->data + (size_t)dr * row, (const char *)x->data + (size_t)sr * row, row);
+        }
+    }
+    return NNE_OK;
+}
+NNE_OP_REGISTER(ReverseSequence, "", "ReverseSequence", reversesequence_run, 0);

@@ -1,0 +1,131 @@
+/*
+ * tensor_transpose.c - axis permutations: Transpose, and DepthToSpace /
+ * SpaceToDepth, which are a reshape to 6-d, a transpose and a reshape back.
+ * All three build a strided view of the input and copy it with
+ * nne_tu_copy_nd, so every dtype works.
+ */
+#include "ops/tensor_util.h"
+
+#include <string.h>
+
+/* Copy x viewed as `nd` dims `vdims` (contiguous) into y permuted by perm:
+ * output axis i is view axis perm[i]. */
+static void permute_copy(void *y, const void *x, size_t es, int nd, const int64_t *vdims,
+                         const int *perm) {
+    int64_t vstr[NNE_TU_MAX_VIEW_DIMS], odims[NNE_TU_MAX_VIEW_DIMS];
+    int64_t sstr[NNE_TU_MAX_VIEW_DIMS], dstr[NNE_TU_MAX_VIEW_DIMS];
+    nne_tu_strides(nd, vdims, vstr);
+    for (int i = 0; i < nd; i++) {
+        odims[i] = vdims[perm[i]];
+        sstr[i] = vstr[perm[i]];
+    }
+    nne_tu_strides(nd, odims, dstr);
+    nne_tu_copy_nd(y, dstr, x, sstr, es, nd, odims);
+}
+
+static nne_status transpose_run(nne_op_ctx *ctx) {
+    const nne_tensor *x = nne_ctx_input(ctx, 0);
+    if (!x) return nne_ctx_fail(ctx, NNE_ERR_INVALID_ARG, "input 0 is missing");
+    size_t es;
+    NNE_TRY(nne_tu_esize(ctx, x->dtype, &es));
+    int r = x->ndim;
+    int perm[NNE_MAX_DIMS];
+    const int64_t *p = NULL;
+    int np = nne_attr_has(ctx, "perm") ? nne_attr_ints(ctx, "perm", &p) : -1;
+    if (np < 0) {
+        for (int i = 0; i < r; i++) perm[i] = r - 1 - i;
+    } else {
+        if (np != r)
+            return nne_ctx_fail(ctx, NNE_ERR_INVALID_ARG, "perm has %d values, expected %d (input rank)",
+                                np, r);
+        int seen[NNE_MAX_DIMS] = {0};
+        for (int i = 0; i < r; i++) {
+            int64_t a = p[i];
+            if (a < -r || a >= r)
+                return nne_ctx_fail(ctx, NNE_ERR_INVALID_ARG, "perm[%d] = %lld out of range [0, %d)",
+                                    i, (long long)a, r);
+            if (a < 0) a += r;
+            if (seen[a])
+                return nne_ctx_fail(ctx, NNE_ERR_INVALID_ARG, "perm repeats axis %lld", (long long)a);
+            seen[a] = 1;
+            perm[i] = (int)a;
+        }
+    }
+    int64_t od[NNE_MAX_DIMS];
+    for (int i = 0; i < r; i++) od[i] = x->dims[perm[i]];
+    nne_tensor *y;
+    NNE_TRY(nne_ctx_output(ctx, 0, x->dtype, r, od, &y));
+    if (nne_ctx_shape_only(ctx)) return NNE_OK;
+    permute_copy(y->data, x->data, es, r, x->dims, perm);
+    return NNE_OK;
+}
+NNE_OP_REGISTER(Transpose, "", "Transpose", transpose_run, 0);
+
+static nne_status block_prologue(nne_op_ctx *ctx, const nne_tensor **x, size_t *es, int64_t *bs) {
+    *x = nne_ctx_input(ctx, 0);
+    if (!*x) return nne_ctx_fail(ctx, NNE_ERR_INVALID_ARG, "input 0 is missing");
+    NNE_TRY(nne_tu_esize(ctx, (*x)->dtype, es));
+    if ((*x)->ndim != 4)
+        return nne_ctx_fail(ctx, NNE_ERR_INVALID_ARG, "input must be 4-D (NCHW), got rank %d",
+                            (int)(*x)->ndim);
+    if (!nne_attr_has(ctx, "blocksize"))
+        return nne_ctx_fail(ctx, NNE_ERR_INVALID_ARG, "attribute 'blocksize' is required");
+    *bs = nne_attr_i(ctx, "blocksize", 0);
+    if (*bs <= 0 || *bs > (int64_t)1 << 20)
+        return nne_ctx_fail(ctx, NNE_ERR_INVALID_ARG, "blocksize %lld is invalid (expected > 0)",
+                            (long long)*bs);
+    return NNE_OK;
+}
+
+static nne_status depthtospace_run(nne_op_ctx *ctx) {
+    const nne_tensor *x;
+    size_t es;
+    int64_t b;
+    NNE_TRY(block_prologue(ctx, &x, &es, &b));
+    const char *mode = nne_attr_s(ctx, "mode", "DCR");
+    int crd = !strcmp(mode, "CRD");
+    if (!crd && strcmp(mode, "DCR"))
+        return nne_ctx_fail(ctx, NNE_ERR_INVALID_ARG, "mode \"%s\" invalid (expected DCR or CRD)", mode);
+    int64_t n = x->dims[0], c = x->dims[1], h = x->dims[2], w = x->dims[3];
+    if (c % (b * b) != 0)
+        return nne_ctx_fail(ctx, NNE_ERR_INVALID_ARG,
+                            "channels %lld not divisible by blocksize^2 = %lld", (long long)c,
+                            (long long)(b * b));
+    int64_t oc = c / (b * b);
+    int64_t od[4] = {n, oc, h * b, w * b};
+    nne_tensor *y;
+    NNE_TRY(nne_ctx_output(ctx, 0, x->dtype, 4, od, &y));
+    if (nne_ctx_shape_only(ctx)) return NNE_OK;
+    if (crd) {
+        int64_t v[6] = {n, oc, b, b, h, w};
+        int perm[6] = {0, 1, 4, 2, 5, 3};
+        permute_copy(y->data, x->data, es, 6, v, perm);
+    } else {
+        int64_t v[6] = {n, b, b, oc, h, w};
+        int perm[6] = {0, 3, 4, 1, 5, 2};
+        permute_copy(y->data, x->data, es, 6, v, perm);
+    }
+    return NNE_OK;
+}
+NNE_OP_REGISTER(DepthToSpace, "", "DepthToSpace", depthtospace_run, 0);
+
+static nne_status spacetodepth_run(nne_op_ctx *ctx) {
+    const nne_tensor *x;
+    size_t es;
+    int64_t b;
+    NNE_TRY(block_prologue(ctx, &x, &es, &b));
+    int64_t n = x->dims[0], c = x->dims[1], h = x->dims[2], w = x->dims[3];
+    if (h % b != 0 || w % b != 0)
+        return nne_ctx_fail(ctx, NNE_ERR_INVALID_ARG,
+                            "spatial size %lldx%lld not divisible by blocksize %lld", (long long)h,
+                            (long long)w, (long long)b);
+    int64_t od[4] = {n, c * b * b, h / b, w / b};
+    nne_tensor *y;
+    NNE_TRY(nne_ctx_output(ctx, 0, x->dtype, 4, od, &y));
+    if (nne_ctx_shape_only(ctx)) return NNE_OK;
+    int64_t v[6] = {n, c, h / b, b, w / b, b};
+    int perm[6] = {0, 3, 5, 1, 2, 4};
+    permute_copy(y->data, x->data, es, 6, v, perm);
+    return NNE_OK;
+}
+NNE_OP_REGISTER(SpaceToDepth, "", "SpaceToDepth", spacetodepth_run, 0);

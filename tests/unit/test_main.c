@@ -1,0 +1,19 @@
+/*
+ * test_main.c - unit tests for the protobuf reader, .npy reader, shape
+ * helpers and the planner. Prints "N passed, M failed".
+ */
+#include "unit.h"
+
+#include <stdio.h>
+
+int g_unit_pass, g_unit_fail;
+
+int main(void) {
+    unit_pb();
+    unit_npy();
+    unit_session();
+    unit_models();
+    unit_nn_kernels();
+    printf("%d passed, %d failed\n", g_unit_pass, g_unit_fail);
+    return g_unit_fail ? 1 : 0;
+}

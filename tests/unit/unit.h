@@ -1,0 +1,18 @@
+#ifndef NNE_UNIT_H
+#define NNE_UNIT_H
+#include <stdio.h>
+extern int g_unit_pass, g_unit_fail;
+#define CHECK(cond)                                                                  \
+    do {                                                                             \
+        if (cond) g_unit_pass++;                                                     \
+        else {                                                                       \
+            g_unit_fail++;                                                           \
+            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
+        }                                                                            \
+    } while (0)
+void unit_pb(void);
+void unit_npy(void);
+void unit_session(void);
+void unit_models(void);
+void unit_nn_kernels(void);
+#endif

@@ -1,0 +1,158 @@
+/*
+ * bench.c - `nnedge bench MODEL [--shape NAME=DIMS]... [--threads N]
+ * [--runs N] [--warmup N] [--json]`: runs the model on random inputs (fixed
+ * seed) and reports latency percentiles, prepare time, arena and peak RSS.
+ */
+#include "cli.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+
+static uint64_t g_seed = 0x9e3779b97f4a7c15ull;
+static double rnd(void) {
+    g_seed ^= g_seed << 13;
+    g_seed ^= g_seed >> 7;
+    g_seed ^= g_seed << 17;
+    return (double)(g_seed >> 11) / 9007199254740992.0;
+}
+
+static void fill_random(nne_tensor *t) {
+    int64_t n = nne_tensor_numel(t);
+    for (int64_t i = 0; i < n; i++) {
+        double r = rnd();
+        switch (t->dtype) {
+        case NNE_DTYPE_FLOAT: ((float *)t->data)[i] = (float)(2 * r - 1); break;
+        case NNE_DTYPE_DOUBLE: ((double *)t->data)[i] = 2 * r - 1; break;
+        case NNE_DTYPE_FLOAT16: ((uint16_t *)t->data)[i] = nne_f32_to_f16((float)(2 * r - 1)); break;
+        case NNE_DTYPE_BFLOAT16: ((uint16_t *)t->data)[i] = nne_f32_to_bf16((float)(2 * r - 1)); break;
+        case NNE_DTYPE_BOOL: ((uint8_t *)t->data)[i] = r < 0.5; break;
+        case NNE_DTYPE_INT8: case NNE_DTYPE_UINT8: ((uint8_t *)t->data)[i] = (uint8_t)(r * 4); break;
+        case NNE_DTYPE_INT16: case NNE_DTYPE_UINT16: ((uint16_t *)t->data)[i] = (uint16_t)(r * 4); break;
+        case NNE_DTYPE_INT32: case NNE_DTYPE_UINT32: ((uint32_t *)t->data)[i] = (uint32_t)(r * 4); break;
+        default: ((uint64_t *)t->data)[i] = (uint64_t)(r * 4); break;
+        }
+    }
+}
+
+static int cmp_d(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+int cli_bench(int argc, char **argv) {
+    const char *path = NULL;
+    int json = 0, nshape = 0;
+    long threads = 1, runs = 20, warmup = 3;
+    char (*names)[256] = calloc((size_t)argc + 1, 256);
+    nne_tensor *shapes = calloc((size_t)argc + 1, sizeof *shapes);
+    int rc = EXIT_BAD_INPUT;
+    nne_model *m = NULL;
+    nne_session *s = NULL;
+    nne_tensor *ins = NULL;
+    const char **inames = NULL;
+    double *times = NULL;
+    nne_status st;
+    int ni = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "--json")) json = 1;
+        else if (!strcmp(a, "--shape") && i + 1 < argc) {
+            if (!cli_parse_shape(argv[++i], names[nshape], 256, &shapes[nshape])) {
+                rc = cli_usage_error("--shape %s: expected NAME=DIMS like input=1x3x224x224", argv[i]);
+                goto done;
+            }
+            nshape++;
+        } else if ((!strcmp(a, "--threads") || !strcmp(a, "--runs") || !strcmp(a, "--warmup")) && i + 1 < argc) {
+            long *dst = a[2] == 't' ? &threads : a[2] == 'r' ? &runs : &warmup;
+            if (!cli_parse_int(argv[++i], a[2] == 'w' ? 0 : 1, 1000000, dst)) {
+                rc = cli_usage_error("%s %s: expected a number", a, argv[i]);
+                goto done;
+            }
+        } else if (a[0] == '-') {
+            rc = cli_usage_error("bench: unknown option %s", a);
+            goto done;
+        } else if (!path) path = a;
+        else {
+            rc = cli_usage_error("bench: more than one model given");
+            goto done;
+        }
+    }
+    if (!path) {
+        rc = cli_usage_error("bench: no model given (nnedge bench MODEL)");
+        goto done;
+    }
+    if ((st = nne_model_load_file(path, NULL, &m)) != NNE_OK) {
+        rc = cli_fail(st, NULL);
+        goto done;
+    }
+    ni = nne_model_num_inputs(m);
+    ins = calloc((size_t)ni + 1, sizeof *ins);
+    inames = calloc((size_t)ni + 1, sizeof *inames);
+    times = calloc((size_t)runs, sizeof *times);
+    if (!ins || !inames || !times) {
+        rc = cli_usage_error("out of memory");
+        goto done;
+    }
+    if ((st = cli_input_shapes(m, nshape, names, shapes, ins)) != NNE_OK) goto done;
+    for (int i = 0; i < ni; i++) {
+        nne_value_info vi;
+        nne_model_input_info(m, i, &vi);
+        inames[i] = vi.name;
+        size_t nb = nne_tensor_nbytes(&ins[i]);
+        ins[i].data = malloc(nb ? nb : 1);
+        if (!ins[i].data) {
+            rc = cli_usage_error("cannot allocate input %s", vi.name);
+            goto done;
+        }
+        fill_random(&ins[i]);
+    }
+    nne_session_options so = nne_session_options_default();
+    so.threads = (int32_t)threads;
+    double t0 = cli_now_ms();
+    if ((st = nne_session_create(m, &so, &s)) != NNE_OK || (st = nne_session_prepare(s, ni, inames, ins)) != NNE_OK) {
+        rc = cli_fail(st, NULL);
+        goto done;
+    }
+    double prep = cli_now_ms() - t0;
+    for (int i = 0; i < ni; i++)
+        if ((st = nne_session_set_input(s, inames[i], &ins[i])) != NNE_OK) {
+            rc = cli_fail(st, NULL);
+            goto done;
+        }
+    for (long r = 0; r < warmup + runs; r++) {
+        double a = cli_now_ms();
+        if ((st = nne_session_run(s)) != NNE_OK) {
+            rc = cli_fail(st, NULL);
+            goto done;
+        }
+        if (r >= warmup) times[r - warmup] = cli_now_ms() - a;
+    }
+    qsort(times, (size_t)runs, sizeof *times, cmp_d);
+    double med = runs % 2 ? times[runs / 2] : 0.5 * (times[runs / 2 - 1] + times[runs / 2]);
+    long p90i = (long)(0.9 * (double)(runs - 1) + 0.5);
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    long long rss = (long long)ru.ru_maxrss * 1024;
+    size_t arena = nne_session_arena_bytes(s);
+    if (json)
+        printf("{\"model\": \"%s\", \"threads\": %ld, \"runs\": %ld, \"median_ms\": %.4f, \"p90_ms\": %.4f, "
+               "\"min_ms\": %.4f, \"prepare_ms\": %.3f, \"arena_bytes\": %zu, \"peak_rss_bytes\": %lld}\n",
+               path, threads, runs, med, times[p90i], times[0], prep, arena, rss);
+    else
+        printf("%s: median %.3f ms, p90 %.3f ms, min %.3f ms (%ld runs, %ld threads)\nprepare %.2f ms, arena %zu "
+               "bytes, peak RSS %lld bytes\n",
+               path, med, times[p90i], times[0], runs, threads, prep, arena, rss);
+    rc = EXIT_OK;
+done:
+    nne_session_destroy(s);
+    nne_model_destroy(m);
+    if (ins)
+        for (int i = 0; i < ni; i++) free(ins[i].data);
+    free(ins);
+    free(inames);
+    free(times);
+    free(names);
+    free(shapes);
+    return rc;
+}
