@@ -39,7 +39,7 @@ echo "== nnedge run $MODEL on the first 8 Fashion-MNIST test images =="
 while read -r k label _name; do
     out="$DEMO_DIR/out_$k"
     rm -rf "$out"
-    if ! "$NNEDGE" run "$MODEL" -i "input=$DEMO_DIR/img_$k.npy" -o "$out"; then
+    if ! "$NNEDGE" run "$MODEL" -i "input=$DEMO_DIR/img_$k.npy" -o "$out" >/dev/null; then
         echo "demo: nnedge run failed on image $k" >&2
         exit 1
     fi
