@@ -251,9 +251,10 @@ async function main() {
   if (!existsSync(opts.nnedge)) usage(`nnedge binary not found: ${opts.nnedge} (run make, or set NNEDGE)`);
   const ort = await loadOrt();
   const cpu = cpus();
-  console.log(`bench: ${selected.length} models, threads ${opts.threads.join(',')}, ${opts.rounds} rounds of ` +
+  const loadStart = loadavg();
+  console.log(`bench: ${selected.length} models (optional ones are skipped when missing), threads ${opts.threads.join(',')}, ${opts.rounds} rounds of ` +
     `${opts.warmup} warmup + ${opts.runs} timed runs per runtime; ${cpu.length} CPUs (${cpu[0]?.model?.trim()}), ` +
-    `load average ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);
+    `load average ${loadStart.map((x) => x.toFixed(2)).join(' ')}`);
   const results = [];
   let failed = 0;
   for (const m of selected) {
@@ -284,11 +285,13 @@ async function main() {
     }
   }
   const geo = printTables(results, opts);
+  console.log(`load average at the end: ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);
   if (opts.json) {
     writeFileSync(opts.json, JSON.stringify({
       date: new Date().toISOString(),
       cpus: cpu.length,
       cpu_model: cpu[0]?.model?.trim(),
+      loadavg_start: loadStart,
       loadavg_end: loadavg(),
       options: { threads: opts.threads, runs: opts.runs, warmup: opts.warmup, rounds: opts.rounds },
       nnedge_kernels_threaded: NNEDGE_KERNELS_THREADED,

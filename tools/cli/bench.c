@@ -38,6 +38,25 @@ static void fill_random(nne_tensor *t) {
     }
 }
 
+/* Peak resident set of this process in bytes. Linux keeps getrusage's
+ * ru_maxrss across execve, so a process started by a big parent (node, a
+ * Python test driver) would report the parent's peak; VmHWM in
+ * /proc/self/status belongs to this program's own address space. */
+static long long peak_rss_bytes(void) {
+    FILE *f = fopen("/proc/self/status", "r");
+    if (f) {
+        char line[256];
+        long long kb = -1;
+        while (fgets(line, sizeof line, f))
+            if (sscanf(line, "VmHWM: %lld kB", &kb) == 1) break;
+        fclose(f);
+        if (kb >= 0) return kb * 1024;
+    }
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (long long)ru.ru_maxrss * 1024;
+}
+
 static int cmp_d(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
     return x < y ? -1 : x > y;
@@ -173,9 +192,7 @@ int cli_bench(int argc, char **argv) {
     qsort(times, (size_t)runs, sizeof *times, cmp_d);
     double med = runs % 2 ? times[runs / 2] : 0.5 * (times[runs / 2 - 1] + times[runs / 2]);
     long p90i = (long)(0.9 * (double)(runs - 1) + 0.5);
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    long long rss = (long long)ru.ru_maxrss * 1024;
+    long long rss = peak_rss_bytes();
     size_t arena = nne_session_arena_bytes(s);
     if (json)
         printf("{\"model\": \"%s\", \"threads\": %ld, \"runs\": %ld, \"median_ms\": %.4f, \"p90_ms\": %.4f, "
