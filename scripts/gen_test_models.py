@@ -110,6 +110,33 @@ def nested_if():
     save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)]), "nested_if.onnx")
 
 
+def cli_models():
+    """For tests/cli/bad_input.sh: float32 [2,3] models to feed wrong inputs to.
+    passthrough_2x3 has no nodes (output x is input x), so it runs on any build;
+    identity_2x3 and add_2x3 need those ops."""
+    def vi(name):
+        return helper.make_tensor_value_info(name, TensorProto.FLOAT, [2, 3])
+
+    def model(g):
+        m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)])
+        m.ir_version = 7
+        return m
+
+    save(model(helper.make_graph([], "passthrough", [vi("x")], [vi("x")])), "passthrough_2x3.onnx")
+    save(model(helper.make_graph([helper.make_node("Identity", ["x"], ["y"], name="id")], "identity", [vi("x")],
+                                 [vi("y")])), "identity_2x3.onnx")
+    save(model(helper.make_graph([helper.make_node("Add", ["x", "y"], ["z"], name="add")], "add",
+                                 [vi("x"), vi("y")], [vi("z")])), "add_2x3.onnx")
+    # An initializer claiming 256 GiB of external data in a missing file: the
+    # load must fail before anything is allocated.
+    big = TensorProto(name="w", data_type=TensorProto.FLOAT, dims=[1 << 18, 1 << 18])
+    big.data_location = TensorProto.EXTERNAL
+    e = big.external_data.add()
+    e.key, e.value = "location", "no-such-weights.bin"
+    onnx.save(model(helper.make_graph([], "external_huge", [vi("x")], [vi("x")], [big])),
+              os.path.join(OUT, "external_huge.onnx"))
+
+
 if __name__ == "__main__":
     os.makedirs(OUT, exist_ok=True)
     shape_chain()
@@ -118,3 +145,4 @@ if __name__ == "__main__":
     unsupported_op()
     external_data()
     nested_if()
+    cli_models()

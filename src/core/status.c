@@ -28,8 +28,31 @@ const char *nne_status_str(nne_status st) {
 
 const char *nne_last_error(void) { return g_err; }
 
+/* Store msg as this thread's error, with control characters (a newline in a
+ * tensor name read from a model, say) written as \xHH: a message is always
+ * one line, as the CLI contract needs (one line per problem on stderr). */
+static void set_error(const char *msg) {
+    static const char hex[] = "0123456789abcdef";
+    size_t k = 0;
+    for (; *msg && k + 1 < sizeof g_err; msg++) {
+        unsigned char c = (unsigned char)*msg;
+        if (c >= 0x20 && c != 0x7f) {
+            g_err[k++] = (char)c;
+        } else {
+            if (k + 5 > sizeof g_err) break;
+            g_err[k++] = '\\';
+            g_err[k++] = 'x';
+            g_err[k++] = hex[c >> 4];
+            g_err[k++] = hex[c & 15];
+        }
+    }
+    g_err[k] = 0;
+}
+
 nne_status nne_verror(nne_status st, const char *fmt, va_list ap) {
-    vsnprintf(g_err, sizeof g_err, fmt, ap);
+    char msg[sizeof g_err];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    set_error(msg);
     return st;
 }
 
@@ -47,8 +70,8 @@ void nne_error_prefix(const char *fmt, ...) {
     va_start(ap, fmt);
     vsnprintf(pre, sizeof pre, fmt, ap);
     va_end(ap);
-    memcpy(old, g_err, sizeof old);
-    snprintf(g_err, sizeof g_err, "%.400s: %.600s", pre, old);
+    snprintf(old, sizeof old, "%.400s: %.600s", pre, g_err);
+    set_error(old);
 }
 
 void nne_log_set(nne_log_fn fn, void *user) {

@@ -94,7 +94,7 @@ nne_status nne_npy_read_memory(const void *buf, size_t size, nne_tensor *out) {
         return nne_error(NNE_ERR_INVALID_ARG, "npy: malformed 'fortran_order'");
     /* shape */
     const char *sp = find_key(h, e, "shape");
-    if (!sp || *sp != '(') return nne_error(NNE_ERR_INVALID_ARG, "npy: header has no 'shape' tuple");
+    if (!sp || sp >= e || *sp != '(') return nne_error(NNE_ERR_INVALID_ARG, "npy: header has no 'shape' tuple");
     sp++;
     int nd = 0;
     for (;;) {

@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -163,8 +164,11 @@ static nne_status scan_tensor(pb_reader *r, tensor_fields *tf, char **name) {
     return NNE_OK;
 }
 
-/* Read `len` bytes at `off` of base_dir/location into dst. */
-static nne_status read_external(const char *base_dir, const tensor_fields *tf, const char *tname, void *dst,
+/* Read nbytes at tf->ext_offset of base_dir/location into *dst, which is
+ * allocated here only once the file is known to hold them (a few bytes of
+ * model must not make us allocate what its shape claims). The caller frees
+ * *dst, also on failure. */
+static nne_status read_external(const char *base_dir, const tensor_fields *tf, const char *tname, void **dst,
                                 size_t nbytes) {
     if (!base_dir)
         return nne_error(NNE_ERR_IO, "onnx: tensor \"%s\" uses external data but the model was loaded from memory",
@@ -202,10 +206,12 @@ static nne_status read_external(const char *base_dir, const tensor_fields *tf, c
         rc = nne_error(NNE_ERR_CORRUPT_MODEL,
                        "onnx: tensor \"%s\": external data [%llu, +%zu) is past the end of %s (%lld bytes)", tname,
                        (unsigned long long)off, nbytes, path, (long long)st.st_size);
+    } else if (!(*dst = nne_aligned_alloc(nbytes))) {
+        rc = nne_error(NNE_ERR_OUT_OF_MEMORY, "onnx: tensor \"%s\": cannot allocate %zu bytes", tname, nbytes);
     } else {
         size_t done = 0;
         while (done < nbytes) {
-            ssize_t k = pread(fd, (char *)dst + done, nbytes - done, (off_t)(off + done));
+            ssize_t k = pread(fd, (char *)*dst + done, nbytes - done, (off_t)(off + done));
             if (k <= 0) {
                 rc = nne_error(NNE_ERR_IO, "onnx: tensor \"%s\": read error in %s", tname, path);
                 break;
@@ -332,14 +338,17 @@ static nne_status tensor_from_reader(const pb_reader *r0, const char *base_dir, 
                        (long long)tf.n_typed, (long long)n);
         goto fail;
     }
-    out->data = nne_aligned_alloc(nbytes);
-    if (!out->data) {
-        st = nne_error(NNE_ERR_OUT_OF_MEMORY, "onnx: tensor \"%s\": cannot allocate %zu bytes", tn, nbytes);
-        goto fail;
+    if (tf.external) {
+        st = read_external(base_dir, &tf, tn, &out->data, nbytes);
+    } else {
+        out->data = nne_aligned_alloc(nbytes);
+        if (!out->data) {
+            st = nne_error(NNE_ERR_OUT_OF_MEMORY, "onnx: tensor \"%s\": cannot allocate %zu bytes", tn, nbytes);
+            goto fail;
+        }
+        if (tf.has_raw) memcpy(out->data, tf.raw, nbytes);
+        else if (n > 0) st = decode_typed(r0, tf.typed_field, out, n);
     }
-    if (tf.external) st = read_external(base_dir, &tf, tn, out->data, nbytes);
-    else if (tf.has_raw) memcpy(out->data, tf.raw, nbytes);
-    else if (n > 0) st = decode_typed(r0, tf.typed_field, out, n);
     if (st != NNE_OK) goto fail;
     if (name) *name = nm;
     else nne_free(nm);
@@ -484,6 +493,12 @@ static nne_status parse_attr(loader *ld, const pb_reader *r0, const pb_field *af
     if (!a->name) return corrupt(r0, af->off, "attribute without a name");
     if (n_floats > INT32_MAX || n_ints > INT32_MAX || n_strings > INT32_MAX)
         return corrupt(r0, af->off, "attribute list too long");
+    /* One count (a->n) serves the one list an attribute holds; a file with two
+     * kinds of lists would make nne_attr_ints() & co. read past the shorter. */
+    if ((n_floats != 0) + (n_ints != 0) + (n_strings != 0) > 1)
+        return corrupt(r0, af->off, "attribute holds more than one kind of list (floats, ints, strings)");
+    /* set before filling, so nne_attr_free releases a partly filled list */
+    a->n = (int)(n_floats + n_ints + n_strings);
     if (n_floats) {
         a->floats = nne_calloc((size_t)n_floats, sizeof(float));
         if (!a->floats) return nne_error(NNE_ERR_OUT_OF_MEMORY, "onnx: out of memory");
@@ -539,9 +554,6 @@ static nne_status parse_attr(loader *ld, const pb_reader *r0, const pb_field *af
         }
     }
     if (r.err) return pb_err(&r);
-    if (n_floats) a->n = (int)n_floats;
-    if (n_ints) a->n = (int)n_ints;
-    if (n_strings) a->n = (int)n_strings;
     if (!seen_type || a->type == NNE_ATTR_UNDEFINED) { /* IR < 0.0.2 files omit the type */
         a->type = has_g ? NNE_ATTR_GRAPH : has_t ? NNE_ATTR_TENSOR : n_floats ? NNE_ATTR_FLOATS : n_ints ? NNE_ATTR_INTS
                   : n_strings ? NNE_ATTR_STRINGS : a->s ? NNE_ATTR_STRING : a->f != 0 ? NNE_ATTR_FLOAT : NNE_ATTR_INT;
@@ -965,26 +977,23 @@ nne_status nne_model_load_file(const char *path, const nne_model_options *opt, n
         return nne_error(NNE_ERR_IO, "model %s is not a regular file", path);
     }
     size_t size = (size_t)st.st_size;
-    uint8_t *buf = nne_malloc(size ? size : 1);
-    if (!buf) {
-        close(fd);
-        return nne_error(NNE_ERR_OUT_OF_MEMORY, "cannot allocate %zu bytes for model %s", size, path);
-    }
-    size_t done = 0;
-    while (done < size) {
-        ssize_t k = read(fd, buf + done, size - done);
-        if (k <= 0) {
+    /* Map the file: the parser reads it in place and copies each tensor once
+     * into aligned memory, so a large model is not held twice. */
+    const uint8_t *buf = (const uint8_t *)"";
+    void *map = NULL;
+    if (size) {
+        map = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
+        if (map == MAP_FAILED) {
             close(fd);
-            nne_free(buf);
-            return nne_error(NNE_ERR_IO, "read error on model %s", path);
+            return nne_error(NNE_ERR_IO, "cannot map model %s: %s", path, strerror(errno));
         }
-        done += (size_t)k;
+        buf = map;
     }
     close(fd);
     /* base dir = dirname(path) */
     char *dir = nne_strdup(path);
     if (!dir) {
-        nne_free(buf);
+        if (map) munmap(map, size);
         return nne_error(NNE_ERR_OUT_OF_MEMORY, "out of memory");
     }
     char *slash = strrchr(dir, '/');
@@ -994,7 +1003,7 @@ nne_status nne_model_load_file(const char *path, const nne_model_options *opt, n
     nne_status rc = nne_model_load_memory(buf, size, dir, opt, out);
     if (rc != NNE_OK) nne_error_prefix("%s", path);
     nne_free(dir);
-    nne_free(buf);
+    if (map) munmap(map, size);
     return rc;
 }
 

@@ -450,7 +450,7 @@ static nne_status qlinearmatmul_run(nne_op_ctx *ctx) {
                 /* the multiplier is formed in float like the reference: */
                 float mult = (float)((float)(sa * bsx[bo * N + n]) / (float)ysx[n]);
                 double v = nne_la_round_even((double)acc[base + n] * (double)mult) + yz[n];
-                v = v < lo ? lo : (v > hi ? hi : v);
+                v = !(v >= lo) ? lo : (v > hi ? hi : v); /* NaN saturates low */
                 if (ydt == NNE_DTYPE_INT8) {
                     ((int8_t *)Y->data)[base + n] = (int8_t)v;
                 } else {

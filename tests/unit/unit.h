@@ -16,4 +16,5 @@ void unit_session(void);
 void unit_models(void);
 void unit_nn_kernels(void);
 void unit_gemm(void);
+void unit_elemwise(void);
 #endif

@@ -18,19 +18,32 @@ static void usage(FILE *f) {
             "exit status: 0 ok, 2 bad input or unsupported model, 1 internal error\n");
 }
 
+/* Print "nnedge: <message>" as exactly one line on stderr: control characters
+ * (a newline inside a tensor name read from a model, say) are written as \xHH. */
+static void print_error_line(const char *fmt, va_list ap) {
+    char buf[2048];
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    fputs("nnedge: ", stderr);
+    for (const char *p = buf; *p; p++) {
+        unsigned char c = (unsigned char)*p;
+        if (c < 0x20 || c == 0x7f) fprintf(stderr, "\\x%02x", c);
+        else fputc(c, stderr);
+    }
+    fputc('\n', stderr);
+}
+
 int cli_fail(nne_status st, const char *context) {
     const char *msg = nne_last_error();
-    if (context && context[0]) fprintf(stderr, "nnedge: %s: %s\n", context, msg[0] ? msg : nne_status_str(st));
-    else fprintf(stderr, "nnedge: %s\n", msg[0] ? msg : nne_status_str(st));
+    if (!msg[0]) msg = nne_status_str(st);
+    if (context && context[0]) cli_usage_error("%s: %s", context, msg);
+    else cli_usage_error("%s", msg);
     return st == NNE_ERR_INTERNAL ? EXIT_INTERNAL : EXIT_BAD_INPUT;
 }
 
 int cli_usage_error(const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
-    fprintf(stderr, "nnedge: ");
-    vfprintf(stderr, fmt, ap);
-    fprintf(stderr, "\n");
+    print_error_line(fmt, ap);
     va_end(ap);
     return EXIT_BAD_INPUT;
 }
@@ -98,7 +111,7 @@ nne_status cli_input_shapes(const nne_model *m, int n, char (*names)[256], const
             found |= strcmp(vi.name, names[k]) == 0;
         }
         if (!found) {
-            fprintf(stderr, "nnedge: --shape %s: the model has no input named \"%s\"\n", names[k], names[k]);
+            cli_usage_error("--shape %s: the model has no input named \"%s\"", names[k], names[k]);
             return NNE_ERR_INVALID_ARG;
         }
     }
@@ -117,8 +130,8 @@ nne_status cli_input_shapes(const nne_model *m, int n, char (*names)[256], const
             }
         if (!given) {
             if (vi.ndim < 0) {
-                fprintf(stderr, "nnedge: input \"%s\" has no declared shape; give it with --shape %s=DIMS\n",
-                        vi.name, vi.name);
+                cli_usage_error("input \"%s\" has no declared shape; give it with --shape %s=DIMS", vi.name,
+                                vi.name);
                 return NNE_ERR_INVALID_ARG;
             }
             t->ndim = vi.ndim;
@@ -142,7 +155,6 @@ int main(int argc, char **argv) {
     if (!strcmp(verb, "run")) return cli_run(argc - 1, argv + 1);
     if (!strcmp(verb, "bench")) return cli_bench(argc - 1, argv + 1);
     if (!strcmp(verb, "eval")) return cli_eval(argc - 1, argv + 1);
-    fprintf(stderr, "nnedge: unknown verb \"%s\"\n", verb);
-    usage(stderr);
-    return EXIT_BAD_INPUT;
+    /* one line, like every other error (the usage text goes to stdout with --help) */
+    return cli_usage_error("unknown verb \"%s\" (nnedge --help lists the verbs)", verb);
 }

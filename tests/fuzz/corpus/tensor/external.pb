@@ -1,0 +1,4 @@
+Bxj
+locationweights.binj
+offset0j
+length16p

@@ -1,0 +1,93 @@
+# tests/fuzz/fuzz.mk - libFuzzer harnesses and the CLI bad-input test.
+# Included by the top-level Makefile (LIB_SRC, BUILD and CFLAGS come from it).
+#
+#   make fuzz-build        build-fuzz/fuzz_{model,npy,tensor}: every library source
+#                          compiled with clang -fsanitize=fuzzer,address,undefined
+#   make fuzz              run each harness FUZZ_SECONDS (default 600), one at a time,
+#                          on build-fuzz/corpus/<h> (seeded from tests/fuzz/corpus/<h>);
+#                          crashes go to build-fuzz/crashes/<h>/
+#   make fuzz-smoke        replay tests/fuzz/corpus and tests/fuzz/crashes, then fuzz each
+#                          harness FUZZ_SMOKE_SECONDS (default 20); `make test` runs it
+#   make test-bad-input    tests/cli/bad_input.sh against $(BUILD)/nnedge or $(NNEDGE)
+#                          (`make SAN=1 test-bad-input` checks the sanitizer build)
+#
+# A crash found by `make fuzz` is minimized with
+#   build-fuzz/fuzz_<h> -minimize_crash=1 -runs=10000 build-fuzz/crashes/<h>/crash-...
+# and committed under tests/fuzz/crashes/<h>/ so fuzz-smoke replays it forever.
+
+FUZZ_CC            ?= clang
+FUZZ_BUILD         := build-fuzz
+FUZZ_SECONDS       ?= 600
+FUZZ_SMOKE_SECONDS ?= 20
+FUZZ_FLAGS         ?=
+FUZZ_HARNESSES     := model npy tensor
+FUZZ_SAN           := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+FUZZ_CFLAGS        := -std=c11 -g -O1 -Wall -Wextra -Wno-unused-parameter -Iinclude -Isrc -D_GNU_SOURCE \
+                      -pthread $(FUZZ_SAN)
+# -timeout: a unit running longer is a hang; -rss_limit_mb also caps single mallocs.
+FUZZ_RUN_FLAGS     := -timeout=10 -rss_limit_mb=2048 -print_final_stats=1
+FUZZ_LIB_OBJ       := $(LIB_SRC:%.c=$(FUZZ_BUILD)/obj/%.o) $(FUZZ_BUILD)/obj/gen/op_table.o
+FUZZ_BINS          := $(FUZZ_HARNESSES:%=$(FUZZ_BUILD)/fuzz_%)
+FUZZ_HDRS          := $(wildcard include/*.h src/*/*.h src/kernels/*/*.h tests/fuzz/*.h)
+
+$(FUZZ_BUILD)/obj/%.o: %.c $(FUZZ_HDRS)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
+
+$(FUZZ_BUILD)/gen/op_table.c: $(wildcard src/ops/*.c) scripts/gen_op_table.sh
+	@mkdir -p $(dir $@)
+	sh scripts/gen_op_table.sh src/ops/*.c > $@.tmp && mv $@.tmp $@
+
+$(FUZZ_BUILD)/obj/gen/op_table.o: $(FUZZ_BUILD)/gen/op_table.c src/ops/op.h
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
+
+$(FUZZ_BUILD)/fuzz_%: $(FUZZ_BUILD)/obj/tests/fuzz/fuzz_%.o $(FUZZ_LIB_OBJ)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $^ -lm
+
+fuzz-build: $(FUZZ_BINS)
+
+# keep the objects between builds (they are intermediate files of the pattern rules)
+.SECONDARY: $(FUZZ_LIB_OBJ) $(FUZZ_HARNESSES:%=$(FUZZ_BUILD)/obj/tests/fuzz/fuzz_%.o)
+
+# Run one harness: $(call fuzz_run,HARNESS,SECONDS,CORPUS_DIR)
+define fuzz_run
+$(FUZZ_BUILD)/fuzz_$(1) $(FUZZ_RUN_FLAGS) -max_total_time=$(2) \
+  -artifact_prefix=$(FUZZ_BUILD)/crashes/$(1)/ \
+  $(if $(wildcard tests/fuzz/$(1).dict),-dict=tests/fuzz/$(1).dict) $(FUZZ_FLAGS) $(3)
+endef
+
+fuzz: fuzz-build
+	@fail=""; for h in $(FUZZ_HARNESSES); do \
+	  mkdir -p $(FUZZ_BUILD)/corpus/$$h $(FUZZ_BUILD)/crashes/$$h; \
+	  cp tests/fuzz/corpus/$$h/* $(FUZZ_BUILD)/corpus/$$h/; \
+	  echo "== fuzz_$$h for $(FUZZ_SECONDS) s (log: $(FUZZ_BUILD)/fuzz_$$h.log)"; \
+	  $(call fuzz_run,$$h,$(FUZZ_SECONDS),$(FUZZ_BUILD)/corpus/$$h) > $(FUZZ_BUILD)/fuzz_$$h.log 2>&1 \
+	    || fail="$$fail $$h"; \
+	  grep -E '^stat::number_of_executed_units|^Done [0-9]+ runs' $(FUZZ_BUILD)/fuzz_$$h.log; \
+	done; \
+	if [ -n "$$fail" ]; then echo "fuzz: findings in:$$fail (see $(FUZZ_BUILD)/crashes/)"; exit 1; fi
+
+fuzz-smoke: fuzz-build
+	@set -e; for h in $(FUZZ_HARNESSES); do \
+	  echo "== fuzz_$$h: replay tests/fuzz/corpus/$$h and tests/fuzz/crashes/$$h"; \
+	  $(FUZZ_BUILD)/fuzz_$$h -runs=0 tests/fuzz/corpus/$$h > $(FUZZ_BUILD)/smoke_$$h.log 2>&1 \
+	    || { tail -40 $(FUZZ_BUILD)/smoke_$$h.log; exit 1; }; \
+	  crashes=$$(ls tests/fuzz/crashes/$$h/* 2>/dev/null || true); \
+	  if [ -n "$$crashes" ]; then \
+	    $(FUZZ_BUILD)/fuzz_$$h $$crashes >> $(FUZZ_BUILD)/smoke_$$h.log 2>&1 \
+	      || { tail -40 $(FUZZ_BUILD)/smoke_$$h.log; exit 1; }; \
+	  fi; \
+	  echo "== fuzz_$$h: $(FUZZ_SMOKE_SECONDS) s of fuzzing"; \
+	  rm -rf $(FUZZ_BUILD)/smoke/$$h; mkdir -p $(FUZZ_BUILD)/smoke/$$h $(FUZZ_BUILD)/crashes/$$h; \
+	  $(call fuzz_run,$$h,$(FUZZ_SMOKE_SECONDS),$(FUZZ_BUILD)/smoke/$$h tests/fuzz/corpus/$$h) \
+	    >> $(FUZZ_BUILD)/smoke_$$h.log 2>&1 || { tail -40 $(FUZZ_BUILD)/smoke_$$h.log; exit 1; }; \
+	  grep -E '^stat::number_of_executed_units' $(FUZZ_BUILD)/smoke_$$h.log; \
+	done
+
+# NNEDGE=path picks another binary (`make test` passes build-san/nnedge).
+NNEDGE ?= $(BUILD)/nnedge
+test-bad-input: $(NNEDGE)
+	NNEDGE=$(NNEDGE) sh tests/cli/bad_input.sh
+
+.PHONY: fuzz-build fuzz fuzz-smoke test-bad-input

@@ -1,0 +1,119 @@
+/*
+ * fuzz_model.c - libFuzzer harness for the ONNX loader and the session.
+ *
+ * Each input is loaded twice from memory (allow_unsupported off, then on).
+ * A loaded model goes through everything `nnedge info` reads (input/output
+ * info, stats, op histogram), then a session is prepared with the declared
+ * input shapes (symbolic dims -> 1) and, when that succeeds, run once on
+ * zero-filled inputs and every output is read. Inputs above FUZZ_MAX_NUMEL
+ * elements are not prepared, to keep executions fast.
+ */
+#include "fuzz_common.h"
+
+#define FUZZ_MAX_NUMEL 1000000
+#define FUZZ_MAX_INPUTS 64
+
+static void visit(void *user, const char *domain, const char *op_type, int32_t count, int supported) {
+    *(unsigned *)user += fuzz_touch(domain, strlen(domain)) + fuzz_touch(op_type, strlen(op_type)) +
+                         (unsigned)count + (unsigned)supported;
+}
+
+static void touch_info(const nne_value_info *vi) {
+    fuzz_touch(vi->name, strlen(vi->name));
+    if (vi->ndim < -1 || vi->ndim > NNE_MAX_DIMS) abort();
+    for (int d = 0; d < vi->ndim; d++)
+        if (vi->dim_names[d]) fuzz_touch(vi->dim_names[d], strlen(vi->dim_names[d]));
+}
+
+static void run_session(const nne_model *m) {
+    int ni = nne_model_num_inputs(m);
+    if (ni > FUZZ_MAX_INPUTS) return;
+    const char *names[FUZZ_MAX_INPUTS];
+    nne_tensor shapes[FUZZ_MAX_INPUTS];
+    void *bufs[FUZZ_MAX_INPUTS] = {0};
+    memset(shapes, 0, sizeof shapes);
+    for (int i = 0; i < ni; i++) {
+        nne_value_info vi;
+        if (nne_model_input_info(m, i, &vi) != NNE_OK) abort();
+        if (vi.ndim < 0) return; /* no declared shape: prepare has nothing to go on */
+        names[i] = vi.name;
+        shapes[i].dtype = vi.dtype;
+        shapes[i].ndim = vi.ndim;
+        for (int d = 0; d < vi.ndim; d++) shapes[i].dims[d] = vi.dims[d] < 0 ? 1 : vi.dims[d];
+        int64_t n = nne_dims_numel(vi.ndim, shapes[i].dims);
+        if (n < 0 || n > FUZZ_MAX_NUMEL) return;
+    }
+    nne_session *s = NULL;
+    nne_session_options so = nne_session_options_default();
+    so.arena_limit_bytes = (size_t)256 << 20;
+    fuzz_clear_error();
+    nne_status st = nne_session_create(m, &so, &s);
+    fuzz_check_status(st, "nne_session_create");
+    if (st != NNE_OK) return;
+    fuzz_clear_error();
+    st = nne_session_prepare(s, ni, names, shapes);
+    fuzz_check_status(st, "nne_session_prepare");
+    if (st != NNE_OK) goto done;
+    nne_session_arena_bytes(s);
+    nne_session_macs(s);
+    for (int i = 0; i < ni; i++) {
+        size_t nb = nne_tensor_nbytes(&shapes[i]);
+        bufs[i] = calloc(1, nb ? nb : 1);
+        if (!bufs[i]) goto done;
+        nne_tensor t = shapes[i];
+        t.data = bufs[i];
+        fuzz_clear_error();
+        st = nne_session_set_input(s, names[i], &t);
+        fuzz_check_status(st, "nne_session_set_input");
+        if (st != NNE_OK) abort(); /* the prepared shape itself was refused */
+    }
+    fuzz_clear_error();
+    st = nne_session_run(s);
+    fuzz_check_status(st, "nne_session_run");
+    if (st != NNE_OK) goto done;
+    for (int i = 0; i < nne_model_num_outputs(m); i++) {
+        nne_tensor y;
+        if (nne_session_output(s, i, &y) != NNE_OK) abort();
+        if (y.ndim < 0 || y.ndim > NNE_MAX_DIMS) abort();
+        size_t nb = nne_tensor_nbytes(&y);
+        if (nb && !y.data) abort();
+        fuzz_touch(y.data, nb);
+    }
+done:
+    nne_session_destroy(s);
+    for (int i = 0; i < ni; i++) free(bufs[i]);
+}
+
+static void exercise(const nne_model *m) {
+    unsigned sink = 0;
+    nne_value_info vi;
+    for (int i = 0; i < nne_model_num_inputs(m); i++) {
+        if (nne_model_input_info(m, i, &vi) != NNE_OK) abort();
+        touch_info(&vi);
+    }
+    for (int i = 0; i < nne_model_num_outputs(m); i++) {
+        if (nne_model_output_info(m, i, &vi) != NNE_OK) abort();
+        touch_info(&vi);
+    }
+    nne_model_stats stats;
+    if (nne_model_stats_get(m, &stats) != NNE_OK) abort();
+    nne_model_visit_ops(m, visit, &sink);
+    run_session(m);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+    for (int allow = 0; allow < 2; allow++) {
+        nne_model_options opt = {.allow_unsupported = allow};
+        nne_model *m = NULL;
+        fuzz_clear_error();
+        nne_status st = nne_model_load_memory(data, size, NULL, &opt, &m);
+        fuzz_check_status(st, "nne_model_load_memory");
+        if (st != NNE_OK) {
+            if (m) abort();
+            continue;
+        }
+        exercise(m);
+        nne_model_destroy(m);
+    }
+    return 0;
+}
