@@ -78,3 +78,4 @@ clean:
 
 # Fuzzing (libFuzzer + ASan/UBSan, clang) and bad-input tests live in their own makefiles.
 -include tests/fuzz/fuzz.mk
+-include bench/bench.mk

@@ -15,5 +15,6 @@ void unit_npy(void);
 void unit_session(void);
 void unit_models(void);
 void unit_nn_kernels(void);
+void unit_gemm(void);
 void unit_elemwise(void);
 #endif
