@@ -594,7 +594,7 @@ nne_status nne_session_create(const nne_model *m, const nne_session_options *opt
 static void unprepare(nne_session *s) {
     if (s->folded)
         for (int v = 0; v < s->nv; v++)
-            if (s->folded[v]) nne_aligned_free(s->shape[v].data);
+            if (s->folded[v]) value_free(&s->shape[v]);
     exec_free(&s->main);
     nne_free(s->vstate);
     nne_free(s->shape);
