@@ -13,6 +13,7 @@ int main(void) {
     unit_npy();
     unit_session();
     unit_models();
+    unit_oom();
     unit_nn_kernels();
     unit_gemm();
     unit_elemwise();
