@@ -464,8 +464,9 @@ static nne_status run_node(exec *ex, int ni, int shape_only, int policy, const n
         for (int o = 0; o < n->n_out; o++) {
             int v = n->out[o];
             if (v >= 0 && !ex->vals[v].data)
-                return nne_error(NNE_ERR_INTERNAL, "node \"%s\" (%s): op did not produce output %d", n->name,
-                                 n->op_type, o);
+                return nne_error(NNE_ERR_INVALID_ARG,
+                                 "node \"%s\" (%s): the op gave no output %d of the node's %d; check the node "
+                                 "against the op's definition", n->name, n->op_type, o, n->n_out);
         }
     }
     return st;
@@ -864,8 +865,10 @@ nne_status nne_session_prepare(nne_session *s, int32_t n, const char *const *nam
                 for (int o = 0; o < nd->n_out; o++) {
                     int v = nd->out[o];
                     if (v >= 0 && s->shape[v].ndim < 0) {
-                        st = nne_error(NNE_ERR_INTERNAL, "node \"%s\" (%s): op did not declare output %d", nd->name,
-                                       nd->op_type, o);
+                        /* a node with more outputs than its op has (the model is wrong) */
+                        st = nne_error(NNE_ERR_INVALID_ARG,
+                                       "node \"%s\" (%s): the op gives no output %d of the node's %d; check the "
+                                       "node against the op's definition", nd->name, nd->op_type, o, nd->n_out);
                         goto fail;
                     }
                 }
