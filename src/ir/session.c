@@ -392,7 +392,13 @@ static const nne_attr *find_attr(const nne_op_ctx *ctx, const char *name) { retu
 int nne_attr_has(const nne_op_ctx *ctx, const char *name) { return find_attr(ctx, name) != NULL; }
 int64_t nne_attr_i(const nne_op_ctx *ctx, const char *name, int64_t def) {
     const nne_attr *a = find_attr(ctx, name);
-    return a ? (a->type == NNE_ATTR_FLOAT ? (int64_t)a->f : a->i) : def;
+    if (!a) return def;
+    if (a->type != NNE_ATTR_FLOAT) return a->i;
+    /* a float where an int is expected: saturate (casting NaN or 1e30 is undefined) */
+    if (!(a->f == a->f)) return 0;
+    if (a->f >= 9.2e18f) return INT64_MAX;
+    if (a->f <= -9.2e18f) return INT64_MIN;
+    return (int64_t)a->f;
 }
 float nne_attr_f(const nne_op_ctx *ctx, const char *name, float def) {
     const nne_attr *a = find_attr(ctx, name);
