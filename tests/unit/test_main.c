@@ -14,6 +14,7 @@ int main(void) {
     unit_session();
     unit_models();
     unit_nn_kernels();
+    unit_fuzz_regress();
     printf("%d passed, %d failed\n", g_unit_pass, g_unit_fail);
     return g_unit_fail ? 1 : 0;
 }

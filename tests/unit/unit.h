@@ -15,4 +15,5 @@ void unit_npy(void);
 void unit_session(void);
 void unit_models(void);
 void unit_nn_kernels(void);
+void unit_fuzz_regress(void);
 #endif
