@@ -33,10 +33,14 @@ $(BUILD)/obj/gen/op_table.o: $(BUILD)/gen/op_table.c src/ops/op.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -c $< -o $@
 
-$(BUILD)/libnnedge.a: $(LIB_OBJ)
-	rm -f $@ && ar rcs $@ $^
-$(BUILD)/libnnedge.so: $(LIB_OBJ)
-	$(CC) -shared $(LDSAN) -o $@ $^ $(LDLIBS)
+# The object list is a prerequisite too, so removing a source rebuilds the library.
+$(BUILD)/objlist: FORCE
+	@mkdir -p $(BUILD)
+	@echo '$(LIB_OBJ)' | cmp -s - $@ || echo '$(LIB_OBJ)' > $@
+$(BUILD)/libnnedge.a: $(LIB_OBJ) $(BUILD)/objlist
+	rm -f $@ && ar rcs $@ $(LIB_OBJ)
+$(BUILD)/libnnedge.so: $(LIB_OBJ) $(BUILD)/objlist
+	$(CC) -shared $(LDSAN) -o $@ $(LIB_OBJ) $(LDLIBS)
 $(BUILD)/nnedge: $(CLI_OBJ) $(BUILD)/libnnedge.a
 	$(CC) $(LDSAN) -o $@ $^ $(LDLIBS)
 $(BUILD)/conformance: $(BUILD)/obj/tests/conformance/runner.o $(BUILD)/libnnedge.a
@@ -52,6 +56,7 @@ test: setup
 	$(MAKE) SAN=1 all
 	build-san/unit_tests
 	CONFORMANCE=build-san/conformance sh tests/conformance/check.sh
+	CONFORMANCE=build-san/conformance OUT=build-san/opcases sh tests/opcases/run.sh
 	@if [ -f tests/fuzz/fuzz.mk ]; then $(MAKE) test-bad-input NNEDGE=build-san/nnedge && $(MAKE) fuzz-smoke; fi
 	NNEDGE=build-san/nnedge bash tests/diff/run.sh
 
@@ -69,7 +74,8 @@ demo:
 clean:
 	rm -rf build build-san build-fuzz
 
-.PHONY: all clean setup test conformance conformance-update demo
+.PHONY: FORCE all clean setup test conformance conformance-update demo
 
 # Fuzzing (libFuzzer + ASan/UBSan, clang) and bad-input tests live in their own makefiles.
 -include tests/fuzz/fuzz.mk
+-include bench/bench.mk

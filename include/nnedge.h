@@ -224,6 +224,21 @@ uint16_t nne_f32_to_f16(float f);
 float nne_bf16_to_f32(uint16_t h);
 uint16_t nne_f32_to_bf16(float f);
 
+/* Memory hook: every allocation of the library goes through these functions
+ * (default: libc). aligned_alloc_fn gets align = 64 and a size that is a
+ * multiple of it; memory from both allocation functions is released with
+ * free_fn. Set it before creating any model or session and keep it until all
+ * are destroyed; NULL restores libc. Not thread-safe. Tests use it to fail
+ * the Nth allocation and check that every error path is clean. */
+typedef struct nne_allocator {
+    void *(*malloc_fn)(void *user, size_t size);
+    void *(*realloc_fn)(void *user, void *ptr, size_t size);
+    void *(*aligned_alloc_fn)(void *user, size_t align, size_t size);
+    void (*free_fn)(void *user, void *ptr);
+    void *user;
+} nne_allocator;
+void nne_allocator_set(const nne_allocator *a);
+
 /* Logging: the library never prints; it reports through this callback. */
 typedef enum nne_log_level { NNE_LOG_ERROR = 0, NNE_LOG_WARN = 1, NNE_LOG_INFO = 2, NNE_LOG_DEBUG = 3 } nne_log_level;
 typedef void (*nne_log_fn)(void *user, nne_log_level level, const char *msg);

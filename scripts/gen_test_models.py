@@ -92,6 +92,24 @@ def external_data():
         f.write(b"\0" * 8 + np.array([0.5, 1.5, -2, 4], np.float32).tobytes())
 
 
+def nested_if():
+    """If inside If; the inner branch reads the top-level input x two scopes
+    out (outer-scope links through an intermediate graph)."""
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [3])
+    c = helper.make_tensor_value_info("c", TensorProto.BOOL, [])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [3])
+    def branch(name, nodes, out):
+        return helper.make_graph(nodes, name, [], [helper.make_tensor_value_info(out, TensorProto.FLOAT, [3])])
+    inner_then = branch("inner_then", [helper.make_node("Neg", ["x"], ["it"])], "it")
+    inner_else = branch("inner_else", [helper.make_node("Abs", ["x"], ["ie"])], "ie")
+    outer_then = branch("outer_then", [helper.make_node("If", ["c"], ["ot"], then_branch=inner_then,
+                                                        else_branch=inner_else)], "ot")
+    outer_else = branch("outer_else", [helper.make_node("Relu", ["x"], ["oe"])], "oe")
+    nodes = [helper.make_node("If", ["c"], ["y"], then_branch=outer_then, else_branch=outer_else)]
+    g = helper.make_graph(nodes, "nested_if", [x, c], [y])
+    save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)]), "nested_if.onnx")
+
+
 def cli_models():
     """For tests/cli/bad_input.sh: float32 [2,3] models to feed wrong inputs to.
     passthrough_2x3 has no nodes (output x is input x), so it runs on any build;
@@ -126,4 +144,5 @@ if __name__ == "__main__":
     nonzero_dynamic()
     unsupported_op()
     external_data()
+    nested_if()
     cli_models()

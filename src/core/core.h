@@ -21,6 +21,7 @@ void nne_log(nne_log_level lvl, const char *fmt, ...) __attribute__((format(prin
 static inline int nne_mul_ok(size_t a, size_t b, size_t *out) {
     return !__builtin_mul_overflow(a, b, out);
 }
+size_t nne_mem_cap(void);            /* bytes of physical memory */
 void *nne_malloc(size_t n);           /* NULL when n is absurd or allocation fails */
 void *nne_calloc(size_t n, size_t sz); /* overflow-checked */
 void *nne_realloc(void *p, size_t n);

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static _Thread_local char g_err[1024];
 static nne_log_fn g_log_fn;
@@ -92,27 +93,53 @@ void nne_log(nne_log_level lvl, const char *fmt, ...) {
  * make us try to allocate more than the machine could ever hold. */
 #define NNE_MAX_ALLOC ((size_t)1 << 40)
 
+/* Physical memory: no single tensor or arena may be larger (a length or a
+ * shape in a hostile file must not drive the process into the OOM killer). */
+size_t nne_mem_cap(void) {
+    static size_t cap;
+    if (!cap) {
+        long pages = sysconf(_SC_PHYS_PAGES), psz = sysconf(_SC_PAGESIZE);
+        cap = pages > 0 && psz > 0 ? (size_t)pages * (size_t)psz : NNE_MAX_ALLOC;
+    }
+    return cap;
+}
+
+static void *libc_malloc(void *u, size_t n) { (void)u; return malloc(n); }
+static void *libc_realloc(void *u, void *p, size_t n) { (void)u; return realloc(p, n); }
+static void *libc_aligned(void *u, size_t a, size_t n) { (void)u; return aligned_alloc(a, n); }
+static void libc_free(void *u, void *p) { (void)u; free(p); }
+static nne_allocator g_alloc = {libc_malloc, libc_realloc, libc_aligned, libc_free, NULL};
+
+void nne_allocator_set(const nne_allocator *a) {
+    static const nne_allocator libc = {libc_malloc, libc_realloc, libc_aligned, libc_free, NULL};
+    g_alloc = a ? *a : libc;
+}
+
 void *nne_malloc(size_t n) {
     if (n > NNE_MAX_ALLOC) return NULL;
-    return malloc(n ? n : 1);
+    return g_alloc.malloc_fn(g_alloc.user, n ? n : 1);
 }
 void *nne_calloc(size_t n, size_t sz) {
     size_t tot;
     if (!nne_mul_ok(n, sz, &tot) || tot > NNE_MAX_ALLOC) return NULL;
-    return calloc(tot ? tot : 1, 1);
+    void *p = g_alloc.malloc_fn(g_alloc.user, tot ? tot : 1);
+    if (p) memset(p, 0, tot);
+    return p;
 }
 void *nne_realloc(void *p, size_t n) {
     if (n > NNE_MAX_ALLOC) return NULL;
-    return realloc(p, n ? n : 1);
+    return g_alloc.realloc_fn(g_alloc.user, p, n ? n : 1);
 }
-void nne_free(void *p) { free(p); }
+void nne_free(void *p) {
+    if (p) g_alloc.free_fn(g_alloc.user, p);
+}
 
 void *nne_aligned_alloc(size_t n) {
-    if (n > NNE_MAX_ALLOC) return NULL;
+    if (n > NNE_MAX_ALLOC || n > nne_mem_cap()) return NULL;
     size_t r = (n + NNE_ALIGN - 1) / NNE_ALIGN * NNE_ALIGN;
-    return aligned_alloc(NNE_ALIGN, r ? r : NNE_ALIGN);
+    return g_alloc.aligned_alloc_fn(g_alloc.user, NNE_ALIGN, r ? r : NNE_ALIGN);
 }
-void nne_aligned_free(void *p) { free(p); }
+void nne_aligned_free(void *p) { nne_free(p); }
 
 char *nne_strndup(const char *s, size_t n) {
     char *r = nne_malloc(n + 1);

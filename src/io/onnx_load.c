@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -441,12 +442,9 @@ static int resolve_outer(nne_graph *g, const char *name) {
     if (!p) return -1;
     int pi = nne_graph_find(p, name);
     if (pi < 0) {
+        /* links the name into p from further out; returns its index in p */
         pi = resolve_outer(p, name);
         if (pi < 0) return -1;
-        int li = nne_graph_add_value(p, name, NNE_VAL_OUTER);
-        if (li < 0) return -1;
-        p->values[li].outer = pi;
-        pi = li;
     }
     int idx = nne_graph_add_value(g, name, NNE_VAL_OUTER);
     if (idx >= 0) g->values[idx].outer = pi;
@@ -979,26 +977,23 @@ nne_status nne_model_load_file(const char *path, const nne_model_options *opt, n
         return nne_error(NNE_ERR_IO, "model %s is not a regular file", path);
     }
     size_t size = (size_t)st.st_size;
-    uint8_t *buf = nne_malloc(size ? size : 1);
-    if (!buf) {
-        close(fd);
-        return nne_error(NNE_ERR_OUT_OF_MEMORY, "cannot allocate %zu bytes for model %s", size, path);
-    }
-    size_t done = 0;
-    while (done < size) {
-        ssize_t k = read(fd, buf + done, size - done);
-        if (k <= 0) {
+    /* Map the file: the parser reads it in place and copies each tensor once
+     * into aligned memory, so a large model is not held twice. */
+    const uint8_t *buf = (const uint8_t *)"";
+    void *map = NULL;
+    if (size) {
+        map = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
+        if (map == MAP_FAILED) {
             close(fd);
-            nne_free(buf);
-            return nne_error(NNE_ERR_IO, "read error on model %s", path);
+            return nne_error(NNE_ERR_IO, "cannot map model %s: %s", path, strerror(errno));
         }
-        done += (size_t)k;
+        buf = map;
     }
     close(fd);
     /* base dir = dirname(path) */
     char *dir = nne_strdup(path);
     if (!dir) {
-        nne_free(buf);
+        if (map) munmap(map, size);
         return nne_error(NNE_ERR_OUT_OF_MEMORY, "out of memory");
     }
     char *slash = strrchr(dir, '/');
@@ -1008,7 +1003,7 @@ nne_status nne_model_load_file(const char *path, const nne_model_options *opt, n
     nne_status rc = nne_model_load_memory(buf, size, dir, opt, out);
     if (rc != NNE_OK) nne_error_prefix("%s", path);
     nne_free(dir);
-    nne_free(buf);
+    if (map) munmap(map, size);
     return rc;
 }
 

@@ -58,6 +58,10 @@ struct exec {
     int *uses_left;
     const nne_tensor **ins;
     int max_in;
+    /* implicit inputs: values of this graph that node i's subgraphs read,
+     * impl[impl_start[i] .. impl_start[i + 1]) */
+    int *impl_start;
+    int *impl;
 };
 
 struct nne_session {
@@ -151,15 +155,15 @@ nne_session_options nne_session_options_default(void) {
 
 size_t nne_session_arena_bytes(const nne_session *s) { return s ? s->arena_size : 0; }
 
-/* Values of subgraphs of node n that refer to g (their OUTER links). */
-static int node_implicit_inputs(const nne_node *n, int *out, int cap) {
+/* Values of g that the subgraphs of node n read (their OUTER links); out may be NULL to count. */
+static int node_implicit_inputs(const nne_node *n, int *out) {
     int k = 0;
     for (int a = 0; a < n->n_attr; a++) {
         const nne_graph *sg = n->attrs[a].g;
         if (!sg) continue;
         for (int v = 0; v < sg->n_values; v++)
             if (sg->values[v].kind == NNE_VAL_OUTER) {
-                if (k < cap && out) out[k] = sg->values[v].outer;
+                if (out) out[k] = sg->values[v].outer;
                 k++;
             }
     }
@@ -176,25 +180,25 @@ static nne_status exec_init(exec *ex, nne_session *s, const nne_graph *g, exec *
     ex->owned = nne_calloc(nv, 1);
     ex->uses = nne_calloc(nv, sizeof(int));
     ex->uses_left = nne_calloc(nv, sizeof(int));
-    int max_in = 1;
-    for (int i = 0; i < g->n_nodes; i++)
+    ex->impl_start = nne_calloc((size_t)g->n_nodes + 1, sizeof(int));
+    int max_in = 1, n_impl = 0;
+    for (int i = 0; i < g->n_nodes; i++) {
         if (g->nodes[i].n_in > max_in) max_in = g->nodes[i].n_in;
+        n_impl += node_implicit_inputs(&g->nodes[i], NULL);
+    }
     ex->max_in = max_in;
     ex->ins = nne_calloc((size_t)max_in, sizeof *ex->ins);
-    if (!ex->vals || !ex->owned || !ex->uses || !ex->uses_left || !ex->ins)
+    ex->impl = nne_calloc((size_t)n_impl + 1, sizeof(int));
+    if (!ex->vals || !ex->owned || !ex->uses || !ex->uses_left || !ex->ins || !ex->impl_start || !ex->impl)
         return nne_error(NNE_ERR_OUT_OF_MEMORY, "session: out of memory");
     for (int i = 0; i < g->n_nodes; i++) {
         const nne_node *n = &g->nodes[i];
         for (int k = 0; k < n->n_in; k++)
             if (n->in[k] >= 0) ex->uses[n->in[k]]++;
-        int ni = node_implicit_inputs(n, NULL, 0);
-        if (ni) {
-            int *tmp = nne_calloc((size_t)ni, sizeof(int));
-            if (!tmp) return nne_error(NNE_ERR_OUT_OF_MEMORY, "session: out of memory");
-            node_implicit_inputs(n, tmp, ni);
-            for (int k = 0; k < ni; k++) ex->uses[tmp[k]]++;
-            nne_free(tmp);
-        }
+        int *imp = ex->impl + ex->impl_start[i];
+        int ni = node_implicit_inputs(n, imp);
+        ex->impl_start[i + 1] = ex->impl_start[i] + ni;
+        for (int k = 0; k < ni; k++) ex->uses[imp[k]]++;
     }
     for (int i = 0; i < g->n_outputs; i++) ex->uses[g->outputs[i]]++;
     return NNE_OK;
@@ -215,6 +219,8 @@ static void exec_free(exec *ex) {
     nne_free(ex->uses);
     nne_free(ex->uses_left);
     nne_free((void *)ex->ins);
+    nne_free(ex->impl_start);
+    nne_free(ex->impl);
     memset(ex, 0, sizeof *ex);
 }
 
@@ -270,10 +276,15 @@ nne_status nne_ctx_output(nne_op_ctx *ctx, int i, nne_dtype dt, int ndim, const 
         return nne_ctx_fail(ctx, NNE_ERR_UNSUPPORTED, "output dtype %s is not supported", nne_dtype_name(dt));
     int64_t n = nne_dims_numel(ndim, dims);
     size_t nbytes;
-    if (n < 0 || !nne_mul_ok((size_t)n, nne_dtype_size(dt), &nbytes) || nbytes > ((size_t)1 << 40)) {
+    if (n < 0 || !nne_mul_ok((size_t)n, nne_dtype_size(dt), &nbytes)) {
         char b[256];
         return nne_ctx_fail(ctx, NNE_ERR_INVALID_ARG, "output %d would have invalid shape %s", i,
                             nne_dims_str(ndim, dims, b, sizeof b));
+    }
+    if (nbytes > nne_mem_cap()) {
+        char b[256];
+        return nne_ctx_fail(ctx, NNE_ERR_OUT_OF_MEMORY, "output %d of shape %s needs %zu bytes, more than this machine has",
+                            i, nne_dims_str(ndim, dims, b, sizeof b), nbytes);
     }
     int v = ctx->node->out[i];
     exec *ex = ctx->ex;
@@ -478,25 +489,18 @@ static nne_status run_node(exec *ex, int ni, int shape_only, int policy, const n
     return st;
 }
 
-/* Release dynamic inputs of node ni whose last use this was. */
+static void release_one(exec *ex, int v) {
+    if (v >= 0 && --ex->uses_left[v] == 0 && ex->owned[v]) {
+        value_free(&ex->vals[v]);
+        ex->owned[v] = 0;
+    }
+}
+
+/* Release dynamic inputs (explicit and through subgraphs) of node ni whose last use this was. */
 static void release_inputs(exec *ex, int ni) {
     const nne_node *n = &ex->g->nodes[ni];
-    int tmp[64];
-    for (int k = 0; k < n->n_in; k++) {
-        int v = n->in[k];
-        if (v >= 0 && --ex->uses_left[v] == 0 && ex->owned[v]) {
-            value_free(&ex->vals[v]);
-            ex->owned[v] = 0;
-        }
-    }
-    int ni_impl = node_implicit_inputs(n, tmp, 64);
-    for (int k = 0; k < ni_impl && k < 64; k++) {
-        int v = tmp[k];
-        if (--ex->uses_left[v] == 0 && ex->owned[v]) {
-            value_free(&ex->vals[v]);
-            ex->owned[v] = 0;
-        }
-    }
+    for (int k = 0; k < n->n_in; k++) release_one(ex, n->in[k]);
+    for (int k = ex->impl_start[ni]; k < ex->impl_start[ni + 1]; k++) release_one(ex, ex->impl[k]);
 }
 
 /* Bind the views of an exec: constants and outer values. */
@@ -597,7 +601,7 @@ nne_status nne_session_create(const nne_model *m, const nne_session_options *opt
 static void unprepare(nne_session *s) {
     if (s->folded)
         for (int v = 0; v < s->nv; v++)
-            if (s->folded[v]) nne_aligned_free(s->shape[v].data);
+            if (s->folded[v]) value_free(&s->shape[v]);
     exec_free(&s->main);
     nne_free(s->vstate);
     nne_free(s->shape);
@@ -651,7 +655,6 @@ static nne_status plan_arena(nne_session *s) {
     int nb = 0;
     plan_buf *bufs = nne_calloc((size_t)s->nv + 1, sizeof *bufs);
     plan_buf **placed = nne_calloc((size_t)s->nv + 1, sizeof *placed);
-    int *tmp = NULL;
     if (!bufs || !placed) goto oom;
     for (int v = 0; v < s->nv; v++) {
         if (s->vstate[v] != VS_STATIC) continue;
@@ -673,18 +676,9 @@ static nne_status plan_arena(nne_session *s) {
             int v = n->in[k];
             if (v >= 0 && idx_of[v] >= 0 && bufs[idx_of[v]].last < i) bufs[idx_of[v]].last = i;
         }
-        int ni = node_implicit_inputs(n, NULL, 0);
-        if (ni) {
-            tmp = nne_calloc((size_t)ni, sizeof(int));
-            if (!tmp) {
-                nne_free(idx_of);
-                goto oom;
-            }
-            node_implicit_inputs(n, tmp, ni);
-            for (int k = 0; k < ni; k++)
-                if (idx_of[tmp[k]] >= 0 && bufs[idx_of[tmp[k]]].last < i) bufs[idx_of[tmp[k]]].last = i;
-            nne_free(tmp);
-            tmp = NULL;
+        for (int k = s->main.impl_start[i]; k < s->main.impl_start[i + 1]; k++) {
+            int v = s->main.impl[k];
+            if (idx_of[v] >= 0 && bufs[idx_of[v]].last < i) bufs[idx_of[v]].last = i;
         }
     }
     nne_free(idx_of);
@@ -834,10 +828,8 @@ nne_status nne_session_prepare(nne_session *s, int32_t n, const char *const *nam
             if (s->vstate[v] == VS_DYNAMIC || s->vstate[v] == VS_UNKNOWN) any_dyn = 1, all_shaped = 0;
             if (s->vstate[v] != VS_CONST) all_const = 0;
         }
-        int impl[64];
-        int nimpl = node_implicit_inputs(nd, impl, 64);
-        for (int k = 0; k < nimpl && k < 64; k++)
-            if (s->vstate[impl[k]] == VS_DYNAMIC) any_dyn = 1;
+        for (int k = s->main.impl_start[i]; k < s->main.impl_start[i + 1]; k++)
+            if (s->vstate[s->main.impl[k]] == VS_DYNAMIC) any_dyn = 1;
         unsigned fl = nd->op->flags;
         int fold = !(fl & (NNE_OPF_NONDETERMINISTIC | NNE_OPF_SUBGRAPH | NNE_OPF_NO_FOLD)) &&
                    (all_const || ((fl & NNE_OPF_SHAPE_ONLY) && all_shaped));

@@ -143,6 +143,7 @@ EW_BINARY_GU_B(or_gu, x != 0 || y != 0)
 EW_BINARY_GU_B(xor_gu, (x != 0) != (y != 0))
 
 #define EW_CMP(nm, OP)                    \
+    EW_BINARY_F32_B(nm##_f32, x OP y)     \
     EW_BINARY_GF_B(nm##_gf, x OP y)       \
     EW_BINARY_GI_B(nm##_gi, x OP y)       \
     EW_BINARY_GU_B(nm##_gu, x OP y)
@@ -155,11 +156,11 @@ EW_CMP(le, <=)
 static const ew_binop op_and = {EW_TB, 0, 1, 1, 0, NULL, NULL, NULL, and_gu};
 static const ew_binop op_or = {EW_TB, 0, 1, 1, 0, NULL, NULL, NULL, or_gu};
 static const ew_binop op_xor = {EW_TB, 0, 1, 1, 0, NULL, NULL, NULL, xor_gu};
-static const ew_binop op_eq = {EW_TALL, 0, 1, 1, 0, NULL, eq_gf, eq_gi, eq_gu};
-static const ew_binop op_gt = {EW_TNUM, 0, 1, 1, 0, NULL, gt_gf, gt_gi, gt_gu};
-static const ew_binop op_lt = {EW_TNUM, 0, 1, 1, 0, NULL, lt_gf, lt_gi, lt_gu};
-static const ew_binop op_ge = {EW_TNUM, 0, 1, 0, 0, NULL, ge_gf, ge_gi, ge_gu};
-static const ew_binop op_le = {EW_TNUM, 0, 1, 0, 0, NULL, le_gf, le_gi, le_gu};
+static const ew_binop op_eq = {EW_TALL, 0, 1, 1, 0, eq_f32, eq_gf, eq_gi, eq_gu};
+static const ew_binop op_gt = {EW_TNUM, 0, 1, 1, 0, gt_f32, gt_gf, gt_gi, gt_gu};
+static const ew_binop op_lt = {EW_TNUM, 0, 1, 1, 0, lt_f32, lt_gf, lt_gi, lt_gu};
+static const ew_binop op_ge = {EW_TNUM, 0, 1, 0, 0, ge_f32, ge_gf, ge_gi, ge_gu};
+static const ew_binop op_le = {EW_TNUM, 0, 1, 0, 0, le_f32, le_gf, le_gi, le_gu};
 
 /* ------------------------------------------------------------- bitwise -- */
 

@@ -217,6 +217,18 @@ static nne_status ew_legacy_view(nne_op_ctx *ctx, const nne_tensor *a, const nne
         return nne_ctx_fail(ctx, NNE_ERR_INVALID_ARG,
                             "legacy broadcast: axis=%lld with B of rank %d does not fit A of rank %d",
                             (long long)nne_attr_i(ctx, "axis", 0), b->ndim, a->ndim);
+    for (int d = 0; d < b->ndim; d++) {
+        if (b->dims[d] != a->dims[axis + d] && b->dims[d] != 1) {
+            char sa[128], sb[128];
+            return nne_ctx_fail(ctx, NNE_ERR_INVALID_ARG,
+                                "legacy broadcast: B shape %s placed at axis %lld does not match A "
+                                "shape %s (B dim %d is %lld, A dim %lld is %lld)",
+                                nne_dims_str(b->ndim, b->dims, sb, sizeof sb), (long long)axis,
+                                nne_dims_str(a->ndim, a->dims, sa, sizeof sa), d,
+                                (long long)b->dims[d], (long long)(axis + d),
+                                (long long)a->dims[axis + d]);
+        }
+    }
     bv->ndim = a->ndim - (int)axis;
     for (int d = b->ndim; d < bv->ndim; d++)
         bv->dims[d] = 1;

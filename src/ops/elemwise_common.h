@@ -314,18 +314,59 @@ nne_status ew_fail_dtype(nne_op_ctx *ctx, const char *what, nne_dtype dt);
  *   EW_UNARY_GI / _GU          int64 / uint64 domain
  *   EW_BINARY_F32(name, EXPR)  float x float -> float, with tight loops for
  *                              same-shape and scalar-broadcast runs
+ *   EW_BINARY_F32_B            float x float -> bool (comparisons)
  *   EW_BINARY_GF / _GI / _GU   generic domains; the _B variants store a bool
  */
+/* 1 when byte ranges [p, p+pn) and [q, q+qn) do not overlap. */
+static inline int ew_disjoint(const void *p, size_t pn, const void *q, size_t qn)
+{
+    uintptr_t a = (uintptr_t)p, b = (uintptr_t)q;
+    return a + pn <= b || b + qn <= a;
+}
+
+/* Runs BODY (which uses `i`) for i in [0, n), unrolled by 8 so that GCC's
+ * -O2 vectorizer (which does not version loops for aliasing or add
+ * epilogues) vectorizes it when the pointers are restrict-qualified. */
+#define EW_LOOP8_(n, BODY)                                                          \
+    do {                                                                            \
+        int64_t i8_ = 0;                                                            \
+        for (; i8_ + 8 <= (n); i8_ += 8)                                            \
+            for (int j8_ = 0; j8_ < 8; j8_++) {                                     \
+                const int64_t i = i8_ + j8_;                                        \
+                BODY;                                                               \
+            }                                                                       \
+        for (int64_t i = i8_; i < (n); i++) {                                       \
+            BODY;                                                                   \
+        }                                                                           \
+    } while (0)
+
 #define EW_UNARY_F32(name, EXPR)                                                    \
+    static inline float name##_e(const ew_k *k, const float x)                     \
+    {                                                                               \
+        (void)k;                                                                    \
+        return (EXPR);                                                              \
+    }                                                                               \
+    static void name##_cp(const ew_k *k, const float *restrict X, float *restrict Y, \
+                          int64_t n)                                                \
+    {                                                                               \
+        EW_LOOP8_(n, Y[i] = name##_e(k, X[i]));                                     \
+    }                                                                               \
+    static void name##_ip(const ew_k *k, float *restrict Y, int64_t n)             \
+    {                                                                               \
+        EW_LOOP8_(n, Y[i] = name##_e(k, Y[i]));                                     \
+    }                                                                               \
     static void name(const ew_k *k, const void *xp, void *yp, int64_t n)           \
     {                                                                               \
-        const float *X = (const float *)xp;                                \
-        float *Y = (float *)yp;                                            \
-        (void)k;                                                                    \
-        for (int64_t i = 0; i < n; i++) {                                           \
-            const float x = X[i];                                                   \
-            Y[i] = (EXPR);                                                          \
-        }                                                                           \
+        const float *X = (const float *)xp;                                         \
+        float *Y = (float *)yp;                                                     \
+        size_t nb = (size_t)n * sizeof(float);                                      \
+        if ((const void *)X == (const void *)Y)                                     \
+            name##_ip(k, Y, n);                                                     \
+        else if (ew_disjoint(X, nb, Y, nb))                                         \
+            name##_cp(k, X, Y, n);                                                  \
+        else                                                                        \
+            for (int64_t i = 0; i < n; i++)                                         \
+                Y[i] = name##_e(k, X[i]);                                           \
     }
 
 #define EW_UNARY_GEN_(name, T, LD, ST, EXPR)                                        \
@@ -340,38 +381,89 @@ nne_status ew_fail_dtype(nne_op_ctx *ctx, const char *what, nne_dtype dt);
 #define EW_UNARY_GI(name, EXPR) EW_UNARY_GEN_(name, int64_t, ew_ld_i, ew_st_i, EXPR)
 #define EW_UNARY_GU(name, EXPR) EW_UNARY_GEN_(name, uint64_t, ew_ld_u, ew_st_u, EXPR)
 
-#define EW_BINARY_F32(name, EXPR)                                                   \
+/* Typed binary kernel: restrict-qualified loops for same-shape and
+ * scalar-broadcast runs, used when the output is disjoint from the inputs or
+ * exactly one of them (in place, only when TI == TO: INPLACE = 1); partial
+ * overlap and general strides take the plain loop. */
+#define EW_BINARY_TYPED_(name, TI, TO, INPLACE, EXPR)                               \
+    static inline TO name##_e(const ew_k *k, const TI x, const TI y)               \
+    {                                                                               \
+        (void)k;                                                                    \
+        return (TO)(EXPR);                                                          \
+    }                                                                               \
+    static void name##_vv(const ew_k *k, const TI *restrict A, const TI *restrict B, \
+                          TO *restrict O, int64_t n)                                \
+    {                                                                               \
+        EW_LOOP8_(n, O[i] = name##_e(k, A[i], B[i]));                               \
+    }                                                                               \
+    static void name##_vs(const ew_k *k, const TI *restrict A, const TI y,          \
+                          TO *restrict O, int64_t n)                                \
+    {                                                                               \
+        EW_LOOP8_(n, O[i] = name##_e(k, A[i], y));                                  \
+    }                                                                               \
+    static void name##_sv(const ew_k *k, const TI x, const TI *restrict B,          \
+                          TO *restrict O, int64_t n)                                \
+    {                                                                               \
+        EW_LOOP8_(n, O[i] = name##_e(k, x, B[i]));                                  \
+    }                                                                               \
+    /* in place: O is also input A (ia = 1) or input B (ia = 0) */                 \
+    static void name##_iv(const ew_k *k, TO *restrict O, const TI *restrict B,      \
+                          int ia, int64_t n)                                        \
+    {                                                                               \
+        if (ia)                                                                     \
+            EW_LOOP8_(n, O[i] = name##_e(k, (TI)O[i], B[i]));                       \
+        else                                                                        \
+            EW_LOOP8_(n, O[i] = name##_e(k, B[i], (TI)O[i]));                       \
+    }                                                                               \
+    static void name##_is(const ew_k *k, TO *restrict O, const TI c, int ia,        \
+                          int64_t n)                                                \
+    {                                                                               \
+        if (ia)                                                                     \
+            EW_LOOP8_(n, O[i] = name##_e(k, (TI)O[i], c));                          \
+        else                                                                        \
+            EW_LOOP8_(n, O[i] = name##_e(k, c, (TI)O[i]));                          \
+    }                                                                               \
     static void name(const ew_k *k, const void *ap, int64_t sa, const void *bp,    \
                      int64_t sb, void *op, int64_t n)                               \
     {                                                                               \
-        const float *A = (const float *)ap;                                         \
-        const float *B = (const float *)bp;                                         \
-        float *O = (float *)op;                                                     \
-        (void)k;                                                                    \
+        const TI *A = (const TI *)ap;                                               \
+        const TI *B = (const TI *)bp;                                               \
+        TO *O = (TO *)op;                                                           \
+        size_t ni = (size_t)n * sizeof(TI), no = (size_t)n * sizeof(TO);            \
         if (sa == 1 && sb == 1) {                                                   \
-            for (int64_t i = 0; i < n; i++) {                                       \
-                const float x = A[i], y = B[i];                                     \
-                O[i] = (EXPR);                                                      \
+            int da = ew_disjoint(A, ni, O, no), db = ew_disjoint(B, ni, O, no);     \
+            if (da && db) {                                                         \
+                name##_vv(k, A, B, O, n);                                           \
+                return;                                                             \
             }                                                                       \
-        } else if (sa == 1 && sb == 0) {                                            \
-            const float y = B[0];                                                   \
-            for (int64_t i = 0; i < n; i++) {                                       \
-                const float x = A[i];                                               \
-                O[i] = (EXPR);                                                      \
+            if (INPLACE && (const void *)A == (const void *)O && db) {              \
+                name##_iv(k, O, B, 1, n);                                           \
+                return;                                                             \
             }                                                                       \
-        } else if (sa == 0 && sb == 1) {                                            \
-            const float x = A[0];                                                   \
-            for (int64_t i = 0; i < n; i++) {                                       \
-                const float y = B[i];                                               \
-                O[i] = (EXPR);                                                      \
+            if (INPLACE && (const void *)B == (const void *)O && da) {              \
+                name##_iv(k, O, A, 0, n);                                           \
+                return;                                                             \
             }                                                                       \
-        } else {                                                                    \
-            for (int64_t i = 0; i < n; i++) {                                       \
-                const float x = A[i * sa], y = B[i * sb];                           \
-                O[i] = (EXPR);                                                      \
+        } else if ((sa == 1 && sb == 0) || (sa == 0 && sb == 1)) {                  \
+            const TI *V = sa ? A : B; /* the contiguous operand */                  \
+            const TI c = sa ? B[0] : A[0];                                          \
+            if (ew_disjoint(V, ni, O, no)) {                                        \
+                if (sa)                                                             \
+                    name##_vs(k, V, c, O, n);                                       \
+                else                                                                \
+                    name##_sv(k, c, V, O, n);                                       \
+                return;                                                             \
+            }                                                                       \
+            if (INPLACE && (const void *)V == (const void *)O) {                    \
+                name##_is(k, O, c, sa, n);                                          \
+                return;                                                             \
             }                                                                       \
         }                                                                           \
+        for (int64_t i = 0; i < n; i++)                                             \
+            O[i] = name##_e(k, A[i * sa], B[i * sb]);                               \
     }
+#define EW_BINARY_F32(name, EXPR) EW_BINARY_TYPED_(name, float, float, 1, EXPR)
+#define EW_BINARY_F32_B(name, EXPR) EW_BINARY_TYPED_(name, float, uint8_t, 0, EXPR)
 
 #define EW_BINARY_GEN_(name, T, LD, ST, EXPR)                                       \
     static void name(const ew_k *k, const void *ap, int64_t sa, const void *bp,    \

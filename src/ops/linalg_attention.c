@@ -19,7 +19,7 @@
  */
 #include "ops/op.h"
 #include "ops/linalg_util.h"
-#include "kernels/ref/linalg_gemm.h"
+#include "kernels/ref/gemm.h"
 
 #include <inttypes.h>
 #include <math.h>

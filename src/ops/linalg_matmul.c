@@ -12,7 +12,7 @@
  */
 #include "ops/op.h"
 #include "ops/linalg_util.h"
-#include "kernels/ref/linalg_gemm.h"
+#include "kernels/ref/gemm.h"
 
 #include <inttypes.h>
 #include <math.h>
@@ -450,8 +450,7 @@ static nne_status qlinearmatmul_run(nne_op_ctx *ctx) {
                 /* the multiplier is formed in float like the reference: */
                 float mult = (float)((float)(sa * bsx[bo * N + n]) / (float)ysx[n]);
                 double v = nne_la_round_even((double)acc[base + n] * (double)mult) + yz[n];
-                if (v != v) v = 0; /* zero scales (0/0): NaN becomes 0 */
-                v = v < lo ? lo : (v > hi ? hi : v);
+                v = !(v >= lo) ? lo : (v > hi ? hi : v); /* NaN saturates low */
                 if (ydt == NNE_DTYPE_INT8) {
                     ((int8_t *)Y->data)[base + n] = (int8_t)v;
                 } else {

@@ -285,7 +285,7 @@ static nne_status dynamicquantizelinear_run(nne_op_ctx *ctx) {
     }
     float scale = (mx - mn) / 255.0f;
     float zpf = scale != 0.0f ? 0.0f - mn / scale : 0.0f;
-    zpf = zpf < 0.0f ? 0.0f : (zpf > 255.0f ? 255.0f : zpf);
+    zpf = !(zpf >= 0.0f) ? 0.0f : (zpf > 255.0f ? 255.0f : zpf); /* NaN -> 0 */
     double zpd = nne_la_round_even((double)zpf);
     *(float *)ys->data = scale;
     *(uint8_t *)yz->data = (uint8_t)zpd;
@@ -296,7 +296,7 @@ static nne_status dynamicquantizelinear_run(nne_op_ctx *ctx) {
         for (int64_t j = 0; j < cn; j++) {
             double q = scale != 0.0f ? nne_la_round_even((double)((float)xb[j] / scale)) + zpd
                                      : zpd;
-            yo[c + j] = (uint8_t)(q < 0.0 ? 0.0 : (q > 255.0 ? 255.0 : q));
+            yo[c + j] = (uint8_t)(!(q >= 0.0) ? 0.0 : (q > 255.0 ? 255.0 : q));
         }
     }
     return NNE_OK;

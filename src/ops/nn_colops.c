@@ -11,7 +11,7 @@
  * concat(past_state or zeros, input) with an optional fused SiLU.
  */
 #include "kernels/ref/conv.h"
-#include "kernels/ref/nn_gemm.h"
+#include "kernels/ref/gemm.h"
 #include "ops/nn_util.h"
 
 #include <math.h>
@@ -173,7 +173,7 @@ static nne_status deformconv_run(nne_op_ctx *ctx) {
     size_t bo = nn_carve_add(&c, B ? nn_f32_copy_bytes(B) : 0);
     size_t yo = nn_carve_add(&c, nn_f32_copy_bytes(Y));
     size_t co = nn_carve_add(&c, (size_t)(C * taps * outsp) * sizeof(float));
-    size_t po = nn_carve_add(&c, nn_sgemm_scratch_bytes());
+    size_t po = nn_carve_add(&c, nne_gemm_f32_scratch(M / G, outsp, C / G * taps));
     void *base = nn_scratch(ctx, &c);
     if (nne_ctx_shape_only(ctx)) return NNE_OK;
     if (nne_tensor_numel(Y) == 0) return NNE_OK;
@@ -225,7 +225,8 @@ static nne_status deformconv_run(nne_op_ctx *ctx) {
                 float bv = bs ? bs[gi * Mg + m] : 0.0f;
                 for (int64_t o = 0; o < outsp; o++) yg[m * outsp + o] = bv;
             }
-            nn_sgemm(Mg, outsp, K, w + gi * Mg * K, K, col + gi * K * outsp, outsp, yg, outsp, pack);
+            nne_gemm_f32(Mg, outsp, K, 1.0f, w + gi * Mg * K, K, 1, col + gi * K * outsp, outsp, 1, 1.0f,
+                         yg, outsp, pack);
         }
     }
     if (X->dtype != NNE_DTYPE_FLOAT) nn_store_f32(Y, 0, nne_tensor_numel(Y), y);

@@ -204,8 +204,7 @@ static nne_status qlinearconv_run(nne_op_ctx *ctx) {
             int64_t base_i = (n * p.M + m) * outsp;
             for (int64_t i = 0; i < outsp; i++) {
                 double v = nearbyint((double)((float)yi[base_i + i] * mult)) + yz;
-                if (v != v) v = 0; /* zero scales (0/0): NaN becomes 0, as in nn_sat() */
-                if (v < lo) v = lo;
+                if (!(v >= lo)) v = lo; /* NaN (e.g. a zero output scale) saturates low */
                 if (v > hi) v = hi;
                 if (ydt == NNE_DTYPE_UINT8) ((uint8_t *)Y->data)[base_i + i] = (uint8_t)v;
                 else ((int8_t *)Y->data)[base_i + i] = (int8_t)v;

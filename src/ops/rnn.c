@@ -19,6 +19,7 @@
  * (LSTM: f = 1 - i), linear_before_reset (GRU).
  */
 #include "ops/op.h"
+#include "kernels/ref/gemm.h"
 
 #include <math.h>
 #include <string.h>
@@ -113,76 +114,18 @@ static void act_apply(const rnn_act *a, const rnn_params *p, float *x, int64_t n
 }
 
 /*
- * C[m x n] (row stride ldc) = A[m x k] * B[n x k]^T, plus C when acc, plus
- * bias[j] when bias != NULL. Rows of A and B are both contiguous, so each
- * output is a dot product; four B rows share each load of A, and eight
- * independent partial sums per output let the compiler use vector registers
- * without reassociating floating-point sums.
+ * C[m x n] (row stride ldc) = A[m x k] * B[n x k]^T, plus bias[j] in every
+ * row when bias != NULL: the shared GEMM with B^T read through strides
+ * (1, ldb); gs is its scratch (nne_gemm_f32_scratch bytes).
  */
 static void gemm_nt(int64_t m, int64_t n, int64_t k, const float *A, int64_t lda, const float *B, int64_t ldb,
-                    const float *bias, float *C, int64_t ldc, int acc) {
-    for (int64_t i = 0; i < m; i++) {
-        const float *a = A + i * lda;
-        float *c = C + i * ldc;
-        int64_t j = 0;
-        for (; j + 4 <= n; j += 4) {
-            const float *b0 = B + j * ldb, *b1 = b0 + ldb, *b2 = b1 + ldb, *b3 = b2 + ldb;
-            float s0[8] = {0}, s1[8] = {0}, s2[8] = {0}, s3[8] = {0};
-            int64_t p = 0;
-            for (; p + 8 <= k; p += 8) {
-                for (int l = 0; l < 8; l++) {
-                    float av = a[p + l];
-                    s0[l] += av * b0[p + l];
-                    s1[l] += av * b1[p + l];
-                    s2[l] += av * b2[p + l];
-                    s3[l] += av * b3[p + l];
-                }
-            }
-            float t0 = 0.f, t1 = 0.f, t2 = 0.f, t3 = 0.f;
-            for (int l = 0; l < 8; l++) {
-                t0 += s0[l];
-                t1 += s1[l];
-                t2 += s2[l];
-                t3 += s3[l];
-            }
-            for (; p < k; p++) {
-                float av = a[p];
-                t0 += av * b0[p];
-                t1 += av * b1[p];
-                t2 += av * b2[p];
-                t3 += av * b3[p];
-            }
-            if (bias) {
-                t0 += bias[j];
-                t1 += bias[j + 1];
-                t2 += bias[j + 2];
-                t3 += bias[j + 3];
-            }
-            if (acc) {
-                c[j] += t0;
-                c[j + 1] += t1;
-                c[j + 2] += t2;
-                c[j + 3] += t3;
-            } else {
-                c[j] = t0;
-                c[j + 1] = t1;
-                c[j + 2] = t2;
-                c[j + 3] = t3;
-            }
-        }
-        for (; j < n; j++) {
-            const float *b = B + j * ldb;
-            float s[8] = {0};
-            int64_t p = 0;
-            for (; p + 8 <= k; p += 8)
-                for (int l = 0; l < 8; l++) s[l] += a[p + l] * b[p + l];
-            float t = 0.f;
-            for (int l = 0; l < 8; l++) t += s[l];
-            for (; p < k; p++) t += a[p] * b[p];
-            if (bias) t += bias[j];
-            c[j] = acc ? c[j] + t : t;
-        }
+                    const float *bias, float *C, int64_t ldc, void *gs) {
+    float beta = 0.0f;
+    if (bias) {
+        for (int64_t i = 0; i < m; i++) memcpy(C + i * ldc, bias, (size_t)n * sizeof(float));
+        beta = 1.0f;
     }
+    nne_gemm_f32(m, n, k, 1.0f, A, lda, 1, B, 1, ldb, beta, C, ldc, gs);
 }
 
 /* Float views of the op's tensors (NULL when absent). */
@@ -197,6 +140,7 @@ typedef struct {
     float *C;    /* [batch, hid] cell state (LSTM) */
     float *tmp;  /* [batch, hid] */
     float *bias; /* [G*hid] folded input-projection bias */
+    void *gs;    /* GEMM packing scratch */
 } rnn_bufs;
 
 /* Offset of state [d, b] in initial_h / Y_h / Y_c. */
@@ -226,7 +170,7 @@ static void rnn_direction(const rnn_params *p, const rnn_bufs *bf, int d) {
         if (p->kind == RNN_GRU && p->lbr)
             for (int64_t j = 2 * H; j < 3 * H; j++) bias[j] = Wb[j]; /* Rbh stays inside r * (...) */
     }
-    gemm_nt(seq * batch, GH, p->in, bf->X, p->in, W, p->in, bias, bf->XW, GH, 0);
+    gemm_nt(seq * batch, GH, p->in, bf->X, p->in, W, p->in, bias, bf->XW, GH, bf->gs);
 
     /* initial state */
     for (int64_t b = 0; b < batch; b++) {
@@ -241,7 +185,7 @@ static void rnn_direction(const rnn_params *p, const rnn_bufs *bf, int d) {
     /* 2. recurrence; GRU without linear_before_reset projects (r .* H) separately */
     const int64_t nrec = (p->kind == RNN_GRU && !p->lbr) ? 2 * H : GH;
     for (int64_t s = 0; s < seq; s++) {
-        gemm_nt(batch, nrec, H, bf->H, H, R, H, NULL, bf->HR, GH, 0);
+        gemm_nt(batch, nrec, H, bf->H, H, R, H, NULL, bf->HR, GH, bf->gs);
         for (int64_t b = 0; b < batch; b++) {
             int64_t L = bf->lens ? bf->lens[b] : seq;
             if (s >= L) continue;
@@ -294,7 +238,7 @@ static void rnn_direction(const rnn_params *p, const rnn_bufs *bf, int d) {
                 int64_t L = bf->lens ? bf->lens[b] : seq;
                 if (s >= L) memset(bf->tmp + b * H, 0, (size_t)H * sizeof(float));
             }
-            gemm_nt(batch, H, H, bf->tmp, H, R + 2 * H * H, H, NULL, bf->HR + 2 * H, GH, 0);
+            gemm_nt(batch, H, H, bf->tmp, H, R + 2 * H * H, H, NULL, bf->HR + 2 * H, GH, bf->gs);
             for (int64_t b = 0; b < batch; b++) {
                 int64_t L = bf->lens ? bf->lens[b] : seq;
                 if (s >= L) continue;
@@ -477,6 +421,9 @@ static nne_status rnn_common(nne_op_ctx *ctx, int kind) {
                             (long long)p.seq, (long long)p.batch, (long long)GH);
     int64_t nsc = pad16(p.seq * p.batch * GH) + pad16(p.batch * GH) + 3 * pad16(p.batch * p.hid) + pad16(GH) +
                   pad16(2 * p.batch);
+    size_t gs1 = nne_gemm_f32_scratch(p.seq * p.batch, GH, p.in), gs2 = nne_gemm_f32_scratch(p.batch, GH, p.hid);
+    int64_t ngs = (int64_t)((gs1 > gs2 ? gs1 : gs2) + sizeof(float) - 1) / (int64_t)sizeof(float);
+    nsc += pad16(ngs);
     if (dt != NNE_DTYPE_FLOAT) {
         const nne_tensor *ins[7] = {X, W, R, B, P, H0, C0};
         for (int i = 0; i < 7; i++)
@@ -496,6 +443,7 @@ static nne_status rnn_common(nne_op_ctx *ctx, int kind) {
     bf.C = sp, sp += pad16(p.batch * p.hid);
     bf.tmp = sp, sp += pad16(p.batch * p.hid);
     bf.bias = sp, sp += pad16(GH);
+    bf.gs = sp, sp += pad16(ngs);
     if (SL) {
         int64_t *lens = (int64_t *)sp;
         sp += pad16(2 * p.batch);

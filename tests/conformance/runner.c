@@ -114,9 +114,25 @@ static int compare(const nne_tensor *a, const nne_tensor *e, char *why, size_t w
     return 1;
 }
 
+/* Per-test tolerance overrides, exactly those upstream's own reference CI
+ * passes to its runner (listed in onnx-tests/README.md, "Comparing outputs"):
+ * the DFT tests' expected files hold float32 FFT rounding noise. */
+static void tolerance_for(const char *name) {
+    static const char *dft[] = {"test_dft", "test_dft_axis", "test_dft_axis_opset19", "test_dft_inverse",
+                                "test_dft_inverse_opset19", "test_dft_opset19"};
+    const char *base = strrchr(name, '/');
+    base = base ? base + 1 : name;
+    g_rtol = 1e-3;
+    g_atol = 1e-7;
+    for (size_t i = 0; i < sizeof dft / sizeof dft[0]; i++)
+        if (strcmp(base, dft[i]) == 0) g_atol = 1e-6;
+    if (strcmp(base, "test_celu_bfloat16_expanded") == 0) g_rtol = g_atol = 1e-2;
+}
+
 /* Runs one test; prints its result line. Returns 0 pass, 1 fail, 2 skip. */
 static int run_test(const char *dir, const char *name) {
     char path[4096];
+    tolerance_for(name);
     snprintf(path, sizeof path, "%s/model.onnx", dir);
     nne_model_options mo = {.allow_unsupported = 1};
     nne_model *m = NULL;

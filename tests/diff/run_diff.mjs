@@ -42,7 +42,7 @@ const SEED = 0x6e6e6564; // "nned"
 // fill. `optional` models are skipped (not failed) when the file is missing.
 // ---------------------------------------------------------------------------
 const IMG = [1, 3, 224, 224];
-const MODELS = [
+export const MODELS = [
   { name: 'mobilenet_v2', file: 'models:mobilenet_v2.onnx', shapes: { input: IMG } },
   { name: 'mobilenet_v3_small', file: 'models:mobilenet_v3_small.onnx', shapes: { input: IMG } },
   { name: 'resnet18', file: 'models:resnet18.onnx', shapes: { input: IMG } },
@@ -152,7 +152,7 @@ function parseArgs(argv) {
   return o;
 }
 
-function modelPath(spec, opts) {
+export function modelPath(spec, opts) {
   const i = spec.indexOf(':');
   const kind = spec.slice(0, i);
   const rest = spec.slice(i + 1);
@@ -234,7 +234,7 @@ const ORT_TO_NPY = {
   uint8: 'u1', uint16: 'u2', uint32: 'u4', uint64: 'u8', bool: 'b1',
 };
 
-function makeInput(model, name, meta) {
+export function makeInput(model, name, meta) {
   const type = meta.type;
   const dtype = ORT_TO_NPY[type];
   if (!dtype) throw new Error(`input '${name}' has unsupported type ${type}`);
@@ -379,7 +379,7 @@ async function createSession(ort, path, opts) {
   });
 }
 
-function inputMeta(session) {
+export function inputMeta(session) {
   const meta = session.inputMetadata;
   const byName = {};
   session.inputNames.forEach((n, i) => {
@@ -533,7 +533,11 @@ async function main() {
   return failed > 0 ? 1 : 0;
 }
 
-main().then((code) => process.exit(code), (e) => {
-  console.error(`run_diff: ${e.stack || e}`);
-  process.exit(1);
-});
+// Run only as a script: bench/run_bench.mjs imports the model table and the
+// input generator from this file.
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  main().then((code) => process.exit(code), (e) => {
+    console.error(`run_diff: ${e.stack || e}`);
+    process.exit(1);
+  });
+}

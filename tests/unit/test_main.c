@@ -13,7 +13,10 @@ int main(void) {
     unit_npy();
     unit_session();
     unit_models();
+    unit_oom();
     unit_nn_kernels();
+    unit_gemm();
+    unit_elemwise();
     unit_fuzz_regress();
     printf("%d passed, %d failed\n", g_unit_pass, g_unit_fail);
     return g_unit_fail ? 1 : 0;

@@ -166,7 +166,31 @@ static void test_external(void) {
     CHECK(nne_model_load_file(MODELS "external_data.onnx", NULL, &m) == NNE_ERR_IO);
 }
 
+static void test_nested_if(void) {
+    nne_model *m = load(MODELS "nested_if.onnx");
+    CHECK(m != NULL);
+    if (!m) return;
+    nne_session *s;
+    float x[3] = {-1, 2, -3};
+    uint8_t c = 1;
+    nne_tensor tx = {.dtype = NNE_DTYPE_FLOAT, .ndim = 1, .dims = {3}, .data = x};
+    nne_tensor tc = {.dtype = NNE_DTYPE_BOOL, .ndim = 0, .data = &c};
+    CHECK(nne_session_create(m, NULL, &s) == NNE_OK && nne_session_prepare(s, 0, NULL, NULL) == NNE_OK);
+    CHECK(nne_session_set_input(s, "x", &tx) == NNE_OK && nne_session_set_input(s, "c", &tc) == NNE_OK);
+    CHECK(nne_session_run(s) == NNE_OK);
+    nne_tensor out;
+    nne_session_output(s, 0, &out);
+    CHECK(((float *)out.data)[0] == 1 && ((float *)out.data)[1] == -2 && ((float *)out.data)[2] == 3);
+    c = 0;
+    CHECK(nne_session_run(s) == NNE_OK);
+    nne_session_output(s, 0, &out);
+    CHECK(((float *)out.data)[0] == 0 && ((float *)out.data)[1] == 2 && ((float *)out.data)[2] == 0);
+    nne_session_destroy(s);
+    nne_model_destroy(m);
+}
+
 void unit_models(void) {
+    test_nested_if();
     test_shape_chain();
     test_chain_plan();
     test_dynamic();

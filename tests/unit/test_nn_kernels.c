@@ -1,13 +1,11 @@
 /*
  * test_nn_kernels.c - differential tests of the reference convolution
- * kernels (kernels/ref/conv.c, nn_gemm.c) against naive loops: the blocked
- * sgemm on sizes below, at and above its tiles, Conv / ConvTranspose in
+ * kernels (kernels/ref/conv.c) against naive loops: Conv / ConvTranspose in
  * float, double and int32 over 1-3 spatial axes with groups, depthwise,
  * pointwise, strides, dilations and pads, and the im2col / col2im adjoint
  * identity <im2col(x), c> == <x, col2im(c)>.
  */
 #include "kernels/ref/conv.h"
-#include "kernels/ref/nn_gemm.h"
 #include "unit.h"
 
 #include <math.h>
@@ -21,38 +19,6 @@ static float frand(void) {
 }
 
 static void *alloc64(size_t bytes) { return aligned_alloc(64, (bytes + 63) / 64 * 64 + 64); }
-
-static void test_sgemm(void) {
-    static const int sz[] = {1, 3, 4, 5, 8, 9, 17, 64, 65, 257, 300};
-    int ns = (int)(sizeof sz / sizeof sz[0]);
-    void *pack = alloc64(nn_sgemm_scratch_bytes());
-    int bad = 0;
-    for (int a = 0; a < ns; a += 2)
-        for (int b = 0; b < ns; b += 3)
-            for (int c = 0; c < ns; c += 4) {
-                int M = sz[a], N = sz[b], K = sz[c];
-                int lda = K + 3, ldb = N + 1, ldc = N + 2;
-                float *A = malloc(sizeof(float) * (size_t)(M * lda));
-                float *B = malloc(sizeof(float) * (size_t)(K * ldb));
-                float *C = malloc(sizeof(float) * (size_t)(M * ldc));
-                for (int i = 0; i < M * lda; i++) A[i] = frand();
-                for (int i = 0; i < K * ldb; i++) B[i] = frand();
-                for (int i = 0; i < M * ldc; i++) C[i] = frand();
-                float *C0 = malloc(sizeof(float) * (size_t)(M * ldc));
-                memcpy(C0, C, sizeof(float) * (size_t)(M * ldc));
-                nn_sgemm(M, N, K, A, lda, B, ldb, C, ldc, pack);
-                for (int i = 0; i < M; i++)
-                    for (int j = 0; j < ldc; j++) {
-                        double ref = C0[i * ldc + j];
-                        if (j < N)
-                            for (int k = 0; k < K; k++) ref += (double)A[i * lda + k] * B[k * ldb + j];
-                        if (fabs(ref - C[i * ldc + j]) > 1e-4 * (1.0 + fabs(ref))) bad++;
-                    }
-                free(A), free(B), free(C), free(C0);
-            }
-    CHECK(bad == 0);
-    free(pack);
-}
 
 /* Naive N-d conv (double) on the geometry of p. */
 static void naive_conv(const nne_conv_desc *p, const double *x, const double *w, const double *b,
@@ -203,7 +169,6 @@ static void test_col_adjoint(void) {
 }
 
 void unit_nn_kernels(void) {
-    test_sgemm();
     test_conv_cases(0);
     test_conv_cases(1);
     test_col_adjoint();

@@ -14,6 +14,9 @@ void unit_pb(void);
 void unit_npy(void);
 void unit_session(void);
 void unit_models(void);
+void unit_oom(void);
 void unit_nn_kernels(void);
+void unit_gemm(void);
+void unit_elemwise(void);
 void unit_fuzz_regress(void);
 #endif

@@ -1,7 +1,10 @@
 /*
- * bench.c - `nnedge bench MODEL [--shape NAME=DIMS]... [--threads N]
- * [--runs N] [--warmup N] [--json]`: runs the model on random inputs (fixed
- * seed) and reports latency percentiles, prepare time, arena and peak RSS.
+ * bench.c - `nnedge bench MODEL [--shape NAME=DIMS]... [-i NAME=FILE.npy]...
+ * [--threads N] [--runs N] [--warmup N] [--json]`: runs the model on random
+ * inputs (fixed seed) and reports latency percentiles, prepare time, arena
+ * and peak RSS. `-i` takes one input's values (and shape) from a .npy file
+ * instead, for models whose control flow depends on an input's value (e.g.
+ * a sample rate that picks a branch).
  */
 #include "cli.h"
 
@@ -35,6 +38,25 @@ static void fill_random(nne_tensor *t) {
     }
 }
 
+/* Peak resident set of this process in bytes. Linux keeps getrusage's
+ * ru_maxrss across execve, so a process started by a big parent (node, a
+ * Python test driver) would report the parent's peak; VmHWM in
+ * /proc/self/status belongs to this program's own address space. */
+static long long peak_rss_bytes(void) {
+    FILE *f = fopen("/proc/self/status", "r");
+    if (f) {
+        char line[256];
+        long long kb = -1;
+        while (fgets(line, sizeof line, f))
+            if (sscanf(line, "VmHWM: %lld kB", &kb) == 1) break;
+        fclose(f);
+        if (kb >= 0) return kb * 1024;
+    }
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (long long)ru.ru_maxrss * 1024;
+}
+
 static int cmp_d(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
     return x < y ? -1 : x > y;
@@ -52,8 +74,15 @@ int cli_bench(int argc, char **argv) {
     nne_tensor *ins = NULL;
     const char **inames = NULL;
     double *times = NULL;
+    const char **files = calloc((size_t)argc + 1, sizeof *files); /* -i: per input */
+    char (*fnames)[256] = calloc((size_t)argc + 1, 256);
+    char *from_npy = NULL; /* per model input: data read by nne_npy_read_file */
     nne_status st;
-    int ni = 0;
+    int ni = 0, nfile = 0;
+    if (!names || !shapes || !files || !fnames) {
+        rc = cli_usage_error("out of memory");
+        goto done;
+    }
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "--json")) json = 1;
@@ -63,6 +92,15 @@ int cli_bench(int argc, char **argv) {
                 goto done;
             }
             nshape++;
+        } else if (!strcmp(a, "-i") && i + 1 < argc) {
+            const char *v = argv[++i], *eq = strchr(v, '=');
+            if (!eq || eq == v || (size_t)(eq - v) >= 256) {
+                rc = cli_usage_error("-i %s: expected NAME=FILE.npy", v);
+                goto done;
+            }
+            memcpy(fnames[nfile], v, (size_t)(eq - v));
+            fnames[nfile][eq - v] = 0;
+            files[nfile++] = eq + 1;
         } else if ((!strcmp(a, "--threads") || !strcmp(a, "--runs") || !strcmp(a, "--warmup")) && i + 1 < argc) {
             long *dst = a[2] == 't' ? &threads : a[2] == 'r' ? &runs : &warmup;
             if (!cli_parse_int(argv[++i], a[2] == 'w' ? 0 : 1, 1000000, dst)) {
@@ -90,7 +128,8 @@ int cli_bench(int argc, char **argv) {
     ins = calloc((size_t)ni + 1, sizeof *ins);
     inames = calloc((size_t)ni + 1, sizeof *inames);
     times = calloc((size_t)runs, sizeof *times);
-    if (!ins || !inames || !times) {
+    from_npy = calloc((size_t)ni + 1, 1);
+    if (!ins || !inames || !times || !from_npy) {
         rc = cli_usage_error("out of memory");
         goto done;
     }
@@ -106,6 +145,28 @@ int cli_bench(int argc, char **argv) {
             goto done;
         }
         fill_random(&ins[i]);
+    }
+    for (int k = 0; k < nfile; k++) {
+        int i = 0;
+        while (i < ni && strcmp(inames[i], fnames[k])) i++;
+        if (i == ni) {
+            rc = cli_usage_error("-i %s=%s: the model has no input \"%s\"", fnames[k], files[k], fnames[k]);
+            goto done;
+        }
+        if (from_npy[i]) {
+            rc = cli_usage_error("input \"%s\" is given twice", fnames[k]);
+            goto done;
+        }
+        free(ins[i].data);
+        ins[i].data = NULL;
+        nne_tensor t;
+        memset(&t, 0, sizeof t);
+        if ((st = nne_npy_read_file(files[k], &t)) != NNE_OK) {
+            rc = cli_fail(st, fnames[k]);
+            goto done;
+        }
+        ins[i] = t;
+        from_npy[i] = 1;
     }
     nne_session_options so = nne_session_options_default();
     so.threads = (int32_t)threads;
@@ -131,9 +192,7 @@ int cli_bench(int argc, char **argv) {
     qsort(times, (size_t)runs, sizeof *times, cmp_d);
     double med = runs % 2 ? times[runs / 2] : 0.5 * (times[runs / 2 - 1] + times[runs / 2]);
     long p90i = (long)(0.9 * (double)(runs - 1) + 0.5);
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    long long rss = (long long)ru.ru_maxrss * 1024;
+    long long rss = peak_rss_bytes();
     size_t arena = nne_session_arena_bytes(s);
     if (json)
         printf("{\"model\": \"%s\", \"threads\": %ld, \"runs\": %ld, \"median_ms\": %.4f, \"p90_ms\": %.4f, "
@@ -148,8 +207,14 @@ done:
     nne_session_destroy(s);
     nne_model_destroy(m);
     if (ins)
-        for (int i = 0; i < ni; i++) free(ins[i].data);
+        for (int i = 0; i < ni; i++) {
+            if (from_npy && from_npy[i]) nne_tensor_free_data(&ins[i]);
+            else free(ins[i].data);
+        }
     free(ins);
+    free(from_npy);
+    free(files);
+    free(fnames);
     free(inames);
     free(times);
     free(names);

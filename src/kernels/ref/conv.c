@@ -10,14 +10,16 @@
  * depthwise convolutions (one input channel per group) use a direct loop.
  *
  * ConvTranspose is the adjoint: per (batch, group)
- *     col[(Mg*taps) x IN] = W_g^T * X_g, then col2im scatters col into Y.
+ *     col[(Mg*taps) x IN] = W_g^T * X_g, then col2im scatters col into Y
+ * (W_g^T is read in place through the GEMM's strides).
+ * All products go through the shared GEMM kernels of gemm.c.
  *
  * im2col/col2im walk the spatial axes recursively; on the last axis the
  * range of in-image positions is computed once so the inner loop is a
  * straight copy (memcpy for unit stride).
  */
 #include "kernels/ref/conv.h"
-#include "kernels/ref/nn_gemm.h"
+#include "kernels/ref/gemm.h"
 
 #include <string.h>
 
@@ -171,7 +173,6 @@ typedef struct conv_plan {
     int pointwise;      /* X is the column matrix */
     int depthwise2d;    /* direct 2-d depthwise loop (float only) */
     size_t col_bytes;   /* scratch for the column band */
-    size_t wt_bytes;    /* ConvTranspose: transposed weights */
 } conv_plan;
 
 static void conv_geo(const nne_conv_desc *p, nne_col_geo *g, int transposed) {
@@ -243,26 +244,35 @@ static void dw2d_f32(const nne_conv_desc *p, const float *plane, const float *wk
     }
 }
 
-static void gemm_f32(int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,
+/* C[M x N] += A * B with A(i,k) = A[i*rsa + k*csa] and row-major B, C. */
+static void gemm_f32(int64_t M, int64_t N, int64_t K, const float *A, int64_t rsa, int64_t csa,
                      const float *B, int64_t ldb, float *C, int64_t ldc, void *pack) {
-    nn_sgemm(M, N, K, A, lda, B, ldb, C, ldc, pack);
+    nne_gemm_f32(M, N, K, 1.0f, A, rsa, csa, B, ldb, 1, 1.0f, C, ldc, pack);
 }
-static void gemm_f64(int64_t M, int64_t N, int64_t K, const double *A, int64_t lda,
-                     const double *B, int64_t ldb, double *C, int64_t ldc, void *pack) {
+static void gemm_f64(int64_t M, int64_t N, int64_t K, const double *A, int64_t rsa,
+                     int64_t csa, const double *B, int64_t ldb, double *C, int64_t ldc,
+                     void *pack) {
     (void)pack;
-    nn_dgemm(M, N, K, A, lda, B, ldb, C, ldc);
+    nne_gemm_f64(M, N, K, 1.0, A, rsa, csa, B, ldb, 1, 1.0, C, ldc);
 }
-static void gemm_i32(int64_t M, int64_t N, int64_t K, const int32_t *A, int64_t lda,
-                     const int32_t *B, int64_t ldb, int32_t *C, int64_t ldc, void *pack) {
+static void gemm_i32(int64_t M, int64_t N, int64_t K, const int32_t *A, int64_t rsa,
+                     int64_t csa, const int32_t *B, int64_t ldb, int32_t *C, int64_t ldc,
+                     void *pack) {
     (void)pack;
-    nn_igemm(M, N, K, A, lda, B, ldb, C, ldc);
+    nne_gemm_i32(M, N, K, A, rsa, csa, B, ldb, 1, 1, C, ldc);
 }
+
+/* GEMM packing scratch of a plan (float only; the others need none). Conv
+ * calls are at most Mg x outsp x K, ConvTranspose ones K x insp x Cg. */
+#define CONV_PACK_F32(pl) nne_gemm_f32_scratch((pl).Mg, (pl).outsp, (pl).K)
+#define CONV_PACK_NONE(pl) ((size_t)0)
+#define CONVT_PACK_F32(pl) nne_gemm_f32_scratch((pl).K, (pl).insp, (pl).Cg)
 
 #define NN_DEF_CONV(SUF, T, PACK_BYTES, ALLOW_DW)                                             \
     size_t nne_conv_scratch_##SUF(const nne_conv_desc *p) {                                   \
         conv_plan pl;                                                                         \
         conv_plan_make(p, sizeof(T), ALLOW_DW, &pl);                                          \
-        return pl.col_bytes + (PACK_BYTES);                                                   \
+        return pl.col_bytes + PACK_BYTES(pl);                                                 \
     }                                                                                         \
     void nne_conv_##SUF(const nne_conv_desc *p, const T *x, const T *w, const T *bias, T *y,  \
                         void *scratch) {                                                      \
@@ -286,14 +296,14 @@ static void gemm_i32(int64_t M, int64_t N, int64_t K, const int32_t *A, int64_t 
                     for (int64_t m = 0; m < pl.Mg; m++)                                       \
                         conv_dw_##SUF(p, xg, wg + m * pl.taps, yg + m * pl.outsp);            \
                 } else if (pl.pointwise) {                                                    \
-                    gemm_##SUF(pl.Mg, pl.outsp, pl.Cg, wg, pl.K, xg, pl.insp, yg, pl.outsp,   \
-                               pack);                                                         \
+                    gemm_##SUF(pl.Mg, pl.outsp, pl.Cg, wg, pl.K, 1, xg, pl.insp, yg,          \
+                               pl.outsp, pack);                                               \
                 } else {                                                                      \
                     for (int64_t r0 = 0; r0 < p->out[0]; r0 += pl.rows) {                     \
                         int64_t r1 = r0 + pl.rows < p->out[0] ? r0 + pl.rows : p->out[0];     \
                         int64_t cols = (r1 - r0) * pl.inner;                                  \
                         nne_im2col_##SUF(&geo, xg, pl.Cg, r0, r1, col);                       \
-                        gemm_##SUF(pl.Mg, cols, pl.K, wg, pl.K, col, cols,                    \
+                        gemm_##SUF(pl.Mg, cols, pl.K, wg, pl.K, 1, col, cols,                 \
                                    yg + r0 * pl.inner, pl.outsp, pack);                       \
                     }                                                                         \
                 }                                                                             \
@@ -312,9 +322,9 @@ static void conv_dw_i32(const nne_conv_desc *p, const int32_t *xg, const int32_t
     (void)p, (void)xg, (void)wk, (void)out;
 }
 
-NN_DEF_CONV(f32, float, nn_sgemm_scratch_bytes(), 1)
-NN_DEF_CONV(f64, double, 0, 0)
-NN_DEF_CONV(i32, int32_t, 0, 0)
+NN_DEF_CONV(f32, float, CONV_PACK_F32, 1)
+NN_DEF_CONV(f64, double, CONV_PACK_NONE, 0)
+NN_DEF_CONV(i32, int32_t, CONV_PACK_NONE, 0)
 
 /* ---- ConvTranspose ---- */
 
@@ -327,22 +337,20 @@ static void convt_plan_make(const nne_conv_desc *p, size_t esz, conv_plan *pl) {
     pl->insp = prod64(p->in, p->nsp);
     pl->outsp = prod64(p->out, p->nsp);
     plan_band(pl, p->in, p->nsp, pl->K, esz);
-    pl->wt_bytes = align64((size_t)(pl->K * pl->Cg) * esz);
 }
 
 #define NN_DEF_CONVT(SUF, T, PACK_BYTES)                                                      \
     size_t nne_convt_scratch_##SUF(const nne_conv_desc *p) {                                  \
         conv_plan pl;                                                                         \
         convt_plan_make(p, sizeof(T), &pl);                                                   \
-        return pl.col_bytes + pl.wt_bytes + (PACK_BYTES);                                     \
+        return pl.col_bytes + PACK_BYTES(pl);                                                 \
     }                                                                                         \
     void nne_convt_##SUF(const nne_conv_desc *p, const T *x, const T *w, const T *bias, T *y, \
                          void *scratch) {                                                     \
         conv_plan pl;                                                                         \
         convt_plan_make(p, sizeof(T), &pl);                                                   \
         T *col = (T *)scratch;                                                                \
-        T *wt = (T *)((char *)scratch + pl.col_bytes);                                        \
-        void *pack = (char *)scratch + pl.col_bytes + pl.wt_bytes;                            \
+        void *pack = (char *)scratch + pl.col_bytes;                                          \
         nne_col_geo geo;                                                                      \
         conv_geo(p, &geo, 1);                                                                 \
         for (int64_t n = 0; n < p->N; n++)                                                    \
@@ -352,10 +360,8 @@ static void convt_plan_make(const nne_conv_desc *p, size_t esz, conv_plan *pl) {
                 for (int64_t i = 0; i < pl.outsp; i++) yp[i] = bv;                            \
             }                                                                                 \
         for (int64_t g = 0; g < p->G; g++) {                                                  \
-            /* W_g is Cg x K; wt = W_g^T is K x Cg */                                         \
+            /* W_g is Cg x K; W_g^T (K x Cg) has strides (1, K) */                            \
             const T *wg = w + g * pl.Cg * pl.K;                                               \
-            for (int64_t c = 0; c < pl.Cg; c++)                                               \
-                for (int64_t r = 0; r < pl.K; r++) wt[r * pl.Cg + c] = wg[c * pl.K + r];      \
             for (int64_t n = 0; n < p->N; n++) {                                              \
                 const T *xg = x + (n * p->C + g * pl.Cg) * pl.insp;                           \
                 T *yg = y + (n * p->M + g * pl.Mg) * pl.outsp;                                \
@@ -363,7 +369,7 @@ static void convt_plan_make(const nne_conv_desc *p, size_t esz, conv_plan *pl) {
                     int64_t r1 = r0 + pl.rows < p->in[0] ? r0 + pl.rows : p->in[0];           \
                     int64_t cols = (r1 - r0) * pl.inner;                                      \
                     memset(col, 0, (size_t)(pl.K * cols) * sizeof(T));                        \
-                    gemm_##SUF(pl.K, cols, pl.Cg, wt, pl.Cg, xg + r0 * pl.inner, pl.insp,     \
+                    gemm_##SUF(pl.K, cols, pl.Cg, wg, 1, pl.K, xg + r0 * pl.inner, pl.insp,   \
                                col, cols, pack);                                              \
                     nne_col2im_##SUF(&geo, col, pl.Mg, r0, r1, yg);                           \
                 }                                                                             \
@@ -371,5 +377,5 @@ static void convt_plan_make(const nne_conv_desc *p, size_t esz, conv_plan *pl) {
         }                                                                                     \
     }
 
-NN_DEF_CONVT(f32, float, nn_sgemm_scratch_bytes())
-NN_DEF_CONVT(f64, double, 0)
+NN_DEF_CONVT(f32, float, CONVT_PACK_F32)
+NN_DEF_CONVT(f64, double, CONV_PACK_NONE)
