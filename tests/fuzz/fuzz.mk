@@ -1,5 +1,5 @@
 # tests/fuzz/fuzz.mk - libFuzzer harnesses and the CLI bad-input test.
-# Included by the top-level Makefile (LIB_SRC, BUILD and CFLAGS come from it).
+# Included by the top-level Makefile (LIB_SRC and BUILD come from it).
 #
 #   make fuzz-build        build-fuzz/fuzz_{model,npy,tensor}: every library source
 #                          compiled with clang -fsanitize=fuzzer,address,undefined
