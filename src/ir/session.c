@@ -403,7 +403,13 @@ static const nne_attr *find_attr(const nne_op_ctx *ctx, const char *name) { retu
 int nne_attr_has(const nne_op_ctx *ctx, const char *name) { return find_attr(ctx, name) != NULL; }
 int64_t nne_attr_i(const nne_op_ctx *ctx, const char *name, int64_t def) {
     const nne_attr *a = find_attr(ctx, name);
-    return a ? (a->type == NNE_ATTR_FLOAT ? (int64_t)a->f : a->i) : def;
+    if (!a) return def;
+    if (a->type != NNE_ATTR_FLOAT) return a->i;
+    /* a float where an int is expected: saturate (casting NaN or 1e30 is undefined) */
+    if (!(a->f == a->f)) return 0;
+    if (a->f >= 9.2e18f) return INT64_MAX;
+    if (a->f <= -9.2e18f) return INT64_MIN;
+    return (int64_t)a->f;
 }
 float nne_attr_f(const nne_op_ctx *ctx, const char *name, float def) {
     const nne_attr *a = find_attr(ctx, name);
@@ -475,8 +481,9 @@ static nne_status run_node(exec *ex, int ni, int shape_only, int policy, const n
         for (int o = 0; o < n->n_out; o++) {
             int v = n->out[o];
             if (v >= 0 && !ex->vals[v].data)
-                return nne_error(NNE_ERR_INTERNAL, "node \"%s\" (%s): op did not produce output %d", n->name,
-                                 n->op_type, o);
+                return nne_error(NNE_ERR_INVALID_ARG,
+                                 "node \"%s\" (%s): the op gave no output %d of the node's %d; check the node "
+                                 "against the op's definition", n->name, n->op_type, o, n->n_out);
         }
     }
     return st;
@@ -856,8 +863,10 @@ nne_status nne_session_prepare(nne_session *s, int32_t n, const char *const *nam
                 for (int o = 0; o < nd->n_out; o++) {
                     int v = nd->out[o];
                     if (v >= 0 && s->shape[v].ndim < 0) {
-                        st = nne_error(NNE_ERR_INTERNAL, "node \"%s\" (%s): op did not declare output %d", nd->name,
-                                       nd->op_type, o);
+                        /* a node with more outputs than its op has (the model is wrong) */
+                        st = nne_error(NNE_ERR_INVALID_ARG,
+                                       "node \"%s\" (%s): the op gives no output %d of the node's %d; check the "
+                                       "node against the op's definition", nd->name, nd->op_type, o, nd->n_out);
                         goto fail;
                     }
                 }

@@ -44,12 +44,11 @@ typedef struct rs_cfg {
 static int kernel_taps(const rs_cfg *c, double scale) {
     if (c->mode == RS_NEAREST) return 1;
     if (!c->antialias || scale >= 1.0) return c->mode == RS_LINEAR ? 2 : 4;
-    if (c->mode == RS_LINEAR) {
-        int64_t start = (int64_t)floor(-1.0 / scale) + 1;
-        return (int)(2 - 2 * start);
-    }
-    int64_t start = (int64_t)floor(-2.0 / scale) + 1;
-    return (int)(2 - 2 * start);
+    /* sizes of 0 give scale 0: there are no output coordinates to sample */
+    if (!(scale > 0.0)) return 1;
+    /* in double: a tiny scale would overflow an integer (the caller rejects > 1 << 20) */
+    double taps = 2.0 - 2.0 * (floor((c->mode == RS_LINEAR ? -1.0 : -2.0) / scale) + 1.0);
+    return taps > (double)(1 << 21) ? 1 << 21 : (int)taps;
 }
 
 static double cubic_w(double x, double A) {

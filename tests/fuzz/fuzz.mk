@@ -1,5 +1,5 @@
 # tests/fuzz/fuzz.mk - libFuzzer harnesses and the CLI bad-input test.
-# Included by the top-level Makefile (LIB_SRC, BUILD and CFLAGS come from it).
+# Included by the top-level Makefile (LIB_SRC and BUILD come from it).
 #
 #   make fuzz-build        build-fuzz/fuzz_{model,npy,tensor}: every library source
 #                          compiled with clang -fsanitize=fuzzer,address,undefined
@@ -71,15 +71,16 @@ fuzz: fuzz-build
 fuzz-smoke: fuzz-build
 	@set -e; for h in $(FUZZ_HARNESSES); do \
 	  echo "== fuzz_$$h: replay tests/fuzz/corpus/$$h and tests/fuzz/crashes/$$h"; \
-	  $(FUZZ_BUILD)/fuzz_$$h -runs=0 tests/fuzz/corpus/$$h > $(FUZZ_BUILD)/smoke_$$h.log 2>&1 \
-	    || { tail -40 $(FUZZ_BUILD)/smoke_$$h.log; exit 1; }; \
+	  mkdir -p $(FUZZ_BUILD)/crashes/$$h; \
+	  $(FUZZ_BUILD)/fuzz_$$h -runs=0 -artifact_prefix=$(FUZZ_BUILD)/crashes/$$h/ tests/fuzz/corpus/$$h \
+	    > $(FUZZ_BUILD)/smoke_$$h.log 2>&1 || { tail -40 $(FUZZ_BUILD)/smoke_$$h.log; exit 1; }; \
 	  crashes=$$(ls tests/fuzz/crashes/$$h/* 2>/dev/null || true); \
 	  if [ -n "$$crashes" ]; then \
-	    $(FUZZ_BUILD)/fuzz_$$h $$crashes >> $(FUZZ_BUILD)/smoke_$$h.log 2>&1 \
+	    $(FUZZ_BUILD)/fuzz_$$h -artifact_prefix=$(FUZZ_BUILD)/crashes/$$h/ $$crashes >> $(FUZZ_BUILD)/smoke_$$h.log 2>&1 \
 	      || { tail -40 $(FUZZ_BUILD)/smoke_$$h.log; exit 1; }; \
 	  fi; \
 	  echo "== fuzz_$$h: $(FUZZ_SMOKE_SECONDS) s of fuzzing"; \
-	  rm -rf $(FUZZ_BUILD)/smoke/$$h; mkdir -p $(FUZZ_BUILD)/smoke/$$h $(FUZZ_BUILD)/crashes/$$h; \
+	  rm -rf $(FUZZ_BUILD)/smoke/$$h; mkdir -p $(FUZZ_BUILD)/smoke/$$h; \
 	  $(call fuzz_run,$$h,$(FUZZ_SMOKE_SECONDS),$(FUZZ_BUILD)/smoke/$$h tests/fuzz/corpus/$$h) \
 	    >> $(FUZZ_BUILD)/smoke_$$h.log 2>&1 || { tail -40 $(FUZZ_BUILD)/smoke_$$h.log; exit 1; }; \
 	  grep -E '^stat::number_of_executed_units' $(FUZZ_BUILD)/smoke_$$h.log; \

@@ -5,12 +5,17 @@
  * A loaded model goes through everything `nnedge info` reads (input/output
  * info, stats, op histogram), then a session is prepared with the declared
  * input shapes (symbolic dims -> 1) and, when that succeeds, run once on
- * zero-filled inputs and every output is read. Inputs above FUZZ_MAX_NUMEL
- * elements are not prepared, to keep executions fast.
+ * zero-filled inputs and every output is read. To keep executions fast (a
+ * small model can legitimately ask for a lot of work), inputs above
+ * FUZZ_MAX_NUMEL elements are not prepared, the arena is capped at
+ * FUZZ_ARENA_LIMIT bytes and graphs of more than FUZZ_MAX_MACS multiply-adds
+ * (nne_session_macs) are prepared but not run.
  */
 #include "fuzz_common.h"
 
-#define FUZZ_MAX_NUMEL 1000000
+#define FUZZ_MAX_NUMEL 100000
+#define FUZZ_ARENA_LIMIT ((size_t)16 << 20)
+#define FUZZ_MAX_MACS 20000000
 #define FUZZ_MAX_INPUTS 64
 
 static void visit(void *user, const char *domain, const char *op_type, int32_t count, int supported) {
@@ -45,7 +50,7 @@ static void run_session(const nne_model *m) {
     }
     nne_session *s = NULL;
     nne_session_options so = nne_session_options_default();
-    so.arena_limit_bytes = (size_t)256 << 20;
+    so.arena_limit_bytes = FUZZ_ARENA_LIMIT;
     fuzz_clear_error();
     nne_status st = nne_session_create(m, &so, &s);
     fuzz_check_status(st, "nne_session_create");
@@ -55,7 +60,7 @@ static void run_session(const nne_model *m) {
     fuzz_check_status(st, "nne_session_prepare");
     if (st != NNE_OK) goto done;
     nne_session_arena_bytes(s);
-    nne_session_macs(s);
+    if (nne_session_macs(s) > FUZZ_MAX_MACS) goto done;
     for (int i = 0; i < ni; i++) {
         size_t nb = nne_tensor_nbytes(&shapes[i]);
         bufs[i] = calloc(1, nb ? nb : 1);

@@ -18,4 +18,5 @@ void unit_oom(void);
 void unit_nn_kernels(void);
 void unit_gemm(void);
 void unit_elemwise(void);
+void unit_fuzz_regress(void);
 #endif
