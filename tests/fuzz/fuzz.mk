@@ -19,6 +19,8 @@ FUZZ_CC            ?= clang
 FUZZ_BUILD         := build-fuzz
 FUZZ_SECONDS       ?= 600
 FUZZ_SMOKE_SECONDS ?= 20
+# A fixed seed keeps `make test` repeatable; long runs (`make fuzz`) explore freely.
+FUZZ_SMOKE_SEED    ?= 1
 FUZZ_FLAGS         ?=
 FUZZ_HARNESSES     := model npy tensor
 FUZZ_SAN           := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
@@ -81,7 +83,7 @@ fuzz-smoke: fuzz-build
 	  fi; \
 	  echo "== fuzz_$$h: $(FUZZ_SMOKE_SECONDS) s of fuzzing"; \
 	  rm -rf $(FUZZ_BUILD)/smoke/$$h; mkdir -p $(FUZZ_BUILD)/smoke/$$h; \
-	  $(call fuzz_run,$$h,$(FUZZ_SMOKE_SECONDS),$(FUZZ_BUILD)/smoke/$$h tests/fuzz/corpus/$$h) \
+	  $(call fuzz_run,$$h,$(FUZZ_SMOKE_SECONDS),-seed=$(FUZZ_SMOKE_SEED) $(FUZZ_BUILD)/smoke/$$h tests/fuzz/corpus/$$h) \
 	    >> $(FUZZ_BUILD)/smoke_$$h.log 2>&1 || { tail -40 $(FUZZ_BUILD)/smoke_$$h.log; exit 1; }; \
 	  grep -E '^stat::number_of_executed_units' $(FUZZ_BUILD)/smoke_$$h.log; \
 	done
