@@ -9,79 +9,53 @@
 #include <math.h>
 #include <string.h>
 
-int nn_is_float_dtype(nne_dtype dt) {
-    return dt == NNE_DTYPE_FLOAT || dt == NNE_DTYPE_DOUBLE || dt == NNE_DTYPE_FLOAT16 ||
-           dt == NNE_DTYPE_BFLOAT16;
-}
+int nn_is_float_dtype(nne_dtype dt) { return nne_dtype_is_float(dt); }
 
 size_t nn_f32_copy_bytes(const nne_tensor *t) {
     if (!t || t->dtype == NNE_DTYPE_FLOAT) return 0;
     return (size_t)nne_tensor_numel(t) * sizeof(float);
 }
 
+/* nn_load_f32 / nn_load_f64: elements [start, start + n) of t converted to
+ * float / double (unknown dtypes read as 0). One body, two element types. */
 #define NN_LOAD_LOOP(T)                                           \
     do {                                                          \
         const T *p = (const T *)t->data + start;                  \
         for (int64_t i = 0; i < n; i++) dst[i] = p[i];            \
     } while (0)
 
-void nn_load_f32(const nne_tensor *t, int64_t start, int64_t n, float *dst) {
-    switch (t->dtype) {
-    case NNE_DTYPE_FLOAT: memcpy(dst, (const float *)t->data + start, (size_t)n * sizeof(float)); break;
-    case NNE_DTYPE_DOUBLE: NN_LOAD_LOOP(double); break;
-    case NNE_DTYPE_FLOAT16: {
-        const uint16_t *p = (const uint16_t *)t->data + start;
-        for (int64_t i = 0; i < n; i++) dst[i] = nne_f16_to_f32(p[i]);
-        break;
+#define NN_DEFINE_LOAD(name, D)                                                        \
+    void name(const nne_tensor *t, int64_t start, int64_t n, D *dst) {                 \
+        switch (t->dtype) {                                                            \
+        case NNE_DTYPE_FLOAT: NN_LOAD_LOOP(float); break;                              \
+        case NNE_DTYPE_DOUBLE: NN_LOAD_LOOP(double); break;                            \
+        case NNE_DTYPE_FLOAT16: {                                                      \
+            const uint16_t *p = (const uint16_t *)t->data + start;                     \
+            for (int64_t i = 0; i < n; i++) dst[i] = nne_f16_to_f32(p[i]);             \
+            break;                                                                     \
+        }                                                                              \
+        case NNE_DTYPE_BFLOAT16: {                                                     \
+            const uint16_t *p = (const uint16_t *)t->data + start;                     \
+            for (int64_t i = 0; i < n; i++) dst[i] = nne_bf16_to_f32(p[i]);            \
+            break;                                                                     \
+        }                                                                              \
+        case NNE_DTYPE_INT8: NN_LOAD_LOOP(int8_t); break;                              \
+        case NNE_DTYPE_UINT8: case NNE_DTYPE_BOOL: NN_LOAD_LOOP(uint8_t); break;       \
+        case NNE_DTYPE_INT16: NN_LOAD_LOOP(int16_t); break;                            \
+        case NNE_DTYPE_UINT16: NN_LOAD_LOOP(uint16_t); break;                          \
+        case NNE_DTYPE_INT32: NN_LOAD_LOOP(int32_t); break;                            \
+        case NNE_DTYPE_UINT32: NN_LOAD_LOOP(uint32_t); break;                          \
+        case NNE_DTYPE_INT64: NN_LOAD_LOOP(int64_t); break;                            \
+        case NNE_DTYPE_UINT64: NN_LOAD_LOOP(uint64_t); break;                          \
+        default:                                                                       \
+            for (int64_t i = 0; i < n; i++) dst[i] = 0;                                \
+            break;                                                                     \
+        }                                                                              \
     }
-    case NNE_DTYPE_BFLOAT16: {
-        const uint16_t *p = (const uint16_t *)t->data + start;
-        for (int64_t i = 0; i < n; i++) dst[i] = nne_bf16_to_f32(p[i]);
-        break;
-    }
-    case NNE_DTYPE_INT8: NN_LOAD_LOOP(int8_t); break;
-    case NNE_DTYPE_UINT8: NN_LOAD_LOOP(uint8_t); break;
-    case NNE_DTYPE_BOOL: NN_LOAD_LOOP(uint8_t); break;
-    case NNE_DTYPE_INT16: NN_LOAD_LOOP(int16_t); break;
-    case NNE_DTYPE_UINT16: NN_LOAD_LOOP(uint16_t); break;
-    case NNE_DTYPE_INT32: NN_LOAD_LOOP(int32_t); break;
-    case NNE_DTYPE_UINT32: NN_LOAD_LOOP(uint32_t); break;
-    case NNE_DTYPE_INT64: NN_LOAD_LOOP(int64_t); break;
-    case NNE_DTYPE_UINT64: NN_LOAD_LOOP(uint64_t); break;
-    default:
-        for (int64_t i = 0; i < n; i++) dst[i] = 0.0f;
-        break;
-    }
-}
 
-void nn_load_f64(const nne_tensor *t, int64_t start, int64_t n, double *dst) {
-    switch (t->dtype) {
-    case NNE_DTYPE_FLOAT: NN_LOAD_LOOP(float); break;
-    case NNE_DTYPE_DOUBLE: memcpy(dst, (const double *)t->data + start, (size_t)n * sizeof(double)); break;
-    case NNE_DTYPE_FLOAT16: {
-        const uint16_t *p = (const uint16_t *)t->data + start;
-        for (int64_t i = 0; i < n; i++) dst[i] = nne_f16_to_f32(p[i]);
-        break;
-    }
-    case NNE_DTYPE_BFLOAT16: {
-        const uint16_t *p = (const uint16_t *)t->data + start;
-        for (int64_t i = 0; i < n; i++) dst[i] = nne_bf16_to_f32(p[i]);
-        break;
-    }
-    case NNE_DTYPE_INT8: NN_LOAD_LOOP(int8_t); break;
-    case NNE_DTYPE_UINT8: NN_LOAD_LOOP(uint8_t); break;
-    case NNE_DTYPE_BOOL: NN_LOAD_LOOP(uint8_t); break;
-    case NNE_DTYPE_INT16: NN_LOAD_LOOP(int16_t); break;
-    case NNE_DTYPE_UINT16: NN_LOAD_LOOP(uint16_t); break;
-    case NNE_DTYPE_INT32: NN_LOAD_LOOP(int32_t); break;
-    case NNE_DTYPE_UINT32: NN_LOAD_LOOP(uint32_t); break;
-    case NNE_DTYPE_INT64: NN_LOAD_LOOP(int64_t); break;
-    case NNE_DTYPE_UINT64: NN_LOAD_LOOP(uint64_t); break;
-    default:
-        for (int64_t i = 0; i < n; i++) dst[i] = 0.0;
-        break;
-    }
-}
+NN_DEFINE_LOAD(nn_load_f32, float)
+NN_DEFINE_LOAD(nn_load_f64, double)
+#undef NN_DEFINE_LOAD
 #undef NN_LOAD_LOOP
 
 /* Round to nearest even and clamp into [lo, hi]; NaN becomes 0. */
