@@ -25,8 +25,9 @@
  *     nne_model_destroy(m);
  *
  * Lifetimes: a model is immutable after load and may be shared by many
- * sessions and threads; it must outlive its sessions. A session is used by
- * one thread at a time. The library never frees memory it did not allocate.
+ * sessions, plans and threads; it must outlive them. A session is used by
+ * one thread at a time; to run one model in many threads, share one plan
+ * and give each thread a context (see "plans and contexts" below). The library never frees memory it did not allocate.
  * nne_*_destroy(NULL) does nothing.
  */
 #ifndef NNEDGE_H
@@ -207,6 +208,73 @@ size_t nne_session_arena_bytes(const nne_session *s);
  * Gemm, MatMul and their integer forms (nodes shaped only at run time are not
  * counted). 0 before prepare. */
 int64_t nne_session_macs(const nne_session *s);
+
+/* ------------------------------------------------ plans and contexts -- */
+
+/*
+ * A plan is a model prepared for given input shapes: folded constants,
+ * packed weights, kernel choices, per-node state and the arena layout. It is
+ * immutable once made and may be shared by any number of contexts in any
+ * number of threads. A context owns what one run writes (its arena, scratch,
+ * bound inputs and data-dependent outputs) and is used by one thread at a
+ * time; many contexts of one plan run concurrently. A session (above) is one
+ * plan plus one context.
+ *
+ *     nne_plan *p;  nne_plan_create(m, NULL, 1, names, shapes, &p);
+ *     // in each thread:
+ *     nne_context *c;  nne_context_create(p, &c);
+ *     nne_context_set_input(c, "input", &x);
+ *     nne_context_run(c);
+ *     nne_context_output(c, 0, &y);
+ *     nne_context_destroy(c);
+ *     // when every context is gone:
+ *     nne_plan_destroy(p);
+ *
+ * Packed weights are cached by the model, keyed by the initializer: a second
+ * plan of the same model (another batch size) reuses them; they are freed
+ * with the model.
+ */
+typedef struct nne_plan nne_plan;
+typedef struct nne_context nne_context;
+
+/* Prepare model m for the given input shapes (only dtype, ndim and dims of
+ * shapes[i] are read; inputs not named take their declared shape with
+ * symbolic dims set to 1). The model must outlive the plan. `opt` may be
+ * NULL. Returns NNE_ERR_INVALID_ARG (unknown input, wrong dtype/rank),
+ * _UNSUPPORTED, _OUT_OF_MEMORY (also over opt->arena_limit_bytes).
+ * Thread-safe: many threads may create plans of one model at once. */
+nne_status nne_plan_create(const nne_model *m, const nne_session_options *opt, int32_t n,
+                           const char *const *names, const nne_tensor *shapes, nne_plan **out);
+/* Destroy a plan; every context of it must be destroyed first. */
+void nne_plan_destroy(nne_plan *p);
+/* Bytes of the activation arena each context of the plan allocates. */
+size_t nne_plan_arena_bytes(const nne_plan *p);
+/* Multiply-accumulates of one run (see nne_session_macs). */
+int64_t nne_plan_macs(const nne_plan *p);
+
+/* Create an execution context on a plan (allocates its arena and scratch).
+ * The plan must outlive it. Thread-safe. */
+nne_status nne_context_create(const nne_plan *p, nne_context **out);
+void nne_context_destroy(nne_context *c);
+/* As nne_session_set_input / _run / _output, on this context only. */
+nne_status nne_context_set_input(nne_context *c, const char *name, const nne_tensor *t);
+nne_status nne_context_run(nne_context *c);
+nne_status nne_context_output(const nne_context *c, int32_t i, nne_tensor *out);
+/* Last error message of this context. Never NULL. */
+const char *nne_context_last_error(const nne_context *c);
+/* Bytes of this context's arena (the plan's arena size). */
+size_t nne_context_arena_bytes(const nne_context *c);
+
+/* Observer: called after every node of the top-level graph during
+ * nne_context_run, in execution order (folded nodes too, with their constant
+ * outputs), with the node's name, op type and its n outputs (names and
+ * tensors; a value that is not a tensor, e.g. a sequence, comes with dtype
+ * NNE_DTYPE_UNDEFINED and data NULL). Tensors are valid only during the
+ * call. fn NULL removes the observer. Used by `nnedge run --dump` and for
+ * calibration. */
+typedef void (*nne_observer_fn)(void *user, const char *node_name, const char *op_type, int32_t n,
+                                const char *const *names, const nne_tensor *outputs);
+void nne_context_set_observer(nne_context *c, nne_observer_fn fn, void *user);
 
 /* ----------------------------------------------------------------- npy -- */
 

@@ -872,6 +872,7 @@ fail:
 
 void nne_model_destroy(nne_model *m) {
     if (!m) return;
+    nne_model_wcache_free(m);
     nne_graph_destroy(m->graph);
     for (int i = 0; i < m->n_opsets; i++) nne_free(m->opsets[i].domain);
     nne_free(m->opsets);
@@ -886,6 +887,7 @@ nne_status nne_model_load_memory(const void *data, size_t size, const char *base
     *out = NULL;
     nne_model *m = nne_calloc(1, sizeof *m);
     if (!m) return nne_error(NNE_ERR_OUT_OF_MEMORY, "onnx: out of memory");
+    nne_model_wcache_init(m);
     loader ld = {.base = data, .base_dir = base_dir, .m = m};
     pb_reader r;
     pb_init(&r, data, size);

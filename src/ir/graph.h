@@ -9,6 +9,8 @@
 #include "nnedge.h"
 #include "ops/op.h"
 
+#include <pthread.h>
+
 /* Attribute types: ONNX AttributeProto.AttributeType numbers. */
 enum {
     NNE_ATTR_UNDEFINED = 0, NNE_ATTR_FLOAT = 1, NNE_ATTR_INT = 2, NNE_ATTR_STRING = 3,
@@ -94,7 +96,16 @@ struct nne_model {
     int n_feed;          /* inputs the user must feed */
     int *feed;           /* value indices */
     char *producer;
+    /* packed-weight cache (src/ir/wcache.c): the model's one mutable part,
+     * guarded by its lock; set up by nne_model_wcache_init */
+    struct nne_wc_entry *wc;
+    pthread_mutex_t wc_lock;
 };
+
+/* Set up / free the packed-weight cache of a model (loaders call init right
+ * after allocating the model, destroy calls free). */
+void nne_model_wcache_init(nne_model *m);
+void nne_model_wcache_free(nne_model *m);
 
 nne_graph *nne_graph_create(nne_graph *parent);
 void nne_graph_destroy(nne_graph *g);

@@ -1,26 +1,35 @@
 /*
- * session.c - prepare and run a graph.
+ * session.c - prepared plans, execution contexts and the session on top.
  *
- * Prepare (once per set of input shapes):
+ * A plan (nne_plan_create, once per set of input shapes) is immutable once
+ * made and shared by any number of contexts:
  *   1. Seed shapes: initializers are constants, inputs take the given shapes.
  *   2. Walk nodes in topological order. A node whose inputs are all constant
  *      (or, for shape-only ops like Shape, all statically shaped) is executed
  *      now and its outputs become constants (constant folding: this folds the
  *      Shape -> Gather -> Concat -> Reshape chains of exported models). Other
- *      nodes run their op in shape mode, which declares output shapes; an op
- *      that needs unknown data for a shape returns NNE_DYNAMIC, and it and
- *      everything downstream of it is shaped at run time instead.
- *   3. Plan one arena for every statically shaped activation: lifetimes are
- *      [producer, last consumer] (subgraph references count as uses); buffers
- *      are placed largest first at the lowest offset that does not overlap a
- *      placed buffer with an intersecting lifetime (the greedy planner of
- *      TFLM, written anew).
- * Run: nodes execute in order; static outputs live in the arena, dynamic ones
- * are allocated as they are produced and freed after their last use.
+ *      nodes infer their output shapes (the op's infer phase, or a
+ *      one-function op in shape mode); an op that needs unknown data for a
+ *      shape returns NNE_DYNAMIC, and it and everything downstream of it is
+ *      shaped at run time instead. A statically shaped node of a phased op
+ *      is then planned: its per-node state (parsed attributes, precomputed
+ *      parameters, packed weights, kernel choice) and scratch size are kept
+ *      by the plan.
+ *   3. Plan one arena layout for every statically shaped activation:
+ *      lifetimes are [producer, last consumer] (subgraph references count as
+ *      uses); buffers are placed largest first at the lowest offset that
+ *      does not overlap a placed buffer with an intersecting lifetime (the
+ *      greedy planner of TFLM, written anew).
+ * A context (nne_context_create) owns only what a run writes: its arena,
+ * scratch, bound inputs, dynamic values and random-number state. Run: nodes
+ * execute in order; static outputs live in the arena, dynamic ones are
+ * allocated as they are produced and freed after their last use.
  * Subgraphs (If/Loop/Scan bodies) run through the same node loop with every
- * value dynamic.
+ * value dynamic, on the context of the node that runs them.
+ * A session is one plan plus one context.
  */
 #include "ir/graph.h"
+#include "ir/session_internal.h"
 #include "core/core.h"
 #include "ops/op.h"
 
@@ -43,49 +52,80 @@ struct nne_op_ctx {
     const nne_node *node;
     int shape_only;
     int policy;
+    int planning;      /* in a phased op's plan: scratch requests are recorded */
     const nne_tensor **ins;
     size_t scratch_req;
     void *scratch_mem; /* malloc'd scratch for POL_MALLOC */
 };
 
+/* One graph being run (or, while a plan is made, shaped and folded). */
 struct exec {
-    nne_session *s;
+    nne_plan *p;       /* written only while the plan is being made */
+    nne_context *cx;   /* NULL while the plan is being made */
+    uint64_t *rng;
     const nne_graph *g;
     exec *parent;
     nne_tensor *vals;  /* runtime view of every value */
     uint8_t *owned;    /* vals[v].data malloc'd here */
-    int *uses;         /* consumers (incl. subgraph references); is_output adds 1 */
     int *uses_left;
     const nne_tensor **ins;
-    int max_in;
+    nne_tensor **outs;
+    int max_in, max_out;
+    /* graph structure, computed once per plan (main graph) or per call
+     * (subgraphs); borrowed from the plan when own_struct is 0 */
+    int own_struct;
+    int *uses;         /* consumers (incl. subgraph references); is_output adds 1 */
     /* implicit inputs: values of this graph that node i's subgraphs read,
      * impl[impl_start[i] .. impl_start[i + 1]) */
     int *impl_start;
     int *impl;
 };
 
-struct nne_session {
+/* A packed weight, kept by the model for its lifetime (src/ir/wcache.c). */
+const void *nne_wcache_get(const nne_model *m, const void *key, uint64_t tag, size_t bytes, nne_pack_fn fill,
+                           void *user);
+
+struct nne_plan {
     const nne_model *m;
     const nne_graph *g;
     nne_session_options opt;
-    char err[1024];
-    int prepared;
     int nv, nn;
     uint8_t *vstate;
     nne_tensor *shape;      /* prepared dtype/shape per value (data: constant data) */
     uint8_t *folded;        /* shape[v].data allocated by folding */
     uint8_t *node_mode;
+    void **state;           /* per-node state of phased ops (static nodes) */
+    int64_t *macs;          /* per-node MACs (static nodes) */
     size_t *offset;
     int *life_first, *life_last; /* planned lifetimes (node indices) of static values */
-    uint8_t *arena;
     size_t arena_size;
-    uint8_t *scratch;
-    size_t scratch_cap;
-    uint8_t *bound;
-    exec main;
-    uint64_t rng;
+    size_t scratch_size;    /* the largest scratch of one node */
+    exec build;             /* structure of the main graph; folding while made */
+    uint64_t build_rng;
 };
 
+struct nne_context {
+    const nne_plan *p;
+    uint8_t *arena;
+    uint8_t *scratch;
+    size_t scratch_cap;
+    exec main;
+    uint8_t *bound;
+    uint64_t rng;
+    nne_observer_fn observer;
+    void *observer_user;
+    const char **obs_names;
+    nne_tensor *obs_vals;
+    char err[1024];
+};
+
+struct nne_session {
+    const nne_model *m;
+    nne_session_options opt;
+    nne_plan *p;
+    nne_context *c;
+    char err[1024];
+};
 
 /* ------------------------------------------------------------ helpers -- */
 
@@ -139,21 +179,12 @@ nne_status nne_tensor_clone(const nne_tensor *src, nne_tensor *dst) {
     return NNE_OK;
 }
 
-static nne_status sess_fail(nne_session *s, nne_status st) {
-    snprintf(s->err, sizeof s->err, "%s", nne_last_error());
-    return st;
-}
-
-const char *nne_session_last_error(const nne_session *s) { return s ? s->err : "no session"; }
-
 nne_session_options nne_session_options_default(void) {
     nne_session_options o;
     memset(&o, 0, sizeof o);
     o.threads = 1;
     return o;
 }
-
-size_t nne_session_arena_bytes(const nne_session *s) { return s ? s->arena_size : 0; }
 
 /* Values of g that the subgraphs of node n read (their OUTER links); out may be NULL to count. */
 static int node_implicit_inputs(const nne_node *n, int *out) {
@@ -170,27 +201,43 @@ static int node_implicit_inputs(const nne_node *n, int *out) {
     return k;
 }
 
-static nne_status exec_init(exec *ex, nne_session *s, const nne_graph *g, exec *parent) {
+/* Set up an exec of g. With `shared` (an exec of the same graph) the
+ * structure arrays are borrowed from it instead of computed. */
+static nne_status exec_init(exec *ex, nne_plan *p, nne_context *cx, uint64_t *rng, const nne_graph *g,
+                            exec *parent, const exec *shared) {
     memset(ex, 0, sizeof *ex);
-    ex->s = s;
+    ex->p = p;
+    ex->cx = cx;
+    ex->rng = rng;
     ex->g = g;
     ex->parent = parent;
     size_t nv = (size_t)g->n_values + 1;
-    ex->vals = nne_calloc(nv, sizeof *ex->vals);
-    ex->owned = nne_calloc(nv, 1);
-    ex->uses = nne_calloc(nv, sizeof(int));
-    ex->uses_left = nne_calloc(nv, sizeof(int));
-    ex->impl_start = nne_calloc((size_t)g->n_nodes + 1, sizeof(int));
-    int max_in = 1, n_impl = 0;
+    int max_in = 1, max_out = 1, n_impl = 0;
     for (int i = 0; i < g->n_nodes; i++) {
         if (g->nodes[i].n_in > max_in) max_in = g->nodes[i].n_in;
-        n_impl += node_implicit_inputs(&g->nodes[i], NULL);
+        if (g->nodes[i].n_out > max_out) max_out = g->nodes[i].n_out;
+        if (!shared) n_impl += node_implicit_inputs(&g->nodes[i], NULL);
     }
     ex->max_in = max_in;
+    ex->max_out = max_out;
+    ex->vals = nne_calloc(nv, sizeof *ex->vals);
+    ex->owned = nne_calloc(nv, 1);
+    ex->uses_left = nne_calloc(nv, sizeof(int));
     ex->ins = nne_calloc((size_t)max_in, sizeof *ex->ins);
-    ex->impl = nne_calloc((size_t)n_impl + 1, sizeof(int));
-    if (!ex->vals || !ex->owned || !ex->uses || !ex->uses_left || !ex->ins || !ex->impl_start || !ex->impl)
+    ex->outs = nne_calloc((size_t)max_out, sizeof *ex->outs);
+    if (!ex->vals || !ex->owned || !ex->uses_left || !ex->ins || !ex->outs)
         return nne_error(NNE_ERR_OUT_OF_MEMORY, "session: out of memory");
+    if (shared) {
+        ex->uses = shared->uses;
+        ex->impl_start = shared->impl_start;
+        ex->impl = shared->impl;
+        return NNE_OK;
+    }
+    ex->own_struct = 1;
+    ex->uses = nne_calloc(nv, sizeof(int));
+    ex->impl_start = nne_calloc((size_t)g->n_nodes + 1, sizeof(int));
+    ex->impl = nne_calloc((size_t)n_impl + 1, sizeof(int));
+    if (!ex->uses || !ex->impl_start || !ex->impl) return nne_error(NNE_ERR_OUT_OF_MEMORY, "session: out of memory");
     for (int i = 0; i < g->n_nodes; i++) {
         const nne_node *n = &g->nodes[i];
         for (int k = 0; k < n->n_in; k++)
@@ -216,11 +263,14 @@ static void exec_free(exec *ex) {
     if (ex->vals) exec_release_dynamic(ex);
     nne_free(ex->vals);
     nne_free(ex->owned);
-    nne_free(ex->uses);
     nne_free(ex->uses_left);
     nne_free((void *)ex->ins);
-    nne_free(ex->impl_start);
-    nne_free(ex->impl);
+    nne_free(ex->outs);
+    if (ex->own_struct) {
+        nne_free(ex->uses);
+        nne_free(ex->impl_start);
+        nne_free(ex->impl);
+    }
     memset(ex, 0, sizeof *ex);
 }
 
@@ -241,6 +291,12 @@ int nne_ctx_has_output(const nne_op_ctx *ctx, int i) {
     if (i < 0 || i >= ctx->node->n_out) return 0;
     int v = ctx->node->out[i];
     return v >= 0 && ctx->ex->uses[v] > 0;
+}
+
+const nne_tensor *nne_ctx_output_get(const nne_op_ctx *ctx, int i) {
+    if (i < 0 || i >= ctx->node->n_out || ctx->node->out[i] < 0) return NULL;
+    int v = ctx->node->out[i];
+    return ctx->shape_only ? &ctx->ex->p->shape[v] : &ctx->ex->vals[v];
 }
 
 nne_status nne_ctx_fail(nne_op_ctx *ctx, nne_status st, const char *fmt, ...) {
@@ -288,11 +344,11 @@ nne_status nne_ctx_output(nne_op_ctx *ctx, int i, nne_dtype dt, int ndim, const 
     }
     int v = ctx->node->out[i];
     exec *ex = ctx->ex;
-    nne_session *s = ex->s;
+    const nne_plan *p = ex->p;
     nne_tensor *t = &ex->vals[v];
     if (ctx->shape_only) {
-        /* in shape mode the main exec's shape table is the target */
-        t = &s->shape[v];
+        /* in shape mode the plan's shape table is the target */
+        t = &ex->p->shape[v];
         t->dtype = dt;
         t->ndim = ndim;
         for (int d = 0; d < ndim; d++) t->dims[d] = dims[d];
@@ -300,19 +356,19 @@ nne_status nne_ctx_output(nne_op_ctx *ctx, int i, nne_dtype dt, int ndim, const 
         *out = t;
         return NNE_OK;
     }
-    if (ctx->policy == POL_PLAN && s->vstate[v] == VS_STATIC) {
-        const nne_tensor *p = &s->shape[v];
-        int same = p->dtype == dt && p->ndim == ndim;
-        for (int d = 0; same && d < ndim; d++) same = p->dims[d] == dims[d];
+    if (ctx->policy == POL_PLAN && p->vstate[v] == VS_STATIC) {
+        const nne_tensor *ps = &p->shape[v];
+        int same = ps->dtype == dt && ps->ndim == ndim;
+        for (int d = 0; same && d < ndim; d++) same = ps->dims[d] == dims[d];
         if (!same) {
             char a[256], b[256];
             return nne_ctx_fail(ctx, NNE_ERR_INTERNAL, "output %d shape %s at run time differs from planned %s", i,
-                                nne_dims_str(ndim, dims, a, sizeof a), nne_dims_str(p->ndim, p->dims, b, sizeof b));
+                                nne_dims_str(ndim, dims, a, sizeof a), nne_dims_str(ps->ndim, ps->dims, b, sizeof b));
         }
         t->dtype = dt;
         t->ndim = ndim;
         for (int d = 0; d < ndim; d++) t->dims[d] = dims[d];
-        t->data = nbytes ? s->arena + s->offset[v] : g_empty;
+        t->data = nbytes ? ex->cx->arena + p->offset[v] : g_empty;
         *out = t;
         return NNE_OK;
     }
@@ -369,21 +425,21 @@ nne_status nne_ctx_output_like(nne_op_ctx *ctx, int i, const nne_tensor *t, nne_
 }
 
 void *nne_ctx_scratch(nne_op_ctx *ctx, size_t bytes) {
-    if (ctx->shape_only) {
+    if (ctx->shape_only || ctx->planning) {
         if (bytes > ctx->scratch_req) ctx->scratch_req = bytes;
         return NULL;
     }
-    nne_session *s = ctx->ex->s;
+    nne_context *cx = ctx->ex->cx;
     if (ctx->policy == POL_PLAN) {
-        if (bytes > s->scratch_cap) {
-            /* only nodes shaped at run time get here (a planned size was exceeded) */
-            uint8_t *p = nne_aligned_alloc(bytes);
-            if (!p) return NULL;
-            nne_aligned_free(s->scratch);
-            s->scratch = p;
-            s->scratch_cap = bytes;
+        if (bytes > cx->scratch_cap) {
+            /* a planned size was exceeded (a bug in an op's shape mode): grow */
+            uint8_t *q = nne_aligned_alloc(bytes);
+            if (!q) return NULL;
+            nne_aligned_free(cx->scratch);
+            cx->scratch = q;
+            cx->scratch_cap = bytes;
         }
-        return bytes ? s->scratch : g_empty;
+        return bytes ? cx->scratch : g_empty;
     }
     nne_aligned_free(ctx->scratch_mem);
     ctx->scratch_mem = nne_aligned_alloc(bytes ? bytes : 1);
@@ -391,11 +447,18 @@ void *nne_ctx_scratch(nne_op_ctx *ctx, size_t bytes) {
 }
 
 double nne_ctx_rand(nne_op_ctx *ctx) {
-    uint64_t *x = &ctx->ex->s->rng;
+    uint64_t *x = ctx->ex->rng;
     *x ^= *x >> 12;
     *x ^= *x << 25;
     *x ^= *x >> 27;
     return (double)((*x * 2685821657736338717ull) >> 11) * (1.0 / 9007199254740992.0);
+}
+
+const void *nne_ctx_packed_weight(nne_op_ctx *ctx, const void *key, uint64_t tag, size_t bytes, nne_pack_fn fill,
+                                  void *user) {
+    const void *r = nne_wcache_get(ctx->ex->p->m, key, tag, bytes, fill, user);
+    if (!r) nne_ctx_fail(ctx, NNE_ERR_OUT_OF_MEMORY, "cannot allocate %zu bytes of packed weights", bytes);
+    return r;
 }
 
 /* attributes */
@@ -451,7 +514,55 @@ const struct nne_graph *nne_attr_g(const nne_op_ctx *ctx, const char *name) {
 int nne_graph_num_inputs(const struct nne_graph *g) { return g->n_inputs; }
 int nne_graph_num_outputs(const struct nne_graph *g) { return g->n_outputs; }
 
+int nne_ctx_input_is_const(const nne_op_ctx *ctx, int i) {
+    if (i < 0 || i >= ctx->node->n_in || ctx->node->in[i] < 0) return 0;
+    if (ctx->shape_only) return ctx->ins[i] && ctx->ins[i]->data != NULL;
+    return ctx->ex->g->values[ctx->node->in[i]].kind == NNE_VAL_CONST;
+}
+
+int nne_ctx_input_is_initializer(const nne_op_ctx *ctx, int i) {
+    if (i < 0 || i >= ctx->node->n_in || ctx->node->in[i] < 0) return 0;
+    return ctx->ex->g->values[ctx->node->in[i]].kind == NNE_VAL_CONST && ctx->ins[i] && ctx->ins[i]->data;
+}
+
 /* ------------------------------------------------------- node running -- */
+
+static void bind_outs(exec *ex, const nne_node *n) {
+    for (int o = 0; o < n->n_out; o++) ex->outs[o] = n->out[o] >= 0 ? &ex->vals[n->out[o]] : NULL;
+}
+
+/* The phased op adapter for nodes shaped at run time (dynamic nodes,
+ * subgraphs, constant folding): infer (outputs allocated), plan into a
+ * temporary state, run, free the state. */
+static nne_status run_phased_now(nne_op_ctx *ctx) {
+    const nne_op_def *op = ctx->node->op;
+    exec *ex = ctx->ex;
+    NNE_TRY(op->infer(ctx));
+    void *state = NULL;
+    if (op->state_size && !(state = nne_calloc(1, op->state_size)))
+        return nne_ctx_fail(ctx, NNE_ERR_OUT_OF_MEMORY, "cannot allocate the node's state");
+    nne_status st = NNE_OK;
+    if (op->plan) {
+        ctx->planning = 1;
+        st = op->plan(ctx, state);
+        ctx->planning = 0;
+    }
+    void *scratch = g_empty;
+    if (st == NNE_OK && ctx->scratch_req) {
+        scratch = ctx->scratch_mem = nne_aligned_alloc(ctx->scratch_req);
+        if (!scratch)
+            st = nne_ctx_fail(ctx, NNE_ERR_OUT_OF_MEMORY, "cannot allocate %zu bytes of scratch", ctx->scratch_req);
+    }
+    if (st == NNE_OK) {
+        bind_outs(ex, ctx->node);
+        nne_kernel_args a = {.in = ctx->ins, .out = ex->outs, .n_in = ctx->node->n_in,
+                             .n_out = ctx->node->n_out, .scratch = scratch, .ctx = ctx};
+        st = op->run(state, &a);
+    }
+    if (state && op->state_free) op->state_free(state);
+    nne_free(state);
+    return st;
+}
 
 static nne_status run_node(exec *ex, int ni, int shape_only, int policy, const nne_tensor *shape_tab) {
     const nne_node *n = &ex->g->nodes[ni];
@@ -464,18 +575,23 @@ static nne_status run_node(exec *ex, int ni, int shape_only, int policy, const n
     }
     nne_op_ctx ctx = {.ex = ex, .node_idx = ni, .node = n, .shape_only = shape_only, .policy = policy,
                       .ins = ex->ins};
-    nne_status st = n->op->run(&ctx);
-    if (ctx.scratch_mem) nne_aligned_free(ctx.scratch_mem);
-    if (shape_only && st == NNE_OK) {
-        if (ctx.scratch_req > ex->s->scratch_cap) {
-            nne_aligned_free(ex->s->scratch);
-            ex->s->scratch = nne_aligned_alloc(ctx.scratch_req);
-            ex->s->scratch_cap = ex->s->scratch ? ctx.scratch_req : 0;
-            if (!ex->s->scratch)
-                return nne_error(NNE_ERR_OUT_OF_MEMORY, "node \"%s\" (%s): cannot allocate %zu bytes of scratch",
-                                 n->name, n->op_type, ctx.scratch_req);
-        }
+    const nne_op_def *op = n->op;
+    nne_status st;
+    if (op->eval) {
+        st = op->eval(&ctx);
+    } else if (shape_only) {
+        st = op->infer(&ctx);
+    } else if (policy == POL_PLAN) {
+        /* a planned node: outputs are bound to the arena, state and scratch come from the plan */
+        bind_outs(ex, n);
+        nne_kernel_args a = {.in = ex->ins, .out = ex->outs, .n_in = n->n_in, .n_out = n->n_out,
+                             .scratch = ex->cx->scratch ? (void *)ex->cx->scratch : (void *)g_empty, .ctx = &ctx};
+        return op->run(ex->p->state[ni], &a);
+    } else {
+        st = run_phased_now(&ctx);
     }
+    if (ctx.scratch_mem) nne_aligned_free(ctx.scratch_mem);
+    if (shape_only && st == NNE_OK && ctx.scratch_req > ex->p->scratch_size) ex->p->scratch_size = ctx.scratch_req;
     if (st == NNE_OK && !shape_only) {
         /* every output must have been declared */
         for (int o = 0; o < n->n_out; o++) {
@@ -487,6 +603,26 @@ static nne_status run_node(exec *ex, int ni, int shape_only, int policy, const n
         }
     }
     return st;
+}
+
+/* Plan a statically shaped node of a phased op (outputs already inferred):
+ * its state and scratch size go into the plan; also its MACs. */
+static nne_status plan_node(exec *ex, int ni) {
+    nne_plan *p = ex->p;
+    const nne_node *n = &ex->g->nodes[ni];
+    const nne_op_def *op = n->op;
+    for (int k = 0; k < n->n_in; k++) ex->ins[k] = n->in[k] < 0 ? NULL : &p->shape[n->in[k]];
+    nne_op_ctx ctx = {.ex = ex, .node_idx = ni, .node = n, .shape_only = 1, .policy = POL_PLAN, .ins = ex->ins};
+    if (op->macs) p->macs[ni] = op->macs(&ctx);
+    if (op->eval) return NNE_OK;
+    if (op->state_size && !(p->state[ni] = nne_calloc(1, op->state_size)))
+        return nne_ctx_fail(&ctx, NNE_ERR_OUT_OF_MEMORY, "cannot allocate the node's state");
+    if (op->plan) {
+        ctx.planning = 1;
+        NNE_TRY(op->plan(&ctx, p->state[ni]));
+    }
+    if (ctx.scratch_req > p->scratch_size) p->scratch_size = ctx.scratch_req;
+    return NNE_OK;
 }
 
 static void release_one(exec *ex, int v) {
@@ -525,7 +661,7 @@ nne_status nne_ctx_run_graph(nne_op_ctx *ctx, const struct nne_graph *g, int n_i
         return nne_ctx_fail(ctx, NNE_ERR_INVALID_ARG, "subgraph \"%s\" has %d outputs, expected %d",
                             g->name ? g->name : "", g->n_outputs, n_out);
     exec sub;
-    nne_status st = exec_init(&sub, ctx->ex->s, g, ctx->ex);
+    nne_status st = exec_init(&sub, ctx->ex->p, ctx->ex->cx, ctx->ex->rng, g, ctx->ex, NULL);
     for (int i = 0; i < n_out; i++) memset(&outs[i], 0, sizeof outs[i]);
     if (st != NNE_OK) goto done;
     bind_static_views(&sub);
@@ -584,54 +720,6 @@ void nne_tensor_free_data(nne_tensor *t) {
     if (t) value_free(t);
 }
 
-/* ------------------------------------------------------------ session -- */
-
-nne_status nne_session_create(const nne_model *m, const nne_session_options *opt, nne_session **out) {
-    if (!m || !out) return nne_error(NNE_ERR_INVALID_ARG, "nne_session_create: NULL argument");
-    *out = NULL;
-    nne_session *s = nne_calloc(1, sizeof *s);
-    if (!s) return nne_error(NNE_ERR_OUT_OF_MEMORY, "session: out of memory");
-    s->m = m;
-    s->g = m->graph;
-    s->opt = opt ? *opt : nne_session_options_default();
-    *out = s;
-    return NNE_OK;
-}
-
-static void unprepare(nne_session *s) {
-    if (s->folded)
-        for (int v = 0; v < s->nv; v++)
-            if (s->folded[v]) value_free(&s->shape[v]);
-    exec_free(&s->main);
-    nne_free(s->vstate);
-    nne_free(s->shape);
-    nne_free(s->folded);
-    nne_free(s->node_mode);
-    nne_free(s->offset);
-    nne_free(s->life_first);
-    nne_free(s->life_last);
-    s->life_first = s->life_last = NULL;
-    nne_free(s->bound);
-    nne_aligned_free(s->arena);
-    nne_aligned_free(s->scratch);
-    s->vstate = NULL;
-    s->shape = NULL;
-    s->folded = NULL;
-    s->node_mode = NULL;
-    s->offset = NULL;
-    s->bound = NULL;
-    s->arena = NULL;
-    s->scratch = NULL;
-    s->arena_size = s->scratch_cap = 0;
-    s->prepared = 0;
-}
-
-void nne_session_destroy(nne_session *s) {
-    if (!s) return;
-    unprepare(s);
-    nne_free(s);
-}
-
 typedef struct plan_buf {
     int v;
     size_t size;
@@ -650,7 +738,7 @@ static int cmp_off(const void *a, const void *b) {
 }
 
 /* Greedy placement: largest first, lowest gap among lifetime-overlapping buffers. */
-static nne_status plan_arena(nne_session *s) {
+static nne_status plan_arena(nne_plan *s) {
     const nne_graph *g = s->g;
     int nb = 0;
     plan_buf *bufs = nne_calloc((size_t)s->nv + 1, sizeof *bufs);
@@ -676,8 +764,8 @@ static nne_status plan_arena(nne_session *s) {
             int v = n->in[k];
             if (v >= 0 && idx_of[v] >= 0 && bufs[idx_of[v]].last < i) bufs[idx_of[v]].last = i;
         }
-        for (int k = s->main.impl_start[i]; k < s->main.impl_start[i + 1]; k++) {
-            int v = s->main.impl[k];
+        for (int k = s->build.impl_start[i]; k < s->build.impl_start[i + 1]; k++) {
+            int v = s->build.impl[k];
             if (idx_of[v] >= 0 && bufs[idx_of[v]].last < i) bufs[idx_of[v]].last = i;
         }
     }
@@ -714,8 +802,6 @@ static nne_status plan_arena(nne_session *s) {
         return nne_error(NNE_ERR_OUT_OF_MEMORY, "session: the plan needs %zu arena bytes, over the limit of %zu",
                          total, s->opt.arena_limit_bytes);
     s->arena_size = total;
-    s->arena = nne_aligned_alloc(total ? total : NNE_ALIGN);
-    if (!s->arena) return nne_error(NNE_ERR_OUT_OF_MEMORY, "session: cannot allocate a %zu-byte arena", total);
     return NNE_OK;
 oom:
     nne_free(bufs);
@@ -723,7 +809,7 @@ oom:
     return nne_error(NNE_ERR_OUT_OF_MEMORY, "session: out of memory");
 }
 
-static nne_status seed_input(nne_session *s, int v, int32_t n, const char *const *names, const nne_tensor *shapes) {
+static nne_status seed_input(nne_plan *s, int v, int32_t n, const char *const *names, const nne_tensor *shapes) {
     const nne_value *val = &s->g->values[v];
     nne_tensor *t = &s->shape[v];
     const nne_tensor *given = NULL;
@@ -776,23 +862,57 @@ static nne_status seed_input(nne_session *s, int v, int32_t n, const char *const
     return NNE_OK;
 }
 
-nne_status nne_session_prepare(nne_session *s, int32_t n, const char *const *names, const nne_tensor *shapes) {
-    if (!s) return nne_error(NNE_ERR_INVALID_ARG, "nne_session_prepare: NULL session");
-    unprepare(s);
-    const nne_graph *g = s->g;
+/* --------------------------------------------------------------- plan -- */
+
+void nne_plan_destroy(nne_plan *p) {
+    if (!p) return;
+    if (p->folded)
+        for (int v = 0; v < p->nv; v++)
+            if (p->folded[v]) value_free(&p->shape[v]);
+    if (p->state)
+        for (int i = 0; i < p->nn; i++) {
+            const nne_op_def *op = p->g->nodes[i].op;
+            if (p->state[i] && op && op->state_free) op->state_free(p->state[i]);
+            nne_free(p->state[i]);
+        }
+    exec_free(&p->build);
+    nne_free(p->vstate);
+    nne_free(p->shape);
+    nne_free(p->folded);
+    nne_free(p->node_mode);
+    nne_free(p->state);
+    nne_free(p->macs);
+    nne_free(p->offset);
+    nne_free(p->life_first);
+    nne_free(p->life_last);
+    nne_free(p);
+}
+
+nne_status nne_plan_create(const nne_model *m, const nne_session_options *opt, int32_t n, const char *const *names,
+                           const nne_tensor *shapes, nne_plan **out) {
+    if (!m || !out || (n > 0 && (!names || !shapes)) || n < 0)
+        return nne_error(NNE_ERR_INVALID_ARG, "nne_plan_create: NULL argument");
+    *out = NULL;
+    nne_plan *s = nne_calloc(1, sizeof *s);
+    if (!s) return nne_error(NNE_ERR_OUT_OF_MEMORY, "plan: out of memory");
+    const nne_graph *g = m->graph;
+    s->m = m;
+    s->g = g;
+    s->opt = opt ? *opt : nne_session_options_default();
     s->nv = g->n_values;
     s->nn = g->n_nodes;
-    s->rng = 0x853c49e6748fea9bull;
+    s->build_rng = 0x853c49e6748fea9bull;
     size_t nv = (size_t)s->nv + 1;
     s->vstate = nne_calloc(nv, 1);
     s->shape = nne_calloc(nv, sizeof *s->shape);
     s->folded = nne_calloc(nv, 1);
     s->node_mode = nne_calloc((size_t)s->nn + 1, 1);
+    s->state = nne_calloc((size_t)s->nn + 1, sizeof *s->state);
+    s->macs = nne_calloc((size_t)s->nn + 1, sizeof *s->macs);
     s->offset = nne_calloc(nv, sizeof *s->offset);
-    s->bound = nne_calloc(nv, 1);
     nne_status st;
-    if (!s->vstate || !s->shape || !s->folded || !s->node_mode || !s->offset || !s->bound) {
-        st = nne_error(NNE_ERR_OUT_OF_MEMORY, "session: out of memory");
+    if (!s->vstate || !s->shape || !s->folded || !s->node_mode || !s->state || !s->macs || !s->offset) {
+        st = nne_error(NNE_ERR_OUT_OF_MEMORY, "plan: out of memory");
         goto fail;
     }
     for (int i = 0; i < n; i++) {
@@ -813,7 +933,7 @@ nne_status nne_session_prepare(nne_session *s, int32_t n, const char *const *nam
             if ((st = seed_input(s, v, n, names, shapes)) != NNE_OK) goto fail;
         }
     }
-    if ((st = exec_init(&s->main, s, g, NULL)) != NNE_OK) goto fail;
+    if ((st = exec_init(&s->build, s, NULL, &s->build_rng, g, NULL, NULL)) != NNE_OK) goto fail;
     for (int i = 0; i < s->nn; i++) {
         const nne_node *nd = &g->nodes[i];
         if (!nd->op) {
@@ -828,24 +948,24 @@ nne_status nne_session_prepare(nne_session *s, int32_t n, const char *const *nam
             if (s->vstate[v] == VS_DYNAMIC || s->vstate[v] == VS_UNKNOWN) any_dyn = 1, all_shaped = 0;
             if (s->vstate[v] != VS_CONST) all_const = 0;
         }
-        for (int k = s->main.impl_start[i]; k < s->main.impl_start[i + 1]; k++)
-            if (s->vstate[s->main.impl[k]] == VS_DYNAMIC) any_dyn = 1;
+        for (int k = s->build.impl_start[i]; k < s->build.impl_start[i + 1]; k++)
+            if (s->vstate[s->build.impl[k]] == VS_DYNAMIC) any_dyn = 1;
         unsigned fl = nd->op->flags;
         int fold = !(fl & (NNE_OPF_NONDETERMINISTIC | NNE_OPF_SUBGRAPH | NNE_OPF_NO_FOLD)) &&
                    (all_const || ((fl & NNE_OPF_SHAPE_ONLY) && all_shaped));
         if (any_dyn && !fold) {
             s->node_mode[i] = NM_DYNAMIC;
         } else if (fold) {
-            /* execute now; outputs become constants owned by the session */
-            st = run_node(&s->main, i, 0, POL_MALLOC, s->shape);
+            /* execute now; outputs become constants owned by the plan */
+            st = run_node(&s->build, i, 0, POL_MALLOC, s->shape);
             if (st != NNE_OK) goto fail;
             for (int o = 0; o < nd->n_out; o++) {
                 int v = nd->out[o];
                 if (v < 0) continue;
-                s->shape[v] = s->main.vals[v];
-                s->folded[v] = s->main.owned[v];
-                s->main.owned[v] = 0;
-                memset(&s->main.vals[v], 0, sizeof s->main.vals[v]);
+                s->shape[v] = s->build.vals[v];
+                s->folded[v] = s->build.owned[v];
+                s->build.owned[v] = 0;
+                memset(&s->build.vals[v], 0, sizeof s->build.vals[v]);
                 s->vstate[v] = VS_CONST;
             }
             s->node_mode[i] = NM_FOLDED;
@@ -853,7 +973,7 @@ nne_status nne_session_prepare(nne_session *s, int32_t n, const char *const *nam
         } else {
             for (int o = 0; o < nd->n_out; o++)
                 if (nd->out[o] >= 0) s->shape[nd->out[o]].ndim = -1;
-            st = run_node(&s->main, i, 1, POL_PLAN, s->shape);
+            st = run_node(&s->build, i, 1, POL_PLAN, s->shape);
             if (st == NNE_DYNAMIC) {
                 s->node_mode[i] = NM_DYNAMIC;
             } else if (st != NNE_OK) {
@@ -870,6 +990,7 @@ nne_status nne_session_prepare(nne_session *s, int32_t n, const char *const *nam
                         goto fail;
                     }
                 }
+                if ((st = plan_node(&s->build, i)) != NNE_OK) goto fail;
             }
         }
         for (int o = 0; o < nd->n_out; o++) {
@@ -878,122 +999,257 @@ nne_status nne_session_prepare(nne_session *s, int32_t n, const char *const *nam
         }
     }
     if ((st = plan_arena(s)) != NNE_OK) goto fail;
-    /* runtime views */
-    for (int v = 0; v < s->nv; v++) {
-        if (s->vstate[v] == VS_CONST) s->main.vals[v] = s->shape[v];
-        else if (s->vstate[v] == VS_STATIC) {
-            s->main.vals[v] = s->shape[v];
-            s->main.vals[v].data = nne_tensor_nbytes(&s->shape[v]) ? s->arena + s->offset[v] : g_empty;
-        }
-    }
-    s->prepared = 1;
+    *out = s;
     return NNE_OK;
 fail:
-    sess_fail(s, st);
-    unprepare(s);
+    nne_plan_destroy(s);
     return st;
 }
 
-nne_status nne_session_set_input(nne_session *s, const char *name, const nne_tensor *t) {
-    if (!s || !name || !t) return nne_error(NNE_ERR_INVALID_ARG, "nne_session_set_input: NULL argument");
-    if (!s->prepared) return sess_fail(s, nne_error(NNE_ERR_INVALID_ARG, "session is not prepared"));
+size_t nne_plan_arena_bytes(const nne_plan *p) { return p ? p->arena_size : 0; }
+size_t nne_plan_scratch_bytes(const nne_plan *p) { return p ? p->scratch_size : 0; }
+
+int64_t nne_plan_macs(const nne_plan *p) {
+    int64_t total = 0;
+    for (int i = 0; p && i < p->nn; i++)
+        if (p->node_mode[i] == NM_STATIC) total += p->macs[i];
+    return total;
+}
+
+/* ------------------------------------------------------------ context -- */
+
+static nne_status ctx_fail(nne_context *c, nne_status st) {
+    snprintf(c->err, sizeof c->err, "%s", nne_last_error());
+    return st;
+}
+
+const char *nne_context_last_error(const nne_context *c) { return c ? c->err : "no context"; }
+
+void nne_context_destroy(nne_context *c) {
+    if (!c) return;
+    exec_free(&c->main);
+    nne_aligned_free(c->arena);
+    nne_aligned_free(c->scratch);
+    nne_free(c->bound);
+    nne_free((void *)c->obs_names);
+    nne_free(c->obs_vals);
+    nne_free(c);
+}
+
+nne_status nne_context_create(const nne_plan *p, nne_context **out) {
+    if (!p || !out) return nne_error(NNE_ERR_INVALID_ARG, "nne_context_create: NULL argument");
+    *out = NULL;
+    nne_context *c = nne_calloc(1, sizeof *c);
+    if (!c) return nne_error(NNE_ERR_OUT_OF_MEMORY, "context: out of memory");
+    c->p = p;
+    c->rng = 0x853c49e6748fea9bull;
+    /* the exec never writes the plan at run time: p is only read */
+    nne_status st = exec_init(&c->main, (nne_plan *)p, c, &c->rng, p->g, NULL, &p->build);
+    if (st != NNE_OK) goto fail;
+    c->bound = nne_calloc((size_t)p->nv + 1, 1);
+    c->arena = nne_aligned_alloc(p->arena_size ? p->arena_size : NNE_ALIGN);
+    c->scratch = p->scratch_size ? nne_aligned_alloc(p->scratch_size) : NULL;
+    c->scratch_cap = p->scratch_size;
+    c->obs_names = nne_calloc((size_t)c->main.max_out, sizeof *c->obs_names);
+    c->obs_vals = nne_calloc((size_t)c->main.max_out, sizeof *c->obs_vals);
+    if (!c->bound || !c->obs_names || !c->obs_vals) {
+        st = nne_error(NNE_ERR_OUT_OF_MEMORY, "context: out of memory");
+        goto fail;
+    }
+    if (!c->arena) {
+        st = nne_error(NNE_ERR_OUT_OF_MEMORY, "context: cannot allocate a %zu-byte arena", p->arena_size);
+        goto fail;
+    }
+    if (p->scratch_size && !c->scratch) {
+        st = nne_error(NNE_ERR_OUT_OF_MEMORY, "context: cannot allocate %zu bytes of scratch", p->scratch_size);
+        goto fail;
+    }
+    /* runtime views: constants, and static values at their arena offsets */
+    for (int v = 0; v < p->nv; v++) {
+        if (p->vstate[v] == VS_CONST) c->main.vals[v] = p->shape[v];
+        else if (p->vstate[v] == VS_STATIC) {
+            c->main.vals[v] = p->shape[v];
+            c->main.vals[v].data = nne_tensor_nbytes(&p->shape[v]) ? c->arena + p->offset[v] : g_empty;
+        }
+    }
+    *out = c;
+    return NNE_OK;
+fail:
+    nne_context_destroy(c);
+    return st;
+}
+
+nne_status nne_context_set_input(nne_context *c, const char *name, const nne_tensor *t) {
+    if (!c || !name || !t) return nne_error(NNE_ERR_INVALID_ARG, "nne_context_set_input: NULL argument");
+    const nne_plan *s = c->p;
     int v = nne_graph_find(s->g, name);
     if (v < 0 || s->vstate[v] != VS_INPUT)
-        return sess_fail(s, nne_error(NNE_ERR_INVALID_ARG, "the model has no input named \"%s\"", name));
+        return ctx_fail(c, nne_error(NNE_ERR_INVALID_ARG, "the model has no input named \"%s\"", name));
     const nne_tensor *p = &s->shape[v];
     int same = p->ndim == t->ndim;
     for (int d = 0; same && d < t->ndim; d++) same = p->dims[d] == t->dims[d];
     char a[256], b[256];
     if (t->dtype != p->dtype)
-        return sess_fail(s, nne_error(NNE_ERR_INVALID_ARG, "input \"%s\": expected dtype %s, got %s", name,
-                                      nne_dtype_name(p->dtype), nne_dtype_name(t->dtype)));
+        return ctx_fail(c, nne_error(NNE_ERR_INVALID_ARG, "input \"%s\": expected dtype %s, got %s", name,
+                                     nne_dtype_name(p->dtype), nne_dtype_name(t->dtype)));
     if (!same)
-        return sess_fail(s, nne_error(NNE_ERR_INVALID_ARG,
-                                      "input \"%s\": expected shape %s (as prepared), got %s; prepare again to change "
-                                      "shapes",
-                                      name, nne_dims_str(p->ndim, p->dims, a, sizeof a),
-                                      nne_dims_str(t->ndim, t->dims, b, sizeof b)));
+        return ctx_fail(c, nne_error(NNE_ERR_INVALID_ARG,
+                                     "input \"%s\": expected shape %s (as prepared), got %s; prepare again to change "
+                                     "shapes",
+                                     name, nne_dims_str(p->ndim, p->dims, a, sizeof a),
+                                     nne_dims_str(t->ndim, t->dims, b, sizeof b)));
     if (!t->data && nne_tensor_nbytes(t))
-        return sess_fail(s, nne_error(NNE_ERR_INVALID_ARG, "input \"%s\": data is NULL", name));
-    s->main.vals[v] = *t;
-    if (!s->main.vals[v].data) s->main.vals[v].data = g_empty;
-    s->bound[v] = 1;
+        return ctx_fail(c, nne_error(NNE_ERR_INVALID_ARG, "input \"%s\": data is NULL", name));
+    c->main.vals[v] = *t;
+    if (!c->main.vals[v].data) c->main.vals[v].data = g_empty;
+    c->bound[v] = 1;
     return NNE_OK;
 }
 
-nne_status nne_session_run(nne_session *s) {
-    if (!s) return nne_error(NNE_ERR_INVALID_ARG, "nne_session_run: NULL session");
-    if (!s->prepared) return sess_fail(s, nne_error(NNE_ERR_INVALID_ARG, "session is not prepared"));
-    exec *ex = &s->main;
+void nne_context_set_observer(nne_context *c, nne_observer_fn fn, void *user) {
+    if (!c) return;
+    c->observer = fn;
+    c->observer_user = user;
+}
+
+/* Hand node ni's outputs to the observer (sequences and other non-tensor
+ * values as dtype UNDEFINED with no data). */
+static void observe(nne_context *c, int ni) {
+    const nne_node *n = &c->p->g->nodes[ni];
+    int k = 0;
+    for (int o = 0; o < n->n_out; o++) {
+        int v = n->out[o];
+        if (v < 0) continue;
+        c->obs_names[k] = c->p->g->values[v].name;
+        c->obs_vals[k] = c->main.vals[v];
+        if (c->obs_vals[k].dtype == NNE_DTYPE_SEQUENCE || !c->obs_vals[k].data) {
+            memset(&c->obs_vals[k], 0, sizeof c->obs_vals[k]);
+        }
+        k++;
+    }
+    c->observer(c->observer_user, n->name, n->op_type, k, c->obs_names, c->obs_vals);
+}
+
+nne_status nne_context_run(nne_context *c) {
+    if (!c) return nne_error(NNE_ERR_INVALID_ARG, "nne_context_run: NULL context");
+    const nne_plan *s = c->p;
+    exec *ex = &c->main;
     for (int i = 0; i < s->m->n_feed; i++) {
         int v = s->m->feed[i];
-        if (!s->bound[v])
-            return sess_fail(s, nne_error(NNE_ERR_INVALID_ARG, "input \"%s\" was not given", s->g->values[v].name));
+        if (!c->bound[v])
+            return ctx_fail(c, nne_error(NNE_ERR_INVALID_ARG, "input \"%s\" was not given", s->g->values[v].name));
     }
     exec_release_dynamic(ex);
     memcpy(ex->uses_left, ex->uses, (size_t)s->nv * sizeof(int));
     for (int i = 0; i < s->nn; i++) {
-        if (s->node_mode[i] == NM_FOLDED) continue;
-        nne_status st = run_node(ex, i, 0, s->node_mode[i] == NM_STATIC ? POL_PLAN : POL_MALLOC, NULL);
-        if (st != NNE_OK) return sess_fail(s, st);
-        release_inputs(ex, i);
+        if (s->node_mode[i] != NM_FOLDED) {
+            nne_status st = run_node(ex, i, 0, s->node_mode[i] == NM_STATIC ? POL_PLAN : POL_MALLOC, NULL);
+            if (st != NNE_OK) return ctx_fail(c, st);
+        }
+        if (c->observer) observe(c, i);
+        if (s->node_mode[i] != NM_FOLDED) release_inputs(ex, i);
     }
     return NNE_OK;
+}
+
+nne_status nne_context_output(const nne_context *c, int32_t i, nne_tensor *out) {
+    if (!c || !out) return nne_error(NNE_ERR_INVALID_ARG, "nne_context_output: NULL argument");
+    if (i < 0 || i >= c->p->g->n_outputs)
+        return nne_error(NNE_ERR_INVALID_ARG, "nne_context_output: no output %d", (int)i);
+    *out = c->main.vals[c->p->g->outputs[i]];
+    return NNE_OK;
+}
+
+size_t nne_context_arena_bytes(const nne_context *c) { return c ? c->p->arena_size : 0; }
+
+/* ------------------------------------------------------------ session -- */
+
+static nne_status sess_fail(nne_session *s, nne_status st) {
+    snprintf(s->err, sizeof s->err, "%s", nne_last_error());
+    return st;
+}
+
+const char *nne_session_last_error(const nne_session *s) { return s ? s->err : "no session"; }
+
+nne_status nne_session_create(const nne_model *m, const nne_session_options *opt, nne_session **out) {
+    if (!m || !out) return nne_error(NNE_ERR_INVALID_ARG, "nne_session_create: NULL argument");
+    *out = NULL;
+    nne_session *s = nne_calloc(1, sizeof *s);
+    if (!s) return nne_error(NNE_ERR_OUT_OF_MEMORY, "session: out of memory");
+    s->m = m;
+    s->opt = opt ? *opt : nne_session_options_default();
+    *out = s;
+    return NNE_OK;
+}
+
+static void unprepare(nne_session *s) {
+    nne_context_destroy(s->c);
+    nne_plan_destroy(s->p);
+    s->c = NULL;
+    s->p = NULL;
+}
+
+void nne_session_destroy(nne_session *s) {
+    if (!s) return;
+    unprepare(s);
+    nne_free(s);
+}
+
+nne_status nne_session_prepare(nne_session *s, int32_t n, const char *const *names, const nne_tensor *shapes) {
+    if (!s) return nne_error(NNE_ERR_INVALID_ARG, "nne_session_prepare: NULL session");
+    unprepare(s);
+    nne_status st = nne_plan_create(s->m, &s->opt, n, names, shapes, &s->p);
+    if (st == NNE_OK) st = nne_context_create(s->p, &s->c);
+    if (st != NNE_OK) {
+        sess_fail(s, st);
+        unprepare(s);
+    }
+    return st;
+}
+
+nne_status nne_session_set_input(nne_session *s, const char *name, const nne_tensor *t) {
+    if (!s || !name || !t) return nne_error(NNE_ERR_INVALID_ARG, "nne_session_set_input: NULL argument");
+    if (!s->c) return sess_fail(s, nne_error(NNE_ERR_INVALID_ARG, "session is not prepared"));
+    nne_status st = nne_context_set_input(s->c, name, t);
+    return st == NNE_OK ? st : sess_fail(s, st);
+}
+
+nne_status nne_session_run(nne_session *s) {
+    if (!s) return nne_error(NNE_ERR_INVALID_ARG, "nne_session_run: NULL session");
+    if (!s->c) return sess_fail(s, nne_error(NNE_ERR_INVALID_ARG, "session is not prepared"));
+    nne_status st = nne_context_run(s->c);
+    return st == NNE_OK ? st : sess_fail(s, st);
 }
 
 nne_status nne_session_output(const nne_session *s, int32_t i, nne_tensor *out) {
     if (!s || !out) return nne_error(NNE_ERR_INVALID_ARG, "nne_session_output: NULL argument");
-    if (!s->prepared || i < 0 || i >= s->g->n_outputs)
-        return nne_error(NNE_ERR_INVALID_ARG, "nne_session_output: no output %d", (int)i);
-    *out = s->main.vals[s->g->outputs[i]];
-    return NNE_OK;
+    if (!s->c) return nne_error(NNE_ERR_INVALID_ARG, "nne_session_output: no output %d", (int)i);
+    return nne_context_output(s->c, i, out);
 }
 
-int64_t nne_session_macs(const nne_session *s) {
-    if (!s || !s->prepared) return 0;
-    int64_t total = 0;
-    for (int i = 0; i < s->nn; i++) {
-        const nne_node *n = &s->g->nodes[i];
-        if (s->node_mode[i] == NM_DYNAMIC || n->n_out < 1 || n->out[0] < 0 || n->n_in < 2) continue;
-        const char *op = n->op_type;
-        const nne_tensor *y = &s->shape[n->out[0]];
-        int wi = strcmp(op, "QLinearConv") == 0 ? 3 : 1;
-        int ai = 0;
-        if (strcmp(op, "QLinearMatMul") == 0) wi = 3;
-        if (n->n_in <= wi || n->in[wi] < 0 || n->in[ai] < 0) continue;
-        const nne_tensor *a = &s->shape[n->in[ai]], *w = &s->shape[n->in[wi]];
-        if (y->ndim < 0 || a->ndim < 1 || w->ndim < 1) continue;
-        int64_t yn = nne_tensor_numel(y), k = 0;
-        if (!strcmp(op, "Conv") || !strcmp(op, "ConvInteger") || !strcmp(op, "QLinearConv")) {
-            k = nne_tensor_numel(w) / (w->dims[0] ? w->dims[0] : 1);
-        } else if (!strcmp(op, "ConvTranspose")) {
-            yn = nne_tensor_numel(a);
-            k = nne_tensor_numel(w) / (w->dims[0] ? w->dims[0] : 1);
-        } else if (!strcmp(op, "Gemm")) {
-            const nne_attr *ta = nne_node_attr(n, "transA");
-            k = a->ndim == 2 ? a->dims[ta && ta->i ? 0 : 1] : 0;
-        } else if (!strcmp(op, "MatMul") || !strcmp(op, "MatMulInteger") || !strcmp(op, "QLinearMatMul")) {
-            k = a->dims[a->ndim - 1];
-        }
-        total += yn * k;
-    }
-    return total;
-}
+size_t nne_session_arena_bytes(const nne_session *s) { return s ? nne_plan_arena_bytes(s->p) : 0; }
+int64_t nne_session_macs(const nne_session *s) { return s ? nne_plan_macs(s->p) : 0; }
+const nne_plan *nne_session_plan(const nne_session *s) { return s ? s->p : NULL; }
+nne_context *nne_session_context(nne_session *s) { return s ? s->c : NULL; }
 
 /* ---- introspection for tests (src/ir/session_internal.h) ---- */
 
-void nne_session_debug_counts(const nne_session *s, int *folded, int *planned, int *dynamic) {
+void nne_plan_debug_counts(const nne_plan *s, int *folded, int *planned, int *dynamic) {
     *folded = *planned = *dynamic = 0;
-    for (int i = 0; s->prepared && i < s->nn; i++) {
+    for (int i = 0; s && i < s->nn; i++) {
         if (s->node_mode[i] == NM_FOLDED) (*folded)++;
         else if (s->node_mode[i] == NM_STATIC) (*planned)++;
         else (*dynamic)++;
     }
 }
 
-int nne_session_plan_check(const nne_session *s) {
+void nne_session_debug_counts(const nne_session *s, int *folded, int *planned, int *dynamic) {
+    nne_plan_debug_counts(s ? s->p : NULL, folded, planned, dynamic);
+}
+
+int nne_plan_check(const nne_plan *s) {
     int bad = 0;
-    for (int a = 0; s->prepared && a < s->nv; a++) {
+    for (int a = 0; s && a < s->nv; a++) {
         if (s->vstate[a] != VS_STATIC) continue;
         size_t sa = nne_tensor_nbytes(&s->shape[a]);
         if (s->offset[a] + sa > s->arena_size) bad++;
@@ -1006,4 +1262,12 @@ int nne_session_plan_check(const nne_session *s) {
         }
     }
     return bad;
+}
+
+int nne_session_plan_check(const nne_session *s) { return nne_plan_check(s ? s->p : NULL); }
+
+/* Node i of the plan: 1 when it is planned with per-node state (a phased op). */
+int nne_plan_node_phased(const nne_plan *p, int i) {
+    return p && i >= 0 && i < p->nn && p->node_mode[i] == NM_STATIC && p->g->nodes[i].op &&
+           !p->g->nodes[i].op->eval;
 }

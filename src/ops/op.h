@@ -1,26 +1,50 @@
 /*
  * op.h - the interface every operator implements.
  *
- * An op is ONE function, `run(ctx)`, called in two modes:
- *   - shape mode (prepare time, nne_ctx_shape_only(ctx) != 0): inputs carry
- *     dtype and shape; their data is non-NULL only when the value is a
- *     constant (initializer or folded). The op validates attributes, declares
- *     every output with nne_ctx_output(), requests scratch with
- *     nne_ctx_scratch(), and returns NNE_OK *before touching data*.
- *     If an output shape depends on input data that is not known
- *     (Reshape with a computed shape, NonZero, TopK with runtime k) the op
- *     returns nne_ctx_need_data(ctx, t) == NNE_DYNAMIC and is run in
- *     dynamic mode later (outputs then allocated at run time).
+ * An op is defined in phases (XNNPACK create/reshape/run, TFLM
+ * init/prepare/invoke, see STYLE.md section 5):
+ *   - infer(ctx): validate attributes and input dtypes/shapes, declare every
+ *     output with nne_ctx_output(). Inputs carry dtype and shape; their data
+ *     is non-NULL only for constants. If an output shape depends on data not
+ *     known yet, return nne_ctx_need_data(ctx, t) == NNE_DYNAMIC: the node is
+ *     then shaped, planned and run at run time (outputs allocated then).
+ *   - plan(ctx, state): called once per prepared shape, after infer, with the
+ *     outputs declared (nne_ctx_output_get). Choose the kernel (dtype, shape,
+ *     the kernel table of src/kernels/dispatch.h), parse attributes into
+ *     `state` (state_size bytes, zeroed, owned by the plan), precompute
+ *     parameters, pack constant weights (through the weight cache,
+ *     nne_ctx_weight_cache) and request scratch with nne_ctx_scratch().
+ *   - run(state, args): inputs, outputs (already bound), scratch. No
+ *     attribute lookups, no allocation. May fail only on data it reads
+ *     (indices out of range), with nne_ctx_fail(args->ctx, ...).
+ *   - state_free(state): frees what plan allocated besides the state block.
+ *   - macs(ctx): multiply-accumulates of the node (ctx as in plan).
+ *   - gradient, quant: empty slots, filled by the training and int8 issues.
+ *
+ * Ops not converted yet are ONE function, `eval(ctx)`, called in two modes
+ * (the adapter in src/ir/session.c runs it as infer in shape mode and as
+ * infer + run in run mode):
+ *   - shape mode (nne_ctx_shape_only(ctx) != 0): validate, declare outputs,
+ *     request scratch, return NNE_OK *before touching data*.
  *   - run mode: the same prologue runs again (outputs get their buffers from
  *     the planned arena), then the kernel computes.
- * Because shape inference and execution share the prologue they can never
- * disagree. Kernels never allocate: scratch comes from the plan.
+ *
+ * Converted ops (infer/plan/run): Conv, Gemm, MatMul, BatchNormalization,
+ * the elementwise binary family (Add, Sub, Mul, Div, Pow, comparisons,
+ * logic, bit ops, Mod, Max/Min/Sum/Mean are variadic and not yet), the
+ * elementwise unary and activation families (elemwise_unary.c,
+ * elemwise_activation.c), MaxPool, AveragePool, GlobalAveragePool,
+ * GlobalMaxPool, Softmax, LogSoftmax, Reshape, Flatten, Squeeze, Unsqueeze,
+ * Transpose, Concat, Gather. Every other op still uses eval (see the list
+ * files under src/ops without NNE_OP_DEFINE).
  *
  * Registration: in src/ops/<op>.c write
- *     NNE_OP_REGISTER(Relu, "", "Relu", relu_run, 0);
- * The Makefile collects every NNE_OP_REGISTER line into the op table.
- * The ctx gives the opset version of the node's domain (nne_ctx_opset) so one
- * function handles all versions of an op.
+ *     NNE_OP_DEFINE(Relu, "", "Relu", .infer = relu_infer, .plan = relu_plan,
+ *                   .run = relu_run, .state_size = sizeof(relu_state));
+ * or, for a one-function op, NNE_OP_REGISTER(Relu, "", "Relu", relu_eval, 0).
+ * The Makefile collects every such line into the op table. The ctx gives the
+ * opset version of the node's domain (nne_ctx_opset) so one definition
+ * handles all versions of an op.
  */
 #ifndef NNE_OPS_OP_H
 #define NNE_OPS_OP_H
@@ -37,7 +61,26 @@
 typedef struct nne_op_ctx nne_op_ctx;
 struct nne_graph;
 
-typedef nne_status (*nne_op_run_fn)(nne_op_ctx *ctx);
+/* One-function op: both modes (see above). */
+typedef nne_status (*nne_op_eval_fn)(nne_op_ctx *ctx);
+/* Phased op: declare outputs. */
+typedef nne_status (*nne_op_infer_fn)(nne_op_ctx *ctx);
+/* Phased op: fill `state` (state_size bytes, zeroed) for the shapes in ctx. */
+typedef nne_status (*nne_op_plan_fn)(nne_op_ctx *ctx, void *state);
+
+/* What run gets: the node's inputs (NULL where absent), its outputs (data
+ * bound; NULL for an empty output name), the scratch requested at plan
+ * (64-byte aligned, private to this run), and ctx for nne_ctx_fail only. */
+typedef struct nne_kernel_args {
+    const nne_tensor *const *in;
+    nne_tensor *const *out;
+    int n_in, n_out;
+    void *scratch;
+    nne_op_ctx *ctx;
+} nne_kernel_args;
+typedef nne_status (*nne_op_run_fn)(const void *state, const nne_kernel_args *a);
+typedef void (*nne_op_state_free_fn)(void *state);
+typedef int64_t (*nne_op_macs_fn)(nne_op_ctx *ctx);
 
 enum {
     NNE_OPF_NONDETERMINISTIC = 1, /* never constant-folded (Random*) */
@@ -62,12 +105,24 @@ nne_status nne_tensor_clone(const nne_tensor *src, nne_tensor *dst);
 typedef struct nne_op_def {
     const char *domain;  /* "" for ai.onnx */
     const char *op_type;
+    unsigned flags;      /* NNE_OPF_* */
+    nne_op_eval_fn eval; /* set for ops not converted to phases, else NULL */
+    /* phases (eval == NULL) */
+    nne_op_infer_fn infer;
+    nne_op_plan_fn plan;       /* NULL: the op needs no state and no scratch */
     nne_op_run_fn run;
-    unsigned flags;
+    nne_op_state_free_fn state_free; /* NULL: the state holds no allocations */
+    size_t state_size;         /* bytes of per-node state (0: none) */
+    nne_op_macs_fn macs;       /* NULL: 0 MACs (any op form) */
+    /* slots for later issues; NULL until they fill them */
+    const void *gradient; /* training: the op's gradient rule */
+    const void *quant;    /* int8: the op's quantization rule */
 } nne_op_def;
 
-#define NNE_OP_REGISTER(sym, domain, optype, fn, flags) \
-    const nne_op_def nne_opdef_##sym = {domain, optype, fn, flags}
+#define NNE_OP_REGISTER(sym, dom_, type_, fn_, flags_) \
+    const nne_op_def nne_opdef_##sym = {.domain = dom_, .op_type = type_, .eval = fn_, .flags = flags_}
+#define NNE_OP_DEFINE(sym, dom_, type_, ...) \
+    const nne_op_def nne_opdef_##sym = {.domain = dom_, .op_type = type_, __VA_ARGS__}
 
 /* Find the op for (domain, op_type); domain "" and "ai.onnx" are the same. */
 const nne_op_def *nne_op_find(const char *domain, const char *op_type);
@@ -87,8 +142,15 @@ int nne_ctx_has_output(const nne_op_ctx *ctx, int i);
  * Fails if i is out of range or a dim is negative / the size overflows. */
 nne_status nne_ctx_output(nne_op_ctx *ctx, int i, nne_dtype dt, int ndim, const int64_t *dims,
                           nne_tensor **out);
+/* Output i as declared by infer (plan and macs), NULL when absent. */
+const nne_tensor *nne_ctx_output_get(const nne_op_ctx *ctx, int i);
 /* Output i with the same dtype and shape as tensor t. */
 nne_status nne_ctx_output_like(nne_op_ctx *ctx, int i, const nne_tensor *t, nne_tensor **out);
+/* 1 when input i is a constant (initializer or folded; at plan time). */
+int nne_ctx_input_is_const(const nne_op_ctx *ctx, int i);
+/* 1 when input i is an initializer of the model (data lives as long as the
+ * model: the only inputs whose packed form may be cached by address). */
+int nne_ctx_input_is_initializer(const nne_op_ctx *ctx, int i);
 /* NNE_OK when t->data is available, NNE_DYNAMIC when not (shape mode only). */
 nne_status nne_ctx_need_data(nne_op_ctx *ctx, const nne_tensor *t);
 /* Scratch of `bytes` bytes, 64-byte aligned, valid during this node's run.
@@ -99,8 +161,18 @@ void *nne_ctx_scratch(nne_op_ctx *ctx, size_t bytes);
 /* Record an error "node \"name\" (OpType): <message>" and return st. */
 nne_status nne_ctx_fail(nne_op_ctx *ctx, nne_status st, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
-/* Deterministic per-session random numbers in [0,1) (for Random* ops). */
+/* Deterministic per-context random numbers in [0,1) (for Random* ops). */
 double nne_ctx_rand(nne_op_ctx *ctx);
+
+/* Packed-weight cache of the model (plan phase only). Returns the buffer
+ * cached under (key, tag) -- key is the constant's data, tag says how it was
+ * packed -- or makes one of `bytes` bytes with fill(user, buf) and caches
+ * it. Plans made again for other shapes (batch sizes) get the same buffer.
+ * The plan holds a reference until it is destroyed. NULL on allocation
+ * failure (error set). */
+typedef void (*nne_pack_fn)(void *user, void *buf);
+const void *nne_ctx_packed_weight(nne_op_ctx *ctx, const void *key, uint64_t tag, size_t bytes,
+                                  nne_pack_fn fill, void *user);
 
 /* Run a subgraph (If/Loop/Scan bodies) on the given inputs. Outer-scope
  * values it references are taken from the running graph. outs[i].data is
