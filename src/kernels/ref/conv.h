@@ -71,6 +71,12 @@ size_t nne_conv_scratch_i32(const nne_conv_desc *p);
 void nne_conv_i32(const nne_conv_desc *p, const int32_t *x, const int32_t *w, const int32_t *bias,
                   int32_t *y, void *scratch);
 
+/* The plain reference float convolution (the oracle: direct loops over
+ * every output and tap, no scratch, double accumulation). */
+size_t nne_f32_conv_scratch__ref(const nne_conv_desc *p);
+void nne_f32_conv__ref(const nne_conv_desc *p, const float *x, const float *w, const float *bias,
+                       float *y, void *scratch);
+
 /* ConvTranspose: Y = conv_transpose(X, W) + bias. p->out must already include
  * output_padding / output_shape; p->pb are the start pads. */
 size_t nne_convt_scratch_f32(const nne_conv_desc *p);

@@ -1,7 +1,9 @@
 /*
  * gemm.c - matrix multiplication kernels (see gemm.h for the contract).
  *
- * nne_gemm_f32 picks one of three paths:
+ * nne_f32_gemm_blocked__portable, the optimized portable float GEMM that
+ * the kernel table (kernels/dispatch.c) selects for nne_gemm_f32, picks one
+ * of three paths:
  *   - A few rows (M <= 4) and row-contiguous B (csb == 1): C rows are
  *     updated with AXPYs straight from the operands, four rows of B at a time.
  *   - Few rows or few columns, row-contiguous A and column-contiguous B
@@ -26,6 +28,7 @@
  * other compilers get plain C loops with the same blocking.
  */
 #include "kernels/ref/gemm.h"
+#include "kernels/dispatch.h"
 
 #include <string.h>
 
@@ -314,10 +317,10 @@ static void gemm_dot(int64_t M, int64_t N, int64_t K, float alpha, const float *
 
 /* ------------------------------------------------------------- driver -- */
 
-void nne_gemm_f32(int64_t M, int64_t N, int64_t K, float alpha,
-                  const float *A, int64_t rsa, int64_t csa,
-                  const float *B, int64_t rsb, int64_t csb,
-                  float beta, float *C, int64_t ldc, void *scratch) {
+void nne_f32_gemm_blocked__portable(int64_t M, int64_t N, int64_t K, float alpha,
+                                    const float *A, int64_t rsa, int64_t csa,
+                                    const float *B, int64_t rsb, int64_t csb,
+                                    float beta, float *C, int64_t ldc, void *scratch) {
     if (M <= 0 || N <= 0) return;
     if (K <= 0 || alpha == 0.0f) {
         scale_rows(M, N, beta, C, ldc);

@@ -25,12 +25,24 @@ size_t nne_gemm_f32_scratch(int64_t M, int64_t N, int64_t K);
  * beta == 0 means C is write-only (its old contents, even NaN, are ignored);
  * beta == 1 accumulates into C. C must not overlap A or B.
  * scratch: at least nne_gemm_f32_scratch(M, N, K) bytes, any alignment
- * (64 bytes is best).
+ * (64 bytes is best). Runs the variant the kernel table chose
+ * (kernels/dispatch.h: NNE_FORCE_REFERENCE=1 picks the reference).
  */
 void nne_gemm_f32(int64_t M, int64_t N, int64_t K, float alpha,
                   const float *A, int64_t rsa, int64_t csa,
                   const float *B, int64_t rsb, int64_t csb,
                   float beta, float *C, int64_t ldc, void *scratch);
+
+/* The float GEMM variants behind nne_gemm_f32 (kernels/gemm_f32.inc):
+ * the plain reference (the oracle, no scratch) and the cache-blocked one. */
+void nne_f32_gemm__ref(int64_t M, int64_t N, int64_t K, float alpha,
+                       const float *A, int64_t rsa, int64_t csa,
+                       const float *B, int64_t rsb, int64_t csb,
+                       float beta, float *C, int64_t ldc, void *scratch);
+void nne_f32_gemm_blocked__portable(int64_t M, int64_t N, int64_t K, float alpha,
+                                    const float *A, int64_t rsa, int64_t csa,
+                                    const float *B, int64_t rsb, int64_t csb,
+                                    float beta, float *C, int64_t ldc, void *scratch);
 
 /* Same contract in double, without scratch (simple i-k-j loops). */
 void nne_gemm_f64(int64_t M, int64_t N, int64_t K, double alpha,

@@ -1,0 +1,103 @@
+/*
+ * dispatch.c - CPU feature detection and the per-family kernel tables,
+ * filled once (see dispatch.h). nne_gemm_f32 is the GEMM entry every op
+ * calls; it runs the variant of the table.
+ */
+#include "kernels/dispatch.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+static nne_kernel_table g_table;
+static pthread_once_t g_once = PTHREAD_ONCE_INIT;
+
+const char *nne_isa_name(int isa) {
+    switch (isa) {
+    case NNE_ISA_REF: return "ref";
+    case NNE_ISA_PORTABLE: return "portable";
+    case NNE_ISA_SSE2: return "sse2";
+    case NNE_ISA_AVX2: return "avx2";
+    case NNE_ISA_AVX512: return "avx512";
+    case NNE_ISA_NEON: return "neon";
+    default: return "unknown";
+    }
+}
+
+static int isa_from_name(const char *s) {
+    static const int all[] = {NNE_ISA_REF, NNE_ISA_PORTABLE, NNE_ISA_SSE2, NNE_ISA_AVX2, NNE_ISA_AVX512,
+                              NNE_ISA_NEON};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+        if (!strcmp(s, nne_isa_name(all[i]))) return all[i];
+    if (!strcmp(s, "none") || !strcmp(s, "scalar")) return NNE_ISA_REF;
+    return -1;
+}
+
+/* The best level this CPU has. */
+static int detect_cpu(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+        __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl"))
+        return NNE_ISA_AVX512;
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return NNE_ISA_AVX2;
+    return NNE_ISA_SSE2;
+#elif defined(__aarch64__)
+    return NNE_ISA_NEON;
+#else
+    return NNE_ISA_PORTABLE;
+#endif
+}
+
+int nne_isa_allows(int have, int need) {
+    if (need <= NNE_ISA_PORTABLE) return have >= need;
+    /* an architecture-specific level: same range, not above */
+    if ((have >= NNE_ISA_NEON) != (need >= NNE_ISA_NEON)) return 0;
+    return have >= need;
+}
+
+static void fill_table(void) {
+    nne_kernel_table *t = &g_table;
+    t->cpu_isa = detect_cpu();
+    t->isa = t->cpu_isa;
+    const char *fr = getenv("NNE_FORCE_REFERENCE");
+    const char *mx = getenv("NNE_MAX_ISA");
+    if (mx && *mx) {
+        /* an unknown name caps at the portable level: never above what was asked */
+        int cap = isa_from_name(mx);
+        if (cap < 0) cap = NNE_ISA_PORTABLE;
+        int same_arch = cap <= NNE_ISA_PORTABLE || (cap >= NNE_ISA_NEON) == (t->isa >= NNE_ISA_NEON);
+        if (!same_arch) cap = NNE_ISA_PORTABLE; /* another architecture's level: portable only */
+        if (cap < t->isa) t->isa = cap;
+    }
+    if (fr && *fr && strcmp(fr, "0") != 0) {
+        t->reference = 1;
+        t->isa = NNE_ISA_REF;
+    }
+#define NNE_UKERNEL(need, name, scratch)                                 \
+    if (!t->gemm_f32 && nne_isa_allows(t->isa, need)) {                  \
+        t->gemm_f32 = name;                                              \
+        t->gemm_f32_scratch = scratch;                                   \
+        t->gemm_f32_name = #name;                                        \
+    }
+#include "kernels/gemm_f32.inc"
+#undef NNE_UKERNEL
+#define NNE_UKERNEL(need, name, scratch)                                 \
+    if (!t->conv_f32 && nne_isa_allows(t->isa, need)) {                  \
+        t->conv_f32 = name;                                              \
+        t->conv_f32_scratch = scratch;                                   \
+        t->conv_f32_name = #name;                                        \
+    }
+#include "kernels/conv_f32.inc"
+#undef NNE_UKERNEL
+}
+
+const nne_kernel_table *nne_kernels(void) {
+    pthread_once(&g_once, fill_table);
+    return &g_table;
+}
+
+void nne_gemm_f32(int64_t M, int64_t N, int64_t K, float alpha, const float *A, int64_t rsa, int64_t csa,
+                  const float *B, int64_t rsb, int64_t csb, float beta, float *C, int64_t ldc, void *scratch) {
+    nne_kernels()->gemm_f32(M, N, K, alpha, A, rsa, csa, B, rsb, csb, beta, C, ldc, scratch);
+}
