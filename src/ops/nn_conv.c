@@ -3,10 +3,12 @@
  *
  * Validates shapes and attributes, computes the output geometry (explicit
  * pads, auto_pad, output_padding / output_shape for ConvTranspose) and calls
- * the reference kernels in kernels/ref/conv.c. float and double run natively;
+ * the kernels in kernels/ref/conv.c. Conv is phased: plan parses the
+ * attributes once, takes the float kernel from the kernel table and
+ * converts constant half-precision weights once (model cache). float and double run natively;
  * float16 and bfloat16 are converted to float in scratch and back.
  */
-#include "kernels/ref/conv.h"
+#include "kernels/dispatch.h"
 #include "ops/nn_util.h"
 
 #include <string.h>
@@ -92,11 +94,11 @@ static nne_status conv_exec(nne_op_ctx *ctx, const nne_conv_desc *p, nne_dtype d
     return NNE_OK;
 }
 
-static nne_status conv_run(nne_op_ctx *ctx) {
+/* Conv, in phases. infer and plan share conv_parse: checks and geometry. */
+static nne_status conv_parse(nne_op_ctx *ctx, nne_conv_desc *p, nne_dtype *dt) {
     const nne_tensor *X = nne_ctx_input(ctx, 0), *W = nne_ctx_input(ctx, 1);
     const nne_tensor *B = nne_ctx_input(ctx, 2);
-    nne_dtype dt;
-    NNE_TRY(conv_check_inputs(ctx, X, W, B, &dt));
+    NNE_TRY(conv_check_inputs(ctx, X, W, B, dt));
     int nsp = X->ndim - 2;
     int64_t G = nne_attr_i(ctx, "group", 1);
     int64_t C = X->dims[1], M = W->dims[0];
@@ -115,30 +117,109 @@ static nne_status conv_run(nne_op_ctx *ctx) {
     g.nsp = nsp;
     for (int i = 0; i < nsp; i++) g.in[i] = X->dims[2 + i];
     NNE_TRY(nn_geom_conv(ctx, &g, W->dims + 2, 0));
-    int64_t od[NNE_MAX_DIMS];
-    od[0] = X->dims[0];
-    od[1] = M;
-    for (int i = 0; i < nsp; i++) od[2 + i] = g.out[i];
-    nne_tensor *Y;
-    NNE_TRY(nne_ctx_output(ctx, 0, dt, X->ndim, od, &Y));
-
-    nne_conv_desc p;
-    memset(&p, 0, sizeof p);
-    p.nsp = nsp;
-    p.N = X->dims[0];
-    p.C = C;
-    p.M = M;
-    p.G = G;
+    memset(p, 0, sizeof *p);
+    p->nsp = nsp;
+    p->N = X->dims[0];
+    p->C = C;
+    p->M = M;
+    p->G = G;
     for (int i = 0; i < nsp; i++) {
-        p.in[i] = g.in[i];
-        p.out[i] = g.out[i];
-        p.k[i] = g.k[i];
-        p.s[i] = g.s[i];
-        p.d[i] = g.d[i];
-        p.pb[i] = g.pb[i];
+        p->in[i] = g.in[i];
+        p->out[i] = g.out[i];
+        p->k[i] = g.k[i];
+        p->s[i] = g.s[i];
+        p->d[i] = g.d[i];
+        p->pb[i] = g.pb[i];
     }
-    return conv_exec(ctx, &p, dt, X, W, B, Y, nne_conv_scratch_f32, nne_conv_f32,
-                     nne_conv_scratch_f64, nne_conv_f64);
+    return NNE_OK;
+}
+
+static nne_status conv_infer(nne_op_ctx *ctx) {
+    nne_conv_desc p;
+    nne_dtype dt;
+    NNE_TRY(conv_parse(ctx, &p, &dt));
+    int64_t od[NNE_MAX_DIMS];
+    od[0] = p.N;
+    od[1] = p.M;
+    for (int i = 0; i < p.nsp; i++) od[2 + i] = p.out[i];
+    nne_tensor *Y;
+    return nne_ctx_output(ctx, 0, dt, p.nsp + 2, od, &Y);
+}
+
+typedef struct conv_state {
+    nne_conv_desc p;
+    nne_dtype dt;
+    conv_buf cb;
+    nne_conv_f32_fn k32;  /* from the kernel table */
+    const float *w32;     /* float16/bfloat16 weights converted once (cached), or NULL */
+} conv_state;
+
+static void conv_pack_w32(void *user, void *buf) {
+    const nne_tensor *W = user;
+    nn_load_f32(W, 0, nne_tensor_numel(W), buf);
+}
+
+static nne_status conv_plan(nne_op_ctx *ctx, void *state) {
+    conv_state *st = state;
+    NNE_TRY(conv_parse(ctx, &st->p, &st->dt));
+    const nne_kernel_table *kt = nne_kernels();
+    st->k32 = kt->conv_f32;
+    const nne_tensor *X = nne_ctx_input(ctx, 0), *W = nne_ctx_input(ctx, 1), *B = nne_ctx_input(ctx, 2);
+    const nne_tensor *Y = nne_ctx_output_get(ctx, 0);
+    int cvt = st->dt == NNE_DTYPE_FLOAT16 || st->dt == NNE_DTYPE_BFLOAT16;
+    if (cvt && nne_ctx_input_is_initializer(ctx, 1)) {
+        /* convert constant half-precision weights once per model, not per run */
+        st->w32 = nne_ctx_packed_weight(ctx, W->data, 0x636f6e7633326677ull /* "conv32fw" */,
+                                        (size_t)nne_tensor_numel(W) * sizeof(float), conv_pack_w32, (void *)W);
+        if (!st->w32) return NNE_ERR_OUT_OF_MEMORY;
+    }
+    nn_carve c = {0};
+    size_t kb = st->dt == NNE_DTYPE_DOUBLE ? nne_conv_scratch_f64(&st->p) : kt->conv_f32_scratch(&st->p);
+    conv_buf_plan(&c, &st->cb, st->dt, kb, X, W, B, Y);
+    if (st->w32) st->cb.w_n = 0; /* no per-run copy of W */
+    nn_scratch(ctx, &c);
+    return NNE_OK;
+}
+
+static nne_status conv_run(const void *state, const nne_kernel_args *a) {
+    const conv_state *st = state;
+    const conv_buf *cb = &st->cb;
+    const nne_tensor *X = a->in[0], *W = a->in[1], *B = a->n_in > 2 ? a->in[2] : NULL;
+    nne_tensor *Y = a->out[0];
+    if (nne_tensor_numel(Y) == 0) return NNE_OK;
+    void *base = a->scratch;
+    void *ks = nn_carve_ptr(base, cb->kern, cb->kern_n);
+    if (!ks) ks = base;
+    if (st->dt == NNE_DTYPE_DOUBLE) {
+        nne_conv_f64(&st->p, X->data, W->data, B ? B->data : NULL, Y->data, ks);
+    } else if (st->dt == NNE_DTYPE_FLOAT) {
+        st->k32(&st->p, X->data, W->data, B ? B->data : NULL, Y->data, ks);
+    } else {
+        const float *x = nn_f32_view(X, (float *)nn_carve_ptr(base, cb->x, cb->x_n));
+        const float *w = st->w32 ? st->w32 : nn_f32_view(W, (float *)nn_carve_ptr(base, cb->w, cb->w_n));
+        const float *b = B ? nn_f32_view(B, (float *)nn_carve_ptr(base, cb->b, cb->b_n)) : NULL;
+        float *y = (float *)nn_carve_ptr(base, cb->y, cb->y_n);
+        st->k32(&st->p, x, w, b, y, ks);
+        nn_store_f32(Y, 0, nne_tensor_numel(Y), y);
+    }
+    return NNE_OK;
+}
+
+/* MACs of Conv-like ops: every output element takes (input channels per
+ * group) x (kernel taps) products; w is the weight input. */
+int64_t nne_macs_conv(nne_op_ctx *ctx, int w_input) {
+    const nne_tensor *W = nne_ctx_input(ctx, w_input), *Y = nne_ctx_output_get(ctx, 0);
+    if (!W || !Y || W->ndim < 1 || Y->ndim < 0) return 0;
+    return nne_tensor_numel(Y) * (nne_tensor_numel(W) / (W->dims[0] ? W->dims[0] : 1));
+}
+static int64_t conv_macs(nne_op_ctx *ctx) { return nne_macs_conv(ctx, 1); }
+
+/* ConvTranspose: every input element scatters into (output channels per
+ * group) x taps outputs. */
+static int64_t convt_macs(nne_op_ctx *ctx) {
+    const nne_tensor *X = nne_ctx_input(ctx, 0), *W = nne_ctx_input(ctx, 1);
+    if (!X || !W || W->ndim < 1) return 0;
+    return nne_tensor_numel(X) * (nne_tensor_numel(W) / (W->dims[0] ? W->dims[0] : 1));
 }
 
 static nne_status convt_run(nne_op_ctx *ctx) {
@@ -235,5 +316,6 @@ static nne_status convt_run(nne_op_ctx *ctx) {
                      nne_convt_scratch_f64, nne_convt_f64);
 }
 
-NNE_OP_REGISTER(Conv, "", "Conv", conv_run, 0);
-NNE_OP_REGISTER(ConvTranspose, "", "ConvTranspose", convt_run, 0);
+NNE_OP_DEFINE(Conv, "", "Conv", .infer = conv_infer, .plan = conv_plan, .run = conv_run,
+              .state_size = sizeof(conv_state), .macs = conv_macs);
+NNE_OP_DEFINE(ConvTranspose, "", "ConvTranspose", .eval = convt_run, .macs = convt_macs);
