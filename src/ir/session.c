@@ -52,7 +52,9 @@ struct nne_op_ctx {
     const nne_node *node;
     int shape_only;
     int policy;
-    int planning;      /* in a phased op's plan: scratch requests are recorded */
+    int planning;      /* in a phased op's plan: scratch requests are recorded,
+                          outputs are already declared */
+    void *plan_state;  /* the state being planned (plan NULL: infer fills it) */
     const nne_tensor **ins;
     size_t scratch_req;
     void *scratch_mem; /* malloc'd scratch for POL_MALLOC */
@@ -276,7 +278,8 @@ static void exec_free(exec *ex) {
 
 /* ---------------------------------------------------------- ctx API -- */
 
-int nne_ctx_shape_only(const nne_op_ctx *ctx) { return ctx->shape_only; }
+int nne_ctx_shape_only(const nne_op_ctx *ctx) { return ctx->shape_only || ctx->planning; }
+void *nne_ctx_plan_state(const nne_op_ctx *ctx) { return ctx->planning ? ctx->plan_state : NULL; }
 int nne_ctx_opset(const nne_op_ctx *ctx) { return ctx->node->opset; }
 const char *nne_ctx_node_name(const nne_op_ctx *ctx) { return ctx->node->name; }
 int nne_ctx_num_inputs(const nne_op_ctx *ctx) { return ctx->node->n_in; }
@@ -346,6 +349,11 @@ nne_status nne_ctx_output(nne_op_ctx *ctx, int i, nne_dtype dt, int ndim, const 
     exec *ex = ctx->ex;
     const nne_plan *p = ex->p;
     nne_tensor *t = &ex->vals[v];
+    if (ctx->planning) {
+        /* infer run again to fill a state: the output is already declared */
+        *out = ctx->shape_only ? &ex->p->shape[v] : t;
+        return NNE_OK;
+    }
     if (ctx->shape_only) {
         /* in shape mode the plan's shape table is the target */
         t = &ex->p->shape[v];
@@ -542,11 +550,10 @@ static nne_status run_phased_now(nne_op_ctx *ctx) {
     if (op->state_size && !(state = nne_calloc(1, op->state_size)))
         return nne_ctx_fail(ctx, NNE_ERR_OUT_OF_MEMORY, "cannot allocate the node's state");
     nne_status st = NNE_OK;
-    if (op->plan) {
-        ctx->planning = 1;
-        st = op->plan(ctx, state);
-        ctx->planning = 0;
-    }
+    ctx->planning = 1;
+    ctx->plan_state = state;
+    st = op->plan ? op->plan(ctx, state) : op->infer(ctx);
+    ctx->planning = 0;
     void *scratch = g_empty;
     if (st == NNE_OK && ctx->scratch_req) {
         scratch = ctx->scratch_mem = nne_aligned_alloc(ctx->scratch_req);
@@ -617,10 +624,9 @@ static nne_status plan_node(exec *ex, int ni) {
     if (op->eval) return NNE_OK;
     if (op->state_size && !(p->state[ni] = nne_calloc(1, op->state_size)))
         return nne_ctx_fail(&ctx, NNE_ERR_OUT_OF_MEMORY, "cannot allocate the node's state");
-    if (op->plan) {
-        ctx.planning = 1;
-        NNE_TRY(op->plan(&ctx, p->state[ni]));
-    }
+    ctx.planning = 1;
+    ctx.plan_state = p->state[ni];
+    NNE_TRY(op->plan ? op->plan(&ctx, p->state[ni]) : op->infer(&ctx));
     if (ctx.scratch_req > p->scratch_size) p->scratch_size = ctx.scratch_req;
     return NNE_OK;
 }

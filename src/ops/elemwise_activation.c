@@ -207,9 +207,38 @@ static nne_status clip_run(nne_op_ctx *ctx)
     }
     k.lo_f = -INFINITY;
     k.hi_f = INFINITY;
+    k.iarg = 1; /* bounds from inputs: the phased run reads them (clip_kernel) */
     NNE_TRY(clip_bound(ctx, 1, x->dtype, &k));
     NNE_TRY(clip_bound(ctx, 2, x->dtype, &k));
     return ew_unary_run(ctx, &op_new, &k);
+}
+
+/* The run phase of Clip: the state holds the kernel; bounds given as
+ * inputs (opset 11+) are data, read here on every run. */
+static nne_status clip_kernel(const void *state, const nne_kernel_args *a)
+{
+    const ew_un_state *st = state;
+    ew_k k = st->k;
+    for (int i = 1; k.iarg && i <= 2 && i < a->n_in; i++) {
+        const nne_tensor *t = a->in[i];
+        if (!t)
+            continue;
+        switch (ew_class(k.ta)) {
+        case EW_TF:
+            *(i == 1 ? &k.lo_f : &k.hi_f) = ew_ld_f(t->data, t->dtype, 0);
+            break;
+        case EW_TS:
+            *(i == 1 ? &k.lo_i : &k.hi_i) = ew_ld_i(t->data, t->dtype, 0);
+            break;
+        default:
+            *(i == 1 ? &k.lo_u : &k.hi_u) = ew_ld_u(t->data, t->dtype, 0);
+            break;
+        }
+    }
+    int64_t n = nne_tensor_numel(a->in[0]);
+    if (n > 0)
+        st->fn(&k, a->in[0]->data, a->out[0]->data, n);
+    return NNE_OK;
 }
 
 /* --------------------------------------------------------------- PRelu -- */
@@ -266,25 +295,28 @@ static nne_status prelu_run(nne_op_ctx *ctx)
     }
     nne_tensor *y = NULL;
     NNE_TRY(nne_ctx_output(ctx, 0, x->dtype, x->ndim, x->dims, &y));
-    if (nne_ctx_shape_only(ctx))
-        return NNE_OK;
     ew_k k;
     memset(&k, 0, sizeof k);
     k.ta = k.tb = k.to = x->dtype;
+    ew_bin_state *st = nne_ctx_plan_state(ctx);
+    if (st)
+        ew_bin_state_set(st, &k, fn, &sv);
+    if (nne_ctx_shape_only(ctx))
+        return NNE_OK;
     ew_binary_exec(&k, fn, y, x, &sv);
     return NNE_OK;
 }
 
-NNE_OP_REGISTER(Elu, "", "Elu", elu_run, 0);
-NNE_OP_REGISTER(Selu, "", "Selu", selu_run, 0);
-NNE_OP_REGISTER(LeakyRelu, "", "LeakyRelu", leaky_run, 0);
-NNE_OP_REGISTER(HardSigmoid, "", "HardSigmoid", hsig_run, 0);
-NNE_OP_REGISTER(HardSwish, "", "HardSwish", hswish_run, 0);
-NNE_OP_REGISTER(Celu, "", "Celu", celu_run, 0);
-NNE_OP_REGISTER(Gelu, "", "Gelu", gelu_run, 0);
-NNE_OP_REGISTER(Mish, "", "Mish", mish_run, 0);
-NNE_OP_REGISTER(ThresholdedRelu, "", "ThresholdedRelu", thrrelu_run, 0);
-NNE_OP_REGISTER(Shrink, "", "Shrink", shrink_run, 0);
-NNE_OP_REGISTER(Swish, "", "Swish", swish_run, 0);
-NNE_OP_REGISTER(Clip, "", "Clip", clip_run, 0);
-NNE_OP_REGISTER(PRelu, "", "PRelu", prelu_run, 0);
+NNE_OP_EW_UNARY(Elu, "Elu", elu_run);
+NNE_OP_EW_UNARY(Selu, "Selu", selu_run);
+NNE_OP_EW_UNARY(LeakyRelu, "LeakyRelu", leaky_run);
+NNE_OP_EW_UNARY(HardSigmoid, "HardSigmoid", hsig_run);
+NNE_OP_EW_UNARY(HardSwish, "HardSwish", hswish_run);
+NNE_OP_EW_UNARY(Celu, "Celu", celu_run);
+NNE_OP_EW_UNARY(Gelu, "Gelu", gelu_run);
+NNE_OP_EW_UNARY(Mish, "Mish", mish_run);
+NNE_OP_EW_UNARY(ThresholdedRelu, "ThresholdedRelu", thrrelu_run);
+NNE_OP_EW_UNARY(Shrink, "Shrink", shrink_run);
+NNE_OP_EW_UNARY(Swish, "Swish", swish_run);
+NNE_OP_DEFINE(Clip, "", "Clip", .infer = clip_run, .run = clip_kernel, .state_size = sizeof(ew_un_state));
+NNE_OP_EW_BINARY(PRelu, "PRelu", prelu_run);

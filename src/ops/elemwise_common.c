@@ -163,11 +163,16 @@ nne_status ew_unary_run(nne_op_ctx *ctx, const ew_unop *op, ew_k *k)
     nne_dtype odt = op->out_bool ? NNE_DTYPE_BOOL : x->dtype;
     nne_tensor *y = NULL;
     NNE_TRY(nne_ctx_output(ctx, 0, odt, x->ndim, x->dims, &y));
-    if (nne_ctx_shape_only(ctx))
-        return NNE_OK;
     k->ta = x->dtype;
     k->tb = x->dtype;
     k->to = odt;
+    ew_un_state *st = nne_ctx_plan_state(ctx);
+    if (st) {
+        st->k = *k;
+        st->fn = fn;
+    }
+    if (nne_ctx_shape_only(ctx))
+        return NNE_OK;
     int64_t n = nne_tensor_numel(x);
     if (n > 0)
         fn(k, x->data, y->data, n);
@@ -277,11 +282,43 @@ nne_status ew_binary_run(nne_op_ctx *ctx, const ew_binop *op, ew_k *k)
     nne_dtype odt = op->out_bool ? NNE_DTYPE_BOOL : a->dtype;
     nne_tensor *y = NULL;
     NNE_TRY(nne_ctx_output(ctx, 0, odt, nd, dims, &y));
-    if (nne_ctx_shape_only(ctx))
-        return NNE_OK;
     k->ta = a->dtype;
     k->tb = b->dtype;
     k->to = odt;
+    ew_bin_state *st = nne_ctx_plan_state(ctx);
+    if (st)
+        ew_bin_state_set(st, k, fn, &bv);
+    if (nne_ctx_shape_only(ctx))
+        return NNE_OK;
     ew_binary_exec(k, fn, y, a, &bv);
+    return NNE_OK;
+}
+
+/* ------------------------------------------------------------- phases -- */
+
+void ew_bin_state_set(ew_bin_state *st, const ew_k *k, ew_binary_fn fn, const nne_tensor *bview)
+{
+    st->k = *k;
+    st->fn = fn;
+    st->b_ndim = bview->ndim;
+    memcpy(st->b_dims, bview->dims, sizeof st->b_dims);
+}
+
+nne_status ew_unary_kernel(const void *state, const nne_kernel_args *a)
+{
+    const ew_un_state *st = state;
+    int64_t n = nne_tensor_numel(a->in[0]);
+    if (n > 0)
+        st->fn(&st->k, a->in[0]->data, a->out[0]->data, n);
+    return NNE_OK;
+}
+
+nne_status ew_binary_kernel(const void *state, const nne_kernel_args *a)
+{
+    const ew_bin_state *st = state;
+    nne_tensor bv = *a->in[1];
+    bv.ndim = st->b_ndim;
+    memcpy(bv.dims, st->b_dims, sizeof bv.dims);
+    ew_binary_exec(&st->k, st->fn, a->out[0], a->in[0], &bv);
     return NNE_OK;
 }

@@ -303,6 +303,27 @@ void ew_binary_exec(const ew_k *k, ew_binary_fn fn, nne_tensor *y, const nne_ten
 /* Tables shared by the binary and variadic ops (elemwise_binary.c). */
 extern const ew_binop ew_binop_add, ew_binop_max, ew_binop_min;
 
+/* Phases: infer is the op's one function (ew_unary_run / ew_binary_run at
+ * its end); with plan NULL it runs again in planning mode and fills these
+ * states; the run is ew_unary_kernel / ew_binary_kernel (no attributes). */
+typedef struct ew_un_state {
+    ew_k k;
+    ew_unary_fn fn;
+} ew_un_state;
+typedef struct ew_bin_state {
+    ew_k k;
+    ew_binary_fn fn;
+    int b_ndim;                    /* B as a view (legacy broadcast, PRelu) */
+    int64_t b_dims[NNE_MAX_DIMS];
+} ew_bin_state;
+void ew_bin_state_set(ew_bin_state *st, const ew_k *k, ew_binary_fn fn, const nne_tensor *bview);
+nne_status ew_unary_kernel(const void *state, const nne_kernel_args *a);
+nne_status ew_binary_kernel(const void *state, const nne_kernel_args *a);
+#define NNE_OP_EW_UNARY(sym, optype, fn) \
+    NNE_OP_DEFINE(sym, "", optype, .infer = fn, .run = ew_unary_kernel, .state_size = sizeof(ew_un_state))
+#define NNE_OP_EW_BINARY(sym, optype, fn) \
+    NNE_OP_DEFINE(sym, "", optype, .infer = fn, .run = ew_binary_kernel, .state_size = sizeof(ew_bin_state))
+
 /* Error for an unsupported dtype, naming the input. */
 nne_status ew_fail_dtype(nne_op_ctx *ctx, const char *what, nne_dtype dt);
 

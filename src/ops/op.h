@@ -14,6 +14,10 @@
  *     `state` (state_size bytes, zeroed, owned by the plan), precompute
  *     parameters, pack constant weights (through the weight cache,
  *     nne_ctx_weight_cache) and request scratch with nne_ctx_scratch().
+ *     plan may be NULL: infer is then called again in planning mode and
+ *     fills the state itself (nne_ctx_plan_state(ctx) is non-NULL, outputs
+ *     are already declared, nne_ctx_shape_only(ctx) is 1), so one prologue
+ *     serves both phases.
  *   - run(state, args): inputs, outputs (already bound), scratch. No
  *     attribute lookups, no allocation. May fail only on data it reads
  *     (indices out of range), with nne_ctx_fail(args->ctx, ...).
@@ -109,7 +113,7 @@ typedef struct nne_op_def {
     nne_op_eval_fn eval; /* set for ops not converted to phases, else NULL */
     /* phases (eval == NULL) */
     nne_op_infer_fn infer;
-    nne_op_plan_fn plan;       /* NULL: the op needs no state and no scratch */
+    nne_op_plan_fn plan;       /* NULL: infer fills the state (see above) */
     nne_op_run_fn run;
     nne_op_state_free_fn state_free; /* NULL: the state holds no allocations */
     size_t state_size;         /* bytes of per-node state (0: none) */
@@ -128,7 +132,10 @@ typedef struct nne_op_def {
 const nne_op_def *nne_op_find(const char *domain, const char *op_type);
 
 /* ---- context ---- */
-int nne_ctx_shape_only(const nne_op_ctx *ctx);
+int nne_ctx_shape_only(const nne_op_ctx *ctx);   /* also 1 while planning */
+/* The state being planned, when infer is called to fill it (plan == NULL);
+ * NULL otherwise. */
+void *nne_ctx_plan_state(const nne_op_ctx *ctx);
 int nne_ctx_opset(const nne_op_ctx *ctx);          /* opset of the node's domain */
 const char *nne_ctx_node_name(const nne_op_ctx *ctx);
 int nne_ctx_num_inputs(const nne_op_ctx *ctx);      /* as written in the node, incl. empty ones */
