@@ -55,6 +55,8 @@ struct nne_op_ctx {
     int planning;      /* in a phased op's plan: scratch requests are recorded,
                           outputs are already declared */
     void *plan_state;  /* the state being planned (plan NULL: infer fills it) */
+    int infer_only;    /* a phased op's infer at run time: outputs are allocated,
+                          but the op must not compute (shape_only reads 1) */
     const nne_tensor **ins;
     size_t scratch_req;
     void *scratch_mem; /* malloc'd scratch for POL_MALLOC */
@@ -278,7 +280,7 @@ static void exec_free(exec *ex) {
 
 /* ---------------------------------------------------------- ctx API -- */
 
-int nne_ctx_shape_only(const nne_op_ctx *ctx) { return ctx->shape_only || ctx->planning; }
+int nne_ctx_shape_only(const nne_op_ctx *ctx) { return ctx->shape_only || ctx->planning || ctx->infer_only; }
 void *nne_ctx_plan_state(const nne_op_ctx *ctx) { return ctx->planning ? ctx->plan_state : NULL; }
 int nne_ctx_opset(const nne_op_ctx *ctx) { return ctx->node->opset; }
 const char *nne_ctx_node_name(const nne_op_ctx *ctx) { return ctx->node->name; }
@@ -433,7 +435,7 @@ nne_status nne_ctx_output_like(nne_op_ctx *ctx, int i, const nne_tensor *t, nne_
 }
 
 void *nne_ctx_scratch(nne_op_ctx *ctx, size_t bytes) {
-    if (ctx->shape_only || ctx->planning) {
+    if (ctx->shape_only || ctx->planning || ctx->infer_only) {
         if (bytes > ctx->scratch_req) ctx->scratch_req = bytes;
         return NULL;
     }
@@ -545,11 +547,13 @@ static void bind_outs(exec *ex, const nne_node *n) {
 static nne_status run_phased_now(nne_op_ctx *ctx) {
     const nne_op_def *op = ctx->node->op;
     exec *ex = ctx->ex;
-    NNE_TRY(op->infer(ctx));
+    ctx->infer_only = 1;
+    nne_status st = op->infer(ctx);
+    ctx->infer_only = 0;
+    if (st != NNE_OK) return st;
     void *state = NULL;
     if (op->state_size && !(state = nne_calloc(1, op->state_size)))
         return nne_ctx_fail(ctx, NNE_ERR_OUT_OF_MEMORY, "cannot allocate the node's state");
-    nne_status st = NNE_OK;
     ctx->planning = 1;
     ctx->plan_state = state;
     st = op->plan ? op->plan(ctx, state) : op->infer(ctx);

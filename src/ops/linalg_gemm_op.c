@@ -12,7 +12,16 @@
 #include <inttypes.h>
 #include <string.h>
 
-static nne_status gemm_run(nne_op_ctx *ctx) {
+/* Gemm in phases: infer validates, declares Y and (when planning) keeps the
+ * parsed attributes, shapes and scratch layout; the run computes. */
+typedef struct gemm_state {
+    int ta, tb;
+    float alpha, beta;
+    int64_t M, N, K, crows, ccols;
+    size_t og, oa, ob, oy; /* scratch layout */
+} gemm_state;
+
+static nne_status gemm_infer(nne_op_ctx *ctx) {
     static const nne_dtype ok[] = {NNE_DTYPE_FLOAT, NNE_DTYPE_DOUBLE, NNE_DTYPE_FLOAT16,
                                    NNE_DTYPE_BFLOAT16, NNE_DTYPE_INT32, NNE_DTYPE_INT64,
                                    NNE_DTYPE_UINT32, NNE_DTYPE_UINT64, NNE_DTYPE_UNDEFINED};
@@ -85,8 +94,26 @@ static nne_status gemm_run(nne_op_ctx *ctx) {
         ob = nne_la_reserve(&total, (size_t)nbn * sizeof(int64_t));
         oy = nne_la_reserve(&total, (size_t)ny * sizeof(int64_t));
     }
-    char *scr = nne_ctx_scratch(ctx, total);
-    if (nne_ctx_shape_only(ctx)) return NNE_OK;
+    nne_ctx_scratch(ctx, total);
+    gemm_state *st = nne_ctx_plan_state(ctx);
+    if (st) {
+        *st = (gemm_state){.ta = ta, .tb = tb, .alpha = alpha, .beta = beta, .M = M, .N = N, .K = K,
+                           .crows = crows, .ccols = ccols, .og = og, .oa = oa, .ob = ob, .oy = oy};
+    }
+    return NNE_OK;
+}
+
+static nne_status gemm_kernel(const void *state, const nne_kernel_args *args) {
+    const gemm_state *st = state;
+    const nne_tensor *A = args->in[0], *B = args->in[1], *C = args->n_in > 2 ? args->in[2] : NULL;
+    nne_tensor *Y = args->out[0];
+    int ta = st->ta, tb = st->tb;
+    float alpha = st->alpha, beta = st->beta;
+    int64_t M = st->M, N = st->N, K = st->K, crows = st->crows, ccols = st->ccols;
+    size_t og = st->og, oa = st->oa, ob = st->ob, oy = st->oy;
+    nne_dtype dt = A->dtype;
+    int64_t na = M * K, nbn = K * N, ny = M * N;
+    char *scr = args->scratch;
     if (ny == 0) return NNE_OK;
     void *gscr = scr + og;
     float *fa = (float *)(scr + oa), *fb = (float *)(scr + ob), *fy = (float *)(scr + oy);
@@ -156,4 +183,11 @@ static nne_status gemm_run(nne_op_ctx *ctx) {
     return NNE_OK;
 }
 
-NNE_OP_REGISTER(Gemm, "", "Gemm", gemm_run, 0);
+static int64_t gemm_macs(nne_op_ctx *ctx) {
+    const nne_tensor *A = nne_ctx_input(ctx, 0), *Y = nne_ctx_output_get(ctx, 0);
+    if (!A || !Y || A->ndim != 2) return 0;
+    return nne_tensor_numel(Y) * A->dims[nne_attr_i(ctx, "transA", 0) ? 0 : 1];
+}
+
+NNE_OP_DEFINE(Gemm, "", "Gemm", .infer = gemm_infer, .run = gemm_kernel, .state_size = sizeof(gemm_state),
+              .macs = gemm_macs);

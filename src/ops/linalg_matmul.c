@@ -118,7 +118,14 @@ static void mm_batch_offsets(const mm_plan *p, int64_t b, int64_t *ao, int64_t *
 
 /* ------------------------------------------------------------- MatMul -- */
 
-static nne_status matmul_run(nne_op_ctx *ctx) {
+/* MatMul in phases: infer validates, declares Y and (when planning) keeps
+ * the shapes and scratch layout; the run multiplies. */
+typedef struct mm_state {
+    mm_plan p;
+    size_t og, oa, ob, oy; /* scratch layout */
+} mm_state;
+
+static nne_status matmul_infer(nne_op_ctx *ctx) {
     static const nne_dtype ok[] = {
         NNE_DTYPE_FLOAT, NNE_DTYPE_DOUBLE, NNE_DTYPE_FLOAT16, NNE_DTYPE_BFLOAT16,
         NNE_DTYPE_INT8, NNE_DTYPE_UINT8, NNE_DTYPE_INT16, NNE_DTYPE_UINT16, NNE_DTYPE_INT32,
@@ -152,12 +159,30 @@ static nne_status matmul_run(nne_op_ctx *ctx) {
         ob = nne_la_reserve(&total, (size_t)nbn * sizeof(int64_t));
         oy = nne_la_reserve(&total, (size_t)ny * sizeof(int64_t));
     }
-    char *scr = nne_ctx_scratch(ctx, total);
-    if (nne_ctx_shape_only(ctx)) return NNE_OK;
+    nne_ctx_scratch(ctx, total);
+    mm_state *st = nne_ctx_plan_state(ctx);
+    if (st) {
+        st->p = p;
+        st->og = og, st->oa = oa, st->ob = ob, st->oy = oy;
+    }
+    return NNE_OK;
+}
+
+static nne_status matmul_kernel(const void *state, const nne_kernel_args *args) {
+    const mm_state *st = state;
+    const mm_plan p = st->p;
+    const nne_tensor *A = args->in[0], *B = args->in[1];
+    nne_tensor *Y = args->out[0];
+    int64_t M = p.M, N = p.N, K = p.K;
+    int64_t gm = p.fold ? p.batch * M : M;
+    nne_dtype dt = A->dtype;
+    int64_t na = nne_tensor_numel(A), nbn = nne_tensor_numel(B), ny = nne_tensor_numel(Y);
+    int isf = dt == NNE_DTYPE_FLOAT || dt == NNE_DTYPE_FLOAT16 || dt == NNE_DTYPE_BFLOAT16;
     if (ny == 0) return NNE_OK;
-    void *gscr = scr + og;
-    float *fa = (float *)(scr + oa), *fb = (float *)(scr + ob), *fy = (float *)(scr + oy);
-    int64_t *ia = (int64_t *)(scr + oa), *ib = (int64_t *)(scr + ob), *iy = (int64_t *)(scr + oy);
+    char *scr = args->scratch;
+    void *gscr = scr + st->og;
+    float *fa = (float *)(scr + st->oa), *fb = (float *)(scr + st->ob), *fy = (float *)(scr + st->oy);
+    int64_t *ia = (int64_t *)(scr + st->oa), *ib = (int64_t *)(scr + st->ob), *iy = (int64_t *)(scr + st->oy);
 
     if (isf) {
         const float *a = A->data, *b = B->data;
@@ -203,7 +228,16 @@ static nne_status matmul_run(nne_op_ctx *ctx) {
     return NNE_OK;
 }
 
-NNE_OP_REGISTER(MatMul, "", "MatMul", matmul_run, 0);
+/* MACs of MatMul-like ops: every output element takes K products (K: the
+ * last dim of A). */
+int64_t nne_macs_matmul(nne_op_ctx *ctx) {
+    const nne_tensor *A = nne_ctx_input(ctx, 0), *Y = nne_ctx_output_get(ctx, 0);
+    if (!A || !Y || A->ndim < 1) return 0;
+    return nne_tensor_numel(Y) * A->dims[A->ndim - 1];
+}
+
+NNE_OP_DEFINE(MatMul, "", "MatMul", .infer = matmul_infer, .run = matmul_kernel, .state_size = sizeof(mm_state),
+              .macs = nne_macs_matmul);
 
 /* ---------------------------------------------- quantized matmul shared -- */
 
@@ -370,7 +404,7 @@ static nne_status matmulinteger_run(nne_op_ctx *ctx) {
     return NNE_OK;
 }
 
-NNE_OP_REGISTER(MatMulInteger, "", "MatMulInteger", matmulinteger_run, 0);
+NNE_OP_DEFINE(MatMulInteger, "", "MatMulInteger", .eval = matmulinteger_run, .macs = nne_macs_matmul);
 
 /* ------------------------------------------------------ QLinearMatMul -- */
 
@@ -462,4 +496,4 @@ static nne_status qlinearmatmul_run(nne_op_ctx *ctx) {
     return NNE_OK;
 }
 
-NNE_OP_REGISTER(QLinearMatMul, "", "QLinearMatMul", qlinearmatmul_run, 0);
+NNE_OP_DEFINE(QLinearMatMul, "", "QLinearMatMul", .eval = qlinearmatmul_run, .macs = nne_macs_matmul);

@@ -213,5 +213,7 @@ static nne_status qlinearconv_run(nne_op_ctx *ctx) {
     return NNE_OK;
 }
 
-NNE_OP_REGISTER(ConvInteger, "", "ConvInteger", convinteger_run, 0);
-NNE_OP_REGISTER(QLinearConv, "", "QLinearConv", qlinearconv_run, 0);
+static int64_t convinteger_macs(nne_op_ctx *ctx) { return nne_macs_conv(ctx, 1); }
+static int64_t qlinearconv_macs(nne_op_ctx *ctx) { return nne_macs_conv(ctx, 3); }
+NNE_OP_DEFINE(ConvInteger, "", "ConvInteger", .eval = convinteger_run, .macs = convinteger_macs);
+NNE_OP_DEFINE(QLinearConv, "", "QLinearConv", .eval = qlinearconv_run, .macs = qlinearconv_macs);

@@ -85,6 +85,9 @@ nne_status nn_attr_ints_n(nne_op_ctx *ctx, const char *name, int n, int64_t def,
  * `pool`) ceil_mode, and computes g->out, g->pb, g->pe. */
 nne_status nn_geom_conv(nne_op_ctx *ctx, nn_geom *g, const int64_t *kernel, int pool);
 
+/* MACs of a Conv-like node whose weights are input w_input (nn_conv.c). */
+int64_t nne_macs_conv(nne_op_ctx *ctx, int w_input);
+
 /* Product of n sizes. */
 static inline int64_t nn_prod(const int64_t *v, int n) {
     int64_t p = 1;
