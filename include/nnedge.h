@@ -276,6 +276,10 @@ typedef void (*nne_observer_fn)(void *user, const char *node_name, const char *o
                                 const char *const *names, const nne_tensor *outputs);
 void nne_context_set_observer(nne_context *c, nne_observer_fn fn, void *user);
 
+/* The observer of a session's context (see nne_context_set_observer); kept
+ * across runs, dropped when the session is prepared again. */
+void nne_session_set_observer(nne_session *s, nne_observer_fn fn, void *user);
+
 /* ----------------------------------------------------------------- npy -- */
 
 /* Read a .npy file (versions 1-3, little-endian, C order) into *out;

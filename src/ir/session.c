@@ -1237,6 +1237,10 @@ nne_status nne_session_output(const nne_session *s, int32_t i, nne_tensor *out) 
     return nne_context_output(s->c, i, out);
 }
 
+void nne_session_set_observer(nne_session *s, nne_observer_fn fn, void *user) {
+    if (s) nne_context_set_observer(s->c, fn, user);
+}
+
 size_t nne_session_arena_bytes(const nne_session *s) { return s ? nne_plan_arena_bytes(s->p) : 0; }
 int64_t nne_session_macs(const nne_session *s) { return s ? nne_plan_macs(s->p) : 0; }
 const nne_plan *nne_session_plan(const nne_session *s) { return s ? s->p : NULL; }

@@ -12,12 +12,15 @@
 // element:  |nnedge - ort| <= 1e-4 * max(1, max|ort|) + 1e-3 * |ort|.
 // Prints `PASS name (max abs err X)` or `FAIL name: reason` per model and
 // finally `N passed, M failed`; exits 1 if any failed, 2 on bad usage.
+// nnedge also runs with `--dump DIR`; every graph output must appear in the
+// dump's index.json, and its .npy must be byte-identical to the output file
+// (the observer sees exactly what the run returns).
 //
 // The nnedge binary is $NNEDGE or build/nnedge under the repository root.
 // Torchvision/MLP models come from build/models (scripts/export_torchvision.py),
 // the OCR and VAD models from this folder's node_modules (npm ci).
 
-import { existsSync, mkdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -461,6 +464,8 @@ async function testModel(ort, model, opts) {
   const args = ['run', path];
   for (const n of meta.names) args.push('-i', `${n}=${inputFiles[n]}`);
   args.push('-o', outDir);
+  const dumpDir = join(work, 'dump');
+  args.push('--dump', dumpDir);
   if (opts.threads) args.push('--threads', String(opts.threads));
   if (opts.verbose) console.log(`  $ ${opts.nnedge} ${args.join(' ')}`);
   const t0 = performance.now();
@@ -493,7 +498,32 @@ async function testModel(ort, model, opts) {
     if (!c.ok) return { status: 'fail', reason: c.reason };
     if (c.maxErr > maxErr) maxErr = c.maxErr;
   }
-  return { status: 'pass', line: `PASS ${model.name} (max abs err ${fmt(maxErr)})` };
+  const dumpErr = checkDump(dumpDir, outDir, Object.keys(ortRes.outs), meta.names);
+  rmSync(dumpDir, { recursive: true, force: true });
+  if (dumpErr) return { status: 'fail', reason: `--dump: ${dumpErr}` };
+  return { status: 'pass', line: `PASS ${model.name} (max abs err ${fmt(maxErr)}; dump checked)` };
+}
+
+// Every graph output (not a graph input) is in the dump index, and its dumped
+// .npy equals the output file byte for byte. Returns an error or null.
+function checkDump(dumpDir, outDir, outputs, inputs) {
+  let index;
+  try {
+    index = JSON.parse(readFileSync(join(dumpDir, 'index.json'), 'utf8'));
+  } catch (e) {
+    return `cannot read index.json: ${e.message}`;
+  }
+  const fileOf = new Map();
+  for (const node of index.nodes) for (const [n, f] of Object.entries(node.outputs)) fileOf.set(n, f);
+  for (const n of outputs) {
+    if (inputs.includes(n)) continue;
+    const f = fileOf.get(n);
+    if (!f) return `graph output '${n}' is not in the dump`;
+    const a = readFileSync(join(dumpDir, f));
+    const b = readFileSync(join(outDir, `${sanitize(n)}.npy`));
+    if (!a.equals(b)) return `dumped '${n}' (${f}) differs from the output file`;
+  }
+  return null;
 }
 
 async function main() {

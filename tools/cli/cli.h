@@ -32,4 +32,12 @@ double cli_now_ms(void);
 nne_status cli_input_shapes(const nne_model *m, int n, char (*names)[256], const nne_tensor *shapes,
                             nne_tensor *inputs);
 
+/* `run --dump DIR` (dump.c): every intermediate tensor as .npy + index.json. */
+typedef struct cli_dump cli_dump;
+cli_dump *cli_dump_create(const char *dir);
+void cli_dump_attach(cli_dump *d, nne_session *s);
+const char *cli_dump_error(const cli_dump *d); /* NULL when every write worked */
+int cli_dump_write_index(const cli_dump *d);   /* 0 on failure */
+void cli_dump_destroy(cli_dump *d);
+
 #endif

@@ -1,7 +1,8 @@
 /*
  * run.c - `nnedge run MODEL [-i NAME=FILE.npy]... [-o OUTDIR] [--threads N]
- * [--json]`: runs the model once on .npy inputs and writes every output to
- * OUTDIR/<output name>.npy ('/' and ':' in names become '_').
+ * [--json] [--dump DIR]`: runs the model once on .npy inputs and writes every
+ * output to OUTDIR/<output name>.npy ('/' and ':' in names become '_');
+ * --dump also writes every intermediate tensor to DIR (tools/cli/dump.c).
  */
 #include "cli.h"
 
@@ -18,7 +19,8 @@ static void sanitize(const char *in, char *out, size_t cap) {
 }
 
 int cli_run(int argc, char **argv) {
-    const char *path = NULL, *outdir = ".";
+    const char *path = NULL, *outdir = ".", *dumpdir = NULL;
+    cli_dump *dump = NULL;
     int json = 0, nin = 0;
     long threads = 1;
     char (*names)[256] = calloc((size_t)argc + 1, 256);
@@ -51,6 +53,7 @@ int cli_run(int argc, char **argv) {
                 files[nin++] = eq + 1;
             }
         } else if (!strcmp(a, "-o") && i + 1 < argc) outdir = argv[++i];
+        else if (!strcmp(a, "--dump") && i + 1 < argc) dumpdir = argv[++i];
         else if (!strcmp(a, "--threads") && i + 1 < argc) {
             if (!cli_parse_int(argv[++i], 1, 1024, &threads)) {
                 rc = cli_usage_error("--threads %s: expected a number from 1 to 1024", argv[i]);
@@ -117,12 +120,33 @@ int cli_run(int argc, char **argv) {
             rc = cli_fail(st, NULL);
             goto done;
         }
+    if (dumpdir) {
+        if (mkdir(dumpdir, 0777) != 0 && errno != EEXIST) {
+            rc = cli_usage_error("cannot create dump directory %s: %s", dumpdir, strerror(errno));
+            goto done;
+        }
+        if (!(dump = cli_dump_create(dumpdir))) {
+            rc = cli_usage_error("out of memory");
+            goto done;
+        }
+        cli_dump_attach(dump, s);
+    }
     double t0 = cli_now_ms();
     if ((st = nne_session_run(s)) != NNE_OK) {
         rc = cli_fail(st, NULL);
         goto done;
     }
     double ms = cli_now_ms() - t0;
+    if (dump) {
+        if (cli_dump_error(dump)) {
+            rc = cli_usage_error("%s", cli_dump_error(dump));
+            goto done;
+        }
+        if (!cli_dump_write_index(dump)) {
+            rc = cli_usage_error("--dump: cannot write %s/index.json: %s", dumpdir, strerror(errno));
+            goto done;
+        }
+    }
     if (mkdir(outdir, 0777) != 0 && errno != EEXIST) {
         rc = cli_usage_error("cannot create output directory %s: %s", outdir, strerror(errno));
         goto done;
@@ -163,6 +187,7 @@ int cli_run(int argc, char **argv) {
     else printf("ran in %.3f ms\n", ms);
     rc = EXIT_OK;
 done:
+    cli_dump_destroy(dump);
     nne_session_destroy(s);
     nne_model_destroy(m);
     for (int k = 0; k < nin; k++) nne_tensor_free_data(&ins[k]);
