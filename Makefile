@@ -8,6 +8,11 @@ ifeq ($(SAN),1)
 BUILD   ?= build-san
 CFLAGS_BASE += -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
 LDSAN   := -fsanitize=address,undefined
+else ifeq ($(TSAN),1)
+# ThreadSanitizer build (make test-tsan): the library and the concurrency test.
+BUILD   ?= build-tsan
+CFLAGS_BASE += -fsanitize=thread -fno-omit-frame-pointer
+LDSAN   := -fsanitize=thread
 else
 BUILD   ?= build
 endif
@@ -19,7 +24,8 @@ LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/gen/op_table.o
 CLI_SRC := $(sort $(wildcard tools/cli/*.c))
 CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
 
-all: $(BUILD)/libnnedge.a $(BUILD)/libnnedge.so $(BUILD)/nnedge $(BUILD)/conformance $(BUILD)/unit_tests
+all: $(BUILD)/libnnedge.a $(BUILD)/libnnedge.so $(BUILD)/nnedge $(BUILD)/conformance $(BUILD)/unit_tests \
+     $(BUILD)/concurrency
 
 $(BUILD)/obj/%.o: %.c $(wildcard include/*.h src/*/*.h src/kernels/*/*.h src/kernels/*.inc tools/cli/*.h)
 	@mkdir -p $(dir $@)
@@ -45,6 +51,8 @@ $(BUILD)/nnedge: $(CLI_OBJ) $(BUILD)/libnnedge.a
 	$(CC) $(LDSAN) -o $@ $^ $(LDLIBS)
 $(BUILD)/conformance: $(BUILD)/obj/tests/conformance/runner.o $(BUILD)/libnnedge.a
 	$(CC) $(LDSAN) -o $@ $^ $(LDLIBS)
+$(BUILD)/concurrency: $(BUILD)/obj/tests/concurrency/concurrency.o $(BUILD)/libnnedge.a
+	$(CC) $(LDSAN) -o $@ $^ $(LDLIBS)
 $(BUILD)/unit_tests: $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard tests/unit/*.c)) $(BUILD)/libnnedge.a
 	$(CC) $(LDSAN) -o $@ $^ $(LDLIBS)
 
@@ -55,10 +63,18 @@ setup:
 test: setup
 	$(MAKE) SAN=1 all
 	build-san/unit_tests
+	build-san/concurrency
+	$(MAKE) test-tsan
 	CONFORMANCE=build-san/conformance sh tests/conformance/check.sh
 	CONFORMANCE=build-san/conformance OUT=build-san/opcases sh tests/opcases/run.sh
 	@if [ -f tests/fuzz/fuzz.mk ]; then $(MAKE) test-bad-input NNEDGE=build-san/nnedge && $(MAKE) fuzz-smoke; fi
 	NNEDGE=build-san/nnedge bash tests/diff/run.sh
+
+# The concurrency test (8 threads, shared plans, >= 1000 runs per model)
+# under ThreadSanitizer, built into build-tsan/.
+test-tsan:
+	$(MAKE) TSAN=1 build-tsan/concurrency
+	TSAN_OPTIONS=halt_on_error=1 build-tsan/concurrency
 
 # Conformance without sanitizers (fast) and updating the committed pass list.
 conformance: all
@@ -72,9 +88,9 @@ demo:
 	sh scripts/demo.sh
 
 clean:
-	rm -rf build build-san build-fuzz
+	rm -rf build build-san build-tsan build-fuzz
 
-.PHONY: FORCE all clean setup test conformance conformance-update demo
+.PHONY: FORCE all clean setup test test-tsan conformance conformance-update demo
 
 # Fuzzing (libFuzzer + ASan/UBSan, clang) and bad-input tests live in their own makefiles.
 -include tests/fuzz/fuzz.mk

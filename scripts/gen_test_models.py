@@ -110,6 +110,33 @@ def nested_if():
     save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)]), "nested_if.onnx")
 
 
+def loop_accum():
+    """Loop with a trip count from input n (data-dependent: shaped at run
+    time): acc += x * i for i in 0..n-1, with every acc as a scan output.
+    The body reads x from the outer scope."""
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [4])
+    n = helper.make_tensor_value_info("n", TensorProto.INT64, [])
+    acc = helper.make_tensor_value_info("acc", TensorProto.FLOAT, [4])
+    steps = helper.make_tensor_value_info("steps", TensorProto.FLOAT, [None, 4])
+    body = helper.make_graph(
+        [helper.make_node("Cast", ["i"], ["fi"], to=TensorProto.FLOAT),
+         helper.make_node("Mul", ["x", "fi"], ["t"]),
+         helper.make_node("Add", ["a_in", "t"], ["a_out"]),
+         helper.make_node("Identity", ["c_in"], ["c_out"]),
+         helper.make_node("Identity", ["a_out"], ["s_out"])],
+        "body",
+        [helper.make_tensor_value_info("i", TensorProto.INT64, []),
+         helper.make_tensor_value_info("c_in", TensorProto.BOOL, []),
+         helper.make_tensor_value_info("a_in", TensorProto.FLOAT, [4])],
+        [helper.make_tensor_value_info("c_out", TensorProto.BOOL, []),
+         helper.make_tensor_value_info("a_out", TensorProto.FLOAT, [4]),
+         helper.make_tensor_value_info("s_out", TensorProto.FLOAT, [4])])
+    init = [numpy_helper.from_array(np.array(True), "cond"), numpy_helper.from_array(np.zeros(4, np.float32), "zero")]
+    nodes = [helper.make_node("Loop", ["n", "cond", "zero"], ["acc", "steps"], body=body)]
+    g = helper.make_graph(nodes, "loop_accum", [x, n], [acc, steps], init)
+    save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)]), "loop_accum.onnx")
+
+
 def cli_models():
     """For tests/cli/bad_input.sh: float32 [2,3] models to feed wrong inputs to.
     passthrough_2x3 has no nodes (output x is input x), so it runs on any build;
@@ -145,4 +172,5 @@ if __name__ == "__main__":
     unsupported_op()
     external_data()
     nested_if()
+    loop_accum()
     cli_models()

@@ -95,13 +95,16 @@ void nne_log(nne_log_level lvl, const char *fmt, ...) {
 
 /* Physical memory: no single tensor or arena may be larger (a length or a
  * shape in a hostile file must not drive the process into the OOM killer). */
+static size_t g_mem_cap;
+static pthread_once_t g_mem_cap_once = PTHREAD_ONCE_INIT;
+static void mem_cap_init(void) {
+    long pages = sysconf(_SC_PHYS_PAGES), psz = sysconf(_SC_PAGESIZE);
+    g_mem_cap = pages > 0 && psz > 0 ? (size_t)pages * (size_t)psz : NNE_MAX_ALLOC;
+}
+/* Read once (behind a once-guard: contexts call this from many threads). */
 size_t nne_mem_cap(void) {
-    static size_t cap;
-    if (!cap) {
-        long pages = sysconf(_SC_PHYS_PAGES), psz = sysconf(_SC_PAGESIZE);
-        cap = pages > 0 && psz > 0 ? (size_t)pages * (size_t)psz : NNE_MAX_ALLOC;
-    }
-    return cap;
+    pthread_once(&g_mem_cap_once, mem_cap_init);
+    return g_mem_cap;
 }
 
 static void *libc_malloc(void *u, size_t n) { (void)u; return malloc(n); }
