@@ -10,6 +10,7 @@
  * float32 runs directly (it is on the hot path of CNNs).
  */
 #include "ops/nn_util.h"
+#include "core/core.h"
 
 #include <math.h>
 #include <string.h>
@@ -73,7 +74,25 @@ static void dbuf_plan(nne_op_ctx *ctx, const nne_tensor *X, nn_carve *c, size_t 
 
 /* ---- BatchNormalization ---- */
 
-static nne_status batchnorm_run(nne_op_ctx *ctx) {
+/* BatchNormalization in phases. infer validates, parses the attributes and
+ * declares the outputs; when planning it also keeps them in the state and,
+ * in inference mode with constant scale/B/mean/var (the usual case), folds
+ * them into one float multiplier and offset per channel, computed once per
+ * plan instead of on every run. The run reads no attributes. */
+typedef struct bn_state {
+    double eps, mom;
+    int spatial, training, fast;
+    int64_t N, C, SP, P;
+    size_t po, so, xo, yo;  /* scratch layout */
+    float *ab;              /* folded multiplier [P] and offset [P], or NULL */
+} bn_state;
+
+static void bn_state_free(void *state) {
+    bn_state *st = state;
+    nne_free(st->ab);
+}
+
+static nne_status batchnorm_infer(nne_op_ctx *ctx) {
     const nne_tensor *X = nne_ctx_input(ctx, 0), *S = nne_ctx_input(ctx, 1);
     const nne_tensor *Bi = nne_ctx_input(ctx, 2), *Mn = nne_ctx_input(ctx, 3);
     const nne_tensor *Vr = nne_ctx_input(ctx, 4);
@@ -121,8 +140,53 @@ static nne_status batchnorm_run(nne_op_ctx *ctx) {
     size_t xo = 0, yo = 0;
     int fast = X->dtype == NNE_DTYPE_FLOAT && spatial;
     if (!fast) dbuf_plan(ctx, X, &c, &xo, &yo);
-    void *base = nn_scratch(ctx, &c);
-    if (nne_ctx_shape_only(ctx)) return NNE_OK;
+    nn_scratch(ctx, &c);
+    bn_state *st = nne_ctx_plan_state(ctx);
+    if (!st) return NNE_OK;
+    *st = (bn_state){.eps = eps, .mom = mom, .spatial = spatial, .training = training, .fast = fast,
+                     .N = N, .C = C, .SP = SP, .P = P, .po = po, .so = so, .xo = xo, .yo = yo};
+    int consts = 1;
+    for (int i = 1; i <= 4; i++) consts &= nne_ctx_input_is_const(ctx, i);
+    /* only Y: the optional outputs (running stats) take the general path */
+    if (fast && !training && consts && P > 0 && nout == 1) {
+        if (!(st->ab = nne_malloc((size_t)P * 2 * sizeof(float))))
+            return nne_ctx_fail(ctx, NNE_ERR_OUT_OF_MEMORY, "cannot allocate the folded parameters");
+        double pv[4];
+        for (int64_t p = 0; p < P; p++) {
+            for (int i = 0; i < 4; i++) nn_load_f64(prm[i], p, 1, &pv[i]);
+            /* as in the run: y = x * a + b, a and b in double, then float */
+            double a = pv[0] / sqrt(pv[3] + eps);
+            st->ab[p] = (float)a;
+            st->ab[P + p] = (float)(pv[1] - pv[2] * a);
+        }
+    }
+    return NNE_OK;
+}
+
+static nne_status batchnorm_kernel(const void *state, const nne_kernel_args *args) {
+    const bn_state *st = state;
+    const nne_tensor *X = args->in[0];
+    const nne_tensor *prm[4] = {args->in[1], args->in[2], args->in[3], args->in[4]};
+    nne_tensor *Y = args->out[0], *O[4] = {0};
+    for (int i = 1; i < args->n_out && i <= 4; i++) O[i - 1] = args->out[i];
+    double eps = st->eps, mom = st->mom;
+    int spatial = st->spatial, training = st->training, fast = st->fast;
+    int64_t N = st->N, C = st->C, SP = st->SP, P = st->P;
+    size_t po = st->po, so = st->so, xo = st->xo, yo = st->yo;
+    if (st->ab) {
+        /* folded at plan: inference mode, float, constant parameters */
+        const float *x = (const float *)X->data;
+        float *y = (float *)Y->data;
+        for (int64_t n = 0; n < N; n++)
+            for (int64_t ch = 0; ch < C; ch++) {
+                float a = st->ab[ch], b = st->ab[P + ch];
+                const float *xp = x + (n * C + ch) * SP;
+                float *yp = y + (n * C + ch) * SP;
+                for (int64_t s = 0; s < SP; s++) yp[s] = xp[s] * a + b;
+            }
+        return NNE_OK;
+    }
+    void *base = args->scratch;
     double *pv = (double *)((char *)base + po); /* scale, B, mean, var */
     double *ab = (double *)((char *)base + so); /* per-param multiplier, offset */
     for (int i = 0; i < 4; i++) nn_load_f64(prm[i], 0, P, pv + i * P);
@@ -509,7 +573,8 @@ static nne_status mvn_run(nne_op_ctx *ctx) {
     return NNE_OK;
 }
 
-NNE_OP_REGISTER(BatchNormalization, "", "BatchNormalization", batchnorm_run, 0);
+NNE_OP_DEFINE(BatchNormalization, "", "BatchNormalization", .infer = batchnorm_infer, .run = batchnorm_kernel,
+              .state_size = sizeof(bn_state), .state_free = bn_state_free);
 NNE_OP_REGISTER(InstanceNormalization, "", "InstanceNormalization", instancenorm_run, 0);
 NNE_OP_REGISTER(GroupNormalization, "", "GroupNormalization", groupnorm_run, 0);
 NNE_OP_REGISTER(LayerNormalization, "", "LayerNormalization", layernorm_run, 0);
