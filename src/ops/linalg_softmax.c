@@ -74,6 +74,13 @@ static void row_f32(int kind, const float *x, float *y, int64_t n) {
     }
 }
 
+/* Softmax family in phases: softmax_common is infer; when planning it keeps
+ * the row geometry in the state. */
+typedef struct sm_state {
+    int kind, fast;
+    int64_t outer, n, inner;
+} sm_state;
+
 static nne_status softmax_common(nne_op_ctx *ctx, int kind) {
     static const nne_dtype ok[] = {NNE_DTYPE_FLOAT, NNE_DTYPE_DOUBLE, NNE_DTYPE_FLOAT16,
                                    NNE_DTYPE_BFLOAT16, NNE_DTYPE_UNDEFINED};
@@ -100,8 +107,19 @@ static nne_status softmax_common(nne_op_ctx *ctx, int kind) {
     nne_tensor *Y;
     NNE_TRY(nne_ctx_output_like(ctx, 0, X, &Y));
     int fast = X->dtype == NNE_DTYPE_FLOAT && inner == 1;
-    double *row = fast ? NULL : nne_ctx_scratch(ctx, (size_t)n * sizeof(double));
-    if (nne_ctx_shape_only(ctx)) return NNE_OK;
+    if (!fast) nne_ctx_scratch(ctx, (size_t)n * sizeof(double));
+    sm_state *st = nne_ctx_plan_state(ctx);
+    if (st) *st = (sm_state){.kind = kind, .fast = fast, .outer = outer, .n = n, .inner = inner};
+    return NNE_OK;
+}
+
+static nne_status softmax_kernel(const void *state, const nne_kernel_args *args) {
+    const sm_state *st = state;
+    const nne_tensor *X = args->in[0];
+    nne_tensor *Y = args->out[0];
+    int kind = st->kind, fast = st->fast;
+    int64_t outer = st->outer, n = st->n, inner = st->inner;
+    double *row = args->scratch;
     if (nne_tensor_numel(X) == 0) return NNE_OK;
     for (int64_t o = 0; o < outer; o++) {
         for (int64_t in = 0; in < inner; in++) {
@@ -122,6 +140,7 @@ static nne_status softmax_run(nne_op_ctx *ctx) { return softmax_common(ctx, SM_S
 static nne_status logsoftmax_run(nne_op_ctx *ctx) { return softmax_common(ctx, SM_LOGSOFTMAX); }
 static nne_status hardmax_run(nne_op_ctx *ctx) { return softmax_common(ctx, SM_HARDMAX); }
 
-NNE_OP_REGISTER(Softmax, "", "Softmax", softmax_run, 0);
-NNE_OP_REGISTER(LogSoftmax, "", "LogSoftmax", logsoftmax_run, 0);
-NNE_OP_REGISTER(Hardmax, "", "Hardmax", hardmax_run, 0);
+NNE_OP_DEFINE(Softmax, "", "Softmax", .infer = softmax_run, .run = softmax_kernel, .state_size = sizeof(sm_state));
+NNE_OP_DEFINE(LogSoftmax, "", "LogSoftmax", .infer = logsoftmax_run, .run = softmax_kernel,
+              .state_size = sizeof(sm_state));
+NNE_OP_DEFINE(Hardmax, "", "Hardmax", .infer = hardmax_run, .run = softmax_kernel, .state_size = sizeof(sm_state));

@@ -102,6 +102,20 @@ static void pool_kernel(const pool_args *a, const float *x, float *y, int64_t *i
     }
 }
 
+/* Pools in phases: pool_common / global_pool are infer (validate, parse,
+ * declare); when planning they keep what the run needs in a state. */
+typedef struct pool_state {
+    pool_args a;
+    size_t xo, yo;     /* scratch layout */
+} pool_state;
+
+typedef struct gpool_state {
+    int kind;
+    double p;
+    int64_t planes, sp;
+    size_t ro, yo;
+} gpool_state;
+
 static nne_status pool_common(nne_op_ctx *ctx, int kind) {
     const nne_tensor *X = nne_ctx_input(ctx, 0);
     if (!X) return nne_ctx_fail(ctx, NNE_ERR_INVALID_ARG, "input X is required");
@@ -140,13 +154,28 @@ static nne_status pool_common(nne_op_ctx *ctx, int kind) {
     nn_carve c = {0};
     size_t xo = nn_carve_add(&c, nn_f32_copy_bytes(X));
     size_t yo = nn_carve_add(&c, nn_f32_copy_bytes(Y));
-    void *base = nn_scratch(ctx, &c);
-    if (nne_ctx_shape_only(ctx)) return NNE_OK;
+    nn_scratch(ctx, &c);
+    pool_state *st = nne_ctx_plan_state(ctx);
+    if (st) {
+        st->a = a;
+        st->xo = xo;
+        st->yo = yo;
+    }
+    return NNE_OK;
+}
+
+static nne_status pool_kernel_run(const void *state, const nne_kernel_args *args) {
+    const pool_state *st = state;
+    const nne_tensor *X = args->in[0];
+    nne_tensor *Y = args->out[0], *I = args->n_out > 1 ? args->out[1] : NULL;
+    nne_dtype dt = X->dtype;
+    void *base = args->scratch;
+    size_t xo = st->xo, yo = st->yo;
     if (nne_tensor_numel(Y) == 0) return NNE_OK;
     const float *x = nn_f32_view(X, (float *)nn_carve_ptr(base, xo, nn_f32_copy_bytes(X)));
     float *y = dt == NNE_DTYPE_FLOAT ? (float *)Y->data
                                      : (float *)nn_carve_ptr(base, yo, nn_f32_copy_bytes(Y));
-    pool_kernel(&a, x, y, I && I->data ? (int64_t *)I->data : NULL);
+    pool_kernel(&st->a, x, y, I && I->data ? (int64_t *)I->data : NULL);
     if (dt != NNE_DTYPE_FLOAT) nn_store_f32(Y, 0, nne_tensor_numel(Y), y);
     return NNE_OK;
 }
@@ -182,9 +211,21 @@ static nne_status global_pool(nne_op_ctx *ctx, int kind) {
     nn_carve c = {0};
     size_t ro = nn_carve_add(&c, (size_t)(sp > 0 ? sp : 1) * sizeof(double));
     size_t yo = nn_carve_add(&c, (size_t)planes * sizeof(double));
-    void *base = nn_scratch(ctx, &c);
-    if (nne_ctx_shape_only(ctx)) return NNE_OK;
-    double *row = (double *)((char *)base + ro), *yv = (double *)((char *)base + yo);
+    nn_scratch(ctx, &c);
+    gpool_state *st = nne_ctx_plan_state(ctx);
+    if (st) *st = (gpool_state){.kind = kind, .p = p, .planes = planes, .sp = sp, .ro = ro, .yo = yo};
+    return NNE_OK;
+}
+
+static nne_status gpool_kernel(const void *state, const nne_kernel_args *args) {
+    const gpool_state *st = state;
+    const nne_tensor *X = args->in[0];
+    nne_tensor *Y = args->out[0];
+    int kind = st->kind;
+    double p = st->p;
+    int64_t planes = st->planes, sp = st->sp;
+    char *base = args->scratch;
+    double *row = (double *)(base + st->ro), *yv = (double *)(base + st->yo);
     for (int64_t pl = 0; pl < planes; pl++) {
         double acc = kind == POOL_MAX ? -INFINITY : 0.0;
         if (X->dtype == NNE_DTYPE_FLOAT && kind == POOL_AVG) {
@@ -362,11 +403,15 @@ static nne_status maxroipool_run(nne_op_ctx *ctx) {
     return NNE_OK;
 }
 
-NNE_OP_REGISTER(MaxPool, "", "MaxPool", maxpool_run, 0);
-NNE_OP_REGISTER(AveragePool, "", "AveragePool", avgpool_run, 0);
-NNE_OP_REGISTER(LpPool, "", "LpPool", lppool_run, 0);
-NNE_OP_REGISTER(GlobalMaxPool, "", "GlobalMaxPool", gmaxpool_run, 0);
-NNE_OP_REGISTER(GlobalAveragePool, "", "GlobalAveragePool", gavgpool_run, 0);
-NNE_OP_REGISTER(GlobalLpPool, "", "GlobalLpPool", glppool_run, 0);
+NNE_OP_DEFINE(MaxPool, "", "MaxPool", .infer = maxpool_run, .run = pool_kernel_run, .state_size = sizeof(pool_state));
+NNE_OP_DEFINE(AveragePool, "", "AveragePool", .infer = avgpool_run, .run = pool_kernel_run,
+              .state_size = sizeof(pool_state));
+NNE_OP_DEFINE(LpPool, "", "LpPool", .infer = lppool_run, .run = pool_kernel_run, .state_size = sizeof(pool_state));
+NNE_OP_DEFINE(GlobalMaxPool, "", "GlobalMaxPool", .infer = gmaxpool_run, .run = gpool_kernel,
+              .state_size = sizeof(gpool_state));
+NNE_OP_DEFINE(GlobalAveragePool, "", "GlobalAveragePool", .infer = gavgpool_run, .run = gpool_kernel,
+              .state_size = sizeof(gpool_state));
+NNE_OP_DEFINE(GlobalLpPool, "", "GlobalLpPool", .infer = glppool_run, .run = gpool_kernel,
+              .state_size = sizeof(gpool_state));
 NNE_OP_REGISTER(MaxUnpool, "", "MaxUnpool", maxunpool_run, 0);
 NNE_OP_REGISTER(MaxRoiPool, "", "MaxRoiPool", maxroipool_run, 0);

@@ -21,6 +21,16 @@ static nne_status need_input0(nne_op_ctx *ctx, const nne_tensor **x) {
     return nne_tu_esize(ctx, (*x)->dtype, &es);
 }
 
+/* The run phase of Reshape, Flatten, Squeeze, Unsqueeze and Identity: the
+ * output holds input 0's bytes (infer decided the shape). */
+static nne_status copy_kernel(const void *state, const nne_kernel_args *a) {
+    (void)state;
+    copy_data(a->out[0], a->in[0]);
+    return NNE_OK;
+}
+#define NNE_OP_COPY(sym, fn, flags_) \
+    NNE_OP_DEFINE(sym, "", #sym, .infer = fn, .run = copy_kernel, .flags = flags_)
+
 /* Output 0 = input 0 bytes with shape (ndim, dims). */
 static nne_status emit_reshaped(nne_op_ctx *ctx, const nne_tensor *x, int ndim, const int64_t *dims) {
     nne_tensor *y;
@@ -108,7 +118,7 @@ static nne_status reshape_run(nne_op_ctx *ctx) {
     }
     return emit_reshaped(ctx, x, (int)n, out);
 }
-NNE_OP_REGISTER(Reshape, "", "Reshape", reshape_run, 0);
+NNE_OP_COPY(Reshape, reshape_run, 0);
 
 /* ---------------------------------------------------------------- Flatten */
 
@@ -127,7 +137,7 @@ static nne_status flatten_run(nne_op_ctx *ctx) {
     NNE_TRY(nne_tu_numel(ctx, r - (int)axis, x->dims + axis, "input", &out[1]));
     return emit_reshaped(ctx, x, 2, out);
 }
-NNE_OP_REGISTER(Flatten, "", "Flatten", flatten_run, 0);
+NNE_OP_COPY(Flatten, flatten_run, 0);
 
 /* ---------------------------------------------------------------- Squeeze */
 
@@ -179,7 +189,7 @@ static nne_status squeeze_run(nne_op_ctx *ctx) {
         if (!drop[i]) out[k++] = x->dims[i];
     return emit_reshaped(ctx, x, k, out);
 }
-NNE_OP_REGISTER(Squeeze, "", "Squeeze", squeeze_run, 0);
+NNE_OP_COPY(Squeeze, squeeze_run, 0);
 
 /* -------------------------------------------------------------- Unsqueeze */
 
@@ -204,7 +214,7 @@ static nne_status unsqueeze_run(nne_op_ctx *ctx) {
     for (int i = 0; i < outr; i++) out[i] = ins[i] ? 1 : x->dims[k++];
     return emit_reshaped(ctx, x, outr, out);
 }
-NNE_OP_REGISTER(Unsqueeze, "", "Unsqueeze", unsqueeze_run, 0);
+NNE_OP_COPY(Unsqueeze, unsqueeze_run, 0);
 
 /* --------------------------------------------------------------- Identity */
 
