@@ -10,6 +10,13 @@
 
 #include <string.h>
 
+/* Concat in phases: concat_run is infer; when planning it keeps the axis and
+ * element size. */
+typedef struct cc_state {
+    int axis;
+    size_t es;
+} cc_state;
+
 static nne_status concat_run(nne_op_ctx *ctx) {
     int nin = nne_ctx_num_inputs(ctx);
     const nne_tensor *first = NULL;
@@ -51,14 +58,25 @@ static nne_status concat_run(nne_op_ctx *ctx) {
     }
     nne_tensor *y;
     NNE_TRY(nne_ctx_output(ctx, 0, first->dtype, r, od, &y));
-    if (nne_ctx_shape_only(ctx)) return NNE_OK;
+    cc_state *st = nne_ctx_plan_state(ctx);
+    if (st) *st = (cc_state){.axis = axis, .es = es};
+    return NNE_OK;
+}
+
+static nne_status concat_kernel(const void *state, const nne_kernel_args *a) {
+    const cc_state *st = state;
+    int axis = st->axis, nin = a->n_in;
+    size_t es = st->es;
+    nne_tensor *y = a->out[0];
+    int r = y->ndim;
+    const int64_t *od = y->dims;
     int64_t outer = 1, inner = 1;
     for (int k = 0; k < axis; k++) outer *= od[k];
     for (int k = axis + 1; k < r; k++) inner *= od[k];
     size_t orow = (size_t)(od[axis] * inner) * es;
     size_t off = 0;
     for (int i = 0; i < nin; i++) {
-        const nne_tensor *t = nne_ctx_input(ctx, i);
+        const nne_tensor *t = a->in[i];
         if (!t) continue;
         size_t row = (size_t)(t->dims[axis] * inner) * es;
         if (row == 0) continue;
@@ -69,7 +87,7 @@ static nne_status concat_run(nne_op_ctx *ctx) {
     }
     return NNE_OK;
 }
-NNE_OP_REGISTER(Concat, "", "Concat", concat_run, 0);
+NNE_OP_DEFINE(Concat, "", "Concat", .infer = concat_run, .run = concat_kernel, .state_size = sizeof(cc_state));
 
 /* ------------------------------------------------------------------ Split */
 

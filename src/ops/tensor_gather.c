@@ -29,6 +29,13 @@ static nne_status prologue(nne_op_ctx *ctx, const nne_tensor **x, const nne_tens
 
 /* ----------------------------------------------------------------- Gather */
 
+/* Gather in phases: gather_run is infer; when planning it keeps the axis and
+ * element size. Indices are data: checked on every run. */
+typedef struct ga_state {
+    int axis;
+    size_t es;
+} ga_state;
+
 static nne_status gather_run(nne_op_ctx *ctx) {
     const nne_tensor *x, *ind;
     size_t es;
@@ -47,7 +54,18 @@ static nne_status gather_run(nne_op_ctx *ctx) {
     for (int i = axis + 1; i < r; i++) od[k++] = x->dims[i];
     nne_tensor *y;
     NNE_TRY(nne_ctx_output(ctx, 0, x->dtype, k, od, &y));
-    if (nne_ctx_shape_only(ctx)) return NNE_OK;
+    ga_state *st = nne_ctx_plan_state(ctx);
+    if (st) *st = (ga_state){.axis = axis, .es = es};
+    return NNE_OK;
+}
+
+static nne_status gather_kernel(const void *state, const nne_kernel_args *a) {
+    const ga_state *st = state;
+    const nne_tensor *x = a->in[0], *ind = a->in[1];
+    nne_tensor *y = a->out[0];
+    nne_op_ctx *ctx = a->ctx; /* for error messages only */
+    int axis = st->axis, r = x->ndim;
+    size_t es = st->es;
     int64_t outer = 1, inner = 1, n = x->dims[axis], ni = nne_tensor_numel(ind);
     for (int i = 0; i < axis; i++) outer *= x->dims[i];
     for (int i = axis + 1; i < r; i++) inner *= x->dims[i];
@@ -68,7 +86,7 @@ static nne_status gather_run(nne_op_ctx *ctx) {
     }
     return NNE_OK;
 }
-NNE_OP_REGISTER(Gather, "", "Gather", gather_run, 0);
+NNE_OP_DEFINE(Gather, "", "Gather", .infer = gather_run, .run = gather_kernel, .state_size = sizeof(ga_state));
 
 /* --------------------------------------------------------- GatherElements */
 

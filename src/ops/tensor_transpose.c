@@ -23,6 +23,13 @@ static void permute_copy(void *y, const void *x, size_t es, int nd, const int64_
     nne_tu_copy_nd(y, dstr, x, sstr, es, nd, odims);
 }
 
+/* Transpose in phases: transpose_run is infer; when planning it keeps the
+ * parsed permutation and element size. */
+typedef struct tr_state {
+    int perm[NNE_MAX_DIMS];
+    size_t es;
+} tr_state;
+
 static nne_status transpose_run(nne_op_ctx *ctx) {
     const nne_tensor *x = nne_ctx_input(ctx, 0);
     if (!x) return nne_ctx_fail(ctx, NNE_ERR_INVALID_ARG, "input 0 is missing");
@@ -55,11 +62,22 @@ static nne_status transpose_run(nne_op_ctx *ctx) {
     for (int i = 0; i < r; i++) od[i] = x->dims[perm[i]];
     nne_tensor *y;
     NNE_TRY(nne_ctx_output(ctx, 0, x->dtype, r, od, &y));
-    if (nne_ctx_shape_only(ctx)) return NNE_OK;
-    permute_copy(y->data, x->data, es, r, x->dims, perm);
+    tr_state *st = nne_ctx_plan_state(ctx);
+    if (st) {
+        memcpy(st->perm, perm, sizeof st->perm);
+        st->es = es;
+    }
     return NNE_OK;
 }
-NNE_OP_REGISTER(Transpose, "", "Transpose", transpose_run, 0);
+
+static nne_status transpose_kernel(const void *state, const nne_kernel_args *a) {
+    const tr_state *st = state;
+    const nne_tensor *x = a->in[0];
+    permute_copy(a->out[0]->data, x->data, st->es, x->ndim, x->dims, st->perm);
+    return NNE_OK;
+}
+NNE_OP_DEFINE(Transpose, "", "Transpose", .infer = transpose_run, .run = transpose_kernel,
+              .state_size = sizeof(tr_state));
 
 static nne_status block_prologue(nne_op_ctx *ctx, const nne_tensor **x, size_t *es, int64_t *bs) {
     *x = nne_ctx_input(ctx, 0);
