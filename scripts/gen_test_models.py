@@ -137,6 +137,19 @@ def loop_accum():
     save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)]), "loop_accum.onnx")
 
 
+def conv_f16():
+    """float16 Conv with constant weights: plans convert the weights to float
+    once, into the model's packed-weight cache (shared by plans of any batch)."""
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT16, ["N", 2, 5, 5])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT16, ["N", 3, 5, 5])
+    w = np.linspace(-1, 1, 3 * 2 * 3 * 3).astype(np.float16).reshape(3, 2, 3, 3)
+    b = np.array([0.5, -0.25, 0.125], np.float16)
+    nodes = [helper.make_node("Conv", ["x", "w", "b"], ["y"], pads=[1, 1, 1, 1])]
+    g = helper.make_graph(nodes, "conv_f16", [x], [y],
+                          [numpy_helper.from_array(w, "w"), numpy_helper.from_array(b, "b")])
+    save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)]), "conv_f16.onnx")
+
+
 def cli_models():
     """For tests/cli/bad_input.sh: float32 [2,3] models to feed wrong inputs to.
     passthrough_2x3 has no nodes (output x is input x), so it runs on any build;
@@ -173,4 +186,5 @@ if __name__ == "__main__":
     external_data()
     nested_if()
     loop_accum()
+    conv_f16()
     cli_models()
