@@ -150,6 +150,22 @@ def conv_f16():
     save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)]), "conv_f16.onnx")
 
 
+def matmul_const():
+    """MatMul and Gemm (transB=1) with initializer weights: plans pack them
+    once for the blocked GEMM when the batch is large enough."""
+    rng = np.random.default_rng(7)
+    w1 = rng.standard_normal((37, 19)).astype(np.float32)
+    w2 = rng.standard_normal((11, 19)).astype(np.float32)
+    c2 = rng.standard_normal(11).astype(np.float32)
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 37])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 11])
+    nodes = [helper.make_node("MatMul", ["x", "w1"], ["h"]),
+             helper.make_node("Gemm", ["h", "w2", "c2"], ["y"], transB=1, alpha=0.5)]
+    g = helper.make_graph(nodes, "matmul_const", [x], [y], [numpy_helper.from_array(w1, "w1"),
+                          numpy_helper.from_array(w2, "w2"), numpy_helper.from_array(c2, "c2")])
+    save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)]), "matmul_const.onnx")
+
+
 def cli_models():
     """For tests/cli/bad_input.sh: float32 [2,3] models to feed wrong inputs to.
     passthrough_2x3 has no nodes (output x is input x), so it runs on any build;
@@ -187,4 +203,5 @@ if __name__ == "__main__":
     nested_if()
     loop_accum()
     conv_f16()
+    matmul_const()
     cli_models()

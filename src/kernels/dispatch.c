@@ -90,6 +90,13 @@ static void fill_table(void) {
     }
 #include "kernels/conv_f32.inc"
 #undef NNE_UKERNEL
+    /* the packed-B form belongs to the blocked GEMM only */
+    if (t->gemm_f32 == nne_f32_gemm_blocked__portable) {
+        t->gemm_f32_packed = nne_f32_gemm_packed_b__portable;
+        t->gemm_f32_pack_b = nne_gemm_f32_pack_b;
+        t->gemm_f32_packed_bytes = nne_gemm_f32_packed_b_bytes;
+        t->gemm_f32_packs = nne_gemm_f32_blocked_path;
+    }
 }
 
 const nne_kernel_table *nne_kernels(void) {

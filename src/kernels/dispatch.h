@@ -37,6 +37,13 @@ typedef size_t (*nne_gemm_f32_scratch_fn)(int64_t M, int64_t N, int64_t K);
 typedef void (*nne_conv_f32_fn)(const nne_conv_desc *p, const float *x, const float *w, const float *bias,
                                 float *y, void *scratch);
 typedef size_t (*nne_conv_f32_scratch_fn)(const nne_conv_desc *p);
+/* GEMM with B pre-packed by pack_b (NULL in a family entry: no packed form). */
+typedef void (*nne_gemm_f32_packed_fn)(int64_t M, int64_t N, int64_t K, float alpha, const float *A, int64_t rsa,
+                                       int64_t csa, const float *Pb, float beta, float *C, int64_t ldc,
+                                       void *scratch);
+typedef void (*nne_gemm_f32_pack_fn)(int64_t N, int64_t K, const float *B, int64_t rsb, int64_t csb, float *P);
+typedef size_t (*nne_gemm_f32_packed_bytes_fn)(int64_t N, int64_t K);
+typedef int (*nne_gemm_f32_blocked_fn)(int64_t M, int64_t N, int64_t csa, int64_t rsb, int64_t csb);
 
 typedef struct nne_kernel_table {
     int cpu_isa;   /* best level the CPU has */
@@ -45,6 +52,12 @@ typedef struct nne_kernel_table {
     const char *gemm_f32_name;
     nne_gemm_f32_fn gemm_f32;
     nne_gemm_f32_scratch_fn gemm_f32_scratch;
+    /* the packed-B form of gemm_f32 (all NULL when it has none, e.g. the
+     * reference): pack once per plan, then run with the packed weights */
+    nne_gemm_f32_packed_fn gemm_f32_packed;
+    nne_gemm_f32_pack_fn gemm_f32_pack_b;
+    nne_gemm_f32_packed_bytes_fn gemm_f32_packed_bytes;
+    nne_gemm_f32_blocked_fn gemm_f32_packs; /* 1 when packing pays for this shape */
     const char *conv_f32_name;
     nne_conv_f32_fn conv_f32;
     nne_conv_f32_scratch_fn conv_f32_scratch;

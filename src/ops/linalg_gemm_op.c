@@ -7,7 +7,7 @@
  */
 #include "ops/op.h"
 #include "ops/linalg_util.h"
-#include "kernels/ref/gemm.h"
+#include "kernels/dispatch.h"
 
 #include <inttypes.h>
 #include <string.h>
@@ -19,7 +19,10 @@ typedef struct gemm_state {
     float alpha, beta;
     int64_t M, N, K, crows, ccols;
     size_t og, oa, ob, oy; /* scratch layout */
+    const float *pb;       /* B packed once (float initializer, blocked GEMM), or NULL */
+    nne_gemm_f32_packed_fn gemm_packed;
 } gemm_state;
+
 
 static nne_status gemm_infer(nne_op_ctx *ctx) {
     static const nne_dtype ok[] = {NNE_DTYPE_FLOAT, NNE_DTYPE_DOUBLE, NNE_DTYPE_FLOAT16,
@@ -99,6 +102,10 @@ static nne_status gemm_infer(nne_op_ctx *ctx) {
     if (st) {
         *st = (gemm_state){.ta = ta, .tb = tb, .alpha = alpha, .beta = beta, .M = M, .N = N, .K = K,
                            .crows = crows, .ccols = ccols, .og = og, .oa = oa, .ob = ob, .oy = oy};
+        if (dt == NNE_DTYPE_FLOAT) {
+            st->pb = nne_la_pack_b(ctx, 1, M, N, K, ta ? M : 1, tb ? 1 : N, tb ? K : 1, &st->gemm_packed);
+            if (!st->pb && st->gemm_packed) return NNE_ERR_OUT_OF_MEMORY;
+        }
     }
     return NNE_OK;
 }
@@ -145,7 +152,8 @@ static nne_status gemm_kernel(const void *state, const nne_kernel_args *args) {
             }
             bt = beta;
         }
-        nne_gemm_f32(M, N, K, alpha, a, rsa, csa, b, rsb, csb, bt, y, N, gscr);
+        if (st->pb) st->gemm_packed(M, N, K, alpha, a, rsa, csa, st->pb, bt, y, N, gscr);
+        else nne_gemm_f32(M, N, K, alpha, a, rsa, csa, b, rsb, csb, bt, y, N, gscr);
         if (dt != NNE_DTYPE_FLOAT) nne_la_store_f32(Y, 0, 1, ny, fy);
     } else if (dt == NNE_DTYPE_DOUBLE) {
         double *y = Y->data;

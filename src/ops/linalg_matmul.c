@@ -12,7 +12,7 @@
  */
 #include "ops/op.h"
 #include "ops/linalg_util.h"
-#include "kernels/ref/gemm.h"
+#include "kernels/dispatch.h"
 
 #include <inttypes.h>
 #include <math.h>
@@ -123,7 +123,36 @@ static void mm_batch_offsets(const mm_plan *p, int64_t b, int64_t *ao, int64_t *
 typedef struct mm_state {
     mm_plan p;
     size_t og, oa, ob, oy; /* scratch layout */
+    const float *pb;       /* B packed once (float initializer, blocked GEMM), or NULL */
+    nne_gemm_f32_packed_fn gemm_packed;
 } mm_state;
+
+/* Packing a constant B for the GEMM (model cache). */
+typedef struct mm_pack_src {
+    const float *B;
+    int64_t N, K, rsb, csb;
+    nne_gemm_f32_pack_fn pack;
+} mm_pack_src;
+static void mm_pack_fill(void *user, void *buf) {
+    const mm_pack_src *s = user;
+    s->pack(s->N, s->K, s->B, s->rsb, s->csb, buf);
+}
+
+/* See linalg_util.h. The tag tells B's strides apart (the same initializer
+ * may be used transposed by another node). */
+const float *nne_la_pack_b(nne_op_ctx *ctx, int input, int64_t M, int64_t N, int64_t K, int64_t csa, int64_t rsb,
+                           int64_t csb, nne_gemm_f32_packed_fn *fn) {
+    const nne_kernel_table *kt = nne_kernels();
+    const nne_tensor *B = nne_ctx_input(ctx, input);
+    *fn = NULL;
+    if (!B || B->dtype != NNE_DTYPE_FLOAT || !nne_ctx_input_is_initializer(ctx, input) || !kt->gemm_f32_packed ||
+        !kt->gemm_f32_packs(M, N, csa, rsb, csb) || M <= 0 || N <= 0 || K <= 0)
+        return NULL;
+    mm_pack_src src = {.B = B->data, .N = N, .K = K, .rsb = rsb, .csb = csb, .pack = kt->gemm_f32_pack_b};
+    uint64_t tag = 0x47454d4d00000000ull ^ ((uint64_t)rsb << 20) ^ (uint64_t)csb; /* "GEMM" */
+    *fn = kt->gemm_f32_packed;
+    return nne_ctx_packed_weight(ctx, B->data, tag, kt->gemm_f32_packed_bytes(N, K), mm_pack_fill, &src);
+}
 
 static nne_status matmul_infer(nne_op_ctx *ctx) {
     static const nne_dtype ok[] = {
@@ -164,6 +193,10 @@ static nne_status matmul_infer(nne_op_ctx *ctx) {
     if (st) {
         st->p = p;
         st->og = og, st->oa = oa, st->ob = ob, st->oy = oy;
+        if (dt == NNE_DTYPE_FLOAT && p.fold) {
+            st->pb = nne_la_pack_b(ctx, 1, gm, N, K, 1, N, 1, &st->gemm_packed);
+            if (!st->pb && st->gemm_packed) return NNE_ERR_OUT_OF_MEMORY;
+        }
     }
     return NNE_OK;
 }
@@ -194,7 +227,9 @@ static nne_status matmul_kernel(const void *state, const nne_kernel_args *args) 
             b = fb;
             y = fy;
         }
-        if (p.fold) {
+        if (st->pb) {
+            st->gemm_packed(gm, N, K, 1.0f, a, K, 1, st->pb, 0.0f, y, N, gscr);
+        } else if (p.fold) {
             nne_gemm_f32(gm, N, K, 1.0f, a, K, 1, b, N, 1, 0.0f, y, N, gscr);
         } else {
             for (int64_t bi = 0; bi < p.batch; bi++) {

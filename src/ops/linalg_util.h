@@ -7,6 +7,7 @@
 #define NNE_OPS_LINALG_UTIL_H
 
 #include "ops/op.h"
+#include "kernels/dispatch.h"
 
 /* dst[i] = t[start + i*stride] converted, for i < n. */
 void nne_la_load_f64(const nne_tensor *t, int64_t start, int64_t stride, int64_t n, double *dst);
@@ -45,5 +46,14 @@ static inline size_t nne_la_reserve(size_t *total, size_t bytes) {
 
 /* Round half to even (the rounding ONNX quantization uses). */
 double nne_la_round_even(double x);
+
+/* B (input `input`, K x N with strides rsb/csb) packed once for the blocked
+ * float GEMM (kernels/dispatch.h), through the model's weight cache, when B
+ * is a float32 initializer and a GEMM of M rows with these strides takes the
+ * blocked path. Returns the packed B and sets *fn to the GEMM that takes it;
+ * NULL with *fn NULL when B is not packed, NULL with *fn set when memory ran
+ * out (error set). */
+const float *nne_la_pack_b(nne_op_ctx *ctx, int input, int64_t M, int64_t N, int64_t K, int64_t csa, int64_t rsb,
+                           int64_t csb, nne_gemm_f32_packed_fn *fn);
 
 #endif

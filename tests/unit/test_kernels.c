@@ -67,6 +67,43 @@ static void test_gemm_variants(void) {
 #undef NNE_UKERNEL
 }
 
+/* The packed-B form against the reference (every transpose of B). */
+static int packed_case(int64_t M, int64_t N, int64_t K, int ta, int tb, float alpha, float beta) {
+    int64_t lda = ta ? M : K, ldb = tb ? K : N;
+    size_t na = (size_t)(M * K + 1), nb = (size_t)(K * N + 1), nc = (size_t)(M * N + 1);
+    float *A = malloc(na * sizeof *A), *B = malloc(nb * sizeof *B);
+    float *C = malloc(nc * sizeof *C), *R = malloc(nc * sizeof *R);
+    for (size_t i = 0; i < na; i++) A[i] = frand();
+    for (size_t i = 0; i < nb; i++) B[i] = frand();
+    for (size_t i = 0; i < nc; i++) C[i] = R[i] = frand();
+    int64_t rsa = ta ? 1 : lda, csa = ta ? lda : 1, rsb = tb ? 1 : ldb, csb = tb ? ldb : 1;
+    size_t pbytes = nne_gemm_f32_packed_b_bytes(N, K);
+    float *P = malloc(pbytes + 1);
+    void *scr = malloc(nne_gemm_f32_scratch(M, N, K) + 1);
+    nne_gemm_f32_pack_b(N, K, B, rsb, csb, P);
+    nne_f32_gemm_packed_b__portable(M, N, K, alpha, A, rsa, csa, P, beta, C, N, scr);
+    nne_f32_gemm__ref(M, N, K, alpha, A, rsa, csa, B, rsb, csb, beta, R, N, NULL);
+    int bad = 0;
+    for (int64_t i = 0; i < M * N; i++) bad += !close_enough(C[i], R[i], K);
+    free(A), free(B), free(C), free(R), free(P), free(scr);
+    return bad;
+}
+
+static void test_gemm_packed(void) {
+    static const int64_t Ms[] = {1, 4, 5, 97};
+    static const int64_t Ns[] = {1, 7, 8, 9, 257};
+    static const int64_t Ks[] = {1, 127, 129};
+    int bad = 0, cases = 0;
+    for (size_t a = 0; a < 4; a++)
+        for (size_t b = 0; b < 5; b++)
+            for (size_t c = 0; c < 3; c++, cases++)
+                bad += packed_case(Ms[a], Ns[b], Ks[c], (int)(a + c) % 2, (int)(b + c) % 2, c ? 1.0f : 0.5f,
+                                   b % 2 ? 0.0f : 1.0f) != 0;
+    if (bad) fprintf(stderr, "packed-B gemm: %d of %d cases differ from the reference\n", bad, cases);
+    CHECK(bad == 0 && cases == 60);
+    CHECK(nne_gemm_f32_blocked_path(1, 100, 1, 100, 1) == 0 && nne_gemm_f32_blocked_path(64, 100, 1, 100, 1) == 1);
+}
+
 static int conv_case(nne_conv_f32_fn fn, nne_conv_f32_scratch_fn sfn, const nne_conv_desc *p) {
     int64_t insp = 1, outsp = 1, taps = 1;
     for (int i = 0; i < p->nsp; i++) insp *= p->in[i], outsp *= p->out[i], taps *= p->k[i];
@@ -132,5 +169,6 @@ static void test_table(void) {
 void unit_kernels(void) {
     test_table();
     test_gemm_variants();
+    test_gemm_packed();
     test_conv_variants();
 }

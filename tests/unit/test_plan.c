@@ -6,6 +6,7 @@
  * errors of the plan/context API.
  */
 #include "ir/session_internal.h"
+#include "kernels/dispatch.h"
 #include "nnedge.h"
 #include "unit.h"
 
@@ -177,7 +178,61 @@ static void test_weight_cache(void) {
     nne_model_destroy(m);
 }
 
+/* MatMul + Gemm with initializer weights: at batch 7 and 9 the weights are
+ * packed (once: the second plan reuses them); the result equals running each
+ * row alone at batch 1 (no packing) within float rounding. */
+static void test_packed_gemm(void) {
+    nne_model *m = load(MODELS "matmul_const.onnx");
+    CHECK(m != NULL);
+    if (!m) return;
+    float x[9 * 37];
+    for (int i = 0; i < 9 * 37; i++) x[i] = (float)sin(0.37 * i);
+    const char *nm = "x";
+    nne_tensor t1 = {.dtype = NNE_DTYPE_FLOAT, .ndim = 2, .dims = {1, 37}, .data = x};
+    nne_plan *p1 = NULL;
+    CHECK(nne_plan_create(m, NULL, 1, &nm, &t1, &p1) == NNE_OK);
+    int entries;
+    size_t bytes;
+    nne_model_wcache_stats(m, &entries, &bytes);
+    CHECK(entries == 0); /* one row: the GEMM reads B directly */
+    nne_context *c1 = NULL;
+    CHECK(nne_context_create(p1, &c1) == NNE_OK);
+    float ref[9 * 11];
+    for (int r = 0; r < 9; r++) {
+        nne_tensor row = t1;
+        row.data = x + r * 37;
+        nne_tensor y;
+        CHECK(nne_context_set_input(c1, "x", &row) == NNE_OK && nne_context_run(c1) == NNE_OK &&
+              nne_context_output(c1, 0, &y) == NNE_OK);
+        memcpy(ref + r * 11, y.data, 11 * sizeof(float));
+    }
+    for (int batch = 7; batch <= 9; batch += 2) {
+        nne_tensor tb = t1;
+        tb.dims[0] = batch;
+        nne_plan *p = NULL;
+        nne_context *c = NULL;
+        CHECK(nne_plan_create(m, NULL, 1, &nm, &tb, &p) == NNE_OK && nne_context_create(p, &c) == NNE_OK);
+        nne_model_wcache_stats(m, &entries, &bytes);
+        /* w1 for MatMul, w2 (transposed) for Gemm, the same at batch 9; none
+         * when the kernel table has no packed GEMM (NNE_FORCE_REFERENCE=1) */
+        CHECK(entries == (nne_kernels()->gemm_f32_packed ? 2 : 0));
+        nne_tensor y;
+        CHECK(nne_context_set_input(c, "x", &tb) == NNE_OK && nne_context_run(c) == NNE_OK &&
+              nne_context_output(c, 0, &y) == NNE_OK && y.dims[0] == batch && y.dims[1] == 11);
+        int bad = 0;
+        for (int i = 0; i < batch * 11; i++)
+            bad += !(fabsf(((float *)y.data)[i] - ref[i]) <= 1e-4f * (1.0f + fabsf(ref[i])));
+        CHECK(bad == 0);
+        nne_context_destroy(c);
+        nne_plan_destroy(p);
+    }
+    nne_context_destroy(c1);
+    nne_plan_destroy(p1);
+    nne_model_destroy(m);
+}
+
 void unit_plan(void) {
+    test_packed_gemm();
     test_two_contexts();
     test_observer();
     test_phased_nodes();

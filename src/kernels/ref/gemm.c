@@ -361,6 +361,67 @@ void nne_f32_gemm_blocked__portable(int64_t M, int64_t N, int64_t K, float alpha
     }
 }
 
+/* ------------------------------------------------- pre-packed B (weights) --
+ * A constant B (the weights of Gemm / MatMul) is packed once per plan into
+ * the panels the blocked driver would build on every call: for each NC-wide
+ * column block jc, for each KC-deep slice pc, the slice packed as pack_b
+ * does, at float offset jc*K + round_up(nc, NR)*pc. The driver then only
+ * packs A. */
+
+int nne_gemm_f32_blocked_path(int64_t M, int64_t N, int64_t csa, int64_t rsb, int64_t csb) {
+    if (M <= GEMM_MR && csb == 1) return 0;
+    if ((M <= GEMM_MR || N <= 4) && csa == 1 && rsb == 1) return 0;
+    return 1;
+}
+
+size_t nne_gemm_f32_packed_b_bytes(int64_t N, int64_t K) {
+    if (N <= 0 || K <= 0) return 0;
+    return (size_t)(round_up(N, GEMM_NR) * K) * sizeof(float);
+}
+
+void nne_gemm_f32_pack_b(int64_t N, int64_t K, const float *B, int64_t rsb, int64_t csb, float *P) {
+    for (int64_t jc = 0; jc < N; jc += GEMM_NC) {
+        int64_t nc = min64(GEMM_NC, N - jc);
+        for (int64_t pc = 0; pc < K; pc += GEMM_KC) {
+            int64_t kc = min64(GEMM_KC, K - pc);
+            pack_b(kc, nc, B + pc * rsb + jc * csb, rsb, csb, P + jc * K + round_up(nc, GEMM_NR) * pc);
+        }
+    }
+}
+
+void nne_f32_gemm_packed_b__portable(int64_t M, int64_t N, int64_t K, float alpha,
+                                     const float *A, int64_t rsa, int64_t csa, const float *Pb,
+                                     float beta, float *C, int64_t ldc, void *scratch) {
+    if (M <= 0 || N <= 0) return;
+    if (K <= 0 || alpha == 0.0f) {
+        scale_rows(M, N, beta, C, ldc);
+        return;
+    }
+    float *packA = (float *)(((uintptr_t)scratch + 63) & ~(uintptr_t)63);
+    for (int64_t jc = 0; jc < N; jc += GEMM_NC) {
+        int64_t nc = min64(GEMM_NC, N - jc);
+        for (int64_t pc = 0; pc < K; pc += GEMM_KC) {
+            int64_t kc = min64(GEMM_KC, K - pc);
+            float bt = pc == 0 ? beta : 1.0f;
+            const float *packB = Pb + jc * K + round_up(nc, GEMM_NR) * pc;
+            for (int64_t ic = 0; ic < M; ic += GEMM_MC) {
+                int64_t mc = min64(GEMM_MC, M - ic);
+                pack_a(mc, kc, A + ic * rsa + pc * csa, rsa, csa, packA);
+                for (int64_t jr = 0; jr < nc; jr += GEMM_NR) {
+                    int64_t nr = min64(GEMM_NR, nc - jr);
+                    const float *bp = packB + jr * kc;
+                    for (int64_t ir = 0; ir < mc; ir += GEMM_MR) {
+                        int64_t mr = min64(GEMM_MR, mc - ir);
+                        f32_gemm_ukernel_4x8(kc, packA + ir * kc * GEMM_AW, bp,
+                                             C + (ic + ir) * ldc + jc + jr, ldc, mr, nr, alpha,
+                                             bt);
+                    }
+                }
+            }
+        }
+    }
+}
+
 /* ---------------------------------------------------- double, integers -- */
 
 void nne_gemm_f64(int64_t M, int64_t N, int64_t K, double alpha,

@@ -44,6 +44,20 @@ void nne_f32_gemm_blocked__portable(int64_t M, int64_t N, int64_t K, float alpha
                                     const float *B, int64_t rsb, int64_t csb,
                                     float beta, float *C, int64_t ldc, void *scratch);
 
+/* Pre-packed B (constant weights, packed once per plan):
+ * nne_gemm_f32_blocked_path says whether nne_f32_gemm_blocked__portable
+ * would take its blocked path for these strides (the small-M / small-N paths
+ * read B directly, so packing helps only the blocked one);
+ * nne_gemm_f32_pack_b packs B (K x N, strides rsb/csb) into
+ * nne_gemm_f32_packed_b_bytes(N, K) bytes; nne_f32_gemm_packed_b__portable
+ * is then nne_gemm_f32 with that packed B (scratch: nne_gemm_f32_scratch). */
+int nne_gemm_f32_blocked_path(int64_t M, int64_t N, int64_t csa, int64_t rsb, int64_t csb);
+size_t nne_gemm_f32_packed_b_bytes(int64_t N, int64_t K);
+void nne_gemm_f32_pack_b(int64_t N, int64_t K, const float *B, int64_t rsb, int64_t csb, float *P);
+void nne_f32_gemm_packed_b__portable(int64_t M, int64_t N, int64_t K, float alpha,
+                                     const float *A, int64_t rsa, int64_t csa, const float *Pb,
+                                     float beta, float *C, int64_t ldc, void *scratch);
+
 /* Same contract in double, without scratch (simple i-k-j loops). */
 void nne_gemm_f64(int64_t M, int64_t N, int64_t K, double alpha,
                   const double *A, int64_t rsa, int64_t csa,
