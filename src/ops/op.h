@@ -33,14 +33,20 @@
  *   - run mode: the same prologue runs again (outputs get their buffers from
  *     the planned arena), then the kernel computes.
  *
- * Converted ops (infer/plan/run): Conv, Gemm, MatMul, BatchNormalization,
- * the elementwise binary family (Add, Sub, Mul, Div, Pow, comparisons,
- * logic, bit ops, Mod, Max/Min/Sum/Mean are variadic and not yet), the
- * elementwise unary and activation families (elemwise_unary.c,
- * elemwise_activation.c), MaxPool, AveragePool, GlobalAveragePool,
- * GlobalMaxPool, Softmax, LogSoftmax, Reshape, Flatten, Squeeze, Unsqueeze,
- * Transpose, Concat, Gather. Every other op still uses eval (see the list
- * files under src/ops without NNE_OP_DEFINE).
+ * Converted ops (phases; the rest still use eval through the adapter):
+ *   Conv (kernel from the table, half-precision weights converted once),
+ *   Gemm and MatMul (constant float B packed once for the blocked GEMM),
+ *   BatchNormalization (inference parameters folded once per plan),
+ *   every op of elemwise_unary.c (Abs ... IsInf, Relu, Sigmoid, Sqrt, Erf,
+ *   Not, ...), of elemwise_activation.c (Elu, Selu, LeakyRelu, HardSigmoid,
+ *   HardSwish, Celu, Gelu, Mish, ThresholdedRelu, Shrink, Swish, Clip,
+ *   PRelu) and of elemwise_binary.c (Add, Sub, Mul, Div, Pow, Mod, And, Or,
+ *   Xor, Equal, Greater, Less, GreaterOrEqual, LessOrEqual, BitShift,
+ *   Bitwise*), MaxPool, AveragePool, LpPool, GlobalMaxPool,
+ *   GlobalAveragePool, GlobalLpPool, Softmax, LogSoftmax, Hardmax, Reshape,
+ *   Flatten, Squeeze, Unsqueeze, Transpose, Concat, Gather.
+ * ConvTranspose, ConvInteger, QLinearConv, MatMulInteger and QLinearMatMul
+ * are one-function ops with a macs function.
  *
  * Registration: in src/ops/<op>.c write
  *     NNE_OP_DEFINE(Relu, "", "Relu", .infer = relu_infer, .plan = relu_plan,
