@@ -125,6 +125,16 @@ static nne_status cast_to(nne_op_ctx *ctx, nne_dtype to)
     return NNE_OK;
 }
 
+/* The run phase of Cast and CastLike: infer fixed the output dtype. */
+static nne_status cast_kernel(const void *state, const nne_kernel_args *a)
+{
+    (void)state;
+    int64_t n = nne_tensor_numel(a->in[0]);
+    if (n > 0)
+        cast_exec(a->in[0], a->out[0], n);
+    return NNE_OK;
+}
+
 static nne_status cast_run(nne_op_ctx *ctx)
 {
     if (!nne_attr_has(ctx, "to"))
@@ -158,5 +168,5 @@ static nne_status castlike_run(nne_op_ctx *ctx)
     return cast_to(ctx, dt);
 }
 
-NNE_OP_REGISTER(Cast, "", "Cast", cast_run, 0);
-NNE_OP_REGISTER(CastLike, "", "CastLike", castlike_run, 0);
+NNE_OP_DEFINE(Cast, "", "Cast", .infer = cast_run, .run = cast_kernel);
+NNE_OP_DEFINE(CastLike, "", "CastLike", .infer = castlike_run, .run = cast_kernel);

@@ -164,6 +164,16 @@ static double dtype_max(nne_dtype dt) {
     }
 }
 
+/* Reductions in phases: reduce_common is infer (axes are an attribute or a
+ * constant input when planned); when planning it keeps the reduced-axes mask
+ * and the scratch layout. */
+typedef struct rd_state {
+    int op, exact;
+    int mask[NNE_MAX_DIMS];
+    int64_t count;
+    size_t oacc, osh;
+} rd_state;
+
 static nne_status reduce_common(nne_op_ctx *ctx, int op) {
     static const nne_dtype ok[] = {
         NNE_DTYPE_FLOAT, NNE_DTYPE_DOUBLE, NNE_DTYPE_FLOAT16, NNE_DTYPE_BFLOAT16,
@@ -233,8 +243,24 @@ static nne_status reduce_common(nne_op_ctx *ctx, int op) {
     size_t total = 0;
     size_t oacc = nne_la_reserve(&total, (size_t)ny * sizeof(double)); /* int64 in exact mode */
     size_t osh = op == R_LOGSUMEXP ? nne_la_reserve(&total, (size_t)ny * sizeof(double)) : 0;
-    char *scr = nne_ctx_scratch(ctx, total);
-    if (nne_ctx_shape_only(ctx)) return NNE_OK;
+    nne_ctx_scratch(ctx, total);
+    rd_state *rst = nne_ctx_plan_state(ctx);
+    if (rst) {
+        *rst = (rd_state){.op = op, .exact = exact, .count = count, .oacc = oacc, .osh = osh};
+        memcpy(rst->mask, mask, sizeof rst->mask);
+    }
+    return NNE_OK;
+}
+
+static nne_status reduce_kernel(const void *state, const nne_kernel_args *args) {
+    const rd_state *rst = state;
+    const nne_tensor *X = args->in[0];
+    nne_tensor *Y = args->out[0];
+    int op = rst->op, exact = rst->exact, rank = X->ndim;
+    const int *mask = rst->mask;
+    int64_t count = rst->count, ny = nne_tensor_numel(Y);
+    size_t oacc = rst->oacc, osh = rst->osh;
+    char *scr = args->scratch;
     if (ny == 0) return NNE_OK;
     double *acc = (double *)(scr + oacc);
     double *shift = op == R_LOGSUMEXP ? (double *)(scr + osh) : NULL;
@@ -324,13 +350,13 @@ static nne_status reduce_logsum_run(nne_op_ctx *ctx) { return reduce_common(ctx,
 static nne_status reduce_logsumexp_run(nne_op_ctx *ctx) { return reduce_common(ctx, R_LOGSUMEXP); }
 static nne_status reduce_sumsquare_run(nne_op_ctx *ctx) { return reduce_common(ctx, R_SUMSQUARE); }
 
-NNE_OP_REGISTER(ReduceSum, "", "ReduceSum", reduce_sum_run, 0);
-NNE_OP_REGISTER(ReduceMean, "", "ReduceMean", reduce_mean_run, 0);
-NNE_OP_REGISTER(ReduceMax, "", "ReduceMax", reduce_max_run, 0);
-NNE_OP_REGISTER(ReduceMin, "", "ReduceMin", reduce_min_run, 0);
-NNE_OP_REGISTER(ReduceProd, "", "ReduceProd", reduce_prod_run, 0);
-NNE_OP_REGISTER(ReduceL1, "", "ReduceL1", reduce_l1_run, 0);
-NNE_OP_REGISTER(ReduceL2, "", "ReduceL2", reduce_l2_run, 0);
-NNE_OP_REGISTER(ReduceLogSum, "", "ReduceLogSum", reduce_logsum_run, 0);
-NNE_OP_REGISTER(ReduceLogSumExp, "", "ReduceLogSumExp", reduce_logsumexp_run, 0);
-NNE_OP_REGISTER(ReduceSumSquare, "", "ReduceSumSquare", reduce_sumsquare_run, 0);
+NNE_OP_DEFINE(ReduceSum, "", "ReduceSum", .infer = reduce_sum_run, .run = reduce_kernel, .state_size = sizeof(rd_state));
+NNE_OP_DEFINE(ReduceMean, "", "ReduceMean", .infer = reduce_mean_run, .run = reduce_kernel, .state_size = sizeof(rd_state));
+NNE_OP_DEFINE(ReduceMax, "", "ReduceMax", .infer = reduce_max_run, .run = reduce_kernel, .state_size = sizeof(rd_state));
+NNE_OP_DEFINE(ReduceMin, "", "ReduceMin", .infer = reduce_min_run, .run = reduce_kernel, .state_size = sizeof(rd_state));
+NNE_OP_DEFINE(ReduceProd, "", "ReduceProd", .infer = reduce_prod_run, .run = reduce_kernel, .state_size = sizeof(rd_state));
+NNE_OP_DEFINE(ReduceL1, "", "ReduceL1", .infer = reduce_l1_run, .run = reduce_kernel, .state_size = sizeof(rd_state));
+NNE_OP_DEFINE(ReduceL2, "", "ReduceL2", .infer = reduce_l2_run, .run = reduce_kernel, .state_size = sizeof(rd_state));
+NNE_OP_DEFINE(ReduceLogSum, "", "ReduceLogSum", .infer = reduce_logsum_run, .run = reduce_kernel, .state_size = sizeof(rd_state));
+NNE_OP_DEFINE(ReduceLogSumExp, "", "ReduceLogSumExp", .infer = reduce_logsumexp_run, .run = reduce_kernel, .state_size = sizeof(rd_state));
+NNE_OP_DEFINE(ReduceSumSquare, "", "ReduceSumSquare", .infer = reduce_sumsquare_run, .run = reduce_kernel, .state_size = sizeof(rd_state));

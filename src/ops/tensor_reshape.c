@@ -223,7 +223,7 @@ static nne_status identity_run(nne_op_ctx *ctx) {
     NNE_TRY(need_input0(ctx, &x));
     return emit_reshaped(ctx, x, x->ndim, x->dims);
 }
-NNE_OP_REGISTER(Identity, "", "Identity", identity_run, 0);
+NNE_OP_COPY(Identity, identity_run, 0);
 
 /* ---------------------------------------------------------------- Dropout */
 

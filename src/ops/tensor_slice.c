@@ -6,6 +6,8 @@
  */
 #include "ops/tensor_util.h"
 
+#include <string.h>
+
 static nne_status read_list(nne_op_ctx *ctx, int in, const char *name, int64_t *v, int64_t *n) {
     *n = -1;
     if (nne_ctx_opset(ctx) < 10) {
@@ -29,6 +31,14 @@ static nne_status read_list(nne_op_ctx *ctx, int in, const char *name, int64_t *
 static int64_t clamp64(int64_t v, int64_t lo, int64_t hi) {
     return v < lo ? lo : v > hi ? hi : v;
 }
+
+/* Slice in phases: slice_run is infer (starts/ends/axes/steps are inputs,
+ * constant when the node is planned); when planning it keeps the resolved
+ * start and step per axis. */
+typedef struct sl_state {
+    int64_t st[NNE_MAX_DIMS], sp[NNE_MAX_DIMS];
+    size_t es;
+} sl_state;
 
 static nne_status slice_run(nne_op_ctx *ctx) {
     const nne_tensor *x = nne_ctx_input(ctx, 0);
@@ -97,7 +107,22 @@ static nne_status slice_run(nne_op_ctx *ctx) {
     }
     nne_tensor *y;
     NNE_TRY(nne_ctx_output(ctx, 0, x->dtype, r, od, &y));
-    if (nne_ctx_shape_only(ctx)) return NNE_OK;
+    sl_state *sst = nne_ctx_plan_state(ctx);
+    if (sst) {
+        memcpy(sst->st, st, sizeof sst->st);
+        memcpy(sst->sp, sp, sizeof sst->sp);
+        sst->es = es;
+    }
+    return NNE_OK;
+}
+
+static nne_status slice_kernel(const void *state, const nne_kernel_args *a) {
+    const sl_state *sst = state;
+    const nne_tensor *x = a->in[0];
+    nne_tensor *y = a->out[0];
+    int r = x->ndim;
+    size_t es = sst->es;
+    const int64_t *st = sst->st, *sp = sst->sp, *od = y->dims;
     int64_t istr[NNE_MAX_DIMS], sstr[NNE_MAX_DIMS], dstr[NNE_MAX_DIMS];
     nne_tu_strides(r, x->dims, istr);
     nne_tu_strides(r, od, dstr);
@@ -110,4 +135,4 @@ static nne_status slice_run(nne_op_ctx *ctx) {
     nne_tu_copy_nd(y->data, dstr, (const char *)x->data + off * (int64_t)es, sstr, es, r, od);
     return NNE_OK;
 }
-NNE_OP_REGISTER(Slice, "", "Slice", slice_run, 0);
+NNE_OP_DEFINE(Slice, "", "Slice", .infer = slice_run, .run = slice_kernel, .state_size = sizeof(sl_state));
