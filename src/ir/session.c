@@ -106,6 +106,11 @@ struct nne_plan {
     size_t scratch_size;    /* the largest scratch of one node */
     exec build;             /* structure of the main graph; folding while made */
     uint64_t build_rng;
+    /* every subgraph (If/Loop/Scan bodies, nested too) with its structure
+     * (uses, implicit inputs), computed once; runs borrow it */
+    int n_sub;
+    const nne_graph **sub_g;
+    exec *sub_ex;
 };
 
 struct nne_context {
@@ -671,7 +676,10 @@ nne_status nne_ctx_run_graph(nne_op_ctx *ctx, const struct nne_graph *g, int n_i
         return nne_ctx_fail(ctx, NNE_ERR_INVALID_ARG, "subgraph \"%s\" has %d outputs, expected %d",
                             g->name ? g->name : "", g->n_outputs, n_out);
     exec sub;
-    nne_status st = exec_init(&sub, ctx->ex->p, ctx->ex->cx, ctx->ex->rng, g, ctx->ex, NULL);
+    const exec *shared = NULL;
+    for (int k = 0; k < ctx->ex->p->n_sub && !shared; k++)
+        if (ctx->ex->p->sub_g[k] == g) shared = &ctx->ex->p->sub_ex[k];
+    nne_status st = exec_init(&sub, ctx->ex->p, ctx->ex->cx, ctx->ex->rng, g, ctx->ex, shared);
     for (int i = 0; i < n_out; i++) memset(&outs[i], 0, sizeof outs[i]);
     if (st != NNE_OK) goto done;
     bind_static_views(&sub);
@@ -874,6 +882,27 @@ static nne_status seed_input(nne_plan *s, int v, int32_t n, const char *const *n
 
 /* --------------------------------------------------------------- plan -- */
 
+/* Subgraphs of g and of their nodes, recursively: count, or fill p->sub_*. */
+static int count_subgraphs(const nne_graph *g) {
+    int n = 0;
+    for (int i = 0; i < g->n_nodes; i++)
+        for (int a = 0; a < g->nodes[i].n_attr; a++)
+            if (g->nodes[i].attrs[a].g) n += 1 + count_subgraphs(g->nodes[i].attrs[a].g);
+    return n;
+}
+static nne_status plan_subgraphs(nne_plan *p, const nne_graph *g) {
+    for (int i = 0; i < g->n_nodes; i++)
+        for (int a = 0; a < g->nodes[i].n_attr; a++) {
+            const nne_graph *sg = g->nodes[i].attrs[a].g;
+            if (!sg) continue;
+            p->sub_g[p->n_sub] = sg;
+            NNE_TRY(exec_init(&p->sub_ex[p->n_sub], p, NULL, &p->build_rng, sg, NULL, NULL));
+            p->n_sub++;
+            NNE_TRY(plan_subgraphs(p, sg));
+        }
+    return NNE_OK;
+}
+
 void nne_plan_destroy(nne_plan *p) {
     if (!p) return;
     if (p->folded)
@@ -886,6 +915,9 @@ void nne_plan_destroy(nne_plan *p) {
             nne_free(p->state[i]);
         }
     exec_free(&p->build);
+    for (int k = 0; k < p->n_sub; k++) exec_free(&p->sub_ex[k]);
+    nne_free(p->sub_ex);
+    nne_free((void *)p->sub_g);
     nne_free(p->vstate);
     nne_free(p->shape);
     nne_free(p->folded);
@@ -944,6 +976,16 @@ nne_status nne_plan_create(const nne_model *m, const nne_session_options *opt, i
         }
     }
     if ((st = exec_init(&s->build, s, NULL, &s->build_rng, g, NULL, NULL)) != NNE_OK) goto fail;
+    int n_sub = count_subgraphs(g);
+    if (n_sub) {
+        s->sub_g = nne_calloc((size_t)n_sub, sizeof *s->sub_g);
+        s->sub_ex = nne_calloc((size_t)n_sub, sizeof *s->sub_ex);
+        if (!s->sub_g || !s->sub_ex) {
+            st = nne_error(NNE_ERR_OUT_OF_MEMORY, "plan: out of memory");
+            goto fail;
+        }
+        if ((st = plan_subgraphs(s, g)) != NNE_OK) goto fail;
+    }
     for (int i = 0; i < s->nn; i++) {
         const nne_node *nd = &g->nodes[i];
         if (!nd->op) {
