@@ -21,6 +21,7 @@
  * Nearest copies raw elements (any dtype); linear / cubic compute in double.
  */
 #include "ops/nn_util.h"
+#include "core/core.h"
 
 #include <math.h>
 #include <string.h>
@@ -162,7 +163,27 @@ static nne_status parse_str(nne_op_ctx *ctx, const char *attr, const char *def,
     return nne_ctx_fail(ctx, NNE_ERR_INVALID_ARG, "%s \"%s\" is not supported", attr, s);
 }
 
-/* Compute the taps of every axis into scratch and the output. */
+/* Resize and Upsample in phases: rs_execute is the end of infer; when
+ * planning it computes the taps of every axis (source indices, weights,
+ * outside flags) once into memory the state owns, so a run only
+ * interpolates. */
+typedef struct rs_state {
+    rs_cfg c;
+    size_t es;
+    int lin;
+    size_t io[NNE_MAX_DIMS], wo[NNE_MAX_DIMS], eo[NNE_MAX_DIMS]; /* offsets in taps */
+    void *taps;
+    size_t xo, yo; /* scratch layout */
+} rs_state;
+
+static void rs_state_free(void *state) {
+    rs_state *st = state;
+    nne_aligned_free(st->taps);
+}
+
+static nne_status rs_kernel(const void *state, const nne_kernel_args *a);
+
+/* Check the geometry, declare Y, request scratch; when planning, fill the state. */
 static nne_status rs_execute(nne_op_ctx *ctx, rs_cfg *c, const nne_tensor *X) {
     for (int d = 0; d < c->rank; d++) {
         if (c->resized[d] && c->scale[d] == 1.0 && c->in[d] == c->out[d] && c->ct != CT_TF_CROP)
@@ -181,33 +202,61 @@ static nne_status rs_execute(nne_op_ctx *ctx, rs_cfg *c, const nne_tensor *X) {
     if (c->mode != RS_NEAREST && !(nn_is_float_dtype(X->dtype) || nne_dtype_is_int(X->dtype)))
         return nne_ctx_fail(ctx, NNE_ERR_UNSUPPORTED, "dtype %s not supported",
                             nne_dtype_name(X->dtype));
-    nn_carve cv = {0};
+    nn_carve tv = {0}, cv = {0};
     size_t io[NNE_MAX_DIMS], wo[NNE_MAX_DIMS], eo[NNE_MAX_DIMS];
     for (int d = 0; d < c->rank; d++) {
         size_t n = (size_t)(c->out[d] * c->ntap[d]);
-        io[d] = nn_carve_add(&cv, n * sizeof(int64_t));
-        wo[d] = nn_carve_add(&cv, n * sizeof(double));
-        eo[d] = nn_carve_add(&cv, (size_t)c->out[d]);
+        io[d] = nn_carve_add(&tv, n * sizeof(int64_t));
+        wo[d] = nn_carve_add(&tv, n * sizeof(double));
+        eo[d] = nn_carve_add(&tv, (size_t)c->out[d]);
     }
     int lin = c->mode != RS_NEAREST;
     size_t xo = nn_carve_add(&cv, lin ? (size_t)nne_tensor_numel(X) * sizeof(double) : 0);
     size_t yo = nn_carve_add(&cv, lin ? (size_t)nne_tensor_numel(Y) * sizeof(double) : 0);
-    void *base = nn_scratch(ctx, &cv);
-    if (nne_ctx_shape_only(ctx)) return NNE_OK;
-    int64_t total = nne_tensor_numel(Y);
-    if (total == 0) return NNE_OK;
-    int64_t *idx[NNE_MAX_DIMS];
-    double *wt[NNE_MAX_DIMS];
-    uint8_t *ex[NNE_MAX_DIMS];
+    nn_scratch(ctx, &cv);
+    rs_state *st = nne_ctx_plan_state(ctx);
+    if (!st) return NNE_OK;
+    st->c = *c;
+    st->es = es;
+    st->lin = lin;
+    st->xo = xo;
+    st->yo = yo;
+    memcpy(st->io, io, sizeof io);
+    memcpy(st->wo, wo, sizeof wo);
+    memcpy(st->eo, eo, sizeof eo);
+    if (nne_tensor_numel(Y) == 0) return NNE_OK;
+    if (!(st->taps = nne_aligned_alloc(tv.total ? tv.total : 64)))
+        return nne_ctx_fail(ctx, NNE_ERR_OUT_OF_MEMORY, "cannot allocate %zu bytes of resize taps", tv.total);
     for (int d = 0; d < c->rank; d++) {
-        idx[d] = (int64_t *)((char *)base + io[d]);
-        wt[d] = (double *)((char *)base + wo[d]);
-        ex[d] = (uint8_t *)((char *)base + eo[d]);
+        int64_t *idx = (int64_t *)((char *)st->taps + io[d]);
+        double *wt = (double *)((char *)st->taps + wo[d]);
+        uint8_t *ex = (uint8_t *)((char *)st->taps + eo[d]);
         if (c->in[d] == 0)
             return nne_ctx_fail(ctx, NNE_ERR_INVALID_ARG, "cannot resize an empty axis %d to %lld",
                                 d, (long long)c->out[d]);
         for (int64_t o = 0; o < c->out[d]; o++)
-            ex[d][o] = (uint8_t)rs_axis_taps(c, d, o, idx[d] + o * c->ntap[d], wt[d] + o * c->ntap[d]);
+            ex[o] = (uint8_t)rs_axis_taps(c, d, o, idx + o * c->ntap[d], wt + o * c->ntap[d]);
+    }
+    return NNE_OK;
+}
+
+static nne_status rs_kernel(const void *state, const nne_kernel_args *a) {
+    const rs_state *st = state;
+    const rs_cfg *c = &st->c;
+    const nne_tensor *X = a->in[0];
+    nne_tensor *Y = a->out[0];
+    size_t es = st->es, xo = st->xo, yo = st->yo;
+    int lin = st->lin;
+    void *base = a->scratch;
+    int64_t total = nne_tensor_numel(Y);
+    if (total == 0) return NNE_OK;
+    const int64_t *idx[NNE_MAX_DIMS];
+    const double *wt[NNE_MAX_DIMS];
+    const uint8_t *ex[NNE_MAX_DIMS];
+    for (int d = 0; d < c->rank; d++) {
+        idx[d] = (const int64_t *)((const char *)st->taps + st->io[d]);
+        wt[d] = (const double *)((const char *)st->taps + st->wo[d]);
+        ex[d] = (const uint8_t *)((const char *)st->taps + st->eo[d]);
     }
     int64_t xstride[NNE_MAX_DIMS];
     {
@@ -449,5 +498,7 @@ static nne_status upsample_run(nne_op_ctx *ctx) {
     return rs_execute(ctx, &c, X);
 }
 
-NNE_OP_REGISTER(Resize, "", "Resize", resize_run, 0);
-NNE_OP_REGISTER(Upsample, "", "Upsample", upsample_run, 0);
+NNE_OP_DEFINE(Resize, "", "Resize", .infer = resize_run, .run = rs_kernel, .state_size = sizeof(rs_state),
+              .state_free = rs_state_free);
+NNE_OP_DEFINE(Upsample, "", "Upsample", .infer = upsample_run, .run = rs_kernel, .state_size = sizeof(rs_state),
+              .state_free = rs_state_free);
