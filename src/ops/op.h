@@ -44,7 +44,9 @@
  *   Xor, Equal, Greater, Less, GreaterOrEqual, LessOrEqual, BitShift,
  *   Bitwise*), MaxPool, AveragePool, LpPool, GlobalMaxPool,
  *   GlobalAveragePool, GlobalLpPool, Softmax, LogSoftmax, Hardmax, Reshape,
- *   Flatten, Squeeze, Unsqueeze, Transpose, Concat, Gather.
+ *   Flatten, Squeeze, Unsqueeze, Identity, Transpose, Concat, Gather, Slice,
+ *   Cast, CastLike, the Reduce* family (ReduceSum ... ReduceSumSquare),
+ *   Resize and Upsample (taps computed once per plan).
  * ConvTranspose, ConvInteger, QLinearConv, MatMulInteger and QLinearMatMul
  * are one-function ops with a macs function.
  *
