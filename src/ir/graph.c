@@ -75,7 +75,7 @@ int nne_graph_find(const nne_graph *g, const char *name) {
     }
 }
 
-static int rehash(nne_graph *g, int cap) {
+int nne_graph_rehash(nne_graph *g, int cap) {
     int *h = nne_malloc((size_t)cap * sizeof *h);
     if (!h) return 0;
     for (int i = 0; i < cap; i++) h[i] = -1;
@@ -108,7 +108,7 @@ int nne_graph_add_value(nne_graph *g, const char *name, int kind) {
     v->ndim = -1;
     int idx = g->n_values++;
     if ((size_t)g->n_values * 2 > (size_t)g->hash_cap) {
-        if (!rehash(g, g->hash_cap ? g->hash_cap * 2 : 128)) {
+        if (!nne_graph_rehash(g, g->hash_cap ? g->hash_cap * 2 : 128)) {
             g->n_values--;
             nne_free(v->name);
             return -1;
