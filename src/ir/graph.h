@@ -194,6 +194,8 @@ static inline int nne_uses_count(const nne_graph_uses *u, int v) { return u->sta
  * unchanged, when a subgraph defines a value of new_v's name itself
  * (shadowing, which ONNX forbids). */
 nne_status nne_graph_replace_uses(nne_graph *g, int old_v, int new_v);
+/* NNE_OK when nne_graph_replace_uses(g, old_v, new_v) would succeed (changes nothing). */
+nne_status nne_graph_can_replace_uses(nne_graph *g, int old_v, int new_v);
 /* Remove node ni: frees its contents and marks it dead; values it produced
  * become NNE_VAL_PENDING orphans (the caller re-homes or stops using them).
  * Indices stay valid until nne_graph_compact. */

@@ -424,6 +424,13 @@ static nne_status fix_links(nne_graph *p, int old_v, int new_v, int dry) {
     return NNE_OK;
 }
 
+nne_status nne_graph_can_replace_uses(nne_graph *g, int old_v, int new_v) {
+    if (old_v < 0 || old_v >= g->n_values || new_v < 0 || new_v >= g->n_values)
+        return nne_error(NNE_ERR_INVALID_ARG, "graph \"%s\": replace_uses: value %d / %d out of range", gname(g),
+                         old_v, new_v);
+    return old_v == new_v ? NNE_OK : fix_links(g, old_v, new_v, 1);
+}
+
 nne_status nne_graph_replace_uses(nne_graph *g, int old_v, int new_v) {
     if (old_v < 0 || old_v >= g->n_values || new_v < 0 || new_v >= g->n_values)
         return nne_error(NNE_ERR_INVALID_ARG, "graph \"%s\": replace_uses: value %d / %d out of range", gname(g),
