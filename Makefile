@@ -7,6 +7,8 @@ CFLAGS_BASE := -std=c11 -g $(OPT) -Wall -Wextra -Wno-unused-parameter -Iinclude 
 ifeq ($(SAN),1)
 BUILD   ?= build-san
 CFLAGS_BASE += -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+# debug build: the graph validator runs after loading and after every optimization pass
+CFLAGS_BASE += -DNNE_DEBUG_VALIDATE
 LDSAN   := -fsanitize=address,undefined
 else
 BUILD   ?= build
