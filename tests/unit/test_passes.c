@@ -458,7 +458,56 @@ static void test_optimize_api(void) {
     nne_model_destroy(m);
 }
 
+/* Runs opt_passes.onnx on x and c; copies the 3 outputs (3 floats each). */
+static nne_status run_opt_model(const nne_model *m, const float *x, uint8_t c, float out[3][3]) {
+    nne_session *s = NULL;
+    nne_tensor in[2] = {{.dtype = NNE_DTYPE_FLOAT, .ndim = 1, .dims = {3}, .data = (void *)x},
+                        {.dtype = NNE_DTYPE_BOOL, .ndim = 0, .data = &c}};
+    const char *names[2] = {"x", "c"};
+    nne_status st = nne_session_create(m, NULL, &s);
+    if (st == NNE_OK) st = nne_session_prepare(s, 2, names, in);
+    for (int i = 0; i < 2 && st == NNE_OK; i++) st = nne_session_set_input(s, names[i], &in[i]);
+    if (st == NNE_OK) st = nne_session_run(s);
+    for (int k = 0; k < 3 && st == NNE_OK; k++) {
+        nne_tensor o;
+        st = nne_session_output(s, k, &o);
+        if (st == NNE_OK && nne_tensor_numel(&o) != 3) st = NNE_ERR_INTERNAL;
+        if (st == NNE_OK) memcpy(out[k], o.data, sizeof out[k]);
+    }
+    nne_session_destroy(s);
+    return st;
+}
+
+/* A loaded model with work for every pass, in the main graph and in If
+ * branches: same outputs, bit for bit, and the expected node counts. */
+static void test_loaded_model(void) {
+    nne_model *m = NULL;
+    CHECK(nne_model_load_file("tests/models/opt_passes.onnx", NULL, &m) == NNE_OK);
+    if (!m) return;
+    float x[3] = {-1.5f, 0.25f, 4}, ref[2][3][3], got[3][3];
+    for (int c = 0; c < 2; c++) CHECK(run_opt_model(m, x, (uint8_t)c, ref[c]) == NNE_OK);
+    nne_opt_report rep;
+    CHECK(nne_model_optimize(m, NNE_OPT_BASIC, &rep) == NNE_OK);
+    CHECK(nne_graph_validate(m->graph) == NNE_OK);
+    CHECK(rep.nodes_before == 19 && rep.nodes_after == 9);
+    int want[4] = {4, 3, 1, 2}; /* identity, folding, cse, dead: see scripts/gen_test_models.py */
+    for (int p = 0; p < 4 && p < rep.num_passes; p++) CHECK(rep.passes[p].nodes_removed == want[p]);
+    for (int c = 0; c < 2; c++) {
+        CHECK(run_opt_model(m, x, (uint8_t)c, got) == NNE_OK);
+        CHECK(!memcmp(got, ref[c], sizeof got));
+    }
+    /* the outputs keep their names; the input stays the one to feed */
+    nne_value_info vi;
+    const char *outs[3] = {"y", "z", "w"};
+    for (int k = 0; k < 3; k++) CHECK(nne_model_output_info(m, k, &vi) == NNE_OK && !strcmp(vi.name, outs[k]));
+    CHECK(nne_model_num_inputs(m) == 2 && nne_model_input_info(m, 0, &vi) == NNE_OK && !strcmp(vi.name, "x"));
+    /* a second call finds nothing left to do */
+    CHECK(nne_model_optimize(m, NNE_OPT_ALL, &rep) == NNE_OK && rep.nodes_after == 9 && rep.rounds == 1);
+    nne_model_destroy(m);
+}
+
 void unit_passes(void) {
+    test_loaded_model();
     test_builder_validator();
     test_topo_sort();
     test_compact_outer_links();
