@@ -38,14 +38,18 @@ void nne_attr_free(nne_attr *a) {
     nne_graph_destroy(a->g);
 }
 
+void nne_value_free(nne_value *v) {
+    nne_free(v->name);
+    for (int d = 0; d < NNE_MAX_DIMS; d++) nne_free(v->dim_names[d]);
+    tensor_free(&v->init);
+    v->name = NULL;
+    memset(v->dim_names, 0, sizeof v->dim_names);
+    v->init.data = NULL;
+}
+
 void nne_graph_destroy(nne_graph *g) {
     if (!g) return;
-    for (int i = 0; i < g->n_values; i++) {
-        nne_value *v = &g->values[i];
-        nne_free(v->name);
-        for (int d = 0; d < NNE_MAX_DIMS; d++) nne_free(v->dim_names[d]);
-        tensor_free(&v->init);
-    }
+    for (int i = 0; i < g->n_values; i++) nne_value_free(&g->values[i]);
     for (int i = 0; i < g->n_nodes; i++) {
         nne_node *n = &g->nodes[i];
         nne_free(n->name);

@@ -117,6 +117,9 @@ int nne_graph_find(const nne_graph *g, const char *name);
 int nne_graph_add_value(nne_graph *g, const char *name, int kind);
 /* Rebuild the name hash with cap slots (a power of two above 2 * n_values); 0 on OOM. */
 int nne_graph_rehash(nne_graph *g, int cap);
+/* Free what a value owns (name, dim names, initializer data); the one place
+ * that knows how initializer data is owned (graph teardown and compaction). */
+void nne_value_free(nne_value *v);
 const nne_attr *nne_node_attr(const nne_node *n, const char *name);
 void nne_attr_free(nne_attr *a);
 

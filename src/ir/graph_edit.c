@@ -462,12 +462,6 @@ void nne_graph_remove_node(nne_graph *g, int ni) {
     n->dead = 1;
 }
 
-static void value_clear(nne_value *v) {
-    nne_free(v->name);
-    for (int d = 0; d < NNE_MAX_DIMS; d++) nne_free(v->dim_names[d]);
-    nne_aligned_free(v->init.data);
-}
-
 static nne_status mark_link_refs(nne_graph *sub, void *user) {
     uint8_t *ref = user;
     for (int v = 0; v < sub->n_values; v++)
@@ -526,7 +520,7 @@ nne_status nne_graph_compact(nne_graph *g) {
     for (int v = 0; v < nv; v++) {
         nne_value *val = &g->values[v];
         if (vmap[v] < 0) {
-            value_clear(val);
+            nne_value_free(val);
             continue;
         }
         if (val->kind == NNE_VAL_NODE && val->producer >= 0) val->producer = nmap[val->producer];
