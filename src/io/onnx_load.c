@@ -744,6 +744,18 @@ static nne_status parse_graph(loader *ld, const pb_reader *r0, const pb_field *g
                            g->values[i].name);
             goto fail;
         }
+    for (int i = 0; i < g->n_values; i++) {
+        /* an initializer's data is the truth; a file declaring another type
+         * for it contradicts itself (ONNX Runtime refuses such files too) */
+        const nne_value *v = &g->values[i];
+        if (v->kind == NNE_VAL_CONST && ((v->dtype != NNE_DTYPE_UNDEFINED && v->dtype != v->init.dtype) ||
+                                         (v->ndim >= 0 && v->ndim != v->init.ndim))) {
+            st = nne_error(NNE_ERR_CORRUPT_MODEL,
+                           "onnx: initializer \"%s\" holds %s of rank %d but is declared %s of rank %d", v->name,
+                           nne_dtype_name(v->init.dtype), v->init.ndim, nne_dtype_name(v->dtype), v->ndim);
+            goto fail;
+        }
+    }
     if ((st = nne_graph_topo_sort(g)) != NNE_OK) {
         nne_error_prefix("onnx");
         goto fail;
