@@ -338,8 +338,8 @@ static void test_constant_folding(void) {
     int s = node1(g, "Add", "s", ca, cb);      /* folded */
     int n = node1(g, "Neg", "n", s, NONE);     /* folded in the same walk */
     int y = node1(g, "Mul", "y", x, n);        /* stays: reads an input */
-    /* a 1e9-element expansion of 16 bytes: never folded */
-    int64_t big[2] = {1000, 1000000};
+    /* an 8 MB expansion of 20 bytes: over the size limit, not folded */
+    int64_t big[2] = {2, 1000000};
     int shp = init_i64(g, "shp", 2, big);
     float one = 1;
     int c1 = init_f32(g, "c1", 1, &one);
@@ -364,6 +364,33 @@ static void test_constant_folding(void) {
     }
     CHECK(nne_graph_find(g, "s") < 0 && nne_graph_find(g, "ca") < 0); /* unused after folding: dropped */
     CHECK(live_nodes(g, "Expand") == 1 && live_nodes(g, "RandomUniform") == 1 && live_nodes(g, "Mul") == 1);
+    nne_model_destroy(m);
+
+    /* the total budget: a 2 MiB constant doubled by Concat again and again
+     * folds while the budget (16 MiB in run_pass) lasts */
+    m = model_new(8);
+    g = m->graph;
+    x = input_f32(g, "x", 1);
+    int n_el = 1 << 19;
+    float *zeros = nne_calloc((size_t)n_el, sizeof(float));
+    int cur = init_f32(g, "c0", n_el, zeros);
+    nne_free(zeros);
+    for (int k = 1; k <= 4; k++) {
+        char nm[16];
+        snprintf(nm, sizeof nm, "c%d", k);
+        int ni = -1, v = nne_graph_add_value(g, nm, NNE_VAL_NODE);
+        nne_graph_add_node(g, "Concat", "", nm, 17, &ni);
+        nne_node_add_input(g, ni, cur);
+        nne_node_add_input(g, ni, cur);
+        nne_node_set_attr_int(g, ni, "axis", 0);
+        nne_node_add_output(g, ni, v);
+        cur = v;
+    }
+    nne_graph_add_output(g, cur);
+    nne_graph_add_output(g, node1(g, "Neg", "nx", x, NONE));
+    model_finish(m);
+    CHECK(run_pass(nne_pass_constant_folding, m, &st) == NNE_OK);
+    CHECK(st.folded == 2 && live_nodes(g, "Concat") == 2); /* 4 + 8 MiB fold; 16 MiB is over budget */
     nne_model_destroy(m);
 
     /* an initializer that is also a graph input (IR >= 4) may be overridden: not folded */
