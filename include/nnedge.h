@@ -188,13 +188,13 @@ typedef struct nne_opt_report {
 } nne_opt_report;
 
 /* Rewrite the model's graph in place with the passes of `level` (NONE does
- * nothing). The result computes the same outputs (to float rounding of
+ * nothing and always succeeds). The result computes the same outputs (to float rounding of
  * folded constants) with the same inputs and outputs. Each pass logs one
  * line at NNE_LOG_INFO ("optimize: <pass>: ..."). `report` may be NULL; when
  * given it is filled, also on failure.
  * A model is immutable once shared: call this before creating any session
- * on it (NNE_ERR_INVALID_ARG while a session exists) and not while another
- * thread uses the model. On failure other than INVALID_ARG the model is left
+ * on it (NNE_ERR_INVALID_ARG once one was created, even if destroyed since;
+ * load the model again to optimize it) and not while another thread uses it. On failure other than INVALID_ARG the model is left
  * in a valid state but may be partly optimized. Returns NNE_ERR_INVALID_ARG,
  * _OUT_OF_MEMORY or _INTERNAL (a pass broke the graph: please report). */
 nne_status nne_model_optimize(nne_model *m, nne_opt_level level, nne_opt_report *report);

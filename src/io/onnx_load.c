@@ -785,7 +785,7 @@ nne_status nne_model_load_memory(const void *data, size_t size, const char *base
                                  const nne_model_options *opt, nne_model **out) {
     if (!out || (!data && size)) return nne_error(NNE_ERR_INVALID_ARG, "nne_model_load_memory: NULL argument");
     *out = NULL;
-    nne_model *m = nne_calloc(1, sizeof *m);
+    nne_model *m = nne_model_new();
     if (!m) return nne_error(NNE_ERR_OUT_OF_MEMORY, "onnx: out of memory");
     loader ld = {.base = data, .base_dir = base_dir, .m = m};
     pb_reader r;

@@ -131,6 +131,8 @@ const nne_attr *nne_node_attr(const nne_node *n, const char *name) {
     return NULL;
 }
 
+nne_model *nne_model_new(void) { return nne_calloc(1, sizeof(nne_model)); }
+
 int64_t nne_model_opset_for(const nne_model *m, const char *domain) {
     int onnx = !domain[0] || strcmp(domain, "ai.onnx") == 0;
     for (int i = 0; i < m->n_opsets; i++) {

@@ -107,6 +107,7 @@ struct nne_model {
     int *feed;           /* value indices */
     char *producer;
     int n_sessions;      /* live sessions on this model (atomic; see nne_model_session_ref) */
+    int shared;          /* 1 once any session was made: the graph is frozen (atomic) */
 };
 
 nne_graph *nne_graph_create(nne_graph *parent);
@@ -124,8 +125,13 @@ const nne_attr *nne_node_attr(const nne_node *n, const char *name);
 void nne_attr_free(nne_attr *a);
 
 int64_t nne_model_opset_for(const nne_model *m, const char *domain);
+/* A zeroed model (importers start from this; free with nne_model_destroy).
+ * NULL on OOM. */
+nne_model *nne_model_new(void);
 /* Count the live sessions of a model (delta +1 at create, -1 at destroy);
- * returns the count after the change. Thread-safe. */
+ * returns the count after the change. The first +1 also marks the model
+ * shared for good: its graph is frozen (plans, caches of packed weights and
+ * other state may point into it). Thread-safe. */
 int nne_model_session_ref(const nne_model *m, int delta);
 
 /* ------------------------------------------------------------ builder --

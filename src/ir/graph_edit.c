@@ -37,6 +37,7 @@ static int grow_ints(int **a, int *cap, int n) {
 
 int nne_model_session_ref(const nne_model *m, int delta) {
     /* sessions only count; the model stays logically const */
+    if (delta > 0) __atomic_store_n(&((nne_model *)m)->shared, 1, __ATOMIC_RELEASE);
     return __atomic_add_fetch(&((nne_model *)m)->n_sessions, delta, __ATOMIC_ACQ_REL);
 }
 

@@ -10,8 +10,9 @@
  * stops the pipeline with NNE_ERR_INTERNAL naming the pass.
  *
  * Models are shared read-only by sessions, so optimization is an edit of the
- * model done before any session exists: the model counts its live sessions
- * and nne_model_optimize refuses while there are any.
+ * model done before it is shared: the first session made on a model marks it
+ * shared for good, and nne_model_optimize refuses from then on (state made
+ * for a session, such as cached packed weights, may outlive the session).
  */
 #include "ir/passes.h"
 #include "core/core.h"
@@ -99,10 +100,18 @@ nne_status nne_model_optimize(nne_model *m, nne_opt_level level, nne_opt_report 
     if (level < NNE_OPT_NONE || level > NNE_OPT_ALL)
         return nne_error(NNE_ERR_INVALID_ARG, "nne_model_optimize: level %d is not none (0), basic (1) or all (2)",
                          (int)level);
-    int live = __atomic_load_n(&m->n_sessions, __ATOMIC_ACQUIRE);
-    if (live > 0)
+    if (level == NNE_OPT_NONE) { /* changes nothing: fine on a shared model */
+        if (report) report->nodes_before = report->nodes_after = nne_graph_count_nodes(m->graph);
+        return NNE_OK;
+    }
+    /* once shared, a model is immutable: sessions, plans and weight caches
+     * may keep pointers into its graph and initializers, even after the
+     * sessions that made them are gone */
+    if (__atomic_load_n(&m->shared, __ATOMIC_ACQUIRE))
         return nne_error(NNE_ERR_INVALID_ARG,
-                         "nne_model_optimize: %d session(s) use this model; optimize before creating sessions", live);
+                         "nne_model_optimize: sessions were created on this model (%d still live); optimize a model "
+                         "before creating any session on it",
+                         __atomic_load_n(&m->n_sessions, __ATOMIC_ACQUIRE));
     nne_graph *g = m->graph;
     int before = nne_graph_count_nodes(g);
     nne_opt_report rep;

@@ -17,7 +17,7 @@
 /* ---- helpers: a model around a graph built with the builder ---- */
 
 static nne_model *model_new(int64_t ir_version) {
-    nne_model *m = nne_calloc(1, sizeof *m);
+    nne_model *m = nne_model_new();
     m->graph = nne_graph_create(NULL);
     m->ir_version = ir_version;
     m->n_opsets = 1;
@@ -462,11 +462,11 @@ static void test_optimize_api(void) {
     CHECK(run_model(m, xv, 3, 0, ref, 3) == NNE_OK);
     nne_opt_report rep;
     CHECK(nne_model_optimize(m, NNE_OPT_NONE, &rep) == NNE_OK && rep.num_passes == 0 && g->n_nodes == 6);
-    nne_session *s = NULL;
-    CHECK(nne_session_create(m, NULL, &s) == NNE_OK);
-    CHECK(nne_model_optimize(m, NNE_OPT_BASIC, &rep) == NNE_ERR_INVALID_ARG && strstr(nne_last_error(), "session"));
-    nne_session_destroy(s);
     CHECK(nne_model_optimize(m, (nne_opt_level)7, NULL) == NNE_ERR_INVALID_ARG);
+    /* run_model made (and destroyed) a session: the model is shared now */
+    CHECK(nne_model_optimize(m, NNE_OPT_BASIC, &rep) == NNE_ERR_INVALID_ARG && strstr(nne_last_error(), "session"));
+    CHECK(g->n_nodes == 6);
+    m->shared = 0; /* (test only) pretend it never was, to measure the passes */
     CHECK(nne_model_optimize(m, NNE_OPT_ALL, &rep) == NNE_OK);
     CHECK(rep.nodes_before == 6 && rep.nodes_after == 2 && rep.num_passes == 4);
     int removed = 0, folded = 0;
@@ -508,28 +508,37 @@ static nne_status run_opt_model(const nne_model *m, const float *x, uint8_t c, f
 /* A loaded model with work for every pass, in the main graph and in If
  * branches: same outputs, bit for bit, and the expected node counts. */
 static void test_loaded_model(void) {
-    nne_model *m = NULL;
-    CHECK(nne_model_load_file("tests/models/opt_passes.onnx", NULL, &m) == NNE_OK);
-    if (!m) return;
+    const char *path = "tests/models/opt_passes.onnx";
+    nne_model *ref_m = NULL, *m = NULL;
+    CHECK(nne_model_load_file(path, NULL, &ref_m) == NNE_OK);
+    CHECK(nne_model_load_file(path, NULL, &m) == NNE_OK);
+    if (!m || !ref_m) {
+        nne_model_destroy(ref_m);
+        nne_model_destroy(m);
+        return;
+    }
     float x[3] = {-1.5f, 0.25f, 4}, ref[2][3][3], got[3][3];
-    for (int c = 0; c < 2; c++) CHECK(run_opt_model(m, x, (uint8_t)c, ref[c]) == NNE_OK);
+    for (int c = 0; c < 2; c++) CHECK(run_opt_model(ref_m, x, (uint8_t)c, ref[c]) == NNE_OK);
     nne_opt_report rep;
     CHECK(nne_model_optimize(m, NNE_OPT_BASIC, &rep) == NNE_OK);
     CHECK(nne_graph_validate(m->graph) == NNE_OK);
     CHECK(rep.nodes_before == 19 && rep.nodes_after == 9);
     int want[4] = {4, 3, 1, 2}; /* identity, folding, cse, dead: see scripts/gen_test_models.py */
     for (int p = 0; p < 4 && p < rep.num_passes; p++) CHECK(rep.passes[p].nodes_removed == want[p]);
+    /* a second call finds nothing left to do */
+    CHECK(nne_model_optimize(m, NNE_OPT_ALL, &rep) == NNE_OK && rep.nodes_after == 9 && rep.rounds == 1);
     for (int c = 0; c < 2; c++) {
         CHECK(run_opt_model(m, x, (uint8_t)c, got) == NNE_OK);
         CHECK(!memcmp(got, ref[c], sizeof got));
     }
-    /* the outputs keep their names; the input stays the one to feed */
+    /* the outputs keep their names; the inputs stay the ones to feed */
     nne_value_info vi;
     const char *outs[3] = {"y", "z", "w"};
     for (int k = 0; k < 3; k++) CHECK(nne_model_output_info(m, k, &vi) == NNE_OK && !strcmp(vi.name, outs[k]));
     CHECK(nne_model_num_inputs(m) == 2 && nne_model_input_info(m, 0, &vi) == NNE_OK && !strcmp(vi.name, "x"));
-    /* a second call finds nothing left to do */
-    CHECK(nne_model_optimize(m, NNE_OPT_ALL, &rep) == NNE_OK && rep.nodes_after == 9 && rep.rounds == 1);
+    /* shared now: the graph is frozen */
+    CHECK(nne_model_optimize(m, NNE_OPT_ALL, &rep) == NNE_ERR_INVALID_ARG);
+    nne_model_destroy(ref_m);
     nne_model_destroy(m);
 }
 
