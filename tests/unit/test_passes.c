@@ -154,6 +154,49 @@ static void test_builder_validator(void) {
     nne_model_destroy(m);
 }
 
+static void test_builder_attrs_names(void) {
+    nne_model *m = model_new(8);
+    nne_graph *g = m->graph;
+    int x = input_f32(g, "x", 2);
+    int ni = -1;
+    CHECK(nne_graph_add_node(g, "LeakyRelu", NULL, NULL, 17, &ni) == NNE_OK && g->nodes[ni].op != NULL);
+    CHECK(!strcmp(g->nodes[ni].domain, "") && !strcmp(g->nodes[ni].name, ""));
+    nne_node_add_input(g, ni, x);
+    int64_t iv[3] = {4, -5, 6};
+    float tv[2] = {1.5f, -2};
+    nne_tensor t = {.dtype = NNE_DTYPE_FLOAT, .ndim = 1, .dims = {2}, .data = tv};
+    CHECK(nne_node_set_attr_float(g, ni, "alpha", 0.25f) == NNE_OK);
+    CHECK(nne_node_set_attr_int(g, ni, "k", 7) == NNE_OK);
+    CHECK(nne_node_set_attr_ints(g, ni, "axes", 3, iv) == NNE_OK);
+    CHECK(nne_node_set_attr_string(g, ni, "mode", "linear") == NNE_OK);
+    CHECK(nne_node_set_attr_tensor(g, ni, "value", &t) == NNE_OK);
+    const nne_node *n = &g->nodes[ni];
+    const nne_attr *a;
+    CHECK((a = nne_node_attr(n, "alpha")) && a->type == NNE_ATTR_FLOAT && a->f == 0.25f);
+    CHECK((a = nne_node_attr(n, "k")) && a->type == NNE_ATTR_INT && a->i == 7);
+    CHECK((a = nne_node_attr(n, "axes")) && a->n == 3 && a->ints[1] == -5);
+    CHECK((a = nne_node_attr(n, "mode")) && !strcmp(a->s, "linear") && a->slen == 6);
+    CHECK((a = nne_node_attr(n, "value")) && a->t && a->t->data != tv && ((float *)a->t->data)[1] == -2);
+    int y = nne_graph_add_value(g, "y", NNE_VAL_NODE);
+    nne_node_add_output(g, ni, y);
+    nne_graph_add_output(g, y);
+    model_finish(m);
+    float xv[2] = {-4, 2}, yv[2];
+    CHECK(run_model(m, xv, 2, 0, yv, 2) == NNE_OK && yv[0] == -1 && yv[1] == 2); /* alpha 0.25 is used */
+    /* unique names avoid the graph, its enclosing graphs and its subgraphs */
+    nne_graph *sub = nne_graph_create(g);
+    int sv = -1;
+    CHECK(nne_graph_add_input(sub, "t", &sv) == NNE_OK);
+    int sn = -1;
+    nne_graph_add_node(g, "If", "", "if", 17, &sn);
+    CHECK(nne_node_set_attr_graph(g, sn, "then_branch", sub) == NNE_OK);
+    int u1 = -1, u2 = -1, u3 = -1;
+    CHECK(nne_graph_add_unique_value(g, "t", NNE_VAL_NODE, &u1) == NNE_OK && strcmp(g->values[u1].name, "t") != 0);
+    CHECK(nne_graph_add_unique_value(sub, "x", NNE_VAL_NODE, &u2) == NNE_OK && strcmp(sub->values[u2].name, "x") != 0);
+    CHECK(nne_graph_add_unique_value(g, "fresh", NNE_VAL_NODE, &u3) == NNE_OK && !strcmp(g->values[u3].name, "fresh"));
+    nne_model_destroy(m);
+}
+
 static void test_topo_sort(void) {
     nne_model *m = model_new(8);
     nne_graph *g = m->graph;
@@ -545,6 +588,7 @@ static void test_loaded_model(void) {
 void unit_passes(void) {
     test_loaded_model();
     test_builder_validator();
+    test_builder_attrs_names();
     test_topo_sort();
     test_compact_outer_links();
     test_dead_nodes();
