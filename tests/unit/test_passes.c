@@ -346,6 +346,37 @@ static void test_identity(void) {
     nne_model_destroy(m);
 }
 
+/* Values that are both: x both input and output; r both a node's output and
+ * a graph output, copied by an Identity to a second output and read through
+ * another Identity by a node. */
+static void test_identity_both(void) {
+    nne_model *m = model_new(8);
+    nne_graph *g = m->graph;
+    int x = input_f32(g, "x", 2);
+    int r = node1(g, "Relu", "r", x, NONE);
+    int o = node1(g, "Identity", "o", r, NONE);   /* r is an output itself: kept */
+    int i = node1(g, "Identity", "i", r, NONE);   /* not an output: removed */
+    int n = node1(g, "Neg", "n", i, NONE);
+    int xo = node1(g, "Identity", "xo", x, NONE); /* input to output: kept */
+    nne_graph_add_output(g, x);
+    nne_graph_add_output(g, r);
+    nne_graph_add_output(g, o);
+    nne_graph_add_output(g, n);
+    nne_graph_add_output(g, xo);
+    model_finish(m);
+    float xv[2] = {-3, 4}, ref[5][2], got[2];
+    for (int k = 0; k < 5; k++) CHECK(run_model(m, xv, 2, k, ref[k], 2) == NNE_OK);
+    nne_pass_stats st;
+    CHECK(run_pass(nne_pass_identity, m, &st) == NNE_OK && st.removed == 1 && live_nodes(g, "Identity") == 2);
+    const char *names[5] = {"x", "r", "o", "n", "xo"};
+    for (int k = 0; k < 5; k++) {
+        CHECK(!strcmp(g->values[g->outputs[k]].name, names[k]));
+        CHECK(run_model(m, xv, 2, k, got, 2) == NNE_OK && !memcmp(got, ref[k], sizeof got));
+    }
+    CHECK(m->n_feed == 1 && !strcmp(g->values[m->feed[0]].name, "x"));
+    nne_model_destroy(m);
+}
+
 static void test_identity_subgraph_link(void) {
     /* y = If(cond) whose branches read i = Identity(x) through links */
     nne_model *m = model_new(8);
@@ -488,6 +519,50 @@ static void test_cse(void) {
     nne_model_destroy(m);
 }
 
+/* CSE of parent nodes read by subgraphs: a branch that links to both the
+ * original and the duplicate is merged onto one link; a branch that links
+ * only to the duplicate has its link renamed. */
+static void test_cse_subgraph_links(void) {
+    for (int c = 0; c < 2; c++) {
+        nne_model *m = model_new(8);
+        nne_graph *g = m->graph;
+        int x = input_f32(g, "x", 2);
+        nne_tensor ct = {.dtype = NNE_DTYPE_BOOL, .ndim = 0};
+        ct.data = nne_aligned_alloc(1);
+        *(uint8_t *)ct.data = (uint8_t)c;
+        int cond = -1;
+        nne_graph_add_initializer(g, "cond", &ct, &cond);
+        node1(g, "Relu", "a", x, NONE);
+        node1(g, "Relu", "b", x, NONE);
+        int ni = -1, y = nne_graph_add_value(g, "y", NNE_VAL_NODE);
+        nne_graph_add_node(g, "If", "", "if", 17, &ni);
+        nne_graph *th = nne_graph_create(g), *el = nne_graph_create(g);
+        int la = -1, lb = -1, le = -1;
+        nne_graph_resolve(th, "a", &la);
+        nne_graph_resolve(th, "b", &lb);
+        nne_graph_add_output(th, node1(th, "Sub", "t", la, lb)); /* a - b: 0 */
+        nne_graph_resolve(el, "b", &le);
+        nne_graph_add_output(el, node1(el, "Neg", "e", le, NONE));
+        nne_node_set_attr_graph(g, ni, "then_branch", th);
+        nne_node_set_attr_graph(g, ni, "else_branch", el);
+        nne_node_add_input(g, ni, cond);
+        nne_node_add_output(g, ni, y);
+        nne_graph_add_output(g, y);
+        model_finish(m);
+        float xv[2] = {-3, 4}, ref[2], got[2];
+        CHECK(run_model(m, xv, 2, 0, ref, 2) == NNE_OK);
+        nne_pass_stats st;
+        CHECK(run_pass(nne_pass_cse, m, &st) == NNE_OK && st.removed == 1 && live_nodes(g, "Relu") == 1);
+        th = g->nodes[1].attrs[0].g;
+        el = g->nodes[1].attrs[1].g;
+        int ta = nne_graph_find(th, "a");
+        CHECK(ta >= 0 && nne_graph_find(th, "b") < 0 && th->nodes[0].in[0] == ta && th->nodes[0].in[1] == ta);
+        CHECK(nne_graph_find(el, "a") >= 0 && nne_graph_find(el, "b") < 0);
+        CHECK(run_model(m, xv, 2, 0, got, 2) == NNE_OK && !memcmp(got, ref, sizeof got));
+        nne_model_destroy(m);
+    }
+}
+
 static void test_optimize_api(void) {
     nne_model *m = model_new(8);
     nne_graph *g = m->graph;
@@ -594,7 +669,9 @@ void unit_passes(void) {
     test_dead_nodes();
     test_identity();
     test_identity_subgraph_link();
+    test_identity_both();
     test_constant_folding();
     test_cse();
+    test_cse_subgraph_links();
     test_optimize_api();
 }
