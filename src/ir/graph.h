@@ -163,7 +163,8 @@ nne_status nne_graph_add_node(nne_graph *g, const char *op_type, const char *dom
 nne_status nne_node_add_input(nne_graph *g, int ni, int v);
 /* Append an output to node ni: value v becomes produced by ni (v must have
  * no producer: a new NNE_VAL_NODE value or an NNE_VAL_PENDING forward
- * reference); v = -1 makes a private anonymous value (an omitted output). */
+ * reference); v = -1 makes a private anonymous value (an omitted output;
+ * its name starts "\x01unused:", which no file can hold: writers write ""). */
 nne_status nne_node_add_output(nne_graph *g, int ni, int v);
 /* A zeroed attribute slot on node ni for the caller to fill (name included:
  * set a->name with nne_strdup). The slot is freed with the node; the pointer
