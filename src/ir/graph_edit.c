@@ -687,12 +687,14 @@ static nne_status validate_one(const nne_graph *g, int depth) {
         if (g->values[v].kind != NNE_VAL_INPUT && g->values[v].kind != NNE_VAL_CONST)
             BAD("input \"%s\" is not an input or initializer", gn, g->values[v].name);
     }
-    for (int v = 0; v < nv; v++)
-        if (g->values[v].kind == NNE_VAL_INPUT) {
-            int listed = 0;
-            for (int i = 0; i < g->n_inputs; i++) listed |= g->inputs[i] == v;
-            if (!listed) BAD("input value \"%s\" is not listed as a graph input", gn, g->values[v].name);
-        }
+    uint8_t *listed = nne_calloc((size_t)nv + 1, 1);
+    if (!listed) return OOM("validator");
+    for (int i = 0; i < g->n_inputs; i++) listed[g->inputs[i]] = 1;
+    int unlisted = -1;
+    for (int v = 0; v < nv && unlisted < 0; v++)
+        if (g->values[v].kind == NNE_VAL_INPUT && !listed[v]) unlisted = v;
+    nne_free(listed);
+    if (unlisted >= 0) BAD("input value \"%s\" is not listed as a graph input", gn, g->values[unlisted].name);
     for (int i = 0; i < g->n_outputs; i++) {
         int v = g->outputs[i];
         if (v < 0 || v >= nv) BAD("output %d is value %d of %d", gn, i, v, nv);

@@ -70,6 +70,62 @@ const nne_tensor *nne_graph_const_value(const nne_graph *g, int v, int64_t ir_ve
     return &g->values[v].init;
 }
 
+nne_status nne_alias_init(nne_alias *a, const nne_graph *g) {
+    a->n = g->n_values;
+    a->rep = nne_malloc(((size_t)a->n + 1) * sizeof(int));
+    a->linked = nne_calloc((size_t)a->n + 1, 1);
+    if (!a->rep || !a->linked) {
+        nne_alias_free(a);
+        return nne_error(NNE_ERR_OUT_OF_MEMORY, "optimize: out of memory");
+    }
+    for (int v = 0; v < a->n; v++) a->rep[v] = -1;
+    for (int i = 0; i < g->n_nodes; i++)
+        for (int k = 0; k < g->nodes[i].n_attr; k++) {
+            const nne_graph *sg = g->nodes[i].attrs[k].g;
+            for (int v = 0; sg && v < sg->n_values; v++)
+                if (sg->values[v].kind == NNE_VAL_OUTER && sg->values[v].outer >= 0 && sg->values[v].outer < a->n)
+                    a->linked[sg->values[v].outer] = 1;
+        }
+    return NNE_OK;
+}
+
+void nne_alias_free(nne_alias *a) {
+    nne_free(a->rep);
+    nne_free(a->linked);
+    a->rep = NULL;
+    a->linked = NULL;
+}
+
+int nne_alias_find(nne_alias *a, int v) {
+    if (v < 0 || v >= a->n) return v;
+    int r = v;
+    while (a->rep[r] >= 0) r = a->rep[r];
+    while (a->rep[v] >= 0) { /* path compression */
+        int next = a->rep[v];
+        a->rep[v] = r;
+        v = next;
+    }
+    return r;
+}
+
+void nne_alias_inputs(nne_alias *a, nne_node *n) {
+    for (int k = 0; k < n->n_in; k++) n->in[k] = nne_alias_find(a, n->in[k]);
+}
+
+nne_status nne_alias_can_replace(nne_alias *a, nne_graph *g, int old_v, int new_v) {
+    return a->linked[old_v] ? nne_graph_can_replace_uses(g, old_v, new_v) : NNE_OK;
+}
+
+nne_status nne_alias_replace(nne_alias *a, nne_graph *g, int old_v, int new_v) {
+    if (old_v == new_v) return NNE_OK;
+    if (a->linked[old_v]) {
+        NNE_TRY(nne_graph_replace_uses(g, old_v, new_v));
+        a->linked[new_v] = 1;
+    }
+    a->rep[old_v] = new_v;
+    return NNE_OK;
+}
+
 static size_t const_bytes(const nne_graph *g) {
     size_t total = 0;
     for (int v = 0; v < g->n_values; v++)

@@ -10,6 +10,7 @@
  * RandomNormal nodes differ), ops with subgraphs, unknown ops, and nodes
  * whose outputs are graph outputs (their names are the interface; such a
  * node can still be the one others merge into). Runs on subgraphs too.
+ * Cost: O(nodes + edges) with the replacements of passes.h (nne_alias).
  */
 #include "ir/passes.h"
 #include "core/core.h"
@@ -106,9 +107,12 @@ nne_status nne_pass_cse(nne_pass_ctx *ctx, nne_graph *g, nne_pass_stats *st) {
         return nne_error(NNE_ERR_OUT_OF_MEMORY, "cse: out of memory");
     }
     for (int i = 0; i < cap; i++) tab[i] = -1;
-    nne_status rc = NNE_OK;
+    nne_alias al;
+    nne_status rc = nne_alias_init(&al, g);
     for (int i = 0; i < g->n_nodes && rc == NNE_OK; i++) {
         nne_node *n = &g->nodes[i];
+        if (n->dead) continue;
+        nne_alias_inputs(&al, n);
         if (!eligible(n)) continue;
         sig[i] = signature(n);
         size_t mask = (size_t)cap - 1, k = sig[i] & mask;
@@ -121,16 +125,17 @@ nne_status nne_pass_cse(nne_pass_ctx *ctx, nne_graph *g, nne_pass_stats *st) {
         int mergeable = same >= 0;
         for (int o = 0; mergeable && o < n->n_out; o++) {
             int v = n->out[o], w = g->nodes[same].out[o];
-            mergeable = !g->values[v].is_output && nne_graph_can_replace_uses(g, v, w) == NNE_OK;
+            mergeable = !g->values[v].is_output && nne_alias_can_replace(&al, g, v, w) == NNE_OK;
         }
         if (!mergeable) {
             if (same < 0) tab[k] = i; /* the first of its kind: later nodes may merge into it */
             continue;
         }
-        for (int o = 0; o < n->n_out && rc == NNE_OK; o++) rc = nne_graph_replace_uses(g, n->out[o], g->nodes[same].out[o]);
+        for (int o = 0; o < n->n_out && rc == NNE_OK; o++) rc = nne_alias_replace(&al, g, n->out[o], g->nodes[same].out[o]);
         nne_graph_remove_node(g, i);
         st->removed++;
     }
+    nne_alias_free(&al);
     nne_free(tab);
     nne_free(sig);
     NNE_TRY(rc);

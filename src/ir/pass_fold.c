@@ -34,16 +34,29 @@ static nne_status fold_sub(nne_graph *sub, void *user) {
     return nne_pass_constant_folding(((void **)user)[0], sub, ((void **)user)[1]);
 }
 
+/* The constant value of v, as nne_graph_const_value, with g's graph inputs
+ * marked in `listed` (so a graph with many inputs costs no scan per use). */
+static const nne_tensor *const_in(const nne_graph *g, const uint8_t *listed, int v, int64_t ir) {
+    const nne_value *val = &g->values[v];
+    if (val->kind == NNE_VAL_OUTER) return nne_graph_const_value(g, v, ir);
+    if (val->kind != NNE_VAL_CONST || (ir >= 4 && listed[v])) return NULL;
+    return &val->init;
+}
+
 nne_status nne_pass_constant_folding(nne_pass_ctx *ctx, nne_graph *g, nne_pass_stats *st) {
     int64_t ir = ctx->m ? ctx->m->ir_version : 13;
-    for (int i = 0; i < g->n_nodes; i++) {
+    uint8_t *listed = nne_calloc((size_t)g->n_values + 1, 1);
+    if (!listed) return nne_error(NNE_ERR_OUT_OF_MEMORY, "constant folding: out of memory");
+    for (int i = 0; i < g->n_inputs; i++) listed[g->inputs[i]] = 1;
+    nne_status rc = NNE_OK;
+    for (int i = 0; i < g->n_nodes && rc == NNE_OK; i++) {
         nne_node *n = &g->nodes[i];
         if (!foldable_op(n)) continue;
         const nne_tensor *ins[MAX_FOLD_INPUTS];
         size_t in_bytes = 0;
         int ok = 1;
         for (int k = 0; k < n->n_in && ok; k++) {
-            ins[k] = n->in[k] >= 0 ? nne_graph_const_value(g, n->in[k], ir) : NULL;
+            ins[k] = n->in[k] >= 0 ? const_in(g, listed, n->in[k], ir) : NULL;
             if (n->in[k] >= 0 && !ins[k]) ok = 0;
             else if (ins[k]) in_bytes += nne_tensor_nbytes(ins[k]);
         }
@@ -56,15 +69,13 @@ nne_status nne_pass_constant_folding(nne_pass_ctx *ctx, nne_graph *g, nne_pass_s
         if (!outs || !ov) {
             nne_free(outs);
             nne_free(ov);
-            return nne_error(NNE_ERR_OUT_OF_MEMORY, "constant folding: out of memory");
+            rc = nne_error(NNE_ERR_OUT_OF_MEMORY, "constant folding: out of memory");
+            break;
         }
         int skipped = 0;
         nne_status es = nne_node_eval(g, i, ins, limit, outs, &skipped);
-        if (es == NNE_ERR_OUT_OF_MEMORY) {
-            nne_free(outs);
-            nne_free(ov);
-            return es;
-        }
+        /* any failure (also "too big for this machine" or a failed
+         * allocation) only means the node is not folded here */
         if (es != NNE_OK || skipped) {
             if (es != NNE_OK)
                 nne_log(NNE_LOG_DEBUG, "constant folding: node \"%s\" (%s) not folded: %s", n->name, n->op_type,
@@ -98,6 +109,8 @@ nne_status nne_pass_constant_folding(nne_pass_ctx *ctx, nne_graph *g, nne_pass_s
         st->removed++;
         st->folded++;
     }
+    nne_free(listed);
+    NNE_TRY(rc);
     void *pair[2] = {ctx, st};
     return nne_graph_for_each_subgraph(g, fold_sub, pair);
 }

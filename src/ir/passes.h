@@ -38,6 +38,28 @@ nne_status nne_pass_cse(nne_pass_ctx *ctx, nne_graph *g, nne_pass_stats *st);
 #define NNE_FOLD_GROWTH 2
 #define NNE_FOLD_BUDGET_BYTES ((size_t)16 << 20)
 
+/*
+ * Replacing values while walking nodes in order, in O(1) per replacement:
+ * a pass that meets a node first calls nne_alias_inputs on it (its inputs
+ * follow the replacements made so far; every reader comes after its
+ * producer, so it has seen them all), and nne_alias_replace records
+ * old -> new. Only a value read by a subgraph link is replaced at once
+ * through nne_graph_replace_uses (links carry names, which must change).
+ * Graph outputs never change (see nne_graph_replace_uses).
+ */
+typedef struct nne_alias {
+    int n;
+    int *rep;         /* rep[v]: the value v now stands for, -1: itself */
+    uint8_t *linked;  /* 1: a subgraph links to v */
+} nne_alias;
+nne_status nne_alias_init(nne_alias *a, const nne_graph *g);
+void nne_alias_free(nne_alias *a);
+int nne_alias_find(nne_alias *a, int v);
+void nne_alias_inputs(nne_alias *a, nne_node *n);
+/* NNE_OK when old_v's readers can read new_v (only links can refuse). */
+nne_status nne_alias_can_replace(nne_alias *a, nne_graph *g, int old_v, int new_v);
+nne_status nne_alias_replace(nne_alias *a, nne_graph *g, int old_v, int new_v);
+
 /* Nodes in g and all its subgraphs. */
 int nne_graph_count_nodes(const nne_graph *g);
 /* Pointer to the data of value v when it is a constant that cannot change:
