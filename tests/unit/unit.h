@@ -21,4 +21,5 @@ void unit_elemwise(void);
 void unit_fuzz_regress(void);
 void unit_kernels(void);
 void unit_plan(void);
+void unit_passes(void);
 #endif
