@@ -111,6 +111,20 @@ void unit_oom(void) {
     nne_tensor t5 = {.dtype = NNE_DTYPE_FLOAT, .ndim = 4, .dims = {1, 1, 28, 28}, .data = img};
     const char *n5[] = {"input"};
     oom_model("models/fashion_cnn.onnx", 1, n5, &t5);
+    /* packed weights (the model's cache), half-precision weights converted
+     * once, and a Loop body run through the phased ops' run-time path */
+    static float xm[7 * 37];
+    nne_tensor t7 = {.dtype = NNE_DTYPE_FLOAT, .ndim = 2, .dims = {7, 37}, .data = xm};
+    oom_model("tests/models/matmul_const.onnx", 1, n1, &t7);
+    static uint16_t xh[2 * 25];
+    nne_tensor t8 = {.dtype = NNE_DTYPE_FLOAT16, .ndim = 4, .dims = {1, 2, 5, 5}, .data = xh};
+    oom_model("tests/models/conv_f16.onnx", 1, n1, &t8);
+    float xl[4] = {1, 2, 3, 4};
+    int64_t trips = 3;
+    nne_tensor t9[2] = {{.dtype = NNE_DTYPE_FLOAT, .ndim = 1, .dims = {4}, .data = xl},
+                        {.dtype = NNE_DTYPE_INT64, .ndim = 0, .data = &trips}};
+    const char *n9[] = {"x", "n"};
+    oom_model("tests/models/loop_accum.onnx", 2, n9, t9);
     /* the optimization passes' failure paths: folding, subgraph editing */
     g_oom_optimize = 1;
     oom_model("tests/models/shape_chain.onnx", 1, n1, &t1);
