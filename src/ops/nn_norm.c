@@ -359,6 +359,15 @@ static nne_dtype stash_dtype(nne_op_ctx *ctx) {
     return NNE_DTYPE_FLOAT;
 }
 
+/* LayerNormalization / RMSNormalization in phases: last_axes_norm is infer;
+ * when planning it keeps the row geometry, epsilon and scratch layout. */
+typedef struct ln_state {
+    int rms;
+    double eps;
+    int64_t rows, len;
+    size_t xo, mo;
+} ln_state;
+
 static nne_status last_axes_norm(nne_op_ctx *ctx, int rms) {
     const nne_tensor *X = nne_ctx_input(ctx, 0), *S = nne_ctx_input(ctx, 1);
     const nne_tensor *Bi = rms ? NULL : nne_ctx_input(ctx, 2);
@@ -389,9 +398,23 @@ static nne_status last_axes_norm(nne_op_ctx *ctx, int rms) {
     size_t xo, yo;
     dbuf_plan(ctx, X, &c, &xo, &yo);
     size_t mo = nn_carve_add(&c, (size_t)rows * 2 * sizeof(double));
-    void *base = nn_scratch(ctx, &c);
-    if (nne_ctx_shape_only(ctx)) return NNE_OK;
-    double *xd = (double *)((char *)base + xo), *st = (double *)((char *)base + mo);
+    nn_scratch(ctx, &c);
+    ln_state *lst = nne_ctx_plan_state(ctx);
+    if (lst) *lst = (ln_state){.rms = rms, .eps = eps, .rows = rows, .len = len, .xo = xo, .mo = mo};
+    return NNE_OK;
+}
+
+static nne_status last_axes_kernel(const void *state, const nne_kernel_args *a) {
+    const ln_state *lst = state;
+    const nne_tensor *X = a->in[0], *S = a->in[1];
+    const nne_tensor *Bi = !lst->rms && a->n_in > 2 ? a->in[2] : NULL;
+    nne_tensor *Y = a->out[0];
+    nne_tensor *Mo = !lst->rms && a->n_out > 1 ? a->out[1] : NULL, *Io = !lst->rms && a->n_out > 2 ? a->out[2] : NULL;
+    int rms = lst->rms;
+    double eps = lst->eps;
+    int64_t rows = lst->rows, len = lst->len;
+    char *base = a->scratch;
+    double *xd = (double *)(base + lst->xo), *st = (double *)(base + lst->mo);
     int64_t total = nne_tensor_numel(X);
     nn_load_f64(X, 0, total, xd);
     if (rms) {
@@ -577,8 +600,10 @@ NNE_OP_DEFINE(BatchNormalization, "", "BatchNormalization", .infer = batchnorm_i
               .state_size = sizeof(bn_state), .state_free = bn_state_free);
 NNE_OP_REGISTER(InstanceNormalization, "", "InstanceNormalization", instancenorm_run, 0);
 NNE_OP_REGISTER(GroupNormalization, "", "GroupNormalization", groupnorm_run, 0);
-NNE_OP_REGISTER(LayerNormalization, "", "LayerNormalization", layernorm_run, 0);
-NNE_OP_REGISTER(RMSNormalization, "", "RMSNormalization", rmsnorm_run, 0);
+NNE_OP_DEFINE(LayerNormalization, "", "LayerNormalization", .infer = layernorm_run, .run = last_axes_kernel,
+              .state_size = sizeof(ln_state));
+NNE_OP_DEFINE(RMSNormalization, "", "RMSNormalization", .infer = rmsnorm_run, .run = last_axes_kernel,
+              .state_size = sizeof(ln_state));
 NNE_OP_REGISTER(LRN, "", "LRN", lrn_run, 0);
 NNE_OP_REGISTER(LpNormalization, "", "LpNormalization", lpnorm_run, 0);
 NNE_OP_REGISTER(MeanVarianceNormalization, "", "MeanVarianceNormalization", mvn_run, 0);

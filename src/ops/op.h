@@ -46,7 +46,8 @@
  *   GlobalAveragePool, GlobalLpPool, Softmax, LogSoftmax, Hardmax, Reshape,
  *   Flatten, Squeeze, Unsqueeze, Identity, Transpose, Concat, Gather, Slice,
  *   Cast, CastLike, the Reduce* family (ReduceSum ... ReduceSumSquare),
- *   Resize and Upsample (taps computed once per plan).
+ *   Resize and Upsample (taps computed once per plan), LayerNormalization,
+ *   RMSNormalization.
  * ConvTranspose, ConvInteger, QLinearConv, MatMulInteger and QLinearMatMul
  * are one-function ops with a macs function.
  *
