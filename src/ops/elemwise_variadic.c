@@ -31,6 +31,15 @@ static void broadcast_copy(nne_tensor *y, const nne_tensor *x)
     }
 }
 
+/* Max/Min/Sum/Mean and Where in phases: the *_run functions are infer;
+ * when planning they keep the kernel (variadic) in the state. */
+typedef struct va_state {
+    ew_binary_fn fn;
+    int mean;
+} va_state;
+
+static nne_status variadic_kernel(const void *state, const nne_kernel_args *a);
+
 static nne_status variadic_run(nne_op_ctx *ctx, const ew_binop *op, int mean)
 {
     int n = nne_ctx_num_inputs(ctx);
@@ -62,8 +71,22 @@ static nne_status variadic_run(nne_op_ctx *ctx, const ew_binop *op, int mean)
     }
     nne_tensor *y = NULL;
     NNE_TRY(nne_ctx_output(ctx, 0, dt, nd, dims, &y));
-    if (nne_ctx_shape_only(ctx))
-        return NNE_OK;
+    va_state *vst = nne_ctx_plan_state(ctx);
+    if (vst) {
+        vst->fn = fn;
+        vst->mean = mean;
+    }
+    return NNE_OK;
+}
+
+static nne_status variadic_kernel(const void *state, const nne_kernel_args *a)
+{
+    const va_state *vst = state;
+    ew_binary_fn fn = vst->fn;
+    int mean = vst->mean, n = a->n_in;
+    const nne_tensor *x0 = a->in[0];
+    nne_tensor *y = a->out[0];
+    nne_dtype dt = x0->dtype;
     if (nne_tensor_numel(y) == 0)
         return NNE_OK;
 
@@ -75,7 +98,7 @@ static nne_status variadic_run(nne_op_ctx *ctx, const ew_binop *op, int mean)
      * commutative. */
     int first = 0;
     for (int i = 0; i < n; i++) {
-        if (nne_ctx_input(ctx, i)->data == y->data) {
+        if (a->in[i]->data == y->data) {
             first = i;
             break;
         }
@@ -84,11 +107,11 @@ static nne_status variadic_run(nne_op_ctx *ctx, const ew_binop *op, int mean)
         broadcast_copy(y, x0);
     } else {
         int second = first == 0 ? 1 : 0;
-        ew_binary_exec(&k, fn, y, nne_ctx_input(ctx, first), nne_ctx_input(ctx, second));
+        ew_binary_exec(&k, fn, y, a->in[first], a->in[second]);
         for (int i = 0; i < n; i++) {
             if (i == first || i == second)
                 continue;
-            ew_binary_exec(&k, fn, y, y, nne_ctx_input(ctx, i));
+            ew_binary_exec(&k, fn, y, y, a->in[i]);
         }
     }
     if (mean && n > 1) {
@@ -146,8 +169,17 @@ static nne_status where_run(nne_op_ctx *ctx)
     NNE_TRY(ew_broadcast_n(ctx, 3, ins, &nd, dims));
     nne_tensor *out = NULL;
     NNE_TRY(nne_ctx_output(ctx, 0, x->dtype, nd, dims, &out));
-    if (nne_ctx_shape_only(ctx))
-        return NNE_OK;
+    return NNE_OK;
+}
+
+/* The run phase of Where (no state: the dtypes say everything). */
+static nne_status where_kernel(const void *state, const nne_kernel_args *a)
+{
+    (void)state;
+    const nne_tensor *c = a->in[0], *x = a->in[1], *yt = a->in[2];
+    nne_tensor *out = a->out[0];
+    size_t es = ew_esize(x->dtype);
+    const nne_tensor *ins[3] = {c, x, yt};
     const uint8_t *pc = (const uint8_t *)c->data;
     const void *px = x->data, *py = yt->data;
     void *po = out->data;
@@ -164,8 +196,8 @@ static nne_status where_run(nne_op_ctx *ctx)
     return NNE_OK;
 }
 
-NNE_OP_REGISTER(Max, "", "Max", max_run, 0);
-NNE_OP_REGISTER(Min, "", "Min", min_run, 0);
-NNE_OP_REGISTER(Sum, "", "Sum", sum_run, 0);
-NNE_OP_REGISTER(Mean, "", "Mean", mean_run, 0);
-NNE_OP_REGISTER(Where, "", "Where", where_run, 0);
+NNE_OP_DEFINE(Max, "", "Max", .infer = max_run, .run = variadic_kernel, .state_size = sizeof(va_state));
+NNE_OP_DEFINE(Min, "", "Min", .infer = min_run, .run = variadic_kernel, .state_size = sizeof(va_state));
+NNE_OP_DEFINE(Sum, "", "Sum", .infer = sum_run, .run = variadic_kernel, .state_size = sizeof(va_state));
+NNE_OP_DEFINE(Mean, "", "Mean", .infer = mean_run, .run = variadic_kernel, .state_size = sizeof(va_state));
+NNE_OP_DEFINE(Where, "", "Where", .infer = where_run, .run = where_kernel);
