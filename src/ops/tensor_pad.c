@@ -51,6 +51,15 @@ static int64_t map_index(int64_t o, int64_t pb, int64_t d, int mode) {
     }
 }
 
+/* Pad in phases: pad_run is infer (pads are an attribute or a constant
+ * input when planned); when planning it keeps the mode and the pads. */
+typedef struct pad_state {
+    int mode, opset;
+    size_t es;
+    float value;                 /* opset < 11: the value attribute */
+    int64_t pb[NNE_MAX_DIMS];    /* pads at the start of each axis */
+} pad_state;
+
 static nne_status pad_run(nne_op_ctx *ctx) {
     const nne_tensor *x = nne_ctx_input(ctx, 0);
     if (!x) return nne_ctx_fail(ctx, NNE_ERR_INVALID_ARG, "input 0 is missing");
@@ -120,16 +129,32 @@ static nne_status pad_run(nne_op_ctx *ctx) {
     }
     nne_tensor *y;
     NNE_TRY(nne_ctx_output(ctx, 0, x->dtype, r, od, &y));
-    if (nne_ctx_shape_only(ctx)) return NNE_OK;
+    pad_state *pst = nne_ctx_plan_state(ctx);
+    if (pst) {
+        *pst = (pad_state){.mode = mode, .opset = opset, .es = es,
+                           .value = opset < 11 ? nne_attr_f(ctx, "value", 0.0f) : 0.0f};
+        memcpy(pst->pb, pb, sizeof pst->pb);
+    }
+    return NNE_OK;
+}
+
+static nne_status pad_kernel(const void *state, const nne_kernel_args *a) {
+    const pad_state *pst = state;
+    const nne_tensor *x = a->in[0];
+    nne_tensor *y = a->out[0];
+    int mode = pst->mode, opset = pst->opset, r = x->ndim;
+    size_t es = pst->es;
+    const int64_t *pb = pst->pb, *od = y->dims;
     int64_t on = nne_tensor_numel(y);
     if (on == 0) return NNE_OK;
 
     if (mode == PAD_CONSTANT) {
         unsigned char val[16] = {0};
         if (opset < 11) {
-            nne_tu_store_f64(x->dtype, val, nne_attr_f(ctx, "value", 0.0f));
+            nne_tu_store_f64(x->dtype, val, pst->value);
         } else {
-            const nne_tensor *cv = nne_ctx_input(ctx, 2);
+            /* the constant value is an input: data, read on every run */
+            const nne_tensor *cv = a->n_in > 2 ? a->in[2] : NULL;
             if (cv && nne_tensor_numel(cv) > 0) {
                 if (cv->dtype == x->dtype) memcpy(val, cv->data, es);
                 else nne_tu_store_f64(x->dtype, val, nne_tu_load_f64(cv->dtype, cv->data));
@@ -166,7 +191,7 @@ static nne_status pad_run(nne_op_ctx *ctx) {
     }
     return NNE_OK;
 }
-NNE_OP_REGISTER(Pad, "", "Pad", pad_run, 0);
+NNE_OP_DEFINE(Pad, "", "Pad", .infer = pad_run, .run = pad_kernel, .state_size = sizeof(pad_state));
 
 static nne_status center_crop_pad_run(nne_op_ctx *ctx) {
     const nne_tensor *x = nne_ctx_input(ctx, 0), *st = nne_ctx_input(ctx, 1);
