@@ -7,6 +7,25 @@
  */
 #include "ops/tensor_util.h"
 
+#include <string.h>
+
+/* Expand and Tile in phases: the *_run functions are infer; when planning
+ * they keep the strided copy (view dims and source strides) in the state. */
+typedef struct rep_state {
+    int nd;                                /* view rank */
+    int64_t vd[NNE_TU_MAX_VIEW_DIMS];      /* view dims */
+    int64_t vs[NNE_TU_MAX_VIEW_DIMS];      /* source strides (0: repeated) */
+    size_t es;
+} rep_state;
+
+static nne_status rep_kernel(const void *state, const nne_kernel_args *a) {
+    const rep_state *st = state;
+    int64_t dstr[NNE_TU_MAX_VIEW_DIMS];
+    nne_tu_strides(st->nd, st->vd, dstr);
+    nne_tu_copy_nd(a->out[0]->data, dstr, a->in[0]->data, st->vs, st->es, st->nd, st->vd);
+    return NNE_OK;
+}
+
 static nne_status expand_run(nne_op_ctx *ctx) {
     const nne_tensor *x = nne_ctx_input(ctx, 0), *s = nne_ctx_input(ctx, 1);
     if (!x || !s) return nne_ctx_fail(ctx, NNE_ERR_INVALID_ARG, "inputs input and shape are required");
@@ -39,12 +58,17 @@ static nne_status expand_run(nne_op_ctx *ctx) {
     }
     nne_tensor *y;
     NNE_TRY(nne_ctx_output(ctx, 0, x->dtype, orank, od, &y));
-    if (nne_ctx_shape_only(ctx)) return NNE_OK;
-    nne_tu_strides(orank, od, dstr);
-    nne_tu_copy_nd(y->data, dstr, x->data, sstr, es, orank, od);
+    rep_state *st = nne_ctx_plan_state(ctx);
+    if (st) {
+        st->nd = orank;
+        st->es = es;
+        memcpy(st->vd, od, sizeof(int64_t) * (size_t)orank);
+        memcpy(st->vs, sstr, sizeof(int64_t) * (size_t)orank);
+    }
+    (void)dstr;
     return NNE_OK;
 }
-NNE_OP_REGISTER(Expand, "", "Expand", expand_run, 0);
+NNE_OP_DEFINE(Expand, "", "Expand", .infer = expand_run, .run = rep_kernel, .state_size = sizeof(rep_state));
 
 static nne_status tile_run(nne_op_ctx *ctx) {
     const nne_tensor *x = nne_ctx_input(ctx, 0), *rp = nne_ctx_input(ctx, 1);
@@ -82,8 +106,9 @@ static nne_status tile_run(nne_op_ctx *ctx) {
     }
     nne_tensor *y;
     NNE_TRY(nne_ctx_output(ctx, 0, x->dtype, r, od, &y));
-    if (nne_ctx_shape_only(ctx)) return NNE_OK;
-    int64_t vd[NNE_TU_MAX_VIEW_DIMS], vs[NNE_TU_MAX_VIEW_DIMS], vdst[NNE_TU_MAX_VIEW_DIMS];
+    rep_state *st = nne_ctx_plan_state(ctx);
+    if (!st) return NNE_OK;
+    int64_t *vd = st->vd, *vs = st->vs;
     int64_t istr[NNE_MAX_DIMS];
     nne_tu_strides(r, x->dims, istr);
     for (int i = 0; i < r; i++) {
@@ -92,8 +117,8 @@ static nne_status tile_run(nne_op_ctx *ctx) {
         vd[2 * i + 1] = x->dims[i];
         vs[2 * i + 1] = istr[i];
     }
-    nne_tu_strides(2 * r, vd, vdst);
-    nne_tu_copy_nd(y->data, vdst, x->data, vs, es, 2 * r, vd);
+    st->nd = 2 * r;
+    st->es = es;
     return NNE_OK;
 }
-NNE_OP_REGISTER(Tile, "", "Tile", tile_run, 0);
+NNE_OP_DEFINE(Tile, "", "Tile", .infer = tile_run, .run = rep_kernel, .state_size = sizeof(rep_state));
