@@ -47,7 +47,7 @@
  *   Flatten, Squeeze, Unsqueeze, Identity, Transpose, Concat, Gather, Slice,
  *   Cast, CastLike, the Reduce* family (ReduceSum ... ReduceSumSquare),
  *   Resize and Upsample (taps computed once per plan), LayerNormalization,
- *   RMSNormalization, Max, Min, Sum, Mean, Where, Pad, Expand, Tile.
+ *   RMSNormalization, Max, Min, Sum, Mean, Where, Pad, Expand, Tile, Split.
  * ConvTranspose, ConvInteger, QLinearConv, MatMulInteger and QLinearMatMul
  * are one-function ops with a macs function.
  *

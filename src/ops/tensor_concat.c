@@ -106,6 +106,31 @@ static int64_t part_size(const split_sizes *z, int i) {
     return i == z->n - 1 ? z->last : z->chunk;
 }
 
+/* Split in phases: split_run is infer; when planning it keeps the axis and
+ * element size (each part's size is its output's dim on the axis). */
+static nne_status split_kernel(const void *state, const nne_kernel_args *a) {
+    const cc_state *st = state;
+    const nne_tensor *x = a->in[0];
+    int axis = st->axis, r = x->ndim;
+    size_t es = st->es;
+    int64_t outer = 1, inner = 1, dim = x->dims[axis];
+    for (int k = 0; k < axis; k++) outer *= x->dims[k];
+    for (int k = axis + 1; k < r; k++) inner *= x->dims[k];
+    size_t irow = (size_t)(dim * inner) * es, off = 0;
+    for (int i = 0; i < a->n_out; i++) {
+        nne_tensor *y = a->out[i];
+        if (!y) continue; /* every output of a Split is named (the op's infer checked) */
+        size_t row = (size_t)(y->dims[axis] * inner) * es;
+        if (row && y->data) {
+            char *d = y->data;
+            const char *s = (const char *)x->data + off;
+            for (int64_t o = 0; o < outer; o++) memcpy(d + (size_t)o * row, s + (size_t)o * irow, row);
+        }
+        off += row;
+    }
+    return NNE_OK;
+}
+
 static nne_status split_run(nne_op_ctx *ctx) {
     const nne_tensor *x = nne_ctx_input(ctx, 0);
     if (!x) return nne_ctx_fail(ctx, NNE_ERR_INVALID_ARG, "input 0 is missing");
@@ -182,7 +207,7 @@ static nne_status split_run(nne_op_ctx *ctx) {
         nne_tensor *y;
         od[axis] = part_size(&z, i);
         NNE_TRY(nne_ctx_output(ctx, i, x->dtype, r, od, &y));
-        if (nne_ctx_shape_only(ctx)) continue;
+        if (nne_ctx_shape_only(ctx)) continue; /* (only eval-style callers get past) */
         size_t row = (size_t)(od[axis] * inner) * es;
         if (row && y->data && nne_ctx_has_output(ctx, i)) {
             char *d = y->data;
@@ -193,4 +218,16 @@ static nne_status split_run(nne_op_ctx *ctx) {
     }
     return NNE_OK;
 }
-NNE_OP_REGISTER(Split, "", "Split", split_run, 0);
+static nne_status split_infer(nne_op_ctx *ctx) {
+    NNE_TRY(split_run(ctx));
+    cc_state *st = nne_ctx_plan_state(ctx);
+    if (st) {
+        const nne_tensor *x = nne_ctx_input(ctx, 0);
+        int r = x->ndim;
+        int64_t a = nne_attr_i(ctx, "axis", 0);
+        st->axis = (int)(a < 0 ? a + r : a);
+        st->es = nne_dtype_size(x->dtype);
+    }
+    return NNE_OK;
+}
+NNE_OP_DEFINE(Split, "", "Split", .infer = split_infer, .run = split_kernel, .state_size = sizeof(cc_state));
