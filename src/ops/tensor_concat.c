@@ -195,29 +195,17 @@ static nne_status split_run(nne_op_ctx *ctx) {
         z.chunk = z.last = dim / nout;
     }
 
-    /* shape mode declares every output; run mode declares and fills each */
+    /* declare every output (split_kernel fills them) */
     int64_t od[NNE_MAX_DIMS];
     for (int k = 0; k < r; k++) od[k] = x->dims[k];
-    int64_t outer = 1, inner = 1;
-    for (int k = 0; k < axis; k++) outer *= x->dims[k];
-    for (int k = axis + 1; k < r; k++) inner *= x->dims[k];
-    size_t irow = (size_t)(dim * inner) * es;
-    size_t off = 0;
     for (int i = 0; i < nout; i++) {
         nne_tensor *y;
         od[axis] = part_size(&z, i);
         NNE_TRY(nne_ctx_output(ctx, i, x->dtype, r, od, &y));
-        if (nne_ctx_shape_only(ctx)) continue; /* (only eval-style callers get past) */
-        size_t row = (size_t)(od[axis] * inner) * es;
-        if (row && y->data && nne_ctx_has_output(ctx, i)) {
-            char *d = y->data;
-            const char *s = (const char *)x->data + off;
-            for (int64_t o = 0; o < outer; o++) memcpy(d + (size_t)o * row, s + (size_t)o * irow, row);
-        }
-        off += row;
     }
     return NNE_OK;
 }
+
 static nne_status split_infer(nne_op_ctx *ctx) {
     NNE_TRY(split_run(ctx));
     cc_state *st = nne_ctx_plan_state(ctx);
