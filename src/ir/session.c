@@ -649,10 +649,58 @@ static int cmp_off(const void *a, const void *b) {
     return (*x)->off < (*y)->off ? -1 : (*x)->off > (*y)->off;
 }
 
-/* Greedy placement: largest first, lowest gap among lifetime-overlapping buffers. */
+/* Index of the placed buffers by lifetime, so that placing a buffer looks
+ * only at the placed buffers whose lifetimes intersect its own (a few in a
+ * long chain) instead of every placed buffer. Two segment trees over the
+ * node indices: `cover` keeps a buffer at the O(log n) nodes that cover its
+ * lifetime (the buffers alive at time t are on the path from leaf t to the
+ * root), `start` keeps it at every ancestor of the leaf of its first use
+ * (the buffers that start inside a range are at the range's O(log n)
+ * canonical nodes). A lifetime [f, l] meets the buffers alive at f plus
+ * those that start in (f, l]; the two sets are disjoint. */
+typedef struct plan_index {
+    int leaves;          /* power of two > last time */
+    int *cover, *start;  /* list heads per tree node (2 * leaves), -1: empty */
+    int *next, *buf;     /* entry pool: linked lists */
+    int used, cap;
+} plan_index;
+
+static void pix_push(plan_index *x, int *head, int node, int b) {
+    x->buf[x->used] = b;
+    x->next[x->used] = head[node];
+    head[node] = x->used++;
+}
+
+static void pix_insert(plan_index *x, int b, int first, int last) {
+    for (int n = first + x->leaves; n >= 1; n >>= 1) pix_push(x, x->start, n, b);
+    for (int lo = first + x->leaves, hi = last + x->leaves + 1; lo < hi; lo >>= 1, hi >>= 1) {
+        if (lo & 1) pix_push(x, x->cover, lo++, b);
+        if (hi & 1) pix_push(x, x->cover, --hi, b);
+    }
+}
+
+/* Appends to out the buffers whose lifetimes meet [first, last]; returns the count. */
+static int pix_query(const plan_index *x, int first, int last, int *out) {
+    int k = 0;
+    for (int n = first + x->leaves; n >= 1; n >>= 1)
+        for (int e = x->cover[n]; e >= 0; e = x->next[e]) out[k++] = x->buf[e];
+    for (int lo = first + 1 + x->leaves, hi = last + x->leaves + 1; lo < hi; lo >>= 1, hi >>= 1) {
+        if (lo & 1)
+            for (int e = x->start[lo++]; e >= 0; e = x->next[e]) out[k++] = x->buf[e];
+        if (hi & 1)
+            for (int e = x->start[--hi]; e >= 0; e = x->next[e]) out[k++] = x->buf[e];
+    }
+    return k;
+}
+
+/* Greedy placement: largest first, lowest gap among lifetime-overlapping
+ * buffers. O(n log n) plus, per buffer, the sort of the buffers alive with
+ * it. */
 static nne_status plan_arena(nne_session *s) {
     const nne_graph *g = s->g;
     int nb = 0;
+    plan_index px = {0};
+    int *hits = NULL;
     plan_buf *bufs = nne_calloc((size_t)s->nv + 1, sizeof *bufs);
     plan_buf **placed = nne_calloc((size_t)s->nv + 1, sizeof *placed);
     if (!bufs || !placed) goto oom;
@@ -683,23 +731,43 @@ static nne_status plan_arena(nne_session *s) {
     }
     nne_free(idx_of);
     qsort(bufs, (size_t)nb, sizeof *bufs, cmp_size_desc);
+    int levels = 1;
+    px.leaves = 1;
+    while (px.leaves <= s->nn) px.leaves <<= 1, levels++;
+    px.cap = nb * 3 * levels + 1;
+    px.cover = nne_malloc((size_t)px.leaves * 2 * sizeof(int));
+    px.start = nne_malloc((size_t)px.leaves * 2 * sizeof(int));
+    px.next = nne_calloc((size_t)px.cap, sizeof(int));
+    px.buf = nne_calloc((size_t)px.cap, sizeof(int));
+    hits = nne_calloc((size_t)nb + 1, sizeof(int));
+    if (!px.cover || !px.start || !px.next || !px.buf || !hits) goto oom;
+    for (int n = 0; n < 2 * px.leaves; n++) px.cover[n] = px.start[n] = -1;
     size_t total = 0;
-    int np = 0;
     for (int b = 0; b < nb; b++) {
         plan_buf *cur = &bufs[b];
-        /* placed buffers live at the same time, sorted by offset */
+        if (cur->first < 0) cur->first = 0;
+        if (cur->last < cur->first) cur->last = cur->first;
+        /* the placed buffers alive at the same time, sorted by offset */
+        int np = pix_query(&px, cur->first, cur->last, hits);
+        for (int p = 0; p < np; p++) placed[p] = &bufs[hits[p]];
+        qsort(placed, (size_t)np, sizeof *placed, cmp_off);
         size_t off = 0;
         for (int p = 0; p < np; p++) {
             plan_buf *o = placed[p];
-            if (o->last < cur->first || cur->last < o->first) continue;
             if (o->off >= off + cur->size) break; /* gap before o fits */
             if (o->off + o->size > off) off = o->off + o->size;
         }
         cur->off = off;
-        placed[np++] = cur;
-        qsort(placed, (size_t)np, sizeof *placed, cmp_off);
+        /* a zero-sized buffer never blocks another */
+        if (cur->size) pix_insert(&px, b, cur->first, cur->last);
         if (off + cur->size > total) total = off + cur->size;
     }
+    nne_free(px.cover);
+    nne_free(px.start);
+    nne_free(px.next);
+    nne_free(px.buf);
+    nne_free(hits);
+    px.cover = px.start = px.next = px.buf = hits = NULL;
     s->life_first = nne_calloc((size_t)s->nv + 1, sizeof(int));
     s->life_last = nne_calloc((size_t)s->nv + 1, sizeof(int));
     if (!s->life_first || !s->life_last) goto oom;
@@ -720,6 +788,11 @@ static nne_status plan_arena(nne_session *s) {
 oom:
     nne_free(bufs);
     nne_free(placed);
+    nne_free(px.cover);
+    nne_free(px.start);
+    nne_free(px.next);
+    nne_free(px.buf);
+    nne_free(hits);
     return nne_error(NNE_ERR_OUT_OF_MEMORY, "session: out of memory");
 }
 
