@@ -28,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 enum { VS_UNKNOWN = 0, VS_INPUT, VS_CONST, VS_STATIC, VS_DYNAMIC };
 enum { NM_STATIC = 0, NM_FOLDED, NM_DYNAMIC };
@@ -84,6 +85,7 @@ struct nne_session {
     uint8_t *bound;
     exec main;
     uint64_t rng;
+    nne_budget budget;      /* memory charged while preparing/running (alloc.c) */
 };
 
 
@@ -140,9 +142,37 @@ nne_status nne_tensor_clone(const nne_tensor *src, nne_tensor *dst) {
 }
 
 static nne_status sess_fail(nne_session *s, nne_status st) {
+    if (s->budget.refused) {
+        /* the failing call site said "cannot allocate"; say why */
+        nne_error_prefix("memory limit of %zu bytes reached (%zu bytes in use, %zu more requested)", s->budget.limit,
+                         nne_budget_used(&s->budget), s->budget.refused_bytes);
+        s->budget.refused = 0;
+        if (st != NNE_ERR_CANCELLED && st != NNE_ERR_LIMIT) st = NNE_ERR_OUT_OF_MEMORY;
+    }
     snprintf(s->err, sizeof s->err, "%s", nne_last_error());
     return st;
 }
+
+/* The user's cancel callback, called between nodes and at Loop/Scan iterations. */
+static nne_status check_cancel(const nne_session *s) {
+    if (s->opt.cancel_fn && s->opt.cancel_fn(s->opt.cancel_user))
+        return nne_error(NNE_ERR_CANCELLED, "cancelled by the session's cancel callback");
+    return NNE_OK;
+}
+
+size_t nne_session_options_memory_limit(const nne_session_options *opt) {
+    if (opt && opt->memory_limit_bytes) return opt->memory_limit_bytes == SIZE_MAX ? 0 : opt->memory_limit_bytes;
+    /* half of what the process may use at most: room for the model's weights,
+     * the caller's buffers and a second session */
+    size_t cap = nne_mem_cap();
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_AS, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < cap) cap = rl.rlim_cur;
+    if (getrlimit(RLIMIT_DATA, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < cap) cap = rl.rlim_cur;
+    return cap / 2;
+}
+
+size_t nne_session_memory_bytes(const nne_session *s) { return s ? nne_budget_used(&s->budget) : 0; }
+size_t nne_session_memory_peak(const nne_session *s) { return s ? s->budget.peak : 0; }
 
 const char *nne_session_last_error(const nne_session *s) { return s ? s->err : "no session"; }
 
@@ -227,6 +257,11 @@ static void exec_free(exec *ex) {
 /* ---------------------------------------------------------- ctx API -- */
 
 int nne_ctx_shape_only(const nne_op_ctx *ctx) { return ctx->shape_only; }
+nne_status nne_ctx_check_cancel(nne_op_ctx *ctx) { return check_cancel(ctx->ex->s); }
+int64_t nne_ctx_max_loop_iterations(const nne_op_ctx *ctx) {
+    int64_t m = ctx->ex->s->opt.max_loop_iterations;
+    return m == 0 ? NNE_DEFAULT_MAX_LOOP_ITERATIONS : m < 0 ? INT64_MAX : m;
+}
 int nne_ctx_opset(const nne_op_ctx *ctx) { return ctx->node->opset; }
 const char *nne_ctx_node_name(const nne_op_ctx *ctx) { return ctx->node->name; }
 int nne_ctx_num_inputs(const nne_op_ctx *ctx) { return ctx->node->n_in; }
@@ -542,6 +577,7 @@ nne_status nne_ctx_run_graph(nne_op_ctx *ctx, const struct nne_graph *g, int n_i
     }
     memcpy(sub.uses_left, sub.uses, (size_t)g->n_values * sizeof(int));
     for (int i = 0; i < g->n_nodes; i++) {
+        if ((st = check_cancel(ctx->ex->s)) != NNE_OK) goto done;
         st = run_node(&sub, i, 0, POL_MALLOC, NULL);
         if (st != NNE_OK) goto done;
         release_inputs(&sub, i);
@@ -594,6 +630,7 @@ nne_status nne_session_create(const nne_model *m, const nne_session_options *opt
     s->m = m;
     s->g = m->graph;
     s->opt = opt ? *opt : nne_session_options_default();
+    s->budget.limit = nne_session_options_memory_limit(&s->opt);
     *out = s;
     return NNE_OK;
 }
@@ -849,8 +886,18 @@ static nne_status seed_input(nne_session *s, int v, int32_t n, const char *const
     return NNE_OK;
 }
 
+static nne_status prepare(nne_session *s, int32_t n, const char *const *names, const nne_tensor *shapes);
+
 nne_status nne_session_prepare(nne_session *s, int32_t n, const char *const *names, const nne_tensor *shapes) {
     if (!s) return nne_error(NNE_ERR_INVALID_ARG, "nne_session_prepare: NULL session");
+    s->budget.refused = 0;
+    nne_budget *prev = nne_budget_enter(&s->budget);
+    nne_status st = prepare(s, n, names, shapes);
+    nne_budget_leave(prev);
+    return st;
+}
+
+static nne_status prepare(nne_session *s, int32_t n, const char *const *names, const nne_tensor *shapes) {
     unprepare(s);
     const nne_graph *g = s->g;
     s->nv = g->n_values;
@@ -889,6 +936,7 @@ nne_status nne_session_prepare(nne_session *s, int32_t n, const char *const *nam
     if ((st = exec_init(&s->main, s, g, NULL)) != NNE_OK) goto fail;
     for (int i = 0; i < s->nn; i++) {
         const nne_node *nd = &g->nodes[i];
+        if ((st = check_cancel(s)) != NNE_OK) goto fail;
         if (!nd->op) {
             st = nne_error(NNE_ERR_UNSUPPORTED, "node \"%s\": op %s%s%s (opset %d) is not supported", nd->name,
                            nd->domain, nd->domain[0] ? ":" : "", nd->op_type, nd->opset);
@@ -962,7 +1010,7 @@ nne_status nne_session_prepare(nne_session *s, int32_t n, const char *const *nam
     s->prepared = 1;
     return NNE_OK;
 fail:
-    sess_fail(s, st);
+    st = sess_fail(s, st);
     unprepare(s);
     return st;
 }
@@ -994,8 +1042,18 @@ nne_status nne_session_set_input(nne_session *s, const char *name, const nne_ten
     return NNE_OK;
 }
 
+static nne_status run(nne_session *s);
+
 nne_status nne_session_run(nne_session *s) {
     if (!s) return nne_error(NNE_ERR_INVALID_ARG, "nne_session_run: NULL session");
+    s->budget.refused = 0;
+    nne_budget *prev = nne_budget_enter(&s->budget);
+    nne_status st = run(s);
+    nne_budget_leave(prev);
+    return st;
+}
+
+static nne_status run(nne_session *s) {
     if (!s->prepared) return sess_fail(s, nne_error(NNE_ERR_INVALID_ARG, "session is not prepared"));
     exec *ex = &s->main;
     for (int i = 0; i < s->m->n_feed; i++) {
@@ -1007,7 +1065,9 @@ nne_status nne_session_run(nne_session *s) {
     memcpy(ex->uses_left, ex->uses, (size_t)s->nv * sizeof(int));
     for (int i = 0; i < s->nn; i++) {
         if (s->node_mode[i] == NM_FOLDED) continue;
-        nne_status st = run_node(ex, i, 0, s->node_mode[i] == NM_STATIC ? POL_PLAN : POL_MALLOC, NULL);
+        nne_status st = check_cancel(s);
+        if (st != NNE_OK) return sess_fail(s, st);
+        st = run_node(ex, i, 0, s->node_mode[i] == NM_STATIC ? POL_PLAN : POL_MALLOC, NULL);
         if (st != NNE_OK) return sess_fail(s, st);
         release_inputs(ex, i);
     }

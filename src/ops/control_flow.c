@@ -147,7 +147,16 @@ static nne_status loop_run(nne_op_ctx *ctx) {
     }
     int64_t iter = 0;
     uint8_t cond_in;
+    int64_t cap = nne_ctx_max_loop_iterations(ctx);
     while (keep && iter < M) {
+        if (iter >= cap) {
+            st = nne_ctx_fail(ctx, NNE_ERR_LIMIT,
+                              "the loop reached the iteration cap of %lld (trip count %lld%s); raise the session's "
+                              "max_loop_iterations if it is meant to run longer",
+                              (long long)cap, (long long)M, M == INT64_MAX ? ": none, the condition decides" : "");
+            goto done;
+        }
+        if ((st = nne_ctx_check_cancel(ctx)) != NNE_OK) goto done;
         int64_t it = iter;
         cond_in = (uint8_t)keep;
         bin[0] = (nne_tensor){.dtype = NNE_DTYPE_INT64, .ndim = 0, .data = &it};
@@ -280,6 +289,7 @@ static nne_status scan_once(nne_op_ctx *ctx, const struct nne_graph *body, const
         }
     }
     for (int64_t t = 0; t < L; t++) {
+        if ((st = nne_ctx_check_cancel(ctx)) != NNE_OK) goto done;
         for (int i = 0; i < N; i++) bin[i] = res[i];
         for (int j = 0; j < M; j++)
             take_slice(c->xs[j], c->in_axes[j], c->in_dirs[j] ? L - 1 - t : t, &bin[N + j]);
