@@ -937,6 +937,15 @@ nne_status nne_model_load_memory(const void *data, size_t size, const char *base
         }
     }
     int64_t main_opset = nne_model_opset_for(m, "");
+    for (int i = 0; i < m->n_opsets; i++) {
+        const char *d = m->opsets[i].domain;
+        if ((!d[0] || !strcmp(d, "ai.onnx")) && m->opsets[i].version < 1) {
+            /* ops have no version 0: nothing could be chosen for its nodes */
+            st = nne_error(NNE_ERR_CORRUPT_MODEL, "onnx: opset import of ai.onnx has version %lld, expected 1-28",
+                           (long long)m->opsets[i].version);
+            goto fail;
+        }
+    }
     if (main_opset > 28) {
         st = nne_error(NNE_ERR_UNSUPPORTED, "onnx: opset %lld is newer than nnedge supports (1-28)",
                        (long long)main_opset);
@@ -952,6 +961,10 @@ nne_status nne_model_load_memory(const void *data, size_t size, const char *base
         goto fail;
     }
     nne_graph *g = m->graph;
+    if (g->n_outputs == 0) {
+        st = nne_error(NNE_ERR_CORRUPT_MODEL, "onnx: the graph declares no outputs; a model must have at least one");
+        goto fail;
+    }
     m->feed = nne_calloc((size_t)g->n_inputs + 1, sizeof(int));
     if (!m->feed) {
         st = nne_error(NNE_ERR_OUT_OF_MEMORY, "onnx: out of memory");

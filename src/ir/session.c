@@ -47,6 +47,8 @@ struct nne_op_ctx {
     const nne_tensor **ins;
     size_t scratch_req;
     void *scratch_mem; /* malloc'd scratch for POL_MALLOC */
+    const nne_attr *bad_attr; /* first attribute read as another type */
+    int bad_expect;
 };
 
 struct exec {
@@ -433,54 +435,71 @@ double nne_ctx_rand(nne_op_ctx *ctx) {
     return (double)((*x * 2685821657736338717ull) >> 11) * (1.0 / 9007199254740992.0);
 }
 
-/* attributes */
+/* attributes
+ * An accessor given an attribute of another type (a FLOATS kernel_shape, say)
+ * returns the default as if the attribute were absent and records the
+ * mismatch; run_node then fails the node naming both types, whatever the op
+ * made of the default. An INT where a FLOAT is expected is read as a float. */
 static const nne_attr *find_attr(const nne_op_ctx *ctx, const char *name) { return nne_node_attr(ctx->node, name); }
+
+static const nne_attr *typed_attr(const nne_op_ctx *ctx, const char *name, int type) {
+    const nne_attr *a = find_attr(ctx, name);
+    if (!a || a->type == type || (type == NNE_ATTR_FLOAT && a->type == NNE_ATTR_INT)) return a;
+    nne_op_ctx *c = (nne_op_ctx *)ctx; /* accessors take const ctx; the record is bookkeeping */
+    if (!c->bad_attr) {
+        c->bad_attr = a;
+        c->bad_expect = type;
+    }
+    return NULL;
+}
+
+static const char *attr_type_name(int t) {
+    static const char *const names[] = {"UNDEFINED", "FLOAT", "INT", "STRING", "TENSOR", "GRAPH", "FLOATS", "INTS",
+                                        "STRINGS", "TENSORS", "GRAPHS", "SPARSE_TENSOR", "SPARSE_TENSORS",
+                                        "TYPE_PROTO", "TYPE_PROTOS"};
+    return t >= 0 && t < (int)NNE_ARRAY_LEN(names) ? names[t] : "unknown";
+}
+
 int nne_attr_has(const nne_op_ctx *ctx, const char *name) { return find_attr(ctx, name) != NULL; }
 int64_t nne_attr_i(const nne_op_ctx *ctx, const char *name, int64_t def) {
-    const nne_attr *a = find_attr(ctx, name);
-    if (!a) return def;
-    if (a->type != NNE_ATTR_FLOAT) return a->i;
-    /* a float where an int is expected: saturate (casting NaN or 1e30 is undefined) */
-    if (!(a->f == a->f)) return 0;
-    if (a->f >= 9.2e18f) return INT64_MAX;
-    if (a->f <= -9.2e18f) return INT64_MIN;
-    return (int64_t)a->f;
+    const nne_attr *a = typed_attr(ctx, name, NNE_ATTR_INT);
+    return a ? a->i : def;
 }
 float nne_attr_f(const nne_op_ctx *ctx, const char *name, float def) {
-    const nne_attr *a = find_attr(ctx, name);
+    const nne_attr *a = typed_attr(ctx, name, NNE_ATTR_FLOAT);
     return a ? (a->type == NNE_ATTR_INT ? (float)a->i : a->f) : def;
 }
 const char *nne_attr_s(const nne_op_ctx *ctx, const char *name, const char *def) {
-    const nne_attr *a = find_attr(ctx, name);
+    const nne_attr *a = typed_attr(ctx, name, NNE_ATTR_STRING);
     return a && a->s ? a->s : def;
 }
 int nne_attr_ints(const nne_op_ctx *ctx, const char *name, const int64_t **vals) {
-    const nne_attr *a = find_attr(ctx, name);
+    const nne_attr *a = typed_attr(ctx, name, NNE_ATTR_INTS);
     *vals = NULL;
     if (!a) return -1;
     *vals = a->ints;
     return a->ints ? a->n : 0;
 }
 int nne_attr_floats(const nne_op_ctx *ctx, const char *name, const float **vals) {
-    const nne_attr *a = find_attr(ctx, name);
+    const nne_attr *a = typed_attr(ctx, name, NNE_ATTR_FLOATS);
     *vals = NULL;
     if (!a) return -1;
     *vals = a->floats;
     return a->floats ? a->n : 0;
 }
 int nne_attr_strings(const nne_op_ctx *ctx, const char *name, const char *const **vals) {
-    const nne_attr *a = find_attr(ctx, name);
+    const nne_attr *a = typed_attr(ctx, name, NNE_ATTR_STRINGS);
     *vals = NULL;
     if (!a) return -1;
     *vals = (const char *const *)a->strings;
     return a->strings ? a->n : 0;
 }
 const nne_tensor *nne_attr_t(const nne_op_ctx *ctx, const char *name) {
-    const nne_attr *a = find_attr(ctx, name);
+    const nne_attr *a = typed_attr(ctx, name, NNE_ATTR_TENSOR);
     return a ? a->t : NULL;
 }
 const struct nne_graph *nne_attr_g(const nne_op_ctx *ctx, const char *name) {
-    const nne_attr *a = find_attr(ctx, name);
+    const nne_attr *a = typed_attr(ctx, name, NNE_ATTR_GRAPH);
     return a ? a->g : NULL;
 }
 int nne_graph_num_inputs(const struct nne_graph *g) { return g->n_inputs; }
@@ -501,6 +520,10 @@ static nne_status run_node(exec *ex, int ni, int shape_only, int policy, const n
                       .ins = ex->ins};
     nne_status st = n->op->run(&ctx);
     if (ctx.scratch_mem) nne_aligned_free(ctx.scratch_mem);
+    if (ctx.bad_attr)
+        return nne_error(NNE_ERR_INVALID_ARG, "node \"%s\" (%s): attribute %s has type %s, expected %s", n->name,
+                         n->op_type, ctx.bad_attr->name, attr_type_name(ctx.bad_attr->type),
+                         attr_type_name(ctx.bad_expect));
     if (shape_only && st == NNE_OK) {
         if (ctx.scratch_req > ex->s->scratch_cap) {
             nne_aligned_free(ex->s->scratch);
