@@ -62,6 +62,7 @@ static int charge(nne_budget *b, size_t n) {
         __atomic_sub_fetch(&b->used, n, __ATOMIC_RELAXED);
         b->refused = 1;
         b->refused_bytes = n;
+        b->refused_used = used - n;
         return 0;
     }
     size_t peak = __atomic_load_n(&b->peak, __ATOMIC_RELAXED);

@@ -40,7 +40,7 @@ typedef struct nne_budget {
     size_t limit;
     size_t used, peak;   /* updated atomically */
     int refused;         /* an allocation was refused for the limit */
-    size_t refused_bytes;
+    size_t refused_bytes, refused_used; /* the request refused, the bytes in use then */
 } nne_budget;
 nne_budget *nne_budget_enter(nne_budget *b); /* returns the previous one */
 void nne_budget_leave(nne_budget *prev);

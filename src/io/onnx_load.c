@@ -683,6 +683,7 @@ static nne_status topo_sort(nne_graph *g) {
     int *order = nne_calloc((size_t)nn + 1, sizeof(int));
     nne_node *sorted = nne_calloc((size_t)nn + 1, sizeof(nne_node));
     int *newidx = nne_calloc((size_t)nn + 1, sizeof(int));
+    int *cstart = NULL, *cons = NULL;
     nne_status st = NNE_OK;
     if (!indeg || !order || !sorted || !newidx) {
         st = nne_error(NNE_ERR_OUT_OF_MEMORY, "onnx: out of memory");
@@ -693,7 +694,25 @@ static nne_status topo_sort(nne_graph *g) {
             int v = g->nodes[i].in[k];
             if (v >= 0 && g->values[v].kind == NNE_VAL_NODE) indeg[i]++;
         }
-    /* simple O(n^2) worklist: fine for the rare unsorted file */
+    /* Kahn's worklist over consumer lists (CSR by value), O(nodes + edges):
+     * an unsorted file may be a hostile one with 10^5 nodes in reverse */
+    int nv = g->n_values;
+    cstart = nne_calloc((size_t)nv + 2, sizeof(int));
+    int n_edges = 0;
+    for (int i = 0; i < nn; i++) n_edges += g->nodes[i].n_in;
+    cons = nne_calloc((size_t)n_edges + 1, sizeof(int));
+    if (!cstart || !cons) {
+        st = nne_error(NNE_ERR_OUT_OF_MEMORY, "onnx: out of memory");
+        goto done;
+    }
+    for (int i = 0; i < nn; i++)
+        for (int k = 0; k < g->nodes[i].n_in; k++)
+            if (g->nodes[i].in[k] >= 0) cstart[g->nodes[i].in[k] + 2]++;
+    for (int v = 0; v < nv; v++) cstart[v + 2] += cstart[v + 1];
+    for (int i = 0; i < nn; i++)
+        for (int k = 0; k < g->nodes[i].n_in; k++)
+            if (g->nodes[i].in[k] >= 0) cons[cstart[g->nodes[i].in[k] + 1]++] = i;
+    /* now consumers of v are cons[cstart[v] .. cstart[v + 1]) */
     int head = 0, tail = 0;
     for (int i = 0; i < nn; i++)
         if (!indeg[i]) order[tail++] = i;
@@ -702,9 +721,8 @@ static nne_status topo_sort(nne_graph *g) {
         for (int o = 0; o < g->nodes[i].n_out; o++) {
             int v = g->nodes[i].out[o];
             if (v < 0) continue;
-            for (int j = 0; j < nn; j++)
-                for (int k = 0; k < g->nodes[j].n_in; k++)
-                    if (g->nodes[j].in[k] == v && --indeg[j] == 0) order[tail++] = j;
+            for (int c = cstart[v]; c < cstart[v + 1]; c++)
+                if (--indeg[cons[c]] == 0) order[tail++] = cons[c];
         }
     }
     if (tail != nn) {
@@ -720,6 +738,8 @@ static nne_status topo_sort(nne_graph *g) {
         if (g->values[v].kind == NNE_VAL_NODE && g->values[v].producer >= 0)
             g->values[v].producer = newidx[g->values[v].producer];
 done:
+    nne_free(cstart);
+    nne_free(cons);
     nne_free(indeg);
     nne_free(order);
     nne_free(sorted);

@@ -14,7 +14,9 @@
  *      [producer, last consumer] (subgraph references count as uses); buffers
  *      are placed largest first at the lowest offset that does not overlap a
  *      placed buffer with an intersecting lifetime (the greedy planner of
- *      TFLM, written anew).
+ *      TFLM, written anew). A segment tree over node indices finds the
+ *      placed buffers whose lifetimes meet a new one, so planning a long
+ *      chain is O(n log n) (plan_arena).
  * Run: nodes execute in order; static outputs live in the arena, dynamic ones
  * are allocated as they are produced and freed after their last use.
  * Subgraphs (If/Loop/Scan bodies) run through the same node loop with every
@@ -146,8 +148,9 @@ nne_status nne_tensor_clone(const nne_tensor *src, nne_tensor *dst) {
 static nne_status sess_fail(nne_session *s, nne_status st) {
     if (s->budget.refused) {
         /* the failing call site said "cannot allocate"; say why */
-        nne_error_prefix("memory limit of %zu bytes reached (%zu bytes in use, %zu more requested)", s->budget.limit,
-                         nne_budget_used(&s->budget), s->budget.refused_bytes);
+        nne_error_prefix("memory limit of %zu bytes reached (%zu bytes in use, %zu more requested; the session "
+                         "option memory_limit_bytes, nnedge --max-memory)",
+                         s->budget.limit, s->budget.refused_used, s->budget.refused_bytes);
         s->budget.refused = 0;
         if (st != NNE_ERR_CANCELLED && st != NNE_ERR_LIMIT) st = NNE_ERR_OUT_OF_MEMORY;
     }
@@ -723,7 +726,43 @@ typedef struct plan_index {
     int *cover, *start;  /* list heads per tree node (2 * leaves), -1: empty */
     int *next, *buf;     /* entry pool: linked lists */
     int used, cap;
+    int *fw_first, *fw_last;  /* Fenwick counts of placed lifetimes by first / last time */
+    size_t *sky, *sky_tag;    /* max end offset over time (segment tree: subtree max, whole-range max) */
 } plan_index;
+
+/* With more placed buffers alive than this, a buffer goes on top of them
+ * (the skyline) instead of into the lowest gap: finding the gap means
+ * sorting them all, and only graphs with thousands of tensors alive at once
+ * (hostile ones) get there; first fit is kept for everything real. */
+#define PLAN_FIRST_FIT_MAX 1024
+
+static void fw_add(int *fw, int n, int i) {
+    for (i++; i <= n; i += i & -i) fw[i]++;
+}
+static int fw_sum(const int *fw, int i) { /* entries at positions <= i */
+    int c = 0;
+    for (i++; i > 0; i -= i & -i) c += fw[i];
+    return c;
+}
+static void sky_update(plan_index *x, int node, int nl, int nr, int l, int r, size_t v) {
+    if (r < nl || nr < l) return;
+    if (x->sky[node] < v) x->sky[node] = v;
+    if (l <= nl && nr <= r) {
+        if (x->sky_tag[node] < v) x->sky_tag[node] = v;
+        return;
+    }
+    int mid = nl + (nr - nl) / 2;
+    sky_update(x, 2 * node, nl, mid, l, r, v);
+    sky_update(x, 2 * node + 1, mid + 1, nr, l, r, v);
+}
+static size_t sky_query(const plan_index *x, int node, int nl, int nr, int l, int r) {
+    if (r < nl || nr < l) return 0;
+    if (l <= nl && nr <= r) return x->sky[node];
+    int mid = nl + (nr - nl) / 2;
+    size_t a = sky_query(x, 2 * node, nl, mid, l, r), b = sky_query(x, 2 * node + 1, mid + 1, nr, l, r);
+    size_t m = a > b ? a : b;
+    return m > x->sky_tag[node] ? m : x->sky_tag[node];
+}
 
 static void pix_push(plan_index *x, int *head, int node, int b) {
     x->buf[x->used] = b;
@@ -754,8 +793,8 @@ static int pix_query(const plan_index *x, int first, int last, int *out) {
 }
 
 /* Greedy placement: largest first, lowest gap among lifetime-overlapping
- * buffers. O(n log n) plus, per buffer, the sort of the buffers alive with
- * it. */
+ * buffers. O(n log n) plus, per buffer, the sort of the (at most
+ * PLAN_FIRST_FIT_MAX) buffers alive with it. */
 static nne_status plan_arena(nne_session *s) {
     const nne_graph *g = s->g;
     int nb = 0;
@@ -800,26 +839,44 @@ static nne_status plan_arena(nne_session *s) {
     px.next = nne_calloc((size_t)px.cap, sizeof(int));
     px.buf = nne_calloc((size_t)px.cap, sizeof(int));
     hits = nne_calloc((size_t)nb + 1, sizeof(int));
-    if (!px.cover || !px.start || !px.next || !px.buf || !hits) goto oom;
+    px.fw_first = nne_calloc((size_t)px.leaves + 1, sizeof(int));
+    px.fw_last = nne_calloc((size_t)px.leaves + 1, sizeof(int));
+    px.sky = nne_calloc((size_t)px.leaves * 2, sizeof(size_t));
+    px.sky_tag = nne_calloc((size_t)px.leaves * 2, sizeof(size_t));
+    if (!px.cover || !px.start || !px.next || !px.buf || !hits || !px.fw_first || !px.fw_last || !px.sky ||
+        !px.sky_tag)
+        goto oom;
     for (int n = 0; n < 2 * px.leaves; n++) px.cover[n] = px.start[n] = -1;
     size_t total = 0;
     for (int b = 0; b < nb; b++) {
         plan_buf *cur = &bufs[b];
         if (cur->first < 0) cur->first = 0;
         if (cur->last < cur->first) cur->last = cur->first;
-        /* the placed buffers alive at the same time, sorted by offset */
-        int np = pix_query(&px, cur->first, cur->last, hits);
-        for (int p = 0; p < np; p++) placed[p] = &bufs[hits[p]];
-        qsort(placed, (size_t)np, sizeof *placed, cmp_off);
+        /* placed buffers alive at the same time: all that start by cur's
+         * end less those that ended before its start */
+        int live = fw_sum(px.fw_first, cur->last) - fw_sum(px.fw_last, cur->first - 1);
         size_t off = 0;
-        for (int p = 0; p < np; p++) {
-            plan_buf *o = placed[p];
-            if (o->off >= off + cur->size) break; /* gap before o fits */
-            if (o->off + o->size > off) off = o->off + o->size;
+        if (live > PLAN_FIRST_FIT_MAX) {
+            off = sky_query(&px, 1, 0, px.leaves - 1, cur->first, cur->last);
+        } else {
+            /* those buffers sorted by offset; the lowest gap that fits */
+            int np = pix_query(&px, cur->first, cur->last, hits);
+            for (int p = 0; p < np; p++) placed[p] = &bufs[hits[p]];
+            qsort(placed, (size_t)np, sizeof *placed, cmp_off);
+            for (int p = 0; p < np; p++) {
+                plan_buf *o = placed[p];
+                if (o->off >= off + cur->size) break; /* gap before o fits */
+                if (o->off + o->size > off) off = o->off + o->size;
+            }
         }
         cur->off = off;
         /* a zero-sized buffer never blocks another */
-        if (cur->size) pix_insert(&px, b, cur->first, cur->last);
+        if (cur->size) {
+            pix_insert(&px, b, cur->first, cur->last);
+            fw_add(px.fw_first, px.leaves, cur->first);
+            fw_add(px.fw_last, px.leaves, cur->last);
+            sky_update(&px, 1, 0, px.leaves - 1, cur->first, cur->last, off + cur->size);
+        }
         if (off + cur->size > total) total = off + cur->size;
     }
     nne_free(px.cover);
@@ -827,6 +884,10 @@ static nne_status plan_arena(nne_session *s) {
     nne_free(px.next);
     nne_free(px.buf);
     nne_free(hits);
+    nne_free(px.fw_first);
+    nne_free(px.fw_last);
+    nne_free(px.sky);
+    nne_free(px.sky_tag);
     px.cover = px.start = px.next = px.buf = hits = NULL;
     s->life_first = nne_calloc((size_t)s->nv + 1, sizeof(int));
     s->life_last = nne_calloc((size_t)s->nv + 1, sizeof(int));
@@ -853,6 +914,10 @@ oom:
     nne_free(px.next);
     nne_free(px.buf);
     nne_free(hits);
+    nne_free(px.fw_first);
+    nne_free(px.fw_last);
+    nne_free(px.sky);
+    nne_free(px.sky_tag);
     return nne_error(NNE_ERR_OUT_OF_MEMORY, "session: out of memory");
 }
 

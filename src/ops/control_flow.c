@@ -151,8 +151,8 @@ static nne_status loop_run(nne_op_ctx *ctx) {
     while (keep && iter < M) {
         if (iter >= cap) {
             st = nne_ctx_fail(ctx, NNE_ERR_LIMIT,
-                              "the loop reached the iteration cap of %lld (trip count %lld%s); raise the session's "
-                              "max_loop_iterations if it is meant to run longer",
+                              "the loop reached the iteration cap of %lld (trip count %lld%s); if it is meant to run "
+                              "longer, raise the session option max_loop_iterations (nnedge --max-loop-iterations)",
                               (long long)cap, (long long)M, M == INT64_MAX ? ": none, the condition decides" : "");
             goto done;
         }
