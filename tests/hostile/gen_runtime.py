@@ -32,6 +32,8 @@ def vi(name, dt, shape):
 rng = np.random.default_rng(7)
 np.save(os.path.join(OUT, "x32.npy"), rng.standard_normal((1, 2, 32, 32)).astype(np.float32))
 np.save(os.path.join(OUT, "x8.npy"), rng.standard_normal((1, 1, 8, 8, 8)).astype(np.float32))
+np.save(os.path.join(OUT, "eval_x.npy"), rng.standard_normal((4, 1000)).astype(np.float32))
+np.save(os.path.join(OUT, "eval_y.npy"), np.arange(4, dtype=np.int64))
 np.save(os.path.join(OUT, "tokens.npy"), rng.integers(0, 50, (2, 2000)).astype(np.int64))
 
 # ---- pools whose kernel covers 2^31-1 positions per axis (item 5)
@@ -62,7 +64,7 @@ save("pool_zero_batch_huge_axis",
 # ---- TfIdfVectorizer with a skip count of 2^62 (item 5)
 save("tfidf_huge_skip",
      [helper.make_node("TfIdfVectorizer", ["x"], ["y"], mode="TF", min_gram_length=2, max_gram_length=3,
-                       max_skip_count=2**62, ngram_counts=[0, 4, 8], ngram_indexes=[0, 1, 2, 3, 4, 5],
+                       max_skip_count=2**62, ngram_counts=[0, 4, 8], ngram_indexes=[0, 1, 2, 3, 4, 5, 6, 7],
                        pool_int64s=[1, 2, 3, 4, 5, 6, 7, 8, 1, 2, 3, 4, 5, 6])],
      [vi("x", TensorProto.INT64, [2, 2000])], [vi("y", TensorProto.FLOAT, None)], opset=9)
 
@@ -141,4 +143,4 @@ save("dequant_block_int64max",
      inits=[numpy_helper.from_array(np.ones((2, 1), np.float32), "s")], opset=21, ir=10)
 save("depth_to_space_zero_batch_huge",
      [helper.make_node("DepthToSpace", ["x"], ["y"], blocksize=1 << 20)],
-     [vi("x", TensorProto.FLOAT, [0, 1 << 40, 2**40, 2**40])], [vi("y", TensorProto.FLOAT, None)], opset=13)
+     [vi("x", TensorProto.FLOAT, [0, 1 << 40, 2**50, 1])], [vi("y", TensorProto.FLOAT, None)], opset=13)
