@@ -120,6 +120,10 @@ typedef struct nne_model nne_model;
 typedef struct nne_model_options {
     int32_t allow_unsupported; /* 1: load a model with ops nnedge cannot run, for
                                   inspection (info); sessions on it then fail */
+    /* Memory the loaded model may hold (initializers, graph, names): loading
+     * fails with NNE_ERR_OUT_OF_MEMORY and a message naming the limit when it
+     * would take more. 0 or SIZE_MAX: no limit but physical memory. */
+    size_t max_memory_bytes;
 } nne_model_options;
 
 /* Load an ONNX model from a file. External data files are resolved relative
@@ -136,6 +140,9 @@ nne_status nne_model_load_memory(const void *data, size_t size, const char *base
                                  const nne_model_options *opt, nne_model **out);
 
 void nne_model_destroy(nne_model *m);
+
+/* Bytes the model holds (what loading allocated and kept). */
+size_t nne_model_memory_bytes(const nne_model *m);
 
 /* Graph inputs that must be fed (initializer-backed inputs excluded). */
 int32_t nne_model_num_inputs(const nne_model *m);

@@ -94,6 +94,7 @@ struct nne_model {
     int n_feed;          /* inputs the user must feed */
     int *feed;           /* value indices */
     char *producer;
+    struct nne_budget *budget; /* what loading allocated (core.h); freed last */
 };
 
 nne_graph *nne_graph_create(nne_graph *parent);

@@ -123,7 +123,7 @@ int cli_bench(int argc, char **argv) {
         rc = cli_usage_error("bench: no model given (nnedge bench MODEL)");
         goto done;
     }
-    if ((st = nne_model_load_file(path, NULL, &m)) != NNE_OK) {
+    if ((st = cli_load_model(path, &lim, NULL, &m)) != NNE_OK) {
         rc = cli_fail(st, NULL);
         goto done;
     }

@@ -48,5 +48,11 @@ int cli_limits_charge(cli_limits *l, size_t n, const char *what);
 /* Set the session's memory limit (what the command's buffers left), Loop cap
  * and deadline; 0 (error printed) when nothing is left. */
 int cli_limits_apply(const cli_limits *l, nne_session_options *so);
+/* Load a model under what is left of the limit (options from base, may be
+ * NULL) and charge its memory. */
+/* "--max-memory is N bytes: the model holds M, ..." for an out-of-memory
+ * message of a command that loaded its model with cli_load_model; 0 if none. */
+int cli_limits_describe(char *buf, size_t cap);
+nne_status cli_load_model(const char *path, cli_limits *l, const nne_model_options *base, nne_model **m);
 
 #endif

@@ -64,7 +64,7 @@ int cli_eval(int argc, char **argv) {
     }
     if (!path || !data_path || !label_path)
         return cli_usage_error("eval: usage: nnedge eval MODEL --data X.npy --labels Y.npy [--scale S]");
-    if ((st = nne_model_load_file(path, NULL, &m)) != NNE_OK) return cli_fail(st, NULL);
+    if ((st = cli_load_model(path, &lim, NULL, &m)) != NNE_OK) return cli_fail(st, NULL);
     if ((st = nne_npy_read_file(data_path, &X)) != NNE_OK || (st = nne_npy_read_file(label_path, &Y)) != NNE_OK) {
         rc = cli_fail(st, NULL);
         goto done;

@@ -96,7 +96,7 @@ int cli_info(int argc, char **argv) {
         goto done;
     }
     nne_model_options mo = {.allow_unsupported = 1};
-    nne_status st = nne_model_load_file(path, &mo, &m);
+    nne_status st = cli_load_model(path, &lim, &mo, &m);
     if (st != NNE_OK) {
         rc = cli_fail(st, NULL);
         goto done;

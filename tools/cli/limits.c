@@ -11,11 +11,13 @@
 #include "cli.h"
 
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 long cli_timeout_ms;
 static double g_deadline;
+void cli_limits_note_model(const cli_limits *l, size_t model_bytes);
 
 /* "512M", "2G", "1.5G", "4096", "64KiB"; binary units. 0 on a bad value. */
 static int parse_size(const char *s, size_t *out) {
@@ -114,5 +116,37 @@ int cli_limits_apply(const cli_limits *l, nne_session_options *so) {
     }
     so->max_loop_iterations = l->max_loop;
     if (cli_timeout_ms) so->cancel_fn = past_deadline;
+    return 1;
+}
+
+nne_status cli_load_model(const char *path, cli_limits *l, const nne_model_options *base, nne_model **m) {
+    nne_model_options mo;
+    memset(&mo, 0, sizeof mo);
+    if (base) mo = *base;
+    size_t lim = limit_of(l);
+    mo.max_memory_bytes = lim == SIZE_MAX ? SIZE_MAX : lim > l->used ? lim - l->used : 1;
+    nne_status st = nne_model_load_file(path, &mo, m);
+    if (st == NNE_OK) {
+        l->used += nne_model_memory_bytes(*m);
+        cli_limits_note_model(l, nne_model_memory_bytes(*m));
+    }
+    return st;
+}
+
+/* The limits of the command being run, for cli_fail's note. */
+static const cli_limits *g_active;
+static size_t g_model_bytes;
+
+void cli_limits_note_model(const cli_limits *l, size_t model_bytes) {
+    g_active = l;
+    g_model_bytes = model_bytes;
+}
+
+int cli_limits_describe(char *buf, size_t cap) {
+    if (!g_active) return 0;
+    size_t lim = limit_of(g_active);
+    if (lim == SIZE_MAX) return 0;
+    snprintf(buf, cap, "--max-memory is %zu bytes%s: the model holds %zu, the command's buffers %zu", lim,
+             g_active->max_memory ? "" : " by default", g_model_bytes, g_active->used - g_model_bytes);
     return 1;
 }

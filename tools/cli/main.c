@@ -43,6 +43,11 @@ int cli_fail(nne_status st, const char *context) {
         snprintf(tbuf, sizeof tbuf, "the time limit of %ld ms (--timeout-ms) was reached", cli_timeout_ms);
         msg = tbuf;
     }
+    char note[200], mbuf[1400];
+    if (st == NNE_ERR_OUT_OF_MEMORY && strstr(msg, "memory limit of") && cli_limits_describe(note, sizeof note)) {
+        snprintf(mbuf, sizeof mbuf, "%s (%s)", msg, note);
+        msg = mbuf;
+    }
     if (context && context[0]) cli_usage_error("%s: %s", context, msg);
     else cli_usage_error("%s", msg);
     return st == NNE_ERR_INTERNAL ? EXIT_INTERNAL : EXIT_BAD_INPUT;

@@ -73,7 +73,7 @@ int cli_run(int argc, char **argv) {
         rc = cli_usage_error("run: no model given (nnedge run MODEL -i NAME=FILE.npy)");
         goto done;
     }
-    if ((st = nne_model_load_file(path, NULL, &m)) != NNE_OK) {
+    if ((st = cli_load_model(path, &lim, NULL, &m)) != NNE_OK) {
         rc = cli_fail(st, NULL);
         goto done;
     }
