@@ -144,3 +144,36 @@ save("dequant_block_int64max",
 save("depth_to_space_zero_batch_huge",
      [helper.make_node("DepthToSpace", ["x"], ["y"], blocksize=1 << 20)],
      [vi("x", TensorProto.FLOAT, [0, 1 << 40, 2**50, 1])], [vi("y", TensorProto.FLOAT, None)], opset=13)
+
+# ---- other windowed ops with huge geometry attributes: must finish at once
+w33 = numpy_helper.from_array(np.ones((2, 2, 3, 3), np.float32), "w")
+save("conv_huge_dilation_same",
+     [helper.make_node("Conv", ["x", "w"], ["y"], dilations=[BIG, BIG], auto_pad="SAME_UPPER")],
+     [vi("x", TensorProto.FLOAT, [1, 2, 32, 32])], [vi("y", TensorProto.FLOAT, None)], inits=[w33])
+save("conv_huge_stride_pads",
+     [helper.make_node("Conv", ["x", "w"], ["y"], strides=[BIG, BIG], pads=[2**31, 2**31, 2**31, 2**31])],
+     [vi("x", TensorProto.FLOAT, [1, 2, 32, 32])], [vi("y", TensorProto.FLOAT, None)], inits=[w33])
+save("convtranspose_huge_stride",
+     [helper.make_node("ConvTranspose", ["x", "w"], ["y"], strides=[BIG, BIG], dilations=[BIG, BIG])],
+     [vi("x", TensorProto.FLOAT, [1, 2, 32, 32])], [vi("y", TensorProto.FLOAT, None)], inits=[w33])
+save("convtranspose_huge_output_padding",
+     [helper.make_node("ConvTranspose", ["x", "w"], ["y"], strides=[2, 2], output_padding=[2**62, 2**62],
+                       output_shape=[2**62, 2**62])],
+     [vi("x", TensorProto.FLOAT, [1, 2, 32, 32])], [vi("y", TensorProto.FLOAT, None)], inits=[w33])
+save("col2im_huge_dilation",
+     [helper.make_node("Col2Im", ["x", "isz", "bsz"], ["y"], dilations=[BIG, BIG], pads=[2**31] * 4,
+                       strides=[BIG, BIG])],
+     [vi("x", TensorProto.FLOAT, [1, 4, 4])], [vi("y", TensorProto.FLOAT, None)], opset=18,
+     inits=[numpy_helper.from_array(np.array([2**40, 2**40], np.int64), "isz"),
+            numpy_helper.from_array(np.array([2, 2], np.int64), "bsz")])
+save("maxunpool_huge_stride",
+     [helper.make_node("MaxUnpool", ["x", "i"], ["y"], kernel_shape=[BIG, BIG], strides=[BIG, BIG])],
+     [vi("x", TensorProto.FLOAT, [1, 1, 2, 2]), vi("i", TensorProto.INT64, [1, 1, 2, 2])],
+     [vi("y", TensorProto.FLOAT, None)], opset=11)
+save("resize_huge_scale",
+     [helper.make_node("Resize", ["x", "", "sc"], ["y"], mode="nearest")],
+     [vi("x", TensorProto.FLOAT, [1, 2, 32, 32])], [vi("y", TensorProto.FLOAT, None)], opset=13,
+     inits=[numpy_helper.from_array(np.array([1, 1, 1e30, 1e30], np.float32), "sc")])
+save("lrn_huge_size",
+     [helper.make_node("LRN", ["x"], ["y"], size=2**62 - 1)],
+     [vi("x", TensorProto.FLOAT, [1, 2, 32, 32])], [vi("y", TensorProto.FLOAT, None)])
