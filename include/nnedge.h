@@ -222,9 +222,9 @@ typedef struct nne_session nne_session;
 typedef int (*nne_cancel_fn)(void *user);
 
 /* Default Loop iteration cap (max_loop_iterations = 0). Generative models
- * loop a few thousand times; a loop at this cap is almost surely a loop that
+ * loop a few thousand times; a run at this cap is almost surely one that
  * never ends (a trip count of 10^12 read from a file, a condition that stays
- * true). */
+ * true, loops nested in loops). */
 #define NNE_DEFAULT_MAX_LOOP_ITERATIONS 1000000
 
 typedef struct nne_session_options {
@@ -239,8 +239,9 @@ typedef struct nne_session_options {
      * smaller of physical memory and the process's address-space limit
      * (RLIMIT_AS / RLIMIT_DATA); SIZE_MAX: no limit but physical memory. */
     size_t memory_limit_bytes;
-    /* Iterations one Loop node may run before the run fails with
-     * NNE_ERR_LIMIT: 0 = NNE_DEFAULT_MAX_LOOP_ITERATIONS, < 0 = no cap. */
+    /* Loop iterations one run (or prepare) may make, all Loop nodes and
+     * nested Loops together, before it fails with NNE_ERR_LIMIT:
+     * 0 = NNE_DEFAULT_MAX_LOOP_ITERATIONS, < 0 = no cap. */
     int64_t max_loop_iterations;
     nne_cancel_fn cancel_fn;    /* NULL: never cancelled */
     void *cancel_user;

@@ -90,6 +90,7 @@ struct nne_session {
     exec main;
     uint64_t rng;
     nne_budget budget;      /* memory charged while preparing/running (alloc.c) */
+    int64_t loop_iters;     /* Loop iterations of the current prepare/run (the cap) */
 };
 
 
@@ -263,9 +264,17 @@ static void exec_free(exec *ex) {
 
 int nne_ctx_shape_only(const nne_op_ctx *ctx) { return ctx->shape_only; }
 nne_status nne_ctx_check_cancel(nne_op_ctx *ctx) { return check_cancel(ctx->ex->s); }
-int64_t nne_ctx_max_loop_iterations(const nne_op_ctx *ctx) {
-    int64_t m = ctx->ex->s->opt.max_loop_iterations;
-    return m == 0 ? NNE_DEFAULT_MAX_LOOP_ITERATIONS : m < 0 ? INT64_MAX : m;
+nne_status nne_ctx_loop_step(nne_op_ctx *ctx, int64_t trip) {
+    nne_session *s = ctx->ex->s;
+    int64_t cap = s->opt.max_loop_iterations == 0 ? NNE_DEFAULT_MAX_LOOP_ITERATIONS : s->opt.max_loop_iterations;
+    if (cap > 0 && s->loop_iters >= cap)
+        return nne_ctx_fail(ctx, NNE_ERR_LIMIT,
+                            "the run reached the Loop iteration cap of %lld (all Loops together; this one's trip "
+                            "count %lld%s); if it is meant to run longer, raise the session option "
+                            "max_loop_iterations (nnedge --max-loop-iterations)",
+                            (long long)cap, (long long)trip, trip == INT64_MAX ? ": none, the condition decides" : "");
+    s->loop_iters++;
+    return check_cancel(s);
 }
 int nne_ctx_opset(const nne_op_ctx *ctx) { return ctx->node->opset; }
 const char *nne_ctx_node_name(const nne_op_ctx *ctx) { return ctx->node->name; }
@@ -981,6 +990,7 @@ static nne_status prepare(nne_session *s, int32_t n, const char *const *names, c
 nne_status nne_session_prepare(nne_session *s, int32_t n, const char *const *names, const nne_tensor *shapes) {
     if (!s) return nne_error(NNE_ERR_INVALID_ARG, "nne_session_prepare: NULL session");
     s->budget.refused = 0;
+    s->loop_iters = 0;
     nne_budget *prev = nne_budget_enter(&s->budget);
     nne_status st = prepare(s, n, names, shapes);
     nne_budget_leave(prev);
@@ -1137,6 +1147,7 @@ static nne_status run(nne_session *s);
 nne_status nne_session_run(nne_session *s) {
     if (!s) return nne_error(NNE_ERR_INVALID_ARG, "nne_session_run: NULL session");
     s->budget.refused = 0;
+    s->loop_iters = 0;
     nne_budget *prev = nne_budget_enter(&s->budget);
     nne_status st = run(s);
     nne_budget_leave(prev);

@@ -147,16 +147,9 @@ static nne_status loop_run(nne_op_ctx *ctx) {
     }
     int64_t iter = 0;
     uint8_t cond_in;
-    int64_t cap = nne_ctx_max_loop_iterations(ctx);
     while (keep && iter < M) {
-        if (iter >= cap) {
-            st = nne_ctx_fail(ctx, NNE_ERR_LIMIT,
-                              "the loop reached the iteration cap of %lld (trip count %lld%s); if it is meant to run "
-                              "longer, raise the session option max_loop_iterations (nnedge --max-loop-iterations)",
-                              (long long)cap, (long long)M, M == INT64_MAX ? ": none, the condition decides" : "");
-            goto done;
-        }
-        if ((st = nne_ctx_check_cancel(ctx)) != NNE_OK) goto done;
+        /* the session's cap (all Loops of the run) and the cancel callback */
+        if ((st = nne_ctx_loop_step(ctx, M)) != NNE_OK) goto done;
         int64_t it = iter;
         cond_in = (uint8_t)keep;
         bin[0] = (nne_tensor){.dtype = NNE_DTYPE_INT64, .ndim = 0, .data = &it};

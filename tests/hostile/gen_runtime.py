@@ -91,6 +91,29 @@ def loop_model(name, trip, scan_elems=0):
 
 
 loop_model("loop_trip_1e12", 10**12)
+
+
+# Loops nested in a Loop: a cap per Loop node would allow cap^2 iterations
+def nested_loop_model(name, trip):
+    one = numpy_helper.from_array(np.ones(1, np.float32), "one")
+    inner_body = helper.make_graph(
+        [helper.make_node("Identity", ["ci"], ["co"]), helper.make_node("Add", ["ai", "one"], ["ao"])], "inner",
+        [vi("j", TensorProto.INT64, []), vi("ci", TensorProto.BOOL, []), vi("ai", TensorProto.FLOAT, [1])],
+        [vi("co", TensorProto.BOOL, []), vi("ao", TensorProto.FLOAT, [1])], initializer=[one])
+    outer_body = helper.make_graph(
+        [helper.make_node("Identity", ["cond_in"], ["cond_out"]),
+         helper.make_node("Loop", ["Mi", "cond_in", "acc_in"], ["acc_out"], body=inner_body)], "outer",
+        [vi("i", TensorProto.INT64, []), vi("cond_in", TensorProto.BOOL, []), vi("acc_in", TensorProto.FLOAT, [1])],
+        [vi("cond_out", TensorProto.BOOL, []), vi("acc_out", TensorProto.FLOAT, [1])],
+        initializer=[numpy_helper.from_array(np.array(trip, np.int64), "Mi")])
+    save(name, [helper.make_node("Loop", ["M", "c", "a0"], ["acc"], body=outer_body)], [],
+         [vi("acc", TensorProto.FLOAT, [1])],
+         inits=[numpy_helper.from_array(np.array(trip, np.int64), "M"), numpy_helper.from_array(np.array(True), "c"),
+                numpy_helper.from_array(np.zeros(1, np.float32), "a0")], opset=13)
+
+
+nested_loop_model("loop_nested_1e12", 10**12)
+nested_loop_model("loop_nested_300", 300)
 loop_model("loop_small", 5000)
 loop_model("loop_scan_growing", 10**12, scan_elems=1 << 18)  # 1 MiB more per iteration
 

@@ -52,7 +52,7 @@ static void test_loop_cap(void) {
     o.max_loop_iterations = 300;
     CHECK(run_loop(m, &o, 300, &acc, err, sizeof err) == NNE_OK && acc == 300.0f);
     CHECK(run_loop(m, &o, 301, NULL, err, sizeof err) == NNE_ERR_LIMIT);
-    CHECK(strstr(err, "Loop") && strstr(err, "iteration cap of 300 (trip count 301)"));
+    CHECK(strstr(err, "Loop") && strstr(err, "iteration cap of 300 (all Loops together; this one's trip count 301)"));
     o.max_loop_iterations = -1; /* no cap */
     CHECK(run_loop(m, &o, 2000, &acc, err, sizeof err) == NNE_OK && acc == 2000.0f);
     nne_model_destroy(m);
