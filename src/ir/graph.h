@@ -114,6 +114,7 @@ struct nne_model {
     pthread_mutex_t wc_lock;
     int n_sessions;      /* live sessions on this model (atomic; see nne_model_session_ref) */
     int shared;          /* 1 once any session was made: the graph is frozen (atomic) */
+    struct nne_budget *budget; /* what loading allocated (core.h); freed last */
 };
 
 /* Set up / free the packed-weight cache of a model (nne_model_new calls

@@ -19,7 +19,9 @@
  *      lifetimes are [producer, last consumer] (subgraph references count as
  *      uses); buffers are placed largest first at the lowest offset that
  *      does not overlap a placed buffer with an intersecting lifetime (the
- *      greedy planner of TFLM, written anew).
+ *      greedy planner of TFLM, written anew). A segment tree over node
+ *      indices finds the placed buffers whose lifetimes meet a new one, so
+ *      planning a long chain is O(n log n) (plan_arena).
  * A context (nne_context_create) owns only what a run writes: its arena,
  * scratch, bound inputs, dynamic values and random-number state. Run: nodes
  * execute in order; static outputs live in the arena, dynamic ones are
@@ -37,6 +39,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 enum { VS_UNKNOWN = 0, VS_INPUT, VS_CONST, VS_STATIC, VS_DYNAMIC };
 enum { NM_STATIC = 0, NM_FOLDED, NM_DYNAMIC };
@@ -60,6 +63,8 @@ struct nne_op_ctx {
     const nne_tensor **ins;
     size_t scratch_req;
     void *scratch_mem; /* malloc'd scratch for POL_MALLOC */
+    const nne_attr *bad_attr; /* first attribute read as another type */
+    int bad_expect;
 };
 
 /* One graph being run (or, while a plan is made, shaped and folded). */
@@ -106,6 +111,7 @@ struct nne_plan {
     size_t scratch_size;    /* the largest scratch of one node */
     exec build;             /* structure of the main graph; folding while made */
     uint64_t build_rng;
+    int64_t build_loop_iters; /* Loop iterations while the plan is made (the cap) */
     /* every subgraph (If/Loop/Scan bodies, nested too) with its structure
      * (uses, implicit inputs), computed once; runs borrow it */
     int n_sub;
@@ -121,6 +127,7 @@ struct nne_context {
     exec main;
     uint8_t *bound;
     uint64_t rng;
+    int64_t loop_iters;     /* Loop iterations of the current run (the cap) */
     nne_observer_fn observer;
     void *observer_user;
     const char **obs_names;
@@ -134,7 +141,26 @@ struct nne_session {
     nne_plan *p;
     nne_context *c;
     char err[1024];
+    nne_budget budget;      /* memory charged while preparing/running (alloc.c) */
 };
+
+/* The user's cancel callback, called between nodes and at Loop/Scan iterations. */
+static nne_status check_cancel(const nne_session_options *opt) {
+    if (opt->cancel_fn && opt->cancel_fn(opt->cancel_user))
+        return nne_error(NNE_ERR_CANCELLED, "cancelled by the session's cancel callback");
+    return NNE_OK;
+}
+
+size_t nne_session_options_memory_limit(const nne_session_options *opt) {
+    if (opt && opt->memory_limit_bytes) return opt->memory_limit_bytes == SIZE_MAX ? 0 : opt->memory_limit_bytes;
+    /* half of what the process may use at most: room for the model's weights,
+     * the caller's buffers and a second session */
+    size_t cap = nne_mem_cap();
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_AS, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < cap) cap = rl.rlim_cur;
+    if (getrlimit(RLIMIT_DATA, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < cap) cap = rl.rlim_cur;
+    return cap / 2;
+}
 
 /* ------------------------------------------------------------ helpers -- */
 
@@ -287,6 +313,21 @@ static void exec_free(exec *ex) {
 
 int nne_ctx_shape_only(const nne_op_ctx *ctx) { return ctx->shape_only || ctx->planning || ctx->infer_only; }
 void *nne_ctx_plan_state(const nne_op_ctx *ctx) { return ctx->planning ? ctx->plan_state : NULL; }
+nne_status nne_ctx_check_cancel(nne_op_ctx *ctx) { return check_cancel(&ctx->ex->p->opt); }
+nne_status nne_ctx_loop_step(nne_op_ctx *ctx, int64_t trip) {
+    const nne_session_options *o = &ctx->ex->p->opt;
+    /* per run: the context's counter; while a plan is made, the plan's */
+    int64_t *iters = ctx->ex->cx ? &ctx->ex->cx->loop_iters : &ctx->ex->p->build_loop_iters;
+    int64_t cap = o->max_loop_iterations == 0 ? NNE_DEFAULT_MAX_LOOP_ITERATIONS : o->max_loop_iterations;
+    if (cap > 0 && *iters >= cap)
+        return nne_ctx_fail(ctx, NNE_ERR_LIMIT,
+                            "the run reached the Loop iteration cap of %lld (all Loops together; this one's trip "
+                            "count %lld%s); if it is meant to run longer, raise the session option "
+                            "max_loop_iterations (nnedge --max-loop-iterations)",
+                            (long long)cap, (long long)trip, trip == INT64_MAX ? ": none, the condition decides" : "");
+    (*iters)++;
+    return check_cancel(o);
+}
 int nne_ctx_opset(const nne_op_ctx *ctx) { return ctx->node->opset; }
 const char *nne_ctx_node_name(const nne_op_ctx *ctx) { return ctx->node->name; }
 int nne_ctx_num_inputs(const nne_op_ctx *ctx) { return ctx->node->n_in; }
@@ -476,54 +517,71 @@ const void *nne_ctx_packed_weight(nne_op_ctx *ctx, const void *key, uint64_t tag
     return r;
 }
 
-/* attributes */
+/* attributes
+ * An accessor given an attribute of another type (a FLOATS kernel_shape, say)
+ * returns the default as if the attribute were absent and records the
+ * mismatch; run_node then fails the node naming both types, whatever the op
+ * made of the default. An INT where a FLOAT is expected is read as a float. */
 static const nne_attr *find_attr(const nne_op_ctx *ctx, const char *name) { return nne_node_attr(ctx->node, name); }
+
+static const nne_attr *typed_attr(const nne_op_ctx *ctx, const char *name, int type) {
+    const nne_attr *a = find_attr(ctx, name);
+    if (!a || a->type == type || (type == NNE_ATTR_FLOAT && a->type == NNE_ATTR_INT)) return a;
+    nne_op_ctx *c = (nne_op_ctx *)ctx; /* accessors take const ctx; the record is bookkeeping */
+    if (!c->bad_attr) {
+        c->bad_attr = a;
+        c->bad_expect = type;
+    }
+    return NULL;
+}
+
+static const char *attr_type_name(int t) {
+    static const char *const names[] = {"UNDEFINED", "FLOAT", "INT", "STRING", "TENSOR", "GRAPH", "FLOATS", "INTS",
+                                        "STRINGS", "TENSORS", "GRAPHS", "SPARSE_TENSOR", "SPARSE_TENSORS",
+                                        "TYPE_PROTO", "TYPE_PROTOS"};
+    return t >= 0 && t < (int)NNE_ARRAY_LEN(names) ? names[t] : "unknown";
+}
+
 int nne_attr_has(const nne_op_ctx *ctx, const char *name) { return find_attr(ctx, name) != NULL; }
 int64_t nne_attr_i(const nne_op_ctx *ctx, const char *name, int64_t def) {
-    const nne_attr *a = find_attr(ctx, name);
-    if (!a) return def;
-    if (a->type != NNE_ATTR_FLOAT) return a->i;
-    /* a float where an int is expected: saturate (casting NaN or 1e30 is undefined) */
-    if (!(a->f == a->f)) return 0;
-    if (a->f >= 9.2e18f) return INT64_MAX;
-    if (a->f <= -9.2e18f) return INT64_MIN;
-    return (int64_t)a->f;
+    const nne_attr *a = typed_attr(ctx, name, NNE_ATTR_INT);
+    return a ? a->i : def;
 }
 float nne_attr_f(const nne_op_ctx *ctx, const char *name, float def) {
-    const nne_attr *a = find_attr(ctx, name);
+    const nne_attr *a = typed_attr(ctx, name, NNE_ATTR_FLOAT);
     return a ? (a->type == NNE_ATTR_INT ? (float)a->i : a->f) : def;
 }
 const char *nne_attr_s(const nne_op_ctx *ctx, const char *name, const char *def) {
-    const nne_attr *a = find_attr(ctx, name);
+    const nne_attr *a = typed_attr(ctx, name, NNE_ATTR_STRING);
     return a && a->s ? a->s : def;
 }
 int nne_attr_ints(const nne_op_ctx *ctx, const char *name, const int64_t **vals) {
-    const nne_attr *a = find_attr(ctx, name);
+    const nne_attr *a = typed_attr(ctx, name, NNE_ATTR_INTS);
     *vals = NULL;
     if (!a) return -1;
     *vals = a->ints;
     return a->ints ? a->n : 0;
 }
 int nne_attr_floats(const nne_op_ctx *ctx, const char *name, const float **vals) {
-    const nne_attr *a = find_attr(ctx, name);
+    const nne_attr *a = typed_attr(ctx, name, NNE_ATTR_FLOATS);
     *vals = NULL;
     if (!a) return -1;
     *vals = a->floats;
     return a->floats ? a->n : 0;
 }
 int nne_attr_strings(const nne_op_ctx *ctx, const char *name, const char *const **vals) {
-    const nne_attr *a = find_attr(ctx, name);
+    const nne_attr *a = typed_attr(ctx, name, NNE_ATTR_STRINGS);
     *vals = NULL;
     if (!a) return -1;
     *vals = (const char *const *)a->strings;
     return a->strings ? a->n : 0;
 }
 const nne_tensor *nne_attr_t(const nne_op_ctx *ctx, const char *name) {
-    const nne_attr *a = find_attr(ctx, name);
+    const nne_attr *a = typed_attr(ctx, name, NNE_ATTR_TENSOR);
     return a ? a->t : NULL;
 }
 const struct nne_graph *nne_attr_g(const nne_op_ctx *ctx, const char *name) {
-    const nne_attr *a = find_attr(ctx, name);
+    const nne_attr *a = typed_attr(ctx, name, NNE_ATTR_GRAPH);
     return a ? a->g : NULL;
 }
 int nne_graph_num_inputs(const struct nne_graph *g) { return g->n_inputs; }
@@ -543,6 +601,16 @@ int nne_ctx_input_is_initializer(const nne_op_ctx *ctx, int i) {
 
 /* ------------------------------------------------------- node running -- */
 
+/* An attribute read as another type fails the node (whatever the op made of
+ * the default it got). */
+static nne_status check_attr_types(const nne_op_ctx *ctx, nne_status st) {
+    if (!ctx->bad_attr) return st;
+    const nne_node *n = ctx->node;
+    return nne_error(NNE_ERR_INVALID_ARG, "node \"%s\" (%s): attribute %s has type %s, expected %s", n->name,
+                     n->op_type, ctx->bad_attr->name, attr_type_name(ctx->bad_attr->type),
+                     attr_type_name(ctx->bad_expect));
+}
+
 static void bind_outs(exec *ex, const nne_node *n) {
     for (int o = 0; o < n->n_out; o++) ex->outs[o] = n->out[o] >= 0 ? &ex->vals[n->out[o]] : NULL;
 }
@@ -554,7 +622,7 @@ static nne_status run_phased_now(nne_op_ctx *ctx) {
     const nne_op_def *op = ctx->node->op;
     exec *ex = ctx->ex;
     ctx->infer_only = 1;
-    nne_status st = op->infer(ctx);
+    nne_status st = check_attr_types(ctx, op->infer(ctx));
     ctx->infer_only = 0;
     if (st != NNE_OK) return st;
     void *state = NULL;
@@ -562,7 +630,7 @@ static nne_status run_phased_now(nne_op_ctx *ctx) {
         return nne_ctx_fail(ctx, NNE_ERR_OUT_OF_MEMORY, "cannot allocate the node's state");
     ctx->planning = 1;
     ctx->plan_state = state;
-    st = op->plan ? op->plan(ctx, state) : op->infer(ctx);
+    st = check_attr_types(ctx, op->plan ? op->plan(ctx, state) : op->infer(ctx));
     ctx->planning = 0;
     void *scratch = g_empty;
     if (st == NNE_OK && ctx->scratch_req) {
@@ -608,6 +676,7 @@ static nne_status run_node(exec *ex, int ni, int shape_only, int policy, const n
         st = run_phased_now(&ctx);
     }
     if (ctx.scratch_mem) nne_aligned_free(ctx.scratch_mem);
+    if (ctx.bad_attr) return check_attr_types(&ctx, st);
     if (shape_only && st == NNE_OK && ctx.scratch_req > ex->p->scratch_size) ex->p->scratch_size = ctx.scratch_req;
     if (st == NNE_OK && !shape_only) {
         /* every output must have been declared */
@@ -631,12 +700,12 @@ static nne_status plan_node(exec *ex, int ni) {
     for (int k = 0; k < n->n_in; k++) ex->ins[k] = n->in[k] < 0 ? NULL : &p->shape[n->in[k]];
     nne_op_ctx ctx = {.ex = ex, .node_idx = ni, .node = n, .shape_only = 1, .policy = POL_PLAN, .ins = ex->ins};
     if (op->macs) p->macs[ni] = op->macs(&ctx);
-    if (op->eval) return NNE_OK;
+    if (op->eval) return check_attr_types(&ctx, NNE_OK);
     if (op->state_size && !(p->state[ni] = nne_calloc(1, op->state_size)))
         return nne_ctx_fail(&ctx, NNE_ERR_OUT_OF_MEMORY, "cannot allocate the node's state");
     ctx.planning = 1;
     ctx.plan_state = p->state[ni];
-    NNE_TRY(op->plan ? op->plan(&ctx, p->state[ni]) : op->infer(&ctx));
+    NNE_TRY(check_attr_types(&ctx, op->plan ? op->plan(&ctx, p->state[ni]) : op->infer(&ctx)));
     if (ctx.scratch_req > p->scratch_size) p->scratch_size = ctx.scratch_req;
     return NNE_OK;
 }
@@ -697,6 +766,7 @@ nne_status nne_ctx_run_graph(nne_op_ctx *ctx, const struct nne_graph *g, int n_i
     }
     memcpy(sub.uses_left, sub.uses, (size_t)g->n_values * sizeof(int));
     for (int i = 0; i < g->n_nodes; i++) {
+        if ((st = check_cancel(&ctx->ex->p->opt)) != NNE_OK) goto done;
         st = run_node(&sub, i, 0, POL_MALLOC, NULL);
         if (st != NNE_OK) goto done;
         release_inputs(&sub, i);
@@ -756,10 +826,94 @@ static int cmp_off(const void *a, const void *b) {
     return (*x)->off < (*y)->off ? -1 : (*x)->off > (*y)->off;
 }
 
-/* Greedy placement: largest first, lowest gap among lifetime-overlapping buffers. */
+/* Index of the placed buffers by lifetime, so that placing a buffer looks
+ * only at the placed buffers whose lifetimes intersect its own (a few in a
+ * long chain) instead of every placed buffer. Two segment trees over the
+ * node indices: `cover` keeps a buffer at the O(log n) nodes that cover its
+ * lifetime (the buffers alive at time t are on the path from leaf t to the
+ * root), `start` keeps it at every ancestor of the leaf of its first use
+ * (the buffers that start inside a range are at the range's O(log n)
+ * canonical nodes). A lifetime [f, l] meets the buffers alive at f plus
+ * those that start in (f, l]; the two sets are disjoint. */
+typedef struct plan_index {
+    int leaves;          /* power of two > last time */
+    int *cover, *start;  /* list heads per tree node (2 * leaves), -1: empty */
+    int *next, *buf;     /* entry pool: linked lists */
+    int used, cap;
+    int *fw_first, *fw_last;  /* Fenwick counts of placed lifetimes by first / last time */
+    size_t *sky, *sky_tag;    /* max end offset over time (segment tree: subtree max, whole-range max) */
+} plan_index;
+
+/* With more placed buffers alive than this, a buffer goes on top of them
+ * (the skyline) instead of into the lowest gap: finding the gap means
+ * sorting them all, and only graphs with thousands of tensors alive at once
+ * (hostile ones) get there; first fit is kept for everything real. */
+#define PLAN_FIRST_FIT_MAX 1024
+
+static void fw_add(int *fw, int n, int i) {
+    for (i++; i <= n; i += i & -i) fw[i]++;
+}
+static int fw_sum(const int *fw, int i) { /* entries at positions <= i */
+    int c = 0;
+    for (i++; i > 0; i -= i & -i) c += fw[i];
+    return c;
+}
+static void sky_update(plan_index *x, int node, int nl, int nr, int l, int r, size_t v) {
+    if (r < nl || nr < l) return;
+    if (x->sky[node] < v) x->sky[node] = v;
+    if (l <= nl && nr <= r) {
+        if (x->sky_tag[node] < v) x->sky_tag[node] = v;
+        return;
+    }
+    int mid = nl + (nr - nl) / 2;
+    sky_update(x, 2 * node, nl, mid, l, r, v);
+    sky_update(x, 2 * node + 1, mid + 1, nr, l, r, v);
+}
+static size_t sky_query(const plan_index *x, int node, int nl, int nr, int l, int r) {
+    if (r < nl || nr < l) return 0;
+    if (l <= nl && nr <= r) return x->sky[node];
+    int mid = nl + (nr - nl) / 2;
+    size_t a = sky_query(x, 2 * node, nl, mid, l, r), b = sky_query(x, 2 * node + 1, mid + 1, nr, l, r);
+    size_t m = a > b ? a : b;
+    return m > x->sky_tag[node] ? m : x->sky_tag[node];
+}
+
+static void pix_push(plan_index *x, int *head, int node, int b) {
+    x->buf[x->used] = b;
+    x->next[x->used] = head[node];
+    head[node] = x->used++;
+}
+
+static void pix_insert(plan_index *x, int b, int first, int last) {
+    for (int n = first + x->leaves; n >= 1; n >>= 1) pix_push(x, x->start, n, b);
+    for (int lo = first + x->leaves, hi = last + x->leaves + 1; lo < hi; lo >>= 1, hi >>= 1) {
+        if (lo & 1) pix_push(x, x->cover, lo++, b);
+        if (hi & 1) pix_push(x, x->cover, --hi, b);
+    }
+}
+
+/* Appends to out the buffers whose lifetimes meet [first, last]; returns the count. */
+static int pix_query(const plan_index *x, int first, int last, int *out) {
+    int k = 0;
+    for (int n = first + x->leaves; n >= 1; n >>= 1)
+        for (int e = x->cover[n]; e >= 0; e = x->next[e]) out[k++] = x->buf[e];
+    for (int lo = first + 1 + x->leaves, hi = last + x->leaves + 1; lo < hi; lo >>= 1, hi >>= 1) {
+        if (lo & 1)
+            for (int e = x->start[lo++]; e >= 0; e = x->next[e]) out[k++] = x->buf[e];
+        if (hi & 1)
+            for (int e = x->start[--hi]; e >= 0; e = x->next[e]) out[k++] = x->buf[e];
+    }
+    return k;
+}
+
+/* Greedy placement: largest first, lowest gap among lifetime-overlapping
+ * buffers. O(n log n) plus, per buffer, the sort of the (at most
+ * PLAN_FIRST_FIT_MAX) buffers alive with it. */
 static nne_status plan_arena(nne_plan *s) {
     const nne_graph *g = s->g;
     int nb = 0;
+    plan_index px = {0};
+    int *hits = NULL;
     plan_buf *bufs = nne_calloc((size_t)s->nv + 1, sizeof *bufs);
     plan_buf **placed = nne_calloc((size_t)s->nv + 1, sizeof *placed);
     if (!bufs || !placed) goto oom;
@@ -790,23 +944,65 @@ static nne_status plan_arena(nne_plan *s) {
     }
     nne_free(idx_of);
     qsort(bufs, (size_t)nb, sizeof *bufs, cmp_size_desc);
+    int levels = 1;
+    px.leaves = 1;
+    while (px.leaves <= s->nn) px.leaves <<= 1, levels++;
+    px.cap = nb * 3 * levels + 1;
+    px.cover = nne_malloc((size_t)px.leaves * 2 * sizeof(int));
+    px.start = nne_malloc((size_t)px.leaves * 2 * sizeof(int));
+    px.next = nne_calloc((size_t)px.cap, sizeof(int));
+    px.buf = nne_calloc((size_t)px.cap, sizeof(int));
+    hits = nne_calloc((size_t)nb + 1, sizeof(int));
+    px.fw_first = nne_calloc((size_t)px.leaves + 1, sizeof(int));
+    px.fw_last = nne_calloc((size_t)px.leaves + 1, sizeof(int));
+    px.sky = nne_calloc((size_t)px.leaves * 2, sizeof(size_t));
+    px.sky_tag = nne_calloc((size_t)px.leaves * 2, sizeof(size_t));
+    if (!px.cover || !px.start || !px.next || !px.buf || !hits || !px.fw_first || !px.fw_last || !px.sky ||
+        !px.sky_tag)
+        goto oom;
+    for (int n = 0; n < 2 * px.leaves; n++) px.cover[n] = px.start[n] = -1;
     size_t total = 0;
-    int np = 0;
     for (int b = 0; b < nb; b++) {
         plan_buf *cur = &bufs[b];
-        /* placed buffers live at the same time, sorted by offset */
+        if (cur->first < 0) cur->first = 0;
+        if (cur->last < cur->first) cur->last = cur->first;
+        /* placed buffers alive at the same time: all that start by cur's
+         * end less those that ended before its start */
+        int live = fw_sum(px.fw_first, cur->last) - fw_sum(px.fw_last, cur->first - 1);
         size_t off = 0;
-        for (int p = 0; p < np; p++) {
-            plan_buf *o = placed[p];
-            if (o->last < cur->first || cur->last < o->first) continue;
-            if (o->off >= off + cur->size) break; /* gap before o fits */
-            if (o->off + o->size > off) off = o->off + o->size;
+        if (live > PLAN_FIRST_FIT_MAX) {
+            off = sky_query(&px, 1, 0, px.leaves - 1, cur->first, cur->last);
+        } else {
+            /* those buffers sorted by offset; the lowest gap that fits */
+            int np = pix_query(&px, cur->first, cur->last, hits);
+            for (int p = 0; p < np; p++) placed[p] = &bufs[hits[p]];
+            qsort(placed, (size_t)np, sizeof *placed, cmp_off);
+            for (int p = 0; p < np; p++) {
+                plan_buf *o = placed[p];
+                if (o->off >= off + cur->size) break; /* gap before o fits */
+                if (o->off + o->size > off) off = o->off + o->size;
+            }
         }
         cur->off = off;
-        placed[np++] = cur;
-        qsort(placed, (size_t)np, sizeof *placed, cmp_off);
+        /* a zero-sized buffer never blocks another */
+        if (cur->size) {
+            pix_insert(&px, b, cur->first, cur->last);
+            fw_add(px.fw_first, px.leaves, cur->first);
+            fw_add(px.fw_last, px.leaves, cur->last);
+            sky_update(&px, 1, 0, px.leaves - 1, cur->first, cur->last, off + cur->size);
+        }
         if (off + cur->size > total) total = off + cur->size;
     }
+    nne_free(px.cover);
+    nne_free(px.start);
+    nne_free(px.next);
+    nne_free(px.buf);
+    nne_free(hits);
+    nne_free(px.fw_first);
+    nne_free(px.fw_last);
+    nne_free(px.sky);
+    nne_free(px.sky_tag);
+    px.cover = px.start = px.next = px.buf = hits = NULL;
     s->life_first = nne_calloc((size_t)s->nv + 1, sizeof(int));
     s->life_last = nne_calloc((size_t)s->nv + 1, sizeof(int));
     if (!s->life_first || !s->life_last) goto oom;
@@ -825,6 +1021,15 @@ static nne_status plan_arena(nne_plan *s) {
 oom:
     nne_free(bufs);
     nne_free(placed);
+    nne_free(px.cover);
+    nne_free(px.start);
+    nne_free(px.next);
+    nne_free(px.buf);
+    nne_free(hits);
+    nne_free(px.fw_first);
+    nne_free(px.fw_last);
+    nne_free(px.sky);
+    nne_free(px.sky_tag);
     return nne_error(NNE_ERR_OUT_OF_MEMORY, "session: out of memory");
 }
 
@@ -993,6 +1198,7 @@ nne_status nne_plan_create(const nne_model *m, const nne_session_options *opt, i
     }
     for (int i = 0; i < s->nn; i++) {
         const nne_node *nd = &g->nodes[i];
+        if ((st = check_cancel(&s->opt)) != NNE_OK) goto fail;
         if (!nd->op) {
             st = nne_error(NNE_ERR_UNSUPPORTED, "node \"%s\": op %s%s%s (opset %d) is not supported", nd->name,
                            nd->domain, nd->domain[0] ? ":" : "", nd->op_type, nd->opset);
@@ -1198,9 +1404,12 @@ nne_status nne_context_run(nne_context *c) {
     }
     exec_release_dynamic(ex);
     memcpy(ex->uses_left, ex->uses, (size_t)s->nv * sizeof(int));
+    c->loop_iters = 0;
     for (int i = 0; i < s->nn; i++) {
         if (s->node_mode[i] != NM_FOLDED) {
-            nne_status st = run_node(ex, i, 0, s->node_mode[i] == NM_STATIC ? POL_PLAN : POL_MALLOC, NULL);
+            nne_status st = check_cancel(&s->opt);
+            if (st != NNE_OK) return ctx_fail(c, st);
+            st = run_node(ex, i, 0, s->node_mode[i] == NM_STATIC ? POL_PLAN : POL_MALLOC, NULL);
             if (st != NNE_OK) return ctx_fail(c, st);
         }
         if (c->observer) observe(c, i);
@@ -1222,9 +1431,20 @@ size_t nne_context_arena_bytes(const nne_context *c) { return c ? c->p->arena_si
 /* ------------------------------------------------------------ session -- */
 
 static nne_status sess_fail(nne_session *s, nne_status st) {
+    if (s->budget.refused) {
+        /* the failing call site said "cannot allocate"; say why */
+        nne_error_prefix("memory limit of %zu bytes reached (%zu bytes in use, %zu more requested; the session "
+                         "option memory_limit_bytes, nnedge --max-memory)",
+                         s->budget.limit, s->budget.refused_used, s->budget.refused_bytes);
+        s->budget.refused = 0;
+        if (st != NNE_ERR_CANCELLED && st != NNE_ERR_LIMIT) st = NNE_ERR_OUT_OF_MEMORY;
+    }
     snprintf(s->err, sizeof s->err, "%s", nne_last_error());
     return st;
 }
+
+size_t nne_session_memory_bytes(const nne_session *s) { return s ? nne_budget_used(&s->budget) : 0; }
+size_t nne_session_memory_peak(const nne_session *s) { return s ? s->budget.peak : 0; }
 
 const char *nne_session_last_error(const nne_session *s) { return s ? s->err : "no session"; }
 
@@ -1236,6 +1456,7 @@ nne_status nne_session_create(const nne_model *m, const nne_session_options *opt
     s->m = m;
     nne_model_session_ref(m, 1); /* nne_model_optimize refuses while sessions exist */
     s->opt = opt ? *opt : nne_session_options_default();
+    s->budget.limit = nne_session_options_memory_limit(&s->opt);
     *out = s;
     return NNE_OK;
 }
@@ -1256,13 +1477,18 @@ void nne_session_destroy(nne_session *s) {
 
 nne_status nne_session_prepare(nne_session *s, int32_t n, const char *const *names, const nne_tensor *shapes) {
     if (!s) return nne_error(NNE_ERR_INVALID_ARG, "nne_session_prepare: NULL session");
+    /* everything the plan and the context allocate is charged to the
+     * session's memory budget (alloc.c) */
+    s->budget.refused = 0;
+    nne_budget *prev = nne_budget_enter(&s->budget);
     unprepare(s);
     nne_status st = nne_plan_create(s->m, &s->opt, n, names, shapes, &s->p);
     if (st == NNE_OK) st = nne_context_create(s->p, &s->c);
     if (st != NNE_OK) {
-        sess_fail(s, st);
+        st = sess_fail(s, st);
         unprepare(s);
     }
+    nne_budget_leave(prev);
     return st;
 }
 
@@ -1276,8 +1502,12 @@ nne_status nne_session_set_input(nne_session *s, const char *name, const nne_ten
 nne_status nne_session_run(nne_session *s) {
     if (!s) return nne_error(NNE_ERR_INVALID_ARG, "nne_session_run: NULL session");
     if (!s->c) return sess_fail(s, nne_error(NNE_ERR_INVALID_ARG, "session is not prepared"));
+    s->budget.refused = 0;
+    nne_budget *prev = nne_budget_enter(&s->budget);
     nne_status st = nne_context_run(s->c);
-    return st == NNE_OK ? st : sess_fail(s, st);
+    if (st != NNE_OK) st = sess_fail(s, st);
+    nne_budget_leave(prev);
+    return st;
 }
 
 nne_status nne_session_output(const nne_session *s, int32_t i, nne_tensor *out) {

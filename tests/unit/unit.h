@@ -22,4 +22,5 @@ void unit_fuzz_regress(void);
 void unit_kernels(void);
 void unit_plan(void);
 void unit_passes(void);
+void unit_limits(void);
 #endif
