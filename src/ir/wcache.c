@@ -7,8 +7,9 @@
  * the same model -- another batch size, another thread's plan -- reuses it
  * instead of packing again. Only initializers are cached: their data lives
  * as long as the model, so the address is a stable key. Entries are freed
- * with the model. The cache is the model's one mutable part; a mutex per
- * model guards it (plans of one model may be made in many threads at once).
+ * with the model and charged to the model's memory budget. The cache is the
+ * model's one mutable part; a mutex per model guards it (plans of one model
+ * may be made in many threads at once).
  */
 #include "ir/graph.h"
 #include "ir/session_internal.h"
@@ -53,8 +54,13 @@ const void *nne_wcache_get(const nne_model *cm, const void *key, uint64_t tag, s
             r = e->buf;
             goto out;
         }
+    /* packed weights belong to the model (they outlive the plan and the
+     * session that made them): charge them to the model's memory budget, not
+     * to the session's that is current now */
+    nne_budget *prev = nne_budget_enter(m->budget);
     struct nne_wc_entry *e = nne_calloc(1, sizeof *e);
     void *buf = nne_aligned_alloc(bytes ? bytes : NNE_ALIGN);
+    nne_budget_leave(prev);
     if (!e || !buf) {
         nne_free(e);
         nne_aligned_free(buf);
