@@ -71,8 +71,8 @@ static nne_status col2im_run(nne_op_ctx *ctx) {
     nne_tensor *Y;
     NNE_TRY(nne_ctx_output(ctx, 0, X->dtype, n + 2, od, &Y));
     nn_carve c = {0};
-    size_t xo = nn_carve_add(&c, (size_t)nne_tensor_numel(X) * sizeof(double));
-    size_t yo = nn_carve_add(&c, (size_t)nne_tensor_numel(Y) * sizeof(double));
+    size_t xo = nn_carve_add(&c, nne_size_elems(nne_tensor_numel(X), sizeof(double)));
+    size_t yo = nn_carve_add(&c, nne_size_elems(nne_tensor_numel(Y), sizeof(double)));
     void *base = nn_scratch(ctx, &c);
     if (nne_ctx_shape_only(ctx)) return NNE_OK;
     if (nne_tensor_numel(Y) == 0) return NNE_OK;
@@ -172,7 +172,7 @@ static nne_status deformconv_run(nne_op_ctx *ctx) {
     size_t mo = nn_carve_add(&c, MK ? nn_f32_copy_bytes(MK) : 0);
     size_t bo = nn_carve_add(&c, B ? nn_f32_copy_bytes(B) : 0);
     size_t yo = nn_carve_add(&c, nn_f32_copy_bytes(Y));
-    size_t co = nn_carve_add(&c, (size_t)(C * taps * outsp) * sizeof(float));
+    size_t co = nn_carve_add(&c, nne_size_mul(nne_size_mul(nne_size_elems(C, sizeof(float)), (size_t)taps), (size_t)outsp));
     size_t po = nn_carve_add(&c, nne_gemm_f32_scratch(M / G, outsp, C / G * taps));
     void *base = nn_scratch(ctx, &c);
     if (nne_ctx_shape_only(ctx)) return NNE_OK;
@@ -264,9 +264,9 @@ static nne_status causalconv_run(nne_op_ctx *ctx) {
     if (nne_ctx_num_outputs(ctx) > 1) NNE_TRY(nne_ctx_output(ctx, 1, X->dtype, 3, sd, &S));
     int64_t P = K - 1 + L;
     nn_carve c = {0};
-    size_t po = nn_carve_add(&c, (size_t)P * sizeof(double));
-    size_t wo = nn_carve_add(&c, (size_t)K * sizeof(double));
-    size_t yo = nn_carve_add(&c, (size_t)(L > K ? L : K) * sizeof(double));
+    size_t po = nn_carve_add(&c, nne_size_elems(P, sizeof(double)));
+    size_t wo = nn_carve_add(&c, nne_size_elems(K, sizeof(double)));
+    size_t yo = nn_carve_add(&c, nne_size_elems(L > K ? L : K, sizeof(double)));
     void *base = nn_scratch(ctx, &c);
     if (nne_ctx_shape_only(ctx)) return NNE_OK;
     double *pad = (double *)((char *)base + po), *wk = (double *)((char *)base + wo);

@@ -1,0 +1,342 @@
+#!/usr/bin/env python3
+"""gen_cli.py OUTDIR - hostile inputs of the CLI area (tests/hostile/README.md):
+sizes that overflow, eval's inputs, output names, JSON strings, lying
+protobuf length fields, graph cycles, deep subgraphs, shape bombs,
+out-of-range indices, zero-sized tensors and .npy header lies.
+
+Everything goes to OUTDIR/cli/. Deterministic: no randomness, no clock.
+"""
+import os
+import struct
+import sys
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper
+
+OUT = os.path.join(sys.argv[1], "cli")
+os.makedirs(OUT, exist_ok=True)
+F, I64 = TensorProto.FLOAT, TensorProto.INT64
+
+
+def path(name):
+    return os.path.join(OUT, name)
+
+
+def save_model(graph, name, opset=13, check=False):
+    m = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)], producer_name="hostile")
+    m.ir_version = 8
+    if check:
+        onnx.checker.check_model(m)
+    with open(path(name), "wb") as f:
+        f.write(m.SerializeToString())
+    return m
+
+
+def save_bytes(name, data):
+    with open(path(name), "wb") as f:
+        f.write(data)
+
+
+def npy(name, arr):
+    np.save(path(name), arr, allow_pickle=False)
+
+
+def npy_raw(name, header, data=b"", major=1):
+    """A .npy file with a hand-written header dict (padded like numpy)."""
+    h = header.encode("latin1")
+    pre = 10 if major == 1 else 12
+    pad = (64 - (pre + len(h) + 1) % 64) % 64
+    h = h + b" " * pad + b"\n"
+    if major == 1:
+        head = b"\x93NUMPY\x01\x00" + struct.pack("<H", len(h))
+    else:
+        head = b"\x93NUMPY" + bytes([major, 0]) + struct.pack("<I", len(h))
+    save_bytes(name, head + h + data)
+
+
+def identity_model(name, dtype, shape, in_name="x", out_name="y"):
+    g = helper.make_graph([helper.make_node("Identity", [in_name], [out_name])], "g",
+                          [helper.make_tensor_value_info(in_name, dtype, shape)],
+                          [helper.make_tensor_value_info(out_name, dtype, shape)])
+    return save_model(g, name)
+
+
+# ---------------------------------------------------------------- sizes --
+# inputs whose byte size overflows 2^64 (the element count fits int64)
+identity_model("huge_input.onnx", F, [4611686018427387904])
+identity_model("huge_input_2d.onnx", F, [1 << 31, 1 << 31])
+identity_model("huge_input_i64.onnx", I64, [1 << 61])
+identity_model("huge_input_numel.onnx", F, [1 << 40, 1 << 40])   # count overflows int64
+identity_model("sym_input.onnx", F, ["N", 3])                    # --shape picks the size
+identity_model("sym2_input.onnx", F, ["N", "M"])
+identity_model("zero_input.onnx", F, [0, 3])
+g = helper.make_graph([helper.make_node("Add", ["a", "b"], ["y"])], "g",
+                      [helper.make_tensor_value_info("a", F, ["N", 10]), helper.make_tensor_value_info("b", F, ["N", 10])],
+                      [helper.make_tensor_value_info("y", F, ["N", 10])])
+save_model(g, "two_inputs.onnx")
+# an initializer whose dims overflow, with no data
+big_init = TensorProto(name="w", data_type=F, dims=[1 << 62, 4])
+g = helper.make_graph([helper.make_node("Add", ["x", "w"], ["y"])], "g",
+                      [helper.make_tensor_value_info("x", F, [1])],
+                      [helper.make_tensor_value_info("y", F, None)], [big_init])
+save_model(g, "init_dims_overflow.onnx")
+# shape bombs: ConstantOfShape / Expand / Tile to 2^40 elements and more
+for tag, shp in (("1e12", [1 << 20, 1 << 20]), ("2e18", [1 << 31, 1 << 31]), ("neg", [-1, 4])):
+    g = helper.make_graph(
+        [helper.make_node("ConstantOfShape", ["s"], ["y"], value=helper.make_tensor("v", F, [1], [1.0]))], "g",
+        [helper.make_tensor_value_info("x", F, [1])], [helper.make_tensor_value_info("y", F, None)],
+        [helper.make_tensor("s", I64, [len(shp)], shp)])
+    save_model(g, "cos_%s.onnx" % tag)
+g = helper.make_graph([helper.make_node("Expand", ["x", "s"], ["y"])], "g",
+                      [helper.make_tensor_value_info("x", F, [1, 1])], [helper.make_tensor_value_info("y", F, None)],
+                      [helper.make_tensor("s", I64, [2], [1 << 32, 1 << 32])])
+save_model(g, "expand_bomb.onnx")
+g = helper.make_graph([helper.make_node("Tile", ["x", "r"], ["y"])], "g",
+                      [helper.make_tensor_value_info("x", F, [2, 2])], [helper.make_tensor_value_info("y", F, None)],
+                      [helper.make_tensor("r", I64, [2], [1 << 40, 1 << 40])])
+save_model(g, "tile_bomb.onnx")
+g = helper.make_graph([helper.make_node("Reshape", ["x", "s"], ["y"])], "g",
+                      [helper.make_tensor_value_info("x", F, [2, 2])], [helper.make_tensor_value_info("y", F, None)],
+                      [helper.make_tensor("s", I64, [3], [1 << 62, 1 << 62, 0])])
+save_model(g, "reshape_lie.onnx")
+# Range with a limit of 2^62
+g = helper.make_graph([helper.make_node("Range", ["a", "b", "c"], ["y"])], "g",
+                      [helper.make_tensor_value_info("x", F, [1])], [helper.make_tensor_value_info("y", I64, None)],
+                      [helper.make_tensor("a", I64, [], [0]), helper.make_tensor("b", I64, [], [1 << 62]),
+                       helper.make_tensor("c", I64, [], [1])])
+save_model(g, "range_bomb.onnx")
+
+# ---------------------------------------------------------- out of range --
+def gather_model(name, idx, axis=0, op="Gather"):
+    g = helper.make_graph([helper.make_node(op, ["x", "i"], ["y"], axis=axis)], "g",
+                          [helper.make_tensor_value_info("x", F, [3, 4])],
+                          [helper.make_tensor_value_info("y", F, None)],
+                          [helper.make_tensor("i", I64, [len(idx)], idx)])
+    save_model(g, name)
+
+
+gather_model("gather_oob.onnx", [0, 3])
+gather_model("gather_neg_oob.onnx", [-4])
+gather_model("gather_i64max.onnx", [(1 << 63) - 1])
+gather_model("gather_i64min.onnx", [-(1 << 63)])
+gather_model("gather_axis_oob.onnx", [0], axis=5)
+g = helper.make_graph([helper.make_node("GatherElements", ["x", "i"], ["y"], axis=1)], "g",
+                      [helper.make_tensor_value_info("x", F, [2, 2])], [helper.make_tensor_value_info("y", F, None)],
+                      [helper.make_tensor("i", I64, [2, 2], [0, 1, 1, 1 << 40])])
+save_model(g, "gather_elements_oob.onnx")
+g = helper.make_graph([helper.make_node("ScatterElements", ["x", "i", "u"], ["y"], axis=0)], "g",
+                      [helper.make_tensor_value_info("x", F, [2, 2])], [helper.make_tensor_value_info("y", F, None)],
+                      [helper.make_tensor("i", I64, [1, 2], [0, -3]), helper.make_tensor("u", F, [1, 2], [1, 2])])
+save_model(g, "scatter_oob.onnx")
+g = helper.make_graph([helper.make_node("GatherND", ["x", "i"], ["y"])], "g",
+                      [helper.make_tensor_value_info("x", F, [2, 2])], [helper.make_tensor_value_info("y", F, None)],
+                      [helper.make_tensor("i", I64, [1, 2], [1, 7])])
+save_model(g, "gathernd_oob.onnx")
+g = helper.make_graph([helper.make_node("OneHot", ["i", "d", "v"], ["y"])], "g",
+                      [helper.make_tensor_value_info("x", F, [1])], [helper.make_tensor_value_info("y", F, None)],
+                      [helper.make_tensor("i", I64, [2], [0, 1]), helper.make_tensor("d", I64, [], [1 << 62]),
+                       helper.make_tensor("v", F, [2], [0, 1])])
+save_model(g, "onehot_depth_bomb.onnx")
+
+# ------------------------------------------------------------- structure --
+# a cycle: a = Relu(b), b = Relu(a)
+g = helper.make_graph([helper.make_node("Relu", ["b"], ["a"]), helper.make_node("Relu", ["a"], ["b"]),
+                       helper.make_node("Add", ["x", "a"], ["y"])], "g",
+                      [helper.make_tensor_value_info("x", F, [1])], [helper.make_tensor_value_info("y", F, [1])])
+save_model(g, "cycle.onnx")
+# a node that consumes its own output
+g = helper.make_graph([helper.make_node("Add", ["x", "y"], ["y"])], "g",
+                      [helper.make_tensor_value_info("x", F, [1])], [helper.make_tensor_value_info("y", F, [1])])
+save_model(g, "self_loop.onnx")
+# an output nobody produces
+g = helper.make_graph([helper.make_node("Relu", ["x"], ["z"])], "g",
+                      [helper.make_tensor_value_info("x", F, [1])], [helper.make_tensor_value_info("y", F, [1])])
+save_model(g, "dangling_output.onnx")
+
+
+def varint(v):
+    out = bytearray()
+    while True:
+        b = v & 0x7F
+        v >>= 7
+        if v:
+            out.append(b | 0x80)
+        else:
+            out.append(b)
+            return bytes(out)
+
+
+def ld(field, data):
+    """A length-delimited protobuf field."""
+    return varint(field << 3 | 2) + varint(len(data)) + data
+
+
+def nested_if(depth):
+    """A model of If nodes nested `depth` deep (then_branch holds the next
+    level). Serialized by hand from the inside out: building nested protobuf
+    messages level by level with the onnx API copies the subtree each time."""
+    leaf = helper.make_graph([helper.make_node("Identity", ["x"], ["e"])], "leaf", [],
+                             [helper.make_tensor_value_info("e", F, [1])]).SerializeToString()
+    blob = leaf
+    graph_attr_type = varint(20 << 3) + varint(5)  # AttributeProto.type = GRAPH
+    for d in range(depth - 1, -1, -1):
+        then_a = ld(1, b"then_branch") + ld(6, blob) + graph_attr_type
+        else_a = ld(1, b"else_branch") + ld(6, leaf) + graph_attr_type
+        out = b"o%d" % d
+        node = ld(1, b"c") + ld(2, out) + ld(4, b"If") + ld(5, then_a) + ld(5, else_a)
+        vi = helper.make_tensor_value_info(out.decode(), F, [1]).SerializeToString()
+        if d:
+            blob = ld(1, node) + ld(2, b"b%d" % d) + ld(12, vi)
+        else:
+            c = helper.make_tensor("c", TensorProto.BOOL, [], [1]).SerializeToString()
+            xi = helper.make_tensor_value_info("x", F, [1]).SerializeToString()
+            graph = ld(1, node) + ld(2, b"g") + ld(5, c) + ld(11, xi) + ld(12, vi)
+    opset = varint(2 << 3) + varint(13)
+    return varint(1 << 3) + varint(8) + ld(8, opset) + ld(7, graph)
+
+
+save_bytes("if_depth3.onnx", nested_if(3))
+save_bytes("if_depth200.onnx", nested_if(200))
+save_bytes("if_depth3000.onnx", nested_if(3000))
+
+# ------------------------------------------------------------- protobuf --
+# ModelProto.graph (field 7, length-delimited) with a length far past the end
+save_bytes("pb_graph_len_huge.onnx", b"\x08\x08" + b"\x3a" + varint((1 << 62)) + b"\x0a\x01n")
+save_bytes("pb_graph_len_past_end.onnx", b"\x08\x08" + b"\x3a" + varint(1000) + b"\x0a\x01n")
+# a varint of 11 bytes (no terminator within 10)
+save_bytes("pb_varint_long.onnx", b"\x08" + b"\xff" * 11 + b"\x01")
+# a length of 2^64-1
+save_bytes("pb_len_u64max.onnx", b"\x08\x08\x3a" + varint((1 << 64) - 1))
+# wire type 7 (invalid)
+save_bytes("pb_bad_wiretype.onnx", b"\x08\x08\x3f\x00")
+# field number 0
+save_bytes("pb_field0.onnx", b"\x00\x01")
+# every length-delimited field's length lies: inner field length +100
+b = bytearray(open(path("gather_oob.onnx"), "rb").read())
+save_bytes("pb_truncated_half.onnx", bytes(b[: len(b) // 2]))
+# a tensor whose raw_data is shorter than its dims say
+t = TensorProto(name="w", data_type=F, dims=[1000], raw_data=np.zeros(10, np.float32).tobytes())
+g = helper.make_graph([helper.make_node("Add", ["x", "w"], ["y"])], "g",
+                      [helper.make_tensor_value_info("x", F, [1000])],
+                      [helper.make_tensor_value_info("y", F, [1000])], [t])
+save_model(g, "raw_data_short.onnx")
+# an empty file and a file of zeros
+save_bytes("empty.onnx", b"")
+save_bytes("zeros.onnx", b"\x00" * 64)
+
+# ------------------------------------------------------------ run names --
+# outputs "a/b" and "a_b" (both sanitize to a_b), "A_B" (case-folds onto a_b),
+# a 300-byte name, names with a quote, backslash, newline and invalid UTF-8,
+# an empty name, "." and ".."
+names = ["a/b", "a_b", "A_B", "n" * 300, 'q"uote\\back', "new\nline", "bad\xff\xfeutf8", "..",
+         "\u00e9t\u00e9" * 60]
+nodes, outs = [], []
+for k, n in enumerate(names):
+    nodes.append(helper.make_node("Mul", ["x", "c%d" % k], [n]))
+    outs.append(helper.make_tensor_value_info(n, F, [2]))
+inits = [helper.make_tensor("c%d" % k, F, [1], [float(k + 1)]) for k in range(len(names))]
+g = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", F, [2])], outs, inits)
+m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)])
+m.ir_version = 8
+data = m.SerializeToString()
+# protobuf strings must be UTF-8 for the Python API: patch the placeholder bytes
+data = data.replace("bad\xff\xfeutf8".encode("utf-8"), b"bad\xff\xfeutf8".ljust(len("bad\xff\xfeutf8".encode("utf-8")), b"8"))
+save_bytes("names.onnx", data)
+npy("x2.npy", np.array([1.0, 2.0], np.float32))
+npy("x1.npy", np.array([1.0], np.float32))
+npy("x2x2.npy", np.ones((2, 2), np.float32))
+npy("x0x3.npy", np.zeros((0, 3), np.float32))
+npy("x3.npy", np.ones((1, 3), np.float32))
+# a model path with a quote, a backslash and invalid UTF-8 (for --json)
+odd_dir = os.path.join(OUT.encode(), b'odd"q\\b\xff')
+os.makedirs(odd_dir, exist_ok=True)
+with open(os.path.join(odd_dir, b"m.onnx"), "wb") as f:
+    f.write(open(path("zero_input.onnx"), "rb").read())
+
+# ------------------------------------------------------------------ eval --
+rng = np.random.default_rng(5)  # fixed seed: deterministic
+N, C = 10, 10
+onehot = np.zeros((N, C), np.float32)
+lab = np.arange(N) % C
+onehot[np.arange(N), lab] = 1.0
+npy("ev_x.npy", onehot)                         # Identity classifier: top1 = 1
+npy("ev_x100.npy", np.tile(onehot, (10, 1)))    # 100 samples
+npy("ev_y.npy", lab.astype(np.int64))
+npy("ev_y100.npy", np.tile(lab, 10).astype(np.int64))
+npy("ev_y_col.npy", lab.astype(np.int32).reshape(N, 1))
+npy("ev_y_2d.npy", onehot.astype(np.int64))      # (N,10): must be refused
+npy("ev_y_float.npy", lab.astype(np.float32))
+npy("ev_y_bool.npy", (lab % 2).astype(bool))
+npy("ev_y_short.npy", lab[:7].astype(np.int64))
+npy("ev_y_scalar.npy", np.array(3, np.int64))
+npy("ev_y_1000.npy", np.where(np.arange(N) == 4, 1000, lab).astype(np.int64))
+npy("ev_y_neg.npy", np.where(np.arange(N) == 2, -1, lab).astype(np.int64))
+npy("ev_y_u64max.npy", np.where(np.arange(N) == 6, np.uint64(2**64 - 1), lab.astype(np.uint64)).astype(np.uint64))
+npy("ev_y_i64min.npy", np.where(np.arange(N) == 1, -(2**63), lab).astype(np.int64))
+xn = onehot.copy()
+xn[3, 0] = np.nan
+npy("ev_x_nan.npy", xn)
+xi = onehot.copy()
+xi[5, 2] = np.inf
+npy("ev_x_inf.npy", xi)
+npy("ev_x_half.npy", onehot * 0.5)
+npy("ev_x_i64.npy", onehot.astype(np.int64))
+npy("ev_x_u8.npy", (onehot * 255).astype(np.uint8))
+npy("ev_x_empty.npy", np.zeros((0, C), np.float32))
+npy("ev_x_wrong.npy", np.zeros((N, 7), np.float32))
+npy("ev_x_big.npy", onehot * 1e30)
+identity_model("cls_sym.onnx", F, ["N", C])
+identity_model("cls_fixed64.onnx", F, [64, C])
+identity_model("cls_fixed4.onnx", F, [4, C])
+identity_model("cls_fixed5.onnx", F, [5, C])
+identity_model("cls_f16.onnx", TensorProto.FLOAT16, ["N", C])
+identity_model("cls_u8.onnx", TensorProto.UINT8, ["N", C])
+identity_model("cls_scalar.onnx", F, [])
+# int64 input: y = Cast(x) to float
+for dt, nm in ((I64, "cls_i64.onnx"), (TensorProto.INT32, "cls_i32.onnx"), (TensorProto.BOOL, "cls_bool.onnx")):
+    g = helper.make_graph([helper.make_node("Cast", ["x"], ["y"], to=F)], "g",
+                          [helper.make_tensor_value_info("x", dt, ["N", C])],
+                          [helper.make_tensor_value_info("y", F, ["N", C])])
+    save_model(g, nm)
+# a classifier whose scores are NaN: y = x * NaN
+g = helper.make_graph([helper.make_node("Mul", ["x", "k"], ["y"])], "g",
+                      [helper.make_tensor_value_info("x", F, ["N", C])],
+                      [helper.make_tensor_value_info("y", F, ["N", C])], [helper.make_tensor("k", F, [1], [np.nan])])
+save_model(g, "cls_nan.onnx")
+g = helper.make_graph([helper.make_node("Mul", ["x", "k"], ["y"])], "g",
+                      [helper.make_tensor_value_info("x", F, ["N", C])],
+                      [helper.make_tensor_value_info("y", F, ["N", C])], [helper.make_tensor("k", F, [1], [np.inf])])
+save_model(g, "cls_inf.onnx")
+# a string input: eval cannot fill it
+g = helper.make_graph([helper.make_node("Identity", ["x"], ["y"])], "g",
+                      [helper.make_tensor_value_info("x", TensorProto.STRING, ["N", C])],
+                      [helper.make_tensor_value_info("y", TensorProto.STRING, ["N", C])])
+save_model(g, "cls_string.onnx")
+
+# ------------------------------------------------------------------- npy --
+ok_data = np.zeros(6, np.float32).tobytes()
+npy_raw("npy_shape_lie.npy", "{'descr': '<f4', 'fortran_order': False, 'shape': (1000, 1000), }", ok_data)
+npy_raw("npy_overflow.npy", "{'descr': '<f4', 'fortran_order': False, 'shape': (4611686018427387904,), }", ok_data)
+npy_raw("npy_overflow2.npy", "{'descr': '<f8', 'fortran_order': False, 'shape': (1073741824, 4294967296), }",
+        ok_data)
+npy_raw("npy_numel_overflow.npy",
+        "{'descr': '<u1', 'fortran_order': False, 'shape': (4294967296, 4294967296, 4294967296), }", ok_data)
+npy_raw("npy_dim_too_big.npy",
+        "{'descr': '<f4', 'fortran_order': False, 'shape': (99999999999999999999999,), }", ok_data)
+npy_raw("npy_negative.npy", "{'descr': '<f4', 'fortran_order': False, 'shape': (-6,), }", ok_data)
+npy_raw("npy_13dims.npy", "{'descr': '<f4', 'fortran_order': False, 'shape': (%s), }" % ("1, " * 13), ok_data)
+npy_raw("npy_bad_descr.npy", "{'descr': '<c8', 'fortran_order': False, 'shape': (6,), }", ok_data)
+npy_raw("npy_object.npy", "{'descr': '|O', 'fortran_order': False, 'shape': (6,), }", ok_data)
+npy_raw("npy_bigendian.npy", "{'descr': '>f4', 'fortran_order': False, 'shape': (6,), }", ok_data)
+npy_raw("npy_fortran.npy", "{'descr': '<f4', 'fortran_order': True, 'shape': (2, 3), }", ok_data)
+npy_raw("npy_no_shape.npy", "{'descr': '<f4', 'fortran_order': False, }", ok_data)
+npy_raw("npy_unterminated.npy", "{'descr': '<f4', 'fortran_order': False, 'shape': (6, ", ok_data)
+npy_raw("npy_v3.npy", "{'descr': '<f4', 'fortran_order': False, 'shape': (1000000000,), }", ok_data, major=3)
+save_bytes("npy_hdrlen_lie.npy", b"\x93NUMPY\x02\x00" + struct.pack("<I", 0xFFFFFFF0) + b"{'descr'")
+save_bytes("npy_version9.npy", b"\x93NUMPY\x09\x00\x10\x00" + b" " * 16)
+save_bytes("npy_magic.npy", b"\x93NUMPX\x01\x00\x10\x00" + b" " * 16)
+save_bytes("npy_tiny.npy", b"\x93NUM")
+npy("npy_zero.npy", np.zeros((0, 3), np.float32))
+npy("npy_f64_2.npy", np.array([1.0, 2.0]))
+npy("npy_i64_2.npy", np.array([1, 2], np.int64))
