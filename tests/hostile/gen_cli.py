@@ -400,3 +400,26 @@ save_x([helper.make_node("ReduceProd",["x"],["y"])],"reduceprod_int_overflow",[h
 save_x([helper.make_node("MatMulInteger",["a","b"],["y"])],"matmulint",[helper.make_tensor("a",T.UINT8,[1,2],[255,255]),helper.make_tensor("b",T.UINT8,[2,1],[255,255])],[helper.make_tensor_value_info("q",F,[1])],opset=10)
 save_x([helper.make_node("CumSum",["x","a"],["y"])],"cumsum_int_overflow",[helper.make_tensor("x",I64,[2],[2**63-1,5]),helper.make_tensor("a",I64,[],[0])],[helper.make_tensor_value_info("q",F,[1])],opset=14)
 save_x([helper.make_node("Gather",["x","i"],["y"])],"gather_from_empty",[helper.make_tensor("i",I64,[1],[0])],[helper.make_tensor_value_info("x",F,[0,2])])
+
+# ------------------------------------------ declared shapes far past memory --
+# big_*.onnx: inputs declared (not given) with shapes whose products or whose
+# scratch (im2col, packing, LSTM gates...) overflow or exceed memory; `info`
+# prepares with them and must report the MACs as unknown, cleanly.
+def mk_big(name, nodes, ins, opset=13):
+    g=helper.make_graph(nodes,"g",[helper.make_tensor_value_info(n,F,s) for n,s in ins],[helper.make_tensor_value_info("y",T.UNDEFINED,None)])
+    m=helper.make_model(g,opset_imports=[helper.make_opsetid("",opset)]); m.ir_version=8
+    open(path("big_%s.onnx" % name),"wb").write(m.SerializeToString())
+mk_big("conv_im2col", [helper.make_node("Conv",["x","w"],["y"])], [("x",[1,1,2**30,2**30]),("w",[1,1,2**29,2**29])])
+mk_big("conv_im2col_small_out", [helper.make_node("Conv",["x","w"],["y"])], [("x",[1,2**20,2**20,2**1]),("w",[1,2**20,2**19,1])])
+mk_big("matmul_big", [helper.make_node("MatMul",["x","w"],["y"])], [("x",[2**31,2**31]),("w",[2**31,1])])
+mk_big("gemm_big", [helper.make_node("Gemm",["x","w"],["y"])], [("x",[1,2**61]),("w",[2**61,1])])
+mk_big("einsum_big", [helper.make_node("Einsum",["x","w"],["y"],equation="bij,bjk->bik")], [("x",[2**20,2**20,2**20]),("w",[2**20,2**20,1])])
+mk_big("softmax_big", [helper.make_node("Softmax",["x"],["y"])], [("x",[1,2**61])])
+mk_big("lstm_big", [helper.make_node("LSTM",["x","w","r"],["y"],hidden_size=2**20)], [("x",[2**20,1,1]),("w",[1,2**22,1]),("r",[1,2**22,2**20])])
+mk_big("topk_big", [helper.make_node("TopK",["x","k"],["y","i"])], [("x",[2**61]),("k",[1])])
+mk_big("dft_big", [helper.make_node("DFT",["x"],["y"])], [("x",[1,2**40,1])], opset=17)
+mk_big("reduce_big", [helper.make_node("ReduceLogSumExp",["x"],["y"],axes=[1])], [("x",[2**31,2**29])])
+mk_big("nms_big", [helper.make_node("NonMaxSuppression",["b","s"],["y"])], [("b",[2**20,2**20,4]),("s",[2**20,2**20,2**20])], opset=11)
+mk_big("cumsum_big", [helper.make_node("CumSum",["x","a"],["y"])], [("x",[2**61]),("a",[])] ,opset=14)
+mk_big("attention_big", [helper.make_node("Attention",["q","k","v"],["y"])], [("q",[1,1,2**30,8]),("k",[1,1,2**30,8]),("v",[1,1,2**30,8])], opset=23)
+
