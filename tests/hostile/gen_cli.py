@@ -423,3 +423,66 @@ mk_big("nms_big", [helper.make_node("NonMaxSuppression",["b","s"],["y"])], [("b"
 mk_big("cumsum_big", [helper.make_node("CumSum",["x","a"],["y"])], [("x",[2**61]),("a",[])] ,opset=14)
 mk_big("attention_big", [helper.make_node("Attention",["q","k","v"],["y"])], [("q",[1,1,2**30,8]),("k",[1,1,2**30,8]),("v",[1,1,2**30,8])], opset=23)
 
+
+# ------------------------------------------------------- every length lies --
+# pblie_<base>_<k>.onnx: a valid model with ONE length-delimited field's
+# length changed (+1, -1, 2^31-1, 2^63), for every such field at every
+# nesting depth the walker finds (a payload that parses as a message is
+# descended into). tests/hostile/each.sh runs `info` on each.
+def read_varint(b, i):
+    v = s = 0
+    while i < len(b):
+        c = b[i]
+        i += 1
+        v |= (c & 0x7F) << s
+        s += 7
+        if not c & 0x80:
+            return v, i
+        if s > 63:
+            break
+    raise ValueError("bad varint")
+
+
+def length_fields(b, lo, hi, depth=0):
+    """(offset of the length varint, its end, payload length) of every
+    length-delimited field in b[lo:hi], recursively."""
+    out, i = [], lo
+    while i < hi:
+        key, i = read_varint(b, i)
+        wt = key & 7
+        if key >> 3 == 0:
+            raise ValueError("field 0")
+        if wt == 0:
+            _, i = read_varint(b, i)
+        elif wt == 1:
+            i += 8
+        elif wt == 5:
+            i += 4
+        elif wt == 2:
+            start = i
+            n, i = read_varint(b, i)
+            if i + n > hi:
+                raise ValueError("overrun")
+            out.append((start, i, n))
+            if depth < 12:
+                try:
+                    out += length_fields(b, i, i + n, depth + 1)
+                except ValueError:
+                    pass
+            i += n
+        else:
+            raise ValueError("wire type")
+    if i != hi:
+        raise ValueError("misaligned")
+    return out
+
+
+for base in ("gather_oob", "if_depth3", "x_matmulint"):
+    b = open(path(base + ".onnx"), "rb").read()
+    k = 0
+    for start, end, n in length_fields(b, 0, len(b)):
+        for new in (n + 1, n - 1, (1 << 31) - 1, 1 << 63):
+            if new < 0:
+                continue
+            save_bytes("pblie_%s_%03d.onnx" % (base, k), b[:start] + varint(new) + b[end:])
+            k += 1
