@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # each.sh VERB [ARGS...] -- FILE...: runs `$NNEDGE VERB FILE ARGS...` on each
-# file (a hostile-suite case over a family of generated inputs). Each run must
+# file (a hostile-suite case over a family of generated inputs); when an ARG
+# holds {}, the file replaces the {} there instead (`run M -i x={}`). Each run must
 # exit 0, or exit 2 with exactly one line on stderr; anything else (a crash,
 # a sanitizer report, exit 1, several lines) is printed on stderr with the
 # file's name and each.sh exits 1 at the end. Quiet when all hold.
@@ -12,7 +13,13 @@ shift
 bad=0
 err=$(mktemp)
 for f in "$@"; do
-    "$NNEDGE" "$verb" "$f" "${args[@]}" >/dev/null 2>"$err" </dev/null
+    cmd=("$verb")
+    placed=0
+    for a in "${args[@]}"; do
+        case $a in *'{}'*) cmd+=("${a//\{\}/$f}"); placed=1 ;; *) cmd+=("$a") ;; esac
+    done
+    [ $placed = 1 ] || cmd=("$verb" "$f" "${args[@]}")
+    "$NNEDGE" "${cmd[@]}" >/dev/null 2>"$err" </dev/null
     rc=$?
     # ASan's note on a refused allocation (see run.sh) is not a finding
     sed -i -E '/^==[0-9]+==WARNING: AddressSanitizer failed to allocate 0x[0-9a-f]+ bytes$/d' "$err"

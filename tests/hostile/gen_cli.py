@@ -486,3 +486,17 @@ for base in ("gather_oob", "if_depth3", "x_matmulint"):
                 continue
             save_bytes("pblie_%s_%03d.onnx" % (base, k), b[:start] + varint(new) + b[end:])
             k += 1
+
+# --------------------------------------------------------- npy shape family --
+# npyfam_*.npy: headers whose dims are picked from hostile values, over
+# dtypes and ranks, with 16 bytes of data: every one must be refused (size
+# overflow or truncated data) or read (when the shape fits the data).
+HOSTILE_DIMS = [0, 1, 4, 255, 2**31 - 1, 2**32, 2**62, 2**63 - 1, 2**64 + 5]
+k = 0
+for descr in ("<f4", "<f8", "|u1", "<i8", "|b1", "<f2"):
+    for d0 in HOSTILE_DIMS:
+        for d1 in (None, 0, 3, 2**31, 2**62):
+            shape = "(%d,)" % d0 if d1 is None else "(%d, %d)" % (d0, d1)
+            npy_raw("npyfam_%03d.npy" % k, "{'descr': '%s', 'fortran_order': False, 'shape': %s, }" % (descr, shape),
+                    bytes(range(16)))
+            k += 1
