@@ -7,6 +7,8 @@
 #include "unit.h"
 
 #include "core/core.h"
+#include "ops/linalg_util.h"
+#include "ops/nn_util.h"
 
 #include <stdint.h>
 #include <string.h>
@@ -47,6 +49,17 @@ void unit_size(void) {
     CHECK(nne_size_elems((int64_t)1 << 62, 8) == SIZE_MAX);
     CHECK(nne_size_elems(3, 8) == 24);
     CHECK(nne_size_align64(SIZE_MAX - 10) == SIZE_MAX && nne_size_align64(65) == 128);
+    /* the ops' scratch layouts saturate instead of wrapping to a small total */
+    size_t total = 128;
+    nne_la_reserve(&total, SIZE_MAX - 10);
+    CHECK(total == SIZE_MAX);
+    nne_la_reserve(&total, 64);
+    CHECK(total == SIZE_MAX);
+    nn_carve c = {.total = SIZE_MAX - 100};
+    nn_carve_add(&c, 200);
+    CHECK(c.total == SIZE_MAX);
+    nne_tensor big = {.dtype = NNE_DTYPE_INT32, .ndim = 1, .dims = {(int64_t)1 << 62}};
+    CHECK(nn_f32_copy_bytes(&big) == SIZE_MAX);
     /* a .npy header with such a shape is refused before any allocation */
     const char hdr[] = "{'descr': '<f4', 'fortran_order': False, 'shape': (1073741824, 4294967296), }";
     unsigned char buf[256];
