@@ -66,7 +66,7 @@ static nne_status need_float(nne_op_ctx *ctx, const nne_tensor *t, const char *n
 /* Scratch for a double copy of X and a double Y. */
 static void dbuf_plan(nne_op_ctx *ctx, const nne_tensor *X, nn_carve *c, size_t *xo, size_t *yo) {
     (void)ctx;
-    size_t n = (size_t)nne_tensor_numel(X) * sizeof(double);
+    size_t n = nne_size_elems(nne_tensor_numel(X), sizeof(double));
     *xo = nn_carve_add(c, n);
     *yo = nn_carve_add(c, n);
 }
