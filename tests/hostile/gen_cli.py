@@ -246,6 +246,7 @@ save_bytes("names.onnx", data)
 npy("x2.npy", np.array([1.0, 2.0], np.float32))
 npy("x1.npy", np.array([1.0], np.float32))
 npy("x2x2.npy", np.ones((2, 2), np.float32))
+npy("x2x3.npy", np.eye(2, 3, dtype=np.float32))
 npy("x0x3.npy", np.zeros((0, 3), np.float32))
 npy("x3.npy", np.ones((1, 3), np.float32))
 # a model path with a quote, a backslash and invalid UTF-8 (for --json)
@@ -500,3 +501,19 @@ for descr in ("<f4", "<f8", "|u1", "<i8", "|b1", "<f2"):
             npy_raw("npyfam_%03d.npy" % k, "{'descr': '%s', 'fortran_order': False, 'shape': %s, }" % (descr, shape),
                     bytes(range(16)))
             k += 1
+
+# ---------------------------------------------------- input dtypes of all kinds --
+# dtype_<n>.onnx: one input and output of element type n (every TensorProto
+# type, unknown ones and 0), Identity in between. Every verb must run it or
+# refuse it cleanly (bench once wrote 8-byte values into a 1-byte buffer for
+# a string input).
+for n in list(range(0, 28)) + [100, 2**31 - 1]:
+    vi_in = onnx.ValueInfoProto(name="x")
+    vi_in.type.tensor_type.elem_type = n
+    for d in (2, 3):
+        vi_in.type.tensor_type.shape.dim.add().dim_value = d
+    vi_out = onnx.ValueInfoProto()
+    vi_out.CopyFrom(vi_in)
+    vi_out.name = "y"
+    g = helper.make_graph([helper.make_node("Identity", ["x"], ["y"])], "g", [vi_in], [vi_out])
+    save_model(g, "dtype_%d.onnx" % n)

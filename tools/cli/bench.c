@@ -33,7 +33,8 @@ static void fill_random(nne_tensor *t) {
         case NNE_DTYPE_INT8: case NNE_DTYPE_UINT8: ((uint8_t *)t->data)[i] = (uint8_t)(r * 4); break;
         case NNE_DTYPE_INT16: case NNE_DTYPE_UINT16: ((uint16_t *)t->data)[i] = (uint16_t)(r * 4); break;
         case NNE_DTYPE_INT32: case NNE_DTYPE_UINT32: ((uint32_t *)t->data)[i] = (uint32_t)(r * 4); break;
-        default: ((uint64_t *)t->data)[i] = (uint64_t)(r * 4); break;
+        case NNE_DTYPE_INT64: case NNE_DTYPE_UINT64: ((uint64_t *)t->data)[i] = (uint64_t)(r * 4); break;
+        default: return; /* no other dtype gets here (cli_bench refuses them) */
         }
     }
 }
@@ -151,6 +152,11 @@ int cli_bench(int argc, char **argv) {
         int given = 0;
         for (int k = 0; k < nfile; k++) given |= !strcmp(inames[i], fnames[k]);
         if (given) continue; /* read from its .npy below */
+        if (!nne_dtype_size(ins[i].dtype)) { /* string, complex, ...: fill_random has nothing to write */
+            rc = cli_usage_error("input \"%s\" has dtype %s, which bench cannot fill with random data", inames[i],
+                                 nne_dtype_name(ins[i].dtype));
+            goto done;
+        }
         size_t nb;
         if ((st = nne_tensor_nbytes_checked(&ins[i], &nb)) != NNE_OK) { /* cli_input_shapes checked it too */
             rc = cli_fail(st, inames[i]);
