@@ -517,3 +517,20 @@ for n in list(range(0, 28)) + [100, 2**31 - 1]:
     vi_out.name = "y"
     g = helper.make_graph([helper.make_node("Identity", ["x"], ["y"])], "g", [vi_in], [vi_out])
     save_model(g, "dtype_%d.onnx" % n)
+
+# -------------------------------------------------- sequences and optionals --
+F = TensorProto.FLOAT
+T = TensorProto
+x=helper.make_tensor_value_info("x",F,[2,3])
+seq=helper.make_tensor_sequence_value_info("y",F,None)
+g=helper.make_graph([helper.make_node("SequenceConstruct",["x","x"],["y"])],"g",[x],[seq])
+m=helper.make_model(g,opset_imports=[helper.make_opsetid("",13)]); m.ir_version=8
+open(path("seq_out.onnx"),"wb").write(m.SerializeToString())
+opt=helper.make_optional_type_proto(helper.make_tensor_type_proto(F,[2,3]))
+g=helper.make_graph([helper.make_node("Optional",["x"],["y"])],"g",[x],[helper.make_value_info("y",opt)])
+m=helper.make_model(g,opset_imports=[helper.make_opsetid("",15)]); m.ir_version=8
+open(path("opt_out.onnx"),"wb").write(m.SerializeToString())
+# sequence input
+g=helper.make_graph([helper.make_node("SequenceAt",["s","i"],["y"])],"g",[helper.make_tensor_sequence_value_info("s",F,[2,3])],[helper.make_tensor_value_info("y",F,None)],[helper.make_tensor("i",T.INT64,[],[0])])
+m=helper.make_model(g,opset_imports=[helper.make_opsetid("",13)]); m.ir_version=8
+open(path("seq_in.onnx"),"wb").write(m.SerializeToString())

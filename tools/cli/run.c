@@ -199,6 +199,12 @@ int cli_run(int argc, char **argv) {
         nne_tensor t;
         nne_model_output_info(m, i, &vi);
         nne_session_output(s, i, &t);
+        if (!nne_dtype_size(t.dtype)) { /* a sequence, an empty optional, a string tensor */
+            if (json) printf("]}\n");
+            rc = cli_usage_error("output \"%s\" is not a numeric tensor (%s); it cannot be written as .npy", vi.name,
+                                 nne_dtype_name(t.dtype));
+            goto done;
+        }
         char full[4400];
         if ((size_t)snprintf(full, sizeof full, "%s/%s.npy", outdir, fnames[i]) >= sizeof full) {
             if (json) printf("]}\n");
