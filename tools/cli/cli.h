@@ -25,6 +25,12 @@ int cli_parse_shape(const char *arg, char *name, size_t name_cap, nne_tensor *t)
  * "option -i needs a value NAME=FILE.npy" (what = "NAME=FILE.npy") when it is
  * missing or the next argument is another option. */
 const char *cli_opt_value(int argc, char **argv, int *i, const char *what);
+/* A file base name (no extension) for a tensor named `name` (run's outputs,
+ * dumps): the name itself when it is a safe file name, else the name made
+ * safe, cut at 160 bytes, with "_" and a 64-bit hash of the full name
+ * appended (tools/cli/run.c says which names). cap >= 256. Callers that
+ * write several files still check for collisions (case-insensitively). */
+void cli_safe_file_name(const char *name, char *out, size_t cap);
 /* Parse a positive integer option value. */
 int cli_parse_int(const char *s, long lo, long hi, long *out);
 /* Write s as a JSON string: quotes, backslashes and control characters

@@ -33,8 +33,7 @@ static int unsafe_byte(unsigned char c) {
     return c < 0x20 || c == 0x7f || c == '/' || c == '\\' || c == ':';
 }
 
-/* The file base name (without ".npy") of output `name`; out has cap >= 256. */
-static void output_file_name(const char *name, char *out, size_t cap) {
+void cli_safe_file_name(const char *name, char *out, size_t cap) {
     size_t len = strlen(name), k = 0;
     int changed = len == 0 || name[0] == '.' || len > RUN_NAME_KEEP;
     for (size_t i = 0; i < len && k < RUN_NAME_KEEP;) {
@@ -183,7 +182,7 @@ int cli_run(int argc, char **argv) {
         nne_value_info vi;
         nne_model_output_info(m, i, &vi);
         char base[256];
-        output_file_name(vi.name, base, sizeof base);
+        cli_safe_file_name(vi.name, base, sizeof base);
         size_t bl = strlen(base);
         for (int n = 2;; n++) {
             int clash = 0;
