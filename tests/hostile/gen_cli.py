@@ -534,3 +534,42 @@ open(path("opt_out.onnx"),"wb").write(m.SerializeToString())
 g=helper.make_graph([helper.make_node("SequenceAt",["s","i"],["y"])],"g",[helper.make_tensor_sequence_value_info("s",F,[2,3])],[helper.make_tensor_value_info("y",F,None)],[helper.make_tensor("i",T.INT64,[],[0])])
 m=helper.make_model(g,opset_imports=[helper.make_opsetid("",13)]); m.ir_version=8
 open(path("seq_in.onnx"),"wb").write(m.SerializeToString())
+
+# -------------------------------------------------------- every varint lies --
+# pbvar_<base>_<k>.onnx: one varint field (a dim, a data type, an attribute's
+# int or type, an opset version, ...) at any depth replaced by a hostile value.
+def varint_fields(b, lo, hi, depth=0):
+    out, i = [], lo
+    while i < hi:
+        key, i = read_varint(b, i)
+        wt = key & 7
+        if wt == 0:
+            start = i
+            _, i = read_varint(b, i)
+            out.append((start, i))
+        elif wt == 1:
+            i += 8
+        elif wt == 5:
+            i += 4
+        elif wt == 2:
+            n, i = read_varint(b, i)
+            if depth < 12:
+                try:
+                    out += varint_fields(b, i, i + n, depth + 1)
+                except (ValueError, IndexError):
+                    pass
+            i += n
+        else:
+            raise ValueError("wire type")
+    if i != hi:
+        raise ValueError("misaligned")
+    return out
+
+
+for base in ("gather_oob", "x_matmulint", "x_conv_batch0", "dtype_7"):
+    b = open(path(base + ".onnx"), "rb").read()
+    k = 0
+    for start, end in varint_fields(b, 0, len(b)):
+        for new in (0, 2**31 - 1, 2**62, 2**63 - 1, 2**64 - 1):
+            save_bytes("pbvar_%s_%03d.onnx" % (base, k), b[:start] + varint(new) + b[end:])
+            k += 1
