@@ -573,3 +573,11 @@ for base in ("gather_oob", "x_matmulint", "x_conv_batch0", "dtype_7"):
         for new in (0, 2**31 - 1, 2**62, 2**63 - 1, 2**64 - 1):
             save_bytes("pbvar_%s_%03d.onnx" % (base, k), b[:start] + varint(new) + b[end:])
             k += 1
+
+# ------------------------------------------- eval: every data x input dtype --
+# evd_<code>.npy: (2, 3) samples of each .npy dtype, for eval on every
+# dtype_<n>.onnx (Identity, so the scores are the converted data).
+for code in ("<f4", "<f8", "<f2", "|i1", "|u1", "<i2", "<u2", "<i4", "<u4", "<i8", "<u8", "|b1"):
+    a = np.array([[1, 0, 2], [0, 1, 0]]) if code[1] in "ub" else np.array([[1, 0, -1], [0, 1, 0]])
+    npy("evd_%s.npy" % code[1:], a.astype(np.dtype(code)))
+npy("evd_f4_frac.npy", np.array([[0.5, 0, -1e30], [np.nan, 1, np.inf]], np.float32))
