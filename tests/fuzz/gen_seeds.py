@@ -207,6 +207,12 @@ def npy_seeds():
     hdr += b" " * ((64 - (10 + len(hdr) + 1) % 64) % 64) + b"\n"
     write(f"{OUT}/npy/handwritten_v1.npy",
           b"\x93NUMPY\x01\x00" + struct.pack("<H", len(hdr)) + hdr + np.array([1, 2], np.int64).tobytes())
+    # Shapes whose byte count (or element count) overflows: refused before allocating.
+    for name, shape in (("overflow_bytes", "(4611686018427387904,)"), ("overflow_2d", "(1073741824, 4294967296)"),
+                        ("overflow_numel", "(4294967296, 4294967296, 4294967296)"), ("zero_times_huge", "(0, 9223372036854775807)")):
+        hdr = ("{'descr': '<f4', 'fortran_order': False, 'shape': %s, }" % shape).encode()
+        hdr += b" " * ((64 - (10 + len(hdr) + 1) % 64) % 64) + b"\n"
+        write(f"{OUT}/npy/{name}.npy", b"\x93NUMPY\x01\x00" + struct.pack("<H", len(hdr)) + hdr + b"\0" * 16)
     hdr = b"{'descr': '<f4', 'fortran_order': False, 'shape': (1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1), }\n"
     write(f"{OUT}/npy/too_many_dims.npy",
           b"\x93NUMPY\x01\x00" + struct.pack("<H", len(hdr)) + hdr + b"\0\0\0\0")
