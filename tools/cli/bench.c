@@ -157,17 +157,6 @@ int cli_bench(int argc, char **argv) {
                                  nne_dtype_name(ins[i].dtype));
             goto done;
         }
-        size_t nb;
-        if ((st = nne_tensor_nbytes_checked(&ins[i], &nb)) != NNE_OK) { /* cli_input_shapes checked it too */
-            rc = cli_fail(st, inames[i]);
-            goto done;
-        }
-        ins[i].data = malloc(nb ? nb : 1);
-        if (!ins[i].data) {
-            rc = cli_usage_error("input \"%s\": cannot allocate %zu bytes for its random data", inames[i], nb);
-            goto done;
-        }
-        fill_random(&ins[i]);
     }
     for (int k = 0; k < nfile; k++) {
         int i = 0;
@@ -180,8 +169,6 @@ int cli_bench(int argc, char **argv) {
             rc = cli_usage_error("input \"%s\" is given twice", fnames[k]);
             goto done;
         }
-        free(ins[i].data);
-        ins[i].data = NULL;
         nne_tensor t;
         memset(&t, 0, sizeof t);
         if ((st = nne_npy_read_file(files[k], &t)) != NNE_OK) {
@@ -199,6 +186,22 @@ int cli_bench(int argc, char **argv) {
         goto done;
     }
     double prep = cli_now_ms() - t0;
+    /* random data only now: the session has checked the shapes (a wrong rank
+     * or dim is refused before anything is allocated for it) */
+    for (int i = 0; i < ni; i++) {
+        if (from_npy[i]) continue;
+        size_t nb;
+        if ((st = nne_tensor_nbytes_checked(&ins[i], &nb)) != NNE_OK) { /* cli_input_shapes checked it too */
+            rc = cli_fail(st, inames[i]);
+            goto done;
+        }
+        ins[i].data = malloc(nb ? nb : 1);
+        if (!ins[i].data) {
+            rc = cli_usage_error("input \"%s\": cannot allocate %zu bytes for its random data", inames[i], nb);
+            goto done;
+        }
+        fill_random(&ins[i]);
+    }
     for (int i = 0; i < ni; i++)
         if ((st = nne_session_set_input(s, inames[i], &ins[i])) != NNE_OK) {
             rc = cli_fail(st, NULL);
