@@ -1,15 +1,17 @@
 /*
  * run.c - `nnedge run MODEL [-i NAME=FILE.npy]... [-o OUTDIR] [--threads N]
- * [--json]`: runs the model once on .npy inputs and writes every output to
- * OUTDIR/<file>.npy, and lists which output went to which file.
+ * [--optimize none|basic|all] [--json]`: runs the model once on .npy inputs
+ * and writes every output to OUTDIR/<file>.npy, and lists which output went
+ * to which file. --optimize (default: env NNE_OPTIMIZE, else none) runs the
+ * graph passes on the model first.
  *
  * File names: an output name that is a safe file name is used as it is. Any
  * other name (holding '/', '\\', ':', control characters or bytes that are not
  * UTF-8, starting with '.', empty, or too long for a file name) is made safe
- * ('_' for the bad bytes, cut at 160 bytes on a character boundary) and gets "_" and a hash of the full name appended, so
- * that "a/b" and "a_b" cannot both become a_b.npy. A name that still
- * collides (case-insensitively, for file systems that fold case) with an
- * earlier output's file gets a counter.
+ * ('_' for the bad bytes, cut at 160 bytes on a character boundary) and gets
+ * "_" and a hash of the full name appended, so that "a/b" and "a_b" cannot
+ * both become a_b.npy. A name that still collides (case-insensitively, for
+ * file systems that fold case) with an earlier output's file gets a counter.
  */
 #include "cli.h"
 
@@ -56,7 +58,7 @@ void cli_safe_file_name(const char *name, char *out, size_t cap) {
 }
 
 int cli_run(int argc, char **argv) {
-    const char *path = NULL, *outdir = ".";
+    const char *path = NULL, *outdir = ".", *optimize = getenv("NNE_OPTIMIZE");
     int json = 0, nin = 0;
     long threads = 1;
     char (*names)[256] = calloc((size_t)argc + 1, 256);
@@ -93,6 +95,8 @@ int cli_run(int argc, char **argv) {
             }
         } else if (!strcmp(a, "-o")) {
             if (!(outdir = cli_opt_value(argc, argv, &i, "OUTDIR (the output directory)"))) goto done;
+        } else if (!strcmp(a, "--optimize")) {
+            if (!(optimize = cli_opt_value(argc, argv, &i, "none|basic|all"))) goto done;
         } else if (!strcmp(a, "--threads")) {
             const char *v = cli_opt_value(argc, argv, &i, "N (threads, 1 to 1024)");
             if (!v) goto done;
@@ -116,6 +120,13 @@ int cli_run(int argc, char **argv) {
     if ((st = nne_model_load_file(path, NULL, &m)) != NNE_OK) {
         rc = cli_fail(st, NULL);
         goto done;
+    }
+    if (optimize && optimize[0]) {
+        nne_opt_level level;
+        if ((st = nne_opt_level_parse(optimize, &level)) != NNE_OK || (st = nne_model_optimize(m, level, NULL)) != NNE_OK) {
+            rc = cli_fail(st, "--optimize");
+            goto done;
+        }
     }
     int ni = nne_model_num_inputs(m);
     for (int k = 0; k < nin; k++) {
