@@ -136,7 +136,8 @@ static nne_status deformconv_run(nne_op_ctx *ctx) {
     int nsp = X->ndim - 2;
     int64_t N = X->dims[0], C = X->dims[1], M = W->dims[0];
     int64_t G = nne_attr_i(ctx, "group", 1), OG = nne_attr_i(ctx, "offset_group", 1);
-    if (G < 1 || OG < 1 || C % G || M % G || C % OG || W->dims[1] * G != C)
+    int64_t wc; /* W.shape[1] * group, which a hostile group overflows */
+    if (G < 1 || OG < 1 || C % G || M % G || C % OG || __builtin_mul_overflow(W->dims[1], G, &wc) || wc != C)
         return nne_ctx_fail(ctx, NNE_ERR_INVALID_ARG,
                             "group=%lld / offset_group=%lld do not fit C=%lld, oC=%lld, "
                             "W.shape[1]=%lld",
@@ -147,13 +148,18 @@ static nne_status deformconv_run(nne_op_ctx *ctx) {
     for (int i = 0; i < nsp; i++) g.in[i] = X->dims[2 + i];
     NNE_TRY(nn_geom_conv(ctx, &g, W->dims + 2, 0));
     int64_t taps = nn_prod(g.k, nsp), outsp = nn_prod(g.out, nsp), insp = nn_prod(g.in, nsp);
-    /* offset: (N, OG*taps*nsp, out...), mask: (N, OG*taps, out...) */
-    if (OF->ndim != X->ndim || OF->dims[0] != N || OF->dims[1] != OG * taps * nsp ||
-        nne_tensor_numel(OF) != N * OG * taps * nsp * outsp)
+    /* offset: (N, OG*taps*nsp, out...), mask: (N, OG*taps, out...); a hostile
+     * offset_group (with C = 0 any value divides C) must not overflow these */
+    int64_t ogt, ogtn, ofn, mkn;
+    if (__builtin_mul_overflow(OG, taps, &ogt) || __builtin_mul_overflow(ogt, (int64_t)nsp, &ogtn) ||
+        __builtin_mul_overflow(N, ogtn, &ofn) || __builtin_mul_overflow(ofn, outsp, &ofn) ||
+        __builtin_mul_overflow(N, ogt, &mkn) || __builtin_mul_overflow(mkn, outsp, &mkn))
+        return nne_ctx_fail(ctx, NNE_ERR_INVALID_ARG, "offset_group=%lld is too large", (long long)OG);
+    if (OF->ndim != X->ndim || OF->dims[0] != N || OF->dims[1] != ogtn || nne_tensor_numel(OF) != ofn)
         return nne_ctx_fail(ctx, NNE_ERR_INVALID_ARG,
                             "offset must have shape (N, offset_group*%lld, output spatial)",
                             (long long)(taps * nsp));
-    if (MK && (MK->dims[0] != N || nne_tensor_numel(MK) != N * OG * taps * outsp))
+    if (MK && (MK->dims[0] != N || nne_tensor_numel(MK) != mkn))
         return nne_ctx_fail(ctx, NNE_ERR_INVALID_ARG,
                             "mask must have shape (N, offset_group*%lld, output spatial)",
                             (long long)taps);

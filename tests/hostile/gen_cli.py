@@ -581,3 +581,28 @@ for code in ("<f4", "<f8", "<f2", "|i1", "|u1", "<i2", "<u2", "<i4", "<u4", "<i8
     a = np.array([[1, 0, 2], [0, 1, 0]]) if code[1] in "ub" else np.array([[1, 0, -1], [0, 1, 0]])
     npy("evd_%s.npy" % code[1:], a.astype(np.dtype(code)))
 npy("evd_f4_frac.npy", np.array([[0.5, 0, -1e30], [np.nan, 1, np.inf]], np.float32))
+
+# ------------------------------------------- group products that overflow --
+# conv_group_*.onnx: group / offset_group attributes whose product with a
+# channel count overflows int64 (with 0 channels any group divides them).
+def conv_model(name, op, xs, ws, opset=13, extra=(), **attrs):
+    ins = [helper.make_tensor_value_info("x", F, xs), helper.make_tensor_value_info("w", F, ws)]
+    names = ["x", "w"]
+    for n, dt, shp in extra:
+        ins.append(helper.make_tensor_value_info(n, dt, shp))
+        names.append(n)
+    g = helper.make_graph([helper.make_node(op, names, ["y"], **attrs)], name, ins,
+                          [helper.make_tensor_value_info("y", F, None)])
+    save_model(g, name + ".onnx", opset=opset)
+
+
+conv_model("conv_group_overflow", "Conv", [1, 2, 4, 4], [1, 33, 2, 2], group=2**62)
+conv_model("conv_group_i64max_c0", "Conv", [1, 0, 4, 4], [1, 3, 2, 2], group=2**63 - 1)
+conv_model("convt_group_overflow", "ConvTranspose", [1, 0, 4, 4], [0, 5, 2, 2], group=2**63 - 1)
+conv_model("deform_offset_group_overflow", "DeformConv", [1, 0, 4, 4], [2, 0, 2, 2], opset=19,
+           extra=[("off", F, [1, 8, 3, 3])], offset_group=2**62)
+g = helper.make_graph([helper.make_node("ConvInteger", ["x", "w"], ["y"], group=2**62)], "ci",
+                      [helper.make_tensor_value_info("x", TensorProto.UINT8, [1, 2, 4, 4]),
+                       helper.make_tensor_value_info("w", TensorProto.UINT8, [1, 33, 2, 2])],
+                      [helper.make_tensor_value_info("y", TensorProto.INT32, None)])
+save_model(g, "convinteger_group_overflow.onnx", opset=10)
