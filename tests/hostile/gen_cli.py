@@ -606,3 +606,10 @@ g = helper.make_graph([helper.make_node("ConvInteger", ["x", "w"], ["y"], group=
                        helper.make_tensor_value_info("w", TensorProto.UINT8, [1, 33, 2, 2])],
                       [helper.make_tensor_value_info("y", TensorProto.INT32, None)])
 save_model(g, "convinteger_group_overflow.onnx", opset=10)
+# DepthToSpace / SpaceToDepth: an empty input leaves the other dims free, so
+# dim * blocksize (or * blocksize^2) can overflow
+for name, op, shape in (("d2s_empty_overflow", "DepthToSpace", [1, 0, 2**50, 1]),
+                        ("s2d_empty_overflow", "SpaceToDepth", [1, 2**50, 0, 0])):
+    g = helper.make_graph([helper.make_node(op, ["x"], ["y"], blocksize=2**20)], name,
+                          [helper.make_tensor_value_info("x", F, shape)], [helper.make_tensor_value_info("y", F, None)])
+    save_model(g, name + ".onnx")
