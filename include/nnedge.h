@@ -97,7 +97,8 @@ typedef struct nne_tensor {
 
 /* Number of elements (product of dims; 1 for a scalar). -1 when a dim is
  * negative, ndim is outside 0..NNE_MAX_DIMS, or the element count or byte
- * count does not fit in int64_t. */
+ * count does not fit in int64_t (counting, as numpy does, only the non-zero
+ * dims: a shape (0, 2^62, 2^62) is invalid too, not empty). */
 int64_t nne_tensor_numel(const nne_tensor *t);
 /* Bytes of data (numel * dtype size; 0 for a dtype without a size). SIZE_MAX
  * when numel is -1 or the byte count exceeds INT64_MAX: no allocation of it

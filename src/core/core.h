@@ -43,7 +43,9 @@ int64_t nne_dims_numel(int ndim, const int64_t *dims);
  * within 0..NNE_MAX_DIMS and both the element count and the byte count
  * (count * elem) fit in int64_t (so byte offsets computed in int64_t or
  * ptrdiff_t cannot overflow either); returns 0 otherwise (*nbytes = SIZE_MAX,
- * *numel = -1). elem 0 (a dtype without a size) gives 0 bytes. */
+ * *numel = -1). As in numpy, the product of the NON-ZERO dims must fit as
+ * well: (0, 2^62, 2^62) is refused, so products of an empty tensor's dims
+ * stay representable. elem 0 (a dtype without a size) gives 0 bytes. */
 int nne_dims_nbytes(int ndim, const int64_t *dims, size_t elem, size_t *nbytes, int64_t *numel);
 /* The same check as an error: NNE_OK, or NNE_ERR_INVALID_ARG with the message
  * "<what>: shape AxBxC of <dtype> overflows (more than 2^63 bytes)" or naming

@@ -167,13 +167,14 @@ int nne_dims_nbytes(int ndim, const int64_t *dims, size_t elem, size_t *nbytes, 
         if (dims[i] < 0) return 0;
         empty |= dims[i] == 0;
     }
-    /* a zero dim makes the tensor empty whatever the other dims are (in any
-     * order of the dims) */
-    if (empty) n = 0;
-    else
-        for (int i = 0; i < ndim; i++)
-            if (__builtin_mul_overflow(n, dims[i], &n)) return 0;
-    if (__builtin_mul_overflow(n, (int64_t)elem, &b)) return 0;
+    /* The product of the non-zero dims (times elem) must fit too, as numpy
+     * demands: an empty tensor of shape (0, 2^62, 2^62) is refused like a
+     * full one, so every product of a tensor's dims that an op computes stays
+     * representable, empty tensor or not. */
+    for (int i = 0; i < ndim; i++)
+        if (dims[i] && __builtin_mul_overflow(n, dims[i], &n)) return 0;
+    if (__builtin_mul_overflow(n, elem ? (int64_t)elem : 1, &b)) return 0;
+    if (empty) n = b = 0;
     *nbytes = (size_t)b;
     if (numel) *numel = n;
     return 1;

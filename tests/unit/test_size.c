@@ -31,9 +31,14 @@ void unit_size(void) {
     /* element count past int64 */
     nne_tensor u = {.dtype = NNE_DTYPE_UINT8, .ndim = 3, .dims = {(int64_t)1 << 32, (int64_t)1 << 32, 1 << 2}};
     CHECK(nne_tensor_numel(&u) == -1 && nne_tensor_nbytes(&u) == SIZE_MAX);
-    /* a zero dim makes any shape empty, wherever it is */
-    nne_tensor z = {.dtype = NNE_DTYPE_DOUBLE, .ndim = 3, .dims = {INT64_MAX, INT64_MAX, 0}};
+    /* a zero dim makes a shape empty, wherever it is... */
+    nne_tensor z = {.dtype = NNE_DTYPE_DOUBLE, .ndim = 3, .dims = {(int64_t)1 << 20, (int64_t)1 << 39, 0}};
     CHECK(nne_tensor_numel(&z) == 0 && nne_tensor_nbytes(&z) == 0);
+    /* ...but the other dims must still have a representable product (numpy's rule) */
+    nne_tensor zb = {.dtype = NNE_DTYPE_DOUBLE, .ndim = 3, .dims = {INT64_MAX, INT64_MAX, 0}};
+    CHECK(nne_tensor_numel(&zb) == -1 && nne_tensor_nbytes(&zb) == SIZE_MAX);
+    nne_tensor zc = {.dtype = NNE_DTYPE_FLOAT, .ndim = 2, .dims = {0, (int64_t)1 << 62}};
+    CHECK(nne_tensor_nbytes_checked(&zc, &nb) == NNE_ERR_INVALID_ARG);
     /* negative dims and bad ranks */
     nne_tensor n = {.dtype = NNE_DTYPE_FLOAT, .ndim = 2, .dims = {2, -3}};
     CHECK(nne_tensor_numel(&n) == -1 && nne_tensor_nbytes_checked(&n, &nb) == NNE_ERR_INVALID_ARG);
