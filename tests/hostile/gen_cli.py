@@ -613,3 +613,48 @@ for name, op, shape in (("d2s_empty_overflow", "DepthToSpace", [1, 0, 2**50, 1])
     g = helper.make_graph([helper.make_node(op, ["x"], ["y"], blocksize=2**20)], name,
                           [helper.make_tensor_value_info("x", F, shape)], [helper.make_tensor_value_info("y", F, None)])
     save_model(g, name + ".onnx")
+
+# -------------------------------------------- attribute extremes, op by op --
+# attr2_*.onnx: pads/strides/dilations/output_padding/hidden_size/axes/groups
+# at INT64_MAX or negative, and empty inputs with huge other dims.
+F = TensorProto.FLOAT
+T = TensorProto
+M=2**63-1
+def mk_attr(name, op, shapes, opset=13, **a):
+    ins=[helper.make_tensor_value_info("i%d"%k,F,s) for k,s in enumerate(shapes)]
+    g=helper.make_graph([helper.make_node(op,[i.name for i in ins],["y"],**a)],"g",ins,[helper.make_tensor_value_info("y",F,None)])
+    m=helper.make_model(g,opset_imports=[helper.make_opsetid("",opset)]); m.ir_version=8
+    open(path("attr2_%s.onnx" % name),"wb").write(m.SerializeToString())
+X=[1,1,4,4]; W=[1,1,2,2]
+mk_attr("conv_pads_max","Conv",[X,W],pads=[M,0,M,0])
+mk_attr("conv_pads_neg","Conv",[X,W],pads=[-M,0,0,0])
+mk_attr("conv_dil_big","Conv",[X,W],dilations=[2**31,1])
+mk_attr("convt_outpad_max","ConvTranspose",[X,W],output_padding=[M,0])
+mk_attr("convt_stride_big","ConvTranspose",[X,W],strides=[2**31,1])
+mk_attr("convt_outshape_max","ConvTranspose",[X,W],output_shape=[M,M])
+mk_attr("convt_pads_max","ConvTranspose",[X,W],pads=[M,M,M,M])
+mk_attr("convt_empty_big","ConvTranspose",[[1,1,0,2**40],[1,1,2,2]],strides=[2**20,2**20])
+mk_attr("maxpool_pads_max","MaxPool",[X],kernel_shape=[2,2],pads=[M,0,0,0])
+mk_attr("avgpool_stride_max","AveragePool",[X],kernel_shape=[2,2],strides=[M,M])
+mk_attr("maxpool_dil_max","MaxPool",[X],kernel_shape=[2,2],dilations=[M,M],opset=12)
+mk_attr("lppool_p_max","LpPool",[X],kernel_shape=[2,2],p=M)
+mk_attr("maxpool_empty_big","MaxPool",[[1,0,2**40,2**40]],kernel_shape=[1,1],strides=[1,1])
+mk_attr("globalpool_empty","GlobalAveragePool",[[1,3,0,0]])
+mk_attr("col2im_big","Col2Im",[[1,4,4]],opset=18)
+mk_attr("lrn_empty_big","LRN",[[0,2**40,2**20,1]],size=2**31-1)
+mk_attr("instnorm_empty","InstanceNormalization",[[0,3,4],[3],[3]])
+mk_attr("flatten_empty_big","Flatten",[[0,2**40,2**40]],axis=2)
+mk_attr("reshape_empty","Reshape",[[0,2**40]],opset=13)
+mk_attr("gru_hidden_big","GRU",[[1,1,1],[1,3*2**20,1],[1,3*2**20,2**20]],hidden_size=2**20)
+mk_attr("rnn_hidden_neg","RNN",[[1,1,1],[1,4,1],[1,4,4]],hidden_size=-4)
+mk_attr("lstm_hidden_max","LSTM",[[1,1,1],[1,4,1],[1,4,1]],hidden_size=M)
+mk_attr("stft_frame_max","STFT",[[1,16,1]],opset=17)
+mk_attr("shrink_nan","Shrink",[[4]],lambd=float("nan"),bias=float("inf"))
+mk_attr("mvn_axes_max","MeanVarianceNormalization",[[2,3]],axes=[M])
+mk_attr("ln_axis_min","LayerNormalization",[[2,3],[3]],axis=-M,opset=17)
+mk_attr("gn_groups_max","GroupNormalization",[[1,4,2],[4],[4]],num_groups=M,opset=21)
+mk_attr("gn_groups_zero","GroupNormalization",[[1,4,2],[4],[4]],num_groups=0,opset=21)
+mk_attr("splittoseq_empty","SplitToSequence",[[0,2**40]],axis=1,keepdims=1,opset=11)
+mk_attr("compress_axis","Compress",[[2,2],[2]],axis=M,opset=11)
+mk_attr("reversesequence_axis","ReverseSequence",[[2,2],[2]],batch_axis=M,time_axis=0,opset=10)
+mk_attr("mod_fmod_big","Mod",[[2],[2]],fmod=M,opset=13)
