@@ -778,13 +778,44 @@ void nne_model_destroy(nne_model *m) {
     nne_free(m->opsets);
     nne_free(m->feed);
     nne_free(m->producer);
-    nne_free(m);
+    nne_budget *b = m->budget;
+    nne_free(m); /* charged to b too: b goes last */
+    nne_free(b);
 }
 
+static nne_status load_memory(const void *data, size_t size, const char *base_dir, const nne_model_options *opt,
+                              nne_model **out);
+
+/* Loading runs under a budget of its own, kept by the model: it measures the
+ * model's memory (nne_model_memory_bytes) and enforces max_memory_bytes. */
 nne_status nne_model_load_memory(const void *data, size_t size, const char *base_dir,
                                  const nne_model_options *opt, nne_model **out) {
     if (!out || (!data && size)) return nne_error(NNE_ERR_INVALID_ARG, "nne_model_load_memory: NULL argument");
     *out = NULL;
+    nne_budget *b = nne_calloc(1, sizeof *b);
+    if (!b) return nne_error(NNE_ERR_OUT_OF_MEMORY, "onnx: out of memory");
+    b->limit = opt && opt->max_memory_bytes != SIZE_MAX ? opt->max_memory_bytes : 0;
+    nne_budget *prev = nne_budget_enter(b);
+    nne_status st = load_memory(data, size, base_dir, opt, out);
+    nne_budget_leave(prev);
+    if (st != NNE_OK) {
+        if (b->refused) {
+            nne_error_prefix("memory limit of %zu bytes for the model reached (%zu bytes in use, %zu more requested; "
+                             "the model option max_memory_bytes, nnedge --max-memory)",
+                             b->limit, b->refused_used, b->refused_bytes);
+            st = NNE_ERR_OUT_OF_MEMORY;
+        }
+        nne_free(b);
+        return st;
+    }
+    (*out)->budget = b;
+    return NNE_OK;
+}
+
+size_t nne_model_memory_bytes(const nne_model *m) { return m && m->budget ? nne_budget_used(m->budget) : 0; }
+
+static nne_status load_memory(const void *data, size_t size, const char *base_dir, const nne_model_options *opt,
+                              nne_model **out) {
     nne_model *m = nne_model_new();
     if (!m) return nne_error(NNE_ERR_OUT_OF_MEMORY, "onnx: out of memory");
     loader ld = {.base = data, .base_dir = base_dir, .m = m};
@@ -838,6 +869,15 @@ nne_status nne_model_load_memory(const void *data, size_t size, const char *base
         }
     }
     int64_t main_opset = nne_model_opset_for(m, "");
+    for (int i = 0; i < m->n_opsets; i++) {
+        const char *d = m->opsets[i].domain;
+        if ((!d[0] || !strcmp(d, "ai.onnx")) && m->opsets[i].version < 1) {
+            /* ops have no version 0: nothing could be chosen for its nodes */
+            st = nne_error(NNE_ERR_CORRUPT_MODEL, "onnx: opset import of ai.onnx has version %lld, expected 1-28",
+                           (long long)m->opsets[i].version);
+            goto fail;
+        }
+    }
     if (main_opset > 28) {
         st = nne_error(NNE_ERR_UNSUPPORTED, "onnx: opset %lld is newer than nnedge supports (1-28)",
                        (long long)main_opset);
@@ -853,6 +893,10 @@ nne_status nne_model_load_memory(const void *data, size_t size, const char *base
         goto fail;
     }
     nne_graph *g = m->graph;
+    if (g->n_outputs == 0) {
+        st = nne_error(NNE_ERR_CORRUPT_MODEL, "onnx: the graph declares no outputs; a model must have at least one");
+        goto fail;
+    }
     m->feed = nne_calloc((size_t)g->n_inputs + 1, sizeof(int));
     if (!m->feed) {
         st = nne_error(NNE_ERR_OUT_OF_MEMORY, "onnx: out of memory");

@@ -79,7 +79,8 @@ int cli_bench(int argc, char **argv) {
     char (*fnames)[256] = calloc((size_t)argc + 1, 256);
     char *from_npy = NULL; /* per model input: data read by nne_npy_read_file */
     nne_status st;
-    int ni = 0, nfile = 0;
+    int ni = 0, nfile = 0, lr;
+    cli_limits lim = {0};
     if (!names || !shapes || !files || !fnames) {
         rc = cli_usage_error("out of memory");
         goto done;
@@ -116,6 +117,8 @@ int cli_bench(int argc, char **argv) {
                 rc = cli_usage_error("%s %s: expected a number from %ld to %ld", a, v, lo, hi);
                 goto done;
             }
+        } else if ((lr = cli_limit_option(argc, argv, &i, &lim)) != 0) {
+            if (lr < 0) goto done;
         } else if (a[0] == '-') {
             rc = cli_usage_error("bench: unknown option %s", a);
             goto done;
@@ -129,7 +132,7 @@ int cli_bench(int argc, char **argv) {
         rc = cli_usage_error("bench: no model given (nnedge bench MODEL)");
         goto done;
     }
-    if ((st = nne_model_load_file(path, NULL, &m)) != NNE_OK) {
+    if ((st = cli_load_model(path, &lim, NULL, &m)) != NNE_OK) {
         rc = cli_fail(st, NULL);
         goto done;
     }
@@ -157,6 +160,8 @@ int cli_bench(int argc, char **argv) {
                                  nne_dtype_name(ins[i].dtype));
             goto done;
         }
+        /* charged now (the session gets what is left), allocated after prepare */
+        if (!cli_limits_charge(&lim, nne_tensor_nbytes(&ins[i]), inames[i])) goto done;
     }
     for (int k = 0; k < nfile; k++) {
         int i = 0;
@@ -177,9 +182,11 @@ int cli_bench(int argc, char **argv) {
         }
         ins[i] = t;
         from_npy[i] = 1;
+        if (!cli_limits_charge(&lim, nne_tensor_nbytes(&t), files[k])) goto done;
     }
     nne_session_options so = nne_session_options_default();
     so.threads = (int32_t)threads;
+    if (!cli_limits_apply(&lim, &so)) goto done;
     double t0 = cli_now_ms();
     if ((st = nne_session_create(m, &so, &s)) != NNE_OK || (st = nne_session_prepare(s, ni, inames, ins)) != NNE_OK) {
         rc = cli_fail(st, NULL);
