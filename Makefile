@@ -71,6 +71,9 @@ test: setup
 	NNE_OPTIMIZE=all CONFORMANCE=build-san/conformance OUT=build-san/conformance-optimized.txt sh tests/conformance/check.sh
 	CONFORMANCE=build-san/conformance OUT=build-san/opcases sh tests/opcases/run.sh
 	@if [ -f tests/fuzz/fuzz.mk ]; then $(MAKE) test-bad-input NNEDGE=build-san/nnedge && $(MAKE) fuzz-smoke; fi
+	$(MAKE) test-hostile NNEDGE=build-san/nnedge
+	$(MAKE) all
+	$(MAKE) test-hostile NNEDGE=build/nnedge
 	NNEDGE=build-san/nnedge bash tests/diff/run.sh
 
 # The concurrency test (8 threads, shared plans, >= 1000 runs per model)
@@ -90,10 +93,17 @@ demo:
 	$(MAKE) all
 	sh scripts/demo.sh
 
+# Hostile inputs (tests/hostile/README.md): NNEDGE=build-san/nnedge runs the
+# sanitizer build under ASan's memory limits, build/nnedge runs under a 2 GiB
+# address-space limit. `make test` runs both.
+NNEDGE ?= $(BUILD)/nnedge
+test-hostile: $(NNEDGE)
+	NNEDGE=$(NNEDGE) bash tests/hostile/run.sh
+
 clean:
 	rm -rf build build-san build-tsan build-fuzz
 
-.PHONY: FORCE all clean setup test test-tsan conformance conformance-update demo
+.PHONY: FORCE all clean setup test test-tsan test-hostile conformance conformance-update demo
 
 # Fuzzing (libFuzzer + ASan/UBSan, clang) and bad-input tests live in their own makefiles.
 -include tests/fuzz/fuzz.mk

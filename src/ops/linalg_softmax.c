@@ -107,7 +107,7 @@ static nne_status softmax_common(nne_op_ctx *ctx, int kind) {
     nne_tensor *Y;
     NNE_TRY(nne_ctx_output_like(ctx, 0, X, &Y));
     int fast = X->dtype == NNE_DTYPE_FLOAT && inner == 1;
-    if (!fast) nne_ctx_scratch(ctx, (size_t)n * sizeof(double));
+    if (!fast) nne_ctx_scratch(ctx, nne_size_elems(n, sizeof(double)));
     sm_state *st = nne_ctx_plan_state(ctx);
     if (st) *st = (sm_state){.kind = kind, .fast = fast, .outer = outer, .n = n, .inner = inner};
     return NNE_OK;

@@ -8,7 +8,7 @@
 // For every model in MODELS (or those whose name contains one of the FILTER
 // substrings) it makes seeded random inputs, writes them as .npy, runs ONNX
 // Runtime on the CPU, runs `nnedge run MODEL -i NAME=FILE.npy ... -o OUTDIR`,
-// reads OUTDIR/<output name, '/' and ':' made '_'>.npy and checks every
+// reads the output files (the name -> file mapping of --json) and checks every
 // element:  |nnedge - ort| <= 1e-4 * max(1, max|ort|) + 1e-3 * |ort|.
 // Prints `PASS name (max abs err X)` or `FAIL name: reason` per model and
 // finally `N passed, M failed`; exits 1 if any failed, 2 on bad usage.
@@ -463,7 +463,7 @@ async function testModel(ort, model, opts) {
   mkdirSync(outDir, { recursive: true });
   const args = ['run', path];
   for (const n of meta.names) args.push('-i', `${n}=${inputFiles[n]}`);
-  args.push('-o', outDir);
+  args.push('-o', outDir, '--json');
   const dumpDir = join(work, 'dump');
   args.push('--dump', dumpDir);
   if (opts.threads) args.push('--threads', String(opts.threads));
@@ -484,9 +484,16 @@ async function testModel(ort, model, opts) {
     const sig = r.signal ? ` (signal ${r.signal})` : '';
     return { status: 'fail', reason: `nnedge exited ${r.status}${sig}: ${firstLines(r.stderr || r.stdout || '') || '(no message)'}` };
   }
+  let fileOf;
+  try {
+    fileOf = new Map(JSON.parse(r.stdout).outputs.map((o) => [o.name, o.file]));
+  } catch (e) {
+    return { status: 'fail', reason: `nnedge run --json printed invalid JSON: ${e.message}` };
+  }
   let maxErr = 0;
   for (const [n, ref] of Object.entries(ortRes.outs)) {
-    const file = join(outDir, `${sanitize(n)}.npy`);
+    const file = fileOf.get(n);
+    if (!file) return { status: 'fail', reason: `output '${n}' is not in nnedge's output list` };
     if (!existsSync(file)) return { status: 'fail', reason: `output '${n}' not written (${file})` };
     let got;
     try {
@@ -498,7 +505,7 @@ async function testModel(ort, model, opts) {
     if (!c.ok) return { status: 'fail', reason: c.reason };
     if (c.maxErr > maxErr) maxErr = c.maxErr;
   }
-  const dumpErr = checkDump(dumpDir, outDir, Object.keys(ortRes.outs), meta.names);
+  const dumpErr = checkDump(dumpDir, fileOf, Object.keys(ortRes.outs), meta.names);
   rmSync(dumpDir, { recursive: true, force: true });
   if (dumpErr) return { status: 'fail', reason: `--dump: ${dumpErr}` };
   return { status: 'pass', line: `PASS ${model.name} (max abs err ${fmt(maxErr)}; dump checked)` };
@@ -506,7 +513,7 @@ async function testModel(ort, model, opts) {
 
 // Every graph output (not a graph input) is in the dump index, and its dumped
 // .npy equals the output file byte for byte. Returns an error or null.
-function checkDump(dumpDir, outDir, outputs, inputs) {
+function checkDump(dumpDir, outFileOf, outputs, inputs) {
   let index;
   try {
     index = JSON.parse(readFileSync(join(dumpDir, 'index.json'), 'utf8'));
@@ -520,7 +527,7 @@ function checkDump(dumpDir, outDir, outputs, inputs) {
     const f = fileOf.get(n);
     if (!f) return `graph output '${n}' is not in the dump`;
     const a = readFileSync(join(dumpDir, f));
-    const b = readFileSync(join(outDir, `${sanitize(n)}.npy`));
+    const b = readFileSync(outFileOf.get(n));
     if (!a.equals(b)) return `dumped '${n}' (${f}) differs from the output file`;
   }
   return null;

@@ -20,6 +20,7 @@ int main(void) {
     unit_fuzz_regress();
     unit_kernels();
     unit_plan();
+    unit_size();
     unit_passes();
     unit_limits();
     printf("%d passed, %d failed\n", g_unit_pass, g_unit_fail);
