@@ -11,6 +11,7 @@
  */
 #include "io/onnx.h"
 #include "core/core.h"
+#include "core/file.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -31,6 +32,7 @@ typedef struct loader {
     const uint8_t *base;
     const char *base_dir;
     nne_model *m;
+    int borrow;          /* the buffer is a mapping the model keeps: weights may point into it */
     int depth;
     /* first unsupported op */
     int n_unsupported;
@@ -164,63 +166,104 @@ static nne_status scan_tensor(pb_reader *r, tensor_fields *tf, char **name) {
     return NNE_OK;
 }
 
-/* Read nbytes at tf->ext_offset of base_dir/location into *dst, which is
- * allocated here only once the file is known to hold them (a few bytes of
- * model must not make us allocate what its shape claims). The caller frees
- * *dst, also on failure. */
-static nne_status read_external(const char *base_dir, const tensor_fields *tf, const char *tname, void **dst,
-                                size_t nbytes) {
+/* The location of tf's external data as a C string in loc (4097 bytes). */
+static nne_status external_location(const char *base_dir, const tensor_fields *tf, const char *tname, char *loc) {
     if (!base_dir)
         return nne_error(NNE_ERR_IO, "onnx: tensor \"%s\" uses external data but the model was loaded from memory",
                          tname);
     if (!tf->location || tf->location_len == 0 || tf->location_len > 4096 ||
         memchr(tf->location, 0, tf->location_len))
         return nne_error(NNE_ERR_CORRUPT_MODEL, "onnx: tensor \"%s\": external data has no valid location", tname);
-    char loc[4097];
     memcpy(loc, tf->location, tf->location_len);
     loc[tf->location_len] = 0;
-    if (loc[0] == '/' || strstr(loc, "..") == loc || strstr(loc, "/../") || strstr(loc, "\\"))
+    if (strchr(loc, '\\'))
         return nne_error(NNE_ERR_CORRUPT_MODEL,
                          "onnx: tensor \"%s\": external data location \"%s\" leaves the model's directory", tname, loc);
-    size_t plen = strlen(base_dir) + tf->location_len + 2;
-    char *path = nne_malloc(plen);
-    if (!path) return nne_error(NNE_ERR_OUT_OF_MEMORY, "onnx: out of memory");
-    snprintf(path, plen, "%s/%s", base_dir, loc);
-    int fd = open(path, O_RDONLY);
-    if (fd < 0) {
-        nne_error(NNE_ERR_IO, "onnx: tensor \"%s\": cannot open external data file %s: %s", tname, path,
-                  strerror(errno));
-        nne_free(path);
-        return NNE_ERR_IO;
-    }
-    struct stat st;
-    nne_status rc = NNE_OK;
+    return NNE_OK;
+}
+
+/* Check [offset, +nbytes) of tf against a file of fsize bytes. */
+static nne_status external_range(const tensor_fields *tf, const char *tname, const char *loc, size_t nbytes,
+                                 uint64_t fsize) {
     uint64_t off = (uint64_t)tf->ext_offset;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        rc = nne_error(NNE_ERR_IO, "onnx: tensor \"%s\": %s is not a regular file", tname, path);
-    } else if (tf->ext_length >= 0 && (uint64_t)tf->ext_length != nbytes) {
-        rc = nne_error(NNE_ERR_CORRUPT_MODEL,
-                       "onnx: tensor \"%s\": external data length %lld does not match its shape (%zu bytes)", tname,
-                       (long long)tf->ext_length, nbytes);
-    } else if (off > (uint64_t)st.st_size || nbytes > (uint64_t)st.st_size - off) {
-        rc = nne_error(NNE_ERR_CORRUPT_MODEL,
-                       "onnx: tensor \"%s\": external data [%llu, +%zu) is past the end of %s (%lld bytes)", tname,
-                       (unsigned long long)off, nbytes, path, (long long)st.st_size);
+    if (tf->ext_length >= 0 && (uint64_t)tf->ext_length != nbytes)
+        return nne_error(NNE_ERR_CORRUPT_MODEL,
+                         "onnx: tensor \"%s\": external data length %lld does not match its shape (%zu bytes)", tname,
+                         (long long)tf->ext_length, nbytes);
+    if (off > fsize || nbytes > fsize - off)
+        return nne_error(NNE_ERR_CORRUPT_MODEL,
+                         "onnx: tensor \"%s\": external data [%llu, +%zu) is past the end of %s (%llu bytes)", tname,
+                         (unsigned long long)off, nbytes, loc, (unsigned long long)fsize);
+    return NNE_OK;
+}
+
+/* External data through a mapping the model keeps (one per file): *src
+ * points at the tensor's bytes inside it. */
+static nne_status external_mapped(loader *ld, const tensor_fields *tf, const char *tname, size_t nbytes,
+                                  const uint8_t **src) {
+    char loc[4097];
+    NNE_TRY(external_location(ld->base_dir, tf, tname, loc));
+    nne_model *m = ld->m;
+    nne_mapping *mp = NULL;
+    for (int i = 0; i < m->n_maps; i++)
+        if (m->maps[i].name && strcmp(m->maps[i].name, loc) == 0) mp = &m->maps[i];
+    if (!mp) {
+        int fd;
+        uint64_t fsize;
+        NNE_TRY(nne_file_open_beneath(ld->base_dir, loc, "external data file", &fd, &fsize));
+        nne_mapping *nm = nne_realloc(m->maps, (size_t)(m->n_maps + 1) * sizeof *nm);
+        if (!nm) {
+            close(fd);
+            return nne_error(NNE_ERR_OUT_OF_MEMORY, "onnx: out of memory");
+        }
+        m->maps = nm;
+        mp = &m->maps[m->n_maps];
+        memset(mp, 0, sizeof *mp);
+        mp->name = nne_strdup(loc);
+        nne_status st = mp->name ? nne_file_map(fd, fsize, loc, &mp->addr)
+                                 : nne_error(NNE_ERR_OUT_OF_MEMORY, "onnx: out of memory");
+        close(fd);
+        if (st != NNE_OK) {
+            nne_free(mp->name);
+            return st;
+        }
+        mp->size = fsize;
+        m->n_maps++;
+    }
+    NNE_TRY(external_range(tf, tname, loc, nbytes, mp->size));
+    *src = (const uint8_t *)mp->addr + tf->ext_offset;
+    return NNE_OK;
+}
+
+/* Read nbytes of external data into *dst (no model to keep a mapping: a
+ * tensor parsed on its own). *dst is allocated only once the file is known to
+ * hold the bytes (a few bytes of model must not make us allocate what its
+ * shape claims). The caller frees *dst, also on failure. */
+static nne_status read_external(const char *base_dir, const tensor_fields *tf, const char *tname, void **dst,
+                                size_t nbytes) {
+    char loc[4097];
+    NNE_TRY(external_location(base_dir, tf, tname, loc));
+    int fd;
+    uint64_t fsize;
+    NNE_TRY(nne_file_open_beneath(base_dir, loc, "external data file", &fd, &fsize));
+    nne_status rc = external_range(tf, tname, loc, nbytes, fsize);
+    uint64_t off = (uint64_t)tf->ext_offset;
+    if (rc != NNE_OK) {
     } else if (!(*dst = nne_aligned_alloc(nbytes))) {
         rc = nne_error(NNE_ERR_OUT_OF_MEMORY, "onnx: tensor \"%s\": cannot allocate %zu bytes", tname, nbytes);
     } else {
         size_t done = 0;
         while (done < nbytes) {
             ssize_t k = pread(fd, (char *)*dst + done, nbytes - done, (off_t)(off + done));
+            if (k < 0 && errno == EINTR) continue;
             if (k <= 0) {
-                rc = nne_error(NNE_ERR_IO, "onnx: tensor \"%s\": read error in %s", tname, path);
+                rc = nne_error(NNE_ERR_IO, "onnx: tensor \"%s\": read error in %s", tname, loc);
                 break;
             }
             done += (size_t)k;
         }
     }
     close(fd);
-    nne_free(path);
     return rc;
 }
 
@@ -286,9 +329,21 @@ static nne_status decode_typed(const pb_reader *r, int fnum, nne_tensor *t, int6
     return NNE_OK;
 }
 
-/* Parse the TensorProto in reader r (a sub-message window). */
-static nne_status tensor_from_reader(const pb_reader *r0, const char *base_dir, nne_tensor *out, char **name) {
+/* Parse the TensorProto in reader r (a sub-message window). With a loader
+ * (ld != NULL) and `place` != NULL, the bytes may stay where they lie: raw or
+ * external bytes aligned for the dtype are used in place (place->borrowed);
+ * unaligned ones are left for nne_model_weights_ready (out->data NULL,
+ * place->src set). Otherwise out->data is an aligned copy. */
+typedef struct tensor_place {
+    int borrowed;        /* out->data points into a model mapping */
+    const void *in_place;/* that pointer (also when out->data is cleared) */
+    const void *src;     /* unaligned bytes in a model mapping (out->data NULL) */
+} tensor_place;
+
+static nne_status tensor_from_reader(loader *ld, const pb_reader *r0, const char *base_dir, nne_tensor *out,
+                                     char **name, tensor_place *place) {
     pb_reader r = *r0;
+    if (place) memset(place, 0, sizeof *place);
     tensor_fields tf;
     memset(out, 0, sizeof *out);
     char *nm = NULL;
@@ -338,7 +393,28 @@ static nne_status tensor_from_reader(const pb_reader *r0, const char *base_dir, 
                        (long long)tf.n_typed, (long long)n);
         goto fail;
     }
-    if (tf.external) {
+    const uint8_t *src = NULL; /* bytes that may be used where they lie */
+    if (tf.external && ld && nbytes) {
+        if ((st = external_mapped(ld, &tf, tn, nbytes, &src)) != NNE_OK) goto fail;
+    } else if (!tf.external && tf.has_raw && ld && ld->borrow && nbytes) {
+        src = tf.raw;
+    }
+    if (src && place) {
+        if ((uintptr_t)src % es == 0) {
+            out->data = (void *)src;
+            place->borrowed = 1;
+            place->in_place = src;
+        } else {
+            place->src = src;
+        }
+    } else if (src) {
+        out->data = nne_aligned_alloc(nbytes);
+        if (!out->data) {
+            st = nne_error(NNE_ERR_OUT_OF_MEMORY, "onnx: tensor \"%s\": cannot allocate %zu bytes", tn, nbytes);
+            goto fail;
+        }
+        memcpy(out->data, src, nbytes);
+    } else if (tf.external) {
         st = read_external(base_dir, &tf, tn, &out->data, nbytes);
     } else {
         out->data = nne_aligned_alloc(nbytes);
@@ -354,7 +430,8 @@ static nne_status tensor_from_reader(const pb_reader *r0, const char *base_dir, 
     else nne_free(nm);
     return NNE_OK;
 fail:
-    nne_aligned_free(out->data);
+    if (!(place && place->borrowed)) nne_aligned_free(out->data);
+    if (place) memset(place, 0, sizeof *place);
     out->data = NULL;
     nne_free(nm);
     return st;
@@ -364,7 +441,7 @@ nne_status nne_onnx_tensor_parse(const void *buf, size_t len, const char *base_d
                                  char **name) {
     pb_reader r;
     pb_init(&r, buf, len);
-    return tensor_from_reader(&r, base_dir, out, name);
+    return tensor_from_reader(NULL, &r, base_dir, out, name, NULL);
 }
 
 /* --------------------------------------------------------- value info -- */
@@ -540,7 +617,7 @@ static nne_status parse_attr(loader *ld, const pb_reader *r0, const pb_field *af
             a->t = nne_calloc(1, sizeof *a->t);
             if (!a->t) return nne_error(NNE_ERR_OUT_OF_MEMORY, "onnx: out of memory");
             pb_reader tr = pb_sub(&r, &f);
-            nne_status st = tensor_from_reader(&tr, ld->base_dir, a->t, NULL);
+            nne_status st = tensor_from_reader(ld, &tr, ld->base_dir, a->t, NULL, NULL);
             if (st != NNE_OK) {
                 nne_error_prefix("attribute \"%s\"", a->name);
                 return st;
@@ -788,8 +865,10 @@ static nne_status parse_graph(loader *ld, const pb_reader *r0, const pb_field *g
         if (f.wire != PB_LEN || f.num != 5) continue;
         nne_tensor t;
         char *nm = NULL;
+        tensor_place pl;
         pb_reader tr = pb_sub(&r, &f);
-        if ((st = tensor_from_reader(&tr, ld->base_dir, &t, &nm)) != NNE_OK) goto fail;
+        if ((st = tensor_from_reader(ld, &tr, ld->base_dir, &t, &nm, &pl)) != NNE_OK) goto fail;
+        if (pl.borrowed || pl.src) t.data = NULL; /* not ours to free on the error paths below */
         if (!nm || !nm[0]) {
             nne_aligned_free(t.data);
             nne_free(nm);
@@ -811,7 +890,10 @@ static nne_status parse_graph(loader *ld, const pb_reader *r0, const pb_field *g
             goto fail;
         }
         g->values[idx].kind = NNE_VAL_CONST;
+        if (pl.borrowed) t.data = (void *)pl.in_place;
         g->values[idx].init = t;
+        g->values[idx].init_borrowed = pl.borrowed;
+        g->values[idx].init_src = pl.src;
     }
     if (r.err) { st = pb_err(&r); goto fail; }
     /* pass 2: nodes */
@@ -877,16 +959,80 @@ void nne_model_destroy(nne_model *m) {
     nne_free(m->opsets);
     nne_free(m->feed);
     nne_free(m->producer);
+    nne_free(m->producer_version);
+    nne_free(m->domain);
+    nne_free(m->doc);
+    nne_kv_free(m->n_meta, m->meta);
+    nne_raw_free(m->n_raw, m->raw);
+    /* the graph's weights may point into these: unmap last */
+    for (int i = 0; i < m->n_maps; i++) {
+        nne_file_unmap(m->maps[i].addr, m->maps[i].size);
+        nne_free(m->maps[i].name);
+    }
+    nne_free(m->maps);
     nne_free(m);
 }
 
-nne_status nne_model_load_memory(const void *data, size_t size, const char *base_dir,
-                                 const nne_model_options *opt, nne_model **out) {
-    if (!out || (!data && size)) return nne_error(NNE_ERR_INVALID_ARG, "nne_model_load_memory: NULL argument");
+/* Append a metadata_props entry (StringStringEntryProto: key 1, value 2). */
+static nne_status add_kv(const pb_reader *r0, const pb_field *f, int *n, nne_kv **kv) {
+    pb_reader s = pb_sub(r0, f);
+    pb_field e;
+    const pb_field *k = NULL, *v = NULL;
+    pb_field kf, vf;
+    while (pb_next(&s, &e)) {
+        if (e.wire != PB_LEN) continue;
+        if (e.num == 1) kf = e, k = &kf;
+        if (e.num == 2) vf = e, v = &vf;
+    }
+    if (s.err) return pb_err(&s);
+    nne_kv *nk = nne_realloc(*kv, (size_t)(*n + 1) * sizeof *nk);
+    if (!nk) return nne_error(NNE_ERR_OUT_OF_MEMORY, "onnx: out of memory");
+    *kv = nk;
+    nk[*n].key = k ? dup_field(k) : nne_strdup("");
+    nk[*n].value = v ? dup_field(v) : nne_strdup("");
+    (*n)++;
+    if (!nk[*n - 1].key || !nk[*n - 1].value) return nne_error(NNE_ERR_OUT_OF_MEMORY, "onnx: out of memory");
+    return NNE_OK;
+}
+
+/* Keep a whole field's payload to write it back verbatim. */
+static nne_status add_raw(const pb_field *f, int *n, nne_raw_field **raw) {
+    nne_raw_field *nr = nne_realloc(*raw, (size_t)(*n + 1) * sizeof *nr);
+    if (!nr) return nne_error(NNE_ERR_OUT_OF_MEMORY, "onnx: out of memory");
+    *raw = nr;
+    nr[*n].num = f->num;
+    nr[*n].len = f->len;
+    nr[*n].data = nne_malloc(f->len);
+    if (!nr[*n].data) return nne_error(NNE_ERR_OUT_OF_MEMORY, "onnx: out of memory");
+    memcpy(nr[*n].data, f->data, f->len);
+    (*n)++;
+    return NNE_OK;
+}
+
+/* Replace *dst with a copy of a string field. */
+static nne_status set_str(char **dst, const pb_field *f) {
+    nne_free(*dst);
+    *dst = dup_field(f);
+    return *dst ? NNE_OK : nne_error(NNE_ERR_OUT_OF_MEMORY, "onnx: out of memory");
+}
+
+/* Load from a buffer. `map` (may be NULL) is the mapping the buffer lies in:
+ * the model takes it over on success, and then weights may point into it. */
+static nne_status load_buffer(const void *data, size_t size, const char *base_dir, const nne_model_options *opt,
+                              nne_mapping *map, nne_model **out) {
     *out = NULL;
     nne_model *m = nne_calloc(1, sizeof *m);
     if (!m) return nne_error(NNE_ERR_OUT_OF_MEMORY, "onnx: out of memory");
-    loader ld = {.base = data, .base_dir = base_dir, .m = m};
+    if (map) {
+        m->maps = nne_malloc(sizeof *m->maps);
+        if (!m->maps) {
+            nne_free(m);
+            return nne_error(NNE_ERR_OUT_OF_MEMORY, "onnx: out of memory");
+        }
+        m->maps[0] = *map;
+        m->n_maps = 1;
+    }
+    loader ld = {.base = data, .base_dir = base_dir, .m = m, .borrow = map != NULL};
     pb_reader r;
     pb_init(&r, data, size);
     pb_field f, graph_f;
@@ -896,7 +1042,14 @@ nne_status nne_model_load_memory(const void *data, size_t size, const char *base
         if (f.num == 1 && f.wire == PB_VARINT) m->ir_version = (int64_t)f.v;
         else if (f.num == 7 && f.wire == PB_LEN) graph_f = f, has_graph = 1;
         else if (f.num == 8 && f.wire == PB_LEN) n_ops++;
-        else if (f.num == 2 && f.wire == PB_LEN && !m->producer) m->producer = dup_field(&f);
+        else if (f.num == 2 && f.wire == PB_LEN) st = set_str(&m->producer, &f);
+        else if (f.num == 3 && f.wire == PB_LEN) st = set_str(&m->producer_version, &f);
+        else if (f.num == 4 && f.wire == PB_LEN) st = set_str(&m->domain, &f);
+        else if (f.num == 5 && f.wire == PB_VARINT) m->model_version = (int64_t)f.v;
+        else if (f.num == 6 && f.wire == PB_LEN) st = set_str(&m->doc, &f);
+        else if (f.num == 14 && f.wire == PB_LEN) st = add_kv(&r, &f, &m->n_meta, &m->meta);
+        else if ((f.num == 20 || f.num == 25 || f.num == 26) && f.wire == PB_LEN) st = add_raw(&f, &m->n_raw, &m->raw);
+        if (st != NNE_OK) goto fail;
     }
     if (r.err) {
         st = pb_err(&r);
@@ -962,48 +1115,47 @@ nne_status nne_model_load_memory(const void *data, size_t size, const char *base
     *out = m;
     return NNE_OK;
 fail:
+    if (map) m->maps[0].addr = NULL; /* the caller still owns the model file's mapping */
     nne_model_destroy(m);
     return st;
+}
+
+nne_status nne_model_load_memory(const void *data, size_t size, const char *base_dir,
+                                 const nne_model_options *opt, nne_model **out) {
+    if (!out || (!data && size)) return nne_error(NNE_ERR_INVALID_ARG, "nne_model_load_memory: NULL argument");
+    return load_buffer(data ? data : "", size, base_dir, opt, NULL, out);
 }
 
 nne_status nne_model_load_file(const char *path, const nne_model_options *opt, nne_model **out) {
     if (!path || !out) return nne_error(NNE_ERR_INVALID_ARG, "nne_model_load_file: NULL argument");
     *out = NULL;
-    int fd = open(path, O_RDONLY);
-    if (fd < 0) return nne_error(NNE_ERR_IO, "cannot open model %s: %s", path, strerror(errno));
-    struct stat st;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        close(fd);
-        return nne_error(NNE_ERR_IO, "model %s is not a regular file", path);
-    }
-    size_t size = (size_t)st.st_size;
-    /* Map the file: the parser reads it in place and copies each tensor once
-     * into aligned memory, so a large model is not held twice. */
-    const uint8_t *buf = (const uint8_t *)"";
-    void *map = NULL;
-    if (size) {
-        map = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
-        if (map == MAP_FAILED) {
-            close(fd);
-            return nne_error(NNE_ERR_IO, "cannot map model %s: %s", path, strerror(errno));
-        }
-        buf = map;
-    }
+    int fd;
+    uint64_t size;
+    NNE_TRY(nne_file_open(path, "model", &fd, &size));
+    /* Map the file and keep the mapping for the model's lifetime: aligned
+     * weights are used where they lie, so a large model is neither read nor
+     * held twice (pages come from the page cache, shared and clean). */
+    nne_mapping map = {0};
+    nne_status rc = nne_file_map(fd, size, path, &map.addr);
     close(fd);
+    if (rc != NNE_OK) return rc;
+    map.size = size;
     /* base dir = dirname(path) */
     char *dir = nne_strdup(path);
     if (!dir) {
-        if (map) munmap(map, size);
+        nne_file_unmap(map.addr, map.size);
         return nne_error(NNE_ERR_OUT_OF_MEMORY, "out of memory");
     }
     char *slash = strrchr(dir, '/');
     if (slash) *slash = 0;
     else strcpy(dir, ".");
     if (!dir[0]) strcpy(dir, "/");
-    nne_status rc = nne_model_load_memory(buf, size, dir, opt, out);
-    if (rc != NNE_OK) nne_error_prefix("%s", path);
+    rc = load_buffer(map.addr, (size_t)size, dir, opt, &map, out);
+    if (rc != NNE_OK) {
+        nne_error_prefix("%s", path);
+        nne_file_unmap(map.addr, map.size);
+    }
     nne_free(dir);
-    if (map) munmap(map, size);
     return rc;
 }
 

@@ -589,6 +589,8 @@ void nne_tensor_free_data(nne_tensor *t) {
 nne_status nne_session_create(const nne_model *m, const nne_session_options *opt, nne_session **out) {
     if (!m || !out) return nne_error(NNE_ERR_INVALID_ARG, "nne_session_create: NULL argument");
     *out = NULL;
+    nne_status wst = nne_model_weights_ready(m); /* misaligned mapped weights get their aligned copy */
+    if (wst != NNE_OK) return wst;
     nne_session *s = nne_calloc(1, sizeof *s);
     if (!s) return nne_error(NNE_ERR_OUT_OF_MEMORY, "session: out of memory");
     s->m = m;
