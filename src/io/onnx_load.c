@@ -48,6 +48,50 @@ static nne_status pb_err(const pb_reader *r) {
 
 static char *dup_field(const pb_field *f) { return nne_strndup((const char *)f->data, f->len); }
 
+/* Append a metadata_props entry (StringStringEntryProto: key 1, value 2). */
+static nne_status add_kv(const pb_reader *r0, const pb_field *f, int *n, nne_kv **kv) {
+    pb_reader s = pb_sub(r0, f);
+    pb_field e;
+    const pb_field *k = NULL, *v = NULL;
+    pb_field kf, vf;
+    while (pb_next(&s, &e)) {
+        if (e.wire != PB_LEN) continue;
+        if (e.num == 1) kf = e, k = &kf;
+        if (e.num == 2) vf = e, v = &vf;
+    }
+    if (s.err) return pb_err(&s);
+    nne_kv *nk = nne_realloc(*kv, (size_t)(*n + 1) * sizeof *nk);
+    if (!nk) return nne_error(NNE_ERR_OUT_OF_MEMORY, "onnx: out of memory");
+    *kv = nk;
+    nk[*n].key = k ? dup_field(k) : nne_strdup("");
+    nk[*n].value = v ? dup_field(v) : nne_strdup("");
+    (*n)++;
+    if (!nk[*n - 1].key || !nk[*n - 1].value) return nne_error(NNE_ERR_OUT_OF_MEMORY, "onnx: out of memory");
+    return NNE_OK;
+}
+
+/* Keep a whole field's payload to write it back verbatim. */
+static nne_status add_raw(const pb_field *f, int *n, nne_raw_field **raw) {
+    nne_raw_field *nr = nne_realloc(*raw, (size_t)(*n + 1) * sizeof *nr);
+    if (!nr) return nne_error(NNE_ERR_OUT_OF_MEMORY, "onnx: out of memory");
+    *raw = nr;
+    nr[*n].num = f->num;
+    nr[*n].len = f->len;
+    nr[*n].data = nne_malloc(f->len);
+    if (!nr[*n].data) return nne_error(NNE_ERR_OUT_OF_MEMORY, "onnx: out of memory");
+    memcpy(nr[*n].data, f->data, f->len);
+    (*n)++;
+    return NNE_OK;
+}
+
+/* Replace *dst with a copy of a string field. */
+static nne_status set_str(char **dst, const pb_field *f) {
+    nne_free(*dst);
+    *dst = dup_field(f);
+    return *dst ? NNE_OK : nne_error(NNE_ERR_OUT_OF_MEMORY, "onnx: out of memory");
+}
+
+
 /* ------------------------------------------------------------ tensors -- */
 
 typedef struct tensor_fields {
@@ -489,19 +533,28 @@ static nne_status parse_type(const pb_reader *r0, const pb_field *tf, nne_value 
         if (t.err) return pb_err(&t);
     }
     if (r.err) return pb_err(&r);
+    if (v->vtype != NNE_VT_TENSOR && !v->type_raw) {
+        /* the IR keeps only the kind; the writer writes these types back as read */
+        v->type_raw = nne_malloc(tf->len);
+        if (!v->type_raw) return nne_error(NNE_ERR_OUT_OF_MEMORY, "onnx: out of memory");
+        memcpy(v->type_raw, tf->data, tf->len);
+        v->type_raw_len = tf->len;
+    }
     return NNE_OK;
 }
 
 /* ValueInfoProto -> (name, type) applied to value idx (created if create). */
 static nne_status value_info_name(const pb_reader *r0, const pb_field *vf, pb_field *name_f, pb_field *type_f,
-                                  int *has_type) {
+                                  int *has_type, pb_field *doc_f) {
     pb_reader r = pb_sub(r0, vf);
     pb_field f;
     int has_name = 0;
     *has_type = 0;
+    doc_f->data = NULL;
     while (pb_next(&r, &f)) {
         if (f.num == 1 && f.wire == PB_LEN) *name_f = f, has_name = 1;
         if (f.num == 2 && f.wire == PB_LEN) *type_f = f, *has_type = 1;
+        if (f.num == 3 && f.wire == PB_LEN) *doc_f = f;
     }
     if (r.err) return pb_err(&r);
     if (!has_name) return corrupt(r0, vf->off, "graph input/output without a name");
@@ -562,6 +615,7 @@ static nne_status parse_attr(loader *ld, const pb_reader *r0, const pb_field *af
             break;
         }
         case 9: n_strings++; break;
+        case 13: if (f.wire == PB_LEN) NNE_TRY(set_str(&a->doc, &f)); break;
         case 21: return nne_error(NNE_ERR_UNSUPPORTED, "onnx: attribute references (ref_attr_name) are only valid in functions");
         default: break;
         }
@@ -626,8 +680,12 @@ static nne_status parse_attr(loader *ld, const pb_reader *r0, const pb_field *af
         } else if (f.num == 6 && f.wire == PB_LEN && !has_g) {
             NNE_TRY(parse_graph(ld, &r, &f, g, &a->g));
             has_g = 1;
-        } else if (f.num == 10 || f.num == 11 || f.num == 22 || f.num == 23) {
-            if (!seen_type) a->type = f.num == 10 ? NNE_ATTR_TENSORS : f.num == 11 ? NNE_ATTR_GRAPHS : NNE_ATTR_SPARSE_TENSOR;
+        } else if (f.num == 10 || f.num == 11 || f.num == 22 || f.num == 23 || f.num == 14 || f.num == 15) {
+            if (!seen_type)
+                a->type = f.num == 10 ? NNE_ATTR_TENSORS : f.num == 11 ? NNE_ATTR_GRAPHS
+                          : f.num == 22 ? NNE_ATTR_SPARSE_TENSOR : f.num == 23 ? NNE_ATTR_SPARSE_TENSORS
+                          : f.num == 14 ? NNE_ATTR_TYPE_PROTO : NNE_ATTR_TYPE_PROTOS;
+            seen_type = 1;
         }
     }
     if (r.err) return pb_err(&r);
@@ -637,6 +695,13 @@ static nne_status parse_attr(loader *ld, const pb_reader *r0, const pb_field *af
     }
     if ((a->type == NNE_ATTR_TENSOR && !has_t) || (a->type == NNE_ATTR_GRAPH && !has_g))
         return corrupt(r0, af->off, "tensor/graph attribute without a value");
+    if (a->type >= NNE_ATTR_TENSORS) {
+        /* kinds no op reads from the IR: keep the bytes for the writer */
+        a->raw = nne_malloc(af->len);
+        if (!a->raw) return nne_error(NNE_ERR_OUT_OF_MEMORY, "onnx: out of memory");
+        memcpy(a->raw, af->data, af->len);
+        a->raw_len = af->len;
+    }
     return NNE_OK;
 }
 
@@ -663,6 +728,8 @@ static nne_status parse_node(loader *ld, const pb_reader *r0, const pb_field *nf
         case 4: nne_free(n->op_type); n->op_type = dup_field(&f); break;
         case 7: nne_free(n->domain); n->domain = dup_field(&f); break;
         case 5: n_attr++; break;
+        case 6: NNE_TRY(set_str(&n->doc, &f)); break;
+        case 9: NNE_TRY(add_kv(&r, &f, &n->n_meta, &n->meta)); break;
         default: break;
         }
     }
@@ -823,6 +890,10 @@ static nne_status parse_graph(loader *ld, const pb_reader *r0, const pb_field *g
     while (pb_next(&r, &f)) {
         if (f.wire != PB_LEN) continue;
         if (f.num == 2 && !g->name) g->name = dup_field(&f);
+        if (f.num == 10) st = set_str(&g->doc, &f);
+        if (f.num == 16) st = add_kv(&r, &f, &g->n_meta, &g->meta);
+        if (f.num == 14) st = add_raw(&f, &g->n_raw, &g->raw);
+        if (st != NNE_OK) goto fail;
         if (f.num == 11) n_in++;
         if (f.num == 12) n_out++;
         if (f.num == 15) {
@@ -843,9 +914,9 @@ static nne_status parse_graph(loader *ld, const pb_reader *r0, const pb_field *g
     r = pb_sub(r0, gf);
     while (pb_next(&r, &f)) {
         if (f.wire != PB_LEN || f.num != 11) continue;
-        pb_field nmf, tyf;
+        pb_field nmf, tyf, docf;
         int has_type;
-        if ((st = value_info_name(&r, &f, &nmf, &tyf, &has_type)) != NNE_OK) goto fail;
+        if ((st = value_info_name(&r, &f, &nmf, &tyf, &has_type, &docf)) != NNE_OK) goto fail;
         char *nm = dup_field(&nmf);
         if (!nm) { st = nne_error(NNE_ERR_OUT_OF_MEMORY, "onnx: out of memory"); goto fail; }
         int idx = nne_graph_find(g, nm);
@@ -858,6 +929,7 @@ static nne_status parse_graph(loader *ld, const pb_reader *r0, const pb_field *g
         nne_free(nm);
         if (idx < 0) { st = nne_error(NNE_ERR_OUT_OF_MEMORY, "onnx: out of memory"); goto fail; }
         if (has_type && (st = parse_type(&r, &tyf, &g->values[idx])) != NNE_OK) goto fail;
+        if (docf.data && (st = set_str(&g->values[idx].doc, &docf)) != NNE_OK) goto fail;
         g->inputs[g->n_inputs++] = idx;
     }
     r = pb_sub(r0, gf);
@@ -907,9 +979,9 @@ static nne_status parse_graph(loader *ld, const pb_reader *r0, const pb_field *g
     r = pb_sub(r0, gf);
     while (pb_next(&r, &f)) {
         if (f.wire != PB_LEN || (f.num != 12 && f.num != 13)) continue;
-        pb_field nmf, tyf;
+        pb_field nmf, tyf, docf;
         int has_type;
-        if ((st = value_info_name(&r, &f, &nmf, &tyf, &has_type)) != NNE_OK) goto fail;
+        if ((st = value_info_name(&r, &f, &nmf, &tyf, &has_type, &docf)) != NNE_OK) goto fail;
         char *nm = dup_field(&nmf);
         if (!nm) { st = nne_error(NNE_ERR_OUT_OF_MEMORY, "onnx: out of memory"); goto fail; }
         int idx = nne_graph_find(g, nm);
@@ -922,6 +994,8 @@ static nne_status parse_graph(loader *ld, const pb_reader *r0, const pb_field *g
         nne_free(nm);
         if (idx < 0) continue; /* value_info for an unknown value: ignore */
         nne_value *v = &g->values[idx];
+        if (f.num == 13 && v->kind != NNE_VAL_INPUT && v->kind != NNE_VAL_OUTER) v->in_value_info = 1;
+        if (docf.data && !v->doc && (st = set_str(&v->doc, &docf)) != NNE_OK) goto fail;
         if (has_type && v->kind != NNE_VAL_INPUT) {
             /* keep the first declaration; inputs were typed already */
             if (v->ndim < 0 && (st = parse_type(&r, &tyf, v)) != NNE_OK) goto fail;
@@ -971,49 +1045,6 @@ void nne_model_destroy(nne_model *m) {
     }
     nne_free(m->maps);
     nne_free(m);
-}
-
-/* Append a metadata_props entry (StringStringEntryProto: key 1, value 2). */
-static nne_status add_kv(const pb_reader *r0, const pb_field *f, int *n, nne_kv **kv) {
-    pb_reader s = pb_sub(r0, f);
-    pb_field e;
-    const pb_field *k = NULL, *v = NULL;
-    pb_field kf, vf;
-    while (pb_next(&s, &e)) {
-        if (e.wire != PB_LEN) continue;
-        if (e.num == 1) kf = e, k = &kf;
-        if (e.num == 2) vf = e, v = &vf;
-    }
-    if (s.err) return pb_err(&s);
-    nne_kv *nk = nne_realloc(*kv, (size_t)(*n + 1) * sizeof *nk);
-    if (!nk) return nne_error(NNE_ERR_OUT_OF_MEMORY, "onnx: out of memory");
-    *kv = nk;
-    nk[*n].key = k ? dup_field(k) : nne_strdup("");
-    nk[*n].value = v ? dup_field(v) : nne_strdup("");
-    (*n)++;
-    if (!nk[*n - 1].key || !nk[*n - 1].value) return nne_error(NNE_ERR_OUT_OF_MEMORY, "onnx: out of memory");
-    return NNE_OK;
-}
-
-/* Keep a whole field's payload to write it back verbatim. */
-static nne_status add_raw(const pb_field *f, int *n, nne_raw_field **raw) {
-    nne_raw_field *nr = nne_realloc(*raw, (size_t)(*n + 1) * sizeof *nr);
-    if (!nr) return nne_error(NNE_ERR_OUT_OF_MEMORY, "onnx: out of memory");
-    *raw = nr;
-    nr[*n].num = f->num;
-    nr[*n].len = f->len;
-    nr[*n].data = nne_malloc(f->len);
-    if (!nr[*n].data) return nne_error(NNE_ERR_OUT_OF_MEMORY, "onnx: out of memory");
-    memcpy(nr[*n].data, f->data, f->len);
-    (*n)++;
-    return NNE_OK;
-}
-
-/* Replace *dst with a copy of a string field. */
-static nne_status set_str(char **dst, const pb_field *f) {
-    nne_free(*dst);
-    *dst = dup_field(f);
-    return *dst ? NNE_OK : nne_error(NNE_ERR_OUT_OF_MEMORY, "onnx: out of memory");
 }
 
 /* Load from a buffer. `map` (may be NULL) is the mapping the buffer lies in:
