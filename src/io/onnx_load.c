@@ -1217,3 +1217,27 @@ nne_status nne_model_output_info(const nne_model *m, int32_t i, nne_value_info *
     fill_info(&m->graph->values[m->graph->outputs[i]], out);
     return NNE_OK;
 }
+
+nne_status nne_model_set_input_shape(nne_model *m, const char *name, int32_t ndim, const int64_t *dims) {
+    if (!m || !name || (ndim && !dims) || ndim < 0 || ndim > NNE_MAX_DIMS)
+        return nne_error(NNE_ERR_INVALID_ARG, "nne_model_set_input_shape: bad argument");
+    nne_value *v = NULL;
+    for (int i = 0; i < m->n_feed; i++)
+        if (strcmp(m->graph->values[m->feed[i]].name, name) == 0) v = &m->graph->values[m->feed[i]];
+    if (!v) return nne_error(NNE_ERR_INVALID_ARG, "the model has no input named \"%s\"", name);
+    if (v->ndim >= 0 && v->ndim != ndim)
+        return nne_error(NNE_ERR_INVALID_ARG, "input \"%s\" has rank %d, got %d dims", name, (int)v->ndim, (int)ndim);
+    for (int d = 0; d < ndim; d++) {
+        if (dims[d] < 0) return nne_error(NNE_ERR_INVALID_ARG, "input \"%s\": dim %d is negative", name, d);
+        if (v->ndim >= 0 && v->dims[d] >= 0 && v->dims[d] != dims[d])
+            return nne_error(NNE_ERR_INVALID_ARG, "input \"%s\": dim %d is fixed to %lld in the model, got %lld", name,
+                             d, (long long)v->dims[d], (long long)dims[d]);
+    }
+    for (int d = 0; d < ndim; d++) {
+        v->dims[d] = dims[d];
+        nne_free(v->dim_names[d]);
+        v->dim_names[d] = NULL;
+    }
+    v->ndim = ndim;
+    return NNE_OK;
+}

@@ -15,6 +15,7 @@ static void usage(FILE *f) {
             "  run   MODEL [-i NAME=FILE.npy]... [-o OUTDIR] [--threads N] [--json]\n"
             "  bench MODEL [--shape NAME=DIMS]... [-i NAME=FILE.npy]... [--threads N] [--runs N] [--warmup N] [--json]\n"
             "  eval  MODEL --data X.npy --labels Y.npy [--scale S] [--json]\n"
+            "  convert MODEL -o OUT.onnx [--optimize none|basic|all] [--shape NAME=DIMS]... [--external-data NAME]\n"
             "exit status: 0 ok, 2 bad input or unsupported model, 1 internal error\n");
 }
 
@@ -155,6 +156,7 @@ int main(int argc, char **argv) {
     if (!strcmp(verb, "run")) return cli_run(argc - 1, argv + 1);
     if (!strcmp(verb, "bench")) return cli_bench(argc - 1, argv + 1);
     if (!strcmp(verb, "eval")) return cli_eval(argc - 1, argv + 1);
+    if (!strcmp(verb, "convert")) return cli_convert(argc - 1, argv + 1);
     /* one line, like every other error (the usage text goes to stdout with --help) */
     return cli_usage_error("unknown verb \"%s\" (nnedge --help lists the verbs)", verb);
 }

@@ -1,0 +1,374 @@
+/*
+ * onnx_save.c - ONNX export: nne_model (graph IR) -> ModelProto bytes.
+ *
+ * Writes what the loader keeps: model header (IR version, opsets, producer,
+ * domain, model_version, doc, metadata_props), the graph and its subgraphs
+ * (nodes in their topological order, initializers, inputs, outputs,
+ * value_info, names, doc strings, metadata), and fields the IR holds only as
+ * bytes (functions, training info, quantization annotations, attributes of
+ * kinds no op reads, non-tensor types), which go back verbatim.
+ *
+ * Tensor data is written as raw_data from where it lies (the model's mapping
+ * or heap), without an intermediate copy. With external data, initializers
+ * of at least `external_threshold` bytes go to a side file at offsets aligned
+ * to `external_align` (so nne_model_load_file uses them in place), and the
+ * TensorProto gets location/offset/length entries. A model whose inline form
+ * would pass protobuf's 2 GB limit gets external data automatically.
+ */
+#include "io/onnx.h"
+#include "io/pb_write.h"
+#include "core/core.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* protobuf messages must stay below 2 GiB; leave room for the graph itself */
+#define INLINE_LIMIT ((uint64_t)2 * 1024 * 1024 * 1024 - ((uint64_t)64 << 20))
+
+typedef struct saver {
+    int ext_fd;            /* -1: everything inline */
+    const char *ext_name;  /* location written into the TensorProtos */
+    const char *ext_path;  /* for messages */
+    uint64_t ext_off;
+    size_t threshold, align;
+    nne_status st;         /* first error */
+} saver;
+
+static const char *anon_prefix = "\x01unused:";
+
+static const char *value_name(const nne_graph *g, int v) {
+    if (v < 0) return "";
+    const char *n = g->values[v].name;
+    return strncmp(n, anon_prefix, strlen(anon_prefix)) == 0 ? "" : n;
+}
+
+static void write_kv(pb_writer *w, uint32_t num, int n, const nne_kv *kv) {
+    for (int i = 0; i < n; i++) {
+        pb_writer e;
+        pbw_init(&e);
+        pbw_string(&e, 1, kv[i].key);
+        pbw_string(&e, 2, kv[i].value);
+        pbw_message(w, num, &e);
+    }
+}
+
+/* Append bytes to the external data file at the next aligned offset. */
+static int ext_append(saver *sv, const void *p, size_t n, uint64_t *off) {
+    static const uint8_t zeros[4096];
+    uint64_t pad = (sv->align - sv->ext_off % sv->align) % sv->align;
+    while (pad) {
+        size_t k = pad > sizeof zeros ? sizeof zeros : (size_t)pad;
+        ssize_t r = write(sv->ext_fd, zeros, k);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) return 0;
+        pad -= (uint64_t)r;
+        sv->ext_off += (uint64_t)r;
+    }
+    *off = sv->ext_off;
+    const uint8_t *b = p;
+    while (n) {
+        ssize_t r = write(sv->ext_fd, b, n > (1u << 30) ? (1u << 30) : n);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) return 0;
+        b += r;
+        n -= (size_t)r;
+        sv->ext_off += (uint64_t)r;
+    }
+    return 1;
+}
+
+/* TensorProto. may_externalize: initializers only (attribute tensors stay inline). */
+static void write_tensor(saver *sv, pb_writer *w, const nne_tensor *t, const void *bytes, const char *name,
+                         int may_externalize) {
+    pbw_packed_int64(w, 1, t->dims, (size_t)t->ndim);
+    pbw_varint(w, 2, (uint64_t)t->dtype);
+    if (name) pbw_string(w, 8, name);
+    size_t nbytes = nne_tensor_nbytes(t);
+    if (may_externalize && sv->ext_fd >= 0 && nbytes >= sv->threshold && nbytes > 0) {
+        uint64_t off;
+        if (!ext_append(sv, bytes, nbytes, &off)) {
+            if (sv->st == NNE_OK)
+                sv->st = nne_error(NNE_ERR_IO, "onnx: cannot write external data file %s: %s", sv->ext_path,
+                                   strerror(errno));
+            return;
+        }
+        char num[32];
+        const char *keys[3] = {"location", "offset", "length"};
+        for (int k = 0; k < 3; k++) {
+            pb_writer e;
+            pbw_init(&e);
+            pbw_string(&e, 1, keys[k]);
+            if (k == 0) pbw_string(&e, 2, sv->ext_name);
+            else {
+                snprintf(num, sizeof num, "%llu", (unsigned long long)(k == 1 ? off : (uint64_t)nbytes));
+                pbw_string(&e, 2, num);
+            }
+            pbw_message(w, 13, &e);
+        }
+        pbw_varint(w, 14, 1); /* data_location = EXTERNAL */
+        return;
+    }
+    pbw_bytes_ref(w, 9, nbytes ? bytes : "", nbytes);
+}
+
+/* TypeProto of a value, or nothing when the value has no declared type. */
+static void write_type(pb_writer *w, uint32_t num, const nne_value *v) {
+    if (v->type_raw) {
+        pbw_bytes(w, num, v->type_raw, v->type_raw_len);
+        return;
+    }
+    if (v->dtype == NNE_DTYPE_UNDEFINED && v->ndim < 0) return;
+    pb_writer tt, ty;
+    pbw_init(&tt);
+    pbw_varint(&tt, 1, (uint64_t)v->dtype);
+    if (v->ndim >= 0) {
+        pb_writer sh;
+        pbw_init(&sh);
+        for (int d = 0; d < v->ndim; d++) {
+            pb_writer dm;
+            pbw_init(&dm);
+            if (v->dims[d] >= 0) pbw_varint(&dm, 1, (uint64_t)v->dims[d]);
+            else if (v->dim_names[d]) pbw_string(&dm, 2, v->dim_names[d]);
+            pbw_message(&sh, 1, &dm);
+        }
+        pbw_message(&tt, 2, &sh);
+    }
+    pbw_init(&ty);
+    pbw_message(&ty, 1, &tt);
+    pbw_message(w, num, &ty);
+}
+
+static void write_value_info(pb_writer *w, uint32_t num, const nne_value *v) {
+    pb_writer vi;
+    pbw_init(&vi);
+    pbw_string(&vi, 1, v->name);
+    write_type(&vi, 2, v);
+    pbw_string(&vi, 3, v->doc);
+    pbw_message(w, num, &vi);
+}
+
+static void write_graph(saver *sv, pb_writer *w, const nne_graph *g);
+
+static void write_attr(saver *sv, pb_writer *w, const nne_attr *a) {
+    if (a->raw) { /* kinds the IR keeps as bytes */
+        pbw_bytes(w, 5, a->raw, a->raw_len);
+        return;
+    }
+    pb_writer at;
+    pbw_init(&at);
+    pbw_string(&at, 1, a->name);
+    switch (a->type) {
+    case NNE_ATTR_FLOAT: pbw_float(&at, 2, a->f); break;
+    case NNE_ATTR_INT: pbw_varint(&at, 3, (uint64_t)a->i); break;
+    case NNE_ATTR_STRING: pbw_bytes(&at, 4, a->s ? a->s : "", a->s ? a->slen : 0); break;
+    case NNE_ATTR_TENSOR: {
+        pb_writer t;
+        pbw_init(&t);
+        write_tensor(sv, &t, a->t, a->t->data, NULL, 0);
+        pbw_message(&at, 5, &t);
+        break;
+    }
+    case NNE_ATTR_GRAPH: {
+        pb_writer gw;
+        pbw_init(&gw);
+        write_graph(sv, &gw, a->g);
+        pbw_message(&at, 6, &gw);
+        break;
+    }
+    case NNE_ATTR_FLOATS: if (a->n) pbw_packed_float(&at, 7, a->floats, (size_t)a->n); break;
+    case NNE_ATTR_INTS: if (a->n) pbw_packed_int64(&at, 8, a->ints, (size_t)a->n); break;
+    case NNE_ATTR_STRINGS:
+        for (int i = 0; i < a->n; i++) pbw_string(&at, 9, a->strings[i]);
+        break;
+    default: break;
+    }
+    pbw_string(&at, 13, a->doc);
+    pbw_varint(&at, 20, (uint64_t)a->type);
+    pbw_message(w, 5, &at);
+}
+
+static void write_node(saver *sv, pb_writer *w, const nne_graph *g, const nne_node *n) {
+    pb_writer nw;
+    pbw_init(&nw);
+    for (int k = 0; k < n->n_in; k++) pbw_string(&nw, 1, value_name(g, n->in[k]));
+    for (int k = 0; k < n->n_out; k++) pbw_string(&nw, 2, value_name(g, n->out[k]));
+    if (n->name && n->name[0]) pbw_string(&nw, 3, n->name);
+    pbw_string(&nw, 4, n->op_type);
+    for (int a = 0; a < n->n_attr; a++) write_attr(sv, &nw, &n->attrs[a]);
+    pbw_string(&nw, 6, n->doc);
+    if (n->domain && n->domain[0]) pbw_string(&nw, 7, n->domain);
+    write_kv(&nw, 9, n->n_meta, n->meta);
+    pbw_message(w, 1, &nw);
+}
+
+static void write_graph(saver *sv, pb_writer *w, const nne_graph *g) {
+    for (int i = 0; i < g->n_nodes; i++) write_node(sv, w, g, &g->nodes[i]);
+    pbw_string(w, 2, g->name ? g->name : "");
+    for (int v = 0; v < g->n_values; v++) {
+        const nne_value *val = &g->values[v];
+        if (val->kind != NNE_VAL_CONST) continue;
+        pb_writer t;
+        pbw_init(&t);
+        write_tensor(sv, &t, &val->init, nne_value_init_bytes(val), val->name, 1);
+        pbw_message(w, 5, &t);
+    }
+    pbw_string(w, 10, g->doc);
+    for (int i = 0; i < g->n_inputs; i++) write_value_info(w, 11, &g->values[g->inputs[i]]);
+    for (int i = 0; i < g->n_outputs; i++) write_value_info(w, 12, &g->values[g->outputs[i]]);
+    for (int v = 0; v < g->n_values; v++)
+        if (g->values[v].in_value_info && !g->values[v].is_output) write_value_info(w, 13, &g->values[v]);
+    for (int i = 0; i < g->n_raw; i++) pbw_bytes(w, g->raw[i].num, g->raw[i].data, g->raw[i].len);
+    write_kv(w, 16, g->n_meta, g->meta);
+}
+
+static nne_status write_model(saver *sv, const nne_model *m, pb_writer *w) {
+    pbw_init(w);
+    pbw_varint(w, 1, (uint64_t)m->ir_version);
+    pbw_string(w, 2, m->producer);
+    pbw_string(w, 3, m->producer_version);
+    pbw_string(w, 4, m->domain);
+    if (m->model_version) pbw_varint(w, 5, (uint64_t)m->model_version);
+    pbw_string(w, 6, m->doc);
+    pb_writer gw;
+    pbw_init(&gw);
+    write_graph(sv, &gw, m->graph);
+    pbw_message(w, 7, &gw);
+    for (int i = 0; i < m->n_opsets; i++) {
+        pb_writer o;
+        pbw_init(&o);
+        pbw_string(&o, 1, m->opsets[i].domain);
+        pbw_varint(&o, 2, (uint64_t)m->opsets[i].version);
+        pbw_message(w, 8, &o);
+    }
+    write_kv(w, 14, m->n_meta, m->meta);
+    for (int i = 0; i < m->n_raw; i++) pbw_bytes(w, m->raw[i].num, m->raw[i].data, m->raw[i].len);
+    if (sv->st != NNE_OK) return sv->st;
+    if (!pbw_ok(w)) return nne_error(NNE_ERR_OUT_OF_MEMORY, "onnx: out of memory while writing the model");
+    return NNE_OK;
+}
+
+/* Bytes of initializer data in g and its subgraphs (to decide on external data). */
+static uint64_t init_bytes(const nne_graph *g) {
+    uint64_t n = 0;
+    for (int v = 0; v < g->n_values; v++)
+        if (g->values[v].kind == NNE_VAL_CONST) n += nne_tensor_nbytes(&g->values[v].init);
+    for (int i = 0; i < g->n_nodes; i++)
+        for (int a = 0; a < g->nodes[i].n_attr; a++) {
+            const nne_attr *at = &g->nodes[i].attrs[a];
+            if (at->g) n += init_bytes(at->g);
+            if (at->t) n += nne_tensor_nbytes(at->t);
+        }
+    return n;
+}
+
+nne_save_options nne_save_options_default(void) {
+    nne_save_options o = {NULL, 1024, 64};
+    return o;
+}
+
+static nne_status check_ext_name(const char *name) {
+    if (!name[0] || name[0] == '/' || strchr(name, '\\'))
+        return nne_error(NNE_ERR_INVALID_ARG, "external data name \"%s\" must be a relative file name", name);
+    for (const char *p = name; (p = strstr(p, "..")) != NULL; p += 2)
+        if ((p == name || p[-1] == '/') && (p[2] == 0 || p[2] == '/'))
+            return nne_error(NNE_ERR_INVALID_ARG, "external data name \"%s\" leaves the model's directory", name);
+    return NNE_OK;
+}
+
+nne_status nne_model_save_file(const nne_model *m, const char *path, const nne_save_options *opt) {
+    if (!m || !path) return nne_error(NNE_ERR_INVALID_ARG, "nne_model_save_file: NULL argument");
+    nne_save_options o = opt ? *opt : nne_save_options_default();
+    if (!o.external_threshold) o.external_threshold = 1024;
+    if (!o.external_align) o.external_align = 64;
+    if (o.external_align & (o.external_align - 1))
+        return nne_error(NNE_ERR_INVALID_ARG, "external data alignment %zu is not a power of two", o.external_align);
+    const char *slash = strrchr(path, '/');
+    const char *base = slash ? slash + 1 : path;
+    char *auto_name = NULL;
+    if (!o.external_data && init_bytes(m->graph) > INLINE_LIMIT) {
+        /* protobuf cannot hold it inline: external data it is */
+        size_t n = strlen(base) + 6;
+        auto_name = nne_malloc(n);
+        if (!auto_name) return nne_error(NNE_ERR_OUT_OF_MEMORY, "out of memory");
+        snprintf(auto_name, n, "%s.data", base);
+        o.external_data = auto_name;
+    }
+    saver sv = {.ext_fd = -1, .threshold = o.external_threshold, .align = o.external_align};
+    nne_status st = NNE_OK;
+    char *ext_path = NULL;
+    pb_writer w;
+    pbw_init(&w);
+    int fd = -1;
+    if (o.external_data) {
+        if ((st = check_ext_name(o.external_data)) != NNE_OK) goto done;
+        size_t n = (size_t)(base - path) + strlen(o.external_data) + 1;
+        ext_path = nne_malloc(n);
+        if (!ext_path) {
+            st = nne_error(NNE_ERR_OUT_OF_MEMORY, "out of memory");
+            goto done;
+        }
+        snprintf(ext_path, n, "%.*s%s", (int)(base - path), path, o.external_data);
+        sv.ext_fd = open(ext_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        if (sv.ext_fd < 0) {
+            st = nne_error(NNE_ERR_IO, "cannot create external data file %s: %s", ext_path, strerror(errno));
+            goto done;
+        }
+        sv.ext_name = o.external_data;
+        sv.ext_path = ext_path;
+    }
+    if ((st = write_model(&sv, m, &w)) != NNE_OK) goto done;
+    if (w.size > INLINE_LIMIT + ((uint64_t)64 << 20)) {
+        st = nne_error(NNE_ERR_UNSUPPORTED,
+                       "onnx: the model would be %llu bytes, over protobuf's 2 GB limit; use external data",
+                       (unsigned long long)w.size);
+        goto done;
+    }
+    fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        st = nne_error(NNE_ERR_IO, "cannot create %s: %s", path, strerror(errno));
+        goto done;
+    }
+    if (pbw_write_fd(&w, fd) != 0) {
+        st = nne_error(NNE_ERR_IO, "cannot write %s: %s", path, strerror(errno));
+        goto done;
+    }
+done:
+    if (fd >= 0 && close(fd) != 0 && st == NNE_OK) st = nne_error(NNE_ERR_IO, "cannot write %s: %s", path, strerror(errno));
+    if (sv.ext_fd >= 0 && close(sv.ext_fd) != 0 && st == NNE_OK)
+        st = nne_error(NNE_ERR_IO, "cannot write %s: %s", ext_path, strerror(errno));
+    pbw_free(&w);
+    nne_free(ext_path);
+    nne_free(auto_name);
+    return st;
+}
+
+nne_status nne_model_save_memory(const nne_model *m, void **data, size_t *size) {
+    if (!m || !data || !size) return nne_error(NNE_ERR_INVALID_ARG, "nne_model_save_memory: NULL argument");
+    *data = NULL;
+    *size = 0;
+    saver sv = {.ext_fd = -1};
+    pb_writer w;
+    nne_status st = write_model(&sv, m, &w);
+    if (st == NNE_OK && w.size > INLINE_LIMIT + ((uint64_t)64 << 20))
+        st = nne_error(NNE_ERR_UNSUPPORTED,
+                       "onnx: the model would be %llu bytes, over protobuf's 2 GB limit; write it to a file with "
+                       "external data", (unsigned long long)w.size);
+    if (st == NNE_OK) {
+        uint8_t *b = nne_malloc((size_t)w.size);
+        if (!b) st = nne_error(NNE_ERR_OUT_OF_MEMORY, "onnx: cannot allocate %llu bytes for the model",
+                               (unsigned long long)w.size);
+        else {
+            pbw_flatten(&w, b);
+            *data = b;
+            *size = (size_t)w.size;
+        }
+    }
+    pbw_free(&w);
+    return st;
+}
+
+void nne_buffer_free(void *data) { nne_free(data); }
