@@ -19,7 +19,8 @@ LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/gen/op_table.o
 CLI_SRC := $(sort $(wildcard tools/cli/*.c))
 CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
 
-all: $(BUILD)/libnnedge.a $(BUILD)/libnnedge.so $(BUILD)/nnedge $(BUILD)/conformance $(BUILD)/unit_tests
+all: $(BUILD)/libnnedge.a $(BUILD)/libnnedge.so $(BUILD)/nnedge $(BUILD)/conformance $(BUILD)/unit_tests \
+     $(BUILD)/rt_check $(BUILD)/load_rss
 
 $(BUILD)/obj/%.o: %.c $(wildcard include/*.h src/*/*.h src/kernels/*/*.h tools/cli/*.h)
 	@mkdir -p $(dir $@)
@@ -45,6 +46,10 @@ $(BUILD)/nnedge: $(CLI_OBJ) $(BUILD)/libnnedge.a
 	$(CC) $(LDSAN) -o $@ $^ $(LDLIBS)
 $(BUILD)/conformance: $(BUILD)/obj/tests/conformance/runner.o $(BUILD)/libnnedge.a
 	$(CC) $(LDSAN) -o $@ $^ $(LDLIBS)
+$(BUILD)/rt_check: $(BUILD)/obj/tests/roundtrip/rt_check.o $(BUILD)/libnnedge.a
+	$(CC) $(LDSAN) -o $@ $^ $(LDLIBS)
+$(BUILD)/load_rss: $(BUILD)/obj/tests/mem/load_rss.o $(BUILD)/libnnedge.a
+	$(CC) $(LDSAN) -o $@ $^ $(LDLIBS)
 $(BUILD)/unit_tests: $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard tests/unit/*.c)) $(BUILD)/libnnedge.a
 	$(CC) $(LDSAN) -o $@ $^ $(LDLIBS)
 
@@ -59,12 +64,26 @@ test: setup
 	CONFORMANCE=build-san/conformance OUT=build-san/opcases sh tests/opcases/run.sh
 	@if [ -f tests/fuzz/fuzz.mk ]; then $(MAKE) test-bad-input NNEDGE=build-san/nnedge && $(MAKE) fuzz-smoke; fi
 	NNEDGE=build-san/nnedge bash tests/diff/run.sh
+	$(MAKE) SAN=1 test-roundtrip
+	$(MAKE) test-mem
 
 # Conformance without sanitizers (fast) and updating the committed pass list.
 conformance: all
 	sh tests/conformance/check.sh
 conformance-update: all
 	sh tests/conformance/check.sh --update
+
+# Round trip (tests/roundtrip/run.sh): every test and differential model written
+# by `nnedge convert --optimize none` loads as the same graph, gives bit-identical
+# outputs, passes onnx.checker and runs in ONNX Runtime wherever the original does.
+test-roundtrip: all
+	NNEDGE=$(BUILD)/nnedge RT_CHECK=$(BUILD)/rt_check OUT=$(BUILD)/roundtrip bash tests/roundtrip/run.sh
+
+# Weights in place: loading resnet50 adds at most 5 MB of private memory
+# (release build: sanitizers add their own allocations).
+test-mem:
+	$(MAKE) all
+	bash tests/mem/run.sh
 
 demo:
 	sh scripts/setup.sh --demo
@@ -74,7 +93,7 @@ demo:
 clean:
 	rm -rf build build-san build-fuzz
 
-.PHONY: FORCE all clean setup test conformance conformance-update demo
+.PHONY: FORCE all clean setup test conformance conformance-update demo test-roundtrip test-mem
 
 # Fuzzing (libFuzzer + ASan/UBSan, clang) and bad-input tests live in their own makefiles.
 -include tests/fuzz/fuzz.mk

@@ -162,6 +162,9 @@ static inline const void *nne_value_init_bytes(const nne_value *v) {
     return v->init.data ? v->init.data : v->init_src;
 }
 void nne_kv_free(int n, nne_kv *kv);
+/* 1 when the models hold the same graph and header (graph_equal.c); else 0
+ * and the first difference in why. */
+int nne_model_equal(const nne_model *a, const nne_model *b, char *why, size_t why_cap);
 void nne_raw_free(int n, nne_raw_field *raw);
 
 nne_graph *nne_graph_create(nne_graph *parent);

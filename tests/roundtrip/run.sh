@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# Round-trip test (issue 6): every model of ../shared/onnx-tests (node, simple,
+# pytorch-converted, pytorch-operator, light) and every differential-test model
+# (tests/diff) is written by `nnedge convert --optimize none`, then
+#   1. rt_check (C): the written model loads and is the same graph, and runs in
+#      nnedge with bit-identical outputs on the test data inputs (every data
+#      set; light models: arange inputs; diff models: the seeded inputs of tests/diff);
+#   2. rt_onnx_check.py: onnx.checker.check_model(full_check=True) passes on the
+#      written model wherever it passes on the original;
+#   3. rt_ort.mjs: ONNX Runtime loads and runs the written model wherever it
+#      loads and runs the original, with the same outputs.
+# One C, one Python and one node process do the checking; the converting is one
+# `nnedge convert` per model, two at a time.
+#
+# Environment: NNEDGE (default build/nnedge), RT_CHECK (default build/rt_check),
+# OUT (work folder, default build/roundtrip), SHARED (default ../shared),
+# NNEDGE_MODELS (exported torchvision models, default build/models),
+# PYTHON (default /usr/bin/python3).
+set -euo pipefail
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+root=$(cd "$here/../.." && pwd)
+cd "$root"
+nnedge=${NNEDGE:-build/nnedge}
+rt_check=${RT_CHECK:-build/rt_check}
+out=${OUT:-build/roundtrip}
+shared=${SHARED:-../shared}
+models=${NNEDGE_MODELS:-build/models}
+python=${PYTHON:-/usr/bin/python3}
+tests=$shared/onnx-tests
+
+rm -rf "$out"
+mkdir -p "$out/conv" "$out/npy"
+list=$out/list.tsv
+: > "$list"
+for suite in node simple pytorch-converted pytorch-operator; do
+  mkdir -p "$out/conv/$suite"
+  for d in "$tests/$suite"/*/; do
+    [ -f "$d/model.onnx" ] || continue
+    n=$(basename "$d")
+    printf '%s\t%s\tpb:%s\n' "$d/model.onnx" "$out/conv/$suite/$n.onnx" "${d%/}" >> "$list"
+  done
+done
+mkdir -p "$out/conv/light"
+for f in "$tests"/light/*.onnx; do
+  printf '%s\t%s\tgen\n' "$f" "$out/conv/light/$(basename "$f")" >> "$list"
+done
+# differential-test models with their seeded inputs (needs onnxruntime-node)
+have_ort=0
+if [ -d tests/diff/node_modules/onnxruntime-node ]; then
+  have_ort=1
+  mkdir -p "$out/conv/diff"
+  NNEDGE_MODELS_DIR=$models node "$here/rt_ort.mjs" prep "$models" "$out/conv/diff" >> "$list"
+else
+  echo "roundtrip: tests/diff/node_modules is missing: differential models and the ONNX Runtime check are skipped" >&2
+fi
+echo "roundtrip: converting $(wc -l < "$list") models with $nnedge convert --optimize none"
+cut -f1,2 "$list" | tr '\t' '\n' | xargs -d '\n' -n2 -P2 sh -c '"$0" convert "$1" -o "$2" --optimize none 2>/dev/null || true' "$nnedge"
+rc=0
+"$rt_check" "$list" "$out/npy" | tee "$out/rt_check.txt" | grep -v '^PASS' || rc=1
+grep -q ' 0 failures$' "$out/rt_check.txt" || rc=1
+"$python" "$here/rt_onnx_check.py" "$list" || rc=1
+if [ "$have_ort" = 1 ]; then
+  node "$here/rt_ort.mjs" check "$out/npy/manifest.tsv" || rc=1
+fi
+exit $rc
