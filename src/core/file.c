@@ -27,7 +27,8 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
-#if defined(__linux__) && __has_include(<linux/openat2.h>)
+/* -DNNE_NO_OPENAT2 builds the fallback alone (to test it) */
+#if defined(__linux__) && __has_include(<linux/openat2.h>) && !defined(NNE_NO_OPENAT2)
 #include <linux/openat2.h>
 #define NNE_HAVE_OPENAT2 1
 #endif
