@@ -158,34 +158,33 @@ static void write_attr(saver *sv, pb_writer *w, const nne_attr *a) {
         pbw_bytes(w, 5, a->raw, a->raw_len);
         return;
     }
+    /* Every payload the loader kept is written, whatever `type` says: a
+     * file may hold a value of another kind than its type (the loader keeps
+     * both), and a round trip must not lose it. */
     pb_writer at;
     pbw_init(&at);
     pbw_string(&at, 1, a->name);
-    switch (a->type) {
-    case NNE_ATTR_FLOAT: pbw_float(&at, 2, a->f); break;
-    case NNE_ATTR_INT: pbw_varint(&at, 3, (uint64_t)a->i); break;
-    case NNE_ATTR_STRING: pbw_bytes(&at, 4, a->s ? a->s : "", a->s ? a->slen : 0); break;
-    case NNE_ATTR_TENSOR: {
+    uint32_t fbits;
+    memcpy(&fbits, &a->f, 4);
+    if (a->type == NNE_ATTR_FLOAT || fbits) pbw_float(&at, 2, a->f);
+    if (a->type == NNE_ATTR_INT || a->i) pbw_varint(&at, 3, (uint64_t)a->i);
+    if (a->s) pbw_bytes(&at, 4, a->s, a->slen);
+    if (a->t) {
         pb_writer t;
         pbw_init(&t);
         write_tensor(sv, &t, a->t, a->t->data, NULL, 0);
         pbw_message(&at, 5, &t);
-        break;
     }
-    case NNE_ATTR_GRAPH: {
+    if (a->g) {
         pb_writer gw;
         pbw_init(&gw);
         write_graph(sv, &gw, a->g);
         pbw_message(&at, 6, &gw);
-        break;
     }
-    case NNE_ATTR_FLOATS: if (a->n) pbw_packed_float(&at, 7, a->floats, (size_t)a->n); break;
-    case NNE_ATTR_INTS: if (a->n) pbw_packed_int64(&at, 8, a->ints, (size_t)a->n); break;
-    case NNE_ATTR_STRINGS:
+    if (a->floats && a->n) pbw_packed_float(&at, 7, a->floats, (size_t)a->n);
+    if (a->ints && a->n) pbw_packed_int64(&at, 8, a->ints, (size_t)a->n);
+    if (a->strings)
         for (int i = 0; i < a->n; i++) pbw_string(&at, 9, a->strings[i]);
-        break;
-    default: break;
-    }
     pbw_string(&at, 13, a->doc);
     pbw_varint(&at, 20, (uint64_t)a->type);
     pbw_message(w, 5, &at);
@@ -220,7 +219,7 @@ static void write_graph(saver *sv, pb_writer *w, const nne_graph *g) {
     for (int i = 0; i < g->n_inputs; i++) write_value_info(w, 11, &g->values[g->inputs[i]]);
     for (int i = 0; i < g->n_outputs; i++) write_value_info(w, 12, &g->values[g->outputs[i]]);
     for (int v = 0; v < g->n_values; v++)
-        if (g->values[v].in_value_info && !g->values[v].is_output) write_value_info(w, 13, &g->values[v]);
+        if (g->values[v].in_value_info) write_value_info(w, 13, &g->values[v]);
     for (int i = 0; i < g->n_raw; i++) pbw_bytes(w, g->raw[i].num, g->raw[i].data, g->raw[i].len);
     write_kv(w, 16, g->n_meta, g->meta);
 }

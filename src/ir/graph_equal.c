@@ -78,29 +78,16 @@ static int attr_eq(cmp *c, const nne_attr *a, const nne_attr *b) {
     if (a->raw_len != b->raw_len || (a->raw && memcmp(a->raw, b->raw, a->raw_len)))
         return differ(c, "attribute %s: kept bytes differ%s", a->name, "");
     if (a->raw) return 1;
-    int ok = 1;
-    switch (a->type) {
-    case NNE_ATTR_FLOAT: ok = memcmp(&a->f, &b->f, sizeof a->f) == 0; break;
-    case NNE_ATTR_INT: ok = a->i == b->i; break;
-    case NNE_ATTR_STRING:
-        ok = a->slen == b->slen && (!a->slen || memcmp(a->s, b->s, a->slen) == 0);
-        break;
-    case NNE_ATTR_TENSOR: ok = tensor_eq(a->t, a->t->data, b->t, b->t->data); break;
-    case NNE_ATTR_GRAPH:
-        if (!graph_eq(c, a->g, b->g)) return 0;
-        break;
-    case NNE_ATTR_FLOATS:
-        ok = a->n == b->n && (!a->n || memcmp(a->floats, b->floats, (size_t)a->n * sizeof(float)) == 0);
-        break;
-    case NNE_ATTR_INTS:
-        ok = a->n == b->n && (!a->n || memcmp(a->ints, b->ints, (size_t)a->n * sizeof(int64_t)) == 0);
-        break;
-    case NNE_ATTR_STRINGS:
-        ok = a->n == b->n;
-        for (int i = 0; ok && i < a->n; i++) ok = str_eq(a->strings[i], b->strings[i]);
-        break;
-    default: break;
-    }
+    /* every payload, whatever the type says (the writer keeps them all) */
+    int ok = memcmp(&a->f, &b->f, sizeof a->f) == 0 && a->i == b->i && a->n == b->n && a->slen == b->slen &&
+             !a->s == !b->s && !a->t == !b->t && !a->g == !b->g && !a->floats == !b->floats && !a->ints == !b->ints &&
+             !a->strings == !b->strings;
+    if (ok && a->s) ok = !a->slen || memcmp(a->s, b->s, a->slen) == 0;
+    if (ok && a->t) ok = tensor_eq(a->t, a->t->data, b->t, b->t->data);
+    if (ok && a->floats) ok = !a->n || memcmp(a->floats, b->floats, (size_t)a->n * sizeof(float)) == 0;
+    if (ok && a->ints) ok = !a->n || memcmp(a->ints, b->ints, (size_t)a->n * sizeof(int64_t)) == 0;
+    for (int i = 0; ok && a->strings && i < a->n; i++) ok = str_eq(a->strings[i], b->strings[i]);
+    if (ok && a->g && !graph_eq(c, a->g, b->g)) return 0;
     return ok ? 1 : differ(c, "attribute %s: values differ%s", a->name, "");
 }
 
