@@ -25,7 +25,7 @@ const TOL_REL = 1e-3;
 async function session(ort, path) {
   return ort.InferenceSession.create(path, {
     executionProviders: ['cpu'], intraOpNumThreads: 1, interOpNumThreads: 1, graphOptimizationLevel: 'all',
-    logSeverityLevel: 3,
+    logSeverityLevel: 4,
   });
 }
 

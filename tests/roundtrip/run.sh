@@ -44,6 +44,15 @@ mkdir -p "$out/conv/light"
 for f in "$tests"/light/*.onnx; do
   printf '%s\t%s\tgen\n' "$f" "$out/conv/light/$(basename "$f")" >> "$list"
 done
+# models made for this test (metadata, functions, external data, subgraphs):
+# written once inline and once with every initializer in external data
+mkdir -p "$out/conv/own" "$out/conv/own_ext"
+ext_list=$out/ext_list.tsv
+: > "$ext_list"
+for f in "$here"/models/*.onnx; do
+  printf '%s\t%s\tgen\n' "$f" "$out/conv/own/$(basename "$f")" >> "$list"
+  printf '%s\t%s\tgen\n' "$f" "$out/conv/own_ext/$(basename "$f")" >> "$ext_list"
+done
 # differential-test models with their seeded inputs (needs onnxruntime-node)
 have_ort=0
 if [ -d tests/diff/node_modules/onnxruntime-node ]; then
@@ -53,13 +62,22 @@ if [ -d tests/diff/node_modules/onnxruntime-node ]; then
 else
   echo "roundtrip: tests/diff/node_modules is missing: differential models and the ONNX Runtime check are skipped" >&2
 fi
-echo "roundtrip: converting $(wc -l < "$list") models with $nnedge convert --optimize none"
+echo "roundtrip: listed in ${SECONDS}s; converting $(wc -l < "$list") models with $nnedge convert --optimize none"
 cut -f1,2 "$list" | tr '\t' '\n' | xargs -d '\n' -n2 -P2 sh -c '"$0" convert "$1" -o "$2" --optimize none 2>/dev/null || true' "$nnedge"
+while IFS=$'\t' read -r orig conv _; do
+  "$nnedge" convert "$orig" -o "$conv" --optimize none --external-data "$(basename "$conv").bin" \
+    --external-threshold 1 || true
+done < "$ext_list"
+cat "$ext_list" >> "$list"
+echo "roundtrip: converted in ${SECONDS}s"
 rc=0
 "$rt_check" "$list" "$out/npy" | tee "$out/rt_check.txt" | grep -v '^PASS' || rc=1
 grep -q ' 0 failures$' "$out/rt_check.txt" || rc=1
+echo "roundtrip: nnedge checks done at ${SECONDS}s"
 "$python" "$here/rt_onnx_check.py" "$list" || rc=1
+echo "roundtrip: onnx.checker done at ${SECONDS}s"
 if [ "$have_ort" = 1 ]; then
   node "$here/rt_ort.mjs" check "$out/npy/manifest.tsv" || rc=1
 fi
+echo "roundtrip: ONNX Runtime done at ${SECONDS}s"
 exit $rc
