@@ -18,6 +18,7 @@ int main(void) {
     unit_gemm();
     unit_elemwise();
     unit_fuzz_regress();
+    unit_save();
     printf("%d passed, %d failed\n", g_unit_pass, g_unit_fail);
     return g_unit_fail ? 1 : 0;
 }
