@@ -73,7 +73,8 @@ typedef struct nne_value {
      * by the model (never freed here). init_src != NULL with init.data == NULL:
      * the bytes lie in a model mapping at an address not aligned for the
      * dtype; nne_model_weights_ready() copies them on first use (sessions call
-     * it). Code that reads init.data outside a session calls it first. */
+     * it; init_src stays set). Code that reads init.data outside a session
+     * calls it first, or reads the bytes with nne_value_init_bytes(). */
     int init_borrowed;
     const void *init_src;
     /* kept for the writer */
@@ -159,7 +160,8 @@ typedef struct nne_mapping {
 nne_status nne_model_weights_ready(const nne_model *m);
 /* Bytes of an initializer wherever they lie (init.data or init_src). */
 static inline const void *nne_value_init_bytes(const nne_value *v) {
-    return v->init.data ? v->init.data : v->init_src;
+    const void *d = __atomic_load_n(&v->init.data, __ATOMIC_ACQUIRE);
+    return d ? d : v->init_src;
 }
 void nne_kv_free(int n, nne_kv *kv);
 /* 1 when the models hold the same graph and header (graph_equal.c); else 0

@@ -29,9 +29,10 @@ static nne_status graph_ready(nne_graph *g) {
             return nne_error(NNE_ERR_OUT_OF_MEMORY, "model: cannot allocate %zu bytes for initializer \"%s\"", n,
                              v->name);
         memcpy(p, v->init_src, n);
-        v->init.data = p;
+        /* init_src stays: a reader (the writer, in another thread) that saw
+         * init.data NULL still finds the bytes there (nne_value_init_bytes) */
         v->init_borrowed = 0;
-        v->init_src = NULL;
+        __atomic_store_n(&v->init.data, p, __ATOMIC_RELEASE);
     }
     for (int i = 0; i < g->n_nodes; i++)
         for (int a = 0; a < g->nodes[i].n_attr; a++)
