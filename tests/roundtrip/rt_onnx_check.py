@@ -17,10 +17,14 @@ import onnx
 
 
 def check(path):
+    # Never pass the path to check_model: with full_check, onnx (1.12) runs
+    # infer_shapes_path, which REWRITES the file in place with inferred shapes.
+    # Load the model (and its external data) and check it in memory instead.
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            onnx.checker.check_model(path, full_check=True)
+            model = onnx.load(path)
+            onnx.checker.check_model(model, full_check=True)
         return None
     except Exception as e:  # the checker raises several exception types
         return str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
