@@ -23,6 +23,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -278,6 +279,28 @@ static nne_status check_ext_name(const char *name) {
     return NNE_OK;
 }
 
+/* Create "<final>.tmp-XXXXXX" for writing: the files are renamed over their
+ * final names only once complete, so a failed write leaves the old files, and
+ * writing over the model's own (memory-mapped) file or external data cannot
+ * truncate pages the model still reads. */
+static nne_status open_temp(const char *final, char **tmp, int *fd) {
+    size_t n = strlen(final) + 12;
+    *tmp = nne_malloc(n);
+    if (!*tmp) return nne_error(NNE_ERR_OUT_OF_MEMORY, "out of memory");
+    snprintf(*tmp, n, "%s.tmp-XXXXXX", final);
+    *fd = mkostemp(*tmp, O_CLOEXEC);
+    if (*fd < 0) {
+        nne_status st = nne_error(NNE_ERR_IO, "cannot create %s: %s", *tmp, strerror(errno));
+        nne_free(*tmp);
+        *tmp = NULL;
+        return st;
+    }
+    mode_t um = umask(0);
+    umask(um);
+    (void)fchmod(*fd, 0666 & ~um);
+    return NNE_OK;
+}
+
 nne_status nne_model_save_file(const nne_model *m, const char *path, const nne_save_options *opt) {
     if (!m || !path) return nne_error(NNE_ERR_INVALID_ARG, "nne_model_save_file: NULL argument");
     nne_save_options o = opt ? *opt : nne_save_options_default();
@@ -298,7 +321,7 @@ nne_status nne_model_save_file(const nne_model *m, const char *path, const nne_s
     }
     saver sv = {.ext_fd = -1, .threshold = o.external_threshold, .align = o.external_align};
     nne_status st = NNE_OK;
-    char *ext_path = NULL;
+    char *ext_path = NULL, *ext_tmp = NULL, *tmp = NULL;
     pb_writer w;
     pbw_init(&w);
     int fd = -1;
@@ -311,11 +334,7 @@ nne_status nne_model_save_file(const nne_model *m, const char *path, const nne_s
             goto done;
         }
         snprintf(ext_path, n, "%.*s%s", (int)(base - path), path, o.external_data);
-        sv.ext_fd = open(ext_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-        if (sv.ext_fd < 0) {
-            st = nne_error(NNE_ERR_IO, "cannot create external data file %s: %s", ext_path, strerror(errno));
-            goto done;
-        }
+        if ((st = open_temp(ext_path, &ext_tmp, &sv.ext_fd)) != NNE_OK) goto done;
         sv.ext_name = o.external_data;
         sv.ext_path = ext_path;
     }
@@ -326,11 +345,7 @@ nne_status nne_model_save_file(const nne_model *m, const char *path, const nne_s
                        (unsigned long long)w.size);
         goto done;
     }
-    fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0) {
-        st = nne_error(NNE_ERR_IO, "cannot create %s: %s", path, strerror(errno));
-        goto done;
-    }
+    if ((st = open_temp(path, &tmp, &fd)) != NNE_OK) goto done;
     if (pbw_write_fd(&w, fd) != 0) {
         st = nne_error(NNE_ERR_IO, "cannot write %s: %s", path, strerror(errno));
         goto done;
@@ -339,6 +354,17 @@ done:
     if (fd >= 0 && close(fd) != 0 && st == NNE_OK) st = nne_error(NNE_ERR_IO, "cannot write %s: %s", path, strerror(errno));
     if (sv.ext_fd >= 0 && close(sv.ext_fd) != 0 && st == NNE_OK)
         st = nne_error(NNE_ERR_IO, "cannot write %s: %s", ext_path, strerror(errno));
+    /* external data first: the model file that names it appears last */
+    if (st == NNE_OK && ext_tmp && rename(ext_tmp, ext_path) != 0)
+        st = nne_error(NNE_ERR_IO, "cannot rename %s to %s: %s", ext_tmp, ext_path, strerror(errno));
+    if (st == NNE_OK && tmp && rename(tmp, path) != 0)
+        st = nne_error(NNE_ERR_IO, "cannot rename %s to %s: %s", tmp, path, strerror(errno));
+    if (st != NNE_OK) {
+        if (ext_tmp) unlink(ext_tmp);
+        if (tmp) unlink(tmp);
+    }
+    nne_free(ext_tmp);
+    nne_free(tmp);
     pbw_free(&w);
     nne_free(ext_path);
     nne_free(auto_name);
