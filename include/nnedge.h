@@ -147,7 +147,10 @@ void nne_model_destroy(nne_model *m);
  * topological order), initializers, inputs, outputs, value_info, names, doc
  * strings, metadata_props, producer, opset imports, IR version, model-local
  * functions and training info. A model written and loaded again is the same
- * graph. Tensor data is written as raw_data (little-endian). */
+ * graph. Tensor data is written as raw_data (little-endian), each at a file
+ * offset aligned for its element type (the graph comes first and some varints
+ * are padded to get there: valid protobuf), so nne_model_load_file uses every
+ * top-level weight in place. */
 typedef struct nne_save_options {
     /* External data: initializers of at least external_threshold bytes go to
      * this file, a plain relative name in the model's directory (no "..", no

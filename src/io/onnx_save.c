@@ -36,8 +36,15 @@ typedef struct saver {
     const char *ext_path;  /* for messages */
     uint64_t ext_off;
     size_t threshold, align;
+    int64_t graph_base;    /* file offset of the top-level graph's payload (-1: unknown) */
     nne_status st;         /* first error */
 } saver;
+
+/* Bytes of the top-level graph's length: fixed, so the graph's payload starts
+ * at a known file offset (1 tag byte + 5) and inline tensor data can be
+ * placed at offsets aligned for its element type. 5 bytes hold any length
+ * below 32 GiB (protobuf's limit is 2 GiB). */
+#define GRAPH_LEN_BYTES 5
 
 static const char *anon_prefix = "\x01unused:";
 
@@ -82,14 +89,19 @@ static int ext_append(saver *sv, const void *p, size_t n, uint64_t *off) {
     return 1;
 }
 
-/* TensorProto. may_externalize: initializers only (attribute tensors stay inline). */
+static int goes_external(const saver *sv, size_t nbytes) {
+    return sv->ext_fd >= 0 && nbytes >= sv->threshold && nbytes > 0;
+}
+
+/* TensorProto. may_externalize: initializers only (attribute tensors stay
+ * inline). pad: extra bytes in the data_type varint, to align raw_data. */
 static void write_tensor(saver *sv, pb_writer *w, const nne_tensor *t, const void *bytes, const char *name,
-                         int may_externalize) {
+                         int may_externalize, int pad) {
     pbw_packed_int64(w, 1, t->dims, (size_t)t->ndim);
-    pbw_varint(w, 2, (uint64_t)t->dtype);
+    pbw_varint_padded(w, 2, (uint64_t)t->dtype, pad);
     if (name) pbw_string(w, 8, name);
     size_t nbytes = nne_tensor_nbytes(t);
-    if (may_externalize && sv->ext_fd >= 0 && nbytes >= sv->threshold && nbytes > 0) {
+    if (may_externalize && goes_external(sv, nbytes)) {
         uint64_t off;
         if (!ext_append(sv, bytes, nbytes, &off)) {
             if (sv->st == NNE_OK)
@@ -152,7 +164,7 @@ static void write_value_info(pb_writer *w, uint32_t num, const nne_value *v) {
     pbw_message(w, num, &vi);
 }
 
-static void write_graph(saver *sv, pb_writer *w, const nne_graph *g);
+static void write_graph(saver *sv, pb_writer *w, const nne_graph *g, int top);
 
 static void write_attr(saver *sv, pb_writer *w, const nne_attr *a) {
     if (a->raw) { /* kinds the IR keeps as bytes */
@@ -173,13 +185,13 @@ static void write_attr(saver *sv, pb_writer *w, const nne_attr *a) {
     if (a->t) {
         pb_writer t;
         pbw_init(&t);
-        write_tensor(sv, &t, a->t, a->t->data, NULL, 0);
+        write_tensor(sv, &t, a->t, a->t->data, NULL, 0, 0);
         pbw_message(&at, 5, &t);
     }
     if (a->g) {
         pb_writer gw;
         pbw_init(&gw);
-        write_graph(sv, &gw, a->g);
+        write_graph(sv, &gw, a->g, 0);
         pbw_message(&at, 6, &gw);
     }
     if (a->floats && a->n) pbw_packed_float(&at, 7, a->floats, (size_t)a->n);
@@ -205,15 +217,36 @@ static void write_node(saver *sv, pb_writer *w, const nne_graph *g, const nne_no
     pbw_message(w, 1, &nw);
 }
 
-static void write_graph(saver *sv, pb_writer *w, const nne_graph *g) {
+/* Padding (extra data_type varint bytes) that puts an inline initializer's
+ * raw_data at a file offset aligned for its element type, so a loader can
+ * use it in place. The tensor is appended to the top-level graph's payload
+ * (w, whose offset in the file is sv->graph_base) as field 5. */
+static int align_pad(saver *sv, const pb_writer *w, const nne_value *val) {
+    size_t es = nne_dtype_size(val->init.dtype), nbytes = nne_tensor_nbytes(&val->init);
+    if (sv->graph_base < 0 || es < 2 || nbytes == 0 || goes_external(sv, nbytes)) return 0;
+    pb_writer t; /* the tensor without padding, to measure its header */
+    pbw_init(&t);
+    write_tensor(sv, &t, &val->init, nne_value_init_bytes(val), val->name, 1, 0);
+    uint64_t head = t.size - nbytes;
+    pbw_free(&t);
+    for (int pad = 0; pad < 9; pad++) {
+        uint64_t msg = head + (uint64_t)pad + nbytes;
+        uint64_t off = (uint64_t)sv->graph_base + w->size + 1 + (uint64_t)pbw_varint_len(msg) + head + (uint64_t)pad;
+        if (off % es == 0) return pad;
+    }
+    return 0;
+}
+
+static void write_graph(saver *sv, pb_writer *w, const nne_graph *g, int top) {
     for (int i = 0; i < g->n_nodes; i++) write_node(sv, w, g, &g->nodes[i]);
     pbw_string(w, 2, g->name ? g->name : "");
     for (int v = 0; v < g->n_values; v++) {
         const nne_value *val = &g->values[v];
         if (val->kind != NNE_VAL_CONST) continue;
+        int pad = top ? align_pad(sv, w, val) : 0;
         pb_writer t;
         pbw_init(&t);
-        write_tensor(sv, &t, &val->init, nne_value_init_bytes(val), val->name, 1);
+        write_tensor(sv, &t, &val->init, nne_value_init_bytes(val), val->name, 1, pad);
         pbw_message(w, 5, &t);
     }
     pbw_string(w, 10, g->doc);
@@ -227,16 +260,19 @@ static void write_graph(saver *sv, pb_writer *w, const nne_graph *g) {
 
 static nne_status write_model(saver *sv, const nne_model *m, pb_writer *w) {
     pbw_init(w);
+    /* the graph first (protobuf fields may come in any order), with a fixed
+     * length size, so its payload starts at offset 1 + GRAPH_LEN_BYTES */
+    sv->graph_base = 1 + GRAPH_LEN_BYTES;
+    pb_writer gw;
+    pbw_init(&gw);
+    write_graph(sv, &gw, m->graph, 1);
+    pbw_message_fixed_len(w, 7, &gw, GRAPH_LEN_BYTES);
     pbw_varint(w, 1, (uint64_t)m->ir_version);
     pbw_string(w, 2, m->producer);
     pbw_string(w, 3, m->producer_version);
     pbw_string(w, 4, m->domain);
     if (m->model_version) pbw_varint(w, 5, (uint64_t)m->model_version);
     pbw_string(w, 6, m->doc);
-    pb_writer gw;
-    pbw_init(&gw);
-    write_graph(sv, &gw, m->graph);
-    pbw_message(w, 7, &gw);
     for (int i = 0; i < m->n_opsets; i++) {
         pb_writer o;
         pbw_init(&o);

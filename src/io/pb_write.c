@@ -78,11 +78,27 @@ static void put_varint(pb_writer *w, uint64_t v) {
     put(w, b, (size_t)n);
 }
 
+/* v in exactly n bytes (n >= its minimal length, n <= 10) */
+static void put_varint_n(pb_writer *w, uint64_t v, int n) {
+    uint8_t b[10];
+    for (int i = 0; i < n; i++) {
+        b[i] = (uint8_t)(v & 0x7f) | (i + 1 < n ? 0x80 : 0);
+        v >>= 7;
+    }
+    put(w, b, (size_t)n);
+}
+
 static void put_tag(pb_writer *w, uint32_t num, int wire) { put_varint(w, ((uint64_t)num << 3) | (uint64_t)wire); }
 
 void pbw_varint(pb_writer *w, uint32_t num, uint64_t v) {
     put_tag(w, num, 0);
     put_varint(w, v);
+}
+
+void pbw_varint_padded(pb_writer *w, uint32_t num, uint64_t v, int extra) {
+    int n = pbw_varint_len(v) + extra;
+    put_tag(w, num, 0);
+    put_varint_n(w, v, n > 10 ? 10 : n);
 }
 
 void pbw_fixed32(pb_writer *w, uint32_t num, uint32_t v) {
@@ -141,10 +157,11 @@ void pbw_packed_float(pb_writer *w, uint32_t num, const float *v, size_t n) {
     }
 }
 
-void pbw_message(pb_writer *w, uint32_t num, pb_writer *child) {
+static void message(pb_writer *w, uint32_t num, pb_writer *child, int len_bytes) {
     if (child->oom) w->oom = 1;
     put_tag(w, num, 2);
-    put_varint(w, child->size);
+    if (len_bytes) put_varint_n(w, child->size, len_bytes);
+    else put_varint(w, child->size);
     if (w->oom) {
         pbw_free(child);
         return;
@@ -157,6 +174,14 @@ void pbw_message(pb_writer *w, uint32_t num, pb_writer *child) {
         w->size += s->len;
     }
     pbw_free(child);
+}
+
+void pbw_message(pb_writer *w, uint32_t num, pb_writer *child) { message(w, num, child, 0); }
+
+void pbw_message_fixed_len(pb_writer *w, uint32_t num, pb_writer *child, int len_bytes) {
+    /* a child too large for len_bytes gets its minimal length: still valid,
+     * only the offsets the caller planned for are off */
+    message(w, num, child, pbw_varint_len(child->size) > len_bytes ? 0 : len_bytes);
 }
 
 void pbw_flatten(const pb_writer *w, uint8_t *dst) {

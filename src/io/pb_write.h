@@ -36,6 +36,10 @@ static inline int pbw_ok(const pb_writer *w) { return !w->oom; }
 int pbw_varint_len(uint64_t v);
 
 void pbw_varint(pb_writer *w, uint32_t num, uint64_t v);       /* int32/int64/uint64/enum/bool */
+/* The same value in `extra` more bytes than needed (a varint padded with
+ * 0x80 continuation bytes, which every protobuf parser reads as the same
+ * number; at most 10 bytes in all): used to align what follows. */
+void pbw_varint_padded(pb_writer *w, uint32_t num, uint64_t v, int extra);
 void pbw_fixed32(pb_writer *w, uint32_t num, uint32_t v);      /* float (bits) */
 void pbw_float(pb_writer *w, uint32_t num, float f);
 void pbw_bytes(pb_writer *w, uint32_t num, const void *p, size_t len);     /* copied */
@@ -46,6 +50,9 @@ void pbw_packed_int64(pb_writer *w, uint32_t num, const int64_t *v, size_t n);
 void pbw_packed_float(pb_writer *w, uint32_t num, const float *v, size_t n);
 /* Append child as a length-delimited field and empty it (child is freed). */
 void pbw_message(pb_writer *w, uint32_t num, pb_writer *child);
+/* Same, with the length written in exactly len_bytes bytes (padded varint),
+ * so the payload's offset is known before the child is complete. */
+void pbw_message_fixed_len(pb_writer *w, uint32_t num, pb_writer *child, int len_bytes);
 
 /* Copy the whole message into dst (pbw_size(w) bytes). */
 void pbw_flatten(const pb_writer *w, uint8_t *dst);

@@ -87,6 +87,7 @@ async function check(ort, manifest) {
     try {
       a = await session(ort, orig);
     } catch (e) {
+      if (process.env.RT_VERBOSE) console.log(`ORT cannot load ${orig}: ${String(e.message).split('\n')[0]}`);
       origFail++;
       continue;
     }

@@ -84,6 +84,17 @@ static void weights_in_place(const char *tmp) {
     CHECK(a->init.data && (uintptr_t)a->init.data % 64 == 0 && ((const float *)a->init.data)[1] == 1.5f);
     nne_session_destroy(s);
 
+    /* written inline: raw_data placed at offsets aligned for the dtype */
+    char inl[1024];
+    snprintf(inl, sizeof inl, "%s/inline.onnx", tmp);
+    CHECK(nne_model_save_file(m, inl, NULL) == NNE_OK);
+    nne_model *mi = NULL;
+    CHECK(nne_model_load_file(inl, NULL, &mi) == NNE_OK);
+    if (mi) {
+        const nne_value *ai = find_init(mi, "a"), *bi = find_init(mi, "b");
+        CHECK(ai && ai->init_borrowed && bi && bi->init_borrowed);
+        nne_model_destroy(mi);
+    }
     /* written with external data: every tensor aligned, all used in place */
     char out[1024];
     snprintf(out, sizeof out, "%s/ext.onnx", tmp);
