@@ -7,6 +7,8 @@ CFLAGS_BASE := -std=c11 -g $(OPT) -Wall -Wextra -Wno-unused-parameter -Iinclude 
 ifeq ($(SAN),1)
 BUILD   ?= build-san
 CFLAGS_BASE += -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+# debug build: the graph validator runs after loading and after every optimization pass
+CFLAGS_BASE += -DNNE_DEBUG_VALIDATE
 LDSAN   := -fsanitize=address,undefined
 else
 BUILD   ?= build
@@ -61,6 +63,7 @@ test: setup
 	$(MAKE) SAN=1 all
 	build-san/unit_tests
 	CONFORMANCE=build-san/conformance sh tests/conformance/check.sh
+	NNE_OPTIMIZE=all CONFORMANCE=build-san/conformance OUT=build-san/conformance-optimized.txt sh tests/conformance/check.sh
 	CONFORMANCE=build-san/conformance OUT=build-san/opcases sh tests/opcases/run.sh
 	@if [ -f tests/fuzz/fuzz.mk ]; then $(MAKE) test-bad-input NNEDGE=build-san/nnedge && $(MAKE) fuzz-smoke; fi
 	NNEDGE=build-san/nnedge bash tests/diff/run.sh

@@ -53,16 +53,25 @@ void nne_raw_free(int n, nne_raw_field *raw) {
     nne_free(raw);
 }
 
+void nne_value_free(nne_value *v) {
+    nne_free(v->name);
+    for (int d = 0; d < NNE_MAX_DIMS; d++) nne_free(v->dim_names[d]);
+    if (!v->init_borrowed) tensor_free(&v->init); /* borrowed: points into a model mapping */
+    nne_free(v->doc);
+    nne_free(v->type_raw);
+    v->name = NULL;
+    memset(v->dim_names, 0, sizeof v->dim_names);
+    v->init.data = NULL;
+    v->init_borrowed = 0;
+    v->init_src = NULL;
+    v->doc = NULL;
+    v->type_raw = NULL;
+    v->type_raw_len = 0;
+}
+
 void nne_graph_destroy(nne_graph *g) {
     if (!g) return;
-    for (int i = 0; i < g->n_values; i++) {
-        nne_value *v = &g->values[i];
-        nne_free(v->name);
-        for (int d = 0; d < NNE_MAX_DIMS; d++) nne_free(v->dim_names[d]);
-        if (!v->init_borrowed) tensor_free(&v->init);
-        nne_free(v->doc);
-        nne_free(v->type_raw);
-    }
+    for (int i = 0; i < g->n_values; i++) nne_value_free(&g->values[i]);
     for (int i = 0; i < g->n_nodes; i++) {
         nne_node *n = &g->nodes[i];
         nne_free(n->name);
@@ -97,7 +106,7 @@ int nne_graph_find(const nne_graph *g, const char *name) {
     }
 }
 
-static int rehash(nne_graph *g, int cap) {
+int nne_graph_rehash(nne_graph *g, int cap) {
     int *h = nne_malloc((size_t)cap * sizeof *h);
     if (!h) return 0;
     for (int i = 0; i < cap; i++) h[i] = -1;
@@ -130,7 +139,7 @@ int nne_graph_add_value(nne_graph *g, const char *name, int kind) {
     v->ndim = -1;
     int idx = g->n_values++;
     if ((size_t)g->n_values * 2 > (size_t)g->hash_cap) {
-        if (!rehash(g, g->hash_cap ? g->hash_cap * 2 : 128)) {
+        if (!nne_graph_rehash(g, g->hash_cap ? g->hash_cap * 2 : 128)) {
             g->n_values--;
             nne_free(v->name);
             return -1;
@@ -148,6 +157,8 @@ const nne_attr *nne_node_attr(const nne_node *n, const char *name) {
         if (strcmp(n->attrs[i].name, name) == 0) return &n->attrs[i];
     return NULL;
 }
+
+nne_model *nne_model_new(void) { return nne_calloc(1, sizeof(nne_model)); }
 
 int64_t nne_model_opset_for(const nne_model *m, const char *domain) {
     int onnx = !domain[0] || strcmp(domain, "ai.onnx") == 0;

@@ -129,6 +129,18 @@ static void tolerance_for(const char *name) {
     if (strcmp(base, "test_celu_bfloat16_expanded") == 0) g_rtol = g_atol = 1e-2;
 }
 
+/* With env NNE_OPTIMIZE=none|basic|all every model is optimized at that
+ * level before its session is made (check.sh then measures the passes). */
+static nne_status maybe_optimize(nne_model *m) {
+    const char *e = getenv("NNE_OPTIMIZE");
+    nne_opt_level level;
+    if (!e || !e[0]) return NNE_OK;
+    NNE_TRY(nne_opt_level_parse(e, &level));
+    nne_status st = nne_model_optimize(m, level, NULL);
+    if (st != NNE_OK) nne_error_prefix("optimize");
+    return st;
+}
+
 /* Runs one test; prints its result line. Returns 0 pass, 1 fail, 2 skip. */
 static int run_test(const char *dir, const char *name) {
     char path[4096];
@@ -137,6 +149,10 @@ static int run_test(const char *dir, const char *name) {
     nne_model_options mo = {.allow_unsupported = 1};
     nne_model *m = NULL;
     nne_status st = nne_model_load_file(path, &mo, &m);
+    if (st == NNE_OK && (st = maybe_optimize(m)) != NNE_OK) {
+        nne_model_destroy(m);
+        m = NULL;
+    }
     if (st != NNE_OK) {
         printf("%s %s: load: %s\n", st == NNE_ERR_UNSUPPORTED ? "FAIL" : "FAIL", name, nne_last_error());
         return 1;
@@ -263,6 +279,10 @@ static int run_light(const char *path, const char *name) {
     double saved_rtol = g_rtol, saved_atol = g_atol;
     char p2[8300];
     nne_status st = nne_model_load_file(path, NULL, &m);
+    if (st == NNE_OK && (st = maybe_optimize(m)) != NNE_OK) {
+        nne_model_destroy(m);
+        m = NULL;
+    }
     if (st != NNE_OK) {
         printf("FAIL %s: load: %s\n", name, nne_last_error());
         return 1;

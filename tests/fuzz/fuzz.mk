@@ -25,7 +25,7 @@ FUZZ_FLAGS         ?=
 FUZZ_HARNESSES     := model npy tensor roundtrip
 FUZZ_SAN           := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
 FUZZ_CFLAGS        := -std=c11 -g -O1 -Wall -Wextra -Wno-unused-parameter -Iinclude -Isrc -D_GNU_SOURCE \
-                      -pthread $(FUZZ_SAN)
+                      -pthread $(FUZZ_SAN) -DNNE_DEBUG_VALIDATE
 # -timeout: a unit running longer is a hang; -rss_limit_mb also caps single mallocs.
 FUZZ_RUN_FLAGS     := -timeout=10 -rss_limit_mb=2048 -print_final_stats=1
 FUZZ_LIB_OBJ       := $(LIB_SRC:%.c=$(FUZZ_BUILD)/obj/%.o) $(FUZZ_BUILD)/obj/gen/op_table.o

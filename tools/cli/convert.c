@@ -5,7 +5,8 @@
  * (symbolic dims become numbers). --external-data puts every initializer of
  * at least --external-threshold bytes (default 1024) into the file NAME next
  * to OUT, 64-byte aligned, so nnedge maps it and uses the weights in place.
- * With --optimize none the written graph is the loaded one.
+ * With --optimize none the written graph is the loaded one; basic and all
+ * run nne_model_optimize's passes first (after --shape).
  */
 #include "cli.h"
 
@@ -66,11 +67,6 @@ int cli_convert(int argc, char **argv) {
         rc = cli_usage_error("convert: --optimize %s: expected none, basic or all", level);
         goto done;
     }
-    if (strcmp(level, "none")) {
-        /* the pass manager (nne_model_optimize) is not in this build yet */
-        rc = cli_usage_error("convert: --optimize %s is not available yet in this build (only none)", level);
-        goto done;
-    }
     /* ops nnedge cannot run are still written: converting needs no kernels */
     nne_model_options mo = {.allow_unsupported = 1};
     nne_status st = nne_model_load_file(path, &mo, &m);
@@ -84,6 +80,13 @@ int cli_convert(int argc, char **argv) {
             rc = cli_fail(st, "--shape");
             goto done;
         }
+    }
+    /* after --shape: fixed input shapes let the passes fold more */
+    nne_opt_level lv = !strcmp(level, "all") ? NNE_OPT_ALL : !strcmp(level, "basic") ? NNE_OPT_BASIC : NNE_OPT_NONE;
+    st = nne_model_optimize(m, lv, NULL);
+    if (st != NNE_OK) {
+        rc = cli_fail(st, "--optimize");
+        goto done;
     }
     nne_save_options so = nne_save_options_default();
     so.external_data = ext;
