@@ -37,6 +37,7 @@ typedef struct saver {
     uint64_t ext_off;
     size_t threshold, align;
     int64_t graph_base;    /* file offset of the top-level graph's payload (-1: unknown) */
+    int64_t ir_version;
     nne_status st;         /* first error */
 } saver;
 
@@ -251,6 +252,28 @@ static void write_graph(saver *sv, pb_writer *w, const nne_graph *g, int top) {
     }
     pbw_string(w, 10, g->doc);
     for (int i = 0; i < g->n_inputs; i++) write_value_info(w, 11, &g->values[g->inputs[i]]);
+    if (sv->ir_version < 4) {
+        /* IR < 4: every initializer must also be a graph input; passes may
+         * have made initializers (folded constants) the file did not list */
+        uint8_t *listed = nne_calloc((size_t)g->n_values + 1, 1);
+        if (!listed) {
+            w->oom = 1;
+        } else {
+            for (int i = 0; i < g->n_inputs; i++) listed[g->inputs[i]] = 1;
+            for (int v = 0; v < g->n_values; v++) {
+                const nne_value *val = &g->values[v];
+                if (val->kind != NNE_VAL_CONST || listed[v]) continue;
+                nne_value typed = *val; /* its type is the tensor's */
+                typed.dtype = val->init.dtype;
+                typed.ndim = val->init.ndim;
+                memcpy(typed.dims, val->init.dims, sizeof typed.dims);
+                memset(typed.dim_names, 0, sizeof typed.dim_names);
+                typed.type_raw = NULL;
+                write_value_info(w, 11, &typed);
+            }
+            nne_free(listed);
+        }
+    }
     for (int i = 0; i < g->n_outputs; i++) write_value_info(w, 12, &g->values[g->outputs[i]]);
     for (int v = 0; v < g->n_values; v++)
         if (g->values[v].in_value_info) write_value_info(w, 13, &g->values[v]);
@@ -263,6 +286,7 @@ static nne_status write_model(saver *sv, const nne_model *m, pb_writer *w) {
     /* the graph first (protobuf fields may come in any order), with a fixed
      * length size, so its payload starts at offset 1 + GRAPH_LEN_BYTES */
     sv->graph_base = 1 + GRAPH_LEN_BYTES;
+    sv->ir_version = m->ir_version;
     pb_writer gw;
     pbw_init(&gw);
     write_graph(sv, &gw, m->graph, 1);

@@ -9,6 +9,8 @@
 #      written model wherever it passes on the original;
 #   3. rt_ort.mjs: ONNX Runtime loads and runs the written model wherever it
 #      loads and runs the original, with the same outputs.
+# Then the same with --optimize all (outputs within the differential tests'
+# tolerance instead of bit-identical; graphs differ on purpose).
 # One C, one Python and one node process do the checking; the converting is one
 # `nnedge convert` per model, two at a time.
 #
@@ -83,6 +85,20 @@ if [ "$have_ort" = 1 ]; then
   node "$here/rt_ort.mjs" check "$out/npy/manifest.tsv" || rc=1
 fi
 echo "roundtrip: ONNX Runtime done at ${SECONDS}s"
+# the same models written with --optimize all: nnedge and ORT outputs within
+# the differential tests' tolerance of the original's, checker as before
+sed "s#\t$out/conv/#\t$out/conv_all/#" "$list" > "$out/list_all.tsv"
+mkdir -p "$out/npy_all"
+(cd "$out/conv" && find . -type d) | while read -r d; do mkdir -p "$out/conv_all/$d"; done
+cut -f1,2 "$out/list_all.tsv" | tr '\t' '\n' | xargs -d '\n' -n2 -P2 sh -c '"$0" convert "$1" -o "$2" --optimize all 2>/dev/null || true' "$nnedge"
+echo "roundtrip: --optimize all converted at ${SECONDS}s"
+"$rt_check" -t "$out/list_all.tsv" "$out/npy_all" | tee "$out/rt_check_all.txt" | grep -v '^PASS' || rc=1
+grep -q ' 0 failures$' "$out/rt_check_all.txt" || rc=1
+"$python" "$here/rt_onnx_check.py" "$out/list_all.tsv" || rc=1
+if [ "$have_ort" = 1 ]; then
+  node "$here/rt_ort.mjs" check "$out/npy_all/manifest.tsv" || rc=1
+fi
+echo "roundtrip: --optimize all checked at ${SECONDS}s"
 touched=0
 while IFS=$'\t' read -r orig _; do
   if [ "$orig" -nt "$marker" ]; then echo "FAIL $orig was modified by the round-trip test"; touched=1; fi
