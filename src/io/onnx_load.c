@@ -861,6 +861,7 @@ static nne_status parse_graph(loader *ld, const pb_reader *r0, const pb_field *g
         if (pl.borrowed) g->values[idx].init.data = (void *)pl.in_place;
         g->values[idx].init_borrowed = pl.borrowed;
         g->values[idx].init_src = pl.src;
+        g->values[idx].init_from_file = 1;
     }
     if (r.err) { st = pb_err(&r); goto fail; }
     /* pass 2: nodes */

@@ -254,7 +254,8 @@ static void write_graph(saver *sv, pb_writer *w, const nne_graph *g, int top) {
     for (int i = 0; i < g->n_inputs; i++) write_value_info(w, 11, &g->values[g->inputs[i]]);
     if (sv->ir_version < 4) {
         /* IR < 4: every initializer must also be a graph input; passes may
-         * have made initializers (folded constants) the file did not list */
+         * have made initializers (folded constants): list those. Initializers
+         * read from the file stay as the file had them (round trip). */
         uint8_t *listed = nne_calloc((size_t)g->n_values + 1, 1);
         if (!listed) {
             w->oom = 1;
@@ -262,7 +263,7 @@ static void write_graph(saver *sv, pb_writer *w, const nne_graph *g, int top) {
             for (int i = 0; i < g->n_inputs; i++) listed[g->inputs[i]] = 1;
             for (int v = 0; v < g->n_values; v++) {
                 const nne_value *val = &g->values[v];
-                if (val->kind != NNE_VAL_CONST || listed[v]) continue;
+                if (val->kind != NNE_VAL_CONST || listed[v] || val->init_from_file) continue;
                 nne_value typed = *val; /* its type is the tensor's */
                 typed.dtype = val->init.dtype;
                 typed.ndim = val->init.ndim;

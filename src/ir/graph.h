@@ -88,6 +88,7 @@ typedef struct nne_value {
     /* kept for the writer */
     char *doc;           /* ValueInfoProto.doc_string */
     int in_value_info;   /* declared in the graph's value_info */
+    int init_from_file;  /* an initializer read from the file (not made by a pass) */
     uint8_t *type_raw;   /* TypeProto bytes of non-tensor types (sequence, map, optional, sparse) */
     size_t type_raw_len;
 } nne_value;
