@@ -495,6 +495,17 @@ nne_status nne_onnx_tensor_parse(const void *buf, size_t len, const char *base_d
 static nne_status parse_type(const pb_reader *r0, const pb_field *tf, nne_value *v) {
     pb_reader r = pb_sub(r0, tf);
     pb_field f;
+    /* A value declared more than once (an output listed twice, an output
+     * with value_info) keeps one kind: a later tensor type may refine a
+     * tensor type without a shape, anything else after a first declaration is
+     * ignored (the writer writes the one type the value holds). */
+    if (v->type_raw) return NNE_OK;
+    if (v->dtype != NNE_DTYPE_UNDEFINED || v->ndim >= 0) {
+        pb_reader k = r;
+        while (pb_next(&k, &f))
+            if (f.wire == PB_LEN && f.num != 1 && (f.num == 4 || f.num == 5 || f.num == 8 || f.num == 9)) return NNE_OK;
+        if (k.err) return pb_err(&k);
+    }
     while (pb_next(&r, &f)) {
         if (f.wire != PB_LEN) continue;
         if (f.num == 4) v->vtype = NNE_VT_SEQUENCE;
