@@ -459,6 +459,8 @@ void nne_graph_remove_node(nne_graph *g, int ni) {
     nne_free(n->out);
     for (int a = 0; a < n->n_attr; a++) nne_attr_free(&n->attrs[a]);
     nne_free(n->attrs);
+    nne_free(n->doc);
+    nne_kv_free(n->n_meta, n->meta);
     memset(n, 0, sizeof *n);
     n->dead = 1;
 }
