@@ -966,14 +966,46 @@ void nne_model_destroy(nne_model *m) {
         nne_free(m->maps[i].name);
     }
     nne_free(m->maps);
-    nne_free(m);
+    nne_budget *b = m->budget;
+    nne_free(m); /* charged to b too: b goes last */
+    nne_free(b);
 }
 
 /* Load from a buffer. `map` (may be NULL) is the mapping the buffer lies in:
  * the model takes it over on success, and then weights may point into it. */
-static nne_status load_buffer(const void *data, size_t size, const char *base_dir, const nne_model_options *opt,
-                              nne_mapping *map, nne_model **out) {
+static nne_status load_memory(const void *data, size_t size, const char *base_dir, const nne_model_options *opt,
+                              nne_mapping *map, nne_model **out);
+
+/* Loading runs under a budget of its own, kept by the model: it measures the
+ * model's memory (nne_model_memory_bytes) and enforces max_memory_bytes.
+ * (Mapped model and external data files are not allocations: not counted.) */
+static nne_status load_budgeted(const void *data, size_t size, const char *base_dir, const nne_model_options *opt,
+                                nne_mapping *map, nne_model **out) {
     *out = NULL;
+    nne_budget *b = nne_calloc(1, sizeof *b);
+    if (!b) return nne_error(NNE_ERR_OUT_OF_MEMORY, "onnx: out of memory");
+    b->limit = opt && opt->max_memory_bytes != SIZE_MAX ? opt->max_memory_bytes : 0;
+    nne_budget *prev = nne_budget_enter(b);
+    nne_status st = load_memory(data, size, base_dir, opt, map, out);
+    nne_budget_leave(prev);
+    if (st != NNE_OK) {
+        if (b->refused) {
+            nne_error_prefix("memory limit of %zu bytes for the model reached (%zu bytes in use, %zu more requested; "
+                             "the model option max_memory_bytes, nnedge --max-memory)",
+                             b->limit, b->refused_used, b->refused_bytes);
+            st = NNE_ERR_OUT_OF_MEMORY;
+        }
+        nne_free(b);
+        return st;
+    }
+    (*out)->budget = b;
+    return NNE_OK;
+}
+
+size_t nne_model_memory_bytes(const nne_model *m) { return m && m->budget ? nne_budget_used(m->budget) : 0; }
+
+static nne_status load_memory(const void *data, size_t size, const char *base_dir, const nne_model_options *opt,
+                              nne_mapping *map, nne_model **out) {
     nne_model *m = nne_model_new();
     if (!m) return nne_error(NNE_ERR_OUT_OF_MEMORY, "onnx: out of memory");
     if (map) {
@@ -1043,6 +1075,15 @@ static nne_status load_buffer(const void *data, size_t size, const char *base_di
         }
     }
     int64_t main_opset = nne_model_opset_for(m, "");
+    for (int i = 0; i < m->n_opsets; i++) {
+        const char *d = m->opsets[i].domain;
+        if ((!d[0] || !strcmp(d, "ai.onnx")) && m->opsets[i].version < 1) {
+            /* ops have no version 0: nothing could be chosen for its nodes */
+            st = nne_error(NNE_ERR_CORRUPT_MODEL, "onnx: opset import of ai.onnx has version %lld, expected 1-28",
+                           (long long)m->opsets[i].version);
+            goto fail;
+        }
+    }
     if (main_opset > 28) {
         st = nne_error(NNE_ERR_UNSUPPORTED, "onnx: opset %lld is newer than nnedge supports (1-28)",
                        (long long)main_opset);
@@ -1058,6 +1099,10 @@ static nne_status load_buffer(const void *data, size_t size, const char *base_di
         goto fail;
     }
     nne_graph *g = m->graph;
+    if (g->n_outputs == 0) {
+        st = nne_error(NNE_ERR_CORRUPT_MODEL, "onnx: the graph declares no outputs; a model must have at least one");
+        goto fail;
+    }
     m->feed = nne_calloc((size_t)g->n_inputs + 1, sizeof(int));
     if (!m->feed) {
         st = nne_error(NNE_ERR_OUT_OF_MEMORY, "onnx: out of memory");
@@ -1078,7 +1123,7 @@ fail:
 nne_status nne_model_load_memory(const void *data, size_t size, const char *base_dir,
                                  const nne_model_options *opt, nne_model **out) {
     if (!out || (!data && size)) return nne_error(NNE_ERR_INVALID_ARG, "nne_model_load_memory: NULL argument");
-    return load_buffer(data ? data : "", size, base_dir, opt, NULL, out);
+    return load_budgeted(data ? data : "", size, base_dir, opt, NULL, out);
 }
 
 nne_status nne_model_load_file(const char *path, const nne_model_options *opt, nne_model **out) {
@@ -1105,7 +1150,7 @@ nne_status nne_model_load_file(const char *path, const nne_model_options *opt, n
     if (slash) *slash = 0;
     else strcpy(dir, ".");
     if (!dir[0]) strcpy(dir, "/");
-    rc = load_buffer(map.addr, (size_t)size, dir, opt, &map, out);
+    rc = load_budgeted(map.addr, (size_t)size, dir, opt, &map, out);
     if (rc != NNE_OK) {
         nne_error_prefix("%s", path);
         nne_file_unmap(map.addr, map.size);

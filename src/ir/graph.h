@@ -162,6 +162,7 @@ struct nne_model {
     int weights_ready;   /* set once by nne_model_weights_ready (atomic) */
     int n_sessions;      /* live sessions on this model (atomic; see nne_model_session_ref) */
     int shared;          /* 1 once any session was made: the graph is frozen (atomic) */
+    struct nne_budget *budget; /* what loading allocated (core.h); freed last */
 };
 
 typedef struct nne_mapping {

@@ -1,6 +1,7 @@
 /*
  * convert.c - `nnedge convert MODEL -o OUT.onnx [--optimize none|basic|all]
- * [--shape NAME=DIMS]... [--external-data NAME] [--external-threshold BYTES]`:
+ * [--shape NAME=DIMS]... [--external-data NAME] [--external-threshold BYTES]
+ * [--max-memory SIZE] ...`:
  * writes the model as ONNX. --shape fixes the declared shape of an input
  * (symbolic dims become numbers). --external-data puts every initializer of
  * at least --external-threshold bytes (default 1024) into the file NAME next
@@ -17,6 +18,8 @@ int cli_convert(int argc, char **argv) {
     const char *path = NULL, *out = NULL, *level = "none", *ext = NULL;
     long threshold = 0;
     int nshape = 0, rc = EXIT_BAD_INPUT;
+    cli_limits lim = {0};
+    int lr;
     char (*names)[256] = calloc((size_t)argc + 1, 256);
     nne_tensor *shapes = calloc((size_t)argc + 1, sizeof *shapes);
     nne_model *m = NULL;
@@ -49,6 +52,8 @@ int cli_convert(int argc, char **argv) {
                 }
                 nshape++;
             }
+        } else if ((lr = cli_limit_option(argc, argv, &i, &lim)) != 0) {
+            if (lr < 0) goto done;
         } else if (a[0] == '-' && a[1]) {
             rc = cli_usage_error("convert: unknown option %s", a);
             goto done;
@@ -69,9 +74,9 @@ int cli_convert(int argc, char **argv) {
     }
     /* ops nnedge cannot run are still written: converting needs no kernels */
     nne_model_options mo = {.allow_unsupported = 1};
-    nne_status st = nne_model_load_file(path, &mo, &m);
+    nne_status st = cli_load_model(path, &lim, &mo, &m);
     if (st != NNE_OK) {
-        rc = cli_fail(st, "");
+        rc = cli_fail(st, NULL);
         goto done;
     }
     for (int k = 0; k < nshape; k++) {
