@@ -66,6 +66,9 @@ test: setup
 	NNE_OPTIMIZE=all CONFORMANCE=build-san/conformance OUT=build-san/conformance-optimized.txt sh tests/conformance/check.sh
 	CONFORMANCE=build-san/conformance OUT=build-san/opcases sh tests/opcases/run.sh
 	@if [ -f tests/fuzz/fuzz.mk ]; then $(MAKE) test-bad-input NNEDGE=build-san/nnedge && $(MAKE) fuzz-smoke; fi
+	$(MAKE) test-hostile NNEDGE=build-san/nnedge
+	$(MAKE) all
+	$(MAKE) test-hostile NNEDGE=build/nnedge
 	NNEDGE=build-san/nnedge bash tests/diff/run.sh
 	$(MAKE) SAN=1 test-roundtrip
 	$(MAKE) test-mem
@@ -93,10 +96,17 @@ demo:
 	$(MAKE) all
 	sh scripts/demo.sh
 
+# Hostile inputs (tests/hostile/README.md): NNEDGE=build-san/nnedge runs the
+# sanitizer build under ASan's memory limits, build/nnedge runs under a 2 GiB
+# address-space limit. `make test` runs both.
+NNEDGE ?= $(BUILD)/nnedge
+test-hostile: $(NNEDGE)
+	NNEDGE=$(NNEDGE) bash tests/hostile/run.sh
+
 clean:
 	rm -rf build build-san build-fuzz
 
-.PHONY: FORCE all clean setup test conformance conformance-update demo test-roundtrip test-mem
+.PHONY: FORCE all clean setup test test-hostile conformance conformance-update demo test-roundtrip test-mem
 
 # Fuzzing (libFuzzer + ASan/UBSan, clang) and bad-input tests live in their own makefiles.
 -include tests/fuzz/fuzz.mk

@@ -91,9 +91,9 @@ static nne_status gridsample_run(nne_op_ctx *ctx) {
     nne_tensor *Y;
     NNE_TRY(nne_ctx_output(ctx, 0, X->dtype, X->ndim, od, &Y));
     nn_carve c = {0};
-    size_t xo = nn_carve_add(&c, (size_t)nne_tensor_numel(X) * sizeof(double));
-    size_t go = nn_carve_add(&c, (size_t)nne_tensor_numel(Gd) * sizeof(double));
-    size_t yo = nn_carve_add(&c, (size_t)nne_tensor_numel(Y) * sizeof(double));
+    size_t xo = nn_carve_add(&c, nne_size_elems(nne_tensor_numel(X), sizeof(double)));
+    size_t go = nn_carve_add(&c, nne_size_elems(nne_tensor_numel(Gd), sizeof(double)));
+    size_t yo = nn_carve_add(&c, nne_size_elems(nne_tensor_numel(Y), sizeof(double)));
     void *base = nn_scratch(ctx, &c);
     if (nne_ctx_shape_only(ctx)) return NNE_OK;
     if (nne_tensor_numel(Y) == 0) return NNE_OK;
@@ -207,8 +207,8 @@ static nne_status affinegrid_run(nne_op_ctx *ctx) {
     nne_tensor *Y;
     NNE_TRY(nne_ctx_output(ctx, 0, T->dtype, r + 2, od, &Y));
     nn_carve c = {0};
-    size_t to = nn_carve_add(&c, (size_t)nne_tensor_numel(T) * sizeof(double));
-    size_t yo = nn_carve_add(&c, (size_t)nne_tensor_numel(Y) * sizeof(double));
+    size_t to = nn_carve_add(&c, nne_size_elems(nne_tensor_numel(T), sizeof(double)));
+    size_t yo = nn_carve_add(&c, nne_size_elems(nne_tensor_numel(Y), sizeof(double)));
     void *base = nn_scratch(ctx, &c);
     if (nne_ctx_shape_only(ctx)) return NNE_OK;
     double *th = (double *)((char *)base + to), *yd = (double *)((char *)base + yo);
@@ -284,8 +284,8 @@ static nne_status roialign_run(nne_op_ctx *ctx) {
     nne_tensor *Y;
     NNE_TRY(nne_ctx_output(ctx, 0, X->dtype, 4, od, &Y));
     nn_carve c = {0};
-    size_t xo = nn_carve_add(&c, (size_t)nne_tensor_numel(X) * sizeof(double));
-    size_t yo = nn_carve_add(&c, (size_t)nne_tensor_numel(Y) * sizeof(double));
+    size_t xo = nn_carve_add(&c, nne_size_elems(nne_tensor_numel(X), sizeof(double)));
+    size_t yo = nn_carve_add(&c, nne_size_elems(nne_tensor_numel(Y), sizeof(double)));
     void *base = nn_scratch(ctx, &c);
     if (nne_ctx_shape_only(ctx)) return NNE_OK;
     double *xd = (double *)((char *)base + xo), *yd = (double *)((char *)base + yo);
