@@ -27,6 +27,7 @@ CLI_SRC := $(sort $(wildcard tools/cli/*.c))
 CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
 
 all: $(BUILD)/libnnedge.a $(BUILD)/libnnedge.so $(BUILD)/nnedge $(BUILD)/conformance $(BUILD)/unit_tests \
+     $(BUILD)/rt_check $(BUILD)/load_rss \
      $(BUILD)/concurrency
 
 $(BUILD)/obj/%.o: %.c $(wildcard include/*.h src/*/*.h src/kernels/*/*.h src/kernels/*.inc tools/cli/*.h)
@@ -55,6 +56,10 @@ $(BUILD)/conformance: $(BUILD)/obj/tests/conformance/runner.o $(BUILD)/libnnedge
 	$(CC) $(LDSAN) -o $@ $^ $(LDLIBS)
 $(BUILD)/concurrency: $(BUILD)/obj/tests/concurrency/concurrency.o $(BUILD)/libnnedge.a
 	$(CC) $(LDSAN) -o $@ $^ $(LDLIBS)
+$(BUILD)/rt_check: $(BUILD)/obj/tests/roundtrip/rt_check.o $(BUILD)/libnnedge.a
+	$(CC) $(LDSAN) -o $@ $^ $(LDLIBS)
+$(BUILD)/load_rss: $(BUILD)/obj/tests/mem/load_rss.o $(BUILD)/libnnedge.a
+	$(CC) $(LDSAN) -o $@ $^ $(LDLIBS)
 $(BUILD)/unit_tests: $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard tests/unit/*.c)) $(BUILD)/libnnedge.a
 	$(CC) $(LDSAN) -o $@ $^ $(LDLIBS)
 
@@ -75,6 +80,8 @@ test: setup
 	$(MAKE) all
 	$(MAKE) test-hostile NNEDGE=build/nnedge
 	NNEDGE=build-san/nnedge bash tests/diff/run.sh
+	$(MAKE) SAN=1 test-roundtrip
+	$(MAKE) test-mem
 
 # The concurrency test (8 threads, shared plans, >= 1000 runs per model)
 # under ThreadSanitizer, built into build-tsan/.
@@ -87,6 +94,18 @@ conformance: all
 	sh tests/conformance/check.sh
 conformance-update: all
 	sh tests/conformance/check.sh --update
+
+# Round trip (tests/roundtrip/run.sh): every test and differential model written
+# by `nnedge convert --optimize none` loads as the same graph, gives bit-identical
+# outputs, passes onnx.checker and runs in ONNX Runtime wherever the original does.
+test-roundtrip: all
+	NNEDGE=$(BUILD)/nnedge RT_CHECK=$(BUILD)/rt_check OUT=$(BUILD)/roundtrip bash tests/roundtrip/run.sh
+
+# Weights in place: loading resnet50 adds at most 5 MB of private memory
+# (release build: sanitizers add their own allocations).
+test-mem:
+	$(MAKE) all
+	bash tests/mem/run.sh
 
 demo:
 	sh scripts/setup.sh --demo
@@ -103,7 +122,7 @@ test-hostile: $(NNEDGE)
 clean:
 	rm -rf build build-san build-tsan build-fuzz
 
-.PHONY: FORCE all clean setup test test-tsan test-hostile conformance conformance-update demo
+.PHONY: FORCE all clean setup test test-tsan test-hostile conformance conformance-update demo test-roundtrip test-mem
 
 # Fuzzing (libFuzzer + ASan/UBSan, clang) and bad-input tests live in their own makefiles.
 -include tests/fuzz/fuzz.mk

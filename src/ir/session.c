@@ -1143,6 +1143,8 @@ nne_status nne_plan_create(const nne_model *m, const nne_session_options *opt, i
     if (!m || !out || (n > 0 && (!names || !shapes)) || n < 0)
         return nne_error(NNE_ERR_INVALID_ARG, "nne_plan_create: NULL argument");
     *out = NULL;
+    nne_status wst = nne_model_weights_ready(m); /* misaligned mapped weights get their aligned copy */
+    if (wst != NNE_OK) return wst;
     nne_plan *s = nne_calloc(1, sizeof *s);
     if (!s) return nne_error(NNE_ERR_OUT_OF_MEMORY, "plan: out of memory");
     const nne_graph *g = m->graph;
@@ -1452,6 +1454,8 @@ const char *nne_session_last_error(const nne_session *s) { return s ? s->err : "
 nne_status nne_session_create(const nne_model *m, const nne_session_options *opt, nne_session **out) {
     if (!m || !out) return nne_error(NNE_ERR_INVALID_ARG, "nne_session_create: NULL argument");
     *out = NULL;
+    nne_status wst = nne_model_weights_ready(m); /* misaligned mapped weights get their aligned copy */
+    if (wst != NNE_OK) return wst;
     nne_session *s = nne_calloc(1, sizeof *s);
     if (!s) return nne_error(NNE_ERR_OUT_OF_MEMORY, "session: out of memory");
     s->m = m;

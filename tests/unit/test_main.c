@@ -20,6 +20,7 @@ int main(void) {
     unit_fuzz_regress();
     unit_kernels();
     unit_plan();
+    unit_save();
     unit_size();
     unit_passes();
     unit_limits();

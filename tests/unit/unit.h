@@ -21,6 +21,7 @@ void unit_elemwise(void);
 void unit_fuzz_regress(void);
 void unit_kernels(void);
 void unit_plan(void);
+void unit_save(void);
 void unit_size(void);
 void unit_passes(void);
 void unit_limits(void);
