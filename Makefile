@@ -11,17 +11,20 @@ LDSAN   := -fsanitize=address,undefined
 else
 BUILD   ?= build
 endif
-CFLAGS_ALL := $(CFLAGS_BASE) $(CFLAGS)
+# -MMD -MP: each object also writes a .d file listing the headers it included
+# (see the "Header dependencies" block below).
+CFLAGS_ALL := $(CFLAGS_BASE) $(CFLAGS) -MMD -MP
 LDLIBS  := -lm -pthread
 
 LIB_SRC := $(sort $(wildcard src/core/*.c src/ir/*.c src/ops/*.c src/io/*.c src/kernels/ref/*.c))
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/gen/op_table.o
 CLI_SRC := $(sort $(wildcard tools/cli/*.c))
 CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
+UNIT_OBJ := $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard tests/unit/*.c))
 
 all: $(BUILD)/libnnedge.a $(BUILD)/libnnedge.so $(BUILD)/nnedge $(BUILD)/conformance $(BUILD)/unit_tests
 
-$(BUILD)/obj/%.o: %.c $(wildcard include/*.h src/*/*.h src/kernels/*/*.h tools/cli/*.h)
+$(BUILD)/obj/%.o: %.c $(BUILD)/obj/%.d
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -c $< -o $@
 
@@ -29,7 +32,7 @@ $(BUILD)/obj/%.o: %.c $(wildcard include/*.h src/*/*.h src/kernels/*/*.h tools/c
 $(BUILD)/gen/op_table.c: $(wildcard src/ops/*.c) scripts/gen_op_table.sh
 	@mkdir -p $(dir $@)
 	sh scripts/gen_op_table.sh src/ops/*.c > $@.tmp && mv $@.tmp $@
-$(BUILD)/obj/gen/op_table.o: $(BUILD)/gen/op_table.c src/ops/op.h
+$(BUILD)/obj/gen/op_table.o: $(BUILD)/gen/op_table.c $(BUILD)/obj/gen/op_table.d
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -c $< -o $@
 
@@ -45,7 +48,7 @@ $(BUILD)/nnedge: $(CLI_OBJ) $(BUILD)/libnnedge.a
 	$(CC) $(LDSAN) -o $@ $^ $(LDLIBS)
 $(BUILD)/conformance: $(BUILD)/obj/tests/conformance/runner.o $(BUILD)/libnnedge.a
 	$(CC) $(LDSAN) -o $@ $^ $(LDLIBS)
-$(BUILD)/unit_tests: $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard tests/unit/*.c)) $(BUILD)/libnnedge.a
+$(BUILD)/unit_tests: $(UNIT_OBJ) $(BUILD)/libnnedge.a
 	$(CC) $(LDSAN) -o $@ $^ $(LDLIBS)
 
 setup:
@@ -75,6 +78,18 @@ clean:
 	rm -rf build build-san build-fuzz
 
 .PHONY: FORCE all clean setup test conformance conformance-update demo
+
+# Header dependencies: the compiler writes obj/X.d next to obj/X.o (-MMD) with
+# a phony target per header (-MP), so a removed header does not break the
+# build. An object whose .d is missing (a build from before -MMD, or a .d
+# deleted by hand) is rebuilt once: the empty rule below "makes" the .d, which
+# then counts as newer than the object. The .d files are named explicitly
+# because make never remakes a target for a missing *intermediate* prerequisite.
+DEP_OBJ := $(LIB_OBJ) $(CLI_OBJ) $(UNIT_OBJ) $(BUILD)/obj/tests/conformance/runner.o \
+           $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard bench/*.c))
+DEP_FILES := $(DEP_OBJ:.o=.d)
+$(DEP_FILES):
+-include $(wildcard $(DEP_FILES))
 
 # Fuzzing (libFuzzer + ASan/UBSan, clang) and bad-input tests live in their own makefiles.
 -include tests/fuzz/fuzz.mk
