@@ -3,7 +3,9 @@
 CC      ?= cc
 SHARED  ?= ../shared
 OPT     ?= -O2
-CFLAGS_BASE := -std=c11 -g $(OPT) -Wall -Wextra -Wno-unused-parameter -Iinclude -Isrc -D_GNU_SOURCE -fPIC -pthread
+# -fvisibility=hidden: libnnedge.so exports only what nnedge.h marks NNE_API.
+CFLAGS_BASE := -std=c11 -g $(OPT) -Wall -Wextra -Wno-unused-parameter -Iinclude -Isrc -D_GNU_SOURCE -fPIC -pthread \
+               -fvisibility=hidden
 ifeq ($(SAN),1)
 BUILD   ?= build-san
 CFLAGS_BASE += -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
@@ -16,15 +18,26 @@ endif
 CFLAGS_ALL := $(CFLAGS_BASE) $(CFLAGS) -MMD -MP
 LDLIBS  := -lm -pthread
 
+# Version: read from nnedge.h, the one place it is written.
+nne_ver = $(shell sed -n 's/^\#define NNE_VERSION_$(1) \([0-9][0-9]*\).*/\1/p' include/nnedge.h)
+VERSION_MAJOR := $(call nne_ver,MAJOR)
+VERSION_MINOR := $(call nne_ver,MINOR)
+VERSION := $(VERSION_MAJOR).$(VERSION_MINOR).$(call nne_ver,PATCH)
+# The shared library's soname changes when its ABI may: with every minor
+# version while the major is 0 (no ABI promise yet), then with the major.
+SOVERSION := $(if $(filter 0,$(VERSION_MAJOR)),$(VERSION_MAJOR).$(VERSION_MINOR),$(VERSION_MAJOR))
+SONAME := libnnedge.so.$(SOVERSION)
+
 LIB_SRC := $(sort $(wildcard src/core/*.c src/ir/*.c src/ops/*.c src/io/*.c src/kernels/ref/*.c))
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/gen/op_table.o
 CLI_SRC := $(sort $(wildcard tools/cli/*.c))
 CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
 UNIT_OBJ := $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard tests/unit/*.c))
 
-all: $(BUILD)/libnnedge.a $(BUILD)/libnnedge.so $(BUILD)/nnedge $(BUILD)/conformance $(BUILD)/unit_tests
+all: $(BUILD)/libnnedge.a $(BUILD)/libnnedge.so $(BUILD)/nnedge $(BUILD)/conformance $(BUILD)/unit_tests \
+     $(BUILD)/nnedge.pc
 
-$(BUILD)/obj/%.o: %.c $(BUILD)/obj/%.d
+$(BUILD)/obj/%.o: %.c $(BUILD)/obj/%.d $(BUILD)/cflags
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -c $< -o $@
 
@@ -32,7 +45,7 @@ $(BUILD)/obj/%.o: %.c $(BUILD)/obj/%.d
 $(BUILD)/gen/op_table.c: $(wildcard src/ops/*.c) scripts/gen_op_table.sh
 	@mkdir -p $(dir $@)
 	sh scripts/gen_op_table.sh src/ops/*.c > $@.tmp && mv $@.tmp $@
-$(BUILD)/obj/gen/op_table.o: $(BUILD)/gen/op_table.c $(BUILD)/obj/gen/op_table.d
+$(BUILD)/obj/gen/op_table.o: $(BUILD)/gen/op_table.c $(BUILD)/obj/gen/op_table.d $(BUILD)/cflags
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -c $< -o $@
 
@@ -40,10 +53,17 @@ $(BUILD)/obj/gen/op_table.o: $(BUILD)/gen/op_table.c $(BUILD)/obj/gen/op_table.d
 $(BUILD)/objlist: FORCE
 	@mkdir -p $(BUILD)
 	@echo '$(LIB_OBJ)' | cmp -s - $@ || echo '$(LIB_OBJ)' > $@
+# Likewise the compiler and flags: changing them (CFLAGS=, OPT=) rebuilds every object.
+$(BUILD)/cflags: FORCE
+	@mkdir -p $(BUILD)
+	@echo '$(CC) $(CFLAGS_ALL)' | cmp -s - $@ || echo '$(CC) $(CFLAGS_ALL)' > $@
 $(BUILD)/libnnedge.a: $(LIB_OBJ) $(BUILD)/objlist
 	rm -f $@ && ar rcs $@ $(LIB_OBJ)
+# build/libnnedge.so.$(SOVERSION) links to it, so programs linked against
+# build/ run with LD_LIBRARY_PATH=build.
 $(BUILD)/libnnedge.so: $(LIB_OBJ) $(BUILD)/objlist
-	$(CC) -shared $(LDSAN) -o $@ $(LIB_OBJ) $(LDLIBS)
+	$(CC) -shared $(LDSAN) -Wl,-soname,$(SONAME) -o $@ $(LIB_OBJ) $(LDLIBS)
+	ln -sf libnnedge.so $(BUILD)/$(SONAME)
 $(BUILD)/nnedge: $(CLI_OBJ) $(BUILD)/libnnedge.a
 	$(CC) $(LDSAN) -o $@ $^ $(LDLIBS)
 $(BUILD)/conformance: $(BUILD)/obj/tests/conformance/runner.o $(BUILD)/libnnedge.a
@@ -54,10 +74,56 @@ $(BUILD)/unit_tests: $(UNIT_OBJ) $(BUILD)/libnnedge.a
 setup:
 	sh scripts/setup.sh
 
+# ------------------------------------------------------------ install --
+# `make install PREFIX=/usr/local DESTDIR=` installs nnedge.h, libnnedge.a,
+# libnnedge.so (real file libnnedge.so.$(VERSION), links .so.$(SOVERSION) and
+# .so), nnedge.pc and the nnedge command. DESTDIR stages the files for a
+# package; PREFIX is what nnedge.pc records.
+PREFIX     ?= /usr/local
+DESTDIR    ?=
+BINDIR     ?= $(PREFIX)/bin
+LIBDIR     ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
+# nnedge.pc is rewritten when the directories change; paths under PREFIX are
+# written relative to ${prefix}.
+PC_VARS := $(PREFIX)|$(patsubst $(PREFIX)/%,$${exec_prefix}/%,$(LIBDIR))|$(patsubst $(PREFIX)/%,$${prefix}/%,$(INCLUDEDIR))|$(VERSION)
+$(BUILD)/pcvars: FORCE
+	@mkdir -p $(BUILD)
+	@echo '$(PC_VARS)' | cmp -s - $@ || echo '$(PC_VARS)' > $@
+$(BUILD)/nnedge.pc: scripts/nnedge.pc.in $(BUILD)/pcvars
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(patsubst $(PREFIX)/%,$${exec_prefix}/%,$(LIBDIR))|' \
+	    -e 's|@INCLUDEDIR@|$(patsubst $(PREFIX)/%,$${prefix}/%,$(INCLUDEDIR))|' -e 's|@VERSION@|$(VERSION)|' $< > $@.tmp
+	mv $@.tmp $@
+
+install: $(BUILD)/libnnedge.a $(BUILD)/libnnedge.so $(BUILD)/nnedge $(BUILD)/nnedge.pc
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(PKGCONFIGDIR)
+	install -m 644 include/nnedge.h $(DESTDIR)$(INCLUDEDIR)/nnedge.h
+	install -m 644 $(BUILD)/libnnedge.a $(DESTDIR)$(LIBDIR)/libnnedge.a
+	install -m 755 $(BUILD)/libnnedge.so $(DESTDIR)$(LIBDIR)/libnnedge.so.$(VERSION)
+	ln -sf libnnedge.so.$(VERSION) $(DESTDIR)$(LIBDIR)/$(SONAME)
+	ln -sf $(SONAME) $(DESTDIR)$(LIBDIR)/libnnedge.so
+	install -m 644 $(BUILD)/nnedge.pc $(DESTDIR)$(PKGCONFIGDIR)/nnedge.pc
+	install -m 755 $(BUILD)/nnedge $(DESTDIR)$(BINDIR)/nnedge
+
+uninstall:
+	rm -f $(DESTDIR)$(INCLUDEDIR)/nnedge.h $(DESTDIR)$(LIBDIR)/libnnedge.a $(DESTDIR)$(LIBDIR)/libnnedge.so \
+	      $(DESTDIR)$(LIBDIR)/$(SONAME) $(DESTDIR)$(LIBDIR)/libnnedge.so.$(VERSION) \
+	      $(DESTDIR)$(PKGCONFIGDIR)/nnedge.pc $(DESTDIR)$(BINDIR)/nnedge
+
+# What the shared library exports (only NNE_API functions), and an install
+# into a temporary prefix used through pkg-config; `make test` runs both.
+test-exports: $(BUILD)/libnnedge.so
+	python3 tests/build/check_exports.py $(BUILD)/libnnedge.so include/nnedge.h
+test-install:
+	sh tests/build/install.sh
+
 # `make test`: everything under AddressSanitizer + UndefinedBehaviorSanitizer.
 test: setup
 	$(MAKE) SAN=1 all
 	build-san/unit_tests
+	$(MAKE) SAN=1 test-exports
+	$(MAKE) test-install
 	CONFORMANCE=build-san/conformance sh tests/conformance/check.sh
 	CONFORMANCE=build-san/conformance OUT=build-san/opcases sh tests/opcases/run.sh
 	@if [ -f tests/fuzz/fuzz.mk ]; then $(MAKE) test-bad-input NNEDGE=build-san/nnedge && $(MAKE) fuzz-smoke; fi
@@ -77,7 +143,7 @@ demo:
 clean:
 	rm -rf build build-san build-fuzz
 
-.PHONY: FORCE all clean setup test conformance conformance-update demo
+.PHONY: FORCE all clean setup test conformance conformance-update demo install uninstall test-exports test-install
 
 # Header dependencies: the compiler writes obj/X.d next to obj/X.o (-MMD) with
 # a phony target per header (-MP), so a removed header does not break the

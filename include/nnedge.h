@@ -39,9 +39,46 @@
 extern "C" {
 #endif
 
+/* NNE_API marks every function of the public API. libnnedge.so is built with
+ * -fvisibility=hidden, so these are the only symbols it exports (a test checks
+ * `nm -D`); the library's internal functions stay private to it. */
+#if defined(__GNUC__) || defined(__clang__)
+#define NNE_API __attribute__((visibility("default")))
+#else
+#define NNE_API
+#endif
+
+/* Version of this header. The Makefile reads these three lines for nnedge.pc. */
 #define NNE_VERSION_MAJOR 0
 #define NNE_VERSION_MINOR 1
 #define NNE_VERSION_PATCH 0
+#define NNE_VERSION_NUMBER (NNE_VERSION_MAJOR * 10000 + NNE_VERSION_MINOR * 100 + NNE_VERSION_PATCH)
+
+/* Version of the library actually linked, which may be newer than the header
+ * a program was compiled with: "MAJOR.MINOR.PATCH" (static string, never
+ * NULL) and MAJOR * 10000 + MINOR * 100 + PATCH (compare with
+ * NNE_VERSION_NUMBER). Thread-safe. */
+NNE_API const char *nne_version(void);
+NNE_API int32_t nne_version_number(void);
+
+/* Option structs (nne_model_options, nne_session_options, ...) can grow
+ * without breaking programs built against an older or newer header:
+ *   - Each starts with `struct_size`, the sizeof of the struct the caller was
+ *     compiled with. Start from nne_<x>_options_default() (an inline function
+ *     of this header, so it fills in the caller's sizeof) and set fields with
+ *     designated initializers or assignments. A NULL options pointer means all
+ *     defaults. struct_size 0 (a struct not started from the default) fails
+ *     with NNE_ERR_INVALID_ARG.
+ *   - The library reads only the fields inside struct_size; later fields keep
+ *     their defaults. So a program built against an older header works with
+ *     a newer library.
+ *   - A program built against a newer header works with an older library as
+ *     long as it leaves the options that library does not know at their
+ *     default; if it sets one, the call fails with NNE_ERR_UNSUPPORTED.
+ * Rules for adding an option: fields are only ever added at the end; the
+ * zero value of a new field means its default; the struct has no trailing
+ * padding (the library checks this with a static_assert, so a new field never
+ * lands in bytes an old caller left as padding). */
 
 /* Status of every fallible call. Values are only ever added at the end. */
 typedef enum nne_status {
@@ -55,11 +92,11 @@ typedef enum nne_status {
 } nne_status;
 
 /* Short constant name of a status ("NNE_ERR_UNSUPPORTED"). Never NULL. */
-const char *nne_status_str(nne_status st);
+NNE_API const char *nne_status_str(nne_status st);
 
 /* The message of the last failed call made by this thread: where, what,
  * what was expected. Valid until the thread's next failing call. Never NULL. */
-const char *nne_last_error(void);
+NNE_API const char *nne_last_error(void);
 
 /* Element types; the numbers are ONNX's TensorProto.DataType values. */
 typedef enum nne_dtype {
@@ -81,9 +118,9 @@ typedef enum nne_dtype {
 } nne_dtype;
 
 /* Name of a dtype ("float32", "int64", ...); "undefined" for unknown values. */
-const char *nne_dtype_name(nne_dtype dt);
+NNE_API const char *nne_dtype_name(nne_dtype dt);
 /* Bytes per element, 0 for unsupported types. */
-size_t nne_dtype_size(nne_dtype dt);
+NNE_API size_t nne_dtype_size(nne_dtype dt);
 
 #define NNE_MAX_DIMS 12
 
@@ -96,9 +133,9 @@ typedef struct nne_tensor {
 } nne_tensor;
 
 /* Number of elements (product of dims; 1 for a scalar). */
-int64_t nne_tensor_numel(const nne_tensor *t);
+NNE_API int64_t nne_tensor_numel(const nne_tensor *t);
 /* Bytes of data (numel * dtype size). */
-size_t nne_tensor_nbytes(const nne_tensor *t);
+NNE_API size_t nne_tensor_nbytes(const nne_tensor *t);
 
 /* Description of a model input or output. dims[i] < 0 means unknown;
  * dim_names[i] is then the symbolic name (or NULL). Pointers stay valid for
@@ -116,30 +153,40 @@ typedef struct nne_value_info {
 typedef struct nne_model nne_model;
 
 typedef struct nne_model_options {
+    uint32_t struct_size;      /* sizeof(nne_model_options); set by nne_model_options_default() */
     int32_t allow_unsupported; /* 1: load a model with ops nnedge cannot run, for
                                   inspection (info); sessions on it then fail */
+    /* new fields only ever go here, at the end (see "Option structs" above) */
 } nne_model_options;
 
+/* Defaults: every option 0. Inline, so struct_size is the caller's sizeof. */
+static inline nne_model_options nne_model_options_default(void) {
+    nne_model_options o = {0};
+    o.struct_size = (uint32_t)sizeof(nne_model_options);
+    return o;
+}
+
 /* Load an ONNX model from a file. External data files are resolved relative
- * to the model's directory. `opt` may be NULL. On success *out owns all its
+ * to the model's directory. `opt` may be NULL (defaults; see "Option
+ * structs" for struct_size errors). On success *out owns all its
  * memory (the file is not kept open). Returns NNE_ERR_IO, _CORRUPT_MODEL,
  * _UNSUPPORTED (an op nnedge does not implement, named in the message) or
  * _OUT_OF_MEMORY. Thread-safe. */
-nne_status nne_model_load_file(const char *path, const nne_model_options *opt,
-                               nne_model **out);
+NNE_API nne_status nne_model_load_file(const char *path, const nne_model_options *opt,
+                                       nne_model **out);
 
 /* Same, from bytes in memory (copied as needed; the caller keeps `data`).
  * `base_dir` resolves external data (may be NULL: external data then fails). */
-nne_status nne_model_load_memory(const void *data, size_t size, const char *base_dir,
-                                 const nne_model_options *opt, nne_model **out);
+NNE_API nne_status nne_model_load_memory(const void *data, size_t size, const char *base_dir,
+                                         const nne_model_options *opt, nne_model **out);
 
-void nne_model_destroy(nne_model *m);
+NNE_API void nne_model_destroy(nne_model *m);
 
 /* Graph inputs that must be fed (initializer-backed inputs excluded). */
-int32_t nne_model_num_inputs(const nne_model *m);
-int32_t nne_model_num_outputs(const nne_model *m);
-nne_status nne_model_input_info(const nne_model *m, int32_t i, nne_value_info *out);
-nne_status nne_model_output_info(const nne_model *m, int32_t i, nne_value_info *out);
+NNE_API int32_t nne_model_num_inputs(const nne_model *m);
+NNE_API int32_t nne_model_num_outputs(const nne_model *m);
+NNE_API nne_status nne_model_input_info(const nne_model *m, int32_t i, nne_value_info *out);
+NNE_API nne_status nne_model_output_info(const nne_model *m, int32_t i, nne_value_info *out);
 
 /* Summary statistics for `nnedge info`. */
 typedef struct nne_model_stats {
@@ -150,79 +197,91 @@ typedef struct nne_model_stats {
     int64_t zero_params;    /* initializer elements equal to zero */
     int32_t num_nodes;      /* top-level graph nodes */
 } nne_model_stats;
-nne_status nne_model_stats_get(const nne_model *m, nne_model_stats *out);
+NNE_API nne_status nne_model_stats_get(const nne_model *m, nne_model_stats *out);
 
 /* Op histogram of the top-level graph and its subgraphs: calls fn once per
  * distinct (domain, op_type) with its count and whether nnedge supports it. */
 typedef void (*nne_op_visit_fn)(void *user, const char *domain, const char *op_type,
                                 int32_t count, int supported);
-void nne_model_visit_ops(const nne_model *m, nne_op_visit_fn fn, void *user);
+NNE_API void nne_model_visit_ops(const nne_model *m, nne_op_visit_fn fn, void *user);
 
 /* -------------------------------------------------------------- session -- */
 
 typedef struct nne_session nne_session;
 
 typedef struct nne_session_options {
+    uint32_t struct_size;       /* sizeof(nne_session_options); set by nne_session_options_default() */
     int32_t threads;            /* 0: 1 thread */
     size_t arena_limit_bytes;   /* 0: no limit; prepare fails with OUT_OF_MEMORY above it */
+    /* new fields only ever go here, at the end (see "Option structs" above) */
 } nne_session_options;
 
-nne_session_options nne_session_options_default(void);
+/* Defaults: 1 thread, no arena limit, every later option 0. Inline, so
+ * struct_size is the caller's sizeof. */
+static inline nne_session_options nne_session_options_default(void) {
+    nne_session_options o = {0};
+    o.struct_size = (uint32_t)sizeof(nne_session_options);
+    o.threads = 1;
+    return o;
+}
 
-/* Create a session on a model; the model must outlive it. `opt` may be NULL. */
-nne_status nne_session_create(const nne_model *m, const nne_session_options *opt,
-                              nne_session **out);
-void nne_session_destroy(nne_session *s);
+/* Create a session on a model; the model must outlive it. `opt` may be NULL
+ * (defaults); it is copied, the caller keeps it. NNE_ERR_INVALID_ARG when
+ * opt->struct_size is 0, NNE_ERR_UNSUPPORTED when opt sets an option this
+ * library does not know (see "Option structs"). */
+NNE_API nne_status nne_session_create(const nne_model *m, const nne_session_options *opt,
+                                      nne_session **out);
+NNE_API void nne_session_destroy(nne_session *s);
 
 /* Last error message of this session. Never NULL. */
-const char *nne_session_last_error(const nne_session *s);
+NNE_API const char *nne_session_last_error(const nne_session *s);
 
 /* Resolve shapes, fold constants and plan memory for the given input shapes
  * (only dtype, ndim and dims of each tensor are read). Inputs not named take
  * their declared shape with symbolic dims set to 1. May be called again to
  * change shapes. Allocates the arena. */
-nne_status nne_session_prepare(nne_session *s, int32_t n, const char *const *names,
-                               const nne_tensor *shapes);
+NNE_API nne_status nne_session_prepare(nne_session *s, int32_t n, const char *const *names,
+                                       const nne_tensor *shapes);
 
 /* Bind an input for the following runs. The session keeps the pointer t->data
  * until the input is bound again, the session is prepared again or destroyed;
  * the caller keeps ownership and keeps the buffer alive while it is bound.
  * dtype and shape must match the prepared ones (NNE_ERR_INVALID_ARG names the
  * difference). */
-nne_status nne_session_set_input(nne_session *s, const char *name, const nne_tensor *t);
+NNE_API nne_status nne_session_set_input(nne_session *s, const char *name, const nne_tensor *t);
 
 /* Run the prepared graph once. Allocates nothing unless the model has
  * data-dependent shapes (NonZero, Loop, ...), whose outputs are allocated as
  * they are produced. */
-nne_status nne_session_run(nne_session *s);
+NNE_API nne_status nne_session_run(nne_session *s);
 
 /* Output i of the last run. out->data points into the session and stays valid
  * until the next run, prepare or destroy. */
-nne_status nne_session_output(const nne_session *s, int32_t i, nne_tensor *out);
+NNE_API nne_status nne_session_output(const nne_session *s, int32_t i, nne_tensor *out);
 
 /* Bytes of the planned activation arena (0 before prepare). */
-size_t nne_session_arena_bytes(const nne_session *s);
+NNE_API size_t nne_session_arena_bytes(const nne_session *s);
 
 /* Multiply-accumulates of one run of the prepared graph: Conv, ConvTranspose,
  * Gemm, MatMul and their integer forms (nodes shaped only at run time are not
  * counted). 0 before prepare. */
-int64_t nne_session_macs(const nne_session *s);
+NNE_API int64_t nne_session_macs(const nne_session *s);
 
 /* ----------------------------------------------------------------- npy -- */
 
 /* Read a .npy file (versions 1-3, little-endian, C order) into *out;
  * out->data is malloc'd and freed with nne_tensor_free_data. */
-nne_status nne_npy_read_file(const char *path, nne_tensor *out);
-nne_status nne_npy_read_memory(const void *buf, size_t size, nne_tensor *out);
+NNE_API nne_status nne_npy_read_file(const char *path, nne_tensor *out);
+NNE_API nne_status nne_npy_read_memory(const void *buf, size_t size, nne_tensor *out);
 /* Write a tensor as .npy version 1.0 (2.0 if the header needs it). */
-nne_status nne_npy_write_file(const char *path, const nne_tensor *t);
-void nne_tensor_free_data(nne_tensor *t);
+NNE_API nne_status nne_npy_write_file(const char *path, const nne_tensor *t);
+NNE_API void nne_tensor_free_data(nne_tensor *t);
 
 /* Half-precision conversions. */
-float nne_f16_to_f32(uint16_t h);
-uint16_t nne_f32_to_f16(float f);
-float nne_bf16_to_f32(uint16_t h);
-uint16_t nne_f32_to_bf16(float f);
+NNE_API float nne_f16_to_f32(uint16_t h);
+NNE_API uint16_t nne_f32_to_f16(float f);
+NNE_API float nne_bf16_to_f32(uint16_t h);
+NNE_API uint16_t nne_f32_to_bf16(float f);
 
 /* Memory hook: every allocation of the library goes through these functions
  * (default: libc). aligned_alloc_fn gets align = 64 and a size that is a
@@ -237,12 +296,12 @@ typedef struct nne_allocator {
     void (*free_fn)(void *user, void *ptr);
     void *user;
 } nne_allocator;
-void nne_allocator_set(const nne_allocator *a);
+NNE_API void nne_allocator_set(const nne_allocator *a);
 
 /* Logging: the library never prints; it reports through this callback. */
 typedef enum nne_log_level { NNE_LOG_ERROR = 0, NNE_LOG_WARN = 1, NNE_LOG_INFO = 2, NNE_LOG_DEBUG = 3 } nne_log_level;
 typedef void (*nne_log_fn)(void *user, nne_log_level level, const char *msg);
-void nne_log_set(nne_log_fn fn, void *user);
+NNE_API void nne_log_set(nne_log_fn fn, void *user);
 
 #ifdef __cplusplus
 }

@@ -884,6 +884,9 @@ nne_status nne_model_load_memory(const void *data, size_t size, const char *base
                                  const nne_model_options *opt, nne_model **out) {
     if (!out || (!data && size)) return nne_error(NNE_ERR_INVALID_ARG, "nne_model_load_memory: NULL argument");
     *out = NULL;
+    nne_model_options o = nne_model_options_default();
+    nne_status ost = nne_options_read(&o, sizeof o, opt, "nne_model_options");
+    if (ost != NNE_OK) return ost;
     nne_model *m = nne_calloc(1, sizeof *m);
     if (!m) return nne_error(NNE_ERR_OUT_OF_MEMORY, "onnx: out of memory");
     loader ld = {.base = data, .base_dir = base_dir, .m = m};
@@ -943,7 +946,7 @@ nne_status nne_model_load_memory(const void *data, size_t size, const char *base
         goto fail;
     }
     if ((st = parse_graph(&ld, &r, &graph_f, NULL, &m->graph)) != NNE_OK) goto fail;
-    if (ld.n_unsupported && !(opt && opt->allow_unsupported)) {
+    if (ld.n_unsupported && !o.allow_unsupported) {
         if (ld.n_unsupported > 1)
             st = nne_error(NNE_ERR_UNSUPPORTED, "onnx: unsupported %s (and %d more unsupported nodes)", ld.unsupported,
                            ld.n_unsupported - 1);

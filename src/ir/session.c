@@ -146,13 +146,6 @@ static nne_status sess_fail(nne_session *s, nne_status st) {
 
 const char *nne_session_last_error(const nne_session *s) { return s ? s->err : "no session"; }
 
-nne_session_options nne_session_options_default(void) {
-    nne_session_options o;
-    memset(&o, 0, sizeof o);
-    o.threads = 1;
-    return o;
-}
-
 size_t nne_session_arena_bytes(const nne_session *s) { return s ? s->arena_size : 0; }
 
 /* Values of g that the subgraphs of node n read (their OUTER links); out may be NULL to count. */
@@ -589,11 +582,14 @@ void nne_tensor_free_data(nne_tensor *t) {
 nne_status nne_session_create(const nne_model *m, const nne_session_options *opt, nne_session **out) {
     if (!m || !out) return nne_error(NNE_ERR_INVALID_ARG, "nne_session_create: NULL argument");
     *out = NULL;
+    nne_session_options o = nne_session_options_default();
+    nne_status st = nne_options_read(&o, sizeof o, opt, "nne_session_options");
+    if (st != NNE_OK) return st;
     nne_session *s = nne_calloc(1, sizeof *s);
     if (!s) return nne_error(NNE_ERR_OUT_OF_MEMORY, "session: out of memory");
     s->m = m;
     s->g = m->graph;
-    s->opt = opt ? *opt : nne_session_options_default();
+    s->opt = o;
     *out = s;
     return NNE_OK;
 }

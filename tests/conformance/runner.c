@@ -134,7 +134,8 @@ static int run_test(const char *dir, const char *name) {
     char path[4096];
     tolerance_for(name);
     snprintf(path, sizeof path, "%s/model.onnx", dir);
-    nne_model_options mo = {.allow_unsupported = 1};
+    nne_model_options mo = nne_model_options_default();
+    mo.allow_unsupported = 1;
     nne_model *m = NULL;
     nne_status st = nne_model_load_file(path, &mo, &m);
     if (st != NNE_OK) {

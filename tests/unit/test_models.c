@@ -126,7 +126,8 @@ static void test_unsupported(void) {
     nne_model *m = NULL;
     CHECK(nne_model_load_file(MODELS "unsupported_op.onnx", NULL, &m) == NNE_ERR_UNSUPPORTED && !m);
     CHECK(strstr(nne_last_error(), "FancyOp") && strstr(nne_last_error(), "fancy_1"));
-    nne_model_options o = {.allow_unsupported = 1};
+    nne_model_options o = nne_model_options_default();
+    o.allow_unsupported = 1;
     CHECK(nne_model_load_file(MODELS "unsupported_op.onnx", &o, &m) == NNE_OK && m);
     nne_session *s;
     CHECK(nne_session_create(m, NULL, &s) == NNE_OK && nne_session_prepare(s, 0, NULL, NULL) == NNE_ERR_UNSUPPORTED);
