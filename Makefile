@@ -114,9 +114,9 @@ uninstall:
 # What the shared library exports (only NNE_API functions), and an install
 # into a temporary prefix used through pkg-config; `make test` runs both.
 test-exports: $(BUILD)/libnnedge.so
-	python3 tests/build/check_exports.py $(BUILD)/libnnedge.so include/nnedge.h
+	python3 tests/abi/check_exports.py $(BUILD)/libnnedge.so include/nnedge.h
 test-install:
-	sh tests/build/install.sh
+	sh tests/abi/install.sh
 
 # `make test`: everything under AddressSanitizer + UndefinedBehaviorSanitizer.
 test: setup
