@@ -44,7 +44,19 @@ static nne_status pb_err(const pb_reader *r) {
     return nne_error(NNE_ERR_CORRUPT_MODEL, "onnx: offset %zu: %s", r->err_off, r->err);
 }
 
-static char *dup_field(const pb_field *f) { return nne_strndup((const char *)f->data, f->len); }
+/* Set when an allocation failed where the caller cannot tell that apart
+ * from absent data (a string copy: many strings are optional; an outer-scope
+ * link: "not found"). nne_model_load_memory checks it once per load, so the
+ * failure is reported as OUT_OF_MEMORY, never as a misleading "node without
+ * op_type" or "value is used but not produced", and no model loads with a
+ * name missing. Per thread, as loads may run concurrently. */
+static _Thread_local int t_load_oom;
+
+static char *dup_field(const pb_field *f) {
+    char *s = nne_strndup((const char *)f->data, f->len);
+    if (!s) t_load_oom = 1;
+    return s;
+}
 
 /* ------------------------------------------------------------ tensors -- */
 
@@ -448,6 +460,7 @@ static int resolve_outer(nne_graph *g, const char *name) {
     }
     int idx = nne_graph_add_value(g, name, NNE_VAL_OUTER);
     if (idx >= 0) g->values[idx].outer = pi;
+    else t_load_oom = 1;
     return idx;
 }
 
@@ -889,6 +902,7 @@ nne_status nne_model_load_memory(const void *data, size_t size, const char *base
     if (ost != NNE_OK) return ost;
     nne_model *m = nne_calloc(1, sizeof *m);
     if (!m) return nne_error(NNE_ERR_OUT_OF_MEMORY, "onnx: out of memory");
+    t_load_oom = 0;
     loader ld = {.base = data, .base_dir = base_dir, .m = m};
     pb_reader r;
     pb_init(&r, data, size);
@@ -962,9 +976,14 @@ nne_status nne_model_load_memory(const void *data, size_t size, const char *base
     }
     for (int i = 0; i < g->n_inputs; i++)
         if (g->values[g->inputs[i]].kind == NNE_VAL_INPUT) m->feed[m->n_feed++] = g->inputs[i];
+    if (t_load_oom) {
+        st = NNE_ERR_OUT_OF_MEMORY;
+        goto fail;
+    }
     *out = m;
     return NNE_OK;
 fail:
+    if (t_load_oom) st = nne_error(NNE_ERR_OUT_OF_MEMORY, "onnx: out of memory");
     nne_model_destroy(m);
     return st;
 }

@@ -206,7 +206,7 @@ static void exec_release_dynamic(exec *ex) {
 }
 
 static void exec_free(exec *ex) {
-    if (ex->vals) exec_release_dynamic(ex);
+    if (ex->vals && ex->owned) exec_release_dynamic(ex); /* owned is NULL when exec_init ran out of memory */
     nne_free(ex->vals);
     nne_free(ex->owned);
     nne_free(ex->uses);

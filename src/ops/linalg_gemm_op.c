@@ -87,6 +87,7 @@ static nne_status gemm_run(nne_op_ctx *ctx) {
     }
     char *scr = nne_ctx_scratch(ctx, total);
     if (nne_ctx_shape_only(ctx)) return NNE_OK;
+    if (!scr) return nne_ctx_fail(ctx, NNE_ERR_OUT_OF_MEMORY, "cannot allocate scratch memory");
     if (ny == 0) return NNE_OK;
     void *gscr = scr + og;
     float *fa = (float *)(scr + oa), *fb = (float *)(scr + ob), *fy = (float *)(scr + oy);

@@ -235,6 +235,7 @@ static nne_status reduce_common(nne_op_ctx *ctx, int op) {
     size_t osh = op == R_LOGSUMEXP ? nne_la_reserve(&total, (size_t)ny * sizeof(double)) : 0;
     char *scr = nne_ctx_scratch(ctx, total);
     if (nne_ctx_shape_only(ctx)) return NNE_OK;
+    if (!scr) return nne_ctx_fail(ctx, NNE_ERR_OUT_OF_MEMORY, "cannot allocate scratch memory");
     if (ny == 0) return NNE_OK;
     double *acc = (double *)(scr + oacc);
     double *shift = op == R_LOGSUMEXP ? (double *)(scr + osh) : NULL;

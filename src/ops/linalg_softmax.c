@@ -102,6 +102,7 @@ static nne_status softmax_common(nne_op_ctx *ctx, int kind) {
     int fast = X->dtype == NNE_DTYPE_FLOAT && inner == 1;
     double *row = fast ? NULL : nne_ctx_scratch(ctx, (size_t)n * sizeof(double));
     if (nne_ctx_shape_only(ctx)) return NNE_OK;
+    if (!fast && !row) return nne_ctx_fail(ctx, NNE_ERR_OUT_OF_MEMORY, "cannot allocate scratch memory");
     if (nne_tensor_numel(X) == 0) return NNE_OK;
     for (int64_t o = 0; o < outer; o++) {
         for (int64_t in = 0; in < inner; in++) {

@@ -142,6 +142,7 @@ static nne_status pool_common(nne_op_ctx *ctx, int kind) {
     size_t yo = nn_carve_add(&c, nn_f32_copy_bytes(Y));
     void *base = nn_scratch(ctx, &c);
     if (nne_ctx_shape_only(ctx)) return NNE_OK;
+    if (!base) return nne_ctx_fail(ctx, NNE_ERR_OUT_OF_MEMORY, "cannot allocate scratch memory");
     if (nne_tensor_numel(Y) == 0) return NNE_OK;
     const float *x = nn_f32_view(X, (float *)nn_carve_ptr(base, xo, nn_f32_copy_bytes(X)));
     float *y = dt == NNE_DTYPE_FLOAT ? (float *)Y->data
@@ -184,6 +185,7 @@ static nne_status global_pool(nne_op_ctx *ctx, int kind) {
     size_t yo = nn_carve_add(&c, (size_t)planes * sizeof(double));
     void *base = nn_scratch(ctx, &c);
     if (nne_ctx_shape_only(ctx)) return NNE_OK;
+    if (!base) return nne_ctx_fail(ctx, NNE_ERR_OUT_OF_MEMORY, "cannot allocate scratch memory");
     double *row = (double *)((char *)base + ro), *yv = (double *)((char *)base + yo);
     for (int64_t pl = 0; pl < planes; pl++) {
         double acc = kind == POOL_MAX ? -INFINITY : 0.0;
@@ -320,6 +322,7 @@ static nne_status maxroipool_run(nne_op_ctx *ctx) {
     size_t yo = nn_carve_add(&c, (size_t)nne_tensor_numel(Y) * sizeof(float));
     void *base = nn_scratch(ctx, &c);
     if (nne_ctx_shape_only(ctx)) return NNE_OK;
+    if (!base) return nne_ctx_fail(ctx, NNE_ERR_OUT_OF_MEMORY, "cannot allocate scratch memory");
     float *x = (float *)((char *)base + xo), *y = (float *)((char *)base + yo);
     nn_load_f32(X, 0, nne_tensor_numel(X), x);
     for (int64_t r = 0; r < nr; r++) {

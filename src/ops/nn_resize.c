@@ -194,6 +194,7 @@ static nne_status rs_execute(nne_op_ctx *ctx, rs_cfg *c, const nne_tensor *X) {
     size_t yo = nn_carve_add(&cv, lin ? (size_t)nne_tensor_numel(Y) * sizeof(double) : 0);
     void *base = nn_scratch(ctx, &cv);
     if (nne_ctx_shape_only(ctx)) return NNE_OK;
+    if (!base) return nne_ctx_fail(ctx, NNE_ERR_OUT_OF_MEMORY, "cannot allocate scratch memory");
     int64_t total = nne_tensor_numel(Y);
     if (total == 0) return NNE_OK;
     int64_t *idx[NNE_MAX_DIMS];
