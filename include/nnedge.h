@@ -48,6 +48,14 @@ extern "C" {
 #define NNE_API
 #endif
 
+/* An all-zero initializer that C and C++ compilers accept without warnings
+ * (used by the inline option defaults below). */
+#ifdef __cplusplus
+#define NNE_ZERO_INIT_ {}
+#else
+#define NNE_ZERO_INIT_ {0}
+#endif
+
 /* Version of this header. The Makefile reads these three lines for nnedge.pc. */
 #define NNE_VERSION_MAJOR 0
 #define NNE_VERSION_MINOR 1
@@ -161,7 +169,7 @@ typedef struct nne_model_options {
 
 /* Defaults: every option 0. Inline, so struct_size is the caller's sizeof. */
 static inline nne_model_options nne_model_options_default(void) {
-    nne_model_options o = {0};
+    nne_model_options o = NNE_ZERO_INIT_;
     o.struct_size = (uint32_t)sizeof(nne_model_options);
     return o;
 }
@@ -219,7 +227,7 @@ typedef struct nne_session_options {
 /* Defaults: 1 thread, no arena limit, every later option 0. Inline, so
  * struct_size is the caller's sizeof. */
 static inline nne_session_options nne_session_options_default(void) {
-    nne_session_options o = {0};
+    nne_session_options o = NNE_ZERO_INIT_;
     o.struct_size = (uint32_t)sizeof(nne_session_options);
     o.threads = 1;
     return o;

@@ -45,6 +45,16 @@ if ldd "$tmp/consumer_static" | grep -q libnnedge; then fail "consumer_static lo
 out=$("$tmp/consumer_static" tests/models/add_2x3.onnx) || fail "consumer_static failed"
 [ "$out" = "ok $version" ] || fail "consumer_static printed '$out'"
 
+# the installed header from C++ (extern "C", the inline option defaults), warning-free
+if command -v c++ >/dev/null 2>&1; then
+    printf '#include <nnedge.h>\nint main() { nne_session_options o = nne_session_options_default();\n%s\n' \
+        '  nne_model_options m = nne_model_options_default(); return (int)(o.struct_size + m.struct_size) == 0; }' \
+        > "$tmp/hdr.cpp"
+    # shellcheck disable=SC2046
+    c++ -Wall -Wextra -Werror -o "$tmp/hdr_cpp" "$tmp/hdr.cpp" $(pkg-config --cflags --libs nnedge) \
+        || fail "the installed nnedge.h does not compile as C++ without warnings"
+fi
+
 # DESTDIR: files go under it, nnedge.pc still says PREFIX
 $MAKE --no-print-directory install PREFIX=/opt/nnedge-test DESTDIR="$tmp/stage" > "$tmp/install2.log" 2>&1 \
     || { cat "$tmp/install2.log"; fail "make install DESTDIR=... failed"; }
