@@ -124,6 +124,7 @@ test: setup
 	build-san/unit_tests
 	$(MAKE) SAN=1 test-exports
 	$(MAKE) test-install
+	$(MAKE) test-exports
 	python3 tests/conformance/selftest.py build-san/conformance
 	CONFORMANCE=build-san/conformance sh tests/conformance/check.sh
 	CONFORMANCE=build-san/conformance OUT=build-san/opcases sh tests/opcases/run.sh

@@ -3,7 +3,8 @@
 # installed files, then build tests/abi/consumer.c against the installed
 # nnedge with `pkg-config --cflags --libs nnedge`, linked with the shared
 # library (run with LD_LIBRARY_PATH) and with the static one, and run both.
-# Also checks that DESTDIR stages the files while nnedge.pc keeps PREFIX.
+# Also checks that DESTDIR stages the files while nnedge.pc keeps PREFIX, and
+# that make uninstall removes everything.
 # Usage: sh tests/abi/install.sh   (MAKE=, CC= as usual)
 set -eu
 MAKE=${MAKE:-make}
@@ -64,4 +65,10 @@ done
 grep -qx "prefix=/opt/nnedge-test" "$tmp/stage/opt/nnedge-test/lib/pkgconfig/nnedge.pc" \
     || fail "staged nnedge.pc does not say prefix=/opt/nnedge-test"
 [ ! -e /opt/nnedge-test ] || fail "make install with DESTDIR wrote outside it"
-echo "install: nnedge $version installed, built and ran against with pkg-config (shared and static), DESTDIR staging ok"
+
+# uninstall removes every installed file
+$MAKE --no-print-directory uninstall PREFIX="$prefix" DESTDIR= > "$tmp/uninstall.log" 2>&1 \
+    || { cat "$tmp/uninstall.log"; fail "make uninstall failed"; }
+left=$(find "$prefix" ! -type d)
+[ -z "$left" ] || fail "make uninstall left: $left"
+echo "install: nnedge $version installed, built and ran against with pkg-config (shared and static), DESTDIR staging and uninstall ok"
