@@ -37,7 +37,7 @@ UNIT_OBJ := $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard tests/unit/*.c))
 all: $(BUILD)/libnnedge.a $(BUILD)/libnnedge.so $(BUILD)/nnedge $(BUILD)/conformance $(BUILD)/unit_tests \
      $(BUILD)/nnedge.pc
 
-$(BUILD)/obj/%.o: %.c $(BUILD)/obj/%.d $(BUILD)/cflags
+$(BUILD)/obj/%.o: %.c $(BUILD)/cflags
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -c $< -o $@
 
@@ -45,7 +45,7 @@ $(BUILD)/obj/%.o: %.c $(BUILD)/obj/%.d $(BUILD)/cflags
 $(BUILD)/gen/op_table.c: $(wildcard src/ops/*.c) scripts/gen_op_table.sh
 	@mkdir -p $(dir $@)
 	sh scripts/gen_op_table.sh src/ops/*.c > $@.tmp && mv $@.tmp $@
-$(BUILD)/obj/gen/op_table.o: $(BUILD)/gen/op_table.c $(BUILD)/obj/gen/op_table.d $(BUILD)/cflags
+$(BUILD)/obj/gen/op_table.o: $(BUILD)/gen/op_table.c $(BUILD)/cflags
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -c $< -o $@
 
@@ -149,15 +149,14 @@ clean:
 
 # Header dependencies: the compiler writes obj/X.d next to obj/X.o (-MMD) with
 # a phony target per header (-MP), so a removed header does not break the
-# build. An object whose .d is missing (a build from before -MMD, or a .d
-# deleted by hand) is rebuilt once: the empty rule below "makes" the .d, which
-# then counts as newer than the object. The .d files are named explicitly
-# because make never remakes a target for a missing *intermediate* prerequisite.
+# build. An object whose .d is missing (built before -MMD, or the .d deleted)
+# is rebuilt once (FORCE). The .d is not a prerequisite of its object: clang
+# writes it after the object, so it would always look newer.
 DEP_OBJ := $(LIB_OBJ) $(CLI_OBJ) $(UNIT_OBJ) $(BUILD)/obj/tests/conformance/runner.o \
            $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard bench/*.c))
-DEP_FILES := $(DEP_OBJ:.o=.d)
-$(DEP_FILES):
--include $(wildcard $(DEP_FILES))
+DEP_FILES := $(wildcard $(DEP_OBJ:.o=.d))
+$(filter-out $(DEP_FILES:.d=.o),$(DEP_OBJ)): FORCE
+-include $(DEP_FILES)
 
 # Fuzzing (libFuzzer + ASan/UBSan, clang) and bad-input tests live in their own makefiles.
 -include tests/fuzz/fuzz.mk

@@ -33,7 +33,7 @@ FUZZ_RUN_FLAGS     := -timeout=10 -rss_limit_mb=2048 -print_final_stats=1
 FUZZ_LIB_OBJ       := $(LIB_SRC:%.c=$(FUZZ_BUILD)/obj/%.o) $(FUZZ_BUILD)/obj/gen/op_table.o
 FUZZ_BINS          := $(FUZZ_HARNESSES:%=$(FUZZ_BUILD)/fuzz_%)
 
-$(FUZZ_BUILD)/obj/%.o: %.c $(FUZZ_BUILD)/obj/%.d
+$(FUZZ_BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) $(FUZZ_DEPFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
 
@@ -41,7 +41,7 @@ $(FUZZ_BUILD)/gen/op_table.c: $(wildcard src/ops/*.c) scripts/gen_op_table.sh
 	@mkdir -p $(dir $@)
 	sh scripts/gen_op_table.sh src/ops/*.c > $@.tmp && mv $@.tmp $@
 
-$(FUZZ_BUILD)/obj/gen/op_table.o: $(FUZZ_BUILD)/gen/op_table.c $(FUZZ_BUILD)/obj/gen/op_table.d
+$(FUZZ_BUILD)/obj/gen/op_table.o: $(FUZZ_BUILD)/gen/op_table.c
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) $(FUZZ_DEPFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
 
@@ -97,6 +97,7 @@ test-bad-input: $(NNEDGE)
 .PHONY: fuzz-build fuzz fuzz-smoke test-bad-input
 
 # An object without its .d is rebuilt once (see the Makefile's header dependencies).
-FUZZ_DEP_FILES := $(patsubst %.o,%.d,$(FUZZ_LIB_OBJ) $(FUZZ_HARNESSES:%=$(FUZZ_BUILD)/obj/tests/fuzz/fuzz_%.o))
-$(FUZZ_DEP_FILES):
--include $(wildcard $(FUZZ_DEP_FILES))
+FUZZ_DEP_OBJ   := $(FUZZ_LIB_OBJ) $(FUZZ_HARNESSES:%=$(FUZZ_BUILD)/obj/tests/fuzz/fuzz_%.o)
+FUZZ_DEP_FILES := $(wildcard $(FUZZ_DEP_OBJ:.o=.d))
+$(filter-out $(FUZZ_DEP_FILES:.d=.o),$(FUZZ_DEP_OBJ)): FORCE
+-include $(FUZZ_DEP_FILES)
