@@ -136,6 +136,15 @@ conformance: all
 	sh tests/conformance/check.sh
 conformance-update: all
 	sh tests/conformance/check.sh --update
+# Every listed test (light/ models aside) again under ASan, failing each of its
+# allocations in turn: each must end in NNE_OK or NNE_ERR_OUT_OF_MEMORY with
+# nothing left allocated (runner --oom; several minutes; not part of `make test`).
+conformance-oom:
+	$(MAKE) SAN=1 all
+	build-san/conformance --oom $$(grep -v '^light/' tests/conformance/passing.txt | sed 's|^|$(SHARED)/onnx-tests/|') \
+	    > build-san/conformance-oom.txt; status=$$?; grep -v '^PASS' build-san/conformance-oom.txt; \
+	echo "conformance-oom: $$(grep -c '^PASS' build-san/conformance-oom.txt) tests pass with each allocation failed once" \
+	     "($$(grep -c 'oom: not checked' build-san/conformance-oom.txt) not checked: over --oom-max allocations)"; exit $$status
 
 demo:
 	sh scripts/setup.sh --demo
@@ -145,7 +154,7 @@ demo:
 clean:
 	rm -rf build build-san build-fuzz
 
-.PHONY: FORCE all clean setup test conformance conformance-update demo install uninstall test-exports test-install
+.PHONY: FORCE all clean setup test conformance conformance-update conformance-oom demo install uninstall test-exports test-install
 
 # Header dependencies: the compiler writes obj/X.d next to obj/X.o (-MMD) with
 # a phony target per header (-MP), so a removed header does not break the

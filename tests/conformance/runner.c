@@ -12,6 +12,8 @@
  * "SKIP name: reason" (SKIP only when the model's inputs or outputs have a
  * type nnedge cannot represent: sequences, optionals, strings, float8/4-bit
  * types; a data file that cannot be read or parsed is a FAIL).
+ * --oom [--oom-max N]: a passing test must also survive the failure of each
+ * of its allocations in turn (see oom_check; `make conformance-oom`).
  * --expect-reject (tests/opcases bad/): a case PASSes only when nnedge
  * refuses it with a message at load, prepare, input or run; a case that runs
  * FAILs whatever its outputs, so a wrong result never counts as a refusal.
@@ -242,6 +244,104 @@ done:
     return rc;
 }
 
+/* --oom: after a test passes, run data set 0 again (load, prepare, inputs,
+ * run) once per allocation the run makes, failing that allocation through
+ * the allocator hook: every step must then succeed or fail with
+ * NNE_ERR_OUT_OF_MEMORY, and no allocation may be left once the model and
+ * session are destroyed (STYLE.md §7; tests/unit/test_oom.c does the same on
+ * small models). Tests that make more than g_oom_max allocations are left
+ * out of the check (their PASS line says so). */
+static int g_oom;
+static long g_oom_max = 3000;
+typedef struct oom_state {
+    long count, fail_at, live;
+} oom_state;
+static oom_state g_os;
+static void *oom_malloc(void *u, size_t n) {
+    if (++g_os.count == g_os.fail_at) return NULL;
+    void *p = malloc(n);
+    if (p) g_os.live++;
+    return p;
+}
+static void *oom_realloc(void *u, void *p, size_t n) {
+    if (++g_os.count == g_os.fail_at) return NULL;
+    void *q = realloc(p, n);
+    if (q && !p) g_os.live++;
+    return q;
+}
+static void *oom_aligned(void *u, size_t a, size_t n) {
+    if (++g_os.count == g_os.fail_at) return NULL;
+    void *p = aligned_alloc(a, n);
+    if (p) g_os.live++;
+    return p;
+}
+static void oom_free(void *u, void *p) {
+    if (p) g_os.live--;
+    free(p);
+}
+
+/* One pass with allocation fail_at failing (0: none). Returns the status. */
+static nne_status oom_pass(const char *model, int nin, const char **names, const nne_tensor *ins, long fail_at) {
+    static const nne_allocator hook = {oom_malloc, oom_realloc, oom_aligned, oom_free, NULL};
+    g_os.count = g_os.live = 0;
+    g_os.fail_at = fail_at;
+    nne_allocator_set(&hook);
+    nne_model *m = NULL;
+    nne_session *s = NULL;
+    nne_status st = nne_model_load_file(model, NULL, &m);
+    if (st == NNE_OK) st = nne_session_create(m, NULL, &s);
+    if (st == NNE_OK) st = nne_session_prepare(s, nin, names, ins);
+    for (int i = 0; st == NNE_OK && i < nin; i++) st = nne_session_set_input(s, names[i], &ins[i]);
+    if (st == NNE_OK) st = nne_session_run(s);
+    nne_session_destroy(s);
+    nne_model_destroy(m);
+    nne_allocator_set(NULL);
+    return st;
+}
+
+/* Returns 1 when every allocation failure is handled; else prints a FAIL line. */
+static int oom_check(const char *dir, const char *name, const nne_model *m, long *n_alloc) {
+    char model[4096];
+    nne_tensor *ins = NULL, *exp = NULL;
+    int nin = 0, nexp = 0, ok = 0;
+    const char **names = NULL;
+    *n_alloc = 0;
+    if (!read_tensors(dir, 0, "input", name, &ins, &nin) || !read_tensors(dir, 0, "output", name, &exp, &nexp))
+        goto done;
+    names = calloc((size_t)nin + 1, sizeof *names);
+    for (int i = 0; i < nin; i++) names[i] = m->graph->values[m->feed[i]].name;
+    snprintf(model, sizeof model, "%s/model.onnx", dir);
+    nne_status st = oom_pass(model, nin, names, ins, 0);
+    if (st != NNE_OK || g_os.live) {
+        printf("FAIL %s: oom: the pass without failures gave %s with %ld allocations left\n", name,
+               nne_status_str(st), g_os.live);
+        goto done;
+    }
+    long total = *n_alloc = g_os.count;
+    if (total > g_oom_max) {
+        ok = 1;
+        goto done;
+    }
+    for (long k = 1; k <= total; k++) {
+        st = oom_pass(model, nin, names, ins, k);
+        if (st != NNE_OK && st != NNE_ERR_OUT_OF_MEMORY) {
+            printf("FAIL %s: oom: failing allocation %ld of %ld gave %s: %s\n", name, k, total, nne_status_str(st),
+                   nne_last_error());
+            goto done;
+        }
+        if (g_os.live) {
+            printf("FAIL %s: oom: failing allocation %ld of %ld left %ld allocations\n", name, k, total, g_os.live);
+            goto done;
+        }
+    }
+    ok = 1;
+done:
+    free_tensors(ins, nin);
+    free_tensors(exp, nexp);
+    free(names);
+    return ok;
+}
+
 /* Runs one test: every test_data_set_<K> in order, each prepared for its own
  * input shapes; the test passes when all of them do. Prints its result line.
  * Returns 0 pass, 1 fail, 2 skip. With --expect-reject it passes only when
@@ -315,6 +415,16 @@ static int run_test(const char *dir, const char *name) {
     }
     if (g_expect_reject) {
         printf("FAIL %s: nnedge ran every data set; expected it to refuse the case\n", name);
+        goto done;
+    }
+    if (g_oom) {
+        long n_alloc;
+        if (!oom_check(dir, name, m, &n_alloc)) goto done;
+        if (n_alloc > g_oom_max)
+            printf("PASS %s (oom: not checked, %ld allocations > --oom-max %ld)\n", name, n_alloc, g_oom_max);
+        else
+            printf("PASS %s (oom: each of %ld allocations failed once)\n", name, n_alloc);
+        rc = 0;
         goto done;
     }
     if (nsets > 1) printf("PASS %s (%d data sets)\n", name, nsets);
@@ -441,6 +551,14 @@ int main(int argc, char **argv) {
         const char *a = argv[i];
         if (strcmp(a, "--no-fork") == 0) {
             fork_each = 0;
+            continue;
+        }
+        if (strcmp(a, "--oom") == 0) {
+            g_oom = 1;
+            continue;
+        }
+        if (strcmp(a, "--oom-max") == 0 && i + 1 < argc) {
+            g_oom_max = atol(argv[++i]);
             continue;
         }
         if (strcmp(a, "--expect-reject") == 0) {
