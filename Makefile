@@ -111,10 +111,12 @@ uninstall:
 	      $(DESTDIR)$(LIBDIR)/$(SONAME) $(DESTDIR)$(LIBDIR)/libnnedge.so.$(VERSION) \
 	      $(DESTDIR)$(PKGCONFIGDIR)/nnedge.pc $(DESTDIR)$(BINDIR)/nnedge
 
-# What the shared library exports (only NNE_API functions), and an install
-# into a temporary prefix used through pkg-config; `make test` runs both.
+# What the shared library exports (only NNE_API functions) and whether the
+# option structs follow nnedge.h's growth rules; an install into a temporary
+# prefix used through pkg-config. `make test` runs both.
 test-exports: $(BUILD)/libnnedge.so
 	python3 tests/abi/check_exports.py $(BUILD)/libnnedge.so include/nnedge.h
+	python3 tests/abi/check_options.py include/nnedge.h src/core/abi.c
 test-install:
 	sh tests/abi/install.sh
 
