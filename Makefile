@@ -138,15 +138,21 @@ conformance: all
 	sh tests/conformance/check.sh
 conformance-update: all
 	sh tests/conformance/check.sh --update
-# Every listed test (light/ models aside) again under ASan, failing each of its
-# allocations in turn: each must end in NNE_OK or NNE_ERR_OUT_OF_MEMORY with
-# nothing left allocated (runner --oom; several minutes; not part of `make test`).
+# Every listed test (light/ models aside) and every valid opcase again under
+# ASan, failing each of its allocations in turn: each must end in NNE_OK or
+# NNE_ERR_OUT_OF_MEMORY with nothing left allocated (runner --oom; several
+# minutes; not part of `make test`).
 conformance-oom:
 	$(MAKE) SAN=1 all
 	build-san/conformance --oom $$(grep -v '^light/' tests/conformance/passing.txt | sed 's|^|$(SHARED)/onnx-tests/|') \
 	    > build-san/conformance-oom.txt; status=$$?; grep -v '^PASS' build-san/conformance-oom.txt; \
 	echo "conformance-oom: $$(grep -c '^PASS' build-san/conformance-oom.txt) tests pass with each allocation failed once" \
-	     "($$(grep -c 'oom: not checked' build-san/conformance-oom.txt) not checked: over --oom-max allocations)"; exit $$status
+	     "($$(grep -c 'oom: not checked' build-san/conformance-oom.txt) not checked: over --oom-max allocations)"; \
+	rm -rf build-san/opcases-oom; for g in tests/opcases/gen_*.py; do python3 $$g build-san/opcases-oom || exit 1; done; \
+	build-san/conformance --oom build-san/opcases-oom/good/* > build-san/opcases-oom.txt || status=1; \
+	grep -v '^PASS' build-san/opcases-oom.txt; \
+	echo "conformance-oom: $$(grep -c '^PASS' build-san/opcases-oom.txt) opcases pass with each allocation failed once"; \
+	exit $$status
 
 demo:
 	sh scripts/setup.sh --demo
