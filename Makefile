@@ -9,6 +9,8 @@ CFLAGS_BASE := -std=c11 -g $(OPT) -Wall -Wextra -Wno-unused-parameter -Iinclude 
 ifeq ($(SAN),1)
 BUILD   ?= build-san
 CFLAGS_BASE += -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+# debug build: the graph validator runs after loading and after every optimization pass
+CFLAGS_BASE += -DNNE_DEBUG_VALIDATE
 LDSAN   := -fsanitize=address,undefined
 else
 BUILD   ?= build
@@ -129,6 +131,7 @@ test: setup
 	$(MAKE) test-exports
 	python3 tests/conformance/selftest.py build-san/conformance
 	CONFORMANCE=build-san/conformance sh tests/conformance/check.sh
+	NNE_OPTIMIZE=all CONFORMANCE=build-san/conformance OUT=build-san/conformance-optimized.txt sh tests/conformance/check.sh
 	CONFORMANCE=build-san/conformance OUT=build-san/opcases sh tests/opcases/run.sh
 	@if [ -f tests/fuzz/fuzz.mk ]; then $(MAKE) test-bad-input NNEDGE=build-san/nnedge && $(MAKE) fuzz-smoke; fi
 	NNEDGE=build-san/nnedge bash tests/diff/run.sh

@@ -213,6 +213,50 @@ typedef void (*nne_op_visit_fn)(void *user, const char *domain, const char *op_t
                                 int32_t count, int supported);
 NNE_API void nne_model_visit_ops(const nne_model *m, nne_op_visit_fn fn, void *user);
 
+/* ------------------------------------------------------------- optimize -- */
+
+/* Graph optimization levels, as ONNX Runtime users know them. */
+typedef enum nne_opt_level {
+    NNE_OPT_NONE = 0,  /* the graph as loaded */
+    NNE_OPT_BASIC = 1, /* semantics-preserving cleanups: Identity and dead-node removal,
+                          constant folding, common-subexpression elimination */
+    NNE_OPT_ALL = 2    /* basic + fusions and layout passes (none yet: same as basic) */
+} nne_opt_level;
+
+/* What one pass changed over a whole nne_model_optimize call. */
+typedef struct nne_opt_pass_stats {
+    const char *name;       /* pass name, a static string ("constant_folding", ...) */
+    int32_t runs;           /* times it ran (the list repeats until nothing changes) */
+    int32_t nodes_removed;  /* nodes it took out, folded ones included */
+    int32_t nodes_added;    /* nodes it made */
+    int32_t nodes_folded;   /* nodes replaced by constants */
+    double ms;              /* time spent in the pass */
+} nne_opt_pass_stats;
+
+#define NNE_OPT_MAX_PASSES 32
+typedef struct nne_opt_report {
+    int32_t num_passes;     /* entries of passes[], in run order */
+    nne_opt_pass_stats passes[NNE_OPT_MAX_PASSES];
+    int32_t rounds;         /* times the pass list ran */
+    int32_t nodes_before;   /* nodes of the model, subgraphs included */
+    int32_t nodes_after;
+} nne_opt_report;
+
+/* Rewrite the model's graph in place with the passes of `level` (NONE does
+ * nothing and always succeeds). The result computes the same outputs (to float rounding of
+ * folded constants) with the same inputs and outputs. Each pass logs one
+ * line at NNE_LOG_INFO ("optimize: <pass>: ..."). `report` may be NULL; when
+ * given it is filled, also on failure.
+ * A model is immutable once shared: call this before creating any session
+ * on it (NNE_ERR_INVALID_ARG once one was created, even if destroyed since;
+ * load the model again to optimize it) and not while another thread uses it. On failure other than INVALID_ARG the model is left
+ * in a valid state but may be partly optimized. Returns NNE_ERR_INVALID_ARG,
+ * _OUT_OF_MEMORY or _INTERNAL (a pass broke the graph: please report). */
+NNE_API nne_status nne_model_optimize(nne_model *m, nne_opt_level level, nne_opt_report *report);
+
+/* Parse "none", "basic" or "all" (also "0", "1", "2"); NNE_ERR_INVALID_ARG otherwise. */
+NNE_API nne_status nne_opt_level_parse(const char *s, nne_opt_level *out);
+
 /* -------------------------------------------------------------- session -- */
 
 typedef struct nne_session nne_session;

@@ -187,6 +187,39 @@ def loop_scratch():
     np.save(os.path.join(OUT, "loop_scratch_scan.npy"), np.array(scans, np.float32))
 
 
+def opt_passes():
+    """For the optimization pass tests: something for every pass, in the
+    main graph and in If branches (Identity chains, constant subexpressions
+    also inside a branch over outer constants, duplicate nodes, dead nodes,
+    Identity into graph and subgraph outputs, an input straight to an output)."""
+    f3 = lambda n: helper.make_tensor_value_info(n, TensorProto.FLOAT, [3])
+    x = f3("x")
+    c = helper.make_tensor_value_info("c", TensorProto.BOOL, [])
+    inits = [numpy_helper.from_array(np.array([1, 2, 3], np.float32), "a"),
+             numpy_helper.from_array(np.array([0.5, 0.5, -0.5], np.float32), "b")]
+    then_g = helper.make_graph([helper.make_node("Add", ["q", "ns"], ["t1"]),
+                                helper.make_node("Mul", ["a", "b"], ["tc"]),
+                                helper.make_node("Add", ["t1", "tc"], ["t2"])], "then", [], [f3("t2")])
+    else_g = helper.make_graph([helper.make_node("Sub", ["r", "ns"], ["e1"]),
+                                helper.make_node("Identity", ["e1"], ["eo"])], "else", [], [f3("eo")])
+    nodes = [helper.make_node("Identity", ["a"], ["ia"]),
+             helper.make_node("Add", ["ia", "b"], ["s"]),
+             helper.make_node("Neg", ["s"], ["ns"]),
+             helper.make_node("Mul", ["x", "ns"], ["p1"]),
+             helper.make_node("Mul", ["x", "ns"], ["p2"]),
+             helper.make_node("Add", ["p1", "p2"], ["q"]),
+             helper.make_node("Sigmoid", ["x"], ["dead1"]),
+             helper.make_node("Exp", ["dead1"], ["dead2"]),
+             helper.make_node("Identity", ["x"], ["xi"]),
+             helper.make_node("Relu", ["xi"], ["r"]),
+             helper.make_node("If", ["c"], ["y_if"], then_branch=then_g, else_branch=else_g),
+             helper.make_node("Identity", ["y_if"], ["y"]),
+             helper.make_node("Identity", ["x"], ["z"]),
+             helper.make_node("Relu", ["q"], ["w"])]
+    g = helper.make_graph(nodes, "opt_passes", [x, c], [f3("y"), f3("z"), f3("w")], inits)
+    save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)]), "opt_passes.onnx")
+
+
 def cli_models():
     """For tests/cli/bad_input.sh: float32 [2,3] models to feed wrong inputs to.
     passthrough_2x3 has no nodes (output x is input x), so it runs on any build;
@@ -224,4 +257,5 @@ if __name__ == "__main__":
     nested_if()
     fold_scratch()
     loop_scratch()
+    opt_passes()
     cli_models()

@@ -5,7 +5,8 @@
  * two passes: first collect the positions of inputs, initializers, outputs,
  * value_info and nodes, then create values (inputs, initializers), nodes (in
  * file order, resolving names in this graph, then in enclosing graphs for
- * subgraphs), outputs. Nodes are topologically sorted if the file is not.
+ * subgraphs), outputs, all through the graph builder (src/ir/graph.h).
+ * Nodes are topologically sorted if the file is not.
  * Every length and count comes from untrusted bytes and is checked against
  * what is left in the buffer before anything is allocated.
  */
@@ -448,22 +449,6 @@ static nne_status value_info_name(const pb_reader *r0, const pb_field *vf, pb_fi
 static nne_status parse_graph(loader *ld, const pb_reader *r0, const pb_field *gf, nne_graph *parent,
                               nne_graph **out);
 
-/* Resolve `name` through enclosing graphs, creating OUTER links on the way. */
-static int resolve_outer(nne_graph *g, const char *name) {
-    nne_graph *p = g->parent;
-    if (!p) return -1;
-    int pi = nne_graph_find(p, name);
-    if (pi < 0) {
-        /* links the name into p from further out; returns its index in p */
-        pi = resolve_outer(p, name);
-        if (pi < 0) return -1;
-    }
-    int idx = nne_graph_add_value(g, name, NNE_VAL_OUTER);
-    if (idx >= 0) g->values[idx].outer = pi;
-    else t_load_oom = 1;
-    return idx;
-}
-
 static nne_status parse_attr(loader *ld, const pb_reader *r0, const pb_field *af, nne_graph *g, nne_attr *a) {
     pb_reader r = pb_sub(r0, af);
     pb_field f;
@@ -577,53 +562,41 @@ static nne_status parse_attr(loader *ld, const pb_reader *r0, const pb_field *af
 }
 
 static nne_status parse_node(loader *ld, const pb_reader *r0, const pb_field *nf, nne_graph *g) {
-    if (g->n_nodes == g->cap_nodes) {
-        int cap = g->cap_nodes ? g->cap_nodes * 2 : 64;
-        nne_node *nn = nne_realloc(g->nodes, (size_t)cap * sizeof *nn);
-        if (!nn) return nne_error(NNE_ERR_OUT_OF_MEMORY, "onnx: out of memory");
-        g->nodes = nn;
-        g->cap_nodes = cap;
-    }
-    int node_idx = g->n_nodes;
-    nne_node *n = &g->nodes[g->n_nodes++];
-    memset(n, 0, sizeof *n);
     pb_reader r = pb_sub(r0, nf);
     pb_field f;
-    int64_t n_in = 0, n_out = 0, n_attr = 0;
+    char *name = NULL, *op_type = NULL, *domain = NULL;
+    nne_status st = NNE_OK;
     while (pb_next(&r, &f)) {
         if (f.wire != PB_LEN) continue;
-        switch (f.num) {
-        case 1: n_in++; break;
-        case 2: n_out++; break;
-        case 3: nne_free(n->name); n->name = dup_field(&f); break;
-        case 4: nne_free(n->op_type); n->op_type = dup_field(&f); break;
-        case 7: nne_free(n->domain); n->domain = dup_field(&f); break;
-        case 5: n_attr++; break;
-        default: break;
-        }
+        char **dst = f.num == 3 ? &name : f.num == 4 ? &op_type : f.num == 7 ? &domain : NULL;
+        if (!dst) continue;
+        nne_free(*dst);
+        if (!(*dst = dup_field(&f))) st = nne_error(NNE_ERR_OUT_OF_MEMORY, "onnx: out of memory");
     }
-    if (r.err) return pb_err(&r);
-    if (!n->name) n->name = nne_strdup("");
-    if (!n->domain) n->domain = nne_strdup("");
-    if (!n->op_type) return corrupt(r0, nf->off, "node without op_type");
-    if (!n->name || !n->domain) return nne_error(NNE_ERR_OUT_OF_MEMORY, "onnx: out of memory");
-    n->in = nne_calloc((size_t)n_in + 1, sizeof(int));
-    n->out = nne_calloc((size_t)n_out + 1, sizeof(int));
-    n->attrs = nne_calloc((size_t)n_attr + 1, sizeof(nne_attr));
-    if (!n->in || !n->out || !n->attrs) return nne_error(NNE_ERR_OUT_OF_MEMORY, "onnx: out of memory");
+    if (st == NNE_OK && r.err) st = pb_err(&r);
+    if (st == NNE_OK && !op_type) st = corrupt(r0, nf->off, "node without op_type");
+    int node_idx = -1;
+    if (st == NNE_OK) {
+        int64_t ops = nne_model_opset_for(ld->m, domain ? domain : "");
+        st = nne_graph_add_node(g, op_type, domain, name, ops < 0 ? 1 : ops > INT32_MAX ? INT32_MAX : (int)ops,
+                                &node_idx);
+    }
+    nne_free(name);
+    nne_free(op_type);
+    nne_free(domain);
+    if (st != NNE_OK) return st;
     r = pb_sub(r0, nf);
     while (pb_next(&r, &f)) {
-        if (f.wire != PB_LEN) continue;
-        if (f.num == 5) {
-            nne_status st = parse_attr(ld, &r, &f, g, &n->attrs[n->n_attr]);
-            n->n_attr++;
-            if (st != NNE_OK) {
-                nne_error_prefix("node \"%s\" (%s)", n->name, n->op_type);
-                return st;
-            }
-            n = &g->nodes[node_idx]; /* g->nodes is stable here, but be safe */
+        if (f.wire != PB_LEN || f.num != 5) continue;
+        nne_attr *a;
+        NNE_TRY(nne_node_add_attr(g, node_idx, &a));
+        if ((st = parse_attr(ld, &r, &f, g, a)) != NNE_OK) {
+            nne_node *n = &g->nodes[node_idx];
+            nne_error_prefix("node \"%s\" (%s)", n->name, n->op_type);
+            return st;
         }
     }
+    nne_node *n = &g->nodes[node_idx];
     /* inputs and outputs, after attributes (subgraphs may add OUTER values) */
     r = pb_sub(r0, nf);
     while (pb_next(&r, &f)) {
@@ -634,45 +607,31 @@ static nne_status parse_node(loader *ld, const pb_reader *r0, const pb_field *nf
         if (nm[0]) {
             idx = nne_graph_find(g, nm);
             if (f.num == 1) {
-                if (idx < 0) idx = resolve_outer(g, nm);
+                if (idx < 0 && (st = nne_graph_resolve(g, nm, &idx)) != NNE_OK) {
+                    nne_free(nm);
+                    return st;
+                }
                 if (idx < 0) idx = nne_graph_add_value(g, nm, NNE_VAL_PENDING);
             } else {
                 if (idx >= 0 && g->values[idx].kind != NNE_VAL_PENDING) {
-                    nne_status st = nne_error(NNE_ERR_CORRUPT_MODEL,
-                                              "onnx: node \"%s\" (%s): output \"%s\" is already defined", n->name,
-                                              n->op_type, nm);
+                    st = nne_error(NNE_ERR_CORRUPT_MODEL, "onnx: node \"%s\" (%s): output \"%s\" is already defined",
+                                   n->name, n->op_type, nm);
                     nne_free(nm);
                     return st;
                 }
                 if (idx < 0) idx = nne_graph_add_value(g, nm, NNE_VAL_NODE);
-                if (idx >= 0) {
-                    g->values[idx].kind = NNE_VAL_NODE;
-                    g->values[idx].producer = node_idx;
-                }
             }
             if (idx < 0) {
                 nne_free(nm);
                 return nne_error(NNE_ERR_OUT_OF_MEMORY, "onnx: out of memory");
             }
-        } else if (f.num == 2) {
-            /* an omitted optional output: give it a private value so kernels can write it */
-            char anon[64];
-            snprintf(anon, sizeof anon, "\x01unused:%d:%d", node_idx, n->n_out);
-            idx = nne_graph_add_value(g, anon, NNE_VAL_NODE);
-            if (idx < 0) {
-                nne_free(nm);
-                return nne_error(NNE_ERR_OUT_OF_MEMORY, "onnx: out of memory");
-            }
-            g->values[idx].producer = node_idx;
         }
         nne_free(nm);
-        if (f.num == 1) n->in[n->n_in++] = idx;
-        else n->out[n->n_out++] = idx;
+        if (f.num == 1) st = nne_node_add_input(g, node_idx, idx);
+        else st = nne_node_add_output(g, node_idx, idx); /* idx -1: an omitted optional output */
+        if (st != NNE_OK) return st;
     }
     if (r.err) return pb_err(&r);
-    n->op = nne_op_find(n->domain, n->op_type);
-    int64_t ops = nne_model_opset_for(ld->m, n->domain);
-    n->opset = ops < 0 ? 1 : ops > INT32_MAX ? INT32_MAX : (int)ops;
     if (!n->op) {
         if (!ld->n_unsupported)
             snprintf(ld->unsupported, sizeof ld->unsupported, "op %s%s%s (opset %d) at node \"%s\"", n->domain,
@@ -680,64 +639,6 @@ static nne_status parse_node(loader *ld, const pb_reader *r0, const pb_field *nf
         ld->n_unsupported++;
     }
     return NNE_OK;
-}
-
-/* Kahn's algorithm; only run when the file's node order is not topological. */
-static nne_status topo_sort(nne_graph *g) {
-    int nn = g->n_nodes;
-    int ok = 1;
-    for (int i = 0; i < nn && ok; i++)
-        for (int k = 0; k < g->nodes[i].n_in; k++) {
-            int v = g->nodes[i].in[k];
-            if (v >= 0 && g->values[v].kind == NNE_VAL_NODE && g->values[v].producer >= i) ok = 0;
-        }
-    if (ok) return NNE_OK;
-    int *indeg = nne_calloc((size_t)nn + 1, sizeof(int));
-    int *order = nne_calloc((size_t)nn + 1, sizeof(int));
-    nne_node *sorted = nne_calloc((size_t)nn + 1, sizeof(nne_node));
-    int *newidx = nne_calloc((size_t)nn + 1, sizeof(int));
-    nne_status st = NNE_OK;
-    if (!indeg || !order || !sorted || !newidx) {
-        st = nne_error(NNE_ERR_OUT_OF_MEMORY, "onnx: out of memory");
-        goto done;
-    }
-    for (int i = 0; i < nn; i++)
-        for (int k = 0; k < g->nodes[i].n_in; k++) {
-            int v = g->nodes[i].in[k];
-            if (v >= 0 && g->values[v].kind == NNE_VAL_NODE) indeg[i]++;
-        }
-    /* simple O(n^2) worklist: fine for the rare unsorted file */
-    int head = 0, tail = 0;
-    for (int i = 0; i < nn; i++)
-        if (!indeg[i]) order[tail++] = i;
-    while (head < tail) {
-        int i = order[head++];
-        for (int o = 0; o < g->nodes[i].n_out; o++) {
-            int v = g->nodes[i].out[o];
-            if (v < 0) continue;
-            for (int j = 0; j < nn; j++)
-                for (int k = 0; k < g->nodes[j].n_in; k++)
-                    if (g->nodes[j].in[k] == v && --indeg[j] == 0) order[tail++] = j;
-        }
-    }
-    if (tail != nn) {
-        st = nne_error(NNE_ERR_CORRUPT_MODEL, "onnx: graph \"%s\" has a cycle", g->name ? g->name : "");
-        goto done;
-    }
-    for (int i = 0; i < nn; i++) {
-        sorted[i] = g->nodes[order[i]];
-        newidx[order[i]] = i;
-    }
-    memcpy(g->nodes, sorted, (size_t)nn * sizeof *sorted);
-    for (int v = 0; v < g->n_values; v++)
-        if (g->values[v].kind == NNE_VAL_NODE && g->values[v].producer >= 0)
-            g->values[v].producer = newidx[g->values[v].producer];
-done:
-    nne_free(indeg);
-    nne_free(order);
-    nne_free(sorted);
-    nne_free(newidx);
-    return st;
 }
 
 static nne_status parse_graph(loader *ld, const pb_reader *r0, const pb_field *gf, nne_graph *parent,
@@ -754,13 +655,10 @@ static nne_status parse_graph(loader *ld, const pb_reader *r0, const pb_field *g
     }
     pb_reader r = pb_sub(r0, gf);
     pb_field f;
-    int64_t n_in = 0, n_out = 0;
     /* pass 1: name, inputs, initializers */
     while (pb_next(&r, &f)) {
         if (f.wire != PB_LEN) continue;
         if (f.num == 2 && !g->name) g->name = dup_field(&f);
-        if (f.num == 11) n_in++;
-        if (f.num == 12) n_out++;
         if (f.num == 15) {
             st = nne_error(NNE_ERR_UNSUPPORTED, "onnx: sparse initializers are not supported");
             goto fail;
@@ -768,12 +666,6 @@ static nne_status parse_graph(loader *ld, const pb_reader *r0, const pb_field *g
     }
     if (r.err) {
         st = pb_err(&r);
-        goto fail;
-    }
-    g->inputs = nne_calloc((size_t)n_in + 1, sizeof(int));
-    g->outputs = nne_calloc((size_t)n_out + 1, sizeof(int));
-    if (!g->inputs || !g->outputs) {
-        st = nne_error(NNE_ERR_OUT_OF_MEMORY, "onnx: out of memory");
         goto fail;
     }
     r = pb_sub(r0, gf);
@@ -790,11 +682,10 @@ static nne_status parse_graph(loader *ld, const pb_reader *r0, const pb_field *g
             nne_free(nm);
             goto fail;
         }
-        idx = nne_graph_add_value(g, nm, NNE_VAL_INPUT);
+        st = nne_graph_add_input(g, nm, &idx);
         nne_free(nm);
-        if (idx < 0) { st = nne_error(NNE_ERR_OUT_OF_MEMORY, "onnx: out of memory"); goto fail; }
+        if (st != NNE_OK) goto fail;
         if (has_type && (st = parse_type(&r, &tyf, &g->values[idx])) != NNE_OK) goto fail;
-        g->inputs[g->n_inputs++] = idx;
     }
     r = pb_sub(r0, gf);
     while (pb_next(&r, &f)) {
@@ -816,15 +707,9 @@ static nne_status parse_graph(loader *ld, const pb_reader *r0, const pb_field *g
             nne_free(nm);
             goto fail;
         }
-        if (idx < 0) idx = nne_graph_add_value(g, nm, NNE_VAL_CONST);
+        st = nne_graph_add_initializer(g, nm, &t, &idx); /* takes t.data */
         nne_free(nm);
-        if (idx < 0) {
-            nne_aligned_free(t.data);
-            st = nne_error(NNE_ERR_OUT_OF_MEMORY, "onnx: out of memory");
-            goto fail;
-        }
-        g->values[idx].kind = NNE_VAL_CONST;
-        g->values[idx].init = t;
+        if (st != NNE_OK) goto fail;
     }
     if (r.err) { st = pb_err(&r); goto fail; }
     /* pass 2: nodes */
@@ -844,7 +729,10 @@ static nne_status parse_graph(loader *ld, const pb_reader *r0, const pb_field *g
         char *nm = dup_field(&nmf);
         if (!nm) { st = nne_error(NNE_ERR_OUT_OF_MEMORY, "onnx: out of memory"); goto fail; }
         int idx = nne_graph_find(g, nm);
-        if (idx < 0 && f.num == 12) idx = resolve_outer(g, nm);
+        if (idx < 0 && f.num == 12 && (st = nne_graph_resolve(g, nm, &idx)) != NNE_OK) {
+            nne_free(nm);
+            goto fail;
+        }
         if (idx < 0 && f.num == 12) {
             st = nne_error(NNE_ERR_CORRUPT_MODEL, "onnx: graph output \"%s\" is not produced by any node", nm);
             nne_free(nm);
@@ -857,10 +745,7 @@ static nne_status parse_graph(loader *ld, const pb_reader *r0, const pb_field *g
             /* keep the first declaration; inputs were typed already */
             if (v->ndim < 0 && (st = parse_type(&r, &tyf, v)) != NNE_OK) goto fail;
         }
-        if (f.num == 12) {
-            v->is_output = 1;
-            g->outputs[g->n_outputs++] = idx;
-        }
+        if (f.num == 12 && (st = nne_graph_add_output(g, idx)) != NNE_OK) goto fail;
     }
     if (r.err) { st = pb_err(&r); goto fail; }
     for (int i = 0; i < g->n_values; i++)
@@ -871,7 +756,22 @@ static nne_status parse_graph(loader *ld, const pb_reader *r0, const pb_field *g
                            g->values[i].name);
             goto fail;
         }
-    if ((st = topo_sort(g)) != NNE_OK) goto fail;
+    for (int i = 0; i < g->n_values; i++) {
+        /* an initializer's data is the truth; a file declaring another type
+         * for it contradicts itself (ONNX Runtime refuses such files too) */
+        const nne_value *v = &g->values[i];
+        if (v->kind == NNE_VAL_CONST && ((v->dtype != NNE_DTYPE_UNDEFINED && v->dtype != v->init.dtype) ||
+                                         (v->ndim >= 0 && v->ndim != v->init.ndim))) {
+            st = nne_error(NNE_ERR_CORRUPT_MODEL,
+                           "onnx: initializer \"%s\" holds %s of rank %d but is declared %s of rank %d", v->name,
+                           nne_dtype_name(v->init.dtype), v->init.ndim, nne_dtype_name(v->dtype), v->ndim);
+            goto fail;
+        }
+    }
+    if ((st = nne_graph_topo_sort(g)) != NNE_OK) {
+        nne_error_prefix("onnx");
+        goto fail;
+    }
     ld->depth--;
     *out = g;
     return NNE_OK;
@@ -900,7 +800,7 @@ nne_status nne_model_load_memory(const void *data, size_t size, const char *base
     nne_model_options o = nne_model_options_default();
     nne_status ost = nne_options_read(&o, sizeof o, opt, "nne_model_options");
     if (ost != NNE_OK) return ost;
-    nne_model *m = nne_calloc(1, sizeof *m);
+    nne_model *m = nne_model_new();
     if (!m) return nne_error(NNE_ERR_OUT_OF_MEMORY, "onnx: out of memory");
     t_load_oom = 0;
     loader ld = {.base = data, .base_dir = base_dir, .m = m};
@@ -980,6 +880,8 @@ nne_status nne_model_load_memory(const void *data, size_t size, const char *base
         st = NNE_ERR_OUT_OF_MEMORY;
         goto fail;
     }
+    /* debug builds check the builder's invariants on every loaded graph */
+    if (nne_validate_enabled() && (st = nne_graph_validate(g)) != NNE_OK) goto fail;
     *out = m;
     return NNE_OK;
 fail:

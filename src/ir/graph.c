@@ -38,14 +38,18 @@ void nne_attr_free(nne_attr *a) {
     nne_graph_destroy(a->g);
 }
 
+void nne_value_free(nne_value *v) {
+    nne_free(v->name);
+    for (int d = 0; d < NNE_MAX_DIMS; d++) nne_free(v->dim_names[d]);
+    tensor_free(&v->init);
+    v->name = NULL;
+    memset(v->dim_names, 0, sizeof v->dim_names);
+    v->init.data = NULL;
+}
+
 void nne_graph_destroy(nne_graph *g) {
     if (!g) return;
-    for (int i = 0; i < g->n_values; i++) {
-        nne_value *v = &g->values[i];
-        nne_free(v->name);
-        for (int d = 0; d < NNE_MAX_DIMS; d++) nne_free(v->dim_names[d]);
-        tensor_free(&v->init);
-    }
+    for (int i = 0; i < g->n_values; i++) nne_value_free(&g->values[i]);
     for (int i = 0; i < g->n_nodes; i++) {
         nne_node *n = &g->nodes[i];
         nne_free(n->name);
@@ -75,7 +79,7 @@ int nne_graph_find(const nne_graph *g, const char *name) {
     }
 }
 
-static int rehash(nne_graph *g, int cap) {
+int nne_graph_rehash(nne_graph *g, int cap) {
     int *h = nne_malloc((size_t)cap * sizeof *h);
     if (!h) return 0;
     for (int i = 0; i < cap; i++) h[i] = -1;
@@ -108,7 +112,7 @@ int nne_graph_add_value(nne_graph *g, const char *name, int kind) {
     v->ndim = -1;
     int idx = g->n_values++;
     if ((size_t)g->n_values * 2 > (size_t)g->hash_cap) {
-        if (!rehash(g, g->hash_cap ? g->hash_cap * 2 : 128)) {
+        if (!nne_graph_rehash(g, g->hash_cap ? g->hash_cap * 2 : 128)) {
             g->n_values--;
             nne_free(v->name);
             return -1;
@@ -126,6 +130,8 @@ const nne_attr *nne_node_attr(const nne_node *n, const char *name) {
         if (strcmp(n->attrs[i].name, name) == 0) return &n->attrs[i];
     return NULL;
 }
+
+nne_model *nne_model_new(void) { return nne_calloc(1, sizeof(nne_model)); }
 
 int64_t nne_model_opset_for(const nne_model *m, const char *domain) {
     int onnx = !domain[0] || strcmp(domain, "ai.onnx") == 0;

@@ -589,6 +589,7 @@ nne_status nne_session_create(const nne_model *m, const nne_session_options *opt
     if (!s) return nne_error(NNE_ERR_OUT_OF_MEMORY, "session: out of memory");
     s->m = m;
     s->g = m->graph;
+    nne_model_session_ref(m, 1); /* nne_model_optimize refuses while sessions exist */
     s->opt = o;
     *out = s;
     return NNE_OK;
@@ -625,6 +626,7 @@ static void unprepare(nne_session *s) {
 void nne_session_destroy(nne_session *s) {
     if (!s) return;
     unprepare(s);
+    nne_model_session_ref(s->m, -1);
     nne_free(s);
 }
 
@@ -1002,4 +1004,112 @@ int nne_session_plan_check(const nne_session *s) {
         }
     }
     return bad;
+}
+
+/* ---- constant folding's entry point (declared in src/ir/graph.h) ---- */
+
+/*
+ * Evaluate node ni of g alone: a one-node view of the graph (the node's own
+ * attributes, its inputs bound to the given constants, every output wanted)
+ * run by a temporary session, first in shape mode to learn the output sizes
+ * without computing, then for real. Nothing of the model is modified.
+ */
+nne_status nne_node_eval(const nne_graph *g, int ni, const nne_tensor *const *ins, size_t max_out_bytes,
+                         nne_tensor *outs, int *skipped) {
+    const nne_node *src = &g->nodes[ni];
+    int n_in = src->n_in, n_out = src->n_out, nv = n_in + n_out;
+    *skipped = 0;
+    for (int o = 0; o < n_out; o++) memset(&outs[o], 0, sizeof outs[o]);
+    nne_graph tg;
+    nne_node tn = *src;
+    memset(&tg, 0, sizeof tg);
+    nne_value *vals = nne_calloc((size_t)nv + 1, sizeof *vals);
+    int *idx = nne_calloc((size_t)nv + 1, sizeof(int));
+    nne_session *s = nne_calloc(1, sizeof *s);
+    nne_status st = NNE_OK;
+    if (!vals || !idx || !s) {
+        st = nne_error(NNE_ERR_OUT_OF_MEMORY, "constant folding: out of memory");
+        goto done;
+    }
+    /* values 0..n_in-1 are the inputs, then the outputs (all graph outputs) */
+    for (int k = 0; k < nv; k++) {
+        int ov = k < n_in ? src->in[k] : src->out[k - n_in];
+        vals[k].name = ov >= 0 ? g->values[ov].name : "";
+        vals[k].kind = k < n_in ? NNE_VAL_CONST : NNE_VAL_NODE;
+        vals[k].producer = k < n_in ? -1 : 0;
+        vals[k].is_output = k >= n_in;
+        vals[k].ndim = -1;
+        idx[k] = ov < 0 ? -1 : k;
+    }
+    tn.in = idx;
+    tn.out = idx + n_in;
+    tg.values = vals;
+    tg.n_values = nv;
+    tg.nodes = &tn;
+    tg.n_nodes = 1;
+    tg.outputs = idx + n_in;
+    tg.n_outputs = n_out;
+    s->g = &tg;
+    s->nv = nv;
+    s->nn = 1;
+    s->opt = nne_session_options_default();
+    s->rng = 0x853c49e6748fea9bull;
+    s->shape = nne_calloc((size_t)nv + 1, sizeof *s->shape);
+    s->vstate = nne_calloc((size_t)nv + 1, 1);
+    if (!s->shape || !s->vstate) {
+        st = nne_error(NNE_ERR_OUT_OF_MEMORY, "constant folding: out of memory");
+        goto done;
+    }
+    for (int k = 0; k < n_in; k++)
+        if (ins[k]) {
+            s->shape[k] = *ins[k];
+            if (!s->shape[k].data) s->shape[k].data = g_empty;
+            s->vstate[k] = VS_CONST;
+        }
+    if ((st = exec_init(&s->main, s, &tg, NULL)) != NNE_OK) goto done;
+    st = run_node(&s->main, 0, 1, POL_PLAN, s->shape);
+    if (st == NNE_DYNAMIC) { /* size known only by running: not folded */
+        *skipped = 1;
+        st = NNE_OK;
+        goto done;
+    }
+    if (st != NNE_OK) goto done;
+    size_t total = 0;
+    for (int o = 0; o < n_out; o++) {
+        size_t nb = nne_tensor_nbytes(&s->shape[n_in + o]);
+        if (s->shape[n_in + o].ndim < 0 || nb > max_out_bytes - total) {
+            *skipped = 1;
+            goto done;
+        }
+        total += nb;
+    }
+    if ((st = run_node(&s->main, 0, 0, POL_MALLOC, s->shape)) != NNE_OK) goto done;
+    for (int o = 0; o < n_out; o++) {
+        nne_tensor *t = &s->main.vals[n_in + o];
+        outs[o] = *t;
+        if (s->main.owned[n_in + o]) {
+            s->main.owned[n_in + o] = 0; /* handed to the caller */
+        } else if (t->data == g_empty || !nne_tensor_nbytes(t)) {
+            outs[o].data = NULL;
+        } else { /* an output aliasing an input: copy */
+            if ((st = nne_tensor_clone(t, &outs[o])) != NNE_OK) goto done;
+        }
+        t->data = NULL;
+    }
+done:
+    if (st != NNE_OK || *skipped)
+        for (int o = 0; o < n_out; o++) {
+            if (outs[o].data) value_free(&outs[o]);
+            memset(&outs[o], 0, sizeof outs[o]);
+        }
+    if (s) {
+        exec_free(&s->main);
+        nne_free(s->shape);
+        nne_free(s->vstate);
+        nne_aligned_free(s->scratch);
+        nne_free(s);
+    }
+    nne_free(vals);
+    nne_free(idx);
+    return st;
 }

@@ -342,6 +342,18 @@ done:
     return ok;
 }
 
+/* With env NNE_OPTIMIZE=none|basic|all every model is optimized at that
+ * level before its session is made (check.sh then measures the passes). */
+static nne_status maybe_optimize(nne_model *m) {
+    const char *e = getenv("NNE_OPTIMIZE");
+    nne_opt_level level;
+    if (!e || !e[0]) return NNE_OK;
+    NNE_TRY(nne_opt_level_parse(e, &level));
+    nne_status st = nne_model_optimize(m, level, NULL);
+    if (st != NNE_OK) nne_error_prefix("optimize");
+    return st;
+}
+
 /* Runs one test: every test_data_set_<K> in order, each prepared for its own
  * input shapes; the test passes when all of them do. Prints its result line.
  * Returns 0 pass, 1 fail, 2 skip. With --expect-reject it passes only when
@@ -355,6 +367,10 @@ static int run_test(const char *dir, const char *name) {
     mo.allow_unsupported = 1;
     nne_model *m = NULL;
     nne_status st = nne_model_load_file(path, &mo, &m);
+    if (st == NNE_OK && (st = maybe_optimize(m)) != NNE_OK) {
+        nne_model_destroy(m);
+        m = NULL;
+    }
     if (st != NNE_OK) {
         if (g_expect_reject && nne_last_error()[0]) {
             printf("PASS %s: refused at load: %s\n", name, nne_last_error());
@@ -447,6 +463,10 @@ static int run_light(const char *path, const char *name) {
     double saved_rtol = g_rtol, saved_atol = g_atol;
     char p2[8300];
     nne_status st = nne_model_load_file(path, NULL, &m);
+    if (st == NNE_OK && (st = maybe_optimize(m)) != NNE_OK) {
+        nne_model_destroy(m);
+        m = NULL;
+    }
     if (st != NNE_OK) {
         printf("FAIL %s: load: %s\n", name, nne_last_error());
         return 1;

@@ -25,7 +25,7 @@ FUZZ_FLAGS         ?=
 FUZZ_HARNESSES     := model npy tensor
 FUZZ_SAN           := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
 FUZZ_CFLAGS        := -std=c11 -g -O1 -Wall -Wextra -Wno-unused-parameter -Iinclude -Isrc -D_GNU_SOURCE \
-                      -pthread $(FUZZ_SAN)
+                      -pthread $(FUZZ_SAN) -DNNE_DEBUG_VALIDATE
 # header dependencies written by the compiler (.d next to each .o), as in the Makefile
 FUZZ_DEPFLAGS      := -MMD -MP
 # -timeout: a unit running longer is a hang; -rss_limit_mb also caps single mallocs.

@@ -1,7 +1,8 @@
 /*
  * fuzz_model.c - libFuzzer harness for the ONNX loader and the session.
  *
- * Each input is loaded twice from memory (allow_unsupported off, then on).
+ * Each input is loaded twice from memory (allow_unsupported off, then on;
+ * the second time the model is also optimized with nne_model_optimize).
  * A loaded model goes through everything `nnedge info` reads (input/output
  * info, stats, op histogram), then a session is prepared with the declared
  * input shapes (symbolic dims -> 1) and, when that succeeds, run once on
@@ -117,6 +118,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         if (st != NNE_OK) {
             if (m) abort();
             continue;
+        }
+        if (allow) {
+            /* the optimization passes on whatever loads (validated after each
+             * pass: the fuzz build defines NNE_DEBUG_VALIDATE) */
+            fuzz_clear_error();
+            st = nne_model_optimize(m, NNE_OPT_ALL, NULL);
+            fuzz_check_status(st, "nne_model_optimize");
+            if (st != NNE_OK) {
+                nne_model_destroy(m);
+                continue;
+            }
         }
         exercise(m);
         nne_model_destroy(m);

@@ -19,6 +19,7 @@ int main(void) {
     unit_gemm();
     unit_elemwise();
     unit_fuzz_regress();
+    unit_passes();
     printf("%d passed, %d failed\n", g_unit_pass, g_unit_fail);
     return g_unit_fail ? 1 : 0;
 }

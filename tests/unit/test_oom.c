@@ -46,6 +46,9 @@ static void t_free(void *u, void *p) {
     free(p);
 }
 
+/* 1: each pass also runs nne_model_optimize(ALL) between load and session. */
+static int g_oom_optimize;
+
 /* One full pass; returns 1 when every step succeeded. *bad counts steps that
  * failed with something other than OUT_OF_MEMORY. */
 static int one_pass(const char *path, int nin, const char **names, const nne_tensor *ins, int *bad) {
@@ -53,6 +56,7 @@ static int one_pass(const char *path, int nin, const char **names, const nne_ten
     nne_session *s = NULL;
     nne_status st = nne_model_load_file(path, NULL, &m);
     int ok = 0;
+    if (st == NNE_OK && g_oom_optimize) st = nne_model_optimize(m, NNE_OPT_ALL, NULL);
     if (st == NNE_OK) st = nne_session_create(m, NULL, &s);
     if (st == NNE_OK) st = nne_session_prepare(s, nin, names, ins);
     for (int i = 0; st == NNE_OK && i < nin; i++) st = nne_session_set_input(s, names[i], &ins[i]);
@@ -121,11 +125,11 @@ void unit_oom(void) {
     /* constant folding at prepare through ops that take scratch memory */
     float x8[8];
     for (int i = 0; i < 8; i++) x8[i] = (float)i / 8 - 0.5f;
-    nne_tensor t6 = {.dtype = NNE_DTYPE_FLOAT, .ndim = 2, .dims = {2, 4}, .data = x8};
-    oom_model("tests/models/fold_scratch.onnx", 1, n1, &t6);
+    nne_tensor t8 = {.dtype = NNE_DTYPE_FLOAT, .ndim = 2, .dims = {2, 4}, .data = x8};
+    oom_model("tests/models/fold_scratch.onnx", 1, n1, &t8);
     /* a Loop body (a subgraph run with malloc'd values and scratch) */
     int64_t trips = 3;
-    nne_tensor t7[2] = {t6, {.dtype = NNE_DTYPE_INT64, .ndim = 0, .data = &trips}};
+    nne_tensor t7[2] = {t8, {.dtype = NNE_DTYPE_INT64, .ndim = 0, .data = &trips}};
     const char *n7[] = {"x", "M"};
     oom_model("tests/models/loop_scratch.onnx", 2, n7, t7);
     static float img[28 * 28];
@@ -133,4 +137,14 @@ void unit_oom(void) {
     nne_tensor t5 = {.dtype = NNE_DTYPE_FLOAT, .ndim = 4, .dims = {1, 1, 28, 28}, .data = img};
     const char *n5[] = {"input"};
     oom_model("models/fashion_cnn.onnx", 1, n5, &t5);
+    /* the optimization passes' failure paths: folding, subgraph editing */
+    g_oom_optimize = 1;
+    oom_model("tests/models/shape_chain.onnx", 1, n1, &t1);
+    oom_model("tests/models/nested_if.onnx", 2, n4, t4);
+    float x6[3] = {-1.5f, 0.25f, 4};
+    nne_tensor t6[2] = {{.dtype = NNE_DTYPE_FLOAT, .ndim = 1, .dims = {3}, .data = x6},
+                        {.dtype = NNE_DTYPE_BOOL, .ndim = 0, .data = &cond}};
+    const char *n6[] = {"x", "c"};
+    oom_model("tests/models/opt_passes.onnx", 2, n6, t6);
+    g_oom_optimize = 0;
 }

@@ -20,4 +20,5 @@ void unit_nn_kernels(void);
 void unit_gemm(void);
 void unit_elemwise(void);
 void unit_fuzz_regress(void);
+void unit_passes(void);
 #endif

@@ -12,7 +12,7 @@ static void usage(FILE *f) {
     fprintf(f,
             "usage: nnedge <verb> [options]\n"
             "  info  MODEL [--shape NAME=1x3x224x224]... [--json]\n"
-            "  run   MODEL [-i NAME=FILE.npy]... [-o OUTDIR] [--threads N] [--json]\n"
+            "  run   MODEL [-i NAME=FILE.npy]... [-o OUTDIR] [--threads N] [--optimize none|basic|all] [--json]\n"
             "  bench MODEL [--shape NAME=DIMS]... [-i NAME=FILE.npy]... [--threads N] [--runs N] [--warmup N] [--json]\n"
             "  eval  MODEL --data X.npy --labels Y.npy [--scale S] [--json]\n"
             "exit status: 0 ok, 2 bad input or unsupported model, 1 internal error\n");

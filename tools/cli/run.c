@@ -1,7 +1,9 @@
 /*
  * run.c - `nnedge run MODEL [-i NAME=FILE.npy]... [-o OUTDIR] [--threads N]
- * [--json]`: runs the model once on .npy inputs and writes every output to
- * OUTDIR/<output name>.npy ('/' and ':' in names become '_').
+ * [--optimize none|basic|all] [--json]`: runs the model once on .npy inputs
+ * and writes every output to OUTDIR/<output name>.npy ('/' and ':' in names
+ * become '_'). --optimize (default: env NNE_OPTIMIZE, else none) runs the
+ * graph passes on the model first.
  */
 #include "cli.h"
 
@@ -18,7 +20,7 @@ static void sanitize(const char *in, char *out, size_t cap) {
 }
 
 int cli_run(int argc, char **argv) {
-    const char *path = NULL, *outdir = ".";
+    const char *path = NULL, *outdir = ".", *optimize = getenv("NNE_OPTIMIZE");
     int json = 0, nin = 0;
     long threads = 1;
     char (*names)[256] = calloc((size_t)argc + 1, 256);
@@ -51,6 +53,7 @@ int cli_run(int argc, char **argv) {
                 files[nin++] = eq + 1;
             }
         } else if (!strcmp(a, "-o") && i + 1 < argc) outdir = argv[++i];
+        else if (!strcmp(a, "--optimize") && i + 1 < argc) optimize = argv[++i];
         else if (!strcmp(a, "--threads") && i + 1 < argc) {
             if (!cli_parse_int(argv[++i], 1, 1024, &threads)) {
                 rc = cli_usage_error("--threads %s: expected a number from 1 to 1024", argv[i]);
@@ -72,6 +75,13 @@ int cli_run(int argc, char **argv) {
     if ((st = nne_model_load_file(path, NULL, &m)) != NNE_OK) {
         rc = cli_fail(st, NULL);
         goto done;
+    }
+    if (optimize && optimize[0]) {
+        nne_opt_level level;
+        if ((st = nne_opt_level_parse(optimize, &level)) != NNE_OK || (st = nne_model_optimize(m, level, NULL)) != NNE_OK) {
+            rc = cli_fail(st, "--optimize");
+            goto done;
+        }
     }
     int ni = nne_model_num_inputs(m);
     for (int k = 0; k < nin; k++) {
