@@ -96,7 +96,9 @@ typedef enum nne_status {
     NNE_ERR_OUT_OF_MEMORY = 3, /* allocation failed or over a configured limit */
     NNE_ERR_CORRUPT_MODEL = 4, /* malformed or truncated model / data file */
     NNE_ERR_IO = 5,            /* file could not be opened or read */
-    NNE_ERR_INTERNAL = 6       /* a bug in nnedge: please report */
+    NNE_ERR_INTERNAL = 6,      /* a bug in nnedge: please report */
+    NNE_ERR_CANCELLED = 7,     /* the cancel callback asked to stop */
+    NNE_ERR_LIMIT = 8          /* a configured limit was reached (Loop iterations) */
 } nne_status;
 
 /* Short constant name of a status ("NNE_ERR_UNSUPPORTED"). Never NULL. */
@@ -164,6 +166,10 @@ typedef struct nne_model_options {
     uint32_t struct_size;      /* sizeof(nne_model_options); set by nne_model_options_default() */
     int32_t allow_unsupported; /* 1: load a model with ops nnedge cannot run, for
                                   inspection (info); sessions on it then fail */
+    /* Memory the loaded model may hold (initializers, graph, names): loading
+     * fails with NNE_ERR_OUT_OF_MEMORY and a message naming the limit when it
+     * would take more. 0 or SIZE_MAX: no limit but physical memory. */
+    size_t max_memory_bytes;
     /* new fields only ever go here, at the end (see "Option structs" above) */
 } nne_model_options;
 
@@ -189,6 +195,9 @@ NNE_API nne_status nne_model_load_memory(const void *data, size_t size, const ch
                                          const nne_model_options *opt, nne_model **out);
 
 NNE_API void nne_model_destroy(nne_model *m);
+
+/* Bytes the model holds (what loading allocated and kept). */
+NNE_API size_t nne_model_memory_bytes(const nne_model *m);
 
 /* Graph inputs that must be fed (initializer-backed inputs excluded). */
 NNE_API int32_t nne_model_num_inputs(const nne_model *m);
@@ -261,10 +270,37 @@ NNE_API nne_status nne_opt_level_parse(const char *s, nne_opt_level *out);
 
 typedef struct nne_session nne_session;
 
+/* Cancellation: called between nodes (of the graph and of every subgraph)
+ * and at every Loop and Scan iteration while a session prepares or runs; a
+ * non-zero return stops the call with NNE_ERR_CANCELLED. Runs on the thread
+ * that called prepare/run; must be cheap (it is called for every node). */
+typedef int (*nne_cancel_fn)(void *user);
+
+/* Default Loop iteration cap (max_loop_iterations = 0). Generative models
+ * loop a few thousand times; a run at this cap is almost surely one that
+ * never ends (a trip count of 10^12 read from a file, a condition that stays
+ * true, loops nested in loops). */
+#define NNE_DEFAULT_MAX_LOOP_ITERATIONS 1000000
+
 typedef struct nne_session_options {
     uint32_t struct_size;       /* sizeof(nne_session_options); set by nne_session_options_default() */
     int32_t threads;            /* 0: 1 thread */
     size_t arena_limit_bytes;   /* 0: no limit; prepare fails with OUT_OF_MEMORY above it */
+    /* Memory limit of the session: every byte the library allocates while the
+     * session prepares or runs counts (arena, scratch, folded constants,
+     * outputs shaped at run time, Loop/Scan/sequence buffers, temporaries)
+     * until it is freed; an allocation over it fails the call with
+     * NNE_ERR_OUT_OF_MEMORY and a message naming the limit. The model's own
+     * memory (its initializers) is not counted. 0: the default, half of the
+     * smaller of physical memory and the process's address-space limit
+     * (RLIMIT_AS / RLIMIT_DATA); SIZE_MAX: no limit but physical memory. */
+    size_t memory_limit_bytes;
+    /* Loop iterations one run (or prepare) may make, all Loop nodes and
+     * nested Loops together, before it fails with NNE_ERR_LIMIT:
+     * 0 = NNE_DEFAULT_MAX_LOOP_ITERATIONS, < 0 = no cap. */
+    int64_t max_loop_iterations;
+    nne_cancel_fn cancel_fn;    /* NULL: never cancelled */
+    void *cancel_user;
     /* new fields only ever go here, at the end (see "Option structs" above) */
 } nne_session_options;
 
@@ -276,6 +312,14 @@ static inline nne_session_options nne_session_options_default(void) {
     o.threads = 1;
     return o;
 }
+
+/* The memory limit a session with these options gets (resolves the default;
+ * `opt` may be NULL). */
+NNE_API size_t nne_session_options_memory_limit(const nne_session_options *opt);
+/* Bytes the session holds now (arena, scratch, folded constants, outputs of
+ * the last run) and the most it has held. */
+NNE_API size_t nne_session_memory_bytes(const nne_session *s);
+NNE_API size_t nne_session_memory_peak(const nne_session *s);
 
 /* Create a session on a model; the model must outlive it. `opt` may be NULL
  * (defaults); it is copied, the caller keeps it. NNE_ERR_INVALID_ARG when

@@ -34,9 +34,9 @@ int32_t nne_version_number(void) { return NNE_VERSION_NUMBER; }
  * the end of its last field. When you add a field: name it here; if the
  * assert fails, add an explicit padding member before the new field. */
 #define NNE_END_OF(type, field) (offsetof(type, field) + sizeof(((type *)0)->field))
-static_assert(sizeof(nne_model_options) == NNE_END_OF(nne_model_options, allow_unsupported),
+static_assert(sizeof(nne_model_options) == NNE_END_OF(nne_model_options, max_memory_bytes),
               "nne_model_options: name its last field here; the struct must not end in padding");
-static_assert(sizeof(nne_session_options) == NNE_END_OF(nne_session_options, arena_limit_bytes),
+static_assert(sizeof(nne_session_options) == NNE_END_OF(nne_session_options, cancel_user),
               "nne_session_options: name its last field here; the struct must not end in padding");
 
 nne_status nne_options_read(void *dst, size_t dst_size, const void *src, const char *what) {

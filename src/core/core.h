@@ -37,6 +37,20 @@ char *nne_strndup(const char *s, size_t n);
  * defaults. Fails (message names `what`) on struct_size 0 or when the caller
  * sets an option past dst_size (a newer header). abi.c explains the rule. */
 nne_status nne_options_read(void *dst, size_t dst_size, const void *src, const char *what);
+/* Memory budgets (alloc.c): while a budget is current on a thread, the
+ * library's allocations on that thread are charged to it and refused (NULL)
+ * when they would take `used` over `limit` (0: no limit); each block gives
+ * its bytes back to its budget when freed. A budget must outlive the blocks
+ * charged to it. */
+typedef struct nne_budget {
+    size_t limit;
+    size_t used, peak;   /* updated atomically */
+    int refused;         /* an allocation was refused for the limit */
+    size_t refused_bytes, refused_used; /* the request refused, the bytes in use then */
+} nne_budget;
+nne_budget *nne_budget_enter(nne_budget *b); /* returns the previous one */
+void nne_budget_leave(nne_budget *prev);
+size_t nne_budget_used(const nne_budget *b);
 
 /* Element count of dims with overflow check; -1 when it overflows or a dim < 0. */
 int64_t nne_dims_numel(int ndim, const int64_t *dims);

@@ -22,6 +22,8 @@ const char *nne_status_str(nne_status st) {
     case NNE_ERR_CORRUPT_MODEL: return "NNE_ERR_CORRUPT_MODEL";
     case NNE_ERR_IO: return "NNE_ERR_IO";
     case NNE_ERR_INTERNAL: return "NNE_ERR_INTERNAL";
+    case NNE_ERR_CANCELLED: return "NNE_ERR_CANCELLED";
+    case NNE_ERR_LIMIT: return "NNE_ERR_LIMIT";
     }
     return "NNE_ERR_UNKNOWN";
 }
@@ -103,43 +105,6 @@ size_t nne_mem_cap(void) {
     }
     return cap;
 }
-
-static void *libc_malloc(void *u, size_t n) { (void)u; return malloc(n); }
-static void *libc_realloc(void *u, void *p, size_t n) { (void)u; return realloc(p, n); }
-static void *libc_aligned(void *u, size_t a, size_t n) { (void)u; return aligned_alloc(a, n); }
-static void libc_free(void *u, void *p) { (void)u; free(p); }
-static nne_allocator g_alloc = {libc_malloc, libc_realloc, libc_aligned, libc_free, NULL};
-
-void nne_allocator_set(const nne_allocator *a) {
-    static const nne_allocator libc = {libc_malloc, libc_realloc, libc_aligned, libc_free, NULL};
-    g_alloc = a ? *a : libc;
-}
-
-void *nne_malloc(size_t n) {
-    if (n > NNE_MAX_ALLOC) return NULL;
-    return g_alloc.malloc_fn(g_alloc.user, n ? n : 1);
-}
-void *nne_calloc(size_t n, size_t sz) {
-    size_t tot;
-    if (!nne_mul_ok(n, sz, &tot) || tot > NNE_MAX_ALLOC) return NULL;
-    void *p = g_alloc.malloc_fn(g_alloc.user, tot ? tot : 1);
-    if (p) memset(p, 0, tot);
-    return p;
-}
-void *nne_realloc(void *p, size_t n) {
-    if (n > NNE_MAX_ALLOC) return NULL;
-    return g_alloc.realloc_fn(g_alloc.user, p, n ? n : 1);
-}
-void nne_free(void *p) {
-    if (p) g_alloc.free_fn(g_alloc.user, p);
-}
-
-void *nne_aligned_alloc(size_t n) {
-    if (n > NNE_MAX_ALLOC || n > nne_mem_cap()) return NULL;
-    size_t r = (n + NNE_ALIGN - 1) / NNE_ALIGN * NNE_ALIGN;
-    return g_alloc.aligned_alloc_fn(g_alloc.user, NNE_ALIGN, r ? r : NNE_ALIGN);
-}
-void nne_aligned_free(void *p) { nne_free(p); }
 
 char *nne_strndup(const char *s, size_t n) {
     char *r = nne_malloc(n + 1);

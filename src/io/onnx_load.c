@@ -790,16 +790,48 @@ void nne_model_destroy(nne_model *m) {
     nne_free(m->opsets);
     nne_free(m->feed);
     nne_free(m->producer);
-    nne_free(m);
+    nne_budget *b = m->budget;
+    nne_free(m); /* charged to b too: b goes last */
+    nne_free(b);
 }
 
+static nne_status load_memory(const void *data, size_t size, const char *base_dir, const nne_model_options *opt,
+                              nne_model **out);
+
+/* Loading runs under a budget of its own, kept by the model: it measures the
+ * model's memory (nne_model_memory_bytes) and enforces max_memory_bytes. */
 nne_status nne_model_load_memory(const void *data, size_t size, const char *base_dir,
                                  const nne_model_options *opt, nne_model **out) {
     if (!out || (!data && size)) return nne_error(NNE_ERR_INVALID_ARG, "nne_model_load_memory: NULL argument");
     *out = NULL;
+    /* the caller's options, of whatever size it was built with (abi.c) */
     nne_model_options o = nne_model_options_default();
     nne_status ost = nne_options_read(&o, sizeof o, opt, "nne_model_options");
     if (ost != NNE_OK) return ost;
+    nne_budget *b = nne_calloc(1, sizeof *b);
+    if (!b) return nne_error(NNE_ERR_OUT_OF_MEMORY, "onnx: out of memory");
+    b->limit = o.max_memory_bytes != SIZE_MAX ? o.max_memory_bytes : 0;
+    nne_budget *prev = nne_budget_enter(b);
+    nne_status st = load_memory(data, size, base_dir, &o, out);
+    nne_budget_leave(prev);
+    if (st != NNE_OK) {
+        if (b->refused) {
+            nne_error_prefix("memory limit of %zu bytes for the model reached (%zu bytes in use, %zu more requested; "
+                             "the model option max_memory_bytes, nnedge --max-memory)",
+                             b->limit, b->refused_used, b->refused_bytes);
+            st = NNE_ERR_OUT_OF_MEMORY;
+        }
+        nne_free(b);
+        return st;
+    }
+    (*out)->budget = b;
+    return NNE_OK;
+}
+
+size_t nne_model_memory_bytes(const nne_model *m) { return m && m->budget ? nne_budget_used(m->budget) : 0; }
+
+static nne_status load_memory(const void *data, size_t size, const char *base_dir, const nne_model_options *opt,
+                              nne_model **out) {
     nne_model *m = nne_model_new();
     if (!m) return nne_error(NNE_ERR_OUT_OF_MEMORY, "onnx: out of memory");
     t_load_oom = 0;
@@ -854,13 +886,22 @@ nne_status nne_model_load_memory(const void *data, size_t size, const char *base
         }
     }
     int64_t main_opset = nne_model_opset_for(m, "");
+    for (int i = 0; i < m->n_opsets; i++) {
+        const char *d = m->opsets[i].domain;
+        if ((!d[0] || !strcmp(d, "ai.onnx")) && m->opsets[i].version < 1) {
+            /* ops have no version 0: nothing could be chosen for its nodes */
+            st = nne_error(NNE_ERR_CORRUPT_MODEL, "onnx: opset import of ai.onnx has version %lld, expected 1-28",
+                           (long long)m->opsets[i].version);
+            goto fail;
+        }
+    }
     if (main_opset > 28) {
         st = nne_error(NNE_ERR_UNSUPPORTED, "onnx: opset %lld is newer than nnedge supports (1-28)",
                        (long long)main_opset);
         goto fail;
     }
     if ((st = parse_graph(&ld, &r, &graph_f, NULL, &m->graph)) != NNE_OK) goto fail;
-    if (ld.n_unsupported && !o.allow_unsupported) {
+    if (ld.n_unsupported && !opt->allow_unsupported) {
         if (ld.n_unsupported > 1)
             st = nne_error(NNE_ERR_UNSUPPORTED, "onnx: unsupported %s (and %d more unsupported nodes)", ld.unsupported,
                            ld.n_unsupported - 1);
@@ -869,6 +910,10 @@ nne_status nne_model_load_memory(const void *data, size_t size, const char *base
         goto fail;
     }
     nne_graph *g = m->graph;
+    if (g->n_outputs == 0) {
+        st = nne_error(NNE_ERR_CORRUPT_MODEL, "onnx: the graph declares no outputs; a model must have at least one");
+        goto fail;
+    }
     m->feed = nne_calloc((size_t)g->n_inputs + 1, sizeof(int));
     if (!m->feed) {
         st = nne_error(NNE_ERR_OUT_OF_MEMORY, "onnx: out of memory");

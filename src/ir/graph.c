@@ -10,6 +10,12 @@
 static uint64_t hash_str(const char *s) {
     uint64_t h = 1469598103934665603ull;
     while (*s) h = (h ^ (uint8_t)*s++) * 1099511628211ull;
+    /* FNV's multiply only carries bits upward, so the low bits the table
+     * masks see little of the name ("v1".."v100000" cluster under linear
+     * probing): fold the high bits down */
+    h ^= h >> 32;
+    h *= 0xd6e8feb86659fd93ull;
+    h ^= h >> 32;
     return h;
 }
 

@@ -108,6 +108,7 @@ struct nne_model {
     char *producer;
     int n_sessions;      /* live sessions on this model (atomic; see nne_model_session_ref) */
     int shared;          /* 1 once any session was made: the graph is frozen (atomic) */
+    struct nne_budget *budget; /* what loading allocated (core.h); freed last */
 };
 
 nne_graph *nne_graph_create(nne_graph *parent);

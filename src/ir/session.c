@@ -14,7 +14,9 @@
  *      [producer, last consumer] (subgraph references count as uses); buffers
  *      are placed largest first at the lowest offset that does not overlap a
  *      placed buffer with an intersecting lifetime (the greedy planner of
- *      TFLM, written anew).
+ *      TFLM, written anew). A segment tree over node indices finds the
+ *      placed buffers whose lifetimes meet a new one, so planning a long
+ *      chain is O(n log n) (plan_arena).
  * Run: nodes execute in order; static outputs live in the arena, dynamic ones
  * are allocated as they are produced and freed after their last use.
  * Subgraphs (If/Loop/Scan bodies) run through the same node loop with every
@@ -28,6 +30,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 enum { VS_UNKNOWN = 0, VS_INPUT, VS_CONST, VS_STATIC, VS_DYNAMIC };
 enum { NM_STATIC = 0, NM_FOLDED, NM_DYNAMIC };
@@ -46,6 +49,8 @@ struct nne_op_ctx {
     const nne_tensor **ins;
     size_t scratch_req;
     void *scratch_mem; /* malloc'd scratch for POL_MALLOC */
+    const nne_attr *bad_attr; /* first attribute read as another type */
+    int bad_expect;
 };
 
 struct exec {
@@ -84,6 +89,8 @@ struct nne_session {
     uint8_t *bound;
     exec main;
     uint64_t rng;
+    nne_budget budget;      /* memory charged while preparing/running (alloc.c) */
+    int64_t loop_iters;     /* Loop iterations of the current prepare/run (the cap) */
 };
 
 
@@ -140,9 +147,41 @@ nne_status nne_tensor_clone(const nne_tensor *src, nne_tensor *dst) {
 }
 
 static nne_status sess_fail(nne_session *s, nne_status st) {
+    if (s->budget.refused) {
+        /* the failing call site said "cannot allocate"; say why */
+        nne_error_prefix("memory limit of %zu bytes reached (%zu bytes in use, %zu more requested; the session "
+                         "option memory_limit_bytes, nnedge --max-memory)",
+                         s->budget.limit, s->budget.refused_used, s->budget.refused_bytes);
+        s->budget.refused = 0;
+        if (st != NNE_ERR_CANCELLED && st != NNE_ERR_LIMIT) st = NNE_ERR_OUT_OF_MEMORY;
+    }
     snprintf(s->err, sizeof s->err, "%s", nne_last_error());
     return st;
 }
+
+/* The user's cancel callback, called between nodes and at Loop/Scan iterations. */
+static nne_status check_cancel(const nne_session *s) {
+    if (s->opt.cancel_fn && s->opt.cancel_fn(s->opt.cancel_user))
+        return nne_error(NNE_ERR_CANCELLED, "cancelled by the session's cancel callback");
+    return NNE_OK;
+}
+
+size_t nne_session_options_memory_limit(const nne_session_options *opt) {
+    /* only the fields inside the caller's struct_size (abi.c); invalid options: the default */
+    nne_session_options o = nne_session_options_default();
+    if (nne_options_read(&o, sizeof o, opt, "nne_session_options") != NNE_OK) o = nne_session_options_default();
+    if (o.memory_limit_bytes) return o.memory_limit_bytes == SIZE_MAX ? 0 : o.memory_limit_bytes;
+    /* half of what the process may use at most: room for the model's weights,
+     * the caller's buffers and a second session */
+    size_t cap = nne_mem_cap();
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_AS, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < cap) cap = rl.rlim_cur;
+    if (getrlimit(RLIMIT_DATA, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < cap) cap = rl.rlim_cur;
+    return cap / 2;
+}
+
+size_t nne_session_memory_bytes(const nne_session *s) { return s ? nne_budget_used(&s->budget) : 0; }
+size_t nne_session_memory_peak(const nne_session *s) { return s ? s->budget.peak : 0; }
 
 const char *nne_session_last_error(const nne_session *s) { return s ? s->err : "no session"; }
 
@@ -220,6 +259,19 @@ static void exec_free(exec *ex) {
 /* ---------------------------------------------------------- ctx API -- */
 
 int nne_ctx_shape_only(const nne_op_ctx *ctx) { return ctx->shape_only; }
+nne_status nne_ctx_check_cancel(nne_op_ctx *ctx) { return check_cancel(ctx->ex->s); }
+nne_status nne_ctx_loop_step(nne_op_ctx *ctx, int64_t trip) {
+    nne_session *s = ctx->ex->s;
+    int64_t cap = s->opt.max_loop_iterations == 0 ? NNE_DEFAULT_MAX_LOOP_ITERATIONS : s->opt.max_loop_iterations;
+    if (cap > 0 && s->loop_iters >= cap)
+        return nne_ctx_fail(ctx, NNE_ERR_LIMIT,
+                            "the run reached the Loop iteration cap of %lld (all Loops together; this one's trip "
+                            "count %lld%s); if it is meant to run longer, raise the session option "
+                            "max_loop_iterations (nnedge --max-loop-iterations)",
+                            (long long)cap, (long long)trip, trip == INT64_MAX ? ": none, the condition decides" : "");
+    s->loop_iters++;
+    return check_cancel(s);
+}
 int nne_ctx_opset(const nne_op_ctx *ctx) { return ctx->node->opset; }
 const char *nne_ctx_node_name(const nne_op_ctx *ctx) { return ctx->node->name; }
 int nne_ctx_num_inputs(const nne_op_ctx *ctx) { return ctx->node->n_in; }
@@ -391,54 +443,71 @@ double nne_ctx_rand(nne_op_ctx *ctx) {
     return (double)((*x * 2685821657736338717ull) >> 11) * (1.0 / 9007199254740992.0);
 }
 
-/* attributes */
+/* attributes
+ * An accessor given an attribute of another type (a FLOATS kernel_shape, say)
+ * returns the default as if the attribute were absent and records the
+ * mismatch; run_node then fails the node naming both types, whatever the op
+ * made of the default. An INT where a FLOAT is expected is read as a float. */
 static const nne_attr *find_attr(const nne_op_ctx *ctx, const char *name) { return nne_node_attr(ctx->node, name); }
+
+static const nne_attr *typed_attr(const nne_op_ctx *ctx, const char *name, int type) {
+    const nne_attr *a = find_attr(ctx, name);
+    if (!a || a->type == type || (type == NNE_ATTR_FLOAT && a->type == NNE_ATTR_INT)) return a;
+    nne_op_ctx *c = (nne_op_ctx *)ctx; /* accessors take const ctx; the record is bookkeeping */
+    if (!c->bad_attr) {
+        c->bad_attr = a;
+        c->bad_expect = type;
+    }
+    return NULL;
+}
+
+static const char *attr_type_name(int t) {
+    static const char *const names[] = {"UNDEFINED", "FLOAT", "INT", "STRING", "TENSOR", "GRAPH", "FLOATS", "INTS",
+                                        "STRINGS", "TENSORS", "GRAPHS", "SPARSE_TENSOR", "SPARSE_TENSORS",
+                                        "TYPE_PROTO", "TYPE_PROTOS"};
+    return t >= 0 && t < (int)NNE_ARRAY_LEN(names) ? names[t] : "unknown";
+}
+
 int nne_attr_has(const nne_op_ctx *ctx, const char *name) { return find_attr(ctx, name) != NULL; }
 int64_t nne_attr_i(const nne_op_ctx *ctx, const char *name, int64_t def) {
-    const nne_attr *a = find_attr(ctx, name);
-    if (!a) return def;
-    if (a->type != NNE_ATTR_FLOAT) return a->i;
-    /* a float where an int is expected: saturate (casting NaN or 1e30 is undefined) */
-    if (!(a->f == a->f)) return 0;
-    if (a->f >= 9.2e18f) return INT64_MAX;
-    if (a->f <= -9.2e18f) return INT64_MIN;
-    return (int64_t)a->f;
+    const nne_attr *a = typed_attr(ctx, name, NNE_ATTR_INT);
+    return a ? a->i : def;
 }
 float nne_attr_f(const nne_op_ctx *ctx, const char *name, float def) {
-    const nne_attr *a = find_attr(ctx, name);
+    const nne_attr *a = typed_attr(ctx, name, NNE_ATTR_FLOAT);
     return a ? (a->type == NNE_ATTR_INT ? (float)a->i : a->f) : def;
 }
 const char *nne_attr_s(const nne_op_ctx *ctx, const char *name, const char *def) {
-    const nne_attr *a = find_attr(ctx, name);
+    const nne_attr *a = typed_attr(ctx, name, NNE_ATTR_STRING);
     return a && a->s ? a->s : def;
 }
 int nne_attr_ints(const nne_op_ctx *ctx, const char *name, const int64_t **vals) {
-    const nne_attr *a = find_attr(ctx, name);
+    const nne_attr *a = typed_attr(ctx, name, NNE_ATTR_INTS);
     *vals = NULL;
     if (!a) return -1;
     *vals = a->ints;
     return a->ints ? a->n : 0;
 }
 int nne_attr_floats(const nne_op_ctx *ctx, const char *name, const float **vals) {
-    const nne_attr *a = find_attr(ctx, name);
+    const nne_attr *a = typed_attr(ctx, name, NNE_ATTR_FLOATS);
     *vals = NULL;
     if (!a) return -1;
     *vals = a->floats;
     return a->floats ? a->n : 0;
 }
 int nne_attr_strings(const nne_op_ctx *ctx, const char *name, const char *const **vals) {
-    const nne_attr *a = find_attr(ctx, name);
+    const nne_attr *a = typed_attr(ctx, name, NNE_ATTR_STRINGS);
     *vals = NULL;
     if (!a) return -1;
     *vals = (const char *const *)a->strings;
     return a->strings ? a->n : 0;
 }
 const nne_tensor *nne_attr_t(const nne_op_ctx *ctx, const char *name) {
-    const nne_attr *a = find_attr(ctx, name);
+    const nne_attr *a = typed_attr(ctx, name, NNE_ATTR_TENSOR);
     return a ? a->t : NULL;
 }
 const struct nne_graph *nne_attr_g(const nne_op_ctx *ctx, const char *name) {
-    const nne_attr *a = find_attr(ctx, name);
+    const nne_attr *a = typed_attr(ctx, name, NNE_ATTR_GRAPH);
     return a ? a->g : NULL;
 }
 int nne_graph_num_inputs(const struct nne_graph *g) { return g->n_inputs; }
@@ -459,6 +528,10 @@ static nne_status run_node(exec *ex, int ni, int shape_only, int policy, const n
                       .ins = ex->ins};
     nne_status st = n->op->run(&ctx);
     if (ctx.scratch_mem) nne_aligned_free(ctx.scratch_mem);
+    if (ctx.bad_attr)
+        return nne_error(NNE_ERR_INVALID_ARG, "node \"%s\" (%s): attribute %s has type %s, expected %s", n->name,
+                         n->op_type, ctx.bad_attr->name, attr_type_name(ctx.bad_attr->type),
+                         attr_type_name(ctx.bad_expect));
     if (shape_only && st == NNE_OK) {
         if (ctx.scratch_req > ex->s->scratch_cap) {
             nne_aligned_free(ex->s->scratch);
@@ -535,6 +608,7 @@ nne_status nne_ctx_run_graph(nne_op_ctx *ctx, const struct nne_graph *g, int n_i
     }
     memcpy(sub.uses_left, sub.uses, (size_t)g->n_values * sizeof(int));
     for (int i = 0; i < g->n_nodes; i++) {
+        if ((st = check_cancel(ctx->ex->s)) != NNE_OK) goto done;
         st = run_node(&sub, i, 0, POL_MALLOC, NULL);
         if (st != NNE_OK) goto done;
         release_inputs(&sub, i);
@@ -591,6 +665,7 @@ nne_status nne_session_create(const nne_model *m, const nne_session_options *opt
     s->g = m->graph;
     nne_model_session_ref(m, 1); /* nne_model_optimize refuses while sessions exist */
     s->opt = o;
+    s->budget.limit = nne_session_options_memory_limit(&s->opt);
     *out = s;
     return NNE_OK;
 }
@@ -647,10 +722,94 @@ static int cmp_off(const void *a, const void *b) {
     return (*x)->off < (*y)->off ? -1 : (*x)->off > (*y)->off;
 }
 
-/* Greedy placement: largest first, lowest gap among lifetime-overlapping buffers. */
+/* Index of the placed buffers by lifetime, so that placing a buffer looks
+ * only at the placed buffers whose lifetimes intersect its own (a few in a
+ * long chain) instead of every placed buffer. Two segment trees over the
+ * node indices: `cover` keeps a buffer at the O(log n) nodes that cover its
+ * lifetime (the buffers alive at time t are on the path from leaf t to the
+ * root), `start` keeps it at every ancestor of the leaf of its first use
+ * (the buffers that start inside a range are at the range's O(log n)
+ * canonical nodes). A lifetime [f, l] meets the buffers alive at f plus
+ * those that start in (f, l]; the two sets are disjoint. */
+typedef struct plan_index {
+    int leaves;          /* power of two > last time */
+    int *cover, *start;  /* list heads per tree node (2 * leaves), -1: empty */
+    int *next, *buf;     /* entry pool: linked lists */
+    int used, cap;
+    int *fw_first, *fw_last;  /* Fenwick counts of placed lifetimes by first / last time */
+    size_t *sky, *sky_tag;    /* max end offset over time (segment tree: subtree max, whole-range max) */
+} plan_index;
+
+/* With more placed buffers alive than this, a buffer goes on top of them
+ * (the skyline) instead of into the lowest gap: finding the gap means
+ * sorting them all, and only graphs with thousands of tensors alive at once
+ * (hostile ones) get there; first fit is kept for everything real. */
+#define PLAN_FIRST_FIT_MAX 1024
+
+static void fw_add(int *fw, int n, int i) {
+    for (i++; i <= n; i += i & -i) fw[i]++;
+}
+static int fw_sum(const int *fw, int i) { /* entries at positions <= i */
+    int c = 0;
+    for (i++; i > 0; i -= i & -i) c += fw[i];
+    return c;
+}
+static void sky_update(plan_index *x, int node, int nl, int nr, int l, int r, size_t v) {
+    if (r < nl || nr < l) return;
+    if (x->sky[node] < v) x->sky[node] = v;
+    if (l <= nl && nr <= r) {
+        if (x->sky_tag[node] < v) x->sky_tag[node] = v;
+        return;
+    }
+    int mid = nl + (nr - nl) / 2;
+    sky_update(x, 2 * node, nl, mid, l, r, v);
+    sky_update(x, 2 * node + 1, mid + 1, nr, l, r, v);
+}
+static size_t sky_query(const plan_index *x, int node, int nl, int nr, int l, int r) {
+    if (r < nl || nr < l) return 0;
+    if (l <= nl && nr <= r) return x->sky[node];
+    int mid = nl + (nr - nl) / 2;
+    size_t a = sky_query(x, 2 * node, nl, mid, l, r), b = sky_query(x, 2 * node + 1, mid + 1, nr, l, r);
+    size_t m = a > b ? a : b;
+    return m > x->sky_tag[node] ? m : x->sky_tag[node];
+}
+
+static void pix_push(plan_index *x, int *head, int node, int b) {
+    x->buf[x->used] = b;
+    x->next[x->used] = head[node];
+    head[node] = x->used++;
+}
+
+static void pix_insert(plan_index *x, int b, int first, int last) {
+    for (int n = first + x->leaves; n >= 1; n >>= 1) pix_push(x, x->start, n, b);
+    for (int lo = first + x->leaves, hi = last + x->leaves + 1; lo < hi; lo >>= 1, hi >>= 1) {
+        if (lo & 1) pix_push(x, x->cover, lo++, b);
+        if (hi & 1) pix_push(x, x->cover, --hi, b);
+    }
+}
+
+/* Appends to out the buffers whose lifetimes meet [first, last]; returns the count. */
+static int pix_query(const plan_index *x, int first, int last, int *out) {
+    int k = 0;
+    for (int n = first + x->leaves; n >= 1; n >>= 1)
+        for (int e = x->cover[n]; e >= 0; e = x->next[e]) out[k++] = x->buf[e];
+    for (int lo = first + 1 + x->leaves, hi = last + x->leaves + 1; lo < hi; lo >>= 1, hi >>= 1) {
+        if (lo & 1)
+            for (int e = x->start[lo++]; e >= 0; e = x->next[e]) out[k++] = x->buf[e];
+        if (hi & 1)
+            for (int e = x->start[--hi]; e >= 0; e = x->next[e]) out[k++] = x->buf[e];
+    }
+    return k;
+}
+
+/* Greedy placement: largest first, lowest gap among lifetime-overlapping
+ * buffers. O(n log n) plus, per buffer, the sort of the (at most
+ * PLAN_FIRST_FIT_MAX) buffers alive with it. */
 static nne_status plan_arena(nne_session *s) {
     const nne_graph *g = s->g;
     int nb = 0;
+    plan_index px = {0};
+    int *hits = NULL;
     plan_buf *bufs = nne_calloc((size_t)s->nv + 1, sizeof *bufs);
     plan_buf **placed = nne_calloc((size_t)s->nv + 1, sizeof *placed);
     if (!bufs || !placed) goto oom;
@@ -681,23 +840,66 @@ static nne_status plan_arena(nne_session *s) {
     }
     nne_free(idx_of);
     qsort(bufs, (size_t)nb, sizeof *bufs, cmp_size_desc);
+    int levels = 1;
+    px.leaves = 1;
+    while (px.leaves <= s->nn) px.leaves <<= 1, levels++;
+    px.cap = nb * 3 * levels + 1;
+    px.cover = nne_malloc((size_t)px.leaves * 2 * sizeof(int));
+    px.start = nne_malloc((size_t)px.leaves * 2 * sizeof(int));
+    px.next = nne_calloc((size_t)px.cap, sizeof(int));
+    px.buf = nne_calloc((size_t)px.cap, sizeof(int));
+    hits = nne_calloc((size_t)nb + 1, sizeof(int));
+    px.fw_first = nne_calloc((size_t)px.leaves + 1, sizeof(int));
+    px.fw_last = nne_calloc((size_t)px.leaves + 1, sizeof(int));
+    px.sky = nne_calloc((size_t)px.leaves * 2, sizeof(size_t));
+    px.sky_tag = nne_calloc((size_t)px.leaves * 2, sizeof(size_t));
+    if (!px.cover || !px.start || !px.next || !px.buf || !hits || !px.fw_first || !px.fw_last || !px.sky ||
+        !px.sky_tag)
+        goto oom;
+    for (int n = 0; n < 2 * px.leaves; n++) px.cover[n] = px.start[n] = -1;
     size_t total = 0;
-    int np = 0;
     for (int b = 0; b < nb; b++) {
         plan_buf *cur = &bufs[b];
-        /* placed buffers live at the same time, sorted by offset */
+        if (cur->first < 0) cur->first = 0;
+        if (cur->last < cur->first) cur->last = cur->first;
+        /* placed buffers alive at the same time: all that start by cur's
+         * end less those that ended before its start */
+        int live = fw_sum(px.fw_first, cur->last) - fw_sum(px.fw_last, cur->first - 1);
         size_t off = 0;
-        for (int p = 0; p < np; p++) {
-            plan_buf *o = placed[p];
-            if (o->last < cur->first || cur->last < o->first) continue;
-            if (o->off >= off + cur->size) break; /* gap before o fits */
-            if (o->off + o->size > off) off = o->off + o->size;
+        if (live > PLAN_FIRST_FIT_MAX) {
+            off = sky_query(&px, 1, 0, px.leaves - 1, cur->first, cur->last);
+        } else {
+            /* those buffers sorted by offset; the lowest gap that fits */
+            int np = pix_query(&px, cur->first, cur->last, hits);
+            for (int p = 0; p < np; p++) placed[p] = &bufs[hits[p]];
+            qsort(placed, (size_t)np, sizeof *placed, cmp_off);
+            for (int p = 0; p < np; p++) {
+                plan_buf *o = placed[p];
+                if (o->off >= off + cur->size) break; /* gap before o fits */
+                if (o->off + o->size > off) off = o->off + o->size;
+            }
         }
         cur->off = off;
-        placed[np++] = cur;
-        qsort(placed, (size_t)np, sizeof *placed, cmp_off);
+        /* a zero-sized buffer never blocks another */
+        if (cur->size) {
+            pix_insert(&px, b, cur->first, cur->last);
+            fw_add(px.fw_first, px.leaves, cur->first);
+            fw_add(px.fw_last, px.leaves, cur->last);
+            sky_update(&px, 1, 0, px.leaves - 1, cur->first, cur->last, off + cur->size);
+        }
         if (off + cur->size > total) total = off + cur->size;
     }
+    nne_free(px.cover);
+    nne_free(px.start);
+    nne_free(px.next);
+    nne_free(px.buf);
+    nne_free(hits);
+    nne_free(px.fw_first);
+    nne_free(px.fw_last);
+    nne_free(px.sky);
+    nne_free(px.sky_tag);
+    px.cover = px.start = px.next = px.buf = hits = px.fw_first = px.fw_last = NULL;
+    px.sky = px.sky_tag = NULL; /* the oom path below frees them again */
     s->life_first = nne_calloc((size_t)s->nv + 1, sizeof(int));
     s->life_last = nne_calloc((size_t)s->nv + 1, sizeof(int));
     if (!s->life_first || !s->life_last) goto oom;
@@ -718,6 +920,15 @@ static nne_status plan_arena(nne_session *s) {
 oom:
     nne_free(bufs);
     nne_free(placed);
+    nne_free(px.cover);
+    nne_free(px.start);
+    nne_free(px.next);
+    nne_free(px.buf);
+    nne_free(hits);
+    nne_free(px.fw_first);
+    nne_free(px.fw_last);
+    nne_free(px.sky);
+    nne_free(px.sky_tag);
     return nne_error(NNE_ERR_OUT_OF_MEMORY, "session: out of memory");
 }
 
@@ -774,8 +985,19 @@ static nne_status seed_input(nne_session *s, int v, int32_t n, const char *const
     return NNE_OK;
 }
 
+static nne_status prepare(nne_session *s, int32_t n, const char *const *names, const nne_tensor *shapes);
+
 nne_status nne_session_prepare(nne_session *s, int32_t n, const char *const *names, const nne_tensor *shapes) {
     if (!s) return nne_error(NNE_ERR_INVALID_ARG, "nne_session_prepare: NULL session");
+    s->budget.refused = 0;
+    s->loop_iters = 0;
+    nne_budget *prev = nne_budget_enter(&s->budget);
+    nne_status st = prepare(s, n, names, shapes);
+    nne_budget_leave(prev);
+    return st;
+}
+
+static nne_status prepare(nne_session *s, int32_t n, const char *const *names, const nne_tensor *shapes) {
     unprepare(s);
     const nne_graph *g = s->g;
     s->nv = g->n_values;
@@ -814,6 +1036,7 @@ nne_status nne_session_prepare(nne_session *s, int32_t n, const char *const *nam
     if ((st = exec_init(&s->main, s, g, NULL)) != NNE_OK) goto fail;
     for (int i = 0; i < s->nn; i++) {
         const nne_node *nd = &g->nodes[i];
+        if ((st = check_cancel(s)) != NNE_OK) goto fail;
         if (!nd->op) {
             st = nne_error(NNE_ERR_UNSUPPORTED, "node \"%s\": op %s%s%s (opset %d) is not supported", nd->name,
                            nd->domain, nd->domain[0] ? ":" : "", nd->op_type, nd->opset);
@@ -887,7 +1110,7 @@ nne_status nne_session_prepare(nne_session *s, int32_t n, const char *const *nam
     s->prepared = 1;
     return NNE_OK;
 fail:
-    sess_fail(s, st);
+    st = sess_fail(s, st);
     unprepare(s);
     return st;
 }
@@ -919,8 +1142,19 @@ nne_status nne_session_set_input(nne_session *s, const char *name, const nne_ten
     return NNE_OK;
 }
 
+static nne_status run(nne_session *s);
+
 nne_status nne_session_run(nne_session *s) {
     if (!s) return nne_error(NNE_ERR_INVALID_ARG, "nne_session_run: NULL session");
+    s->budget.refused = 0;
+    s->loop_iters = 0;
+    nne_budget *prev = nne_budget_enter(&s->budget);
+    nne_status st = run(s);
+    nne_budget_leave(prev);
+    return st;
+}
+
+static nne_status run(nne_session *s) {
     if (!s->prepared) return sess_fail(s, nne_error(NNE_ERR_INVALID_ARG, "session is not prepared"));
     exec *ex = &s->main;
     for (int i = 0; i < s->m->n_feed; i++) {
@@ -932,7 +1166,9 @@ nne_status nne_session_run(nne_session *s) {
     memcpy(ex->uses_left, ex->uses, (size_t)s->nv * sizeof(int));
     for (int i = 0; i < s->nn; i++) {
         if (s->node_mode[i] == NM_FOLDED) continue;
-        nne_status st = run_node(ex, i, 0, s->node_mode[i] == NM_STATIC ? POL_PLAN : POL_MALLOC, NULL);
+        nne_status st = check_cancel(s);
+        if (st != NNE_OK) return sess_fail(s, st);
+        st = run_node(ex, i, 0, s->node_mode[i] == NM_STATIC ? POL_PLAN : POL_MALLOC, NULL);
         if (st != NNE_OK) return sess_fail(s, st);
         release_inputs(ex, i);
     }

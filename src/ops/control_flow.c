@@ -148,6 +148,8 @@ static nne_status loop_run(nne_op_ctx *ctx) {
     int64_t iter = 0;
     uint8_t cond_in;
     while (keep && iter < M) {
+        /* the session's cap (all Loops of the run) and the cancel callback */
+        if ((st = nne_ctx_loop_step(ctx, M)) != NNE_OK) goto done;
         int64_t it = iter;
         cond_in = (uint8_t)keep;
         bin[0] = (nne_tensor){.dtype = NNE_DTYPE_INT64, .ndim = 0, .data = &it};
@@ -280,6 +282,7 @@ static nne_status scan_once(nne_op_ctx *ctx, const struct nne_graph *body, const
         }
     }
     for (int64_t t = 0; t < L; t++) {
+        if ((st = nne_ctx_check_cancel(ctx)) != NNE_OK) goto done;
         for (int i = 0; i < N; i++) bin[i] = res[i];
         for (int j = 0; j < M; j++)
             take_slice(c->xs[j], c->in_axes[j], c->in_dirs[j] ? L - 1 - t : t, &bin[N + j]);

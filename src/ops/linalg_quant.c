@@ -98,7 +98,8 @@ static nne_status qgran_make(nne_op_ctx *ctx, const nne_tensor *x, const nne_ten
     }
     int okb = scale->ndim == rank;
     for (int i = 0; okb && i < rank; i++) {
-        if (i == axis) okb = scale->dims[i] == (x->dims[i] + block - 1) / block;
+        if (i == axis) /* ceil without x + block - 1, which overflows for a huge block_size */
+            okb = scale->dims[i] == x->dims[i] / block + (x->dims[i] % block != 0);
         else okb = scale->dims[i] == x->dims[i];
     }
     if (!okb) {

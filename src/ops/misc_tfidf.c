@@ -142,7 +142,11 @@ static nne_status tfidfvectorizer_run(nne_op_ctx *ctx) {
             int64_t lcount = (en - st) / n, *ids = idx + first;
             first += lcount;
             if (n < mn || lcount == 0) continue;
+            /* a skip s yields n-grams only while (n - 1)(s + 1) < C: bound
+             * the attribute (2^62 in a hostile file) by the row length,
+             * which also keeps (n - 1) * step below from overflowing */
             int64_t smax = n == 1 ? 0 : skips;
+            if (n > 1 && smax > (C - 1) / (n - 1) - 1) smax = (C - 1) / (n - 1) - 1;
             for (int64_t s = 0; s <= smax; s++) {
                 int64_t step = s + 1;
                 for (int64_t i = 0; i + (n - 1) * step < C; i++) {

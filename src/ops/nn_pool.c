@@ -27,10 +27,18 @@ typedef struct pool_args {
     double p;                /* LpPool exponent */
 } pool_args;
 
+/* First tap index kt in [0, k] with start + kt * d >= lim (k when none):
+ * the taps of a window that reach coordinate lim. */
+static int64_t nn_tap_first(int64_t start, int64_t lim, int64_t d, int64_t k) {
+    if (start >= lim) return 0;
+    int64_t t = (lim - start + d - 1) / d;
+    return t < k ? t : k;
+}
+
 static void pool_kernel(const pool_args *a, const float *x, float *y, int64_t *ind) {
     const nn_geom *g = &a->g;
     int nsp = g->nsp;
-    int64_t insp = nn_prod(g->in, nsp), outsp = nn_prod(g->out, nsp), taps = nn_prod(g->k, nsp);
+    int64_t insp = nn_prod(g->in, nsp), outsp = nn_prod(g->out, nsp);
     int64_t istride[NN_MAX_SP], cstride[NN_MAX_SP];
     /* row-major strides for addressing, column-major ones for Indices */
     {
@@ -50,28 +58,41 @@ static void pool_kernel(const pool_args *a, const float *x, float *y, int64_t *i
         const float *xp = x + pl * insp;
         int64_t oc[NN_MAX_SP] = {0};
         for (int64_t o = 0; o < outsp; o++) {
-            int64_t start[NN_MAX_SP];
-            for (int i = 0; i < nsp; i++) start[i] = oc[i] * g->s[i] - g->pb[i];
+            /* Clip the window to the input on each axis: taps klo[i] <= kt <
+             * khi[i] land inside, so a huge kernel costs only the taps that
+             * exist (the taps are walked in the same row-major order as the
+             * full window, so MaxPool's first-maximum index is unchanged).
+             * count_include_pad counts the taps inside the padded input,
+             * which is a product of per-axis counts. */
+            int64_t start[NN_MAX_SP], klo[NN_MAX_SP], khi[NN_MAX_SP], kt[NN_MAX_SP];
+            double cnt_pad = 1.0; /* may pass 2^63 with 3+ huge axes */
+            int64_t cnt = 1;
+            for (int i = 0; i < nsp; i++) {
+                start[i] = oc[i] * g->s[i] - g->pb[i];
+                klo[i] = nn_tap_first(start[i], 0, g->d[i], g->k[i]);
+                khi[i] = nn_tap_first(start[i], g->in[i], g->d[i], g->k[i]);
+                if (khi[i] < klo[i]) khi[i] = klo[i];
+                int64_t plo = nn_tap_first(start[i], -g->pb[i], g->d[i], g->k[i]);
+                int64_t phi = nn_tap_first(start[i], g->in[i] + g->pe[i], g->d[i], g->k[i]);
+                cnt_pad *= phi > plo ? (double)(phi - plo) : 0.0;
+                cnt *= khi[i] - klo[i];
+                kt[i] = klo[i];
+            }
             float best = -INFINITY;
             int64_t best_i = -1;
             double sum = 0.0;
-            int64_t cnt = 0, cnt_pad = 0;
-            for (int64_t t = 0; t < taps; t++) {
-                int64_t rem = t, off = 0, coff = 0;
-                int inside = 1, in_pad = 1;
-                for (int i = nsp - 1; i >= 0; i--) {
-                    int64_t kt = rem % g->k[i];
-                    rem /= g->k[i];
-                    int64_t c = start[i] + kt * g->d[i];
-                    if (c < 0 || c >= g->in[i]) inside = 0;
-                    if (c < -g->pb[i] || c >= g->in[i] + g->pe[i]) in_pad = 0;
+            for (int64_t t = 0; t < cnt; t++) {
+                int64_t off = 0, coff = 0;
+                for (int i = 0; i < nsp; i++) {
+                    int64_t c = start[i] + kt[i] * g->d[i];
                     off += c * istride[i];
                     coff += c * cstride[i];
                 }
-                if (in_pad) cnt_pad++;
-                if (!inside) continue;
+                for (int i = nsp - 1; i >= 0; i--) {
+                    if (++kt[i] < khi[i]) break;
+                    kt[i] = klo[i];
+                }
                 float v = xp[off];
-                cnt++;
                 if (a->kind == POOL_MAX) {
                     if (best_i < 0 || v > best) {
                         best = v;
@@ -88,8 +109,8 @@ static void pool_kernel(const pool_args *a, const float *x, float *y, int64_t *i
                 r = best;
                 if (ind) ind[pl * outsp + o] = pl * insp + (best_i < 0 ? 0 : best_i);
             } else if (a->kind == POOL_AVG) {
-                int64_t div = a->count_include_pad ? cnt_pad : cnt;
-                r = div > 0 ? (float)(sum / (double)div) : 0.0f;
+                double div = a->count_include_pad ? cnt_pad : (double)cnt;
+                r = div > 0 ? (float)(sum / div) : 0.0f;
             } else {
                 r = a->p == 2.0 ? (float)sqrt(sum) : (float)pow(sum, 1.0 / a->p);
             }

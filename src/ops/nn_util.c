@@ -209,26 +209,38 @@ nne_status nn_geom_conv(nne_op_ctx *ctx, nn_geom *g, const int64_t *kernel, int 
     NNE_TRY(nn_auto_pad(ctx, &ap));
     int ceil_mode = pool ? (int)nne_attr_i(ctx, "ceil_mode", 0) : 0;
     for (int i = 0; i < n; i++) {
-        int64_t ek = (g->k[i] - 1) * g->d[i] + 1; /* effective kernel extent */
+        /* k, d, s and pads are at most 2^31 (checked above) but the input
+         * size is any dim (huge in a zero-sized tensor), so every step that
+         * mixes them is overflow-checked */
+        int64_t ek = (g->k[i] - 1) * g->d[i] + 1; /* effective kernel extent, < 2^62 */
         int64_t in = g->in[i], s = g->s[i];
+        int bad = 0;
         if (ap == NN_PAD_NOTSET) {
             g->pb[i] = pads[i];
             g->pe[i] = pads[i + n];
-            int64_t span = in + g->pb[i] + g->pe[i] - ek;
-            if (span < 0)
+            int64_t padded, span;
+            bad |= __builtin_add_overflow(in, g->pb[i] + g->pe[i], &padded);
+            bad |= __builtin_sub_overflow(padded, ek, &span);
+            if (!bad && span < 0)
                 return nne_ctx_fail(ctx, NNE_ERR_INVALID_ARG,
                                     "kernel extent %lld exceeds padded input %lld on spatial axis %d",
-                                    (long long)ek, (long long)(in + g->pb[i] + g->pe[i]), i);
-            int64_t o = ceil_mode ? (span + s - 1) / s + 1 : span / s + 1;
-            /* windows starting in the end padding are dropped */
-            if (ceil_mode && (o - 1) * s >= in + g->pb[i]) o--;
-            g->out[i] = o;
+                                    (long long)ek, (long long)padded, i);
+            if (!bad) {
+                int64_t o = ceil_mode ? span / s + (span % s != 0) + 1 : span / s + 1;
+                /* windows starting in the end padding are dropped */
+                int64_t x = in + g->pb[i]; /* <= padded: no overflow */
+                if (ceil_mode && (o - 1) >= x / s + (x % s != 0)) o--;
+                g->out[i] = o;
+            }
         } else if (ap == NN_PAD_VALID) {
             g->pb[i] = g->pe[i] = 0;
             g->out[i] = in >= ek ? (in - ek) / s + 1 : 0;
         } else {
-            int64_t o = (in + s - 1) / s;
-            int64_t total = (o - 1) * s + ek - in;
+            int64_t o = in / s + (in % s != 0), total;
+            /* total = (o - 1) * s + ek - in, without overflow */
+            bad |= __builtin_mul_overflow(o > 0 ? o - 1 : 0, s, &total);
+            bad |= __builtin_add_overflow(total, ek - (o > 0 ? 0 : s), &total);
+            bad |= __builtin_sub_overflow(total, in, &total);
             if (total < 0) total = 0;
             if (ap == NN_PAD_SAME_UPPER) {
                 g->pb[i] = total / 2;
@@ -238,6 +250,10 @@ nne_status nn_geom_conv(nne_op_ctx *ctx, nn_geom *g, const int64_t *kernel, int 
             g->pe[i] = total - g->pb[i];
             g->out[i] = o;
         }
+        if (bad)
+            return nne_ctx_fail(ctx, NNE_ERR_INVALID_ARG,
+                                "input size %lld with kernel %lld, stride %lld on spatial axis %d overflows",
+                                (long long)in, (long long)g->k[i], (long long)s, i);
     }
     return NNE_OK;
 }

@@ -99,6 +99,14 @@ void *nne_ctx_scratch(nne_op_ctx *ctx, size_t bytes);
 /* Record an error "node \"name\" (OpType): <message>" and return st. */
 nne_status nne_ctx_fail(nne_op_ctx *ctx, nne_status st, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* NNE_OK, or NNE_ERR_CANCELLED (message set) when the session's cancel
+ * callback asks to stop: ops that iterate (Loop, Scan) call it every iteration. */
+nne_status nne_ctx_check_cancel(nne_op_ctx *ctx);
+/* Count one Loop iteration against the session's cap (all Loops of a run
+ * together, so nested loops cannot multiply it); NNE_ERR_LIMIT with the
+ * message set when it is reached. `trip` is the Loop's trip count (for the
+ * message; INT64_MAX when none). */
+nne_status nne_ctx_loop_step(nne_op_ctx *ctx, int64_t trip);
 /* Deterministic per-session random numbers in [0,1) (for Random* ops). */
 double nne_ctx_rand(nne_op_ctx *ctx);
 

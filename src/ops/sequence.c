@@ -205,7 +205,7 @@ static nne_status split_to_seq_run(nne_op_ctx *ctx) {
     } else if (sp->ndim == 0) {
         int64_t c = nne_tensor_get_i64(sp, 0);
         if (c <= 0) return nne_ctx_fail(ctx, NNE_ERR_INVALID_ARG, "split must be positive, got %lld", (long long)c);
-        int64_t cnt = (L + c - 1) / c;
+        int64_t cnt = L / c + (L % c != 0); /* L + c - 1 overflows for a huge split */
         if (cnt > 1024) return nne_ctx_fail(ctx, NNE_ERR_UNSUPPORTED, "more than 1024 pieces");
         n = (int)cnt;
         for (int k = 0; k < n; k++) lens[k] = (k == n - 1) ? L - c * (n - 1) : c;

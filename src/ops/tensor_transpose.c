@@ -92,7 +92,10 @@ static nne_status depthtospace_run(nne_op_ctx *ctx) {
                             "channels %lld not divisible by blocksize^2 = %lld", (long long)c,
                             (long long)(b * b));
     int64_t oc = c / (b * b);
-    int64_t od[4] = {n, oc, h * b, w * b};
+    int64_t od[4] = {n, oc, 0, 0};
+    /* dims of a zero-sized input can be huge: check the products */
+    if (__builtin_mul_overflow(h, b, &od[2]) || __builtin_mul_overflow(w, b, &od[3]))
+        return nne_ctx_fail(ctx, NNE_ERR_INVALID_ARG, "output size overflows");
     nne_tensor *y;
     NNE_TRY(nne_ctx_output(ctx, 0, x->dtype, 4, od, &y));
     if (nne_ctx_shape_only(ctx)) return NNE_OK;
@@ -119,7 +122,9 @@ static nne_status spacetodepth_run(nne_op_ctx *ctx) {
         return nne_ctx_fail(ctx, NNE_ERR_INVALID_ARG,
                             "spatial size %lldx%lld not divisible by blocksize %lld", (long long)h,
                             (long long)w, (long long)b);
-    int64_t od[4] = {n, c * b * b, h / b, w / b};
+    int64_t od[4] = {n, 0, h / b, w / b};
+    if (__builtin_mul_overflow(c, b * b, &od[1]))
+        return nne_ctx_fail(ctx, NNE_ERR_INVALID_ARG, "output channels overflow");
     nne_tensor *y;
     NNE_TRY(nne_ctx_output(ctx, 0, x->dtype, 4, od, &y));
     if (nne_ctx_shape_only(ctx)) return NNE_OK;

@@ -20,6 +20,7 @@ int main(void) {
     unit_elemwise();
     unit_fuzz_regress();
     unit_passes();
+    unit_limits();
     printf("%d passed, %d failed\n", g_unit_pass, g_unit_fail);
     return g_unit_fail ? 1 : 0;
 }

@@ -21,4 +21,5 @@ void unit_gemm(void);
 void unit_elemwise(void);
 void unit_fuzz_regress(void);
 void unit_passes(void);
+void unit_limits(void);
 #endif

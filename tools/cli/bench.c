@@ -78,7 +78,8 @@ int cli_bench(int argc, char **argv) {
     char (*fnames)[256] = calloc((size_t)argc + 1, 256);
     char *from_npy = NULL; /* per model input: data read by nne_npy_read_file */
     nne_status st;
-    int ni = 0, nfile = 0;
+    int ni = 0, nfile = 0, lr;
+    cli_limits lim = {0};
     if (!names || !shapes || !files || !fnames) {
         rc = cli_usage_error("out of memory");
         goto done;
@@ -107,6 +108,8 @@ int cli_bench(int argc, char **argv) {
                 rc = cli_usage_error("%s %s: expected a number", a, argv[i]);
                 goto done;
             }
+        } else if ((lr = cli_limit_option(argc, argv, &i, &lim)) != 0) {
+            if (lr < 0) goto done;
         } else if (a[0] == '-') {
             rc = cli_usage_error("bench: unknown option %s", a);
             goto done;
@@ -120,7 +123,7 @@ int cli_bench(int argc, char **argv) {
         rc = cli_usage_error("bench: no model given (nnedge bench MODEL)");
         goto done;
     }
-    if ((st = nne_model_load_file(path, NULL, &m)) != NNE_OK) {
+    if ((st = cli_load_model(path, &lim, NULL, &m)) != NNE_OK) {
         rc = cli_fail(st, NULL);
         goto done;
     }
@@ -139,6 +142,7 @@ int cli_bench(int argc, char **argv) {
         nne_model_input_info(m, i, &vi);
         inames[i] = vi.name;
         size_t nb = nne_tensor_nbytes(&ins[i]);
+        if (!cli_limits_charge(&lim, nb, vi.name)) goto done;
         ins[i].data = malloc(nb ? nb : 1);
         if (!ins[i].data) {
             rc = cli_usage_error("cannot allocate input %s", vi.name);
@@ -170,6 +174,7 @@ int cli_bench(int argc, char **argv) {
     }
     nne_session_options so = nne_session_options_default();
     so.threads = (int32_t)threads;
+    if (!cli_limits_apply(&lim, &so)) goto done;
     double t0 = cli_now_ms();
     if ((st = nne_session_create(m, &so, &s)) != NNE_OK || (st = nne_session_prepare(s, ni, inames, ins)) != NNE_OK) {
         rc = cli_fail(st, NULL);

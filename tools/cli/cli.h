@@ -32,4 +32,27 @@ double cli_now_ms(void);
 nne_status cli_input_shapes(const nne_model *m, int n, char (*names)[256], const nne_tensor *shapes,
                             nne_tensor *inputs);
 
+/* Limits of every verb that loads a model (limits.c). */
+typedef struct cli_limits {
+    size_t max_memory; /* --max-memory: 0 the library default, SIZE_MAX none */
+    int64_t max_loop;  /* --max-loop-iterations: 0 the library default */
+    size_t used;       /* the command's own buffers charged so far */
+} cli_limits;
+#define CLI_LIMITS_USAGE "[--max-memory SIZE] [--max-loop-iterations N] [--timeout-ms N]"
+extern long cli_timeout_ms; /* --timeout-ms given (0: none) */
+/* argv[*i] is a limit option: parse its value (advancing *i) and return 1;
+ * -1 after printing the error for a bad value; 0 for any other option. */
+int cli_limit_option(int argc, char **argv, int *i, cli_limits *l);
+/* Charge n bytes of the command's own buffers; 0 (error printed) over the limit. */
+int cli_limits_charge(cli_limits *l, size_t n, const char *what);
+/* Set the session's memory limit (what the command's buffers left), Loop cap
+ * and deadline; 0 (error printed) when nothing is left. */
+int cli_limits_apply(const cli_limits *l, nne_session_options *so);
+/* Load a model under what is left of the limit (options from base, may be
+ * NULL) and charge its memory. */
+/* "--max-memory is N bytes: the model holds M, ..." for an out-of-memory
+ * message of a command that loaded its model with cli_load_model; 0 if none. */
+int cli_limits_describe(char *buf, size_t cap);
+nne_status cli_load_model(const char *path, cli_limits *l, const nne_model_options *base, nne_model **m);
+
 #endif

@@ -45,6 +45,8 @@ int cli_eval(int argc, char **argv) {
     nne_session *s = NULL;
     nne_tensor X = {0}, Y = {0}, in = {0};
     nne_status st;
+    cli_limits lim = {0};
+    int lr;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "--json")) json = 1;
@@ -54,13 +56,15 @@ int cli_eval(int argc, char **argv) {
             char *e;
             scale = strtod(argv[++i], &e);
             if (*e || !argv[i][0]) return cli_usage_error("--scale %s: expected a number", argv[i]);
+        } else if ((lr = cli_limit_option(argc, argv, &i, &lim)) != 0) {
+            if (lr < 0) return EXIT_BAD_INPUT;
         } else if (a[0] == '-') return cli_usage_error("eval: unknown option %s", a);
         else if (!path) path = a;
         else return cli_usage_error("eval: more than one model given");
     }
     if (!path || !data_path || !label_path)
         return cli_usage_error("eval: usage: nnedge eval MODEL --data X.npy --labels Y.npy [--scale S]");
-    if ((st = nne_model_load_file(path, NULL, &m)) != NNE_OK) return cli_fail(st, NULL);
+    if ((st = cli_load_model(path, &lim, NULL, &m)) != NNE_OK) return cli_fail(st, NULL);
     if ((st = nne_npy_read_file(data_path, &X)) != NNE_OK || (st = nne_npy_read_file(label_path, &Y)) != NNE_OK) {
         rc = cli_fail(st, NULL);
         goto done;
@@ -95,7 +99,13 @@ int cli_eval(int argc, char **argv) {
     in.dtype = vi.dtype;
     in.ndim = vi.ndim;
     for (int d = 0; d < vi.ndim; d++) in.dims[d] = vi.dims[d] < 0 ? 1 : vi.dims[d];
-    if ((st = nne_session_create(m, NULL, &s)) != NNE_OK) {
+    nne_session_options so = nne_session_options_default();
+    if (!cli_limits_charge(&lim, nne_tensor_nbytes(&X), data_path) ||
+        !cli_limits_charge(&lim, nne_tensor_nbytes(&Y), label_path) ||
+        !cli_limits_charge(&lim, (size_t)(B * per) * nne_dtype_size(in.dtype), "the input batch") ||
+        !cli_limits_apply(&lim, &so))
+        goto done;
+    if ((st = nne_session_create(m, &so, &s)) != NNE_OK) {
         rc = cli_fail(st, NULL);
         goto done;
     }

@@ -66,6 +66,8 @@ int cli_info(int argc, char **argv) {
     nne_session *s = NULL;
     nne_tensor *ins = NULL;
     ops_acc *acc = calloc(1, sizeof *acc);
+    cli_limits lim = {0};
+    int lr;
     if (!names || !shapes || !acc) {
         rc = cli_usage_error("out of memory");
         goto done;
@@ -78,6 +80,8 @@ int cli_info(int argc, char **argv) {
                 goto done;
             }
             nshape++;
+        } else if ((lr = cli_limit_option(argc, argv, &i, &lim)) != 0) {
+            if (lr < 0) goto done;
         } else if (argv[i][0] == '-') {
             rc = cli_usage_error("info: unknown option %s", argv[i]);
             goto done;
@@ -93,7 +97,7 @@ int cli_info(int argc, char **argv) {
     }
     nne_model_options mo = nne_model_options_default();
     mo.allow_unsupported = 1;
-    nne_status st = nne_model_load_file(path, &mo, &m);
+    nne_status st = cli_load_model(path, &lim, &mo, &m);
     if (st != NNE_OK) {
         rc = cli_fail(st, NULL);
         goto done;
@@ -119,7 +123,12 @@ int cli_info(int argc, char **argv) {
             nne_model_input_info(m, i, &vi);
             inames[i] = vi.name;
         }
-        if ((st = nne_session_create(m, NULL, &s)) == NNE_OK &&
+        nne_session_options so = nne_session_options_default();
+        if (!cli_limits_apply(&lim, &so)) {
+            free(inames);
+            goto done;
+        }
+        if ((st = nne_session_create(m, &so, &s)) == NNE_OK &&
             (st = nne_session_prepare(s, ni, inames, ins)) == NNE_OK) {
             macs = nne_session_macs(s);
             arena = nne_session_arena_bytes(s);

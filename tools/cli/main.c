@@ -15,6 +15,9 @@ static void usage(FILE *f) {
             "  run   MODEL [-i NAME=FILE.npy]... [-o OUTDIR] [--threads N] [--optimize none|basic|all] [--json]\n"
             "  bench MODEL [--shape NAME=DIMS]... [-i NAME=FILE.npy]... [--threads N] [--runs N] [--warmup N] [--json]\n"
             "  eval  MODEL --data X.npy --labels Y.npy [--scale S] [--json]\n"
+            "  limits of every verb: " CLI_LIMITS_USAGE "\n"
+            "    --max-memory: bytes a model may use (K/M/G/T suffixes; none); default half of the\n"
+            "    memory the process may use\n"
             "exit status: 0 ok, 2 bad input or unsupported model, 1 internal error\n");
 }
 
@@ -35,6 +38,16 @@ static void print_error_line(const char *fmt, va_list ap) {
 int cli_fail(nne_status st, const char *context) {
     const char *msg = nne_last_error();
     if (!msg[0]) msg = nne_status_str(st);
+    char tbuf[96];
+    if (st == NNE_ERR_CANCELLED && cli_timeout_ms) {
+        snprintf(tbuf, sizeof tbuf, "the time limit of %ld ms (--timeout-ms) was reached", cli_timeout_ms);
+        msg = tbuf;
+    }
+    char note[200], mbuf[1400];
+    if (st == NNE_ERR_OUT_OF_MEMORY && strstr(msg, "memory limit of") && cli_limits_describe(note, sizeof note)) {
+        snprintf(mbuf, sizeof mbuf, "%s (%s)", msg, note);
+        msg = mbuf;
+    }
     if (context && context[0]) cli_usage_error("%s: %s", context, msg);
     else cli_usage_error("%s", msg);
     return st == NNE_ERR_INTERNAL ? EXIT_INTERNAL : EXIT_BAD_INPUT;

@@ -31,6 +31,8 @@ int cli_run(int argc, char **argv) {
     nne_model *m = NULL;
     nne_session *s = NULL;
     nne_status st;
+    cli_limits lim = {0};
+    int lr;
     if (!names || !files || !ins || !inames) {
         rc = cli_usage_error("out of memory");
         goto done;
@@ -59,6 +61,8 @@ int cli_run(int argc, char **argv) {
                 rc = cli_usage_error("--threads %s: expected a number from 1 to 1024", argv[i]);
                 goto done;
             }
+        } else if ((lr = cli_limit_option(argc, argv, &i, &lim)) != 0) {
+            if (lr < 0) goto done;
         } else if (a[0] == '-') {
             rc = cli_usage_error("run: unknown option %s", a);
             goto done;
@@ -72,7 +76,7 @@ int cli_run(int argc, char **argv) {
         rc = cli_usage_error("run: no model given (nnedge run MODEL -i NAME=FILE.npy)");
         goto done;
     }
-    if ((st = nne_model_load_file(path, NULL, &m)) != NNE_OK) {
+    if ((st = cli_load_model(path, &lim, NULL, &m)) != NNE_OK) {
         rc = cli_fail(st, NULL);
         goto done;
     }
@@ -104,6 +108,7 @@ int cli_run(int argc, char **argv) {
             goto done;
         }
         inames[k] = names[k];
+        if (!cli_limits_charge(&lim, nne_tensor_nbytes(&ins[k]), files[k])) goto done;
     }
     for (int i = 0; i < ni; i++) {
         nne_value_info vi;
@@ -118,6 +123,7 @@ int cli_run(int argc, char **argv) {
     }
     nne_session_options so = nne_session_options_default();
     so.threads = (int32_t)threads;
+    if (!cli_limits_apply(&lim, &so)) goto done;
     if ((st = nne_session_create(m, &so, &s)) != NNE_OK || (st = nne_session_prepare(s, nin, inames, ins)) != NNE_OK) {
         rc = cli_fail(st, NULL);
         goto done;
