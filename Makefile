@@ -134,6 +134,9 @@ test: setup
 	NNE_OPTIMIZE=all CONFORMANCE=build-san/conformance OUT=build-san/conformance-optimized.txt sh tests/conformance/check.sh
 	CONFORMANCE=build-san/conformance OUT=build-san/opcases sh tests/opcases/run.sh
 	@if [ -f tests/fuzz/fuzz.mk ]; then $(MAKE) test-bad-input NNEDGE=build-san/nnedge && $(MAKE) fuzz-smoke; fi
+	$(MAKE) test-hostile NNEDGE=build-san/nnedge
+	$(MAKE) all
+	$(MAKE) test-hostile NNEDGE=build/nnedge
 	NNEDGE=build-san/nnedge bash tests/diff/run.sh
 
 # Conformance without sanitizers (fast) and updating the committed pass list.
@@ -162,10 +165,18 @@ demo:
 	$(MAKE) all
 	sh scripts/demo.sh
 
+# Hostile inputs (tests/hostile/README.md): NNEDGE=build-san/nnedge runs the
+# sanitizer build under ASan's memory limits, build/nnedge runs under a 2 GiB
+# address-space limit. `make test` runs both.
+NNEDGE ?= $(BUILD)/nnedge
+test-hostile: $(NNEDGE)
+	NNEDGE=$(NNEDGE) bash tests/hostile/run.sh
+
 clean:
 	rm -rf build build-san build-fuzz
 
-.PHONY: FORCE all clean setup test conformance conformance-update conformance-oom demo install uninstall test-exports test-install
+.PHONY: FORCE all clean setup test test-hostile conformance conformance-update conformance-oom demo install uninstall \
+        test-exports test-install
 
 # Header dependencies: the compiler writes obj/X.d next to obj/X.o (-MMD) with
 # a phony target per header (-MP), so a removed header does not break the

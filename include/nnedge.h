@@ -142,10 +142,20 @@ typedef struct nne_tensor {
     void *data;                  /* ndim-dimensional C-order array */
 } nne_tensor;
 
-/* Number of elements (product of dims; 1 for a scalar). */
+/* Number of elements (product of dims; 1 for a scalar). -1 when a dim is
+ * negative, ndim is outside 0..NNE_MAX_DIMS, or the element count or byte
+ * count does not fit in int64_t (counting, as numpy does, only the non-zero
+ * dims: a shape (0, 2^62, 2^62) is invalid too, not empty). */
 NNE_API int64_t nne_tensor_numel(const nne_tensor *t);
-/* Bytes of data (numel * dtype size). */
+/* Bytes of data (numel * dtype size; 0 for a dtype without a size). SIZE_MAX
+ * when numel is -1 or the byte count exceeds INT64_MAX: no allocation of it
+ * succeeds, so malloc(nne_tensor_nbytes(t)) fails cleanly on a hostile shape
+ * instead of returning a buffer too small for it. */
 NNE_API size_t nne_tensor_nbytes(const nne_tensor *t);
+/* The same, checked: NNE_OK and *out = the byte count, or NNE_ERR_INVALID_ARG
+ * (the message gives the shape) and *out = SIZE_MAX. Use it before
+ * allocating a buffer for shapes that come from a file or a user. */
+NNE_API nne_status nne_tensor_nbytes_checked(const nne_tensor *t, size_t *out);
 
 /* Description of a model input or output. dims[i] < 0 means unknown;
  * dim_names[i] is then the symbolic name (or NULL). Pointers stay valid for

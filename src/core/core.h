@@ -21,6 +21,9 @@ void nne_log(nne_log_level lvl, const char *fmt, ...) __attribute__((format(prin
 static inline int nne_mul_ok(size_t a, size_t b, size_t *out) {
     return !__builtin_mul_overflow(a, b, out);
 }
+
+/* Saturating size arithmetic (nne_size_mul, _add, _elems, _align64). */
+#include "core/size.h"
 size_t nne_mem_cap(void);            /* bytes of physical memory */
 void *nne_malloc(size_t n);           /* NULL when n is absurd or allocation fails */
 void *nne_calloc(size_t n, size_t sz); /* overflow-checked */
@@ -54,6 +57,21 @@ size_t nne_budget_used(const nne_budget *b);
 
 /* Element count of dims with overflow check; -1 when it overflows or a dim < 0. */
 int64_t nne_dims_numel(int ndim, const int64_t *dims);
+
+/* THE checked size of a tensor: every size computed from dims (tensors, .npy,
+ * initializers, arena buffers, CLI buffers) goes through this. Returns 1 and
+ * sets *nbytes (and *numel when not NULL) when every dim is >= 0, ndim is
+ * within 0..NNE_MAX_DIMS and both the element count and the byte count
+ * (count * elem) fit in int64_t (so byte offsets computed in int64_t or
+ * ptrdiff_t cannot overflow either); returns 0 otherwise (*nbytes = SIZE_MAX,
+ * *numel = -1). As in numpy, the product of the NON-ZERO dims must fit as
+ * well: (0, 2^62, 2^62) is refused, so products of an empty tensor's dims
+ * stay representable. elem 0 (a dtype without a size) gives 0 bytes. */
+int nne_dims_nbytes(int ndim, const int64_t *dims, size_t elem, size_t *nbytes, int64_t *numel);
+/* The same check as an error: NNE_OK, or NNE_ERR_INVALID_ARG with the message
+ * "<what>: shape AxBxC of <dtype> overflows (more than 2^63 bytes)" or naming
+ * the negative dim. */
+nne_status nne_shape_check(const char *what, nne_dtype dt, int ndim, const int64_t *dims, size_t *nbytes);
 
 #define NNE_ALIGN 64
 #define NNE_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))

@@ -66,12 +66,26 @@ int nne_dtype_is_signed(nne_dtype dt) {
            dt == NNE_DTYPE_INT64 || nne_dtype_is_float(dt);
 }
 
+/* On a shape that overflows (or has a negative dim) numel is -1 and nbytes
+ * SIZE_MAX: no allocation of that size succeeds, where the 0 these once
+ * returned made callers allocate one byte and write far past it. */
 int64_t nne_tensor_numel(const nne_tensor *t) {
-    int64_t n = nne_dims_numel(t->ndim, t->dims);
-    return n < 0 ? 0 : n;
+    size_t nb;
+    int64_t n;
+    nne_dims_nbytes(t->ndim, t->dims, nne_dtype_size(t->dtype), &nb, &n);
+    return n;
 }
 size_t nne_tensor_nbytes(const nne_tensor *t) {
-    return (size_t)nne_tensor_numel(t) * nne_dtype_size(t->dtype);
+    size_t nb;
+    nne_dims_nbytes(t->ndim, t->dims, nne_dtype_size(t->dtype), &nb, NULL);
+    return nb;
+}
+nne_status nne_tensor_nbytes_checked(const nne_tensor *t, size_t *out) {
+    if (!t) return nne_error(NNE_ERR_INVALID_ARG, "nne_tensor_nbytes_checked: NULL tensor");
+    size_t nb = SIZE_MAX;
+    nne_status st = nne_shape_check("tensor", t->dtype, t->ndim, t->dims, &nb);
+    if (out) *out = nb;
+    return st;
 }
 
 float nne_f16_to_f32(uint16_t h) {

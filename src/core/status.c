@@ -116,10 +116,52 @@ char *nne_strndup(const char *s, size_t n) {
 char *nne_strdup(const char *s) { return nne_strndup(s, strlen(s)); }
 
 int64_t nne_dims_numel(int ndim, const int64_t *dims) {
-    int64_t n = 1;
-    for (int i = 0; i < ndim; i++) {
-        if (dims[i] < 0) return -1;
-        if (__builtin_mul_overflow(n, dims[i], &n)) return -1;
-    }
+    int64_t n;
+    size_t nb;
+    nne_dims_nbytes(ndim, dims, 1, &nb, &n);
     return n;
+}
+
+int nne_dims_nbytes(int ndim, const int64_t *dims, size_t elem, size_t *nbytes, int64_t *numel) {
+    int64_t n = 1, b;
+    *nbytes = SIZE_MAX;
+    if (numel) *numel = -1;
+    if (ndim < 0 || ndim > NNE_MAX_DIMS || elem > INT64_MAX) return 0;
+    int empty = 0;
+    for (int i = 0; i < ndim; i++) {
+        if (dims[i] < 0) return 0;
+        empty |= dims[i] == 0;
+    }
+    /* The product of the non-zero dims (times elem) must fit too, as numpy
+     * demands: an empty tensor of shape (0, 2^62, 2^62) is refused like a
+     * full one, so every product of a tensor's dims that an op computes stays
+     * representable, empty tensor or not. */
+    for (int i = 0; i < ndim; i++)
+        if (dims[i] && __builtin_mul_overflow(n, dims[i], &n)) return 0;
+    if (__builtin_mul_overflow(n, elem ? (int64_t)elem : 1, &b)) return 0;
+    if (empty) n = b = 0;
+    *nbytes = (size_t)b;
+    if (numel) *numel = n;
+    return 1;
+}
+
+nne_status nne_shape_check(const char *what, nne_dtype dt, int ndim, const int64_t *dims, size_t *nbytes) {
+    size_t nb;
+    if (nne_dims_nbytes(ndim, dims, nne_dtype_size(dt), &nb, NULL)) {
+        if (nbytes) *nbytes = nb;
+        return NNE_OK;
+    }
+    if (nbytes) *nbytes = SIZE_MAX;
+    if (ndim < 0 || ndim > NNE_MAX_DIMS)
+        return nne_error(NNE_ERR_INVALID_ARG, "%s: rank %d is outside 0..%d", what, ndim, NNE_MAX_DIMS);
+    char b[320];
+    size_t off = 0;
+    b[0] = 0;
+    for (int i = 0; i < ndim && off < sizeof b; i++)
+        off += (size_t)snprintf(b + off, sizeof b - off, i ? "x%lld" : "%lld", (long long)dims[i]);
+    for (int i = 0; i < ndim; i++)
+        if (dims[i] < 0)
+            return nne_error(NNE_ERR_INVALID_ARG, "%s: shape %s has a negative dimension", what, b);
+    return nne_error(NNE_ERR_INVALID_ARG, "%s: shape %s of %s is too large (the size overflows 2^63 bytes)", what,
+                     b, nne_dtype_name(dt));
 }

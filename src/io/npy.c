@@ -114,10 +114,8 @@ nne_status nne_npy_read_memory(const void *buf, size_t size, nne_tensor *out) {
     }
     out->ndim = nd;
     out->dtype = dt;
-    int64_t n = nne_dims_numel(nd, out->dims);
     size_t nbytes;
-    if (n < 0 || !nne_mul_ok((size_t)n, nne_dtype_size(dt), &nbytes))
-        return nne_error(NNE_ERR_INVALID_ARG, "npy: shape overflows");
+    if (nne_shape_check("npy", dt, nd, out->dims, &nbytes) != NNE_OK) return NNE_ERR_INVALID_ARG;
     size_t avail = size - hoff - hlen;
     if (avail < nbytes)
         return nne_error(NNE_ERR_INVALID_ARG, "npy: truncated data: %zu bytes present, %zu expected for the shape",
@@ -179,6 +177,9 @@ static const char *descr_of(nne_dtype dt) {
 nne_status nne_npy_write_file(const char *path, const nne_tensor *t) {
     const char *descr = descr_of(t->dtype);
     if (!descr) return nne_error(NNE_ERR_UNSUPPORTED, "npy: cannot write dtype %s", nne_dtype_name(t->dtype));
+    size_t nb;
+    if (nne_shape_check("npy", t->dtype, t->ndim, t->dims, &nb) != NNE_OK) return NNE_ERR_INVALID_ARG;
+    if (nb && !t->data) return nne_error(NNE_ERR_INVALID_ARG, "npy: tensor to write has no data");
     char hdr[1024];
     int off = snprintf(hdr, sizeof hdr, "{'descr': '%s', 'fortran_order': False, 'shape': (", descr);
     for (int i = 0; i < t->ndim; i++)
@@ -195,7 +196,6 @@ nne_status nne_npy_write_file(const char *path, const nne_tensor *t) {
     FILE *f = fopen(path, "wb");
     if (!f) return nne_error(NNE_ERR_IO, "cannot create %s: %s", path, strerror(errno));
     uint8_t pre[10] = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0, (uint8_t)(off & 0xff), (uint8_t)(off >> 8)};
-    size_t nb = nne_tensor_nbytes(t);
     int ok = fwrite(pre, 1, 10, f) == 10 && fwrite(hdr, 1, (size_t)off, f) == (size_t)off &&
              (nb == 0 || fwrite(t->data, 1, nb, f) == nb);
     ok = (fclose(f) == 0) && ok;

@@ -326,9 +326,9 @@ static nne_status tensor_from_reader(const pb_reader *r0, const char *base_dir, 
                        nne_dtype_name(out->dtype), tf.dtype);
         goto fail;
     }
-    int64_t n = nne_dims_numel(tf.ndim, tf.dims);
+    int64_t n;
     size_t nbytes;
-    if (n < 0 || !nne_mul_ok((size_t)n, es, &nbytes)) {
+    if (!nne_dims_nbytes(tf.ndim, tf.dims, es, &nbytes, &n)) {
         st = nne_error(NNE_ERR_CORRUPT_MODEL, "onnx: tensor \"%s\" has invalid dims (negative or overflowing)", tn);
         goto fail;
     }

@@ -319,9 +319,8 @@ nne_status nne_ctx_output(nne_op_ctx *ctx, int i, nne_dtype dt, int ndim, const 
         return nne_ctx_fail(ctx, NNE_ERR_UNSUPPORTED, "output rank %d exceeds %d", ndim, NNE_MAX_DIMS);
     if (!nne_dtype_size(dt))
         return nne_ctx_fail(ctx, NNE_ERR_UNSUPPORTED, "output dtype %s is not supported", nne_dtype_name(dt));
-    int64_t n = nne_dims_numel(ndim, dims);
     size_t nbytes;
-    if (n < 0 || !nne_mul_ok((size_t)n, nne_dtype_size(dt), &nbytes)) {
+    if (!nne_dims_nbytes(ndim, dims, nne_dtype_size(dt), &nbytes, NULL)) {
         char b[256];
         return nne_ctx_fail(ctx, NNE_ERR_INVALID_ARG, "output %d would have invalid shape %s", i,
                             nne_dims_str(ndim, dims, b, sizeof b));
@@ -817,7 +816,7 @@ static nne_status plan_arena(nne_session *s) {
         if (s->vstate[v] != VS_STATIC) continue;
         size_t sz = nne_tensor_nbytes(&s->shape[v]);
         bufs[nb].v = v;
-        bufs[nb].size = (sz + NNE_ALIGN - 1) / NNE_ALIGN * NNE_ALIGN;
+        bufs[nb].size = nne_size_align64(sz);
         bufs[nb].first = g->values[v].producer;
         bufs[nb].last = g->values[v].is_output ? s->nn : g->values[v].producer;
         nb++;
@@ -978,8 +977,10 @@ static nne_status seed_input(nne_session *s, int v, int32_t n, const char *const
         t->ndim = val->ndim;
         for (int d = 0; d < val->ndim; d++) t->dims[d] = val->dims[d] < 0 ? 1 : val->dims[d];
     }
-    if (nne_dims_numel(t->ndim, t->dims) < 0)
-        return nne_error(NNE_ERR_INVALID_ARG, "input \"%s\": shape overflows", val->name);
+    if (nne_shape_check("input", t->dtype, t->ndim, t->dims, NULL) != NNE_OK) {
+        nne_error_prefix("\"%s\"", val->name);
+        return NNE_ERR_INVALID_ARG;
+    }
     t->data = NULL;
     s->vstate[v] = VS_INPUT;
     return NNE_OK;

@@ -41,8 +41,8 @@ static nne_status cum_common(nne_op_ctx *ctx, int prod) {
         maxinner = nne_la_prod(X->dims, ax0 + 1, rank);
     }
     size_t total = 0;
-    size_t oacc = nne_la_reserve(&total, (size_t)maxinner * 8);
-    size_t orow = nne_la_reserve(&total, (size_t)maxinner * 8);
+    size_t oacc = nne_la_reserve(&total, nne_size_elems(maxinner, 8));
+    size_t orow = nne_la_reserve(&total, nne_size_elems(maxinner, 8));
     char *scr = nne_ctx_scratch(ctx, total);
     if (nne_ctx_shape_only(ctx)) return NNE_OK;
     if (!scr) return nne_ctx_fail(ctx, NNE_ERR_OUT_OF_MEMORY, "cannot allocate scratch memory");

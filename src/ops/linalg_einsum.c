@@ -330,9 +330,9 @@ static nne_status einsum_run(nne_op_ctx *ctx) {
         for (int i = 0; i < nn; i++) N *= e.size[nl[i]];
         for (int i = 0; i < nk; i++) K *= e.size[kl[i]];
         size_t total = 0;
-        size_t opa = nne_la_reserve(&total, (size_t)(Bn * M * K + 1) * sizeof(float));
-        size_t opb = nne_la_reserve(&total, (size_t)(Bn * K * N + 1) * sizeof(float));
-        size_t opc = nne_la_reserve(&total, (size_t)(Bn * M * N + 1) * sizeof(float));
+        size_t opa = nne_la_reserve(&total, nne_size_elems(Bn * M * K + 1, sizeof(float)));
+        size_t opb = nne_la_reserve(&total, nne_size_elems(Bn * K * N + 1, sizeof(float)));
+        size_t opc = nne_la_reserve(&total, nne_size_elems(Bn * M * N + 1, sizeof(float)));
         size_t ogs = nne_la_reserve(&total, nne_gemm_f32_scratch(M, N, K));
         char *scr = nne_ctx_scratch(ctx, total);
         if (nne_ctx_shape_only(ctx)) return NNE_OK;
@@ -369,8 +369,8 @@ static nne_status einsum_run(nne_op_ctx *ctx) {
     int64_t tot = 0;
     for (int i = 0; i < e.nin; i++) tot += nne_tensor_numel(nne_ctx_input(ctx, i));
     size_t total = 0;
-    size_t oxin = nne_la_reserve(&total, (size_t)(tot + 1) * sizeof(double));
-    size_t oacc = nne_la_reserve(&total, (size_t)(ny + 1) * sizeof(double));
+    size_t oxin = nne_la_reserve(&total, nne_size_elems(tot + 1, sizeof(double)));
+    size_t oacc = nne_la_reserve(&total, nne_size_elems(ny + 1, sizeof(double)));
     char *scr = nne_ctx_scratch(ctx, total);
     if (nne_ctx_shape_only(ctx)) return NNE_OK;
     if (!scr) return nne_ctx_fail(ctx, NNE_ERR_OUT_OF_MEMORY, "cannot allocate scratch memory");

@@ -75,15 +75,15 @@ static nne_status gemm_run(nne_op_ctx *ctx) {
     if (dt == NNE_DTYPE_FLOAT || dt == NNE_DTYPE_FLOAT16 || dt == NNE_DTYPE_BFLOAT16) {
         og = nne_la_reserve(&total, nne_gemm_f32_scratch(M, N, K));
         if (dt != NNE_DTYPE_FLOAT) {
-            oa = nne_la_reserve(&total, (size_t)na * sizeof(float));
-            ob = nne_la_reserve(&total, (size_t)nbn * sizeof(float));
-            oy = nne_la_reserve(&total, (size_t)ny * sizeof(float));
+            oa = nne_la_reserve(&total, nne_size_elems(na, sizeof(float)));
+            ob = nne_la_reserve(&total, nne_size_elems(nbn, sizeof(float)));
+            oy = nne_la_reserve(&total, nne_size_elems(ny, sizeof(float)));
         }
     } else if (dt != NNE_DTYPE_DOUBLE) {
         /* integers: exact int64 product, then alpha/beta in double */
-        oa = nne_la_reserve(&total, (size_t)na * sizeof(int64_t));
-        ob = nne_la_reserve(&total, (size_t)nbn * sizeof(int64_t));
-        oy = nne_la_reserve(&total, (size_t)ny * sizeof(int64_t));
+        oa = nne_la_reserve(&total, nne_size_elems(na, sizeof(int64_t)));
+        ob = nne_la_reserve(&total, nne_size_elems(nbn, sizeof(int64_t)));
+        oy = nne_la_reserve(&total, nne_size_elems(ny, sizeof(int64_t)));
     }
     char *scr = nne_ctx_scratch(ctx, total);
     if (nne_ctx_shape_only(ctx)) return NNE_OK;

@@ -100,12 +100,12 @@ static nne_status linattn_run(nne_op_ctx *ctx) {
     }
     int64_t nst = B * Hkv * dk * dv;
     size_t total = 0;
-    size_t os = nne_la_reserve(&total, (size_t)(nst + 1) * sizeof(double));
-    size_t oq = nne_la_reserve(&total, (size_t)(dk + 1) * sizeof(double));
-    size_t ok_ = nne_la_reserve(&total, (size_t)(dk + 1) * sizeof(double));
-    size_t ov = nne_la_reserve(&total, (size_t)(dv + 1) * sizeof(double));
-    size_t og = nne_la_reserve(&total, (size_t)(dk + 1) * sizeof(double));
-    size_t oo = nne_la_reserve(&total, (size_t)(dv + 1) * sizeof(double));
+    size_t os = nne_la_reserve(&total, nne_size_elems(nst + 1, sizeof(double)));
+    size_t oq = nne_la_reserve(&total, nne_size_elems(dk + 1, sizeof(double)));
+    size_t ok_ = nne_la_reserve(&total, nne_size_elems(dk + 1, sizeof(double)));
+    size_t ov = nne_la_reserve(&total, nne_size_elems(dv + 1, sizeof(double)));
+    size_t og = nne_la_reserve(&total, nne_size_elems(dk + 1, sizeof(double)));
+    size_t oo = nne_la_reserve(&total, nne_size_elems(dv + 1, sizeof(double)));
     char *scr = nne_ctx_scratch(ctx, total);
     if (nne_ctx_shape_only(ctx)) return NNE_OK;
     if (!scr) return nne_ctx_fail(ctx, NNE_ERR_OUT_OF_MEMORY, "cannot allocate scratch memory");

@@ -67,9 +67,9 @@ static nne_status loss_common(nne_op_ctx *ctx, int sce) {
     if (sce && nne_ctx_num_outputs(ctx) > 1) NNE_TRY(nne_ctx_output_like(ctx, 1, X, &LP));
     int64_t nx = nne_tensor_numel(X), nt = nne_tensor_numel(T);
     size_t total = 0;
-    size_t olp = nne_la_reserve(&total, (size_t)nx * sizeof(double));
-    size_t olo = nne_la_reserve(&total, (size_t)(nt + 1) * sizeof(double));
-    size_t ow = nne_la_reserve(&total, (size_t)(C + 1) * sizeof(double));
+    size_t olp = nne_la_reserve(&total, nne_size_elems(nx, sizeof(double)));
+    size_t olo = nne_la_reserve(&total, nne_size_elems(nt + 1, sizeof(double)));
+    size_t ow = nne_la_reserve(&total, nne_size_elems(C + 1, sizeof(double)));
     char *scr = nne_ctx_scratch(ctx, total);
     if (nne_ctx_shape_only(ctx)) return NNE_OK;
     if (!scr) return nne_ctx_fail(ctx, NNE_ERR_OUT_OF_MEMORY, "cannot allocate scratch memory");

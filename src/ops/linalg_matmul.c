@@ -143,14 +143,14 @@ static nne_status matmul_run(nne_op_ctx *ctx) {
     if (isf) {
         og = nne_la_reserve(&total, nne_gemm_f32_scratch(gm, N, K));
         if (dt != NNE_DTYPE_FLOAT) {
-            oa = nne_la_reserve(&total, (size_t)na * sizeof(float));
-            ob = nne_la_reserve(&total, (size_t)nbn * sizeof(float));
-            oy = nne_la_reserve(&total, (size_t)ny * sizeof(float));
+            oa = nne_la_reserve(&total, nne_size_elems(na, sizeof(float)));
+            ob = nne_la_reserve(&total, nne_size_elems(nbn, sizeof(float)));
+            oy = nne_la_reserve(&total, nne_size_elems(ny, sizeof(float)));
         }
     } else if (dt != NNE_DTYPE_DOUBLE) {
-        oa = nne_la_reserve(&total, (size_t)na * sizeof(int64_t));
-        ob = nne_la_reserve(&total, (size_t)nbn * sizeof(int64_t));
-        oy = nne_la_reserve(&total, (size_t)ny * sizeof(int64_t));
+        oa = nne_la_reserve(&total, nne_size_elems(na, sizeof(int64_t)));
+        ob = nne_la_reserve(&total, nne_size_elems(nbn, sizeof(int64_t)));
+        oy = nne_la_reserve(&total, nne_size_elems(ny, sizeof(int64_t)));
     }
     char *scr = nne_ctx_scratch(ctx, total);
     if (nne_ctx_shape_only(ctx)) return NNE_OK;
@@ -356,10 +356,10 @@ static nne_status matmulinteger_run(nne_op_ctx *ctx) {
     NNE_TRY(nne_ctx_output(ctx, 0, NNE_DTYPE_INT32, p.ndim, p.dims, &Y));
     int64_t na = nne_tensor_numel(A), nbn = nne_tensor_numel(B);
     size_t total = 0;
-    size_t oaz = nne_la_reserve(&total, (size_t)(p.a_mats * p.M) * sizeof(double));
-    size_t obz = nne_la_reserve(&total, (size_t)(p.b_mats * p.N) * sizeof(double));
-    size_t oa = nne_la_reserve(&total, (size_t)na * sizeof(int32_t));
-    size_t ob = nne_la_reserve(&total, (size_t)nbn * sizeof(int32_t));
+    size_t oaz = nne_la_reserve(&total, nne_size_elems(p.a_mats * p.M, sizeof(double)));
+    size_t obz = nne_la_reserve(&total, nne_size_elems(p.b_mats * p.N, sizeof(double)));
+    size_t oa = nne_la_reserve(&total, nne_size_elems(na, sizeof(int32_t)));
+    size_t ob = nne_la_reserve(&total, nne_size_elems(nbn, sizeof(int32_t)));
     char *scr = nne_ctx_scratch(ctx, total);
     if (nne_ctx_shape_only(ctx)) return NNE_OK;
     if (!scr) return nne_ctx_fail(ctx, NNE_ERR_OUT_OF_MEMORY, "cannot allocate scratch memory");
@@ -416,15 +416,15 @@ static nne_status qlinearmatmul_run(nne_op_ctx *ctx) {
     int64_t na = nne_tensor_numel(A), nbn = nne_tensor_numel(B), ny = nne_tensor_numel(Y);
     int64_t ra = p.a_mats * p.M, rb = p.b_mats * p.N;
     size_t total = 0;
-    size_t oaz = nne_la_reserve(&total, (size_t)ra * sizeof(double));
-    size_t oas = nne_la_reserve(&total, (size_t)ra * sizeof(double));
-    size_t obz = nne_la_reserve(&total, (size_t)rb * sizeof(double));
-    size_t obs = nne_la_reserve(&total, (size_t)rb * sizeof(double));
-    size_t oyz = nne_la_reserve(&total, (size_t)p.N * sizeof(double));
-    size_t oys = nne_la_reserve(&total, (size_t)p.N * sizeof(double));
-    size_t oa = nne_la_reserve(&total, (size_t)na * sizeof(int32_t));
-    size_t ob = nne_la_reserve(&total, (size_t)nbn * sizeof(int32_t));
-    size_t oacc = nne_la_reserve(&total, (size_t)ny * sizeof(int32_t));
+    size_t oaz = nne_la_reserve(&total, nne_size_elems(ra, sizeof(double)));
+    size_t oas = nne_la_reserve(&total, nne_size_elems(ra, sizeof(double)));
+    size_t obz = nne_la_reserve(&total, nne_size_elems(rb, sizeof(double)));
+    size_t obs = nne_la_reserve(&total, nne_size_elems(rb, sizeof(double)));
+    size_t oyz = nne_la_reserve(&total, nne_size_elems(p.N, sizeof(double)));
+    size_t oys = nne_la_reserve(&total, nne_size_elems(p.N, sizeof(double)));
+    size_t oa = nne_la_reserve(&total, nne_size_elems(na, sizeof(int32_t)));
+    size_t ob = nne_la_reserve(&total, nne_size_elems(nbn, sizeof(int32_t)));
+    size_t oacc = nne_la_reserve(&total, nne_size_elems(ny, sizeof(int32_t)));
     char *scr = nne_ctx_scratch(ctx, total);
     if (nne_ctx_shape_only(ctx)) return NNE_OK;
     if (!scr) return nne_ctx_fail(ctx, NNE_ERR_OUT_OF_MEMORY, "cannot allocate scratch memory");

@@ -164,8 +164,8 @@ static nne_status quantizelinear_run(nne_op_ctx *ctx) {
     NNE_TRY(nne_ctx_output(ctx, 0, ydt, x->ndim, x->dims, &y));
     int64_t ns = nne_tensor_numel(sc);
     size_t total = 0;
-    size_t osv = nne_la_reserve(&total, (size_t)ns * sizeof(double));
-    size_t ozv = nne_la_reserve(&total, (size_t)ns * sizeof(double));
+    size_t osv = nne_la_reserve(&total, nne_size_elems(ns, sizeof(double)));
+    size_t ozv = nne_la_reserve(&total, nne_size_elems(ns, sizeof(double)));
     char *scr = nne_ctx_scratch(ctx, total);
     if (nne_ctx_shape_only(ctx)) return NNE_OK;
     if (!scr) return nne_ctx_fail(ctx, NNE_ERR_OUT_OF_MEMORY, "cannot allocate scratch memory");
@@ -230,8 +230,8 @@ static nne_status dequantizelinear_run(nne_op_ctx *ctx) {
     NNE_TRY(nne_ctx_output(ctx, 0, ydt, x->ndim, x->dims, &y));
     int64_t ns = nne_tensor_numel(sc);
     size_t total = 0;
-    size_t osv = nne_la_reserve(&total, (size_t)ns * sizeof(double));
-    size_t ozv = nne_la_reserve(&total, (size_t)ns * sizeof(double));
+    size_t osv = nne_la_reserve(&total, nne_size_elems(ns, sizeof(double)));
+    size_t ozv = nne_la_reserve(&total, nne_size_elems(ns, sizeof(double)));
     char *scr = nne_ctx_scratch(ctx, total);
     if (nne_ctx_shape_only(ctx)) return NNE_OK;
     if (!scr) return nne_ctx_fail(ctx, NNE_ERR_OUT_OF_MEMORY, "cannot allocate scratch memory");

@@ -231,8 +231,8 @@ static nne_status reduce_common(nne_op_ctx *ctx, int op) {
     int exact = (X->dtype == NNE_DTYPE_INT64 || X->dtype == NNE_DTYPE_UINT64) &&
                 op != R_L2 && op != R_LOGSUM && op != R_LOGSUMEXP;
     size_t total = 0;
-    size_t oacc = nne_la_reserve(&total, (size_t)ny * sizeof(double)); /* int64 in exact mode */
-    size_t osh = op == R_LOGSUMEXP ? nne_la_reserve(&total, (size_t)ny * sizeof(double)) : 0;
+    size_t oacc = nne_la_reserve(&total, nne_size_elems(ny, sizeof(double))); /* int64 in exact mode */
+    size_t osh = op == R_LOGSUMEXP ? nne_la_reserve(&total, nne_size_elems(ny, sizeof(double))) : 0;
     char *scr = nne_ctx_scratch(ctx, total);
     if (nne_ctx_shape_only(ctx)) return NNE_OK;
     if (!scr) return nne_ctx_fail(ctx, NNE_ERR_OUT_OF_MEMORY, "cannot allocate scratch memory");

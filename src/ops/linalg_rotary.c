@@ -84,10 +84,10 @@ static nne_status rotary_run(nne_op_ctx *ctx) {
     nne_tensor *Y;
     NNE_TRY(nne_ctx_output_like(ctx, 0, X, &Y));
     size_t total = 0;
-    size_t ox = nne_la_reserve(&total, (size_t)(Dh + 1) * sizeof(float));
-    size_t oc = nne_la_reserve(&total, (size_t)(half + 1) * sizeof(float));
-    size_t os = nne_la_reserve(&total, (size_t)(half + 1) * sizeof(float));
-    size_t oy = nne_la_reserve(&total, (size_t)(Dh + 1) * sizeof(float));
+    size_t ox = nne_la_reserve(&total, nne_size_elems(Dh + 1, sizeof(float)));
+    size_t oc = nne_la_reserve(&total, nne_size_elems(half + 1, sizeof(float)));
+    size_t os = nne_la_reserve(&total, nne_size_elems(half + 1, sizeof(float)));
+    size_t oy = nne_la_reserve(&total, nne_size_elems(Dh + 1, sizeof(float)));
     char *scr = nne_ctx_scratch(ctx, total);
     if (nne_ctx_shape_only(ctx)) return NNE_OK;
     if (!scr) return nne_ctx_fail(ctx, NNE_ERR_OUT_OF_MEMORY, "cannot allocate scratch memory");

@@ -100,7 +100,7 @@ static nne_status softmax_common(nne_op_ctx *ctx, int kind) {
     nne_tensor *Y;
     NNE_TRY(nne_ctx_output_like(ctx, 0, X, &Y));
     int fast = X->dtype == NNE_DTYPE_FLOAT && inner == 1;
-    double *row = fast ? NULL : nne_ctx_scratch(ctx, (size_t)n * sizeof(double));
+    double *row = fast ? NULL : nne_ctx_scratch(ctx, nne_size_elems(n, sizeof(double)));
     if (nne_ctx_shape_only(ctx)) return NNE_OK;
     if (!fast && !row) return nne_ctx_fail(ctx, NNE_ERR_OUT_OF_MEMORY, "cannot allocate scratch memory");
     if (nne_tensor_numel(X) == 0) return NNE_OK;

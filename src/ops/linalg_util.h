@@ -38,8 +38,8 @@ int64_t nne_la_prod(const int64_t *dims, int a, int b);
  * Pieces are 64-byte aligned.
  */
 static inline size_t nne_la_reserve(size_t *total, size_t bytes) {
-    size_t off = *total;
-    *total += (bytes + 63) & ~(size_t)63;
+    size_t off = *total; /* saturating: an overflowing layout requests SIZE_MAX and fails cleanly */
+    *total = nne_size_add(*total, nne_size_align64(bytes));
     return off;
 }
 

@@ -92,12 +92,12 @@ static nne_status flexattention_run(nne_op_ctx *ctx) {
         !nne_tu_mul_ok(S, Ev, &sev) || nsc > lim || se > lim || sev > lim)
         return nne_ctx_fail(ctx, NNE_ERR_INVALID_ARG, "attention sizes too large: B*Hq*L*S, S*E or S*Ev > 2^40");
     size_t total = 0;
-    size_t osc = nne_la_reserve(&total, (size_t)nsc * nne_dtype_size(P));
-    size_t ok = nne_la_reserve(&total, (size_t)se * sizeof(double));
-    size_t ov = nne_la_reserve(&total, (size_t)sev * sizeof(double));
-    size_t oq = nne_la_reserve(&total, (size_t)E * sizeof(double));
-    size_t orow = nne_la_reserve(&total, (size_t)S * sizeof(double));
-    size_t oy = nne_la_reserve(&total, (size_t)Ev * sizeof(double));
+    size_t osc = nne_la_reserve(&total, nne_size_elems(nsc, nne_dtype_size(P)));
+    size_t ok = nne_la_reserve(&total, nne_size_elems(se, sizeof(double)));
+    size_t ov = nne_la_reserve(&total, nne_size_elems(sev, sizeof(double)));
+    size_t oq = nne_la_reserve(&total, nne_size_elems(E, sizeof(double)));
+    size_t orow = nne_la_reserve(&total, nne_size_elems(S, sizeof(double)));
+    size_t oy = nne_la_reserve(&total, nne_size_elems(Ev, sizeof(double)));
     char *base = nne_ctx_scratch(ctx, total);
     if (nne_ctx_shape_only(ctx)) return NNE_OK;
     if (!base) return nne_ctx_fail(ctx, NNE_ERR_OUT_OF_MEMORY, "no scratch memory");

@@ -25,8 +25,8 @@ typedef struct tfidf_sort {
 
 /* Carve one 64-byte aligned piece of the node's single scratch block. */
 static size_t tfidf_reserve(size_t *total, size_t bytes) {
-    size_t o = *total;
-    *total += (bytes + 63) & ~(size_t)63;
+    size_t o = *total; /* saturating: an overflowing layout fails at the allocation */
+    *total = nne_size_add(*total, nne_size_align64(bytes));
     return o;
 }
 
@@ -108,11 +108,11 @@ static nne_status tfidfvectorizer_run(nne_op_ctx *ctx) {
     else NNE_TRY(nne_ctx_output(ctx, 0, NNE_DTYPE_FLOAT, 1, yd + 1, &y));
     int64_t mxl = mx < nlev ? mx : nlev; /* longest n with pool entries */
     size_t tot = 0;
-    size_t ooff = tfidf_reserve(&tot, (size_t)total * sizeof(int64_t));
-    size_t oidx = tfidf_reserve(&tot, (size_t)total * sizeof(int64_t));
-    size_t otmp = tfidf_reserve(&tot, (size_t)total * sizeof(int64_t));
-    size_t ocnt = tfidf_reserve(&tot, (size_t)total * sizeof(double));
-    size_t ocand = tfidf_reserve(&tot, (size_t)(mxl > 0 ? mxl : 1) * sizeof(int64_t));
+    size_t ooff = tfidf_reserve(&tot, nne_size_elems(total, sizeof(int64_t)));
+    size_t oidx = tfidf_reserve(&tot, nne_size_elems(total, sizeof(int64_t)));
+    size_t otmp = tfidf_reserve(&tot, nne_size_elems(total, sizeof(int64_t)));
+    size_t ocnt = tfidf_reserve(&tot, nne_size_elems(total, sizeof(double)));
+    size_t ocand = tfidf_reserve(&tot, nne_size_elems(mxl > 0 ? mxl : 1, sizeof(int64_t)));
     char *base = nne_ctx_scratch(ctx, tot);
     if (nne_ctx_shape_only(ctx)) return NNE_OK;
     if (!base) return nne_ctx_fail(ctx, NNE_ERR_OUT_OF_MEMORY, "no scratch memory");

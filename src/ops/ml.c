@@ -171,7 +171,7 @@ static nne_status label_encoder_run(nne_op_ctx *ctx) {
     int64_t dims[NNE_MAX_DIMS];
     for (int i = 0; i < x->ndim; i++) dims[i] = x->dims[i];
     NNE_TRY(nne_ctx_output(ctx, 0, odt, x->ndim, dims, &y));
-    le_entry *tab = nne_ctx_scratch(ctx, (size_t)(keys.n ? keys.n : 1) * sizeof(le_entry));
+    le_entry *tab = nne_ctx_scratch(ctx, nne_size_elems(keys.n ? keys.n : 1, sizeof(le_entry)));
     if (nne_ctx_shape_only(ctx)) return NNE_OK;
     if (!tab) return nne_ctx_fail(ctx, NNE_ERR_OUT_OF_MEMORY, "no scratch memory");
 

@@ -71,8 +71,8 @@ static nne_status col2im_run(nne_op_ctx *ctx) {
     nne_tensor *Y;
     NNE_TRY(nne_ctx_output(ctx, 0, X->dtype, n + 2, od, &Y));
     nn_carve c = {0};
-    size_t xo = nn_carve_add(&c, (size_t)nne_tensor_numel(X) * sizeof(double));
-    size_t yo = nn_carve_add(&c, (size_t)nne_tensor_numel(Y) * sizeof(double));
+    size_t xo = nn_carve_add(&c, nne_size_elems(nne_tensor_numel(X), sizeof(double)));
+    size_t yo = nn_carve_add(&c, nne_size_elems(nne_tensor_numel(Y), sizeof(double)));
     void *base = nn_scratch(ctx, &c);
     if (nne_ctx_shape_only(ctx)) return NNE_OK;
     if (!base) return nne_ctx_fail(ctx, NNE_ERR_OUT_OF_MEMORY, "cannot allocate scratch memory");
@@ -137,7 +137,8 @@ static nne_status deformconv_run(nne_op_ctx *ctx) {
     int nsp = X->ndim - 2;
     int64_t N = X->dims[0], C = X->dims[1], M = W->dims[0];
     int64_t G = nne_attr_i(ctx, "group", 1), OG = nne_attr_i(ctx, "offset_group", 1);
-    if (G < 1 || OG < 1 || C % G || M % G || C % OG || W->dims[1] * G != C)
+    int64_t wc; /* W.shape[1] * group, which a hostile group overflows */
+    if (G < 1 || OG < 1 || C % G || M % G || C % OG || __builtin_mul_overflow(W->dims[1], G, &wc) || wc != C)
         return nne_ctx_fail(ctx, NNE_ERR_INVALID_ARG,
                             "group=%lld / offset_group=%lld do not fit C=%lld, oC=%lld, "
                             "W.shape[1]=%lld",
@@ -148,13 +149,18 @@ static nne_status deformconv_run(nne_op_ctx *ctx) {
     for (int i = 0; i < nsp; i++) g.in[i] = X->dims[2 + i];
     NNE_TRY(nn_geom_conv(ctx, &g, W->dims + 2, 0));
     int64_t taps = nn_prod(g.k, nsp), outsp = nn_prod(g.out, nsp), insp = nn_prod(g.in, nsp);
-    /* offset: (N, OG*taps*nsp, out...), mask: (N, OG*taps, out...) */
-    if (OF->ndim != X->ndim || OF->dims[0] != N || OF->dims[1] != OG * taps * nsp ||
-        nne_tensor_numel(OF) != N * OG * taps * nsp * outsp)
+    /* offset: (N, OG*taps*nsp, out...), mask: (N, OG*taps, out...); a hostile
+     * offset_group (with C = 0 any value divides C) must not overflow these */
+    int64_t ogt, ogtn, ofn, mkn;
+    if (__builtin_mul_overflow(OG, taps, &ogt) || __builtin_mul_overflow(ogt, (int64_t)nsp, &ogtn) ||
+        __builtin_mul_overflow(N, ogtn, &ofn) || __builtin_mul_overflow(ofn, outsp, &ofn) ||
+        __builtin_mul_overflow(N, ogt, &mkn) || __builtin_mul_overflow(mkn, outsp, &mkn))
+        return nne_ctx_fail(ctx, NNE_ERR_INVALID_ARG, "offset_group=%lld is too large", (long long)OG);
+    if (OF->ndim != X->ndim || OF->dims[0] != N || OF->dims[1] != ogtn || nne_tensor_numel(OF) != ofn)
         return nne_ctx_fail(ctx, NNE_ERR_INVALID_ARG,
                             "offset must have shape (N, offset_group*%lld, output spatial)",
                             (long long)(taps * nsp));
-    if (MK && (MK->dims[0] != N || nne_tensor_numel(MK) != N * OG * taps * outsp))
+    if (MK && (MK->dims[0] != N || nne_tensor_numel(MK) != mkn))
         return nne_ctx_fail(ctx, NNE_ERR_INVALID_ARG,
                             "mask must have shape (N, offset_group*%lld, output spatial)",
                             (long long)taps);
@@ -173,7 +179,7 @@ static nne_status deformconv_run(nne_op_ctx *ctx) {
     size_t mo = nn_carve_add(&c, MK ? nn_f32_copy_bytes(MK) : 0);
     size_t bo = nn_carve_add(&c, B ? nn_f32_copy_bytes(B) : 0);
     size_t yo = nn_carve_add(&c, nn_f32_copy_bytes(Y));
-    size_t co = nn_carve_add(&c, (size_t)(C * taps * outsp) * sizeof(float));
+    size_t co = nn_carve_add(&c, nne_size_mul(nne_size_mul(nne_size_elems(C, sizeof(float)), (size_t)taps), (size_t)outsp));
     size_t po = nn_carve_add(&c, nne_gemm_f32_scratch(M / G, outsp, C / G * taps));
     void *base = nn_scratch(ctx, &c);
     if (nne_ctx_shape_only(ctx)) return NNE_OK;
@@ -266,9 +272,9 @@ static nne_status causalconv_run(nne_op_ctx *ctx) {
     if (nne_ctx_num_outputs(ctx) > 1) NNE_TRY(nne_ctx_output(ctx, 1, X->dtype, 3, sd, &S));
     int64_t P = K - 1 + L;
     nn_carve c = {0};
-    size_t po = nn_carve_add(&c, (size_t)P * sizeof(double));
-    size_t wo = nn_carve_add(&c, (size_t)K * sizeof(double));
-    size_t yo = nn_carve_add(&c, (size_t)(L > K ? L : K) * sizeof(double));
+    size_t po = nn_carve_add(&c, nne_size_elems(P, sizeof(double)));
+    size_t wo = nn_carve_add(&c, nne_size_elems(K, sizeof(double)));
+    size_t yo = nn_carve_add(&c, nne_size_elems(L > K ? L : K, sizeof(double)));
     void *base = nn_scratch(ctx, &c);
     if (nne_ctx_shape_only(ctx)) return NNE_OK;
     if (!base) return nne_ctx_fail(ctx, NNE_ERR_OUT_OF_MEMORY, "cannot allocate scratch memory");

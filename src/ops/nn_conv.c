@@ -102,7 +102,8 @@ static nne_status conv_run(nne_op_ctx *ctx) {
     int64_t G = nne_attr_i(ctx, "group", 1);
     int64_t C = X->dims[1], M = W->dims[0];
     if (G < 1) return nne_ctx_fail(ctx, NNE_ERR_INVALID_ARG, "group=%lld, expected >= 1", (long long)G);
-    if (W->dims[1] * G != C)
+    int64_t wc; /* W.shape[1] * group, which a hostile group overflows */
+    if (__builtin_mul_overflow(W->dims[1], G, &wc) || wc != C)
         return nne_ctx_fail(ctx, NNE_ERR_INVALID_ARG,
                             "input channels %lld != W.shape[1]=%lld * group=%lld", (long long)C,
                             (long long)W->dims[1], (long long)G);
@@ -158,7 +159,10 @@ static nne_status convt_run(nne_op_ctx *ctx) {
         return nne_ctx_fail(ctx, NNE_ERR_INVALID_ARG,
                             "group=%lld does not divide the %lld input channels", (long long)G,
                             (long long)C);
-    int64_t M = W->dims[1] * G;
+    int64_t M;
+    if (__builtin_mul_overflow(W->dims[1], G, &M))
+        return nne_ctx_fail(ctx, NNE_ERR_INVALID_ARG, "W.shape[1]=%lld * group=%lld output channels overflow",
+                            (long long)W->dims[1], (long long)G);
     if (B && (B->ndim != 1 || B->dims[0] != M))
         return nne_ctx_fail(ctx, NNE_ERR_INVALID_ARG, "B must have shape [%lld]", (long long)M);
 

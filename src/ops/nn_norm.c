@@ -66,7 +66,7 @@ static nne_status need_float(nne_op_ctx *ctx, const nne_tensor *t, const char *n
 /* Scratch for a double copy of X and a double Y. */
 static void dbuf_plan(nne_op_ctx *ctx, const nne_tensor *X, nn_carve *c, size_t *xo, size_t *yo) {
     (void)ctx;
-    size_t n = (size_t)nne_tensor_numel(X) * sizeof(double);
+    size_t n = nne_size_elems(nne_tensor_numel(X), sizeof(double));
     *xo = nn_carve_add(c, n);
     *yo = nn_carve_add(c, n);
 }
@@ -116,8 +116,8 @@ static nne_status batchnorm_run(nne_op_ctx *ctx) {
     for (int i = 1; i < nout && i <= extra; i++)
         NNE_TRY(nne_ctx_output_like(ctx, i, (i == 2 || i == 4) ? Vr : Mn, &O[i - 1]));
     nn_carve c = {0};
-    size_t po = nn_carve_add(&c, (size_t)P * 4 * sizeof(double));
-    size_t so = nn_carve_add(&c, (size_t)P * 2 * sizeof(double));
+    size_t po = nn_carve_add(&c, nne_size_elems(P, 4 * sizeof(double)));
+    size_t so = nn_carve_add(&c, nne_size_elems(P, 2 * sizeof(double)));
     size_t xo = 0, yo = 0;
     int fast = X->dtype == NNE_DTYPE_FLOAT && spatial;
     if (!fast) dbuf_plan(ctx, X, &c, &xo, &yo);
@@ -263,7 +263,7 @@ static nne_status chan_norm(nne_op_ctx *ctx, int groups_mode) {
     nn_carve c = {0};
     size_t xo, yo;
     dbuf_plan(ctx, X, &c, &xo, &yo);
-    size_t so = nn_carve_add(&c, (size_t)(ns + nb) * sizeof(double));
+    size_t so = nn_carve_add(&c, nne_size_elems(ns + nb, sizeof(double)));
     void *base = nn_scratch(ctx, &c);
     if (nne_ctx_shape_only(ctx)) return NNE_OK;
     if (!base) return nne_ctx_fail(ctx, NNE_ERR_OUT_OF_MEMORY, "cannot allocate scratch memory");
@@ -326,7 +326,7 @@ static nne_status last_axes_norm(nne_op_ctx *ctx, int rms) {
     nn_carve c = {0};
     size_t xo, yo;
     dbuf_plan(ctx, X, &c, &xo, &yo);
-    size_t mo = nn_carve_add(&c, (size_t)rows * 2 * sizeof(double));
+    size_t mo = nn_carve_add(&c, nne_size_elems(rows, 2 * sizeof(double)));
     void *base = nn_scratch(ctx, &c);
     if (nne_ctx_shape_only(ctx)) return NNE_OK;
     if (!base) return nne_ctx_fail(ctx, NNE_ERR_OUT_OF_MEMORY, "cannot allocate scratch memory");
@@ -476,7 +476,7 @@ static nne_status mvn_run(nne_op_ctx *ctx) {
     nn_carve c = {0};
     size_t xo, yo;
     dbuf_plan(ctx, X, &c, &xo, &yo);
-    size_t go = nn_carve_add(&c, (size_t)groups * 3 * sizeof(double));
+    size_t go = nn_carve_add(&c, nne_size_elems(groups, 3 * sizeof(double)));
     void *base = nn_scratch(ctx, &c);
     if (nne_ctx_shape_only(ctx)) return NNE_OK;
     if (!base) return nne_ctx_fail(ctx, NNE_ERR_OUT_OF_MEMORY, "cannot allocate scratch memory");

@@ -202,8 +202,8 @@ static nne_status global_pool(nne_op_ctx *ctx, int kind) {
     int64_t planes = X->dims[0] * X->dims[1];
     int64_t sp = planes > 0 ? nne_tensor_numel(X) / planes : 0;
     nn_carve c = {0};
-    size_t ro = nn_carve_add(&c, (size_t)(sp > 0 ? sp : 1) * sizeof(double));
-    size_t yo = nn_carve_add(&c, (size_t)planes * sizeof(double));
+    size_t ro = nn_carve_add(&c, nne_size_elems(sp > 0 ? sp : 1, sizeof(double)));
+    size_t yo = nn_carve_add(&c, nne_size_elems(planes, sizeof(double)));
     void *base = nn_scratch(ctx, &c);
     if (nne_ctx_shape_only(ctx)) return NNE_OK;
     if (!base) return nne_ctx_fail(ctx, NNE_ERR_OUT_OF_MEMORY, "cannot allocate scratch memory");
@@ -339,8 +339,8 @@ static nne_status maxroipool_run(nne_op_ctx *ctx) {
     nne_tensor *Y;
     NNE_TRY(nne_ctx_output(ctx, 0, X->dtype, 4, od, &Y));
     nn_carve c = {0};
-    size_t xo = nn_carve_add(&c, (size_t)nne_tensor_numel(X) * sizeof(float));
-    size_t yo = nn_carve_add(&c, (size_t)nne_tensor_numel(Y) * sizeof(float));
+    size_t xo = nn_carve_add(&c, nne_size_elems(nne_tensor_numel(X), sizeof(float)));
+    size_t yo = nn_carve_add(&c, nne_size_elems(nne_tensor_numel(Y), sizeof(float)));
     void *base = nn_scratch(ctx, &c);
     if (nne_ctx_shape_only(ctx)) return NNE_OK;
     if (!base) return nne_ctx_fail(ctx, NNE_ERR_OUT_OF_MEMORY, "cannot allocate scratch memory");

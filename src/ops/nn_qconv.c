@@ -28,7 +28,8 @@ static nne_status qconv_geom(nne_op_ctx *ctx, const nne_tensor *X, const nne_ten
     int64_t G = nne_attr_i(ctx, "group", 1);
     int64_t C = X->dims[1], M = W->dims[0];
     if (G < 1) return nne_ctx_fail(ctx, NNE_ERR_INVALID_ARG, "group=%lld, expected >= 1", (long long)G);
-    if (W->dims[1] * G != C)
+    int64_t wc; /* W.shape[1] * group, which a hostile group overflows */
+    if (__builtin_mul_overflow(W->dims[1], G, &wc) || wc != C)
         return nne_ctx_fail(ctx, NNE_ERR_INVALID_ARG,
                             "input channels %lld != W.shape[1]=%lld * group=%lld", (long long)C,
                             (long long)W->dims[1], (long long)G);
@@ -90,10 +91,10 @@ static void qconv_plan(nn_carve *c, qconv_buf *b, const nne_conv_desc *p, const 
                        const nne_tensor *W, int need_y, int need_b) {
     int64_t outsp = 1;
     for (int i = 0; i < p->nsp; i++) outsp *= p->out[i];
-    b->xi_n = (size_t)nne_tensor_numel(X) * sizeof(int32_t);
-    b->wi_n = (size_t)nne_tensor_numel(W) * sizeof(int32_t);
-    b->bi_n = need_b ? (size_t)p->M * sizeof(int32_t) : 0;
-    b->yi_n = need_y ? (size_t)(p->N * p->M * outsp) * sizeof(int32_t) : 0;
+    b->xi_n = nne_size_elems(nne_tensor_numel(X), sizeof(int32_t));
+    b->wi_n = nne_size_elems(nne_tensor_numel(W), sizeof(int32_t));
+    b->bi_n = need_b ? nne_size_elems(p->M, sizeof(int32_t)) : 0;
+    b->yi_n = need_y ? nne_size_elems(p->N * p->M * outsp, sizeof(int32_t)) : 0; /* = Y numel: fits */
     b->ks_n = nne_conv_scratch_i32(p);
     b->xi = nn_carve_add(c, b->xi_n);
     b->wi = nn_carve_add(c, b->wi_n);

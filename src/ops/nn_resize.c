@@ -190,8 +190,8 @@ static nne_status rs_execute(nne_op_ctx *ctx, rs_cfg *c, const nne_tensor *X) {
         eo[d] = nn_carve_add(&cv, (size_t)c->out[d]);
     }
     int lin = c->mode != RS_NEAREST;
-    size_t xo = nn_carve_add(&cv, lin ? (size_t)nne_tensor_numel(X) * sizeof(double) : 0);
-    size_t yo = nn_carve_add(&cv, lin ? (size_t)nne_tensor_numel(Y) * sizeof(double) : 0);
+    size_t xo = nn_carve_add(&cv, lin ? nne_size_elems(nne_tensor_numel(X), sizeof(double)) : 0);
+    size_t yo = nn_carve_add(&cv, lin ? nne_size_elems(nne_tensor_numel(Y), sizeof(double)) : 0);
     void *base = nn_scratch(ctx, &cv);
     if (nne_ctx_shape_only(ctx)) return NNE_OK;
     if (!base) return nne_ctx_fail(ctx, NNE_ERR_OUT_OF_MEMORY, "cannot allocate scratch memory");

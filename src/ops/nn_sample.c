@@ -91,9 +91,9 @@ static nne_status gridsample_run(nne_op_ctx *ctx) {
     nne_tensor *Y;
     NNE_TRY(nne_ctx_output(ctx, 0, X->dtype, X->ndim, od, &Y));
     nn_carve c = {0};
-    size_t xo = nn_carve_add(&c, (size_t)nne_tensor_numel(X) * sizeof(double));
-    size_t go = nn_carve_add(&c, (size_t)nne_tensor_numel(Gd) * sizeof(double));
-    size_t yo = nn_carve_add(&c, (size_t)nne_tensor_numel(Y) * sizeof(double));
+    size_t xo = nn_carve_add(&c, nne_size_elems(nne_tensor_numel(X), sizeof(double)));
+    size_t go = nn_carve_add(&c, nne_size_elems(nne_tensor_numel(Gd), sizeof(double)));
+    size_t yo = nn_carve_add(&c, nne_size_elems(nne_tensor_numel(Y), sizeof(double)));
     void *base = nn_scratch(ctx, &c);
     if (nne_ctx_shape_only(ctx)) return NNE_OK;
     if (!base) return nne_ctx_fail(ctx, NNE_ERR_OUT_OF_MEMORY, "cannot allocate scratch memory");
@@ -208,8 +208,8 @@ static nne_status affinegrid_run(nne_op_ctx *ctx) {
     nne_tensor *Y;
     NNE_TRY(nne_ctx_output(ctx, 0, T->dtype, r + 2, od, &Y));
     nn_carve c = {0};
-    size_t to = nn_carve_add(&c, (size_t)nne_tensor_numel(T) * sizeof(double));
-    size_t yo = nn_carve_add(&c, (size_t)nne_tensor_numel(Y) * sizeof(double));
+    size_t to = nn_carve_add(&c, nne_size_elems(nne_tensor_numel(T), sizeof(double)));
+    size_t yo = nn_carve_add(&c, nne_size_elems(nne_tensor_numel(Y), sizeof(double)));
     void *base = nn_scratch(ctx, &c);
     if (nne_ctx_shape_only(ctx)) return NNE_OK;
     if (!base) return nne_ctx_fail(ctx, NNE_ERR_OUT_OF_MEMORY, "cannot allocate scratch memory");
@@ -286,8 +286,8 @@ static nne_status roialign_run(nne_op_ctx *ctx) {
     nne_tensor *Y;
     NNE_TRY(nne_ctx_output(ctx, 0, X->dtype, 4, od, &Y));
     nn_carve c = {0};
-    size_t xo = nn_carve_add(&c, (size_t)nne_tensor_numel(X) * sizeof(double));
-    size_t yo = nn_carve_add(&c, (size_t)nne_tensor_numel(Y) * sizeof(double));
+    size_t xo = nn_carve_add(&c, nne_size_elems(nne_tensor_numel(X), sizeof(double)));
+    size_t yo = nn_carve_add(&c, nne_size_elems(nne_tensor_numel(Y), sizeof(double)));
     void *base = nn_scratch(ctx, &c);
     if (nne_ctx_shape_only(ctx)) return NNE_OK;
     if (!base) return nne_ctx_fail(ctx, NNE_ERR_OUT_OF_MEMORY, "cannot allocate scratch memory");

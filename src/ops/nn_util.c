@@ -13,7 +13,7 @@ int nn_is_float_dtype(nne_dtype dt) { return nne_dtype_is_float(dt); }
 
 size_t nn_f32_copy_bytes(const nne_tensor *t) {
     if (!t || t->dtype == NNE_DTYPE_FLOAT) return 0;
-    return (size_t)nne_tensor_numel(t) * sizeof(float);
+    return nne_size_elems(nne_tensor_numel(t), sizeof(float));
 }
 
 /* nn_load_f32 / nn_load_f64: elements [start, start + n) of t converted to

@@ -33,8 +33,8 @@ typedef struct nn_carve {
 } nn_carve;
 
 static inline size_t nn_carve_add(nn_carve *c, size_t bytes) {
-    size_t off = c->total;
-    c->total += (bytes + 63) & ~(size_t)63;
+    size_t off = c->total; /* saturating: an overflowing layout requests SIZE_MAX and fails cleanly */
+    c->total = nne_size_add(c->total, nne_size_align64(bytes));
     return off;
 }
 static inline void *nn_carve_ptr(void *base, size_t off, size_t bytes) {

@@ -26,6 +26,7 @@
 #define NNE_OPS_OP_H
 
 #include "nnedge.h"
+#include "core/size.h"
 #include <stdint.h>
 #include <stddef.h>
 

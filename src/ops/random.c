@@ -112,7 +112,7 @@ static nne_status multinomial_run(nne_op_ctx *ctx) {
     int64_t dims[2] = {nb, ss};
     nne_tensor *y;
     NNE_TRY(nne_ctx_output(ctx, 0, (nne_dtype)dt, 2, dims, &y));
-    double *cdf = nne_ctx_scratch(ctx, (size_t)(nc > 0 ? nc : 1) * sizeof(double));
+    double *cdf = nne_ctx_scratch(ctx, nne_size_elems(nc > 0 ? nc : 1, sizeof(double)));
     if (nne_ctx_shape_only(ctx)) return NNE_OK;
     if (!cdf) return nne_ctx_fail(ctx, NNE_ERR_OUT_OF_MEMORY, "no scratch memory");
     for (int64_t b = 0; b < nb; b++) {

@@ -430,7 +430,7 @@ static nne_status rnn_common(nne_op_ctx *ctx, int kind) {
             if (ins[i]) nsc += pad16(nne_tensor_numel(ins[i]));
         nsc += pad16(prod(4, ydims)) + 2 * pad16(prod(3, sdims));
     }
-    float *sc = nne_ctx_scratch(ctx, (size_t)nsc * sizeof(float));
+    float *sc = nne_ctx_scratch(ctx, nne_size_elems(nsc, sizeof(float)));
     if (nne_ctx_shape_only(ctx)) return NNE_OK;
     if (!sc) return nne_ctx_fail(ctx, NNE_ERR_OUT_OF_MEMORY, "no scratch memory");
 

@@ -182,7 +182,7 @@ static nne_status dft_run(nne_op_ctx *ctx) {
     dims[r - 1] = cout;
     nne_tensor *y;
     NNE_TRY(nne_ctx_output(ctx, 0, x->dtype, r, dims, &y));
-    double *mem = nne_ctx_scratch(ctx, (size_t)(6 * N) * sizeof(double));
+    double *mem = nne_ctx_scratch(ctx, nne_size_elems(6 * N, sizeof(double)));
     if (nne_ctx_shape_only(ctx)) return NNE_OK;
     if (!mem) return nne_ctx_fail(ctx, NNE_ERR_OUT_OF_MEMORY, "no scratch memory");
 
@@ -258,7 +258,7 @@ static nne_status stft_run(nne_op_ctx *ctx) {
     int64_t dims[4] = {nb, frames, bins, 2};
     nne_tensor *y;
     NNE_TRY(nne_ctx_output(ctx, 0, x->dtype, 4, dims, &y));
-    double *mem = nne_ctx_scratch(ctx, (size_t)(6 * flen) * sizeof(double));
+    double *mem = nne_ctx_scratch(ctx, nne_size_elems(6 * flen, sizeof(double)));
     if (nne_ctx_shape_only(ctx)) return NNE_OK;
     if (!mem) return nne_ctx_fail(ctx, NNE_ERR_OUT_OF_MEMORY, "no scratch memory");
     dft_plan p;
@@ -332,7 +332,7 @@ static nne_status mel_run(nne_op_ctx *ctx) {
     int64_t dims[2] = {nspec, nmel};
     nne_tensor *y;
     NNE_TRY(nne_ctx_output(ctx, 0, dt, 2, dims, &y));
-    int64_t *edge = nne_ctx_scratch(ctx, (size_t)(nmel + 2) * sizeof(int64_t));
+    int64_t *edge = nne_ctx_scratch(ctx, nne_size_elems(nmel + 2, sizeof(int64_t)));
     if (nne_ctx_shape_only(ctx)) return NNE_OK;
     if (!edge) return nne_ctx_fail(ctx, NNE_ERR_OUT_OF_MEMORY, "no scratch memory");
     double mlo = 2595.0 * log10(1.0 + lo / 700.0), mhi = 2595.0 * log10(1.0 + hi / 700.0);

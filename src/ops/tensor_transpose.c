@@ -93,9 +93,10 @@ static nne_status depthtospace_run(nne_op_ctx *ctx) {
                             (long long)(b * b));
     int64_t oc = c / (b * b);
     int64_t od[4] = {n, oc, 0, 0};
-    /* dims of a zero-sized input can be huge: check the products */
+    /* an empty input (c = 0) leaves h and w free: their products may overflow */
     if (__builtin_mul_overflow(h, b, &od[2]) || __builtin_mul_overflow(w, b, &od[3]))
-        return nne_ctx_fail(ctx, NNE_ERR_INVALID_ARG, "output size overflows");
+        return nne_ctx_fail(ctx, NNE_ERR_INVALID_ARG, "spatial size %lldx%lld times blocksize %lld overflows",
+                            (long long)h, (long long)w, (long long)b);
     nne_tensor *y;
     NNE_TRY(nne_ctx_output(ctx, 0, x->dtype, 4, od, &y));
     if (nne_ctx_shape_only(ctx)) return NNE_OK;
@@ -123,8 +124,10 @@ static nne_status spacetodepth_run(nne_op_ctx *ctx) {
                             "spatial size %lldx%lld not divisible by blocksize %lld", (long long)h,
                             (long long)w, (long long)b);
     int64_t od[4] = {n, 0, h / b, w / b};
+    /* an empty input (h or w = 0) leaves c free: c * b^2 may overflow */
     if (__builtin_mul_overflow(c, b * b, &od[1]))
-        return nne_ctx_fail(ctx, NNE_ERR_INVALID_ARG, "output channels overflow");
+        return nne_ctx_fail(ctx, NNE_ERR_INVALID_ARG, "channels %lld times blocksize^2 %lld overflows",
+                            (long long)c, (long long)(b * b));
     nne_tensor *y;
     NNE_TRY(nne_ctx_output(ctx, 0, x->dtype, 4, od, &y));
     if (nne_ctx_shape_only(ctx)) return NNE_OK;

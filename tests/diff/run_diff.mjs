@@ -8,7 +8,7 @@
 // For every model in MODELS (or those whose name contains one of the FILTER
 // substrings) it makes seeded random inputs, writes them as .npy, runs ONNX
 // Runtime on the CPU, runs `nnedge run MODEL -i NAME=FILE.npy ... -o OUTDIR`,
-// reads OUTDIR/<output name, '/' and ':' made '_'>.npy and checks every
+// reads the output files (the name -> file mapping of --json) and checks every
 // element:  |nnedge - ort| <= 1e-4 * max(1, max|ort|) + 1e-3 * |ort|.
 // Prints `PASS name (max abs err X)` or `FAIL name: reason` per model and
 // finally `N passed, M failed`; exits 1 if any failed, 2 on bad usage.
@@ -460,7 +460,7 @@ async function testModel(ort, model, opts) {
   mkdirSync(outDir, { recursive: true });
   const args = ['run', path];
   for (const n of meta.names) args.push('-i', `${n}=${inputFiles[n]}`);
-  args.push('-o', outDir);
+  args.push('-o', outDir, '--json');
   if (opts.threads) args.push('--threads', String(opts.threads));
   if (opts.verbose) console.log(`  $ ${opts.nnedge} ${args.join(' ')}`);
   const t0 = performance.now();
@@ -479,9 +479,16 @@ async function testModel(ort, model, opts) {
     const sig = r.signal ? ` (signal ${r.signal})` : '';
     return { status: 'fail', reason: `nnedge exited ${r.status}${sig}: ${firstLines(r.stderr || r.stdout || '') || '(no message)'}` };
   }
+  let fileOf;
+  try {
+    fileOf = new Map(JSON.parse(r.stdout).outputs.map((o) => [o.name, o.file]));
+  } catch (e) {
+    return { status: 'fail', reason: `nnedge run --json printed invalid JSON: ${e.message}` };
+  }
   let maxErr = 0;
   for (const [n, ref] of Object.entries(ortRes.outs)) {
-    const file = join(outDir, `${sanitize(n)}.npy`);
+    const file = fileOf.get(n);
+    if (!file) return { status: 'fail', reason: `output '${n}' is not in nnedge's output list` };
     if (!existsSync(file)) return { status: 'fail', reason: `output '${n}' not written (${file})` };
     let got;
     try {

@@ -11,6 +11,10 @@
 #   make test-bad-input    tests/cli/bad_input.sh against $(BUILD)/nnedge or $(NNEDGE)
 #                          (`make SAN=1 test-bad-input` checks the sanitizer build)
 #
+# tests/fuzz/<h>.dict, when present, is the harness's libFuzzer dictionary:
+# model.dict (ONNX protobuf field tags and hostile values) is written by
+#   /usr/bin/python3 tests/fuzz/gen_model_dict.py > tests/fuzz/model.dict
+#
 # A crash found by `make fuzz` is minimized with
 #   build-fuzz/fuzz_<h> -minimize_crash=1 -runs=10000 build-fuzz/crashes/<h>/crash-...
 # and committed under tests/fuzz/crashes/<h>/ so fuzz-smoke replays it forever.

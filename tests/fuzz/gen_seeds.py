@@ -80,6 +80,73 @@ def model_seeds():
                                               helper.make_opsetid("com.example", 1)]).SerializeToString())
 
 
+I64_MAX, I64_MIN, I32_MAX = 2**63 - 1, -2**63, 2**31 - 1
+NAN, INF = float("nan"), float("inf")
+
+# (name, op, input shapes, attributes, opset): one node on float inputs, with
+# attribute values an attacker would pick. Ops whose hostile values are known
+# open hangs (pool windows of 2^31-1, TfIdf skips, Loop trip counts) stay out
+# until they are fixed: fuzz-smoke replays every seed.
+HOSTILE_ATTRS = [
+    ("gather_axis_i64max", "Gather", [[3, 4], None], {"axis": I64_MAX}, 13),
+    ("concat_axis_i64min", "Concat", [[2, 2], [2, 2]], {"axis": I64_MIN}, 13),
+    ("softmax_axis_i32max", "Softmax", [[2, 3]], {"axis": I32_MAX}, 13),
+    ("flatten_axis_neg", "Flatten", [[2, 3]], {"axis": -I64_MAX}, 13),
+    ("transpose_perm_huge", "Transpose", [[2, 3]], {"perm": [I64_MAX, 0]}, 13),
+    ("transpose_perm_long", "Transpose", [[2, 3]], {"perm": list(range(4096))}, 13),
+    ("conv_dilations_i64max", "Conv", [[1, 1, 4, 4], [1, 1, 2, 2]], {"dilations": [I64_MAX, 1]}, 13),
+    ("conv_strides_neg", "Conv", [[1, 1, 4, 4], [1, 1, 2, 2]], {"strides": [-1, -1]}, 13),
+    ("conv_pads_i32max", "Conv", [[1, 1, 4, 4], [1, 1, 2, 2]], {"pads": [I32_MAX] * 4}, 13),
+    ("conv_group_zero", "Conv", [[1, 2, 4, 4], [2, 1, 2, 2]], {"group": 0}, 13),
+    ("conv_group_i64max", "Conv", [[1, 2, 4, 4], [2, 1, 2, 2]], {"group": I64_MAX}, 13),
+    ("depthtospace_i64max", "DepthToSpace", [[1, 4, 2, 2]], {"blocksize": I64_MAX}, 13),
+    ("spacetodepth_zero", "SpaceToDepth", [[1, 1, 4, 4]], {"blocksize": 0}, 13),
+    ("lrn_size_i64max", "LRN", [[1, 2, 3, 3]], {"size": I64_MAX}, 13),
+    ("leakyrelu_alpha_nan", "LeakyRelu", [[4]], {"alpha": NAN}, 13),
+    ("elu_alpha_inf", "Elu", [[4]], {"alpha": INF}, 13),
+    ("gemm_alpha_inf", "Gemm", [[2, 2], [2, 2]], {"alpha": INF, "beta": NAN}, 13),
+    ("batchnorm_eps_nan", "BatchNormalization", [[1, 2, 2], [2], [2], [2], [2]], {"epsilon": NAN}, 15),
+    ("unsqueeze_axes_i64max", "Unsqueeze", [[2]], {"axes": [I64_MAX]}, 11),
+    ("squeeze_axes_long", "Squeeze", [[1, 1]], {"axes": [0] * 100000}, 11),
+    ("split_long", "Split", [[4]], {"split": [1] * 50000}, 11),
+    ("reducesum_keepdims_big", "ReduceMean", [[2, 3]], {"keepdims": I32_MAX, "axes": [-I64_MAX]}, 13),
+    ("cumsum_exclusive_neg", "CumSum", [[3], None], {"exclusive": -1, "reverse": I64_MAX}, 14),
+    ("topk_axis_i64max", "TopK", [[3], None], {"axis": I64_MAX}, 11),
+    ("cast_to_i64max", "Cast", [[3]], {"to": I64_MAX}, 13),
+    ("cast_to_neg", "Cast", [[3]], {"to": -1}, 13),
+    ("eyelike_k_i64max", "EyeLike", [[3, 3]], {"k": I64_MAX}, 9),
+    ("eyelike_k_i64min", "EyeLike", [[3, 3]], {"k": I64_MIN}, 9),
+    ("onehot_axis_i64min", "OneHot", [[2], None, [2]], {"axis": I64_MIN}, 11),
+    ("hardmax_axis_neg", "Hardmax", [[2, 2]], {"axis": -I32_MAX}, 13),
+    ("argmax_axis_big", "ArgMax", [[2, 2]], {"axis": I32_MAX, "keepdims": -5}, 13),
+    ("trilu_upper_big", "Trilu", [[3, 3]], {"upper": I64_MAX}, 14),
+    ("constant_floats_long", "Constant", [], {"value_floats": [1.0] * 100000}, 13),
+    ("constant_ints_minmax", "Constant", [], {"value_ints": [I64_MAX, I64_MIN, -1]}, 13),
+]
+# inputs given as None are int64 constants chosen per op
+INT_INPUTS = {"Gather": [5], "TopK": [I64_MAX], "CumSum": [0], "OneHot": [I64_MAX]}
+
+
+def hostile_attr_seeds():
+    for name, op, shapes, attrs, opset in HOSTILE_ATTRS:
+        ins, inits, names = [], [], []
+        for k, shp in enumerate(shapes):
+            n = "i%d" % k
+            names.append(n)
+            if shp is None:
+                vals = INT_INPUTS[op]
+                inits.append(helper.make_tensor(n, T.INT64, [len(vals)] if op != "CumSum" else [], vals))
+            else:
+                ins.append(helper.make_tensor_value_info(n, T.FLOAT, shp))
+        node = helper.make_node(op, names, ["y"] if op != "TopK" else ["y", "yi"], **attrs)
+        outs = [helper.make_tensor_value_info(o, T.UNDEFINED, None) for o in node.output]
+        if not ins:
+            ins = [helper.make_tensor_value_info("x", T.FLOAT, [1])]
+        g = helper.make_graph([node], name, ins, outs, initializer=inits)
+        m = helper.make_model(g, opset_imports=[helper.make_opsetid("", opset)])
+        write(f"{OUT}/model/hostile_{name}.onnx", m.SerializeToString())
+
+
 def tensor_seeds():
     for t in TENSORS:
         test, name = t.split("/")
@@ -140,6 +207,12 @@ def npy_seeds():
     hdr += b" " * ((64 - (10 + len(hdr) + 1) % 64) % 64) + b"\n"
     write(f"{OUT}/npy/handwritten_v1.npy",
           b"\x93NUMPY\x01\x00" + struct.pack("<H", len(hdr)) + hdr + np.array([1, 2], np.int64).tobytes())
+    # Shapes whose byte count (or element count) overflows: refused before allocating.
+    for name, shape in (("overflow_bytes", "(4611686018427387904,)"), ("overflow_2d", "(1073741824, 4294967296)"),
+                        ("overflow_numel", "(4294967296, 4294967296, 4294967296)"), ("zero_times_huge", "(0, 9223372036854775807)")):
+        hdr = ("{'descr': '<f4', 'fortran_order': False, 'shape': %s, }" % shape).encode()
+        hdr += b" " * ((64 - (10 + len(hdr) + 1) % 64) % 64) + b"\n"
+        write(f"{OUT}/npy/{name}.npy", b"\x93NUMPY\x01\x00" + struct.pack("<H", len(hdr)) + hdr + b"\0" * 16)
     hdr = b"{'descr': '<f4', 'fortran_order': False, 'shape': (1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1), }\n"
     write(f"{OUT}/npy/too_many_dims.npy",
           b"\x93NUMPY\x01\x00" + struct.pack("<H", len(hdr)) + hdr + b"\0\0\0\0")
@@ -148,6 +221,7 @@ def npy_seeds():
 def main():
     shutil.rmtree(OUT, ignore_errors=True)
     model_seeds()
+    hostile_attr_seeds()
     tensor_seeds()
     npy_seeds()
     for h in ("model", "npy", "tensor"):

@@ -59,7 +59,8 @@ save("pool_huge_pads",
 # a zero-sized batch with a huge spatial axis: the geometry must not overflow
 save("pool_zero_batch_huge_axis",
      [helper.make_node("MaxPool", ["x"], ["y"], kernel_shape=[BIG], strides=[BIG], auto_pad="SAME_UPPER")],
-     [vi("x", TensorProto.FLOAT, [0, 1, 2**62])], [vi("y", TensorProto.FLOAT, None)])
+     # 2^60: the non-zero dims of even an empty tensor must have a representable byte count (numpy's rule)
+     [vi("x", TensorProto.FLOAT, [0, 1, 2**60])], [vi("y", TensorProto.FLOAT, None)])
 
 # ---- TfIdfVectorizer with a skip count of 2^62 (item 5)
 save("tfidf_huge_skip",
@@ -166,7 +167,8 @@ save("dequant_block_int64max",
      inits=[numpy_helper.from_array(np.ones((2, 1), np.float32), "s")], opset=21, ir=10)
 save("depth_to_space_zero_batch_huge",
      [helper.make_node("DepthToSpace", ["x"], ["y"], blocksize=1 << 20)],
-     [vi("x", TensorProto.FLOAT, [0, 1 << 40, 2**50, 1])], [vi("y", TensorProto.FLOAT, None)], opset=13)
+     # zero channels (divisible by any blocksize^2) leave H free; the non-zero dims' bytes must fit (numpy's rule)
+     [vi("x", TensorProto.FLOAT, [0, 0, 2**60, 1])], [vi("y", TensorProto.FLOAT, None)], opset=13)
 
 # ---- other windowed ops with huge geometry attributes: must finish at once
 w33 = numpy_helper.from_array(np.ones((2, 2, 3, 3), np.float32), "w")

@@ -33,7 +33,8 @@ static void fill_random(nne_tensor *t) {
         case NNE_DTYPE_INT8: case NNE_DTYPE_UINT8: ((uint8_t *)t->data)[i] = (uint8_t)(r * 4); break;
         case NNE_DTYPE_INT16: case NNE_DTYPE_UINT16: ((uint16_t *)t->data)[i] = (uint16_t)(r * 4); break;
         case NNE_DTYPE_INT32: case NNE_DTYPE_UINT32: ((uint32_t *)t->data)[i] = (uint32_t)(r * 4); break;
-        default: ((uint64_t *)t->data)[i] = (uint64_t)(r * 4); break;
+        case NNE_DTYPE_INT64: case NNE_DTYPE_UINT64: ((uint64_t *)t->data)[i] = (uint64_t)(r * 4); break;
+        default: return; /* no other dtype gets here (cli_bench refuses them) */
         }
     }
 }
@@ -87,14 +88,19 @@ int cli_bench(int argc, char **argv) {
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "--json")) json = 1;
-        else if (!strcmp(a, "--shape") && i + 1 < argc) {
-            if (!cli_parse_shape(argv[++i], names[nshape], 256, &shapes[nshape])) {
-                rc = cli_usage_error("--shape %s: expected NAME=DIMS like input=1x3x224x224", argv[i]);
+        else if (!strcmp(a, "--shape")) {
+            const char *v = cli_opt_value(argc, argv, &i, "NAME=DIMS like input=1x3x224x224");
+            if (!v) goto done;
+            if (!cli_parse_shape(v, names[nshape], 256, &shapes[nshape])) {
+                rc = cli_usage_error("--shape %s: expected NAME=DIMS like input=1x3x224x224 (dims >= 0, at most %d, "
+                                     "element count below 2^63)", v, NNE_MAX_DIMS);
                 goto done;
             }
             nshape++;
-        } else if (!strcmp(a, "-i") && i + 1 < argc) {
-            const char *v = argv[++i], *eq = strchr(v, '=');
+        } else if (!strcmp(a, "-i")) {
+            const char *v = cli_opt_value(argc, argv, &i, "NAME=FILE.npy"), *eq;
+            if (!v) goto done;
+            eq = strchr(v, '=');
             if (!eq || eq == v || (size_t)(eq - v) >= 256) {
                 rc = cli_usage_error("-i %s: expected NAME=FILE.npy", v);
                 goto done;
@@ -102,10 +108,13 @@ int cli_bench(int argc, char **argv) {
             memcpy(fnames[nfile], v, (size_t)(eq - v));
             fnames[nfile][eq - v] = 0;
             files[nfile++] = eq + 1;
-        } else if ((!strcmp(a, "--threads") || !strcmp(a, "--runs") || !strcmp(a, "--warmup")) && i + 1 < argc) {
+        } else if (!strcmp(a, "--threads") || !strcmp(a, "--runs") || !strcmp(a, "--warmup")) {
             long *dst = a[2] == 't' ? &threads : a[2] == 'r' ? &runs : &warmup;
-            if (!cli_parse_int(argv[++i], a[2] == 'w' ? 0 : 1, 1000000, dst)) {
-                rc = cli_usage_error("%s %s: expected a number", a, argv[i]);
+            long lo = a[2] == 'w' ? 0 : 1, hi = a[2] == 't' ? 1024 : 1000000;
+            const char *v = cli_opt_value(argc, argv, &i, a[2] == 't' ? "N (threads)" : "N (runs)");
+            if (!v) goto done;
+            if (!cli_parse_int(v, lo, hi, dst)) {
+                rc = cli_usage_error("%s %s: expected a number from %ld to %ld", a, v, lo, hi);
                 goto done;
             }
         } else if ((lr = cli_limit_option(argc, argv, &i, &lim)) != 0) {
@@ -141,14 +150,18 @@ int cli_bench(int argc, char **argv) {
         nne_value_info vi;
         nne_model_input_info(m, i, &vi);
         inames[i] = vi.name;
-        size_t nb = nne_tensor_nbytes(&ins[i]);
-        if (!cli_limits_charge(&lim, nb, vi.name)) goto done;
-        ins[i].data = malloc(nb ? nb : 1);
-        if (!ins[i].data) {
-            rc = cli_usage_error("cannot allocate input %s", vi.name);
+    }
+    for (int i = 0; i < ni; i++) {
+        int given = 0;
+        for (int k = 0; k < nfile; k++) given |= !strcmp(inames[i], fnames[k]);
+        if (given) continue; /* read from its .npy below */
+        if (!nne_dtype_size(ins[i].dtype)) { /* string, complex, ...: fill_random has nothing to write */
+            rc = cli_usage_error("input \"%s\" has dtype %s, which bench cannot fill with random data", inames[i],
+                                 nne_dtype_name(ins[i].dtype));
             goto done;
         }
-        fill_random(&ins[i]);
+        /* charged now (the session gets what is left), allocated after prepare */
+        if (!cli_limits_charge(&lim, nne_tensor_nbytes(&ins[i]), inames[i])) goto done;
     }
     for (int k = 0; k < nfile; k++) {
         int i = 0;
@@ -161,8 +174,6 @@ int cli_bench(int argc, char **argv) {
             rc = cli_usage_error("input \"%s\" is given twice", fnames[k]);
             goto done;
         }
-        free(ins[i].data);
-        ins[i].data = NULL;
         nne_tensor t;
         memset(&t, 0, sizeof t);
         if ((st = nne_npy_read_file(files[k], &t)) != NNE_OK) {
@@ -171,6 +182,7 @@ int cli_bench(int argc, char **argv) {
         }
         ins[i] = t;
         from_npy[i] = 1;
+        if (!cli_limits_charge(&lim, nne_tensor_nbytes(&t), files[k])) goto done;
     }
     nne_session_options so = nne_session_options_default();
     so.threads = (int32_t)threads;
@@ -181,6 +193,22 @@ int cli_bench(int argc, char **argv) {
         goto done;
     }
     double prep = cli_now_ms() - t0;
+    /* random data only now: the session has checked the shapes (a wrong rank
+     * or dim is refused before anything is allocated for it) */
+    for (int i = 0; i < ni; i++) {
+        if (from_npy[i]) continue;
+        size_t nb;
+        if ((st = nne_tensor_nbytes_checked(&ins[i], &nb)) != NNE_OK) { /* cli_input_shapes checked it too */
+            rc = cli_fail(st, inames[i]);
+            goto done;
+        }
+        ins[i].data = malloc(nb ? nb : 1);
+        if (!ins[i].data) {
+            rc = cli_usage_error("input \"%s\": cannot allocate %zu bytes for its random data", inames[i], nb);
+            goto done;
+        }
+        fill_random(&ins[i]);
+    }
     for (int i = 0; i < ni; i++)
         if ((st = nne_session_set_input(s, inames[i], &ins[i])) != NNE_OK) {
             rc = cli_fail(st, NULL);
@@ -199,11 +227,13 @@ int cli_bench(int argc, char **argv) {
     long p90i = (long)(0.9 * (double)(runs - 1) + 0.5);
     long long rss = peak_rss_bytes();
     size_t arena = nne_session_arena_bytes(s);
-    if (json)
-        printf("{\"model\": \"%s\", \"threads\": %ld, \"runs\": %ld, \"median_ms\": %.4f, \"p90_ms\": %.4f, "
+    if (json) {
+        printf("{\"model\": ");
+        json_str(stdout, path);
+        printf(", \"threads\": %ld, \"runs\": %ld, \"median_ms\": %.4f, \"p90_ms\": %.4f, "
                "\"min_ms\": %.4f, \"prepare_ms\": %.3f, \"arena_bytes\": %zu, \"peak_rss_bytes\": %lld}\n",
-               path, threads, runs, med, times[p90i], times[0], prep, arena, rss);
-    else
+               threads, runs, med, times[p90i], times[0], prep, arena, rss);
+    } else
         printf("%s: median %.3f ms, p90 %.3f ms, min %.3f ms (%ld runs, %ld threads)\nprepare %.2f ms, arena %zu "
                "bytes, peak RSS %lld bytes\n",
                path, med, times[p90i], times[0], runs, threads, prep, arena, rss);

@@ -21,9 +21,26 @@ int cli_fail(nne_status st, const char *context);
 int cli_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Parse "NAME=1x3x224x224" into name and dims. Returns 0 on error. */
 int cli_parse_shape(const char *arg, char *name, size_t name_cap, nne_tensor *t);
+/* The value of option argv[*i] (advancing *i), or NULL after printing
+ * "option -i needs a value NAME=FILE.npy" (what = "NAME=FILE.npy") when it is
+ * missing or the next argument is another option. */
+const char *cli_opt_value(int argc, char **argv, int *i, const char *what);
+/* A file base name (no extension) for a tensor named `name` (run's outputs,
+ * dumps): the name itself when it is a safe file name, else the name made
+ * safe, cut at 160 bytes, with "_" and a 64-bit hash of the full name
+ * appended (tools/cli/run.c says which names). cap >= 256. Callers that
+ * write several files still check for collisions (case-insensitively). */
+void cli_safe_file_name(const char *name, char *out, size_t cap);
 /* Parse a positive integer option value. */
 int cli_parse_int(const char *s, long lo, long hi, long *out);
+/* Write s as a JSON string: quotes, backslashes and control characters
+ * escaped, every byte that is not part of valid UTF-8 written as U+FFFD (so
+ * the output is valid JSON whatever a path or a model's names hold). The one
+ * JSON string writer of every verb. */
 void json_str(FILE *f, const char *s);
+/* Length (1-4) of the valid UTF-8 sequence at s, 0 when the bytes there are
+ * not valid UTF-8 (overlong, surrogate, past U+10FFFF, truncated). */
+int cli_utf8_len(const unsigned char *s);
 void json_dims(FILE *f, int ndim, const int64_t *dims);
 double cli_now_ms(void);
 /* Prepare a session with the model's declared input shapes, overridden by

@@ -74,9 +74,12 @@ int cli_info(int argc, char **argv) {
     }
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--json")) json = 1;
-        else if (!strcmp(argv[i], "--shape") && i + 1 < argc) {
-            if (!cli_parse_shape(argv[++i], names[nshape], 256, &shapes[nshape])) {
-                rc = cli_usage_error("--shape %s: expected NAME=DIMS like input=1x3x224x224", argv[i]);
+        else if (!strcmp(argv[i], "--shape")) {
+            const char *v = cli_opt_value(argc, argv, &i, "NAME=DIMS like input=1x3x224x224");
+            if (!v) goto done;
+            if (!cli_parse_shape(v, names[nshape], 256, &shapes[nshape])) {
+                rc = cli_usage_error("--shape %s: expected NAME=DIMS like input=1x3x224x224 (dims >= 0, at most %d, "
+                                     "element count below 2^63)", v, NNE_MAX_DIMS);
                 goto done;
             }
             nshape++;
@@ -114,10 +117,18 @@ int cli_info(int argc, char **argv) {
     const char *macs_err = NULL;
     int ni = nne_model_num_inputs(m);
     ins = calloc((size_t)ni + 1, sizeof *ins);
+    if (!ins) {
+        rc = cli_usage_error("out of memory");
+        goto done;
+    }
     if (!n_unsup) {
         st = cli_input_shapes(m, nshape, names, shapes, ins);
         if (st != NNE_OK) goto done;
         const char **inames = calloc((size_t)ni + 1, sizeof *inames);
+        if (!inames) {
+            rc = cli_usage_error("out of memory");
+            goto done;
+        }
         for (int i = 0; i < ni; i++) {
             nne_value_info vi;
             nne_model_input_info(m, i, &vi);

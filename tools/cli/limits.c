@@ -50,11 +50,9 @@ int cli_limit_option(int argc, char **argv, int *i, cli_limits *l) {
     int mem = !strcmp(a, "--max-memory"), loop = !strcmp(a, "--max-loop-iterations"),
         tmo = !strcmp(a, "--timeout-ms");
     if (!mem && !loop && !tmo) return 0;
-    if (*i + 1 >= argc) {
-        cli_usage_error("%s needs a value", a);
-        return -1;
-    }
-    const char *v = argv[++*i];
+    const char *v = cli_opt_value(argc, argv, i,
+                                  mem ? "SIZE (like 512M, 2G or none)" : loop ? "N (iterations)" : "MS (milliseconds)");
+    if (!v) return -1;
     if (mem) {
         if (!parse_size(v, &l->max_memory)) {
             cli_usage_error("--max-memory %s: expected a size like 512M, 2G or 1073741824 (bytes), or none", v);

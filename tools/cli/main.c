@@ -3,6 +3,7 @@
  */
 #include "cli.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -69,6 +70,23 @@ int cli_parse_int(const char *s, long lo, long hi, long *out) {
     return 1;
 }
 
+const char *cli_opt_value(int argc, char **argv, int *i, const char *what) {
+    const char *opt = argv[*i];
+    if (*i + 1 >= argc) {
+        cli_usage_error("option %s needs a value %s", opt, what);
+        return NULL;
+    }
+    const char *v = argv[*i + 1];
+    /* "-i --json", "-i -o": the value is missing and the next option would be
+     * taken for it ("--scale -1" or "--scale -inf" are values) */
+    if ((v[0] == '-' && v[1] == '-' && v[2]) || (v[0] == '-' && v[1] && !v[2] && v[1] != '.' && !(v[1] >= '0' && v[1] <= '9'))) {
+        cli_usage_error("option %s needs a value %s (got option %s)", opt, what, v);
+        return NULL;
+    }
+    ++*i;
+    return v;
+}
+
 int cli_parse_shape(const char *arg, char *name, size_t cap, nne_tensor *t) {
     const char *eq = strrchr(arg, '=');
     if (!eq || eq == arg || (size_t)(eq - arg) >= cap) return 0;
@@ -80,23 +98,73 @@ int cli_parse_shape(const char *arg, char *name, size_t cap, nne_tensor *t) {
     if (strcmp(p, "scalar") == 0) return 1;
     while (*p) {
         char *e;
+        if (*p < '0' || *p > '9') return 0; /* no sign, no spaces */
+        errno = 0;
         long long v = strtoll(p, &e, 10);
-        if (e == p || v < 0 || t->ndim >= NNE_MAX_DIMS) return 0;
+        if (e == p || v < 0 || errno == ERANGE || t->ndim >= NNE_MAX_DIMS) return 0;
         t->dims[t->ndim++] = v;
         p = e;
-        if (*p == 'x' || *p == ',') p++;
+        if ((*p == 'x' || *p == ',') && p[1]) p++;
         else if (*p) return 0;
     }
-    return 1;
+    /* the element count must be representable; the byte count is checked
+     * once the dtype is known (cli_input_shapes) */
+    t->dtype = NNE_DTYPE_UINT8;
+    int ok = nne_tensor_numel(t) >= 0;
+    t->dtype = NNE_DTYPE_UNDEFINED;
+    return ok;
 }
 
-void json_str(FILE *f, const char *s) {
+/* Length of the valid UTF-8 sequence at s (1-4), or 0 when the bytes there
+ * are not valid UTF-8 (overlong forms, surrogates, code points past
+ * U+10FFFF, truncated sequences). */
+int cli_utf8_len(const unsigned char *s) {
+    unsigned c = s[0];
+    if (c < 0x80) return 1;
+    int n;
+    unsigned cp;
+    if (c >= 0xc2 && c <= 0xdf) n = 2, cp = c & 0x1f;
+    else if (c >= 0xe0 && c <= 0xef) n = 3, cp = c & 0x0f;
+    else if (c >= 0xf0 && c <= 0xf4) n = 4, cp = c & 0x07;
+    else return 0;
+    for (int k = 1; k < n; k++) {
+        if ((s[k] & 0xc0) != 0x80) return 0; /* also stops at the terminating NUL */
+        cp = cp << 6 | (s[k] & 0x3f);
+    }
+    if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10ffff)) || (cp >= 0xd800 && cp <= 0xdfff))
+        return 0;
+    return n;
+}
+
+void json_str(FILE *f, const char *str) {
+    const unsigned char *s = (const unsigned char *)(str ? str : "");
     fputc('"', f);
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\') fprintf(f, "\\%c", c);
-        else if (c < 0x20) fprintf(f, "\\u%04x", c);
-        else fputc(c, f);
+    while (*s) {
+        unsigned char c = *s;
+        int n = cli_utf8_len(s);
+        if (n == 0) {
+            fputs("\\ufffd", f); /* an invalid byte: U+FFFD, one per byte */
+            s++;
+            continue;
+        }
+        if (n > 1) {
+            fwrite(s, 1, (size_t)n, f);
+            s += n;
+            continue;
+        }
+        switch (c) {
+        case '"': fputs("\\\"", f); break;
+        case '\\': fputs("\\\\", f); break;
+        case '\n': fputs("\\n", f); break;
+        case '\r': fputs("\\r", f); break;
+        case '\t': fputs("\\t", f); break;
+        case '\b': fputs("\\b", f); break;
+        case '\f': fputs("\\f", f); break;
+        default:
+            if (c < 0x20 || c == 0x7f) fprintf(f, "\\u%04x", c);
+            else fputc(c, f);
+        }
+        s++;
     }
     fputc('"', f);
 }
@@ -149,6 +217,19 @@ nne_status cli_input_shapes(const nne_model *m, int n, char (*names)[256], const
             }
             t->ndim = vi.ndim;
             for (int d = 0; d < vi.ndim; d++) t->dims[d] = vi.dims[d] < 0 ? 1 : vi.dims[d];
+        }
+        /* every buffer the CLI allocates for an input is sized from this */
+        size_t nb;
+        nne_status st = nne_tensor_nbytes_checked(t, &nb);
+        if (st != NNE_OK) {
+            char dims[320];
+            size_t off = 0;
+            dims[0] = 0;
+            for (int d = 0; d < t->ndim && off < sizeof dims; d++)
+                off += (size_t)snprintf(dims + off, sizeof dims - off, d ? "x%lld" : "%lld", (long long)t->dims[d]);
+            cli_usage_error("input \"%s\": shape %s of %s is too large (its size overflows 2^63 bytes)", vi.name,
+                            t->ndim ? dims : "scalar", nne_dtype_name(t->dtype));
+            return st;
         }
     }
     return NNE_OK;

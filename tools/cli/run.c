@@ -1,22 +1,60 @@
 /*
  * run.c - `nnedge run MODEL [-i NAME=FILE.npy]... [-o OUTDIR] [--threads N]
  * [--optimize none|basic|all] [--json]`: runs the model once on .npy inputs
- * and writes every output to OUTDIR/<output name>.npy ('/' and ':' in names
- * become '_'). --optimize (default: env NNE_OPTIMIZE, else none) runs the
+ * and writes every output to OUTDIR/<file>.npy, and lists which output went
+ * to which file. --optimize (default: env NNE_OPTIMIZE, else none) runs the
  * graph passes on the model first.
+ *
+ * File names: an output name that is a safe file name is used as it is. Any
+ * other name (holding '/', '\\', ':', control characters or bytes that are not
+ * UTF-8, starting with '.', empty, or too long for a file name) is made safe
+ * ('_' for the bad bytes, cut at 160 bytes on a character boundary) and gets
+ * "_" and a hash of the full name appended, so that "a/b" and "a_b" cannot
+ * both become a_b.npy. A name that still collides (case-insensitively, for
+ * file systems that fold case) with an earlier output's file gets a counter.
  */
 #include "cli.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 
-static void sanitize(const char *in, char *out, size_t cap) {
-    size_t k = 0;
-    for (; *in && k + 1 < cap; in++) out[k++] = (*in == '/' || *in == ':' || *in == '\\') ? '_' : *in;
+/* Longest base name kept before the hash (NAME_MAX is 255 bytes on the
+ * common file systems; the hash, a counter and ".npy" fit after it). */
+#define RUN_NAME_KEEP 160
+
+static uint64_t fnv1a(const char *s) {
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (; *s; s++) h = (h ^ (unsigned char)*s) * 0x100000001b3ull;
+    return h;
+}
+
+static int unsafe_byte(unsigned char c) {
+    return c < 0x20 || c == 0x7f || c == '/' || c == '\\' || c == ':';
+}
+
+void cli_safe_file_name(const char *name, char *out, size_t cap) {
+    size_t len = strlen(name), k = 0;
+    int changed = len == 0 || name[0] == '.' || len > RUN_NAME_KEEP;
+    for (size_t i = 0; i < len && k < RUN_NAME_KEEP;) {
+        unsigned char c = (unsigned char)name[i];
+        int n = cli_utf8_len((const unsigned char *)name + i);
+        if (n > 1) { /* a valid multi-byte character: kept whole (the JSON mapping then names the file exactly) */
+            if (k + (size_t)n > RUN_NAME_KEEP) break;
+            memcpy(out + k, name + i, (size_t)n);
+            k += (size_t)n;
+            i += (size_t)n;
+            continue;
+        }
+        int bad = n == 0 || unsafe_byte(c) || (k == 0 && c == '.');
+        changed |= bad;
+        out[k++] = bad ? '_' : (char)c;
+        i++;
+    }
     out[k] = 0;
-    if (!strcmp(out, ".") || !strcmp(out, "..") || !out[0]) snprintf(out, cap, "output_%s", out[0] ? "dot" : "");
+    if (changed) snprintf(out + k, cap - k, "%s%016llx", k ? "_" : "output_", (unsigned long long)fnv1a(name));
 }
 
 int cli_run(int argc, char **argv) {
@@ -31,6 +69,7 @@ int cli_run(int argc, char **argv) {
     nne_model *m = NULL;
     nne_session *s = NULL;
     nne_status st;
+    char (*fnames)[256] = NULL; /* per output: its file name without ".npy" */
     cli_limits lim = {0};
     int lr;
     if (!names || !files || !ins || !inames) {
@@ -40,8 +79,10 @@ int cli_run(int argc, char **argv) {
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "--json")) json = 1;
-        else if (!strcmp(a, "-i") && i + 1 < argc) {
-            const char *v = argv[++i], *eq = strchr(v, '=');
+        else if (!strcmp(a, "-i")) {
+            const char *v = cli_opt_value(argc, argv, &i, "NAME=FILE.npy"), *eq;
+            if (!v) goto done;
+            eq = strchr(v, '=');
             if (!eq) { /* "-i FILE.npy": the model's only input */
                 names[nin][0] = 0;
                 files[nin++] = v;
@@ -54,11 +95,15 @@ int cli_run(int argc, char **argv) {
                 names[nin][eq - v] = 0;
                 files[nin++] = eq + 1;
             }
-        } else if (!strcmp(a, "-o") && i + 1 < argc) outdir = argv[++i];
-        else if (!strcmp(a, "--optimize") && i + 1 < argc) optimize = argv[++i];
-        else if (!strcmp(a, "--threads") && i + 1 < argc) {
-            if (!cli_parse_int(argv[++i], 1, 1024, &threads)) {
-                rc = cli_usage_error("--threads %s: expected a number from 1 to 1024", argv[i]);
+        } else if (!strcmp(a, "-o")) {
+            if (!(outdir = cli_opt_value(argc, argv, &i, "OUTDIR (the output directory)"))) goto done;
+        } else if (!strcmp(a, "--optimize")) {
+            if (!(optimize = cli_opt_value(argc, argv, &i, "none|basic|all"))) goto done;
+        } else if (!strcmp(a, "--threads")) {
+            const char *v = cli_opt_value(argc, argv, &i, "N (threads, 1 to 1024)");
+            if (!v) goto done;
+            if (!cli_parse_int(v, 1, 1024, &threads)) {
+                rc = cli_usage_error("--threads %s: expected a number from 1 to 1024", v);
                 goto done;
             }
         } else if ((lr = cli_limit_option(argc, argv, &i, &lim)) != 0) {
@@ -144,15 +189,44 @@ int cli_run(int argc, char **argv) {
         goto done;
     }
     int no = nne_model_num_outputs(m);
+    fnames = calloc((size_t)no + 1, sizeof *fnames);
+    if (!fnames) {
+        rc = cli_usage_error("out of memory");
+        goto done;
+    }
+    /* every file name first, so nothing is written when one cannot be made */
+    for (int i = 0; i < no; i++) {
+        nne_value_info vi;
+        nne_model_output_info(m, i, &vi);
+        char base[256];
+        cli_safe_file_name(vi.name, base, sizeof base);
+        size_t bl = strlen(base);
+        for (int n = 2;; n++) {
+            int clash = 0;
+            for (int j = 0; j < i && !clash; j++) clash = !strcasecmp(fnames[j], base);
+            if (!clash) break;
+            snprintf(base + bl, sizeof base - bl, "_%d", n);
+        }
+        memcpy(fnames[i], base, sizeof base);
+    }
     if (json) printf("{\"model\": "), json_str(stdout, path), printf(", \"run_ms\": %.3f, \"outputs\": [", ms);
     for (int i = 0; i < no; i++) {
         nne_value_info vi;
         nne_tensor t;
         nne_model_output_info(m, i, &vi);
         nne_session_output(s, i, &t);
-        char fname[512], full[4096];
-        sanitize(vi.name, fname, sizeof fname);
-        snprintf(full, sizeof full, "%s/%s.npy", outdir, fname);
+        if (!nne_dtype_size(t.dtype)) { /* a sequence, an empty optional, a string tensor */
+            if (json) printf("]}\n");
+            rc = cli_usage_error("output \"%s\" is not a numeric tensor (%s); it cannot be written as .npy", vi.name,
+                                 nne_dtype_name(t.dtype));
+            goto done;
+        }
+        char full[4400];
+        if ((size_t)snprintf(full, sizeof full, "%s/%s.npy", outdir, fnames[i]) >= sizeof full) {
+            if (json) printf("]}\n");
+            rc = cli_usage_error("output directory %s: path too long", outdir);
+            goto done;
+        }
         if ((st = nne_npy_write_file(full, &t)) != NNE_OK) {
             if (json) printf("]}\n");
             rc = cli_fail(st, NULL);
@@ -172,7 +246,11 @@ int cli_run(int argc, char **argv) {
             json_dims(stdout, t.ndim, t.dims);
             printf("}");
         } else {
-            printf("%s: %s [%s] -> %s\n", vi.name, nne_dtype_name(t.dtype), t.ndim ? dims : "scalar", full);
+            /* the mapping output name -> file; names may hold any byte */
+            json_str(stdout, vi.name);
+            printf(": %s [%s] -> ", nne_dtype_name(t.dtype), t.ndim ? dims : "scalar");
+            json_str(stdout, full);
+            printf("\n");
         }
     }
     if (json) printf("]}\n");
@@ -186,5 +264,6 @@ done:
     free(files);
     free(ins);
     free(inames);
+    free(fnames);
     return rc;
 }
