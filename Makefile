@@ -37,7 +37,7 @@ CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
 UNIT_OBJ := $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard tests/unit/*.c))
 
 all: $(BUILD)/libnnedge.a $(BUILD)/libnnedge.so $(BUILD)/nnedge $(BUILD)/conformance $(BUILD)/unit_tests \
-     $(BUILD)/nnedge.pc
+     $(BUILD)/nnedge.pc $(BUILD)/rt_check $(BUILD)/load_rss
 
 $(BUILD)/obj/%.o: %.c $(BUILD)/cflags
 	@mkdir -p $(dir $@)
@@ -69,6 +69,10 @@ $(BUILD)/libnnedge.so: $(LIB_OBJ) $(BUILD)/objlist
 $(BUILD)/nnedge: $(CLI_OBJ) $(BUILD)/libnnedge.a
 	$(CC) $(LDSAN) -o $@ $^ $(LDLIBS)
 $(BUILD)/conformance: $(BUILD)/obj/tests/conformance/runner.o $(BUILD)/libnnedge.a
+	$(CC) $(LDSAN) -o $@ $^ $(LDLIBS)
+$(BUILD)/rt_check: $(BUILD)/obj/tests/roundtrip/rt_check.o $(BUILD)/libnnedge.a
+	$(CC) $(LDSAN) -o $@ $^ $(LDLIBS)
+$(BUILD)/load_rss: $(BUILD)/obj/tests/mem/load_rss.o $(BUILD)/libnnedge.a
 	$(CC) $(LDSAN) -o $@ $^ $(LDLIBS)
 $(BUILD)/unit_tests: $(UNIT_OBJ) $(BUILD)/libnnedge.a
 	$(CC) $(LDSAN) -o $@ $^ $(LDLIBS)
@@ -138,6 +142,8 @@ test: setup
 	$(MAKE) all
 	$(MAKE) test-hostile NNEDGE=build/nnedge
 	NNEDGE=build-san/nnedge bash tests/diff/run.sh
+	$(MAKE) SAN=1 test-roundtrip
+	$(MAKE) test-mem
 
 # Conformance without sanitizers (fast) and updating the committed pass list.
 conformance: all
@@ -160,6 +166,18 @@ conformance-oom:
 	echo "conformance-oom: $$(grep -c '^PASS' build-san/opcases-oom.txt) opcases pass with each allocation failed once"; \
 	exit $$status
 
+# Round trip (tests/roundtrip/run.sh): every test and differential model written
+# by `nnedge convert --optimize none` loads as the same graph, gives bit-identical
+# outputs, passes onnx.checker and runs in ONNX Runtime wherever the original does.
+test-roundtrip: all
+	NNEDGE=$(BUILD)/nnedge RT_CHECK=$(BUILD)/rt_check OUT=$(BUILD)/roundtrip bash tests/roundtrip/run.sh
+
+# Weights in place: loading resnet50 adds at most 5 MB of private memory
+# (release build: sanitizers add their own allocations).
+test-mem:
+	$(MAKE) all
+	bash tests/mem/run.sh
+
 demo:
 	sh scripts/setup.sh --demo
 	$(MAKE) all
@@ -176,7 +194,7 @@ clean:
 	rm -rf build build-san build-fuzz
 
 .PHONY: FORCE all clean setup test test-hostile conformance conformance-update conformance-oom demo install uninstall \
-        test-exports test-install
+        test-exports test-install test-roundtrip test-mem
 
 # Header dependencies: the compiler writes obj/X.d next to obj/X.o (-MMD) with
 # a phony target per header (-MP), so a removed header does not break the
@@ -184,6 +202,7 @@ clean:
 # is rebuilt once (FORCE). The .d is not a prerequisite of its object: clang
 # writes it after the object, so it would always look newer.
 DEP_OBJ := $(LIB_OBJ) $(CLI_OBJ) $(UNIT_OBJ) $(BUILD)/obj/tests/conformance/runner.o \
+           $(BUILD)/obj/tests/roundtrip/rt_check.o $(BUILD)/obj/tests/mem/load_rss.o \
            $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard bench/*.c))
 DEP_FILES := $(wildcard $(DEP_OBJ:.o=.d))
 $(filter-out $(DEP_FILES:.d=.o),$(DEP_OBJ)): FORCE

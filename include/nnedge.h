@@ -191,21 +191,73 @@ static inline nne_model_options nne_model_options_default(void) {
 }
 
 /* Load an ONNX model from a file. External data files are resolved relative
- * to the model's directory. `opt` may be NULL (defaults; see "Option
- * structs" for struct_size errors). On success *out owns all its
- * memory (the file is not kept open). Returns NNE_ERR_IO, _CORRUPT_MODEL,
+ * to the model's directory and must lie inside it (symlinks leading out are
+ * refused). Only regular files are read (a FIFO or device is refused, never
+ * waited on). `opt` may be NULL (defaults; see "Option structs" for
+ * struct_size errors). The model file and its external data files
+ * stay memory-mapped (read-only, private) for the model's lifetime:
+ * initializers aligned for their type are used where they lie; others are
+ * copied into aligned memory when the first session is created. The file
+ * must not be truncated or rewritten in place while the model lives (replace
+ * it by rename instead). Returns NNE_ERR_IO, _CORRUPT_MODEL,
  * _UNSUPPORTED (an op nnedge does not implement, named in the message) or
  * _OUT_OF_MEMORY. Thread-safe. */
 NNE_API nne_status nne_model_load_file(const char *path, const nne_model_options *opt,
                                        nne_model **out);
 
-/* Same, from bytes in memory (copied as needed; the caller keeps `data`).
- * `base_dir` resolves external data (may be NULL: external data then fails). */
+/* Same, from bytes in memory. The model copies what it keeps: the caller may
+ * free `data` as soon as this returns. `base_dir` resolves external data (may
+ * be NULL: external data then fails); external data files are mapped and
+ * their aligned tensors used in place, as by nne_model_load_file. */
 NNE_API nne_status nne_model_load_memory(const void *data, size_t size, const char *base_dir,
                                          const nne_model_options *opt, nne_model **out);
 
 NNE_API void nne_model_destroy(nne_model *m);
 
+/* Writing ONNX. The model is written as it is held: the graph (nodes in
+ * topological order), initializers, inputs, outputs, value_info, names, doc
+ * strings, metadata_props, producer, opset imports, IR version, model-local
+ * functions and training info. A model written and loaded again is the same
+ * graph. Tensor data is written as raw_data (little-endian), each at a file
+ * offset aligned for its element type (the graph comes first and some varints
+ * are padded to get there: valid protobuf), so nne_model_load_file uses every
+ * top-level weight in place. */
+typedef struct nne_save_options {
+    uint32_t struct_size;      /* sizeof(nne_save_options); set by nne_save_options_default() */
+    /* External data: initializers of at least external_threshold bytes go to
+     * this file, a plain relative name in the model's directory (no "..", no
+     * absolute path), each at an offset that is a multiple of
+     * external_align, so a loader can use them in place. NULL: everything
+     * inline, unless the model would pass protobuf's 2 GB limit: then
+     * "<model file name>.data". */
+    const char *external_data;
+    size_t external_threshold; /* bytes; 0: 1024 */
+    size_t external_align;     /* bytes, a power of two; 0: 64 */
+    /* new fields only ever go here, at the end (see "Option structs" above) */
+} nne_save_options;
+
+/* Defaults: everything inline, threshold 1024 bytes, alignment 64. Inline,
+ * so struct_size is the caller's sizeof. */
+static inline nne_save_options nne_save_options_default(void) {
+    nne_save_options o = NNE_ZERO_INIT_;
+    o.struct_size = (uint32_t)sizeof(nne_save_options);
+    o.external_threshold = 1024;
+    o.external_align = 64;
+    return o;
+}
+
+/* Write `m` as an ONNX file at `path` (and its external data file next to
+ * it). `opt` may be NULL. Returns NNE_ERR_IO (file not writable),
+ * NNE_ERR_INVALID_ARG (bad external data name), NNE_ERR_UNSUPPORTED (over
+ * 2 GB with external data disabled) or _OUT_OF_MEMORY. Tensor bytes are not
+ * copied in memory (they are written from where they lie). Thread-safe for a
+ * given model (reads only). */
+NNE_API nne_status nne_model_save_file(const nne_model *m, const char *path, const nne_save_options *opt);
+
+/* Write `m` as ONNX bytes into *data (*size bytes; release with nne_buffer_free).
+ * Everything is inline: a model over 2 GB gets NNE_ERR_UNSUPPORTED. */
+NNE_API nne_status nne_model_save_memory(const nne_model *m, void **data, size_t *size);
+NNE_API void nne_buffer_free(void *data);
 /* Bytes the model holds (what loading allocated and kept). */
 NNE_API size_t nne_model_memory_bytes(const nne_model *m);
 
@@ -214,6 +266,14 @@ NNE_API int32_t nne_model_num_inputs(const nne_model *m);
 NNE_API int32_t nne_model_num_outputs(const nne_model *m);
 NNE_API nne_status nne_model_input_info(const nne_model *m, int32_t i, nne_value_info *out);
 NNE_API nne_status nne_model_output_info(const nne_model *m, int32_t i, nne_value_info *out);
+
+/* Fix the declared shape of model input `name` (one the user feeds): ndim
+ * must equal the declared rank when it is known, and a dim fixed in the model
+ * must keep its value; symbolic and unknown dims take the given numbers. Used
+ * before writing a model (nnedge convert --shape); call it before creating
+ * sessions, on a model no other thread uses. NNE_ERR_INVALID_ARG names the
+ * mismatch. */
+NNE_API nne_status nne_model_set_input_shape(nne_model *m, const char *name, int32_t ndim, const int64_t *dims);
 
 /* Summary statistics for `nnedge info`. */
 typedef struct nne_model_stats {

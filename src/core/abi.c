@@ -38,6 +38,8 @@ static_assert(sizeof(nne_model_options) == NNE_END_OF(nne_model_options, max_mem
               "nne_model_options: name its last field here; the struct must not end in padding");
 static_assert(sizeof(nne_session_options) == NNE_END_OF(nne_session_options, cancel_user),
               "nne_session_options: name its last field here; the struct must not end in padding");
+static_assert(sizeof(nne_save_options) == NNE_END_OF(nne_save_options, external_align),
+              "nne_save_options: name its last field here; the struct must not end in padding");
 
 nne_status nne_options_read(void *dst, size_t dst_size, const void *src, const char *what) {
     if (!src) return NNE_OK; /* NULL: all defaults, already in dst */

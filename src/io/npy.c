@@ -6,6 +6,7 @@
  * the file before allocating.
  */
 #include "core/core.h"
+#include "core/file.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -130,27 +131,12 @@ nne_status nne_npy_read_memory(const void *buf, size_t size, nne_tensor *out) {
 
 nne_status nne_npy_read_file(const char *path, nne_tensor *out) {
     memset(out, 0, sizeof *out);
-    FILE *f = fopen(path, "rb");
-    if (!f) return nne_error(NNE_ERR_IO, "cannot open %s: %s", path, strerror(errno));
-    if (fseek(f, 0, SEEK_END) != 0) {
-        fclose(f);
-        return nne_error(NNE_ERR_IO, "cannot read %s", path);
-    }
-    long sz = ftell(f);
-    rewind(f);
-    if (sz < 0) {
-        fclose(f);
-        return nne_error(NNE_ERR_IO, "cannot read %s", path);
-    }
-    uint8_t *buf = nne_malloc((size_t)sz);
-    if (!buf) {
-        fclose(f);
-        return nne_error(NNE_ERR_OUT_OF_MEMORY, "cannot allocate %ld bytes for %s", sz, path);
-    }
-    size_t got = fread(buf, 1, (size_t)sz, f);
-    fclose(f);
-    nne_status st = got == (size_t)sz ? nne_npy_read_memory(buf, (size_t)sz, out)
-                                      : nne_error(NNE_ERR_IO, "short read on %s", path);
+    /* nne_file_read_all refuses FIFOs, devices and directories (no blocking open) */
+    void *buf;
+    size_t sz;
+    nne_status st = nne_file_read_all(path, ".npy file", &buf, &sz);
+    if (st != NNE_OK) return st;
+    st = nne_npy_read_memory(buf, sz, out);
     nne_free(buf);
     if (st != NNE_OK) nne_error_prefix("%s", path);
     return st;

@@ -12,6 +12,7 @@
  */
 #include "io/onnx.h"
 #include "core/core.h"
+#include "core/file.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -32,6 +33,7 @@ typedef struct loader {
     const uint8_t *base;
     const char *base_dir;
     nne_model *m;
+    int borrow;          /* the buffer is a mapping the model keeps: weights may point into it */
     int depth;
     /* first unsupported op */
     int n_unsupported;
@@ -58,6 +60,50 @@ static char *dup_field(const pb_field *f) {
     if (!s) t_load_oom = 1;
     return s;
 }
+
+/* Append a metadata_props entry (StringStringEntryProto: key 1, value 2). */
+static nne_status add_kv(const pb_reader *r0, const pb_field *f, int *n, nne_kv **kv) {
+    pb_reader s = pb_sub(r0, f);
+    pb_field e;
+    const pb_field *k = NULL, *v = NULL;
+    pb_field kf, vf;
+    while (pb_next(&s, &e)) {
+        if (e.wire != PB_LEN) continue;
+        if (e.num == 1) kf = e, k = &kf;
+        if (e.num == 2) vf = e, v = &vf;
+    }
+    if (s.err) return pb_err(&s);
+    nne_kv *nk = nne_realloc(*kv, (size_t)(*n + 1) * sizeof *nk);
+    if (!nk) return nne_error(NNE_ERR_OUT_OF_MEMORY, "onnx: out of memory");
+    *kv = nk;
+    nk[*n].key = k ? dup_field(k) : nne_strdup("");
+    nk[*n].value = v ? dup_field(v) : nne_strdup("");
+    (*n)++;
+    if (!nk[*n - 1].key || !nk[*n - 1].value) return nne_error(NNE_ERR_OUT_OF_MEMORY, "onnx: out of memory");
+    return NNE_OK;
+}
+
+/* Keep a whole field's payload to write it back verbatim. */
+static nne_status add_raw(const pb_field *f, int *n, nne_raw_field **raw) {
+    nne_raw_field *nr = nne_realloc(*raw, (size_t)(*n + 1) * sizeof *nr);
+    if (!nr) return nne_error(NNE_ERR_OUT_OF_MEMORY, "onnx: out of memory");
+    *raw = nr;
+    nr[*n].num = f->num;
+    nr[*n].len = f->len;
+    nr[*n].data = nne_malloc(f->len);
+    if (!nr[*n].data) return nne_error(NNE_ERR_OUT_OF_MEMORY, "onnx: out of memory");
+    memcpy(nr[*n].data, f->data, f->len);
+    (*n)++;
+    return NNE_OK;
+}
+
+/* Replace *dst with a copy of a string field. */
+static nne_status set_str(char **dst, const pb_field *f) {
+    nne_free(*dst);
+    *dst = dup_field(f);
+    return *dst ? NNE_OK : nne_error(NNE_ERR_OUT_OF_MEMORY, "onnx: out of memory");
+}
+
 
 /* ------------------------------------------------------------ tensors -- */
 
@@ -177,63 +223,104 @@ static nne_status scan_tensor(pb_reader *r, tensor_fields *tf, char **name) {
     return NNE_OK;
 }
 
-/* Read nbytes at tf->ext_offset of base_dir/location into *dst, which is
- * allocated here only once the file is known to hold them (a few bytes of
- * model must not make us allocate what its shape claims). The caller frees
- * *dst, also on failure. */
-static nne_status read_external(const char *base_dir, const tensor_fields *tf, const char *tname, void **dst,
-                                size_t nbytes) {
+/* The location of tf's external data as a C string in loc (4097 bytes). */
+static nne_status external_location(const char *base_dir, const tensor_fields *tf, const char *tname, char *loc) {
     if (!base_dir)
         return nne_error(NNE_ERR_IO, "onnx: tensor \"%s\" uses external data but the model was loaded from memory",
                          tname);
     if (!tf->location || tf->location_len == 0 || tf->location_len > 4096 ||
         memchr(tf->location, 0, tf->location_len))
         return nne_error(NNE_ERR_CORRUPT_MODEL, "onnx: tensor \"%s\": external data has no valid location", tname);
-    char loc[4097];
     memcpy(loc, tf->location, tf->location_len);
     loc[tf->location_len] = 0;
-    if (loc[0] == '/' || strstr(loc, "..") == loc || strstr(loc, "/../") || strstr(loc, "\\"))
+    if (strchr(loc, '\\'))
         return nne_error(NNE_ERR_CORRUPT_MODEL,
                          "onnx: tensor \"%s\": external data location \"%s\" leaves the model's directory", tname, loc);
-    size_t plen = strlen(base_dir) + tf->location_len + 2;
-    char *path = nne_malloc(plen);
-    if (!path) return nne_error(NNE_ERR_OUT_OF_MEMORY, "onnx: out of memory");
-    snprintf(path, plen, "%s/%s", base_dir, loc);
-    int fd = open(path, O_RDONLY);
-    if (fd < 0) {
-        nne_error(NNE_ERR_IO, "onnx: tensor \"%s\": cannot open external data file %s: %s", tname, path,
-                  strerror(errno));
-        nne_free(path);
-        return NNE_ERR_IO;
-    }
-    struct stat st;
-    nne_status rc = NNE_OK;
+    return NNE_OK;
+}
+
+/* Check [offset, +nbytes) of tf against a file of fsize bytes. */
+static nne_status external_range(const tensor_fields *tf, const char *tname, const char *loc, size_t nbytes,
+                                 uint64_t fsize) {
     uint64_t off = (uint64_t)tf->ext_offset;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        rc = nne_error(NNE_ERR_IO, "onnx: tensor \"%s\": %s is not a regular file", tname, path);
-    } else if (tf->ext_length >= 0 && (uint64_t)tf->ext_length != nbytes) {
-        rc = nne_error(NNE_ERR_CORRUPT_MODEL,
-                       "onnx: tensor \"%s\": external data length %lld does not match its shape (%zu bytes)", tname,
-                       (long long)tf->ext_length, nbytes);
-    } else if (off > (uint64_t)st.st_size || nbytes > (uint64_t)st.st_size - off) {
-        rc = nne_error(NNE_ERR_CORRUPT_MODEL,
-                       "onnx: tensor \"%s\": external data [%llu, +%zu) is past the end of %s (%lld bytes)", tname,
-                       (unsigned long long)off, nbytes, path, (long long)st.st_size);
+    if (tf->ext_length >= 0 && (uint64_t)tf->ext_length != nbytes)
+        return nne_error(NNE_ERR_CORRUPT_MODEL,
+                         "onnx: tensor \"%s\": external data length %lld does not match its shape (%zu bytes)", tname,
+                         (long long)tf->ext_length, nbytes);
+    if (off > fsize || nbytes > fsize - off)
+        return nne_error(NNE_ERR_CORRUPT_MODEL,
+                         "onnx: tensor \"%s\": external data [%llu, +%zu) is past the end of %s (%llu bytes)", tname,
+                         (unsigned long long)off, nbytes, loc, (unsigned long long)fsize);
+    return NNE_OK;
+}
+
+/* External data through a mapping the model keeps (one per file): *src
+ * points at the tensor's bytes inside it. */
+static nne_status external_mapped(loader *ld, const tensor_fields *tf, const char *tname, size_t nbytes,
+                                  const uint8_t **src) {
+    char loc[4097];
+    NNE_TRY(external_location(ld->base_dir, tf, tname, loc));
+    nne_model *m = ld->m;
+    nne_mapping *mp = NULL;
+    for (int i = 0; i < m->n_maps; i++)
+        if (m->maps[i].name && strcmp(m->maps[i].name, loc) == 0) mp = &m->maps[i];
+    if (!mp) {
+        int fd;
+        uint64_t fsize;
+        NNE_TRY(nne_file_open_beneath(ld->base_dir, loc, "external data file", &fd, &fsize));
+        nne_mapping *nm = nne_realloc(m->maps, (size_t)(m->n_maps + 1) * sizeof *nm);
+        if (!nm) {
+            close(fd);
+            return nne_error(NNE_ERR_OUT_OF_MEMORY, "onnx: out of memory");
+        }
+        m->maps = nm;
+        mp = &m->maps[m->n_maps];
+        memset(mp, 0, sizeof *mp);
+        mp->name = nne_strdup(loc);
+        nne_status st = mp->name ? nne_file_map(fd, fsize, loc, &mp->addr)
+                                 : nne_error(NNE_ERR_OUT_OF_MEMORY, "onnx: out of memory");
+        close(fd);
+        if (st != NNE_OK) {
+            nne_free(mp->name);
+            return st;
+        }
+        mp->size = fsize;
+        m->n_maps++;
+    }
+    NNE_TRY(external_range(tf, tname, loc, nbytes, mp->size));
+    *src = (const uint8_t *)mp->addr + tf->ext_offset;
+    return NNE_OK;
+}
+
+/* Read nbytes of external data into *dst (no model to keep a mapping: a
+ * tensor parsed on its own). *dst is allocated only once the file is known to
+ * hold the bytes (a few bytes of model must not make us allocate what its
+ * shape claims). The caller frees *dst, also on failure. */
+static nne_status read_external(const char *base_dir, const tensor_fields *tf, const char *tname, void **dst,
+                                size_t nbytes) {
+    char loc[4097];
+    NNE_TRY(external_location(base_dir, tf, tname, loc));
+    int fd;
+    uint64_t fsize;
+    NNE_TRY(nne_file_open_beneath(base_dir, loc, "external data file", &fd, &fsize));
+    nne_status rc = external_range(tf, tname, loc, nbytes, fsize);
+    uint64_t off = (uint64_t)tf->ext_offset;
+    if (rc != NNE_OK) {
     } else if (!(*dst = nne_aligned_alloc(nbytes))) {
         rc = nne_error(NNE_ERR_OUT_OF_MEMORY, "onnx: tensor \"%s\": cannot allocate %zu bytes", tname, nbytes);
     } else {
         size_t done = 0;
         while (done < nbytes) {
             ssize_t k = pread(fd, (char *)*dst + done, nbytes - done, (off_t)(off + done));
+            if (k < 0 && errno == EINTR) continue;
             if (k <= 0) {
-                rc = nne_error(NNE_ERR_IO, "onnx: tensor \"%s\": read error in %s", tname, path);
+                rc = nne_error(NNE_ERR_IO, "onnx: tensor \"%s\": read error in %s", tname, loc);
                 break;
             }
             done += (size_t)k;
         }
     }
     close(fd);
-    nne_free(path);
     return rc;
 }
 
@@ -299,9 +386,21 @@ static nne_status decode_typed(const pb_reader *r, int fnum, nne_tensor *t, int6
     return NNE_OK;
 }
 
-/* Parse the TensorProto in reader r (a sub-message window). */
-static nne_status tensor_from_reader(const pb_reader *r0, const char *base_dir, nne_tensor *out, char **name) {
+/* Parse the TensorProto in reader r (a sub-message window). With a loader
+ * (ld != NULL) and `place` != NULL, the bytes may stay where they lie: raw or
+ * external bytes aligned for the dtype are used in place (place->borrowed);
+ * unaligned ones are left for nne_model_weights_ready (out->data NULL,
+ * place->src set). Otherwise out->data is an aligned copy. */
+typedef struct tensor_place {
+    int borrowed;        /* out->data points into a model mapping */
+    const void *in_place;/* that pointer (also when out->data is cleared) */
+    const void *src;     /* unaligned bytes in a model mapping (out->data NULL) */
+} tensor_place;
+
+static nne_status tensor_from_reader(loader *ld, const pb_reader *r0, const char *base_dir, nne_tensor *out,
+                                     char **name, tensor_place *place) {
     pb_reader r = *r0;
+    if (place) memset(place, 0, sizeof *place);
     tensor_fields tf;
     memset(out, 0, sizeof *out);
     char *nm = NULL;
@@ -351,7 +450,28 @@ static nne_status tensor_from_reader(const pb_reader *r0, const char *base_dir, 
                        (long long)tf.n_typed, (long long)n);
         goto fail;
     }
-    if (tf.external) {
+    const uint8_t *src = NULL; /* bytes that may be used where they lie */
+    if (tf.external && ld && nbytes) {
+        if ((st = external_mapped(ld, &tf, tn, nbytes, &src)) != NNE_OK) goto fail;
+    } else if (!tf.external && tf.has_raw && ld && ld->borrow && nbytes) {
+        src = tf.raw;
+    }
+    if (src && place) {
+        if ((uintptr_t)src % es == 0) {
+            out->data = (void *)src;
+            place->borrowed = 1;
+            place->in_place = src;
+        } else {
+            place->src = src;
+        }
+    } else if (src) {
+        out->data = nne_aligned_alloc(nbytes);
+        if (!out->data) {
+            st = nne_error(NNE_ERR_OUT_OF_MEMORY, "onnx: tensor \"%s\": cannot allocate %zu bytes", tn, nbytes);
+            goto fail;
+        }
+        memcpy(out->data, src, nbytes);
+    } else if (tf.external) {
         st = read_external(base_dir, &tf, tn, &out->data, nbytes);
     } else {
         out->data = nne_aligned_alloc(nbytes);
@@ -367,7 +487,8 @@ static nne_status tensor_from_reader(const pb_reader *r0, const char *base_dir, 
     else nne_free(nm);
     return NNE_OK;
 fail:
-    nne_aligned_free(out->data);
+    if (!(place && place->borrowed)) nne_aligned_free(out->data);
+    if (place) memset(place, 0, sizeof *place);
     out->data = NULL;
     nne_free(nm);
     return st;
@@ -377,7 +498,7 @@ nne_status nne_onnx_tensor_parse(const void *buf, size_t len, const char *base_d
                                  char **name) {
     pb_reader r;
     pb_init(&r, buf, len);
-    return tensor_from_reader(&r, base_dir, out, name);
+    return tensor_from_reader(NULL, &r, base_dir, out, name, NULL);
 }
 
 /* --------------------------------------------------------- value info -- */
@@ -386,6 +507,17 @@ nne_status nne_onnx_tensor_parse(const void *buf, size_t len, const char *base_d
 static nne_status parse_type(const pb_reader *r0, const pb_field *tf, nne_value *v) {
     pb_reader r = pb_sub(r0, tf);
     pb_field f;
+    /* A value declared more than once (an output listed twice, an output
+     * with value_info) keeps one kind: a later tensor type may refine a
+     * tensor type without a shape, anything else after a first declaration is
+     * ignored (the writer writes the one type the value holds). */
+    if (v->type_raw) return NNE_OK;
+    if (v->dtype != NNE_DTYPE_UNDEFINED || v->ndim >= 0) {
+        pb_reader k = r;
+        while (pb_next(&k, &f))
+            if (f.wire == PB_LEN && f.num != 1 && (f.num == 4 || f.num == 5 || f.num == 8 || f.num == 9)) return NNE_OK;
+        if (k.err) return pb_err(&k);
+    }
     while (pb_next(&r, &f)) {
         if (f.wire != PB_LEN) continue;
         if (f.num == 4) v->vtype = NNE_VT_SEQUENCE;
@@ -425,19 +557,28 @@ static nne_status parse_type(const pb_reader *r0, const pb_field *tf, nne_value 
         if (t.err) return pb_err(&t);
     }
     if (r.err) return pb_err(&r);
+    if (v->vtype != NNE_VT_TENSOR && !v->type_raw) {
+        /* the IR keeps only the kind; the writer writes these types back as read */
+        v->type_raw = nne_malloc(tf->len);
+        if (!v->type_raw) return nne_error(NNE_ERR_OUT_OF_MEMORY, "onnx: out of memory");
+        memcpy(v->type_raw, tf->data, tf->len);
+        v->type_raw_len = tf->len;
+    }
     return NNE_OK;
 }
 
 /* ValueInfoProto -> (name, type) applied to value idx (created if create). */
 static nne_status value_info_name(const pb_reader *r0, const pb_field *vf, pb_field *name_f, pb_field *type_f,
-                                  int *has_type) {
+                                  int *has_type, pb_field *doc_f) {
     pb_reader r = pb_sub(r0, vf);
     pb_field f;
     int has_name = 0;
     *has_type = 0;
+    doc_f->data = NULL;
     while (pb_next(&r, &f)) {
         if (f.num == 1 && f.wire == PB_LEN) *name_f = f, has_name = 1;
         if (f.num == 2 && f.wire == PB_LEN) *type_f = f, *has_type = 1;
+        if (f.num == 3 && f.wire == PB_LEN) *doc_f = f;
     }
     if (r.err) return pb_err(&r);
     if (!has_name) return corrupt(r0, vf->off, "graph input/output without a name");
@@ -483,6 +624,7 @@ static nne_status parse_attr(loader *ld, const pb_reader *r0, const pb_field *af
             break;
         }
         case 9: n_strings++; break;
+        case 13: if (f.wire == PB_LEN) NNE_TRY(set_str(&a->doc, &f)); break;
         case 21: return nne_error(NNE_ERR_UNSUPPORTED, "onnx: attribute references (ref_attr_name) are only valid in functions");
         default: break;
         }
@@ -538,7 +680,7 @@ static nne_status parse_attr(loader *ld, const pb_reader *r0, const pb_field *af
             a->t = nne_calloc(1, sizeof *a->t);
             if (!a->t) return nne_error(NNE_ERR_OUT_OF_MEMORY, "onnx: out of memory");
             pb_reader tr = pb_sub(&r, &f);
-            nne_status st = tensor_from_reader(&tr, ld->base_dir, a->t, NULL);
+            nne_status st = tensor_from_reader(ld, &tr, ld->base_dir, a->t, NULL, NULL);
             if (st != NNE_OK) {
                 nne_error_prefix("attribute \"%s\"", a->name);
                 return st;
@@ -547,8 +689,12 @@ static nne_status parse_attr(loader *ld, const pb_reader *r0, const pb_field *af
         } else if (f.num == 6 && f.wire == PB_LEN && !has_g) {
             NNE_TRY(parse_graph(ld, &r, &f, g, &a->g));
             has_g = 1;
-        } else if (f.num == 10 || f.num == 11 || f.num == 22 || f.num == 23) {
-            if (!seen_type) a->type = f.num == 10 ? NNE_ATTR_TENSORS : f.num == 11 ? NNE_ATTR_GRAPHS : NNE_ATTR_SPARSE_TENSOR;
+        } else if (f.num == 10 || f.num == 11 || f.num == 22 || f.num == 23 || f.num == 14 || f.num == 15) {
+            if (!seen_type)
+                a->type = f.num == 10 ? NNE_ATTR_TENSORS : f.num == 11 ? NNE_ATTR_GRAPHS
+                          : f.num == 22 ? NNE_ATTR_SPARSE_TENSOR : f.num == 23 ? NNE_ATTR_SPARSE_TENSORS
+                          : f.num == 14 ? NNE_ATTR_TYPE_PROTO : NNE_ATTR_TYPE_PROTOS;
+            seen_type = 1;
         }
     }
     if (r.err) return pb_err(&r);
@@ -558,17 +704,27 @@ static nne_status parse_attr(loader *ld, const pb_reader *r0, const pb_field *af
     }
     if ((a->type == NNE_ATTR_TENSOR && !has_t) || (a->type == NNE_ATTR_GRAPH && !has_g))
         return corrupt(r0, af->off, "tensor/graph attribute without a value");
+    if (a->type >= NNE_ATTR_TENSORS) {
+        /* kinds no op reads from the IR: keep the bytes for the writer */
+        a->raw = nne_malloc(af->len);
+        if (!a->raw) return nne_error(NNE_ERR_OUT_OF_MEMORY, "onnx: out of memory");
+        memcpy(a->raw, af->data, af->len);
+        a->raw_len = af->len;
+    }
     return NNE_OK;
 }
 
 static nne_status parse_node(loader *ld, const pb_reader *r0, const pb_field *nf, nne_graph *g) {
     pb_reader r = pb_sub(r0, nf);
     pb_field f;
-    char *name = NULL, *op_type = NULL, *domain = NULL;
+    char *name = NULL, *op_type = NULL, *domain = NULL, *doc = NULL;
+    int n_meta = 0;
+    nne_kv *meta = NULL;
     nne_status st = NNE_OK;
     while (pb_next(&r, &f)) {
         if (f.wire != PB_LEN) continue;
-        char **dst = f.num == 3 ? &name : f.num == 4 ? &op_type : f.num == 7 ? &domain : NULL;
+        char **dst = f.num == 3 ? &name : f.num == 4 ? &op_type : f.num == 7 ? &domain : f.num == 6 ? &doc : NULL;
+        if (f.num == 9 && st == NNE_OK) st = add_kv(&r, &f, &n_meta, &meta); /* metadata_props */
         if (!dst) continue;
         nne_free(*dst);
         if (!(*dst = dup_field(&f))) st = nne_error(NNE_ERR_OUT_OF_MEMORY, "onnx: out of memory");
@@ -584,6 +740,14 @@ static nne_status parse_node(loader *ld, const pb_reader *r0, const pb_field *nf
     nne_free(name);
     nne_free(op_type);
     nne_free(domain);
+    if (st == NNE_OK) { /* kept for the writer: the node owns them now */
+        g->nodes[node_idx].doc = doc;
+        g->nodes[node_idx].n_meta = n_meta;
+        g->nodes[node_idx].meta = meta;
+    } else {
+        nne_free(doc);
+        nne_kv_free(n_meta, meta);
+    }
     if (st != NNE_OK) return st;
     r = pb_sub(r0, nf);
     while (pb_next(&r, &f)) {
@@ -659,6 +823,10 @@ static nne_status parse_graph(loader *ld, const pb_reader *r0, const pb_field *g
     while (pb_next(&r, &f)) {
         if (f.wire != PB_LEN) continue;
         if (f.num == 2 && !g->name) g->name = dup_field(&f);
+        if (f.num == 10) st = set_str(&g->doc, &f);
+        if (f.num == 16) st = add_kv(&r, &f, &g->n_meta, &g->meta);
+        if (f.num == 14) st = add_raw(&f, &g->n_raw, &g->raw);
+        if (st != NNE_OK) goto fail;
         if (f.num == 15) {
             st = nne_error(NNE_ERR_UNSUPPORTED, "onnx: sparse initializers are not supported");
             goto fail;
@@ -671,9 +839,9 @@ static nne_status parse_graph(loader *ld, const pb_reader *r0, const pb_field *g
     r = pb_sub(r0, gf);
     while (pb_next(&r, &f)) {
         if (f.wire != PB_LEN || f.num != 11) continue;
-        pb_field nmf, tyf;
+        pb_field nmf, tyf, docf;
         int has_type;
-        if ((st = value_info_name(&r, &f, &nmf, &tyf, &has_type)) != NNE_OK) goto fail;
+        if ((st = value_info_name(&r, &f, &nmf, &tyf, &has_type, &docf)) != NNE_OK) goto fail;
         char *nm = dup_field(&nmf);
         if (!nm) { st = nne_error(NNE_ERR_OUT_OF_MEMORY, "onnx: out of memory"); goto fail; }
         int idx = nne_graph_find(g, nm);
@@ -686,14 +854,17 @@ static nne_status parse_graph(loader *ld, const pb_reader *r0, const pb_field *g
         nne_free(nm);
         if (st != NNE_OK) goto fail;
         if (has_type && (st = parse_type(&r, &tyf, &g->values[idx])) != NNE_OK) goto fail;
+        if (docf.data && (st = set_str(&g->values[idx].doc, &docf)) != NNE_OK) goto fail;
     }
     r = pb_sub(r0, gf);
     while (pb_next(&r, &f)) {
         if (f.wire != PB_LEN || f.num != 5) continue;
         nne_tensor t;
         char *nm = NULL;
+        tensor_place pl;
         pb_reader tr = pb_sub(&r, &f);
-        if ((st = tensor_from_reader(&tr, ld->base_dir, &t, &nm)) != NNE_OK) goto fail;
+        if ((st = tensor_from_reader(ld, &tr, ld->base_dir, &t, &nm, &pl)) != NNE_OK) goto fail;
+        if (pl.borrowed || pl.src) t.data = NULL; /* not ours to free on the error paths below */
         if (!nm || !nm[0]) {
             nne_aligned_free(t.data);
             nne_free(nm);
@@ -710,6 +881,10 @@ static nne_status parse_graph(loader *ld, const pb_reader *r0, const pb_field *g
         st = nne_graph_add_initializer(g, nm, &t, &idx); /* takes t.data */
         nne_free(nm);
         if (st != NNE_OK) goto fail;
+        if (pl.borrowed) g->values[idx].init.data = (void *)pl.in_place;
+        g->values[idx].init_borrowed = pl.borrowed;
+        g->values[idx].init_src = pl.src;
+        g->values[idx].init_from_file = 1;
     }
     if (r.err) { st = pb_err(&r); goto fail; }
     /* pass 2: nodes */
@@ -723,9 +898,9 @@ static nne_status parse_graph(loader *ld, const pb_reader *r0, const pb_field *g
     r = pb_sub(r0, gf);
     while (pb_next(&r, &f)) {
         if (f.wire != PB_LEN || (f.num != 12 && f.num != 13)) continue;
-        pb_field nmf, tyf;
+        pb_field nmf, tyf, docf;
         int has_type;
-        if ((st = value_info_name(&r, &f, &nmf, &tyf, &has_type)) != NNE_OK) goto fail;
+        if ((st = value_info_name(&r, &f, &nmf, &tyf, &has_type, &docf)) != NNE_OK) goto fail;
         char *nm = dup_field(&nmf);
         if (!nm) { st = nne_error(NNE_ERR_OUT_OF_MEMORY, "onnx: out of memory"); goto fail; }
         int idx = nne_graph_find(g, nm);
@@ -741,6 +916,8 @@ static nne_status parse_graph(loader *ld, const pb_reader *r0, const pb_field *g
         nne_free(nm);
         if (idx < 0) continue; /* value_info for an unknown value: ignore */
         nne_value *v = &g->values[idx];
+        if (f.num == 13 && v->kind != NNE_VAL_INPUT && v->kind != NNE_VAL_OUTER) v->in_value_info = 1;
+        if (docf.data && !v->doc && (st = set_str(&v->doc, &docf)) != NNE_OK) goto fail;
         if (has_type && v->kind != NNE_VAL_INPUT) {
             /* keep the first declaration; inputs were typed already */
             if (v->ndim < 0 && (st = parse_type(&r, &tyf, v)) != NNE_OK) goto fail;
@@ -790,19 +967,32 @@ void nne_model_destroy(nne_model *m) {
     nne_free(m->opsets);
     nne_free(m->feed);
     nne_free(m->producer);
+    nne_free(m->producer_version);
+    nne_free(m->domain);
+    nne_free(m->doc);
+    nne_kv_free(m->n_meta, m->meta);
+    nne_raw_free(m->n_raw, m->raw);
+    /* the graph's weights may point into these: unmap last */
+    for (int i = 0; i < m->n_maps; i++) {
+        nne_file_unmap(m->maps[i].addr, m->maps[i].size);
+        nne_free(m->maps[i].name);
+    }
+    nne_free(m->maps);
     nne_budget *b = m->budget;
     nne_free(m); /* charged to b too: b goes last */
     nne_free(b);
 }
 
+/* Load from a buffer. `map` (may be NULL) is the mapping the buffer lies in:
+ * the model takes it over on success, and then weights may point into it. */
 static nne_status load_memory(const void *data, size_t size, const char *base_dir, const nne_model_options *opt,
-                              nne_model **out);
+                              nne_mapping *map, nne_model **out);
 
 /* Loading runs under a budget of its own, kept by the model: it measures the
- * model's memory (nne_model_memory_bytes) and enforces max_memory_bytes. */
-nne_status nne_model_load_memory(const void *data, size_t size, const char *base_dir,
-                                 const nne_model_options *opt, nne_model **out) {
-    if (!out || (!data && size)) return nne_error(NNE_ERR_INVALID_ARG, "nne_model_load_memory: NULL argument");
+ * model's memory (nne_model_memory_bytes) and enforces max_memory_bytes.
+ * (Mapped model and external data files are not allocations: not counted.) */
+static nne_status load_budgeted(const void *data, size_t size, const char *base_dir, const nne_model_options *opt,
+                                nne_mapping *map, nne_model **out) {
     *out = NULL;
     /* the caller's options, of whatever size it was built with (abi.c) */
     nne_model_options o = nne_model_options_default();
@@ -812,7 +1002,7 @@ nne_status nne_model_load_memory(const void *data, size_t size, const char *base
     if (!b) return nne_error(NNE_ERR_OUT_OF_MEMORY, "onnx: out of memory");
     b->limit = o.max_memory_bytes != SIZE_MAX ? o.max_memory_bytes : 0;
     nne_budget *prev = nne_budget_enter(b);
-    nne_status st = load_memory(data, size, base_dir, &o, out);
+    nne_status st = load_memory(data, size, base_dir, &o, map, out);
     nne_budget_leave(prev);
     if (st != NNE_OK) {
         if (b->refused) {
@@ -831,11 +1021,20 @@ nne_status nne_model_load_memory(const void *data, size_t size, const char *base
 size_t nne_model_memory_bytes(const nne_model *m) { return m && m->budget ? nne_budget_used(m->budget) : 0; }
 
 static nne_status load_memory(const void *data, size_t size, const char *base_dir, const nne_model_options *opt,
-                              nne_model **out) {
+                              nne_mapping *map, nne_model **out) {
     nne_model *m = nne_model_new();
     if (!m) return nne_error(NNE_ERR_OUT_OF_MEMORY, "onnx: out of memory");
     t_load_oom = 0;
-    loader ld = {.base = data, .base_dir = base_dir, .m = m};
+    if (map) {
+        m->maps = nne_malloc(sizeof *m->maps);
+        if (!m->maps) {
+            nne_free(m);
+            return nne_error(NNE_ERR_OUT_OF_MEMORY, "onnx: out of memory");
+        }
+        m->maps[0] = *map;
+        m->n_maps = 1;
+    }
+    loader ld = {.base = data, .base_dir = base_dir, .m = m, .borrow = map != NULL};
     pb_reader r;
     pb_init(&r, data, size);
     pb_field f, graph_f;
@@ -845,7 +1044,14 @@ static nne_status load_memory(const void *data, size_t size, const char *base_di
         if (f.num == 1 && f.wire == PB_VARINT) m->ir_version = (int64_t)f.v;
         else if (f.num == 7 && f.wire == PB_LEN) graph_f = f, has_graph = 1;
         else if (f.num == 8 && f.wire == PB_LEN) n_ops++;
-        else if (f.num == 2 && f.wire == PB_LEN && !m->producer) m->producer = dup_field(&f);
+        else if (f.num == 2 && f.wire == PB_LEN) st = set_str(&m->producer, &f);
+        else if (f.num == 3 && f.wire == PB_LEN) st = set_str(&m->producer_version, &f);
+        else if (f.num == 4 && f.wire == PB_LEN) st = set_str(&m->domain, &f);
+        else if (f.num == 5 && f.wire == PB_VARINT) m->model_version = (int64_t)f.v;
+        else if (f.num == 6 && f.wire == PB_LEN) st = set_str(&m->doc, &f);
+        else if (f.num == 14 && f.wire == PB_LEN) st = add_kv(&r, &f, &m->n_meta, &m->meta);
+        else if ((f.num == 20 || f.num == 25 || f.num == 26) && f.wire == PB_LEN) st = add_raw(&f, &m->n_raw, &m->raw);
+        if (st != NNE_OK) goto fail;
     }
     if (r.err) {
         st = pb_err(&r);
@@ -931,48 +1137,47 @@ static nne_status load_memory(const void *data, size_t size, const char *base_di
     return NNE_OK;
 fail:
     if (t_load_oom) st = nne_error(NNE_ERR_OUT_OF_MEMORY, "onnx: out of memory");
+    if (map) m->maps[0].addr = NULL; /* the caller still owns the model file's mapping */
     nne_model_destroy(m);
     return st;
+}
+
+nne_status nne_model_load_memory(const void *data, size_t size, const char *base_dir,
+                                 const nne_model_options *opt, nne_model **out) {
+    if (!out || (!data && size)) return nne_error(NNE_ERR_INVALID_ARG, "nne_model_load_memory: NULL argument");
+    return load_budgeted(data ? data : "", size, base_dir, opt, NULL, out);
 }
 
 nne_status nne_model_load_file(const char *path, const nne_model_options *opt, nne_model **out) {
     if (!path || !out) return nne_error(NNE_ERR_INVALID_ARG, "nne_model_load_file: NULL argument");
     *out = NULL;
-    int fd = open(path, O_RDONLY);
-    if (fd < 0) return nne_error(NNE_ERR_IO, "cannot open model %s: %s", path, strerror(errno));
-    struct stat st;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        close(fd);
-        return nne_error(NNE_ERR_IO, "model %s is not a regular file", path);
-    }
-    size_t size = (size_t)st.st_size;
-    /* Map the file: the parser reads it in place and copies each tensor once
-     * into aligned memory, so a large model is not held twice. */
-    const uint8_t *buf = (const uint8_t *)"";
-    void *map = NULL;
-    if (size) {
-        map = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
-        if (map == MAP_FAILED) {
-            close(fd);
-            return nne_error(NNE_ERR_IO, "cannot map model %s: %s", path, strerror(errno));
-        }
-        buf = map;
-    }
+    int fd;
+    uint64_t size;
+    NNE_TRY(nne_file_open(path, "model", &fd, &size));
+    /* Map the file and keep the mapping for the model's lifetime: aligned
+     * weights are used where they lie, so a large model is neither read nor
+     * held twice (pages come from the page cache, shared and clean). */
+    nne_mapping map = {0};
+    nne_status rc = nne_file_map(fd, size, path, &map.addr);
     close(fd);
+    if (rc != NNE_OK) return rc;
+    map.size = size;
     /* base dir = dirname(path) */
     char *dir = nne_strdup(path);
     if (!dir) {
-        if (map) munmap(map, size);
+        nne_file_unmap(map.addr, map.size);
         return nne_error(NNE_ERR_OUT_OF_MEMORY, "out of memory");
     }
     char *slash = strrchr(dir, '/');
     if (slash) *slash = 0;
     else strcpy(dir, ".");
     if (!dir[0]) strcpy(dir, "/");
-    nne_status rc = nne_model_load_memory(buf, size, dir, opt, out);
-    if (rc != NNE_OK) nne_error_prefix("%s", path);
+    rc = load_budgeted(map.addr, (size_t)size, dir, opt, &map, out);
+    if (rc != NNE_OK) {
+        nne_error_prefix("%s", path);
+        nne_file_unmap(map.addr, map.size);
+    }
     nne_free(dir);
-    if (map) munmap(map, size);
     return rc;
 }
 
@@ -1001,5 +1206,32 @@ nne_status nne_model_output_info(const nne_model *m, int32_t i, nne_value_info *
     if (!m || !out || i < 0 || i >= m->graph->n_outputs)
         return nne_error(NNE_ERR_INVALID_ARG, "nne_model_output_info: index %d out of range", (int)i);
     fill_info(&m->graph->values[m->graph->outputs[i]], out);
+    return NNE_OK;
+}
+
+nne_status nne_model_set_input_shape(nne_model *m, const char *name, int32_t ndim, const int64_t *dims) {
+    if (!m || !name || (ndim && !dims) || ndim < 0 || ndim > NNE_MAX_DIMS)
+        return nne_error(NNE_ERR_INVALID_ARG, "nne_model_set_input_shape: bad argument");
+    if (__atomic_load_n(&m->shared, __ATOMIC_ACQUIRE)) /* frozen once a session was made on it */
+        return nne_error(NNE_ERR_INVALID_ARG,
+                         "nne_model_set_input_shape: sessions were created on this model; change shapes before");
+    nne_value *v = NULL;
+    for (int i = 0; i < m->n_feed; i++)
+        if (strcmp(m->graph->values[m->feed[i]].name, name) == 0) v = &m->graph->values[m->feed[i]];
+    if (!v) return nne_error(NNE_ERR_INVALID_ARG, "the model has no input named \"%s\"", name);
+    if (v->ndim >= 0 && v->ndim != ndim)
+        return nne_error(NNE_ERR_INVALID_ARG, "input \"%s\" has rank %d, got %d dims", name, (int)v->ndim, (int)ndim);
+    for (int d = 0; d < ndim; d++) {
+        if (dims[d] < 0) return nne_error(NNE_ERR_INVALID_ARG, "input \"%s\": dim %d is negative", name, d);
+        if (v->ndim >= 0 && v->dims[d] >= 0 && v->dims[d] != dims[d])
+            return nne_error(NNE_ERR_INVALID_ARG, "input \"%s\": dim %d is fixed to %lld in the model, got %lld", name,
+                             d, (long long)v->dims[d], (long long)dims[d]);
+    }
+    for (int d = 0; d < ndim; d++) {
+        v->dims[d] = dims[d];
+        nne_free(v->dim_names[d]);
+        v->dim_names[d] = NULL;
+    }
+    v->ndim = ndim;
     return NNE_OK;
 }

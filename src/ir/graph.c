@@ -42,15 +42,37 @@ void nne_attr_free(nne_attr *a) {
         nne_free(a->t);
     }
     nne_graph_destroy(a->g);
+    nne_free(a->doc);
+    nne_free(a->raw);
+}
+
+void nne_kv_free(int n, nne_kv *kv) {
+    for (int i = 0; kv && i < n; i++) {
+        nne_free(kv[i].key);
+        nne_free(kv[i].value);
+    }
+    nne_free(kv);
+}
+
+void nne_raw_free(int n, nne_raw_field *raw) {
+    for (int i = 0; raw && i < n; i++) nne_free(raw[i].data);
+    nne_free(raw);
 }
 
 void nne_value_free(nne_value *v) {
     nne_free(v->name);
     for (int d = 0; d < NNE_MAX_DIMS; d++) nne_free(v->dim_names[d]);
-    tensor_free(&v->init);
+    if (!v->init_borrowed) tensor_free(&v->init); /* borrowed: points into a model mapping */
+    nne_free(v->doc);
+    nne_free(v->type_raw);
     v->name = NULL;
     memset(v->dim_names, 0, sizeof v->dim_names);
     v->init.data = NULL;
+    v->init_borrowed = 0;
+    v->init_src = NULL;
+    v->doc = NULL;
+    v->type_raw = NULL;
+    v->type_raw_len = 0;
 }
 
 void nne_graph_destroy(nne_graph *g) {
@@ -65,6 +87,8 @@ void nne_graph_destroy(nne_graph *g) {
         nne_free(n->out);
         for (int a = 0; a < n->n_attr; a++) nne_attr_free(&n->attrs[a]);
         nne_free(n->attrs);
+        nne_free(n->doc);
+        nne_kv_free(n->n_meta, n->meta);
     }
     nne_free(g->values);
     nne_free(g->nodes);
@@ -72,6 +96,9 @@ void nne_graph_destroy(nne_graph *g) {
     nne_free(g->outputs);
     nne_free(g->hash);
     nne_free(g->name);
+    nne_free(g->doc);
+    nne_kv_free(g->n_meta, g->meta);
+    nne_raw_free(g->n_raw, g->raw);
     nne_free(g);
 }
 

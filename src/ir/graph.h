@@ -39,7 +39,25 @@ typedef struct nne_attr {
     char **strings;
     nne_tensor *t;       /* TENSOR (owned, aligned data) */
     struct nne_graph *g; /* GRAPH */
+    /* kept for the writer */
+    char *doc;           /* doc_string, NULL if none */
+    uint8_t *raw;        /* whole AttributeProto bytes of kinds the IR does not decode
+                            (TENSORS, GRAPHS, SPARSE_TENSOR(S), TYPE_PROTO(S)); written back verbatim */
+    size_t raw_len;
 } nne_attr;
+
+/* A metadata_props entry. */
+typedef struct nne_kv {
+    char *key, *value;
+} nne_kv;
+
+/* A field the IR does not model, kept as its serialized bytes to be written
+ * back verbatim (FunctionProto, TrainingInfoProto, quantization_annotation). */
+typedef struct nne_raw_field {
+    uint32_t num;        /* field number in the enclosing message */
+    uint8_t *data;       /* owned */
+    size_t len;
+} nne_raw_field;
 
 /* Where a value comes from. */
 enum { NNE_VAL_NODE = 0, NNE_VAL_INPUT = 1, NNE_VAL_CONST = 2, NNE_VAL_OUTER = 3, NNE_VAL_PENDING = 4 };
@@ -58,7 +76,21 @@ typedef struct nne_value {
     int32_t ndim;
     int64_t dims[NNE_MAX_DIMS];   /* -1: unknown */
     char *dim_names[NNE_MAX_DIMS];
-    nne_tensor init;     /* NNE_VAL_CONST: data owned (aligned) */
+    nne_tensor init;     /* NNE_VAL_CONST: data owned (aligned), or borrowed (below) */
+    /* Weights in place: init_borrowed = init.data points into a mapping owned
+     * by the model (never freed here). init_src != NULL with init.data == NULL:
+     * the bytes lie in a model mapping at an address not aligned for the
+     * dtype; nne_model_weights_ready() copies them on first use (sessions call
+     * it; init_src stays set). Code that reads init.data outside a session
+     * calls it first, or reads the bytes with nne_value_init_bytes(). */
+    int init_borrowed;
+    const void *init_src;
+    /* kept for the writer */
+    char *doc;           /* ValueInfoProto.doc_string */
+    int in_value_info;   /* declared in the graph's value_info */
+    int init_from_file;  /* an initializer read from the file (not made by a pass) */
+    uint8_t *type_raw;   /* TypeProto bytes of non-tensor types (sequence, map, optional, sparse) */
+    size_t type_raw_len;
 } nne_value;
 
 typedef struct nne_node {
@@ -71,6 +103,9 @@ typedef struct nne_node {
     nne_attr *attrs;
     const nne_op_def *op; /* NULL: unsupported */
     int opset;
+    char *doc;           /* kept for the writer */
+    int n_meta;
+    nne_kv *meta;
     int dead;            /* removed by nne_graph_remove_node; gone after compaction */
     int cap_in, cap_out, cap_attr; /* allocated slots of in/out/attrs (builder) */
 } nne_node;
@@ -89,6 +124,12 @@ typedef struct nne_graph {
     /* name -> value index hash (open addressing) */
     int *hash;
     int hash_cap;
+    /* kept for the writer */
+    char *doc;
+    int n_meta;
+    nne_kv *meta;
+    int n_raw;
+    nne_raw_field *raw;  /* quantization_annotation */
     int cap_inputs, cap_outputs; /* allocated slots of inputs/outputs (builder) */
     int anon_serial;     /* numbers the names of anonymous values */
 } nne_graph;
@@ -106,10 +147,43 @@ struct nne_model {
     int n_feed;          /* inputs the user must feed */
     int *feed;           /* value indices */
     char *producer;
+    /* kept for the writer */
+    char *producer_version;
+    char *domain;
+    char *doc;
+    int64_t model_version;
+    int n_meta;
+    nne_kv *meta;
+    int n_raw;
+    nne_raw_field *raw;  /* functions (25), training_info (20), configuration (26) */
+    /* mappings the weights may point into (model file, external data files) */
+    int n_maps;
+    struct nne_mapping *maps;
+    int weights_ready;   /* set once by nne_model_weights_ready (atomic) */
     int n_sessions;      /* live sessions on this model (atomic; see nne_model_session_ref) */
     int shared;          /* 1 once any session was made: the graph is frozen (atomic) */
     struct nne_budget *budget; /* what loading allocated (core.h); freed last */
 };
+
+typedef struct nne_mapping {
+    char *name;          /* external data location, NULL for the model file */
+    void *addr;
+    uint64_t size;
+} nne_mapping;
+
+/* Copy the misaligned weights (init_src) into aligned memory, once; safe to
+ * call from several threads. Sessions call it on create. */
+nne_status nne_model_weights_ready(const nne_model *m);
+/* Bytes of an initializer wherever they lie (init.data or init_src). */
+static inline const void *nne_value_init_bytes(const nne_value *v) {
+    const void *d = __atomic_load_n(&v->init.data, __ATOMIC_ACQUIRE);
+    return d ? d : v->init_src;
+}
+void nne_kv_free(int n, nne_kv *kv);
+/* 1 when the models hold the same graph and header (graph_equal.c); else 0
+ * and the first difference in why. */
+int nne_model_equal(const nne_model *a, const nne_model *b, char *why, size_t why_cap);
+void nne_raw_free(int n, nne_raw_field *raw);
 
 nne_graph *nne_graph_create(nne_graph *parent);
 void nne_graph_destroy(nne_graph *g);

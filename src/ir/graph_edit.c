@@ -459,6 +459,8 @@ void nne_graph_remove_node(nne_graph *g, int ni) {
     nne_free(n->out);
     for (int a = 0; a < n->n_attr; a++) nne_attr_free(&n->attrs[a]);
     nne_free(n->attrs);
+    nne_free(n->doc);
+    nne_kv_free(n->n_meta, n->meta);
     memset(n, 0, sizeof *n);
     n->dead = 1;
 }
@@ -668,7 +670,7 @@ static nne_status validate_one(const nne_graph *g, int depth) {
             const nne_tensor *t = &val->init;
             if (!nne_dtype_size(t->dtype) || t->ndim < 0 || t->ndim > NNE_MAX_DIMS || nne_dims_numel(t->ndim, t->dims) < 0)
                 BAD("initializer \"%s\" has an invalid dtype or shape", gn, val->name);
-            if (!t->data && nne_tensor_nbytes(t)) BAD("initializer \"%s\" has no data", gn, val->name);
+            if (!nne_value_init_bytes(val) && nne_tensor_nbytes(t)) BAD("initializer \"%s\" has no data", gn, val->name);
             if (val->dtype != NNE_DTYPE_UNDEFINED && val->dtype != t->dtype)
                 BAD("initializer \"%s\" is declared %s but holds %s", gn, val->name, nne_dtype_name(val->dtype),
                     nne_dtype_name(t->dtype));

@@ -32,6 +32,8 @@ static void stats_graph(const nne_graph *g, nne_model_stats *st) {
 nne_status nne_model_stats_get(const nne_model *m, nne_model_stats *out) {
     if (!m || !out) return nne_error(NNE_ERR_INVALID_ARG, "nne_model_stats_get: NULL argument");
     memset(out, 0, sizeof *out);
+    nne_status wst = nne_model_weights_ready(m); /* reads every weight through typed pointers */
+    if (wst != NNE_OK) return wst;
     out->ir_version = m->ir_version;
     out->opset = nne_model_opset_for(m, "");
     out->num_nodes = m->graph->n_nodes;

@@ -168,6 +168,10 @@ nne_status nne_model_optimize(nne_model *m, nne_opt_level level, nne_opt_report 
                          "nne_model_optimize: sessions were created on this model (%d still live); optimize a model "
                          "before creating any session on it",
                          __atomic_load_n(&m->n_sessions, __ATOMIC_ACQUIRE));
+    /* passes read initializers through init.data: give unaligned mapped
+     * weights their aligned copy first */
+    nne_status wst = nne_model_weights_ready(m);
+    if (wst != NNE_OK) return wst;
     nne_graph *g = m->graph;
     int before = nne_graph_count_nodes(g);
     nne_opt_report rep;

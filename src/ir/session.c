@@ -658,6 +658,8 @@ nne_status nne_session_create(const nne_model *m, const nne_session_options *opt
     nne_session_options o = nne_session_options_default();
     nne_status st = nne_options_read(&o, sizeof o, opt, "nne_session_options");
     if (st != NNE_OK) return st;
+    nne_status wst = nne_model_weights_ready(m); /* misaligned mapped weights get their aligned copy */
+    if (wst != NNE_OK) return wst;
     nne_session *s = nne_calloc(1, sizeof *s);
     if (!s) return nne_error(NNE_ERR_OUT_OF_MEMORY, "session: out of memory");
     s->m = m;

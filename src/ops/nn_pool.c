@@ -55,7 +55,7 @@ static void pool_kernel(const pool_args *a, const float *x, float *y, int64_t *i
     }
     float pf = (float)a->p;
     for (int64_t pl = 0; pl < a->planes; pl++) {
-        const float *xp = x + pl * insp;
+        const float *xp = insp ? x + pl * insp : x; /* empty input: x may be NULL, no offset on it */
         int64_t oc[NN_MAX_SP] = {0};
         for (int64_t o = 0; o < outsp; o++) {
             /* Clip the window to the input on each axis: taps klo[i] <= kt <

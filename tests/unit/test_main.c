@@ -19,6 +19,7 @@ int main(void) {
     unit_gemm();
     unit_elemwise();
     unit_fuzz_regress();
+    unit_save();
     unit_size();
     unit_passes();
     unit_limits();

@@ -20,6 +20,7 @@ void unit_nn_kernels(void);
 void unit_gemm(void);
 void unit_elemwise(void);
 void unit_fuzz_regress(void);
+void unit_save(void);
 void unit_size(void);
 void unit_passes(void);
 void unit_limits(void);

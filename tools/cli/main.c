@@ -16,6 +16,7 @@ static void usage(FILE *f) {
             "  run   MODEL [-i NAME=FILE.npy]... [-o OUTDIR] [--threads N] [--optimize none|basic|all] [--json]\n"
             "  bench MODEL [--shape NAME=DIMS]... [-i NAME=FILE.npy]... [--threads N] [--runs N] [--warmup N] [--json]\n"
             "  eval  MODEL --data X.npy --labels Y.npy [--scale S] [--json]\n"
+            "  convert MODEL -o OUT.onnx [--optimize none|basic|all] [--shape NAME=DIMS]... [--external-data NAME]\n"
             "  limits of every verb: " CLI_LIMITS_USAGE "\n"
             "    --max-memory: bytes a model may use (K/M/G/T suffixes; none); default half of the\n"
             "    memory the process may use\n"
@@ -249,6 +250,7 @@ int main(int argc, char **argv) {
     if (!strcmp(verb, "run")) return cli_run(argc - 1, argv + 1);
     if (!strcmp(verb, "bench")) return cli_bench(argc - 1, argv + 1);
     if (!strcmp(verb, "eval")) return cli_eval(argc - 1, argv + 1);
+    if (!strcmp(verb, "convert")) return cli_convert(argc - 1, argv + 1);
     /* one line, like every other error (the usage text goes to stdout with --help) */
     return cli_usage_error("unknown verb \"%s\" (nnedge --help lists the verbs)", verb);
 }
