@@ -40,9 +40,54 @@
 extern "C" {
 #endif
 
+/* NNE_API marks every function of the public API. libnnedge.so is built with
+ * -fvisibility=hidden, so these are the only symbols it exports (a test checks
+ * `nm -D`); the library's internal functions stay private to it. */
+#if defined(__GNUC__) || defined(__clang__)
+#define NNE_API __attribute__((visibility("default")))
+#else
+#define NNE_API
+#endif
+
+/* An all-zero initializer that C and C++ compilers accept without warnings
+ * (used by the inline option defaults below). */
+#ifdef __cplusplus
+#define NNE_ZERO_INIT_ {}
+#else
+#define NNE_ZERO_INIT_ {0}
+#endif
+
+/* Version of this header. The Makefile reads these three lines for nnedge.pc. */
 #define NNE_VERSION_MAJOR 0
 #define NNE_VERSION_MINOR 1
 #define NNE_VERSION_PATCH 0
+#define NNE_VERSION_NUMBER (NNE_VERSION_MAJOR * 10000 + NNE_VERSION_MINOR * 100 + NNE_VERSION_PATCH)
+
+/* Version of the library actually linked, which may be newer than the header
+ * a program was compiled with: "MAJOR.MINOR.PATCH" (static string, never
+ * NULL) and MAJOR * 10000 + MINOR * 100 + PATCH (compare with
+ * NNE_VERSION_NUMBER). Thread-safe. */
+NNE_API const char *nne_version(void);
+NNE_API int32_t nne_version_number(void);
+
+/* Option structs (nne_model_options, nne_session_options, ...) can grow
+ * without breaking programs built against an older or newer header:
+ *   - Each starts with `struct_size`, the sizeof of the struct the caller was
+ *     compiled with. Start from nne_<x>_options_default() (an inline function
+ *     of this header, so it fills in the caller's sizeof) and set fields with
+ *     designated initializers or assignments. A NULL options pointer means all
+ *     defaults. struct_size 0 (a struct not started from the default) fails
+ *     with NNE_ERR_INVALID_ARG.
+ *   - The library reads only the fields inside struct_size; later fields keep
+ *     their defaults. So a program built against an older header works with
+ *     a newer library.
+ *   - A program built against a newer header works with an older library as
+ *     long as it leaves the options that library does not know at their
+ *     default; if it sets one, the call fails with NNE_ERR_UNSUPPORTED.
+ * Rules for adding an option: fields are only ever added at the end; the
+ * zero value of a new field means its default; the struct has no trailing
+ * padding (the library checks this with a static_assert, so a new field never
+ * lands in bytes an old caller left as padding). */
 
 /* Status of every fallible call. Values are only ever added at the end. */
 typedef enum nne_status {
@@ -58,11 +103,11 @@ typedef enum nne_status {
 } nne_status;
 
 /* Short constant name of a status ("NNE_ERR_UNSUPPORTED"). Never NULL. */
-const char *nne_status_str(nne_status st);
+NNE_API const char *nne_status_str(nne_status st);
 
 /* The message of the last failed call made by this thread: where, what,
  * what was expected. Valid until the thread's next failing call. Never NULL. */
-const char *nne_last_error(void);
+NNE_API const char *nne_last_error(void);
 
 /* Element types; the numbers are ONNX's TensorProto.DataType values. */
 typedef enum nne_dtype {
@@ -84,9 +129,9 @@ typedef enum nne_dtype {
 } nne_dtype;
 
 /* Name of a dtype ("float32", "int64", ...); "undefined" for unknown values. */
-const char *nne_dtype_name(nne_dtype dt);
+NNE_API const char *nne_dtype_name(nne_dtype dt);
 /* Bytes per element, 0 for unsupported types. */
-size_t nne_dtype_size(nne_dtype dt);
+NNE_API size_t nne_dtype_size(nne_dtype dt);
 
 #define NNE_MAX_DIMS 12
 
@@ -102,16 +147,16 @@ typedef struct nne_tensor {
  * negative, ndim is outside 0..NNE_MAX_DIMS, or the element count or byte
  * count does not fit in int64_t (counting, as numpy does, only the non-zero
  * dims: a shape (0, 2^62, 2^62) is invalid too, not empty). */
-int64_t nne_tensor_numel(const nne_tensor *t);
+NNE_API int64_t nne_tensor_numel(const nne_tensor *t);
 /* Bytes of data (numel * dtype size; 0 for a dtype without a size). SIZE_MAX
  * when numel is -1 or the byte count exceeds INT64_MAX: no allocation of it
  * succeeds, so malloc(nne_tensor_nbytes(t)) fails cleanly on a hostile shape
  * instead of returning a buffer too small for it. */
-size_t nne_tensor_nbytes(const nne_tensor *t);
+NNE_API size_t nne_tensor_nbytes(const nne_tensor *t);
 /* The same, checked: NNE_OK and *out = the byte count, or NNE_ERR_INVALID_ARG
  * (the message gives the shape) and *out = SIZE_MAX. Use it before
  * allocating a buffer for shapes that come from a file or a user. */
-nne_status nne_tensor_nbytes_checked(const nne_tensor *t, size_t *out);
+NNE_API nne_status nne_tensor_nbytes_checked(const nne_tensor *t, size_t *out);
 
 /* Description of a model input or output. dims[i] < 0 means unknown;
  * dim_names[i] is then the symbolic name (or NULL). Pointers stay valid for
@@ -129,18 +174,28 @@ typedef struct nne_value_info {
 typedef struct nne_model nne_model;
 
 typedef struct nne_model_options {
+    uint32_t struct_size;      /* sizeof(nne_model_options); set by nne_model_options_default() */
     int32_t allow_unsupported; /* 1: load a model with ops nnedge cannot run, for
                                   inspection (info); sessions on it then fail */
     /* Memory the loaded model may hold (initializers, graph, names): loading
      * fails with NNE_ERR_OUT_OF_MEMORY and a message naming the limit when it
      * would take more. 0 or SIZE_MAX: no limit but physical memory. */
     size_t max_memory_bytes;
+    /* new fields only ever go here, at the end (see "Option structs" above) */
 } nne_model_options;
+
+/* Defaults: every option 0. Inline, so struct_size is the caller's sizeof. */
+static inline nne_model_options nne_model_options_default(void) {
+    nne_model_options o = NNE_ZERO_INIT_;
+    o.struct_size = (uint32_t)sizeof(nne_model_options);
+    return o;
+}
 
 /* Load an ONNX model from a file. External data files are resolved relative
  * to the model's directory and must lie inside it (symlinks leading out are
  * refused). Only regular files are read (a FIFO or device is refused, never
- * waited on). `opt` may be NULL. The model file and its external data files
+ * waited on). `opt` may be NULL (defaults; see "Option structs" for
+ * struct_size errors). The model file and its external data files
  * stay memory-mapped (read-only, private) for the model's lifetime:
  * initializers aligned for their type are used where they lie; others are
  * copied into aligned memory when the first session is created. The file
@@ -148,17 +203,17 @@ typedef struct nne_model_options {
  * it by rename instead). Returns NNE_ERR_IO, _CORRUPT_MODEL,
  * _UNSUPPORTED (an op nnedge does not implement, named in the message) or
  * _OUT_OF_MEMORY. Thread-safe. */
-nne_status nne_model_load_file(const char *path, const nne_model_options *opt,
-                               nne_model **out);
+NNE_API nne_status nne_model_load_file(const char *path, const nne_model_options *opt,
+                                       nne_model **out);
 
 /* Same, from bytes in memory. The model copies what it keeps: the caller may
  * free `data` as soon as this returns. `base_dir` resolves external data (may
  * be NULL: external data then fails); external data files are mapped and
  * their aligned tensors used in place, as by nne_model_load_file. */
-nne_status nne_model_load_memory(const void *data, size_t size, const char *base_dir,
-                                 const nne_model_options *opt, nne_model **out);
+NNE_API nne_status nne_model_load_memory(const void *data, size_t size, const char *base_dir,
+                                         const nne_model_options *opt, nne_model **out);
 
-void nne_model_destroy(nne_model *m);
+NNE_API void nne_model_destroy(nne_model *m);
 
 /* Writing ONNX. The model is written as it is held: the graph (nodes in
  * topological order), initializers, inputs, outputs, value_info, names, doc
@@ -169,6 +224,7 @@ void nne_model_destroy(nne_model *m);
  * are padded to get there: valid protobuf), so nne_model_load_file uses every
  * top-level weight in place. */
 typedef struct nne_save_options {
+    uint32_t struct_size;      /* sizeof(nne_save_options); set by nne_save_options_default() */
     /* External data: initializers of at least external_threshold bytes go to
      * this file, a plain relative name in the model's directory (no "..", no
      * absolute path), each at an offset that is a multiple of
@@ -178,9 +234,18 @@ typedef struct nne_save_options {
     const char *external_data;
     size_t external_threshold; /* bytes; 0: 1024 */
     size_t external_align;     /* bytes, a power of two; 0: 64 */
+    /* new fields only ever go here, at the end (see "Option structs" above) */
 } nne_save_options;
 
-nne_save_options nne_save_options_default(void);
+/* Defaults: everything inline, threshold 1024 bytes, alignment 64. Inline,
+ * so struct_size is the caller's sizeof. */
+static inline nne_save_options nne_save_options_default(void) {
+    nne_save_options o = NNE_ZERO_INIT_;
+    o.struct_size = (uint32_t)sizeof(nne_save_options);
+    o.external_threshold = 1024;
+    o.external_align = 64;
+    return o;
+}
 
 /* Write `m` as an ONNX file at `path` (and its external data file next to
  * it). `opt` may be NULL. Returns NNE_ERR_IO (file not writable),
@@ -188,20 +253,20 @@ nne_save_options nne_save_options_default(void);
  * 2 GB with external data disabled) or _OUT_OF_MEMORY. Tensor bytes are not
  * copied in memory (they are written from where they lie). Thread-safe for a
  * given model (reads only). */
-nne_status nne_model_save_file(const nne_model *m, const char *path, const nne_save_options *opt);
+NNE_API nne_status nne_model_save_file(const nne_model *m, const char *path, const nne_save_options *opt);
 
 /* Write `m` as ONNX bytes into *data (*size bytes; release with nne_buffer_free).
  * Everything is inline: a model over 2 GB gets NNE_ERR_UNSUPPORTED. */
-nne_status nne_model_save_memory(const nne_model *m, void **data, size_t *size);
-void nne_buffer_free(void *data);
+NNE_API nne_status nne_model_save_memory(const nne_model *m, void **data, size_t *size);
+NNE_API void nne_buffer_free(void *data);
 /* Bytes the model holds (what loading allocated and kept). */
-size_t nne_model_memory_bytes(const nne_model *m);
+NNE_API size_t nne_model_memory_bytes(const nne_model *m);
 
 /* Graph inputs that must be fed (initializer-backed inputs excluded). */
-int32_t nne_model_num_inputs(const nne_model *m);
-int32_t nne_model_num_outputs(const nne_model *m);
-nne_status nne_model_input_info(const nne_model *m, int32_t i, nne_value_info *out);
-nne_status nne_model_output_info(const nne_model *m, int32_t i, nne_value_info *out);
+NNE_API int32_t nne_model_num_inputs(const nne_model *m);
+NNE_API int32_t nne_model_num_outputs(const nne_model *m);
+NNE_API nne_status nne_model_input_info(const nne_model *m, int32_t i, nne_value_info *out);
+NNE_API nne_status nne_model_output_info(const nne_model *m, int32_t i, nne_value_info *out);
 
 /* Fix the declared shape of model input `name` (one the user feeds): ndim
  * must equal the declared rank when it is known, and a dim fixed in the model
@@ -209,7 +274,7 @@ nne_status nne_model_output_info(const nne_model *m, int32_t i, nne_value_info *
  * before writing a model (nnedge convert --shape); call it before creating
  * sessions, on a model no other thread uses. NNE_ERR_INVALID_ARG names the
  * mismatch. */
-nne_status nne_model_set_input_shape(nne_model *m, const char *name, int32_t ndim, const int64_t *dims);
+NNE_API nne_status nne_model_set_input_shape(nne_model *m, const char *name, int32_t ndim, const int64_t *dims);
 
 /* Summary statistics for `nnedge info`. */
 typedef struct nne_model_stats {
@@ -220,13 +285,13 @@ typedef struct nne_model_stats {
     int64_t zero_params;    /* initializer elements equal to zero */
     int32_t num_nodes;      /* top-level graph nodes */
 } nne_model_stats;
-nne_status nne_model_stats_get(const nne_model *m, nne_model_stats *out);
+NNE_API nne_status nne_model_stats_get(const nne_model *m, nne_model_stats *out);
 
 /* Op histogram of the top-level graph and its subgraphs: calls fn once per
  * distinct (domain, op_type) with its count and whether nnedge supports it. */
 typedef void (*nne_op_visit_fn)(void *user, const char *domain, const char *op_type,
                                 int32_t count, int supported);
-void nne_model_visit_ops(const nne_model *m, nne_op_visit_fn fn, void *user);
+NNE_API void nne_model_visit_ops(const nne_model *m, nne_op_visit_fn fn, void *user);
 
 /* ------------------------------------------------------------- optimize -- */
 
@@ -267,10 +332,10 @@ typedef struct nne_opt_report {
  * load the model again to optimize it) and not while another thread uses it. On failure other than INVALID_ARG the model is left
  * in a valid state but may be partly optimized. Returns NNE_ERR_INVALID_ARG,
  * _OUT_OF_MEMORY or _INTERNAL (a pass broke the graph: please report). */
-nne_status nne_model_optimize(nne_model *m, nne_opt_level level, nne_opt_report *report);
+NNE_API nne_status nne_model_optimize(nne_model *m, nne_opt_level level, nne_opt_report *report);
 
 /* Parse "none", "basic" or "all" (also "0", "1", "2"); NNE_ERR_INVALID_ARG otherwise. */
-nne_status nne_opt_level_parse(const char *s, nne_opt_level *out);
+NNE_API nne_status nne_opt_level_parse(const char *s, nne_opt_level *out);
 
 /* -------------------------------------------------------------- session -- */
 
@@ -289,6 +354,7 @@ typedef int (*nne_cancel_fn)(void *user);
 #define NNE_DEFAULT_MAX_LOOP_ITERATIONS 1000000
 
 typedef struct nne_session_options {
+    uint32_t struct_size;       /* sizeof(nne_session_options); set by nne_session_options_default() */
     int32_t threads;            /* 0: 1 thread */
     size_t arena_limit_bytes;   /* 0: no limit; prepare fails with OUT_OF_MEMORY above it */
     /* Memory limit of the session: every byte the library allocates while the
@@ -306,55 +372,67 @@ typedef struct nne_session_options {
     int64_t max_loop_iterations;
     nne_cancel_fn cancel_fn;    /* NULL: never cancelled */
     void *cancel_user;
+    /* new fields only ever go here, at the end (see "Option structs" above) */
 } nne_session_options;
 
-nne_session_options nne_session_options_default(void);
+/* Defaults: 1 thread, no arena limit, every later option 0. Inline, so
+ * struct_size is the caller's sizeof. */
+static inline nne_session_options nne_session_options_default(void) {
+    nne_session_options o = NNE_ZERO_INIT_;
+    o.struct_size = (uint32_t)sizeof(nne_session_options);
+    o.threads = 1;
+    return o;
+}
 
-/* The memory limit a session with these options gets (resolves the default). */
-size_t nne_session_options_memory_limit(const nne_session_options *opt);
+/* The memory limit a session with these options gets (resolves the default;
+ * `opt` may be NULL). */
+NNE_API size_t nne_session_options_memory_limit(const nne_session_options *opt);
 /* Bytes the session holds now (arena, scratch, folded constants, outputs of
  * the last run) and the most it has held. */
-size_t nne_session_memory_bytes(const nne_session *s);
-size_t nne_session_memory_peak(const nne_session *s);
+NNE_API size_t nne_session_memory_bytes(const nne_session *s);
+NNE_API size_t nne_session_memory_peak(const nne_session *s);
 
-/* Create a session on a model; the model must outlive it. `opt` may be NULL. */
-nne_status nne_session_create(const nne_model *m, const nne_session_options *opt,
-                              nne_session **out);
-void nne_session_destroy(nne_session *s);
+/* Create a session on a model; the model must outlive it. `opt` may be NULL
+ * (defaults); it is copied, the caller keeps it. NNE_ERR_INVALID_ARG when
+ * opt->struct_size is 0, NNE_ERR_UNSUPPORTED when opt sets an option this
+ * library does not know (see "Option structs"). */
+NNE_API nne_status nne_session_create(const nne_model *m, const nne_session_options *opt,
+                                      nne_session **out);
+NNE_API void nne_session_destroy(nne_session *s);
 
 /* Last error message of this session. Never NULL. */
-const char *nne_session_last_error(const nne_session *s);
+NNE_API const char *nne_session_last_error(const nne_session *s);
 
 /* Resolve shapes, fold constants and plan memory for the given input shapes
  * (only dtype, ndim and dims of each tensor are read). Inputs not named take
  * their declared shape with symbolic dims set to 1. May be called again to
  * change shapes. Allocates the arena. */
-nne_status nne_session_prepare(nne_session *s, int32_t n, const char *const *names,
-                               const nne_tensor *shapes);
+NNE_API nne_status nne_session_prepare(nne_session *s, int32_t n, const char *const *names,
+                                       const nne_tensor *shapes);
 
 /* Bind an input for the following runs. The session keeps the pointer t->data
  * until the input is bound again, the session is prepared again or destroyed;
  * the caller keeps ownership and keeps the buffer alive while it is bound.
  * dtype and shape must match the prepared ones (NNE_ERR_INVALID_ARG names the
  * difference). */
-nne_status nne_session_set_input(nne_session *s, const char *name, const nne_tensor *t);
+NNE_API nne_status nne_session_set_input(nne_session *s, const char *name, const nne_tensor *t);
 
 /* Run the prepared graph once. Allocates nothing unless the model has
  * data-dependent shapes (NonZero, Loop, ...), whose outputs are allocated as
  * they are produced. */
-nne_status nne_session_run(nne_session *s);
+NNE_API nne_status nne_session_run(nne_session *s);
 
 /* Output i of the last run. out->data points into the session and stays valid
  * until the next run, prepare or destroy. */
-nne_status nne_session_output(const nne_session *s, int32_t i, nne_tensor *out);
+NNE_API nne_status nne_session_output(const nne_session *s, int32_t i, nne_tensor *out);
 
 /* Bytes of the planned activation arena (0 before prepare). */
-size_t nne_session_arena_bytes(const nne_session *s);
+NNE_API size_t nne_session_arena_bytes(const nne_session *s);
 
 /* Multiply-accumulates of one run of the prepared graph: Conv, ConvTranspose,
  * Gemm, MatMul and their integer forms (nodes shaped only at run time are not
  * counted). 0 before prepare. */
-int64_t nne_session_macs(const nne_session *s);
+NNE_API int64_t nne_session_macs(const nne_session *s);
 
 /* ------------------------------------------------ plans and contexts -- */
 
@@ -431,17 +509,17 @@ void nne_session_set_observer(nne_session *s, nne_observer_fn fn, void *user);
 
 /* Read a .npy file (versions 1-3, little-endian, C order) into *out;
  * out->data is malloc'd and freed with nne_tensor_free_data. */
-nne_status nne_npy_read_file(const char *path, nne_tensor *out);
-nne_status nne_npy_read_memory(const void *buf, size_t size, nne_tensor *out);
+NNE_API nne_status nne_npy_read_file(const char *path, nne_tensor *out);
+NNE_API nne_status nne_npy_read_memory(const void *buf, size_t size, nne_tensor *out);
 /* Write a tensor as .npy version 1.0 (2.0 if the header needs it). */
-nne_status nne_npy_write_file(const char *path, const nne_tensor *t);
-void nne_tensor_free_data(nne_tensor *t);
+NNE_API nne_status nne_npy_write_file(const char *path, const nne_tensor *t);
+NNE_API void nne_tensor_free_data(nne_tensor *t);
 
 /* Half-precision conversions. */
-float nne_f16_to_f32(uint16_t h);
-uint16_t nne_f32_to_f16(float f);
-float nne_bf16_to_f32(uint16_t h);
-uint16_t nne_f32_to_bf16(float f);
+NNE_API float nne_f16_to_f32(uint16_t h);
+NNE_API uint16_t nne_f32_to_f16(float f);
+NNE_API float nne_bf16_to_f32(uint16_t h);
+NNE_API uint16_t nne_f32_to_bf16(float f);
 
 /* Memory hook: every allocation of the library goes through these functions
  * (default: libc). aligned_alloc_fn gets align = 64 and a size that is a
@@ -456,12 +534,12 @@ typedef struct nne_allocator {
     void (*free_fn)(void *user, void *ptr);
     void *user;
 } nne_allocator;
-void nne_allocator_set(const nne_allocator *a);
+NNE_API void nne_allocator_set(const nne_allocator *a);
 
 /* Logging: the library never prints; it reports through this callback. */
 typedef enum nne_log_level { NNE_LOG_ERROR = 0, NNE_LOG_WARN = 1, NNE_LOG_INFO = 2, NNE_LOG_DEBUG = 3 } nne_log_level;
 typedef void (*nne_log_fn)(void *user, nne_log_level level, const char *msg);
-void nne_log_set(nne_log_fn fn, void *user);
+NNE_API void nne_log_set(nne_log_fn fn, void *user);
 
 #ifdef __cplusplus
 }

@@ -166,6 +166,83 @@ def matmul_const():
     save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)]), "matmul_const.onnx")
 
 
+def _layernorm(x, gamma, beta, eps=1e-5):
+    x = x.astype(np.float64)
+    mu = x.mean(-1, keepdims=True)
+    var = ((x - mu) ** 2).mean(-1, keepdims=True)
+    return (x - mu) / np.sqrt(var + eps) * gamma + beta
+
+
+def fold_scratch():
+    """Constant folding of ops that take scratch memory: MatMul -> Softmax ->
+    LayerNormalization -> ReduceMean on initializers run at prepare, then
+    y = (x + c) * r with the folded c [2,4] and r [2,1]. Writes the expected
+    y for x = arange(8)/8 - 0.5 (numpy, float64) as fold_scratch_y.npy."""
+    a = (np.arange(6, dtype=np.float32).reshape(2, 3) / 6 - 0.3).astype(np.float32)
+    b = (np.arange(12, dtype=np.float32).reshape(3, 4) / 12 - 0.4).astype(np.float32)
+    gamma = np.array([1.0, 0.5, 2.0, -1.0], np.float32)
+    beta = np.array([0.1, 0.0, -0.2, 0.3], np.float32)
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 4])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, 4])
+    nodes = [
+        helper.make_node("MatMul", ["a", "b"], ["m"]),
+        helper.make_node("Softmax", ["m"], ["s"], axis=-1),
+        helper.make_node("LayerNormalization", ["s", "gamma", "beta"], ["c"], axis=-1),
+        helper.make_node("ReduceMean", ["c"], ["r"], axes=[1], keepdims=1),
+        helper.make_node("Add", ["x", "c"], ["t"]),
+        helper.make_node("Mul", ["t", "r"], ["y"]),
+    ]
+    inits = [numpy_helper.from_array(v, n) for n, v in (("a", a), ("b", b), ("gamma", gamma), ("beta", beta))]
+    g = helper.make_graph(nodes, "fold_scratch", [x], [y], inits)
+    save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]), "fold_scratch.onnx")
+    m = a.astype(np.float64) @ b
+    e = np.exp(m - m.max(-1, keepdims=True))
+    c = _layernorm(e / e.sum(-1, keepdims=True), gamma, beta)
+    xv = np.arange(8, dtype=np.float64).reshape(2, 4) / 8 - 0.5
+    np.save(os.path.join(OUT, "fold_scratch_y.npy"), ((xv + c) * c.mean(-1, keepdims=True)).astype(np.float32))
+
+
+def loop_scratch():
+    """A Loop (trip count M, an input) whose body reads outer-scope
+    initializers and runs ops that take scratch memory at run time:
+    s' = LayerNormalization(MatMul(s, w)); scan output ReduceMean(s', axis 1).
+    Writes the expected final state and scan outputs for x = arange(8)/8 - 0.5
+    and M = 3 (numpy, float64) as loop_scratch_state.npy / loop_scratch_scan.npy."""
+    w = (np.arange(16, dtype=np.float32).reshape(4, 4) / 16 - 0.45).astype(np.float32)
+    gamma = np.array([1.5, -0.5, 1.0, 0.25], np.float32)
+    beta = np.array([0.0, 0.2, -0.1, 0.05], np.float32)
+    f = TensorProto.FLOAT
+    body = helper.make_graph(
+        [
+            helper.make_node("MatMul", ["s_in", "w"], ["mm"]),
+            helper.make_node("LayerNormalization", ["mm", "gamma", "beta"], ["s_out"], axis=-1),
+            helper.make_node("Identity", ["cond_in"], ["cond_out"]),
+            helper.make_node("ReduceMean", ["s_out"], ["scan"], axes=[1], keepdims=0),
+        ],
+        "loop_body",
+        [helper.make_tensor_value_info("i", TensorProto.INT64, []),
+         helper.make_tensor_value_info("cond_in", TensorProto.BOOL, []),
+         helper.make_tensor_value_info("s_in", f, [2, 4])],
+        [helper.make_tensor_value_info("cond_out", TensorProto.BOOL, []),
+         helper.make_tensor_value_info("s_out", f, [2, 4]),
+         helper.make_tensor_value_info("scan", f, [2])])
+    g = helper.make_graph(
+        [helper.make_node("Loop", ["M", "cond", "x"], ["state", "scans"], body=body)],
+        "loop_scratch",
+        [helper.make_tensor_value_info("x", f, [2, 4]), helper.make_tensor_value_info("M", TensorProto.INT64, [])],
+        [helper.make_tensor_value_info("state", f, [2, 4]), helper.make_tensor_value_info("scans", f, [None, 2])],
+        [numpy_helper.from_array(np.array(True), "cond"), numpy_helper.from_array(w, "w"),
+         numpy_helper.from_array(gamma, "gamma"), numpy_helper.from_array(beta, "beta")])
+    save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]), "loop_scratch.onnx")
+    s = np.arange(8, dtype=np.float64).reshape(2, 4) / 8 - 0.5
+    scans = []
+    for _ in range(3):
+        s = _layernorm(s @ w, gamma, beta)
+        scans.append(s.mean(1))
+    np.save(os.path.join(OUT, "loop_scratch_state.npy"), s.astype(np.float32))
+    np.save(os.path.join(OUT, "loop_scratch_scan.npy"), np.array(scans, np.float32))
+
+
 def opt_passes():
     """For the optimization pass tests: something for every pass, in the
     main graph and in If branches (Identity chains, constant subexpressions
@@ -237,5 +314,7 @@ if __name__ == "__main__":
     loop_accum()
     conv_f16()
     matmul_const()
+    fold_scratch()
+    loop_scratch()
     opt_passes()
     cli_models()

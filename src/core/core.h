@@ -34,6 +34,12 @@ void nne_aligned_free(void *p);
 char *nne_strdup(const char *s);
 char *nne_strndup(const char *s, size_t n);
 
+/* Read a caller's option struct (nne_model_options, nne_session_options, ...)
+ * of any size into dst, which holds the library's defaults (dst_size bytes):
+ * only fields inside the caller's struct_size are copied. NULL src keeps the
+ * defaults. Fails (message names `what`) on struct_size 0 or when the caller
+ * sets an option past dst_size (a newer header). abi.c explains the rule. */
+nne_status nne_options_read(void *dst, size_t dst_size, const void *src, const char *what);
 /* Memory budgets (alloc.c): while a budget is current on a thread, the
  * library's allocations on that thread are charged to it and refused (NULL)
  * when they would take `used` over `limit` (0: no limit); each block gives

@@ -47,7 +47,19 @@ static nne_status pb_err(const pb_reader *r) {
     return nne_error(NNE_ERR_CORRUPT_MODEL, "onnx: offset %zu: %s", r->err_off, r->err);
 }
 
-static char *dup_field(const pb_field *f) { return nne_strndup((const char *)f->data, f->len); }
+/* Set when an allocation failed where the caller cannot tell that apart
+ * from absent data (a string copy: many strings are optional; an outer-scope
+ * link: "not found"). nne_model_load_memory checks it once per load, so the
+ * failure is reported as OUT_OF_MEMORY, never as a misleading "node without
+ * op_type" or "value is used but not produced", and no model loads with a
+ * name missing. Per thread, as loads may run concurrently. */
+static _Thread_local int t_load_oom;
+
+static char *dup_field(const pb_field *f) {
+    char *s = nne_strndup((const char *)f->data, f->len);
+    if (!s) t_load_oom = 1;
+    return s;
+}
 
 /* Append a metadata_props entry (StringStringEntryProto: key 1, value 2). */
 static nne_status add_kv(const pb_reader *r0, const pb_field *f, int *n, nne_kv **kv) {
@@ -983,11 +995,15 @@ static nne_status load_memory(const void *data, size_t size, const char *base_di
 static nne_status load_budgeted(const void *data, size_t size, const char *base_dir, const nne_model_options *opt,
                                 nne_mapping *map, nne_model **out) {
     *out = NULL;
+    /* the caller's options, of whatever size it was built with (abi.c) */
+    nne_model_options o = nne_model_options_default();
+    nne_status ost = nne_options_read(&o, sizeof o, opt, "nne_model_options");
+    if (ost != NNE_OK) return ost;
     nne_budget *b = nne_calloc(1, sizeof *b);
     if (!b) return nne_error(NNE_ERR_OUT_OF_MEMORY, "onnx: out of memory");
-    b->limit = opt && opt->max_memory_bytes != SIZE_MAX ? opt->max_memory_bytes : 0;
+    b->limit = o.max_memory_bytes != SIZE_MAX ? o.max_memory_bytes : 0;
     nne_budget *prev = nne_budget_enter(b);
-    nne_status st = load_memory(data, size, base_dir, opt, map, out);
+    nne_status st = load_memory(data, size, base_dir, &o, map, out);
     nne_budget_leave(prev);
     if (st != NNE_OK) {
         if (b->refused) {
@@ -1009,6 +1025,7 @@ static nne_status load_memory(const void *data, size_t size, const char *base_di
                               nne_mapping *map, nne_model **out) {
     nne_model *m = nne_model_new();
     if (!m) return nne_error(NNE_ERR_OUT_OF_MEMORY, "onnx: out of memory");
+    t_load_oom = 0;
     if (map) {
         m->maps = nne_malloc(sizeof *m->maps);
         if (!m->maps) {
@@ -1091,7 +1108,7 @@ static nne_status load_memory(const void *data, size_t size, const char *base_di
         goto fail;
     }
     if ((st = parse_graph(&ld, &r, &graph_f, NULL, &m->graph)) != NNE_OK) goto fail;
-    if (ld.n_unsupported && !(opt && opt->allow_unsupported)) {
+    if (ld.n_unsupported && !opt->allow_unsupported) {
         if (ld.n_unsupported > 1)
             st = nne_error(NNE_ERR_UNSUPPORTED, "onnx: unsupported %s (and %d more unsupported nodes)", ld.unsupported,
                            ld.n_unsupported - 1);
@@ -1111,11 +1128,16 @@ static nne_status load_memory(const void *data, size_t size, const char *base_di
     }
     for (int i = 0; i < g->n_inputs; i++)
         if (g->values[g->inputs[i]].kind == NNE_VAL_INPUT) m->feed[m->n_feed++] = g->inputs[i];
+    if (t_load_oom) {
+        st = NNE_ERR_OUT_OF_MEMORY;
+        goto fail;
+    }
     /* debug builds check the builder's invariants on every loaded graph */
     if (nne_validate_enabled() && (st = nne_graph_validate(g)) != NNE_OK) goto fail;
     *out = m;
     return NNE_OK;
 fail:
+    if (t_load_oom) st = nne_error(NNE_ERR_OUT_OF_MEMORY, "onnx: out of memory");
     if (map) m->maps[0].addr = NULL; /* the caller still owns the model file's mapping */
     nne_model_destroy(m);
     return st;

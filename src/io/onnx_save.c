@@ -326,11 +326,6 @@ static uint64_t init_bytes(const nne_graph *g) {
     return n;
 }
 
-nne_save_options nne_save_options_default(void) {
-    nne_save_options o = {NULL, 1024, 64};
-    return o;
-}
-
 static nne_status check_ext_name(const char *name) {
     if (!name[0] || name[0] == '/' || strchr(name, '\\'))
         return nne_error(NNE_ERR_INVALID_ARG, "external data name \"%s\" must be a relative file name", name);
@@ -364,7 +359,9 @@ static nne_status open_temp(const char *final, char **tmp, int *fd) {
 
 nne_status nne_model_save_file(const nne_model *m, const char *path, const nne_save_options *opt) {
     if (!m || !path) return nne_error(NNE_ERR_INVALID_ARG, "nne_model_save_file: NULL argument");
-    nne_save_options o = opt ? *opt : nne_save_options_default();
+    nne_save_options o = nne_save_options_default();
+    nne_status ost = nne_options_read(&o, sizeof o, opt, "nne_save_options");
+    if (ost != NNE_OK) return ost;
     if (!o.external_threshold) o.external_threshold = 1024;
     if (!o.external_align) o.external_align = 64;
     if (o.external_align & (o.external_align - 1))

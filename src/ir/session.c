@@ -152,7 +152,10 @@ static nne_status check_cancel(const nne_session_options *opt) {
 }
 
 size_t nne_session_options_memory_limit(const nne_session_options *opt) {
-    if (opt && opt->memory_limit_bytes) return opt->memory_limit_bytes == SIZE_MAX ? 0 : opt->memory_limit_bytes;
+    /* only the fields inside the caller's struct_size (abi.c); invalid options: the default */
+    nne_session_options o = nne_session_options_default();
+    if (nne_options_read(&o, sizeof o, opt, "nne_session_options") != NNE_OK) o = nne_session_options_default();
+    if (o.memory_limit_bytes) return o.memory_limit_bytes == SIZE_MAX ? 0 : o.memory_limit_bytes;
     /* half of what the process may use at most: room for the model's weights,
      * the caller's buffers and a second session */
     size_t cap = nne_mem_cap();
@@ -212,13 +215,6 @@ nne_status nne_tensor_clone(const nne_tensor *src, nne_tensor *dst) {
     if (!dst->data) return nne_error(NNE_ERR_OUT_OF_MEMORY, "cannot allocate %zu bytes", nb);
     if (nb) memcpy(dst->data, src->data, nb);
     return NNE_OK;
-}
-
-nne_session_options nne_session_options_default(void) {
-    nne_session_options o;
-    memset(&o, 0, sizeof o);
-    o.threads = 1;
-    return o;
 }
 
 /* Values of g that the subgraphs of node n read (their OUTER links); out may be NULL to count. */
@@ -295,7 +291,7 @@ static void exec_release_dynamic(exec *ex) {
 }
 
 static void exec_free(exec *ex) {
-    if (ex->vals) exec_release_dynamic(ex);
+    if (ex->vals && ex->owned) exec_release_dynamic(ex); /* owned is NULL when exec_init ran out of memory */
     nne_free(ex->vals);
     nne_free(ex->owned);
     nne_free(ex->uses_left);
@@ -1001,7 +997,8 @@ static nne_status plan_arena(nne_plan *s) {
     nne_free(px.fw_last);
     nne_free(px.sky);
     nne_free(px.sky_tag);
-    px.cover = px.start = px.next = px.buf = hits = NULL;
+    px.cover = px.start = px.next = px.buf = hits = px.fw_first = px.fw_last = NULL;
+    px.sky = px.sky_tag = NULL; /* the oom path below frees them again */
     s->life_first = nne_calloc((size_t)s->nv + 1, sizeof(int));
     s->life_last = nne_calloc((size_t)s->nv + 1, sizeof(int));
     if (!s->life_first || !s->life_last) goto oom;
@@ -1103,8 +1100,9 @@ static nne_status plan_subgraphs(nne_plan *p, const nne_graph *g) {
             const nne_graph *sg = g->nodes[i].attrs[a].g;
             if (!sg) continue;
             p->sub_g[p->n_sub] = sg;
-            NNE_TRY(exec_init(&p->sub_ex[p->n_sub], p, NULL, &p->build_rng, sg, NULL, NULL));
-            p->n_sub++;
+            /* counted before init: a half-initialized exec is freed by nne_plan_destroy too */
+            exec *sx = &p->sub_ex[p->n_sub++];
+            NNE_TRY(exec_init(sx, p, NULL, &p->build_rng, sg, NULL, NULL));
             NNE_TRY(plan_subgraphs(p, sg));
         }
     return NNE_OK;
@@ -1143,6 +1141,9 @@ nne_status nne_plan_create(const nne_model *m, const nne_session_options *opt, i
     if (!m || !out || (n > 0 && (!names || !shapes)) || n < 0)
         return nne_error(NNE_ERR_INVALID_ARG, "nne_plan_create: NULL argument");
     *out = NULL;
+    nne_session_options o = nne_session_options_default();
+    nne_status ost = nne_options_read(&o, sizeof o, opt, "nne_session_options");
+    if (ost != NNE_OK) return ost;
     nne_status wst = nne_model_weights_ready(m); /* misaligned mapped weights get their aligned copy */
     if (wst != NNE_OK) return wst;
     nne_plan *s = nne_calloc(1, sizeof *s);
@@ -1153,7 +1154,7 @@ nne_status nne_plan_create(const nne_model *m, const nne_session_options *opt, i
      * while plans exist (nne_model_optimize refuses) */
     nne_model_session_ref(m, 1);
     s->g = g;
-    s->opt = opt ? *opt : nne_session_options_default();
+    s->opt = o;
     s->nv = g->n_values;
     s->nn = g->n_nodes;
     s->build_rng = 0x853c49e6748fea9bull;
@@ -1454,13 +1455,16 @@ const char *nne_session_last_error(const nne_session *s) { return s ? s->err : "
 nne_status nne_session_create(const nne_model *m, const nne_session_options *opt, nne_session **out) {
     if (!m || !out) return nne_error(NNE_ERR_INVALID_ARG, "nne_session_create: NULL argument");
     *out = NULL;
+    nne_session_options o = nne_session_options_default();
+    nne_status ost = nne_options_read(&o, sizeof o, opt, "nne_session_options");
+    if (ost != NNE_OK) return ost;
     nne_status wst = nne_model_weights_ready(m); /* misaligned mapped weights get their aligned copy */
     if (wst != NNE_OK) return wst;
     nne_session *s = nne_calloc(1, sizeof *s);
     if (!s) return nne_error(NNE_ERR_OUT_OF_MEMORY, "session: out of memory");
     s->m = m;
     nne_model_session_ref(m, 1); /* nne_model_optimize refuses while sessions exist */
-    s->opt = opt ? *opt : nne_session_options_default();
+    s->opt = o;
     s->budget.limit = nne_session_options_memory_limit(&s->opt);
     *out = s;
     return NNE_OK;

@@ -210,6 +210,7 @@ static nne_status attention_run(nne_op_ctx *ctx) {
     size_t ogs = nne_la_reserve(&total, g1 > g2 ? g1 : g2);
     char *scr = nne_ctx_scratch(ctx, total);
     if (nne_ctx_shape_only(ctx)) return NNE_OK;
+    if (!scr) return nne_ctx_fail(ctx, NNE_ERR_OUT_OF_MEMORY, "cannot allocate scratch memory");
     float *qf = (float *)(scr + oq), *kf = (float *)(scr + ok_), *vf = (float *)(scr + ov);
     float *sc = (float *)(scr + osc), *pr = (float *)(scr + opr), *yf = (float *)(scr + oy);
     double *row = (double *)(scr + orw);

@@ -45,6 +45,7 @@ static nne_status cum_common(nne_op_ctx *ctx, int prod) {
     size_t orow = nne_la_reserve(&total, nne_size_elems(maxinner, 8));
     char *scr = nne_ctx_scratch(ctx, total);
     if (nne_ctx_shape_only(ctx)) return NNE_OK;
+    if (!scr) return nne_ctx_fail(ctx, NNE_ERR_OUT_OF_MEMORY, "cannot allocate scratch memory");
     void *accv = scr + oacc, *rowv = scr + orow;
     int axis;
     NNE_TRY(nne_ctx_axis(ctx, nne_tensor_get_i64(A, 0), rank, &axis));

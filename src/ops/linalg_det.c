@@ -57,6 +57,7 @@ static nne_status det_run(nne_op_ctx *ctx) {
     NNE_TRY(nne_ctx_output(ctx, 0, X->dtype, X->ndim - 2, X->dims, &Y));
     double *a = nne_ctx_scratch(ctx, nne_size_elems(n * n + 1, sizeof(double)));
     if (nne_ctx_shape_only(ctx)) return NNE_OK;
+    if (!a) return nne_ctx_fail(ctx, NNE_ERR_OUT_OF_MEMORY, "cannot allocate scratch memory");
     int64_t batch = nne_tensor_numel(Y);
     for (int64_t b = 0; b < batch; b++) {
         nne_la_load_f64(X, b * n * n, 1, n * n, a);

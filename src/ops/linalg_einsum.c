@@ -336,6 +336,7 @@ static nne_status einsum_run(nne_op_ctx *ctx) {
         size_t ogs = nne_la_reserve(&total, nne_gemm_f32_scratch(M, N, K));
         char *scr = nne_ctx_scratch(ctx, total);
         if (nne_ctx_shape_only(ctx)) return NNE_OK;
+        if (!scr) return nne_ctx_fail(ctx, NNE_ERR_OUT_OF_MEMORY, "cannot allocate scratch memory");
         if (ny == 0) return NNE_OK;
         float *pa = (float *)(scr + opa), *pb = (float *)(scr + opb), *pc = (float *)(scr + opc);
         void *gs = scr + ogs;
@@ -372,6 +373,7 @@ static nne_status einsum_run(nne_op_ctx *ctx) {
     size_t oacc = nne_la_reserve(&total, nne_size_elems(ny + 1, sizeof(double)));
     char *scr = nne_ctx_scratch(ctx, total);
     if (nne_ctx_shape_only(ctx)) return NNE_OK;
+    if (!scr) return nne_ctx_fail(ctx, NNE_ERR_OUT_OF_MEMORY, "cannot allocate scratch memory");
     if (ny == 0) return NNE_OK;
     double *xin = (double *)(scr + oxin), *acc = (double *)(scr + oacc);
     const double *xp[MAXIN];

@@ -108,6 +108,7 @@ static nne_status linattn_run(nne_op_ctx *ctx) {
     size_t oo = nne_la_reserve(&total, nne_size_elems(dv + 1, sizeof(double)));
     char *scr = nne_ctx_scratch(ctx, total);
     if (nne_ctx_shape_only(ctx)) return NNE_OK;
+    if (!scr) return nne_ctx_fail(ctx, NNE_ERR_OUT_OF_MEMORY, "cannot allocate scratch memory");
     double *S = (double *)(scr + os), *q = (double *)(scr + oq), *k = (double *)(scr + ok_);
     double *v = (double *)(scr + ov), *g = (double *)(scr + og), *o = (double *)(scr + oo);
     if (PS) nne_la_load_f64(PS, 0, 1, nst, S);

@@ -72,6 +72,7 @@ static nne_status loss_common(nne_op_ctx *ctx, int sce) {
     size_t ow = nne_la_reserve(&total, nne_size_elems(C + 1, sizeof(double)));
     char *scr = nne_ctx_scratch(ctx, total);
     if (nne_ctx_shape_only(ctx)) return NNE_OK;
+    if (!scr) return nne_ctx_fail(ctx, NNE_ERR_OUT_OF_MEMORY, "cannot allocate scratch memory");
     double *lp = (double *)(scr + olp), *loss = (double *)(scr + olo), *wv = (double *)(scr + ow);
 
     nne_la_load_f64(X, 0, 1, nx, lp);

@@ -430,6 +430,7 @@ static nne_status matmulinteger_run(nne_op_ctx *ctx) {
     size_t ob = nne_la_reserve(&total, nne_size_elems(nbn, sizeof(int32_t)));
     char *scr = nne_ctx_scratch(ctx, total);
     if (nne_ctx_shape_only(ctx)) return NNE_OK;
+    if (!scr) return nne_ctx_fail(ctx, NNE_ERR_OUT_OF_MEMORY, "cannot allocate scratch memory");
     if (nne_tensor_numel(Y) == 0) return NNE_OK;
     double *az = (double *)(scr + oaz), *bz = (double *)(scr + obz);
     int32_t *a32 = (int32_t *)(scr + oa), *b32 = (int32_t *)(scr + ob);
@@ -494,6 +495,7 @@ static nne_status qlinearmatmul_run(nne_op_ctx *ctx) {
     size_t oacc = nne_la_reserve(&total, nne_size_elems(ny, sizeof(int32_t)));
     char *scr = nne_ctx_scratch(ctx, total);
     if (nne_ctx_shape_only(ctx)) return NNE_OK;
+    if (!scr) return nne_ctx_fail(ctx, NNE_ERR_OUT_OF_MEMORY, "cannot allocate scratch memory");
     if (ny == 0) return NNE_OK;
     double *az = (double *)(scr + oaz), *asx = (double *)(scr + oas);
     double *bz = (double *)(scr + obz), *bsx = (double *)(scr + obs);

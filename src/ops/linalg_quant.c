@@ -168,6 +168,7 @@ static nne_status quantizelinear_run(nne_op_ctx *ctx) {
     size_t ozv = nne_la_reserve(&total, nne_size_elems(ns, sizeof(double)));
     char *scr = nne_ctx_scratch(ctx, total);
     if (nne_ctx_shape_only(ctx)) return NNE_OK;
+    if (!scr) return nne_ctx_fail(ctx, NNE_ERR_OUT_OF_MEMORY, "cannot allocate scratch memory");
     double *sv = (double *)(scr + osv), *zv = (double *)(scr + ozv);
     nne_la_load_f64(sc, 0, 1, ns, sv);
     if (zp) nne_la_load_f64(zp, 0, 1, ns, zv);
@@ -233,6 +234,7 @@ static nne_status dequantizelinear_run(nne_op_ctx *ctx) {
     size_t ozv = nne_la_reserve(&total, nne_size_elems(ns, sizeof(double)));
     char *scr = nne_ctx_scratch(ctx, total);
     if (nne_ctx_shape_only(ctx)) return NNE_OK;
+    if (!scr) return nne_ctx_fail(ctx, NNE_ERR_OUT_OF_MEMORY, "cannot allocate scratch memory");
     double *sv = (double *)(scr + osv), *zv = (double *)(scr + ozv);
     nne_la_load_f64(sc, 0, 1, ns, sv);
     if (zp) nne_la_load_f64(zp, 0, 1, ns, zv);

@@ -90,6 +90,7 @@ static nne_status rotary_run(nne_op_ctx *ctx) {
     size_t oy = nne_la_reserve(&total, nne_size_elems(Dh + 1, sizeof(float)));
     char *scr = nne_ctx_scratch(ctx, total);
     if (nne_ctx_shape_only(ctx)) return NNE_OK;
+    if (!scr) return nne_ctx_fail(ctx, NNE_ERR_OUT_OF_MEMORY, "cannot allocate scratch memory");
     float *xr = (float *)(scr + ox), *cr = (float *)(scr + oc), *sr = (float *)(scr + os);
     float *yr = (float *)(scr + oy);
     for (int64_t b = 0; b < B; b++) {

@@ -75,6 +75,7 @@ static nne_status col2im_run(nne_op_ctx *ctx) {
     size_t yo = nn_carve_add(&c, nne_size_elems(nne_tensor_numel(Y), sizeof(double)));
     void *base = nn_scratch(ctx, &c);
     if (nne_ctx_shape_only(ctx)) return NNE_OK;
+    if (!base) return nne_ctx_fail(ctx, NNE_ERR_OUT_OF_MEMORY, "cannot allocate scratch memory");
     if (nne_tensor_numel(Y) == 0) return NNE_OK;
     double *xd = (double *)((char *)base + xo), *yd = (double *)((char *)base + yo);
     nn_load_f64(X, 0, nne_tensor_numel(X), xd);
@@ -182,6 +183,7 @@ static nne_status deformconv_run(nne_op_ctx *ctx) {
     size_t po = nn_carve_add(&c, nne_gemm_f32_scratch(M / G, outsp, C / G * taps));
     void *base = nn_scratch(ctx, &c);
     if (nne_ctx_shape_only(ctx)) return NNE_OK;
+    if (!base) return nne_ctx_fail(ctx, NNE_ERR_OUT_OF_MEMORY, "cannot allocate scratch memory");
     if (nne_tensor_numel(Y) == 0) return NNE_OK;
     const float *x = nn_f32_view(X, (float *)nn_carve_ptr(base, xo, nn_f32_copy_bytes(X)));
     const float *w = nn_f32_view(W, (float *)nn_carve_ptr(base, wo, nn_f32_copy_bytes(W)));
@@ -275,6 +277,7 @@ static nne_status causalconv_run(nne_op_ctx *ctx) {
     size_t yo = nn_carve_add(&c, nne_size_elems(L > K ? L : K, sizeof(double)));
     void *base = nn_scratch(ctx, &c);
     if (nne_ctx_shape_only(ctx)) return NNE_OK;
+    if (!base) return nne_ctx_fail(ctx, NNE_ERR_OUT_OF_MEMORY, "cannot allocate scratch memory");
     double *pad = (double *)((char *)base + po), *wk = (double *)((char *)base + wo);
     double *yr = (double *)((char *)base + yo);
     for (int64_t b = 0; b < Bn; b++)

@@ -73,6 +73,7 @@ static nne_status conv_exec(nne_op_ctx *ctx, const nne_conv_desc *p, nne_dtype d
     conv_buf_plan(&c, &cb, dt, kb, X, W, B, Y);
     void *base = nn_scratch(ctx, &c);
     if (nne_ctx_shape_only(ctx)) return NNE_OK;
+    if (!base) return nne_ctx_fail(ctx, NNE_ERR_OUT_OF_MEMORY, "cannot allocate scratch memory");
     if (nne_tensor_numel(Y) == 0) return NNE_OK;
     void *ks = nn_carve_ptr(base, cb.kern, cb.kern_n);
     if (dt == NNE_DTYPE_DOUBLE) {

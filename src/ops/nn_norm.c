@@ -329,6 +329,7 @@ static nne_status chan_norm(nne_op_ctx *ctx, int groups_mode) {
     size_t so = nn_carve_add(&c, nne_size_elems(ns + nb, sizeof(double)));
     void *base = nn_scratch(ctx, &c);
     if (nne_ctx_shape_only(ctx)) return NNE_OK;
+    if (!base) return nne_ctx_fail(ctx, NNE_ERR_OUT_OF_MEMORY, "cannot allocate scratch memory");
     if (nne_tensor_numel(X) == 0) return NNE_OK;
     double *xd = (double *)((char *)base + xo), *sb = (double *)((char *)base + so);
     nn_load_f64(X, 0, nne_tensor_numel(X), xd);
@@ -467,6 +468,7 @@ static nne_status lrn_run(nne_op_ctx *ctx) {
     dbuf_plan(ctx, X, &c, &xo, &yo);
     void *base = nn_scratch(ctx, &c);
     if (nne_ctx_shape_only(ctx)) return NNE_OK;
+    if (!base) return nne_ctx_fail(ctx, NNE_ERR_OUT_OF_MEMORY, "cannot allocate scratch memory");
     double *xd = (double *)((char *)base + xo), *yd = (double *)((char *)base + yo);
     int64_t total = nne_tensor_numel(X);
     nn_load_f64(X, 0, total, xd);
@@ -509,6 +511,7 @@ static nne_status lpnorm_run(nne_op_ctx *ctx) {
     dbuf_plan(ctx, X, &c, &xo, &yo);
     void *base = nn_scratch(ctx, &c);
     if (nne_ctx_shape_only(ctx)) return NNE_OK;
+    if (!base) return nne_ctx_fail(ctx, NNE_ERR_OUT_OF_MEMORY, "cannot allocate scratch memory");
     double *xd = (double *)((char *)base + xo);
     int64_t total = nne_tensor_numel(X);
     nn_load_f64(X, 0, total, xd);
@@ -561,6 +564,7 @@ static nne_status mvn_run(nne_op_ctx *ctx) {
     size_t go = nn_carve_add(&c, nne_size_elems(groups, 3 * sizeof(double)));
     void *base = nn_scratch(ctx, &c);
     if (nne_ctx_shape_only(ctx)) return NNE_OK;
+    if (!base) return nne_ctx_fail(ctx, NNE_ERR_OUT_OF_MEMORY, "cannot allocate scratch memory");
     double *xd = (double *)((char *)base + xo), *gs = (double *)((char *)base + go);
     int64_t total = nne_tensor_numel(X);
     nn_load_f64(X, 0, total, xd);

@@ -382,6 +382,7 @@ static nne_status maxroipool_run(nne_op_ctx *ctx) {
     size_t yo = nn_carve_add(&c, nne_size_elems(nne_tensor_numel(Y), sizeof(float)));
     void *base = nn_scratch(ctx, &c);
     if (nne_ctx_shape_only(ctx)) return NNE_OK;
+    if (!base) return nne_ctx_fail(ctx, NNE_ERR_OUT_OF_MEMORY, "cannot allocate scratch memory");
     float *x = (float *)((char *)base + xo), *y = (float *)((char *)base + yo);
     nn_load_f32(X, 0, nne_tensor_numel(X), x);
     for (int64_t r = 0; r < nr; r++) {

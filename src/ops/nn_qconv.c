@@ -146,6 +146,7 @@ static nne_status convinteger_run(nne_op_ctx *ctx) {
     qconv_plan(&c, &b, &p, X, W, 0, 0);
     void *base = nn_scratch(ctx, &c);
     if (nne_ctx_shape_only(ctx)) return NNE_OK;
+    if (!base) return nne_ctx_fail(ctx, NNE_ERR_OUT_OF_MEMORY, "cannot allocate scratch memory");
     if (nne_tensor_numel(Y) == 0) return NNE_OK;
     int32_t *xi = (int32_t *)((char *)base + b.xi), *wi = (int32_t *)((char *)base + b.wi);
     shift_inputs(&p, X, xzp, W, wzp, xi, wi);
@@ -188,6 +189,7 @@ static nne_status qlinearconv_run(nne_op_ctx *ctx) {
     qconv_plan(&c, &b, &p, X, W, 1, 0);
     void *base = nn_scratch(ctx, &c);
     if (nne_ctx_shape_only(ctx)) return NNE_OK;
+    if (!base) return nne_ctx_fail(ctx, NNE_ERR_OUT_OF_MEMORY, "cannot allocate scratch memory");
     if (nne_tensor_numel(Y) == 0) return NNE_OK;
     int32_t *xi = (int32_t *)((char *)base + b.xi), *wi = (int32_t *)((char *)base + b.wi);
     int32_t *yi = (int32_t *)((char *)base + b.yi);

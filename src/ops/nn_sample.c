@@ -96,6 +96,7 @@ static nne_status gridsample_run(nne_op_ctx *ctx) {
     size_t yo = nn_carve_add(&c, nne_size_elems(nne_tensor_numel(Y), sizeof(double)));
     void *base = nn_scratch(ctx, &c);
     if (nne_ctx_shape_only(ctx)) return NNE_OK;
+    if (!base) return nne_ctx_fail(ctx, NNE_ERR_OUT_OF_MEMORY, "cannot allocate scratch memory");
     if (nne_tensor_numel(Y) == 0) return NNE_OK;
     double *xd = (double *)((char *)base + xo), *gd = (double *)((char *)base + go);
     double *yd = (double *)((char *)base + yo);
@@ -211,6 +212,7 @@ static nne_status affinegrid_run(nne_op_ctx *ctx) {
     size_t yo = nn_carve_add(&c, nne_size_elems(nne_tensor_numel(Y), sizeof(double)));
     void *base = nn_scratch(ctx, &c);
     if (nne_ctx_shape_only(ctx)) return NNE_OK;
+    if (!base) return nne_ctx_fail(ctx, NNE_ERR_OUT_OF_MEMORY, "cannot allocate scratch memory");
     double *th = (double *)((char *)base + to), *yd = (double *)((char *)base + yo);
     nn_load_f64(T, 0, nne_tensor_numel(T), th);
     int64_t sp = nn_prod(od + 1, r);
@@ -288,6 +290,7 @@ static nne_status roialign_run(nne_op_ctx *ctx) {
     size_t yo = nn_carve_add(&c, nne_size_elems(nne_tensor_numel(Y), sizeof(double)));
     void *base = nn_scratch(ctx, &c);
     if (nne_ctx_shape_only(ctx)) return NNE_OK;
+    if (!base) return nne_ctx_fail(ctx, NNE_ERR_OUT_OF_MEMORY, "cannot allocate scratch memory");
     double *xd = (double *)((char *)base + xo), *yd = (double *)((char *)base + yo);
     nn_load_f64(X, 0, nne_tensor_numel(X), xd);
     double off = half_pixel ? 0.5 : 0.0;

@@ -320,6 +320,12 @@ static nne_status mel_run(nne_op_ctx *ctx) {
     if (nmel < 0 || nfft < 0 || rate <= 0 || nmel > ((int64_t)1 << 24) || nfft > ((int64_t)1 << 32))
         return nne_ctx_fail(ctx, NNE_ERR_INVALID_ARG, "num_mel_bins %lld, dft_length %lld, sample_rate %lld out of range",
                             (long long)nmel, (long long)nfft, (long long)rate);
+    /* mel(f) = 2595 log10(1 + f / 700) is defined for f > -700 Hz only; outside
+     * it (or for NaN/inf) every edge would be NaN and the matrix meaningless */
+    if (!(lo > -700.0 && hi > -700.0 && isfinite(lo) && isfinite(hi)))
+        return nne_ctx_fail(ctx, NNE_ERR_INVALID_ARG,
+                            "lower_edge_hertz %g, upper_edge_hertz %g: the mel scale needs finite edges above -700 Hz",
+                            lo, hi);
     nne_dtype dt;
     NNE_TRY(numeric_out_dtype(ctx, &dt));
     const int64_t nspec = nfft / 2 + 1;

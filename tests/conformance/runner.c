@@ -1,15 +1,22 @@
 /*
  * runner.c - runs ONNX backend conformance tests (a directory with
- * model.onnx and test_data_set_0/{input,output}_N.pb) through nnedge and
- * compares outputs with the upstream rule: shapes and dtypes equal, and
+ * model.onnx and test_data_set_<K>/{input,output}_N.pb for K = 0, 1, ...)
+ * through nnedge, every data set, and compares outputs with the upstream
+ * rule: shapes and dtypes equal, and
  * |actual - expected| <= atol + rtol * |expected| (rtol 1e-3, atol 1e-7),
  * NaN matching NaN and infinities matching in sign.
  *
  * Each test runs in a forked child with a time limit, so a crash or hang is
  * reported as a failure of that test instead of ending the run.
  * Output: one line per test, "PASS name", "FAIL name: reason" or
- * "SKIP name: reason" (SKIP only when the test's data cannot be represented:
- * sequences, optionals, strings, float8/4-bit types).
+ * "SKIP name: reason" (SKIP only when the model's inputs or outputs have a
+ * type nnedge cannot represent: sequences, optionals, strings, float8/4-bit
+ * types; a data file that cannot be read or parsed is a FAIL).
+ * --oom [--oom-max N]: a passing test must also survive the failure of each
+ * of its allocations in turn (see oom_check; `make conformance-oom`).
+ * --expect-reject (tests/opcases bad/): a case PASSes only when nnedge
+ * refuses it with a message at load, prepare, input or run; a case that runs
+ * FAILs whatever its outputs, so a wrong result never counts as a refusal.
  * A path ending in .onnx is a light/ model (see run_light).
  */
 #include "nnedge.h"
@@ -129,6 +136,212 @@ static void tolerance_for(const char *name) {
     if (strcmp(base, "test_celu_bfloat16_expanded") == 0) g_rtol = g_atol = 1e-2;
 }
 
+/* --expect-reject: every case must be refused by nnedge (opcases bad/). */
+static int g_expect_reject;
+
+/* Reads dir/test_data_set_<set>/<kind>_<i>.pb for i = 0.. into a new array
+ * (*out, *n; free with free_tensors). Returns 0 after printing a FAIL line
+ * when a file cannot be read or parsed: the test's data is broken, which is
+ * a failure, never a skip. */
+static int read_tensors(const char *dir, int set, const char *kind, const char *name, nne_tensor **out, int *n) {
+    char path[4096];
+    int cnt = 0;
+    while (cnt < 1000) {
+        snprintf(path, sizeof path, "%s/test_data_set_%d/%s_%d.pb", dir, set, kind, cnt);
+        if (!exists(path)) break;
+        cnt++;
+    }
+    *n = cnt;
+    *out = calloc((size_t)cnt + 1, sizeof **out);
+    for (int i = 0; i < cnt; i++) {
+        uint8_t *buf;
+        size_t len;
+        snprintf(path, sizeof path, "%s/test_data_set_%d/%s_%d.pb", dir, set, kind, i);
+        if (!read_file(path, &buf, &len)) {
+            printf("FAIL %s: data set %d: cannot read %s\n", name, set, path);
+            return 0;
+        }
+        nne_status st = nne_onnx_tensor_parse(buf, len, NULL, &(*out)[i], NULL);
+        free(buf);
+        if (st != NNE_OK) {
+            printf("FAIL %s: data set %d: %s %d cannot be parsed: %s\n", name, set, kind, i, nne_last_error());
+            return 0;
+        }
+    }
+    return 1;
+}
+
+static void free_tensors(nne_tensor *t, int n) {
+    if (!t) return;
+    for (int i = 0; i < n; i++) nne_aligned_free(t[i].data);
+    free(t);
+}
+
+/* Runs data set `set` of a test on session s (prepared for this set's input
+ * shapes). Returns 1 when nnedge's outputs match; 0 after printing a FAIL
+ * line; with --expect-reject, 2 when nnedge refused the case (the stage and
+ * message are left in `refused`). */
+static int run_data_set(const char *dir, const char *name, const nne_model *m, nne_session *s, int set,
+                        char *refused, size_t rn) {
+    const nne_graph *g = m->graph;
+    nne_tensor *ins = NULL, *exp = NULL;
+    int nin = 0, nexp = 0, rc = 0;
+    const char **names = NULL;
+    const char *stage = NULL;
+    if (!read_tensors(dir, set, "input", name, &ins, &nin) || !read_tensors(dir, set, "output", name, &exp, &nexp))
+        goto done;
+    if (nin > m->n_feed) {
+        printf("FAIL %s: data set %d: %d input files but the model has %d inputs\n", name, set, nin, m->n_feed);
+        goto done;
+    }
+    if (nexp != g->n_outputs) {
+        printf("FAIL %s: data set %d: %d output files but the model has %d outputs\n", name, set, nexp,
+               g->n_outputs);
+        goto done;
+    }
+    names = calloc((size_t)nin + 1, sizeof *names);
+    for (int i = 0; i < nin; i++) names[i] = g->values[m->feed[i]].name;
+    if (nne_session_prepare(s, nin, names, ins) != NNE_OK) {
+        stage = "prepare";
+        goto refused;
+    }
+    for (int i = 0; i < nin; i++)
+        if (nne_session_set_input(s, names[i], &ins[i]) != NNE_OK) {
+            stage = "input";
+            goto refused;
+        }
+    if (nne_session_run(s) != NNE_OK) {
+        stage = "run";
+        goto refused;
+    }
+    if (g_expect_reject) {
+        printf("FAIL %s: data set %d: nnedge ran the case; expected it to refuse it\n", name, set);
+        goto done;
+    }
+    for (int i = 0; i < nexp; i++) {
+        nne_tensor out;
+        char why[512];
+        nne_session_output(s, i, &out);
+        if (!compare(&out, &exp[i], why, sizeof why)) {
+            printf("FAIL %s: data set %d: output %d (%s): %s\n", name, set, i, g->values[g->outputs[i]].name, why);
+            goto done;
+        }
+    }
+    rc = 1;
+    goto done;
+refused:
+    if (g_expect_reject && nne_last_error()[0]) {
+        snprintf(refused, rn, "%s: %s", stage, nne_last_error());
+        rc = 2;
+    } else {
+        printf("FAIL %s: data set %d: %s: %s\n", name, set, stage,
+               nne_last_error()[0] ? nne_last_error() : "(refused without a message)");
+    }
+done:
+    free_tensors(ins, nin);
+    free_tensors(exp, nexp);
+    free(names);
+    return rc;
+}
+
+/* --oom: after a test passes, run data set 0 again (load, prepare, inputs,
+ * run) once per allocation the run makes, failing that allocation through
+ * the allocator hook: every step must then succeed or fail with
+ * NNE_ERR_OUT_OF_MEMORY, and no allocation may be left once the model and
+ * session are destroyed (STYLE.md §7; tests/unit/test_oom.c does the same on
+ * small models). Tests that make more than g_oom_max allocations are left
+ * out of the check (their PASS line says so). */
+static int g_oom;
+static long g_oom_max = 3000;
+typedef struct oom_state {
+    long count, fail_at, live;
+} oom_state;
+static oom_state g_os;
+static void *oom_malloc(void *u, size_t n) {
+    if (++g_os.count == g_os.fail_at) return NULL;
+    void *p = malloc(n);
+    if (p) g_os.live++;
+    return p;
+}
+static void *oom_realloc(void *u, void *p, size_t n) {
+    if (++g_os.count == g_os.fail_at) return NULL;
+    void *q = realloc(p, n);
+    if (q && !p) g_os.live++;
+    return q;
+}
+static void *oom_aligned(void *u, size_t a, size_t n) {
+    if (++g_os.count == g_os.fail_at) return NULL;
+    void *p = aligned_alloc(a, n);
+    if (p) g_os.live++;
+    return p;
+}
+static void oom_free(void *u, void *p) {
+    if (p) g_os.live--;
+    free(p);
+}
+
+/* One pass with allocation fail_at failing (0: none). Returns the status. */
+static nne_status oom_pass(const char *model, int nin, const char **names, const nne_tensor *ins, long fail_at) {
+    static const nne_allocator hook = {oom_malloc, oom_realloc, oom_aligned, oom_free, NULL};
+    g_os.count = g_os.live = 0;
+    g_os.fail_at = fail_at;
+    nne_allocator_set(&hook);
+    nne_model *m = NULL;
+    nne_session *s = NULL;
+    nne_status st = nne_model_load_file(model, NULL, &m);
+    if (st == NNE_OK) st = nne_session_create(m, NULL, &s);
+    if (st == NNE_OK) st = nne_session_prepare(s, nin, names, ins);
+    for (int i = 0; st == NNE_OK && i < nin; i++) st = nne_session_set_input(s, names[i], &ins[i]);
+    if (st == NNE_OK) st = nne_session_run(s);
+    nne_session_destroy(s);
+    nne_model_destroy(m);
+    nne_allocator_set(NULL);
+    return st;
+}
+
+/* Returns 1 when every allocation failure is handled; else prints a FAIL line. */
+static int oom_check(const char *dir, const char *name, const nne_model *m, long *n_alloc) {
+    char model[4096];
+    nne_tensor *ins = NULL, *exp = NULL;
+    int nin = 0, nexp = 0, ok = 0;
+    const char **names = NULL;
+    *n_alloc = 0;
+    if (!read_tensors(dir, 0, "input", name, &ins, &nin) || !read_tensors(dir, 0, "output", name, &exp, &nexp))
+        goto done;
+    names = calloc((size_t)nin + 1, sizeof *names);
+    for (int i = 0; i < nin; i++) names[i] = m->graph->values[m->feed[i]].name;
+    snprintf(model, sizeof model, "%s/model.onnx", dir);
+    nne_status st = oom_pass(model, nin, names, ins, 0);
+    if (st != NNE_OK || g_os.live) {
+        printf("FAIL %s: oom: the pass without failures gave %s with %ld allocations left\n", name,
+               nne_status_str(st), g_os.live);
+        goto done;
+    }
+    long total = *n_alloc = g_os.count;
+    if (total > g_oom_max) {
+        ok = 1;
+        goto done;
+    }
+    for (long k = 1; k <= total; k++) {
+        st = oom_pass(model, nin, names, ins, k);
+        if (st != NNE_OK && st != NNE_ERR_OUT_OF_MEMORY) {
+            printf("FAIL %s: oom: failing allocation %ld of %ld gave %s: %s\n", name, k, total, nne_status_str(st),
+                   nne_last_error());
+            goto done;
+        }
+        if (g_os.live) {
+            printf("FAIL %s: oom: failing allocation %ld of %ld left %ld allocations\n", name, k, total, g_os.live);
+            goto done;
+        }
+    }
+    ok = 1;
+done:
+    free_tensors(ins, nin);
+    free_tensors(exp, nexp);
+    free(names);
+    return ok;
+}
+
 /* With env NNE_OPTIMIZE=none|basic|all every model is optimized at that
  * level before its session is made (check.sh then measures the passes). */
 static nne_status maybe_optimize(nne_model *m) {
@@ -141,12 +354,17 @@ static nne_status maybe_optimize(nne_model *m) {
     return st;
 }
 
-/* Runs one test; prints its result line. Returns 0 pass, 1 fail, 2 skip. */
+/* Runs one test: every test_data_set_<K> in order, each prepared for its own
+ * input shapes; the test passes when all of them do. Prints its result line.
+ * Returns 0 pass, 1 fail, 2 skip. With --expect-reject it passes only when
+ * nnedge refuses it (load, prepare, input or run fails with a message); a
+ * case nnedge runs fails, whatever its outputs. */
 static int run_test(const char *dir, const char *name) {
     char path[4096];
     tolerance_for(name);
     snprintf(path, sizeof path, "%s/model.onnx", dir);
-    nne_model_options mo = {.allow_unsupported = 1};
+    nne_model_options mo = nne_model_options_default();
+    mo.allow_unsupported = 1;
     nne_model *m = NULL;
     nne_status st = nne_model_load_file(path, &mo, &m);
     if (st == NNE_OK && (st = maybe_optimize(m)) != NNE_OK) {
@@ -154,7 +372,11 @@ static int run_test(const char *dir, const char *name) {
         m = NULL;
     }
     if (st != NNE_OK) {
-        printf("%s %s: load: %s\n", st == NNE_ERR_UNSUPPORTED ? "FAIL" : "FAIL", name, nne_last_error());
+        if (g_expect_reject && nne_last_error()[0]) {
+            printf("PASS %s: refused at load: %s\n", name, nne_last_error());
+            return 0;
+        }
+        printf("FAIL %s: load: %s\n", name, nne_last_error());
         return 1;
     }
     const nne_graph *g = m->graph;
@@ -174,96 +396,58 @@ static int run_test(const char *dir, const char *name) {
             return 2;
         }
     }
-    int rc = 1;
-    int nin = 0;
-    while (nin < 1000) {
-        snprintf(path, sizeof path, "%s/test_data_set_0/input_%d.pb", dir, nin);
-        if (!exists(path)) break;
-        nin++;
-    }
-    nne_tensor *ins = calloc((size_t)nin + 1, sizeof *ins);
-    const char **names = calloc((size_t)nin + 1, sizeof *names);
-    nne_tensor *exp = NULL;
-    int nout = g->n_outputs;
+    int rc = 1, nsets = 0;
     nne_session *s = NULL;
-    if (nin > m->n_feed) {
-        printf("FAIL %s: %d input files but the model has %d inputs\n", name, nin, m->n_feed);
+    while (nsets < 1000) {
+        snprintf(path, sizeof path, "%s/test_data_set_%d", dir, nsets);
+        if (!exists(path)) break;
+        nsets++;
+    }
+    if (nsets == 0) {
+        printf("FAIL %s: no test_data_set_0 in %s\n", name, dir);
         goto done;
     }
-    for (int i = 0; i < nin; i++) {
-        uint8_t *buf;
-        size_t len;
-        snprintf(path, sizeof path, "%s/test_data_set_0/input_%d.pb", dir, i);
-        if (!read_file(path, &buf, &len)) {
-            printf("FAIL %s: cannot read %s\n", name, path);
-            goto done;
-        }
-        st = nne_onnx_tensor_parse(buf, len, NULL, &ins[i], NULL);
-        free(buf);
-        if (st != NNE_OK) {
-            printf("SKIP %s: input %d: %s\n", name, i, nne_last_error());
-            rc = 2;
-            goto done;
-        }
-        names[i] = g->values[m->feed[i]].name;
-    }
-    exp = calloc((size_t)nout + 1, sizeof *exp);
-    for (int i = 0; i < nout; i++) {
-        uint8_t *buf;
-        size_t len;
-        snprintf(path, sizeof path, "%s/test_data_set_0/output_%d.pb", dir, i);
-        if (!read_file(path, &buf, &len)) {
-            printf("FAIL %s: cannot read %s\n", name, path);
-            goto done;
-        }
-        st = nne_onnx_tensor_parse(buf, len, NULL, &exp[i], NULL);
-        free(buf);
-        if (st != NNE_OK) {
-            printf("SKIP %s: output %d: %s\n", name, i, nne_last_error());
-            rc = 2;
-            goto done;
-        }
-    }
-    /* unsupported ops: report after the data checks */
+    /* unsupported ops (the model was loaded with allow_unsupported) */
     for (int i = 0; i < g->n_nodes; i++)
         if (!g->nodes[i].op) {
-            printf("FAIL %s: unsupported op %s%s%s\n", name, g->nodes[i].domain, g->nodes[i].domain[0] ? ":" : "",
-                   g->nodes[i].op_type);
+            printf("%s %s: unsupported op %s%s%s\n", g_expect_reject ? "PASS" : "FAIL", name, g->nodes[i].domain,
+                   g->nodes[i].domain[0] ? ":" : "", g->nodes[i].op_type);
+            rc = g_expect_reject ? 0 : 1;
             goto done;
         }
-    if ((st = nne_session_create(m, NULL, &s)) != NNE_OK ||
-        (st = nne_session_prepare(s, nin, names, ins)) != NNE_OK) {
-        printf("FAIL %s: prepare: %s\n", name, nne_last_error());
+    if (nne_session_create(m, NULL, &s) != NNE_OK) {
+        printf("FAIL %s: session: %s\n", name, nne_last_error());
         goto done;
     }
-    for (int i = 0; i < nin; i++)
-        if ((st = nne_session_set_input(s, names[i], &ins[i])) != NNE_OK) {
-            printf("FAIL %s: input: %s\n", name, nne_last_error());
+    for (int set = 0; set < nsets; set++) {
+        char refused[1100] = "";
+        int r = run_data_set(dir, name, m, s, set, refused, sizeof refused);
+        if (r == 0) goto done;
+        if (r == 2) { /* --expect-reject: refused, as it should be */
+            printf("PASS %s: refused at %s\n", name, refused);
+            rc = 0;
             goto done;
         }
-    if ((st = nne_session_run(s)) != NNE_OK) {
-        printf("FAIL %s: run: %s\n", name, nne_last_error());
+    }
+    if (g_expect_reject) {
+        printf("FAIL %s: nnedge ran every data set; expected it to refuse the case\n", name);
         goto done;
     }
-    for (int i = 0; i < nout; i++) {
-        nne_tensor out;
-        char why[512];
-        nne_session_output(s, i, &out);
-        if (!compare(&out, &exp[i], why, sizeof why)) {
-            printf("FAIL %s: output %d (%s): %s\n", name, i, g->values[g->outputs[i]].name, why);
-            goto done;
-        }
+    if (g_oom) {
+        long n_alloc;
+        if (!oom_check(dir, name, m, &n_alloc)) goto done;
+        if (n_alloc > g_oom_max)
+            printf("PASS %s (oom: not checked, %ld allocations > --oom-max %ld)\n", name, n_alloc, g_oom_max);
+        else
+            printf("PASS %s (oom: each of %ld allocations failed once)\n", name, n_alloc);
+        rc = 0;
+        goto done;
     }
-    printf("PASS %s\n", name);
+    if (nsets > 1) printf("PASS %s (%d data sets)\n", name, nsets);
+    else printf("PASS %s\n", name);
     rc = 0;
 done:
     nne_session_destroy(s);
-    for (int i = 0; i < nin; i++) nne_aligned_free(ins[i].data);
-    if (exp)
-        for (int i = 0; i < nout; i++) nne_aligned_free(exp[i].data);
-    free(ins);
-    free(exp);
-    free(names);
     nne_model_destroy(m);
     return rc;
 }
@@ -387,6 +571,18 @@ int main(int argc, char **argv) {
         const char *a = argv[i];
         if (strcmp(a, "--no-fork") == 0) {
             fork_each = 0;
+            continue;
+        }
+        if (strcmp(a, "--oom") == 0) {
+            g_oom = 1;
+            continue;
+        }
+        if (strcmp(a, "--oom-max") == 0 && i + 1 < argc) {
+            g_oom_max = atol(argv[++i]);
+            continue;
+        }
+        if (strcmp(a, "--expect-reject") == 0) {
+            g_expect_reject = 1;
             continue;
         }
         if (strcmp(a, "--timeout") == 0 && i + 1 < argc) {

@@ -30,23 +30,24 @@ FUZZ_HARNESSES     := model npy tensor roundtrip
 FUZZ_SAN           := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
 FUZZ_CFLAGS        := -std=c11 -g -O1 -Wall -Wextra -Wno-unused-parameter -Iinclude -Isrc -D_GNU_SOURCE \
                       -pthread $(FUZZ_SAN) -DNNE_DEBUG_VALIDATE
+# header dependencies written by the compiler (.d next to each .o), as in the Makefile
+FUZZ_DEPFLAGS      := -MMD -MP
 # -timeout: a unit running longer is a hang; -rss_limit_mb also caps single mallocs.
 FUZZ_RUN_FLAGS     := -timeout=10 -rss_limit_mb=2048 -print_final_stats=1
 FUZZ_LIB_OBJ       := $(LIB_SRC:%.c=$(FUZZ_BUILD)/obj/%.o) $(FUZZ_BUILD)/obj/gen/op_table.o
 FUZZ_BINS          := $(FUZZ_HARNESSES:%=$(FUZZ_BUILD)/fuzz_%)
-FUZZ_HDRS          := $(wildcard include/*.h src/*/*.h src/kernels/*/*.h tests/fuzz/*.h)
 
-$(FUZZ_BUILD)/obj/%.o: %.c $(FUZZ_HDRS)
+$(FUZZ_BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
+	$(FUZZ_CC) $(FUZZ_CFLAGS) $(FUZZ_DEPFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
 
 $(FUZZ_BUILD)/gen/op_table.c: $(wildcard src/ops/*.c) scripts/gen_op_table.sh
 	@mkdir -p $(dir $@)
 	sh scripts/gen_op_table.sh src/ops/*.c > $@.tmp && mv $@.tmp $@
 
-$(FUZZ_BUILD)/obj/gen/op_table.o: $(FUZZ_BUILD)/gen/op_table.c src/ops/op.h
+$(FUZZ_BUILD)/obj/gen/op_table.o: $(FUZZ_BUILD)/gen/op_table.c
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
+	$(FUZZ_CC) $(FUZZ_CFLAGS) $(FUZZ_DEPFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
 
 $(FUZZ_BUILD)/fuzz_%: $(FUZZ_BUILD)/obj/tests/fuzz/fuzz_%.o $(FUZZ_LIB_OBJ)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $^ -lm
@@ -98,3 +99,9 @@ test-bad-input: $(NNEDGE)
 	NNEDGE=$(NNEDGE) sh tests/cli/bad_input.sh
 
 .PHONY: fuzz-build fuzz fuzz-smoke test-bad-input
+
+# An object without its .d is rebuilt once (see the Makefile's header dependencies).
+FUZZ_DEP_OBJ   := $(FUZZ_LIB_OBJ) $(FUZZ_HARNESSES:%=$(FUZZ_BUILD)/obj/tests/fuzz/fuzz_%.o)
+FUZZ_DEP_FILES := $(wildcard $(FUZZ_DEP_OBJ:.o=.d))
+$(filter-out $(FUZZ_DEP_FILES:.d=.o),$(FUZZ_DEP_OBJ)): FORCE
+-include $(FUZZ_DEP_FILES)

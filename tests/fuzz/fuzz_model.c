@@ -109,7 +109,8 @@ static void exercise(const nne_model *m) {
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     for (int allow = 0; allow < 2; allow++) {
-        nne_model_options opt = {.allow_unsupported = allow};
+        nne_model_options opt = nne_model_options_default();
+        opt.allow_unsupported = allow;
         nne_model *m = NULL;
         fuzz_clear_error();
         nne_status st = nne_model_load_memory(data, size, NULL, &opt, &m);

@@ -12,7 +12,8 @@
 #include "ir/graph.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-    nne_model_options opt = {.allow_unsupported = 1};
+    nne_model_options opt = nne_model_options_default();
+    opt.allow_unsupported = 1;
     nne_model *a = NULL, *b = NULL;
     void *wa = NULL, *wb = NULL;
     size_t na = 0, nb = 0;

@@ -193,7 +193,8 @@ int main(int argc, char **argv) {
     static char line[1 << 16];
     int n_models = 0, n_orig_fail = 0, n_equal = 0, n_ran = 0, n_sets = 0, n_both_fail = 0, n_fail = 0, n_noin = 0;
     int idx = 0;
-    nne_model_options mo = {.allow_unsupported = 1};
+    nne_model_options mo = nne_model_options_default();
+    mo.allow_unsupported = 1;
     while (fgets(line, sizeof line, lf)) {
         line[strcspn(line, "\n")] = 0;
         if (!line[0]) continue;

@@ -31,7 +31,8 @@ static void *slurp(const char *path, size_t *size) {
 static int one_line(const char *msg) { return msg[0] && !strchr(msg, '\n') && !strchr(msg, '\r'); }
 
 static nne_status load(const char *path, int allow_unsupported) {
-    nne_model_options opt = {.allow_unsupported = allow_unsupported};
+    nne_model_options opt = nne_model_options_default();
+    opt.allow_unsupported = allow_unsupported;
     nne_model *m = NULL;
     nne_status st = nne_model_load_file(path, &opt, &m);
     nne_model_destroy(m);

@@ -9,6 +9,7 @@
 int g_unit_pass, g_unit_fail;
 
 int main(void) {
+    unit_api();
     unit_pb();
     unit_npy();
     unit_session();

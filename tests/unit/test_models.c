@@ -5,6 +5,7 @@
 #include "unit.h"
 
 #include <fcntl.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -126,7 +127,8 @@ static void test_unsupported(void) {
     nne_model *m = NULL;
     CHECK(nne_model_load_file(MODELS "unsupported_op.onnx", NULL, &m) == NNE_ERR_UNSUPPORTED && !m);
     CHECK(strstr(nne_last_error(), "FancyOp") && strstr(nne_last_error(), "fancy_1"));
-    nne_model_options o = {.allow_unsupported = 1};
+    nne_model_options o = nne_model_options_default();
+    o.allow_unsupported = 1;
     CHECK(nne_model_load_file(MODELS "unsupported_op.onnx", &o, &m) == NNE_OK && m);
     nne_session *s;
     CHECK(nne_session_create(m, NULL, &s) == NNE_OK && nne_session_prepare(s, 0, NULL, NULL) == NNE_ERR_UNSUPPORTED);
@@ -189,7 +191,70 @@ static void test_nested_if(void) {
     nne_model_destroy(m);
 }
 
+/* max |a - b| over two float32 tensors of the same shape, or 1e30 */
+static double max_diff(const nne_tensor *a, const nne_tensor *b) {
+    if (a->dtype != NNE_DTYPE_FLOAT || b->dtype != NNE_DTYPE_FLOAT || a->ndim != b->ndim) return 1e30;
+    for (int d = 0; d < a->ndim; d++)
+        if (a->dims[d] != b->dims[d]) return 1e30;
+    double m = 0;
+    for (int64_t i = 0; i < nne_tensor_numel(a); i++) {
+        double d = fabs((double)((const float *)a->data)[i] - ((const float *)b->data)[i]);
+        if (!(d <= m)) m = d;
+    }
+    return m;
+}
+
+/* Constant folding through MatMul/Softmax/LayerNormalization/ReduceMean, and
+ * a Loop whose body runs scratch-taking ops: outputs equal numpy's
+ * (scripts/gen_test_models.py wrote them next to the models). */
+static void test_scratch_models(void) {
+    float x8[8];
+    for (int i = 0; i < 8; i++) x8[i] = (float)i / 8 - 0.5f;
+    nne_tensor x = {.dtype = NNE_DTYPE_FLOAT, .ndim = 2, .dims = {2, 4}, .data = x8}, out, want;
+    nne_model *m = load(MODELS "fold_scratch.onnx");
+    nne_session *s = NULL;
+    CHECK(m != NULL);
+    if (m && nne_session_create(m, NULL, &s) == NNE_OK && nne_session_prepare(s, 0, NULL, NULL) == NNE_OK) {
+        int f, p, d;
+        nne_session_debug_counts(s, &f, &p, &d);
+        CHECK(f == 4 && p == 2 && d == 0); /* MatMul..ReduceMean folded; Add, Mul planned */
+        CHECK(nne_session_set_input(s, "x", &x) == NNE_OK && nne_session_run(s) == NNE_OK &&
+              nne_session_output(s, 0, &out) == NNE_OK);
+        CHECK(nne_npy_read_file(MODELS "fold_scratch_y.npy", &want) == NNE_OK);
+        CHECK(max_diff(&out, &want) < 1e-5);
+        nne_tensor_free_data(&want);
+    } else {
+        CHECK(0);
+    }
+    nne_session_destroy(s);
+    nne_model_destroy(m);
+    s = NULL;
+    m = load(MODELS "loop_scratch.onnx");
+    CHECK(m != NULL);
+    int64_t trips = 3;
+    nne_tensor tm = {.dtype = NNE_DTYPE_INT64, .ndim = 0, .data = &trips};
+    if (m && nne_session_create(m, NULL, &s) == NNE_OK && nne_session_prepare(s, 0, NULL, NULL) == NNE_OK &&
+        nne_session_set_input(s, "x", &x) == NNE_OK && nne_session_set_input(s, "M", &tm) == NNE_OK) {
+        for (int rep = 0; rep < 2; rep++) {
+            CHECK(nne_session_run(s) == NNE_OK);
+            CHECK(nne_session_output(s, 0, &out) == NNE_OK);
+            CHECK(nne_npy_read_file(MODELS "loop_scratch_state.npy", &want) == NNE_OK);
+            CHECK(max_diff(&out, &want) < 1e-5);
+            nne_tensor_free_data(&want);
+            CHECK(nne_session_output(s, 1, &out) == NNE_OK);
+            CHECK(nne_npy_read_file(MODELS "loop_scratch_scan.npy", &want) == NNE_OK);
+            CHECK(max_diff(&out, &want) < 1e-5);
+            nne_tensor_free_data(&want);
+        }
+    } else {
+        CHECK(0);
+    }
+    nne_session_destroy(s);
+    nne_model_destroy(m);
+}
+
 void unit_models(void) {
+    test_scratch_models();
     test_nested_if();
     test_shape_chain();
     test_chain_plan();

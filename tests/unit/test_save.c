@@ -18,7 +18,8 @@
 #include <unistd.h>
 
 static int roundtrip_file(const char *path) {
-    nne_model_options mo = {.allow_unsupported = 1};
+    nne_model_options mo = nne_model_options_default();
+    mo.allow_unsupported = 1;
     nne_model *a = NULL, *b = NULL;
     void *wa = NULL, *wb = NULL;
     size_t na = 0, nb = 0;
@@ -205,7 +206,8 @@ static void o_free(void *u, void *p) {
 }
 
 static void writer_oom(void) {
-    nne_model_options mo = {.allow_unsupported = 1};
+    nne_model_options mo = nne_model_options_default();
+    mo.allow_unsupported = 1;
     nne_model *m = NULL;
     CHECK(nne_model_load_file("tests/roundtrip/models/features.onnx", &mo, &m) == NNE_OK);
     if (!m) return;

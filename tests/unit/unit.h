@@ -10,6 +10,7 @@ extern int g_unit_pass, g_unit_fail;
             fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
         }                                                                            \
     } while (0)
+void unit_api(void);
 void unit_pb(void);
 void unit_npy(void);
 void unit_session(void);

@@ -73,7 +73,8 @@ int cli_convert(int argc, char **argv) {
         goto done;
     }
     /* ops nnedge cannot run are still written: converting needs no kernels */
-    nne_model_options mo = {.allow_unsupported = 1};
+    nne_model_options mo = nne_model_options_default();
+    mo.allow_unsupported = 1;
     nne_status st = cli_load_model(path, &lim, &mo, &m);
     if (st != NNE_OK) {
         rc = cli_fail(st, NULL);

@@ -98,7 +98,8 @@ int cli_info(int argc, char **argv) {
         rc = cli_usage_error("info: no model given (nnedge info MODEL)");
         goto done;
     }
-    nne_model_options mo = {.allow_unsupported = 1};
+    nne_model_options mo = nne_model_options_default();
+    mo.allow_unsupported = 1;
     nne_status st = cli_load_model(path, &lim, &mo, &m);
     if (st != NNE_OK) {
         rc = cli_fail(st, NULL);

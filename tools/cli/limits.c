@@ -118,9 +118,7 @@ int cli_limits_apply(const cli_limits *l, nne_session_options *so) {
 }
 
 nne_status cli_load_model(const char *path, cli_limits *l, const nne_model_options *base, nne_model **m) {
-    nne_model_options mo;
-    memset(&mo, 0, sizeof mo);
-    if (base) mo = *base;
+    nne_model_options mo = base ? *base : nne_model_options_default();
     size_t lim = limit_of(l);
     mo.max_memory_bytes = lim == SIZE_MAX ? SIZE_MAX : lim > l->used ? lim - l->used : 1;
     nne_status st = nne_model_load_file(path, &mo, m);

@@ -242,7 +242,7 @@ int main(int argc, char **argv) {
         return argc < 2 ? EXIT_BAD_INPUT : EXIT_OK;
     }
     if (!strcmp(argv[1], "--version")) {
-        printf("nnedge %d.%d.%d\n", NNE_VERSION_MAJOR, NNE_VERSION_MINOR, NNE_VERSION_PATCH);
+        printf("nnedge %s\n", nne_version()); /* the library linked, not the header */
         return EXIT_OK;
     }
     const char *verb = argv[1];
