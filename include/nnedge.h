@@ -468,27 +468,27 @@ typedef struct nne_context nne_context;
  * NULL. Returns NNE_ERR_INVALID_ARG (unknown input, wrong dtype/rank),
  * _UNSUPPORTED, _OUT_OF_MEMORY (also over opt->arena_limit_bytes).
  * Thread-safe: many threads may create plans of one model at once. */
-nne_status nne_plan_create(const nne_model *m, const nne_session_options *opt, int32_t n,
+NNE_API nne_status nne_plan_create(const nne_model *m, const nne_session_options *opt, int32_t n,
                            const char *const *names, const nne_tensor *shapes, nne_plan **out);
 /* Destroy a plan; every context of it must be destroyed first. */
-void nne_plan_destroy(nne_plan *p);
+NNE_API void nne_plan_destroy(nne_plan *p);
 /* Bytes of the activation arena each context of the plan allocates. */
-size_t nne_plan_arena_bytes(const nne_plan *p);
+NNE_API size_t nne_plan_arena_bytes(const nne_plan *p);
 /* Multiply-accumulates of one run (see nne_session_macs). */
-int64_t nne_plan_macs(const nne_plan *p);
+NNE_API int64_t nne_plan_macs(const nne_plan *p);
 
 /* Create an execution context on a plan (allocates its arena and scratch).
  * The plan must outlive it. Thread-safe. */
-nne_status nne_context_create(const nne_plan *p, nne_context **out);
-void nne_context_destroy(nne_context *c);
+NNE_API nne_status nne_context_create(const nne_plan *p, nne_context **out);
+NNE_API void nne_context_destroy(nne_context *c);
 /* As nne_session_set_input / _run / _output, on this context only. */
-nne_status nne_context_set_input(nne_context *c, const char *name, const nne_tensor *t);
-nne_status nne_context_run(nne_context *c);
-nne_status nne_context_output(const nne_context *c, int32_t i, nne_tensor *out);
+NNE_API nne_status nne_context_set_input(nne_context *c, const char *name, const nne_tensor *t);
+NNE_API nne_status nne_context_run(nne_context *c);
+NNE_API nne_status nne_context_output(const nne_context *c, int32_t i, nne_tensor *out);
 /* Last error message of this context. Never NULL. */
-const char *nne_context_last_error(const nne_context *c);
+NNE_API const char *nne_context_last_error(const nne_context *c);
 /* Bytes of this context's arena (the plan's arena size). */
-size_t nne_context_arena_bytes(const nne_context *c);
+NNE_API size_t nne_context_arena_bytes(const nne_context *c);
 
 /* Observer: called after every node of the top-level graph during
  * nne_context_run, in execution order (folded nodes too, with their constant
@@ -499,11 +499,11 @@ size_t nne_context_arena_bytes(const nne_context *c);
  * calibration. */
 typedef void (*nne_observer_fn)(void *user, const char *node_name, const char *op_type, int32_t n,
                                 const char *const *names, const nne_tensor *outputs);
-void nne_context_set_observer(nne_context *c, nne_observer_fn fn, void *user);
+NNE_API void nne_context_set_observer(nne_context *c, nne_observer_fn fn, void *user);
 
 /* The observer of a session's context (see nne_context_set_observer); kept
  * across runs, dropped when the session is prepared again. */
-void nne_session_set_observer(nne_session *s, nne_observer_fn fn, void *user);
+NNE_API void nne_session_set_observer(nne_session *s, nne_observer_fn fn, void *user);
 
 /* ----------------------------------------------------------------- npy -- */
 
