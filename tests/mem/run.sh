@@ -20,6 +20,8 @@ fi
 out=$bin/mem
 mkdir -p "$out"
 "$bin/load_rss" "$m" 5
+# contexts on one shared plan own only their arena and scratch (issue 6 item 5)
+"$bin/contexts_rss" "$m" 16
 "$bin/nnedge" convert "$m" -o "$out/resnet50_inline.onnx"
 "$bin/nnedge" convert "$m" -o "$out/resnet50_ext.onnx" --external-data resnet50_ext.bin
 # written pages still dirty in the page cache would count as Private_Dirty
