@@ -1,5 +1,5 @@
 /*
- * linalg_argmax.c - ArgMax and ArgMin (all opsets): int64 index of the
+ * reduce_argmax.c - ArgMax and ArgMin (all opsets): int64 index of the
  * largest / smallest element along `axis`; keepdims keeps the axis as size 1;
  * select_last_index (opset 12+) picks the last of equal extremes. NaN counts
  * as the extreme (first NaN wins), as in numpy.

@@ -1,5 +1,5 @@
 /*
- * linalg_loss.c - NegativeLogLikelihoodLoss (12, 13, 22) and
+ * nn_loss.c - NegativeLogLikelihoodLoss (12, 13, 22) and
  * SoftmaxCrossEntropyLoss (12, 13).
  *
  * input/scores: [N, C, d1..dk]; target/labels: [N, d1..dk] (int32/int64).

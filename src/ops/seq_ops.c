@@ -1,5 +1,5 @@
 /*
- * sequence.c - sequence ops (SequenceEmpty/Construct/Insert/At/Erase/Length,
+ * seq_ops.c - sequence ops (SequenceEmpty/Construct/Insert/At/Erase/Length,
  * ConcatFromSequence, SplitToSequence) and the optional-value ops whose
  * values are plain tensors or absent inputs (Optional, OptionalHasElement,
  * OptionalGetElement).

@@ -1,5 +1,5 @@
 /*
- * bitcast.c - BitCast (opset 26): reinterprets the bytes of a tensor as
+ * elemwise_bitcast.c - BitCast (opset 26): reinterprets the bytes of a tensor as
  * another dtype of the same width ("to" attribute); the shape is kept.
  * nnedge stores tensors little-endian, as the spec requires.
  */

@@ -1,5 +1,5 @@
 /*
- * linalg_attention.c - Attention (opset 23, 24): scaled dot-product
+ * nn_attention.c - Attention (opset 23, 24): scaled dot-product
  * attention with multi-head / grouped-query / multi-query heads.
  *
  *   Q [B, Hq, Sq, D] (or 3-D [B, Sq, Hq*D] with q_num_heads/kv_num_heads)

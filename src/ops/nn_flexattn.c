@@ -1,5 +1,5 @@
 /*
- * misc_flexattn.c - ai.onnx.preview FlexAttention (version 1): scaled
+ * nn_flexattn.c - ai.onnx.preview FlexAttention (version 1): scaled
  * dot-product attention over rank-4 inputs with optional modifier subgraphs.
  *   Q [B, Hq, L, E], K [B, Hkv, S, E], V [B, Hkv, S, Ev] -> Y [B, Hq, L, Ev]
  *   scores = scale * Q K^T            (scale defaults to 1/sqrt(E))

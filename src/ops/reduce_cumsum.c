@@ -1,5 +1,5 @@
 /*
- * linalg_cumsum.c - CumSum (opset 11, 14) and CumProd (opset 26).
+ * reduce_cumsum.c - CumSum (opset 11, 14) and CumProd (opset 26).
  *
  * The axis comes from the second input (a scalar or 1-element int32/int64
  * tensor). `exclusive` shifts the running value by one position, `reverse`

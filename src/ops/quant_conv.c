@@ -1,5 +1,5 @@
 /*
- * nn_qconv.c - ConvInteger (opset 10) and QLinearConv (opset 10).
+ * quant_conv.c - ConvInteger (opset 10) and QLinearConv (opset 10).
  *
  * Both shift X and W by their zero points into int32 scratch and run the
  * int32 reference conv (kernels/ref/conv.c). ConvInteger writes the int32

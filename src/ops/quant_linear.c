@@ -1,5 +1,5 @@
 /*
- * linalg_quant.c - QuantizeLinear, DequantizeLinear (opsets 10-25) and
+ * quant_linear.c - QuantizeLinear, DequantizeLinear (opsets 10-25) and
  * DynamicQuantizeLinear (11).
  *
  *   quantize:   y = saturate(round_half_even(x / scale) + zero_point)

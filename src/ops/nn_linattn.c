@@ -1,5 +1,5 @@
 /*
- * linalg_linattn.c - LinearAttention (opset 27): recurrent linear attention
+ * nn_linattn.c - LinearAttention (opset 27): recurrent linear attention
  * with the update rules
  *   linear:      S = S + k v^T
  *   gated:       S = exp(g) * S + k v^T

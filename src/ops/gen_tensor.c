@@ -1,5 +1,5 @@
 /*
- * tensor_gen.c - ops that generate tensors from shapes or attributes:
+ * gen_tensor.c - ops that generate tensors from shapes or attributes:
  * Shape (start/end from opset 15), Size, ConstantOfShape, Constant,
  * EyeLike and Range. Shape, Size and EyeLike read only the input's shape
  * (NNE_OPF_SHAPE_ONLY); ConstantOfShape and Range need their inputs' data

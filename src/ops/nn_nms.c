@@ -1,5 +1,5 @@
 /*
- * nms.c - NonMaxSuppression (opsets 10 and 11).
+ * nn_nms.c - NonMaxSuppression (opsets 10 and 11).
  *
  * For each (batch, class): boxes scoring above score_threshold are taken in
  * order of decreasing score (ties: lower box index first); a box is selected

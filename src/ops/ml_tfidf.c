@@ -1,5 +1,5 @@
 /*
- * misc_tfidf.c - TfIdfVectorizer (opset 9): n-gram counts of integer
+ * ml_tfidf.c - TfIdfVectorizer (opset 9): n-gram counts of integer
  * sequences against a pool of learned n-grams.
  *   X [C] or [N, C] (int32 / int64; string input is not supported)
  *   Y [W] or [N, W], W = max(ngram_indexes) + 1, float.

@@ -1,5 +1,5 @@
 /*
- * signal.c - signal processing ops: HannWindow, HammingWindow, BlackmanWindow,
+ * signal_ops.c - signal processing ops: HannWindow, HammingWindow, BlackmanWindow,
  * DFT (opset 17: axis attribute; opset 20: axis input), STFT and
  * MelWeightMatrix (all opset 17+).
  *

@@ -1,5 +1,5 @@
 /*
- * rnn.c - the recurrent ops RNN, GRU and LSTM (ai.onnx, every opset: 1, 3
+ * nn_rnn.c - the recurrent ops RNN, GRU and LSTM (ai.onnx, every opset: 1, 3
  * (GRU), 7, 14 (layout attribute), 22).
  *
  * Per direction the kernel does:

@@ -1,5 +1,5 @@
 /*
- * linalg_reduce.c - the Reduce* family (Sum, Mean, Max, Min, Prod, L1, L2,
+ * reduce_ops.c - the Reduce* family (Sum, Mean, Max, Min, Prod, L1, L2,
  * LogSum, LogSumExp, SumSquare) for every opset.
  *
  * Axes come from the `axes` attribute, or from the second input for

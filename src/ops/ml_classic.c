@@ -1,5 +1,5 @@
 /*
- * ml.c - ops of the ai.onnx.ml domain: ArrayFeatureExtractor, Binarizer,
+ * ml_classic.c - ops of the ai.onnx.ml domain: ArrayFeatureExtractor, Binarizer,
  * LabelEncoder (numeric keys and values; string tensors are not supported by
  * nnedge), TreeEnsemble (ml opset 5) and the deprecated TreeEnsembleRegressor.
  */

@@ -1,5 +1,5 @@
 /*
- * misc_tensorscatter.c - TensorScatter (opset 24): functional KV-cache update.
+ * tensor_tensorscatter.c - TensorScatter (opset 24): functional KV-cache update.
  * present = past_cache, then for every prefix index p (axes before `axis`,
  * batch b = p's first coordinate) and every step s of the update's sequence
  * axis, the inner block update[p, s, ...] is written to

@@ -1,5 +1,5 @@
 /*
- * linalg_rotary.c - RotaryEmbedding (opset 23) and SwiGLU (opset 28).
+ * nn_rotary.c - RotaryEmbedding (opset 23) and SwiGLU (opset 28).
  *
  * RotaryEmbedding rotates the first rotary_embedding_dim (default: all)
  * features of every head row of X ([B, H, S, Dh], or [B, S, H*Dh] with

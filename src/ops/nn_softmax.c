@@ -1,5 +1,5 @@
 /*
- * linalg_softmax.c - Softmax, LogSoftmax and Hardmax, all opsets.
+ * nn_softmax.c - Softmax, LogSoftmax and Hardmax, all opsets.
  *
  * Opset < 13 coerces the input to 2-D [prod(dims[:axis]), prod(dims[axis:])]
  * (default axis 1) and normalizes each row; opset >= 13 normalizes along the

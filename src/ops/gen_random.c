@@ -1,5 +1,5 @@
 /*
- * random.c - RandomNormal, RandomUniform, RandomNormalLike, RandomUniformLike,
+ * gen_random.c - RandomNormal, RandomUniform, RandomNormalLike, RandomUniformLike,
  * Bernoulli and Multinomial (every opset).
  *
  * All draw from the session's generator (nne_ctx_rand), so a session gives a
