@@ -75,21 +75,23 @@ void nne_value_free(nne_value *v) {
     v->type_raw_len = 0;
 }
 
+/* Everything a node owns: strings, index lists, attributes, doc, metadata. */
+void nne_node_free(nne_node *n) {
+    nne_free(n->name);
+    nne_free(n->op_type);
+    nne_free(n->domain);
+    nne_free(n->in);
+    nne_free(n->out);
+    for (int a = 0; a < n->n_attr; a++) nne_attr_free(&n->attrs[a]);
+    nne_free(n->attrs);
+    nne_free(n->doc);
+    nne_kv_free(n->n_meta, n->meta);
+}
+
 void nne_graph_destroy(nne_graph *g) {
     if (!g) return;
     for (int i = 0; i < g->n_values; i++) nne_value_free(&g->values[i]);
-    for (int i = 0; i < g->n_nodes; i++) {
-        nne_node *n = &g->nodes[i];
-        nne_free(n->name);
-        nne_free(n->op_type);
-        nne_free(n->domain);
-        nne_free(n->in);
-        nne_free(n->out);
-        for (int a = 0; a < n->n_attr; a++) nne_attr_free(&n->attrs[a]);
-        nne_free(n->attrs);
-        nne_free(n->doc);
-        nne_kv_free(n->n_meta, n->meta);
-    }
+    for (int i = 0; i < g->n_nodes; i++) nne_node_free(&g->nodes[i]);
     nne_free(g->values);
     nne_free(g->nodes);
     nne_free(g->inputs);

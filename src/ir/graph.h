@@ -295,6 +295,8 @@ nne_status nne_graph_can_replace_uses(nne_graph *g, int old_v, int new_v);
  * become NNE_VAL_PENDING orphans (the caller re-homes or stops using them).
  * Indices stay valid until nne_graph_compact. */
 void nne_graph_remove_node(nne_graph *g, int ni);
+/* Free what a node owns (its struct stays; graph destroy and remove use it). */
+void nne_node_free(nne_node *n);
 /* Drop dead nodes and values nothing refers to (graph inputs and outputs,
  * node inputs and outputs and subgraph links count as references), renumber
  * the rest in order, and remap the NNE_VAL_OUTER links of g's subgraphs. */

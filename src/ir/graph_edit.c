@@ -452,15 +452,7 @@ void nne_graph_remove_node(nne_graph *g, int ni) {
             g->values[v].producer = -1;
         }
     }
-    nne_free(n->name);
-    nne_free(n->op_type);
-    nne_free(n->domain);
-    nne_free(n->in);
-    nne_free(n->out);
-    for (int a = 0; a < n->n_attr; a++) nne_attr_free(&n->attrs[a]);
-    nne_free(n->attrs);
-    nne_free(n->doc);
-    nne_kv_free(n->n_meta, n->meta);
+    nne_node_free(n);
     memset(n, 0, sizeof *n);
     n->dead = 1;
 }

@@ -839,6 +839,20 @@ typedef struct plan_index {
     size_t *sky, *sky_tag;    /* max end offset over time (segment tree: subtree max, whole-range max) */
 } plan_index;
 
+/* Free the index's arrays and NULL them (safe to call twice). */
+static void plan_index_free(plan_index *px) {
+    nne_free(px->cover);
+    nne_free(px->start);
+    nne_free(px->next);
+    nne_free(px->buf);
+    nne_free(px->fw_first);
+    nne_free(px->fw_last);
+    nne_free(px->sky);
+    nne_free(px->sky_tag);
+    px->cover = px->start = px->next = px->buf = px->fw_first = px->fw_last = NULL;
+    px->sky = px->sky_tag = NULL;
+}
+
 /* With more placed buffers alive than this, a buffer goes on top of them
  * (the skyline) instead of into the lowest gap: finding the gap means
  * sorting them all, and only graphs with thousands of tensors alive at once
@@ -988,17 +1002,9 @@ static nne_status plan_arena(nne_plan *s) {
         }
         if (off + cur->size > total) total = off + cur->size;
     }
-    nne_free(px.cover);
-    nne_free(px.start);
-    nne_free(px.next);
-    nne_free(px.buf);
+    plan_index_free(&px); /* NULLs them: the oom path below frees them again */
     nne_free(hits);
-    nne_free(px.fw_first);
-    nne_free(px.fw_last);
-    nne_free(px.sky);
-    nne_free(px.sky_tag);
-    px.cover = px.start = px.next = px.buf = hits = px.fw_first = px.fw_last = NULL;
-    px.sky = px.sky_tag = NULL; /* the oom path below frees them again */
+    hits = NULL;
     s->life_first = nne_calloc((size_t)s->nv + 1, sizeof(int));
     s->life_last = nne_calloc((size_t)s->nv + 1, sizeof(int));
     if (!s->life_first || !s->life_last) goto oom;
@@ -1017,15 +1023,8 @@ static nne_status plan_arena(nne_plan *s) {
 oom:
     nne_free(bufs);
     nne_free(placed);
-    nne_free(px.cover);
-    nne_free(px.start);
-    nne_free(px.next);
-    nne_free(px.buf);
+    plan_index_free(&px);
     nne_free(hits);
-    nne_free(px.fw_first);
-    nne_free(px.fw_last);
-    nne_free(px.sky);
-    nne_free(px.sky_tag);
     return nne_error(NNE_ERR_OUT_OF_MEMORY, "session: out of memory");
 }
 
