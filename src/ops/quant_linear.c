@@ -131,9 +131,21 @@ static inline float to_prec(float v, nne_dtype dt) {
     return v;
 }
 
+/* Per-node state of Quantize/DequantizeLinear: the granularity, dtypes and
+ * the scratch layout (scale and zero point converted to double on every run:
+ * they are inputs, usually constant but not necessarily). */
+typedef struct q_state {
+    qgran g;
+    nne_dtype ydt, prec;
+    double lo, hi;  /* output range (QuantizeLinear) */
+    int dbl;        /* QuantizeLinear computes in double */
+    int64_t ns;     /* scale elements */
+    size_t osv, ozv;
+} q_state;
+
 /* ------------------------------------------------------ QuantizeLinear -- */
 
-static nne_status quantizelinear_run(nne_op_ctx *ctx) {
+static nne_status quantizelinear_infer(nne_op_ctx *ctx) {
     const nne_tensor *x = nne_ctx_input(ctx, 0), *sc = nne_ctx_input(ctx, 1);
     const nne_tensor *zp = nne_ctx_input(ctx, 2);
     int opset = nne_ctx_opset(ctx);
@@ -166,17 +178,38 @@ static nne_status quantizelinear_run(nne_op_ctx *ctx) {
     size_t total = 0;
     size_t osv = nne_la_reserve(&total, nne_size_elems(ns, sizeof(double)));
     size_t ozv = nne_la_reserve(&total, nne_size_elems(ns, sizeof(double)));
-    char *scr = nne_ctx_scratch(ctx, total);
-    if (nne_ctx_shape_only(ctx)) return NNE_OK;
-    if (!scr) return nne_ctx_fail(ctx, NNE_ERR_OUT_OF_MEMORY, "cannot allocate scratch memory");
-    double *sv = (double *)(scr + osv), *zv = (double *)(scr + ozv);
-    nne_la_load_f64(sc, 0, 1, ns, sv);
-    if (zp) nne_la_load_f64(zp, 0, 1, ns, zv);
-    else memset(zv, 0, (size_t)ns * sizeof(double));
-    double lo = 0.0, hi = 0.0;
-    qtype_range(ydt, &lo, &hi);
-    int dbl = x->dtype == NNE_DTYPE_INT32 || x->dtype == NNE_DTYPE_DOUBLE ||
-              prec == NNE_DTYPE_DOUBLE || prec == NNE_DTYPE_INT32;
+    nne_ctx_scratch(ctx, total);
+    q_state *st = nne_ctx_plan_state(ctx);
+    if (st) {
+        *st = (q_state){.g = g, .ydt = ydt, .prec = prec, .ns = ns, .osv = osv, .ozv = ozv,
+                        .dbl = x->dtype == NNE_DTYPE_INT32 || x->dtype == NNE_DTYPE_DOUBLE ||
+                               prec == NNE_DTYPE_DOUBLE || prec == NNE_DTYPE_INT32};
+        qtype_range(ydt, &st->lo, &st->hi);
+    }
+    return NNE_OK;
+}
+
+/* Scale and zero point of this run as doubles, in scratch. */
+static void q_params(const q_state *st, const nne_kernel_args *a, double **sv, double **zv) {
+    char *scr = a->scratch;
+    const nne_tensor *zp = a->n_in > 2 ? a->in[2] : NULL;
+    *sv = (double *)(scr + st->osv);
+    *zv = (double *)(scr + st->ozv);
+    nne_la_load_f64(a->in[1], 0, 1, st->ns, *sv);
+    if (zp) nne_la_load_f64(zp, 0, 1, st->ns, *zv);
+    else memset(*zv, 0, (size_t)st->ns * sizeof(double));
+}
+
+static nne_status quantizelinear_run(const void *state, const nne_kernel_args *a) {
+    const q_state *st = state;
+    const qgran g = st->g;
+    const nne_tensor *x = a->in[0];
+    nne_tensor *y = a->out[0];
+    double *sv, *zv;
+    q_params(st, a, &sv, &zv);
+    double lo = st->lo, hi = st->hi;
+    int dbl = st->dbl;
+    nne_dtype prec = st->prec;
     double xb[CHUNK], yb[CHUNK];
     for (int64_t o = 0; o < g.outer; o++) {
         for (int64_t k = 0; k < g.D; k++) {
@@ -203,11 +236,12 @@ static nne_status quantizelinear_run(nne_op_ctx *ctx) {
     return NNE_OK;
 }
 
-NNE_OP_REGISTER(QuantizeLinear, "", "QuantizeLinear", quantizelinear_run, 0);
+NNE_OP_DEFINE(QuantizeLinear, "", "QuantizeLinear", .infer = quantizelinear_infer, .run = quantizelinear_run,
+              .state_size = sizeof(q_state));
 
 /* ---------------------------------------------------- DequantizeLinear -- */
 
-static nne_status dequantizelinear_run(nne_op_ctx *ctx) {
+static nne_status dequantizelinear_infer(nne_op_ctx *ctx) {
     const nne_tensor *x = nne_ctx_input(ctx, 0), *sc = nne_ctx_input(ctx, 1);
     const nne_tensor *zp = nne_ctx_input(ctx, 2);
     int opset = nne_ctx_opset(ctx);
@@ -232,13 +266,20 @@ static nne_status dequantizelinear_run(nne_op_ctx *ctx) {
     size_t total = 0;
     size_t osv = nne_la_reserve(&total, nne_size_elems(ns, sizeof(double)));
     size_t ozv = nne_la_reserve(&total, nne_size_elems(ns, sizeof(double)));
-    char *scr = nne_ctx_scratch(ctx, total);
-    if (nne_ctx_shape_only(ctx)) return NNE_OK;
-    if (!scr) return nne_ctx_fail(ctx, NNE_ERR_OUT_OF_MEMORY, "cannot allocate scratch memory");
-    double *sv = (double *)(scr + osv), *zv = (double *)(scr + ozv);
-    nne_la_load_f64(sc, 0, 1, ns, sv);
-    if (zp) nne_la_load_f64(zp, 0, 1, ns, zv);
-    else memset(zv, 0, (size_t)ns * sizeof(double));
+    nne_ctx_scratch(ctx, total);
+    q_state *st = nne_ctx_plan_state(ctx);
+    if (st) *st = (q_state){.g = g, .ydt = ydt, .ns = ns, .osv = osv, .ozv = ozv};
+    return NNE_OK;
+}
+
+static nne_status dequantizelinear_run(const void *state, const nne_kernel_args *a) {
+    const q_state *st = state;
+    const qgran g = st->g;
+    const nne_tensor *x = a->in[0];
+    nne_tensor *y = a->out[0];
+    nne_dtype ydt = st->ydt;
+    double *sv, *zv;
+    q_params(st, a, &sv, &zv);
     double xb[CHUNK], yb[CHUNK];
     for (int64_t o = 0; o < g.outer; o++) {
         for (int64_t k = 0; k < g.D; k++) {
@@ -259,11 +300,12 @@ static nne_status dequantizelinear_run(nne_op_ctx *ctx) {
     return NNE_OK;
 }
 
-NNE_OP_REGISTER(DequantizeLinear, "", "DequantizeLinear", dequantizelinear_run, 0);
+NNE_OP_DEFINE(DequantizeLinear, "", "DequantizeLinear", .infer = dequantizelinear_infer,
+              .run = dequantizelinear_run, .state_size = sizeof(q_state));
 
 /* ----------------------------------------------- DynamicQuantizeLinear -- */
 
-static nne_status dynamicquantizelinear_run(nne_op_ctx *ctx) {
+static nne_status dynamicquantizelinear_infer(nne_op_ctx *ctx) {
     const nne_tensor *x = nne_ctx_input(ctx, 0);
     if (!x) return nne_ctx_fail(ctx, NNE_ERR_INVALID_ARG, "needs input x");
     static const nne_dtype xok[] = {NNE_DTYPE_FLOAT, NNE_DTYPE_FLOAT16, NNE_DTYPE_BFLOAT16,
@@ -272,8 +314,14 @@ static nne_status dynamicquantizelinear_run(nne_op_ctx *ctx) {
     nne_tensor *y, *ys, *yz;
     NNE_TRY(nne_ctx_output(ctx, 0, NNE_DTYPE_UINT8, x->ndim, x->dims, &y));
     NNE_TRY(nne_ctx_output(ctx, 1, NNE_DTYPE_FLOAT, 0, NULL, &ys));
-    NNE_TRY(nne_ctx_output(ctx, 2, NNE_DTYPE_UINT8, 0, NULL, &yz));
-    if (nne_ctx_shape_only(ctx)) return NNE_OK;
+    return nne_ctx_output(ctx, 2, NNE_DTYPE_UINT8, 0, NULL, &yz);
+}
+
+/* No state: the scale and zero point come from this run's data. */
+static nne_status dynamicquantizelinear_run(const void *state, const nne_kernel_args *a) {
+    (void)state;
+    const nne_tensor *x = a->in[0];
+    nne_tensor *y = a->out[0], *ys = a->out[1], *yz = a->out[2];
     int64_t n = nne_tensor_numel(x);
     double xb[CHUNK];
     float mn = 0.0f, mx = 0.0f;
@@ -290,9 +338,10 @@ static nne_status dynamicquantizelinear_run(nne_op_ctx *ctx) {
     float zpf = scale != 0.0f ? 0.0f - mn / scale : 0.0f;
     zpf = !(zpf >= 0.0f) ? 0.0f : (zpf > 255.0f ? 255.0f : zpf); /* NaN -> 0 */
     double zpd = nne_la_round_even((double)zpf);
-    *(float *)ys->data = scale;
-    *(uint8_t *)yz->data = (uint8_t)zpd;
-    uint8_t *yo = y->data;
+    if (ys) *(float *)ys->data = scale;
+    if (yz) *(uint8_t *)yz->data = (uint8_t)zpd;
+    uint8_t *yo = y ? y->data : NULL;
+    if (!yo) return NNE_OK;
     for (int64_t c = 0; c < n; c += CHUNK) {
         int64_t cn = n - c < CHUNK ? n - c : CHUNK;
         nne_la_load_f64(x, c, 1, cn, xb);
@@ -305,4 +354,5 @@ static nne_status dynamicquantizelinear_run(nne_op_ctx *ctx) {
     return NNE_OK;
 }
 
-NNE_OP_REGISTER(DynamicQuantizeLinear, "", "DynamicQuantizeLinear", dynamicquantizelinear_run, 0);
+NNE_OP_DEFINE(DynamicQuantizeLinear, "", "DynamicQuantizeLinear", .infer = dynamicquantizelinear_infer,
+              .run = dynamicquantizelinear_run);
