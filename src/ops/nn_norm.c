@@ -292,6 +292,15 @@ static void norm_rows(double *x, int64_t rows, int64_t len, double eps, double *
     }
 }
 
+/* InstanceNormalization / GroupNormalization in phases: chan_norm is infer;
+ * when planning it keeps the geometry, epsilon and scratch layout. */
+typedef struct cn_state {
+    double eps;
+    int64_t N, C, SP, G, ns, nb;
+    int per_group;
+    size_t xo, so;
+} cn_state;
+
 /* Per-channel (or per-group) affine for (N, C, SP) laid out data. */
 static nne_status chan_norm(nne_op_ctx *ctx, int groups_mode) {
     const nne_tensor *X = nne_ctx_input(ctx, 0), *S = nne_ctx_input(ctx, 1);
@@ -327,9 +336,23 @@ static nne_status chan_norm(nne_op_ctx *ctx, int groups_mode) {
     size_t xo, yo;
     dbuf_plan(ctx, X, &c, &xo, &yo);
     size_t so = nn_carve_add(&c, nne_size_elems(ns + nb, sizeof(double)));
-    void *base = nn_scratch(ctx, &c);
-    if (nne_ctx_shape_only(ctx)) return NNE_OK;
-    if (!base) return nne_ctx_fail(ctx, NNE_ERR_OUT_OF_MEMORY, "cannot allocate scratch memory");
+    nn_scratch(ctx, &c);
+    cn_state *st = nne_ctx_plan_state(ctx);
+    if (st)
+        *st = (cn_state){.eps = eps, .N = N, .C = C, .SP = SP, .G = G, .ns = ns, .nb = nb,
+                         .per_group = per_group, .xo = xo, .so = so};
+    return NNE_OK;
+}
+
+static nne_status chan_norm_kernel(const void *state, const nne_kernel_args *a) {
+    const cn_state *st = state;
+    const nne_tensor *X = a->in[0], *S = a->in[1], *Bi = a->in[2];
+    nne_tensor *Y = a->out[0];
+    double eps = st->eps;
+    int64_t N = st->N, C = st->C, SP = st->SP, G = st->G, ns = st->ns, nb = st->nb;
+    int per_group = st->per_group;
+    size_t xo = st->xo, so = st->so;
+    void *base = a->scratch;
     if (nne_tensor_numel(X) == 0) return NNE_OK;
     double *xd = (double *)((char *)base + xo), *sb = (double *)((char *)base + so);
     nn_load_f64(X, 0, nne_tensor_numel(X), xd);
@@ -451,6 +474,12 @@ static nne_status rmsnorm_run(nne_op_ctx *ctx) { return last_axes_norm(ctx, 1); 
 
 /* ---- LRN ---- */
 
+typedef struct lrn_state {
+    int64_t size;
+    double alpha, beta, bias;
+    size_t xo, yo;
+} lrn_state;
+
 static nne_status lrn_run(nne_op_ctx *ctx) {
     const nne_tensor *X = nne_ctx_input(ctx, 0);
     NNE_TRY(need_float(ctx, X, "X"));
@@ -466,10 +495,20 @@ static nne_status lrn_run(nne_op_ctx *ctx) {
     nn_carve c = {0};
     size_t xo, yo;
     dbuf_plan(ctx, X, &c, &xo, &yo);
-    void *base = nn_scratch(ctx, &c);
-    if (nne_ctx_shape_only(ctx)) return NNE_OK;
-    if (!base) return nne_ctx_fail(ctx, NNE_ERR_OUT_OF_MEMORY, "cannot allocate scratch memory");
-    double *xd = (double *)((char *)base + xo), *yd = (double *)((char *)base + yo);
+    nn_scratch(ctx, &c);
+    lrn_state *st = nne_ctx_plan_state(ctx);
+    if (st) *st = (lrn_state){.size = size, .alpha = alpha, .beta = beta, .bias = bias, .xo = xo, .yo = yo};
+    return NNE_OK;
+}
+
+static nne_status lrn_kernel(const void *state, const nne_kernel_args *a) {
+    const lrn_state *st = state;
+    const nne_tensor *X = a->in[0];
+    nne_tensor *Y = a->out[0];
+    int64_t size = st->size;
+    double alpha = st->alpha, beta = st->beta, bias = st->bias;
+    char *base = a->scratch;
+    double *xd = (double *)(base + st->xo), *yd = (double *)(base + st->yo);
     int64_t total = nne_tensor_numel(X);
     nn_load_f64(X, 0, total, xd);
     int64_t N = X->dims[0], C = X->dims[1], SP = 1;
@@ -495,6 +534,12 @@ static nne_status lrn_run(nne_op_ctx *ctx) {
 
 /* ---- LpNormalization ---- */
 
+typedef struct lpn_state {
+    int axis;
+    int64_t p;
+    size_t xo;
+} lpn_state;
+
 static nne_status lpnorm_run(nne_op_ctx *ctx) {
     const nne_tensor *X = nne_ctx_input(ctx, 0);
     NNE_TRY(need_float(ctx, X, "input"));
@@ -509,10 +554,19 @@ static nne_status lpnorm_run(nne_op_ctx *ctx) {
     nn_carve c = {0};
     size_t xo, yo;
     dbuf_plan(ctx, X, &c, &xo, &yo);
-    void *base = nn_scratch(ctx, &c);
-    if (nne_ctx_shape_only(ctx)) return NNE_OK;
-    if (!base) return nne_ctx_fail(ctx, NNE_ERR_OUT_OF_MEMORY, "cannot allocate scratch memory");
-    double *xd = (double *)((char *)base + xo);
+    nn_scratch(ctx, &c);
+    lpn_state *st = nne_ctx_plan_state(ctx);
+    if (st) *st = (lpn_state){.axis = axis, .p = p, .xo = xo};
+    return NNE_OK;
+}
+
+static nne_status lpnorm_kernel(const void *state, const nne_kernel_args *a) {
+    const lpn_state *st = state;
+    const nne_tensor *X = a->in[0];
+    nne_tensor *Y = a->out[0];
+    int axis = st->axis;
+    int64_t p = st->p;
+    double *xd = (double *)((char *)a->scratch + st->xo);
     int64_t total = nne_tensor_numel(X);
     nn_load_f64(X, 0, total, xd);
     int64_t outer = 1, len = X->dims[axis], inner = 1;
@@ -530,6 +584,12 @@ static nne_status lpnorm_run(nne_op_ctx *ctx) {
 }
 
 /* ---- MeanVarianceNormalization ---- */
+
+typedef struct mvn_state {
+    int red[NNE_MAX_DIMS]; /* 1 on reduced axes */
+    int64_t groups;
+    size_t xo, go;
+} mvn_state;
 
 static nne_status mvn_run(nne_op_ctx *ctx) {
     const nne_tensor *X = nne_ctx_input(ctx, 0);
@@ -562,9 +622,24 @@ static nne_status mvn_run(nne_op_ctx *ctx) {
     size_t xo, yo;
     dbuf_plan(ctx, X, &c, &xo, &yo);
     size_t go = nn_carve_add(&c, nne_size_elems(groups, 3 * sizeof(double)));
-    void *base = nn_scratch(ctx, &c);
-    if (nne_ctx_shape_only(ctx)) return NNE_OK;
-    if (!base) return nne_ctx_fail(ctx, NNE_ERR_OUT_OF_MEMORY, "cannot allocate scratch memory");
+    nn_scratch(ctx, &c);
+    mvn_state *st = nne_ctx_plan_state(ctx);
+    if (st) {
+        *st = (mvn_state){.groups = groups, .xo = xo, .go = go};
+        memcpy(st->red, red, sizeof st->red);
+    }
+    return NNE_OK;
+}
+
+static nne_status mvn_kernel(const void *state, const nne_kernel_args *a) {
+    const mvn_state *st = state;
+    const nne_tensor *X = a->in[0];
+    nne_tensor *Y = a->out[0];
+    int r = X->ndim;
+    const int *red = st->red;
+    int64_t groups = st->groups;
+    size_t xo = st->xo, go = st->go;
+    char *base = a->scratch;
     double *xd = (double *)((char *)base + xo), *gs = (double *)((char *)base + go);
     int64_t total = nne_tensor_numel(X);
     nn_load_f64(X, 0, total, xd);
@@ -602,12 +677,16 @@ static nne_status mvn_run(nne_op_ctx *ctx) {
 
 NNE_OP_DEFINE(BatchNormalization, "", "BatchNormalization", .infer = batchnorm_infer, .run = batchnorm_kernel,
               .state_size = sizeof(bn_state), .state_free = bn_state_free);
-NNE_OP_REGISTER(InstanceNormalization, "", "InstanceNormalization", instancenorm_run, 0);
-NNE_OP_REGISTER(GroupNormalization, "", "GroupNormalization", groupnorm_run, 0);
+NNE_OP_DEFINE(InstanceNormalization, "", "InstanceNormalization", .infer = instancenorm_run,
+              .run = chan_norm_kernel, .state_size = sizeof(cn_state));
+NNE_OP_DEFINE(GroupNormalization, "", "GroupNormalization", .infer = groupnorm_run, .run = chan_norm_kernel,
+              .state_size = sizeof(cn_state));
 NNE_OP_DEFINE(LayerNormalization, "", "LayerNormalization", .infer = layernorm_run, .run = last_axes_kernel,
               .state_size = sizeof(ln_state));
 NNE_OP_DEFINE(RMSNormalization, "", "RMSNormalization", .infer = rmsnorm_run, .run = last_axes_kernel,
               .state_size = sizeof(ln_state));
-NNE_OP_REGISTER(LRN, "", "LRN", lrn_run, 0);
-NNE_OP_REGISTER(LpNormalization, "", "LpNormalization", lpnorm_run, 0);
-NNE_OP_REGISTER(MeanVarianceNormalization, "", "MeanVarianceNormalization", mvn_run, 0);
+NNE_OP_DEFINE(LRN, "", "LRN", .infer = lrn_run, .run = lrn_kernel, .state_size = sizeof(lrn_state));
+NNE_OP_DEFINE(LpNormalization, "", "LpNormalization", .infer = lpnorm_run, .run = lpnorm_kernel,
+              .state_size = sizeof(lpn_state));
+NNE_OP_DEFINE(MeanVarianceNormalization, "", "MeanVarianceNormalization", .infer = mvn_run, .run = mvn_kernel,
+              .state_size = sizeof(mvn_state));
