@@ -90,6 +90,13 @@ NNE_OP_DEFINE(Gather, "", "Gather", .infer = gather_run, .run = gather_kernel, .
 
 /* --------------------------------------------------------- GatherElements */
 
+/* GatherElements and GatherND keep the element size and the axis (or
+ * batch_dims) in their state. */
+typedef struct gx_state {
+    size_t es;
+    int axis;    /* GatherElements: the axis; GatherND: batch_dims */
+} gx_state;
+
 static nne_status gather_elements_run(nne_op_ctx *ctx) {
     const nne_tensor *x, *ind;
     size_t es;
@@ -108,7 +115,18 @@ static nne_status gather_elements_run(nne_op_ctx *ctx) {
                                 (long long)ind->dims[i], (long long)x->dims[i]);
     nne_tensor *y;
     NNE_TRY(nne_ctx_output(ctx, 0, x->dtype, r, ind->dims, &y));
-    if (nne_ctx_shape_only(ctx)) return NNE_OK;
+    gx_state *st = nne_ctx_plan_state(ctx);
+    if (st) *st = (gx_state){.es = es, .axis = axis};
+    return NNE_OK;
+}
+
+static nne_status gather_elements_kernel(const void *state, const nne_kernel_args *a) {
+    const gx_state *st = state;
+    const nne_tensor *x = a->in[0], *ind = a->in[1];
+    nne_tensor *y = a->out[0];
+    nne_op_ctx *ctx = a->ctx;
+    size_t es = st->es;
+    int r = x->ndim, axis = st->axis;
     int64_t n = nne_tensor_numel(ind);
     if (n == 0) return NNE_OK;
     int64_t xstr[NNE_MAX_DIMS], pos[NNE_MAX_DIMS] = {0};
@@ -130,7 +148,8 @@ static nne_status gather_elements_run(nne_op_ctx *ctx) {
     }
     return NNE_OK;
 }
-NNE_OP_REGISTER(GatherElements, "", "GatherElements", gather_elements_run, 0);
+NNE_OP_DEFINE(GatherElements, "", "GatherElements", .infer = gather_elements_run, .run = gather_elements_kernel,
+              .state_size = sizeof(gx_state));
 
 /* --------------------------------------------------------------- GatherND */
 
@@ -165,7 +184,19 @@ static nne_status gathernd_run(nne_op_ctx *ctx) {
     for (int i = (int)(b + k); i < r; i++) od[o++] = x->dims[i];
     nne_tensor *y;
     NNE_TRY(nne_ctx_output(ctx, 0, x->dtype, orank, od, &y));
-    if (nne_ctx_shape_only(ctx)) return NNE_OK;
+    gx_state *st = nne_ctx_plan_state(ctx);
+    if (st) *st = (gx_state){.es = es, .axis = (int)b};
+    return NNE_OK;
+}
+
+static nne_status gathernd_kernel(const void *state, const nne_kernel_args *a) {
+    const gx_state *st = state;
+    const nne_tensor *x = a->in[0], *ind = a->in[1];
+    nne_tensor *y = a->out[0];
+    nne_op_ctx *ctx = a->ctx;
+    size_t es = st->es;
+    int r = x->ndim, q = ind->ndim;
+    int64_t b = st->axis, k = ind->dims[q - 1];
     int64_t nb = 1, m = 1, slice = 1;
     for (int i = 0; i < b; i++) nb *= x->dims[i];
     for (int i = (int)b; i < q - 1; i++) m *= ind->dims[i];
@@ -190,4 +221,5 @@ static nne_status gathernd_run(nne_op_ctx *ctx) {
     }
     return NNE_OK;
 }
-NNE_OP_REGISTER(GatherND, "", "GatherND", gathernd_run, 0);
+NNE_OP_DEFINE(GatherND, "", "GatherND", .infer = gathernd_run, .run = gathernd_kernel,
+              .state_size = sizeof(gx_state));

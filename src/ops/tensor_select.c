@@ -9,6 +9,14 @@
 
 #include <string.h>
 
+/* Compress and NonZero: output shapes follow the data (condition / input),
+ * so a node whose data is not constant is shaped at run time (NNE_DYNAMIC
+ * from nne_ctx_need_data); the state keeps the element sizes and the axis. */
+typedef struct sel_state {
+    size_t es, ces;
+    int has_axis, axis;
+} sel_state;
+
 static nne_status compress_run(nne_op_ctx *ctx) {
     const nne_tensor *x = nne_ctx_input(ctx, 0), *c = nne_ctx_input(ctx, 1);
     if (!x || !c) return nne_ctx_fail(ctx, NNE_ERR_INVALID_ARG, "inputs input and condition are required");
@@ -49,7 +57,20 @@ static nne_status compress_run(nne_op_ctx *ctx) {
     }
     nne_tensor *y;
     NNE_TRY(nne_ctx_output(ctx, 0, x->dtype, orank, od, &y));
-    if (nne_ctx_shape_only(ctx)) return NNE_OK;
+    sel_state *st = nne_ctx_plan_state(ctx);
+    if (st) *st = (sel_state){.es = es, .ces = ces, .has_axis = has_axis, .axis = axis};
+    return NNE_OK;
+}
+
+static nne_status compress_kernel(const void *state, const nne_kernel_args *a) {
+    const sel_state *st = state;
+    const nne_tensor *x = a->in[0], *c = a->in[1];
+    nne_tensor *y = a->out[0];
+    size_t es = st->es, ces = st->ces;
+    int has_axis = st->has_axis, axis = st->axis;
+    int64_t dim = has_axis ? x->dims[axis] : nne_tensor_numel(x);
+    int64_t nc = c->dims[0], cnt = has_axis ? y->dims[axis] : y->dims[0];
+    const char *cp = c->data;
     int64_t outer = 1, inner = 1;
     if (has_axis) {
         for (int i = 0; i < axis; i++) outer *= x->dims[i];
@@ -69,7 +90,8 @@ static nne_status compress_run(nne_op_ctx *ctx) {
     }
     return NNE_OK;
 }
-NNE_OP_REGISTER(Compress, "", "Compress", compress_run, 0);
+NNE_OP_DEFINE(Compress, "", "Compress", .infer = compress_run, .run = compress_kernel,
+              .state_size = sizeof(sel_state));
 
 /* Output [rank, count] int64; a scalar input is treated as shape [1]. */
 static nne_status nonzero_run(nne_op_ctx *ctx) {
@@ -85,7 +107,19 @@ static nne_status nonzero_run(nne_op_ctx *ctx) {
     int64_t od[2] = {r > 0 ? r : 1, cnt};
     nne_tensor *y;
     NNE_TRY(nne_ctx_output(ctx, 0, NNE_DTYPE_INT64, 2, od, &y));
-    if (nne_ctx_shape_only(ctx)) return NNE_OK;
+    sel_state *st = nne_ctx_plan_state(ctx);
+    if (st) *st = (sel_state){.es = es};
+    return NNE_OK;
+}
+
+static nne_status nonzero_kernel(const void *state, const nne_kernel_args *a) {
+    const sel_state *st = state;
+    const nne_tensor *x = a->in[0];
+    nne_tensor *y = a->out[0];
+    size_t es = st->es;
+    int64_t n = nne_tensor_numel(x), cnt = y->dims[1];
+    int r = x->ndim;
+    const char *s = x->data;
     int64_t *d = y->data;
     if (r == 0) {
         for (int64_t j = 0; j < cnt; j++) d[j] = 0;
@@ -101,4 +135,4 @@ static nne_status nonzero_run(nne_op_ctx *ctx) {
     }
     return NNE_OK;
 }
-NNE_OP_REGISTER(NonZero, "", "NonZero", nonzero_run, 0);
+NNE_OP_DEFINE(NonZero, "", "NonZero", .infer = nonzero_run, .run = nonzero_kernel, .state_size = sizeof(sel_state));
