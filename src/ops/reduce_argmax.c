@@ -13,6 +13,12 @@
 
 #define CHUNK 256
 
+/* ArgMax / ArgMin in phases: arg_common is infer and keeps the parsed
+ * attributes in the state when planning. */
+typedef struct arg_state {
+    int want_max, last, axis;
+} arg_state;
+
 static nne_status arg_common(nne_op_ctx *ctx, int want_max) {
     static const nne_dtype ok[] = {
         NNE_DTYPE_FLOAT, NNE_DTYPE_DOUBLE, NNE_DTYPE_FLOAT16, NNE_DTYPE_BFLOAT16,
@@ -45,7 +51,17 @@ static nne_status arg_common(nne_op_ctx *ctx, int want_max) {
         return nne_ctx_fail(ctx, NNE_ERR_INVALID_ARG, "cannot take the arg%s of an empty axis %d",
                             want_max ? "max" : "min", axis);
     }
-    if (nne_ctx_shape_only(ctx)) return NNE_OK;
+    arg_state *st = nne_ctx_plan_state(ctx);
+    if (st) *st = (arg_state){.want_max = want_max, .last = last, .axis = axis};
+    return NNE_OK;
+}
+
+static nne_status arg_kernel(const void *state, const nne_kernel_args *a) {
+    const arg_state *st = state;
+    const nne_tensor *X = a->in[0];
+    nne_tensor *Y = a->out[0];
+    int want_max = st->want_max, last = st->last, axis = st->axis, rank = X->ndim;
+    int64_t n = X->dims[axis];
     int64_t outer = nne_la_prod(X->dims, 0, axis), inner = nne_la_prod(X->dims, axis + 1, rank);
     int64_t *y = Y->data;
     double buf[CHUNK];
@@ -90,5 +106,5 @@ static nne_status arg_common(nne_op_ctx *ctx, int want_max) {
 static nne_status argmax_run(nne_op_ctx *ctx) { return arg_common(ctx, 1); }
 static nne_status argmin_run(nne_op_ctx *ctx) { return arg_common(ctx, 0); }
 
-NNE_OP_REGISTER(ArgMax, "", "ArgMax", argmax_run, 0);
-NNE_OP_REGISTER(ArgMin, "", "ArgMin", argmin_run, 0);
+NNE_OP_DEFINE(ArgMax, "", "ArgMax", .infer = argmax_run, .run = arg_kernel, .state_size = sizeof(arg_state));
+NNE_OP_DEFINE(ArgMin, "", "ArgMin", .infer = argmin_run, .run = arg_kernel, .state_size = sizeof(arg_state));

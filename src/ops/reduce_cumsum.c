@@ -12,6 +12,13 @@
 
 #include <string.h>
 
+/* CumSum / CumProd in phases: cum_common is infer and keeps the attributes
+ * and scratch layout; the axis is an input (data), read on every run. */
+typedef struct cum_state {
+    int prod, exclusive, reverse;
+    size_t oacc, orow;
+} cum_state;
+
 static nne_status cum_common(nne_op_ctx *ctx, int prod) {
     static const nne_dtype ok[] = {
         NNE_DTYPE_FLOAT, NNE_DTYPE_DOUBLE, NNE_DTYPE_FLOAT16, NNE_DTYPE_BFLOAT16,
@@ -32,7 +39,6 @@ static nne_status cum_common(nne_op_ctx *ctx, int prod) {
     nne_tensor *Y;
     NNE_TRY(nne_ctx_output_like(ctx, 0, X, &Y));
     int rank = X->ndim;
-    int isf = nne_dtype_is_float(X->dtype);
     /* the axis may be unknown at prepare: plan for axis 0 (the largest inner run) */
     int64_t maxinner = nne_la_prod(X->dims, 1, rank);
     if (A->data) {
@@ -43,10 +49,21 @@ static nne_status cum_common(nne_op_ctx *ctx, int prod) {
     size_t total = 0;
     size_t oacc = nne_la_reserve(&total, nne_size_elems(maxinner, 8));
     size_t orow = nne_la_reserve(&total, nne_size_elems(maxinner, 8));
-    char *scr = nne_ctx_scratch(ctx, total);
-    if (nne_ctx_shape_only(ctx)) return NNE_OK;
-    if (!scr) return nne_ctx_fail(ctx, NNE_ERR_OUT_OF_MEMORY, "cannot allocate scratch memory");
-    void *accv = scr + oacc, *rowv = scr + orow;
+    nne_ctx_scratch(ctx, total);
+    cum_state *st = nne_ctx_plan_state(ctx);
+    if (st) *st = (cum_state){.prod = prod, .exclusive = exclusive, .reverse = reverse, .oacc = oacc, .orow = orow};
+    return NNE_OK;
+}
+
+static nne_status cum_kernel(const void *state, const nne_kernel_args *a) {
+    const cum_state *st = state;
+    const nne_tensor *X = a->in[0], *A = a->in[1];
+    nne_tensor *Y = a->out[0];
+    nne_op_ctx *ctx = a->ctx;
+    int prod = st->prod, exclusive = st->exclusive, reverse = st->reverse;
+    int rank = X->ndim, isf = nne_dtype_is_float(X->dtype);
+    char *scr = a->scratch;
+    void *accv = scr + st->oacc, *rowv = scr + st->orow;
     int axis;
     NNE_TRY(nne_ctx_axis(ctx, nne_tensor_get_i64(A, 0), rank, &axis));
     int64_t outer = nne_la_prod(X->dims, 0, axis), n = X->dims[axis];
@@ -90,5 +107,5 @@ static nne_status cum_common(nne_op_ctx *ctx, int prod) {
 static nne_status cumsum_run(nne_op_ctx *ctx) { return cum_common(ctx, 0); }
 static nne_status cumprod_run(nne_op_ctx *ctx) { return cum_common(ctx, 1); }
 
-NNE_OP_REGISTER(CumSum, "", "CumSum", cumsum_run, 0);
-NNE_OP_REGISTER(CumProd, "", "CumProd", cumprod_run, 0);
+NNE_OP_DEFINE(CumSum, "", "CumSum", .infer = cumsum_run, .run = cum_kernel, .state_size = sizeof(cum_state));
+NNE_OP_DEFINE(CumProd, "", "CumProd", .infer = cumprod_run, .run = cum_kernel, .state_size = sizeof(cum_state));
