@@ -8,6 +8,14 @@
 
 #include <string.h>
 
+/* OneHot: depth is data (NNE_DYNAMIC unless constant); the state keeps the
+ * element sizes, the axis and the depth found when planning. */
+typedef struct onehot_state {
+    size_t es, ies;
+    int axis;
+    int64_t depth;
+} onehot_state;
+
 static nne_status onehot_run(nne_op_ctx *ctx) {
     const nne_tensor *ind = nne_ctx_input(ctx, 0), *dep = nne_ctx_input(ctx, 1),
                      *val = nne_ctx_input(ctx, 2);
@@ -35,7 +43,18 @@ static nne_status onehot_run(nne_op_ctx *ctx) {
     for (int i = 0, k = 0; i <= r; i++) od[i] = i == axis ? depth : ind->dims[k++];
     nne_tensor *y;
     NNE_TRY(nne_ctx_output(ctx, 0, val->dtype, r + 1, od, &y));
-    if (nne_ctx_shape_only(ctx)) return NNE_OK;
+    onehot_state *st = nne_ctx_plan_state(ctx);
+    if (st) *st = (onehot_state){.es = es, .ies = ies, .axis = axis, .depth = depth};
+    return NNE_OK;
+}
+
+static nne_status onehot_kernel(const void *state, const nne_kernel_args *a) {
+    const onehot_state *st = state;
+    const nne_tensor *ind = a->in[0], *val = a->in[2];
+    nne_tensor *y = a->out[0];
+    size_t es = st->es, ies = st->ies;
+    int axis = st->axis, r = ind->ndim;
+    int64_t depth = st->depth;
     int64_t outer = 1, inner = 1;
     for (int i = 0; i < axis; i++) outer *= ind->dims[i];
     for (int i = axis; i < r; i++) inner *= ind->dims[i];
@@ -53,10 +72,15 @@ static nne_status onehot_run(nne_op_ctx *ctx) {
     }
     return NNE_OK;
 }
-NNE_OP_REGISTER(OneHot, "", "OneHot", onehot_run, 0);
+NNE_OP_DEFINE(OneHot, "", "OneHot", .infer = onehot_run, .run = onehot_kernel, .state_size = sizeof(onehot_state));
+
+typedef struct trilu_state {
+    size_t es;
+    int upper;
+} trilu_state;
 
 static nne_status trilu_run(nne_op_ctx *ctx) {
-    const nne_tensor *x = nne_ctx_input(ctx, 0), *kt = nne_ctx_input(ctx, 1);
+    const nne_tensor *x = nne_ctx_input(ctx, 0);
     if (!x) return nne_ctx_fail(ctx, NNE_ERR_INVALID_ARG, "input 0 is missing");
     size_t es;
     NNE_TRY(nne_tu_esize(ctx, x->dtype, &es));
@@ -65,9 +89,20 @@ static nne_status trilu_run(nne_op_ctx *ctx) {
     int upper = nne_attr_i(ctx, "upper", 1) != 0;
     nne_tensor *y;
     NNE_TRY(nne_ctx_output_like(ctx, 0, x, &y));
-    if (nne_ctx_shape_only(ctx)) return NNE_OK;
+    trilu_state *st = nne_ctx_plan_state(ctx);
+    if (st) *st = (trilu_state){.es = es, .upper = upper};
+    return NNE_OK;
+}
+
+/* k (the diagonal) is data, read on every run. */
+static nne_status trilu_kernel(const void *state, const nne_kernel_args *a) {
+    const trilu_state *st = state;
+    const nne_tensor *x = a->in[0], *kt = a->n_in > 1 ? a->in[1] : NULL;
+    nne_tensor *y = a->out[0];
+    size_t es = st->es;
+    int upper = st->upper;
     int64_t k = 0;
-    if (kt) NNE_TRY(nne_tu_read_scalar_i64(ctx, kt, "k", &k));
+    if (kt) NNE_TRY(nne_tu_read_scalar_i64(a->ctx, kt, "k", &k));
     int64_t rows = x->dims[x->ndim - 2], cols = x->dims[x->ndim - 1];
     int64_t mats = 1;
     for (int i = 0; i < x->ndim - 2; i++) mats *= x->dims[i];
@@ -99,4 +134,4 @@ static nne_status trilu_run(nne_op_ctx *ctx) {
     }
     return NNE_OK;
 }
-NNE_OP_REGISTER(Trilu, "", "Trilu", trilu_run, 0);
+NNE_OP_DEFINE(Trilu, "", "Trilu", .infer = trilu_run, .run = trilu_kernel, .state_size = sizeof(trilu_state));

@@ -231,6 +231,11 @@ NNE_OP_COPY(Identity, identity_run, 0);
  * Training mode (opset >= 12 input training_mode = true) with ratio > 0 would
  * need random masking and is reported UNSUPPORTED. Before opset 7 `is_test`
  * selected training; inference runtimes treat it as a copy, and so do we. */
+typedef struct dropout_state {
+    int opset;
+    nne_dtype mdt; /* mask dtype */
+} dropout_state;
+
 static nne_status dropout_run(nne_op_ctx *ctx) {
     const nne_tensor *x;
     NNE_TRY(need_input0(ctx, &x));
@@ -260,9 +265,28 @@ static nne_status dropout_run(nne_op_ctx *ctx) {
                                     ratio);
         }
     }
-    if (nne_ctx_shape_only(ctx)) return NNE_OK;
+    dropout_state *st = nne_ctx_plan_state(ctx);
+    if (st) *st = (dropout_state){.opset = opset, .mdt = want_mask ? mdt : NNE_DTYPE_UNDEFINED};
+    return NNE_OK;
+}
+
+static nne_status dropout_kernel(const void *state, const nne_kernel_args *a) {
+    const dropout_state *st = state;
+    const nne_tensor *x = a->in[0];
+    nne_tensor *y = a->out[0], *mask = a->n_out > 1 ? a->out[1] : NULL;
+    nne_dtype mdt = st->mdt;
+    /* training_mode and ratio are data: when they were not constants at
+     * plan, they are checked here */
+    const nne_tensor *tm = st->opset >= 12 && a->n_in > 2 ? a->in[2] : NULL;
+    if (tm && nne_tensor_numel(tm) == 1 && nne_tensor_get_i64(tm, 0) != 0) {
+        const nne_tensor *rt = a->in[1];
+        double ratio = rt && nne_tensor_numel(rt) == 1 ? nne_tensor_get_f64(rt, 0) : 0.5;
+        if (ratio > 0)
+            return nne_ctx_fail(a->ctx, NNE_ERR_UNSUPPORTED,
+                                "training_mode=true with ratio %g is not supported (inference only)", ratio);
+    }
     copy_data(y, x);
-    if (mask && want_mask) {
+    if (mask && mdt != NNE_DTYPE_UNDEFINED) {
         size_t es = nne_dtype_size(mdt);
         unsigned char one[8];
         nne_tu_store_f64(mdt, one, 1.0);
@@ -270,4 +294,5 @@ static nne_status dropout_run(nne_op_ctx *ctx) {
     }
     return NNE_OK;
 }
-NNE_OP_REGISTER(Dropout, "", "Dropout", dropout_run, 0);
+NNE_OP_DEFINE(Dropout, "", "Dropout", .infer = dropout_run, .run = dropout_kernel,
+              .state_size = sizeof(dropout_state));

@@ -95,6 +95,20 @@ static nne_status block_prologue(nne_op_ctx *ctx, const nne_tensor **x, size_t *
     return NNE_OK;
 }
 
+/* DepthToSpace / SpaceToDepth: both are one permuted copy of a 6-D view of
+ * the input, computed once per plan. */
+typedef struct d2s_state {
+    size_t es;
+    int64_t v[6];
+    int perm[6];
+} d2s_state;
+
+static nne_status d2s_kernel(const void *state, const nne_kernel_args *a) {
+    const d2s_state *st = state;
+    permute_copy(a->out[0]->data, a->in[0]->data, st->es, 6, st->v, st->perm);
+    return NNE_OK;
+}
+
 static nne_status depthtospace_run(nne_op_ctx *ctx) {
     const nne_tensor *x;
     size_t es;
@@ -117,19 +131,14 @@ static nne_status depthtospace_run(nne_op_ctx *ctx) {
                             (long long)h, (long long)w, (long long)b);
     nne_tensor *y;
     NNE_TRY(nne_ctx_output(ctx, 0, x->dtype, 4, od, &y));
-    if (nne_ctx_shape_only(ctx)) return NNE_OK;
-    if (crd) {
-        int64_t v[6] = {n, oc, b, b, h, w};
-        int perm[6] = {0, 1, 4, 2, 5, 3};
-        permute_copy(y->data, x->data, es, 6, v, perm);
-    } else {
-        int64_t v[6] = {n, b, b, oc, h, w};
-        int perm[6] = {0, 3, 4, 1, 5, 2};
-        permute_copy(y->data, x->data, es, 6, v, perm);
-    }
+    d2s_state *st = nne_ctx_plan_state(ctx);
+    if (!st) return NNE_OK;
+    if (crd) *st = (d2s_state){.es = es, .v = {n, oc, b, b, h, w}, .perm = {0, 1, 4, 2, 5, 3}};
+    else *st = (d2s_state){.es = es, .v = {n, b, b, oc, h, w}, .perm = {0, 3, 4, 1, 5, 2}};
     return NNE_OK;
 }
-NNE_OP_REGISTER(DepthToSpace, "", "DepthToSpace", depthtospace_run, 0);
+NNE_OP_DEFINE(DepthToSpace, "", "DepthToSpace", .infer = depthtospace_run, .run = d2s_kernel,
+              .state_size = sizeof(d2s_state));
 
 static nne_status spacetodepth_run(nne_op_ctx *ctx) {
     const nne_tensor *x;
@@ -148,10 +157,9 @@ static nne_status spacetodepth_run(nne_op_ctx *ctx) {
                             (long long)c, (long long)(b * b));
     nne_tensor *y;
     NNE_TRY(nne_ctx_output(ctx, 0, x->dtype, 4, od, &y));
-    if (nne_ctx_shape_only(ctx)) return NNE_OK;
-    int64_t v[6] = {n, c, h / b, b, w / b, b};
-    int perm[6] = {0, 3, 5, 1, 2, 4};
-    permute_copy(y->data, x->data, es, 6, v, perm);
+    d2s_state *st = nne_ctx_plan_state(ctx);
+    if (st) *st = (d2s_state){.es = es, .v = {n, c, h / b, b, w / b, b}, .perm = {0, 3, 5, 1, 2, 4}};
     return NNE_OK;
 }
-NNE_OP_REGISTER(SpaceToDepth, "", "SpaceToDepth", spacetodepth_run, 0);
+NNE_OP_DEFINE(SpaceToDepth, "", "SpaceToDepth", .infer = spacetodepth_run, .run = d2s_kernel,
+              .state_size = sizeof(d2s_state));
