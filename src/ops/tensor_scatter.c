@@ -35,6 +35,13 @@ static void copy_data(nne_tensor *y, const nne_tensor *x) {
     if (nb && y->data != x->data) memmove(y->data, x->data, nb);
 }
 
+/* Both scatters keep the element size, the reduction and the axis in their
+ * state; indices are data, checked on every run. */
+typedef struct scatter_state {
+    size_t es;
+    int red, axis;
+} scatter_state;
+
 /* ------------------------------------------------------- ScatterElements */
 
 static nne_status scatter_elements_run(nne_op_ctx *ctx) {
@@ -63,7 +70,18 @@ static nne_status scatter_elements_run(nne_op_ctx *ctx) {
                                 "indices dim %d is %lld, larger than data dim %lld", i,
                                 (long long)ind->dims[i], (long long)x->dims[i]);
     }
-    if (nne_ctx_shape_only(ctx)) return NNE_OK;
+    scatter_state *st = nne_ctx_plan_state(ctx);
+    if (st) *st = (scatter_state){.es = es, .red = red, .axis = axis};
+    return NNE_OK;
+}
+
+static nne_status scatter_elements_kernel(const void *state, const nne_kernel_args *a) {
+    const scatter_state *st = state;
+    const nne_tensor *x = a->in[0], *ind = a->in[1], *upd = a->in[2];
+    nne_tensor *y = a->out[0];
+    nne_op_ctx *ctx = a->ctx;
+    size_t es = st->es;
+    int red = st->red, axis = st->axis, r = x->ndim;
     copy_data(y, x);
     int64_t n = nne_tensor_numel(ind);
     if (n == 0) return NNE_OK;
@@ -88,8 +106,10 @@ static nne_status scatter_elements_run(nne_op_ctx *ctx) {
     }
     return NNE_OK;
 }
-NNE_OP_REGISTER(ScatterElements, "", "ScatterElements", scatter_elements_run, 0);
-NNE_OP_REGISTER(Scatter, "", "Scatter", scatter_elements_run, 0);
+NNE_OP_DEFINE(ScatterElements, "", "ScatterElements", .infer = scatter_elements_run, .run = scatter_elements_kernel,
+              .state_size = sizeof(scatter_state));
+NNE_OP_DEFINE(Scatter, "", "Scatter", .infer = scatter_elements_run, .run = scatter_elements_kernel,
+              .state_size = sizeof(scatter_state));
 
 /* -------------------------------------------------------------- ScatterND */
 
@@ -121,7 +141,19 @@ static nne_status scatternd_run(nne_op_ctx *ctx) {
                             nne_dims_str(q, ind->dims, b2, sizeof b2),
                             nne_dims_str(r, x->dims, b3, sizeof b3));
     }
-    if (nne_ctx_shape_only(ctx)) return NNE_OK;
+    scatter_state *st = nne_ctx_plan_state(ctx);
+    if (st) *st = (scatter_state){.es = es, .red = red};
+    return NNE_OK;
+}
+
+static nne_status scatternd_kernel(const void *state, const nne_kernel_args *a) {
+    const scatter_state *st = state;
+    const nne_tensor *x = a->in[0], *ind = a->in[1], *upd = a->in[2];
+    nne_tensor *y = a->out[0];
+    nne_op_ctx *ctx = a->ctx;
+    size_t es = st->es;
+    int red = st->red, r = x->ndim, q = ind->ndim;
+    int64_t k = ind->dims[q - 1];
     copy_data(y, x);
     int64_t m = 1, slice = 1;
     for (int i = 0; i < q - 1; i++) m *= ind->dims[i];
@@ -148,4 +180,5 @@ static nne_status scatternd_run(nne_op_ctx *ctx) {
     }
     return NNE_OK;
 }
-NNE_OP_REGISTER(ScatterND, "", "ScatterND", scatternd_run, 0);
+NNE_OP_DEFINE(ScatterND, "", "ScatterND", .infer = scatternd_run, .run = scatternd_kernel,
+              .state_size = sizeof(scatter_state));
