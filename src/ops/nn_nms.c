@@ -7,9 +7,12 @@
  * until max_output_boxes_per_class boxes are selected. The output lists
  * [batch, class, box] triples in that order, so its length depends on the
  * data: the op is always shaped at run time (or folded when every input is a
- * constant).
+ * constant). In phases: infer selects once into a temporary buffer to count
+ * the boxes (infer may allocate, run may not); planning keeps the
+ * parameters, and run selects again in scratch, writing the output.
  */
 #include "ops/op.h"
+#include "core/core.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -63,7 +66,57 @@ static nne_status nms_scalar(nne_op_ctx *ctx, const nne_tensor *t, const char *w
     return NNE_OK;
 }
 
-static nne_status nms_run(nne_op_ctx *ctx) {
+typedef struct nms_state {
+    int center, has_score_thr;
+    int64_t max_out;
+    float iou_thr, score_thr;
+} nms_state;
+
+/* Select boxes; writes the triples to trip when non-NULL. cand holds ns
+ * candidates, sel ns corner boxes. Returns the number selected. */
+static int64_t nms_select(const nms_state *p, const nne_tensor *boxes, const nne_tensor *scores, nms_cand *cand,
+                          float *sel, int64_t *trip) {
+    const int64_t nb = boxes->dims[0], nc = scores->dims[1], ns = boxes->dims[1];
+    int64_t max_out = p->max_out, nsel_all = 0;
+    const float *B = boxes->data, *S = scores->data;
+    for (int64_t b = 0; b < nb && max_out > 0; b++) {
+        for (int64_t c = 0; c < nc; c++) {
+            const float *s = S + (b * nc + c) * ns;
+            int64_t n = 0;
+            for (int64_t i = 0; i < ns; i++)
+                if (s[i] == s[i] && (!p->has_score_thr || s[i] > p->score_thr)) { /* NaN never selected */
+                    cand[n].score = s[i];
+                    cand[n].idx = i;
+                    n++;
+                }
+            qsort(cand, (size_t)n, sizeof *cand, cand_cmp);
+            int64_t nsel = 0;
+            for (int64_t k = 0; k < n && nsel < max_out; k++) {
+                float box[4];
+                box_corners(B + (b * ns + cand[k].idx) * 4, p->center, box);
+                int keep = 1;
+                for (int64_t j = 0; j < nsel && keep; j++)
+                    if (iou_over(box, sel + j * 4, p->iou_thr)) keep = 0;
+                if (!keep) continue;
+                memcpy(sel + nsel * 4, box, sizeof box);
+                nsel++;
+                if (trip) {
+                    trip[nsel_all * 3] = b;
+                    trip[nsel_all * 3 + 1] = c;
+                    trip[nsel_all * 3 + 2] = cand[k].idx;
+                }
+                nsel_all++;
+            }
+        }
+    }
+    return nsel_all;
+}
+
+static size_t nms_scratch_bytes(int64_t ns) {
+    return nne_size_add(nne_size_elems(ns, sizeof(nms_cand)), nne_size_elems(ns, 4 * sizeof(float)));
+}
+
+static nne_status nms_infer(nne_op_ctx *ctx) {
     const nne_tensor *boxes = nne_ctx_input(ctx, 0), *scores = nne_ctx_input(ctx, 1);
     const nne_tensor *tmax = nne_ctx_input(ctx, 2), *tiou = nne_ctx_input(ctx, 3), *tscore = nne_ctx_input(ctx, 4);
     if (!boxes || !scores) return nne_ctx_fail(ctx, NNE_ERR_INVALID_ARG, "inputs boxes and scores are required");
@@ -87,59 +140,48 @@ static nne_status nms_run(nne_op_ctx *ctx) {
     if (center != 0 && center != 1)
         return nne_ctx_fail(ctx, NNE_ERR_INVALID_ARG, "center_point_box must be 0 or 1, got %d", center);
     /* the output length depends on the data: shape at run time */
-    if (nne_ctx_shape_only(ctx)) return NNE_DYNAMIC;
-
-    const int64_t nb = boxes->dims[0], nc = scores->dims[1], ns = boxes->dims[1];
-    int64_t max_out = tmax ? nne_tensor_get_i64(tmax, 0) : 0;
-    float iou_thr = tiou ? (float)nne_tensor_get_f64(tiou, 0) : 0.f;
-    int has_score_thr = tscore != NULL;
-    float score_thr = tscore ? (float)nne_tensor_get_f64(tscore, 0) : 0.f;
-    if (max_out < 0) max_out = 0;
-    if (max_out > ns) max_out = ns;
-
-    /* scratch: candidates, corner boxes of the selected, output triples */
-    size_t n_trip = (size_t)(nb * nc * max_out);
-    size_t bytes = (size_t)ns * sizeof(nms_cand) + (size_t)max_out * 4 * sizeof(float) + n_trip * 3 * sizeof(int64_t);
-    uint8_t *sc = nne_ctx_scratch(ctx, bytes);
-    if (!sc) return nne_ctx_fail(ctx, NNE_ERR_OUT_OF_MEMORY, "cannot get %zu bytes of scratch", bytes);
-    nms_cand *cand = (nms_cand *)sc;
-    float *sel = (float *)(sc + (size_t)ns * sizeof(nms_cand));
-    int64_t *trip = (int64_t *)(sc + (size_t)ns * sizeof(nms_cand) + (size_t)max_out * 4 * sizeof(float));
-    int64_t nsel_all = 0;
-    const float *B = boxes->data, *S = scores->data;
-    for (int64_t b = 0; b < nb && max_out > 0; b++) {
-        for (int64_t c = 0; c < nc; c++) {
-            const float *s = S + (b * nc + c) * ns;
-            int64_t n = 0;
-            for (int64_t i = 0; i < ns; i++)
-                if (s[i] == s[i] && (!has_score_thr || s[i] > score_thr)) { /* NaN never selected */
-                    cand[n].score = s[i];
-                    cand[n].idx = i;
-                    n++;
-                }
-            qsort(cand, (size_t)n, sizeof *cand, cand_cmp);
-            int64_t nsel = 0;
-            for (int64_t k = 0; k < n && nsel < max_out; k++) {
-                float box[4];
-                box_corners(B + (b * ns + cand[k].idx) * 4, center, box);
-                int keep = 1;
-                for (int64_t j = 0; j < nsel && keep; j++)
-                    if (iou_over(box, sel + j * 4, iou_thr)) keep = 0;
-                if (!keep) continue;
-                memcpy(sel + nsel * 4, box, sizeof box);
-                nsel++;
-                trip[nsel_all * 3] = b;
-                trip[nsel_all * 3 + 1] = c;
-                trip[nsel_all * 3 + 2] = cand[k].idx;
-                nsel_all++;
-            }
-        }
+    const nne_tensor *all[5] = {boxes, scores, tmax, tiou, tscore};
+    nne_status need = NNE_OK;
+    for (int i = 0; i < 5; i++)
+        if (all[i] && nne_ctx_need_data(ctx, all[i]) != NNE_OK) need = NNE_DYNAMIC;
+    NNE_TRY(need);
+    const int64_t ns = boxes->dims[1];
+    nms_state p = {.center = center, .has_score_thr = tscore != NULL,
+                   .max_out = tmax ? nne_tensor_get_i64(tmax, 0) : 0,
+                   .iou_thr = tiou ? (float)nne_tensor_get_f64(tiou, 0) : 0.f,
+                   .score_thr = tscore ? (float)nne_tensor_get_f64(tscore, 0) : 0.f};
+    if (p.max_out < 0) p.max_out = 0;
+    if (p.max_out > ns) p.max_out = ns;
+    size_t bytes = nms_scratch_bytes(ns);
+    nms_state *st = nne_ctx_plan_state(ctx);
+    if (st) { /* outputs already declared */
+        *st = p;
+        nne_ctx_scratch(ctx, bytes);
+        return NNE_OK;
     }
+    uint8_t *buf = nne_malloc(bytes ? bytes : 1);
+    if (!buf) return nne_ctx_fail(ctx, NNE_ERR_OUT_OF_MEMORY, "cannot allocate %zu bytes", bytes);
+    int64_t n = nms_select(&p, boxes, scores, (nms_cand *)buf,
+                           (float *)(buf + nne_size_elems(ns, sizeof(nms_cand))), NULL);
+    nne_free(buf);
     nne_tensor *out;
-    int64_t dims[2] = {nsel_all, 3};
-    NNE_TRY(nne_ctx_output(ctx, 0, NNE_DTYPE_INT64, 2, dims, &out));
-    if (nsel_all) memcpy(out->data, trip, (size_t)nsel_all * 3 * sizeof(int64_t));
+    int64_t dims[2] = {n, 3};
+    return nne_ctx_output(ctx, 0, NNE_DTYPE_INT64, 2, dims, &out);
+}
+
+static nne_status nms_kernel(const void *state, const nne_kernel_args *a) {
+    const nms_state *st = state;
+    const nne_tensor *boxes = a->in[0], *scores = a->in[1];
+    nne_tensor *out = a->out[0];
+    const int64_t ns = boxes->dims[1];
+    uint8_t *sc = a->scratch;
+    int64_t n = nms_select(st, boxes, scores, (nms_cand *)sc, (float *)(sc + nne_size_elems(ns, sizeof(nms_cand))),
+                           out->data);
+    if (n != out->dims[0]) /* the data changed between infer and run */
+        return nne_ctx_fail(a->ctx, NNE_ERR_INTERNAL, "selected %lld boxes, %lld at infer", (long long)n,
+                            (long long)out->dims[0]);
     return NNE_OK;
 }
 
-NNE_OP_REGISTER(NonMaxSuppression, "", "NonMaxSuppression", nms_run, 0);
+NNE_OP_DEFINE(NonMaxSuppression, "", "NonMaxSuppression", .infer = nms_infer, .run = nms_kernel,
+              .state_size = sizeof(nms_state));
