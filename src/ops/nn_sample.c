@@ -55,6 +55,18 @@ static double cubic_coef(double x) {
     return 0.0;
 }
 
+/* GridSample in phases: modes parsed once per plan */
+typedef struct gridsample_state {
+    int r;
+    int mode;
+    int pad;
+    int align;
+    int64_t od[NNE_MAX_DIMS];
+    size_t xo;
+    size_t go;
+    size_t yo;
+} gridsample_state;
+
 static nne_status gridsample_run(nne_op_ctx *ctx) {
     const nne_tensor *X = nne_ctx_input(ctx, 0), *Gd = nne_ctx_input(ctx, 1);
     if (!X || !Gd) return nne_ctx_fail(ctx, NNE_ERR_INVALID_ARG, "inputs X and grid are required");
@@ -94,9 +106,35 @@ static nne_status gridsample_run(nne_op_ctx *ctx) {
     size_t xo = nn_carve_add(&c, nne_size_elems(nne_tensor_numel(X), sizeof(double)));
     size_t go = nn_carve_add(&c, nne_size_elems(nne_tensor_numel(Gd), sizeof(double)));
     size_t yo = nn_carve_add(&c, nne_size_elems(nne_tensor_numel(Y), sizeof(double)));
-    void *base = nn_scratch(ctx, &c);
-    if (nne_ctx_shape_only(ctx)) return NNE_OK;
-    if (!base) return nne_ctx_fail(ctx, NNE_ERR_OUT_OF_MEMORY, "cannot allocate scratch memory");
+    nn_scratch(ctx, &c);
+    gridsample_state *st = nne_ctx_plan_state(ctx);
+    if (st) {
+        st->r = r;
+        st->mode = mode;
+        st->pad = pad;
+        st->align = align;
+        memcpy(st->od, od, sizeof st->od);
+        st->xo = xo;
+        st->go = go;
+        st->yo = yo;
+    }
+    return NNE_OK;
+}
+
+static nne_status gridsample_kernel(const void *state, const nne_kernel_args *a) {
+    const gridsample_state *st = state;
+    const nne_tensor *X = a->in[0];
+    const nne_tensor *Gd = a->n_in > 1 ? a->in[1] : NULL;
+    nne_tensor *Y = a->out[0];
+    int r = st->r;
+    int mode = st->mode;
+    int pad = st->pad;
+    int align = st->align;
+    const int64_t *od = st->od;
+    size_t xo = st->xo;
+    size_t go = st->go;
+    size_t yo = st->yo;
+    void *base = a->scratch;
     if (nne_tensor_numel(Y) == 0) return NNE_OK;
     double *xd = (double *)((char *)base + xo), *gd = (double *)((char *)base + go);
     double *yd = (double *)((char *)base + yo);
@@ -179,6 +217,16 @@ static nne_status gridsample_run(nne_op_ctx *ctx) {
 
 /* ---- AffineGrid ---- */
 
+/* AffineGrid: size is data (NNE_DYNAMIC unless constant); the state keeps the output geometry */
+typedef struct affinegrid_state {
+    int r;
+    int align;
+    int64_t N;
+    int64_t od[5];
+    size_t to;
+    size_t yo;
+} affinegrid_state;
+
 static nne_status affinegrid_run(nne_op_ctx *ctx) {
     const nne_tensor *T = nne_ctx_input(ctx, 0), *S = nne_ctx_input(ctx, 1);
     if (!T || !S) return nne_ctx_fail(ctx, NNE_ERR_INVALID_ARG, "inputs theta and size are required");
@@ -210,9 +258,30 @@ static nne_status affinegrid_run(nne_op_ctx *ctx) {
     nn_carve c = {0};
     size_t to = nn_carve_add(&c, nne_size_elems(nne_tensor_numel(T), sizeof(double)));
     size_t yo = nn_carve_add(&c, nne_size_elems(nne_tensor_numel(Y), sizeof(double)));
-    void *base = nn_scratch(ctx, &c);
-    if (nne_ctx_shape_only(ctx)) return NNE_OK;
-    if (!base) return nne_ctx_fail(ctx, NNE_ERR_OUT_OF_MEMORY, "cannot allocate scratch memory");
+    nn_scratch(ctx, &c);
+    affinegrid_state *st = nne_ctx_plan_state(ctx);
+    if (st) {
+        st->r = r;
+        st->align = align;
+        st->N = N;
+        memcpy(st->od, od, sizeof st->od);
+        st->to = to;
+        st->yo = yo;
+    }
+    return NNE_OK;
+}
+
+static nne_status affinegrid_kernel(const void *state, const nne_kernel_args *a) {
+    const affinegrid_state *st = state;
+    const nne_tensor *T = a->in[0];
+    nne_tensor *Y = a->out[0];
+    int r = st->r;
+    int align = st->align;
+    int64_t N = st->N;
+    const int64_t *od = st->od;
+    size_t to = st->to;
+    size_t yo = st->yo;
+    void *base = a->scratch;
     double *th = (double *)((char *)base + to), *yd = (double *)((char *)base + yo);
     nn_load_f64(T, 0, nne_tensor_numel(T), th);
     int64_t sp = nn_prod(od + 1, r);
@@ -246,6 +315,22 @@ static nne_status affinegrid_run(nne_op_ctx *ctx) {
 }
 
 /* ---- RoiAlign ---- */
+
+/* RoiAlign: attributes parsed once per plan; rois and batch indices are data */
+typedef struct roialign_state {
+    int is_max;
+    int half_pixel;
+    int64_t oh;
+    int64_t ow;
+    int64_t sr;
+    double scale;
+    int64_t nr;
+    int64_t C;
+    int64_t H;
+    int64_t W;
+    size_t xo;
+    size_t yo;
+} roialign_state;
 
 static nne_status roialign_run(nne_op_ctx *ctx) {
     const nne_tensor *X = nne_ctx_input(ctx, 0), *R = nne_ctx_input(ctx, 1);
@@ -288,9 +373,45 @@ static nne_status roialign_run(nne_op_ctx *ctx) {
     nn_carve c = {0};
     size_t xo = nn_carve_add(&c, nne_size_elems(nne_tensor_numel(X), sizeof(double)));
     size_t yo = nn_carve_add(&c, nne_size_elems(nne_tensor_numel(Y), sizeof(double)));
-    void *base = nn_scratch(ctx, &c);
-    if (nne_ctx_shape_only(ctx)) return NNE_OK;
-    if (!base) return nne_ctx_fail(ctx, NNE_ERR_OUT_OF_MEMORY, "cannot allocate scratch memory");
+    nn_scratch(ctx, &c);
+    roialign_state *st = nne_ctx_plan_state(ctx);
+    if (st) {
+        st->is_max = is_max;
+        st->half_pixel = half_pixel;
+        st->oh = oh;
+        st->ow = ow;
+        st->sr = sr;
+        st->scale = scale;
+        st->nr = nr;
+        st->C = C;
+        st->H = H;
+        st->W = W;
+        st->xo = xo;
+        st->yo = yo;
+    }
+    return NNE_OK;
+}
+
+static nne_status roialign_kernel(const void *state, const nne_kernel_args *a) {
+    const roialign_state *st = state;
+    const nne_tensor *X = a->in[0];
+    const nne_tensor *R = a->n_in > 1 ? a->in[1] : NULL;
+    const nne_tensor *BI = a->n_in > 2 ? a->in[2] : NULL;
+    nne_tensor *Y = a->out[0];
+    int is_max = st->is_max;
+    int half_pixel = st->half_pixel;
+    int64_t oh = st->oh;
+    int64_t ow = st->ow;
+    int64_t sr = st->sr;
+    double scale = st->scale;
+    int64_t nr = st->nr;
+    int64_t C = st->C;
+    int64_t H = st->H;
+    int64_t W = st->W;
+    size_t xo = st->xo;
+    size_t yo = st->yo;
+    void *base = a->scratch;
+    nne_op_ctx *ctx = a->ctx;
     double *xd = (double *)((char *)base + xo), *yd = (double *)((char *)base + yo);
     nn_load_f64(X, 0, nne_tensor_numel(X), xd);
     double off = half_pixel ? 0.5 : 0.0;
@@ -381,6 +502,9 @@ static nne_status roialign_run(nne_op_ctx *ctx) {
     return NNE_OK;
 }
 
-NNE_OP_REGISTER(GridSample, "", "GridSample", gridsample_run, 0);
-NNE_OP_REGISTER(AffineGrid, "", "AffineGrid", affinegrid_run, 0);
-NNE_OP_REGISTER(RoiAlign, "", "RoiAlign", roialign_run, 0);
+NNE_OP_DEFINE(GridSample, "", "GridSample", .infer = gridsample_run, .run = gridsample_kernel,
+              .state_size = sizeof(gridsample_state));
+NNE_OP_DEFINE(AffineGrid, "", "AffineGrid", .infer = affinegrid_run, .run = affinegrid_kernel,
+              .state_size = sizeof(affinegrid_state));
+NNE_OP_DEFINE(RoiAlign, "", "RoiAlign", .infer = roialign_run, .run = roialign_kernel,
+              .state_size = sizeof(roialign_state));
