@@ -19,6 +19,17 @@
 
 /* ---- Col2Im ---- */
 
+/* Col2Im: image and block shapes are inputs (NNE_DYNAMIC unless constant); the state keeps the geometry */
+typedef struct col2im_state {
+    int n;
+    int64_t taps;
+    int64_t L;
+    int64_t C;
+    nne_col_geo g;
+    size_t xo;
+    size_t yo;
+} col2im_state;
+
 static nne_status col2im_run(nne_op_ctx *ctx) {
     const nne_tensor *X = nne_ctx_input(ctx, 0), *IS = nne_ctx_input(ctx, 1);
     const nne_tensor *BS = nne_ctx_input(ctx, 2);
@@ -73,9 +84,32 @@ static nne_status col2im_run(nne_op_ctx *ctx) {
     nn_carve c = {0};
     size_t xo = nn_carve_add(&c, nne_size_elems(nne_tensor_numel(X), sizeof(double)));
     size_t yo = nn_carve_add(&c, nne_size_elems(nne_tensor_numel(Y), sizeof(double)));
-    void *base = nn_scratch(ctx, &c);
-    if (nne_ctx_shape_only(ctx)) return NNE_OK;
-    if (!base) return nne_ctx_fail(ctx, NNE_ERR_OUT_OF_MEMORY, "cannot allocate scratch memory");
+    nn_scratch(ctx, &c);
+    col2im_state *st = nne_ctx_plan_state(ctx);
+    if (st) {
+        st->n = n;
+        st->taps = taps;
+        st->L = L;
+        st->C = C;
+        st->g = g;
+        st->xo = xo;
+        st->yo = yo;
+    }
+    return NNE_OK;
+}
+
+static nne_status col2im_kernel(const void *state, const nne_kernel_args *a) {
+    const col2im_state *st = state;
+    const nne_tensor *X = a->in[0];
+    nne_tensor *Y = a->out[0];
+    int n = st->n;
+    int64_t taps = st->taps;
+    int64_t L = st->L;
+    int64_t C = st->C;
+    nne_col_geo g = st->g;
+    size_t xo = st->xo;
+    size_t yo = st->yo;
+    void *base = a->scratch;
     if (nne_tensor_numel(Y) == 0) return NNE_OK;
     double *xd = (double *)((char *)base + xo), *yd = (double *)((char *)base + yo);
     nn_load_f64(X, 0, nne_tensor_numel(X), xd);
@@ -243,6 +277,18 @@ static nne_status deformconv_run(nne_op_ctx *ctx) {
 
 /* ---- CausalConvWithState ---- */
 
+/* CausalConvWithState: activation parsed once per plan */
+typedef struct causalconv_state {
+    int64_t Bn;
+    int64_t C;
+    int64_t L;
+    int64_t K;
+    int silu;
+    size_t po;
+    size_t wo;
+    size_t yo;
+} causalconv_state;
+
 static nne_status causalconv_run(nne_op_ctx *ctx) {
     const nne_tensor *X = nne_ctx_input(ctx, 0), *W = nne_ctx_input(ctx, 1);
     const nne_tensor *B = nne_ctx_input(ctx, 2), *PS = nne_ctx_input(ctx, 3);
@@ -275,9 +321,38 @@ static nne_status causalconv_run(nne_op_ctx *ctx) {
     size_t po = nn_carve_add(&c, nne_size_elems(P, sizeof(double)));
     size_t wo = nn_carve_add(&c, nne_size_elems(K, sizeof(double)));
     size_t yo = nn_carve_add(&c, nne_size_elems(L > K ? L : K, sizeof(double)));
-    void *base = nn_scratch(ctx, &c);
-    if (nne_ctx_shape_only(ctx)) return NNE_OK;
-    if (!base) return nne_ctx_fail(ctx, NNE_ERR_OUT_OF_MEMORY, "cannot allocate scratch memory");
+    nn_scratch(ctx, &c);
+    causalconv_state *st = nne_ctx_plan_state(ctx);
+    if (st) {
+        st->Bn = Bn;
+        st->C = C;
+        st->L = L;
+        st->K = K;
+        st->silu = silu;
+        st->po = po;
+        st->wo = wo;
+        st->yo = yo;
+    }
+    return NNE_OK;
+}
+
+static nne_status causalconv_kernel(const void *state, const nne_kernel_args *a) {
+    const causalconv_state *st = state;
+    const nne_tensor *X = a->in[0];
+    const nne_tensor *W = a->n_in > 1 ? a->in[1] : NULL;
+    const nne_tensor *B = a->n_in > 2 ? a->in[2] : NULL;
+    const nne_tensor *PS = a->n_in > 3 ? a->in[3] : NULL;
+    nne_tensor *Y = a->out[0];
+    nne_tensor *S = a->n_out > 1 ? a->out[1] : NULL;
+    int64_t Bn = st->Bn;
+    int64_t C = st->C;
+    int64_t L = st->L;
+    int64_t K = st->K;
+    int silu = st->silu;
+    size_t po = st->po;
+    size_t wo = st->wo;
+    size_t yo = st->yo;
+    void *base = a->scratch;
     double *pad = (double *)((char *)base + po), *wk = (double *)((char *)base + wo);
     double *yr = (double *)((char *)base + yo);
     for (int64_t b = 0; b < Bn; b++)
@@ -300,6 +375,8 @@ static nne_status causalconv_run(nne_op_ctx *ctx) {
     return NNE_OK;
 }
 
-NNE_OP_REGISTER(Col2Im, "", "Col2Im", col2im_run, 0);
+NNE_OP_DEFINE(Col2Im, "", "Col2Im", .infer = col2im_run, .run = col2im_kernel,
+              .state_size = sizeof(col2im_state));
 NNE_OP_REGISTER(DeformConv, "", "DeformConv", deformconv_run, 0);
-NNE_OP_REGISTER(CausalConvWithState, "", "CausalConvWithState", causalconv_run, 0);
+NNE_OP_DEFINE(CausalConvWithState, "", "CausalConvWithState", .infer = causalconv_run, .run = causalconv_kernel,
+              .state_size = sizeof(causalconv_state));

@@ -275,6 +275,13 @@ static nne_status glppool_run(nne_op_ctx *ctx) { return global_pool(ctx, POOL_LP
 
 /* ---- MaxUnpool ---- */
 
+/* MaxUnpool: output_shape is data (NNE_DYNAMIC unless constant); indices are checked on every run */
+typedef struct maxunpool_state {
+    size_t es;
+    int64_t od[NNE_MAX_DIMS];
+    int64_t dd[NNE_MAX_DIMS];
+} maxunpool_state;
+
 static nne_status maxunpool_run(nne_op_ctx *ctx) {
     const nne_tensor *X = nne_ctx_input(ctx, 0), *I = nne_ctx_input(ctx, 1);
     const nne_tensor *OS = nne_ctx_input(ctx, 2);
@@ -325,11 +332,28 @@ static nne_status maxunpool_run(nne_op_ctx *ctx) {
     }
     nne_tensor *Y;
     NNE_TRY(nne_ctx_output(ctx, 0, X->dtype, X->ndim, od, &Y));
-    if (nne_ctx_shape_only(ctx)) return NNE_OK;
     size_t es = nne_dtype_size(X->dtype);
     if (es == 0)
         return nne_ctx_fail(ctx, NNE_ERR_UNSUPPORTED, "dtype %s not supported",
                             nne_dtype_name(X->dtype));
+    maxunpool_state *st = nne_ctx_plan_state(ctx);
+    if (st) {
+        st->es = es;
+        memcpy(st->od, od, sizeof st->od);
+        memcpy(st->dd, dd, sizeof st->dd);
+    }
+    return NNE_OK;
+}
+
+static nne_status maxunpool_kernel(const void *state, const nne_kernel_args *a) {
+    const maxunpool_state *st = state;
+    const nne_tensor *X = a->in[0];
+    const nne_tensor *I = a->n_in > 1 ? a->in[1] : NULL;
+    nne_tensor *Y = a->out[0];
+    size_t es = st->es;
+    const int64_t *od = st->od;
+    const int64_t *dd = st->dd;
+    nne_op_ctx *ctx = a->ctx;
     int64_t ny = nne_tensor_numel(Y), nx = nne_tensor_numel(X);
     int64_t nd = 1;
     for (int i = 0; i < X->ndim; i++) nd *= dd[i];
@@ -357,6 +381,18 @@ static nne_status maxunpool_run(nne_op_ctx *ctx) {
 
 /* ---- MaxRoiPool ---- */
 
+/* MaxRoiPool: attributes parsed once per plan */
+typedef struct maxroipool_state {
+    int64_t ps[2];
+    double scale;
+    int64_t nr;
+    int64_t C;
+    int64_t H;
+    int64_t W;
+    size_t xo;
+    size_t yo;
+} maxroipool_state;
+
 static nne_status maxroipool_run(nne_op_ctx *ctx) {
     const nne_tensor *X = nne_ctx_input(ctx, 0), *R = nne_ctx_input(ctx, 1);
     if (!X || !R) return nne_ctx_fail(ctx, NNE_ERR_INVALID_ARG, "inputs X and rois are required");
@@ -380,9 +416,36 @@ static nne_status maxroipool_run(nne_op_ctx *ctx) {
     nn_carve c = {0};
     size_t xo = nn_carve_add(&c, nne_size_elems(nne_tensor_numel(X), sizeof(float)));
     size_t yo = nn_carve_add(&c, nne_size_elems(nne_tensor_numel(Y), sizeof(float)));
-    void *base = nn_scratch(ctx, &c);
-    if (nne_ctx_shape_only(ctx)) return NNE_OK;
-    if (!base) return nne_ctx_fail(ctx, NNE_ERR_OUT_OF_MEMORY, "cannot allocate scratch memory");
+    nn_scratch(ctx, &c);
+    maxroipool_state *st = nne_ctx_plan_state(ctx);
+    if (st) {
+        memcpy(st->ps, ps, sizeof st->ps);
+        st->scale = scale;
+        st->nr = nr;
+        st->C = C;
+        st->H = H;
+        st->W = W;
+        st->xo = xo;
+        st->yo = yo;
+    }
+    return NNE_OK;
+}
+
+static nne_status maxroipool_kernel(const void *state, const nne_kernel_args *a) {
+    const maxroipool_state *st = state;
+    const nne_tensor *X = a->in[0];
+    const nne_tensor *R = a->n_in > 1 ? a->in[1] : NULL;
+    nne_tensor *Y = a->out[0];
+    const int64_t *ps = st->ps;
+    double scale = st->scale;
+    int64_t nr = st->nr;
+    int64_t C = st->C;
+    int64_t H = st->H;
+    int64_t W = st->W;
+    size_t xo = st->xo;
+    size_t yo = st->yo;
+    void *base = a->scratch;
+    nne_op_ctx *ctx = a->ctx;
     float *x = (float *)((char *)base + xo), *y = (float *)((char *)base + yo);
     nn_load_f32(X, 0, nne_tensor_numel(X), x);
     for (int64_t r = 0; r < nr; r++) {
@@ -435,5 +498,7 @@ NNE_OP_DEFINE(GlobalAveragePool, "", "GlobalAveragePool", .infer = gavgpool_run,
               .state_size = sizeof(gpool_state));
 NNE_OP_DEFINE(GlobalLpPool, "", "GlobalLpPool", .infer = glppool_run, .run = gpool_kernel,
               .state_size = sizeof(gpool_state));
-NNE_OP_REGISTER(MaxUnpool, "", "MaxUnpool", maxunpool_run, 0);
-NNE_OP_REGISTER(MaxRoiPool, "", "MaxRoiPool", maxroipool_run, 0);
+NNE_OP_DEFINE(MaxUnpool, "", "MaxUnpool", .infer = maxunpool_run, .run = maxunpool_kernel,
+              .state_size = sizeof(maxunpool_state));
+NNE_OP_DEFINE(MaxRoiPool, "", "MaxRoiPool", .infer = maxroipool_run, .run = maxroipool_kernel,
+              .state_size = sizeof(maxroipool_state));
