@@ -156,6 +156,28 @@ static float sample_nlinear(const float *plane, int n, const int64_t *in, const 
     return (float)acc;
 }
 
+/* DeformConv: geometry and scratch layout computed once per plan */
+typedef struct deformconv_state {
+    int nsp;
+    int64_t N;
+    int64_t C;
+    int64_t M;
+    int64_t G;
+    int64_t OG;
+    nn_geom g;
+    int64_t taps;
+    int64_t outsp;
+    int64_t insp;
+    size_t xo;
+    size_t wo;
+    size_t oo;
+    size_t mo;
+    size_t bo;
+    size_t yo;
+    size_t co;
+    size_t po;
+} deformconv_state;
+
 static nne_status deformconv_run(nne_op_ctx *ctx) {
     const nne_tensor *X = nne_ctx_input(ctx, 0), *W = nne_ctx_input(ctx, 1);
     const nne_tensor *OF = nne_ctx_input(ctx, 2), *B = nne_ctx_input(ctx, 3);
@@ -215,9 +237,58 @@ static nne_status deformconv_run(nne_op_ctx *ctx) {
     size_t yo = nn_carve_add(&c, nn_f32_copy_bytes(Y));
     size_t co = nn_carve_add(&c, nne_size_mul(nne_size_mul(nne_size_elems(C, sizeof(float)), (size_t)taps), (size_t)outsp));
     size_t po = nn_carve_add(&c, nne_gemm_f32_scratch(M / G, outsp, C / G * taps));
-    void *base = nn_scratch(ctx, &c);
-    if (nne_ctx_shape_only(ctx)) return NNE_OK;
-    if (!base) return nne_ctx_fail(ctx, NNE_ERR_OUT_OF_MEMORY, "cannot allocate scratch memory");
+    nn_scratch(ctx, &c);
+    deformconv_state *st = nne_ctx_plan_state(ctx);
+    if (st) {
+        st->nsp = nsp;
+        st->N = N;
+        st->C = C;
+        st->M = M;
+        st->G = G;
+        st->OG = OG;
+        st->g = g;
+        st->taps = taps;
+        st->outsp = outsp;
+        st->insp = insp;
+        st->xo = xo;
+        st->wo = wo;
+        st->oo = oo;
+        st->mo = mo;
+        st->bo = bo;
+        st->yo = yo;
+        st->co = co;
+        st->po = po;
+    }
+    return NNE_OK;
+}
+
+static nne_status deformconv_kernel(const void *state, const nne_kernel_args *a) {
+    const deformconv_state *st = state;
+    const nne_tensor *X = a->in[0];
+    const nne_tensor *W = a->n_in > 1 ? a->in[1] : NULL;
+    const nne_tensor *OF = a->n_in > 2 ? a->in[2] : NULL;
+    const nne_tensor *B = a->n_in > 3 ? a->in[3] : NULL;
+    const nne_tensor *MK = a->n_in > 4 ? a->in[4] : NULL;
+    nne_tensor *Y = a->out[0];
+    int nsp = st->nsp;
+    int64_t N = st->N;
+    int64_t C = st->C;
+    int64_t M = st->M;
+    int64_t G = st->G;
+    int64_t OG = st->OG;
+    nn_geom g = st->g;
+    int64_t taps = st->taps;
+    int64_t outsp = st->outsp;
+    int64_t insp = st->insp;
+    size_t xo = st->xo;
+    size_t wo = st->wo;
+    size_t oo = st->oo;
+    size_t mo = st->mo;
+    size_t bo = st->bo;
+    size_t yo = st->yo;
+    size_t co = st->co;
+    size_t po = st->po;
+    void *base = a->scratch;
     if (nne_tensor_numel(Y) == 0) return NNE_OK;
     const float *x = nn_f32_view(X, (float *)nn_carve_ptr(base, xo, nn_f32_copy_bytes(X)));
     const float *w = nn_f32_view(W, (float *)nn_carve_ptr(base, wo, nn_f32_copy_bytes(W)));
@@ -377,6 +448,7 @@ static nne_status causalconv_kernel(const void *state, const nne_kernel_args *a)
 
 NNE_OP_DEFINE(Col2Im, "", "Col2Im", .infer = col2im_run, .run = col2im_kernel,
               .state_size = sizeof(col2im_state));
-NNE_OP_REGISTER(DeformConv, "", "DeformConv", deformconv_run, 0);
+NNE_OP_DEFINE(DeformConv, "", "DeformConv", .infer = deformconv_run, .run = deformconv_kernel,
+              .state_size = sizeof(deformconv_state));
 NNE_OP_DEFINE(CausalConvWithState, "", "CausalConvWithState", .infer = causalconv_run, .run = causalconv_kernel,
               .state_size = sizeof(causalconv_state));
