@@ -127,6 +127,79 @@ static void shift_inputs(const nne_conv_desc *p, const nne_tensor *X, const nne_
     }
 }
 
+/* ConvInteger / QLinearConv in phases. infer validates and declares the
+ * output; when planning it keeps the geometry and scratch layout and, when
+ * W and its zero point are initializers, shifts W by the zero point into
+ * int32 once (through the weight cache) instead of on every run. */
+typedef struct qconv_state {
+    nne_conv_desc p;
+    qconv_buf b;
+    nne_dtype ydt;
+    const int32_t *wi; /* W - w_zero_point, precomputed; NULL: per run */
+} qconv_state;
+
+typedef struct qconv_pack {
+    const nne_conv_desc *p;
+    const nne_tensor *W, *wzp;
+} qconv_pack;
+
+static void qconv_fill(void *user, void *buf) {
+    const qconv_pack *q = user;
+    const nne_conv_desc *p = q->p;
+    const nne_tensor *W = q->W;
+    int32_t *wi = buf;
+    int64_t nw = nne_tensor_numel(W), per_m = p->M > 0 ? nw / p->M : 0;
+    for (int64_t m = 0; m < p->M; m++) {
+        int32_t wz = q_get(q->wzp, m);
+        for (int64_t j = 0; j < per_m; j++) {
+            int64_t i = m * per_m + j;
+            wi[i] = (W->dtype == NNE_DTYPE_UINT8 ? (int32_t)((const uint8_t *)W->data)[i]
+                                                 : (int32_t)((const int8_t *)W->data)[i]) - wz;
+        }
+    }
+}
+
+/* Fill the state (planning only). */
+static nne_status qconv_state_fill(nne_op_ctx *ctx, const nne_conv_desc *p, const qconv_buf *b, nne_dtype ydt,
+                                   int wi_in, int wzp_in) {
+    qconv_state *st = nne_ctx_plan_state(ctx);
+    if (!st) return NNE_OK;
+    *st = (qconv_state){.p = *p, .b = *b, .ydt = ydt};
+    const nne_tensor *W = nne_ctx_input(ctx, wi_in), *wzp = nne_ctx_input(ctx, wzp_in);
+    if (nne_ctx_input_is_initializer(ctx, wi_in) && (!wzp || nne_ctx_input_is_initializer(ctx, wzp_in)) &&
+        nne_tensor_numel(W) > 0) {
+        /* the tag carries the zero points, so one W with other zero points packs apart */
+        uint64_t tag = 0x71636f6e76693332ull; /* "qconvi32" */
+        for (int64_t i = 0; wzp && i < nne_tensor_numel(wzp); i++)
+            tag = (tag ^ (uint64_t)(nne_tensor_get_i64(wzp, i) & 0xff)) * 0x100000001b3ull;
+        qconv_pack q = {p, W, wzp};
+        st->wi = nne_ctx_packed_weight(ctx, W->data, tag, b->wi_n, qconv_fill, &q);
+        if (!st->wi) return NNE_ERR_OUT_OF_MEMORY;
+    }
+    return NNE_OK;
+}
+
+/* X shifted by its zero point into xi; W likewise into wi unless packed.
+ * Returns the int32 W. */
+static const int32_t *qconv_shift(const qconv_state *st, const nne_tensor *X, const nne_tensor *xzp,
+                                  const nne_tensor *W, const nne_tensor *wzp, void *base) {
+    int32_t *xi = (int32_t *)((char *)base + st->b.xi), *wi = (int32_t *)((char *)base + st->b.wi);
+    if (!st->wi) {
+        shift_inputs(&st->p, X, xzp, W, wzp, xi, wi);
+        return wi;
+    }
+    int64_t nx = nne_tensor_numel(X);
+    int32_t xz = q_get(xzp, 0);
+    if (X->dtype == NNE_DTYPE_UINT8) {
+        const uint8_t *s = (const uint8_t *)X->data;
+        for (int64_t i = 0; i < nx; i++) xi[i] = (int32_t)s[i] - xz;
+    } else {
+        const int8_t *s = (const int8_t *)X->data;
+        for (int64_t i = 0; i < nx; i++) xi[i] = (int32_t)s[i] - xz;
+    }
+    return st->wi;
+}
+
 static nne_status convinteger_run(nne_op_ctx *ctx) {
     const nne_tensor *X = nne_ctx_input(ctx, 0), *W = nne_ctx_input(ctx, 1);
     const nne_tensor *xzp = nne_ctx_input(ctx, 2), *wzp = nne_ctx_input(ctx, 3);
@@ -144,13 +217,20 @@ static nne_status convinteger_run(nne_op_ctx *ctx) {
     nn_carve c = {0};
     qconv_buf b;
     qconv_plan(&c, &b, &p, X, W, 0, 0);
-    void *base = nn_scratch(ctx, &c);
-    if (nne_ctx_shape_only(ctx)) return NNE_OK;
-    if (!base) return nne_ctx_fail(ctx, NNE_ERR_OUT_OF_MEMORY, "cannot allocate scratch memory");
+    nn_scratch(ctx, &c);
+    return qconv_state_fill(ctx, &p, &b, NNE_DTYPE_INT32, 1, 3);
+}
+
+static nne_status convinteger_kernel(const void *state, const nne_kernel_args *a) {
+    const qconv_state *st = state;
+    const nne_tensor *X = a->in[0], *W = a->in[1];
+    const nne_tensor *xzp = a->n_in > 2 ? a->in[2] : NULL, *wzp = a->n_in > 3 ? a->in[3] : NULL;
+    nne_tensor *Y = a->out[0];
     if (nne_tensor_numel(Y) == 0) return NNE_OK;
-    int32_t *xi = (int32_t *)((char *)base + b.xi), *wi = (int32_t *)((char *)base + b.wi);
-    shift_inputs(&p, X, xzp, W, wzp, xi, wi);
-    nne_conv_i32(&p, xi, wi, NULL, (int32_t *)Y->data, (char *)base + b.ks);
+    void *base = a->scratch;
+    const int32_t *wi = qconv_shift(st, X, xzp, W, wzp, base);
+    nne_conv_i32(&st->p, (int32_t *)((char *)base + st->b.xi), wi, NULL, (int32_t *)Y->data,
+                 (char *)base + st->b.ks);
     return NNE_OK;
 }
 
@@ -187,14 +267,24 @@ static nne_status qlinearconv_run(nne_op_ctx *ctx) {
     nn_carve c = {0};
     qconv_buf b;
     qconv_plan(&c, &b, &p, X, W, 1, 0);
-    void *base = nn_scratch(ctx, &c);
-    if (nne_ctx_shape_only(ctx)) return NNE_OK;
-    if (!base) return nne_ctx_fail(ctx, NNE_ERR_OUT_OF_MEMORY, "cannot allocate scratch memory");
+    nn_scratch(ctx, &c);
+    return qconv_state_fill(ctx, &p, &b, ydt, 3, 5);
+}
+
+static nne_status qlinearconv_kernel(const void *state, const nne_kernel_args *a) {
+    const qconv_state *st = state;
+    const nne_conv_desc p = st->p;
+    nne_dtype ydt = st->ydt;
+    const nne_tensor *X = a->in[0], *xs = a->in[1], *xzp = a->in[2], *W = a->in[3];
+    const nne_tensor *ws = a->in[4], *wzp = a->n_in > 5 ? a->in[5] : NULL, *ys = a->in[6];
+    const nne_tensor *yzp = a->n_in > 7 ? a->in[7] : NULL, *B = a->n_in > 8 ? a->in[8] : NULL;
+    nne_tensor *Y = a->out[0];
     if (nne_tensor_numel(Y) == 0) return NNE_OK;
-    int32_t *xi = (int32_t *)((char *)base + b.xi), *wi = (int32_t *)((char *)base + b.wi);
-    int32_t *yi = (int32_t *)((char *)base + b.yi);
-    shift_inputs(&p, X, xzp, W, wzp, xi, wi);
-    nne_conv_i32(&p, xi, wi, B ? (const int32_t *)B->data : NULL, yi, (char *)base + b.ks);
+    void *base = a->scratch;
+    int32_t *yi = (int32_t *)((char *)base + st->b.yi);
+    const int32_t *wi = qconv_shift(st, X, xzp, W, wzp, base);
+    nne_conv_i32(&p, (int32_t *)((char *)base + st->b.xi), wi, B ? (const int32_t *)B->data : NULL, yi,
+                 (char *)base + st->b.ks);
 
     int64_t outsp = nne_tensor_numel(Y) / (p.N * p.M);
     double xsc = nne_tensor_get_f64(xs, 0), ysc = nne_tensor_get_f64(ys, 0);
@@ -218,5 +308,7 @@ static nne_status qlinearconv_run(nne_op_ctx *ctx) {
 
 static int64_t convinteger_macs(nne_op_ctx *ctx) { return nne_macs_conv(ctx, 1); }
 static int64_t qlinearconv_macs(nne_op_ctx *ctx) { return nne_macs_conv(ctx, 3); }
-NNE_OP_DEFINE(ConvInteger, "", "ConvInteger", .eval = convinteger_run, .macs = convinteger_macs);
-NNE_OP_DEFINE(QLinearConv, "", "QLinearConv", .eval = qlinearconv_run, .macs = qlinearconv_macs);
+NNE_OP_DEFINE(ConvInteger, "", "ConvInteger", .infer = convinteger_run, .run = convinteger_kernel,
+              .state_size = sizeof(qconv_state), .macs = convinteger_macs);
+NNE_OP_DEFINE(QLinearConv, "", "QLinearConv", .infer = qlinearconv_run, .run = qlinearconv_kernel,
+              .state_size = sizeof(qconv_state), .macs = qlinearconv_macs);
