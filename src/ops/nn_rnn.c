@@ -333,6 +333,16 @@ static int64_t prod(int n, const int64_t *d) {
     return r;
 }
 
+/* RNN / GRU / LSTM in phases: rnn_common is infer; when planning it keeps
+ * the parsed parameters (activations included) and the output shapes. */
+typedef struct rnn_state {
+    rnn_params p;
+    nne_dtype dt;
+    int64_t ngs;
+    int64_t ydims[4], sdims[3];
+    int want[3];
+} rnn_state;
+
 static nne_status rnn_common(nne_op_ctx *ctx, int kind) {
     rnn_params p;
     memset(&p, 0, sizeof p);
@@ -430,9 +440,33 @@ static nne_status rnn_common(nne_op_ctx *ctx, int kind) {
             if (ins[i]) nsc += pad16(nne_tensor_numel(ins[i]));
         nsc += pad16(prod(4, ydims)) + 2 * pad16(prod(3, sdims));
     }
-    float *sc = nne_ctx_scratch(ctx, nne_size_elems(nsc, sizeof(float)));
-    if (nne_ctx_shape_only(ctx)) return NNE_OK;
-    if (!sc) return nne_ctx_fail(ctx, NNE_ERR_OUT_OF_MEMORY, "no scratch memory");
+    nne_ctx_scratch(ctx, nne_size_elems(nsc, sizeof(float)));
+    rnn_state *rs = nne_ctx_plan_state(ctx);
+    if (rs) {
+        *rs = (rnn_state){.p = p, .dt = dt, .ngs = ngs};
+        memcpy(rs->ydims, ydims, sizeof ydims);
+        memcpy(rs->sdims, sdims, sizeof sdims);
+        memcpy(rs->want, want, sizeof want);
+    }
+    return NNE_OK;
+}
+
+static nne_status rnn_kernel(const void *state, const nne_kernel_args *a) {
+    const rnn_state *rs = state;
+    const rnn_params p = rs->p;
+    int kind = p.kind;
+    nne_dtype dt = rs->dt;
+    const int64_t GH = p.ngates * p.hid, ngs = rs->ngs;
+    const int64_t *ydims = rs->ydims, *sdims = rs->sdims;
+    const int *want = rs->want;
+#define RNN_IN(i) (a->n_in > (i) ? a->in[i] : NULL)
+    const nne_tensor *X = a->in[0], *W = a->in[1], *R = a->in[2], *B = RNN_IN(3), *SL = RNN_IN(4), *H0 = RNN_IN(5);
+    const nne_tensor *C0 = kind == RNN_LSTM ? RNN_IN(6) : NULL, *P = kind == RNN_LSTM ? RNN_IN(7) : NULL;
+#undef RNN_IN
+    nne_tensor *out[3] = {NULL, NULL, NULL};
+    for (int i = 0; i < 3 && i < a->n_out; i++) out[i] = a->out[i];
+    nne_op_ctx *ctx = a->ctx;
+    float *sc = a->scratch;
 
     rnn_bufs bf;
     memset(&bf, 0, sizeof bf);
@@ -491,6 +525,6 @@ static nne_status rnn_run(nne_op_ctx *ctx) { return rnn_common(ctx, RNN_SIMPLE);
 static nne_status gru_run(nne_op_ctx *ctx) { return rnn_common(ctx, RNN_GRU); }
 static nne_status lstm_run(nne_op_ctx *ctx) { return rnn_common(ctx, RNN_LSTM); }
 
-NNE_OP_REGISTER(RNN, "", "RNN", rnn_run, 0);
-NNE_OP_REGISTER(GRU, "", "GRU", gru_run, 0);
-NNE_OP_REGISTER(LSTM, "", "LSTM", lstm_run, 0);
+NNE_OP_DEFINE(RNN, "", "RNN", .infer = rnn_run, .run = rnn_kernel, .state_size = sizeof(rnn_state));
+NNE_OP_DEFINE(GRU, "", "GRU", .infer = gru_run, .run = rnn_kernel, .state_size = sizeof(rnn_state));
+NNE_OP_DEFINE(LSTM, "", "LSTM", .infer = lstm_run, .run = rnn_kernel, .state_size = sizeof(rnn_state));
