@@ -37,6 +37,27 @@ static int64_t qkv_off(const att_dims *a, int three_d, int64_t H, int64_t S, int
     return ((b * H + h) * S + s) * E;
 }
 
+/* Attention in phases: dimensions, mask strides and attributes once per plan */
+typedef struct attention_state {
+    att_dims a;
+    int64_t mstr[4];
+    int64_t Lm;
+    int mode;
+    float scale;
+    float softcap;
+    int causal;
+    int has_np;
+    int64_t st;
+    size_t oq;
+    size_t ok_;
+    size_t ov;
+    size_t osc;
+    size_t opr;
+    size_t oy;
+    size_t orw;
+    size_t ogs;
+} attention_state;
+
 static nne_status attention_run(nne_op_ctx *ctx) {
     static const nne_dtype fok[] = {NNE_DTYPE_FLOAT, NNE_DTYPE_DOUBLE, NNE_DTYPE_FLOAT16,
                                     NNE_DTYPE_BFLOAT16, NNE_DTYPE_UNDEFINED};
@@ -196,6 +217,7 @@ static nne_status attention_run(nne_op_ctx *ctx) {
         int64_t d[4] = {a.B, a.Hq, a.Sq, a.T};
         NNE_TRY(nne_ctx_output(ctx, 3, Q->dtype, 4, d, &QKo));
     }
+    int has_np = NP != NULL;
     int64_t nq = a.B * a.Hq * a.Sq * a.D, nk = a.B * a.Hkv * a.T * a.D;
     int64_t nv = a.B * a.Hkv * a.T * a.Dv, st = a.Sq * a.T;
     size_t total = 0;
@@ -208,9 +230,61 @@ static nne_status attention_run(nne_op_ctx *ctx) {
     size_t orw = nne_la_reserve(&total, nne_size_elems(3 * a.T + 1, sizeof(double)));
     size_t g1 = nne_gemm_f32_scratch(a.Sq, a.T, a.D), g2 = nne_gemm_f32_scratch(a.Sq, a.Dv, a.T);
     size_t ogs = nne_la_reserve(&total, g1 > g2 ? g1 : g2);
-    char *scr = nne_ctx_scratch(ctx, total);
-    if (nne_ctx_shape_only(ctx)) return NNE_OK;
-    if (!scr) return nne_ctx_fail(ctx, NNE_ERR_OUT_OF_MEMORY, "cannot allocate scratch memory");
+    nne_ctx_scratch(ctx, total);
+    attention_state *st_ = nne_ctx_plan_state(ctx);
+    if (st_) {
+        st_->a = a;
+        memcpy(st_->mstr, mstr, sizeof st_->mstr);
+        st_->Lm = Lm;
+        st_->mode = mode;
+        st_->scale = scale;
+        st_->softcap = softcap;
+        st_->causal = causal;
+        st_->has_np = has_np;
+        st_->st = st;
+        st_->oq = oq;
+        st_->ok_ = ok_;
+        st_->ov = ov;
+        st_->osc = osc;
+        st_->opr = opr;
+        st_->oy = oy;
+        st_->orw = orw;
+        st_->ogs = ogs;
+    }
+    return NNE_OK;
+}
+
+static nne_status attention_kernel(const void *state, const nne_kernel_args *args) {
+    const attention_state *st_ = state;
+    const nne_tensor *Q = args->in[0];
+    const nne_tensor *K = args->n_in > 1 ? args->in[1] : NULL;
+    const nne_tensor *V = args->n_in > 2 ? args->in[2] : NULL;
+    const nne_tensor *M = args->n_in > 3 ? args->in[3] : NULL;
+    const nne_tensor *PK = args->n_in > 4 ? args->in[4] : NULL;
+    const nne_tensor *PV = args->n_in > 5 ? args->in[5] : NULL;
+    const nne_tensor *NP = st_->has_np && args->n_in > 6 ? args->in[6] : NULL;
+    nne_tensor *Y = args->out[0];
+    nne_tensor *PKo = args->n_out > 1 ? args->out[1] : NULL;
+    nne_tensor *PVo = args->n_out > 2 ? args->out[2] : NULL;
+    nne_tensor *QKo = args->n_out > 3 ? args->out[3] : NULL;
+    att_dims a = st_->a;
+    const int64_t *mstr = st_->mstr;
+    int64_t Lm = st_->Lm;
+    int mode = st_->mode;
+    float scale = st_->scale;
+    float softcap = st_->softcap;
+    int causal = st_->causal;
+    int64_t nk = a.B * a.Hkv * a.T * a.D, nv = a.B * a.Hkv * a.T * a.Dv;
+    size_t oq = st_->oq;
+    size_t ok_ = st_->ok_;
+    size_t ov = st_->ov;
+    size_t osc = st_->osc;
+    size_t opr = st_->opr;
+    size_t oy = st_->oy;
+    size_t orw = st_->orw;
+    size_t ogs = st_->ogs;
+    char *scr = args->scratch;
+    nne_op_ctx *ctx = args->ctx;
     float *qf = (float *)(scr + oq), *kf = (float *)(scr + ok_), *vf = (float *)(scr + ov);
     float *sc = (float *)(scr + osc), *pr = (float *)(scr + opr), *yf = (float *)(scr + oy);
     double *row = (double *)(scr + orw);
@@ -326,4 +400,5 @@ static nne_status attention_run(nne_op_ctx *ctx) {
     return NNE_OK;
 }
 
-NNE_OP_REGISTER(Attention, "", "Attention", attention_run, 0);
+NNE_OP_DEFINE(Attention, "", "Attention", .infer = attention_run, .run = attention_kernel,
+              .state_size = sizeof(attention_state));
