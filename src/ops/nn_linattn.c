@@ -21,6 +21,28 @@
 
 enum { LA_LINEAR, LA_GATED, LA_DELTA, LA_GATED_DELTA };
 
+/* LinearAttention in phases: update rule, heads and scratch layout once per plan */
+typedef struct linattn_state {
+    int64_t Hq;
+    int64_t Hkv;
+    int64_t B;
+    int64_t T;
+    int64_t dk;
+    int64_t dv;
+    int gated;
+    int delta;
+    int g_per_dim;
+    int64_t beta_h;
+    double scale;
+    int64_t nst;
+    size_t os;
+    size_t oq;
+    size_t ok_;
+    size_t ov;
+    size_t og;
+    size_t oo;
+} linattn_state;
+
 static nne_status linattn_run(nne_op_ctx *ctx) {
     static const nne_dtype ok[] = {NNE_DTYPE_FLOAT, NNE_DTYPE_FLOAT16, NNE_DTYPE_BFLOAT16,
                                    NNE_DTYPE_DOUBLE, NNE_DTYPE_UNDEFINED};
@@ -106,9 +128,60 @@ static nne_status linattn_run(nne_op_ctx *ctx) {
     size_t ov = nne_la_reserve(&total, nne_size_elems(dv + 1, sizeof(double)));
     size_t og = nne_la_reserve(&total, nne_size_elems(dk + 1, sizeof(double)));
     size_t oo = nne_la_reserve(&total, nne_size_elems(dv + 1, sizeof(double)));
-    char *scr = nne_ctx_scratch(ctx, total);
-    if (nne_ctx_shape_only(ctx)) return NNE_OK;
-    if (!scr) return nne_ctx_fail(ctx, NNE_ERR_OUT_OF_MEMORY, "cannot allocate scratch memory");
+    nne_ctx_scratch(ctx, total);
+    linattn_state *st_ = nne_ctx_plan_state(ctx);
+    if (st_) {
+        st_->Hq = Hq;
+        st_->Hkv = Hkv;
+        st_->B = B;
+        st_->T = T;
+        st_->dk = dk;
+        st_->dv = dv;
+        st_->gated = gated;
+        st_->delta = delta;
+        st_->g_per_dim = g_per_dim;
+        st_->beta_h = beta_h;
+        st_->scale = scale;
+        st_->nst = nst;
+        st_->os = os;
+        st_->oq = oq;
+        st_->ok_ = ok_;
+        st_->ov = ov;
+        st_->og = og;
+        st_->oo = oo;
+    }
+    return NNE_OK;
+}
+
+static nne_status linattn_kernel(const void *state, const nne_kernel_args *a) {
+    const linattn_state *st_ = state;
+    const nne_tensor *Q = a->in[0];
+    const nne_tensor *K = a->n_in > 1 ? a->in[1] : NULL;
+    const nne_tensor *V = a->n_in > 2 ? a->in[2] : NULL;
+    const nne_tensor *PS = a->n_in > 3 ? a->in[3] : NULL;
+    const nne_tensor *G = a->n_in > 4 ? a->in[4] : NULL;
+    const nne_tensor *BE = a->n_in > 5 ? a->in[5] : NULL;
+    nne_tensor *O = a->out[0];
+    nne_tensor *PSo = a->n_out > 1 ? a->out[1] : NULL;
+    int64_t Hq = st_->Hq;
+    int64_t Hkv = st_->Hkv;
+    int64_t B = st_->B;
+    int64_t T = st_->T;
+    int64_t dk = st_->dk;
+    int64_t dv = st_->dv;
+    int gated = st_->gated;
+    int delta = st_->delta;
+    int g_per_dim = st_->g_per_dim;
+    int64_t beta_h = st_->beta_h;
+    double scale = st_->scale;
+    int64_t nst = st_->nst;
+    size_t os = st_->os;
+    size_t oq = st_->oq;
+    size_t ok_ = st_->ok_;
+    size_t ov = st_->ov;
+    size_t og = st_->og;
+    size_t oo = st_->oo;
+    char *scr = a->scratch;
     double *S = (double *)(scr + os), *q = (double *)(scr + oq), *k = (double *)(scr + ok_);
     double *v = (double *)(scr + ov), *g = (double *)(scr + og), *o = (double *)(scr + oo);
     if (PS) nne_la_load_f64(PS, 0, 1, nst, S);
@@ -167,4 +240,5 @@ static nne_status linattn_run(nne_op_ctx *ctx) {
     return NNE_OK;
 }
 
-NNE_OP_REGISTER(LinearAttention, "", "LinearAttention", linattn_run, 0);
+NNE_OP_DEFINE(LinearAttention, "", "LinearAttention", .infer = linattn_run, .run = linattn_kernel,
+              .state_size = sizeof(linattn_state));

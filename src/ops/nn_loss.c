@@ -20,6 +20,22 @@
 
 enum { RED_NONE, RED_SUM, RED_MEAN };
 
+/* NegativeLogLikelihoodLoss / SoftmaxCrossEntropyLoss in phases: reduction and ignore_index parsed once per plan */
+typedef struct loss_state {
+    int sce;
+    int64_t N;
+    int64_t C;
+    int64_t D;
+    int red;
+    int has_ii;
+    int64_t ii;
+    int64_t nx;
+    int64_t nt;
+    size_t olp;
+    size_t olo;
+    size_t ow;
+} loss_state;
+
 static nne_status loss_common(nne_op_ctx *ctx, int sce) {
     static const nne_dtype ok[] = {NNE_DTYPE_FLOAT, NNE_DTYPE_DOUBLE, NNE_DTYPE_FLOAT16,
                                    NNE_DTYPE_BFLOAT16, NNE_DTYPE_UNDEFINED};
@@ -70,9 +86,46 @@ static nne_status loss_common(nne_op_ctx *ctx, int sce) {
     size_t olp = nne_la_reserve(&total, nne_size_elems(nx, sizeof(double)));
     size_t olo = nne_la_reserve(&total, nne_size_elems(nt + 1, sizeof(double)));
     size_t ow = nne_la_reserve(&total, nne_size_elems(C + 1, sizeof(double)));
-    char *scr = nne_ctx_scratch(ctx, total);
-    if (nne_ctx_shape_only(ctx)) return NNE_OK;
-    if (!scr) return nne_ctx_fail(ctx, NNE_ERR_OUT_OF_MEMORY, "cannot allocate scratch memory");
+    nne_ctx_scratch(ctx, total);
+    loss_state *st_ = nne_ctx_plan_state(ctx);
+    if (st_) {
+        st_->sce = sce;
+        st_->N = N;
+        st_->C = C;
+        st_->D = D;
+        st_->red = red;
+        st_->has_ii = has_ii;
+        st_->ii = ii;
+        st_->nx = nx;
+        st_->nt = nt;
+        st_->olp = olp;
+        st_->olo = olo;
+        st_->ow = ow;
+    }
+    return NNE_OK;
+}
+
+static nne_status loss_kernel(const void *state, const nne_kernel_args *a) {
+    const loss_state *st_ = state;
+    const nne_tensor *X = a->in[0];
+    const nne_tensor *T = a->n_in > 1 ? a->in[1] : NULL;
+    const nne_tensor *W = a->n_in > 2 ? a->in[2] : NULL;
+    nne_tensor *Y = a->out[0];
+    nne_tensor *LP = a->n_out > 1 ? a->out[1] : NULL;
+    int sce = st_->sce;
+    int64_t N = st_->N;
+    int64_t C = st_->C;
+    int64_t D = st_->D;
+    int red = st_->red;
+    int has_ii = st_->has_ii;
+    int64_t ii = st_->ii;
+    int64_t nx = st_->nx;
+    int64_t nt = st_->nt;
+    size_t olp = st_->olp;
+    size_t olo = st_->olo;
+    size_t ow = st_->ow;
+    char *scr = a->scratch;
+    nne_op_ctx *ctx = a->ctx;
     double *lp = (double *)(scr + olp), *loss = (double *)(scr + olo), *wv = (double *)(scr + ow);
 
     nne_la_load_f64(X, 0, 1, nx, lp);
@@ -126,5 +179,7 @@ static nne_status loss_common(nne_op_ctx *ctx, int sce) {
 static nne_status nll_run(nne_op_ctx *ctx) { return loss_common(ctx, 0); }
 static nne_status sce_run(nne_op_ctx *ctx) { return loss_common(ctx, 1); }
 
-NNE_OP_REGISTER(NegativeLogLikelihoodLoss, "", "NegativeLogLikelihoodLoss", nll_run, 0);
-NNE_OP_REGISTER(SoftmaxCrossEntropyLoss, "", "SoftmaxCrossEntropyLoss", sce_run, 0);
+NNE_OP_DEFINE(NegativeLogLikelihoodLoss, "", "NegativeLogLikelihoodLoss", .infer = nll_run, .run = loss_kernel,
+              .state_size = sizeof(loss_state));
+NNE_OP_DEFINE(SoftmaxCrossEntropyLoss, "", "SoftmaxCrossEntropyLoss", .infer = sce_run, .run = loss_kernel,
+              .state_size = sizeof(loss_state));

@@ -19,6 +19,22 @@
 #include <math.h>
 #include <string.h>
 
+/* RotaryEmbedding in phases: geometry and attributes once per plan; position ids are data */
+typedef struct rotary_state {
+    int64_t B;
+    int64_t H;
+    int64_t Sq;
+    int64_t Dh;
+    int three;
+    int64_t rd;
+    int64_t half;
+    int interleaved;
+    size_t ox;
+    size_t oc;
+    size_t os;
+    size_t oy;
+} rotary_state;
+
 static nne_status rotary_run(nne_op_ctx *ctx) {
     static const nne_dtype ok[] = {NNE_DTYPE_FLOAT, NNE_DTYPE_FLOAT16, NNE_DTYPE_BFLOAT16,
                                    NNE_DTYPE_DOUBLE, NNE_DTYPE_UNDEFINED};
@@ -88,9 +104,46 @@ static nne_status rotary_run(nne_op_ctx *ctx) {
     size_t oc = nne_la_reserve(&total, nne_size_elems(half + 1, sizeof(float)));
     size_t os = nne_la_reserve(&total, nne_size_elems(half + 1, sizeof(float)));
     size_t oy = nne_la_reserve(&total, nne_size_elems(Dh + 1, sizeof(float)));
-    char *scr = nne_ctx_scratch(ctx, total);
-    if (nne_ctx_shape_only(ctx)) return NNE_OK;
-    if (!scr) return nne_ctx_fail(ctx, NNE_ERR_OUT_OF_MEMORY, "cannot allocate scratch memory");
+    nne_ctx_scratch(ctx, total);
+    rotary_state *st_ = nne_ctx_plan_state(ctx);
+    if (st_) {
+        st_->B = B;
+        st_->H = H;
+        st_->Sq = Sq;
+        st_->Dh = Dh;
+        st_->three = three;
+        st_->rd = rd;
+        st_->half = half;
+        st_->interleaved = interleaved;
+        st_->ox = ox;
+        st_->oc = oc;
+        st_->os = os;
+        st_->oy = oy;
+    }
+    return NNE_OK;
+}
+
+static nne_status rotary_kernel(const void *state, const nne_kernel_args *a) {
+    const rotary_state *st_ = state;
+    const nne_tensor *X = a->in[0];
+    const nne_tensor *C = a->n_in > 1 ? a->in[1] : NULL;
+    const nne_tensor *S = a->n_in > 2 ? a->in[2] : NULL;
+    const nne_tensor *P = a->n_in > 3 ? a->in[3] : NULL;
+    nne_tensor *Y = a->out[0];
+    int64_t B = st_->B;
+    int64_t H = st_->H;
+    int64_t Sq = st_->Sq;
+    int64_t Dh = st_->Dh;
+    int three = st_->three;
+    int64_t rd = st_->rd;
+    int64_t half = st_->half;
+    int interleaved = st_->interleaved;
+    size_t ox = st_->ox;
+    size_t oc = st_->oc;
+    size_t os = st_->os;
+    size_t oy = st_->oy;
+    char *scr = a->scratch;
+    nne_op_ctx *ctx = a->ctx;
     float *xr = (float *)(scr + ox), *cr = (float *)(scr + oc), *sr = (float *)(scr + os);
     float *yr = (float *)(scr + oy);
     for (int64_t b = 0; b < B; b++) {
@@ -127,9 +180,15 @@ static nne_status rotary_run(nne_op_ctx *ctx) {
     return NNE_OK;
 }
 
-NNE_OP_REGISTER(RotaryEmbedding, "", "RotaryEmbedding", rotary_run, 0);
+NNE_OP_DEFINE(RotaryEmbedding, "", "RotaryEmbedding", .infer = rotary_run, .run = rotary_kernel,
+              .state_size = sizeof(rotary_state));
 
 #define CHUNK 256
+
+/* SwiGLU: alpha parsed once per plan */
+typedef struct swiglu_state {
+    double alpha;
+} swiglu_state;
 
 static nne_status swiglu_run(nne_op_ctx *ctx) {
     static const nne_dtype ok[] = {NNE_DTYPE_FLOAT, NNE_DTYPE_FLOAT16, NNE_DTYPE_BFLOAT16,
@@ -149,7 +208,19 @@ static nne_status swiglu_run(nne_op_ctx *ctx) {
     double alpha = nne_attr_f(ctx, "alpha", 1.0f);
     nne_tensor *Y;
     NNE_TRY(nne_ctx_output_like(ctx, 0, A, &Y));
-    if (nne_ctx_shape_only(ctx)) return NNE_OK;
+    swiglu_state *st_ = nne_ctx_plan_state(ctx);
+    if (st_) {
+        st_->alpha = alpha;
+    }
+    return NNE_OK;
+}
+
+static nne_status swiglu_kernel(const void *state, const nne_kernel_args *args) {
+    const swiglu_state *st_ = state;
+    const nne_tensor *A = args->in[0];
+    const nne_tensor *Bt = args->n_in > 1 ? args->in[1] : NULL;
+    nne_tensor *Y = args->out[0];
+    double alpha = st_->alpha;
     int64_t n = nne_tensor_numel(A);
     double a[CHUNK], b[CHUNK];
     for (int64_t c = 0; c < n; c += CHUNK) {
@@ -162,4 +233,5 @@ static nne_status swiglu_run(nne_op_ctx *ctx) {
     return NNE_OK;
 }
 
-NNE_OP_REGISTER(SwiGLU, "", "SwiGLU", swiglu_run, 0);
+NNE_OP_DEFINE(SwiGLU, "", "SwiGLU", .infer = swiglu_run, .run = swiglu_kernel,
+              .state_size = sizeof(swiglu_state));
