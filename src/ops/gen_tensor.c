@@ -10,6 +10,11 @@
 #include <math.h>
 #include <string.h>
 
+/* Shape keeps the first axis copied; Size needs no state. */
+typedef struct shape_state {
+    int64_t start;
+} shape_state;
+
 static nne_status shape_run(nne_op_ctx *ctx) {
     const nne_tensor *x = nne_ctx_input(ctx, 0);
     if (!x) return nne_ctx_fail(ctx, NNE_ERR_INVALID_ARG, "input 0 is missing");
@@ -25,26 +30,46 @@ static nne_status shape_run(nne_op_ctx *ctx) {
     int64_t n = end > start ? end - start : 0;
     nne_tensor *y;
     NNE_TRY(nne_ctx_output(ctx, 0, NNE_DTYPE_INT64, 1, &n, &y));
-    if (nne_ctx_shape_only(ctx)) return NNE_OK;
-    int64_t *d = y->data;
-    for (int64_t i = 0; i < n; i++) d[i] = x->dims[start + i];
+    shape_state *st = nne_ctx_plan_state(ctx);
+    if (st) st->start = start;
     return NNE_OK;
 }
-NNE_OP_REGISTER(Shape, "", "Shape", shape_run, NNE_OPF_SHAPE_ONLY);
+
+static nne_status shape_kernel(const void *state, const nne_kernel_args *a) {
+    const shape_state *st = state;
+    nne_tensor *y = a->out[0];
+    int64_t *d = y->data;
+    for (int64_t i = 0; i < y->dims[0]; i++) d[i] = a->in[0]->dims[st->start + i];
+    return NNE_OK;
+}
+NNE_OP_DEFINE(Shape, "", "Shape", .infer = shape_run, .run = shape_kernel, .state_size = sizeof(shape_state),
+              .flags = NNE_OPF_SHAPE_ONLY);
 
 static nne_status size_run(nne_op_ctx *ctx) {
     const nne_tensor *x = nne_ctx_input(ctx, 0);
     if (!x) return nne_ctx_fail(ctx, NNE_ERR_INVALID_ARG, "input 0 is missing");
     nne_tensor *y;
-    NNE_TRY(nne_ctx_output(ctx, 0, NNE_DTYPE_INT64, 0, NULL, &y));
-    if (nne_ctx_shape_only(ctx)) return NNE_OK;
-    int64_t n = nne_tensor_numel(x);
-    memcpy(y->data, &n, sizeof n);
+    return nne_ctx_output(ctx, 0, NNE_DTYPE_INT64, 0, NULL, &y);
+}
+
+static nne_status size_kernel(const void *state, const nne_kernel_args *a) {
+    (void)state;
+    int64_t n = nne_tensor_numel(a->in[0]);
+    memcpy(a->out[0]->data, &n, sizeof n);
     return NNE_OK;
 }
-NNE_OP_REGISTER(Size, "", "Size", size_run, NNE_OPF_SHAPE_ONLY);
+NNE_OP_DEFINE(Size, "", "Size", .infer = size_run, .run = size_kernel, .flags = NNE_OPF_SHAPE_ONLY);
 
 /* -------------------------------------------------------- ConstantOfShape */
+
+/* ConstantOfShape and Constant keep the element bytes to write (Constant:
+ * where the attribute's data lies; it lives as long as the model). */
+typedef struct fill_state {
+    size_t es;
+    unsigned char val[16]; /* ConstantOfShape: the fill element */
+    const void *src;       /* Constant: the data to copy */
+    size_t nb;
+} fill_state;
 
 static nne_status constant_of_shape_run(nne_op_ctx *ctx) {
     const nne_tensor *s = nne_ctx_input(ctx, 0);
@@ -68,12 +93,21 @@ static nne_status constant_of_shape_run(nne_op_ctx *ctx) {
     }
     nne_tensor *y;
     NNE_TRY(nne_ctx_output(ctx, 0, dt, (int)n, shp, &y));
-    if (nne_ctx_shape_only(ctx)) return NNE_OK;
-    unsigned char zero[16] = {0};
-    nne_tu_fill(y->data, v ? v->data : zero, es, nne_tensor_numel(y));
+    fill_state *st = nne_ctx_plan_state(ctx);
+    if (st) {
+        st->es = es;
+        if (v) memcpy(st->val, v->data, es);
+    }
     return NNE_OK;
 }
-NNE_OP_REGISTER(ConstantOfShape, "", "ConstantOfShape", constant_of_shape_run, 0);
+
+static nne_status constant_of_shape_kernel(const void *state, const nne_kernel_args *a) {
+    const fill_state *st = state;
+    nne_tu_fill(a->out[0]->data, st->val, st->es, nne_tensor_numel(a->out[0]));
+    return NNE_OK;
+}
+NNE_OP_DEFINE(ConstantOfShape, "", "ConstantOfShape", .infer = constant_of_shape_run,
+              .run = constant_of_shape_kernel, .state_size = sizeof(fill_state));
 
 /* --------------------------------------------------------------- Constant */
 
@@ -83,28 +117,31 @@ static nne_status constant_run(nne_op_ctx *ctx) {
     if (nne_attr_has(ctx, "value_string") || nne_attr_has(ctx, "value_strings"))
         return nne_ctx_fail(ctx, NNE_ERR_UNSUPPORTED, "string constants are not supported");
     nne_tensor *y;
+    fill_state *st = nne_ctx_plan_state(ctx);
     const nne_tensor *v = nne_attr_t(ctx, "value");
     if (v) {
         size_t es;
         NNE_TRY(nne_tu_esize(ctx, v->dtype, &es));
         NNE_TRY(nne_ctx_output(ctx, 0, v->dtype, v->ndim, v->dims, &y));
-        if (nne_ctx_shape_only(ctx)) return NNE_OK;
-        size_t nb = nne_tensor_nbytes(v);
-        if (nb) memcpy(y->data, v->data, nb);
+        if (st) *st = (fill_state){.src = v->data, .nb = nne_tensor_nbytes(v)};
         return NNE_OK;
     }
     if (nne_attr_has(ctx, "value_float")) {
         NNE_TRY(nne_ctx_output(ctx, 0, NNE_DTYPE_FLOAT, 0, NULL, &y));
-        if (nne_ctx_shape_only(ctx)) return NNE_OK;
-        float f = nne_attr_f(ctx, "value_float", 0.0f);
-        memcpy(y->data, &f, sizeof f);
+        if (st) {
+            float f = nne_attr_f(ctx, "value_float", 0.0f);
+            memcpy(st->val, &f, sizeof f);
+            st->nb = sizeof f;
+        }
         return NNE_OK;
     }
     if (nne_attr_has(ctx, "value_int")) {
         NNE_TRY(nne_ctx_output(ctx, 0, NNE_DTYPE_INT64, 0, NULL, &y));
-        if (nne_ctx_shape_only(ctx)) return NNE_OK;
-        int64_t i = nne_attr_i(ctx, "value_int", 0);
-        memcpy(y->data, &i, sizeof i);
+        if (st) {
+            int64_t i = nne_attr_i(ctx, "value_int", 0);
+            memcpy(st->val, &i, sizeof i);
+            st->nb = sizeof i;
+        }
         return NNE_OK;
     }
     if (nne_attr_has(ctx, "value_floats")) {
@@ -112,8 +149,7 @@ static nne_status constant_run(nne_op_ctx *ctx) {
         int c = nne_attr_floats(ctx, "value_floats", &f);
         int64_t n = c < 0 ? 0 : c;
         NNE_TRY(nne_ctx_output(ctx, 0, NNE_DTYPE_FLOAT, 1, &n, &y));
-        if (nne_ctx_shape_only(ctx)) return NNE_OK;
-        if (n) memcpy(y->data, f, (size_t)n * sizeof *f);
+        if (st) *st = (fill_state){.src = f, .nb = (size_t)n * sizeof *f};
         return NNE_OK;
     }
     if (nne_attr_has(ctx, "value_ints")) {
@@ -121,16 +157,27 @@ static nne_status constant_run(nne_op_ctx *ctx) {
         int c = nne_attr_ints(ctx, "value_ints", &iv);
         int64_t n = c < 0 ? 0 : c;
         NNE_TRY(nne_ctx_output(ctx, 0, NNE_DTYPE_INT64, 1, &n, &y));
-        if (nne_ctx_shape_only(ctx)) return NNE_OK;
-        if (n) memcpy(y->data, iv, (size_t)n * sizeof *iv);
+        if (st) *st = (fill_state){.src = iv, .nb = (size_t)n * sizeof *iv};
         return NNE_OK;
     }
     return nne_ctx_fail(ctx, NNE_ERR_INVALID_ARG,
                         "no value attribute (expected value, value_float(s) or value_int(s))");
 }
-NNE_OP_REGISTER(Constant, "", "Constant", constant_run, 0);
+
+static nne_status constant_kernel(const void *state, const nne_kernel_args *a) {
+    const fill_state *st = state;
+    if (st->nb) memcpy(a->out[0]->data, st->src ? st->src : st->val, st->nb);
+    return NNE_OK;
+}
+NNE_OP_DEFINE(Constant, "", "Constant", .infer = constant_run, .run = constant_kernel, .state_size = sizeof(fill_state));
 
 /* ---------------------------------------------------------------- EyeLike */
+
+typedef struct eye_state {
+    nne_dtype dt;
+    size_t es;
+    int64_t k;
+} eye_state;
 
 static nne_status eyelike_run(nne_op_ctx *ctx) {
     const nne_tensor *x = nne_ctx_input(ctx, 0);
@@ -143,8 +190,17 @@ static nne_status eyelike_run(nne_op_ctx *ctx) {
     int64_t k = nne_attr_i(ctx, "k", 0);
     nne_tensor *y;
     NNE_TRY(nne_ctx_output(ctx, 0, dt, 2, x->dims, &y));
-    if (nne_ctx_shape_only(ctx)) return NNE_OK;
-    int64_t rows = x->dims[0], cols = x->dims[1];
+    eye_state *st = nne_ctx_plan_state(ctx);
+    if (st) *st = (eye_state){.dt = dt, .es = es, .k = k};
+    return NNE_OK;
+}
+
+static nne_status eyelike_kernel(const void *state, const nne_kernel_args *a) {
+    const eye_state *st = state;
+    nne_tensor *y = a->out[0];
+    nne_dtype dt = st->dt;
+    size_t es = st->es;
+    int64_t k = st->k, rows = y->dims[0], cols = y->dims[1];
     if (rows * cols == 0) return NNE_OK;
     memset(y->data, 0, (size_t)(rows * cols) * es);
     unsigned char one[16];
@@ -157,9 +213,21 @@ static nne_status eyelike_run(nne_op_ctx *ctx) {
     }
     return NNE_OK;
 }
-NNE_OP_REGISTER(EyeLike, "", "EyeLike", eyelike_run, NNE_OPF_SHAPE_ONLY);
+NNE_OP_DEFINE(EyeLike, "", "EyeLike", .infer = eyelike_run, .run = eyelike_kernel, .state_size = sizeof(eye_state),
+              .flags = NNE_OPF_SHAPE_ONLY);
 
 /* ------------------------------------------------------------------ Range */
+
+/* Range: the output length follows the data (NNE_DYNAMIC unless start,
+ * limit and delta are constants); the state keeps the values read at plan
+ * and the accumulation mode. */
+typedef struct range_state {
+    nne_dtype dt;
+    size_t es;
+    int isf, half_acc;
+    double fs, fd;
+    int64_t is, id;
+} range_state;
 
 static nne_status range_run(nne_op_ctx *ctx) {
     const nne_tensor *ts = nne_ctx_input(ctx, 0), *tl = nne_ctx_input(ctx, 1), *td = nne_ctx_input(ctx, 2);
@@ -216,10 +284,26 @@ static nne_status range_run(nne_op_ctx *ctx) {
     }
     nne_tensor *y;
     NNE_TRY(nne_ctx_output(ctx, 0, dt, 1, &n, &y));
-    if (nne_ctx_shape_only(ctx)) return NNE_OK;
+    range_state *st = nne_ctx_plan_state(ctx);
+    int half = dt == NNE_DTYPE_FLOAT16 || dt == NNE_DTYPE_BFLOAT16;
+    if (st)
+        *st = (range_state){.dt = dt, .es = es, .isf = isf, .fs = fs, .fd = fd, .is = is, .id = id,
+                            .half_acc = half && nne_ctx_opset(ctx) >= 27 && nne_attr_i(ctx, "stash_type", 1) == 0};
+    return NNE_OK;
+}
+
+static nne_status range_kernel(const void *state, const nne_kernel_args *a) {
+    const range_state *st = state;
+    const nne_tensor *ts = a->in[0];
+    nne_tensor *y = a->out[0];
+    nne_dtype dt = st->dt;
+    size_t es = st->es;
+    int isf = st->isf;
+    double fs = st->fs, fd = st->fd;
+    int64_t is = st->is, id = st->id, n = y->dims[0];
     char *d = y->data;
     int half = dt == NNE_DTYPE_FLOAT16 || dt == NNE_DTYPE_BFLOAT16;
-    if (half && nne_ctx_opset(ctx) >= 27 && nne_attr_i(ctx, "stash_type", 1) == 0) {
+    if (st->half_acc) {
         /* accumulate in the half type itself */
         unsigned char acc[2];
         memcpy(acc, ts->data, 2);
@@ -238,4 +322,4 @@ static nne_status range_run(nne_op_ctx *ctx) {
     }
     return NNE_OK;
 }
-NNE_OP_REGISTER(Range, "", "Range", range_run, 0);
+NNE_OP_DEFINE(Range, "", "Range", .infer = range_run, .run = range_kernel, .state_size = sizeof(range_state));
