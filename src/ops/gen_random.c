@@ -33,6 +33,13 @@ static nne_status rand_dtype(nne_op_ctx *ctx, int64_t def, nne_dtype *out) {
 }
 
 /* kind 0: normal(mean, scale), 1: uniform[low, high). like: shape from input 0. */
+/* Random* in phases: the distribution parameters are parsed once per plan; run draws from the context generator (nne_ctx_rand) */
+typedef struct random_state {
+    int kind;
+    double p0;
+    double p1;
+} random_state;
+
 static nne_status random_common(nne_op_ctx *ctx, int kind, int like) {
     int64_t dims[NNE_MAX_DIMS];
     int ndim;
@@ -58,14 +65,30 @@ static nne_status random_common(nne_op_ctx *ctx, int kind, int like) {
     }
     nne_tensor *y;
     NNE_TRY(nne_ctx_output(ctx, 0, dt, ndim, dims, &y));
-    if (nne_ctx_shape_only(ctx)) return NNE_OK;
+    /* normal: p0 = mean, p1 = scale; uniform: p0 = low, p1 = high */
+    double p0 = kind == 0 ? nne_attr_f(ctx, "mean", 0.f) : nne_attr_f(ctx, "low", 0.f);
+    double p1 = kind == 0 ? nne_attr_f(ctx, "scale", 1.f) : nne_attr_f(ctx, "high", 1.f);
+    random_state *st_ = nne_ctx_plan_state(ctx);
+    if (st_) {
+        st_->kind = kind;
+        st_->p0 = p0;
+        st_->p1 = p1;
+    }
+    return NNE_OK;
+}
+
+static nne_status random_kernel(const void *state, const nne_kernel_args *a) {
+    const random_state *st_ = state;
+    nne_tensor *y = a->out[0];
+    int kind = st_->kind;
+    double p0 = st_->p0;
+    double p1 = st_->p1;
+    nne_op_ctx *ctx = a->ctx;
     int64_t n = nne_tensor_numel(y);
     if (kind == 0) {
-        double mean = nne_attr_f(ctx, "mean", 0.f), scale = nne_attr_f(ctx, "scale", 1.f);
-        for (int64_t i = 0; i < n; i++) nne_tensor_set_f64(y, i, mean + scale * rand_normal(ctx));
+        for (int64_t i = 0; i < n; i++) nne_tensor_set_f64(y, i, p0 + p1 * rand_normal(ctx));
     } else {
-        double low = nne_attr_f(ctx, "low", 0.f), high = nne_attr_f(ctx, "high", 1.f);
-        for (int64_t i = 0; i < n; i++) nne_tensor_set_f64(y, i, low + (high - low) * nne_ctx_rand(ctx));
+        for (int64_t i = 0; i < n; i++) nne_tensor_set_f64(y, i, p0 + (p1 - p0) * nne_ctx_rand(ctx));
     }
     return NNE_OK;
 }
@@ -87,8 +110,14 @@ static nne_status bernoulli_run(nne_op_ctx *ctx) {
     nne_tensor *y;
     int64_t dims[NNE_MAX_DIMS];
     for (int i = 0; i < x->ndim; i++) dims[i] = x->dims[i];
-    NNE_TRY(nne_ctx_output(ctx, 0, (nne_dtype)dt, x->ndim, dims, &y));
-    if (nne_ctx_shape_only(ctx)) return NNE_OK;
+    return nne_ctx_output(ctx, 0, (nne_dtype)dt, x->ndim, dims, &y);
+}
+
+static nne_status bernoulli_kernel(const void *state, const nne_kernel_args *a) {
+    (void)state;
+    const nne_tensor *x = a->in[0];
+    nne_tensor *y = a->out[0];
+    nne_op_ctx *ctx = a->ctx;
     int64_t n = nne_tensor_numel(x);
     for (int64_t i = 0; i < n; i++) nne_tensor_set_f64(y, i, nne_ctx_rand(ctx) < nne_tensor_get_f64(x, i) ? 1.0 : 0.0);
     return NNE_OK;
@@ -96,6 +125,13 @@ static nne_status bernoulli_run(nne_op_ctx *ctx) {
 
 /* Multinomial: x [batch, classes] unnormalized log-probabilities; y [batch, sample_size]
  * class indices (int32 or int64). Sampling inverts the cumulative distribution. */
+/* Multinomial: sample_size parsed once per plan */
+typedef struct multinomial_state {
+    int64_t ss;
+    int64_t nb;
+    int64_t nc;
+} multinomial_state;
+
 static nne_status multinomial_run(nne_op_ctx *ctx) {
     const nne_tensor *x = nne_ctx_input(ctx, 0);
     if (!x) return nne_ctx_fail(ctx, NNE_ERR_INVALID_ARG, "input is required");
@@ -112,9 +148,25 @@ static nne_status multinomial_run(nne_op_ctx *ctx) {
     int64_t dims[2] = {nb, ss};
     nne_tensor *y;
     NNE_TRY(nne_ctx_output(ctx, 0, (nne_dtype)dt, 2, dims, &y));
-    double *cdf = nne_ctx_scratch(ctx, nne_size_elems(nc > 0 ? nc : 1, sizeof(double)));
-    if (nne_ctx_shape_only(ctx)) return NNE_OK;
-    if (!cdf) return nne_ctx_fail(ctx, NNE_ERR_OUT_OF_MEMORY, "no scratch memory");
+    nne_ctx_scratch(ctx, nne_size_elems(nc > 0 ? nc : 1, sizeof(double)));
+    multinomial_state *st_ = nne_ctx_plan_state(ctx);
+    if (st_) {
+        st_->ss = ss;
+        st_->nb = nb;
+        st_->nc = nc;
+    }
+    return NNE_OK;
+}
+
+static nne_status multinomial_kernel(const void *state, const nne_kernel_args *a) {
+    const multinomial_state *st_ = state;
+    const nne_tensor *x = a->in[0];
+    nne_tensor *y = a->out[0];
+    int64_t ss = st_->ss;
+    int64_t nb = st_->nb;
+    int64_t nc = st_->nc;
+    double *cdf = a->scratch;
+    nne_op_ctx *ctx = a->ctx;
     for (int64_t b = 0; b < nb; b++) {
         double mx = -INFINITY, total = 0.0;
         for (int64_t c = 0; c < nc; c++) {
@@ -144,9 +196,14 @@ static nne_status multinomial_run(nne_op_ctx *ctx) {
     return NNE_OK;
 }
 
-NNE_OP_REGISTER(RandomNormal, "", "RandomNormal", random_normal_run, NNE_OPF_NONDETERMINISTIC);
-NNE_OP_REGISTER(RandomUniform, "", "RandomUniform", random_uniform_run, NNE_OPF_NONDETERMINISTIC);
-NNE_OP_REGISTER(RandomNormalLike, "", "RandomNormalLike", random_normal_like_run, NNE_OPF_NONDETERMINISTIC);
-NNE_OP_REGISTER(RandomUniformLike, "", "RandomUniformLike", random_uniform_like_run, NNE_OPF_NONDETERMINISTIC);
-NNE_OP_REGISTER(Bernoulli, "", "Bernoulli", bernoulli_run, NNE_OPF_NONDETERMINISTIC);
-NNE_OP_REGISTER(Multinomial, "", "Multinomial", multinomial_run, NNE_OPF_NONDETERMINISTIC);
+NNE_OP_DEFINE(RandomNormal, "", "RandomNormal", .infer = random_normal_run, .run = random_kernel,
+              .state_size = sizeof(random_state), .flags = NNE_OPF_NONDETERMINISTIC);
+NNE_OP_DEFINE(RandomUniform, "", "RandomUniform", .infer = random_uniform_run, .run = random_kernel,
+              .state_size = sizeof(random_state), .flags = NNE_OPF_NONDETERMINISTIC);
+NNE_OP_DEFINE(RandomNormalLike, "", "RandomNormalLike", .infer = random_normal_like_run, .run = random_kernel,
+              .state_size = sizeof(random_state), .flags = NNE_OPF_NONDETERMINISTIC);
+NNE_OP_DEFINE(RandomUniformLike, "", "RandomUniformLike", .infer = random_uniform_like_run, .run = random_kernel,
+              .state_size = sizeof(random_state), .flags = NNE_OPF_NONDETERMINISTIC);
+NNE_OP_DEFINE(Bernoulli, "", "Bernoulli", .infer = bernoulli_run, .run = bernoulli_kernel, .flags = NNE_OPF_NONDETERMINISTIC);
+NNE_OP_DEFINE(Multinomial, "", "Multinomial", .infer = multinomial_run, .run = multinomial_kernel,
+              .state_size = sizeof(multinomial_state), .flags = NNE_OPF_NONDETERMINISTIC);
