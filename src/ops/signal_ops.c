@@ -40,6 +40,13 @@ static nne_status numeric_out_dtype(nne_op_ctx *ctx, nne_dtype *out) {
     return NNE_OK;
 }
 
+/* Hann/Hamming/BlackmanWindow: size is data (NNE_DYNAMIC unless constant); the state keeps it and periodic */
+typedef struct window_state {
+    int kind;
+    int periodic;
+    int64_t size;
+} window_state;
+
 static nne_status window_common(nne_op_ctx *ctx, int kind) {
     int64_t size;
     NNE_TRY(scalar_int(ctx, nne_ctx_input(ctx, 0), "size", &size));
@@ -48,8 +55,22 @@ static nne_status window_common(nne_op_ctx *ctx, int kind) {
     NNE_TRY(numeric_out_dtype(ctx, &dt));
     nne_tensor *y;
     NNE_TRY(nne_ctx_output(ctx, 0, dt, 1, &size, &y));
-    if (nne_ctx_shape_only(ctx)) return NNE_OK;
     int periodic = nne_attr_i(ctx, "periodic", 1) != 0;
+    window_state *st_ = nne_ctx_plan_state(ctx);
+    if (st_) {
+        st_->kind = kind;
+        st_->periodic = periodic;
+        st_->size = size;
+    }
+    return NNE_OK;
+}
+
+static nne_status window_kernel(const void *state, const nne_kernel_args *a) {
+    const window_state *st_ = state;
+    nne_tensor *y = a->out[0];
+    int kind = st_->kind;
+    int periodic = st_->periodic;
+    int64_t size = st_->size;
     double N = (double)(periodic ? size : size - 1);
     for (int64_t n = 0; n < size; n++) {
         double x = N > 0 ? 2.0 * SIG_PI * (double)n / N : 0.0, w;
@@ -142,6 +163,19 @@ static int is_float_dt(nne_dtype dt) {
     return dt == NNE_DTYPE_FLOAT || dt == NNE_DTYPE_DOUBLE || dt == NNE_DTYPE_FLOAT16 || dt == NNE_DTYPE_BFLOAT16;
 }
 
+/* DFT in phases: axis, length and sidedness fixed per plan */
+typedef struct dft_state {
+    int r;
+    int cin;
+    int64_t axis;
+    int inverse;
+    int onesided;
+    int64_t n_in;
+    int64_t N;
+    int64_t n_out;
+    int cout;
+} dft_state;
+
 static nne_status dft_run(nne_op_ctx *ctx) {
     const nne_tensor *x = nne_ctx_input(ctx, 0), *tlen = nne_ctx_input(ctx, 1);
     if (!x) return nne_ctx_fail(ctx, NNE_ERR_INVALID_ARG, "input is required");
@@ -182,9 +216,36 @@ static nne_status dft_run(nne_op_ctx *ctx) {
     dims[r - 1] = cout;
     nne_tensor *y;
     NNE_TRY(nne_ctx_output(ctx, 0, x->dtype, r, dims, &y));
-    double *mem = nne_ctx_scratch(ctx, nne_size_elems(6 * N, sizeof(double)));
-    if (nne_ctx_shape_only(ctx)) return NNE_OK;
-    if (!mem) return nne_ctx_fail(ctx, NNE_ERR_OUT_OF_MEMORY, "no scratch memory");
+    nne_ctx_scratch(ctx, nne_size_elems(6 * N, sizeof(double)));
+    dft_state *st_ = nne_ctx_plan_state(ctx);
+    if (st_) {
+        st_->r = r;
+        st_->cin = cin;
+        st_->axis = axis;
+        st_->inverse = inverse;
+        st_->onesided = onesided;
+        st_->n_in = n_in;
+        st_->N = N;
+        st_->n_out = n_out;
+        st_->cout = cout;
+    }
+    return NNE_OK;
+}
+
+static nne_status dft_kernel(const void *state, const nne_kernel_args *a) {
+    const dft_state *st_ = state;
+    const nne_tensor *x = a->in[0];
+    nne_tensor *y = a->out[0];
+    int r = st_->r;
+    int cin = st_->cin;
+    int64_t axis = st_->axis;
+    int inverse = st_->inverse;
+    int onesided = st_->onesided;
+    int64_t n_in = st_->n_in;
+    int64_t N = st_->N;
+    int64_t n_out = st_->n_out;
+    int cout = st_->cout;
+    double *mem = a->scratch;
 
     int64_t outer = 1, inner = 1;
     for (int i = 0; i < axis; i++) outer *= x->dims[i];
@@ -224,6 +285,19 @@ static nne_status dft_run(nne_op_ctx *ctx) {
 
 /* STFT: signal [batch, length, 1|2], frame_step, window [w] (optional),
  * frame_length (optional) -> [batch, frames, bins, 2]. */
+/* STFT in phases: frame geometry fixed per plan */
+typedef struct stft_state {
+    int64_t nb;
+    int64_t len;
+    int cin;
+    int64_t step;
+    int64_t flen;
+    int onesided;
+    int64_t frames;
+    int64_t bins;
+    int64_t wlen;
+} stft_state;
+
 static nne_status stft_run(nne_op_ctx *ctx) {
     const nne_tensor *x = nne_ctx_input(ctx, 0), *tstep = nne_ctx_input(ctx, 1);
     const nne_tensor *win = nne_ctx_input(ctx, 2), *tlen = nne_ctx_input(ctx, 3);
@@ -258,9 +332,36 @@ static nne_status stft_run(nne_op_ctx *ctx) {
     int64_t dims[4] = {nb, frames, bins, 2};
     nne_tensor *y;
     NNE_TRY(nne_ctx_output(ctx, 0, x->dtype, 4, dims, &y));
-    double *mem = nne_ctx_scratch(ctx, nne_size_elems(6 * flen, sizeof(double)));
-    if (nne_ctx_shape_only(ctx)) return NNE_OK;
-    if (!mem) return nne_ctx_fail(ctx, NNE_ERR_OUT_OF_MEMORY, "no scratch memory");
+    nne_ctx_scratch(ctx, nne_size_elems(6 * flen, sizeof(double)));
+    stft_state *st_ = nne_ctx_plan_state(ctx);
+    if (st_) {
+        st_->nb = nb;
+        st_->len = len;
+        st_->cin = cin;
+        st_->step = step;
+        st_->flen = flen;
+        st_->onesided = onesided;
+        st_->frames = frames;
+        st_->bins = bins;
+        st_->wlen = wlen;
+    }
+    return NNE_OK;
+}
+
+static nne_status stft_kernel(const void *state, const nne_kernel_args *a) {
+    const stft_state *st_ = state;
+    const nne_tensor *x = a->in[0];
+    const nne_tensor *win = a->n_in > 2 ? a->in[2] : NULL;
+    nne_tensor *y = a->out[0];
+    int64_t nb = st_->nb;
+    int64_t len = st_->len;
+    int cin = st_->cin;
+    int64_t step = st_->step;
+    int64_t flen = st_->flen;
+    int64_t frames = st_->frames;
+    int64_t bins = st_->bins;
+    int64_t wlen = st_->wlen;
+    double *mem = a->scratch;
     dft_plan p;
     plan_init(&p, flen, 0, mem);
     for (int64_t b = 0; b < nb; b++)
@@ -309,6 +410,16 @@ static nne_status scalar_float(nne_op_ctx *ctx, const nne_tensor *t, const char 
  * mapped to spectrogram bins floor((dft_length + 1) * hz / sample_rate).
  * Filter i rises from edge i to edge i+1 and falls to edge i+2.
  */
+/* MelWeightMatrix: its scalars are data (NNE_DYNAMIC unless constant), kept in the state */
+typedef struct mel_state {
+    int64_t nmel;
+    int64_t nfft;
+    int64_t rate;
+    double lo;
+    double hi;
+    int64_t nspec;
+} mel_state;
+
 static nne_status mel_run(nne_op_ctx *ctx) {
     int64_t nmel, nfft, rate;
     double lo, hi;
@@ -332,9 +443,29 @@ static nne_status mel_run(nne_op_ctx *ctx) {
     int64_t dims[2] = {nspec, nmel};
     nne_tensor *y;
     NNE_TRY(nne_ctx_output(ctx, 0, dt, 2, dims, &y));
-    int64_t *edge = nne_ctx_scratch(ctx, nne_size_elems(nmel + 2, sizeof(int64_t)));
-    if (nne_ctx_shape_only(ctx)) return NNE_OK;
-    if (!edge) return nne_ctx_fail(ctx, NNE_ERR_OUT_OF_MEMORY, "no scratch memory");
+    nne_ctx_scratch(ctx, nne_size_elems(nmel + 2, sizeof(int64_t)));
+    mel_state *st_ = nne_ctx_plan_state(ctx);
+    if (st_) {
+        st_->nmel = nmel;
+        st_->nfft = nfft;
+        st_->rate = rate;
+        st_->lo = lo;
+        st_->hi = hi;
+        st_->nspec = nspec;
+    }
+    return NNE_OK;
+}
+
+static nne_status mel_kernel(const void *state, const nne_kernel_args *a) {
+    const mel_state *st_ = state;
+    nne_tensor *y = a->out[0];
+    int64_t nmel = st_->nmel;
+    int64_t nfft = st_->nfft;
+    int64_t rate = st_->rate;
+    double lo = st_->lo;
+    double hi = st_->hi;
+    int64_t nspec = st_->nspec;
+    int64_t *edge = a->scratch;
     double mlo = 2595.0 * log10(1.0 + lo / 700.0), mhi = 2595.0 * log10(1.0 + hi / 700.0);
     double mstep = (mhi - mlo) / (double)(nmel + 2);
     for (int64_t i = 0; i < nmel + 2; i++) {
@@ -359,9 +490,15 @@ static nne_status mel_run(nne_op_ctx *ctx) {
     return NNE_OK;
 }
 
-NNE_OP_REGISTER(HannWindow, "", "HannWindow", hann_run, 0);
-NNE_OP_REGISTER(HammingWindow, "", "HammingWindow", hamming_run, 0);
-NNE_OP_REGISTER(BlackmanWindow, "", "BlackmanWindow", blackman_run, 0);
-NNE_OP_REGISTER(DFT, "", "DFT", dft_run, 0);
-NNE_OP_REGISTER(STFT, "", "STFT", stft_run, 0);
-NNE_OP_REGISTER(MelWeightMatrix, "", "MelWeightMatrix", mel_run, 0);
+NNE_OP_DEFINE(HannWindow, "", "HannWindow", .infer = hann_run, .run = window_kernel,
+              .state_size = sizeof(window_state));
+NNE_OP_DEFINE(HammingWindow, "", "HammingWindow", .infer = hamming_run, .run = window_kernel,
+              .state_size = sizeof(window_state));
+NNE_OP_DEFINE(BlackmanWindow, "", "BlackmanWindow", .infer = blackman_run, .run = window_kernel,
+              .state_size = sizeof(window_state));
+NNE_OP_DEFINE(DFT, "", "DFT", .infer = dft_run, .run = dft_kernel,
+              .state_size = sizeof(dft_state));
+NNE_OP_DEFINE(STFT, "", "STFT", .infer = stft_run, .run = stft_kernel,
+              .state_size = sizeof(stft_state));
+NNE_OP_DEFINE(MelWeightMatrix, "", "MelWeightMatrix", .infer = mel_run, .run = mel_kernel,
+              .state_size = sizeof(mel_state));
