@@ -21,11 +21,17 @@ static nne_status bitcast_run(nne_op_ctx *ctx) {
     nne_tensor *y;
     int64_t dims[NNE_MAX_DIMS];
     for (int i = 0; i < x->ndim; i++) dims[i] = x->dims[i];
-    NNE_TRY(nne_ctx_output(ctx, 0, (nne_dtype)to, x->ndim, dims, &y));
-    if (nne_ctx_shape_only(ctx)) return NNE_OK;
+    return nne_ctx_output(ctx, 0, (nne_dtype)to, x->ndim, dims, &y);
+}
+
+/* A byte copy: no state. */
+static nne_status bitcast_kernel(const void *state, const nne_kernel_args *a) {
+    (void)state;
+    const nne_tensor *x = a->in[0];
+    nne_tensor *y = a->out[0];
     size_t nb = nne_tensor_nbytes(x);
     if (nb && y->data != x->data) memmove(y->data, x->data, nb);
     return NNE_OK;
 }
 
-NNE_OP_REGISTER(BitCast, "", "BitCast", bitcast_run, 0);
+NNE_OP_DEFINE(BitCast, "", "BitCast", .infer = bitcast_run, .run = bitcast_kernel);

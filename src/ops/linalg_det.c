@@ -40,6 +40,11 @@ static double det_lu(double *a, int64_t n) {
     return det;
 }
 
+/* Det: matrix size fixed per plan */
+typedef struct det_state {
+    int64_t n;
+} det_state;
+
 static nne_status det_run(nne_op_ctx *ctx) {
     static const nne_dtype ok[] = {NNE_DTYPE_FLOAT, NNE_DTYPE_DOUBLE, NNE_DTYPE_FLOAT16,
                                    NNE_DTYPE_BFLOAT16, NNE_DTYPE_UNDEFINED};
@@ -55,9 +60,20 @@ static nne_status det_run(nne_op_ctx *ctx) {
     int64_t n = X->dims[X->ndim - 1];
     nne_tensor *Y;
     NNE_TRY(nne_ctx_output(ctx, 0, X->dtype, X->ndim - 2, X->dims, &Y));
-    double *a = nne_ctx_scratch(ctx, nne_size_elems(n * n + 1, sizeof(double)));
-    if (nne_ctx_shape_only(ctx)) return NNE_OK;
-    if (!a) return nne_ctx_fail(ctx, NNE_ERR_OUT_OF_MEMORY, "cannot allocate scratch memory");
+    nne_ctx_scratch(ctx, nne_size_elems(n * n + 1, sizeof(double)));
+    det_state *st_ = nne_ctx_plan_state(ctx);
+    if (st_) {
+        st_->n = n;
+    }
+    return NNE_OK;
+}
+
+static nne_status det_kernel(const void *state, const nne_kernel_args *args) {
+    const det_state *st_ = state;
+    const nne_tensor *X = args->in[0];
+    nne_tensor *Y = args->out[0];
+    int64_t n = st_->n;
+    double *a = args->scratch;
     int64_t batch = nne_tensor_numel(Y);
     for (int64_t b = 0; b < batch; b++) {
         nne_la_load_f64(X, b * n * n, 1, n * n, a);
@@ -67,4 +83,5 @@ static nne_status det_run(nne_op_ctx *ctx) {
     return NNE_OK;
 }
 
-NNE_OP_REGISTER(Det, "", "Det", det_run, 0);
+NNE_OP_DEFINE(Det, "", "Det", .infer = det_run, .run = det_kernel,
+              .state_size = sizeof(det_state));

@@ -193,6 +193,12 @@ static nne_status pad_kernel(const void *state, const nne_kernel_args *a) {
 }
 NNE_OP_DEFINE(Pad, "", "Pad", .infer = pad_run, .run = pad_kernel, .state_size = sizeof(pad_state));
 
+/* CenterCropPad: the crop/pad shift of every axis computed once per plan (shape is data: NNE_DYNAMIC unless constant) */
+typedef struct ccp_state {
+    size_t es;
+    int64_t shift[NNE_MAX_DIMS];
+} ccp_state;
+
 static nne_status center_crop_pad_run(nne_op_ctx *ctx) {
     const nne_tensor *x = nne_ctx_input(ctx, 0), *st = nne_ctx_input(ctx, 1);
     if (!x || !st) return nne_ctx_fail(ctx, NNE_ERR_INVALID_ARG, "inputs input_data and shape are required");
@@ -232,11 +238,25 @@ static nne_status center_crop_pad_run(nne_op_ctx *ctx) {
     }
     nne_tensor *y;
     NNE_TRY(nne_ctx_output(ctx, 0, x->dtype, r, od, &y));
-    if (nne_ctx_shape_only(ctx)) return NNE_OK;
+    ccp_state *st_ = nne_ctx_plan_state(ctx);
+    if (st_) {
+        st_->es = es;
+        memcpy(st_->shift, shift, sizeof st_->shift);
+    }
+    return NNE_OK;
+}
+
+static nne_status ccp_kernel(const void *state, const nne_kernel_args *a) {
+    const ccp_state *st_ = state;
+    const nne_tensor *x = a->in[0];
+    nne_tensor *y = a->out[0];
+    size_t es = st_->es;
+    const int64_t *shift = st_->shift;
     int64_t on = nne_tensor_numel(y);
     if (on == 0) return NNE_OK;
     memset(y->data, 0, (size_t)on * es);
     copy_overlap(y, x, es, shift);
     return NNE_OK;
 }
-NNE_OP_REGISTER(CenterCropPad, "", "CenterCropPad", center_crop_pad_run, 0);
+NNE_OP_DEFINE(CenterCropPad, "", "CenterCropPad", .infer = center_crop_pad_run, .run = ccp_kernel,
+              .state_size = sizeof(ccp_state));

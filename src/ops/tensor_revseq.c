@@ -8,6 +8,15 @@
 
 #include <string.h>
 
+/* ReverseSequence: axes parsed once per plan; sequence lengths are data */
+typedef struct revseq_state {
+    size_t es;
+    int64_t ta;
+    int64_t ba;
+    int64_t nb;
+    int64_t nt;
+} revseq_state;
+
 static nne_status reversesequence_run(nne_op_ctx *ctx) {
     const nne_tensor *x = nne_ctx_input(ctx, 0), *sl = nne_ctx_input(ctx, 1);
     if (!x || !sl)
@@ -30,7 +39,28 @@ static nne_status reversesequence_run(nne_op_ctx *ctx) {
                             nne_dtype_name(sl->dtype));
     nne_tensor *y;
     NNE_TRY(nne_ctx_output_like(ctx, 0, x, &y));
-    if (nne_ctx_shape_only(ctx)) return NNE_OK;
+    revseq_state *st_ = nne_ctx_plan_state(ctx);
+    if (st_) {
+        st_->es = es;
+        st_->ta = ta;
+        st_->ba = ba;
+        st_->nb = nb;
+        st_->nt = nt;
+    }
+    return NNE_OK;
+}
+
+static nne_status revseq_kernel(const void *state, const nne_kernel_args *a) {
+    const revseq_state *st_ = state;
+    const nne_tensor *x = a->in[0];
+    const nne_tensor *sl = a->n_in > 1 ? a->in[1] : NULL;
+    nne_tensor *y = a->out[0];
+    size_t es = st_->es;
+    int64_t ta = st_->ta;
+    int64_t ba = st_->ba;
+    int64_t nb = st_->nb;
+    int64_t nt = st_->nt;
+    nne_op_ctx *ctx = a->ctx;
     int64_t inner = 1;
     for (int i = 2; i < x->ndim; i++) inner *= x->dims[i];
     size_t row = (size_t)inner * es;
@@ -52,4 +82,5 @@ static nne_status reversesequence_run(nne_op_ctx *ctx) {
     }
     return NNE_OK;
 }
-NNE_OP_REGISTER(ReverseSequence, "", "ReverseSequence", reversesequence_run, 0);
+NNE_OP_DEFINE(ReverseSequence, "", "ReverseSequence", .infer = reversesequence_run, .run = revseq_kernel,
+              .state_size = sizeof(revseq_state));

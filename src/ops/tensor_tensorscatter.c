@@ -11,6 +11,15 @@
 
 #include <string.h>
 
+/* TensorScatter: axis and mode parsed once per plan; write indices are data */
+typedef struct tensorscatter_state {
+    size_t es;
+    int r;
+    int axis;
+    int circular;
+    int64_t B;
+} tensorscatter_state;
+
 static nne_status tensorscatter_run(nne_op_ctx *ctx) {
     const nne_tensor *past = nne_ctx_input(ctx, 0), *upd = nne_ctx_input(ctx, 1);
     const nne_tensor *wi = nne_ctx_input(ctx, 2);
@@ -54,7 +63,29 @@ static nne_status tensorscatter_run(nne_op_ctx *ctx) {
     }
     nne_tensor *y;
     NNE_TRY(nne_ctx_output_like(ctx, 0, past, &y));
-    if (nne_ctx_shape_only(ctx)) return NNE_OK;
+    tensorscatter_state *st_ = nne_ctx_plan_state(ctx);
+    if (st_) {
+        st_->es = es;
+        st_->r = r;
+        st_->axis = axis;
+        st_->circular = circular;
+        st_->B = B;
+    }
+    return NNE_OK;
+}
+
+static nne_status tensorscatter_kernel(const void *state, const nne_kernel_args *a) {
+    const tensorscatter_state *st_ = state;
+    const nne_tensor *past = a->in[0];
+    const nne_tensor *upd = a->n_in > 1 ? a->in[1] : NULL;
+    const nne_tensor *wi = a->n_in > 2 ? a->in[2] : NULL;
+    nne_tensor *y = a->out[0];
+    size_t es = st_->es;
+    int r = st_->r;
+    int axis = st_->axis;
+    int circular = st_->circular;
+    int64_t B = st_->B;
+    nne_op_ctx *ctx = a->ctx;
 
     size_t nbytes = nne_tensor_nbytes(past);
     if (nbytes) memmove(y->data, past->data, nbytes);
@@ -88,4 +119,5 @@ static nne_status tensorscatter_run(nne_op_ctx *ctx) {
     }
     return NNE_OK;
 }
-NNE_OP_REGISTER(TensorScatter, "", "TensorScatter", tensorscatter_run, 0);
+NNE_OP_DEFINE(TensorScatter, "", "TensorScatter", .infer = tensorscatter_run, .run = tensorscatter_kernel,
+              .state_size = sizeof(tensorscatter_state));
