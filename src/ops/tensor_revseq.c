@@ -57,7 +57,6 @@ static nne_status revseq_kernel(const void *state, const nne_kernel_args *a) {
     nne_tensor *y = a->out[0];
     size_t es = st_->es;
     int64_t ta = st_->ta;
-    int64_t ba = st_->ba;
     int64_t nb = st_->nb;
     int64_t nt = st_->nt;
     nne_op_ctx *ctx = a->ctx;

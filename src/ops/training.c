@@ -26,6 +26,20 @@ static nne_status scalar_in(nne_op_ctx *ctx, int i, const char *what, double *ou
     return NNE_OK;
 }
 
+/* Adagrad / Adam / Momentum in phases: attributes parsed once per plan; R and T are data, read on every run */
+typedef struct optimizer_state {
+    int kind;
+    int n;
+    int nout;
+    double norm;
+    double eps;
+    double decay;
+    double post;
+    double alpha;
+    double beta;
+    int nesterov;
+} optimizer_state;
+
 static nne_status optimizer_common(nne_op_ctx *ctx, int kind) {
     const int groups = kind == OPT_ADAM ? 4 : 3; /* X, G, states */
     int nin = nne_ctx_num_inputs(ctx), nout = nne_ctx_num_outputs(ctx);
@@ -55,8 +69,6 @@ static nne_status optimizer_common(nne_op_ctx *ctx, int kind) {
     nne_tensor *outs[64];
     if (nout > 64) return nne_ctx_fail(ctx, NNE_ERR_UNSUPPORTED, "%d outputs (at most 64)", nout);
     for (int k = 0; k < nout; k++) NNE_TRY(nne_ctx_output_like(ctx, k, nne_ctx_input(ctx, 2 + k % n), &outs[k]));
-    if (nne_ctx_shape_only(ctx)) return NNE_OK;
-
     const double norm = nne_attr_f(ctx, "norm_coefficient", 0.f), eps = nne_attr_f(ctx, "epsilon", 0.f);
     const double decay = nne_attr_f(ctx, "decay_factor", 0.f), post = nne_attr_f(ctx, "norm_coefficient_post", 0.f);
     const double alpha = nne_attr_f(ctx, "alpha", kind == OPT_ADAM ? 0.9f : 0.f);
@@ -68,17 +80,46 @@ static nne_status optimizer_common(nne_op_ctx *ctx, int kind) {
         else if (strcmp(mode, "standard") != 0)
             return nne_ctx_fail(ctx, NNE_ERR_INVALID_ARG, "mode \"%s\" is not \"standard\" or \"nesterov\"", mode);
     }
+    optimizer_state *st_ = nne_ctx_plan_state(ctx);
+    if (st_) {
+        st_->kind = kind;
+        st_->n = n;
+        st_->nout = nout;
+        st_->norm = norm;
+        st_->eps = eps;
+        st_->decay = decay;
+        st_->post = post;
+        st_->alpha = alpha;
+        st_->beta = beta;
+        st_->nesterov = nesterov;
+    }
+    return NNE_OK;
+}
+
+static nne_status optimizer_kernel(const void *state, const nne_kernel_args *a) {
+    const optimizer_state *st_ = state;
+    int kind = st_->kind;
+    int n = st_->n;
+    int nout = st_->nout;
+    double norm = st_->norm;
+    double eps = st_->eps;
+    double decay = st_->decay;
+    double post = st_->post;
+    double alpha = st_->alpha;
+    double beta = st_->beta;
+    int nesterov = st_->nesterov;
+    double R = nne_tensor_get_f64(a->in[0], 0), T = nne_tensor_get_f64(a->in[1], 0);
     double r = R;
     if (kind == OPT_ADAGRAD) r = R / (1.0 + T * decay);
     else if (kind == OPT_ADAM && T > 0) r = R * sqrt(1.0 - pow(beta, T)) / (1.0 - pow(alpha, T));
     const double beta_adj = T > 0 ? beta : 1.0;
 
     for (int i = 0; i < n; i++) {
-        const nne_tensor *X = nne_ctx_input(ctx, 2 + i), *G = nne_ctx_input(ctx, 2 + n + i);
-        const nne_tensor *S1 = nne_ctx_input(ctx, 2 + 2 * n + i);
-        const nne_tensor *S2 = kind == OPT_ADAM ? nne_ctx_input(ctx, 2 + 3 * n + i) : NULL;
-        nne_tensor *ox = i < nout ? outs[i] : NULL, *o1 = n + i < nout ? outs[n + i] : NULL;
-        nne_tensor *o2 = 2 * n + i < nout ? outs[2 * n + i] : NULL;
+        const nne_tensor *X = a->in[2 + i], *G = a->in[2 + n + i];
+        const nne_tensor *S1 = a->in[2 + 2 * n + i];
+        const nne_tensor *S2 = kind == OPT_ADAM ? a->in[2 + 3 * n + i] : NULL;
+        nne_tensor *ox = i < nout ? a->out[i] : NULL, *o1 = n + i < nout ? a->out[n + i] : NULL;
+        nne_tensor *o2 = 2 * n + i < nout ? a->out[2 * n + i] : NULL;
         int64_t ne = nne_tensor_numel(X);
         for (int64_t e = 0; e < ne; e++) {
             double x = nne_tensor_get_f64(X, e), g = norm * x + nne_tensor_get_f64(G, e);
@@ -106,6 +147,9 @@ static nne_status adagrad_run(nne_op_ctx *ctx) { return optimizer_common(ctx, OP
 static nne_status adam_run(nne_op_ctx *ctx) { return optimizer_common(ctx, OPT_ADAM); }
 static nne_status momentum_run(nne_op_ctx *ctx) { return optimizer_common(ctx, OPT_MOMENTUM); }
 
-NNE_OP_REGISTER(training_Adagrad, "ai.onnx.preview.training", "Adagrad", adagrad_run, 0);
-NNE_OP_REGISTER(training_Adam, "ai.onnx.preview.training", "Adam", adam_run, 0);
-NNE_OP_REGISTER(training_Momentum, "ai.onnx.preview.training", "Momentum", momentum_run, 0);
+NNE_OP_DEFINE(training_Adagrad, "ai.onnx.preview.training", "Adagrad", .infer = adagrad_run, .run = optimizer_kernel,
+              .state_size = sizeof(optimizer_state));
+NNE_OP_DEFINE(training_Adam, "ai.onnx.preview.training", "Adam", .infer = adam_run, .run = optimizer_kernel,
+              .state_size = sizeof(optimizer_state));
+NNE_OP_DEFINE(training_Momentum, "ai.onnx.preview.training", "Momentum", .infer = momentum_run, .run = optimizer_kernel,
+              .state_size = sizeof(optimizer_state));
