@@ -4,6 +4,7 @@
  * nnedge), TreeEnsemble (ml opset 5) and the deprecated TreeEnsembleRegressor.
  */
 #include "ops/op.h"
+#include "core/core.h"
 
 #include <float.h>
 #include <math.h>
@@ -14,6 +15,12 @@
 /* ------------------------------------------------ ArrayFeatureExtractor -- */
 
 /* Z = X[..., Y] with Y flattened; a 1-D X gives shape [1, len(Y)]. */
+/* ArrayFeatureExtractor: indices are data, checked on every run */
+typedef struct afe_state {
+    int64_t k;
+    int64_t last;
+} afe_state;
+
 static nne_status afe_run(nne_op_ctx *ctx) {
     const nne_tensor *x = nne_ctx_input(ctx, 0), *idx = nne_ctx_input(ctx, 1);
     if (!x || !idx) return nne_ctx_fail(ctx, NNE_ERR_INVALID_ARG, "inputs X and Y are required");
@@ -36,7 +43,22 @@ static nne_status afe_run(nne_op_ctx *ctx) {
     }
     nne_tensor *z;
     NNE_TRY(nne_ctx_output(ctx, 0, x->dtype, nd, dims, &z));
-    if (nne_ctx_shape_only(ctx)) return NNE_OK;
+    afe_state *st_ = nne_ctx_plan_state(ctx);
+    if (st_) {
+        st_->k = k;
+        st_->last = last;
+    }
+    return NNE_OK;
+}
+
+static nne_status afe_kernel(const void *state, const nne_kernel_args *a) {
+    const afe_state *st_ = state;
+    const nne_tensor *x = a->in[0];
+    const nne_tensor *idx = a->n_in > 1 ? a->in[1] : NULL;
+    nne_tensor *z = a->out[0];
+    int64_t k = st_->k;
+    int64_t last = st_->last;
+    nne_op_ctx *ctx = a->ctx;
     for (int64_t j = 0; j < k; j++) {
         int64_t v = nne_tensor_get_i64(idx, j);
         if (v < 0 || v >= last)
@@ -57,6 +79,11 @@ static nne_status afe_run(nne_op_ctx *ctx) {
 
 /* ------------------------------------------------------------ Binarizer -- */
 
+/* Binarizer: threshold parsed once per plan */
+typedef struct binarizer_state {
+    double thr;
+} binarizer_state;
+
 static nne_status binarizer_run(nne_op_ctx *ctx) {
     const nne_tensor *x = nne_ctx_input(ctx, 0);
     if (!x) return nne_ctx_fail(ctx, NNE_ERR_INVALID_ARG, "input X is required");
@@ -64,8 +91,19 @@ static nne_status binarizer_run(nne_op_ctx *ctx) {
         return nne_ctx_fail(ctx, NNE_ERR_UNSUPPORTED, "dtype %s not supported", nne_dtype_name(x->dtype));
     nne_tensor *y;
     NNE_TRY(nne_ctx_output_like(ctx, 0, x, &y));
-    if (nne_ctx_shape_only(ctx)) return NNE_OK;
     double thr = nne_attr_f(ctx, "threshold", 0.f);
+    binarizer_state *st_ = nne_ctx_plan_state(ctx);
+    if (st_) {
+        st_->thr = thr;
+    }
+    return NNE_OK;
+}
+
+static nne_status binarizer_kernel(const void *state, const nne_kernel_args *a) {
+    const binarizer_state *st_ = state;
+    const nne_tensor *x = a->in[0];
+    nne_tensor *y = a->out[0];
+    double thr = st_->thr;
     int64_t n = nne_tensor_numel(x);
     if (x->dtype == NNE_DTYPE_FLOAT) {
         const float *xs = x->data;
@@ -147,6 +185,23 @@ static int le_cmp_f(const void *pa, const void *pb) {
     return a->idx < b->idx ? -1 : a->idx > b->idx;
 }
 
+/* LabelEncoder in phases: the sorted key table is built once per plan (the
+ * keys are attributes) and kept in the state. */
+typedef struct le_state {
+    le_list vals;
+    int key_float, val_float;
+    nne_dtype odt;
+    int64_t def_i;
+    double def_f;
+    int64_t nt, nan_idx;
+    le_entry *tab;
+} le_state;
+
+static void le_state_free(void *state) {
+    le_state *st = state;
+    nne_free(st->tab);
+}
+
 static nne_status label_encoder_run(nne_op_ctx *ctx) {
     const nne_tensor *x = nne_ctx_input(ctx, 0);
     if (!x) return nne_ctx_fail(ctx, NNE_ERR_INVALID_ARG, "input X is required");
@@ -171,10 +226,10 @@ static nne_status label_encoder_run(nne_op_ctx *ctx) {
     int64_t dims[NNE_MAX_DIMS];
     for (int i = 0; i < x->ndim; i++) dims[i] = x->dims[i];
     NNE_TRY(nne_ctx_output(ctx, 0, odt, x->ndim, dims, &y));
-    le_entry *tab = nne_ctx_scratch(ctx, nne_size_elems(keys.n ? keys.n : 1, sizeof(le_entry)));
-    if (nne_ctx_shape_only(ctx)) return NNE_OK;
-    if (!tab) return nne_ctx_fail(ctx, NNE_ERR_OUT_OF_MEMORY, "no scratch memory");
-
+    le_state *st = nne_ctx_plan_state(ctx);
+    if (!st) return NNE_OK;
+    le_entry *tab = nne_malloc(nne_size_elems(keys.n ? keys.n : 1, sizeof(le_entry)));
+    if (!tab) return nne_ctx_fail(ctx, NNE_ERR_OUT_OF_MEMORY, "cannot allocate the key table");
     int val_float = nne_dtype_is_float(odt);
     int64_t def_i = dtens ? nne_tensor_get_i64(dtens, 0) : nne_attr_i(ctx, "default_int64", -1);
     double def_f = dtens ? nne_tensor_get_f64(dtens, 0) : nne_attr_f(ctx, "default_float", -0.0f);
@@ -194,6 +249,21 @@ static nne_status label_encoder_run(nne_op_ctx *ctx) {
         tab[nt++] = e;
     }
     qsort(tab, (size_t)nt, sizeof *tab, key_float ? le_cmp_f : le_cmp_i);
+    *st = (le_state){.vals = vals, .key_float = key_float, .val_float = val_float, .odt = odt,
+                     .def_i = def_i, .def_f = def_f, .nt = nt, .nan_idx = nan_idx, .tab = tab};
+    return NNE_OK;
+}
+
+static nne_status label_encoder_kernel(const void *state, const nne_kernel_args *a) {
+    const le_state *st = state;
+    const nne_tensor *x = a->in[0];
+    nne_tensor *y = a->out[0];
+    const le_list vals = st->vals;
+    int key_float = st->key_float, val_float = st->val_float;
+    nne_dtype odt = st->odt;
+    int64_t def_i = st->def_i, nt = st->nt, nan_idx = st->nan_idx;
+    double def_f = st->def_f;
+    const le_entry *tab = st->tab;
     int64_t n = nne_tensor_numel(x);
     for (int64_t i = 0; i < n; i++) {
         int64_t hit = -1;
@@ -671,8 +741,11 @@ static nne_status ter_run(nne_op_ctx *ctx) {
     return NNE_OK;
 }
 
-NNE_OP_REGISTER(ml_ArrayFeatureExtractor, "ai.onnx.ml", "ArrayFeatureExtractor", afe_run, 0);
-NNE_OP_REGISTER(ml_Binarizer, "ai.onnx.ml", "Binarizer", binarizer_run, 0);
-NNE_OP_REGISTER(ml_LabelEncoder, "ai.onnx.ml", "LabelEncoder", label_encoder_run, 0);
+NNE_OP_DEFINE(ml_ArrayFeatureExtractor, "ai.onnx.ml", "ArrayFeatureExtractor", .infer = afe_run, .run = afe_kernel,
+              .state_size = sizeof(afe_state));
+NNE_OP_DEFINE(ml_Binarizer, "ai.onnx.ml", "Binarizer", .infer = binarizer_run, .run = binarizer_kernel,
+              .state_size = sizeof(binarizer_state));
+NNE_OP_DEFINE(ml_LabelEncoder, "ai.onnx.ml", "LabelEncoder", .infer = label_encoder_run, .run = label_encoder_kernel,
+              .state_size = sizeof(le_state), .state_free = le_state_free);
 NNE_OP_REGISTER(ml_TreeEnsemble, "ai.onnx.ml", "TreeEnsemble", tree_ensemble_run, 0);
 NNE_OP_REGISTER(ml_TreeEnsembleRegressor, "ai.onnx.ml", "TreeEnsembleRegressor", ter_run, 0);
