@@ -442,6 +442,15 @@ static nne_status te_load(nne_op_ctx *ctx, te_model *m, int64_t nfeat) {
     return NNE_OK;
 }
 
+/* TreeEnsemble in phases: the model (pointers into the attributes, which live as long as the model) is loaded and checked once per plan */
+typedef struct tree_ensemble_state {
+    te_model m;
+    int64_t nb;
+    int64_t nf;
+    int agg;
+    int post;
+} tree_ensemble_state;
+
 static nne_status tree_ensemble_run(nne_op_ctx *ctx) {
     const nne_tensor *x = nne_ctx_input(ctx, 0);
     if (!x) return nne_ctx_fail(ctx, NNE_ERR_INVALID_ARG, "input X is required");
@@ -462,9 +471,29 @@ static nne_status tree_ensemble_run(nne_op_ctx *ctx) {
     NNE_TRY(nne_ctx_output(ctx, 0, x->dtype, 2, dims, &y));
     /* scratch: per node [start, end) of its membership set, per batch row the targets */
     size_t bytes = (size_t)(2 * m.nn) * sizeof(int64_t) + (size_t)m.ntargets * sizeof(double);
-    int64_t *mset = nne_ctx_scratch(ctx, bytes ? bytes : 1);
-    if (nne_ctx_shape_only(ctx)) return NNE_OK;
-    if (!mset) return nne_ctx_fail(ctx, NNE_ERR_OUT_OF_MEMORY, "no scratch memory");
+    nne_ctx_scratch(ctx, bytes ? bytes : 1);
+    tree_ensemble_state *st_ = nne_ctx_plan_state(ctx);
+    if (st_) {
+        st_->m = m;
+        st_->nb = nb;
+        st_->nf = nf;
+        st_->agg = agg;
+        st_->post = post;
+    }
+    return NNE_OK;
+}
+
+static nne_status tree_ensemble_kernel(const void *state, const nne_kernel_args *args) {
+    const tree_ensemble_state *st_ = state;
+    const nne_tensor *x = args->in[0];
+    nne_tensor *y = args->out[0];
+    te_model m = st_->m;
+    int64_t nb = st_->nb;
+    int64_t nf = st_->nf;
+    int agg = st_->agg;
+    int post = st_->post;
+    int64_t *mset = args->scratch;
+    nne_op_ctx *ctx = args->ctx;
     double *acc = (double *)(mset + 2 * m.nn);
 
     /* membership sets: consumed in node order, each ended by a NaN */
@@ -595,6 +624,34 @@ static int str_index(const char *s, const char *const *list, int n) {
     return -1;
 }
 
+/* TreeEnsembleRegressor in phases: attributes parsed and checked once per plan */
+typedef struct ter_state {
+    int64_t nb;
+    int64_t nf;
+    const int64_t *tree;
+    const int64_t *nid;
+    const int64_t *feat;
+    const int64_t *tn;
+    const int64_t *fn;
+    const int64_t *miss;
+    const int64_t *vtree;
+    const int64_t *vnode;
+    const int64_t *vtarget;
+    const char *const *modes;
+    const float *split_f;
+    const float *w_f;
+    const float *base_f;
+    const nne_tensor *split_t;
+    const nne_tensor *w_t;
+    const nne_tensor *base_t;
+    int64_t nn;
+    int64_t nv;
+    int64_t ntg;
+    int64_t nbase;
+    int agg;
+    int post;
+} ter_state;
+
 static nne_status ter_run(nne_op_ctx *ctx) {
     const nne_tensor *x = nne_ctx_input(ctx, 0);
     if (!x) return nne_ctx_fail(ctx, NNE_ERR_INVALID_ARG, "input X is required");
@@ -659,9 +716,67 @@ static nne_status ter_run(nne_op_ctx *ctx) {
     /* scratch: sorted nodes, sorted votes, per node [mode, true idx, false idx, first vote, vote end], roots, acc */
     size_t bytes = (size_t)(nn + nv) * sizeof(ter_key) + (size_t)(6 * nn) * sizeof(int64_t) +
                    (size_t)ntg * (sizeof(double) + 1) + 64;
-    uint8_t *sc = nne_ctx_scratch(ctx, bytes);
-    if (nne_ctx_shape_only(ctx)) return NNE_OK;
-    if (!sc) return nne_ctx_fail(ctx, NNE_ERR_OUT_OF_MEMORY, "no scratch memory");
+    nne_ctx_scratch(ctx, bytes);
+    ter_state *st_ = nne_ctx_plan_state(ctx);
+    if (st_) {
+        st_->nb = nb;
+        st_->nf = nf;
+        st_->tree = tree;
+        st_->nid = nid;
+        st_->feat = feat;
+        st_->tn = tn;
+        st_->fn = fn;
+        st_->miss = miss;
+        st_->vtree = vtree;
+        st_->vnode = vnode;
+        st_->vtarget = vtarget;
+        st_->modes = modes;
+        st_->split_f = split_f;
+        st_->w_f = w_f;
+        st_->base_f = base_f;
+        st_->split_t = split_t;
+        st_->w_t = w_t;
+        st_->base_t = base_t;
+        st_->nn = nn;
+        st_->nv = nv;
+        st_->ntg = ntg;
+        st_->nbase = nbase;
+        st_->agg = agg;
+        st_->post = post;
+    }
+    return NNE_OK;
+}
+
+static nne_status ter_kernel(const void *state, const nne_kernel_args *args) {
+    const ter_state *st_ = state;
+    const nne_tensor *x = args->in[0];
+    nne_tensor *y = args->out[0];
+    int64_t nb = st_->nb;
+    int64_t nf = st_->nf;
+    const int64_t * tree = st_->tree;
+    const int64_t * nid = st_->nid;
+    const int64_t * feat = st_->feat;
+    const int64_t * tn = st_->tn;
+    const int64_t * fn = st_->fn;
+    const int64_t * miss = st_->miss;
+    const int64_t * vtree = st_->vtree;
+    const int64_t * vnode = st_->vnode;
+    const int64_t * vtarget = st_->vtarget;
+    const char *const * modes = st_->modes;
+    const float * split_f = st_->split_f;
+    const float * w_f = st_->w_f;
+    const float * base_f = st_->base_f;
+    const nne_tensor * split_t = st_->split_t;
+    const nne_tensor * w_t = st_->w_t;
+    const nne_tensor * base_t = st_->base_t;
+    int64_t nn = st_->nn;
+    int64_t nv = st_->nv;
+    int64_t ntg = st_->ntg;
+    int64_t nbase = st_->nbase;
+    int agg = st_->agg;
+    int post = st_->post;
+    uint8_t *sc = args->scratch;
+    nne_op_ctx *ctx = args->ctx;
     ter_key *nk = (ter_key *)sc, *vk = nk + nn;
     int64_t *info = (int64_t *)(vk + nv), *roots = info + 5 * nn;
     double *acc = (double *)(roots + nn);
@@ -747,5 +862,7 @@ NNE_OP_DEFINE(ml_Binarizer, "ai.onnx.ml", "Binarizer", .infer = binarizer_run, .
               .state_size = sizeof(binarizer_state));
 NNE_OP_DEFINE(ml_LabelEncoder, "ai.onnx.ml", "LabelEncoder", .infer = label_encoder_run, .run = label_encoder_kernel,
               .state_size = sizeof(le_state), .state_free = le_state_free);
-NNE_OP_REGISTER(ml_TreeEnsemble, "ai.onnx.ml", "TreeEnsemble", tree_ensemble_run, 0);
-NNE_OP_REGISTER(ml_TreeEnsembleRegressor, "ai.onnx.ml", "TreeEnsembleRegressor", ter_run, 0);
+NNE_OP_DEFINE(ml_TreeEnsemble, "ai.onnx.ml", "TreeEnsemble", .infer = tree_ensemble_run, .run = tree_ensemble_kernel,
+              .state_size = sizeof(tree_ensemble_state));
+NNE_OP_DEFINE(ml_TreeEnsembleRegressor, "ai.onnx.ml", "TreeEnsembleRegressor", .infer = ter_run, .run = ter_kernel,
+              .state_size = sizeof(ter_state));
