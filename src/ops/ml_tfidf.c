@@ -41,6 +41,29 @@ static int tfidf_cmp(const void *user, int64_t a, int64_t b) {
     return cmp_gram(s->pool + s->off[a], s->pool + s->off[b], s->n);
 }
 
+/* TfIdfVectorizer in phases: the pool (attributes, alive as long as the model) is checked once per plan */
+typedef struct tfidf_state {
+    const int64_t *pool;
+    const int64_t *counts;
+    const int64_t *nidx;
+    const float *weights;
+    int64_t np;
+    int64_t nlev;
+    int64_t mn;
+    int64_t mx;
+    int64_t skips;
+    int mode;
+    int64_t total;
+    int64_t W;
+    int64_t N;
+    int64_t C;
+    size_t ooff;
+    size_t oidx;
+    size_t otmp;
+    size_t ocnt;
+    size_t ocand;
+} tfidf_state;
+
 static nne_status tfidfvectorizer_run(nne_op_ctx *ctx) {
     const nne_tensor *x = nne_ctx_input(ctx, 0);
     char b1[96];
@@ -113,9 +136,56 @@ static nne_status tfidfvectorizer_run(nne_op_ctx *ctx) {
     size_t otmp = tfidf_reserve(&tot, nne_size_elems(total, sizeof(int64_t)));
     size_t ocnt = tfidf_reserve(&tot, nne_size_elems(total, sizeof(double)));
     size_t ocand = tfidf_reserve(&tot, nne_size_elems(mxl > 0 ? mxl : 1, sizeof(int64_t)));
-    char *base = nne_ctx_scratch(ctx, tot);
-    if (nne_ctx_shape_only(ctx)) return NNE_OK;
-    if (!base) return nne_ctx_fail(ctx, NNE_ERR_OUT_OF_MEMORY, "no scratch memory");
+    nne_ctx_scratch(ctx, tot);
+    tfidf_state *st_ = nne_ctx_plan_state(ctx);
+    if (st_) {
+        st_->pool = pool;
+        st_->counts = counts;
+        st_->nidx = nidx;
+        st_->weights = weights;
+        st_->np = np;
+        st_->nlev = nlev;
+        st_->mn = mn;
+        st_->mx = mx;
+        st_->skips = skips;
+        st_->mode = mode;
+        st_->total = total;
+        st_->W = W;
+        st_->N = N;
+        st_->C = C;
+        st_->ooff = ooff;
+        st_->oidx = oidx;
+        st_->otmp = otmp;
+        st_->ocnt = ocnt;
+        st_->ocand = ocand;
+    }
+    return NNE_OK;
+}
+
+static nne_status tfidf_kernel(const void *state, const nne_kernel_args *args) {
+    const tfidf_state *st_ = state;
+    const nne_tensor *x = args->in[0];
+    nne_tensor *y = args->out[0];
+    const int64_t * pool = st_->pool;
+    const int64_t * counts = st_->counts;
+    const int64_t * nidx = st_->nidx;
+    const float * weights = st_->weights;
+    int64_t np = st_->np;
+    int64_t nlev = st_->nlev;
+    int64_t mn = st_->mn;
+    int64_t mx = st_->mx;
+    int64_t skips = st_->skips;
+    int mode = st_->mode;
+    int64_t total = st_->total;
+    int64_t W = st_->W;
+    int64_t N = st_->N;
+    int64_t C = st_->C;
+    size_t ooff = st_->ooff;
+    size_t oidx = st_->oidx;
+    size_t otmp = st_->otmp;
+    size_t ocnt = st_->ocnt;
+    size_t ocand = st_->ocand;
+    char *base = args->scratch;
     int64_t *off = (int64_t *)(base + ooff), *idx = (int64_t *)(base + oidx);
     int64_t *tmp = (int64_t *)(base + otmp), *cand = (int64_t *)(base + ocand);
     double *cnt = (double *)(base + ocnt);
@@ -174,4 +244,5 @@ static nne_status tfidfvectorizer_run(nne_op_ctx *ctx) {
     }
     return NNE_OK;
 }
-NNE_OP_REGISTER(TfIdfVectorizer, "", "TfIdfVectorizer", tfidfvectorizer_run, 0);
+NNE_OP_DEFINE(TfIdfVectorizer, "", "TfIdfVectorizer", .infer = tfidfvectorizer_run, .run = tfidf_kernel,
+              .state_size = sizeof(tfidf_state));
