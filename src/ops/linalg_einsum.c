@@ -298,6 +298,17 @@ static int ein_gemm_plan(const ein *e, int *bl, int *nb, int *ml, int *nm, int *
     return 1;
 }
 
+/* Einsum in phases: the equation is parsed (labels, sizes, strides) and the
+ * path chosen (one batched float GEMM, or the generic double loop) once per
+ * plan. */
+typedef struct einsum_state {
+    ein e;
+    int gemm;
+    int bl[MAXL], ml[MAXL], nl[MAXL], kl[MAXL], nb, nm, nn, nk;
+    int64_t Bn, M, N, K;
+    size_t opa, opb, opc, ogs, oxin, oacc;
+} einsum_state;
+
 static nne_status einsum_run(nne_op_ctx *ctx) {
     static const nne_dtype ok[] = {
         NNE_DTYPE_FLOAT, NNE_DTYPE_DOUBLE, NNE_DTYPE_FLOAT16, NNE_DTYPE_BFLOAT16,
@@ -319,6 +330,8 @@ static nne_status einsum_run(nne_op_ctx *ctx) {
     nne_tensor *Y;
     NNE_TRY(nne_ctx_output(ctx, 0, X0->dtype, e.onl, odims, &Y));
     int64_t ny = nne_tensor_numel(Y);
+    (void)ny;
+    einsum_state *st_ = nne_ctx_plan_state(ctx);
 
     int bl[MAXL], ml[MAXL], nl[MAXL], kl[MAXL] = {0}, nb, nm, nn, nk;
     int gemm = X0->dtype == NNE_DTYPE_FLOAT &&
@@ -334,34 +347,15 @@ static nne_status einsum_run(nne_op_ctx *ctx) {
         size_t opb = nne_la_reserve(&total, nne_size_elems(Bn * K * N + 1, sizeof(float)));
         size_t opc = nne_la_reserve(&total, nne_size_elems(Bn * M * N + 1, sizeof(float)));
         size_t ogs = nne_la_reserve(&total, nne_gemm_f32_scratch(M, N, K));
-        char *scr = nne_ctx_scratch(ctx, total);
-        if (nne_ctx_shape_only(ctx)) return NNE_OK;
-        if (!scr) return nne_ctx_fail(ctx, NNE_ERR_OUT_OF_MEMORY, "cannot allocate scratch memory");
-        if (ny == 0) return NNE_OK;
-        float *pa = (float *)(scr + opa), *pb = (float *)(scr + opb), *pc = (float *)(scr + opc);
-        void *gs = scr + ogs;
-        int ord[MAXL], no = 0;
-        /* A -> [batch][M][K] */
-        for (int i = 0; i < nb; i++) ord[no++] = bl[i];
-        for (int i = 0; i < nm; i++) ord[no++] = ml[i];
-        for (int i = 0; i < nk; i++) ord[no++] = kl[i];
-        copy_perm_f32(nne_ctx_input(ctx, 0)->data, e.str[0], e.size, ord, no, pa);
-        /* B -> [batch][K][N] */
-        no = 0;
-        for (int i = 0; i < nb; i++) ord[no++] = bl[i];
-        for (int i = 0; i < nk; i++) ord[no++] = kl[i];
-        for (int i = 0; i < nn; i++) ord[no++] = nl[i];
-        copy_perm_f32(nne_ctx_input(ctx, 1)->data, e.str[1], e.size, ord, no, pb);
-        for (int64_t b = 0; b < Bn; b++) {
-            nne_gemm_f32(M, N, K, 1.0f, pa + b * M * K, K, 1, pb + b * K * N, N, 1, 0.0f,
-                         pc + b * M * N, N, gs);
+        nne_ctx_scratch(ctx, total);
+        if (st_) {
+            *st_ = (einsum_state){.e = e, .gemm = 1, .nb = nb, .nm = nm, .nn = nn, .nk = nk, .Bn = Bn, .M = M,
+                                  .N = N, .K = K, .opa = opa, .opb = opb, .opc = opc, .ogs = ogs};
+            memcpy(st_->bl, bl, sizeof bl);
+            memcpy(st_->ml, ml, sizeof ml);
+            memcpy(st_->nl, nl, sizeof nl);
+            memcpy(st_->kl, kl, sizeof kl);
         }
-        /* C is [batch][M][N]: strides per label, then copy in output order */
-        int64_t cstr[MAXL] = {0}, s = 1;
-        for (int i = nn - 1; i >= 0; i--) { cstr[nl[i]] = s; s *= e.size[nl[i]]; }
-        for (int i = nm - 1; i >= 0; i--) { cstr[ml[i]] = s; s *= e.size[ml[i]]; }
-        for (int i = nb - 1; i >= 0; i--) { cstr[bl[i]] = s; s *= e.size[bl[i]]; }
-        copy_perm_f32(pc, cstr, e.size, e.olab, e.onl, Y->data);
         return NNE_OK;
     }
 
@@ -371,22 +365,64 @@ static nne_status einsum_run(nne_op_ctx *ctx) {
     size_t total = 0;
     size_t oxin = nne_la_reserve(&total, nne_size_elems(tot + 1, sizeof(double)));
     size_t oacc = nne_la_reserve(&total, nne_size_elems(ny + 1, sizeof(double)));
-    char *scr = nne_ctx_scratch(ctx, total);
-    if (nne_ctx_shape_only(ctx)) return NNE_OK;
-    if (!scr) return nne_ctx_fail(ctx, NNE_ERR_OUT_OF_MEMORY, "cannot allocate scratch memory");
+    nne_ctx_scratch(ctx, total);
+    if (st_) *st_ = (einsum_state){.e = e, .oxin = oxin, .oacc = oacc};
+    return NNE_OK;
+}
+
+static nne_status einsum_kernel(const void *state, const nne_kernel_args *args) {
+    const einsum_state *st_ = state;
+    const ein *ep = &st_->e; /* large: not copied */
+    nne_tensor *Y = args->out[0];
+    int64_t ny = nne_tensor_numel(Y);
+    char *scr = args->scratch;
+    if (st_->gemm) {
+        const int *bl = st_->bl, *ml = st_->ml, *nl = st_->nl, *kl = st_->kl;
+        int nb = st_->nb, nm = st_->nm, nn = st_->nn, nk = st_->nk;
+        int64_t Bn = st_->Bn, M = st_->M, N = st_->N, K = st_->K;
+        size_t opa = st_->opa, opb = st_->opb, opc = st_->opc, ogs = st_->ogs;
+        if (ny == 0) return NNE_OK;
+        float *pa = (float *)(scr + opa), *pb = (float *)(scr + opb), *pc = (float *)(scr + opc);
+        void *gs = scr + ogs;
+        int ord[MAXL], no = 0;
+        /* A -> [batch][M][K] */
+        for (int i = 0; i < nb; i++) ord[no++] = bl[i];
+        for (int i = 0; i < nm; i++) ord[no++] = ml[i];
+        for (int i = 0; i < nk; i++) ord[no++] = kl[i];
+        copy_perm_f32(args->in[0]->data, ep->str[0], ep->size, ord, no, pa);
+        /* B -> [batch][K][N] */
+        no = 0;
+        for (int i = 0; i < nb; i++) ord[no++] = bl[i];
+        for (int i = 0; i < nk; i++) ord[no++] = kl[i];
+        for (int i = 0; i < nn; i++) ord[no++] = nl[i];
+        copy_perm_f32(args->in[1]->data, ep->str[1], ep->size, ord, no, pb);
+        for (int64_t b = 0; b < Bn; b++) {
+            nne_gemm_f32(M, N, K, 1.0f, pa + b * M * K, K, 1, pb + b * K * N, N, 1, 0.0f,
+                         pc + b * M * N, N, gs);
+        }
+        /* C is [batch][M][N]: strides per label, then copy in output order */
+        int64_t cstr[MAXL] = {0}, s = 1;
+        for (int i = nn - 1; i >= 0; i--) { cstr[nl[i]] = s; s *= ep->size[nl[i]]; }
+        for (int i = nm - 1; i >= 0; i--) { cstr[ml[i]] = s; s *= ep->size[ml[i]]; }
+        for (int i = nb - 1; i >= 0; i--) { cstr[bl[i]] = s; s *= ep->size[bl[i]]; }
+        copy_perm_f32(pc, cstr, ep->size, ep->olab, ep->onl, Y->data);
+        return NNE_OK;
+    }
+
+    /* generic path: operands converted to double */
     if (ny == 0) return NNE_OK;
-    double *xin = (double *)(scr + oxin), *acc = (double *)(scr + oacc);
+    double *xin = (double *)(scr + st_->oxin), *acc = (double *)(scr + st_->oacc);
     const double *xp[MAXIN];
     int64_t off = 0;
-    for (int i = 0; i < e.nin; i++) {
-        const nne_tensor *t = nne_ctx_input(ctx, i);
+    for (int i = 0; i < ep->nin; i++) {
+        const nne_tensor *t = args->in[i];
         int64_t n = nne_tensor_numel(t);
         nne_la_load_f64(t, 0, 1, n, xin + off);
         xp[i] = xin + off;
         off += n;
     }
     int64_t rtotal = 1;
-    for (int i = 0; i < e.nsum; i++) rtotal *= e.size[e.sumlab[i]];
+    for (int i = 0; i < ep->nsum; i++) rtotal *= ep->size[ep->sumlab[i]];
     int64_t oidx[MAXL] = {0};
     int64_t base[MAXIN] = {0};
     for (int64_t o = 0; o < ny; o++) {
@@ -394,28 +430,28 @@ static nne_status einsum_run(nne_op_ctx *ctx) {
         if (rtotal > 0) {
             int64_t ridx[MAXL] = {0};
             int64_t roff[MAXIN];
-            for (int i = 0; i < e.nin; i++) roff[i] = base[i];
+            for (int i = 0; i < ep->nin; i++) roff[i] = base[i];
             for (int64_t r = 0; r < rtotal; r++) {
                 double p = 1.0;
-                for (int i = 0; i < e.nin; i++) p *= xp[i][roff[i]];
+                for (int i = 0; i < ep->nin; i++) p *= xp[i][roff[i]];
                 sum += p;
-                for (int a = e.nsum - 1; a >= 0; a--) {
-                    int l = e.sumlab[a];
+                for (int a = ep->nsum - 1; a >= 0; a--) {
+                    int l = ep->sumlab[a];
                     ridx[a]++;
-                    for (int i = 0; i < e.nin; i++) roff[i] += e.str[i][l];
-                    if (ridx[a] < e.size[l]) break;
-                    for (int i = 0; i < e.nin; i++) roff[i] -= e.str[i][l] * ridx[a];
+                    for (int i = 0; i < ep->nin; i++) roff[i] += ep->str[i][l];
+                    if (ridx[a] < ep->size[l]) break;
+                    for (int i = 0; i < ep->nin; i++) roff[i] -= ep->str[i][l] * ridx[a];
                     ridx[a] = 0;
                 }
             }
         }
         acc[o] = sum;
-        for (int a = e.onl - 1; a >= 0; a--) {
-            int l = e.olab[a];
+        for (int a = ep->onl - 1; a >= 0; a--) {
+            int l = ep->olab[a];
             oidx[a]++;
-            for (int i = 0; i < e.nin; i++) base[i] += e.str[i][l];
-            if (oidx[a] < e.size[l]) break;
-            for (int i = 0; i < e.nin; i++) base[i] -= e.str[i][l] * oidx[a];
+            for (int i = 0; i < ep->nin; i++) base[i] += ep->str[i][l];
+            if (oidx[a] < ep->size[l]) break;
+            for (int i = 0; i < ep->nin; i++) base[i] -= ep->str[i][l] * oidx[a];
             oidx[a] = 0;
         }
     }
@@ -423,4 +459,4 @@ static nne_status einsum_run(nne_op_ctx *ctx) {
     return NNE_OK;
 }
 
-NNE_OP_REGISTER(Einsum, "", "Einsum", einsum_run, 0);
+NNE_OP_DEFINE(Einsum, "", "Einsum", .infer = einsum_run, .run = einsum_kernel, .state_size = sizeof(einsum_state));
