@@ -44,6 +44,27 @@ static nne_status run_mod(nne_op_ctx *ctx, const struct nne_graph *g, const char
     return st;
 }
 
+/* FlexAttention in phases: attributes and modifier subgraphs looked up once per plan; run runs the subgraphs through nne_ctx_run_graph (whose values are allocated at run time, as for If/Loop/Scan) */
+typedef struct flexattention_state {
+    int64_t B;
+    int64_t Hq;
+    int64_t L;
+    int64_t E;
+    int64_t Hkv;
+    int64_t S;
+    int64_t Ev;
+    nne_dtype P;
+    double scale;
+    const struct nne_graph *smod;
+    const struct nne_graph *pmod;
+    size_t osc;
+    size_t ok;
+    size_t ov;
+    size_t oq;
+    size_t orow;
+    size_t oy;
+} flexattention_state;
+
 static nne_status flexattention_run(nne_op_ctx *ctx) {
     static const nne_dtype fok[] = {NNE_DTYPE_FLOAT, NNE_DTYPE_DOUBLE, NNE_DTYPE_FLOAT16,
                                     NNE_DTYPE_BFLOAT16, NNE_DTYPE_UNDEFINED};
@@ -98,9 +119,55 @@ static nne_status flexattention_run(nne_op_ctx *ctx) {
     size_t oq = nne_la_reserve(&total, nne_size_elems(E, sizeof(double)));
     size_t orow = nne_la_reserve(&total, nne_size_elems(S, sizeof(double)));
     size_t oy = nne_la_reserve(&total, nne_size_elems(Ev, sizeof(double)));
-    char *base = nne_ctx_scratch(ctx, total);
-    if (nne_ctx_shape_only(ctx)) return NNE_OK;
-    if (!base) return nne_ctx_fail(ctx, NNE_ERR_OUT_OF_MEMORY, "no scratch memory");
+    nne_ctx_scratch(ctx, total);
+    flexattention_state *st_ = nne_ctx_plan_state(ctx);
+    if (st_) {
+        st_->B = B;
+        st_->Hq = Hq;
+        st_->L = L;
+        st_->E = E;
+        st_->Hkv = Hkv;
+        st_->S = S;
+        st_->Ev = Ev;
+        st_->P = P;
+        st_->scale = scale;
+        st_->smod = smod;
+        st_->pmod = pmod;
+        st_->osc = osc;
+        st_->ok = ok;
+        st_->ov = ov;
+        st_->oq = oq;
+        st_->orow = orow;
+        st_->oy = oy;
+    }
+    return NNE_OK;
+}
+
+static nne_status flexattention_kernel(const void *state, const nne_kernel_args *args) {
+    const flexattention_state *st_ = state;
+    const nne_tensor *Q = args->in[0];
+    const nne_tensor *K = args->n_in > 1 ? args->in[1] : NULL;
+    const nne_tensor *V = args->n_in > 2 ? args->in[2] : NULL;
+    nne_tensor *Y = args->out[0];
+    int64_t B = st_->B;
+    int64_t Hq = st_->Hq;
+    int64_t L = st_->L;
+    int64_t E = st_->E;
+    int64_t Hkv = st_->Hkv;
+    int64_t S = st_->S;
+    int64_t Ev = st_->Ev;
+    nne_dtype P = st_->P;
+    double scale = st_->scale;
+    const struct nne_graph * smod = st_->smod;
+    const struct nne_graph * pmod = st_->pmod;
+    size_t osc = st_->osc;
+    size_t ok = st_->ok;
+    size_t ov = st_->ov;
+    size_t oq = st_->oq;
+    size_t orow = st_->orow;
+    size_t oy = st_->oy;
+    char *base = args->scratch;
+    nne_op_ctx *ctx = args->ctx;
     double *kb = (double *)(base + ok), *vb = (double *)(base + ov), *qb = (double *)(base + oq);
     double *row = (double *)(base + orow), *yb = (double *)(base + oy);
     nne_tensor sc = {.dtype = P, .ndim = 4, .dims = {B, Hq, L, S}, .data = base + osc};
@@ -161,4 +228,5 @@ static nne_status flexattention_run(nne_op_ctx *ctx) {
     }
     return NNE_OK;
 }
-NNE_OP_REGISTER(preview_FlexAttention, "ai.onnx.preview", "FlexAttention", flexattention_run, NNE_OPF_SUBGRAPH);
+NNE_OP_DEFINE(preview_FlexAttention, "ai.onnx.preview", "FlexAttention", .infer = flexattention_run, .run = flexattention_kernel,
+              .state_size = sizeof(flexattention_state), .flags = NNE_OPF_SUBGRAPH);
