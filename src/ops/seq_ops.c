@@ -115,9 +115,14 @@ static nne_status seq_erase_run(nne_op_ctx *ctx) {
 }
 NNE_OP_REGISTER(SequenceErase, "", "SequenceErase", seq_erase_run, NNE_OPF_NO_FOLD);
 
+/* The ops below read a sequence and give a tensor: they are phased. A
+ * sequence has no value before run time, so their infer returns NNE_DYNAMIC
+ * at prepare and runs when the node is shaped at run time (with the data). */
+static int seq_pending(nne_op_ctx *ctx, const nne_tensor *s) { return nne_ctx_shape_only(ctx) && (!s || !s->data); }
+
 static nne_status seq_at_run(nne_op_ctx *ctx) {
     const nne_tensor *s = nne_ctx_input(ctx, 0);
-    if (nne_ctx_shape_only(ctx)) return NNE_DYNAMIC;
+    if (seq_pending(ctx, s)) return NNE_DYNAMIC;
     NNE_TRY(need_seq(ctx, s, 0));
     int n = nne_seq_length(s);
     int64_t pos;
@@ -125,26 +130,41 @@ static nne_status seq_at_run(nne_op_ctx *ctx) {
     NNE_TRY(seq_pos(ctx, nne_ctx_input(ctx, 1), n, 0, n - 1, &pos));
     const nne_tensor *x = nne_seq_item(s, (int)pos);
     nne_tensor *y;
-    NNE_TRY(nne_ctx_output_like(ctx, 0, x, &y));
-    memcpy(y->data, x->data, nne_tensor_nbytes(x));
+    return nne_ctx_output_like(ctx, 0, x, &y);
+}
+
+static nne_status seq_at_kernel(const void *state, const nne_kernel_args *a) {
+    (void)state;
+    int64_t pos;
+    NNE_TRY(seq_pos(a->ctx, a->in[1], nne_seq_length(a->in[0]), 0, nne_seq_length(a->in[0]) - 1, &pos));
+    const nne_tensor *x = nne_seq_item(a->in[0], (int)pos);
+    memcpy(a->out[0]->data, x->data, nne_tensor_nbytes(x));
     return NNE_OK;
 }
-NNE_OP_REGISTER(SequenceAt, "", "SequenceAt", seq_at_run, 0);
+NNE_OP_DEFINE(SequenceAt, "", "SequenceAt", .infer = seq_at_run, .run = seq_at_kernel);
 
 static nne_status seq_length_run(nne_op_ctx *ctx) {
     const nne_tensor *s = nne_ctx_input(ctx, 0);
     nne_tensor *y;
-    if (nne_ctx_shape_only(ctx)) return NNE_DYNAMIC;
+    if (seq_pending(ctx, s)) return NNE_DYNAMIC;
     NNE_TRY(need_seq(ctx, s, 0));
-    NNE_TRY(nne_ctx_output(ctx, 0, NNE_DTYPE_INT64, 0, NULL, &y));
-    *(int64_t *)y->data = nne_seq_length(s);
+    return nne_ctx_output(ctx, 0, NNE_DTYPE_INT64, 0, NULL, &y);
+}
+
+static nne_status seq_length_kernel(const void *state, const nne_kernel_args *a) {
+    (void)state;
+    *(int64_t *)a->out[0]->data = nne_seq_length(a->in[0]);
     return NNE_OK;
 }
-NNE_OP_REGISTER(SequenceLength, "", "SequenceLength", seq_length_run, 0);
+NNE_OP_DEFINE(SequenceLength, "", "SequenceLength", .infer = seq_length_run, .run = seq_length_kernel);
+
+typedef struct cfs_state {
+    int axis;
+} cfs_state;
 
 static nne_status concat_from_seq_run(nne_op_ctx *ctx) {
     const nne_tensor *s = nne_ctx_input(ctx, 0);
-    if (nne_ctx_shape_only(ctx)) return NNE_DYNAMIC;
+    if (seq_pending(ctx, s)) return NNE_DYNAMIC;
     NNE_TRY(need_seq(ctx, s, 0));
     int n = nne_seq_length(s);
     if (n == 0) return nne_ctx_fail(ctx, NNE_ERR_INVALID_ARG, "cannot concatenate an empty sequence");
@@ -170,6 +190,17 @@ static nne_status concat_from_seq_run(nne_op_ctx *ctx) {
         for (int d = 0, q = 0; d < r; d++) dims[d] = d == axis ? total : x0->dims[q++];
     nne_tensor *y;
     NNE_TRY(nne_ctx_output(ctx, 0, x0->dtype, r, dims, &y));
+    cfs_state *st = nne_ctx_plan_state(ctx);
+    if (st) st->axis = axis;
+    return NNE_OK;
+}
+
+static nne_status concat_from_seq_kernel(const void *state, const nne_kernel_args *a) {
+    const cfs_state *st = state;
+    const nne_tensor *s = a->in[0];
+    nne_tensor *y = a->out[0];
+    int n = nne_seq_length(s), axis = st->axis;
+    const int64_t *dims = y->dims;
     int64_t outer = 1;
     for (int d = 0; d < axis; d++) outer *= dims[d];
     size_t off = 0;
@@ -185,7 +216,8 @@ static nne_status concat_from_seq_run(nne_op_ctx *ctx) {
         }
     return NNE_OK;
 }
-NNE_OP_REGISTER(ConcatFromSequence, "", "ConcatFromSequence", concat_from_seq_run, 0);
+NNE_OP_DEFINE(ConcatFromSequence, "", "ConcatFromSequence", .infer = concat_from_seq_run, .run = concat_from_seq_kernel,
+              .state_size = sizeof(cfs_state));
 
 static nne_status split_to_seq_run(nne_op_ctx *ctx) {
     const nne_tensor *x = nne_ctx_input(ctx, 0), *sp = nne_ctx_input(ctx, 1);
@@ -260,12 +292,16 @@ NNE_OP_REGISTER(SplitToSequence, "", "SplitToSequence", split_to_seq_run, NNE_OP
 /* Optional values that hold a tensor are that tensor; an absent input is None. */
 static nne_status opt_has_run(nne_op_ctx *ctx) {
     nne_tensor *y;
-    NNE_TRY(nne_ctx_output(ctx, 0, NNE_DTYPE_BOOL, 0, NULL, &y));
-    if (nne_ctx_shape_only(ctx)) return NNE_OK;
-    *(uint8_t *)y->data = nne_ctx_input(ctx, 0) != NULL;
+    return nne_ctx_output(ctx, 0, NNE_DTYPE_BOOL, 0, NULL, &y);
+}
+
+static nne_status opt_has_kernel(const void *state, const nne_kernel_args *a) {
+    (void)state;
+    *(uint8_t *)a->out[0]->data = a->n_in > 0 && a->in[0] != NULL;
     return NNE_OK;
 }
-NNE_OP_REGISTER(OptionalHasElement, "", "OptionalHasElement", opt_has_run, NNE_OPF_SHAPE_ONLY);
+NNE_OP_DEFINE(OptionalHasElement, "", "OptionalHasElement", .infer = opt_has_run, .run = opt_has_kernel,
+              .flags = NNE_OPF_SHAPE_ONLY);
 
 static nne_status opt_get_run(nne_op_ctx *ctx) {
     const nne_tensor *x = nne_ctx_input(ctx, 0);
