@@ -146,69 +146,8 @@ uint16_t nne_f32_to_bf16(float f) {
     return (uint16_t)(x >> 16);
 }
 
-int64_t nne_tensor_get_i64(const nne_tensor *t, int64_t i) {
-    const void *p = t->data;
-    switch (t->dtype) {
-    case NNE_DTYPE_INT64: return ((const int64_t *)p)[i];
-    case NNE_DTYPE_INT32: return ((const int32_t *)p)[i];
-    case NNE_DTYPE_INT16: return ((const int16_t *)p)[i];
-    case NNE_DTYPE_INT8: return ((const int8_t *)p)[i];
-    case NNE_DTYPE_UINT8: case NNE_DTYPE_BOOL: return ((const uint8_t *)p)[i];
-    case NNE_DTYPE_UINT16: return ((const uint16_t *)p)[i];
-    case NNE_DTYPE_UINT32: return ((const uint32_t *)p)[i];
-    case NNE_DTYPE_UINT64: return (int64_t)((const uint64_t *)p)[i];
-    default: {
-        double d = nne_tensor_get_f64(t, i);
-        if (!(d == d)) return 0;
-        if (d >= 9.2e18) return INT64_MAX;
-        if (d <= -9.2e18) return INT64_MIN;
-        return (int64_t)d;
-    }
-    }
-}
-
-double nne_tensor_get_f64(const nne_tensor *t, int64_t i) {
-    const void *p = t->data;
-    switch (t->dtype) {
-    case NNE_DTYPE_FLOAT: return ((const float *)p)[i];
-    case NNE_DTYPE_DOUBLE: return ((const double *)p)[i];
-    case NNE_DTYPE_FLOAT16: return nne_f16_to_f32(((const uint16_t *)p)[i]);
-    case NNE_DTYPE_BFLOAT16: return nne_bf16_to_f32(((const uint16_t *)p)[i]);
-    case NNE_DTYPE_UINT64: return (double)((const uint64_t *)p)[i];
-    case NNE_DTYPE_STRING: case NNE_DTYPE_UNDEFINED: return 0;
-    default: return (double)nne_tensor_get_i64(t, i);
-    }
-}
-
-/* Saturating conversion of a double to an integer range (NaN -> 0). */
-static int64_t sat_i64(double v, double lo, double hi) {
-    if (!(v == v)) return 0;
-    if (v <= lo) return (int64_t)lo;
-    if (v >= hi) return (int64_t)hi;
-    return (int64_t)v;
-}
-
-void nne_tensor_set_f64(nne_tensor *t, int64_t i, double v) {
-    void *p = t->data;
-    switch (t->dtype) {
-    case NNE_DTYPE_FLOAT: ((float *)p)[i] = (float)v; break;
-    case NNE_DTYPE_DOUBLE: ((double *)p)[i] = v; break;
-    case NNE_DTYPE_FLOAT16: ((uint16_t *)p)[i] = nne_f32_to_f16((float)v); break;
-    case NNE_DTYPE_BFLOAT16: ((uint16_t *)p)[i] = nne_f32_to_bf16((float)v); break;
-    case NNE_DTYPE_INT64: ((int64_t *)p)[i] = sat_i64(v, -9223372036854775808.0, 9223372036854774784.0); break;
-    case NNE_DTYPE_INT32: ((int32_t *)p)[i] = (int32_t)sat_i64(v, INT32_MIN, INT32_MAX); break;
-    case NNE_DTYPE_INT16: ((int16_t *)p)[i] = (int16_t)sat_i64(v, INT16_MIN, INT16_MAX); break;
-    case NNE_DTYPE_INT8: ((int8_t *)p)[i] = (int8_t)sat_i64(v, INT8_MIN, INT8_MAX); break;
-    case NNE_DTYPE_UINT8: ((uint8_t *)p)[i] = (uint8_t)sat_i64(v, 0, UINT8_MAX); break;
-    case NNE_DTYPE_UINT16: ((uint16_t *)p)[i] = (uint16_t)sat_i64(v, 0, UINT16_MAX); break;
-    case NNE_DTYPE_UINT32: ((uint32_t *)p)[i] = (uint32_t)sat_i64(v, 0, UINT32_MAX); break;
-    case NNE_DTYPE_UINT64:
-        ((uint64_t *)p)[i] = (!(v == v) || v <= 0) ? 0 : v >= 18446744073709549568.0 ? UINT64_MAX : (uint64_t)v;
-        break;
-    case NNE_DTYPE_BOOL: ((uint8_t *)p)[i] = v != 0; break;
-    default: break;
-    }
-}
+/* nne_tensor_get_i64 / _get_f64 / _set_f64 live in dtype_io.c with the other
+ * element conversions. */
 
 const char *nne_dims_str(int ndim, const int64_t *dims, char *buf, size_t size) {
     size_t off = 0;

@@ -167,21 +167,21 @@ static nne_status clip_bound(nne_op_ctx *ctx, int i, nne_dtype dt, ew_k *k)
     switch (ew_class(dt)) {
     case EW_TF:
         if (i == 1)
-            k->lo_f = ew_ld_f(t->data, t->dtype, 0);
+            k->lo_f = nne_ld_f64(t->data, t->dtype, 0);
         else
-            k->hi_f = ew_ld_f(t->data, t->dtype, 0);
+            k->hi_f = nne_ld_f64(t->data, t->dtype, 0);
         break;
     case EW_TS:
         if (i == 1)
-            k->lo_i = ew_ld_i(t->data, t->dtype, 0);
+            k->lo_i = nne_ld_i64(t->data, t->dtype, 0);
         else
-            k->hi_i = ew_ld_i(t->data, t->dtype, 0);
+            k->hi_i = nne_ld_i64(t->data, t->dtype, 0);
         break;
     default:
         if (i == 1)
-            k->lo_u = ew_ld_u(t->data, t->dtype, 0);
+            k->lo_u = nne_ld_u64(t->data, t->dtype, 0);
         else
-            k->hi_u = ew_ld_u(t->data, t->dtype, 0);
+            k->hi_u = nne_ld_u64(t->data, t->dtype, 0);
         break;
     }
     return NNE_OK;
@@ -225,13 +225,13 @@ static nne_status clip_kernel(const void *state, const nne_kernel_args *a)
             continue;
         switch (ew_class(k.ta)) {
         case EW_TF:
-            *(i == 1 ? &k.lo_f : &k.hi_f) = ew_ld_f(t->data, t->dtype, 0);
+            *(i == 1 ? &k.lo_f : &k.hi_f) = nne_ld_f64(t->data, t->dtype, 0);
             break;
         case EW_TS:
-            *(i == 1 ? &k.lo_i : &k.hi_i) = ew_ld_i(t->data, t->dtype, 0);
+            *(i == 1 ? &k.lo_i : &k.hi_i) = nne_ld_i64(t->data, t->dtype, 0);
             break;
         default:
-            *(i == 1 ? &k.lo_u : &k.hi_u) = ew_ld_u(t->data, t->dtype, 0);
+            *(i == 1 ? &k.lo_u : &k.hi_u) = nne_ld_u64(t->data, t->dtype, 0);
             break;
         }
     }

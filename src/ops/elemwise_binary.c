@@ -110,7 +110,7 @@ static int64_t ew_ipow(int64_t b, int64_t e)
 }
 
 EW_BINARY_F32(pow_f32, powf(x, y))
-/* float base: the exponent of any dtype is loaded as double by ew_ld_f */
+/* float base: the exponent of any dtype is loaded as double by nne_ld_f64 */
 EW_BINARY_GF(pow_gf, pow(x, y))
 
 /* integer base: integer exponent -> exact power; float exponent -> pow() in
@@ -120,13 +120,13 @@ static void pow_gi(const ew_k *k, const void *ap, int64_t sa, const void *bp, in
 {
     int int_exp = ew_class(k->tb) != EW_TF;
     for (int64_t i = 0; i < n; i++) {
-        int64_t x = ew_ld_i(ap, k->ta, i * sa);
+        int64_t x = nne_ld_i64(ap, k->ta, i * sa);
         int64_t r;
         if (int_exp)
-            r = ew_ipow(x, ew_ld_i(bp, k->tb, i * sb));
+            r = ew_ipow(x, nne_ld_i64(bp, k->tb, i * sb));
         else
-            r = ew_f64_to_i64(pow((double)x, ew_ld_f(bp, k->tb, i * sb)));
-        ew_st_i(op, k->to, i, r);
+            r = nne_f64_to_i64_sat(pow((double)x, nne_ld_f64(bp, k->tb, i * sb)));
+        nne_st_i64(op, k->to, i, r);
     }
 }
 

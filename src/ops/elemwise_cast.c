@@ -74,9 +74,9 @@ static void cast_exec(const nne_tensor *x, nne_tensor *y, int64_t n)
     case PAIR(NNE_DTYPE_FLOAT16, NNE_DTYPE_FLOAT): CAST_LOOP(uint16_t, float, nne_f16_to_f32(v)); return;
     case PAIR(NNE_DTYPE_FLOAT, NNE_DTYPE_BFLOAT16): CAST_LOOP(float, uint16_t, nne_f32_to_bf16(v)); return;
     case PAIR(NNE_DTYPE_BFLOAT16, NNE_DTYPE_FLOAT): CAST_LOOP(uint16_t, float, nne_bf16_to_f32(v)); return;
-    case PAIR(NNE_DTYPE_FLOAT, NNE_DTYPE_INT64): CAST_LOOP(float, int64_t, ew_f64_to_i64(v)); return;
+    case PAIR(NNE_DTYPE_FLOAT, NNE_DTYPE_INT64): CAST_LOOP(float, int64_t, nne_f64_to_i64_sat(v)); return;
     case PAIR(NNE_DTYPE_FLOAT, NNE_DTYPE_INT32):
-        CAST_LOOP(float, int32_t, (int32_t)(uint32_t)(uint64_t)ew_f64_to_i64(v));
+        CAST_LOOP(float, int32_t, (int32_t)(uint32_t)(uint64_t)nne_f64_to_i64_sat(v));
         return;
     case PAIR(NNE_DTYPE_INT64, NNE_DTYPE_FLOAT): CAST_LOOP(int64_t, float, (float)v); return;
     case PAIR(NNE_DTYPE_INT32, NNE_DTYPE_FLOAT): CAST_LOOP(int32_t, float, (float)v); return;
@@ -86,24 +86,24 @@ static void cast_exec(const nne_tensor *x, nne_tensor *y, int64_t n)
     case PAIR(NNE_DTYPE_INT64, NNE_DTYPE_INT32): CAST_LOOP(int64_t, int32_t, (int32_t)(uint32_t)(uint64_t)v); return;
     case PAIR(NNE_DTYPE_INT32, NNE_DTYPE_INT64): CAST_LOOP(int32_t, int64_t, v); return;
     case PAIR(NNE_DTYPE_INT64, NNE_DTYPE_DOUBLE): CAST_LOOP(int64_t, double, (double)v); return;
-    case PAIR(NNE_DTYPE_DOUBLE, NNE_DTYPE_INT64): CAST_LOOP(double, int64_t, ew_f64_to_i64(v)); return;
+    case PAIR(NNE_DTYPE_DOUBLE, NNE_DTYPE_INT64): CAST_LOOP(double, int64_t, nne_f64_to_i64_sat(v)); return;
     default: break;
     }
     unsigned ci = ew_class(ti), co = ew_class(to);
     if (ci == EW_TF) {
         for (int64_t i = 0; i < n; i++)
-            ew_st_f(y->data, to, i, ew_ld_f(x->data, ti, i));
+            nne_st_f64(y->data, to, i, nne_ld_f64(x->data, ti, i), NNE_CVT_WRAP);
     } else if (to == NNE_DTYPE_FLOAT) { /* int -> float32 directly (no double rounding) */
         float *d = (float *)y->data;
         for (int64_t i = 0; i < n; i++)
-            d[i] = ci == EW_TS ? (float)ew_ld_i(x->data, ti, i) : (float)ew_ld_u(x->data, ti, i);
+            d[i] = ci == EW_TS ? (float)nne_ld_i64(x->data, ti, i) : (float)nne_ld_u64(x->data, ti, i);
     } else if (co == EW_TF) {
         for (int64_t i = 0; i < n; i++)
-            ew_st_f(y->data, to, i,
-                    ci == EW_TS ? (double)ew_ld_i(x->data, ti, i) : (double)ew_ld_u(x->data, ti, i));
+            nne_st_f64(y->data, to, i,
+                    ci == EW_TS ? (double)nne_ld_i64(x->data, ti, i) : (double)nne_ld_u64(x->data, ti, i), NNE_CVT_WRAP);
     } else { /* int/bool -> int/bool: sign- or zero-extend, keep the low bits */
         for (int64_t i = 0; i < n; i++)
-            ew_st_u(y->data, to, i, ew_ld_u(x->data, ti, i));
+            nne_st_u64(y->data, to, i, nne_ld_u64(x->data, ti, i));
     }
 }
 

@@ -3,10 +3,11 @@
  * activations, binary arithmetic/compare/logic, variadic, Where, Cast).
  *
  * Three pieces:
- *   1. Element access by dtype: ew_ld_f / ew_ld_i / ew_ld_u load element i of
- *      any supported dtype into a compute domain (double, int64, uint64);
- *      ew_st_f / ew_st_i / ew_st_u store back, converting without UB
- *      (float -> int saturates to int64 then wraps; int -> narrower int wraps).
+ *   1. Element access by dtype: core/dtype_io.h's nne_ld_f64 / nne_ld_i64 /
+ *      nne_ld_u64 load element i of any supported dtype into a compute
+ *      domain (double, int64, uint64); nne_st_f64 (NNE_CVT_WRAP) / nne_st_i64 /
+ *      nne_st_u64 store back, converting without UB (float -> int saturates
+ *      to int64 then wraps; int -> narrower int wraps).
  *   2. A broadcast iterator (ew_iter) that walks an output tensor in runs of
  *      its innermost (coalesced) dimension, giving for each operand the element
  *      offset of the run start and the element stride inside the run (0 on a
@@ -72,127 +73,11 @@ static inline size_t ew_esize(nne_dtype dt)
     }
 }
 
-/* double -> int64 without UB: NaN -> 0, out of range saturates. */
-static inline int64_t ew_f64_to_i64(double v)
-{
-    if (v != v) return 0;
-    if (v >= 9223372036854775808.0) return INT64_MAX;
-    if (v < -9223372036854775808.0) return INT64_MIN;
-    return (int64_t)v;
-}
-
-/* double -> uint64 bit pattern: negatives go through int64 (so -1.0 -> all
- * ones, as a wrapping cast would give), [2^63, 2^64) converts directly. */
-static inline uint64_t ew_f64_to_u64(double v)
-{
-    if (v >= 9223372036854775808.0) {
-        if (v >= 18446744073709551616.0) return UINT64_MAX;
-        return (uint64_t)v;
-    }
-    return (uint64_t)ew_f64_to_i64(v);
-}
-
-/* Element i as double (any supported dtype). */
-static inline double ew_ld_f(const void *p, nne_dtype dt, int64_t i)
-{
-    switch (dt) {
-    case NNE_DTYPE_FLOAT: return ((const float *)p)[i];
-    case NNE_DTYPE_DOUBLE: return ((const double *)p)[i];
-    case NNE_DTYPE_FLOAT16: return nne_f16_to_f32(((const uint16_t *)p)[i]);
-    case NNE_DTYPE_BFLOAT16: return nne_bf16_to_f32(((const uint16_t *)p)[i]);
-    case NNE_DTYPE_INT8: return ((const int8_t *)p)[i];
-    case NNE_DTYPE_INT16: return ((const int16_t *)p)[i];
-    case NNE_DTYPE_INT32: return ((const int32_t *)p)[i];
-    case NNE_DTYPE_INT64: return (double)((const int64_t *)p)[i];
-    case NNE_DTYPE_UINT8: return ((const uint8_t *)p)[i];
-    case NNE_DTYPE_UINT16: return ((const uint16_t *)p)[i];
-    case NNE_DTYPE_UINT32: return ((const uint32_t *)p)[i];
-    case NNE_DTYPE_UINT64: return (double)((const uint64_t *)p)[i];
-    case NNE_DTYPE_BOOL: return ((const uint8_t *)p)[i] != 0;
-    default: return 0.0;
-    }
-}
-
-/* Element i as uint64: unsigned/bool zero-extended, signed sign-extended
- * (two's complement bit pattern), floats converted with ew_f64_to_u64. */
-static inline uint64_t ew_ld_u(const void *p, nne_dtype dt, int64_t i)
-{
-    switch (dt) {
-    case NNE_DTYPE_INT8: return (uint64_t)(int64_t)((const int8_t *)p)[i];
-    case NNE_DTYPE_INT16: return (uint64_t)(int64_t)((const int16_t *)p)[i];
-    case NNE_DTYPE_INT32: return (uint64_t)(int64_t)((const int32_t *)p)[i];
-    case NNE_DTYPE_INT64: return (uint64_t)((const int64_t *)p)[i];
-    case NNE_DTYPE_UINT8: return ((const uint8_t *)p)[i];
-    case NNE_DTYPE_UINT16: return ((const uint16_t *)p)[i];
-    case NNE_DTYPE_UINT32: return ((const uint32_t *)p)[i];
-    case NNE_DTYPE_UINT64: return ((const uint64_t *)p)[i];
-    case NNE_DTYPE_BOOL: return ((const uint8_t *)p)[i] != 0;
-    default: return ew_f64_to_u64(ew_ld_f(p, dt, i));
-    }
-}
-
-/* Element i as int64: signed sign-extended, unsigned zero-extended (uint64
- * above INT64_MAX keeps its bit pattern), floats saturate. */
-static inline int64_t ew_ld_i(const void *p, nne_dtype dt, int64_t i)
-{
-    switch (dt) {
-    case NNE_DTYPE_INT8: return ((const int8_t *)p)[i];
-    case NNE_DTYPE_INT16: return ((const int16_t *)p)[i];
-    case NNE_DTYPE_INT32: return ((const int32_t *)p)[i];
-    case NNE_DTYPE_INT64: return ((const int64_t *)p)[i];
-    case NNE_DTYPE_UINT8: return ((const uint8_t *)p)[i];
-    case NNE_DTYPE_UINT16: return ((const uint16_t *)p)[i];
-    case NNE_DTYPE_UINT32: return ((const uint32_t *)p)[i];
-    case NNE_DTYPE_UINT64: {
-        int64_t v;
-        memcpy(&v, (const uint64_t *)p + i, sizeof v);
-        return v;
-    }
-    case NNE_DTYPE_BOOL: return ((const uint8_t *)p)[i] != 0;
-    default: return ew_f64_to_i64(ew_ld_f(p, dt, i));
-    }
-}
-
-/* Store v into element i of an integer/bool tensor, keeping the low bits
- * (bool: v != 0). For float dtypes v is taken as unsigned. */
-static inline void ew_st_u(void *p, nne_dtype dt, int64_t i, uint64_t v)
-{
-    switch (dt) {
-    case NNE_DTYPE_INT8: case NNE_DTYPE_UINT8: ((uint8_t *)p)[i] = (uint8_t)v; break;
-    case NNE_DTYPE_INT16: case NNE_DTYPE_UINT16: ((uint16_t *)p)[i] = (uint16_t)v; break;
-    case NNE_DTYPE_INT32: case NNE_DTYPE_UINT32: ((uint32_t *)p)[i] = (uint32_t)v; break;
-    case NNE_DTYPE_INT64: case NNE_DTYPE_UINT64: ((uint64_t *)p)[i] = v; break;
-    case NNE_DTYPE_BOOL: ((uint8_t *)p)[i] = v != 0; break;
-    case NNE_DTYPE_FLOAT: ((float *)p)[i] = (float)v; break;
-    case NNE_DTYPE_DOUBLE: ((double *)p)[i] = (double)v; break;
-    case NNE_DTYPE_FLOAT16: ((uint16_t *)p)[i] = nne_f32_to_f16((float)v); break;
-    case NNE_DTYPE_BFLOAT16: ((uint16_t *)p)[i] = nne_f32_to_bf16((float)v); break;
-    default: break;
-    }
-}
-
-/* Store v (any dtype target). Float -> int: see ew_f64_to_u64; bool: v != 0
- * (NaN is true, as Cast specifies). */
-static inline void ew_st_f(void *p, nne_dtype dt, int64_t i, double v)
-{
-    switch (dt) {
-    case NNE_DTYPE_FLOAT: ((float *)p)[i] = (float)v; break;
-    case NNE_DTYPE_DOUBLE: ((double *)p)[i] = v; break;
-    case NNE_DTYPE_FLOAT16: ((uint16_t *)p)[i] = nne_f32_to_f16((float)v); break;
-    case NNE_DTYPE_BFLOAT16: ((uint16_t *)p)[i] = nne_f32_to_bf16((float)v); break;
-    case NNE_DTYPE_BOOL: ((uint8_t *)p)[i] = v != 0.0; break;
-    default: ew_st_u(p, dt, i, ew_f64_to_u64(v)); break;
-    }
-}
-
-/* Store a signed value (float targets convert it as signed). */
-static inline void ew_st_i(void *p, nne_dtype dt, int64_t i, int64_t v)
-{
-    if (ew_class(dt) == EW_TF)
-        ew_st_f(p, dt, i, (double)v);
-    else
-        ew_st_u(p, dt, i, (uint64_t)v);
-}
+/* Element access by dtype is core/dtype_io.h's: nne_ld_f64 / nne_ld_i64 /
+ * nne_ld_u64 load element i into a compute domain, nne_st_f64 (NNE_CVT_WRAP:
+ * float -> int saturates to 64 bits then wraps, as Cast does) / nne_st_i64 /
+ * nne_st_u64 store back. */
+#include "core/dtype_io.h"
 
 /* Wrapping int64 arithmetic (two's complement, never UB). */
 static inline int64_t ew_u2i(uint64_t v)
@@ -398,9 +283,9 @@ static inline int ew_disjoint(const void *p, size_t pn, const void *q, size_t qn
             ST(yp, k->to, i, (EXPR));                                               \
         }                                                                           \
     }
-#define EW_UNARY_GF(name, EXPR) EW_UNARY_GEN_(name, double, ew_ld_f, ew_st_f, EXPR)
-#define EW_UNARY_GI(name, EXPR) EW_UNARY_GEN_(name, int64_t, ew_ld_i, ew_st_i, EXPR)
-#define EW_UNARY_GU(name, EXPR) EW_UNARY_GEN_(name, uint64_t, ew_ld_u, ew_st_u, EXPR)
+#define EW_UNARY_GF(name, EXPR) EW_UNARY_GEN_(name, double, nne_ld_f64, nne_st_f64_wrap, EXPR)
+#define EW_UNARY_GI(name, EXPR) EW_UNARY_GEN_(name, int64_t, nne_ld_i64, nne_st_i64, EXPR)
+#define EW_UNARY_GU(name, EXPR) EW_UNARY_GEN_(name, uint64_t, nne_ld_u64, nne_st_u64, EXPR)
 
 /* Typed binary kernel: restrict-qualified loops for same-shape and
  * scalar-broadcast runs, used when the output is disjoint from the inputs or
@@ -501,11 +386,11 @@ static inline void ew_st_b(void *p, nne_dtype dt, int64_t i, int v)
     (void)dt;
     ((uint8_t *)p)[i] = (uint8_t)(v != 0);
 }
-#define EW_BINARY_GF(name, EXPR) EW_BINARY_GEN_(name, double, ew_ld_f, ew_st_f, EXPR)
-#define EW_BINARY_GI(name, EXPR) EW_BINARY_GEN_(name, int64_t, ew_ld_i, ew_st_i, EXPR)
-#define EW_BINARY_GU(name, EXPR) EW_BINARY_GEN_(name, uint64_t, ew_ld_u, ew_st_u, EXPR)
-#define EW_BINARY_GF_B(name, EXPR) EW_BINARY_GEN_(name, double, ew_ld_f, ew_st_b, EXPR)
-#define EW_BINARY_GI_B(name, EXPR) EW_BINARY_GEN_(name, int64_t, ew_ld_i, ew_st_b, EXPR)
-#define EW_BINARY_GU_B(name, EXPR) EW_BINARY_GEN_(name, uint64_t, ew_ld_u, ew_st_b, EXPR)
+#define EW_BINARY_GF(name, EXPR) EW_BINARY_GEN_(name, double, nne_ld_f64, nne_st_f64_wrap, EXPR)
+#define EW_BINARY_GI(name, EXPR) EW_BINARY_GEN_(name, int64_t, nne_ld_i64, nne_st_i64, EXPR)
+#define EW_BINARY_GU(name, EXPR) EW_BINARY_GEN_(name, uint64_t, nne_ld_u64, nne_st_u64, EXPR)
+#define EW_BINARY_GF_B(name, EXPR) EW_BINARY_GEN_(name, double, nne_ld_f64, ew_st_b, EXPR)
+#define EW_BINARY_GI_B(name, EXPR) EW_BINARY_GEN_(name, int64_t, nne_ld_i64, ew_st_b, EXPR)
+#define EW_BINARY_GU_B(name, EXPR) EW_BINARY_GEN_(name, uint64_t, nne_ld_u64, ew_st_b, EXPR)
 
 #endif

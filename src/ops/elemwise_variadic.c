@@ -123,7 +123,7 @@ static nne_status variadic_kernel(const void *state, const nne_kernel_args *a)
                 p[i] /= fn_;
         } else {
             for (int64_t i = 0; i < cnt; i++)
-                ew_st_f(y->data, dt, i, ew_ld_f(y->data, dt, i) / n);
+                nne_st_f64(y->data, dt, i, nne_ld_f64(y->data, dt, i) / n, NNE_CVT_WRAP);
         }
     }
     return NNE_OK;

@@ -204,7 +204,7 @@ static nne_status eyelike_kernel(const void *state, const nne_kernel_args *a) {
     if (rows * cols == 0) return NNE_OK;
     memset(y->data, 0, (size_t)(rows * cols) * es);
     unsigned char one[16];
-    nne_tu_store_f64(dt, one, 1.0);
+    nne_st_f64(one, dt, 0, 1.0, NNE_CVT_WRAP);
     char *d = y->data;
     for (int64_t i = 0; i < rows; i++) {
         if (k > cols || k < -rows) break;
@@ -252,9 +252,9 @@ static nne_status range_run(nne_op_ctx *ctx) {
     double fs = 0, fd = 0;
     int64_t is = 0, id = 0;
     if (isf) {
-        fs = nne_tu_load_f64(dt, ts->data);
-        double fl = nne_tu_load_f64(dt, tl->data);
-        fd = nne_tu_load_f64(dt, td->data);
+        fs = nne_ld_f64(ts->data, dt, 0);
+        double fl = nne_ld_f64(tl->data, dt, 0);
+        fd = nne_ld_f64(td->data, dt, 0);
         if (fd == 0) return nne_ctx_fail(ctx, NNE_ERR_INVALID_ARG, "delta is 0");
         double c = ceil((fl - fs) / fd);
         if (c != c || c > 1e15)
@@ -262,9 +262,9 @@ static nne_status range_run(nne_op_ctx *ctx) {
                                 fs, fl, fd);
         n = c > 0 ? (int64_t)c : 0;
     } else {
-        is = nne_tu_load_i64(dt, ts->data);
-        int64_t il = nne_tu_load_i64(dt, tl->data);
-        id = nne_tu_load_i64(dt, td->data);
+        is = nne_ld_i64(ts->data, dt, 0);
+        int64_t il = nne_ld_i64(tl->data, dt, 0);
+        id = nne_ld_i64(td->data, dt, 0);
         if (id == 0) return nne_ctx_fail(ctx, NNE_ERR_INVALID_ARG, "delta is 0");
         uint64_t diff, step, cnt;
         if (id > 0 && il > is) {
@@ -305,20 +305,20 @@ static nne_status range_kernel(const void *state, const nne_kernel_args *a) {
     int half = dt == NNE_DTYPE_FLOAT16 || dt == NNE_DTYPE_BFLOAT16;
     if (st->half_acc) {
         /* accumulate in the half type itself */
-        unsigned char acc[2];
+        unsigned char acc[8]; /* 2 used; 8 so the generic load sees room for any dtype */
         memcpy(acc, ts->data, 2);
         for (int64_t i = 0; i < n; i++) {
             memcpy(d + (size_t)i * es, acc, 2);
-            nne_tu_store_f64(dt, acc, (float)nne_tu_load_f64(dt, acc) + (float)fd);
+            nne_st_f64(acc, dt, 0, (float)nne_ld_f64(acc, dt, 0) + (float)fd, NNE_CVT_WRAP);
         }
     } else if (half || dt == NNE_DTYPE_FLOAT) {
         float s = (float)fs, dd = (float)fd;
-        for (int64_t i = 0; i < n; i++) nne_tu_store_f64(dt, d + (size_t)i * es, s + (float)i * dd);
+        for (int64_t i = 0; i < n; i++) nne_st_f64(d + (size_t)i * es, dt, 0, s + (float)i * dd, NNE_CVT_WRAP);
     } else if (isf) {
-        for (int64_t i = 0; i < n; i++) nne_tu_store_f64(dt, d + (size_t)i * es, fs + (double)i * fd);
+        for (int64_t i = 0; i < n; i++) nne_st_f64(d + (size_t)i * es, dt, 0, fs + (double)i * fd, NNE_CVT_WRAP);
     } else {
         for (int64_t i = 0; i < n; i++)
-            nne_tu_store_i64(dt, d + (size_t)i * es, (int64_t)((uint64_t)is + (uint64_t)i * (uint64_t)id));
+            nne_st_i64(d + (size_t)i * es, dt, 0, (int64_t)((uint64_t)is + (uint64_t)i * (uint64_t)id));
     }
     return NNE_OK;
 }

@@ -76,9 +76,9 @@ static nne_status det_kernel(const void *state, const nne_kernel_args *args) {
     double *a = args->scratch;
     int64_t batch = nne_tensor_numel(Y);
     for (int64_t b = 0; b < batch; b++) {
-        nne_la_load_f64(X, b * n * n, 1, n * n, a);
+        nne_load_f64(X, b * n * n, 1, n * n, a);
         double d = det_lu(a, n);
-        nne_la_store_f64(Y, b, 1, 1, &d);
+        nne_store_f64(Y, b, 1, 1, &d, NNE_CVT_SAT);
     }
     return NNE_OK;
 }

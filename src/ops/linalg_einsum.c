@@ -417,7 +417,7 @@ static nne_status einsum_kernel(const void *state, const nne_kernel_args *args) 
     for (int i = 0; i < ep->nin; i++) {
         const nne_tensor *t = args->in[i];
         int64_t n = nne_tensor_numel(t);
-        nne_la_load_f64(t, 0, 1, n, xin + off);
+        nne_load_f64(t, 0, 1, n, xin + off);
         xp[i] = xin + off;
         off += n;
     }
@@ -455,7 +455,7 @@ static nne_status einsum_kernel(const void *state, const nne_kernel_args *args) 
             oidx[a] = 0;
         }
     }
-    nne_la_store_f64(Y, 0, 1, ny, acc);
+    nne_store_f64(Y, 0, 1, ny, acc, NNE_CVT_SAT);
     return NNE_OK;
 }
 

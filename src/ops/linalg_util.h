@@ -1,7 +1,7 @@
 /*
  * linalg_util.h - helpers shared by the linalg / reduction / softmax /
- * quantization ops: strided loads and stores of any numeric dtype as
- * double, float or int64, and axes parsing for the Reduce* family.
+ * quantization ops: dtype checks, scratch carving, round half to even,
+ * packing B for the blocked GEMM.
  */
 #ifndef NNE_OPS_LINALG_UTIL_H
 #define NNE_OPS_LINALG_UTIL_H
@@ -9,17 +9,22 @@
 #include "ops/op.h"
 #include "kernels/dispatch.h"
 
-/* dst[i] = t[start + i*stride] converted, for i < n. */
-void nne_la_load_f64(const nne_tensor *t, int64_t start, int64_t stride, int64_t n, double *dst);
-void nne_la_load_f32(const nne_tensor *t, int64_t start, int64_t stride, int64_t n, float *dst);
-void nne_la_load_i64(const nne_tensor *t, int64_t start, int64_t stride, int64_t n, int64_t *dst);
-/* t[start + i*stride] = src[i]; integer outputs round toward zero and
- * saturate to the dtype range (NaN -> 0); bool stores v != 0. */
-void nne_la_store_f64(nne_tensor *t, int64_t start, int64_t stride, int64_t n, const double *src);
-void nne_la_store_f32(nne_tensor *t, int64_t start, int64_t stride, int64_t n, const float *src);
-/* Integer store with wrap-around (C conversion of the low bits). */
-void nne_la_store_i64(nne_tensor *t, int64_t start, int64_t stride, int64_t n, const int64_t *src);
-
+/* Element loads and stores are core/dtype_io.h's (nne_load_f64 ...,
+ * nne_store_f64 with NNE_CVT_SAT). The names below are kept only for
+ * linalg_gemm_op.c, linalg_matmul.c and nn_softmax.c until they are renamed
+ * (their kernels are being rewritten in parallel); new code uses the core
+ * names. */
+#include "core/dtype_io.h"
+#define nne_la_load_f64 nne_load_f64
+#define nne_la_load_f32 nne_load_f32
+#define nne_la_load_i64 nne_load_i64
+#define nne_la_store_i64 nne_store_i64
+static inline void nne_la_store_f64(nne_tensor *t, int64_t start, int64_t stride, int64_t n, const double *src) {
+    nne_store_f64(t, start, stride, n, src, NNE_CVT_SAT);
+}
+static inline void nne_la_store_f32(nne_tensor *t, int64_t start, int64_t stride, int64_t n, const float *src) {
+    nne_store_f32(t, start, stride, n, src, NNE_CVT_SAT);
+}
 /* 1 for a dtype whose elements nne_la_* can read and write. */
 int nne_la_dtype_ok(nne_dtype dt);
 /* Fails with NNE_ERR_UNSUPPORTED unless dt is one of the listed dtypes

@@ -221,7 +221,7 @@ static nne_status tfidf_kernel(const void *state, const nne_kernel_args *args) {
                 int64_t step = s + 1;
                 for (int64_t i = 0; i + (n - 1) * step < C; i++) {
                     for (int64_t k = 0; k < n; k++)
-                        cand[k] = nne_tu_load_i64(x->dtype, row + (size_t)(i + k * step) * xs);
+                        cand[k] = nne_ld_i64(row + (size_t)(i + k * step) * xs, x->dtype, 0);
                     /* lower bound among the sorted n-grams of this level */
                     int64_t lo = 0, hi = lcount;
                     while (lo < hi) {

@@ -294,7 +294,7 @@ static nne_status attention_kernel(const void *state, const nne_kernel_args *arg
     for (int64_t b = 0; b < a.B; b++) {
         for (int64_t h = 0; h < a.Hq; h++) {
             for (int64_t s = 0; s < a.Sq; s++) {
-                nne_la_load_f32(Q, qkv_off(&a, a.three_d, a.Hq, a.Sq, a.D, b, h, s), 1, a.D,
+                nne_load_f32(Q, qkv_off(&a, a.three_d, a.Hq, a.Sq, a.D, b, h, s), 1, a.D,
                                 qf + ((b * a.Hq + h) * a.Sq + s) * a.D);
             }
         }
@@ -303,18 +303,18 @@ static nne_status attention_kernel(const void *state, const nne_kernel_args *arg
                 float *kd = kf + ((b * a.Hkv + h) * a.T + t) * a.D;
                 float *vd = vf + ((b * a.Hkv + h) * a.T + t) * a.Dv;
                 if (t < a.P) {
-                    nne_la_load_f32(PK, ((b * a.Hkv + h) * a.P + t) * a.D, 1, a.D, kd);
-                    nne_la_load_f32(PV, ((b * a.Hkv + h) * a.P + t) * a.Dv, 1, a.Dv, vd);
+                    nne_load_f32(PK, ((b * a.Hkv + h) * a.P + t) * a.D, 1, a.D, kd);
+                    nne_load_f32(PV, ((b * a.Hkv + h) * a.P + t) * a.Dv, 1, a.Dv, vd);
                 } else {
                     int64_t s = t - a.P;
-                    nne_la_load_f32(K, qkv_off(&a, a.three_d, a.Hkv, a.Skv, a.D, b, h, s), 1, a.D, kd);
-                    nne_la_load_f32(V, qkv_off(&a, a.three_d, a.Hkv, a.Skv, a.Dv, b, h, s), 1, a.Dv, vd);
+                    nne_load_f32(K, qkv_off(&a, a.three_d, a.Hkv, a.Skv, a.D, b, h, s), 1, a.D, kd);
+                    nne_load_f32(V, qkv_off(&a, a.three_d, a.Hkv, a.Skv, a.Dv, b, h, s), 1, a.Dv, vd);
                 }
             }
         }
     }
-    if (PKo) nne_la_store_f32(PKo, 0, 1, nk, kf);
-    if (PVo) nne_la_store_f32(PVo, 0, 1, nv, vf);
+    if (PKo) nne_store_f32(PKo, 0, 1, nk, kf, NNE_CVT_SAT);
+    if (PVo) nne_store_f32(PVo, 0, 1, nv, vf, NNE_CVT_SAT);
 
     double *mrow = row, *srow = row + a.T, *orow = row + 2 * a.T;
     int64_t grp = a.Hq / a.Hkv;
@@ -342,7 +342,7 @@ static nne_status attention_kernel(const void *state, const nne_kernel_args *arg
                 for (int64_t j = 0; j < a.T; j++) mrow[j] = 0.0;
                 if (M) {
                     int64_t mo = b * mstr[0] + h * mstr[1] + i * mstr[2];
-                    nne_la_load_f64(M, mo, 1, Lm, mrow);
+                    nne_load_f64(M, mo, 1, Lm, mrow);
                     if (M->dtype == NNE_DTYPE_BOOL) {
                         for (int64_t j = 0; j < Lm; j++) mrow[j] = mrow[j] != 0.0 ? 0.0 : -INFINITY;
                     }
@@ -387,13 +387,13 @@ static nne_status attention_kernel(const void *state, const nne_kernel_args *arg
                         if (QKo && mode == 3) orow[j] = p;
                     }
                 }
-                if (QKo) nne_la_store_f64(QKo, ((b * a.Hq + h) * a.Sq + i) * a.T, 1, a.T, orow);
+                if (QKo) nne_store_f64(QKo, ((b * a.Hq + h) * a.Sq + i) * a.T, 1, a.T, orow, NNE_CVT_SAT);
             }
             /* Y = P V */
             nne_gemm_f32(a.Sq, a.Dv, a.T, 1.0f, pr, a.T, 1, vh, a.Dv, 1, 0.0f, yf, a.Dv, gs);
             for (int64_t s = 0; s < a.Sq; s++) {
-                nne_la_store_f32(Y, qkv_off(&a, a.three_d, a.Hq, a.Sq, a.Dv, b, h, s), 1, a.Dv,
-                                 yf + s * a.Dv);
+                nne_store_f32(Y, qkv_off(&a, a.three_d, a.Hq, a.Sq, a.Dv, b, h, s), 1, a.Dv,
+                                 yf + s * a.Dv, NNE_CVT_SAT);
             }
         }
     }

@@ -112,13 +112,13 @@ static nne_status col2im_kernel(const void *state, const nne_kernel_args *a) {
     void *base = a->scratch;
     if (nne_tensor_numel(Y) == 0) return NNE_OK;
     double *xd = (double *)((char *)base + xo), *yd = (double *)((char *)base + yo);
-    nn_load_f64(X, 0, nne_tensor_numel(X), xd);
+    nne_load_f64(X, 0, 1, nne_tensor_numel(X), xd);
     int64_t ny = nne_tensor_numel(Y);
     for (int64_t i = 0; i < ny; i++) yd[i] = 0.0;
     int64_t isz = nn_prod(g.nimg, n);
     for (int64_t b = 0; b < X->dims[0]; b++)
         nne_col2im_f64(&g, xd + b * C * taps * L, C, 0, g.ncol[0], yd + b * C * isz);
-    nn_store_f64(Y, 0, ny, yd);
+    nne_store_f64(Y, 0, 1, ny, yd, NNE_CVT_RNE);
     return NNE_OK;
 }
 
@@ -342,7 +342,7 @@ static nne_status deformconv_kernel(const void *state, const nne_kernel_args *a)
                          yg, outsp, pack);
         }
     }
-    if (X->dtype != NNE_DTYPE_FLOAT) nn_store_f32(Y, 0, nne_tensor_numel(Y), y);
+    if (X->dtype != NNE_DTYPE_FLOAT) nne_store_f32(Y, 0, 1, nne_tensor_numel(Y), y, NNE_CVT_RNE);
     return NNE_OK;
 }
 
@@ -428,11 +428,11 @@ static nne_status causalconv_kernel(const void *state, const nne_kernel_args *a)
     double *yr = (double *)((char *)base + yo);
     for (int64_t b = 0; b < Bn; b++)
         for (int64_t ch = 0; ch < C; ch++) {
-            if (PS) nn_load_f64(PS, (b * C + ch) * (K - 1), K - 1, pad);
+            if (PS) nne_load_f64(PS, (b * C + ch) * (K - 1), 1, K - 1, pad);
             else
                 for (int64_t i = 0; i < K - 1; i++) pad[i] = 0.0;
-            nn_load_f64(X, (b * C + ch) * L, L, pad + K - 1);
-            nn_load_f64(W, ch * K, K, wk);
+            nne_load_f64(X, (b * C + ch) * L, 1, L, pad + K - 1);
+            nne_load_f64(W, ch * K, 1, K, wk);
             double bv = B ? nne_tensor_get_f64(B, ch) : 0.0;
             for (int64_t t = 0; t < L; t++) {
                 double acc = bv;
@@ -440,8 +440,8 @@ static nne_status causalconv_kernel(const void *state, const nne_kernel_args *a)
                 if (silu) acc = acc / (1.0 + exp(-acc));
                 yr[t] = acc;
             }
-            nn_store_f64(Y, (b * C + ch) * L, L, yr);
-            if (S && S->data && K > 1) nn_store_f64(S, (b * C + ch) * (K - 1), K - 1, pad + L);
+            nne_store_f64(Y, (b * C + ch) * L, 1, L, yr, NNE_CVT_RNE);
+            if (S && S->data && K > 1) nne_store_f64(S, (b * C + ch) * (K - 1), 1, K - 1, pad + L, NNE_CVT_RNE);
         }
     return NNE_OK;
 }

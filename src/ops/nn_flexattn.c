@@ -176,18 +176,18 @@ static nne_status flexattention_kernel(const void *state, const nne_kernel_args 
     /* 1. scores */
     for (int64_t b = 0; b < B; b++) {
         for (int64_t hk = 0; hk < Hkv; hk++) {
-            nne_la_load_f64(K, (b * Hkv + hk) * S * E, 1, S * E, kb);
+            nne_load_f64(K, (b * Hkv + hk) * S * E, 1, S * E, kb);
             for (int64_t h = hk * G; h < (hk + 1) * G; h++) {
                 for (int64_t l = 0; l < L; l++) {
                     int64_t qr = (b * Hq + h) * L + l;
-                    nne_la_load_f64(Q, qr * E, 1, E, qb);
+                    nne_load_f64(Q, qr * E, 1, E, qb);
                     for (int64_t s = 0; s < S; s++) {
                         const double *kr = kb + s * E;
                         double acc = 0.0;
                         for (int64_t e = 0; e < E; e++) acc += qb[e] * kr[e];
                         row[s] = acc * scale;
                     }
-                    nne_la_store_f64(&sc, qr * S, 1, S, row);
+                    nne_store_f64(&sc, qr * S, 1, S, row, NNE_CVT_SAT);
                 }
             }
         }
@@ -195,7 +195,7 @@ static nne_status flexattention_kernel(const void *state, const nne_kernel_args 
     if (smod) NNE_TRY(run_mod(ctx, smod, "score_mod", &sc));
     /* 2. softmax per row */
     for (int64_t r = 0; r < B * Hq * L; r++) {
-        nne_la_load_f64(&sc, r * S, 1, S, row);
+        nne_load_f64(&sc, r * S, 1, S, row);
         double mx = -INFINITY, sum = 0.0;
         for (int64_t s = 0; s < S; s++) if (row[s] > mx) mx = row[s];
         if (mx == -INFINITY) {
@@ -204,24 +204,24 @@ static nne_status flexattention_kernel(const void *state, const nne_kernel_args 
             for (int64_t s = 0; s < S; s++) sum += (row[s] = exp(row[s] - mx));
             for (int64_t s = 0; s < S; s++) row[s] /= sum;
         }
-        nne_la_store_f64(&sc, r * S, 1, S, row);
+        nne_store_f64(&sc, r * S, 1, S, row, NNE_CVT_SAT);
     }
     if (pmod) NNE_TRY(run_mod(ctx, pmod, "prob_mod", &sc));
     /* 3. Y = probs V */
     for (int64_t b = 0; b < B; b++) {
         for (int64_t hk = 0; hk < Hkv; hk++) {
-            nne_la_load_f64(V, (b * Hkv + hk) * S * Ev, 1, S * Ev, vb);
+            nne_load_f64(V, (b * Hkv + hk) * S * Ev, 1, S * Ev, vb);
             for (int64_t h = hk * G; h < (hk + 1) * G; h++) {
                 for (int64_t l = 0; l < L; l++) {
                     int64_t qr = (b * Hq + h) * L + l;
-                    nne_la_load_f64(&sc, qr * S, 1, S, row);
+                    nne_load_f64(&sc, qr * S, 1, S, row);
                     for (int64_t e = 0; e < Ev; e++) yb[e] = 0.0;
                     for (int64_t s = 0; s < S; s++) {
                         const double *vr = vb + s * Ev;
                         double p = row[s];
                         for (int64_t e = 0; e < Ev; e++) yb[e] += p * vr[e];
                     }
-                    nne_la_store_f64(Y, qr * Ev, 1, Ev, yb);
+                    nne_store_f64(Y, qr * Ev, 1, Ev, yb, NNE_CVT_SAT);
                 }
             }
         }

@@ -184,21 +184,21 @@ static nne_status linattn_kernel(const void *state, const nne_kernel_args *a) {
     char *scr = a->scratch;
     double *S = (double *)(scr + os), *q = (double *)(scr + oq), *k = (double *)(scr + ok_);
     double *v = (double *)(scr + ov), *g = (double *)(scr + og), *o = (double *)(scr + oo);
-    if (PS) nne_la_load_f64(PS, 0, 1, nst, S);
+    if (PS) nne_load_f64(PS, 0, 1, nst, S);
     else memset(S, 0, (size_t)nst * sizeof(double));
     int64_t grp = Hq / Hkv;
     for (int64_t b = 0; b < B; b++) {
         for (int64_t t = 0; t < T; t++) {
             for (int64_t h = 0; h < Hkv; h++) {
                 double *Sh = S + (b * Hkv + h) * dk * dv;
-                nne_la_load_f64(K, (b * T + t) * Hkv * dk + h * dk, 1, dk, k);
-                nne_la_load_f64(V, (b * T + t) * Hkv * dv + h * dv, 1, dv, v);
+                nne_load_f64(K, (b * T + t) * Hkv * dk + h * dk, 1, dk, k);
+                nne_load_f64(V, (b * T + t) * Hkv * dv + h * dv, 1, dv, v);
                 if (gated) {
                     if (g_per_dim) {
-                        nne_la_load_f64(G, (b * T + t) * Hkv * dk + h * dk, 1, dk, g);
+                        nne_load_f64(G, (b * T + t) * Hkv * dk + h * dk, 1, dk, g);
                     } else {
                         int64_t gi = (b * T + t) * G->dims[2] + (G->dims[2] == Hkv ? h : h * dk);
-                        nne_la_load_f64(G, gi, 1, 1, g);
+                        nne_load_f64(G, gi, 1, 1, g);
                         for (int64_t i = 1; i < dk; i++) g[i] = g[0];
                     }
                     for (int64_t i = 0; i < dk; i++) {
@@ -208,7 +208,7 @@ static nne_status linattn_kernel(const void *state, const nne_kernel_args *a) {
                 }
                 if (delta) {
                     double beta;
-                    nne_la_load_f64(BE, (b * T + t) * beta_h + (beta_h == 1 ? 0 : h), 1, 1, &beta);
+                    nne_load_f64(BE, (b * T + t) * beta_h + (beta_h == 1 ? 0 : h), 1, 1, &beta);
                     /* v - S^T k, then S += beta * k (.)^T */
                     for (int64_t j = 0; j < dv; j++) o[j] = v[j];
                     for (int64_t i = 0; i < dk; i++) {
@@ -225,18 +225,18 @@ static nne_status linattn_kernel(const void *state, const nne_kernel_args *a) {
                 }
                 for (int64_t r = 0; r < grp; r++) {
                     int64_t hq = h * grp + r;
-                    nne_la_load_f64(Q, (b * T + t) * Hq * dk + hq * dk, 1, dk, q);
+                    nne_load_f64(Q, (b * T + t) * Hq * dk + hq * dk, 1, dk, q);
                     for (int64_t j = 0; j < dv; j++) o[j] = 0.0;
                     for (int64_t i = 0; i < dk; i++) {
                         for (int64_t j = 0; j < dv; j++) o[j] += q[i] * Sh[i * dv + j];
                     }
                     for (int64_t j = 0; j < dv; j++) o[j] *= scale;
-                    nne_la_store_f64(O, (b * T + t) * Hq * dv + hq * dv, 1, dv, o);
+                    nne_store_f64(O, (b * T + t) * Hq * dv + hq * dv, 1, dv, o, NNE_CVT_SAT);
                 }
             }
         }
     }
-    if (PSo) nne_la_store_f64(PSo, 0, 1, nst, S);
+    if (PSo) nne_store_f64(PSo, 0, 1, nst, S, NNE_CVT_SAT);
     return NNE_OK;
 }
 

@@ -128,7 +128,7 @@ static nne_status loss_kernel(const void *state, const nne_kernel_args *a) {
     nne_op_ctx *ctx = a->ctx;
     double *lp = (double *)(scr + olp), *loss = (double *)(scr + olo), *wv = (double *)(scr + ow);
 
-    nne_la_load_f64(X, 0, 1, nx, lp);
+    nne_load_f64(X, 0, 1, nx, lp);
     if (sce) {
         /* log-softmax over the class axis: stride D */
         for (int64_t n = 0; n < N; n++) {
@@ -143,9 +143,9 @@ static nne_status loss_kernel(const void *state, const nne_kernel_args *a) {
                 for (int64_t c = 0; c < C; c++) r[c * D] -= ls;
             }
         }
-        if (LP) nne_la_store_f64(LP, 0, 1, nx, lp);
+        if (LP) nne_store_f64(LP, 0, 1, nx, lp, NNE_CVT_SAT);
     }
-    if (W) nne_la_load_f64(W, 0, 1, C, wv);
+    if (W) nne_load_f64(W, 0, 1, C, wv);
     double tsum = 0.0, wsum = 0.0;
     for (int64_t n = 0; n < N; n++) {
         for (int64_t d = 0; d < D; d++) {
@@ -168,10 +168,10 @@ static nne_status loss_kernel(const void *state, const nne_kernel_args *a) {
         }
     }
     if (red == RED_NONE) {
-        nne_la_store_f64(Y, 0, 1, nt, loss);
+        nne_store_f64(Y, 0, 1, nt, loss, NNE_CVT_SAT);
     } else {
         double v = red == RED_SUM ? tsum : tsum / wsum;
-        nne_la_store_f64(Y, 0, 1, 1, &v);
+        nne_store_f64(Y, 0, 1, 1, &v, NNE_CVT_SAT);
     }
     return NNE_OK;
 }

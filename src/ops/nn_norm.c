@@ -153,7 +153,7 @@ static nne_status batchnorm_infer(nne_op_ctx *ctx) {
             return nne_ctx_fail(ctx, NNE_ERR_OUT_OF_MEMORY, "cannot allocate the folded parameters");
         double pv[4];
         for (int64_t p = 0; p < P; p++) {
-            for (int i = 0; i < 4; i++) nn_load_f64(prm[i], p, 1, &pv[i]);
+            for (int i = 0; i < 4; i++) nne_load_f64(prm[i], p, 1, 1, &pv[i]);
             /* as in the run: y = x * a + b, a and b in double, then float */
             double a = pv[0] / sqrt(pv[3] + eps);
             st->ab[p] = (float)a;
@@ -189,13 +189,13 @@ static nne_status batchnorm_kernel(const void *state, const nne_kernel_args *arg
     void *base = args->scratch;
     double *pv = (double *)((char *)base + po); /* scale, B, mean, var */
     double *ab = (double *)((char *)base + so); /* per-param multiplier, offset */
-    for (int i = 0; i < 4; i++) nn_load_f64(prm[i], 0, P, pv + i * P);
+    for (int i = 0; i < 4; i++) nne_load_f64(prm[i], 0, 1, P, pv + i * P);
     double *bmean = NULL, *bvar = NULL;
     double *xd = NULL, *yd = NULL;
     if (!fast) {
         xd = (double *)((char *)base + xo);
         yd = (double *)((char *)base + yo);
-        nn_load_f64(X, 0, nne_tensor_numel(X), xd);
+        nne_load_f64(X, 0, 1, nne_tensor_numel(X), xd);
     }
     if (training) {
         /* batch statistics per parameter; the mean/var slots of pv are
@@ -241,7 +241,7 @@ static nne_status batchnorm_kernel(const void *state, const nne_kernel_args *arg
     }
     if (!training)
         for (int i = 0; i < 4; i++)
-            if (O[i] && O[i]->data) nn_store_f64(O[i], 0, P, pv + ((i == 1 || i == 3) ? 3 : 2) * P);
+            if (O[i] && O[i]->data) nne_store_f64(O[i], 0, 1, P, pv + ((i == 1 || i == 3) ? 3 : 2) * P, NNE_CVT_RNE);
     /* y = x * a + b with a = scale / sqrt(var + eps), b = B - mean * a */
     double *A = ab, *Bb = ab + P;
     for (int64_t p = 0; p < P; p++) {
@@ -269,7 +269,7 @@ static nne_status batchnorm_kernel(const void *state, const nne_kernel_args *arg
                 int64_t p = spatial ? ch : ch * SP + s;
                 yd[i] = xd[i] * A[p] + Bb[p];
             }
-    nn_store_f64(Y, 0, nne_tensor_numel(Y), yd);
+    nne_store_f64(Y, 0, 1, nne_tensor_numel(Y), yd, NNE_CVT_RNE);
     return NNE_OK;
 }
 
@@ -355,9 +355,9 @@ static nne_status chan_norm_kernel(const void *state, const nne_kernel_args *a) 
     void *base = a->scratch;
     if (nne_tensor_numel(X) == 0) return NNE_OK;
     double *xd = (double *)((char *)base + xo), *sb = (double *)((char *)base + so);
-    nn_load_f64(X, 0, nne_tensor_numel(X), xd);
-    nn_load_f64(S, 0, ns, sb);
-    nn_load_f64(Bi, 0, nb, sb + ns);
+    nne_load_f64(X, 0, 1, nne_tensor_numel(X), xd);
+    nne_load_f64(S, 0, 1, ns, sb);
+    nne_load_f64(Bi, 0, 1, nb, sb + ns);
     norm_rows(xd, N * G, (C / G) * SP, eps, NULL, NULL);
     int64_t cpg = C / G;
     for (int64_t n = 0; n < N; n++)
@@ -367,7 +367,7 @@ static nne_status chan_norm_kernel(const void *state, const nne_kernel_args *a) 
             double *p = xd + (n * C + ch) * SP;
             for (int64_t s = 0; s < SP; s++) p[s] = p[s] * a + b;
         }
-    nn_store_f64(Y, 0, nne_tensor_numel(Y), xd);
+    nne_store_f64(Y, 0, 1, nne_tensor_numel(Y), xd, NNE_CVT_RNE);
     return NNE_OK;
 }
 
@@ -440,7 +440,7 @@ static nne_status last_axes_kernel(const void *state, const nne_kernel_args *a) 
     char *base = a->scratch;
     double *xd = (double *)(base + lst->xo), *st = (double *)(base + lst->mo);
     int64_t total = nne_tensor_numel(X);
-    nn_load_f64(X, 0, total, xd);
+    nne_load_f64(X, 0, 1, total, xd);
     if (rms) {
         for (int64_t r = 0; r < rows; r++) {
             double *p = xd + r * len, ss = 0.0;
@@ -463,9 +463,9 @@ static nne_status last_axes_kernel(const void *state, const nne_kernel_args *a) 
         bc_next(&si);
         xd[i] = v;
     }
-    nn_store_f64(Y, 0, total, xd);
-    if (Mo && Mo->data) nn_store_f64(Mo, 0, rows, st);
-    if (Io && Io->data) nn_store_f64(Io, 0, rows, st + rows);
+    nne_store_f64(Y, 0, 1, total, xd, NNE_CVT_RNE);
+    if (Mo && Mo->data) nne_store_f64(Mo, 0, 1, rows, st, NNE_CVT_RNE);
+    if (Io && Io->data) nne_store_f64(Io, 0, 1, rows, st + rows, NNE_CVT_RNE);
     return NNE_OK;
 }
 
@@ -510,7 +510,7 @@ static nne_status lrn_kernel(const void *state, const nne_kernel_args *a) {
     char *base = a->scratch;
     double *xd = (double *)(base + st->xo), *yd = (double *)(base + st->yo);
     int64_t total = nne_tensor_numel(X);
-    nn_load_f64(X, 0, total, xd);
+    nne_load_f64(X, 0, 1, total, xd);
     int64_t N = X->dims[0], C = X->dims[1], SP = 1;
     for (int i = 2; i < X->ndim; i++) SP *= X->dims[i];
     int64_t lo_off = (size - 1) / 2, hi_off = size - 1 - lo_off; /* floor, ceil of (size-1)/2 */
@@ -528,7 +528,7 @@ static nne_status lrn_kernel(const void *state, const nne_kernel_args *a) {
                 yd[i] = xd[i] / pow(bias + alpha / (double)size * sq, beta);
             }
         }
-    nn_store_f64(Y, 0, total, yd);
+    nne_store_f64(Y, 0, 1, total, yd, NNE_CVT_RNE);
     return NNE_OK;
 }
 
@@ -568,7 +568,7 @@ static nne_status lpnorm_kernel(const void *state, const nne_kernel_args *a) {
     int64_t p = st->p;
     double *xd = (double *)((char *)a->scratch + st->xo);
     int64_t total = nne_tensor_numel(X);
-    nn_load_f64(X, 0, total, xd);
+    nne_load_f64(X, 0, 1, total, xd);
     int64_t outer = 1, len = X->dims[axis], inner = 1;
     for (int i = 0; i < axis; i++) outer *= X->dims[i];
     for (int i = axis + 1; i < X->ndim; i++) inner *= X->dims[i];
@@ -579,7 +579,7 @@ static nne_status lpnorm_kernel(const void *state, const nne_kernel_args *a) {
             if (p == 2) nrm = sqrt(nrm);
             for (int64_t k = 0; k < len; k++) b[k * inner] = nrm != 0.0 ? b[k * inner] / nrm : 0.0;
         }
-    nn_store_f64(Y, 0, total, xd);
+    nne_store_f64(Y, 0, 1, total, xd, NNE_CVT_RNE);
     return NNE_OK;
 }
 
@@ -642,7 +642,7 @@ static nne_status mvn_kernel(const void *state, const nne_kernel_args *a) {
     char *base = a->scratch;
     double *xd = (double *)((char *)base + xo), *gs = (double *)((char *)base + go);
     int64_t total = nne_tensor_numel(X);
-    nn_load_f64(X, 0, total, xd);
+    nne_load_f64(X, 0, 1, total, xd);
     /* group index of each element: its coordinates on the kept axes */
     int64_t gstride[NNE_MAX_DIMS];
     int64_t acc = 1;
@@ -671,7 +671,7 @@ static nne_status mvn_kernel(const void *state, const nne_kernel_args *a) {
             }
         }
     }
-    nn_store_f64(Y, 0, total, xd);
+    nne_store_f64(Y, 0, 1, total, xd, NNE_CVT_RNE);
     return NNE_OK;
 }
 

@@ -268,7 +268,7 @@ static nne_status rs_kernel(const void *state, const nne_kernel_args *a) {
     }
     double *xd = lin ? (double *)((char *)base + xo) : NULL;
     double *yd = lin ? (double *)((char *)base + yo) : NULL;
-    if (lin) nn_load_f64(X, 0, nne_tensor_numel(X), xd);
+    if (lin) nne_load_f64(X, 0, 1, nne_tensor_numel(X), xd);
     int64_t oc[NNE_MAX_DIMS] = {0};
     for (int64_t e = 0; e < total; e++) {
         int outside = 0;
@@ -278,7 +278,7 @@ static nne_status rs_kernel(const void *state, const nne_kernel_args *a) {
             for (int d = 0; d < c->rank; d++) off += idx[d][oc[d]] * xstride[d];
             if (outside) {
                 double v = c->extrap;
-                nn_store_f64(Y, e, 1, &v);
+                nne_store_f64(Y, e, 1, 1, &v, NNE_CVT_RNE);
             } else {
                 memcpy((char *)Y->data + e * (int64_t)es, (const char *)X->data + off * (int64_t)es, es);
             }
@@ -311,7 +311,7 @@ static nne_status rs_kernel(const void *state, const nne_kernel_args *a) {
             oc[d] = 0;
         }
     }
-    if (lin) nn_store_f64(Y, 0, total, yd);
+    if (lin) nne_store_f64(Y, 0, 1, total, yd, NNE_CVT_RNE);
     return NNE_OK;
 }
 

@@ -161,11 +161,11 @@ static nne_status rotary_kernel(const void *state, const nne_kernel_args *a) {
             } else {
                 crow = (b * Sq + s) * half;
             }
-            nne_la_load_f32(C, crow, 1, half, cr);
-            nne_la_load_f32(S, crow, 1, half, sr);
+            nne_load_f32(C, crow, 1, half, cr);
+            nne_load_f32(S, crow, 1, half, sr);
             for (int64_t h = 0; h < H; h++) {
                 int64_t off = three ? ((b * Sq + s) * H + h) * Dh : ((b * H + h) * Sq + s) * Dh;
-                nne_la_load_f32(X, off, 1, Dh, xr);
+                nne_load_f32(X, off, 1, Dh, xr);
                 for (int64_t i = 0; i < half; i++) {
                     int64_t i1 = interleaved ? 2 * i : i, i2 = interleaved ? 2 * i + 1 : i + half;
                     float x1 = xr[i1], x2 = xr[i2];
@@ -173,7 +173,7 @@ static nne_status rotary_kernel(const void *state, const nne_kernel_args *a) {
                     yr[i2] = sr[i] * x1 + cr[i] * x2;
                 }
                 for (int64_t i = rd; i < Dh; i++) yr[i] = xr[i];
-                nne_la_store_f32(Y, off, 1, Dh, yr);
+                nne_store_f32(Y, off, 1, Dh, yr, NNE_CVT_SAT);
             }
         }
     }
@@ -225,10 +225,10 @@ static nne_status swiglu_kernel(const void *state, const nne_kernel_args *args) 
     double a[CHUNK], b[CHUNK];
     for (int64_t c = 0; c < n; c += CHUNK) {
         int64_t cn = n - c < CHUNK ? n - c : CHUNK;
-        nne_la_load_f64(A, c, 1, cn, a);
-        nne_la_load_f64(Bt, c, 1, cn, b);
+        nne_load_f64(A, c, 1, cn, a);
+        nne_load_f64(Bt, c, 1, cn, b);
         for (int64_t j = 0; j < cn; j++) a[j] = a[j] / (1.0 + exp(-alpha * a[j])) * b[j];
-        nne_la_store_f64(Y, c, 1, cn, a);
+        nne_store_f64(Y, c, 1, cn, a, NNE_CVT_SAT);
     }
     return NNE_OK;
 }

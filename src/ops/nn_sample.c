@@ -138,8 +138,8 @@ static nne_status gridsample_kernel(const void *state, const nne_kernel_args *a)
     if (nne_tensor_numel(Y) == 0) return NNE_OK;
     double *xd = (double *)((char *)base + xo), *gd = (double *)((char *)base + go);
     double *yd = (double *)((char *)base + yo);
-    nn_load_f64(X, 0, nne_tensor_numel(X), xd);
-    nn_load_f64(Gd, 0, nne_tensor_numel(Gd), gd);
+    nne_load_f64(X, 0, 1, nne_tensor_numel(X), xd);
+    nne_load_f64(Gd, 0, 1, nne_tensor_numel(Gd), gd);
     int64_t N = X->dims[0], C = X->dims[1];
     const int64_t *in = X->dims + 2;
     int64_t insp = nn_prod(in, r), outsp = nn_prod(od + 2, r);
@@ -211,7 +211,7 @@ static nne_status gridsample_kernel(const void *state, const nne_kernel_args *a)
                 yd[(n * C + ch) * outsp + o] = acc;
             }
         }
-    nn_store_f64(Y, 0, nne_tensor_numel(Y), yd);
+    nne_store_f64(Y, 0, 1, nne_tensor_numel(Y), yd, NNE_CVT_RNE);
     return NNE_OK;
 }
 
@@ -283,7 +283,7 @@ static nne_status affinegrid_kernel(const void *state, const nne_kernel_args *a)
     size_t yo = st->yo;
     void *base = a->scratch;
     double *th = (double *)((char *)base + to), *yd = (double *)((char *)base + yo);
-    nn_load_f64(T, 0, nne_tensor_numel(T), th);
+    nne_load_f64(T, 0, 1, nne_tensor_numel(T), th);
     int64_t sp = nn_prod(od + 1, r);
     for (int64_t n = 0; n < N; n++) {
         const double *m = th + n * r * (r + 1);
@@ -310,7 +310,7 @@ static nne_status affinegrid_kernel(const void *state, const nne_kernel_args *a)
             }
         }
     }
-    nn_store_f64(Y, 0, nne_tensor_numel(Y), yd);
+    nne_store_f64(Y, 0, 1, nne_tensor_numel(Y), yd, NNE_CVT_RNE);
     return NNE_OK;
 }
 
@@ -413,7 +413,7 @@ static nne_status roialign_kernel(const void *state, const nne_kernel_args *a) {
     void *base = a->scratch;
     nne_op_ctx *ctx = a->ctx;
     double *xd = (double *)((char *)base + xo), *yd = (double *)((char *)base + yo);
-    nn_load_f64(X, 0, nne_tensor_numel(X), xd);
+    nne_load_f64(X, 0, 1, nne_tensor_numel(X), xd);
     double off = half_pixel ? 0.5 : 0.0;
     for (int64_t ri = 0; ri < nr; ri++) {
         int64_t b = nne_tensor_get_i64(BI, ri);
@@ -498,7 +498,7 @@ static nne_status roialign_kernel(const void *state, const nne_kernel_args *a) {
                 }
         }
     }
-    nn_store_f64(Y, 0, nne_tensor_numel(Y), yd);
+    nne_store_f64(Y, 0, 1, nne_tensor_numel(Y), yd, NNE_CVT_RNE);
     return NNE_OK;
 }
 

@@ -9,18 +9,26 @@
 
 #include "ops/op.h"
 
-/* ---- dtype conversion ---- */
-
+/* ---- dtype conversion ----
+ * Element loads and stores are core/dtype_io.h's (nne_load_f64 ...). The
+ * names below are kept only for nn_conv.c and nn_pool.c until they are
+ * renamed (their kernels are being rewritten in parallel); new code uses
+ * the core names. */
+#include "core/dtype_io.h"
 /* Bytes of float scratch needed to hold a float copy of t (0 when t is float). */
 size_t nn_f32_copy_bytes(const nne_tensor *t);
-/* Convert n elements of t (any numeric dtype) starting at element `start` to float. */
-void nn_load_f32(const nne_tensor *t, int64_t start, int64_t n, float *dst);
-/* Store n floats into t at element `start`, converting to t's dtype (ints are
- * rounded to nearest-even and saturated). */
-void nn_store_f32(nne_tensor *t, int64_t start, int64_t n, const float *src);
-/* Same with doubles. */
-void nn_load_f64(const nne_tensor *t, int64_t start, int64_t n, double *dst);
-void nn_store_f64(nne_tensor *t, int64_t start, int64_t n, const double *src);
+static inline void nn_load_f32(const nne_tensor *t, int64_t start, int64_t n, float *dst) {
+    nne_load_f32(t, start, 1, n, dst);
+}
+static inline void nn_store_f32(nne_tensor *t, int64_t start, int64_t n, const float *src) {
+    nne_store_f32(t, start, 1, n, src, NNE_CVT_RNE);
+}
+static inline void nn_load_f64(const nne_tensor *t, int64_t start, int64_t n, double *dst) {
+    nne_load_f64(t, start, 1, n, dst);
+}
+static inline void nn_store_f64(nne_tensor *t, int64_t start, int64_t n, const double *src) {
+    nne_store_f64(t, start, 1, n, src, NNE_CVT_RNE);
+}
 /* 1 for float, double, float16, bfloat16. */
 int nn_is_float_dtype(nne_dtype dt);
 

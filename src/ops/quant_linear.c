@@ -195,8 +195,8 @@ static void q_params(const q_state *st, const nne_kernel_args *a, double **sv, d
     const nne_tensor *zp = a->n_in > 2 ? a->in[2] : NULL;
     *sv = (double *)(scr + st->osv);
     *zv = (double *)(scr + st->ozv);
-    nne_la_load_f64(a->in[1], 0, 1, st->ns, *sv);
-    if (zp) nne_la_load_f64(zp, 0, 1, st->ns, *zv);
+    nne_load_f64(a->in[1], 0, 1, st->ns, *sv);
+    if (zp) nne_load_f64(zp, 0, 1, st->ns, *zv);
     else memset(*zv, 0, (size_t)st->ns * sizeof(double));
 }
 
@@ -216,7 +216,7 @@ static nne_status quantizelinear_run(const void *state, const nne_kernel_args *a
             int64_t base = (o * g.D + k) * g.inner;
             for (int64_t c = 0; c < g.inner; c += CHUNK) {
                 int64_t cn = g.inner - c < CHUNK ? g.inner - c : CHUNK;
-                nne_la_load_f64(x, base + c, 1, cn, xb);
+                nne_load_f64(x, base + c, 1, cn, xb);
                 for (int64_t j = 0; j < cn; j++) {
                     int64_t pi = qparam_index(&g, o, k, c + j);
                     double q;
@@ -229,7 +229,7 @@ static nne_status quantizelinear_run(const void *state, const nne_kernel_args *a
                     if (!(q == q)) q = 0.0;
                     yb[j] = q < lo ? lo : (q > hi ? hi : q);
                 }
-                nne_la_store_f64(y, base + c, 1, cn, yb);
+                nne_store_f64(y, base + c, 1, cn, yb, NNE_CVT_SAT);
             }
         }
     }
@@ -286,14 +286,14 @@ static nne_status dequantizelinear_run(const void *state, const nne_kernel_args 
             int64_t base = (o * g.D + k) * g.inner;
             for (int64_t c = 0; c < g.inner; c += CHUNK) {
                 int64_t cn = g.inner - c < CHUNK ? g.inner - c : CHUNK;
-                nne_la_load_f64(x, base + c, 1, cn, xb);
+                nne_load_f64(x, base + c, 1, cn, xb);
                 for (int64_t j = 0; j < cn; j++) {
                     int64_t pi = qparam_index(&g, o, k, c + j);
                     double d = xb[j] - zv[pi];
                     if (ydt == NNE_DTYPE_DOUBLE) yb[j] = d * sv[pi];
                     else yb[j] = to_prec((float)d * (float)sv[pi], ydt);
                 }
-                nne_la_store_f64(y, base + c, 1, cn, yb);
+                nne_store_f64(y, base + c, 1, cn, yb, NNE_CVT_SAT);
             }
         }
     }
@@ -327,7 +327,7 @@ static nne_status dynamicquantizelinear_run(const void *state, const nne_kernel_
     float mn = 0.0f, mx = 0.0f;
     for (int64_t c = 0; c < n; c += CHUNK) {
         int64_t cn = n - c < CHUNK ? n - c : CHUNK;
-        nne_la_load_f64(x, c, 1, cn, xb);
+        nne_load_f64(x, c, 1, cn, xb);
         for (int64_t j = 0; j < cn; j++) {
             float v = (float)xb[j];
             if (v < mn) mn = v;
@@ -344,7 +344,7 @@ static nne_status dynamicquantizelinear_run(const void *state, const nne_kernel_
     if (!yo) return NNE_OK;
     for (int64_t c = 0; c < n; c += CHUNK) {
         int64_t cn = n - c < CHUNK ? n - c : CHUNK;
-        nne_la_load_f64(x, c, 1, cn, xb);
+        nne_load_f64(x, c, 1, cn, xb);
         for (int64_t j = 0; j < cn; j++) {
             double q = scale != 0.0f ? nne_la_round_even((double)((float)xb[j] / scale)) + zpd
                                      : zpd;

@@ -73,7 +73,7 @@ static nne_status arg_kernel(const void *state, const nne_kernel_args *a) {
             int bnan = 0;
             for (int64_t c = 0; c < n; c += CHUNK) {
                 int64_t cn = n - c < CHUNK ? n - c : CHUNK;
-                nne_la_load_f64(X, base + c * inner, inner, cn, buf);
+                nne_load_f64(X, base + c * inner, inner, cn, buf);
                 for (int64_t j = 0; j < cn; j++) {
                     double v = buf[j];
                     int64_t k = c + j;

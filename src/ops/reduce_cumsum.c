@@ -76,13 +76,13 @@ static nne_status cum_kernel(const void *state, const nne_kernel_args *a) {
             for (int64_t s = 0; s < n; s++) {
                 int64_t k = reverse ? n - 1 - s : s;
                 int64_t off = (o * n + k) * inner;
-                nne_la_load_f64(X, off, 1, inner, row);
+                nne_load_f64(X, off, 1, inner, row);
                 for (int64_t j = 0; j < inner; j++) {
                     double nv = prod ? acc[j] * row[j] : acc[j] + row[j];
                     row[j] = exclusive ? acc[j] : nv;
                     acc[j] = nv;
                 }
-                nne_la_store_f64(Y, off, 1, inner, row);
+                nne_store_f64(Y, off, 1, inner, row, NNE_CVT_SAT);
             }
         } else {
             uint64_t *acc = accv;
@@ -91,13 +91,13 @@ static nne_status cum_kernel(const void *state, const nne_kernel_args *a) {
             for (int64_t s = 0; s < n; s++) {
                 int64_t k = reverse ? n - 1 - s : s;
                 int64_t off = (o * n + k) * inner;
-                nne_la_load_i64(X, off, 1, inner, row);
+                nne_load_i64(X, off, 1, inner, row);
                 for (int64_t j = 0; j < inner; j++) {
                     uint64_t nv = prod ? acc[j] * (uint64_t)row[j] : acc[j] + (uint64_t)row[j];
                     row[j] = (int64_t)(exclusive ? acc[j] : nv);
                     acc[j] = nv;
                 }
-                nne_la_store_i64(Y, off, 1, inner, row);
+                nne_store_i64(Y, off, 1, inner, row);
             }
         }
     }

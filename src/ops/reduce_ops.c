@@ -69,7 +69,7 @@ static void reduce_pass(const nne_tensor *X, const red_shape *rs, int pass_op, d
     for (int64_t base = 0; base < total; base += inner) {
         for (int64_t c = 0; c < inner; c += CHUNK) {
             int64_t cn = inner - c < CHUNK ? inner - c : CHUNK;
-            nne_la_load_f64(X, base + c, 1, cn, buf);
+            nne_load_f64(X, base + c, 1, cn, buf);
             if (inner_red) {
                 double a = acc[ooff];
                 double sh = shift ? shift[ooff] : 0.0;
@@ -305,7 +305,7 @@ static nne_status reduce_kernel(const void *state, const nne_kernel_args *args) 
                 else ia[i] = is_u ? (int64_t)((uint64_t)ia[i] / (uint64_t)count) : ia[i] / count;
             }
         }
-        nne_la_store_i64(Y, 0, 1, ny, ia);
+        nne_store_i64(Y, 0, 1, ny, ia);
         return NNE_OK;
     }
 
@@ -335,7 +335,7 @@ static nne_status reduce_kernel(const void *state, const nne_kernel_args *args) 
         if (isint && op == R_MEAN && count == 0) v = 0.0;
         acc[i] = v;
     }
-    nne_la_store_f64(Y, 0, 1, ny, acc);
+    nne_store_f64(Y, 0, 1, ny, acc, NNE_CVT_SAT);
     return NNE_OK;
 }
 

@@ -101,7 +101,7 @@ typedef struct {
 } split_sizes;
 
 static int64_t part_size(const split_sizes *z, int i) {
-    if (z->t) return nne_tu_load_i64(z->t->dtype, (const char *)z->t->data + (size_t)i * nne_dtype_size(z->t->dtype));
+    if (z->t) return nne_ld_i64((const char *)z->t->data + (size_t)i * nne_dtype_size(z->t->dtype), z->t->dtype, 0);
     if (z->attr) return z->attr[i];
     return i == z->n - 1 ? z->last : z->chunk;
 }

@@ -16,7 +16,7 @@ static nne_status idx_tensor_ok(nne_op_ctx *ctx, const nne_tensor *ind) {
 }
 
 static int64_t idx_at(const nne_tensor *ind, int64_t i) {
-    return nne_tu_load_i64(ind->dtype, (const char *)ind->data + (size_t)i * nne_dtype_size(ind->dtype));
+    return nne_ld_i64((const char *)ind->data + (size_t)i * nne_dtype_size(ind->dtype), ind->dtype, 0);
 }
 
 static nne_status prologue(nne_op_ctx *ctx, const nne_tensor **x, const nne_tensor **ind, size_t *es) {

@@ -30,7 +30,7 @@ static nne_status onehot_run(nne_op_ctx *ctx) {
     NNE_TRY(nne_ctx_need_data(ctx, dep));
     if (nne_tensor_numel(dep) != 1)
         return nne_ctx_fail(ctx, NNE_ERR_INVALID_ARG, "depth must hold one value");
-    int64_t depth = nne_tu_load_i64(dep->dtype, dep->data);
+    int64_t depth = nne_ld_i64(dep->data, dep->dtype, 0);
     if (depth <= 0)
         return nne_ctx_fail(ctx, NNE_ERR_INVALID_ARG, "depth %lld must be positive", (long long)depth);
     int r = ind->ndim;
@@ -64,7 +64,7 @@ static nne_status onehot_kernel(const void *state, const nne_kernel_args *a) {
     const char *ip = ind->data;
     for (int64_t o = 0; o < outer; o++) {
         for (int64_t i = 0; i < inner; i++) {
-            int64_t v = nne_tu_load_i64(ind->dtype, ip + (size_t)(o * inner + i) * ies);
+            int64_t v = nne_ld_i64(ip + (size_t)(o * inner + i) * ies, ind->dtype, 0);
             if (v < 0) v += depth;
             if (v < 0 || v >= depth) continue;
             memcpy(d + (size_t)((o * depth + v) * inner + i) * es, on, es);

@@ -151,13 +151,13 @@ static nne_status pad_kernel(const void *state, const nne_kernel_args *a) {
     if (mode == PAD_CONSTANT) {
         unsigned char val[16] = {0};
         if (opset < 11) {
-            nne_tu_store_f64(x->dtype, val, pst->value);
+            nne_st_f64(val, x->dtype, 0, pst->value, NNE_CVT_WRAP);
         } else {
             /* the constant value is an input: data, read on every run */
             const nne_tensor *cv = a->n_in > 2 ? a->in[2] : NULL;
             if (cv && nne_tensor_numel(cv) > 0) {
                 if (cv->dtype == x->dtype) memcpy(val, cv->data, es);
-                else nne_tu_store_f64(x->dtype, val, nne_tu_load_f64(cv->dtype, cv->data));
+                else nne_st_f64(val, x->dtype, 0, nne_ld_f64(cv->data, cv->dtype, 0), NNE_CVT_WRAP);
             }
         }
         nne_tu_fill(y->data, val, es, on);

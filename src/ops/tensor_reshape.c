@@ -257,7 +257,7 @@ static nne_status dropout_run(nne_op_ctx *ctx) {
             if (rt && rt->data) {
                 if (nne_tensor_numel(rt) != 1)
                     return nne_ctx_fail(ctx, NNE_ERR_INVALID_ARG, "ratio must be a scalar");
-                ratio = nne_tu_load_f64(rt->dtype, rt->data);
+                ratio = nne_ld_f64(rt->data, rt->dtype, 0);
             }
             if (training && ratio > 0)
                 return nne_ctx_fail(ctx, NNE_ERR_UNSUPPORTED,
@@ -289,7 +289,7 @@ static nne_status dropout_kernel(const void *state, const nne_kernel_args *a) {
     if (mask && mdt != NNE_DTYPE_UNDEFINED) {
         size_t es = nne_dtype_size(mdt);
         unsigned char one[8];
-        nne_tu_store_f64(mdt, one, 1.0);
+        nne_st_f64(one, mdt, 0, 1.0, NNE_CVT_WRAP);
         nne_tu_fill(mask->data, one, es, nne_tensor_numel(x));
     }
     return NNE_OK;

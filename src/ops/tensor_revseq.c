@@ -67,7 +67,7 @@ static nne_status revseq_kernel(const void *state, const nne_kernel_args *a) {
     size_t lsz = nne_dtype_size(sl->dtype);
     /* element (t, b) lives at row t*nb + b (time major) or b*nt + t */
     for (int64_t b = 0; b < nb; b++) {
-        int64_t len = nne_tu_load_i64(sl->dtype, (const char *)sl->data + (size_t)b * lsz);
+        int64_t len = nne_ld_i64((const char *)sl->data + (size_t)b * lsz, sl->dtype, 0);
         if (len < 0 || len > nt)
             return nne_ctx_fail(ctx, NNE_ERR_INVALID_ARG,
                                 "sequence_lens[%lld] = %lld out of range: expected [0, %lld]",

@@ -27,7 +27,7 @@ static nne_status scatter_prologue(nne_op_ctx *ctx, const nne_tensor **x, const 
 }
 
 static int64_t idx_at(const nne_tensor *ind, int64_t i) {
-    return nne_tu_load_i64(ind->dtype, (const char *)ind->data + (size_t)i * nne_dtype_size(ind->dtype));
+    return nne_ld_i64((const char *)ind->data + (size_t)i * nne_dtype_size(ind->dtype), ind->dtype, 0);
 }
 
 static void copy_data(nne_tensor *y, const nne_tensor *x) {

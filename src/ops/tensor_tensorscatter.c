@@ -96,7 +96,7 @@ static nne_status tensorscatter_kernel(const void *state, const nne_kernel_args 
     if (blk == 0 || seq == 0 || B == 0 || per_batch == 0) return NNE_OK;
     size_t wsz = wi ? nne_dtype_size(wi->dtype) : 0;
     for (int64_t b = 0; b < B; b++) {
-        int64_t w = wi ? nne_tu_load_i64(wi->dtype, (const char *)wi->data + (size_t)b * wsz) : 0;
+        int64_t w = wi ? nne_ld_i64((const char *)wi->data + (size_t)b * wsz, wi->dtype, 0) : 0;
         if (circular) {
             if (maxlen == 0) continue;
             w %= maxlen;

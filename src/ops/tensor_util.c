@@ -151,7 +151,7 @@ nne_status nne_tu_read_ints(nne_op_ctx *ctx, const nne_tensor *t, const char *wh
         return nne_ctx_fail(ctx, NNE_ERR_INTERNAL, "%s: data not available", what);
     size_t es = nne_dtype_size(t->dtype);
     for (int64_t i = 0; i < cnt; i++)
-        out[i] = nne_tu_load_i64(t->dtype, (const char *)t->data + (size_t)i * es);
+        out[i] = nne_ld_i64((const char *)t->data + (size_t)i * es, t->dtype, 0);
     *n = cnt;
     return NNE_OK;
 }
@@ -165,7 +165,7 @@ nne_status nne_tu_read_scalar_i64(nne_op_ctx *ctx, const nne_tensor *t, const ch
         return nne_ctx_fail(ctx, NNE_ERR_INVALID_ARG, "%s must hold exactly one value, got %lld",
                             what, (long long)nne_tensor_numel(t));
     if (!t->data) return nne_ctx_fail(ctx, NNE_ERR_INTERNAL, "%s: data not available", what);
-    *out = nne_tu_load_i64(t->dtype, t->data);
+    *out = nne_ld_i64(t->data, t->dtype, 0);
     return NNE_OK;
 }
 
@@ -196,85 +196,9 @@ nne_status nne_tu_axes(nne_op_ctx *ctx, const int64_t *axes, int64_t n, int rank
     return NNE_OK;
 }
 
-/* ---- typed element access ---- */
-
-#define LD(T) do { T v_; memcpy(&v_, p, sizeof v_); return v_; } while (0)
-
-double nne_tu_load_f64(nne_dtype dt, const void *p) {
-    switch (dt) {
-    case NNE_DTYPE_FLOAT: LD(float);
-    case NNE_DTYPE_DOUBLE: LD(double);
-    case NNE_DTYPE_FLOAT16: { uint16_t h; memcpy(&h, p, 2); return nne_f16_to_f32(h); }
-    case NNE_DTYPE_BFLOAT16: { uint16_t h; memcpy(&h, p, 2); return nne_bf16_to_f32(h); }
-    case NNE_DTYPE_UINT64: LD(uint64_t);
-    default: return (double)nne_tu_load_i64(dt, p);
-    }
-}
-
-static int64_t f64_to_i64(double v) {
-    if (v != v) return 0;
-    if (v >= 9223372036854775807.0) return INT64_MAX;
-    if (v <= -9223372036854775808.0) return INT64_MIN;
-    return (int64_t)v;
-}
-
-int64_t nne_tu_load_i64(nne_dtype dt, const void *p) {
-    switch (dt) {
-    case NNE_DTYPE_UINT8: LD(uint8_t);
-    case NNE_DTYPE_INT8: LD(int8_t);
-    case NNE_DTYPE_UINT16: LD(uint16_t);
-    case NNE_DTYPE_INT16: LD(int16_t);
-    case NNE_DTYPE_INT32: LD(int32_t);
-    case NNE_DTYPE_INT64: LD(int64_t);
-    case NNE_DTYPE_UINT32: LD(uint32_t);
-    case NNE_DTYPE_UINT64: { uint64_t v; memcpy(&v, p, 8); return (int64_t)v; }
-    case NNE_DTYPE_BOOL: { uint8_t v; memcpy(&v, p, 1); return v != 0; }
-    case NNE_DTYPE_FLOAT:
-    case NNE_DTYPE_DOUBLE:
-    case NNE_DTYPE_FLOAT16:
-    case NNE_DTYPE_BFLOAT16: return f64_to_i64(nne_tu_load_f64(dt, p));
-    default: return 0;
-    }
-}
-#undef LD
-
-#define ST(T, x) do { T v_ = (T)(x); memcpy(p, &v_, sizeof v_); } while (0)
-
-void nne_tu_store_i64(nne_dtype dt, void *p, int64_t v) {
-    switch (dt) {
-    case NNE_DTYPE_UINT8: ST(uint8_t, v); break;
-    case NNE_DTYPE_INT8: ST(int8_t, v); break;
-    case NNE_DTYPE_UINT16: ST(uint16_t, v); break;
-    case NNE_DTYPE_INT16: ST(int16_t, v); break;
-    case NNE_DTYPE_INT32: ST(int32_t, v); break;
-    case NNE_DTYPE_INT64: ST(int64_t, v); break;
-    case NNE_DTYPE_UINT32: ST(uint32_t, v); break;
-    case NNE_DTYPE_UINT64: ST(uint64_t, v); break;
-    case NNE_DTYPE_BOOL: ST(uint8_t, v != 0); break;
-    default: nne_tu_store_f64(dt, p, (double)v); break;
-    }
-}
-
-void nne_tu_store_f64(nne_dtype dt, void *p, double v) {
-    switch (dt) {
-    case NNE_DTYPE_FLOAT: ST(float, v); break;
-    case NNE_DTYPE_DOUBLE: ST(double, v); break;
-    case NNE_DTYPE_FLOAT16: { uint16_t h = nne_f32_to_f16((float)v); memcpy(p, &h, 2); break; }
-    case NNE_DTYPE_BFLOAT16: { uint16_t h = nne_f32_to_bf16((float)v); memcpy(p, &h, 2); break; }
-    case NNE_DTYPE_BOOL: ST(uint8_t, v != 0); break;
-    case NNE_DTYPE_UINT64:
-        if (v != v || v <= 0) ST(uint64_t, 0);
-        else if (v >= 18446744073709551615.0) ST(uint64_t, UINT64_MAX);
-        else ST(uint64_t, v);
-        break;
-    default: nne_tu_store_i64(dt, p, f64_to_i64(v)); break;
-    }
-}
-#undef ST
-
 int nne_tu_is_nonzero(nne_dtype dt, const void *p) {
     if (nne_dtype_is_float(dt)) {
-        double v = nne_tu_load_f64(dt, p);
+        double v = nne_ld_f64(p, dt, 0);
         return v != 0.0;
     }
     size_t es = nne_dtype_size(dt);
@@ -290,7 +214,7 @@ int nne_tu_cmp(nne_dtype dt, const void *a, const void *b) {
     case NNE_DTYPE_DOUBLE:
     case NNE_DTYPE_FLOAT16:
     case NNE_DTYPE_BFLOAT16: {
-        double x = nne_tu_load_f64(dt, a), y = nne_tu_load_f64(dt, b);
+        double x = nne_ld_f64(a, dt, 0), y = nne_ld_f64(b, dt, 0);
         int xn = x != x, yn = y != y;
         if (xn || yn) return xn - yn;
         return (x > y) - (x < y);
@@ -302,7 +226,7 @@ int nne_tu_cmp(nne_dtype dt, const void *a, const void *b) {
         return (x > y) - (x < y);
     }
     default: {
-        int64_t x = nne_tu_load_i64(dt, a), y = nne_tu_load_i64(dt, b);
+        int64_t x = nne_ld_i64(a, dt, 0), y = nne_ld_i64(b, dt, 0);
         return (x > y) - (x < y);
     }
     }
@@ -362,7 +286,7 @@ void nne_tu_reduce(nne_dtype dt, int red, void *dst, const void *src) {
     case NNE_DTYPE_INT16:
     case NNE_DTYPE_INT32:
     case NNE_DTYPE_INT64: {
-        int64_t x = nne_tu_load_i64(dt, dst), y = nne_tu_load_i64(dt, src);
+        int64_t x = nne_ld_i64(dst, dt, 0), y = nne_ld_i64(src, dt, 0);
         switch (red) {
         case NNE_TU_RED_ADD: x = (int64_t)((uint64_t)x + (uint64_t)y); break;
         case NNE_TU_RED_MUL: x = (int64_t)((uint64_t)x * (uint64_t)y); break;
@@ -372,7 +296,7 @@ void nne_tu_reduce(nne_dtype dt, int red, void *dst, const void *src) {
         }
         /* store truncates to the width (implementation-defined but two's
          * complement on every supported compiler) */
-        nne_tu_store_i64(dt, dst, x);
+        nne_st_i64(dst, dt, 0, x);
         return;
     }
     default: {
@@ -380,7 +304,7 @@ void nne_tu_reduce(nne_dtype dt, int red, void *dst, const void *src) {
             memcpy(dst, src, nne_dtype_size(dt));
             return;
         }
-        double x = nne_tu_load_f64(dt, dst), y = nne_tu_load_f64(dt, src);
+        double x = nne_ld_f64(dst, dt, 0), y = nne_ld_f64(src, dt, 0);
         switch (red) {
         case NNE_TU_RED_ADD: x = x + y; break;
         case NNE_TU_RED_MUL: x = x * y; break;
@@ -392,7 +316,7 @@ void nne_tu_reduce(nne_dtype dt, int red, void *dst, const void *src) {
             float f = (float)x;
             memcpy(dst, &f, 4);
         } else {
-            nne_tu_store_f64(dt, dst, x);
+            nne_st_f64(dst, dt, 0, x, NNE_CVT_WRAP);
         }
         return;
     }

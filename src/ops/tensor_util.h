@@ -56,12 +56,8 @@ nne_status nne_tu_index(nne_op_ctx *ctx, int64_t idx, int64_t bound, const char 
 nne_status nne_tu_axes(nne_op_ctx *ctx, const int64_t *axes, int64_t n, int rank, const char *what,
                        int *out);
 
-/* Typed element access (p points at one element of dtype dt; unaligned ok).
- * Integers convert through int64 / uint64, floats through double. */
-double nne_tu_load_f64(nne_dtype dt, const void *p);
-int64_t nne_tu_load_i64(nne_dtype dt, const void *p);
-void nne_tu_store_f64(nne_dtype dt, void *p, double v);
-void nne_tu_store_i64(nne_dtype dt, void *p, int64_t v);
+/* Typed element access: core/dtype_io.h (nne_ld_f64(p, dt, 0), nne_st_f64 ...). */
+#include "core/dtype_io.h"
 /* 1 when the element is not zero (NaN counts as non-zero, -0.0 as zero). */
 int nne_tu_is_nonzero(nne_dtype dt, const void *p);
 /* Three-way compare of two elements of dtype dt: <0, 0, >0. Exact for 64-bit
