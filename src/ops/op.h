@@ -20,12 +20,21 @@
  *     serves both phases.
  *   - run(state, args): inputs, outputs (already bound), scratch. No
  *     attribute lookups, no allocation. May fail only on data it reads
- *     (indices out of range), with nne_ctx_fail(args->ctx, ...).
+ *     (indices out of range), with nne_ctx_fail(args->ctx, ...). args->ctx
+ *     also serves the per-context generator (nne_ctx_rand: Random*,
+ *     Bernoulli, Multinomial) and subgraph runs (nne_ctx_run_graph:
+ *     FlexAttention's modifiers, whose values are allocated by the subgraph
+ *     run, as for If/Loop/Scan).
  *   - state_free(state): frees what plan allocated besides the state block.
  *   - macs(ctx): multiply-accumulates of the node (ctx as in plan).
  *   - gradient, quant: empty slots, filled by the training and int8 issues.
+ * Ops whose output shape depends on data (NonZero, Unique, TopK/OneHot/
+ * Range/ConstantOfShape/... with non-constant inputs, NonMaxSuppression)
+ * return NNE_DYNAMIC from nne_ctx_need_data at prepare; the node is then
+ * shaped at run time: infer runs with the data (and may count in a
+ * temporary buffer: infer may allocate, run may not), then plan, then run.
  *
- * Ops not converted yet are ONE function, `eval(ctx)`, called in two modes
+ * A one-function op (the few listed below) is `eval(ctx)`, called in two modes
  * (the adapter in src/ir/session.c runs it as infer in shape mode and as
  * infer + run in run mode):
  *   - shape mode (nne_ctx_shape_only(ctx) != 0): validate, declare outputs,
@@ -33,23 +42,19 @@
  *   - run mode: the same prologue runs again (outputs get their buffers from
  *     the planned arena), then the kernel computes.
  *
- * Converted ops (phases; the rest still use eval through the adapter):
- *   Conv (kernel from the table, half-precision weights converted once),
- *   Gemm and MatMul (constant float B packed once for the blocked GEMM),
- *   BatchNormalization (inference parameters folded once per plan),
- *   every op of elemwise_unary.c (Abs ... IsInf, Relu, Sigmoid, Sqrt, Erf,
- *   Not, ...), of elemwise_activation.c (Elu, Selu, LeakyRelu, HardSigmoid,
- *   HardSwish, Celu, Gelu, Mish, ThresholdedRelu, Shrink, Swish, Clip,
- *   PRelu) and of elemwise_binary.c (Add, Sub, Mul, Div, Pow, Mod, And, Or,
- *   Xor, Equal, Greater, Less, GreaterOrEqual, LessOrEqual, BitShift,
- *   Bitwise*), MaxPool, AveragePool, LpPool, GlobalMaxPool,
- *   GlobalAveragePool, GlobalLpPool, Softmax, LogSoftmax, Hardmax, Reshape,
- *   Flatten, Squeeze, Unsqueeze, Identity, Transpose, Concat, Gather, Slice,
- *   Cast, CastLike, the Reduce* family (ReduceSum ... ReduceSumSquare),
- *   Resize and Upsample (taps computed once per plan), LayerNormalization,
- *   RMSNormalization, Max, Min, Sum, Mean, Where, Pad, Expand, Tile, Split.
- * ConvTranspose, ConvInteger, QLinearConv, MatMulInteger and QLinearMatMul
- * are one-function ops with a macs function.
+ * Every op is phased except these one-function ops:
+ *   - the ops that make sequences: SequenceEmpty, SequenceConstruct,
+ *     SequenceInsert, SequenceErase, SplitToSequence, and Optional /
+ *     OptionalGetElement (which pass a sequence through). Their output is a
+ *     new sequence assembled at run time from tensors they allocate and hand
+ *     to nne_ctx_output_seq; outputs cannot be bound before run and run
+ *     cannot avoid allocating, so the phases give them nothing. (The ops
+ *     that read a sequence and give a tensor -- SequenceAt, SequenceLength,
+ *     ConcatFromSequence, OptionalHasElement -- are phased.)
+ *   - If, Loop, Scan (control_flow.c: subgraph planning, separate work);
+ *   - ConvTranspose, MatMulInteger, QLinearMatMul (nn_conv.c,
+ *     linalg_matmul.c: with their kernels' rewrite), which have macs.
+ * The adapter stays for these.
  *
  * Registration: in src/ops/<op>.c write
  *     NNE_OP_DEFINE(Relu, "", "Relu", .infer = relu_infer, .plan = relu_plan,
@@ -220,7 +225,9 @@ const nne_tensor *nne_attr_t(const nne_op_ctx *ctx, const char *name);
 const struct nne_graph *nne_attr_g(const nne_op_ctx *ctx, const char *name);
 
 /* ---- tensor helpers ---- */
-/* Element idx of an integer or float tensor as int64 / double (any dtype). */
+/* Element idx of an integer or float tensor as int64 / double (any dtype);
+ * set converts with NNE_CVT_SAT. Shorthands of core/dtype_io.h, which has
+ * the element and array forms and the conversion rules. */
 int64_t nne_tensor_get_i64(const nne_tensor *t, int64_t idx);
 double nne_tensor_get_f64(const nne_tensor *t, int64_t idx);
 void nne_tensor_set_f64(nne_tensor *t, int64_t idx, double v);
