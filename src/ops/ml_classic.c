@@ -650,7 +650,68 @@ typedef struct ter_state {
     int64_t nbase;
     int agg;
     int post;
+    /* built once per plan (ter_build): nodes and votes sorted by (tree,
+     * node), per sorted node [mode, true pos, false pos, first vote, vote
+     * end], the root of each tree */
+    ter_key *nk, *vk;
+    int64_t *info, *roots, ntrees;
 } ter_state;
+
+static void ter_state_free(void *state) {
+    ter_state *st = state;
+    nne_free(st->nk); /* one block: nk, vk, info, roots */
+}
+
+/* Sort the nodes and votes and link the trees; checks the structure. */
+static nne_status ter_build(nne_op_ctx *ctx, ter_state *st) {
+    const int64_t nn = st->nn, nv = st->nv;
+    const int64_t *tree = st->tree, *nid = st->nid, *tn = st->tn, *fn = st->fn, *vtree = st->vtree,
+                  *vnode = st->vnode;
+    size_t bytes = nne_size_add(nne_size_elems(nn + nv, sizeof(ter_key)), nne_size_elems(6 * nn, sizeof(int64_t)));
+    ter_key *nk = nne_malloc(bytes ? bytes : 1);
+    if (!nk) return nne_ctx_fail(ctx, NNE_ERR_OUT_OF_MEMORY, "cannot allocate the tree tables (%zu bytes)", bytes);
+    ter_key *vk = nk + nn;
+    int64_t *info = (int64_t *)(vk + nv), *roots = info + 5 * nn;
+    st->nk = nk;
+    st->vk = vk;
+    st->info = info;
+    st->roots = roots;
+    for (int64_t i = 0; i < nn; i++) nk[i] = (ter_key){tree[i], nid[i], i};
+    for (int64_t i = 0; i < nv; i++) vk[i] = (ter_key){vtree[i], vnode[i], i};
+    qsort(nk, (size_t)nn, sizeof *nk, ter_cmp);
+    qsort(vk, (size_t)nv, sizeof *vk, ter_cmp);
+    int64_t ntrees = 0;
+    for (int64_t k = 0; k < nn; k++) {
+        if (k > 0 && nk[k].tree == nk[k - 1].tree && nk[k].node == nk[k - 1].node)
+            return nne_ctx_fail(ctx, NNE_ERR_INVALID_ARG, "node (tree %lld, id %lld) appears twice",
+                                (long long)nk[k].tree, (long long)nk[k].node);
+        if (k == 0 || nk[k].tree != nk[k - 1].tree) {
+            if (nk[k].node != 0)
+                return nne_ctx_fail(ctx, NNE_ERR_INVALID_ARG, "tree %lld has no node 0", (long long)nk[k].tree);
+            roots[ntrees++] = k;
+        }
+    }
+    st->ntrees = ntrees;
+    /* info is indexed by sorted position */
+    for (int64_t k = 0; k < nn; k++) {
+        int64_t i = nk[k].idx, *in = info + 5 * k;
+        in[0] = str_index(st->modes[i], k_ter_modes, 7);
+        in[1] = in[2] = -1;
+        if (in[0] != 6) {
+            int64_t pt = ter_lower(nk, nn, tree[i], tn[i]), pf = ter_lower(nk, nn, tree[i], fn[i]);
+            if (pt >= nn || nk[pt].tree != tree[i] || nk[pt].node != tn[i] || pf >= nn || nk[pf].tree != tree[i] ||
+                nk[pf].node != fn[i])
+                return nne_ctx_fail(ctx, NNE_ERR_INVALID_ARG, "node (tree %lld, id %lld) branches to missing node %lld/%lld",
+                                    (long long)tree[i], (long long)nid[i], (long long)tn[i], (long long)fn[i]);
+            in[1] = pt;
+            in[2] = pf;
+        }
+        in[3] = ter_lower(vk, nv, tree[i], nid[i]);
+        in[4] = in[3];
+        while (in[4] < nv && vk[in[4]].tree == tree[i] && vk[in[4]].node == nid[i]) in[4]++;
+    }
+    return NNE_OK;
+}
 
 static nne_status ter_run(nne_op_ctx *ctx) {
     const nne_tensor *x = nne_ctx_input(ctx, 0);
@@ -714,9 +775,7 @@ static nne_status ter_run(nne_op_ctx *ctx) {
     nne_tensor *y;
     NNE_TRY(nne_ctx_output(ctx, 0, NNE_DTYPE_FLOAT, 2, dims, &y));
     /* scratch: sorted nodes, sorted votes, per node [mode, true idx, false idx, first vote, vote end], roots, acc */
-    size_t bytes = (size_t)(nn + nv) * sizeof(ter_key) + (size_t)(6 * nn) * sizeof(int64_t) +
-                   (size_t)ntg * (sizeof(double) + 1) + 64;
-    nne_ctx_scratch(ctx, bytes);
+    nne_ctx_scratch(ctx, (size_t)ntg * (sizeof(double) + 1) + 64); /* acc, has */
     ter_state *st_ = nne_ctx_plan_state(ctx);
     if (st_) {
         st_->nb = nb;
@@ -743,6 +802,7 @@ static nne_status ter_run(nne_op_ctx *ctx) {
         st_->nbase = nbase;
         st_->agg = agg;
         st_->post = post;
+        NNE_TRY(ter_build(ctx, st_));
     }
     return NNE_OK;
 }
@@ -753,16 +813,9 @@ static nne_status ter_kernel(const void *state, const nne_kernel_args *args) {
     nne_tensor *y = args->out[0];
     int64_t nb = st_->nb;
     int64_t nf = st_->nf;
-    const int64_t * tree = st_->tree;
-    const int64_t * nid = st_->nid;
     const int64_t * feat = st_->feat;
-    const int64_t * tn = st_->tn;
-    const int64_t * fn = st_->fn;
     const int64_t * miss = st_->miss;
-    const int64_t * vtree = st_->vtree;
-    const int64_t * vnode = st_->vnode;
     const int64_t * vtarget = st_->vtarget;
-    const char *const * modes = st_->modes;
     const float * split_f = st_->split_f;
     const float * w_f = st_->w_f;
     const float * base_f = st_->base_f;
@@ -770,50 +823,16 @@ static nne_status ter_kernel(const void *state, const nne_kernel_args *args) {
     const nne_tensor * w_t = st_->w_t;
     const nne_tensor * base_t = st_->base_t;
     int64_t nn = st_->nn;
-    int64_t nv = st_->nv;
     int64_t ntg = st_->ntg;
     int64_t nbase = st_->nbase;
     int agg = st_->agg;
     int post = st_->post;
     uint8_t *sc = args->scratch;
     nne_op_ctx *ctx = args->ctx;
-    ter_key *nk = (ter_key *)sc, *vk = nk + nn;
-    int64_t *info = (int64_t *)(vk + nv), *roots = info + 5 * nn;
-    double *acc = (double *)(roots + nn);
+    const ter_key *nk = st_->nk, *vk = st_->vk;
+    const int64_t *info = st_->info, *roots = st_->roots, ntrees = st_->ntrees;
+    double *acc = (double *)sc;
     uint8_t *has = (uint8_t *)(acc + ntg);
-    for (int64_t i = 0; i < nn; i++) nk[i] = (ter_key){tree[i], nid[i], i};
-    for (int64_t i = 0; i < nv; i++) vk[i] = (ter_key){vtree[i], vnode[i], i};
-    qsort(nk, (size_t)nn, sizeof *nk, ter_cmp);
-    qsort(vk, (size_t)nv, sizeof *vk, ter_cmp);
-    int64_t ntrees = 0;
-    for (int64_t k = 0; k < nn; k++) {
-        if (k > 0 && nk[k].tree == nk[k - 1].tree && nk[k].node == nk[k - 1].node)
-            return nne_ctx_fail(ctx, NNE_ERR_INVALID_ARG, "node (tree %lld, id %lld) appears twice",
-                                (long long)nk[k].tree, (long long)nk[k].node);
-        if (k == 0 || nk[k].tree != nk[k - 1].tree) {
-            if (nk[k].node != 0)
-                return nne_ctx_fail(ctx, NNE_ERR_INVALID_ARG, "tree %lld has no node 0", (long long)nk[k].tree);
-            roots[ntrees++] = k;
-        }
-    }
-    /* info is indexed by sorted position */
-    for (int64_t k = 0; k < nn; k++) {
-        int64_t i = nk[k].idx, *in = info + 5 * k;
-        in[0] = str_index(modes[i], k_ter_modes, 7);
-        in[1] = in[2] = -1;
-        if (in[0] != 6) {
-            int64_t pt = ter_lower(nk, nn, tree[i], tn[i]), pf = ter_lower(nk, nn, tree[i], fn[i]);
-            if (pt >= nn || nk[pt].tree != tree[i] || nk[pt].node != tn[i] || pf >= nn || nk[pf].tree != tree[i] ||
-                nk[pf].node != fn[i])
-                return nne_ctx_fail(ctx, NNE_ERR_INVALID_ARG, "node (tree %lld, id %lld) branches to missing node %lld/%lld",
-                                    (long long)tree[i], (long long)nid[i], (long long)tn[i], (long long)fn[i]);
-            in[1] = pt;
-            in[2] = pf;
-        }
-        in[3] = ter_lower(vk, nv, tree[i], nid[i]);
-        in[4] = in[3];
-        while (in[4] < nv && vk[in[4]].tree == tree[i] && vk[in[4]].node == nid[i]) in[4]++;
-    }
     for (int64_t b = 0; b < nb; b++) {
         for (int64_t t = 0; t < ntg; t++) {
             acc[t] = 0.0;
@@ -865,4 +884,4 @@ NNE_OP_DEFINE(ml_LabelEncoder, "ai.onnx.ml", "LabelEncoder", .infer = label_enco
 NNE_OP_DEFINE(ml_TreeEnsemble, "ai.onnx.ml", "TreeEnsemble", .infer = tree_ensemble_run, .run = tree_ensemble_kernel,
               .state_size = sizeof(tree_ensemble_state));
 NNE_OP_DEFINE(ml_TreeEnsembleRegressor, "ai.onnx.ml", "TreeEnsembleRegressor", .infer = ter_run, .run = ter_kernel,
-              .state_size = sizeof(ter_state));
+              .state_size = sizeof(ter_state), .state_free = ter_state_free);
