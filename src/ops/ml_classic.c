@@ -449,7 +449,36 @@ typedef struct tree_ensemble_state {
     int64_t nf;
     int agg;
     int post;
+    int64_t *mset; /* per node [start, end) of its membership set; built per plan */
 } tree_ensemble_state;
+
+static void tree_ensemble_state_free(void *state) {
+    tree_ensemble_state *st = state;
+    nne_free(st->mset);
+}
+
+/* Membership sets: consumed in node order, each ended by a NaN. */
+static nne_status te_msets(nne_op_ctx *ctx, const te_model *m, int64_t **out) {
+    int64_t *mset = nne_calloc((size_t)(m->nn > 0 ? 2 * m->nn : 1), sizeof(int64_t));
+    if (!mset) return nne_ctx_fail(ctx, NNE_ERR_OUT_OF_MEMORY, "cannot allocate the membership table");
+    *out = mset;
+    int64_t nmem = m->members ? nne_tensor_numel(m->members) : 0, pos = 0;
+    for (int64_t i = 0; i < m->nn; i++) {
+        if (nne_tensor_get_i64(m->modes, i) != TE_MEMBER) continue;
+        if (pos >= nmem)
+            return nne_ctx_fail(ctx, NNE_ERR_INVALID_ARG, "membership_values has no set for node %lld",
+                                (long long)i);
+        mset[2 * i] = pos;
+        while (pos < nmem) {
+            double v = nne_tensor_get_f64(m->members, pos);
+            if (v != v) break;
+            pos++;
+        }
+        mset[2 * i + 1] = pos;
+        pos++; /* the NaN */
+    }
+    return NNE_OK;
+}
 
 static nne_status tree_ensemble_run(nne_op_ctx *ctx) {
     const nne_tensor *x = nne_ctx_input(ctx, 0);
@@ -470,8 +499,7 @@ static nne_status tree_ensemble_run(nne_op_ctx *ctx) {
     nne_tensor *y;
     NNE_TRY(nne_ctx_output(ctx, 0, x->dtype, 2, dims, &y));
     /* scratch: per node [start, end) of its membership set, per batch row the targets */
-    size_t bytes = (size_t)(2 * m.nn) * sizeof(int64_t) + (size_t)m.ntargets * sizeof(double);
-    nne_ctx_scratch(ctx, bytes ? bytes : 1);
+    nne_ctx_scratch(ctx, nne_size_elems(m.ntargets, sizeof(double))); /* acc */
     tree_ensemble_state *st_ = nne_ctx_plan_state(ctx);
     if (st_) {
         st_->m = m;
@@ -479,6 +507,7 @@ static nne_status tree_ensemble_run(nne_op_ctx *ctx) {
         st_->nf = nf;
         st_->agg = agg;
         st_->post = post;
+        NNE_TRY(te_msets(ctx, &m, &st_->mset));
     }
     return NNE_OK;
 }
@@ -492,27 +521,10 @@ static nne_status tree_ensemble_kernel(const void *state, const nne_kernel_args 
     int64_t nf = st_->nf;
     int agg = st_->agg;
     int post = st_->post;
-    int64_t *mset = args->scratch;
+    const int64_t *mset = st_->mset;
     nne_op_ctx *ctx = args->ctx;
-    double *acc = (double *)(mset + 2 * m.nn);
+    double *acc = args->scratch;
 
-    /* membership sets: consumed in node order, each ended by a NaN */
-    int64_t nmem = m.members ? nne_tensor_numel(m.members) : 0, pos = 0;
-    for (int64_t i = 0; i < m.nn; i++) {
-        mset[2 * i] = mset[2 * i + 1] = 0;
-        if (nne_tensor_get_i64(m.modes, i) != TE_MEMBER) continue;
-        if (pos >= nmem)
-            return nne_ctx_fail(ctx, NNE_ERR_INVALID_ARG, "membership_values has no set for node %lld",
-                                (long long)i);
-        mset[2 * i] = pos;
-        while (pos < nmem) {
-            double v = nne_tensor_get_f64(m.members, pos);
-            if (v != v) break;
-            pos++;
-        }
-        mset[2 * i + 1] = pos;
-        pos++; /* the NaN */
-    }
 
     double init = 0.0;
     if (agg == TE_MIN || agg == TE_MAX) {
@@ -882,6 +894,6 @@ NNE_OP_DEFINE(ml_Binarizer, "ai.onnx.ml", "Binarizer", .infer = binarizer_run, .
 NNE_OP_DEFINE(ml_LabelEncoder, "ai.onnx.ml", "LabelEncoder", .infer = label_encoder_run, .run = label_encoder_kernel,
               .state_size = sizeof(le_state), .state_free = le_state_free);
 NNE_OP_DEFINE(ml_TreeEnsemble, "ai.onnx.ml", "TreeEnsemble", .infer = tree_ensemble_run, .run = tree_ensemble_kernel,
-              .state_size = sizeof(tree_ensemble_state));
+              .state_size = sizeof(tree_ensemble_state), .state_free = tree_ensemble_state_free);
 NNE_OP_DEFINE(ml_TreeEnsembleRegressor, "ai.onnx.ml", "TreeEnsembleRegressor", .infer = ter_run, .run = ter_kernel,
               .state_size = sizeof(ter_state), .state_free = ter_state_free);
