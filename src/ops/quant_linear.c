@@ -139,6 +139,7 @@ typedef struct q_state {
     nne_dtype ydt, prec;
     double lo, hi;  /* output range (QuantizeLinear) */
     int dbl;        /* QuantizeLinear computes in double */
+    int fast;       /* chosen at plan: float <-> int8/uint8, per tensor or per axis */
     int64_t ns;     /* scale elements */
     size_t osv, ozv;
 } q_state;
@@ -185,6 +186,8 @@ static nne_status quantizelinear_infer(nne_op_ctx *ctx) {
                         .dbl = x->dtype == NNE_DTYPE_INT32 || x->dtype == NNE_DTYPE_DOUBLE ||
                                prec == NNE_DTYPE_DOUBLE || prec == NNE_DTYPE_INT32};
         qtype_range(ydt, &st->lo, &st->hi);
+        st->fast = x->dtype == NNE_DTYPE_FLOAT && prec == NNE_DTYPE_FLOAT && g.kind != 2 &&
+                   (ydt == NNE_DTYPE_UINT8 || ydt == NNE_DTYPE_INT8);
     }
     return NNE_OK;
 }
@@ -200,6 +203,29 @@ static void q_params(const q_state *st, const nne_kernel_args *a, double **sv, d
     else memset(*zv, 0, (size_t)st->ns * sizeof(double));
 }
 
+/* The fast path of QuantizeLinear: float x and scale, 8-bit y, one scale
+ * per run of `inner` elements; the same arithmetic as the general path
+ * (float division, round half to even, zero point, saturation), without
+ * the conversions through double buffers. */
+static void quantize_f32_q8(const q_state *st, const float *x, void *y, const double *sv, const double *zv) {
+    const qgran *g = &st->g;
+    /* per tensor: one run of every element; per axis: runs of `inner` */
+    int64_t runs = g->kind == 0 ? 1 : g->outer * g->D, len = g->kind == 0 ? g->outer * g->D * g->inner : g->inner;
+    for (int64_t r = 0; r < runs; r++) {
+        int64_t base = r * len, pi = g->kind == 0 ? 0 : r % g->D;
+        float s = (float)sv[pi];
+        double z = zv[pi];
+        const float *xp = x + base;
+        for (int64_t i = 0; i < len; i++) {
+            double q = nne_la_round_even((double)(xp[i] / s)) + z;
+            if (!(q == q)) q = 0.0;
+            q = q < st->lo ? st->lo : (q > st->hi ? st->hi : q);
+            if (st->ydt == NNE_DTYPE_UINT8) ((uint8_t *)y)[base + i] = (uint8_t)q;
+            else ((int8_t *)y)[base + i] = (int8_t)q;
+        }
+    }
+}
+
 static nne_status quantizelinear_run(const void *state, const nne_kernel_args *a) {
     const q_state *st = state;
     const qgran g = st->g;
@@ -207,6 +233,10 @@ static nne_status quantizelinear_run(const void *state, const nne_kernel_args *a
     nne_tensor *y = a->out[0];
     double *sv, *zv;
     q_params(st, a, &sv, &zv);
+    if (st->fast) {
+        quantize_f32_q8(st, x->data, y->data, sv, zv);
+        return NNE_OK;
+    }
     double lo = st->lo, hi = st->hi;
     int dbl = st->dbl;
     nne_dtype prec = st->prec;
@@ -268,8 +298,34 @@ static nne_status dequantizelinear_infer(nne_op_ctx *ctx) {
     size_t ozv = nne_la_reserve(&total, nne_size_elems(ns, sizeof(double)));
     nne_ctx_scratch(ctx, total);
     q_state *st = nne_ctx_plan_state(ctx);
-    if (st) *st = (q_state){.g = g, .ydt = ydt, .ns = ns, .osv = osv, .ozv = ozv};
+    if (st)
+        *st = (q_state){.g = g, .ydt = ydt, .ns = ns, .osv = osv, .ozv = ozv,
+                        .fast = ydt == NNE_DTYPE_FLOAT && g.kind != 2 &&
+                                (x->dtype == NNE_DTYPE_UINT8 || x->dtype == NNE_DTYPE_INT8)};
     return NNE_OK;
+}
+
+/* The fast path of DequantizeLinear: 8-bit x, float y, one scale per run of
+ * `inner` elements: y = float(x - zero_point) * scale, as the general path
+ * computes it. */
+static void dequantize_q8_f32(const q_state *st, nne_dtype xdt, const void *x, float *y, const double *sv,
+                              const double *zv) {
+    const qgran *g = &st->g;
+    /* per tensor: one run of every element; per axis: runs of `inner` */
+    int64_t runs = g->kind == 0 ? 1 : g->outer * g->D, len = g->kind == 0 ? g->outer * g->D * g->inner : g->inner;
+    for (int64_t r = 0; r < runs; r++) {
+        int64_t base = r * len, pi = g->kind == 0 ? 0 : r % g->D;
+        float s = (float)sv[pi];
+        int32_t z = (int32_t)zv[pi];
+        float *yp = y + base;
+        if (xdt == NNE_DTYPE_UINT8) {
+            const uint8_t *xp = (const uint8_t *)x + base;
+            for (int64_t i = 0; i < len; i++) yp[i] = (float)((int32_t)xp[i] - z) * s;
+        } else {
+            const int8_t *xp = (const int8_t *)x + base;
+            for (int64_t i = 0; i < len; i++) yp[i] = (float)((int32_t)xp[i] - z) * s;
+        }
+    }
 }
 
 static nne_status dequantizelinear_run(const void *state, const nne_kernel_args *a) {
@@ -280,6 +336,10 @@ static nne_status dequantizelinear_run(const void *state, const nne_kernel_args 
     nne_dtype ydt = st->ydt;
     double *sv, *zv;
     q_params(st, a, &sv, &zv);
+    if (st->fast) {
+        dequantize_q8_f32(st, x->dtype, x->data, y->data, sv, zv);
+        return NNE_OK;
+    }
     double xb[CHUNK], yb[CHUNK];
     for (int64_t o = 0; o < g.outer; o++) {
         for (int64_t k = 0; k < g.D; k++) {
