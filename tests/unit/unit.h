@@ -27,4 +27,5 @@ void unit_size(void);
 void unit_passes(void);
 void unit_limits(void);
 void unit_dtype_io(void);
+void unit_ops_phased(void);
 #endif
