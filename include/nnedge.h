@@ -337,6 +337,45 @@ NNE_API nne_status nne_model_optimize(nne_model *m, nne_opt_level level, nne_opt
 /* Parse "none", "basic" or "all" (also "0", "1", "2"); NNE_ERR_INVALID_ARG otherwise. */
 NNE_API nne_status nne_opt_level_parse(const char *s, nne_opt_level *out);
 
+/* ----------------------------------------------------------- parameters -- */
+
+/*
+ * Trainable parameters: initializers that change between runs (training,
+ * fine-tuning). A parameter is never folded into a constant, never packed
+ * into a plan's private copy, and never treated as a constant by
+ * nne_model_optimize; every run reads its buffer, so new values written with
+ * nne_model_param_set are seen by the next run of every existing plan and
+ * context without loading or preparing again. nne_model_save_* writes the
+ * current values. Mark parameters right after loading, before creating any
+ * plan or session on the model (NNE_ERR_INVALID_ARG after), and before
+ * nne_model_optimize when optimizing. Parameters are numbered 0..n-1 in the
+ * order of the graph's values. A model's weights mapped from its file are
+ * copied when marked (the mapping is read-only), charged to the model.
+ */
+
+/* Mark initializer `name` of the top-level graph trainable. NNE_ERR_INVALID_ARG
+ * when no initializer has that name, _UNSUPPORTED for a dtype without a size,
+ * _OUT_OF_MEMORY. Marking twice is fine. */
+NNE_API nne_status nne_model_param_mark(nne_model *m, const char *name);
+/* Mark the usual weights trainable: every float initializer feeding Conv,
+ * ConvTranspose, Gemm, MatMul or BatchNormalization (weights, biases, scale,
+ * running mean and variance; not a constant first input of Conv/BN).
+ * *n_marked (may be NULL) gets the number newly marked. */
+NNE_API nne_status nne_model_params_mark_default(nne_model *m, int32_t *n_marked);
+NNE_API int32_t nne_model_num_params(const nne_model *m);
+/* Index of parameter `name`, -1 when it is not a parameter. */
+NNE_API int32_t nne_model_param_find(const nne_model *m, const char *name);
+/* Parameter i: its name (valid for the model's lifetime), a view of its
+ * current values (view->data points into the model; read it between runs)
+ * and its version (how many times it was set). Any out-pointer may be NULL. */
+NNE_API nne_status nne_model_param_get(const nne_model *m, int32_t i, const char **name, nne_tensor *view,
+                                       uint64_t *version);
+/* Copy new values into parameter i (dtype and shape must match it:
+ * NNE_ERR_INVALID_ARG names both) and bump its version. Call it between
+ * runs: no context of the model may be running (the runs read the buffer
+ * being written). Allocates nothing. */
+NNE_API nne_status nne_model_param_set(nne_model *m, int32_t i, const nne_tensor *t);
+
 /* -------------------------------------------------------------- session -- */
 
 typedef struct nne_session nne_session;

@@ -93,6 +93,13 @@ typedef struct nne_value {
     int init_from_file;  /* an initializer read from the file (not made by a pass) */
     uint8_t *type_raw;   /* TypeProto bytes of non-tensor types (sequence, map, optional, sparse) */
     size_t type_raw_len;
+    /* A trainable parameter (params.c; NNE_VAL_CONST only): its data is
+     * owned (never borrowed from a mapping) and updated in place between
+     * runs by nne_model_param_set, so plans never fold it into constants nor
+     * pack it (they read it at every run); passes treat it as a variable.
+     * param_version counts the updates (atomic). */
+    int trainable;
+    uint64_t param_version;
 } nne_value;
 
 typedef struct nne_node {

@@ -41,7 +41,8 @@
 #include <string.h>
 #include <sys/resource.h>
 
-enum { VS_UNKNOWN = 0, VS_INPUT, VS_CONST, VS_STATIC, VS_DYNAMIC };
+/* VS_PARAM: a trainable parameter (params.c), shaped but read at run time */
+enum { VS_UNKNOWN = 0, VS_INPUT, VS_CONST, VS_STATIC, VS_DYNAMIC, VS_PARAM };
 enum { NM_STATIC = 0, NM_FOLDED, NM_DYNAMIC };
 enum { POL_PLAN = 0, POL_MALLOC };
 
@@ -585,13 +586,15 @@ int nne_graph_num_outputs(const struct nne_graph *g) { return g->n_outputs; }
 int nne_ctx_input_is_const(const nne_op_ctx *ctx, int i) {
     if (i < 0 || i >= ctx->node->n_in || ctx->node->in[i] < 0) return 0;
     if (ctx->shape_only) return ctx->ins[i] && ctx->ins[i]->data != NULL;
-    return ctx->ex->g->values[ctx->node->in[i]].kind == NNE_VAL_CONST;
+    const nne_value *val = &ctx->ex->g->values[ctx->node->in[i]];
+    return val->kind == NNE_VAL_CONST && !val->trainable; /* a parameter changes between runs */
 }
 
 int nne_ctx_input_is_initializer(const nne_op_ctx *ctx, int i) {
     /* no model (nne_node_eval's one-node plans): nothing lives long enough to cache */
     if (i < 0 || i >= ctx->node->n_in || ctx->node->in[i] < 0 || !ctx->ex->p->m) return 0;
-    return ctx->ex->g->values[ctx->node->in[i]].kind == NNE_VAL_CONST && ctx->ins[i] && ctx->ins[i]->data;
+    const nne_value *val = &ctx->ex->g->values[ctx->node->in[i]];
+    return val->kind == NNE_VAL_CONST && !val->trainable && ctx->ins[i] && ctx->ins[i]->data;
 }
 
 /* ------------------------------------------------------- node running -- */
@@ -1180,7 +1183,12 @@ nne_status nne_plan_create(const nne_model *m, const nne_session_options *opt, i
     }
     for (int v = 0; v < s->nv; v++) {
         const nne_value *val = &g->values[v];
-        if (val->kind == NNE_VAL_CONST) {
+        if (val->kind == NNE_VAL_CONST && val->trainable) {
+            /* shaped, but no data at plan time: nothing folds or packs it */
+            s->shape[v] = val->init;
+            s->shape[v].data = NULL;
+            s->vstate[v] = VS_PARAM;
+        } else if (val->kind == NNE_VAL_CONST) {
             s->shape[v] = val->init;
             if (!s->shape[v].data) s->shape[v].data = g_empty;
             s->vstate[v] = VS_CONST;
@@ -1333,7 +1341,10 @@ nne_status nne_context_create(const nne_plan *p, nne_context **out) {
     /* runtime views: constants, and static values at their arena offsets */
     for (int v = 0; v < p->nv; v++) {
         if (p->vstate[v] == VS_CONST) c->main.vals[v] = p->shape[v];
-        else if (p->vstate[v] == VS_STATIC) {
+        else if (p->vstate[v] == VS_PARAM) { /* its buffer, updated in place by nne_model_param_set */
+            c->main.vals[v] = p->g->values[v].init;
+            if (!c->main.vals[v].data) c->main.vals[v].data = g_empty;
+        } else if (p->vstate[v] == VS_STATIC) {
             c->main.vals[v] = p->shape[v];
             c->main.vals[v].data = nne_tensor_nbytes(&p->shape[v]) ? c->arena + p->offset[v] : g_empty;
         }
