@@ -511,13 +511,45 @@ NNE_API nne_status nne_plan_create(const nne_model *m, const nne_session_options
                            const char *const *names, const nne_tensor *shapes, nne_plan **out);
 /* Destroy a plan; every context of it must be destroyed first. */
 NNE_API void nne_plan_destroy(nne_plan *p);
+/* Bytes a plan holds: its per-node state, folded constants and arrays (what
+ * its memory limit counts, less the packed weights: nne_plan_packed_bytes). */
+NNE_API size_t nne_plan_memory_bytes(const nne_plan *p);
+/* Bytes of the packed weights the plan uses (held by the model's cache). */
+NNE_API size_t nne_plan_packed_bytes(const nne_plan *p);
 /* Bytes of the activation arena each context of the plan allocates. */
 NNE_API size_t nne_plan_arena_bytes(const nne_plan *p);
 /* Multiply-accumulates of one run (see nne_session_macs). */
 NNE_API int64_t nne_plan_macs(const nne_plan *p);
 
+/* Options of a context (nne_context_create_opt). */
+typedef struct nne_context_options {
+    uint32_t struct_size;      /* sizeof(nne_context_options); set by nne_context_options_default() */
+    uint32_t reserved_;        /* 0 */
+    /* Memory limit of the context: every byte it allocates -- its arena and
+     * scratch, outputs shaped at run time, Loop/Scan/sequence buffers, the
+     * plans and arenas of subgraph bodies it runs, temporaries -- counts until
+     * freed; an allocation over it fails the call (create or run) with
+     * NNE_ERR_OUT_OF_MEMORY and a message naming the limit and what was
+     * being allocated. 0: the default of nne_session_options_memory_limit
+     * (half of the smaller of physical memory and the process's limits);
+     * SIZE_MAX: no limit. (A plan's own limit is the memory_limit_bytes of
+     * the options given to nne_plan_create: per-node state, folded
+     * constants, its arrays, and the packed weights it uses.) */
+    size_t memory_limit_bytes;
+    /* new fields only ever go here, at the end (see "Option structs" above) */
+} nne_context_options;
+
+/* Defaults: every option 0. Inline, so struct_size is the caller's sizeof. */
+static inline nne_context_options nne_context_options_default(void) {
+    nne_context_options o = NNE_ZERO_INIT_;
+    o.struct_size = (uint32_t)sizeof(nne_context_options);
+    return o;
+}
+
 /* Create an execution context on a plan (allocates its arena and scratch).
- * The plan must outlive it. Thread-safe. */
+ * The plan must outlive it. `opt` may be NULL (defaults). Thread-safe. */
+NNE_API nne_status nne_context_create_opt(const nne_plan *p, const nne_context_options *opt, nne_context **out);
+/* The same with default options. */
 NNE_API nne_status nne_context_create(const nne_plan *p, nne_context **out);
 NNE_API void nne_context_destroy(nne_context *c);
 /* As nne_session_set_input / _run / _output, on this context only. */
@@ -528,13 +560,22 @@ NNE_API nne_status nne_context_output(const nne_context *c, int32_t i, nne_tenso
 NNE_API const char *nne_context_last_error(const nne_context *c);
 /* Bytes of this context's arena (the plan's arena size). */
 NNE_API size_t nne_context_arena_bytes(const nne_context *c);
+/* Bytes this context holds now (arena, scratch, outputs of the last run,
+ * subgraph plans) and the most it has held; 0 for a context made inside a
+ * session (the session counts them: nne_session_memory_bytes). */
+NNE_API size_t nne_context_memory_bytes(const nne_context *c);
+NNE_API size_t nne_context_memory_peak(const nne_context *c);
 
 /* Observer: called after every node of the top-level graph during
  * nne_context_run, in execution order (folded nodes too, with their constant
  * outputs), with the node's name, op type and its n outputs (names and
  * tensors; a value that is not a tensor, e.g. a sequence, comes with dtype
  * NNE_DTYPE_UNDEFINED and data NULL). Tensors are valid only during the
- * call. fn NULL removes the observer. Used by `nnedge run --dump` and for
+ * call. Nodes inside If/Loop/Scan bodies are reported too, each time they
+ * run (before the node that runs the body), named with their scope path:
+ * "<node>/<attribute>/[iter<k>/]<body node>", nested bodies appending their
+ * own ("loop/body/iter3/if/then_branch/Add_1"); k counts Loop and Scan
+ * iterations from 0. fn NULL removes the observer. Used by `nnedge run --dump` and for
  * calibration. */
 typedef void (*nne_observer_fn)(void *user, const char *node_name, const char *op_type, int32_t n,
                                 const char *const *names, const nne_tensor *outputs);

@@ -9,11 +9,13 @@
 #include "core/core.h"
 #include "ir/graph.h"
 #include "ir/session_internal.h"
+#include "kernels/dispatch.h"
 #include "nnedge.h"
 #include "unit.h"
 
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* ---- helpers: a model around a graph built with the builder ---- */
@@ -223,6 +225,218 @@ out:
     nne_model_destroy(mb);
 }
 
+/* Marked weights are never packed: the packed-GEMM model packs its two
+ * weights at batch 7 unless they are parameters. */
+static void test_params_not_packed(void) {
+    for (int marked = 0; marked <= 1; marked++) {
+        nne_model *m = NULL;
+        CHECK(nne_model_load_file("tests/models/matmul_const.onnx", NULL, &m) == NNE_OK);
+        if (!m) return;
+        int32_t n = 0;
+        if (marked) CHECK(nne_model_params_mark_default(m, &n) == NNE_OK && n >= 2);
+        float x[7 * 37];
+        for (int i = 0; i < 7 * 37; i++) x[i] = (float)sin(0.37 * i);
+        nne_tensor t = {.dtype = NNE_DTYPE_FLOAT, .ndim = 2, .dims = {7, 37}, .data = x};
+        const char *nm = "x";
+        nne_plan *p = NULL;
+        CHECK(nne_plan_create(m, NULL, 1, &nm, &t, &p) == NNE_OK);
+        int entries;
+        size_t bytes;
+        nne_model_wcache_stats(m, &entries, &bytes);
+        CHECK(entries == (marked || !nne_kernels()->gemm_f32_packed ? 0 : 2));
+        CHECK(nne_plan_packed_bytes(p) == bytes);
+        nne_plan_destroy(p);
+        nne_model_destroy(m);
+    }
+}
+
+/* ---- subgraphs: planned once per signature, observed with scopes ---- */
+
+/* y, s = Loop(M, true, x) with body: iter, cond, xc ->
+ *   cond (Identity), a = Add(xc, one) (one: a body initializer), s_out = Mul(a, w) (w: an outer value);
+ * so after M iterations y = x + M and the scan output row k = (x + k + 1) * w. */
+static nne_model *loop_model(int n) {
+    nne_model *m = model_new();
+    nne_graph *g = m->graph;
+    int x = input_t(g, "x", NNE_DTYPE_FLOAT, 1, (int64_t[]){n});
+    int M = input_t(g, "M", NNE_DTYPE_INT64, 0, NULL);
+    float wv[64], ones[64];
+    for (int i = 0; i < n; i++) wv[i] = 0.5f * (float)(i + 1), ones[i] = 1.0f;
+    init_t(g, "w", NNE_DTYPE_FLOAT, 1, (int64_t[]){n}, wv);
+    uint8_t tr = 1;
+    int cond = init_t(g, "cond", NNE_DTYPE_BOOL, 0, NULL, &tr);
+    nne_graph *b = nne_graph_create(g);
+    int it = input_t(b, "iter", NNE_DTYPE_INT64, 0, NULL);
+    int ci = input_t(b, "cond_in", NNE_DTYPE_BOOL, 0, NULL);
+    int xc = input_t(b, "xc", NNE_DTYPE_FLOAT, 1, (int64_t[]){n});
+    (void)it;
+    int one = init_t(b, "one", NNE_DTYPE_FLOAT, 1, (int64_t[]){n}, ones);
+    int co = node_n(b, "Identity", "cond_out", 1, (int[]){ci});
+    int a = node_n(b, "Add", "a", 2, (int[]){xc, one});
+    int wl = -1;
+    nne_graph_resolve(b, "w", &wl);
+    int so = node_n(b, "Mul", "s_out", 2, (int[]){a, wl});
+    nne_graph_add_output(b, co);
+    nne_graph_add_output(b, a);
+    nne_graph_add_output(b, so);
+    int ni = -1;
+    int y = nne_graph_add_value(g, "y", NNE_VAL_NODE), s = nne_graph_add_value(g, "s", NNE_VAL_NODE);
+    nne_graph_add_node(g, "Loop", "", "loop", 17, &ni);
+    nne_node_add_input(g, ni, M);
+    nne_node_add_input(g, ni, cond);
+    nne_node_add_input(g, ni, x);
+    nne_node_add_output(g, ni, y);
+    nne_node_add_output(g, ni, s);
+    nne_node_set_attr_graph(g, ni, "body", b);
+    nne_graph_add_output(g, y);
+    nne_graph_add_output(g, s);
+    model_finish(m);
+    return m;
+}
+
+static long g_allocs;
+static void *cnt_malloc(void *u, size_t n) { (void)u; g_allocs++; return malloc(n); }
+static void *cnt_realloc(void *u, void *p, size_t n) { (void)u; g_allocs++; return realloc(p, n); }
+static void *cnt_aligned(void *u, size_t a, size_t n) { (void)u; g_allocs++; return aligned_alloc(a, n); }
+static void cnt_free(void *u, void *p) { (void)u; free(p); }
+
+static nne_status loop_run(nne_context *c, const float *x, int n, int64_t M) {
+    nne_tensor xt = {.dtype = NNE_DTYPE_FLOAT, .ndim = 1, .dims = {n}, .data = (void *)x};
+    nne_tensor mt = {.dtype = NNE_DTYPE_INT64, .ndim = 0, .data = &M};
+    NNE_TRY(nne_context_set_input(c, "x", &xt));
+    NNE_TRY(nne_context_set_input(c, "M", &mt));
+    return nne_context_run(c);
+}
+
+static void test_loop_planned(void) {
+    enum { N = 8 };
+    nne_model *m = loop_model(N);
+    float x[N];
+    for (int i = 0; i < N; i++) x[i] = (float)i - 2.0f;
+    nne_plan *p = NULL;
+    nne_context *c = NULL;
+    CHECK(nne_graph_validate(m->graph) == NNE_OK);
+    CHECK(nne_plan_create(m, NULL, 0, NULL, NULL, &p) == NNE_OK && nne_context_create(p, &c) == NNE_OK);
+    if (!c) goto out;
+    /* warm up (plans the body), then count the allocations of a short and a long run */
+    CHECK(loop_run(c, x, N, 3) == NNE_OK);
+    long counts[2];
+    int64_t trips[2] = {10, 1000};
+    nne_allocator cnt = {cnt_malloc, cnt_realloc, cnt_aligned, cnt_free, NULL};
+    for (int k = 0; k < 2; k++) {
+        nne_allocator_set(&cnt);
+        g_allocs = 0;
+        nne_status st = loop_run(c, x, N, trips[k]);
+        counts[k] = g_allocs;
+        nne_allocator_set(NULL);
+        CHECK(st == NNE_OK);
+        nne_tensor y, s;
+        CHECK(nne_context_output(c, 0, &y) == NNE_OK && nne_context_output(c, 1, &s) == NNE_OK);
+        CHECK(y.ndim == 1 && s.ndim == 2 && s.dims[0] == trips[k] && s.dims[1] == N);
+        int bad = 0;
+        for (int i = 0; i < N; i++) {
+            bad += ((float *)y.data)[i] != x[i] + (float)trips[k];
+            int64_t r = trips[k] - 1;
+            bad += fabsf(((float *)s.data)[r * N + i] - (x[i] + (float)(r + 1)) * 0.5f * (float)(i + 1)) > 1e-3f;
+        }
+        CHECK(bad == 0);
+    }
+    /* planned once: 990 more iterations cost no allocation each (unplanned,
+     * every iteration allocates its node states and outputs) */
+    CHECK(counts[1] - counts[0] < 16);
+    if (counts[1] - counts[0] >= 16) fprintf(stderr, "loop allocations: %ld at 10 trips, %ld at 1000\n", counts[0], counts[1]);
+out:
+    nne_context_destroy(c);
+    nne_plan_destroy(p);
+    nne_model_destroy(m);
+}
+
+typedef struct obs_log {
+    int n;
+    int loop_seen, iter0_add, iter2_mul, bad_order;
+    char last[256];
+} obs_log;
+
+static void obs_fn(void *user, const char *node, const char *op, int32_t n, const char *const *names,
+                   const nne_tensor *outs) {
+    obs_log *l = user;
+    (void)names;
+    (void)outs;
+    l->n++;
+    if (!strcmp(node, "loop")) l->loop_seen = 1;
+    if (!strcmp(node, "loop/body/iter0/a") && !strcmp(op, "Add") && n == 1) l->iter0_add = 1;
+    if (!strcmp(node, "loop/body/iter2/s_out") && !l->loop_seen) l->iter2_mul = 1;
+    if (!strncmp(node, "loop/body/", 10) && l->loop_seen) l->bad_order = 1; /* body nodes come before their Loop */
+    snprintf(l->last, sizeof l->last, "%s", node);
+}
+
+static void test_loop_observer(void) {
+    enum { N = 4 };
+    nne_model *m = loop_model(N);
+    float x[N] = {1, 2, 3, 4};
+    nne_plan *p = NULL;
+    nne_context *c = NULL;
+    CHECK(nne_plan_create(m, NULL, 0, NULL, NULL, &p) == NNE_OK && nne_context_create(p, &c) == NNE_OK);
+    if (c) {
+        obs_log l = {0};
+        nne_context_set_observer(c, obs_fn, &l);
+        CHECK(loop_run(c, x, N, 3) == NNE_OK);
+        /* 3 nodes per iteration, 3 iterations, plus the Loop */
+        CHECK(l.n == 3 * 3 + 1 && l.loop_seen && l.iter0_add && l.iter2_mul && !l.bad_order);
+        CHECK(!strcmp(l.last, "loop"));
+    }
+    nne_context_destroy(c);
+    nne_plan_destroy(p);
+    nne_model_destroy(m);
+}
+
+/* ---- memory budgets of plans and contexts ---- */
+
+static void test_budgets(void) {
+    enum { N = 64 };
+    nne_model *m = loop_model(N);
+    nne_plan *p = NULL;
+    nne_context *c = NULL;
+    nne_session_options po = nne_session_options_default();
+    po.memory_limit_bytes = 256;
+    CHECK(nne_plan_create(m, &po, 0, NULL, NULL, &p) == NNE_ERR_OUT_OF_MEMORY &&
+          strstr(nne_last_error(), "plan memory limit of 256 bytes"));
+    CHECK(p == NULL);
+    CHECK(nne_plan_create(m, NULL, 0, NULL, NULL, &p) == NNE_OK && p && nne_plan_memory_bytes(p) > 0);
+    if (!p) goto out;
+    nne_context_options co = nne_context_options_default();
+    co.memory_limit_bytes = 128;
+    CHECK(nne_context_create_opt(p, &co, &c) == NNE_ERR_OUT_OF_MEMORY &&
+          strstr(nne_last_error(), "context memory limit of 128 bytes"));
+    CHECK(c == NULL);
+    /* enough to create, not to run 1000 iterations' scan output (1000 x 64 floats) */
+    co.memory_limit_bytes = 64 << 10;
+    CHECK(nne_context_create_opt(p, &co, &c) == NNE_OK && c);
+    if (!c) goto out;
+    float x[N] = {0};
+    CHECK(loop_run(c, x, N, 2) == NNE_OK);
+    nne_status st = loop_run(c, x, N, 1000);
+    CHECK(st == NNE_ERR_OUT_OF_MEMORY && strstr(nne_last_error(), "context memory limit of 65536 bytes") &&
+          strstr(nne_context_last_error(c), "memory_limit_bytes"));
+    CHECK(loop_run(c, x, N, 2) == NNE_OK); /* still usable */
+    CHECK(nne_context_memory_bytes(c) > 0 && nne_context_memory_peak(c) <= (64 << 10));
+    nne_context_destroy(c);
+    c = NULL;
+    co.memory_limit_bytes = SIZE_MAX; /* no limit */
+    CHECK(nne_context_create_opt(p, &co, &c) == NNE_OK && loop_run(c, x, N, 1000) == NNE_OK);
+    co.struct_size = 0;
+    nne_context *bad = NULL;
+    CHECK(nne_context_create_opt(p, &co, &bad) == NNE_ERR_INVALID_ARG && !bad);
+out:
+    nne_context_destroy(c);
+    nne_plan_destroy(p);
+    nne_model_destroy(m);
+}
+
 void unit_graph_runtime(void) {
     test_params();
+    test_params_not_packed();
+    test_loop_planned();
+    test_loop_observer();
+    test_budgets();
 }
