@@ -5,6 +5,9 @@
  * files. File names are unique (a running number) and safe (only
  * [A-Za-z0-9._-], at most 80 characters of the name, the rest replaced by a
  * hash). Values that are not tensors (sequences) are listed with file null.
+ * Nodes inside If/Loop/Scan bodies come too (the library's observer reports
+ * them before the node that runs the body), named with their scope path
+ * "<node>/<attribute>/[iter<k>/]<body node>", once per run of the body.
  */
 #include "cli.h"
 
