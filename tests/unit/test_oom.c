@@ -55,6 +55,8 @@ static void t_free(void *u, void *p) {
 static int g_oom_optimize;
 /* 1: each pass marks the default trainable parameters after loading. */
 static int g_oom_params;
+/* 1: each pass uses nne_plan_create / nne_context_create instead of a session. */
+static int g_oom_plan_api;
 
 /* One full pass; returns 1 when every step succeeded. *bad counts steps that
  * failed with something other than OUT_OF_MEMORY. */
@@ -65,11 +67,24 @@ static int one_pass(const char *path, int nin, const char **names, const nne_ten
     int ok = 0;
     if (st == NNE_OK && g_oom_optimize) st = nne_model_optimize(m, NNE_OPT_ALL, NULL);
     if (st == NNE_OK && g_oom_params) st = nne_model_params_mark_default(m, NULL);
-    if (st == NNE_OK) st = nne_session_create(m, NULL, &s);
-    if (st == NNE_OK) st = nne_session_prepare(s, nin, names, ins);
-    for (int i = 0; st == NNE_OK && i < nin; i++) st = nne_session_set_input(s, names[i], &ins[i]);
-    if (st == NNE_OK) st = nne_session_run(s);
-    if (st == NNE_OK) st = nne_session_run(s); /* a second run reuses everything */
+    if (g_oom_plan_api) {
+        /* the plan/context API, each with its own memory budget */
+        nne_plan *p = NULL;
+        nne_context *c = NULL;
+        if (st == NNE_OK) st = nne_plan_create(m, NULL, nin, names, ins, &p);
+        if (st == NNE_OK) st = nne_context_create(p, &c);
+        for (int i = 0; st == NNE_OK && i < nin; i++) st = nne_context_set_input(c, names[i], &ins[i]);
+        if (st == NNE_OK) st = nne_context_run(c);
+        if (st == NNE_OK) st = nne_context_run(c);
+        nne_context_destroy(c);
+        nne_plan_destroy(p);
+    } else {
+        if (st == NNE_OK) st = nne_session_create(m, NULL, &s);
+        if (st == NNE_OK) st = nne_session_prepare(s, nin, names, ins);
+        for (int i = 0; st == NNE_OK && i < nin; i++) st = nne_session_set_input(s, names[i], &ins[i]);
+        if (st == NNE_OK) st = nne_session_run(s);
+        if (st == NNE_OK) st = nne_session_run(s); /* a second run reuses everything */
+    }
     if (st == NNE_OK) ok = 1;
     else if (st != NNE_ERR_OUT_OF_MEMORY) {
         fprintf(stderr, "oom %s: failing allocation %ld gave %s: %s\n", path, g_fail_at, nne_status_str(st),
@@ -327,5 +342,10 @@ void unit_oom(void) {
     oom_model("models/fashion_cnn.onnx", 1, n5, &t5);
     oom_model("tests/models/loop_accum.onnx", 2, n9, t9);
     g_oom_params = 0;
+    g_oom_plan_api = 1;
+    oom_model("tests/models/loop_accum.onnx", 2, n9, t9);
+    oom_model("tests/models/nested_if.onnx", 2, n4, t4);
+    oom_model("tests/models/matmul_const.onnx", 1, n1, &t10);
+    g_oom_plan_api = 0;
     oom_graph_edits();
 }
