@@ -390,6 +390,60 @@ static void test_loop_observer(void) {
     nne_model_destroy(m);
 }
 
+/* A carried value that grows every iteration (Concat): the body's signature
+ * changes each time, so it is re-planned a few times and then run unplanned;
+ * the result is the same either way. */
+static void test_loop_growing(void) {
+    nne_model *m = model_new();
+    nne_graph *g = m->graph;
+    int x = input_t(g, "x", NNE_DTYPE_FLOAT, 1, (int64_t[]){2});
+    int M = input_t(g, "M", NNE_DTYPE_INT64, 0, NULL);
+    uint8_t tr = 1;
+    int cond = init_t(g, "cond", NNE_DTYPE_BOOL, 0, NULL, &tr);
+    nne_graph *b = nne_graph_create(g);
+    input_t(b, "iter", NNE_DTYPE_INT64, 0, NULL);
+    int ci = input_t(b, "cond_in", NNE_DTYPE_BOOL, 0, NULL);
+    int xc = input_t(b, "xc", NNE_DTYPE_FLOAT, 1, (int64_t[]){-1});
+    float sev = 7;
+    int seven = init_t(b, "seven", NNE_DTYPE_FLOAT, 1, (int64_t[]){1}, &sev);
+    int co = node_n(b, "Identity", "cond_out", 1, (int[]){ci});
+    int cat = node_n(b, "Concat", "cat", 2, (int[]){xc, seven});
+    nne_node_set_attr_int(b, b->values[cat].producer, "axis", 0);
+    nne_graph_add_output(b, co);
+    nne_graph_add_output(b, cat);
+    int ni = -1, y = nne_graph_add_value(g, "y", NNE_VAL_NODE);
+    nne_graph_add_node(g, "Loop", "", "grow", 17, &ni);
+    nne_node_add_input(g, ni, M);
+    nne_node_add_input(g, ni, cond);
+    nne_node_add_input(g, ni, x);
+    nne_node_add_output(g, ni, y);
+    nne_node_set_attr_graph(g, ni, "body", b);
+    nne_graph_add_output(g, y);
+    model_finish(m);
+    nne_plan *p = NULL;
+    nne_context *c = NULL;
+    CHECK(nne_plan_create(m, NULL, 0, NULL, NULL, &p) == NNE_OK && nne_context_create(p, &c) == NNE_OK);
+    if (c) {
+        float xv[2] = {1, 2};
+        for (int run = 0; run < 2; run++) {
+            int64_t trips = run ? 3 : 20;
+            nne_tensor xt = {.dtype = NNE_DTYPE_FLOAT, .ndim = 1, .dims = {2}, .data = xv};
+            nne_tensor mt = {.dtype = NNE_DTYPE_INT64, .ndim = 0, .data = &trips};
+            nne_tensor out;
+            CHECK(nne_context_set_input(c, "x", &xt) == NNE_OK && nne_context_set_input(c, "M", &mt) == NNE_OK &&
+                  nne_context_run(c) == NNE_OK && nne_context_output(c, 0, &out) == NNE_OK);
+            CHECK(out.ndim == 1 && out.dims[0] == 2 + trips);
+            int bad = 0;
+            for (int64_t i = 0; i < out.dims[0] && out.ndim == 1; i++)
+                bad += ((float *)out.data)[i] != (i < 2 ? xv[i] : 7.0f);
+            CHECK(bad == 0);
+        }
+    }
+    nne_context_destroy(c);
+    nne_plan_destroy(p);
+    nne_model_destroy(m);
+}
+
 /* ---- memory budgets of plans and contexts ---- */
 
 static void test_budgets(void) {
@@ -438,5 +492,6 @@ void unit_graph_runtime(void) {
     test_params_not_packed();
     test_loop_planned();
     test_loop_observer();
+    test_loop_growing();
     test_budgets();
 }
