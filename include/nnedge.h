@@ -504,8 +504,14 @@ typedef struct nne_context nne_context;
 /* Prepare model m for the given input shapes (only dtype, ndim and dims of
  * shapes[i] are read; inputs not named take their declared shape with
  * symbolic dims set to 1). The model must outlive the plan. `opt` may be
- * NULL. Returns NNE_ERR_INVALID_ARG (unknown input, wrong dtype/rank),
- * _UNSUPPORTED, _OUT_OF_MEMORY (also over opt->arena_limit_bytes).
+ * NULL. opt->memory_limit_bytes (0: the default of
+ * nne_session_options_memory_limit) bounds what the plan holds: its arrays,
+ * per-node state, folded constants and the packed weights it uses (those
+ * live in the model's cache); over it, NNE_ERR_OUT_OF_MEMORY with a message
+ * naming the limit and what was being allocated. (Made by a session, the
+ * session's limit counts instead.) Returns NNE_ERR_INVALID_ARG (unknown
+ * input, wrong dtype/rank), _UNSUPPORTED, _OUT_OF_MEMORY (also over
+ * opt->arena_limit_bytes).
  * Thread-safe: many threads may create plans of one model at once. */
 NNE_API nne_status nne_plan_create(const nne_model *m, const nne_session_options *opt, int32_t n,
                            const char *const *names, const nne_tensor *shapes, nne_plan **out);

@@ -112,8 +112,10 @@ typedef struct stack {
     int64_t count;
 } stack;
 
-/* Elements reserved at the first push when the count is known, up to this many bytes. */
-#define STACK_RESERVE_MAX ((size_t)64 << 20)
+/* Elements reserved at the first push when the count is known, up to this
+ * many bytes (a Loop whose condition ends it early must not reserve for a
+ * trip count it never reaches; beyond this the buffer doubles as it grows). */
+#define STACK_RESERVE_MAX ((size_t)1 << 20)
 
 /* Push t; `expect` is the number of elements the stack will hold (0: unknown). */
 static nne_status stack_push(nne_op_ctx *ctx, stack *s, const nne_tensor *t, int64_t expect) {
