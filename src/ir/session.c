@@ -1000,6 +1000,7 @@ static nne_status sub_plan(nne_context *cx, sub_cache *e, int n_in, const nne_te
     if (s->m) nne_model_session_ref(s->m, 1);
     s->g = g;
     s->opt = parent->opt;
+    s->opt.arena_limit_bytes = 0; /* that limit is the top-level arena's; the memory limit covers bodies */
     s->is_sub = 1;
     s->nv = g->n_values;
     s->nn = g->n_nodes;
