@@ -371,7 +371,9 @@ NNE_API int32_t nne_model_param_find(const nne_model *m, const char *name);
 NNE_API nne_status nne_model_param_get(const nne_model *m, int32_t i, const char **name, nne_tensor *view,
                                        uint64_t *version);
 /* Copy new values into parameter i (dtype and shape must match it:
- * NNE_ERR_INVALID_ARG names both) and bump its version. Call it between
+ * NNE_ERR_INVALID_ARG names both) and bump its version. t->data may be the
+ * view's own buffer (nne_model_param_get), updated in place by an optimizer:
+ * then nothing is copied and only the version is bumped. Call it between
  * runs: no context of the model may be running (the runs read the buffer
  * being written). Allocates nothing. */
 NNE_API nne_status nne_model_param_set(nne_model *m, int32_t i, const nne_tensor *t);
