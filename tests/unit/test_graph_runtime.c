@@ -175,6 +175,14 @@ static void test_params(void) {
     CHECK(ctx_run(c, &xt, y, TM * TN) == NNE_OK);
     mm_expect(x, w, wt, e);
     CHECK(close_all(y, e, TM * TN));
+    /* an optimizer step in place on the view, then set with the same buffer */
+    float *wd = view.data;
+    for (int i = 0; i < TK * TN; i++) w[i] = wd[i] = wd[i] * 0.5f - 1.0f;
+    CHECK(nne_model_param_set(m, iw, &view) == NNE_OK);
+    CHECK(nne_model_param_get(m, iw, NULL, NULL, &ver1) == NNE_OK && ver1 == 2);
+    CHECK(ctx_run(c, &xt, y, TM * TN) == NNE_OK);
+    mm_expect(x, w, wt, e);
+    CHECK(close_all(y, e, TM * TN));
     /* the writer writes the current values */
     void *buf = NULL;
     size_t size = 0;
