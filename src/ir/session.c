@@ -26,8 +26,15 @@
  * scratch, bound inputs, dynamic values and random-number state. Run: nodes
  * execute in order; static outputs live in the arena, dynamic ones are
  * allocated as they are produced and freed after their last use.
- * Subgraphs (If/Loop/Scan bodies) run through the same node loop with every
- * value dynamic, on the context of the node that runs them.
+ * Subgraphs (If/Loop/Scan bodies) are planned the same way, once per
+ * signature of the shapes they are fed, by the context that runs them, and
+ * run on a context of their own (see "subgraph plans"); bodies that cannot
+ * be planned run through the same node loop with every value dynamic.
+ * Trainable parameters (params.c) are seeded as VS_PARAM: shaped, never
+ * folded or packed, read where they lie at every run.
+ * A plan made by nne_plan_create and a context made by nne_context_create_opt
+ * each charge what they allocate to a memory budget of their own (alloc.c);
+ * inside a session the session's budget is charged instead.
  * A session is one plan plus one context.
  */
 #include "ir/graph.h"
