@@ -55,6 +55,8 @@ typedef struct conn {
     srv_buf body;
     double t0;
     int answered; /* a response was queued already (early refusal) */
+    size_t too_big; /* bytes dropped past --max-body */
+    int counted;    /* the request reached a model's metrics */
 } conn;
 
 typedef struct resp {
@@ -220,10 +222,10 @@ static void do_infer(server *S, struct MHD_Connection *c, conn *st, const char *
     char err[600];
     srv_version *v = srv_repo_get(&S->repo, model, version, &status, err, sizeof err);
     if (!v) {
-        srv_stats_rejected(status);
         json_error(o, status, err);
         return;
     }
+    st->counted = 1; /* in the model's metrics, not in the refused ones */
     srv_stats_request(v->stats);
     srv_req *r = calloc(1, sizeof *r);
     srv_infer *q = calloc(1, sizeof *q);
@@ -428,6 +430,28 @@ static void route(server *S, struct MHD_Connection *c, conn *st, const char *url
     json_error(o, 404, "no such endpoint");
 }
 
+/* /v2/models/{m}[/versions/{v}]/infer: the model name and version (-1). */
+static int infer_url(const char *url, char *model, int64_t *version) {
+    const char *p = url;
+    if (strncmp(p, "/v2/models/", 11) != 0) return 0;
+    p += 11;
+    const char *e = strchr(p, '/');
+    if (!e || e == p || (size_t)(e - p) >= SRV_NAME_MAX) return 0;
+    memcpy(model, p, (size_t)(e - p));
+    model[e - p] = 0;
+    *version = -1;
+    if (strncmp(e, "/versions/", 10) == 0) {
+        char vb[16];
+        const char *v = e + 10, *ve = strchr(v, '/');
+        if (!ve || ve == v || ve - v >= (long)sizeof vb) return 0;
+        memcpy(vb, v, (size_t)(ve - v));
+        vb[ve - v] = 0;
+        if (!parse_version(vb, version)) return 0;
+        e = ve;
+    }
+    return strcmp(e, "/infer") == 0;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url, const char *method,
                                   const char *version, const char *upload, size_t *upload_size, void **ptr) {
     server *S = cls;
@@ -447,18 +471,39 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
             snprintf(msg, sizeof msg, "the body is larger than the limit of %zu bytes (--max-body)", S->cfg.max_body);
             return send_error(c, 413, msg);
         }
+        if (strcmp(method, "POST") == 0 && srv_sched_queue_len(&S->sched) >= S->cfg.max_queue) {
+            /* A full queue answers 503 once the headers are in, before
+             * reading and parsing a body it would only throw away. */
+            char model[SRV_NAME_MAX];
+            int64_t ver;
+            int status;
+            char err[256];
+            srv_version *v = infer_url(url, model, &ver) && auth_check(S, c, 0) == 0
+                                 ? srv_repo_get(&S->repo, model, ver, &status, err, sizeof err) : NULL;
+            if (v) {
+                st->answered = st->counted = 1;
+                srv_stats_request(v->stats);
+                srv_stats_done(v->stats, SRV_FAIL_QUEUE_FULL, 0, 0, srv_now() - st->t0);
+                srv_version_release(v);
+                resp o = {.json_len = -1, .retry_after = 1};
+                snprintf(err, sizeof err, "the request queue is full (--max-queue %d); retry later", S->cfg.max_queue);
+                json_error(&o, 503, err);
+                return send_resp(c, &o);
+            }
+        }
         return MHD_YES;
     }
     if (*upload_size) {
         size_t n = *upload_size;
         *upload_size = 0;
         if (st->answered) return MHD_YES;
-        if (n > S->cfg.max_body - st->body.n) {
-            st->answered = 1;
-            srv_buf_free(&st->body);
-            char msg[128];
-            snprintf(msg, sizeof msg, "the body is larger than the limit of %zu bytes (--max-body)", S->cfg.max_body);
-            return send_error(c, 413, msg);
+        if (st->too_big || n > S->cfg.max_body - st->body.n) {
+            /* libmicrohttpd sends a response only once the body is read:
+             * drop the rest (a sender that goes on past twice the limit is
+             * cut off) and answer 413 at the end */
+            if (!st->too_big) srv_buf_free(&st->body);
+            st->too_big += n;
+            return st->too_big > 2 * S->cfg.max_body ? MHD_NO : MHD_YES;
         }
         srv_buf_add(&st->body, upload, n);
         if (st->body.oom) {
@@ -467,10 +512,17 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         }
         return MHD_YES;
     }
+    if (st->too_big && !st->answered) {
+        st->answered = 1;
+        char msg[128];
+        snprintf(msg, sizeof msg, "the body is larger than the limit of %zu bytes (--max-body)", S->cfg.max_body);
+        return send_error(c, 413, msg);
+    }
     if (st->answered) return MHD_YES;
     st->answered = 1;
     resp o = {.json_len = -1};
     route(S, c, st, url, method, &o);
+    if (o.status >= 400 && !st->counted) srv_stats_rejected(o.status);
     return send_resp(c, &o);
 }
 
