@@ -14,6 +14,9 @@
 #include <dirent.h>
 #include <errno.h>
 #include <jansson.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -448,6 +451,16 @@ static srv_version *version_load(const srv_repo *r, const char *name, int64_t ve
     return v;
 }
 
+/* After an unload or a swap, hand the freed heap back to the system: an
+ * edge box reloading models for weeks must not keep the high-water mark of
+ * every version it ever held. (Only what the last request released is
+ * freed; versions still held by requests are freed by them later.) */
+static void heap_trim(void) {
+#ifdef __GLIBC__
+    malloc_trim(0);
+#endif
+}
+
 static srv_model *model_find(srv_repo *r, const char *name) {
     for (int i = 0; i < r->n; i++)
         if (strcmp(r->models[i]->name, name) == 0) return r->models[i];
@@ -552,6 +565,7 @@ int srv_repo_load(srv_repo *r, const char *name, char *err, size_t cap) {
         return 400;
     }
     for (int i = 0; i < nold; i++) srv_version_release(old[i]);
+    if (nold) heap_trim();
     pthread_mutex_unlock(&r->load_mu);
     return 0;
 }
@@ -572,6 +586,7 @@ int srv_repo_unload(srv_repo *r, const char *name, char *err, size_t cap) {
     }
     pthread_mutex_unlock(&r->mu);
     for (int i = 0; i < nold; i++) srv_version_release(old[i]);
+    if (nold) heap_trim();
     pthread_mutex_unlock(&r->load_mu);
     if (!found) {
         snprintf(err, cap, "model '%.128s' is not loaded", name);
