@@ -11,8 +11,8 @@
 #include <string.h>
 
 void srv_buf_add(srv_buf *b, const void *p, size_t n) {
-    if (b->oom) return;
-    if (n > b->cap - b->n || !b->p) {
+    if (b->oom || n == 0) return;
+    if (!b->p || n >= b->cap - b->n) { /* room for n bytes and the NUL */
         size_t cap = b->cap ? b->cap : 256;
         while (cap - b->n < n + 1) {
             if (cap > SIZE_MAX / 2) { b->oom = 1; return; }
