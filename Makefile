@@ -156,6 +156,7 @@ test: setup
 	NNEDGE=build-san/nnedge bash tests/diff/run.sh
 	$(MAKE) SAN=1 test-roundtrip
 	$(MAKE) test-mem
+	$(MAKE) test-serve
 
 # The concurrency test (8 threads, shared plans, >= 1000 runs per model)
 # under ThreadSanitizer, built into build-tsan/.

@@ -18,6 +18,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -86,6 +87,9 @@ static int tokens_read(const char *path, tokens *t, char *err, size_t cap) {
         char group[32], tok[256];
         if (sscanf(p, "%31s %255s", group, tok) != 2 || strlen(tok) >= sizeof t->tok[0] || strlen(tok) < 8) {
             snprintf(err, cap, "--tokens %s line %d: expected '<inference|admin> TOKEN' with a token of 8..127 bytes", path, ln);
+            ok = 0;
+        } else if (strspn(tok, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~+/=:!$%&*^|") != strlen(tok)) {
+            snprintf(err, cap, "--tokens %s line %d: a token is letters, digits and -._~+/=:!$%%&*^| only", path, ln);
             ok = 0;
         } else if (strcmp(group, "inference") != 0 && strcmp(group, "admin") != 0) {
             snprintf(err, cap, "--tokens %s line %d: group must be inference or admin", path, ln);
@@ -553,6 +557,20 @@ static void *poll_thread(void *arg) {
     return NULL;
 }
 
+/* libmicrohttpd's messages: kept (not printed) until the daemon runs, so a
+ * failed start gives one error line with the reason; afterwards one line
+ * each on stderr. */
+static char mhd_last[256];
+static atomic_int mhd_running;
+static void mhd_log(void *cls, const char *fmt, va_list ap) {
+    char msg[256];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    for (char *p = msg; *p; p++)
+        if (*p == '\n' || *p == '\r') *p = ' ';
+    if (atomic_load(&mhd_running)) fprintf(stderr, "nnedge serve: http: %s\n", msg);
+    else snprintf(mhd_last, sizeof mhd_last, "%s", msg);
+}
+
 static char *read_text(const char *path, const char *what) {
     FILE *f = fopen(path, "rb");
     if (!f) { fprintf(stderr, "nnedge: %s %s: %s\n", what, path, strerror(errno)); return NULL; }
@@ -650,9 +668,10 @@ int srv_main(const srv_config *cfg) {
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_ERROR_LOG;
     if (v6) flags |= MHD_USE_IPv6;
     if (cert) flags |= MHD_USE_TLS;
-    struct MHD_OptionItem opts[12];
+    struct MHD_OptionItem opts[14];
     int no = 0;
     opts[no++] = (struct MHD_OptionItem){MHD_OPTION_SOCK_ADDR, 0, sa};
+    opts[no++] = (struct MHD_OptionItem){MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)mhd_log, NULL};
     opts[no++] = (struct MHD_OptionItem){MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, NULL};
     opts[no++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_LIMIT, cfg->max_connections, NULL};
     opts[no++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_TIMEOUT, 60, NULL};
@@ -666,8 +685,10 @@ int srv_main(const srv_config *cfg) {
     struct MHD_Daemon *d = MHD_start_daemon(flags, (uint16_t)port, NULL, NULL, on_request, &S, MHD_OPTION_ARRAY, opts,
                                             MHD_OPTION_END);
     if (!d) {
-        fprintf(stderr, "nnedge: --http %s: cannot listen there (address in use, or a bad TLS certificate/key)\n",
-                cfg->http_addr);
+        size_t l = strlen(mhd_last);
+        while (l && mhd_last[l - 1] == ' ') mhd_last[--l] = 0;
+        fprintf(stderr, "nnedge: --http %s: cannot start the server: %s\n", cfg->http_addr,
+                mhd_last[0] ? mhd_last : "address in use, or a bad TLS certificate/key");
         srv_sched_stop(&S.sched);
         srv_repo_free(&S.repo);
         free(cert); free(key); free(ca);
@@ -676,6 +697,7 @@ int srv_main(const srv_config *cfg) {
     const union MHD_DaemonInfo *di = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
     pthread_t poller;
     int polling = cfg->poll_s > 0 && pthread_create(&poller, NULL, poll_thread, &S) == 0;
+    atomic_store(&mhd_running, 1);
     atomic_store(&S.ready, 1);
     printf("nnedge serve: listening on %s://%s:%u (%d models, %s mode)\n", cert ? "https" : "http",
            v6 ? cfg->http_addr : host, di ? di->port : (unsigned)port, S.repo.n, polling ? "poll" : "explicit");
