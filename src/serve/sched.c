@@ -6,6 +6,13 @@
  * others were queued (the server is busy) does it wait up to
  * --batch-delay-us for more, so a lone request never waits. Inputs are
  * joined along dim 0, the model runs once, outputs are split back.
+ *
+ * Joining pays only where the kernels run a row of a batch faster than a
+ * lone row (weights reused across rows). The scheduler measures the compute
+ * time per row at each batch size and caps joins at the sizes no slower per
+ * row (by 5%) than batch 1, trying every size a few times first and now and then
+ * again (kernels, load and cache behaviour change): so batching never costs
+ * throughput on kernels where it does not pay.
  */
 #include "serve/serve.h"
 
@@ -152,12 +159,36 @@ static void run_batch(srv_req **reqs, int n) {
     }
 }
 
+#define SRV_EXPLORE_RUNS 3
+#define SRV_REEXPLORE_EVERY 256
+
+/* Largest batch (rows) worth joining for v now; under the scheduler's mutex. */
+static int batch_cap(srv_version *v, int maxb) {
+    if (++v->batch_seq % SRV_REEXPLORE_EVERY == 0 || v->row_n[1] < SRV_EXPLORE_RUNS) return maxb;
+    int cap = 1;
+    for (int b = 2; b <= maxb; b++) {
+        int k = b < SRV_BATCH_STATS ? b : SRV_BATCH_STATS - 1;
+        if (v->row_n[k] < SRV_EXPLORE_RUNS || v->row_s[k] <= v->row_s[1] * 0.95) cap = b;
+    }
+    return cap;
+}
+
+static void batch_measured(srv_version *v, int64_t rows, double seconds) {
+    if (rows < 1) return;
+    int k = rows < SRV_BATCH_STATS ? (int)rows : SRV_BATCH_STATS - 1;
+    double per_row = seconds / (double)rows;
+    v->row_s[k] = v->row_n[k] ? 0.8 * v->row_s[k] + 0.2 * per_row : per_row;
+    if (v->row_n[k] < UINT32_MAX) v->row_n[k]++;
+}
+
 static void *worker(void *arg) {
     srv_sched *s = arg;
     srv_req *batch[SRV_MAX_BATCH_JOIN];
     pthread_mutex_lock(&s->mu);
     for (;;) {
+        s->idle++;
         while (!s->stop && !s->head) pthread_cond_wait(&s->cv_work, &s->mu);
+        s->idle--;
         if (s->stop) break;
         srv_req *r = s->head;
         q_remove(s, r);
@@ -165,6 +196,9 @@ static void *worker(void *arg) {
         int n = 1;
         int64_t rows = r->batch;
         int maxb = r->v->max_batch;
+        if (maxb > 1 && r->batch > 0) maxb = batch_cap(r->v, maxb);
+        /* Requests an idle worker would run in parallel are not joined. */
+        if (s->qlen <= s->idle) maxb = 1;
         if (maxb > 1 && r->batch > 0) {
             int waited = 0;
             double until = srv_now() + (double)s->batch_delay_us * 1e-6;
@@ -194,6 +228,7 @@ static void *worker(void *arg) {
         pthread_mutex_unlock(&s->mu);
         run_batch(batch, n);
         pthread_mutex_lock(&s->mu);
+        if (!batch[0]->http_status) batch_measured(batch[0]->v, rows, batch[0]->t_end - batch[0]->t_start);
         for (int k = 0; k < n; k++) {
             batch[k]->state = SRV_Q_DONE;
             pthread_cond_signal(&batch[k]->cv);

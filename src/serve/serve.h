@@ -22,6 +22,7 @@
 #define SRV_MAX_PLANS 16       /* cached plans (input shapes) of one version */
 #define SRV_NAME_MAX 128       /* model name bytes */
 #define SRV_MAX_BATCH_JOIN 256 /* requests joined in one run */
+#define SRV_BATCH_STATS 65     /* batch sizes whose cost is measured (1..64) */
 
 /* ------------------------------------------------------------- config -- */
 
@@ -120,6 +121,12 @@ typedef struct srv_version {
     ino_t ino;
     int64_t mtime_ns;
     off_t size;
+    /* Measured compute seconds per row at each batch size (EWMA; under the
+     * scheduler's mutex): joins are capped at the sizes that run a row no
+     * slower than a lone request does (see sched.c). */
+    double row_s[SRV_BATCH_STATS];
+    uint32_t row_n[SRV_BATCH_STATS];
+    uint32_t batch_seq;
     pthread_mutex_t mu; /* plan cache */
     srv_plan_ent *plans[SRV_MAX_PLANS];
     int nplans;
@@ -197,6 +204,7 @@ typedef struct srv_sched {
     long batch_delay_us;
     pthread_t *threads;
     int nthreads, stop;
+    int idle; /* workers waiting for work */
 } srv_sched;
 
 int srv_sched_start(srv_sched *s, int threads, int max_queue, long batch_delay_us);
