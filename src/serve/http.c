@@ -468,6 +468,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
             st->answered = 1;
             return send_error(c, 403, "a client certificate signed by --tls-client-ca is required");
         }
+        /* Tokens are checked on the headers: a body is never read for a
+         * client that may not send it. */
+        int need = strncmp(url, "/v2/models/", 11) == 0 ? 1 : strncmp(url, "/v2/repository/", 15) == 0 ? 2 : 0;
+        int a = need ? auth_check(S, c, need == 2) : 0;
+        if (a) {
+            st->answered = 1;
+            return send_error(c, a, a == 401 ? "a bearer token is required" : "this token may not do that");
+        }
         const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
         if (cl && strtoull(cl, NULL, 10) > S->cfg.max_body) {
             st->answered = 1;
@@ -647,7 +655,7 @@ int srv_main(const srv_config *cfg) {
         free(cert); free(key); free(ca);
         return 2;
     }
-    if (!srv_repo_init(&S.repo, cfg->repo_dir)) {
+    if (!srv_repo_init(&S.repo, cfg->repo_dir) || !(S.repo.run_memory = cfg->max_run_memory)) {
         fprintf(stderr, "nnedge: --repo %s: path too long\n", cfg->repo_dir);
         free(cert); free(key); free(ca);
         return 2;

@@ -127,10 +127,15 @@ static srv_plan_ent *plan_make(srv_version *v, const nne_tensor *shapes, char *e
     for (int i = 0; i < v->ninputs; i++) names[i] = v->in[i].name;
     nne_session_options so = nne_session_options_default();
     so.threads = v->threads;
+    /* A request chooses its batch size: the memory a plan of it may take is
+     * bounded, so one request cannot claim the machine. */
+    so.arena_limit_bytes = v->run_memory;
+    so.memory_limit_bytes = v->run_memory;
     nne_status st = nne_plan_create(v->m, &so, v->ninputs, names, shapes, &e->plan);
     if (st != NNE_OK) {
-        snprintf(err, cap, "preparing model '%s' version %lld for these shapes: %s", v->model_name,
-                 (long long)v->version, nne_last_error());
+        snprintf(err, cap, "preparing model '%s' version %lld for these shapes: %s%s", v->model_name,
+                 (long long)v->version, nne_last_error(),
+                 st == NNE_ERR_OUT_OF_MEMORY ? " (each run may use --max-run-memory bytes)" : "");
         free(e);
         return NULL;
     }
@@ -394,6 +399,7 @@ static srv_version *version_load(const srv_repo *r, const char *name, int64_t ve
     snprintf(v->model_name, sizeof v->model_name, "%s", name);
     v->version = ver;
     v->threads = c->threads;
+    v->run_memory = r->run_memory;
     v->dev = st.st_dev;
     v->ino = st.st_ino;
     v->mtime_ns = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;

@@ -38,6 +38,7 @@ typedef struct srv_config {
     size_t max_body;           /* bytes of one request body */
     size_t max_json;           /* bytes of the JSON part of one request */
     int max_connections;
+    size_t max_run_memory;     /* bytes one context may use (arena, scratch, outputs) */
 } srv_config;
 
 /* Runs the server until SIGINT/SIGTERM; returns a process exit code. */
@@ -116,6 +117,7 @@ typedef struct srv_version {
     nne_value_info in[SRV_MAX_IO], out[SRV_MAX_IO];
     int max_batch;  /* > 1: requests may be joined along dim 0 */
     int threads;    /* threads of each context */
+    size_t run_memory; /* memory limit of each context */
     /* identity of the file loaded, to notice a rewrite */
     dev_t dev;
     ino_t ino;
@@ -148,6 +150,7 @@ typedef struct srv_repo {
     pthread_mutex_t load_mu; /* one load/unload at a time */
     srv_model *models[SRV_MAX_MODELS];
     int n;
+    size_t run_memory; /* limit of each context of every version */
 } srv_repo;
 
 int srv_repo_init(srv_repo *r, const char *dir);

@@ -114,7 +114,7 @@ def main(work):
     shutil.copy(os.path.join(ROOT, "models", "fashion_cnn.onnx"), os.path.join(repo, "fashion", "1", "model.onnx"))
     with open(os.path.join(repo, "add", "config.json"), "w") as f:
         json.dump({"version_policy": {"all": {}}, "max_batch_size": 16}, f)
-    srv = Server(repo, "--threads", "2", "--max-body", "1048576", "--max-json", "262144")
+    srv = Server(repo, "--threads", "2", "--max-body", "1048576", "--max-json", "262144", "--max-run-memory", "16777216")
     U = srv.url
     s = requests.Session()
     tallies = {}  # model -> [requests, successes]
@@ -389,6 +389,12 @@ def main(work):
             got = np.frombuffer(raw.get("logits", b""), np.float32)
             c.check("equals-run-binary n=%d" % n, want is not None and got.size == want.size and
                     np.array_equal(got.reshape(want.shape), want), r.text[:200])
+        # a batch whose plan would pass --max-run-memory (16 MiB): refused, the server stays
+        x = np.zeros([200, 1, 28, 28], np.float32)
+        hdr = {"inputs": [{"name": "input", "shape": list(x.shape), "datatype": "FP32",
+                           "parameters": {"binary_data_size": x.nbytes}}]}
+        r = infer("fashion", *binary_request(hdr, [x.tobytes()]))
+        c.check("error run-memory-limit", is_error(r, 400) and "--max-run-memory" in r.json()["error"], r.text[:300])
         # ---------------------------------------------------------- batching joins concurrent requests exactly
         xs = [rng.random([1, 1, 28, 28], dtype=np.float32) for _ in range(16)]
         single = []

@@ -17,7 +17,7 @@ static void usage(FILE *f) {
             "  bench MODEL [--shape NAME=DIMS]... [-i NAME=FILE.npy]... [--threads N] [--runs N] [--warmup N] [--json]\n"
             "  eval  MODEL --data X.npy --labels Y.npy [--scale S] [--json]\n"
             "  convert MODEL -o OUT.onnx [--optimize none|basic|all] [--shape NAME=DIMS]... [--external-data NAME]\n"
-            "  serve --repo DIR [--http ADDR:PORT] [--threads N] [--max-queue N] [--batch-delay-us N] [--tokens FILE] [--tls-cert C --tls-key K [--tls-client-ca CA]] [--poll-s N] [--max-body BYTES] [--max-json BYTES]\n"
+            "  serve --repo DIR [--http ADDR:PORT] [--threads N] [--max-queue N] [--batch-delay-us N] [--tokens FILE] [--tls-cert C --tls-key K [--tls-client-ca CA]] [--poll-s N] [--max-body BYTES] [--max-json BYTES] [--max-run-memory BYTES]\n"
             "  limits of every verb: " CLI_LIMITS_USAGE "\n"
             "    --max-memory: bytes a model may use (K/M/G/T suffixes; none); default half of the\n"
             "    memory the process may use\n"

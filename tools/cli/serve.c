@@ -17,6 +17,7 @@ int cli_serve(int argc, char **argv) {
         .max_body = 64u << 20,
         .max_json = 8u << 20,
         .max_connections = 256,
+        .max_run_memory = 512u << 20,
     };
     for (int i = 1; i < argc; i++) { /* argv[0] is "serve" */
         const char *a = argv[i], *v;
@@ -31,7 +32,7 @@ int cli_serve(int argc, char **argv) {
             return cli_usage_error("--grpc: the gRPC endpoint is not built yet (use --http)");
         } else if (!strcmp(a, "--threads") || !strcmp(a, "--max-queue") || !strcmp(a, "--batch-delay-us") ||
                    !strcmp(a, "--poll-s") || !strcmp(a, "--max-body") || !strcmp(a, "--max-json") ||
-                   !strcmp(a, "--max-connections")) {
+                   !strcmp(a, "--max-connections") || !strcmp(a, "--max-run-memory")) {
             if (!(v = cli_opt_value(argc, argv, &i, "N"))) return EXIT_BAD_INPUT;
             long lo = 1, hi = 1024;
             if (!strcmp(a, "--max-queue")) hi = 1000000;
@@ -40,6 +41,7 @@ int cli_serve(int argc, char **argv) {
             if (!strcmp(a, "--max-body")) lo = 1024, hi = 1L << 32;
             if (!strcmp(a, "--max-json")) lo = 1024, hi = 1L << 28;
             if (!strcmp(a, "--max-connections")) hi = 10000;
+            if (!strcmp(a, "--max-run-memory")) lo = 1L << 20, hi = 1L << 40;
             if (!cli_parse_int(v, lo, hi, &n)) return cli_usage_error("%s %s: expected an integer %ld..%ld", a, v, lo, hi);
             if (!strcmp(a, "--threads")) c.threads = (int)n;
             else if (!strcmp(a, "--max-queue")) c.max_queue = (int)n;
@@ -47,6 +49,7 @@ int cli_serve(int argc, char **argv) {
             else if (!strcmp(a, "--poll-s")) c.poll_s = n;
             else if (!strcmp(a, "--max-body")) c.max_body = (size_t)n;
             else if (!strcmp(a, "--max-json")) c.max_json = (size_t)n;
+            else if (!strcmp(a, "--max-run-memory")) c.max_run_memory = (size_t)n;
             else c.max_connections = (int)n;
         } else if (!strcmp(a, "--tokens")) {
             if (!(v = cli_opt_value(argc, argv, &i, "FILE"))) return EXIT_BAD_INPUT;
