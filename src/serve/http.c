@@ -707,8 +707,11 @@ int srv_main(const srv_config *cfg) {
     int polling = cfg->poll_s > 0 && pthread_create(&poller, NULL, poll_thread, &S) == 0;
     atomic_store(&mhd_running, 1);
     atomic_store(&S.ready, 1);
+    pthread_mutex_lock(&S.repo.mu); /* requests may load models already */
+    int nmodels = S.repo.n;
+    pthread_mutex_unlock(&S.repo.mu);
     printf("nnedge serve: listening on %s://%s:%u (%d models, %s mode)\n", cert ? "https" : "http",
-           v6 ? cfg->http_addr : host, di ? di->port : (unsigned)port, S.repo.n, polling ? "poll" : "explicit");
+           v6 ? cfg->http_addr : host, di ? di->port : (unsigned)port, nmodels, polling ? "poll" : "explicit");
     fflush(stdout);
     int sig = 0;
     sigwait(&sigs, &sig);

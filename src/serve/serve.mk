@@ -12,7 +12,8 @@ $(BUILD)/nnedge: LDLIBS += -lmicrohttpd -ljansson -lgnutls
 #                          (3000 requests), request fuzzer (3000 requests) and
 #                          load/unload cycles against the ASan/UBSan build, then
 #                          500 load/unload cycles against the release build (RSS
-#                          growth <= 2 MB after cycle 10). `make test` runs it.
+#                          growth <= 2 MB after cycle 10), the hot swap again under
+#                          ThreadSanitizer (build-tsan/nnedge). `make test` runs it.
 #   make test-serve-load   10^5 requests at concurrency 32 with a hot swap midway
 #                          (explicit and poll mode), release build, p99 checked
 #   make test-serve-fuzz   SERVE_FUZZ_N (default 10^6) fuzzed requests, ASan build
@@ -27,6 +28,8 @@ test-serve:
 	NNEDGE=build-san/nnedge /usr/bin/python3 tests/serve/fuzz_requests.py build-san/serve-test 3000
 	NNEDGE=build-san/nnedge /usr/bin/python3 tests/serve/test_cycles.py build-san/serve-test 30 --no-rss
 	NNEDGE=build/nnedge /usr/bin/python3 tests/serve/test_cycles.py build-san/serve-test 500
+	$(MAKE) TSAN=1 build-tsan/nnedge
+	NNEDGE=build-tsan/nnedge TSAN_OPTIONS=halt_on_error=0 /usr/bin/python3 tests/serve/test_swap.py build-san/serve-test 2000 16
 test-serve-load:
 	$(MAKE) build/nnedge
 	mkdir -p build/serve-test

@@ -64,7 +64,7 @@ class Server:
             if self.p.returncode != 0:
                 problems.append("server exited with status %s" % self.p.returncode)
         err = self.stderr()
-        for marker in ("AddressSanitizer", "LeakSanitizer", "runtime error:", "UndefinedBehaviorSanitizer"):
+        for marker in ("AddressSanitizer", "LeakSanitizer", "ThreadSanitizer", "runtime error:", "UndefinedBehaviorSanitizer"):
             if marker in err:
                 problems.append("sanitizer report:\n" + err[-4000:])
                 break
