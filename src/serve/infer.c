@@ -145,6 +145,58 @@ static int convert(conv *c, const json_t *j) {
 /* Parameter values are strings, numbers or booleans (the protocol's $parameter). */
 static int param_ok(const json_t *p) { return json_is_string(p) || json_is_number(p) || json_is_boolean(p); }
 
+int srv_input_check(const srv_version *v, const char *name, const char *dtname, int ndim, const int64_t *dims,
+                    const int *seen, int *idx_out, nne_tensor *in, size_t *nbytes, char *err, size_t cap) {
+    int idx = -1;
+    for (int i = 0; i < v->ninputs; i++)
+        if (strcmp(v->in[i].name, name) == 0) idx = i;
+    if (idx < 0) { snprintf(err, cap, "model '%s' has no input '%.128s'", v->model_name, name); return 400; }
+    if (seen[idx]) { snprintf(err, cap, "input '%.128s' is given twice", name); return 400; }
+    const nne_value_info *vi = &v->in[idx];
+    const char *want = srv_dtype_name(vi->dtype);
+    if (!dtype_known(dtname)) { snprintf(err, cap, "input '%s': unknown datatype '%.32s'", vi->name, dtname); return 400; }
+    if (!want || strcmp(want, dtname) != 0) {
+        snprintf(err, cap, "input '%s': datatype %.32s does not match the model's %s", vi->name, dtname,
+                 want ? want : "unsupported type");
+        return 400;
+    }
+    if (vi->dtype == NNE_DTYPE_STRING) { snprintf(err, cap, "input '%s': BYTES tensors are not supported by nnedge", vi->name); return 400; }
+    if (ndim < 0 || ndim > NNE_MAX_DIMS) { snprintf(err, cap, "input '%s': %d dims; at most %d", vi->name, ndim, NNE_MAX_DIMS); return 400; }
+    if (vi->ndim >= 0 && ndim != vi->ndim) {
+        snprintf(err, cap, "input '%s': shape has %d dims; the model's has %d", vi->name, ndim, vi->ndim);
+        return 400;
+    }
+    nne_tensor *t = &in[idx];
+    t->dtype = vi->dtype;
+    t->ndim = ndim;
+    for (int d = 0; d < ndim; d++) {
+        if (dims[d] < 0) { snprintf(err, cap, "input '%s': shape[%d] must be a non-negative integer", vi->name, d); return 400; }
+        t->dims[d] = dims[d];
+        if (vi->ndim >= 0 && vi->dims[d] >= 0 && vi->dims[d] != dims[d]) {
+            snprintf(err, cap, "input '%s': shape[%d] is %lld; the model's is %lld", vi->name, d, (long long)dims[d],
+                     (long long)vi->dims[d]);
+            return 400;
+        }
+    }
+    if (nne_tensor_nbytes_checked(t, nbytes) != NNE_OK) {
+        snprintf(err, cap, "input '%s': the shape's size does not fit in memory", vi->name);
+        return 400;
+    }
+    *idx_out = idx;
+    return 0;
+}
+
+void srv_req_batch(const srv_version *v, srv_req *r) {
+    /* Rows along dim 0, when requests of this model may be joined. */
+    r->batch = -1;
+    if (v->max_batch > 1 && v->ninputs > 0) {
+        r->batch = r->in[0].ndim > 0 ? r->in[0].dims[0] : -1;
+        for (int i = 1; i < v->ninputs; i++)
+            if (r->in[i].ndim < 1 || r->in[i].dims[0] != r->batch) r->batch = -1;
+        if (r->batch == 0) r->batch = -1;
+    }
+}
+
 int srv_infer_parse(srv_version *v, const char *body, size_t len, long long hdr_len, size_t max_json, srv_req *r,
                     srv_infer *q, char *err, size_t cap) {
     int status = 0;
@@ -204,41 +256,25 @@ int srv_infer_parse(srv_version *v, const char *body, size_t len, long long hdr_
                *data = json_object_get(in, "data");
         if (!jn || !json_is_string(jn)) FAIL(400, "inputs[%zu]: \"name\" must be a string", k);
         const char *name = json_string_value(jn);
-        int idx = -1;
-        for (int i = 0; i < v->ninputs; i++)
-            if (strcmp(v->in[i].name, name) == 0 && strlen(name) == json_string_length(jn)) idx = i;
-        if (idx < 0) FAIL(400, "inputs[%zu]: model '%s' has no input '%.128s'", k, v->model_name, name);
-        if (seen[idx]) FAIL(400, "input '%.128s' is given twice", name);
-        seen[idx] = 1;
-        const nne_value_info *vi = &v->in[idx];
-        if (!jd || !json_is_string(jd)) FAIL(400, "input '%s': \"datatype\" must be a string", vi->name);
-        const char *want = srv_dtype_name(vi->dtype);
-        if (!dtype_known(json_string_value(jd)))
-            FAIL(400, "input '%s': unknown datatype '%.32s'", vi->name, json_string_value(jd));
-        if (!want || strcmp(want, json_string_value(jd)) != 0)
-            FAIL(400, "input '%s': datatype %.32s does not match the model's %s", vi->name, json_string_value(jd),
-                 want ? want : "unsupported type");
-        if (vi->dtype == NNE_DTYPE_STRING) FAIL(400, "input '%s': BYTES tensors are not supported by nnedge", vi->name);
-        if (!js || !json_is_array(js)) FAIL(400, "input '%s': \"shape\" must be an array of integers", vi->name);
+        if (strlen(name) != json_string_length(jn)) FAIL(400, "inputs[%zu]: the name contains a NUL character", k);
+        if (!jd || !json_is_string(jd)) FAIL(400, "input '%.128s': \"datatype\" must be a string", name);
+        if (!js || !json_is_array(js)) FAIL(400, "input '%.128s': \"shape\" must be an array of integers", name);
         size_t nd = json_array_size(js);
-        if (nd > NNE_MAX_DIMS) FAIL(400, "input '%s': %zu dims; at most %d", vi->name, nd, NNE_MAX_DIMS);
-        if (vi->ndim >= 0 && (int)nd != vi->ndim)
-            FAIL(400, "input '%s': shape has %zu dims; the model's has %d", vi->name, nd, vi->ndim);
-        nne_tensor *t = &r->in[idx];
-        t->dtype = vi->dtype;
-        t->ndim = (int32_t)nd;
+        if (nd > NNE_MAX_DIMS) FAIL(400, "input '%.128s': %zu dims; at most %d", name, nd, NNE_MAX_DIMS);
+        int64_t dims[NNE_MAX_DIMS];
         for (size_t d = 0; d < nd; d++) {
             json_t *x = json_array_get(js, d);
             if (!json_is_integer(x) || json_integer_value(x) < 0)
-                FAIL(400, "input '%s': shape[%zu] must be a non-negative integer", vi->name, d);
-            t->dims[d] = json_integer_value(x);
-            if (vi->ndim >= 0 && vi->dims[d] >= 0 && vi->dims[d] != t->dims[d])
-                FAIL(400, "input '%s': shape[%zu] is %lld; the model's is %lld", vi->name, d, (long long)t->dims[d],
-                     (long long)vi->dims[d]);
+                FAIL(400, "input '%.128s': shape[%zu] must be a non-negative integer", name, d);
+            dims[d] = json_integer_value(x);
         }
+        int idx;
         size_t nbytes;
-        if (nne_tensor_nbytes_checked(t, &nbytes) != NNE_OK)
-            FAIL(400, "input '%s': the shape's size does not fit in memory", vi->name);
+        status = srv_input_check(v, name, json_string_value(jd), (int)nd, dims, seen, &idx, r->in, &nbytes, err, cap);
+        if (status) goto done;
+        seen[idx] = 1;
+        const nne_value_info *vi = &v->in[idx];
+        nne_tensor *t = &r->in[idx];
         int64_t numel = nne_tensor_numel(t);
         long long bsize = -1;
         if (jp) {
@@ -306,14 +342,7 @@ int srv_infer_parse(srv_version *v, const char *body, size_t len, long long hdr_
             q->nreq_out++;
         }
     }
-    /* Rows along dim 0, when requests of this model may be joined. */
-    r->batch = -1;
-    if (v->max_batch > 1) {
-        r->batch = r->in[0].ndim > 0 ? r->in[0].dims[0] : -1;
-        for (int i = 1; i < v->ninputs; i++)
-            if (r->in[i].ndim < 1 || r->in[i].dims[0] != r->batch) r->batch = -1;
-        if (r->batch == 0) r->batch = -1;
-    }
+    srv_req_batch(v, r);
 done:
     json_decref(root);
     return status;

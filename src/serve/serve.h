@@ -240,6 +240,13 @@ typedef struct srv_infer {
  * is JSON). Returns 0 or an HTTP status with err filled. */
 int srv_infer_parse(srv_version *v, const char *body, size_t len, long long hdr_len, size_t max_json,
                     srv_req *r, srv_infer *q, char *err, size_t errcap);
+/* Check input `name` (datatype dtname, shape dims[0..ndim)) against v and
+ * the inputs seen[] so far: *idx is the model input, in[*idx] gets dtype and
+ * shape, *nbytes its size. 0 or 400 with err filled. */
+int srv_input_check(const srv_version *v, const char *name, const char *dtname, int ndim, const int64_t *dims,
+                    const int *seen, int *idx, nne_tensor *in, size_t *nbytes, char *err, size_t cap);
+/* r->batch: the rows along dim 0 when r may be joined with others, else -1. */
+void srv_req_batch(const srv_version *v, srv_req *r);
 /* The response to a done request: JSON, or JSON + binary outputs with
  * *json_len set to the JSON part's length (else -1). */
 int srv_infer_response(const srv_req *r, const srv_infer *q, srv_buf *b, long *json_len, char *err,

@@ -527,8 +527,12 @@ def main(work):
     try:
         big = {"inputs": [{"name": "x", "shape": [64, 256], "datatype": "FP32", "data": [0.01] * (64 * 256)}]}
         big_raw = json.dumps(big)
-        # one long run (about 1.6 GFLOP) the next request queues behind
-        huge_raw = json.dumps({"inputs": [{"name": "x", "shape": [512, 256], "datatype": "FP32", "data": [0.01] * (512 * 256)}]})
+        # long runs the next request queues behind
+        # (binary: 4 MB; about 0.5 s on the release build, seconds under ASan)
+        huge_x = np.full([4096, 256], 0.01, np.float32)
+        huge_raw, huge_h = binary_request({"inputs": [{"name": "x", "shape": [4096, 256], "datatype": "FP32",
+                                                       "parameters": {"binary_data_size": huge_x.nbytes}}]},
+                                          [huge_x.tobytes()])
         results = []
         lock = threading.Lock()
 
@@ -558,7 +562,7 @@ def main(work):
             """Two long runs on the one worker: returns once one runs and one waits."""
             def bg():
                 try:
-                    st = requests.post(U + "/v2/models/slow/infer", data=huge_raw, timeout=120).status_code
+                    st = requests.post(U + "/v2/models/slow/infer", data=huge_raw, headers=huge_h, timeout=120).status_code
                 except requests.RequestException as e:
                     st = "exc %s" % e
                 with lock:
