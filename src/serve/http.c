@@ -36,10 +36,7 @@ typedef struct tokens {
 } tokens;
 
 typedef struct server {
-    srv_config cfg;
-    srv_repo repo;
-    srv_sched sched;
-    atomic_int ready;
+    srv_core core; /* first: srv_auth gets the server from it */
     /* tokens: re-read when the file's identity changes, checked at most once a second */
     pthread_mutex_t tok_mu;
     tokens tok;
@@ -112,12 +109,12 @@ static void tokens_refresh(server *S) {
     if (now - S->tok_checked >= 1.0) {
         S->tok_checked = now;
         struct stat st;
-        if (stat(S->cfg.tokens_file, &st) == 0 &&
+        if (stat(S->core.cfg.tokens_file, &st) == 0 &&
             (st.st_ino != S->tok_st.st_ino || st.st_size != S->tok_st.st_size ||
              st.st_mtim.tv_sec != S->tok_st.st_mtim.tv_sec || st.st_mtim.tv_nsec != S->tok_st.st_mtim.tv_nsec)) {
             tokens t;
             char err[512];
-            if (tokens_read(S->cfg.tokens_file, &t, err, sizeof err)) {
+            if (tokens_read(S->core.cfg.tokens_file, &t, err, sizeof err)) {
                 S->tok = t;
                 S->tok_st = st;
             } else {
@@ -138,10 +135,10 @@ static int tok_eq(const char *a, const char *b) {
 }
 
 /* 0 allowed, 401 no or unknown token, 403 a token of the wrong group. */
-static int auth_check(server *S, struct MHD_Connection *c, int need_admin) {
-    if (!S->cfg.tokens_file) return 0;
+int srv_auth(srv_core *core, const char *h, int need_admin) {
+    server *S = (server *)core;
+    if (!S->core.cfg.tokens_file) return 0;
     tokens_refresh(S);
-    const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
     if (!h || strncasecmp(h, "Bearer ", 7) != 0) return 401;
     const char *t = h + 7;
     int status = 401;
@@ -150,6 +147,11 @@ static int auth_check(server *S, struct MHD_Connection *c, int need_admin) {
         if (tok_eq(S->tok.tok[i], t)) status = (!need_admin || S->tok.admin[i]) ? 0 : 403;
     pthread_mutex_unlock(&S->tok_mu);
     return status;
+}
+
+static int auth_check(server *S, struct MHD_Connection *c, int need_admin) {
+    if (!S->core.cfg.tokens_file) return 0;
+    return srv_auth(&S->core, MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION), need_admin);
 }
 
 static int client_cert_ok(struct MHD_Connection *c) {
@@ -224,7 +226,7 @@ static int client_gone(void *user) {
 static void do_infer(server *S, struct MHD_Connection *c, conn *st, const char *model, int64_t version, resp *o) {
     int status = 0, reason = -1;
     char err[600];
-    srv_version *v = srv_repo_get(&S->repo, model, version, &status, err, sizeof err);
+    srv_version *v = srv_repo_get(&S->core.repo, model, version, &status, err, sizeof err);
     if (!v) {
         json_error(o, status, err);
         return;
@@ -253,22 +255,22 @@ static void do_infer(server *S, struct MHD_Connection *c, conn *st, const char *
             goto out;
         }
     }
-    status = srv_infer_parse(v, st->body.p ? st->body.p : "", st->body.n, hdr, S->cfg.max_json, r, q, err, sizeof err);
+    status = srv_infer_parse(v, st->body.p ? st->body.p : "", st->body.n, hdr, S->core.cfg.max_json, r, q, err, sizeof err);
     if (status) {
         reason = status >= 500 ? SRV_FAIL_INTERNAL : SRV_FAIL_BAD_REQUEST;
         goto out;
     }
     srv_buf_free(&st->body); /* the inputs were copied out */
-    if (srv_sched_submit(&S->sched, r) != 0) {
+    if (srv_sched_submit(&S->core.sched, r) != 0) {
         status = 503;
         reason = SRV_FAIL_QUEUE_FULL;
         o->retry_after = 1;
-        snprintf(err, sizeof err, "the request queue is full (--max-queue %d); retry later", S->cfg.max_queue);
+        snprintf(err, sizeof err, "the request queue is full (--max-queue %d); retry later", S->core.cfg.max_queue);
         goto out;
     }
     gone_ctx g = {c};
     double deadline = q->timeout_us > 0 ? st->t0 + (double)q->timeout_us * 1e-6 : 0;
-    int w = srv_sched_wait(&S->sched, r, deadline, client_gone, &g);
+    int w = srv_sched_wait(&S->core.sched, r, deadline, client_gone, &g);
     if (w) {
         reason = w;
         status = w == SRV_FAIL_TIMEOUT ? 504 : 499;
@@ -328,7 +330,7 @@ static void route(server *S, struct MHD_Connection *c, conn *st, const char *url
     char err[600];
     if (ns == 1 && strcmp(seg[0], "metrics") == 0) {
         if (!method_is(method, "GET", o)) return;
-        srv_metrics_write(&o->b, srv_sched_queue_len(&S->sched));
+        srv_metrics_write(&o->b, srv_sched_queue_len(&S->core.sched));
         o->ctype = "text/plain; version=0.0.4";
         o->status = 200;
         return;
@@ -343,7 +345,7 @@ static void route(server *S, struct MHD_Connection *c, conn *st, const char *url
     }
     if (ns == 3 && strcmp(seg[1], "health") == 0 && (strcmp(seg[2], "live") == 0 || strcmp(seg[2], "ready") == 0)) {
         if (!method_is(method, "GET", o)) return;
-        if (seg[2][0] == 'r' && !atomic_load(&S->ready)) { json_error(o, 503, "the server is starting or stopping"); return; }
+        if (seg[2][0] == 'r' && !atomic_load(&S->core.ready)) { json_error(o, 503, "the server is starting or stopping"); return; }
         o->status = 200;
         srv_buf_str(&o->b, seg[2][0] == 'l' ? "{\"live\":true}" : "{\"ready\":true}");
         return;
@@ -360,7 +362,7 @@ static void route(server *S, struct MHD_Connection *c, conn *st, const char *url
         }
         if (ns == rest) {
             if (!method_is(method, "GET", o)) return;
-            int s = srv_repo_metadata(&S->repo, model, version, &o->b, err, sizeof err);
+            int s = srv_repo_metadata(&S->core.repo, model, version, &o->b, err, sizeof err);
             if (s) json_error(o, s, err);
             else o->status = 200;
             return;
@@ -368,7 +370,7 @@ static void route(server *S, struct MHD_Connection *c, conn *st, const char *url
         if (ns == rest + 1 && strcmp(seg[rest], "ready") == 0) {
             if (!method_is(method, "GET", o)) return;
             int s = 0;
-            srv_version *v = srv_repo_get(&S->repo, model, version, &s, err, sizeof err);
+            srv_version *v = srv_repo_get(&S->core.repo, model, version, &s, err, sizeof err);
             if (!v) { json_error(o, s, err); return; }
             srv_version_release(v);
             srv_buf_str(&o->b, "{\"name\":");
@@ -404,7 +406,7 @@ static void route(server *S, struct MHD_Connection *c, conn *st, const char *url
                 ready_only = rd && json_is_true(rd);
                 json_decref(j);
             }
-            srv_repo_index(&S->repo, ready_only, &o->b);
+            srv_repo_index(&S->core.repo, ready_only, &o->b);
             o->status = 200;
             return;
         }
@@ -422,8 +424,8 @@ static void route(server *S, struct MHD_Connection *c, conn *st, const char *url
                 if (ok == -1) { json_error(o, 400, "loading with a config override is not supported: edit config.json"); return; }
                 if (!ok) { json_error(o, 400, "the body must be a JSON object with an optional \"parameters\" object"); return; }
             }
-            int s = seg[4][0] == 'l' ? srv_repo_load(&S->repo, seg[3], err, sizeof err)
-                                     : srv_repo_unload(&S->repo, seg[3], err, sizeof err);
+            int s = seg[4][0] == 'l' ? srv_repo_load(&S->core.repo, seg[3], err, sizeof err)
+                                     : srv_repo_unload(&S->core.repo, seg[3], err, sizeof err);
             if (s) json_error(o, s, err);
             else o->status = 200;
             return;
@@ -477,13 +479,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
             return send_error(c, a, a == 401 ? "a bearer token is required" : "this token may not do that");
         }
         const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
-        if (cl && strtoull(cl, NULL, 10) > S->cfg.max_body) {
+        if (cl && strtoull(cl, NULL, 10) > S->core.cfg.max_body) {
             st->answered = 1;
             char msg[128];
-            snprintf(msg, sizeof msg, "the body is larger than the limit of %zu bytes (--max-body)", S->cfg.max_body);
+            snprintf(msg, sizeof msg, "the body is larger than the limit of %zu bytes (--max-body)", S->core.cfg.max_body);
             return send_error(c, 413, msg);
         }
-        if (strcmp(method, "POST") == 0 && srv_sched_queue_len(&S->sched) >= S->cfg.max_queue) {
+        if (strcmp(method, "POST") == 0 && srv_sched_queue_len(&S->core.sched) >= S->core.cfg.max_queue) {
             /* A full queue answers 503 once the headers are in, before
              * reading and parsing a body it would only throw away. */
             char model[SRV_NAME_MAX];
@@ -491,14 +493,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
             int status;
             char err[256];
             srv_version *v = infer_url(url, model, &ver) && auth_check(S, c, 0) == 0
-                                 ? srv_repo_get(&S->repo, model, ver, &status, err, sizeof err) : NULL;
+                                 ? srv_repo_get(&S->core.repo, model, ver, &status, err, sizeof err) : NULL;
             if (v) {
                 st->answered = st->counted = 1;
                 srv_stats_request(v->stats);
                 srv_stats_done(v->stats, SRV_FAIL_QUEUE_FULL, 0, 0, srv_now() - st->t0);
                 srv_version_release(v);
                 resp o = {.json_len = -1, .retry_after = 1};
-                snprintf(err, sizeof err, "the request queue is full (--max-queue %d); retry later", S->cfg.max_queue);
+                snprintf(err, sizeof err, "the request queue is full (--max-queue %d); retry later", S->core.cfg.max_queue);
                 json_error(&o, 503, err);
                 return send_resp(c, &o);
             }
@@ -509,13 +511,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         size_t n = *upload_size;
         *upload_size = 0;
         if (st->answered) return MHD_YES;
-        if (st->too_big || n > S->cfg.max_body - st->body.n) {
+        if (st->too_big || n > S->core.cfg.max_body - st->body.n) {
             /* libmicrohttpd sends a response only once the body is read:
              * drop the rest (a sender that goes on past twice the limit is
              * cut off) and answer 413 at the end */
             if (!st->too_big) srv_buf_free(&st->body);
             st->too_big += n;
-            return st->too_big > 2 * S->cfg.max_body ? MHD_NO : MHD_YES;
+            return st->too_big > 2 * S->core.cfg.max_body ? MHD_NO : MHD_YES;
         }
         srv_buf_add(&st->body, upload, n);
         if (st->body.oom) {
@@ -527,7 +529,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     if (st->too_big && !st->answered) {
         st->answered = 1;
         char msg[128];
-        snprintf(msg, sizeof msg, "the body is larger than the limit of %zu bytes (--max-body)", S->cfg.max_body);
+        snprintf(msg, sizeof msg, "the body is larger than the limit of %zu bytes (--max-body)", S->core.cfg.max_body);
         return send_error(c, 413, msg);
     }
     if (st->answered) return MHD_YES;
@@ -554,11 +556,11 @@ static void *poll_thread(void *arg) {
     while (!S->poll_stop) {
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_sec += S->cfg.poll_s;
+        ts.tv_sec += S->core.cfg.poll_s;
         pthread_cond_timedwait(&S->poll_cv, &S->poll_mu, &ts);
         if (S->poll_stop) break;
         pthread_mutex_unlock(&S->poll_mu);
-        srv_repo_scan(&S->repo, 1);
+        srv_repo_scan(&S->core.repo, 1);
         pthread_mutex_lock(&S->poll_mu);
     }
     pthread_mutex_unlock(&S->poll_mu);
@@ -579,6 +581,35 @@ static void mhd_log(void *cls, const char *fmt, va_list ap) {
     else snprintf(mhd_last, sizeof mhd_last, "%s", msg);
 }
 
+int srv_parse_addr(const char *addr, struct sockaddr_storage *ss, socklen_t *len, int *v6) {
+    char host[256];
+    const char *colon = strrchr(addr, ':');
+    if (!colon || colon == addr || (size_t)(colon - addr) >= sizeof host || !colon[1] ||
+        strspn(colon + 1, "0123456789") != strlen(colon + 1) || strlen(colon + 1) > 5)
+        return 0;
+    long port = strtol(colon + 1, NULL, 10);
+    if (port > 65535) return 0;
+    memcpy(host, addr, (size_t)(colon - addr));
+    host[colon - addr] = 0;
+    memset(ss, 0, sizeof *ss);
+    *v6 = host[0] == '[';
+    if (*v6) {
+        size_t hl = strlen(host);
+        if (hl < 3 || host[hl - 1] != ']') return 0;
+        host[hl - 1] = 0;
+        struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)ss;
+        a6->sin6_family = AF_INET6;
+        a6->sin6_port = htons((uint16_t)port);
+        *len = sizeof *a6;
+        return inet_pton(AF_INET6, host + 1, &a6->sin6_addr) == 1;
+    }
+    struct sockaddr_in *a4 = (struct sockaddr_in *)ss;
+    a4->sin_family = AF_INET;
+    a4->sin_port = htons((uint16_t)port);
+    *len = sizeof *a4;
+    return inet_pton(AF_INET, host, &a4->sin_addr) == 1;
+}
+
 static char *read_text(const char *path, const char *what) {
     FILE *f = fopen(path, "rb");
     if (!f) { fprintf(stderr, "nnedge: %s %s: %s\n", what, path, strerror(errno)); return NULL; }
@@ -597,42 +628,25 @@ static char *read_text(const char *path, const char *what) {
 int srv_main(const srv_config *cfg) {
     static server S; /* one per process; static so signal-time state stays valid */
     memset(&S, 0, sizeof S);
-    S.cfg = *cfg;
+    S.core.cfg = *cfg;
     pthread_mutex_init(&S.tok_mu, NULL);
     pthread_mutex_init(&S.poll_mu, NULL);
     pthread_cond_init(&S.poll_cv, NULL);
 
-    /* Address "HOST:PORT" or "[V6]:PORT". */
-    char host[256];
-    const char *colon = strrchr(cfg->http_addr, ':');
-    long port;
-    if (!colon || colon == cfg->http_addr || (size_t)(colon - cfg->http_addr) >= sizeof host ||
-        !(port = strtol(colon + 1, NULL, 10), colon[1]) || port < 0 || port > 65535 || strspn(colon + 1, "0123456789") != strlen(colon + 1)) {
-        fprintf(stderr, "nnedge: --http %s: expected ADDR:PORT (127.0.0.1:8000, [::1]:8000)\n", cfg->http_addr);
+    struct sockaddr_storage ss;
+    socklen_t sslen;
+    int v6;
+    if (!srv_parse_addr(cfg->http_addr, &ss, &sslen, &v6)) {
+        fprintf(stderr, "nnedge: --http %s: expected ADDR:PORT with a numeric address (127.0.0.1:8000, [::1]:8000)\n",
+                cfg->http_addr);
         return 2;
     }
-    memcpy(host, cfg->http_addr, (size_t)(colon - cfg->http_addr));
-    host[colon - cfg->http_addr] = 0;
-    struct sockaddr_in6 a6;
-    struct sockaddr_in a4;
-    struct sockaddr *sa;
-    int v6 = host[0] == '[';
-    memset(&a6, 0, sizeof a6);
-    memset(&a4, 0, sizeof a4);
-    if (v6) {
-        size_t hl = strlen(host);
-        if (hl < 3 || host[hl - 1] != ']') { fprintf(stderr, "nnedge: --http %s: bad IPv6 address\n", cfg->http_addr); return 2; }
-        host[hl - 1] = 0;
-        a6.sin6_family = AF_INET6;
-        a6.sin6_port = htons((uint16_t)port);
-        if (inet_pton(AF_INET6, host + 1, &a6.sin6_addr) != 1) { fprintf(stderr, "nnedge: --http %s: bad IPv6 address\n", cfg->http_addr); return 2; }
-        sa = (struct sockaddr *)&a6;
-    } else {
-        a4.sin_family = AF_INET;
-        a4.sin_port = htons((uint16_t)port);
-        if (inet_pton(AF_INET, host, &a4.sin_addr) != 1) { fprintf(stderr, "nnedge: --http %s: bad IPv4 address\n", cfg->http_addr); return 2; }
-        sa = (struct sockaddr *)&a4;
+    if (cfg->grpc_addr && !srv_parse_addr(cfg->grpc_addr, &(struct sockaddr_storage){0}, &(socklen_t){0}, &(int){0})) {
+        fprintf(stderr, "nnedge: --grpc %s: expected ADDR:PORT with a numeric address (127.0.0.1:8001, [::1]:8001)\n",
+                cfg->grpc_addr);
+        return 2;
     }
+    struct sockaddr *sa = (struct sockaddr *)&ss;
     if (cfg->tokens_file) {
         char err[512];
         if (!tokens_read(cfg->tokens_file, &S.tok, err, sizeof err)) { fprintf(stderr, "nnedge: %s\n", err); return 2; }
@@ -655,7 +669,7 @@ int srv_main(const srv_config *cfg) {
         free(cert); free(key); free(ca);
         return 2;
     }
-    if (!srv_repo_init(&S.repo, cfg->repo_dir) || !(S.repo.run_memory = cfg->max_run_memory)) {
+    if (!srv_repo_init(&S.core.repo, cfg->repo_dir) || !(S.core.repo.run_memory = cfg->max_run_memory)) {
         fprintf(stderr, "nnedge: --repo %s: path too long\n", cfg->repo_dir);
         free(cert); free(key); free(ca);
         return 2;
@@ -668,8 +682,8 @@ int srv_main(const srv_config *cfg) {
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
     signal(SIGPIPE, SIG_IGN);
 
-    srv_repo_scan(&S.repo, 0);
-    if (!srv_sched_start(&S.sched, cfg->threads, cfg->max_queue, cfg->batch_delay_us)) {
+    srv_repo_scan(&S.core.repo, 0);
+    if (!srv_sched_start(&S.core.sched, cfg->threads, cfg->max_queue, cfg->batch_delay_us)) {
         fprintf(stderr, "nnedge: cannot start %d worker threads\n", cfg->threads);
         return 1;
     }
@@ -690,15 +704,15 @@ int srv_main(const srv_config *cfg) {
         if (ca) opts[no++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_TRUST, 0, ca};
     }
     opts[no++] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
-    struct MHD_Daemon *d = MHD_start_daemon(flags, (uint16_t)port, NULL, NULL, on_request, &S, MHD_OPTION_ARRAY, opts,
+    struct MHD_Daemon *d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, &S, MHD_OPTION_ARRAY, opts,
                                             MHD_OPTION_END);
     if (!d) {
         size_t l = strlen(mhd_last);
         while (l && mhd_last[l - 1] == ' ') mhd_last[--l] = 0;
         fprintf(stderr, "nnedge: --http %s: cannot start the server: %s\n", cfg->http_addr,
                 mhd_last[0] ? mhd_last : "address in use, or a bad TLS certificate/key");
-        srv_sched_stop(&S.sched);
-        srv_repo_free(&S.repo);
+        srv_sched_stop(&S.core.sched);
+        srv_repo_free(&S.core.repo);
         free(cert); free(key); free(ca);
         return 2;
     }
@@ -706,16 +720,33 @@ int srv_main(const srv_config *cfg) {
     pthread_t poller;
     int polling = cfg->poll_s > 0 && pthread_create(&poller, NULL, poll_thread, &S) == 0;
     atomic_store(&mhd_running, 1);
-    atomic_store(&S.ready, 1);
-    pthread_mutex_lock(&S.repo.mu); /* requests may load models already */
-    int nmodels = S.repo.n;
-    pthread_mutex_unlock(&S.repo.mu);
-    printf("nnedge serve: listening on %s://%s:%u (%d models, %s mode)\n", cert ? "https" : "http",
-           v6 ? cfg->http_addr : host, di ? di->port : (unsigned)port, nmodels, polling ? "poll" : "explicit");
+    atomic_store(&S.core.ready, 1);
+    unsigned gport = 0;
+    if (cfg->grpc_addr) {
+        char gerr[256];
+        if (srv_grpc_start(&S.core, &gport, gerr, sizeof gerr) != 0) {
+            fprintf(stderr, "nnedge: --grpc %s: %s\n", cfg->grpc_addr, gerr);
+            atomic_store(&S.core.ready, 0);
+            MHD_stop_daemon(d);
+            srv_sched_stop(&S.core.sched);
+            srv_repo_free(&S.core.repo);
+            free(cert); free(key); free(ca);
+            return 2;
+        }
+    }
+    pthread_mutex_lock(&S.core.repo.mu); /* requests may load models already */
+    int nmodels = S.core.repo.n;
+    pthread_mutex_unlock(&S.core.repo.mu);
+    int hl = (int)(strrchr(cfg->http_addr, ':') - cfg->http_addr);
+    printf("nnedge serve: listening on %s://%.*s:%u (%d models, %s mode)", cert ? "https" : "http", hl,
+           cfg->http_addr, di ? di->port : 0u, nmodels, polling ? "poll" : "explicit");
+    if (cfg->grpc_addr)
+        printf(", grpc %.*s:%u", (int)(strrchr(cfg->grpc_addr, ':') - cfg->grpc_addr), cfg->grpc_addr, gport);
+    printf("\n");
     fflush(stdout);
     int sig = 0;
     sigwait(&sigs, &sig);
-    atomic_store(&S.ready, 0);
+    atomic_store(&S.core.ready, 0);
     if (polling) {
         pthread_mutex_lock(&S.poll_mu);
         S.poll_stop = 1;
@@ -723,9 +754,10 @@ int srv_main(const srv_config *cfg) {
         pthread_mutex_unlock(&S.poll_mu);
         pthread_join(poller, NULL);
     }
+    if (cfg->grpc_addr) srv_grpc_stop();
     MHD_stop_daemon(d); /* waits for connection threads, which wait for their workers */
-    srv_sched_stop(&S.sched);
-    srv_repo_free(&S.repo);
+    srv_sched_stop(&S.core.sched);
+    srv_repo_free(&S.core.repo);
     free(cert);
     free(key);
     free(ca);

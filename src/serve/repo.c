@@ -669,6 +669,15 @@ srv_version *srv_repo_get(srv_repo *r, const char *name, int64_t version, int *s
     return v;
 }
 
+int srv_repo_versions(srv_repo *r, const char *name, int64_t *out, int cap) {
+    int n = 0;
+    pthread_mutex_lock(&r->mu);
+    srv_model *m = model_find(r, name);
+    for (int i = 0; m && i < m->nver && n < cap; i++) out[n++] = m->ver[i]->version;
+    pthread_mutex_unlock(&r->mu);
+    return n;
+}
+
 int srv_repo_metadata(srv_repo *r, const char *name, int64_t version, srv_buf *b, char *err, size_t cap) {
     int status = 0;
     srv_version *v = srv_repo_get(r, name, version, &status, err, cap);

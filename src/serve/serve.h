@@ -13,6 +13,7 @@
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 #include <sys/types.h>
 
 /* Limits the server never goes past, whatever a request or a file says. */
@@ -29,6 +30,7 @@
 typedef struct srv_config {
     const char *repo_dir;
     const char *http_addr;     /* "127.0.0.1:8000" */
+    const char *grpc_addr;     /* NULL: no gRPC */
     int threads;               /* scheduler worker threads */
     int max_queue;             /* queued requests before 503 */
     long batch_delay_us;       /* extra wait for a batch to fill, only when others are queued */
@@ -221,6 +223,28 @@ int srv_sched_wait(srv_sched *s, srv_req *r, double deadline_s, int (*gone)(void
 int srv_sched_queue_len(srv_sched *s);
 
 double srv_now(void);
+
+/* ------------------------------------------------------------ front ends -- */
+
+/* What the HTTP and gRPC front ends share (http.c owns it). */
+typedef struct srv_core {
+    srv_config cfg;
+    srv_repo repo;
+    srv_sched sched;
+    atomic_int ready;
+} srv_core;
+
+/* Bearer token check of an Authorization value (NULL: none): 0 allowed,
+ * 401 missing or unknown token, 403 a token of the wrong group. */
+int srv_auth(srv_core *core, const char *authorization, int need_admin);
+/* gRPC (HTTP/2 cleartext, nghttp2 + protobuf-c) on cfg.grpc_addr; fills
+ * *port. 0, or -1 with err filled. */
+int srv_grpc_start(srv_core *core, unsigned *port, char *err, size_t cap);
+void srv_grpc_stop(void);
+/* Served version numbers of a model, ascending; the count (0: none). */
+int srv_repo_versions(srv_repo *r, const char *name, int64_t *out, int cap);
+/* "ADDR:PORT" / "[V6]:PORT" into a socket address; 0 on a bad address. */
+int srv_parse_addr(const char *addr, struct sockaddr_storage *ss, socklen_t *len, int *v6);
 
 /* ------------------------------------------------------------ protocol -- */
 

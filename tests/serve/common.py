@@ -31,6 +31,7 @@ class Server:
         if b"listening on" not in line:
             self.p.kill()
             raise RuntimeError("server did not start: %r %s" % (line, self.stderr()))
+        self.banner = line.decode(errors="replace")
         self.port = int(line.split(b"://")[1].split(b":")[1].split(b" ")[0])
         self.url = "%s://127.0.0.1:%d" % (scheme, self.port)
         self.pid = self.p.pid

@@ -29,7 +29,8 @@ int cli_serve(int argc, char **argv) {
             if (!(v = cli_opt_value(argc, argv, &i, "ADDR:PORT"))) return EXIT_BAD_INPUT;
             c.http_addr = v;
         } else if (!strcmp(a, "--grpc")) {
-            return cli_usage_error("--grpc: the gRPC endpoint is not built yet (use --http)");
+            if (!(v = cli_opt_value(argc, argv, &i, "ADDR:PORT"))) return EXIT_BAD_INPUT;
+            c.grpc_addr = v;
         } else if (!strcmp(a, "--threads") || !strcmp(a, "--max-queue") || !strcmp(a, "--batch-delay-us") ||
                    !strcmp(a, "--poll-s") || !strcmp(a, "--max-body") || !strcmp(a, "--max-json") ||
                    !strcmp(a, "--max-connections") || !strcmp(a, "--max-run-memory")) {
@@ -70,6 +71,8 @@ int cli_serve(int argc, char **argv) {
     if (!c.repo_dir) return cli_usage_error("serve: --repo DIR is required");
     if (!c.tls_cert != !c.tls_key) return cli_usage_error("serve: --tls-cert and --tls-key go together");
     if (c.tls_client_ca && !c.tls_cert) return cli_usage_error("serve: --tls-client-ca needs --tls-cert and --tls-key");
+    if (c.grpc_addr && c.tls_cert)
+        return cli_usage_error("serve: --grpc with --tls-cert: gRPC over TLS is not built yet (serve gRPC on loopback, or REST over TLS)");
     if (c.max_json > c.max_body) c.max_json = c.max_body;
     return srv_main(&c);
 }
