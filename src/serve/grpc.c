@@ -2,8 +2,11 @@
  * grpc.c - the gRPC front end of `nnedge serve` (--grpc ADDR:PORT): the
  * Open Inference Protocol's GRPCInferenceService over HTTP/2 cleartext, on
  * nghttp2 (framing, HPACK, flow control) and protobuf-c (messages generated
- * from grpc_predict_v2.proto). One thread per connection reads frames and
- * answers each call when its request has arrived; inference goes through the
+ * from grpc_predict_v2.proto). One thread per connection owns the HTTP/2
+ * session (nghttp2 is not thread-safe); each call whose request has arrived
+ * runs on a thread of its own and hands its answer back through an eventfd,
+ * so one connection carries many calls at once (and they batch), and a
+ * stream the client resets cancels its queued request. Inference goes through the
  * same repository, scheduler (batching, queue bound), input checks and
  * metrics as REST, so both give the same outputs for the same request.
  * Outputs are answered as raw_output_contents.
@@ -21,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -43,6 +47,8 @@ static int grpc_code(int http) {
     }
 }
 
+/* One call (HTTP/2 stream). Freed by the connection thread once its
+ * stream is closed and no call thread holds it. */
 typedef struct gstream {
     int32_t id;
     char path[128];
@@ -50,15 +56,28 @@ typedef struct gstream {
     int bad_header;     /* a header longer than we keep */
     srv_buf body;
     size_t too_big;
+    /* answer, written by the call thread */
+    int answered, code;
+    char msg[600];
     srv_buf out;        /* framed response message */
     size_t out_off;
-    int answered;
+    /* life, under the connection's mutex */
+    int running;        /* a call thread holds it */
+    int closed;         /* its stream is gone */
+    atomic_int cancelled;
+    struct gstream *next_all, *next_done;
+    struct gconn *conn;
 } gstream;
 
 typedef struct gconn {
     int fd;
+    int efd;            /* eventfd: answers are ready */
     srv_core *core;
     nghttp2_session *ss;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;  /* a call thread finished */
+    gstream *all, *done;
+    int running;
 } gconn;
 
 static struct {
@@ -88,13 +107,28 @@ static void pct_encode(const char *in, char *out, size_t cap) {
 
 #define NV(n, v) {(uint8_t *)(n), (uint8_t *)(v), sizeof(n) - 1, strlen(v), NGHTTP2_NV_FLAG_NONE}
 
+static ssize_t read_out(nghttp2_session *ss, int32_t id, uint8_t *buf, size_t len, uint32_t *flags,
+                        nghttp2_data_source *src, void *user);
+
 static void reply_error(gconn *c, gstream *st, int code, const char *msg) {
+    st->answered = 1;
+    st->code = code;
+    snprintf(st->msg, sizeof st->msg, "%s", msg);
+}
+
+/* On the connection thread: send the answer a call thread wrote. */
+static void submit_answer(gconn *c, gstream *st) {
+    if (st->code == G_OK) {
+        nghttp2_nv h[] = {NV(":status", "200"), NV("content-type", "application/grpc")};
+        nghttp2_data_provider dp = {.source.ptr = st, .read_callback = read_out};
+        nghttp2_submit_response(c->ss, st->id, h, 2, &dp);
+        return;
+    }
     char cs[16], enc[1024];
-    snprintf(cs, sizeof cs, "%d", code);
-    pct_encode(msg, enc, sizeof enc);
+    snprintf(cs, sizeof cs, "%d", st->code);
+    pct_encode(st->msg, enc, sizeof enc);
     nghttp2_nv h[] = {NV(":status", "200"), NV("content-type", "application/grpc"), NV("grpc-status", cs),
                       NV("grpc-message", enc)};
-    st->answered = 1;
     nghttp2_submit_response(c->ss, st->id, h, 4, NULL); /* trailers-only response */
 }
 
@@ -131,10 +165,8 @@ static void reply_msg(gconn *c, gstream *st, const ProtobufCMessage *m) {
         reply_error(c, st, G_INTERNAL, "out of memory writing the response");
         return;
     }
-    nghttp2_nv h[] = {NV(":status", "200"), NV("content-type", "application/grpc")};
-    nghttp2_data_provider dp = {.source.ptr = st, .read_callback = read_out};
     st->answered = 1;
-    nghttp2_submit_response(c->ss, st->id, h, 2, &dp);
+    st->code = G_OK;
 }
 
 /* ----------------------------------------------------------- methods -- */
@@ -249,6 +281,8 @@ static int typed_contents(const Inference__InferTensorContents *ct, nne_tensor *
     return 0;
 }
 
+static int stream_gone(void *user) { return atomic_load(&((gstream *)user)->cancelled); }
+
 static void model_infer(gconn *c, gstream *st, const uint8_t *msg, size_t len, double t0) {
     srv_core *core = c->core;
     Inference__ModelInferRequest *q = inference__model_infer_request__unpack(NULL, len, msg);
@@ -357,11 +391,12 @@ static void model_infer(gconn *c, gstream *st, const uint8_t *msg, size_t len, d
         snprintf(err, sizeof err, "the request queue is full (--max-queue %d); retry later", core->cfg.max_queue);
         goto out;
     }
-    int w = srv_sched_wait(&core->sched, r, deadline, NULL, NULL);
+    int w = srv_sched_wait(&core->sched, r, deadline, stream_gone, st);
     if (w) {
-        status = 504;
+        status = w == SRV_FAIL_TIMEOUT ? 504 : 499;
         reason = w;
-        snprintf(err, sizeof err, "the request's timeout passed while it was queued");
+        snprintf(err, sizeof err, w == SRV_FAIL_TIMEOUT ? "the request's timeout passed while it was queued"
+                                                        : "the client cancelled the call");
         goto out;
     }
     if (r->http_status) {
@@ -491,9 +526,15 @@ static ssize_t on_send(nghttp2_session *ss, const uint8_t *data, size_t len, int
 
 static int on_begin_headers(nghttp2_session *ss, const nghttp2_frame *f, void *user) {
     if (f->hd.type != NGHTTP2_HEADERS || f->headers.cat != NGHTTP2_HCAT_REQUEST) return 0;
+    gconn *c = user;
     gstream *st = calloc(1, sizeof *st);
     if (!st) return NGHTTP2_ERR_CALLBACK_FAILURE;
     st->id = f->hd.stream_id;
+    st->conn = c;
+    pthread_mutex_lock(&c->mu);
+    st->next_all = c->all;
+    c->all = st;
+    pthread_mutex_unlock(&c->mu);
     nghttp2_session_set_stream_user_data(ss, f->hd.stream_id, st);
     return 0;
 }
@@ -527,10 +568,42 @@ static int on_data(nghttp2_session *ss, uint8_t flags, int32_t id, const uint8_t
     return 0;
 }
 
+static void *call_thread(void *arg) {
+    gstream *st = arg;
+    gconn *c = st->conn;
+    handle(c, st);
+    srv_buf_free(&st->body);
+    pthread_mutex_lock(&c->mu);
+    st->next_done = c->done;
+    c->done = st;
+    pthread_mutex_unlock(&c->mu);
+    uint64_t one = 1;
+    if (write(c->efd, &one, sizeof one) != sizeof one) { /* the counter is full: a wake-up is pending anyway */ }
+    return NULL;
+}
+
 static int on_frame(nghttp2_session *ss, const nghttp2_frame *f, void *user) {
+    gconn *c = user;
     if ((f->hd.type != NGHTTP2_DATA && f->hd.type != NGHTTP2_HEADERS) || !(f->hd.flags & NGHTTP2_FLAG_END_STREAM)) return 0;
     gstream *st = nghttp2_session_get_stream_user_data(ss, f->hd.stream_id);
-    if (st && !st->answered) handle(user, st);
+    if (!st || st->running || st->answered) return 0;
+    pthread_attr_t at;
+    pthread_t t;
+    pthread_attr_init(&at);
+    pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
+    pthread_mutex_lock(&c->mu);
+    st->running = 1;
+    c->running++;
+    pthread_mutex_unlock(&c->mu);
+    if (pthread_create(&t, &at, call_thread, st) != 0) {
+        pthread_mutex_lock(&c->mu);
+        st->running = 0;
+        c->running--;
+        pthread_mutex_unlock(&c->mu);
+        reply_error(c, st, G_UNAVAILABLE, "cannot start a thread for the call");
+        submit_answer(c, st);
+    }
+    pthread_attr_destroy(&at);
     return 0;
 }
 
@@ -538,11 +611,46 @@ static int on_close(nghttp2_session *ss, int32_t id, uint32_t code, void *user) 
     gstream *st = nghttp2_session_get_stream_user_data(ss, id);
     if (st) {
         nghttp2_session_set_stream_user_data(ss, id, NULL);
-        srv_buf_free(&st->body);
-        srv_buf_free(&st->out);
-        free(st);
+        atomic_store(&st->cancelled, 1); /* a queued request of a reset stream leaves the queue */
+        st->closed = 1;
     }
     return 0;
+}
+
+/* Free the calls whose stream is closed and whose thread is done. */
+static void sweep(gconn *c) {
+    pthread_mutex_lock(&c->mu);
+    for (gstream **pp = &c->all; *pp;) {
+        gstream *st = *pp;
+        if (st->closed && !st->running) {
+            *pp = st->next_all;
+            srv_buf_free(&st->body);
+            srv_buf_free(&st->out);
+            free(st);
+        } else {
+            pp = &st->next_all;
+        }
+    }
+    pthread_mutex_unlock(&c->mu);
+}
+
+/* Send the answers call threads finished (streams still open). */
+static void collect(gconn *c) {
+    uint64_t n;
+    if (read(c->efd, &n, sizeof n) != sizeof n) { /* nothing pending */ }
+    pthread_mutex_lock(&c->mu);
+    gstream *done = c->done;
+    c->done = NULL;
+    pthread_mutex_unlock(&c->mu);
+    for (gstream *st = done, *nx; st; st = nx) {
+        nx = st->next_done;
+        if (!st->closed) submit_answer(c, st);
+        pthread_mutex_lock(&c->mu);
+        st->running = 0;
+        c->running--;
+        pthread_cond_broadcast(&c->cv);
+        pthread_mutex_unlock(&c->mu);
+    }
 }
 
 /* ------------------------------------------------------- connections -- */
@@ -569,20 +677,54 @@ static void *conn_thread(void *arg) {
             nghttp2_settings_entry iv[] = {{NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, 32}};
             nghttp2_submit_settings(c->ss, NGHTTP2_FLAG_NONE, iv, 1);
             uint8_t buf[16384];
-            while (nghttp2_session_want_read(c->ss) || nghttp2_session_want_write(c->ss)) {
+            for (;;) {
                 if (nghttp2_session_send(c->ss) != 0) break;
-                if (!nghttp2_session_want_read(c->ss)) break;
-                ssize_t n = recv(c->fd, buf, sizeof buf, 0);
-                if (n < 0 && errno == EINTR) continue;
-                if (n <= 0) break; /* closed, idle timeout or the server stopping */
-                if (nghttp2_session_mem_recv(c->ss, buf, (size_t)n) < 0) break;
+                sweep(c);
+                if (!nghttp2_session_want_read(c->ss) && !nghttp2_session_want_write(c->ss)) break;
+                struct pollfd p[2] = {{.fd = c->fd, .events = POLLIN}, {.fd = c->efd, .events = POLLIN}};
+                int pr = poll(p, 2, 60000);
+                if (pr < 0 && errno == EINTR) continue;
+                if (pr == 0) {
+                    pthread_mutex_lock(&c->mu);
+                    int busy = c->running;
+                    pthread_mutex_unlock(&c->mu);
+                    if (!busy) break; /* idle for 60 s */
+                    continue;
+                }
+                if (pr < 0) break;
+                if (p[1].revents & POLLIN) collect(c);
+                if (p[0].revents & (POLLIN | POLLHUP | POLLERR)) {
+                    ssize_t n = recv(c->fd, buf, sizeof buf, 0);
+                    if (n < 0 && errno == EINTR) continue;
+                    if (n <= 0) break; /* closed, or the server stopping */
+                    if (nghttp2_session_mem_recv(c->ss, buf, (size_t)n) < 0) break;
+                }
             }
+            /* Calls still running are cancelled and waited for: they hold
+             * their stream and write to this connection. */
+            pthread_mutex_lock(&c->mu);
+            for (gstream *st = c->all; st; st = st->next_all) {
+                atomic_store(&st->cancelled, 1);
+                st->closed = 1;
+            }
+            while (c->running > 0) {
+                pthread_mutex_unlock(&c->mu);
+                struct pollfd p = {.fd = c->efd, .events = POLLIN};
+                poll(&p, 1, 100);
+                collect(c);
+                pthread_mutex_lock(&c->mu);
+            }
+            pthread_mutex_unlock(&c->mu);
+            sweep(c);
             nghttp2_session_del(c->ss);
         }
         nghttp2_session_callbacks_del(cb);
     }
     conn_untrack(c->fd);
     close(c->fd);
+    close(c->efd);
+    pthread_mutex_destroy(&c->mu);
+    pthread_cond_destroy(&c->cv);
     free(c);
     return NULL;
 }
@@ -595,8 +737,6 @@ static void *acceptor(void *arg) {
         if (!(p[0].revents & POLLIN)) continue;
         int fd = accept(G.lfd, NULL, NULL);
         if (fd < 0) continue;
-        struct timeval tv = {60, 0}; /* an idle connection is closed after 60 s */
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
         pthread_mutex_lock(&G.mu);
         int full = G.nconn >= G.core->cfg.max_connections || G.nconn >= (int)(sizeof G.fds / sizeof G.fds[0]);
         if (!full) G.fds[G.nconn++] = fd;
@@ -609,11 +749,25 @@ static void *acceptor(void *arg) {
         if (c) {
             c->fd = fd;
             c->core = G.core;
+            c->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+            pthread_mutex_init(&c->mu, NULL);
+            pthread_cond_init(&c->cv, NULL);
+            if (c->efd < 0) {
+                pthread_mutex_destroy(&c->mu);
+                pthread_cond_destroy(&c->cv);
+                free(c);
+                c = NULL;
+            }
         }
         if (!c || pthread_create(&t, &at, conn_thread, c) != 0) {
             if (!full) conn_untrack(fd);
             close(fd);
-            free(c);
+            if (c) {
+                close(c->efd);
+                pthread_mutex_destroy(&c->mu);
+                pthread_cond_destroy(&c->cv);
+                free(c);
+            }
         }
         pthread_attr_destroy(&at);
     }

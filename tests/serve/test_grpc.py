@@ -11,7 +11,9 @@ import re
 import shutil
 import subprocess
 import sys
+import random
 import threading
+import time
 
 import grpc
 import numpy as np
@@ -195,8 +197,48 @@ def main(work):
         [t.start() for t in ts]
         [t.join() for t in ts]
         c.check("8 channels x 20 calls", not errs, errs[:2])
+        # many calls at once on ONE channel (HTTP/2 streams answered concurrently)
+        errs1 = []
+        f1 = ch.unary_unary("/inference.GRPCInferenceService/ModelInfer", request_serializer=lambda m: m.SerializeToString(),
+                            response_deserializer=M["inference.ModelInferResponse"].FromString)
+
+        def one_channel_worker():
+            for _ in range(10):
+                try:
+                    r = f1(infer_req("add", [("a", "FP32", [1, 4], [1, 2, 3, 4]), ("b", "FP32", [1, 4], [1, 1, 1, 1])]),
+                           metadata=meta, timeout=60)
+                    if np.frombuffer(r.raw_output_contents[0], np.float32).tolist() != [3, 4, 5, 6]:
+                        errs1.append(r)
+                except grpc.RpcError as e:
+                    errs1.append(e)
+        ts = [threading.Thread(target=one_channel_worker) for _ in range(16)]
+        [t.start() for t in ts]
+        [t.join() for t in ts]
+        c.check("16 threads x 10 calls on one channel", not errs1, errs1[:2])
+        # a call the client gives up on while queued is cancelled in the server (RST_STREAM)
+        huge = np.full([4096, 256], 0.01, np.float32)
+        hq = infer_req("slow", [("x", "FP32", [4096, 256], None)], raw=[huge.tobytes()])
+        bgs = [threading.Thread(target=lambda: code_of(lambda: grpc.insecure_channel("127.0.0.1:%d" % line_port).unary_unary(
+            "/inference.GRPCInferenceService/ModelInfer", request_serializer=lambda m: m.SerializeToString(),
+            response_deserializer=M["inference.ModelInferResponse"].FromString)(hq, metadata=meta, timeout=120)))
+            for _ in range(3)]
+        [t.start() for t in bgs]
+        t0 = time.time()
+        while time.time() - t0 < 30:  # all three in, two running and one queued
+            m = requests.get(srv.url + "/metrics").text
+            if 'nnedge_requests_total{model="slow",version="1"} 3\n' in m and "\nnnedge_queue_length 1\n" in m:
+                break
+            time.sleep(0.005)
+        st, _ = code_of(lambda: ch.unary_unary("/inference.GRPCInferenceService/ModelInfer",
+                                               request_serializer=lambda m: m.SerializeToString())(
+            infer_req("slow", [("x", "FP32", [1, 256], None)], raw=[b"\0" * 1024]), metadata=meta, timeout=0.05))
+        c.check("client deadline DEADLINE_EXCEEDED", st == grpc.StatusCode.DEADLINE_EXCEEDED, st)
+        [t.join() for t in bgs]
+        time.sleep(0.2)
+        met = requests.get(srv.url + "/metrics").text
+        canc = [l for l in met.splitlines() if l.startswith('nnedge_request_failure_total{model="slow",version="1",reason="cancelled"}')]
+        c.check("reset stream cancels the queued request", canc and float(canc[0].split()[-1]) >= 1, canc)
         # fuzz: mutated and random ModelInfer messages; every call ends in a status, the server stays up
-        import random
         rnd = random.Random(7)
         seed = infer_req("add", [("a", "FP32", [1, 4], None), ("b", "FP32", [1, 4], [1, 1, 1, 1])],
                          raw=[b"\0" * 16]).SerializeToString()
@@ -215,7 +257,7 @@ def main(work):
         c.check("fuzzed calls answered", set(statuses) <= {"OK", "INVALID_ARGUMENT", "NOT_FOUND"}, statuses)
         c.check("alive after gRPC fuzz", call("ServerLive", E(), "ServerLiveResponse").live)
         met = requests.get(srv.url + "/metrics").text
-        c.check("gRPC calls in metrics", 'nnedge_request_success_total{model="add",version="2"} %d' % (161 + statuses.get("OK", 0)) in met,
+        c.check("gRPC calls in metrics", 'nnedge_request_success_total{model="add",version="2"} %d' % (321 + statuses.get("OK", 0)) in met,
                 [l for l in met.splitlines() if l.startswith('nnedge_request_success_total{model="add"')])
         ch.close()
     finally:
