@@ -6,7 +6,8 @@
  * session (nghttp2 is not thread-safe); each call whose request has arrived
  * runs on a thread of its own and hands its answer back through an eventfd,
  * so one connection carries many calls at once (and they batch), and a
- * stream the client resets cancels its queued request. Inference goes through the
+ * stream the client resets cancels its queued request. With --tls-cert the
+ * connection is TLS 1.3 (GnuTLS, ALPN "h2"), with --tls-client-ca mutual. Inference goes through the
  * same repository, scheduler (batching, queue bound), input checks and
  * metrics as REST, so both give the same outputs for the same request.
  * Outputs are answered as raw_output_contents.
@@ -18,6 +19,7 @@
 #include <errno.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <gnutls/gnutls.h>
 #include <nghttp2/nghttp2.h>
 #include <poll.h>
 #include <stdio.h>
@@ -71,6 +73,7 @@ typedef struct gstream {
 
 typedef struct gconn {
     int fd;
+    gnutls_session_t tls; /* NULL: cleartext */
     int efd;            /* eventfd: answers are ready */
     srv_core *core;
     nghttp2_session *ss;
@@ -90,6 +93,9 @@ static struct {
     int nconn;
     int fds[1024];
     int stopping;
+    gnutls_certificate_credentials_t cred; /* NULL: cleartext */
+    gnutls_priority_t prio;
+    int mtls;
 } G = {.lfd = -1};
 
 /* ----------------------------------------------------------- replies -- */
@@ -516,8 +522,9 @@ static ssize_t on_send(nghttp2_session *ss, const uint8_t *data, size_t len, int
     gconn *c = user;
     size_t off = 0;
     while (off < len) {
-        ssize_t n = send(c->fd, data + off, len - off, MSG_NOSIGNAL);
-        if (n < 0 && errno == EINTR) continue;
+        ssize_t n = c->tls ? gnutls_record_send(c->tls, data + off, len - off)
+                           : send(c->fd, data + off, len - off, MSG_NOSIGNAL);
+        if (c->tls ? (n == GNUTLS_E_AGAIN || n == GNUTLS_E_INTERRUPTED) : (n < 0 && errno == EINTR)) continue;
         if (n <= 0) return NGHTTP2_ERR_CALLBACK_FAILURE;
         off += (size_t)n;
     }
@@ -663,10 +670,33 @@ static void conn_untrack(int fd) {
     pthread_mutex_unlock(&G.mu);
 }
 
+/* TLS 1.3 handshake with ALPN h2 (and a verified client certificate with
+ * --tls-client-ca); 0 on failure. */
+static int tls_accept(gconn *c) {
+    if (gnutls_init(&c->tls, GNUTLS_SERVER) != GNUTLS_E_SUCCESS) { c->tls = NULL; return 0; }
+    gnutls_datum_t h2 = {(unsigned char *)"h2", 2};
+    if (gnutls_priority_set(c->tls, G.prio) != GNUTLS_E_SUCCESS ||
+        gnutls_credentials_set(c->tls, GNUTLS_CRD_CERTIFICATE, G.cred) != GNUTLS_E_SUCCESS ||
+        gnutls_alpn_set_protocols(c->tls, &h2, 1, GNUTLS_ALPN_MANDATORY) != GNUTLS_E_SUCCESS)
+        return 0;
+    if (G.mtls) gnutls_certificate_server_set_request(c->tls, GNUTLS_CERT_REQUIRE);
+    gnutls_transport_set_int(c->tls, c->fd);
+    gnutls_handshake_set_timeout(c->tls, 10000);
+    int r;
+    do r = gnutls_handshake(c->tls);
+    while (r < 0 && !gnutls_error_is_fatal(r));
+    if (r < 0) return 0;
+    if (G.mtls) {
+        unsigned status = 0;
+        if (gnutls_certificate_verify_peers2(c->tls, &status) != 0 || status != 0) return 0;
+    }
+    return 1;
+}
+
 static void *conn_thread(void *arg) {
     gconn *c = arg;
     nghttp2_session_callbacks *cb;
-    if (nghttp2_session_callbacks_new(&cb) == 0) {
+    if ((!G.cred || tls_accept(c)) && nghttp2_session_callbacks_new(&cb) == 0) {
         nghttp2_session_callbacks_set_send_callback(cb, on_send);
         nghttp2_session_callbacks_set_on_begin_headers_callback(cb, on_begin_headers);
         nghttp2_session_callbacks_set_on_header_callback(cb, on_header);
@@ -682,7 +712,13 @@ static void *conn_thread(void *arg) {
                 sweep(c);
                 if (!nghttp2_session_want_read(c->ss) && !nghttp2_session_want_write(c->ss)) break;
                 struct pollfd p[2] = {{.fd = c->fd, .events = POLLIN}, {.fd = c->efd, .events = POLLIN}};
-                int pr = poll(p, 2, 60000);
+                /* TLS may hold decrypted bytes the socket no longer shows */
+                int pending = c->tls && gnutls_record_check_pending(c->tls) > 0;
+                int pr = poll(p, 2, pending ? 0 : 60000);
+                if (pending) {
+                    p[0].revents |= POLLIN;
+                    if (pr <= 0) pr = 1;
+                }
                 if (pr < 0 && errno == EINTR) continue;
                 if (pr == 0) {
                     pthread_mutex_lock(&c->mu);
@@ -694,8 +730,8 @@ static void *conn_thread(void *arg) {
                 if (pr < 0) break;
                 if (p[1].revents & POLLIN) collect(c);
                 if (p[0].revents & (POLLIN | POLLHUP | POLLERR)) {
-                    ssize_t n = recv(c->fd, buf, sizeof buf, 0);
-                    if (n < 0 && errno == EINTR) continue;
+                    ssize_t n = c->tls ? gnutls_record_recv(c->tls, buf, sizeof buf) : recv(c->fd, buf, sizeof buf, 0);
+                    if (c->tls ? (n == GNUTLS_E_AGAIN || n == GNUTLS_E_INTERRUPTED) : (n < 0 && errno == EINTR)) continue;
                     if (n <= 0) break; /* closed, or the server stopping */
                     if (nghttp2_session_mem_recv(c->ss, buf, (size_t)n) < 0) break;
                 }
@@ -720,6 +756,7 @@ static void *conn_thread(void *arg) {
         }
         nghttp2_session_callbacks_del(cb);
     }
+    if (c->tls) gnutls_deinit(c->tls);
     conn_untrack(c->fd);
     close(c->fd);
     close(c->efd);
@@ -780,6 +817,20 @@ int srv_grpc_start(srv_core *core, unsigned *port, char *err, size_t cap) {
     int v6;
     if (!srv_parse_addr(core->cfg.grpc_addr, &ss, &len, &v6)) { snprintf(err, cap, "expected ADDR:PORT"); return -1; }
     G.core = core;
+    if (core->cfg.tls_cert) {
+        int e;
+        if ((e = gnutls_certificate_allocate_credentials(&G.cred)) != 0 ||
+            (e = gnutls_certificate_set_x509_key_file(G.cred, core->cfg.tls_cert, core->cfg.tls_key, GNUTLS_X509_FMT_PEM)) < 0 ||
+            (core->cfg.tls_client_ca &&
+             (e = gnutls_certificate_set_x509_trust_file(G.cred, core->cfg.tls_client_ca, GNUTLS_X509_FMT_PEM)) < 0) ||
+            (e = gnutls_priority_init(&G.prio, "NORMAL:-VERS-ALL:+VERS-TLS1.3", NULL)) != 0) {
+            snprintf(err, cap, "TLS: %s", gnutls_strerror(e));
+            if (G.cred) gnutls_certificate_free_credentials(G.cred);
+            G.cred = NULL;
+            return -1;
+        }
+        G.mtls = core->cfg.tls_client_ca != NULL;
+    }
     pthread_mutex_init(&G.mu, NULL);
     pthread_cond_init(&G.cv, NULL);
     G.lfd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -816,4 +867,9 @@ void srv_grpc_stop(void) {
     pthread_mutex_unlock(&G.mu);
     close(G.stop_pipe[0]);
     close(G.stop_pipe[1]);
+    if (G.cred) {
+        gnutls_priority_deinit(G.prio);
+        gnutls_certificate_free_credentials(G.cred);
+        G.cred = NULL;
+    }
 }

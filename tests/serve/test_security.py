@@ -2,7 +2,7 @@
 """Security of `nnedge serve`: bearer tokens per API group (inference,
 repository admin) from a token file re-read when it changes; TLS 1.3 only
 (TLS 1.2 and plain HTTP refused); mutual TLS (a client certificate from the
-configured CA required). Certificates are made with openssl here.
+configured CA required); the same for gRPC (python3-grpcio). Certificates are made with openssl here.
 Usage: test_security.py WORKDIR"""
 import os
 import shutil
@@ -138,6 +138,42 @@ def main(work):
     finally:
         problems = srv.stop()
     c.check("tls-server-clean-exit", not problems, problems)
+
+    # gRPC over TLS 1.3 (ALPN h2) and mutual TLS
+    import grpc
+    live = "/inference.GRPCInferenceService/ServerLive"
+
+    def grpc_live(port, creds, label):
+        opts = (("grpc.ssl_target_name_override", "localhost"),)
+        ch = grpc.secure_channel("127.0.0.1:%d" % port, creds, opts) if creds else grpc.insecure_channel("127.0.0.1:%d" % port)
+        try:
+            return ch.unary_unary(live)(b"", timeout=10)  # ServerLiveResponse{live: true} is 08 01
+        except grpc.RpcError as e:
+            return e.code()
+        finally:
+            ch.close()
+    ca_pem = open(P("ca.pem"), "rb").read()
+    client = (open(P("client.key"), "rb").read(), open(P("client.pem"), "rb").read())
+    evil = (open(P("evil.key"), "rb").read(), open(P("evil.pem"), "rb").read())
+    for mtls in (False, True):
+        extra = ["--tls-client-ca", P("ca.pem")] if mtls else []
+        srv = Server(repo, "--grpc", "127.0.0.1:0", "--tls-cert", P("server.pem"), "--tls-key", P("server.key"), *extra,
+                     scheme="https")
+        gport = int(srv.banner.rsplit(":", 1)[1])
+        tag = "grpc-mtls" if mtls else "grpc-tls"
+        try:
+            good = grpc.ssl_channel_credentials(ca_pem, *client) if mtls else grpc.ssl_channel_credentials(ca_pem)
+            c.check(tag + " live", grpc_live(gport, good, tag) == b"\x08\x01")
+            c.check(tag + " cleartext refused", grpc_live(gport, None, tag) == grpc.StatusCode.UNAVAILABLE)
+            if mtls:
+                c.check(tag + " no client cert refused",
+                        grpc_live(gport, grpc.ssl_channel_credentials(ca_pem), tag) == grpc.StatusCode.UNAVAILABLE)
+                c.check(tag + " rogue client cert refused",
+                        grpc_live(gport, grpc.ssl_channel_credentials(ca_pem, *evil), tag) == grpc.StatusCode.UNAVAILABLE)
+            c.check(tag + " still live", grpc_live(gport, good, tag) == b"\x08\x01")
+        finally:
+            problems = srv.stop()
+        c.check(tag + " clean exit", not problems, problems)
 
     srv = Server(repo, "--tls-cert", P("server.pem"), "--tls-key", P("server.key"), "--tls-client-ca", P("ca.pem"),
                  scheme="https")

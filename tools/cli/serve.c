@@ -71,8 +71,6 @@ int cli_serve(int argc, char **argv) {
     if (!c.repo_dir) return cli_usage_error("serve: --repo DIR is required");
     if (!c.tls_cert != !c.tls_key) return cli_usage_error("serve: --tls-cert and --tls-key go together");
     if (c.tls_client_ca && !c.tls_cert) return cli_usage_error("serve: --tls-client-ca needs --tls-cert and --tls-key");
-    if (c.grpc_addr && c.tls_cert)
-        return cli_usage_error("serve: --grpc with --tls-cert: gRPC over TLS is not built yet (serve gRPC on loopback, or REST over TLS)");
     if (c.max_json > c.max_body) c.max_json = c.max_body;
     return srv_main(&c);
 }
