@@ -1,6 +1,9 @@
 # `nnedge serve` (src/serve/): built into the nnedge command only; the
 # library stays libc-only. Needs libmicrohttpd, jansson and GnuTLS
 # (scripts/setup.sh installs them).
+# Included before the Makefile's first rule: `make` alone still builds `all`.
+.DEFAULT_GOAL := all
+
 # The gRPC messages: protoc-c (Debian protobuf-c-compiler) writes
 # $(BUILD)/gen/grpc_predict_v2.pb-c.{c,h} from src/serve/grpc_predict_v2.proto.
 SERVE_SRC := $(sort $(wildcard src/serve/*.c))
