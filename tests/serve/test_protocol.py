@@ -426,9 +426,16 @@ def main(work):
         tallies[("fashion", 0)][1] += sum(r[0].count(200) for r in res)
         c.check("concurrent-200", all(r[0] == [200] * 5 for r in res), res)
         c.check("concurrent-equal-to-single", all(r[1] <= 1e-5 for r in res), [r[1] for r in res])
-        met = s.get(U + "/metrics").text
-        c.check("batching-happened", any(l.startswith('nnedge_batch_size_bucket{model="fashion",version="1",le="1"}')
-                                         for l in met.splitlines()), "")
+        vals0 = {}
+        for line in s.get(U + "/metrics").text.splitlines():
+            if line and not line.startswith("#"):
+                k, v = line.rsplit(" ", 1)
+                vals0[k] = float(v)
+        lab = '{model="fashion",version="1"}'
+        ran = vals0.get("nnedge_request_success_total" + lab, -1) + \
+            vals0.get('nnedge_request_failure_total{model="fashion",version="1",reason="compute"}', 0)
+        c.check("every request in exactly one batch", vals0.get("nnedge_batch_size_sum" + lab) == ran,
+                (vals0.get("nnedge_batch_size_sum" + lab), ran))
         # ---------------------------------------------------------- repository extension
         r = s.post(U + "/v2/repository/index")
         idx = r.json()
