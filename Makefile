@@ -39,6 +39,7 @@ LIB_SRC := $(sort $(wildcard src/core/*.c src/ir/*.c src/ops/*.c src/io/*.c src/
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/gen/op_table.o
 CLI_SRC := $(sort $(wildcard tools/cli/*.c))
 CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
+-include src/serve/serve.mk
 UNIT_OBJ := $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard tests/unit/*.c))
 
 all: $(BUILD)/libnnedge.a $(BUILD)/libnnedge.so $(BUILD)/nnedge $(BUILD)/conformance $(BUILD)/unit_tests \
@@ -155,6 +156,7 @@ test: setup
 	NNEDGE=build-san/nnedge bash tests/diff/run.sh
 	$(MAKE) SAN=1 test-roundtrip
 	$(MAKE) test-mem
+	$(MAKE) test-serve
 
 # The concurrency test (8 threads, shared plans, >= 1000 runs per model)
 # under ThreadSanitizer, built into build-tsan/.
