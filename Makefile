@@ -153,6 +153,7 @@ test: setup
 	$(MAKE) all
 	$(MAKE) test-hostile NNEDGE=build/nnedge
 	NNEDGE=build-san/nnedge bash tests/diff/run.sh
+	$(MAKE) test-tflite NNEDGE=build-san/nnedge
 	$(MAKE) SAN=1 test-roundtrip
 	$(MAKE) test-mem
 
@@ -229,3 +230,4 @@ $(filter-out $(DEP_FILES:.d=.o),$(DEP_OBJ)): FORCE
 # Fuzzing (libFuzzer + ASan/UBSan, clang) and bad-input tests live in their own makefiles.
 -include tests/fuzz/fuzz.mk
 -include bench/bench.mk
+-include tests/tflite/tflite.mk

@@ -19,8 +19,8 @@
  *    point, so consumers see the same rounded values TFLite's do. float16
  *    tensors are cast. Integer tensors without quantization (shapes,
  *    indices) stay integer.
- *  - Fused activations (RELU, RELU6, RELU_N1_TO_1, TANH) become nodes after
- *    the op; SAME padding is ONNX SAME_UPPER (TF pads the extra row/column
+ *  - Fused activations (RELU, RELU6, RELU_N1_TO_1) become nodes after the
+ *    op (a fused TANH, which TFLite's kernels ignore, is refused); SAME padding is ONNX SAME_UPPER (TF pads the extra row/column
  *    at the end, with strides respected the same way).
  *  - IF becomes ONNX If with the two subgraphs as branches (their inputs are
  *    links to the IF's operands); WHILE and other ops without a mapping fail
@@ -679,7 +679,13 @@ static nne_status fused(sg_ctx *c, int act, int y, int *out) {
         int in[3] = {y, lo, hi};
         return node(c, "Clip", 3, in, 1, out, &ni);
     }
-    case 4: return node1(c, "Tanh", y, UN, out, &ni);
+    case 4:
+        /* the schema lists TANH, but TFLite's kernels for these ops compute
+         * no activation range for it and ignore it (LiteRT agrees): either
+         * reading would surprise someone, so the model is refused */
+        return op_fail(c, NNE_ERR_UNSUPPORTED,
+                       "fused activation TANH is ignored by TFLite's kernels, so its meaning is ambiguous; "
+                       "re-export the model with a separate TANH");
     default: return op_fail(c, NNE_ERR_UNSUPPORTED, "fused activation %d is not supported", act);
     }
 }
@@ -1592,6 +1598,7 @@ static nne_status run_ops(loader *ld, sg_ctx *c, const nne_fb_table *sg) {
         NNE_TRY(emit_op(c, &o));
         if (ld->fb.failed) return fb_err(ld);
     }
+    if (n_unsupported == 1) return nne_error(NNE_ERR_UNSUPPORTED, "tflite: %s", first);
     if (n_unsupported)
         return nne_error(NNE_ERR_UNSUPPORTED, "tflite: %s (and %d more unsupported operators)", first,
                          n_unsupported - 1);

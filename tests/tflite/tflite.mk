@@ -1,0 +1,11 @@
+# tests/tflite/tflite.mk - TFLite importer tests (tests/tflite/run.sh), included
+# by the top-level Makefile; `make test` runs them on the sanitizer build.
+#   make test-tflite [NNEDGE=build-san/nnedge]
+#   make tflite-models   regenerate tests/tflite/models/ (committed) with gen_models.py
+test-tflite: $(NNEDGE)
+	NNEDGE=$(NNEDGE) bash tests/tflite/run.sh
+
+tflite-models:
+	cd tests/tflite && /usr/bin/python3 gen_models.py models
+
+.PHONY: test-tflite tflite-models
