@@ -9,8 +9,9 @@ model(tensors=[...], ops=[...], inputs=[...], outputs=[...], codes=[...],
                 sig (shape_signature), scale, zp, qdim)
   op:      dict(code (index into codes), inputs, outputs, opt_type, opt (fn(b) -> offset))
   code:    dict(dep (deprecated_builtin_code), builtin, version)
-  buffer:  bytes (inside the FlatBuffer), None (empty) or ('tail', bytes): stored
-           after the FlatBuffer and referenced by Buffer.offset/size
+  buffer:  bytes (inside the FlatBuffer), None (empty), ('tail', bytes): stored
+           after the FlatBuffer and referenced by Buffer.offset/size, or
+           ('at', offset, size): those two fields as given
 """
 import struct
 import flatbuffers
@@ -52,7 +53,10 @@ def _build(tensors, ops, inputs, outputs, codes, buffers, signatures, tail_base,
     # buffers
     buf_offs, tail, pos = [], b'', tail_base
     for d in buffers:
-        if isinstance(d, tuple):
+        if isinstance(d, tuple) and d[0] == 'at':
+            # a hand-made Buffer.offset/size (hostile tests)
+            buf_offs.append(table(b, [(1, 'u64', d[1]), (2, 'u64', d[2])]))
+        elif isinstance(d, tuple):
             data = d[1]
             pad = (-len(tail)) % 16
             tail += b'\0' * pad
@@ -114,6 +118,7 @@ def _build(tensors, ops, inputs, outputs, codes, buffers, signatures, tail_base,
 
 
 def model(tensors, ops, inputs, outputs, codes, buffers, signatures=(), version=3):
+    """The .tflite bytes."""
     # Buffers past the FlatBuffer need its final size: build once to learn
     # it (field sizes do not depend on the offset values), then again.
     fb, tail = _build(tensors, ops, inputs, outputs, codes, buffers, signatures, 1 << 40, version)

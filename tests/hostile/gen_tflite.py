@@ -1,0 +1,98 @@
+#!/usr/bin/python3
+"""gen_tflite.py OUTDIR - hostile TFLite files (cases-tflite.txt).
+
+Writes OUTDIR/tflite/: a good model (y = relu(x W^T + b), plus its input)
+and broken variants: FlatBuffer structure (truncations, root/vtable/vector
+offsets and lengths out of range, a string without its NUL) and TFLite
+meaning (buffer, tensor, opcode and subgraph indices out of range, a buffer
+offset/size past the end, constant sizes that do not match their shape,
+rank 13, negative dims, bad quantization, unsupported types and ops, an IF
+that contains itself, schema version 4). Deterministic; no network.
+"""
+import os
+import struct
+import sys
+
+import numpy as np
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'tflite'))
+from tfl_write import model, table, FLOAT32, INT32, INT8, BOOL  # noqa: E402
+
+out = os.path.join(sys.argv[1], 'tflite')
+os.makedirs(out, exist_ok=True)
+STRING = 5
+W = np.arange(12, dtype=np.float32).reshape(3, 4) / 10
+B = np.array([0.5, -1, 0], np.float32)
+
+
+def fc(x_shape=(1, 4), w_shape=(3, 4), w_bytes=None, w_buffer=1, x_type=FLOAT32, code_index=0, codes=None,
+       x_extra=None, op_inputs=(0, 1, 2), buffers=None, version=3, n_sub=1, x_name='x'):
+    x = dict(name=x_name, shape=list(x_shape), type=x_type)
+    if x_extra: x.update(x_extra)
+    return model(
+        tensors=[x, dict(name='w', shape=list(w_shape), type=FLOAT32, buffer=w_buffer),
+                 dict(name='b', shape=[3], type=FLOAT32, buffer=2), dict(name='y', shape=[1, 3], type=FLOAT32)],
+        ops=[dict(code=code_index, inputs=list(op_inputs), outputs=[3], opt_type=8,
+                  opt=lambda b: table(b, [(0, 'i8', 1)]))],
+        inputs=[0], outputs=[3], codes=codes or [dict(dep=9, builtin=9, version=1)],
+        buffers=buffers or [None, W.tobytes() if w_bytes is None else w_bytes, B.tobytes()], version=version)
+
+
+def save(name, data):
+    with open(os.path.join(out, name), 'wb') as f:
+        f.write(data)
+
+
+good = fc()
+save('good.tflite', good)
+np.save(os.path.join(out, 'x.npy'), np.array([[1, 2, 3, 4]], np.float32))
+# structure
+save('empty.tflite', b'')
+save('ident_only.tflite', b'\0\0\0\0TFL3')
+save('trunc_16.tflite', good[:16])
+save('trunc_half.tflite', good[:len(good) // 2])
+save('root_huge.tflite', struct.pack('<I', 0xFFFFFFF0) + good[4:])
+root = struct.unpack_from('<I', good, 0)[0]
+save('vtable_huge.tflite', good[:root] + struct.pack('<i', -0x7FFFFFF0) + good[root + 4:])
+save('vtable_neg.tflite', good[:root] + struct.pack('<i', 0x7FFFFFF0) + good[root + 4:])
+pat = struct.pack('<I', 2) + struct.pack('<2i', 3, 4)   # the shape vector of w: [3, 4]
+i = good.find(pat)
+assert i > 0
+save('vector_len_huge.tflite', good[:i] + struct.pack('<I', 0x7FFFFFFF) + good[i + 4:])
+xn = fc(x_name='xq_unique_name_for_patching')
+j = xn.find(b'xq_unique_name_for_patching\0')
+save('string_no_nul.tflite', xn[:j + 27] + b'A' + xn[j + 28:])
+# meaning
+save('buffer_index.tflite', fc(w_buffer=1000))
+save('opcode_index.tflite', fc(code_index=7))
+save('tensor_index.tflite', fc(op_inputs=(0, 999, 2)))
+save('buffer_offset_past_end.tflite', fc(buffers=[None, ('at', 1 << 40, 48), B.tobytes()]))
+save('buffer_size_past_end.tflite', fc(buffers=[None, ('at', 64, 1 << 62), B.tobytes()]))
+save('const_size_mismatch.tflite', fc(w_bytes=W.tobytes()[:40]))
+save('rank13.tflite', fc(x_shape=[1] * 13))
+save('negative_dim.tflite', fc(x_shape=(1, -5)))
+save('string_tensor.tflite', fc(x_type=STRING))
+save('scale_negative.tflite', fc(x_type=INT8, x_extra=dict(scale=[-1.0], zp=[0])))
+save('scale_count.tflite', fc(x_type=INT8, x_extra=dict(scale=[1.0, 2.0, 3.0], zp=[0, 0, 0], qdim=1)))
+save('custom_op.tflite', model(
+    tensors=[dict(name='x', shape=[2], type=FLOAT32), dict(name='y', shape=[2], type=FLOAT32)],
+    ops=[dict(code=0, inputs=[0], outputs=[1])], inputs=[0], outputs=[1],
+    codes=[dict(dep=32, builtin=32, version=1)], buffers=[None]))
+save('unknown_code.tflite', model(
+    tensors=[dict(name='x', shape=[2], type=FLOAT32), dict(name='y', shape=[2], type=FLOAT32)],
+    ops=[dict(code=0, inputs=[0], outputs=[1])], inputs=[0], outputs=[1],
+    codes=[dict(dep=127, builtin=100000, version=1)], buffers=[None]))
+save('if_recursive.tflite', model(
+    tensors=[dict(name='c', shape=[1], type=BOOL), dict(name='x', shape=[2], type=FLOAT32),
+             dict(name='y', shape=[2], type=FLOAT32)],
+    ops=[dict(code=0, inputs=[0, 1], outputs=[2], opt_type=92,
+              opt=lambda b: table(b, [(0, 'i32', 0), (1, 'i32', 0)]))],
+    inputs=[0, 1], outputs=[2], codes=[dict(dep=118, builtin=118, version=1)], buffers=[None]))
+save('if_branch_range.tflite', model(
+    tensors=[dict(name='c', shape=[1], type=BOOL), dict(name='x', shape=[2], type=FLOAT32),
+             dict(name='y', shape=[2], type=FLOAT32)],
+    ops=[dict(code=0, inputs=[0, 1], outputs=[2], opt_type=92,
+              opt=lambda b: table(b, [(0, 'i32', 5), (1, 'i32', -1)]))],
+    inputs=[0, 1], outputs=[2], codes=[dict(dep=118, builtin=118, version=1)], buffers=[None]))
+save('schema_v4.tflite', fc(version=4))
+save('read_before_write.tflite', fc(op_inputs=(3, 1, 2)))
