@@ -855,6 +855,35 @@ static nne_status op_fc(sg_ctx *c, const opinfo *o) {
     return finish(c, OUT(o, 0), y, 1);
 }
 
+/* 1 when value v is a constant of one element (broadcasts the same in any layout). */
+static int scalar_const(sg_ctx *c, int v) {
+    const nne_value *val = &c->g->values[v];
+    return val->kind == NNE_VAL_CONST && val->init.ndim <= 4 && nne_dims_numel(val->init.ndim, val->init.dims) == 1;
+}
+
+/* Layout propagation for elementwise ops: when an operand already exists in
+ * NCHW (it came out of a conv or pool), compute there and keep the NHWC
+ * result as a transpose of it, so that a chain conv -> activation -> conv
+ * needs no transposes in between (those left unread are dropped). */
+static int nchw_operands(sg_ctx *c, int *a, int *b) {
+    int an = memo_get(c, *a), bn = b ? memo_get(c, *b) : -1;
+    if (!b) {
+        if (an < 0) return 0;
+        *a = an;
+        return 1;
+    }
+    if (an >= 0 && (bn >= 0 || scalar_const(c, *b))) {
+        *a = an;
+        if (bn >= 0) *b = bn;
+        return 1;
+    }
+    if (bn >= 0 && scalar_const(c, *a)) {
+        *b = bn;
+        return 1;
+    }
+    return 0;
+}
+
 /* Elementwise binary ops; `fused_slot` >= 0: the options slot of a fused activation. */
 static nne_status op_binary(sg_ctx *c, const opinfo *o, const char *onnx_op, int fused_slot) {
     NNE_TRY(need(c, o, 2, 1));
@@ -869,8 +898,10 @@ static nne_status op_binary(sg_ctx *c, const opinfo *o, const char *onnx_op, int
         NNE_TRY(tval(c, IN(o, 0), &a));
         NNE_TRY(tval(c, IN(o, 1), &b));
     }
+    int nchw = fl && c->t[oi].dt != NNE_DTYPE_BOOL && strcmp(onnx_op, "PRelu") && nchw_operands(c, &a, &b);
     NNE_TRY(node1(c, onnx_op, a, b, &y, &ni));
     if (fused_slot >= 0) NNE_TRY(fused(c, nne_fb_i8(&o->opt, fused_slot, 0), y, &y));
+    if (nchw) NNE_TRY(from_nchw(c, y, &y));
     return finish(c, oi, y, fl && c->t[oi].dt != NNE_DTYPE_BOOL);
 }
 
@@ -881,10 +912,12 @@ static nne_status op_unary(sg_ctx *c, const opinfo *o, const char *onnx_op) {
     int x, y, ni;
     if (fl) NNE_TRY(tfloat(c, IN(o, 0), &x));
     else NNE_TRY(tval(c, IN(o, 0), &x));
+    int nchw = fl && nchw_operands(c, &x, NULL);
     NNE_TRY(node1(c, onnx_op, x, UN, &y, &ni));
     if (!strcmp(onnx_op, "LeakyRelu")) NNE_TRY(nne_node_set_attr_float(c->g, ni, "alpha", nne_fb_f32(&o->opt, 0, 0)));
     if (!strcmp(onnx_op, "Gelu") && nne_fb_u8(&o->opt, 0, 0))
         NNE_TRY(nne_node_set_attr_string(c->g, ni, "approximate", "tanh"));
+    if (nchw) NNE_TRY(from_nchw(c, y, &y));
     return finish(c, oi, y, fl);
 }
 
@@ -892,7 +925,9 @@ static nne_status op_clip(sg_ctx *c, const opinfo *o, int act) {
     NNE_TRY(need(c, o, 1, 1));
     int x, y;
     NNE_TRY(tfloat(c, IN(o, 0), &x));
+    int nchw = nchw_operands(c, &x, NULL);
     NNE_TRY(fused(c, act, x, &y));
+    if (nchw) NNE_TRY(from_nchw(c, y, &y));
     return finish(c, OUT(o, 0), y, 1);
 }
 
