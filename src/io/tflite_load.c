@@ -1752,6 +1752,62 @@ static nne_status import_subgraph(loader *ld, int sgi, nne_graph *parent, const 
     return NNE_OK;
 }
 
+static nne_status add_meta(nne_model *m, char *key, char *val) {
+    nne_kv *kv = nne_realloc(m->meta, (size_t)(m->n_meta + 1) * sizeof *kv);
+    if (!kv || !key || !val) {
+        if (kv) m->meta = kv;
+        nne_free(key);
+        nne_free(val);
+        return oom();
+    }
+    m->meta = kv;
+    kv[m->n_meta].key = key;
+    kv[m->n_meta].value = val;
+    m->n_meta++;
+    return NNE_OK;
+}
+
+/* Quantization of the main graph's inputs and outputs as metadata (what
+ * tflite_runtime's get_input_details() reports): key
+ * "tflite.quantization.NAME", value "dim=D;scales=s,...;zero_points=z,...". */
+static nne_status add_quant_meta(loader *ld) {
+    nne_fb_table sg;
+    nne_fb_vec tens, io;
+    if (!nne_fb_vec_table(&ld->subgraphs, 0, &sg)) return fb_err(ld);
+    nne_fb_vector(&sg, 0, 4, &tens);
+    for (int side = 1; side <= 2; side++) {
+        nne_fb_vector(&sg, side, 4, &io);
+        for (uint32_t k = 0; k < io.n && !ld->fb.failed; k++) {
+            int32_t ti = nne_fb_vec_i32(&io, k);
+            nne_fb_table tt, q;
+            if (ti < 0 || (uint32_t)ti >= tens.n || !nne_fb_vec_table(&tens, (uint32_t)ti, &tt)) continue;
+            if (!nne_fb_table_field(&tt, 4, &q)) continue;
+            nne_fb_vec sc, zp;
+            nne_fb_vector(&q, 2, 4, &sc);
+            nne_fb_vector(&q, 3, 8, &zp);
+            if (!sc.n || sc.n > 65536) continue;
+            const char *name;
+            uint32_t nl;
+            nne_fb_string(&tt, 3, &name, &nl);
+            size_t cap = 64 + (size_t)sc.n * 48;
+            char *val = nne_malloc(cap), *key = nne_malloc(nl + 32);
+            if (val) {
+                size_t len = (size_t)snprintf(val, cap, "dim=%d;scales=", nne_fb_i32(&q, 6, 0));
+                for (uint32_t i = 0; i < sc.n; i++)
+                    len += (size_t)snprintf(val + len, cap - len, "%s%.9g", i ? "," : "",
+                                            (double)nne_fb_vec_f32(&sc, i));
+                len += (size_t)snprintf(val + len, cap - len, ";zero_points=");
+                for (uint32_t i = 0; i < zp.n && i < sc.n; i++)
+                    len += (size_t)snprintf(val + len, cap - len, "%s%lld", i ? "," : "",
+                                            (long long)nne_fb_vec_i64(&zp, i));
+            }
+            if (key) snprintf(key, nl + 32, "tflite.quantization.%.*s", (int)nl, name);
+            NNE_TRY(add_meta(ld->m, key, val));
+        }
+    }
+    return ld->fb.failed ? fb_err(ld) : NNE_OK;
+}
+
 /* SignatureDefs as metadata: key "tflite.signature.<key>", value
  * "subgraph=N;inputs=alias:tensor,...;outputs=alias:tensor,..." with the
  * tensor names of that subgraph. */
@@ -1865,6 +1921,7 @@ nne_status nne_tflite_import(nne_model *m, const void *data, size_t size, int al
     }
     if (st == NNE_OK) st = import_subgraph(&ld, 0, NULL, NULL, 0, &m->graph);
     if (st == NNE_OK) st = add_signatures(&ld);
+    if (st == NNE_OK) st = add_quant_meta(&ld);
     nne_free(ld.sg_busy);
     if (st != NNE_OK) return st;
     nne_graph *g = m->graph;

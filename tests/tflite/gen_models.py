@@ -272,4 +272,17 @@ save('fc_dynamic_batch', model(
     inputs=[0], outputs=[2], codes=[code(FC, 1)], buffers=[None, w.tobytes()],
     signatures=[dict(key='serving_default', inputs=[('input', 0)], outputs=[('output', 2)])]),
     dict(inputs=[inp([3, 8])], expect='litert', split_batch=True))
+# 15. uint8 input and output (a fully quantized model's interface; LiteRT.js has no int8 I/O):
+#     FULLY_CONNECTED on uint8 directly, per-tensor uint8 weights
+w = rng.normal(0, 0.4, (4, 6)).astype(np.float32)
+w_s = float(np.abs(w).max() / 127)
+wq = np.clip(np.round(w / w_s) + 128, 0, 255).astype(np.uint8)
+x_s, x_zp, y_s, y_zp = 0.05, 120, 0.04, 130
+save('fc_uint8_io', model(
+    tensors=[dict(name='xq', shape=[2, 6], type=UINT8, scale=[x_s], zp=[x_zp]),
+             dict(name='w', shape=[4, 6], type=UINT8, buffer=1, scale=[w_s], zp=[128]),
+             dict(name='yq', shape=[2, 4], type=UINT8, scale=[y_s], zp=[y_zp])],
+    ops=[dict(code=0, inputs=[0, 1, -1], outputs=[2], opt_type=T_FC, opt=opt_fc(1))],
+    inputs=[0], outputs=[2], codes=[code(FC, 1)], buffers=[None, wq.tobytes()]),
+    dict(inputs=[dict(shape=[2, 6], dtype='u1', lo=0, hi=255)], expect='litert', atol=1.01))
 print('wrote', len([f for f in os.listdir(out_dir) if f.endswith('.tflite')]), 'models to', out_dir)

@@ -43,10 +43,12 @@ for (const f of readdirSync(dir).filter((n) => n.endsWith('.json')).sort()) {
   const info = JSON.parse(infoRun.stdout);
   const args = ['run', model, '-o', join(work, name), '--json'];
   const inputs = spec.inputs.map((s, k) => {
-    const n = s.shape.reduce((a, b) => a * b, 1), r = rng(99 + k), data = new Float32Array(n);
-    for (let i = 0; i < n; i++) data[i] = s.lo + (s.hi - s.lo) * r();
+    const n = s.shape.reduce((a, b) => a * b, 1), r = rng(99 + k);
+    const int = s.dtype !== 'f4';
+    const data = s.dtype === 'i1' ? new Int8Array(n) : s.dtype === 'u1' ? new Uint8Array(n) : new Float32Array(n);
+    for (let i = 0; i < n; i++) data[i] = int ? Math.floor(s.lo + (s.hi - s.lo + 1) * r()) : s.lo + (s.hi - s.lo) * r();
     const file = join(work, `${name}_in${k}.npy`);
-    writeNpy(file, { dtype: 'f4', shape: s.shape, data });
+    writeNpy(file, { dtype: s.dtype, shape: s.shape, data });
     args.push('-i', `${info.inputs[k].name}=${file}`);
     return { data, shape: s.shape };
   });
