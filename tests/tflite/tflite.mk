@@ -9,3 +9,9 @@ tflite-models:
 	cd tests/tflite && /usr/bin/python3 gen_models.py models
 
 .PHONY: test-tflite tflite-models
+
+# The Python package (python/nnedge) against the CLI: tests/python/test_python.py.
+test-python: $(BUILD)/libnnedge.so $(NNEDGE)
+	PYTHONPATH=python NNEDGE_LIBRARY=$(BUILD)/libnnedge.so /usr/bin/python3 tests/python/test_python.py $(NNEDGE) $(BUILD)/test-python
+
+.PHONY: test-python
