@@ -1116,9 +1116,12 @@ static nne_status op_resize(sg_ctx *c, const opinfo *o, int nearest) {
     NNE_TRY(node(c, "Resize", 4, in, 1, &y, &ni));
     NNE_TRY(nne_node_set_attr_ints(c->g, ni, "axes", 2, (int64_t[]){2, 3}));
     NNE_TRY(nne_node_set_attr_string(c->g, ni, "mode", nearest ? "nearest" : "linear"));
-    const char *ctm = align ? "align_corners" : half ? (nearest ? "tf_half_pixel_for_nn" : "half_pixel") : "asymmetric";
+    /* TF's nearest with half_pixel_centers takes floor((x + 0.5) * in / out):
+     * ONNX half_pixel ((x + 0.5) * in / out - 0.5) rounded half up is the same */
+    const char *ctm = align ? "align_corners" : half ? "half_pixel" : "asymmetric";
     NNE_TRY(nne_node_set_attr_string(c->g, ni, "coordinate_transformation_mode", ctm));
-    if (nearest) NNE_TRY(nne_node_set_attr_string(c->g, ni, "nearest_mode", align ? "round_prefer_ceil" : "floor"));
+    if (nearest)
+        NNE_TRY(nne_node_set_attr_string(c->g, ni, "nearest_mode", align || half ? "round_prefer_ceil" : "floor"));
     NNE_TRY(from_nchw(c, y, &y));
     return finish(c, OUT(o, 0), y, 1);
 }

@@ -285,4 +285,68 @@ save('fc_uint8_io', model(
     ops=[dict(code=0, inputs=[0, 1, -1], outputs=[2], opt_type=T_FC, opt=opt_fc(1))],
     inputs=[0], outputs=[2], codes=[code(FC, 1)], buffers=[None, wq.tobytes()]),
     dict(inputs=[dict(shape=[2, 6], dtype='u1', lo=0, hi=255)], expect='litert', atol=1.01))
+# 16. an int8 pipeline as converters write it: QUANTIZE -> per-channel int8 DEPTHWISE_CONV_2D (RELU6)
+#     -> int8 ADD (residual, other scale) -> int8 AVERAGE_POOL_2D -> int8 CONCATENATION -> DEQUANTIZE
+x_s, x_zp = 2.0 / 255, 0
+w = rng.normal(0, 0.5, (1, 3, 3, 4)).astype(np.float32)
+wq, ws = quant_per_channel(w, 3)
+bias = rng.normal(0, 0.1, 4).astype(np.float32)
+bs = (x_s * ws).astype(np.float32)
+bq = np.round(bias / bs).astype(np.int32)
+d_s, d_zp, a_s, a_zp, p_s, p_zp = 6.0 / 255, -128, 0.03, -10, 0.03, -10
+save('int8_pipeline', model(
+    tensors=[dict(name='x', shape=[1, 6, 6, 4], type=FLOAT32),
+             dict(name='xq', shape=[1, 6, 6, 4], type=INT8, scale=[x_s], zp=[x_zp]),
+             dict(name='w', shape=[1, 3, 3, 4], type=INT8, buffer=1, scale=list(ws), zp=[0] * 4, qdim=3),
+             dict(name='b', shape=[4], type=INT32, buffer=2, scale=list(bs), zp=[0] * 4, qdim=0),
+             dict(name='dq', shape=[1, 6, 6, 4], type=INT8, scale=[d_s], zp=[d_zp]),
+             dict(name='aq', shape=[1, 6, 6, 4], type=INT8, scale=[a_s], zp=[a_zp]),
+             dict(name='pq', shape=[1, 3, 3, 4], type=INT8, scale=[p_s], zp=[p_zp]),
+             dict(name='cq', shape=[1, 3, 3, 8], type=INT8, scale=[p_s], zp=[p_zp]),
+             dict(name='y', shape=[1, 3, 3, 8], type=FLOAT32)],
+    ops=[dict(code=0, inputs=[0], outputs=[1], opt_type=T_QUANT, opt=opt_empty()),
+         dict(code=1, inputs=[1, 2, 3], outputs=[4], opt_type=T_DW, opt=opt_dw(0, 1, 1, 1, 3)),
+         dict(code=2, inputs=[4, 1], outputs=[5], opt_type=T_ADD, opt=opt_act(0)),
+         dict(code=3, inputs=[5], outputs=[6], opt_type=T_POOL, opt=opt_pool(1, 2, 2, 2, 2)),
+         dict(code=4, inputs=[6, 6], outputs=[7], opt_type=T_CONCAT, opt=lambda b: table(b, [(0, 'i32', 3), (1, 'i8', 0)])),
+         dict(code=5, inputs=[7], outputs=[8], opt_type=T_DEQUANT, opt=opt_empty())],
+    inputs=[0], outputs=[8], codes=[code(QUANT, 1), code(DW, 3), code(ADD, 2), code(AVG, 2), code(CONCAT, 2),
+                                    code(DEQUANT, 2)],
+    buffers=[None, wq.tobytes(), bq.tobytes()]),
+    dict(inputs=[inp([1, 6, 6, 4], 0, 2)], expect='litert', atol=p_s * 2.01))
+
+# 17. more float ops: PRELU, RELU, RELU6, TANH, EXP, RSQRT, DIV, ADD, MAXIMUM, MINIMUM,
+#     SQUARED_DIFFERENCE, EXPAND_DIMS, SQUEEZE, SPLIT_V, RESIZE_NEAREST_NEIGHBOR (half_pixel_centers)
+PRELU, RELU, RELU6, TANH, EXP, RSQRT, MAXI, MINI, SQD, SPLITV = 54, 19, 21, 28, 47, 76, 55, 57, 99, 102
+alpha = rng.uniform(0.05, 0.5, (1, 1, 3)).astype(np.float32)
+save('float_ops', model(
+    tensors=[dict(name='x', shape=[1, 4, 5, 3], type=FLOAT32), dict(name='alpha', shape=[1, 1, 3], type=FLOAT32, buffer=1),
+             dict(name='pr', shape=[1, 4, 5, 3], type=FLOAT32), dict(name='r', shape=[1, 4, 5, 3], type=FLOAT32),
+             dict(name='r6', shape=[1, 4, 5, 3], type=FLOAT32), dict(name='th', shape=[1, 4, 5, 3], type=FLOAT32),
+             dict(name='ex', shape=[1, 4, 5, 3], type=FLOAT32), dict(name='rs', shape=[1, 4, 5, 3], type=FLOAT32),
+             dict(name='dv', shape=[1, 4, 5, 3], type=FLOAT32), dict(name='ad', shape=[1, 4, 5, 3], type=FLOAT32),
+             dict(name='mx', shape=[1, 4, 5, 3], type=FLOAT32), dict(name='mn', shape=[1, 4, 5, 3], type=FLOAT32),
+             dict(name='sd', shape=[1, 4, 5, 3], type=FLOAT32), dict(name='ax', shape=[1], type=INT32, buffer=2),
+             dict(name='ed', shape=[1, 4, 5, 3, 1], type=FLOAT32), dict(name='sq', shape=[4, 5, 3], type=FLOAT32),
+             dict(name='sizes', shape=[2], type=INT32, buffer=3), dict(name='sax', shape=[], type=INT32, buffer=4),
+             dict(name='s0', shape=[4, 1, 3], type=FLOAT32), dict(name='s1', shape=[4, 4, 3], type=FLOAT32),
+             dict(name='nsize', shape=[2], type=INT32, buffer=5), dict(name='nn', shape=[1, 7, 9, 3], type=FLOAT32)],
+    ops=[dict(code=0, inputs=[0, 1], outputs=[2]), dict(code=1, inputs=[0], outputs=[3]),
+         dict(code=2, inputs=[0], outputs=[4]), dict(code=3, inputs=[0], outputs=[5]),
+         dict(code=4, inputs=[5], outputs=[6]), dict(code=5, inputs=[6], outputs=[7]),
+         dict(code=6, inputs=[2, 6], outputs=[8], opt_type=T_DIV, opt=opt_act(0)),
+         dict(code=7, inputs=[8, 4], outputs=[9], opt_type=T_ADD, opt=opt_act(1)),
+         dict(code=8, inputs=[9, 3], outputs=[10]), dict(code=9, inputs=[10, 7], outputs=[11]),
+         dict(code=10, inputs=[11, 2], outputs=[12]),
+         dict(code=11, inputs=[12, 13], outputs=[14]),
+         dict(code=12, inputs=[14], outputs=[15], opt_type=T_SQUEEZE,
+              opt=lambda b: table(b, [(0, 'off', __import__('tfl_write')._ivec(b, [0, 4]))])),
+         dict(code=13, inputs=[15, 16, 17], outputs=[18, 19], opt_type=79, opt=lambda b: table(b, [(0, 'i32', 2)])),
+         dict(code=14, inputs=[0, 20], outputs=[21], opt_type=T_RES_NN,
+              opt=lambda b: table(b, [(0, 'bool', False), (1, 'bool', True)]))],
+    inputs=[0], outputs=[18, 19, 21],
+    codes=[code(PRELU), code(RELU), code(RELU6), code(TANH), code(EXP), code(RSQRT), code(DIV), code(ADD),
+           code(MAXI), code(MINI), code(SQD), code(EXPAND), code(SQUEEZE), code(SPLITV), code(RES_NN, 3)],
+    buffers=[None, alpha.tobytes(), i32([4]), i32([1, -1]), i32([1]), i32([7, 9])]),
+    dict(inputs=[inp([1, 4, 5, 3], -2, 2)], expect='litert'))
 print('wrote', len([f for f in os.listdir(out_dir) if f.endswith('.tflite')]), 'models to', out_dir)
