@@ -45,6 +45,7 @@ def save(name, data):
 
 good = fc()
 save('good.tflite', good)
+save('tflite_named.onnx', good)  # the format comes from the "TFL3" identifier, not the name
 np.save(os.path.join(out, 'x.npy'), np.array([[1, 2, 3, 4]], np.float32))
 # structure
 save('empty.tflite', b'')

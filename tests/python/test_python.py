@@ -171,6 +171,17 @@ for k, label, _ in labels:
 check(agree == len(labels), 'example: predicted class = nnedge run on the ONNX demo model for %d/%d images (%d match the label)'
       % (agree, len(labels), correct))
 
+# nnedge eval takes the .tflite (NHWC data) and agrees with the ONNX demo model (NCHW data)
+xs = np.load(os.path.join(data, 'fashion_test_x.npy'))[:300]
+np.save(os.path.join(WORK, 'ex_nchw.npy'), xs)
+np.save(os.path.join(WORK, 'ex_nhwc.npy'), xs.transpose(0, 2, 3, 1).copy())
+np.save(os.path.join(WORK, 'ey.npy'), np.load(os.path.join(data, 'fashion_test_y.npy'))[:300])
+ev = [json.loads(subprocess.check_output([NNEDGE, 'eval', m, '--data', os.path.join(WORK, d), '--labels',
+                                          os.path.join(WORK, 'ey.npy'), '--scale', str(1 / 255), '--json']))
+      for m, d in ((fashion_tfl, 'ex_nhwc.npy'), (os.path.join(ROOT, 'models', 'fashion_cnn.onnx'), 'ex_nchw.npy'))]
+check(ev[0]['top1'] == ev[1]['top1'] and ev[0]['n'] == 300 and ev[0]['top1'] > 0.8,
+      'nnedge eval on the .tflite = on the .onnx (top1 %.3f / %.3f)' % (ev[0]['top1'], ev[1]['top1']))
+
 # 4. two threads, own interpreters
 xb = rng.random((16, 28, 28, 1), dtype=np.float32)
 
