@@ -205,7 +205,14 @@ struct loader {
     int depth;
     int allow_unsupported;
     uint8_t *sg_busy;    /* subgraphs being imported (a branch may not contain itself) */
+    uint64_t work;       /* tensors + operators imported so far, over every (re)import */
+    uint64_t work_cap;   /* MAX_IMPORT_WORK plus 16 times the file's own count */
 };
+
+/* Each IF imports its branch subgraphs again (they become its attributes),
+ * so a small file of IFs that fan out to the same subgraphs at every level
+ * could ask for exponential work: the total is capped. */
+#define MAX_IMPORT_WORK ((uint64_t)1 << 16)
 
 typedef struct opinfo {
     int code, version;
@@ -1661,6 +1668,14 @@ static nne_status import_subgraph(loader *ld, int sgi, nne_graph *parent, const 
     nne_fb_vector(&sg, 2, 4, &outs);
     if (ld->fb.failed) return fb_err(ld);
     if (tens.n > (uint32_t)INT32_MAX / 2) return nne_error(NNE_ERR_CORRUPT_MODEL, "tflite: too many tensors");
+    nne_fb_vec ops_v;
+    nne_fb_vector(&sg, 3, 4, &ops_v);
+    ld->work += (uint64_t)tens.n + ops_v.n;
+    if (ld->work > ld->work_cap)
+        return nne_error(NNE_ERR_UNSUPPORTED,
+                         "tflite: importing subgraph %d takes the model past %llu tensors and operators in all "
+                         "(IF branches are imported once per IF that calls them)",
+                         sgi, (unsigned long long)ld->work_cap);
     nne_graph *g = nne_graph_create(parent);
     if (!g) return oom();
     sg_ctx c = {.ld = ld, .g = g, .sgi = sgi, .n_t = (int)tens.n, .opname = "", .opi = -1};
@@ -1902,6 +1917,16 @@ nne_status nne_tflite_import(nne_model *m, const void *data, size_t size, int al
         return nne_error(version > 3 ? NNE_ERR_UNSUPPORTED : NNE_ERR_CORRUPT_MODEL,
                          "tflite: schema version %u is not supported (nnedge reads version 3)", version);
     if (ld.subgraphs.n == 0) return nne_error(NNE_ERR_CORRUPT_MODEL, "tflite: the model has no subgraphs");
+    ld.work_cap = MAX_IMPORT_WORK;
+    for (uint32_t i = 0; i < ld.subgraphs.n; i++) {
+        nne_fb_table sg;
+        nne_fb_vec tv, ov;
+        if (!nne_fb_vec_table(&ld.subgraphs, i, &sg)) return fb_err(&ld);
+        nne_fb_vector(&sg, 0, 4, &tv);
+        nne_fb_vector(&sg, 3, 4, &ov);
+        ld.work_cap += 16 * ((uint64_t)tv.n + ov.n);
+    }
+    if (ld.fb.failed) return fb_err(&ld);
     ld.sg_busy = nne_calloc(ld.subgraphs.n, 1);
     if (!ld.sg_busy) return oom();
     m->ir_version = 9;

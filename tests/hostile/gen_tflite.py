@@ -97,3 +97,37 @@ save('if_branch_range.tflite', model(
     inputs=[0, 1], outputs=[2], codes=[dict(dep=118, builtin=118, version=1)], buffers=[None]))
 save('schema_v4.tflite', fc(version=4))
 save('read_before_write.tflite', fc(op_inputs=(3, 1, 2)))
+
+# IF fan-out: subgraph k calls subgraph k+1 from two IFs, each as both branches
+# (the IFs pass the condition on as an operand too)
+# (a small file asking for 4^14 subgraph imports): refused by the work cap
+IF_OPT = lambda t: (lambda b: table(b, [(0, 'i32', t), (1, 'i32', t)]))
+def if_level(target):
+    return dict(tensors=[dict(name='c', shape=[1], type=BOOL), dict(name='x', shape=[2], type=FLOAT32),
+                         dict(name='y1', shape=[2], type=FLOAT32), dict(name='y2', shape=[2], type=FLOAT32)],
+                ops=[dict(code=0, inputs=[0, 0, 1], outputs=[2], opt_type=92, opt=IF_OPT(target)),
+                     dict(code=0, inputs=[0, 0, 2], outputs=[3], opt_type=92, opt=IF_OPT(target))],
+                inputs=[0, 1], outputs=[3])
+leaf = dict(tensors=[dict(name='c', shape=[1], type=BOOL), dict(name='x', shape=[2], type=FLOAT32),
+                     dict(name='y', shape=[2], type=FLOAT32)],
+            ops=[dict(code=1, inputs=[1], outputs=[2])], inputs=[0, 1], outputs=[2])
+levels = [if_level(k + 2) for k in range(13)] + [leaf]
+save('if_fanout.tflite', model(
+    tensors=[dict(name='c', shape=[1], type=BOOL), dict(name='x', shape=[2], type=FLOAT32),
+             dict(name='y', shape=[2], type=FLOAT32)],
+    ops=[dict(code=0, inputs=[0, 0, 1], outputs=[2], opt_type=92, opt=IF_OPT(1))],
+    inputs=[0, 1], outputs=[2], codes=[dict(dep=118, builtin=118, version=1), dict(dep=19, builtin=19, version=1)],
+    buffers=[None], extra_subgraphs=levels))
+# a legitimate IF: then = RELU, else = the identity (its output is its input)
+save('if_ok.tflite', model(
+    tensors=[dict(name='c', shape=[1], type=BOOL), dict(name='x', shape=[3], type=FLOAT32),
+             dict(name='y', shape=[3], type=FLOAT32)],
+    ops=[dict(code=0, inputs=[0, 1], outputs=[2], opt_type=92, opt=lambda b: table(b, [(0, 'i32', 1), (1, 'i32', 2)]))],
+    inputs=[0, 1], outputs=[2], codes=[dict(dep=118, builtin=118, version=1), dict(dep=19, builtin=19, version=1)],
+    buffers=[None], extra_subgraphs=[
+        dict(tensors=[dict(name='x', shape=[3], type=FLOAT32), dict(name='r', shape=[3], type=FLOAT32)],
+             ops=[dict(code=1, inputs=[0], outputs=[1])], inputs=[0], outputs=[1]),
+        dict(tensors=[dict(name='x', shape=[3], type=FLOAT32)], ops=[], inputs=[0], outputs=[0])]))
+np.save(os.path.join(out, 'c_true.npy'), np.array([True]))
+np.save(os.path.join(out, 'c_false.npy'), np.array([False]))
+np.save(os.path.join(out, 'x3.npy'), np.array([-1, 2, -3], np.float32))

@@ -47,7 +47,7 @@ def table(b, fields):
     return b.EndObject()
 
 
-def _build(tensors, ops, inputs, outputs, codes, buffers, signatures, tail_base, version):
+def _build(tensors, ops, inputs, outputs, codes, buffers, signatures, tail_base, version, extra_subgraphs=()):
     b = flatbuffers.Builder(4096)
     b.ForceDefaults(True)
     # buffers
@@ -98,6 +98,19 @@ def _build(tensors, ops, inputs, outputs, codes, buffers, signatures, tail_base,
     iv, outv = _ivec(b, inputs), _ivec(b, outputs)
     sgname = b.CreateString('main')
     sg = table(b, [(0, 'off', tv), (1, 'off', iv), (2, 'off', outv), (3, 'off', ov), (4, 'off', sgname)])
+    sg_offs = [sg]
+    for k, e in enumerate(extra_subgraphs):
+        tt = [table(b, [(0, 'off', _ivec(b, t['shape'])), (1, 'i8', t['type']), (3, 'off', b.CreateString(t['name']))])
+              for t in e['tensors']]
+        oo = []
+        for o in e['ops']:
+            opt = o['opt'](b) if 'opt' in o else None
+            f = [(0, 'u32', o['code']), (1, 'off', _ivec(b, o['inputs'])), (2, 'off', _ivec(b, o['outputs']))]
+            if opt is not None: f += [(3, 'u8', o['opt_type']), (4, 'off', opt)]
+            oo.append(table(b, f))
+        tv2, ov2 = _tvec(b, tt), _tvec(b, oo)
+        iv2, outv2 = _ivec(b, e['inputs']), _ivec(b, e['outputs'])
+        sg_offs.append(table(b, [(0, 'off', tv2), (1, 'off', iv2), (2, 'off', outv2), (3, 'off', ov2)]))
     c_offs = [table(b, [(0, 'i8', c['dep']), (2, 'i32', c.get('version', 1)), (3, 'i32', c['builtin'])])
               for c in codes]
     sig_offs = []
@@ -108,7 +121,7 @@ def _build(tensors, ops, inputs, outputs, codes, buffers, signatures, tail_base,
             maps.append(_tvec(b, ms))
         key = b.CreateString(s['key'])
         sig_offs.append(table(b, [(0, 'off', maps[0]), (1, 'off', maps[1]), (2, 'off', key), (4, 'u32', 0)]))
-    cv, sgv, bv = _tvec(b, c_offs), _tvec(b, [sg]), _tvec(b, buf_offs)
+    cv, sgv, bv = _tvec(b, c_offs), _tvec(b, sg_offs), _tvec(b, buf_offs)
     sv = _tvec(b, sig_offs)
     desc = b.CreateString('nnedge test model')
     root = table(b, [(0, 'u32', version), (1, 'off', cv), (2, 'off', sgv), (3, 'off', desc), (4, 'off', bv),
@@ -117,15 +130,16 @@ def _build(tensors, ops, inputs, outputs, codes, buffers, signatures, tail_base,
     return bytes(b.Output()), tail
 
 
-def model(tensors, ops, inputs, outputs, codes, buffers, signatures=(), version=3):
-    """The .tflite bytes."""
+def model(tensors, ops, inputs, outputs, codes, buffers, signatures=(), version=3, extra_subgraphs=()):
+    """The .tflite bytes; extra_subgraphs: more subgraphs (dicts of tensors,
+    ops, inputs, outputs; tensors without buffers) after the main one."""
     # Buffers past the FlatBuffer need its final size: build once to learn
     # it (field sizes do not depend on the offset values), then again.
-    fb, tail = _build(tensors, ops, inputs, outputs, codes, buffers, signatures, 1 << 40, version)
+    fb, tail = _build(tensors, ops, inputs, outputs, codes, buffers, signatures, 1 << 40, version, extra_subgraphs)
     if not tail:
         return fb
     base = (len(fb) + 15) // 16 * 16
-    fb2, tail = _build(tensors, ops, inputs, outputs, codes, buffers, signatures, base, version)
+    fb2, tail = _build(tensors, ops, inputs, outputs, codes, buffers, signatures, base, version, extra_subgraphs)
     assert len(fb2) == len(fb)
     return fb2 + b'\0' * (base - len(fb2)) + tail
 
