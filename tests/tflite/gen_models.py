@@ -349,4 +349,32 @@ save('float_ops', model(
            code(MAXI), code(MINI), code(SQD), code(EXPAND), code(SQUEEZE), code(SPLITV), code(RES_NN, 3)],
     buffers=[None, alpha.tobytes(), i32([4]), i32([1, -1]), i32([1]), i32([7, 9])]),
     dict(inputs=[inp([1, 4, 5, 3], -2, 2)], expect='litert'))
+# 18. SPACE_TO_DEPTH, DEPTH_TO_SPACE, ARG_MAX (int32), LOG_SOFTMAX, TILE, SHAPE, CAST, GREATER + SELECT_V2
+S2D, D2S, ARGMAX, LOGSM, TILE, SHAPE, CAST, GREATER, SELV2 = 26, 5, 56, 50, 69, 77, 53, 61, 123
+save('layout_int_ops', model(
+    tensors=[dict(name='x', shape=[1, 4, 4, 8], type=FLOAT32), dict(name='s2d', shape=[1, 2, 2, 32], type=FLOAT32),
+             dict(name='d2s', shape=[1, 8, 8, 2], type=FLOAT32), dict(name='ax', shape=[1], type=INT32, buffer=1),
+             dict(name='am', shape=[1, 4, 4], type=INT32), dict(name='ls', shape=[1, 4, 4, 8], type=FLOAT32),
+             dict(name='mult', shape=[4], type=INT32, buffer=2), dict(name='tl', shape=[1, 4, 8, 8], type=FLOAT32),
+             dict(name='sh', shape=[4], type=INT32), dict(name='amf', shape=[1, 4, 4], type=FLOAT32),
+             dict(name='zero', shape=[], type=FLOAT32, buffer=3), dict(name='gt', shape=[1, 4, 4, 8], type=BOOL),
+             dict(name='neg', shape=[1], type=FLOAT32, buffer=4), dict(name='sel', shape=[1, 4, 4, 8], type=FLOAT32),
+             dict(name='shf', shape=[4], type=FLOAT32)],
+    ops=[dict(code=0, inputs=[0], outputs=[1], opt_type=19, opt=lambda b: table(b, [(0, 'i32', 2)])),
+         dict(code=1, inputs=[0], outputs=[2], opt_type=94, opt=lambda b: table(b, [(0, 'i32', 2)])),
+         dict(code=2, inputs=[0, 3], outputs=[4], opt_type=40, opt=lambda b: table(b, [(0, 'i8', INT32)])),
+         dict(code=3, inputs=[0], outputs=[5], opt_type=36, opt=opt_empty()),
+         dict(code=4, inputs=[0, 6], outputs=[7], opt_type=51, opt=opt_empty()),
+         dict(code=5, inputs=[0], outputs=[8], opt_type=55, opt=lambda b: table(b, [(0, 'i8', INT32)])),
+         dict(code=6, inputs=[4], outputs=[9], opt_type=37, opt=lambda b: table(b, [(0, 'i8', INT32), (1, 'i8', FLOAT32)])),
+         dict(code=7, inputs=[0, 10], outputs=[11], opt_type=44, opt=opt_empty()),
+         dict(code=8, inputs=[11, 0, 12], outputs=[13], opt_type=98, opt=opt_empty()),
+         dict(code=6, inputs=[8], outputs=[14], opt_type=37, opt=lambda b: table(b, [(0, 'i8', INT32), (1, 'i8', FLOAT32)]))],
+    # SHAPE's int32 output itself comes back from LiteRT.js as garbage: compared through a CAST
+    inputs=[0], outputs=[1, 2, 4, 5, 7, 9, 13, 14],
+    codes=[code(S2D), code(D2S), code(ARGMAX, 2), code(LOGSM), code(TILE), code(SHAPE), code(CAST), code(GREATER),
+           code(SELV2)],
+    buffers=[None, i32([3]), i32([1, 1, 2, 1]), f32([0.0]), f32([-1.0])]),
+    dict(inputs=[inp([1, 4, 4, 8], -3, 3)], expect='litert'))
+
 print('wrote', len([f for f in os.listdir(out_dir) if f.endswith('.tflite')]), 'models to', out_dir)
