@@ -113,7 +113,7 @@ enum {
     OP_GATHER = 36, OP_TRANSPOSE = 39, OP_MEAN = 40, OP_SUB = 41, OP_DIV = 42, OP_SQUEEZE = 43,
     OP_STRIDED_SLICE = 45, OP_EXP = 47, OP_SPLIT = 49, OP_LOG_SOFTMAX = 50, OP_CAST = 53, OP_PRELU = 54,
     OP_MAXIMUM = 55, OP_ARG_MAX = 56, OP_MINIMUM = 57, OP_LESS = 58, OP_NEG = 59, OP_PADV2 = 60, OP_GREATER = 61,
-    OP_GREATER_EQUAL = 62, OP_LESS_EQUAL = 63, OP_SELECT = 64, OP_SLICE = 65, OP_SIN = 66, OP_TILE = 69,
+    OP_GREATER_EQUAL = 62, OP_LESS_EQUAL = 63, OP_SELECT = 64, OP_SLICE = 65, OP_SIN = 66, OP_TRANSPOSE_CONV = 67, OP_TILE = 69,
     OP_EXPAND_DIMS = 70, OP_EQUAL = 71, OP_NOT_EQUAL = 72, OP_LOG = 73, OP_SUM = 74, OP_SQRT = 75, OP_RSQRT = 76,
     OP_SHAPE = 77, OP_POW = 78, OP_ARG_MIN = 79, OP_REDUCE_PROD = 81, OP_REDUCE_MAX = 82, OP_PACK = 83,
     OP_LOGICAL_OR = 84, OP_LOGICAL_AND = 86, OP_LOGICAL_NOT = 87, OP_UNPACK = 88, OP_REDUCE_MIN = 89,
@@ -128,6 +128,7 @@ static int max_version(int code) {
     switch (code) {
     case OP_CONV_2D: return 8;
     case OP_DEPTHWISE_CONV_2D: return 7;
+    case OP_TRANSPOSE_CONV: return 5;
     case OP_FULLY_CONNECTED: return 12;
     case OP_ADD: case OP_SUB: return 5;
     case OP_MUL: return 7;
@@ -812,6 +813,79 @@ static nne_status op_conv(sg_ctx *c, const opinfo *o, int depthwise) {
     return finish(c, OUT(o, 0), yh, 1);
 }
 
+/* TRANSPOSE_CONV: (output_shape, OHWI weights, NHWC input[, bias]) ->
+ * ConvTranspose with explicit pads: TF pads the total
+ * s * (in - 1) + k - out as floor(total / 2) before for SAME, none before
+ * for VALID; a negative total becomes output_padding. */
+static nne_status op_transpose_conv(sg_ctx *c, const opinfo *o) {
+    NNE_TRY(need(c, o, 3, 1));
+    int si = IN(o, 0), wi = IN(o, 1), xi = IN(o, 2), bi = IN(o, 3);
+    if (t_rank(c, xi) != 4 || t_rank(c, wi) != 4)
+        return op_fail(c, NNE_ERR_CORRUPT_MODEL, "input and filter must be 4-D");
+    const nne_fb_table *p = &o->opt;
+    int padding = nne_fb_i8(p, 0, 0), sw = nne_fb_i32(p, 1, 0), sh = nne_fb_i32(p, 2, 0);
+    int act = o->version >= 4 ? nne_fb_i8(p, 3, 0) : 0;
+    if (padding != 0 && padding != 1) return op_fail(c, NNE_ERR_CORRUPT_MODEL, "padding %d", padding);
+    if (sh < 1 || sw < 1 || sh > 65536 || sw > 65536) return op_fail(c, NNE_ERR_CORRUPT_MODEL, "strides %dx%d", sh, sw);
+    int64_t os[4];
+    int n;
+    NNE_TRY(const_ints(c, si, os, 4, &n, "output_shape"));
+    if (n != 4) return op_fail(c, NNE_ERR_CORRUPT_MODEL, "output_shape has %d values, expected 4", n);
+    tfl_tensor *wt = &c->t[wi], *xt = &c->t[xi];
+    int64_t O = wt->dims[0], KH = wt->dims[1], KW = wt->dims[2], I = wt->dims[3];
+    int64_t in_h = xt->sig[1], in_w = xt->sig[2];
+    if (in_h < 0 || in_w < 0)
+        return op_fail(c, NNE_ERR_UNSUPPORTED, "the input's height and width must be fixed (shape_signature has -1)");
+    if (os[3] != O) return op_fail(c, NNE_ERR_CORRUPT_MODEL, "output_shape has %lld channels, filter %lld",
+                                   (long long)os[3], (long long)O);
+    int64_t tot[2] = {(int64_t)sh * (in_h - 1) + KH - os[1], (int64_t)sw * (in_w - 1) + KW - os[2]};
+    int64_t pads[4] = {0, 0, 0, 0}, opad[2] = {0, 0};
+    for (int d = 0; d < 2; d++) {
+        if (tot[d] < 0) {
+            opad[d] = -tot[d];
+            continue;
+        }
+        pads[d] = padding == 0 ? tot[d] / 2 : 0;
+        pads[d + 2] = tot[d] - pads[d];
+    }
+    int x, xn, w, y, ni;
+    NNE_TRY(tfloat(c, xi, &x));
+    NNE_TRY(to_nchw(c, x, &xn));
+    if (wt->data) {
+        float *f, *g;
+        NNE_TRY(const_floats(c, wi, &f));
+        g = nne_aligned_alloc((size_t)(O * KH * KW * I > 0 ? O * KH * KW * I : 1) * sizeof *g);
+        if (!g) {
+            nne_aligned_free(f);
+            return oom();
+        }
+        /* OHWI -> IOHW (ConvTranspose weights are C_in x C_out x kH x kW) */
+        for (int64_t a = 0; a < O; a++)
+            for (int64_t h = 0; h < KH; h++)
+                for (int64_t q = 0; q < KW; q++)
+                    for (int64_t i = 0; i < I; i++) g[((i * O + a) * KH + h) * KW + q] = f[((a * KH + h) * KW + q) * I + i];
+        nne_aligned_free(f);
+        nne_tensor w2 = {.dtype = NNE_DTYPE_FLOAT, .ndim = 4, .dims = {I, O, KH, KW}, .data = g};
+        char nm[256];
+        NNE_TRY(const_tensor(c, tname(c, wi, nm, sizeof nm), &w2, &w));
+    } else {
+        int wf;
+        static const int64_t perm[4] = {3, 0, 1, 2};
+        NNE_TRY(tfloat(c, wi, &wf));
+        NNE_TRY(transpose(c, wf, 4, perm, &w));
+    }
+    int in[3] = {xn, w, -1};
+    if (bi >= 0) NNE_TRY(tfloat(c, bi, &in[2]));
+    NNE_TRY(node(c, "ConvTranspose", bi >= 0 ? 3 : 2, in, 1, &y, &ni));
+    NNE_TRY(strides_attr(c, ni, "strides", sh, sw));
+    NNE_TRY(nne_node_set_attr_ints(c->g, ni, "kernel_shape", 2, (int64_t[]){KH, KW}));
+    NNE_TRY(nne_node_set_attr_ints(c->g, ni, "pads", 4, pads));
+    if (opad[0] || opad[1]) NNE_TRY(nne_node_set_attr_ints(c->g, ni, "output_padding", 2, opad));
+    NNE_TRY(fused(c, act, y, &y));
+    NNE_TRY(from_nchw(c, y, &y));
+    return finish(c, OUT(o, 0), y, 1);
+}
+
 static nne_status op_pool(sg_ctx *c, const opinfo *o, const char *onnx_op) {
     NNE_TRY(need(c, o, 1, 1));
     if (t_rank(c, IN(o, 0)) != 4) return op_fail(c, NNE_ERR_CORRUPT_MODEL, "input must be 4-D");
@@ -1433,6 +1507,7 @@ static nne_status emit_op(sg_ctx *c, const opinfo *o) {
     switch (o->code) {
     case OP_CONV_2D: return op_conv(c, o, 0);
     case OP_DEPTHWISE_CONV_2D: return op_conv(c, o, 1);
+    case OP_TRANSPOSE_CONV: return op_transpose_conv(c, o);
     case OP_FULLY_CONNECTED: return op_fc(c, o);
     case OP_AVERAGE_POOL_2D: return op_pool(c, o, "AveragePool");
     case OP_MAX_POOL_2D: return op_pool(c, o, "MaxPool");

@@ -377,4 +377,21 @@ save('layout_int_ops', model(
     buffers=[None, i32([3]), i32([1, 1, 2, 1]), f32([0.0]), f32([-1.0])]),
     dict(inputs=[inp([1, 4, 4, 8], -3, 3)], expect='litert'))
 
+# 19. TRANSPOSE_CONV (with bias), SAME and VALID, stride 2
+TCONV = 67
+w = rng.normal(0, 0.5, (4, 3, 3, 2)).astype(np.float32)
+bias = rng.normal(0, 0.5, 4).astype(np.float32)
+def opt_tconv(pad, act=0):
+    return lambda b: table(b, [(0, 'i8', pad), (1, 'i32', 2), (2, 'i32', 2), (3, 'i8', act)])
+save('transpose_conv', model(
+    tensors=[dict(name='x', shape=[1, 3, 4, 2], type=FLOAT32), dict(name='w', shape=[4, 3, 3, 2], type=FLOAT32, buffer=1),
+             dict(name='b', shape=[4], type=FLOAT32, buffer=2), dict(name='os_same', shape=[4], type=INT32, buffer=3),
+             dict(name='ys', shape=[1, 6, 8, 4], type=FLOAT32), dict(name='os_valid', shape=[4], type=INT32, buffer=4),
+             dict(name='yv', shape=[1, 7, 9, 4], type=FLOAT32)],
+    ops=[dict(code=0, inputs=[3, 1, 0, 2], outputs=[4], opt_type=49, opt=opt_tconv(0, 1)),
+         dict(code=0, inputs=[5, 1, 0, 2], outputs=[6], opt_type=49, opt=opt_tconv(1, 1))],
+    inputs=[0], outputs=[4, 6], codes=[code(TCONV, 4)],
+    buffers=[None, w.tobytes(), bias.tobytes(), i32([1, 6, 8, 4]), i32([1, 7, 9, 4])]),
+    dict(inputs=[inp([1, 3, 4, 2])], expect='litert'))
+
 print('wrote', len([f for f in os.listdir(out_dir) if f.endswith('.tflite')]), 'models to', out_dir)
