@@ -119,7 +119,10 @@ enum {
     OP_LOGICAL_OR = 84, OP_LOGICAL_AND = 86, OP_LOGICAL_NOT = 87, OP_UNPACK = 88, OP_REDUCE_MIN = 89,
     OP_SQUARE = 92, OP_RESIZE_NEAREST_NEIGHBOR = 97, OP_LEAKY_RELU = 98, OP_SQUARED_DIFFERENCE = 99, OP_ABS = 101,
     OP_SPLIT_V = 102, OP_CEIL = 104, OP_COS = 108, OP_ELU = 111, OP_QUANTIZE = 114, OP_HARD_SWISH = 117,
-    OP_IF = 118, OP_WHILE = 119, OP_SELECT_V2 = 123, OP_BATCH_MATMUL = 126, OP_GELU = 150
+    OP_IF = 118, OP_WHILE = 119, OP_SELECT_V2 = 123, OP_BATCH_MATMUL = 126, OP_GELU = 150,
+    OP_L2_NORMALIZATION = 11, OP_LRN = 13, OP_FLOOR_DIV = 90, OP_FILL = 94, OP_FLOOR_MOD = 95, OP_RANGE = 96,
+    OP_MIRROR_PAD = 100, OP_REVERSE_V2 = 105, OP_ADD_N = 106, OP_GATHER_ND = 107, OP_CUMSUM = 128,
+    OP_BROADCAST_TO = 130
 };
 
 /* The highest version of each op this importer handles. Later versions may
@@ -129,6 +132,9 @@ static int max_version(int code) {
     case OP_CONV_2D: return 8;
     case OP_DEPTHWISE_CONV_2D: return 7;
     case OP_TRANSPOSE_CONV: return 5;
+    case OP_L2_NORMALIZATION: case OP_LRN: case OP_FLOOR_DIV: case OP_FLOOR_MOD: case OP_MIRROR_PAD: case OP_GATHER_ND:
+    case OP_REVERSE_V2: case OP_BROADCAST_TO: return 3;
+    case OP_FILL: case OP_RANGE: case OP_ADD_N: case OP_CUMSUM: return 2;
     case OP_FULLY_CONNECTED: return 12;
     case OP_ADD: case OP_SUB: return 5;
     case OP_MUL: return 7;
@@ -1503,6 +1509,146 @@ static nne_status op_if(sg_ctx *c, const opinfo *o) {
     return st;
 }
 
+/* The long tail: ops that map onto one or a few ONNX nodes. */
+static nne_status op_misc(sg_ctx *c, const opinfo *o) {
+    int oi = o->out.n ? OUT(o, 0) : -1;
+    if (oi < 0) return op_fail(c, NNE_ERR_CORRUPT_MODEL, "output 0 is missing");
+    int fl = is_floatish(&c->t[oi]), a, b, y, ni, k;
+    switch (o->code) {
+    case OP_ADD_N: {
+        NNE_TRY(need(c, o, 1, 1));
+        if (o->in.n > 4096) return op_fail(c, NNE_ERR_UNSUPPORTED, "%u inputs", o->in.n);
+        int *in = nne_calloc(o->in.n, sizeof *in);
+        if (!in) return oom();
+        nne_status st = NNE_OK;
+        for (uint32_t q = 0; q < o->in.n && st == NNE_OK; q++) st = fl ? tfloat(c, IN(o, q), &in[q]) : tval(c, IN(o, q), &in[q]);
+        if (st == NNE_OK) st = node(c, "Sum", (int)o->in.n, in, 1, &y, &ni);
+        nne_free(in);
+        NNE_TRY(st);
+        return finish(c, oi, y, fl);
+    }
+    case OP_L2_NORMALIZATION: {
+        /* x / sqrt(max(sum(x^2) over the last axis, 1e-6)), TFLite's epsilon */
+        NNE_TRY(need(c, o, 1, 1));
+        int ax, eps;
+        NNE_TRY(tfloat(c, IN(o, 0), &a));
+        NNE_TRY(const_i64(c, 1, (int64_t[]){-1}, 0, &ax));
+        NNE_TRY(node1(c, "ReduceSumSquare", a, ax, &y, &ni));
+        NNE_TRY(nne_node_set_attr_int(c->g, ni, "keepdims", 1));
+        NNE_TRY(const_f32(c, 1e-6f, &eps));
+        NNE_TRY(node1(c, "Max", y, eps, &y, &ni));
+        NNE_TRY(node1(c, "Sqrt", y, UN, &y, &ni));
+        NNE_TRY(node1(c, "Div", a, y, &y, &ni));
+        return finish(c, oi, y, 1);
+    }
+    case OP_LRN: {
+        /* TF sums radius r on each side; ONNX divides alpha by size = 2r + 1 */
+        NNE_TRY(need(c, o, 1, 1));
+        if (t_rank(c, IN(o, 0)) != 4) return op_fail(c, NNE_ERR_CORRUPT_MODEL, "input must be 4-D");
+        int r = nne_fb_i32(&o->opt, 0, 0);
+        if (r < 0 || r > 65536) return op_fail(c, NNE_ERR_CORRUPT_MODEL, "radius %d", r);
+        NNE_TRY(tfloat(c, IN(o, 0), &a));
+        NNE_TRY(to_nchw(c, a, &a));
+        NNE_TRY(node1(c, "LRN", a, UN, &y, &ni));
+        NNE_TRY(nne_node_set_attr_int(c->g, ni, "size", 2 * r + 1));
+        NNE_TRY(nne_node_set_attr_float(c->g, ni, "bias", nne_fb_f32(&o->opt, 1, 0)));
+        NNE_TRY(nne_node_set_attr_float(c->g, ni, "alpha", nne_fb_f32(&o->opt, 2, 0) * (float)(2 * r + 1)));
+        NNE_TRY(nne_node_set_attr_float(c->g, ni, "beta", nne_fb_f32(&o->opt, 3, 0)));
+        NNE_TRY(from_nchw(c, y, &y));
+        return finish(c, oi, y, 1);
+    }
+    case OP_FLOOR_DIV: case OP_FLOOR_MOD: {
+        NNE_TRY(need(c, o, 2, 1));
+        NNE_TRY(fl ? tfloat(c, IN(o, 0), &a) : tval(c, IN(o, 0), &a));
+        NNE_TRY(fl ? tfloat(c, IN(o, 1), &b) : tval(c, IN(o, 1), &b));
+        int m;
+        if (fl) {
+            /* a - b * floor(a / b); ONNX Mod on floats is C fmod only */
+            NNE_TRY(node1(c, "Div", a, b, &y, &ni));
+            NNE_TRY(node1(c, "Floor", y, UN, &y, &ni));
+            if (o->code == OP_FLOOR_MOD) {
+                NNE_TRY(node1(c, "Mul", y, b, &m, &ni));
+                NNE_TRY(node1(c, "Sub", a, m, &y, &ni));
+            }
+        } else {
+            /* Python-style mod (fmod=0); floor division is then exact: (a - a mod b) / b */
+            NNE_TRY(node1(c, "Mod", a, b, &m, &ni));
+            NNE_TRY(nne_node_set_attr_int(c->g, ni, "fmod", 0));
+            y = m;
+            if (o->code == OP_FLOOR_DIV) {
+                NNE_TRY(node1(c, "Sub", a, m, &y, &ni));
+                NNE_TRY(node1(c, "Div", y, b, &y, &ni));
+            }
+        }
+        return finish(c, oi, y, fl);
+    }
+    case OP_MIRROR_PAD: {
+        NNE_TRY(need(c, o, 2, 1));
+        if (nne_fb_i8(&o->opt, 0, 0) != 0)
+            return op_fail(c, NNE_ERR_UNSUPPORTED, "mode SYMMETRIC has no ONNX Pad mode (REFLECT is supported)");
+        int64_t pads[2 * NNE_MAX_DIMS], onnx[2 * NNE_MAX_DIMS];
+        NNE_TRY(const_ints(c, IN(o, 1), pads, 2 * NNE_MAX_DIMS, &k, "paddings"));
+        int r = k / 2;
+        if (k % 2 || r != t_rank(c, IN(o, 0)))
+            return op_fail(c, NNE_ERR_CORRUPT_MODEL, "paddings has %d values for a rank-%d input", k, t_rank(c, IN(o, 0)));
+        for (int d = 0; d < r; d++) onnx[d] = pads[2 * d], onnx[r + d] = pads[2 * d + 1];
+        NNE_TRY(data_in(c, IN(o, 0), oi, &a, &fl));
+        NNE_TRY(const_i64(c, 2 * r, onnx, 0, &b));
+        NNE_TRY(node1(c, "Pad", a, b, &y, &ni));
+        NNE_TRY(nne_node_set_attr_string(c->g, ni, "mode", "reflect"));
+        return finish(c, oi, y, fl);
+    }
+    case OP_FILL: case OP_BROADCAST_TO: {
+        /* FILL(dims, value), BROADCAST_TO(x, shape): both an Expand */
+        NNE_TRY(need(c, o, 2, 1));
+        int vi = o->code == OP_FILL ? IN(o, 1) : IN(o, 0), si = o->code == OP_FILL ? IN(o, 0) : IN(o, 1);
+        NNE_TRY(fl ? tfloat(c, vi, &a) : tval(c, vi, &a));
+        NNE_TRY(as_i64(c, si, &b));
+        NNE_TRY(node1(c, "Expand", a, b, &y, &ni));
+        return finish(c, oi, y, fl);
+    }
+    case OP_RANGE: {
+        NNE_TRY(need(c, o, 3, 1));
+        int in[3];
+        for (uint32_t q = 0; q < 3; q++) NNE_TRY(fl ? tfloat(c, IN(o, q), &in[q]) : tval(c, IN(o, q), &in[q]));
+        NNE_TRY(node(c, "Range", 3, in, 1, &y, &ni));
+        return finish(c, oi, y, fl);
+    }
+    case OP_GATHER_ND: {
+        NNE_TRY(need(c, o, 2, 1));
+        NNE_TRY(data_in(c, IN(o, 0), oi, &a, &fl));
+        NNE_TRY(as_i64(c, IN(o, 1), &b));
+        NNE_TRY(node1(c, "GatherND", a, b, &y, &ni));
+        return finish(c, oi, y, fl);
+    }
+    case OP_REVERSE_V2: {
+        NNE_TRY(need(c, o, 2, 1));
+        int64_t axes[NNE_MAX_DIMS], st[NNE_MAX_DIMS], en[NNE_MAX_DIMS], sp[NNE_MAX_DIMS];
+        NNE_TRY(const_ints(c, IN(o, 1), axes, NNE_MAX_DIMS, &k, "axis"));
+        NNE_TRY(data_in(c, IN(o, 0), oi, &a, &fl));
+        for (int d = 0; d < k; d++) st[d] = -1, en[d] = INT64_MIN, sp[d] = -1;
+        int s_, e_, x_, p_;
+        NNE_TRY(const_i64(c, k, st, 0, &s_));
+        NNE_TRY(const_i64(c, k, en, 0, &e_));
+        NNE_TRY(const_i64(c, k, axes, 0, &x_));
+        NNE_TRY(const_i64(c, k, sp, 0, &p_));
+        int in[5] = {a, s_, e_, x_, p_};
+        NNE_TRY(node(c, "Slice", 5, in, 1, &y, &ni));
+        return finish(c, oi, y, fl);
+    }
+    case OP_CUMSUM: {
+        NNE_TRY(need(c, o, 2, 1));
+        NNE_TRY(fl ? tfloat(c, IN(o, 0), &a) : tval(c, IN(o, 0), &a));
+        NNE_TRY(tval(c, IN(o, 1), &b));
+        NNE_TRY(node1(c, "CumSum", a, b, &y, &ni));
+        NNE_TRY(nne_node_set_attr_int(c->g, ni, "exclusive", nne_fb_u8(&o->opt, 0, 0) ? 1 : 0));
+        NNE_TRY(nne_node_set_attr_int(c->g, ni, "reverse", nne_fb_u8(&o->opt, 1, 0) ? 1 : 0));
+        return finish(c, oi, y, fl);
+    }
+    default: return op_fail(c, NNE_ERR_UNSUPPORTED, "no mapping (internal)");
+    }
+}
+
 static nne_status emit_op(sg_ctx *c, const opinfo *o) {
     switch (o->code) {
     case OP_CONV_2D: return op_conv(c, o, 0);
@@ -1623,6 +1769,9 @@ static nne_status emit_op(sg_ctx *c, const opinfo *o) {
     case OP_SELECT: case OP_SELECT_V2: return op_select(c, o);
     case OP_TILE: return op_tile(c, o);
     case OP_IF: return op_if(c, o);
+    case OP_ADD_N: case OP_L2_NORMALIZATION: case OP_LRN: case OP_FLOOR_DIV: case OP_FLOOR_MOD: case OP_MIRROR_PAD:
+    case OP_FILL: case OP_BROADCAST_TO: case OP_RANGE: case OP_GATHER_ND: case OP_REVERSE_V2: case OP_CUMSUM:
+        return op_misc(c, o);
     default: return op_fail(c, NNE_ERR_UNSUPPORTED, "no mapping (internal)");
     }
 }

@@ -394,4 +394,45 @@ save('transpose_conv', model(
     buffers=[None, w.tobytes(), bias.tobytes(), i32([1, 6, 8, 4]), i32([1, 7, 9, 4])]),
     dict(inputs=[inp([1, 3, 4, 2])], expect='litert'))
 
+# 20. the long tail: ADD_N, L2_NORMALIZATION, LOCAL_RESPONSE_NORMALIZATION, FLOOR_DIV/FLOOR_MOD (float and
+#     int), MIRROR_PAD (REFLECT), FILL, BROADCAST_TO, RANGE, GATHER_ND, REVERSE_V2, CUMSUM (reverse)
+ADDN, L2N, LRN, FDIV, FMOD, MPAD, FILL, BCAST, RANGE, GND, REV, CUMSUM = 106, 11, 13, 90, 95, 100, 94, 130, 96, 107, 105, 128
+row = rng.normal(0, 1, (6,)).astype(np.float32)
+X = [1, 3, 4, 6]
+T = lambda name, shape, type_=FLOAT32, **kw: dict(name=name, shape=shape, type=type_, **kw)
+save('long_tail_ops', model(
+    tensors=[T('x', X), T('an', X), T('l2', X), T('lrn', X), T('c07', [], buffer=1), T('fd', X), T('fm', X),
+             T('mpads', [4, 2], INT32, buffer=2), T('mp', [1, 5, 6, 6]), T('fdims', [2], INT32, buffer=3),
+             T('fval', [], buffer=4), T('fill', [2, 3]), T('row', [6], buffer=5), T('bshape', [2], INT32, buffer=6),
+             T('bt', [2, 6]), T('r0', [], INT32, buffer=7), T('r1', [], INT32, buffer=8), T('r2', [], INT32, buffer=9),
+             T('rg', [3], INT32), T('gidx', [2, 2], INT32, buffer=10), T('gnd', [2, 4, 6]),
+             T('raxis', [1], INT32, buffer=11), T('rv', X), T('caxis', [], INT32, buffer=12), T('cs', X),
+             T('ia', [4], INT32, buffer=13), T('ib', [4], INT32, buffer=14), T('ifd', [4], INT32), T('ifm', [4], INT32),
+             T('rgf', [3])],
+    ops=[dict(code=0, inputs=[0, 0, 0], outputs=[1], opt_type=82, opt=opt_empty()),
+         dict(code=1, inputs=[0], outputs=[2], opt_type=12, opt=opt_act(0)),
+         dict(code=2, inputs=[0], outputs=[3], opt_type=13,
+              opt=lambda b: table(b, [(0, 'i32', 2), (1, 'f32', 1.0), (2, 'f32', 0.1), (3, 'f32', 0.75)])),
+         dict(code=3, inputs=[0, 4], outputs=[5], opt_type=65, opt=opt_empty()),
+         dict(code=4, inputs=[0, 4], outputs=[6], opt_type=72, opt=opt_empty()),
+         dict(code=5, inputs=[0, 7], outputs=[8], opt_type=77, opt=lambda b: table(b, [(0, 'i8', 0)])),
+         dict(code=6, inputs=[9, 10], outputs=[11], opt_type=68, opt=opt_empty()),
+         dict(code=7, inputs=[12, 13], outputs=[14], opt_type=104, opt=opt_empty()),
+         dict(code=8, inputs=[15, 16, 17], outputs=[18], opt_type=73, opt=opt_empty()),
+         dict(code=9, inputs=[0, 19], outputs=[20], opt_type=83, opt=opt_empty()),
+         dict(code=10, inputs=[0, 21], outputs=[22], opt_type=81, opt=opt_empty()),
+         dict(code=11, inputs=[0, 23], outputs=[24], opt_type=102, opt=lambda b: table(b, [(0, 'bool', False), (1, 'bool', True)])),
+         dict(code=3, inputs=[25, 26], outputs=[27], opt_type=65, opt=opt_empty()),
+         dict(code=4, inputs=[25, 26], outputs=[28], opt_type=72, opt=opt_empty()),
+         dict(code=12, inputs=[18], outputs=[29], opt_type=37, opt=lambda b: table(b, [(0, 'i8', INT32), (1, 'i8', FLOAT32)]))],
+    # RANGE's int32 output (computed at prepare from constants) comes back from LiteRT.js as garbage, as
+    # SHAPE's does: compared through a CAST; LiteRT's REVERSE_V2 takes one axis
+    inputs=[0], outputs=[1, 2, 3, 5, 6, 8, 11, 14, 29, 20, 22, 24, 27, 28],
+    codes=[code(ADDN), code(L2N), code(LRN), code(FDIV, 2), code(FMOD, 2), code(MPAD), code(FILL), code(BCAST, 2),
+           code(RANGE), code(GND), code(REV, 2), code(CUMSUM), code(CAST)],
+    buffers=[None, f32([0.7]), np.array([[0, 0], [1, 1], [2, 0], [0, 0]], np.int32).tobytes(), i32([2, 3]), f32([1.5]),
+             row.tobytes(), i32([2, 6]), i32([2]), i32([11]), i32([3]), i32([0, 1, 0, 2]), i32([2]), i32([2]),
+             i32([-7, 7, -8, 9]), i32([2, -2, 3, 4])]),
+    dict(inputs=[inp(X, -3, 3)], expect='litert'))
+
 print('wrote', len([f for f in os.listdir(out_dir) if f.endswith('.tflite')]), 'models to', out_dir)

@@ -73,7 +73,12 @@ for (const f of readdirSync(dir).filter((n) => n.endsWith('.json')).sort()) {
       out.forEach((o, k) => ref[k].data.push(...o.data));
     }
   } else {
-    ref = await runLiteRt(new Uint8Array(readFileSync(model)), inputs);
+    try {
+      ref = await runLiteRt(new Uint8Array(readFileSync(model)), inputs);
+    } catch (e) {
+      report(false, `LiteRT failed: ${String(e.message).split('\n')[0]}`);
+      continue;
+    }
   }
   let ok = got.length === ref.length, worst = 0, msg = ok ? '' : `${got.length} outputs, LiteRT ${ref.length}`;
   for (let k = 0; ok && k < ref.length; k++) {
