@@ -131,3 +131,45 @@ save('if_ok.tflite', model(
 np.save(os.path.join(out, 'c_true.npy'), np.array([True]))
 np.save(os.path.join(out, 'c_false.npy'), np.array([False]))
 np.save(os.path.join(out, 'x3.npy'), np.array([-1, 2, -3], np.float32))
+np.save(os.path.join(out, 'x23.npy'), np.arange(6, dtype=np.float32).reshape(2, 3))
+
+
+# one operator with bad operands or options: refused at load or at prepare, never a crash
+def one_op(name, code, tensors, inputs, outputs, op_inputs, op_outputs, opt_type=None, opt=None, buffers=(None,),
+           version=1):
+    op = dict(code=0, inputs=op_inputs, outputs=op_outputs)
+    if opt is not None:
+        op.update(opt_type=opt_type, opt=opt)
+    save(name, model(tensors=tensors, ops=[op], inputs=inputs, outputs=outputs,
+                     codes=[dict(dep=min(code, 127), builtin=code, version=version)], buffers=list(buffers)))
+
+
+F = lambda n, s, **kw: dict(name=n, shape=s, type=FLOAT32, **kw)
+I = lambda n, s, **kw: dict(name=n, shape=s, type=INT32, **kw)
+conv_opt = lambda pad, sw, sh: (lambda b: table(b, [(0, 'i8', pad), (1, 'i32', sw), (2, 'i32', sh), (3, 'i8', 0)]))
+one_op('conv_filter_rank2.tflite', 3, [F('x', [1, 4, 4, 2]), F('w', [2, 2], buffer=1), F('y', [1, 4, 4, 2])],
+       [0], [2], [0, 1], [2], 1, conv_opt(0, 1, 1), (None, np.ones(4, np.float32).tobytes()))
+one_op('conv_stride0.tflite', 3, [F('x', [1, 4, 4, 2]), F('w', [2, 1, 1, 2], buffer=1), F('y', [1, 4, 4, 2])],
+       [0], [2], [0, 1], [2], 1, conv_opt(0, 0, 1), (None, np.ones(4, np.float32).tobytes()))
+one_op('conv_padding7.tflite', 3, [F('x', [1, 4, 4, 2]), F('w', [2, 1, 1, 2], buffer=1), F('y', [1, 4, 4, 2])],
+       [0], [2], [0, 1], [2], 1, conv_opt(7, 1, 1), (None, np.ones(4, np.float32).tobytes()))
+one_op('conv_channels.tflite', 3, [F('x', [1, 4, 4, 3]), F('w', [2, 1, 1, 2], buffer=1), F('y', [1, 4, 4, 2])],
+       [0], [2], [0, 1], [2], 1, conv_opt(0, 1, 1), (None, np.ones(4, np.float32).tobytes()))
+one_op('transpose_perm_bad.tflite', 39, [F('x', [2, 3]), I('p', [2], buffer=1), F('y', [3, 2])],
+       [0], [2], [0, 1], [2], 26, lambda b: table(b, []), (None, np.array([0, 0], np.int32).tobytes()))
+one_op('reshape_shape_bad.tflite', 22, [F('x', [2, 3]), I('s', [2], buffer=1), F('y', [4, 2])],
+       [0], [2], [0, 1], [2], 17, lambda b: table(b, []), (None, np.array([4, 2], np.int32).tobytes()))
+one_op('strided_slice_ellipsis.tflite', 45,
+       [F('x', [2, 3]), I('b', [2], buffer=1), I('e', [2], buffer=1), I('s', [2], buffer=2), F('y', [2, 3])],
+       [0], [4], [0, 1, 2, 3], [4], 32, lambda b: table(b, [(2, 'i32', 1)]),
+       (None, np.array([0, 0], np.int32).tobytes(), np.array([1, 1], np.int32).tobytes()))
+one_op('gather_batch_dims.tflite', 36, [F('x', [2, 3]), I('i', [2], buffer=1), F('y', [2, 2])],
+       [0], [2], [0, 1], [2], 23, lambda b: table(b, [(0, 'i32', 1), (1, 'i32', 1)]),
+       (None, np.array([0, 1], np.int32).tobytes()))
+one_op('mean_axes_float.tflite', 40, [F('x', [2, 3]), F('a', [1], buffer=1), F('y', [2])],
+       [0], [2], [0, 1], [2], 27, lambda b: table(b, []), (None, np.array([1], np.float32).tobytes()))
+one_op('split_zero.tflite', 49, [I('a', [], buffer=1), F('x', [2, 4]), F('y', [2, 4])],
+       [1], [2], [0, 1], [2], 35, lambda b: table(b, [(0, 'i32', 0)]), (None, np.array([1], np.int32).tobytes()))
+one_op('missing_input.tflite', 0, [F('x', [2]), F('y', [2])], [0], [1], [0], [1], 11, lambda b: table(b, []))
+one_op('fused_act_9.tflite', 0, [F('x', [2]), F('y', [2])], [0], [1], [0, 0], [1], 11,
+       lambda b: table(b, [(0, 'i8', 9)]))
