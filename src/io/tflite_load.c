@@ -200,6 +200,8 @@ typedef struct sg_ctx {
     const char *opname;  /* current operator, for messages */
     int opver;
     int opi;
+    char node_base[200]; /* names of the nodes made for the current operator: its first output's name */
+    int node_serial;
 } sg_ctx;
 
 struct loader {
@@ -381,7 +383,9 @@ static nne_status new_value(sg_ctx *c, const char *base, int *out) {
 /* A node with n inputs (-1: omitted) and n_out fresh outputs. */
 static nne_status node(sg_ctx *c, const char *op, int n, const int *in, int n_out, int *outs, int *ni_out) {
     int ni;
-    NNE_TRY(nne_graph_add_node(c->g, op, "", NULL, OPSET, &ni));
+    char nm[240];
+    snprintf(nm, sizeof nm, "%s%s%d", c->node_base, c->node_base[0] ? "/" : "n", c->node_serial++);
+    NNE_TRY(nne_graph_add_node(c->g, op, "", nm, OPSET, &ni));
     for (int k = 0; k < n; k++) NNE_TRY(nne_node_add_input(c->g, ni, in[k]));
     for (int k = 0; k < n_out; k++) {
         int v;
@@ -1864,6 +1868,10 @@ static nne_status run_ops(loader *ld, sg_ctx *c, const nne_fb_table *sg) {
             if (ld->allow_unsupported) continue;
             return nne_error(NNE_ERR_UNSUPPORTED, "tflite: subgraph %d operator %u: %s", c->sgi, i, why);
         }
+        int first = o.out.n ? nne_fb_vec_i32(&o.out, 0) : -1;
+        if (first >= 0) tname(c, first, c->node_base, sizeof c->node_base);
+        else snprintf(c->node_base, sizeof c->node_base, "%s_%u", nm, i);
+        c->node_serial = 0;
         NNE_TRY(emit_op(c, &o));
         if (ld->fb.failed) return fb_err(ld);
     }
