@@ -23,8 +23,8 @@
  *    op (a fused TANH, which TFLite's kernels ignore, is refused); SAME padding is ONNX SAME_UPPER (TF pads the extra row/column
  *    at the end, with strides respected the same way).
  *  - IF becomes ONNX If with the two subgraphs as branches (their inputs are
- *    links to the IF's operands); WHILE and other ops without a mapping fail
- *    at load naming the op and its version.
+ *    links to the IF's operands); WHILE becomes Loop (see op_while). Ops
+ *    without a mapping fail at load naming the op and its version.
  *  - Graph inputs and outputs keep the tensor names (what tflite_runtime's
  *    get_input_details() reports); dims that shape_signature marks -1 stay
  *    symbolic. SignatureDefs are kept as metadata ("tflite.signature.KEY").
@@ -158,7 +158,7 @@ static int max_version(int code) {
     case OP_CAST: return 6;
     case OP_MAXIMUM: case OP_MINIMUM: return 4;
     case OP_RESIZE_BILINEAR: case OP_RESIZE_NEAREST_NEIGHBOR: return 4;
-    case OP_GELU: case OP_PRELU: case OP_ELU: case OP_IF: return 1;
+    case OP_GELU: case OP_PRELU: case OP_ELU: case OP_IF: case OP_WHILE: return 1;
     case OP_SQUARED_DIFFERENCE: case OP_ARG_MAX: case OP_ARG_MIN: case OP_SELECT: case OP_SELECT_V2: return 3;
     case OP_LESS: case OP_GREATER: case OP_GREATER_EQUAL: case OP_LESS_EQUAL: case OP_EQUAL: case OP_NOT_EQUAL:
         return 4;
@@ -201,7 +201,7 @@ typedef struct sg_ctx {
     int opver;
     int opi;
     char node_base[200]; /* names of the nodes made for the current operator: its first output's name */
-    int node_serial;
+    int node_serial;     /* + "/N", N counting every node of the graph, so names are unique (ONNX Runtime checks) */
 } sg_ctx;
 
 struct loader {
@@ -1195,17 +1195,29 @@ static nne_status op_resize(sg_ctx *c, const opinfo *o, int nearest) {
     int64_t hw[2];
     NNE_TRY(tfloat(c, IN(o, 0), &x));
     NNE_TRY(to_nchw(c, x, &xn));
+    /* full NCHW sizes rather than the `axes` attribute, which other runtimes
+     * handle unevenly in exported models */
     int si = IN(o, 1);
-    if (si >= 0 && si < c->n_t && c->t[si].data) {
+    const tfl_tensor *xt = &c->t[IN(o, 0)];
+    int64_t N = xt->sig[0], C = xt->sig[3];
+    if (si >= 0 && si < c->n_t && c->t[si].data && N >= 0 && C >= 0) {
         NNE_TRY(const_ints(c, si, hw, 2, &n, "size"));
         if (n != 2) return op_fail(c, NNE_ERR_CORRUPT_MODEL, "size must hold 2 values");
-        NNE_TRY(const_i64(c, 2, hw, 0, &sz));
+        NNE_TRY(const_i64(c, 4, (int64_t[]){N, C, hw[0], hw[1]}, 0, &sz));
     } else {
-        NNE_TRY(as_i64(c, si, &sz));
+        int shp, st_, en_, nc, hwv;
+        NNE_TRY(as_i64(c, si, &hwv));
+        NNE_TRY(node1(c, "Shape", xn, UN, &shp, &ni));
+        NNE_TRY(const_i64(c, 1, (int64_t[]){0}, 0, &st_));
+        NNE_TRY(const_i64(c, 1, (int64_t[]){2}, 0, &en_));
+        int sl[3] = {shp, st_, en_};
+        NNE_TRY(node(c, "Slice", 3, sl, 1, &nc, &ni));
+        int cc[2] = {nc, hwv};
+        NNE_TRY(node(c, "Concat", 2, cc, 1, &sz, &ni));
+        NNE_TRY(nne_node_set_attr_int(c->g, ni, "axis", 0));
     }
     int in[4] = {xn, -1, -1, sz};
     NNE_TRY(node(c, "Resize", 4, in, 1, &y, &ni));
-    NNE_TRY(nne_node_set_attr_ints(c->g, ni, "axes", 2, (int64_t[]){2, 3}));
     NNE_TRY(nne_node_set_attr_string(c->g, ni, "mode", nearest ? "nearest" : "linear"));
     /* TF's nearest with half_pixel_centers takes floor((x + 0.5) * in / out):
      * ONNX half_pixel ((x + 0.5) * in / out - 0.5) rounded half up is the same */
@@ -1653,6 +1665,117 @@ static nne_status op_misc(sg_ctx *c, const opinfo *o) {
     }
 }
 
+/* The next node name of the current operator (see node_base). */
+static const char *next_node_name(sg_ctx *c, char *buf, size_t cap) {
+    snprintf(buf, cap, "%s%s%d", c->node_base, c->node_base[0] ? "/" : "n", c->node_serial++);
+    return buf;
+}
+
+/* If(true) { subgraph sgi(args) } in graph g: runs a TFLite subgraph in
+ * place, its inputs linked to values args of g. Both branches hold a copy of
+ * the subgraph (ONNX If has no single-branch form). outs: n_out fresh values. */
+static nne_status call_subgraph(loader *ld, nne_graph *g, int sgi, const int *args, int n_args, int n_out,
+                                int *outs, const char *name) {
+    nne_tensor t = {.dtype = NNE_DTYPE_BOOL, .ndim = 0};
+    t.data = nne_aligned_alloc(1);
+    if (!t.data) return oom();
+    *(uint8_t *)t.data = 1;
+    int tv, ni;
+    nne_status st = nne_graph_add_unique_value(g, "true", NNE_VAL_CONST, &tv);
+    if (st != NNE_OK) {
+        nne_aligned_free(t.data);
+        return st;
+    }
+    g->values[tv].init = t;
+    NNE_TRY(nne_graph_add_node(g, "If", "", name, OPSET, &ni));
+    NNE_TRY(nne_node_add_input(g, ni, tv));
+    for (int k = 0; k < n_out; k++) {
+        NNE_TRY(nne_graph_add_unique_value(g, "call", NNE_VAL_NODE, &outs[k]));
+        NNE_TRY(nne_node_add_output(g, ni, outs[k]));
+    }
+    static const char *const branch[2] = {"then_branch", "else_branch"};
+    for (int b = 0; b < 2; b++) {
+        nne_graph *sub = NULL;
+        NNE_TRY(import_subgraph(ld, sgi, g, args, n_args, &sub));
+        if (sub->n_outputs != n_out) {
+            int n = sub->n_outputs;
+            nne_graph_destroy(sub);
+            return nne_error(NNE_ERR_CORRUPT_MODEL, "tflite: subgraph %d has %d outputs, expected %d", sgi, n, n_out);
+        }
+        NNE_TRY(nne_node_set_attr_graph(g, ni, branch[b], sub));
+    }
+    return NNE_OK;
+}
+
+/* WHILE(vars) -> ONNX Loop: the first condition is cond(vars), computed
+ * before the loop; the body runs body(vars) then cond(new vars) for the next
+ * check (TF tests the condition before each iteration, ONNX Loop takes it
+ * as an input and from the previous iteration). */
+static nne_status op_while(sg_ctx *c, const opinfo *o) {
+    NNE_TRY(need(c, o, 1, 1));
+    loader *ld = c->ld;
+    int cond_i = nne_fb_i32(&o->opt, 0, -1), body_i = nne_fb_i32(&o->opt, 1, -1);
+    if (cond_i < 0 || body_i < 0 || (uint32_t)cond_i >= ld->subgraphs.n || (uint32_t)body_i >= ld->subgraphs.n)
+        return op_fail(c, NNE_ERR_CORRUPT_MODEL, "cond/body subgraphs %d / %d out of range (the model has %u)", cond_i,
+                       body_i, ld->subgraphs.n);
+    int n = (int)o->in.n;
+    if ((uint32_t)n != o->out.n || n > 4096)
+        return op_fail(c, NNE_ERR_CORRUPT_MODEL, "has %u inputs and %u outputs; WHILE needs as many of each", o->in.n,
+                       o->out.n);
+    int *vars = nne_calloc((size_t)n * 4 + 4, sizeof *vars);
+    if (!vars) return oom();
+    int *bin = vars + n, *bout = bin + n + 2, *outs = bout + n + 1;
+    nne_status st = NNE_OK;
+    for (int k = 0; k < n && st == NNE_OK; k++) st = tval(c, IN(o, (uint32_t)k), &vars[k]);
+    int cond0 = -1, ni = -1;
+    char nm0[240], nm1[240];
+    if (st == NNE_OK) st = call_subgraph(ld, c->g, cond_i, vars, n, 1, &cond0, next_node_name(c, nm0, sizeof nm0));
+    nne_graph *body = st == NNE_OK ? nne_graph_create(c->g) : NULL;
+    if (st == NNE_OK && !body) st = oom();
+    if (st == NNE_OK && !(body->name = nne_strdup("while_body"))) st = oom();
+    /* the Loop body: (iteration, condition, vars...) -> (condition, vars...) */
+    if (st == NNE_OK) st = nne_graph_add_unique_value(body, "iteration", NNE_VAL_INPUT, &bin[0]);
+    if (st == NNE_OK) st = nne_graph_add_unique_value(body, "cond_in", NNE_VAL_INPUT, &bin[1]);
+    for (int k = 0; k < n && st == NNE_OK; k++) {
+        char nm[256];
+        int ti = IN(o, (uint32_t)k);
+        st = nne_graph_add_unique_value(body, tname(c, ti, nm, sizeof nm), NNE_VAL_INPUT, &bin[2 + k]);
+        if (st == NNE_OK) declare(&body->values[bin[2 + k]], &c->t[ti]);
+    }
+    if (st == NNE_OK) {
+        /* the builder's add_input refuses existing names; these are new and unique */
+        body->inputs = nne_calloc((size_t)n + 2, sizeof *body->inputs);
+        if (!body->inputs) st = oom();
+        else {
+            for (int k = 0; k < n + 2; k++) body->inputs[k] = bin[k];
+            body->n_inputs = body->cap_inputs = n + 2;
+            body->values[bin[0]].dtype = NNE_DTYPE_INT64, body->values[bin[0]].ndim = 0;
+            body->values[bin[1]].dtype = NNE_DTYPE_BOOL, body->values[bin[1]].ndim = 0;
+        }
+    }
+    if (st == NNE_OK) st = call_subgraph(ld, body, body_i, bin + 2, n, n, bout + 1, "body");
+    if (st == NNE_OK) st = call_subgraph(ld, body, cond_i, bout + 1, n, 1, &bout[0], "cond");
+    for (int k = 0; k < n + 1 && st == NNE_OK; k++) st = nne_graph_add_output(body, bout[k]);
+    if (st == NNE_OK) {
+        int in[2] = {-1, cond0};
+        st = nne_graph_add_node(c->g, "Loop", "", next_node_name(c, nm1, sizeof nm1), OPSET, &ni);
+        for (int k = 0; k < 2 && st == NNE_OK; k++) st = nne_node_add_input(c->g, ni, in[k]);
+        for (int k = 0; k < n && st == NNE_OK; k++) st = nne_node_add_input(c->g, ni, vars[k]);
+        for (int k = 0; k < n && st == NNE_OK; k++) {
+            st = new_value(c, "while", &outs[k]);
+            if (st == NNE_OK) st = nne_node_add_output(c->g, ni, outs[k]);
+        }
+        if (st == NNE_OK) {
+            st = nne_node_set_attr_graph(c->g, ni, "body", body);
+            body = NULL;
+        }
+    }
+    nne_graph_destroy(body);
+    for (int k = 0; k < n && st == NNE_OK; k++) st = finish(c, OUT(o, (uint32_t)k), outs[k], 0);
+    nne_free(vars);
+    return st;
+}
+
 static nne_status emit_op(sg_ctx *c, const opinfo *o) {
     switch (o->code) {
     case OP_CONV_2D: return op_conv(c, o, 0);
@@ -1773,6 +1896,7 @@ static nne_status emit_op(sg_ctx *c, const opinfo *o) {
     case OP_SELECT: case OP_SELECT_V2: return op_select(c, o);
     case OP_TILE: return op_tile(c, o);
     case OP_IF: return op_if(c, o);
+    case OP_WHILE: return op_while(c, o);
     case OP_ADD_N: case OP_L2_NORMALIZATION: case OP_LRN: case OP_FLOOR_DIV: case OP_FLOOR_MOD: case OP_MIRROR_PAD:
     case OP_FILL: case OP_BROADCAST_TO: case OP_RANGE: case OP_GATHER_ND: case OP_REVERSE_V2: case OP_CUMSUM:
         return op_misc(c, o);
@@ -1871,7 +1995,6 @@ static nne_status run_ops(loader *ld, sg_ctx *c, const nne_fb_table *sg) {
         int first = o.out.n ? nne_fb_vec_i32(&o.out, 0) : -1;
         if (first >= 0) tname(c, first, c->node_base, sizeof c->node_base);
         else snprintf(c->node_base, sizeof c->node_base, "%s_%u", nm, i);
-        c->node_serial = 0;
         NNE_TRY(emit_op(c, &o));
         if (ld->fb.failed) return fb_err(ld);
     }
@@ -1891,7 +2014,7 @@ static nne_status import_subgraph(loader *ld, int sgi, nne_graph *parent, const 
     if (ld->depth >= MAX_SG_DEPTH)
         return nne_error(NNE_ERR_UNSUPPORTED, "tflite: subgraphs nest deeper than %d", MAX_SG_DEPTH);
     if (ld->sg_busy[sgi])
-        return nne_error(NNE_ERR_CORRUPT_MODEL, "tflite: subgraph %d contains itself (recursive IF)", sgi);
+        return nne_error(NNE_ERR_CORRUPT_MODEL, "tflite: subgraph %d contains itself (a recursive IF or WHILE)", sgi);
     nne_fb_table sg;
     if (!nne_fb_vec_table(&ld->subgraphs, (uint32_t)sgi, &sg)) return fb_err(ld);
     nne_fb_vec tens, ins, outs;
@@ -1953,6 +2076,14 @@ static nne_status import_subgraph(loader *ld, int sgi, nne_graph *parent, const 
         }
         t->data = NULL; /* an input is fed, even if a buffer is attached */
     }
+    /* the main graph's outputs keep their tensor names exactly: reserve them
+     * (as forward references) before any temporary value can take one */
+    for (uint32_t k = 0; k < outs.n && st == NNE_OK && !parent; k++) {
+        int32_t ti = nne_fb_vec_i32(&outs, k);
+        if (ti < 0 || ti >= c.n_t) continue; /* reported below */
+        tname(&c, ti, nm, sizeof nm);
+        if (nne_graph_find(g, nm) < 0 && nne_graph_add_value(g, nm, NNE_VAL_PENDING) < 0) st = oom();
+    }
     if (st == NNE_OK) st = run_ops(ld, &c, &sg);
     /* outputs: the value of each output tensor, under the tensor's name */
     for (uint32_t k = 0; k < outs.n && st == NNE_OK; k++) {
@@ -1969,13 +2100,9 @@ static nne_status import_subgraph(loader *ld, int sgi, nne_graph *parent, const 
         int direct = !parent && strcmp(val->name, nm) == 0 && !val->is_output;
         if (parent) direct = val->kind == NNE_VAL_NODE && !val->is_output;
         if (!direct) {
-            int w, ni;
-            if (!parent && nne_graph_find(g, nm) < 0) {
-                w = nne_graph_add_value(g, nm, NNE_VAL_NODE);
-                if (w < 0) st = oom();
-            } else {
-                st = new_value(&c, nm, &w);
-            }
+            int w = parent ? -1 : nne_graph_find(g, nm), ni;
+            /* the reserved name, unless an earlier output took it (a tensor listed twice) */
+            if (w < 0 || g->values[w].kind != NNE_VAL_PENDING) st = new_value(&c, nm, &w);
             if (st == NNE_OK) st = nne_graph_add_node(g, "Identity", "", NULL, OPSET, &ni);
             if (st == NNE_OK) st = nne_node_add_input(g, ni, v);
             if (st == NNE_OK) st = nne_node_add_output(g, ni, w);

@@ -256,12 +256,12 @@ save('matmul_gather_pack', model(
     buffers=[None, wb.tobytes(), i32([2, 0]), i32([0])]),
     dict(inputs=[inp([2, 3, 4])], expect='litert'))
 
-# 13. WHILE is not supported yet: a clear refusal
+# 13. a WHILE whose condition and body are the main subgraph itself: refused (it would recurse)
 save('while_loop', model(
     tensors=[dict(name='x', shape=[1], type=FLOAT32), dict(name='y', shape=[1], type=FLOAT32)],
     ops=[dict(code=0, inputs=[0], outputs=[1], opt_type=T_WHILE, opt=lambda b: table(b, [(0, 'i32', 0), (1, 'i32', 0)]))],
     inputs=[0], outputs=[1], codes=[code(WHILE, 1)], buffers=[None]),
-    dict(inputs=[inp([1])], expect=dict(exit=2, stderr=r'WHILE \(version 1\) is not supported')))
+    dict(inputs=[inp([1])], expect=dict(exit=2, stderr=r'subgraph 0 contains itself')))
 
 # 14. a dynamic batch (shape_signature -1): nnedge runs batch 3, LiteRT each row alone
 w = rng.normal(0, 0.5, (3, 8)).astype(np.float32)
@@ -434,5 +434,37 @@ save('long_tail_ops', model(
              row.tobytes(), i32([2, 6]), i32([2]), i32([11]), i32([3]), i32([0, 1, 0, 2]), i32([2]), i32([2]),
              i32([-7, 7, -8, 9]), i32([2, -2, 3, 4])]),
     dict(inputs=[inp(X, -3, 3)], expect='litert'))
+
+# 21. WHILE -> Loop: (i, x) -> while i < n: (i + 1, x * 1.5 + 1); n is a second input
+LESS = 58
+save('while_count', model(
+    tensors=[dict(name='i0', shape=[], type=INT32, buffer=1), dict(name='x', shape=[3], type=FLOAT32),
+             dict(name='n', shape=[], type=FLOAT32), dict(name='i', shape=[], type=INT32),
+             dict(name='y', shape=[3], type=FLOAT32), dict(name='nn', shape=[], type=FLOAT32)],
+    ops=[dict(code=0, inputs=[0, 1, 2], outputs=[3, 4, 5], opt_type=T_WHILE,
+              opt=lambda b: table(b, [(0, 'i32', 1), (1, 'i32', 2)]))],
+    inputs=[1, 2], outputs=[4, 3],
+    codes=[code(WHILE), code(LESS), code(ADD), code(MUL), dict(dep=53, builtin=53, version=1)],
+    buffers=[None, i32([0]), i32([1]), f32([1.5]), f32([1.0])],
+    extra_subgraphs=[
+        # cond(i, x, n): float(i) < n
+        dict(tensors=[dict(name='ci', shape=[], type=INT32), dict(name='cx', shape=[3], type=FLOAT32),
+                      dict(name='cn', shape=[], type=FLOAT32), dict(name='cif', shape=[], type=FLOAT32),
+                      dict(name='c', shape=[], type=BOOL)],
+             ops=[dict(code=4, inputs=[0], outputs=[3], opt_type=37,
+                       opt=lambda b: table(b, [(0, 'i8', INT32), (1, 'i8', FLOAT32)])),
+                  dict(code=1, inputs=[3, 2], outputs=[4], opt_type=41, opt=opt_empty())],
+             inputs=[0, 1, 2], outputs=[4]),
+        # body(i, x, n): (i + 1, x * 1.5 + 1, n)
+        dict(tensors=[dict(name='bi', shape=[], type=INT32), dict(name='bx', shape=[3], type=FLOAT32),
+                      dict(name='bn', shape=[], type=FLOAT32), dict(name='one', shape=[], type=INT32, buffer=2),
+                      dict(name='k', shape=[], type=FLOAT32, buffer=3), dict(name='onef', shape=[], type=FLOAT32, buffer=4),
+                      dict(name='bi1', shape=[], type=INT32), dict(name='bxk', shape=[3], type=FLOAT32),
+                      dict(name='bx1', shape=[3], type=FLOAT32)],
+             ops=[dict(code=2, inputs=[0, 3], outputs=[6], opt_type=T_ADD, opt=opt_act(0)),
+                  dict(code=3, inputs=[1, 4], outputs=[7], opt_type=T_MUL, opt=opt_act(0)),
+                  dict(code=2, inputs=[7, 5], outputs=[8], opt_type=T_ADD, opt=opt_act(0))],
+             inputs=[0, 1, 2], outputs=[6, 8, 2])]),
+    dict(inputs=[inp([3]), dict(shape=[], dtype='f4', lo=3, hi=6)], expect='litert'))
 
 print('wrote', len([f for f in os.listdir(out_dir) if f.endswith('.tflite')]), 'models to', out_dir)

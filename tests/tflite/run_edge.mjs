@@ -2,16 +2,24 @@
 // agree with LiteRT (@litertjs/core, TFLite in WebAssembly) within
 // 1e-4*max(1, max|ref|) + 1e-3*|ref| (+ the model's `atol`: one quantization
 // step where the output went through int8/uint8), or refuse the model with
-// exit 2 and the expected one-line message.
+// exit 2 and the expected one-line message. Each model that runs is also
+// written as ONNX by `nnedge convert`, and ONNX Runtime on that file must give
+// nnedge's outputs (same tolerance and allowance: ONNX Runtime runs Q/DQ
+// groups as integer kernels, which round differently).
 //
 //   node run_edge.mjs NNEDGE MODELS_DIR WORKDIR
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { createRequire } from 'node:module';
+import { dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { readNpy, writeNpy } from '../diff/npy.mjs';
 import { runLiteRt } from './litert.mjs';
 
 const [nnedge, dir, work] = process.argv.slice(2);
+const ort = createRequire(join(dirname(fileURLToPath(import.meta.url)), '../diff/package.json'))('onnxruntime-node');
+const ORT_TYPES = { f4: 'float32', i1: 'int8', u1: 'uint8' };
 mkdirSync(work, { recursive: true });
 
 function rng(seed) {
@@ -101,7 +109,40 @@ for (const f of readdirSync(dir).filter((n) => n.endsWith('.json')).sort()) {
       }
     }
   }
-  report(ok, msg || `max error ${worst.toFixed(3)} of tolerance`);
+  // the same model through `nnedge convert` and ONNX Runtime
+  if (ok) {
+    const conv = join(work, `${name}.onnx`);
+    const cv = spawnSync(nnedge, ['convert', model, '-o', conv], { encoding: 'utf8' });
+    if (cv.status !== 0) {
+      ok = false;
+      msg = `nnedge convert failed: ${cv.stderr.trim()}`;
+    } else {
+      try {
+        const sess = await ort.InferenceSession.create(conv);
+        const feeds = {};
+        sess.inputNames.forEach((n, k) => {
+          feeds[n] = new ort.Tensor(ORT_TYPES[spec.inputs[k].dtype], inputs[k].data, inputs[k].shape);
+        });
+        const r = await sess.run(feeds);
+        sess.outputNames.forEach((n, k) => {
+          const a = got[k].data, b = r[n].data;
+          let maxRef = 0;
+          for (const v of b) maxRef = Math.max(maxRef, Math.abs(Number(v)));
+          for (let i = 0; ok && i < b.length; i++) {
+            const tol = 1e-4 * Math.max(1, maxRef) + 1e-3 * Math.abs(Number(b[i])) + (spec.atol ?? 0);
+            if (!(Math.abs(Number(a[i]) - Number(b[i])) <= tol) || a.length !== b.length) {
+              ok = false;
+              msg = `converted ONNX, output ${k} [${i}]: nnedge ${a[i]} vs ONNX Runtime ${b[i]}`;
+            }
+          }
+        });
+      } catch (e) {
+        ok = false;
+        msg = `ONNX Runtime on the converted model: ${String(e.message).split('\n')[0]}`;
+      }
+    }
+  }
+  report(ok, msg || `max error ${worst.toFixed(3)} of tolerance; converted ONNX = nnedge in ONNX Runtime`);
 }
 console.log(`${pass} passed, ${fail} failed`);
 process.exit(fail || !pass ? 1 : 0);

@@ -100,7 +100,8 @@ def _build(tensors, ops, inputs, outputs, codes, buffers, signatures, tail_base,
     sg = table(b, [(0, 'off', tv), (1, 'off', iv), (2, 'off', outv), (3, 'off', ov), (4, 'off', sgname)])
     sg_offs = [sg]
     for k, e in enumerate(extra_subgraphs):
-        tt = [table(b, [(0, 'off', _ivec(b, t['shape'])), (1, 'i8', t['type']), (3, 'off', b.CreateString(t['name']))])
+        tt = [table(b, [(0, 'off', _ivec(b, t['shape'])), (1, 'i8', t['type']), (2, 'u32', t.get('buffer', 0)),
+                        (3, 'off', b.CreateString(t['name']))])
               for t in e['tensors']]
         oo = []
         for o in e['ops']:
@@ -132,7 +133,7 @@ def _build(tensors, ops, inputs, outputs, codes, buffers, signatures, tail_base,
 
 def model(tensors, ops, inputs, outputs, codes, buffers, signatures=(), version=3, extra_subgraphs=()):
     """The .tflite bytes; extra_subgraphs: more subgraphs (dicts of tensors,
-    ops, inputs, outputs; tensors without buffers) after the main one."""
+    ops, inputs, outputs; tensors without quantization) after the main one."""
     # Buffers past the FlatBuffer need its final size: build once to learn
     # it (field sizes do not depend on the offset values), then again.
     fb, tail = _build(tensors, ops, inputs, outputs, codes, buffers, signatures, 1 << 40, version, extra_subgraphs)
