@@ -173,3 +173,14 @@ one_op('split_zero.tflite', 49, [I('a', [], buffer=1), F('x', [2, 4]), F('y', [2
 one_op('missing_input.tflite', 0, [F('x', [2]), F('y', [2])], [0], [1], [0], [1], 11, lambda b: table(b, []))
 one_op('fused_act_9.tflite', 0, [F('x', [2]), F('y', [2])], [0], [1], [0, 0], [1], 11,
        lambda b: table(b, [(0, 'i8', 9)]))
+
+# WHILE(true): the loop runs until nnedge's iteration limit stops it
+save('while_forever.tflite', model(
+    tensors=[F('x', [2]), F('y', [2])],
+    ops=[dict(code=0, inputs=[0], outputs=[1], opt_type=93, opt=lambda b: table(b, [(0, 'i32', 1), (1, 'i32', 2)]))],
+    inputs=[0], outputs=[1], codes=[dict(dep=119, builtin=119, version=1), dict(dep=19, builtin=19, version=1)],
+    buffers=[None, np.array([1], np.uint8).tobytes()],
+    extra_subgraphs=[
+        dict(tensors=[F('cx', [2]), dict(name='t', shape=[], type=BOOL, buffer=1)], ops=[], inputs=[0], outputs=[1]),
+        dict(tensors=[F('bx', [2]), F('br', [2])], ops=[dict(code=1, inputs=[0], outputs=[1])], inputs=[0], outputs=[1])]))
+np.save(os.path.join(out, 'x2.npy'), np.array([1, -2], np.float32))
