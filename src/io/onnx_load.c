@@ -1046,6 +1046,11 @@ static nne_status load_memory(const void *data, size_t size, const char *base_di
             nne_model_destroy(m);
             return ts;
         }
+        if (map) {
+            /* the importer copied every weight: the file's mapping is not needed */
+            nne_file_unmap(m->maps[0].addr, m->maps[0].size);
+            m->n_maps = 0;
+        }
         *out = m;
         return NNE_OK;
     }
