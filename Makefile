@@ -154,6 +154,8 @@ test: setup
 	$(MAKE) all
 	$(MAKE) test-hostile NNEDGE=build/nnedge
 	NNEDGE=build-san/nnedge bash tests/diff/run.sh
+	$(MAKE) test-tflite NNEDGE=build-san/nnedge
+	$(MAKE) test-python
 	$(MAKE) SAN=1 test-roundtrip
 	$(MAKE) test-mem
 	$(MAKE) test-serve
@@ -231,3 +233,4 @@ $(filter-out $(DEP_FILES:.d=.o),$(DEP_OBJ)): FORCE
 # Fuzzing (libFuzzer + ASan/UBSan, clang) and bad-input tests live in their own makefiles.
 -include tests/fuzz/fuzz.mk
 -include bench/bench.mk
+-include tests/tflite/tflite.mk

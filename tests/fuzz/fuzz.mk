@@ -26,7 +26,7 @@ FUZZ_SMOKE_SECONDS ?= 20
 # A fixed seed keeps `make test` repeatable; long runs (`make fuzz`) explore freely.
 FUZZ_SMOKE_SEED    ?= 1
 FUZZ_FLAGS         ?=
-FUZZ_HARNESSES     := model npy tensor roundtrip serve
+FUZZ_HARNESSES     := model npy tensor roundtrip serve tflite
 FUZZ_SAN           := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
 FUZZ_CFLAGS        := -std=c11 -g -O1 -Wall -Wextra -Wno-unused-parameter -Iinclude -Isrc -D_GNU_SOURCE \
                       -pthread $(FUZZ_SAN) -DNNE_DEBUG_VALIDATE
