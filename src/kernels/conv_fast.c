@@ -1,0 +1,226 @@
+/*
+ * conv_fast.c - float convolution on the packed SGEMM family (sgemm.h),
+ * the algorithm chosen once per layer shape (nne_conv_fast_plan):
+ *   - depthwise 2-d (one input channel per group): the ISA's direct
+ *     depthwise kernel, channels split over the threads;
+ *   - 1x1, stride 1, no padding: Y_g = W_g * X_g, X read as the GEMM's B
+ *     (no im2col);
+ *   - any other 2-d conv: implicit GEMM, where the B panels are packed
+ *     straight from the image (im2col of just the panel being multiplied,
+ *     no column matrix) with runs of contiguous pixels copied at once;
+ *   - 1-d / 3-d+ convs: the portable im2col conv (kernels/ref/conv.c), then
+ *     the epilogue on its output.
+ * W is packed once per plan as the GEMM's A (per group). Bias and the
+ * fused epilogue (kernels/epilogue.h; rows = the N*M channel planes of Y)
+ * are applied to each output tile as it is written.
+ */
+#include "kernels/conv_fast.h"
+#include "kernels/dispatch.h"
+
+#include <string.h>
+
+static int64_t prod(const int64_t *v, int n) {
+    int64_t r = 1;
+    for (int i = 0; i < n; i++) r *= v[i];
+    return r;
+}
+
+int nne_conv_fast_plan(const nne_sgemm_ops *ops, const nne_conv_desc *p, nne_conv_fast *cf) {
+    memset(cf, 0, sizeof *cf);
+    if (!ops || p->G < 1) return 0;
+    cf->ops = ops;
+    cf->Cg = p->C / p->G;
+    cf->Mg = p->M / p->G;
+    cf->taps = prod(p->k, p->nsp);
+    cf->K = cf->Cg * cf->taps;
+    cf->insp = prod(p->in, p->nsp);
+    cf->outsp = prod(p->out, p->nsp);
+    int pw = 1;
+    for (int i = 0; i < p->nsp; i++)
+        if (p->k[i] != 1 || p->s[i] != 1 || p->pb[i] != 0 || p->out[i] != p->in[i]) pw = 0;
+    if (p->nsp == 2 && cf->Cg == 1 && cf->Mg >= 1) cf->algo = NNE_CONV_DEPTHWISE;
+    else if (pw) cf->algo = NNE_CONV_POINTWISE;
+    else if (p->nsp == 2) cf->algo = NNE_CONV_IMPLICIT;
+    else cf->algo = NNE_CONV_IM2COL;
+    return 1;
+}
+
+const char *nne_conv_fast_algo_name(int algo) {
+    switch (algo) {
+    case NNE_CONV_DEPTHWISE: return "depthwise";
+    case NNE_CONV_POINTWISE: return "pointwise";
+    case NNE_CONV_IMPLICIT: return "implicit_gemm";
+    case NNE_CONV_IM2COL: return "im2col";
+    default: return "?";
+    }
+}
+
+int nne_conv_fast_packs_w(const nne_conv_fast *cf) {
+    return cf->algo == NNE_CONV_POINTWISE || cf->algo == NNE_CONV_IMPLICIT;
+}
+
+size_t nne_conv_fast_packed_w_bytes(const nne_conv_fast *cf, const nne_conv_desc *p) {
+    if (!nne_conv_fast_packs_w(cf)) return 0;
+    return (size_t)p->G * cf->ops->packed_a_bytes(cf->Mg, cf->K);
+}
+
+void nne_conv_fast_pack_w(const nne_conv_fast *cf, const nne_conv_desc *p, const float *w, float *P) {
+    size_t per = cf->ops->packed_a_bytes(cf->Mg, cf->K) / sizeof(float);
+    for (int64_t g = 0; g < p->G; g++)
+        cf->ops->pack_a(cf->Mg, cf->K, w + g * cf->Mg * cf->K, cf->K, 1, P + (size_t)g * per);
+}
+
+size_t nne_conv_fast_scratch(const nne_conv_fast *cf, const nne_conv_desc *p) {
+    switch (cf->algo) {
+    case NNE_CONV_POINTWISE:
+    case NNE_CONV_IMPLICIT: return cf->ops->scratch(cf->Mg, cf->outsp, cf->K);
+    case NNE_CONV_IM2COL: return nne_conv_scratch_f32(p);
+    default: return 0;
+    }
+}
+
+/* ---------------------------------------------------- implicit GEMM -- */
+
+typedef struct im2col_src {
+    const nne_conv_desc *p;
+    const float *x; /* the group's first input channel */
+    int64_t insp;
+} im2col_src;
+
+/* B(k, j) = x[c][oy*sy + ky*dy - py][ox*sx + kx*dx - px] with k = (c, ky, kx)
+ * and j = (oy, ox); zero outside the image. Panels of nr columns. */
+static void im2col_pack(const void *srcp, int64_t k0, int64_t kc, int64_t n0, int64_t nc, int nr, float *P) {
+    const im2col_src *s = srcp;
+    const nne_conv_desc *p = s->p;
+    int64_t IH = p->in[0], IW = p->in[1], OW = p->out[1], KH = p->k[0], KW = p->k[1];
+    int64_t sy = p->s[0], sx = p->s[1], dy = p->d[0], dx = p->d[1], py = p->pb[0], px = p->pb[1];
+    for (int64_t j0 = 0; j0 < nc; j0 += nr) {
+        int64_t cols = nc - j0 < nr ? nc - j0 : nr;
+        int64_t jstart = n0 + j0;
+        int64_t kk = k0;
+        int64_t c = kk / (KH * KW), t = kk % (KH * KW), ky = t / KW, kx = t % KW;
+        for (int64_t k = 0; k < kc; k++, kk++) {
+            float *dst = P + k * nr;
+            const float *plane = s->x + c * s->insp;
+            int64_t j = jstart, done = 0;
+            while (done < cols) {
+                int64_t oy = j / OW, ox = j % OW;
+                int64_t run = OW - ox < cols - done ? OW - ox : cols - done;
+                int64_t iy = oy * sy + ky * dy - py;
+                float *d = dst + done;
+                if (iy < 0 || iy >= IH) {
+                    memset(d, 0, (size_t)run * sizeof(float));
+                } else {
+                    const float *row = plane + iy * IW;
+                    int64_t off = kx * dx - px; /* ix = ox * sx + off */
+                    /* ox in [ox, ox + run) with 0 <= ox*sx + off < IW */
+                    int64_t lo = off >= 0 ? 0 : (-off + sx - 1) / sx;
+                    int64_t hi = IW - 1 - off < 0 ? 0 : (IW - 1 - off) / sx + 1;
+                    if (lo < ox) lo = ox;
+                    if (hi > ox + run) hi = ox + run;
+                    if (hi < lo) hi = lo;
+                    int64_t q = 0;
+                    for (; ox + q < lo && q < run; q++) d[q] = 0.0f;
+                    if (sx == 1) {
+                        if (hi > lo) memcpy(d + q, row + lo + off, (size_t)(hi - lo) * sizeof(float));
+                        q += hi - lo;
+                    } else {
+                        for (int64_t o = lo; o < hi; o++) d[q++] = row[o * sx + off];
+                    }
+                    for (; q < run; q++) d[q] = 0.0f;
+                }
+                done += run;
+                j += run;
+            }
+            for (int64_t q = cols; q < nr; q++) dst[q] = 0.0f;
+            if (++kx == KW) {
+                kx = 0;
+                if (++ky == KH) {
+                    ky = 0;
+                    c++;
+                }
+            }
+        }
+        P += kc * nr;
+    }
+}
+
+/* ------------------------------------------------------------ depthwise -- */
+
+typedef struct dw_job {
+    const nne_conv_fast *cf;
+    const nne_conv_desc *p;
+    const float *x, *w, *bias;
+    float *y;
+    const nne_epilogue *ep;
+} dw_job;
+
+static void dw_part(void *arg, int part, int nparts, void *scratch) {
+    (void)scratch;
+    const dw_job *j = arg;
+    long long lo, hi;
+    nne_split_range(j->p->M, 1, part, nparts, &lo, &hi);
+    if (lo < hi) j->cf->ops->dwconv2d(j->p, j->x, j->w, j->bias, j->y, lo, hi, j->ep);
+}
+
+/* ------------------------------------------------------------------ run -- */
+
+void nne_conv_fast_run(const nne_conv_fast *cf, const nne_conv_desc *p, const float *x, const float *w,
+                       const float *Pw, const float *bias, const nne_epilogue *ep, float *y, void *scratch,
+                       nne_threadpool *pool) {
+    int64_t outsp = cf->outsp;
+    if (!nne_epilogue_active(ep)) ep = NULL;
+    if (cf->algo == NNE_CONV_IM2COL) {
+        nne_conv_f32(p, x, w, bias, y, scratch);
+        if (ep) nne_epilogue_apply_f32(ep, y, outsp, 0, p->N * p->M, 0, outsp);
+        return;
+    }
+    /* one epilogue for bias and ep; both biases: ep's runs after on the output */
+    nne_epilogue base = {0}, post = {0};
+    int need_post = 0;
+    if (ep) base = *ep;
+    if (bias) {
+        if (base.bias) {
+            post = base;
+            need_post = 1;
+            base = (nne_epilogue){0};
+        }
+        base.bias = bias;
+        base.bias_per_col = 0;
+    }
+    for (int64_t n = 0; n < p->N; n++) {
+        const float *xn = x + n * p->C * cf->insp;
+        float *yn = y + n * p->M * outsp;
+        nne_epilogue e = base;
+        if (e.residual) e.residual += n * p->M * e.ld_res;
+        if (cf->algo == NNE_CONV_DEPTHWISE) {
+            dw_job job = {cf, p, xn, w, NULL, yn, &e};
+            if (!nne_epilogue_active(&e)) job.ep = NULL;
+            int parts = nne_threadpool_threads(pool);
+            if (parts > p->M) parts = (int)p->M;
+            nne_parallel(pool, parts, dw_part, &job, scratch);
+        } else {
+            size_t per = cf->ops->packed_a_bytes(cf->Mg, cf->K) / sizeof(float);
+            for (int64_t g = 0; g < p->G; g++) {
+                nne_epilogue eg = e;
+                if (eg.bias) eg.bias += g * cf->Mg;
+                if (eg.residual) eg.residual += g * cf->Mg * eg.ld_res;
+                const float *xg = xn + g * cf->Cg * cf->insp;
+                nne_sgemm_args a = {.M = cf->Mg, .N = outsp, .K = cf->K, .alpha = 1.0f, .beta = 0.0f,
+                                    .C = yn + g * cf->Mg * outsp, .ldc = outsp,
+                                    .ep = nne_epilogue_active(&eg) ? &eg : NULL};
+                if (Pw) a.Pa = Pw + (size_t)g * per;
+                else a.A = w + g * cf->Mg * cf->K, a.rsa = cf->K, a.csa = 1;
+                im2col_src src = {p, xg, cf->insp};
+                if (cf->algo == NNE_CONV_POINTWISE) {
+                    a.B = xg, a.rsb = cf->insp, a.csb = 1;
+                } else {
+                    a.packer = im2col_pack;
+                    a.packer_src = &src;
+                }
+                cf->ops->run(&a, scratch, pool);
+            }
+        }
+    }
+    if (need_post) nne_epilogue_apply_f32(&post, y, outsp, 0, p->N * p->M, 0, outsp);
+}

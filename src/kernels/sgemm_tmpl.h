@@ -1,0 +1,465 @@
+/*
+ * sgemm_tmpl.h - the body of every packed SGEMM variant (see sgemm.h),
+ * written once with GCC/Clang vector extensions and compiled once per ISA
+ * by a small .c file that sets the tile and vector width first:
+ *     SG_SUF   name suffix (avx512)       SG_ISA  its NNE_ISA_* level
+ *     SG_VL    floats per vector (16)     SG_MR   rows of the register tile
+ *     SG_KC, SG_MC, SG_NC                 cache blocking (MC % MR == 0, NC % NR == 0)
+ * and compiles it with that ISA's flags (Makefile: per-directory CFLAGS,
+ * with -ffp-contract=fast so `c += a * b` becomes an FMA). The tile is
+ * SG_MR x (2 * SG_VL): 2 * MR accumulators, two loads of B and MR
+ * broadcasts of A per k.
+ *
+ * Blocking (Goto/BLIS): for each NC block of columns, for each KC slice,
+ * B's slice is packed (or found pre-packed) in NR-wide panels, then for each
+ * MC block of rows A's slice is packed (or found pre-packed) in MR-high
+ * panels and every tile runs over the slice. alpha/beta and, after the last
+ * slice, the epilogue are applied as each tile is written.
+ */
+#include "kernels/sgemm.h"
+#include "kernels/dispatch.h"
+
+#include <string.h>
+
+#define SG_NR (2 * SG_VL)
+#define SG_CAT2(a, b) a##__##b
+#define SG_CAT(a, b) SG_CAT2(a, b)
+#define SG_FN(name) SG_CAT(name, SG_SUF)
+
+typedef float sg_vf __attribute__((vector_size(SG_VL * 4)));
+typedef int32_t sg_vi __attribute__((vector_size(SG_VL * 4)));
+
+static inline sg_vf sg_ld(const float *p) {
+    sg_vf v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+static inline void sg_st(float *p, sg_vf v) { memcpy(p, &v, sizeof v); }
+static inline sg_vf sg_splat(float x) { return (sg_vf){0} + x; }
+static inline sg_vf sg_sel(sg_vi m, sg_vf a, sg_vf b) { return (sg_vf)((m & (sg_vi)a) | (~m & (sg_vi)b)); }
+
+static inline int64_t sg_min(int64_t a, int64_t b) { return a < b ? a : b; }
+static inline int64_t sg_rup(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
+
+/* ------------------------------------------------------------ packing -- */
+
+/* A(0..mc, 0..kc) into MR-row panels: per k, MR floats (rows past mc 0). */
+static void sg_pack_a_block(int64_t mc, int64_t kc, const float *A, int64_t rsa, int64_t csa, float *restrict P) {
+    for (int64_t i = 0; i < mc; i += SG_MR) {
+        int64_t mr = sg_min(SG_MR, mc - i);
+        const float *a = A + i * rsa;
+        if (csa == 1 && mr == SG_MR) {
+            for (int64_t k = 0; k < kc; k++)
+                for (int r = 0; r < SG_MR; r++) P[k * SG_MR + r] = a[r * rsa + k];
+        } else if (rsa == 1 && mr == SG_MR) {
+            for (int64_t k = 0; k < kc; k++) memcpy(P + k * SG_MR, a + k * csa, SG_MR * sizeof(float));
+        } else {
+            for (int64_t k = 0; k < kc; k++) {
+                int64_t r = 0;
+                for (; r < mr; r++) P[k * SG_MR + r] = a[r * rsa + k * csa];
+                for (; r < SG_MR; r++) P[k * SG_MR + r] = 0.0f;
+            }
+        }
+        P += kc * SG_MR;
+    }
+}
+
+/* B(0..kc, 0..nc) into NR-column panels: per k, NR floats (columns past nc 0). */
+static void sg_pack_b_block(int64_t kc, int64_t nc, const float *B, int64_t rsb, int64_t csb, float *restrict P) {
+    for (int64_t j = 0; j < nc; j += SG_NR) {
+        int64_t nr = sg_min(SG_NR, nc - j);
+        const float *b = B + j * csb;
+        if (nr == SG_NR && csb == 1) {
+            for (int64_t k = 0; k < kc; k++) memcpy(P + k * SG_NR, b + k * rsb, SG_NR * sizeof(float));
+        } else if (nr == SG_NR && rsb == 1) {
+            for (int64_t c = 0; c < SG_NR; c++) {
+                const float *col = b + c * csb;
+                for (int64_t k = 0; k < kc; k++) P[k * SG_NR + c] = col[k];
+            }
+        } else {
+            for (int64_t k = 0; k < kc; k++) {
+                int64_t c = 0;
+                if (csb == 1) {
+                    memcpy(P + k * SG_NR, b + k * rsb, (size_t)nr * sizeof(float));
+                    c = nr;
+                } else {
+                    for (; c < nr; c++) P[k * SG_NR + c] = b[k * rsb + c * csb];
+                }
+                for (; c < SG_NR; c++) P[k * SG_NR + c] = 0.0f;
+            }
+        }
+        P += kc * SG_NR;
+    }
+}
+
+/* Whole-matrix packing (weights, once per plan): slice pc of depth kc at
+ * float offset pc * round_up(M, MR) (A) or pc * round_up(N, NR) (B), its
+ * panels back to back. */
+static size_t SG_FN(nne_f32_sgemm_packed_a_bytes)(int64_t M, int64_t K) {
+    if (M <= 0 || K <= 0) return 0;
+    return (size_t)(sg_rup(M, SG_MR) * K) * sizeof(float);
+}
+static void SG_FN(nne_f32_sgemm_pack_a)(int64_t M, int64_t K, const float *A, int64_t rsa, int64_t csa, float *P) {
+    int64_t Mp = sg_rup(M, SG_MR);
+    for (int64_t pc = 0; pc < K; pc += SG_KC)
+        sg_pack_a_block(M, sg_min(SG_KC, K - pc), A + pc * csa, rsa, csa, P + pc * Mp);
+}
+static size_t SG_FN(nne_f32_sgemm_packed_b_bytes)(int64_t N, int64_t K) {
+    if (N <= 0 || K <= 0) return 0;
+    return (size_t)(sg_rup(N, SG_NR) * K) * sizeof(float);
+}
+static void SG_FN(nne_f32_sgemm_pack_b)(int64_t N, int64_t K, const float *B, int64_t rsb, int64_t csb, float *P) {
+    int64_t Np = sg_rup(N, SG_NR);
+    for (int64_t pc = 0; pc < K; pc += SG_KC)
+        sg_pack_b_block(sg_min(SG_KC, K - pc), N, B + pc * rsb, rsb, csb, P + pc * Np);
+}
+
+/* ------------------------------------------------------- micro-kernels -- */
+
+#if SG_MR == 8
+#define SG_ROWS(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7)
+#elif SG_MR == 6
+#define SG_ROWS(X) X(0) X(1) X(2) X(3) X(4) X(5)
+#elif SG_MR == 4
+#define SG_ROWS(X) X(0) X(1) X(2) X(3)
+#else
+#error "SG_MR must be 4, 6 or 8"
+#endif
+
+/* T[MR x NR] = A panel (MR x kc) * B panel (kc x NR). */
+static inline __attribute__((always_inline)) void sg_kernel_full(int64_t kc, const float *restrict Ap,
+                                                                  const float *restrict Bp, float *restrict T) {
+#define SG_DECL(i) sg_vf c##i##0 = {0}, c##i##1 = {0};
+    SG_ROWS(SG_DECL)
+#undef SG_DECL
+    for (int64_t k = 0; k < kc; k++) {
+        sg_vf b0 = sg_ld(Bp), b1 = sg_ld(Bp + SG_VL);
+#define SG_FMA(i)              \
+    {                          \
+        sg_vf a = sg_splat(Ap[i]); \
+        c##i##0 += a * b0;     \
+        c##i##1 += a * b1;     \
+    }
+        SG_ROWS(SG_FMA)
+#undef SG_FMA
+        Ap += SG_MR;
+        Bp += SG_NR;
+    }
+#define SG_OUT(i)                           \
+    sg_st(T + (i) * SG_NR, c##i##0);        \
+    sg_st(T + (i) * SG_NR + SG_VL, c##i##1);
+    SG_ROWS(SG_OUT)
+#undef SG_OUT
+}
+
+/* One row r of the panel: T[0 .. NR) (for the last rows of small M). */
+static inline void sg_kernel_row(int64_t kc, const float *restrict Ap, const float *restrict Bp, float *restrict T) {
+    sg_vf c0 = {0}, c1 = {0}, d0 = {0}, d1 = {0};
+    int64_t k = 0;
+    for (; k + 2 <= kc; k += 2) {
+        sg_vf a = sg_splat(Ap[0]), e = sg_splat(Ap[SG_MR]);
+        c0 += a * sg_ld(Bp);
+        c1 += a * sg_ld(Bp + SG_VL);
+        d0 += e * sg_ld(Bp + SG_NR);
+        d1 += e * sg_ld(Bp + SG_NR + SG_VL);
+        Ap += 2 * SG_MR;
+        Bp += 2 * SG_NR;
+    }
+    if (k < kc) {
+        sg_vf a = sg_splat(Ap[0]);
+        c0 += a * sg_ld(Bp);
+        c1 += a * sg_ld(Bp + SG_VL);
+    }
+    sg_st(T, c0 + d0);
+    sg_st(T + SG_VL, c1 + d1);
+}
+
+/* ----------------------------------------------------------- epilogue -- */
+
+static inline sg_vf sg_act(int act, float al, float be, sg_vf x) {
+    sg_vf z = {0};
+    switch (act) {
+    case NNE_ACT_RELU: return sg_sel(x > z, x, z);
+    case NNE_ACT_CLIP: {
+        sg_vf lo = sg_splat(al), hi = sg_splat(be);
+        x = sg_sel(x < lo, lo, x);
+        return sg_sel(x > hi, hi, x);
+    }
+    case NNE_ACT_LEAKYRELU: return sg_sel(x >= z, x, x * al);
+    default: {
+        float t[SG_VL];
+        sg_st(t, x);
+        for (int i = 0; i < SG_VL; i++) t[i] = nne_act_f32(act, al, be, t[i]);
+        return sg_ld(t);
+    }
+    }
+}
+
+/* C[mr x nr] (at row r0, column c0 of the whole C) = alpha * T + beta * C,
+ * then the epilogue when ep != NULL. */
+static void sg_store_tile(const float *T, int64_t mr, int64_t nr, float *C, int64_t ldc, float alpha, float beta,
+                          const nne_epilogue *ep, int64_t r0, int64_t c0) {
+    int act = ep ? ep->act : NNE_ACT_NONE;
+    for (int64_t i = 0; i < mr; i++) {
+        float *c = C + i * ldc;
+        const float *t = T + i * SG_NR;
+        const float *res = ep && ep->residual ? ep->residual + (r0 + i) * ep->ld_res + c0 : NULL;
+        const float *bcol = ep && ep->bias && ep->bias_per_col ? ep->bias + c0 : NULL;
+        float brow = ep && ep->bias && !ep->bias_per_col ? ep->bias[r0 + i] : 0.0f;
+        if (nr == SG_NR) {
+            for (int v = 0; v < SG_NR; v += SG_VL) {
+                sg_vf x = sg_ld(t + v);
+                if (alpha != 1.0f) x *= alpha;
+                if (beta == 1.0f) x += sg_ld(c + v);
+                else if (beta != 0.0f) x += beta * sg_ld(c + v);
+                if (ep) {
+                    if (bcol) x += sg_ld(bcol + v);
+                    else x += brow;
+                    if (res) x += sg_ld(res + v);
+                    if (act != NNE_ACT_NONE) x = sg_act(act, ep->alpha, ep->beta, x);
+                }
+                sg_st(c + v, x);
+            }
+        } else {
+            for (int64_t j = 0; j < nr; j++) {
+                float x = alpha * t[j];
+                x = beta == 0.0f ? x : beta == 1.0f ? c[j] + x : beta * c[j] + x;
+                if (ep) {
+                    x += bcol ? bcol[j] : brow;
+                    if (res) x += res[j];
+                    x = nne_act_f32(act, ep->alpha, ep->beta, x);
+                }
+                c[j] = x;
+            }
+        }
+    }
+}
+
+/* ------------------------------------------------------------- driver -- */
+
+#define SG_PACKA_FLOATS (SG_MC * SG_KC)
+#define SG_PACKB_FLOATS (SG_KC * SG_NC)
+
+size_t SG_FN(nne_f32_sgemm_scratch)(int64_t M, int64_t N, int64_t K) {
+    if (M <= 0 || N <= 0 || K <= 0) return 0;
+    int64_t a = sg_rup(sg_min(M, SG_MC), SG_MR) * sg_min(K, SG_KC);
+    int64_t b = sg_rup(sg_min(N, SG_NC), SG_NR) * sg_min(K, SG_KC);
+    return (size_t)(sg_rup(a, 16) + b) * sizeof(float) + 64;
+}
+
+/* The rows [m0, m1) x columns [n0, n1) of C (m0 % MR == 0, n0 % NR == 0). */
+static void sg_block(const nne_sgemm_args *g, int64_t m0, int64_t m1, int64_t n0, int64_t n1, void *scratch) {
+    if (m0 >= m1 || n0 >= n1) return;
+    int64_t K = g->K;
+    float *bufA = (float *)(((uintptr_t)scratch + 63) & ~(uintptr_t)63);
+    float *bufB = bufA + sg_rup(sg_rup(sg_min(m1 - m0, SG_MC), SG_MR) * sg_min(K, SG_KC), 16);
+    int64_t Mp = sg_rup(g->M, SG_MR), Np = sg_rup(g->N, SG_NR);
+    float T[SG_MR * SG_NR] __attribute__((aligned(64)));
+    for (int64_t jc = n0; jc < n1; jc += SG_NC) {
+        int64_t nc = sg_min(SG_NC, n1 - jc);
+        for (int64_t pc = 0; pc < K; pc += SG_KC) {
+            int64_t kc = sg_min(SG_KC, K - pc);
+            float bt = pc == 0 ? g->beta : 1.0f;
+            const nne_epilogue *ep = pc + kc >= K ? g->ep : NULL;
+            const float *Bp;
+            if (g->Pb) {
+                Bp = g->Pb + pc * Np + jc * kc;
+            } else if (g->packer) {
+                g->packer(g->packer_src, pc, kc, jc, nc, SG_NR, bufB);
+                Bp = bufB;
+            } else {
+                sg_pack_b_block(kc, nc, g->B + pc * g->rsb + jc * g->csb, g->rsb, g->csb, bufB);
+                Bp = bufB;
+            }
+            for (int64_t ic = m0; ic < m1; ic += SG_MC) {
+                int64_t mc = sg_min(SG_MC, m1 - ic);
+                const float *Ap;
+                if (g->Pa) {
+                    Ap = g->Pa + pc * Mp + ic * kc;
+                } else {
+                    sg_pack_a_block(mc, kc, g->A + ic * g->rsa + pc * g->csa, g->rsa, g->csa, bufA);
+                    Ap = bufA;
+                }
+                for (int64_t jr = 0; jr < nc; jr += SG_NR) {
+                    int64_t nr = sg_min(SG_NR, nc - jr);
+                    const float *bp = Bp + jr * kc;
+                    for (int64_t ir = 0; ir < mc; ir += SG_MR) {
+                        int64_t mr = sg_min(SG_MR, mc - ir);
+                        const float *ap = Ap + ir * kc;
+                        if (mr <= SG_MR / 4) {
+                            for (int64_t r = 0; r < mr; r++) sg_kernel_row(kc, ap + r, bp, T + r * SG_NR);
+                        } else {
+                            sg_kernel_full(kc, ap, bp, T);
+                        }
+                        int64_t row = ic + ir, col = jc + jr;
+                        sg_store_tile(T, mr, nr, g->C + row * g->ldc + col, g->ldc, g->alpha, bt, ep, row, col);
+                    }
+                }
+            }
+        }
+    }
+}
+
+typedef struct sg_job {
+    const nne_sgemm_args *g;
+    int split_n;
+} sg_job;
+
+static void sg_part(void *arg, int part, int nparts, void *scratch) {
+    const sg_job *j = arg;
+    long long lo, hi;
+    if (j->split_n) {
+        nne_split_range(j->g->N, SG_NR, part, nparts, &lo, &hi);
+        sg_block(j->g, 0, j->g->M, lo, hi, scratch);
+    } else {
+        nne_split_range(j->g->M, SG_MR, part, nparts, &lo, &hi);
+        sg_block(j->g, lo, hi, 0, j->g->N, scratch);
+    }
+}
+
+static void SG_FN(nne_f32_sgemm_run)(const nne_sgemm_args *g, void *scratch, nne_threadpool *pool) {
+    int64_t M = g->M, N = g->N, K = g->K;
+    if (M <= 0 || N <= 0) return;
+    if (K <= 0 || g->alpha == 0.0f) {
+        for (int64_t i = 0; i < M; i++) {
+            float *c = g->C + i * g->ldc;
+            if (g->beta == 0.0f) memset(c, 0, (size_t)N * sizeof(float));
+            else if (g->beta != 1.0f)
+                for (int64_t j = 0; j < N; j++) c[j] *= g->beta;
+        }
+        nne_epilogue_apply_f32(g->ep, g->C, g->ldc, 0, M, 0, N);
+        return;
+    }
+    int T = nne_threadpool_threads(pool);
+    /* parts must be worth a thread wake-up (~ tens of microseconds of work) */
+    int64_t work = M * N * K;
+    int parts = 1;
+    sg_job job = {g, 0};
+    if (T > 1 && work >= (int64_t)1 << 18 && SG_FN(nne_f32_sgemm_scratch)(M, N, K) <= nne_threadpool_scratch_bytes(pool)) {
+        int64_t npan = (N + SG_NR - 1) / SG_NR, mpan = (M + SG_MR - 1) / SG_MR;
+        /* split the side that is not shared: columns when B is packed per call
+         * (each thread packs only its columns) and they are plenty */
+        if (npan >= 2 * T && (!g->Pb || mpan < 2 * T)) job.split_n = 1, parts = T;
+        else if (mpan >= T) parts = T;
+        else if (npan >= T) job.split_n = 1, parts = T;
+    }
+    nne_parallel(pool, parts, sg_part, &job, scratch);
+}
+
+/* The kernel table's entry points (nne_gemm_f32 signature). */
+void SG_FN(nne_f32_gemm)(int64_t M, int64_t N, int64_t K, float alpha, const float *A, int64_t rsa, int64_t csa,
+                                const float *B, int64_t rsb, int64_t csb, float beta, float *C, int64_t ldc,
+                                void *scratch) {
+    nne_sgemm_args g = {.M = M, .N = N, .K = K, .alpha = alpha, .beta = beta, .A = A, .rsa = rsa, .csa = csa,
+                        .B = B, .rsb = rsb, .csb = csb, .C = C, .ldc = ldc};
+    SG_FN(nne_f32_sgemm_run)(&g, scratch, NULL);
+}
+static void SG_FN(nne_f32_sgemm_packed_b)(int64_t M, int64_t N, int64_t K, float alpha, const float *A, int64_t rsa,
+                                         int64_t csa, const float *Pb, float beta, float *C, int64_t ldc,
+                                         void *scratch) {
+    nne_sgemm_args g = {.M = M, .N = N, .K = K, .alpha = alpha, .beta = beta, .A = A, .rsa = rsa, .csa = csa,
+                        .Pb = Pb, .C = C, .ldc = ldc};
+    SG_FN(nne_f32_sgemm_run)(&g, scratch, NULL);
+}
+
+/* ------------------------------------------------------ depthwise 2-d -- */
+
+/* Valid output range [lo, hi) of [0, n_out) where 0 <= o*s + off < n_in. */
+static inline void sg_valid(int64_t off, int64_t s, int64_t n_in, int64_t n_out, int64_t *lo, int64_t *hi) {
+    int64_t a = off >= 0 ? 0 : (-off + s - 1) / s;
+    int64_t b = (n_in - 1 - off) < 0 ? 0 : (n_in - 1 - off) / s + 1;
+    if (a > n_out) a = n_out;
+    if (b > n_out) b = n_out;
+    if (b < a) b = a;
+    *lo = a;
+    *hi = b;
+}
+
+/* One channel: out[OH x OW] = bias + sum over taps. Each output row is
+ * built in a row buffer: the interior of stride-1 rows (where every tap is
+ * inside the image) a vector of outputs at a time with all taps in
+ * registers; the rest tap by tap. */
+static void sg_dw_channel(const nne_conv_desc *p, const float *plane, const float *wk, float bv, float *out) {
+    int64_t IH = p->in[0], IW = p->in[1], OH = p->out[0], OW = p->out[1];
+    int64_t KH = p->k[0], KW = p->k[1], sy = p->s[0], sx = p->s[1], dy = p->d[0], dx = p->d[1];
+    /* interior columns: ox*sx + kx*dx - pb in [0, IW) for every kx */
+    int64_t ilo, ihi, t0, t1;
+    sg_valid(-p->pb[1], sx, IW, OW, &ilo, &ihi);
+    sg_valid((KW - 1) * dx - p->pb[1], sx, IW, OW, &t0, &t1);
+    if (t0 > ilo) ilo = t0;
+    if (t1 < ihi) ihi = t1;
+    if (ihi < ilo) ihi = ilo;
+    for (int64_t oy = 0; oy < OH; oy++) {
+        float *orow = out + oy * OW;
+        for (int64_t ox = 0; ox < OW; ox++) orow[ox] = bv;
+        int64_t ky0 = 0, ky1 = KH;
+        /* taps of this row inside the image */
+        while (ky0 < KH && (oy * sy + ky0 * dy - p->pb[0] < 0)) ky0++;
+        while (ky1 > ky0 && (oy * sy + (ky1 - 1) * dy - p->pb[0] >= IH)) ky1--;
+        if (sx == 1 && KW <= 7) {
+            int64_t ox = ilo;
+            for (; ox + SG_VL <= ihi; ox += SG_VL) {
+                sg_vf acc = sg_ld(orow + ox);
+                for (int64_t ky = ky0; ky < ky1; ky++) {
+                    const float *ir = plane + (oy * sy + ky * dy - p->pb[0]) * IW + ox - p->pb[1];
+                    const float *w = wk + ky * KW;
+                    for (int64_t kx = 0; kx < KW; kx++) acc += w[kx] * sg_ld(ir + kx * dx);
+                }
+                sg_st(orow + ox, acc);
+            }
+            /* columns outside [ilo, ox): tap by tap below, skipping the done ones */
+            for (int64_t ky = ky0; ky < ky1; ky++) {
+                const float *irow = plane + (oy * sy + ky * dy - p->pb[0]) * IW;
+                for (int64_t kx = 0; kx < KW; kx++) {
+                    float wv = wk[ky * KW + kx];
+                    int64_t off = kx * dx - p->pb[1], lo, hi;
+                    sg_valid(off, 1, IW, OW, &lo, &hi);
+                    for (int64_t o = lo; o < hi && o < ilo; o++) orow[o] += wv * irow[o + off];
+                    for (int64_t o = ox > lo ? ox : lo; o < hi; o++) orow[o] += wv * irow[o + off];
+                }
+            }
+            continue;
+        }
+        for (int64_t ky = ky0; ky < ky1; ky++) {
+            const float *irow = plane + (oy * sy + ky * dy - p->pb[0]) * IW;
+            for (int64_t kx = 0; kx < KW; kx++) {
+                float wv = wk[ky * KW + kx];
+                int64_t off = kx * dx - p->pb[1], lo, hi;
+                sg_valid(off, sx, IW, OW, &lo, &hi);
+                for (int64_t o = lo; o < hi; o++) orow[o] += wv * irow[o * sx + off];
+            }
+        }
+    }
+}
+
+static void SG_FN(nne_f32_dwconv2d)(const nne_conv_desc *p, const float *x, const float *w, const float *bias,
+                                    float *y, int64_t c0, int64_t c1, const nne_epilogue *ep) {
+    int64_t insp = p->in[0] * p->in[1], outsp = p->out[0] * p->out[1], taps = p->k[0] * p->k[1];
+    int64_t mult = p->M / p->C; /* outputs per input channel (depth multiplier) */
+    for (int64_t m = c0; m < c1; m++) {
+        float bv = ep && ep->bias ? ep->bias[m] : bias ? bias[m] : 0.0f;
+        float *out = y + m * outsp;
+        sg_dw_channel(p, x + (m / mult) * insp, w + m * taps, bv, out);
+        if (ep && (ep->residual || ep->act != NNE_ACT_NONE)) {
+            nne_epilogue e = *ep;
+            e.bias = NULL;
+            nne_epilogue_apply_f32(&e, y, outsp, m, 1, 0, outsp);
+        }
+    }
+}
+
+const nne_sgemm_ops SG_CAT(nne_sgemm_ops, SG_SUF) = {
+    .name = "nne_f32_gemm_ukernel_" SG_TILE_NAME "__" SG_SUF_NAME,
+    .isa = SG_ISA,
+    .mr = SG_MR,
+    .nr = SG_NR,
+    .scratch = SG_FN(nne_f32_sgemm_scratch),
+    .run = SG_FN(nne_f32_sgemm_run),
+    .packed_a_bytes = SG_FN(nne_f32_sgemm_packed_a_bytes),
+    .pack_a = SG_FN(nne_f32_sgemm_pack_a),
+    .packed_b_bytes = SG_FN(nne_f32_sgemm_packed_b_bytes),
+    .pack_b = SG_FN(nne_f32_sgemm_pack_b),
+    .gemm = SG_FN(nne_f32_gemm),
+    .gemm_packed_b = SG_FN(nne_f32_sgemm_packed_b),
+    .dwconv2d = SG_FN(nne_f32_dwconv2d),
+};
