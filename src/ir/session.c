@@ -33,6 +33,8 @@
 #include "ir/graph.h"
 #include "ir/session_internal.h"
 #include "core/core.h"
+#include "core/threadpool.h"
+#include "kernels/sgemm.h"
 #include "ops/op.h"
 
 #include <stdarg.h>
@@ -117,6 +119,7 @@ struct nne_plan {
     int n_sub;
     const nne_graph **sub_g;
     exec *sub_ex;
+    nne_threadpool *pool;   /* opt.threads > 1: the kernels' workers, shared by the contexts */
 };
 
 struct nne_context {
@@ -586,6 +589,11 @@ int nne_ctx_input_is_const(const nne_op_ctx *ctx, int i) {
     if (i < 0 || i >= ctx->node->n_in || ctx->node->in[i] < 0) return 0;
     if (ctx->shape_only) return ctx->ins[i] && ctx->ins[i]->data != NULL;
     return ctx->ex->g->values[ctx->node->in[i]].kind == NNE_VAL_CONST;
+}
+
+nne_threadpool *nne_ctx_pool(const nne_op_ctx *ctx) {
+    const nne_plan *p = ctx->ex->cx ? ctx->ex->cx->p : ctx->ex->p;
+    return p ? p->pool : NULL;
 }
 
 int nne_ctx_input_is_initializer(const nne_op_ctx *ctx, int i) {
@@ -1120,6 +1128,7 @@ void nne_plan_destroy(nne_plan *p) {
         }
     if (p->m) nne_model_session_ref(p->m, -1);
     exec_free(&p->build);
+    nne_threadpool_destroy(p->pool);
     for (int k = 0; k < p->n_sub; k++) exec_free(&p->sub_ex[k]);
     nne_free(p->sub_ex);
     nne_free((void *)p->sub_g);
@@ -1154,6 +1163,8 @@ nne_status nne_plan_create(const nne_model *m, const nne_session_options *opt, i
     nne_model_session_ref(m, 1);
     s->g = g;
     s->opt = o;
+    /* no pool (out of memory or threads) runs single-threaded: same results */
+    if (o.threads > 1) s->pool = nne_threadpool_create(o.threads > 256 ? 256 : o.threads, nne_sgemm_worker_scratch());
     s->nv = g->n_values;
     s->nn = g->n_nodes;
     s->build_rng = 0x853c49e6748fea9bull;

@@ -199,6 +199,11 @@ typedef void (*nne_pack_fn)(void *user, void *buf);
 const void *nne_ctx_packed_weight(nne_op_ctx *ctx, const void *key, uint64_t tag, size_t bytes,
                                   nne_pack_fn fill, void *user);
 
+/* The plan's thread pool (core/threadpool.h; NULL: one thread). Kernels
+ * split their work over it with nne_parallel; the plan's contexts share it. */
+struct nne_threadpool;
+struct nne_threadpool *nne_ctx_pool(const nne_op_ctx *ctx);
+
 /* Run a subgraph (If/Loop/Scan bodies) on the given inputs. Outer-scope
  * values it references are taken from the running graph. outs[i].data is
  * malloc'd: free with nne_tensor_free_data. n_out must equal the subgraph's
