@@ -35,7 +35,8 @@ static inline sg_vf sg_ld(const float *p) {
     return v;
 }
 static inline void sg_st(float *p, sg_vf v) { memcpy(p, &v, sizeof v); }
-static inline sg_vf sg_splat(float x) { return (sg_vf){0} + x; }
+/* x - (+0) == x for every x (x + 0 is not: -0 + 0 == +0), so this folds to a broadcast */
+static inline sg_vf sg_splat(float x) { return x - (sg_vf){0}; }
 static inline sg_vf sg_sel(sg_vi m, sg_vf a, sg_vf b) { return (sg_vf)((m & (sg_vi)a) | (~m & (sg_vi)b)); }
 
 static inline int64_t sg_min(int64_t a, int64_t b) { return a < b ? a : b; }

@@ -1,0 +1,85 @@
+/*
+ * pool2d.c - 2-d MaxPool / AveragePool (see pool2d.h). For each output row
+ * the taps inside the image on the vertical axis are found once; for each
+ * output column the horizontal ones; the window is then two plain loops.
+ */
+#include "kernels/pool2d.h"
+
+#include <math.h>
+
+/* First tap kt in [0, k] with start + kt * d >= lim. */
+static int64_t tap_first(int64_t start, int64_t lim, int64_t d, int64_t k) {
+    if (start >= lim) return 0;
+    int64_t t = (lim - start + d - 1) / d;
+    return t < k ? t : k;
+}
+
+typedef struct pool_job {
+    const nne_pool2d_desc *p;
+    const float *x;
+    float *y;
+} pool_job;
+
+static void pool_planes(const nne_pool2d_desc *p, const float *x, float *y, int64_t pl0, int64_t pl1) {
+    int64_t insp = p->ih * p->iw, outsp = p->oh * p->ow;
+    for (int64_t pl = pl0; pl < pl1; pl++) {
+        const float *xp = x + pl * insp;
+        float *yp = y + pl * outsp;
+        for (int64_t oy = 0; oy < p->oh; oy++) {
+            int64_t sy0 = oy * p->sy - p->pt;
+            int64_t ky0 = tap_first(sy0, 0, p->dy, p->kh), ky1 = tap_first(sy0, p->ih, p->dy, p->kh);
+            if (ky1 < ky0) ky1 = ky0;
+            int64_t pky0 = tap_first(sy0, -p->pt, p->dy, p->kh), pky1 = tap_first(sy0, p->ih + p->pbot, p->dy, p->kh);
+            for (int64_t ox = 0; ox < p->ow; ox++) {
+                int64_t sx0 = ox * p->sx - p->pl;
+                int64_t kx0 = tap_first(sx0, 0, p->dx, p->kw), kx1 = tap_first(sx0, p->iw, p->dx, p->kw);
+                if (kx1 < kx0) kx1 = kx0;
+                float r;
+                if (p->max) {
+                    float best = -INFINITY;
+                    int first = 1;
+                    for (int64_t ky = ky0; ky < ky1; ky++) {
+                        const float *row = xp + (sy0 + ky * p->dy) * p->iw + sx0;
+                        for (int64_t kx = kx0; kx < kx1; kx++) {
+                            float v = row[kx * p->dx];
+                            if (first || v > best) best = v, first = 0;
+                        }
+                    }
+                    r = best;
+                } else {
+                    double sum = 0.0;
+                    for (int64_t ky = ky0; ky < ky1; ky++) {
+                        const float *row = xp + (sy0 + ky * p->dy) * p->iw + sx0;
+                        for (int64_t kx = kx0; kx < kx1; kx++) sum += row[kx * p->dx];
+                    }
+                    double div;
+                    if (p->count_include_pad) {
+                        int64_t pkx0 = tap_first(sx0, -p->pl, p->dx, p->kw);
+                        int64_t pkx1 = tap_first(sx0, p->iw + p->pr, p->dx, p->kw);
+                        div = (double)(pky1 > pky0 ? pky1 - pky0 : 0) * (double)(pkx1 > pkx0 ? pkx1 - pkx0 : 0);
+                    } else {
+                        div = (double)(ky1 - ky0) * (double)(kx1 - kx0);
+                    }
+                    r = div > 0 ? (float)(sum / div) : 0.0f;
+                }
+                yp[oy * p->ow + ox] = r;
+            }
+        }
+    }
+}
+
+static void pool_part(void *arg, int part, int nparts, void *scratch) {
+    (void)scratch;
+    const pool_job *j = arg;
+    long long lo, hi;
+    nne_split_range(j->p->planes, 1, part, nparts, &lo, &hi);
+    pool_planes(j->p, j->x, j->y, lo, hi);
+}
+
+void nne_pool2d_f32(const nne_pool2d_desc *p, const float *x, float *y, nne_threadpool *pool) {
+    pool_job j = {p, x, y};
+    int parts = nne_threadpool_threads(pool);
+    if (p->planes * p->oh * p->ow < 4096) parts = 1; /* not worth a wake-up */
+    if (parts > p->planes) parts = (int)(p->planes > 0 ? p->planes : 1);
+    nne_parallel(pool, parts, pool_part, &j, NULL);
+}
