@@ -15,7 +15,7 @@ static void usage(FILE *f) {
             "  info  MODEL [--shape NAME=1x3x224x224]... [--json]\n"
             "  run   MODEL [-i NAME=FILE.npy]... [-o OUTDIR] [--threads N] [--optimize none|basic|all] [--json] [--dump DIR]\n"
             "  bench MODEL [--shape NAME=DIMS]... [-i NAME=FILE.npy]... [--threads N] [--runs N] [--warmup N] [--json]\n"
-            "  eval  MODEL --data X.npy --labels Y.npy [--scale S] [--json]\n"
+            "  eval  MODEL --data X.npy --labels Y.npy [--scale S] [--threads N] [--json]\n"
             "  convert MODEL -o OUT.onnx [--optimize none|basic|all] [--shape NAME=DIMS]... [--external-data NAME]\n"
             "  limits of every verb: " CLI_LIMITS_USAGE "\n"
             "    --max-memory: bytes a model may use (K/M/G/T suffixes; none); default half of the\n"
