@@ -156,6 +156,7 @@ test: setup
 	NNEDGE=build-san/nnedge bash tests/diff/run.sh
 	$(MAKE) SAN=1 test-roundtrip
 	$(MAKE) test-mem
+	$(MAKE) test-kernels
 
 # The concurrency test (8 threads, shared plans, >= 1000 runs per model)
 # under ThreadSanitizer, built into build-tsan/.
@@ -210,7 +211,7 @@ test-hostile: $(NNEDGE)
 	NNEDGE=$(NNEDGE) bash tests/hostile/run.sh
 
 clean:
-	rm -rf build build-san build-tsan build-fuzz
+	rm -rf build build-san build-tsan build-fuzz build-arm64
 
 .PHONY: FORCE all clean setup test test-hostile conformance conformance-update conformance-oom demo test-tsan install uninstall \
         test-exports test-install test-roundtrip test-mem
@@ -230,4 +231,5 @@ $(filter-out $(DEP_FILES:.d=.o),$(DEP_OBJ)): FORCE
 # Fuzzing (libFuzzer + ASan/UBSan, clang) and bad-input tests live in their own makefiles.
 -include tests/fuzz/fuzz.mk
 include src/kernels/kernels.mk
+include tests/isa/isa.mk
 -include bench/bench.mk

@@ -75,6 +75,11 @@ size_t nne_conv_fast_scratch(const nne_conv_fast *cf, const nne_conv_desc *p) {
     case NNE_CONV_POINTWISE:
     case NNE_CONV_IMPLICIT: return cf->ops->scratch(cf->Mg, cf->outsp, cf->K);
     case NNE_CONV_IM2COL: return nne_conv_scratch_f32(p);
+    case NNE_CONV_DEPTHWISE: {
+        /* the phase-split plane, when it is of a sane size (else the direct loop) */
+        size_t b = cf->ops->dwconv2d_scratch(p);
+        return b <= ((size_t)4 << 20) ? b : 0;
+    }
     default: return 0;
     }
 }
@@ -153,14 +158,16 @@ typedef struct dw_job {
     const float *x, *w, *bias;
     float *y;
     const nne_epilogue *ep;
+    void *caller_scratch;
+    size_t caller_bytes, worker_bytes;
 } dw_job;
 
 static void dw_part(void *arg, int part, int nparts, void *scratch) {
-    (void)scratch;
     const dw_job *j = arg;
     long long lo, hi;
     nne_split_range(j->p->M, 1, part, nparts, &lo, &hi);
-    if (lo < hi) j->cf->ops->dwconv2d(j->p, j->x, j->w, j->bias, j->y, lo, hi, j->ep);
+    size_t bytes = scratch == j->caller_scratch ? j->caller_bytes : j->worker_bytes;
+    if (lo < hi) j->cf->ops->dwconv2d(j->p, j->x, j->w, j->bias, j->y, lo, hi, j->ep, scratch, bytes);
 }
 
 /* ------------------------------------------------------------------ run -- */
@@ -194,7 +201,8 @@ void nne_conv_fast_run(const nne_conv_fast *cf, const nne_conv_desc *p, const fl
         nne_epilogue e = base;
         if (e.residual) e.residual += n * p->M * e.ld_res;
         if (cf->algo == NNE_CONV_DEPTHWISE) {
-            dw_job job = {cf, p, xn, w, NULL, yn, &e};
+            dw_job job = {cf, p, xn, w, NULL, yn, &e, scratch, nne_conv_fast_scratch(cf, p),
+                          nne_threadpool_scratch_bytes(pool)};
             if (!nne_epilogue_active(&e)) job.ep = NULL;
             int parts = nne_threadpool_threads(pool);
             if (parts > p->M) parts = (int)p->M;

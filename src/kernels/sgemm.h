@@ -68,9 +68,13 @@ typedef struct nne_sgemm_ops {
                           const float *Pb, float beta, float *C, int64_t ldc, void *scratch);
     /* depthwise 2-d convolution of channels [c0, c1) of one image (x and y
      * point at the image's first channel; w is M x taps; bias may be NULL;
-     * ep applies per channel row of y, its bias replaces `bias`) */
+     * ep applies per channel row of y, its bias replaces `bias`). With
+     * dwconv2d_scratch(p) bytes of scratch every tap is a vector load from
+     * a padded, phase-split copy of the plane; with less, a slower direct
+     * loop runs. */
     void (*dwconv2d)(const nne_conv_desc *p, const float *x, const float *w, const float *bias, float *y,
-                     int64_t c0, int64_t c1, const nne_epilogue *ep);
+                     int64_t c0, int64_t c1, const nne_epilogue *ep, void *scratch, size_t scratch_bytes);
+    size_t (*dwconv2d_scratch)(const nne_conv_desc *p);
 } nne_sgemm_ops;
 
 /* The variants built for this architecture, and their nne_gemm_f32-style

@@ -433,18 +433,99 @@ static void sg_dw_channel(const nne_conv_desc *p, const float *plane, const floa
     }
 }
 
+/* Floats of the phase-split padded plane of one channel (see sg_dw_phased);
+ * rows of Wq floats, one per (input row, phase). */
+static int64_t sg_dw_wq(const nne_conv_desc *p) {
+    int64_t owp = sg_rup(p->out[1], SG_VL);
+    return owp + ((p->k[1] - 1) * p->d[1]) / p->s[1] + 1;
+}
+#define SG_DW_MAXK 16
+static size_t SG_FN(nne_f32_dwconv2d_scratch)(const nne_conv_desc *p) {
+    if (p->k[1] > SG_DW_MAXK) return SIZE_MAX; /* the direct loop */
+    return (size_t)(p->in[0] * p->s[1] * sg_dw_wq(p)) * sizeof(float) + 64;
+}
+
+/* One channel through a copy of its plane that makes every tap a
+ * contiguous, in-bounds vector load: each input row is split into its sx
+ * phases (Q[(iy*sx + r)*Wq + m] = x[iy][m*sx + r - pad_left], zero outside
+ * the row), so output column ox of tap kx reads phase (kx*dx) % sx at
+ * m = ox + (kx*dx) / sx. Rows outside the image are skipped per output row. */
+static void sg_dw_phased(const nne_conv_desc *p, const float *plane, const float *wk, float bv, float *out,
+                         float *Q) {
+    int64_t IH = p->in[0], IW = p->in[1], OH = p->out[0], OW = p->out[1];
+    int64_t KH = p->k[0], KW = p->k[1], sy = p->s[0], sx = p->s[1], dy = p->d[0], dx = p->d[1];
+    int64_t pl = p->pb[1], Wq = sg_dw_wq(p);
+    for (int64_t iy = 0; iy < IH; iy++) {
+        const float *row = plane + iy * IW;
+        for (int64_t r = 0; r < sx; r++) {
+            float *q = Q + (iy * sx + r) * Wq;
+            /* q[m] = row[m*sx + r - pl] */
+            int64_t lo, hi;
+            sg_valid(r - pl, sx, IW, Wq, &lo, &hi);
+            for (int64_t m = 0; m < lo; m++) q[m] = 0.0f;
+            if (sx == 1) memcpy(q + lo, row + lo + r - pl, (size_t)(hi - lo) * sizeof(float));
+            else
+                for (int64_t m = lo; m < hi; m++) q[m] = row[m * sx + r - pl];
+            for (int64_t m = hi; m < Wq; m++) q[m] = 0.0f;
+        }
+    }
+    float tail[SG_VL];
+    int64_t koff[SG_DW_MAXK]; /* offset of tap kx in its phase row block */
+    for (int64_t kx = 0; kx < KW; kx++) koff[kx] = ((kx * dx) % sx) * Wq + (kx * dx) / sx;
+    for (int64_t oy = 0; oy < OH; oy++) {
+        int64_t ky0 = 0, ky1 = KH;
+        while (ky0 < KH && oy * sy + ky0 * dy - p->pb[0] < 0) ky0++;
+        while (ky1 > ky0 && oy * sy + (ky1 - 1) * dy - p->pb[0] >= IH) ky1--;
+        float *orow = out + oy * OW;
+        for (int64_t ox = 0; ox < OW; ox += SG_VL) {
+            sg_vf acc = sg_splat(bv);
+            for (int64_t ky = ky0; ky < ky1; ky++) {
+                int64_t iy = oy * sy + ky * dy - p->pb[0];
+                const float *w = wk + ky * KW;
+                const float *q = Q + iy * sx * Wq + ox;
+                if (KW == 3) {
+                    acc += w[0] * sg_ld(q + koff[0]) + w[1] * sg_ld(q + koff[1]) + w[2] * sg_ld(q + koff[2]);
+                } else {
+                    for (int64_t kx = 0; kx < KW; kx++) acc += w[kx] * sg_ld(q + koff[kx]);
+                }
+            }
+            if (ox + SG_VL <= OW) {
+                sg_st(orow + ox, acc);
+            } else {
+                sg_st(tail, acc);
+                for (int64_t i = 0; i < OW - ox; i++) orow[ox + i] = tail[i];
+            }
+        }
+    }
+}
+
 static void SG_FN(nne_f32_dwconv2d)(const nne_conv_desc *p, const float *x, const float *w, const float *bias,
-                                    float *y, int64_t c0, int64_t c1, const nne_epilogue *ep) {
+                                    float *y, int64_t c0, int64_t c1, const nne_epilogue *ep, void *scratch,
+                                    size_t scratch_bytes) {
     int64_t insp = p->in[0] * p->in[1], outsp = p->out[0] * p->out[1], taps = p->k[0] * p->k[1];
     int64_t mult = p->M / p->C; /* outputs per input channel (depth multiplier) */
+    float *Q = (float *)(((uintptr_t)scratch + 63) & ~(uintptr_t)63);
+    int phased = scratch && SG_FN(nne_f32_dwconv2d_scratch)(p) <= scratch_bytes;
     for (int64_t m = c0; m < c1; m++) {
         float bv = ep && ep->bias ? ep->bias[m] : bias ? bias[m] : 0.0f;
         float *out = y + m * outsp;
-        sg_dw_channel(p, x + (m / mult) * insp, w + m * taps, bv, out);
+        if (phased) sg_dw_phased(p, x + (m / mult) * insp, w + m * taps, bv, out, Q);
+        else sg_dw_channel(p, x + (m / mult) * insp, w + m * taps, bv, out);
         if (ep && (ep->residual || ep->act != NNE_ACT_NONE)) {
-            nne_epilogue e = *ep;
-            e.bias = NULL;
-            nne_epilogue_apply_f32(&e, y, outsp, m, 1, 0, outsp);
+            /* the channel is still in cache */
+            int act = ep->act;
+            const float *res = ep->residual ? ep->residual + m * ep->ld_res : NULL;
+            int64_t i = 0;
+            for (; i + SG_VL <= outsp; i += SG_VL) {
+                sg_vf v = sg_ld(out + i);
+                if (res) v += sg_ld(res + i);
+                if (act != NNE_ACT_NONE) v = sg_act(act, ep->alpha, ep->beta, v);
+                sg_st(out + i, v);
+            }
+            for (; i < outsp; i++) {
+                float v = out[i] + (res ? res[i] : 0.0f);
+                out[i] = nne_act_f32(act, ep->alpha, ep->beta, v);
+            }
         }
     }
 }
@@ -463,4 +544,5 @@ const nne_sgemm_ops SG_CAT(nne_sgemm_ops, SG_SUF) = {
     .gemm = SG_FN(nne_f32_gemm),
     .gemm_packed_b = SG_FN(nne_f32_sgemm_packed_b),
     .dwconv2d = SG_FN(nne_f32_dwconv2d),
+    .dwconv2d_scratch = SG_FN(nne_f32_dwconv2d_scratch),
 };
