@@ -19,6 +19,7 @@
 #include "kernels/sgemm.h"
 #include "kernels/dispatch.h"
 
+#include <math.h>
 #include <string.h>
 
 #define SG_NR (2 * SG_VL)
@@ -177,8 +178,36 @@ static inline void sg_kernel_row(int64_t kc, const float *restrict Ap, const flo
 
 /* ----------------------------------------------------------- epilogue -- */
 
+/* e^x for a vector: x = n ln2 + r (|r| <= ln2 / 2, n rounded to nearest),
+ * e^r by its degree-6 Taylor polynomial (relative error < 2e-7), times
+ * 2^n built in the exponent bits. x is clamped to [-87, 88] first (below
+ * that the result is a denormal, which this returns as e^-87); above
+ * 88.72 the result is inf, as expf's. */
+static inline sg_vf sg_exp(sg_vf x0) {
+    sg_vf hi = sg_splat(88.0f), lo = sg_splat(-87.0f);
+    sg_vf x = sg_sel(x0 > hi, hi, x0);
+    x = sg_sel(x < lo, lo, x);
+    sg_vf t = x * 1.44269504088896341f + 0.5f;
+    sg_vi n = __builtin_convertvector(t, sg_vi);
+    sg_vf nf = __builtin_convertvector(n, sg_vf);
+    /* truncation rounded negative t up: step back to the floor */
+    sg_vi up = nf > t;
+    nf = sg_sel(up, nf - 1.0f, nf);
+    n = n + up; /* up is -1 where true */
+    sg_vf r = x - nf * 0.693359375f + nf * 2.12194440e-4f;
+    sg_vf p = sg_splat(1.0f / 720.0f);
+    p = p * r + 1.0f / 120.0f;
+    p = p * r + 1.0f / 24.0f;
+    p = p * r + 1.0f / 6.0f;
+    p = p * r + 0.5f;
+    p = p * r + 1.0f;
+    p = p * r + 1.0f;
+    sg_vi e = (n + 127) << 23;
+    return sg_sel(x0 > 88.72283935546875f, sg_splat(INFINITY), p * (sg_vf)e);
+}
+
 static inline sg_vf sg_act(int act, float al, float be, sg_vf x) {
-    sg_vf z = {0};
+    sg_vf z = {0}, one = sg_splat(1.0f);
     switch (act) {
     case NNE_ACT_RELU: return sg_sel(x > z, x, z);
     case NNE_ACT_CLIP: {
@@ -187,6 +216,17 @@ static inline sg_vf sg_act(int act, float al, float be, sg_vf x) {
         return sg_sel(x > hi, hi, x);
     }
     case NNE_ACT_LEAKYRELU: return sg_sel(x >= z, x, x * al);
+    case NNE_ACT_SIGMOID: return one / (one + sg_exp(-x));
+    /* x * sigmoid(x), as the unfused graph computes it (-inf gives NaN) */
+    case NNE_ACT_SILU: return x * (one / (one + sg_exp(-x)));
+    case NNE_ACT_HARDSIGMOID:
+    case NNE_ACT_HARDSWISH: {
+        /* max(0, min(1, v)) as fmaxf/fminf: NaN gives 1 */
+        sg_vf v = act == NNE_ACT_HARDSIGMOID ? x * al + be : x * (1.0f / 6.0f) + 0.5f;
+        v = sg_sel(v < one, v, one);
+        v = sg_sel(v > z, v, z);
+        return act == NNE_ACT_HARDSIGMOID ? v : x * v;
+    }
     default: {
         float t[SG_VL];
         sg_st(t, x);
