@@ -86,70 +86,6 @@ size_t nne_conv_fast_scratch(const nne_conv_fast *cf, const nne_conv_desc *p) {
 
 /* ---------------------------------------------------- implicit GEMM -- */
 
-typedef struct im2col_src {
-    const nne_conv_desc *p;
-    const float *x; /* the group's first input channel */
-    int64_t insp;
-} im2col_src;
-
-/* B(k, j) = x[c][oy*sy + ky*dy - py][ox*sx + kx*dx - px] with k = (c, ky, kx)
- * and j = (oy, ox); zero outside the image. Panels of nr columns. */
-static void im2col_pack(const void *srcp, int64_t k0, int64_t kc, int64_t n0, int64_t nc, int nr, float *P) {
-    const im2col_src *s = srcp;
-    const nne_conv_desc *p = s->p;
-    int64_t IH = p->in[0], IW = p->in[1], OW = p->out[1], KH = p->k[0], KW = p->k[1];
-    int64_t sy = p->s[0], sx = p->s[1], dy = p->d[0], dx = p->d[1], py = p->pb[0], px = p->pb[1];
-    for (int64_t j0 = 0; j0 < nc; j0 += nr) {
-        int64_t cols = nc - j0 < nr ? nc - j0 : nr;
-        int64_t jstart = n0 + j0;
-        int64_t kk = k0;
-        int64_t c = kk / (KH * KW), t = kk % (KH * KW), ky = t / KW, kx = t % KW;
-        for (int64_t k = 0; k < kc; k++, kk++) {
-            float *dst = P + k * nr;
-            const float *plane = s->x + c * s->insp;
-            int64_t j = jstart, done = 0;
-            while (done < cols) {
-                int64_t oy = j / OW, ox = j % OW;
-                int64_t run = OW - ox < cols - done ? OW - ox : cols - done;
-                int64_t iy = oy * sy + ky * dy - py;
-                float *d = dst + done;
-                if (iy < 0 || iy >= IH) {
-                    memset(d, 0, (size_t)run * sizeof(float));
-                } else {
-                    const float *row = plane + iy * IW;
-                    int64_t off = kx * dx - px; /* ix = ox * sx + off */
-                    /* ox in [ox, ox + run) with 0 <= ox*sx + off < IW */
-                    int64_t lo = off >= 0 ? 0 : (-off + sx - 1) / sx;
-                    int64_t hi = IW - 1 - off < 0 ? 0 : (IW - 1 - off) / sx + 1;
-                    if (lo < ox) lo = ox;
-                    if (hi > ox + run) hi = ox + run;
-                    if (hi < lo) hi = lo;
-                    int64_t q = 0;
-                    for (; ox + q < lo && q < run; q++) d[q] = 0.0f;
-                    if (sx == 1) {
-                        if (hi > lo) memcpy(d + q, row + lo + off, (size_t)(hi - lo) * sizeof(float));
-                        q += hi - lo;
-                    } else {
-                        for (int64_t o = lo; o < hi; o++) d[q++] = row[o * sx + off];
-                    }
-                    for (; q < run; q++) d[q] = 0.0f;
-                }
-                done += run;
-                j += run;
-            }
-            for (int64_t q = cols; q < nr; q++) dst[q] = 0.0f;
-            if (++kx == KW) {
-                kx = 0;
-                if (++ky == KH) {
-                    ky = 0;
-                    c++;
-                }
-            }
-        }
-        P += kc * nr;
-    }
-}
-
 /* ------------------------------------------------------------ depthwise -- */
 
 typedef struct dw_job {
@@ -219,11 +155,11 @@ void nne_conv_fast_run(const nne_conv_fast *cf, const nne_conv_desc *p, const fl
                                     .ep = nne_epilogue_active(&eg) ? &eg : NULL};
                 if (Pw) a.Pa = Pw + (size_t)g * per;
                 else a.A = w + g * cf->Mg * cf->K, a.rsa = cf->K, a.csa = 1;
-                im2col_src src = {p, xg, cf->insp};
+                nne_im2col_src src = {p, xg, cf->insp};
                 if (cf->algo == NNE_CONV_POINTWISE) {
                     a.B = xg, a.rsb = cf->insp, a.csb = 1;
                 } else {
-                    a.packer = im2col_pack;
+                    a.packer = cf->ops->im2col_pack;
                     a.packer_src = &src;
                 }
                 cf->ops->run(&a, scratch, pool);

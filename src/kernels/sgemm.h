@@ -30,6 +30,15 @@
 typedef void (*nne_sgemm_packer_fn)(const void *src, int64_t k0, int64_t kc, int64_t n0, int64_t nc, int nr,
                                     float *P);
 
+/* The source of the im2col packer (nne_sgemm_ops.im2col_pack) of a 2-d
+ * convolution: B(k, j) = x[c][oy*sy + ky*dy - py][ox*sx + kx*dx - px] with
+ * k = (c, ky, kx) and j = (oy, ox), zero outside the image. */
+typedef struct nne_im2col_src {
+    const nne_conv_desc *p;
+    const float *x; /* the group's first input channel */
+    int64_t insp;   /* floats per input channel */
+} nne_im2col_src;
+
 typedef struct nne_sgemm_args {
     int64_t M, N, K;
     float alpha, beta; /* beta == 0: C is write-only */
@@ -75,6 +84,8 @@ typedef struct nne_sgemm_ops {
     void (*dwconv2d)(const nne_conv_desc *p, const float *x, const float *w, const float *bias, float *y,
                      int64_t c0, int64_t c1, const nne_epilogue *ep, void *scratch, size_t scratch_bytes);
     size_t (*dwconv2d_scratch)(const nne_conv_desc *p);
+    /* the implicit-GEMM packer of 2-d convs (src: nne_im2col_src) */
+    nne_sgemm_packer_fn im2col_pack;
 } nne_sgemm_ops;
 
 /* The variants built for this architecture, and their nne_gemm_f32-style

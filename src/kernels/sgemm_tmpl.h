@@ -570,6 +570,85 @@ static void SG_FN(nne_f32_dwconv2d)(const nne_conv_desc *p, const float *x, cons
     }
 }
 
+/* ------------------------------------------------- implicit-GEMM packer -- */
+
+/* n floats from s to d (vectors, then the tail). */
+static inline void sg_copy(float *restrict d, const float *restrict s, int64_t n) {
+    int64_t i = 0;
+    for (; i + SG_VL <= n; i += SG_VL) sg_st(d + i, sg_ld(s + i));
+    for (; i < n; i++) d[i] = s[i];
+}
+
+/* Panels of nr columns of B(k0 .. k0+kc, n0 .. n0+nc) of a 2-d conv (see
+ * nne_im2col_src). A panel's columns are a few runs of one output row
+ * each, found once per panel; each (row k, run) is then a clipped copy
+ * from one input row (stride 1: contiguous) with zeros for the padding. */
+static void SG_FN(nne_f32_im2col_pack)(const void *srcp, int64_t k0, int64_t kc, int64_t n0, int64_t nc, int nr,
+                                       float *P) {
+    const nne_im2col_src *s = srcp;
+    const nne_conv_desc *p = s->p;
+    int64_t IH = p->in[0], IW = p->in[1], OW = p->out[1], KH = p->k[0], KW = p->k[1];
+    int64_t sy = p->s[0], sx = p->s[1], dy = p->d[0], dx = p->d[1], py = p->pb[0], px = p->pb[1];
+    enum { MAXSEG = 2 * SG_NR + 2 };
+    int64_t seg_oy[MAXSEG], seg_ox[MAXSEG], seg_run[MAXSEG], seg_dst[MAXSEG];
+    for (int64_t j0 = 0; j0 < nc; j0 += nr) {
+        int64_t cols = nc - j0 < nr ? nc - j0 : nr;
+        /* the runs of this panel */
+        int nseg = 0;
+        for (int64_t done = 0, j = n0 + j0; done < cols && nseg < MAXSEG; nseg++) {
+            int64_t oy = j / OW, ox = j % OW;
+            int64_t run = OW - ox < cols - done ? OW - ox : cols - done;
+            seg_oy[nseg] = oy, seg_ox[nseg] = ox, seg_run[nseg] = run, seg_dst[nseg] = done;
+            done += run;
+            j += run;
+        }
+        int64_t c = k0 / (KH * KW), t = k0 % (KH * KW), ky = t / KW, kx = t % KW;
+        for (int64_t k = 0; k < kc; k++) {
+            float *dst = P + k * nr;
+            const float *plane = s->x + c * s->insp;
+            int64_t off = kx * dx - px; /* ix = ox * sx + off */
+            /* output columns with 0 <= ox*sx + off < IW: [vlo, vhi) */
+            int64_t vlo, vhi;
+            if (sx == 1) {
+                vlo = off >= 0 ? 0 : -off;
+                vhi = IW - off;
+            } else {
+                vlo = off >= 0 ? 0 : (-off + sx - 1) / sx;
+                vhi = IW - 1 - off < 0 ? 0 : (IW - 1 - off) / sx + 1;
+            }
+            for (int g = 0; g < nseg; g++) {
+                int64_t ox = seg_ox[g], run = seg_run[g];
+                int64_t iy = seg_oy[g] * sy + ky * dy - py;
+                float *d = dst + seg_dst[g];
+                if (iy < 0 || iy >= IH) {
+                    for (int64_t q = 0; q < run; q++) d[q] = 0.0f;
+                    continue;
+                }
+                const float *row = plane + iy * IW;
+                int64_t lo = vlo > ox ? vlo : ox, hi = vhi < ox + run ? vhi : ox + run;
+                if (lo > ox + run) lo = ox + run; /* the whole run is left of the image's edge */
+                if (hi < lo) hi = lo;
+                int64_t q = 0;
+                for (; q < lo - ox; q++) d[q] = 0.0f;
+                if (sx == 1) sg_copy(d + q, row + lo + off, hi - lo);
+                else
+                    for (int64_t o = lo; o < hi; o++) d[q + o - lo] = row[o * sx + off];
+                q += hi - lo;
+                for (; q < run; q++) d[q] = 0.0f;
+            }
+            for (int64_t q = cols; q < nr; q++) dst[q] = 0.0f;
+            if (++kx == KW) {
+                kx = 0;
+                if (++ky == KH) {
+                    ky = 0;
+                    c++;
+                }
+            }
+        }
+        P += kc * nr;
+    }
+}
+
 const nne_sgemm_ops SG_CAT(nne_sgemm_ops, SG_SUF) = {
     .name = "nne_f32_gemm_ukernel_" SG_TILE_NAME "__" SG_SUF_NAME,
     .isa = SG_ISA,
@@ -585,4 +664,5 @@ const nne_sgemm_ops SG_CAT(nne_sgemm_ops, SG_SUF) = {
     .gemm_packed_b = SG_FN(nne_f32_sgemm_packed_b),
     .dwconv2d = SG_FN(nne_f32_dwconv2d),
     .dwconv2d_scratch = SG_FN(nne_f32_dwconv2d_scratch),
+    .im2col_pack = SG_FN(nne_f32_im2col_pack),
 };
