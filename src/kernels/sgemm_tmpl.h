@@ -40,6 +40,34 @@ static inline void sg_st(float *p, sg_vf v) { memcpy(p, &v, sizeof v); }
 static inline sg_vf sg_splat(float x) { return x - (sg_vf){0}; }
 static inline sg_vf sg_sel(sg_vi m, sg_vf a, sg_vf b) { return (sg_vf)((m & (sg_vi)a) | (~m & (sg_vi)b)); }
 
+/* The even lanes of the pair (a, b): stride-2 loads without a gather. */
+#if SG_VL == 16
+#define SG_EVEN_IDX 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30
+#elif SG_VL == 8
+#define SG_EVEN_IDX 0, 2, 4, 6, 8, 10, 12, 14
+#else
+#define SG_EVEN_IDX 0, 2, 4, 6
+#endif
+#if defined(__clang__)
+#define SG_EVEN(a, b) __builtin_shufflevector(a, b, SG_EVEN_IDX)
+#else
+#define SG_EVEN(a, b) __builtin_shuffle(a, b, (sg_vi){SG_EVEN_IDX})
+#endif
+
+/* d[i] = s[2 i] for i < n. The vector loop stops while an element is left
+ * for the scalar tail, so it never reads past s[2 (n - 1)]. */
+static inline void sg_copy_s2(float *restrict d, const float *restrict s, int64_t n) {
+    int64_t i = 0;
+    for (; i + SG_VL < n; i += SG_VL) {
+        sg_vf a, b;
+        memcpy(&a, s + 2 * i, sizeof a);
+        memcpy(&b, s + 2 * i + SG_VL, sizeof b);
+        sg_vf e = SG_EVEN(a, b);
+        memcpy(d + i, &e, sizeof e);
+    }
+    for (; i < n; i++) d[i] = s[2 * i];
+}
+
 static inline int64_t sg_min(int64_t a, int64_t b) { return a < b ? a : b; }
 static inline int64_t sg_rup(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
 
@@ -504,6 +532,7 @@ static void sg_dw_phased(const nne_conv_desc *p, const float *plane, const float
             sg_valid(r - pl, sx, IW, Wq, &lo, &hi);
             for (int64_t m = 0; m < lo; m++) q[m] = 0.0f;
             if (sx == 1) memcpy(q + lo, row + lo + r - pl, (size_t)(hi - lo) * sizeof(float));
+            else if (sx == 2 && hi > lo) sg_copy_s2(q + lo, row + lo * 2 + r - pl, hi - lo);
             else
                 for (int64_t m = lo; m < hi; m++) q[m] = row[m * sx + r - pl];
             for (int64_t m = hi; m < Wq; m++) q[m] = 0.0f;
@@ -631,6 +660,7 @@ static void SG_FN(nne_f32_im2col_pack)(const void *srcp, int64_t k0, int64_t kc,
                 int64_t q = 0;
                 for (; q < lo - ox; q++) d[q] = 0.0f;
                 if (sx == 1) sg_copy(d + q, row + lo + off, hi - lo);
+                else if (sx == 2 && hi > lo) sg_copy_s2(d + q, row + lo * 2 + off, hi - lo);
                 else
                     for (int64_t o = lo; o < hi; o++) d[q + o - lo] = row[o * sx + off];
                 q += hi - lo;
