@@ -40,10 +40,9 @@ import { writeNpy } from '../tests/diff/npy.mjs';
 const HERE = dirname(fileURLToPath(import.meta.url));
 const ROOT = resolve(HERE, '..');
 
-// nnedge accepts --threads, but today every kernel runs on the calling
-// thread. Set this to true once the thread pool lands, so the output stops
-// saying so.
-const NNEDGE_KERNELS_THREADED = false;
+// nnedge's Conv, Gemm, MatMul and pooling kernels split their work over the
+// plan's thread pool (--threads); false would note that they did not.
+const NNEDGE_KERNELS_THREADED = true;
 
 function usage(msg) {
   if (msg) console.error(`run_bench: ${msg}`);
