@@ -13,7 +13,7 @@
 #define SG_MR 8
 #define SG_KC 256
 #define SG_MC 128
-#define SG_NC 512
+#define SG_NC 256
 #include "kernels/sgemm_tmpl.h"
 #else
 typedef int nne_sgemm_avx512_unused; /* ISO C: no empty translation unit */
