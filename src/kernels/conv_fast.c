@@ -108,6 +108,15 @@ static void dw_part(void *arg, int part, int nparts, void *scratch) {
 
 /* ------------------------------------------------------------------ run -- */
 
+void nne_conv_epilogue_apply(const nne_epilogue *ep, float *y, int64_t N, int64_t M, int64_t outsp) {
+    if (!nne_epilogue_active(ep)) return;
+    for (int64_t n = 0; n < N; n++) {
+        nne_epilogue e = *ep;
+        if (e.residual) e.residual += n * M * e.ld_res;
+        nne_epilogue_apply_f32(&e, y + n * M * outsp, outsp, 0, M, 0, outsp);
+    }
+}
+
 void nne_conv_fast_run(const nne_conv_fast *cf, const nne_conv_desc *p, const float *x, const float *w,
                        const float *Pw, const float *bias, const nne_epilogue *ep, float *y, void *scratch,
                        nne_threadpool *pool) {
@@ -115,7 +124,7 @@ void nne_conv_fast_run(const nne_conv_fast *cf, const nne_conv_desc *p, const fl
     if (!nne_epilogue_active(ep)) ep = NULL;
     if (cf->algo == NNE_CONV_IM2COL) {
         nne_conv_f32(p, x, w, bias, y, scratch);
-        if (ep) nne_epilogue_apply_f32(ep, y, outsp, 0, p->N * p->M, 0, outsp);
+        nne_conv_epilogue_apply(ep, y, p->N, p->M, outsp);
         return;
     }
     /* one epilogue for bias and ep; both biases: ep's runs after on the output */
@@ -166,5 +175,5 @@ void nne_conv_fast_run(const nne_conv_fast *cf, const nne_conv_desc *p, const fl
             }
         }
     }
-    if (need_post) nne_epilogue_apply_f32(&post, y, outsp, 0, p->N * p->M, 0, outsp);
+    if (need_post) nne_conv_epilogue_apply(&post, y, p->N, p->M, outsp);
 }

@@ -45,4 +45,8 @@ void nne_conv_fast_run(const nne_conv_fast *cf, const nne_conv_desc *p, const fl
                        const float *Pw, const float *bias, const nne_epilogue *ep, float *y, void *scratch,
                        nne_threadpool *pool);
 
+/* The reference epilogue on a conv output Y (N x M x outsp): bias per
+ * channel, residual like Y. */
+void nne_conv_epilogue_apply(const nne_epilogue *ep, float *y, int64_t N, int64_t M, int64_t outsp);
+
 #endif

@@ -229,10 +229,8 @@ static void conv_f32(const conv_state *st, const nne_kernel_args *a, const float
         return;
     }
     st->k32(&st->p, x, w, b, y, ks);
-    if (ep) {
-        int64_t rows = st->p.N * st->p.M, cols = rows ? nne_tensor_numel(a->out[0]) / rows : 0;
-        nne_epilogue_apply_f32(ep, y, cols, 0, rows, 0, cols);
-    }
+    int64_t rows = st->p.N * st->p.M;
+    if (ep && rows) nne_conv_epilogue_apply(ep, y, st->p.N, st->p.M, nne_tensor_numel(a->out[0]) / rows);
 }
 
 nne_status nne_conv_run_ep(const void *state, const nne_kernel_args *a, const nne_epilogue *ep) {

@@ -339,7 +339,7 @@ static int conv_fast_case(const nne_sgemm_ops *ops, nne_threadpool *pool, const 
     void *scr = aligned_alloc(64, (nne_conv_fast_scratch(&cf, p) + 64) / 64 * 64);
     nne_conv_fast_run(&cf, p, x, w, P, b, ek ? &e : NULL, y, scr, pool);
     nne_f32_conv__ref(p, x, w, b, r, NULL);
-    nne_epilogue_apply_f32(ek ? &e : NULL, r, outsp, 0, p->N * p->M, 0, outsp);
+    nne_conv_epilogue_apply(ek ? &e : NULL, r, p->N, p->M, outsp);
     int bad = 0;
     for (size_t i = 0; i < ny; i++) bad += !close_enough(y[i], r[i], (p->C / p->G) * taps);
     free(x), free(w), free(b), free(b2), free(y), free(r), free(res), free(P), free(scr);
