@@ -86,6 +86,9 @@ typedef struct nne_sgemm_ops {
     size_t (*dwconv2d_scratch)(const nne_conv_desc *p);
     /* the implicit-GEMM packer of 2-d convs (src: nne_im2col_src) */
     nne_sgemm_packer_fn im2col_pack;
+    /* y[i] = act(x[i]) (nne_act; the epilogue's vector code; x == y allowed,
+     * no other overlap) for element-wise ops */
+    void (*vact)(int act, float alpha, float beta, const float *x, float *y, int64_t n);
 } nne_sgemm_ops;
 
 /* The variants built for this architecture, and their nne_gemm_f32-style

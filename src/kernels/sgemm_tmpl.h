@@ -599,6 +599,22 @@ static void SG_FN(nne_f32_dwconv2d)(const nne_conv_desc *p, const float *x, cons
     }
 }
 
+/* ------------------------------------------------ element-wise activation -- */
+
+/* y[i] = act(x[i]) for i < n (x == y allowed; no other overlap). */
+static void SG_FN(nne_f32_vact)(int act, float alpha, float beta, const float *x, float *y, int64_t n) {
+    int64_t i = 0;
+    for (; i + SG_VL <= n; i += SG_VL) sg_st(y + i, sg_act(act, alpha, beta, sg_ld(x + i)));
+    if (i < n) {
+        /* the tail through the same vector code, so every element rounds alike */
+        float t[SG_VL] = {0};
+        for (int64_t j = i; j < n; j++) t[j - i] = x[j];
+        sg_vf v = sg_act(act, alpha, beta, sg_ld(t));
+        sg_st(t, v);
+        for (int64_t j = i; j < n; j++) y[j] = t[j - i];
+    }
+}
+
 /* ------------------------------------------------- implicit-GEMM packer -- */
 
 /* n floats from s to d (vectors, then the tail). */
@@ -695,4 +711,5 @@ const nne_sgemm_ops SG_CAT(nne_sgemm_ops, SG_SUF) = {
     .dwconv2d = SG_FN(nne_f32_dwconv2d),
     .dwconv2d_scratch = SG_FN(nne_f32_dwconv2d_scratch),
     .im2col_pack = SG_FN(nne_f32_im2col_pack),
+    .vact = SG_FN(nne_f32_vact),
 };
