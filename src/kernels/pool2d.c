@@ -83,3 +83,15 @@ void nne_pool2d_f32(const nne_pool2d_desc *p, const float *x, float *y, nne_thre
     if (parts > p->planes) parts = (int)(p->planes > 0 ? p->planes : 1);
     nne_parallel(pool, parts, pool_part, &j, NULL);
 }
+
+double nne_f32_sum_f64(const float *x, int64_t n) {
+    /* eight independent chains: the adds overlap instead of waiting on one
+     * another (the compiler may not reorder floating-point sums itself) */
+    double a[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int j = 0; j < 8; j++) a[j] += x[i + j];
+    double s = ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]));
+    for (; i < n; i++) s += x[i];
+    return s;
+}

@@ -24,4 +24,7 @@ typedef struct nne_pool2d_desc {
 
 void nne_pool2d_f32(const nne_pool2d_desc *p, const float *x, float *y, nne_threadpool *pool);
 
+/* The sum of x[0 .. n) in double (GlobalAveragePool). */
+double nne_f32_sum_f64(const float *x, int64_t n);
+
 #endif

@@ -263,7 +263,7 @@ static nne_status gpool_kernel(const void *state, const nne_kernel_args *args) {
         double acc = kind == POOL_MAX ? -INFINITY : 0.0;
         if (X->dtype == NNE_DTYPE_FLOAT && kind == POOL_AVG) {
             const float *xp = (const float *)X->data + pl * sp;
-            for (int64_t i = 0; i < sp; i++) acc += xp[i];
+            acc = nne_f32_sum_f64(xp, sp);
         } else {
             nn_load_f64(X, pl * sp, sp, row);
             for (int64_t i = 0; i < sp; i++) {
