@@ -1164,7 +1164,8 @@ nne_status nne_plan_create(const nne_model *m, const nne_session_options *opt, i
     s->g = g;
     s->opt = o;
     /* no pool (out of memory or threads) runs single-threaded: same results */
-    if (o.threads > 1) s->pool = nne_threadpool_create(o.threads > 256 ? 256 : o.threads, nne_sgemm_worker_scratch());
+    /* more threads than this only add wake-ups: kernels split into at most one part per thread */
+    if (o.threads > 1) s->pool = nne_threadpool_create(o.threads > 64 ? 64 : o.threads, nne_sgemm_worker_scratch());
     s->nv = g->n_values;
     s->nn = g->n_nodes;
     s->build_rng = 0x853c49e6748fea9bull;

@@ -165,6 +165,7 @@ struct nne_conv_state {
     const float *pw;      /* W packed for cf (constant weights), or NULL */
 };
 typedef nne_conv_state conv_state;
+_Static_assert(sizeof(conv_state) <= NNE_CONV_STATE_SIZE, "NNE_CONV_STATE_SIZE in nn_conv.h is too small");
 
 size_t nne_conv_state_size(void) { return sizeof(conv_state); }
 

@@ -15,6 +15,9 @@
 #include "kernels/epilogue.h"
 #include "ops/op.h"
 
+/* Conv's plan state is opaque; a fused op's state embeds these many bytes
+ * (aligned like max_align_t) and passes them as `state`. */
+#define NNE_CONV_STATE_SIZE 1024
 typedef struct nne_conv_state nne_conv_state;
 size_t nne_conv_state_size(void);
 nne_status nne_conv_infer(nne_op_ctx *ctx);
