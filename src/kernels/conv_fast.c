@@ -122,6 +122,12 @@ void nne_conv_fast_run(const nne_conv_fast *cf, const nne_conv_desc *p, const fl
                        nne_threadpool *pool) {
     int64_t outsp = cf->outsp;
     if (!nne_epilogue_active(ep)) ep = NULL;
+    if (p->N <= 0 || p->M <= 0 || outsp <= 0) return;
+    /* an empty X or W (no channels or no pixels) may be NULL: give the
+     * (zero) offsets below a base */
+    static const float k_none[1] = {0.0f};
+    if (!x) x = k_none;
+    if (!w) w = k_none;
     if (cf->algo == NNE_CONV_IM2COL) {
         nne_conv_f32(p, x, w, bias, y, scratch);
         nne_conv_epilogue_apply(ep, y, p->N, p->M, outsp);

@@ -23,7 +23,7 @@ typedef struct pool_job {
 static void pool_planes(const nne_pool2d_desc *p, const float *x, float *y, int64_t pl0, int64_t pl1) {
     int64_t insp = p->ih * p->iw, outsp = p->oh * p->ow;
     for (int64_t pl = pl0; pl < pl1; pl++) {
-        const float *xp = x + pl * insp;
+        const float *xp = insp ? x + pl * insp : x; /* empty input: x may be NULL, no offset on it */
         float *yp = y + pl * outsp;
         for (int64_t oy = 0; oy < p->oh; oy++) {
             int64_t sy0 = oy * p->sy - p->pt;
@@ -77,6 +77,7 @@ static void pool_part(void *arg, int part, int nparts, void *scratch) {
 }
 
 void nne_pool2d_f32(const nne_pool2d_desc *p, const float *x, float *y, nne_threadpool *pool) {
+    if (p->planes <= 0 || p->oh <= 0 || p->ow <= 0) return;
     pool_job j = {p, x, y};
     int parts = nne_threadpool_threads(pool);
     if (p->planes * p->oh * p->ow < 4096) parts = 1; /* not worth a wake-up */
