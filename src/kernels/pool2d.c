@@ -6,6 +6,7 @@
 #include "kernels/pool2d.h"
 
 #include <math.h>
+#include <string.h>
 
 /* First tap kt in [0, k] with start + kt * d >= lim. */
 static int64_t tap_first(int64_t start, int64_t lim, int64_t d, int64_t k) {
@@ -13,6 +14,41 @@ static int64_t tap_first(int64_t start, int64_t lim, int64_t d, int64_t k) {
     int64_t t = (lim - start + d - 1) / d;
     return t < k ? t : k;
 }
+
+#if defined(__GNUC__) || defined(__clang__)
+#define POOL_VEC 4
+typedef float pool_vf __attribute__((vector_size(4 * POOL_VEC)));
+typedef int32_t pool_vi __attribute__((vector_size(4 * POOL_VEC)));
+static inline pool_vf pool_ld(const float *p) {
+    pool_vf v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+/* MaxPool, stride 1, output columns [ox0, ox1) whose windows lie inside the
+ * row: POOL_VEC outputs at a time, the taps in the scalar order (first tap,
+ * then replaced only by a greater value: NaN behaves as in the scalar loop).
+ * Returns the first column not done. */
+static int64_t max_row_s1(const nne_pool2d_desc *p, const float *xp, int64_t sy0, int64_t ky0, int64_t ky1,
+                          int64_t ox0, int64_t ox1, float *yrow) {
+    int64_t ox = ox0;
+    if (ky1 <= ky0) return ox;
+    for (; ox + POOL_VEC <= ox1; ox += POOL_VEC) {
+        const float *base = xp + ox - p->pl;
+        pool_vf best = pool_ld(base + (sy0 + ky0 * p->dy) * p->iw);
+        for (int64_t ky = ky0; ky < ky1; ky++) {
+            const float *row = base + (sy0 + ky * p->dy) * p->iw;
+            for (int64_t kx = ky == ky0 ? 1 : 0; kx < p->kw; kx++) {
+                pool_vf v = pool_ld(row + kx * p->dx);
+                pool_vi m = v > best;
+                best = (pool_vf)((m & (pool_vi)v) | (~m & (pool_vi)best));
+            }
+        }
+        memcpy(yrow + ox, &best, sizeof best);
+    }
+    return ox;
+}
+#endif
 
 typedef struct pool_job {
     const nne_pool2d_desc *p;
@@ -30,7 +66,23 @@ static void pool_planes(const nne_pool2d_desc *p, const float *x, float *y, int6
             int64_t ky0 = tap_first(sy0, 0, p->dy, p->kh), ky1 = tap_first(sy0, p->ih, p->dy, p->kh);
             if (ky1 < ky0) ky1 = ky0;
             int64_t pky0 = tap_first(sy0, -p->pt, p->dy, p->kh), pky1 = tap_first(sy0, p->ih + p->pbot, p->dy, p->kh);
+            int64_t vdone0 = 0, vdone1 = 0; /* columns [vdone0, vdone1) done by the vector path */
+#ifdef POOL_VEC
+            if (p->max && p->sx == 1) {
+                /* columns whose window is inside the row: ox - pl >= 0, ox - pl + (kw-1)*dx < iw */
+                int64_t lo = p->pl, hi = p->iw + p->pl - (p->kw - 1) * p->dx;
+                if (hi > p->ow) hi = p->ow;
+                if (lo < hi) {
+                    vdone0 = lo;
+                    vdone1 = max_row_s1(p, xp, sy0, ky0, ky1, lo, hi, yp + oy * p->ow);
+                }
+            }
+#endif
             for (int64_t ox = 0; ox < p->ow; ox++) {
+                if (ox == vdone0 && vdone1 > vdone0) {
+                    ox = vdone1 - 1;
+                    continue;
+                }
                 int64_t sx0 = ox * p->sx - p->pl;
                 int64_t kx0 = tap_first(sx0, 0, p->dx, p->kw), kx1 = tap_first(sx0, p->iw, p->dx, p->kw);
                 if (kx1 < kx0) kx1 = kx0;

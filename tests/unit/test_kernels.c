@@ -9,6 +9,7 @@
  */
 
 #include "kernels/conv_fast.h"
+#include "kernels/pool2d.h"
 #include "kernels/dispatch.h"
 #include "unit.h"
 
@@ -399,6 +400,59 @@ static void test_conv_fast(void) {
     nne_threadpool_destroy(pool);
 }
 
+/* 2-d Max/AveragePool against direct loops over the padded window (the
+ * ONNX definition), with NaN inputs, 1 and 3 threads. */
+static void test_pool2d(void) {
+    struct { int64_t ih, iw, k, s, d, pad; } cs[] = {
+        {7, 9, 3, 1, 1, 1}, {13, 40, 3, 1, 1, 1}, {14, 33, 3, 2, 1, 1}, {9, 17, 5, 1, 2, 2}, {6, 6, 2, 2, 1, 0},
+        {30, 37, 3, 1, 1, 0}, {5, 4, 7, 1, 1, 3}, {11, 23, 3, 3, 1, 2},
+    };
+    nne_threadpool *pool = nne_threadpool_create(3, 0);
+    int bad = 0;
+    for (size_t i = 0; i < sizeof cs / sizeof *cs; i++)
+        for (int kind = 0; kind < 3; kind++) {
+            nne_pool2d_desc d = {.planes = 5, .ih = cs[i].ih, .iw = cs[i].iw, .kh = cs[i].k, .kw = cs[i].k,
+                                 .sy = cs[i].s, .sx = cs[i].s, .dy = cs[i].d, .dx = cs[i].d, .pt = cs[i].pad,
+                                 .pl = cs[i].pad, .pbot = cs[i].pad, .pr = cs[i].pad, .max = kind == 0,
+                                 .count_include_pad = kind == 2};
+            int64_t ek = (d.kh - 1) * d.dy + 1;
+            d.oh = (d.ih + 2 * cs[i].pad - ek) / d.sy + 1;
+            d.ow = (d.iw + 2 * cs[i].pad - ek) / d.sx + 1;
+            int64_t nx = d.planes * d.ih * d.iw, ny = d.planes * d.oh * d.ow;
+            float *x = malloc(nx * sizeof *x), *y = malloc(ny * sizeof *y);
+            for (int64_t j = 0; j < nx; j++) x[j] = j % 37 == 5 ? NAN : frand();
+            nne_pool2d_f32(&d, x, y, i % 2 ? pool : NULL);
+            for (int64_t pl = 0; pl < d.planes; pl++)
+                for (int64_t oy = 0; oy < d.oh; oy++)
+                    for (int64_t ox = 0; ox < d.ow; ox++) {
+                        float best = -INFINITY;
+                        int first = 1;
+                        double sum = 0.0;
+                        int64_t cnt = 0, cntp = 0;
+                        for (int64_t ky = 0; ky < d.kh; ky++)
+                            for (int64_t kx = 0; kx < d.kw; kx++) {
+                                int64_t iy = oy * d.sy + ky * d.dy - d.pt, ix = ox * d.sx + kx * d.dx - d.pl;
+                                if (iy >= -d.pt && iy < d.ih + d.pbot && ix >= -d.pl && ix < d.iw + d.pr) cntp++;
+                                if (iy < 0 || iy >= d.ih || ix < 0 || ix >= d.iw) continue;
+                                float v = x[(pl * d.ih + iy) * d.iw + ix];
+                                if (first || v > best) best = v, first = 0;
+                                sum += v;
+                                cnt++;
+                            }
+                        float r = kind == 0 ? best : (float)(sum / (double)(kind == 2 ? cntp : cnt));
+                        float got = y[(pl * d.oh + oy) * d.ow + ox];
+                        if (!((isnan(r) && isnan(got)) || fabsf(r - got) <= 1e-6f)) {
+                            if (bad++ < 3)
+                                fprintf(stderr, "pool2d case %zu kind %d (%lld,%lld): %g, reference %g\n", i, kind,
+                                        (long long)oy, (long long)ox, got, r);
+                        }
+                    }
+            free(x), free(y);
+        }
+    CHECK(bad == 0);
+    nne_threadpool_destroy(pool);
+}
+
 /* The pool: every part runs once, in its own thread or the caller; a busy
  * pool runs a second job in its caller. */
 typedef struct pool_job {
@@ -446,4 +500,5 @@ void unit_kernels(void) {
     test_sgemm_variants();
     test_epilogue_acts();
     test_conv_fast();
+    test_pool2d();
 }
