@@ -25,21 +25,34 @@ static inline pool_vf pool_ld(const float *p) {
     return v;
 }
 
-/* MaxPool, stride 1, output columns [ox0, ox1) whose windows lie inside the
- * row: POOL_VEC outputs at a time, the taps in the scalar order (first tap,
- * then replaced only by a greater value: NaN behaves as in the scalar loop).
- * Returns the first column not done. */
-static int64_t max_row_s1(const nne_pool2d_desc *p, const float *xp, int64_t sy0, int64_t ky0, int64_t ky1,
-                          int64_t ox0, int64_t ox1, float *yrow) {
+#if defined(__clang__)
+#define POOL_EVEN(a, b) __builtin_shufflevector(a, b, 0, 2, 4, 6)
+#else
+#define POOL_EVEN(a, b) __builtin_shuffle(a, b, (pool_vi){0, 2, 4, 6})
+#endif
+/* Stride 1: POOL_VEC consecutive floats; stride 2: the even ones of
+ * 2 * POOL_VEC (reads one float past the last one used). */
+static inline pool_vf pool_ld_s(const float *p, int s2) {
+    return s2 ? POOL_EVEN(pool_ld(p), pool_ld(p + POOL_VEC)) : pool_ld(p);
+}
+
+/* MaxPool, stride 1 or 2, output columns [ox0, ox1) whose windows lie
+ * inside the row: POOL_VEC outputs at a time, the taps in the scalar order
+ * (first tap, then replaced only by a greater value: NaN behaves as in the
+ * scalar loop). Stride 2 stops one vector early so the extra float read is
+ * inside the next column's window. Returns the first column not done. */
+static int64_t max_row_vec(const nne_pool2d_desc *p, const float *xp, int64_t sy0, int64_t ky0, int64_t ky1,
+                           int64_t ox0, int64_t ox1, float *yrow) {
     int64_t ox = ox0;
+    int s2 = p->sx == 2;
     if (ky1 <= ky0) return ox;
-    for (; ox + POOL_VEC <= ox1; ox += POOL_VEC) {
-        const float *base = xp + ox - p->pl;
-        pool_vf best = pool_ld(base + (sy0 + ky0 * p->dy) * p->iw);
+    for (; s2 ? ox + POOL_VEC < ox1 : ox + POOL_VEC <= ox1; ox += POOL_VEC) {
+        const float *base = xp + ox * p->sx - p->pl;
+        pool_vf best = pool_ld_s(base + (sy0 + ky0 * p->dy) * p->iw, s2);
         for (int64_t ky = ky0; ky < ky1; ky++) {
             const float *row = base + (sy0 + ky * p->dy) * p->iw;
             for (int64_t kx = ky == ky0 ? 1 : 0; kx < p->kw; kx++) {
-                pool_vf v = pool_ld(row + kx * p->dx);
+                pool_vf v = pool_ld_s(row + kx * p->dx, s2);
                 pool_vi m = v > best;
                 best = (pool_vf)((m & (pool_vi)v) | (~m & (pool_vi)best));
             }
@@ -56,8 +69,19 @@ typedef struct pool_job {
     float *y;
 } pool_job;
 
+#define POOL_COLS 1024 /* output columns whose tap ranges are computed once */
+
 static void pool_planes(const nne_pool2d_desc *p, const float *x, float *y, int64_t pl0, int64_t pl1) {
     int64_t insp = p->ih * p->iw, outsp = p->oh * p->ow;
+    /* the horizontal tap range of each output column, the same on every row */
+    int64_t ckx0[POOL_COLS], ckx1[POOL_COLS];
+    int64_t ncols = p->ow < POOL_COLS ? p->ow : POOL_COLS;
+    for (int64_t ox = 0; ox < ncols; ox++) {
+        int64_t sx0 = ox * p->sx - p->pl;
+        int64_t a = tap_first(sx0, 0, p->dx, p->kw), b = tap_first(sx0, p->iw, p->dx, p->kw);
+        ckx0[ox] = a;
+        ckx1[ox] = b < a ? a : b;
+    }
     for (int64_t pl = pl0; pl < pl1; pl++) {
         const float *xp = insp ? x + pl * insp : x; /* empty input: x may be NULL, no offset on it */
         float *yp = y + pl * outsp;
@@ -68,13 +92,15 @@ static void pool_planes(const nne_pool2d_desc *p, const float *x, float *y, int6
             int64_t pky0 = tap_first(sy0, -p->pt, p->dy, p->kh), pky1 = tap_first(sy0, p->ih + p->pbot, p->dy, p->kh);
             int64_t vdone0 = 0, vdone1 = 0; /* columns [vdone0, vdone1) done by the vector path */
 #ifdef POOL_VEC
-            if (p->max && p->sx == 1) {
-                /* columns whose window is inside the row: ox - pl >= 0, ox - pl + (kw-1)*dx < iw */
-                int64_t lo = p->pl, hi = p->iw + p->pl - (p->kw - 1) * p->dx;
+            if (p->max && (p->sx == 1 || p->sx == 2)) {
+                /* columns whose window is inside the row: ox*sx - pl >= 0 and
+                 * ox*sx - pl + (kw-1)*dx <= iw - 1 */
+                int64_t lo = (p->pl + p->sx - 1) / p->sx, last = p->iw - 1 + p->pl - (p->kw - 1) * p->dx;
+                int64_t hi = last < 0 ? 0 : last / p->sx + 1;
                 if (hi > p->ow) hi = p->ow;
                 if (lo < hi) {
                     vdone0 = lo;
-                    vdone1 = max_row_s1(p, xp, sy0, ky0, ky1, lo, hi, yp + oy * p->ow);
+                    vdone1 = max_row_vec(p, xp, sy0, ky0, ky1, lo, hi, yp + oy * p->ow);
                 }
             }
 #endif
@@ -83,9 +109,13 @@ static void pool_planes(const nne_pool2d_desc *p, const float *x, float *y, int6
                     ox = vdone1 - 1;
                     continue;
                 }
-                int64_t sx0 = ox * p->sx - p->pl;
-                int64_t kx0 = tap_first(sx0, 0, p->dx, p->kw), kx1 = tap_first(sx0, p->iw, p->dx, p->kw);
-                if (kx1 < kx0) kx1 = kx0;
+                int64_t sx0 = ox * p->sx - p->pl, kx0, kx1;
+                if (ox < ncols) {
+                    kx0 = ckx0[ox], kx1 = ckx1[ox];
+                } else {
+                    kx0 = tap_first(sx0, 0, p->dx, p->kw), kx1 = tap_first(sx0, p->iw, p->dx, p->kw);
+                    if (kx1 < kx0) kx1 = kx0;
+                }
                 float r;
                 if (p->max) {
                     float best = -INFINITY;

@@ -405,7 +405,7 @@ static void test_conv_fast(void) {
 static void test_pool2d(void) {
     struct { int64_t ih, iw, k, s, d, pad; } cs[] = {
         {7, 9, 3, 1, 1, 1}, {13, 40, 3, 1, 1, 1}, {14, 33, 3, 2, 1, 1}, {9, 17, 5, 1, 2, 2}, {6, 6, 2, 2, 1, 0},
-        {30, 37, 3, 1, 1, 0}, {5, 4, 7, 1, 1, 3}, {11, 23, 3, 3, 1, 2},
+        {30, 37, 3, 1, 1, 0}, {5, 4, 7, 1, 1, 3}, {11, 23, 3, 3, 1, 2}, {20, 61, 3, 2, 1, 0}, {9, 45, 5, 2, 2, 1},
     };
     nne_threadpool *pool = nne_threadpool_create(3, 0);
     int bad = 0;
