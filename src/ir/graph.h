@@ -326,4 +326,9 @@ int nne_validate_enabled(void);
  * is only known by running, nothing is computed and *skipped = 1. */
 nne_status nne_node_eval(const nne_graph *g, int ni, const nne_tensor *const *ins, size_t max_out_bytes,
                          nne_tensor *outs, int *skipped);
+/* Shape inference of node ni for the passes: inputs k with shape_only_in[k]
+ * set carry a dtype and shape and no data; outs get dtype and shape (data
+ * NULL); *skipped = 1 when the op needs unknown data to know them. */
+nne_status nne_node_infer(const nne_graph *g, int ni, const nne_tensor *const *ins, const uint8_t *shape_only_in,
+                          nne_tensor *outs, int *skipped);
 #endif

@@ -65,6 +65,7 @@ struct nne_op_ctx {
     void *scratch_mem; /* malloc'd scratch for POL_MALLOC */
     const nne_attr *bad_attr; /* first attribute read as another type */
     int bad_expect;
+    int inner_opset;   /* nonzero: the opset a wrapped op sees (nne_ctx_set_inner_opset) */
 };
 
 /* One graph being run (or, while a plan is made, shaped and folded). */
@@ -324,7 +325,8 @@ nne_status nne_ctx_loop_step(nne_op_ctx *ctx, int64_t trip) {
     (*iters)++;
     return check_cancel(o);
 }
-int nne_ctx_opset(const nne_op_ctx *ctx) { return ctx->node->opset; }
+int nne_ctx_opset(const nne_op_ctx *ctx) { return ctx->inner_opset ? ctx->inner_opset : ctx->node->opset; }
+void nne_ctx_set_inner_opset(nne_op_ctx *ctx, int opset) { ctx->inner_opset = opset; }
 const char *nne_ctx_node_name(const nne_op_ctx *ctx) { return ctx->node->name; }
 int nne_ctx_num_inputs(const nne_op_ctx *ctx) { return ctx->node->n_in; }
 int nne_ctx_num_outputs(const nne_op_ctx *ctx) { return ctx->node->n_out; }
@@ -1582,8 +1584,25 @@ int nne_plan_node_phased(const nne_plan *p, int i) {
  * in shape mode to learn the output sizes without computing, then for real.
  * Nothing of the model is modified.
  */
+static nne_status node_eval(const nne_graph *g, int ni, const nne_tensor *const *ins, const uint8_t *shape_only_in,
+                            size_t max_out_bytes, nne_tensor *outs, int *skipped);
+
 nne_status nne_node_eval(const nne_graph *g, int ni, const nne_tensor *const *ins, size_t max_out_bytes,
                          nne_tensor *outs, int *skipped) {
+    return node_eval(g, ni, ins, NULL, max_out_bytes, outs, skipped);
+}
+
+/* Shape inference of one node for the passes: as nne_node_eval, but inputs
+ * marked in shape_only_in have a shape and no data (the op sees them as
+ * activations), nothing is computed, and outs get dtype and shape only
+ * (*skipped = 1 when the op needs data to know them). */
+nne_status nne_node_infer(const nne_graph *g, int ni, const nne_tensor *const *ins, const uint8_t *shape_only_in,
+                          nne_tensor *outs, int *skipped) {
+    return node_eval(g, ni, ins, shape_only_in, 0, outs, skipped);
+}
+
+static nne_status node_eval(const nne_graph *g, int ni, const nne_tensor *const *ins, const uint8_t *shape_only_in,
+                            size_t max_out_bytes, nne_tensor *outs, int *skipped) {
     const nne_node *src = &g->nodes[ni];
     int n_in = src->n_in, n_out = src->n_out, nv = n_in + n_out;
     *skipped = 0;
@@ -1632,6 +1651,11 @@ nne_status nne_node_eval(const nne_graph *g, int ni, const nne_tensor *const *in
     for (int k = 0; k < n_in; k++)
         if (ins[k]) {
             s->shape[k] = *ins[k];
+            if (shape_only_in && shape_only_in[k]) {
+                s->shape[k].data = NULL;
+                s->vstate[k] = VS_STATIC;
+                continue;
+            }
             if (!s->shape[k].data) s->shape[k].data = g_empty;
             s->vstate[k] = VS_CONST;
         }
@@ -1643,6 +1667,14 @@ nne_status nne_node_eval(const nne_graph *g, int ni, const nne_tensor *const *in
         goto done;
     }
     if (st != NNE_OK) goto done;
+    if (shape_only_in) { /* inference only: dtype and shape */
+        for (int o = 0; o < n_out; o++) {
+            outs[o] = s->shape[n_in + o];
+            outs[o].data = NULL;
+            if (outs[o].ndim < 0) *skipped = 1;
+        }
+        goto done;
+    }
     size_t total = 0;
     for (int o = 0; o < n_out; o++) {
         size_t nb = nne_tensor_nbytes(&s->shape[n_in + o]);

@@ -1,0 +1,106 @@
+/*
+ * pass_patterns.c - decomposed subgraphs recognised as the one op they
+ * compute (level all):
+ *
+ *   GELU, erf form (as PyTorch exports nn.GELU()):
+ *       x * (1 + Erf(x / sqrt 2)) * 0.5    (x / sqrt 2 also as x * (1/sqrt 2),
+ *       the 0.5 also applied to x first)   -> Gelu(x)
+ *
+ * The op is ONNX Gelu when the model's opset has it (20), else ONNX
+ * Runtime's com.microsoft Gelu (the same function; nnedge implements both).
+ * Every intermediate value must be read by the pattern alone. Constants are
+ * matched with a relative tolerance of 1e-4 (exporters write sqrt 2 rounded
+ * to float).
+ */
+#include "ir/passes.h"
+#include "core/core.h"
+
+#include <math.h>
+#include <string.h>
+
+static int is_op(const nne_node *n, const char *type) {
+    return !n->dead && (!n->domain[0] || !strcmp(n->domain, "ai.onnx")) && !strcmp(n->op_type, type);
+}
+
+static int sole_reader(const nne_graph *g, const nne_graph_uses *u, int v) {
+    if (v < 0 || g->values[v].is_output || nne_uses_count(u, v) != 1) return -1;
+    nne_use use = u->use[u->start[v]];
+    if (use.slot < 0 || g->nodes[use.node].dead) return -1;
+    return use.node;
+}
+
+/* Binary node n reads v and a float scalar constant close to want: 1. */
+static int with_scalar(nne_pass_ctx *ctx, const nne_graph *g, const nne_node *n, int v, double want, int *other) {
+    if (n->n_in != 2 || n->n_out != 1) return 0;
+    int c = n->in[0] == v ? n->in[1] : n->in[1] == v ? n->in[0] : -2;
+    if (c == -2) return 0;
+    int64_t ne = 0;
+    const float *p = nne_pass_const_f32(ctx, g, c, &ne);
+    if (other) *other = c;
+    return p && ne == 1 && fabs(p[0] - want) <= 1e-4 * fabs(want);
+}
+
+/* The other input of binary node n (which reads v). */
+static int other_in(const nne_node *n, int v) { return n->in[0] == v ? n->in[1] : n->in[0]; }
+
+static nne_status gelu_erf(nne_pass_ctx *ctx, nne_graph *g, const nne_graph_uses *u, int ei, nne_pass_stats *st) {
+    const nne_node *e = &g->nodes[ei];
+    if (e->n_in != 1 || e->n_out != 1 || e->in[0] < 0) return NNE_OK;
+    int a = e->in[0];
+    const nne_value *av = &g->values[a];
+    if (av->kind != NNE_VAL_NODE || sole_reader(g, u, a) != ei) return NNE_OK;
+    int di = av->producer;
+    const nne_node *d = &g->nodes[di];
+    int x;
+    if (is_op(d, "Div") && d->n_in == 2 && with_scalar(ctx, g, d, d->in[0], M_SQRT2, NULL) && d->in[1] != d->in[0])
+        x = d->in[0];
+    else if (is_op(d, "Mul") && d->n_in == 2 &&
+             (with_scalar(ctx, g, d, d->in[0], M_SQRT1_2, NULL) || with_scalar(ctx, g, d, d->in[1], M_SQRT1_2, NULL)))
+        x = nne_pass_const_f32(ctx, g, d->in[0], NULL) ? d->in[1] : d->in[0];
+    else
+        return NNE_OK;
+    int ai = sole_reader(g, u, e->out[0]);
+    if (ai < 0 || !is_op(&g->nodes[ai], "Add") || !with_scalar(ctx, g, &g->nodes[ai], e->out[0], 1.0, NULL))
+        return NNE_OK;
+    int c1 = g->nodes[ai].out[0];
+    int m1 = sole_reader(g, u, c1);
+    if (m1 < 0 || !is_op(&g->nodes[m1], "Mul") || g->nodes[m1].n_in != 2) return NNE_OK;
+    int other = other_in(&g->nodes[m1], c1);
+    int gone[4] = {di, ei, ai, -1}, last;
+    if (other == x) { /* (x * (1 + erf)) * 0.5 */
+        int m2 = sole_reader(g, u, g->nodes[m1].out[0]);
+        if (m2 < 0 || !is_op(&g->nodes[m2], "Mul") || !with_scalar(ctx, g, &g->nodes[m2], g->nodes[m1].out[0], 0.5, NULL))
+            return NNE_OK;
+        gone[3] = m1;
+        last = m2;
+    } else { /* (x * 0.5) * (1 + erf) */
+        const nne_value *hv = other >= 0 ? &g->values[other] : NULL;
+        if (!hv || hv->kind != NNE_VAL_NODE || sole_reader(g, u, other) != m1) return NNE_OK;
+        int hi = hv->producer;
+        if (!is_op(&g->nodes[hi], "Mul") || !with_scalar(ctx, g, &g->nodes[hi], x, 0.5, NULL)) return NNE_OK;
+        gone[3] = hi;
+        last = m1;
+    }
+    int onnx = ctx->m && nne_model_opset_for(ctx->m, "") >= 20;
+    nne_node *l = &g->nodes[last];
+    for (int k = 0; k < l->n_attr; k++) nne_attr_free(&l->attrs[k]);
+    l->n_attr = 0;
+    l->in[0] = x;
+    l->n_in = 1;
+    NNE_TRY(nne_pass_set_op(ctx, g, last, "Gelu", onnx ? "" : "com.microsoft", onnx ? g->nodes[last].opset : 1));
+    for (int k = 0; k < 4; k++) nne_graph_remove_node(g, gone[k]);
+    st->removed += 4;
+    st->folded++;
+    return NNE_OK;
+}
+
+nne_status nne_pass_patterns(nne_pass_ctx *ctx, nne_graph *g, nne_pass_stats *st) {
+    nne_graph_uses u = {0};
+    NNE_TRY(nne_graph_uses_build(g, &u));
+    nne_status rc = NNE_OK;
+    int n = g->n_nodes;
+    for (int i = 0; i < n && rc == NNE_OK; i++)
+        if (is_op(&g->nodes[i], "Erf")) rc = gelu_erf(ctx, g, &u, i, st);
+    nne_graph_uses_free(&u);
+    return rc;
+}
