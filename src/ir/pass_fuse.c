@@ -9,8 +9,9 @@
  *   ... + activation                    -> `activation` of the fused node
  *
  * Activations: Relu, Clip (constant bounds), LeakyRelu, Sigmoid, Tanh,
- * HardSigmoid, HardSwish, Gelu (erf or tanh), Swish with alpha 1, and SiLU
- * written as x * Sigmoid(x). The order is bias, residual, activation (ONNX
+ * HardSigmoid, HardSwish, Gelu (erf or tanh), Swish with alpha 1, SiLU
+ * written as x * Sigmoid(x) and HardSwish as x * HardSigmoid(x) (alpha 1/6,
+ * beta 1/2). The order is bias, residual, activation (ONNX
  * Runtime's FusedConv). The result is com.microsoft FusedConv / FusedGemm
  * when ONNX Runtime implements the activation, ai.nnedge otherwise
  * (src/ops/nn_fused.c). Only float values whose shapes are known statically
@@ -24,6 +25,7 @@
 #include "kernels/epilogue.h"
 
 #include <float.h>
+#include <math.h>
 #include <string.h>
 
 enum { FK_CONV = 0, FK_GEMM, FK_MATMUL };
@@ -157,7 +159,7 @@ static void plan_fusion(nne_pass_ctx *ctx, const nne_graph *g, const nne_graph_u
                 nne_use a = u->use[u->start[fp->out]], b = u->use[u->start[fp->out] + 1];
                 if (a.slot < 0 || b.slot < 0) return;
                 const nne_node *na = &g->nodes[a.node], *nb = &g->nodes[b.node];
-                if (is_op(nb, "Sigmoid")) {
+                if (is_op(nb, "Sigmoid") || is_op(nb, "HardSigmoid")) {
                     const nne_node *t = na;
                     na = nb;
                     nb = t;
@@ -165,11 +167,17 @@ static void plan_fusion(nne_pass_ctx *ctx, const nne_graph *g, const nne_graph_u
                     a.node = b.node;
                     b.node = tn;
                 }
-                if (!is_op(na, "Sigmoid") || !is_op(nb, "Mul") || na->n_out != 1 || nb->n_in != 2) return;
+                int gate = is_op(na, "Sigmoid") ? NNE_ACT_SILU : NNE_ACT_NONE;
+                if (is_op(na, "HardSigmoid") && fabsf(attr_f(na, "alpha", 0.2f) - 1.0f / 6.0f) < 1e-6f &&
+                    attr_f(na, "beta", 0.5f) == 0.5f)
+                    gate = NNE_ACT_HARDSWISH; /* x * HardSigmoid(x) with alpha 1/6, beta 1/2 */
+                if (gate == NNE_ACT_NONE || !is_op(nb, "Mul") || na->n_out != 1 || nb->n_in != 2 ||
+                    na->in[0] != fp->out)
+                    return;
                 int s = na->out[0];
                 int other = nb->in[0] == fp->out ? nb->in[1] : nb->in[0];
                 if (other != s || sole_reader(g, u, s) != b.node) return;
-                fp->act = NNE_ACT_SILU;
+                fp->act = gate;
                 fp->gone[fp->n_gone++] = a.node;
                 fp->gone[fp->n_gone++] = b.node;
                 fp->out = nb->out[0];

@@ -6,7 +6,11 @@
  *       x * (1 + Erf(x / sqrt 2)) * 0.5    (x / sqrt 2 also as x * (1/sqrt 2),
  *       the 0.5 also applied to x first)   -> Gelu(x)
  *
- * The op is ONNX Gelu when the model's opset has it (20), else ONNX
+ *   HardSwish (as PaddlePaddle exports it):
+ *       x * Clip(x + 3, 0, 6) / 6          -> HardSwish(x) (opset 14 on),
+ *                                             else x * HardSigmoid(x)
+ *
+ * The GELU op is ONNX Gelu when the model's opset has it (20), else ONNX
  * Runtime's com.microsoft Gelu (the same function; nnedge implements both).
  * Every intermediate value must be read by the pattern alone. Constants are
  * matched with a relative tolerance of 1e-4 (exporters write sqrt 2 rounded
@@ -94,6 +98,78 @@ static nne_status gelu_erf(nne_pass_ctx *ctx, nne_graph *g, const nne_graph_uses
     return NNE_OK;
 }
 
+/* Clip node c bounds its input to [lo, hi] (attributes before opset 11,
+ * constant inputs after): 1. */
+static int clip_bounds(nne_pass_ctx *ctx, const nne_graph *g, const nne_node *c, double lo, double hi) {
+    if (c->opset < 11) {
+        const nne_attr *a = nne_node_attr(c, "min"), *b = nne_node_attr(c, "max");
+        return a && b && a->type == NNE_ATTR_FLOAT && b->type == NNE_ATTR_FLOAT && a->f == lo && b->f == hi;
+    }
+    int64_t n1 = 0, n2 = 0;
+    const float *p1 = c->n_in > 1 ? nne_pass_const_f32(ctx, g, c->in[1], &n1) : NULL;
+    const float *p2 = c->n_in > 2 ? nne_pass_const_f32(ctx, g, c->in[2], &n2) : NULL;
+    return p1 && p2 && n1 == 1 && n2 == 1 && p1[0] == lo && p2[0] == hi;
+}
+
+/* HardSwish written out: x * Clip(x + 3, 0, 6) / 6 (the division also as
+ * * (1/6)) -> HardSwish(x) from opset 14, else x * HardSigmoid(x) with
+ * alpha 1/6, beta 1/2 (two ONNX ops every runtime has, which the epilogue
+ * fusion takes as one HardSwish activation). Starts at the Clip. */
+static nne_status hardswish(nne_pass_ctx *ctx, nne_graph *g, const nne_graph_uses *u, int ci, nne_pass_stats *st) {
+    const nne_node *c = &g->nodes[ci];
+    if (c->n_in < 1 || c->n_out != 1 || c->in[0] < 0 || !clip_bounds(ctx, g, c, 0.0, 6.0)) return NNE_OK;
+    int a = c->in[0];
+    const nne_value *av = &g->values[a];
+    if (av->kind != NNE_VAL_NODE || sole_reader(g, u, a) != ci) return NNE_OK;
+    int ai = av->producer;
+    const nne_node *an = &g->nodes[ai];
+    int three = -1;
+    if (!is_op(an, "Add") || an->n_in != 2) return NNE_OK;
+    int x = nne_pass_const_f32(ctx, g, an->in[0], NULL) ? an->in[1] : an->in[0];
+    if (x < 0 || !with_scalar(ctx, g, an, x, 3.0, &three)) return NNE_OK;
+    int mi = sole_reader(g, u, c->out[0]);
+    if (mi < 0 || !is_op(&g->nodes[mi], "Mul") || g->nodes[mi].n_in != 2 || other_in(&g->nodes[mi], c->out[0]) != x)
+        return NNE_OK;
+    int di = sole_reader(g, u, g->nodes[mi].out[0]);
+    if (di < 0) return NNE_OK;
+    const nne_node *d = &g->nodes[di];
+    int m_out = g->nodes[mi].out[0];
+    if (!((is_op(d, "Div") && d->in[0] == m_out && with_scalar(ctx, g, d, m_out, 6.0, NULL)) ||
+          (is_op(d, "Mul") && with_scalar(ctx, g, d, m_out, 1.0 / 6.0, NULL))))
+        return NNE_OK;
+    int onnx = ctx->m && nne_model_opset_for(ctx->m, "") >= 14;
+    nne_node *l = &g->nodes[di];
+    for (int k = 0; k < l->n_attr; k++) nne_attr_free(&l->attrs[k]);
+    l->n_attr = 0;
+    if (onnx) { /* HardSwish(x) at the Div; Add, Clip, Mul go */
+        l->in[0] = x;
+        l->n_in = 1;
+        NNE_TRY(nne_pass_set_op(ctx, g, di, "HardSwish", "", g->nodes[di].opset));
+        nne_graph_remove_node(g, ai);
+        nne_graph_remove_node(g, ci);
+        nne_graph_remove_node(g, mi);
+        st->removed += 3;
+    } else { /* the Clip becomes HardSigmoid(x), the Div Mul(x, it); Add and Mul go */
+        nne_node *cn = &g->nodes[ci];
+        for (int k = 0; k < cn->n_attr; k++) nne_attr_free(&cn->attrs[k]);
+        cn->n_attr = 0;
+        cn->in[0] = x;
+        cn->n_in = 1;
+        NNE_TRY(nne_pass_set_op(ctx, g, ci, "HardSigmoid", "", g->nodes[ci].opset));
+        NNE_TRY(nne_node_set_attr_float(g, ci, "alpha", 1.0f / 6.0f));
+        NNE_TRY(nne_node_set_attr_float(g, ci, "beta", 0.5f));
+        l = &g->nodes[di];
+        l->in[0] = x;
+        l->in[1] = g->nodes[ci].out[0];
+        NNE_TRY(nne_pass_set_op(ctx, g, di, "Mul", "", g->nodes[di].opset));
+        nne_graph_remove_node(g, ai);
+        nne_graph_remove_node(g, mi);
+        st->removed += 2;
+    }
+    st->folded++;
+    return NNE_OK;
+}
+
 nne_status nne_pass_patterns(nne_pass_ctx *ctx, nne_graph *g, nne_pass_stats *st) {
     nne_graph_uses u = {0};
     NNE_TRY(nne_graph_uses_build(g, &u));
@@ -101,6 +177,7 @@ nne_status nne_pass_patterns(nne_pass_ctx *ctx, nne_graph *g, nne_pass_stats *st
     int n = g->n_nodes;
     for (int i = 0; i < n && rc == NNE_OK; i++)
         if (is_op(&g->nodes[i], "Erf")) rc = gelu_erf(ctx, g, &u, i, st);
+        else if (is_op(&g->nodes[i], "Clip")) rc = hardswish(ctx, g, &u, i, st);
     nne_graph_uses_free(&u);
     return rc;
 }
