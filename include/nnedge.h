@@ -434,6 +434,17 @@ NNE_API size_t nne_session_arena_bytes(const nne_session *s);
  * counted). 0 before prepare. */
 NNE_API int64_t nne_session_macs(const nne_session *s);
 
+/* Lower bound of the arena of any placement of the planned buffers: the
+ * most activation bytes alive at one node (0 before prepare). The arena is
+ * at least this; nnedge bench prints both. */
+NNE_API size_t nne_session_arena_bound_bytes(const nne_session *s);
+/* Nodes of the prepared top-level graph, in execution order: the order in
+ * which the observer is called (0 before prepare). */
+NNE_API int32_t nne_session_num_nodes(const nne_session *s);
+/* Multiply-accumulates of node i of one run (0 for nodes without any,
+ * folded ones and those shaped at run time; -1 when i is out of range). */
+NNE_API int64_t nne_session_node_macs(const nne_session *s, int32_t i);
+
 /* ------------------------------------------------ plans and contexts -- */
 
 /*
@@ -476,6 +487,8 @@ NNE_API void nne_plan_destroy(nne_plan *p);
 NNE_API size_t nne_plan_arena_bytes(const nne_plan *p);
 /* Multiply-accumulates of one run (see nne_session_macs). */
 NNE_API int64_t nne_plan_macs(const nne_plan *p);
+/* See nne_session_arena_bound_bytes. */
+NNE_API size_t nne_plan_arena_bound_bytes(const nne_plan *p);
 
 /* Create an execution context on a plan (allocates its arena and scratch).
  * The plan must outlive it. Thread-safe. */
