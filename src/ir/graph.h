@@ -184,6 +184,10 @@ typedef struct nne_mapping {
 /* Copy the misaligned weights (init_src) into aligned memory, once; safe to
  * call from several threads. Sessions call it on create. */
 nne_status nne_model_weights_ready(const nne_model *m);
+/* The whole pages of [p, p + n) leave the resident set when they lie in one
+ * of m's read-only file mappings (read again from the file if touched);
+ * nothing otherwise. For weights that were copied or folded away. */
+void nne_model_drop_pages(const nne_model *m, const void *p, size_t n);
 /* Bytes of an initializer wherever they lie (init.data or init_src). */
 static inline const void *nne_value_init_bytes(const nne_value *v) {
     const void *d = __atomic_load_n(&v->init.data, __ATOMIC_ACQUIRE);

@@ -123,6 +123,10 @@ nne_status nne_pass_set_attr_floats(nne_graph *g, int ni, const char *name, int 
     return NNE_OK;
 }
 
+void nne_pass_drop_pages(nne_pass_ctx *ctx, const nne_value *v) {
+    if (v->init_borrowed && v->init.data) nne_model_drop_pages(ctx->m, v->init.data, nne_tensor_nbytes(&v->init));
+}
+
 const float *nne_pass_const_f32(nne_pass_ctx *ctx, const nne_graph *g, int v, int64_t *numel) {
     const nne_tensor *t = v >= 0 ? nne_graph_const_value(g, v, ctx->m ? ctx->m->ir_version : 13) : NULL;
     if (!t || t->dtype != NNE_DTYPE_FLOAT || (!t->data && nne_tensor_numel(t) > 0)) return NULL;

@@ -11,8 +11,9 @@
  *       for a constant c that varies at most along the channel axis.
  *
  * Everything must be a float32 constant; the Conv's output must be read by
- * the folded node alone (and be no graph output). The folded weights are new
- * initializers: weights shared with other nodes stay as they were.
+ * the folded node alone (and be no graph output). Weights read by this node
+ * alone and held in memory are scaled in place; otherwise (shared, or in a
+ * mapped file) the folded weights are a new initializer and the others stay.
  * Arithmetic is done in double and rounded once, so the folded network
  * matches the original within float rounding.
  */
@@ -65,8 +66,8 @@ static void set_attr_f(nne_node *n, const char *name, float v) {
  * NULL (1). Returns 1 when done, 0 when the producer's inputs do not allow
  * it, with the graph unchanged.
  */
-static nne_status fold_affine(nne_pass_ctx *ctx, nne_graph *g, int pi, int fi, const double *mul, const double *add,
-                              int64_t nch, int *done) {
+static nne_status fold_affine(nne_pass_ctx *ctx, nne_graph *g, const nne_graph_uses *u, int pi, int fi,
+                              const double *mul, const double *add, int64_t nch, int *done) {
     nne_node *p = &g->nodes[pi];
     *done = 0;
     int conv = is_op(p, "Conv");
@@ -88,14 +89,21 @@ static nne_status fold_affine(nne_pass_ctx *ctx, nne_graph *g, int pi, int fi, c
                    (nne_tensor_numel(B) == nch && B->ndim >= 1 && B->dims[B->ndim - 1] == nch)))
             return NNE_OK;
     }
-    nne_tensor w2, b2;
-    NNE_TRY(new_like(W, W->ndim, W->dims, &w2));
+    /* W read by this node alone and held in memory the graph owns (not a
+     * mapped file): scaled where it is, so folding allocates no second copy
+     * of the weights (which would count toward the peak RSS) */
+    int wv0 = p->in[1];
+    nne_value *wval = &g->values[wv0];
+    int in_place = mul && wval->kind == NNE_VAL_CONST && !wval->init_borrowed && wval->init.data &&
+                   wv0 < u->n_values && nne_uses_count(u, wv0) == 1 && !wval->is_output;
+    nne_tensor w2 = {0}, b2;
+    if (!in_place) NNE_TRY(new_like(W, W->ndim, W->dims, &w2));
     int64_t one = nch;
     if (new_like(NULL, 1, &one, &b2) != NNE_OK) {
         nne_aligned_free(w2.data);
         return NNE_ERR_OUT_OF_MEMORY;
     }
-    float *w = w2.data, *b = b2.data;
+    float *w = in_place ? wval->init.data : w2.data, *b = b2.data;
     const float *b0 = B ? B->data : NULL;
     int64_t per = nne_tensor_numel(W) / (nch ? nch : 1);
     for (int64_t c = 0; c < nch; c++) {
@@ -111,12 +119,13 @@ static nne_status fold_affine(nne_pass_ctx *ctx, nne_graph *g, int pi, int fi, c
         }
     }
     char base[160];
-    int wv = -1, bv = -1;
+    int wv = wv0, bv = -1;
     snprintf(base, sizeof base, "%s_folded", g->values[p->in[1]].name);
-    NNE_TRY(nne_pass_add_const(g, base, &w2, &wv));
+    if (!in_place) NNE_TRY(nne_pass_add_const(g, base, &w2, &wv));
     snprintf(base, sizeof base, "%s_folded_bias", g->values[p->in[1]].name);
     NNE_TRY(nne_pass_add_const(g, base, &b2, &bv));
     p = &g->nodes[pi];
+    if (!in_place) nne_pass_drop_pages(ctx, &g->values[p->in[1]]);
     p->in[1] = wv;
     if (p->n_in > 2) p->in[2] = bv;
     else NNE_TRY(nne_node_add_input(g, pi, bv));
@@ -169,7 +178,7 @@ nne_status nne_pass_bn_fold(nne_pass_ctx *ctx, nne_graph *g, nne_pass_stats *st)
             add[c] = (double)bi[c] - (double)mean[c] * mul[c];
         }
         int done = 0;
-        rc = fold_affine(ctx, g, i, r, mul, add, nch, &done);
+        rc = fold_affine(ctx, g, &u, i, r, mul, add, nch, &done);
         if (done) st->removed++, st->folded++;
     }
     nne_free(mul);
@@ -225,7 +234,7 @@ nne_status nne_pass_conv_scale(nne_pass_ctx *ctx, nne_graph *g, nne_pass_stats *
             add[k] = is_mul ? 0.0 : x;
         }
         int done = 0;
-        rc = fold_affine(ctx, g, i, r, is_mul ? mul : NULL, add, nch, &done);
+        rc = fold_affine(ctx, g, &u, i, r, is_mul ? mul : NULL, add, nch, &done);
         if (done) st->removed++, st->folded++;
     }
     nne_free(mul);

@@ -69,6 +69,10 @@ nne_status nne_pass_set_op(nne_pass_ctx *ctx, nne_graph *g, int ni, const char *
 /* Node ni now makes value `to` in place of its output slot o (the old
  * output value is left unused, to be dropped by compaction). */
 void nne_pass_move_output(nne_graph *g, int ni, int o, int to);
+/* A folded-away initializer of a mapped model file: its pages leave the
+ * resident set (folding copies weights; without this both copies would
+ * count toward the peak RSS). No effect on weights in memory. */
+void nne_pass_drop_pages(nne_pass_ctx *ctx, const nne_value *v);
 /* A list-of-floats attribute on node ni. */
 nne_status nne_pass_set_attr_floats(nne_graph *g, int ni, const char *name, int n, const float *v);
 /* Float data of a constant value (NULL unless a float32 constant). */
