@@ -6,6 +6,10 @@
  *       x * (1 + Erf(x / sqrt 2)) * 0.5    (x / sqrt 2 also as x * (1/sqrt 2),
  *       the 0.5 also applied to x first)   -> Gelu(x)
  *
+ *   LayerNormalization over the last axis, from opset 17:
+ *       (x - mean(x)) / Sqrt(mean((x - mean(x))^2) + eps) * gamma + beta
+ *                                          -> LayerNormalization(x, gamma, beta)
+ *
  *   HardSwish (as PaddlePaddle exports it):
  *       x * Clip(x + 3, 0, 6) / 6          -> HardSwish(x) (opset 14 on),
  *                                             else x * HardSigmoid(x)
@@ -170,14 +174,103 @@ static nne_status hardswish(nne_pass_ctx *ctx, nne_graph *g, const nne_graph_use
     return NNE_OK;
 }
 
+/* ReduceMean over the last axis only, keeping dims (axes as attribute
+ * before opset 18, as a constant input from 18). */
+static int mean_last(nne_pass_ctx *ctx, const nne_graph *g, const nne_node *n) {
+    if (!is_op(n, "ReduceMean") || n->n_out != 1 || n->n_in < 1) return 0;
+    const nne_attr *kd = nne_node_attr(n, "keepdims");
+    if (kd && (kd->type != NNE_ATTR_INT || kd->i != 1)) return 0;
+    if (n->opset < 18) {
+        const nne_attr *ax = nne_node_attr(n, "axes");
+        return n->n_in == 1 && ax && ax->type == NNE_ATTR_INTS && ax->n == 1 && ax->ints[0] == -1;
+    }
+    const nne_tensor *t = n->n_in >= 2 ? nne_graph_const_value(g, n->in[1], ctx->m ? ctx->m->ir_version : 13) : NULL;
+    return t && t->dtype == NNE_DTYPE_INT64 && nne_tensor_numel(t) == 1 && t->data &&
+           ((const int64_t *)t->data)[0] == -1;
+}
+
+/* LayerNormalization written out (from opset 17, where ONNX has the op):
+ *   d = x - ReduceMean(x); v = ReduceMean(d^2) (Pow(d, 2) or d * d);
+ *   y = d / Sqrt(v + eps) * gamma [+ beta]    -> LayerNormalization(x, gamma, beta)
+ * over the last axis. Starts at the first ReduceMean. */
+static nne_status layernorm(nne_pass_ctx *ctx, nne_graph *g, const nne_graph_uses *u, int ri, nne_pass_stats *st) {
+    const nne_node *r1 = &g->nodes[ri];
+    if (!mean_last(ctx, g, r1)) return NNE_OK;
+    int x = r1->in[0], mu = r1->out[0];
+    int si = sole_reader(g, u, mu);
+    if (si < 0 || !is_op(&g->nodes[si], "Sub") || g->nodes[si].n_in != 2 || g->nodes[si].in[0] != x ||
+        g->nodes[si].in[1] != mu)
+        return NNE_OK;
+    int d = g->nodes[si].out[0];
+    if (g->values[d].is_output || nne_uses_count(u, d) != 2) return NNE_OK;
+    int pi = -1, di = -1;
+    for (int k = u->start[d]; k < u->start[d + 1]; k++) {
+        nne_use use = u->use[k];
+        if (use.slot < 0) return NNE_OK;
+        const nne_node *n = &g->nodes[use.node];
+        if (is_op(n, "Div") && n->n_in == 2 && n->in[0] == d) di = use.node;
+        else if ((is_op(n, "Pow") && n->n_in == 2 && n->in[0] == d && with_scalar(ctx, g, n, d, 2.0, NULL)) ||
+                 (is_op(n, "Mul") && n->n_in == 2 && n->in[0] == d && n->in[1] == d))
+            pi = use.node;
+    }
+    if (pi < 0 || di < 0) return NNE_OK;
+    int r2 = sole_reader(g, u, g->nodes[pi].out[0]);
+    if (r2 < 0 || !mean_last(ctx, g, &g->nodes[r2])) return NNE_OK;
+    int ai = sole_reader(g, u, g->nodes[r2].out[0]);
+    int eps_v = -1;
+    if (ai < 0 || !is_op(&g->nodes[ai], "Add") || g->nodes[ai].n_in != 2) return NNE_OK;
+    eps_v = other_in(&g->nodes[ai], g->nodes[r2].out[0]);
+    int64_t ne = 0;
+    const float *eps = nne_pass_const_f32(ctx, g, eps_v, &ne);
+    if (!eps || ne != 1 || !(eps[0] > 0.0f)) return NNE_OK;
+    int qi = sole_reader(g, u, g->nodes[ai].out[0]);
+    if (qi < 0 || !is_op(&g->nodes[qi], "Sqrt") || sole_reader(g, u, g->nodes[qi].out[0]) != di) return NNE_OK;
+    if (g->nodes[di].in[1] != g->nodes[qi].out[0]) return NNE_OK;
+    int mi = sole_reader(g, u, g->nodes[di].out[0]);
+    if (mi < 0 || !is_op(&g->nodes[mi], "Mul") || g->nodes[mi].n_in != 2) return NNE_OK;
+    int gamma = other_in(&g->nodes[mi], g->nodes[di].out[0]);
+    const nne_tensor *gt = nne_graph_const_value(g, gamma, ctx->m ? ctx->m->ir_version : 13);
+    if (!gt || gt->dtype != NNE_DTYPE_FLOAT || gt->ndim != 1) return NNE_OK;
+    int last = mi, beta = -1;
+    int bi = sole_reader(g, u, g->nodes[mi].out[0]);
+    if (bi >= 0 && is_op(&g->nodes[bi], "Add") && g->nodes[bi].n_in == 2) {
+        int b = other_in(&g->nodes[bi], g->nodes[mi].out[0]);
+        const nne_tensor *bt = nne_graph_const_value(g, b, ctx->m ? ctx->m->ir_version : 13);
+        if (bt && bt->dtype == NNE_DTYPE_FLOAT && bt->ndim == 1 && bt->dims[0] == gt->dims[0]) {
+            beta = b;
+            last = bi;
+        }
+    }
+    float e = eps[0];
+    nne_node *l = &g->nodes[last];
+    for (int k = 0; k < l->n_attr; k++) nne_attr_free(&l->attrs[k]);
+    l->n_attr = 0;
+    l->in[0] = x;
+    l->in[1] = gamma;
+    l->n_in = 2;
+    if (beta >= 0) NNE_TRY(nne_node_add_input(g, last, beta));
+    NNE_TRY(nne_pass_set_op(ctx, g, last, "LayerNormalization", "", g->nodes[last].opset));
+    NNE_TRY(nne_node_set_attr_int(g, last, "axis", -1));
+    NNE_TRY(nne_node_set_attr_float(g, last, "epsilon", e));
+    int gone[8] = {ri, si, pi, r2, ai, qi, di, mi};
+    int n_gone = last == mi ? 7 : 8;
+    for (int k = 0; k < n_gone; k++) nne_graph_remove_node(g, gone[k]);
+    st->removed += n_gone;
+    st->folded++;
+    return NNE_OK;
+}
+
 nne_status nne_pass_patterns(nne_pass_ctx *ctx, nne_graph *g, nne_pass_stats *st) {
     nne_graph_uses u = {0};
     NNE_TRY(nne_graph_uses_build(g, &u));
     nne_status rc = NNE_OK;
     int n = g->n_nodes;
+    int64_t opset = ctx->m ? nne_model_opset_for(ctx->m, "") : 0;
     for (int i = 0; i < n && rc == NNE_OK; i++)
         if (is_op(&g->nodes[i], "Erf")) rc = gelu_erf(ctx, g, &u, i, st);
         else if (is_op(&g->nodes[i], "Clip")) rc = hardswish(ctx, g, &u, i, st);
+        else if (opset >= 17 && is_op(&g->nodes[i], "ReduceMean") && !g->nodes[i].dead)
+            rc = layernorm(ctx, g, &u, i, st);
     nne_graph_uses_free(&u);
     return rc;
 }

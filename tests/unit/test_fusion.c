@@ -441,11 +441,33 @@ static void test_chains(void) {
 /* x * (1 + Erf(x / sqrt 2)) * 0.5 (variant 0) or (x * 0.5) * (1 + Erf(x * 1/sqrt 2)) (1);
  * x * Clip(x + 3, 0, 6) / 6 (2) */
 static nne_model *build_pattern(void) {
-    nne_model *m = fmodel(g_variant == 2 ? 11 : 13);
+    nne_model *m = fmodel(g_variant == 2 ? 11 : g_variant == 3 ? 17 : 13);
     nne_graph *g = m->graph;
     int64_t xd[2] = {3, 5};
-    int x = in_nd(g, "x", 2, xd), y;
-    if (g_variant < 2) {
+    int x = in_nd(g, "x", 2, xd), y, ni;
+    if (g_variant == 3) { /* LayerNormalization written out, as PaddlePaddle exports it */
+        int64_t ax[1] = {-1}, cd[1] = {5};
+        int one[1] = {x};
+        int mu = op(g, "ReduceMean", "mu", 1, one, &ni);
+        nne_node_set_attr_ints(g, ni, "axes", 1, ax);
+        int sb[2] = {x, mu};
+        int d = op(g, "Sub", "d", 2, sb, NULL);
+        int pw[2] = {d, scalar(g, "two", 2)};
+        int p = op(g, "Pow", "p", 2, pw, NULL);
+        one[0] = p;
+        int v = op(g, "ReduceMean", "v", 1, one, &ni);
+        nne_node_set_attr_ints(g, ni, "axes", 1, ax);
+        int ad[2] = {v, scalar(g, "eps", 1e-5f)};
+        int ve = op(g, "Add", "ve", 2, ad, NULL);
+        one[0] = ve;
+        int sq = op(g, "Sqrt", "sq", 1, one, NULL);
+        int dv[2] = {d, sq};
+        int nn = op(g, "Div", "nn", 2, dv, NULL);
+        int mg[2] = {nn, w_nd(g, "gamma", 1, cd, 0.5f, 1)};
+        int a = op(g, "Mul", "a", 2, mg, NULL);
+        int ab[2] = {a, w_nd(g, "beta", 1, cd, 0.5f, 0)};
+        y = op(g, "Add", "y", 2, ab, NULL);
+    } else if (g_variant < 2) {
         int d[2] = {x, scalar(g, "k", g_variant ? 0.70710678f : 1.41421356f)};
         int a = op(g, g_variant ? "Mul" : "Div", "a", 2, d, NULL);
         int one[1] = {a};
@@ -479,11 +501,13 @@ static nne_model *build_pattern(void) {
 }
 
 static void test_patterns(void) {
-    for (g_variant = 0; g_variant < 3; g_variant++) {
-        nne_model *m = same_result(build_pattern, NNE_OPT_ALL, 15, 1e-6);
+    for (g_variant = 0; g_variant < 4; g_variant++) {
+        nne_model *m = same_result(build_pattern, NNE_OPT_ALL, 15, 1e-5);
         const nne_graph *g = m->graph;
         if (g_variant < 2) CHECK(g->n_nodes == 1 && count_op(g, "com.microsoft", "Gelu") == 1);
-        else CHECK(g->n_nodes == 2 && count_op(g, "", "HardSigmoid") == 1 && count_op(g, "", "Mul") == 1);
+        else if (g_variant == 2)
+            CHECK(g->n_nodes == 2 && count_op(g, "", "HardSigmoid") == 1 && count_op(g, "", "Mul") == 1);
+        else CHECK(g->n_nodes == 1 && count_op(g, "", "LayerNormalization") == 1);
         nne_model_destroy(m);
     }
 }
