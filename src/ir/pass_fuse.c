@@ -108,6 +108,7 @@ static int activation_of(nne_pass_ctx *ctx, const nne_graph *g, const nne_node *
         } else if (!scalar_in(ctx, g, m, 1, &lo) || !scalar_in(ctx, g, m, 2, &hi)) {
             return -1;
         }
+        if (!(lo <= hi)) return -1; /* min > max (or NaN): left to Clip's own rule */
         *alpha = lo;
         *beta = hi;
         return NNE_ACT_CLIP;

@@ -123,13 +123,30 @@ nne_status nne_pass_shape_folding(nne_pass_ctx *ctx, nne_graph *g, nne_pass_stat
     if (g->parent) return NNE_OK;
     nne_shapes sh;
     NNE_TRY(nne_shapes_infer(ctx, g, &sh));
+    /* Values an If/Loop/Scan input is computed from stay as they are: a
+     * constant If condition lets a runtime inline one branch and check it
+     * more strictly than a branch taken at run time (ONNX Runtime then
+     * refuses models it runs as written). Marked backwards from those inputs. */
+    uint8_t *cone = nne_calloc((size_t)g->n_values + 1, 1);
+    if (!cone) {
+        nne_shapes_free(&sh);
+        return nne_error(NNE_ERR_OUT_OF_MEMORY, "optimize: out of memory");
+    }
+    for (int i = g->n_nodes - 1; i >= 0; i--) {
+        const nne_node *n = &g->nodes[i];
+        if (n->dead) continue;
+        int mark = n->op && (n->op->flags & NNE_OPF_SUBGRAPH);
+        for (int o = 0; o < n->n_out && !mark; o++) mark = n->out[o] >= 0 && cone[n->out[o]];
+        for (int k = 0; mark && k < n->n_in; k++)
+            if (n->in[k] >= 0) cone[n->in[k]] = 1;
+    }
     for (int i = 0; i < g->n_nodes; i++) {
         nne_node *n = &g->nodes[i];
         if (n->dead || n->n_out < 1) continue;
         int all = 1;
         for (int o = 0; o < n->n_out; o++) {
             int v = n->out[o];
-            all &= v >= 0 && sh.known[v] == 2 && sh.owned[v] && !g->values[v].is_output;
+            all &= v >= 0 && sh.known[v] == 2 && sh.owned[v] && !g->values[v].is_output && !cone[v];
         }
         if (!all) continue;
         int n_out = n->n_out, outs[16];
@@ -154,6 +171,7 @@ nne_status nne_pass_shape_folding(nne_pass_ctx *ctx, nne_graph *g, nne_pass_stat
         st->removed++;
         st->folded++;
     }
+    nne_free(cone);
     nne_shapes_free(&sh);
     return NNE_OK;
 }
