@@ -94,6 +94,8 @@ static int activation_of(nne_pass_ctx *ctx, const nne_graph *g, const nne_node *
         return attr_f(m, "alpha", 1.0f) == 1.0f ? NNE_ACT_SILU : -1;
     }
     if (!m->dead && !strcmp(m->domain, "com.microsoft") && !strcmp(m->op_type, "Gelu")) return NNE_ACT_GELU;
+    if (!m->dead && !strcmp(m->domain, "com.microsoft") && !strcmp(m->op_type, "FastGelu") && m->n_in == 1)
+        return NNE_ACT_GELU_TANH;
     if (is_op(m, "Gelu")) {
         const nne_attr *a = nne_node_attr(m, "approximate");
         if (!a || (a->type == NNE_ATTR_STRING && !strcmp(a->s, "none"))) return NNE_ACT_GELU;

@@ -5,6 +5,9 @@
  *   GELU, erf form (as PyTorch exports nn.GELU()):
  *       x * (1 + Erf(x / sqrt 2)) * 0.5    (x / sqrt 2 also as x * (1/sqrt 2),
  *       the 0.5 also applied to x first)   -> Gelu(x)
+ *   GELU, tanh form (nn.GELU(approximate="tanh")):
+ *       x * (1 + Tanh(sqrt(2/pi) * (x + 0.044715 x^3))) * 0.5
+ *                                          -> Gelu(x, approximate="tanh")
  *
  *   LayerNormalization over the last axis, from opset 17:
  *       (x - mean(x)) / Sqrt(mean((x - mean(x))^2) + eps) * gamma + beta
@@ -15,7 +18,8 @@
  *                                             else x * HardSigmoid(x)
  *
  * The GELU op is ONNX Gelu when the model's opset has it (20), else ONNX
- * Runtime's com.microsoft Gelu (the same function; nnedge implements both).
+ * Runtime's com.microsoft Gelu or FastGelu (the same functions; nnedge
+ * implements them).
  * Every intermediate value must be read by the pattern alone. Constants are
  * matched with a relative tolerance of 1e-4 (exporters write sqrt 2 rounded
  * to float).
@@ -51,13 +55,71 @@ static int with_scalar(nne_pass_ctx *ctx, const nne_graph *g, const nne_node *n,
 /* The other input of binary node n (which reads v). */
 static int other_in(const nne_node *n, int v) { return n->in[0] == v ? n->in[1] : n->in[0]; }
 
+/* The common tail of both GELU forms after t = erf(...) or tanh(...) (node
+ * ti): (x * (1 + t)) * 0.5 or (x * 0.5) * (1 + t). Appends the tail's nodes
+ * but the last to gone, sets *last to the last; 1 when it matches. */
+static int gelu_tail(nne_pass_ctx *ctx, const nne_graph *g, const nne_graph_uses *u, int ti, int x, int *gone,
+                     int *n_gone, int *last) {
+    const nne_node *t = &g->nodes[ti];
+    int ai = sole_reader(g, u, t->out[0]);
+    if (ai < 0 || !is_op(&g->nodes[ai], "Add") || !with_scalar(ctx, g, &g->nodes[ai], t->out[0], 1.0, NULL)) return 0;
+    int c1 = g->nodes[ai].out[0];
+    int m1 = sole_reader(g, u, c1);
+    if (m1 < 0 || !is_op(&g->nodes[m1], "Mul") || g->nodes[m1].n_in != 2) return 0;
+    int other = other_in(&g->nodes[m1], c1);
+    if (other == x) { /* (x * (1 + t)) * 0.5 */
+        int m2 = sole_reader(g, u, g->nodes[m1].out[0]);
+        if (m2 < 0 || !is_op(&g->nodes[m2], "Mul") || !with_scalar(ctx, g, &g->nodes[m2], g->nodes[m1].out[0], 0.5, NULL))
+            return 0;
+        gone[(*n_gone)++] = ai;
+        gone[(*n_gone)++] = m1;
+        *last = m2;
+        return 1;
+    }
+    /* (x * 0.5) * (1 + t) */
+    const nne_value *hv = other >= 0 ? &g->values[other] : NULL;
+    if (!hv || hv->kind != NNE_VAL_NODE || sole_reader(g, u, other) != m1) return 0;
+    int hi = hv->producer;
+    if (!is_op(&g->nodes[hi], "Mul") || !with_scalar(ctx, g, &g->nodes[hi], x, 0.5, NULL)) return 0;
+    gone[(*n_gone)++] = ai;
+    gone[(*n_gone)++] = hi;
+    *last = m1;
+    return 1;
+}
+
+/* The GELU node replaces the tail's last node: ONNX Gelu from opset 20, else
+ * ONNX Runtime's com.microsoft Gelu (erf) or FastGelu (tanh). */
+static nne_status gelu_make(nne_pass_ctx *ctx, nne_graph *g, int last, int x, int tanh_form, const int *gone,
+                            int n_gone, nne_pass_stats *st) {
+    int onnx = ctx->m && nne_model_opset_for(ctx->m, "") >= 20;
+    nne_node *l = &g->nodes[last];
+    for (int k = 0; k < l->n_attr; k++) nne_attr_free(&l->attrs[k]);
+    l->n_attr = 0;
+    l->in[0] = x;
+    l->n_in = 1;
+    if (onnx) {
+        NNE_TRY(nne_pass_set_op(ctx, g, last, "Gelu", "", g->nodes[last].opset));
+        if (tanh_form) NNE_TRY(nne_node_set_attr_string(g, last, "approximate", "tanh"));
+    } else {
+        NNE_TRY(nne_pass_set_op(ctx, g, last, tanh_form ? "FastGelu" : "Gelu", "com.microsoft", 1));
+    }
+    for (int k = 0; k < n_gone; k++) nne_graph_remove_node(g, gone[k]);
+    st->removed += n_gone;
+    st->folded++;
+    return NNE_OK;
+}
+
+/* The producer of v when v is read by node `reader` alone; -1 otherwise. */
+static int sole_producer(const nne_graph *g, const nne_graph_uses *u, int v, int reader) {
+    if (v < 0 || g->values[v].kind != NNE_VAL_NODE || sole_reader(g, u, v) != reader) return -1;
+    return g->values[v].producer;
+}
+
 static nne_status gelu_erf(nne_pass_ctx *ctx, nne_graph *g, const nne_graph_uses *u, int ei, nne_pass_stats *st) {
     const nne_node *e = &g->nodes[ei];
     if (e->n_in != 1 || e->n_out != 1 || e->in[0] < 0) return NNE_OK;
-    int a = e->in[0];
-    const nne_value *av = &g->values[a];
-    if (av->kind != NNE_VAL_NODE || sole_reader(g, u, a) != ei) return NNE_OK;
-    int di = av->producer;
+    int di = sole_producer(g, u, e->in[0], ei);
+    if (di < 0) return NNE_OK;
     const nne_node *d = &g->nodes[di];
     int x;
     if (is_op(d, "Div") && d->n_in == 2 && with_scalar(ctx, g, d, d->in[0], M_SQRT2, NULL) && d->in[1] != d->in[0])
@@ -67,38 +129,53 @@ static nne_status gelu_erf(nne_pass_ctx *ctx, nne_graph *g, const nne_graph_uses
         x = nne_pass_const_f32(ctx, g, d->in[0], NULL) ? d->in[1] : d->in[0];
     else
         return NNE_OK;
-    int ai = sole_reader(g, u, e->out[0]);
-    if (ai < 0 || !is_op(&g->nodes[ai], "Add") || !with_scalar(ctx, g, &g->nodes[ai], e->out[0], 1.0, NULL))
-        return NNE_OK;
-    int c1 = g->nodes[ai].out[0];
-    int m1 = sole_reader(g, u, c1);
-    if (m1 < 0 || !is_op(&g->nodes[m1], "Mul") || g->nodes[m1].n_in != 2) return NNE_OK;
-    int other = other_in(&g->nodes[m1], c1);
-    int gone[4] = {di, ei, ai, -1}, last;
-    if (other == x) { /* (x * (1 + erf)) * 0.5 */
-        int m2 = sole_reader(g, u, g->nodes[m1].out[0]);
-        if (m2 < 0 || !is_op(&g->nodes[m2], "Mul") || !with_scalar(ctx, g, &g->nodes[m2], g->nodes[m1].out[0], 0.5, NULL))
-            return NNE_OK;
-        gone[3] = m1;
-        last = m2;
-    } else { /* (x * 0.5) * (1 + erf) */
-        const nne_value *hv = other >= 0 ? &g->values[other] : NULL;
-        if (!hv || hv->kind != NNE_VAL_NODE || sole_reader(g, u, other) != m1) return NNE_OK;
-        int hi = hv->producer;
-        if (!is_op(&g->nodes[hi], "Mul") || !with_scalar(ctx, g, &g->nodes[hi], x, 0.5, NULL)) return NNE_OK;
-        gone[3] = hi;
-        last = m1;
+    int gone[8] = {di, ei}, n_gone = 2, last;
+    if (!gelu_tail(ctx, g, u, ei, x, gone, &n_gone, &last)) return NNE_OK;
+    return gelu_make(ctx, g, last, x, 0, gone, n_gone, st);
+}
+
+/* tanh form: t = tanh(sqrt(2/pi) * (x + 0.044715 * x^3)), x^3 as Pow(x, 3)
+ * or x * (x * x). Starts at the Tanh. */
+static nne_status gelu_tanh(nne_pass_ctx *ctx, nne_graph *g, const nne_graph_uses *u, int ti, nne_pass_stats *st) {
+    const nne_node *t = &g->nodes[ti];
+    if (t->n_in != 1 || t->n_out != 1 || t->in[0] < 0) return NNE_OK;
+    int ki = sole_producer(g, u, t->in[0], ti); /* sqrt(2/pi) * s */
+    if (ki < 0 || !is_op(&g->nodes[ki], "Mul") || g->nodes[ki].n_in != 2) return NNE_OK;
+    const nne_node *k = &g->nodes[ki];
+    int s = nne_pass_const_f32(ctx, g, k->in[0], NULL) ? k->in[1] : k->in[0];
+    if (!with_scalar(ctx, g, k, s, 0.7978845608028654, NULL)) return NNE_OK;
+    int si = sole_producer(g, u, s, ki); /* x + c */
+    if (si < 0 || !is_op(&g->nodes[si], "Add") || g->nodes[si].n_in != 2) return NNE_OK;
+    int gone[10] = {ki, si, ti}, n_gone = 3;
+    for (int side = 0; side < 2; side++) {
+        int x = g->nodes[si].in[side], c = g->nodes[si].in[1 - side];
+        int ci = sole_producer(g, u, c, si); /* 0.044715 * x^3 */
+        if (ci < 0 || !is_op(&g->nodes[ci], "Mul") || g->nodes[ci].n_in != 2) continue;
+        const nne_node *cn = &g->nodes[ci];
+        int p = nne_pass_const_f32(ctx, g, cn->in[0], NULL) ? cn->in[1] : cn->in[0];
+        if (!with_scalar(ctx, g, cn, p, 0.044715, NULL)) continue;
+        int pi = sole_producer(g, u, p, ci);
+        if (pi < 0) continue;
+        const nne_node *pn = &g->nodes[pi];
+        int n2 = n_gone;
+        int cube = 0;
+        if (is_op(pn, "Pow") && pn->n_in == 2 && pn->in[0] == x && with_scalar(ctx, g, pn, x, 3.0, NULL)) {
+            cube = 1;
+        } else if (is_op(pn, "Mul") && pn->n_in == 2 && (pn->in[0] == x || pn->in[1] == x)) {
+            int sq = other_in(pn, x);
+            int qi = sole_producer(g, u, sq, pi);
+            if (qi >= 0 && is_op(&g->nodes[qi], "Mul") && g->nodes[qi].in[0] == x && g->nodes[qi].in[1] == x) {
+                gone[n2++] = qi;
+                cube = 1;
+            }
+        }
+        if (!cube) continue;
+        gone[n2++] = ci;
+        gone[n2++] = pi;
+        int last;
+        if (!gelu_tail(ctx, g, u, ti, x, gone, &n2, &last)) return NNE_OK;
+        return gelu_make(ctx, g, last, x, 1, gone, n2, st);
     }
-    int onnx = ctx->m && nne_model_opset_for(ctx->m, "") >= 20;
-    nne_node *l = &g->nodes[last];
-    for (int k = 0; k < l->n_attr; k++) nne_attr_free(&l->attrs[k]);
-    l->n_attr = 0;
-    l->in[0] = x;
-    l->n_in = 1;
-    NNE_TRY(nne_pass_set_op(ctx, g, last, "Gelu", onnx ? "" : "com.microsoft", onnx ? g->nodes[last].opset : 1));
-    for (int k = 0; k < 4; k++) nne_graph_remove_node(g, gone[k]);
-    st->removed += 4;
-    st->folded++;
     return NNE_OK;
 }
 
@@ -268,6 +345,7 @@ nne_status nne_pass_patterns(nne_pass_ctx *ctx, nne_graph *g, nne_pass_stats *st
     int64_t opset = ctx->m ? nne_model_opset_for(ctx->m, "") : 0;
     for (int i = 0; i < n && rc == NNE_OK; i++)
         if (is_op(&g->nodes[i], "Erf")) rc = gelu_erf(ctx, g, &u, i, st);
+        else if (is_op(&g->nodes[i], "Tanh")) rc = gelu_tanh(ctx, g, &u, i, st);
         else if (is_op(&g->nodes[i], "Clip")) rc = hardswish(ctx, g, &u, i, st);
         else if (opset >= 17 && is_op(&g->nodes[i], "ReduceMean") && !g->nodes[i].dead)
             rc = layernorm(ctx, g, &u, i, st);

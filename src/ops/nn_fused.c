@@ -210,12 +210,23 @@ static nne_status ms_gelu_infer(nne_op_ctx *ctx) {
     return nne_ctx_output_like(ctx, 0, X, &Y);
 }
 
-static nne_status ms_gelu_run(const void *state, const nne_kernel_args *a) {
+static nne_status ms_gelu_run_k(const nne_kernel_args *a, int act) {
     const float *x = a->in[0]->data;
     float *y = a->out[0]->data;
     int64_t n = nne_tensor_numel(a->out[0]);
-    for (int64_t i = 0; i < n; i++) y[i] = nne_act_f32(NNE_ACT_GELU, 0.0f, 0.0f, x[i]);
+    for (int64_t i = 0; i < n; i++) y[i] = nne_act_f32(act, 0.0f, 0.0f, x[i]);
     return NNE_OK;
+}
+static nne_status ms_gelu_run(const void *state, const nne_kernel_args *a) { return ms_gelu_run_k(a, NNE_ACT_GELU); }
+static nne_status ms_fastgelu_run(const void *state, const nne_kernel_args *a) {
+    return ms_gelu_run_k(a, NNE_ACT_GELU_TANH);
+}
+/* FastGelu's optional bias input is not supported (the pass never writes it) */
+static nne_status ms_fastgelu_infer(nne_op_ctx *ctx) {
+    if (nne_ctx_input(ctx, 1)) return nne_ctx_fail(ctx, NNE_ERR_UNSUPPORTED, "the bias input is not supported");
+    return ms_gelu_infer(ctx);
 }
 
 NNE_OP_DEFINE(MsGelu, "com.microsoft", "Gelu", .infer = ms_gelu_infer, .run = ms_gelu_run);
+/* com.microsoft FastGelu: the tanh approximation of GELU */
+NNE_OP_DEFINE(MsFastGelu, "com.microsoft", "FastGelu", .infer = ms_fastgelu_infer, .run = ms_fastgelu_run);

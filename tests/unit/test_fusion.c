@@ -445,7 +445,39 @@ static nne_model *build_pattern(void) {
     nne_graph *g = m->graph;
     int64_t xd[2] = {3, 5};
     int x = in_nd(g, "x", 2, xd), y, ni;
-    if (g_variant == 3) { /* LayerNormalization written out, as PaddlePaddle exports it */
+    if (g_variant >= 4) { /* GELU, tanh form: x^3 as Pow (4) or x * (x * x) with the 0.5 first (5) */
+        int p;
+        if (g_variant == 4) {
+            int pw[2] = {x, scalar(g, "three", 3)};
+            p = op(g, "Pow", "p", 2, pw, NULL);
+        } else {
+            int sq[2] = {x, x};
+            int x2 = op(g, "Mul", "x2", 2, sq, NULL);
+            int cu[2] = {x2, x};
+            p = op(g, "Mul", "p", 2, cu, NULL);
+        }
+        int mc[2] = {scalar(g, "c", 0.044715f), p};
+        int c = op(g, "Mul", "cc", 2, mc, NULL);
+        int ad[2] = {x, c};
+        int sm = op(g, "Add", "sm", 2, ad, NULL);
+        int mk[2] = {sm, scalar(g, "k", 0.7978845608f)};
+        int k = op(g, "Mul", "kk", 2, mk, NULL);
+        int one[1] = {k};
+        int t = op(g, "Tanh", "t", 1, one, NULL);
+        int a1[2] = {t, scalar(g, "one", 1)};
+        int u = op(g, "Add", "u", 2, a1, NULL);
+        if (g_variant == 4) {
+            int mu[2] = {x, u};
+            int q = op(g, "Mul", "q", 2, mu, NULL);
+            int mh[2] = {q, scalar(g, "half", 0.5f)};
+            y = op(g, "Mul", "y", 2, mh, NULL);
+        } else {
+            int mh[2] = {scalar(g, "half", 0.5f), x};
+            int h = op(g, "Mul", "h", 2, mh, NULL);
+            int mu[2] = {u, h};
+            y = op(g, "Mul", "y", 2, mu, NULL);
+        }
+    } else if (g_variant == 3) { /* LayerNormalization written out, as PaddlePaddle exports it */
         int64_t ax[1] = {-1}, cd[1] = {5};
         int one[1] = {x};
         int mu = op(g, "ReduceMean", "mu", 1, one, &ni);
@@ -501,13 +533,14 @@ static nne_model *build_pattern(void) {
 }
 
 static void test_patterns(void) {
-    for (g_variant = 0; g_variant < 4; g_variant++) {
+    for (g_variant = 0; g_variant < 6; g_variant++) {
         nne_model *m = same_result(build_pattern, NNE_OPT_ALL, 15, 1e-5);
         const nne_graph *g = m->graph;
         if (g_variant < 2) CHECK(g->n_nodes == 1 && count_op(g, "com.microsoft", "Gelu") == 1);
         else if (g_variant == 2)
             CHECK(g->n_nodes == 2 && count_op(g, "", "HardSigmoid") == 1 && count_op(g, "", "Mul") == 1);
-        else CHECK(g->n_nodes == 1 && count_op(g, "", "LayerNormalization") == 1);
+        else if (g_variant == 3) CHECK(g->n_nodes == 1 && count_op(g, "", "LayerNormalization") == 1);
+        else CHECK(g->n_nodes == 1 && count_op(g, "com.microsoft", "FastGelu") == 1);
         nne_model_destroy(m);
     }
 }
