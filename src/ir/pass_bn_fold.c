@@ -6,6 +6,7 @@
  *   BatchNormalization(Conv(X, W, B))  -> Conv(X, W * s, (B - mean) * s + bias)
  *       with s = scale / sqrt(var + epsilon) per output channel;
  *   BatchNormalization(Gemm(A, B, C))  -> the same on Gemm's N columns;
+ *   BatchNormalization(ConvTranspose)  -> the same on its output channels;
  *   Mul(Conv(X, W, B), c)              -> Conv(X, W * c, B * c)
  *   Add(Conv(X, W, B), c)              -> Conv(X, W, B + c)
  *       for a constant c that varies at most along the channel axis.
@@ -21,6 +22,7 @@
 #include "core/core.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -70,14 +72,21 @@ static nne_status fold_affine(nne_pass_ctx *ctx, nne_graph *g, const nne_graph_u
                               const double *mul, const double *add, int64_t nch, int *done) {
     nne_node *p = &g->nodes[pi];
     *done = 0;
-    int conv = is_op(p, "Conv");
+    int conv = is_op(p, "Conv"), convt = is_op(p, "ConvTranspose");
     const nne_tensor *W = const_t(ctx, g, p->in[1]);
     const nne_tensor *B = p->n_in > 2 && p->in[2] >= 0 ? const_t(ctx, g, p->in[2]) : NULL;
     if (!W || (p->n_in > 2 && p->in[2] >= 0 && !B)) return NNE_OK;
     int tb = 0;
     float beta = 1.0f;
+    int64_t groups = 1;
     if (conv) {
         if (W->ndim < 3 || W->dims[0] != nch || (B && (B->ndim != 1 || B->dims[0] != nch))) return NNE_OK;
+    } else if (convt) { /* W is C x M/group x k...: output channel g * M/group + j is W[c in group g, j] */
+        const nne_attr *ga = nne_node_attr(p, "group");
+        groups = ga && ga->type == NNE_ATTR_INT ? ga->i : 1;
+        if (W->ndim < 3 || groups < 1 || W->dims[0] % groups || W->dims[1] > INT64_MAX / groups ||
+            W->dims[1] * groups != nch || (B && (B->ndim != 1 || B->dims[0] != nch)))
+            return NNE_OK;
     } else { /* Gemm */
         const nne_attr *a = nne_node_attr(p, "transB");
         tb = a && a->type == NNE_ATTR_INT && a->i;
@@ -96,21 +105,31 @@ static nne_status fold_affine(nne_pass_ctx *ctx, nne_graph *g, const nne_graph_u
     nne_value *wval = &g->values[wv0];
     int in_place = mul && wval->kind == NNE_VAL_CONST && !wval->init_borrowed && wval->init.data &&
                    wv0 < u->n_values && nne_uses_count(u, wv0) == 1 && !wval->is_output;
+    int copy_w = mul && !in_place; /* an Add only changes the bias */
     nne_tensor w2 = {0}, b2;
-    if (!in_place) NNE_TRY(new_like(W, W->ndim, W->dims, &w2));
+    if (copy_w) NNE_TRY(new_like(W, W->ndim, W->dims, &w2));
     int64_t one = nch;
     if (new_like(NULL, 1, &one, &b2) != NNE_OK) {
         nne_aligned_free(w2.data);
         return NNE_ERR_OUT_OF_MEMORY;
     }
     float *w = in_place ? wval->init.data : w2.data, *b = b2.data;
+    if (convt && mul) { /* ConvTranspose: output channel m = g * (M/group) + j */
+        int64_t cpg = W->dims[0] / groups, mpg = W->dims[1], taps = nne_tensor_numel(W) / (W->dims[0] * mpg);
+        for (int64_t c = 0; c < W->dims[0]; c++)
+            for (int64_t j = 0; j < mpg; j++) {
+                double m = mul[(c / cpg) * mpg + j];
+                float *t = w + (c * mpg + j) * taps;
+                for (int64_t k = 0; k < taps; k++) t[k] = (float)(t[k] * m);
+            }
+    }
     const float *b0 = B ? B->data : NULL;
     int64_t per = nne_tensor_numel(W) / (nch ? nch : 1);
     for (int64_t c = 0; c < nch; c++) {
         double m = mul ? mul[c] : 1.0;
         double bc = b0 ? (double)b0[nne_tensor_numel(B) == 1 ? 0 : c] * (conv ? 1.0 : beta) : 0.0;
         b[c] = (float)(bc * m + add[c]);
-        if (!mul) continue;
+        if (!mul || convt) continue;
         if (conv || tb) {
             float *row = w + (conv || tb ? c * per : 0);
             for (int64_t k = 0; k < per; k++) row[k] = (float)(row[k] * m);
@@ -121,16 +140,16 @@ static nne_status fold_affine(nne_pass_ctx *ctx, nne_graph *g, const nne_graph_u
     char base[160];
     int wv = wv0, bv = -1;
     snprintf(base, sizeof base, "%s_folded", g->values[p->in[1]].name);
-    if (!in_place) NNE_TRY(nne_pass_add_const(g, base, &w2, &wv));
+    if (copy_w) NNE_TRY(nne_pass_add_const(g, base, &w2, &wv));
     snprintf(base, sizeof base, "%s_folded_bias", g->values[p->in[1]].name);
     NNE_TRY(nne_pass_add_const(g, base, &b2, &bv));
     p = &g->nodes[pi];
-    if (!in_place) nne_pass_drop_pages(ctx, &g->values[p->in[1]]);
+    if (copy_w) nne_pass_drop_pages(ctx, &g->values[p->in[1]]);
     p->in[1] = wv;
     if (p->n_in > 2) p->in[2] = bv;
     else NNE_TRY(nne_node_add_input(g, pi, bv));
     p = &g->nodes[pi];
-    if (!conv) set_attr_f(p, "beta", 1.0f);
+    if (!conv && !convt) set_attr_f(p, "beta", 1.0f);
     int out = g->nodes[fi].out[0];
     nne_graph_remove_node(g, fi);
     nne_pass_move_output(g, pi, 0, out);
@@ -145,7 +164,8 @@ nne_status nne_pass_bn_fold(nne_pass_ctx *ctx, nne_graph *g, nne_pass_stats *st)
     double *mul = NULL, *add = NULL;
     for (int i = 0; i < g->n_nodes && rc == NNE_OK; i++) {
         nne_node *p = &g->nodes[i];
-        if (!(is_op(p, "Conv") || is_op(p, "Gemm")) || p->n_out != 1 || p->n_in < 2) continue;
+        if (!(is_op(p, "Conv") || is_op(p, "ConvTranspose") || is_op(p, "Gemm")) || p->n_out != 1 || p->n_in < 2)
+            continue;
         int r = sole_reader(g, &u, p->out[0]);
         if (r < 0) continue;
         nne_node *bn = &g->nodes[r];

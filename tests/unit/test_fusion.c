@@ -243,7 +243,26 @@ static nne_model *build_gemm_bn(void) {
     return m;
 }
 
+/* ConvTranspose (2 groups) + BatchNormalization. */
+static nne_model *build_convt_bn(void) {
+    nne_model *m = fmodel(13);
+    nne_graph *g = m->graph;
+    int64_t xd[4] = {1, 4, 3, 3}, wd[4] = {4, 3, 2, 2}, cd[1] = {6};
+    int x = in_nd(g, "x", 4, xd), ni;
+    int ins[3] = {x, w_nd(g, "w", 4, wd, 0.5f, 0), w_nd(g, "b", 1, cd, 0.5f, 0)};
+    int c = op(g, "ConvTranspose", "c", 3, ins, &ni);
+    nne_node_set_attr_int(g, ni, "group", 2);
+    int bn[5] = {c, w_nd(g, "s", 1, cd, 0.5f, 1), w_nd(g, "bb", 1, cd, 0.5f, 0), w_nd(g, "mu", 1, cd, 0.5f, 0),
+                 w_nd(g, "var", 1, cd, 0.4f, 0.6f)};
+    nne_graph_add_output(g, op(g, "BatchNormalization", "y", 5, bn, NULL));
+    fmodel_finish(m);
+    return m;
+}
+
 static void test_gemm_bn(void) {
+    nne_model *t = same_result(build_convt_bn, NNE_OPT_BASIC, 6 * 4 * 4, 1e-5);
+    CHECK(count_op(t->graph, "", "BatchNormalization") == 0 && count_op(t->graph, "", "ConvTranspose") == 1);
+    nne_model_destroy(t);
     nne_model *m = same_result(build_gemm_bn, NNE_OPT_BASIC, 12, 1e-5);
     CHECK(count_op(m->graph, "", "BatchNormalization") == 0 && count_op(m->graph, "", "Gemm") == 1);
     nne_model_destroy(m);
