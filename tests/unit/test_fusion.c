@@ -12,6 +12,7 @@
 #include "ir/graph.h"
 #include "ir/passes.h"
 #include "ir/session_internal.h"
+#include "kernels/epilogue.h"
 #include "nnedge.h"
 #include "unit.h"
 
@@ -613,6 +614,37 @@ static void test_fused_op_checks(void) {
     nne_model_destroy(m);
 }
 
+/* ---- the fused ops' epilogue equals the reference, bit for bit ---- */
+
+/* src/ops/nn_fused.c */
+void nne_fused_epilogue_f32(const nne_epilogue *e, float *y, int64_t rows, int64_t cols);
+
+static void test_epilogue_fast(void) {
+    enum { R = 3, C = 37 };
+    float y0[R * C], y1[R * C], bias[C], rbias[R], res[R * C];
+    for (int i = 0; i < R * C; i++) {
+        y0[i] = 8.0f * frand();
+        res[i] = frand();
+    }
+    y0[0] = 0.0f, y0[1] = -0.0f, y0[2] = 3.0f, y0[3] = -3.0f, y0[4] = 6.0f; /* the kinks */
+    for (int i = 0; i < C; i++) bias[i] = frand();
+    for (int i = 0; i < R; i++) rbias[i] = frand();
+    int bad = 0;
+    for (int act = 0; act < NNE_ACT_COUNT; act++)
+        for (int form = 0; form < 3; form++) {
+            nne_epilogue e = {.act = act, .alpha = act == NNE_ACT_CLIP ? -1.5f : 0.3f, .beta = act == NNE_ACT_CLIP ? 2.5f : 0.4f};
+            if (form == 1) e.bias = bias, e.bias_per_col = 1, e.residual = res, e.ld_res = C;
+            if (form == 2) e.bias = rbias;
+            memcpy(y1, y0, sizeof y0);
+            float yr[R * C];
+            memcpy(yr, y0, sizeof y0);
+            nne_epilogue_apply_f32(&e, yr, C, 0, R, 0, C);
+            nne_fused_epilogue_f32(&e, y1, R, C);
+            bad += memcmp(yr, y1, sizeof y1) != 0;
+        }
+    CHECK(bad == 0);
+}
+
 /* ---- the planner: outputs in place of inputs that die at their node ---- */
 
 static void test_inplace_plan(void) {
@@ -653,6 +685,7 @@ static void test_inplace_plan(void) {
 }
 
 void unit_fusion(void) {
+    test_epilogue_fast();
     test_inplace_plan();
     test_bn_fold();
     test_gemm_bn();
