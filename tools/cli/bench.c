@@ -67,25 +67,38 @@ static long long peak_rss_bytes(void) {
     return (long long)ru.ru_maxrss * 1024;
 }
 
-/* --profile: per-node time, accumulated by the observer */
+/* --profile: per-node time, accumulated by the observer. Nodes of If/Loop/
+ * Scan bodies are reported (with their scope path) before the node that
+ * runs them: their time goes to per-op-type rows of their own ("Add (in
+ * bodies)"), so the node running the body keeps only its own time. */
+#define PROF_BODY_OPS 64
 typedef struct prof {
-    int n, k;            /* nodes; next node index in this run */
+    int n, k;            /* top-level nodes; the next one expected in this run */
     double t_prev;       /* time of the previous observer call (ms) */
-    double *ms;          /* per node, summed over the timed runs */
+    double *ms;          /* per top-level node, summed over the timed runs */
     const char **name, **op;
     int on;              /* 0 during warm-up runs */
+    int n_body;          /* body op types seen */
+    char body_op[PROF_BODY_OPS][64];
+    double body_ms[PROF_BODY_OPS];
+    long long body_calls[PROF_BODY_OPS];
 } prof;
 
 static void prof_observe(void *user, const char *node_name, const char *op_type, int32_t n,
                          const char *const *names, const nne_tensor *outputs) {
     prof *p = user;
-    double t = cli_now_ms();
-    if (p->on && p->k < p->n) {
-        p->ms[p->k] += t - p->t_prev;
-        p->name[p->k] = node_name;
-        p->op[p->k] = op_type;
+    double dt = cli_now_ms() - p->t_prev;
+    if (p->k < p->n && !strcmp(node_name, p->name[p->k]) && !strcmp(op_type, p->op[p->k])) {
+        if (p->on) p->ms[p->k] += dt;
+        p->k++;
+    } else if (p->on) { /* a body's node */
+        int b = 0;
+        while (b < p->n_body && strcmp(p->body_op[b], op_type)) b++;
+        if (b == p->n_body && b < PROF_BODY_OPS) snprintf(p->body_op[p->n_body++], 64, "%s", op_type);
+        if (b == PROF_BODY_OPS) b = PROF_BODY_OPS - 1; /* more op types than rows: the last row takes them */
+        p->body_ms[b] += dt;
+        p->body_calls[b]++;
     }
-    p->k++;
     p->t_prev = cli_now_ms(); /* the observer's own time is not the next node's */
 }
 
@@ -103,17 +116,20 @@ static int cmp_row(const void *a, const void *b) {
 
 /* Prints the profile (tables, or JSON members after `"profile": `). */
 static void prof_print(const prof *p, const nne_session *s, long runs, int json) {
-    prof_row *rows = calloc((size_t)p->n + 1, sizeof *rows), *ops = calloc((size_t)p->n + 1, sizeof *ops);
-    if (!rows || !ops) {
+    prof_row *rows = calloc((size_t)p->n + 1, sizeof *rows);
+    prof_row *ops = calloc((size_t)p->n + PROF_BODY_OPS + 1, sizeof *ops);
+    char (*body_label)[80] = calloc(PROF_BODY_OPS, 80);
+    if (!rows || !ops || !body_label) {
         free(rows);
         free(ops);
+        free(body_label);
         return;
     }
     double total = 0;
     int nops = 0;
     for (int i = 0; i < p->n; i++) {
         int64_t mc = nne_session_node_macs(s, i);
-        rows[i] = (prof_row){.name = p->name[i] ? p->name[i] : "", .op = p->op[i] ? p->op[i] : "?", .idx = i,
+        rows[i] = (prof_row){.name = p->name[i], .op = p->op[i], .idx = i,
                              .ms = p->ms[i] / (double)runs, .macs = mc > 0 ? mc : 0};
         total += rows[i].ms;
         int o = 0;
@@ -122,6 +138,12 @@ static void prof_print(const prof *p, const nne_session *s, long runs, int json)
         ops[o].ms += rows[i].ms;
         ops[o].macs += rows[i].macs;
         ops[o].idx++; /* node count */
+    }
+    for (int b = 0; b < p->n_body; b++) { /* body nodes: a row per op type, calls per run as its count */
+        snprintf(body_label[b], 80, "%s (in bodies)", p->body_op[b]);
+        ops[nops++] = (prof_row){.op = body_label[b], .ms = p->body_ms[b] / (double)runs,
+                                 .idx = (int)(p->body_calls[b] / runs)};
+        total += p->body_ms[b] / (double)runs;
     }
     qsort(rows, (size_t)p->n, sizeof *rows, cmp_row);
     for (int o = 0; o < nops; o++) ops[o].name = NULL;
@@ -156,9 +178,9 @@ static void prof_print(const prof *p, const nne_session *s, long runs, int json)
         printf("]}");
     } else {
         printf("profile: %d nodes, %.3f ms per run in nodes (observer overhead included)\n", p->n, total);
-        printf("%-14s %6s %9s %7s %9s\n", "op type", "nodes", "ms", "share", "GFLOP/s");
+        printf("%-26s %6s %9s %7s %9s\n", "op type", "nodes", "ms", "share", "GFLOP/s");
         for (int o = 0; o < nops; o++)
-            printf("%-14.14s %6d %9.3f %6.1f%% %9.2f\n", ops[o].op, ops[o].idx, ops[o].ms,
+            printf("%-26.26s %6d %9.3f %6.1f%% %9.2f\n", ops[o].op, ops[o].idx, ops[o].ms,
                    100 * ops[o].ms / share_den, ops[o].ms > 0 ? 2.0 * (double)ops[o].macs / (ops[o].ms * 1e6) : 0.0);
         printf("%5s %-36s %-14s %9s %7s %9s\n", "node", "name", "op type", "ms", "share", "GFLOP/s");
         for (int i = 0; i < p->n; i++) {
@@ -169,6 +191,7 @@ static void prof_print(const prof *p, const nne_session *s, long runs, int json)
     }
     free(rows);
     free(ops);
+    free(body_label);
 }
 
 static int cmp_d(const void *a, const void *b) {
@@ -359,6 +382,11 @@ int cli_bench(int argc, char **argv) {
             rc = cli_usage_error("out of memory");
             goto done;
         }
+        for (int i = 0; i < pf.n; i++)
+            if ((st = nne_session_node_info(s, i, &pf.name[i], &pf.op[i])) != NNE_OK) {
+                rc = cli_fail(st, NULL);
+                goto done;
+            }
         nne_session_set_observer(s, prof_observe, &pf);
     }
     for (long r = 0; r < warmup + runs; r++) {
