@@ -39,6 +39,7 @@ LIB_SRC := $(sort $(wildcard src/core/*.c src/ir/*.c src/ops/*.c src/io/*.c src/
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/gen/op_table.o
 CLI_SRC := $(sort $(wildcard tools/cli/*.c))
 CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
+-include src/serve/serve.mk
 UNIT_OBJ := $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard tests/unit/*.c))
 
 all: $(BUILD)/libnnedge.a $(BUILD)/libnnedge.so $(BUILD)/nnedge $(BUILD)/conformance $(BUILD)/unit_tests \
@@ -153,8 +154,11 @@ test: setup
 	$(MAKE) all
 	$(MAKE) test-hostile NNEDGE=build/nnedge
 	NNEDGE=build-san/nnedge bash tests/diff/run.sh
+	$(MAKE) test-tflite NNEDGE=build-san/nnedge
+	$(MAKE) test-python
 	$(MAKE) SAN=1 test-roundtrip
 	$(MAKE) test-mem
+	$(MAKE) test-serve
 
 # The concurrency test (8 threads, shared plans, >= 1000 runs per model)
 # under ThreadSanitizer, built into build-tsan/.
@@ -229,3 +233,4 @@ $(filter-out $(DEP_FILES:.d=.o),$(DEP_OBJ)): FORCE
 # Fuzzing (libFuzzer + ASan/UBSan, clang) and bad-input tests live in their own makefiles.
 -include tests/fuzz/fuzz.mk
 -include bench/bench.mk
+-include tests/tflite/tflite.mk

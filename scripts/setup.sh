@@ -9,6 +9,9 @@ if [ "${1:-}" = "--demo" ]; then
     pkgs="gcc make python3-numpy dataset-fashion-mnist"
 else
     pkgs="gcc make pkgconf clang libclang-rt-14-dev python3-numpy python3-onnx python3-torch python3-torchvision dataset-fashion-mnist"
+    # one line per area, so that areas add packages without touching each other's lines
+    pkgs="$pkgs libmicrohttpd-dev libjansson-dev libgnutls28-dev libnghttp2-dev libprotobuf-c-dev protobuf-c-compiler curl openssl wrk python3-requests python3-grpcio python3-protobuf prometheus"  # serve
+    pkgs="$pkgs python3-flatbuffers"  # tflite
     command -v node >/dev/null 2>&1 || pkgs="$pkgs nodejs npm"
 fi
 missing=""

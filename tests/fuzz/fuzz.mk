@@ -26,7 +26,7 @@ FUZZ_SMOKE_SECONDS ?= 20
 # A fixed seed keeps `make test` repeatable; long runs (`make fuzz`) explore freely.
 FUZZ_SMOKE_SEED    ?= 1
 FUZZ_FLAGS         ?=
-FUZZ_HARNESSES     := model npy tensor roundtrip
+FUZZ_HARNESSES     := model npy tensor roundtrip serve tflite
 FUZZ_SAN           := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
 FUZZ_CFLAGS        := -std=c11 -g -O1 -Wall -Wextra -Wno-unused-parameter -Iinclude -Isrc -D_GNU_SOURCE \
                       -pthread $(FUZZ_SAN) -DNNE_DEBUG_VALIDATE
@@ -51,6 +51,11 @@ $(FUZZ_BUILD)/obj/gen/op_table.o: $(FUZZ_BUILD)/gen/op_table.c
 
 $(FUZZ_BUILD)/fuzz_%: $(FUZZ_BUILD)/obj/tests/fuzz/fuzz_%.o $(FUZZ_LIB_OBJ)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $^ -lm
+
+# the serve request parser (src/serve/infer.c) also needs jansson
+$(FUZZ_BUILD)/fuzz_serve: $(FUZZ_BUILD)/obj/tests/fuzz/fuzz_serve.o $(FUZZ_BUILD)/obj/src/serve/infer.o \
+                          $(FUZZ_BUILD)/obj/src/serve/buf.o $(FUZZ_LIB_OBJ)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $^ -ljansson -lm
 
 fuzz-build: $(FUZZ_BINS)
 

@@ -15,6 +15,7 @@ int cli_run(int argc, char **argv);
 int cli_bench(int argc, char **argv);
 int cli_eval(int argc, char **argv);
 int cli_convert(int argc, char **argv);
+int cli_serve(int argc, char **argv);
 
 /* Print "nnedge: <context>: <last error>" and map the status to an exit code. */
 int cli_fail(nne_status st, const char *context);

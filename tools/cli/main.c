@@ -18,6 +18,7 @@ static void usage(FILE *f) {
             "        [--optimize none|basic|all] [--profile] [--json]\n"
             "  eval  MODEL --data X.npy --labels Y.npy [--scale S] [--json]\n"
             "  convert MODEL -o OUT.onnx [--optimize none|basic|all] [--shape NAME=DIMS]... [--external-data NAME]\n"
+            "  serve --repo DIR [--http ADDR:PORT] [--threads N] [--max-queue N] [--batch-delay-us N] [--tokens FILE] [--tls-cert C --tls-key K [--tls-client-ca CA]] [--poll-s N] [--max-body BYTES] [--max-json BYTES] [--max-run-memory BYTES]\n"
             "  limits of every verb: " CLI_LIMITS_USAGE "\n"
             "    --max-memory: bytes a model may use (K/M/G/T suffixes; none); default half of the\n"
             "    memory the process may use\n"
@@ -252,6 +253,7 @@ int main(int argc, char **argv) {
     if (!strcmp(verb, "bench")) return cli_bench(argc - 1, argv + 1);
     if (!strcmp(verb, "eval")) return cli_eval(argc - 1, argv + 1);
     if (!strcmp(verb, "convert")) return cli_convert(argc - 1, argv + 1);
+    if (!strcmp(verb, "serve")) return cli_serve(argc - 1, argv + 1);
     /* one line, like every other error (the usage text goes to stdout with --help) */
     return cli_usage_error("unknown verb \"%s\" (nnedge --help lists the verbs)", verb);
 }
