@@ -482,6 +482,22 @@ NNE_API size_t nne_session_arena_bytes(const nne_session *s);
  * counted). 0 before prepare. */
 NNE_API int64_t nne_session_macs(const nne_session *s);
 
+/* Lower bound of the arena of any placement of the planned buffers: the
+ * most activation bytes alive at one node (0 before prepare). The arena is
+ * at least this; nnedge bench prints both. */
+NNE_API size_t nne_session_arena_bound_bytes(const nne_session *s);
+/* Nodes of the prepared top-level graph, in execution order: the order in
+ * which the observer reports them (0 before prepare). */
+NNE_API int32_t nne_session_num_nodes(const nne_session *s);
+/* Name and op type of top-level node i (strings owned by the model);
+ * NNE_ERR_INVALID_ARG when i is out of range. The observer reports this
+ * node with the same strings; nodes of If/Loop/Scan bodies come with their
+ * scope path instead. */
+NNE_API nne_status nne_session_node_info(const nne_session *s, int32_t i, const char **name, const char **op_type);
+/* Multiply-accumulates of node i of one run (0 for nodes without any,
+ * folded ones and those shaped at run time; -1 when i is out of range). */
+NNE_API int64_t nne_session_node_macs(const nne_session *s, int32_t i);
+
 /* ------------------------------------------------ plans and contexts -- */
 
 /*
@@ -535,6 +551,8 @@ NNE_API size_t nne_plan_packed_bytes(const nne_plan *p);
 NNE_API size_t nne_plan_arena_bytes(const nne_plan *p);
 /* Multiply-accumulates of one run (see nne_session_macs). */
 NNE_API int64_t nne_plan_macs(const nne_plan *p);
+/* See nne_session_arena_bound_bytes. */
+NNE_API size_t nne_plan_arena_bound_bytes(const nne_plan *p);
 
 /* Options of a context (nne_context_create_opt). */
 typedef struct nne_context_options {

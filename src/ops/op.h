@@ -147,6 +147,9 @@ int nne_ctx_shape_only(const nne_op_ctx *ctx);   /* also 1 while planning */
  * NULL otherwise. */
 void *nne_ctx_plan_state(const nne_op_ctx *ctx);
 int nne_ctx_opset(const nne_op_ctx *ctx);          /* opset of the node's domain */
+/* An op that runs another op's phases on its own node (the fused ops of
+ * nn_fused.c) sets the ONNX opset the inner op sees for this call. */
+void nne_ctx_set_inner_opset(nne_op_ctx *ctx, int opset);
 const char *nne_ctx_node_name(const nne_op_ctx *ctx);
 int nne_ctx_num_inputs(const nne_op_ctx *ctx);      /* as written in the node, incl. empty ones */
 int nne_ctx_num_outputs(const nne_op_ctx *ctx);
