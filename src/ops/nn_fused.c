@@ -19,12 +19,14 @@
  * Each is the op it extends plus an epilogue: infer, plan and run are the
  * inner op's (found in the op table), with the inner state at the start of
  * this op's state, so the inner op's plan-time state (packed weights,
- * kernel choice) is unchanged. Until the kernels take the epilogue per tile
- * (the nne_epilogue contract), the run applies the epilogue to the finished
- * output (nne_fused_epilogue_f32 below: the reference's results, vectorized).
+ * kernel choice) is unchanged. FusedConv hands the epilogue to the Conv
+ * kernels (nne_conv_run_ep), which apply it per output tile; FusedGemm and
+ * FusedMatMul still apply it to the finished output (nne_fused_epilogue_f32
+ * below: the reference's results, vectorized).
  * float only: the passes fuse float nodes only.
  */
 #include "kernels/epilogue.h"
+#include "ops/nn_conv.h"
 #include "ops/op.h"
 
 #include <string.h>
@@ -205,8 +207,19 @@ static nne_status fused_run(const void *state, const nne_kernel_args *a) {
     nne_kernel_args in = *a;
     if (st->kind == FK_MATMUL && in.n_in > 2) in.n_in = 2; /* MatMul sees A, B */
     if (st->kind == FK_CONV && in.n_in > 3) in.n_in = 3;   /* Conv sees X, W, B */
-    NNE_TRY(st->op->run(st->inner, &in));
     nne_tensor *Y = a->out[0];
+    if (st->kind == FK_CONV) {
+        /* the Conv kernels apply the epilogue per output tile, while it is
+         * still in cache: rows are the N*M channel planes of Y */
+        int64_t planes = Y->ndim >= 2 ? Y->dims[0] * Y->dims[1] : 0;
+        nne_epilogue ce = {.act = st->act, .alpha = st->alpha, .beta = st->beta};
+        if (st->has_res && planes) {
+            ce.residual = a->in[3]->data;
+            ce.ld_res = nne_tensor_numel(Y) / planes;
+        }
+        return nne_conv_run_ep(st->inner, &in, &ce);
+    }
+    NNE_TRY(st->op->run(st->inner, &in));
     int64_t n = nne_tensor_numel(Y);
     if (n == 0) return NNE_OK;
     int64_t cols = st->kind == FK_CONV ? (Y->dims[0] && Y->dims[1] ? n / (Y->dims[0] * Y->dims[1]) : 0)
