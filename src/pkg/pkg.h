@@ -107,8 +107,9 @@ nne_status nne_pkg_open(const char *path, nne_pkg **out);
 nne_status nne_pkg_open_memory(const uint8_t *buf, size_t size, nne_pkg **out);
 /* Check the signer against `trust` (32-byte Ed25519 public key; NULL: the
  * package's own key, i.e. self-consistency only; unsigned packages then pass
- * with *signed_out 0), the signature, then parse and check the manifest:
- * expiry against `now` (unix seconds), segment layout. */
+ * pass as such), the signature, then parse and check the manifest:
+ * expiry against `now` (unix seconds; now < 0 skips the time checks, for
+ * displaying what a store holds), segment layout. */
 nne_status nne_pkg_verify_manifest(nne_pkg *p, const uint8_t *trust, int64_t now);
 /* BLAKE2b-256 of every segment (full integrity pass). */
 nne_status nne_pkg_verify_segments(nne_pkg *p);

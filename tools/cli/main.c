@@ -19,7 +19,7 @@ static void usage(FILE *f) {
             "  convert MODEL -o OUT.onnx [--optimize none|basic|all] [--shape NAME=DIMS]... [--external-data NAME]\n"
             "  keygen -o PREFIX [--device] [--certify ROOT.sec [--expires DURATION]]\n"
             "  pack  MODEL -o OUT.nne [--name N] [--version SEMVER] [--counter N] [--labels FILE] [--preprocess SPEC]\n"
-            "        [--license SPDX] [--golden NAME=IN.npy]... [--expires DURATION] [--sign KEY.sec [--cert KEY.cert]]\n"
+            "        [--license SPDX] [--golden NAME=IN.npy]... [--golden-expect NAME=OUT.npy]... [--expires DURATION] [--sign KEY.sec [--cert KEY.cert]]\n"
             "        [--encrypt-for DEVICE.pub]...\n"
             "  verify PKG.nne --trust ROOT.pub [--key DEVICE.sec] [--json]\n"
             "  install PKG.nne --store DIR --trust ROOT.pub [--key DEVICE.sec] [--json];  install --store DIR --status [--json]\n"

@@ -1,7 +1,7 @@
 /*
  * pack.c - `nnedge pack MODEL -o OUT.nne [--name N] [--version SEMVER]
  * [--counter N] [--labels FILE] [--preprocess SPEC] [--license SPDX]
- * [--golden NAME=IN.npy]... [--expires DURATION] [--sign KEY.sec
+ * [--golden NAME=IN.npy]... [--golden-expect NAME=OUT.npy]... [--expires DURATION] [--sign KEY.sec
  * [--cert KEY.cert]] [--encrypt-for DEVICE.pub]...`: a .nne package
  * (docs/format.md).
  *
@@ -161,7 +161,8 @@ static int load_labels(pack_state *ps, const char *path) {
 int cli_pack(int argc, char **argv) {
     const char *model = NULL, *out = NULL, *name = NULL, *semver = "1.0.0", *labels = NULL, *pre = NULL,
                *license = NULL, *sign = NULL, *cert = NULL;
-    const char *golden[PACK_MAX_GOLDEN], *devices[PACK_MAX_DEVICES];
+    const char *golden[PACK_MAX_GOLDEN], *devices[PACK_MAX_DEVICES], *expect[PACK_MAX_GOLDEN];
+    int n_expect = 0;
     int n_golden = 0, n_devices = 0, json = 0;
     int64_t expires = 365 * 86400LL;
     uint64_t counter = 0;
@@ -195,6 +196,11 @@ int cli_pack(int argc, char **argv) {
             if (n_golden >= PACK_MAX_GOLDEN) return cli_usage_error("--golden: at most %d inputs", PACK_MAX_GOLDEN);
             if (!strchr(v, '=') || v[0] == '=') return cli_usage_error("--golden %s: expected NAME=IN.npy", v);
             golden[n_golden++] = v;
+        } else if (!strcmp(a, "--golden-expect")) {
+            VAL("NAME=OUT.npy");
+            if (n_expect >= PACK_MAX_GOLDEN) return cli_usage_error("--golden-expect: at most %d outputs", PACK_MAX_GOLDEN);
+            if (!strchr(v, '=') || v[0] == '=') return cli_usage_error("--golden-expect %s: expected NAME=OUT.npy", v);
+            expect[n_expect++] = v;
         } else if (!strcmp(a, "--encrypt-for")) {
             VAL("DEVICE.pub");
             if (n_devices >= PACK_MAX_DEVICES) return cli_usage_error("--encrypt-for: at most %d devices", PACK_MAX_DEVICES);
@@ -218,6 +224,7 @@ int cli_pack(int argc, char **argv) {
     char why[200];
     if (pre && !check_preprocess(pre, why, sizeof why)) return cli_usage_error("--preprocess %s: %s", pre, why);
     if (cert && !sign) return cli_usage_error("pack: --cert needs --sign KEY.sec");
+    if (n_expect && !n_golden) return cli_usage_error("pack: --golden-expect needs --golden inputs");
     if (sodium_init() < 0) return cli_usage_error("pack: libsodium failed to initialize");
 
     nne_status st;
@@ -349,9 +356,15 @@ int cli_pack(int argc, char **argv) {
             nne_tensor t;
             nne_session_output(s, o, &t);
             snprintf(path, sizeof path, "%s/golden-%d.npy", ps.dir, o);
+            /* --golden-expect NAME=OUT.npy: the expected output from elsewhere (the training framework) */
+            for (int k = 0; k < n_expect; k++) {
+                const char *eq = strchr(expect[k], '=');
+                if ((size_t)(eq - expect[k]) == strlen(vi.name) && !strncmp(expect[k], vi.name, strlen(vi.name)))
+                    snprintf(path, sizeof path, "%s", eq + 1);
+            }
             uint8_t *b;
             size_t n;
-            if ((st = nne_npy_write_file(path, &t)) != NNE_OK || !read_file(path, &b, &n)) {
+            if ((strstr(path, ps.dir) == path && (st = nne_npy_write_file(path, &t)) != NNE_OK) || !read_file(path, &b, &n)) {
                 rc = cli_fail(st ? st : NNE_ERR_IO, "--golden: writing the expected output");
                 goto done;
             }
