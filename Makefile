@@ -162,6 +162,7 @@ test: setup
 	NNEDGE=build-san/nnedge bash tests/diff/run.sh
 	$(MAKE) SAN=1 test-roundtrip
 	$(MAKE) test-mem
+	$(MAKE) SAN=1 test-pkg
 
 # The concurrency test (8 threads, shared plans, >= 1000 runs per model)
 # under ThreadSanitizer, built into build-tsan/.
@@ -227,6 +228,7 @@ clean:
 # is rebuilt once (FORCE). The .d is not a prerequisite of its object: clang
 # writes it after the object, so it would always look newer.
 DEP_OBJ := $(LIB_OBJ) $(CLI_OBJ) $(PKG_OBJ) $(UNIT_OBJ) $(BUILD)/obj/tests/conformance/runner.o \
+           $(BUILD)/obj/tests/pkg/tamper.o $(BUILD)/obj/tests/pkg/lazy.o \
            $(BUILD)/obj/tests/roundtrip/rt_check.o $(BUILD)/obj/tests/mem/load_rss.o $(BUILD)/obj/tests/mem/contexts_rss.o $(BUILD)/obj/tests/concurrency/concurrency.o \
            $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard bench/*.c))
 DEP_FILES := $(wildcard $(DEP_OBJ:.o=.d))
@@ -236,3 +238,4 @@ $(filter-out $(DEP_FILES:.d=.o),$(DEP_OBJ)): FORCE
 # Fuzzing (libFuzzer + ASan/UBSan, clang) and bad-input tests live in their own makefiles.
 -include tests/fuzz/fuzz.mk
 -include bench/bench.mk
+include tests/pkg/pkg.mk

@@ -15,6 +15,7 @@
 #include "core/core.h"
 #include "core/file.h"
 
+#include <pthread.h>
 #include <sodium.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -280,23 +281,63 @@ nne_status nne_pkg_verify_manifest(nne_pkg *p, const uint8_t *trust, int64_t now
     return NNE_OK;
 }
 
+/* Give a segment's file pages back (they stay in the page cache) so a
+ * verified package costs no resident memory until the model uses its
+ * weights. Read-only file pages: nothing is lost, a later access reads them
+ * again. */
+static void drop_pages(const nne_pkg *p, const nne_pkg_segment *s) {
+    if (!p->mapped) return;
+    uintptr_t pg = (uintptr_t)sysconf(_SC_PAGESIZE);
+    uintptr_t a = ((uintptr_t)(p->base + s->offset) + pg - 1) / pg * pg;
+    uintptr_t e = (uintptr_t)(p->base + s->offset + s->padded) / pg * pg;
+    if (e > a) madvise((void *)a, e - a, MADV_DONTNEED);
+}
+
+/* BLAKE2b-256 of every segment with its padding: the index of the first
+ * that does not match its digest, or -1. */
+static int hash_segments(const nne_pkg *p) {
+    for (int i = 0; i < p->man.n_segments; i++) {
+        const nne_pkg_segment *s = &p->man.segments[i];
+        uint8_t dg[32];
+        crypto_generichash(dg, 32, p->base + s->offset, (size_t)s->padded, NULL, 0);
+        if (sodium_memcmp(dg, s->digest, 32) != 0) return i;
+    }
+    return -1;
+}
+
+static nne_status digest_error(const nne_pkg *p, int i) {
+    const nne_pkg_segment *s = &p->man.segments[i];
+    return nne_error(NNE_ERR_CORRUPT_MODEL,
+                     "package: segment \"%s\" (bytes %llu..%llu) does not match its digest: modified or from another package",
+                     s->name, (unsigned long long)s->offset, (unsigned long long)(s->offset + s->padded));
+}
+
 nne_status nne_pkg_verify_segments(nne_pkg *p) {
     if (!p->manifest_ok) return nne_error(NNE_ERR_INVALID_ARG, "package: verify the manifest first");
+    if (p->segments_ok) return NNE_OK;
+    int bad = hash_segments(p);
+    if (bad >= 0) return digest_error(p, bad);
     for (int i = 0; i < p->man.n_segments; i++) {
         nne_pkg_segment *s = &p->man.segments[i];
-        uint8_t dg[32];
-        crypto_generichash(dg, 32, p->base + s->offset, s->padded, NULL, 0);
-        if (sodium_memcmp(dg, s->digest, 32) != 0)
-            return nne_error(NNE_ERR_CORRUPT_MODEL,
-                             "package: segment \"%s\" (bytes %llu..%llu) does not match its digest: modified or from another package",
-                             s->name, (unsigned long long)s->offset, (unsigned long long)(s->offset + s->padded));
         if (!nne_pkg_is_encrypted(p)) {
             s->plain = p->base + s->offset;
             s->plain_size = s->size;
         }
+        drop_pages(p, s);
     }
     p->segments_ok = 1;
     return NNE_OK;
+}
+
+typedef struct hash_job {
+    const nne_pkg *p;
+    int bad;
+} hash_job;
+
+static void *hash_thread(void *arg) {
+    hash_job *j = arg;
+    j->bad = hash_segments(j->p);
+    return NULL;
 }
 
 /* Additional data of segment i's AEAD: binds it to this package and slot. */
@@ -311,8 +352,8 @@ size_t nne_pkg_segment_ad(const uint8_t package_id[16], int i, const nne_pkg_seg
 }
 
 nne_status nne_pkg_unlock(nne_pkg *p, const uint8_t dev_sec[32], const uint8_t dev_pub[32]) {
-    if (!nne_pkg_is_encrypted(p)) return NNE_OK;
-    if (!p->segments_ok) return nne_error(NNE_ERR_INVALID_ARG, "package: verify the segments first");
+    if (!nne_pkg_is_encrypted(p)) return nne_pkg_verify_segments(p);
+    if (!p->manifest_ok) return nne_error(NNE_ERR_INVALID_ARG, "package: verify the manifest first");
     if (p->unlocked) return NNE_OK;
     if (!dev_sec)
         return nne_error(NNE_ERR_INVALID_ARG, "package: encrypted; give the device key with --key DEVICE.sec");
@@ -333,20 +374,35 @@ nne_status nne_pkg_unlock(nne_pkg *p, const uint8_t dev_sec[32], const uint8_t d
     nne_status st = NNE_OK;
     if (!p->plain_bufs || !p->plain_caps) st = nne_error(NNE_ERR_OUT_OF_MEMORY, "package: out of memory");
     long page = sysconf(_SC_PAGESIZE);
+    /* The digests (which bind the ciphertext to the signed manifest: the
+     * content key alone would let any recipient forge segments) are checked
+     * in a second thread while this one decrypts: both read the same bytes. */
+    hash_job job = {.p = p, .bad = -1};
+    pthread_t th;
+    int threaded = 0;
+    if (!p->segments_ok) {
+        threaded = pthread_create(&th, NULL, hash_thread, &job) == 0;
+        if (!threaded) job.bad = hash_segments(p);
+    }
     for (int i = 0; st == NNE_OK && i < p->man.n_segments; i++) {
         nne_pkg_segment *s = &p->man.segments[i];
         size_t plain = (size_t)s->size - crypto_aead_xchacha20poly1305_ietf_ABYTES;
         size_t cap = (plain + (size_t)page - 1) / (size_t)page * (size_t)page;
         if (cap == 0) cap = (size_t)page;
-        void *buf = mmap(NULL, cap, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-        if (buf == MAP_FAILED) {
+        /* large segments on 2 MiB pages where the kernel has them: faulting
+         * in 100 MB page by page costs more than decrypting it */
+        size_t huge = (size_t)2 << 20, slack = cap >= 2 * huge ? huge : 0;
+        void *raw = mmap(NULL, cap + slack, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (raw == MAP_FAILED) {
             st = nne_error(NNE_ERR_OUT_OF_MEMORY, "package: cannot map %zu bytes for segment \"%s\"", cap, s->name);
             break;
         }
-        p->plain_bufs[i] = buf;
-        p->plain_caps[i] = cap;
+        p->plain_bufs[i] = raw;
+        p->plain_caps[i] = cap + slack;
+        uint8_t *buf = slack ? (uint8_t *)(((uintptr_t)raw + huge - 1) & ~(uintptr_t)(huge - 1)) : raw;
+        if (slack) madvise(buf, cap, MADV_HUGEPAGE);
         /* never in a core dump, never swapped where the memlock limit allows */
-        madvise(buf, cap, MADV_DONTDUMP);
+        madvise(raw, cap + slack, MADV_DONTDUMP);
         (void)mlock(buf, cap);
         uint8_t ad[24 + 512];
         size_t adn = nne_pkg_segment_ad(p->man.package_id, i, s, ad, sizeof ad);
@@ -361,6 +417,12 @@ nne_status nne_pkg_unlock(nne_pkg *p, const uint8_t dev_sec[32], const uint8_t d
         s->plain_size = out_len;
     }
     sodium_memzero(ck, sizeof ck);
+    if (threaded) pthread_join(th, NULL);
+    if (job.bad >= 0) st = digest_error(p, job.bad); /* the more precise message */
+    if (st == NNE_OK) {
+        p->segments_ok = 1;
+        for (int i = 0; i < p->man.n_segments; i++) drop_pages(p, &p->man.segments[i]);
+    }
     if (st != NNE_OK) {
         free_plain(p);
         for (int i = 0; i < p->man.n_segments; i++) p->man.segments[i].plain = NULL;

@@ -114,7 +114,10 @@ nne_status nne_pkg_verify_manifest(nne_pkg *p, const uint8_t *trust, int64_t now
 /* BLAKE2b-256 of every segment (full integrity pass). */
 nne_status nne_pkg_verify_segments(nne_pkg *p);
 /* Encrypted packages: unseal the content key with the device key (x25519
- * secret 32 + public 32) and decrypt every segment into locked memory. */
+ * secret 32 + public 32) and decrypt every segment into locked memory; the
+ * segment digests are checked too (in a second thread, while decrypting)
+ * when nne_pkg_verify_segments was not called. Unencrypted packages: the
+ * same as nne_pkg_verify_segments. */
 nne_status nne_pkg_unlock(nne_pkg *p, const uint8_t dev_sec[32], const uint8_t dev_pub[32]);
 /* Load the model of a verified (and unlocked) package; the model keeps the
  * package's memory alive until destroyed. */

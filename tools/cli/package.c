@@ -37,9 +37,9 @@ nne_status cli_pkg_open_checked(const char *path, const char *trust_path, const 
     if (key_path && (st = nne_pkg_key_read(key_path, NNE_KEY_DEVICE_SECRET, &dev)) != NNE_OK) return st;
     nne_pkg *p;
     if ((st = nne_pkg_open(path, &p)) != NNE_OK) return st;
-    if ((st = nne_pkg_verify_manifest(p, trust_path ? trust.pub : NULL, now)) == NNE_OK &&
-        (st = nne_pkg_verify_segments(p)) == NNE_OK && key_path)
-        st = nne_pkg_unlock(p, dev.sec, dev.pub);
+    /* with a key, unlock checks the digests while it decrypts */
+    if ((st = nne_pkg_verify_manifest(p, trust_path ? trust.pub : NULL, now)) == NNE_OK)
+        st = key_path ? nne_pkg_unlock(p, dev.sec, dev.pub) : nne_pkg_verify_segments(p);
     memset(&dev, 0, sizeof dev);
     if (st != NNE_OK) {
         nne_pkg_close(p);
