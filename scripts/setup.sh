@@ -8,7 +8,7 @@ set -e
 if [ "${1:-}" = "--demo" ]; then
     pkgs="gcc make pkgconf libsodium-dev python3-numpy dataset-fashion-mnist"
 else
-    pkgs="gcc make pkgconf libsodium-dev clang libclang-rt-14-dev python3-numpy python3-onnx python3-torch python3-torchvision dataset-fashion-mnist"
+    pkgs="gcc make pkgconf libsodium-dev clang libclang-rt-14-dev python3-numpy python3-onnx python3-torch python3-torchvision python3-cryptography dataset-fashion-mnist"
     command -v node >/dev/null 2>&1 || pkgs="$pkgs nodejs npm"
 fi
 missing=""

@@ -10,7 +10,8 @@
  * trusts nothing: every length is checked against what is left, counts are
  * capped before anything is allocated (at most a few times the manifest's
  * own size, itself at most NNE_PKG_MAX_MANIFEST), unknown or repeated
- * records are refused, and strings must be UTF-8 without NUL.
+ * records are refused, and strings must be UTF-8 without control
+ * characters (names end up in one-line error messages).
  */
 #include "pkg/pkg.h"
 #include "core/core.h"
@@ -165,7 +166,7 @@ static int next_rec(rdr *r, rec *out, nne_status *st) {
 static int utf8_ok(const uint8_t *s, size_t n) {
     for (size_t i = 0; i < n;) {
         uint8_t c = s[i];
-        if (c == 0) return 0;
+        if (c < 0x20 || c == 0x7f) return 0; /* no NUL, no control characters: names reach messages */
         if (c < 0x80) { i++; continue; }
         size_t k;
         uint32_t cp;
@@ -188,7 +189,7 @@ static int utf8_ok(const uint8_t *s, size_t n) {
 static nne_status get_str(const rec *r, const char *what, char **out) {
     if (*out) return nne_error(NNE_ERR_CORRUPT_MODEL, "package: manifest: %s given twice", what);
     if (r->len > NNE_PKG_MAX_STRING || !utf8_ok(r->v, r->len))
-        return nne_error(NNE_ERR_CORRUPT_MODEL, "package: manifest: %s is not a UTF-8 string of at most %d bytes", what,
+        return nne_error(NNE_ERR_CORRUPT_MODEL, "package: manifest: %s is not a UTF-8 string of at most %d bytes without control characters", what,
                          NNE_PKG_MAX_STRING);
     char *s = malloc((size_t)r->len + 1);
     if (!s) return nne_error(NNE_ERR_OUT_OF_MEMORY, "package: out of memory");

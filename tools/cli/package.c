@@ -52,6 +52,11 @@ nne_status cli_pkg_open_checked(const char *path, const char *trust_path, const 
 nne_status cli_pkg_load_model(const char *path, const nne_model_options *mo, nne_model **m) {
     *m = NULL;
     if (!nne_pkg_sniff_file(path)) {
+        /* not a package: say why the file cannot be opened (a FIFO, a directory), if so */
+        nne_pkg *np = NULL;
+        nne_status ost = nne_pkg_open(path, &np);
+        nne_pkg_close(np);
+        if (ost == NNE_ERR_IO) return ost;
         return nne_pkg_error(NNE_ERR_INVALID_ARG,
                              "%s: not a .nne package, and --trust/--key apply to packages only (nnedge pack makes one)",
                              path);
