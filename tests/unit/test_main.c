@@ -25,6 +25,7 @@ int main(void) {
     unit_size();
     unit_passes();
     unit_limits();
+    unit_regions();
     printf("%d passed, %d failed\n", g_unit_pass, g_unit_fail);
     return g_unit_fail ? 1 : 0;
 }

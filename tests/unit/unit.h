@@ -26,4 +26,5 @@ void unit_save(void);
 void unit_size(void);
 void unit_passes(void);
 void unit_limits(void);
+void unit_regions(void);
 #endif
