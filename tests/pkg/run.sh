@@ -169,7 +169,13 @@ expect_refused golden_revert 'golden check failed.*reverted to the previous pack
 $N install --store "$S" --status --json >"$O/status.json" 2>/dev/null
 $PY -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["current"]["version"]=="1.1.0", d; assert d["highest_counter"]==1000001000000, d' \
   "$O/status.json" && pass install_status_after_revert || fail install_status_after_revert
+# an install killed during its health check (DIR/pending left, an unchecked
+# package active): the next install checks current.nne first and reverts it
+cp "$P/v3bad.nne" "$S/current.nne.x" && mv "$S/current.nne.x" "$S/current.nne" && : >"$S/pending"
 expect_ok install_rotated_release_key $N install "$P/rot.nne" --store "$S" --trust "$K/root.pub"
+$N install --store "$S" --status --json >"$O/status2.json" 2>/dev/null
+$PY -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["current"]["version"]=="1.2.0" and d["previous"]["version"]=="1.1.0", d' \
+  "$O/status2.json" && [ ! -e "$S/pending" ] && pass install_pending_recheck_reverts || fail install_pending_recheck_reverts
 
 # ---- freeze and expired release key (packed above with 2 s lifetimes)
 now=$(date +%s); [ $((now - t_short)) -lt 3 ] && sleep $((3 - (now - t_short)))

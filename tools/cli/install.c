@@ -20,6 +20,9 @@
  * incoming.tmp to current.nne; (6) health check: load current.nne and run
  * its golden inputs; on failure rename previous.nne back over current.nne
  * (automatic revert) and exit 2; (7) record the counter in DIR/state.
+ * DIR/pending exists from just before (5) until (7) is done: an install
+ * killed during its health check leaves it, and the next install first
+ * checks current.nne again (and reverts it if it fails) before anything else.
  */
 #include "cli.h"
 #include "cli_pkg.h"
@@ -237,6 +240,24 @@ int cli_install(int argc, char **argv) {
     unlink(sp(&s, "previous.nne.tmp"));
     unlink(sp(&s, "current.nne.tmp"));
     unlink(sp(&s, "state.tmp"));
+    /* an install killed between the switch and the end of its health check */
+    if (access(sp(&s, "pending"), F_OK) == 0) {
+        int g0;
+        nne_pkg *cp = NULL;
+        nne_status cst = check_pkg(sp(&s, "current.nne"), trust, key, &cp, &g0);
+        nne_pkg_close(cp);
+        if (cst != NNE_OK) {
+            if (access(sp(&s, "previous.nne"), F_OK) != 0) {
+                unlink(sp(&s, "current.nne")); /* the interrupted install was the first */
+            } else if (!link_over(&s, "previous.nne", "current.nne")) {
+                rc = cli_usage_error("install: cannot revert the unchecked package of an interrupted install: %s",
+                                     strerror(errno));
+                goto done;
+            }
+        }
+        unlink(sp(&s, "pending"));
+        sync_dir(&s);
+    }
     /* (2) rollback: the highest of the recorded counter and the active package's */
     uint64_t installed = state_counter(&s);
     int have_current = access(sp(&s, "current.nne"), F_OK) == 0;
@@ -285,7 +306,14 @@ int cli_install(int argc, char **argv) {
         rc = cli_usage_error("install: cannot keep current.nne as previous.nne: %s", strerror(errno));
         goto done;
     }
-    /* (5) switch */
+    /* (5) switch, marked pending until the health check and the state are done */
+    int pfd = open(sp(&s, "pending"), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (pfd < 0 || fsync(pfd) != 0 || !sync_dir(&s)) {
+        if (pfd >= 0) close(pfd);
+        rc = cli_usage_error("install: cannot write %s: %s", sp(&s, "pending"), strerror(errno));
+        goto done;
+    }
+    close(pfd);
     char inc[4200];
     snprintf(inc, sizeof inc, "%s/incoming.tmp", dir);
     if (rename(inc, sp(&s, "current.nne")) != 0 || !sync_dir(&s)) {
@@ -304,6 +332,7 @@ int cli_install(int argc, char **argv) {
             unlink(sp(&s, "current.nne"));
             sync_dir(&s);
         }
+        if (reverted || !have_current) unlink(sp(&s, "pending")), sync_dir(&s);
         rc = cli_usage_error("install: health check of %s failed (%s); %s", new_ver, why,
                              reverted ? "reverted to the previous package" : have_current ? "REVERT FAILED" : "removed it");
         goto done;
@@ -313,6 +342,8 @@ int cli_install(int argc, char **argv) {
         rc = cli_usage_error("install: cannot write %s: %s", sp(&s, "state"), strerror(errno));
         goto done;
     }
+    unlink(sp(&s, "pending"));
+    sync_dir(&s);
     if (json) {
         printf("{\"installed\": ");
         json_str(stdout, new_id);
