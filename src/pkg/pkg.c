@@ -58,12 +58,18 @@ nne_status nne_pkg_error(nne_status st, const char *fmt, ...) {
 void nne_pkg_error_prefix(const char *prefix) { nne_error_prefix("%s", prefix); }
 
 int nne_pkg_sniff_file(const char *path) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return 0;
+    /* regular files only, opened without blocking (a FIFO must not hang the
+     * check; the loader then reports what the path is) */
+    int fd;
+    uint64_t size;
+    if (nne_file_open(path, "model", &fd, &size) != NNE_OK) {
+        nne_error(NNE_OK, "%s", "");
+        return 0;
+    }
     uint8_t b[8];
-    size_t n = fread(b, 1, 8, f);
-    fclose(f);
-    return nne_pkg_sniff(b, n);
+    ssize_t n = size >= 8 ? pread(fd, b, 8, 0) : 0;
+    close(fd);
+    return n == 8 && nne_pkg_sniff(b, 8);
 }
 
 static void free_plain(nne_pkg *p) {
