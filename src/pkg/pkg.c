@@ -226,30 +226,55 @@ static nne_status check_layout(nne_pkg *p) {
     return NNE_OK;
 }
 
-nne_status nne_pkg_verify_manifest(nne_pkg *p, const uint8_t *trust, int64_t now) {
+static int trusted(const nne_pkg_trust *t, const uint8_t key[32]) {
+    for (int i = 0; i < t->n; i++)
+        if (sodium_memcmp(t->keys[i], key, 32) == 0) return 1;
+    return 0;
+}
+
+/* The signer of a package with a certificate: every certificate signature
+ * by a trusted root key must verify, and at least `threshold` distinct
+ * trusted keys must have signed (TUF's root threshold). Without `trust`,
+ * every signature present must verify. */
+static nne_status check_cert(const nne_pkg_header *h, const nne_pkg_trust *trust) {
+    uint8_t msg[96];
+    nne_pkg_cert_message(h->signer, h->cert_issuer, h->cert_not_before, h->cert_not_after, msg);
+    const uint8_t *iss[1 + NNE_PKG_MAX_COSIGN], *sig[1 + NNE_PKG_MAX_COSIGN];
+    int n = 0, good = 0, seen_trusted = 0;
+    iss[n] = h->cert_issuer, sig[n++] = h->cert_signature;
+    for (uint32_t k = 0; k < h->n_cosign; k++) iss[n] = h->cosign_issuer[k], sig[n++] = h->cosign_signature[k];
+    for (int i = 0; i < n; i++) {
+        int dup = 0;
+        for (int j = 0; j < i; j++) dup |= memcmp(iss[i], iss[j], 32) == 0;
+        if (dup) return nne_error(NNE_ERR_CORRUPT_MODEL, "package: the certificate is signed twice by one key");
+        if (trust && !trusted(trust, iss[i])) continue;
+        seen_trusted++;
+        if (crypto_sign_verify_detached(sig[i], msg, sizeof msg, iss[i]) != 0)
+            return nne_error(NNE_ERR_INVALID_ARG, "package: the release key's certificate signature is invalid");
+        good++;
+    }
+    if (trust && good < trust->threshold) {
+        char hx[17];
+        nne_pkg_hex(h->cert_issuer, 8, hx);
+        if (!seen_trusted)
+            return nne_error(NNE_ERR_INVALID_ARG,
+                             "package: signed by a release key certified by key %s..., not by the trusted key", hx);
+        return nne_error(NNE_ERR_INVALID_ARG,
+                         "package: the release key is certified by %d trusted root key(s); the trust file requires %d",
+                         good, trust->threshold);
+    }
+    return NNE_OK;
+}
+
+nne_status nne_pkg_verify_manifest(nne_pkg *p, const nne_pkg_trust *trust, int64_t now) {
     const nne_pkg_header *h = &p->h;
     char hx[65], tb[40];
     int is_signed = (h->flags & NNE_PKG_FLAG_SIGNED) != 0;
     if (trust && !is_signed)
         return nne_error(NNE_ERR_INVALID_ARG, "package: not signed, and --trust requires a signature by the trusted key");
     if (is_signed) {
-        if (trust) {
-            if (h->flags & NNE_PKG_FLAG_CERT) {
-                if (sodium_memcmp(h->cert_issuer, trust, 32) != 0) {
-                    nne_pkg_hex(h->cert_issuer, 8, hx);
-                    return nne_error(NNE_ERR_INVALID_ARG,
-                                     "package: signed by a release key certified by key %s..., not by the trusted key", hx);
-                }
-            } else if (sodium_memcmp(h->signer, trust, 32) != 0) {
-                nne_pkg_hex(h->signer, 8, hx);
-                return nne_error(NNE_ERR_INVALID_ARG, "package: signed by key %s..., not by the trusted key (wrong key)", hx);
-            }
-        }
         if (h->flags & NNE_PKG_FLAG_CERT) {
-            uint8_t msg[96];
-            nne_pkg_cert_message(h->signer, h->cert_issuer, h->cert_not_before, h->cert_not_after, msg);
-            if (crypto_sign_verify_detached(h->cert_signature, msg, sizeof msg, h->cert_issuer) != 0)
-                return nne_error(NNE_ERR_INVALID_ARG, "package: the release key's certificate signature is invalid");
+            NNE_PKG_TRY(check_cert(h, trust));
             /* now < 0: displaying a store's contents, signatures only */
             if (now >= 0 && now > h->cert_not_after) {
                 fmt_time(h->cert_not_after, tb, sizeof tb);
@@ -259,6 +284,13 @@ nne_status nne_pkg_verify_manifest(nne_pkg *p, const uint8_t *trust, int64_t now
                 fmt_time(h->cert_not_before, tb, sizeof tb);
                 return nne_error(NNE_ERR_INVALID_ARG, "package: the release key that signed it is valid only from %s", tb);
             }
+        } else if (trust && !trusted(trust, h->signer)) {
+            nne_pkg_hex(h->signer, 8, hx);
+            return nne_error(NNE_ERR_INVALID_ARG, "package: signed by key %s..., not by the trusted key (wrong key)", hx);
+        } else if (trust && trust->threshold > 1) {
+            return nne_error(NNE_ERR_INVALID_ARG,
+                             "package: signed by one root key directly; the trust file requires a release key certified "
+                             "by %d root keys", trust->threshold);
         }
         uint8_t dg[32], msg[64];
         signed_digest(p->base, h->data_offset, dg);

@@ -80,6 +80,9 @@ typedef struct nne_pkg_manifest {
     nne_pkg_recipient *recipients;
 } nne_pkg_manifest;
 
+#define NNE_PKG_MAX_COSIGN 2 /* root signatures on a certificate beyond the first */
+#define NNE_PKG_MAX_TRUST 8  /* root keys in a trust file */
+
 /* The fixed header, decoded. */
 typedef struct nne_pkg_header {
     uint32_t version, header_size, flags;
@@ -89,7 +92,22 @@ typedef struct nne_pkg_header {
     uint8_t cert_issuer[32]; /* the root key that certified `signer` (FLAG_CERT) */
     int64_t cert_not_before, cert_not_after;
     uint8_t cert_signature[64];
+    uint32_t n_cosign;       /* more root signatures on the same certificate (threshold) */
+    uint8_t cosign_issuer[NNE_PKG_MAX_COSIGN][32];
+    uint8_t cosign_signature[NNE_PKG_MAX_COSIGN][64];
 } nne_pkg_header;
+
+/* What a device trusts: root keys and how many of them must certify a
+ * release key (TUF's root role threshold). A package signed directly by a
+ * root key passes only with threshold 1. */
+typedef struct nne_pkg_trust {
+    int32_t n, threshold;
+    uint8_t keys[NNE_PKG_MAX_TRUST][32];
+} nne_pkg_trust;
+/* Read a public signing key file (threshold 1) or a trust file:
+ *   nnedge-trust-v1 threshold=K
+ *   nnedge-sign-public-v1 HEX      (one line per root key, 1..8, distinct) */
+nne_status nne_pkg_trust_read(const char *path, nne_pkg_trust *t);
 
 typedef struct nne_pkg nne_pkg;
 
@@ -105,12 +123,12 @@ void nne_pkg_manifest_free(nne_pkg_manifest *m);
 nne_status nne_pkg_open(const char *path, nne_pkg **out);
 /* The same over caller memory (kept, not copied, until nne_pkg_close). */
 nne_status nne_pkg_open_memory(const uint8_t *buf, size_t size, nne_pkg **out);
-/* Check the signer against `trust` (32-byte Ed25519 public key; NULL: the
+/* Check the signer against `trust` (NULL: the
  * package's own key, i.e. self-consistency only; unsigned packages then pass
  * pass as such), the signature, then parse and check the manifest:
  * expiry against `now` (unix seconds; now < 0 skips the time checks, for
  * displaying what a store holds), segment layout. */
-nne_status nne_pkg_verify_manifest(nne_pkg *p, const uint8_t *trust, int64_t now);
+nne_status nne_pkg_verify_manifest(nne_pkg *p, const nne_pkg_trust *trust, int64_t now);
 /* BLAKE2b-256 of every segment (full integrity pass). */
 nne_status nne_pkg_verify_segments(nne_pkg *p);
 /* Encrypted packages: unseal the content key with the device key (x25519
@@ -145,12 +163,18 @@ nne_status nne_pkg_key_read(const char *path, int want_kind, nne_pkg_key *k);
 nne_status nne_pkg_key_write(const char *path, const nne_pkg_key *k);
 nne_status nne_pkg_keygen(int device, nne_pkg_key *sec, nne_pkg_key *pub);
 
-/* A release-key certificate: issuer (root) certifies `key` for [nb, na]. */
+/* A release-key certificate: issuer (root) certifies `key` for [nb, na];
+ * up to NNE_PKG_MAX_COSIGN more root keys sign the same statement. */
 typedef struct nne_pkg_cert {
     uint8_t key[32], issuer[32];
     int64_t not_before, not_after;
     uint8_t signature[64];
+    int32_t n_cosign;
+    uint8_t cosign_issuer[NNE_PKG_MAX_COSIGN][32];
+    uint8_t cosign_signature[NNE_PKG_MAX_COSIGN][64];
 } nne_pkg_cert;
+/* Add root key `root`'s signature to a certificate. */
+nne_status nne_pkg_cert_cosign(const nne_pkg_key *root, nne_pkg_cert *c);
 nne_status nne_pkg_cert_make(const nne_pkg_key *root_sec, const uint8_t key[32], int64_t nb, int64_t na,
                              nne_pkg_cert *c);
 nne_status nne_pkg_cert_read(const char *path, nne_pkg_cert *c);

@@ -41,9 +41,10 @@ static uint64_t round_up(uint64_t v, uint64_t a) { return (v + a - 1) / a * a; }
 /* Header layout (512 bytes, little endian):
  *   0 magic[8]  8 u32 version  12 u32 header_size  16 u64 file_size
  *  24 u64 manifest_offset  32 u64 manifest_size  40 u64 data_offset
- *  48 u32 flags  52 u32 zero  56 signer[32]  88 signature[64]
+ *  48 u32 flags  52 u32 n_cosign  56 signer[32]  88 signature[64]
  * 152 cert_issuer[32]  184 i64 cert_not_before  192 i64 cert_not_after
- * 200 cert_signature[64]  264..511 zero */
+ * 200 cert_signature[64]  264 + 96k: cosign k (issuer[32], signature[64]),
+ * k < 2; the rest up to 511 zero */
 nne_status nne_pkg_header_parse(const uint8_t *b, size_t size, nne_pkg_header *h) {
     memset(h, 0, sizeof *h);
     if (size < NNE_PKG_HEADER_SIZE)
@@ -82,8 +83,17 @@ nne_status nne_pkg_header_parse(const uint8_t *b, size_t size, nne_pkg_header *h
                          (unsigned long long)h->data_offset);
     if (h->flags & ~(NNE_PKG_FLAG_SIGNED | NNE_PKG_FLAG_CERT | NNE_PKG_FLAG_ENCRYPTED))
         return nne_error(NNE_ERR_UNSUPPORTED, "package: unknown header flags 0x%x", h->flags);
-    if (!all_zero(b + 52, 4) || !all_zero(b + 264, NNE_PKG_HEADER_SIZE - 264))
+    h->n_cosign = rd32(b + 52);
+    if (h->n_cosign > NNE_PKG_MAX_COSIGN || (h->n_cosign && !(h->flags & NNE_PKG_FLAG_CERT)))
+        return nne_error(NNE_ERR_CORRUPT_MODEL, "package: %u certificate co-signatures (at most %d, with a certificate)",
+                         h->n_cosign, NNE_PKG_MAX_COSIGN);
+    size_t used = 264 + 96 * (size_t)h->n_cosign;
+    if (!all_zero(b + used, NNE_PKG_HEADER_SIZE - used))
         return nne_error(NNE_ERR_CORRUPT_MODEL, "package: reserved header bytes are not zero");
+    for (uint32_t k = 0; k < h->n_cosign; k++) {
+        memcpy(h->cosign_issuer[k], b + 264 + 96 * k, 32);
+        memcpy(h->cosign_signature[k], b + 296 + 96 * k, 64);
+    }
     memcpy(h->signer, b + 56, 32);
     memcpy(h->signature, b + 88, 64);
     memcpy(h->cert_issuer, b + 152, 32);
@@ -115,6 +125,11 @@ void nne_pkg_header_encode(const nne_pkg_header *h, uint8_t *b) {
     wr64(b + 184, (uint64_t)h->cert_not_before);
     wr64(b + 192, (uint64_t)h->cert_not_after);
     memcpy(b + 200, h->cert_signature, 64);
+    wr32(b + 52, h->n_cosign);
+    for (uint32_t k = 0; k < h->n_cosign && k < NNE_PKG_MAX_COSIGN; k++) {
+        memcpy(b + 264 + 96 * k, h->cosign_issuer[k], 32);
+        memcpy(b + 296 + 96 * k, h->cosign_signature[k], 64);
+    }
 }
 
 /* ----------------------------------------------------------- manifest -- */

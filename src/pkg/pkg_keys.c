@@ -8,6 +8,10 @@
  *   nnedge-device-secret-v1 <64 hex> <64 hex>  (X25519 secret, public)
  * A certificate (a root key vouching for a release key for a time window):
  *   nnedge-cert-v1 <key hex> <issuer hex> <not_before> <not_after> <signature hex>
+ *   nnedge-cosign-v1 <issuer hex> <signature hex>     (more root keys, up to 2)
+ * A trust file (several root keys and how many must certify a release key):
+ *   nnedge-trust-v1 threshold=<K>
+ *   nnedge-sign-public-v1 <64 hex>                    (one line per root key)
  * Secret files are created with mode 0600 and never overwritten.
  */
 #include "pkg/pkg.h"
@@ -157,9 +161,16 @@ nne_status nne_pkg_cert_write(const char *path, const nne_pkg_cert *c) {
     nne_pkg_hex(c->key, 32, a);
     nne_pkg_hex(c->issuer, 32, b);
     nne_pkg_hex(c->signature, 64, s);
-    snprintf(text, sizeof text, "nnedge-cert-v1 %s %s %lld %lld %s\n", a, b, (long long)c->not_before,
-             (long long)c->not_after, s);
-    return write_new(path, text, 0);
+    char text2[800];
+    size_t off = (size_t)snprintf(text2, sizeof text2, "nnedge-cert-v1 %s %s %lld %lld %s\n", a, b,
+                                  (long long)c->not_before, (long long)c->not_after, s);
+    for (int k = 0; k < c->n_cosign && k < NNE_PKG_MAX_COSIGN; k++) {
+        nne_pkg_hex(c->cosign_issuer[k], 32, b);
+        nne_pkg_hex(c->cosign_signature[k], 64, s);
+        off += (size_t)snprintf(text2 + off, sizeof text2 - off, "nnedge-cosign-v1 %s %s\n", b, s);
+    }
+    (void)text;
+    return write_new(path, text2, 0);
 }
 
 nne_status nne_pkg_cert_read(const char *path, nne_pkg_cert *c) {
@@ -177,5 +188,73 @@ nne_status nne_pkg_cert_read(const char *path, nne_pkg_cert *c) {
     nne_pkg_cert_message(c->key, c->issuer, nb, na, msg);
     if (sodium_init() < 0 || crypto_sign_verify_detached(c->signature, msg, sizeof msg, c->issuer) != 0)
         return nne_error(NNE_ERR_INVALID_ARG, "certificate %s: its signature is invalid", path);
+    /* co-signatures: one line each after the first */
+    const char *line = strchr(buf, '\n');
+    while (line && line[1]) {
+        line++;
+        if (c->n_cosign >= NNE_PKG_MAX_COSIGN)
+            return nne_error(NNE_ERR_INVALID_ARG, "certificate %s: more than %d co-signatures", path, NNE_PKG_MAX_COSIGN);
+        int k = c->n_cosign;
+        if (sscanf(line, "nnedge-cosign-v1 %64s %128s", b, s) != 2 || strlen(b) != 64 || strlen(s) != 128 ||
+            !unhex(b, c->cosign_issuer[k], 32) || !unhex(s, c->cosign_signature[k], 64))
+            return nne_error(NNE_ERR_INVALID_ARG, "certificate %s: line %d is not an nnedge-cosign-v1 line", path, k + 2);
+        if (crypto_sign_verify_detached(c->cosign_signature[k], msg, sizeof msg, c->cosign_issuer[k]) != 0)
+            return nne_error(NNE_ERR_INVALID_ARG, "certificate %s: co-signature %d is invalid", path, k + 1);
+        c->n_cosign++;
+        line = strchr(line, '\n');
+    }
+    return NNE_OK;
+}
+
+nne_status nne_pkg_cert_cosign(const nne_pkg_key *root, nne_pkg_cert *c) {
+    if (sodium_init() < 0) return nne_error(NNE_ERR_INTERNAL, "libsodium failed to initialize");
+    if (c->n_cosign >= NNE_PKG_MAX_COSIGN)
+        return nne_error(NNE_ERR_INVALID_ARG, "certificate: at most %d root keys besides the first", NNE_PKG_MAX_COSIGN);
+    if (!memcmp(root->pub, c->issuer, 32))
+        return nne_error(NNE_ERR_INVALID_ARG, "certificate: the same root key twice");
+    for (int k = 0; k < c->n_cosign; k++)
+        if (!memcmp(root->pub, c->cosign_issuer[k], 32))
+            return nne_error(NNE_ERR_INVALID_ARG, "certificate: the same root key twice");
+    uint8_t msg[96];
+    nne_pkg_cert_message(c->key, c->issuer, c->not_before, c->not_after, msg);
+    memcpy(c->cosign_issuer[c->n_cosign], root->pub, 32);
+    crypto_sign_detached(c->cosign_signature[c->n_cosign], NULL, msg, sizeof msg, root->sec);
+    c->n_cosign++;
+    return NNE_OK;
+}
+
+nne_status nne_pkg_trust_read(const char *path, nne_pkg_trust *t) {
+    memset(t, 0, sizeof *t);
+    char buf[1024];
+    NNE_PKG_TRY(read_small(path, "trust file", buf, sizeof buf));
+    if (strncmp(buf, "nnedge-trust-v1 ", 16) != 0) {
+        nne_pkg_key k;
+        NNE_PKG_TRY(nne_pkg_key_read(path, NNE_KEY_SIGN_PUBLIC, &k));
+        t->n = 1;
+        t->threshold = 1;
+        memcpy(t->keys[0], k.pub, 32);
+        return NNE_OK;
+    }
+    int th;
+    char *line = buf;
+    if (sscanf(line, "nnedge-trust-v1 threshold=%d", &th) != 1)
+        return nne_error(NNE_ERR_INVALID_ARG, "trust file %s: the first line must be \"nnedge-trust-v1 threshold=K\"", path);
+    while ((line = strchr(line, '\n')) && line[1]) {
+        line++;
+        char hx[65];
+        if (t->n >= NNE_PKG_MAX_TRUST)
+            return nne_error(NNE_ERR_INVALID_ARG, "trust file %s: more than %d root keys", path, NNE_PKG_MAX_TRUST);
+        if (sscanf(line, "nnedge-sign-public-v1 %64s", hx) != 1 || strlen(hx) != 64 || !unhex(hx, t->keys[t->n], 32))
+            return nne_error(NNE_ERR_INVALID_ARG, "trust file %s: line %d is not an nnedge-sign-public-v1 key", path,
+                             t->n + 2);
+        for (int i = 0; i < t->n; i++)
+            if (!memcmp(t->keys[i], t->keys[t->n], 32))
+                return nne_error(NNE_ERR_INVALID_ARG, "trust file %s: a root key is listed twice", path);
+        t->n++;
+    }
+    if (t->n == 0 || th < 1 || th > t->n || th > 1 + NNE_PKG_MAX_COSIGN)
+        return nne_error(NNE_ERR_INVALID_ARG, "trust file %s: threshold %d with %d root keys (1..min(keys, %d))", path, th,
+                         t->n, 1 + NNE_PKG_MAX_COSIGN);
+    t->threshold = th;
     return NNE_OK;
 }

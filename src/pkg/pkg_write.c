@@ -148,6 +148,9 @@ nne_status nne_pkg_write(const char *path, const nne_pkg_build *b) {
             h.cert_not_before = b->cert->not_before;
             h.cert_not_after = b->cert->not_after;
             memcpy(h.cert_signature, b->cert->signature, 64);
+            h.n_cosign = (uint32_t)b->cert->n_cosign;
+            memcpy(h.cosign_issuer, b->cert->cosign_issuer, sizeof h.cosign_issuer);
+            memcpy(h.cosign_signature, b->cert->cosign_signature, sizeof h.cosign_signature);
         }
     }
     nne_pkg_header_encode(&h, hdr_and_man);

@@ -273,3 +273,34 @@ build("cert_expired", sign=REL, cert=(REL_PUB, ROOT, NOW - 100, NOW, False))
 build("cert_not_yet", sign=REL, cert=(REL_PUB, ROOT, FAR - 10, FAR, False))
 build("cert_by_evil", sign=REL, cert=(REL_PUB, EVIL, NOW, FAR, False))
 build("cert_other_key", sign=REL, cert=(ROOT_PUB, ROOT, NOW, FAR, False))
+
+# --- certificate co-signatures (a threshold of root keys) and trust files
+CERT_MSG = b"nnedge cert v1".ljust(16, b"\0") + REL_PUB + ROOT_PUB + struct.pack("<qq", NOW, FAR)
+
+
+def cosign(slots):
+    def edit(h):
+        struct.pack_into("<I", h, 52, len(slots))
+        for k, (priv, flip) in enumerate(slots):
+            pub = priv.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+            sig = priv.sign(CERT_MSG)
+            if flip:
+                sig = bytes([sig[0] ^ 1]) + sig[1:]
+            h[264 + 96 * k:296 + 96 * k] = pub
+            h[296 + 96 * k:360 + 96 * k] = sig
+    return edit
+
+
+build("cosign_good", sign=REL, cert=(REL_PUB, ROOT, NOW, FAR, False), header_fn=cosign([(EVIL, False)]))
+build("cosign_bad_sig", sign=REL, cert=(REL_PUB, ROOT, NOW, FAR, False), header_fn=cosign([(EVIL, True)]))
+build("cosign_dup", sign=REL, cert=(REL_PUB, ROOT, NOW, FAR, False), header_fn=cosign([(ROOT, False)]))
+build("cosign_count3", sign=REL, cert=(REL_PUB, ROOT, NOW, FAR, False),
+      header_fn=lambda h: struct.pack_into("<I", h, 52, 3))
+build("cosign_no_cert", header_fn=lambda h: struct.pack_into("<I", h, 52, 1))
+pubs = "nnedge-sign-public-v1 %s\nnnedge-sign-public-v1 %s\n" % (ROOT_PUB.hex(), EVIL_PUB.hex())
+open(os.path.join(out, "trust_2of2"), "w").write("nnedge-trust-v1 threshold=2\n" + pubs)
+open(os.path.join(out, "trust_th0"), "w").write("nnedge-trust-v1 threshold=0\n" + pubs)
+open(os.path.join(out, "trust_th5"), "w").write("nnedge-trust-v1 threshold=5\n" + pubs)
+open(os.path.join(out, "trust_dup"), "w").write("nnedge-trust-v1 threshold=1\n" + pubs + pubs.split("\n")[0] + "\n")
+open(os.path.join(out, "trust_nokeys"), "w").write("nnedge-trust-v1 threshold=1\n")
+open(os.path.join(out, "trust_badline"), "w").write("nnedge-trust-v1 threshold=1\n" + pubs + "garbage\n")

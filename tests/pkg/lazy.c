@@ -57,7 +57,8 @@ int main(int argc, char **argv) {
         return 2;
     }
     int reps = 5, have_key = 0;
-    nne_pkg_key trust, dev;
+    nne_pkg_trust trust;
+    nne_pkg_key dev;
     for (int i = 3; i + 1 < argc; i += 2) {
         if (!strcmp(argv[i], "--repeats")) reps = atoi(argv[i + 1]);
         if (!strcmp(argv[i], "--key")) {
@@ -66,7 +67,7 @@ int main(int argc, char **argv) {
         }
     }
     if (reps < 1 || reps > 100) reps = 5;
-    if (nne_pkg_key_read(argv[2], NNE_KEY_SIGN_PUBLIC, &trust) != NNE_OK) return fprintf(stderr, "%s\n", nne_last_error()), 2;
+    if (nne_pkg_trust_read(argv[2], &trust) != NNE_OK) return fprintf(stderr, "%s\n", nne_last_error()), 2;
     double t_open[100], t_int[100], t_dec[100], t_load[100], c_int[100];
     long rss_open = 0, rss_loaded = 0;
     for (int r = 0; r < reps; r++) {
@@ -74,7 +75,7 @@ int main(int argc, char **argv) {
         double a = now_ms();
         nne_pkg *p;
         nne_status st = nne_pkg_open(argv[1], &p);
-        if (st == NNE_OK) st = nne_pkg_verify_manifest(p, trust.pub, (int64_t)time(NULL));
+        if (st == NNE_OK) st = nne_pkg_verify_manifest(p, &trust, (int64_t)time(NULL));
         double b = now_ms();
         long r1 = rss_kib();
         /* encrypted: unlock checks the digests while it decrypts (as nnedge does) */

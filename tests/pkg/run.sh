@@ -87,6 +87,18 @@ for pkg in v1 enc1; do
   else fail "run_identical_$pkg: $(cat "$O/err.txt")"; fi
 done
 
+# threshold: three root keys, two must certify a release key
+for r in r1 r2 r3; do $N keygen -o "$K/$r" >/dev/null; done
+$N keygen -o "$K/rel2of3" --certify "$K/r1.sec" --certify "$K/r3.sec" >/dev/null
+$N keygen -o "$K/rel1of3" --certify "$K/r2.sec" >/dev/null
+{ echo "nnedge-trust-v1 threshold=2"; cat "$K/r1.pub" "$K/r2.pub" "$K/r3.pub"; } >"$K/trust2of3"
+pk "$P/t2.nne" --sign "$K/rel2of3.sec" && pk "$P/t1.nne" --sign "$K/rel1of3.sec" && pk "$P/troot.nne" --sign "$K/r1.sec" ||
+  fail pack_threshold
+expect_ok threshold_two_of_three $N verify "$P/t2.nne" --trust "$K/trust2of3"
+expect_refused threshold_one_of_three 'certified by 1 trusted root key.*requires 2' $N verify "$P/t1.nne" --trust "$K/trust2of3"
+expect_refused threshold_root_direct 'requires a release key certified by 2 root keys' $N run "$P/troot.nne" --trust "$K/trust2of3" -i x=$X -o "$O/u"
+expect_ok threshold_single_root_trust $N verify "$P/t2.nne" --trust "$K/r3.pub"
+
 # ---- refused
 expect_refused unsigned_with_trust 'not signed' $N run "$P/unsigned.nne" --trust "$K/root.pub" -i x=$X -o "$O/u"
 expect_refused onnx_with_trust 'not a \.nne package' $N run $M --trust "$K/root.pub" -i x=$X -o "$O/u"

@@ -30,7 +30,7 @@ static uint64_t rnd(void) {
     return rng_state;
 }
 
-static const uint8_t *g_trust;
+static const nne_pkg_trust *g_trust;
 static nne_pkg_key g_dev;
 static int g_have_key;
 
@@ -72,12 +72,12 @@ int main(int argc, char **argv) {
             g_have_key = 1;
         }
     }
-    nne_pkg_key trust;
-    if (nne_pkg_key_read(argv[2], NNE_KEY_SIGN_PUBLIC, &trust) != NNE_OK) {
+    nne_pkg_trust trust;
+    if (nne_pkg_trust_read(argv[2], &trust) != NNE_OK) {
         fprintf(stderr, "pkg_tamper: %s\n", nne_last_error());
         return 2;
     }
-    g_trust = trust.pub;
+    g_trust = &trust;
     FILE *f = fopen(argv[1], "rb");
     if (!f) {
         perror(argv[1]);

@@ -6,7 +6,10 @@
  * release key, and PREFIX.cert is ROOT's certificate for it, valid from now
  * for DURATION (default 365d): packages signed by it are trusted by devices
  * that trust ROOT.pub, until then. Rotating a release key is running this
- * again; devices keep ROOT.pub. Existing files are never overwritten.
+ * again; devices keep ROOT.pub. --certify may be given up to 3 times: each
+ * root key signs the certificate, for devices whose trust file requires
+ * several root keys (nnedge-trust-v1 threshold=K, docs/format.md). Existing
+ * files are never overwritten.
  */
 #include "cli.h"
 #include "cli_pkg.h"
@@ -17,7 +20,8 @@
 #include <unistd.h>
 
 int cli_keygen(int argc, char **argv) {
-    const char *prefix = NULL, *certify = NULL;
+    const char *prefix = NULL, *certify = NULL, *certs[1 + NNE_PKG_MAX_COSIGN];
+    int n_certs = 0;
     int device = 0, json = 0;
     int64_t expires = 365 * 86400LL;
     for (int i = 1; i < argc; i++) {
@@ -30,6 +34,9 @@ int cli_keygen(int argc, char **argv) {
             json = 1;
         } else if (!strcmp(a, "--certify")) {
             if (!(certify = cli_opt_value(argc, argv, &i, "ROOT.sec"))) return EXIT_BAD_INPUT;
+            if (n_certs > NNE_PKG_MAX_COSIGN)
+                return cli_usage_error("keygen: --certify at most %d times", 1 + NNE_PKG_MAX_COSIGN);
+            certs[n_certs++] = certify;
         } else if (!strcmp(a, "--expires")) {
             if (!(v = cli_opt_value(argc, argv, &i, "DURATION (like 365d)"))) return EXIT_BAD_INPUT;
             if (!cli_parse_duration(v, &expires))
@@ -47,9 +54,11 @@ int cli_keygen(int argc, char **argv) {
     snprintf(sec_path, sizeof sec_path, "%s.sec", prefix);
     snprintf(pub_path, sizeof pub_path, "%s.pub", prefix);
     snprintf(cert_path, sizeof cert_path, "%s.cert", prefix);
-    nne_pkg_key root;
+    nne_pkg_key root, roots[1 + NNE_PKG_MAX_COSIGN];
     nne_status st;
-    if (certify && (st = nne_pkg_key_read(certify, NNE_KEY_SIGN_SECRET, &root)) != NNE_OK) return cli_fail(st, NULL);
+    for (int k = 0; k < n_certs; k++)
+        if ((st = nne_pkg_key_read(certs[k], NNE_KEY_SIGN_SECRET, &roots[k])) != NNE_OK) return cli_fail(st, NULL);
+    if (n_certs) root = roots[0];
     /* refuse before writing anything when any output exists */
     const char *outs[3] = {sec_path, pub_path, certify ? cert_path : NULL};
     for (int k = 0; k < 3; k++)
@@ -64,11 +73,13 @@ int cli_keygen(int argc, char **argv) {
     int64_t now = (int64_t)time(NULL);
     if (st == NNE_OK && certify) {
         st = nne_pkg_cert_make(&root, pub.pub, now, now + expires, &cert);
+        for (int k = 1; st == NNE_OK && k < n_certs; k++) st = nne_pkg_cert_cosign(&roots[k], &cert);
         if (st == NNE_OK) st = nne_pkg_cert_write(cert_path, &cert);
         if (st != NNE_OK) unlink(sec_path), unlink(pub_path);
     }
     memset(&sec, 0, sizeof sec);
     memset(&root, 0, sizeof root);
+    memset(roots, 0, sizeof roots);
     if (st != NNE_OK) return cli_fail(st, "keygen");
     char hx[65];
     nne_pkg_hex(pub.pub, 32, hx);

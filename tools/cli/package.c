@@ -31,14 +31,15 @@ int cli_pkg_wanted(const char *path) { return g_trust_path || g_key_path || nne_
 nne_status cli_pkg_open_checked(const char *path, const char *trust_path, const char *key_path, int64_t now,
                                 nne_pkg **out) {
     *out = NULL;
-    nne_pkg_key trust, dev;
+    nne_pkg_trust trust;
+    nne_pkg_key dev;
     nne_status st;
-    if (trust_path && (st = nne_pkg_key_read(trust_path, NNE_KEY_SIGN_PUBLIC, &trust)) != NNE_OK) return st;
+    if (trust_path && (st = nne_pkg_trust_read(trust_path, &trust)) != NNE_OK) return st;
     if (key_path && (st = nne_pkg_key_read(key_path, NNE_KEY_DEVICE_SECRET, &dev)) != NNE_OK) return st;
     nne_pkg *p;
     if ((st = nne_pkg_open(path, &p)) != NNE_OK) return st;
     /* with a key, unlock checks the digests while it decrypts */
-    if ((st = nne_pkg_verify_manifest(p, trust_path ? trust.pub : NULL, now)) == NNE_OK)
+    if ((st = nne_pkg_verify_manifest(p, trust_path ? &trust : NULL, now)) == NNE_OK)
         st = key_path ? nne_pkg_unlock(p, dev.sec, dev.pub) : nne_pkg_verify_segments(p);
     memset(&dev, 0, sizeof dev);
     if (st != NNE_OK) {
