@@ -300,9 +300,10 @@ nne_status nne_pkg_verify_manifest(nne_pkg *p, const nne_pkg_trust *trust, int64
             return nne_error(NNE_ERR_CORRUPT_MODEL,
                              "package: signature check failed: the header or manifest was modified (or signed by another key)");
     }
-    /* authenticated (or unsigned and accepted as such): now parse */
-    nne_pkg_manifest_free(&p->man);
-    NNE_PKG_TRY(nne_pkg_manifest_parse(p->base + NNE_PKG_HEADER_SIZE, (size_t)h->manifest_size, &p->man));
+    /* authenticated (or unsigned and accepted as such): now parse, once
+     * (a second check, e.g. against another trust, keeps what was decoded) */
+    if (!p->man.segments)
+        NNE_PKG_TRY(nne_pkg_manifest_parse(p->base + NNE_PKG_HEADER_SIZE, (size_t)h->manifest_size, &p->man));
     /* the manifest's zero padding up to the first segment is signed too; for
      * unsigned packages it must be zero, so no byte goes unchecked */
     if (!is_signed) {

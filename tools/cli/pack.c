@@ -228,7 +228,7 @@ int cli_pack(int argc, char **argv) {
     if (sodium_init() < 0) return cli_usage_error("pack: libsodium failed to initialize");
 
     nne_status st;
-    nne_pkg_key sk, dev[1];
+    nne_pkg_key sk;
     nne_pkg_key *devs = NULL;
     nne_pkg_cert cr;
     int have_cert = 0;
@@ -250,7 +250,6 @@ int cli_pack(int argc, char **argv) {
             have_cert = 1;
         }
     }
-    (void)dev;
     if (n_devices) {
         devs = calloc((size_t)n_devices, sizeof *devs);
         if (!devs) return cli_usage_error("pack: out of memory");
