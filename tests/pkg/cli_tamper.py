@@ -4,18 +4,22 @@ flips, truncations and appended tails of a signed package, each given to
 `nnedge verify --trust` and `nnedge run --trust`; every one must exit 2 with
 exactly one line on stderr (and no sanitizer report). The bulk (10^4 flips,
 10^3 truncations, 10^3 tails) runs in process (tamper.c, same checks).
-Usage: cli_tamper.py NNEDGE PKG TRUST.pub INPUT_NAME=X.npy WORKDIR COUNT"""
+Usage: cli_tamper.py NNEDGE PKG TRUST.pub INPUT_NAME=X.npy WORKDIR COUNT
+       (COUNT: a total split 2:1:1 into flips, truncations and tails, or
+       FLIPS,TRUNCATIONS,TAILS; make test-pkg-tamper-cli runs 10000,1000,1000)"""
 import os, random, subprocess, sys
 from concurrent.futures import ThreadPoolExecutor
 
 nnedge, pkg, trust, inp, work, count = sys.argv[1:7]
-count = int(count)
+if "," in count:
+    n_flip, n_trunc, n_tail = (int(c) for c in count.split(","))
+else:
+    n_flip, n_trunc, n_tail = int(count) // 2, int(count) // 4, int(count) - int(count) // 2 - int(count) // 4
 data = open(pkg, "rb").read()
 rng = random.Random(7)
 os.makedirs(work, exist_ok=True)
 cases = []
-for k in range(count):
-    kind = k % 4
+for kind in [0] * n_flip + [2] * n_trunc + [3] * n_tail:
     if kind <= 1:
         off = rng.randrange(len(data))
         b = bytearray(data)
@@ -47,6 +51,6 @@ with ThreadPoolExecutor(max_workers=2) as ex:
 bad = [f for r in results for f in r]
 for f in bad[:10]:
     print("FAIL:", f)
-print("cli_tamper: %d/%d mutated packages refused by verify and run --trust with exit 2 and one line"
-      % (len(cases) - sum(1 for r in results if r), len(cases)))
+print("cli_tamper: %d/%d mutated packages (%d flips, %d truncations, %d tails) refused by verify and run --trust "
+      "with exit 2 and one line" % (len(cases) - sum(1 for r in results if r), len(cases), n_flip, n_trunc, n_tail))
 sys.exit(1 if bad else 0)
