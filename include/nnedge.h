@@ -359,6 +359,47 @@ NNE_API nne_status nne_model_optimize(nne_model *m, nne_opt_level level, nne_opt
 /* Parse "none", "basic" or "all" (also "0", "1", "2"); NNE_ERR_INVALID_ARG otherwise. */
 NNE_API nne_status nne_opt_level_parse(const char *s, nne_opt_level *out);
 
+/* ----------------------------------------------------------- parameters -- */
+
+/*
+ * Trainable parameters: initializers that change between runs (training,
+ * fine-tuning). A parameter is never folded into a constant, never packed
+ * into a plan's private copy, and never treated as a constant by
+ * nne_model_optimize; every run reads its buffer, so new values written with
+ * nne_model_param_set are seen by the next run of every existing plan and
+ * context without loading or preparing again. nne_model_save_* writes the
+ * current values. Mark parameters right after loading, before creating any
+ * plan or session on the model (NNE_ERR_INVALID_ARG after), and before
+ * nne_model_optimize when optimizing. Parameters are numbered 0..n-1 in the
+ * order of the graph's values. A model's weights mapped from its file are
+ * copied when marked (the mapping is read-only), charged to the model.
+ */
+
+/* Mark initializer `name` of the top-level graph trainable. NNE_ERR_INVALID_ARG
+ * when no initializer has that name, _UNSUPPORTED for a dtype without a size,
+ * _OUT_OF_MEMORY. Marking twice is fine. */
+NNE_API nne_status nne_model_param_mark(nne_model *m, const char *name);
+/* Mark the usual weights trainable: every float initializer feeding Conv,
+ * ConvTranspose, Gemm, MatMul or BatchNormalization (weights, biases, scale,
+ * running mean and variance; not a constant first input of Conv/BN).
+ * *n_marked (may be NULL) gets the number newly marked. */
+NNE_API nne_status nne_model_params_mark_default(nne_model *m, int32_t *n_marked);
+NNE_API int32_t nne_model_num_params(const nne_model *m);
+/* Index of parameter `name`, -1 when it is not a parameter. */
+NNE_API int32_t nne_model_param_find(const nne_model *m, const char *name);
+/* Parameter i: its name (valid for the model's lifetime), a view of its
+ * current values (view->data points into the model; read it between runs)
+ * and its version (how many times it was set). Any out-pointer may be NULL. */
+NNE_API nne_status nne_model_param_get(const nne_model *m, int32_t i, const char **name, nne_tensor *view,
+                                       uint64_t *version);
+/* Copy new values into parameter i (dtype and shape must match it:
+ * NNE_ERR_INVALID_ARG names both) and bump its version. t->data may be the
+ * view's own buffer (nne_model_param_get), updated in place by an optimizer:
+ * then nothing is copied and only the version is bumped. Call it between
+ * runs: no context of the model may be running (the runs read the buffer
+ * being written). Allocates nothing. */
+NNE_API nne_status nne_model_param_set(nne_model *m, int32_t i, const nne_tensor *t);
+
 /* -------------------------------------------------------------- session -- */
 
 typedef struct nne_session nne_session;
@@ -487,20 +528,58 @@ typedef struct nne_context nne_context;
 /* Prepare model m for the given input shapes (only dtype, ndim and dims of
  * shapes[i] are read; inputs not named take their declared shape with
  * symbolic dims set to 1). The model must outlive the plan. `opt` may be
- * NULL. Returns NNE_ERR_INVALID_ARG (unknown input, wrong dtype/rank),
- * _UNSUPPORTED, _OUT_OF_MEMORY (also over opt->arena_limit_bytes).
+ * NULL. opt->memory_limit_bytes (0: the default of
+ * nne_session_options_memory_limit) bounds what the plan holds: its arrays,
+ * per-node state, folded constants and the packed weights it uses (those
+ * live in the model's cache); over it, NNE_ERR_OUT_OF_MEMORY with a message
+ * naming the limit and what was being allocated. (Made by a session, the
+ * session's limit counts instead.) Returns NNE_ERR_INVALID_ARG (unknown
+ * input, wrong dtype/rank), _UNSUPPORTED, _OUT_OF_MEMORY (also over
+ * opt->arena_limit_bytes).
  * Thread-safe: many threads may create plans of one model at once. */
 NNE_API nne_status nne_plan_create(const nne_model *m, const nne_session_options *opt, int32_t n,
                            const char *const *names, const nne_tensor *shapes, nne_plan **out);
 /* Destroy a plan; every context of it must be destroyed first. */
 NNE_API void nne_plan_destroy(nne_plan *p);
+/* Bytes a plan holds: its per-node state, folded constants and arrays (what
+ * its memory limit counts, less the packed weights: nne_plan_packed_bytes). */
+NNE_API size_t nne_plan_memory_bytes(const nne_plan *p);
+/* Bytes of the packed weights the plan uses (held by the model's cache). */
+NNE_API size_t nne_plan_packed_bytes(const nne_plan *p);
 /* Bytes of the activation arena each context of the plan allocates. */
 NNE_API size_t nne_plan_arena_bytes(const nne_plan *p);
 /* Multiply-accumulates of one run (see nne_session_macs). */
 NNE_API int64_t nne_plan_macs(const nne_plan *p);
 
+/* Options of a context (nne_context_create_opt). */
+typedef struct nne_context_options {
+    uint32_t struct_size;      /* sizeof(nne_context_options); set by nne_context_options_default() */
+    uint32_t reserved_;        /* 0 */
+    /* Memory limit of the context: every byte it allocates -- its arena and
+     * scratch, outputs shaped at run time, Loop/Scan/sequence buffers, the
+     * plans and arenas of subgraph bodies it runs, temporaries -- counts until
+     * freed; an allocation over it fails the call (create or run) with
+     * NNE_ERR_OUT_OF_MEMORY and a message naming the limit and what was
+     * being allocated. 0: the default of nne_session_options_memory_limit
+     * (half of the smaller of physical memory and the process's limits);
+     * SIZE_MAX: no limit. (A plan's own limit is the memory_limit_bytes of
+     * the options given to nne_plan_create: per-node state, folded
+     * constants, its arrays, and the packed weights it uses.) */
+    size_t memory_limit_bytes;
+    /* new fields only ever go here, at the end (see "Option structs" above) */
+} nne_context_options;
+
+/* Defaults: every option 0. Inline, so struct_size is the caller's sizeof. */
+static inline nne_context_options nne_context_options_default(void) {
+    nne_context_options o = NNE_ZERO_INIT_;
+    o.struct_size = (uint32_t)sizeof(nne_context_options);
+    return o;
+}
+
 /* Create an execution context on a plan (allocates its arena and scratch).
- * The plan must outlive it. Thread-safe. */
+ * The plan must outlive it. `opt` may be NULL (defaults). Thread-safe. */
+NNE_API nne_status nne_context_create_opt(const nne_plan *p, const nne_context_options *opt, nne_context **out);
+/* The same with default options. */
 NNE_API nne_status nne_context_create(const nne_plan *p, nne_context **out);
 NNE_API void nne_context_destroy(nne_context *c);
 /* As nne_session_set_input / _run / _output, on this context only. */
@@ -511,13 +590,22 @@ NNE_API nne_status nne_context_output(const nne_context *c, int32_t i, nne_tenso
 NNE_API const char *nne_context_last_error(const nne_context *c);
 /* Bytes of this context's arena (the plan's arena size). */
 NNE_API size_t nne_context_arena_bytes(const nne_context *c);
+/* Bytes this context holds now (arena, scratch, outputs of the last run,
+ * subgraph plans) and the most it has held; 0 for a context made inside a
+ * session (the session counts them: nne_session_memory_bytes). */
+NNE_API size_t nne_context_memory_bytes(const nne_context *c);
+NNE_API size_t nne_context_memory_peak(const nne_context *c);
 
 /* Observer: called after every node of the top-level graph during
  * nne_context_run, in execution order (folded nodes too, with their constant
  * outputs), with the node's name, op type and its n outputs (names and
  * tensors; a value that is not a tensor, e.g. a sequence, comes with dtype
  * NNE_DTYPE_UNDEFINED and data NULL). Tensors are valid only during the
- * call. fn NULL removes the observer. Used by `nnedge run --dump` and for
+ * call. Nodes inside If/Loop/Scan bodies are reported too, each time they
+ * run (before the node that runs the body), named with their scope path:
+ * "<node>/<attribute>/[iter<k>/]<body node>", nested bodies appending their
+ * own ("loop/body/iter3/if/then_branch/Add_1"); k counts Loop and Scan
+ * iterations from 0. fn NULL removes the observer. Used by `nnedge run --dump` and for
  * calibration. */
 typedef void (*nne_observer_fn)(void *user, const char *node_name, const char *op_type, int32_t n,
                                 const char *const *names, const nne_tensor *outputs);

@@ -40,6 +40,8 @@ static_assert(sizeof(nne_session_options) == NNE_END_OF(nne_session_options, can
               "nne_session_options: name its last field here; the struct must not end in padding");
 static_assert(sizeof(nne_save_options) == NNE_END_OF(nne_save_options, external_align),
               "nne_save_options: name its last field here; the struct must not end in padding");
+static_assert(sizeof(nne_context_options) == NNE_END_OF(nne_context_options, memory_limit_bytes),
+              "nne_context_options: name its last field here; the struct must not end in padding");
 
 nne_status nne_options_read(void *dst, size_t dst_size, const void *src, const char *what) {
     if (!src) return NNE_OK; /* NULL: all defaults, already in dst */

@@ -51,6 +51,7 @@ nne_budget *nne_budget_enter(nne_budget *b) {
     return prev;
 }
 void nne_budget_leave(nne_budget *prev) { g_budget = prev; }
+nne_budget *nne_budget_current(void) { return g_budget; }
 
 size_t nne_budget_used(const nne_budget *b) { return __atomic_load_n(&b->used, __ATOMIC_RELAXED); }
 

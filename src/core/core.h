@@ -53,6 +53,7 @@ typedef struct nne_budget {
 } nne_budget;
 nne_budget *nne_budget_enter(nne_budget *b); /* returns the previous one */
 void nne_budget_leave(nne_budget *prev);
+nne_budget *nne_budget_current(void); /* NULL when none */
 size_t nne_budget_used(const nne_budget *b);
 
 /* Element count of dims with overflow check; -1 when it overflows or a dim < 0. */

@@ -114,6 +114,17 @@ int nne_graph_find(const nne_graph *g, const char *name) {
     }
 }
 
+void nne_graph_rehash_inplace(nne_graph *g) {
+    if (!g->hash_cap) return;
+    size_t mask = (size_t)g->hash_cap - 1;
+    for (int i = 0; i < g->hash_cap; i++) g->hash[i] = -1;
+    for (int i = 0; i < g->n_values; i++) {
+        size_t k = hash_str(g->values[i].name) & mask;
+        while (g->hash[k] >= 0) k = (k + 1) & mask;
+        g->hash[k] = i;
+    }
+}
+
 int nne_graph_rehash(nne_graph *g, int cap) {
     int *h = nne_malloc((size_t)cap * sizeof *h);
     if (!h) return 0;

@@ -93,6 +93,13 @@ typedef struct nne_value {
     int init_from_file;  /* an initializer read from the file (not made by a pass) */
     uint8_t *type_raw;   /* TypeProto bytes of non-tensor types (sequence, map, optional, sparse) */
     size_t type_raw_len;
+    /* A trainable parameter (params.c; NNE_VAL_CONST only): its data is
+     * owned (never borrowed from a mapping) and updated in place between
+     * runs by nne_model_param_set, so plans never fold it into constants nor
+     * pack it (they read it at every run); passes treat it as a variable.
+     * param_version counts the updates (atomic). */
+    int trainable;
+    uint64_t param_version;
 } nne_value;
 
 typedef struct nne_node {
@@ -205,6 +212,9 @@ int nne_graph_find(const nne_graph *g, const char *name);
 int nne_graph_add_value(nne_graph *g, const char *name, int kind);
 /* Rebuild the name hash with cap slots (a power of two above 2 * n_values); 0 on OOM. */
 int nne_graph_rehash(nne_graph *g, int cap);
+/* Rebuild the name hash in its current slots (allocates nothing: edits that
+ * rename values or drop some use it after their point of no return). */
+void nne_graph_rehash_inplace(nne_graph *g);
 /* Free what a value owns (name, dim names, initializer data); the one place
  * that knows how initializer data is owned (graph teardown and compaction). */
 void nne_value_free(nne_value *v);
@@ -267,6 +277,10 @@ nne_status nne_node_set_attr_tensor(nne_graph *g, int ni, const char *name, cons
 nne_status nne_node_set_attr_graph(nne_graph *g, int ni, const char *name, nne_graph *sub);
 
 /* ------------------------------------------------------------- editor -- */
+
+/* Atomicity: every editor function below either succeeds or, when an
+ * allocation fails, returns NNE_ERR_OUT_OF_MEMORY with the graph exactly as
+ * it was (memory is reserved before anything is changed). */
 
 /* One use of a value: node index and input slot; slot -1 is a use through
  * an NNE_VAL_OUTER link of one of the node's subgraphs. */

@@ -84,26 +84,39 @@ nne_status nne_graph_add_output(nne_graph *g, int v) {
     return NNE_OK;
 }
 
-/* Resolve through enclosing graphs, creating OUTER links on the way. */
-static int resolve_outer(nne_graph *g, const char *name, int *oom) {
+/* Drop g's last value (just added; nothing refers to it). */
+static void pop_value(nne_graph *g) {
+    nne_value_free(&g->values[--g->n_values]);
+    nne_graph_rehash_inplace(g);
+}
+
+/* Resolve through enclosing graphs, creating OUTER links on the way;
+ * *n_added = the graphs that got a link, g's and its enclosing ones (a
+ * contiguous chain upward). When a link cannot be added, those added above
+ * for this lookup are taken back: the graphs are left as they were. */
+static int resolve_outer(nne_graph *g, const char *name, int *oom, int *n_added) {
+    *n_added = 0;
     nne_graph *p = g->parent;
     if (!p) return -1;
-    int pi = nne_graph_find(p, name);
-    if (pi < 0) pi = resolve_outer(p, name, oom);
+    int pi = nne_graph_find(p, name), up = 0;
+    if (pi < 0) pi = resolve_outer(p, name, oom, &up);
     if (pi < 0) return -1;
     int idx = nne_graph_add_value(g, name, NNE_VAL_OUTER);
     if (idx < 0) {
         *oom = 1;
+        nne_graph *q = p;
+        for (int k = 0; k < up; k++, q = q->parent) pop_value(q);
         return -1;
     }
     g->values[idx].outer = pi;
+    *n_added = up + 1;
     return idx;
 }
 
 nne_status nne_graph_resolve(nne_graph *g, const char *name, int *out_idx) {
-    int oom = 0;
+    int oom = 0, added = 0;
     int idx = nne_graph_find(g, name);
-    if (idx < 0) idx = resolve_outer(g, name, &oom);
+    if (idx < 0) idx = resolve_outer(g, name, &oom, &added);
     *out_idx = idx;
     return oom ? OOM("outer-scope link") : NNE_OK;
 }
@@ -352,10 +365,24 @@ void nne_graph_uses_free(nne_graph_uses *u) {
     memset(u, 0, sizeof *u);
 }
 
-static nne_status rehash_all(nne_graph *g) {
-    int cap = 128;
-    while ((size_t)cap < (size_t)g->n_values * 2 + 2) cap *= 2;
-    return nne_graph_rehash(g, cap) ? NNE_OK : OOM("name hash");
+/* Names reserved before an edit renames links: every rename of one
+ * replace_uses gives a link the same name (new_v's), so the pool holds
+ * copies of it, one per outer-scope link below the graph (a bound). */
+typedef struct name_pool {
+    char **names;
+    int n, used;
+} name_pool;
+
+static int count_links_below(const nne_graph *g) {
+    int k = 0;
+    for (int i = 0; i < g->n_nodes; i++)
+        for (int a = 0; a < g->nodes[i].n_attr; a++) {
+            const nne_graph *S = g->nodes[i].attrs[a].g;
+            if (!S) continue;
+            for (int v = 0; v < S->n_values; v++) k += S->values[v].kind == NNE_VAL_OUTER;
+            k += count_links_below(S);
+        }
+    return k;
 }
 
 static void replace_in_nodes(nne_graph *g, int old_v, int new_v) {
@@ -377,7 +404,7 @@ static void replace_in_nodes(nne_graph *g, int old_v, int new_v) {
  *     subgraphs that link to L are renamed the same way.
  * With dry = 1 nothing changes: the walk only reports whether it can.
  */
-static nne_status fix_links(nne_graph *p, int old_v, int new_v, int dry) {
+static nne_status fix_links(nne_graph *p, int old_v, int new_v, int dry, name_pool *pool) {
     const char *want = p->values[new_v].name;
     for (int i = 0; i < p->n_nodes; i++) {
         nne_node *n = &p->nodes[i];
@@ -395,7 +422,7 @@ static nne_status fix_links(nne_graph *p, int old_v, int new_v, int dry) {
                         return nne_error(NNE_ERR_UNSUPPORTED,
                                          "graph \"%s\": subgraph \"%s\" defines \"%s\", which shadows the outer value",
                                          gname(p), gname(S), want);
-                    NNE_TRY(fix_links(S, L, M, dry));
+                    NNE_TRY(fix_links(S, L, M, dry, pool));
                     if (!dry) {
                         replace_in_nodes(S, L, M);
                         for (int o = 0; o < S->n_outputs; o++)
@@ -410,14 +437,17 @@ static nne_status fix_links(nne_graph *p, int old_v, int new_v, int dry) {
                                          "graph \"%s\": a subgraph of \"%s\" defines \"%s\", which shadows the outer "
                                          "value", gname(p), gname(S), want);
                     if (!dry) {
-                        char *nm = nne_strdup(want);
-                        if (!nm) return OOM("name");
+                        /* the pool holds enough copies (nothing here may fail) */
+                        if (pool->used >= pool->n)
+                            return nne_error(NNE_ERR_INTERNAL, "graph \"%s\": replace_uses: name pool exhausted",
+                                             gname(p));
+                        char *nm = pool->names[pool->used++];
                         nne_free(S->values[L].name);
                         S->values[L].name = nm;
                         S->values[L].outer = new_v;
-                        NNE_TRY(rehash_all(S));
+                        nne_graph_rehash_inplace(S);
                     }
-                    NNE_TRY(fix_links(S, L, L, dry));
+                    NNE_TRY(fix_links(S, L, L, dry, pool));
                 }
             }
         }
@@ -429,7 +459,7 @@ nne_status nne_graph_can_replace_uses(nne_graph *g, int old_v, int new_v) {
     if (old_v < 0 || old_v >= g->n_values || new_v < 0 || new_v >= g->n_values)
         return nne_error(NNE_ERR_INVALID_ARG, "graph \"%s\": replace_uses: value %d / %d out of range", gname(g),
                          old_v, new_v);
-    return old_v == new_v ? NNE_OK : fix_links(g, old_v, new_v, 1);
+    return old_v == new_v ? NNE_OK : fix_links(g, old_v, new_v, 1, NULL);
 }
 
 nne_status nne_graph_replace_uses(nne_graph *g, int old_v, int new_v) {
@@ -437,9 +467,26 @@ nne_status nne_graph_replace_uses(nne_graph *g, int old_v, int new_v) {
         return nne_error(NNE_ERR_INVALID_ARG, "graph \"%s\": replace_uses: value %d / %d out of range", gname(g),
                          old_v, new_v);
     if (old_v == new_v) return NNE_OK;
-    NNE_TRY(fix_links(g, old_v, new_v, 1));
+    NNE_TRY(fix_links(g, old_v, new_v, 1, NULL));
+    /* reserve the names links may be renamed to, then edit (nothing fails after this) */
+    name_pool pool = {0};
+    int links = count_links_below(g);
+    if (links) {
+        pool.names = nne_calloc((size_t)links, sizeof *pool.names);
+        if (!pool.names) return OOM("replace_uses");
+        for (pool.n = 0; pool.n < links; pool.n++)
+            if (!(pool.names[pool.n] = nne_strdup(g->values[new_v].name))) break;
+        if (pool.n < links) {
+            for (int i = 0; i < pool.n; i++) nne_free(pool.names[i]);
+            nne_free(pool.names);
+            return OOM("replace_uses names");
+        }
+    }
     replace_in_nodes(g, old_v, new_v);
-    return fix_links(g, old_v, new_v, 0);
+    nne_status st = fix_links(g, old_v, new_v, 0, &pool);
+    for (int i = pool.used; i < pool.n; i++) nne_free(pool.names[i]);
+    nne_free(pool.names);
+    return st;
 }
 
 void nne_graph_remove_node(nne_graph *g, int ni) {
@@ -472,17 +519,35 @@ static nne_status remap_links(nne_graph *sub, void *user) {
     return NNE_OK;
 }
 
-nne_status nne_graph_compact(nne_graph *g) {
+/* The work arrays of one graph's compaction, allocated before anything changes. */
+typedef struct compact_buf {
+    uint8_t *ref;
+    int *vmap, *nmap;
+} compact_buf;
+
+static void compact_buf_free(compact_buf *b) {
+    nne_free(b->ref);
+    nne_free(b->vmap);
+    nne_free(b->nmap);
+    b->ref = NULL;
+    b->vmap = b->nmap = NULL;
+}
+
+static nne_status compact_buf_alloc(const nne_graph *g, compact_buf *b) {
+    b->ref = nne_calloc((size_t)g->n_values + 1, 1);
+    b->vmap = nne_calloc((size_t)g->n_values + 1, sizeof(int));
+    b->nmap = nne_calloc((size_t)g->n_nodes + 1, sizeof(int));
+    if (b->ref && b->vmap && b->nmap) return NNE_OK;
+    compact_buf_free(b);
+    return OOM("compaction");
+}
+
+/* Compact g with its reserved arrays (freed here); allocates nothing. */
+static void compact_apply(nne_graph *g, compact_buf *b) {
     int nv = g->n_values, nn = g->n_nodes;
-    uint8_t *ref = nne_calloc((size_t)nv + 1, 1);
-    int *vmap = nne_calloc((size_t)nv + 1, sizeof(int));
-    int *nmap = nne_calloc((size_t)nn + 1, sizeof(int));
-    if (!ref || !vmap || !nmap) {
-        nne_free(ref);
-        nne_free(vmap);
-        nne_free(nmap);
-        return OOM("compaction");
-    }
+    uint8_t *ref = b->ref;
+    int *vmap = b->vmap, *nmap = b->nmap;
+    memset(ref, 0, (size_t)nv + 1);
     for (int i = 0; i < g->n_inputs; i++) ref[g->inputs[i]] = 1;
     for (int i = 0; i < g->n_outputs; i++) ref[g->outputs[i]] = 1;
     for (int i = 0; i < nn; i++) {
@@ -525,18 +590,56 @@ nne_status nne_graph_compact(nne_graph *g) {
     for (int i = 0; i < g->n_inputs; i++) g->inputs[i] = vmap[g->inputs[i]];
     for (int i = 0; i < g->n_outputs; i++) g->outputs[i] = vmap[g->outputs[i]];
     nne_graph_for_each_subgraph(g, remap_links, vmap);
-    nne_free(ref);
-    nne_free(vmap);
-    nne_free(nmap);
-    return rehash_all(g);
+    compact_buf_free(b);
+    /* fewer values in the same slots: no allocation after the edit */
+    nne_graph_rehash_inplace(g);
 }
 
-static nne_status compact_all_cb(nne_graph *sub, void *user) { return nne_graph_compact_all(sub); }
+nne_status nne_graph_compact(nne_graph *g) {
+    compact_buf b = {0};
+    NNE_TRY(compact_buf_alloc(g, &b));
+    compact_apply(g, &b);
+    return NNE_OK;
+}
+
+/* Graphs in g's tree (g included), in the order compact_all visits them:
+ * every subgraph before the graph that holds it. */
+static int tree_count(const nne_graph *g) {
+    int k = 1;
+    for (int i = 0; i < g->n_nodes; i++)
+        for (int a = 0; a < g->nodes[i].n_attr; a++)
+            if (g->nodes[i].attrs[a].g && !g->nodes[i].dead) k += tree_count(g->nodes[i].attrs[a].g);
+    return k;
+}
+
+static nne_status tree_alloc(const nne_graph *g, compact_buf *bufs, int *k) {
+    for (int i = 0; i < g->n_nodes; i++)
+        for (int a = 0; a < g->nodes[i].n_attr; a++)
+            if (g->nodes[i].attrs[a].g && !g->nodes[i].dead) NNE_TRY(tree_alloc(g->nodes[i].attrs[a].g, bufs, k));
+    return compact_buf_alloc(g, &bufs[(*k)++]);
+}
+
+static void tree_apply(nne_graph *g, compact_buf *bufs, int *k) {
+    for (int i = 0; i < g->n_nodes; i++)
+        for (int a = 0; a < g->nodes[i].n_attr; a++)
+            if (g->nodes[i].attrs[a].g && !g->nodes[i].dead) tree_apply(g->nodes[i].attrs[a].g, bufs, k);
+    compact_apply(g, &bufs[(*k)++]);
+}
 
 nne_status nne_graph_compact_all(nne_graph *g) {
-    /* innermost first: a subgraph that drops links frees parent values */
-    NNE_TRY(nne_graph_for_each_subgraph(g, compact_all_cb, NULL));
-    return nne_graph_compact(g);
+    /* innermost first (a subgraph that drops links frees parent values);
+     * every graph's arrays are reserved before the first one changes */
+    int n = tree_count(g), k = 0;
+    compact_buf *bufs = nne_calloc((size_t)n, sizeof *bufs);
+    if (!bufs) return OOM("compaction");
+    nne_status st = tree_alloc(g, bufs, &k);
+    if (st == NNE_OK) {
+        k = 0;
+        tree_apply(g, bufs, &k);
+    }
+    for (int i = 0; i < n; i++) compact_buf_free(&bufs[i]);
+    nne_free(bufs);
+    return st;
 }
 
 /* Producer (node index) of value v as an input of g's node, or -1. */

@@ -60,7 +60,8 @@ const nne_tensor *nne_graph_const_value(const nne_graph *g, int v, int64_t ir_ve
         v = g->values[v].outer;
         g = g->parent;
     }
-    if (v < 0 || g->values[v].kind != NNE_VAL_CONST) return NULL;
+    /* a trainable parameter changes between runs: never a constant to a pass */
+    if (v < 0 || g->values[v].kind != NNE_VAL_CONST || g->values[v].trainable) return NULL;
     /* from IR 4 on, an initializer listed as a graph input is only a default
      * that a caller may override (ONNX IR.md); older files list every
      * initializer as an input and mean constants */

@@ -39,7 +39,7 @@ static nne_status fold_sub(nne_graph *sub, void *user) {
 static const nne_tensor *const_in(const nne_graph *g, const uint8_t *listed, int v, int64_t ir) {
     const nne_value *val = &g->values[v];
     if (val->kind == NNE_VAL_OUTER) return nne_graph_const_value(g, v, ir);
-    if (val->kind != NNE_VAL_CONST || (ir >= 4 && listed[v])) return NULL;
+    if (val->kind != NNE_VAL_CONST || val->trainable || (ir >= 4 && listed[v])) return NULL;
     return &val->init;
 }
 

@@ -26,8 +26,15 @@
  * scratch, bound inputs, dynamic values and random-number state. Run: nodes
  * execute in order; static outputs live in the arena, dynamic ones are
  * allocated as they are produced and freed after their last use.
- * Subgraphs (If/Loop/Scan bodies) run through the same node loop with every
- * value dynamic, on the context of the node that runs them.
+ * Subgraphs (If/Loop/Scan bodies) are planned the same way, once per
+ * signature of the shapes they are fed, by the context that runs them, and
+ * run on a context of their own (see "subgraph plans"); bodies that cannot
+ * be planned run through the same node loop with every value dynamic.
+ * Trainable parameters (params.c) are seeded as VS_PARAM: shaped, never
+ * folded or packed, read where they lie at every run.
+ * A plan made by nne_plan_create and a context made by nne_context_create_opt
+ * each charge what they allocate to a memory budget of their own (alloc.c);
+ * inside a session the session's budget is charged instead.
  * A session is one plan plus one context.
  */
 #include "ir/graph.h"
@@ -41,7 +48,8 @@
 #include <string.h>
 #include <sys/resource.h>
 
-enum { VS_UNKNOWN = 0, VS_INPUT, VS_CONST, VS_STATIC, VS_DYNAMIC };
+/* VS_PARAM: a trainable parameter (params.c), shaped but read at run time */
+enum { VS_UNKNOWN = 0, VS_INPUT, VS_CONST, VS_STATIC, VS_DYNAMIC, VS_PARAM };
 enum { NM_STATIC = 0, NM_FOLDED, NM_DYNAMIC };
 enum { POL_PLAN = 0, POL_MALLOC };
 
@@ -65,6 +73,9 @@ struct nne_op_ctx {
     void *scratch_mem; /* malloc'd scratch for POL_MALLOC */
     const nne_attr *bad_attr; /* first attribute read as another type */
     int bad_expect;
+    int64_t iter;      /* the Loop/Scan iteration being run (-1: none), for observer scopes */
+    nne_tensor *held;  /* outputs of an unplanned subgraph run lent as views (nne_ctx_run_graph_view) */
+    int n_held;
 };
 
 /* One graph being run (or, while a plan is made, shaped and folded). */
@@ -88,6 +99,7 @@ struct exec {
      * impl[impl_start[i] .. impl_start[i + 1]) */
     int *impl_start;
     int *impl;
+    const char *scope; /* observer name prefix of this graph's nodes (NULL: none) */
 };
 
 /* A packed weight, kept by the model for its lifetime (src/ir/wcache.c). */
@@ -117,7 +129,26 @@ struct nne_plan {
     int n_sub;
     const nne_graph **sub_g;
     exec *sub_ex;
+    int is_sub;             /* a subgraph body's plan (made by a context, see "subgraph plans") */
+    size_t packed_bytes;    /* packed weights this plan uses (counted against its budget) */
+    nne_budget budget;      /* nne_plan_create's memory limit (unused when made by a session) */
+    int own_budget;
 };
+
+/* A subgraph (If/Loop/Scan body) planned for one signature -- the shapes of
+ * its inputs and of the outer values it reads -- with a context to run it,
+ * kept by the context that runs the node (see "subgraph plans"). */
+typedef struct sub_cache {
+    const nne_graph *g;
+    nne_plan *p;            /* NULL: not planned (yet, or disabled) */
+    nne_context *c;
+    int n_outer;
+    int *outer_v;           /* g's NNE_VAL_OUTER values, in value order */
+    int64_t *sig;           /* per fed value: dtype, ndim, dims[ndim] */
+    int sig_len, sig_cap;
+    int misses;             /* plans made in a row without reuse */
+    int disabled;           /* shapes change every run: run unplanned */
+} sub_cache;
 
 struct nne_context {
     const nne_plan *p;
@@ -133,6 +164,15 @@ struct nne_context {
     const char **obs_names;
     nne_tensor *obs_vals;
     char err[1024];
+    /* subgraph plans (see "subgraph plans") */
+    nne_context *root;      /* the context the user runs (self, or the one whose node runs this body) */
+    int n_subs, cap_subs;
+    sub_cache *subs;
+    char scope[512];        /* observer name prefix of this body's nodes ("loop/body/iter3/"), "" at the root */
+    char obs_name[1024];
+    nne_budget budget;      /* the context's memory limit (nne_context_create_opt) */
+    int own_budget;
+    int no_sub_plans;       /* env NNE_SUBGRAPH_PLANS=0: run bodies unplanned (benchmarks, bug reports) */
 };
 
 struct nne_session {
@@ -143,6 +183,18 @@ struct nne_session {
     char err[1024];
     nne_budget budget;      /* memory charged while preparing/running (alloc.c) */
 };
+
+/* A call that owns a memory budget failed: when the budget refused an
+ * allocation, say so (the failing call site said "cannot allocate ...") and
+ * make the status NNE_ERR_OUT_OF_MEMORY. `who` is "plan" or "context",
+ * `option` the setting that sets the limit. */
+static nne_status budget_fail(nne_budget *b, nne_status st, const char *who, const char *option) {
+    if (!b->refused) return st;
+    nne_error_prefix("%s memory limit of %zu bytes reached (%zu bytes in use, %zu more requested; %s)", who, b->limit,
+                     b->refused_used, b->refused_bytes, option);
+    b->refused = 0;
+    return st == NNE_ERR_CANCELLED || st == NNE_ERR_LIMIT ? st : NNE_ERR_OUT_OF_MEMORY;
+}
 
 /* The user's cancel callback, called between nodes and at Loop/Scan iterations. */
 static nne_status check_cancel(const nne_session_options *opt) {
@@ -313,7 +365,7 @@ nne_status nne_ctx_check_cancel(nne_op_ctx *ctx) { return check_cancel(&ctx->ex-
 nne_status nne_ctx_loop_step(nne_op_ctx *ctx, int64_t trip) {
     const nne_session_options *o = &ctx->ex->p->opt;
     /* per run: the context's counter; while a plan is made, the plan's */
-    int64_t *iters = ctx->ex->cx ? &ctx->ex->cx->loop_iters : &ctx->ex->p->build_loop_iters;
+    int64_t *iters = ctx->ex->cx ? &ctx->ex->cx->root->loop_iters : &ctx->ex->p->build_loop_iters;
     int64_t cap = o->max_loop_iterations == 0 ? NNE_DEFAULT_MAX_LOOP_ITERATIONS : o->max_loop_iterations;
     if (cap > 0 && *iters >= cap)
         return nne_ctx_fail(ctx, NNE_ERR_LIMIT,
@@ -507,8 +559,22 @@ double nne_ctx_rand(nne_op_ctx *ctx) {
 
 const void *nne_ctx_packed_weight(nne_op_ctx *ctx, const void *key, uint64_t tag, size_t bytes, nne_pack_fn fill,
                                   void *user) {
-    const void *r = nne_wcache_get(ctx->ex->p->m, key, tag, bytes, fill, user);
+    nne_plan *p = ctx->ex->p;
+    if (p->own_budget && p->budget.limit) {
+        /* packed weights live in the model's cache (shared by its plans), but
+         * a plan made with a memory limit counts those it uses */
+        size_t used = nne_budget_used(&p->budget) + p->packed_bytes;
+        if (bytes > p->budget.limit || used > p->budget.limit - bytes) {
+            nne_ctx_fail(ctx, NNE_ERR_OUT_OF_MEMORY,
+                         "plan memory limit of %zu bytes reached by %zu bytes of packed weights (%zu bytes in use; "
+                         "the memory_limit_bytes option given to nne_plan_create)",
+                         p->budget.limit, bytes, used);
+            return NULL;
+        }
+    }
+    const void *r = nne_wcache_get(p->m, key, tag, bytes, fill, user);
     if (!r) nne_ctx_fail(ctx, NNE_ERR_OUT_OF_MEMORY, "cannot allocate %zu bytes of packed weights", bytes);
+    else p->packed_bytes += bytes;
     return r;
 }
 
@@ -585,13 +651,15 @@ int nne_graph_num_outputs(const struct nne_graph *g) { return g->n_outputs; }
 int nne_ctx_input_is_const(const nne_op_ctx *ctx, int i) {
     if (i < 0 || i >= ctx->node->n_in || ctx->node->in[i] < 0) return 0;
     if (ctx->shape_only) return ctx->ins[i] && ctx->ins[i]->data != NULL;
-    return ctx->ex->g->values[ctx->node->in[i]].kind == NNE_VAL_CONST;
+    const nne_value *val = &ctx->ex->g->values[ctx->node->in[i]];
+    return val->kind == NNE_VAL_CONST && !val->trainable; /* a parameter changes between runs */
 }
 
 int nne_ctx_input_is_initializer(const nne_op_ctx *ctx, int i) {
     /* no model (nne_node_eval's one-node plans): nothing lives long enough to cache */
     if (i < 0 || i >= ctx->node->n_in || ctx->node->in[i] < 0 || !ctx->ex->p->m) return 0;
-    return ctx->ex->g->values[ctx->node->in[i]].kind == NNE_VAL_CONST && ctx->ins[i] && ctx->ins[i]->data;
+    const nne_value *val = &ctx->ex->g->values[ctx->node->in[i]];
+    return val->kind == NNE_VAL_CONST && !val->trainable && ctx->ins[i] && ctx->ins[i]->data;
 }
 
 /* ------------------------------------------------------- node running -- */
@@ -608,6 +676,14 @@ static nne_status check_attr_types(const nne_op_ctx *ctx, nne_status st) {
 
 static void bind_outs(exec *ex, const nne_node *n) {
     for (int o = 0; o < n->n_out; o++) ex->outs[o] = n->out[o] >= 0 ? &ex->vals[n->out[o]] : NULL;
+}
+
+/* Free the subgraph outputs a node was lent (nne_ctx_run_graph_view, unplanned runs). */
+static void held_free(nne_op_ctx *ctx) {
+    for (int i = 0; i < ctx->n_held; i++) value_free(&ctx->held[i]);
+    nne_free(ctx->held);
+    ctx->held = NULL;
+    ctx->n_held = 0;
 }
 
 /* The phased op adapter for nodes shaped at run time (dynamic nodes,
@@ -654,7 +730,7 @@ static nne_status run_node(exec *ex, int ni, int shape_only, int policy, const n
         ex->ins[k] = v < 0 ? NULL : shape_tab ? &shape_tab[v] : &ex->vals[v];
     }
     nne_op_ctx ctx = {.ex = ex, .node_idx = ni, .node = n, .shape_only = shape_only, .policy = policy,
-                      .ins = ex->ins};
+                      .ins = ex->ins, .iter = -1};
     const nne_op_def *op = n->op;
     nne_status st;
     if (op->eval) {
@@ -666,10 +742,13 @@ static nne_status run_node(exec *ex, int ni, int shape_only, int policy, const n
         bind_outs(ex, n);
         nne_kernel_args a = {.in = ex->ins, .out = ex->outs, .n_in = n->n_in, .n_out = n->n_out,
                              .scratch = ex->cx->scratch ? (void *)ex->cx->scratch : (void *)g_empty, .ctx = &ctx};
-        return op->run(ex->p->state[ni], &a);
+        st = op->run(ex->p->state[ni], &a);
+        held_free(&ctx);
+        return st;
     } else {
         st = run_phased_now(&ctx);
     }
+    held_free(&ctx);
     if (ctx.scratch_mem) nne_aligned_free(ctx.scratch_mem);
     if (ctx.bad_attr) return check_attr_types(&ctx, st);
     if (shape_only && st == NNE_OK && ctx.scratch_req > ex->p->scratch_size) ex->p->scratch_size = ctx.scratch_req;
@@ -732,21 +811,90 @@ static void bind_static_views(exec *ex) {
     }
 }
 
-nne_status nne_ctx_run_graph(nne_op_ctx *ctx, const struct nne_graph *g, int n_in, const nne_tensor *ins,
-                             int n_out, nne_tensor *outs) {
-    if (n_in > g->n_inputs)
-        return nne_ctx_fail(ctx, NNE_ERR_INVALID_ARG, "subgraph \"%s\" takes %d inputs, got %d", g->name ? g->name : "",
-                            g->n_inputs, n_in);
-    if (n_out != g->n_outputs)
-        return nne_ctx_fail(ctx, NNE_ERR_INVALID_ARG, "subgraph \"%s\" has %d outputs, expected %d",
-                            g->name ? g->name : "", g->n_outputs, n_out);
+/* ------------------------------------------------------ subgraph plans --
+ *
+ * If/Loop/Scan bodies run through nne_ctx_run_graph_view. The first run of a
+ * body on a context plans it like a top-level graph (a sub-plan: folded
+ * constants, per-node state, packed weights, arena layout) for the shapes it
+ * is fed -- its inputs and the outer-scope values it reads, the signature --
+ * and makes a context for it; later runs with the same signature bind the
+ * inputs and run the planned nodes: no shape inference, no attribute
+ * lookups, no allocation (for statically shaped bodies). A new signature
+ * plans again; a body whose signature changes on most runs (a carried value
+ * growing each iteration) is run unplanned from then on, as is a body fed
+ * sequences or run while a plan is being made (no context): every node shaped
+ * and run as it comes, outputs allocated (run_graph_unplanned).
+ * Sub-plans belong to the context that runs the node (one thread), so they
+ * need no lock; packed weights still come from the model's shared cache.
+ * Nested bodies are planned by the sub-context that runs them.
+ */
+
+static nne_status plan_build(nne_plan *s);
+static nne_status plan_alloc(nne_plan *s);
+static void observe(nne_context *c, int ni);
+static nne_status context_exec(nne_context *c);
+
+/* After this many plans of one body in a row without a reuse, the body is run unplanned. */
+#define SUB_MAX_MISSES 4
+
+void nne_ctx_set_iteration(nne_op_ctx *ctx, int64_t iter) { ctx->iter = iter; }
+
+/* The observer scope of subgraph g run by ctx's node: "<outer scope><node>/<attr>/[iter<k>/]". */
+static void scope_for(char *dst, size_t cap, const nne_op_ctx *ctx, const nne_graph *g) {
+    const nne_node *n = ctx->node;
+    const char *attr = "subgraph";
+    for (int a = 0; a < n->n_attr; a++)
+        if (n->attrs[a].g == g) attr = n->attrs[a].name;
+    const char *outer = ctx->ex->scope ? ctx->ex->scope : "";
+    const char *label = n->name && n->name[0] ? n->name : n->op_type;
+    if (ctx->iter >= 0) snprintf(dst, cap, "%s%s/%s/iter%lld/", outer, label, attr, (long long)ctx->iter);
+    else snprintf(dst, cap, "%s%s/%s/", outer, label, attr);
+}
+
+/* Node ni of an unplanned subgraph run, to the root context's observer. */
+static void observe_exec(nne_context *root, const char *scope, const exec *ex, int ni, const char **names,
+                         nne_tensor *vals, char *name_buf, size_t name_cap) {
+    const nne_node *n = &ex->g->nodes[ni];
+    int k = 0;
+    for (int o = 0; o < n->n_out; o++) {
+        int v = n->out[o];
+        if (v < 0) continue;
+        names[k] = ex->g->values[v].name;
+        vals[k] = ex->vals[v];
+        if (vals[k].dtype == NNE_DTYPE_SEQUENCE || !vals[k].data) memset(&vals[k], 0, sizeof vals[k]);
+        k++;
+    }
+    snprintf(name_buf, name_cap, "%s%s", scope, n->name);
+    root->observer(root->observer_user, name_buf, n->op_type, k, names, vals);
+}
+
+/* Run g on its own exec, every node shaped and run as it comes; outs[i].data
+ * are allocated (free with nne_tensor_free_data). */
+static nne_status run_graph_unplanned(nne_op_ctx *ctx, const struct nne_graph *g, int n_in, const nne_tensor *ins,
+                                      int n_out, nne_tensor *outs) {
     exec sub;
     const exec *shared = NULL;
     for (int k = 0; k < ctx->ex->p->n_sub && !shared; k++)
         if (ctx->ex->p->sub_g[k] == g) shared = &ctx->ex->p->sub_ex[k];
     nne_status st = exec_init(&sub, ctx->ex->p, ctx->ex->cx, ctx->ex->rng, g, ctx->ex, shared);
     for (int i = 0; i < n_out; i++) memset(&outs[i], 0, sizeof outs[i]);
+    /* observer: the nodes of the body, named with their scope */
+    nne_context *root = ctx->ex->cx ? ctx->ex->cx->root : NULL;
+    char scope[512], name_buf[1024];
+    const char **obs_names = NULL;
+    nne_tensor *obs_vals = NULL;
+    if (root && !root->observer) root = NULL;
     if (st != NNE_OK) goto done;
+    if (root) {
+        scope_for(scope, sizeof scope, ctx, g);
+        sub.scope = scope;
+        obs_names = nne_calloc((size_t)sub.max_out, sizeof *obs_names);
+        obs_vals = nne_calloc((size_t)sub.max_out, sizeof *obs_vals);
+        if (!obs_names || !obs_vals) {
+            st = nne_error(NNE_ERR_OUT_OF_MEMORY, "session: out of memory");
+            goto done;
+        }
+    }
     bind_static_views(&sub);
     for (int i = 0; i < n_in; i++) {
         sub.vals[g->inputs[i]] = ins[i];
@@ -764,6 +912,7 @@ nne_status nne_ctx_run_graph(nne_op_ctx *ctx, const struct nne_graph *g, int n_i
         if ((st = check_cancel(&ctx->ex->p->opt)) != NNE_OK) goto done;
         st = run_node(&sub, i, 0, POL_MALLOC, NULL);
         if (st != NNE_OK) goto done;
+        if (root) observe_exec(root, scope, &sub, i, obs_names, obs_vals, name_buf, sizeof name_buf);
         release_inputs(&sub, i);
     }
     for (int i = 0; i < n_out; i++) {
@@ -794,9 +943,226 @@ nne_status nne_ctx_run_graph(nne_op_ctx *ctx, const struct nne_graph *g, int n_i
     }
 done:
     exec_free(&sub);
+    nne_free((void *)obs_names);
+    nne_free(obs_vals);
     if (st != NNE_OK) {
         for (int i = 0; i < n_out; i++) value_free(&outs[i]);
     }
+    return st;
+}
+
+/* The tensor fed to value k of a body's signature: its inputs, then its outer values. */
+static const nne_tensor *sub_fed(const sub_cache *e, int k, int n_in, const nne_tensor *ins, const exec *outer) {
+    if (k < n_in) return &ins[k];
+    return &outer->vals[e->g->values[e->outer_v[k - n_in]].outer];
+}
+
+/* 1 when every fed value is a plain tensor with data (a sub-plan can take it). */
+static int sub_plannable(const sub_cache *e, int n_in, const nne_tensor *ins, const exec *outer) {
+    for (int k = 0; k < n_in + e->n_outer; k++) {
+        const nne_tensor *t = sub_fed(e, k, n_in, ins, outer);
+        if (t->dtype == NNE_DTYPE_SEQUENCE || !nne_dtype_size(t->dtype) || t->ndim < 0 || t->ndim > NNE_MAX_DIMS ||
+            (!t->data && nne_tensor_nbytes(t)))
+            return 0;
+    }
+    return 1;
+}
+
+static int sub_sig_match(const sub_cache *e, int n_in, const nne_tensor *ins, const exec *outer) {
+    int j = 0;
+    for (int k = 0; k < n_in + e->n_outer; k++) {
+        const nne_tensor *t = sub_fed(e, k, n_in, ins, outer);
+        if (j + 2 + t->ndim > e->sig_len || e->sig[j] != t->dtype || e->sig[j + 1] != t->ndim) return 0;
+        for (int d = 0; d < t->ndim; d++)
+            if (e->sig[j + 2 + d] != t->dims[d]) return 0;
+        j += 2 + t->ndim;
+    }
+    return j == e->sig_len;
+}
+
+static void sub_cache_drop_plan(sub_cache *e) {
+    nne_context_destroy(e->c);
+    nne_plan_destroy(e->p);
+    e->c = NULL;
+    e->p = NULL;
+    e->sig_len = 0;
+}
+
+/* Plan body e->g for the fed shapes and make its context. */
+static nne_status sub_plan(nne_context *cx, sub_cache *e, int n_in, const nne_tensor *ins, const exec *outer) {
+    const nne_plan *parent = cx->p;
+    const nne_graph *g = e->g;
+    sub_cache_drop_plan(e);
+    int need = 0;
+    for (int k = 0; k < n_in + e->n_outer; k++) need += 2 + sub_fed(e, k, n_in, ins, outer)->ndim;
+    if (need > e->sig_cap) {
+        int64_t *q = nne_realloc(e->sig, (size_t)need * sizeof *q);
+        if (!q) return nne_error(NNE_ERR_OUT_OF_MEMORY, "session: out of memory planning a subgraph");
+        e->sig = q;
+        e->sig_cap = need;
+    }
+    nne_plan *s = nne_calloc(1, sizeof *s);
+    if (!s) return nne_error(NNE_ERR_OUT_OF_MEMORY, "session: out of memory planning a subgraph");
+    s->m = parent->m;
+    if (s->m) nne_model_session_ref(s->m, 1);
+    s->g = g;
+    s->opt = parent->opt;
+    s->opt.arena_limit_bytes = 0; /* that limit is the top-level arena's; the memory limit covers bodies */
+    s->is_sub = 1;
+    s->nv = g->n_values;
+    s->nn = g->n_nodes;
+    s->build_rng = 0x853c49e6748fea9bull;
+    nne_status st = plan_alloc(s);
+    if (st != NNE_OK) goto fail;
+    for (int v = 0; v < s->nv; v++) {
+        const nne_value *val = &g->values[v];
+        if (val->kind == NNE_VAL_CONST) {
+            s->shape[v] = val->init;
+            if (!s->shape[v].data) s->shape[v].data = g_empty;
+            s->vstate[v] = VS_CONST;
+        }
+    }
+    for (int i = n_in; i < g->n_inputs; i++)
+        if (g->values[g->inputs[i]].kind != NNE_VAL_CONST) {
+            st = nne_error(NNE_ERR_INVALID_ARG, "subgraph input \"%s\" has no value", g->values[g->inputs[i]].name);
+            goto fail;
+        }
+    int j = 0;
+    for (int k = 0; k < n_in + e->n_outer; k++) {
+        const nne_tensor *t = sub_fed(e, k, n_in, ins, outer);
+        int v = k < n_in ? g->inputs[k] : e->outer_v[k - n_in];
+        s->shape[v] = *t;
+        s->shape[v].data = NULL;
+        s->vstate[v] = VS_INPUT;
+        e->sig[j++] = t->dtype;
+        e->sig[j++] = t->ndim;
+        for (int d = 0; d < t->ndim; d++) e->sig[j++] = t->dims[d];
+    }
+    if ((st = plan_build(s)) != NNE_OK) goto fail;
+    if ((st = nne_context_create(s, &e->c)) != NNE_OK) goto fail;
+    e->p = s;
+    e->sig_len = j;
+    e->c->root = cx->root;
+    e->c->main.rng = cx->root->main.rng; /* one random stream per run, as unplanned */
+    return NNE_OK;
+fail:
+    nne_plan_destroy(s);
+    return st;
+}
+
+/* The cache entry of body g on context cx (made on first use). */
+static sub_cache *sub_cache_get(nne_context *cx, const nne_graph *g) {
+    for (int k = 0; k < cx->n_subs; k++)
+        if (cx->subs[k].g == g) return &cx->subs[k];
+    if (cx->n_subs == cx->cap_subs) {
+        int cap = cx->cap_subs ? 2 * cx->cap_subs : 4;
+        sub_cache *q = nne_realloc(cx->subs, (size_t)cap * sizeof *q);
+        if (!q) return NULL;
+        cx->subs = q;
+        cx->cap_subs = cap;
+    }
+    int n_outer = 0;
+    for (int v = 0; v < g->n_values; v++) n_outer += g->values[v].kind == NNE_VAL_OUTER;
+    int *ov = nne_calloc((size_t)n_outer + 1, sizeof(int));
+    if (!ov) return NULL;
+    sub_cache *e = &cx->subs[cx->n_subs++];
+    memset(e, 0, sizeof *e);
+    e->g = g;
+    e->outer_v = ov;
+    for (int v = 0; v < g->n_values; v++)
+        if (g->values[v].kind == NNE_VAL_OUTER) ov[e->n_outer++] = v;
+    return e;
+}
+
+static void sub_caches_free(nne_context *c) {
+    for (int k = 0; k < c->n_subs; k++) {
+        sub_cache_drop_plan(&c->subs[k]);
+        nne_free(c->subs[k].outer_v);
+        nne_free(c->subs[k].sig);
+    }
+    nne_free(c->subs);
+    c->subs = NULL;
+    c->n_subs = c->cap_subs = 0;
+}
+
+/* 1 for failures of a sub-plan that the unplanned path may still get past
+ * (a declared shape the fed one contradicts, an op that cannot plan what
+ * it is fed); running out of memory, cancellation and limits are final. */
+static int sub_plan_retryable(nne_status st) {
+    return st != NNE_ERR_OUT_OF_MEMORY && st != NNE_ERR_CANCELLED && st != NNE_ERR_LIMIT;
+}
+
+nne_status nne_ctx_run_graph_view(nne_op_ctx *ctx, const struct nne_graph *g, int n_in, const nne_tensor *ins,
+                                  int n_out, const nne_tensor **outs) {
+    if (n_in > g->n_inputs)
+        return nne_ctx_fail(ctx, NNE_ERR_INVALID_ARG, "subgraph \"%s\" takes %d inputs, got %d", g->name ? g->name : "",
+                            g->n_inputs, n_in);
+    if (n_out != g->n_outputs)
+        return nne_ctx_fail(ctx, NNE_ERR_INVALID_ARG, "subgraph \"%s\" has %d outputs, expected %d",
+                            g->name ? g->name : "", g->n_outputs, n_out);
+    held_free(ctx);
+    nne_context *cx = ctx->ex->cx;
+    sub_cache *e = NULL;
+    if (cx && !(e = sub_cache_get(cx, g)))
+        return nne_ctx_fail(ctx, NNE_ERR_OUT_OF_MEMORY, "out of memory planning subgraph \"%s\"", g->name ? g->name : "");
+    if (e && !e->disabled && !cx->root->no_sub_plans && sub_plannable(e, n_in, ins, ctx->ex)) {
+        nne_status st = NNE_OK;
+        if (!e->p || !sub_sig_match(e, n_in, ins, ctx->ex)) {
+            if (e->p && ++e->misses >= SUB_MAX_MISSES) {
+                /* the shapes keep changing: planning costs more than it saves */
+                sub_cache_drop_plan(e);
+                e->disabled = 1;
+                goto unplanned;
+            }
+            st = sub_plan(cx, e, n_in, ins, ctx->ex);
+            if (st != NNE_OK) {
+                if (!sub_plan_retryable(st)) return st;
+                nne_log(NNE_LOG_DEBUG, "subgraph \"%s\" of node \"%s\" runs unplanned: %s", g->name ? g->name : "",
+                        ctx->node->name, nne_last_error());
+                e->disabled = 1;
+                goto unplanned;
+            }
+        } else {
+            e->misses = 0;
+        }
+        nne_context *sc = e->c;
+        for (int k = 0; k < n_in + e->n_outer; k++) {
+            int v = k < n_in ? g->inputs[k] : e->outer_v[k - n_in];
+            sc->main.vals[v] = *sub_fed(e, k, n_in, ins, ctx->ex);
+            if (!sc->main.vals[v].data) sc->main.vals[v].data = g_empty;
+        }
+        sc->observer = cx->root->observer;
+        sc->observer_user = cx->root->observer_user;
+        if (sc->observer) scope_for(sc->scope, sizeof sc->scope, ctx, g);
+        if ((st = context_exec(sc)) != NNE_OK) return st;
+        for (int i = 0; i < n_out; i++) outs[i] = &sc->main.vals[g->outputs[i]];
+        return NNE_OK;
+    }
+unplanned:;
+    nne_tensor *held = nne_calloc((size_t)n_out + 1, sizeof *held);
+    if (!held) return nne_ctx_fail(ctx, NNE_ERR_OUT_OF_MEMORY, "out of memory");
+    nne_status st = run_graph_unplanned(ctx, g, n_in, ins, n_out, held);
+    if (st != NNE_OK) {
+        nne_free(held);
+        return st;
+    }
+    ctx->held = held;
+    ctx->n_held = n_out;
+    for (int i = 0; i < n_out; i++) outs[i] = &held[i];
+    return NNE_OK;
+}
+
+nne_status nne_ctx_run_graph(nne_op_ctx *ctx, const struct nne_graph *g, int n_in, const nne_tensor *ins,
+                             int n_out, nne_tensor *outs) {
+    for (int i = 0; i < n_out; i++) memset(&outs[i], 0, sizeof outs[i]);
+    const nne_tensor **views = nne_calloc((size_t)n_out + 1, sizeof *views);
+    if (!views) return nne_ctx_fail(ctx, NNE_ERR_OUT_OF_MEMORY, "out of memory");
+    nne_status st = nne_ctx_run_graph_view(ctx, g, n_in, ins, n_out, views);
+    for (int i = 0; i < n_out && st == NNE_OK; i++) st = nne_tensor_clone(views[i], &outs[i]);
+    if (st != NNE_OK)
+        for (int i = 0; i < n_out; i++) value_free(&outs[i]);
+    nne_free(views);
+    held_free(ctx);
     return st;
 }
 
@@ -1135,6 +1501,98 @@ void nne_plan_destroy(nne_plan *p) {
     nne_free(p);
 }
 
+/* The plan's per-value and per-node arrays (s->nv, s->nn set). */
+static nne_status plan_alloc(nne_plan *s) {
+    size_t nv = (size_t)s->nv + 1;
+    s->vstate = nne_calloc(nv, 1);
+    s->shape = nne_calloc(nv, sizeof *s->shape);
+    s->folded = nne_calloc(nv, 1);
+    s->node_mode = nne_calloc((size_t)s->nn + 1, 1);
+    s->state = nne_calloc((size_t)s->nn + 1, sizeof *s->state);
+    s->macs = nne_calloc((size_t)s->nn + 1, sizeof *s->macs);
+    s->offset = nne_calloc(nv, sizeof *s->offset);
+    if (!s->vstate || !s->shape || !s->folded || !s->node_mode || !s->state || !s->macs || !s->offset)
+        return nne_error(NNE_ERR_OUT_OF_MEMORY, "plan: out of memory");
+    return NNE_OK;
+}
+
+/* Steps 2 and 3 (see the top of the file) on a plan whose constants and
+ * inputs are seeded: fold, shape and plan every node, then lay out the arena. */
+static nne_status plan_build(nne_plan *s) {
+    const nne_graph *g = s->g;
+    nne_status st;
+    if ((st = exec_init(&s->build, s, NULL, &s->build_rng, g, NULL, NULL)) != NNE_OK) return st;
+    int n_sub = count_subgraphs(g);
+    if (n_sub) {
+        s->sub_g = nne_calloc((size_t)n_sub, sizeof *s->sub_g);
+        s->sub_ex = nne_calloc((size_t)n_sub, sizeof *s->sub_ex);
+        if (!s->sub_g || !s->sub_ex) return nne_error(NNE_ERR_OUT_OF_MEMORY, "plan: out of memory");
+        if ((st = plan_subgraphs(s, g)) != NNE_OK) return st;
+    }
+    for (int i = 0; i < s->nn; i++) {
+        const nne_node *nd = &g->nodes[i];
+        if ((st = check_cancel(&s->opt)) != NNE_OK) return st;
+        if (!nd->op)
+            return nne_error(NNE_ERR_UNSUPPORTED, "node \"%s\": op %s%s%s (opset %d) is not supported", nd->name,
+                             nd->domain, nd->domain[0] ? ":" : "", nd->op_type, nd->opset);
+        int any_dyn = 0, all_const = 1, all_shaped = 1;
+        for (int k = 0; k < nd->n_in; k++) {
+            int v = nd->in[k];
+            if (v < 0) continue;
+            if (s->vstate[v] == VS_DYNAMIC || s->vstate[v] == VS_UNKNOWN) any_dyn = 1, all_shaped = 0;
+            if (s->vstate[v] != VS_CONST) all_const = 0;
+        }
+        for (int k = s->build.impl_start[i]; k < s->build.impl_start[i + 1]; k++)
+            if (s->vstate[s->build.impl[k]] == VS_DYNAMIC) any_dyn = 1;
+        unsigned fl = nd->op->flags;
+        int fold = !(fl & (NNE_OPF_NONDETERMINISTIC | NNE_OPF_SUBGRAPH | NNE_OPF_NO_FOLD)) &&
+                   (all_const || ((fl & NNE_OPF_SHAPE_ONLY) && all_shaped));
+        if (any_dyn && !fold) {
+            s->node_mode[i] = NM_DYNAMIC;
+        } else if (fold) {
+            /* execute now; outputs become constants owned by the plan */
+            st = run_node(&s->build, i, 0, POL_MALLOC, s->shape);
+            if (st != NNE_OK) return st;
+            for (int o = 0; o < nd->n_out; o++) {
+                int v = nd->out[o];
+                if (v < 0) continue;
+                s->shape[v] = s->build.vals[v];
+                s->folded[v] = s->build.owned[v];
+                s->build.owned[v] = 0;
+                memset(&s->build.vals[v], 0, sizeof s->build.vals[v]);
+                s->vstate[v] = VS_CONST;
+            }
+            s->node_mode[i] = NM_FOLDED;
+            continue;
+        } else {
+            for (int o = 0; o < nd->n_out; o++)
+                if (nd->out[o] >= 0) s->shape[nd->out[o]].ndim = -1;
+            st = run_node(&s->build, i, 1, POL_PLAN, s->shape);
+            if (st == NNE_DYNAMIC) {
+                s->node_mode[i] = NM_DYNAMIC;
+            } else if (st != NNE_OK) {
+                return st;
+            } else {
+                s->node_mode[i] = NM_STATIC;
+                for (int o = 0; o < nd->n_out; o++) {
+                    int v = nd->out[o];
+                    if (v >= 0 && s->shape[v].ndim < 0)
+                        /* a node with more outputs than its op has (the model is wrong) */
+                        return nne_error(NNE_ERR_INVALID_ARG,
+                                         "node \"%s\" (%s): the op gives no output %d of the node's %d; check the "
+                                         "node against the op's definition", nd->name, nd->op_type, o, nd->n_out);
+                }
+                if ((st = plan_node(&s->build, i)) != NNE_OK) return st;
+            }
+        }
+        for (int o = 0; o < nd->n_out; o++) {
+            int v = nd->out[o];
+            if (v >= 0) s->vstate[v] = s->node_mode[i] == NM_STATIC ? VS_STATIC : VS_DYNAMIC;
+        }
+    }
+    return plan_arena(s);
+}
+
 nne_status nne_plan_create(const nne_model *m, const nne_session_options *opt, int32_t n, const char *const *names,
                            const nne_tensor *shapes, nne_plan **out) {
     if (!m || !out || (n > 0 && (!names || !shapes)) || n < 0)
@@ -1157,19 +1615,18 @@ nne_status nne_plan_create(const nne_model *m, const nne_session_options *opt, i
     s->nv = g->n_values;
     s->nn = g->n_nodes;
     s->build_rng = 0x853c49e6748fea9bull;
-    size_t nv = (size_t)s->nv + 1;
-    s->vstate = nne_calloc(nv, 1);
-    s->shape = nne_calloc(nv, sizeof *s->shape);
-    s->folded = nne_calloc(nv, 1);
-    s->node_mode = nne_calloc((size_t)s->nn + 1, 1);
-    s->state = nne_calloc((size_t)s->nn + 1, sizeof *s->state);
-    s->macs = nne_calloc((size_t)s->nn + 1, sizeof *s->macs);
-    s->offset = nne_calloc(nv, sizeof *s->offset);
-    nne_status st;
-    if (!s->vstate || !s->shape || !s->folded || !s->node_mode || !s->state || !s->macs || !s->offset) {
-        st = nne_error(NNE_ERR_OUT_OF_MEMORY, "plan: out of memory");
-        goto fail;
+    /* the plan's memory limit: what it allocates from here on (its budget
+     * lives in the plan, which is allocated before it), plus the packed
+     * weights it uses; a session charges its own budget instead */
+    nne_budget *prev = NULL;
+    int entered = 0;
+    if (!nne_budget_current()) {
+        s->own_budget = entered = 1;
+        s->budget.limit = nne_session_options_memory_limit(&o);
+        prev = nne_budget_enter(&s->budget);
     }
+    nne_status st = plan_alloc(s);
+    if (st != NNE_OK) goto fail;
     for (int i = 0; i < n; i++) {
         int v = names && names[i] ? nne_graph_find(g, names[i]) : -1;
         if (v < 0 || g->values[v].kind != NNE_VAL_INPUT) {
@@ -1180,7 +1637,12 @@ nne_status nne_plan_create(const nne_model *m, const nne_session_options *opt, i
     }
     for (int v = 0; v < s->nv; v++) {
         const nne_value *val = &g->values[v];
-        if (val->kind == NNE_VAL_CONST) {
+        if (val->kind == NNE_VAL_CONST && val->trainable) {
+            /* shaped, but no data at plan time: nothing folds or packs it */
+            s->shape[v] = val->init;
+            s->shape[v].data = NULL;
+            s->vstate[v] = VS_PARAM;
+        } else if (val->kind == NNE_VAL_CONST) {
             s->shape[v] = val->init;
             if (!s->shape[v].data) s->shape[v].data = g_empty;
             s->vstate[v] = VS_CONST;
@@ -1188,91 +1650,20 @@ nne_status nne_plan_create(const nne_model *m, const nne_session_options *opt, i
             if ((st = seed_input(s, v, n, names, shapes)) != NNE_OK) goto fail;
         }
     }
-    if ((st = exec_init(&s->build, s, NULL, &s->build_rng, g, NULL, NULL)) != NNE_OK) goto fail;
-    int n_sub = count_subgraphs(g);
-    if (n_sub) {
-        s->sub_g = nne_calloc((size_t)n_sub, sizeof *s->sub_g);
-        s->sub_ex = nne_calloc((size_t)n_sub, sizeof *s->sub_ex);
-        if (!s->sub_g || !s->sub_ex) {
-            st = nne_error(NNE_ERR_OUT_OF_MEMORY, "plan: out of memory");
-            goto fail;
-        }
-        if ((st = plan_subgraphs(s, g)) != NNE_OK) goto fail;
-    }
-    for (int i = 0; i < s->nn; i++) {
-        const nne_node *nd = &g->nodes[i];
-        if ((st = check_cancel(&s->opt)) != NNE_OK) goto fail;
-        if (!nd->op) {
-            st = nne_error(NNE_ERR_UNSUPPORTED, "node \"%s\": op %s%s%s (opset %d) is not supported", nd->name,
-                           nd->domain, nd->domain[0] ? ":" : "", nd->op_type, nd->opset);
-            goto fail;
-        }
-        int any_dyn = 0, all_const = 1, all_shaped = 1;
-        for (int k = 0; k < nd->n_in; k++) {
-            int v = nd->in[k];
-            if (v < 0) continue;
-            if (s->vstate[v] == VS_DYNAMIC || s->vstate[v] == VS_UNKNOWN) any_dyn = 1, all_shaped = 0;
-            if (s->vstate[v] != VS_CONST) all_const = 0;
-        }
-        for (int k = s->build.impl_start[i]; k < s->build.impl_start[i + 1]; k++)
-            if (s->vstate[s->build.impl[k]] == VS_DYNAMIC) any_dyn = 1;
-        unsigned fl = nd->op->flags;
-        int fold = !(fl & (NNE_OPF_NONDETERMINISTIC | NNE_OPF_SUBGRAPH | NNE_OPF_NO_FOLD)) &&
-                   (all_const || ((fl & NNE_OPF_SHAPE_ONLY) && all_shaped));
-        if (any_dyn && !fold) {
-            s->node_mode[i] = NM_DYNAMIC;
-        } else if (fold) {
-            /* execute now; outputs become constants owned by the plan */
-            st = run_node(&s->build, i, 0, POL_MALLOC, s->shape);
-            if (st != NNE_OK) goto fail;
-            for (int o = 0; o < nd->n_out; o++) {
-                int v = nd->out[o];
-                if (v < 0) continue;
-                s->shape[v] = s->build.vals[v];
-                s->folded[v] = s->build.owned[v];
-                s->build.owned[v] = 0;
-                memset(&s->build.vals[v], 0, sizeof s->build.vals[v]);
-                s->vstate[v] = VS_CONST;
-            }
-            s->node_mode[i] = NM_FOLDED;
-            continue;
-        } else {
-            for (int o = 0; o < nd->n_out; o++)
-                if (nd->out[o] >= 0) s->shape[nd->out[o]].ndim = -1;
-            st = run_node(&s->build, i, 1, POL_PLAN, s->shape);
-            if (st == NNE_DYNAMIC) {
-                s->node_mode[i] = NM_DYNAMIC;
-            } else if (st != NNE_OK) {
-                goto fail;
-            } else {
-                s->node_mode[i] = NM_STATIC;
-                for (int o = 0; o < nd->n_out; o++) {
-                    int v = nd->out[o];
-                    if (v >= 0 && s->shape[v].ndim < 0) {
-                        /* a node with more outputs than its op has (the model is wrong) */
-                        st = nne_error(NNE_ERR_INVALID_ARG,
-                                       "node \"%s\" (%s): the op gives no output %d of the node's %d; check the "
-                                       "node against the op's definition", nd->name, nd->op_type, o, nd->n_out);
-                        goto fail;
-                    }
-                }
-                if ((st = plan_node(&s->build, i)) != NNE_OK) goto fail;
-            }
-        }
-        for (int o = 0; o < nd->n_out; o++) {
-            int v = nd->out[o];
-            if (v >= 0) s->vstate[v] = s->node_mode[i] == NM_STATIC ? VS_STATIC : VS_DYNAMIC;
-        }
-    }
-    if ((st = plan_arena(s)) != NNE_OK) goto fail;
+    if ((st = plan_build(s)) != NNE_OK) goto fail;
+    if (entered) nne_budget_leave(prev);
     *out = s;
     return NNE_OK;
 fail:
+    if (entered) st = budget_fail(&s->budget, st, "plan", "the memory_limit_bytes option given to nne_plan_create");
     nne_plan_destroy(s);
+    if (entered) nne_budget_leave(prev);
     return st;
 }
 
 size_t nne_plan_arena_bytes(const nne_plan *p) { return p ? p->arena_size : 0; }
+size_t nne_plan_memory_bytes(const nne_plan *p) { return p ? nne_budget_used(&p->budget) : 0; }
+size_t nne_plan_packed_bytes(const nne_plan *p) { return p ? p->packed_bytes : 0; }
 size_t nne_plan_scratch_bytes(const nne_plan *p) { return p ? p->scratch_size : 0; }
 
 int64_t nne_plan_macs(const nne_plan *p) {
@@ -1293,6 +1684,7 @@ const char *nne_context_last_error(const nne_context *c) { return c ? c->err : "
 
 void nne_context_destroy(nne_context *c) {
     if (!c) return;
+    sub_caches_free(c);
     exec_free(&c->main);
     nne_aligned_free(c->arena);
     nne_aligned_free(c->scratch);
@@ -1302,15 +1694,36 @@ void nne_context_destroy(nne_context *c) {
     nne_free(c);
 }
 
-nne_status nne_context_create(const nne_plan *p, nne_context **out) {
+nne_status nne_context_create(const nne_plan *p, nne_context **out) { return nne_context_create_opt(p, NULL, out); }
+
+nne_status nne_context_create_opt(const nne_plan *p, const nne_context_options *opt, nne_context **out) {
     if (!p || !out) return nne_error(NNE_ERR_INVALID_ARG, "nne_context_create: NULL argument");
     *out = NULL;
+    nne_context_options o = nne_context_options_default();
+    NNE_TRY(nne_options_read(&o, sizeof o, opt, "nne_context_options"));
     nne_context *c = nne_calloc(1, sizeof *c);
     if (!c) return nne_error(NNE_ERR_OUT_OF_MEMORY, "context: out of memory");
     c->p = p;
+    c->root = c;
+    const char *sp = getenv("NNE_SUBGRAPH_PLANS");
+    c->no_sub_plans = sp && !strcmp(sp, "0");
     c->rng = 0x853c49e6748fea9bull;
+    /* the context's memory limit covers everything allocated from here on
+     * and by its runs (its budget lives in c, allocated before it); inside a
+     * session's call or a running context (a subgraph's context) the current
+     * budget is charged instead */
+    nne_budget *prev = NULL;
+    int entered = 0;
+    if (!nne_budget_current()) {
+        c->own_budget = entered = 1;
+        c->budget.limit = o.memory_limit_bytes == SIZE_MAX ? 0
+                          : o.memory_limit_bytes    ? o.memory_limit_bytes
+                                                    : nne_session_options_memory_limit(NULL);
+        prev = nne_budget_enter(&c->budget);
+    }
     /* the exec never writes the plan at run time: p is only read */
     nne_status st = exec_init(&c->main, (nne_plan *)p, c, &c->rng, p->g, NULL, &p->build);
+    c->main.scope = c->scope;
     if (st != NNE_OK) goto fail;
     c->bound = nne_calloc((size_t)p->nv + 1, 1);
     c->arena = nne_aligned_alloc(p->arena_size ? p->arena_size : NNE_ALIGN);
@@ -1333,15 +1746,21 @@ nne_status nne_context_create(const nne_plan *p, nne_context **out) {
     /* runtime views: constants, and static values at their arena offsets */
     for (int v = 0; v < p->nv; v++) {
         if (p->vstate[v] == VS_CONST) c->main.vals[v] = p->shape[v];
-        else if (p->vstate[v] == VS_STATIC) {
+        else if (p->vstate[v] == VS_PARAM) { /* its buffer, updated in place by nne_model_param_set */
+            c->main.vals[v] = p->g->values[v].init;
+            if (!c->main.vals[v].data) c->main.vals[v].data = g_empty;
+        } else if (p->vstate[v] == VS_STATIC) {
             c->main.vals[v] = p->shape[v];
             c->main.vals[v].data = nne_tensor_nbytes(&p->shape[v]) ? c->arena + p->offset[v] : g_empty;
         }
     }
+    if (entered) nne_budget_leave(prev);
     *out = c;
     return NNE_OK;
 fail:
+    if (entered) st = budget_fail(&c->budget, st, "context", "nne_context_options.memory_limit_bytes");
     nne_context_destroy(c);
+    if (entered) nne_budget_leave(prev);
     return st;
 }
 
@@ -1393,27 +1812,43 @@ static void observe(nne_context *c, int ni) {
         }
         k++;
     }
-    c->observer(c->observer_user, n->name, n->op_type, k, c->obs_names, c->obs_vals);
+    const char *name = n->name;
+    if (c->scope[0]) { /* a subgraph body's node: named with its scope */
+        snprintf(c->obs_name, sizeof c->obs_name, "%s%s", c->scope, n->name);
+        name = c->obs_name;
+    }
+    c->observer(c->observer_user, name, n->op_type, k, c->obs_names, c->obs_vals);
 }
 
 nne_status nne_context_run(nne_context *c) {
     if (!c) return nne_error(NNE_ERR_INVALID_ARG, "nne_context_run: NULL context");
     const nne_plan *s = c->p;
-    exec *ex = &c->main;
     for (int i = 0; i < s->m->n_feed; i++) {
         int v = s->m->feed[i];
         if (!c->bound[v])
             return ctx_fail(c, nne_error(NNE_ERR_INVALID_ARG, "input \"%s\" was not given", s->g->values[v].name));
     }
+    c->loop_iters = 0;
+    nne_budget *prev = c->own_budget ? nne_budget_enter(&c->budget) : NULL;
+    nne_status st = context_exec(c);
+    if (st != NNE_OK && c->own_budget) st = budget_fail(&c->budget, st, "context", "nne_context_options.memory_limit_bytes");
+    if (c->own_budget) nne_budget_leave(prev);
+    return st == NNE_OK ? st : ctx_fail(c, st);
+}
+
+/* Run the nodes of c's plan on its bound inputs (a context run by the user,
+ * or a subgraph body's context). */
+static nne_status context_exec(nne_context *c) {
+    const nne_plan *s = c->p;
+    exec *ex = &c->main;
     exec_release_dynamic(ex);
     memcpy(ex->uses_left, ex->uses, (size_t)s->nv * sizeof(int));
-    c->loop_iters = 0;
     for (int i = 0; i < s->nn; i++) {
         if (s->node_mode[i] != NM_FOLDED) {
             nne_status st = check_cancel(&s->opt);
-            if (st != NNE_OK) return ctx_fail(c, st);
+            if (st != NNE_OK) return st;
             st = run_node(ex, i, 0, s->node_mode[i] == NM_STATIC ? POL_PLAN : POL_MALLOC, NULL);
-            if (st != NNE_OK) return ctx_fail(c, st);
+            if (st != NNE_OK) return st;
         }
         if (c->observer) observe(c, i);
         if (s->node_mode[i] != NM_FOLDED) release_inputs(ex, i);
@@ -1430,6 +1865,8 @@ nne_status nne_context_output(const nne_context *c, int32_t i, nne_tensor *out) 
 }
 
 size_t nne_context_arena_bytes(const nne_context *c) { return c ? c->p->arena_size : 0; }
+size_t nne_context_memory_bytes(const nne_context *c) { return c ? nne_budget_used(&c->budget) : 0; }
+size_t nne_context_memory_peak(const nne_context *c) { return c ? c->budget.peak : 0; }
 
 /* ------------------------------------------------------------ session -- */
 

@@ -3,8 +3,12 @@
  *
  * Their output shapes depend on which branch runs or how many iterations
  * happen, so in shape mode they report NNE_DYNAMIC and are shaped at run time.
- * Subgraphs run through nne_ctx_run_graph, which hands back malloc'd outputs;
- * loop-carried values are owned here between iterations.
+ * Bodies run through nne_ctx_run_graph_view, which plans a body once per
+ * input-shape signature and lends its outputs as views; loop-carried values
+ * are copied into two sets of buffers owned here (one read by the running
+ * iteration, one written with its results, swapped after it), reused while
+ * their sizes hold, and scan outputs are stacked into a buffer reserved for
+ * the trip count: a Loop with static shapes allocates nothing per iteration.
  */
 #include "ops/op.h"
 #include "core/core.h"
@@ -13,6 +17,42 @@
 
 static void free_all(nne_tensor *t, int n) {
     for (int i = 0; i < n; i++) nne_tensor_free_data(&t[i]);
+}
+
+/* A buffer a loop-carried value is copied into, reused across iterations. */
+typedef struct carry {
+    nne_tensor t;   /* data: nne_aligned_alloc'd, or a sequence (nne_tensor_clone) */
+    size_t cap;     /* bytes of t.data for a tensor */
+} carry;
+
+/* dst = a copy of src; reuses dst's buffer when it is large enough. */
+static nne_status carry_set(nne_op_ctx *ctx, carry *dst, const nne_tensor *src) {
+    if (src->dtype == NNE_DTYPE_SEQUENCE || dst->t.dtype == NNE_DTYPE_SEQUENCE) {
+        nne_tensor_free_data(&dst->t);
+        dst->cap = 0;
+        if (src->dtype == NNE_DTYPE_SEQUENCE) {
+            if (nne_tensor_clone(src, &dst->t) != NNE_OK) return nne_ctx_fail(ctx, NNE_ERR_OUT_OF_MEMORY, "out of memory");
+            return NNE_OK;
+        }
+    }
+    size_t nb = nne_tensor_nbytes(src);
+    if (nb == SIZE_MAX) return nne_ctx_fail(ctx, NNE_ERR_INVALID_ARG, "loop-carried value has an invalid shape");
+    if (!dst->t.data || nb > dst->cap) {
+        nne_tensor_free_data(&dst->t);
+        dst->cap = 0;
+        if (!(dst->t.data = nne_aligned_alloc(nb ? nb : 1)))
+            return nne_ctx_fail(ctx, NNE_ERR_OUT_OF_MEMORY, "cannot allocate %zu bytes for a loop-carried value", nb);
+        dst->cap = nb;
+    }
+    void *d = dst->t.data;
+    dst->t = *src;
+    dst->t.data = d;
+    if (nb && d != src->data) memcpy(d, src->data, nb);
+    return NNE_OK;
+}
+
+static void carry_free(carry *c, int n) {
+    for (int i = 0; c && i < n; i++) nne_tensor_free_data(&c[i].t);
 }
 
 /* Copy a subgraph result into node output i. */
@@ -53,11 +93,10 @@ static nne_status if_run(nne_op_ctx *ctx) {
     if (nne_graph_num_outputs(g) != n)
         return nne_ctx_fail(ctx, NNE_ERR_INVALID_ARG, "branch has %d outputs, the node %d", nne_graph_num_outputs(g),
                             n);
-    nne_tensor *outs = nne_calloc((size_t)n + 1, sizeof *outs);
+    const nne_tensor **outs = nne_calloc((size_t)n + 1, sizeof *outs);
     if (!outs) return nne_ctx_fail(ctx, NNE_ERR_OUT_OF_MEMORY, "out of memory");
-    nne_status st = nne_ctx_run_graph(ctx, g, 0, NULL, n, outs);
-    for (int i = 0; st == NNE_OK && i < n; i++) st = emit(ctx, i, &outs[i]);
-    free_all(outs, n);
+    nne_status st = nne_ctx_run_graph_view(ctx, g, 0, NULL, n, outs);
+    for (int i = 0; st == NNE_OK && i < n; i++) st = emit(ctx, i, outs[i]);
     nne_free(outs);
     return st;
 }
@@ -73,11 +112,25 @@ typedef struct stack {
     int64_t count;
 } stack;
 
-static nne_status stack_push(nne_op_ctx *ctx, stack *s, const nne_tensor *t) {
+/* Elements reserved at the first push when the count is known, up to this
+ * many bytes (a Loop whose condition ends it early must not reserve for a
+ * trip count it never reaches; beyond this the buffer doubles as it grows). */
+#define STACK_RESERVE_MAX ((size_t)1 << 20)
+
+/* Push t; `expect` is the number of elements the stack will hold (0: unknown). */
+static nne_status stack_push(nne_op_ctx *ctx, stack *s, const nne_tensor *t, int64_t expect) {
+    if (t->dtype == NNE_DTYPE_SEQUENCE)
+        return nne_ctx_fail(ctx, NNE_ERR_UNSUPPORTED, "a scan output that is a sequence is not supported");
     size_t nb = nne_tensor_nbytes(t);
     if (s->count == 0) {
         s->first = *t;
         s->elem_bytes = nb;
+        /* reserve for every iteration at once, so later pushes only copy */
+        if (expect > 1 && nb && (uint64_t)expect <= STACK_RESERVE_MAX / nb && !s->data) {
+            if (!(s->data = nne_malloc((size_t)expect * nb)))
+                return nne_ctx_fail(ctx, NNE_ERR_OUT_OF_MEMORY, "out of memory");
+            s->cap_bytes = (size_t)expect * nb;
+        }
     } else {
         int same = t->dtype == s->first.dtype && t->ndim == s->first.ndim;
         for (int d = 0; same && d < t->ndim; d++) same = t->dims[d] == s->first.dims[d];
@@ -126,25 +179,18 @@ static nne_status loop_run(nne_op_ctx *ctx) {
         keep = nne_tensor_get_f64(ct, 0) != 0;
     }
     nne_status st = NNE_OK;
-    nne_tensor *carried = nne_calloc((size_t)N + 1, sizeof *carried);
+    /* carried[0..N) is read by the iteration running, carried[N..2N) gets its results */
+    carry *carried = nne_calloc((size_t)2 * N + 1, sizeof *carried);
     nne_tensor *bin = nne_calloc((size_t)N + 3, sizeof *bin);
-    nne_tensor *bout = nne_calloc((size_t)(1 + N + K) + 1, sizeof *bout);
+    const nne_tensor **bout = nne_calloc((size_t)(1 + N + K) + 1, sizeof *bout);
     stack *scans = nne_calloc((size_t)K + 1, sizeof *scans);
     if (!carried || !bin || !bout || !scans) {
         st = nne_ctx_fail(ctx, NNE_ERR_OUT_OF_MEMORY, "out of memory");
         goto done;
     }
-    for (int i = 0; i < N; i++) {
-        const nne_tensor *x = nne_ctx_input(ctx, 2 + i);
-        size_t nb = nne_tensor_nbytes(x);
-        carried[i] = *x;
-        carried[i].data = nne_aligned_alloc(nb ? nb : 1);
-        if (!carried[i].data) {
-            st = nne_ctx_fail(ctx, NNE_ERR_OUT_OF_MEMORY, "out of memory");
-            goto done;
-        }
-        if (nb) memcpy(carried[i].data, x->data, nb);
-    }
+    for (int i = 0; i < N && st == NNE_OK; i++) st = carry_set(ctx, &carried[i], nne_ctx_input(ctx, 2 + i));
+    if (st != NNE_OK) goto done;
+    carry *cur = carried, *nxt = carried + N;
     int64_t iter = 0;
     uint8_t cond_in;
     while (keep && iter < M) {
@@ -154,26 +200,24 @@ static nne_status loop_run(nne_op_ctx *ctx) {
         cond_in = (uint8_t)keep;
         bin[0] = (nne_tensor){.dtype = NNE_DTYPE_INT64, .ndim = 0, .data = &it};
         bin[1] = (nne_tensor){.dtype = NNE_DTYPE_BOOL, .ndim = 0, .data = &cond_in};
-        for (int i = 0; i < N; i++) bin[2 + i] = carried[i];
-        if ((st = nne_ctx_run_graph(ctx, body, 2 + N, bin, 1 + N + K, bout)) != NNE_OK) goto done;
-        if (nne_tensor_numel(&bout[0]) != 1) {
-            free_all(bout, 1 + N + K);
+        for (int i = 0; i < N; i++) bin[2 + i] = cur[i].t;
+        nne_ctx_set_iteration(ctx, iter);
+        if ((st = nne_ctx_run_graph_view(ctx, body, 2 + N, bin, 1 + N + K, bout)) != NNE_OK) goto done;
+        if (bout[0]->dtype == NNE_DTYPE_SEQUENCE || nne_tensor_numel(bout[0]) != 1) {
             st = nne_ctx_fail(ctx, NNE_ERR_INVALID_ARG, "body's cond output must be a scalar");
             goto done;
         }
-        keep = nne_tensor_get_f64(&bout[0], 0) != 0;
-        nne_tensor_free_data(&bout[0]);
-        for (int i = 0; i < N; i++) {
-            nne_tensor_free_data(&carried[i]);
-            carried[i] = bout[1 + i];
-            bout[1 + i].data = NULL;
-        }
-        for (int k = 0; k < K && st == NNE_OK; k++) st = stack_push(ctx, &scans[k], &bout[1 + N + k]);
-        for (int k = 0; k < K; k++) nne_tensor_free_data(&bout[1 + N + k]);
+        keep = nne_tensor_get_f64(bout[0], 0) != 0;
+        for (int i = 0; i < N && st == NNE_OK; i++) st = carry_set(ctx, &nxt[i], bout[1 + i]);
+        int64_t expect = M < INT64_MAX ? M : 0;
+        for (int k = 0; k < K && st == NNE_OK; k++) st = stack_push(ctx, &scans[k], bout[1 + N + k], expect);
         if (st != NNE_OK) goto done;
+        carry *t = cur;
+        cur = nxt;
+        nxt = t;
         iter++;
     }
-    for (int i = 0; i < N && st == NNE_OK; i++) st = emit(ctx, i, &carried[i]);
+    for (int i = 0; i < N && st == NNE_OK; i++) st = emit(ctx, i, &cur[i].t);
     for (int k = 0; k < K && st == NNE_OK; k++) {
         stack *s = &scans[k];
         int64_t dims[NNE_MAX_DIMS];
@@ -194,12 +238,12 @@ static nne_status loop_run(nne_op_ctx *ctx) {
         if (s->count && s->elem_bytes) memcpy(y->data, s->data, (size_t)s->count * s->elem_bytes);
     }
 done:
-    if (carried) free_all(carried, N);
+    carry_free(carried, 2 * N);
     if (scans)
         for (int k = 0; k < K; k++) nne_free(scans[k].data);
     nne_free(carried);
     nne_free(bin);
-    nne_free(bout);
+    nne_free((void *)bout);
     nne_free(scans);
     return st;
 }
@@ -256,22 +300,17 @@ static nne_status scan_once(nne_op_ctx *ctx, const struct nne_graph *body, const
     if (L < 0) L = 0;
     nne_status st = NNE_OK;
     nne_tensor *bin = nne_calloc((size_t)(N + M) + 1, sizeof *bin);
-    nne_tensor *bout = nne_calloc((size_t)(N + K) + 1, sizeof *bout);
+    const nne_tensor **bout = nne_calloc((size_t)(N + K) + 1, sizeof *bout);
     stack *stk = nne_calloc((size_t)K + 1, sizeof *stk);
-    if (!bin || !bout || !stk) {
+    /* states: [0, N) read by the running iteration, [N, 2N) get its results */
+    carry *sb = nne_calloc((size_t)2 * N + 1, sizeof *sb);
+    carry *cur = sb, *nxt = sb ? sb + N : NULL;
+    if (!bin || !bout || !stk || !sb) {
         st = nne_ctx_fail(ctx, NNE_ERR_OUT_OF_MEMORY, "out of memory");
         goto done;
     }
-    for (int i = 0; i < N; i++) {
-        size_t nb = nne_tensor_nbytes(c->states[i]);
-        res[i] = *c->states[i];
-        res[i].data = nne_aligned_alloc(nb ? nb : 1);
-        if (!res[i].data) {
-            st = nne_ctx_fail(ctx, NNE_ERR_OUT_OF_MEMORY, "out of memory");
-            goto done;
-        }
-        if (nb) memcpy(res[i].data, c->states[i]->data, nb);
-    }
+    for (int i = 0; i < N && st == NNE_OK; i++) st = carry_set(ctx, &cur[i], c->states[i]);
+    if (st != NNE_OK) goto done;
     for (int j = 0; j < M; j++) {
         size_t nb = nne_tensor_nbytes(c->xs[j]);
         int64_t l = c->xs[j]->dims[c->in_axes[j]];
@@ -283,17 +322,22 @@ static nne_status scan_once(nne_op_ctx *ctx, const struct nne_graph *body, const
     }
     for (int64_t t = 0; t < L; t++) {
         if ((st = nne_ctx_check_cancel(ctx)) != NNE_OK) goto done;
-        for (int i = 0; i < N; i++) bin[i] = res[i];
+        for (int i = 0; i < N; i++) bin[i] = cur[i].t;
         for (int j = 0; j < M; j++)
             take_slice(c->xs[j], c->in_axes[j], c->in_dirs[j] ? L - 1 - t : t, &bin[N + j]);
-        if ((st = nne_ctx_run_graph(ctx, body, N + M, bin, N + K, bout)) != NNE_OK) goto done;
-        for (int i = 0; i < N; i++) {
-            nne_tensor_free_data(&res[i]);
-            res[i] = bout[i];
-        }
-        for (int k = 0; k < K && st == NNE_OK; k++) st = stack_push(ctx, &stk[k], &bout[N + k]);
-        for (int k = 0; k < K; k++) nne_tensor_free_data(&bout[N + k]);
+        nne_ctx_set_iteration(ctx, t);
+        if ((st = nne_ctx_run_graph_view(ctx, body, N + M, bin, N + K, bout)) != NNE_OK) goto done;
+        for (int i = 0; i < N && st == NNE_OK; i++) st = carry_set(ctx, &nxt[i], bout[i]);
+        for (int k = 0; k < K && st == NNE_OK; k++) st = stack_push(ctx, &stk[k], bout[N + k], L);
         if (st != NNE_OK) goto done;
+        carry *sw = cur;
+        cur = nxt;
+        nxt = sw;
+    }
+    /* the final states go to res (owned by the caller from here) */
+    for (int i = 0; i < N; i++) {
+        res[i] = cur[i].t;
+        cur[i].t.data = NULL;
     }
     for (int k = 0; k < K; k++) {
         stack *s = &stk[k];
@@ -327,8 +371,10 @@ done:
         for (int j = 0; j < M; j++) nne_aligned_free(bin[N + j].data);
     if (stk)
         for (int k = 0; k < K; k++) nne_free(stk[k].data);
+    carry_free(sb, 2 * N);
+    nne_free(sb);
     nne_free(bin);
-    nne_free(bout);
+    nne_free((void *)bout);
     nne_free(stk);
     if (st != NNE_OK) free_all(res, N + K);
     return st;

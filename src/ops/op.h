@@ -205,6 +205,18 @@ const void *nne_ctx_packed_weight(nne_op_ctx *ctx, const void *key, uint64_t tag
  * output count. */
 nne_status nne_ctx_run_graph(nne_op_ctx *ctx, const struct nne_graph *g, int n_in,
                              const nne_tensor *ins, int n_out, nne_tensor *outs);
+/* The same without copies: *outs[i] are views of the subgraph's outputs,
+ * valid until the node's next nne_ctx_run_graph(_view) call or until the
+ * node returns; copy what must live longer. The body is planned once per
+ * signature (the shapes of its inputs and of the outer values it reads) by
+ * the running context and re-planned only when that changes, so a Loop with
+ * static shapes runs its body with no shape inference, attribute lookups or
+ * allocation after the first iteration (src/ir/session.c, "subgraph plans"). */
+nne_status nne_ctx_run_graph_view(nne_op_ctx *ctx, const struct nne_graph *g, int n_in, const nne_tensor *ins,
+                                  int n_out, const nne_tensor **outs);
+/* The Loop/Scan iteration about to run (from 0): names the observer scope
+ * of the body's nodes ("loop/body/iter3/..."). */
+void nne_ctx_set_iteration(nne_op_ctx *ctx, int64_t iter);
 int nne_graph_num_inputs(const struct nne_graph *g);
 int nne_graph_num_outputs(const struct nne_graph *g);
 

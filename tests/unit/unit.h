@@ -27,4 +27,5 @@ void unit_size(void);
 void unit_passes(void);
 void unit_limits(void);
 void unit_regions(void);
+void unit_graph_runtime(void);
 #endif

@@ -5,11 +5,19 @@
  * files. File names are unique (a running number) and safe (only
  * [A-Za-z0-9._-], at most 80 characters of the name, the rest replaced by a
  * hash). Values that are not tensors (sequences) are listed with file null.
+ * Nodes inside If/Loop/Scan bodies come too (the library's observer reports
+ * them before the node that runs the body), named with their scope path
+ * "<node>/<attribute>/[iter<k>/]<body node>", once per run of the body.
+ * A Loop runs its body up to a million times, so the dump stops with an
+ * error after DUMP_MAX_FILES files (env NNE_DUMP_MAX_FILES changes it)
+ * instead of filling the disk.
  */
 #include "cli.h"
 
 #include <stdlib.h>
 #include <string.h>
+
+#define DUMP_MAX_FILES 100000
 
 typedef struct dump_out {
     char *name;
@@ -25,6 +33,7 @@ typedef struct dump_node {
 struct cli_dump {
     char dir[2048];
     int seq;
+    long max_files;
     int n_nodes, cap;
     dump_node *nodes;
     nne_status err;  /* first failure, reported after the run */
@@ -82,6 +91,13 @@ static void dump_observe(void *user, const char *node_name, const char *op_type,
         nd->outs[i].name = dup_s(names[i]);
         if (!nd->outs[i].name) goto oom;
         if (!outs[i].data && outs[i].dtype == NNE_DTYPE_UNDEFINED) continue;
+        if (d->seq >= d->max_files) {
+            d->err = NNE_ERR_LIMIT;
+            snprintf(d->errmsg, sizeof d->errmsg,
+                     "--dump: stopped after %ld files (nodes inside Loop/Scan bodies are written once per iteration); "
+                     "set NNE_DUMP_MAX_FILES to allow more", d->max_files);
+            return;
+        }
         char fname[160], full[2400];
         safe_name(d->seq++, names[i], fname, sizeof fname);
         snprintf(full, sizeof full, "%s/%s", d->dir, fname);
@@ -102,7 +118,11 @@ oom:
 
 cli_dump *cli_dump_create(const char *dir) {
     cli_dump *d = calloc(1, sizeof *d);
-    if (d) snprintf(d->dir, sizeof d->dir, "%s", dir);
+    if (d) {
+        snprintf(d->dir, sizeof d->dir, "%s", dir);
+        const char *e = getenv("NNE_DUMP_MAX_FILES");
+        d->max_files = e && atol(e) > 0 ? atol(e) : DUMP_MAX_FILES;
+    }
     return d;
 }
 
