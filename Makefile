@@ -44,6 +44,7 @@ CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
 PKG_SRC := $(sort $(wildcard src/pkg/*.c))
 PKG_OBJ := $(PKG_SRC:%.c=$(BUILD)/obj/%.o)
 PKG_LIBS := $(shell pkg-config --libs libsodium 2>/dev/null || echo -lsodium)
+-include src/serve/serve.mk
 UNIT_OBJ := $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard tests/unit/*.c))
 
 all: $(BUILD)/libnnedge.a $(BUILD)/libnnedge.so $(BUILD)/nnedge $(BUILD)/conformance $(BUILD)/unit_tests \
@@ -160,9 +161,12 @@ test: setup
 	$(MAKE) all
 	$(MAKE) test-hostile NNEDGE=build/nnedge
 	NNEDGE=build-san/nnedge bash tests/diff/run.sh
+	$(MAKE) test-tflite NNEDGE=build-san/nnedge
+	$(MAKE) test-python
 	$(MAKE) SAN=1 test-roundtrip
 	$(MAKE) test-mem
 	$(MAKE) SAN=1 test-pkg
+	$(MAKE) test-serve
 
 # The concurrency test (8 threads, shared plans, >= 1000 runs per model)
 # under ThreadSanitizer, built into build-tsan/.
@@ -239,3 +243,4 @@ $(filter-out $(DEP_FILES:.d=.o),$(DEP_OBJ)): FORCE
 -include tests/fuzz/fuzz.mk
 -include bench/bench.mk
 include tests/pkg/pkg.mk
+-include tests/tflite/tflite.mk

@@ -309,6 +309,13 @@ typedef struct nne_model_stats {
 } nne_model_stats;
 NNE_API nne_status nne_model_stats_get(const nne_model *m, nne_model_stats *out);
 
+/* The model's metadata entries (ONNX metadata_props; for a TFLite model the
+ * importer's "tflite.signature.KEY" and "tflite.quantization.TENSOR" entries).
+ * *key and *value point into the model and live as long as it.
+ * NNE_ERR_INVALID_ARG when i is out of range. Thread-safe. */
+NNE_API int32_t nne_model_metadata_count(const nne_model *m);
+NNE_API nne_status nne_model_metadata_get(const nne_model *m, int32_t i, const char **key, const char **value);
+
 /* Op histogram of the top-level graph and its subgraphs: calls fn once per
  * distinct (domain, op_type) with its count and whether nnedge supports it. */
 typedef void (*nne_op_visit_fn)(void *user, const char *domain, const char *op_type,

@@ -8,7 +8,11 @@ set -e
 if [ "${1:-}" = "--demo" ]; then
     pkgs="gcc make pkgconf libsodium-dev python3-numpy dataset-fashion-mnist"
 else
-    pkgs="gcc make pkgconf libsodium-dev clang libclang-rt-14-dev python3-numpy python3-onnx python3-torch python3-torchvision python3-cryptography dataset-fashion-mnist"
+    pkgs="gcc make pkgconf clang libclang-rt-14-dev python3-numpy python3-onnx python3-torch python3-torchvision dataset-fashion-mnist"
+    # one line per area, so that areas add packages without touching each other's lines
+    pkgs="$pkgs libmicrohttpd-dev libjansson-dev libgnutls28-dev libnghttp2-dev libprotobuf-c-dev protobuf-c-compiler curl openssl wrk python3-requests python3-grpcio python3-protobuf prometheus"  # serve
+    pkgs="$pkgs python3-flatbuffers"  # tflite
+    pkgs="$pkgs libsodium-dev python3-cryptography"  # pkg (.nne packages)
     command -v node >/dev/null 2>&1 || pkgs="$pkgs nodejs npm"
 fi
 missing=""

@@ -11,6 +11,7 @@
  * what is left in the buffer before anything is allocated.
  */
 #include "io/onnx.h"
+#include "io/tflite.h"
 #include "core/core.h"
 #include "core/file.h"
 
@@ -1065,6 +1066,24 @@ static nne_status load_memory(const void *data, size_t size, const char *base_di
         }
         m->maps[0] = *map;
         m->n_maps = 1;
+    }
+    if (nne_tflite_detect(data, size)) {
+        /* a TFLite FlatBuffer: its own importer fills the model (tflite_load.c) */
+        nne_status ts = nne_tflite_import(m, data, size, opt->allow_unsupported);
+        if (ts == NNE_OK && t_load_oom) ts = nne_error(NNE_ERR_OUT_OF_MEMORY, "tflite: out of memory");
+        if (ts == NNE_OK && nne_validate_enabled()) ts = nne_graph_validate(m->graph);
+        if (ts != NNE_OK) {
+            if (map) m->maps[0].addr = NULL;
+            nne_model_destroy(m);
+            return ts;
+        }
+        if (map) {
+            /* the importer copied every weight: the file's mapping is not needed */
+            nne_file_unmap(m->maps[0].addr, m->maps[0].size);
+            m->n_maps = 0;
+        }
+        *out = m;
+        return NNE_OK;
     }
     loader ld = {.base = data, .base_dir = base_dir, .m = m, .borrow = map != NULL || (src && src->regions),
                  .regions = src ? src->regions : NULL, .n_regions = src ? src->n_regions : 0};

@@ -26,7 +26,7 @@ FUZZ_SMOKE_SECONDS ?= 20
 # A fixed seed keeps `make test` repeatable; long runs (`make fuzz`) explore freely.
 FUZZ_SMOKE_SEED    ?= 1
 FUZZ_FLAGS         ?=
-FUZZ_HARNESSES     := model npy tensor roundtrip pkg
+FUZZ_HARNESSES     := model npy tensor roundtrip serve tflite pkg
 FUZZ_SAN           := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
 FUZZ_CFLAGS        := -std=c11 -g -O1 -Wall -Wextra -Wno-unused-parameter -Iinclude -Isrc -D_GNU_SOURCE \
                       -pthread $(FUZZ_SAN) -DNNE_DEBUG_VALIDATE
@@ -52,10 +52,7 @@ $(FUZZ_BUILD)/obj/gen/op_table.o: $(FUZZ_BUILD)/gen/op_table.c
 $(FUZZ_BUILD)/fuzz_%: $(FUZZ_BUILD)/obj/tests/fuzz/fuzz_%.o $(FUZZ_LIB_OBJ)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $^ -lm
 
-# fuzz_pkg: the .nne reader (src/pkg, tools side) needs libsodium.
-FUZZ_PKG_OBJ       := $(PKG_SRC:%.c=$(FUZZ_BUILD)/obj/%.o)
-$(FUZZ_BUILD)/fuzz_pkg: $(FUZZ_BUILD)/obj/tests/fuzz/fuzz_pkg.o $(FUZZ_PKG_OBJ) $(FUZZ_LIB_OBJ)
-	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $^ $(PKG_LIBS) -lm
+FUZZ_HARNESSES     := model npy tensor roundtrip serve tflite pkg
 
 fuzz-build: $(FUZZ_BINS)
 

@@ -16,6 +16,10 @@
 
 #define FUZZ_MAX_NUMEL 100000
 #define FUZZ_ARENA_LIMIT ((size_t)16 << 20)
+/* everything a session allocates (folded constants, scratch): under
+ * libFuzzer's malloc limit (-rss_limit_mb=2048), so a model asking for more
+ * is refused by nnedge (NNE_ERR_OUT_OF_MEMORY), not reported as a finding */
+#define FUZZ_MEMORY_LIMIT ((size_t)512 << 20)
 #define FUZZ_MAX_MACS 20000000
 #define FUZZ_MAX_INPUTS 64
 
@@ -52,6 +56,7 @@ static void run_session(const nne_model *m) {
     nne_session *s = NULL;
     nne_session_options so = nne_session_options_default();
     so.arena_limit_bytes = FUZZ_ARENA_LIMIT;
+    so.memory_limit_bytes = FUZZ_MEMORY_LIMIT;
     fuzz_clear_error();
     nne_status st = nne_session_create(m, &so, &s);
     fuzz_check_status(st, "nne_session_create");
