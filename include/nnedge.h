@@ -213,6 +213,28 @@ NNE_API nne_status nne_model_load_file(const char *path, const nne_model_options
 NNE_API nne_status nne_model_load_memory(const void *data, size_t size, const char *base_dir,
                                          const nne_model_options *opt, nne_model **out);
 
+/* A named region of caller memory lent to a model (nne_model_load_regions). */
+typedef struct nne_region {
+    const char *name;  /* the external-data location that resolves to it */
+    const void *data;
+    size_t size;       /* bytes */
+} nne_region;
+
+/* Load an ONNX model whose bytes (data, size) and external data lie in
+ * caller-owned memory, used in place: nothing is copied (aligned weights are
+ * read where they lie, as from a mapped file) and no file is opened. An
+ * external-data location must equal the name of one of the n regions; any
+ * other location fails with NNE_ERR_CORRUPT_MODEL. Used for .nne packages
+ * (segments of a mapped or decrypted file). Ownership: on success the model
+ * borrows `data` and every region until it is destroyed; nne_model_destroy
+ * then calls release(release_user) (release may be NULL) once nothing points
+ * into them. On failure release is not called and the caller keeps
+ * everything. The region array and its names are read only during the call.
+ * Returns as nne_model_load_memory. */
+NNE_API nne_status nne_model_load_regions(const void *data, size_t size, int32_t n_regions, const nne_region *regions,
+                                          void (*release)(void *user), void *release_user,
+                                          const nne_model_options *opt, nne_model **out);
+
 NNE_API void nne_model_destroy(nne_model *m);
 
 /* Writing ONNX. The model is written as it is held: the graph (nodes in

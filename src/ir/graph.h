@@ -176,6 +176,8 @@ struct nne_model {
     int n_sessions;      /* live sessions on this model (atomic; see nne_model_session_ref) */
     int shared;          /* 1 once any session was made: the graph is frozen (atomic) */
     struct nne_budget *budget; /* what loading allocated (core.h); freed last */
+    void (*release)(void *user); /* nne_model_load_regions: called after destroy */
+    void *release_user;
 };
 
 /* Set up / free the packed-weight cache of a model (nne_model_new calls

@@ -27,5 +27,6 @@ void unit_size(void);
 void unit_passes(void);
 void unit_limits(void);
 void unit_fusion(void);
+void unit_regions(void);
 void unit_graph_runtime(void);
 #endif
