@@ -35,10 +35,16 @@ VERSION := $(VERSION_MAJOR).$(VERSION_MINOR).$(call nne_ver,PATCH)
 SOVERSION := $(if $(filter 0,$(VERSION_MAJOR)),$(VERSION_MAJOR).$(VERSION_MINOR),$(VERSION_MAJOR))
 SONAME := libnnedge.so.$(SOVERSION)
 
-LIB_SRC := $(sort $(wildcard src/core/*.c src/ir/*.c src/ops/*.c src/io/*.c src/kernels/*.c src/kernels/ref/*.c))
+LIB_SRC := $(sort $(wildcard src/core/*.c src/ir/*.c src/ops/*.c src/io/*.c src/kernels/*.c src/kernels/ref/*.c \
+                             src/kernels/x86_avx2/*.c src/kernels/x86_avx512/*.c src/kernels/arm_neon/*.c))
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/gen/op_table.o
 CLI_SRC := $(sort $(wildcard tools/cli/*.c))
 CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
+# .nne packages (src/pkg/): the tools-side library with libsodium, linked into
+# the nnedge command only (libnnedge itself stays libc/libm/pthreads).
+PKG_SRC := $(sort $(wildcard src/pkg/*.c))
+PKG_OBJ := $(PKG_SRC:%.c=$(BUILD)/obj/%.o)
+PKG_LIBS := $(shell pkg-config --libs libsodium 2>/dev/null || echo -lsodium)
 -include src/serve/serve.mk
 UNIT_OBJ := $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard tests/unit/*.c))
 
@@ -72,8 +78,10 @@ $(BUILD)/libnnedge.a: $(LIB_OBJ) $(BUILD)/objlist
 $(BUILD)/libnnedge.so: $(LIB_OBJ) $(BUILD)/objlist
 	$(CC) -shared $(LDSAN) -Wl,-soname,$(SONAME) -o $@ $(LIB_OBJ) $(LDLIBS)
 	ln -sf libnnedge.so $(BUILD)/$(SONAME)
-$(BUILD)/nnedge: $(CLI_OBJ) $(BUILD)/libnnedge.a
-	$(CC) $(LDSAN) -o $@ $^ $(LDLIBS)
+$(BUILD)/libnnedge_pkg.a: $(PKG_OBJ)
+	rm -f $@ && ar rcs $@ $(PKG_OBJ)
+$(BUILD)/nnedge: $(CLI_OBJ) $(BUILD)/libnnedge_pkg.a $(BUILD)/libnnedge.a
+	$(CC) $(LDSAN) -o $@ $^ $(PKG_LIBS) $(LDLIBS)
 $(BUILD)/conformance: $(BUILD)/obj/tests/conformance/runner.o $(BUILD)/libnnedge.a
 	$(CC) $(LDSAN) -o $@ $^ $(LDLIBS)
 $(BUILD)/concurrency: $(BUILD)/obj/tests/concurrency/concurrency.o $(BUILD)/libnnedge.a
@@ -158,7 +166,9 @@ test: setup
 	$(MAKE) test-python
 	$(MAKE) SAN=1 test-roundtrip
 	$(MAKE) test-mem
+	$(MAKE) SAN=1 test-pkg
 	$(MAKE) test-serve
+	$(MAKE) test-kernels
 
 # The concurrency test (8 threads, shared plans, >= 1000 runs per model)
 # under ThreadSanitizer, built into build-tsan/.
@@ -213,7 +223,7 @@ test-hostile: $(NNEDGE)
 	NNEDGE=$(NNEDGE) bash tests/hostile/run.sh
 
 clean:
-	rm -rf build build-san build-tsan build-fuzz
+	rm -rf build build-san build-tsan build-fuzz build-arm64
 
 .PHONY: FORCE all clean setup test test-hostile conformance conformance-update conformance-oom demo test-tsan install uninstall \
         test-exports test-install test-roundtrip test-mem
@@ -223,7 +233,8 @@ clean:
 # build. An object whose .d is missing (built before -MMD, or the .d deleted)
 # is rebuilt once (FORCE). The .d is not a prerequisite of its object: clang
 # writes it after the object, so it would always look newer.
-DEP_OBJ := $(LIB_OBJ) $(CLI_OBJ) $(UNIT_OBJ) $(BUILD)/obj/tests/conformance/runner.o \
+DEP_OBJ := $(LIB_OBJ) $(CLI_OBJ) $(PKG_OBJ) $(UNIT_OBJ) $(BUILD)/obj/tests/conformance/runner.o \
+           $(BUILD)/obj/tests/pkg/tamper.o $(BUILD)/obj/tests/pkg/lazy.o \
            $(BUILD)/obj/tests/roundtrip/rt_check.o $(BUILD)/obj/tests/mem/load_rss.o $(BUILD)/obj/tests/mem/contexts_rss.o $(BUILD)/obj/tests/concurrency/concurrency.o \
            $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard bench/*.c))
 DEP_FILES := $(wildcard $(DEP_OBJ:.o=.d))
@@ -232,5 +243,8 @@ $(filter-out $(DEP_FILES:.d=.o),$(DEP_OBJ)): FORCE
 
 # Fuzzing (libFuzzer + ASan/UBSan, clang) and bad-input tests live in their own makefiles.
 -include tests/fuzz/fuzz.mk
+include src/kernels/kernels.mk
+include tests/isa/isa.mk
 -include bench/bench.mk
+include tests/pkg/pkg.mk
 -include tests/tflite/tflite.mk

@@ -1,5 +1,5 @@
 # Benchmarks (included from the Makefile).
-#   make bench        nnedge vs ONNX Runtime on the differential-test models,
+#   make bench        nnedge vs ONNX Runtime on the 10 models of issue 15,
 #                     1 and 2 threads (bench/run_bench.mjs; BENCH_ARGS passes
 #                     options, e.g. BENCH_ARGS="resnet --runs 20")
 #   make bench-gemm   GFLOPS of the float GEMM kernel on a few shapes

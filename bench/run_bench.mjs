@@ -1,16 +1,19 @@
 #!/usr/bin/env node
 // Benchmark: nnedge vs ONNX Runtime (onnxruntime-node, test-only; ONNX
-// Runtime is never linked into nnedge) on the models of the differential
-// tests (tests/diff/run_diff.mjs: same model table, same seeded inputs).
+// Runtime is never linked into nnedge) on the ten models of issue 15 (the
+// torchvision set and PaddleOCR v4 det at 1x3x640x640 and rec at 1x3x48x320;
+// --all: every model of the differential tests), with the seeded inputs of
+// tests/diff/run_diff.mjs (same model table).
 //
-//   node bench/run_bench.mjs [FILTER...] [--threads 1,2] [--runs N] [--warmup W]
-//        [--rounds R] [--nnedge PATH] [--models-dir DIR] [--work DIR]
+//   node bench/run_bench.mjs [FILTER...] [--all] [--threads 1,2] [--runs N] [--warmup W]
+//        [--rounds R] [--optimize LEVEL] [--nnedge PATH] [--models-dir DIR] [--work DIR]
 //        [--json FILE] [--markdown] [-v]
 //
 // For every model and thread count T it alternates R rounds of
 //   nnedge: `nnedge bench MODEL --shape NAME=DIMS... -i NAME=FILE.npy...
-//            --runs N --warmup W --threads T --json` (a fresh process; its
-//            median_ms is taken, load and prepare are not timed), and
+//            --runs N --warmup W --threads T --optimize LEVEL --json` (a fresh
+//            process; its median_ms is taken, load, optimize and prepare are
+//            not timed; LEVEL defaults to all, as ORT's), and
 //   ORT:    W untimed then N timed session.run() calls on one session with
 //            intraOpNumThreads=T, interOpNumThreads=1, graphOptimizationLevel
 //            'all' (the median is taken),
@@ -18,9 +21,13 @@
 // median of its R round medians. Both get the same inputs: the .npy files
 // written here from tests/diff's seeded generator (the values matter for
 // models with data-dependent control flow, e.g. silero's sample rate).
+// Peak memory: nnedge's is the peak RSS `nnedge bench` reports (the whole
+// process); ORT's is measured once per model and thread count in a process
+// of its own (bench/ort_rss.mjs): its peak minus its baseline with node and
+// onnxruntime-node loaded.
 // Prints a table per thread count (nnedge median, ORT median, ratio
-// nnedge/ORT; ratio > 1 means nnedge is slower) and the geometric mean of
-// the ratios. --json FILE also writes every number (plus nnedge's p90, min,
+// nnedge/ORT; ratio > 1 means nnedge is slower; both peak RSS figures) and
+// the geometric mean of the ratios. --json FILE also writes every number (plus nnedge's p90, min,
 // prepare time, arena and peak RSS); --markdown prints the tables as
 // Markdown for bench/README.md.
 //
@@ -40,15 +47,21 @@ import { writeNpy } from '../tests/diff/npy.mjs';
 const HERE = dirname(fileURLToPath(import.meta.url));
 const ROOT = resolve(HERE, '..');
 
-// nnedge accepts --threads, but today every kernel runs on the calling
-// thread. Set this to true once the thread pool lands, so the output stops
-// saying so.
-const NNEDGE_KERNELS_THREADED = false;
+// The models of issue 15, and the input shapes the benchmark uses where
+// they differ from the differential tests'.
+const BENCH_SET = ['mobilenet_v2', 'mobilenet_v3_small', 'resnet18', 'resnet50', 'squeezenet1_1',
+  'shufflenet_v2_x1_0', 'efficientnet_b0', 'googlenet', 'ocr_det_v4', 'ocr_rec_v4'];
+const BENCH_SHAPES = { ocr_det_v4: { x: [1, 3, 640, 640] }, ocr_rec_v4: { x: [1, 3, 48, 320] } };
+
+// nnedge's Conv, Gemm, MatMul and pooling kernels split their work over the
+// plan's thread pool (--threads); false would note that they did not.
+const NNEDGE_KERNELS_THREADED = true;
 
 function usage(msg) {
   if (msg) console.error(`run_bench: ${msg}`);
-  console.error('usage: node bench/run_bench.mjs [FILTER...] [--threads 1,2] [--runs N] [--warmup W] ' +
-    '[--rounds R] [--nnedge PATH] [--models-dir DIR] [--work DIR] [--json FILE] [--markdown] [-v]');
+  console.error('usage: node bench/run_bench.mjs [FILTER...] [--all] [--threads 1,2] [--runs N] [--warmup W] ' +
+    '[--rounds R] [--optimize none|basic|all] [--nnedge PATH] [--models-dir DIR] [--work DIR] [--json FILE] ' +
+    '[--markdown] [-v]');
   process.exit(2);
 }
 
@@ -63,6 +76,8 @@ function parseArgs(argv) {
     modelsDir: process.env.NNEDGE_MODELS || join(ROOT, 'build', 'models'),
     work: join(ROOT, 'build', 'bench'),
     json: null,
+    all: false,
+    optimize: 'all',
     markdown: false,
     timeout: 900,
     verbose: false,
@@ -88,6 +103,11 @@ function parseArgs(argv) {
     else if (a === '--json') o.json = val();
     else if (a === '--timeout') o.timeout = int(val(), '--timeout', 1);
     else if (a === '--markdown') o.markdown = true;
+    else if (a === '--all') o.all = true;
+    else if (a === '--optimize') {
+      o.optimize = val();
+      if (!['none', 'basic', 'all'].includes(o.optimize)) usage(`--optimize ${o.optimize}: expected none, basic or all`);
+    }
     else if (a === '-v' || a === '--verbose') o.verbose = true;
     else if (a === '-h' || a === '--help') usage();
     else if (a.startsWith('-')) usage(`unknown option ${a}`);
@@ -105,6 +125,7 @@ const median = (xs) => {
   return n % 2 ? s[(n - 1) / 2] : 0.5 * (s[n / 2 - 1] + s[n / 2]);
 };
 const geomean = (xs) => Math.exp(xs.reduce((acc, x) => acc + Math.log(x), 0) / xs.length);
+const mb = (b) => (typeof b === 'number' && Number.isFinite(b) ? (b / 1048576).toFixed(1) : '-');
 const ms = (x) => (x === undefined || x === null ? '-' : x >= 100 ? x.toFixed(1) : x >= 10 ? x.toFixed(2) : x.toFixed(3));
 const firstLine = (s) => (s || '').trim().split('\n').filter((l) => l.trim())[0] || '';
 
@@ -153,7 +174,8 @@ function timeNnedge(path, inputs, threads, opts) {
     if (inputs.shapes[n].length > 0) args.push('--shape', `${n}=${inputs.shapes[n].join('x')}`);
     args.push('-i', `${n}=${inputs.files[n]}`);
   }
-  args.push('--runs', String(opts.runs), '--warmup', String(opts.warmup), '--threads', String(threads), '--json');
+  args.push('--runs', String(opts.runs), '--warmup', String(opts.warmup), '--threads', String(threads),
+    '--optimize', opts.optimize, '--json');
   if (opts.verbose) console.log(`  $ ${opts.nnedge} ${args.join(' ')}`);
   const r = spawnSync(opts.nnedge, args, { encoding: 'utf8', timeout: opts.timeout * 1000, maxBuffer: 16 << 20 });
   if (r.error) throw new Error(r.error.code === 'ETIMEDOUT' ? `timed out after ${opts.timeout} s` : r.error.message);
@@ -168,6 +190,19 @@ function timeNnedge(path, inputs, threads, opts) {
     if (typeof j[k] !== 'number') throw new Error(`JSON has no number '${k}'`);
   }
   return j;
+}
+
+/** ORT's peak RSS less its baseline, in a process of its own (bench/ort_rss.mjs). */
+function ortRss(path, inputs, threads, opts) {
+  const args = [join(HERE, 'ort_rss.mjs'), path, String(threads), String(opts.warmup + opts.runs)];
+  for (const n of inputs.names) args.push(`${n}=${inputs.files[n]}`);
+  const r = spawnSync(process.execPath, args, { encoding: 'utf8', timeout: opts.timeout * 1000 });
+  if (r.error || r.status !== 0) return undefined;
+  try {
+    return JSON.parse(r.stdout.trim().split('\n').pop()).ort_rss_bytes;
+  } catch {
+    return undefined;
+  }
 }
 
 /** All rounds of one model at one thread count. */
@@ -188,6 +223,7 @@ async function benchModel(ort, model, path, threads, opts) {
     }
     const last = nn[nn.length - 1];
     return {
+      ort_rss_bytes: ortRss(path, inputs, threads, opts),
       nnedge_ms: median(nn.map((j) => j.median_ms)),
       ort_ms: median(ortMs),
       nnedge_rounds_ms: nn.map((j) => j.median_ms),
@@ -196,6 +232,7 @@ async function benchModel(ort, model, path, threads, opts) {
       nnedge_min_ms: last.min_ms,
       nnedge_prepare_ms: last.prepare_ms,
       nnedge_arena_bytes: last.arena_bytes,
+      nnedge_arena_lower_bound_bytes: last.arena_lower_bound_bytes,
       nnedge_peak_rss_bytes: last.peak_rss_bytes,
     };
   } finally {
@@ -215,21 +252,23 @@ function printTables(results, opts) {
     out.push('');
     if (md) {
       out.push(`**${t} thread${t > 1 ? 's' : ''}**${note}`, '');
-      out.push('| model | nnedge median ms | ORT median ms | nnedge/ORT |', '|---|---:|---:|---:|');
+      out.push('| model | nnedge median ms | ORT median ms | nnedge/ORT | nnedge peak RSS MB | ORT peak RSS MB |',
+        '|---|---:|---:|---:|---:|---:|');
       for (const r of rows) {
         out.push(`| ${r.model} | ${r.error ? `error: ${r.error}` : ms(r.nnedge_ms)} | ${ms(r.ort_ms)} | ` +
-          `${r.ratio !== undefined ? r.ratio.toFixed(2) : '-'} |`);
+          `${r.ratio !== undefined ? r.ratio.toFixed(2) : '-'} | ${mb(r.nnedge_peak_rss_bytes)} | ${mb(r.ort_rss_bytes)} |`);
       }
       out.push(`| **geometric mean** (${ok.length} models) | | | **${geo[t] !== undefined ? geo[t].toFixed(2) : '-'}** |`);
     } else {
       out.push(`threads ${t}${note}`);
-      out.push(`${'model'.padEnd(20)} ${'nnedge ms'.padStart(10)} ${'ORT ms'.padStart(10)} ${'nnedge/ORT'.padStart(11)}`);
+      out.push(`${'model'.padEnd(20)} ${'nnedge ms'.padStart(10)} ${'ORT ms'.padStart(10)} ${'nnedge/ORT'.padStart(11)} ` +
+        `${'nnedge MB'.padStart(10)} ${'ORT MB'.padStart(8)}`);
       for (const r of rows) {
         if (r.error) {
           out.push(`${r.model.padEnd(20)} ${'error'.padStart(10)} ${ms(r.ort_ms).padStart(10)} ${'-'.padStart(11)}  ${r.error}`);
         } else {
           out.push(`${r.model.padEnd(20)} ${ms(r.nnedge_ms).padStart(10)} ${ms(r.ort_ms).padStart(10)} ` +
-            `${r.ratio.toFixed(2).padStart(11)}`);
+            `${r.ratio.toFixed(2).padStart(11)} ${mb(r.nnedge_peak_rss_bytes).padStart(10)} ${mb(r.ort_rss_bytes).padStart(8)}`);
         }
       }
       out.push(`${`geometric mean (${ok.length} models)`.padEnd(42)} ${geo[t] !== undefined ? geo[t].toFixed(2).padStart(11) : '-'}`);
@@ -246,7 +285,9 @@ function printTables(results, opts) {
 
 async function main() {
   const opts = parseArgs(process.argv.slice(2));
-  const selected = MODELS.filter((m) => opts.filters.length === 0 || opts.filters.some((f) => m.name.includes(f)));
+  const selected = MODELS.filter((m) => opts.all || BENCH_SET.includes(m.name))
+    .filter((m) => opts.filters.length === 0 || opts.filters.some((f) => m.name.includes(f)))
+    .map((m) => (BENCH_SHAPES[m.name] ? { ...m, shapes: { ...m.shapes, ...BENCH_SHAPES[m.name] } } : m));
   if (selected.length === 0) usage(`no model matches ${opts.filters.join(', ')}`);
   if (!existsSync(opts.nnedge)) usage(`nnedge binary not found: ${opts.nnedge} (run make, or set NNEDGE)`);
   const ort = await loadOrt();
@@ -293,7 +334,7 @@ async function main() {
       cpu_model: cpu[0]?.model?.trim(),
       loadavg_start: loadStart,
       loadavg_end: loadavg(),
-      options: { threads: opts.threads, runs: opts.runs, warmup: opts.warmup, rounds: opts.rounds },
+      options: { threads: opts.threads, runs: opts.runs, warmup: opts.warmup, rounds: opts.rounds, optimize: opts.optimize },
       nnedge_kernels_threaded: NNEDGE_KERNELS_THREADED,
       geomean_ratio: geo,
       results,

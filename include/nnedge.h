@@ -213,6 +213,28 @@ NNE_API nne_status nne_model_load_file(const char *path, const nne_model_options
 NNE_API nne_status nne_model_load_memory(const void *data, size_t size, const char *base_dir,
                                          const nne_model_options *opt, nne_model **out);
 
+/* A named region of caller memory lent to a model (nne_model_load_regions). */
+typedef struct nne_region {
+    const char *name;  /* the external-data location that resolves to it */
+    const void *data;
+    size_t size;       /* bytes */
+} nne_region;
+
+/* Load an ONNX model whose bytes (data, size) and external data lie in
+ * caller-owned memory, used in place: nothing is copied (aligned weights are
+ * read where they lie, as from a mapped file) and no file is opened. An
+ * external-data location must equal the name of one of the n regions; any
+ * other location fails with NNE_ERR_CORRUPT_MODEL. Used for .nne packages
+ * (segments of a mapped or decrypted file). Ownership: on success the model
+ * borrows `data` and every region until it is destroyed; nne_model_destroy
+ * then calls release(release_user) (release may be NULL) once nothing points
+ * into them. On failure release is not called and the caller keeps
+ * everything. The region array and its names are read only during the call.
+ * Returns as nne_model_load_memory. */
+NNE_API nne_status nne_model_load_regions(const void *data, size_t size, int32_t n_regions, const nne_region *regions,
+                                          void (*release)(void *user), void *release_user,
+                                          const nne_model_options *opt, nne_model **out);
+
 NNE_API void nne_model_destroy(nne_model *m);
 
 /* Writing ONNX. The model is written as it is held: the graph (nodes in
@@ -482,6 +504,22 @@ NNE_API size_t nne_session_arena_bytes(const nne_session *s);
  * counted). 0 before prepare. */
 NNE_API int64_t nne_session_macs(const nne_session *s);
 
+/* Lower bound of the arena of any placement of the planned buffers: the
+ * most activation bytes alive at one node (0 before prepare). The arena is
+ * at least this; nnedge bench prints both. */
+NNE_API size_t nne_session_arena_bound_bytes(const nne_session *s);
+/* Nodes of the prepared top-level graph, in execution order: the order in
+ * which the observer reports them (0 before prepare). */
+NNE_API int32_t nne_session_num_nodes(const nne_session *s);
+/* Name and op type of top-level node i (strings owned by the model);
+ * NNE_ERR_INVALID_ARG when i is out of range. The observer reports this
+ * node with the same strings; nodes of If/Loop/Scan bodies come with their
+ * scope path instead. */
+NNE_API nne_status nne_session_node_info(const nne_session *s, int32_t i, const char **name, const char **op_type);
+/* Multiply-accumulates of node i of one run (0 for nodes without any,
+ * folded ones and those shaped at run time; -1 when i is out of range). */
+NNE_API int64_t nne_session_node_macs(const nne_session *s, int32_t i);
+
 /* ------------------------------------------------ plans and contexts -- */
 
 /*
@@ -535,6 +573,8 @@ NNE_API size_t nne_plan_packed_bytes(const nne_plan *p);
 NNE_API size_t nne_plan_arena_bytes(const nne_plan *p);
 /* Multiply-accumulates of one run (see nne_session_macs). */
 NNE_API int64_t nne_plan_macs(const nne_plan *p);
+/* See nne_session_arena_bound_bytes. */
+NNE_API size_t nne_plan_arena_bound_bytes(const nne_plan *p);
 
 /* Options of a context (nne_context_create_opt). */
 typedef struct nne_context_options {

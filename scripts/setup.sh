@@ -6,12 +6,17 @@
 # Usage: scripts/setup.sh [--demo]   (--demo: only what `make demo` needs)
 set -e
 if [ "${1:-}" = "--demo" ]; then
-    pkgs="gcc make python3-numpy dataset-fashion-mnist"
+    pkgs="gcc make pkgconf python3-numpy dataset-fashion-mnist"
+    # what building the nnedge command links (serve, pkg), one line per area
+    pkgs="$pkgs libmicrohttpd-dev libjansson-dev libgnutls28-dev libnghttp2-dev libprotobuf-c-dev protobuf-c-compiler"  # serve
+    pkgs="$pkgs libsodium-dev"  # pkg
 else
     pkgs="gcc make pkgconf clang libclang-rt-14-dev python3-numpy python3-onnx python3-torch python3-torchvision dataset-fashion-mnist"
     # one line per area, so that areas add packages without touching each other's lines
     pkgs="$pkgs libmicrohttpd-dev libjansson-dev libgnutls28-dev libnghttp2-dev libprotobuf-c-dev protobuf-c-compiler curl openssl wrk python3-requests python3-grpcio python3-protobuf prometheus"  # serve
     pkgs="$pkgs python3-flatbuffers"  # tflite
+    pkgs="$pkgs gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user"  # kernels (NEON under qemu)
+    pkgs="$pkgs libsodium-dev python3-cryptography"  # pkg (.nne packages)
     command -v node >/dev/null 2>&1 || pkgs="$pkgs nodejs npm"
 fi
 missing=""

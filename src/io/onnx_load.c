@@ -35,6 +35,8 @@ typedef struct loader {
     const char *base_dir;
     nne_model *m;
     int borrow;          /* the buffer is a mapping the model keeps: weights may point into it */
+    const nne_region *regions; /* nne_model_load_regions: external data lies here, not in files */
+    int32_t n_regions;
     int depth;
     /* first unsupported op */
     int n_unsupported;
@@ -260,6 +262,22 @@ static nne_status external_range(const tensor_fields *tf, const char *tname, con
 static nne_status external_mapped(loader *ld, const tensor_fields *tf, const char *tname, size_t nbytes,
                                   const uint8_t **src) {
     char loc[4097];
+    if (ld->regions) {
+        /* a caller-lent region (a package segment): matched by exact name, never a file */
+        if (!tf->location || tf->location_len == 0 || tf->location_len > 4096 ||
+            memchr(tf->location, 0, tf->location_len))
+            return nne_error(NNE_ERR_CORRUPT_MODEL, "onnx: tensor \"%s\": external data has no valid location", tname);
+        memcpy(loc, tf->location, tf->location_len);
+        loc[tf->location_len] = 0;
+        for (int32_t i = 0; i < ld->n_regions; i++)
+            if (ld->regions[i].name && strcmp(ld->regions[i].name, loc) == 0) {
+                NNE_TRY(external_range(tf, tname, loc, nbytes, ld->regions[i].size));
+                *src = (const uint8_t *)ld->regions[i].data + tf->ext_offset;
+                return NNE_OK;
+            }
+        return nne_error(NNE_ERR_CORRUPT_MODEL, "onnx: tensor \"%s\": external data \"%s\" is not one of the model's regions",
+                         tname, loc);
+    }
     NNE_TRY(external_location(ld->base_dir, tf, tname, loc));
     nne_model *m = ld->m;
     nne_mapping *mp = NULL;
@@ -980,21 +998,33 @@ void nne_model_destroy(nne_model *m) {
         nne_free(m->maps[i].name);
     }
     nne_free(m->maps);
+    void (*release)(void *) = m->release;
+    void *release_user = m->release_user;
     nne_budget *b = m->budget;
     nne_free(m); /* charged to b too: b goes last */
     nne_free(b);
+    /* the caller's regions (nne_model_load_regions): nothing points into them now */
+    if (release) release(release_user);
 }
 
-/* Load from a buffer. `map` (may be NULL) is the mapping the buffer lies in:
- * the model takes it over on success, and then weights may point into it. */
+/* Where the bytes come from: `map` (may be NULL) is the mapping the buffer
+ * lies in (the model takes it over on success, and then weights may point
+ * into it); `regions` (nne_model_load_regions) are caller-lent memory the
+ * buffer and the external data lie in, used in place. */
+typedef struct load_src {
+    nne_mapping *map;
+    const nne_region *regions;
+    int32_t n_regions;
+} load_src;
+
 static nne_status load_memory(const void *data, size_t size, const char *base_dir, const nne_model_options *opt,
-                              nne_mapping *map, nne_model **out);
+                              const load_src *src, nne_model **out);
 
 /* Loading runs under a budget of its own, kept by the model: it measures the
  * model's memory (nne_model_memory_bytes) and enforces max_memory_bytes.
  * (Mapped model and external data files are not allocations: not counted.) */
 static nne_status load_budgeted(const void *data, size_t size, const char *base_dir, const nne_model_options *opt,
-                                nne_mapping *map, nne_model **out) {
+                                const load_src *src, nne_model **out) {
     *out = NULL;
     /* the caller's options, of whatever size it was built with (abi.c) */
     nne_model_options o = nne_model_options_default();
@@ -1004,7 +1034,7 @@ static nne_status load_budgeted(const void *data, size_t size, const char *base_
     if (!b) return nne_error(NNE_ERR_OUT_OF_MEMORY, "onnx: out of memory");
     b->limit = o.max_memory_bytes != SIZE_MAX ? o.max_memory_bytes : 0;
     nne_budget *prev = nne_budget_enter(b);
-    nne_status st = load_memory(data, size, base_dir, &o, map, out);
+    nne_status st = load_memory(data, size, base_dir, &o, src, out);
     nne_budget_leave(prev);
     if (st != NNE_OK) {
         if (b->refused) {
@@ -1023,7 +1053,8 @@ static nne_status load_budgeted(const void *data, size_t size, const char *base_
 size_t nne_model_memory_bytes(const nne_model *m) { return m && m->budget ? nne_budget_used(m->budget) : 0; }
 
 static nne_status load_memory(const void *data, size_t size, const char *base_dir, const nne_model_options *opt,
-                              nne_mapping *map, nne_model **out) {
+                              const load_src *src, nne_model **out) {
+    nne_mapping *map = src ? src->map : NULL;
     nne_model *m = nne_model_new();
     if (!m) return nne_error(NNE_ERR_OUT_OF_MEMORY, "onnx: out of memory");
     t_load_oom = 0;
@@ -1054,7 +1085,8 @@ static nne_status load_memory(const void *data, size_t size, const char *base_di
         *out = m;
         return NNE_OK;
     }
-    loader ld = {.base = data, .base_dir = base_dir, .m = m, .borrow = map != NULL};
+    loader ld = {.base = data, .base_dir = base_dir, .m = m, .borrow = map != NULL || (src && src->regions),
+                 .regions = src ? src->regions : NULL, .n_regions = src ? src->n_regions : 0};
     pb_reader r;
     pb_init(&r, data, size);
     pb_field f, graph_f;
@@ -1192,13 +1224,33 @@ nne_status nne_model_load_file(const char *path, const nne_model_options *opt, n
     if (slash) *slash = 0;
     else strcpy(dir, ".");
     if (!dir[0]) strcpy(dir, "/");
-    rc = load_budgeted(map.addr, (size_t)size, dir, opt, &map, out);
+    load_src src = {.map = &map};
+    rc = load_budgeted(map.addr, (size_t)size, dir, opt, &src, out);
     if (rc != NNE_OK) {
         nne_error_prefix("%s", path);
         nne_file_unmap(map.addr, map.size);
     }
     nne_free(dir);
     return rc;
+}
+
+nne_status nne_model_load_regions(const void *data, size_t size, int32_t n_regions, const nne_region *regions,
+                                  void (*release)(void *user), void *release_user, const nne_model_options *opt,
+                                  nne_model **out) {
+    if (!out || !data || n_regions < 0 || (n_regions && !regions))
+        return nne_error(NNE_ERR_INVALID_ARG, "nne_model_load_regions: NULL argument");
+    *out = NULL;
+    for (int32_t i = 0; i < n_regions; i++)
+        if (!regions[i].name || (!regions[i].data && regions[i].size))
+            return nne_error(NNE_ERR_INVALID_ARG, "nne_model_load_regions: region %d has no name or no data", i);
+    /* a non-NULL array even for no regions: external data then fails instead of reading files */
+    static const nne_region none = {0};
+    load_src src = {.regions = n_regions ? regions : &none, .n_regions = n_regions};
+    nne_status st = load_budgeted(data, size, NULL, opt, &src, out);
+    if (st != NNE_OK) return st;
+    (*out)->release = release;
+    (*out)->release_user = release_user;
+    return NNE_OK;
 }
 
 int32_t nne_model_num_inputs(const nne_model *m) { return m ? m->n_feed : 0; }

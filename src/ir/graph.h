@@ -176,6 +176,8 @@ struct nne_model {
     int n_sessions;      /* live sessions on this model (atomic; see nne_model_session_ref) */
     int shared;          /* 1 once any session was made: the graph is frozen (atomic) */
     struct nne_budget *budget; /* what loading allocated (core.h); freed last */
+    void (*release)(void *user); /* nne_model_load_regions: called after destroy */
+    void *release_user;
 };
 
 /* Set up / free the packed-weight cache of a model (nne_model_new calls
@@ -191,6 +193,10 @@ typedef struct nne_mapping {
 /* Copy the misaligned weights (init_src) into aligned memory, once; safe to
  * call from several threads. Sessions call it on create. */
 nne_status nne_model_weights_ready(const nne_model *m);
+/* The whole pages of [p, p + n) leave the resident set when they lie in one
+ * of m's read-only file mappings (read again from the file if touched);
+ * nothing otherwise. For weights that were copied or folded away. */
+void nne_model_drop_pages(const nne_model *m, const void *p, size_t n);
 /* Bytes of an initializer wherever they lie (init.data or init_src). */
 static inline const void *nne_value_init_bytes(const nne_value *v) {
     const void *d = __atomic_load_n(&v->init.data, __ATOMIC_ACQUIRE);
@@ -340,4 +346,9 @@ int nne_validate_enabled(void);
  * is only known by running, nothing is computed and *skipped = 1. */
 nne_status nne_node_eval(const nne_graph *g, int ni, const nne_tensor *const *ins, size_t max_out_bytes,
                          nne_tensor *outs, int *skipped);
+/* Shape inference of node ni for the passes: inputs k with shape_only_in[k]
+ * set carry a dtype and shape and no data; outs get dtype and shape (data
+ * NULL); *skipped = 1 when the op needs unknown data to know them. */
+nne_status nne_node_infer(const nne_graph *g, int ni, const nne_tensor *const *ins, const uint8_t *shape_only_in,
+                          nne_tensor *outs, int *skipped);
 #endif

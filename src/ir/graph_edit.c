@@ -219,6 +219,7 @@ nne_status nne_node_add_attr(nne_graph *g, int ni, nne_attr **out) {
     if (!n) return nne_error(NNE_ERR_INVALID_ARG, "graph \"%s\": node %d out of range", gname(g), ni);
     if (n->n_attr >= n->cap_attr) {
         int cap = n->cap_attr ? n->cap_attr * 2 : 4;
+        if (cap <= n->n_attr) cap = n->n_attr + 1;
         nne_attr *a = nne_realloc(n->attrs, (size_t)cap * sizeof *a);
         if (!a) return OOM("attributes");
         n->attrs = a;

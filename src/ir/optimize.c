@@ -1,9 +1,12 @@
 /*
  * optimize.c - the pass manager behind nne_model_optimize.
  *
- * Level basic (and all, until fusion and layout passes arrive) runs the pass
- * list Identity removal, constant folding, CSE, dead-node removal, and
- * repeats it while a round changes something (folding exposes duplicates,
+ * Level basic runs the pass list Identity removal, constant folding, CSE,
+ * dead-node removal, BatchNormalization and Conv scale folding and the
+ * Reshape/Transpose chain rules; level all adds pattern recognition
+ * (LayerNormalization, GELU) and epilogue fusion (activation, bias and
+ * residual into Conv/Gemm/MatMul, ONNX Runtime's contrib ops where they
+ * exist). The list is repeated while a round changes something (folding exposes duplicates,
  * removing duplicates exposes dead nodes), at most MAX_ROUNDS times. After
  * each pass the graph is compacted (so indices are dense again) and, in debug
  * builds or with NNE_VALIDATE=1, validated; a pass that breaks an invariant
@@ -33,7 +36,104 @@ static const pass_entry k_passes[] = {
     {"constant_folding", NNE_OPT_BASIC, nne_pass_constant_folding},
     {"cse", NNE_OPT_BASIC, nne_pass_cse},
     {"dead_node_elimination", NNE_OPT_BASIC, nne_pass_dead_nodes},
+    {"shape_folding", NNE_OPT_BASIC, nne_pass_shape_folding},
+    {"batchnorm_folding", NNE_OPT_BASIC, nne_pass_bn_fold},
+    {"conv_scale_folding", NNE_OPT_BASIC, nne_pass_conv_scale},
+    {"reshape_chains", NNE_OPT_BASIC, nne_pass_reshape_chains},
+    {"pattern_fusion", NNE_OPT_ALL, nne_pass_patterns},
+    {"epilogue_fusion", NNE_OPT_ALL, nne_pass_fuse_epilogue},
 };
+
+nne_status nne_pass_add_const(nne_graph *g, const char *base, nne_tensor *t, int *out_v) {
+    int v = -1;
+    nne_status st = nne_graph_add_unique_value(g, base, NNE_VAL_CONST, &v);
+    if (st != NNE_OK) {
+        nne_aligned_free(t->data);
+        t->data = NULL;
+        return st;
+    }
+    nne_value *val = &g->values[v];
+    val->kind = NNE_VAL_CONST;
+    val->producer = -1;
+    val->vtype = NNE_VT_TENSOR;
+    val->init = *t;
+    val->dtype = t->dtype;
+    val->ndim = t->ndim;
+    for (int d = 0; d < NNE_MAX_DIMS; d++) val->dims[d] = d < t->ndim ? t->dims[d] : 0;
+    t->data = NULL;
+    *out_v = v;
+    return NNE_OK;
+}
+
+nne_status nne_pass_set_op(nne_pass_ctx *ctx, nne_graph *g, int ni, const char *op_type, const char *domain,
+                           int opset) {
+    nne_node *n = &g->nodes[ni];
+    char *ty = nne_strdup(op_type), *dom = nne_strdup(domain);
+    if (!ty || !dom) {
+        nne_free(ty);
+        nne_free(dom);
+        return nne_error(NNE_ERR_OUT_OF_MEMORY, "optimize: out of memory");
+    }
+    nne_model *m = ctx->m;
+    if (m && domain[0] && nne_model_opset_for(m, domain) < 0) {
+        nne_opset_id *ids = nne_realloc(m->opsets, ((size_t)m->n_opsets + 1) * sizeof *ids);
+        char *d2 = nne_strdup(domain);
+        if (!ids || !d2) {
+            if (ids) m->opsets = ids;
+            nne_free(d2);
+            nne_free(ty);
+            nne_free(dom);
+            return nne_error(NNE_ERR_OUT_OF_MEMORY, "optimize: out of memory");
+        }
+        m->opsets = ids;
+        ids[m->n_opsets].domain = d2;
+        ids[m->n_opsets].version = 1;
+        m->n_opsets++;
+    }
+    nne_free(n->op_type);
+    nne_free(n->domain);
+    n->op_type = ty;
+    n->domain = dom;
+    n->opset = opset;
+    n->op = nne_op_find(domain, op_type);
+    return NNE_OK;
+}
+
+void nne_pass_move_output(nne_graph *g, int ni, int o, int to) {
+    nne_node *n = &g->nodes[ni];
+    int old = n->out[o];
+    if (old >= 0) {
+        g->values[old].kind = NNE_VAL_PENDING; /* unused now: compaction drops it */
+        g->values[old].producer = -1;
+    }
+    n->out[o] = to;
+    g->values[to].kind = NNE_VAL_NODE;
+    g->values[to].producer = ni;
+}
+
+nne_status nne_pass_set_attr_floats(nne_graph *g, int ni, const char *name, int n, const float *v) {
+    nne_attr *a = NULL;
+    NNE_TRY(nne_node_add_attr(g, ni, &a));
+    a->name = nne_strdup(name);
+    a->type = NNE_ATTR_FLOATS;
+    a->n = n;
+    a->floats = nne_malloc((size_t)(n ? n : 1) * sizeof(float));
+    if (!a->name || !a->floats) return nne_error(NNE_ERR_OUT_OF_MEMORY, "optimize: out of memory");
+    if (n) memcpy(a->floats, v, (size_t)n * sizeof(float));
+    return NNE_OK;
+}
+
+void nne_pass_drop_pages(nne_pass_ctx *ctx, const nne_value *v) {
+    if (v->init_borrowed && v->init.data) nne_model_drop_pages(ctx->m, v->init.data, nne_tensor_nbytes(&v->init));
+}
+
+const float *nne_pass_const_f32(nne_pass_ctx *ctx, const nne_graph *g, int v, int64_t *numel) {
+    const nne_tensor *t = v >= 0 ? nne_graph_const_value(g, v, ctx->m ? ctx->m->ir_version : 13) : NULL;
+    if (!t || t->dtype != NNE_DTYPE_FLOAT || (!t->data && nne_tensor_numel(t) > 0)) return NULL;
+    if (numel) *numel = nne_tensor_numel(t);
+    static const float empty[1] = {0};
+    return t->data ? t->data : empty;
+}
 
 nne_status nne_opt_level_parse(const char *s, nne_opt_level *out) {
     if (!s || !out) return nne_error(NNE_ERR_INVALID_ARG, "nne_opt_level_parse: NULL argument");

@@ -29,6 +29,55 @@ nne_status nne_pass_identity(nne_pass_ctx *ctx, nne_graph *g, nne_pass_stats *st
 nne_status nne_pass_constant_folding(nne_pass_ctx *ctx, nne_graph *g, nne_pass_stats *st);
 nne_status nne_pass_cse(nne_pass_ctx *ctx, nne_graph *g, nne_pass_stats *st);
 
+/* Level basic (as ONNX Runtime's level 1): BatchNormalization folded into
+ * the Conv/Gemm before it; a constant per-channel Mul/Add after a Conv
+ * folded into its weights and bias (pass_bn_fold.c). Transpose/Reshape
+ * chains simplified (pass_reshape.c). */
+nne_status nne_pass_bn_fold(nne_pass_ctx *ctx, nne_graph *g, nne_pass_stats *st);
+nne_status nne_pass_conv_scale(nne_pass_ctx *ctx, nne_graph *g, nne_pass_stats *st);
+nne_status nne_pass_reshape_chains(nne_pass_ctx *ctx, nne_graph *g, nne_pass_stats *st);
+/* Values computable from fixed input shapes become initializers (pass_shapes.c). */
+nne_status nne_pass_shape_folding(nne_pass_ctx *ctx, nne_graph *g, nne_pass_stats *st);
+/* Level all (ONNX Runtime's extended level): activation, bias and residual
+ * Add fused into the producing Conv/Gemm/MatMul (pass_fuse.c, fused ops in
+ * src/ops/nn_fused.c); decomposed LayerNormalization and GELU recognised
+ * (pass_patterns.c). */
+nne_status nne_pass_fuse_epilogue(nne_pass_ctx *ctx, nne_graph *g, nne_pass_stats *st);
+nne_status nne_pass_patterns(nne_pass_ctx *ctx, nne_graph *g, nne_pass_stats *st);
+
+/* Static dtypes and shapes of a graph's values (pass_shapes.c): known[v] 0
+ * unknown, 1 dtype and shape in t[v], 2 also data (constants, small
+ * propagated values). A snapshot: values added later are unknown. */
+typedef struct nne_shapes {
+    int n;
+    nne_tensor *t;
+    uint8_t *known, *owned;
+} nne_shapes;
+nne_status nne_shapes_infer(nne_pass_ctx *ctx, const nne_graph *g, nne_shapes *sh);
+void nne_shapes_free(nne_shapes *sh);
+static inline const nne_tensor *nne_shape_of(const nne_shapes *sh, int v) {
+    return v >= 0 && v < sh->n && sh->known[v] ? &sh->t[v] : NULL;
+}
+
+/* Helpers of the rewriting passes (optimize.c). */
+/* A new initializer (name from base, made unique) holding *t; takes t->data. */
+nne_status nne_pass_add_const(nne_graph *g, const char *base, nne_tensor *t, int *out_v);
+/* Make node ni's op (op_type, domain, opset) another; the op is looked up
+ * again. The model's opset imports get the domain when it is new. */
+nne_status nne_pass_set_op(nne_pass_ctx *ctx, nne_graph *g, int ni, const char *op_type, const char *domain,
+                           int opset);
+/* Node ni now makes value `to` in place of its output slot o (the old
+ * output value is left unused, to be dropped by compaction). */
+void nne_pass_move_output(nne_graph *g, int ni, int o, int to);
+/* A folded-away initializer of a mapped model file: its pages leave the
+ * resident set (folding copies weights; without this both copies would
+ * count toward the peak RSS). No effect on weights in memory. */
+void nne_pass_drop_pages(nne_pass_ctx *ctx, const nne_value *v);
+/* A list-of-floats attribute on node ni. */
+nne_status nne_pass_set_attr_floats(nne_graph *g, int ni, const char *name, int n, const float *v);
+/* Float data of a constant value (NULL unless a float32 constant). */
+const float *nne_pass_const_f32(nne_pass_ctx *ctx, const nne_graph *g, int v, int64_t *numel);
+
 /* Constant folding limits: a node is folded only when its outputs take at
  * most max(NNE_FOLD_GROWTH x its inputs, NNE_FOLD_SMALL_BYTES), and all
  * folding of one optimize call adds at most NNE_FOLD_BUDGET_BYTES plus the

@@ -40,6 +40,8 @@
 #include "ir/graph.h"
 #include "ir/session_internal.h"
 #include "core/core.h"
+#include "core/threadpool.h"
+#include "kernels/sgemm.h"
 #include "ops/op.h"
 
 #include <stdarg.h>
@@ -73,6 +75,7 @@ struct nne_op_ctx {
     void *scratch_mem; /* malloc'd scratch for POL_MALLOC */
     const nne_attr *bad_attr; /* first attribute read as another type */
     int bad_expect;
+    int inner_opset;   /* nonzero: the opset a wrapped op sees (nne_ctx_set_inner_opset) */
     int64_t iter;      /* the Loop/Scan iteration being run (-1: none), for observer scopes */
     nne_tensor *held;  /* outputs of an unplanned subgraph run lent as views (nne_ctx_run_graph_view) */
     int n_held;
@@ -119,7 +122,9 @@ struct nne_plan {
     int64_t *macs;          /* per-node MACs (static nodes) */
     size_t *offset;
     int *life_first, *life_last; /* planned lifetimes (node indices) of static values */
+    int *inplace_of;        /* the value whose buffer v took in place (plan_arena), -1: none */
     size_t arena_size;
+    size_t arena_bound;     /* lower bound of the arena: the most bytes alive at one node */
     size_t scratch_size;    /* the largest scratch of one node */
     exec build;             /* structure of the main graph; folding while made */
     uint64_t build_rng;
@@ -133,6 +138,8 @@ struct nne_plan {
     size_t packed_bytes;    /* packed weights this plan uses (counted against its budget) */
     nne_budget budget;      /* nne_plan_create's memory limit (unused when made by a session) */
     int own_budget;
+    nne_threadpool *pool;   /* opt.threads > 1: the kernels' workers, shared by the contexts */
+    nne_threadpool *pool_borrowed; /* a subgraph plan's: its parent's pool (not destroyed with it) */
 };
 
 /* A subgraph (If/Loop/Scan body) planned for one signature -- the shapes of
@@ -376,7 +383,8 @@ nne_status nne_ctx_loop_step(nne_op_ctx *ctx, int64_t trip) {
     (*iters)++;
     return check_cancel(o);
 }
-int nne_ctx_opset(const nne_op_ctx *ctx) { return ctx->node->opset; }
+int nne_ctx_opset(const nne_op_ctx *ctx) { return ctx->inner_opset ? ctx->inner_opset : ctx->node->opset; }
+void nne_ctx_set_inner_opset(nne_op_ctx *ctx, int opset) { ctx->inner_opset = opset; }
 const char *nne_ctx_node_name(const nne_op_ctx *ctx) { return ctx->node->name; }
 int nne_ctx_num_inputs(const nne_op_ctx *ctx) { return ctx->node->n_in; }
 int nne_ctx_num_outputs(const nne_op_ctx *ctx) { return ctx->node->n_out; }
@@ -653,6 +661,11 @@ int nne_ctx_input_is_const(const nne_op_ctx *ctx, int i) {
     if (ctx->shape_only) return ctx->ins[i] && ctx->ins[i]->data != NULL;
     const nne_value *val = &ctx->ex->g->values[ctx->node->in[i]];
     return val->kind == NNE_VAL_CONST && !val->trainable; /* a parameter changes between runs */
+}
+
+nne_threadpool *nne_ctx_pool(const nne_op_ctx *ctx) {
+    const nne_plan *p = ctx->ex->cx ? ctx->ex->cx->p : ctx->ex->p;
+    return p ? (p->pool ? p->pool : p->pool_borrowed) : NULL;
 }
 
 int nne_ctx_input_is_initializer(const nne_op_ctx *ctx, int i) {
@@ -1009,6 +1022,7 @@ static nne_status sub_plan(nne_context *cx, sub_cache *e, int n_in, const nne_te
     s->opt = parent->opt;
     s->opt.arena_limit_bytes = 0; /* that limit is the top-level arena's; the memory limit covers bodies */
     s->is_sub = 1;
+    s->pool_borrowed = parent->pool ? parent->pool : parent->pool_borrowed; /* bodies run on the plan's threads */
     s->nv = g->n_values;
     s->nn = g->n_nodes;
     s->build_rng = 0x853c49e6748fea9bull;
@@ -1281,66 +1295,58 @@ static int pix_query(const plan_index *x, int first, int last, int *out) {
     return k;
 }
 
-/* Greedy placement: largest first, lowest gap among lifetime-overlapping
- * buffers. O(n log n) plus, per buffer, the sort of the (at most
+/* Ops whose kernels compute each output element from the input elements
+ * of the same index alone (float), so the output may take the buffer of an
+ * input of the same shape that dies at the node: the kernel reads every
+ * element before it writes it. */
+static int inplace_op(const nne_node *n) {
+    static const char *const k_ops[] = {
+        "Relu", "Sigmoid", "Tanh", "LeakyRelu", "HardSigmoid", "HardSwish", "Clip", "Elu", "Selu", "Celu",
+        "Softplus", "Softsign", "Neg", "Abs", "Exp", "Log", "Sqrt", "Reciprocal", "Erf", "Gelu", "Mish",
+        "Floor", "Ceil", "Round", "Sign", "Sin", "Cos", "Add", "Sub", "Mul", "Div"};
+    if (n->n_out != 1) return 0;
+    if (!strcmp(n->domain, "com.microsoft")) return !strcmp(n->op_type, "Gelu") || !strcmp(n->op_type, "FastGelu");
+    if (n->domain[0] && strcmp(n->domain, "ai.onnx")) return 0;
+    for (size_t k = 0; k < sizeof k_ops / sizeof k_ops[0]; k++)
+        if (!strcmp(n->op_type, k_ops[k])) return 1;
+    return 0;
+}
+
+static int grp_root(int *up, int b) {
+    while (up[b] != b) b = up[b] = up[up[b]];
+    return b;
+}
+
+/* Place bufs[0..nb) (sorted largest first): each at the lowest offset
+ * (best = 0) or in the smallest gap that fits (best = 1) among the placed
+ * buffers whose lifetimes meet its own. Returns the arena size, or
+ * SIZE_MAX on OOM. O(n log n) plus, per buffer, the sort of the (at most
  * PLAN_FIRST_FIT_MAX) buffers alive with it. */
-static nne_status plan_arena(nne_plan *s) {
-    const nne_graph *g = s->g;
-    int nb = 0;
+static size_t place_bufs(plan_buf *bufs, int nb, int nn, int best) {
     plan_index px = {0};
-    int *hits = NULL;
-    plan_buf *bufs = nne_calloc((size_t)s->nv + 1, sizeof *bufs);
-    plan_buf **placed = nne_calloc((size_t)s->nv + 1, sizeof *placed);
-    if (!bufs || !placed) goto oom;
-    for (int v = 0; v < s->nv; v++) {
-        if (s->vstate[v] != VS_STATIC) continue;
-        size_t sz = nne_tensor_nbytes(&s->shape[v]);
-        bufs[nb].v = v;
-        bufs[nb].size = nne_size_align64(sz);
-        bufs[nb].first = g->values[v].producer;
-        bufs[nb].last = g->values[v].is_output ? s->nn : g->values[v].producer;
-        nb++;
-    }
-    /* last uses */
-    int *idx_of = nne_calloc((size_t)s->nv + 1, sizeof(int));
-    if (!idx_of) goto oom;
-    for (int v = 0; v < s->nv; v++) idx_of[v] = -1;
-    for (int b = 0; b < nb; b++) idx_of[bufs[b].v] = b;
-    for (int i = 0; i < s->nn; i++) {
-        const nne_node *n = &g->nodes[i];
-        for (int k = 0; k < n->n_in; k++) {
-            int v = n->in[k];
-            if (v >= 0 && idx_of[v] >= 0 && bufs[idx_of[v]].last < i) bufs[idx_of[v]].last = i;
-        }
-        for (int k = s->build.impl_start[i]; k < s->build.impl_start[i + 1]; k++) {
-            int v = s->build.impl[k];
-            if (idx_of[v] >= 0 && bufs[idx_of[v]].last < i) bufs[idx_of[v]].last = i;
-        }
-    }
-    nne_free(idx_of);
-    qsort(bufs, (size_t)nb, sizeof *bufs, cmp_size_desc);
     int levels = 1;
     px.leaves = 1;
-    while (px.leaves <= s->nn) px.leaves <<= 1, levels++;
+    while (px.leaves <= nn) px.leaves <<= 1, levels++;
     px.cap = nb * 3 * levels + 1;
     px.cover = nne_malloc((size_t)px.leaves * 2 * sizeof(int));
     px.start = nne_malloc((size_t)px.leaves * 2 * sizeof(int));
     px.next = nne_calloc((size_t)px.cap, sizeof(int));
     px.buf = nne_calloc((size_t)px.cap, sizeof(int));
-    hits = nne_calloc((size_t)nb + 1, sizeof(int));
+    int *hits = nne_calloc((size_t)nb + 1, sizeof(int));
+    plan_buf **placed = nne_calloc((size_t)nb + 1, sizeof *placed);
     px.fw_first = nne_calloc((size_t)px.leaves + 1, sizeof(int));
     px.fw_last = nne_calloc((size_t)px.leaves + 1, sizeof(int));
     px.sky = nne_calloc((size_t)px.leaves * 2, sizeof(size_t));
     px.sky_tag = nne_calloc((size_t)px.leaves * 2, sizeof(size_t));
-    if (!px.cover || !px.start || !px.next || !px.buf || !hits || !px.fw_first || !px.fw_last || !px.sky ||
-        !px.sky_tag)
-        goto oom;
-    for (int n = 0; n < 2 * px.leaves; n++) px.cover[n] = px.start[n] = -1;
     size_t total = 0;
+    if (!px.cover || !px.start || !px.next || !px.buf || !hits || !placed || !px.fw_first || !px.fw_last ||
+        !px.sky || !px.sky_tag) {
+        total = SIZE_MAX;
+        goto done;
+    }
+    for (int n = 0; n < 2 * px.leaves; n++) px.cover[n] = px.start[n] = -1;
     for (int b = 0; b < nb; b++) {
         plan_buf *cur = &bufs[b];
-        if (cur->first < 0) cur->first = 0;
-        if (cur->last < cur->first) cur->last = cur->first;
         /* placed buffers alive at the same time: all that start by cur's
          * end less those that ended before its start */
         int live = fw_sum(px.fw_first, cur->last) - fw_sum(px.fw_last, cur->first - 1);
@@ -1348,15 +1354,22 @@ static nne_status plan_arena(nne_plan *s) {
         if (live > PLAN_FIRST_FIT_MAX) {
             off = sky_query(&px, 1, 0, px.leaves - 1, cur->first, cur->last);
         } else {
-            /* those buffers sorted by offset; the lowest gap that fits */
+            /* those buffers sorted by offset; the lowest (or smallest) gap that fits */
             int np = pix_query(&px, cur->first, cur->last, hits);
             for (int p = 0; p < np; p++) placed[p] = &bufs[hits[p]];
             qsort(placed, (size_t)np, sizeof *placed, cmp_off);
+            size_t end = 0, best_off = SIZE_MAX, best_gap = SIZE_MAX;
             for (int p = 0; p < np; p++) {
                 plan_buf *o = placed[p];
-                if (o->off >= off + cur->size) break; /* gap before o fits */
-                if (o->off + o->size > off) off = o->off + o->size;
+                if (o->off >= end + cur->size) { /* the gap [end, o->off) fits */
+                    if (!best) break;        /* first fit: the lowest such gap */
+                    if (o->off - end < best_gap) best_gap = o->off - end, best_off = end;
+                }
+                if (o->off + o->size > end) end = o->off + o->size;
             }
+            /* first fit stopped at its gap (or went past every buffer);
+             * best fit takes the smallest gap, else the top */
+            off = best && best_off != SIZE_MAX ? best_off : end;
         }
         cur->off = off;
         /* a zero-sized buffer never blocks another */
@@ -1368,29 +1381,149 @@ static nne_status plan_arena(nne_plan *s) {
         }
         if (off + cur->size > total) total = off + cur->size;
     }
-    plan_index_free(&px); /* NULLs them: the oom path below frees them again */
+done:
+    plan_index_free(&px);
     nne_free(hits);
-    hits = NULL;
+    nne_free(placed);
+    return total;
+}
+
+/*
+ * The arena layout. Lifetimes are [producer, last reader]. In place: the
+ * output of an element-by-element op (inplace_op) takes the buffer of a
+ * float input of its shape whose last reader it is (the chain of such
+ * values shares one buffer, alive from its first producer to its last
+ * reader). Buffers are sorted largest first and placed twice, first fit
+ * and best fit; the smaller arena wins. s->arena_bound is the lower bound
+ * of any placement of these buffers: the most bytes alive at one node.
+ */
+static nne_status plan_arena(nne_plan *s) {
+    const nne_graph *g = s->g;
+    int nb = 0, ng = 0;
+    plan_buf *bufs = nne_calloc((size_t)s->nv + 1, sizeof *bufs);
+    plan_buf *grp = nne_calloc((size_t)s->nv + 1, sizeof *grp);
+    int *idx_of = nne_calloc((size_t)s->nv + 1, sizeof(int));
+    int *up = nne_calloc((size_t)s->nv + 1, sizeof(int));
+    int *gi = nne_calloc((size_t)s->nv + 1, sizeof(int));
+    int *par = nne_calloc((size_t)s->nv + 1, sizeof(int)); /* the buffer an output took in place, -1 */
+    size_t *live = nne_calloc((size_t)s->nn + 2, sizeof(size_t));
+    if (!bufs || !grp || !idx_of || !up || !gi || !par || !live) goto oom;
+    for (int v = 0; v < s->nv; v++) idx_of[v] = -1;
+    for (int v = 0; v < s->nv; v++) {
+        if (s->vstate[v] != VS_STATIC) continue;
+        size_t sz = nne_tensor_nbytes(&s->shape[v]);
+        bufs[nb].v = v;
+        bufs[nb].size = nne_size_align64(sz);
+        bufs[nb].first = g->values[v].producer;
+        bufs[nb].last = g->values[v].is_output ? s->nn : g->values[v].producer;
+        if (bufs[nb].first < 0) bufs[nb].first = 0;
+        if (bufs[nb].last < bufs[nb].first) bufs[nb].last = bufs[nb].first;
+        up[nb] = nb;
+        par[nb] = -1;
+        idx_of[v] = nb++;
+    }
+    /* last uses */
+    for (int i = 0; i < s->nn; i++) {
+        const nne_node *n = &g->nodes[i];
+        for (int k = 0; k < n->n_in; k++) {
+            int v = n->in[k];
+            if (v >= 0 && idx_of[v] >= 0 && bufs[idx_of[v]].last < i) bufs[idx_of[v]].last = i;
+        }
+        for (int k = s->build.impl_start[i]; k < s->build.impl_start[i + 1]; k++) {
+            int v = s->build.impl[k];
+            if (idx_of[v] >= 0 && bufs[idx_of[v]].last < i) bufs[idx_of[v]].last = i;
+        }
+    }
+    /* in place: an output joins the buffer of an input that dies at its node */
+    for (int i = 0; i < s->nn; i++) {
+        const nne_node *n = &g->nodes[i];
+        if (s->node_mode[i] != NM_STATIC || !inplace_op(n) || n->out[0] < 0 || idx_of[n->out[0]] < 0) continue;
+        const nne_tensor *o = &s->shape[n->out[0]];
+        if (o->dtype != NNE_DTYPE_FLOAT) continue;
+        for (int k = 0; k < n->n_in; k++) {
+            int v = n->in[k];
+            if (v < 0 || idx_of[v] < 0 || bufs[idx_of[v]].last != i || bufs[idx_of[v]].first == i) continue;
+            const nne_tensor *t = &s->shape[v];
+            int same = t->dtype == o->dtype && t->ndim == o->ndim;
+            for (int d = 0; same && d < t->ndim; d++) same = t->dims[d] == o->dims[d];
+            if (!same) continue;
+            up[idx_of[n->out[0]]] = grp_root(up, idx_of[v]);
+            par[idx_of[n->out[0]]] = idx_of[v];
+            break;
+        }
+    }
+    /* one placed buffer per group */
+    for (int b = 0; b < nb; b++) {
+        int r = grp_root(up, b);
+        if (r == b) {
+            grp[ng] = bufs[b];
+            grp[ng].v = b;
+            gi[b] = ng++;
+        }
+    }
+    for (int b = 0; b < nb; b++) {
+        plan_buf *G = &grp[gi[grp_root(up, b)]];
+        if (bufs[b].size > G->size) G->size = bufs[b].size;
+        if (bufs[b].first < G->first) G->first = bufs[b].first;
+        if (bufs[b].last > G->last) G->last = bufs[b].last;
+    }
+    /* the lower bound: the most bytes alive at one node */
+    for (int k = 0; k < ng; k++) {
+        live[grp[k].first] += grp[k].size;
+        live[grp[k].last + 1] -= grp[k].size;
+    }
+    size_t cur = 0, bound = 0;
+    for (int i = 0; i <= s->nn; i++) {
+        cur += live[i];
+        if (cur > bound) bound = cur;
+    }
+    qsort(grp, (size_t)ng, sizeof *grp, cmp_size_desc);
+    size_t t_first = place_bufs(grp, ng, s->nn, 0);
+    size_t total = t_first;
+    if (t_first != SIZE_MAX && t_first > bound) {
+        /* keep first fit's offsets in bufs[].off while best fit tries */
+        for (int k = 0; k < ng; k++) bufs[grp[k].v].off = grp[k].off;
+        size_t t_best = place_bufs(grp, ng, s->nn, 1);
+        if (t_best == SIZE_MAX) total = SIZE_MAX;
+        else if (t_best < t_first) total = t_best;
+        else
+            for (int k = 0; k < ng; k++) grp[k].off = bufs[grp[k].v].off;
+    }
+    if (total == SIZE_MAX) goto oom;
+    for (int k = 0; k < ng; k++) bufs[grp[k].v].off = grp[k].off; /* the root's offset */
     s->life_first = nne_calloc((size_t)s->nv + 1, sizeof(int));
     s->life_last = nne_calloc((size_t)s->nv + 1, sizeof(int));
-    if (!s->life_first || !s->life_last) goto oom;
+    s->inplace_of = nne_calloc((size_t)s->nv + 1, sizeof(int));
+    if (!s->life_first || !s->life_last || !s->inplace_of) goto oom;
+    for (int v = 0; v < s->nv; v++) s->inplace_of[v] = -1;
     for (int b = 0; b < nb; b++) {
-        s->offset[bufs[b].v] = bufs[b].off;
-        s->life_first[bufs[b].v] = bufs[b].first;
-        s->life_last[bufs[b].v] = bufs[b].last;
+        int v = bufs[b].v;
+        s->offset[v] = bufs[grp_root(up, b)].off;
+        s->life_first[v] = bufs[b].first;
+        s->life_last[v] = bufs[b].last;
+        if (par[b] >= 0) s->inplace_of[v] = bufs[par[b]].v;
     }
     nne_free(bufs);
-    nne_free(placed);
+    nne_free(grp);
+    nne_free(idx_of);
+    nne_free(up);
+    nne_free(gi);
+    nne_free(par);
+    nne_free(live);
     if (s->opt.arena_limit_bytes && total > s->opt.arena_limit_bytes)
         return nne_error(NNE_ERR_OUT_OF_MEMORY, "session: the plan needs %zu arena bytes, over the limit of %zu",
                          total, s->opt.arena_limit_bytes);
     s->arena_size = total;
+    s->arena_bound = bound;
     return NNE_OK;
 oom:
     nne_free(bufs);
-    nne_free(placed);
-    plan_index_free(&px);
-    nne_free(hits);
+    nne_free(grp);
+    nne_free(idx_of);
+    nne_free(up);
+    nne_free(gi);
+    nne_free(par);
+    nne_free(live);
     return nne_error(NNE_ERR_OUT_OF_MEMORY, "session: out of memory");
 }
 
@@ -1486,6 +1619,7 @@ void nne_plan_destroy(nne_plan *p) {
         }
     if (p->m) nne_model_session_ref(p->m, -1);
     exec_free(&p->build);
+    nne_threadpool_destroy(p->pool);
     for (int k = 0; k < p->n_sub; k++) exec_free(&p->sub_ex[k]);
     nne_free(p->sub_ex);
     nne_free((void *)p->sub_g);
@@ -1498,6 +1632,7 @@ void nne_plan_destroy(nne_plan *p) {
     nne_free(p->offset);
     nne_free(p->life_first);
     nne_free(p->life_last);
+    nne_free(p->inplace_of);
     nne_free(p);
 }
 
@@ -1612,6 +1747,9 @@ nne_status nne_plan_create(const nne_model *m, const nne_session_options *opt, i
     nne_model_session_ref(m, 1);
     s->g = g;
     s->opt = o;
+    /* no pool (out of memory or threads) runs single-threaded: same results */
+    /* more threads than this only add wake-ups: kernels split into at most one part per thread */
+    if (o.threads > 1) s->pool = nne_threadpool_create(o.threads > 64 ? 64 : o.threads, nne_sgemm_worker_scratch());
     s->nv = g->n_values;
     s->nn = g->n_nodes;
     s->build_rng = 0x853c49e6748fea9bull;
@@ -1662,6 +1800,7 @@ fail:
 }
 
 size_t nne_plan_arena_bytes(const nne_plan *p) { return p ? p->arena_size : 0; }
+size_t nne_plan_arena_bound_bytes(const nne_plan *p) { return p ? p->arena_bound : 0; }
 size_t nne_plan_memory_bytes(const nne_plan *p) { return p ? nne_budget_used(&p->budget) : 0; }
 size_t nne_plan_packed_bytes(const nne_plan *p) { return p ? p->packed_bytes : 0; }
 size_t nne_plan_scratch_bytes(const nne_plan *p) { return p ? p->scratch_size : 0; }
@@ -1966,6 +2105,20 @@ void nne_session_set_observer(nne_session *s, nne_observer_fn fn, void *user) {
 }
 
 size_t nne_session_arena_bytes(const nne_session *s) { return s ? nne_plan_arena_bytes(s->p) : 0; }
+size_t nne_session_arena_bound_bytes(const nne_session *s) { return s ? nne_plan_arena_bound_bytes(s->p) : 0; }
+int32_t nne_session_num_nodes(const nne_session *s) { return s && s->p ? s->p->nn : 0; }
+nne_status nne_session_node_info(const nne_session *s, int32_t i, const char **name, const char **op_type) {
+    if (!s || !s->p || i < 0 || i >= s->p->nn)
+        return nne_error(NNE_ERR_INVALID_ARG, "nne_session_node_info: node %d out of range (%d nodes)", (int)i,
+                         s && s->p ? s->p->nn : 0);
+    if (name) *name = s->p->g->nodes[i].name;
+    if (op_type) *op_type = s->p->g->nodes[i].op_type;
+    return NNE_OK;
+}
+int64_t nne_session_node_macs(const nne_session *s, int32_t i) {
+    if (!s || !s->p || i < 0 || i >= s->p->nn) return -1;
+    return s->p->node_mode[i] == NM_STATIC ? s->p->macs[i] : 0;
+}
 int64_t nne_session_macs(const nne_session *s) { return s ? nne_plan_macs(s->p) : 0; }
 const nne_plan *nne_session_plan(const nne_session *s) { return s ? s->p : NULL; }
 nne_context *nne_session_context(nne_session *s) { return s ? s->c : NULL; }
@@ -1995,6 +2148,10 @@ int nne_plan_check(const nne_plan *s) {
             if (s->vstate[b] != VS_STATIC) continue;
             size_t sb = nne_tensor_nbytes(&s->shape[b]);
             int live = !(s->life_last[a] < s->life_first[b] || s->life_last[b] < s->life_first[a]);
+            /* an output made in place of an input that dies at its node */
+            if ((s->inplace_of[b] == a && s->life_last[a] == s->life_first[b]) ||
+                (s->inplace_of[a] == b && s->life_last[b] == s->life_first[a]))
+                live = 0;
             int mem = sa && sb && s->offset[a] < s->offset[b] + sb && s->offset[b] < s->offset[a] + sa;
             if (live && mem) bad++;
         }
@@ -2019,8 +2176,25 @@ int nne_plan_node_phased(const nne_plan *p, int i) {
  * in shape mode to learn the output sizes without computing, then for real.
  * Nothing of the model is modified.
  */
+static nne_status node_eval(const nne_graph *g, int ni, const nne_tensor *const *ins, const uint8_t *shape_only_in,
+                            size_t max_out_bytes, nne_tensor *outs, int *skipped);
+
 nne_status nne_node_eval(const nne_graph *g, int ni, const nne_tensor *const *ins, size_t max_out_bytes,
                          nne_tensor *outs, int *skipped) {
+    return node_eval(g, ni, ins, NULL, max_out_bytes, outs, skipped);
+}
+
+/* Shape inference of one node for the passes: as nne_node_eval, but inputs
+ * marked in shape_only_in have a shape and no data (the op sees them as
+ * activations), nothing is computed, and outs get dtype and shape only
+ * (*skipped = 1 when the op needs data to know them). */
+nne_status nne_node_infer(const nne_graph *g, int ni, const nne_tensor *const *ins, const uint8_t *shape_only_in,
+                          nne_tensor *outs, int *skipped) {
+    return node_eval(g, ni, ins, shape_only_in, 0, outs, skipped);
+}
+
+static nne_status node_eval(const nne_graph *g, int ni, const nne_tensor *const *ins, const uint8_t *shape_only_in,
+                            size_t max_out_bytes, nne_tensor *outs, int *skipped) {
     const nne_node *src = &g->nodes[ni];
     int n_in = src->n_in, n_out = src->n_out, nv = n_in + n_out;
     *skipped = 0;
@@ -2069,6 +2243,11 @@ nne_status nne_node_eval(const nne_graph *g, int ni, const nne_tensor *const *in
     for (int k = 0; k < n_in; k++)
         if (ins[k]) {
             s->shape[k] = *ins[k];
+            if (shape_only_in && shape_only_in[k]) {
+                s->shape[k].data = NULL;
+                s->vstate[k] = VS_STATIC;
+                continue;
+            }
             if (!s->shape[k].data) s->shape[k].data = g_empty;
             s->vstate[k] = VS_CONST;
         }
@@ -2080,6 +2259,14 @@ nne_status nne_node_eval(const nne_graph *g, int ni, const nne_tensor *const *in
         goto done;
     }
     if (st != NNE_OK) goto done;
+    if (shape_only_in) { /* inference only: dtype and shape */
+        for (int o = 0; o < n_out; o++) {
+            outs[o] = s->shape[n_in + o];
+            outs[o].data = NULL;
+            if (outs[o].ndim < 0) *skipped = 1;
+        }
+        goto done;
+    }
     size_t total = 0;
     for (int o = 0; o < n_out; o++) {
         size_t nb = nne_tensor_nbytes(&s->shape[n_in + o]);

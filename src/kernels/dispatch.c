@@ -56,6 +56,12 @@ int nne_isa_allows(int have, int need) {
     return have >= need;
 }
 
+/* The packed SGEMM has no unpacked fast paths: packing always pays. */
+static int packs_always(int64_t M, int64_t N, int64_t csa, int64_t rsb, int64_t csb) {
+    (void)M, (void)N, (void)csa, (void)rsb, (void)csb;
+    return 1;
+}
+
 static void fill_table(void) {
     nne_kernel_table *t = &g_table;
     t->cpu_isa = detect_cpu();
@@ -90,8 +96,26 @@ static void fill_table(void) {
     }
 #include "kernels/conv_f32.inc"
 #undef NNE_UKERNEL
-    /* the packed-B form belongs to the blocked GEMM only */
-    if (t->gemm_f32 == nne_f32_gemm_blocked__portable) {
+    /* the packed SGEMM family (conv, fused epilogues, threads): the best
+     * variant allowed; none under NNE_FORCE_REFERENCE */
+    if (t->isa != NNE_ISA_REF) {
+#if defined(__x86_64__)
+        if (nne_isa_allows(t->isa, NNE_ISA_AVX512)) t->sgemm = &nne_sgemm_ops__avx512;
+        else if (nne_isa_allows(t->isa, NNE_ISA_AVX2)) t->sgemm = &nne_sgemm_ops__avx2;
+#endif
+#if defined(__aarch64__)
+        if (nne_isa_allows(t->isa, NNE_ISA_NEON)) t->sgemm = &nne_sgemm_ops__neon;
+#endif
+        if (!t->sgemm) t->sgemm = &nne_sgemm_ops__portable;
+    }
+    if (t->sgemm && t->gemm_f32 == t->sgemm->gemm) {
+        /* the packed-B form of the ISA-specific GEMM: its own panel layout */
+        t->gemm_f32_packed = t->sgemm->gemm_packed_b;
+        t->gemm_f32_pack_b = t->sgemm->pack_b;
+        t->gemm_f32_packed_bytes = t->sgemm->packed_b_bytes;
+        t->gemm_f32_packs = packs_always;
+    } else if (t->gemm_f32 == nne_f32_gemm_blocked__portable) {
+        /* the packed-B form of the portable blocked GEMM */
         t->gemm_f32_packed = nne_f32_gemm_packed_b__portable;
         t->gemm_f32_pack_b = nne_gemm_f32_pack_b;
         t->gemm_f32_packed_bytes = nne_gemm_f32_packed_b_bytes;
@@ -107,4 +131,12 @@ const nne_kernel_table *nne_kernels(void) {
 void nne_gemm_f32(int64_t M, int64_t N, int64_t K, float alpha, const float *A, int64_t rsa, int64_t csa,
                   const float *B, int64_t rsb, int64_t csb, float beta, float *C, int64_t ldc, void *scratch) {
     nne_kernels()->gemm_f32(M, N, K, alpha, A, rsa, csa, B, rsb, csb, beta, C, ldc, scratch);
+}
+
+size_t nne_gemm_f32_scratch(int64_t M, int64_t N, int64_t K) { return nne_kernels()->gemm_f32_scratch(M, N, K); }
+
+size_t nne_sgemm_worker_scratch(void) {
+    const nne_kernel_table *t = nne_kernels();
+    const int64_t big = (int64_t)1 << 30;
+    return t->sgemm ? t->sgemm->scratch(big, big, big) : 0;
 }

@@ -9,15 +9,14 @@
  *   NNE_MAX_ISA=<level>     no variant above <level> (ref, portable, sse2,
  *                           avx2, avx512, neon), so an AVX-512 machine can
  *                           test its AVX2 path
- * The environment is read once, at the first use of the table. Only
- * portable variants exist so far; the levels above them are detected and
- * reported so that later variants need only a line in their .inc file.
+ * The environment is read once, at the first use of the table.
  */
 #ifndef NNE_KERNELS_DISPATCH_H
 #define NNE_KERNELS_DISPATCH_H
 
 #include "kernels/ref/conv.h"
 #include "kernels/ref/gemm.h"
+#include "kernels/sgemm.h"
 
 /* ISA levels, ordered: a CPU with a level has every level below it of its
  * architecture. Only ever add at the end of an architecture's range. */
@@ -61,6 +60,10 @@ typedef struct nne_kernel_table {
     const char *conv_f32_name;
     nne_conv_f32_fn conv_f32;
     nne_conv_f32_scratch_fn conv_f32_scratch;
+    /* the packed SGEMM family of the ISA in use (kernels/sgemm.h): conv
+     * with packed weights, fused epilogues, threads; NULL under
+     * NNE_FORCE_REFERENCE (ops then use the entries above) */
+    const nne_sgemm_ops *sgemm;
 } nne_kernel_table;
 
 /* The table (filled on first call; thread-safe; never NULL). */

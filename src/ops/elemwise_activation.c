@@ -7,6 +7,7 @@
  * PRelu's slope broadcasts unidirectionally to X; before opset 7 a 1-D slope
  * of length C = X.dims[1] is also accepted (per-channel, Caffe style).
  */
+#include "kernels/dispatch.h"
 #include "ops/elemwise_common.h"
 #include <float.h>
 
@@ -42,7 +43,24 @@ EW_AF(selu, x > 0.0f ? k->fgamma * x : k->fgamma * k->falpha * expm1f(x),
       x > 0.0 ? k->gamma * x : k->gamma * k->alpha * expm1(x))
 EW_AF(leaky, x >= 0.0f ? x : k->falpha * x, x >= 0.0 ? x : k->alpha * x)
 EW_AF(hsig, EW_SAT01(k->falpha * x + k->fbeta), EW_SAT01(k->alpha * x + k->beta))
-EW_AF(hswish, x * EW_SAT01(x * (1.0f / 6.0f) + 0.5f), x * EW_SAT01(x / 6.0 + 0.5))
+EW_AF(hswish_s, x * EW_SAT01(x * (1.0f / 6.0f) + 0.5f), x * EW_SAT01(x / 6.0 + 0.5))
+#define hswish_gf hswish_s_gf
+
+/* Float kernels through the SGEMM family's vector activation
+ * (kernels/sgemm.h; same NaN behaviour as the scalar expressions here) when
+ * the kernel table has one and X, Y do not partly overlap. */
+static int ew_vact(int act, float a, float b, const void *xp, void *yp, int64_t n)
+{
+    const nne_sgemm_ops *sg = nne_kernels()->sgemm;
+    size_t nb = (size_t)n * sizeof(float);
+    if (!sg || !(xp == yp || ew_disjoint(xp, nb, yp, nb))) return 0;
+    sg->vact(act, a, b, xp, yp, n);
+    return 1;
+}
+static void hswish_f32(const ew_k *k, const void *xp, void *yp, int64_t n)
+{
+    if (!ew_vact(NNE_ACT_HARDSWISH, 0.0f, 0.0f, xp, yp, n)) hswish_s_f32(k, xp, yp, n);
+}
 EW_AF(celu, (x > 0.0f ? x : 0.0f) + (x < 0.0f ? k->falpha * expm1f(x / k->falpha) : 0.0f),
       (x > 0.0 ? x : 0.0) + (x < 0.0 ? k->alpha * expm1(x / k->alpha) : 0.0))
 EW_AF(gelu, 0.5f * x * (1.0f + erff(x * 0.70710678118654752f)),
@@ -145,7 +163,12 @@ static nne_status swish_run(nne_op_ctx *ctx)
 
 /* min(max(x, lo), hi): when lo > hi everything becomes hi; NaN stays NaN. */
 #define EW_CLIP(x, lo, hi) ((x) < (lo) ? ((lo) > (hi) ? (hi) : (lo)) : ((x) > (hi) ? (hi) : (x)))
-EW_UNARY_F32(clip_f32, EW_CLIP(x, (float)k->lo_f, (float)k->hi_f))
+EW_UNARY_F32(clip_s_f32, EW_CLIP(x, (float)k->lo_f, (float)k->hi_f))
+static void clip_f32(const ew_k *k, const void *xp, void *yp, int64_t n)
+{
+    /* the vector Clip is EW_CLIP: below lo gives lo (hi when lo > hi), NaN stays */
+    if (!ew_vact(NNE_ACT_CLIP, (float)k->lo_f, (float)k->hi_f, xp, yp, n)) clip_s_f32(k, xp, yp, n);
+}
 EW_UNARY_GF(clip_gf, EW_CLIP(x, k->lo_f, k->hi_f))
 EW_UNARY_GI(clip_gi, EW_CLIP(x, k->lo_i, k->hi_i))
 EW_UNARY_GU(clip_gu, EW_CLIP(x, k->lo_u, k->hi_u))

@@ -8,6 +8,7 @@
  * (old versions only had the ignored `consumed_inputs` attribute or fewer
  * types).
  */
+#include "kernels/dispatch.h"
 #include "ops/elemwise_common.h"
 
 /* Numerically stable logistic function. */
@@ -69,7 +70,17 @@ EW_UF(erf, erff(x), erf(x)) /* ints use erf_gf: double in, converted back */
 EW_UF(sign, (float)EW_SIGN(x), (double)EW_SIGN(x))
 EW_UNARY_GI(sign_gi, (x > 0) - (x < 0))
 EW_UNARY_GU(sign_gu, x != 0)
-EW_UF(sigmoid, ew_sigmoidf(x), ew_sigmoid(x))
+EW_UF(sigmoid_s, ew_sigmoidf(x), ew_sigmoid(x))
+/* float Sigmoid: the SGEMM family's vector activation (kernels/sgemm.h) when
+ * the table has one and X, Y do not partly overlap */
+static void sigmoid_f32(const ew_k *k, const void *xp, void *yp, int64_t n)
+{
+    const nne_sgemm_ops *sg = nne_kernels()->sgemm;
+    size_t nb = (size_t)n * sizeof(float);
+    if (sg && (xp == yp || ew_disjoint(xp, nb, yp, nb))) sg->vact(NNE_ACT_SIGMOID, 0.0f, 0.0f, xp, yp, n);
+    else sigmoid_s_f32(k, xp, yp, n);
+}
+#define sigmoid_gf sigmoid_s_gf
 EW_UF(tanh, tanhf(x), tanh(x))
 EW_UF(relu, (x > 0.0f || x != x) ? x : 0.0f, (x > 0.0 || x != x) ? x : 0.0) /* keeps NaN */
 EW_UNARY_GI(relu_gi, x > 0 ? x : 0)

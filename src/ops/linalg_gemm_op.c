@@ -152,8 +152,7 @@ static nne_status gemm_kernel(const void *state, const nne_kernel_args *args) {
             }
             bt = beta;
         }
-        if (st->pb) st->gemm_packed(M, N, K, alpha, a, rsa, csa, st->pb, bt, y, N, gscr);
-        else nne_gemm_f32(M, N, K, alpha, a, rsa, csa, b, rsb, csb, bt, y, N, gscr);
+        nne_la_gemm_f32(args->ctx, M, N, K, alpha, a, rsa, csa, b, rsb, csb, st->pb, bt, y, N, gscr, NULL);
         if (dt != NNE_DTYPE_FLOAT) nne_la_store_f32(Y, 0, 1, ny, fy);
     } else if (dt == NNE_DTYPE_DOUBLE) {
         double *y = Y->data;

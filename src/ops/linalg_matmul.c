@@ -154,6 +154,22 @@ const float *nne_la_pack_b(nne_op_ctx *ctx, int input, int64_t M, int64_t N, int
     return nne_ctx_packed_weight(ctx, B->data, tag, kt->gemm_f32_packed_bytes(N, K), mm_pack_fill, &src);
 }
 
+void nne_la_gemm_f32(nne_op_ctx *ctx, int64_t M, int64_t N, int64_t K, float alpha, const float *A, int64_t rsa,
+                     int64_t csa, const float *B, int64_t rsb, int64_t csb, const float *Pb, float beta, float *C,
+                     int64_t ldc, void *scratch, const nne_epilogue *ep) {
+    const nne_kernel_table *kt = nne_kernels();
+    if (kt->sgemm && kt->gemm_f32 == kt->sgemm->gemm) {
+        /* the table's GEMM is this SGEMM: same scratch, same packed layout */
+        nne_sgemm_args g = {.M = M, .N = N, .K = K, .alpha = alpha, .beta = beta, .A = A, .rsa = rsa, .csa = csa,
+                            .B = B, .rsb = rsb, .csb = csb, .Pb = Pb, .C = C, .ldc = ldc, .ep = ep};
+        kt->sgemm->run(&g, scratch, nne_ctx_pool(ctx));
+        return;
+    }
+    if (Pb) kt->gemm_f32_packed(M, N, K, alpha, A, rsa, csa, Pb, beta, C, ldc, scratch);
+    else nne_gemm_f32(M, N, K, alpha, A, rsa, csa, B, rsb, csb, beta, C, ldc, scratch);
+    nne_epilogue_apply_f32(ep, C, ldc, 0, M, 0, N);
+}
+
 static nne_status matmul_infer(nne_op_ctx *ctx) {
     static const nne_dtype ok[] = {
         NNE_DTYPE_FLOAT, NNE_DTYPE_DOUBLE, NNE_DTYPE_FLOAT16, NNE_DTYPE_BFLOAT16,
@@ -227,16 +243,14 @@ static nne_status matmul_kernel(const void *state, const nne_kernel_args *args) 
             b = fb;
             y = fy;
         }
-        if (st->pb) {
-            st->gemm_packed(gm, N, K, 1.0f, a, K, 1, st->pb, 0.0f, y, N, gscr);
-        } else if (p.fold) {
-            nne_gemm_f32(gm, N, K, 1.0f, a, K, 1, b, N, 1, 0.0f, y, N, gscr);
+        if (st->pb || p.fold) {
+            nne_la_gemm_f32(args->ctx, gm, N, K, 1.0f, a, K, 1, b, N, 1, st->pb, 0.0f, y, N, gscr, NULL);
         } else {
             for (int64_t bi = 0; bi < p.batch; bi++) {
                 int64_t ao, bo;
                 mm_batch_offsets(&p, bi, &ao, &bo);
-                nne_gemm_f32(M, N, K, 1.0f, a + ao * M * K, K, 1, b + bo * K * N, N, 1, 0.0f,
-                             y + bi * M * N, N, gscr);
+                nne_la_gemm_f32(args->ctx, M, N, K, 1.0f, a + ao * M * K, K, 1, b + bo * K * N, N, 1, NULL, 0.0f,
+                                y + bi * M * N, N, gscr, NULL);
             }
         }
         if (dt != NNE_DTYPE_FLOAT) nne_la_store_f32(Y, 0, 1, ny, fy);

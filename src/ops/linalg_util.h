@@ -61,4 +61,14 @@ double nne_la_round_even(double x);
 const float *nne_la_pack_b(nne_op_ctx *ctx, int input, int64_t M, int64_t N, int64_t K, int64_t csa, int64_t rsb,
                            int64_t csb, nne_gemm_f32_packed_fn *fn);
 
+/* C = act(alpha * A * B + beta * C + ep) through the kernel table: B
+ * pre-packed (Pb from nne_la_pack_b, B then unused) or strided; on the
+ * ISA-specific packed SGEMM with the plan's thread pool and the epilogue
+ * per tile, else the table's GEMM and the reference epilogue. scratch:
+ * nne_gemm_f32_scratch(M, N, K) bytes. ep may be NULL. */
+struct nne_epilogue;
+void nne_la_gemm_f32(nne_op_ctx *ctx, int64_t M, int64_t N, int64_t K, float alpha, const float *A, int64_t rsa,
+                     int64_t csa, const float *B, int64_t rsb, int64_t csb, const float *Pb, float beta, float *C,
+                     int64_t ldc, void *scratch, const struct nne_epilogue *ep);
+
 #endif

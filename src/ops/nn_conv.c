@@ -3,12 +3,18 @@
  *
  * Validates shapes and attributes, computes the output geometry (explicit
  * pads, auto_pad, output_padding / output_shape for ConvTranspose) and calls
- * the kernels in kernels/ref/conv.c. Conv is phased: plan parses the
- * attributes once, takes the float kernel from the kernel table and
- * converts constant half-precision weights once (model cache). float and double run natively;
- * float16 and bfloat16 are converted to float in scratch and back.
+ * the kernels. Conv is phased: plan parses the attributes once, chooses the
+ * algorithm for the layer's shape (kernels/conv_fast.h: depthwise, direct
+ * 1x1, implicit GEMM; the table's conv kernel when there is no SGEMM family,
+ * i.e. under NNE_FORCE_REFERENCE), packs constant weights once (model
+ * cache; half-precision ones converted first) and runs on the plan's thread
+ * pool. float and double run natively; float16 and bfloat16 are converted to
+ * float in scratch and back. nn_conv.h lets fused Conv nodes reuse the
+ * phases with an epilogue.
  */
+#include "kernels/conv_fast.h"
 #include "kernels/dispatch.h"
+#include "ops/nn_conv.h"
 #include "ops/nn_util.h"
 
 #include <string.h>
@@ -136,7 +142,7 @@ static nne_status conv_parse(nne_op_ctx *ctx, nne_conv_desc *p, nne_dtype *dt) {
     return NNE_OK;
 }
 
-static nne_status conv_infer(nne_op_ctx *ctx) {
+nne_status nne_conv_infer(nne_op_ctx *ctx) {
     nne_conv_desc p;
     nne_dtype dt;
     NNE_TRY(conv_parse(ctx, &p, &dt));
@@ -148,24 +154,43 @@ static nne_status conv_infer(nne_op_ctx *ctx) {
     return nne_ctx_output(ctx, 0, dt, p.nsp + 2, od, &Y);
 }
 
-typedef struct conv_state {
+struct nne_conv_state {
     nne_conv_desc p;
     nne_dtype dt;
     conv_buf cb;
-    nne_conv_f32_fn k32;  /* from the kernel table */
+    nne_conv_f32_fn k32;  /* from the kernel table (no SGEMM family) */
     const float *w32;     /* float16/bfloat16 weights converted once (cached), or NULL */
-} conv_state;
+    int fast;             /* cf is used */
+    nne_conv_fast cf;
+    const float *pw;      /* W packed for cf (constant weights), or NULL */
+};
+typedef nne_conv_state conv_state;
+_Static_assert(sizeof(conv_state) <= NNE_CONV_STATE_SIZE, "NNE_CONV_STATE_SIZE in nn_conv.h is too small");
+
+size_t nne_conv_state_size(void) { return sizeof(conv_state); }
+
+typedef struct conv_pack_src {
+    const nne_conv_fast *cf;
+    const nne_conv_desc *p;
+    const float *w;
+} conv_pack_src;
+
+static void conv_pack_fast(void *user, void *buf) {
+    const conv_pack_src *s = user;
+    nne_conv_fast_pack_w(s->cf, s->p, s->w, buf);
+}
 
 static void conv_pack_w32(void *user, void *buf) {
     const nne_tensor *W = user;
     nn_load_f32(W, 0, nne_tensor_numel(W), buf);
 }
 
-static nne_status conv_plan(nne_op_ctx *ctx, void *state) {
+nne_status nne_conv_plan(nne_op_ctx *ctx, void *state) {
     conv_state *st = state;
     NNE_TRY(conv_parse(ctx, &st->p, &st->dt));
     const nne_kernel_table *kt = nne_kernels();
     st->k32 = kt->conv_f32;
+    st->fast = st->dt != NNE_DTYPE_DOUBLE && nne_conv_fast_plan(kt->sgemm, &st->p, &st->cf);
     const nne_tensor *X = nne_ctx_input(ctx, 0), *W = nne_ctx_input(ctx, 1), *B = nne_ctx_input(ctx, 2);
     const nne_tensor *Y = nne_ctx_output_get(ctx, 0);
     int cvt = st->dt == NNE_DTYPE_FLOAT16 || st->dt == NNE_DTYPE_BFLOAT16;
@@ -175,15 +200,41 @@ static nne_status conv_plan(nne_op_ctx *ctx, void *state) {
                                         (size_t)nne_tensor_numel(W) * sizeof(float), conv_pack_w32, (void *)W);
         if (!st->w32) return NNE_ERR_OUT_OF_MEMORY;
     }
+    if (st->fast && nne_conv_fast_packs_w(&st->cf) && nne_ctx_input_is_initializer(ctx, 1) &&
+        (st->dt == NNE_DTYPE_FLOAT || st->w32)) {
+        /* the weights as the GEMM's packed A, once per model; the tag names
+         * the layout (variant, groups) */
+        conv_pack_src src = {&st->cf, &st->p, st->w32 ? st->w32 : (const float *)W->data};
+        uint64_t tag = 0x636f6e7670616b00ull /* "convpak" */ ^ ((uint64_t)st->cf.ops->isa << 48) ^
+                       ((uint64_t)st->p.G << 8);
+        st->pw = nne_ctx_packed_weight(ctx, W->data, tag, nne_conv_fast_packed_w_bytes(&st->cf, &st->p),
+                                       conv_pack_fast, &src);
+        if (!st->pw) return NNE_ERR_OUT_OF_MEMORY;
+    }
     nn_carve c = {0};
-    size_t kb = st->dt == NNE_DTYPE_DOUBLE ? nne_conv_scratch_f64(&st->p) : kt->conv_f32_scratch(&st->p);
+    size_t kb = st->dt == NNE_DTYPE_DOUBLE ? nne_conv_scratch_f64(&st->p)
+                : st->fast                 ? nne_conv_fast_scratch(&st->cf, &st->p)
+                                           : kt->conv_f32_scratch(&st->p);
     conv_buf_plan(&c, &st->cb, st->dt, kb, X, W, B, Y);
     if (st->w32) st->cb.w_n = 0; /* no per-run copy of W */
     nn_scratch(ctx, &c);
     return NNE_OK;
 }
 
-static nne_status conv_run(const void *state, const nne_kernel_args *a) {
+/* The float kernel: conv_fast with the epilogue, or the table's conv and
+ * the reference epilogue after it. */
+static void conv_f32(const conv_state *st, const nne_kernel_args *a, const float *x, const float *w,
+                     const float *b, float *y, void *ks, const nne_epilogue *ep) {
+    if (st->fast) {
+        nne_conv_fast_run(&st->cf, &st->p, x, w, st->pw, b, ep, y, ks, nne_ctx_pool(a->ctx));
+        return;
+    }
+    st->k32(&st->p, x, w, b, y, ks);
+    int64_t rows = st->p.N * st->p.M;
+    if (ep && rows) nne_conv_epilogue_apply(ep, y, st->p.N, st->p.M, nne_tensor_numel(a->out[0]) / rows);
+}
+
+nne_status nne_conv_run_ep(const void *state, const nne_kernel_args *a, const nne_epilogue *ep) {
     const conv_state *st = state;
     const conv_buf *cb = &st->cb;
     const nne_tensor *X = a->in[0], *W = a->in[1], *B = a->n_in > 2 ? a->in[2] : NULL;
@@ -195,17 +246,19 @@ static nne_status conv_run(const void *state, const nne_kernel_args *a) {
     if (st->dt == NNE_DTYPE_DOUBLE) {
         nne_conv_f64(&st->p, X->data, W->data, B ? B->data : NULL, Y->data, ks);
     } else if (st->dt == NNE_DTYPE_FLOAT) {
-        st->k32(&st->p, X->data, W->data, B ? B->data : NULL, Y->data, ks);
+        conv_f32(st, a, X->data, W->data, B ? B->data : NULL, Y->data, ks, ep);
     } else {
         const float *x = nn_f32_view(X, (float *)nn_carve_ptr(base, cb->x, cb->x_n));
         const float *w = st->w32 ? st->w32 : nn_f32_view(W, (float *)nn_carve_ptr(base, cb->w, cb->w_n));
         const float *b = B ? nn_f32_view(B, (float *)nn_carve_ptr(base, cb->b, cb->b_n)) : NULL;
         float *y = (float *)nn_carve_ptr(base, cb->y, cb->y_n);
-        st->k32(&st->p, x, w, b, y, ks);
+        conv_f32(st, a, x, w, b, y, ks, ep);
         nn_store_f32(Y, 0, nne_tensor_numel(Y), y);
     }
     return NNE_OK;
 }
+
+static nne_status conv_run(const void *state, const nne_kernel_args *a) { return nne_conv_run_ep(state, a, NULL); }
 
 /* MACs of Conv-like ops: every output element takes (input channels per
  * group) x (kernel taps) products; w is the weight input. */
@@ -321,6 +374,6 @@ static nne_status convt_run(nne_op_ctx *ctx) {
                      nne_convt_scratch_f64, nne_convt_f64);
 }
 
-NNE_OP_DEFINE(Conv, "", "Conv", .infer = conv_infer, .plan = conv_plan, .run = conv_run,
+NNE_OP_DEFINE(Conv, "", "Conv", .infer = nne_conv_infer, .plan = nne_conv_plan, .run = conv_run,
               .state_size = sizeof(conv_state), .macs = conv_macs);
 NNE_OP_DEFINE(ConvTranspose, "", "ConvTranspose", .eval = convt_run, .macs = convt_macs);

@@ -10,6 +10,7 @@
  * reduce them (max / sum / sum of |x|^p). Values are computed in float
  * (exact for the 8-bit types MaxPool accepts).
  */
+#include "kernels/pool2d.h"
 #include "ops/nn_util.h"
 
 #include <float.h>
@@ -196,7 +197,18 @@ static nne_status pool_kernel_run(const void *state, const nne_kernel_args *args
     const float *x = nn_f32_view(X, (float *)nn_carve_ptr(base, xo, nn_f32_copy_bytes(X)));
     float *y = dt == NNE_DTYPE_FLOAT ? (float *)Y->data
                                      : (float *)nn_carve_ptr(base, yo, nn_f32_copy_bytes(Y));
-    pool_kernel(&st->a, x, y, I && I->data ? (int64_t *)I->data : NULL);
+    const pool_args *pa = &st->a;
+    if (pa->g.nsp == 2 && pa->kind != POOL_LP && !(I && I->data)) {
+        /* 2-d Max/AveragePool: the clipped-window kernel, over the threads */
+        const nn_geom *g = &pa->g;
+        nne_pool2d_desc d = {.planes = pa->planes, .ih = g->in[0], .iw = g->in[1], .oh = g->out[0], .ow = g->out[1],
+                             .kh = g->k[0], .kw = g->k[1], .sy = g->s[0], .sx = g->s[1], .dy = g->d[0], .dx = g->d[1],
+                             .pt = g->pb[0], .pl = g->pb[1], .pbot = g->pe[0], .pr = g->pe[1],
+                             .max = pa->kind == POOL_MAX, .count_include_pad = pa->count_include_pad};
+        nne_pool2d_f32(&d, x, y, nne_ctx_pool(args->ctx));
+    } else {
+        pool_kernel(pa, x, y, I && I->data ? (int64_t *)I->data : NULL);
+    }
     if (dt != NNE_DTYPE_FLOAT) nn_store_f32(Y, 0, nne_tensor_numel(Y), y);
     return NNE_OK;
 }
@@ -251,7 +263,7 @@ static nne_status gpool_kernel(const void *state, const nne_kernel_args *args) {
         double acc = kind == POOL_MAX ? -INFINITY : 0.0;
         if (X->dtype == NNE_DTYPE_FLOAT && kind == POOL_AVG) {
             const float *xp = (const float *)X->data + pl * sp;
-            for (int64_t i = 0; i < sp; i++) acc += xp[i];
+            acc = nne_f32_sum_f64(xp, sp);
         } else {
             nn_load_f64(X, pl * sp, sp, row);
             for (int64_t i = 0; i < sp; i++) {

@@ -152,6 +152,9 @@ int nne_ctx_shape_only(const nne_op_ctx *ctx);   /* also 1 while planning */
  * NULL otherwise. */
 void *nne_ctx_plan_state(const nne_op_ctx *ctx);
 int nne_ctx_opset(const nne_op_ctx *ctx);          /* opset of the node's domain */
+/* An op that runs another op's phases on its own node (the fused ops of
+ * nn_fused.c) sets the ONNX opset the inner op sees for this call. */
+void nne_ctx_set_inner_opset(nne_op_ctx *ctx, int opset);
 const char *nne_ctx_node_name(const nne_op_ctx *ctx);
 int nne_ctx_num_inputs(const nne_op_ctx *ctx);      /* as written in the node, incl. empty ones */
 int nne_ctx_num_outputs(const nne_op_ctx *ctx);
@@ -203,6 +206,11 @@ double nne_ctx_rand(nne_op_ctx *ctx);
 typedef void (*nne_pack_fn)(void *user, void *buf);
 const void *nne_ctx_packed_weight(nne_op_ctx *ctx, const void *key, uint64_t tag, size_t bytes,
                                   nne_pack_fn fill, void *user);
+
+/* The plan's thread pool (core/threadpool.h; NULL: one thread). Kernels
+ * split their work over it with nne_parallel; the plan's contexts share it. */
+struct nne_threadpool;
+struct nne_threadpool *nne_ctx_pool(const nne_op_ctx *ctx);
 
 /* Run a subgraph (If/Loop/Scan bodies) on the given inputs. Outer-scope
  * values it references are taken from the running graph. outs[i].data is

@@ -11,9 +11,11 @@
  * equal to its reference. Each thread also makes a plan of its own (model
  * thread % models, batch 8) while the others run, and runs it once: plans
  * made concurrently fill and share the model's packed-weight cache
- * (matmul_const packs its weights at batch 8).
+ * (matmul_const packs its weights at batch 8). The shared plans have a
+ * kernel thread pool (-k, default 2 threads), which all the contexts of a
+ * plan share while they run at once.
  *
- *   concurrency [-t THREADS] [-r RUNS_PER_MODEL] [MODEL.onnx...]
+ *   concurrency [-t THREADS] [-r RUNS_PER_MODEL] [-k POOL_THREADS] [MODEL.onnx...]
  * Exits 0 when every run matched, 1 otherwise (the first mismatches are
  * printed). Built normally, under ASan (make test) and under ThreadSanitizer
  * (make test-tsan).
@@ -28,6 +30,8 @@
 #include <time.h>
 
 #define MAX_MODELS 32
+
+static int g_pool_threads = 2;
 #define MAX_IO 8
 #define VARIANTS 2
 
@@ -111,7 +115,9 @@ static int setup_case(model_case *c, const char *path) {
             if (!t->data) return 0;
             fill_input(t, v, i);
         }
-    if (nne_plan_create(c->m, NULL, c->n_in, c->in_names, c->in[0], &c->plan) != NNE_OK) {
+    nne_session_options so = nne_session_options_default();
+    so.threads = g_pool_threads;
+    if (nne_plan_create(c->m, &so, c->n_in, c->in_names, c->in[0], &c->plan) != NNE_OK) {
         fprintf(stderr, "concurrency: %s: plan: %s\n", path, nne_last_error());
         return 0;
     }
@@ -216,10 +222,11 @@ int main(int argc, char **argv) {
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "-t") && i + 1 < argc) threads = atoi(argv[++i]);
         else if (!strcmp(argv[i], "-r") && i + 1 < argc) runs = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "-k") && i + 1 < argc) g_pool_threads = atoi(argv[++i]);
         else if (nm < MAX_MODELS) paths[nm++] = argv[i];
     }
-    if (threads < 1 || threads > 256 || runs < 1) {
-        fprintf(stderr, "usage: concurrency [-t THREADS] [-r RUNS_PER_MODEL] [MODEL.onnx...]\n");
+    if (threads < 1 || threads > 256 || runs < 1 || g_pool_threads < 1 || g_pool_threads > 64) {
+        fprintf(stderr, "usage: concurrency [-t THREADS] [-r RUNS_PER_MODEL] [-k POOL_THREADS] [MODEL.onnx...]\n");
         return 2;
     }
     if (!nm)

@@ -27,6 +27,8 @@ int main(void) {
     unit_limits();
     unit_dtype_io();
     unit_ops_phased();
+    unit_fusion();
+    unit_regions();
     unit_graph_runtime();
     printf("%d passed, %d failed\n", g_unit_pass, g_unit_fail);
     return g_unit_fail ? 1 : 0;

@@ -28,5 +28,7 @@ void unit_passes(void);
 void unit_limits(void);
 void unit_dtype_io(void);
 void unit_ops_phased(void);
+void unit_fusion(void);
+void unit_regions(void);
 void unit_graph_runtime(void);
 #endif

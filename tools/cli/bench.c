@@ -1,10 +1,19 @@
 /*
  * bench.c - `nnedge bench MODEL [--shape NAME=DIMS]... [-i NAME=FILE.npy]...
- * [--threads N] [--runs N] [--warmup N] [--json]`: runs the model on random
- * inputs (fixed seed) and reports latency percentiles, prepare time, arena
- * and peak RSS. `-i` takes one input's values (and shape) from a .npy file
- * instead, for models whose control flow depends on an input's value (e.g.
- * a sample rate that picks a branch).
+ * [--threads N] [--runs N] [--warmup N] [--optimize none|basic|all]
+ * [--profile] [--json]`: runs the model on random inputs (fixed seed) and
+ * reports latency percentiles, prepare time, the arena and its lower bound
+ * (the most activation bytes alive at one node) and peak RSS. `-i` takes
+ * one input's values (and shape) from a .npy file instead, for models whose
+ * control flow depends on an input's value (e.g. a sample rate that picks a
+ * branch). --optimize (default: env NNE_OPTIMIZE, else none) runs the graph
+ * passes first, after --shape fixed the input shapes.
+ *
+ * --profile times every node through the observer (called after each node:
+ * a node's time is the time since the previous call, summed over the timed
+ * runs) and prints per-node and per-op-type time, share of the total and
+ * GFLOP/s (2 x the node's multiply-accumulates / time) as tables, or under
+ * "profile" in --json. Without --profile no observer is set: no cost.
  */
 #include "cli.h"
 
@@ -58,6 +67,133 @@ static long long peak_rss_bytes(void) {
     return (long long)ru.ru_maxrss * 1024;
 }
 
+/* --profile: per-node time, accumulated by the observer. Nodes of If/Loop/
+ * Scan bodies are reported (with their scope path) before the node that
+ * runs them: their time goes to per-op-type rows of their own ("Add (in
+ * bodies)"), so the node running the body keeps only its own time. */
+#define PROF_BODY_OPS 64
+typedef struct prof {
+    int n, k;            /* top-level nodes; the next one expected in this run */
+    double t_prev;       /* time of the previous observer call (ms) */
+    double *ms;          /* per top-level node, summed over the timed runs */
+    const char **name, **op;
+    int on;              /* 0 during warm-up runs */
+    int n_body;          /* body op types seen */
+    char body_op[PROF_BODY_OPS][64];
+    double body_ms[PROF_BODY_OPS];
+    long long body_calls[PROF_BODY_OPS];
+} prof;
+
+static void prof_observe(void *user, const char *node_name, const char *op_type, int32_t n,
+                         const char *const *names, const nne_tensor *outputs) {
+    prof *p = user;
+    double dt = cli_now_ms() - p->t_prev;
+    if (p->k < p->n && !strcmp(node_name, p->name[p->k]) && !strcmp(op_type, p->op[p->k])) {
+        if (p->on) p->ms[p->k] += dt;
+        p->k++;
+    } else if (p->on) { /* a body's node */
+        int b = 0;
+        while (b < p->n_body && strcmp(p->body_op[b], op_type)) b++;
+        if (b == p->n_body && b < PROF_BODY_OPS) snprintf(p->body_op[p->n_body++], 64, "%s", op_type);
+        if (b == PROF_BODY_OPS) b = PROF_BODY_OPS - 1; /* more op types than rows: the last row takes them */
+        p->body_ms[b] += dt;
+        p->body_calls[b]++;
+    }
+    p->t_prev = cli_now_ms(); /* the observer's own time is not the next node's */
+}
+
+typedef struct prof_row {
+    const char *name, *op;
+    int idx;
+    double ms;
+    int64_t macs;
+} prof_row;
+
+static int cmp_row(const void *a, const void *b) {
+    const prof_row *x = a, *y = b;
+    return x->ms < y->ms ? 1 : x->ms > y->ms ? -1 : x->idx - y->idx;
+}
+
+/* Prints the profile (tables, or JSON members after `"profile": `). */
+static void prof_print(const prof *p, const nne_session *s, long runs, int json) {
+    prof_row *rows = calloc((size_t)p->n + 1, sizeof *rows);
+    prof_row *ops = calloc((size_t)p->n + PROF_BODY_OPS + 1, sizeof *ops);
+    char (*body_label)[80] = calloc(PROF_BODY_OPS, 80);
+    if (!rows || !ops || !body_label) {
+        free(rows);
+        free(ops);
+        free(body_label);
+        return;
+    }
+    double total = 0;
+    int nops = 0;
+    for (int i = 0; i < p->n; i++) {
+        int64_t mc = nne_session_node_macs(s, i);
+        rows[i] = (prof_row){.name = p->name[i], .op = p->op[i], .idx = i,
+                             .ms = p->ms[i] / (double)runs, .macs = mc > 0 ? mc : 0};
+        total += rows[i].ms;
+        int o = 0;
+        while (o < nops && strcmp(ops[o].op, rows[i].op)) o++;
+        if (o == nops) ops[nops++] = (prof_row){.op = rows[i].op};
+        ops[o].ms += rows[i].ms;
+        ops[o].macs += rows[i].macs;
+        ops[o].idx++; /* node count */
+    }
+    for (int b = 0; b < p->n_body; b++) { /* body nodes: a row per op type, calls per run as its count */
+        snprintf(body_label[b], 80, "%s (in bodies)", p->body_op[b]);
+        ops[nops++] = (prof_row){.op = body_label[b], .ms = p->body_ms[b] / (double)runs,
+                                 .idx = (int)(p->body_calls[b] / runs)};
+        total += p->body_ms[b] / (double)runs;
+    }
+    qsort(rows, (size_t)p->n, sizeof *rows, cmp_row);
+    for (int o = 0; o < nops; o++) ops[o].name = NULL;
+    /* sort op types by time (idx holds the count: keep it aside) */
+    for (int a = 1; a < nops; a++)
+        for (int b = a; b > 0 && ops[b].ms > ops[b - 1].ms; b--) {
+            prof_row t = ops[b];
+            ops[b] = ops[b - 1];
+            ops[b - 1] = t;
+        }
+    double share_den = total > 0 ? total : 1;
+    if (json) {
+        printf("{\"total_ms\": %.4f, \"nodes\": [", total);
+        for (int i = 0; i < p->n; i++) {
+            const prof_row *r = &rows[i];
+            printf("%s{\"index\": %d, \"name\": ", i ? ", " : "", r->idx);
+            json_str(stdout, r->name);
+            printf(", \"op_type\": ");
+            json_str(stdout, r->op);
+            printf(", \"ms\": %.5f, \"share\": %.5f, \"macs\": %lld, \"gflops\": %.3f}", r->ms,
+                   r->ms / share_den, (long long)r->macs, r->ms > 0 ? 2.0 * (double)r->macs / (r->ms * 1e6) : 0.0);
+        }
+        printf("], \"op_types\": [");
+        for (int o = 0; o < nops; o++) {
+            const prof_row *r = &ops[o];
+            printf("%s{\"op_type\": ", o ? ", " : "");
+            json_str(stdout, r->op);
+            printf(", \"nodes\": %d, \"ms\": %.5f, \"share\": %.5f, \"macs\": %lld, \"gflops\": %.3f}", r->idx,
+                   r->ms, r->ms / share_den, (long long)r->macs,
+                   r->ms > 0 ? 2.0 * (double)r->macs / (r->ms * 1e6) : 0.0);
+        }
+        printf("]}");
+    } else {
+        printf("profile: %d nodes, %.3f ms per run in nodes (observer overhead included)\n", p->n, total);
+        printf("%-26s %6s %9s %7s %9s\n", "op type", "nodes", "ms", "share", "GFLOP/s");
+        for (int o = 0; o < nops; o++)
+            printf("%-26.26s %6d %9.3f %6.1f%% %9.2f\n", ops[o].op, ops[o].idx, ops[o].ms,
+                   100 * ops[o].ms / share_den, ops[o].ms > 0 ? 2.0 * (double)ops[o].macs / (ops[o].ms * 1e6) : 0.0);
+        printf("%5s %-36s %-14s %9s %7s %9s\n", "node", "name", "op type", "ms", "share", "GFLOP/s");
+        for (int i = 0; i < p->n; i++) {
+            const prof_row *r = &rows[i];
+            printf("%5d %-36.36s %-14.14s %9.4f %6.2f%% %9.2f\n", r->idx, r->name, r->op, r->ms,
+                   100 * r->ms / share_den, r->ms > 0 ? 2.0 * (double)r->macs / (r->ms * 1e6) : 0.0);
+        }
+    }
+    free(rows);
+    free(ops);
+    free(body_label);
+}
+
 static int cmp_d(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
     return x < y ? -1 : x > y;
@@ -65,7 +201,9 @@ static int cmp_d(const void *a, const void *b) {
 
 int cli_bench(int argc, char **argv) {
     const char *path = NULL;
-    int json = 0, nshape = 0;
+    int json = 0, nshape = 0, profile = 0;
+    const char *optimize = getenv("NNE_OPTIMIZE");
+    prof pf = {0};
     long threads = 1, runs = 20, warmup = 3;
     char (*names)[256] = calloc((size_t)argc + 1, 256);
     nne_tensor *shapes = calloc((size_t)argc + 1, sizeof *shapes);
@@ -88,6 +226,10 @@ int cli_bench(int argc, char **argv) {
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "--json")) json = 1;
+        else if (!strcmp(a, "--profile")) profile = 1;
+        else if (!strcmp(a, "--optimize")) {
+            if (!(optimize = cli_opt_value(argc, argv, &i, "none, basic or all"))) goto done;
+        }
         else if (!strcmp(a, "--shape")) {
             const char *v = cli_opt_value(argc, argv, &i, "NAME=DIMS like input=1x3x224x224");
             if (!v) goto done;
@@ -135,6 +277,23 @@ int cli_bench(int argc, char **argv) {
     if ((st = cli_load_model(path, &lim, NULL, &m)) != NNE_OK) {
         rc = cli_fail(st, NULL);
         goto done;
+    }
+    nne_opt_level lv = NNE_OPT_NONE;
+    if (optimize && optimize[0]) {
+        if (nne_opt_level_parse(optimize, &lv) != NNE_OK) {
+            rc = cli_usage_error("--optimize %s: expected none, basic or all", optimize);
+            goto done;
+        }
+        /* fixed input shapes first: the passes fold and fuse more with them */
+        for (int k = 0; k < nshape; k++)
+            if ((st = nne_model_set_input_shape(m, names[k], shapes[k].ndim, shapes[k].dims)) != NNE_OK) {
+                rc = cli_fail(st, "--shape");
+                goto done;
+            }
+        if ((st = nne_model_optimize(m, lv, NULL)) != NNE_OK) {
+            rc = cli_fail(st, "--optimize");
+            goto done;
+        }
     }
     ni = nne_model_num_inputs(m);
     ins = calloc((size_t)ni + 1, sizeof *ins);
@@ -214,8 +373,27 @@ int cli_bench(int argc, char **argv) {
             rc = cli_fail(st, NULL);
             goto done;
         }
+    if (profile) {
+        pf.n = nne_session_num_nodes(s);
+        pf.ms = calloc((size_t)pf.n + 1, sizeof *pf.ms);
+        pf.name = calloc((size_t)pf.n + 1, sizeof *pf.name);
+        pf.op = calloc((size_t)pf.n + 1, sizeof *pf.op);
+        if (!pf.ms || !pf.name || !pf.op) {
+            rc = cli_usage_error("out of memory");
+            goto done;
+        }
+        for (int i = 0; i < pf.n; i++)
+            if ((st = nne_session_node_info(s, i, &pf.name[i], &pf.op[i])) != NNE_OK) {
+                rc = cli_fail(st, NULL);
+                goto done;
+            }
+        nne_session_set_observer(s, prof_observe, &pf);
+    }
     for (long r = 0; r < warmup + runs; r++) {
         double a = cli_now_ms();
+        pf.k = 0;
+        pf.on = r >= warmup;
+        pf.t_prev = a;
         if ((st = nne_session_run(s)) != NNE_OK) {
             rc = cli_fail(st, NULL);
             goto done;
@@ -226,17 +404,26 @@ int cli_bench(int argc, char **argv) {
     double med = runs % 2 ? times[runs / 2] : 0.5 * (times[runs / 2 - 1] + times[runs / 2]);
     long p90i = (long)(0.9 * (double)(runs - 1) + 0.5);
     long long rss = peak_rss_bytes();
-    size_t arena = nne_session_arena_bytes(s);
+    size_t arena = nne_session_arena_bytes(s), bound = nne_session_arena_bound_bytes(s);
     if (json) {
         printf("{\"model\": ");
         json_str(stdout, path);
         printf(", \"threads\": %ld, \"runs\": %ld, \"median_ms\": %.4f, \"p90_ms\": %.4f, "
-               "\"min_ms\": %.4f, \"prepare_ms\": %.3f, \"arena_bytes\": %zu, \"peak_rss_bytes\": %lld}\n",
-               threads, runs, med, times[p90i], times[0], prep, arena, rss);
-    } else
+               "\"min_ms\": %.4f, \"prepare_ms\": %.3f, \"arena_bytes\": %zu, \"arena_lower_bound_bytes\": %zu, "
+               "\"peak_rss_bytes\": %lld, \"optimize\": \"%s\", \"macs\": %lld",
+               threads, runs, med, times[p90i], times[0], prep, arena, bound, rss,
+               lv == NNE_OPT_ALL ? "all" : lv == NNE_OPT_BASIC ? "basic" : "none", (long long)nne_session_macs(s));
+        if (profile) {
+            printf(", \"profile\": ");
+            prof_print(&pf, s, runs, 1);
+        }
+        printf("}\n");
+    } else {
         printf("%s: median %.3f ms, p90 %.3f ms, min %.3f ms (%ld runs, %ld threads)\nprepare %.2f ms, arena %zu "
-               "bytes, peak RSS %lld bytes\n",
-               path, med, times[p90i], times[0], runs, threads, prep, arena, rss);
+               "bytes (lower bound %zu), peak RSS %lld bytes\n",
+               path, med, times[p90i], times[0], runs, threads, prep, arena, bound, rss);
+        if (profile) prof_print(&pf, s, runs, 0);
+    }
     rc = EXIT_OK;
 done:
     nne_session_destroy(s);
@@ -254,5 +441,8 @@ done:
     free(times);
     free(names);
     free(shapes);
+    free(pf.ms);
+    free((void *)pf.name);
+    free((void *)pf.op);
     return rc;
 }

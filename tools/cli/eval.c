@@ -93,6 +93,7 @@ static int label_at(const nne_tensor *Y, int64_t i, int64_t classes, int64_t *ou
 int cli_eval(int argc, char **argv) {
     const char *path = NULL, *data_path = NULL, *label_path = NULL;
     double scale = 1.0;
+    long threads = 1;
     int json = 0, rc = EXIT_BAD_INPUT;
     nne_model *m = NULL;
     nne_session *s = NULL;
@@ -114,6 +115,10 @@ int cli_eval(int argc, char **argv) {
             scale = strtod(v, &e);
             if (*e || !v[0] || !isfinite(scale))
                 return cli_usage_error("--scale %s: expected a finite number", v);
+        } else if (!strcmp(a, "--threads")) {
+            const char *v = cli_opt_value(argc, argv, &i, "N (threads, 1 to 1024)");
+            if (!v) return EXIT_BAD_INPUT;
+            if (!cli_parse_int(v, 1, 1024, &threads)) return cli_usage_error("--threads %s: expected a number from 1 to 1024", v);
         } else if ((lr = cli_limit_option(argc, argv, &i, &lim)) != 0) {
             if (lr < 0) return EXIT_BAD_INPUT;
         } else if (a[0] == '-') return cli_usage_error("eval: unknown option %s", a);
@@ -121,7 +126,7 @@ int cli_eval(int argc, char **argv) {
         else return cli_usage_error("eval: more than one model given");
     }
     if (!path || !data_path || !label_path)
-        return cli_usage_error("eval: usage: nnedge eval MODEL --data X.npy --labels Y.npy [--scale S]");
+        return cli_usage_error("eval: usage: nnedge eval MODEL --data X.npy --labels Y.npy [--scale S] [--threads N]");
     if ((st = cli_load_model(path, &lim, NULL, &m)) != NNE_OK) return cli_fail(st, NULL);
     if ((st = nne_npy_read_file(data_path, &X)) != NNE_OK || (st = nne_npy_read_file(label_path, &Y)) != NNE_OK) {
         rc = cli_fail(st, NULL);
@@ -197,6 +202,7 @@ int cli_eval(int argc, char **argv) {
         goto done;
     }
     nne_session_options so = nne_session_options_default();
+    so.threads = (int32_t)threads;
     if (!cli_limits_charge(&lim, nne_tensor_nbytes(&X), data_path) ||
         !cli_limits_charge(&lim, nne_tensor_nbytes(&Y), label_path) ||
         !cli_limits_charge(&lim, inbytes, "the input batch") || !cli_limits_apply(&lim, &so))

@@ -9,6 +9,7 @@
  * here first and the session gets what is left.
  */
 #include "cli.h"
+#include "cli_pkg.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -46,6 +47,8 @@ static int parse_size(const char *s, size_t *out) {
 }
 
 int cli_limit_option(int argc, char **argv, int *i, cli_limits *l) {
+    int pr = cli_pkg_option(argc, argv, i); /* --trust, --key: .nne packages */
+    if (pr) return pr;
     const char *a = argv[*i];
     int mem = !strcmp(a, "--max-memory"), loop = !strcmp(a, "--max-loop-iterations"),
         tmo = !strcmp(a, "--timeout-ms");
@@ -121,7 +124,7 @@ nne_status cli_load_model(const char *path, cli_limits *l, const nne_model_optio
     nne_model_options mo = base ? *base : nne_model_options_default();
     size_t lim = limit_of(l);
     mo.max_memory_bytes = lim == SIZE_MAX ? SIZE_MAX : lim > l->used ? lim - l->used : 1;
-    nne_status st = nne_model_load_file(path, &mo, m);
+    nne_status st = cli_pkg_wanted(path) ? cli_pkg_load_model(path, &mo, m) : nne_model_load_file(path, &mo, m);
     if (st == NNE_OK) {
         l->used += nne_model_memory_bytes(*m);
         cli_limits_note_model(l, nne_model_memory_bytes(*m));

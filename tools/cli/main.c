@@ -14,9 +14,16 @@ static void usage(FILE *f) {
             "usage: nnedge <verb> [options]\n"
             "  info  MODEL [--shape NAME=1x3x224x224]... [--json]\n"
             "  run   MODEL [-i NAME=FILE.npy]... [-o OUTDIR] [--threads N] [--optimize none|basic|all] [--json] [--dump DIR]\n"
-            "  bench MODEL [--shape NAME=DIMS]... [-i NAME=FILE.npy]... [--threads N] [--runs N] [--warmup N] [--json]\n"
-            "  eval  MODEL --data X.npy --labels Y.npy [--scale S] [--json]\n"
+            "  bench MODEL [--shape NAME=DIMS]... [-i NAME=FILE.npy]... [--threads N] [--runs N] [--warmup N]\n"
+            "        [--optimize none|basic|all] [--profile] [--json]\n"
+            "  eval  MODEL --data X.npy --labels Y.npy [--scale S] [--threads N] [--json]\n"
             "  convert MODEL -o OUT.onnx [--optimize none|basic|all] [--shape NAME=DIMS]... [--external-data NAME]\n"
+            "  keygen -o PREFIX [--device] [--certify ROOT.sec [--expires DURATION]]\n"
+            "  pack  MODEL -o OUT.nne [--name N] [--version SEMVER] [--counter N] [--labels FILE] [--preprocess SPEC]\n"
+            "        [--license SPDX] [--golden NAME=IN.npy]... [--golden-expect NAME=OUT.npy]... [--expires DURATION] [--sign KEY.sec [--cert KEY.cert]]\n"
+            "        [--encrypt-for DEVICE.pub]...\n"
+            "  verify PKG.nne --trust ROOT.pub [--key DEVICE.sec] [--json]\n"
+            "  install PKG.nne --store DIR --trust ROOT.pub [--key DEVICE.sec] [--json];  install --store DIR --status [--json]\n"
             "  serve --repo DIR [--http ADDR:PORT] [--threads N] [--max-queue N] [--batch-delay-us N] [--tokens FILE] [--tls-cert C --tls-key K [--tls-client-ca CA]] [--poll-s N] [--max-body BYTES] [--max-json BYTES] [--max-run-memory BYTES]\n"
             "  limits of every verb: " CLI_LIMITS_USAGE "\n"
             "    --max-memory: bytes a model may use (K/M/G/T suffixes; none); default half of the\n"
@@ -252,6 +259,10 @@ int main(int argc, char **argv) {
     if (!strcmp(verb, "bench")) return cli_bench(argc - 1, argv + 1);
     if (!strcmp(verb, "eval")) return cli_eval(argc - 1, argv + 1);
     if (!strcmp(verb, "convert")) return cli_convert(argc - 1, argv + 1);
+    if (!strcmp(verb, "keygen")) return cli_keygen(argc - 1, argv + 1);
+    if (!strcmp(verb, "pack")) return cli_pack(argc - 1, argv + 1);
+    if (!strcmp(verb, "verify")) return cli_verify(argc - 1, argv + 1);
+    if (!strcmp(verb, "install")) return cli_install(argc - 1, argv + 1);
     if (!strcmp(verb, "serve")) return cli_serve(argc - 1, argv + 1);
     /* one line, like every other error (the usage text goes to stdout with --help) */
     return cli_usage_error("unknown verb \"%s\" (nnedge --help lists the verbs)", verb);

@@ -50,7 +50,7 @@ static int64_t packb_floats(int64_t N, int64_t K) {
     return round_up(min64(N, GEMM_NC), GEMM_NR) * min64(K, GEMM_KC);
 }
 
-size_t nne_gemm_f32_scratch(int64_t M, int64_t N, int64_t K) {
+size_t nne_f32_gemm_scratch__portable(int64_t M, int64_t N, int64_t K) {
     if (M <= 0 || N <= 0 || K <= 0) return 0;
     /* packed B starts on a 64-byte boundary after packed A */
     return (size_t)(round_up(packa_floats(M, K), 16) + packb_floats(N, K)) * sizeof(float) + 64;

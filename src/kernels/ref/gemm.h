@@ -19,6 +19,8 @@
  * product is empty). Grows with M, N and K up to a fixed cap (a few hundred
  * KiB), so the result for the largest shape of a loop covers smaller ones. */
 size_t nne_gemm_f32_scratch(int64_t M, int64_t N, int64_t K);
+/* The scratch of nne_f32_gemm_blocked__portable (and of the packed-B form). */
+size_t nne_f32_gemm_scratch__portable(int64_t M, int64_t N, int64_t K);
 
 /*
  * C[M x N] = alpha * A[M x K] * B[K x N] + beta * C.
@@ -50,7 +52,8 @@ void nne_f32_gemm_blocked__portable(int64_t M, int64_t N, int64_t K, float alpha
  * read B directly, so packing helps only the blocked one);
  * nne_gemm_f32_pack_b packs B (K x N, strides rsb/csb) into
  * nne_gemm_f32_packed_b_bytes(N, K) bytes; nne_f32_gemm_packed_b__portable
- * is then nne_gemm_f32 with that packed B (scratch: nne_gemm_f32_scratch). */
+ * is then nne_gemm_f32 with that packed B (scratch:
+ * nne_f32_gemm_scratch__portable). */
 int nne_gemm_f32_blocked_path(int64_t M, int64_t N, int64_t csa, int64_t rsb, int64_t csb);
 size_t nne_gemm_f32_packed_b_bytes(int64_t N, int64_t K);
 void nne_gemm_f32_pack_b(int64_t N, int64_t K, const float *B, int64_t rsb, int64_t csb, float *P);

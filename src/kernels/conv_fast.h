@@ -1,0 +1,52 @@
+/*
+ * conv_fast.h - float Conv on the packed SGEMM family, with the algorithm
+ * chosen per layer shape at plan time (see conv_fast.c), weights packed once
+ * per plan, the fused epilogue applied per output tile and the work split
+ * over a thread pool.
+ *
+ * Use: nne_conv_fast_plan once (0: no SGEMM family, e.g. under
+ * NNE_FORCE_REFERENCE: use nne_conv_f32 / the reference), pack W with
+ * nne_conv_fast_pack_w into nne_conv_fast_packed_w_bytes when
+ * nne_conv_fast_packs_w, request nne_conv_fast_scratch bytes (the caller's
+ * thread; workers use the pool's scratch), then nne_conv_fast_run per run.
+ */
+#ifndef NNE_KERNELS_CONV_FAST_H
+#define NNE_KERNELS_CONV_FAST_H
+
+#include "core/threadpool.h"
+#include "kernels/epilogue.h"
+#include "kernels/ref/conv.h"
+#include "kernels/sgemm.h"
+
+enum {
+    NNE_CONV_DEPTHWISE = 1, /* 2-d, one input channel per group: direct */
+    NNE_CONV_POINTWISE = 2, /* 1x1, stride 1, no padding: X is the GEMM's B */
+    NNE_CONV_IMPLICIT = 3,  /* 2-d: im2col packed per GEMM panel */
+    NNE_CONV_IM2COL = 4     /* other ranks: the portable im2col conv */
+};
+
+typedef struct nne_conv_fast {
+    const nne_sgemm_ops *ops;
+    int algo;
+    int64_t Cg, Mg, taps, K, insp, outsp;
+} nne_conv_fast;
+
+int nne_conv_fast_plan(const nne_sgemm_ops *ops, const nne_conv_desc *p, nne_conv_fast *cf);
+const char *nne_conv_fast_algo_name(int algo);
+int nne_conv_fast_packs_w(const nne_conv_fast *cf);
+size_t nne_conv_fast_packed_w_bytes(const nne_conv_fast *cf, const nne_conv_desc *p);
+void nne_conv_fast_pack_w(const nne_conv_fast *cf, const nne_conv_desc *p, const float *w, float *P);
+size_t nne_conv_fast_scratch(const nne_conv_fast *cf, const nne_conv_desc *p);
+/* Y = act(conv(X, W) + bias + ep's bias/residual). Pw: W packed (or NULL:
+ * packed A is then formed per call from w). ep may be NULL; its rows are
+ * the N * M channel planes of Y (bias[channel], residual like Y with row
+ * stride ld_res = output pixels). */
+void nne_conv_fast_run(const nne_conv_fast *cf, const nne_conv_desc *p, const float *x, const float *w,
+                       const float *Pw, const float *bias, const nne_epilogue *ep, float *y, void *scratch,
+                       nne_threadpool *pool);
+
+/* The reference epilogue on a conv output Y (N x M x outsp): bias per
+ * channel, residual like Y. */
+void nne_conv_epilogue_apply(const nne_epilogue *ep, float *y, int64_t N, int64_t M, int64_t outsp);
+
+#endif

@@ -1,0 +1,180 @@
+/*
+ * pool2d.c - 2-d MaxPool / AveragePool (see pool2d.h). For each output row
+ * the taps inside the image on the vertical axis are found once; for each
+ * output column the horizontal ones; the window is then two plain loops.
+ */
+#include "kernels/pool2d.h"
+
+#include <math.h>
+#include <string.h>
+
+/* First tap kt in [0, k] with start + kt * d >= lim. */
+static int64_t tap_first(int64_t start, int64_t lim, int64_t d, int64_t k) {
+    if (start >= lim) return 0;
+    int64_t t = (lim - start + d - 1) / d;
+    return t < k ? t : k;
+}
+
+#if defined(__GNUC__) || defined(__clang__)
+#define POOL_VEC 4
+typedef float pool_vf __attribute__((vector_size(4 * POOL_VEC)));
+typedef int32_t pool_vi __attribute__((vector_size(4 * POOL_VEC)));
+static inline pool_vf pool_ld(const float *p) {
+    pool_vf v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+#if defined(__clang__)
+#define POOL_EVEN(a, b) __builtin_shufflevector(a, b, 0, 2, 4, 6)
+#else
+#define POOL_EVEN(a, b) __builtin_shuffle(a, b, (pool_vi){0, 2, 4, 6})
+#endif
+/* Stride 1: POOL_VEC consecutive floats; stride 2: the even ones of
+ * 2 * POOL_VEC (reads one float past the last one used). */
+static inline pool_vf pool_ld_s(const float *p, int s2) {
+    return s2 ? POOL_EVEN(pool_ld(p), pool_ld(p + POOL_VEC)) : pool_ld(p);
+}
+
+/* MaxPool, stride 1 or 2, output columns [ox0, ox1) whose windows lie
+ * inside the row: POOL_VEC outputs at a time, the taps in the scalar order
+ * (first tap, then replaced only by a greater value: NaN behaves as in the
+ * scalar loop). Stride 2 stops one vector early so the extra float read is
+ * inside the next column's window. Returns the first column not done. */
+static int64_t max_row_vec(const nne_pool2d_desc *p, const float *xp, int64_t sy0, int64_t ky0, int64_t ky1,
+                           int64_t ox0, int64_t ox1, float *yrow) {
+    int64_t ox = ox0;
+    int s2 = p->sx == 2;
+    if (ky1 <= ky0) return ox;
+    for (; s2 ? ox + POOL_VEC < ox1 : ox + POOL_VEC <= ox1; ox += POOL_VEC) {
+        const float *base = xp + ox * p->sx - p->pl;
+        pool_vf best = pool_ld_s(base + (sy0 + ky0 * p->dy) * p->iw, s2);
+        for (int64_t ky = ky0; ky < ky1; ky++) {
+            const float *row = base + (sy0 + ky * p->dy) * p->iw;
+            for (int64_t kx = ky == ky0 ? 1 : 0; kx < p->kw; kx++) {
+                pool_vf v = pool_ld_s(row + kx * p->dx, s2);
+                pool_vi m = v > best;
+                best = (pool_vf)((m & (pool_vi)v) | (~m & (pool_vi)best));
+            }
+        }
+        memcpy(yrow + ox, &best, sizeof best);
+    }
+    return ox;
+}
+#endif
+
+typedef struct pool_job {
+    const nne_pool2d_desc *p;
+    const float *x;
+    float *y;
+} pool_job;
+
+#define POOL_COLS 1024 /* output columns whose tap ranges are computed once */
+
+static void pool_planes(const nne_pool2d_desc *p, const float *x, float *y, int64_t pl0, int64_t pl1) {
+    int64_t insp = p->ih * p->iw, outsp = p->oh * p->ow;
+    /* the horizontal tap range of each output column, the same on every row */
+    int64_t ckx0[POOL_COLS], ckx1[POOL_COLS];
+    int64_t ncols = p->ow < POOL_COLS ? p->ow : POOL_COLS;
+    for (int64_t ox = 0; ox < ncols; ox++) {
+        int64_t sx0 = ox * p->sx - p->pl;
+        int64_t a = tap_first(sx0, 0, p->dx, p->kw), b = tap_first(sx0, p->iw, p->dx, p->kw);
+        ckx0[ox] = a;
+        ckx1[ox] = b < a ? a : b;
+    }
+    for (int64_t pl = pl0; pl < pl1; pl++) {
+        const float *xp = insp ? x + pl * insp : x; /* empty input: x may be NULL, no offset on it */
+        float *yp = y + pl * outsp;
+        for (int64_t oy = 0; oy < p->oh; oy++) {
+            int64_t sy0 = oy * p->sy - p->pt;
+            int64_t ky0 = tap_first(sy0, 0, p->dy, p->kh), ky1 = tap_first(sy0, p->ih, p->dy, p->kh);
+            if (ky1 < ky0) ky1 = ky0;
+            int64_t pky0 = tap_first(sy0, -p->pt, p->dy, p->kh), pky1 = tap_first(sy0, p->ih + p->pbot, p->dy, p->kh);
+            int64_t vdone0 = 0, vdone1 = 0; /* columns [vdone0, vdone1) done by the vector path */
+#ifdef POOL_VEC
+            if (p->max && (p->sx == 1 || p->sx == 2)) {
+                /* columns whose window is inside the row: ox*sx - pl >= 0 and
+                 * ox*sx - pl + (kw-1)*dx <= iw - 1 */
+                int64_t lo = (p->pl + p->sx - 1) / p->sx, last = p->iw - 1 + p->pl - (p->kw - 1) * p->dx;
+                int64_t hi = last < 0 ? 0 : last / p->sx + 1;
+                if (hi > p->ow) hi = p->ow;
+                if (lo < hi) {
+                    vdone0 = lo;
+                    vdone1 = max_row_vec(p, xp, sy0, ky0, ky1, lo, hi, yp + oy * p->ow);
+                }
+            }
+#endif
+            for (int64_t ox = 0; ox < p->ow; ox++) {
+                if (ox == vdone0 && vdone1 > vdone0) {
+                    ox = vdone1 - 1;
+                    continue;
+                }
+                int64_t sx0 = ox * p->sx - p->pl, kx0, kx1;
+                if (ox < ncols) {
+                    kx0 = ckx0[ox], kx1 = ckx1[ox];
+                } else {
+                    kx0 = tap_first(sx0, 0, p->dx, p->kw), kx1 = tap_first(sx0, p->iw, p->dx, p->kw);
+                    if (kx1 < kx0) kx1 = kx0;
+                }
+                float r;
+                if (p->max) {
+                    float best = -INFINITY;
+                    int first = 1;
+                    for (int64_t ky = ky0; ky < ky1; ky++) {
+                        const float *row = xp + (sy0 + ky * p->dy) * p->iw + sx0;
+                        for (int64_t kx = kx0; kx < kx1; kx++) {
+                            float v = row[kx * p->dx];
+                            if (first || v > best) best = v, first = 0;
+                        }
+                    }
+                    r = best;
+                } else {
+                    double sum = 0.0;
+                    for (int64_t ky = ky0; ky < ky1; ky++) {
+                        const float *row = xp + (sy0 + ky * p->dy) * p->iw + sx0;
+                        for (int64_t kx = kx0; kx < kx1; kx++) sum += row[kx * p->dx];
+                    }
+                    double div;
+                    if (p->count_include_pad) {
+                        int64_t pkx0 = tap_first(sx0, -p->pl, p->dx, p->kw);
+                        int64_t pkx1 = tap_first(sx0, p->iw + p->pr, p->dx, p->kw);
+                        div = (double)(pky1 > pky0 ? pky1 - pky0 : 0) * (double)(pkx1 > pkx0 ? pkx1 - pkx0 : 0);
+                    } else {
+                        div = (double)(ky1 - ky0) * (double)(kx1 - kx0);
+                    }
+                    r = div > 0 ? (float)(sum / div) : 0.0f;
+                }
+                yp[oy * p->ow + ox] = r;
+            }
+        }
+    }
+}
+
+static void pool_part(void *arg, int part, int nparts, void *scratch) {
+    (void)scratch;
+    const pool_job *j = arg;
+    long long lo, hi;
+    nne_split_range(j->p->planes, 1, part, nparts, &lo, &hi);
+    pool_planes(j->p, j->x, j->y, lo, hi);
+}
+
+void nne_pool2d_f32(const nne_pool2d_desc *p, const float *x, float *y, nne_threadpool *pool) {
+    if (p->planes <= 0 || p->oh <= 0 || p->ow <= 0) return;
+    pool_job j = {p, x, y};
+    int parts = nne_threadpool_threads(pool);
+    if (p->planes * p->oh * p->ow < 4096) parts = 1; /* not worth a wake-up */
+    if (parts > p->planes) parts = (int)(p->planes > 0 ? p->planes : 1);
+    nne_parallel(pool, parts, pool_part, &j, NULL);
+}
+
+double nne_f32_sum_f64(const float *x, int64_t n) {
+    /* eight independent chains: the adds overlap instead of waiting on one
+     * another (the compiler may not reorder floating-point sums itself) */
+    double a[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int j = 0; j < 8; j++) a[j] += x[i + j];
+    double s = ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]));
+    for (; i < n; i++) s += x[i];
+    return s;
+}
