@@ -1,7 +1,7 @@
 # tests/fuzz/fuzz.mk - libFuzzer harnesses and the CLI bad-input test.
 # Included by the top-level Makefile (LIB_SRC and BUILD come from it).
 #
-#   make fuzz-build        build-fuzz/fuzz_{model,npy,tensor,roundtrip,pkg}: every library source
+#   make fuzz-build        build-fuzz/fuzz_{model,npy,tensor,roundtrip,serve,tflite,pkg}: every library source
 #                          compiled with clang -fsanitize=fuzzer,address,undefined
 #   make fuzz              run each harness FUZZ_SECONDS (default 600), one at a time,
 #                          on build-fuzz/corpus/<h> (seeded from tests/fuzz/corpus/<h>);
@@ -52,7 +52,15 @@ $(FUZZ_BUILD)/obj/gen/op_table.o: $(FUZZ_BUILD)/gen/op_table.c
 $(FUZZ_BUILD)/fuzz_%: $(FUZZ_BUILD)/obj/tests/fuzz/fuzz_%.o $(FUZZ_LIB_OBJ)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $^ -lm
 
-FUZZ_HARNESSES     := model npy tensor roundtrip serve tflite pkg
+# the serve request parser (src/serve/infer.c) also needs jansson
+$(FUZZ_BUILD)/fuzz_serve: $(FUZZ_BUILD)/obj/tests/fuzz/fuzz_serve.o $(FUZZ_BUILD)/obj/src/serve/infer.o \
+                          $(FUZZ_BUILD)/obj/src/serve/buf.o $(FUZZ_LIB_OBJ)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $^ -ljansson -lm
+
+# fuzz_pkg: the .nne reader (src/pkg, tools side) needs libsodium.
+FUZZ_PKG_OBJ       := $(PKG_SRC:%.c=$(FUZZ_BUILD)/obj/%.o)
+$(FUZZ_BUILD)/fuzz_pkg: $(FUZZ_BUILD)/obj/tests/fuzz/fuzz_pkg.o $(FUZZ_PKG_OBJ) $(FUZZ_LIB_OBJ)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $^ $(PKG_LIBS) -lm
 
 fuzz-build: $(FUZZ_BINS)
 
