@@ -133,8 +133,8 @@ static nne_status gemm_kernel(const void *state, const nne_kernel_args *args) {
         const float *a = A->data, *b = B->data;
         float *y = Y->data;
         if (dt != NNE_DTYPE_FLOAT) {
-            nne_la_load_f32(A, 0, 1, na, fa);
-            nne_la_load_f32(B, 0, 1, nbn, fb);
+            nne_load_f32(A, 0, 1, na, fa);
+            nne_load_f32(B, 0, 1, nbn, fb);
             a = fa;
             b = fb;
             y = fy;
@@ -144,16 +144,16 @@ static nne_status gemm_kernel(const void *state, const nne_kernel_args *args) {
             for (int64_t i = 0; i < M; i++) {
                 int64_t co = (crows == 1 ? 0 : i) * ccols;
                 if (ccols == 1) {
-                    nne_la_load_f64(C, co, 1, 1, cb);
+                    nne_load_f64(C, co, 1, 1, cb);
                     for (int64_t j = 0; j < N; j++) y[i * N + j] = (float)cb[0];
                 } else {
-                    nne_la_load_f32(C, co, 1, N, y + i * N);
+                    nne_load_f32(C, co, 1, N, y + i * N);
                 }
             }
             bt = beta;
         }
         nne_la_gemm_f32(args->ctx, M, N, K, alpha, a, rsa, csa, b, rsb, csb, st->pb, bt, y, N, gscr, NULL);
-        if (dt != NNE_DTYPE_FLOAT) nne_la_store_f32(Y, 0, 1, ny, fy);
+        if (dt != NNE_DTYPE_FLOAT) nne_store_f32(Y, 0, 1, ny, fy, NNE_CVT_SAT);
     } else if (dt == NNE_DTYPE_DOUBLE) {
         double *y = Y->data;
         double bt = 0.0;
@@ -168,8 +168,8 @@ static nne_status gemm_kernel(const void *state, const nne_kernel_args *args) {
         }
         nne_gemm_f64(M, N, K, alpha, A->data, rsa, csa, B->data, rsb, csb, bt, y, N);
     } else {
-        nne_la_load_i64(A, 0, 1, na, ia);
-        nne_la_load_i64(B, 0, 1, nbn, ib);
+        nne_load_i64(A, 0, 1, na, ia);
+        nne_load_i64(B, 0, 1, nbn, ib);
         nne_gemm_i64(M, N, K, ia, rsa, csa, ib, rsb, csb, 0, iy, N);
         int64_t cv[1];
         for (int64_t i = 0; i < M; i++) {
@@ -177,7 +177,7 @@ static nne_status gemm_kernel(const void *state, const nne_kernel_args *args) {
                 int64_t v = iy[i * N + j];
                 if (alpha != 1.0f) v = (int64_t)((double)v * alpha);
                 if (C && beta != 0.0f) {
-                    nne_la_load_i64(C, (crows == 1 ? 0 : i) * ccols + (ccols == 1 ? 0 : j), 1, 1,
+                    nne_load_i64(C, (crows == 1 ? 0 : i) * ccols + (ccols == 1 ? 0 : j), 1, 1,
                                     cv);
                     v = (int64_t)((uint64_t)v + (uint64_t)(beta == 1.0f ? cv[0]
                                                            : (int64_t)((double)cv[0] * beta)));
@@ -185,7 +185,7 @@ static nne_status gemm_kernel(const void *state, const nne_kernel_args *args) {
                 iy[i * N + j] = v;
             }
         }
-        nne_la_store_i64(Y, 0, 1, ny, iy);
+        nne_store_i64(Y, 0, 1, ny, iy);
     }
     return NNE_OK;
 }

@@ -237,8 +237,8 @@ static nne_status matmul_kernel(const void *state, const nne_kernel_args *args) 
         const float *a = A->data, *b = B->data;
         float *y = Y->data;
         if (dt != NNE_DTYPE_FLOAT) {
-            nne_la_load_f32(A, 0, 1, na, fa);
-            nne_la_load_f32(B, 0, 1, nbn, fb);
+            nne_load_f32(A, 0, 1, na, fa);
+            nne_load_f32(B, 0, 1, nbn, fb);
             a = fa;
             b = fb;
             y = fy;
@@ -253,7 +253,7 @@ static nne_status matmul_kernel(const void *state, const nne_kernel_args *args) 
                                 y + bi * M * N, N, gscr, NULL);
             }
         }
-        if (dt != NNE_DTYPE_FLOAT) nne_la_store_f32(Y, 0, 1, ny, fy);
+        if (dt != NNE_DTYPE_FLOAT) nne_store_f32(Y, 0, 1, ny, fy, NNE_CVT_SAT);
     } else if (dt == NNE_DTYPE_DOUBLE) {
         const double *a = A->data, *b = B->data;
         double *y = Y->data;
@@ -264,15 +264,15 @@ static nne_status matmul_kernel(const void *state, const nne_kernel_args *args) 
                          y + bi * M * N, N);
         }
     } else {
-        nne_la_load_i64(A, 0, 1, na, ia);
-        nne_la_load_i64(B, 0, 1, nbn, ib);
+        nne_load_i64(A, 0, 1, na, ia);
+        nne_load_i64(B, 0, 1, nbn, ib);
         for (int64_t bi = 0; bi < p.batch; bi++) {
             int64_t ao, bo;
             mm_batch_offsets(&p, bi, &ao, &bo);
             nne_gemm_i64(M, N, K, ia + ao * M * K, K, 1, ib + bo * K * N, N, 1, 0,
                          iy + bi * M * N, N);
         }
-        nne_la_store_i64(Y, 0, 1, ny, iy);
+        nne_store_i64(Y, 0, 1, ny, iy);
     }
     return NNE_OK;
 }
@@ -338,10 +338,10 @@ static void qparam_expand(const nne_tensor *q, const nne_tensor *X, int per_row,
         double v[1];
         for (int64_t m = 0; m < mats; m++) {
             if (n == 1) {
-                nne_la_load_f64(q, 0, 1, 1, v);
+                nne_load_f64(q, 0, 1, 1, v);
                 for (int64_t r = 0; r < len; r++) dst[m * len + r] = v[0];
             } else {
-                nne_la_load_f64(q, 0, 1, len, dst + m * len);
+                nne_load_f64(q, 0, 1, len, dst + m * len);
             }
         }
         return;
@@ -360,7 +360,7 @@ static void qparam_expand(const nne_tensor *q, const nne_tensor *X, int per_row,
             off += (rem % d) * str[i];
             rem /= d;
         }
-        nne_la_load_f64(q, off, rstride, len, dst + m * len);
+        nne_load_f64(q, off, rstride, len, dst + m * len);
     }
 }
 
@@ -388,7 +388,7 @@ static void qmm_accumulate(const mm_plan *p, const nne_tensor *A, const nne_tens
     int64_t tmp[256];
     for (int64_t i = 0; i < na; i += 256) {
         int64_t c = na - i < 256 ? na - i : 256;
-        nne_la_load_i64(A, i, 1, c, tmp);
+        nne_load_i64(A, i, 1, c, tmp);
         for (int64_t j = 0; j < c; j++) {
             int64_t row = (i + j) / K; /* global row over all A matrices */
             a32[i + j] = (int32_t)(tmp[j] - (int64_t)azp[row]);
@@ -396,7 +396,7 @@ static void qmm_accumulate(const mm_plan *p, const nne_tensor *A, const nne_tens
     }
     for (int64_t i = 0; i < nb; i += 256) {
         int64_t c = nb - i < 256 ? nb - i : 256;
-        nne_la_load_i64(B, i, 1, c, tmp);
+        nne_load_i64(B, i, 1, c, tmp);
         for (int64_t j = 0; j < c; j++) {
             int64_t e = i + j;
             int64_t col = (e / (K * N)) * N + e % N;

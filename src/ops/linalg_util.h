@@ -9,23 +9,10 @@
 #include "ops/op.h"
 #include "kernels/dispatch.h"
 
-/* Element loads and stores are core/dtype_io.h's (nne_load_f64 ...,
- * nne_store_f64 with NNE_CVT_SAT). The names below are kept only for
- * linalg_gemm_op.c, linalg_matmul.c and nn_softmax.c until they are renamed
- * (their kernels are being rewritten in parallel); new code uses the core
- * names. */
+/* Element loads and stores are core/dtype_io.h's (nne_load_f64 ...;
+ * linear-algebra ops store with NNE_CVT_SAT). */
 #include "core/dtype_io.h"
-#define nne_la_load_f64 nne_load_f64
-#define nne_la_load_f32 nne_load_f32
-#define nne_la_load_i64 nne_load_i64
-#define nne_la_store_i64 nne_store_i64
-static inline void nne_la_store_f64(nne_tensor *t, int64_t start, int64_t stride, int64_t n, const double *src) {
-    nne_store_f64(t, start, stride, n, src, NNE_CVT_SAT);
-}
-static inline void nne_la_store_f32(nne_tensor *t, int64_t start, int64_t stride, int64_t n, const float *src) {
-    nne_store_f32(t, start, stride, n, src, NNE_CVT_SAT);
-}
-/* 1 for a dtype whose elements nne_la_* can read and write. */
+/* 1 for a dtype whose elements the linear-algebra ops can read and write. */
 int nne_la_dtype_ok(nne_dtype dt);
 /* Fails with NNE_ERR_UNSUPPORTED unless dt is one of the listed dtypes
  * (list terminated by NNE_DTYPE_UNDEFINED). */

@@ -97,7 +97,7 @@ static nne_status conv_exec(nne_op_ctx *ctx, const nne_conv_desc *p, nne_dtype d
     const float *b = B ? nn_f32_view(B, (float *)nn_carve_ptr(base, cb.b, cb.b_n)) : NULL;
     float *y = (float *)nn_carve_ptr(base, cb.y, cb.y_n);
     k32(p, x, w, b, y, ks ? ks : base);
-    nn_store_f32(Y, 0, nne_tensor_numel(Y), y);
+    nne_store_f32(Y, 0, 1, nne_tensor_numel(Y), y, NNE_CVT_RNE);
     return NNE_OK;
 }
 
@@ -182,7 +182,7 @@ static void conv_pack_fast(void *user, void *buf) {
 
 static void conv_pack_w32(void *user, void *buf) {
     const nne_tensor *W = user;
-    nn_load_f32(W, 0, nne_tensor_numel(W), buf);
+    nne_load_f32(W, 0, 1, nne_tensor_numel(W), buf);
 }
 
 nne_status nne_conv_plan(nne_op_ctx *ctx, void *state) {
@@ -253,7 +253,7 @@ nne_status nne_conv_run_ep(const void *state, const nne_kernel_args *a, const nn
         const float *b = B ? nn_f32_view(B, (float *)nn_carve_ptr(base, cb->b, cb->b_n)) : NULL;
         float *y = (float *)nn_carve_ptr(base, cb->y, cb->y_n);
         conv_f32(st, a, x, w, b, y, ks, ep);
-        nn_store_f32(Y, 0, nne_tensor_numel(Y), y);
+        nne_store_f32(Y, 0, 1, nne_tensor_numel(Y), y, NNE_CVT_RNE);
     }
     return NNE_OK;
 }

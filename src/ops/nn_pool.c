@@ -209,7 +209,7 @@ static nne_status pool_kernel_run(const void *state, const nne_kernel_args *args
     } else {
         pool_kernel(pa, x, y, I && I->data ? (int64_t *)I->data : NULL);
     }
-    if (dt != NNE_DTYPE_FLOAT) nn_store_f32(Y, 0, nne_tensor_numel(Y), y);
+    if (dt != NNE_DTYPE_FLOAT) nne_store_f32(Y, 0, 1, nne_tensor_numel(Y), y, NNE_CVT_RNE);
     return NNE_OK;
 }
 
@@ -265,7 +265,7 @@ static nne_status gpool_kernel(const void *state, const nne_kernel_args *args) {
             const float *xp = (const float *)X->data + pl * sp;
             acc = nne_f32_sum_f64(xp, sp);
         } else {
-            nn_load_f64(X, pl * sp, sp, row);
+            nne_load_f64(X, pl * sp, 1, sp, row);
             for (int64_t i = 0; i < sp; i++) {
                 double v = row[i];
                 if (kind == POOL_MAX) acc = (v > acc || v != v) ? v : acc;
@@ -277,7 +277,7 @@ static nne_status gpool_kernel(const void *state, const nne_kernel_args *args) {
         else if (kind == POOL_LP) acc = pow(acc, 1.0 / p);
         yv[pl] = acc;
     }
-    nn_store_f64(Y, 0, planes, yv);
+    nne_store_f64(Y, 0, 1, planes, yv, NNE_CVT_RNE);
     return NNE_OK;
 }
 
@@ -459,7 +459,7 @@ static nne_status maxroipool_kernel(const void *state, const nne_kernel_args *a)
     void *base = a->scratch;
     nne_op_ctx *ctx = a->ctx;
     float *x = (float *)((char *)base + xo), *y = (float *)((char *)base + yo);
-    nn_load_f32(X, 0, nne_tensor_numel(X), x);
+    nne_load_f32(X, 0, 1, nne_tensor_numel(X), x);
     for (int64_t r = 0; r < nr; r++) {
         double bf = nne_tensor_get_f64(R, r * 5);
         int64_t b = (bf >= 0.0 && bf < (double)X->dims[0]) ? (int64_t)bf : -1;
@@ -496,7 +496,7 @@ static nne_status maxroipool_kernel(const void *state, const nne_kernel_args *a)
                 }
         }
     }
-    nn_store_f32(Y, 0, nne_tensor_numel(Y), y);
+    nne_store_f32(Y, 0, 1, nne_tensor_numel(Y), y, NNE_CVT_RNE);
     return NNE_OK;
 }
 

@@ -127,9 +127,9 @@ static nne_status softmax_kernel(const void *state, const nne_kernel_args *args)
             if (fast) {
                 row_f32(kind, (const float *)X->data + base, (float *)Y->data + base, n);
             } else {
-                nne_la_load_f64(X, base, inner, n, row);
+                nne_load_f64(X, base, inner, n, row);
                 row_f64(kind, row, n);
-                nne_la_store_f64(Y, base, inner, n, row);
+                nne_store_f64(Y, base, inner, n, row, NNE_CVT_SAT);
             }
         }
     }

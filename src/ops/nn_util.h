@@ -10,25 +10,10 @@
 #include "ops/op.h"
 
 /* ---- dtype conversion ----
- * Element loads and stores are core/dtype_io.h's (nne_load_f64 ...). The
- * names below are kept only for nn_conv.c and nn_pool.c until they are
- * renamed (their kernels are being rewritten in parallel); new code uses
- * the core names. */
+ * Element loads and stores are core/dtype_io.h's (nne_load_f64 ...). */
 #include "core/dtype_io.h"
 /* Bytes of float scratch needed to hold a float copy of t (0 when t is float). */
 size_t nn_f32_copy_bytes(const nne_tensor *t);
-static inline void nn_load_f32(const nne_tensor *t, int64_t start, int64_t n, float *dst) {
-    nne_load_f32(t, start, 1, n, dst);
-}
-static inline void nn_store_f32(nne_tensor *t, int64_t start, int64_t n, const float *src) {
-    nne_store_f32(t, start, 1, n, src, NNE_CVT_RNE);
-}
-static inline void nn_load_f64(const nne_tensor *t, int64_t start, int64_t n, double *dst) {
-    nne_load_f64(t, start, 1, n, dst);
-}
-static inline void nn_store_f64(nne_tensor *t, int64_t start, int64_t n, const double *src) {
-    nne_store_f64(t, start, 1, n, src, NNE_CVT_RNE);
-}
 /* 1 for float, double, float16, bfloat16. */
 int nn_is_float_dtype(nne_dtype dt);
 
