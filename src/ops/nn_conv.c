@@ -107,18 +107,8 @@ static nne_status conv_parse(nne_op_ctx *ctx, nne_conv_desc *p, nne_dtype *dt) {
     const nne_tensor *B = nne_ctx_input(ctx, 2);
     NNE_TRY(conv_check_inputs(ctx, X, W, B, dt));
     int nsp = X->ndim - 2;
-    int64_t G = nne_attr_i(ctx, "group", 1);
-    int64_t C = X->dims[1], M = W->dims[0];
-    if (G < 1) return nne_ctx_fail(ctx, NNE_ERR_INVALID_ARG, "group=%lld, expected >= 1", (long long)G);
-    int64_t wc; /* W.shape[1] * group, which a hostile group overflows */
-    if (__builtin_mul_overflow(W->dims[1], G, &wc) || wc != C)
-        return nne_ctx_fail(ctx, NNE_ERR_INVALID_ARG,
-                            "input channels %lld != W.shape[1]=%lld * group=%lld", (long long)C,
-                            (long long)W->dims[1], (long long)G);
-    if (M % G != 0)
-        return nne_ctx_fail(ctx, NNE_ERR_INVALID_ARG,
-                            "group=%lld does not divide the %lld output channels", (long long)G,
-                            (long long)M);
+    int64_t C = X->dims[1], M = W->dims[0], G;
+    NNE_TRY(nn_conv_group(ctx, C, M, W->dims[1], &G));
     if (B && (B->ndim != 1 || B->dims[0] != M))
         return nne_ctx_fail(ctx, NNE_ERR_INVALID_ARG, "B must have shape [%lld]", (long long)M);
     nn_geom g;

@@ -148,3 +148,17 @@ nne_status nn_geom_conv(nne_op_ctx *ctx, nn_geom *g, const int64_t *kernel, int 
     }
     return NNE_OK;
 }
+
+nne_status nn_conv_group(nne_op_ctx *ctx, int64_t C, int64_t M, int64_t wc, int64_t *G) {
+    int64_t g = nne_attr_i(ctx, "group", 1);
+    if (g < 1) return nne_ctx_fail(ctx, NNE_ERR_INVALID_ARG, "group=%lld, expected >= 1", (long long)g);
+    int64_t cin; /* W.shape[1] * group, which a hostile group overflows */
+    if (__builtin_mul_overflow(wc, g, &cin) || cin != C)
+        return nne_ctx_fail(ctx, NNE_ERR_INVALID_ARG, "input channels %lld != W.shape[1]=%lld * group=%lld",
+                            (long long)C, (long long)wc, (long long)g);
+    if (M % g != 0)
+        return nne_ctx_fail(ctx, NNE_ERR_INVALID_ARG, "group=%lld does not divide the %lld output channels",
+                            (long long)g, (long long)M);
+    *G = g;
+    return NNE_OK;
+}

@@ -78,6 +78,11 @@ nne_status nn_attr_ints_n(nne_op_ctx *ctx, const char *name, int n, int64_t def,
  * `pool`) ceil_mode, and computes g->out, g->pb, g->pe. */
 nne_status nn_geom_conv(nne_op_ctx *ctx, nn_geom *g, const int64_t *kernel, int pool);
 
+/* The group attribute of a Conv-like node (ConvInteger, QLinearConv too)
+ * with C input channels and weights of shape (M, wc, ...): checks
+ * group >= 1, wc * group == C (without overflow) and that group divides M. */
+nne_status nn_conv_group(nne_op_ctx *ctx, int64_t C, int64_t M, int64_t wc, int64_t *G);
+
 /* MACs of a Conv-like node whose weights are input w_input (nn_conv.c). */
 int64_t nne_macs_conv(nne_op_ctx *ctx, int w_input);
 
