@@ -37,7 +37,7 @@ static const verb_usage k_verbs[] = {
      "        [--encrypt-for DEVICE.pub]...\n"},
     {"sign", cli_sign, 0,
      "sign  PKG.nne --key KEY.sec [--cert KEY.cert] -o OUT.nne   (add a signature; the model bytes are kept)\n"
-     "  sign  KEY.cert --key ROOT.sec -o OUT.cert                 (add a root key's signature to a certificate)\n"},
+     "  sign  KEY.cert|REVOKED --key ROOT.sec -o OUT        (add a root key's signature to a certificate or revocation list)\n"},
     {"revoke", cli_revoke, 0,
      "revoke RELEASE.pub... --sign ROOT.sec... --version N -o REVOKED   (a root-signed revocation list)\n"},
     {"verify", cli_verify, 0, "verify PKG.nne --trust ROOT.pub [--revoked FILE] [--key DEVICE.sec] [--json]\n"},
