@@ -1,6 +1,7 @@
 /*
  * pkg.c - opening a .nne package: map it, check the fixed header, the
- * signer, the signature over header + manifest, then the manifest, the
+ * signatures over header + manifest and who vouches for them (trusted root
+ * keys, certificates, revocations, thresholds), then the manifest, the
  * segment digests, decryption into locked memory, and the model loaded from
  * the segments in place (nne_model_load_regions).
  *

@@ -1,6 +1,7 @@
 /*
  * pkg.h - .nne model packages (docs/format.md): open, verify, decrypt and
- * load a package; write one; keys and release-key certificates.
+ * load a package; write and co-sign one; keys, release-key certificates and
+ * revocation lists.
  *
  * This is the tools-side library (build/libnnedge_pkg.a, linked with
  * libsodium), not part of libnnedge: the core library stays libc/libm/
@@ -11,8 +12,10 @@
  * Order of checks (nothing past the fixed header is parsed before the
  * signature over header + manifest holds):
  *   nne_pkg_open            map the file, check the fixed header (sizes, magic)
- *   nne_pkg_verify_manifest signer trusted (directly or by a valid certificate),
- *                           signature, then parse the manifest, expiry, layout
+ *   nne_pkg_verify_manifest every signature (and certificate) present verifies,
+ *                           enough of them count for the trust (trusted roots or
+ *                           certificates they signed, not revoked, thresholds),
+ *                           then parse the manifest, expiry, layout
  *   nne_pkg_verify_segments BLAKE2b-256 of every segment (padding included)
  *   nne_pkg_unlock          decrypt the content key and every segment
  *   nne_pkg_load_model      the model, weights used in place
@@ -167,9 +170,9 @@ void nne_pkg_manifest_free(nne_pkg_manifest *m);
 nne_status nne_pkg_open(const char *path, nne_pkg **out);
 /* The same over caller memory (kept, not copied, until nne_pkg_close). */
 nne_status nne_pkg_open_memory(const uint8_t *buf, size_t size, nne_pkg **out);
-/* Check the signer against `trust` (NULL: the
- * package's own key, i.e. self-consistency only; unsigned packages then pass
- * pass as such), the signature, then parse and check the manifest:
+/* Check every signature present, then the signers against `trust` (NULL:
+ * self-consistency only; unsigned packages then pass as such; revocations
+ * in trust apply), then parse and check the manifest:
  * expiry against `now` (unix seconds; now < 0 skips the time checks, for
  * displaying what a store holds), segment layout. */
 nne_status nne_pkg_verify_manifest(nne_pkg *p, const nne_pkg_trust *trust, int64_t now);
