@@ -276,6 +276,9 @@ expect_refused enc_not_recipient 'not a recipient' $N verify "$P/encd1.nne" --tr
 if $T "$P/v1.nne" "$K/root.pub" --flips 10000 --truncations 1000 --tails 1000; then pass tamper_signed; else fail tamper_signed; fi
 if $T "$P/enc1.nne" "$K/root.pub" --key "$K/dev.sec" --flips 3000 --truncations 300 --tails 300 --seed 2; then
   pass tamper_encrypted; else fail tamper_encrypted; fi
+# a co-signed package: the signature slots lie outside the signed digest, so each is checked on its own
+if $T "$P/c2.nne" "$K/trust2of3" --flips 3000 --truncations 100 --tails 100 --seed 3; then
+  pass tamper_cosigned; else fail tamper_cosigned; fi
 if $PY tests/pkg/cli_tamper.py $N "$P/v1.nne" "$K/root.pub" x=$X "$O/cli_tamper" ${PKG_CLI_TAMPER:-60}; then
   pass tamper_cli_sample; else fail tamper_cli_sample; fi
 
