@@ -44,7 +44,8 @@ static const verb_usage k_verbs[] = {
     {"install", cli_install, 0,
      "install PKG.nne --store DIR --trust ROOT.pub [--revoked FILE] [--key DEVICE.sec] [--json];  install --store DIR --status [--json]\n"},
     {"serve", cli_serve, 0,
-     "serve --repo DIR [--http ADDR:PORT] [--threads N] [--max-queue N] [--batch-delay-us N] [--tokens FILE] [--tls-cert C --tls-key K [--tls-client-ca CA]] [--poll-s N] [--max-body BYTES] [--max-json BYTES] [--max-run-memory BYTES]\n"},
+     "serve --repo DIR [--http ADDR:PORT] [--threads N] [--max-queue N] [--batch-delay-us N] [--tokens FILE] [--tls-cert C --tls-key K [--tls-client-ca CA]] [--poll-s N] [--max-body BYTES] [--max-json BYTES] [--max-run-memory BYTES]\n"
+     "        [--grpc ADDR:PORT] [--trust ROOT.pub] [--key DEVICE.sec] [--revoked FILE]\n"},
 };
 #define N_VERBS ((int)(sizeof k_verbs / sizeof *k_verbs))
 
