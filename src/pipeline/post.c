@@ -64,6 +64,7 @@ nne_status nne_post_topk(const float *scores, int64_t n, int32_t k, int64_t *idx
         return nne_error(NNE_ERR_INVALID_ARG, "nne_post_topk: need n >= 0, k >= 0 and buffers (n %lld, k %d)",
                          (long long)n, (int)k);
     int32_t kk = (int64_t)k < n ? k : (int32_t)n;
+    if (kk == 0) return NNE_OK;
     /* insertion into a sorted list of at most kk entries */
     int32_t have = 0;
     for (int64_t i = 0; i < n; i++) {
