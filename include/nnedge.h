@@ -840,17 +840,20 @@ NNE_API nne_status nne_post_topk(const float *scores, int64_t n, int32_t k, int6
 
 /* Threshold with hysteresis, for a score arriving frame after frame: the
  * state turns on when the score reaches `on` (score >= on) and off when it
- * falls below `off` (score < off), off <= on; in between it keeps its
- * state, so a score wavering around one threshold gives one event. Plain
- * data: set on/off, zero the rest (or nne_hysteresis_init). */
+ * falls below `off` (score < off), off <= on, but not before it has been on
+ * for `hold` frames (a debounce: a score that dips and rises again within
+ * one utterance gives one event); in between it keeps its state. Plain
+ * data: use nne_hysteresis_init, then set hold if wanted. */
 typedef struct nne_hysteresis {
     float on, off;  /* thresholds */
     int32_t active; /* 1 while on */
     float peak;     /* highest score since the state turned on */
     int64_t frame;  /* frames seen */
     int64_t start;  /* frame at which the state last turned on (-1: never) */
+    int64_t hold;   /* frames the state stays on at least (0: none) */
 } nne_hysteresis;
-/* on/off checked (finite, off <= on); NNE_ERR_INVALID_ARG otherwise. */
+/* on/off checked (finite, off <= on); NNE_ERR_INVALID_ARG otherwise. hold
+ * starts at 0. */
 NNE_API nne_status nne_hysteresis_init(nne_hysteresis *h, float on, float off);
 /* Feed one score: returns +1 when the state turns on at this frame, -1
  * when it turns off, 0 otherwise. A NaN score counts as below `off`. */

@@ -29,7 +29,7 @@ class _LogmelParams(ctypes.Structure):
 
 class _Hysteresis(ctypes.Structure):
     _fields_ = [('on', ctypes.c_float), ('off', ctypes.c_float), ('active', ctypes.c_int32), ('peak', ctypes.c_float),
-                ('frame', ctypes.c_int64), ('start', ctypes.c_int64)]
+                ('frame', ctypes.c_int64), ('start', ctypes.c_int64), ('hold', ctypes.c_int64)]
 
 
 _proto = {
@@ -170,11 +170,13 @@ def fuse(score_vectors, mode='average', weights=None):
 
 
 class Hysteresis:
-    """Threshold with hysteresis: update(score) -> +1 (turns on), -1 (off), 0."""
+    """Threshold with hysteresis: update(score) -> +1 (turns on), -1 (off), 0;
+    once on, the state stays on for at least `hold` frames."""
 
-    def __init__(self, on, off):
+    def __init__(self, on, off, hold=0):
         self.s = _Hysteresis()
         check(lib.nne_hysteresis_init(ctypes.byref(self.s), on, off), 'hysteresis')
+        self.s.hold = int(hold)
 
     def update(self, score):
         return lib.nne_hysteresis_update(ctypes.byref(self.s), score)

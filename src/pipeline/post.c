@@ -95,6 +95,7 @@ nne_status nne_hysteresis_init(nne_hysteresis *h, float on, float off) {
     h->peak = 0;
     h->frame = 0;
     h->start = -1;
+    h->hold = 0;
     return NNE_OK;
 }
 
@@ -108,7 +109,7 @@ int32_t nne_hysteresis_update(nne_hysteresis *h, float score) {
             h->start = h->frame;
             ev = 1;
         }
-    } else if (!(score >= h->off)) { /* below off, or NaN */
+    } else if (!(score >= h->off) && h->frame - h->start >= h->hold) { /* below off (or NaN), held long enough */
         h->active = 0;
         ev = -1;
     } else if (score > h->peak) {

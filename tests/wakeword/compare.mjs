@@ -16,7 +16,8 @@
 //     nnedge detection of that head (ONNX and TFLite);
 //  3. on the other speech every head stays below 0.1 (reference and nnedge);
 //  4. the ONNX and the TFLite models give the same detections (head, time);
-//  5. resampled 22050 Hz clips give the detections of their 16 kHz twins.
+//  5. resampled 22050 Hz clips give the detections of their 16 kHz twins;
+//  6. one utterance gives at most one detection (default --debounce).
 import { readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 
@@ -73,6 +74,10 @@ for (const [file, r] of Object.entries(ref.files)) {
   const has = (o) => o[file] && o[file].detections.some((d) => d.model === h);
   if (has(on)) nnDet++;
   if (has(tf)) tfDet++;
+  for (const [o, what] of [[on, '.onnx'], [tf, '.tflite']]) {
+    const k = o[file] ? o[file].detections.filter((d) => d.model === h).length : 0;
+    if (k > 1) fail(`${file}: ${k} detections of ${h} (${what}) for one utterance`);
+  }
   if (rmax >= 0.5) {
     refDet++;
     if (!has(on)) fail(`${file}: the reference scores ${h} ${rmax.toFixed(3)} but nnedge (.onnx) detects nothing`);

