@@ -164,6 +164,7 @@ test: setup
 	$(MAKE) test-hostile NNEDGE=build/nnedge
 	NNEDGE=build-san/nnedge bash tests/diff/run.sh
 	$(MAKE) test-tflite NNEDGE=build-san/nnedge
+	$(MAKE) test-app-wakeword NNEDGE=build-san/nnedge
 	$(MAKE) test-python
 	$(MAKE) SAN=1 test-roundtrip
 	$(MAKE) test-mem
