@@ -27,6 +27,7 @@
 
 struct nne_audio_reader {
     SNDFILE *sf;
+    int fd;                    /* the file's descriptor (-1: memory), closed after sf_close */
     SF_INFO info;
     /* memory source */
     const unsigned char *mem;
@@ -80,6 +81,7 @@ static sf_count_t vio_tell(void *u) { return ((nne_audio_reader *)u)->mem_pos; }
 void nne_audio_reader_close(nne_audio_reader *r) {
     if (!r) return;
     if (r->sf) sf_close(r->sf);
+    if (r->fd >= 0) close(r->fd);
     if (r->src) src_delete(r->src);
     free(r->inter);
     free(r->mono);
@@ -159,8 +161,10 @@ nne_status nne_audio_reader_open_file(const char *path, int32_t rate, nne_audio_
         set_err(err, errcap, "%s: out of memory", path);
         return NNE_ERR_OUT_OF_MEMORY;
     }
-    r->sf = sf_open_fd(fd, SFM_READ, &r->info, SF_TRUE);
-    if (!r->sf) close(fd); /* sf_open_fd closes it only on success */
+    /* close_desc false: the descriptor is ours on every path (libsndfile
+     * closes it itself on some failures when asked to own it) */
+    r->fd = fd;
+    r->sf = sf_open_fd(fd, SFM_READ, &r->info, SF_FALSE);
     return finish_open(r, path, rate, out, err, errcap);
 }
 
@@ -176,6 +180,7 @@ nne_status nne_audio_reader_open_memory(const void *data, size_t size, int32_t r
         set_err(err, errcap, "audio: out of memory");
         return NNE_ERR_OUT_OF_MEMORY;
     }
+    r->fd = -1;
     r->mem = data;
     r->mem_size = (sf_count_t)size;
     SF_VIRTUAL_IO vio = {vio_len, vio_seek, vio_read, vio_write, vio_tell};
