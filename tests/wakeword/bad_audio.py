@@ -90,6 +90,25 @@ for cmd, pat in opt_cases:
     if not (p.returncode == 2 and len(lines) == 1 and re.search(pat, lines[0])):
         print('FAIL %s: exit %d, stderr %r' % (' '.join(cmd[2:]), p.returncode, lines[-3:]))
         fails += 1
+# every option with hostile values: exit 0 with an empty stderr, or 2 with one line
+hostile = ['', '-', '--', 'x', '-1', '0', '1e99', 'nan', '9999999999999999999', '/', '/dev/null', P('dir.wav'),
+           '\udcff', 'a' * 5000]
+sweep_bad = 0
+for opt in ('--models', '--format', '--threshold', '--release', '--debounce', '--threads', '--frames'):
+    for v in hostile:
+        cmd = [nnedge, 'app', 'wakeword'] + ([] if opt == '--models' else ['--models', models]) + [opt, v, good]
+        try:
+            p = subprocess.run(cmd, capture_output=True, timeout=60, cwd=work)  # --frames x writes ./x
+        except subprocess.TimeoutExpired:
+            print('FAIL %s %r: no answer within 60 s' % (opt, v[:40]))
+            sweep_bad += 1
+            continue
+        lines = p.stderr.decode('utf-8', 'replace').splitlines()
+        if not ((p.returncode == 0 and not lines) or (p.returncode == 2 and len(lines) == 1)):
+            print('FAIL %s %r: exit %d, stderr %r' % (opt, v[:40], p.returncode, lines[-3:]))
+            sweep_bad += 1
+fails += sweep_bad
+print('option sweep: %d runs, %d bad' % (7 * len(hostile), sweep_bad))
 # the good file works
 p = subprocess.run(base + [good], capture_output=True, timeout=60)
 if p.returncode != 0:
