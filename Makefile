@@ -46,6 +46,7 @@ PKG_SRC := $(sort $(wildcard src/pkg/*.c))
 PKG_OBJ := $(PKG_SRC:%.c=$(BUILD)/obj/%.o)
 PKG_LIBS := $(shell pkg-config --libs libsodium 2>/dev/null || echo -lsodium)
 -include src/serve/serve.mk
+-include src/pipeline/audio.mk
 UNIT_OBJ := $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard tests/unit/*.c))
 
 all: $(BUILD)/libnnedge.a $(BUILD)/libnnedge.so $(BUILD)/nnedge $(BUILD)/conformance $(BUILD)/unit_tests \
@@ -164,6 +165,7 @@ test: setup
 	$(MAKE) test-hostile NNEDGE=build/nnedge
 	NNEDGE=build-san/nnedge bash tests/diff/run.sh
 	$(MAKE) test-tflite NNEDGE=build-san/nnedge
+	$(MAKE) test-app-wakeword NNEDGE=build-san/nnedge
 	$(MAKE) test-python
 	$(MAKE) SAN=1 test-roundtrip
 	$(MAKE) test-mem

@@ -22,6 +22,9 @@ int cli_install(int argc, char **argv);
 int cli_serve(int argc, char **argv);
 int cli_sign(int argc, char **argv);
 int cli_revoke(int argc, char **argv);
+/* `nnedge app NAME ...` (app.c) and its applications */
+int cli_app(int argc, char **argv);
+int cli_app_wakeword(int argc, char **argv);
 
 /* Print "nnedge: <context>: <last error>" and map the status to an exit code. */
 int cli_fail(nne_status st, const char *context);

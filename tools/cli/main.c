@@ -46,6 +46,9 @@ static const verb_usage k_verbs[] = {
     {"serve", cli_serve, 0,
      "serve --repo DIR [--http ADDR:PORT] [--threads N] [--max-queue N] [--batch-delay-us N] [--tokens FILE] [--tls-cert C --tls-key K [--tls-client-ca CA]] [--poll-s N] [--max-body BYTES] [--max-json BYTES] [--max-run-memory BYTES]\n"
      "        [--grpc ADDR:PORT] [--trust ROOT.pub] [--key DEVICE.sec] [--revoked FILE]\n"},
+    {"app", cli_app, 0,
+     "app wakeword [--models DIR] [--format onnx|tflite] [--threshold T] [--release R] [--debounce S]\n"
+     "        [--threads N] [--frames FILE.csv] [--json] FILE.wav... | -\n"},
 };
 #define N_VERBS ((int)(sizeof k_verbs / sizeof *k_verbs))
 
