@@ -17,6 +17,9 @@ static void usage(FILE *f) {
             "  bench MODEL [--shape NAME=DIMS]... [-i NAME=FILE.npy]... [--threads N] [--runs N] [--warmup N]\n"
             "        [--optimize none|basic|all] [--profile] [--json]\n"
             "  eval  MODEL --data X.npy --labels Y.npy [--scale S] [--threads N] [--json]\n"
+            "  quantize MODEL -o OUT.onnx --calib X.npy [--scale S] [--method minmax|percentile|entropy|mse]\n"
+            "        [--percentile P] [--per-tensor] [--eval-data X.npy --eval-labels Y.npy [--max-drop PP]]\n"
+            "        [--report FILE] [--keep-float NODE]... [--dynamic] [--batch N] [--threads N] [--json]\n"
             "  convert MODEL -o OUT.onnx [--optimize none|basic|all] [--shape NAME=DIMS]... [--external-data NAME]\n"
             "  keygen -o PREFIX [--device] [--certify ROOT.sec [--expires DURATION]]\n"
             "  pack  MODEL -o OUT.nne [--name N] [--version SEMVER] [--counter N] [--labels FILE] [--preprocess SPEC]\n"
@@ -258,6 +261,7 @@ int main(int argc, char **argv) {
     if (!strcmp(verb, "run")) return cli_run(argc - 1, argv + 1);
     if (!strcmp(verb, "bench")) return cli_bench(argc - 1, argv + 1);
     if (!strcmp(verb, "eval")) return cli_eval(argc - 1, argv + 1);
+    if (!strcmp(verb, "quantize")) return cli_quantize(argc - 1, argv + 1);
     if (!strcmp(verb, "convert")) return cli_convert(argc - 1, argv + 1);
     if (!strcmp(verb, "keygen")) return cli_keygen(argc - 1, argv + 1);
     if (!strcmp(verb, "pack")) return cli_pack(argc - 1, argv + 1);
