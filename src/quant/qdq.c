@@ -454,8 +454,185 @@ nne_status nne_quant_rewrite(nne_model *m, const nne_qstats *st, int per_tensor,
     return rc;
 }
 
-nne_status nne_quant_rewrite_dynamic(nne_model *m, int per_tensor, int n_keep, const char *const *keep,
-                                     nne_qplan *plan) {
+/*
+ * Dynamic quantization (ONNX Runtime's quantize_dynamic form): each
+ * MatMul/Gemm with a constant float 2-D weight W (Gemm: alpha 1, beta 1,
+ * transA 0; W^T is stored for transB) becomes
+ *   DynamicQuantizeLinear(X) -> (Xq uint8, Xs, Xzp)
+ *   MatMulInteger(Xq, Wq int8 [K, N], Xzp, Wzp) -> int32
+ *   Cast(float) * (Xs * Ws) [+ C]
+ * with Ws one scale per output column (or one per tensor) and Wzp 0. The
+ * activations' range is measured on every run, so no calibration is needed.
+ */
+static nne_status dyn_layer(qctx *c, int ni, int kind, int per_tensor, nne_qlayer *L) {
+    nne_graph *g = c->g;
+    nne_node *n = &g->nodes[ni];
+    const nne_tensor *W0 = NULL;
+    const float *w = const_f32(c, n->in[1], &W0);
+    nne_tensor W = *W0;
+    int tb = 0;
+    if (kind == 2) {
+        const nne_attr *a = nne_node_attr(n, "transB");
+        tb = a && a->i;
+    }
+    int64_t K = tb ? W.dims[1] : W.dims[0], N = tb ? W.dims[0] : W.dims[1];
+    int64_t ch = per_tensor ? 1 : N;
+    float *sc = nne_calloc((size_t)N + 1, sizeof(float));
+    if (!sc) return nne_error(NNE_ERR_OUT_OF_MEMORY, "quantize: out of memory");
+    for (int64_t k = 0; k < K; k++)
+        for (int64_t j = 0; j < N; j++) {
+            float a = fabsf(tb ? w[j * K + k] : w[k * N + j]);
+            if (a > sc[j]) sc[j] = a;
+        }
+    if (per_tensor) {
+        float mx = 0;
+        for (int64_t j = 0; j < N; j++) mx = sc[j] > mx ? sc[j] : mx;
+        for (int64_t j = 0; j < N; j++) sc[j] = mx;
+    }
+    for (int64_t j = 0; j < N; j++) {
+        sc[j] /= (float)c->qmax;
+        if (!(sc[j] > 1e-30f)) sc[j] = 1.0f;
+    }
+    char base[600], node[600];
+    const char *wname = g->values[n->in[1]].name, *nname = n->name;
+    int vq, vs, vz, xq, xs, xz, y32, yf, s, y;
+    void *qd, *sd, *zd;
+    int64_t kn[2] = {K, N};
+    snprintf(base, sizeof base, "%s_quantized", wname);
+    nne_status st = add_vec(g, base, NNE_DTYPE_INT8, 2, kn, &qd, &vq);
+    if (st == NNE_OK) {
+        int8_t *q = qd;
+        for (int64_t k = 0; k < K; k++)
+            for (int64_t j = 0; j < N; j++) {
+                float r = nearbyintf((tb ? w[j * K + k] : w[k * N + j]) / sc[j]);
+                q[k * N + j] = (int8_t)(r > c->qmax ? c->qmax : r < -c->qmax ? -c->qmax : r);
+            }
+        snprintf(base, sizeof base, "%s_scale", wname);
+        st = add_vec(g, base, NNE_DTYPE_FLOAT, ch > 1 ? 1 : 0, &ch, &sd, &vs);
+    }
+    if (st == NNE_OK) {
+        memcpy(sd, sc, (size_t)ch * sizeof(float));
+        snprintf(base, sizeof base, "%s_zero_point", wname);
+        st = add_vec(g, base, NNE_DTYPE_INT8, ch > 1 ? 1 : 0, &ch, &zd, &vz);
+    }
+    nne_free(sc);
+    if (st != NNE_OK) return st;
+    n = &g->nodes[ni];
+    int x = n->in[0], out = n->out[0], bias = kind == 2 && n->n_in > 2 ? n->in[2] : -1;
+    char *nm = nne_strdup(nname);
+    if (!nm) return nne_error(NNE_ERR_OUT_OF_MEMORY, "quantize: out of memory");
+    /* DynamicQuantizeLinear: three outputs */
+    int dq;
+    snprintf(node, sizeof node, "%s_DynamicQuantizeLinear", nm);
+    st = nne_graph_add_node(g, "DynamicQuantizeLinear", "", node, (int)c->opset, &dq);
+    const char *suf[3] = {"_quantized", "_scale", "_zero_point"};
+    int *outs[3] = {&xq, &xs, &xz};
+    for (int k = 0; k < 3 && st == NNE_OK; k++) {
+        snprintf(base, sizeof base, "%s_input%s", nm, suf[k]);
+        st = nne_graph_add_unique_value(g, base, NNE_VAL_PENDING, outs[k]);
+        if (st == NNE_OK) st = nne_node_add_output(g, dq, *outs[k]);
+    }
+    if (st == NNE_OK) st = nne_node_add_input(g, dq, x);
+    if (st == NNE_OK) {
+        snprintf(node, sizeof node, "%s_MatMulInteger", nm);
+        snprintf(base, sizeof base, "%s_int32", nm);
+        st = add_op(c, "MatMulInteger", node, 4, (int[]){xq, vq, xz, vz}, base, &y32, INT64_MIN);
+    }
+    if (st == NNE_OK) {
+        int ci;
+        snprintf(node, sizeof node, "%s_Cast", nm);
+        snprintf(base, sizeof base, "%s_float", nm);
+        st = add_op(c, "Cast", node, 1, (int[]){y32}, base, &yf, INT64_MIN);
+        ci = g->n_nodes - 1;
+        if (st == NNE_OK) st = nne_node_set_attr_int(g, ci, "to", NNE_DTYPE_FLOAT);
+    }
+    if (st == NNE_OK) {
+        snprintf(node, sizeof node, "%s_scale_Mul", nm);
+        snprintf(base, sizeof base, "%s_scale", nm);
+        st = add_op(c, "Mul", node, 2, (int[]){xs, vs}, base, &s, INT64_MIN);
+    }
+    if (st == NNE_OK) {
+        /* the layer goes; its output is made by the last new node */
+        nne_graph_remove_node(g, ni);
+        int last;
+        snprintf(node, sizeof node, "%s_output_Mul", nm);
+        st = nne_graph_add_node(g, "Mul", "", node, (int)c->opset, &last);
+        if (st == NNE_OK) st = nne_node_add_input(g, last, yf);
+        if (st == NNE_OK) st = nne_node_add_input(g, last, s);
+        if (bias < 0) {
+            if (st == NNE_OK) st = nne_node_add_output(g, last, out);
+        } else {
+            snprintf(base, sizeof base, "%s_scaled", nm);
+            if (st == NNE_OK) st = nne_graph_add_unique_value(g, base, NNE_VAL_PENDING, &y);
+            if (st == NNE_OK) st = nne_node_add_output(g, last, y);
+            snprintf(node, sizeof node, "%s_bias_Add", nm);
+            if (st == NNE_OK) st = nne_graph_add_node(g, "Add", "", node, (int)c->opset, &last);
+            if (st == NNE_OK) st = nne_node_add_input(g, last, y);
+            if (st == NNE_OK) st = nne_node_add_input(g, last, bias);
+            if (st == NNE_OK) st = nne_node_add_output(g, last, out);
+        }
+    }
+    nne_free(nm);
+    if (st == NNE_OK) {
+        c->plan->weights++;
+        L->channels = ch;
+        L->quantized = 1;
+    }
+    return st;
+}
+
+nne_status nne_quant_rewrite_dynamic(nne_model *m, int per_tensor, int full_range, int n_keep,
+                                     const char *const *keep, nne_qplan *plan) {
     memset(plan, 0, sizeof *plan);
-    return nne_error(NNE_ERR_UNSUPPORTED, "quantize: --dynamic is not implemented yet");
+    qctx c = {.m = m, .g = m->graph, .plan = plan, .qmax = full_range ? 127 : 63};
+    c.opset = nne_model_opset_for(m, "");
+    if (c.opset < 11)
+        return nne_error(NNE_ERR_UNSUPPORTED,
+                         "quantize: the model's opset is %lld; DynamicQuantizeLinear needs opset 11: re-export the "
+                         "model with opset 13 or later",
+                         (long long)c.opset);
+    nne_graph *g = m->graph;
+    int nn = g->n_nodes;
+    plan->layers = nne_calloc((size_t)nn + 1, sizeof *plan->layers);
+    if (!plan->layers) return nne_error(NNE_ERR_OUT_OF_MEMORY, "quantize: out of memory");
+    nne_status rc = NNE_OK;
+    for (int i = 0; i < nn && rc == NNE_OK; i++) {
+        nne_node *n = &g->nodes[i];
+        const nne_tensor *W;
+        int kind = 0;
+        if (n->dead || n->n_in < 2 || n->n_out != 1 || n->in[0] < 0 || g->values[n->in[0]].kind == NNE_VAL_CONST)
+            continue;
+        if (is_op(n, "MatMul") && const_f32(&c, n->in[1], &W) && W->ndim == 2) kind = 3;
+        if (is_op(n, "Gemm") && const_f32(&c, n->in[1], &W) && W->ndim == 2) {
+            const nne_attr *ta = nne_node_attr(n, "transA"), *al = nne_node_attr(n, "alpha"),
+                           *be = nne_node_attr(n, "beta");
+            const nne_tensor *C = NULL;
+            int cok = n->n_in < 3 || n->in[2] < 0 || const_f32(&c, n->in[2], &C);
+            if (!(ta && ta->i) && (!al || al->f == 1.0f) && (!be || be->f == 1.0f) && cok) kind = 2;
+        }
+        if (!kind) continue;
+        nne_qlayer *L = &plan->layers[plan->n_layers++];
+        L->node = nne_strdup(n->name);
+        L->op = nne_strdup(n->op_type);
+        L->in_f = nne_strdup(g->values[n->in[0]].name);
+        L->out = nne_strdup(g->values[n->out[0]].name);
+        L->weight = nne_strdup(g->values[n->in[1]].name);
+        L->sqnr_in = L->sqnr_out = NAN;
+        L->node_idx = i;
+        L->kind = kind;
+        if (!L->node || !L->op || !L->in_f || !L->out || !L->weight) {
+            rc = nne_error(NNE_ERR_OUT_OF_MEMORY, "quantize: out of memory");
+            break;
+        }
+        if (kept(n->name, n_keep, keep)) continue;
+        rc = dyn_layer(&c, i, kind, per_tensor, L);
+    }
+    if (rc == NNE_OK && plan->weights == 0)
+        rc = nne_error(NNE_ERR_UNSUPPORTED,
+                       "quantize: --dynamic: nothing to quantize: the model has no MatMul or Gemm (alpha 1, beta 1, "
+                       "transA 0) with a float 2-D weight");
+    if (rc == NNE_OK) rc = nne_graph_topo_sort(g);
+    if (rc == NNE_OK) rc = nne_graph_compact(g);
+    if (rc == NNE_OK && nne_validate_enabled()) rc = nne_graph_validate(g);
+    return rc;
 }

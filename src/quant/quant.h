@@ -120,8 +120,8 @@ void nne_qplan_free(nne_qplan *p);
 nne_status nne_quant_rewrite(nne_model *q, const nne_qstats *st, int per_tensor, int full_range, int n_keep,
                              const char *const *keep, nne_qplan *plan);
 /* Dynamic quantization of MatMul/Gemm weights (qdq.c). */
-nne_status nne_quant_rewrite_dynamic(nne_model *q, int per_tensor, int n_keep, const char *const *keep,
-                                     nne_qplan *plan);
+nne_status nne_quant_rewrite_dynamic(nne_model *q, int per_tensor, int full_range, int n_keep,
+                                     const char *const *keep, nne_qplan *plan);
 
 /* A growable string (report JSON). */
 typedef struct nne_qbuf {

@@ -448,7 +448,7 @@ nne_status nne_model_quantize(const nne_model *m, int32_t n, const char *const *
 
     if (o.dynamic) {
         st = clone_model(fm, &qm);
-        if (st == NNE_OK) st = nne_quant_rewrite_dynamic(qm, o.per_tensor, o.n_keep_float, o.keep_float, &plan);
+        if (st == NNE_OK) st = nne_quant_rewrite_dynamic(qm, o.per_tensor, o.full_range, o.n_keep_float, o.keep_float, &plan);
         sum.weights = plan.weights;
         for (int i = 0; i < plan.n_layers; i++) sum.kept_float += !plan.layers[i].quantized;
         goto done;
