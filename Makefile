@@ -159,6 +159,7 @@ test: setup
 	CONFORMANCE=build-san/conformance OUT=build-san/opcases sh tests/opcases/run.sh
 	@if [ -f tests/fuzz/fuzz.mk ]; then $(MAKE) test-bad-input NNEDGE=build-san/nnedge && $(MAKE) fuzz-smoke; fi
 	$(MAKE) test-hostile NNEDGE=build-san/nnedge
+	$(MAKE) test-quant NNEDGE=build-san/nnedge
 	$(MAKE) all
 	$(MAKE) test-hostile NNEDGE=build/nnedge
 	NNEDGE=build-san/nnedge bash tests/diff/run.sh
@@ -247,4 +248,5 @@ include src/kernels/kernels.mk
 include tests/isa/isa.mk
 -include bench/bench.mk
 include tests/pkg/pkg.mk
+include tests/quant/quant.mk
 -include tests/tflite/tflite.mk

@@ -273,9 +273,21 @@ typedef struct calib_obs {
     char bad[512];
 } calib_obs;
 
+static void calib_observe_(calib_obs *c, const char *node, const char *op, int32_t n, const char *const *names,
+                           const nne_tensor *outs);
+/* Observers run inside the session's run, while its memory budget is the
+ * thread's current one: statistics outlive the session, so they are
+ * allocated outside any budget (else freeing them later would uncharge a
+ * budget that is gone). */
 static void calib_observe(void *user, const char *node, const char *op, int32_t n, const char *const *names,
                           const nne_tensor *outs) {
-    calib_obs *c = user;
+    nne_budget *prev = nne_budget_enter(NULL);
+    calib_observe_(user, node, op, n, names, outs);
+    nne_budget_leave(prev);
+}
+
+static void calib_observe_(calib_obs *c, const char *node, const char *op, int32_t n, const char *const *names,
+                           const nne_tensor *outs) {
     if (c->st != NNE_OK) return;
     for (int32_t i = 0; i < n; i++) {
         const nne_tensor *t = &outs[i];

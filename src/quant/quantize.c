@@ -197,7 +197,10 @@ typedef struct sq_ctx {
 static void sq_capture(sq_pair *p, const nne_tensor *t, sq_ctx *c) {
     int64_t ne = nne_tensor_numel(t);
     if (ne > p->cap) {
+        /* outside the session's memory budget: the buffer outlives the run */
+        nne_budget *prev = nne_budget_enter(NULL);
         float *b = nne_realloc(p->buf, (size_t)ne * sizeof(float));
+        nne_budget_leave(prev);
         if (!b) {
             c->oom = 1;
             return;
@@ -433,6 +436,20 @@ nne_status nne_model_quantize(const nne_model *m, int32_t n, const char *const *
     if (o.n_keep_float < 0 || (o.n_keep_float && !o.keep_float))
         return nne_error(NNE_ERR_INVALID_ARG, "quantize: keep_float: %d names but no list", (int)o.n_keep_float);
     int method = o.method ? o.method : NNE_QUANT_BEST;
+    /* a quantized model's weights are DequantizeLinear outputs, which the
+     * optimizer would fold back into float: refuse it instead of quantizing
+     * twice */
+    for (int i = 0; i < m->graph->n_nodes; i++) {
+        static const char *const qops[] = {"QuantizeLinear", "DequantizeLinear", "DynamicQuantizeLinear", "QLinearConv",
+                                           "QLinearMatMul", "ConvInteger", "MatMulInteger", "QGemm"};
+        const nne_node *nd = &m->graph->nodes[i];
+        for (size_t k = 0; k < NNE_ARRAY_LEN(qops); k++)
+            if (!nd->dead && !strcmp(nd->op_type, qops[k]))
+                return nne_error(NNE_ERR_UNSUPPORTED,
+                                 "quantize: nothing to quantize: the model is already quantized (node \"%s\" is %s, "
+                                 "its weights are not float); quantize the float model instead",
+                                 nd->name, nd->op_type);
+    }
 
     nne_model *fm = NULL, *qm = NULL;
     nne_qstats stats = {0};
