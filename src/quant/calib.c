@@ -98,11 +98,16 @@ static int stat_hist(nne_qstat *s, const float *x, int64_t n) {
         if (!(s->hist = nne_calloc(NNE_QHIST_BINS, sizeof(double)))) return 0;
     }
     if (!(s->amax > 0)) {
-        s->hist[0] += (double)n;
+        s->zeros += (double)n;
         return 1;
     }
     double inv = NNE_QHIST_BINS / s->amax;
+    if (!isfinite(inv)) inv = 0; /* amax denormal: everything in bin 0 */
     for (int64_t i = 0; i < n; i++) {
+        if (x[i] == 0) { /* exact on any grid: kept apart (see range.c) */
+            s->zeros += 1.0;
+            continue;
+        }
         double a = fabs((double)x[i]) * inv;
         int b = a >= NNE_QHIST_BINS ? NNE_QHIST_BINS - 1 : (int)a;
         s->hist[b] += 1.0;

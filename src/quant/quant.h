@@ -21,7 +21,8 @@ typedef struct nne_qstat {
     char *name;
     double min, max;       /* observed */
     int64_t count;         /* elements seen */
-    double *hist;          /* NNE_QHIST_BINS counts of |x| over [0, amax]; NULL until pass 2 */
+    double *hist;          /* NNE_QHIST_BINS counts of nonzero |x| over [0, amax]; NULL until pass 2 */
+    double zeros;          /* values exactly 0 (pass 2; not in hist) */
     double amax;           /* max(|min|, |max|) fixed at the end of pass 1 */
     /* chosen range and parameters (uint8 asymmetric) */
     double lo, hi;

@@ -12,7 +12,9 @@ Writes DIR/<name>.int8.onnx (what the int8 speed benchmark times) next to the
 float model, and prints per model: file ratio, and over N random test inputs
 (seeded, N(0,1) like the benchmark's inputs): the largest |nnedge - ORT| of
 the output relative to max |output|, and on how many inputs both pick the
-same class. Exit 1 when ORT cannot load or run a file or agrees on < 99%.
+same class. Exit 1 when ORT cannot load or run a file or its output differs
+from nnedge's by more than 5% of the output's range (random weights leave
+near-ties between classes, so the class itself may flip on a rounding step).
 """
 import argparse
 import json
@@ -80,7 +82,9 @@ def main():
         print("%-14s int8 file %d bytes (%.3fx); %d layers int8; ORT vs nnedge on %d random inputs: "
               "max |diff| / max |out| %.4f, same class %.1f%%"
               % (name, q["bytes"], q["ratio"], q["weights_int8"], args.test, rel, 100 * agree), flush=True)
-        bad += agree < 0.99
+        # random weights give near-ties between classes, so the class can flip
+        # on a rounding step: the check is on the outputs themselves
+        bad += rel > 0.05
     return 1 if bad else 0
 
 
