@@ -135,14 +135,27 @@ static nne_status add_vec(nne_graph *g, const char *base, nne_dtype dt, int ndim
     return nne_pass_add_const(g, base, &t, out);
 }
 
+/* node_name, or node_name_<k> when a node has that name already (ONNX
+ * Runtime refuses two nodes of one name: a weight read by two layers gets
+ * two DequantizeLinear nodes). */
+static void unique_node_name(const nne_graph *g, const char *base, char *out, size_t cap) {
+    snprintf(out, cap, "%s", base);
+    for (int k = 2;; k++) {
+        int used = 0;
+        for (int i = 0; i < g->n_nodes && !used; i++) used = !g->nodes[i].dead && g->nodes[i].name && !strcmp(g->nodes[i].name, out);
+        if (!used) return;
+        snprintf(out, cap, "%s_%d", base, k);
+    }
+}
+
 /* node op(ins) -> new value named base; *out the value */
 static nne_status add_op(qctx *c, const char *op, const char *node_name, int n_in, const int *ins, const char *base,
                          int *out, int64_t axis) {
     nne_graph *g = c->g;
     int ni, v;
     NNE_TRY(nne_graph_add_unique_value(g, base, NNE_VAL_PENDING, &v));
-    char nm[600];
-    snprintf(nm, sizeof nm, "%s", node_name);
+    char nm[640];
+    unique_node_name(g, node_name, nm, sizeof nm);
     NNE_TRY(nne_graph_add_node(g, op, "", nm, (int)c->opset, &ni));
     for (int k = 0; k < n_in; k++) NNE_TRY(nne_node_add_input(g, ni, ins[k]));
     NNE_TRY(nne_node_add_output(g, ni, v));
@@ -523,8 +536,10 @@ static nne_status dyn_layer(qctx *c, int ni, int kind, int per_tensor, nne_qlaye
     if (!nm) return nne_error(NNE_ERR_OUT_OF_MEMORY, "quantize: out of memory");
     /* DynamicQuantizeLinear: three outputs */
     int dq;
+    char uniq[640];
     snprintf(node, sizeof node, "%s_DynamicQuantizeLinear", nm);
-    st = nne_graph_add_node(g, "DynamicQuantizeLinear", "", node, (int)c->opset, &dq);
+    unique_node_name(g, node, uniq, sizeof uniq);
+    st = nne_graph_add_node(g, "DynamicQuantizeLinear", "", uniq, (int)c->opset, &dq);
     const char *suf[3] = {"_quantized", "_scale", "_zero_point"};
     int *outs[3] = {&xq, &xs, &xz};
     for (int k = 0; k < 3 && st == NNE_OK; k++) {
@@ -556,7 +571,8 @@ static nne_status dyn_layer(qctx *c, int ni, int kind, int per_tensor, nne_qlaye
         nne_graph_remove_node(g, ni);
         int last;
         snprintf(node, sizeof node, "%s_output_Mul", nm);
-        st = nne_graph_add_node(g, "Mul", "", node, (int)c->opset, &last);
+        unique_node_name(g, node, uniq, sizeof uniq);
+        st = nne_graph_add_node(g, "Mul", "", uniq, (int)c->opset, &last);
         if (st == NNE_OK) st = nne_node_add_input(g, last, yf);
         if (st == NNE_OK) st = nne_node_add_input(g, last, s);
         if (bias < 0) {
@@ -566,7 +582,8 @@ static nne_status dyn_layer(qctx *c, int ni, int kind, int per_tensor, nne_qlaye
             if (st == NNE_OK) st = nne_graph_add_unique_value(g, base, NNE_VAL_PENDING, &y);
             if (st == NNE_OK) st = nne_node_add_output(g, last, y);
             snprintf(node, sizeof node, "%s_bias_Add", nm);
-            if (st == NNE_OK) st = nne_graph_add_node(g, "Add", "", node, (int)c->opset, &last);
+            unique_node_name(g, node, uniq, sizeof uniq);
+            if (st == NNE_OK) st = nne_graph_add_node(g, "Add", "", uniq, (int)c->opset, &last);
             if (st == NNE_OK) st = nne_node_add_input(g, last, y);
             if (st == NNE_OK) st = nne_node_add_input(g, last, bias);
             if (st == NNE_OK) st = nne_node_add_output(g, last, out);

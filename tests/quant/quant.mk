@@ -5,3 +5,8 @@ test-quant: $(NNEDGE)
 quant-accuracy: $(BUILD)/nnedge
 	/usr/bin/python3 tests/quant/accuracy.py --nnedge $(BUILD)/nnedge
 .PHONY: test-quant quant-accuracy
+# resnet18, mobilenet_v2, squeezenet1_1 (random weights) quantized with random
+# calibration data into build/models/<name>.int8.onnx, checked against ONNX Runtime
+quant-cnn-models: $(BUILD)/nnedge
+	/usr/bin/python3 tests/quant/cnn_models.py --nnedge $(BUILD)/nnedge
+.PHONY: quant-cnn-models
