@@ -44,6 +44,8 @@ np.save(o + "/empty.npy", c[:0])
 n = c.copy(); n[7, 0, 3, 4] = np.nan; np.save(o + "/nan.npy", n)
 i = c.copy(); i[2, 0, 0, 0] = np.inf; np.save(o + "/inf.npy", i)
 np.save(o + "/labels_short.npy", np.load(o + "/test_y.npy")[:10])
+np.save(o + "/chain_x.npy", np.random.default_rng(1).standard_normal((4, 256), dtype=np.float32))
+np.save(o + "/f16_x.npy", np.ones((3, 2, 5, 5), np.float32))
 open(o + "/garbage.npy", "wb").write(b"\x93NUMPY\x01\x00garbage")
 PYEOF
 
@@ -112,7 +114,7 @@ PYEOF
     fi
 done
 for method in minmax percentile entropy mse; do
-    for m in fashion_mlp fashion_cnn; do
+    for m in fashion_mlp; do
         if "$NNEDGE" quantize "$root/models/$m.onnx" -o "$OUT/$m.$method.onnx" --calib "$OUT/calib_x.npy" --scale $S \
              --method $method --percentile 99.9 --json > "$OUT/$m.$method.json"; then
             check_model "$m/$method" "$root/models/$m.onnx" "$OUT/$m.$method.onnx" "$OUT/$m.$method.json"
@@ -169,6 +171,8 @@ expect2 "an empty calibration set" "empty|no samples" "$M" -o "$OUT/x.onnx" --ca
 expect2 "NaN in the calibration data" "NaN.*sample 7" "$M" -o "$OUT/x.onnx" --calib "$OUT/nan.npy"
 expect2 "Inf in the calibration data" "infinity" "$M" -o "$OUT/x.onnx" --calib "$OUT/inf.npy"
 expect2 "a model without float weights (already quantized)" "nothing to quantize" "$OUT/fashion_cnn.q.onnx" -o "$OUT/x.onnx" --calib "$OUT/calib_x.npy" --scale $S
+expect2 "a model without any weights" "nothing to quantize" "$root/tests/models/chain.onnx" -o "$OUT/x.onnx" --calib "$OUT/chain_x.npy"
+expect2 "a float16 model (float32 data)" "float16" "$root/tests/models/conv_f16.onnx" -o "$OUT/x.onnx" --calib "$OUT/f16_x.npy"
 expect2 "--dynamic on a model without MatMul/Gemm weights" "nothing to quantize" "$OUT/mlp.dyn.onnx" -o "$OUT/x.onnx" --dynamic
 expect2 "a garbage .npy" "npy|header|corrupt|truncated" "$M" -o "$OUT/x.onnx" --calib "$OUT/garbage.npy"
 expect2 "a missing calibration file" "no such|cannot|open" "$M" -o "$OUT/x.onnx" --calib "$OUT/none.npy"
