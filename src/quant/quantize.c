@@ -564,9 +564,9 @@ nne_status nne_model_quantize(const nne_model *m, int32_t n, const char *const *
     }
     if (!sum.guard_met)
         st = nne_error(NNE_ERR_LIMIT,
-                       "quantize: the accuracy drop stays above --max-drop %g pp with every quantizable layer but "
-                       "none left to keep in float (fp32 top-1 %.2f%%, int8 %.2f%%)",
-                       o.max_drop, 100 * sum.fp32_top1, 100 * sum.int8_top1);
+                       "quantize: the accuracy drop stays above --max-drop %g pp with %d layer(s) kept in float and "
+                       "no further layer to try (fp32 top-1 %.2f%%, int8 %.2f%%); no model written",
+                       o.max_drop, n_keep, 100 * sum.fp32_top1, 100 * sum.int8_top1);
     for (int i = n_user_keep; i < n_keep; i++) nne_free(keep[i]);
     n_keep = n_user_keep;
 done:
