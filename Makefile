@@ -35,7 +35,7 @@ VERSION := $(VERSION_MAJOR).$(VERSION_MINOR).$(call nne_ver,PATCH)
 SOVERSION := $(if $(filter 0,$(VERSION_MAJOR)),$(VERSION_MAJOR).$(VERSION_MINOR),$(VERSION_MAJOR))
 SONAME := libnnedge.so.$(SOVERSION)
 
-LIB_SRC := $(sort $(wildcard src/core/*.c src/ir/*.c src/ops/*.c src/io/*.c src/kernels/*.c src/kernels/ref/*.c \
+LIB_SRC := $(sort $(wildcard src/core/*.c src/ir/*.c src/ops/*.c src/io/*.c src/quant/*.c src/kernels/*.c src/kernels/ref/*.c \
                              src/kernels/x86_avx2/*.c src/kernels/x86_avx512/*.c src/kernels/arm_neon/*.c))
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/gen/op_table.o
 CLI_SRC := $(sort $(wildcard tools/cli/*.c))
@@ -161,6 +161,7 @@ test: setup
 	NNEDGE=build-san/nnedge sh tests/cli/help.sh
 	@if [ -f tests/fuzz/fuzz.mk ]; then $(MAKE) test-bad-input NNEDGE=build-san/nnedge && $(MAKE) fuzz-smoke; fi
 	$(MAKE) test-hostile NNEDGE=build-san/nnedge
+	$(MAKE) test-quant NNEDGE=build-san/nnedge
 	$(MAKE) all
 	$(MAKE) test-hostile NNEDGE=build/nnedge
 	NNEDGE=build-san/nnedge bash tests/diff/run.sh
@@ -250,4 +251,5 @@ include src/kernels/kernels.mk
 include tests/isa/isa.mk
 -include bench/bench.mk
 include tests/pkg/pkg.mk
+include tests/quant/quant.mk
 -include tests/tflite/tflite.mk

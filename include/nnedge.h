@@ -640,6 +640,119 @@ NNE_API void nne_context_set_observer(nne_context *c, nne_observer_fn fn, void *
  * across runs, dropped when the session is prepared again. */
 NNE_API void nne_session_set_observer(nne_session *s, nne_observer_fn fn, void *user);
 
+/* ------------------------------------------------------------- quantize -- */
+
+/*
+ * Static int8 post-training quantization (src/quant/). The result is a
+ * standard ONNX QDQ model: QuantizeLinear/DequantizeLinear pairs around
+ * activations (uint8, asymmetric, one scale and zero point per tensor) and
+ * DequantizeLinear after weights stored as int8 (symmetric, zero point 0,
+ * one scale per output channel unless per_tensor) and int32 biases (scale
+ * = input scale x weight scale). Any ONNX runtime can run it; nnedge runs it
+ * with its int8 kernels where they recognise the pattern.
+ *
+ * Steps: the model is copied and optimized at level basic (BatchNormalization
+ * folded into the Conv before it); the copy runs over the calibration samples
+ * and an observer records each float tensor's range and histogram; each
+ * activation range is chosen by `method`; Conv, Gemm and MatMul with constant
+ * float weights, the residual Add and the average pools get Q/DQ on their
+ * inputs and (after a following Relu) outputs; data-movement ops (MaxPool,
+ * Reshape, Flatten, Transpose, Squeeze, Unsqueeze) keep their input's scale.
+ * Graph outputs stay float.
+ */
+typedef enum nne_quant_method {
+    NNE_QUANT_DEFAULT = 0,    /* the method measured best on the test models (see README) */
+    NNE_QUANT_MINMAX = 1,     /* observed min and max */
+    NNE_QUANT_PERCENTILE = 2, /* the range holding `percentile` % of the values */
+    NNE_QUANT_ENTROPY = 3,    /* min KL divergence between the float and the quantized histogram */
+    NNE_QUANT_MSE = 4         /* min expected squared error (rounding + clipping) */
+} nne_quant_method;
+
+/* Name of a method ("minmax", ...) and its parse; NNE_ERR_INVALID_ARG for an
+ * unknown name. */
+NNE_API const char *nne_quant_method_name(nne_quant_method m);
+NNE_API nne_status nne_quant_method_parse(const char *s, nne_quant_method *out);
+
+/* Progress of a long step: `stage` (a static string: "calibrate", "histogram",
+ * "evaluate fp32", "evaluate int8", "sqnr"), samples done of total. Called
+ * on the calling thread. */
+typedef void (*nne_quant_progress_fn)(void *user, const char *stage, int64_t done, int64_t total);
+
+typedef struct nne_quant_options {
+    uint32_t struct_size;    /* sizeof(nne_quant_options); set by nne_quant_options_default() */
+    int32_t method;          /* nne_quant_method; 0: NNE_QUANT_DEFAULT */
+    double percentile;       /* NNE_QUANT_PERCENTILE: % of values inside the range, (50, 100]; 0: 99.99 */
+    int32_t per_tensor;      /* 1: one weight scale per tensor (default: per output channel) */
+    int32_t dynamic;         /* 1: dynamic quantization of MatMul/Gemm weights instead (no calibration) */
+    int32_t batch;           /* samples per run when the input's batch dim is free; 0: 32 */
+    int32_t threads;         /* 0: 1 */
+    nne_quant_progress_fn progress; /* NULL: none */
+    void *progress_user;
+    /* Accuracy guard: with eval_data (samples on axis 0, the dtype and
+     * per-sample shape of the first model input) and eval_labels (int64,
+     * (N,) or (N,1), classes of output 0), the float and the int8 model are
+     * evaluated (top-1); while the drop exceeds max_drop percentage points,
+     * the quantized layer that loses most signal-to-quantization-noise
+     * (SQNR, dB, measured from its quantized input to its output) is kept in
+     * float and the model quantized again. */
+    const nne_tensor *eval_data;
+    const nne_tensor *eval_labels;
+    double max_drop;         /* percentage points; < 0 or no eval_data: no guard */
+    int32_t n_keep_float;    /* nodes (by name) to keep in float from the start */
+    /* Weight grid: 0 (default) int8 values in [-63, 63] ("reduced range", as
+     * ONNX Runtime's reduce_range): a uint8 x int8 pair sum then fits int16,
+     * so x86 AVX2 int8 kernels (vpmaddubsw: ONNX Runtime's, nnedge's) never
+     * saturate; 1: [-127, 127], for targets with VNNI or ARM dot products. */
+    int32_t full_range;
+    const char *const *keep_float;
+    /* new fields only ever go here, at the end (see "Option structs" above) */
+} nne_quant_options;
+
+/* Defaults: NNE_QUANT_DEFAULT, per channel, static, no guard. Inline, so
+ * struct_size is the caller's sizeof. */
+static inline nne_quant_options nne_quant_options_default(void) {
+    nne_quant_options o = NNE_ZERO_INIT_;
+    o.struct_size = (uint32_t)sizeof(nne_quant_options);
+    o.max_drop = -1.0;
+    return o;
+}
+
+/* What a quantization did (nne_model_quantize). Opaque; the JSON holds every
+ * detail, the summary the headline numbers. */
+typedef struct nne_quant_report nne_quant_report;
+typedef struct nne_quant_summary {
+    int32_t method;            /* the method used (never DEFAULT) */
+    int32_t weights;           /* weight tensors stored as int8 */
+    int32_t activations;       /* activation tensors with a Q/DQ pair */
+    int32_t kept_float;        /* quantizable layers left in float (guard or keep_float) */
+    int32_t evaluated;         /* 1: fp32_top1/int8_top1 were measured */
+    int32_t guard_met;         /* 1: drop <= max_drop (or no guard) */
+    double fp32_top1, int8_top1; /* fractions in [0, 1]; -1 when not evaluated */
+    int64_t calib_samples;
+} nne_quant_summary;
+/* The report as one JSON object: method, options, accuracy, every attempt of
+ * the guard, per layer (node, op, weight scales, input range, SQNR in and
+ * out in dB, kept in float or not) and per activation tensor (observed
+ * min/max, chosen range, scale, zero point, SQNR). Owned by the report. */
+NNE_API const char *nne_quant_report_json(const nne_quant_report *r);
+NNE_API void nne_quant_report_summary(const nne_quant_report *r, nne_quant_summary *out);
+NNE_API void nne_quant_report_destroy(nne_quant_report *r);
+
+/* Quantize model m. calib: n tensors, one per model input named names[i],
+ * samples on axis 0 (at least one sample; the input's dtype, which must be
+ * float32, and its shape after axis 0), finite values only; ignored (may be
+ * NULL, n 0) with opt->dynamic. *out gets a new model (the caller destroys
+ * it; write it with nne_model_save_file); *report (may be NULL) gets the
+ * report, also when the guard could not be met (status NNE_ERR_LIMIT, *out
+ * NULL). m is only read (sessions are made on a copy). Returns
+ * NNE_ERR_INVALID_ARG (bad calibration or eval data: shape, dtype, empty,
+ * NaN/Inf; NaN/Inf in an activation), NNE_ERR_UNSUPPORTED (nothing to
+ * quantize: no Conv/Gemm/MatMul with float weights; opset < 10),
+ * NNE_ERR_LIMIT (the guard kept every layer in float and still missed
+ * max_drop), _OUT_OF_MEMORY. */
+NNE_API nne_status nne_model_quantize(const nne_model *m, int32_t n, const char *const *names, const nne_tensor *calib,
+                                      const nne_quant_options *opt, nne_model **out, nne_quant_report **report);
+
 /* ----------------------------------------------------------------- npy -- */
 
 /* Read a .npy file (versions 1-3, little-endian, C order) into *out;

@@ -42,6 +42,8 @@ static_assert(sizeof(nne_save_options) == NNE_END_OF(nne_save_options, external_
               "nne_save_options: name its last field here; the struct must not end in padding");
 static_assert(sizeof(nne_context_options) == NNE_END_OF(nne_context_options, memory_limit_bytes),
               "nne_context_options: name its last field here; the struct must not end in padding");
+static_assert(sizeof(nne_quant_options) == NNE_END_OF(nne_quant_options, keep_float),
+              "nne_quant_options: name its last field here; the struct must not end in padding");
 
 nne_status nne_options_read(void *dst, size_t dst_size, const void *src, const char *what) {
     if (!src) return NNE_OK; /* NULL: all defaults, already in dst */

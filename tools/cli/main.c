@@ -27,6 +27,10 @@ static const verb_usage k_verbs[] = {
      "bench MODEL [--shape NAME=DIMS]... [-i NAME=FILE.npy]... [--threads N] [--runs N] [--warmup N]\n"
      "        [--optimize none|basic|all] [--profile] [--json]\n"},
     {"eval", cli_eval, 1, "eval  MODEL --data X.npy --labels Y.npy [--scale S] [--threads N] [--json]\n"},
+    {"quantize", cli_quantize, 1,
+     "quantize MODEL -o OUT.onnx --calib X.npy [--scale S] [--method minmax|percentile|entropy|mse]\n"
+     "        [--percentile P] [--per-tensor] [--full-range] [--eval-data X.npy --eval-labels Y.npy [--max-drop PP]]\n"
+     "        [--report FILE] [--keep-float NODE]... [--dynamic] [--batch N] [--threads N] [--json]\n"},
     {"convert", cli_convert, 1,
      "convert MODEL -o OUT.onnx [--optimize none|basic|all] [--shape NAME=DIMS]... [--external-data NAME]\n"},
     {"keygen", cli_keygen, 0,
