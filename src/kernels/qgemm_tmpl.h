@@ -1,0 +1,308 @@
+/*
+ * qgemm_tmpl.h - the body of every int8 GEMM variant (see qgemm.h): packing
+ * of A and B into int16 pairs, cache blocking, the split over the thread
+ * pool and the depthwise convolution. The including file (one per ISA,
+ * compiled with only that ISA's flags) sets
+ *     QG_SUF   name suffix (avx2)     QG_ISA  its NNE_ISA_* level
+ *     QG_MR    rows of a tile         QG_NR   columns of a tile
+ * and defines, before including this file, the register tile
+ *     static void qg_tile(int64_t K2, const int16_t *Pa, const int16_t *Pb,
+ *                         int mr, int nr, int64_t m0, int64_t n0,
+ *                         const nne_qreq *q);
+ * which multiplies an A panel (per k pair: QG_MR rows x 2 int16) by a B
+ * panel (per k pair: QG_NR columns x 2 int16) into int32 and writes the
+ * requantized mr x nr corner of the tile at output (m0, n0).
+ *
+ * Blocking: B is packed for all columns of a part (a part = one thread's
+ * columns); A is walked in blocks of QG_MC_BYTES so a block stays in L2
+ * while every B panel of the part streams past it; each B panel (K pairs x
+ * NR) stays in L1/L2 across the block's tiles.
+ */
+#include "kernels/qgemm.h"
+#include "kernels/dispatch.h"
+
+#include <math.h>
+#include <string.h>
+
+#define QG_CAT2(a, b) a##__##b
+#define QG_CAT(a, b) QG_CAT2(a, b)
+#define QG_FN(name) QG_CAT(name, QG_SUF)
+#define QG_STR2(x) #x
+#define QG_STR(x) QG_STR2(x)
+#ifndef QG_MC_BYTES
+#define QG_MC_BYTES (192 * 1024)
+#endif
+
+static inline int64_t qg_min(int64_t a, int64_t b) { return a < b ? a : b; }
+
+static size_t QG_FN(qg_packed_a_bytes)(int64_t M, int64_t K) {
+    int64_t K2 = (K + 1) / 2, Mp = (M + QG_MR - 1) / QG_MR * QG_MR;
+    return (size_t)Mp * (size_t)K2 * 2 * sizeof(int16_t);
+}
+
+static void QG_FN(qg_pack_a)(int64_t M, int64_t K, const void *w, int w_u8, int64_t rsw, int64_t csw,
+                             const int32_t *wz, int wz_per_row, int16_t *P) {
+    int64_t K2 = (K + 1) / 2;
+    for (int64_t i = 0; i < M; i += QG_MR) {
+        int16_t *pp = P + i * K2 * 2;
+        for (int64_t kp = 0; kp < K2; kp++)
+            for (int r = 0; r < QG_MR; r++)
+                for (int h = 0; h < 2; h++) {
+                    int64_t m = i + r, k = 2 * kp + h;
+                    int32_t v = 0;
+                    if (m < M && k < K) {
+                        int64_t idx = m * rsw + k * csw;
+                        int32_t z = wz ? wz[wz_per_row ? m : 0] : 0;
+                        v = (w_u8 ? (int32_t)((const uint8_t *)w)[idx] : (int32_t)((const int8_t *)w)[idx]) - z;
+                    }
+                    pp[(kp * QG_MR + r) * 2 + h] = (int16_t)v;
+                }
+    }
+}
+
+static size_t QG_FN(qg_scratch)(int64_t N, int64_t K) {
+    int64_t K2 = (K + 1) / 2, Np = (N + QG_NR - 1) / QG_NR * QG_NR;
+    return (size_t)Np * (size_t)K2 * 2 * sizeof(int16_t) + 64;
+}
+
+static inline int32_t qg_ld(const nne_qsrc *s, int64_t idx) {
+    return (s->x_u8 ? (int32_t)((const uint8_t *)s->x)[idx] : (int32_t)((const int8_t *)s->x)[idx]) - s->xz;
+}
+
+/* B panel of columns [n0, n0 + nc) (nc <= NR), all K, into P. */
+static void qg_pack_b_panel(const nne_qsrc *s, int64_t K, int64_t n0, int64_t nc, int16_t *restrict P) {
+    int64_t K2 = (K + 1) / 2;
+    if (!s->p) {
+        if (s->csb == 1 && nc == QG_NR) {
+            for (int64_t kp = 0; kp < K2; kp++) {
+                int64_t k0 = 2 * kp, k1 = k0 + 1;
+                int16_t *o = P + kp * QG_NR * 2;
+                if (s->x_u8) {
+                    const uint8_t *a = (const uint8_t *)s->x + k0 * s->rsb + n0;
+                    const uint8_t *b = (const uint8_t *)s->x + k1 * s->rsb + n0;
+                    for (int c = 0; c < QG_NR; c++) {
+                        o[2 * c] = (int16_t)((int32_t)a[c] - s->xz);
+                        o[2 * c + 1] = k1 < K ? (int16_t)((int32_t)b[c] - s->xz) : 0;
+                    }
+                } else {
+                    const int8_t *a = (const int8_t *)s->x + k0 * s->rsb + n0;
+                    const int8_t *b = (const int8_t *)s->x + k1 * s->rsb + n0;
+                    for (int c = 0; c < QG_NR; c++) {
+                        o[2 * c] = (int16_t)((int32_t)a[c] - s->xz);
+                        o[2 * c + 1] = k1 < K ? (int16_t)((int32_t)b[c] - s->xz) : 0;
+                    }
+                }
+            }
+            return;
+        }
+        for (int64_t kp = 0; kp < K2; kp++)
+            for (int c = 0; c < QG_NR; c++)
+                for (int h = 0; h < 2; h++) {
+                    int64_t k = 2 * kp + h;
+                    P[(kp * QG_NR + c) * 2 + h] =
+                        (c < nc && k < K) ? (int16_t)qg_ld(s, k * s->rsb + (n0 + c) * s->csb) : 0;
+                }
+        return;
+    }
+    /* im2col of a 2-d convolution */
+    const nne_conv_desc *p = s->p;
+    int64_t H = p->in[0], W = p->in[1], OW = p->out[1];
+    int64_t kh = p->k[0], kw = p->k[1], taps = kh * kw;
+    int64_t iy0[QG_NR], ix0[QG_NR];
+    for (int c = 0; c < QG_NR; c++) {
+        int64_t n = n0 + (c < nc ? c : 0), oy = n / OW, ox = n % OW;
+        iy0[c] = oy * p->s[0] - p->pb[0];
+        ix0[c] = ox * p->s[1] - p->pb[1];
+    }
+    int64_t ch = 0, ky = 0, kx = 0;
+    for (int64_t k = 0; k < 2 * K2; k++) {
+        int16_t *o = P + (k / 2) * QG_NR * 2 + (k & 1);
+        if (k >= K) {
+            for (int c = 0; c < QG_NR; c++) o[2 * c] = 0;
+            continue;
+        }
+        int64_t dy = ky * p->d[0], dx = kx * p->d[1], cb = ch * s->insp;
+        for (int c = 0; c < QG_NR; c++) {
+            int64_t iy = iy0[c] + dy, ix = ix0[c] + dx;
+            o[2 * c] = (c < nc && iy >= 0 && iy < H && ix >= 0 && ix < W) ? (int16_t)qg_ld(s, cb + iy * W + ix) : 0;
+        }
+        if (++kx == kw) {
+            kx = 0;
+            if (++ky == kh) {
+                ky = 0;
+                ch++;
+            }
+        }
+    }
+    (void)taps;
+}
+
+typedef struct qg_job {
+    const nne_qgemm_args *g;
+    int16_t *Pb;
+    int split_m; /* 1: parts split M (B packed before), 0: parts split N and pack their own B */
+} qg_job;
+
+/* Tiles of rows [m_lo, m_hi) x panels [j_lo, j_hi) (B packed). */
+static void qg_compute(const nne_qgemm_args *g, const int16_t *Pb, int64_t m_lo, int64_t m_hi, int64_t j_lo,
+                       int64_t j_hi) {
+    int64_t K2 = (g->K + 1) / 2;
+    int64_t mc = QG_MC_BYTES / (K2 * 4 * QG_MR) * QG_MR;
+    if (mc < QG_MR) mc = QG_MR;
+    for (int64_t mb = m_lo; mb < m_hi; mb += mc) {
+        int64_t me = qg_min(m_hi, mb + mc);
+        for (int64_t j = j_lo; j < j_hi; j++) {
+            int64_t n0 = j * QG_NR;
+            int nr = (int)qg_min(QG_NR, g->N - n0);
+            const int16_t *pb = Pb + j * K2 * QG_NR * 2;
+            for (int64_t i = mb; i < me; i += QG_MR) {
+                int mr = (int)qg_min(QG_MR, g->M - i);
+                qg_tile(K2, g->Pa + i * K2 * 2, pb, mr, nr, i, n0, g->req);
+            }
+        }
+    }
+}
+
+static void qg_part(void *arg, int part, int nparts, void *scratch) {
+    (void)scratch;
+    const qg_job *jb = arg;
+    const nne_qgemm_args *g = jb->g;
+    int64_t K2 = (g->K + 1) / 2, npan = (g->N + QG_NR - 1) / QG_NR;
+    long long lo, hi;
+    if (jb->split_m) {
+        nne_split_range(g->M, QG_MR, part, nparts, &lo, &hi);
+        if (lo < hi) qg_compute(g, jb->Pb, lo, hi, 0, npan);
+        return;
+    }
+    nne_split_range(npan, 1, part, nparts, &lo, &hi);
+    for (long long j = lo; j < hi; j++)
+        qg_pack_b_panel(g->b, g->K, j * QG_NR, qg_min(QG_NR, g->N - j * QG_NR), jb->Pb + j * K2 * QG_NR * 2);
+    if (lo < hi) qg_compute(g, jb->Pb, 0, g->M, lo, hi);
+}
+
+static void QG_FN(qg_run)(const nne_qgemm_args *g, void *scratch, nne_threadpool *pool) {
+    if (g->M <= 0 || g->N <= 0) return;
+    int64_t K2 = (g->K + 1) / 2, npan = (g->N + QG_NR - 1) / QG_NR;
+    int16_t *Pb = (int16_t *)(((uintptr_t)scratch + 63) & ~(uintptr_t)63);
+    int T = nne_threadpool_threads(pool);
+    qg_job jb = {g, Pb, 0};
+    if (T <= 1) {
+        qg_part(&jb, 0, 1, NULL);
+        return;
+    }
+    int64_t mpan = (g->M + QG_MR - 1) / QG_MR;
+    if (npan >= T || npan >= mpan) {
+        nne_parallel(pool, (int)qg_min(T, npan), qg_part, &jb, NULL);
+        return;
+    }
+    for (int64_t j = 0; j < npan; j++)
+        qg_pack_b_panel(g->b, g->K, j * QG_NR, qg_min(QG_NR, g->N - j * QG_NR), Pb + j * K2 * QG_NR * 2);
+    jb.split_m = 1;
+    nne_parallel(pool, (int)qg_min(T, mpan), qg_part, &jb, NULL);
+}
+
+/* ------------------------------------------------------- depthwise -- */
+
+/* One padded float plane (x - xz, zeros around) per thread part. */
+static void qg_dw_dims(const nne_conv_desc *p, int64_t *ph, int64_t *pw) {
+    /* rows/columns the taps read: the padded image, at least */
+    int64_t h = (p->out[0] - 1) * p->s[0] + (p->k[0] - 1) * p->d[0] + 1;
+    int64_t w = (p->out[1] - 1) * p->s[1] + (p->k[1] - 1) * p->d[1] + 1;
+    *ph = h > p->pb[0] + p->in[0] ? h : p->pb[0] + p->in[0];
+    *pw = w > p->pb[1] + p->in[1] ? w : p->pb[1] + p->in[1];
+}
+
+static size_t QG_FN(qg_dw_scratch)(const nne_conv_desc *p) {
+    int64_t ph, pw;
+    qg_dw_dims(p, &ph, &pw);
+    size_t plane = (size_t)(ph * pw + p->out[1] + 16) * sizeof(float);
+    plane = (plane + 63) & ~(size_t)63;
+    return plane * 4 + 64; /* room for up to 4 parts */
+}
+
+typedef struct qg_dw_job {
+    const nne_conv_desc *p;
+    const void *x;
+    int x_u8;
+    int32_t xz;
+    const float *w;
+    const nne_qreq *req;
+    char *base;
+    size_t plane;
+} qg_dw_job;
+
+static void qg_dw_part(void *arg, int part, int nparts, void *scratch) {
+    (void)scratch;
+    const qg_dw_job *jb = arg;
+    const nne_conv_desc *p = jb->p;
+    int64_t H = p->in[0], W = p->in[1], OH = p->out[0], OW = p->out[1];
+    int64_t kh = p->k[0], kw = p->k[1], sy = p->s[0], sx = p->s[1], dy = p->d[0], dx = p->d[1];
+    int64_t PH, PW;
+    qg_dw_dims(p, &PH, &PW);
+    float *pl = (float *)(jb->base + (size_t)part * jb->plane);
+    float *acc = pl + PH * PW;
+    const nne_qreq *q = jb->req;
+    long long c0, c1;
+    nne_split_range(p->C, 1, part, nparts, &c0, &c1);
+    memset(pl, 0, (size_t)(PH * PW) * sizeof(float));
+    for (long long c = c0; c < c1; c++) {
+        /* the plane, shifted by the zero point; the border stays 0 */
+        for (int64_t y = 0; y < H; y++) {
+            float *d = pl + (y + p->pb[0]) * PW + p->pb[1];
+            if (jb->x_u8) {
+                const uint8_t *s = (const uint8_t *)jb->x + (c * H + y) * W;
+                for (int64_t x = 0; x < W; x++) d[x] = (float)((int32_t)s[x] - jb->xz);
+            } else {
+                const int8_t *s = (const int8_t *)jb->x + (c * H + y) * W;
+                for (int64_t x = 0; x < W; x++) d[x] = (float)((int32_t)s[x] - jb->xz);
+            }
+        }
+        const float *wc = jb->w + c * kh * kw;
+        for (int64_t oy = 0; oy < OH; oy++) {
+            for (int64_t ox = 0; ox < OW; ox++) acc[ox] = 0.0f;
+            for (int64_t ky = 0; ky < kh; ky++) {
+                const float *row = pl + (oy * sy + ky * dy) * PW;
+                for (int64_t kx = 0; kx < kw; kx++) {
+                    float wv = wc[ky * kw + kx];
+                    const float *s = row + kx * dx;
+                    if (sx == 1) {
+                        for (int64_t ox = 0; ox < OW; ox++) acc[ox] += s[ox] * wv;
+                    } else if (sx == 2) {
+                        for (int64_t ox = 0; ox < OW; ox++) acc[ox] += s[2 * ox] * wv;
+                    } else {
+                        for (int64_t ox = 0; ox < OW; ox++) acc[ox] += s[ox * sx] * wv;
+                    }
+                }
+            }
+            /* every partial sum is an integer below 2^24: exact */
+            for (int64_t ox = 0; ox < OW; ox++) nne_qreq_store(q, c, oy * OW + ox, (int32_t)acc[ox]);
+        }
+    }
+}
+
+static void QG_FN(qg_dwconv)(const nne_conv_desc *p, const void *x, int x_u8, int32_t xz, const float *w,
+                             const nne_qreq *req, void *scratch, nne_threadpool *pool) {
+    int64_t ph, pw;
+    qg_dw_dims(p, &ph, &pw);
+    size_t plane = (size_t)(ph * pw + p->out[1] + 16) * sizeof(float);
+    plane = (plane + 63) & ~(size_t)63;
+    qg_dw_job jb = {p, x, x_u8, xz, w, req, (char *)(((uintptr_t)scratch + 63) & ~(uintptr_t)63), plane};
+    int T = nne_threadpool_threads(pool);
+    if (T > 4) T = 4;
+    if (T > p->C) T = (int)p->C;
+    if (T <= 1) qg_dw_part(&jb, 0, 1, NULL);
+    else nne_parallel(pool, T, qg_dw_part, &jb, NULL);
+}
+
+const nne_qgemm_ops QG_CAT(nne_qgemm_ops, QG_SUF) = {
+    .name = "nne_q8_gemm_ukernel_" QG_STR(QG_MR) "x" QG_STR(QG_NR) "__" QG_STR(QG_SUF),
+    .isa = QG_ISA,
+    .mr = QG_MR,
+    .nr = QG_NR,
+    .packed_a_bytes = QG_FN(qg_packed_a_bytes),
+    .pack_a = QG_FN(qg_pack_a),
+    .scratch = QG_FN(qg_scratch),
+    .run = QG_FN(qg_run),
+    .dw_scratch = QG_FN(qg_dw_scratch),
+    .dwconv = QG_FN(qg_dwconv),
+};
