@@ -19,7 +19,8 @@ Layout (ORT's QDQ format, per-channel weights, minmax calibration):
   * MaxPool, Flatten, Reshape, Transpose keep their input's parameters;
   * a Relu or Clip that is the only reader of a Conv/Gemm output is
     removed (its range becomes the output's range), as ORT's quantizer does,
-    unless --keep-act (then it stays, between the op and its Q).
+    unless --keep-act (then it stays, between the op and its Q, with no Q/DQ
+    between the op and the activation).
 Calibration runs the float model with `nnedge run --dump` on random inputs
 (uniform [0, 1), seeded) or the samples of --calib (axis 0).
 """
@@ -160,7 +161,15 @@ def main():
             for i in n.input:
                 readers.setdefault(i, []).append(n)
 
-    # 2. which activations get Q/DQ, and their parameters
+    # 2. which activations get Q/DQ, and their parameters. With --keep-act the
+    # value between a Conv/Gemm and the Relu/Clip that alone reads it gets none
+    # (the op, its activation, then Q: the fused-activation pattern).
+    no_q = set()
+    if a.keep_act:
+        for n in g.node:
+            if n.op_type in ("Relu", "Clip") and n.input[0] in producers and \
+                    producers[n.input[0]].op_type in ("Conv", "Gemm") and len(readers.get(n.input[0], [])) == 1:
+                no_q.add(n.input[0])
     quantized = {}  # value -> (scale, zp)
     order = []
     for n in g.node:
@@ -170,12 +179,12 @@ def main():
         if n.op_type == "Clip" or n.op_type == "Reshape":
             ins = [n.input[0]]
         for i in ins:
-            if i in inits or i in quantized or i not in ranges:
+            if i in inits or i in quantized or i not in ranges or i in no_q:
                 continue
             quantized[i] = act_params(*ranges[i], a.act)
             order.append(i)
         for o in n.output:
-            if o in ranges and o not in quantized:
+            if o in ranges and o not in quantized and o not in no_q:
                 if n.op_type in SAME_PARAMS and n.input[0] in quantized:
                     quantized[o] = quantized[n.input[0]]
                 else:
@@ -216,7 +225,7 @@ def main():
         shape = [1] * w.ndim
         shape[axis] = -1
         wq = np.clip(np.rint(w / ws.reshape(shape)), -127, 127).astype(np.int8)
-        base = n.input[1]
+        base = f"{n.input[1]}_{id(n) % 100000}"
         new_inits += [numpy_helper.from_array(wq, base + "_wq"), numpy_helper.from_array(ws, base + "_wscale"),
                       numpy_helper.from_array(np.zeros(ws.shape, np.int8), base + "_wzp")]
         dq = helper.make_node("DequantizeLinear", [base + "_wq", base + "_wscale", base + "_wzp"],
@@ -230,7 +239,7 @@ def main():
             if b.shape == bs.shape:
                 bq = np.rint(b / bs).astype(np.int64)
                 bq = np.clip(bq, -2**31 + 1, 2**31 - 1).astype(np.int32)
-                bb = n.input[2]
+                bb = f"{n.input[2]}_{id(n) % 100000}"
                 new_inits += [numpy_helper.from_array(bq, bb + "_bq"), numpy_helper.from_array(bs, bb + "_bscale"),
                               numpy_helper.from_array(np.zeros(bs.shape, np.int32), bb + "_bzp")]
                 bdq = helper.make_node("DequantizeLinear", [bb + "_bq", bb + "_bscale", bb + "_bzp"], [bb + "_bdq"],
