@@ -57,6 +57,9 @@ typedef struct nne_qsrc {
     int64_t rsb, csb;
     const nne_conv_desc *p;
     int64_t insp;
+    /* set by the kernel (callers leave them zero): the padded int16 copy */
+    const int16_t *xp;
+    int64_t ph, pw;
 } nne_qsrc;
 
 typedef struct nne_qgemm_args {
@@ -75,9 +78,11 @@ typedef struct nne_qgemm_ops {
     size_t (*packed_a_bytes)(int64_t M, int64_t K);
     void (*pack_a)(int64_t M, int64_t K, const void *w, int w_u8, int64_t rsw, int64_t csw, const int32_t *wz,
                    int wz_per_row, int16_t *P);
-    /* scratch of one run (the packed B of all N columns; shared by the
-     * pool's threads, each packing its own columns) */
-    size_t (*scratch)(int64_t N, int64_t K);
+    /* scratch of one run: the packed B of all N columns (shared by the
+     * pool's threads, each packing its own columns) and, for a convolution
+     * (p != NULL: B's source is its im2col), the zero-point-shifted, padded
+     * int16 copy of the group's input the packer reads without bounds checks */
+    size_t (*scratch)(int64_t N, int64_t K, const nne_conv_desc *p);
     void (*run)(const nne_qgemm_args *g, void *scratch, nne_threadpool *pool);
     /* depthwise 2-d convolution of one image: channel c of x (uint8/int8
      * planes of p->in) with taps w (float, already minus the weight zero

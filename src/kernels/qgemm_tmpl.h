@@ -35,6 +35,55 @@
 
 static inline int64_t qg_min(int64_t a, int64_t b) { return a < b ? a : b; }
 
+/* NR-lane vectors (GCC/Clang vector extensions) for the packers. */
+typedef int16_t qg_vh __attribute__((vector_size(QG_NR * 2)));
+typedef uint8_t qg_vu8 __attribute__((vector_size(QG_NR)));
+typedef int8_t qg_vs8 __attribute__((vector_size(QG_NR)));
+#if QG_NR == 8
+#define QG_ILO 0, 8, 1, 9, 2, 10, 3, 11
+#define QG_IHI 4, 12, 5, 13, 6, 14, 7, 15
+#define QG_EVN 0, 2, 4, 6, 8, 10, 12, 14
+#elif QG_NR == 16
+#define QG_ILO 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23
+#define QG_IHI 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31
+#define QG_EVN 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30
+#elif QG_NR == 32
+#define QG_ILO 0, 32, 1, 33, 2, 34, 3, 35, 4, 36, 5, 37, 6, 38, 7, 39, 8, 40, 9, 41, 10, 42, 11, 43, 12, 44, 13, 45, \
+               14, 46, 15, 47
+#define QG_IHI 16, 48, 17, 49, 18, 50, 19, 51, 20, 52, 21, 53, 22, 54, 23, 55, 24, 56, 25, 57, 26, 58, 27, 59, 28, \
+               60, 29, 61, 30, 62, 31, 63
+#define QG_EVN 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30, 32, 34, 36, 38, 40, 42, 44, 46, 48, 50, \
+               52, 54, 56, 58, 60, 62
+#endif
+#if defined(__clang__)
+#define QG_SHUF(a, b, idx) __builtin_shufflevector(a, b, idx)
+#else
+#define QG_SHUF(a, b, idx) __builtin_shuffle(a, b, (qg_vh){idx})
+#endif
+
+static inline qg_vh qg_ldh(const int16_t *p) {
+    qg_vh v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+/* NR int16 from NR bytes, minus z */
+static inline qg_vh qg_ldb(const void *p, int u8, int16_t z) {
+    if (u8) {
+        qg_vu8 b;
+        memcpy(&b, p, sizeof b);
+        return __builtin_convertvector(b, qg_vh) - z;
+    }
+    qg_vs8 b;
+    memcpy(&b, p, sizeof b);
+    return __builtin_convertvector(b, qg_vh) - z;
+}
+/* the pair panel row of one k pair: (a[c], b[c]) for every column c */
+static inline void qg_st_pairs(int16_t *o, qg_vh a, qg_vh b) {
+    qg_vh lo = QG_SHUF(a, b, QG_ILO), hi = QG_SHUF(a, b, QG_IHI);
+    memcpy(o, &lo, sizeof lo);
+    memcpy(o + QG_NR, &hi, sizeof hi);
+}
+
 static size_t QG_FN(qg_packed_a_bytes)(int64_t M, int64_t K) {
     int64_t K2 = (K + 1) / 2, Mp = (M + QG_MR - 1) / QG_MR * QG_MR;
     return (size_t)Mp * (size_t)K2 * 2 * sizeof(int16_t);
@@ -60,9 +109,28 @@ static void QG_FN(qg_pack_a)(int64_t M, int64_t K, const void *w, int w_u8, int6
     }
 }
 
-static size_t QG_FN(qg_scratch)(int64_t N, int64_t K) {
+/* Rows and columns of the padded copy of a 2-d convolution's input: every
+ * tap reads inside it. */
+static void qg_pad_dims(const nne_conv_desc *p, int64_t *ph, int64_t *pw) {
+    int64_t h = (p->out[0] - 1) * p->s[0] + (p->k[0] - 1) * p->d[0] + 1;
+    int64_t w = (p->out[1] - 1) * p->s[1] + (p->k[1] - 1) * p->d[1] + 1;
+    *ph = h > p->pb[0] + p->in[0] ? h : p->pb[0] + p->in[0];
+    *pw = w > p->pb[1] + p->in[1] ? w : p->pb[1] + p->in[1];
+}
+
+static size_t qg_packed_b_bytes(int64_t N, int64_t K) {
     int64_t K2 = (K + 1) / 2, Np = (N + QG_NR - 1) / QG_NR * QG_NR;
-    return (size_t)Np * (size_t)K2 * 2 * sizeof(int16_t) + 64;
+    return ((size_t)Np * (size_t)K2 * 2 * sizeof(int16_t) + 63) & ~(size_t)63;
+}
+
+static size_t QG_FN(qg_scratch)(int64_t N, int64_t K, const nne_conv_desc *p) {
+    size_t b = qg_packed_b_bytes(N, K) + 64;
+    if (p) {
+        int64_t ph, pw, taps = p->k[0] * p->k[1];
+        qg_pad_dims(p, &ph, &pw);
+        b += (size_t)(K / taps) * (size_t)(ph * pw) * sizeof(int16_t) + 64;
+    }
+    return b;
 }
 
 static inline int32_t qg_ld(const nne_qsrc *s, int64_t idx) {
@@ -74,24 +142,14 @@ static void qg_pack_b_panel(const nne_qsrc *s, int64_t K, int64_t n0, int64_t nc
     int64_t K2 = (K + 1) / 2;
     if (!s->p) {
         if (s->csb == 1 && nc == QG_NR) {
+            /* two rows of B per k pair, interleaved */
+            int16_t z = (int16_t)s->xz;
             for (int64_t kp = 0; kp < K2; kp++) {
                 int64_t k0 = 2 * kp, k1 = k0 + 1;
-                int16_t *o = P + kp * QG_NR * 2;
-                if (s->x_u8) {
-                    const uint8_t *a = (const uint8_t *)s->x + k0 * s->rsb + n0;
-                    const uint8_t *b = (const uint8_t *)s->x + k1 * s->rsb + n0;
-                    for (int c = 0; c < QG_NR; c++) {
-                        o[2 * c] = (int16_t)((int32_t)a[c] - s->xz);
-                        o[2 * c + 1] = k1 < K ? (int16_t)((int32_t)b[c] - s->xz) : 0;
-                    }
-                } else {
-                    const int8_t *a = (const int8_t *)s->x + k0 * s->rsb + n0;
-                    const int8_t *b = (const int8_t *)s->x + k1 * s->rsb + n0;
-                    for (int c = 0; c < QG_NR; c++) {
-                        o[2 * c] = (int16_t)((int32_t)a[c] - s->xz);
-                        o[2 * c + 1] = k1 < K ? (int16_t)((int32_t)b[c] - s->xz) : 0;
-                    }
-                }
+                const char *ra = (const char *)s->x + k0 * s->rsb + n0;
+                qg_vh va = qg_ldb(ra, s->x_u8, z), vb = {0};
+                if (k1 < K) vb = qg_ldb(ra + s->rsb, s->x_u8, z);
+                qg_st_pairs(P + kp * QG_NR * 2, va, vb);
             }
             return;
         }
@@ -104,37 +162,74 @@ static void qg_pack_b_panel(const nne_qsrc *s, int64_t K, int64_t n0, int64_t nc
                 }
         return;
     }
-    /* im2col of a 2-d convolution */
+    /* im2col of a 2-d convolution, from the padded int16 copy xp (row
+     * stride PW, plane PH * PW): column c reads xp at off[c] + the tap's
+     * offset, no bounds checks; columns past nc repeat the last one (their
+     * results are never stored) */
     const nne_conv_desc *p = s->p;
-    int64_t H = p->in[0], W = p->in[1], OW = p->out[1];
-    int64_t kh = p->k[0], kw = p->k[1], taps = kh * kw;
-    int64_t iy0[QG_NR], ix0[QG_NR];
+    const int16_t *xp = s->xp;
+    int64_t PH = s->ph, PW = s->pw, OW = p->out[1];
+    int64_t kh = p->k[0], kw = p->k[1];
+    int64_t off[QG_NR];
     for (int c = 0; c < QG_NR; c++) {
-        int64_t n = n0 + (c < nc ? c : 0), oy = n / OW, ox = n % OW;
-        iy0[c] = oy * p->s[0] - p->pb[0];
-        ix0[c] = ox * p->s[1] - p->pb[1];
+        int64_t n = n0 + (c < nc ? c : nc - 1), oy = n / OW, ox = n % OW;
+        off[c] = oy * p->s[0] * PW + ox * p->s[1];
     }
-    int64_t ch = 0, ky = 0, kx = 0;
-    for (int64_t k = 0; k < 2 * K2; k++) {
-        int16_t *o = P + (k / 2) * QG_NR * 2 + (k & 1);
-        if (k >= K) {
-            for (int c = 0; c < QG_NR; c++) o[2 * c] = 0;
-            continue;
-        }
-        int64_t dy = ky * p->d[0], dx = kx * p->d[1], cb = ch * s->insp;
-        for (int c = 0; c < QG_NR; c++) {
-            int64_t iy = iy0[c] + dy, ix = ix0[c] + dx;
-            o[2 * c] = (c < nc && iy >= 0 && iy < H && ix >= 0 && ix < W) ? (int16_t)qg_ld(s, cb + iy * W + ix) : 0;
-        }
-        if (++kx == kw) {
-            kx = 0;
-            if (++ky == kh) {
-                ky = 0;
-                ch++;
+    int64_t sx = p->s[1];
+    int row = nc == QG_NR && (n0 % OW) + QG_NR <= OW; /* one output row: off[c] = off[0] + c * sx */
+    int64_t taps = kh * kw;
+    for (int64_t kp = 0; kp < K2; kp++) {
+        int16_t *restrict o = P + kp * QG_NR * 2;
+        qg_vh v[2];
+        for (int h = 0; h < 2; h++) {
+            int64_t k = 2 * kp + h;
+            if (k >= K) {
+                v[h] = (qg_vh){0};
+                continue;
+            }
+            int64_t ch = k / taps, t = k % taps, ky = t / kw, kx = t % kw;
+            const int16_t *r = xp + ch * PH * PW + ky * p->d[0] * PW + kx * p->d[1];
+            if (row && sx == 1) {
+                v[h] = qg_ldh(r + off[0]);
+            } else if (row && sx == 2) {
+                /* reads one int16 past the last tap: the scratch keeps 64 bytes of slack */
+                v[h] = QG_SHUF(qg_ldh(r + off[0]), qg_ldh(r + off[0] + QG_NR), QG_EVN);
+            } else {
+                int16_t tmp[QG_NR];
+                for (int c = 0; c < QG_NR; c++) tmp[c] = r[off[c]];
+                v[h] = qg_ldh(tmp);
             }
         }
+        qg_st_pairs(o, v[0], v[1]);
     }
-    (void)taps;
+}
+
+/* The padded, zero-point-shifted int16 copy of channels [c0, c1) of the
+ * group's input (zeros around: padding reads as the zero point). */
+static void qg_pad_input(const nne_qsrc *s, int16_t *xp, int64_t PH, int64_t PW, int64_t c0, int64_t c1) {
+    const nne_conv_desc *p = s->p;
+    int64_t H = p->in[0], W = p->in[1], pt = p->pb[0], pl = p->pb[1];
+    for (int64_t c = c0; c < c1; c++) {
+        int16_t *pc = xp + c * PH * PW;
+        for (int64_t y = 0; y < PH; y++) {
+            int16_t *d = pc + y * PW;
+            int64_t iy = y - pt;
+            if (iy < 0 || iy >= H) {
+                memset(d, 0, (size_t)PW * sizeof(int16_t));
+                continue;
+            }
+            for (int64_t x = 0; x < pl && x < PW; x++) d[x] = 0;
+            int64_t xe = pl + W < PW ? pl + W : PW;
+            if (s->x_u8) {
+                const uint8_t *src = (const uint8_t *)s->x + c * s->insp + iy * W;
+                for (int64_t x = pl; x < xe; x++) d[x] = (int16_t)((int32_t)src[x - pl] - s->xz);
+            } else {
+                const int8_t *src = (const int8_t *)s->x + c * s->insp + iy * W;
+                for (int64_t x = pl; x < xe; x++) d[x] = (int16_t)((int32_t)src[x - pl] - s->xz);
+            }
+            for (int64_t x = xe; x < PW; x++) d[x] = 0;
+        }
+    }
 }
 
 typedef struct qg_job {
@@ -180,10 +275,20 @@ static void qg_part(void *arg, int part, int nparts, void *scratch) {
     if (lo < hi) qg_compute(g, jb->Pb, 0, g->M, lo, hi);
 }
 
-static void QG_FN(qg_run)(const nne_qgemm_args *g, void *scratch, nne_threadpool *pool) {
-    if (g->M <= 0 || g->N <= 0) return;
+static void QG_FN(qg_run)(const nne_qgemm_args *g0, void *scratch, nne_threadpool *pool) {
+    if (g0->M <= 0 || g0->N <= 0) return;
+    nne_qgemm_args ga = *g0;
+    nne_qsrc src = *g0->b;
+    const nne_qgemm_args *g = &ga;
+    ga.b = &src;
     int64_t K2 = (g->K + 1) / 2, npan = (g->N + QG_NR - 1) / QG_NR;
     int16_t *Pb = (int16_t *)(((uintptr_t)scratch + 63) & ~(uintptr_t)63);
+    if (src.p) {
+        int16_t *xp = (int16_t *)((char *)Pb + qg_packed_b_bytes(g->N, g->K));
+        qg_pad_dims(src.p, &src.ph, &src.pw);
+        qg_pad_input(&src, xp, src.ph, src.pw, 0, g->K / (src.p->k[0] * src.p->k[1]));
+        src.xp = xp;
+    }
     int T = nne_threadpool_threads(pool);
     qg_job jb = {g, Pb, 0};
     if (T <= 1) {

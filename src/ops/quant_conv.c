@@ -332,7 +332,7 @@ static size_t qfast_scratch(const qconv_fast *f, const nne_conv_desc *p) {
         one.N = 1;
         return f->ops->dw_scratch(&one);
     }
-    return f->ops->scratch(f->outsp, f->K);
+    return f->ops->scratch(f->outsp, f->K, f->pointwise ? NULL : p);
 }
 
 static void qfast_state_free(void *state) {
@@ -357,7 +357,8 @@ static void qfast_run(const qconv_state *st, const nne_tensor *X, nne_tensor *Y,
             continue;
         }
         for (int64_t g = 0; g < p->G; g++) {
-            nne_qsrc src = {xn + g * f->Cg * f->insp, f->x_u8, f->xz, f->insp, 1, f->pointwise ? NULL : p, f->insp};
+            nne_qsrc src = {xn + g * f->Cg * f->insp, f->x_u8, f->xz, f->insp, 1, f->pointwise ? NULL : p, f->insp,
+                            NULL, 0, 0};
             nne_qreq req = {f->bias ? f->bias + g * f->Mg : NULL, f->mult + g * f->Mg, f->yz, f->lo, f->hi, f->y_u8,
                             yn + g * f->Mg * f->outsp, f->outsp, 1};
             nne_qgemm_args ga = {f->Mg, f->outsp, f->K,

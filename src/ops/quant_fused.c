@@ -145,7 +145,7 @@ static nne_status qlgemm_infer(nne_op_ctx *ctx) {
         if (i != 3 && nne_ctx_input(ctx, i) && !(nne_ctx_input_is_const(ctx, i) && nne_ctx_input(ctx, i)->data))
             consts = 0;
     if (!consts || K == 0) ops = NULL;
-    if (ops) nne_ctx_scratch(ctx, ops->scratch(rows, K));
+    if (ops) nne_ctx_scratch(ctx, ops->scratch(rows, K, NULL));
     if (!st) return NNE_OK;
     *st = (qgemm_state){.rows = rows, .K = K, .N = N, .transB = transB, .a_u8 = A->dtype == NNE_DTYPE_UINT8,
                         .b_u8 = B->dtype == NNE_DTYPE_UINT8, .y_u8 = ydt == NNE_DTYPE_UINT8, .qmin = qmin,
@@ -186,7 +186,7 @@ static nne_status qlgemm_run(const void *state, const nne_kernel_args *a) {
     if (nne_tensor_numel(Y) == 0) return NNE_OK;
     if (st->ops) {
         float lo = (float)(st->qmin - st->yz), hi = (float)(st->qmax - st->yz);
-        nne_qsrc src = {A->data, st->a_u8, st->az, 1, K, NULL, 0};
+        nne_qsrc src = {A->data, st->a_u8, st->az, 1, K, NULL, 0, NULL, 0, 0};
         nne_qreq req = {st->bias, st->mult, st->yz, lo, hi, st->y_u8, Y->data, 1, N};
         nne_qgemm_args ga = {N, rows, K, st->Pa, &src, &req};
         st->ops->run(&ga, a->scratch, nne_ctx_pool(a->ctx));

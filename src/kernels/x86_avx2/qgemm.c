@@ -1,7 +1,7 @@
 /*
- * qgemm.c (AVX2) - the int8 GEMM family (kernels/qgemm.h) with a 6 x 16
- * tile: per k pair, two 16 x int16 loads of B (8 columns x 2 k each), six
- * 32-bit broadcasts of A's pairs and twelve vpmaddwd into int32 (no
+ * qgemm.c (AVX2) - the int8 GEMM family (kernels/qgemm.h) with a 5 x 16
+ * tile: per k pair, two 16 x int16 loads of B (8 columns x 2 k each), five
+ * 32-bit broadcasts of A's pairs and ten vpmaddwd into int32 (no
  * intermediate saturation, unlike vpmaddubsw). The requantization runs on
  * the accumulators: cvtdq2ps, multiply, clamp, cvtps2dq (round half to
  * even), + zero point, packed to bytes. Compiled with -mavx2 -mfma only.
@@ -15,7 +15,7 @@
 
 #define QG_SUF avx2
 #define QG_ISA NNE_ISA_AVX2
-#define QG_MR 6
+#define QG_MR 5
 #define QG_NR 16
 
 /* Requantize one row's 16 accumulators and store the first nr bytes. */
@@ -49,13 +49,15 @@ static inline void qg_store_row(const nne_qreq *q, int64_t m, int64_t n0, int nr
 
 static void qg_tile(int64_t K2, const int16_t *Pa, const int16_t *Pb, int mr, int nr, int64_t m0, int64_t n0,
                     const nne_qreq *q) {
+    /* 10 accumulators + 2 B + broadcast + product: 14 of the 16 ymm, so
+     * nothing spills (6 rows need 16 and GCC spills two) */
     __m256i c00 = _mm256_setzero_si256(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
-    __m256i c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
+    __m256i c30 = c00, c31 = c00, c40 = c00, c41 = c00;
     const int32_t *a = (const int32_t *)(const void *)Pa;
     for (int64_t kp = 0; kp < K2; kp++) {
         __m256i b0 = _mm256_loadu_si256((const __m256i *)(Pb + kp * 32));
         __m256i b1 = _mm256_loadu_si256((const __m256i *)(Pb + kp * 32 + 16));
-        const int32_t *ak = a + kp * 6;
+        const int32_t *ak = a + kp * QG_MR;
         __m256i x;
         x = _mm256_set1_epi32(ak[0]);
         c00 = _mm256_add_epi32(c00, _mm256_madd_epi16(x, b0));
@@ -72,16 +74,12 @@ static void qg_tile(int64_t K2, const int16_t *Pa, const int16_t *Pb, int mr, in
         x = _mm256_set1_epi32(ak[4]);
         c40 = _mm256_add_epi32(c40, _mm256_madd_epi16(x, b0));
         c41 = _mm256_add_epi32(c41, _mm256_madd_epi16(x, b1));
-        x = _mm256_set1_epi32(ak[5]);
-        c50 = _mm256_add_epi32(c50, _mm256_madd_epi16(x, b0));
-        c51 = _mm256_add_epi32(c51, _mm256_madd_epi16(x, b1));
     }
     qg_store_row(q, m0, n0, nr, c00, c01);
     if (mr > 1) qg_store_row(q, m0 + 1, n0, nr, c10, c11);
     if (mr > 2) qg_store_row(q, m0 + 2, n0, nr, c20, c21);
     if (mr > 3) qg_store_row(q, m0 + 3, n0, nr, c30, c31);
     if (mr > 4) qg_store_row(q, m0 + 4, n0, nr, c40, c41);
-    if (mr > 5) qg_store_row(q, m0 + 5, n0, nr, c50, c51);
 }
 
 #include "kernels/qgemm_tmpl.h"
