@@ -17,7 +17,7 @@ Layout (ORT's QDQ format, per-channel weights, minmax calibration):
     min-max range (always including 0) over the calibration samples:
     uint8 with a zero point (default) or int8 (--act int8);
   * MaxPool, Flatten, Reshape, Transpose keep their input's parameters;
-  * a Relu or Clip that is the only reader of a Conv/Gemm output is
+  * a Relu or Clip that is the only reader of a Conv/Gemm/Add output is
     removed (its range becomes the output's range), as ORT's quantizer does,
     unless --keep-act (then it stays, between the op and its Q, with no Q/DQ
     between the op and the activation).
@@ -140,7 +140,7 @@ def main():
             if n.op_type not in ("Relu", "Clip") or n.input[0] not in producers:
                 continue
             p = producers[n.input[0]]
-            if p.op_type not in ("Conv", "Gemm") or len(readers.get(n.input[0], [])) != 1 or \
+            if p.op_type not in ("Conv", "Gemm", "Add") or len(readers.get(n.input[0], [])) != 1 or \
                     n.input[0] in graph_outputs:
                 continue
             if n.op_type == "Clip":

@@ -178,3 +178,59 @@ double nne_f32_sum_f64(const float *x, int64_t n) {
     for (; i < n; i++) s += x[i];
     return s;
 }
+
+/* ---- 8-bit MaxPool ---- */
+
+typedef struct poolq_job {
+    const nne_pool2d_desc *p;
+    const void *x;
+    void *y;
+    int is_signed;
+} poolq_job;
+
+/* Planes [pl0, pl1): each output the max of its window clipped to the
+ * image (compared as int so uint8 and int8 share the loop). */
+static void poolq_planes(const poolq_job *j, int64_t pl0, int64_t pl1) {
+    const nne_pool2d_desc *p = j->p;
+    int64_t insp = p->ih * p->iw, outsp = p->oh * p->ow;
+    for (int64_t pl = pl0; pl < pl1; pl++) {
+        for (int64_t oy = 0; oy < p->oh; oy++) {
+            int64_t sy0 = oy * p->sy - p->pt;
+            int64_t ky0 = tap_first(sy0, 0, p->dy, p->kh), ky1 = tap_first(sy0, p->ih, p->dy, p->kh);
+            for (int64_t ox = 0; ox < p->ow; ox++) {
+                int64_t sx0 = ox * p->sx - p->pl;
+                int64_t kx0 = tap_first(sx0, 0, p->dx, p->kw), kx1 = tap_first(sx0, p->iw, p->dx, p->kw);
+                int best = j->is_signed ? -128 : 0, any = 0;
+                for (int64_t ky = ky0; ky < ky1; ky++) {
+                    int64_t r = pl * insp + (sy0 + ky * p->dy) * p->iw + sx0;
+                    for (int64_t kx = kx0; kx < kx1; kx++) {
+                        int v = j->is_signed ? ((const int8_t *)j->x)[r + kx * p->dx]
+                                             : ((const uint8_t *)j->x)[r + kx * p->dx];
+                        best = v > best ? v : best;
+                        any = 1;
+                    }
+                }
+                (void)any; /* an empty window (all padding) gives the type's minimum */
+                if (j->is_signed) ((int8_t *)j->y)[pl * outsp + oy * p->ow + ox] = (int8_t)best;
+                else ((uint8_t *)j->y)[pl * outsp + oy * p->ow + ox] = (uint8_t)best;
+            }
+        }
+    }
+}
+
+static void poolq_part(void *arg, int part, int nparts, void *scratch) {
+    (void)scratch;
+    const poolq_job *j = arg;
+    long long lo, hi;
+    nne_split_range(j->p->planes, 1, part, nparts, &lo, &hi);
+    poolq_planes(j, lo, hi);
+}
+
+void nne_pool2d_max_q8(const nne_pool2d_desc *p, const void *x, void *y, int is_signed, nne_threadpool *pool) {
+    if (p->planes <= 0 || p->oh <= 0 || p->ow <= 0) return;
+    poolq_job j = {p, x, y, is_signed};
+    int parts = nne_threadpool_threads(pool);
+    if (p->planes * p->oh * p->ow < 4096) parts = 1;
+    if (parts > p->planes) parts = (int)(p->planes > 0 ? p->planes : 1);
+    nne_parallel(pool, parts, poolq_part, &j, NULL);
+}
