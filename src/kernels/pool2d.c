@@ -188,9 +188,73 @@ typedef struct poolq_job {
     int is_signed;
 } poolq_job;
 
-/* Planes [pl0, pl1): each output the max of its window clipped to the
- * image (compared as int so uint8 and int8 share the loop). */
+/* Planes [pl0, pl1). Per output row: the max over the window's rows of
+ * each input column (a byte-wise max of whole rows, which vectorizes),
+ * then per output column the max over its columns. Windows are clipped to
+ * the image (padding never wins); an empty window gives the type's minimum.
+ * Values are biased to unsigned (int8 ^ 0x80) so one loop serves both. */
+#define POOLQ_W 4096
+typedef uint8_t poolq_v16 __attribute__((vector_size(16)));
 static void poolq_planes(const poolq_job *j, int64_t pl0, int64_t pl1) {
+    const nne_pool2d_desc *p = j->p;
+    int64_t insp = p->ih * p->iw, outsp = p->oh * p->ow;
+    uint8_t bias = j->is_signed ? 0x80 : 0;
+    uint8_t t[POOLQ_W];
+    for (int64_t pl = pl0; pl < pl1; pl++) {
+        const uint8_t *xp = (const uint8_t *)j->x + pl * insp;
+        uint8_t *yp = (uint8_t *)j->y + pl * outsp;
+        for (int64_t oy = 0; oy < p->oh; oy++) {
+            int64_t sy0 = oy * p->sy - p->pt;
+            int64_t ky0 = tap_first(sy0, 0, p->dy, p->kh), ky1 = tap_first(sy0, p->ih, p->dy, p->kh);
+            uint8_t *yr = yp + oy * p->ow;
+            if (ky1 <= ky0) {
+                memset(yr, bias ? 0x80 : 0, (size_t)p->ow);
+                continue;
+            }
+            const uint8_t *r0 = xp + (sy0 + ky0 * p->dy) * p->iw;
+            int64_t x0 = 0;
+            poolq_v16 vb = {0};
+            vb += bias;
+            for (; x0 + 16 <= p->iw; x0 += 16) {
+                poolq_v16 a;
+                memcpy(&a, r0 + x0, 16);
+                a ^= vb;
+                for (int64_t ky = ky0 + 1; ky < ky1; ky++) {
+                    poolq_v16 v;
+                    memcpy(&v, xp + (sy0 + ky * p->dy) * p->iw + x0, 16);
+                    v ^= vb;
+                    poolq_v16 m = (poolq_v16)(v > a);
+                    a = (v & m) | (a & ~m);
+                }
+                memcpy(t + x0, &a, 16);
+            }
+            for (int64_t x = x0; x < p->iw; x++) {
+                uint8_t a = r0[x] ^ bias;
+                for (int64_t ky = ky0 + 1; ky < ky1; ky++) {
+                    uint8_t v = xp[(sy0 + ky * p->dy) * p->iw + x] ^ bias;
+                    a = v > a ? v : a;
+                }
+                t[x] = a;
+            }
+            for (int64_t ox = 0; ox < p->ow; ox++) {
+                int64_t sx0 = ox * p->sx - p->pl, kx0 = 0, kx1 = p->kw;
+                if (sx0 < 0 || sx0 + (p->kw - 1) * p->dx >= p->iw) {
+                    kx0 = tap_first(sx0, 0, p->dx, p->kw);
+                    kx1 = tap_first(sx0, p->iw, p->dx, p->kw);
+                }
+                uint8_t best = 0;
+                for (int64_t kx = kx0; kx < kx1; kx++) {
+                    uint8_t v = t[sx0 + kx * p->dx];
+                    best = v > best ? v : best;
+                }
+                yr[ox] = best ^ bias;
+            }
+        }
+    }
+}
+
+/* The same, one output at a time (rows wider than POOLQ_W). */
+static void poolq_planes_wide(const poolq_job *j, int64_t pl0, int64_t pl1) {
     const nne_pool2d_desc *p = j->p;
     int64_t insp = p->ih * p->iw, outsp = p->oh * p->ow;
     for (int64_t pl = pl0; pl < pl1; pl++) {
@@ -200,17 +264,15 @@ static void poolq_planes(const poolq_job *j, int64_t pl0, int64_t pl1) {
             for (int64_t ox = 0; ox < p->ow; ox++) {
                 int64_t sx0 = ox * p->sx - p->pl;
                 int64_t kx0 = tap_first(sx0, 0, p->dx, p->kw), kx1 = tap_first(sx0, p->iw, p->dx, p->kw);
-                int best = j->is_signed ? -128 : 0, any = 0;
+                int best = j->is_signed ? -128 : 0;
                 for (int64_t ky = ky0; ky < ky1; ky++) {
                     int64_t r = pl * insp + (sy0 + ky * p->dy) * p->iw + sx0;
                     for (int64_t kx = kx0; kx < kx1; kx++) {
                         int v = j->is_signed ? ((const int8_t *)j->x)[r + kx * p->dx]
                                              : ((const uint8_t *)j->x)[r + kx * p->dx];
                         best = v > best ? v : best;
-                        any = 1;
                     }
                 }
-                (void)any; /* an empty window (all padding) gives the type's minimum */
                 if (j->is_signed) ((int8_t *)j->y)[pl * outsp + oy * p->ow + ox] = (int8_t)best;
                 else ((uint8_t *)j->y)[pl * outsp + oy * p->ow + ox] = (uint8_t)best;
             }
@@ -223,7 +285,8 @@ static void poolq_part(void *arg, int part, int nparts, void *scratch) {
     const poolq_job *j = arg;
     long long lo, hi;
     nne_split_range(j->p->planes, 1, part, nparts, &lo, &hi);
-    poolq_planes(j, lo, hi);
+    if (j->p->iw <= POOLQ_W) poolq_planes(j, lo, hi);
+    else poolq_planes_wide(j, lo, hi);
 }
 
 void nne_pool2d_max_q8(const nne_pool2d_desc *p, const void *x, void *y, int is_signed, nne_threadpool *pool) {

@@ -308,7 +308,59 @@ static void QG_FN(qg_run)(const nne_qgemm_args *g0, void *scratch, nne_threadpoo
 
 /* ------------------------------------------------------- depthwise -- */
 
-/* One padded float plane (x - xz, zeros around) per thread part. */
+/* Depthwise: per channel, the input plane minus its zero point as float
+ * (padding 0), split by column parity when the stride is 2 so every tap of
+ * QG_VF consecutive outputs is one contiguous vector load; the taps are
+ * summed in registers with float multiply-adds. Every partial sum is an
+ * integer of magnitude below taps * 255^2 < 2^24 (nne_qdw_ok), so float is
+ * exact and the result is the int32 sum. Requantized in vectors: + bias in
+ * int32, * mult in float, clamp, round half to even ((v + 1.5 * 2^23) -
+ * 1.5 * 2^23 in the default rounding mode, exact for |v| <= 2^22), + zero
+ * point. Strides above 2 take a scalar loop. */
+#ifndef QG_VF
+#define QG_VF 4
+#endif
+typedef float qg_vf __attribute__((vector_size(QG_VF * 4)));
+typedef int32_t qg_vi __attribute__((vector_size(QG_VF * 4)));
+typedef uint8_t qg_vb8 __attribute__((vector_size(QG_VF)));
+typedef int8_t qg_vs8f __attribute__((vector_size(QG_VF)));
+typedef uint8_t qg_vbb __attribute__((vector_size(QG_VF * 4)));
+#if QG_VF == 4
+#define QG_BLO 0, 4, 8, 12
+#define QG_FEVN 0, 2, 4, 6
+#define QG_FODD 1, 3, 5, 7
+#elif QG_VF == 8
+#define QG_BLO 0, 4, 8, 12, 16, 20, 24, 28
+#define QG_FEVN 0, 2, 4, 6, 8, 10, 12, 14
+#define QG_FODD 1, 3, 5, 7, 9, 11, 13, 15
+#else
+#define QG_BLO 0, 4, 8, 12, 16, 20, 24, 28, 32, 36, 40, 44, 48, 52, 56, 60
+#define QG_FEVN 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30
+#define QG_FODD 1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31
+#endif
+#if defined(__clang__)
+#define QG_FSHUF(a, b, idx) __builtin_shufflevector(a, b, idx)
+#else
+#define QG_FSHUF(a, b, idx) __builtin_shuffle(a, b, (qg_vi){idx})
+#endif
+/* QG_VF bytes as floats minus z */
+static inline qg_vf qg_ldbf(const void *p, int u8, float z) {
+    if (u8) {
+        qg_vb8 b;
+        memcpy(&b, p, sizeof b);
+        return __builtin_convertvector(b, qg_vf) - z;
+    }
+    qg_vs8f b;
+    memcpy(&b, p, sizeof b);
+    return __builtin_convertvector(b, qg_vf) - z;
+}
+
+static inline qg_vf qg_ldf(const float *p) {
+    qg_vf v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
 static void qg_dw_dims(const nne_conv_desc *p, int64_t *ph, int64_t *pw) {
     /* rows/columns the taps read: the padded image, at least */
     int64_t h = (p->out[0] - 1) * p->s[0] + (p->k[0] - 1) * p->d[0] + 1;
@@ -317,13 +369,20 @@ static void qg_dw_dims(const nne_conv_desc *p, int64_t *ph, int64_t *pw) {
     *pw = w > p->pb[1] + p->in[1] ? w : p->pb[1] + p->in[1];
 }
 
-static size_t QG_FN(qg_dw_scratch)(const nne_conv_desc *p) {
+/* Floats of one part's plane buffer (row stride rs: room for a vector read
+ * past the last output of a row; 2 phases when the stride is 2). */
+static int64_t qg_dw_rs(const nne_conv_desc *p, int64_t pw) {
+    return (p->s[1] == 2 ? (pw + 1) / 2 : pw) + 2 * QG_VF;
+}
+static size_t qg_dw_plane_bytes(const nne_conv_desc *p) {
     int64_t ph, pw;
     qg_dw_dims(p, &ph, &pw);
-    size_t plane = (size_t)(ph * pw + p->out[1] + 16) * sizeof(float);
-    plane = (plane + 63) & ~(size_t)63;
-    return plane * 4 + 64; /* room for up to 4 parts */
+    int64_t rs = qg_dw_rs(p, pw), phases = p->s[1] == 2 ? 2 : 1;
+    size_t b = (size_t)(phases * ph * rs + 4 * QG_VF + p->out[1]) * sizeof(float);
+    return (b + 63) & ~(size_t)63;
 }
+
+static size_t QG_FN(qg_dw_scratch)(const nne_conv_desc *p) { return qg_dw_plane_bytes(p) * 4 + 64; }
 
 typedef struct qg_dw_job {
     const nne_conv_desc *p;
@@ -336,6 +395,26 @@ typedef struct qg_dw_job {
     size_t plane;
 } qg_dw_job;
 
+/* Requantize n <= QG_VF sums of channel c and store them at output n0. */
+static inline void qg_dw_store(const nne_qreq *q, int64_t c, int64_t n0, qg_vf acc, int n) {
+    qg_vi iv = __builtin_convertvector(acc, qg_vi) + (q->bias ? q->bias[c] : 0);
+    qg_vf f = __builtin_convertvector(iv, qg_vf) * q->mult[c];
+    qg_vf lo = f - f + q->lo, hi = f - f + q->hi;
+    qg_vi m = f > lo; /* NaN -> lo */
+    f = (qg_vf)((m & (qg_vi)f) | (~m & (qg_vi)lo));
+    m = f < hi;
+    f = (qg_vf)((m & (qg_vi)f) | (~m & (qg_vi)hi));
+    f = (f + 12582912.0f) - 12582912.0f;
+    qg_vi r = __builtin_convertvector(f, qg_vi) + q->yz;
+    /* in range: the low byte (little-endian) of each lane is the uint8 or
+     * int8 value; one byte shuffle gathers them */
+    qg_vbb all = (qg_vbb)r;
+    qg_vb8 bytes = __builtin_shufflevector(all, all, QG_BLO);
+    char *y = (char *)q->y + c * q->rsy + n0;
+    if (n == QG_VF) memcpy(y, &bytes, QG_VF);
+    else memcpy(y, &bytes, (size_t)n);
+}
+
 static void qg_dw_part(void *arg, int part, int nparts, void *scratch) {
     (void)scratch;
     const qg_dw_job *jb = arg;
@@ -344,54 +423,94 @@ static void qg_dw_part(void *arg, int part, int nparts, void *scratch) {
     int64_t kh = p->k[0], kw = p->k[1], sy = p->s[0], sx = p->s[1], dy = p->d[0], dx = p->d[1];
     int64_t PH, PW;
     qg_dw_dims(p, &PH, &PW);
+    int64_t rs = qg_dw_rs(p, PW), taps = kh * kw;
+    int split = sx == 2;
     float *pl = (float *)(jb->base + (size_t)part * jb->plane);
-    float *acc = pl + PH * PW;
+    float *po = pl + PH * rs; /* odd columns (stride 2) */
     const nne_qreq *q = jb->req;
+    int64_t toff[258];
+    qg_vf wv[258];
     long long c0, c1;
     nne_split_range(p->C, 1, part, nparts, &c0, &c1);
-    memset(pl, 0, (size_t)(PH * PW) * sizeof(float));
+    memset(pl, 0, jb->plane);
+    /* each tap: an offset from the output row's base (and, per channel, a
+     * splat weight) */
+    for (int64_t t = 0; t < taps && sx <= 2; t++) {
+        int64_t ky = t / kw, kx = t % kw, col = kx * dx;
+        toff[t] = ky * dy * rs + (split ? ((col & 1) ? PH * rs : 0) + (col >> 1) : col);
+    }
     for (long long c = c0; c < c1; c++) {
         /* the plane, shifted by the zero point; the border stays 0 */
         for (int64_t y = 0; y < H; y++) {
-            float *d = pl + (y + p->pb[0]) * PW + p->pb[1];
-            if (jb->x_u8) {
-                const uint8_t *s = (const uint8_t *)jb->x + (c * H + y) * W;
-                for (int64_t x = 0; x < W; x++) d[x] = (float)((int32_t)s[x] - jb->xz);
+            int64_t py = y + p->pb[0], px0 = p->pb[1];
+            float *d = pl + py * rs, *e = po + py * rs;
+            const uint8_t *su = (const uint8_t *)jb->x + (c * H + y) * W;
+            const int8_t *ss = (const int8_t *)jb->x + (c * H + y) * W;
+            float z = (float)jb->xz;
+            const char *src = (const char *)jb->x + (c * H + y) * W;
+            int64_t x = 0;
+            if (!split) {
+                for (; x + QG_VF <= W; x += QG_VF) {
+                    qg_vf v = qg_ldbf(src + x, jb->x_u8, z);
+                    memcpy(d + px0 + x, &v, sizeof v);
+                }
+                for (; x < W; x++) d[px0 + x] = (jb->x_u8 ? (float)su[x] : (float)ss[x]) - z;
             } else {
-                const int8_t *s = (const int8_t *)jb->x + (c * H + y) * W;
-                for (int64_t x = 0; x < W; x++) d[x] = (float)((int32_t)s[x] - jb->xz);
-            }
-        }
-        const float *wc = jb->w + c * kh * kw;
-        for (int64_t oy = 0; oy < OH; oy++) {
-            for (int64_t ox = 0; ox < OW; ox++) acc[ox] = 0.0f;
-            for (int64_t ky = 0; ky < kh; ky++) {
-                const float *row = pl + (oy * sy + ky * dy) * PW;
-                for (int64_t kx = 0; kx < kw; kx++) {
-                    float wv = wc[ky * kw + kx];
-                    const float *s = row + kx * dx;
-                    if (sx == 1) {
-                        for (int64_t ox = 0; ox < OW; ox++) acc[ox] += s[ox] * wv;
-                    } else if (sx == 2) {
-                        for (int64_t ox = 0; ox < OW; ox++) acc[ox] += s[2 * ox] * wv;
-                    } else {
-                        for (int64_t ox = 0; ox < OW; ox++) acc[ox] += s[ox * sx] * wv;
-                    }
+                if (px0 & 1) { /* the first column is odd: it alone, then pairs from an even one */
+                    if (W > 0) e[px0 >> 1] = (jb->x_u8 ? (float)su[0] : (float)ss[0]) - z;
+                    x = 1;
+                }
+                for (; x + 2 * QG_VF <= W; x += 2 * QG_VF) {
+                    qg_vf a = qg_ldbf(src + x, jb->x_u8, z), bb = qg_ldbf(src + x + QG_VF, jb->x_u8, z);
+                    qg_vf ev = QG_FSHUF(a, bb, QG_FEVN), od = QG_FSHUF(a, bb, QG_FODD);
+                    int64_t h = (px0 + x) >> 1;
+                    memcpy(d + h, &ev, sizeof ev);
+                    memcpy(e + h, &od, sizeof od);
+                }
+                for (; x < W; x++) {
+                    int64_t px = px0 + x;
+                    float f = (jb->x_u8 ? (float)su[x] : (float)ss[x]) - z;
+                    ((px & 1) ? e : d)[px >> 1] = f;
                 }
             }
-            /* every partial sum is an integer below 2^24: exact */
-            for (int64_t ox = 0; ox < OW; ox++) nne_qreq_store(q, c, oy * OW + ox, (int32_t)acc[ox]);
+        }
+        const float *wc = jb->w + c * taps;
+        if (sx > 2) {
+            for (int64_t oy = 0; oy < OH; oy++)
+                for (int64_t ox = 0; ox < OW; ox++) {
+                    float acc = 0.0f;
+                    for (int64_t ky = 0; ky < kh; ky++)
+                        for (int64_t kx = 0; kx < kw; kx++)
+                            acc += pl[(oy * sy + ky * dy) * rs + ox * sx + kx * dx] * wc[ky * kw + kx];
+                    nne_qreq_store(q, c, oy * OW + ox, (int32_t)acc);
+                }
+            continue;
+        }
+        for (int64_t t = 0; t < taps; t++) wv[t] = (qg_vf){0} + wc[t];
+        for (int64_t oy = 0; oy < OH; oy++) {
+            const float *b = pl + oy * sy * rs;
+            int64_t ox = 0;
+            if (taps == 9) {
+                for (; ox < OW; ox += QG_VF) {
+                    qg_vf acc = qg_ldf(b + toff[0] + ox) * wv[0];
+                    for (int t = 1; t < 9; t++) acc += qg_ldf(b + toff[t] + ox) * wv[t];
+                    qg_dw_store(q, c, oy * OW + ox, acc, OW - ox < QG_VF ? (int)(OW - ox) : QG_VF);
+                }
+            } else {
+                for (; ox < OW; ox += QG_VF) {
+                    qg_vf acc = {0};
+                    for (int64_t t = 0; t < taps; t++) acc += qg_ldf(b + toff[t] + ox) * wv[t];
+                    qg_dw_store(q, c, oy * OW + ox, acc, OW - ox < QG_VF ? (int)(OW - ox) : QG_VF);
+                }
+            }
         }
     }
 }
 
 static void QG_FN(qg_dwconv)(const nne_conv_desc *p, const void *x, int x_u8, int32_t xz, const float *w,
                              const nne_qreq *req, void *scratch, nne_threadpool *pool) {
-    int64_t ph, pw;
-    qg_dw_dims(p, &ph, &pw);
-    size_t plane = (size_t)(ph * pw + p->out[1] + 16) * sizeof(float);
-    plane = (plane + 63) & ~(size_t)63;
-    qg_dw_job jb = {p, x, x_u8, xz, w, req, (char *)(((uintptr_t)scratch + 63) & ~(uintptr_t)63), plane};
+    qg_dw_job jb = {p, x, x_u8, xz, w, req, (char *)(((uintptr_t)scratch + 63) & ~(uintptr_t)63),
+                    qg_dw_plane_bytes(p)};
     int T = nne_threadpool_threads(pool);
     if (T > 4) T = 4;
     if (T > p->C) T = (int)p->C;

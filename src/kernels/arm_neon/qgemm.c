@@ -19,6 +19,7 @@
 #define QG_ISA NNE_ISA_NEON
 #define QG_MR 6
 #define QG_NR 8
+#define QG_VF 4
 
 static inline void qg_store_row(const nne_qreq *q, int64_t m, int64_t n0, int nr, int32x4_t a0, int32x4_t a1) {
     int32x4_t b = vdupq_n_s32(q->bias ? q->bias[m] : 0);

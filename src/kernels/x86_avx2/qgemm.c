@@ -17,6 +17,7 @@
 #define QG_ISA NNE_ISA_AVX2
 #define QG_MR 5
 #define QG_NR 16
+#define QG_VF 8
 
 /* Requantize one row's 16 accumulators and store the first nr bytes. */
 static inline void qg_store_row(const nne_qreq *q, int64_t m, int64_t n0, int nr, __m256i a0, __m256i a1) {

@@ -16,6 +16,7 @@
 #define QG_ISA NNE_ISA_AVX512
 #define QG_MR 8
 #define QG_NR 32
+#define QG_VF 16
 
 static inline void qg_store_half(const nne_qreq *q, int64_t m, int64_t n0, int nr, __m512i a, __m512i b,
                                  __m512 mu) {
