@@ -169,6 +169,7 @@ test: setup
 	$(MAKE) SAN=1 test-pkg
 	$(MAKE) test-serve
 	$(MAKE) test-kernels
+	$(MAKE) SAN=1 test-quant
 
 # The concurrency test (8 threads, shared plans, >= 1000 runs per model)
 # under ThreadSanitizer, built into build-tsan/.
@@ -245,6 +246,7 @@ $(filter-out $(DEP_FILES:.d=.o),$(DEP_OBJ)): FORCE
 -include tests/fuzz/fuzz.mk
 include src/kernels/kernels.mk
 include tests/isa/isa.mk
+include tests/quant/quant.mk
 -include bench/bench.mk
 include tests/pkg/pkg.mk
 -include tests/tflite/tflite.mk

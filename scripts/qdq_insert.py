@@ -118,6 +118,8 @@ def main():
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--act", choices=["uint8", "int8"], default="uint8")
     ap.add_argument("--keep-act", action="store_true")
+    ap.add_argument("--reduce-range", action="store_true",
+                    help="7-bit weights in [-63, 63] (ORT's reduce_range: no vpmaddubsw saturation)")
     a = ap.parse_args()
 
     model = onnx.load(a.inp)
@@ -221,10 +223,11 @@ def main():
             axis = 1
         red = tuple(d for d in range(w.ndim) if d != axis)
         amax = np.max(np.abs(w), axis=red)
-        ws = np.where(amax > 0, amax / 127.0, 1.0).astype(np.float32)
+        wmax = 63.0 if a.reduce_range else 127.0
+        ws = np.where(amax > 0, amax / wmax, 1.0).astype(np.float32)
         shape = [1] * w.ndim
         shape[axis] = -1
-        wq = np.clip(np.rint(w / ws.reshape(shape)), -127, 127).astype(np.int8)
+        wq = np.clip(np.rint(w / ws.reshape(shape)), -wmax, wmax).astype(np.int8)
         base = f"{n.input[1]}_{id(n) % 100000}"
         new_inits += [numpy_helper.from_array(wq, base + "_wq"), numpy_helper.from_array(ws, base + "_wscale"),
                       numpy_helper.from_array(np.zeros(ws.shape, np.int8), base + "_wzp")]

@@ -11,7 +11,9 @@ ops_cnn: Conv 3x3 pad 1 + bias + Relu, depthwise 3x3 stride 2 + Clip(0, 6),
 1x1 Conv, a residual Add, MaxPool, Concat of two branches with different
 scales, a grouped dilated Conv, GlobalAveragePool, Flatten, Gemm (transB=1)
 and a MatMul with a rank-3 A (a second output). Odd spatial sizes (17 x 19)
-and channel counts that are not multiples of the kernel tiles.
+and channel counts that are not multiples of the kernel tiles. Variants:
+uint8 and int8 activations, Relu/Clip kept (fused by the pass), and *_rr
+with 7-bit weights (scripts/qdq_insert.py --reduce-range).
 """
 import argparse
 import os
@@ -85,6 +87,10 @@ def main():
         (fp, "ops_cnn_keepact.onnx", ["--keep-act"]),
         (fc, "fashion_cnn_u8.onnx", []),
         (fc, "fashion_cnn_s8.onnx", ["--act", "int8", "--keep-act"]),
+        # 7-bit weights: ONNX Runtime's AVX2 int8 kernels (vpmaddubsw) do not
+        # saturate on them, so its optimized run must agree too
+        (fp, "ops_cnn_rr.onnx", ["--reduce-range"]),
+        (fc, "fashion_cnn_rr.onnx", ["--reduce-range"]),
     ]
     for src, name, extra in jobs:
         subprocess.run([sys.executable, ins, src, os.path.join(out, name), "--nnedge", a.nnedge, "--samples", "3"]
