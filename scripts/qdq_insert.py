@@ -207,7 +207,7 @@ def main():
         rename[v] = v + "_dq"
 
     # 3. weights and biases
-    for n in g.node:
+    for ni, n in enumerate(g.node):
         if n.op_type not in WEIGHT_OPS or len(n.input) < 2 or n.input[1] not in inits or \
                 n.input[0] not in quantized:
             continue
@@ -228,7 +228,7 @@ def main():
         shape = [1] * w.ndim
         shape[axis] = -1
         wq = np.clip(np.rint(w / ws.reshape(shape)), -wmax, wmax).astype(np.int8)
-        base = f"{n.input[1]}_{id(n) % 100000}"
+        base = f"{n.input[1]}_{ni}"
         new_inits += [numpy_helper.from_array(wq, base + "_wq"), numpy_helper.from_array(ws, base + "_wscale"),
                       numpy_helper.from_array(np.zeros(ws.shape, np.int8), base + "_wzp")]
         dq = helper.make_node("DequantizeLinear", [base + "_wq", base + "_wscale", base + "_wzp"],
@@ -242,7 +242,7 @@ def main():
             if b.shape == bs.shape:
                 bq = np.rint(b / bs).astype(np.int64)
                 bq = np.clip(bq, -2**31 + 1, 2**31 - 1).astype(np.int32)
-                bb = f"{n.input[2]}_{id(n) % 100000}"
+                bb = f"{n.input[2]}_{ni}"
                 new_inits += [numpy_helper.from_array(bq, bb + "_bq"), numpy_helper.from_array(bs, bb + "_bscale"),
                               numpy_helper.from_array(np.zeros(bs.shape, np.int32), bb + "_bzp")]
                 bdq = helper.make_node("DequantizeLinear", [bb + "_bq", bb + "_bscale", bb + "_bzp"], [bb + "_bdq"],
