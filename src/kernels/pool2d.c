@@ -195,11 +195,17 @@ typedef struct poolq_job {
  * Values are biased to unsigned (int8 ^ 0x80) so one loop serves both. */
 #define POOLQ_W 4096
 typedef uint8_t poolq_v16 __attribute__((vector_size(16)));
+#if defined(__clang__)
+#define POOLQ_EVEN(a, b) __builtin_shufflevector(a, b, 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30)
+#else
+#define POOLQ_EVEN(a, b) \
+    __builtin_shuffle(a, b, (poolq_v16){0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30})
+#endif
 static void poolq_planes(const poolq_job *j, int64_t pl0, int64_t pl1) {
     const nne_pool2d_desc *p = j->p;
     int64_t insp = p->ih * p->iw, outsp = p->oh * p->ow;
     uint8_t bias = j->is_signed ? 0x80 : 0;
-    uint8_t t[POOLQ_W];
+    uint8_t t[POOLQ_W] = {0};
     for (int64_t pl = pl0; pl < pl1; pl++) {
         const uint8_t *xp = (const uint8_t *)j->x + pl * insp;
         uint8_t *yp = (uint8_t *)j->y + pl * outsp;
@@ -236,7 +242,41 @@ static void poolq_planes(const poolq_job *j, int64_t pl0, int64_t pl1) {
                 }
                 t[x] = a;
             }
+            /* columns whose window lies inside the row, 16 at a time (stride
+             * 1 or 2, no dilation): one load (stride 2: two, evens kept) per tap */
+            int64_t vlo = 0, vhi = 0;
+            if ((p->sx == 1 || p->sx == 2) && p->dx == 1 && p->iw + 64 <= POOLQ_W) {
+                vlo = (p->pl + p->sx - 1) / p->sx;
+                int64_t last = p->iw - 1 + p->pl - (p->kw - 1);
+                vhi = last < 0 ? 0 : last / p->sx + 1;
+                if (vhi > p->ow) vhi = p->ow;
+                for (int64_t ox = vlo; ox + 16 <= vhi; ox += 16) {
+                    const uint8_t *b = t + ox * p->sx - p->pl;
+                    poolq_v16 best = {0};
+                    for (int64_t kx = 0; kx < p->kw; kx++) {
+                        poolq_v16 v;
+                        if (p->sx == 1) {
+                            memcpy(&v, b + kx, 16);
+                        } else {
+                            poolq_v16 a, c;
+                            memcpy(&a, b + kx, 16);
+                            memcpy(&c, b + kx + 16, 16);
+                            v = POOLQ_EVEN(a, c);
+                        }
+                        poolq_v16 m = (poolq_v16)(v > best);
+                        best = (v & m) | (best & ~m);
+                    }
+                    best ^= vb;
+                    memcpy(yr + ox, &best, 16);
+                }
+                if (vhi > vlo) vhi = vlo + (vhi - vlo) / 16 * 16; /* columns done above */
+                else vhi = vlo;
+            }
             for (int64_t ox = 0; ox < p->ow; ox++) {
+                if (ox == vlo && vhi > vlo) {
+                    ox = vhi - 1;
+                    continue;
+                }
                 int64_t sx0 = ox * p->sx - p->pl, kx0 = 0, kx1 = p->kw;
                 if (sx0 < 0 || sx0 + (p->kw - 1) * p->dx >= p->iw) {
                     kx0 = tap_first(sx0, 0, p->dx, p->kw);

@@ -270,41 +270,67 @@ static void dq_table(float *t, int u8, int32_t zp, float scale) {
     }
 }
 
+/* 4 lanes (one SSE2 / NEON register): the same float operations as the
+ * scalar formula, lane by lane. */
+typedef float qa_vf __attribute__((vector_size(16)));
+typedef int32_t qa_vi __attribute__((vector_size(16)));
+typedef uint8_t qa_vu8 __attribute__((vector_size(4)));
+typedef int8_t qa_vs8 __attribute__((vector_size(4)));
+typedef uint8_t qa_vbb __attribute__((vector_size(16)));
+
+static inline qa_vf qa_deq(const void *p, int u8, float z, float s) {
+    qa_vf f;
+    if (u8) {
+        qa_vu8 b;
+        memcpy(&b, p, sizeof b);
+        f = __builtin_convertvector(b, qa_vf);
+    } else {
+        qa_vs8 b;
+        memcpy(&b, p, sizeof b);
+        f = __builtin_convertvector(b, qa_vf);
+    }
+    /* (float)(x - z) is exact in float: x - z in [-255, 255] */
+    return (f - z) * s;
+}
+
 static nne_status qladd_run(const void *state, const nne_kernel_args *a) {
     const qadd_state *st = state;
     const nne_tensor *A = a->in[0], *B = a->in[3], *Y = a->out[0];
     const nne_tensor *yzp = a->n_in > 7 ? a->in[7] : NULL;
     float ta[256], tb[256];
-    dq_table(ta, st->a_u8, zp_at(a->in[2], 0), f_at(a->in[1], 0));
-    dq_table(tb, st->b_u8, zp_at(a->in[5], 0), f_at(a->in[4], 0));
+    float sa = f_at(a->in[1], 0), sb = f_at(a->in[4], 0);
+    int32_t za = zp_at(a->in[2], 0), zb = zp_at(a->in[5], 0);
+    dq_table(ta, st->a_u8, za, sa);
+    dq_table(tb, st->b_u8, zb, sb);
     float ys = f_at(a->in[6], 0);
     int32_t yz = zp_at(yzp, 0);
     float lo = (float)(st->qmin - yz), hi = (float)(st->qmax - yz);
     const uint8_t *pa = A->data, *pb = B->data;
-    int64_t n = nne_tensor_numel(Y);
-    enum { CH = 256 };
-    float buf[CH];
-    for (int64_t i0 = 0; i0 < n; i0 += CH) {
-        int64_t m = n - i0 < CH ? n - i0 : CH;
-        for (int64_t i = 0; i < m; i++) buf[i] = ta[pa[i0 + i]] + tb[pb[i0 + i]];
-        /* QuantizeLinear: x / scale in float, half to even, + zero point, saturate */
-        if (st->y_u8) {
-            uint8_t *y = (uint8_t *)Y->data + i0;
-            for (int64_t i = 0; i < m; i++) {
-                float v = nearbyintf(buf[i] / ys);
-                v = v > lo ? v : lo;
-                v = v < hi ? v : hi;
-                y[i] = (uint8_t)((int32_t)v + yz);
-            }
-        } else {
-            int8_t *y = (int8_t *)Y->data + i0;
-            for (int64_t i = 0; i < m; i++) {
-                float v = nearbyintf(buf[i] / ys);
-                v = v > lo ? v : lo;
-                v = v < hi ? v : hi;
-                y[i] = (int8_t)((int32_t)v + yz);
-            }
-        }
+    uint8_t *py = Y->data;
+    int64_t n = nne_tensor_numel(Y), i = 0;
+    /* QuantizeLinear of the sum: x / scale in float, half to even, zero
+     * point, saturation; clamping to [lo, hi] first gives the same result,
+     * and then (v + 1.5 * 2^23) - 1.5 * 2^23 rounds half to even */
+    for (; i + 4 <= n; i += 4) {
+        qa_vf v = (qa_deq(pa + i, st->a_u8, (float)za, sa) + qa_deq(pb + i, st->b_u8, (float)zb, sb)) / ys;
+        qa_vf vlo = v - v + lo, vhi = v - v + hi;
+        qa_vi m = v > vlo; /* NaN -> lo */
+        v = (qa_vf)((m & (qa_vi)v) | (~m & (qa_vi)vlo));
+        m = v < vhi;
+        v = (qa_vf)((m & (qa_vi)v) | (~m & (qa_vi)vhi));
+        v = (v + 12582912.0f) - 12582912.0f;
+        qa_vi r = __builtin_convertvector(v, qa_vi) + yz;
+        qa_vbb all = (qa_vbb)r;
+        qa_vu8 b = __builtin_shufflevector(all, all, 0, 4, 8, 12);
+        memcpy(py + i, &b, 4);
+    }
+    for (; i < n; i++) {
+        float v = nearbyintf((ta[pa[i]] + tb[pb[i]]) / ys);
+        v = v > lo ? v : lo;
+        v = v < hi ? v : hi;
+        int32_t q = (int32_t)v + yz;
+        if (st->y_u8) py[i] = (uint8_t)q;
+        else ((int8_t *)py)[i] = (int8_t)q;
     }
     return NNE_OK;
 }

@@ -11,6 +11,7 @@
 
 #include "core/threadpool.h"
 #include "kernels/dispatch.h"
+#include "kernels/pool2d.h"
 #include "kernels/qgemm.h"
 
 #include <stdint.h>
@@ -182,6 +183,44 @@ static void conv_case(const nne_qgemm_ops *ops, nne_threadpool *pool, int dw) {
     free(X), free(Wt), free(Y), free(R), free(wz), free(bias), free(mult), free(wf), free(scr), free(Pa);
 }
 
+/* 8-bit MaxPool (kernels/pool2d.c) against the plain clipped-window max. */
+static void maxpool_q8_cases(nne_threadpool *pool) {
+    int cases = 0;
+    for (int i = 0; i < 80; i++) {
+        nne_pool2d_desc d = {.planes = qri(1, 5), .ih = qri(1, 40), .iw = qri(1, 120), .kh = qri(1, 4), .kw = qri(1, 4),
+                             .sy = qri(1, 3), .sx = qri(1, 3), .dy = qri(1, 2), .dx = i % 3 ? 1 : qri(1, 2),
+                             .pt = qri(0, 1), .pl = qri(0, 1), .max = 1};
+        d.pbot = d.pt;
+        d.pr = d.pl;
+        int64_t sh = (d.kh - 1) * d.dy + 1, sw = (d.kw - 1) * d.dx + 1;
+        if (d.ih + d.pt + d.pbot < sh || d.iw + d.pl + d.pr < sw) continue;
+        d.oh = (d.ih + d.pt + d.pbot - sh) / d.sy + 1;
+        d.ow = (d.iw + d.pl + d.pr - sw) / d.sx + 1;
+        int sgn = qr() & 1;
+        int64_t nin = d.planes * d.ih * d.iw, nout = d.planes * d.oh * d.ow;
+        uint8_t *x = malloc((size_t)nin), *y = malloc((size_t)nout), *r = malloc((size_t)nout);
+        fill8(x, nin);
+        nne_pool2d_max_q8(&d, x, y, sgn, pool);
+        for (int64_t pl = 0; pl < d.planes; pl++)
+            for (int64_t oy = 0; oy < d.oh; oy++)
+                for (int64_t ox = 0; ox < d.ow; ox++) {
+                    int best = sgn ? -128 : 0;
+                    for (int64_t ky = 0; ky < d.kh; ky++)
+                        for (int64_t kx = 0; kx < d.kw; kx++) {
+                            int64_t iy = oy * d.sy + ky * d.dy - d.pt, ix = ox * d.sx + kx * d.dx - d.pl;
+                            if (iy < 0 || iy >= d.ih || ix < 0 || ix >= d.iw) continue;
+                            int v = at8(x, !sgn, (pl * d.ih + iy) * d.iw + ix);
+                            best = v > best ? v : best;
+                        }
+                    r[(pl * d.oh + oy) * d.ow + ox] = (uint8_t)best;
+                }
+        CHECK(!memcmp(y, r, (size_t)nout));
+        cases++;
+        free(x), free(y), free(r);
+    }
+    printf("kernels: nne_pool2d_max_q8 tested (%d cases)\n", cases);
+}
+
 void unit_qgemm(void) {
     /* every variant built for this architecture; run those the CPU has */
     const nne_qgemm_ops *all[] = {
@@ -212,5 +251,7 @@ void unit_qgemm(void) {
         }
         printf("kernels: %s tested (%d cases, threads 1 and 3)\n", ops->name, g_cases);
     }
+    maxpool_q8_cases(NULL);
+    maxpool_q8_cases(pool3);
     nne_threadpool_destroy(pool3);
 }
