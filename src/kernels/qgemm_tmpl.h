@@ -118,6 +118,10 @@ static void qg_pad_dims(const nne_conv_desc *p, int64_t *ph, int64_t *pw) {
     *pw = w > p->pb[1] + p->in[1] ? w : p->pb[1] + p->in[1];
 }
 
+/* int16 of slack before and after the padded input copy: the segment loads
+ * of the im2col packer read up to 2 * NR elements around what they use */
+#define QG_XP_SLACK (4 * QG_NR)
+
 static size_t qg_packed_b_bytes(int64_t N, int64_t K) {
     int64_t K2 = (K + 1) / 2, Np = (N + QG_NR - 1) / QG_NR * QG_NR;
     return ((size_t)Np * (size_t)K2 * 2 * sizeof(int16_t) + 63) & ~(size_t)63;
@@ -128,7 +132,7 @@ static size_t QG_FN(qg_scratch)(int64_t N, int64_t K, const nne_conv_desc *p) {
     if (p) {
         int64_t ph, pw, taps = p->k[0] * p->k[1];
         qg_pad_dims(p, &ph, &pw);
-        b += (size_t)(K / taps) * (size_t)(ph * pw) * sizeof(int16_t) + 64;
+        b += ((size_t)(K / taps) * (size_t)(ph * pw) + 2 * QG_XP_SLACK) * sizeof(int16_t) + 64;
     }
     return b;
 }
@@ -177,7 +181,27 @@ static void qg_pack_b_panel(const nne_qsrc *s, int64_t K, int64_t n0, int64_t nc
     }
     int64_t sx = p->s[1];
     int row = nc == QG_NR && (n0 % OW) + QG_NR <= OW; /* one output row: off[c] = off[0] + c * sx */
-    int64_t taps = kh * kw;
+    /* otherwise the panel's columns fall in a few output rows: one segment
+     * each, lanes [cs, ce) reading r[base + c * sx]; a segment is one
+     * vector load (stride 2: two, evens kept) blended in under its mask.
+     * The loads touch up to 2 NR elements outside the segment: the copy
+     * has QG_XP_SLACK on both sides. */
+    int nseg = 0;
+    int64_t sbase[QG_NR];
+    qg_vh smask[QG_NR];
+    if (!row && (sx == 1 || sx == 2)) {
+        for (int c = 0; c < nc;) {
+            int ce = c + 1;
+            while (ce < nc && off[ce] == off[c] + (ce - c) * sx) ce++;
+            if (ce == nc) ce = QG_NR; /* lanes past nc: anything (never stored) */
+            sbase[nseg] = off[c] - c * sx;
+            qg_vh m = {0};
+            for (int l = c; l < ce; l++) m[l] = -1;
+            smask[nseg++] = m;
+            c = ce;
+        }
+    }
+    int64_t ch = 0, ky = 0, kx = 0; /* k = (ch, ky, kx), advanced with k */
     for (int64_t kp = 0; kp < K2; kp++) {
         int16_t *restrict o = P + kp * QG_NR * 2;
         qg_vh v[2];
@@ -187,13 +211,27 @@ static void qg_pack_b_panel(const nne_qsrc *s, int64_t K, int64_t n0, int64_t nc
                 v[h] = (qg_vh){0};
                 continue;
             }
-            int64_t ch = k / taps, t = k % taps, ky = t / kw, kx = t % kw;
             const int16_t *r = xp + ch * PH * PW + ky * p->d[0] * PW + kx * p->d[1];
+            if (++kx == kw) {
+                kx = 0;
+                if (++ky == kh) {
+                    ky = 0;
+                    ch++;
+                }
+            }
             if (row && sx == 1) {
                 v[h] = qg_ldh(r + off[0]);
             } else if (row && sx == 2) {
-                /* reads one int16 past the last tap: the scratch keeps 64 bytes of slack */
+                /* reads one int16 past the last tap: inside the slack */
                 v[h] = QG_SHUF(qg_ldh(r + off[0]), qg_ldh(r + off[0] + QG_NR), QG_EVN);
+            } else if (nseg) {
+                qg_vh acc = {0};
+                for (int g2 = 0; g2 < nseg; g2++) {
+                    const int16_t *q = r + sbase[g2];
+                    qg_vh sv = sx == 1 ? qg_ldh(q) : QG_SHUF(qg_ldh(q), qg_ldh(q + QG_NR), QG_EVN);
+                    acc = (acc & ~smask[g2]) | (sv & smask[g2]);
+                }
+                v[h] = acc;
             } else {
                 int16_t tmp[QG_NR];
                 for (int c = 0; c < QG_NR; c++) tmp[c] = r[off[c]];
@@ -284,7 +322,7 @@ static void QG_FN(qg_run)(const nne_qgemm_args *g0, void *scratch, nne_threadpoo
     int64_t K2 = (g->K + 1) / 2, npan = (g->N + QG_NR - 1) / QG_NR;
     int16_t *Pb = (int16_t *)(((uintptr_t)scratch + 63) & ~(uintptr_t)63);
     if (src.p) {
-        int16_t *xp = (int16_t *)((char *)Pb + qg_packed_b_bytes(g->N, g->K));
+        int16_t *xp = (int16_t *)((char *)Pb + qg_packed_b_bytes(g->N, g->K)) + QG_XP_SLACK;
         qg_pad_dims(src.p, &src.ph, &src.pw);
         qg_pad_input(&src, xp, src.ph, src.pw, 0, g->K / (src.p->k[0] * src.p->k[1]));
         src.xp = xp;
