@@ -433,24 +433,36 @@ typedef struct qg_dw_job {
     size_t plane;
 } qg_dw_job;
 
-/* Requantize n <= QG_VF sums of channel c and store them at output n0. */
-static inline void qg_dw_store(const nne_qreq *q, int64_t c, int64_t n0, qg_vf acc, int n) {
-    qg_vi iv = __builtin_convertvector(acc, qg_vi) + (q->bias ? q->bias[c] : 0);
-    qg_vf f = __builtin_convertvector(iv, qg_vf) * q->mult[c];
-    qg_vf lo = f - f + q->lo, hi = f - f + q->hi;
-    qg_vi m = f > lo; /* NaN -> lo */
-    f = (qg_vf)((m & (qg_vi)f) | (~m & (qg_vi)lo));
-    m = f < hi;
-    f = (qg_vf)((m & (qg_vi)f) | (~m & (qg_vi)hi));
+/* One channel's requantization constants, splat once per channel. */
+typedef struct qg_dwq {
+    qg_vi bias, yz;
+    qg_vf mult, lo, hi;
+} qg_dwq;
+
+static inline qg_dwq qg_dwq_make(const nne_qreq *q, int64_t c) {
+    qg_dwq k;
+    k.bias = (qg_vi){0} + (q->bias ? q->bias[c] : 0);
+    k.yz = (qg_vi){0} + q->yz;
+    k.mult = (qg_vf){0} + q->mult[c];
+    k.lo = (qg_vf){0} + q->lo;
+    k.hi = (qg_vf){0} + q->hi;
+    return k;
+}
+
+/* Requantize QG_VF sums; the bytes (n <= QG_VF of them are kept). */
+static inline qg_vb8 qg_dw_req(const qg_dwq *k, qg_vf acc) {
+    qg_vi iv = __builtin_convertvector(acc, qg_vi) + k->bias;
+    qg_vf f = __builtin_convertvector(iv, qg_vf) * k->mult;
+    qg_vi m = f > k->lo; /* NaN -> lo */
+    f = (qg_vf)((m & (qg_vi)f) | (~m & (qg_vi)k->lo));
+    m = f < k->hi;
+    f = (qg_vf)((m & (qg_vi)f) | (~m & (qg_vi)k->hi));
     f = (f + 12582912.0f) - 12582912.0f;
-    qg_vi r = __builtin_convertvector(f, qg_vi) + q->yz;
+    qg_vi r = __builtin_convertvector(f, qg_vi) + k->yz;
     /* in range: the low byte (little-endian) of each lane is the uint8 or
      * int8 value; one byte shuffle gathers them */
     qg_vbb all = (qg_vbb)r;
-    qg_vb8 bytes = __builtin_shufflevector(all, all, QG_BLO);
-    char *y = (char *)q->y + c * q->rsy + n0;
-    if (n == QG_VF) memcpy(y, &bytes, QG_VF);
-    else memcpy(y, &bytes, (size_t)n);
+    return __builtin_shufflevector(all, all, QG_BLO);
 }
 
 static void qg_dw_part(void *arg, int part, int nparts, void *scratch) {
@@ -525,21 +537,32 @@ static void qg_dw_part(void *arg, int part, int nparts, void *scratch) {
             continue;
         }
         for (int64_t t = 0; t < taps; t++) wv[t] = (qg_vf){0} + wc[t];
+        qg_dwq kq = qg_dwq_make(q, c);
+        char *yc = (char *)q->y + c * q->rsy;
         for (int64_t oy = 0; oy < OH; oy++) {
             const float *b = pl + oy * sy * rs;
             int64_t ox = 0;
+            char *yr = yc + oy * OW;
             if (taps == 9) {
-                for (; ox < OW; ox += QG_VF) {
+                for (; ox + QG_VF <= OW; ox += QG_VF) {
                     qg_vf acc = qg_ldf(b + toff[0] + ox) * wv[0];
                     for (int t = 1; t < 9; t++) acc += qg_ldf(b + toff[t] + ox) * wv[t];
-                    qg_dw_store(q, c, oy * OW + ox, acc, OW - ox < QG_VF ? (int)(OW - ox) : QG_VF);
+                    qg_vb8 by = qg_dw_req(&kq, acc);
+                    memcpy(yr + ox, &by, QG_VF);
                 }
             } else {
-                for (; ox < OW; ox += QG_VF) {
+                for (; ox + QG_VF <= OW; ox += QG_VF) {
                     qg_vf acc = {0};
                     for (int64_t t = 0; t < taps; t++) acc += qg_ldf(b + toff[t] + ox) * wv[t];
-                    qg_dw_store(q, c, oy * OW + ox, acc, OW - ox < QG_VF ? (int)(OW - ox) : QG_VF);
+                    qg_vb8 by = qg_dw_req(&kq, acc);
+                    memcpy(yr + ox, &by, QG_VF);
                 }
+            }
+            if (ox < OW) { /* the last columns: a whole vector, part of it kept */
+                qg_vf acc = {0};
+                for (int64_t t = 0; t < taps; t++) acc += qg_ldf(b + toff[t] + ox) * wv[t];
+                qg_vb8 by = qg_dw_req(&kq, acc);
+                memcpy(yr + ox, &by, (size_t)(OW - ox));
             }
         }
     }
