@@ -10,6 +10,7 @@
  *   DQ(x) -> MaxPool | Flatten | Reshape | Transpose | Squeeze | Unsqueeze
  *     -> Q with the same scale and zero point => the op on the int8 tensor
  *   DQ(x_i)... -> Concat -> Q                => ai.nnedge QLinearConcat
+ *   QLinearMatMul with a constant 2-d B      => ai.nnedge QLinearGemm
  *
  * Conditions: activation scales and zero points are constant scalars (one
  * per tensor); weights are uint8/int8 initializers, per tensor or per output
@@ -378,10 +379,32 @@ static int fuse_concat(nne_pass_ctx *ctx, nne_graph *g, const nne_graph_uses *u,
     return 1;
 }
 
+/* ONNX QLinearMatMul with a constant 2-d B: ai.nnedge QLinearGemm takes the
+ * same inputs in the same order (transB 0, no bias) and runs the int8 GEMM
+ * kernels with B packed once. */
+static int fuse_qlinearmatmul(nne_pass_ctx *ctx, nne_graph *g, const nne_shapes *sh, int i) {
+    nne_node *n = &g->nodes[i];
+    if (n->n_in != 8 || n->n_out != 1) return 0;
+    const nne_tensor *B = cval(ctx, g, n->in[3]), *A = nne_shape_of(sh, n->in[0]);
+    if (!B || B->ndim != 2 || g->values[n->in[3]].kind != NNE_VAL_CONST || !q8(B->dtype)) return 0;
+    if (!A || A->ndim < 2 || !q8(A->dtype)) return 0;
+    for (int k = 1; k < 8; k++)
+        if (k != 3 && n->in[k] >= 0 && !cval(ctx, g, n->in[k])) return 0;
+    static const int scales[3] = {1, 4, 6};
+    for (int k = 0; k < 3; k++) {
+        const nne_tensor *t = n->in[scales[k]] >= 0 ? cval(ctx, g, n->in[scales[k]]) : NULL;
+        if (!t || t->dtype != NNE_DTYPE_FLOAT) return 0;
+    }
+    if (nne_pass_set_op(ctx, g, i, "QLinearGemm", "ai.nnedge", 1) != NNE_OK) return -1;
+    if (nne_node_set_attr_int(g, i, "transB", 0) != NNE_OK) return -1;
+    return 1;
+}
+
 nne_status nne_pass_qdq_fusion(nne_pass_ctx *ctx, nne_graph *g, nne_pass_stats *st) {
     if (g->parent) return NNE_OK;
     int any = 0;
-    for (int i = 0; i < g->n_nodes && !any; i++) any = is_op(&g->nodes[i], "DequantizeLinear");
+    for (int i = 0; i < g->n_nodes && !any; i++)
+        any = is_op(&g->nodes[i], "DequantizeLinear") || is_op(&g->nodes[i], "QLinearMatMul");
     if (!any) return NNE_OK;
     nne_shapes sh;
     NNE_TRY(nne_shapes_infer(ctx, g, &sh));
@@ -398,6 +421,7 @@ nne_status nne_pass_qdq_fusion(nne_pass_ctx *ctx, nne_graph *g, nne_pass_stats *
                  is_op(n, "Squeeze") || is_op(n, "Unsqueeze"))
             r = fuse_direct(ctx, g, &u, &sh, i);
         else if (is_op(n, "Concat")) r = fuse_concat(ctx, g, &u, &sh, i);
+        else if (is_op(n, "QLinearMatMul")) r = fuse_qlinearmatmul(ctx, g, &sh, i);
         if (r < 0) rc = nne_error(NNE_ERR_OUT_OF_MEMORY, "qdq_fusion: out of memory");
         if (r > 0) st->folded++;
     }

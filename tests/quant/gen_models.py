@@ -71,12 +71,35 @@ def ops_cnn():
     return m
 
 
+def qlinearmatmul():
+    """ONNX QLinearMatMul with a constant int8 B, per-column scales, rank-3 A."""
+    rng = np.random.default_rng(9)
+    b = rng.integers(-127, 128, (7, 5)).astype(np.int8)
+    inits = [numpy_helper.from_array(np.array(0.01, np.float32), "xs"),
+             numpy_helper.from_array(np.array(3, np.uint8), "xz"),
+             numpy_helper.from_array(b, "b"),
+             numpy_helper.from_array((rng.random(5) * 0.02 + 0.001).astype(np.float32), "bs"),
+             numpy_helper.from_array(np.zeros(5, np.int8), "bz"),
+             numpy_helper.from_array(np.array(0.05, np.float32), "ys"),
+             numpy_helper.from_array(np.array(128, np.uint8), "yz")]
+    nodes = [helper.make_node("QuantizeLinear", ["x", "xs", "xz"], ["xq"]),
+             helper.make_node("QLinearMatMul", ["xq", "xs", "xz", "b", "bs", "bz", "ys", "yz"], ["yq"]),
+             helper.make_node("DequantizeLinear", ["yq", "ys", "yz"], ["y"])]
+    g = helper.make_graph(nodes, "qlinearmatmul", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 3, 7])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, 3, 5])], inits)
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)])
+    m.ir_version = 7
+    onnx.checker.check_model(m)
+    return m
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--nnedge", default=os.path.join(ROOT, "build", "nnedge"))
     a = ap.parse_args()
     out = os.path.join(HERE, "models")
     os.makedirs(out, exist_ok=True)
+    onnx.save(qlinearmatmul(), os.path.join(out, "qlinearmatmul.onnx"))
     fp = os.path.join(out, "ops_cnn_f32.onnx")
     onnx.save(ops_cnn(), fp)
     ins = os.path.join(ROOT, "scripts", "qdq_insert.py")
