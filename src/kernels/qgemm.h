@@ -79,10 +79,11 @@ typedef struct nne_qgemm_ops {
     void (*pack_a)(int64_t M, int64_t K, const void *w, int w_u8, int64_t rsw, int64_t csw, const int32_t *wz,
                    int wz_per_row, int16_t *P);
     /* scratch of one run: the packed B of all N columns (shared by the
-     * pool's threads, each packing its own columns) and, for a convolution
+     * pool's threads, each packing its own columns), int32 sums of every
+     * output when K is long enough to be cut into slices, and, for a convolution
      * (p != NULL: B's source is its im2col), the zero-point-shifted, padded
      * int16 copy of the group's input the packer reads without bounds checks */
-    size_t (*scratch)(int64_t N, int64_t K, const nne_conv_desc *p);
+    size_t (*scratch)(int64_t M, int64_t N, int64_t K, const nne_conv_desc *p);
     void (*run)(const nne_qgemm_args *g, void *scratch, nne_threadpool *pool);
     /* depthwise 2-d convolution of one image: channel c of x (uint8/int8
      * planes of p->in) with taps w (float, already minus the weight zero
@@ -93,6 +94,12 @@ typedef struct nne_qgemm_ops {
     void (*dwconv)(const nne_conv_desc *p, const void *x, int x_u8, int32_t xz, const float *w,
                    const nne_qreq *req, void *scratch, nne_threadpool *pool);
 } nne_qgemm_ops;
+
+/* Modes of a variant's register tile (kernels/qgemm_tmpl.h): start from
+ * the sums saved by the previous K slice; requantize and store the output
+ * (else save the sums for the next slice). */
+#define QG_ACC_LOAD 1
+#define QG_ACC_FINAL 2
 
 extern const nne_qgemm_ops nne_qgemm_ops__portable;
 #if defined(__x86_64__)

@@ -8,15 +8,18 @@
  * and defines, before including this file, the register tile
  *     static void qg_tile(int64_t K2, const int16_t *Pa, const int16_t *Pb,
  *                         int mr, int nr, int64_t m0, int64_t n0,
- *                         const nne_qreq *q);
+ *                         const nne_qreq *q, int32_t *acc, int mode);
  * which multiplies an A panel (per k pair: QG_MR rows x 2 int16) by a B
- * panel (per k pair: QG_NR columns x 2 int16) into int32 and writes the
- * requantized mr x nr corner of the tile at output (m0, n0).
+ * panel (per k pair: QG_NR columns x 2 int16) over K2 pairs into int32,
+ * starting from zero or (mode & QG_ACC_LOAD) from acc (QG_MR x QG_NR int32),
+ * and either writes the requantized mr x nr corner of the tile at output
+ * (m0, n0) (mode & QG_ACC_FINAL) or stores its sums back to acc.
  *
- * Blocking: B is packed for all columns of a part (a part = one thread's
- * columns); A is walked in blocks of QG_MC_BYTES so a block stays in L2
- * while every B panel of the part streams past it; each B panel (K pairs x
- * NR) stays in L1/L2 across the block's tiles.
+ * Blocking (Goto): B is packed for all columns of a part (a part = one
+ * thread's columns). K is cut into slices of QG_KC2 pairs when longer (the
+ * sums wait in an int32 buffer between slices), so a slice of a B panel
+ * stays in L1 while the tiles of a block of A rows (QG_MC_BYTES of the
+ * slice, in L2) pass over it.
  */
 #include "kernels/qgemm.h"
 #include "kernels/dispatch.h"
@@ -32,6 +35,10 @@
 #ifndef QG_MC_BYTES
 #define QG_MC_BYTES (192 * 1024)
 #endif
+#ifndef QG_KC2
+#define QG_KC2 256 /* k pairs per slice: a B panel slice is QG_KC2 * QG_NR * 4 bytes */
+#endif
+
 
 static inline int64_t qg_min(int64_t a, int64_t b) { return a < b ? a : b; }
 
@@ -127,8 +134,17 @@ static size_t qg_packed_b_bytes(int64_t N, int64_t K) {
     return ((size_t)Np * (size_t)K2 * 2 * sizeof(int16_t) + 63) & ~(size_t)63;
 }
 
-static size_t QG_FN(qg_scratch)(int64_t N, int64_t K, const nne_conv_desc *p) {
-    size_t b = qg_packed_b_bytes(N, K) + 64;
+/* int32 sums of all outputs, one QG_MR x QG_NR block per tile, when K is
+ * cut into slices (0 otherwise) */
+static size_t qg_acc_bytes(int64_t M, int64_t N, int64_t K) {
+    int64_t K2 = (K + 1) / 2;
+    if (K2 <= QG_KC2) return 0;
+    int64_t Mp = (M + QG_MR - 1) / QG_MR * QG_MR, Np = (N + QG_NR - 1) / QG_NR * QG_NR;
+    return ((size_t)Mp * (size_t)Np * sizeof(int32_t) + 63) & ~(size_t)63;
+}
+
+static size_t QG_FN(qg_scratch)(int64_t M, int64_t N, int64_t K, const nne_conv_desc *p) {
+    size_t b = qg_packed_b_bytes(N, K) + qg_acc_bytes(M, N, K) + 64;
     if (p) {
         int64_t ph, pw, taps = p->k[0] * p->k[1];
         qg_pad_dims(p, &ph, &pw);
@@ -273,24 +289,32 @@ static void qg_pad_input(const nne_qsrc *s, int16_t *xp, int64_t PH, int64_t PW,
 typedef struct qg_job {
     const nne_qgemm_args *g;
     int16_t *Pb;
+    int32_t *acc; /* sums between K slices (NULL: one slice) */
     int split_m; /* 1: parts split M (B packed before), 0: parts split N and pack their own B */
 } qg_job;
 
-/* Tiles of rows [m_lo, m_hi) x panels [j_lo, j_hi) (B packed). */
-static void qg_compute(const nne_qgemm_args *g, const int16_t *Pb, int64_t m_lo, int64_t m_hi, int64_t j_lo,
-                       int64_t j_hi) {
-    int64_t K2 = (g->K + 1) / 2;
-    int64_t mc = QG_MC_BYTES / (K2 * 4 * QG_MR) * QG_MR;
-    if (mc < QG_MR) mc = QG_MR;
-    for (int64_t mb = m_lo; mb < m_hi; mb += mc) {
-        int64_t me = qg_min(m_hi, mb + mc);
-        for (int64_t j = j_lo; j < j_hi; j++) {
-            int64_t n0 = j * QG_NR;
-            int nr = (int)qg_min(QG_NR, g->N - n0);
-            const int16_t *pb = Pb + j * K2 * QG_NR * 2;
-            for (int64_t i = mb; i < me; i += QG_MR) {
-                int mr = (int)qg_min(QG_MR, g->M - i);
-                qg_tile(K2, g->Pa + i * K2 * 2, pb, mr, nr, i, n0, g->req);
+/* Tiles of rows [m_lo, m_hi) x panels [j_lo, j_hi) (B packed). The sums of
+ * tile (i, j) wait in acc at (j * Mp + i) * QG_NR between K slices. */
+static void qg_compute(const nne_qgemm_args *g, const int16_t *Pb, int32_t *acc, int64_t m_lo, int64_t m_hi,
+                       int64_t j_lo, int64_t j_hi) {
+    int64_t K2 = (g->K + 1) / 2, Mp = (g->M + QG_MR - 1) / QG_MR * QG_MR;
+    int64_t kc = acc ? QG_KC2 : K2;
+    for (int64_t kb = 0; kb < K2; kb += kc) {
+        int64_t kn = qg_min(kc, K2 - kb);
+        int mode = (kb > 0 ? QG_ACC_LOAD : 0) | (kb + kn == K2 ? QG_ACC_FINAL : 0);
+        int64_t mc = QG_MC_BYTES / (kn * 4 * QG_MR) * QG_MR;
+        if (mc < QG_MR) mc = QG_MR;
+        for (int64_t mb = m_lo; mb < m_hi; mb += mc) {
+            int64_t me = qg_min(m_hi, mb + mc);
+            for (int64_t j = j_lo; j < j_hi; j++) {
+                int64_t n0 = j * QG_NR;
+                int nr = (int)qg_min(QG_NR, g->N - n0);
+                const int16_t *pb = Pb + j * K2 * QG_NR * 2 + kb * QG_NR * 2;
+                for (int64_t i = mb; i < me; i += QG_MR) {
+                    int mr = (int)qg_min(QG_MR, g->M - i);
+                    int32_t *ap = acc ? acc + (j * Mp + i) * QG_NR : NULL;
+                    qg_tile(kn, g->Pa + i * K2 * 2 + kb * QG_MR * 2, pb, mr, nr, i, n0, g->req, ap, mode);
+                }
             }
         }
     }
@@ -304,13 +328,13 @@ static void qg_part(void *arg, int part, int nparts, void *scratch) {
     long long lo, hi;
     if (jb->split_m) {
         nne_split_range(g->M, QG_MR, part, nparts, &lo, &hi);
-        if (lo < hi) qg_compute(g, jb->Pb, lo, hi, 0, npan);
+        if (lo < hi) qg_compute(g, jb->Pb, jb->acc, lo, hi, 0, npan);
         return;
     }
     nne_split_range(npan, 1, part, nparts, &lo, &hi);
     for (long long j = lo; j < hi; j++)
         qg_pack_b_panel(g->b, g->K, j * QG_NR, qg_min(QG_NR, g->N - j * QG_NR), jb->Pb + j * K2 * QG_NR * 2);
-    if (lo < hi) qg_compute(g, jb->Pb, 0, g->M, lo, hi);
+    if (lo < hi) qg_compute(g, jb->Pb, jb->acc, 0, g->M, lo, hi);
 }
 
 static void QG_FN(qg_run)(const nne_qgemm_args *g0, void *scratch, nne_threadpool *pool) {
@@ -321,14 +345,16 @@ static void QG_FN(qg_run)(const nne_qgemm_args *g0, void *scratch, nne_threadpoo
     ga.b = &src;
     int64_t K2 = (g->K + 1) / 2, npan = (g->N + QG_NR - 1) / QG_NR;
     int16_t *Pb = (int16_t *)(((uintptr_t)scratch + 63) & ~(uintptr_t)63);
+    size_t accb = qg_acc_bytes(g->M, g->N, g->K);
+    int32_t *acc = accb ? (int32_t *)(void *)((char *)Pb + qg_packed_b_bytes(g->N, g->K)) : NULL;
     if (src.p) {
-        int16_t *xp = (int16_t *)((char *)Pb + qg_packed_b_bytes(g->N, g->K)) + QG_XP_SLACK;
+        int16_t *xp = (int16_t *)((char *)Pb + qg_packed_b_bytes(g->N, g->K) + accb) + QG_XP_SLACK;
         qg_pad_dims(src.p, &src.ph, &src.pw);
         qg_pad_input(&src, xp, src.ph, src.pw, 0, g->K / (src.p->k[0] * src.p->k[1]));
         src.xp = xp;
     }
     int T = nne_threadpool_threads(pool);
-    qg_job jb = {g, Pb, 0};
+    qg_job jb = {g, Pb, acc, 0};
     if (T <= 1) {
         qg_part(&jb, 0, 1, NULL);
         return;

@@ -332,7 +332,7 @@ static size_t qfast_scratch(const qconv_fast *f, const nne_conv_desc *p) {
         one.N = 1;
         return f->ops->dw_scratch(&one);
     }
-    return f->ops->scratch(f->outsp, f->K, f->pointwise ? NULL : p);
+    return f->ops->scratch(f->Mg, f->outsp, f->K, f->pointwise ? NULL : p);
 }
 
 static void qfast_state_free(void *state) {

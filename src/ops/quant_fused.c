@@ -145,7 +145,7 @@ static nne_status qlgemm_infer(nne_op_ctx *ctx) {
         if (i != 3 && nne_ctx_input(ctx, i) && !(nne_ctx_input_is_const(ctx, i) && nne_ctx_input(ctx, i)->data))
             consts = 0;
     if (!consts || K == 0) ops = NULL;
-    if (ops) nne_ctx_scratch(ctx, ops->scratch(rows, K, NULL));
+    if (ops) nne_ctx_scratch(ctx, ops->scratch(N, rows, K, NULL));
     if (!st) return NNE_OK;
     *st = (qgemm_state){.rows = rows, .K = K, .N = N, .transB = transB, .a_u8 = A->dtype == NNE_DTYPE_UINT8,
                         .b_u8 = B->dtype == NNE_DTYPE_UINT8, .y_u8 = ydt == NNE_DTYPE_UINT8, .qmin = qmin,

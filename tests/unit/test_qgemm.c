@@ -74,7 +74,7 @@ static void gemm_case(const nne_qgemm_ops *ops, nne_threadpool *pool, int64_t M,
         for (int64_t m = 1; m < M; m++) za[m] = za[0];
     int16_t *Pa = malloc(ops->packed_a_bytes(M, K) + 64);
     ops->pack_a(M, K, A, a_u8, K, 1, za, per_row, Pa);
-    void *scr = malloc(ops->scratch(N, K, NULL) + 64);
+    void *scr = malloc(ops->scratch(M, N, K, NULL) + 64);
     nne_qsrc src = {B, b_u8, zb, N, 1, NULL, 0, NULL, 0, 0};
     nne_qgemm_args g = {M, N, K, Pa, &src, &q};
     memset(Y, 0xAB, (size_t)(M * N));
@@ -148,7 +148,7 @@ static void conv_case(const nne_qgemm_ops *ops, nne_threadpool *pool, int dw) {
     } else {
         Pa = malloc(ops->packed_a_bytes(p.M, K) + 64);
         ops->pack_a(p.M, K, Wt, w_u8, K, 1, wz, 1, Pa);
-        scr = malloc(ops->scratch(outsp, K, &p) + 64);
+        scr = malloc(ops->scratch(p.M, outsp, K, &p) + 64);
         nne_qsrc src = {X, x_u8, xz, insp, 1, &p, insp, NULL, 0, 0};
         nne_qgemm_args g = {p.M, outsp, K, Pa, &src, &q};
         ops->run(&g, scr, pool);
@@ -233,7 +233,7 @@ void unit_qgemm(void) {
         &nne_qgemm_ops__portable};
     int cpu = nne_kernels()->cpu_isa;
     nne_threadpool *pool3 = nne_threadpool_create(3, 0);
-    static const int64_t Ms[] = {1, 4, 5, 7, 13, 33}, Ns[] = {1, 3, 16, 17, 40}, Ks[] = {1, 2, 3, 31, 64, 300};
+    static const int64_t Ms[] = {1, 4, 5, 7, 13, 33}, Ns[] = {1, 3, 16, 17, 40}, Ks[] = {1, 2, 3, 31, 64, 300, 514, 1101};
     for (size_t v = 0; v < sizeof all / sizeof all[0]; v++) {
         const nne_qgemm_ops *ops = all[v];
         if (!nne_isa_allows(cpu, ops->isa)) {

@@ -40,9 +40,22 @@ static inline void qg_store_row(const nne_qreq *q, int64_t m, int64_t n0, int nr
 }
 
 static void qg_tile(int64_t K2, const int16_t *Pa, const int16_t *Pb, int mr, int nr, int64_t m0, int64_t n0,
-                    const nne_qreq *q) {
+                    const nne_qreq *q, int32_t *accp, int mode) {
     int32x4_t c[QG_MR][4];
-    for (int r = 0; r < QG_MR; r++) c[r][0] = c[r][1] = c[r][2] = c[r][3] = vdupq_n_s32(0);
+    int32x4_t zero = vdupq_n_s32(0);
+    for (int r = 0; r < QG_MR; r++) {
+        if (mode & QG_ACC_LOAD) {
+            /* sums S of columns 0..7 back into the even/odd lane form:
+             * vpaddq([S0 0 S1 0], [S2 0 S3 0]) = [S0 S1 S2 S3] */
+            int32x4_t lo = vld1q_s32(accp + r * 8), hi = vld1q_s32(accp + r * 8 + 4);
+            c[r][0] = vzip1q_s32(lo, zero);
+            c[r][1] = vzip2q_s32(lo, zero);
+            c[r][2] = vzip1q_s32(hi, zero);
+            c[r][3] = vzip2q_s32(hi, zero);
+        } else {
+            c[r][0] = c[r][1] = c[r][2] = c[r][3] = zero;
+        }
+    }
     const int32_t *a = (const int32_t *)(const void *)Pa;
     for (int64_t kp = 0; kp < K2; kp++) {
         int16x8_t b0 = vld1q_s16(Pb + kp * 16), b1 = vld1q_s16(Pb + kp * 16 + 8);
@@ -54,6 +67,13 @@ static void qg_tile(int64_t K2, const int16_t *Pa, const int16_t *Pb, int mr, in
             c[r][2] = vmlal_s16(c[r][2], vget_low_s16(b1), vget_low_s16(x));
             c[r][3] = vmlal_high_s16(c[r][3], b1, x);
         }
+    }
+    if (!(mode & QG_ACC_FINAL)) {
+        for (int r = 0; r < QG_MR; r++) {
+            vst1q_s32(accp + r * 8, vpaddq_s32(c[r][0], c[r][1]));
+            vst1q_s32(accp + r * 8 + 4, vpaddq_s32(c[r][2], c[r][3]));
+        }
+        return;
     }
     for (int r = 0; r < mr; r++)
         qg_store_row(q, m0 + r, n0, nr, vpaddq_s32(c[r][0], c[r][1]), vpaddq_s32(c[r][2], c[r][3]));

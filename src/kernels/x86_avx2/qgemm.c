@@ -49,11 +49,17 @@ static inline void qg_store_row(const nne_qreq *q, int64_t m, int64_t n0, int nr
 }
 
 static void qg_tile(int64_t K2, const int16_t *Pa, const int16_t *Pb, int mr, int nr, int64_t m0, int64_t n0,
-                    const nne_qreq *q) {
+                    const nne_qreq *q, int32_t *accp, int mode) {
     /* 10 accumulators + 2 B + broadcast + product: 14 of the 16 ymm, so
      * nothing spills (6 rows need 16 and GCC spills two) */
     __m256i c00 = _mm256_setzero_si256(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
     __m256i c30 = c00, c31 = c00, c40 = c00, c41 = c00;
+    if (mode & QG_ACC_LOAD) {
+#define QG_LD(r, h) _mm256_loadu_si256((const __m256i *)(accp + (r) * 16 + (h) * 8))
+        c00 = QG_LD(0, 0), c01 = QG_LD(0, 1), c10 = QG_LD(1, 0), c11 = QG_LD(1, 1), c20 = QG_LD(2, 0);
+        c21 = QG_LD(2, 1), c30 = QG_LD(3, 0), c31 = QG_LD(3, 1), c40 = QG_LD(4, 0), c41 = QG_LD(4, 1);
+#undef QG_LD
+    }
     const int32_t *a = (const int32_t *)(const void *)Pa;
     for (int64_t kp = 0; kp < K2; kp++) {
         __m256i b0 = _mm256_loadu_si256((const __m256i *)(Pb + kp * 32));
@@ -75,6 +81,13 @@ static void qg_tile(int64_t K2, const int16_t *Pa, const int16_t *Pb, int mr, in
         x = _mm256_set1_epi32(ak[4]);
         c40 = _mm256_add_epi32(c40, _mm256_madd_epi16(x, b0));
         c41 = _mm256_add_epi32(c41, _mm256_madd_epi16(x, b1));
+    }
+    if (!(mode & QG_ACC_FINAL)) {
+#define QG_ST(r, h, v) _mm256_storeu_si256((__m256i *)(accp + (r) * 16 + (h) * 8), v)
+        QG_ST(0, 0, c00), QG_ST(0, 1, c01), QG_ST(1, 0, c10), QG_ST(1, 1, c11), QG_ST(2, 0, c20);
+        QG_ST(2, 1, c21), QG_ST(3, 0, c30), QG_ST(3, 1, c31), QG_ST(4, 0, c40), QG_ST(4, 1, c41);
+#undef QG_ST
+        return;
     }
     qg_store_row(q, m0, n0, nr, c00, c01);
     if (mr > 1) qg_store_row(q, m0 + 1, n0, nr, c10, c11);

@@ -44,9 +44,16 @@ static inline void qg_store_row(const nne_qreq *q, int64_t m, int64_t n0, int nr
 }
 
 static void qg_tile(int64_t K2, const int16_t *Pa, const int16_t *Pb, int mr, int nr, int64_t m0, int64_t n0,
-                    const nne_qreq *q) {
+                    const nne_qreq *q, int32_t *accp, int mode) {
     __m512i c[QG_MR][2];
-    for (int r = 0; r < QG_MR; r++) c[r][0] = c[r][1] = _mm512_setzero_si512();
+    for (int r = 0; r < QG_MR; r++) {
+        if (mode & QG_ACC_LOAD) {
+            c[r][0] = _mm512_loadu_si512((const void *)(accp + r * 32));
+            c[r][1] = _mm512_loadu_si512((const void *)(accp + r * 32 + 16));
+        } else {
+            c[r][0] = c[r][1] = _mm512_setzero_si512();
+        }
+    }
     const int32_t *a = (const int32_t *)(const void *)Pa;
     for (int64_t kp = 0; kp < K2; kp++) {
         __m512i b0 = _mm512_loadu_si512((const void *)(Pb + kp * 64));
@@ -58,6 +65,13 @@ static void qg_tile(int64_t K2, const int16_t *Pa, const int16_t *Pb, int mr, in
             c[r][0] = _mm512_add_epi32(c[r][0], _mm512_madd_epi16(x, b0));
             c[r][1] = _mm512_add_epi32(c[r][1], _mm512_madd_epi16(x, b1));
         }
+    }
+    if (!(mode & QG_ACC_FINAL)) {
+        for (int r = 0; r < QG_MR; r++) {
+            _mm512_storeu_si512((void *)(accp + r * 32), c[r][0]);
+            _mm512_storeu_si512((void *)(accp + r * 32 + 16), c[r][1]);
+        }
+        return;
     }
     for (int r = 0; r < mr; r++) qg_store_row(q, m0 + r, n0, nr, c[r][0], c[r][1]);
 }
