@@ -44,6 +44,7 @@ typedef struct nne_qreq {
     int y_u8;            /* 1: uint8 output, 0: int8 */
     void *y;
     int64_t rsy, csy;
+    int y_i32;           /* 1: store acc + bias as int32 (ConvInteger); mult, yz, lo, hi unused */
 } nne_qreq;
 
 /* Where B comes from: a uint8/int8 tensor, zero point xz, either strided
@@ -124,6 +125,10 @@ static inline int32_t nne_qreq_one(const nne_qreq *q, int64_t m, int32_t acc) {
     return (int32_t)__builtin_nearbyintf(f) + q->yz;
 }
 static inline void nne_qreq_store(const nne_qreq *q, int64_t m, int64_t n, int32_t acc) {
+    if (q->y_i32) {
+        ((int32_t *)q->y)[m * q->rsy + n * q->csy] = (int32_t)((uint32_t)acc + (uint32_t)(q->bias ? q->bias[m] : 0));
+        return;
+    }
     int32_t v = nne_qreq_one(q, m, acc);
     if (q->y_u8) ((uint8_t *)q->y)[m * q->rsy + n * q->csy] = (uint8_t)v;
     else ((int8_t *)q->y)[m * q->rsy + n * q->csy] = (int8_t)v;

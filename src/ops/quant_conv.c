@@ -137,7 +137,7 @@ static void shift_inputs(const nne_conv_desc *p, const nne_tensor *X, const nne_
 /* The int8 kernel path, planned once (see the top of the file). */
 typedef struct qconv_fast {
     const nne_qgemm_ops *ops; /* NULL: the reference path */
-    int dw, pointwise, x_u8, y_u8;
+    int dw, pointwise, x_u8, y_u8, y_i32;
     int32_t xz, yz;
     float lo, hi;
     int64_t Mg, Cg, K, insp, outsp;
@@ -269,16 +269,19 @@ static nne_status qout_range(nne_op_ctx *ctx, nne_dtype ydt, int32_t *qmin, int3
 /* Decide whether the int8 kernels run this node: fills f->ops (else NULL)
  * and the geometry; with `plan`, also the multipliers, bias and packed
  * weights. Called identically in shape and plan mode. */
-static nne_status qfast_decide(nne_op_ctx *ctx, const nne_conv_desc *p, nne_dtype ydt, qconv_fast *f, int plan) {
+static nne_status qfast_decide(nne_op_ctx *ctx, const nne_conv_desc *p, nne_dtype ydt, qconv_fast *f, int plan,
+                                int ci) {
     memset(f, 0, sizeof *f);
     const nne_qgemm_ops *ops = nne_qgemm_best();
-    const nne_tensor *X = nne_ctx_input(ctx, 0), *W = nne_ctx_input(ctx, 3);
-    if (!ops || p->nsp != 2 || !nne_ctx_input_is_initializer(ctx, 3) || !W->data) return NNE_OK;
-    for (int i = 1; i <= 8; i++)
-        if (i != 3 && !const_or_absent(ctx, i)) return NNE_OK;
+    int wi = ci ? 1 : 3, last = ci ? 3 : 8; /* ConvInteger: x, w, x_zero_point, w_zero_point */
+    const nne_tensor *X = nne_ctx_input(ctx, 0), *W = nne_ctx_input(ctx, wi);
+    if (!ops || p->nsp != 2 || !nne_ctx_input_is_initializer(ctx, wi) || !W->data) return NNE_OK;
+    for (int i = 1; i <= last; i++)
+        if (i != wi && !const_or_absent(ctx, i)) return NNE_OK;
     int64_t Cg = p->C / p->G, Mg = p->M / p->G, taps = p->k[0] * p->k[1], K = Cg * taps;
     if (K <= 0 || K >= 33025 || Mg <= 0) return NNE_OK;
-    f->dw = Cg == 1 && Mg == 1 && nne_qdw_ok(taps);
+    f->y_i32 = ci;
+    f->dw = !ci && Cg == 1 && Mg == 1 && nne_qdw_ok(taps);
     f->pointwise = taps == 1 && p->s[0] == 1 && p->s[1] == 1 && p->pb[0] == 0 && p->pb[1] == 0 &&
                    p->out[0] == p->in[0] && p->out[1] == p->in[1];
     f->x_u8 = X->dtype == NNE_DTYPE_UINT8;
@@ -291,6 +294,22 @@ static nne_status qfast_decide(nne_op_ctx *ctx, const nne_conv_desc *p, nne_dtyp
     f->pa_bytes = ops->packed_a_bytes(Mg, K);
     f->ops = ops;
     if (!plan) return NNE_OK;
+    if (ci) {
+        const nne_tensor *xzp = nne_ctx_input(ctx, 2), *wzp = nne_ctx_input(ctx, 3);
+        f->xz = q_get(xzp, 0);
+        int32_t *wz = nne_malloc((size_t)p->M * sizeof(int32_t));
+        if (!wz) return nne_ctx_fail(ctx, NNE_ERR_OUT_OF_MEMORY, "out of memory");
+        uint64_t tag = 0x7138706b61303032ull ^ (uint64_t)(uintptr_t)ops; /* "q8pka002" */
+        for (int64_t m = 0; m < p->M; m++) {
+            wz[m] = q_get(wzp, m);
+            tag = (tag ^ (uint64_t)(wz[m] & 0xff)) * 0x100000001b3ull;
+        }
+        qfast_pack q = {ops, p, W, wz, Mg, K, f->pa_bytes, 0};
+        f->pw = nne_ctx_packed_weight(ctx, W->data, tag, nne_size_mul(f->pa_bytes, (size_t)p->G), qfast_fill, &q);
+        nne_free(wz);
+        if (!f->pw) return NNE_ERR_OUT_OF_MEMORY;
+        return NNE_OK;
+    }
 
     const nne_tensor *xs = nne_ctx_input(ctx, 1), *xzp = nne_ctx_input(ctx, 2), *ws = nne_ctx_input(ctx, 4);
     const nne_tensor *wzp = nne_ctx_input(ctx, 5), *ys = nne_ctx_input(ctx, 6), *yzp = nne_ctx_input(ctx, 7);
@@ -348,19 +367,20 @@ static void qfast_run(const qconv_state *st, const nne_tensor *X, nne_tensor *Y,
     const nne_conv_desc *p = &st->p;
     for (int64_t n = 0; n < p->N; n++) {
         const char *xn = (const char *)X->data + n * p->C * f->insp;
-        char *yn = (char *)Y->data + n * p->M * f->outsp;
+        size_t ye = f->y_i32 ? sizeof(int32_t) : 1;
+        char *yn = (char *)Y->data + (size_t)(n * p->M * f->outsp) * ye;
         if (f->dw) {
             nne_conv_desc one = *p;
             one.N = 1;
-            nne_qreq req = {f->bias, f->mult, f->yz, f->lo, f->hi, f->y_u8, yn, f->outsp, 1};
+            nne_qreq req = {f->bias, f->mult, f->yz, f->lo, f->hi, f->y_u8, yn, f->outsp, 1, 0};
             f->ops->dwconv(&one, xn, f->x_u8, f->xz, f->pw, &req, scratch, pool);
             continue;
         }
         for (int64_t g = 0; g < p->G; g++) {
             nne_qsrc src = {xn + g * f->Cg * f->insp, f->x_u8, f->xz, f->insp, 1, f->pointwise ? NULL : p, f->insp,
                             NULL, 0, 0};
-            nne_qreq req = {f->bias ? f->bias + g * f->Mg : NULL, f->mult + g * f->Mg, f->yz, f->lo, f->hi, f->y_u8,
-                            yn + g * f->Mg * f->outsp, f->outsp, 1};
+            nne_qreq req = {f->bias ? f->bias + g * f->Mg : NULL, f->mult ? f->mult + g * f->Mg : NULL, f->yz, f->lo,
+                            f->hi, f->y_u8, yn + (size_t)(g * f->Mg * f->outsp) * ye, f->outsp, 1, f->y_i32};
             nne_qgemm_args ga = {f->Mg, f->outsp, f->K,
                                  (const int16_t *)(const void *)((const char *)f->pw + (size_t)g * f->pa_bytes), &src,
                                  &req};
@@ -383,6 +403,16 @@ static nne_status convinteger_run(nne_op_ctx *ctx) {
     NNE_TRY(check_param(ctx, wzp, "w_zero_point", p.M, W->dtype));
     nne_tensor *Y;
     NNE_TRY(nne_ctx_output(ctx, 0, NNE_DTYPE_INT32, X->ndim, od, &Y));
+    qconv_state *st = nne_ctx_plan_state(ctx);
+    qconv_fast f;
+    NNE_TRY(qfast_decide(ctx, &p, NNE_DTYPE_INT32, st ? &st->f : &f, 0, 1));
+    if ((st ? &st->f : &f)->ops) { /* the int8 kernels, int32 output */
+        nne_ctx_scratch(ctx, qfast_scratch(st ? &st->f : &f, &p));
+        if (!st) return NNE_OK;
+        st->p = p;
+        st->ydt = NNE_DTYPE_INT32;
+        return qfast_decide(ctx, &p, NNE_DTYPE_INT32, &st->f, 1, 1);
+    }
     nn_carve c = {0};
     qconv_buf b;
     qconv_plan(&c, &b, &p, X, W, 0, 0);
@@ -396,6 +426,10 @@ static nne_status convinteger_kernel(const void *state, const nne_kernel_args *a
     const nne_tensor *xzp = a->n_in > 2 ? a->in[2] : NULL, *wzp = a->n_in > 3 ? a->in[3] : NULL;
     nne_tensor *Y = a->out[0];
     if (nne_tensor_numel(Y) == 0) return NNE_OK;
+    if (st->f.ops) {
+        qfast_run(st, X, Y, a->scratch, nne_ctx_pool(a->ctx));
+        return NNE_OK;
+    }
     void *base = a->scratch;
     const int32_t *wi = qconv_shift(st, X, xzp, W, wzp, base);
     nne_conv_i32(&st->p, (int32_t *)((char *)base + st->b.xi), wi, NULL, (int32_t *)Y->data,
@@ -437,13 +471,13 @@ static nne_status qlinearconv_run(nne_op_ctx *ctx) {
     NNE_TRY(qout_range(ctx, ydt, &qmin, &qmax));
     qconv_state *st = nne_ctx_plan_state(ctx);
     qconv_fast f;
-    NNE_TRY(qfast_decide(ctx, &p, ydt, st ? &st->f : &f, 0));
+    NNE_TRY(qfast_decide(ctx, &p, ydt, st ? &st->f : &f, 0, 0));
     if ((st ? &st->f : &f)->ops) {
         nne_ctx_scratch(ctx, qfast_scratch(st ? &st->f : &f, &p));
         if (!st) return NNE_OK;
         st->p = p;
         st->ydt = ydt;
-        return qfast_decide(ctx, &p, ydt, &st->f, 1);
+        return qfast_decide(ctx, &p, ydt, &st->f, 1, 0);
     }
     nn_carve c = {0};
     qconv_buf b;
@@ -499,7 +533,7 @@ static nne_status qlinearconv_kernel(const void *state, const nne_kernel_args *a
 static int64_t convinteger_macs(nne_op_ctx *ctx) { return nne_macs_conv(ctx, 1); }
 static int64_t qlinearconv_macs(nne_op_ctx *ctx) { return nne_macs_conv(ctx, 3); }
 NNE_OP_DEFINE(ConvInteger, "", "ConvInteger", .infer = convinteger_run, .run = convinteger_kernel,
-              .state_size = sizeof(qconv_state), .macs = convinteger_macs);
+              .state_free = qfast_state_free, .state_size = sizeof(qconv_state), .macs = convinteger_macs);
 NNE_OP_DEFINE(QLinearConv, "", "QLinearConv", .infer = qlinearconv_run, .run = qlinearconv_kernel,
               .state_free = qfast_state_free, .state_size = sizeof(qconv_state), .macs = qlinearconv_macs);
 /* The qdq_fusion pass's form: QLinearConv plus qmin/qmax (a fused Relu/Clip). */

@@ -187,7 +187,7 @@ static nne_status qlgemm_run(const void *state, const nne_kernel_args *a) {
     if (st->ops) {
         float lo = (float)(st->qmin - st->yz), hi = (float)(st->qmax - st->yz);
         nne_qsrc src = {A->data, st->a_u8, st->az, 1, K, NULL, 0, NULL, 0, 0};
-        nne_qreq req = {st->bias, st->mult, st->yz, lo, hi, st->y_u8, Y->data, 1, N};
+        nne_qreq req = {st->bias, st->mult, st->yz, lo, hi, st->y_u8, Y->data, 1, N, 0};
         nne_qgemm_args ga = {N, rows, K, st->Pa, &src, &req};
         st->ops->run(&ga, a->scratch, nne_ctx_pool(a->ctx));
         return NNE_OK;
@@ -203,7 +203,7 @@ static nne_status qlgemm_run(const void *state, const nne_kernel_args *a) {
         float mult = (float)(asc * nne_tensor_get_f64(bs, nbs == 1 ? 0 : n) / ysc);
         int32_t bz = zp_at(bzp, nbs == 1 ? 0 : n);
         int32_t bias = C ? ((const int32_t *)C->data)[n] : 0;
-        nne_qreq q = {&bias, &mult, yz, (float)(st->qmin - yz), (float)(st->qmax - yz), st->y_u8, Y->data, 0, 0};
+        nne_qreq q = {&bias, &mult, yz, (float)(st->qmin - yz), (float)(st->qmax - yz), st->y_u8, Y->data, 0, 0, 0};
         for (int64_t r = 0; r < rows; r++) {
             int32_t acc = 0;
             for (int64_t k = 0; k < K; k++) {

@@ -93,6 +93,26 @@ def qlinearmatmul():
     return m
 
 
+def convinteger():
+    """QuantizeLinear then ONNX ConvInteger with constant uint8 weights and a
+    weight zero point per channel, cast to float: the int32 output path."""
+    rng = np.random.default_rng(11)
+    w = rng.integers(0, 256, (6, 3, 3, 3)).astype(np.uint8)
+    inits = [numpy_helper.from_array(np.array(0.01, np.float32), "xs"),
+             numpy_helper.from_array(np.array(7, np.uint8), "xz"),
+             numpy_helper.from_array(w, "w"),
+             numpy_helper.from_array(np.array(128, np.uint8), "wz")]
+    nodes = [helper.make_node("QuantizeLinear", ["x", "xs", "xz"], ["xq"]),
+             helper.make_node("ConvInteger", ["xq", "w", "xz", "wz"], ["yi"], pads=[1, 1, 1, 1], strides=[2, 1]),
+             helper.make_node("Cast", ["yi"], ["y"], to=TensorProto.FLOAT)]
+    g = helper.make_graph(nodes, "convinteger", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 11, 9])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 6, 6, 9])], inits)
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)])
+    m.ir_version = 7
+    onnx.checker.check_model(m)
+    return m
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--nnedge", default=os.path.join(ROOT, "build", "nnedge"))
@@ -100,6 +120,7 @@ def main():
     out = os.path.join(HERE, "models")
     os.makedirs(out, exist_ok=True)
     onnx.save(qlinearmatmul(), os.path.join(out, "qlinearmatmul.onnx"))
+    onnx.save(convinteger(), os.path.join(out, "convinteger.onnx"))
     fp = os.path.join(out, "ops_cnn_f32.onnx")
     onnx.save(ops_cnn(), fp)
     ins = os.path.join(ROOT, "scripts", "qdq_insert.py")

@@ -48,6 +48,7 @@ static void make_req(nne_qreq *q, int64_t M, int64_t K, int y_u8, float *mult, i
         bias[m] = qri(-20000, 20000);
     }
     q->bias = qr() % 4 ? bias : NULL;
+    q->y_i32 = 0;
     q->mult = mult;
     q->y_u8 = y_u8;
     q->y = y;
@@ -56,9 +57,10 @@ static void make_req(nne_qreq *q, int64_t M, int64_t K, int y_u8, float *mult, i
 static int g_cases;
 
 static void gemm_case(const nne_qgemm_ops *ops, nne_threadpool *pool, int64_t M, int64_t N, int64_t K, int colmajor) {
-    int a_u8 = qr() & 1, b_u8 = qr() & 1, y_u8 = qr() & 1;
+    int a_u8 = qr() & 1, b_u8 = qr() & 1, y_u8 = qr() & 1, i32 = qr() % 4 == 0;
+    size_t es = i32 ? 4 : 1;
     uint8_t *A = malloc((size_t)(M * K + 1)), *B = malloc((size_t)(K * N + 1));
-    uint8_t *Y = malloc((size_t)(M * N + 1)), *R = malloc((size_t)(M * N + 1));
+    uint8_t *Y = malloc((size_t)(M * N) * es + 1), *R = malloc((size_t)(M * N) * es + 1);
     int32_t *za = malloc((size_t)M * sizeof(int32_t)), *bias = malloc((size_t)M * sizeof(int32_t));
     float *mult = malloc((size_t)M * sizeof(float));
     fill8(A, M * K);
@@ -67,6 +69,7 @@ static void gemm_case(const nne_qgemm_ops *ops, nne_threadpool *pool, int64_t M,
     int32_t zb = b_u8 ? qri(0, 255) : qri(-128, 127);
     nne_qreq q;
     make_req(&q, M, K, y_u8, mult, bias, Y);
+    q.y_i32 = i32;
     q.rsy = colmajor ? 1 : N;
     q.csy = colmajor ? M : 1;
     int per_row = qr() & 1;
@@ -77,7 +80,7 @@ static void gemm_case(const nne_qgemm_ops *ops, nne_threadpool *pool, int64_t M,
     void *scr = malloc(ops->scratch(M, N, K, NULL) + 64);
     nne_qsrc src = {B, b_u8, zb, N, 1, NULL, 0, NULL, 0, 0};
     nne_qgemm_args g = {M, N, K, Pa, &src, &q};
-    memset(Y, 0xAB, (size_t)(M * N));
+    memset(Y, 0xAB, (size_t)(M * N) * es);
     ops->run(&g, scr, pool);
     nne_qreq qr2 = q;
     qr2.y = R;
@@ -87,10 +90,10 @@ static void gemm_case(const nne_qgemm_ops *ops, nne_threadpool *pool, int64_t M,
             for (int64_t k = 0; k < K; k++) acc += (at8(A, a_u8, m * K + k) - za[m]) * (at8(B, b_u8, k * N + n) - zb);
             nne_qreq_store(&qr2, m, n, acc);
         }
-    int same = !memcmp(Y, R, (size_t)(M * N));
+    int same = !memcmp(Y, R, (size_t)(M * N) * es);
     if (!same)
-        fprintf(stderr, "qgemm %s: M %lld N %lld K %lld colmajor %d differs\n", ops->name, (long long)M,
-                (long long)N, (long long)K, colmajor);
+        fprintf(stderr, "qgemm %s: M %lld N %lld K %lld colmajor %d int32 %d differs\n", ops->name, (long long)M,
+                (long long)N, (long long)K, colmajor, i32);
     CHECK(same);
     g_cases++;
     free(A), free(B), free(Y), free(R), free(za), free(bias), free(mult), free(Pa), free(scr);
@@ -125,9 +128,10 @@ static void conv_case(const nne_qgemm_ops *ops, nne_threadpool *pool, int dw) {
     }
     int64_t taps = p.k[0] * p.k[1], Cg = p.C / p.G, K = Cg * taps, outsp = p.out[0] * p.out[1];
     int64_t insp = p.in[0] * p.in[1];
-    int x_u8 = qr() & 1, w_u8 = dw ? 0 : qr() & 1, y_u8 = qr() & 1;
+    int x_u8 = qr() & 1, w_u8 = dw ? 0 : qr() & 1, y_u8 = qr() & 1, i32 = !dw && qr() % 4 == 0;
+    size_t es = i32 ? 4 : 1;
     uint8_t *X = malloc((size_t)(p.C * insp)), *Wt = malloc((size_t)(p.M * K));
-    uint8_t *Y = malloc((size_t)(p.M * outsp)), *R = malloc((size_t)(p.M * outsp));
+    uint8_t *Y = malloc((size_t)(p.M * outsp) * es), *R = malloc((size_t)(p.M * outsp) * es);
     int32_t *wz = malloc((size_t)p.M * sizeof(int32_t)), *bias = malloc((size_t)p.M * sizeof(int32_t));
     float *mult = malloc((size_t)p.M * sizeof(float)), *wf = malloc((size_t)(p.M * K) * sizeof(float));
     fill8(X, p.C * insp);
@@ -136,9 +140,10 @@ static void conv_case(const nne_qgemm_ops *ops, nne_threadpool *pool, int dw) {
     for (int64_t m = 0; m < p.M; m++) wz[m] = w_u8 ? qri(0, 255) : qri(-128, 127);
     nne_qreq q;
     make_req(&q, p.M, K, y_u8, mult, bias, Y);
+    q.y_i32 = i32;
     q.rsy = outsp;
     q.csy = 1;
-    memset(Y, 0xAB, (size_t)(p.M * outsp));
+    memset(Y, 0xAB, (size_t)(p.M * outsp) * es);
     void *scr = NULL;
     int16_t *Pa = NULL;
     if (dw) {
@@ -172,7 +177,7 @@ static void conv_case(const nne_qgemm_ops *ops, nne_threadpool *pool, int dw) {
                 nne_qreq_store(&qr2, m, oy * p.out[1] + ox, acc);
             }
     }
-    int same = !memcmp(Y, R, (size_t)(p.M * outsp));
+    int same = !memcmp(Y, R, (size_t)(p.M * outsp) * es);
     if (!same)
         fprintf(stderr, "qgemm %s %s: C %lld M %lld in %lldx%lld k %lldx%lld s %lld,%lld d %lld,%lld p %lld,%lld differs\n",
                 ops->name, dw ? "dwconv" : "conv", (long long)p.C, (long long)p.M, (long long)p.in[0],

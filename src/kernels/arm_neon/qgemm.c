@@ -23,6 +23,13 @@
 
 static inline void qg_store_row(const nne_qreq *q, int64_t m, int64_t n0, int nr, int32x4_t a0, int32x4_t a1) {
     int32x4_t b = vdupq_n_s32(q->bias ? q->bias[m] : 0);
+    if (q->y_i32) { /* int32 sums (ConvInteger) */
+        int32_t t[8];
+        vst1q_s32(t, vaddq_s32(a0, b));
+        vst1q_s32(t + 4, vaddq_s32(a1, b));
+        for (int c = 0; c < nr; c++) ((int32_t *)q->y)[m * q->rsy + (n0 + c) * q->csy] = t[c];
+        return;
+    }
     float32x4_t mu = vdupq_n_f32(q->mult[m]), lo = vdupq_n_f32(q->lo), hi = vdupq_n_f32(q->hi);
     float32x4_t f0 = vmulq_f32(vcvtq_f32_s32(vaddq_s32(a0, b)), mu);
     float32x4_t f1 = vmulq_f32(vcvtq_f32_s32(vaddq_s32(a1, b)), mu);

@@ -22,6 +22,13 @@
 /* Requantize one row's 16 accumulators and store the first nr bytes. */
 static inline void qg_store_row(const nne_qreq *q, int64_t m, int64_t n0, int nr, __m256i a0, __m256i a1) {
     __m256i b = _mm256_set1_epi32(q->bias ? q->bias[m] : 0);
+    if (q->y_i32) { /* int32 sums (ConvInteger) */
+        int32_t t[16];
+        _mm256_storeu_si256((__m256i *)t, _mm256_add_epi32(a0, b));
+        _mm256_storeu_si256((__m256i *)(t + 8), _mm256_add_epi32(a1, b));
+        for (int c = 0; c < nr; c++) ((int32_t *)q->y)[m * q->rsy + (n0 + c) * q->csy] = t[c];
+        return;
+    }
     __m256 mu = _mm256_set1_ps(q->mult[m]), lo = _mm256_set1_ps(q->lo), hi = _mm256_set1_ps(q->hi);
     __m256i z = _mm256_set1_epi32(q->yz);
     __m256 f0 = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_add_epi32(a0, b)), mu);

@@ -38,6 +38,13 @@ static inline void qg_store_half(const nne_qreq *q, int64_t m, int64_t n0, int n
 
 static inline void qg_store_row(const nne_qreq *q, int64_t m, int64_t n0, int nr, __m512i a0, __m512i a1) {
     __m512i b = _mm512_set1_epi32(q->bias ? q->bias[m] : 0);
+    if (q->y_i32) { /* int32 sums (ConvInteger) */
+        int32_t t[32];
+        _mm512_storeu_si512((void *)t, _mm512_add_epi32(a0, b));
+        _mm512_storeu_si512((void *)(t + 16), _mm512_add_epi32(a1, b));
+        for (int c = 0; c < nr; c++) ((int32_t *)q->y)[m * q->rsy + (n0 + c) * q->csy] = t[c];
+        return;
+    }
     __m512 mu = _mm512_set1_ps(q->mult[m]);
     qg_store_half(q, m, n0, nr, a0, b, mu);
     qg_store_half(q, m, n0 + 16, nr - 16, a1, b, mu);
