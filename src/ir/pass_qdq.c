@@ -279,6 +279,13 @@ static int fuse_linear(nne_pass_ctx *ctx, nne_graph *g, const nne_graph_uses *u,
         axis = 1;
         len = Wf->dims[1];
     }
+    /* the int32 sums of the int8 ops hold K < 2^31 / 255^2 products */
+    int64_t K = 1;
+    if (conv)
+        for (int d = 1; d < Wf->ndim; d++) K *= Wf->dims[d];
+    else
+        K = Wf->dims[axis == 0 ? 1 : 0];
+    if (K >= 33025) return 0;
     int wq, ws, wz;
     const nne_tensor *Ws;
     if (!weight_dq(ctx, g, n->in[1], axis, len, &wq, &ws, &wz, &Ws)) return 0;
