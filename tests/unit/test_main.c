@@ -31,6 +31,7 @@ int main(void) {
     unit_regions();
     unit_graph_runtime();
     unit_qgemm();
+    unit_pipeline_audio();
     printf("%d passed, %d failed\n", g_unit_pass, g_unit_fail);
     return g_unit_fail ? 1 : 0;
 }

@@ -32,4 +32,5 @@ void unit_fusion(void);
 void unit_regions(void);
 void unit_graph_runtime(void);
 void unit_qgemm(void);
+void unit_pipeline_audio(void);
 #endif
