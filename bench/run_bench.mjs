@@ -5,9 +5,15 @@
 // --all: every model of the differential tests), with the seeded inputs of
 // tests/diff/run_diff.mjs (same model table).
 //
-//   node bench/run_bench.mjs [FILTER...] [--all] [--threads 1,2] [--runs N] [--warmup W]
+//   node bench/run_bench.mjs [FILTER...] [--all] [--int8] [--threads 1,2] [--runs N] [--warmup W]
 //        [--rounds R] [--optimize LEVEL] [--nnedge PATH] [--models-dir DIR] [--work DIR]
 //        [--json FILE] [--markdown] [-v]
+//
+// --int8: every selected model M whose QDQ file M-int8.onnx is in the
+// models folder (`make quant-models`: scripts/qdq_insert.py with random
+// calibration data) is benchmarked as M-int8 instead: nnedge and ORT on the
+// QDQ file, and in the same rounds, alternately, nnedge on the float M, so
+// the table also gives nnedge's int8/fp32 ratio.
 //
 // For every model and thread count T it alternates R rounds of
 //   nnedge: `nnedge bench MODEL --shape NAME=DIMS... -i NAME=FILE.npy...
@@ -60,7 +66,7 @@ const NNEDGE_KERNELS_THREADED = true;
 function usage(msg) {
   if (msg) console.error(`run_bench: ${msg}`);
   console.error('usage: node bench/run_bench.mjs [FILTER...] [--all] [--threads 1,2] [--runs N] [--warmup W] ' +
-    '[--rounds R] [--optimize none|basic|all] [--nnedge PATH] [--models-dir DIR] [--work DIR] [--json FILE] ' +
+    '[--int8] [--rounds R] [--optimize none|basic|all] [--nnedge PATH] [--models-dir DIR] [--work DIR] [--json FILE] ' +
     '[--markdown] [-v]');
   process.exit(2);
 }
@@ -104,6 +110,7 @@ function parseArgs(argv) {
     else if (a === '--timeout') o.timeout = int(val(), '--timeout', 1);
     else if (a === '--markdown') o.markdown = true;
     else if (a === '--all') o.all = true;
+    else if (a === '--int8') o.int8 = true;
     else if (a === '--optimize') {
       o.optimize = val();
       if (!['none', 'basic', 'all'].includes(o.optimize)) usage(`--optimize ${o.optimize}: expected none, basic or all`);
@@ -206,7 +213,7 @@ function ortRss(path, inputs, threads, opts) {
 }
 
 /** All rounds of one model at one thread count. */
-async function benchModel(ort, model, path, threads, opts) {
+async function benchModel(ort, model, path, threads, opts, fp32Path) {
   const session = await ort.InferenceSession.create(path, {
     executionProviders: ['cpu'],
     intraOpNumThreads: threads,
@@ -217,12 +224,15 @@ async function benchModel(ort, model, path, threads, opts) {
     const inputs = prepareInputs(ort, model, session, join(opts.work, model.name));
     const nn = [];
     const ortMs = [];
+    const f32 = [];
     for (let r = 0; r < opts.rounds; r++) {
       nn.push(timeNnedge(path, inputs, threads, opts));
       ortMs.push(await timeOrt(session, inputs.feeds, opts.runs, opts.warmup));
+      if (fp32Path) f32.push(timeNnedge(fp32Path, inputs, threads, opts).median_ms);
     }
     const last = nn[nn.length - 1];
     return {
+      ...(fp32Path ? { nnedge_fp32_ms: median(f32), nnedge_fp32_rounds_ms: f32 } : {}),
       ort_rss_bytes: ortRss(path, inputs, threads, opts),
       nnedge_ms: median(nn.map((j) => j.median_ms)),
       ort_ms: median(ortMs),
@@ -298,7 +308,17 @@ async function main() {
     `load average ${loadStart.map((x) => x.toFixed(2)).join(' ')}`);
   const results = [];
   let failed = 0;
-  for (const m of selected) {
+  for (const m0 of selected) {
+    let m = m0, fp32Path;
+    if (opts.int8) {
+      const q = join(opts.modelsDir, `${m0.name}-int8.onnx`);
+      if (!existsSync(q)) {
+        console.log(`SKIP ${m0.name}-int8: ${q} not found (make quant-models)`);
+        continue;
+      }
+      fp32Path = modelPath(m0.file, opts);
+      m = { ...m0, name: `${m0.name}-int8`, file: `models:${m0.name}-int8.onnx` };
+    }
     const path = modelPath(m.file, opts);
     if (!existsSync(path)) {
       if (m.optional) {
@@ -313,10 +333,12 @@ async function main() {
     for (const t of opts.threads) {
       const row = { model: m.name, threads: t };
       try {
-        Object.assign(row, await benchModel(ort, m, path, t, opts));
+        Object.assign(row, await benchModel(ort, m, path, t, opts, fp32Path));
         row.ratio = row.nnedge_ms / row.ort_ms;
+        if (fp32Path) row.int8_over_fp32 = row.nnedge_ms / row.nnedge_fp32_ms;
         console.log(`  ${m.name} T=${t}: nnedge ${ms(row.nnedge_ms)} ms, ORT ${ms(row.ort_ms)} ms, ` +
-          `ratio ${row.ratio.toFixed(2)}`);
+          `ratio ${row.ratio.toFixed(2)}` + (fp32Path ? `; nnedge fp32 ${ms(row.nnedge_fp32_ms)} ms, ` +
+          `int8/fp32 ${row.int8_over_fp32.toFixed(2)}` : ''));
       } catch (e) {
         failed++;
         row.error = firstLine(String(e.message || e));
@@ -326,6 +348,16 @@ async function main() {
     }
   }
   const geo = printTables(results, opts);
+  if (opts.int8) {
+    console.log('\nint8 (QDQ file) against nnedge fp32 (the float model), alternating in the same rounds');
+    console.log(`${'model'.padEnd(22)} ${'threads'.padStart(7)} ${'int8 ms'.padStart(9)} ${'fp32 ms'.padStart(9)} ` +
+      `${'int8/fp32'.padStart(10)} ${'ORT int8 ms'.padStart(12)} ${'nnedge/ORT'.padStart(11)}`);
+    for (const r of results.filter((x) => x.int8_over_fp32 !== undefined)) {
+      console.log(`${r.model.padEnd(22)} ${String(r.threads).padStart(7)} ${ms(r.nnedge_ms).padStart(9)} ` +
+        `${ms(r.nnedge_fp32_ms).padStart(9)} ${r.int8_over_fp32.toFixed(2).padStart(10)} ${ms(r.ort_ms).padStart(12)} ` +
+        `${r.ratio.toFixed(2).padStart(11)}`);
+    }
+  }
   console.log(`load average at the end: ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);
   if (opts.json) {
     writeFileSync(opts.json, JSON.stringify({

@@ -32,6 +32,8 @@ typedef struct pass_entry {
 } pass_entry;
 
 static const pass_entry k_passes[] = {
+    /* first: constant folding would turn the weights' DequantizeLinear into float */
+    {"qdq_fusion", NNE_OPT_ALL, nne_pass_qdq_fusion},
     {"identity_elimination", NNE_OPT_BASIC, nne_pass_identity},
     {"constant_folding", NNE_OPT_BASIC, nne_pass_constant_folding},
     {"cse", NNE_OPT_BASIC, nne_pass_cse},

@@ -107,6 +107,10 @@ static void fill_table(void) {
         if (nne_isa_allows(t->isa, NNE_ISA_NEON)) t->sgemm = &nne_sgemm_ops__neon;
 #endif
         if (!t->sgemm) t->sgemm = &nne_sgemm_ops__portable;
+        const nne_qgemm_ops *v[4];
+        int nv = nne_qgemm_variants(v, 4);
+        for (int i = 0; i < nv && !t->qgemm; i++)
+            if (nne_isa_allows(t->isa, v[i]->isa)) t->qgemm = v[i];
     }
     if (t->sgemm && t->gemm_f32 == t->sgemm->gemm) {
         /* the packed-B form of the ISA-specific GEMM: its own panel layout */
@@ -132,6 +136,23 @@ void nne_gemm_f32(int64_t M, int64_t N, int64_t K, float alpha, const float *A, 
                   const float *B, int64_t rsb, int64_t csb, float beta, float *C, int64_t ldc, void *scratch) {
     nne_kernels()->gemm_f32(M, N, K, alpha, A, rsa, csa, B, rsb, csb, beta, C, ldc, scratch);
 }
+
+int nne_qgemm_variants(const nne_qgemm_ops **out, int max) {
+    int n = 0, cpu = detect_cpu();
+    const nne_qgemm_ops *all[] = {
+#if defined(__x86_64__)
+        &nne_qgemm_ops__avx512, &nne_qgemm_ops__avx2,
+#endif
+#if defined(__aarch64__)
+        &nne_qgemm_ops__neon,
+#endif
+        &nne_qgemm_ops__portable};
+    for (size_t i = 0; i < sizeof all / sizeof all[0] && n < max; i++)
+        if (nne_isa_allows(cpu, all[i]->isa)) out[n++] = all[i];
+    return n;
+}
+
+const nne_qgemm_ops *nne_qgemm_best(void) { return nne_kernels()->qgemm; }
 
 size_t nne_gemm_f32_scratch(int64_t M, int64_t N, int64_t K) { return nne_kernels()->gemm_f32_scratch(M, N, K); }
 

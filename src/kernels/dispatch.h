@@ -16,6 +16,7 @@
 
 #include "kernels/ref/conv.h"
 #include "kernels/ref/gemm.h"
+#include "kernels/qgemm.h"
 #include "kernels/sgemm.h"
 
 /* ISA levels, ordered: a CPU with a level has every level below it of its
@@ -64,6 +65,9 @@ typedef struct nne_kernel_table {
      * with packed weights, fused epilogues, threads; NULL under
      * NNE_FORCE_REFERENCE (ops then use the entries above) */
     const nne_sgemm_ops *sgemm;
+    /* the int8 GEMM family of the ISA in use (kernels/qgemm.h); NULL under
+     * NNE_FORCE_REFERENCE (the quantized ops then run their int32 reference) */
+    const nne_qgemm_ops *qgemm;
 } nne_kernel_table;
 
 /* The table (filled on first call; thread-safe; never NULL). */

@@ -12,3 +12,7 @@ $(BUILD)/obj/src/kernels/x86_avx512/%.o: CFLAGS_ALL += -mavx512f -mavx512vl -mav
 endif
 $(BUILD)/obj/src/kernels/arm_neon/%.o: CFLAGS_ALL += -ffp-contract=fast
 $(BUILD)/obj/src/kernels/sgemm_portable.o: CFLAGS_ALL += -ffp-contract=fast
+# The int8 kernels' plain-C loops (packing, depthwise taps) want the
+# vectorizer's full cost model.
+$(BUILD)/obj/src/kernels/qgemm_portable.o $(BUILD)/obj/src/kernels/x86_avx2/qgemm.o \
+    $(BUILD)/obj/src/kernels/x86_avx512/qgemm.o $(BUILD)/obj/src/kernels/arm_neon/qgemm.o: CFLAGS_ALL += -O3

@@ -178,3 +178,162 @@ double nne_f32_sum_f64(const float *x, int64_t n) {
     for (; i < n; i++) s += x[i];
     return s;
 }
+
+/* ---- 8-bit MaxPool ---- */
+
+typedef struct poolq_job {
+    const nne_pool2d_desc *p;
+    const void *x;
+    void *y;
+    int is_signed;
+} poolq_job;
+
+/* Planes [pl0, pl1). Per output row: the max over the window's rows of
+ * each input column (a byte-wise max of whole rows, which vectorizes),
+ * then per output column the max over its columns. Windows are clipped to
+ * the image (padding never wins); an empty window gives the type's minimum.
+ * Values are biased to unsigned (int8 ^ 0x80) so one loop serves both. */
+#define POOLQ_W 4096
+typedef uint8_t poolq_v16 __attribute__((vector_size(16)));
+#if defined(__clang__)
+#define POOLQ_EVEN(a, b) __builtin_shufflevector(a, b, 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30)
+#else
+#define POOLQ_EVEN(a, b) \
+    __builtin_shuffle(a, b, (poolq_v16){0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30})
+#endif
+static void poolq_planes(const poolq_job *j, int64_t pl0, int64_t pl1) {
+    const nne_pool2d_desc *p = j->p;
+    int64_t insp = p->ih * p->iw, outsp = p->oh * p->ow;
+    uint8_t bias = j->is_signed ? 0x80 : 0;
+    uint8_t t[POOLQ_W] = {0};
+    for (int64_t pl = pl0; pl < pl1; pl++) {
+        const uint8_t *xp = (const uint8_t *)j->x + pl * insp;
+        uint8_t *yp = (uint8_t *)j->y + pl * outsp;
+        for (int64_t oy = 0; oy < p->oh; oy++) {
+            int64_t sy0 = oy * p->sy - p->pt;
+            int64_t ky0 = tap_first(sy0, 0, p->dy, p->kh), ky1 = tap_first(sy0, p->ih, p->dy, p->kh);
+            uint8_t *yr = yp + oy * p->ow;
+            if (ky1 <= ky0) {
+                memset(yr, bias ? 0x80 : 0, (size_t)p->ow);
+                continue;
+            }
+            const uint8_t *r0 = xp + (sy0 + ky0 * p->dy) * p->iw;
+            int64_t x0 = 0;
+            poolq_v16 vb = {0};
+            vb += bias;
+            for (; x0 + 16 <= p->iw; x0 += 16) {
+                poolq_v16 a;
+                memcpy(&a, r0 + x0, 16);
+                a ^= vb;
+                for (int64_t ky = ky0 + 1; ky < ky1; ky++) {
+                    poolq_v16 v;
+                    memcpy(&v, xp + (sy0 + ky * p->dy) * p->iw + x0, 16);
+                    v ^= vb;
+                    poolq_v16 m = (poolq_v16)(v > a);
+                    a = (v & m) | (a & ~m);
+                }
+                memcpy(t + x0, &a, 16);
+            }
+            for (int64_t x = x0; x < p->iw; x++) {
+                uint8_t a = r0[x] ^ bias;
+                for (int64_t ky = ky0 + 1; ky < ky1; ky++) {
+                    uint8_t v = xp[(sy0 + ky * p->dy) * p->iw + x] ^ bias;
+                    a = v > a ? v : a;
+                }
+                t[x] = a;
+            }
+            /* columns whose window lies inside the row, 16 at a time (stride
+             * 1 or 2, no dilation): one load (stride 2: two, evens kept) per tap */
+            int64_t vlo = 0, vhi = 0;
+            if ((p->sx == 1 || p->sx == 2) && p->dx == 1 && p->iw + 64 <= POOLQ_W) {
+                vlo = (p->pl + p->sx - 1) / p->sx;
+                int64_t last = p->iw - 1 + p->pl - (p->kw - 1);
+                vhi = last < 0 ? 0 : last / p->sx + 1;
+                if (vhi > p->ow) vhi = p->ow;
+                for (int64_t ox = vlo; ox + 16 <= vhi; ox += 16) {
+                    const uint8_t *b = t + ox * p->sx - p->pl;
+                    poolq_v16 best = {0};
+                    for (int64_t kx = 0; kx < p->kw; kx++) {
+                        poolq_v16 v;
+                        if (p->sx == 1) {
+                            memcpy(&v, b + kx, 16);
+                        } else {
+                            poolq_v16 a, c;
+                            memcpy(&a, b + kx, 16);
+                            memcpy(&c, b + kx + 16, 16);
+                            v = POOLQ_EVEN(a, c);
+                        }
+                        poolq_v16 m = (poolq_v16)(v > best);
+                        best = (v & m) | (best & ~m);
+                    }
+                    best ^= vb;
+                    memcpy(yr + ox, &best, 16);
+                }
+                if (vhi > vlo) vhi = vlo + (vhi - vlo) / 16 * 16; /* columns done above */
+                else vhi = vlo;
+            }
+            for (int64_t ox = 0; ox < p->ow; ox++) {
+                if (ox == vlo && vhi > vlo) {
+                    ox = vhi - 1;
+                    continue;
+                }
+                int64_t sx0 = ox * p->sx - p->pl, kx0 = 0, kx1 = p->kw;
+                if (sx0 < 0 || sx0 + (p->kw - 1) * p->dx >= p->iw) {
+                    kx0 = tap_first(sx0, 0, p->dx, p->kw);
+                    kx1 = tap_first(sx0, p->iw, p->dx, p->kw);
+                }
+                uint8_t best = 0;
+                for (int64_t kx = kx0; kx < kx1; kx++) {
+                    uint8_t v = t[sx0 + kx * p->dx];
+                    best = v > best ? v : best;
+                }
+                yr[ox] = best ^ bias;
+            }
+        }
+    }
+}
+
+/* The same, one output at a time (rows wider than POOLQ_W). */
+static void poolq_planes_wide(const poolq_job *j, int64_t pl0, int64_t pl1) {
+    const nne_pool2d_desc *p = j->p;
+    int64_t insp = p->ih * p->iw, outsp = p->oh * p->ow;
+    for (int64_t pl = pl0; pl < pl1; pl++) {
+        for (int64_t oy = 0; oy < p->oh; oy++) {
+            int64_t sy0 = oy * p->sy - p->pt;
+            int64_t ky0 = tap_first(sy0, 0, p->dy, p->kh), ky1 = tap_first(sy0, p->ih, p->dy, p->kh);
+            for (int64_t ox = 0; ox < p->ow; ox++) {
+                int64_t sx0 = ox * p->sx - p->pl;
+                int64_t kx0 = tap_first(sx0, 0, p->dx, p->kw), kx1 = tap_first(sx0, p->iw, p->dx, p->kw);
+                int best = j->is_signed ? -128 : 0;
+                for (int64_t ky = ky0; ky < ky1; ky++) {
+                    int64_t r = pl * insp + (sy0 + ky * p->dy) * p->iw + sx0;
+                    for (int64_t kx = kx0; kx < kx1; kx++) {
+                        int v = j->is_signed ? ((const int8_t *)j->x)[r + kx * p->dx]
+                                             : ((const uint8_t *)j->x)[r + kx * p->dx];
+                        best = v > best ? v : best;
+                    }
+                }
+                if (j->is_signed) ((int8_t *)j->y)[pl * outsp + oy * p->ow + ox] = (int8_t)best;
+                else ((uint8_t *)j->y)[pl * outsp + oy * p->ow + ox] = (uint8_t)best;
+            }
+        }
+    }
+}
+
+static void poolq_part(void *arg, int part, int nparts, void *scratch) {
+    (void)scratch;
+    const poolq_job *j = arg;
+    long long lo, hi;
+    nne_split_range(j->p->planes, 1, part, nparts, &lo, &hi);
+    if (j->p->iw <= POOLQ_W) poolq_planes(j, lo, hi);
+    else poolq_planes_wide(j, lo, hi);
+}
+
+void nne_pool2d_max_q8(const nne_pool2d_desc *p, const void *x, void *y, int is_signed, nne_threadpool *pool) {
+    if (p->planes <= 0 || p->oh <= 0 || p->ow <= 0) return;
+    poolq_job j = {p, x, y, is_signed};
+    int parts = nne_threadpool_threads(pool);
+    if (p->planes * p->oh * p->ow < 4096) parts = 1;
+    if (parts > p->planes) parts = (int)(p->planes > 0 ? p->planes : 1);
+    nne_parallel(pool, parts, poolq_part, &j, NULL);
+}

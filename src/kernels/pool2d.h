@@ -23,6 +23,9 @@ typedef struct nne_pool2d_desc {
 } nne_pool2d_desc;
 
 void nne_pool2d_f32(const nne_pool2d_desc *p, const float *x, float *y, nne_threadpool *pool);
+/* MaxPool of uint8 (is_signed 0) or int8 planes, straight on the bytes
+ * (max is exact in any type; the int8 MaxPool of opset 12). */
+void nne_pool2d_max_q8(const nne_pool2d_desc *p, const void *x, void *y, int is_signed, nne_threadpool *pool);
 
 /* The sum of x[0 .. n) in double (GlobalAveragePool). */
 double nne_f32_sum_f64(const float *x, int64_t n);

@@ -194,6 +194,16 @@ static nne_status pool_kernel_run(const void *state, const nne_kernel_args *args
     void *base = args->scratch;
     size_t xo = st->xo, yo = st->yo;
     if (nne_tensor_numel(Y) == 0) return NNE_OK;
+    const pool_args *pq = &st->a;
+    if ((dt == NNE_DTYPE_UINT8 || dt == NNE_DTYPE_INT8) && pq->g.nsp == 2 && pq->kind == POOL_MAX && !(I && I->data)) {
+        /* 8-bit MaxPool: on the bytes, no float round trip */
+        const nn_geom *g = &pq->g;
+        nne_pool2d_desc d = {.planes = pq->planes, .ih = g->in[0], .iw = g->in[1], .oh = g->out[0], .ow = g->out[1],
+                             .kh = g->k[0], .kw = g->k[1], .sy = g->s[0], .sx = g->s[1], .dy = g->d[0], .dx = g->d[1],
+                             .pt = g->pb[0], .pl = g->pb[1], .pbot = g->pe[0], .pr = g->pe[1], .max = 1};
+        nne_pool2d_max_q8(&d, X->data, Y->data, dt == NNE_DTYPE_INT8, nne_ctx_pool(args->ctx));
+        return NNE_OK;
+    }
     const float *x = nn_f32_view(X, (float *)nn_carve_ptr(base, xo, nn_f32_copy_bytes(X)));
     float *y = dt == NNE_DTYPE_FLOAT ? (float *)Y->data
                                      : (float *)nn_carve_ptr(base, yo, nn_f32_copy_bytes(Y));

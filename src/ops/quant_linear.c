@@ -213,15 +213,36 @@ static void quantize_f32_q8(const q_state *st, const float *x, void *y, const do
     int64_t runs = g->kind == 0 ? 1 : g->outer * g->D, len = g->kind == 0 ? g->outer * g->D * g->inner : g->inner;
     for (int64_t r = 0; r < runs; r++) {
         int64_t base = r * len, pi = g->kind == 0 ? 0 : r % g->D;
-        float s = (float)sv[pi];
-        double z = zv[pi];
+        float s = (float)sv[pi], zf = (float)zv[pi];
+        /* clamping before rounding to the integer bounds [lo - z, hi - z]
+         * gives what rounding, adding z and clamping give; once |v| <= 2^22,
+         * (v + 1.5 * 2^23) - 1.5 * 2^23 rounds half to even (the default
+         * rounding mode) in plain SSE2/NEON arithmetic, so the loop
+         * vectorizes; NaN gives 0 as in the general path */
+        float vlo = (float)st->lo - zf, vhi = (float)st->hi - zf;
         const float *xp = x + base;
-        for (int64_t i = 0; i < len; i++) {
-            double q = nne_la_round_even((double)(xp[i] / s)) + z;
-            if (!(q == q)) q = 0.0;
-            q = q < st->lo ? st->lo : (q > st->hi ? st->hi : q);
-            if (st->ydt == NNE_DTYPE_UINT8) ((uint8_t *)y)[base + i] = (uint8_t)q;
-            else ((int8_t *)y)[base + i] = (int8_t)q;
+        if (st->ydt == NNE_DTYPE_UINT8) {
+            uint8_t *yp = (uint8_t *)y + base;
+            for (int64_t i = 0; i < len; i++) {
+                float v = xp[i] / s;
+                int nan = v != v;
+                v = v < vlo ? vlo : v;
+                v = v > vhi ? vhi : v;
+                v = (v + 12582912.0f) - 12582912.0f;
+                v = nan ? -zf : v;
+                yp[i] = (uint8_t)(int32_t)(v + zf);
+            }
+        } else {
+            int8_t *yp = (int8_t *)y + base;
+            for (int64_t i = 0; i < len; i++) {
+                float v = xp[i] / s;
+                int nan = v != v;
+                v = v < vlo ? vlo : v;
+                v = v > vhi ? vhi : v;
+                v = (v + 12582912.0f) - 12582912.0f;
+                v = nan ? -zf : v;
+                yp[i] = (int8_t)(int32_t)(v + zf);
+            }
         }
     }
 }

@@ -30,6 +30,7 @@ int main(void) {
     unit_fusion();
     unit_regions();
     unit_graph_runtime();
+    unit_qgemm();
     unit_pipeline_audio();
     unit_quant();
     printf("%d passed, %d failed\n", g_unit_pass, g_unit_fail);

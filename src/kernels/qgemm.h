@@ -1,0 +1,140 @@
+/*
+ * qgemm.h - the int8 GEMM family behind nnedge's quantized Conv / Gemm /
+ * MatMul (QLinearConv, the ai.nnedge ops the qdq_fusion pass makes): one
+ * variant per ISA (x86_avx512/, x86_avx2/, arm_neon/ and a portable one),
+ * all from kernels/qgemm_tmpl.h.
+ *
+ *     acc[m][n] = sum_k (A[m][k] - za[m]) * (B[k][n] - zb)       (int32, exact)
+ *     y[m][n]   = clamp(round_half_even((float)(acc + bias[m]) * mult[m]) + yz,
+ *                       qmin, qmax)                                (uint8 / int8)
+ *
+ * A is the constant weight matrix (uint8 or int8, zero point per row),
+ * packed once per plan; B (the activations, uint8 or int8 with one zero
+ * point) is packed per run by a packer (strided matrix or 2-d im2col). Both
+ * are widened to int16 with their zero points subtracted while packing
+ * ([-255, 255] fits), stored as pairs along k, so one vpmaddwd (AVX2 /
+ * AVX-512BW) or vmlal (NEON) multiplies and adds two k at once into int32
+ * without the saturation of vpmaddubsw's int16 sums: every variant is
+ * bit-exact against the int32 reference (nne_conv_i32 + the requantization
+ * above). The accumulator cannot overflow for K < 2^31 / 255^2 = 33025.
+ *
+ * Requantization (the contract with ONNX QLinearConv / ORT's MLAS): the
+ * product (float)(acc + bias) * mult is formed in float32 (mult is
+ * (float)(x_scale * w_scale[m] / y_scale), computed in double), clamped to
+ * [qmin - yz, qmax - yz] (a NaN goes to qmin - yz), rounded half to even
+ * and yz added. qmin/qmax are the output type's range, narrowed by a fused
+ * Relu / Clip (monotone, so Q(act(y)) = clamp(Q(y), Q(lo), Q(hi)) exactly).
+ */
+#ifndef NNE_KERNELS_QGEMM_H
+#define NNE_KERNELS_QGEMM_H
+
+#include "core/threadpool.h"
+#include "kernels/ref/conv.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* The requantizing epilogue: output element (m, n) is
+ * y[m * rsy + n * csy] (elements of one byte). */
+typedef struct nne_qreq {
+    const int32_t *bias; /* [M] or NULL */
+    const float *mult;   /* [M] */
+    int32_t yz;          /* output zero point */
+    float lo, hi;        /* qmin - yz, qmax - yz */
+    int y_u8;            /* 1: uint8 output, 0: int8 */
+    void *y;
+    int64_t rsy, csy;
+    int y_i32;           /* 1: store acc + bias as int32 (ConvInteger); mult, yz, lo, hi unused */
+} nne_qreq;
+
+/* Where B comes from: a uint8/int8 tensor, zero point xz, either strided
+ * (B(k, n) = x[k * rsb + n * csb]) or, with p set, the im2col matrix of a
+ * 2-d convolution (k = (c, ky, kx), n = (oy, ox); x points at the group's
+ * first input channel, insp = elements per channel; padding reads as xz). */
+typedef struct nne_qsrc {
+    const void *x;
+    int x_u8;
+    int32_t xz;
+    int64_t rsb, csb;
+    const nne_conv_desc *p;
+    int64_t insp;
+    /* set by the kernel (callers leave them zero): the padded int16 copy */
+    const int16_t *xp;
+    int64_t ph, pw;
+} nne_qsrc;
+
+typedef struct nne_qgemm_args {
+    int64_t M, N, K;
+    const int16_t *Pa; /* A packed by pack_a */
+    const nne_qsrc *b;
+    const nne_qreq *req;
+} nne_qgemm_args;
+
+typedef struct nne_qgemm_ops {
+    const char *name;
+    int isa;
+    int mr, nr;
+    /* A (M x K, element (m, k) at w[m * rsw + k * csw], uint8 or int8) minus
+     * its zero point (wz[m], or wz[0] for all rows when !wz_per_row; NULL: 0) */
+    size_t (*packed_a_bytes)(int64_t M, int64_t K);
+    void (*pack_a)(int64_t M, int64_t K, const void *w, int w_u8, int64_t rsw, int64_t csw, const int32_t *wz,
+                   int wz_per_row, int16_t *P);
+    /* scratch of one run: the packed B of all N columns (shared by the
+     * pool's threads, each packing its own columns), int32 sums of every
+     * output when K is long enough to be cut into slices, and, for a convolution
+     * (p != NULL: B's source is its im2col), the zero-point-shifted, padded
+     * int16 copy of the group's input the packer reads without bounds checks */
+    size_t (*scratch)(int64_t M, int64_t N, int64_t K, const nne_conv_desc *p);
+    void (*run)(const nne_qgemm_args *g, void *scratch, nne_threadpool *pool);
+    /* depthwise 2-d convolution of one image: channel c of x (uint8/int8
+     * planes of p->in) with taps w (float, already minus the weight zero
+     * point, c * taps), requantized by req (rows = channels, bias/mult per
+     * channel, y = the image's first output channel, rsy = outsp, csy = 1).
+     * Exact while taps * 255^2 < 2^24 (taps <= 258; nne_qdw_ok). */
+    size_t (*dw_scratch)(const nne_conv_desc *p);
+    void (*dwconv)(const nne_conv_desc *p, const void *x, int x_u8, int32_t xz, const float *w,
+                   const nne_qreq *req, void *scratch, nne_threadpool *pool);
+} nne_qgemm_ops;
+
+/* Modes of a variant's register tile (kernels/qgemm_tmpl.h): start from
+ * the sums saved by the previous K slice; requantize and store the output
+ * (else save the sums for the next slice). */
+#define QG_ACC_LOAD 1
+#define QG_ACC_FINAL 2
+
+extern const nne_qgemm_ops nne_qgemm_ops__portable;
+#if defined(__x86_64__)
+extern const nne_qgemm_ops nne_qgemm_ops__avx2;
+extern const nne_qgemm_ops nne_qgemm_ops__avx512;
+#endif
+#if defined(__aarch64__)
+extern const nne_qgemm_ops nne_qgemm_ops__neon;
+#endif
+
+/* Every variant this CPU can run (best first), for tests; returns count. */
+int nne_qgemm_variants(const nne_qgemm_ops **out, int max);
+/* The variant in use (kernel table; NULL under NNE_FORCE_REFERENCE). */
+const nne_qgemm_ops *nne_qgemm_best(void);
+
+/* The reference of the epilogue: one value. */
+static inline int32_t nne_qreq_one(const nne_qreq *q, int64_t m, int32_t acc) {
+    int32_t v = (int32_t)((uint32_t)acc + (uint32_t)(q->bias ? q->bias[m] : 0));
+    float f = (float)v * q->mult[m];
+    f = f > q->lo ? f : q->lo; /* NaN -> lo */
+    f = f < q->hi ? f : q->hi;
+    return (int32_t)__builtin_nearbyintf(f) + q->yz;
+}
+static inline void nne_qreq_store(const nne_qreq *q, int64_t m, int64_t n, int32_t acc) {
+    if (q->y_i32) {
+        ((int32_t *)q->y)[m * q->rsy + n * q->csy] = (int32_t)((uint32_t)acc + (uint32_t)(q->bias ? q->bias[m] : 0));
+        return;
+    }
+    int32_t v = nne_qreq_one(q, m, acc);
+    if (q->y_u8) ((uint8_t *)q->y)[m * q->rsy + n * q->csy] = (uint8_t)v;
+    else ((int8_t *)q->y)[m * q->rsy + n * q->csy] = (int8_t)v;
+}
+
+/* Whether the depthwise kernel is exact for this many taps. */
+static inline int nne_qdw_ok(int64_t taps) { return taps > 0 && taps <= 258; }
+
+#endif

@@ -1,0 +1,34 @@
+/*
+ * qgemm_portable.c - the int8 GEMM family (kernels/qgemm.h) in plain C: a
+ * 4 x 8 int32 tile, for CPUs without a SIMD variant and as the reference
+ * the SIMD tiles are compared with (tests/unit/test_qgemm.c).
+ */
+#include "kernels/qgemm.h"
+
+#include <stdint.h>
+#include <string.h>
+
+#define QG_SUF portable
+#define QG_ISA NNE_ISA_PORTABLE
+#define QG_MR 4
+#define QG_NR 8
+
+static void qg_tile(int64_t K2, const int16_t *Pa, const int16_t *Pb, int mr, int nr, int64_t m0, int64_t n0,
+                    const nne_qreq *q, int32_t *accp, int mode) {
+    int32_t acc[QG_MR][QG_NR] = {{0}};
+    if (mode & QG_ACC_LOAD) memcpy(acc, accp, sizeof acc);
+    for (int64_t kp = 0; kp < K2; kp++) {
+        const int16_t *a = Pa + kp * QG_MR * 2, *b = Pb + kp * QG_NR * 2;
+        for (int r = 0; r < QG_MR; r++)
+            for (int c = 0; c < QG_NR; c++)
+                acc[r][c] += (int32_t)a[2 * r] * b[2 * c] + (int32_t)a[2 * r + 1] * b[2 * c + 1];
+    }
+    if (!(mode & QG_ACC_FINAL)) {
+        memcpy(accp, acc, sizeof acc);
+        return;
+    }
+    for (int r = 0; r < mr; r++)
+        for (int c = 0; c < nr; c++) nne_qreq_store(q, m0 + r, n0 + c, acc[r][c]);
+}
+
+#include "kernels/qgemm_tmpl.h"

@@ -1,0 +1,109 @@
+/*
+ * qgemm.c (AVX2) - the int8 GEMM family (kernels/qgemm.h) with a 5 x 16
+ * tile: per k pair, two 16 x int16 loads of B (8 columns x 2 k each), five
+ * 32-bit broadcasts of A's pairs and ten vpmaddwd into int32 (no
+ * intermediate saturation, unlike vpmaddubsw). The requantization runs on
+ * the accumulators: cvtdq2ps, multiply, clamp, cvtps2dq (round half to
+ * even), + zero point, packed to bytes. Compiled with -mavx2 -mfma only.
+ */
+#if defined(__x86_64__)
+#include "kernels/qgemm.h"
+
+#include <immintrin.h>
+#include <stdint.h>
+#include <string.h>
+
+#define QG_SUF avx2
+#define QG_ISA NNE_ISA_AVX2
+#define QG_MR 5
+#define QG_NR 16
+#define QG_VF 8
+
+/* Requantize one row's 16 accumulators and store the first nr bytes. */
+static inline void qg_store_row(const nne_qreq *q, int64_t m, int64_t n0, int nr, __m256i a0, __m256i a1) {
+    __m256i b = _mm256_set1_epi32(q->bias ? q->bias[m] : 0);
+    if (q->y_i32) { /* int32 sums (ConvInteger) */
+        int32_t t[16];
+        _mm256_storeu_si256((__m256i *)t, _mm256_add_epi32(a0, b));
+        _mm256_storeu_si256((__m256i *)(t + 8), _mm256_add_epi32(a1, b));
+        for (int c = 0; c < nr; c++) ((int32_t *)q->y)[m * q->rsy + (n0 + c) * q->csy] = t[c];
+        return;
+    }
+    __m256 mu = _mm256_set1_ps(q->mult[m]), lo = _mm256_set1_ps(q->lo), hi = _mm256_set1_ps(q->hi);
+    __m256i z = _mm256_set1_epi32(q->yz);
+    __m256 f0 = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_add_epi32(a0, b)), mu);
+    __m256 f1 = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_add_epi32(a1, b)), mu);
+    f0 = _mm256_min_ps(_mm256_max_ps(f0, lo), hi); /* max_ps(NaN, lo) = lo */
+    f1 = _mm256_min_ps(_mm256_max_ps(f1, lo), hi);
+    __m256i i0 = _mm256_add_epi32(_mm256_cvtps_epi32(f0), z), i1 = _mm256_add_epi32(_mm256_cvtps_epi32(f1), z);
+    /* in range already: the packs only narrow */
+    __m256i w = _mm256_permute4x64_epi64(_mm256_packs_epi32(i0, i1), 0xD8); /* 16 x int16 in order */
+    __m128i wl = _mm256_castsi256_si128(w), wh = _mm256_extracti128_si256(w, 1);
+    __m128i by = q->y_u8 ? _mm_packus_epi16(wl, wh) : _mm_packs_epi16(wl, wh);
+    if (q->csy == 1) {
+        char *dst = (char *)q->y + m * q->rsy + n0;
+        if (nr == QG_NR) _mm_storeu_si128((__m128i *)dst, by);
+        else {
+            uint8_t tmp[16];
+            _mm_storeu_si128((__m128i *)tmp, by);
+            memcpy(dst, tmp, (size_t)nr);
+        }
+    } else {
+        uint8_t tmp[16];
+        _mm_storeu_si128((__m128i *)tmp, by);
+        for (int c = 0; c < nr; c++) ((uint8_t *)q->y)[m * q->rsy + (n0 + c) * q->csy] = tmp[c];
+    }
+}
+
+static void qg_tile(int64_t K2, const int16_t *Pa, const int16_t *Pb, int mr, int nr, int64_t m0, int64_t n0,
+                    const nne_qreq *q, int32_t *accp, int mode) {
+    /* 10 accumulators + 2 B + broadcast + product: 14 of the 16 ymm, so
+     * nothing spills (6 rows need 16 and GCC spills two) */
+    __m256i c00 = _mm256_setzero_si256(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
+    __m256i c30 = c00, c31 = c00, c40 = c00, c41 = c00;
+    if (mode & QG_ACC_LOAD) {
+#define QG_LD(r, h) _mm256_loadu_si256((const __m256i *)(accp + (r) * 16 + (h) * 8))
+        c00 = QG_LD(0, 0), c01 = QG_LD(0, 1), c10 = QG_LD(1, 0), c11 = QG_LD(1, 1), c20 = QG_LD(2, 0);
+        c21 = QG_LD(2, 1), c30 = QG_LD(3, 0), c31 = QG_LD(3, 1), c40 = QG_LD(4, 0), c41 = QG_LD(4, 1);
+#undef QG_LD
+    }
+    const int32_t *a = (const int32_t *)(const void *)Pa;
+    for (int64_t kp = 0; kp < K2; kp++) {
+        __m256i b0 = _mm256_loadu_si256((const __m256i *)(Pb + kp * 32));
+        __m256i b1 = _mm256_loadu_si256((const __m256i *)(Pb + kp * 32 + 16));
+        const int32_t *ak = a + kp * QG_MR;
+        __m256i x;
+        x = _mm256_set1_epi32(ak[0]);
+        c00 = _mm256_add_epi32(c00, _mm256_madd_epi16(x, b0));
+        c01 = _mm256_add_epi32(c01, _mm256_madd_epi16(x, b1));
+        x = _mm256_set1_epi32(ak[1]);
+        c10 = _mm256_add_epi32(c10, _mm256_madd_epi16(x, b0));
+        c11 = _mm256_add_epi32(c11, _mm256_madd_epi16(x, b1));
+        x = _mm256_set1_epi32(ak[2]);
+        c20 = _mm256_add_epi32(c20, _mm256_madd_epi16(x, b0));
+        c21 = _mm256_add_epi32(c21, _mm256_madd_epi16(x, b1));
+        x = _mm256_set1_epi32(ak[3]);
+        c30 = _mm256_add_epi32(c30, _mm256_madd_epi16(x, b0));
+        c31 = _mm256_add_epi32(c31, _mm256_madd_epi16(x, b1));
+        x = _mm256_set1_epi32(ak[4]);
+        c40 = _mm256_add_epi32(c40, _mm256_madd_epi16(x, b0));
+        c41 = _mm256_add_epi32(c41, _mm256_madd_epi16(x, b1));
+    }
+    if (!(mode & QG_ACC_FINAL)) {
+#define QG_ST(r, h, v) _mm256_storeu_si256((__m256i *)(accp + (r) * 16 + (h) * 8), v)
+        QG_ST(0, 0, c00), QG_ST(0, 1, c01), QG_ST(1, 0, c10), QG_ST(1, 1, c11), QG_ST(2, 0, c20);
+        QG_ST(2, 1, c21), QG_ST(3, 0, c30), QG_ST(3, 1, c31), QG_ST(4, 0, c40), QG_ST(4, 1, c41);
+#undef QG_ST
+        return;
+    }
+    qg_store_row(q, m0, n0, nr, c00, c01);
+    if (mr > 1) qg_store_row(q, m0 + 1, n0, nr, c10, c11);
+    if (mr > 2) qg_store_row(q, m0 + 2, n0, nr, c20, c21);
+    if (mr > 3) qg_store_row(q, m0 + 3, n0, nr, c30, c31);
+    if (mr > 4) qg_store_row(q, m0 + 4, n0, nr, c40, c41);
+}
+
+#include "kernels/qgemm_tmpl.h"
+#else
+typedef int nne_qgemm_avx2_unused; /* ISO C: no empty translation unit */
+#endif
