@@ -2,6 +2,7 @@
  * main.c - the nnedge command: dispatches to one file per verb.
  */
 #include "cli.h"
+#include "app.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -25,6 +26,8 @@ static void usage(FILE *f) {
             "  verify PKG.nne --trust ROOT.pub [--key DEVICE.sec] [--json]\n"
             "  install PKG.nne --store DIR --trust ROOT.pub [--key DEVICE.sec] [--json];  install --store DIR --status [--json]\n"
             "  serve --repo DIR [--http ADDR:PORT] [--threads N] [--max-queue N] [--batch-delay-us N] [--tokens FILE] [--tls-cert C --tls-key K [--tls-client-ca CA]] [--poll-s N] [--max-body BYTES] [--max-json BYTES] [--max-run-memory BYTES]\n"
+            "  app   ocr IMAGE... [--models DIR] [--json];  app classify MODEL IMAGE... [--labels FILE] [--top K]\n"
+            "        [--preprocess SPEC] [--json]  (nnedge app --help lists every application)\n"
             "  limits of every verb: " CLI_LIMITS_USAGE "\n"
             "    --max-memory: bytes a model may use (K/M/G/T suffixes; none); default half of the\n"
             "    memory the process may use\n"
@@ -264,6 +267,7 @@ int main(int argc, char **argv) {
     if (!strcmp(verb, "verify")) return cli_verify(argc - 1, argv + 1);
     if (!strcmp(verb, "install")) return cli_install(argc - 1, argv + 1);
     if (!strcmp(verb, "serve")) return cli_serve(argc - 1, argv + 1);
+    if (!strcmp(verb, "app")) return cli_app(argc - 1, argv + 1);
     /* one line, like every other error (the usage text goes to stdout with --help) */
     return cli_usage_error("unknown verb \"%s\" (nnedge --help lists the verbs)", verb);
 }
