@@ -1,13 +1,13 @@
 /*
- * image_decode.c - JPEG (libjpeg-turbo) and PNG (libpng's simplified API)
+ * image_decode.c - JPEG (libjpeg-turbo) and PNG (libpng)
  * decoding into nne_image; the API is include/nnedge_image.h. Not part of
  * libnnedge: built into libnnedge_imageio.a for the nnedge command.
  *
  * Untrusted input: the dimensions are checked against max_pixels before any
- * image-sized allocation; libjpeg's fatal errors come back through longjmp
- * to a clean error, its warnings are silenced except "premature end of
+ * image-sized allocation; libjpeg's and libpng's fatal errors come back through
+ * longjmp to a clean error, its warnings are silenced except "premature end of
  * file", which fails the decode (a truncated JPEG would otherwise decode as
- * gray padding); libpng's simplified API reports errors in its message field.
+ * gray padding).
  */
 #include "nnedge_image.h"
 #include "core/core.h"
@@ -131,41 +131,114 @@ static nne_status decode_jpeg(const unsigned char *data, size_t size, int32_t ch
 
 /* ------------------------------------------------------------------- PNG -- */
 
+/* libpng's low-level API, so that samples keep their values: the simplified
+ * png_image API treats 16-bit files as linear light and gamma-encodes them
+ * when it reduces them to 8 bits. Here palette and low-bit gray expand to 8
+ * bits, tRNS to alpha, 16-bit samples scale to 8 (v * 255 / 65535, rounded),
+ * and the channel conversion is ours (convert_channels). */
+
+typedef struct png_src {
+    const unsigned char *p;
+    size_t n, off;
+} png_src;
+
+typedef struct png_err {
+    jmp_buf jump;
+    char msg[256];
+} png_err;
+
+static void png_read_mem(png_structp png, png_bytep out, png_size_t n) {
+    png_src *s = png_get_io_ptr(png);
+    if (n > s->n - s->off) png_error(png, "file is truncated");
+    memcpy(out, s->p + s->off, n);
+    s->off += n;
+}
+
+static void png_on_error(png_structp png, png_const_charp msg) {
+    png_err *e = png_get_error_ptr(png);
+    snprintf(e->msg, sizeof e->msg, "%s", msg);
+    longjmp(e->jump, 1);
+}
+
+static void png_on_warning(png_structp png, png_const_charp msg) { (void)png, (void)msg; }
+
+/* Convert n pixels of `from` interleaved channels (1 gray, 2 gray+alpha,
+ * 3 RGB, 4 RGBA) to `to` channels (1, 3 or 4): gray is replicated, color
+ * becomes luma (ITU-R BT.601, as Pillow's convert("L")), a dropped alpha is
+ * composited onto white, a missing alpha is opaque. */
+static void convert_channels(const unsigned char *src, int from, unsigned char *dst, int to, size_t n) {
+    for (size_t i = 0; i < n; i++, src += from, dst += to) {
+        unsigned r, g, b, a = 255;
+        if (from <= 2) r = g = b = src[0];
+        else r = src[0], g = src[1], b = src[2];
+        if (from == 2 || from == 4) a = src[from - 1];
+        if (to != 4 && a != 255) { /* onto white */
+            r = (r * a + 255 * (255 - a) + 127) / 255;
+            g = (g * a + 255 * (255 - a) + 127) / 255;
+            b = (b * a + 255 * (255 - a) + 127) / 255;
+        }
+        if (to == 1) dst[0] = from <= 2 ? (unsigned char)r : (unsigned char)((r * 299 + g * 587 + b * 114 + 500) / 1000);
+        else {
+            dst[0] = (unsigned char)r, dst[1] = (unsigned char)g, dst[2] = (unsigned char)b;
+            if (to == 4) dst[3] = (unsigned char)a;
+        }
+    }
+}
+
 static nne_status decode_png(const unsigned char *data, size_t size, int32_t channels, int64_t max_pixels,
                              nne_image *out) {
-    png_image img;
-    memset(&img, 0, sizeof img);
-    img.version = PNG_IMAGE_VERSION;
-    if (!png_image_begin_read_from_memory(&img, data, size)) {
-        nne_status st = nne_error(NNE_ERR_INVALID_ARG, "image decode: corrupt PNG: %s", img.message);
-        png_image_free(&img);
-        return st;
+    png_err err;
+    err.msg[0] = 0;
+    png_src src = {data, size, 0};
+    png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &err, png_on_error, png_on_warning);
+    if (!png) return nne_error(NNE_ERR_OUT_OF_MEMORY, "image decode: libpng could not start");
+    png_infop info = png_create_info_struct(png);
+    /* volatile: read after longjmp */
+    unsigned char *volatile raw = NULL, *volatile pixels = NULL;
+    png_bytepp volatile rows = NULL;
+    volatile nne_status st = NNE_OK;
+    if (!info) {
+        png_destroy_read_struct(&png, NULL, NULL);
+        return nne_error(NNE_ERR_OUT_OF_MEMORY, "image decode: libpng could not start");
     }
-    nne_status st = check_size("PNG", img.width, img.height, max_pixels);
-    if (st != NNE_OK) {
-        png_image_free(&img);
-        return st;
+    if (setjmp(err.jump)) {
+        png_destroy_read_struct(&png, &info, NULL);
+        free(raw), free(pixels), free(rows);
+        if (st != NNE_OK) return st;
+        return nne_error(NNE_ERR_INVALID_ARG, "image decode: corrupt PNG: %s", err.msg);
     }
-    int has_color = (img.format & PNG_FORMAT_FLAG_COLOR) != 0, has_alpha = (img.format & PNG_FORMAT_FLAG_ALPHA) != 0;
-    int32_t want = channels ? channels : has_color ? (has_alpha ? 4 : 3) : (has_alpha ? 4 : 1);
-    img.format = want == 1 ? PNG_FORMAT_GRAY : want == 3 ? PNG_FORMAT_RGB : PNG_FORMAT_RGBA;
-    size_t stride = (size_t)img.width * (size_t)want;
-    unsigned char *pixels = malloc(stride * img.height);
-    if (!pixels) {
-        png_image_free(&img);
-        return nne_error(NNE_ERR_OUT_OF_MEMORY, "image decode: no memory for a %ux%u image", img.width, img.height);
+    png_set_read_fn(png, &src, png_read_mem);
+    /* ancillary chunks of hostile files: at most 8 MB each, 1000 in all */
+    png_set_chunk_malloc_max(png, 8u << 20);
+    png_set_chunk_cache_max(png, 1000);
+    png_read_info(png, info);
+    png_uint_32 w = png_get_image_width(png, info), h = png_get_image_height(png, info);
+    if ((st = check_size("PNG", w, h, max_pixels)) != NNE_OK) longjmp(err.jump, 1);
+    png_set_expand(png);
+    png_set_scale_16(png);
+    png_set_interlace_handling(png);
+    png_read_update_info(png, info);
+    int from = png_get_channels(png, info);
+    if (from < 1 || from > 4 || png_get_bit_depth(png, info) != 8) {
+        snprintf(err.msg, sizeof err.msg, "libpng gives %d channels of %d bits", from, png_get_bit_depth(png, info));
+        longjmp(err.jump, 1);
     }
-    /* an alpha channel that is dropped is composited onto white (dark text
-     * on a transparent background stays readable) */
-    png_color white = {255, 255, 255};
-    if (!png_image_finish_read(&img, &white, pixels, (png_int_32)stride, NULL)) {
-        st = nne_error(NNE_ERR_INVALID_ARG, "image decode: corrupt PNG: %s", img.message);
-        free(pixels);
-        png_image_free(&img);
-        return st;
+    int32_t want = channels ? channels : (from == 1 ? 1 : from == 3 ? 3 : 4);
+    size_t stride = (size_t)w * (size_t)from;
+    raw = malloc(stride * h);
+    rows = malloc(sizeof(png_bytep) * h);
+    pixels = malloc((size_t)w * h * (size_t)want);
+    if (!raw || !rows || !pixels) {
+        st = nne_error(NNE_ERR_OUT_OF_MEMORY, "image decode: no memory for a %ux%u image", (unsigned)w, (unsigned)h);
+        longjmp(err.jump, 1);
     }
-    *out = (nne_image){(int32_t)img.width, (int32_t)img.height, want, NNE_DTYPE_UINT8, pixels};
-    png_image_free(&img);
+    for (png_uint_32 y = 0; y < h; y++) rows[y] = raw + stride * y;
+    png_read_image(png, rows);
+    png_read_end(png, NULL);
+    convert_channels(raw, from, pixels, want, (size_t)w * h);
+    *out = (nne_image){(int32_t)w, (int32_t)h, want, NNE_DTYPE_UINT8, pixels};
+    png_destroy_read_struct(&png, &info, NULL);
+    free(raw), free(rows);
     return NNE_OK;
 }
 
