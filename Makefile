@@ -171,6 +171,7 @@ test: setup
 	$(MAKE) SAN=1 test-pkg
 	$(MAKE) test-serve
 	$(MAKE) test-kernels
+	$(MAKE) test-app-ocr
 
 # The concurrency test (8 threads, shared plans, >= 1000 runs per model)
 # under ThreadSanitizer, built into build-tsan/.

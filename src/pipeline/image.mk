@@ -21,5 +21,6 @@ $(BUILD)/image_tool: $(BUILD)/obj/tests/app/image_tool.o $(IMAGEIO_OBJ) $(BUILD)
 
 test-app-ocr:
 	$(MAKE) SAN=1 build-san/nnedge build-san/image_tool
-	NNEDGE=build-san/nnedge IMAGE_TOOL=build-san/image_tool sh tests/app/run_ocr.sh
+	$(MAKE) build/libnnedge.so
+	NNEDGE=build-san/nnedge IMAGE_TOOL=build-san/image_tool OUT=build-san/app-ocr sh tests/app/run_ocr.sh
 .PHONY: test-app-ocr

@@ -236,6 +236,17 @@ def test_decode(rng):
     Image.fromarray((img[:, :, 0].astype(np.uint16) * 257), "I;16").save(p)
     tool("decode", p, os.path.join(WORK, "out.npy"), 1)
     check("decode PNG 16-bit gray", np.load(os.path.join(WORK, "out.npy"))[:, :, 0], img[:, :, 0], tol=1)
+    # the PNG fuzz seeds: every color type, bit depth, palette + tRNS, Adam7 interlacing
+    for p in sorted(glob.glob("tests/fuzz/corpus/png/*.png")):
+        im = Image.open(p)
+        ref = np.asarray(im.convert("RGBA" if ("A" in im.mode or "transparency" in im.info) else
+                                    ("L" if im.mode in ("L", "1") else "RGB")))
+        if im.mode in ("I", "I;16"):  # 16-bit gray: v * 255 / 65535
+            ref = np.asarray(im).astype(np.float64) / 257
+        tool("decode", p, os.path.join(WORK, "out.npy"), 0)
+        got = np.load(os.path.join(WORK, "out.npy"))
+        check("decode %s (%s) vs Pillow" % (os.path.basename(p), im.mode), got, ref if ref.ndim == 3 else ref[:, :, None],
+              tol=0.5 if im.mode in ("I", "I;16") else 0)
     p = os.path.join(WORK, "dec.jpg")
     smooth = np.clip(np.add.outer(np.arange(48) * 4, np.arange(64) * 3), 0, 255).astype(np.uint8)
     Image.fromarray(np.dstack([smooth, smooth[::-1], 255 - smooth]), "RGB").save(p, quality=95)
@@ -311,6 +322,41 @@ def test_post(rng):
         check("db: score", [big[0][0]], [0.9], tol=0.05)
 
 
+def test_python(rng):
+    """The Python binding (python/nnedge/image.py over libnnedge.so) against
+    the same references; skipped when NNEDGE_LIBRARY is not set."""
+    if not os.environ.get("NNEDGE_LIBRARY"):
+        print("check_kernels: NNEDGE_LIBRARY not set: Python binding checks skipped")
+        return
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "python"))
+    from nnedge import image
+    for H, W, C, h, w in [(7, 5, 3, 13, 11), (64, 48, 3, 17, 29), (16, 16, 1, 8, 8)]:
+        img = rng.random((H, W, C)).astype(np.float32)
+        for mode in ("bilinear", "align_corners", "nearest", "area"):
+            check("python resize %s" % mode, image.resize(img, w, h, mode), ref_resize(img, w, h, mode))
+    img8 = (rng.random((9, 14, 3)) * 255).astype(np.uint8)
+    mean, std = np.array([0.485, 0.456, 0.406]), np.array([0.229, 0.224, 0.225])
+    ref = ((img8.astype(np.float64)[:, :, ::-1] / 255 - mean) / std).transpose(2, 0, 1)[None]
+    check("python to_tensor", image.to_tensor(img8, 1 / 255, mean, std, swap_rb=True), ref)
+    check("python rotate90", image.rotate90(img8, 3), np.rot90(img8, 3), tol=0)
+    check("python crop", image.crop(img8, 2, 3, 5, 4), img8[3:7, 2:7], tol=0)
+    s = np.eye(6, dtype=np.float32)[[1, 1, 0, 1, 4, 4, 5, 0, 0]]
+    lab, sc = image.ctc_greedy_decode(s)
+    check("python ctc", list(lab), [1, 1, 4, 5], tol=0)
+    check("python nms", list(image.nms([[0, 0, 10, 10], [1, 1, 10, 10], [20, 20, 30, 30]], [0.8, 0.9, 0.7], 0.5)),
+          [1, 2], tol=0)
+    p = np.zeros((60, 100), np.float32)
+    p[20:35, 10:80] = 0.9
+    boxes = image.ocr_db_boxes(p)
+    check("python db boxes", [len(boxes)], [1], tol=0)
+    try:
+        image.resize(img8, 0, 4)
+        fails.append("python resize to 0x4: no error")
+    except image.NnedgeError as e:
+        if "expected positive sizes" not in str(e):
+            fails.append("python resize error message: %s" % e)
+
+
 def main():
     global TOOL, WORK
     TOOL, WORK = sys.argv[1], sys.argv[2]
@@ -322,6 +368,7 @@ def main():
     test_misc(rng)
     test_decode(rng)
     test_post(rng)
+    test_python(rng)
     for f in fails:
         print("FAIL " + f)
     print("check_kernels: %d checks, %d failed (ONNX Resize conformance tests used: %d)" % (checks, len(fails), used))
