@@ -12,6 +12,7 @@
 #include "nnedge_image.h"
 #include "core/core.h"
 
+#include <errno.h>
 #include <setjmp.h>
 #include <stdio.h>
 /* after stdio.h: jpeglib.h uses FILE */
@@ -253,6 +254,7 @@ nne_status nne_image_decode_memory(const void *data, size_t size, int32_t channe
         return nne_error(NNE_ERR_INVALID_ARG, "image decode: channels %d; expected 0 (as stored), 1, 3 or 4",
                          (int)channels);
     const unsigned char *p = data;
+    if (size == 0) return nne_error(NNE_ERR_INVALID_ARG, "image decode: the image is empty (0 bytes)");
     if (size >= 3 && p[0] == 0xFF && p[1] == 0xD8 && p[2] == 0xFF) return decode_jpeg(p, size, channels, max_pixels, out);
     static const unsigned char png_sig[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1A, '\n'};
     if (size >= 8 && !memcmp(p, png_sig, 8)) return decode_png(p, size, channels, max_pixels, out);
@@ -264,7 +266,7 @@ nne_status nne_image_decode_file(const char *path, int32_t channels, int64_t max
     if (!path || !out) return nne_error(NNE_ERR_INVALID_ARG, "image decode: path or out is NULL");
     memset(out, 0, sizeof *out);
     FILE *f = fopen(path, "rb");
-    if (!f) return nne_error(NNE_ERR_IO, "image decode: cannot open \"%s\"", path);
+    if (!f) return nne_error(NNE_ERR_IO, "image decode: cannot open \"%s\": %s", path, strerror(errno));
     unsigned char *buf = NULL;
     size_t n = 0, cap = 0;
     for (;;) {
