@@ -85,8 +85,9 @@ def main():
             d.text((x, y), t, font=font, fill=ink)
             boxes.append(d.textbbox((x, y), t, font=font))
             y += size + gap
-        # slight rotation about the center, counter-clockwise in degrees
-        ang = rng.uniform(-4, 4)
+        # slight rotation about the center, counter-clockwise in degrees; every
+        # sixth image is also upside down (the direction classifier's case)
+        ang = rng.uniform(-4, 4) + (180 if i % 6 == 5 else 0)
         rot = img.rotate(ang, resample=Image.BICUBIC, expand=True, fillcolor=(255, 255, 255))
         cx, cy = W / 2, H / 2
         ncx, ncy = rot.size[0] / 2, rot.size[1] / 2
