@@ -7,7 +7,12 @@ models/fashion_cnn.onnx (dataset-fashion-mnist's test images):
      numpy) within 1e-4, and labels come from --labels;
   B. the same images as 2x larger RGB JPEGs, --preprocess
      resize=28x28,interp=area,color=gray: accuracy within 5 points of A's
-     (the decode/resize/gray path keeps what the model needs).
+     (the decode/resize/gray path keeps what the model needs);
+  C. a signed .nne package of the model made with `nnedge pack --preprocess
+     SPEC --labels FILE` (SPEC adds mean/std, so it differs from A's): with
+     no --preprocess or --labels, app classify takes both from the manifest
+     and must give what the plain model gives with --preprocess SPEC
+     --labels FILE, and scores unlike A's.
 
     /usr/bin/python3 tests/app/check_classify.py NNEDGE WORKDIR [N]
 """
@@ -81,10 +86,35 @@ def main():
     acc_b = np.mean([im["top"][0]["index"] == y[i] for i, im in enumerate(b)])
     if acc_b < acc_a - 0.05:
         fails.append("B: accuracy %.3f, more than 5 points below A's %.3f" % (acc_b, acc_a))
+    spec = "scale=0.00392156862745098,mean=0.5,std=0.5,color=gray"
+    d = classify(pngs, spec)
+    key = os.path.join(work, "root")
+    for ext in (".sec", ".pub"):
+        if os.path.exists(key + ext):
+            os.remove(key + ext)
+    pkg = os.path.join(work, "fashion.nne")
+    for cmd in ([nnedge, "keygen", "-o", key],
+                [nnedge, "pack", model, "-o", pkg, "--labels", labels, "--preprocess", spec,
+                 "--sign", key + ".sec"]):
+        r = subprocess.run(cmd, capture_output=True, text=True)
+        if r.returncode:
+            sys.exit("check_classify: %s failed: %s" % (cmd[1], r.stderr))
+    r = subprocess.run([nnedge, "app", "classify", pkg] + pngs + ["--trust", key + ".pub", "--top", "3", "--json"],
+                       capture_output=True, text=True)
+    if r.returncode:
+        sys.exit("check_classify: app classify on the package failed: " + r.stderr)
+    c = json.loads(r.stdout)["images"]
+    for id_, ic in zip(d, c):
+        if [t["index"] for t in id_["top"]] != [t["index"] for t in ic["top"]] or \
+           [t["label"] for t in id_["top"]] != [t["label"] for t in ic["top"]] or \
+           max(abs(x["score"] - y["score"]) for x, y in zip(id_["top"], ic["top"])) > 1e-5:
+            fails.append("C %s: package gives %s, the model with --preprocess gave %s" % (ic["file"], ic["top"], id_["top"]))
+    if max(abs(x["top"][0]["score"] - y["top"][0]["score"]) for x, y in zip(a, c)) < 1e-3:
+        fails.append("C: the package's scores equal A's: was its preprocessing spec ignored?")
     for f in fails:
         print("FAIL " + f)
     print("check_classify: %d images; A (PNG 28x28) accuracy %.3f, top-1 and scores equal to nnedge run + numpy softmax; "
-          "B (JPEG 56x56 RGB, area resize, gray) accuracy %.3f; %d failures" % (n, acc_a, acc_b, len(fails)))
+          "B (JPEG 56x56 RGB, area resize, gray) accuracy %.3f; C (signed .nne: manifest spec and labels) as the model with that spec; %d failures" % (n, acc_a, acc_b, len(fails)))
     sys.exit(1 if fails else 0)
 
 

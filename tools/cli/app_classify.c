@@ -13,10 +13,12 @@
  *   layout=nchw|nhwc  (default: from the model's input shape)
  *   color=rgb|bgr|gray  (default: rgb, gray for a 1-channel input)
  * Without resize and crop the image is resized straight to the model's input
- * size. Scores are the model's outputs, passed through softmax unless they
+ * size. A .nne package brings its own spec and labels (`nnedge pack
+ * --preprocess SPEC --labels FILE`); --preprocess and --labels override them. Scores are the model's outputs, passed through softmax unless they
  * already are probabilities (all in [0, 1], summing to 1 within 1e-3).
  */
 #include "app.h"
+#include "cli_pkg.h"
 
 #include <errno.h>
 #include <math.h>
@@ -233,6 +235,8 @@ int cli_app_classify(int argc, char **argv) {
     cli_limits lim = {0};
     const char **imgs = calloc((size_t)argc + 1, sizeof(char *));
     char **labels = NULL, *label_buf = NULL;
+    int labels_borrowed = 0; /* labels point into the package's manifest */
+    nne_pkg *pkg = NULL;
     float *probs = NULL;
     int32_t *order = NULL;
     app_model am;
@@ -271,10 +275,21 @@ int cli_app_classify(int argc, char **argv) {
                              "[--preprocess SPEC] [--json]");
         goto done;
     }
+    if ((rc = app_model_open(&am, model, (int)threads, &lim)) != EXIT_OK) goto done;
+    if (nne_pkg_sniff_file(model)) { /* the manifest's preprocessing spec and labels */
+        nne_status pst = cli_pkg_open_model_package(model, &pkg);
+        if (pst != NNE_OK) { rc = cli_fail(pst, NULL); goto done; }
+        const nne_pkg_manifest *man = nne_pkg_get_manifest(pkg);
+        if (man && !pre && man->preprocess && man->preprocess[0]) pre = man->preprocess;
+        if (man && !labels_path && man->n_labels > 0) {
+            labels = man->labels;
+            nlab = man->n_labels;
+            labels_borrowed = 1;
+        }
+    }
     spec sp;
     if (!spec_parse(pre, &sp)) { rc = EXIT_BAD_INPUT; goto done; }
     if (labels_path && !(labels = labels_load(labels_path, &nlab, &label_buf))) { rc = EXIT_BAD_INPUT; goto done; }
-    if ((rc = app_model_open(&am, model, (int)threads, &lim)) != EXIT_OK) goto done;
     nne_value_info vi;
     nne_status st;
     if ((st = nne_model_input_info(am.m, 0, &vi)) != NNE_OK) { rc = cli_fail(st, model); goto done; }
@@ -376,7 +391,8 @@ int cli_app_classify(int argc, char **argv) {
 done:
     app_model_close(&am);
     free(imgs);
-    free(labels);
+    if (!labels_borrowed) free(labels);
+    nne_pkg_close(pkg);
     free(label_buf);
     free(probs);
     free(order);

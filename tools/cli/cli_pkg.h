@@ -21,6 +21,11 @@ nne_status cli_pkg_load_model(const char *path, const nne_model_options *mo, nne
 nne_status cli_pkg_open_checked(const char *path, const char *trust_path, const char *key_path, int64_t now,
                                 nne_pkg **out);
 
+/* Open a package with the checks cli_pkg_load_model makes (--trust, --key as
+ * given), for a verb that reads its manifest (app classify: preprocess,
+ * labels); close with nne_pkg_close. */
+nne_status cli_pkg_open_model_package(const char *path, nne_pkg **out);
+
 /* "30d", "12h", "90s", "2w", "1y" or seconds (at most 100 years); 0 on a bad value. */
 int cli_parse_duration(const char *s, int64_t *out);
 
