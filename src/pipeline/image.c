@@ -166,10 +166,11 @@ nne_status nne_image_resize(const nne_image *src, nne_image *dst, nne_resize_mod
     /* horizontal: tmp[y][x][c] */
     for (int32_t y = 0; y < hi; y++) {
         for (int32_t x = 0; x < wo; x++) {
+            const int32_t k0 = tx.start[x], k1 = k0 + tx.cnt[x];
+            const size_t row = (size_t)y * wi;
             for (int32_t c = 0; c < C; c++) {
                 double acc = 0;
-                for (int32_t k = tx.start[x]; k < tx.start[x] + tx.cnt[x]; k++)
-                    acc += tx.w[k] * load_px(src, ((size_t)y * wi + tx.idx[k]) * C + c);
+                for (int32_t k = k0; k < k1; k++) acc += tx.w[k] * load_px(src, (row + tx.idx[k]) * C + c);
                 tmp[((size_t)y * wo + x) * C + c] = (float)acc;
             }
         }
@@ -177,10 +178,10 @@ nne_status nne_image_resize(const nne_image *src, nne_image *dst, nne_resize_mod
     /* vertical */
     for (int32_t y = 0; y < ho; y++) {
         for (int32_t x = 0; x < wo; x++) {
+            const int32_t k0 = ty.start[y], k1 = k0 + ty.cnt[y];
             for (int32_t c = 0; c < C; c++) {
                 double acc = 0;
-                for (int32_t k = ty.start[y]; k < ty.start[y] + ty.cnt[y]; k++)
-                    acc += ty.w[k] * tmp[((size_t)ty.idx[k] * wo + x) * C + c];
+                for (int32_t k = k0; k < k1; k++) acc += ty.w[k] * tmp[((size_t)ty.idx[k] * wo + x) * C + c];
                 store_px(dst, ((size_t)y * wo + x) * C + c, acc);
             }
         }
