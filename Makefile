@@ -159,6 +159,7 @@ test: setup
 	CONFORMANCE=build-san/conformance sh tests/conformance/check.sh
 	NNE_OPTIMIZE=all CONFORMANCE=build-san/conformance OUT=build-san/conformance-optimized.txt sh tests/conformance/check.sh
 	CONFORMANCE=build-san/conformance OUT=build-san/opcases sh tests/opcases/run.sh
+	NNEDGE=build-san/nnedge sh tests/cli/help.sh
 	@if [ -f tests/fuzz/fuzz.mk ]; then $(MAKE) test-bad-input NNEDGE=build-san/nnedge && $(MAKE) fuzz-smoke; fi
 	$(MAKE) test-hostile NNEDGE=build-san/nnedge
 	$(MAKE) all

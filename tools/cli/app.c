@@ -10,22 +10,17 @@
 static const struct {
     const char *name;
     int (*fn)(int argc, char **argv);
-    const char *usage;
 } apps[] = {
-    {"ocr", cli_app_ocr, "ocr IMAGE... [--models DIR] [--json] [--threads N]"},
-    {"classify", cli_app_classify,
-     "classify MODEL IMAGE... [--labels FILE] [--top K] [--preprocess SPEC] [--json] [--threads N]"},
+    {"ocr", cli_app_ocr},
+    {"classify", cli_app_classify},
 };
 
+/* The usage lines are main.c's verb table (`nnedge app --help`). */
 int cli_app(int argc, char **argv) {
     int n = (int)(sizeof apps / sizeof apps[0]);
     if (argc >= 2)
         for (int i = 0; i < n; i++)
             if (!strcmp(argv[1], apps[i].name)) return apps[i].fn(argc - 1, argv + 1);
-    int help = argc >= 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"));
-    FILE *f = help ? stdout : stderr;
-    if (argc >= 2 && !help) fprintf(f, "nnedge: app: unknown application \"%s\"\n", argv[1]);
-    fprintf(f, "usage:\n");
-    for (int i = 0; i < n; i++) fprintf(f, "  nnedge app %s\n", apps[i].usage);
-    return help ? EXIT_OK : EXIT_BAD_INPUT;
+    if (argc < 2) return cli_usage_error("app: no application given (nnedge app --help lists them)");
+    return cli_usage_error("app: unknown application \"%s\" (nnedge app --help lists them)", argv[1]);
 }
