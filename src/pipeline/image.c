@@ -7,7 +7,8 @@
  *
  * Resizing is separable: for each axis and output coordinate we compute a
  * short list of (source index, weight) taps, run the horizontal pass into a
- * float buffer of height_in x width_out, then the vertical pass into dst.
+ * float buffer of height_in x width_out (only the rows some vertical tap
+ * reads), then the vertical pass into dst.
  * Accumulation is in double, so every mode is within float rounding of its
  * definition.
  */
@@ -158,13 +159,20 @@ nne_status nne_image_resize(const nne_image *src, nne_image *dst, nne_resize_mod
         return st;
     }
     float *tmp = nne_malloc(tmp_n);
-    if (!tmp) {
+    uint8_t *need = nne_calloc((size_t)hi, 1); /* source rows some vertical tap reads */
+    if (!tmp || !need) {
+        nne_free(tmp);
+        nne_free(need);
         taps_free(&tx);
         taps_free(&ty);
         return nne_error(NNE_ERR_OUT_OF_MEMORY, "%s: no memory for a %zu-byte row buffer", fn, tmp_n);
     }
-    /* horizontal: tmp[y][x][c] */
+    for (int32_t y = 0; y < ho; y++)
+        for (int32_t k = ty.start[y]; k < ty.start[y] + ty.cnt[y]; k++) need[ty.idx[k]] = 1;
+    /* horizontal: tmp[y][x][c], for the rows the vertical pass reads (a
+     * bilinear shrink of a tall image reads 2 rows per output row) */
     for (int32_t y = 0; y < hi; y++) {
+        if (!need[y]) continue;
         for (int32_t x = 0; x < wo; x++) {
             const int32_t k0 = tx.start[x], k1 = k0 + tx.cnt[x];
             const size_t row = (size_t)y * wi;
@@ -187,6 +195,7 @@ nne_status nne_image_resize(const nne_image *src, nne_image *dst, nne_resize_mod
         }
     }
     nne_free(tmp);
+    nne_free(need);
     taps_free(&tx);
     taps_free(&ty);
     return NNE_OK;
