@@ -762,6 +762,14 @@ NNE_API nne_status nne_image_rotate90(const nne_image *src, int32_t k, nne_image
 NNE_API nne_status nne_image_to_tensor(const nne_image *src, float scale, const float *mean, const float *std,
                                        nne_layout layout, int32_t swap_rb, nne_tensor *dst);
 
+/* The reverse of nne_image_to_tensor, for models whose output is an image
+ * (segmentation masks, super-resolution, depth): dst sample (x, y, c) =
+ * src[0, c, y, x] * scale + bias (NCHW; [0, y, x, c] for NHWC). src: float32,
+ * ndim 4, N = 1, C == dst->channels, H and W equal to dst's; dst
+ * (caller-allocated) UINT8 (rounded, saturated) or FLOAT. */
+NNE_API nne_status nne_image_from_tensor(const nne_tensor *src, nne_layout layout, float scale, float bias,
+                                         nne_image *dst);
+
 /* Non-maximum suppression over n axis-aligned boxes {x1, y1, x2, y2}
  * (corners in any order): visit boxes by decreasing score (ties: lower index
  * first), skip those with score < score_thresh, keep a box unless its IoU with

@@ -18,7 +18,7 @@ import numpy as np
 
 from ._lib import NnedgeError, Tensor, check, lib, tensor_of
 
-__all__ = ['resize', 'crop', 'warp_quad', 'rotate90', 'to_tensor', 'nms', 'ctc_greedy_decode', 'ocr_db_boxes',
+__all__ = ['resize', 'crop', 'warp_quad', 'rotate90', 'to_tensor', 'from_tensor', 'nms', 'ctc_greedy_decode', 'ocr_db_boxes',
            'RESIZE_MODES', 'NnedgeError']
 
 RESIZE_MODES = {'bilinear': 0, 'align_corners': 1, 'nearest': 2, 'area': 3}
@@ -42,6 +42,7 @@ for _name, _args in {
     'nne_image_warp_quad': [_IM, _F, _IM],
     'nne_image_rotate90': [_IM, ctypes.c_int32, _IM],
     'nne_image_to_tensor': [_IM, ctypes.c_float, _F, _F, ctypes.c_int, ctypes.c_int32, ctypes.POINTER(Tensor)],
+    'nne_image_from_tensor': [ctypes.POINTER(Tensor), ctypes.c_int, ctypes.c_float, ctypes.c_float, _IM],
     'nne_nms': [_F, _F, ctypes.c_int32, ctypes.c_float, ctypes.c_float, _I, _I],
     'nne_ctc_greedy_decode': [_F, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, _I, _I, _F],
     'nne_ocr_db_boxes': [_F, ctypes.c_int32, ctypes.c_int32, ctypes.c_float, ctypes.c_float, ctypes.c_float,
@@ -119,6 +120,21 @@ def to_tensor(img, scale=1.0, mean=None, std=None, layout='nchw', swap_rb=False,
     check(lib.nne_image_to_tensor(ctypes.byref(src), scale, None if m is None else _fp(m),
                                   None if s is None else _fp(s), 0 if layout == 'nchw' else 1, int(bool(swap_rb)),
                                   ctypes.byref(t)), 'nnedge.image.to_tensor')
+    return out
+
+
+def from_tensor(t, scale=1.0, bias=0.0, layout='nchw', dtype=np.float32):
+    """[1, C, H, W] (or [1, H, W, C]) float32 -> [H, W, C] image of t * scale + bias
+    (uint8: rounded and saturated)."""
+    a = np.ascontiguousarray(t, np.float32)
+    if a.ndim != 4:
+        raise ValueError('nnedge.image.from_tensor: expected a 4-D tensor, got %s' % (a.shape,))
+    C, H, W = (a.shape[1], a.shape[2], a.shape[3]) if layout == 'nchw' else (a.shape[3], a.shape[1], a.shape[2])
+    out = np.empty((H, W, C), dtype)
+    dst, _ = _img(out)
+    tt = tensor_of(a)
+    check(lib.nne_image_from_tensor(ctypes.byref(tt), 0 if layout == 'nchw' else 1, scale, bias, ctypes.byref(dst)),
+          'nnedge.image.from_tensor')
     return out
 
 

@@ -381,3 +381,30 @@ nne_status nne_image_to_tensor(const nne_image *src, float scale, const float *m
     }
     return NNE_OK;
 }
+
+nne_status nne_image_from_tensor(const nne_tensor *src, nne_layout layout, float scale, float bias, nne_image *dst) {
+    const char *fn = "nne_image_from_tensor";
+    nne_status st;
+    if ((st = image_check(fn, "destination", dst, NULL)) != NNE_OK) return st;
+    if (!src || !src->data) return nne_error(NNE_ERR_INVALID_ARG, "%s: source tensor or its data is NULL", fn);
+    if (layout != NNE_LAYOUT_NCHW && layout != NNE_LAYOUT_NHWC)
+        return nne_error(NNE_ERR_UNSUPPORTED, "%s: unknown layout %d", fn, (int)layout);
+    if (src->dtype != NNE_DTYPE_FLOAT)
+        return nne_error(NNE_ERR_UNSUPPORTED, "%s: source dtype %s; expected float32", fn, nne_dtype_name(src->dtype));
+    const int nchw = layout == NNE_LAYOUT_NCHW;
+    if (src->ndim != 4 || src->dims[0] != 1 || src->dims[nchw ? 1 : 3] != dst->channels ||
+        src->dims[nchw ? 2 : 1] != dst->height || src->dims[nchw ? 3 : 2] != dst->width)
+        return nne_error(NNE_ERR_INVALID_ARG, "%s: source must be [1, %s] = %d, %d, %d for a %dx%d image with %d channels", fn,
+                         nchw ? "C, H, W" : "H, W, C", nchw ? (int)dst->channels : (int)dst->height,
+                         nchw ? (int)dst->height : (int)dst->width, nchw ? (int)dst->width : (int)dst->channels,
+                         (int)dst->width, (int)dst->height, (int)dst->channels);
+    const float *in = src->data;
+    const int32_t C = dst->channels, H = dst->height, W = dst->width;
+    for (int32_t y = 0; y < H; y++)
+        for (int32_t x = 0; x < W; x++)
+            for (int32_t c = 0; c < C; c++) {
+                size_t i = nchw ? ((size_t)c * H + y) * W + x : ((size_t)y * W + x) * C + c;
+                store_px(dst, ((size_t)y * W + x) * C + c, (double)in[i] * scale + bias);
+            }
+    return NNE_OK;
+}

@@ -339,6 +339,11 @@ def test_python(rng):
     ref = ((img8.astype(np.float64)[:, :, ::-1] / 255 - mean) / std).transpose(2, 0, 1)[None]
     check("python to_tensor", image.to_tensor(img8, 1 / 255, mean, std, swap_rb=True), ref)
     check("python rotate90", image.rotate90(img8, 3), np.rot90(img8, 3), tol=0)
+    for layout in ("nchw", "nhwc"):  # HWC -> CHW -> HWC round trip, exact for uint8
+        t = image.to_tensor(img8, 1 / 255, layout=layout)
+        check("python from_tensor %s" % layout, image.from_tensor(t, 255, 0, layout, np.uint8), img8, tol=0)
+    t = rng.random((1, 3, 5, 7)).astype(np.float32)
+    check("python from_tensor float", image.from_tensor(t, 2.0, 0.5), t[0].transpose(1, 2, 0) * 2 + 0.5)
     check("python crop", image.crop(img8, 2, 3, 5, 4), img8[3:7, 2:7], tol=0)
     s = np.eye(6, dtype=np.float32)[[1, 1, 0, 1, 4, 4, 5, 0, 0]]
     lab, sc = image.ctc_greedy_decode(s)
