@@ -36,7 +36,8 @@ SOVERSION := $(if $(filter 0,$(VERSION_MAJOR)),$(VERSION_MAJOR).$(VERSION_MINOR)
 SONAME := libnnedge.so.$(SOVERSION)
 
 LIB_SRC := $(sort $(wildcard src/core/*.c src/ir/*.c src/ops/*.c src/io/*.c src/quant/*.c src/kernels/*.c src/kernels/ref/*.c \
-                             src/kernels/x86_avx2/*.c src/kernels/x86_avx512/*.c src/kernels/arm_neon/*.c))
+                             src/kernels/x86_avx2/*.c src/kernels/x86_avx512/*.c src/kernels/arm_neon/*.c \
+                             src/pipeline/image.c src/pipeline/ocr.c))
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/gen/op_table.o
 CLI_SRC := $(sort $(wildcard tools/cli/*.c))
 CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
@@ -47,6 +48,7 @@ PKG_OBJ := $(PKG_SRC:%.c=$(BUILD)/obj/%.o)
 PKG_LIBS := $(shell pkg-config --libs libsodium 2>/dev/null || echo -lsodium)
 -include src/serve/serve.mk
 -include src/pipeline/audio.mk
+include src/pipeline/image.mk
 UNIT_OBJ := $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard tests/unit/*.c))
 
 all: $(BUILD)/libnnedge.a $(BUILD)/libnnedge.so $(BUILD)/nnedge $(BUILD)/conformance $(BUILD)/unit_tests \
@@ -174,6 +176,7 @@ test: setup
 	$(MAKE) test-serve
 	$(MAKE) test-kernels
 	$(MAKE) SAN=1 test-int8
+	$(MAKE) test-app-ocr
 
 # The concurrency test (8 threads, shared plans, >= 1000 runs per model)
 # under ThreadSanitizer, built into build-tsan/.

@@ -790,8 +790,7 @@ typedef void (*nne_log_fn)(void *user, nne_log_level level, const char *msg);
 NNE_API void nne_log_set(nne_log_fn fn, void *user);
 
 
-/* =================================================================
- * Pre/post-processing: audio features, wake word, scores
+/* ========================================================== * Pre/post-processing: audio features, wake word, scores
  * (src/pipeline/audio*.c, post*.c; libc and libm only, like the rest of
  * libnnedge. Reading audio files (libsndfile) and resampling
  * (libsamplerate) live in the nnedge command, not in this library.)
@@ -987,6 +986,138 @@ typedef enum nne_fuse_mode {
  * NNE_ERR_INVALID_ARG on a bad mode, size, weight, or a NaN score. */
 NNE_API nne_status nne_post_fuse(nne_fuse_mode mode, int32_t n_models, const float *const *scores, int64_t n,
                                  const float *weights, float *out);
+/* ------------------------------------------------ image and OCR pipeline -- */
+/* Pre- and post-processing for image models (src/pipeline/image*.c,
+ * src/pipeline/ocr*.c): resize, crop, rotated crop, normalize into a model's
+ * input tensor, and the post-processing of detection / OCR models (NMS, CTC
+ * greedy decoding, PaddleOCR's DB boxes). Plain C on caller-owned buffers;
+ * every call is thread-safe (no shared state) and allocates only the small
+ * temporaries it frees before returning. Decoding JPEG and PNG files needs
+ * libjpeg and libpng, so it lives outside libnnedge, in nnedge_image.h.
+ *
+ *   nne_image src = ...;                        // e.g. from nne_image_decode_file
+ *   float buf[1 * 3 * 224 * 224];
+ *   nne_image small = { 224, 224, 3, NNE_DTYPE_FLOAT, NULL };
+ *   small.data = malloc(224 * 224 * 3 * sizeof(float));
+ *   nne_image_resize(&src, &small, NNE_RESIZE_BILINEAR);
+ *   nne_tensor t = { NNE_DTYPE_FLOAT, 4, {1, 3, 224, 224}, buf };
+ *   const float mean[3] = {0.485f, 0.456f, 0.406f}, std[3] = {0.229f, 0.224f, 0.225f};
+ *   nne_image_to_tensor(&small, 1.0f / 255, mean, std, NNE_LAYOUT_NCHW, 0, &t);
+ */
+
+/* An image: height rows of width pixels of `channels` interleaved samples
+ * (HWC), rows packed. Plain data: whoever fills it owns `data`. */
+typedef struct nne_image {
+    int32_t width;     /* pixels */
+    int32_t height;    /* pixels */
+    int32_t channels;  /* samples per pixel, 1..4 (1 gray, 3 RGB, 4 RGBA) */
+    nne_dtype dtype;   /* NNE_DTYPE_UINT8 or NNE_DTYPE_FLOAT */
+    void *data;        /* height * width * channels elements */
+} nne_image;
+
+/* Resize modes. The ONNX names are those of the Resize op whose output the
+ * mode reproduces (to float rounding). */
+typedef enum nne_resize_mode {
+    /* linear, coordinate_transformation_mode=half_pixel: cv2.INTER_LINEAR,
+     * and Pillow's BILINEAR when enlarging (no antialiasing) */
+    NNE_RESIZE_BILINEAR = 0,
+    /* linear, align_corners */
+    NNE_RESIZE_BILINEAR_ALIGN_CORNERS = 1,
+    /* nearest, half_pixel, nearest_mode=round_prefer_floor (ONNX's defaults) */
+    NNE_RESIZE_NEAREST = 2,
+    /* each output pixel is the mean of the source area it covers, partly
+     * covered pixels weighted by the covered fraction (cv2.INTER_AREA when
+     * shrinking; Pillow's BOX for integer factors) */
+    NNE_RESIZE_AREA = 3
+} nne_resize_mode;
+
+/* Tensor layouts for nne_image_to_tensor. */
+typedef enum nne_layout {
+    NNE_LAYOUT_NCHW = 0,  /* [1, C, H, W] */
+    NNE_LAYOUT_NHWC = 1   /* [1, H, W, C] */
+} nne_layout;
+
+/* Resize src into dst: dst->width, height, channels (== src's), dtype and data
+ * (caller-allocated) are read; src and dst dtypes may differ (a UINT8 result
+ * is rounded to nearest and saturated). NNE_ERR_INVALID_ARG for empty or
+ * mismatched images, NNE_ERR_UNSUPPORTED for another dtype or mode. */
+NNE_API nne_status nne_image_resize(const nne_image *src, nne_image *dst, nne_resize_mode mode);
+
+/* Copy the dst->width x dst->height rectangle at (x, y) of src into dst
+ * (caller-allocated, same channels; dtype may differ, as in resize). The
+ * rectangle must lie inside src (NNE_ERR_INVALID_ARG names it otherwise). */
+NNE_API nne_status nne_image_crop(const nne_image *src, int32_t x, int32_t y, nne_image *dst);
+
+/* Rotated / perspective crop: dst pixel (u, v) (pixel centers at integers)
+ * samples src bilinearly at the point the homography taking dst's corners
+ * (0,0), (W,0), (W,H), (0,H) to quad[0..3] gives; coordinates outside src take
+ * the nearest edge pixel. quad = {x0,y0, x1,y1, x2,y2, x3,y3}: top-left,
+ * top-right, bottom-right, bottom-left in src pixels. This is PaddleOCR's
+ * get_rotate_crop_image (cv2.warpPerspective, BORDER_REPLICATE) with bilinear
+ * instead of bicubic sampling. */
+NNE_API nne_status nne_image_warp_quad(const nne_image *src, const float quad[8], nne_image *dst);
+
+/* Rotate by k * 90 degrees counter-clockwise (np.rot90(img, k); k = 2 is
+ * cv2.ROTATE_180). dst->width/height must be src's, swapped for odd k; same
+ * channels and dtype. */
+NNE_API nne_status nne_image_rotate90(const nne_image *src, int32_t k, nne_image *dst);
+
+/* Normalize an image into a model input: out = (sample * scale - mean[c]) /
+ * std[c] for channel c (after swapping R and B when swap_rb, for models
+ * trained on BGR images). mean/std have src->channels entries, or may be NULL
+ * (0 and 1). dst: ndim 4, dims [1, C, H, W] (NCHW) or [1, H, W, C] (NHWC) with
+ * C == src->channels, H >= src->height and W >= src->width: cells beyond the
+ * image are set to 0 (PaddleOCR's right padding). dst->dtype FLOAT, or UINT8 /
+ * INT8 (rounded, saturated; for quantized models). dst->data is the caller's. */
+NNE_API nne_status nne_image_to_tensor(const nne_image *src, float scale, const float *mean, const float *std,
+                                       nne_layout layout, int32_t swap_rb, nne_tensor *dst);
+
+/* The reverse of nne_image_to_tensor, for models whose output is an image
+ * (segmentation masks, super-resolution, depth): dst sample (x, y, c) =
+ * src[0, c, y, x] * scale + bias (NCHW; [0, y, x, c] for NHWC). src: float32,
+ * ndim 4, N = 1, C == dst->channels, H and W equal to dst's; dst
+ * (caller-allocated) UINT8 (rounded, saturated) or FLOAT. */
+NNE_API nne_status nne_image_from_tensor(const nne_tensor *src, nne_layout layout, float scale, float bias,
+                                         nne_image *dst);
+
+/* Non-maximum suppression over n axis-aligned boxes {x1, y1, x2, y2}
+ * (corners in any order): visit boxes by decreasing score (ties: lower index
+ * first), skip those with score < score_thresh, keep a box unless its IoU with
+ * an already kept box is > iou_thresh. keep (caller-allocated, n entries)
+ * receives the kept indices in that order, *n_keep their count. */
+NNE_API nne_status nne_nms(const float *boxes, const float *scores, int32_t n, float iou_thresh, float score_thresh,
+                           int32_t *keep, int32_t *n_keep);
+
+/* CTC greedy (best path) decoding of `steps` rows of `classes` scores
+ * (probabilities or logits, row-major [steps, classes]): take each row's
+ * argmax, merge repeats, drop `blank`. labels (caller-allocated, steps
+ * entries) receives the labels, *n_labels their count; *score (may be NULL)
+ * the mean of the kept steps' maximum scores (0 when none is kept), as
+ * PaddleOCR's CTCLabelDecode reports it. */
+NNE_API nne_status nne_ctc_greedy_decode(const float *scores, int32_t steps, int32_t classes, int32_t blank,
+                                         int32_t *labels, int32_t *n_labels, float *score);
+
+/* A text box of PaddleOCR's DB detector: four corners top-left, top-right,
+ * bottom-right, bottom-left, in pixels of the probability map. */
+typedef struct nne_ocr_box {
+    float pts[8];   /* x0, y0, ..., x3, y3 */
+    float score;    /* mean probability inside the unexpanded box */
+} nne_ocr_box;
+
+/* PaddleOCR's DBPostProcess on a [height, width] probability map:
+ * binarize at thresh (PaddleOCR: 0.3), take each 8-connected region of the
+ * bitmap, its minimum-area rotated rectangle (rotating calipers over the
+ * region's convex hull), drop it when its shorter side is < 3 pixels or the
+ * mean probability inside it is < box_thresh (0.6), expand it by
+ * area * unclip_ratio / perimeter (1.5) on every side (the "unclip"; for a
+ * rectangle the round-joined offset's minimum-area rectangle is exactly
+ * that) and drop it when its shorter side is then < 5. At most max_boxes
+ * boxes (caller-allocated) are written, in the order the regions are met
+ * scanning rows from the top; *n_boxes is their count. Allocates
+ * height * width * 5 bytes of temporaries. */
+NNE_API nne_status nne_ocr_db_boxes(const float *prob, int32_t height, int32_t width, float thresh,
+                                    float box_thresh, float unclip_ratio, nne_ocr_box *boxes, int32_t max_boxes,
+                                    int32_t *n_boxes);
 
 #ifdef __cplusplus
 }

@@ -3,6 +3,7 @@
 Two drop-in surfaces over the C library (ctypes; numpy only):
   from nnedge import Interpreter      # tflite_runtime.interpreter.Interpreter
   import nnedge as ort                 # onnxruntime: ort.InferenceSession(path).run(None, feed)
+  from nnedge import image             # resize / normalize / NMS / CTC / OCR boxes on numpy arrays
 """
 from ._lib import NnedgeError, lib as _clib
 from .interpreter import Interpreter, SignatureRunner

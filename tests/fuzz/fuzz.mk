@@ -1,7 +1,7 @@
 # tests/fuzz/fuzz.mk - libFuzzer harnesses and the CLI bad-input test.
 # Included by the top-level Makefile (LIB_SRC and BUILD come from it).
 #
-#   make fuzz-build        build-fuzz/fuzz_{model,npy,tensor,roundtrip,serve,tflite,pkg,wav}: every library source
+#   make fuzz-build        build-fuzz/fuzz_{model,npy,tensor,roundtrip,serve,tflite,pkg,wav,jpeg,png}: every library source
 #                          compiled with clang -fsanitize=fuzzer,address,undefined
 #   make fuzz              run each harness FUZZ_SECONDS (default 600), one at a time,
 #                          on build-fuzz/corpus/<h> (seeded from tests/fuzz/corpus/<h>);
@@ -26,7 +26,7 @@ FUZZ_SMOKE_SECONDS ?= 20
 # A fixed seed keeps `make test` repeatable; long runs (`make fuzz`) explore freely.
 FUZZ_SMOKE_SEED    ?= 1
 FUZZ_FLAGS         ?=
-FUZZ_HARNESSES     := model npy tensor roundtrip serve tflite pkg wav
+FUZZ_HARNESSES     := model npy tensor roundtrip serve tflite pkg wav jpeg png
 FUZZ_SAN           := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
 FUZZ_CFLAGS        := -std=c11 -g -O1 -Wall -Wextra -Wno-unused-parameter -Iinclude -Isrc -D_GNU_SOURCE \
                       -pthread $(FUZZ_SAN) -DNNE_DEBUG_VALIDATE
@@ -67,10 +67,19 @@ $(FUZZ_BUILD)/fuzz_pkg: $(FUZZ_BUILD)/obj/tests/fuzz/fuzz_pkg.o $(FUZZ_PKG_OBJ) 
 $(FUZZ_BUILD)/fuzz_wav: $(FUZZ_BUILD)/obj/tests/fuzz/fuzz_wav.o $(FUZZ_BUILD)/obj/src/pipeline/audio_file.o $(FUZZ_LIB_OBJ)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $^ -lsndfile -lsamplerate -lm
 
+# fuzz_jpeg, fuzz_png: the image decoders (src/pipeline/io, tools side) link
+# Debian's libjpeg-turbo and libpng (not instrumented: coverage guides the
+# fuzzer through our wrapper and the kernels it feeds, the sanitizers check
+# every buffer the libraries write into).
+FUZZ_IMAGEIO_OBJ   := $(IMAGEIO_SRC:%.c=$(FUZZ_BUILD)/obj/%.o)
+$(FUZZ_BUILD)/fuzz_jpeg $(FUZZ_BUILD)/fuzz_png: $(FUZZ_BUILD)/fuzz_%: $(FUZZ_BUILD)/obj/tests/fuzz/fuzz_%.o \
+                                                 $(FUZZ_IMAGEIO_OBJ) $(FUZZ_LIB_OBJ)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $^ $(IMAGEIO_LIBS) -lm
+
 fuzz-build: $(FUZZ_BINS)
 
 # keep the objects between builds (they are intermediate files of the pattern rules)
-.SECONDARY: $(FUZZ_LIB_OBJ) $(FUZZ_PKG_OBJ) $(FUZZ_HARNESSES:%=$(FUZZ_BUILD)/obj/tests/fuzz/fuzz_%.o) \
+.SECONDARY: $(FUZZ_LIB_OBJ) $(FUZZ_PKG_OBJ) $(FUZZ_IMAGEIO_OBJ) $(FUZZ_HARNESSES:%=$(FUZZ_BUILD)/obj/tests/fuzz/fuzz_%.o) \
             $(FUZZ_BUILD)/obj/src/pipeline/audio_file.o
 
 # Run one harness: $(call fuzz_run,HARNESS,SECONDS,CORPUS_DIR)
@@ -117,7 +126,7 @@ test-bad-input: $(NNEDGE)
 .PHONY: fuzz-build fuzz fuzz-smoke test-bad-input
 
 # An object without its .d is rebuilt once (see the Makefile's header dependencies).
-FUZZ_DEP_OBJ   := $(FUZZ_LIB_OBJ) $(FUZZ_PKG_OBJ) $(FUZZ_HARNESSES:%=$(FUZZ_BUILD)/obj/tests/fuzz/fuzz_%.o) \
+FUZZ_DEP_OBJ   := $(FUZZ_LIB_OBJ) $(FUZZ_PKG_OBJ) $(FUZZ_IMAGEIO_OBJ) $(FUZZ_HARNESSES:%=$(FUZZ_BUILD)/obj/tests/fuzz/fuzz_%.o) \
                   $(FUZZ_BUILD)/obj/src/pipeline/audio_file.o
 FUZZ_DEP_FILES := $(wildcard $(FUZZ_DEP_OBJ:.o=.d))
 $(filter-out $(FUZZ_DEP_FILES:.d=.o),$(FUZZ_DEP_OBJ)): FORCE

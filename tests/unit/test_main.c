@@ -33,6 +33,7 @@ int main(void) {
     unit_qgemm();
     unit_pipeline_audio();
     unit_quant();
+    unit_pipeline();
     printf("%d passed, %d failed\n", g_unit_pass, g_unit_fail);
     return g_unit_fail ? 1 : 0;
 }

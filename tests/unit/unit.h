@@ -34,4 +34,5 @@ void unit_graph_runtime(void);
 void unit_qgemm(void);
 void unit_pipeline_audio(void);
 void unit_quant(void);
+void unit_pipeline(void);
 #endif

@@ -25,6 +25,10 @@ nne_status cli_pkg_open_checked(const char *path, const char *trust_path, const 
 void cli_pkg_set_revoked(const char *path);
 /* Read a trust file and apply the revocation list, if any (verified against it). */
 nne_status cli_pkg_trust_read(const char *trust_path, nne_pkg_trust *trust);
+/* Open a package with the checks cli_pkg_load_model makes (--trust, --key as
+ * given), for a verb that reads its manifest (app classify: preprocess,
+ * labels); close with nne_pkg_close. */
+nne_status cli_pkg_open_model_package(const char *path, nne_pkg **out);
 
 /* "30d", "12h", "90s", "2w", "1y" or seconds (at most 100 years); 0 on a bad value. */
 int cli_parse_duration(const char *s, int64_t *out);

@@ -2,6 +2,7 @@
  * main.c - the nnedge command: dispatches to one file per verb.
  */
 #include "cli.h"
+#include "app.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -50,9 +51,11 @@ static const verb_usage k_verbs[] = {
     {"serve", cli_serve, 0,
      "serve --repo DIR [--http ADDR:PORT] [--threads N] [--max-queue N] [--batch-delay-us N] [--tokens FILE] [--tls-cert C --tls-key K [--tls-client-ca CA]] [--poll-s N] [--max-body BYTES] [--max-json BYTES] [--max-run-memory BYTES]\n"
      "        [--grpc ADDR:PORT] [--trust ROOT.pub] [--key DEVICE.sec] [--revoked FILE]\n"},
-    {"app", cli_app, 0,
-     "app wakeword [--models DIR] [--format onnx|tflite] [--threshold T] [--release R] [--debounce S]\n"
-     "        [--threads N] [--frames FILE.csv] [--json] FILE.wav... | -\n"},
+    {"app", cli_app, 1,
+     "app   wakeword [--models DIR] [--format onnx|tflite] [--threshold T] [--release R] [--debounce S]\n"
+     "        [--threads N] [--frames FILE.csv] [--json] FILE.wav... | -\n"
+     "  app   ocr IMAGE... [--models DIR] [--json] [--threads N]\n"
+     "  app   classify MODEL IMAGE... [--labels FILE] [--top K] [--preprocess SPEC] [--json] [--threads N]\n"},
 };
 #define N_VERBS ((int)(sizeof k_verbs / sizeof *k_verbs))
 

@@ -83,6 +83,12 @@ nne_status cli_pkg_load_model(const char *path, const nne_model_options *mo, nne
     return st;
 }
 
+nne_status cli_pkg_open_model_package(const char *path, nne_pkg **out) {
+    nne_status st = cli_pkg_open_checked(path, g_trust_path, g_key_path, (int64_t)time(NULL), out);
+    if (st != NNE_OK) nne_pkg_error_prefix(path);
+    return st;
+}
+
 int cli_parse_duration(const char *s, int64_t *out) {
     char *e;
     long long v = strtoll(s, &e, 10);
