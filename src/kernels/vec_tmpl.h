@@ -1,0 +1,501 @@
+/*
+ * vec_tmpl.h - the body of every nne_vec_ops variant (see vec.h), written
+ * once with GCC/Clang vector extensions and compiled once per ISA by a small
+ * .c file that first defines
+ *     NV_SUF  name suffix (avx2)   NV_SUF_NAME "avx2"   NV_ISA  its NNE_ISA_* level
+ *     NV_VL   floats per vector
+ * and is compiled with that ISA's flags (kernels.mk).
+ *
+ * Depthwise convolution (NCHW, one plane per channel). For each band of
+ * output rows, the input rows the band reads are copied into scratch, zero
+ * padded on every side and split into the stride's column phases
+ *     Q[(r * sx + ph) * Wq + m] = x[iy0 + r][m * sx + ph - pad_left]
+ * so that output columns ox .. ox + VL of tap (ky, kx) are one unaligned,
+ * in-bounds vector load at row r = oy * sy + ky * dy - iy0, phase
+ * (kx * dx) % sx, column ox + (kx * dx) / sx: no edge cases in the inner
+ * loop. A band is sized to stay in L1 (NV_DW_BAND floats). The common
+ * shapes (3x3 and 5x5, stride 1 or 2, no dilation) run an unrolled kernel
+ * that makes two output rows at once, so each loaded input vector feeds
+ * both rows' taps; every other shape runs the generic loop. The epilogue
+ * (bias, residual, activation) is applied to each vector before it is
+ * stored.
+ */
+#include "kernels/vec.h"
+#include "kernels/dispatch.h"
+
+#include <math.h>
+#include <string.h>
+#if defined(__AVX2__)
+#include <immintrin.h>
+#endif
+
+/* The short tail loops below must stay loops: GCC would make library
+ * memcpy/memset calls of them, which cost more than the work on a 7-pixel
+ * row. */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC optimize("no-tree-loop-distribute-patterns")
+#endif
+
+#define NV_CAT2(a, b) a##__##b
+#define NV_CAT(a, b) NV_CAT2(a, b)
+#define NV_FN(name) NV_CAT(name, NV_SUF)
+
+typedef float nv_vf __attribute__((vector_size(NV_VL * 4)));
+typedef int32_t nv_vi __attribute__((vector_size(NV_VL * 4)));
+
+static inline nv_vf nv_ld(const float *p) {
+    nv_vf v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+static inline void nv_st(float *p, nv_vf v) { memcpy(p, &v, sizeof v); }
+/* x - (+0) == x for every x, so this folds to a broadcast */
+static inline nv_vf nv_splat(float x) { return x - (nv_vf){0}; }
+static inline nv_vf nv_sel(nv_vi m, nv_vf a, nv_vf b) { return (nv_vf)((m & (nv_vi)a) | (~m & (nv_vi)b)); }
+static inline int64_t nv_min(int64_t a, int64_t b) { return a < b ? a : b; }
+
+/* ------------------------------------------------------------- math -- */
+
+/* e^x: x = n ln2 + r (n the nearest integer, found with the 1.5 * 2^23
+ * trick), e^r by its degree-6 Taylor polynomial (relative error < 2e-7),
+ * times 2^n built in the exponent bits. x is clamped to [-87, 88] first;
+ * above 88.72 the result is inf, as expf's. */
+static inline nv_vf nv_exp(nv_vf x0) {
+    nv_vf x = nv_sel(x0 > 88.0f, nv_splat(88.0f), x0);
+    x = nv_sel(x < -87.0f, nv_splat(-87.0f), x);
+    const float magic = 12582912.0f; /* 1.5 * 2^23: adding it rounds to an integer */
+    nv_vf t = x * 1.44269504088896341f + magic;
+    nv_vi n = (nv_vi)t - (nv_vi)nv_splat(magic);
+    nv_vf nf = t - magic;
+    nv_vf r = x - nf * 0.693359375f + nf * 2.12194440e-4f;
+    nv_vf p = nv_splat(1.0f / 720.0f);
+    p = p * r + 1.0f / 120.0f;
+    p = p * r + 1.0f / 24.0f;
+    p = p * r + 1.0f / 6.0f;
+    p = p * r + 0.5f;
+    p = p * r + 1.0f;
+    p = p * r + 1.0f;
+    nv_vi e = (n + 127) << 23;
+    return nv_sel(x0 > 88.72283935546875f, nv_splat(INFINITY), p * (nv_vf)e);
+}
+
+/* act(x) for a vector; the activations without a vector form (Tanh, the
+ * GELUs) lane by lane through the reference. */
+static inline __attribute__((always_inline)) nv_vf nv_act(int act, float al, float be, nv_vf x) {
+    nv_vf z = {0}, one = nv_splat(1.0f);
+    switch (act) {
+    case NNE_ACT_NONE: return x;
+    case NNE_ACT_RELU: return nv_sel(x > z, x, z);
+    case NNE_ACT_CLIP: {
+        /* written so NaN passes through, as Clip does */
+        x = nv_sel(x < al, nv_splat(al), x);
+        return nv_sel(x > be, nv_splat(be), x);
+    }
+    case NNE_ACT_LEAKYRELU: return nv_sel(x >= z, x, x * al);
+    case NNE_ACT_SIGMOID: return one / (one + nv_exp(-x));
+    case NNE_ACT_SILU: return x * (one / (one + nv_exp(-x)));
+    case NNE_ACT_HARDSIGMOID:
+    case NNE_ACT_HARDSWISH: {
+        /* max(0, min(1, v)) as fmaxf/fminf: NaN gives 1 */
+        nv_vf v = act == NNE_ACT_HARDSIGMOID ? x * al + be : x * (1.0f / 6.0f) + 0.5f;
+        v = nv_sel(v < one, v, one);
+        v = nv_sel(v > z, v, z);
+        return act == NNE_ACT_HARDSIGMOID ? v : x * v;
+    }
+    default: {
+        float t[NV_VL];
+        nv_st(t, x);
+        for (int i = 0; i < NV_VL; i++) t[i] = nne_act_f32(act, al, be, t[i]);
+        return nv_ld(t);
+    }
+    }
+}
+
+/* y[i] = act(x[i]) for i < n (x == y allowed): the switch on act once,
+ * outside the loop; the tail through the same vector code. */
+#define NV_ACT_LOOP(A)                                                                                        \
+    do {                                                                                                       \
+        for (; i + NV_VL <= n; i += NV_VL) nv_st(y + i, nv_act(A, al, be, nv_ld(x + i)));                     \
+        if (i < n) {                                                                                           \
+            float t[NV_VL] = {0};                                                                              \
+            for (int64_t j = i; j < n; j++) t[j - i] = x[j];                                                   \
+            nv_st(t, nv_act(A, al, be, nv_ld(t)));                                                             \
+            for (int64_t j = i; j < n; j++) y[j] = t[j - i];                                                   \
+        }                                                                                                      \
+    } while (0)
+
+static void nv_act_n(int act, float al, float be, const float *x, float *y, int64_t n) {
+    int64_t i = 0;
+    switch (act) {
+    case NNE_ACT_NONE:
+        if (x != y) memmove(y, x, (size_t)n * sizeof(float));
+        break;
+    case NNE_ACT_RELU: NV_ACT_LOOP(NNE_ACT_RELU); break;
+    case NNE_ACT_CLIP: NV_ACT_LOOP(NNE_ACT_CLIP); break;
+    case NNE_ACT_LEAKYRELU: NV_ACT_LOOP(NNE_ACT_LEAKYRELU); break;
+    case NNE_ACT_SIGMOID: NV_ACT_LOOP(NNE_ACT_SIGMOID); break;
+    case NNE_ACT_SILU: NV_ACT_LOOP(NNE_ACT_SILU); break;
+    case NNE_ACT_HARDSIGMOID: NV_ACT_LOOP(NNE_ACT_HARDSIGMOID); break;
+    case NNE_ACT_HARDSWISH: NV_ACT_LOOP(NNE_ACT_HARDSWISH); break;
+    default: NV_ACT_LOOP(act); break;
+    }
+}
+
+/* ------------------------------------------------------ depthwise 2-d -- */
+
+#define NV_DW_BAND 6144 /* floats of input band per channel: 24 KiB, in L1 */
+#define NV_DW_MAXK 16
+
+typedef struct nv_dwg {
+    int64_t IH, IW, OH, OW, KH, KW, sy, sx, dy, dx, pt, pl;
+    int64_t nvec; /* vectors per output row */
+    int64_t Wq;   /* floats per phase row */
+    int64_t rowf; /* floats per input row (sx phases) */
+    int64_t khe;  /* input rows one output row reads */
+    int64_t BR;   /* output rows per band (even) */
+    int64_t rows; /* input rows of a band */
+} nv_dwg;
+
+static void nv_dw_geom(const nne_conv_desc *p, nv_dwg *g) {
+    g->IH = p->in[0], g->IW = p->in[1], g->OH = p->out[0], g->OW = p->out[1];
+    g->KH = p->k[0], g->KW = p->k[1], g->sy = p->s[0], g->sx = p->s[1], g->dy = p->d[0], g->dx = p->d[1];
+    g->pt = p->pb[0], g->pl = p->pb[1];
+    g->nvec = (g->OW + NV_VL - 1) / NV_VL;
+    g->Wq = g->nvec * NV_VL + ((g->KW - 1) * g->dx) / g->sx;
+    g->rowf = g->sx * g->Wq;
+    g->khe = (g->KH - 1) * g->dy + 1;
+    int64_t fit = NV_DW_BAND / g->rowf - g->khe; /* room for more rows after the first output row's */
+    int64_t br = fit > 0 ? fit / g->sy + 1 : 1;
+    br &= ~(int64_t)1;
+    if (br < 2) br = 2;
+    int64_t oh2 = (g->OH + 1) & ~(int64_t)1;
+    if (br > oh2) br = oh2 > 2 ? oh2 : 2;
+    g->BR = br;
+    g->rows = (br - 1) * g->sy + g->khe;
+}
+
+static size_t NV_FN(nne_f32_dwconv2d_scratch)(const nne_conv_desc *p) {
+    if (p->nsp != 2 || p->k[1] > NV_DW_MAXK || p->k[0] < 1 || p->k[1] < 1 || p->s[0] < 1 || p->s[1] < 1 ||
+        p->d[0] < 1 || p->d[1] < 1)
+        return SIZE_MAX;
+    nv_dwg g;
+    nv_dw_geom(p, &g);
+    return (size_t)(g.rows * g.rowf) * sizeof(float) + 64;
+}
+
+#if NV_VL == 16
+#define NV_EVEN_IDX 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30
+#define NV_ODD_IDX 1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31
+#elif NV_VL == 8
+#define NV_EVEN_IDX 0, 2, 4, 6, 8, 10, 12, 14
+#define NV_ODD_IDX 1, 3, 5, 7, 9, 11, 13, 15
+#else
+#define NV_EVEN_IDX 0, 2, 4, 6
+#define NV_ODD_IDX 1, 3, 5, 7
+#endif
+
+/* d0[i] = s[2 i], d1[i] = s[2 i + 1] for i < n (both phases of a stride-2
+ * row from one pass; reads s[0 .. 2 n)). */
+static inline void nv_deint2(float *restrict d0, float *restrict d1, const float *restrict s, int64_t n) {
+    int64_t i = 0;
+#if defined(__AVX2__) && NV_VL == 8
+    for (; i + 8 <= n; i += 8) {
+        __m256 a = _mm256_loadu_ps(s + 2 * i), b = _mm256_loadu_ps(s + 2 * i + 8);
+        __m256 e = _mm256_shuffle_ps(a, b, 0x88), o = _mm256_shuffle_ps(a, b, 0xDD);
+        _mm256_storeu_ps(d0 + i, _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(e), 0xD8)));
+        _mm256_storeu_ps(d1 + i, _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(o), 0xD8)));
+    }
+#else
+    for (; i + NV_VL <= n; i += NV_VL) {
+        nv_vf a = nv_ld(s + 2 * i), b = nv_ld(s + 2 * i + NV_VL);
+#if defined(__clang__)
+        nv_st(d0 + i, __builtin_shufflevector(a, b, NV_EVEN_IDX));
+        nv_st(d1 + i, __builtin_shufflevector(a, b, NV_ODD_IDX));
+#else
+        nv_st(d0 + i, __builtin_shuffle(a, b, (nv_vi){NV_EVEN_IDX}));
+        nv_st(d1 + i, __builtin_shuffle(a, b, (nv_vi){NV_ODD_IDX}));
+#endif
+    }
+#endif
+    for (; i < n; i++) d0[i] = s[2 * i], d1[i] = s[2 * i + 1];
+}
+
+/* d[i] = s[2 i] for i < n; the vector loop stops while an element is left
+ * for the scalar tail, so it never reads past s[2 (n - 1)]. */
+static inline void nv_copy_s2(float *restrict d, const float *restrict s, int64_t n) {
+    int64_t i = 0;
+    for (; i + NV_VL < n; i += NV_VL) {
+        nv_vf a = nv_ld(s + 2 * i), b = nv_ld(s + 2 * i + NV_VL);
+#if defined(__clang__)
+        nv_vf e = __builtin_shufflevector(a, b, NV_EVEN_IDX);
+#else
+        nv_vf e = __builtin_shuffle(a, b, (nv_vi){NV_EVEN_IDX});
+#endif
+        nv_st(d + i, e);
+    }
+    for (; i < n; i++) d[i] = s[2 * i];
+}
+
+static inline void nv_copy(float *restrict d, const float *restrict s, int64_t n) {
+    int64_t i = 0;
+    for (; i + NV_VL <= n; i += NV_VL) nv_st(d + i, nv_ld(s + i));
+    for (; i < n; i++) d[i] = s[i];
+}
+static inline void nv_zero(float *d, int64_t n) {
+    int64_t i = 0;
+    for (; i + NV_VL <= n; i += NV_VL) nv_st(d + i, (nv_vf){0});
+    for (; i < n; i++) d[i] = 0.0f;
+}
+
+/* Columns [lo, hi) of phase ph that hold image pixels: q[m] = row[m * sx + off]. */
+static inline void nv_dw_cols(const nv_dwg *g, int64_t ph, int64_t *off, int64_t *lo, int64_t *hi) {
+    *off = ph - g->pl;
+    *lo = *off >= 0 ? 0 : (-*off + g->sx - 1) / g->sx;
+    *hi = g->IW - 1 - *off < 0 ? 0 : (g->IW - 1 - *off) / g->sx + 1;
+    if (*lo > g->Wq) *lo = g->Wq;
+    if (*hi > g->Wq) *hi = g->Wq;
+    if (*hi < *lo) *hi = *lo;
+}
+
+/* The band's input rows iy0 .. iy0 + nrows of one plane into Q. Only the
+ * columns that hold pixels are written (rows outside the image: zeros
+ * there); the padding columns are the same for every band and channel and
+ * were zeroed once per call. */
+static void nv_dw_fill(const nv_dwg *g, const float *plane, int64_t iy0, int64_t nrows, float *restrict Q) {
+    if (g->sx == 2) {
+        /* both phases from one pass over each row: columns [lo, hi) of both */
+        int64_t off0, lo0, hi0, off1, lo1, hi1;
+        nv_dw_cols(g, 0, &off0, &lo0, &hi0);
+        nv_dw_cols(g, 1, &off1, &lo1, &hi1);
+        int64_t lo = lo0 > lo1 ? lo0 : lo1, hi = hi0 < hi1 ? hi0 : hi1;
+        if (hi < lo) hi = lo;
+        for (int64_t r = 0; r < nrows; r++) {
+            int64_t iy = iy0 + r;
+            float *q0 = Q + r * g->rowf, *q1 = q0 + g->Wq;
+            if (iy < 0 || iy >= g->IH) {
+                nv_zero(q0 + lo0, hi0 - lo0);
+                nv_zero(q1 + lo1, hi1 - lo1);
+                continue;
+            }
+            const float *row = plane + iy * g->IW;
+            nv_deint2(q0 + lo, q1 + lo, row + 2 * lo + off0, hi - lo);
+            for (int64_t m = lo0; m < lo; m++) q0[m] = row[2 * m + off0];
+            for (int64_t m = hi; m < hi0; m++) q0[m] = row[2 * m + off0];
+            for (int64_t m = lo1; m < lo; m++) q1[m] = row[2 * m + off1];
+            for (int64_t m = hi; m < hi1; m++) q1[m] = row[2 * m + off1];
+        }
+        return;
+    }
+    for (int64_t ph = 0; ph < g->sx; ph++) {
+        int64_t off, lo, hi;
+        nv_dw_cols(g, ph, &off, &lo, &hi);
+        for (int64_t r = 0; r < nrows; r++) {
+            int64_t iy = iy0 + r;
+            float *q = Q + r * g->rowf + ph * g->Wq;
+            if (iy < 0 || iy >= g->IH) {
+                nv_zero(q + lo, hi - lo);
+                continue;
+            }
+            const float *row = plane + iy * g->IW;
+            if (g->sx == 1) nv_copy(q + lo, row + lo + off, hi - lo);
+            else if (g->sx == 2) nv_copy_s2(q + lo, row + lo * 2 + off, hi - lo);
+            else
+                for (int64_t m = lo; m < hi; m++) q[m] = row[m * g->sx + off];
+        }
+    }
+}
+
+/* The epilogue of one output vector (j-th of its row), then the store;
+ * the row's last vector may be partial. */
+static inline __attribute__((always_inline)) void nv_dw_store(float *o, const float *res, int64_t j, int64_t OW,
+                                                              nv_vf a, int act, float al, float be) {
+    int64_t x0 = j * NV_VL, n = OW - x0;
+    if (n >= NV_VL) {
+        if (res) a += nv_ld(res + x0);
+        nv_st(o + x0, nv_act(act, al, be, a));
+        return;
+    }
+    float t[NV_VL];
+    if (res) {
+        for (int64_t i = 0; i < n; i++) t[i] = res[x0 + i];
+        for (int64_t i = n; i < NV_VL; i++) t[i] = 0.0f;
+        a += nv_ld(t);
+    }
+    nv_st(t, nv_act(act, al, be, a));
+    for (int64_t i = 0; i < n; i++) o[x0 + i] = t[i];
+}
+
+/* Two output rows (o1 NULL: one) of a K x K, stride-S, undilated kernel;
+ * Q points at the band row of the first row's tap ky = 0. Inlined with
+ * constant K and S, so the loops unroll and each input vector is loaded
+ * once for both rows. */
+static inline __attribute__((always_inline)) void nv_dw_pair(const nv_dwg *g, const float *Q, int K, int S,
+                                                             const nv_vf *wv, nv_vf b, float *o0, float *o1,
+                                                             const float *res0, const float *res1, int act,
+                                                             float al, float be) {
+    const int64_t rowf = g->rowf, Wq = g->Wq;
+    for (int64_t j = 0; j < g->nvec; j++) {
+        nv_vf a0 = b, a1 = b;
+        const float *qj = Q + j * NV_VL;
+#pragma GCC unroll 8
+        for (int t = 0; t < K + S; t++) {
+            const float *q = qj + t * rowf;
+#pragma GCC unroll 8
+            for (int kx = 0; kx < K; kx++) {
+                nv_vf v = nv_ld(q + (kx % S) * Wq + kx / S);
+                if (t < K) a0 += wv[t * K + kx] * v;
+                if (t >= S && t - S < K) a1 += wv[(t - S) * K + kx] * v;
+            }
+        }
+        nv_dw_store(o0, res0, j, g->OW, a0, NNE_ACT_NONE, 0.0f, 0.0f);
+        if (o1) nv_dw_store(o1, res1, j, g->OW, a1, NNE_ACT_NONE, 0.0f, 0.0f);
+    }
+}
+
+/* One output row, any kernel: Q points at the band row of tap ky = 0. */
+static void nv_dw_row(const nv_dwg *g, const float *Q, const float *wk, const int64_t *koff, nv_vf b, float *o,
+                      const float *res, int act, float al, float be) {
+    for (int64_t j = 0; j < g->nvec; j++) {
+        nv_vf a = b;
+        for (int64_t ky = 0; ky < g->KH; ky++) {
+            const float *q = Q + ky * g->dy * g->rowf + j * NV_VL;
+            const float *w = wk + ky * g->KW;
+            for (int64_t kx = 0; kx < g->KW; kx++) a += w[kx] * nv_ld(q + koff[kx]);
+        }
+        nv_dw_store(o, res, j, g->OW, a, NNE_ACT_NONE, 0.0f, 0.0f);
+    }
+}
+
+#define NV_DW_CASE(K, S)                                                                                       \
+    for (int64_t oy = oy0; oy < oy1; oy += 2) {                                                                 \
+        int two = oy + 1 < oy1;                                                                                 \
+        const float *q = Q + (oy - oy0) * S * g.rowf;                                                           \
+        nv_dw_pair(&g, q, K, S, wv, bv, out + oy * g.OW, two ? out + (oy + 1) * g.OW : NULL,                   \
+                   res ? res + oy * g.OW : NULL, res && two ? res + (oy + 1) * g.OW : NULL, act, al, be);      \
+    }
+
+static void NV_FN(nne_f32_dwconv2d)(const nne_conv_desc *p, const float *x, const float *w, const float *bias,
+                                    float *y, int64_t c0, int64_t c1, const nne_epilogue *ep, void *scratch) {
+    nv_dwg g;
+    nv_dw_geom(p, &g);
+    int64_t insp = g.IH * g.IW, outsp = g.OH * g.OW, taps = g.KH * g.KW;
+    int64_t mult = p->M / p->C; /* outputs per input channel */
+    float *Q = (float *)(((uintptr_t)scratch + 63) & ~(uintptr_t)63);
+    int act = ep ? ep->act : NNE_ACT_NONE;
+    float al = ep ? ep->alpha : 0.0f, be = ep ? ep->beta : 0.0f;
+    nv_zero(Q, g.rows * g.rowf);
+    int64_t koff[NV_DW_MAXK];
+    for (int64_t kx = 0; kx < g.KW; kx++) koff[kx] = ((kx * g.dx) % g.sx) * g.Wq + (kx * g.dx) / g.sx;
+    int kind = 0; /* 1..4: the unrolled 3x3/5x5 stride 1/2 kernels */
+    if (g.dy == 1 && g.dx == 1 && g.sy == g.sx && g.KH == g.KW && (g.sx == 1 || g.sx == 2) &&
+        (g.KH == 3 || g.KH == 5))
+        kind = (g.KH == 5) * 2 + g.sx;
+    for (int64_t m = c0; m < c1; m++) {
+        const float *plane = x + (m / mult) * insp;
+        const float *wk = w + m * taps;
+        float *out = y + m * outsp;
+        const float *res = ep && ep->residual ? ep->residual + m * ep->ld_res : NULL;
+        float b0 = (bias ? bias[m] : 0.0f) + (ep && ep->bias ? ep->bias[m] : 0.0f);
+        nv_vf bv = nv_splat(b0);
+        nv_vf wv[25];
+        if (kind)
+            for (int64_t t = 0; t < taps; t++) wv[t] = nv_splat(wk[t]);
+        for (int64_t oy0 = 0; oy0 < g.OH; oy0 += g.BR) {
+            int64_t oy1 = nv_min(oy0 + g.BR, g.OH);
+            int64_t nb = (oy1 - oy0 + 1) & ~(int64_t)1; /* pairs: the odd last row's partner reads zeros */
+            nv_dw_fill(&g, plane, oy0 * g.sy - g.pt, (nb - 1) * g.sy + g.khe, Q);
+            switch (kind) {
+            case 1: NV_DW_CASE(3, 1) break;
+            case 2: NV_DW_CASE(3, 2) break;
+            case 3: NV_DW_CASE(5, 1) break;
+            case 4: NV_DW_CASE(5, 2) break;
+            default:
+                for (int64_t oy = oy0; oy < oy1; oy++)
+                    nv_dw_row(&g, Q + (oy - oy0) * g.sy * g.rowf, wk, koff, bv, out + oy * g.OW,
+                              res ? res + oy * g.OW : NULL, act, al, be);
+            }
+            /* the activation over the band's rows while they are in cache,
+             * its switch outside the loop */
+            if (act != NNE_ACT_NONE) nv_act_n(act, al, be, out + oy0 * g.OW, out + oy0 * g.OW, (oy1 - oy0) * g.OW);
+        }
+    }
+}
+
+/* ------------------------------------------------------- element-wise -- */
+
+static void NV_FN(nne_f32_vact)(int act, float alpha, float beta, const float *x, float *y, int64_t n) {
+    nv_act_n(act, alpha, beta, x, y, n);
+}
+
+static inline nv_vf nv_bin(int op, nv_vf a, nv_vf b) {
+    switch (op) {
+    case NNE_VBIN_ADD: return a + b;
+    case NNE_VBIN_SUB: return a - b;
+    case NNE_VBIN_MUL: return a * b;
+    case NNE_VBIN_DIV: return a / b;
+    /* as fmaxf/fminf would not: NaN in either gives NaN (ONNX Max/Min) */
+    case NNE_VBIN_MAX: return nv_sel(a != a, a, nv_sel(b != b, b, nv_sel(a > b, a, b)));
+    default: return nv_sel(a != a, a, nv_sel(b != b, b, nv_sel(a < b, a, b)));
+    }
+}
+
+/* One op, with the broadcast pattern fixed, so each loop is a plain vector loop. */
+#define NV_BIN_LOOPS(OP)                                                                                       \
+    if (as && bs) {                                                                                            \
+        for (; i + NV_VL <= n; i += NV_VL) nv_st(y + i, nv_bin(OP, nv_ld(a + i), nv_ld(b + i)));               \
+    } else if (bs) {                                                                                           \
+        nv_vf av = nv_splat(a[0]);                                                                             \
+        for (; i + NV_VL <= n; i += NV_VL) nv_st(y + i, nv_bin(OP, av, nv_ld(b + i)));                         \
+    } else if (as) {                                                                                           \
+        nv_vf bv = nv_splat(b[0]);                                                                             \
+        for (; i + NV_VL <= n; i += NV_VL) nv_st(y + i, nv_bin(OP, nv_ld(a + i), bv));                         \
+    }
+
+static void NV_FN(nne_f32_vbinary)(int op, const float *a, int as, const float *b, int bs, float *y, int64_t n) {
+    int64_t i = 0;
+    switch (op) {
+    case NNE_VBIN_ADD: NV_BIN_LOOPS(NNE_VBIN_ADD) break;
+    case NNE_VBIN_SUB: NV_BIN_LOOPS(NNE_VBIN_SUB) break;
+    case NNE_VBIN_MUL: NV_BIN_LOOPS(NNE_VBIN_MUL) break;
+    case NNE_VBIN_DIV: NV_BIN_LOOPS(NNE_VBIN_DIV) break;
+    case NNE_VBIN_MAX: NV_BIN_LOOPS(NNE_VBIN_MAX) break;
+    default: NV_BIN_LOOPS(NNE_VBIN_MIN) break;
+    }
+    if (i < n) {
+        /* the tail (and the both-broadcast case) through the same vector code */
+        float ta[NV_VL] = {0}, tb[NV_VL] = {0}, ty[NV_VL];
+        for (; i < n; i += NV_VL) {
+            int64_t c = nv_min(NV_VL, n - i);
+            for (int64_t j = 0; j < c; j++) ta[j] = a[as ? i + j : 0], tb[j] = b[bs ? i + j : 0];
+            nv_st(ty, nv_bin(op, nv_ld(ta), nv_ld(tb)));
+            for (int64_t j = 0; j < c; j++) y[i + j] = ty[j];
+        }
+    }
+}
+
+static void NV_FN(nne_f32_row_sum)(const float *x, int64_t rows, int64_t n, float *out) {
+    for (int64_t r = 0; r < rows; r++) {
+        const float *xr = x + r * n;
+        nv_vf s0 = {0}, s1 = {0};
+        int64_t i = 0;
+        for (; i + 2 * NV_VL <= n; i += 2 * NV_VL) s0 += nv_ld(xr + i), s1 += nv_ld(xr + i + NV_VL);
+        for (; i + NV_VL <= n; i += NV_VL) s0 += nv_ld(xr + i);
+        s0 += s1;
+        float t[NV_VL], s = 0.0f;
+        nv_st(t, s0);
+        for (int k = 0; k < NV_VL; k++) s += t[k];
+        for (; i < n; i++) s += xr[i];
+        out[r] = s;
+    }
+}
+
+const nne_vec_ops NV_CAT(nne_vec_ops, NV_SUF) = {
+    .name = "nne_f32_vec__" NV_SUF_NAME,
+    .isa = NV_ISA,
+    .vl = NV_VL,
+    .dwconv2d = NV_FN(nne_f32_dwconv2d),
+    .dwconv2d_scratch = NV_FN(nne_f32_dwconv2d_scratch),
+    .act = NV_FN(nne_f32_vact),
+    .binary = NV_FN(nne_f32_vbinary),
+    .row_sum = NV_FN(nne_f32_row_sum),
+};
