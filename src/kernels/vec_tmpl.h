@@ -25,7 +25,7 @@
 
 #include <math.h>
 #include <string.h>
-#if defined(__AVX2__)
+#if defined(__AVX2__) || defined(__AVX512F__)
 #include <immintrin.h>
 #endif
 
@@ -53,6 +53,37 @@ static inline void nv_st(float *p, nv_vf v) { memcpy(p, &v, sizeof v); }
 static inline nv_vf nv_splat(float x) { return x - (nv_vf){0}; }
 static inline nv_vf nv_sel(nv_vi m, nv_vf a, nv_vf b) { return (nv_vf)((m & (nv_vi)a) | (~m & (nv_vi)b)); }
 static inline int64_t nv_min(int64_t a, int64_t b) { return a < b ? a : b; }
+
+/* The first n (0 < n < NV_VL) lanes of a vector: loaded (the others 0) or
+ * stored, touching no memory past them: masked moves where the ISA has
+ * them, lane by lane elsewhere. */
+#if defined(__AVX2__) && NV_VL == 8
+static inline __m256i nv_mask8(int64_t n) {
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32((int)n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+#endif
+static inline nv_vf nv_ld_part(const float *p, int64_t n) {
+#if defined(__AVX512F__) && NV_VL == 16
+    return (nv_vf)_mm512_maskz_loadu_ps((__mmask16)((1u << n) - 1), p);
+#elif defined(__AVX2__) && NV_VL == 8
+    return (nv_vf)_mm256_maskload_ps(p, nv_mask8(n));
+#else
+    float t[NV_VL] = {0};
+    for (int64_t i = 0; i < n; i++) t[i] = p[i];
+    return nv_ld(t);
+#endif
+}
+static inline void nv_st_part(float *p, nv_vf v, int64_t n) {
+#if defined(__AVX512F__) && NV_VL == 16
+    _mm512_mask_storeu_ps(p, (__mmask16)((1u << n) - 1), (__m512)v);
+#elif defined(__AVX2__) && NV_VL == 8
+    _mm256_maskstore_ps(p, nv_mask8(n), (__m256)v);
+#else
+    float t[NV_VL];
+    nv_st(t, v);
+    for (int64_t i = 0; i < n; i++) p[i] = t[i];
+#endif
+}
 
 /* ------------------------------------------------------------- math -- */
 
@@ -116,12 +147,7 @@ static inline __attribute__((always_inline)) nv_vf nv_act(int act, float al, flo
 #define NV_ACT_LOOP(A)                                                                                        \
     do {                                                                                                       \
         for (; i + NV_VL <= n; i += NV_VL) nv_st(y + i, nv_act(A, al, be, nv_ld(x + i)));                     \
-        if (i < n) {                                                                                           \
-            float t[NV_VL] = {0};                                                                              \
-            for (int64_t j = i; j < n; j++) t[j - i] = x[j];                                                   \
-            nv_st(t, nv_act(A, al, be, nv_ld(t)));                                                             \
-            for (int64_t j = i; j < n; j++) y[j] = t[j - i];                                                   \
-        }                                                                                                      \
+        if (i < n) nv_st_part(y + i, nv_act(A, al, be, nv_ld_part(x + i, n - i)), n - i);                     \
     } while (0)
 
 static void nv_act_n(int act, float al, float be, const float *x, float *y, int64_t n) {
@@ -239,7 +265,7 @@ static inline void nv_copy_s2(float *restrict d, const float *restrict s, int64_
 static inline void nv_copy(float *restrict d, const float *restrict s, int64_t n) {
     int64_t i = 0;
     for (; i + NV_VL <= n; i += NV_VL) nv_st(d + i, nv_ld(s + i));
-    for (; i < n; i++) d[i] = s[i];
+    if (i < n) nv_st_part(d + i, nv_ld_part(s + i, n - i), n - i);
 }
 static inline void nv_zero(float *d, int64_t n) {
     int64_t i = 0;
@@ -305,24 +331,21 @@ static void nv_dw_fill(const nv_dwg *g, const float *plane, int64_t iy0, int64_t
     }
 }
 
-/* The epilogue of one output vector (j-th of its row), then the store;
- * the row's last vector may be partial. */
+/* The epilogue of one output vector (j-th of its row), then the store.
+ * The row's last vector may be partial: when its extra lanes fit in the
+ * `room` floats after the row that the caller writes later (the next
+ * rows of the plane), it is stored whole anyway (this saves a masked store
+ * on short rows such as 7 or 14 pixels); else only its lanes are written. */
 static inline __attribute__((always_inline)) void nv_dw_store(float *o, const float *res, int64_t j, int64_t OW,
-                                                              nv_vf a, int act, float al, float be) {
+                                                              nv_vf a, int64_t room) {
     int64_t x0 = j * NV_VL, n = OW - x0;
-    if (n >= NV_VL) {
+    if (n >= NV_VL || NV_VL - n <= room) {
         if (res) a += nv_ld(res + x0);
-        nv_st(o + x0, nv_act(act, al, be, a));
+        nv_st(o + x0, a);
         return;
     }
-    float t[NV_VL];
-    if (res) {
-        for (int64_t i = 0; i < n; i++) t[i] = res[x0 + i];
-        for (int64_t i = n; i < NV_VL; i++) t[i] = 0.0f;
-        a += nv_ld(t);
-    }
-    nv_st(t, nv_act(act, al, be, a));
-    for (int64_t i = 0; i < n; i++) o[x0 + i] = t[i];
+    if (res) a += nv_ld_part(res + x0, n);
+    nv_st_part(o + x0, a, n);
 }
 
 /* Two output rows (o1 NULL: one) of a K x K, stride-S, undilated kernel;
@@ -331,9 +354,12 @@ static inline __attribute__((always_inline)) void nv_dw_store(float *o, const fl
  * once for both rows. */
 static inline __attribute__((always_inline)) void nv_dw_pair(const nv_dwg *g, const float *Q, int K, int S,
                                                              const nv_vf *wv, nv_vf b, float *o0, float *o1,
-                                                             const float *res0, const float *res1, int act,
-                                                             float al, float be) {
+                                                             const float *res0, const float *res1, int64_t after) {
     const int64_t rowf = g->rowf, Wq = g->Wq;
+    /* `after`: rows of the plane after the pair's last row. o0's partial
+     * vector may spill into o1 and on only when o1's vector 0 is stored
+     * after it (one vector per row) */
+    int64_t room1 = after * g->OW, room0 = o1 ? (g->nvec == 1 ? room1 + g->OW : 0) : room1;
     for (int64_t j = 0; j < g->nvec; j++) {
         nv_vf a0 = b, a1 = b;
         const float *qj = Q + j * NV_VL;
@@ -347,14 +373,14 @@ static inline __attribute__((always_inline)) void nv_dw_pair(const nv_dwg *g, co
                 if (t >= S && t - S < K) a1 += wv[(t - S) * K + kx] * v;
             }
         }
-        nv_dw_store(o0, res0, j, g->OW, a0, NNE_ACT_NONE, 0.0f, 0.0f);
-        if (o1) nv_dw_store(o1, res1, j, g->OW, a1, NNE_ACT_NONE, 0.0f, 0.0f);
+        nv_dw_store(o0, res0, j, g->OW, a0, room0);
+        if (o1) nv_dw_store(o1, res1, j, g->OW, a1, room1);
     }
 }
 
 /* One output row, any kernel: Q points at the band row of tap ky = 0. */
 static void nv_dw_row(const nv_dwg *g, const float *Q, const float *wk, const int64_t *koff, nv_vf b, float *o,
-                      const float *res, int act, float al, float be) {
+                      const float *res, int64_t after) {
     for (int64_t j = 0; j < g->nvec; j++) {
         nv_vf a = b;
         for (int64_t ky = 0; ky < g->KH; ky++) {
@@ -362,7 +388,7 @@ static void nv_dw_row(const nv_dwg *g, const float *Q, const float *wk, const in
             const float *w = wk + ky * g->KW;
             for (int64_t kx = 0; kx < g->KW; kx++) a += w[kx] * nv_ld(q + koff[kx]);
         }
-        nv_dw_store(o, res, j, g->OW, a, NNE_ACT_NONE, 0.0f, 0.0f);
+        nv_dw_store(o, res, j, g->OW, a, after * g->OW);
     }
 }
 
@@ -371,7 +397,8 @@ static void nv_dw_row(const nv_dwg *g, const float *Q, const float *wk, const in
         int two = oy + 1 < oy1;                                                                                 \
         const float *q = Q + (oy - oy0) * S * g.rowf;                                                           \
         nv_dw_pair(&g, q, K, S, wv, bv, out + oy * g.OW, two ? out + (oy + 1) * g.OW : NULL,                   \
-                   res ? res + oy * g.OW : NULL, res && two ? res + (oy + 1) * g.OW : NULL, act, al, be);      \
+                   res ? res + oy * g.OW : NULL, res && two ? res + (oy + 1) * g.OW : NULL,                     \
+                   g.OH - (oy + 1 + two));                                                                      \
     }
 
 static void NV_FN(nne_f32_dwconv2d)(const nne_conv_desc *p, const float *x, const float *w, const float *bias,
@@ -412,7 +439,7 @@ static void NV_FN(nne_f32_dwconv2d)(const nne_conv_desc *p, const float *x, cons
             default:
                 for (int64_t oy = oy0; oy < oy1; oy++)
                     nv_dw_row(&g, Q + (oy - oy0) * g.sy * g.rowf, wk, koff, bv, out + oy * g.OW,
-                              res ? res + oy * g.OW : NULL, act, al, be);
+                              res ? res + oy * g.OW : NULL, g.OH - 1 - oy);
             }
             /* the activation over the band's rows while they are in cache,
              * its switch outside the loop */
