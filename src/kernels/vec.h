@@ -45,6 +45,9 @@ typedef struct nne_vec_ops {
     void (*binary)(int op, const float *a, int a_step, const float *b, int b_step, float *y, int64_t n);
     /* out[r] = sum of x[r * n .. r * n + n) for r < rows */
     void (*row_sum)(const float *x, int64_t rows, int64_t n, float *out);
+    /* y = softmax(x) over n contiguous floats (the row maximum subtracted
+     * first, as the reference kernel does); x == y allowed */
+    void (*softmax_row)(const float *x, float *y, int64_t n);
 } nne_vec_ops;
 
 #define NNE_VEC_DECLARE(isa) extern const nne_vec_ops nne_vec_ops__##isa;

@@ -90,7 +90,8 @@ static inline void nv_st_part(float *p, nv_vf v, int64_t n) {
 /* e^x: x = n ln2 + r (n the nearest integer, found with the 1.5 * 2^23
  * trick), e^r by its degree-6 Taylor polynomial (relative error < 2e-7),
  * times 2^n built in the exponent bits. x is clamped to [-87, 88] first;
- * above 88.72 the result is inf, as expf's. */
+ * above 88.72 the result is inf, as expf's; below -87.33 (where expf's
+ * result is denormal or 0) it is 0, so e^-inf is 0. */
 static inline nv_vf nv_exp(nv_vf x0) {
     nv_vf x = nv_sel(x0 > 88.0f, nv_splat(88.0f), x0);
     x = nv_sel(x < -87.0f, nv_splat(-87.0f), x);
@@ -107,7 +108,8 @@ static inline nv_vf nv_exp(nv_vf x0) {
     p = p * r + 1.0f;
     p = p * r + 1.0f;
     nv_vi e = (n + 127) << 23;
-    return nv_sel(x0 > 88.72283935546875f, nv_splat(INFINITY), p * (nv_vf)e);
+    nv_vf y = nv_sel(x0 > 88.72283935546875f, nv_splat(INFINITY), p * (nv_vf)e);
+    return nv_sel(x0 < -87.33654475f, (nv_vf){0}, y);
 }
 
 /* act(x) for a vector; the activations without a vector form (Tanh, the
@@ -516,6 +518,58 @@ static void NV_FN(nne_f32_row_sum)(const float *x, int64_t rows, int64_t n, floa
     }
 }
 
+static float nv_hmax(nv_vf v) {
+    float t[NV_VL], m;
+    nv_st(t, v);
+    m = t[0];
+    for (int k = 1; k < NV_VL; k++) m = t[k] > m ? t[k] : m;
+    return m;
+}
+static float nv_hsum(nv_vf v) {
+    float t[NV_VL], s = 0.0f;
+    nv_st(t, v);
+    for (int k = 0; k < NV_VL; k++) s += t[k];
+    return s;
+}
+
+static void NV_FN(nne_f32_softmax_row)(const float *x, float *y, int64_t n) {
+    if (n <= 0) return;
+    int64_t i = 0;
+    float mx = x[0];
+    if (n >= NV_VL) {
+        nv_vf m = nv_ld(x);
+        for (i = NV_VL; i + NV_VL <= n; i += NV_VL) {
+            nv_vf v = nv_ld(x + i);
+            m = nv_sel(v > m, v, m);
+        }
+        mx = nv_hmax(m);
+    }
+    for (; i < n; i++) mx = x[i] > mx ? x[i] : mx;
+    /* NaN anywhere makes the sum, so every output, NaN, as in the reference */
+    if (isinf(mx)) mx = mx > 0 ? mx : 0.0f;
+    nv_vf s0 = {0}, s1 = {0};
+    for (i = 0; i + 2 * NV_VL <= n; i += 2 * NV_VL) {
+        nv_vf e0 = nv_exp(nv_ld(x + i) - mx), e1 = nv_exp(nv_ld(x + i + NV_VL) - mx);
+        nv_st(y + i, e0);
+        nv_st(y + i + NV_VL, e1);
+        s0 += e0;
+        s1 += e1;
+    }
+    for (; i + NV_VL <= n; i += NV_VL) {
+        nv_vf e = nv_exp(nv_ld(x + i) - mx);
+        nv_st(y + i, e);
+        s0 += e;
+    }
+    float sum = nv_hsum(s0 + s1);
+    if (i < n) {
+        nv_st_part(y + i, nv_exp(nv_ld_part(x + i, n - i) - mx), n - i);
+        for (; i < n; i++) sum += y[i];
+    }
+    nv_vf inv = nv_splat(1.0f / sum);
+    for (i = 0; i + NV_VL <= n; i += NV_VL) nv_st(y + i, nv_ld(y + i) * inv);
+    if (i < n) nv_st_part(y + i, nv_ld_part(y + i, n - i) * inv, n - i);
+}
+
 const nne_vec_ops NV_CAT(nne_vec_ops, NV_SUF) = {
     .name = "nne_f32_vec__" NV_SUF_NAME,
     .isa = NV_ISA,
@@ -525,4 +579,5 @@ const nne_vec_ops NV_CAT(nne_vec_ops, NV_SUF) = {
     .act = NV_FN(nne_f32_vact),
     .binary = NV_FN(nne_f32_vbinary),
     .row_sum = NV_FN(nne_f32_row_sum),
+    .softmax_row = NV_FN(nne_f32_softmax_row),
 };

@@ -217,7 +217,47 @@ static void test_vec_binary(void) {
     }
 }
 
+/* Softmax rows against a double-precision reference: 1e-6 + 1e-5 relative;
+ * -inf entries give 0, a row of -inf NaN (as the reference kernel). */
+static void test_vec_softmax(void) {
+    static const int ns[] = {1, 3, 8, 9, 17, 100, 6625};
+    static float X[6625], Y[6625];
+    for (int v = 0; nne_vec_all[v]; v++) {
+        const nne_vec_ops *ops = nne_vec_all[v];
+        if (!vec_runs(ops)) continue;
+        int bad = 0;
+        for (size_t t = 0; t < sizeof ns / sizeof *ns; t++)
+            for (int mode = 0; mode < 3; mode++) {
+                int n = ns[t];
+                for (int i = 0; i < n; i++) X[i] = vrand() * 30.0f;
+                if (mode == 1) X[n / 2] = -INFINITY, X[0] = -INFINITY;
+                if (mode == 2)
+                    for (int i = 0; i < n; i++) X[i] = -INFINITY;
+                ops->softmax_row(X, Y, n);
+                double mx = -INFINITY, sum = 0.0;
+                for (int i = 0; i < n; i++) mx = X[i] > mx ? X[i] : mx;
+                if (isinf(mx)) mx = mx > 0 ? mx : 0.0;
+                for (int i = 0; i < n; i++) sum += exp((double)X[i] - mx);
+                for (int i = 0; i < n; i++) {
+                    double r = exp((double)X[i] - mx) / sum;
+                    int ok = mode == 2 || isnan(r) ? isnan(Y[i]) && isnan(r) : fabs(Y[i] - r) <= 1e-6 + 1e-5 * r;
+                    if (!ok && bad++ < 3)
+                        fprintf(stderr, "%s softmax n %d mode %d: y[%d] %g, expected %g\n", ops->name, n, mode, i,
+                                Y[i], r);
+                }
+            }
+        /* in place */
+        for (int i = 0; i < 29; i++) X[i] = Y[i] = vrand();
+        ops->softmax_row(Y, Y, 29);
+        ops->softmax_row(X, X + 100, 29);
+        for (int i = 0; i < 29; i++) bad += Y[i] != X[100 + i];
+        CHECK(bad == 0);
+        printf("kernels: %s softmax tested\n", ops->name);
+    }
+}
+
 void unit_vec(void) {
+    test_vec_softmax();
     test_vec_dwconv();
     test_vec_act();
     test_vec_binary();
