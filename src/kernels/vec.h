@@ -48,6 +48,10 @@ typedef struct nne_vec_ops {
     /* y = softmax(x) over n contiguous floats (the row maximum subtracted
      * first, as the reference kernel does); x == y allowed */
     void (*softmax_row)(const float *x, float *y, int64_t n);
+    /* y = (x - mean) / sqrt(var + eps) * gamma + beta over n contiguous
+     * floats (two passes: mean, then the centred variance); beta may be
+     * NULL; x == y allowed */
+    void (*layernorm_row)(const float *x, float *y, int64_t n, const float *gamma, const float *beta, float eps);
 } nne_vec_ops;
 
 #define NNE_VEC_DECLARE(isa) extern const nne_vec_ops nne_vec_ops__##isa;

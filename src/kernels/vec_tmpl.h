@@ -570,6 +570,32 @@ static void NV_FN(nne_f32_softmax_row)(const float *x, float *y, int64_t n) {
     if (i < n) nv_st_part(y + i, nv_ld_part(y + i, n - i) * inv, n - i);
 }
 
+static void NV_FN(nne_f32_layernorm_row)(const float *x, float *y, int64_t n, const float *gamma, const float *beta,
+                                         float eps) {
+    if (n <= 0) return;
+    int64_t i = 0;
+    nv_vf s0 = {0}, s1 = {0};
+    for (; i + NV_VL <= n; i += NV_VL) s0 += nv_ld(x + i);
+    float sum = nv_hsum(s0);
+    for (; i < n; i++) sum += x[i];
+    float mean = sum / (float)n;
+    nv_vf mv = nv_splat(mean);
+    for (i = 0; i + NV_VL <= n; i += NV_VL) {
+        nv_vf d = nv_ld(x + i) - mv;
+        s1 += d * d;
+    }
+    float ss = nv_hsum(s1);
+    for (; i < n; i++) ss += (x[i] - mean) * (x[i] - mean);
+    float inv = 1.0f / sqrtf(ss / (float)n + eps);
+    nv_vf iv = nv_splat(inv);
+    for (i = 0; i + NV_VL <= n; i += NV_VL) {
+        nv_vf v = (nv_ld(x + i) - mv) * iv * nv_ld(gamma + i);
+        if (beta) v += nv_ld(beta + i);
+        nv_st(y + i, v);
+    }
+    for (; i < n; i++) y[i] = (x[i] - mean) * inv * gamma[i] + (beta ? beta[i] : 0.0f);
+}
+
 const nne_vec_ops NV_CAT(nne_vec_ops, NV_SUF) = {
     .name = "nne_f32_vec__" NV_SUF_NAME,
     .isa = NV_ISA,
@@ -580,4 +606,5 @@ const nne_vec_ops NV_CAT(nne_vec_ops, NV_SUF) = {
     .binary = NV_FN(nne_f32_vbinary),
     .row_sum = NV_FN(nne_f32_row_sum),
     .softmax_row = NV_FN(nne_f32_softmax_row),
+    .layernorm_row = NV_FN(nne_f32_layernorm_row),
 };

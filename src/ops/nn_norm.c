@@ -11,6 +11,8 @@
  */
 #include "ops/nn_util.h"
 #include "core/core.h"
+#include "core/threadpool.h"
+#include "kernels/vec.h"
 
 #include <math.h>
 #include <string.h>
@@ -390,7 +392,25 @@ typedef struct ln_state {
     double eps;
     int64_t rows, len;
     size_t xo, mo;
+    /* float LayerNormalization with Scale/B of the row's length and no
+     * Mean/InvStdDev outputs: the vector kernel (kernels/vec.h), or NULL */
+    const nne_vec_ops *vec;
 } ln_state;
+
+typedef struct ln_job {
+    const ln_state *st;
+    const float *x, *g, *b;
+    float *y;
+} ln_job;
+
+static void ln_part(void *arg, int part, int nparts, void *scratch) {
+    const ln_job *j = arg;
+    long long lo, hi;
+    int64_t len = j->st->len;
+    nne_split_range(j->st->rows, 1, part, nparts, &lo, &hi);
+    for (long long r = lo; r < hi; r++)
+        j->st->vec->layernorm_row(j->x + r * len, j->y + r * len, len, j->g, j->b, (float)j->st->eps);
+}
 
 static nne_status last_axes_norm(nne_op_ctx *ctx, int rms) {
     const nne_tensor *X = nne_ctx_input(ctx, 0), *S = nne_ctx_input(ctx, 1);
@@ -424,7 +444,13 @@ static nne_status last_axes_norm(nne_op_ctx *ctx, int rms) {
     size_t mo = nn_carve_add(&c, nne_size_elems(rows, 2 * sizeof(double)));
     nn_scratch(ctx, &c);
     ln_state *lst = nne_ctx_plan_state(ctx);
-    if (lst) *lst = (ln_state){.rms = rms, .eps = eps, .rows = rows, .len = len, .xo = xo, .mo = mo};
+    if (lst) {
+        int fast = !rms && X->dtype == NNE_DTYPE_FLOAT && ydt == NNE_DTYPE_FLOAT && S->dtype == NNE_DTYPE_FLOAT &&
+                   nne_tensor_numel(S) == len && (!Bi || (Bi->dtype == NNE_DTYPE_FLOAT && nne_tensor_numel(Bi) == len)) &&
+                   !Mo && !Io;
+        *lst = (ln_state){.rms = rms, .eps = eps, .rows = rows, .len = len, .xo = xo, .mo = mo,
+                          .vec = fast ? nne_vec() : NULL};
+    }
     return NNE_OK;
 }
 
@@ -440,6 +466,15 @@ static nne_status last_axes_kernel(const void *state, const nne_kernel_args *a) 
     char *base = a->scratch;
     double *xd = (double *)(base + lst->xo), *st = (double *)(base + lst->mo);
     int64_t total = nne_tensor_numel(X);
+    if (lst->vec) {
+        if (total == 0) return NNE_OK;
+        ln_job job = {lst, X->data, S->data, Bi ? Bi->data : NULL, Y->data};
+        nne_threadpool *pool = nne_ctx_pool(a->ctx);
+        int parts = total >= 16384 ? nne_threadpool_threads(pool) : 1;
+        if (parts > rows) parts = (int)rows;
+        nne_parallel(pool, parts, ln_part, &job, NULL);
+        return NNE_OK;
+    }
     nne_load_f64(X, 0, 1, total, xd);
     if (rms) {
         for (int64_t r = 0; r < rows; r++) {

@@ -256,7 +256,42 @@ static void test_vec_softmax(void) {
     }
 }
 
+/* LayerNorm rows against a double-precision reference (1e-5 + 1e-4 relative:
+ * float sums), with and without beta, in place. */
+static void test_vec_layernorm(void) {
+    static const int ns[] = {1, 5, 8, 13, 120, 384, 1001};
+    static float X[1001], Y[1001], G[1001], B[1001];
+    for (int v = 0; nne_vec_all[v]; v++) {
+        const nne_vec_ops *ops = nne_vec_all[v];
+        if (!vec_runs(ops)) continue;
+        int bad = 0;
+        for (size_t t = 0; t < sizeof ns / sizeof *ns; t++)
+            for (int mode = 0; mode < 3; mode++) {
+                int n = ns[t];
+                for (int i = 0; i < n; i++) X[i] = vrand() * 3.0f + 2.0f, G[i] = vrand(), B[i] = vrand();
+                float *out = mode == 2 ? X : Y;
+                float x0[1001];
+                memcpy(x0, X, sizeof(float) * (size_t)n);
+                ops->layernorm_row(X, out, n, G, mode ? B : NULL, 1e-5f);
+                double mean = 0, var = 0;
+                for (int i = 0; i < n; i++) mean += x0[i];
+                mean /= n;
+                for (int i = 0; i < n; i++) var += (x0[i] - mean) * (x0[i] - mean);
+                var /= n;
+                for (int i = 0; i < n; i++) {
+                    double r = (x0[i] - mean) / sqrt(var + 1e-5) * G[i] + (mode ? B[i] : 0.0);
+                    if (!(fabs(out[i] - r) <= 1e-5 + 1e-4 * fabs(r)) && bad++ < 3)
+                        fprintf(stderr, "%s layernorm n %d mode %d: y[%d] %g, expected %g\n", ops->name, n, mode, i,
+                                out[i], r);
+                }
+            }
+        CHECK(bad == 0);
+        printf("kernels: %s layernorm tested\n", ops->name);
+    }
+}
+
 void unit_vec(void) {
+    test_vec_layernorm();
     test_vec_softmax();
     test_vec_dwconv();
     test_vec_act();
