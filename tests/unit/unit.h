@@ -22,6 +22,7 @@ void unit_elemwise(void);
 void unit_fuzz_regress(void);
 void unit_kernels(void);
 void unit_vec(void);
+void unit_attention(void);
 void unit_plan(void);
 void unit_save(void);
 void unit_size(void);
