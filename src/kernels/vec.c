@@ -69,3 +69,53 @@ void nne_vec_dwconv_run(const nne_vec_ops *ops, const nne_conv_desc *p, const fl
         nne_parallel(pool, parts, dw_part, &job, scratch);
     }
 }
+
+int nne_vec_conv1x1_supported(const nne_vec_ops *ops, const nne_conv_desc *p) {
+    if (!ops || p->G != 1 || p->nsp < 1) return 0;
+    for (int i = 0; i < p->nsp; i++)
+        if (p->in[i] != 1 || p->out[i] != 1 || p->k[i] != 1 || p->pb[i] != 0) return 0;
+    return 1;
+}
+
+typedef struct c11_job {
+    const nne_vec_ops *ops;
+    const nne_conv_desc *p;
+    const float *x, *w, *bias;
+    const nne_epilogue *ep;
+    float *y;
+} c11_job;
+
+static void c11_part(void *arg, int part, int nparts, void *scratch) {
+    const c11_job *j = arg;
+    const nne_conv_desc *p = j->p;
+    long long lo, hi;
+    nne_split_range(p->M, 1, part, nparts, &lo, &hi);
+    if (lo >= hi) return;
+    for (int64_t n = 0; n < p->N; n++) {
+        float *y = j->y + n * p->M + lo;
+        j->ops->gemv(j->w + lo * p->C, hi - lo, p->C, j->x + n * p->C, y);
+        const nne_epilogue *e = j->ep;
+        for (long long m = lo; m < hi; m++) {
+            float v = y[m - lo];
+            if (j->bias) v += j->bias[m];
+            if (e && e->bias) v += e->bias[m];
+            if (e && e->residual) v += e->residual[(n * p->M + m) * e->ld_res];
+            y[m - lo] = v;
+        }
+        if (e && e->act != NNE_ACT_NONE) j->ops->act(e->act, e->alpha, e->beta, y, y, hi - lo);
+    }
+}
+
+void nne_vec_conv1x1_run(const nne_vec_ops *ops, const nne_conv_desc *p, const float *x, const float *w,
+                         const float *bias, const nne_epilogue *ep, float *y, nne_threadpool *pool) {
+    if (p->N <= 0 || p->M <= 0) return;
+    static const float k_none[1] = {0.0f};
+    if (!x) x = k_none; /* no input channels: W and x are empty */
+    if (!w) w = k_none;
+    if (!nne_epilogue_active(ep)) ep = NULL;
+    /* a part must be worth a thread wake-up */
+    int parts = p->M * p->C * p->N >= 65536 ? nne_threadpool_threads(pool) : 1;
+    if (parts > p->M) parts = (int)p->M;
+    c11_job job = {ops, p, x, w, bias, ep, y};
+    nne_parallel(pool, parts, c11_part, &job, NULL);
+}

@@ -52,6 +52,8 @@ typedef struct nne_vec_ops {
      * floats (two passes: mean, then the centred variance); beta may be
      * NULL; x == y allowed */
     void (*layernorm_row)(const float *x, float *y, int64_t n, const float *gamma, const float *beta, float eps);
+    /* y[m] = sum over k of W[m * K + k] * x[k] for m < M (matrix-vector) */
+    void (*gemv)(const float *W, int64_t M, int64_t K, const float *x, float *y);
 } nne_vec_ops;
 
 #define NNE_VEC_DECLARE(isa) extern const nne_vec_ops nne_vec_ops__##isa;
@@ -69,6 +71,13 @@ const nne_vec_ops *nne_vec(void);
 /* Every variant built for this architecture, best first, NULL-terminated
  * (tests run those the CPU allows). */
 extern const nne_vec_ops *const nne_vec_all[];
+
+/* A 1x1 Conv on 1x1 images (squeeze-excitation blocks): y[n][m] =
+ * act(W[m] . x[n] + bias + ep bias + residual) for each image n, W M x C
+ * row-major (one group); output channels split over the pool. */
+int nne_vec_conv1x1_supported(const nne_vec_ops *ops, const nne_conv_desc *p);
+void nne_vec_conv1x1_run(const nne_vec_ops *ops, const nne_conv_desc *p, const float *x, const float *w,
+                         const float *bias, const nne_epilogue *ep, float *y, nne_threadpool *pool);
 
 /* Depthwise 2-d Conv of a whole batch with the work split by channels over
  * the pool: the scratch of the caller (and of each worker, which must have

@@ -596,6 +596,35 @@ static void NV_FN(nne_f32_layernorm_row)(const float *x, float *y, int64_t n, co
     for (; i < n; i++) y[i] = (x[i] - mean) * inv * gamma[i] + (beta ? beta[i] : 0.0f);
 }
 
+/* Four rows at a time, two vector accumulators each. */
+static void NV_FN(nne_f32_gemv)(const float *W, int64_t M, int64_t K, const float *x, float *y) {
+    int64_t m = 0;
+    for (; m + 4 <= M; m += 4) {
+        const float *w0 = W + m * K, *w1 = w0 + K, *w2 = w1 + K, *w3 = w2 + K;
+        nv_vf a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0};
+        int64_t k = 0;
+        for (; k + NV_VL <= K; k += NV_VL) {
+            nv_vf xv = nv_ld(x + k);
+            a0 += nv_ld(w0 + k) * xv;
+            a1 += nv_ld(w1 + k) * xv;
+            a2 += nv_ld(w2 + k) * xv;
+            a3 += nv_ld(w3 + k) * xv;
+        }
+        float s0 = nv_hsum(a0), s1 = nv_hsum(a1), s2 = nv_hsum(a2), s3 = nv_hsum(a3);
+        for (; k < K; k++) s0 += w0[k] * x[k], s1 += w1[k] * x[k], s2 += w2[k] * x[k], s3 += w3[k] * x[k];
+        y[m] = s0, y[m + 1] = s1, y[m + 2] = s2, y[m + 3] = s3;
+    }
+    for (; m < M; m++) {
+        const float *w0 = W + m * K;
+        nv_vf a0 = {0};
+        int64_t k = 0;
+        for (; k + NV_VL <= K; k += NV_VL) a0 += nv_ld(w0 + k) * nv_ld(x + k);
+        float s0 = nv_hsum(a0);
+        for (; k < K; k++) s0 += w0[k] * x[k];
+        y[m] = s0;
+    }
+}
+
 const nne_vec_ops NV_CAT(nne_vec_ops, NV_SUF) = {
     .name = "nne_f32_vec__" NV_SUF_NAME,
     .isa = NV_ISA,
@@ -607,4 +636,5 @@ const nne_vec_ops NV_CAT(nne_vec_ops, NV_SUF) = {
     .row_sum = NV_FN(nne_f32_row_sum),
     .softmax_row = NV_FN(nne_f32_softmax_row),
     .layernorm_row = NV_FN(nne_f32_layernorm_row),
+    .gemv = NV_FN(nne_f32_gemv),
 };

@@ -290,7 +290,61 @@ static void test_vec_layernorm(void) {
     }
 }
 
+/* 1x1 convs of 1x1 images (the matrix-vector path) against the reference
+ * conv + epilogue, 1 and 3 threads. */
+static void test_vec_conv1x1(void) {
+    static const int64_t shapes[][4] = {/* N, C, M, nsp */
+                                        {1, 1, 1, 2},    {1, 7, 5, 2},     {2, 48, 97, 2}, {1, 1152, 48, 2},
+                                        {1, 48, 1152, 2}, {3, 33, 17, 1},  {1, 9, 4, 3},   {2, 300, 301, 2}};
+    nne_threadpool *pool = nne_threadpool_create(3, nne_sgemm_worker_scratch());
+    for (int v = 0; nne_vec_all[v]; v++) {
+        const nne_vec_ops *ops = nne_vec_all[v];
+        if (!vec_runs(ops)) continue;
+        int bad = 0;
+        for (size_t i = 0; i < sizeof shapes / sizeof *shapes; i++)
+            for (int kind = 0; kind < 4; kind++) {
+                nne_conv_desc p;
+                memset(&p, 0, sizeof p);
+                p.nsp = (int)shapes[i][3], p.N = shapes[i][0], p.C = shapes[i][1], p.M = shapes[i][2], p.G = 1;
+                for (int a = 0; a < p.nsp; a++) p.in[a] = p.out[a] = p.k[a] = p.s[a] = p.d[a] = 1;
+                CHECK(nne_vec_conv1x1_supported(ops, &p));
+                size_t nx = (size_t)(p.N * p.C), nw = (size_t)(p.M * p.C), ny = (size_t)(p.N * p.M);
+                float *x = malloc(nx * 4), *w = malloc(nw * 4), *b = malloc(p.M * 4), *b2 = malloc(p.M * 4);
+                float *res = malloc(ny * 4), *y = malloc(ny * 4), *r = malloc(ny * 4);
+                for (size_t k = 0; k < nx; k++) x[k] = vrand();
+                for (size_t k = 0; k < nw; k++) w[k] = vrand();
+                for (int64_t k = 0; k < p.M; k++) b[k] = vrand(), b2[k] = vrand();
+                for (size_t k = 0; k < ny; k++) res[k] = vrand(), y[k] = NAN;
+                nne_epilogue e = {0};
+                if (kind == 1) e.act = NNE_ACT_SILU;
+                if (kind == 2) e.bias = b2, e.residual = res, e.ld_res = 1, e.act = NNE_ACT_HARDSIGMOID, e.alpha = 0.2f,
+                    e.beta = 0.5f;
+                if (kind == 3) e.act = NNE_ACT_SIGMOID;
+                const float *bias = kind == 1 || kind == 2 ? b : NULL;
+                nne_vec_conv1x1_run(ops, &p, x, w, bias, kind ? &e : NULL, y, kind & 1 ? pool : NULL);
+                nne_f32_conv__ref(&p, x, w, bias, r, NULL);
+                for (int64_t n = 0; n < p.N; n++) {
+                    nne_epilogue en = e;
+                    if (en.residual) en.residual += n * p.M;
+                    nne_epilogue_apply_f32(kind ? &en : NULL, r + n * p.M, 1, 0, p.M, 0, 1);
+                }
+                for (size_t k = 0; k < ny; k++)
+                    if (!(fabsf(y[k] - r[k]) <= 1e-5f * (float)(p.C + 1) + 1e-5f * fabsf(r[k])) && bad++ < 3)
+                        fprintf(stderr, "%s conv1x1 shape %zu kind %d: y[%zu] %g, reference %g\n", ops->name, i, kind,
+                                k, y[k], r[k]);
+                free(x), free(w), free(b), free(b2), free(res), free(y), free(r);
+            }
+        CHECK(bad == 0);
+        nne_conv_desc sp = {.nsp = 2, .N = 1, .C = 2, .M = 2, .G = 1, .in = {2, 1}, .out = {2, 1}, .k = {1, 1},
+                            .s = {1, 1}, .d = {1, 1}};
+        CHECK(!nne_vec_conv1x1_supported(ops, &sp)); /* images of more than one pixel: the GEMM path */
+        printf("kernels: %s conv1x1 (matrix-vector) tested\n", ops->name);
+    }
+    nne_threadpool_destroy(pool);
+}
+
 void unit_vec(void) {
+    test_vec_conv1x1();
     test_vec_layernorm();
     test_vec_softmax();
     test_vec_dwconv();
