@@ -5,7 +5,10 @@
  * MatMul becomes one FusedAttention where it should (batch axes, broadcast
  * batch, several row blocks, 1 and 3 threads) and computes what the graph
  * did (random inputs, float rounding); it is left alone where it must be
- * (Softmax over another axis, P read elsewhere, 1-D operands).
+ * (Softmax over another axis, P read elsewhere, 1-D operands). Also the
+ * threaded driver of the float binary ops (elemwise_common.c): big Add/Mul/
+ * Sub/Div/Max with every broadcast form give at 3 threads the bits they give
+ * at 1.
  */
 #include "core/core.h"
 #include "ir/graph.h"
@@ -205,4 +208,74 @@ static void test_attention_cases(void) {
     }
 }
 
-void unit_attention(void) { test_attention_cases(); }
+/* y = op(a, b) for shapes a, b: 3 threads against 1, bit for bit. */
+static void test_binary_threads(void) {
+    static const struct {
+        const char *op;
+        int na, nb;
+        int64_t a[4], b[4];
+    } cs[] = {
+        {"Add", 4, 4, {1, 64, 32, 32}, {1, 64, 1, 1}}, {"Mul", 4, 1, {2, 3, 64, 64}, {64}},
+        {"Sub", 4, 0, {1, 1, 200, 300}, {0}},          {"Div", 3, 3, {1, 250, 300}, {1, 250, 300}},
+        {"Max", 2, 4, {1, 70000}, {3, 1, 1, 70000}},   {"Mul", 4, 4, {1, 96, 56, 56}, {1, 96, 56, 56}},
+    };
+    for (size_t i = 0; i < sizeof cs / sizeof *cs; i++) {
+        nne_model *m = amodel(13);
+        nne_graph *g = m->graph;
+        int a = a_in(g, "a", cs[i].na, cs[i].a), b = a_in(g, "b", cs[i].nb, cs[i].b), c = -1;
+        int ab[2] = {a, b};
+        int y = a_op(g, 13, cs[i].op, "y", 2, ab, NULL);
+        int one[1] = {y};
+        int r = a_op(g, 13, "Relu", "r", 1, one, NULL); /* a consumer, so y is an arena value */
+        int yr[2] = {r, y};
+        c = a_op(g, 13, "Add", "o", 2, yr, NULL);
+        nne_graph_add_output(g, c);
+        amodel_finish(m);
+        int nd = cs[i].na > cs[i].nb ? cs[i].na : cs[i].nb;
+        int64_t n = 1;
+        for (int d = 0; d < nd; d++) {
+            int ka = d - (nd - cs[i].na), kb = d - (nd - cs[i].nb);
+            int64_t da = ka >= 0 ? cs[i].a[ka] : 1, db = kb >= 0 ? cs[i].b[kb] : 1;
+            n *= da > db ? da : db;
+        }
+        float *y1 = nne_malloc((size_t)n * 4), *y3 = nne_malloc((size_t)n * 4);
+        nne_tensor ins[2];
+        const char *names[2] = {"a", "b"};
+        for (int k = 0; k < 2; k++) {
+            const nne_value *v = &g->values[m->feed[k]];
+            memset(&ins[k], 0, sizeof ins[k]);
+            ins[k].dtype = NNE_DTYPE_FLOAT;
+            ins[k].ndim = v->ndim;
+            memcpy(ins[k].dims, v->dims, sizeof v->dims);
+            int64_t cnt = nne_tensor_numel(&ins[k]);
+            ins[k].data = nne_malloc((size_t)cnt * 4 + 4);
+            for (int64_t j = 0; j < cnt; j++) ((float *)ins[k].data)[j] = 2.0f * arand() + (k ? 0.1f : 0.0f);
+        }
+        for (int t = 1; t <= 3; t += 2) {
+            nne_session_options o = nne_session_options_default();
+            o.threads = t;
+            nne_session *s = NULL;
+            nne_status st = nne_session_create(m, &o, &s);
+            if (st == NNE_OK) st = nne_session_prepare(s, 2, names, ins);
+            for (int k = 0; k < 2 && st == NNE_OK; k++) st = nne_session_set_input(s, names[k], &ins[k]);
+            if (st == NNE_OK) st = nne_session_run(s);
+            nne_tensor out;
+            if (st == NNE_OK) st = nne_session_output(s, 0, &out);
+            CHECK(st == NNE_OK && nne_tensor_numel(&out) == n);
+            if (st == NNE_OK) memcpy(t == 1 ? y1 : y3, out.data, (size_t)n * 4);
+            nne_session_destroy(s);
+        }
+        int bad = 0;
+        for (int64_t j = 0; j < n; j++) bad += !(y1[j] == y3[j] || (isnan(y1[j]) && isnan(y3[j])));
+        if (bad) fprintf(stderr, "binary threads case %zu (%s): %d outputs differ\n", i, cs[i].op, bad);
+        CHECK(bad == 0);
+        for (int k = 0; k < 2; k++) nne_free(ins[k].data);
+        nne_free(y1), nne_free(y3);
+        nne_model_destroy(m);
+    }
+}
+
+void unit_attention(void) {
+    test_attention_cases();
+    test_binary_threads();
+}
