@@ -223,29 +223,41 @@ static size_t NV_FN(nne_f32_dwconv2d_scratch)(const nne_conv_desc *p) {
 #endif
 
 /* d0[i] = s[2 i], d1[i] = s[2 i + 1] for i < n (both phases of a stride-2
- * row from one pass; reads s[0 .. 2 n)). */
-static inline void nv_deint2(float *restrict d0, float *restrict d1, const float *restrict s, int64_t n) {
+ * row from one pass; reads s[0 .. 2 n) only). d0 and d1 have `room` >= n
+ * floats, and those past n may be written with zeros (the tail: masked
+ * loads, whole stores). */
+static inline void nv_deint2(float *restrict d0, float *restrict d1, const float *restrict s, int64_t n,
+                             int64_t room) {
     int64_t i = 0;
+    for (; i < n; i += NV_VL) {
+        nv_vf a, b;
+        int64_t left = 2 * (n - i); /* floats of s still to read */
+        if (left >= 2 * NV_VL) {
+            a = nv_ld(s + 2 * i), b = nv_ld(s + 2 * i + NV_VL);
+        } else {
+            a = left >= NV_VL ? nv_ld(s + 2 * i) : nv_ld_part(s + 2 * i, left);
+            b = left > NV_VL ? nv_ld_part(s + 2 * i + NV_VL, left - NV_VL) : (nv_vf){0};
+        }
+        nv_vf e, o;
 #if defined(__AVX2__) && NV_VL == 8
-    for (; i + 8 <= n; i += 8) {
-        __m256 a = _mm256_loadu_ps(s + 2 * i), b = _mm256_loadu_ps(s + 2 * i + 8);
-        __m256 e = _mm256_shuffle_ps(a, b, 0x88), o = _mm256_shuffle_ps(a, b, 0xDD);
-        _mm256_storeu_ps(d0 + i, _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(e), 0xD8)));
-        _mm256_storeu_ps(d1 + i, _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(o), 0xD8)));
-    }
+        __m256 ee = _mm256_shuffle_ps((__m256)a, (__m256)b, 0x88), oo = _mm256_shuffle_ps((__m256)a, (__m256)b, 0xDD);
+        e = (nv_vf)_mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(ee), 0xD8));
+        o = (nv_vf)_mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(oo), 0xD8));
+#elif defined(__clang__)
+        e = __builtin_shufflevector(a, b, NV_EVEN_IDX);
+        o = __builtin_shufflevector(a, b, NV_ODD_IDX);
 #else
-    for (; i + NV_VL <= n; i += NV_VL) {
-        nv_vf a = nv_ld(s + 2 * i), b = nv_ld(s + 2 * i + NV_VL);
-#if defined(__clang__)
-        nv_st(d0 + i, __builtin_shufflevector(a, b, NV_EVEN_IDX));
-        nv_st(d1 + i, __builtin_shufflevector(a, b, NV_ODD_IDX));
-#else
-        nv_st(d0 + i, __builtin_shuffle(a, b, (nv_vi){NV_EVEN_IDX}));
-        nv_st(d1 + i, __builtin_shuffle(a, b, (nv_vi){NV_ODD_IDX}));
+        e = __builtin_shuffle(a, b, (nv_vi){NV_EVEN_IDX});
+        o = __builtin_shuffle(a, b, (nv_vi){NV_ODD_IDX});
 #endif
+        if (i + NV_VL <= n || i + NV_VL <= room) {
+            nv_st(d0 + i, e);
+            nv_st(d1 + i, o);
+        } else {
+            nv_st_part(d0 + i, e, n - i);
+            nv_st_part(d1 + i, o, n - i);
+        }
     }
-#endif
-    for (; i < n; i++) d0[i] = s[2 * i], d1[i] = s[2 * i + 1];
 }
 
 /* d[i] = s[2 i] for i < n; the vector loop stops while an element is left
@@ -264,10 +276,16 @@ static inline void nv_copy_s2(float *restrict d, const float *restrict s, int64_
     for (; i < n; i++) d[i] = s[2 * i];
 }
 
-static inline void nv_copy(float *restrict d, const float *restrict s, int64_t n) {
+/* d[0 .. n) = s[0 .. n); d has `room` >= n floats, and those past n may be
+ * written with zeros: the tail is then a zero-filled masked load and a
+ * whole store (masked stores are slow on some x86 cores). */
+static inline void nv_copy(float *restrict d, const float *restrict s, int64_t n, int64_t room) {
     int64_t i = 0;
     for (; i + NV_VL <= n; i += NV_VL) nv_st(d + i, nv_ld(s + i));
-    if (i < n) nv_st_part(d + i, nv_ld_part(s + i, n - i), n - i);
+    if (i < n) {
+        if (i + NV_VL <= room) nv_st(d + i, nv_ld_part(s + i, n - i));
+        else nv_st_part(d + i, nv_ld_part(s + i, n - i), n - i);
+    }
 }
 static inline void nv_zero(float *d, int64_t n) {
     int64_t i = 0;
@@ -306,7 +324,7 @@ static void nv_dw_fill(const nv_dwg *g, const float *plane, int64_t iy0, int64_t
                 continue;
             }
             const float *row = plane + iy * g->IW;
-            nv_deint2(q0 + lo, q1 + lo, row + 2 * lo + off0, hi - lo);
+            nv_deint2(q0 + lo, q1 + lo, row + 2 * lo + off0, hi - lo, g->Wq - lo);
             for (int64_t m = lo0; m < lo; m++) q0[m] = row[2 * m + off0];
             for (int64_t m = hi; m < hi0; m++) q0[m] = row[2 * m + off0];
             for (int64_t m = lo1; m < lo; m++) q1[m] = row[2 * m + off1];
@@ -325,7 +343,8 @@ static void nv_dw_fill(const nv_dwg *g, const float *plane, int64_t iy0, int64_t
                 continue;
             }
             const float *row = plane + iy * g->IW;
-            if (g->sx == 1) nv_copy(q + lo, row + lo + off, hi - lo);
+            /* past hi up to Wq is padding: zeros may be stored there */
+            if (g->sx == 1) nv_copy(q + lo, row + lo + off, hi - lo, g->Wq - lo);
             else if (g->sx == 2) nv_copy_s2(q + lo, row + lo * 2 + off, hi - lo);
             else
                 for (int64_t m = lo; m < hi; m++) q[m] = row[m * g->sx + off];
