@@ -8,7 +8,8 @@
  * (Softmax over another axis, P read elsewhere, 1-D operands). Also the
  * threaded driver of the float binary ops (elemwise_common.c): big Add/Mul/
  * Sub/Div/Max with every broadcast form give at 3 threads the bits they give
- * at 1.
+ * at 1. And the fast path of float Resize on the last two axes
+ * (nn_resize.c) against the generic path (the same model on doubles).
  */
 #include "core/core.h"
 #include "ir/graph.h"
@@ -275,7 +276,82 @@ static void test_binary_threads(void) {
     }
 }
 
+/* Resize of a float and of a double tensor with the same values (the
+ * double one takes the generic path): nearest bit for bit, linear / cubic
+ * within float rounding; 1 and 3 threads. */
+static void test_resize_fast(void) {
+    static const struct {
+        int rank;
+        int64_t in[4], out[4];
+        const char *mode, *ct, *nm;
+    } cs[] = {
+        {4, {1, 3, 5, 7}, {1, 3, 10, 14}, "nearest", "asymmetric", "floor"},
+        {4, {2, 64, 20, 20}, {2, 64, 160, 160}, "nearest", "asymmetric", "round_prefer_floor"},
+        {4, {1, 2, 9, 13}, {1, 2, 4, 6}, "nearest", "half_pixel", "round_prefer_ceil"},
+        {4, {1, 3, 6, 11}, {1, 3, 13, 29}, "linear", "half_pixel", NULL},
+        {4, {1, 40, 17, 19}, {1, 40, 68, 38}, "linear", "align_corners", NULL},
+        {3, {5, 8, 9}, {5, 11, 4}, "linear", "pytorch_half_pixel", NULL},
+        {4, {1, 2, 7, 8}, {1, 2, 15, 17}, "cubic", "half_pixel", NULL},
+        {2, {6, 10}, {12, 25}, "cubic", "asymmetric", NULL},
+    };
+    for (size_t i = 0; i < sizeof cs / sizeof *cs; i++) {
+        int64_t n_in = 1, n_out = 1;
+        for (int d = 0; d < cs[i].rank; d++) n_in *= cs[i].in[d], n_out *= cs[i].out[d];
+        float *xf = nne_malloc((size_t)n_in * 4), *yf = nne_malloc((size_t)n_out * 4);
+        double *xd = nne_malloc((size_t)n_in * 8), *yd = nne_malloc((size_t)n_out * 8);
+        float *y1 = nne_malloc((size_t)n_out * 4);
+        for (int64_t k = 0; k < n_in; k++) xd[k] = xf[k] = 2.0f * arand();
+        for (int dbl = 0; dbl < 2; dbl++)
+            for (int t = 1; t <= (dbl ? 1 : 3); t += 2) {
+                nne_model *m = amodel(13);
+                nne_graph *g = m->graph;
+                int x = a_in(g, "x", cs[i].rank, cs[i].in);
+                g->values[x].dtype = dbl ? NNE_DTYPE_DOUBLE : NNE_DTYPE_FLOAT;
+                nne_tensor sz = {.dtype = NNE_DTYPE_INT64, .ndim = 1, .dims = {cs[i].rank}};
+                sz.data = nne_aligned_alloc(8 * 4);
+                memcpy(sz.data, cs[i].out, sizeof(int64_t) * (size_t)cs[i].rank);
+                int sv = -1;
+                nne_graph_add_initializer(g, "sizes", &sz, &sv);
+                int ni = -1, ins[4] = {x, -1, -1, sv};
+                int y = a_op(g, 13, "Resize", "y", 4, ins, &ni);
+                nne_node_set_attr_string(g, ni, "mode", cs[i].mode);
+                nne_node_set_attr_string(g, ni, "coordinate_transformation_mode", cs[i].ct);
+                if (cs[i].nm) nne_node_set_attr_string(g, ni, "nearest_mode", cs[i].nm);
+                nne_graph_add_output(g, y);
+                amodel_finish(m);
+                nne_tensor in = {.dtype = g->values[x].dtype, .ndim = cs[i].rank, .data = dbl ? (void *)xd : xf};
+                memcpy(in.dims, cs[i].in, sizeof(int64_t) * (size_t)cs[i].rank);
+                const char *names[1] = {"x"};
+                nne_session_options o = nne_session_options_default();
+                o.threads = t;
+                nne_session *s = NULL;
+                nne_status st = nne_session_create(m, &o, &s);
+                if (st == NNE_OK) st = nne_session_prepare(s, 1, names, &in);
+                if (st == NNE_OK) st = nne_session_set_input(s, "x", &in);
+                if (st == NNE_OK) st = nne_session_run(s);
+                nne_tensor out;
+                if (st == NNE_OK) st = nne_session_output(s, 0, &out);
+                CHECK(st == NNE_OK && nne_tensor_numel(&out) == n_out);
+                if (st != NNE_OK) fprintf(stderr, "resize case %zu: %s\n", i, nne_last_error());
+                if (st == NNE_OK) memcpy(dbl ? (void *)yd : (t == 1 ? y1 : yf), out.data, (size_t)n_out * (dbl ? 8 : 4));
+                nne_session_destroy(s);
+                nne_model_destroy(m);
+            }
+        int bad = 0, exact = !strcmp(cs[i].mode, "nearest");
+        for (int64_t k = 0; k < n_out; k++) {
+            int ok = exact ? yf[k] == (float)yd[k] : fabs(yf[k] - yd[k]) <= 1e-5 + 1e-5 * fabs(yd[k]);
+            ok = ok && yf[k] == y1[k];
+            if (!ok && bad++ < 3)
+                fprintf(stderr, "resize case %zu: y[%lld] %g (1 thread %g), generic %g\n", i, (long long)k, yf[k], y1[k],
+                        yd[k]);
+        }
+        CHECK(bad == 0);
+        nne_free(xf), nne_free(yf), nne_free(xd), nne_free(yd), nne_free(y1);
+    }
+}
+
 void unit_attention(void) {
+    test_resize_fast();
     test_attention_cases();
     test_binary_threads();
 }
