@@ -43,6 +43,7 @@ static const pass_entry k_passes[] = {
     {"pattern_fusion", NNE_OPT_ALL, nne_pass_patterns},
     {"attention_fusion", NNE_OPT_ALL, nne_pass_attention},
     {"epilogue_fusion", NNE_OPT_ALL, nne_pass_fuse_epilogue},
+    {"affine_fusion", NNE_OPT_ALL, nne_pass_affine},
 };
 
 nne_status nne_pass_add_const(nne_graph *g, const char *base, nne_tensor *t, int *out_v) {

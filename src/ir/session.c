@@ -1306,6 +1306,7 @@ static int inplace_op(const nne_node *n) {
         "Floor", "Ceil", "Round", "Sign", "Sin", "Cos", "Add", "Sub", "Mul", "Div"};
     if (n->n_out != 1) return 0;
     if (!strcmp(n->domain, "com.microsoft")) return !strcmp(n->op_type, "Gelu") || !strcmp(n->op_type, "FastGelu");
+    if (!strcmp(n->domain, "ai.nnedge")) return !strcmp(n->op_type, "Affine");
     if (n->domain[0] && strcmp(n->domain, "ai.onnx")) return 0;
     for (size_t k = 0; k < sizeof k_ops / sizeof k_ops[0]; k++)
         if (!strcmp(n->op_type, k_ops[k])) return 1;

@@ -52,6 +52,8 @@ typedef struct nne_vec_ops {
      * floats (two passes: mean, then the centred variance); beta may be
      * NULL; x == y allowed */
     void (*layernorm_row)(const float *x, float *y, int64_t n, const float *gamma, const float *beta, float eps);
+    /* y[i] = x[i] * a + b (one rounding where the ISA fuses), x == y allowed */
+    void (*affine)(const float *x, float *y, int64_t n, float a, float b);
     /* y[m] = sum over k of W[m * K + k] * x[k] for m < M (matrix-vector) */
     void (*gemv)(const float *W, int64_t M, int64_t K, const float *x, float *y);
 } nne_vec_ops;

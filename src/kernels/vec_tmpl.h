@@ -615,6 +615,13 @@ static void NV_FN(nne_f32_layernorm_row)(const float *x, float *y, int64_t n, co
     for (; i < n; i++) y[i] = (x[i] - mean) * inv * gamma[i] + (beta ? beta[i] : 0.0f);
 }
 
+static void NV_FN(nne_f32_affine)(const float *x, float *y, int64_t n, float a, float b) {
+    nv_vf av = nv_splat(a), bv = nv_splat(b);
+    int64_t i = 0;
+    for (; i + NV_VL <= n; i += NV_VL) nv_st(y + i, nv_ld(x + i) * av + bv);
+    if (i < n) nv_st_part(y + i, nv_ld_part(x + i, n - i) * av + bv, n - i);
+}
+
 /* Four rows at a time, two vector accumulators each. */
 static void NV_FN(nne_f32_gemv)(const float *W, int64_t M, int64_t K, const float *x, float *y) {
     int64_t m = 0;
@@ -656,4 +663,5 @@ const nne_vec_ops NV_CAT(nne_vec_ops, NV_SUF) = {
     .softmax_row = NV_FN(nne_f32_softmax_row),
     .layernorm_row = NV_FN(nne_f32_layernorm_row),
     .gemv = NV_FN(nne_f32_gemv),
+    .affine = NV_FN(nne_f32_affine),
 };

@@ -9,7 +9,9 @@
  * threaded driver of the float binary ops (elemwise_common.c): big Add/Mul/
  * Sub/Div/Max with every broadcast form give at 3 threads the bits they give
  * at 1. And the fast path of float Resize on the last two axes
- * (nn_resize.c) against the generic path (the same model on doubles).
+ * (nn_resize.c) against the generic path (the same model on doubles), and
+ * the affine pass (Mul by a scalar, then Add of a scalar -> ai.nnedge
+ * Affine).
  */
 #include "core/core.h"
 #include "ir/graph.h"
@@ -350,7 +352,68 @@ static void test_resize_fast(void) {
     }
 }
 
+static int a_const(nne_graph *g, const char *name, int nd, int64_t n, float x) {
+    nne_tensor t = {.dtype = NNE_DTYPE_FLOAT, .ndim = nd, .dims = {n}};
+    t.data = nne_aligned_alloc((size_t)n * 4 + 4);
+    for (int64_t k = 0; k < n; k++) ((float *)t.data)[k] = x + 0.125f * (float)k;
+    int v = -1;
+    nne_graph_add_initializer(g, name, &t, &v);
+    return v;
+}
+
+static void test_affine_pass(void) {
+    /* mode: 0 Mul(X, c[1]) + d[]; 1 Mul(c[], X), Add(d[1], .); 2 the Mul's output also an output;
+     * 3 c of 5 values; 4 Mul then Sub (no Add) */
+    for (int mode = 0; mode < 5; mode++) {
+        nne_model *mm[2];
+        for (int k = 0; k < 2; k++) {
+            nne_model *m = amodel(13);
+            nne_graph *g = m->graph;
+            int64_t xd[4] = {2, 3, 4, 5};
+            int x = a_in(g, "x", 4, xd);
+            int c = mode == 3 ? a_const(g, "c", 1, 5, 1.5f) : a_const(g, "c", mode == 1 ? 0 : 1, 1, 1.5f);
+            int d = a_const(g, "d", mode == 1 ? 1 : 0, 1, -0.25f);
+            int mi[2] = {mode == 1 ? c : x, mode == 1 ? x : c};
+            int mv = a_op(g, 13, "Mul", "m", 2, mi, NULL);
+            int ai[2] = {mode == 1 ? d : mv, mode == 1 ? mv : d};
+            int y = a_op(g, 13, mode == 4 ? "Sub" : "Add", "y", 2, ai, NULL);
+            nne_graph_add_output(g, y);
+            if (mode == 2) nne_graph_add_output(g, mv);
+            amodel_finish(m);
+            mm[k] = m;
+        }
+        nne_opt_report rep;
+        CHECK(nne_model_optimize(mm[1], NNE_OPT_ALL, &rep) == NNE_OK);
+        int fused = att_count(mm[1]->graph, "Affine");
+        CHECK(fused == (mode <= 1));
+        float ya[120], yb[120];
+        nne_tensor in = {.dtype = NNE_DTYPE_FLOAT, .ndim = 4, .dims = {2, 3, 4, 5}};
+        float xv[120];
+        for (int k = 0; k < 120; k++) xv[k] = 4.0f * arand();
+        in.data = xv;
+        const char *names[1] = {"x"};
+        for (int k = 0; k < 2; k++) {
+            nne_session *s = NULL;
+            nne_status st = nne_session_create(mm[k], NULL, &s);
+            if (st == NNE_OK) st = nne_session_prepare(s, 1, names, &in);
+            if (st == NNE_OK) st = nne_session_set_input(s, "x", &in);
+            if (st == NNE_OK) st = nne_session_run(s);
+            nne_tensor out;
+            if (st == NNE_OK) st = nne_session_output(s, 0, &out);
+            CHECK(st == NNE_OK && nne_tensor_numel(&out) == 120);
+            if (st == NNE_OK) memcpy(k ? yb : ya, out.data, sizeof ya);
+            nne_session_destroy(s);
+        }
+        int bad = 0;
+        for (int k = 0; k < 120; k++) bad += !(fabsf(ya[k] - yb[k]) <= 1e-6f * (fabsf(ya[k]) + 1.0f));
+        CHECK(bad == 0);
+        nne_model_destroy(mm[0]);
+        nne_model_destroy(mm[1]);
+    }
+}
+
 void unit_attention(void) {
+    test_affine_pass();
     test_resize_fast();
     test_attention_cases();
     test_binary_threads();
