@@ -165,6 +165,31 @@ static nne_status batchnorm_infer(nne_op_ctx *ctx) {
     return NNE_OK;
 }
 
+/* The folded form over planes [lo, hi) of N*C: the vector affine kernel
+ * (or plain C under NNE_FORCE_REFERENCE); planes split over threads. */
+typedef struct bn_job {
+    const bn_state *st;
+    const nne_vec_ops *vec;
+    const float *x;
+    float *y;
+} bn_job;
+
+static void bn_part(void *arg, int part, int nparts, void *scratch) {
+    const bn_job *j = arg;
+    const bn_state *st = j->st;
+    long long lo, hi;
+    nne_split_range(st->N * st->C, 1, part, nparts, &lo, &hi);
+    for (long long pl = lo; pl < hi; pl++) {
+        int64_t ch = pl % st->C;
+        float a = st->ab[ch], b = st->ab[st->P + ch];
+        const float *xp = j->x + pl * st->SP;
+        float *yp = j->y + pl * st->SP;
+        if (j->vec) j->vec->affine(xp, yp, st->SP, a, b);
+        else
+            for (int64_t s = 0; s < st->SP; s++) yp[s] = xp[s] * a + b;
+    }
+}
+
 static nne_status batchnorm_kernel(const void *state, const nne_kernel_args *args) {
     const bn_state *st = state;
     const nne_tensor *X = args->in[0];
@@ -177,15 +202,12 @@ static nne_status batchnorm_kernel(const void *state, const nne_kernel_args *arg
     size_t po = st->po, so = st->so, xo = st->xo, yo = st->yo;
     if (st->ab) {
         /* folded at plan: inference mode, float, constant parameters */
-        const float *x = (const float *)X->data;
-        float *y = (float *)Y->data;
-        for (int64_t n = 0; n < N; n++)
-            for (int64_t ch = 0; ch < C; ch++) {
-                float a = st->ab[ch], b = st->ab[P + ch];
-                const float *xp = x + (n * C + ch) * SP;
-                float *yp = y + (n * C + ch) * SP;
-                for (int64_t s = 0; s < SP; s++) yp[s] = xp[s] * a + b;
-            }
+        if (N * C == 0) return NNE_OK;
+        bn_job job = {st, nne_vec(), X->data, Y->data};
+        nne_threadpool *pool = nne_ctx_pool(args->ctx);
+        int parts = N * C * SP >= 32768 ? nne_threadpool_threads(pool) : 1;
+        if (parts > N * C) parts = (int)(N * C);
+        nne_parallel(pool, parts, bn_part, &job, NULL);
         return NNE_OK;
     }
     void *base = args->scratch;
