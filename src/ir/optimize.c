@@ -43,7 +43,9 @@ static const pass_entry k_passes[] = {
     {"conv_scale_folding", NNE_OPT_BASIC, nne_pass_conv_scale},
     {"reshape_chains", NNE_OPT_BASIC, nne_pass_reshape_chains},
     {"pattern_fusion", NNE_OPT_ALL, nne_pass_patterns},
+    {"attention_fusion", NNE_OPT_ALL, nne_pass_attention},
     {"epilogue_fusion", NNE_OPT_ALL, nne_pass_fuse_epilogue},
+    {"affine_fusion", NNE_OPT_ALL, nne_pass_affine},
 };
 
 nne_status nne_pass_add_const(nne_graph *g, const char *base, nne_tensor *t, int *out_v) {

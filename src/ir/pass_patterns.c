@@ -9,9 +9,13 @@
  *       x * (1 + Tanh(sqrt(2/pi) * (x + 0.044715 x^3))) * 0.5
  *                                          -> Gelu(x, approximate="tanh")
  *
- *   LayerNormalization over the last axis, from opset 17:
+ *   LayerNormalization over the last axis:
  *       (x - mean(x)) / Sqrt(mean((x - mean(x))^2) + eps) * gamma + beta
  *                                          -> LayerNormalization(x, gamma, beta)
+ *       (ONNX has the op from opset 17; before that the node is ONNX
+ *       Runtime's LayerNormalization, which ORT registers in the ONNX domain
+ *       for opsets 1-16 and makes itself from this same pattern; nnedge's op
+ *       runs at any opset)
  *
  *   HardSwish (as PaddlePaddle exports it):
  *       x * Clip(x + 3, 0, 6) / 6          -> HardSwish(x) (opset 14 on),
@@ -342,12 +346,11 @@ nne_status nne_pass_patterns(nne_pass_ctx *ctx, nne_graph *g, nne_pass_stats *st
     NNE_TRY(nne_graph_uses_build(g, &u));
     nne_status rc = NNE_OK;
     int n = g->n_nodes;
-    int64_t opset = ctx->m ? nne_model_opset_for(ctx->m, "") : 0;
     for (int i = 0; i < n && rc == NNE_OK; i++)
         if (is_op(&g->nodes[i], "Erf")) rc = gelu_erf(ctx, g, &u, i, st);
         else if (is_op(&g->nodes[i], "Tanh")) rc = gelu_tanh(ctx, g, &u, i, st);
         else if (is_op(&g->nodes[i], "Clip")) rc = hardswish(ctx, g, &u, i, st);
-        else if (opset >= 17 && is_op(&g->nodes[i], "ReduceMean") && !g->nodes[i].dead)
+        else if (is_op(&g->nodes[i], "ReduceMean") && !g->nodes[i].dead)
             rc = layernorm(ctx, g, &u, i, st);
     nne_graph_uses_free(&u);
     return rc;

@@ -48,6 +48,10 @@ nne_status nne_pass_patterns(nne_pass_ctx *ctx, nne_graph *g, nne_pass_stats *st
  * of QDQ models become int8 ops (pass_qdq.c; ops in src/ops/quant_conv.c
  * and src/ops/quant_fused.c). */
 nne_status nne_pass_qdq_fusion(nne_pass_ctx *ctx, nne_graph *g, nne_pass_stats *st);
+/* MatMul -> [scale] -> Softmax -> MatMul as ai.nnedge FusedAttention (pass_attention.c). */
+nne_status nne_pass_attention(nne_pass_ctx *ctx, nne_graph *g, nne_pass_stats *st);
+/* Mul(X, scalar) -> Add(., scalar) as ai.nnedge Affine (pass_affine.c). */
+nne_status nne_pass_affine(nne_pass_ctx *ctx, nne_graph *g, nne_pass_stats *st);
 
 /* Static dtypes and shapes of a graph's values (pass_shapes.c): known[v] 0
  * unknown, 1 dtype and shape in t[v], 2 also data (constants, small

@@ -1310,7 +1310,20 @@ static int inplace_op(const nne_node *n) {
         "Floor", "Ceil", "Round", "Sign", "Sin", "Cos", "Add", "Sub", "Mul", "Div"};
     if (n->n_out != 1) return 0;
     if (!strcmp(n->domain, "com.microsoft")) return !strcmp(n->op_type, "Gelu") || !strcmp(n->op_type, "FastGelu");
+    if (!strcmp(n->domain, "ai.nnedge")) return !strcmp(n->op_type, "Affine");
     if (n->domain[0] && strcmp(n->domain, "ai.onnx")) return 0;
+    for (size_t k = 0; k < sizeof k_ops / sizeof k_ops[0]; k++)
+        if (!strcmp(n->op_type, k_ops[k])) return 1;
+    return 0;
+}
+
+/* Ops whose output holds input 0's bytes unchanged under a new shape
+ * (tensor_reshape.c): the output may take input 0's buffer when input 0
+ * dies at the node, and the copy is then skipped (the kernel sees the same
+ * pointer). */
+static int alias_op(const nne_node *n) {
+    static const char *const k_ops[] = {"Reshape", "Flatten", "Squeeze", "Unsqueeze", "Identity"};
+    if (n->n_out != 1 || n->n_in < 1 || (n->domain[0] && strcmp(n->domain, "ai.onnx"))) return 0;
     for (size_t k = 0; k < sizeof k_ops / sizeof k_ops[0]; k++)
         if (!strcmp(n->op_type, k_ops[k])) return 1;
     return 0;
@@ -1441,7 +1454,19 @@ static nne_status plan_arena(nne_plan *s) {
     /* in place: an output joins the buffer of an input that dies at its node */
     for (int i = 0; i < s->nn; i++) {
         const nne_node *n = &g->nodes[i];
-        if (s->node_mode[i] != NM_STATIC || !inplace_op(n) || n->out[0] < 0 || idx_of[n->out[0]] < 0) continue;
+        if (s->node_mode[i] != NM_STATIC || n->n_out < 1 || n->out[0] < 0 || idx_of[n->out[0]] < 0) continue;
+        if (alias_op(n)) {
+            /* reshape-like: input 0's bytes, any dtype */
+            int v = n->in[0];
+            const nne_tensor *o = &s->shape[n->out[0]];
+            if (v < 0 || idx_of[v] < 0 || bufs[idx_of[v]].last != i || bufs[idx_of[v]].first == i) continue;
+            const nne_tensor *t = &s->shape[v];
+            if (t->dtype != o->dtype || nne_tensor_nbytes(t) != nne_tensor_nbytes(o)) continue;
+            up[idx_of[n->out[0]]] = grp_root(up, idx_of[v]);
+            par[idx_of[n->out[0]]] = idx_of[v];
+            continue;
+        }
+        if (!inplace_op(n)) continue;
         const nne_tensor *o = &s->shape[n->out[0]];
         if (o->dtype != NNE_DTYPE_FLOAT) continue;
         for (int k = 0; k < n->n_in; k++) {

@@ -17,6 +17,7 @@
  * The Add/Max/Min tables are shared with the variadic ops (Sum, Mean, Max,
  * Min in elemwise_variadic.c).
  */
+#include "kernels/vec.h"
 #include "ops/elemwise_common.h"
 
 /* NaN-propagating max/min (numpy maximum/minimum semantics). */
@@ -55,9 +56,37 @@ EW_BINARY_GF(min_gf, EW_FMIN(x, y))
 EW_BINARY_GI(min_gi, x < y ? x : y)
 EW_BINARY_GU(min_gu, x < y ? x : y)
 
-const ew_binop ew_binop_add = {EW_TNUM, 0, 0, 1, 0, add_f32, add_gf, add_gi, add_gu};
-const ew_binop ew_binop_max = {EW_TNUM, 0, 0, 0, 0, max_f32, max_gf, max_gi, max_gu};
-const ew_binop ew_binop_min = {EW_TNUM, 0, 0, 0, 0, min_f32, min_gf, min_gi, min_gu};
+/* The float forms on the vector kernels (kernels/vec.h) for runs that are
+ * contiguous or broadcast (step 0 or 1), long enough, and whose output is
+ * an operand or apart from it (the loops above handle partial overlap);
+ * the same single IEEE operation per element, so the same bits. */
+static int ew_vec_ok(const void *a, int64_t sa, const void *b, int64_t sb, const void *o, int64_t n)
+{
+    size_t no = (size_t)n * sizeof(float);
+    size_t na = sa ? no : sizeof(float), nb = sb ? no : sizeof(float);
+    return n >= 16 && (sa == 0 || sa == 1) && (sb == 0 || sb == 1) && ((o == a && sa) || ew_disjoint(o, no, a, na)) &&
+           ((o == b && sb) || ew_disjoint(o, no, b, nb));
+}
+#define EW_VBINARY_F32(name, VOP, plain)                                                                   \
+    static void name(const ew_k *k, const void *a, int64_t sa, const void *b, int64_t sb, void *o,         \
+                     int64_t n)                                                                            \
+    {                                                                                                      \
+        const nne_vec_ops *v = ew_vec_ok(a, sa, b, sb, o, n) ? nne_vec() : NULL;                           \
+        if (v)                                                                                             \
+            v->binary(VOP, a, (int)sa, b, (int)sb, o, n);                                                  \
+        else                                                                                               \
+            plain(k, a, sa, b, sb, o, n);                                                                  \
+    }
+EW_VBINARY_F32(vadd_f32, NNE_VBIN_ADD, add_f32)
+EW_VBINARY_F32(vsub_f32, NNE_VBIN_SUB, sub_f32)
+EW_VBINARY_F32(vmul_f32, NNE_VBIN_MUL, mul_f32)
+EW_VBINARY_F32(vdiv_f32, NNE_VBIN_DIV, div_f32)
+EW_VBINARY_F32(vmax_f32, NNE_VBIN_MAX, max_f32)
+EW_VBINARY_F32(vmin_f32, NNE_VBIN_MIN, min_f32)
+
+const ew_binop ew_binop_add = {EW_TNUM, 0, 0, 1, 0, vadd_f32, add_gf, add_gi, add_gu};
+const ew_binop ew_binop_max = {EW_TNUM, 0, 0, 0, 0, vmax_f32, max_gf, max_gi, max_gu};
+const ew_binop ew_binop_min = {EW_TNUM, 0, 0, 0, 0, vmin_f32, min_gf, min_gi, min_gu};
 
 /* Modulo: k->iarg = fmod attribute. */
 static inline float ew_modf(float x, float y, int64_t cmod)
@@ -130,9 +159,9 @@ static void pow_gi(const ew_k *k, const void *ap, int64_t sa, const void *bp, in
     }
 }
 
-static const ew_binop op_sub = {EW_TNUM, 0, 0, 1, 0, sub_f32, sub_gf, sub_gi, sub_gu};
-static const ew_binop op_mul = {EW_TNUM, 0, 0, 1, 0, mul_f32, mul_gf, mul_gi, mul_gu};
-static const ew_binop op_div = {EW_TNUM, 0, 0, 1, 0, div_f32, div_gf, div_gi, div_gu};
+static const ew_binop op_sub = {EW_TNUM, 0, 0, 1, 0, vsub_f32, sub_gf, sub_gi, sub_gu};
+static const ew_binop op_mul = {EW_TNUM, 0, 0, 1, 0, vmul_f32, mul_gf, mul_gi, mul_gu};
+static const ew_binop op_div = {EW_TNUM, 0, 0, 1, 0, vdiv_f32, div_gf, div_gi, div_gu};
 static const ew_binop op_mod = {EW_TNUM, 0, 0, 0, 0, mod_f32, mod_gf, mod_gi, mod_gu};
 static const ew_binop op_pow = {EW_TNUM, EW_TNUM, 0, 1, 1, pow_f32, pow_gf, pow_gi, pow_gi};
 

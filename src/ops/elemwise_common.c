@@ -8,6 +8,7 @@
  * and in run mode walk the broadcast runs calling the chosen row kernel.
  */
 #include "ops/elemwise_common.h"
+#include "core/threadpool.h"
 
 /* ------------------------------------------------- broadcast iterator -- */
 
@@ -313,12 +314,70 @@ nne_status ew_unary_kernel(const void *state, const nne_kernel_args *a)
     return NNE_OK;
 }
 
+/*
+ * Threads for big binary ops: the output is split along its first axis of
+ * size > 1 (the axes before it are 1, so each part is a contiguous slab),
+ * each operand sliced alike where it has that axis (a broadcast operand is
+ * shared), and every part runs the plain broadcast walk on its slabs.
+ */
+typedef struct ew_par_job {
+    const ew_k *k;
+    ew_binary_fn fn;
+    const nne_tensor *y, *a, *b;
+    int axis;
+} ew_par_job;
+
+/* t restricted to [lo, hi) of `axis` when it has that axis at full size. */
+static nne_tensor ew_slab(const nne_tensor *t, int out_ndim, int axis, int64_t lo, int64_t hi)
+{
+    nne_tensor s = *t;
+    int d = axis - (out_ndim - t->ndim); /* the operand's own axis (right-aligned) */
+    if (d < 0 || t->dims[d] == 1)
+        return s;
+    int64_t inner = 1;
+    for (int k = d + 1; k < t->ndim; k++)
+        inner *= t->dims[k];
+    s.data = (char *)t->data + (size_t)(lo * inner) * ew_esize(t->dtype);
+    s.dims[d] = hi - lo;
+    return s;
+}
+
+static void ew_par_part(void *arg, int part, int nparts, void *scratch)
+{
+    const ew_par_job *j = arg;
+    long long lo, hi;
+    nne_split_range(j->y->dims[j->axis], 1, part, nparts, &lo, &hi);
+    if (lo >= hi)
+        return;
+    nne_tensor y = ew_slab(j->y, j->y->ndim, j->axis, lo, hi);
+    nne_tensor a = ew_slab(j->a, j->y->ndim, j->axis, lo, hi);
+    nne_tensor b = ew_slab(j->b, j->y->ndim, j->axis, lo, hi);
+    ew_binary_exec(j->k, j->fn, &y, &a, &b);
+}
+
 nne_status ew_binary_kernel(const void *state, const nne_kernel_args *a)
 {
     const ew_bin_state *st = state;
     nne_tensor bv = *a->in[1];
     bv.ndim = st->b_ndim;
     memcpy(bv.dims, st->b_dims, sizeof bv.dims);
-    ew_binary_exec(&st->k, st->fn, a->out[0], a->in[0], &bv);
+    nne_tensor *y = a->out[0];
+    nne_threadpool *pool = nne_ctx_pool(a->ctx);
+    int parts = nne_threadpool_threads(pool);
+    int axis = 0;
+    while (axis < y->ndim && y->dims[axis] == 1)
+        axis++;
+    /* worth a thread wake-up; the slabs of an output that aliases an input
+     * are the input's own slabs, so in place stays legal */
+    if (parts > 1 && axis < y->ndim && nne_tensor_numel(y) >= 32768 && y->dtype == NNE_DTYPE_FLOAT &&
+        a->in[0]->dtype == NNE_DTYPE_FLOAT && bv.dtype == NNE_DTYPE_FLOAT && a->in[0]->ndim <= y->ndim &&
+        bv.ndim <= y->ndim) {
+        if (parts > y->dims[axis])
+            parts = (int)y->dims[axis];
+        ew_par_job job = {&st->k, st->fn, y, a->in[0], &bv, axis};
+        nne_parallel(pool, parts, ew_par_part, &job, NULL);
+        return NNE_OK;
+    }
+    ew_binary_exec(&st->k, st->fn, y, a->in[0], &bv);
     return NNE_OK;
 }

@@ -8,7 +8,8 @@
  * run calls the reference transposed-conv kernel. Conv's plan parses the attributes once, chooses the
  * algorithm for the layer's shape (kernels/conv_fast.h: depthwise, direct
  * 1x1, implicit GEMM; the table's conv kernel when there is no SGEMM family,
- * i.e. under NNE_FORCE_REFERENCE), packs constant weights once (model
+ * i.e. under NNE_FORCE_REFERENCE; depthwise 2-d convs and 1x1 convs of 1x1
+ * images (squeeze-excitation) run the vector kernels of kernels/vec.h), packs constant weights once (model
  * cache; half-precision ones converted first) and runs on the plan's thread
  * pool. float and double run natively; float16 and bfloat16 are converted to
  * float in scratch and back. nn_conv.h lets fused Conv nodes reuse the
@@ -16,6 +17,7 @@
  */
 #include "kernels/conv_fast.h"
 #include "kernels/dispatch.h"
+#include "kernels/vec.h"
 #include "ops/nn_conv.h"
 #include "ops/nn_util.h"
 
@@ -116,6 +118,8 @@ struct nne_conv_state {
     int fast;             /* cf is used */
     nne_conv_fast cf;
     const float *pw;      /* W packed for cf (constant weights), or NULL */
+    const nne_vec_ops *dw; /* depthwise convs: the vector kernel (kernels/vec.h), or NULL */
+    const nne_vec_ops *mv; /* 1x1 convs of 1x1 images: the vector matrix-vector kernel, or NULL */
 };
 typedef nne_conv_state conv_state;
 _Static_assert(sizeof(conv_state) <= NNE_CONV_STATE_SIZE, "NNE_CONV_STATE_SIZE in nn_conv.h is too small");
@@ -164,8 +168,14 @@ nne_status nne_conv_plan(nne_op_ctx *ctx, void *state) {
                                        conv_pack_fast, &src);
         if (!st->pw) return NNE_ERR_OUT_OF_MEMORY;
     }
+    st->dw = st->mv = NULL;
+    if (st->fast && st->cf.algo == NNE_CONV_DEPTHWISE && nne_vec_dwconv_supported(nne_vec(), &st->p))
+        st->dw = nne_vec();
+    if (st->fast && nne_vec_conv1x1_supported(nne_vec(), &st->p)) st->mv = nne_vec();
     nn_carve c = {0};
     size_t kb = st->dt == NNE_DTYPE_DOUBLE ? nne_conv_scratch_f64(&st->p)
+                : st->dw                   ? nne_vec_dwconv_scratch(st->dw, &st->p)
+                : st->mv                   ? 0
                 : st->fast                 ? nne_conv_fast_scratch(&st->cf, &st->p)
                                            : kt->conv_f32_scratch(&st->p);
     conv_buf_plan(&c, &st->cb, st->dt, kb, X, W, B, Y);
@@ -178,6 +188,14 @@ nne_status nne_conv_plan(nne_op_ctx *ctx, void *state) {
  * the reference epilogue after it. */
 static void conv_f32(const conv_state *st, const nne_kernel_args *a, const float *x, const float *w,
                      const float *b, float *y, void *ks, const nne_epilogue *ep) {
+    if (st->dw) {
+        nne_vec_dwconv_run(st->dw, &st->p, x, w, b, ep, y, ks, nne_ctx_pool(a->ctx));
+        return;
+    }
+    if (st->mv) {
+        nne_vec_conv1x1_run(st->mv, &st->p, x, w, b, ep, y, nne_ctx_pool(a->ctx));
+        return;
+    }
     if (st->fast) {
         nne_conv_fast_run(&st->cf, &st->p, x, w, st->pw, b, ep, y, ks, nne_ctx_pool(a->ctx));
         return;

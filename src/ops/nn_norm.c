@@ -11,6 +11,8 @@
  */
 #include "ops/nn_util.h"
 #include "core/core.h"
+#include "core/threadpool.h"
+#include "kernels/vec.h"
 
 #include <math.h>
 #include <string.h>
@@ -163,6 +165,31 @@ static nne_status batchnorm_infer(nne_op_ctx *ctx) {
     return NNE_OK;
 }
 
+/* The folded form over planes [lo, hi) of N*C: the vector affine kernel
+ * (or plain C under NNE_FORCE_REFERENCE); planes split over threads. */
+typedef struct bn_job {
+    const bn_state *st;
+    const nne_vec_ops *vec;
+    const float *x;
+    float *y;
+} bn_job;
+
+static void bn_part(void *arg, int part, int nparts, void *scratch) {
+    const bn_job *j = arg;
+    const bn_state *st = j->st;
+    long long lo, hi;
+    nne_split_range(st->N * st->C, 1, part, nparts, &lo, &hi);
+    for (long long pl = lo; pl < hi; pl++) {
+        int64_t ch = pl % st->C;
+        float a = st->ab[ch], b = st->ab[st->P + ch];
+        const float *xp = j->x + pl * st->SP;
+        float *yp = j->y + pl * st->SP;
+        if (j->vec) j->vec->affine(xp, yp, st->SP, a, b);
+        else
+            for (int64_t s = 0; s < st->SP; s++) yp[s] = xp[s] * a + b;
+    }
+}
+
 static nne_status batchnorm_kernel(const void *state, const nne_kernel_args *args) {
     const bn_state *st = state;
     const nne_tensor *X = args->in[0];
@@ -175,15 +202,12 @@ static nne_status batchnorm_kernel(const void *state, const nne_kernel_args *arg
     size_t po = st->po, so = st->so, xo = st->xo, yo = st->yo;
     if (st->ab) {
         /* folded at plan: inference mode, float, constant parameters */
-        const float *x = (const float *)X->data;
-        float *y = (float *)Y->data;
-        for (int64_t n = 0; n < N; n++)
-            for (int64_t ch = 0; ch < C; ch++) {
-                float a = st->ab[ch], b = st->ab[P + ch];
-                const float *xp = x + (n * C + ch) * SP;
-                float *yp = y + (n * C + ch) * SP;
-                for (int64_t s = 0; s < SP; s++) yp[s] = xp[s] * a + b;
-            }
+        if (N * C == 0) return NNE_OK;
+        bn_job job = {st, nne_vec(), X->data, Y->data};
+        nne_threadpool *pool = nne_ctx_pool(args->ctx);
+        int parts = N * C * SP >= 32768 ? nne_threadpool_threads(pool) : 1;
+        if (parts > N * C) parts = (int)(N * C);
+        nne_parallel(pool, parts, bn_part, &job, NULL);
         return NNE_OK;
     }
     void *base = args->scratch;
@@ -390,7 +414,25 @@ typedef struct ln_state {
     double eps;
     int64_t rows, len;
     size_t xo, mo;
+    /* float LayerNormalization with Scale/B of the row's length and no
+     * Mean/InvStdDev outputs: the vector kernel (kernels/vec.h), or NULL */
+    const nne_vec_ops *vec;
 } ln_state;
+
+typedef struct ln_job {
+    const ln_state *st;
+    const float *x, *g, *b;
+    float *y;
+} ln_job;
+
+static void ln_part(void *arg, int part, int nparts, void *scratch) {
+    const ln_job *j = arg;
+    long long lo, hi;
+    int64_t len = j->st->len;
+    nne_split_range(j->st->rows, 1, part, nparts, &lo, &hi);
+    for (long long r = lo; r < hi; r++)
+        j->st->vec->layernorm_row(j->x + r * len, j->y + r * len, len, j->g, j->b, (float)j->st->eps);
+}
 
 static nne_status last_axes_norm(nne_op_ctx *ctx, int rms) {
     const nne_tensor *X = nne_ctx_input(ctx, 0), *S = nne_ctx_input(ctx, 1);
@@ -424,7 +466,13 @@ static nne_status last_axes_norm(nne_op_ctx *ctx, int rms) {
     size_t mo = nn_carve_add(&c, nne_size_elems(rows, 2 * sizeof(double)));
     nn_scratch(ctx, &c);
     ln_state *lst = nne_ctx_plan_state(ctx);
-    if (lst) *lst = (ln_state){.rms = rms, .eps = eps, .rows = rows, .len = len, .xo = xo, .mo = mo};
+    if (lst) {
+        int fast = !rms && X->dtype == NNE_DTYPE_FLOAT && ydt == NNE_DTYPE_FLOAT && S->dtype == NNE_DTYPE_FLOAT &&
+                   nne_tensor_numel(S) == len && (!Bi || (Bi->dtype == NNE_DTYPE_FLOAT && nne_tensor_numel(Bi) == len)) &&
+                   !Mo && !Io;
+        *lst = (ln_state){.rms = rms, .eps = eps, .rows = rows, .len = len, .xo = xo, .mo = mo,
+                          .vec = fast ? nne_vec() : NULL};
+    }
     return NNE_OK;
 }
 
@@ -440,6 +488,15 @@ static nne_status last_axes_kernel(const void *state, const nne_kernel_args *a) 
     char *base = a->scratch;
     double *xd = (double *)(base + lst->xo), *st = (double *)(base + lst->mo);
     int64_t total = nne_tensor_numel(X);
+    if (lst->vec) {
+        if (total == 0) return NNE_OK;
+        ln_job job = {lst, X->data, S->data, Bi ? Bi->data : NULL, Y->data};
+        nne_threadpool *pool = nne_ctx_pool(a->ctx);
+        int parts = total >= 16384 ? nne_threadpool_threads(pool) : 1;
+        if (parts > rows) parts = (int)rows;
+        nne_parallel(pool, parts, ln_part, &job, NULL);
+        return NNE_OK;
+    }
     nne_load_f64(X, 0, 1, total, xd);
     if (rms) {
         for (int64_t r = 0; r < rows; r++) {

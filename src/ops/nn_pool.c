@@ -11,6 +11,7 @@
  * (exact for the 8-bit types MaxPool accepts).
  */
 #include "kernels/pool2d.h"
+#include "kernels/vec.h"
 #include "ops/nn_util.h"
 
 #include <float.h>
@@ -136,7 +137,26 @@ typedef struct gpool_state {
     double p;
     int64_t planes, sp;
     size_t ro, yo;
+    const nne_vec_ops *vec; /* float GlobalAveragePool: the vector row sums, or NULL */
 } gpool_state;
+
+/* Float GlobalAveragePool on the vector kernel: planes split over the threads. */
+typedef struct gavg_job {
+    const nne_vec_ops *vec;
+    const float *x;
+    float *y;
+    int64_t planes, sp;
+} gavg_job;
+
+static void gavg_part(void *arg, int part, int nparts, void *scratch) {
+    const gavg_job *j = arg;
+    long long lo, hi;
+    nne_split_range(j->planes, 1, part, nparts, &lo, &hi);
+    if (lo >= hi) return;
+    j->vec->row_sum(j->x + lo * j->sp, hi - lo, j->sp, j->y + lo);
+    float inv = 1.0f / (float)j->sp;
+    for (long long pl = lo; pl < hi; pl++) j->y[pl] *= inv;
+}
 
 static nne_status pool_common(nne_op_ctx *ctx, int kind) {
     const nne_tensor *X = nne_ctx_input(ctx, 0);
@@ -256,7 +276,9 @@ static nne_status global_pool(nne_op_ctx *ctx, int kind) {
     size_t yo = nn_carve_add(&c, nne_size_elems(planes, sizeof(double)));
     nn_scratch(ctx, &c);
     gpool_state *st = nne_ctx_plan_state(ctx);
-    if (st) *st = (gpool_state){.kind = kind, .p = p, .planes = planes, .sp = sp, .ro = ro, .yo = yo};
+    if (st)
+        *st = (gpool_state){.kind = kind, .p = p, .planes = planes, .sp = sp, .ro = ro, .yo = yo,
+                            .vec = X->dtype == NNE_DTYPE_FLOAT && kind == POOL_AVG && sp > 0 ? nne_vec() : NULL};
     return NNE_OK;
 }
 
@@ -269,6 +291,15 @@ static nne_status gpool_kernel(const void *state, const nne_kernel_args *args) {
     int64_t planes = st->planes, sp = st->sp;
     char *base = args->scratch;
     double *row = (double *)(base + st->ro), *yv = (double *)(base + st->yo);
+    if (st->vec) {
+        if (planes <= 0) return NNE_OK;
+        gavg_job job = {st->vec, X->data, Y->data, planes, sp};
+        nne_threadpool *pool = nne_ctx_pool(args->ctx);
+        int parts = planes * sp >= 32768 ? nne_threadpool_threads(pool) : 1;
+        if (parts > planes) parts = (int)planes;
+        nne_parallel(pool, parts, gavg_part, &job, NULL);
+        return NNE_OK;
+    }
     for (int64_t pl = 0; pl < planes; pl++) {
         double acc = kind == POOL_MAX ? -INFINITY : 0.0;
         if (X->dtype == NNE_DTYPE_FLOAT && kind == POOL_AVG) {

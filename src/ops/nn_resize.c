@@ -19,9 +19,16 @@
  *   - tf_crop_and_resize coordinates outside the input give
  *     extrapolation_value.
  * Nearest copies raw elements (any dtype); linear / cubic compute in double.
+ * Float tensors resized on their last two axes only (images), with no
+ * extrapolated coordinates, take a separable fast path (rs_fast_plane): each
+ * needed input row is interpolated along W once per plane into a small row
+ * cache, output rows blend the cached rows along H (in float), nearest
+ * copies (a repeated source row is one row copy), and the planes are split
+ * over the plan's threads.
  */
 #include "ops/nn_util.h"
 #include "core/core.h"
+#include "core/threadpool.h"
 
 #include <math.h>
 #include <string.h>
@@ -167,6 +174,8 @@ static nne_status parse_str(nne_op_ctx *ctx, const char *attr, const char *def,
  * planning it computes the taps of every axis (source indices, weights,
  * outside flags) once into memory the state owns, so a run only
  * interpolates. */
+#define RS_FAST_SLOTS 8 /* cached W-interpolated rows per plane (taps per H coordinate <= 4) */
+
 typedef struct rs_state {
     rs_cfg c;
     size_t es;
@@ -174,11 +183,119 @@ typedef struct rs_state {
     size_t io[NNE_MAX_DIMS], wo[NNE_MAX_DIMS], eo[NNE_MAX_DIMS]; /* offsets in taps */
     void *taps;
     size_t xo, yo; /* scratch layout */
+    /* the fast path (float, last two axes): taps as int32 / float */
+    int fast, ntx, nty;
+    int64_t planes, IH, IW, OH, OW;
+    int32_t *fxi, *fyi;
+    float *fxw, *fyw;
+    void *ftaps;       /* owns fxi .. fyw */
+    size_t fast_bytes; /* scratch of one part: the row cache */
+    size_t fast_off;   /* the caller's row cache in its scratch */
 } rs_state;
 
 static void rs_state_free(void *state) {
     rs_state *st = state;
     nne_aligned_free(st->taps);
+    nne_aligned_free(st->ftaps);
+}
+
+/* Input row iy interpolated along W into dst[0 .. OW). */
+static void rs_fast_hrow(const rs_state *st, const float *x, int64_t iy, float *restrict dst) {
+    const float *xr = x + iy * st->IW;
+    int64_t OW = st->OW;
+    if (st->ntx == 1) {
+        for (int64_t o = 0; o < OW; o++) dst[o] = xr[st->fxi[o]];
+        return;
+    }
+    int n = st->ntx;
+    for (int64_t o = 0; o < OW; o++) {
+        const int32_t *ix = st->fxi + o * n;
+        const float *w = st->fxw + o * n;
+        float acc = 0.0f;
+        for (int t = 0; t < n; t++) acc += w[t] * xr[ix[t]];
+        dst[o] = acc;
+    }
+}
+
+/* One plane: x is IH x IW, y OH x OW; cache holds RS_FAST_SLOTS rows of OW. */
+static void rs_fast_plane(const rs_state *st, const float *x, float *y, float *cache) {
+    int64_t OW = st->OW, tag[RS_FAST_SLOTS];
+    for (int k = 0; k < RS_FAST_SLOTS; k++) tag[k] = -1;
+    for (int64_t oy = 0; oy < st->OH; oy++) {
+        float *yr = y + oy * OW;
+        if (st->nty == 1) {
+            int64_t iy = st->fyi[oy];
+            if (oy > 0 && st->fyi[oy - 1] == iy) memcpy(yr, yr - OW, (size_t)OW * sizeof(float));
+            else rs_fast_hrow(st, x, iy, yr);
+            continue;
+        }
+        for (int t = 0; t < st->nty; t++) {
+            int64_t iy = st->fyi[oy * st->nty + t];
+            float w = st->fyw[oy * st->nty + t];
+            /* consecutive output rows read a sliding window of at most
+             * nty + 1 consecutive input rows: no two collide mod 8 */
+            int slot = (int)(iy % RS_FAST_SLOTS);
+            float *h = cache + slot * OW;
+            if (tag[slot] != iy) {
+                rs_fast_hrow(st, x, iy, h);
+                tag[slot] = iy;
+            }
+            if (t == 0)
+                for (int64_t o = 0; o < OW; o++) yr[o] = w * h[o];
+            else
+                for (int64_t o = 0; o < OW; o++) yr[o] += w * h[o];
+        }
+    }
+}
+
+typedef struct rs_job {
+    const rs_state *st;
+    const float *x;
+    float *y;
+} rs_job;
+
+static void rs_fast_part(void *arg, int part, int nparts, void *scratch) {
+    const rs_job *j = arg;
+    const rs_state *st = j->st;
+    long long lo, hi;
+    nne_split_range(st->planes, 1, part, nparts, &lo, &hi);
+    float *cache = (float *)(((uintptr_t)scratch + 63) & ~(uintptr_t)63);
+    for (long long p = lo; p < hi; p++)
+        rs_fast_plane(st, j->x + p * st->IH * st->IW, j->y + p * st->OH * st->OW, cache);
+}
+
+/* Sets up the fast path when the geometry allows it (see the top). */
+static nne_status rs_fast_plan(rs_state *st, const nne_tensor *X, const int64_t *const *idx,
+                               const double *const *wt, const uint8_t *const *ex) {
+    const rs_cfg *c = &st->c;
+    int r = c->rank;
+    if (X->dtype != NNE_DTYPE_FLOAT || r < 2 || c->ntap[r - 1] > 8 || c->ntap[r - 2] > 4) return NNE_OK;
+    for (int d = 0; d < r - 2; d++)
+        if (c->resized[d] || c->in[d] != c->out[d]) return NNE_OK;
+    for (int d = r - 2; d < r; d++) {
+        if (c->in[d] > INT32_MAX) return NNE_OK;
+        for (int64_t o = 0; o < c->out[d]; o++)
+            if (ex[d][o]) return NNE_OK;
+    }
+    int64_t planes = 1;
+    for (int d = 0; d < r - 2; d++) planes *= c->in[d];
+    int ntx = c->ntap[r - 1], nty = c->ntap[r - 2];
+    int64_t OH = c->out[r - 2], OW = c->out[r - 1];
+    size_t nx = (size_t)(OW * ntx), ny = (size_t)(OH * nty);
+    st->ftaps = nne_aligned_alloc((nx + ny) * (sizeof(int32_t) + sizeof(float)) + 64);
+    if (!st->ftaps) return NNE_ERR_OUT_OF_MEMORY;
+    st->fxw = st->ftaps;
+    st->fyw = st->fxw + nx;
+    st->fxi = (int32_t *)(st->fyw + ny);
+    st->fyi = st->fxi + nx;
+    for (size_t k = 0; k < nx; k++) st->fxi[k] = (int32_t)idx[r - 1][k], st->fxw[k] = (float)wt[r - 1][k];
+    for (size_t k = 0; k < ny; k++) st->fyi[k] = (int32_t)idx[r - 2][k], st->fyw[k] = (float)wt[r - 2][k];
+    st->fast = 1;
+    st->ntx = ntx, st->nty = nty;
+    st->planes = planes;
+    st->IH = c->in[r - 2], st->IW = c->in[r - 1], st->OH = OH, st->OW = OW;
+    st->fast_bytes = (size_t)(RS_FAST_SLOTS * OW) * sizeof(float) + 64;
+    return NNE_OK;
 }
 
 static nne_status rs_kernel(const void *state, const nne_kernel_args *a);
@@ -213,6 +330,10 @@ static nne_status rs_execute(nne_op_ctx *ctx, rs_cfg *c, const nne_tensor *X) {
     int lin = c->mode != RS_NEAREST;
     size_t xo = nn_carve_add(&cv, lin ? nne_size_elems(nne_tensor_numel(X), sizeof(double)) : 0);
     size_t yo = nn_carve_add(&cv, lin ? nne_size_elems(nne_tensor_numel(Y), sizeof(double)) : 0);
+    /* the fast path's row cache (the generic path's buffers then go unused) */
+    size_t fo = 0;
+    if (X->dtype == NNE_DTYPE_FLOAT && c->rank >= 2)
+        fo = nn_carve_add(&cv, nne_size_elems(RS_FAST_SLOTS * c->out[c->rank - 1] + 16, sizeof(float)));
     nn_scratch(ctx, &cv);
     rs_state *st = nne_ctx_plan_state(ctx);
     if (!st) return NNE_OK;
@@ -221,6 +342,9 @@ static nne_status rs_execute(nne_op_ctx *ctx, rs_cfg *c, const nne_tensor *X) {
     st->lin = lin;
     st->xo = xo;
     st->yo = yo;
+    st->fast_off = fo;
+    st->fast = 0;
+    st->ftaps = NULL;
     memcpy(st->io, io, sizeof io);
     memcpy(st->wo, wo, sizeof wo);
     memcpy(st->eo, eo, sizeof eo);
@@ -237,6 +361,16 @@ static nne_status rs_execute(nne_op_ctx *ctx, rs_cfg *c, const nne_tensor *X) {
         for (int64_t o = 0; o < c->out[d]; o++)
             ex[o] = (uint8_t)rs_axis_taps(c, d, o, idx + o * c->ntap[d], wt + o * c->ntap[d]);
     }
+    const int64_t *ia[NNE_MAX_DIMS];
+    const double *wa[NNE_MAX_DIMS];
+    const uint8_t *ea[NNE_MAX_DIMS];
+    for (int d = 0; d < c->rank; d++) {
+        ia[d] = (const int64_t *)((char *)st->taps + io[d]);
+        wa[d] = (const double *)((char *)st->taps + wo[d]);
+        ea[d] = (const uint8_t *)((char *)st->taps + eo[d]);
+    }
+    if (rs_fast_plan(st, X, ia, wa, ea) != NNE_OK)
+        return nne_ctx_fail(ctx, NNE_ERR_OUT_OF_MEMORY, "cannot allocate the resize taps");
     return NNE_OK;
 }
 
@@ -250,6 +384,16 @@ static nne_status rs_kernel(const void *state, const nne_kernel_args *a) {
     void *base = a->scratch;
     int64_t total = nne_tensor_numel(Y);
     if (total == 0) return NNE_OK;
+    if (st->fast) {
+        rs_job job = {st, X->data, Y->data};
+        nne_threadpool *pool = nne_ctx_pool(a->ctx);
+        int parts = total >= 32768 ? nne_threadpool_threads(pool) : 1;
+        if (nne_threadpool_scratch_bytes(pool) < st->fast_bytes) parts = 1;
+        if (parts > st->planes) parts = (int)st->planes;
+        /* the caller's part: the row cache at the end of its scratch */
+        nne_parallel(pool, parts, rs_fast_part, &job, (char *)base + st->fast_off);
+        return NNE_OK;
+    }
     const int64_t *idx[NNE_MAX_DIMS];
     const double *wt[NNE_MAX_DIMS];
     const uint8_t *ex[NNE_MAX_DIMS];

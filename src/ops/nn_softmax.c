@@ -6,9 +6,13 @@
  * single axis `axis` (default -1). Both are an outer x n x inner view.
  * Softmax subtracts the row maximum before exp for stability. Hardmax gives
  * 1 at the first maximum of each row and 0 elsewhere.
- * Float rows with inner == 1 run in place on the output; other dtypes and
- * strided rows go through a double row buffer from scratch.
+ * Float rows with inner == 1 run in place on the output (Softmax: the
+ * vector kernel of kernels/vec.h, rows split over the plan's threads);
+ * other dtypes and strided rows go through a double row buffer from
+ * scratch.
  */
+#include "core/threadpool.h"
+#include "kernels/vec.h"
 #include "ops/op.h"
 #include "ops/linalg_util.h"
 
@@ -79,7 +83,22 @@ static void row_f32(int kind, const float *x, float *y, int64_t n) {
 typedef struct sm_state {
     int kind, fast;
     int64_t outer, n, inner;
+    const nne_vec_ops *vec; /* float Softmax rows: the vector kernel, or NULL */
 } sm_state;
+
+typedef struct sm_job {
+    const nne_vec_ops *vec;
+    const float *x;
+    float *y;
+    int64_t rows, n;
+} sm_job;
+
+static void sm_part(void *arg, int part, int nparts, void *scratch) {
+    const sm_job *j = arg;
+    long long lo, hi;
+    nne_split_range(j->rows, 1, part, nparts, &lo, &hi);
+    for (long long r = lo; r < hi; r++) j->vec->softmax_row(j->x + r * j->n, j->y + r * j->n, j->n);
+}
 
 static nne_status softmax_common(nne_op_ctx *ctx, int kind) {
     static const nne_dtype ok[] = {NNE_DTYPE_FLOAT, NNE_DTYPE_DOUBLE, NNE_DTYPE_FLOAT16,
@@ -109,7 +128,9 @@ static nne_status softmax_common(nne_op_ctx *ctx, int kind) {
     int fast = X->dtype == NNE_DTYPE_FLOAT && inner == 1;
     if (!fast) nne_ctx_scratch(ctx, nne_size_elems(n, sizeof(double)));
     sm_state *st = nne_ctx_plan_state(ctx);
-    if (st) *st = (sm_state){.kind = kind, .fast = fast, .outer = outer, .n = n, .inner = inner};
+    if (st)
+        *st = (sm_state){.kind = kind, .fast = fast, .outer = outer, .n = n, .inner = inner,
+                         .vec = fast && kind == SM_SOFTMAX ? nne_vec() : NULL};
     return NNE_OK;
 }
 
@@ -121,6 +142,15 @@ static nne_status softmax_kernel(const void *state, const nne_kernel_args *args)
     int64_t outer = st->outer, n = st->n, inner = st->inner;
     double *row = args->scratch;
     if (nne_tensor_numel(X) == 0) return NNE_OK;
+    if (st->vec) {
+        sm_job job = {st->vec, X->data, Y->data, outer, n};
+        nne_threadpool *pool = nne_ctx_pool(args->ctx);
+        /* a part must be worth a thread wake-up */
+        int parts = outer * n >= 16384 ? nne_threadpool_threads(pool) : 1;
+        if (parts > outer) parts = (int)outer;
+        nne_parallel(pool, parts, sm_part, &job, NULL);
+        return NNE_OK;
+    }
     for (int64_t o = 0; o < outer; o++) {
         for (int64_t in = 0; in < inner; in++) {
             int64_t base = o * n * inner + in;

@@ -13,6 +13,7 @@ int g_unit_pass, g_unit_fail;
 int main(void) {
     unit_kernels();
     unit_qgemm();
+    unit_vec();
     printf("%d passed, %d failed\n", g_unit_pass, g_unit_fail);
     return g_unit_fail ? 1 : 0;
 }

@@ -20,6 +20,8 @@ int main(void) {
     unit_elemwise();
     unit_fuzz_regress();
     unit_kernels();
+    unit_vec();
+    unit_attention();
     unit_plan();
     unit_save();
     unit_size();

@@ -21,6 +21,8 @@ void unit_gemm(void);
 void unit_elemwise(void);
 void unit_fuzz_regress(void);
 void unit_kernels(void);
+void unit_vec(void);
+void unit_attention(void);
 void unit_plan(void);
 void unit_save(void);
 void unit_size(void);
