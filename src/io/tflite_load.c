@@ -404,6 +404,11 @@ static nne_status node1(sg_ctx *c, const char *op, int a, int b, int *out, int *
 
 static nne_status const_tensor(sg_ctx *c, const char *base, nne_tensor *t, int *out) {
     int v;
+    if (!nne_dtype_size(t->dtype) || t->ndim < 0 || t->ndim > NNE_MAX_DIMS || nne_dims_numel(t->ndim, t->dims) < 0) {
+        nne_aligned_free(t->data);
+        t->data = NULL;
+        return nne_error(NNE_ERR_INVALID_ARG, "tflite: constant tensor \"%s\" has an invalid dtype or shape", base);
+    }
     nne_status st = nne_graph_add_unique_value(c->g, base, NNE_VAL_CONST, &v);
     if (st != NNE_OK) {
         nne_aligned_free(t->data);
