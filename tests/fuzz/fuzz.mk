@@ -40,6 +40,12 @@ FUZZ_BINS          := $(FUZZ_HARNESSES:%=$(FUZZ_BUILD)/fuzz_%)
 $(FUZZ_BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) $(FUZZ_DEPFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
+# the ISA folders get their own flags, as in the normal build (kernels.mk):
+# intrinsics need them, and the kernel table picks a variant at run time
+ifneq ($(findstring x86_64,$(shell $(FUZZ_CC) -dumpmachine 2>/dev/null)),)
+$(FUZZ_BUILD)/obj/src/kernels/x86_avx2/%.o: FUZZ_CFLAGS += -mavx2 -mfma
+$(FUZZ_BUILD)/obj/src/kernels/x86_avx512/%.o: FUZZ_CFLAGS += -mavx512f -mavx512vl -mavx512bw -mavx512dq -mavx2 -mfma
+endif
 
 $(FUZZ_BUILD)/gen/op_table.c: $(wildcard src/ops/*.c) scripts/gen_op_table.sh
 	@mkdir -p $(dir $@)
