@@ -35,7 +35,7 @@ VERSION := $(VERSION_MAJOR).$(VERSION_MINOR).$(call nne_ver,PATCH)
 SOVERSION := $(if $(filter 0,$(VERSION_MAJOR)),$(VERSION_MAJOR).$(VERSION_MINOR),$(VERSION_MAJOR))
 SONAME := libnnedge.so.$(SOVERSION)
 
-LIB_SRC := $(sort $(wildcard src/core/*.c src/ir/*.c src/ops/*.c src/io/*.c src/kernels/*.c src/kernels/ref/*.c \
+LIB_SRC := $(sort $(wildcard src/core/*.c src/ir/*.c src/ops/*.c src/io/*.c src/train/*.c src/kernels/*.c src/kernels/ref/*.c \
                              src/kernels/x86_avx2/*.c src/kernels/x86_avx512/*.c src/kernels/arm_neon/*.c))
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/gen/op_table.o
 CLI_SRC := $(sort $(wildcard tools/cli/*.c))

@@ -12,6 +12,7 @@
  * float in scratch and back. nn_conv.h lets fused Conv nodes reuse the
  * phases with an epilogue.
  */
+#include "train/train.h"
 #include "kernels/conv_fast.h"
 #include "kernels/dispatch.h"
 #include "ops/nn_conv.h"
@@ -365,5 +366,5 @@ static nne_status convt_run(nne_op_ctx *ctx) {
 }
 
 NNE_OP_DEFINE(Conv, "", "Conv", .infer = nne_conv_infer, .plan = nne_conv_plan, .run = conv_run,
-              .state_size = sizeof(conv_state), .macs = conv_macs);
+              .state_size = sizeof(conv_state), .macs = conv_macs, .gradient = &nne_grad_Conv);
 NNE_OP_DEFINE(ConvTranspose, "", "ConvTranspose", .eval = convt_run, .macs = convt_macs);

@@ -17,6 +17,11 @@ static void usage(FILE *f) {
             "  bench MODEL [--shape NAME=DIMS]... [-i NAME=FILE.npy]... [--threads N] [--runs N] [--warmup N]\n"
             "        [--optimize none|basic|all] [--profile] [--json]\n"
             "  eval  MODEL --data X.npy --labels Y.npy [--scale S] [--threads N] [--json]\n"
+            "  train MODEL -o OUT.onnx --data X.npy --labels Y.npy [--scale S] [--epochs N] [--batch N] [--lr F]\n"
+            "        [--optimizer adam|sgd] [--momentum F] [--weight-decay F] [--lr-schedule constant|cosine] [--reinit]\n"
+            "        [--seed N] [--teacher T.onnx --kd-alpha A --kd-temperature T] [--val-data X.npy --val-labels Y.npy]\n"
+            "        [--threads N] [--json]\n"
+            "  prune MODEL -o OUT.onnx (--sparsity R | --threshold-ratio A) [--structured] [--json]\n"
             "  convert MODEL -o OUT.onnx [--optimize none|basic|all] [--shape NAME=DIMS]... [--external-data NAME]\n"
             "  keygen -o PREFIX [--device] [--certify ROOT.sec [--expires DURATION]]\n"
             "  pack  MODEL -o OUT.nne [--name N] [--version SEMVER] [--counter N] [--labels FILE] [--preprocess SPEC]\n"
@@ -258,6 +263,8 @@ int main(int argc, char **argv) {
     if (!strcmp(verb, "run")) return cli_run(argc - 1, argv + 1);
     if (!strcmp(verb, "bench")) return cli_bench(argc - 1, argv + 1);
     if (!strcmp(verb, "eval")) return cli_eval(argc - 1, argv + 1);
+    if (!strcmp(verb, "train")) return cli_train(argc - 1, argv + 1);
+    if (!strcmp(verb, "prune")) return cli_prune(argc - 1, argv + 1);
     if (!strcmp(verb, "convert")) return cli_convert(argc - 1, argv + 1);
     if (!strcmp(verb, "keygen")) return cli_keygen(argc - 1, argv + 1);
     if (!strcmp(verb, "pack")) return cli_pack(argc - 1, argv + 1);
