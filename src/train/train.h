@@ -103,6 +103,11 @@ typedef struct nne_train_geo2 {
 nne_status nne_train_geo2_get(const nne_tnode *n, const int64_t *kshape, nne_train_geo2 *geo);
 nne_status nne_train_fail(const nne_tnode *n, nne_status st, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
+/* Test hook: the trainer's planned value `name` (values and gradients of
+ * the last step), NULL when absent. */
+struct nne_trainer;
+nne_tval *nne_trainer_value(struct nne_trainer *t, const char *name);
+
 /* The rules (one per op; src/ops point at them). */
 #define NNE_GRAD_DECLARE(sym) extern const nne_grad_rule nne_grad_##sym;
 NNE_GRAD_DECLARE(Conv)
