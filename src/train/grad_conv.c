@@ -151,11 +151,10 @@ static nne_status conv_backward(nne_tnode *n, nne_tctx *c) {
             double sum = 0;
             for (int64_t i = 0; i < s->N; i++) {
                 const float *src = dy + (i * s->M + g * s->Mg + m) * s->P;
-                float *d = dst + i * s->P;
-                for (int64_t p = 0; p < s->P; p++) {
-                    d[p] = src[p];
-                    sum += src[p];
-                }
+                float *d = dst + i * s->P, part = 0;
+                memcpy(d, src, (size_t)s->P * sizeof(float));
+                for (int64_t p = 0; p < s->P; p++) part += src[p];
+                sum += part;
             }
             if (B && B->g) B->g[g * s->Mg + m] += (float)sum;
         }
@@ -164,6 +163,10 @@ static nne_status conv_backward(nne_tnode *n, nne_tctx *c) {
             nne_train_gemm(c, s->Mg, s->K, s->NP, 1.0f, s->yt, s->NP, 1, col, 1, s->NP, 1.0f, W->g + g * s->Mg * s->K,
                            s->K);
         if (X->g) {
+            if (X->g_assign) /* zero this group's input planes just before the scatter */
+                for (int64_t i = 0; i < s->N; i++)
+                    memset(X->g + (i * s->C + g * s->Cg) * s->geo.H * s->geo.W, 0,
+                           (size_t)(s->Cg * s->geo.H * s->geo.W) * sizeof(float));
             nne_train_gemm(c, s->K, s->NP, s->Mg, 1.0f, W->x + g * s->Mg * s->K, 1, s->K, s->yt, s->NP, 1, 0.0f,
                            s->dcol, s->NP);
             col2im(s, s->dcol, g * s->Cg, X->g);
@@ -173,4 +176,5 @@ static nne_status conv_backward(nne_tnode *n, nne_tctx *c) {
 }
 
 const nne_grad_rule nne_grad_Conv = {.plan = conv_plan, .forward = conv_forward, .backward = conv_backward,
-                                     .free = conv_free, .diff_inputs = 7, .state_size = sizeof(conv_st)};
+                                     .free = conv_free, .diff_inputs = 7, .state_size = sizeof(conv_st),
+                                     .assigns = 1};

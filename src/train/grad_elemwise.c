@@ -66,12 +66,17 @@ static nne_status act_backward(nne_tnode *n, nne_tctx *c) {
     const act_st *s = n->state;
     nne_tval *X = n->in[0];
     if (!X->g) return NNE_OK;
-    const float *x = X->x, *y = n->out[0]->x, *dy = n->out[0]->g;
+    const float *restrict x = X->x, *restrict y = n->out[0]->x, *restrict dy = n->out[0]->g;
+    float *restrict gx = X->g;
     int64_t cnt = X->n;
-    if (s->kind == A_RELU)
-        for (int64_t i = 0; i < cnt; i++) X->g[i] += x[i] > 0 ? dy[i] : 0;
+    if (s->kind == A_RELU && X->g_assign)
+        for (int64_t i = 0; i < cnt; i++) gx[i] = x[i] > 0 ? dy[i] : 0.0f;
+    else if (s->kind == A_RELU)
+        for (int64_t i = 0; i < cnt; i++) gx[i] += x[i] > 0 ? dy[i] : 0.0f;
+    else if (X->g_assign)
+        for (int64_t i = 0; i < cnt; i++) gx[i] = dy[i] * act_df(s, x[i], y[i]);
     else
-        for (int64_t i = 0; i < cnt; i++) X->g[i] += dy[i] * act_df(s, x[i], y[i]);
+        for (int64_t i = 0; i < cnt; i++) gx[i] += dy[i] * act_df(s, x[i], y[i]);
     return NNE_OK;
 }
 
@@ -84,7 +89,7 @@ static nne_status act_backward(nne_tnode *n, nne_tctx *c) {
         return NNE_OK;                                                                                          \
     }                                                                                                           \
     const nne_grad_rule nne_grad_##sym = {.plan = sym##_plan, .forward = act_forward, .backward = act_backward, \
-                                          .diff_inputs = 1, .state_size = sizeof(act_st)};
+                                          .diff_inputs = 1, .state_size = sizeof(act_st), .assigns = 1};
 ACT_RULE(Relu, A_RELU, 0, 0)
 ACT_RULE(LeakyRelu, A_LEAKY, 0.01f, 0)
 ACT_RULE(Sigmoid, A_SIGMOID, 0, 0)
@@ -110,7 +115,7 @@ static nne_status clip_plan(nne_tnode *n, nne_tctx *c) {
     return NNE_OK;
 }
 const nne_grad_rule nne_grad_Clip = {.plan = clip_plan, .forward = act_forward, .backward = act_backward,
-                                     .diff_inputs = 1, .state_size = sizeof(act_st)};
+                                     .diff_inputs = 1, .state_size = sizeof(act_st), .assigns = 1};
 
 /* ----------------------------------------------- copies (same numbers) -- */
 
@@ -122,12 +127,17 @@ static nne_status copy_backward(nne_tnode *n, nne_tctx *c) {
     nne_tval *X = n->in[0];
     if (!X->g) return NNE_OK;
     const float *dy = n->out[0]->g;
-    for (int64_t i = 0; i < X->n; i++) X->g[i] += dy[i];
+    if (X->g_assign) memcpy(X->g, dy, (size_t)X->n * sizeof(float));
+    else
+        for (int64_t i = 0; i < X->n; i++) X->g[i] += dy[i];
     return NNE_OK;
 }
-const nne_grad_rule nne_grad_Identity = {.forward = copy_forward, .backward = copy_backward, .diff_inputs = 1};
-const nne_grad_rule nne_grad_Flatten = {.forward = copy_forward, .backward = copy_backward, .diff_inputs = 1};
-const nne_grad_rule nne_grad_Reshape = {.forward = copy_forward, .backward = copy_backward, .diff_inputs = 1};
+const nne_grad_rule nne_grad_Identity = {.forward = copy_forward, .backward = copy_backward, .diff_inputs = 1,
+                                         .assigns = 1};
+const nne_grad_rule nne_grad_Flatten = {.forward = copy_forward, .backward = copy_backward, .diff_inputs = 1,
+                                        .assigns = 1};
+const nne_grad_rule nne_grad_Reshape = {.forward = copy_forward, .backward = copy_backward, .diff_inputs = 1,
+                                        .assigns = 1};
 
 /* ------------------------------------------------------------ Dropout -- */
 

@@ -57,6 +57,32 @@ static nne_status maxpool_forward(nne_tnode *n, nne_tctx *c) {
     const float *x = n->in[0]->x;
     float *y = n->out[0]->x;
     int64_t HW = g->H * g->W, P = g->OH * g->OW;
+    /* windows that never leave the image (no padding, floor mode): no bounds checks */
+    int inside = g->ph == 0 && g->pw == 0 && (g->OH - 1) * g->sh + (g->kh - 1) * g->dh < g->H &&
+                 (g->OW - 1) * g->sw + (g->kw - 1) * g->dw < g->W;
+    if (inside) {
+        for (int64_t pl = 0; pl < s->NC; pl++) {
+            const float *xp = x + pl * HW;
+            float *yp = y + pl * P;
+            int32_t *ap = s->arg + pl * P;
+            for (int64_t oy = 0; oy < g->OH; oy++)
+                for (int64_t ox = 0; ox < g->OW; ox++) {
+                    int64_t base = oy * g->sh * g->W + ox * g->sw, bi = base;
+                    float best = xp[base];
+                    for (int64_t ky = 0; ky < g->kh; ky++)
+                        for (int64_t kx = 0; kx < g->kw; kx++) {
+                            int64_t q = base + ky * g->dh * g->W + kx * g->dw;
+                            if (xp[q] > best) {
+                                best = xp[q];
+                                bi = q;
+                            }
+                        }
+                    yp[oy * g->OW + ox] = best;
+                    ap[oy * g->OW + ox] = (int32_t)bi;
+                }
+        }
+        return NNE_OK;
+    }
     for (int64_t pl = 0; pl < s->NC; pl++) {
         const float *xp = x + pl * HW;
         float *yp = y + pl * P;
@@ -95,6 +121,7 @@ static nne_status maxpool_backward(nne_tnode *n, nne_tctx *c) {
         float *gx = X->g + pl * HW;
         const int32_t *ap = s->arg + pl * P;
         const float *d = dy + pl * P;
+        if (X->g_assign) memset(gx, 0, (size_t)HW * sizeof(float)); /* plane by plane: stays in cache */
         for (int64_t o = 0; o < P; o++)
             if (ap[o] >= 0) gx[ap[o]] += d[o];
     }
@@ -151,6 +178,7 @@ static nne_status avgpool_backward(nne_tnode *n, nne_tctx *c) {
     for (int64_t pl = 0; pl < s->NC; pl++) {
         float *gx = X->g + pl * HW;
         const float *dy = n->out[0]->g + pl * P;
+        if (X->g_assign) memset(gx, 0, (size_t)HW * sizeof(float));
         for (int64_t oy = 0; oy < g->OH; oy++)
             for (int64_t ox = 0; ox < g->OW; ox++) {
                 int64_t cnt = avg_count(s, oy, ox);
@@ -171,10 +199,10 @@ static nne_status avgpool_backward(nne_tnode *n, nne_tctx *c) {
 
 const nne_grad_rule nne_grad_MaxPool = {.plan = maxpool_plan, .forward = maxpool_forward,
                                         .backward = maxpool_backward, .free = pool_free, .diff_inputs = 1,
-                                        .state_size = sizeof(pool_st)};
+                                        .state_size = sizeof(pool_st), .assigns = 1};
 const nne_grad_rule nne_grad_AveragePool = {.plan = avgpool_plan, .forward = avgpool_forward,
                                             .backward = avgpool_backward, .free = pool_free, .diff_inputs = 1,
-                                            .state_size = sizeof(pool_st)};
+                                            .state_size = sizeof(pool_st), .assigns = 1};
 
 /* global pools: planes of `sp` elements */
 typedef struct gpool_st {

@@ -39,6 +39,9 @@ typedef struct nne_tval {
     int borrowed;           /* x is the model's initializer buffer (parameters, constants) */
     int is_const;           /* an initializer or a value computed from initializers only */
     int is_param;           /* a parameter the optimizer updates */
+    /* The gradient is not zeroed before backward: its one consumer's rule
+     * (one with .assigns set) writes every element instead of adding. */
+    int g_assign;
 } nne_tval;
 
 typedef struct nne_tnode nne_tnode;
@@ -59,6 +62,10 @@ typedef struct nne_grad_rule {
      * are state, not trained. */
     unsigned diff_inputs;
     size_t state_size; /* bytes of n->state (zeroed by the trainer, freed by it) */
+    /* 1: backward writes (rather than adds to) the whole gradient of input 0
+     * when in[0]->g_assign is set (the trainer sets it for a value read by
+     * this node only, and then skips zeroing it). */
+    int assigns;
 } nne_grad_rule;
 
 struct nne_tnode {

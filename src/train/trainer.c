@@ -19,7 +19,17 @@
 #include "kernels/dispatch.h"
 
 #include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
+
+/* NNE_TRAIN_PROFILE=1: per-node forward/backward seconds on stderr at destroy. */
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
 
 typedef struct tparam {
     int v;          /* value index */
@@ -46,6 +56,8 @@ struct nne_trainer {
     nne_tensor *folded;  /* values computed from constants (owned data) */
     int n_folded;
     float *dlogits;
+    int profile;
+    double *prof; /* 2 per graph node: forward, backward seconds */
 };
 
 nne_train_options nne_train_options_default(void) {
@@ -262,6 +274,22 @@ static nne_status plan_build(nne_trainer *t, int64_t N, const nne_tensor *x) {
         else
             t->classes = lv->dims[1];
     }
+    /* gradients written whole by their only reader need no zeroing */
+    if (st == NNE_OK) {
+        int *uses = nne_calloc((size_t)g->n_values + 1, sizeof(int));
+        if (!uses) st = nne_error(NNE_ERR_OUT_OF_MEMORY, "train: out of memory");
+        for (int i = 0; uses && i < t->n_tn; i++)
+            for (int k = 0; k < t->nodes[i].n_in; k++)
+                if (t->nodes[i].node->in[k] >= 0) uses[t->nodes[i].node->in[k]]++;
+        for (int i = 0; uses && i < t->n_tn; i++) {
+            nne_tnode *n = &t->nodes[i];
+            int v = n->node->in[0];
+            if (n->rule->assigns && v >= 0 && uses[v] == 1 && !g->values[v].is_output && t->vals[v].g &&
+                !t->vals[v].is_param && v != t->out_v)
+                t->vals[v].g_assign = 1;
+        }
+        nne_free(uses);
+    }
     for (int i = 0; i < t->n_tn && st == NNE_OK; i++) {
         nne_tnode *n = &t->nodes[i];
         if (n->rule->state_size && !(n->state = nne_calloc(1, n->rule->state_size))) {
@@ -362,6 +390,8 @@ nne_status nne_trainer_create(nne_model *m, const nne_train_options *opt, nne_tr
     t->o = o;
     t->in_v = m->feed[0];
     t->out_v = -1;
+    const char *pe = getenv("NNE_TRAIN_PROFILE");
+    if (pe && pe[0] == '1') t->prof = nne_calloc((size_t)t->g->n_nodes * 2 + 2, sizeof(double));
     nne_status st = NNE_OK;
     if (o.output) {
         for (int k = 0; k < t->g->n_outputs; k++)
@@ -405,6 +435,13 @@ nne_status nne_trainer_create(nne_model *m, const nne_train_options *opt, nne_tr
 
 void nne_trainer_destroy(nne_trainer *t) {
     if (!t) return;
+    if (t->prof) {
+        for (int i = 0; i < t->g->n_nodes; i++)
+            if (t->prof[2 * i] + t->prof[2 * i + 1] > 0)
+                fprintf(stderr, "train profile: %-40s %-20s forward %8.3f s  backward %8.3f s\n", t->g->nodes[i].name,
+                        t->g->nodes[i].op_type, t->prof[2 * i], t->prof[2 * i + 1]);
+        nne_free(t->prof);
+    }
     plan_free(t);
     for (int k = 0; k < t->np; k++) {
         nne_aligned_free(t->p[k].m1);
@@ -547,7 +584,11 @@ static nne_status check_batch(nne_trainer *t, const nne_tensor *x, const int64_t
 
 static nne_status forward(nne_trainer *t, int training) {
     t->c.training = training;
-    for (int i = 0; i < t->n_tn; i++) NNE_TRY(t->nodes[i].rule->forward(&t->nodes[i], &t->c));
+    for (int i = 0; i < t->n_tn; i++) {
+        double t0 = t->prof ? now_s() : 0;
+        NNE_TRY(t->nodes[i].rule->forward(&t->nodes[i], &t->c));
+        if (t->prof) t->prof[2 * (t->nodes[i].node - t->g->nodes)] += now_s() - t0;
+    }
     return NNE_OK;
 }
 
@@ -661,9 +702,13 @@ nne_status nne_trainer_step(nne_trainer *t, const nne_tensor *x, const int64_t *
         return nne_error(NNE_ERR_INVALID_ARG, "train: the loss is %s at step %lld: training diverged; try a lower "
                          "learning rate (--lr)", isnan(loss) ? "NaN" : "infinite", (long long)t->step + 1);
     for (int v = 0; v < t->g->n_values; v++)
-        if (t->vals[v].g) memset(t->vals[v].g, 0, (size_t)t->vals[v].n * sizeof(float));
+        if (t->vals[v].g && !t->vals[v].g_assign) memset(t->vals[v].g, 0, (size_t)t->vals[v].n * sizeof(float));
     memcpy(t->vals[t->out_v].g, t->dlogits, (size_t)(N * t->classes) * sizeof(float));
-    for (int i = t->n_tn - 1; i >= 0; i--) NNE_TRY(t->nodes[i].rule->backward(&t->nodes[i], &t->c));
+    for (int i = t->n_tn - 1; i >= 0; i--) {
+        double t0 = t->prof ? now_s() : 0;
+        NNE_TRY(t->nodes[i].rule->backward(&t->nodes[i], &t->c));
+        if (t->prof) t->prof[2 * (t->nodes[i].node - t->g->nodes) + 1] += now_s() - t0;
+    }
     for (int q = 0; q < t->np; q++) {
         const nne_tval *tv = &t->vals[t->p[q].v];
         int64_t i = 0;

@@ -105,7 +105,7 @@ def train(model, x, y, epochs, lr, seed, report):
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     for ep in range(epochs):
         model.train()
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         perm = torch.randperm(len(x), generator=g)
         tot = 0.0
         for i in range(0, len(x), 64):
@@ -115,7 +115,7 @@ def train(model, x, y, epochs, lr, seed, report):
             loss.backward()
             opt.step()
             tot += float(loss) * len(idx)
-        report(ep + 1, time.perf_counter() - t0, tot / len(x))
+        report(ep + 1, time.perf_counter() - t0, time.process_time() - c0, tot / len(x))
 
 
 def main():
@@ -137,8 +137,9 @@ def main():
         return 0
     x, y = load(a.data, "train")
 
-    def report(ep, secs, loss):
+    def report(ep, secs, cpu, loss):
         print(json.dumps({"framework": "torch", "model": a.model, "epoch": ep, "seconds": round(secs, 3),
+                          "cpu_seconds": round(cpu, 3),
                           "loss": round(loss, 5), "threads": a.threads}), flush=True)
 
     train(model, x, y, a.epochs, a.lr, a.seed, report)

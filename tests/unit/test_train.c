@@ -187,6 +187,24 @@ static int check_node(const char *what, int ni, double lo, double hi, int float_
     r->forward(&tn, &c);
     for (int64_t i = 0; i < Y->n; i++) Y->g[i] = (float)R[i];
     r->backward(&tn, &c);
+    /* assign mode (a gradient with one reader is written, not added to):
+     * the same gradient from a buffer full of garbage */
+    if (r->assigns && tn.in[0] && tn.in[0]->g) {
+        nne_tval *X = tn.in[0];
+        float *keep = malloc((size_t)X->n * sizeof(float));
+        memcpy(keep, X->g, (size_t)X->n * sizeof(float));
+        for (int64_t i = 0; i < X->n; i++) X->g[i] = 1e30f;
+        X->g_assign = 1;
+        for (int k = 1; k < nd->n_in; k++)
+            if (tn.in[k] && tn.in[k]->g) memset(tn.in[k]->g, 0, (size_t)tn.in[k]->n * sizeof(float));
+        r->backward(&tn, &c);
+        X->g_assign = 0;
+        int same = 1;
+        for (int64_t i = 0; i < X->n; i++) same &= X->g[i] == keep[i];
+        CHECK(same);
+        if (!same) fprintf(stderr, "%s: assign mode differs\n", what);
+        free(keep);
+    }
     double Ld;
     int use_double = !float_only && eval_double(ni, tn.in, R, Y->n, &Ld);
     /* eps a power of two: the perturbed input is exact in float too (some

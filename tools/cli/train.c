@@ -20,6 +20,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 typedef struct dataset {
@@ -299,6 +300,7 @@ int cli_train(int argc, char **argv) {
     int tty = !json && isatty(2);
     for (long ep = 1; ep <= epochs; ep++) {
         double t0 = cli_now_ms();
+        clock_t c0 = clock();
         for (int64_t i = N - 1; i > 0; i--) {
             int64_t j = (int64_t)(rng_next(&rng) % (uint64_t)(i + 1));
             int64_t tmp = order[i];
@@ -356,7 +358,7 @@ int cli_train(int argc, char **argv) {
             seen += s.n;
             if (tty && (b0 / B) % 10 == 0) progress((int)ep, (int)epochs, seen, N, loss_sum / seen, (double)correct / seen);
         }
-        double secs = (cli_now_ms() - t0) / 1000.0;
+        double secs = (cli_now_ms() - t0) / 1000.0, cpu = (double)(clock() - c0) / CLOCKS_PER_SEC;
         if (tty) {
             progress((int)ep, (int)epochs, N, N, loss_sum / seen, (double)correct / seen);
             fputc('\n', stderr);
@@ -385,8 +387,8 @@ int cli_train(int argc, char **argv) {
             vacc = (double)vc / (double)va.n;
         }
         if (json) {
-            printf("{\"epoch\": %ld, \"epochs\": %ld, \"loss\": %.6f, \"accuracy\": %.6f, \"lr\": %g, \"seconds\": %.3f",
-                   ep, epochs, loss_sum / seen, (double)correct / seen, cur_lr, secs);
+            printf("{\"epoch\": %ld, \"epochs\": %ld, \"loss\": %.6f, \"accuracy\": %.6f, \"lr\": %g, \"seconds\": %.3f, \"cpu_seconds\": %.3f",
+                   ep, epochs, loss_sum / seen, (double)correct / seen, cur_lr, secs, cpu);
             if (va.n) printf(", \"val_loss\": %.6f, \"val_accuracy\": %.6f, \"val_n\": %lld", vloss, vacc, (long long)va.n);
             printf("}\n");
             fflush(stdout);
