@@ -170,6 +170,7 @@ test: setup
 	$(MAKE) SAN=1 test-pkg
 	$(MAKE) test-serve
 	$(MAKE) test-kernels
+	$(MAKE) test-train NNEDGE=build-san/nnedge
 
 # The concurrency test (8 threads, shared plans, >= 1000 runs per model)
 # under ThreadSanitizer, built into build-tsan/.
@@ -248,4 +249,5 @@ include src/kernels/kernels.mk
 include tests/isa/isa.mk
 -include bench/bench.mk
 include tests/pkg/pkg.mk
+-include tests/train/train.mk
 -include tests/tflite/tflite.mk

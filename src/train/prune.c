@@ -22,6 +22,7 @@
 #include "train/train.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -244,9 +245,42 @@ static void set_init(nne_graph *g, int v, nne_tensor *t) {
     }
 }
 
-/* Keep the entries of axis `axis` of initializer v listed in keep[0..nk),
- * in blocks of `block` consecutive entries per channel. */
-static nne_status slice_init(nne_graph *g, int v, int axis, const int64_t *keep, int64_t nk, int64_t block) {
+/* Node ni's input `slot` gets an initializer of its own when another node
+ * (or slot) reads the same one (exporters merge equal initializers: two
+ * fresh BatchNormalizations share their scale), so slicing it for this node
+ * leaves the others as they are. The new value's index goes to *v. */
+static nne_status prune_unshare(nne_graph *g, int ni, int slot, int *v) {
+    int old = g->nodes[ni].in[slot], uses = g->values[old].is_output;
+    for (int i = 0; i < g->n_nodes; i++)
+        for (int k = 0; !g->nodes[i].dead && k < g->nodes[i].n_in; k++) uses += g->nodes[i].in[k] == old;
+    *v = old;
+    if (uses <= 1) return NNE_OK;
+    char name[512];
+    int nv = -1;
+    for (int serial = 0; serial < 100000; serial++) {
+        snprintf(name, sizeof name, "%.400s_pruned%d", g->values[old].name, serial);
+        if (nne_graph_find(g, name) < 0) break;
+    }
+    nne_tensor t = g->values[old].init;
+    size_t nb = nne_tensor_nbytes(&t);
+    t.data = nne_aligned_alloc(nb ? nb : 64);
+    if (!t.data) return nne_error(NNE_ERR_OUT_OF_MEMORY, "prune: out of memory");
+    if (nb) memcpy(t.data, nne_value_init_bytes(&g->values[old]), nb);
+    NNE_TRY(nne_graph_add_initializer(g, name, &t, &nv));
+    g->values[nv].dtype = t.dtype;
+    g->values[nv].ndim = t.ndim;
+    for (int d = 0; d < t.ndim; d++) g->values[nv].dims[d] = t.dims[d];
+    g->nodes[ni].in[slot] = nv;
+    *v = nv;
+    return NNE_OK;
+}
+
+/* Keep the entries of axis `axis` of node ni's initializer input `slot`
+ * listed in keep[0..nk), in blocks of `block` consecutive entries per channel. */
+static nne_status slice_init(nne_graph *g, int ni, int slot, int axis, const int64_t *keep, int64_t nk,
+                             int64_t block) {
+    int v;
+    NNE_TRY(prune_unshare(g, ni, slot, &v));
     nne_tensor *w = &g->values[v].init;
     if (axis >= w->ndim) return nne_error(NNE_ERR_INTERNAL, "prune: axis %d of \"%s\"", axis, g->values[v].name);
     int64_t outer = 1, inner = 1, len = w->dims[axis];
@@ -304,7 +338,16 @@ static nne_status prune_structured(nne_model *m, const nne_prune_options *o, nne
         if (is_conv && nne_train_attr_i(n, "group", 1) != 1) continue;
         int tb = !is_conv && nne_train_attr_i(n, "transB", 0);
         if (!is_conv && n->n_in > 2 && n->in[2] >= 0 && g->values[n->in[2]].init.ndim == 2) continue;
-        if ((st = shapes_infer(m, dims, nd)) != NNE_OK) goto done; /* the shapes as the earlier layers left them */
+        /* the shapes as the earlier layers left them (values may have been added) */
+        nne_free(dims);
+        nne_free(nd);
+        dims = nne_calloc((size_t)g->n_values * NNE_MAX_DIMS + 1, sizeof(int64_t));
+        nd = nne_calloc((size_t)g->n_values + 1, sizeof(int));
+        if (!dims || !nd) {
+            st = nne_error(NNE_ERR_OUT_OF_MEMORY, "prune: out of memory");
+            goto done;
+        }
+        if ((st = shapes_infer(m, dims, nd)) != NNE_OK) goto done;
         f.n = 0;
         f.ok = 1;
         follow_value(g, &u, dims, nd, n->out[0], 0, 0, &f);
@@ -337,20 +380,23 @@ static nne_status prune_structured(nne_model *m, const nne_prune_options *o, nne
         for (int64_t k = 0; k < nk; k++) keep[k] = norms[k].idx;
         qsort(keep, (size_t)nk, sizeof *keep, cmp_i64);
         /* the producer: weight rows (or columns), bias */
-        if ((st = slice_init(g, wv, is_conv || tb ? 0 : 1, keep, nk, 1)) != NNE_OK) goto done;
-        if (n->n_in > 2 && n->in[2] >= 0 && g->values[n->in[2]].init.ndim == 1 && g->values[n->in[2]].init.dims[0] == M &&
-            (st = slice_init(g, n->in[2], 0, keep, nk, 1)) != NNE_OK)
+        if ((st = slice_init(g, ni, 1, is_conv || tb ? 0 : 1, keep, nk, 1)) != NNE_OK) goto done;
+        n = &g->nodes[ni]; /* (nodes do not move, values may have) */
+        if (n->n_in > 2 && n->in[2] >= 0 && g->values[n->in[2]].kind == NNE_VAL_CONST &&
+            g->values[n->in[2]].init.ndim == 1 && g->values[n->in[2]].init.dims[0] == M &&
+            (st = slice_init(g, ni, 2, 0, keep, nk, 1)) != NNE_OK)
             goto done;
         for (int j = 0; j < f.n; j++) {
-            nne_node *c = &g->nodes[f.jobs[j].node];
+            int ci = f.jobs[j].node;
+            const nne_node *c = &g->nodes[ci];
             if (f.jobs[j].kind == S_BN) {
                 for (int k = 1; k < 5; k++)
-                    if ((st = slice_init(g, c->in[k], 0, keep, nk, 1)) != NNE_OK) goto done;
+                    if ((st = slice_init(g, ci, k, 0, keep, nk, 1)) != NNE_OK) goto done;
             } else if (f.jobs[j].kind == S_CONV_IN) {
-                if ((st = slice_init(g, c->in[1], 1, keep, nk, 1)) != NNE_OK) goto done;
+                if ((st = slice_init(g, ci, 1, 1, keep, nk, 1)) != NNE_OK) goto done;
             } else {
                 int ctb = is_op(c, "Gemm") && nne_train_attr_i(c, "transB", 0);
-                if ((st = slice_init(g, c->in[1], ctb ? 1 : 0, keep, nk, f.jobs[j].block)) != NNE_OK) goto done;
+                if ((st = slice_init(g, ci, 1, ctb ? 1 : 0, keep, nk, f.jobs[j].block)) != NNE_OK) goto done;
             }
         }
         r->layers++;

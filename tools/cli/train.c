@@ -7,7 +7,8 @@
  *
  * Trains the model's float weights with cross-entropy on its first output
  * (the logits), plus Hinton distillation from the teacher's logits (run by
- * a session of the teacher, nnedge's own inference kernels). Samples are
+ * a session of the teacher, nnedge's own inference kernels, once per
+ * sample before the first epoch: the teacher does not change). Samples are
  * shuffled each epoch by a generator seeded with --seed; the last batch of
  * an epoch may be smaller. The cosine schedule decays the rate per step
  * from --lr to 0 over all steps. On a terminal a progress bar shows the
@@ -235,7 +236,7 @@ int cli_train(int argc, char **argv) {
     nne_session *ts = NULL;
     dataset tr = {0}, va = {0};
     int64_t *order = NULL, *lab = NULL;
-    float *xb = NULL, *tl = NULL;
+    float *xb = NULL, *tl = NULL, *tall = NULL;
     nne_status st;
     if ((st = cli_load_model(path, &lim, NULL, &m)) != NNE_OK) return cli_fail(st, NULL);
     nne_train_options o = nne_train_options_default();
@@ -294,9 +295,48 @@ int cli_train(int argc, char **argv) {
         nne_model_input_info(tm, 0, &tvi);
         tin = tvi.name;
     }
+    /* The teacher runs in inference mode: its logits of a sample are the same
+     * every epoch, so they are computed once, in batches of up to 256. */
+    if (ts) {
+        tall = malloc((size_t)N * (size_t)classes * sizeof *tall);
+        if (!tall) {
+            rc = cli_usage_error("train: cannot allocate the teacher's logits (%lld x %lld floats)", (long long)N,
+                                 (long long)classes);
+            goto done;
+        }
+        int64_t TB = 256, teacher_b = -1;
+        for (int64_t b0 = 0; b0 < N; b0 += TB) {
+            int64_t nb = N - b0 < TB ? N - b0 : TB;
+            for (int64_t k = 0; k < nb; k++) {
+                int64_t idx = b0 + k;
+                gather(&tr, &idx, 1, scale, xb + k * per, lab);
+            }
+            xt.dims[0] = nb;
+            if (nb != teacher_b) {
+                if ((st = nne_session_prepare(ts, 1, &tin, &xt)) != NNE_OK) {
+                    rc = cli_fail(st, teacher_path);
+                    goto done;
+                }
+                teacher_b = nb;
+            }
+            nne_tensor to;
+            if ((st = nne_session_set_input(ts, tin, &xt)) != NNE_OK || (st = nne_session_run(ts)) != NNE_OK ||
+                (st = nne_session_output(ts, 0, &to)) != NNE_OK) {
+                rc = cli_fail(st, teacher_path);
+                goto done;
+            }
+            if (to.dtype != NNE_DTYPE_FLOAT || nne_tensor_numel(&to) != nb * classes) {
+                rc = cli_usage_error("train: the teacher %s gives %lld values for a batch of %lld; the student has "
+                                     "%lld classes", teacher_path, (long long)nne_tensor_numel(&to), (long long)nb,
+                                     (long long)classes);
+                goto done;
+            }
+            memcpy(tall + b0 * classes, to.data, (size_t)(nb * classes) * sizeof(float));
+        }
+    }
     for (int64_t i = 0; i < N; i++) order[i] = i;
     uint64_t rng = (uint64_t)seed * 0x9E3779B97F4A7C15ull + 0x2545F4914F6CDD1Dull;
-    int64_t steps_per_epoch = (N + B - 1) / B, total_steps = steps_per_epoch * epochs, step = 0, teacher_b = -1;
+    int64_t steps_per_epoch = (N + B - 1) / B, total_steps = steps_per_epoch * epochs, step = 0;
     int tty = !json && isatty(2);
     for (long ep = 1; ep <= epochs; ep++) {
         double t0 = cli_now_ms();
@@ -319,27 +359,9 @@ int cli_train(int argc, char **argv) {
             }
             nne_tensor tlt;
             memset(&tlt, 0, sizeof tlt);
-            if (ts) {
-                if (nb != teacher_b) {
-                    if ((st = nne_session_prepare(ts, 1, &tin, &xt)) != NNE_OK) {
-                        rc = cli_fail(st, teacher_path);
-                        goto done;
-                    }
-                    teacher_b = nb;
-                }
-                nne_tensor to;
-                if ((st = nne_session_set_input(ts, tin, &xt)) != NNE_OK || (st = nne_session_run(ts)) != NNE_OK ||
-                    (st = nne_session_output(ts, 0, &to)) != NNE_OK) {
-                    rc = cli_fail(st, teacher_path);
-                    goto done;
-                }
-                if (to.dtype != NNE_DTYPE_FLOAT || nne_tensor_numel(&to) != nb * classes) {
-                    rc = cli_usage_error("train: the teacher %s gives %lld values per batch of %lld; the student has "
-                                         "%lld classes", teacher_path, (long long)nne_tensor_numel(&to),
-                                         (long long)nb, (long long)classes);
-                    goto done;
-                }
-                memcpy(tl, to.data, (size_t)(nb * classes) * sizeof(float));
+            if (tall) { /* the teacher's logits of these samples */
+                for (int64_t k = 0; k < nb; k++)
+                    memcpy(tl + k * classes, tall + order[b0 + k] * classes, (size_t)classes * sizeof(float));
                 tlt.dtype = NNE_DTYPE_FLOAT;
                 tlt.ndim = 2;
                 tlt.dims[0] = nb;
@@ -347,7 +369,7 @@ int cli_train(int argc, char **argv) {
                 tlt.data = tl;
             }
             nne_train_stats s;
-            if ((st = nne_trainer_step(t, &xt, lab, ts ? &tlt : NULL, &s)) != NNE_OK) {
+            if ((st = nne_trainer_step(t, &xt, lab, tall ? &tlt : NULL, &s)) != NNE_OK) {
                 if (tty) fputc('\n', stderr);
                 rc = cli_fail(st, NULL);
                 goto done;
@@ -418,5 +440,6 @@ done:
     free(lab);
     free(xb);
     free(tl);
+    free(tall);
     return rc;
 }
