@@ -430,6 +430,7 @@ typedef struct nne_trainer nne_trainer;
 typedef enum nne_optimizer { NNE_OPTIM_ADAM = 0, NNE_OPTIM_SGD = 1 } nne_optimizer;
 
 typedef struct nne_train_options {
+    uint32_t struct_size;  /* sizeof(nne_train_options); set by nne_train_options_default() */
     int32_t optimizer;     /* nne_optimizer (default Adam) */
     float lr;              /* learning rate (default 1e-3); nne_trainer_set_lr changes it */
     float momentum;        /* SGD momentum (default 0.9; 0: plain SGD) */
@@ -442,7 +443,20 @@ typedef struct nne_train_options {
     const char *output;    /* the logits output; NULL: the model's first output */
 } nne_train_options;
 
-NNE_API nne_train_options nne_train_options_default(void);
+static inline nne_train_options nne_train_options_default(void) {
+    nne_train_options o = NNE_ZERO_INIT_;
+    o.struct_size = (uint32_t)sizeof(nne_train_options);
+    o.optimizer = NNE_OPTIM_ADAM;
+    o.lr = 1e-3f;
+    o.momentum = 0.9f;
+    o.beta1 = 0.9f;
+    o.beta2 = 0.999f;
+    o.eps = 1e-8f;
+    o.threads = 1;
+    o.kd_alpha = 0.5f;
+    o.kd_temperature = 4.0f;
+    return o;
+}
 /* Prepare training of m (which must outlive the trainer). NNE_ERR_UNSUPPORTED
  * names the first node the engine cannot differentiate;
  * NNE_ERR_INVALID_ARG when a session exists on m or an option is out of range. */
@@ -480,10 +494,17 @@ NNE_API nne_status nne_trainer_eval(nne_trainer *t, const nne_tensor *x, const i
 /* -------------------------------------------------------------- pruning -- */
 
 typedef struct nne_prune_options {
+    uint32_t struct_size;   /* sizeof(nne_prune_options); set by nne_prune_options_default() */
     float sparsity;         /* fraction of weights (unstructured) or channels (structured) to remove, in [0, 1) */
     float threshold_ratio;  /* unstructured alternative (> 0): zero |w| < ratio * max|w| per layer */
     int32_t structured;     /* 1: remove output channels and the matching consumer inputs */
 } nne_prune_options;
+
+static inline nne_prune_options nne_prune_options_default(void) {
+    nne_prune_options o = NNE_ZERO_INIT_;
+    o.struct_size = (uint32_t)sizeof(nne_prune_options);
+    return o;
+}
 
 typedef struct nne_prune_report {
     int64_t weights_before, weights_after;   /* elements of the prunable weights */

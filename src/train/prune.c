@@ -437,10 +437,13 @@ static void count_weights(const nne_model *m, int64_t *n, int64_t *zeros) {
     nne_free(seen);
 }
 
-nne_status nne_model_prune(nne_model *m, const nne_prune_options *o, nne_prune_report *r) {
+nne_status nne_model_prune(nne_model *m, const nne_prune_options *opt, nne_prune_report *r) {
     nne_prune_report rep;
     memset(&rep, 0, sizeof rep);
-    if (!m || !m->graph || !o) return nne_error(NNE_ERR_INVALID_ARG, "nne_model_prune: NULL argument");
+    if (!m || !m->graph || !opt) return nne_error(NNE_ERR_INVALID_ARG, "nne_model_prune: NULL argument");
+    nne_prune_options oo = nne_prune_options_default();
+    NNE_TRY(nne_options_read(&oo, sizeof oo, opt, "nne_prune_options"));
+    const nne_prune_options *o = &oo;
     if (!(o->sparsity >= 0 && o->sparsity < 1) || !(o->threshold_ratio >= 0 && o->threshold_ratio < 1) ||
         (o->threshold_ratio > 0 && (o->sparsity > 0 || o->structured)))
         return nne_error(NNE_ERR_INVALID_ARG, "nne_model_prune: give sparsity in [0, 1) or (unstructured only) a "

@@ -60,21 +60,6 @@ struct nne_trainer {
     double *prof; /* 2 per graph node: forward, backward seconds */
 };
 
-nne_train_options nne_train_options_default(void) {
-    nne_train_options o;
-    memset(&o, 0, sizeof o);
-    o.optimizer = NNE_OPTIM_ADAM;
-    o.lr = 1e-3f;
-    o.momentum = 0.9f;
-    o.beta1 = 0.9f;
-    o.beta2 = 0.999f;
-    o.eps = 1e-8f;
-    o.threads = 1;
-    o.kd_alpha = 0.5f;
-    o.kd_temperature = 4.0f;
-    return o;
-}
-
 static const nne_grad_rule *rule_of(const nne_node *nd) { return nd->op ? (const nne_grad_rule *)nd->op->gradient : NULL; }
 
 static void plan_free(nne_trainer *t) {
@@ -369,7 +354,8 @@ nne_status nne_trainer_create(nne_model *m, const nne_train_options *opt, nne_tr
     if (!out) return nne_error(NNE_ERR_INVALID_ARG, "nne_trainer_create: NULL out");
     *out = NULL;
     if (!m || !m->graph) return nne_error(NNE_ERR_INVALID_ARG, "nne_trainer_create: NULL model");
-    nne_train_options o = opt ? *opt : nne_train_options_default();
+    nne_train_options o = nne_train_options_default();
+    NNE_TRY(nne_options_read(&o, sizeof o, opt, "nne_train_options"));
     if (!(o.lr > 0 && isfinite(o.lr)) || !(o.momentum >= 0 && o.momentum < 1) || !(o.weight_decay >= 0) ||
         !(o.kd_alpha >= 0 && o.kd_alpha <= 1) || !(o.kd_temperature > 0 && isfinite(o.kd_temperature)) ||
         !(o.beta1 >= 0 && o.beta1 < 1) || !(o.beta2 >= 0 && o.beta2 < 1) || !(o.eps > 0) ||

@@ -73,8 +73,7 @@ int cli_prune(int argc, char **argv) {
         if (cli_load_model(path, &lim, NULL, &m0) == NNE_OK) macs0 = model_macs(m0);
         nne_model_destroy(m0);
     }
-    nne_prune_options o;
-    memset(&o, 0, sizeof o);
+    nne_prune_options o = nne_prune_options_default();
     o.sparsity = sparsity < 0 ? 0 : (float)sparsity;
     o.threshold_ratio = ratio < 0 ? 0 : (float)ratio;
     o.structured = structured;
