@@ -7,7 +7,8 @@
  *
  * Structured: for each Conv (group 1) or Gemm with constant weights, follow
  * its output through the ops that keep channels where they are (element-wise
- * activations, Dropout, Identity, BatchNormalization, pooling) to the
+ * activations, Dropout, Identity, BatchNormalization, pooling; a Concat on
+ * the channel axis shifts them by the channels of the inputs before) to the
  * consumers that read them: a Conv (input channels), a Gemm or MatMul
  * (rows of K, directly or after a Flatten of N x C x H x W, where each
  * channel is H*W consecutive rows). If every path ends at such a consumer,
@@ -15,7 +16,8 @@
  * weights, keep the largest (1 - R) (at least one), and slice the producer's
  * weight and bias, the BatchNormalization parameters on the way, and the
  * consumers' weights. Layers whose channels reach a graph output or any
- * other op (Add, Concat, Reshape, ...) are left whole. The layers are
+ * other op (Add, Reshape, ...) are left whole (a residual Add would need
+ * its operands pruned alike: not done). The layers are
  * pruned one after the other, each ranking the weights as the earlier
  * ones left them.
  */
@@ -154,6 +156,7 @@ typedef struct slice_job {
     int kind;
     int node;
     int64_t block; /* S_GEMM_K: rows per channel (H*W after a Flatten, 1 directly) */
+    int64_t off, total; /* the producer's channels are [off, off + M) of `total` here (after a Concat) */
 } slice_job;
 
 typedef struct follow {
@@ -171,7 +174,7 @@ static int is_passthrough(const nne_node *n) {
     return 0;
 }
 
-static void add_job(follow *f, int kind, int node, int64_t block) {
+static void add_job(follow *f, int kind, int node, int64_t block, int64_t off, int64_t total) {
     if (f->n == f->cap) {
         int cap = f->cap ? f->cap * 2 : 8;
         slice_job *j = realloc(f->jobs, (size_t)cap * sizeof *j);
@@ -182,13 +185,14 @@ static void add_job(follow *f, int kind, int node, int64_t block) {
         f->jobs = j;
         f->cap = cap;
     }
-    f->jobs[f->n++] = (slice_job){kind, node, block};
+    f->jobs[f->n++] = (slice_job){kind, node, block, off, total};
 }
 
-/* Follow value v (channels on axis 1) to its consumers; `block` > 0 once a
+/* Follow value v (channels on axis 1; the producer's M channels are
+ * [off, off + M) of its `total`) to its consumers; `block` > 0 once a
  * Flatten made the channels blocks of rows. */
 static void follow_value(const nne_graph *g, const nne_graph_uses *u, const int64_t *dims, const int *nd, int v,
-                         int64_t block, int depth, follow *f) {
+                         int64_t block, int64_t off, int64_t total, int depth, follow *f) {
     if (!f->ok) return;
     if (depth > 64 || g->values[v].is_output || nne_uses_count(u, v) == 0) {
         f->ok = 0;
@@ -197,33 +201,47 @@ static void follow_value(const nne_graph *g, const nne_graph_uses *u, const int6
     for (int q = u->start[v]; q < u->start[v + 1] && f->ok; q++) {
         int ni = u->use[q].node, slot = u->use[q].slot;
         const nne_node *n = &g->nodes[ni];
-        if (slot != 0 || n->n_out < 1 || n->out[0] < 0) {
+        if (n->n_out < 1 || n->out[0] < 0 || (slot != 0 && !is_op(n, "Concat"))) {
             f->ok = 0;
             break;
         }
         if (block == 0 && is_op(n, "Conv") && nne_train_attr_i(n, "group", 1) == 1 && weight_value(g, n) >= 0) {
-            add_job(f, S_CONV_IN, ni, 0);
+            add_job(f, S_CONV_IN, ni, 0, off, total);
         } else if ((is_op(n, "Gemm") && !nne_train_attr_i(n, "transA", 0)) || is_op(n, "MatMul")) {
             int64_t b = block ? block : 1;
             if (weight_value(g, n) < 0 || nd[v] != 2) {
                 f->ok = 0;
                 break;
             }
-            add_job(f, S_GEMM_K, ni, b);
+            add_job(f, S_GEMM_K, ni, b, off, total);
         } else if (block == 0 && is_op(n, "BatchNormalization")) {
             for (int k = 1; k < 5 && f->ok; k++)
                 if (k >= n->n_in || n->in[k] < 0 || g->values[n->in[k]].kind != NNE_VAL_CONST) f->ok = 0;
             if (n->n_out > 1) f->ok = 0;
-            add_job(f, S_BN, ni, 0);
-            follow_value(g, u, dims, nd, n->out[0], 0, depth + 1, f);
+            add_job(f, S_BN, ni, 0, off, total);
+            follow_value(g, u, dims, nd, n->out[0], 0, off, total, depth + 1, f);
+        } else if (block == 0 && is_op(n, "Concat") && nd[v] >= 2 && nd[n->out[0]] == nd[v] &&
+                   (nne_train_attr_i(n, "axis", 0) == 1 || nne_train_attr_i(n, "axis", 0) == 1 - nd[v])) {
+            /* the channels move by the channels of the inputs before this one */
+            int64_t before = 0;
+            for (int k = 0; k < slot; k++) {
+                int iv = n->in[k];
+                if (iv < 0 || nd[iv] != nd[v]) {
+                    f->ok = 0;
+                    break;
+                }
+                before += dims[(size_t)iv * NNE_MAX_DIMS + 1];
+            }
+            follow_value(g, u, dims, nd, n->out[0], 0, off + before, dims[(size_t)n->out[0] * NNE_MAX_DIMS + 1],
+                         depth + 1, f);
         } else if (block == 0 && is_op(n, "Flatten") && nne_train_attr_i(n, "axis", 1) == 1 && nd[v] >= 2) {
             int64_t sp = 1;
             for (int d = 2; d < nd[v]; d++) sp *= dims[(size_t)v * NNE_MAX_DIMS + d];
-            follow_value(g, u, dims, nd, n->out[0], sp, depth + 1, f);
+            follow_value(g, u, dims, nd, n->out[0], sp, off, total, depth + 1, f);
         } else if (block == 0 && is_passthrough(n) && (n->n_out == 1 || is_op(n, "Dropout"))) {
             for (int o = 1; o < n->n_out; o++)
                 if (n->out[o] >= 0 && nne_uses_count(u, n->out[o])) f->ok = 0;
-            follow_value(g, u, dims, nd, n->out[0], 0, depth + 1, f);
+            follow_value(g, u, dims, nd, n->out[0], 0, off, total, depth + 1, f);
         } else {
             f->ok = 0;
         }
@@ -350,7 +368,8 @@ static nne_status prune_structured(nne_model *m, const nne_prune_options *o, nne
         if ((st = shapes_infer(m, dims, nd)) != NNE_OK) goto done;
         f.n = 0;
         f.ok = 1;
-        follow_value(g, &u, dims, nd, n->out[0], 0, 0, &f);
+        int64_t Mout = is_conv || nne_train_attr_i(n, "transB", 0) ? g->values[wv].init.dims[0] : g->values[wv].init.dims[1];
+        follow_value(g, &u, dims, nd, n->out[0], 0, 0, Mout, 0, &f);
         if (!f.ok) continue;
         const nne_tensor *w = &g->values[wv].init;
         int64_t M = is_conv || tb ? w->dims[0] : w->dims[1];
@@ -389,15 +408,27 @@ static nne_status prune_structured(nne_model *m, const nne_prune_options *o, nne
         for (int j = 0; j < f.n; j++) {
             int ci = f.jobs[j].node;
             const nne_node *c = &g->nodes[ci];
+            /* the kept channels in this consumer's channel space: all of the
+             * other Concat inputs' channels, the producer's kept ones */
+            int64_t off = f.jobs[j].off, total = f.jobs[j].total, nck = 0;
+            int64_t *ck = nne_calloc((size_t)(total > 0 ? total : 1), sizeof *ck);
+            if (!ck) {
+                st = nne_error(NNE_ERR_OUT_OF_MEMORY, "prune: out of memory");
+                goto done;
+            }
+            for (int64_t q = 0; q < off; q++) ck[nck++] = q;
+            for (int64_t k = 0; k < nk; k++) ck[nck++] = off + keep[k];
+            for (int64_t q = off + M; q < total; q++) ck[nck++] = q;
             if (f.jobs[j].kind == S_BN) {
-                for (int k = 1; k < 5; k++)
-                    if ((st = slice_init(g, ci, k, 0, keep, nk, 1)) != NNE_OK) goto done;
+                for (int k = 1; k < 5 && st == NNE_OK; k++) st = slice_init(g, ci, k, 0, ck, nck, 1);
             } else if (f.jobs[j].kind == S_CONV_IN) {
-                if ((st = slice_init(g, ci, 1, 1, keep, nk, 1)) != NNE_OK) goto done;
+                st = slice_init(g, ci, 1, 1, ck, nck, 1);
             } else {
                 int ctb = is_op(c, "Gemm") && nne_train_attr_i(c, "transB", 0);
-                if ((st = slice_init(g, ci, 1, ctb ? 1 : 0, keep, nk, f.jobs[j].block)) != NNE_OK) goto done;
+                st = slice_init(g, ci, 1, ctb ? 1 : 0, ck, nck, f.jobs[j].block);
             }
+            nne_free(ck);
+            if (st != NNE_OK) goto done;
         }
         r->layers++;
         r->channels_removed += M - nk;

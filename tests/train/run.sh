@@ -5,9 +5,9 @@
 #
 # Data: the first 2,000 Fashion-MNIST training images and 1,000 test images
 # (Debian dataset-fashion-mnist, via tests/train/fashion_data.py). Models: the
-# seed CNN (models/fashion_cnn.onnx) and tests/train/student.onnx (a small
-# CNN with BatchNormalization, made by tests/train/torch_ref.py export
-# student). ONNX Runtime (tests/diff/node_modules, installed as
+# seed CNN (models/fashion_cnn.onnx), tests/train/student.onnx (a small
+# CNN with BatchNormalization) and tests/train/fire.onnx (a Concat of two
+# convolutions), made by tests/train/torch_ref.py export student|fire. ONNX Runtime (tests/diff/node_modules, installed as
 # tests/diff/run.sh does) is the oracle for the written models.
 # Prints PASS/FAIL per check and "N passed, M failed"; exit 1 on any failure.
 set -uo pipefail
@@ -62,6 +62,9 @@ check "eval of the written model = the trainer's val accuracy" \
 # same seed, same result
 "$nn" train "$root/models/fashion_cnn.onnx" -o "$out/seed2.onnx" --data "$D/small_x.npy" --labels "$D/small_y.npy" \
   --scale $S --reinit --epochs 1 --batch 32 --seed 1 --json > "$out/seed2.jsonl"
+"$nn" train "$root/models/fashion_cnn.onnx" -o "$out/seed3.onnx" --data "$D/small_x.npy" --labels "$D/small_y.npy" \
+  --scale $S --reinit --epochs 1 --batch 32 --seed 1 --threads 2 --json > "$out/seed3.jsonl"
+check "--threads 2 gives the loss of 1 thread" "[ \"\$(js $out/seed3.jsonl 'd[0][\"loss\"]')\" = \"\$(js $out/seed.jsonl 'd[0][\"loss\"]')\" ]"
 check "train is deterministic for a seed" "[ \"\$(js $out/seed2.jsonl 'd[0][\"loss\"]')\" = \"\$(js $out/seed.jsonl 'd[0][\"loss\"]')\" ]"
 
 # 2. BatchNormalization model with SGD + cosine; ONNX Runtime agrees with nnedge on it
@@ -90,6 +93,14 @@ check "ORT runs the structurally pruned model and agrees" "node $here/ort_check.
 "$nn" train "$out/student_s50.onnx" -o "$out/student_s50_ft.onnx" --data "$D/small_x.npy" --labels "$D/small_y.npy" \
   --scale $S --epochs 1 --json > /dev/null
 check "the pruned model trains" "[ \$? = 0 ]"
+# a Concat of two expand convolutions (tests/train/fire.onnx): both are pruned, the consumer sliced at offsets
+"$nn" train "$here/fire.onnx" -o "$out/fire.onnx" --data "$D/small_x.npy" --labels "$D/small_y.npy" --scale $S \
+  --epochs 2 --lr 0.01 --json > "$out/fire.jsonl"
+check "train fire (Concat, GlobalAveragePool, BN): loss falls" "[ \"\$(js $out/fire.jsonl 'd[0][\"loss\"] > d[1][\"loss\"]')\" = True ]"
+"$nn" prune "$out/fire.onnx" -o "$out/fire_s50.onnx" --sparsity 0.5 --structured --json > "$out/prune_f.json"
+"$nn" run "$out/fire_s50.onnx" -i input="$D/in16.npy" -o "$out/fire_out" > /dev/null
+check "structured prune through Concat: 4 layers, ORT agrees" \
+  "$py -c \"import json; p=json.load(open('$out/prune_f.json')); exit(p['layers'] != 4)\" && node $here/ort_check.mjs $out/fire_s50.onnx $D/in16.npy $out/fire_out/logits.npy"
 "$nn" prune "$out/seed.onnx" -o "$out/seed_u80.onnx" --sparsity 0.8 --json > "$out/prune_u.json"
 check "unstructured prune: 80% of the weights zero" \
   "$py -c \"import json; p=json.load(open('$out/prune_u.json')); exit(not (abs(p['sparsity'] - 0.8) < 0.001 and p['macs_after'] == p['macs_before']))\""

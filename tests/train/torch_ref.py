@@ -63,6 +63,26 @@ class BNNet(nn.Module):
         return self.fc2(F.relu(self.fc1(x)))
 
 
+class Fire(nn.Module):
+    """A SqueezeNet-style block (Concat of two expand convolutions) for the
+    structured-pruning test; not a Done-when model."""
+
+    def __init__(self):
+        super().__init__()
+        self.stem = nn.Conv2d(1, 8, 3, stride=2)
+        self.e1 = nn.Conv2d(8, 6, 1)
+        self.e3 = nn.Conv2d(8, 6, 3, padding=1)
+        self.bn = nn.BatchNorm2d(12)
+        self.head = nn.Conv2d(12, 16, 3)
+        self.fc = nn.Linear(16, 10)
+
+    def forward(self, x):
+        x = F.relu(self.stem(x))
+        x = torch.cat([F.relu(self.e1(x)), F.relu(self.e3(x))], 1)
+        x = F.relu(self.head(F.relu(self.bn(x))))
+        return self.fc(torch.flatten(F.adaptive_avg_pool2d(x, 1), 1))
+
+
 def make(name):
     if name == "seed":
         return Seed()
@@ -70,6 +90,8 @@ def make(name):
         return BNNet([32, 64, 128], 256)
     if name == "student":
         return BNNet([8, 16, 16], 64)
+    if name == "fire":
+        return Fire()
     raise SystemExit("unknown model %s" % name)
 
 
