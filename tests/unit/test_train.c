@@ -247,6 +247,7 @@ static int check_node(const char *what, int ni, double lo, double hi, int float_
 done:
     if (r->free) r->free(&tn);
     free(tn.state);
+    nne_aligned_free(c.gemm_scratch);
     for (int k = 0; k < NNE_TRAIN_MAX_IO * 2; k++) {
         if (!tv[k].is_const) nne_aligned_free(tv[k].x);
         nne_aligned_free(tv[k].g);
