@@ -25,6 +25,7 @@ static uint64_t rs = 12345;
 static double urand(void) { return nne_train_rand(&rs); }
 
 static nne_graph *G;
+static int n_cases, n_double; /* cases checked; of which against the float64 inference op */
 
 static int add_in(const char *name, int ndim, const int64_t *dims) {
     int v = -1;
@@ -210,6 +211,9 @@ static int check_node(const char *what, int ni, double lo, double hi, int float_
     /* eps a power of two: the perturbed input is exact in float too (some
      * "double" kernels compute in float inside) */
     double eps = use_double ? 1.0 / 1024 : 1e-2, tol = use_double ? 2e-3 : 3e-2;
+    n_cases++;
+    n_double += use_double;
+    if (!use_double) printf("train: %s checked against its own float forward\n", what);
     int checked = 0;
     for (int k = 0; k < nd->n_in; k++) {
         nne_tval *x = tn.in[k];
@@ -561,5 +565,7 @@ static void loss_cases(void) {
 
 void unit_train(void) {
     grad_cases();
+    printf("train: %d gradient rules' cases checked by finite differences, %d against the float64 inference op\n",
+           n_cases, n_double);
     loss_cases();
 }
