@@ -1,9 +1,9 @@
 /*
  * prune.c - magnitude pruning of Conv/Gemm/MatMul weights (nne_model_prune).
  *
- * Unstructured: per layer, zero the fraction R of weights with the smallest
- * |w| (ties at the threshold may zero a few more), or every |w| below
- * A * max|w|. The graph is unchanged; the trainer keeps the zeros (masks).
+ * Unstructured: zero the fraction R of all the layers' weights with the
+ * smallest |w|, ranked together (one threshold for the model: layers of
+ * large weights keep more), or, per layer, every |w| below A * max|w|. The graph is unchanged; the trainer keeps the zeros (masks).
  *
  * Structured: for each Conv (group 1) or Gemm with constant weights, follow
  * its output through the ops that keep channels where they are (element-wise
@@ -105,6 +105,44 @@ static int cmp_float(const void *a, const void *b) {
 
 static nne_status prune_unstructured(nne_model *m, const nne_prune_options *o, nne_prune_report *r) {
     nne_graph *g = m->graph;
+    /* --sparsity: one magnitude threshold over all layers' weights (layers
+     * whose weights are large keep more of them); exactly floor(R * total)
+     * weights are zeroed (ties at the threshold in order) */
+    float gthr = 0;
+    int64_t ties = 0;
+    if (o->threshold_ratio <= 0) {
+        int64_t total = 0;
+        for (int ni = 0; ni < g->n_nodes; ni++) {
+            int v = weight_value(g, &g->nodes[ni]);
+            if (v >= 0) total += nne_tensor_numel(&g->values[v].init);
+        }
+        int64_t kz = (int64_t)floor((double)o->sparsity * (double)total);
+        if (kz <= 0) return NNE_OK;
+        float *a = nne_aligned_alloc((size_t)total * sizeof(float));
+        if (!a) return nne_error(NNE_ERR_OUT_OF_MEMORY, "prune: out of memory");
+        int64_t k = 0;
+        uint8_t *seen = nne_calloc((size_t)g->n_values + 1, 1);
+        if (!seen) {
+            nne_aligned_free(a);
+            return nne_error(NNE_ERR_OUT_OF_MEMORY, "prune: out of memory");
+        }
+        for (int ni = 0; ni < g->n_nodes; ni++) {
+            int v = weight_value(g, &g->nodes[ni]);
+            if (v < 0 || seen[v]) continue;
+            seen[v] = 1;
+            const float *d = nne_value_init_bytes(&g->values[v]);
+            int64_t n = nne_tensor_numel(&g->values[v].init);
+            for (int64_t i = 0; i < n && k < total; i++) a[k++] = fabsf(d[i]);
+        }
+        nne_free(seen);
+        if (kz > k) kz = k;
+        qsort(a, (size_t)k, sizeof(float), cmp_float);
+        gthr = kz > 0 ? a[kz - 1] : 0;
+        int64_t below = 0;
+        for (int64_t i = 0; i < k; i++) below += a[i] < gthr;
+        ties = kz - below;
+        nne_aligned_free(a);
+    }
     for (int ni = 0; ni < g->n_nodes; ni++) {
         int v = weight_value(g, &g->nodes[ni]);
         if (v < 0) continue;
@@ -113,36 +151,21 @@ static nne_status prune_unstructured(nne_model *m, const nne_prune_options *o, n
         float *d = w->data;
         int64_t n = nne_tensor_numel(w);
         if (n <= 0) continue;
-        float thr;
         if (o->threshold_ratio > 0) {
             float mx = 0;
             for (int64_t i = 0; i < n; i++) mx = fabsf(d[i]) > mx ? fabsf(d[i]) : mx;
-            thr = o->threshold_ratio * mx;
-        } else {
-            int64_t kz = (int64_t)floor((double)o->sparsity * (double)n);
-            if (kz <= 0) continue;
-            float *a = nne_aligned_alloc((size_t)n * sizeof(float));
-            if (!a) return nne_error(NNE_ERR_OUT_OF_MEMORY, "prune: out of memory");
-            for (int64_t i = 0; i < n; i++) a[i] = fabsf(d[i]);
-            qsort(a, (size_t)n, sizeof(float), cmp_float);
-            thr = a[kz - 1];
-            nne_aligned_free(a);
-            /* zero exactly kz: those below thr, then ties at thr in order */
-            int64_t below = 0;
-            for (int64_t i = 0; i < n; i++) below += fabsf(d[i]) < thr;
-            int64_t ties = kz - below;
-            for (int64_t i = 0; i < n; i++) {
+            float thr = o->threshold_ratio * mx;
+            for (int64_t i = 0; i < n; i++)
                 if (fabsf(d[i]) < thr) d[i] = 0.0f;
-                else if (fabsf(d[i]) == thr && ties > 0) {
+        } else {
+            for (int64_t i = 0; i < n; i++) {
+                if (fabsf(d[i]) < gthr) d[i] = 0.0f;
+                else if (fabsf(d[i]) == gthr && ties > 0 && d[i] != 0.0f) {
                     d[i] = 0.0f;
                     ties--;
                 }
             }
-            r->layers++;
-            continue;
         }
-        for (int64_t i = 0; i < n; i++)
-            if (fabsf(d[i]) < thr) d[i] = 0.0f;
         r->layers++;
     }
     return NNE_OK;
