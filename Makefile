@@ -35,7 +35,7 @@ VERSION := $(VERSION_MAJOR).$(VERSION_MINOR).$(call nne_ver,PATCH)
 SOVERSION := $(if $(filter 0,$(VERSION_MAJOR)),$(VERSION_MAJOR).$(VERSION_MINOR),$(VERSION_MAJOR))
 SONAME := libnnedge.so.$(SOVERSION)
 
-LIB_SRC := $(sort $(wildcard src/core/*.c src/ir/*.c src/ops/*.c src/io/*.c src/quant/*.c src/kernels/*.c src/kernels/ref/*.c \
+LIB_SRC := $(sort $(wildcard src/core/*.c src/ir/*.c src/ops/*.c src/io/*.c src/quant/*.c src/train/*.c src/kernels/*.c src/kernels/ref/*.c \
                              src/kernels/x86_avx2/*.c src/kernels/x86_avx512/*.c src/kernels/arm_neon/*.c \
                              src/pipeline/image.c src/pipeline/ocr.c))
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/gen/op_table.o
@@ -49,6 +49,7 @@ PKG_LIBS := $(shell pkg-config --libs libsodium 2>/dev/null || echo -lsodium)
 -include src/serve/serve.mk
 -include src/pipeline/audio.mk
 include src/pipeline/image.mk
+-include src/train/train.mk
 UNIT_OBJ := $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard tests/unit/*.c))
 
 all: $(BUILD)/libnnedge.a $(BUILD)/libnnedge.so $(BUILD)/nnedge $(BUILD)/conformance $(BUILD)/unit_tests \
@@ -177,6 +178,7 @@ test: setup
 	$(MAKE) test-kernels
 	$(MAKE) SAN=1 test-int8
 	$(MAKE) test-app-ocr
+	$(MAKE) test-train NNEDGE=build-san/nnedge
 
 # The concurrency test (8 threads, shared plans, >= 1000 runs per model)
 # under ThreadSanitizer, built into build-tsan/.
@@ -256,4 +258,5 @@ include tests/isa/isa.mk
 -include bench/bench.mk
 include tests/pkg/pkg.mk
 include tests/quant/quant.mk
+-include tests/train/train.mk
 -include tests/tflite/tflite.mk

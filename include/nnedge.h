@@ -407,6 +407,122 @@ NNE_API nne_status nne_model_param_get(const nne_model *m, int32_t i, const char
  * being written). Allocates nothing. */
 NNE_API nne_status nne_model_param_set(nne_model *m, int32_t i, const nne_tensor *t);
 
+/* ------------------------------------------------------------- training -- */
+
+/*
+ * Training (src/train/): reverse-mode autodiff on the model's own graph for
+ * float classifiers (one input; the logits output is N x classes), with
+ * softmax cross-entropy and optional knowledge distillation from a
+ * teacher's logits. A trainer owns its model's weights while it lives: it
+ * marks them as parameters (create it right after loading, before any
+ * session on the model) and updates them in place, so nne_model_save_*
+ * writes the trained model (BatchNormalization running statistics
+ * included). Weights that are exactly zero when the trainer is created (a
+ * pruned model) stay zero. Not thread-safe: one thread uses a trainer.
+ * Supported ops: Conv (2-d), Gemm, MatMul, Relu, LeakyRelu, Sigmoid, Tanh,
+ * Elu, Softplus, HardSigmoid, HardSwish, Clip, MaxPool, AveragePool,
+ * GlobalAveragePool, GlobalMaxPool, BatchNormalization, Flatten, Reshape,
+ * Identity, Add, Sub, Mul, Concat, Dropout, and nodes computed from
+ * constants only. Others: NNE_ERR_UNSUPPORTED naming the node.
+ */
+typedef struct nne_trainer nne_trainer;
+
+typedef enum nne_optimizer { NNE_OPTIM_ADAM = 0, NNE_OPTIM_SGD = 1 } nne_optimizer;
+
+typedef struct nne_train_options {
+    uint32_t struct_size;  /* sizeof(nne_train_options); set by nne_train_options_default() */
+    int32_t optimizer;     /* nne_optimizer (default Adam) */
+    float lr;              /* learning rate (default 1e-3); nne_trainer_set_lr changes it */
+    float momentum;        /* SGD momentum (default 0.9; 0: plain SGD) */
+    float weight_decay;    /* L2 term added to each gradient, torch-style (default 0) */
+    float beta1, beta2, eps; /* Adam (default 0.9, 0.999, 1e-8) */
+    int32_t threads;       /* default 1 */
+    uint64_t seed;         /* dropout masks (default 0) */
+    float kd_alpha;        /* distillation weight alpha in [0, 1] (default 0.5) */
+    float kd_temperature;  /* distillation temperature T > 0 (default 4) */
+    const char *output;    /* the logits output; NULL: the model's first output */
+} nne_train_options;
+
+static inline nne_train_options nne_train_options_default(void) {
+    nne_train_options o = NNE_ZERO_INIT_;
+    o.struct_size = (uint32_t)sizeof(nne_train_options);
+    o.optimizer = NNE_OPTIM_ADAM;
+    o.lr = 1e-3f;
+    o.momentum = 0.9f;
+    o.beta1 = 0.9f;
+    o.beta2 = 0.999f;
+    o.eps = 1e-8f;
+    o.threads = 1;
+    o.kd_alpha = 0.5f;
+    o.kd_temperature = 4.0f;
+    return o;
+}
+/* Prepare training of m (which must outlive the trainer). NNE_ERR_UNSUPPORTED
+ * names the first node the engine cannot differentiate;
+ * NNE_ERR_INVALID_ARG when a session exists on m or an option is out of range. */
+NNE_API nne_status nne_trainer_create(nne_model *m, const nne_train_options *opt, nne_trainer **out);
+/* NULL does nothing. The model keeps the trained weights. */
+NNE_API void nne_trainer_destroy(nne_trainer *t);
+/* Classes of the logits output (its last dim). */
+NNE_API int64_t nne_trainer_classes(const nne_trainer *t);
+/* Fresh random weights: He-normal for weights feeding a ReLU-like
+ * activation, Xavier-uniform for the others, zero biases, unit
+ * BatchNormalization (pruned weights stay zero). Resets optimizer state. */
+NNE_API nne_status nne_trainer_reinit(nne_trainer *t, uint64_t seed);
+NNE_API void nne_trainer_set_lr(nne_trainer *t, float lr);
+
+typedef struct nne_train_stats {
+    double loss;      /* mean loss of the batch */
+    int64_t correct;  /* samples whose top-1 class is the label */
+    int64_t n;        /* samples */
+} nne_train_stats;
+
+/* One optimizer step on a batch: x float32 (N, ...) matching the model's
+ * input, labels[N] in [0, classes), teacher_logits NULL or float32
+ * (N, classes) for distillation (loss = alpha T^2 KL(softmax(t/T) ||
+ * softmax(s/T)) + (1 - alpha) CE). NNE_ERR_INVALID_ARG for bad shapes or
+ * labels, and when the loss or a gradient is not finite (the step is then
+ * not applied; the message suggests a lower learning rate). */
+NNE_API nne_status nne_trainer_step(nne_trainer *t, const nne_tensor *x, const int64_t *labels,
+                                    const nne_tensor *teacher_logits, nne_train_stats *stats);
+/* Inference-mode forward (running statistics, no dropout) of a batch:
+ * cross-entropy and top-1 hits against labels (may be NULL: only logits);
+ * logits (may be NULL) receives N x classes floats. */
+NNE_API nne_status nne_trainer_eval(nne_trainer *t, const nne_tensor *x, const int64_t *labels, float *logits,
+                                    nne_train_stats *stats);
+
+/* -------------------------------------------------------------- pruning -- */
+
+typedef struct nne_prune_options {
+    uint32_t struct_size;   /* sizeof(nne_prune_options); set by nne_prune_options_default() */
+    float sparsity;         /* fraction of weights (unstructured) or channels (structured) to remove, in [0, 1) */
+    float threshold_ratio;  /* unstructured alternative (> 0): zero |w| < ratio * max|w| per layer */
+    int32_t structured;     /* 1: remove output channels and the matching consumer inputs */
+} nne_prune_options;
+
+static inline nne_prune_options nne_prune_options_default(void) {
+    nne_prune_options o = NNE_ZERO_INIT_;
+    o.struct_size = (uint32_t)sizeof(nne_prune_options);
+    return o;
+}
+
+typedef struct nne_prune_report {
+    int64_t weights_before, weights_after;   /* elements of the prunable weights */
+    int64_t zeros_before, zeros_after;       /* of which zero */
+    int32_t layers;                          /* layers pruned */
+    int64_t channels_removed;                /* structured */
+} nne_prune_report;
+
+/* Prune the Conv/Gemm/MatMul weights of m in place (before any session on
+ * m). Unstructured zeroes weights by magnitude (each layer its own ranking
+ * for threshold_ratio; one global fraction per layer for sparsity).
+ * Structured ranks each prunable Conv/Gemm's output channels by L1 norm and
+ * removes the smallest fraction, with the matching inputs of every consumer
+ * (through activations, pooling, BatchNormalization, Concat, Flatten into
+ * Gemm, and Adds whose operands are then pruned alike); layers whose outputs
+ * feed a graph output or an op it cannot follow are kept whole. */
+NNE_API nne_status nne_model_prune(nne_model *m, const nne_prune_options *opt, nne_prune_report *report);
+
 /* -------------------------------------------------------------- session -- */
 
 typedef struct nne_session nne_session;

@@ -40,6 +40,10 @@ static_assert(sizeof(nne_session_options) == NNE_END_OF(nne_session_options, can
               "nne_session_options: name its last field here; the struct must not end in padding");
 static_assert(sizeof(nne_save_options) == NNE_END_OF(nne_save_options, external_align),
               "nne_save_options: name its last field here; the struct must not end in padding");
+static_assert(sizeof(nne_train_options) == NNE_END_OF(nne_train_options, output),
+              "nne_train_options: name its last field here; the struct must not end in padding");
+static_assert(sizeof(nne_prune_options) == NNE_END_OF(nne_prune_options, structured),
+              "nne_prune_options: name its last field here; the struct must not end in padding");
 static_assert(sizeof(nne_context_options) == NNE_END_OF(nne_context_options, memory_limit_bytes),
               "nne_context_options: name its last field here; the struct must not end in padding");
 static_assert(sizeof(nne_quant_options) == NNE_END_OF(nne_quant_options, keep_float),

@@ -7,6 +7,7 @@
  * PRelu's slope broadcasts unidirectionally to X; before opset 7 a 1-D slope
  * of length C = X.dims[1] is also accepted (per-channel, Caffe style).
  */
+#include "train/train.h"
 #include "kernels/dispatch.h"
 #include "ops/elemwise_common.h"
 #include <float.h>
@@ -330,16 +331,17 @@ static nne_status prelu_run(nne_op_ctx *ctx)
     return NNE_OK;
 }
 
-NNE_OP_EW_UNARY(Elu, "Elu", elu_run);
+NNE_OP_EW_UNARY_G(Elu, "Elu", elu_run, nne_grad_Elu);
 NNE_OP_EW_UNARY(Selu, "Selu", selu_run);
-NNE_OP_EW_UNARY(LeakyRelu, "LeakyRelu", leaky_run);
-NNE_OP_EW_UNARY(HardSigmoid, "HardSigmoid", hsig_run);
-NNE_OP_EW_UNARY(HardSwish, "HardSwish", hswish_run);
+NNE_OP_EW_UNARY_G(LeakyRelu, "LeakyRelu", leaky_run, nne_grad_LeakyRelu);
+NNE_OP_EW_UNARY_G(HardSigmoid, "HardSigmoid", hsig_run, nne_grad_HardSigmoid);
+NNE_OP_EW_UNARY_G(HardSwish, "HardSwish", hswish_run, nne_grad_HardSwish);
 NNE_OP_EW_UNARY(Celu, "Celu", celu_run);
 NNE_OP_EW_UNARY(Gelu, "Gelu", gelu_run);
 NNE_OP_EW_UNARY(Mish, "Mish", mish_run);
 NNE_OP_EW_UNARY(ThresholdedRelu, "ThresholdedRelu", thrrelu_run);
 NNE_OP_EW_UNARY(Shrink, "Shrink", shrink_run);
 NNE_OP_EW_UNARY(Swish, "Swish", swish_run);
-NNE_OP_DEFINE(Clip, "", "Clip", .infer = clip_run, .run = clip_kernel, .state_size = sizeof(ew_un_state));
+NNE_OP_DEFINE(Clip, "", "Clip", .infer = clip_run, .run = clip_kernel, .state_size = sizeof(ew_un_state),
+              .gradient = &nne_grad_Clip);
 NNE_OP_EW_BINARY(PRelu, "PRelu", prelu_run);

@@ -18,6 +18,7 @@
  * Min in elemwise_variadic.c).
  */
 #include "kernels/vec.h"
+#include "train/train.h"
 #include "ops/elemwise_common.h"
 
 /* NaN-propagating max/min (numpy maximum/minimum semantics). */
@@ -262,9 +263,9 @@ static nne_status shift_run(nne_op_ctx *ctx)
     return ew_binary_run(ctx, &op_shift, &k);
 }
 
-NNE_OP_EW_BINARY(Add, "Add", add_run);
-NNE_OP_EW_BINARY(Sub, "Sub", sub_run);
-NNE_OP_EW_BINARY(Mul, "Mul", mul_run);
+NNE_OP_EW_BINARY_G(Add, "Add", add_run, nne_grad_Add);
+NNE_OP_EW_BINARY_G(Sub, "Sub", sub_run, nne_grad_Sub);
+NNE_OP_EW_BINARY_G(Mul, "Mul", mul_run, nne_grad_Mul);
 NNE_OP_EW_BINARY(Div, "Div", div_run);
 NNE_OP_EW_BINARY(Pow, "Pow", pow_run);
 NNE_OP_EW_BINARY(Mod, "Mod", mod_run);

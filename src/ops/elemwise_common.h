@@ -26,6 +26,7 @@
 #ifndef NNE_OPS_ELEMWISE_COMMON_H
 #define NNE_OPS_ELEMWISE_COMMON_H
 
+#include "train/train.h"
 #include "ops/op.h"
 #include <math.h>
 #include <stdint.h>
@@ -206,6 +207,13 @@ nne_status ew_unary_kernel(const void *state, const nne_kernel_args *a);
 nne_status ew_binary_kernel(const void *state, const nne_kernel_args *a);
 #define NNE_OP_EW_UNARY(sym, optype, fn) \
     NNE_OP_DEFINE(sym, "", optype, .infer = fn, .run = ew_unary_kernel, .state_size = sizeof(ew_un_state))
+/* The same with a gradient rule (src/train/train.h). */
+#define NNE_OP_EW_UNARY_G(sym, optype, fn, grad) \
+    NNE_OP_DEFINE(sym, "", optype, .infer = fn, .run = ew_unary_kernel, .state_size = sizeof(ew_un_state), \
+                  .gradient = &grad)
+#define NNE_OP_EW_BINARY_G(sym, optype, fn, grad) \
+    NNE_OP_DEFINE(sym, "", optype, .infer = fn, .run = ew_binary_kernel, .state_size = sizeof(ew_bin_state), \
+                  .gradient = &grad)
 #define NNE_OP_EW_BINARY(sym, optype, fn) \
     NNE_OP_DEFINE(sym, "", optype, .infer = fn, .run = ew_binary_kernel, .state_size = sizeof(ew_bin_state))
 

@@ -8,6 +8,7 @@
  * (old versions only had the ignored `consumed_inputs` attribute or fewer
  * types).
  */
+#include "train/train.h"
 #include "kernels/dispatch.h"
 #include "ops/elemwise_common.h"
 
@@ -171,11 +172,11 @@ NNE_OP_EW_UNARY(Acosh, "Acosh", acosh_run);
 NNE_OP_EW_UNARY(Atanh, "Atanh", atanh_run);
 NNE_OP_EW_UNARY(Erf, "Erf", erf_run);
 NNE_OP_EW_UNARY(Sign, "Sign", sign_run);
-NNE_OP_EW_UNARY(Sigmoid, "Sigmoid", sigmoid_run);
-NNE_OP_EW_UNARY(Tanh, "Tanh", tanh_run);
-NNE_OP_EW_UNARY(Relu, "Relu", relu_run);
+NNE_OP_EW_UNARY_G(Sigmoid, "Sigmoid", sigmoid_run, nne_grad_Sigmoid);
+NNE_OP_EW_UNARY_G(Tanh, "Tanh", tanh_run, nne_grad_Tanh);
+NNE_OP_EW_UNARY_G(Relu, "Relu", relu_run, nne_grad_Relu);
 NNE_OP_EW_UNARY(Softsign, "Softsign", softsign_run);
-NNE_OP_EW_UNARY(Softplus, "Softplus", softplus_run);
+NNE_OP_EW_UNARY_G(Softplus, "Softplus", softplus_run, nne_grad_Softplus);
 NNE_OP_EW_UNARY(Not, "Not", not_run);
 NNE_OP_EW_UNARY(BitwiseNot, "BitwiseNot", bitnot_run);
 NNE_OP_EW_UNARY(IsNaN, "IsNaN", isnan_run);

@@ -5,6 +5,7 @@
  * M x N; before opset 7 broadcasting needs the `broadcast` attribute.
  * Transposes are passed to the GEMM kernel as strides; no copies for float.
  */
+#include "train/train.h"
 #include "ops/op.h"
 #include "ops/linalg_util.h"
 #include "kernels/dispatch.h"
@@ -197,4 +198,4 @@ static int64_t gemm_macs(nne_op_ctx *ctx) {
 }
 
 NNE_OP_DEFINE(Gemm, "", "Gemm", .infer = gemm_infer, .run = gemm_kernel, .state_size = sizeof(gemm_state),
-              .macs = gemm_macs);
+              .macs = gemm_macs, .gradient = &nne_grad_Gemm);

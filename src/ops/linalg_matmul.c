@@ -12,6 +12,7 @@
  * When B has no batch axes the batch of A is folded into M so one large
  * GEMM runs instead of many small ones.
  */
+#include "train/train.h"
 #include "ops/op.h"
 #include "ops/linalg_util.h"
 #include "core/core.h"
@@ -289,7 +290,7 @@ int64_t nne_macs_matmul(nne_op_ctx *ctx) {
 }
 
 NNE_OP_DEFINE(MatMul, "", "MatMul", .infer = matmul_infer, .run = matmul_kernel, .state_size = sizeof(mm_state),
-              .macs = nne_macs_matmul);
+              .macs = nne_macs_matmul, .gradient = &nne_grad_MatMul);
 
 /* ---------------------------------------------- quantized matmul shared -- */
 

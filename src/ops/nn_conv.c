@@ -15,6 +15,7 @@
  * float in scratch and back. nn_conv.h lets fused Conv nodes reuse the
  * phases with an epilogue.
  */
+#include "train/train.h"
 #include "kernels/conv_fast.h"
 #include "kernels/dispatch.h"
 #include "kernels/vec.h"
@@ -403,6 +404,6 @@ static nne_status convt_run(const void *state, const nne_kernel_args *a) {
 }
 
 NNE_OP_DEFINE(Conv, "", "Conv", .infer = nne_conv_infer, .plan = nne_conv_plan, .run = conv_run,
-              .state_size = sizeof(conv_state), .macs = conv_macs);
+              .state_size = sizeof(conv_state), .macs = conv_macs, .gradient = &nne_grad_Conv);
 NNE_OP_DEFINE(ConvTranspose, "", "ConvTranspose", .infer = convt_infer, .plan = convt_plan, .run = convt_run,
               .state_size = sizeof(convt_state), .macs = convt_macs);

@@ -9,6 +9,7 @@
  * the result converted back to X's dtype; BatchNormalization inference on
  * float32 runs directly (it is on the hot path of CNNs).
  */
+#include "train/train.h"
 #include "ops/nn_util.h"
 #include "core/core.h"
 #include "core/threadpool.h"
@@ -733,7 +734,8 @@ static nne_status mvn_kernel(const void *state, const nne_kernel_args *a) {
 }
 
 NNE_OP_DEFINE(BatchNormalization, "", "BatchNormalization", .infer = batchnorm_infer, .run = batchnorm_kernel,
-              .state_size = sizeof(bn_state), .state_free = bn_state_free);
+              .state_size = sizeof(bn_state), .state_free = bn_state_free,
+              .gradient = &nne_grad_BatchNormalization);
 NNE_OP_DEFINE(InstanceNormalization, "", "InstanceNormalization", .infer = instancenorm_run,
               .run = chan_norm_kernel, .state_size = sizeof(cn_state));
 NNE_OP_DEFINE(GroupNormalization, "", "GroupNormalization", .infer = groupnorm_run, .run = chan_norm_kernel,

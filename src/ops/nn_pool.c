@@ -10,6 +10,7 @@
  * reduce them (max / sum / sum of |x|^p). Values are computed in float
  * (exact for the 8-bit types MaxPool accepts).
  */
+#include "train/train.h"
 #include "kernels/pool2d.h"
 #include "kernels/vec.h"
 #include "ops/nn_util.h"
@@ -541,14 +542,15 @@ static nne_status maxroipool_kernel(const void *state, const nne_kernel_args *a)
     return NNE_OK;
 }
 
-NNE_OP_DEFINE(MaxPool, "", "MaxPool", .infer = maxpool_run, .run = pool_kernel_run, .state_size = sizeof(pool_state));
+NNE_OP_DEFINE(MaxPool, "", "MaxPool", .infer = maxpool_run, .run = pool_kernel_run, .state_size = sizeof(pool_state),
+              .gradient = &nne_grad_MaxPool);
 NNE_OP_DEFINE(AveragePool, "", "AveragePool", .infer = avgpool_run, .run = pool_kernel_run,
-              .state_size = sizeof(pool_state));
+              .state_size = sizeof(pool_state), .gradient = &nne_grad_AveragePool);
 NNE_OP_DEFINE(LpPool, "", "LpPool", .infer = lppool_run, .run = pool_kernel_run, .state_size = sizeof(pool_state));
 NNE_OP_DEFINE(GlobalMaxPool, "", "GlobalMaxPool", .infer = gmaxpool_run, .run = gpool_kernel,
-              .state_size = sizeof(gpool_state));
+              .state_size = sizeof(gpool_state), .gradient = &nne_grad_GlobalMaxPool);
 NNE_OP_DEFINE(GlobalAveragePool, "", "GlobalAveragePool", .infer = gavgpool_run, .run = gpool_kernel,
-              .state_size = sizeof(gpool_state));
+              .state_size = sizeof(gpool_state), .gradient = &nne_grad_GlobalAveragePool);
 NNE_OP_DEFINE(GlobalLpPool, "", "GlobalLpPool", .infer = glppool_run, .run = gpool_kernel,
               .state_size = sizeof(gpool_state));
 NNE_OP_DEFINE(MaxUnpool, "", "MaxUnpool", .infer = maxunpool_run, .run = maxunpool_kernel,

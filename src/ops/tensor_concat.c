@@ -6,6 +6,7 @@
  * `split` input (>= 13), or equal parts over the outputs; from opset 18
  * `num_outputs` gives ceil-sized chunks with a smaller last one.
  */
+#include "train/train.h"
 #include "ops/tensor_util.h"
 
 #include <string.h>
@@ -87,7 +88,8 @@ static nne_status concat_kernel(const void *state, const nne_kernel_args *a) {
     }
     return NNE_OK;
 }
-NNE_OP_DEFINE(Concat, "", "Concat", .infer = concat_run, .run = concat_kernel, .state_size = sizeof(cc_state));
+NNE_OP_DEFINE(Concat, "", "Concat", .infer = concat_run, .run = concat_kernel, .state_size = sizeof(cc_state),
+              .gradient = &nne_grad_Concat);
 
 /* ------------------------------------------------------------------ Split */
 

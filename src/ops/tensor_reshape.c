@@ -5,6 +5,7 @@
  * Dropout (inference semantics: output = input, mask all true).
  * Each output is a plain copy of the input data with a new shape.
  */
+#include "train/train.h"
 #include "ops/tensor_util.h"
 
 #include <string.h>
@@ -30,6 +31,9 @@ static nne_status copy_kernel(const void *state, const nne_kernel_args *a) {
 }
 #define NNE_OP_COPY(sym, fn, flags_) \
     NNE_OP_DEFINE(sym, "", #sym, .infer = fn, .run = copy_kernel, .flags = flags_)
+/* The same for ops whose gradient is the same copy backwards (src/train). */
+#define NNE_OP_COPY_G(sym, fn, flags_, grad) \
+    NNE_OP_DEFINE(sym, "", #sym, .infer = fn, .run = copy_kernel, .flags = flags_, .gradient = &grad)
 
 /* Output 0 = input 0 bytes with shape (ndim, dims). */
 static nne_status emit_reshaped(nne_op_ctx *ctx, const nne_tensor *x, int ndim, const int64_t *dims) {
@@ -118,7 +122,7 @@ static nne_status reshape_run(nne_op_ctx *ctx) {
     }
     return emit_reshaped(ctx, x, (int)n, out);
 }
-NNE_OP_COPY(Reshape, reshape_run, 0);
+NNE_OP_COPY_G(Reshape, reshape_run, 0, nne_grad_Reshape);
 
 /* ---------------------------------------------------------------- Flatten */
 
@@ -137,7 +141,7 @@ static nne_status flatten_run(nne_op_ctx *ctx) {
     NNE_TRY(nne_tu_numel(ctx, r - (int)axis, x->dims + axis, "input", &out[1]));
     return emit_reshaped(ctx, x, 2, out);
 }
-NNE_OP_COPY(Flatten, flatten_run, 0);
+NNE_OP_COPY_G(Flatten, flatten_run, 0, nne_grad_Flatten);
 
 /* ---------------------------------------------------------------- Squeeze */
 
@@ -189,7 +193,7 @@ static nne_status squeeze_run(nne_op_ctx *ctx) {
         if (!drop[i]) out[k++] = x->dims[i];
     return emit_reshaped(ctx, x, k, out);
 }
-NNE_OP_COPY(Squeeze, squeeze_run, 0);
+NNE_OP_COPY_G(Squeeze, squeeze_run, 0, nne_grad_Reshape);
 
 /* -------------------------------------------------------------- Unsqueeze */
 
@@ -214,7 +218,7 @@ static nne_status unsqueeze_run(nne_op_ctx *ctx) {
     for (int i = 0; i < outr; i++) out[i] = ins[i] ? 1 : x->dims[k++];
     return emit_reshaped(ctx, x, outr, out);
 }
-NNE_OP_COPY(Unsqueeze, unsqueeze_run, 0);
+NNE_OP_COPY_G(Unsqueeze, unsqueeze_run, 0, nne_grad_Reshape);
 
 /* --------------------------------------------------------------- Identity */
 
@@ -223,7 +227,7 @@ static nne_status identity_run(nne_op_ctx *ctx) {
     NNE_TRY(need_input0(ctx, &x));
     return emit_reshaped(ctx, x, x->ndim, x->dims);
 }
-NNE_OP_COPY(Identity, identity_run, 0);
+NNE_OP_COPY_G(Identity, identity_run, 0, nne_grad_Identity);
 
 /* ---------------------------------------------------------------- Dropout */
 
@@ -295,4 +299,4 @@ static nne_status dropout_kernel(const void *state, const nne_kernel_args *a) {
     return NNE_OK;
 }
 NNE_OP_DEFINE(Dropout, "", "Dropout", .infer = dropout_run, .run = dropout_kernel,
-              .state_size = sizeof(dropout_state));
+              .state_size = sizeof(dropout_state), .gradient = &nne_grad_Dropout);

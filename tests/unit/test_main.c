@@ -36,6 +36,7 @@ int main(void) {
     unit_pipeline_audio();
     unit_quant();
     unit_pipeline();
+    unit_train();
     printf("%d passed, %d failed\n", g_unit_pass, g_unit_fail);
     return g_unit_fail ? 1 : 0;
 }

@@ -37,4 +37,5 @@ void unit_qgemm(void);
 void unit_pipeline_audio(void);
 void unit_quant(void);
 void unit_pipeline(void);
+void unit_train(void);
 #endif

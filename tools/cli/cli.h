@@ -15,6 +15,8 @@ int cli_run(int argc, char **argv);
 int cli_bench(int argc, char **argv);
 int cli_eval(int argc, char **argv);
 int cli_quantize(int argc, char **argv);
+int cli_train(int argc, char **argv);
+int cli_prune(int argc, char **argv);
 int cli_convert(int argc, char **argv);
 int cli_keygen(int argc, char **argv);
 int cli_pack(int argc, char **argv);

@@ -28,6 +28,12 @@ static const verb_usage k_verbs[] = {
      "bench MODEL [--shape NAME=DIMS]... [-i NAME=FILE.npy]... [--threads N] [--runs N] [--warmup N]\n"
      "        [--optimize none|basic|all] [--profile] [--json]\n"},
     {"eval", cli_eval, 1, "eval  MODEL --data X.npy --labels Y.npy [--scale S] [--threads N] [--json]\n"},
+    {"train", cli_train, 1,
+     "train MODEL -o OUT.onnx --data X.npy --labels Y.npy [--scale S] [--epochs N] [--batch N] [--lr F]\n"
+     "        [--optimizer adam|sgd] [--momentum F] [--weight-decay F] [--lr-schedule constant|cosine] [--reinit]\n"
+     "        [--seed N] [--teacher T.onnx --kd-alpha A --kd-temperature T] [--val-data X.npy --val-labels Y.npy]\n"
+     "        [--threads N] [--json]\n"},
+    {"prune", cli_prune, 1, "prune MODEL -o OUT.onnx (--sparsity R | --threshold-ratio A) [--structured] [--json]\n"},
     {"quantize", cli_quantize, 1,
      "quantize MODEL -o OUT.onnx --calib X.npy [--scale S] [--method minmax|percentile|entropy|mse]\n"
      "        [--percentile P] [--per-tensor] [--full-range] [--eval-data X.npy --eval-labels Y.npy [--max-drop PP]]\n"
