@@ -17,6 +17,7 @@
 #include "kernels/conv_fast.h"
 #include "kernels/dispatch.h"
 
+#include <stdint.h>
 #include <string.h>
 
 static int64_t prod(const int64_t *v, int n) {
@@ -25,7 +26,49 @@ static int64_t prod(const int64_t *v, int n) {
     return r;
 }
 
-int nne_conv_fast_plan(const nne_sgemm_ops *ops, const nne_conv_desc *p, nne_conv_fast *cf) {
+/* Winograd F(4x4, 3x3) applies: 2-d, 3x3, stride 1, no dilation, one group. */
+static int wino_legal(const nne_conv_desc *p) {
+    return p->nsp == 2 && p->G == 1 && p->k[0] == 3 && p->k[1] == 3 && p->s[0] == 1 && p->s[1] == 1 &&
+           p->d[0] == 1 && p->d[1] == 1 && p->out[0] > 0 && p->out[1] > 0 && p->C > 0;
+}
+
+/* Blocking of a Winograd conv (see nne_sgemm_ops.wino_in): a block of nb
+ * tiles keeps V (36 x C x nb) and one chunk of Y (36 x mch x nb) near
+ * 1 MiB, nb a multiple of the GEMM's NR (its panels) unless the image has
+ * fewer tiles. 0 when even the smallest block would not fit the most
+ * scratch a pool worker has. */
+static int wino_setup(const nne_sgemm_ops *ops, const nne_conv_desc *p, nne_conv_fast *cf) {
+    int64_t nr = ops->nr, mr = ops->mr;
+    cf->th = (p->out[0] + 3) / 4;
+    cf->tw = (p->out[1] + 3) / 4;
+    cf->tiles = cf->th * cf->tw;
+    int64_t mp = (p->M + mr - 1) / mr * mr;
+    cf->mch = mp < 16 * mr ? mp : 16 * mr; /* 96 rows of AVX2's 6 x 16 tile */
+    int64_t per_tile = 36 * (p->C + cf->mch) * (int64_t)sizeof(float);
+    int64_t nb = ((int64_t)1 << 20) / per_tile / nr * nr;
+    if (nb < nr) nb = nr;
+    if (nb >= cf->tiles) nb = cf->tiles;
+    cf->nb = nb;
+    cf->ldv = (nb + 16 + 15) / 16 * 16; /* slack for the vector tail, rows 64-byte aligned */
+    size_t v = (size_t)36 * (size_t)(p->C + cf->mch) * (size_t)cf->ldv * sizeof(float);
+    size_t q = (size_t)nne_wino_q_floats(cf->tw) * sizeof(float);
+    cf->wino_scratch = v + q + ops->scratch(cf->mch, nb, p->C) + 3 * 64;
+    return cf->wino_scratch <= NNE_WINO_SCRATCH_MAX;
+}
+
+/* Whether Winograd beats the implicit GEMM for this legal shape (measured:
+ * see README "Convolution algorithms"). It does about 4x fewer multiplies
+ * in its GEMMs but adds the transforms (per input and output channel and
+ * tile) and pads the image to whole 4x4 tiles: it pays when both channel
+ * counts are large enough to amortize the transforms, and the image has
+ * enough tiles to fill the GEMM's column panels. */
+static int wino_pays(const nne_sgemm_ops *ops, const nne_conv_desc *p, const nne_conv_fast *cf) {
+    if (p->C < 16 || p->M < 16) return 0;
+    if (cf->tiles < ops->nr) return 0;
+    return 1;
+}
+
+int nne_conv_fast_plan_algo(const nne_sgemm_ops *ops, const nne_conv_desc *p, nne_conv_fast *cf, int force) {
     memset(cf, 0, sizeof *cf);
     if (!ops || p->G < 1) return 0;
     cf->ops = ops;
@@ -38,11 +81,27 @@ int nne_conv_fast_plan(const nne_sgemm_ops *ops, const nne_conv_desc *p, nne_con
     int pw = 1;
     for (int i = 0; i < p->nsp; i++)
         if (p->k[i] != 1 || p->s[i] != 1 || p->pb[i] != 0 || p->out[i] != p->in[i]) pw = 0;
+    int wino = ops->wino_in && wino_legal(p) && wino_setup(ops, p, cf);
+    if (force) {
+        int ok = force == NNE_CONV_DEPTHWISE   ? p->nsp == 2 && cf->Cg == 1
+                 : force == NNE_CONV_POINTWISE ? pw
+                 : force == NNE_CONV_IMPLICIT  ? p->nsp == 2
+                 : force == NNE_CONV_WINOGRAD  ? wino
+                                               : force == NNE_CONV_IM2COL;
+        if (!ok) return 0;
+        cf->algo = force;
+        return 1;
+    }
     if (p->nsp == 2 && cf->Cg == 1 && cf->Mg >= 1) cf->algo = NNE_CONV_DEPTHWISE;
     else if (pw) cf->algo = NNE_CONV_POINTWISE;
+    else if (wino && wino_pays(ops, p, cf)) cf->algo = NNE_CONV_WINOGRAD;
     else if (p->nsp == 2) cf->algo = NNE_CONV_IMPLICIT;
     else cf->algo = NNE_CONV_IM2COL;
     return 1;
+}
+
+int nne_conv_fast_plan(const nne_sgemm_ops *ops, const nne_conv_desc *p, nne_conv_fast *cf) {
+    return nne_conv_fast_plan_algo(ops, p, cf, 0);
 }
 
 const char *nne_conv_fast_algo_name(int algo) {
@@ -51,20 +110,58 @@ const char *nne_conv_fast_algo_name(int algo) {
     case NNE_CONV_POINTWISE: return "pointwise";
     case NNE_CONV_IMPLICIT: return "implicit_gemm";
     case NNE_CONV_IM2COL: return "im2col";
+    case NNE_CONV_WINOGRAD: return "winograd";
     default: return "?";
     }
 }
 
 int nne_conv_fast_packs_w(const nne_conv_fast *cf) {
-    return cf->algo == NNE_CONV_POINTWISE || cf->algo == NNE_CONV_IMPLICIT;
+    return cf->algo == NNE_CONV_POINTWISE || cf->algo == NNE_CONV_IMPLICIT || cf->algo == NNE_CONV_WINOGRAD;
 }
 
 size_t nne_conv_fast_packed_w_bytes(const nne_conv_fast *cf, const nne_conv_desc *p) {
     if (!nne_conv_fast_packs_w(cf)) return 0;
+    if (cf->algo == NNE_CONV_WINOGRAD) return 36 * cf->ops->packed_a_bytes(p->M, p->C);
     return (size_t)p->G * cf->ops->packed_a_bytes(cf->Mg, cf->K);
 }
 
+/* U = G g G^T of every (m, c), written straight into the GEMMs' packed A
+ * layout (36 matrices M x C, one per xi = 6 i + j; sgemm.h: K slices of
+ * depth kc at kc-th multiples, panels of mr rows, per k mr floats).
+ *     G = |  1/4     0     0  |
+ *         | -1/6  -1/6  -1/6  |
+ *         | -1/6   1/6  -1/6  |
+ *         | 1/24  1/12   1/6  |
+ *         | 1/24 -1/12   1/6  |
+ *         |    0     0     1  | */
+static void wino_pack_w(const nne_conv_fast *cf, const nne_conv_desc *p, const float *w, float *P) {
+    static const double G[6][3] = {{1.0 / 4, 0, 0},           {-1.0 / 6, -1.0 / 6, -1.0 / 6},
+                                   {-1.0 / 6, 1.0 / 6, -1.0 / 6}, {1.0 / 24, 1.0 / 12, 1.0 / 6},
+                                   {1.0 / 24, -1.0 / 12, 1.0 / 6}, {0, 0, 1}};
+    int64_t M = p->M, C = p->C, mr = cf->ops->mr, kcmax = cf->ops->kc;
+    int64_t Mp = (M + mr - 1) / mr * mr;
+    size_t per = cf->ops->packed_a_bytes(M, C) / sizeof(float);
+    memset(P, 0, 36 * per * sizeof(float));
+    for (int64_t m = 0; m < M; m++)
+        for (int64_t c = 0; c < C; c++) {
+            const float *g = w + (m * C + c) * 9;
+            double t[6][3], u[6][6];
+            for (int i = 0; i < 6; i++)
+                for (int b = 0; b < 3; b++)
+                    t[i][b] = G[i][0] * g[0 * 3 + b] + G[i][1] * g[1 * 3 + b] + G[i][2] * g[2 * 3 + b];
+            for (int i = 0; i < 6; i++)
+                for (int j = 0; j < 6; j++) u[i][j] = t[i][0] * G[j][0] + t[i][1] * G[j][1] + t[i][2] * G[j][2];
+            int64_t pc = c / kcmax * kcmax, kc = C - pc < kcmax ? C - pc : kcmax;
+            size_t off = (size_t)(pc * Mp + (m / mr) * mr * kc + (c - pc) * mr + m % mr);
+            for (int xi = 0; xi < 36; xi++) P[xi * per + off] = (float)u[xi / 6][xi % 6];
+        }
+}
+
 void nne_conv_fast_pack_w(const nne_conv_fast *cf, const nne_conv_desc *p, const float *w, float *P) {
+    if (cf->algo == NNE_CONV_WINOGRAD) {
+        wino_pack_w(cf, p, w, P);
+        return;
+    }
     size_t per = cf->ops->packed_a_bytes(cf->Mg, cf->K) / sizeof(float);
     for (int64_t g = 0; g < p->G; g++)
         cf->ops->pack_a(cf->Mg, cf->K, w + g * cf->Mg * cf->K, cf->K, 1, P + (size_t)g * per);
@@ -75,6 +172,11 @@ size_t nne_conv_fast_scratch(const nne_conv_fast *cf, const nne_conv_desc *p) {
     case NNE_CONV_POINTWISE:
     case NNE_CONV_IMPLICIT: return cf->ops->scratch(cf->Mg, cf->outsp, cf->K);
     case NNE_CONV_IM2COL: return nne_conv_scratch_f32(p);
+    case NNE_CONV_WINOGRAD: {
+        /* without packed weights (W not constant) the implicit GEMM runs */
+        size_t im = cf->ops->scratch(cf->Mg, cf->outsp, cf->K);
+        return cf->wino_scratch > im ? cf->wino_scratch : im;
+    }
     case NNE_CONV_DEPTHWISE: {
         /* the phase-split plane, when it is of a sane size (else the direct loop) */
         size_t b = cf->ops->dwconv2d_scratch(p);
@@ -82,6 +184,77 @@ size_t nne_conv_fast_scratch(const nne_conv_fast *cf, const nne_conv_desc *p) {
     }
     default: return 0;
     }
+}
+
+/* ------------------------------------------------------------ Winograd -- */
+
+typedef struct wino_job {
+    const nne_conv_fast *cf;
+    const nne_conv_desc *p;
+    const float *x, *Pw;
+    float *y;
+    const nne_epilogue *ep;
+    int64_t nblocks, mgroups;
+} wino_job;
+
+static void *align64(void *q) { return (void *)(((uintptr_t)q + 63) & ~(uintptr_t)63); }
+
+/* Units are (block, output-channel group) pairs, block-major; a part runs
+ * a contiguous range of them: per block the input transform into V, then
+ * per chunk of mch output channels the 36 GEMMs into Y and the output
+ * transform with the epilogue. */
+static void wino_part(void *arg, int part, int nparts, void *scratch) {
+    const wino_job *j = arg;
+    const nne_conv_fast *cf = j->cf;
+    const nne_conv_desc *p = j->p;
+    const nne_sgemm_ops *ops = cf->ops;
+    long long lo, hi;
+    nne_split_range(j->nblocks * j->mgroups, 1, part, nparts, &lo, &hi);
+    int64_t C = p->C, M = p->M, ldv = cf->ldv;
+    float *V = align64(scratch);
+    float *Y = align64(V + 36 * C * ldv);
+    float *Q = align64(Y + 36 * cf->mch * ldv);
+    void *gs = align64(Q + nne_wino_q_floats(cf->tw));
+    size_t per = ops->packed_a_bytes(M, C) / sizeof(float);
+    int64_t have = -1; /* the block now in V */
+    for (long long u = lo; u < hi; u++) {
+        int64_t blk = u / j->mgroups, grp = u % j->mgroups;
+        int64_t t0 = blk * cf->nb, t1 = t0 + cf->nb < cf->tiles ? t0 + cf->nb : cf->tiles;
+        if (blk != have) {
+            nne_wino_in wi = {p, j->x, 0, C, t0, t1, cf->tw, V, ldv, C, Q};
+            ops->wino_in(&wi);
+            have = blk;
+        }
+        long long ma, mb;
+        nne_split_range(M, ops->mr, (int)grp, (int)j->mgroups, &ma, &mb);
+        for (int64_t m0 = ma; m0 < mb; m0 += cf->mch) {
+            int64_t m1 = m0 + cf->mch < mb ? m0 + cf->mch : mb;
+            for (int xi = 0; xi < 36; xi++) {
+                nne_sgemm_args g = {.M = M, .N = t1 - t0, .K = C, .alpha = 1.0f, .beta = 0.0f,
+                                    .Pa = j->Pw + xi * per, .B = V + xi * C * ldv, .rsb = ldv, .csb = 1,
+                                    .C = Y + xi * cf->mch * ldv, .ldc = ldv, .crow = m0};
+                ops->block(&g, m0, m1, gs);
+            }
+            nne_wino_out wo = {p, Y, ldv, cf->mch, m0, m1, t0, t1, cf->tw, j->ep, j->y};
+            ops->wino_out(&wo);
+        }
+    }
+}
+
+static void wino_run(const nne_conv_fast *cf, const nne_conv_desc *p, const float *x, const float *Pw,
+                     const nne_epilogue *ep, float *y, void *scratch, nne_threadpool *pool) {
+    wino_job job = {cf, p, x, Pw, y, ep, (cf->tiles + cf->nb - 1) / cf->nb, 1};
+    int T = nne_threadpool_threads(pool);
+    if (cf->wino_scratch > nne_threadpool_scratch_bytes(pool)) T = 1;
+    /* fewer blocks than threads: split the output channels too (each part
+     * transforms its block's input itself) */
+    if (T > 1 && job.nblocks < T) {
+        int64_t groups = (p->M + cf->ops->mr - 1) / cf->ops->mr;
+        job.mgroups = groups < T ? groups : T;
+    }
+    int64_t units = job.nblocks * job.mgroups;
+    int parts = units < T ? (int)units : T;
+    nne_parallel(pool, parts, wino_part, &job, scratch);
 }
 
 /* ---------------------------------------------------- implicit GEMM -- */
@@ -151,7 +324,9 @@ void nne_conv_fast_run(const nne_conv_fast *cf, const nne_conv_desc *p, const fl
         float *yn = y + n * p->M * outsp;
         nne_epilogue e = base;
         if (e.residual) e.residual += n * p->M * e.ld_res;
-        if (cf->algo == NNE_CONV_DEPTHWISE) {
+        if (cf->algo == NNE_CONV_WINOGRAD && Pw) {
+            wino_run(cf, p, xn, Pw, nne_epilogue_active(&e) ? &e : NULL, yn, scratch, pool);
+        } else if (cf->algo == NNE_CONV_DEPTHWISE) {
             dw_job job = {cf, p, xn, w, NULL, yn, &e, scratch, nne_conv_fast_scratch(cf, p),
                           nne_threadpool_scratch_bytes(pool)};
             if (!nne_epilogue_active(&e)) job.ep = NULL;

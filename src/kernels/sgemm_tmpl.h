@@ -361,12 +361,16 @@ static void sg_block(const nne_sgemm_args *g, int64_t m0, int64_t m1, int64_t n0
                             sg_kernel_full(kc, ap, bp, T);
                         }
                         int64_t row = ic + ir, col = jc + jr;
-                        sg_store_tile(T, mr, nr, g->C + row * g->ldc + col, g->ldc, g->alpha, bt, ep, row, col);
+                        sg_store_tile(T, mr, nr, g->C + (row - g->crow) * g->ldc + col, g->ldc, g->alpha, bt, ep, row, col);
                     }
                 }
             }
         }
     }
+}
+
+static void SG_FN(nne_f32_sgemm_block)(const nne_sgemm_args *g, int64_t m0, int64_t m1, void *scratch) {
+    sg_block(g, m0, m1, 0, g->N, scratch);
 }
 
 typedef struct sg_job {
@@ -695,13 +699,17 @@ static void SG_FN(nne_f32_im2col_pack)(const void *srcp, int64_t k0, int64_t kc,
     }
 }
 
+#include "kernels/winograd_tmpl.h"
+
 const nne_sgemm_ops SG_CAT(nne_sgemm_ops, SG_SUF) = {
     .name = "nne_f32_gemm_ukernel_" SG_TILE_NAME "__" SG_SUF_NAME,
     .isa = SG_ISA,
     .mr = SG_MR,
     .nr = SG_NR,
+    .kc = SG_KC,
     .scratch = SG_FN(nne_f32_sgemm_scratch),
     .run = SG_FN(nne_f32_sgemm_run),
+    .block = SG_FN(nne_f32_sgemm_block),
     .packed_a_bytes = SG_FN(nne_f32_sgemm_packed_a_bytes),
     .pack_a = SG_FN(nne_f32_sgemm_pack_a),
     .packed_b_bytes = SG_FN(nne_f32_sgemm_packed_b_bytes),
@@ -712,4 +720,6 @@ const nne_sgemm_ops SG_CAT(nne_sgemm_ops, SG_SUF) = {
     .dwconv2d_scratch = SG_FN(nne_f32_dwconv2d_scratch),
     .im2col_pack = SG_FN(nne_f32_im2col_pack),
     .vact = SG_FN(nne_f32_vact),
+    .wino_in = SG_FN(nne_f32_wino_in),
+    .wino_out = SG_FN(nne_f32_wino_out),
 };
