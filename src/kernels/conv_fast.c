@@ -45,27 +45,32 @@ static int wino_setup(const nne_sgemm_ops *ops, const nne_conv_desc *p, nne_conv
     int64_t mp = (p->M + mr - 1) / mr * mr;
     cf->mch = mp < 16 * mr ? mp : 16 * mr; /* 96 rows of AVX2's 6 x 16 tile */
     int64_t per_tile = 36 * (p->C + cf->mch) * (int64_t)sizeof(float);
-    int64_t nb = ((int64_t)1 << 20) / per_tile / nr * nr;
+    int64_t nb = ((int64_t)1 << 19) / per_tile / nr * nr;
     if (nb < nr) nb = nr;
     if (nb >= cf->tiles) nb = cf->tiles;
     cf->nb = nb;
     cf->ldv = (nb + 16 + 15) / 16 * 16; /* slack for the vector tail, rows 64-byte aligned */
-    size_t v = (size_t)36 * (size_t)(p->C + cf->mch) * (size_t)cf->ldv * sizeof(float);
+    size_t v = (size_t)36 * ((size_t)(p->C + cf->mch) * (size_t)cf->ldv + 32) * sizeof(float);
     size_t q = (size_t)nne_wino_q_floats(cf->tw) * sizeof(float);
     cf->wino_scratch = v + q + ops->scratch(cf->mch, nb, p->C) + 3 * 64;
     return cf->wino_scratch <= NNE_WINO_SCRATCH_MAX;
 }
 
-/* Whether Winograd beats the implicit GEMM for this legal shape (measured:
- * see README "Convolution algorithms"). It does about 4x fewer multiplies
- * in its GEMMs but adds the transforms (per input and output channel and
- * tile) and pads the image to whole 4x4 tiles: it pays when both channel
- * counts are large enough to amortize the transforms, and the image has
- * enough tiles to fill the GEMM's column panels. */
+/* Whether Winograd beats the implicit GEMM for this legal shape. Its GEMMs
+ * do 36 multiplies per 4x4 tile instead of 9 per output pixel, but over
+ * whole tiles and whole NR-column panels of tiles: gain = 9 * pixels /
+ * (36 * tiles rounded up to NR) is what remains of the 4x. Measured with
+ * `make bench-conv` (AVX2 6x16, 1 thread, implicit time / Winograd time):
+ * 64ch 56x56 2.37 (gain 3.8), 128ch 28x28 1.98 (3.4), 256ch 14x14 1.88 and
+ * 64ch 14x14 1.77 (3.1), 64ch 12x12 1.22 and 128ch 1.18 (2.25), 512ch
+ * 10x10 0.98 (1.56), 256ch 9x9 0.87 (1.27), 512ch 7x7 0.62 (0.77); few
+ * channels still win where the gain is high (3 -> 16 ch 64x64 1.29, 2 -> 8
+ * 1.36, 8 -> 4 2.59). So: gain >= 2 and at least 2 channels each way (one
+ * input channel is a depthwise or pointwise-like layer). */
 static int wino_pays(const nne_sgemm_ops *ops, const nne_conv_desc *p, const nne_conv_fast *cf) {
-    if (p->C < 16 || p->M < 16) return 0;
-    if (cf->tiles < ops->nr) return 0;
-    return 1;
+    if (p->C < 2 || p->M < 2) return 0;
+    int64_t nr = ops->nr, padded = (cf->tiles + nr - 1) / nr * nr;
+    return 9 * cf->outsp >= 2 * 36 * padded;
 }
 
 int nne_conv_fast_plan_algo(const nne_sgemm_ops *ops, const nne_conv_desc *p, nne_conv_fast *cf, int force) {
@@ -211,9 +216,10 @@ static void wino_part(void *arg, int part, int nparts, void *scratch) {
     long long lo, hi;
     nne_split_range(j->nblocks * j->mgroups, 1, part, nparts, &lo, &hi);
     int64_t C = p->C, M = p->M, ldv = cf->ldv;
+    int64_t vxs = C * ldv + 16, yxs = cf->mch * ldv + 16;
     float *V = align64(scratch);
-    float *Y = align64(V + 36 * C * ldv);
-    float *Q = align64(Y + 36 * cf->mch * ldv);
+    float *Y = align64(V + 36 * vxs);
+    float *Q = align64(Y + 36 * yxs);
     void *gs = align64(Q + nne_wino_q_floats(cf->tw));
     size_t per = ops->packed_a_bytes(M, C) / sizeof(float);
     int64_t have = -1; /* the block now in V */
@@ -221,7 +227,7 @@ static void wino_part(void *arg, int part, int nparts, void *scratch) {
         int64_t blk = u / j->mgroups, grp = u % j->mgroups;
         int64_t t0 = blk * cf->nb, t1 = t0 + cf->nb < cf->tiles ? t0 + cf->nb : cf->tiles;
         if (blk != have) {
-            nne_wino_in wi = {p, j->x, 0, C, t0, t1, cf->tw, V, ldv, C, Q};
+            nne_wino_in wi = {p, j->x, 0, C, t0, t1, cf->tw, V, ldv, vxs, Q};
             ops->wino_in(&wi);
             have = blk;
         }
@@ -231,11 +237,11 @@ static void wino_part(void *arg, int part, int nparts, void *scratch) {
             int64_t m1 = m0 + cf->mch < mb ? m0 + cf->mch : mb;
             for (int xi = 0; xi < 36; xi++) {
                 nne_sgemm_args g = {.M = M, .N = t1 - t0, .K = C, .alpha = 1.0f, .beta = 0.0f,
-                                    .Pa = j->Pw + xi * per, .B = V + xi * C * ldv, .rsb = ldv, .csb = 1,
-                                    .C = Y + xi * cf->mch * ldv, .ldc = ldv, .crow = m0};
+                                    .Pa = j->Pw + xi * per, .B = V + xi * vxs, .rsb = ldv, .csb = 1,
+                                    .C = Y + xi * yxs, .ldc = ldv, .crow = m0};
                 ops->block(&g, m0, m1, gs);
             }
-            nne_wino_out wo = {p, Y, ldv, cf->mch, m0, m1, t0, t1, cf->tw, j->ep, j->y};
+            nne_wino_out wo = {p, Y, ldv, yxs, m0, m1, t0, t1, cf->tw, j->ep, j->y};
             ops->wino_out(&wo);
         }
     }

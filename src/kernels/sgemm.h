@@ -44,20 +44,22 @@ typedef struct nne_im2col_src {
  * of a tile are 36 GEMMs apart: V[xi][c][t - t0] (xi = 6 i + j) holds the
  * input transform B^T d B of channel c, Y[xi][m - m0][t - t0] the products
  * U[xi] V[xi] summed over c. Rows of V and Y are ld floats with at least
- * the vector width of slack past the block's tiles. */
+ * the vector width of slack past the block's tiles; the 36 planes are xs
+ * floats apart (not a multiple of 4 KiB: the 36 stores of a tile would
+ * all fall in one L1 set). */
 typedef struct nne_wino_in {
     const nne_conv_desc *p;
     const float *x;      /* the image's first channel */
     int64_t c0, c1;      /* channels to transform */
     int64_t t0, t1, tw;  /* the block, tiles per tile row */
     float *V;
-    int64_t ldv, vch;    /* row stride, rows per xi (channels) */
+    int64_t ldv, xs;     /* row stride, plane stride */
     float *Q;            /* scratch: nne_wino_q_floats(tw) floats */
 } nne_wino_in;
 typedef struct nne_wino_out {
     const nne_conv_desc *p;
     const float *Y;
-    int64_t ldy, ych;    /* row stride, rows per xi */
+    int64_t ldy, xs;     /* row stride, plane stride */
     int64_t m0, m1;      /* output channels: Y row m - m0 */
     int64_t t0, t1, tw;
     const nne_epilogue *ep; /* bias per channel, residual like y, act; or NULL */

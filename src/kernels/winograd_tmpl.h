@@ -71,6 +71,19 @@ static inline void wg_interleave4(const sg_vf o[4], sg_vf r[4]) {
     r[3] = WG_ZIPHI(e1, f1);
 }
 
+#if SG_VL == 16
+#define WG_ODD_IDX 1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31
+#elif SG_VL == 8
+#define WG_ODD_IDX 1, 3, 5, 7, 9, 11, 13, 15
+#else
+#define WG_ODD_IDX 1, 3, 5, 7
+#endif
+#if defined(__clang__)
+#define SG_ODD(a, b) __builtin_shufflevector(a, b, WG_ODD_IDX)
+#else
+#define SG_ODD(a, b) __builtin_shuffle(a, b, (sg_vi){WG_ODD_IDX})
+#endif
+
 /* The 4 phases of input row `row` (NULL: outside the image) for tiles
  * m in [m0, m1): q[ph * ldq + m] = row[4 m + ph - pl], 0 outside [0, iw). */
 static void wg_phase_row(const float *row, int64_t iw, int64_t pl, int64_t m0, int64_t m1, float *restrict q,
@@ -91,7 +104,18 @@ static void wg_phase_row(const float *row, int64_t iw, int64_t pl, int64_t m0, i
             q[ph * ldq + m] = ix >= 0 && ix < iw ? row[ix] : 0.0f;
         }
     const float *s = row + 4 * a - pl;
-    for (int64_t m = a; m < b; m++, s += 4) {
+    int64_t m = a;
+    /* SG_VL tiles at a time: 4 vectors of the row split into its 4 phases by
+     * two rounds of even/odd selections */
+    for (; m + SG_VL <= b; m += SG_VL, s += 4 * SG_VL) {
+        sg_vf v0 = sg_ld(s), v1 = sg_ld(s + SG_VL), v2 = sg_ld(s + 2 * SG_VL), v3 = sg_ld(s + 3 * SG_VL);
+        sg_vf e0 = SG_EVEN(v0, v1), o0 = SG_ODD(v0, v1), e1 = SG_EVEN(v2, v3), o1 = SG_ODD(v2, v3);
+        sg_st(q0 + m, SG_EVEN(e0, e1));
+        sg_st(q2 + m, SG_ODD(e0, e1));
+        sg_st(q1 + m, SG_EVEN(o0, o1));
+        sg_st(q3 + m, SG_ODD(o0, o1));
+    }
+    for (; m < b; m++, s += 4) {
         q0[m] = s[0];
         q1[m] = s[1];
         q2[m] = s[2];
@@ -134,7 +158,7 @@ static void SG_FN(nne_f32_wino_in)(const nne_wino_in *w) {
                 for (int k = 0; k < 6; k++) {
                     sg_vf col[6] = {t[0][k], t[1][k], t[2][k], t[3][k], t[4][k], t[5][k]}, o[6];
                     wg_bt6(col, o);
-                    for (int i = 0; i < 6; i++) sg_st(vrow + ((i * 6 + k) * w->vch) * ldv + tx, o[i]);
+                    for (int i = 0; i < 6; i++) sg_st(vrow + (i * 6 + k) * w->xs + tx, o[i]);
                 }
             }
         }
@@ -160,7 +184,7 @@ static void SG_FN(nne_f32_wino_out)(const nne_wino_out *w) {
                 sg_vf s[4][6];
                 for (int k = 0; k < 6; k++) {
                     sg_vf mv[6], o[4];
-                    for (int r = 0; r < 6; r++) mv[r] = sg_ld(yrow + ((r * 6 + k) * w->ych) * ldy + tx);
+                    for (int r = 0; r < 6; r++) mv[r] = sg_ld(yrow + (r * 6 + k) * w->xs + tx);
                     wg_at6(mv, o);
                     for (int i = 0; i < 4; i++) s[i][k] = o[i];
                 }
