@@ -211,7 +211,7 @@ static inline void sg_kernel_row(int64_t kc, const float *restrict Ap, const flo
  * 2^n built in the exponent bits. x is clamped to [-87, 88] first (below
  * that the result is a denormal, which this returns as e^-87); above
  * 88.72 the result is inf, as expf's. */
-static inline sg_vf sg_exp(sg_vf x0) {
+static inline __attribute__((always_inline)) sg_vf sg_exp(sg_vf x0) {
     sg_vf hi = sg_splat(88.0f), lo = sg_splat(-87.0f);
     sg_vf x = sg_sel(x0 > hi, hi, x0);
     x = sg_sel(x < lo, lo, x);
@@ -234,7 +234,7 @@ static inline sg_vf sg_exp(sg_vf x0) {
     return sg_sel(x0 > 88.72283935546875f, sg_splat(INFINITY), p * (sg_vf)e);
 }
 
-static inline sg_vf sg_act(int act, float al, float be, sg_vf x) {
+static inline __attribute__((always_inline)) sg_vf sg_act(int act, float al, float be, sg_vf x) {
     sg_vf z = {0}, one = sg_splat(1.0f);
     switch (act) {
     case NNE_ACT_RELU: return sg_sel(x > z, x, z);
@@ -264,42 +264,64 @@ static inline sg_vf sg_act(int act, float al, float be, sg_vf x) {
     }
 }
 
-/* C[mr x nr] (at row r0, column c0 of the whole C) = alpha * T + beta * C,
- * then the epilogue when ep != NULL. */
-static void sg_store_tile(const float *T, int64_t mr, int64_t nr, float *C, int64_t ldc, float alpha, float beta,
-                          const nne_epilogue *ep, int64_t r0, int64_t c0) {
-    int act = ep ? ep->act : NNE_ACT_NONE;
+/* Full-width rows of a tile (see sg_store_tile), act a constant in each
+ * call below so that every activation gets its own loop. */
+static inline __attribute__((always_inline)) void sg_store_rows(const float *T, int64_t mr, float *C, int64_t ldc,
+                                                                 float alpha, float beta, const nne_epilogue *ep,
+                                                                 int64_t r0, int64_t c0, int act) {
     for (int64_t i = 0; i < mr; i++) {
         float *c = C + i * ldc;
         const float *t = T + i * SG_NR;
         const float *res = ep && ep->residual ? ep->residual + (r0 + i) * ep->ld_res + c0 : NULL;
         const float *bcol = ep && ep->bias && ep->bias_per_col ? ep->bias + c0 : NULL;
         float brow = ep && ep->bias && !ep->bias_per_col ? ep->bias[r0 + i] : 0.0f;
-        if (nr == SG_NR) {
-            for (int v = 0; v < SG_NR; v += SG_VL) {
-                sg_vf x = sg_ld(t + v);
-                if (alpha != 1.0f) x *= alpha;
-                if (beta == 1.0f) x += sg_ld(c + v);
-                else if (beta != 0.0f) x += beta * sg_ld(c + v);
-                if (ep) {
-                    if (bcol) x += sg_ld(bcol + v);
-                    else x += brow;
-                    if (res) x += sg_ld(res + v);
-                    if (act != NNE_ACT_NONE) x = sg_act(act, ep->alpha, ep->beta, x);
-                }
-                sg_st(c + v, x);
+        for (int v = 0; v < SG_NR; v += SG_VL) {
+            sg_vf x = sg_ld(t + v);
+            if (alpha != 1.0f) x *= alpha;
+            if (beta == 1.0f) x += sg_ld(c + v);
+            else if (beta != 0.0f) x += beta * sg_ld(c + v);
+            if (ep) {
+                if (bcol) x += sg_ld(bcol + v);
+                else x += brow;
+                if (res) x += sg_ld(res + v);
+                if (act != NNE_ACT_NONE) x = sg_act(act, ep->alpha, ep->beta, x);
             }
-        } else {
-            for (int64_t j = 0; j < nr; j++) {
-                float x = alpha * t[j];
-                x = beta == 0.0f ? x : beta == 1.0f ? c[j] + x : beta * c[j] + x;
-                if (ep) {
-                    x += bcol ? bcol[j] : brow;
-                    if (res) x += res[j];
-                    x = nne_act_f32(act, ep->alpha, ep->beta, x);
-                }
-                c[j] = x;
+            sg_st(c + v, x);
+        }
+    }
+}
+
+/* C[mr x nr] (at row r0, column c0 of the whole C) = alpha * T + beta * C,
+ * then the epilogue when ep != NULL. */
+static void sg_store_tile(const float *T, int64_t mr, int64_t nr, float *C, int64_t ldc, float alpha, float beta,
+                          const nne_epilogue *ep, int64_t r0, int64_t c0) {
+    int act = ep ? ep->act : NNE_ACT_NONE;
+    if (nr == SG_NR) {
+        switch (act) {
+        case NNE_ACT_NONE: sg_store_rows(T, mr, C, ldc, alpha, beta, ep, r0, c0, NNE_ACT_NONE); break;
+        case NNE_ACT_RELU: sg_store_rows(T, mr, C, ldc, alpha, beta, ep, r0, c0, NNE_ACT_RELU); break;
+        case NNE_ACT_CLIP: sg_store_rows(T, mr, C, ldc, alpha, beta, ep, r0, c0, NNE_ACT_CLIP); break;
+        case NNE_ACT_SILU: sg_store_rows(T, mr, C, ldc, alpha, beta, ep, r0, c0, NNE_ACT_SILU); break;
+        case NNE_ACT_HARDSWISH: sg_store_rows(T, mr, C, ldc, alpha, beta, ep, r0, c0, NNE_ACT_HARDSWISH); break;
+        default: sg_store_rows(T, mr, C, ldc, alpha, beta, ep, r0, c0, act); break;
+        }
+        return;
+    }
+    for (int64_t i = 0; i < mr; i++) {
+        float *c = C + i * ldc;
+        const float *t = T + i * SG_NR;
+        const float *res = ep && ep->residual ? ep->residual + (r0 + i) * ep->ld_res + c0 : NULL;
+        const float *bcol = ep && ep->bias && ep->bias_per_col ? ep->bias + c0 : NULL;
+        float brow = ep && ep->bias && !ep->bias_per_col ? ep->bias[r0 + i] : 0.0f;
+        for (int64_t j = 0; j < nr; j++) {
+            float x = alpha * t[j];
+            x = beta == 0.0f ? x : beta == 1.0f ? c[j] + x : beta * c[j] + x;
+            if (ep) {
+                x += bcol ? bcol[j] : brow;
+                if (res) x += res[j];
+                x = nne_act_f32(act, ep->alpha, ep->beta, x);
             }
+            c[j] = x;
         }
     }
 }

@@ -165,12 +165,11 @@ static void SG_FN(nne_f32_wino_in)(const nne_wino_in *w) {
     }
 }
 
-static void SG_FN(nne_f32_wino_out)(const nne_wino_out *w) {
+static inline __attribute__((always_inline)) void wg_out(const nne_wino_out *w, int act) {
     const nne_conv_desc *p = w->p;
     int64_t OH = p->out[0], OW = p->out[1], outsp = OH * OW, tw = w->tw, ldy = w->ldy;
     int64_t ty0 = w->t0 / tw, ty1 = (w->t1 - 1) / tw;
     const nne_epilogue *ep = w->ep;
-    int act = ep ? ep->act : NNE_ACT_NONE;
     for (int64_t m = w->m0; m < w->m1; m++) {
         float bv = ep && ep->bias ? ep->bias[m] : 0.0f;
         const float *Ym = w->Y + (m - w->m0) * ldy;
@@ -219,5 +218,15 @@ static void SG_FN(nne_f32_wino_out)(const nne_wino_out *w) {
                 }
             }
         }
+    }
+}
+
+static void SG_FN(nne_f32_wino_out)(const nne_wino_out *w) {
+    int act = w->ep ? w->ep->act : NNE_ACT_NONE;
+    switch (act) {
+    case NNE_ACT_NONE: wg_out(w, NNE_ACT_NONE); break;
+    case NNE_ACT_RELU: wg_out(w, NNE_ACT_RELU); break;
+    case NNE_ACT_CLIP: wg_out(w, NNE_ACT_CLIP); break;
+    default: wg_out(w, act); break;
     }
 }
