@@ -326,6 +326,69 @@ static void sg_store_tile(const float *T, int64_t mr, int64_t nr, float *C, int6
     }
 }
 
+/* One full MR x NR tile: the product of the panels, then straight from the
+ * registers alpha, beta, the epilogue (act a constant in each call of
+ * sg_tile_act) and the store; no round trip through a tile buffer. */
+static inline __attribute__((always_inline)) void sg_tile_full(int64_t kc, const float *restrict Ap,
+                                                                const float *restrict Bp, float *C, int64_t ldc,
+                                                                float alpha, float beta, const nne_epilogue *ep,
+                                                                int64_t r0, int64_t c0, int act) {
+#define SG_DECL(i) sg_vf c##i##0 = {0}, c##i##1 = {0};
+    SG_ROWS(SG_DECL)
+#undef SG_DECL
+    for (int64_t k = 0; k < kc; k++) {
+        sg_vf b0 = sg_ld(Bp), b1 = sg_ld(Bp + SG_VL);
+#define SG_FMA(i)                  \
+    {                              \
+        sg_vf a = sg_splat(Ap[i]); \
+        c##i##0 += a * b0;         \
+        c##i##1 += a * b1;         \
+    }
+        SG_ROWS(SG_FMA)
+#undef SG_FMA
+        Ap += SG_MR;
+        Bp += SG_NR;
+    }
+    const float *bcol = ep && ep->bias && ep->bias_per_col ? ep->bias + c0 : NULL;
+    sg_vf bc0 = {0}, bc1 = {0};
+    if (bcol) bc0 = sg_ld(bcol), bc1 = sg_ld(bcol + SG_VL);
+#define SG_PUT(i)                                                                                  \
+    {                                                                                              \
+        float *c = C + (i) * ldc;                                                                  \
+        sg_vf x0 = c##i##0, x1 = c##i##1;                                                          \
+        if (alpha != 1.0f) x0 *= alpha, x1 *= alpha;                                               \
+        if (beta == 1.0f) x0 += sg_ld(c), x1 += sg_ld(c + SG_VL);                                  \
+        else if (beta != 0.0f) x0 += beta * sg_ld(c), x1 += beta * sg_ld(c + SG_VL);               \
+        if (ep) {                                                                                  \
+            if (bcol) x0 += bc0, x1 += bc1;                                                        \
+            else if (ep->bias) {                                                                   \
+                float br = ep->bias[r0 + (i)];                                                     \
+                x0 += br, x1 += br;                                                                \
+            }                                                                                      \
+            if (ep->residual) {                                                                    \
+                const float *res = ep->residual + (r0 + (i)) * ep->ld_res + c0;                    \
+                x0 += sg_ld(res), x1 += sg_ld(res + SG_VL);                                        \
+            }                                                                                      \
+            if (act != NNE_ACT_NONE)                                                               \
+                x0 = sg_act(act, ep->alpha, ep->beta, x0), x1 = sg_act(act, ep->alpha, ep->beta, x1); \
+        }                                                                                          \
+        sg_st(c, x0);                                                                              \
+        sg_st(c + SG_VL, x1);                                                                      \
+    }
+    SG_ROWS(SG_PUT)
+#undef SG_PUT
+}
+
+static void sg_tile_act(int64_t kc, const float *Ap, const float *Bp, float *C, int64_t ldc, float alpha,
+                        float beta, const nne_epilogue *ep, int64_t r0, int64_t c0) {
+    switch (ep ? ep->act : NNE_ACT_NONE) {
+    case NNE_ACT_NONE: sg_tile_full(kc, Ap, Bp, C, ldc, alpha, beta, ep, r0, c0, NNE_ACT_NONE); break;
+    case NNE_ACT_RELU: sg_tile_full(kc, Ap, Bp, C, ldc, alpha, beta, ep, r0, c0, NNE_ACT_RELU); break;
+    case NNE_ACT_CLIP: sg_tile_full(kc, Ap, Bp, C, ldc, alpha, beta, ep, r0, c0, NNE_ACT_CLIP); break;
+    default: sg_tile_full(kc, Ap, Bp, C, ldc, alpha, beta, ep, r0, c0, ep->act); break;
+    }
+}
+
 /* ------------------------------------------------------------- driver -- */
 
 #define SG_PACKA_FLOATS (SG_MC * SG_KC)
@@ -377,12 +440,17 @@ static void sg_block(const nne_sgemm_args *g, int64_t m0, int64_t m1, int64_t n0
                     for (int64_t ir = 0; ir < mc; ir += SG_MR) {
                         int64_t mr = sg_min(SG_MR, mc - ir);
                         const float *ap = Ap + ir * kc;
+                        int64_t row = ic + ir, col = jc + jr;
+                        if (mr == SG_MR && nr == SG_NR) {
+                            sg_tile_act(kc, ap, bp, g->C + (row - g->crow) * g->ldc + col, g->ldc, g->alpha, bt, ep,
+                                        row, col);
+                            continue;
+                        }
                         if (mr <= SG_MR / 4) {
                             for (int64_t r = 0; r < mr; r++) sg_kernel_row(kc, ap + r, bp, T + r * SG_NR);
                         } else {
                             sg_kernel_full(kc, ap, bp, T);
                         }
-                        int64_t row = ic + ir, col = jc + jr;
                         sg_store_tile(T, mr, nr, g->C + (row - g->crow) * g->ldc + col, g->ldc, g->alpha, bt, ep, row, col);
                     }
                 }
