@@ -5,8 +5,9 @@
  * ResNets and a few others). For each shape it times the implicit GEMM and
  * Winograd F(4x4, 3x3) alternately (best of 15 trials of ~0.2 GFLOP of
  * direct-conv work each, process CPU time with 1 thread, wall time with
- * more) and prints GFLOP/s counted as direct convolution, the ratio
- * implicit/winograd (above 1: Winograd is faster) and the algorithm the
+ * more) and prints GFLOP/s counted as direct convolution, the ratios
+ * implicit/winograd and implicit/winograd_t (transposed GEMMs; above 1:
+ * Winograd is faster) and the algorithm the
  * plan picks. Used to set the rule in conv_fast.c's wino_pays.
  */
 #include "core/threadpool.h"
@@ -31,6 +32,9 @@ typedef struct algo_run {
     double best;
 } algo_run;
 
+static int g_cold; /* evict the caches before each run (weights come from memory, as in a model) */
+static char *g_evict;
+
 static int bench_shape(long C, long M, long H, long W, int threads, int k, int st) {
     const nne_sgemm_ops *ops = nne_kernels()->sgemm;
     nne_conv_desc p;
@@ -44,25 +48,27 @@ static int bench_shape(long C, long M, long H, long W, int threads, int k, int s
     for (long i = 0; i < M * C * k * k; i++) w[i] = (float)((i * 5) % 11) / 11.0f - 0.5f;
     for (long i = 0; i < M; i++) b[i] = 0.1f;
     nne_threadpool *pool = nne_threadpool_create(threads, nne_sgemm_worker_scratch());
-    const int algos[2] = {NNE_CONV_IMPLICIT, NNE_CONV_WINOGRAD};
-    algo_run r[2];
+    const int algos[3] = {NNE_CONV_IMPLICIT, NNE_CONV_WINOGRAD, NNE_CONV_WINOGRAD_T};
+    algo_run r[3];
     int n = 0;
-    for (int a = 0; a < 2; a++) {
+    for (int a = 0; a < 3; a++) {
         memset(&r[a], 0, sizeof r[a]);
         r[a].best = 1e30;
         if (!nne_conv_fast_plan_algo(ops, &p, &r[a].cf, algos[a])) continue;
+        n = a + 1;
         r[a].P = malloc(nne_conv_fast_packed_w_bytes(&r[a].cf, &p) + 64);
         nne_conv_fast_pack_w(&r[a].cf, &p, w, r[a].P);
         r[a].scr = aligned_alloc(64, (nne_conv_fast_scratch(&r[a].cf, &p) + 127) / 64 * 64);
-        n = a + 1;
     }
     nne_epilogue ep = {.act = NNE_ACT_RELU};
     double flop = 2.0 * (double)M * (double)C * k * k * (double)p.out[0] * (double)p.out[1];
-    long reps = (long)(2e8 / flop);
+    long reps = g_cold ? 1 : (long)(2e8 / flop);
     if (reps < 1) reps = 1;
     for (int t = 0; t < 15; t++)
         for (int a = 0; a < n; a++) {
             if (!r[a].scr) continue;
+            if (g_cold)
+                for (size_t i = 0; i < ((size_t)64 << 20); i += 64) g_evict[i]++;
             double t0 = now_s(threads <= 1);
             for (long k = 0; k < reps; k++) nne_conv_fast_run(&r[a].cf, &p, x, w, r[a].P, b, &ep, y, r[a].scr, pool);
             double dt = (now_s(threads <= 1) - t0) / (double)reps;
@@ -71,12 +77,14 @@ static int bench_shape(long C, long M, long H, long W, int threads, int k, int s
     nne_conv_fast pick;
     nne_conv_fast_plan(ops, &p, &pick);
     printf("C %4ld M %4ld %4ldx%-4ld k%d s%d T%d  implicit %7.2f GF/s", C, M, H, W, k, st, threads, flop / r[0].best * 1e-9);
-    if (n == 2 && r[1].scr)
-        printf("  winograd %7.2f GF/s (tiles %ld, nb %ld)  implicit/winograd %5.2f", flop / r[1].best * 1e-9,
+    if (n >= 2 && r[1].scr)
+        printf("  winograd %7.2f GF/s (tiles %ld, nb %ld) ratio %5.2f", flop / r[1].best * 1e-9,
                (long)r[1].cf.tiles, (long)r[1].cf.nb, r[0].best / r[1].best);
     else printf("  winograd n/a");
+    if (n >= 3 && r[2].scr)
+        printf("  winograd_t %7.2f GF/s ratio %5.2f", flop / r[2].best * 1e-9, r[0].best / r[2].best);
     printf("  plan: %s\n", nne_conv_fast_algo_name(pick.algo));
-    for (int a = 0; a < 2; a++) free(r[a].P), free(r[a].scr);
+    for (int a = 0; a < 3; a++) free(r[a].P), free(r[a].scr);
     free(x), free(w), free(y), free(b);
     nne_threadpool_destroy(pool);
     return 0;
@@ -89,7 +97,13 @@ int main(int argc, char **argv) {
             long C = atol(argv[i]), M = atol(argv[i + 1]), H = atol(argv[i + 2]), W = atol(argv[i + 3]);
             int th = 1, k = 3, st = 1;
             i += 4;
-            while (i < argc && strchr("tks", argv[i][0])) {
+            while (i < argc && strchr("tksc", argv[i][0])) {
+                if (argv[i][0] == 'c') {
+                    g_cold = 1;
+                    if (!g_evict) g_evict = calloc((size_t)64 << 20, 1);
+                    i++;
+                    continue;
+                }
                 int v = atoi(argv[i] + 1);
                 if (argv[i][0] == 't') th = v;
                 else if (argv[i][0] == 'k') k = v;

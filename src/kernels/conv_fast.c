@@ -56,6 +56,31 @@ static int wino_setup(const nne_sgemm_ops *ops, const nne_conv_desc *p, nne_conv
     return cf->wino_scratch <= NNE_WINO_SCRATCH_MAX;
 }
 
+/* Transposed Winograd (WINOGRAD_T): the GEMMs are Y[xi]^T = V[xi]^T U[xi]^T,
+ * tiles x output channels, so an image of a few tiles fills the GEMM's
+ * MR-row panels instead of wasting most of an NR-column panel (7x7: 4
+ * tiles). One block holds every tile; parts take groups of gw output
+ * channels, U^T packed per group as the GEMM's B. V^T is the GEMM's A,
+ * packed once per part: with at most MR tiles, V itself with rows of MR
+ * floats is that packed layout (one panel; the rows past the tiles hold
+ * whatever the transform's vector stores left there, and only produce
+ * product rows that are not stored). */
+#define WINO_T_GROUP 64
+static int wino_setup_t(const nne_sgemm_ops *ops, const nne_conv_desc *p, nne_conv_fast *cf) {
+    cf->th = (p->out[0] + 3) / 4;
+    cf->tw = (p->out[1] + 3) / 4;
+    cf->tiles = cf->nb = cf->th * cf->tw;
+    cf->ldv = cf->tiles <= ops->mr ? ops->mr : (cf->tiles + 16 + 7) / 8 * 8;
+    cf->gw = WINO_T_GROUP;
+    cf->ngroups = (p->M + cf->gw - 1) / cf->gw;
+    size_t v = (size_t)36 * ((size_t)p->C * (size_t)cf->ldv + 16) * sizeof(float);
+    if (cf->tiles > ops->mr) v += 36 * (ops->packed_a_bytes(cf->tiles, p->C) + 64);
+    size_t yt = (size_t)36 * ((size_t)cf->tiles * (size_t)cf->gw + 16) * sizeof(float);
+    size_t q = (size_t)nne_wino_q_floats(cf->tw) * sizeof(float);
+    cf->wino_scratch = v + yt + q + ops->scratch(cf->tiles, cf->gw, p->C) + 4 * 64;
+    return cf->wino_scratch <= NNE_WINO_SCRATCH_MAX;
+}
+
 /* Whether Winograd beats the implicit GEMM for this legal shape. Its GEMMs
  * do 36 multiplies per 4x4 tile instead of 9 per output pixel, but over
  * whole tiles and whole NR-column panels of tiles: gain = 9 * pixels /
@@ -67,9 +92,10 @@ static int wino_setup(const nne_sgemm_ops *ops, const nne_conv_desc *p, nne_conv
  * channels still win where the gain is high (3 -> 16 ch 64x64 1.29, 2 -> 8
  * 1.36, 8 -> 4 2.59). So: gain >= 2 and at least 2 channels each way (one
  * input channel is a depthwise or pointwise-like layer). */
-static int wino_pays(const nne_sgemm_ops *ops, const nne_conv_desc *p, const nne_conv_fast *cf) {
+static int wino_pays(const nne_sgemm_ops *ops, const nne_conv_desc *p, const nne_conv_fast *cf, int transposed) {
     if (p->C < 2 || p->M < 2) return 0;
-    int64_t nr = ops->nr, padded = (cf->tiles + nr - 1) / nr * nr;
+    /* transposed, the tiles fill MR-row panels */
+    int64_t unit = transposed ? ops->mr : ops->nr, padded = (cf->tiles + unit - 1) / unit * unit;
     return 9 * cf->outsp >= 2 * 36 * padded;
 }
 
@@ -86,20 +112,25 @@ int nne_conv_fast_plan_algo(const nne_sgemm_ops *ops, const nne_conv_desc *p, nn
     int pw = 1;
     for (int i = 0; i < p->nsp; i++)
         if (p->k[i] != 1 || p->s[i] != 1 || p->pb[i] != 0 || p->out[i] != p->in[i]) pw = 0;
-    int wino = ops->wino_in && wino_legal(p) && wino_setup(ops, p, cf);
+    int legal = ops->wino_in && wino_legal(p);
+    nne_conv_fast wt = *cf;
+    int wino = legal && wino_setup(ops, p, cf), winot = legal && wino_setup_t(ops, p, &wt);
     if (force) {
-        int ok = force == NNE_CONV_DEPTHWISE   ? p->nsp == 2 && cf->Cg == 1
-                 : force == NNE_CONV_POINTWISE ? pw
-                 : force == NNE_CONV_IMPLICIT  ? p->nsp == 2
-                 : force == NNE_CONV_WINOGRAD  ? wino
-                                               : force == NNE_CONV_IM2COL;
+        int ok = force == NNE_CONV_DEPTHWISE     ? p->nsp == 2 && cf->Cg == 1
+                 : force == NNE_CONV_POINTWISE   ? pw
+                 : force == NNE_CONV_IMPLICIT    ? p->nsp == 2
+                 : force == NNE_CONV_WINOGRAD    ? wino
+                 : force == NNE_CONV_WINOGRAD_T  ? winot
+                                                 : force == NNE_CONV_IM2COL;
         if (!ok) return 0;
+        if (force == NNE_CONV_WINOGRAD_T) *cf = wt;
         cf->algo = force;
         return 1;
     }
     if (p->nsp == 2 && cf->Cg == 1 && cf->Mg >= 1) cf->algo = NNE_CONV_DEPTHWISE;
     else if (pw) cf->algo = NNE_CONV_POINTWISE;
-    else if (wino && wino_pays(ops, p, cf)) cf->algo = NNE_CONV_WINOGRAD;
+    else if (wino && wino_pays(ops, p, cf, 0)) cf->algo = NNE_CONV_WINOGRAD;
+    else if (winot && wino_pays(ops, p, &wt, 1)) *cf = wt, cf->algo = NNE_CONV_WINOGRAD_T;
     else if (p->nsp == 2) cf->algo = NNE_CONV_IMPLICIT;
     else cf->algo = NNE_CONV_IM2COL;
     return 1;
@@ -116,17 +147,20 @@ const char *nne_conv_fast_algo_name(int algo) {
     case NNE_CONV_IMPLICIT: return "implicit_gemm";
     case NNE_CONV_IM2COL: return "im2col";
     case NNE_CONV_WINOGRAD: return "winograd";
+    case NNE_CONV_WINOGRAD_T: return "winograd_t";
     default: return "?";
     }
 }
 
 int nne_conv_fast_packs_w(const nne_conv_fast *cf) {
-    return cf->algo == NNE_CONV_POINTWISE || cf->algo == NNE_CONV_IMPLICIT || cf->algo == NNE_CONV_WINOGRAD;
+    return cf->algo == NNE_CONV_POINTWISE || cf->algo == NNE_CONV_IMPLICIT || cf->algo == NNE_CONV_WINOGRAD ||
+           cf->algo == NNE_CONV_WINOGRAD_T;
 }
 
 size_t nne_conv_fast_packed_w_bytes(const nne_conv_fast *cf, const nne_conv_desc *p) {
     if (!nne_conv_fast_packs_w(cf)) return 0;
     if (cf->algo == NNE_CONV_WINOGRAD) return 36 * cf->ops->packed_a_bytes(p->M, p->C);
+    if (cf->algo == NNE_CONV_WINOGRAD_T) return (size_t)(36 * cf->ngroups) * cf->ops->packed_b_bytes(cf->gw, p->C);
     return (size_t)p->G * cf->ops->packed_a_bytes(cf->Mg, cf->K);
 }
 
@@ -145,8 +179,9 @@ static void wino_pack_w(const nne_conv_fast *cf, const nne_conv_desc *p, const f
                                    {1.0 / 24, -1.0 / 12, 1.0 / 6}, {0, 0, 1}};
     int64_t M = p->M, C = p->C, mr = cf->ops->mr, kcmax = cf->ops->kc;
     int64_t Mp = (M + mr - 1) / mr * mr;
-    size_t per = cf->ops->packed_a_bytes(M, C) / sizeof(float);
-    memset(P, 0, 36 * per * sizeof(float));
+    size_t per = cf->algo == NNE_CONV_WINOGRAD_T ? cf->ops->packed_b_bytes(cf->gw, C) / sizeof(float)
+                                                 : cf->ops->packed_a_bytes(M, C) / sizeof(float);
+    memset(P, 0, nne_conv_fast_packed_w_bytes(cf, p));
     for (int64_t m = 0; m < M; m++)
         for (int64_t c = 0; c < C; c++) {
             const float *g = w + (m * C + c) * 9;
@@ -157,13 +192,21 @@ static void wino_pack_w(const nne_conv_fast *cf, const nne_conv_desc *p, const f
             for (int i = 0; i < 6; i++)
                 for (int j = 0; j < 6; j++) u[i][j] = t[i][0] * G[j][0] + t[i][1] * G[j][1] + t[i][2] * G[j][2];
             int64_t pc = c / kcmax * kcmax, kc = C - pc < kcmax ? C - pc : kcmax;
+            if (cf->algo == NNE_CONV_WINOGRAD_T) {
+                /* B = U^T of the group of m: (c, n = m - group start), panels of nr columns */
+                int64_t grp = m / cf->gw, n = m % cf->gw, nr = cf->ops->nr;
+                int64_t gw = M - grp * cf->gw < cf->gw ? M - grp * cf->gw : cf->gw, Np = (gw + nr - 1) / nr * nr;
+                size_t off = (size_t)(pc * Np + (n / nr) * nr * kc + (c - pc) * nr + n % nr);
+                for (int xi = 0; xi < 36; xi++) P[(xi * cf->ngroups + grp) * per + off] = (float)u[xi / 6][xi % 6];
+                continue;
+            }
             size_t off = (size_t)(pc * Mp + (m / mr) * mr * kc + (c - pc) * mr + m % mr);
             for (int xi = 0; xi < 36; xi++) P[xi * per + off] = (float)u[xi / 6][xi % 6];
         }
 }
 
 void nne_conv_fast_pack_w(const nne_conv_fast *cf, const nne_conv_desc *p, const float *w, float *P) {
-    if (cf->algo == NNE_CONV_WINOGRAD) {
+    if (cf->algo == NNE_CONV_WINOGRAD || cf->algo == NNE_CONV_WINOGRAD_T) {
         wino_pack_w(cf, p, w, P);
         return;
     }
@@ -177,7 +220,8 @@ size_t nne_conv_fast_scratch(const nne_conv_fast *cf, const nne_conv_desc *p) {
     case NNE_CONV_POINTWISE:
     case NNE_CONV_IMPLICIT: return cf->ops->scratch(cf->Mg, cf->outsp, cf->K);
     case NNE_CONV_IM2COL: return nne_conv_scratch_f32(p);
-    case NNE_CONV_WINOGRAD: {
+    case NNE_CONV_WINOGRAD:
+    case NNE_CONV_WINOGRAD_T: {
         /* without packed weights (W not constant) the implicit GEMM runs */
         size_t im = cf->ops->scratch(cf->Mg, cf->outsp, cf->K);
         return cf->wino_scratch > im ? cf->wino_scratch : im;
@@ -247,11 +291,52 @@ static void wino_part(void *arg, int part, int nparts, void *scratch) {
     }
 }
 
+/* WINOGRAD_T: one block of every tile; units are groups of gw output
+ * channels (see wino_setup_t). */
+static void wino_part_t(void *arg, int part, int nparts, void *scratch) {
+    const wino_job *j = arg;
+    const nne_conv_fast *cf = j->cf;
+    const nne_conv_desc *p = j->p;
+    const nne_sgemm_ops *ops = cf->ops;
+    long long lo, hi;
+    nne_split_range(cf->ngroups, 1, part, nparts, &lo, &hi);
+    if (lo >= hi) return;
+    int64_t C = p->C, M = p->M, ldv = cf->ldv, tiles = cf->tiles;
+    int64_t vxs = C * ldv + 16, yxs = tiles * cf->gw + 16;
+    float *V = align64(scratch);
+    float *Y = align64(V + 36 * vxs);
+    float *Q = align64(Y + 36 * yxs);
+    float *Pa = align64(Q + nne_wino_q_floats(cf->tw));
+    size_t pa_per = tiles <= ops->mr ? 0 : (ops->packed_a_bytes(tiles, C) + 64) / sizeof(float);
+    void *gs = align64(Pa + 36 * pa_per);
+    size_t per = ops->packed_b_bytes(cf->gw, C) / sizeof(float);
+    nne_wino_in wi = {p, j->x, 0, C, 0, tiles, cf->tw, V, ldv, vxs, Q};
+    ops->wino_in(&wi);
+    if (tiles > ops->mr)
+        for (int xi = 0; xi < 36; xi++) ops->pack_a(tiles, C, V + xi * vxs, 1, ldv, Pa + xi * pa_per);
+    for (long long grp = lo; grp < hi; grp++) {
+        int64_t m0 = grp * cf->gw, gw = M - m0 < cf->gw ? M - m0 : cf->gw;
+        for (int xi = 0; xi < 36; xi++) {
+            nne_sgemm_args g = {.M = tiles, .N = gw, .K = C, .alpha = 1.0f, .beta = 0.0f,
+                                .Pa = tiles <= ops->mr ? V + xi * vxs : Pa + xi * pa_per,
+                                .Pb = j->Pw + (xi * cf->ngroups + grp) * per, .C = Y + xi * yxs, .ldc = cf->gw};
+            ops->block(&g, 0, tiles, gs);
+        }
+        nne_wino_out wo = {p, Y, cf->gw, yxs, m0, m0 + gw, 0, tiles, cf->tw, j->ep, j->y};
+        ops->wino_out_t(&wo);
+    }
+}
+
 static void wino_run(const nne_conv_fast *cf, const nne_conv_desc *p, const float *x, const float *Pw,
                      const nne_epilogue *ep, float *y, void *scratch, nne_threadpool *pool) {
     wino_job job = {cf, p, x, Pw, y, ep, (cf->tiles + cf->nb - 1) / cf->nb, 1};
     int T = nne_threadpool_threads(pool);
     if (cf->wino_scratch > nne_threadpool_scratch_bytes(pool)) T = 1;
+    if (cf->algo == NNE_CONV_WINOGRAD_T) {
+        int parts = cf->ngroups < T ? (int)cf->ngroups : T;
+        nne_parallel(pool, parts, wino_part_t, &job, scratch);
+        return;
+    }
     /* fewer blocks than threads: split the output channels too (each part
      * transforms its block's input itself) */
     if (T > 1 && job.nblocks < T) {
@@ -330,7 +415,7 @@ void nne_conv_fast_run(const nne_conv_fast *cf, const nne_conv_desc *p, const fl
         float *yn = y + n * p->M * outsp;
         nne_epilogue e = base;
         if (e.residual) e.residual += n * p->M * e.ld_res;
-        if (cf->algo == NNE_CONV_WINOGRAD && Pw) {
+        if ((cf->algo == NNE_CONV_WINOGRAD || cf->algo == NNE_CONV_WINOGRAD_T) && Pw) {
             wino_run(cf, p, xn, Pw, nne_epilogue_active(&e) ? &e : NULL, yn, scratch, pool);
         } else if (cf->algo == NNE_CONV_DEPTHWISE) {
             dw_job job = {cf, p, xn, w, NULL, yn, &e, scratch, nne_conv_fast_scratch(cf, p),

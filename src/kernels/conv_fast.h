@@ -23,7 +23,8 @@ enum {
     NNE_CONV_POINTWISE = 2, /* 1x1, stride 1, no padding: X is the GEMM's B */
     NNE_CONV_IMPLICIT = 3,  /* 2-d: im2col packed per GEMM panel */
     NNE_CONV_IM2COL = 4,    /* other ranks: the portable im2col conv */
-    NNE_CONV_WINOGRAD = 5   /* 2-d 3x3 stride 1, one group: Winograd F(4x4, 3x3) */
+    NNE_CONV_WINOGRAD = 5,  /* 2-d 3x3 stride 1, one group: Winograd F(4x4, 3x3) */
+    NNE_CONV_WINOGRAD_T = 6 /* the same with transposed GEMMs (tiles x channels) for images of few tiles */
 };
 
 /* Most scratch one thread's part of a Winograd conv may take (the pool's
@@ -39,6 +40,8 @@ typedef struct nne_conv_fast {
      * scratch of one part */
     int64_t tw, th, tiles, nb, ldv, mch;
     size_t wino_scratch;
+    /* WINOGRAD_T: output channels per GEMM (columns), groups of them */
+    int64_t gw, ngroups;
 } nne_conv_fast;
 
 /* The algorithm nne_conv_fast_plan would choose for p, or the named one

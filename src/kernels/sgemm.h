@@ -64,6 +64,8 @@ typedef struct nne_wino_out {
     int64_t t0, t1, tw;
     const nne_epilogue *ep; /* bias per channel, residual like y, act; or NULL */
     float *y;            /* the image's first output channel */
+    /* wino_out_t only: Y is transposed, Y[xi][t - t0][m - m0] (row stride
+     * ldy >= m1 - m0 rounded up to the vector width) */
 } nne_wino_out;
 /* Floats of nne_wino_in.Q for tw tiles per row (6 rows, 4 phases). */
 #define nne_wino_q_floats(tw) (24 * ((tw) + 2 + 16))
@@ -129,6 +131,7 @@ typedef struct nne_sgemm_ops {
      * (kernels/winograd_tmpl.h; the driver is kernels/conv_fast.c) */
     void (*wino_in)(const nne_wino_in *a);
     void (*wino_out)(const nne_wino_out *a);
+    void (*wino_out_t)(const nne_wino_out *a);
 } nne_sgemm_ops;
 
 /* The variants built for this architecture, and their nne_gemm_f32-style

@@ -812,4 +812,5 @@ const nne_sgemm_ops SG_CAT(nne_sgemm_ops, SG_SUF) = {
     .vact = SG_FN(nne_f32_vact),
     .wino_in = SG_FN(nne_f32_wino_in),
     .wino_out = SG_FN(nne_f32_wino_out),
+    .wino_out_t = SG_FN(nne_f32_wino_out_t),
 };

@@ -230,3 +230,52 @@ static void SG_FN(nne_f32_wino_out)(const nne_wino_out *w) {
     default: wg_out(w, act); break;
     }
 }
+
+/* The output transform of the transposed products (images with few tiles:
+ * the GEMMs run tiles x channels, see conv_fast.c), a vector of SG_VL
+ * output channels of one tile at a time; each output pixel's channels are
+ * then scattered to their planes. */
+static void SG_FN(nne_f32_wino_out_t)(const nne_wino_out *w) {
+    const nne_conv_desc *p = w->p;
+    int64_t OH = p->out[0], OW = p->out[1], outsp = OH * OW, tw = w->tw, ldy = w->ldy;
+    const nne_epilogue *ep = w->ep;
+    int act = ep ? ep->act : NNE_ACT_NONE;
+    for (int64_t t = w->t0; t < w->t1; t++) {
+        int64_t ty = t / tw, tx = t % tw;
+        const float *yt = w->Y + (t - w->t0) * ldy;
+        for (int64_t m = w->m0; m < w->m1; m += SG_VL) {
+            int64_t nl = w->m1 - m < SG_VL ? w->m1 - m : SG_VL;
+            float bias[SG_VL] = {0};
+            if (ep && ep->bias)
+                for (int64_t l = 0; l < nl; l++) bias[l] = ep->bias[m + l];
+            sg_vf bv = sg_ld(bias), s[4][6];
+            for (int k = 0; k < 6; k++) {
+                sg_vf mv[6], o[4];
+                for (int r = 0; r < 6; r++) mv[r] = sg_ld(yt + (r * 6 + k) * w->xs + (m - w->m0));
+                wg_at6(mv, o);
+                for (int i = 0; i < 4; i++) s[i][k] = o[i];
+            }
+            for (int i = 0; i < 4; i++) {
+                int64_t oy = 4 * ty + i;
+                if (oy >= OH) break;
+                sg_vf o[4];
+                wg_at6(s[i], o);
+                for (int j = 0; j < 4; j++) {
+                    int64_t ox = 4 * tx + j;
+                    if (ox >= OW) break;
+                    int64_t pix = oy * OW + ox;
+                    sg_vf x = o[j] + bv;
+                    if (ep && ep->residual) {
+                        float r[SG_VL] = {0};
+                        for (int64_t l = 0; l < nl; l++) r[l] = ep->residual[(m + l) * ep->ld_res + pix];
+                        x += sg_ld(r);
+                    }
+                    if (act != NNE_ACT_NONE) x = sg_act(act, ep->alpha, ep->beta, x);
+                    float v[SG_VL];
+                    sg_st(v, x);
+                    for (int64_t l = 0; l < nl; l++) w->y[(m + l) * outsp + pix] = v[l];
+                }
+            }
+        }
+    }
+}

@@ -375,12 +375,13 @@ static void test_conv_fast(void) {
         {2, 1, 3, 5, 1, 1, 1, 3, 1, 1, 1},    {2, 2, 16, 20, 1, 13, 17, 3, 1, 1, 1}, {2, 1, 7, 9, 1, 5, 23, 3, 1, 1, 0},
         {2, 1, 19, 33, 1, 29, 31, 3, 1, 1, 2}, {2, 1, 300, 20, 1, 9, 10, 3, 1, 1, 1}, {2, 1, 24, 131, 1, 14, 14, 3, 1, 1, 1},
         {2, 1, 64, 64, 1, 41, 38, 3, 1, 1, 1}, {2, 1, 32, 37, 1, 7, 7, 3, 1, 1, 1},   {2, 1, 2, 3, 1, 6, 2, 3, 1, 1, 2},
+        {2, 2, 270, 150, 1, 7, 5, 3, 1, 1, 1},
     };
     nne_threadpool *pool = nne_threadpool_create(3, nne_sgemm_worker_scratch());
     for (size_t v = 0; v < sizeof k_sgemm_all / sizeof *k_sgemm_all; v++) {
         const nne_sgemm_ops *ops = k_sgemm_all[v];
         if (!variant_runs(ops->isa)) continue;
-        int bad = 0, seen[6] = {0}, nwino = 0;
+        int bad = 0, seen[7] = {0}, nwino = 0;
         for (size_t i = 0; i < sizeof cs / sizeof *cs; i++) {
             nne_conv_desc p;
             memset(&p, 0, sizeof p);
@@ -393,13 +394,14 @@ static void test_conv_fast(void) {
             }
             nne_conv_fast probe;
             int wino = nne_conv_fast_plan_algo(ops, &p, &probe, NNE_CONV_WINOGRAD);
+            int winot = nne_conv_fast_plan_algo(ops, &p, &probe, NNE_CONV_WINOGRAD_T);
             nwino += wino;
-            /* the planned algorithm, then Winograd forced where it is legal */
-            for (int f = 0; f < 1 + wino; f++)
-                for (int ek = 0; ek < 4; ek++) {
+            /* the planned algorithm, then both Winograd forms forced where legal */
+            static const int forms[3] = {0, NNE_CONV_WINOGRAD, NNE_CONV_WINOGRAD_T};
+            for (int f = 0; f < 3; f++)
+                for (int ek = 0; ek < 4 && (f == 0 || (f == 1 ? wino : winot)); ek++) {
                     int algo = 0;
-                    int b = conv_fast_case(ops, ek & 1 ? pool : NULL, &p, ek, ek != 2 || f, f ? NNE_CONV_WINOGRAD : 0,
-                                           &algo);
+                    int b = conv_fast_case(ops, ek & 1 ? pool : NULL, &p, ek, ek != 2 || f, forms[f], &algo);
                     if (b)
                         fprintf(stderr, "%s: conv_fast case %zu (%s) epilogue %d: %d outputs differ\n", ops->name, i,
                                 nne_conv_fast_algo_name(algo), ek, b);
@@ -408,8 +410,9 @@ static void test_conv_fast(void) {
                 }
         }
         CHECK(bad == 0 && seen[NNE_CONV_DEPTHWISE] && seen[NNE_CONV_POINTWISE] && seen[NNE_CONV_IMPLICIT] &&
-              seen[NNE_CONV_IM2COL] && seen[NNE_CONV_WINOGRAD]);
-        printf("kernels: conv_fast on %s tested (%zu shapes x 4 epilogues; %d also forced to Winograd)\n", ops->name,
+              seen[NNE_CONV_IM2COL] && seen[NNE_CONV_WINOGRAD] && seen[NNE_CONV_WINOGRAD_T]);
+        printf("kernels: conv_fast on %s tested (%zu shapes x 4 epilogues; %d also forced to the Winograd forms)\n",
+               ops->name,
                sizeof cs / sizeof *cs, nwino);
     }
     nne_threadpool_destroy(pool);
