@@ -83,15 +83,20 @@ static int wino_setup_t(const nne_sgemm_ops *ops, const nne_conv_desc *p, nne_co
 
 /* Whether Winograd beats the implicit GEMM for this legal shape. Its GEMMs
  * do 36 multiplies per 4x4 tile instead of 9 per output pixel, but over
- * whole tiles and whole NR-column panels of tiles: gain = 9 * pixels /
- * (36 * tiles rounded up to NR) is what remains of the 4x. Measured with
- * `make bench-conv` (AVX2 6x16, 1 thread, implicit time / Winograd time):
- * 64ch 56x56 2.37 (gain 3.8), 128ch 28x28 1.98 (3.4), 256ch 14x14 1.88 and
- * 64ch 14x14 1.77 (3.1), 64ch 12x12 1.22 and 128ch 1.18 (2.25), 512ch
- * 10x10 0.98 (1.56), 256ch 9x9 0.87 (1.27), 512ch 7x7 0.62 (0.77); few
- * channels still win where the gain is high (3 -> 16 ch 64x64 1.29, 2 -> 8
- * 1.36, 8 -> 4 2.59). So: gain >= 2 and at least 2 channels each way (one
- * input channel is a depthwise or pointwise-like layer). */
+ * whole tiles and whole NR-column panels of tiles (transposed: MR-row
+ * panels): gain = 9 * pixels / (36 * tiles rounded up to the panel) is what
+ * remains of the 4x. Measured with `make bench-conv` (AVX2 6x16, 1 thread,
+ * implicit time / Winograd time, gain in brackets): 64ch 56x56 2.37 (3.8),
+ * 128ch 28x28 1.98 (3.4), 256ch 14x14 1.88 and 64ch 14x14 1.77 (3.1), 64ch
+ * 12x12 1.22 and 128ch 1.18 (2.25), 512ch 10x10 0.98 (1.56), 256ch 9x9
+ * 0.87 (1.27), 512ch 7x7 0.62 (0.77); few channels still win where the gain
+ * is high (3 -> 16 ch 64x64 1.29, 2 -> 8 1.36, 8 -> 4 2.59); with the
+ * caches evicted before each run (weights from memory, as in a model: the
+ * transformed weights are 4x larger) 256ch 14x14 1.93, 512ch 14x14 2.31.
+ * Transposed: 7x7 (gain 2.04) 512ch 1.19, 256ch 1.20, 160 -> 320ch 1.11
+ * (cold), 10x10 128ch 1.68 (2.08), 9x9 256ch 1.11 (1.69). So: gain >= 2
+ * and at least 2 channels each way (one input channel is a depthwise or
+ * pointwise-like layer). */
 static int wino_pays(const nne_sgemm_ops *ops, const nne_conv_desc *p, const nne_conv_fast *cf, int transposed) {
     if (p->C < 2 || p->M < 2) return 0;
     /* transposed, the tiles fill MR-row panels */
