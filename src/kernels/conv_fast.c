@@ -96,11 +96,17 @@ static int wino_setup_t(const nne_sgemm_ops *ops, const nne_conv_desc *p, nne_co
  * Transposed: 7x7 (gain 2.04) 512ch 1.19, 256ch 1.20, 160 -> 320ch 1.11
  * (cold), 10x10 128ch 1.68 (2.08), 9x9 256ch 1.11 (1.69). So: gain >= 2
  * and at least 2 channels each way (one input channel is a depthwise or
- * pointwise-like layer). */
+ * pointwise-like layer). Memory: the transformed weights are 36 floats per
+ * (m, c) instead of 9, and their GEMMs do padded_tiles / 2 flops per
+ * weight byte: with few tiles (7x7: 6 padded, 3 flops/byte) a layer with
+ * large weights only streams them (512ch 7x7 in resnet18: 38 MB instead of
+ * 9.4 MB per layer, +85 MB peak RSS for 1.2x on three layers). So below 16
+ * padded tiles (8 flops/byte) the transformed weights must fit 2 MiB. */
 static int wino_pays(const nne_sgemm_ops *ops, const nne_conv_desc *p, const nne_conv_fast *cf, int transposed) {
     if (p->C < 2 || p->M < 2) return 0;
     /* transposed, the tiles fill MR-row panels */
     int64_t unit = transposed ? ops->mr : ops->nr, padded = (cf->tiles + unit - 1) / unit * unit;
+    if (padded < 16 && 36 * p->M * p->C * (int64_t)sizeof(float) > ((int64_t)2 << 20)) return 0;
     return 9 * cf->outsp >= 2 * 36 * padded;
 }
 
