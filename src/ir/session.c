@@ -786,14 +786,18 @@ static nne_status plan_node(exec *ex, int ni) {
     const nne_op_def *op = n->op;
     for (int k = 0; k < n->n_in; k++) ex->ins[k] = n->in[k] < 0 ? NULL : &p->shape[n->in[k]];
     nne_op_ctx ctx = {.ex = ex, .node_idx = ni, .node = n, .shape_only = 1, .policy = POL_PLAN, .ins = ex->ins};
-    if (op->macs) p->macs[ni] = op->macs(&ctx);
-    if (op->eval) return check_attr_types(&ctx, NNE_OK);
+    if (op->eval) {
+        if (op->macs) p->macs[ni] = op->macs(&ctx);
+        return check_attr_types(&ctx, NNE_OK);
+    }
     if (op->state_size && !(p->state[ni] = nne_calloc(1, op->state_size)))
         return nne_ctx_fail(&ctx, NNE_ERR_OUT_OF_MEMORY, "cannot allocate the node's state");
     ctx.planning = 1;
     ctx.plan_state = p->state[ni];
     NNE_TRY(check_attr_types(&ctx, op->plan ? op->plan(&ctx, p->state[ni]) : op->infer(&ctx)));
     if (ctx.scratch_req > p->scratch_size) p->scratch_size = ctx.scratch_req;
+    /* after planning: a phased op's macs may read its state */
+    if (op->macs) p->macs[ni] = op->macs(&ctx);
     return NNE_OK;
 }
 

@@ -7,11 +7,14 @@
  * Float products go through the blocked nne_gemm_f32 (float16/bfloat16 are
  * widened to float in scratch), double through nne_gemm_f64, integers
  * through 64-bit (MatMul) or 32-bit (the quantized ops) integer loops.
+ * All three are phased: the quantized ops expand constant zero points and
+ * scales once at plan and shift a constant B by its zero point once.
  * When B has no batch axes the batch of A is folded into M so one large
  * GEMM runs instead of many small ones.
  */
 #include "ops/op.h"
 #include "ops/linalg_util.h"
+#include "core/core.h"
 #include "kernels/dispatch.h"
 
 #include <inttypes.h>
@@ -375,25 +378,115 @@ static nne_status q8_check(nne_op_ctx *ctx, const char *what, const nne_tensor *
     return NNE_OK;
 }
 
+/* ------------------------------------------- quantized matmul phases -- */
+
 /*
- * acc (int32, batch x M x N) = (A - azp) @ (B - bzp), with zero points
- * expanded per A row / B column. Products never overflow; the 32-bit
- * accumulation wraps.
+ * MatMulInteger and QLinearMatMul in phases. infer validates and declares Y;
+ * plan keeps the shapes and the scratch layout, expands every quantization
+ * parameter that is absent or constant into doubles once (state-owned), and
+ * when B and its zero point are initializers computes B - b_zero_point in
+ * int32 once per model (weight cache). run shifts A, multiplies with 32-bit
+ * wrapping accumulation and (QLinearMatMul) requantizes.
  */
-static void qmm_accumulate(const mm_plan *p, const nne_tensor *A, const nne_tensor *B,
-                           const double *azp, const double *bzp, int32_t *a32, int32_t *b32,
-                           int32_t *acc) {
-    int64_t M = p->M, N = p->N, K = p->K;
-    int64_t na = nne_tensor_numel(A), nb = nne_tensor_numel(B);
-    int64_t tmp[256];
-    for (int64_t i = 0; i < na; i += 256) {
-        int64_t c = na - i < 256 ? na - i : 256;
-        nne_load_i64(A, i, 1, c, tmp);
-        for (int64_t j = 0; j < c; j++) {
-            int64_t row = (i + j) / K; /* global row over all A matrices */
-            a32[i + j] = (int32_t)(tmp[j] - (int64_t)azp[row]);
-        }
+enum { QP_AZ, QP_AS, QP_BZ, QP_BS, QP_YZ, QP_YS, QP_N };
+
+typedef struct qmm_state {
+    mm_plan p;
+    nne_dtype ydt;
+    int qlinear;              /* QLinearMatMul (else MatMulInteger) */
+    int in_b;                 /* node input of B */
+    int in_q[QP_N];           /* node input of each parameter, -1: not an input of this op */
+    double *cst[QP_N];        /* expanded parameter (owned), or NULL: expanded per run at off[] */
+    size_t off[QP_N];
+    size_t oa, ob, oacc;      /* scratch: A - azp, B - bzp (unless b32), int32 accumulators (QLinear) */
+    const int32_t *b32;       /* B - bzp computed once (weight cache), or NULL */
+} qmm_state;
+
+/* Parameter k: the operand it belongs to (0 A, 1 B, 2 Y), its length per
+ * matrix and default. */
+static void qp_desc(const qmm_state *st, int k, int *opnd, int64_t *len, int64_t *mats, double *def) {
+    *opnd = k / 2;
+    *len = *opnd == 0 ? st->p.M : st->p.N;
+    *mats = *opnd == 0 ? st->p.a_mats : *opnd == 1 ? st->p.b_mats : 1;
+    *def = k % 2 ? 1.0 : 0.0;
+}
+
+/* Expand parameter k into dst (see qparam_expand); A and B give the
+ * operands' shapes. */
+static void qp_expand(const qmm_state *st, int k, const nne_tensor *q, const nne_tensor *A, const nne_tensor *B,
+                      double *dst) {
+    int opnd;
+    int64_t len, mats;
+    double def;
+    qp_desc(st, k, &opnd, &len, &mats, &def);
+    qparam_expand(q, opnd == 0 ? A : opnd == 1 ? B : NULL, opnd == 0, len, mats, def, dst);
+}
+
+static const nne_tensor *arg_in(const nne_kernel_args *a, int i) { return i >= 0 && i < a->n_in ? a->in[i] : NULL; }
+
+/* Checks shared by infer and plan; fills st's shapes and inputs. */
+static nne_status qmm_parse(nne_op_ctx *ctx, int qlinear, qmm_state *st) {
+    memset(st, 0, sizeof *st);
+    st->qlinear = qlinear;
+    static const int in_int[QP_N] = {2, -1, 3, -1, -1, -1}, in_ql[QP_N] = {2, 1, 5, 4, 7, 6};
+    memcpy(st->in_q, qlinear ? in_ql : in_int, sizeof st->in_q);
+    st->in_b = qlinear ? 3 : 1;
+    const nne_tensor *A = nne_ctx_input(ctx, 0), *B = nne_ctx_input(ctx, st->in_b);
+    const nne_tensor *q[QP_N];
+    for (int k = 0; k < QP_N; k++) q[k] = st->in_q[k] >= 0 ? nne_ctx_input(ctx, st->in_q[k]) : NULL;
+    if (!qlinear) {
+        if (!A || !B) return nne_ctx_fail(ctx, NNE_ERR_INVALID_ARG, "needs inputs A and B");
+        NNE_TRY(q8_check(ctx, "A", A));
+        NNE_TRY(q8_check(ctx, "B", B));
+    } else {
+        if (!A || !q[QP_AS] || !B || !q[QP_BS] || !q[QP_YS])
+            return nne_ctx_fail(ctx, NNE_ERR_INVALID_ARG, "needs inputs a, a_scale, b, b_scale and y_scale");
+        NNE_TRY(q8_check(ctx, "a", A));
+        NNE_TRY(q8_check(ctx, "b", B));
     }
+    NNE_TRY(q8_check(ctx, "a_zero_point", q[QP_AZ]));
+    NNE_TRY(q8_check(ctx, "b_zero_point", q[QP_BZ]));
+    NNE_TRY(q8_check(ctx, "y_zero_point", q[QP_YZ]));
+    if (qlinear) {
+        static const nne_dtype sok[] = {NNE_DTYPE_FLOAT, NNE_DTYPE_FLOAT16, NNE_DTYPE_BFLOAT16,
+                                        NNE_DTYPE_DOUBLE, NNE_DTYPE_UNDEFINED};
+        NNE_TRY(nne_la_check_dtype(ctx, "a_scale", q[QP_AS]->dtype, sok));
+        NNE_TRY(nne_la_check_dtype(ctx, "b_scale", q[QP_BS]->dtype, sok));
+        NNE_TRY(nne_la_check_dtype(ctx, "y_scale", q[QP_YS]->dtype, sok));
+    }
+    mm_plan *p = &st->p;
+    NNE_TRY(mm_plan_make(ctx, A, B, p));
+    NNE_TRY(qparam_check(ctx, "a_zero_point", q[QP_AZ], A, 1, p->M));
+    NNE_TRY(qparam_check(ctx, "a_scale", q[QP_AS], A, 1, p->M));
+    NNE_TRY(qparam_check(ctx, "b_zero_point", q[QP_BZ], B, 0, p->N));
+    NNE_TRY(qparam_check(ctx, "b_scale", q[QP_BS], B, 0, p->N));
+    const nne_tensor *ys = q[QP_YS], *yzp = q[QP_YZ];
+    if (ys && nne_tensor_numel(ys) != 1 &&
+        !(ys->ndim >= 1 && ys->dims[ys->ndim - 1] == p->N && nne_tensor_numel(ys) == p->N)) {
+        return nne_ctx_fail(ctx, NNE_ERR_INVALID_ARG,
+                            "y_scale must be a scalar or %" PRId64 " per-column values", p->N);
+    }
+    if (yzp && nne_tensor_numel(yzp) != 1 && nne_tensor_numel(yzp) != p->N) {
+        return nne_ctx_fail(ctx, NNE_ERR_INVALID_ARG,
+                            "y_zero_point must be a scalar or %" PRId64 " per-column values", p->N);
+    }
+    st->ydt = !qlinear ? NNE_DTYPE_INT32 : yzp ? yzp->dtype : NNE_DTYPE_UINT8;
+    return NNE_OK;
+}
+
+static nne_status qmm_infer(nne_op_ctx *ctx, int qlinear) {
+    qmm_state st;
+    NNE_TRY(qmm_parse(ctx, qlinear, &st));
+    nne_tensor *Y;
+    return nne_ctx_output(ctx, 0, st.ydt, st.p.ndim, st.p.dims, &Y);
+}
+static nne_status matmulinteger_infer(nne_op_ctx *ctx) { return qmm_infer(ctx, 0); }
+static nne_status qlinearmatmul_infer(nne_op_ctx *ctx) { return qmm_infer(ctx, 1); }
+
+/* B - b_zero_point in int32 (b32[e], e over all of B's matrices). */
+static void qmm_shift_b(const mm_plan *p, const nne_tensor *B, const double *bzp, int32_t *b32) {
+    int64_t N = p->N, K = p->K, nb = nne_tensor_numel(B);
+    int64_t tmp[256];
     for (int64_t i = 0; i < nb; i += 256) {
         int64_t c = nb - i < 256 ? nb - i : 256;
         nne_load_i64(B, i, 1, c, tmp);
@@ -403,17 +496,117 @@ static void qmm_accumulate(const mm_plan *p, const nne_tensor *A, const nne_tens
             b32[e] = (int32_t)(tmp[j] - (int64_t)bzp[col]);
         }
     }
+}
+
+typedef struct qmm_pack {
+    const mm_plan *p;
+    const nne_tensor *B;
+    const double *bz;
+} qmm_pack;
+static void qmm_pack_fill(void *user, void *buf) {
+    const qmm_pack *q = user;
+    qmm_shift_b(q->p, q->B, q->bz, buf);
+}
+
+static void qmm_state_free(void *state) {
+    qmm_state *st = state;
+    for (int k = 0; k < QP_N; k++) nne_free(st->cst[k]);
+}
+
+static nne_status qmm_plan(nne_op_ctx *ctx, void *state, int qlinear) {
+    qmm_state *st = state;
+    NNE_TRY(qmm_parse(ctx, qlinear, st));
+    const nne_tensor *A = nne_ctx_input(ctx, 0), *B = nne_ctx_input(ctx, st->in_b);
+    const mm_plan *p = &st->p;
+    size_t total = 0;
+    for (int k = 0; k < QP_N; k++) {
+        int in = st->in_q[k], opnd;
+        if (!qlinear && k != QP_AZ && k != QP_BZ) continue; /* MatMulInteger has no scales */
+        int64_t len, mats;
+        double def;
+        qp_desc(st, k, &opnd, &len, &mats, &def);
+        size_t bytes = nne_size_elems(mats * len, sizeof(double));
+        const nne_tensor *q = in >= 0 ? nne_ctx_input(ctx, in) : NULL;
+        if (!q || nne_ctx_input_is_const(ctx, in)) {
+            /* absent (the default) or constant: expanded once */
+            if (!(st->cst[k] = nne_malloc(bytes ? bytes : 1)))
+                return nne_ctx_fail(ctx, NNE_ERR_OUT_OF_MEMORY, "cannot allocate %zu bytes", bytes);
+            qp_expand(st, k, q, A, B, st->cst[k]);
+        } else {
+            st->off[k] = nne_la_reserve(&total, bytes);
+        }
+    }
+    st->oa = nne_la_reserve(&total, nne_size_elems(nne_tensor_numel(A), sizeof(int32_t)));
+    int bz_in = st->in_q[QP_BZ];
+    if (st->cst[QP_BZ] && nne_ctx_input_is_initializer(ctx, st->in_b) && nne_tensor_numel(B) > 0 &&
+        (!nne_ctx_input(ctx, bz_in) || nne_ctx_input_is_initializer(ctx, bz_in))) {
+        /* the tag carries the zero points, so one B with other zero points packs apart */
+        uint64_t tag = 0x716d6d6233320000ull; /* "qmmb32" */
+        for (int64_t i = 0; i < p->b_mats * p->N; i++)
+            tag = (tag ^ (uint64_t)(int64_t)st->cst[QP_BZ][i]) * 0x100000001b3ull;
+        qmm_pack q = {p, B, st->cst[QP_BZ]};
+        st->b32 = nne_ctx_packed_weight(ctx, B->data, tag, nne_size_elems(nne_tensor_numel(B), sizeof(int32_t)),
+                                        qmm_pack_fill, &q);
+        if (!st->b32) return NNE_ERR_OUT_OF_MEMORY;
+    } else {
+        st->ob = nne_la_reserve(&total, nne_size_elems(nne_tensor_numel(B), sizeof(int32_t)));
+    }
+    if (qlinear) st->oacc = nne_la_reserve(&total, nne_size_elems(nne_tensor_numel(nne_ctx_output_get(ctx, 0)),
+                                                                   sizeof(int32_t)));
+    nne_ctx_scratch(ctx, total);
+    return NNE_OK;
+}
+static nne_status matmulinteger_plan(nne_op_ctx *ctx, void *state) { return qmm_plan(ctx, state, 0); }
+static nne_status qlinearmatmul_plan(nne_op_ctx *ctx, void *state) { return qmm_plan(ctx, state, 1); }
+
+/*
+ * acc (int32, batch x M x N) = (A - azp) @ (B - bzp), with zero points
+ * expanded per A row / B column. Products never overflow; the 32-bit
+ * accumulation wraps. Fills prm[] with every parameter's expansion.
+ */
+static void qmm_accumulate(const qmm_state *st, const nne_kernel_args *a, const double *prm[QP_N], int32_t *acc) {
+    const mm_plan *p = &st->p;
+    const nne_tensor *A = a->in[0], *B = a->in[st->in_b];
+    char *scr = a->scratch;
+    for (int k = 0; k < QP_N; k++) {
+        if (st->cst[k] || (!st->qlinear && k != QP_AZ && k != QP_BZ)) {
+            prm[k] = st->cst[k];
+            continue;
+        }
+        double *d = (double *)(scr + st->off[k]);
+        qp_expand(st, k, arg_in(a, st->in_q[k]), A, B, d);
+        prm[k] = d;
+    }
+    int64_t M = p->M, N = p->N, K = p->K;
+    int64_t na = nne_tensor_numel(A);
+    int32_t *a32 = (int32_t *)(scr + st->oa);
+    const double *azp = prm[QP_AZ];
+    int64_t tmp[256];
+    for (int64_t i = 0; i < na; i += 256) {
+        int64_t c = na - i < 256 ? na - i : 256;
+        nne_load_i64(A, i, 1, c, tmp);
+        for (int64_t j = 0; j < c; j++) {
+            int64_t row = (i + j) / K; /* global row over all A matrices */
+            a32[i + j] = (int32_t)(tmp[j] - (int64_t)azp[row]);
+        }
+    }
+    const int32_t *b32 = st->b32;
+    if (!b32) {
+        int32_t *bs = (int32_t *)(scr + st->ob);
+        qmm_shift_b(p, B, prm[QP_BZ], bs);
+        b32 = bs;
+    }
     for (int64_t bi = 0; bi < p->batch; bi++) {
         int64_t ao, bo;
         mm_batch_offsets(p, bi, &ao, &bo);
-        const int32_t *a = a32 + ao * M * K, *b = b32 + bo * K * N;
+        const int32_t *ap = a32 + ao * M * K, *bp = b32 + bo * K * N;
         uint32_t *y = (uint32_t *)(acc + bi * M * N);
         for (int64_t m = 0; m < M; m++) {
             uint32_t *restrict yr = y + m * N;
             for (int64_t n = 0; n < N; n++) yr[n] = 0;
             for (int64_t k = 0; k < K; k++) {
-                uint32_t av = (uint32_t)a[m * K + k];
-                const int32_t *restrict br = b + k * N;
+                uint32_t av = (uint32_t)ap[m * K + k];
+                const int32_t *restrict br = bp + k * N;
                 for (int64_t n = 0; n < N; n++) yr[n] += av * (uint32_t)br[n];
             }
         }
@@ -422,112 +615,36 @@ static void qmm_accumulate(const mm_plan *p, const nne_tensor *A, const nne_tens
 
 /* ------------------------------------------------------ MatMulInteger -- */
 
-static nne_status matmulinteger_run(nne_op_ctx *ctx) {
-    const nne_tensor *A = nne_ctx_input(ctx, 0), *B = nne_ctx_input(ctx, 1);
-    const nne_tensor *azp = nne_ctx_input(ctx, 2), *bzp = nne_ctx_input(ctx, 3);
-    if (!A || !B) return nne_ctx_fail(ctx, NNE_ERR_INVALID_ARG, "needs inputs A and B");
-    NNE_TRY(q8_check(ctx, "A", A));
-    NNE_TRY(q8_check(ctx, "B", B));
-    NNE_TRY(q8_check(ctx, "a_zero_point", azp));
-    NNE_TRY(q8_check(ctx, "b_zero_point", bzp));
-    mm_plan p;
-    NNE_TRY(mm_plan_make(ctx, A, B, &p));
-    NNE_TRY(qparam_check(ctx, "a_zero_point", azp, A, 1, p.M));
-    NNE_TRY(qparam_check(ctx, "b_zero_point", bzp, B, 0, p.N));
-    nne_tensor *Y;
-    NNE_TRY(nne_ctx_output(ctx, 0, NNE_DTYPE_INT32, p.ndim, p.dims, &Y));
-    int64_t na = nne_tensor_numel(A), nbn = nne_tensor_numel(B);
-    size_t total = 0;
-    size_t oaz = nne_la_reserve(&total, nne_size_elems(p.a_mats * p.M, sizeof(double)));
-    size_t obz = nne_la_reserve(&total, nne_size_elems(p.b_mats * p.N, sizeof(double)));
-    size_t oa = nne_la_reserve(&total, nne_size_elems(na, sizeof(int32_t)));
-    size_t ob = nne_la_reserve(&total, nne_size_elems(nbn, sizeof(int32_t)));
-    char *scr = nne_ctx_scratch(ctx, total);
-    if (nne_ctx_shape_only(ctx)) return NNE_OK;
-    if (!scr) return nne_ctx_fail(ctx, NNE_ERR_OUT_OF_MEMORY, "cannot allocate scratch memory");
+static nne_status matmulinteger_run(const void *state, const nne_kernel_args *a) {
+    const qmm_state *st = state;
+    nne_tensor *Y = a->out[0];
     if (nne_tensor_numel(Y) == 0) return NNE_OK;
-    double *az = (double *)(scr + oaz), *bz = (double *)(scr + obz);
-    int32_t *a32 = (int32_t *)(scr + oa), *b32 = (int32_t *)(scr + ob);
-    qparam_expand(azp, A, 1, p.M, p.a_mats, 0.0, az);
-    qparam_expand(bzp, B, 0, p.N, p.b_mats, 0.0, bz);
-    qmm_accumulate(&p, A, B, az, bz, a32, b32, Y->data);
+    const double *prm[QP_N];
+    qmm_accumulate(st, a, prm, Y->data);
     return NNE_OK;
 }
 
-NNE_OP_DEFINE(MatMulInteger, "", "MatMulInteger", .eval = matmulinteger_run, .macs = nne_macs_matmul);
+NNE_OP_DEFINE(MatMulInteger, "", "MatMulInteger", .infer = matmulinteger_infer, .plan = matmulinteger_plan,
+              .run = matmulinteger_run, .state_free = qmm_state_free, .state_size = sizeof(qmm_state),
+              .macs = nne_macs_matmul);
 
 /* ------------------------------------------------------ QLinearMatMul -- */
 
-static nne_status qlinearmatmul_run(nne_op_ctx *ctx) {
-    const nne_tensor *A = nne_ctx_input(ctx, 0), *as = nne_ctx_input(ctx, 1);
-    const nne_tensor *azp = nne_ctx_input(ctx, 2), *B = nne_ctx_input(ctx, 3);
-    const nne_tensor *bs = nne_ctx_input(ctx, 4), *bzp = nne_ctx_input(ctx, 5);
-    const nne_tensor *ys = nne_ctx_input(ctx, 6), *yzp = nne_ctx_input(ctx, 7);
-    if (!A || !as || !B || !bs || !ys) {
-        return nne_ctx_fail(ctx, NNE_ERR_INVALID_ARG,
-                            "needs inputs a, a_scale, b, b_scale and y_scale");
-    }
-    NNE_TRY(q8_check(ctx, "a", A));
-    NNE_TRY(q8_check(ctx, "b", B));
-    NNE_TRY(q8_check(ctx, "a_zero_point", azp));
-    NNE_TRY(q8_check(ctx, "b_zero_point", bzp));
-    NNE_TRY(q8_check(ctx, "y_zero_point", yzp));
-    static const nne_dtype sok[] = {NNE_DTYPE_FLOAT, NNE_DTYPE_FLOAT16, NNE_DTYPE_BFLOAT16,
-                                    NNE_DTYPE_DOUBLE, NNE_DTYPE_UNDEFINED};
-    NNE_TRY(nne_la_check_dtype(ctx, "a_scale", as->dtype, sok));
-    NNE_TRY(nne_la_check_dtype(ctx, "b_scale", bs->dtype, sok));
-    NNE_TRY(nne_la_check_dtype(ctx, "y_scale", ys->dtype, sok));
-    mm_plan p;
-    NNE_TRY(mm_plan_make(ctx, A, B, &p));
-    NNE_TRY(qparam_check(ctx, "a_zero_point", azp, A, 1, p.M));
-    NNE_TRY(qparam_check(ctx, "a_scale", as, A, 1, p.M));
-    NNE_TRY(qparam_check(ctx, "b_zero_point", bzp, B, 0, p.N));
-    NNE_TRY(qparam_check(ctx, "b_scale", bs, B, 0, p.N));
-    if (nne_tensor_numel(ys) != 1 && !(ys->ndim >= 1 && ys->dims[ys->ndim - 1] == p.N &&
-                                       nne_tensor_numel(ys) == p.N)) {
-        return nne_ctx_fail(ctx, NNE_ERR_INVALID_ARG,
-                            "y_scale must be a scalar or %" PRId64 " per-column values", p.N);
-    }
-    if (yzp && nne_tensor_numel(yzp) != 1 && nne_tensor_numel(yzp) != p.N) {
-        return nne_ctx_fail(ctx, NNE_ERR_INVALID_ARG,
-                            "y_zero_point must be a scalar or %" PRId64 " per-column values", p.N);
-    }
-    nne_dtype ydt = yzp ? yzp->dtype : NNE_DTYPE_UINT8;
-    nne_tensor *Y;
-    NNE_TRY(nne_ctx_output(ctx, 0, ydt, p.ndim, p.dims, &Y));
-    int64_t na = nne_tensor_numel(A), nbn = nne_tensor_numel(B), ny = nne_tensor_numel(Y);
-    int64_t ra = p.a_mats * p.M, rb = p.b_mats * p.N;
-    size_t total = 0;
-    size_t oaz = nne_la_reserve(&total, nne_size_elems(ra, sizeof(double)));
-    size_t oas = nne_la_reserve(&total, nne_size_elems(ra, sizeof(double)));
-    size_t obz = nne_la_reserve(&total, nne_size_elems(rb, sizeof(double)));
-    size_t obs = nne_la_reserve(&total, nne_size_elems(rb, sizeof(double)));
-    size_t oyz = nne_la_reserve(&total, nne_size_elems(p.N, sizeof(double)));
-    size_t oys = nne_la_reserve(&total, nne_size_elems(p.N, sizeof(double)));
-    size_t oa = nne_la_reserve(&total, nne_size_elems(na, sizeof(int32_t)));
-    size_t ob = nne_la_reserve(&total, nne_size_elems(nbn, sizeof(int32_t)));
-    size_t oacc = nne_la_reserve(&total, nne_size_elems(ny, sizeof(int32_t)));
-    char *scr = nne_ctx_scratch(ctx, total);
-    if (nne_ctx_shape_only(ctx)) return NNE_OK;
-    if (!scr) return nne_ctx_fail(ctx, NNE_ERR_OUT_OF_MEMORY, "cannot allocate scratch memory");
-    if (ny == 0) return NNE_OK;
-    double *az = (double *)(scr + oaz), *asx = (double *)(scr + oas);
-    double *bz = (double *)(scr + obz), *bsx = (double *)(scr + obs);
-    double *yz = (double *)(scr + oyz), *ysx = (double *)(scr + oys);
-    int32_t *a32 = (int32_t *)(scr + oa), *b32 = (int32_t *)(scr + ob);
-    int32_t *acc = (int32_t *)(scr + oacc);
-    qparam_expand(azp, A, 1, p.M, p.a_mats, 0.0, az);
-    qparam_expand(as, A, 1, p.M, p.a_mats, 1.0, asx);
-    qparam_expand(bzp, B, 0, p.N, p.b_mats, 0.0, bz);
-    qparam_expand(bs, B, 0, p.N, p.b_mats, 1.0, bsx);
-    qparam_expand(yzp, NULL, 0, p.N, 1, 0.0, yz);
-    qparam_expand(ys, NULL, 0, p.N, 1, 1.0, ysx);
-    qmm_accumulate(&p, A, B, az, bz, a32, b32, acc);
+static nne_status qlinearmatmul_run(const void *state, const nne_kernel_args *a) {
+    const qmm_state *st = state;
+    nne_tensor *Y = a->out[0];
+    if (nne_tensor_numel(Y) == 0) return NNE_OK;
+    const mm_plan *p = &st->p;
+    const double *prm[QP_N];
+    int32_t *acc = (int32_t *)((char *)a->scratch + st->oacc);
+    qmm_accumulate(st, a, prm, acc);
+    const double *asx = prm[QP_AS], *bsx = prm[QP_BS], *ysx = prm[QP_YS], *yz = prm[QP_YZ];
+    nne_dtype ydt = st->ydt;
     double lo = ydt == NNE_DTYPE_INT8 ? -128.0 : 0.0, hi = ydt == NNE_DTYPE_INT8 ? 127.0 : 255.0;
-    int64_t M = p.M, N = p.N;
-    for (int64_t bi = 0; bi < p.batch; bi++) {
+    int64_t M = p->M, N = p->N;
+    for (int64_t bi = 0; bi < p->batch; bi++) {
         int64_t ao, bo;
-        mm_batch_offsets(&p, bi, &ao, &bo);
+        mm_batch_offsets(p, bi, &ao, &bo);
         for (int64_t m = 0; m < M; m++) {
             double sa = asx[ao * M + m];
             int64_t base = (bi * M + m) * N;
@@ -547,4 +664,6 @@ static nne_status qlinearmatmul_run(nne_op_ctx *ctx) {
     return NNE_OK;
 }
 
-NNE_OP_DEFINE(QLinearMatMul, "", "QLinearMatMul", .eval = qlinearmatmul_run, .macs = nne_macs_matmul);
+NNE_OP_DEFINE(QLinearMatMul, "", "QLinearMatMul", .infer = qlinearmatmul_infer, .plan = qlinearmatmul_plan,
+              .run = qlinearmatmul_run, .state_free = qmm_state_free, .state_size = sizeof(qmm_state),
+              .macs = nne_macs_matmul);

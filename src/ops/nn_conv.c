@@ -3,7 +3,9 @@
  *
  * Validates shapes and attributes, computes the output geometry (explicit
  * pads, auto_pad, output_padding / output_shape for ConvTranspose) and calls
- * the kernels. Conv is phased: plan parses the attributes once, chooses the
+ * the kernels. Both are phased. ConvTranspose's plan parses the attributes
+ * and geometry once and converts constant half-precision weights once; its
+ * run calls the reference transposed-conv kernel. Conv's plan parses the attributes once, chooses the
  * algorithm for the layer's shape (kernels/conv_fast.h: depthwise, direct
  * 1x1, implicit GEMM; the table's conv kernel when there is no SGEMM family,
  * i.e. under NNE_FORCE_REFERENCE), packs constant weights once (model
@@ -60,45 +62,6 @@ static void conv_buf_plan(nn_carve *c, conv_buf *cb, nne_dtype dt, size_t kern_b
     cb->w = nn_carve_add(c, cb->w_n);
     cb->b = nn_carve_add(c, cb->b_n);
     cb->y = nn_carve_add(c, cb->y_n);
-}
-
-typedef size_t (*conv_scratch_fn)(const nne_conv_desc *);
-typedef void (*conv_f32_fn)(const nne_conv_desc *, const float *, const float *, const float *,
-                            float *, void *);
-typedef void (*conv_f64_fn)(const nne_conv_desc *, const double *, const double *,
-                            const double *, double *, void *);
-
-/* Plan scratch, then (run mode) convert, run the kernel and convert back. */
-static nne_status conv_exec(nne_op_ctx *ctx, const nne_conv_desc *p, nne_dtype dt,
-                            const nne_tensor *X, const nne_tensor *W, const nne_tensor *B,
-                            nne_tensor *Y, conv_scratch_fn s32, conv_f32_fn k32,
-                            conv_scratch_fn s64, conv_f64_fn k64) {
-    nn_carve c = {0};
-    conv_buf cb;
-    size_t kb = dt == NNE_DTYPE_DOUBLE ? s64(p) : s32(p);
-    conv_buf_plan(&c, &cb, dt, kb, X, W, B, Y);
-    void *base = nn_scratch(ctx, &c);
-    if (nne_ctx_shape_only(ctx)) return NNE_OK;
-    if (!base) return nne_ctx_fail(ctx, NNE_ERR_OUT_OF_MEMORY, "cannot allocate scratch memory");
-    if (nne_tensor_numel(Y) == 0) return NNE_OK;
-    void *ks = nn_carve_ptr(base, cb.kern, cb.kern_n);
-    if (dt == NNE_DTYPE_DOUBLE) {
-        k64(p, (const double *)X->data, (const double *)W->data,
-            B ? (const double *)B->data : NULL, (double *)Y->data, ks ? ks : base);
-        return NNE_OK;
-    }
-    if (dt == NNE_DTYPE_FLOAT) {
-        k32(p, (const float *)X->data, (const float *)W->data, B ? (const float *)B->data : NULL,
-            (float *)Y->data, ks ? ks : base);
-        return NNE_OK;
-    }
-    const float *x = nn_f32_view(X, (float *)nn_carve_ptr(base, cb.x, cb.x_n));
-    const float *w = nn_f32_view(W, (float *)nn_carve_ptr(base, cb.w, cb.w_n));
-    const float *b = B ? nn_f32_view(B, (float *)nn_carve_ptr(base, cb.b, cb.b_n)) : NULL;
-    float *y = (float *)nn_carve_ptr(base, cb.y, cb.y_n);
-    k32(p, x, w, b, y, ks ? ks : base);
-    nne_store_f32(Y, 0, 1, nne_tensor_numel(Y), y, NNE_CVT_RNE);
-    return NNE_OK;
 }
 
 /* Conv, in phases. infer and plan share conv_parse: checks and geometry. */
@@ -269,11 +232,13 @@ static int64_t convt_macs(nne_op_ctx *ctx) {
     return nne_tensor_numel(X) * (nne_tensor_numel(W) / (W->dims[0] ? W->dims[0] : 1));
 }
 
-static nne_status convt_run(nne_op_ctx *ctx) {
+/* ConvTranspose, in phases. infer and plan share convt_parse: checks,
+ * attributes (strides, dilations, pads, auto_pad, output_padding,
+ * output_shape) and the output geometry. */
+static nne_status convt_parse(nne_op_ctx *ctx, nne_conv_desc *p, nne_dtype *dt) {
     const nne_tensor *X = nne_ctx_input(ctx, 0), *W = nne_ctx_input(ctx, 1);
     const nne_tensor *B = nne_ctx_input(ctx, 2);
-    nne_dtype dt;
-    NNE_TRY(conv_check_inputs(ctx, X, W, B, &dt));
+    NNE_TRY(conv_check_inputs(ctx, X, W, B, dt));
     int nsp = X->ndim - 2;
     int64_t G = nne_attr_i(ctx, "group", 1);
     int64_t C = X->dims[1];
@@ -315,16 +280,12 @@ static nne_status convt_run(nne_op_ctx *ctx) {
                             nos, nsp);
     if (nos == nsp + 2) os += 2;
 
-    nne_conv_desc p;
-    memset(&p, 0, sizeof p);
-    p.nsp = nsp;
-    p.N = X->dims[0];
-    p.C = C;
-    p.M = M;
-    p.G = G;
-    int64_t od[NNE_MAX_DIMS];
-    od[0] = p.N;
-    od[1] = M;
+    memset(p, 0, sizeof *p);
+    p->nsp = nsp;
+    p->N = X->dims[0];
+    p->C = C;
+    p->M = M;
+    p->G = G;
     for (int i = 0; i < nsp; i++) {
         int64_t in = X->dims[2 + i];
         int64_t ek = (k[i] - 1) * d[i] + 1;
@@ -352,20 +313,80 @@ static nne_status convt_run(nne_op_ctx *ctx) {
             return nne_ctx_fail(ctx, NNE_ERR_INVALID_ARG,
                                 "output size %lld on spatial axis %d is negative (pads too large)",
                                 (long long)out, i);
-        p.in[i] = in;
-        p.out[i] = out;
-        p.k[i] = k[i];
-        p.s[i] = s[i];
-        p.d[i] = d[i];
-        p.pb[i] = pb;
-        od[2 + i] = out;
+        p->in[i] = in;
+        p->out[i] = out;
+        p->k[i] = k[i];
+        p->s[i] = s[i];
+        p->d[i] = d[i];
+        p->pb[i] = pb;
     }
+    return NNE_OK;
+}
+
+static nne_status convt_infer(nne_op_ctx *ctx) {
+    nne_conv_desc p;
+    nne_dtype dt;
+    NNE_TRY(convt_parse(ctx, &p, &dt));
+    int64_t od[NNE_MAX_DIMS];
+    od[0] = p.N;
+    od[1] = p.M;
+    for (int i = 0; i < p.nsp; i++) od[2 + i] = p.out[i];
     nne_tensor *Y;
-    NNE_TRY(nne_ctx_output(ctx, 0, dt, X->ndim, od, &Y));
-    return conv_exec(ctx, &p, dt, X, W, B, Y, nne_convt_scratch_f32, nne_convt_f32,
-                     nne_convt_scratch_f64, nne_convt_f64);
+    return nne_ctx_output(ctx, 0, dt, p.nsp + 2, od, &Y);
+}
+
+typedef struct convt_state {
+    nne_conv_desc p;
+    nne_dtype dt;
+    conv_buf cb;
+    const float *w32; /* float16/bfloat16 weights converted once (cached), or NULL */
+} convt_state;
+
+static nne_status convt_plan(nne_op_ctx *ctx, void *state) {
+    convt_state *st = state;
+    NNE_TRY(convt_parse(ctx, &st->p, &st->dt));
+    const nne_tensor *X = nne_ctx_input(ctx, 0), *W = nne_ctx_input(ctx, 1), *B = nne_ctx_input(ctx, 2);
+    const nne_tensor *Y = nne_ctx_output_get(ctx, 0);
+    int cvt = st->dt == NNE_DTYPE_FLOAT16 || st->dt == NNE_DTYPE_BFLOAT16;
+    if (cvt && nne_ctx_input_is_initializer(ctx, 1)) {
+        /* the same conversion as Conv's: the cache entry is shared */
+        st->w32 = nne_ctx_packed_weight(ctx, W->data, 0x636f6e7633326677ull /* "conv32fw" */,
+                                        (size_t)nne_tensor_numel(W) * sizeof(float), conv_pack_w32, (void *)W);
+        if (!st->w32) return NNE_ERR_OUT_OF_MEMORY;
+    }
+    size_t kb = st->dt == NNE_DTYPE_DOUBLE ? nne_convt_scratch_f64(&st->p) : nne_convt_scratch_f32(&st->p);
+    nn_carve c = {0};
+    conv_buf_plan(&c, &st->cb, st->dt, kb, X, W, B, Y);
+    if (st->w32) st->cb.w_n = 0; /* no per-run copy of W */
+    nn_scratch(ctx, &c);
+    return NNE_OK;
+}
+
+static nne_status convt_run(const void *state, const nne_kernel_args *a) {
+    const convt_state *st = state;
+    const conv_buf *cb = &st->cb;
+    const nne_tensor *X = a->in[0], *W = a->in[1], *B = a->n_in > 2 ? a->in[2] : NULL;
+    nne_tensor *Y = a->out[0];
+    if (nne_tensor_numel(Y) == 0) return NNE_OK;
+    void *base = a->scratch;
+    void *ks = nn_carve_ptr(base, cb->kern, cb->kern_n);
+    if (!ks) ks = base;
+    if (st->dt == NNE_DTYPE_DOUBLE) {
+        nne_convt_f64(&st->p, X->data, W->data, B ? B->data : NULL, Y->data, ks);
+    } else if (st->dt == NNE_DTYPE_FLOAT) {
+        nne_convt_f32(&st->p, X->data, W->data, B ? B->data : NULL, Y->data, ks);
+    } else {
+        const float *x = nn_f32_view(X, (float *)nn_carve_ptr(base, cb->x, cb->x_n));
+        const float *w = st->w32 ? st->w32 : nn_f32_view(W, (float *)nn_carve_ptr(base, cb->w, cb->w_n));
+        const float *b = B ? nn_f32_view(B, (float *)nn_carve_ptr(base, cb->b, cb->b_n)) : NULL;
+        float *y = (float *)nn_carve_ptr(base, cb->y, cb->y_n);
+        nne_convt_f32(&st->p, x, w, b, y, ks);
+        nne_store_f32(Y, 0, 1, nne_tensor_numel(Y), y, NNE_CVT_RNE);
+    }
+    return NNE_OK;
 }
 
 NNE_OP_DEFINE(Conv, "", "Conv", .infer = nne_conv_infer, .plan = nne_conv_plan, .run = conv_run,
               .state_size = sizeof(conv_state), .macs = conv_macs);
-NNE_OP_DEFINE(ConvTranspose, "", "ConvTranspose", .eval = convt_run, .macs = convt_macs);
+NNE_OP_DEFINE(ConvTranspose, "", "ConvTranspose", .infer = convt_infer, .plan = convt_plan, .run = convt_run,
+              .state_size = sizeof(convt_state), .macs = convt_macs);

@@ -498,7 +498,22 @@ static nne_status upsample_run(nne_op_ctx *ctx) {
     return rs_execute(ctx, &c, X);
 }
 
+/* Multiply-adds: every output element sums the product of its axes' taps
+ * (an antialiased downscale by a large factor has many); saturates. */
+static int64_t rs_macs(nne_op_ctx *ctx) {
+    const rs_state *st = nne_ctx_plan_state(ctx);
+    if (!st) return 0;
+    const int64_t cap = INT64_MAX / 4;
+    int64_t n = 1;
+    for (int d = 0; d < st->c.rank; d++) {
+        int64_t f = st->c.out[d] * (int64_t)st->c.ntap[d];
+        if (f == 0) return 0;
+        n = n > cap / f ? cap : n * f;
+    }
+    return st->lin ? n : 0;
+}
+
 NNE_OP_DEFINE(Resize, "", "Resize", .infer = resize_run, .run = rs_kernel, .state_size = sizeof(rs_state),
-              .state_free = rs_state_free);
+              .state_free = rs_state_free, .macs = rs_macs);
 NNE_OP_DEFINE(Upsample, "", "Upsample", .infer = upsample_run, .run = rs_kernel, .state_size = sizeof(rs_state),
-              .state_free = rs_state_free);
+              .state_free = rs_state_free, .macs = rs_macs);

@@ -51,9 +51,18 @@
  *     cannot avoid allocating, so the phases give them nothing. (The ops
  *     that read a sequence and give a tensor -- SequenceAt, SequenceLength,
  *     ConcatFromSequence, OptionalHasElement -- are phased.)
- *   - If, Loop, Scan (control_flow.c: subgraph planning, separate work);
- *   - ConvTranspose, MatMulInteger, QLinearMatMul (nn_conv.c,
- *     linalg_matmul.c: with their kernels' rewrite), which have macs.
+ *   - If, Loop, Scan (control_flow.c). Their output shapes are known only
+ *     after a body has run (which branch, how many iterations), so they are
+ *     always shaped at run time, where a phased op would get a state made
+ *     and freed on every run: infer would have to run the body to declare
+ *     the outputs, and plan and run would have nothing left to do. What the
+ *     phases give other ops -- work done once and kept -- they get from the
+ *     subgraph plans instead: each body is planned once per context and
+ *     input-shape signature (nne_ctx_run_graph_view; src/ir/session.c,
+ *     "subgraph plans"), so a Loop body's nodes run with their own per-node
+ *     state, without attribute lookups or allocation, after the first
+ *     iteration. What is left per run here is the node's own prologue (its
+ *     subgraph attributes and the copies of loop-carried values).
  * The adapter stays for these.
  *
  * Registration: in src/ops/<op>.c write

@@ -1,6 +1,7 @@
 /*
  * pkg.c - opening a .nne package: map it, check the fixed header, the
- * signer, the signature over header + manifest, then the manifest, the
+ * signatures over header + manifest and who vouches for them (trusted root
+ * keys, certificates, revocations, thresholds), then the manifest, the
  * segment digests, decryption into locked memory, and the model loaded from
  * the segments in place (nne_model_load_regions).
  *
@@ -100,6 +101,7 @@ void nne_pkg_close(nne_pkg *p) {
 }
 
 const nne_pkg_header *nne_pkg_get_header(const nne_pkg *p) { return &p->h; }
+const uint8_t *nne_pkg_base(const nne_pkg *p) { return p->base; }
 const nne_pkg_manifest *nne_pkg_get_manifest(const nne_pkg *p) { return p->manifest_ok ? &p->man : NULL; }
 int nne_pkg_is_encrypted(const nne_pkg *p) { return (p->h.flags & NNE_PKG_FLAG_ENCRYPTED) != 0; }
 
@@ -140,34 +142,52 @@ nne_status nne_pkg_open(const char *path, nne_pkg **out) {
     return st;
 }
 
-/* The 32-byte digest the manifest signature signs: a domain string, the
- * header with the signature field zeroed, and everything from the manifest
- * to the first segment (the manifest and its zero padding). */
+/* The 32-byte digest every manifest signature signs: a domain string, the
+ * header's first 64 bytes with the signature count zeroed (sizes, flags),
+ * and everything from the manifest to the first segment (the manifest and
+ * its zero padding). The signature slots are not covered, so a signature
+ * can be added later (co-signing) without changing what the others signed;
+ * their bytes are covered by the signatures and certificates they hold. */
 static void signed_digest(const uint8_t *base, uint64_t data_offset, uint8_t out[32]) {
-    static const char dom[] = "nnedge package manifest v1";
+    static const char dom[] = "nnedge package manifest v2";
     crypto_generichash_state s;
     crypto_generichash_init(&s, NULL, 0, 32);
     crypto_generichash_update(&s, (const uint8_t *)dom, sizeof dom);
-    uint8_t h[NNE_PKG_HEADER_SIZE];
+    uint8_t h[64];
     memcpy(h, base, sizeof h);
-    memset(h + 88, 0, 64);
+    memset(h + 52, 0, 4);
     crypto_generichash_update(&s, h, sizeof h);
     crypto_generichash_update(&s, base + NNE_PKG_HEADER_SIZE, data_offset - NNE_PKG_HEADER_SIZE);
     crypto_generichash_final(&s, out, 32);
 }
 
-void nne_pkg_signed_digest(const uint8_t *base, uint64_t data_offset, uint8_t out[32]) {
-    signed_digest(base, data_offset, out);
+/* What a manifest signature signs: a domain string and the digest. */
+void nne_pkg_signed_message(const uint8_t *base, uint64_t data_offset, uint8_t msg[64]) {
+    memcpy(msg, "nnedge manifest signature v2\0\0\0\0", 32);
+    signed_digest(base, data_offset, msg + 32);
 }
 
-/* The bytes a certificate signature signs. */
-void nne_pkg_cert_message(const uint8_t key[32], const uint8_t issuer[32], int64_t nb, int64_t na, uint8_t msg[96]) {
-    static const char dom[16] = "nnedge cert v1";
+
+/* The bytes a certificate signature signs (the same for every root key). */
+void nne_pkg_cert_message(const nne_pkg_cert *c, uint8_t msg[68]) {
+    static const char dom[16] = "nnedge cert v2";
     memcpy(msg, dom, 16);
-    memcpy(msg + 16, key, 32);
-    memcpy(msg + 48, issuer, 32);
-    for (int i = 0; i < 8; i++) msg[80 + i] = (uint8_t)((uint64_t)nb >> (8 * i));
-    for (int i = 0; i < 8; i++) msg[88 + i] = (uint8_t)((uint64_t)na >> (8 * i));
+    memcpy(msg + 16, c->key, 32);
+    for (int i = 0; i < 8; i++) msg[48 + i] = (uint8_t)((uint64_t)c->not_before >> (8 * i));
+    for (int i = 0; i < 8; i++) msg[56 + i] = (uint8_t)((uint64_t)c->not_after >> (8 * i));
+    for (int i = 0; i < 4; i++) msg[64 + i] = (uint8_t)(c->threshold >> (8 * i));
+}
+
+int nne_pkg_cert_valid(const nne_pkg_cert *c) {
+    if (!sodium_ready() || c->n_sigs < 1 || c->n_sigs > NNE_PKG_MAX_CERT_SIGS) return 0;
+    uint8_t msg[68];
+    nne_pkg_cert_message(c, msg);
+    for (int j = 0; j < c->n_sigs; j++) {
+        for (int i = 0; i < j; i++)
+            if (!memcmp(c->issuer[i], c->issuer[j], 32)) return 0;
+        if (crypto_sign_verify_detached(c->signature[j], msg, sizeof msg, c->issuer[j]) != 0) return 0;
+    }
+    return 1;
 }
 
 static void fmt_time(int64_t t, char *buf, size_t cap) {
@@ -232,74 +252,132 @@ static int trusted(const nne_pkg_trust *t, const uint8_t key[32]) {
     return 0;
 }
 
-/* The signer of a package with a certificate: every certificate signature
- * by a trusted root key must verify, and at least `threshold` distinct
- * trusted keys must have signed (TUF's root threshold). Without `trust`,
- * every signature present must verify. */
-static nne_status check_cert(const nne_pkg_header *h, const nne_pkg_trust *trust) {
-    uint8_t msg[96];
-    nne_pkg_cert_message(h->signer, h->cert_issuer, h->cert_not_before, h->cert_not_after, msg);
-    const uint8_t *iss[1 + NNE_PKG_MAX_COSIGN], *sig[1 + NNE_PKG_MAX_COSIGN];
-    int n = 0, good = 0, seen_trusted = 0;
-    iss[n] = h->cert_issuer, sig[n++] = h->cert_signature;
-    for (uint32_t k = 0; k < h->n_cosign; k++) iss[n] = h->cosign_issuer[k], sig[n++] = h->cosign_signature[k];
-    for (int i = 0; i < n; i++) {
-        int dup = 0;
-        for (int j = 0; j < i; j++) dup |= memcmp(iss[i], iss[j], 32) == 0;
-        if (dup) return nne_error(NNE_ERR_CORRUPT_MODEL, "package: the certificate is signed twice by one key");
-        if (trust && !trusted(trust, iss[i])) continue;
-        seen_trusted++;
-        if (crypto_sign_verify_detached(sig[i], msg, sizeof msg, iss[i]) != 0)
+static int revoked(const nne_pkg_trust *t, const uint8_t key[32]) {
+    for (int i = 0; i < t->n_revoked; i++)
+        if (sodium_memcmp(t->revoked[i], key, 32) == 0) return 1;
+    return 0;
+}
+
+/* Every signature present must verify -- the manifest signature of each
+ * slot and every root signature on its certificate, trusted or not -- so
+ * no byte of a used slot can change unnoticed; a key signs a package once
+ * and a certificate once. */
+static nne_status check_slots(const nne_pkg *p) {
+    const nne_pkg_header *h = &p->h;
+    uint8_t msg[64];
+    nne_pkg_signed_message(p->base, h->data_offset, msg);
+    for (uint32_t k = 0; k < h->n_sigs; k++) {
+        const nne_pkg_sig *s = &h->sigs[k];
+        for (uint32_t j = 0; j < k; j++)
+            if (!memcmp(h->sigs[j].signer, s->signer, 32))
+                return nne_error(NNE_ERR_CORRUPT_MODEL, "package: signed twice by one key");
+        if (crypto_sign_verify_detached(s->signature, msg, sizeof msg, s->signer) != 0)
+            return nne_error(NNE_ERR_CORRUPT_MODEL,
+                             "package: signature check failed (signature %u of %u): the header or manifest was modified "
+                             "(or signed by another key)", k + 1, h->n_sigs);
+        if (!s->has_cert) continue;
+        for (int j = 0; j < s->cert.n_sigs; j++)
+            for (int i = 0; i < j; i++)
+                if (!memcmp(s->cert.issuer[i], s->cert.issuer[j], 32))
+                    return nne_error(NNE_ERR_CORRUPT_MODEL, "package: the certificate is signed twice by one key");
+        if (!nne_pkg_cert_valid(&s->cert))
             return nne_error(NNE_ERR_INVALID_ARG, "package: the release key's certificate signature is invalid");
-        good++;
     }
-    if (trust && good < trust->threshold) {
-        char hx[17];
-        nne_pkg_hex(h->cert_issuer, 8, hx);
-        if (!seen_trusted)
-            return nne_error(NNE_ERR_INVALID_ARG,
+    return NNE_OK;
+}
+
+/*
+ * Who vouches for the package (docs/format.md, "Keys and the chain of
+ * trust"). A signature counts when its signer is not revoked and is either
+ * a trusted root key or a release key whose certificate, in its validity
+ * window, is signed by trusted root keys. The package passes when at least
+ * one signature counts, the counted signatures number at least the largest
+ * threshold their certificates set, and the trusted root keys behind them
+ * (signers and certificate issuers together) number at least the trust
+ * file's threshold. The error names the first reason a signature did not
+ * count when none does.
+ */
+static nne_status check_trust(const nne_pkg *p, const nne_pkg_trust *t, int64_t now) {
+    const nne_pkg_header *h = &p->h;
+    char hx[17], tb[40], why[300];
+    why[0] = 0;
+    const uint8_t *roots[NNE_PKG_MAX_SIGS * (NNE_PKG_MAX_CERT_SIGS + 1)];
+    int n_roots = 0, counted = 0, need = 1, last_cert_roots = 0;
+    for (uint32_t k = 0; k < h->n_sigs; k++) {
+        const nne_pkg_sig *s = &h->sigs[k];
+        nne_pkg_hex(s->signer, 8, hx);
+        const uint8_t *mine[NNE_PKG_MAX_CERT_SIGS + 1];
+        int n_mine = 0;
+        if (revoked(t, s->signer)) {
+            if (!why[0])
+                snprintf(why, sizeof why, "package: signed by key %s..., which is revoked (revocation list version %llu)",
+                         hx, (unsigned long long)t->revocation_version);
+            continue;
+        }
+        if (s->has_cert) {
+            const nne_pkg_cert *c = &s->cert;
+            for (int j = 0; j < c->n_sigs; j++)
+                if (trusted(t, c->issuer[j])) mine[n_mine++] = c->issuer[j];
+            if (!n_mine) {
+                nne_pkg_hex(c->issuer[0], 8, hx);
+                if (!why[0])
+                    snprintf(why, sizeof why,
                              "package: signed by a release key certified by key %s..., not by the trusted key", hx);
+                continue;
+            }
+            /* now < 0: displaying a store's contents, signatures only */
+            if (now >= 0 && (now > c->not_after || now < c->not_before)) {
+                fmt_time(now > c->not_after ? c->not_after : c->not_before, tb, sizeof tb);
+                if (!why[0])
+                    snprintf(why, sizeof why, now > c->not_after ? "package: the release key that signed it expired at %s"
+                                                                 : "package: the release key that signed it is valid only from %s",
+                             tb);
+                continue;
+            }
+            if ((int)c->threshold > need) need = (int)c->threshold;
+            last_cert_roots = n_mine;
+        } else if (trusted(t, s->signer)) {
+            mine[n_mine++] = s->signer;
+        } else {
+            if (!why[0]) snprintf(why, sizeof why, "package: signed by key %s..., not by the trusted key (wrong key)", hx);
+            continue;
+        }
+        counted++;
+        for (int j = 0; j < n_mine; j++) {
+            int dup = 0;
+            for (int i = 0; i < n_roots; i++) dup |= !memcmp(roots[i], mine[j], 32);
+            if (!dup) roots[n_roots++] = mine[j];
+        }
+    }
+    if (!counted) return nne_error(NNE_ERR_INVALID_ARG, "%s", why);
+    if (counted < need)
         return nne_error(NNE_ERR_INVALID_ARG,
-                         "package: the release key is certified by %d trusted root key(s); the trust file requires %d",
-                         good, trust->threshold);
+                         "package: %d valid signature(s); its release key's certificate requires %d (add one with "
+                         "nnedge sign)", counted, need);
+    if (n_roots < t->threshold) {
+        if (h->n_sigs == 1 && h->sigs[0].has_cert)
+            return nne_error(NNE_ERR_INVALID_ARG,
+                             "package: the release key is certified by %d trusted root key(s); the trust file requires %d",
+                             last_cert_roots, t->threshold);
+        if (h->n_sigs == 1)
+            return nne_error(NNE_ERR_INVALID_ARG,
+                             "package: signed by one root key directly; the trust file requires a release key certified "
+                             "by %d root keys (or more signatures)", t->threshold);
+        return nne_error(NNE_ERR_INVALID_ARG,
+                         "package: its signatures are backed by %d trusted root key(s); the trust file requires %d",
+                         n_roots, t->threshold);
     }
     return NNE_OK;
 }
 
 nne_status nne_pkg_verify_manifest(nne_pkg *p, const nne_pkg_trust *trust, int64_t now) {
     const nne_pkg_header *h = &p->h;
-    char hx[65], tb[40];
-    int is_signed = (h->flags & NNE_PKG_FLAG_SIGNED) != 0;
+    char tb[40];
+    int is_signed = h->n_sigs > 0;
     if (trust && !is_signed)
         return nne_error(NNE_ERR_INVALID_ARG, "package: not signed, and --trust requires a signature by the trusted key");
-    if (is_signed) {
-        if (h->flags & NNE_PKG_FLAG_CERT) {
-            NNE_PKG_TRY(check_cert(h, trust));
-            /* now < 0: displaying a store's contents, signatures only */
-            if (now >= 0 && now > h->cert_not_after) {
-                fmt_time(h->cert_not_after, tb, sizeof tb);
-                return nne_error(NNE_ERR_INVALID_ARG, "package: the release key that signed it expired at %s", tb);
-            }
-            if (now >= 0 && now < h->cert_not_before) {
-                fmt_time(h->cert_not_before, tb, sizeof tb);
-                return nne_error(NNE_ERR_INVALID_ARG, "package: the release key that signed it is valid only from %s", tb);
-            }
-        } else if (trust && !trusted(trust, h->signer)) {
-            nne_pkg_hex(h->signer, 8, hx);
-            return nne_error(NNE_ERR_INVALID_ARG, "package: signed by key %s..., not by the trusted key (wrong key)", hx);
-        } else if (trust && trust->threshold > 1) {
-            return nne_error(NNE_ERR_INVALID_ARG,
-                             "package: signed by one root key directly; the trust file requires a release key certified "
-                             "by %d root keys", trust->threshold);
-        }
-        uint8_t dg[32], msg[64];
-        signed_digest(p->base, h->data_offset, dg);
-        memcpy(msg, "nnedge manifest signature v1\0\0\0\0", 32);
-        memcpy(msg + 32, dg, 32);
-        if (crypto_sign_verify_detached(h->signature, msg, sizeof msg, h->signer) != 0)
-            return nne_error(NNE_ERR_CORRUPT_MODEL,
-                             "package: signature check failed: the header or manifest was modified (or signed by another key)");
-    }
+    NNE_PKG_TRY(check_slots(p));
+    if (trust) NNE_PKG_TRY(check_trust(p, trust, now));
     /* authenticated (or unsigned and accepted as such): now parse, once
      * (a second check, e.g. against another trust, keeps what was decoded) */
     if (!p->man.segments)
@@ -398,15 +476,21 @@ nne_status nne_pkg_unlock(nne_pkg *p, const uint8_t dev_sec[32], const uint8_t d
         return nne_error(NNE_ERR_INVALID_ARG, "package: encrypted; give the device key with --key DEVICE.sec");
     uint8_t id[32];
     crypto_generichash(id, 32, dev_pub, 32, NULL, 0);
-    const nne_pkg_recipient *rc = NULL;
-    for (int i = 0; i < p->man.n_recipients; i++)
-        if (sodium_memcmp(p->man.recipients[i].key_id, id, 32) == 0) rc = &p->man.recipients[i];
     char hx[17];
     nne_pkg_hex(dev_pub, 8, hx);
-    if (!rc)
-        return nne_error(NNE_ERR_INVALID_ARG, "package: device key %s... is not a recipient of this package", hx);
+    /* the hint is short: try every entry whose hint matches (another
+     * device's entry with the same hint simply does not open) */
     uint8_t ck[32];
-    if (crypto_box_seal_open(ck, rc->sealed, 80, dev_pub, dev_sec) != 0)
+    int hits = 0, opened = 0;
+    for (int i = 0; i < p->man.n_recipients && !opened; i++) {
+        const nne_pkg_recipient *rc = &p->man.recipients[i];
+        if (sodium_memcmp(rc->hint, id, NNE_PKG_HINT_SIZE) != 0) continue;
+        hits++;
+        opened = crypto_box_seal_open(ck, rc->sealed, NNE_PKG_SEALED_SIZE, dev_pub, dev_sec) == 0;
+    }
+    if (!hits)
+        return nne_error(NNE_ERR_INVALID_ARG, "package: device key %s... is not a recipient of this package", hx);
+    if (!opened)
         return nne_error(NNE_ERR_INVALID_ARG, "package: the content key sealed for device %s... does not open with this key", hx);
     p->plain_bufs = calloc((size_t)p->man.n_segments, sizeof *p->plain_bufs);
     p->plain_caps = calloc((size_t)p->man.n_segments, sizeof *p->plain_caps);

@@ -38,19 +38,67 @@ static int all_zero(const uint8_t *p, size_t n) {
 static uint64_t round_up(uint64_t v, uint64_t a) { return (v + a - 1) / a * a; }
 
 /* ------------------------------------------------------------- header -- */
-/* Header layout (512 bytes, little endian):
+/* Header layout (NNE_PKG_HEADER_SIZE = 2048 bytes, little endian):
  *   0 magic[8]  8 u32 version  12 u32 header_size  16 u64 file_size
  *  24 u64 manifest_offset  32 u64 manifest_size  40 u64 data_offset
- *  48 u32 flags  52 u32 n_cosign  56 signer[32]  88 signature[64]
- * 152 cert_issuer[32]  184 i64 cert_not_before  192 i64 cert_not_after
- * 200 cert_signature[64]  264 + 96k: cosign k (issuer[32], signature[64]),
- * k < 2; the rest up to 511 zero */
+ *  48 u32 flags  52 u32 n_sigs  56 zero[8]
+ *  64 + 416k: signature slot k (k < 4):
+ *      +0 signer[32]  +32 signature[64]
+ *      +96 u32 cert_sigs (0: no certificate, else 1..3)  +100 u32 threshold
+ *      +104 i64 not_before  +112 i64 not_after
+ *      +120 + 96j: certificate signature j (j < 3): issuer[32], signature[64]
+ *      +408 zero[8]
+ *  1728 .. 2047 zero
+ * Unused slots, unused certificate signatures and the certificate fields of
+ * a slot without one are zero. */
+enum { H_SLOTS = 64, SLOT_SIZE = 416, SL_CERT_SIGS = 96, SL_THRESHOLD = 100, SL_NB = 104, SL_NA = 112, SL_CSIG = 120,
+       SL_END = SL_CSIG + 96 * NNE_PKG_MAX_CERT_SIGS };
+_Static_assert(SL_END <= SLOT_SIZE, "slot layout");
+_Static_assert(H_SLOTS + SLOT_SIZE * NNE_PKG_MAX_SIGS <= NNE_PKG_HEADER_SIZE, "header layout");
+
+static nne_status parse_slot(const uint8_t *b, int k, nne_pkg_sig *s) {
+    memcpy(s->signer, b, 32);
+    memcpy(s->signature, b + 32, 64);
+    uint32_t nc = rd32(b + SL_CERT_SIGS);
+    if (nc > NNE_PKG_MAX_CERT_SIGS)
+        return nne_error(NNE_ERR_CORRUPT_MODEL, "package: signature %d claims %u certificate signatures (at most %d)", k + 1,
+                         nc, NNE_PKG_MAX_CERT_SIGS);
+    if (!all_zero(b + SL_CSIG + 96 * nc, SLOT_SIZE - SL_CSIG - 96 * nc))
+        return nne_error(NNE_ERR_CORRUPT_MODEL, "package: reserved bytes of signature %d are not zero", k + 1);
+    if (nc == 0) {
+        if (!all_zero(b + SL_THRESHOLD, SL_CSIG - SL_THRESHOLD))
+            return nne_error(NNE_ERR_CORRUPT_MODEL, "package: signature %d has no certificate but certificate bytes", k + 1);
+        return NNE_OK;
+    }
+    nne_pkg_cert *c = &s->cert;
+    s->has_cert = 1;
+    memcpy(c->key, s->signer, 32);
+    c->threshold = rd32(b + SL_THRESHOLD);
+    c->not_before = (int64_t)rd64(b + SL_NB);
+    c->not_after = (int64_t)rd64(b + SL_NA);
+    c->n_sigs = (int32_t)nc;
+    if (c->threshold < 1 || c->threshold > NNE_PKG_MAX_SIGS)
+        return nne_error(NNE_ERR_CORRUPT_MODEL, "package: certificate of signature %d has threshold %u (1..%d)", k + 1,
+                         c->threshold, NNE_PKG_MAX_SIGS);
+    for (uint32_t j = 0; j < nc; j++) {
+        memcpy(c->issuer[j], b + SL_CSIG + 96 * j, 32);
+        memcpy(c->signature[j], b + SL_CSIG + 96 * j + 32, 64);
+    }
+    return NNE_OK;
+}
+
 nne_status nne_pkg_header_parse(const uint8_t *b, size_t size, nne_pkg_header *h) {
     memset(h, 0, sizeof *h);
-    if (size < NNE_PKG_HEADER_SIZE)
+    if (size < 12)
         return nne_error(NNE_ERR_CORRUPT_MODEL, "package: file is %zu bytes, shorter than the %d-byte header (truncated)",
                          size, NNE_PKG_HEADER_SIZE);
     if (memcmp(b, k_magic, 8) != 0) return nne_error(NNE_ERR_CORRUPT_MODEL, "package: not a .nne package (bad magic)");
+    if (rd32(b + 8) != NNE_PKG_FORMAT_VERSION)
+        return nne_error(NNE_ERR_UNSUPPORTED, "package: format version %u, this nnedge reads version %d%s", rd32(b + 8),
+                         NNE_PKG_FORMAT_VERSION, rd32(b + 8) < NNE_PKG_FORMAT_VERSION ? " (pack the model again)" : "");
+    if (size < NNE_PKG_HEADER_SIZE)
+        return nne_error(NNE_ERR_CORRUPT_MODEL, "package: file is %zu bytes, shorter than the %d-byte header (truncated)",
+                         size, NNE_PKG_HEADER_SIZE);
     h->version = rd32(b + 8);
     h->header_size = rd32(b + 12);
     h->file_size = rd64(b + 16);
@@ -58,9 +106,6 @@ nne_status nne_pkg_header_parse(const uint8_t *b, size_t size, nne_pkg_header *h
     h->manifest_size = rd64(b + 32);
     h->data_offset = rd64(b + 40);
     h->flags = rd32(b + 48);
-    if (h->version != NNE_PKG_FORMAT_VERSION)
-        return nne_error(NNE_ERR_UNSUPPORTED, "package: format version %u, this nnedge reads version %d", h->version,
-                         NNE_PKG_FORMAT_VERSION);
     if (h->header_size != NNE_PKG_HEADER_SIZE)
         return nne_error(NNE_ERR_CORRUPT_MODEL, "package: header size %u, expected %d", h->header_size,
                          NNE_PKG_HEADER_SIZE);
@@ -81,31 +126,18 @@ nne_status nne_pkg_header_parse(const uint8_t *b, size_t size, nne_pkg_header *h
         h->data_offset > h->file_size)
         return nne_error(NNE_ERR_CORRUPT_MODEL, "package: data offset %llu does not follow the manifest",
                          (unsigned long long)h->data_offset);
-    if (h->flags & ~(NNE_PKG_FLAG_SIGNED | NNE_PKG_FLAG_CERT | NNE_PKG_FLAG_ENCRYPTED))
+    if (h->flags & ~NNE_PKG_FLAG_ENCRYPTED)
         return nne_error(NNE_ERR_UNSUPPORTED, "package: unknown header flags 0x%x", h->flags);
-    h->n_cosign = rd32(b + 52);
-    if (h->n_cosign > NNE_PKG_MAX_COSIGN || (h->n_cosign && !(h->flags & NNE_PKG_FLAG_CERT)))
-        return nne_error(NNE_ERR_CORRUPT_MODEL, "package: %u certificate co-signatures (at most %d, with a certificate)",
-                         h->n_cosign, NNE_PKG_MAX_COSIGN);
-    size_t used = 264 + 96 * (size_t)h->n_cosign;
-    if (!all_zero(b + used, NNE_PKG_HEADER_SIZE - used))
+    h->n_sigs = rd32(b + 52);
+    if (h->n_sigs > NNE_PKG_MAX_SIGS)
+        return nne_error(NNE_ERR_CORRUPT_MODEL, "package: %u signatures (at most %d)", h->n_sigs, NNE_PKG_MAX_SIGS);
+    if (!all_zero(b + 56, H_SLOTS - 56))
         return nne_error(NNE_ERR_CORRUPT_MODEL, "package: reserved header bytes are not zero");
-    for (uint32_t k = 0; k < h->n_cosign; k++) {
-        memcpy(h->cosign_issuer[k], b + 264 + 96 * k, 32);
-        memcpy(h->cosign_signature[k], b + 296 + 96 * k, 64);
-    }
-    memcpy(h->signer, b + 56, 32);
-    memcpy(h->signature, b + 88, 64);
-    memcpy(h->cert_issuer, b + 152, 32);
-    h->cert_not_before = (int64_t)rd64(b + 184);
-    h->cert_not_after = (int64_t)rd64(b + 192);
-    memcpy(h->cert_signature, b + 200, 64);
-    if (!(h->flags & NNE_PKG_FLAG_SIGNED) && (h->flags & NNE_PKG_FLAG_CERT))
-        return nne_error(NNE_ERR_CORRUPT_MODEL, "package: a certificate but no signature");
-    if (!(h->flags & NNE_PKG_FLAG_SIGNED) && !all_zero(b + 56, 96))
-        return nne_error(NNE_ERR_CORRUPT_MODEL, "package: unsigned, but its signature bytes are not zero");
-    if (!(h->flags & NNE_PKG_FLAG_CERT) && !all_zero(b + 152, 112))
-        return nne_error(NNE_ERR_CORRUPT_MODEL, "package: no certificate, but its certificate bytes are not zero");
+    size_t used = H_SLOTS + SLOT_SIZE * (size_t)h->n_sigs;
+    if (!all_zero(b + used, NNE_PKG_HEADER_SIZE - used))
+        return nne_error(NNE_ERR_CORRUPT_MODEL, "package: unused signature slots or reserved header bytes are not zero");
+    for (uint32_t k = 0; k < h->n_sigs; k++)
+        NNE_PKG_TRY(parse_slot(b + H_SLOTS + SLOT_SIZE * k, (int)k, &h->sigs[k]));
     return NNE_OK;
 }
 
@@ -119,30 +151,34 @@ void nne_pkg_header_encode(const nne_pkg_header *h, uint8_t *b) {
     wr64(b + 32, h->manifest_size);
     wr64(b + 40, h->data_offset);
     wr32(b + 48, h->flags);
-    memcpy(b + 56, h->signer, 32);
-    memcpy(b + 88, h->signature, 64);
-    memcpy(b + 152, h->cert_issuer, 32);
-    wr64(b + 184, (uint64_t)h->cert_not_before);
-    wr64(b + 192, (uint64_t)h->cert_not_after);
-    memcpy(b + 200, h->cert_signature, 64);
-    wr32(b + 52, h->n_cosign);
-    for (uint32_t k = 0; k < h->n_cosign && k < NNE_PKG_MAX_COSIGN; k++) {
-        memcpy(b + 264 + 96 * k, h->cosign_issuer[k], 32);
-        memcpy(b + 296 + 96 * k, h->cosign_signature[k], 64);
+    wr32(b + 52, h->n_sigs);
+    for (uint32_t k = 0; k < h->n_sigs && k < NNE_PKG_MAX_SIGS; k++) {
+        const nne_pkg_sig *s = &h->sigs[k];
+        uint8_t *q = b + H_SLOTS + SLOT_SIZE * k;
+        memcpy(q, s->signer, 32);
+        memcpy(q + 32, s->signature, 64);
+        if (!s->has_cert) continue;
+        const nne_pkg_cert *c = &s->cert;
+        wr32(q + SL_CERT_SIGS, (uint32_t)c->n_sigs);
+        wr32(q + SL_THRESHOLD, c->threshold);
+        wr64(q + SL_NB, (uint64_t)c->not_before);
+        wr64(q + SL_NA, (uint64_t)c->not_after);
+        for (int j = 0; j < c->n_sigs && j < NNE_PKG_MAX_CERT_SIGS; j++) {
+            memcpy(q + SL_CSIG + 96 * j, c->issuer[j], 32);
+            memcpy(q + SL_CSIG + 96 * j + 32, c->signature[j], 64);
+        }
     }
 }
 
 /* ----------------------------------------------------------- manifest -- */
 enum {
     T_MODEL_ID = 1, T_SEMVER, T_COUNTER, T_BUILD_HASH, T_CREATED, T_NOT_AFTER, T_INPUT, T_OUTPUT, T_PREPROCESS,
-    T_LABEL, T_LICENSE, T_SEGMENT = 13, T_RECIPIENT, T_PACKAGE_ID, T_LAST
+    T_LABEL, T_LICENSE, T_SEGMENT = 13, T_RECIPIENT_V1, T_PACKAGE_ID, T_RECIPIENTS, T_LAST
 };
 /* nested: tensor spec */
 enum { TS_NAME = 1, TS_DTYPE, TS_DIMS };
 /* nested: segment */
 enum { SG_NAME = 1, SG_KIND, SG_OFFSET, SG_SIZE, SG_DIGEST, SG_NONCE };
-/* nested: recipient */
-enum { RC_KEY_ID = 1, RC_SEALED };
 
 typedef struct rec {
     uint32_t tag;
@@ -311,7 +347,7 @@ nne_status nne_pkg_manifest_parse(const uint8_t *buf, size_t size, nne_pkg_manif
     nne_status st = NNE_OK;
     int k;
     while ((k = next_rec(&r, &e, &st)) == 1) {
-        if (e.tag == 0 || e.tag >= T_LAST || e.tag == 12)
+        if (e.tag == 0 || e.tag >= T_LAST || e.tag == 12 || e.tag == T_RECIPIENT_V1)
             return nne_error(NNE_ERR_CORRUPT_MODEL, "package: manifest offset %zu: unknown record %u", r.off - 8 - e.len,
                              e.tag);
         cnt[e.tag]++;
@@ -320,13 +356,26 @@ nne_status nne_pkg_manifest_parse(const uint8_t *buf, size_t size, nne_pkg_manif
     if (cnt[T_SEGMENT] == 0 || cnt[T_SEGMENT] > NNE_PKG_MAX_SEGMENTS)
         return nne_error(NNE_ERR_CORRUPT_MODEL, "package: manifest lists %zu segments, expected 1..%d", cnt[T_SEGMENT],
                          NNE_PKG_MAX_SEGMENTS);
-    if (cnt[T_RECIPIENT] > 65536 || cnt[T_INPUT] > 65536 || cnt[T_OUTPUT] > 65536)
-        return nne_error(NNE_ERR_CORRUPT_MODEL, "package: manifest lists too many inputs, outputs or recipients");
+    if (cnt[T_INPUT] > 65536 || cnt[T_OUTPUT] > 65536)
+        return nne_error(NNE_ERR_CORRUPT_MODEL, "package: manifest lists too many inputs or outputs");
+    if (cnt[T_RECIPIENTS] > 1)
+        return nne_error(NNE_ERR_CORRUPT_MODEL, "package: manifest: recipients given twice");
+    /* one record holds every recipient: count them from its length */
+    size_t n_rcp = 0;
+    r = (rdr){buf, size, 0};
+    while ((k = next_rec(&r, &e, &st)) == 1)
+        if (e.tag == T_RECIPIENTS) {
+            if (e.len == 0 || e.len % NNE_PKG_RECIPIENT_SIZE || e.len / NNE_PKG_RECIPIENT_SIZE > 65536)
+                return nne_error(NNE_ERR_CORRUPT_MODEL,
+                                 "package: manifest: recipients record of %u bytes (1..65536 entries of %d bytes)", e.len,
+                                 NNE_PKG_RECIPIENT_SIZE);
+            n_rcp = e.len / NNE_PKG_RECIPIENT_SIZE;
+        }
     m->inputs = calloc(cnt[T_INPUT] + 1, sizeof *m->inputs);
     m->outputs = calloc(cnt[T_OUTPUT] + 1, sizeof *m->outputs);
     m->labels = calloc(cnt[T_LABEL] + 1, sizeof *m->labels);
     m->segments = calloc(cnt[T_SEGMENT] + 1, sizeof *m->segments);
-    m->recipients = calloc(cnt[T_RECIPIENT] + 1, sizeof *m->recipients);
+    m->recipients = calloc(n_rcp + 1, sizeof *m->recipients);
     if (!m->inputs || !m->outputs || !m->labels || !m->segments || !m->recipients) {
         nne_pkg_manifest_free(m);
         return nne_error(NNE_ERR_OUT_OF_MEMORY, "package: out of memory");
@@ -350,22 +399,14 @@ nne_status nne_pkg_manifest_parse(const uint8_t *buf, size_t size, nne_pkg_manif
         case T_OUTPUT: st = parse_spec(&e, &m->outputs[m->n_outputs++]); break;
         case T_LABEL: m->labels[m->n_labels] = NULL; st = get_str(&e, "label", &m->labels[m->n_labels]); m->n_labels++; break;
         case T_SEGMENT: st = parse_segment(&e, &m->segments[m->n_segments++]); break;
-        case T_RECIPIENT: {
-            nne_pkg_recipient *rc = &m->recipients[m->n_recipients++];
-            rdr rr = {e.v, e.len, 0};
-            rec f;
-            unsigned rs = 0;
-            int kk;
-            while ((kk = next_rec(&rr, &f, &st)) == 1) {
-                if (f.tag == RC_KEY_ID) st = get_fixed(&f, "recipient key id", rc->key_id, 32, &rs, 1);
-                else if (f.tag == RC_SEALED) st = get_fixed(&f, "recipient sealed key", rc->sealed, 80, &rs, 2);
-                else st = nne_error(NNE_ERR_CORRUPT_MODEL, "package: manifest: unknown recipient record %u", f.tag);
-                if (st != NNE_OK) break;
+        case T_RECIPIENTS:
+            for (size_t i = 0; i < n_rcp; i++) {
+                nne_pkg_recipient *rc = &m->recipients[i];
+                memcpy(rc->hint, e.v + NNE_PKG_RECIPIENT_SIZE * i, NNE_PKG_HINT_SIZE);
+                memcpy(rc->sealed, e.v + NNE_PKG_RECIPIENT_SIZE * i + NNE_PKG_HINT_SIZE, NNE_PKG_SEALED_SIZE);
             }
-            if (kk < 0 || st != NNE_OK) break;
-            if (rs != 3) st = nne_error(NNE_ERR_CORRUPT_MODEL, "package: manifest: a recipient lacks its key id or sealed key");
+            m->n_recipients = (int32_t)n_rcp;
             break;
-        }
         default: break;
         }
         if (st != NNE_OK) break;
@@ -455,11 +496,14 @@ nne_status nne_pkg_manifest_encode(const nne_pkg_manifest *m, int encrypted, uin
         if (encrypted) put_rec(&in, SG_NONCE, s->nonce, 24);
         put_nested(&w, T_SEGMENT, &in);
     }
-    for (int i = 0; i < m->n_recipients; i++) {
+    if (m->n_recipients > 0) {
+        /* one record, NNE_PKG_RECIPIENT_SIZE bytes per device: a hint and the sealed content key */
         wbuf in = {0};
-        put_rec(&in, RC_KEY_ID, m->recipients[i].key_id, 32);
-        put_rec(&in, RC_SEALED, m->recipients[i].sealed, 80);
-        put_nested(&w, T_RECIPIENT, &in);
+        for (int i = 0; i < m->n_recipients; i++) {
+            put(&in, m->recipients[i].hint, NNE_PKG_HINT_SIZE);
+            put(&in, m->recipients[i].sealed, NNE_PKG_SEALED_SIZE);
+        }
+        put_nested(&w, T_RECIPIENTS, &in);
     }
     if (w.oom) {
         free(w.p);

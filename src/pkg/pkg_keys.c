@@ -6,12 +6,17 @@
  *   nnedge-sign-secret-v1 <128 hex>       (Ed25519 secret key, 64 bytes)
  *   nnedge-device-public-v1 <64 hex>      (X25519 public key)
  *   nnedge-device-secret-v1 <64 hex> <64 hex>  (X25519 secret, public)
- * A certificate (a root key vouching for a release key for a time window):
- *   nnedge-cert-v1 <key hex> <issuer hex> <not_before> <not_after> <signature hex>
- *   nnedge-cosign-v1 <issuer hex> <signature hex>     (more root keys, up to 2)
- * A trust file (several root keys and how many must certify a release key):
+ * A certificate (root keys vouching for a release key for a time window, and
+ * how many signatures a package it signs needs in all):
+ *   nnedge-cert-v2 <key hex> <not_before> <not_after> <threshold>
+ *   nnedge-certsig-v1 <issuer hex> <signature hex>    (one per root key, 1..3)
+ * A trust file (several root keys and how many must vouch for a package):
  *   nnedge-trust-v1 threshold=<K>
  *   nnedge-sign-public-v1 <64 hex>                    (one line per root key)
+ * A revocation list (root keys saying which release keys no longer count):
+ *   nnedge-revocation-v1 <version> <issued> <count>
+ *   nnedge-revoke-v1 <key hex>                        (count lines)
+ *   nnedge-revsig-v1 <issuer hex> <signature hex>     (one per root key)
  * Secret files are created with mode 0600 and never overwritten.
  */
 #include "pkg/pkg.h"
@@ -25,7 +30,6 @@
 #include <string.h>
 #include <unistd.h>
 
-void nne_pkg_cert_message(const uint8_t key[32], const uint8_t issuer[32], int64_t nb, int64_t na, uint8_t msg[96]);
 
 static const char *k_words[] = {"", "nnedge-sign-secret-v1", "nnedge-sign-public-v1", "nnedge-device-secret-v1",
                                 "nnedge-device-public-v1"};
@@ -143,83 +147,93 @@ nne_status nne_pkg_keygen(int device, nne_pkg_key *sec, nne_pkg_key *pub) {
     return NNE_OK;
 }
 
-nne_status nne_pkg_cert_make(const nne_pkg_key *root, const uint8_t key[32], int64_t nb, int64_t na, nne_pkg_cert *c) {
+nne_status nne_pkg_cert_make(const nne_pkg_key *root, const uint8_t key[32], int64_t nb, int64_t na, uint32_t threshold,
+                             nne_pkg_cert *c) {
     if (sodium_init() < 0) return nne_error(NNE_ERR_INTERNAL, "libsodium failed to initialize");
+    if (threshold < 1 || threshold > NNE_PKG_MAX_SIGS)
+        return nne_error(NNE_ERR_INVALID_ARG, "certificate: threshold %u, expected 1..%d signatures", threshold,
+                         NNE_PKG_MAX_SIGS);
     memset(c, 0, sizeof *c);
     memcpy(c->key, key, 32);
-    memcpy(c->issuer, root->pub, 32);
     c->not_before = nb;
     c->not_after = na;
-    uint8_t msg[96];
-    nne_pkg_cert_message(c->key, c->issuer, nb, na, msg);
-    crypto_sign_detached(c->signature, NULL, msg, sizeof msg, root->sec);
-    return NNE_OK;
-}
-
-nne_status nne_pkg_cert_write(const char *path, const nne_pkg_cert *c) {
-    char text[400], a[65], b[65], s[129];
-    nne_pkg_hex(c->key, 32, a);
-    nne_pkg_hex(c->issuer, 32, b);
-    nne_pkg_hex(c->signature, 64, s);
-    char text2[800];
-    size_t off = (size_t)snprintf(text2, sizeof text2, "nnedge-cert-v1 %s %s %lld %lld %s\n", a, b,
-                                  (long long)c->not_before, (long long)c->not_after, s);
-    for (int k = 0; k < c->n_cosign && k < NNE_PKG_MAX_COSIGN; k++) {
-        nne_pkg_hex(c->cosign_issuer[k], 32, b);
-        nne_pkg_hex(c->cosign_signature[k], 64, s);
-        off += (size_t)snprintf(text2 + off, sizeof text2 - off, "nnedge-cosign-v1 %s %s\n", b, s);
-    }
-    (void)text;
-    return write_new(path, text2, 0);
-}
-
-nne_status nne_pkg_cert_read(const char *path, nne_pkg_cert *c) {
-    memset(c, 0, sizeof *c);
-    char buf[1024], a[65], b[65], s[129];
-    long long nb, na;
-    NNE_PKG_TRY(read_small(path, "certificate", buf, sizeof buf));
-    if (sscanf(buf, "nnedge-cert-v1 %64s %64s %lld %lld %128s", a, b, &nb, &na, s) != 5 || strlen(a) != 64 ||
-        strlen(b) != 64 || strlen(s) != 128 || !unhex(a, c->key, 32) || !unhex(b, c->issuer, 32) ||
-        !unhex(s, c->signature, 64))
-        return nne_error(NNE_ERR_INVALID_ARG, "certificate %s: not an nnedge-cert-v1 line", path);
-    c->not_before = nb;
-    c->not_after = na;
-    uint8_t msg[96];
-    nne_pkg_cert_message(c->key, c->issuer, nb, na, msg);
-    if (sodium_init() < 0 || crypto_sign_verify_detached(c->signature, msg, sizeof msg, c->issuer) != 0)
-        return nne_error(NNE_ERR_INVALID_ARG, "certificate %s: its signature is invalid", path);
-    /* co-signatures: one line each after the first */
-    const char *line = strchr(buf, '\n');
-    while (line && line[1]) {
-        line++;
-        if (c->n_cosign >= NNE_PKG_MAX_COSIGN)
-            return nne_error(NNE_ERR_INVALID_ARG, "certificate %s: more than %d co-signatures", path, NNE_PKG_MAX_COSIGN);
-        int k = c->n_cosign;
-        if (sscanf(line, "nnedge-cosign-v1 %64s %128s", b, s) != 2 || strlen(b) != 64 || strlen(s) != 128 ||
-            !unhex(b, c->cosign_issuer[k], 32) || !unhex(s, c->cosign_signature[k], 64))
-            return nne_error(NNE_ERR_INVALID_ARG, "certificate %s: line %d is not an nnedge-cosign-v1 line", path, k + 2);
-        if (crypto_sign_verify_detached(c->cosign_signature[k], msg, sizeof msg, c->cosign_issuer[k]) != 0)
-            return nne_error(NNE_ERR_INVALID_ARG, "certificate %s: co-signature %d is invalid", path, k + 1);
-        c->n_cosign++;
-        line = strchr(line, '\n');
-    }
-    return NNE_OK;
+    c->threshold = threshold;
+    return nne_pkg_cert_cosign(root, c);
 }
 
 nne_status nne_pkg_cert_cosign(const nne_pkg_key *root, nne_pkg_cert *c) {
     if (sodium_init() < 0) return nne_error(NNE_ERR_INTERNAL, "libsodium failed to initialize");
-    if (c->n_cosign >= NNE_PKG_MAX_COSIGN)
-        return nne_error(NNE_ERR_INVALID_ARG, "certificate: at most %d root keys besides the first", NNE_PKG_MAX_COSIGN);
-    if (!memcmp(root->pub, c->issuer, 32))
-        return nne_error(NNE_ERR_INVALID_ARG, "certificate: the same root key twice");
-    for (int k = 0; k < c->n_cosign; k++)
-        if (!memcmp(root->pub, c->cosign_issuer[k], 32))
-            return nne_error(NNE_ERR_INVALID_ARG, "certificate: the same root key twice");
-    uint8_t msg[96];
-    nne_pkg_cert_message(c->key, c->issuer, c->not_before, c->not_after, msg);
-    memcpy(c->cosign_issuer[c->n_cosign], root->pub, 32);
-    crypto_sign_detached(c->cosign_signature[c->n_cosign], NULL, msg, sizeof msg, root->sec);
-    c->n_cosign++;
+    if (c->n_sigs >= NNE_PKG_MAX_CERT_SIGS)
+        return nne_error(NNE_ERR_INVALID_ARG, "certificate: at most %d root keys sign a certificate", NNE_PKG_MAX_CERT_SIGS);
+    for (int k = 0; k < c->n_sigs; k++)
+        if (!memcmp(root->pub, c->issuer[k], 32))
+            return nne_error(NNE_ERR_INVALID_ARG, "certificate: already signed by this root key");
+    uint8_t msg[68];
+    nne_pkg_cert_message(c, msg);
+    memcpy(c->issuer[c->n_sigs], root->pub, 32);
+    crypto_sign_detached(c->signature[c->n_sigs], NULL, msg, sizeof msg, root->sec);
+    c->n_sigs++;
+    return NNE_OK;
+}
+
+nne_status nne_pkg_cert_write(const char *path, const nne_pkg_cert *c) {
+    char text[1200], a[65], b[65], s[129];
+    nne_pkg_hex(c->key, 32, a);
+    size_t off = (size_t)snprintf(text, sizeof text, "nnedge-cert-v2 %s %lld %lld %u\n", a, (long long)c->not_before,
+                                  (long long)c->not_after, c->threshold);
+    for (int k = 0; k < c->n_sigs && k < NNE_PKG_MAX_CERT_SIGS; k++) {
+        nne_pkg_hex(c->issuer[k], 32, b);
+        nne_pkg_hex(c->signature[k], 64, s);
+        off += (size_t)snprintf(text + off, sizeof text - off, "nnedge-certsig-v1 %s %s\n", b, s);
+    }
+    return write_new(path, text, 0);
+}
+
+/* Lines "WORD ISSUER SIGNATURE" from `line` on: up to max, into issuer/sig;
+ * returns the count, -1 on a malformed line (error set). */
+static int read_sig_lines(const char *line, const char *word, const char *what, const char *path, int max,
+                          uint8_t (*issuer)[32], uint8_t (*sig)[64], int first_line) {
+    int n = 0;
+    char fmt[64], b[65], s[129];
+    snprintf(fmt, sizeof fmt, "%s %%64s %%128s", word);
+    for (; line && *line; line = strchr(line, '\n'), line = line ? line + 1 : NULL) {
+        if (*line == '\n') continue;
+        if (n >= max) {
+            nne_error(NNE_ERR_INVALID_ARG, "%s %s: more than %d signatures", what, path, max);
+            return -1;
+        }
+        if (sscanf(line, fmt, b, s) != 2 || strlen(b) != 64 || strlen(s) != 128 || !unhex(b, issuer[n], 32) ||
+            !unhex(s, sig[n], 64)) {
+            nne_error(NNE_ERR_INVALID_ARG, "%s %s: line %d is not an %s line", what, path, first_line + n, word);
+            return -1;
+        }
+        n++;
+    }
+    return n;
+}
+
+nne_status nne_pkg_cert_read(const char *path, nne_pkg_cert *c) {
+    memset(c, 0, sizeof *c);
+    char buf[1024], a[65];
+    long long nb, na;
+    unsigned th;
+    NNE_PKG_TRY(read_small(path, "certificate", buf, sizeof buf));
+    if (!strncmp(buf, "nnedge-cert-v1 ", 15))
+        return nne_error(NNE_ERR_INVALID_ARG, "certificate %s: an nnedge-cert-v1 certificate (older nnedge): certify the "
+                         "release key again (nnedge keygen --certify)", path);
+    if (sscanf(buf, "nnedge-cert-v2 %64s %lld %lld %u", a, &nb, &na, &th) != 4 || strlen(a) != 64 ||
+        !unhex(a, c->key, 32) || th < 1 || th > NNE_PKG_MAX_SIGS)
+        return nne_error(NNE_ERR_INVALID_ARG, "certificate %s: not an nnedge-cert-v2 line", path);
+    c->not_before = nb;
+    c->not_after = na;
+    c->threshold = th;
+    int n = read_sig_lines(strchr(buf, '\n') ? strchr(buf, '\n') + 1 : NULL, "nnedge-certsig-v1", "certificate", path,
+                           NNE_PKG_MAX_CERT_SIGS, c->issuer, c->signature, 2);
+    if (n < 0) return NNE_ERR_INVALID_ARG;
+    if (n == 0) return nne_error(NNE_ERR_INVALID_ARG, "certificate %s: no root signature", path);
+    c->n_sigs = n;
+    if (!nne_pkg_cert_valid(c))
+        return nne_error(NNE_ERR_INVALID_ARG, "certificate %s: its signature is invalid (or a root key signed twice)", path);
     return NNE_OK;
 }
 
@@ -252,9 +266,112 @@ nne_status nne_pkg_trust_read(const char *path, nne_pkg_trust *t) {
                 return nne_error(NNE_ERR_INVALID_ARG, "trust file %s: a root key is listed twice", path);
         t->n++;
     }
-    if (t->n == 0 || th < 1 || th > t->n || th > 1 + NNE_PKG_MAX_COSIGN)
-        return nne_error(NNE_ERR_INVALID_ARG, "trust file %s: threshold %d with %d root keys (1..min(keys, %d))", path, th,
-                         t->n, 1 + NNE_PKG_MAX_COSIGN);
+    if (t->n == 0 || th < 1 || th > t->n)
+        return nne_error(NNE_ERR_INVALID_ARG, "trust file %s: threshold %d with %d root keys (1..keys)", path, th, t->n);
     t->threshold = th;
+    return NNE_OK;
+}
+
+/* ------------------------------------------------------- revocations -- */
+
+/* What every root signature of a revocation list signs. */
+static size_t revocation_message(const nne_pkg_revocation *r, uint8_t *msg) {
+    static const char dom[32] = "nnedge revocation v1";
+    memcpy(msg, dom, 32);
+    for (int i = 0; i < 8; i++) msg[32 + i] = (uint8_t)(r->version >> (8 * i));
+    for (int i = 0; i < 8; i++) msg[40 + i] = (uint8_t)((uint64_t)r->issued >> (8 * i));
+    for (int i = 0; i < 4; i++) msg[48 + i] = (uint8_t)((uint32_t)r->n_keys >> (8 * i));
+    memcpy(msg + 52, r->keys, 32 * (size_t)r->n_keys);
+    return 52 + 32 * (size_t)r->n_keys;
+}
+
+static int revocation_sig_ok(const nne_pkg_revocation *r, int k) {
+    uint8_t msg[52 + 32 * NNE_PKG_MAX_REVOKED];
+    size_t n = revocation_message(r, msg);
+    return crypto_sign_verify_detached(r->signature[k], msg, n, r->issuer[k]) == 0;
+}
+
+nne_status nne_pkg_revocation_sign(const struct nne_pkg_key *root, nne_pkg_revocation *r) {
+    if (sodium_init() < 0) return nne_error(NNE_ERR_INTERNAL, "libsodium failed to initialize");
+    if (r->n_sigs >= NNE_PKG_MAX_TRUST)
+        return nne_error(NNE_ERR_INVALID_ARG, "revocation list: at most %d root signatures", NNE_PKG_MAX_TRUST);
+    for (int k = 0; k < r->n_sigs; k++)
+        if (!memcmp(root->pub, r->issuer[k], 32))
+            return nne_error(NNE_ERR_INVALID_ARG, "revocation list: already signed by this root key");
+    uint8_t msg[52 + 32 * NNE_PKG_MAX_REVOKED];
+    size_t n = revocation_message(r, msg);
+    memcpy(r->issuer[r->n_sigs], root->pub, 32);
+    crypto_sign_detached(r->signature[r->n_sigs], NULL, msg, n, root->sec);
+    r->n_sigs++;
+    return NNE_OK;
+}
+
+nne_status nne_pkg_revocation_write(const char *path, const nne_pkg_revocation *r) {
+    char text[16384], a[65], s[129];
+    size_t off = (size_t)snprintf(text, sizeof text, "nnedge-revocation-v1 %llu %lld %d\n",
+                                  (unsigned long long)r->version, (long long)r->issued, r->n_keys);
+    for (int k = 0; k < r->n_keys; k++) {
+        nne_pkg_hex(r->keys[k], 32, a);
+        off += (size_t)snprintf(text + off, sizeof text - off, "nnedge-revoke-v1 %s\n", a);
+    }
+    for (int k = 0; k < r->n_sigs; k++) {
+        nne_pkg_hex(r->issuer[k], 32, a);
+        nne_pkg_hex(r->signature[k], 64, s);
+        off += (size_t)snprintf(text + off, sizeof text - off, "nnedge-revsig-v1 %s %s\n", a, s);
+    }
+    return write_new(path, text, 0);
+}
+
+nne_status nne_pkg_revocation_read(const char *path, nne_pkg_revocation *r) {
+    memset(r, 0, sizeof *r);
+    char buf[16384], a[65];
+    unsigned long long ver;
+    long long issued;
+    int n;
+    NNE_PKG_TRY(read_small(path, "revocation list", buf, sizeof buf));
+    if (sscanf(buf, "nnedge-revocation-v1 %llu %lld %d", &ver, &issued, &n) != 3 || ver == 0 || n < 1 ||
+        n > NNE_PKG_MAX_REVOKED)
+        return nne_error(NNE_ERR_INVALID_ARG,
+                         "revocation list %s: the first line must be \"nnedge-revocation-v1 VERSION ISSUED COUNT\" "
+                         "(version >= 1, 1..%d keys)", path, NNE_PKG_MAX_REVOKED);
+    r->version = ver;
+    r->issued = issued;
+    const char *line = strchr(buf, '\n');
+    for (int k = 0; k < n; k++) {
+        if (!line || sscanf(line + 1, "nnedge-revoke-v1 %64s", a) != 1 || strlen(a) != 64 || !unhex(a, r->keys[k], 32))
+            return nne_error(NNE_ERR_INVALID_ARG, "revocation list %s: line %d is not an nnedge-revoke-v1 key", path,
+                             k + 2);
+        line = strchr(line + 1, '\n');
+    }
+    r->n_keys = n;
+    int ns = read_sig_lines(line ? line + 1 : NULL, "nnedge-revsig-v1", "revocation list", path, NNE_PKG_MAX_TRUST,
+                            r->issuer, r->signature, n + 2);
+    if (ns < 0) return NNE_ERR_INVALID_ARG;
+    if (ns == 0) return nne_error(NNE_ERR_INVALID_ARG, "revocation list %s: no root signature", path);
+    r->n_sigs = ns;
+    for (int k = 0; k < ns; k++) {
+        for (int j = 0; j < k; j++)
+            if (!memcmp(r->issuer[j], r->issuer[k], 32))
+                return nne_error(NNE_ERR_INVALID_ARG, "revocation list %s: signed twice by one key", path);
+        if (sodium_init() < 0 || !revocation_sig_ok(r, k))
+            return nne_error(NNE_ERR_INVALID_ARG, "revocation list %s: signature %d is invalid", path, k + 1);
+    }
+    return NNE_OK;
+}
+
+nne_status nne_pkg_trust_apply_revocation(nne_pkg_trust *t, const nne_pkg_revocation *r) {
+    int good = 0;
+    for (int k = 0; k < r->n_sigs; k++) {
+        int in = 0;
+        for (int i = 0; i < t->n; i++) in |= !memcmp(t->keys[i], r->issuer[k], 32);
+        if (in && revocation_sig_ok(r, k)) good++;
+    }
+    if (good < t->threshold)
+        return nne_error(NNE_ERR_INVALID_ARG,
+                         "revocation list version %llu is signed by %d trusted root key(s); the trust file requires %d",
+                         (unsigned long long)r->version, good, t->threshold);
+    t->n_revoked = r->n_keys;
+    memcpy(t->revoked, r->keys, sizeof r->keys);
+    t->revocation_version = r->version;
     return NNE_OK;
 }

@@ -5,10 +5,12 @@
  * fixed-width offsets so its size is known up front), lay the segments out
  * from the first 4 KiB boundary after the manifest, encrypt each segment
  * with XChaCha20-Poly1305 under one random content key when recipients are
- * given (the key is sealed to each device: 80 bytes per device), hash each
- * stored segment with its zero padding (BLAKE2b-256), encode the manifest
- * again with the digests, sign header + manifest, and write everything to a
- * temporary file that is fsynced and renamed into place.
+ * given (the key is sealed to each device: 84 bytes per device, a 4-byte
+ * key hint and the 80-byte sealed box), hash each stored segment with its
+ * zero padding (BLAKE2b-256), encode the manifest again with the digests,
+ * sign header + manifest, and write everything to a temporary file that is
+ * fsynced and renamed into place. Co-signing (nne_pkg_cosign) rewrites only
+ * the header: the signed digest does not cover the signature slots.
  */
 #include "pkg/pkg.h"
 #include "core/core.h"
@@ -21,7 +23,6 @@
 #include <string.h>
 #include <unistd.h>
 
-void nne_pkg_signed_digest(const uint8_t *base, uint64_t data_offset, uint8_t out[32]);
 size_t nne_pkg_segment_ad(const uint8_t package_id[16], int i, const nne_pkg_segment *s, uint8_t *ad, size_t cap);
 
 static int write_all(int fd, const void *p, size_t n) {
@@ -61,7 +62,9 @@ nne_status nne_pkg_write(const char *path, const nne_pkg_build *b) {
     m.n_recipients = b->n_devices;
     randombytes_buf(ck, sizeof ck);
     for (int i = 0; i < b->n_devices; i++) {
-        crypto_generichash(rcp[i].key_id, 32, b->devices[i].pub, 32, NULL, 0);
+        uint8_t id[32];
+        crypto_generichash(id, 32, b->devices[i].pub, 32, NULL, 0);
+        memcpy(rcp[i].hint, id, NNE_PKG_HINT_SIZE);
         crypto_box_seal(rcp[i].sealed, ck, sizeof ck, b->devices[i].pub);
     }
     for (int i = 0; i < b->n_segs; i++) {
@@ -136,31 +139,24 @@ nne_status nne_pkg_write(const char *path, const nne_pkg_build *b) {
                         .manifest_offset = NNE_PKG_HEADER_SIZE, .manifest_size = msize, .data_offset = data_off};
     if (enc) h.flags |= NNE_PKG_FLAG_ENCRYPTED;
     if (b->sign) {
-        h.flags |= NNE_PKG_FLAG_SIGNED;
-        memcpy(h.signer, b->sign->pub, 32);
+        h.n_sigs = 1;
+        memcpy(h.sigs[0].signer, b->sign->pub, 32);
         if (b->cert) {
             if (memcmp(b->cert->key, b->sign->pub, 32) != 0) {
                 st = nne_error(NNE_ERR_INVALID_ARG, "pack: the certificate is for another key than the signing key");
                 goto done;
             }
-            h.flags |= NNE_PKG_FLAG_CERT;
-            memcpy(h.cert_issuer, b->cert->issuer, 32);
-            h.cert_not_before = b->cert->not_before;
-            h.cert_not_after = b->cert->not_after;
-            memcpy(h.cert_signature, b->cert->signature, 64);
-            h.n_cosign = (uint32_t)b->cert->n_cosign;
-            memcpy(h.cosign_issuer, b->cert->cosign_issuer, sizeof h.cosign_issuer);
-            memcpy(h.cosign_signature, b->cert->cosign_signature, sizeof h.cosign_signature);
+            h.sigs[0].has_cert = 1;
+            h.sigs[0].cert = *b->cert;
         }
     }
     nne_pkg_header_encode(&h, hdr_and_man);
     memcpy(hdr_and_man + NNE_PKG_HEADER_SIZE, man, msize);
     if (b->sign) {
-        uint8_t dg[32], msg[64];
-        nne_pkg_signed_digest(hdr_and_man, data_off, dg);
-        memcpy(msg, "nnedge manifest signature v1\0\0\0\0", 32);
-        memcpy(msg + 32, dg, 32);
-        crypto_sign_detached(hdr_and_man + 88, NULL, msg, sizeof msg, b->sign->sec);
+        uint8_t msg[64];
+        nne_pkg_signed_message(hdr_and_man, data_off, msg);
+        crypto_sign_detached(h.sigs[0].signature, NULL, msg, sizeof msg, b->sign->sec);
+        nne_pkg_header_encode(&h, hdr_and_man);
     }
     if (lseek(fd, 0, SEEK_SET) < 0 || !write_all(fd, hdr_and_man, (size_t)data_off) || fsync(fd) != 0) {
         st = nne_error(NNE_ERR_IO, "pack: write error in %s: %s", tmp, strerror(errno));
@@ -181,5 +177,70 @@ done:
     free(hdr_and_man);
     free(segs);
     free(rcp);
+    return st;
+}
+
+nne_status nne_pkg_cosign(const char *in, const char *out, const nne_pkg_key *sign, const nne_pkg_cert *cert) {
+    if (sodium_init() < 0) return nne_error(NNE_ERR_INTERNAL, "libsodium failed to initialize");
+    if (cert && memcmp(cert->key, sign->pub, 32) != 0)
+        return nne_error(NNE_ERR_INVALID_ARG, "sign: the certificate is for another key than the signing key");
+    nne_pkg *p;
+    NNE_PKG_TRY(nne_pkg_open(in, &p));
+    /* what is signed must be intact: every signature present, the manifest, every segment digest */
+    nne_status st = nne_pkg_verify_manifest(p, NULL, -1);
+    if (st == NNE_OK) st = nne_pkg_verify_segments(p);
+    nne_pkg_header h = *nne_pkg_get_header(p);
+    const uint8_t *base = NULL;
+    size_t size = (size_t)h.file_size;
+    if (st == NNE_OK && h.n_sigs >= NNE_PKG_MAX_SIGS)
+        st = nne_error(NNE_ERR_INVALID_ARG, "sign: the package already has %d signatures (the most it can hold)",
+                       NNE_PKG_MAX_SIGS);
+    for (uint32_t k = 0; st == NNE_OK && k < h.n_sigs; k++)
+        if (!memcmp(h.sigs[k].signer, sign->pub, 32)) st = nne_error(NNE_ERR_INVALID_ARG, "sign: already signed by this key");
+    uint8_t *hdr = NULL;
+    int fd = -1;
+    char tmp[4200];
+    tmp[0] = 0;
+    if (st != NNE_OK) goto done;
+    base = nne_pkg_base(p);
+    nne_pkg_sig *s = &h.sigs[h.n_sigs++];
+    memset(s, 0, sizeof *s);
+    memcpy(s->signer, sign->pub, 32);
+    if (cert) {
+        s->has_cert = 1;
+        s->cert = *cert;
+    }
+    uint8_t msg[64];
+    nne_pkg_signed_message(base, h.data_offset, msg); /* the same digest the others signed */
+    crypto_sign_detached(s->signature, NULL, msg, sizeof msg, sign->sec);
+    if (!(hdr = malloc(NNE_PKG_HEADER_SIZE))) {
+        st = nne_error(NNE_ERR_OUT_OF_MEMORY, "sign: out of memory");
+        goto done;
+    }
+    nne_pkg_header_encode(&h, hdr);
+    snprintf(tmp, sizeof tmp, "%s.tmp-%d", out, (int)getpid());
+    fd = open(tmp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        st = nne_error(NNE_ERR_IO, "sign: cannot create %s: %s", tmp, strerror(errno));
+        tmp[0] = 0;
+        goto done;
+    }
+    if (!write_all(fd, hdr, NNE_PKG_HEADER_SIZE) ||
+        !write_all(fd, base + NNE_PKG_HEADER_SIZE, size - NNE_PKG_HEADER_SIZE) || fsync(fd) != 0) {
+        st = nne_error(NNE_ERR_IO, "sign: write error in %s: %s", tmp, strerror(errno));
+        goto done;
+    }
+    close(fd);
+    fd = -1;
+    if (rename(tmp, out) != 0) {
+        st = nne_error(NNE_ERR_IO, "sign: cannot rename %s to %s: %s", tmp, out, strerror(errno));
+        goto done;
+    }
+    tmp[0] = 0;
+done:
+    if (fd >= 0) close(fd);
+    if (tmp[0]) unlink(tmp);
+    free(hdr);
+    nne_pkg_close(p);
     return st;
 }

@@ -674,6 +674,7 @@ int srv_main(const srv_config *cfg) {
         free(cert); free(key); free(ca);
         return 2;
     }
+    S.core.repo.load_model = cfg->load_model;
     /* Signals go to sigwait below, not to whichever thread runs. */
     sigset_t sigs;
     sigemptyset(&sigs);

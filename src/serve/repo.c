@@ -339,7 +339,16 @@ static int cmp_i64(const void *a, const void *b) {
     return x < y ? -1 : x > y;
 }
 
+/* The model file of a version directory: model.onnx, model.nne or
+ * model.tflite, the first that is a regular file (model.onnx's path when
+ * none is). */
 static void model_path(const srv_repo *r, const char *name, int64_t ver, char *out, size_t cap) {
+    static const char *const k_names[] = {"model.onnx", "model.nne", "model.tflite"};
+    for (size_t i = 0; i < sizeof k_names / sizeof *k_names; i++) {
+        snprintf(out, cap, "%s/%s/%lld/%s", r->dir, name, (long long)ver, k_names[i]);
+        struct stat st;
+        if (stat(out, &st) == 0 && S_ISREG(st.st_mode)) return;
+    }
     snprintf(out, cap, "%s/%s/%lld/model.onnx", r->dir, name, (long long)ver);
 }
 
@@ -381,7 +390,7 @@ static int versions_wanted(const srv_repo *r, const char *name, const mcfg *c, i
                 if (all[i] == c->specific[j]) { out[(*nout)++] = all[i]; break; }
     }
     if (*nout == 0) {
-        snprintf(err, cap, "%s: no version directory <N>/model.onnx matches the version policy", path);
+        snprintf(err, cap, "%s: no version directory <N>/model.{onnx,nne,tflite} matches the version policy", path);
         return 0;
     }
     return 1;
@@ -406,7 +415,7 @@ static srv_version *version_load(const srv_repo *r, const char *name, int64_t ve
     v->size = st.st_size;
     pthread_mutex_init(&v->mu, NULL);
     atomic_init(&v->refs, 1);
-    nne_status s = nne_model_load_file(path, NULL, &v->m);
+    nne_status s = r->load_model ? r->load_model(path, &v->m) : nne_model_load_file(path, NULL, &v->m);
     if (s != NNE_OK) {
         snprintf(err, cap, "loading %s: %s", path, nne_last_error());
         version_destroy(v);
@@ -473,9 +482,16 @@ static srv_model *model_find(srv_repo *r, const char *name) {
     return NULL;
 }
 
+/* Records why a model did not load; a model never loaded gets an entry
+ * (no version, UNAVAILABLE) so that the index and requests give the reason. */
 static void model_set_failed(srv_repo *r, const char *name, const char *why) {
     pthread_mutex_lock(&r->mu);
     srv_model *m = model_find(r, name);
+    if (!m && r->n < SRV_MAX_MODELS && (m = calloc(1, sizeof *m))) {
+        snprintf(m->name, sizeof m->name, "%s", name);
+        snprintf(m->state, sizeof m->state, "UNAVAILABLE");
+        r->models[r->n++] = m;
+    }
     if (m) snprintf(m->reason, sizeof m->reason, "%s", why);
     pthread_mutex_unlock(&r->mu);
 }

@@ -41,6 +41,10 @@ typedef struct srv_config {
     size_t max_json;           /* bytes of the JSON part of one request */
     int max_connections;
     size_t max_run_memory;     /* bytes one context may use (arena, scratch, outputs) */
+    /* Loads a model file of the repository (model.onnx, model.nne or
+     * model.tflite); NULL: nne_model_load_file. The command sets it to the
+     * package loader, which checks signatures (--trust) and decrypts (--key). */
+    nne_status (*load_model)(const char *path, nne_model **m);
 } srv_config;
 
 /* Runs the server until SIGINT/SIGTERM; returns a process exit code. */
@@ -153,6 +157,7 @@ typedef struct srv_repo {
     srv_model *models[SRV_MAX_MODELS];
     int n;
     size_t run_memory; /* limit of each context of every version */
+    nne_status (*load_model)(const char *path, nne_model **m); /* NULL: nne_model_load_file */
 } srv_repo;
 
 int srv_repo_init(srv_repo *r, const char *dir);

@@ -39,6 +39,7 @@ test-serve:
 	NNEDGE=build-san/nnedge /usr/bin/python3 tests/serve/test_protocol.py build-san/serve-test
 	NNEDGE=build-san/nnedge /usr/bin/python3 tests/serve/test_security.py build-san/serve-test
 	NNEDGE=build-san/nnedge /usr/bin/python3 tests/serve/test_grpc.py build-san/serve-test
+	NNEDGE=build-san/nnedge /usr/bin/python3 tests/serve/test_packages.py build-san/serve-test
 	NNEDGE=build-san/nnedge /usr/bin/python3 tests/serve/test_swap.py build-san/serve-test 3000 32
 	NNEDGE=build-san/nnedge /usr/bin/python3 tests/serve/fuzz_requests.py build-san/serve-test 3000
 	NNEDGE=build-san/nnedge /usr/bin/python3 tests/serve/test_cycles.py build-san/serve-test 30 --no-rss

@@ -1,7 +1,7 @@
 # tests/fuzz/fuzz.mk - libFuzzer harnesses and the CLI bad-input test.
 # Included by the top-level Makefile (LIB_SRC and BUILD come from it).
 #
-#   make fuzz-build        build-fuzz/fuzz_{model,npy,tensor,roundtrip,serve,tflite,pkg}: every library source
+#   make fuzz-build        build-fuzz/fuzz_{model,npy,tensor,roundtrip,serve,tflite,pkg,wav}: every library source
 #                          compiled with clang -fsanitize=fuzzer,address,undefined
 #   make fuzz              run each harness FUZZ_SECONDS (default 600), one at a time,
 #                          on build-fuzz/corpus/<h> (seeded from tests/fuzz/corpus/<h>);
@@ -26,7 +26,7 @@ FUZZ_SMOKE_SECONDS ?= 20
 # A fixed seed keeps `make test` repeatable; long runs (`make fuzz`) explore freely.
 FUZZ_SMOKE_SEED    ?= 1
 FUZZ_FLAGS         ?=
-FUZZ_HARNESSES     := model npy tensor roundtrip serve tflite pkg
+FUZZ_HARNESSES     := model npy tensor roundtrip serve tflite pkg wav
 FUZZ_SAN           := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
 FUZZ_CFLAGS        := -std=c11 -g -O1 -Wall -Wextra -Wno-unused-parameter -Iinclude -Isrc -D_GNU_SOURCE \
                       -pthread $(FUZZ_SAN) -DNNE_DEBUG_VALIDATE
@@ -62,10 +62,16 @@ FUZZ_PKG_OBJ       := $(PKG_SRC:%.c=$(FUZZ_BUILD)/obj/%.o)
 $(FUZZ_BUILD)/fuzz_pkg: $(FUZZ_BUILD)/obj/tests/fuzz/fuzz_pkg.o $(FUZZ_PKG_OBJ) $(FUZZ_LIB_OBJ)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $^ $(PKG_LIBS) -lm
 
+# fuzz_wav: the audio reader of `nnedge app wakeword` (src/pipeline/audio_file.c,
+# tools side) needs libsndfile and libsamplerate.
+$(FUZZ_BUILD)/fuzz_wav: $(FUZZ_BUILD)/obj/tests/fuzz/fuzz_wav.o $(FUZZ_BUILD)/obj/src/pipeline/audio_file.o $(FUZZ_LIB_OBJ)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $^ -lsndfile -lsamplerate -lm
+
 fuzz-build: $(FUZZ_BINS)
 
 # keep the objects between builds (they are intermediate files of the pattern rules)
-.SECONDARY: $(FUZZ_LIB_OBJ) $(FUZZ_PKG_OBJ) $(FUZZ_HARNESSES:%=$(FUZZ_BUILD)/obj/tests/fuzz/fuzz_%.o)
+.SECONDARY: $(FUZZ_LIB_OBJ) $(FUZZ_PKG_OBJ) $(FUZZ_HARNESSES:%=$(FUZZ_BUILD)/obj/tests/fuzz/fuzz_%.o) \
+            $(FUZZ_BUILD)/obj/src/pipeline/audio_file.o
 
 # Run one harness: $(call fuzz_run,HARNESS,SECONDS,CORPUS_DIR)
 define fuzz_run
@@ -111,7 +117,8 @@ test-bad-input: $(NNEDGE)
 .PHONY: fuzz-build fuzz fuzz-smoke test-bad-input
 
 # An object without its .d is rebuilt once (see the Makefile's header dependencies).
-FUZZ_DEP_OBJ   := $(FUZZ_LIB_OBJ) $(FUZZ_PKG_OBJ) $(FUZZ_HARNESSES:%=$(FUZZ_BUILD)/obj/tests/fuzz/fuzz_%.o)
+FUZZ_DEP_OBJ   := $(FUZZ_LIB_OBJ) $(FUZZ_PKG_OBJ) $(FUZZ_HARNESSES:%=$(FUZZ_BUILD)/obj/tests/fuzz/fuzz_%.o) \
+                  $(FUZZ_BUILD)/obj/src/pipeline/audio_file.o
 FUZZ_DEP_FILES := $(wildcard $(FUZZ_DEP_OBJ:.o=.d))
 $(filter-out $(FUZZ_DEP_FILES:.d=.o),$(FUZZ_DEP_OBJ)): FORCE
 -include $(FUZZ_DEP_FILES)

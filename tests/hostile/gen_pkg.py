@@ -116,15 +116,47 @@ def manifest(segs, extra=b"", pid=b"P" * 16, model_id="hostile", not_after=FAR, 
     return m + extra
 
 
-def build(name, segs=GOOD_SEGS, sign=ROOT, man_fn=None, mutate=None, flags=1, header_fn=None, file_fn=None,
-          digest_fn=None, cert=None, **mkw):
+HS = 2048       # header size (format version 2)
+SLOT0, SLOT = 64, 416
+
+
+def cert_msg(key, nb, na, threshold=1):
+    return b"nnedge cert v2".ljust(16, b"\0") + key + struct.pack("<qqI", nb, na, threshold)
+
+
+def slot_bytes(signer_pub, cert=None):
+    """A signature slot with the signature left zero (filled after signing).
+    cert: (issuer privs, nb, na, threshold, flip list) -- every issuer signs the
+    certificate of signer_pub; flip[j] spoils signature j."""
+    b = bytearray(SLOT)
+    b[0:32] = signer_pub
+    if cert:
+        issuers, nb, na, th, flips = cert
+        struct.pack_into("<IIqq", b, 96, len(issuers), th, nb, na)
+        for j, ip in enumerate(issuers):
+            sig = ip.sign(cert_msg(signer_pub, nb, na, th))
+            if j < len(flips) and flips[j]:
+                sig = bytes([sig[0] ^ 1]) + sig[1:]
+            b[120 + 96 * j:152 + 96 * j] = pub_of(ip)
+            b[152 + 96 * j:216 + 96 * j] = sig
+    return b
+
+
+def pub_of(priv):
+    return priv.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+
+
+def build(name, segs=GOOD_SEGS, sign=ROOT, man_fn=None, mutate=None, flags=0, header_fn=None, file_fn=None,
+          digest_fn=None, cert=None, signers=None, **mkw):
     """Lay out segs, build the manifest (man_fn may rewrite the segment table),
     sign, and write OUTDIR/pkg/name.nne. mutate(bytearray) edits the result
-    after signing (a tampered file); header_fn/file_fn edit before signing."""
+    after signing (a tampered file); header_fn/file_fn edit before signing.
+    signers: [(priv, cert or None, flip)] for several signature slots;
+    otherwise one slot by `sign` (cert: issuers, nb, na, threshold, flips)."""
     # the manifest's size does not depend on offsets: build it once to measure
     table = [(n, k, 0, len(d), b"\0" * 32) for n, k, d in segs]
     mb = (man_fn or (lambda t: manifest(t, **mkw)))(table)
-    data_off = (512 + len(mb) + A - 1) // A * A
+    data_off = (HS + len(mb) + A - 1) // A * A
     table, body, at = [], b"", data_off
     for n, k, d in segs:
         padded = d + b"\0" * ((A - len(d) % A) % A)
@@ -135,39 +167,27 @@ def build(name, segs=GOOD_SEGS, sign=ROOT, man_fn=None, mutate=None, flags=1, he
         body += padded
         at += len(padded)
     mb = (man_fn or (lambda t: manifest(t, **mkw)))(table)
-    data_off = (512 + len(mb) + A - 1) // A * A
-    if sign is None:
-        flags = 0
-    if cert:
-        flags |= 2
-    h = bytearray(512)
+    data_off = (HS + len(mb) + A - 1) // A * A
+    if signers is None:
+        signers = [] if sign is None else [(sign, cert, False)]
+    h = bytearray(HS)
     h[0:8] = b"\x89NNEPKG\n"
-    struct.pack_into("<IIQQQQI", h, 8, 1, 512, data_off + len(body), 512, len(mb), data_off, flags)
-    if sign is not None:
-        h[56:88] = (cert[0] if cert else sign).public_key().public_bytes(serialization.Encoding.Raw,
-                                                                           serialization.PublicFormat.Raw) \
-            if not cert else cert[0]
-    if cert:
-        key, issuer_priv, nb, na, bad = cert
-        issuer = issuer_priv.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-        h[152:184] = issuer
-        struct.pack_into("<qq", h, 184, nb, na)
-        msg = b"nnedge cert v1".ljust(16, b"\0") + key + issuer + struct.pack("<qq", nb, na)
-        sig = issuer_priv.sign(msg)
-        if bad:
-            sig = bytes([sig[0] ^ 1]) + sig[1:]
-        h[200:264] = sig
+    struct.pack_into("<IIQQQQII", h, 8, 2, HS, data_off + len(body), HS, len(mb), data_off, flags, len(signers))
+    for k, (priv, c, _) in enumerate(signers):
+        h[SLOT0 + SLOT * k:SLOT0 + SLOT * (k + 1)] = slot_bytes(pub_of(priv), c)
     if header_fn:
         header_fn(h)
-    f = bytearray(h) + mb + b"\0" * (data_off - 512 - len(mb)) + body
+    f = bytearray(h) + mb + b"\0" * (data_off - HS - len(mb)) + body
     if file_fn:
         f = file_fn(f)
-    if sign is not None:
-        hz = bytearray(f[0:512])
-        hz[88:152] = b"\0" * 64
-        d = hashlib.blake2b(b"nnedge package manifest v1\0" + bytes(hz) + bytes(f[512:data_off]),
-                            digest_size=32).digest()
-        f[88:152] = sign.sign(b"nnedge manifest signature v1".ljust(32, b"\0") + d)
+    hz = bytearray(f[0:64])
+    hz[52:56] = b"\0" * 4
+    d = hashlib.blake2b(b"nnedge package manifest v2\0" + bytes(hz) + bytes(f[HS:data_off]), digest_size=32).digest()
+    for k, (priv, _, flip) in enumerate(signers):
+        sig = priv.sign(b"nnedge manifest signature v2".ljust(32, b"\0") + d)
+        if flip:
+            sig = bytes([sig[0] ^ 1]) + sig[1:]
+        f[SLOT0 + SLOT * k + 32:SLOT0 + SLOT * k + 96] = sig
     if mutate:
         mutate(f)
     with open(os.path.join(out, name + ".nne"), "wb") as fh:
@@ -180,7 +200,8 @@ build("good_unsigned", sign=None)
 build("evil_signed", sign=EVIL)
 
 # --- header lies (signed after the edit, so only the header check stops them)
-build("hdr_version2", header_fn=lambda h: struct.pack_into("<I", h, 8, 2))
+build("hdr_version1", header_fn=lambda h: struct.pack_into("<I", h, 8, 1))
+build("hdr_version3", header_fn=lambda h: struct.pack_into("<I", h, 8, 3))
 build("hdr_size", header_fn=lambda h: struct.pack_into("<I", h, 12, 4096))
 build("hdr_filesize_small", header_fn=lambda h: struct.pack_into("<Q", h, 16, 4096))
 build("hdr_filesize_huge", header_fn=lambda h: struct.pack_into("<Q", h, 16, 1 << 62))
@@ -189,11 +210,13 @@ build("hdr_manifest_huge", header_fn=lambda h: struct.pack_into("<Q", h, 32, (1 
 build("hdr_manifest_offset", header_fn=lambda h: struct.pack_into("<Q", h, 24, 0))
 build("hdr_data_offset", header_fn=lambda h: struct.pack_into("<Q", h, 40, 8192 * 4))
 build("hdr_flags", header_fn=lambda h: struct.pack_into("<I", h, 48, 0x80))
-build("hdr_reserved", header_fn=lambda h: h.__setitem__(300, 1))
-build("hdr_cert_flag_no_sig", sign=None, header_fn=lambda h: struct.pack_into("<I", h, 48, 2))
+build("hdr_reserved", header_fn=lambda h: h.__setitem__(60, 1))
+build("hdr_tail_reserved", header_fn=lambda h: h.__setitem__(2000, 1))
+build("hdr_v1_signed_flag", sign=None, header_fn=lambda h: struct.pack_into("<I", h, 48, 1))
 build("hdr_unsigned_sigbytes", sign=None, header_fn=lambda h: h.__setitem__(100, 7))
+build("hdr_sigs_5", header_fn=lambda h: struct.pack_into("<I", h, 52, 5))
 with open(os.path.join(out, "hdr_short.nne"), "wb") as fh:
-    fh.write(b"\x89NNEPKG\n" + b"\0" * 100)
+    fh.write(b"\x89NNEPKG\n" + struct.pack("<I", 2) + b"\0" * 100)
 with open(os.path.join(out, "empty.nne"), "wb") as fh:
     pass
 
@@ -219,11 +242,13 @@ build("man_spec_unknown", extra=rec(7, s(1, "z") + rec(9, b"")))
 build("man_spec_len_lie", extra=rec(7, struct.pack("<II", 1, 1000)))
 build("man_many_labels", extra=s(10, "a") * 400000)  # 3.6 MB of 1-byte labels: under the limit, must work
 build("man_too_big", extra=rec(10, b"a" * 60000) * 80)  # 4.8 MB: over the manifest limit
-build("man_recipient_unenc", extra=rec(14, rec(1, b"\0" * 32) + rec(2, b"\0" * 80)))
-build("man_recipient_short", extra=rec(14, rec(1, b"\0" * 31) + rec(2, b"\0" * 80)))
+build("man_recipient_unenc", extra=rec(16, b"\0" * 84))
+build("man_recipient_short", extra=rec(16, b"\0" * 83))
+build("man_recipient_twice", flags=4, extra=rec(16, b"\0" * 84) * 2)
+build("man_recipient_v1", extra=rec(14, rec(1, b"\0" * 32) + rec(2, b"\0" * 80)))
 build("man_no_segments", man_fn=lambda t: manifest([]))
 build("man_nonce_unencrypted", seg_extra={1: rec(6, b"\0" * 24)})
-build("man_encrypted_no_nonce", flags=1 | 4, extra=rec(14, rec(1, b"\0" * 32) + rec(2, b"\0" * 80)))
+build("man_encrypted_no_nonce", flags=4, extra=rec(16, b"\0" * 84))
 build("man_expired", not_after=NOW)
 
 # --- segment table lies
@@ -263,40 +288,62 @@ build("golden_unknown_output", segs=GOOD_SEGS[:3] + [("nope", 4, npy(X))])
 
 # --- signatures and certificates
 build("sig_flipped", mutate=lambda f: f.__setitem__(100, f[100] ^ 1))
-build("sig_manifest_edit", mutate=lambda f: f.__setitem__(520, f[520] ^ 1))
+build("sig_manifest_edit", mutate=lambda f: f.__setitem__(HS + 8, f[HS + 8] ^ 1))
 build("sig_padding_edit", mutate=lambda f: f.__setitem__(4000, 1))
 _, REL_PUB = ed_key(bytes(range(50, 82)))
 REL, _ = ed_key(bytes(range(50, 82)))
-build("cert_good", sign=REL, cert=(REL_PUB, ROOT, NOW, FAR, False))
-build("cert_bad_sig", sign=REL, cert=(REL_PUB, ROOT, NOW, FAR, True))
-build("cert_expired", sign=REL, cert=(REL_PUB, ROOT, NOW - 100, NOW, False))
-build("cert_not_yet", sign=REL, cert=(REL_PUB, ROOT, FAR - 10, FAR, False))
-build("cert_by_evil", sign=REL, cert=(REL_PUB, EVIL, NOW, FAR, False))
-build("cert_other_key", sign=REL, cert=(ROOT_PUB, ROOT, NOW, FAR, False))
-
-# --- certificate co-signatures (a threshold of root keys) and trust files
-CERT_MSG = b"nnedge cert v1".ljust(16, b"\0") + REL_PUB + ROOT_PUB + struct.pack("<qq", NOW, FAR)
+build("cert_good", sign=REL, cert=([ROOT], NOW, FAR, 1, []))
+build("cert_bad_sig", sign=REL, cert=([ROOT], NOW, FAR, 1, [True]))
+build("cert_expired", sign=REL, cert=([ROOT], NOW - 100, NOW, 1, []))
+build("cert_not_yet", sign=REL, cert=([ROOT], FAR - 10, FAR, 1, []))
+build("cert_by_evil", sign=REL, cert=([EVIL], NOW, FAR, 1, []))
 
 
-def cosign(slots):
-    def edit(h):
-        struct.pack_into("<I", h, 52, len(slots))
-        for k, (priv, flip) in enumerate(slots):
-            pub = priv.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-            sig = priv.sign(CERT_MSG)
-            if flip:
-                sig = bytes([sig[0] ^ 1]) + sig[1:]
-            h[264 + 96 * k:296 + 96 * k] = pub
-            h[296 + 96 * k:360 + 96 * k] = sig
-    return edit
+def swap_signer(h):
+    h[SLOT0:SLOT0 + 32] = ROOT_PUB  # the certificate (and signature) were made for REL
 
 
-build("cosign_good", sign=REL, cert=(REL_PUB, ROOT, NOW, FAR, False), header_fn=cosign([(EVIL, False)]))
-build("cosign_bad_sig", sign=REL, cert=(REL_PUB, ROOT, NOW, FAR, False), header_fn=cosign([(EVIL, True)]))
-build("cosign_dup", sign=REL, cert=(REL_PUB, ROOT, NOW, FAR, False), header_fn=cosign([(ROOT, False)]))
-build("cosign_count3", sign=REL, cert=(REL_PUB, ROOT, NOW, FAR, False),
-      header_fn=lambda h: struct.pack_into("<I", h, 52, 3))
-build("cosign_no_cert", header_fn=lambda h: struct.pack_into("<I", h, 52, 1))
+build("cert_other_key", sign=REL, cert=([ROOT], NOW, FAR, 1, []), header_fn=swap_signer)
+
+# --- certificates signed by several root keys (a threshold of root keys)
+build("cosign_good", sign=REL, cert=([ROOT, EVIL], NOW, FAR, 1, []))
+build("cosign_bad_sig", sign=REL, cert=([ROOT, EVIL], NOW, FAR, 1, [False, True]))
+build("cosign_dup", sign=REL, cert=([ROOT, ROOT], NOW, FAR, 1, []))
+build("cosign_count4", sign=REL, cert=([ROOT], NOW, FAR, 1, []),
+      header_fn=lambda h: struct.pack_into("<I", h, SLOT0 + 96, 4))
+build("cosign_no_cert", header_fn=lambda h: struct.pack_into("<I", h, SLOT0 + 100, 1))
+build("cert_threshold_0", sign=REL, cert=([ROOT], NOW, FAR, 1, []),
+      header_fn=lambda h: struct.pack_into("<I", h, SLOT0 + 100, 0))
+
+# --- several signatures on one package (co-signing)
+build("psig_two_roots", signers=[(ROOT, None, False), (EVIL, None, False)])
+build("psig_dup_signer", signers=[(ROOT, None, False), (ROOT, None, False)])
+build("psig_second_bad", signers=[(ROOT, None, False), (EVIL, None, True)])
+build("psig_threshold2_alone", sign=REL, cert=([ROOT], NOW, FAR, 2, []))
+build("psig_threshold2_cosigned", signers=[(REL, ([ROOT], NOW, FAR, 2, []), False), (ROOT, None, False)])
+build("psig_evil_cosigner", signers=[(REL, ([ROOT], NOW, FAR, 2, []), False), (EVIL, None, False)])
+
+# --- revocation lists
+REV_MSG_DOM = b"nnedge revocation v1".ljust(32, b"\0")
+
+
+def revocation(name, version, keys, signers, flip=False):
+    msg = REV_MSG_DOM + struct.pack("<QqI", version, NOW, len(keys)) + b"".join(keys)
+    lines = ["nnedge-revocation-v1 %d %d %d" % (version, NOW, len(keys))]
+    lines += ["nnedge-revoke-v1 %s" % k.hex() for k in keys]
+    for p in signers:
+        sig = p.sign(msg)
+        if flip:
+            sig = bytes([sig[0] ^ 1]) + sig[1:]
+        lines.append("nnedge-revsig-v1 %s %s" % (pub_of(p).hex(), sig.hex()))
+    open(os.path.join(out, name), "w").write("\n".join(lines) + "\n")
+
+
+revocation("rev_rel", 1, [REL_PUB], [ROOT])
+revocation("rev_by_evil", 1, [REL_PUB], [EVIL])
+revocation("rev_bad_sig", 1, [REL_PUB], [ROOT], flip=True)
+revocation("rev_other", 1, [EVIL_PUB], [ROOT])
+open(os.path.join(out, "rev_garbage"), "w").write("nnedge-revocation-v1 1 0 100000\n")
 pubs = "nnedge-sign-public-v1 %s\nnnedge-sign-public-v1 %s\n" % (ROOT_PUB.hex(), EVIL_PUB.hex())
 open(os.path.join(out, "trust_2of2"), "w").write("nnedge-trust-v1 threshold=2\n" + pubs)
 open(os.path.join(out, "trust_th0"), "w").write("nnedge-trust-v1 threshold=0\n" + pubs)

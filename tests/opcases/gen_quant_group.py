@@ -5,8 +5,11 @@ ConvInteger and QLinearConv with the weights as initializers (their
 zero-point-shifted int32 form is computed once per plan through the weight
 cache), including two nodes sharing one weight initializer with different
 zero points (the cache must keep them apart), and per-axis
-QuantizeLinear/DequantizeLinear with initializer scales. Expected values come
-from plain Python.
+QuantizeLinear/DequantizeLinear with initializer scales; MatMulInteger and
+QLinearMatMul with initializer B (shifted once; two nodes sharing B with other
+zero points; one matrix per batch) and constant or per-run parameters; and
+ConvTranspose in float16 with initializer weights (converted once). Expected
+values come from plain Python.
 """
 import os, random, struct, sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -87,3 +90,93 @@ make_test(GOOD + 'qdq_per_axis',
           [node('QuantizeLinear', ['x', 's', 'z'], ['q'], axis=1), node('DequantizeLinear', ['q', 's', 'z'], ['d'], axis=1)],
           [('x', FLOAT, [2, 3, 4], xf)], [('q', INT8, [2, 3, 4], q), ('d', FLOAT, [2, 3, 4], d)], opsets={'': 13},
           initializers=[('s', FLOAT, [3], sc), ('z', INT8, [3], zp)])
+
+# ---- MatMulInteger / QLinearMatMul with initializer B and constant zero points
+# and scales: B - b_zero_point is computed once per plan (weight cache, keyed
+# by the zero points too), constant parameters are expanded once; parameters
+# given as graph inputs are expanded on every run.
+def matmul_int(a, az, b, bz, batch_a, M, K, N, b_batched):
+    """(a - az[row]) @ (b - bz[col]) per batch; az: one value per global A row,
+    bz: one value per global B column (b_batched: B has one matrix per batch)."""
+    y = []
+    for t in range(batch_a):
+        bo = t if b_batched else 0
+        for m in range(M):
+            for n in range(N):
+                s = 0
+                for k in range(K):
+                    s += (a[(t * M + m) * K + k] - az[t * M + m]) * (b[(bo * K + k) * N + n] - bz[bo * N + n])
+                y.append(s)
+    return y
+
+
+BT, M, K, N = 2, 3, 4, 5
+a = [random.randrange(0, 256) for _ in range(BT * M * K)]
+b = [random.randrange(-128, 128) for _ in range(K * N)]
+bz1, bz2 = [random.randrange(-20, 20) for _ in range(N)], [random.randrange(-20, 20) for _ in range(N)]
+az = 7
+y1 = matmul_int(a, [az] * (BT * M), b, bz1, BT, M, K, N, False)
+y2 = matmul_int(a, [az] * (BT * M), b, bz2, BT, M, K, N, False)
+make_test(GOOD + 'matmulinteger_shared_b',
+          [node('MatMulInteger', ['a', 'b', 'az', 'bz1'], ['y1']), node('MatMulInteger', ['a', 'b', 'az', 'bz2'], ['y2'])],
+          [('a', UINT8, [BT, M, K], a)], [('y1', INT32, [BT, M, N], y1), ('y2', INT32, [BT, M, N], y2)],
+          opsets={'': 10},
+          initializers=[('b', INT8, [K, N], b), ('az', UINT8, [], [az]), ('bz1', INT8, [N], bz1), ('bz2', INT8, [N], bz2)])
+
+# B with one matrix per batch (initializer), its zero points [BT, 1, N] (initializer);
+# A's zero points per row [BT, M, 1] given as a graph input (expanded per run)
+bb = [random.randrange(0, 256) for _ in range(BT * K * N)]
+bbz = [random.randrange(0, 256) for _ in range(BT * N)]
+aaz = [random.randrange(0, 256) for _ in range(BT * M)]
+yb = matmul_int(a, aaz, bb, bbz, BT, M, K, N, True)
+make_test(GOOD + 'matmulinteger_batched_b',
+          [node('MatMulInteger', ['a', 'b', 'az', 'bz'], ['y'])],
+          [('a', UINT8, [BT, M, K], a), ('az', UINT8, [BT, M, 1], aaz)], [('y', INT32, [BT, M, N], yb)],
+          opsets={'': 10}, initializers=[('b', UINT8, [BT, K, N], bb), ('bz', UINT8, [BT, 1, N], bbz)])
+
+# QLinearMatMul: B, its per-column scales and zero points, a's scale and zero
+# point and y's zero point as initializers; y_scale a graph input
+a2 = [random.randrange(0, 256) for _ in range(M * K)]
+b2 = [random.randrange(0, 256) for _ in range(K * N)]
+a_s, a_z = f32(0.02), 120
+b_s = [f32(random.uniform(0.005, 0.03)) for _ in range(N)]
+b_z = [random.randrange(100, 156) for _ in range(N)]
+y_s, y_z = f32(0.05), 128
+acc = matmul_int(a2, [a_z] * M, b2, b_z, 1, M, K, N, False)
+yq = []
+for m in range(M):
+    for n in range(N):
+        mult = f32(f32(a_s * b_s[n]) / y_s)
+        v = round(acc[m * N + n] * mult) + y_z  # half to even, like the kernel
+        yq.append(min(255, max(0, v)))
+make_test(GOOD + 'qlinearmatmul_init_b',
+          [node('QLinearMatMul', ['a', 'as', 'az', 'b', 'bs', 'bz', 'ys', 'yz'], ['y'])],
+          [('a', UINT8, [M, K], a2), ('ys', FLOAT, [], [y_s])], [('y', UINT8, [M, N], yq)], opsets={'': 10},
+          initializers=[('as', FLOAT, [], [a_s]), ('az', UINT8, [], [a_z]), ('b', UINT8, [K, N], b2),
+                        ('bs', FLOAT, [N], b_s), ('bz', UINT8, [N], b_z), ('yz', UINT8, [], [y_z])])
+
+# ---- ConvTranspose in float16 with initializer weights (converted to float
+# once per model at plan): small integers, so every result is exact in float16
+C2, M2, HI, KK, S = 2, 3, 3, 2, 2
+xt = [random.randrange(-3, 4) for _ in range(C2 * HI * HI)]
+wt = [random.randrange(-3, 4) for _ in range(C2 * M2 * KK * KK)]
+bt = [random.randrange(-3, 4) for _ in range(M2)]
+pads = [1, 0, 0, 1]  # h begin, w begin, h end, w end
+full = S * (HI - 1) + KK
+oh, ow = full - pads[0] - pads[2], full - pads[1] - pads[3]
+yt = []
+for m in range(M2):
+    for i in range(oh):
+        for j in range(ow):
+            s_ = bt[m]
+            for c in range(C2):
+                for ih in range(HI):
+                    for iw in range(HI):
+                        kh, kw = i + pads[0] - ih * S, j + pads[1] - iw * S
+                        if 0 <= kh < KK and 0 <= kw < KK:
+                            s_ += xt[(c * HI + ih) * HI + iw] * wt[((c * M2 + m) * KK + kh) * KK + kw]
+            yt.append(s_)
+make_test(GOOD + 'convtranspose_f16_init_w',
+          [node('ConvTranspose', ['x', 'w', 'b'], ['y'], strides=[S, S], pads=pads)],
+          [('x', FLOAT16, [1, C2, HI, HI], xt)], [('y', FLOAT16, [1, M2, oh, ow], yt)], opsets={'': 11},
+          initializers=[('w', FLOAT16, [C2, M2, KK, KK], wt), ('b', FLOAT16, [M2], bt)])

@@ -2,8 +2,11 @@
 # Tests of .nne packages (issue 9): keys, pack, verify, run/info on packages,
 # install; the tamper test; one test per attack python-tuf tests for
 # (rollback, freeze, mix-and-match, arbitrary payload, endless data, wrong key,
-# expired release key) plus key rotation, encryption (wrong device, removed
-# device, no plaintext on disk), golden revert and a short kill -9 test.
+# expired release key) plus key rotation, co-signing (nnedge sign: packages,
+# certificates, revocation lists), revocation (nnedge revoke, --revoked, the
+# store keeping the newest list), encryption (wrong device, removed device,
+# 84 bytes per device, no plaintext on disk), golden revert and a short
+# kill -9 test.
 # NNEDGE, PKG_TAMPER: the binaries; OUT: a scratch directory.
 set -uo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -38,8 +41,7 @@ K=$O/keys; mkdir -p "$K"
 $N keygen -o "$K/root" >/dev/null && $N keygen -o "$K/rel" --certify "$K/root.sec" --expires 30d >/dev/null &&
 $N keygen -o "$K/rel2" --certify "$K/root.sec" --expires 30d >/dev/null && $N keygen -o "$K/evil" >/dev/null &&
 $N keygen -o "$K/evilrel" --certify "$K/evil.sec" >/dev/null &&
-$N keygen -o "$K/dev" --device >/dev/null && $N keygen -o "$K/dev2" --device >/dev/null &&
-$N keygen -o "$K/shortrel" --certify "$K/root.sec" --expires 2s >/dev/null || { echo "FAIL keygen"; exit 1; }
+$N keygen -o "$K/dev" --device >/dev/null && $N keygen -o "$K/dev2" --device >/dev/null || { echo "FAIL keygen"; exit 1; }
 expect_refused keygen_no_overwrite 'exists; keys are never overwritten' $N keygen -o "$K/root"
 [ "$(stat -c %a "$K/root.sec")" = 600 ] && pass keygen_secret_mode_0600 || fail keygen_secret_mode_0600
 
@@ -64,6 +66,8 @@ pk "$P/evil.nne" --version 9.0.0 --sign "$K/evil.sec" || fail pack_evil
 pk "$P/evilrel.nne" --version 9.0.0 --sign "$K/evilrel.sec" || fail pack_evilrel
 pk "$P/rot.nne" --version 1.2.0 --sign "$K/rel2.sec" || fail pack_rotated
 pk "$P/short.nne" --version 1.3.0 --sign "$K/rel.sec" --expires 2s || fail pack_freeze
+# certified for 2 s just before packing (the steps above may take longer than that on a loaded machine)
+$N keygen -o "$K/shortrel" --certify "$K/root.sec" --expires 2s >/dev/null || fail keygen_shortrel
 pk "$P/shortrel.nne" --version 1.3.0 --sign "$K/shortrel.sec" || fail pack_shortrel
 pk "$P/enc1.nne" --version 1.0.0 --sign "$K/rel.sec" --encrypt-for "$K/dev.pub" --encrypt-for "$K/dev2.pub" || fail pack_enc1
 pk "$P/enc2.nne" --version 1.1.0 --sign "$K/rel.sec" --encrypt-for "$K/dev.pub" || fail pack_enc2
@@ -196,10 +200,85 @@ expect_refused attack_freeze_install 'expired at' $N install "$P/short.nne" --st
 expect_refused attack_expired_release_key 'release key that signed it expired' $N run "$P/shortrel.nne" --trust "$K/root.pub" -i x=$X -o "$O/u"
 expect_refused pack_with_expired_cert 'certificate has expired' $N pack $M -o "$O/x.nne" --sign "$K/shortrel.sec"
 
+# ---- co-signing (nnedge sign): a second signature added later, the model bytes kept
+$N keygen -o "$K/relA" --certify "$K/r1.sec" >/dev/null
+pk "$P/c1.nne" --version 2.0.0 --sign "$K/relA.sec" || fail pack_c1
+expect_refused cosign_one_signature 'certified by 1 trusted root key.*requires 2' $N verify "$P/c1.nne" --trust "$K/trust2of3"
+expect_ok cosign_sign $N sign "$P/c1.nne" --key "$K/rel1of3.sec" -o "$P/c2.nne"
+expect_ok cosign_two_signatures $N verify "$P/c2.nne" --trust "$K/trust2of3" --json
+$PY -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["ok"] and d["signatures"]==2, d' "$O/out.txt" &&
+  pass cosign_json_two || fail cosign_json_two
+# only the header changed: the manifest and every segment are the same bytes
+cmp -s <(tail -c +2049 "$P/c1.nne") <(tail -c +2049 "$P/c2.nne") && pass cosign_model_bytes_kept || fail cosign_model_bytes_kept
+expect_refused cosign_same_key_twice 'already signed by this key' $N sign "$P/c2.nne" --key "$K/relA.sec" -o "$P/c3.nne"
+if $N run "$P/c2.nne" --trust "$K/trust2of3" -i x=$X -o "$O/run_c2" >/dev/null 2>"$O/err.txt" &&
+   cmp -s "$O/ref/y.npy" "$O/run_c2/y.npy"; then pass run_identical_cosigned; else fail "run_identical_cosigned: $(cat "$O/err.txt")"; fi
+# a tampered package is not signed: sign checks every signature and digest first
+cp "$P/c1.nne" "$O/c1bad.nne" && printf '\001' | dd of="$O/c1bad.nne" bs=1 seek=9000 conv=notrunc 2>/dev/null
+expect_refused cosign_refuses_tampered 'does not match its digest' $N sign "$O/c1bad.nne" --key "$K/rel1of3.sec" -o "$O/c1bad2.nne"
+# a release key whose certificate requires two signatures (keygen --threshold 2)
+$N keygen -o "$K/rel2sig" --certify "$K/root.sec" --threshold 2 >/dev/null
+pk "$P/t2sig.nne" --version 2.1.0 --sign "$K/rel2sig.sec" || fail pack_t2sig
+expect_refused cert_threshold_alone '1 valid signature.*requires 2' $N verify "$P/t2sig.nne" --trust "$K/root.pub"
+$N sign "$P/t2sig.nne" --key "$K/evil.sec" -o "$P/t2sig_evil.nne" >/dev/null
+expect_refused cert_threshold_untrusted_cosigner '1 valid signature.*requires 2' $N verify "$P/t2sig_evil.nne" --trust "$K/root.pub"
+$N sign "$P/t2sig.nne" --key "$K/rel2.sec" -o "$P/t2sig_co.nne" >/dev/null
+expect_ok cert_threshold_cosigned $N verify "$P/t2sig_co.nne" --trust "$K/root.pub"
+# a certificate co-signed in a separate step (a threshold of root keys)
+$N keygen -o "$K/relC" --certify "$K/r1.sec" >/dev/null
+pk "$P/relc1.nne" --sign "$K/relC.sec" || fail pack_relc1
+expect_refused cert_one_root 'certified by 1 trusted root key.*requires 2' $N verify "$P/relc1.nne" --trust "$K/trust2of3"
+expect_ok cert_cosign_step $N sign "$K/relC.cert" --key "$K/r2.sec" -o "$K/relC2.cert"
+pk "$P/relc2.nne" --sign "$K/relC.sec" --cert "$K/relC2.cert" || fail pack_relc2
+expect_ok cert_two_roots $N verify "$P/relc2.nne" --trust "$K/trust2of3"
+expect_refused cert_cosign_twice 'already signed by this root key' $N sign "$K/relC2.cert" --key "$K/r1.sec" -o "$K/relC3.cert"
+
+# ---- revocation: a root-signed list; packages signed only by a revoked key are refused
+$N revoke "$K/rel.pub" --sign "$K/root.sec" --version 1 -o "$K/rev1" >/dev/null || fail revoke_make
+expect_ok unrevoked_before $N verify "$P/v1.nne" --trust "$K/root.pub"
+expect_refused revoked_verify 'signed by key .* which is revoked \(revocation list version 1\)' $N verify "$P/v1.nne" --trust "$K/root.pub" --revoked "$K/rev1"
+expect_refused revoked_run 'which is revoked' $N run "$P/v1.nne" --trust "$K/root.pub" --revoked "$K/rev1" -i x=$X -o "$O/u"
+expect_ok revoked_other_release_key $N verify "$P/rot.nne" --trust "$K/root.pub" --revoked "$K/rev1"
+expect_ok revoked_root_direct $N verify "$P/direct.nne" --trust "$K/root.pub" --revoked "$K/rev1"
+$N sign "$P/v1.nne" --key "$K/rel2.sec" -o "$P/v1co.nne" >/dev/null
+expect_ok revoked_but_cosigned $N verify "$P/v1co.nne" --trust "$K/root.pub" --revoked "$K/rev1"
+$N revoke "$K/rel.pub" --sign "$K/evil.sec" --version 1 -o "$K/rev_evil" >/dev/null
+expect_refused revocation_untrusted 'signed by 0 trusted root key' $N verify "$P/direct.nne" --trust "$K/root.pub" --revoked "$K/rev_evil"
+# threshold 2: a list signed by one root key is not enough; co-signed in a second step it is
+$N revoke "$K/relA.pub" --sign "$K/r1.sec" --version 1 -o "$K/rev_r1" >/dev/null
+expect_refused revocation_below_threshold 'signed by 1 trusted root key.*requires 2' $N verify "$P/c2.nne" --trust "$K/trust2of3" --revoked "$K/rev_r1"
+expect_ok revocation_cosign $N sign "$K/rev_r1" --key "$K/r3.sec" -o "$K/rev_r13"
+expect_refused revoked_cosigner_below_threshold 'backed by 1 trusted root key.*requires 2' $N verify "$P/c2.nne" --trust "$K/trust2of3" --revoked "$K/rev_r13"
+# the store keeps the newest list: later installs refuse the revoked key without --revoked; an older list is refused
+S2=$O/store_rev
+expect_ok rev_store_install_v1 $N install "$P/v1.nne" --store "$S2" --trust "$K/root.pub"
+expect_ok rev_store_list $N install --store "$S2" --trust "$K/root.pub" --revoked "$K/rev1"
+expect_refused rev_store_remembers 'which is revoked' $N install "$P/v2.nne" --store "$S2" --trust "$K/root.pub"
+$N revoke "$K/rel.pub" "$K/evilrel.pub" --sign "$K/root.sec" --version 2 -o "$K/rev2" >/dev/null
+expect_ok rev_store_newer $N install "$P/rot.nne" --store "$S2" --trust "$K/root.pub" --revoked "$K/rev2"
+expect_refused rev_store_older_refused 'version 1, older than the store.s 2' $N install --store "$S2" --trust "$K/root.pub" --revoked "$K/rev1"
+
+# ---- encryption: each added device costs one 84-byte recipient entry (4-byte hint + 80-byte sealed box)
+$N keygen -o "$K/dev3" --device >/dev/null
+pk "$P/encd1.nne" --sign "$K/rel2.sec" --encrypt-for "$K/dev.pub" &&
+  pk "$P/encd3.nne" --sign "$K/rel2.sec" --encrypt-for "$K/dev.pub" --encrypt-for "$K/dev2.pub" --encrypt-for "$K/dev3.pub" ||
+  fail pack_encd
+$PY - "$P/encd1.nne" "$P/encd3.nne" <<'PY' && pass per_device_84_bytes || fail per_device_84_bytes
+import sys, struct
+m = [struct.unpack_from("<Q", open(f, "rb").read(48), 32)[0] for f in sys.argv[1:]]
+print("manifest bytes: 1 device %d, 3 devices %d: %d per added device" % (m[0], m[1], (m[1] - m[0]) // 2))
+assert m[1] - m[0] == 2 * 84, m
+PY
+expect_ok enc_third_device $N verify "$P/encd3.nne" --trust "$K/root.pub" --key "$K/dev3.sec"
+expect_refused enc_not_recipient 'not a recipient' $N verify "$P/encd1.nne" --trust "$K/root.pub" --key "$K/dev3.sec"
+
 # ---- tamper: in process (every check verify and run --trust make) and a CLI sample
 if $T "$P/v1.nne" "$K/root.pub" --flips 10000 --truncations 1000 --tails 1000; then pass tamper_signed; else fail tamper_signed; fi
 if $T "$P/enc1.nne" "$K/root.pub" --key "$K/dev.sec" --flips 3000 --truncations 300 --tails 300 --seed 2; then
   pass tamper_encrypted; else fail tamper_encrypted; fi
+# a co-signed package: the signature slots lie outside the signed digest, so each is checked on its own
+if $T "$P/c2.nne" "$K/trust2of3" --flips 3000 --truncations 100 --tails 100 --seed 3; then
+  pass tamper_cosigned; else fail tamper_cosigned; fi
 if $PY tests/pkg/cli_tamper.py $N "$P/v1.nne" "$K/root.pub" x=$X "$O/cli_tamper" ${PKG_CLI_TAMPER:-60}; then
   pass tamper_cli_sample; else fail tamper_cli_sample; fi
 

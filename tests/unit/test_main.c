@@ -30,6 +30,7 @@ int main(void) {
     unit_fusion();
     unit_regions();
     unit_graph_runtime();
+    unit_pipeline_audio();
     printf("%d passed, %d failed\n", g_unit_pass, g_unit_fail);
     return g_unit_fail ? 1 : 0;
 }

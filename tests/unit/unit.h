@@ -31,4 +31,5 @@ void unit_ops_phased(void);
 void unit_fusion(void);
 void unit_regions(void);
 void unit_graph_runtime(void);
+void unit_pipeline_audio(void);
 #endif

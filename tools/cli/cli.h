@@ -20,6 +20,11 @@ int cli_pack(int argc, char **argv);
 int cli_verify(int argc, char **argv);
 int cli_install(int argc, char **argv);
 int cli_serve(int argc, char **argv);
+int cli_sign(int argc, char **argv);
+int cli_revoke(int argc, char **argv);
+/* `nnedge app NAME ...` (app.c) and its applications */
+int cli_app(int argc, char **argv);
+int cli_app_wakeword(int argc, char **argv);
 
 /* Print "nnedge: <context>: <last error>" and map the status to an exit code. */
 int cli_fail(nne_status st, const char *context);
@@ -68,7 +73,7 @@ typedef struct cli_limits {
     int64_t max_loop;  /* --max-loop-iterations: 0 the library default */
     size_t used;       /* the command's own buffers charged so far */
 } cli_limits;
-#define CLI_LIMITS_USAGE "[--max-memory SIZE] [--max-loop-iterations N] [--timeout-ms N] [--trust PUB] [--key DEVICE.sec]"
+#define CLI_LIMITS_USAGE "[--max-memory SIZE] [--max-loop-iterations N] [--timeout-ms N] [--trust PUB] [--revoked FILE] [--key DEVICE.sec]"
 extern long cli_timeout_ms; /* --timeout-ms given (0: none) */
 /* argv[*i] is a limit option: parse its value (advancing *i) and return 1;
  * -1 after printing the error for a bad value; 0 for any other option. */

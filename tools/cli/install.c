@@ -1,7 +1,13 @@
 /*
  * install.c - `nnedge install PKG.nne --store DIR --trust ROOT.pub
- * [--key DEVICE.sec] [--json]` and `nnedge install --store DIR --status
- * [--json]`: crash-safe installation with rollback protection.
+ * [--revoked FILE] [--key DEVICE.sec] [--json]` and `nnedge install --store DIR
+ * --status [--json]`: crash-safe installation with rollback protection.
+ * --revoked FILE (a root-signed revocation list, nnedge revoke) is kept as
+ * DIR/revoked when its version is above the store's (an older one is
+ * refused); every install checks packages against the store's list, so a
+ * package signed only by a revoked release key is refused from then on.
+ * `install --store DIR --trust ROOT.pub --revoked FILE` with no package
+ * only updates the list.
  *
  * The store: DIR/current.nne (the active package), DIR/previous.nne (the last
  * good one), DIR/state (the highest version counter ever accepted, so
@@ -70,11 +76,11 @@ static int write_state(store *s, uint64_t counter, const char *model_id) {
     return ok && rename(tmp, sp(s, "state")) == 0 && sync_dir(s);
 }
 
-/* Copy bytes to DIR/incoming.tmp, fsynced. */
-static int write_incoming(store *s, const char *src_path) {
+/* Copy a file to DIR/name, fsynced. */
+static int copy_in(store *s, const char *src_path, const char *name) {
     int in = open(src_path, O_RDONLY | O_CLOEXEC);
     if (in < 0) return 0;
-    int out = open(sp(s, "incoming.tmp"), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    int out = open(sp(s, name), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (out < 0) {
         close(in);
         return 0;
@@ -142,7 +148,9 @@ static void print_entry(store *s, const char *name, int json) {
             printf("}");
         } else {
             char hx[65];
-            nne_pkg_hex(nne_pkg_get_header(p)->signer, 32, hx);
+            const nne_pkg_header *ph = nne_pkg_get_header(p);
+            if (ph->n_sigs) nne_pkg_hex(ph->sigs[0].signer, 32, hx);
+            else hx[0] = 0;
             printf("{\"model_id\": ");
             json_str(stdout, m->model_id);
             printf(", \"version\": ");
@@ -161,7 +169,7 @@ static void print_entry(store *s, const char *name, int json) {
 }
 
 int cli_install(int argc, char **argv) {
-    const char *path = NULL, *dir = NULL, *trust = NULL, *key = NULL;
+    const char *path = NULL, *dir = NULL, *trust = NULL, *key = NULL, *revoked = NULL;
     int json = 0, status = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -173,6 +181,8 @@ int cli_install(int argc, char **argv) {
             if (!(key = cli_opt_value(argc, argv, &i, "DEVICE.sec"))) return EXIT_BAD_INPUT;
         } else if (!strcmp(a, "--json")) {
             json = 1;
+        } else if (!strcmp(a, "--revoked")) {
+            if (!(revoked = cli_opt_value(argc, argv, &i, "FILE (a revocation list)"))) return EXIT_BAD_INPUT;
         } else if (!strcmp(a, "--status")) {
             status = 1;
         } else if (a[0] == '-' && a[1]) {
@@ -207,24 +217,56 @@ int cli_install(int argc, char **argv) {
         }
         return EXIT_OK;
     }
-    if (!path) return cli_usage_error("install: PKG.nne is required (or --status)");
+    if (!path && !revoked) return cli_usage_error("install: PKG.nne is required (or --status, or --revoked FILE)");
     if (!trust) return cli_usage_error("install: --trust ROOT.pub is required");
+    /* revocation lists: the store keeps the newest it accepted (DIR/revoked);
+     * an older one is refused, so a revoked key cannot come back */
+    uint64_t stored_rev = 0, given_rev = 0;
+    int store_rev = 0;
+    {
+        nne_pkg_trust t0;
+        nne_pkg_revocation r;
+        nne_status rs = nne_pkg_trust_read(trust, &t0);
+        if (rs != NNE_OK) return cli_fail(rs, NULL);
+        if (access(sp(&s, "revoked"), F_OK) == 0) {
+            if ((rs = nne_pkg_revocation_read(sp(&s, "revoked"), &r)) != NNE_OK ||
+                (rs = nne_pkg_trust_apply_revocation(&t0, &r)) != NNE_OK)
+                return cli_fail(rs, "install: the store's revocation list");
+            stored_rev = r.version;
+            store_rev = 1;
+        }
+        if (revoked) {
+            if ((rs = nne_pkg_revocation_read(revoked, &r)) != NNE_OK || (rs = nne_pkg_trust_apply_revocation(&t0, &r)) != NNE_OK)
+                return cli_fail(rs, NULL);
+            given_rev = r.version;
+            if (given_rev < stored_rev)
+                return cli_usage_error("install: revocation list %s has version %llu, older than the store's %llu (refused)",
+                                       revoked, (unsigned long long)given_rev, (unsigned long long)stored_rev);
+        }
+    }
+    static char rev_path[4200];
+    snprintf(rev_path, sizeof rev_path, "%s/revoked", dir);
+    cli_pkg_set_revoked(given_rev > stored_rev ? revoked : store_rev ? rev_path : NULL);
     /* (1) the package itself, before the store is touched */
     nne_pkg *p = NULL;
     int golden = 0;
-    nne_status st = cli_pkg_open_checked(path, trust, key, (int64_t)time(NULL), &p);
-    if (st != NNE_OK) return cli_fail(st, path);
-    if (nne_pkg_is_encrypted(p) && !key) {
+    nne_status st = NNE_OK;
+    uint64_t new_counter = 0;
+    char new_id[512] = "", new_ver[128] = "";
+    if (path) {
+        st = cli_pkg_open_checked(path, trust, key, (int64_t)time(NULL), &p);
+        if (st != NNE_OK) return cli_fail(st, path);
+        if (nne_pkg_is_encrypted(p) && !key) {
+            nne_pkg_close(p);
+            return cli_usage_error("install: %s is encrypted; give --key DEVICE.sec (the health check runs the model)", path);
+        }
+        const nne_pkg_manifest *nm = nne_pkg_get_manifest(p);
+        new_counter = nm->counter;
+        snprintf(new_id, sizeof new_id, "%s", nm->model_id);
+        snprintf(new_ver, sizeof new_ver, "%s", nm->semver);
         nne_pkg_close(p);
-        return cli_usage_error("install: %s is encrypted; give --key DEVICE.sec (the health check runs the model)", path);
+        p = NULL;
     }
-    const nne_pkg_manifest *nm = nne_pkg_get_manifest(p);
-    uint64_t new_counter = nm->counter;
-    char new_id[512], new_ver[128];
-    snprintf(new_id, sizeof new_id, "%s", nm->model_id);
-    snprintf(new_ver, sizeof new_ver, "%s", nm->semver);
-    nne_pkg_close(p);
-    p = NULL;
     if (mkdir(dir, 0700) != 0 && errno != EEXIST) return cli_usage_error("install: cannot create store %s: %s", dir, strerror(errno));
     s.dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (s.dfd < 0) return cli_usage_error("install: cannot open store %s: %s", dir, strerror(errno));
@@ -240,6 +282,23 @@ int cli_install(int argc, char **argv) {
     unlink(sp(&s, "previous.nne.tmp"));
     unlink(sp(&s, "current.nne.tmp"));
     unlink(sp(&s, "state.tmp"));
+    unlink(sp(&s, "revoked.tmp"));
+    /* a newer revocation list: kept in the store before anything is checked against it */
+    if (given_rev > stored_rev) {
+        char tmpr[4200];
+        snprintf(tmpr, sizeof tmpr, "%s/revoked.tmp", dir);
+        if (!copy_in(&s, revoked, "revoked.tmp") || rename(tmpr, rev_path) != 0 || !sync_dir(&s)) {
+            rc = cli_usage_error("install: cannot write %s: %s", rev_path, strerror(errno));
+            goto done;
+        }
+        cli_pkg_set_revoked(rev_path);
+    }
+    if (!path) {
+        printf("store %s: revocation list version %llu%s\n", dir, (unsigned long long)(given_rev > stored_rev ? given_rev : stored_rev),
+               given_rev > stored_rev ? " installed" : " already held");
+        rc = EXIT_OK;
+        goto done;
+    }
     /* an install killed between the switch and the end of its health check */
     if (access(sp(&s, "pending"), F_OK) == 0) {
         int g0;
@@ -283,7 +342,7 @@ int cli_install(int argc, char **argv) {
         goto done;
     }
     /* (3) copy into the store and check the copy */
-    if (!write_incoming(&s, path)) {
+    if (!copy_in(&s, path, "incoming.tmp")) {
         rc = cli_usage_error("install: cannot write %s: %s", sp(&s, "incoming.tmp"), strerror(errno));
         unlink(sp(&s, "incoming.tmp"));
         goto done;

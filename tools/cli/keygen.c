@@ -1,6 +1,6 @@
 /*
- * keygen.c - `nnedge keygen -o PREFIX [--device] [--certify ROOT.sec
- * [--expires DURATION]]`: writes PREFIX.sec (mode 0600) and PREFIX.pub.
+ * keygen.c - `nnedge keygen -o PREFIX [--device] [--certify ROOT.sec]...
+ * [--expires DURATION] [--threshold N]`: writes PREFIX.sec (mode 0600) and PREFIX.pub.
  * Without --device: an Ed25519 signing key. With --device: an X25519 key a
  * device decrypts packages with. With --certify: the new signing key is a
  * release key, and PREFIX.cert is ROOT's certificate for it, valid from now
@@ -8,8 +8,10 @@
  * that trust ROOT.pub, until then. Rotating a release key is running this
  * again; devices keep ROOT.pub. --certify may be given up to 3 times: each
  * root key signs the certificate, for devices whose trust file requires
- * several root keys (nnedge-trust-v1 threshold=K, docs/format.md). Existing
- * files are never overwritten.
+ * several root keys (nnedge-trust-v1 threshold=K, docs/format.md); more can
+ * sign later (nnedge sign PREFIX.cert --key ROOT.sec -o OUT). --threshold N
+ * (default 1): packages this key signs need N signatures in all (co-signed
+ * with nnedge sign). Existing files are never overwritten.
  */
 #include "cli.h"
 #include "cli_pkg.h"
@@ -20,7 +22,8 @@
 #include <unistd.h>
 
 int cli_keygen(int argc, char **argv) {
-    const char *prefix = NULL, *certify = NULL, *certs[1 + NNE_PKG_MAX_COSIGN];
+    const char *prefix = NULL, *certify = NULL, *certs[NNE_PKG_MAX_CERT_SIGS];
+    long threshold = 1;
     int n_certs = 0;
     int device = 0, json = 0;
     int64_t expires = 365 * 86400LL;
@@ -34,16 +37,20 @@ int cli_keygen(int argc, char **argv) {
             json = 1;
         } else if (!strcmp(a, "--certify")) {
             if (!(certify = cli_opt_value(argc, argv, &i, "ROOT.sec"))) return EXIT_BAD_INPUT;
-            if (n_certs > NNE_PKG_MAX_COSIGN)
-                return cli_usage_error("keygen: --certify at most %d times", 1 + NNE_PKG_MAX_COSIGN);
+            if (n_certs >= NNE_PKG_MAX_CERT_SIGS)
+                return cli_usage_error("keygen: --certify at most %d times", NNE_PKG_MAX_CERT_SIGS);
             certs[n_certs++] = certify;
         } else if (!strcmp(a, "--expires")) {
             if (!(v = cli_opt_value(argc, argv, &i, "DURATION (like 365d)"))) return EXIT_BAD_INPUT;
             if (!cli_parse_duration(v, &expires))
                 return cli_usage_error("--expires %s: expected a duration like 90s, 12h, 30d, 2w or 1y", v);
+        } else if (!strcmp(a, "--threshold")) {
+            if (!(v = cli_opt_value(argc, argv, &i, "N (signatures a package needs)"))) return EXIT_BAD_INPUT;
+            if (!cli_parse_int(v, 1, NNE_PKG_MAX_SIGS, &threshold))
+                return cli_usage_error("--threshold %s: expected 1..%d signatures", v, NNE_PKG_MAX_SIGS);
         } else {
             return cli_usage_error("keygen: unknown option %s (usage: nnedge keygen -o PREFIX [--device] "
-                                   "[--certify ROOT.sec [--expires DURATION]])", a);
+                                   "[--certify ROOT.sec]... [--expires DURATION] [--threshold N])", a);
         }
     }
     if (!prefix || !prefix[0]) return cli_usage_error("keygen: -o PREFIX is required");
@@ -54,7 +61,8 @@ int cli_keygen(int argc, char **argv) {
     snprintf(sec_path, sizeof sec_path, "%s.sec", prefix);
     snprintf(pub_path, sizeof pub_path, "%s.pub", prefix);
     snprintf(cert_path, sizeof cert_path, "%s.cert", prefix);
-    nne_pkg_key root, roots[1 + NNE_PKG_MAX_COSIGN];
+    if (threshold != 1 && !certify) return cli_usage_error("keygen: --threshold goes into a certificate (--certify ROOT.sec)");
+    nne_pkg_key root, roots[NNE_PKG_MAX_CERT_SIGS];
     nne_status st;
     for (int k = 0; k < n_certs; k++)
         if ((st = nne_pkg_key_read(certs[k], NNE_KEY_SIGN_SECRET, &roots[k])) != NNE_OK) return cli_fail(st, NULL);
@@ -72,7 +80,7 @@ int cli_keygen(int argc, char **argv) {
     nne_pkg_cert cert;
     int64_t now = (int64_t)time(NULL);
     if (st == NNE_OK && certify) {
-        st = nne_pkg_cert_make(&root, pub.pub, now, now + expires, &cert);
+        st = nne_pkg_cert_make(&root, pub.pub, now, now + expires, (uint32_t)threshold, &cert);
         for (int k = 1; st == NNE_OK && k < n_certs; k++) st = nne_pkg_cert_cosign(&roots[k], &cert);
         if (st == NNE_OK) st = nne_pkg_cert_write(cert_path, &cert);
         if (st != NNE_OK) unlink(sec_path), unlink(pub_path);

@@ -9,26 +9,65 @@
 #include <string.h>
 #include <time.h>
 
+/* One entry per verb: its usage lines (after "nnedge "), and whether it
+ * loads a model (then the limit options apply). `nnedge --help` prints them
+ * all; `nnedge VERB --help` (or -h, or `nnedge help VERB`) prints one. */
+typedef struct verb_usage {
+    const char *verb;
+    int (*fn)(int argc, char **argv);
+    int loads_model;
+    const char *text;
+} verb_usage;
+
+static const verb_usage k_verbs[] = {
+    {"info", cli_info, 1, "info  MODEL [--shape NAME=1x3x224x224]... [--json]\n"},
+    {"run", cli_run, 1,
+     "run   MODEL [-i NAME=FILE.npy]... [-o OUTDIR] [--threads N] [--optimize none|basic|all] [--json] [--dump DIR]\n"},
+    {"bench", cli_bench, 1,
+     "bench MODEL [--shape NAME=DIMS]... [-i NAME=FILE.npy]... [--threads N] [--runs N] [--warmup N]\n"
+     "        [--optimize none|basic|all] [--profile] [--json]\n"},
+    {"eval", cli_eval, 1, "eval  MODEL --data X.npy --labels Y.npy [--scale S] [--threads N] [--json]\n"},
+    {"convert", cli_convert, 1,
+     "convert MODEL -o OUT.onnx [--optimize none|basic|all] [--shape NAME=DIMS]... [--external-data NAME]\n"},
+    {"keygen", cli_keygen, 0,
+     "keygen -o PREFIX [--device] [--certify ROOT.sec]... [--expires DURATION] [--threshold N]\n"},
+    {"pack", cli_pack, 0,
+     "pack  MODEL -o OUT.nne [--name N] [--version SEMVER] [--counter N] [--labels FILE] [--preprocess SPEC]\n"
+     "        [--license SPDX] [--golden NAME=IN.npy]... [--golden-expect NAME=OUT.npy]... [--expires DURATION] [--sign KEY.sec [--cert KEY.cert]]\n"
+     "        [--encrypt-for DEVICE.pub]...\n"},
+    {"sign", cli_sign, 0,
+     "sign  PKG.nne --key KEY.sec [--cert KEY.cert] -o OUT.nne   (add a signature; the model bytes are kept)\n"
+     "  sign  KEY.cert|REVOKED --key ROOT.sec -o OUT        (add a root key's signature to a certificate or revocation list)\n"},
+    {"revoke", cli_revoke, 0,
+     "revoke RELEASE.pub... --sign ROOT.sec... --version N -o REVOKED   (a root-signed revocation list)\n"},
+    {"verify", cli_verify, 0, "verify PKG.nne --trust ROOT.pub [--revoked FILE] [--key DEVICE.sec] [--json]\n"},
+    {"install", cli_install, 0,
+     "install PKG.nne --store DIR --trust ROOT.pub [--revoked FILE] [--key DEVICE.sec] [--json];  install --store DIR --status [--json]\n"},
+    {"serve", cli_serve, 0,
+     "serve --repo DIR [--http ADDR:PORT] [--threads N] [--max-queue N] [--batch-delay-us N] [--tokens FILE] [--tls-cert C --tls-key K [--tls-client-ca CA]] [--poll-s N] [--max-body BYTES] [--max-json BYTES] [--max-run-memory BYTES]\n"
+     "        [--grpc ADDR:PORT] [--trust ROOT.pub] [--key DEVICE.sec] [--revoked FILE]\n"},
+    {"app", cli_app, 0,
+     "app wakeword [--models DIR] [--format onnx|tflite] [--threshold T] [--release R] [--debounce S]\n"
+     "        [--threads N] [--frames FILE.csv] [--json] FILE.wav... | -\n"},
+};
+#define N_VERBS ((int)(sizeof k_verbs / sizeof *k_verbs))
+
+static const char k_limits[] =
+    "    --max-memory: bytes a model may use (K/M/G/T suffixes; none); default half of the\n"
+    "    memory the process may use\n";
+static const char k_exit[] = "exit status: 0 ok, 2 bad input or unsupported model, 1 internal error\n";
+
 static void usage(FILE *f) {
-    fprintf(f,
-            "usage: nnedge <verb> [options]\n"
-            "  info  MODEL [--shape NAME=1x3x224x224]... [--json]\n"
-            "  run   MODEL [-i NAME=FILE.npy]... [-o OUTDIR] [--threads N] [--optimize none|basic|all] [--json] [--dump DIR]\n"
-            "  bench MODEL [--shape NAME=DIMS]... [-i NAME=FILE.npy]... [--threads N] [--runs N] [--warmup N]\n"
-            "        [--optimize none|basic|all] [--profile] [--json]\n"
-            "  eval  MODEL --data X.npy --labels Y.npy [--scale S] [--threads N] [--json]\n"
-            "  convert MODEL -o OUT.onnx [--optimize none|basic|all] [--shape NAME=DIMS]... [--external-data NAME]\n"
-            "  keygen -o PREFIX [--device] [--certify ROOT.sec [--expires DURATION]]\n"
-            "  pack  MODEL -o OUT.nne [--name N] [--version SEMVER] [--counter N] [--labels FILE] [--preprocess SPEC]\n"
-            "        [--license SPDX] [--golden NAME=IN.npy]... [--golden-expect NAME=OUT.npy]... [--expires DURATION] [--sign KEY.sec [--cert KEY.cert]]\n"
-            "        [--encrypt-for DEVICE.pub]...\n"
-            "  verify PKG.nne --trust ROOT.pub [--key DEVICE.sec] [--json]\n"
-            "  install PKG.nne --store DIR --trust ROOT.pub [--key DEVICE.sec] [--json];  install --store DIR --status [--json]\n"
-            "  serve --repo DIR [--http ADDR:PORT] [--threads N] [--max-queue N] [--batch-delay-us N] [--tokens FILE] [--tls-cert C --tls-key K [--tls-client-ca CA]] [--poll-s N] [--max-body BYTES] [--max-json BYTES] [--max-run-memory BYTES]\n"
-            "  limits of every verb: " CLI_LIMITS_USAGE "\n"
-            "    --max-memory: bytes a model may use (K/M/G/T suffixes; none); default half of the\n"
-            "    memory the process may use\n"
-            "exit status: 0 ok, 2 bad input or unsupported model, 1 internal error\n");
+    fprintf(f, "usage: nnedge <verb> [options]   (nnedge VERB --help: one verb)\n");
+    for (int i = 0; i < N_VERBS; i++) fprintf(f, "  %s", k_verbs[i].text);
+    fprintf(f, "  limits of every verb: " CLI_LIMITS_USAGE "\n%s%s", k_limits, k_exit);
+}
+
+static int verb_help(const verb_usage *v) {
+    printf("usage: nnedge %s", v->text);
+    if (v->loads_model) printf("  limits: " CLI_LIMITS_USAGE "\n%s", k_limits);
+    printf("%s", k_exit);
+    return EXIT_OK;
 }
 
 /* Print "nnedge: <message>" as exactly one line on stderr: control characters
@@ -245,7 +284,7 @@ nne_status cli_input_shapes(const nne_model *m, int n, char (*names)[256], const
 }
 
 int main(int argc, char **argv) {
-    if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {
+    if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || (!strcmp(argv[1], "help") && argc == 2)) {
         usage(argc < 2 ? stderr : stdout);
         return argc < 2 ? EXIT_BAD_INPUT : EXIT_OK;
     }
@@ -254,16 +293,21 @@ int main(int argc, char **argv) {
         return EXIT_OK;
     }
     const char *verb = argv[1];
-    if (!strcmp(verb, "info")) return cli_info(argc - 1, argv + 1);
-    if (!strcmp(verb, "run")) return cli_run(argc - 1, argv + 1);
-    if (!strcmp(verb, "bench")) return cli_bench(argc - 1, argv + 1);
-    if (!strcmp(verb, "eval")) return cli_eval(argc - 1, argv + 1);
-    if (!strcmp(verb, "convert")) return cli_convert(argc - 1, argv + 1);
-    if (!strcmp(verb, "keygen")) return cli_keygen(argc - 1, argv + 1);
-    if (!strcmp(verb, "pack")) return cli_pack(argc - 1, argv + 1);
-    if (!strcmp(verb, "verify")) return cli_verify(argc - 1, argv + 1);
-    if (!strcmp(verb, "install")) return cli_install(argc - 1, argv + 1);
-    if (!strcmp(verb, "serve")) return cli_serve(argc - 1, argv + 1);
+    const verb_usage *v = NULL;
+    for (int i = 0; i < N_VERBS; i++)
+        if (!strcmp(verb, k_verbs[i].verb)) v = &k_verbs[i];
+    if (!strcmp(verb, "help") && argc == 3) {
+        for (int i = 0; i < N_VERBS; i++)
+            if (!strcmp(argv[2], k_verbs[i].verb)) return verb_help(&k_verbs[i]);
+        return cli_usage_error("help: unknown verb \"%s\" (nnedge --help lists the verbs)", argv[2]);
+    }
+    if (v) {
+        /* -h/--help anywhere: no option takes a value starting with "-h" or "--"
+         * (cli_opt_value refuses them), so it is never an option's value */
+        for (int i = 2; i < argc; i++)
+            if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) return verb_help(v);
+        return v->fn(argc - 1, argv + 1);
+    }
     /* one line, like every other error (the usage text goes to stdout with --help) */
     return cli_usage_error("unknown verb \"%s\" (nnedge --help lists the verbs)", verb);
 }

@@ -1,7 +1,7 @@
 /*
  * package.c - what every model-loading verb (run, bench, info, eval,
- * convert) does with a .nne package: the --trust PUB and --key DEVICE.sec
- * options, and loading a package through every check (signer, signature,
+ * convert) does with a .nne package: the --trust PUB, --revoked FILE and
+ * --key DEVICE.sec options, and loading a package through every check (signer, signature,
  * manifest, expiry, segment digests, decryption) before the model is made.
  * A package is recognized by its magic, whatever its file name; --trust with
  * a file that is not a package is refused (nothing unsigned gets through).
@@ -13,17 +13,30 @@
 #include <string.h>
 #include <time.h>
 
-static const char *g_trust_path, *g_key_path;
+static const char *g_trust_path, *g_key_path, *g_revoked_path;
+
+void cli_pkg_set_revoked(const char *path) { g_revoked_path = path; }
 
 int cli_pkg_option(int argc, char **argv, int *i) {
     const char *a = argv[*i];
-    int trust = !strcmp(a, "--trust"), key = !strcmp(a, "--key");
-    if (!trust && !key) return 0;
-    const char *v = cli_opt_value(argc, argv, i, trust ? "ROOT.pub (a public signing key)" : "DEVICE.sec (a device key)");
+    int trust = !strcmp(a, "--trust"), key = !strcmp(a, "--key"), rev = !strcmp(a, "--revoked");
+    if (!trust && !key && !rev) return 0;
+    const char *v = cli_opt_value(argc, argv, i, trust ? "ROOT.pub (a public signing key)"
+                                                 : key ? "DEVICE.sec (a device key)"
+                                                       : "FILE (a revocation list, nnedge revoke)");
     if (!v) return -1;
     if (trust) g_trust_path = v;
-    else g_key_path = v;
+    else if (key) g_key_path = v;
+    else g_revoked_path = v;
     return 1;
+}
+
+nne_status cli_pkg_trust_read(const char *trust_path, nne_pkg_trust *trust) {
+    nne_status st = nne_pkg_trust_read(trust_path, trust);
+    if (st != NNE_OK || !g_revoked_path) return st;
+    nne_pkg_revocation r;
+    if ((st = nne_pkg_revocation_read(g_revoked_path, &r)) != NNE_OK) return st;
+    return nne_pkg_trust_apply_revocation(trust, &r);
 }
 
 int cli_pkg_wanted(const char *path) { return g_trust_path || g_key_path || nne_pkg_sniff_file(path); }
@@ -34,7 +47,7 @@ nne_status cli_pkg_open_checked(const char *path, const char *trust_path, const 
     nne_pkg_trust trust;
     nne_pkg_key dev;
     nne_status st;
-    if (trust_path && (st = nne_pkg_trust_read(trust_path, &trust)) != NNE_OK) return st;
+    if (trust_path && (st = cli_pkg_trust_read(trust_path, &trust)) != NNE_OK) return st;
     if (key_path && (st = nne_pkg_key_read(key_path, NNE_KEY_DEVICE_SECRET, &dev)) != NNE_OK) return st;
     nne_pkg *p;
     if ((st = nne_pkg_open(path, &p)) != NNE_OK) return st;

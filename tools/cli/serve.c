@@ -3,10 +3,18 @@
  * over a model repository (src/serve/). This file only reads the options.
  */
 #include "cli.h"
+#include "cli_pkg.h"
 #include "serve/serve.h"
 
 #include <stdlib.h>
 #include <string.h>
+
+/* Every model file of the repository: a .nne package goes through every
+ * package check (--trust: a signer this key certifies; --key: decryption);
+ * with --trust or --key, a file that is not a package is refused. */
+static nne_status serve_load_model(const char *path, nne_model **m) {
+    return cli_pkg_wanted(path) ? cli_pkg_load_model(path, NULL, m) : nne_model_load_file(path, NULL, m);
+}
 
 int cli_serve(int argc, char **argv) {
     srv_config c = {
@@ -18,10 +26,14 @@ int cli_serve(int argc, char **argv) {
         .max_json = 8u << 20,
         .max_connections = 256,
         .max_run_memory = 512u << 20,
+        .load_model = serve_load_model,
     };
     for (int i = 1; i < argc; i++) { /* argv[0] is "serve" */
         const char *a = argv[i], *v;
         long n;
+        int pk = cli_pkg_option(argc, argv, &i);
+        if (pk < 0) return EXIT_BAD_INPUT;
+        if (pk > 0) continue;
         if (!strcmp(a, "--repo")) {
             if (!(v = cli_opt_value(argc, argv, &i, "DIR"))) return EXIT_BAD_INPUT;
             c.repo_dir = v;

@@ -2,8 +2,9 @@
  * verify.c - `nnedge verify PKG.nne --trust ROOT.pub [--key DEVICE.sec]
  * [--json]`: every check of a package, in order, stopping at the first that
  * fails (exit 2 and one line naming it): the fixed header (sizes: truncation
- * and appended data), the signer (the trusted key itself, or a release key
- * it certified and whose certificate has not expired), the signature over
+ * and appended data), the signers (trusted root keys, or release keys they
+ * certified whose certificates have not expired and that --revoked does not
+ * list, enough of them for the trust file's and certificates' thresholds), the signature over
  * header + manifest, the manifest (limits, layout: segments tile the file),
  * expiry (not_after), the BLAKE2b-256 digest of every segment with its
  * padding, decryption with --key (encrypted packages), the model itself and
@@ -25,6 +26,10 @@ int cli_verify(int argc, char **argv) {
             if (!(trust = cli_opt_value(argc, argv, &i, "ROOT.pub"))) return EXIT_BAD_INPUT;
         } else if (!strcmp(a, "--key")) {
             if (!(key = cli_opt_value(argc, argv, &i, "DEVICE.sec"))) return EXIT_BAD_INPUT;
+        } else if (!strcmp(a, "--revoked")) {
+            const char *r = cli_opt_value(argc, argv, &i, "FILE (a revocation list)");
+            if (!r) return EXIT_BAD_INPUT;
+            cli_pkg_set_revoked(r);
         } else if (!strcmp(a, "--json")) {
             json = 1;
         } else if (a[0] == '-' && a[1]) {
@@ -59,10 +64,10 @@ int cli_verify(int argc, char **argv) {
     }
     const nne_pkg_header *h = nne_pkg_get_header(p);
     const nne_pkg_manifest *man = nne_pkg_get_manifest(p);
-    char signer[65], issuer[65];
-    nne_pkg_hex(h->signer, 32, signer);
-    nne_pkg_hex(h->cert_issuer, 32, issuer);
-    int cert = (h->flags & NNE_PKG_FLAG_CERT) != 0, enc = nne_pkg_is_encrypted(p);
+    char signer[65] = "", issuer[65] = "";
+    int n_sigs = (int)h->n_sigs, cert = n_sigs > 0 && h->sigs[0].has_cert, enc = nne_pkg_is_encrypted(p);
+    if (n_sigs) nne_pkg_hex(h->sigs[0].signer, 32, signer);
+    if (cert) nne_pkg_hex(h->sigs[0].cert.issuer[0], 32, issuer);
     const char *gold = golden ? "passed" : (enc && !key) ? "skipped (encrypted, no --key)" : "none";
     if (json) {
         printf("{\"ok\": true, \"package\": ");
@@ -73,16 +78,17 @@ int cli_verify(int argc, char **argv) {
         json_str(stdout, man->semver);
         printf(", \"counter\": %llu, \"created\": %lld, \"not_after\": %lld, \"signer\": \"%s\", \"certified_by\": ",
                (unsigned long long)man->counter, (long long)man->created, (long long)man->not_after, signer);
-        if (cert) printf("\"%s\", \"cert_not_after\": %lld", issuer, (long long)h->cert_not_after);
+        if (cert) printf("\"%s\", \"cert_not_after\": %lld", issuer, (long long)h->sigs[0].cert.not_after);
         else printf("null");
+        printf(", \"signatures\": %d", n_sigs);
         printf(", \"encrypted\": %s, \"decrypted\": %s, \"recipients\": %d, \"segments\": %d, \"golden\": \"%s\", "
                "\"ms\": %.3f}\n",
                enc ? "true" : "false", decrypted ? "true" : "false", man->n_recipients, man->n_segments,
                golden ? "passed" : (enc && !key) ? "skipped" : "none", ms);
     } else {
-        printf("ok: %s %s (counter %llu): signature by %s%.16s..., %d segments intact%s, golden check %s\n",
-               man->model_id, man->semver, (unsigned long long)man->counter, cert ? "a release key certified by " : "",
-               cert ? issuer : signer, man->n_segments, enc ? (key ? ", decrypted" : ", encrypted (not decrypted)") : "",
+        printf("ok: %s %s (counter %llu): %d signature(s), the first by %s%.16s..., %d segments intact%s, golden check %s\n",
+               man->model_id, man->semver, (unsigned long long)man->counter, n_sigs,
+               cert ? "a release key certified by " : "", cert ? issuer : signer, man->n_segments, enc ? (key ? ", decrypted" : ", encrypted (not decrypted)") : "",
                gold);
     }
     nne_model_destroy(m);
