@@ -3,6 +3,7 @@
 #                     1 and 2 threads (bench/run_bench.mjs; BENCH_ARGS passes
 #                     options, e.g. BENCH_ARGS="resnet --runs 20")
 #   make bench-gemm   GFLOPS of the float GEMM kernel on a few shapes
+#   make bench-conv   implicit GEMM vs Winograd on 3x3 layer shapes
 # ONNX Runtime (npm onnxruntime-node) is installed into tests/diff/node_modules
 # and the torchvision models exported into $(BUILD)/models when missing, as
 # tests/diff/run.sh does.
@@ -24,4 +25,11 @@ $(BUILD)/gemm_bench: $(BUILD)/obj/bench/gemm_bench.o $(BUILD)/libnnedge.a
 bench-gemm: $(BUILD)/gemm_bench
 	$(BUILD)/gemm_bench
 
-.PHONY: bench bench-gemm
+$(BUILD)/conv_bench: $(BUILD)/obj/bench/conv_bench.o $(BUILD)/libnnedge.a
+	$(CC) $(LDSAN) -o $@ $^ $(LDLIBS)
+
+# implicit GEMM vs Winograd per 3x3 layer shape (the rule in conv_fast.c)
+bench-conv: $(BUILD)/conv_bench
+	$(BUILD)/conv_bench
+
+.PHONY: bench bench-gemm bench-conv

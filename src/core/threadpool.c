@@ -1,10 +1,17 @@
 /*
  * threadpool.c - persistent workers for a plan's kernels (see threadpool.h).
  *
- * One job at a time: the caller that wins `busy` publishes (fn, arg, nparts)
- * and bumps the generation counter; each worker runs the part matching its
- * index and counts itself done; the caller runs part 0 and waits for the
- * count. Workers wait for the next generation by spinning a short while
+ * One job at a time: the caller that wins `busy` publishes (fn, arg, nparts),
+ * marks parts 1.. nparts-1 available for this generation and bumps the
+ * generation counter; each worker claims the part matching its index (a
+ * compare-and-swap of its `avail` word from the generation to 0), runs it
+ * and counts itself done. The caller runs part 0, then claims and runs
+ * every part no worker has claimed yet (on a loaded machine a worker may
+ * not have been scheduled at all: its part is not left waiting for it),
+ * and waits only for the parts workers claimed. A worker that wakes late
+ * finds its part taken (the word is 0, or a later generation) and goes
+ * back to waiting; it reads the job only after a successful claim, while
+ * the job cannot finish without it. Workers wait for the next generation by spinning a short while
  * (cheap when nodes follow each other) and then on a condition variable, so
  * an idle pool costs no CPU. All hand-offs are C11 atomics with
  * acquire/release order (the condition variable only parks threads), which
@@ -34,6 +41,7 @@
 typedef struct worker {
     nne_threadpool *pool;
     int index; /* runs part index + 1 */
+    atomic_uint avail; /* the generation whose part index + 1 is unclaimed, or 0 */
     pthread_t tid;
     void *scratch;
 } worker;
@@ -45,7 +53,7 @@ struct nne_threadpool {
     int started; /* workers actually running */
     atomic_int busy;      /* a job is in flight (trylock for submitters) */
     atomic_uint gen;      /* bumped for every job and for stop */
-    atomic_int done;      /* workers finished with the current generation */
+    atomic_int done;      /* parts claimed by workers and finished, this generation */
     atomic_int sleepers;  /* workers parked on cv */
     atomic_int stop;
     /* the job (written before gen is bumped, read after it is seen) */
@@ -89,9 +97,12 @@ static void *worker_main(void *p) {
         }
         seen = g;
         if (atomic_load_explicit(&pool->stop, memory_order_acquire)) break;
-        int part = w->index + 1;
-        if (part < pool->nparts) pool->fn(pool->arg, part, pool->nparts, w->scratch);
-        atomic_fetch_add_explicit(&pool->done, 1, memory_order_release);
+        unsigned want = g;
+        if (g != 0 && atomic_compare_exchange_strong_explicit(&w->avail, &want, 0u, memory_order_acq_rel,
+                                                              memory_order_relaxed)) {
+            pool->fn(pool->arg, w->index + 1, pool->nparts, w->scratch);
+            atomic_fetch_add_explicit(&pool->done, 1, memory_order_release);
+        }
     }
     return NULL;
 }
@@ -137,6 +148,7 @@ nne_threadpool *nne_threadpool_create(int threads, size_t worker_scratch) {
         worker *w = &pool->w[i];
         w->pool = pool;
         w->index = i;
+        atomic_init(&w->avail, 0u);
         w->scratch = worker_scratch ? nne_aligned_alloc(worker_scratch) : NULL;
         if (worker_scratch && !w->scratch) break;
         pthread_attr_t at;
@@ -191,11 +203,24 @@ void nne_parallel(nne_threadpool *pool, int nparts, nne_task_fn fn, void *arg, v
     pool->arg = arg;
     pool->nparts = nparts;
     atomic_store_explicit(&pool->done, 0, memory_order_relaxed);
-    atomic_fetch_add_explicit(&pool->gen, 1, memory_order_release);
+    /* generation 0 marks "claimed": skip it when the counter wraps */
+    unsigned g = atomic_load_explicit(&pool->gen, memory_order_relaxed) + 1;
+    if (g == 0) g = 1;
+    for (int p = 1; p < nparts; p++) atomic_store_explicit(&pool->w[p - 1].avail, g, memory_order_release);
+    atomic_store_explicit(&pool->gen, g, memory_order_release);
     wake_all(pool);
     fn(arg, 0, nparts, caller_scratch);
-    int workers = pool->threads - 1;
-    for (int i = 0; atomic_load_explicit(&pool->done, memory_order_acquire) < workers; i++) {
+    /* parts no worker has started: run them here */
+    int claimed = 0;
+    for (int p = 1; p < nparts; p++) {
+        unsigned want = g;
+        if (atomic_compare_exchange_strong_explicit(&pool->w[p - 1].avail, &want, 0u, memory_order_acq_rel,
+                                                    memory_order_relaxed))
+            fn(arg, p, nparts, caller_scratch);
+        else
+            claimed++;
+    }
+    for (int i = 0; atomic_load_explicit(&pool->done, memory_order_acquire) < claimed; i++) {
         /* on a loaded machine a worker may be descheduled: give up the CPU */
         if (i < 4096) cpu_relax();
         else sched_yield();

@@ -22,14 +22,32 @@ enum {
     NNE_CONV_DEPTHWISE = 1, /* 2-d, one input channel per group: direct */
     NNE_CONV_POINTWISE = 2, /* 1x1, stride 1, no padding: X is the GEMM's B */
     NNE_CONV_IMPLICIT = 3,  /* 2-d: im2col packed per GEMM panel */
-    NNE_CONV_IM2COL = 4     /* other ranks: the portable im2col conv */
+    NNE_CONV_IM2COL = 4,    /* other ranks: the portable im2col conv */
+    NNE_CONV_WINOGRAD = 5,  /* 2-d 3x3 stride 1, one group: Winograd F(4x4, 3x3) */
+    NNE_CONV_WINOGRAD_T = 6 /* the same with transposed GEMMs (tiles x channels) for images of few tiles */
 };
+
+/* Most scratch one thread's part of a Winograd conv may take (the pool's
+ * workers have at least this much, nne_sgemm_worker_scratch). */
+#define NNE_WINO_SCRATCH_MAX ((size_t)3 << 20)
 
 typedef struct nne_conv_fast {
     const nne_sgemm_ops *ops;
     int algo;
     int64_t Cg, Mg, taps, K, insp, outsp;
+    /* Winograd: tiles per row / column / image, tiles per block, row
+     * stride of the V and Y blocks, output channels per GEMM chunk,
+     * scratch of one part */
+    int64_t tw, th, tiles, nb, ldv, mch;
+    size_t wino_scratch;
+    /* WINOGRAD_T: output channels per GEMM (columns), groups of them */
+    int64_t gw, ngroups;
 } nne_conv_fast;
+
+/* The algorithm nne_conv_fast_plan would choose for p, or the named one
+ * when `force` (an NNE_CONV_* value) is legal for p (tests and measurements);
+ * 0 when force is not legal. */
+int nne_conv_fast_plan_algo(const nne_sgemm_ops *ops, const nne_conv_desc *p, nne_conv_fast *cf, int force);
 
 int nne_conv_fast_plan(const nne_sgemm_ops *ops, const nne_conv_desc *p, nne_conv_fast *cf);
 const char *nne_conv_fast_algo_name(int algo);

@@ -4,6 +4,7 @@
  * calls; it runs the variant of the table.
  */
 #include "kernels/dispatch.h"
+#include "kernels/conv_fast.h"
 
 #include <pthread.h>
 #include <stdlib.h>
@@ -159,5 +160,8 @@ size_t nne_gemm_f32_scratch(int64_t M, int64_t N, int64_t K) { return nne_kernel
 size_t nne_sgemm_worker_scratch(void) {
     const nne_kernel_table *t = nne_kernels();
     const int64_t big = (int64_t)1 << 30;
-    return t->sgemm ? t->sgemm->scratch(big, big, big) : 0;
+    if (!t->sgemm) return 0;
+    /* the GEMM's own blocks, or a part of a Winograd conv (conv_fast.h) */
+    size_t g = t->sgemm->scratch(big, big, big);
+    return g > NNE_WINO_SCRATCH_MAX ? g : NNE_WINO_SCRATCH_MAX;
 }

@@ -39,6 +39,37 @@ typedef struct nne_im2col_src {
     int64_t insp;   /* floats per input channel */
 } nne_im2col_src;
 
+/* Winograd F(4x4, 3x3): tiles of 4x4 outputs, numbered t = ty * tw + tx
+ * over the image; a block is the tiles [t0, t1). The 6x6 transformed values
+ * of a tile are 36 GEMMs apart: V[xi][c][t - t0] (xi = 6 i + j) holds the
+ * input transform B^T d B of channel c, Y[xi][m - m0][t - t0] the products
+ * U[xi] V[xi] summed over c. Rows of V and Y are ld floats with at least
+ * the vector width of slack past the block's tiles; the 36 planes are xs
+ * floats apart (not a multiple of 4 KiB: the 36 stores of a tile would
+ * all fall in one L1 set). */
+typedef struct nne_wino_in {
+    const nne_conv_desc *p;
+    const float *x;      /* the image's first channel */
+    int64_t c0, c1;      /* channels to transform */
+    int64_t t0, t1, tw;  /* the block, tiles per tile row */
+    float *V;
+    int64_t ldv, xs;     /* row stride, plane stride */
+    float *Q;            /* scratch: nne_wino_q_floats(tw) floats */
+} nne_wino_in;
+typedef struct nne_wino_out {
+    const nne_conv_desc *p;
+    const float *Y;
+    int64_t ldy, xs;     /* row stride, plane stride */
+    int64_t m0, m1;      /* output channels: Y row m - m0 */
+    int64_t t0, t1, tw;
+    const nne_epilogue *ep; /* bias per channel, residual like y, act; or NULL */
+    float *y;            /* the image's first output channel */
+    /* wino_out_t only: Y is transposed, Y[xi][t - t0][m - m0] (row stride
+     * ldy >= m1 - m0 rounded up to the vector width) */
+} nne_wino_out;
+/* Floats of nne_wino_in.Q for tw tiles per row (6 rows, 4 phases). */
+#define nne_wino_q_floats(tw) (24 * ((tw) + 2 + 16))
+
 typedef struct nne_sgemm_args {
     int64_t M, N, K;
     float alpha, beta; /* beta == 0: C is write-only */
@@ -54,6 +85,9 @@ typedef struct nne_sgemm_args {
     const void *packer_src;
     float *C;
     int64_t ldc;
+    /* C points at row crow of the product (row crow is C's first row; used
+     * by `block` calls on a slice of rows; 0 otherwise) */
+    int64_t crow;
     /* applied after the last K slice; rows/columns are C's (NULL: none) */
     const nne_epilogue *ep;
 } nne_sgemm_args;
@@ -62,10 +96,14 @@ typedef struct nne_sgemm_ops {
     const char *name;
     int isa;
     int mr, nr;
+    int kc; /* depth of a K slice of the packed layouts */
     /* scratch of one thread (the caller's part) for this shape; the pool's
      * workers need at most scratch(big, big, big) */
     size_t (*scratch)(int64_t M, int64_t N, int64_t K);
     void (*run)(const nne_sgemm_args *g, void *scratch, nne_threadpool *pool);
+    /* rows [m0, m1) (m0 % mr == 0) of all N columns, on the calling thread
+     * (scratch: scratch(m1 - m0, N, K) bytes) */
+    void (*block)(const nne_sgemm_args *g, int64_t m0, int64_t m1, void *scratch);
     size_t (*packed_a_bytes)(int64_t M, int64_t K);
     void (*pack_a)(int64_t M, int64_t K, const float *A, int64_t rsa, int64_t csa, float *P);
     size_t (*packed_b_bytes)(int64_t N, int64_t K);
@@ -89,6 +127,11 @@ typedef struct nne_sgemm_ops {
     /* y[i] = act(x[i]) (nne_act; the epilogue's vector code; x == y allowed,
      * no other overlap) for element-wise ops */
     void (*vact)(int act, float alpha, float beta, const float *x, float *y, int64_t n);
+    /* Winograd F(4x4, 3x3) transforms of 2-d 3x3 stride-1 convs
+     * (kernels/winograd_tmpl.h; the driver is kernels/conv_fast.c) */
+    void (*wino_in)(const nne_wino_in *a);
+    void (*wino_out)(const nne_wino_out *a);
+    void (*wino_out_t)(const nne_wino_out *a);
 } nne_sgemm_ops;
 
 /* The variants built for this architecture, and their nne_gemm_f32-style

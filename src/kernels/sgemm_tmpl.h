@@ -211,7 +211,7 @@ static inline void sg_kernel_row(int64_t kc, const float *restrict Ap, const flo
  * 2^n built in the exponent bits. x is clamped to [-87, 88] first (below
  * that the result is a denormal, which this returns as e^-87); above
  * 88.72 the result is inf, as expf's. */
-static inline sg_vf sg_exp(sg_vf x0) {
+static inline __attribute__((always_inline)) sg_vf sg_exp(sg_vf x0) {
     sg_vf hi = sg_splat(88.0f), lo = sg_splat(-87.0f);
     sg_vf x = sg_sel(x0 > hi, hi, x0);
     x = sg_sel(x < lo, lo, x);
@@ -234,7 +234,7 @@ static inline sg_vf sg_exp(sg_vf x0) {
     return sg_sel(x0 > 88.72283935546875f, sg_splat(INFINITY), p * (sg_vf)e);
 }
 
-static inline sg_vf sg_act(int act, float al, float be, sg_vf x) {
+static inline __attribute__((always_inline)) sg_vf sg_act(int act, float al, float be, sg_vf x) {
     sg_vf z = {0}, one = sg_splat(1.0f);
     switch (act) {
     case NNE_ACT_RELU: return sg_sel(x > z, x, z);
@@ -264,43 +264,128 @@ static inline sg_vf sg_act(int act, float al, float be, sg_vf x) {
     }
 }
 
-/* C[mr x nr] (at row r0, column c0 of the whole C) = alpha * T + beta * C,
- * then the epilogue when ep != NULL. */
-static void sg_store_tile(const float *T, int64_t mr, int64_t nr, float *C, int64_t ldc, float alpha, float beta,
-                          const nne_epilogue *ep, int64_t r0, int64_t c0) {
-    int act = ep ? ep->act : NNE_ACT_NONE;
+/* Full-width rows of a tile (see sg_store_tile), act a constant in each
+ * call below so that every activation gets its own loop. */
+static inline __attribute__((always_inline)) void sg_store_rows(const float *T, int64_t mr, float *C, int64_t ldc,
+                                                                 float alpha, float beta, const nne_epilogue *ep,
+                                                                 int64_t r0, int64_t c0, int act) {
     for (int64_t i = 0; i < mr; i++) {
         float *c = C + i * ldc;
         const float *t = T + i * SG_NR;
         const float *res = ep && ep->residual ? ep->residual + (r0 + i) * ep->ld_res + c0 : NULL;
         const float *bcol = ep && ep->bias && ep->bias_per_col ? ep->bias + c0 : NULL;
         float brow = ep && ep->bias && !ep->bias_per_col ? ep->bias[r0 + i] : 0.0f;
-        if (nr == SG_NR) {
-            for (int v = 0; v < SG_NR; v += SG_VL) {
-                sg_vf x = sg_ld(t + v);
-                if (alpha != 1.0f) x *= alpha;
-                if (beta == 1.0f) x += sg_ld(c + v);
-                else if (beta != 0.0f) x += beta * sg_ld(c + v);
-                if (ep) {
-                    if (bcol) x += sg_ld(bcol + v);
-                    else x += brow;
-                    if (res) x += sg_ld(res + v);
-                    if (act != NNE_ACT_NONE) x = sg_act(act, ep->alpha, ep->beta, x);
-                }
-                sg_st(c + v, x);
+        for (int v = 0; v < SG_NR; v += SG_VL) {
+            sg_vf x = sg_ld(t + v);
+            if (alpha != 1.0f) x *= alpha;
+            if (beta == 1.0f) x += sg_ld(c + v);
+            else if (beta != 0.0f) x += beta * sg_ld(c + v);
+            if (ep) {
+                if (bcol) x += sg_ld(bcol + v);
+                else x += brow;
+                if (res) x += sg_ld(res + v);
+                if (act != NNE_ACT_NONE) x = sg_act(act, ep->alpha, ep->beta, x);
             }
-        } else {
-            for (int64_t j = 0; j < nr; j++) {
-                float x = alpha * t[j];
-                x = beta == 0.0f ? x : beta == 1.0f ? c[j] + x : beta * c[j] + x;
-                if (ep) {
-                    x += bcol ? bcol[j] : brow;
-                    if (res) x += res[j];
-                    x = nne_act_f32(act, ep->alpha, ep->beta, x);
-                }
-                c[j] = x;
-            }
+            sg_st(c + v, x);
         }
+    }
+}
+
+/* C[mr x nr] (at row r0, column c0 of the whole C) = alpha * T + beta * C,
+ * then the epilogue when ep != NULL. */
+static void sg_store_tile(const float *T, int64_t mr, int64_t nr, float *C, int64_t ldc, float alpha, float beta,
+                          const nne_epilogue *ep, int64_t r0, int64_t c0) {
+    int act = ep ? ep->act : NNE_ACT_NONE;
+    if (nr == SG_NR) {
+        switch (act) {
+        case NNE_ACT_NONE: sg_store_rows(T, mr, C, ldc, alpha, beta, ep, r0, c0, NNE_ACT_NONE); break;
+        case NNE_ACT_RELU: sg_store_rows(T, mr, C, ldc, alpha, beta, ep, r0, c0, NNE_ACT_RELU); break;
+        case NNE_ACT_CLIP: sg_store_rows(T, mr, C, ldc, alpha, beta, ep, r0, c0, NNE_ACT_CLIP); break;
+        case NNE_ACT_SILU: sg_store_rows(T, mr, C, ldc, alpha, beta, ep, r0, c0, NNE_ACT_SILU); break;
+        case NNE_ACT_HARDSWISH: sg_store_rows(T, mr, C, ldc, alpha, beta, ep, r0, c0, NNE_ACT_HARDSWISH); break;
+        default: sg_store_rows(T, mr, C, ldc, alpha, beta, ep, r0, c0, act); break;
+        }
+        return;
+    }
+    for (int64_t i = 0; i < mr; i++) {
+        float *c = C + i * ldc;
+        const float *t = T + i * SG_NR;
+        const float *res = ep && ep->residual ? ep->residual + (r0 + i) * ep->ld_res + c0 : NULL;
+        const float *bcol = ep && ep->bias && ep->bias_per_col ? ep->bias + c0 : NULL;
+        float brow = ep && ep->bias && !ep->bias_per_col ? ep->bias[r0 + i] : 0.0f;
+        for (int64_t j = 0; j < nr; j++) {
+            float x = alpha * t[j];
+            x = beta == 0.0f ? x : beta == 1.0f ? c[j] + x : beta * c[j] + x;
+            if (ep) {
+                x += bcol ? bcol[j] : brow;
+                if (res) x += res[j];
+                x = nne_act_f32(act, ep->alpha, ep->beta, x);
+            }
+            c[j] = x;
+        }
+    }
+}
+
+/* One full MR x NR tile: the product of the panels, then straight from the
+ * registers alpha, beta, the epilogue (act a constant in each call of
+ * sg_tile_act) and the store; no round trip through a tile buffer. */
+static inline __attribute__((always_inline)) void sg_tile_full(int64_t kc, const float *restrict Ap,
+                                                                const float *restrict Bp, float *C, int64_t ldc,
+                                                                float alpha, float beta, const nne_epilogue *ep,
+                                                                int64_t r0, int64_t c0, int act) {
+#define SG_DECL(i) sg_vf c##i##0 = {0}, c##i##1 = {0};
+    SG_ROWS(SG_DECL)
+#undef SG_DECL
+    for (int64_t k = 0; k < kc; k++) {
+        sg_vf b0 = sg_ld(Bp), b1 = sg_ld(Bp + SG_VL);
+#define SG_FMA(i)                  \
+    {                              \
+        sg_vf a = sg_splat(Ap[i]); \
+        c##i##0 += a * b0;         \
+        c##i##1 += a * b1;         \
+    }
+        SG_ROWS(SG_FMA)
+#undef SG_FMA
+        Ap += SG_MR;
+        Bp += SG_NR;
+    }
+    const float *bcol = ep && ep->bias && ep->bias_per_col ? ep->bias + c0 : NULL;
+    sg_vf bc0 = {0}, bc1 = {0};
+    if (bcol) bc0 = sg_ld(bcol), bc1 = sg_ld(bcol + SG_VL);
+#define SG_PUT(i)                                                                                  \
+    {                                                                                              \
+        float *c = C + (i) * ldc;                                                                  \
+        sg_vf x0 = c##i##0, x1 = c##i##1;                                                          \
+        if (alpha != 1.0f) x0 *= alpha, x1 *= alpha;                                               \
+        if (beta == 1.0f) x0 += sg_ld(c), x1 += sg_ld(c + SG_VL);                                  \
+        else if (beta != 0.0f) x0 += beta * sg_ld(c), x1 += beta * sg_ld(c + SG_VL);               \
+        if (ep) {                                                                                  \
+            if (bcol) x0 += bc0, x1 += bc1;                                                        \
+            else if (ep->bias) {                                                                   \
+                float br = ep->bias[r0 + (i)];                                                     \
+                x0 += br, x1 += br;                                                                \
+            }                                                                                      \
+            if (ep->residual) {                                                                    \
+                const float *res = ep->residual + (r0 + (i)) * ep->ld_res + c0;                    \
+                x0 += sg_ld(res), x1 += sg_ld(res + SG_VL);                                        \
+            }                                                                                      \
+            if (act != NNE_ACT_NONE)                                                               \
+                x0 = sg_act(act, ep->alpha, ep->beta, x0), x1 = sg_act(act, ep->alpha, ep->beta, x1); \
+        }                                                                                          \
+        sg_st(c, x0);                                                                              \
+        sg_st(c + SG_VL, x1);                                                                      \
+    }
+    SG_ROWS(SG_PUT)
+#undef SG_PUT
+}
+
+static void sg_tile_act(int64_t kc, const float *Ap, const float *Bp, float *C, int64_t ldc, float alpha,
+                        float beta, const nne_epilogue *ep, int64_t r0, int64_t c0) {
+    switch (ep ? ep->act : NNE_ACT_NONE) {
+    case NNE_ACT_NONE: sg_tile_full(kc, Ap, Bp, C, ldc, alpha, beta, ep, r0, c0, NNE_ACT_NONE); break;
+    case NNE_ACT_RELU: sg_tile_full(kc, Ap, Bp, C, ldc, alpha, beta, ep, r0, c0, NNE_ACT_RELU); break;
+    case NNE_ACT_CLIP: sg_tile_full(kc, Ap, Bp, C, ldc, alpha, beta, ep, r0, c0, NNE_ACT_CLIP); break;
+    default: sg_tile_full(kc, Ap, Bp, C, ldc, alpha, beta, ep, r0, c0, ep->act); break;
     }
 }
 
@@ -355,18 +440,27 @@ static void sg_block(const nne_sgemm_args *g, int64_t m0, int64_t m1, int64_t n0
                     for (int64_t ir = 0; ir < mc; ir += SG_MR) {
                         int64_t mr = sg_min(SG_MR, mc - ir);
                         const float *ap = Ap + ir * kc;
+                        int64_t row = ic + ir, col = jc + jr;
+                        if (mr == SG_MR && nr == SG_NR) {
+                            sg_tile_act(kc, ap, bp, g->C + (row - g->crow) * g->ldc + col, g->ldc, g->alpha, bt, ep,
+                                        row, col);
+                            continue;
+                        }
                         if (mr <= SG_MR / 4) {
                             for (int64_t r = 0; r < mr; r++) sg_kernel_row(kc, ap + r, bp, T + r * SG_NR);
                         } else {
                             sg_kernel_full(kc, ap, bp, T);
                         }
-                        int64_t row = ic + ir, col = jc + jr;
-                        sg_store_tile(T, mr, nr, g->C + row * g->ldc + col, g->ldc, g->alpha, bt, ep, row, col);
+                        sg_store_tile(T, mr, nr, g->C + (row - g->crow) * g->ldc + col, g->ldc, g->alpha, bt, ep, row, col);
                     }
                 }
             }
         }
     }
+}
+
+static void SG_FN(nne_f32_sgemm_block)(const nne_sgemm_args *g, int64_t m0, int64_t m1, void *scratch) {
+    sg_block(g, m0, m1, 0, g->N, scratch);
 }
 
 typedef struct sg_job {
@@ -695,13 +789,17 @@ static void SG_FN(nne_f32_im2col_pack)(const void *srcp, int64_t k0, int64_t kc,
     }
 }
 
+#include "kernels/winograd_tmpl.h"
+
 const nne_sgemm_ops SG_CAT(nne_sgemm_ops, SG_SUF) = {
     .name = "nne_f32_gemm_ukernel_" SG_TILE_NAME "__" SG_SUF_NAME,
     .isa = SG_ISA,
     .mr = SG_MR,
     .nr = SG_NR,
+    .kc = SG_KC,
     .scratch = SG_FN(nne_f32_sgemm_scratch),
     .run = SG_FN(nne_f32_sgemm_run),
+    .block = SG_FN(nne_f32_sgemm_block),
     .packed_a_bytes = SG_FN(nne_f32_sgemm_packed_a_bytes),
     .pack_a = SG_FN(nne_f32_sgemm_pack_a),
     .packed_b_bytes = SG_FN(nne_f32_sgemm_packed_b_bytes),
@@ -712,4 +810,7 @@ const nne_sgemm_ops SG_CAT(nne_sgemm_ops, SG_SUF) = {
     .dwconv2d_scratch = SG_FN(nne_f32_dwconv2d_scratch),
     .im2col_pack = SG_FN(nne_f32_im2col_pack),
     .vact = SG_FN(nne_f32_vact),
+    .wino_in = SG_FN(nne_f32_wino_in),
+    .wino_out = SG_FN(nne_f32_wino_out),
+    .wino_out_t = SG_FN(nne_f32_wino_out_t),
 };

@@ -160,11 +160,13 @@ nne_status nne_conv_plan(nne_op_ctx *ctx, void *state) {
     }
     if (st->fast && nne_conv_fast_packs_w(&st->cf) && nne_ctx_input_is_initializer(ctx, 1) &&
         (st->dt == NNE_DTYPE_FLOAT || st->w32)) {
-        /* the weights as the GEMM's packed A, once per model; the tag names
-         * the layout (variant, groups) */
+        /* the weights as the GEMM's packed A (or Winograd-transformed),
+         * once per model; the tag names the layout (variant, algorithm,
+         * groups): plans of other input sizes may pick another algorithm
+         * for the same W */
         conv_pack_src src = {&st->cf, &st->p, st->w32 ? st->w32 : (const float *)W->data};
         uint64_t tag = 0x636f6e7670616b00ull /* "convpak" */ ^ ((uint64_t)st->cf.ops->isa << 48) ^
-                       ((uint64_t)st->p.G << 8);
+                       ((uint64_t)st->cf.algo << 40) ^ ((uint64_t)st->p.G << 8);
         st->pw = nne_ctx_packed_weight(ctx, W->data, tag, nne_conv_fast_packed_w_bytes(&st->cf, &st->p),
                                        conv_pack_fast, &src);
         if (!st->pw) return NNE_ERR_OUT_OF_MEMORY;

@@ -16,6 +16,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* Whether a variant needing `need` may run here (under NNE_FORCE_REFERENCE
  * the variants are still tested, up to what the CPU has). */
@@ -324,7 +325,7 @@ static void test_epilogue_acts(void) {
 /* Conv through conv_fast (every algorithm) with bias, residual and an
  * activation, against the reference conv + epilogue, 1 and 3 threads. */
 static int conv_fast_case(const nne_sgemm_ops *ops, nne_threadpool *pool, const nne_conv_desc *p, int ek,
-                          int packed, int *algo) {
+                          int packed, int force, int *algo) {
     int64_t insp = 1, outsp = 1, taps = 1;
     for (int i = 0; i < p->nsp; i++) insp *= p->in[i], outsp *= p->out[i], taps *= p->k[i];
     size_t nx = (size_t)(p->N * p->C * insp), nw = (size_t)(p->M * (p->C / p->G) * taps);
@@ -341,7 +342,7 @@ static int conv_fast_case(const nne_sgemm_ops *ops, nne_threadpool *pool, const 
     if (ek == 2) e.residual = res, e.ld_res = outsp, e.act = NNE_ACT_CLIP, e.alpha = 0.0f, e.beta = 6.0f;
     if (ek == 3) e.bias = b2, e.residual = res, e.ld_res = outsp, e.act = NNE_ACT_HARDSWISH;
     nne_conv_fast cf;
-    CHECK(nne_conv_fast_plan(ops, p, &cf));
+    CHECK(nne_conv_fast_plan_algo(ops, p, &cf, force));
     *algo = cf.algo;
     float *P = NULL;
     if (packed && nne_conv_fast_packs_w(&cf)) {
@@ -368,12 +369,19 @@ static void test_conv_fast(void) {
         {2, 1, 4, 4, 4, 6, 5, 3, 1, 2, 2},    {2, 1, 64, 70, 1, 20, 20, 3, 1, 1, 1}, {2, 1, 300, 33, 1, 6, 6, 1, 1, 1, 0},
         {2, 1, 3, 5, 1, 3, 4, 7, 1, 1, 5},    {2, 2, 5, 6, 1, 9, 8, 5, 2, 3, 6},   {2, 1, 2, 3, 1, 1, 1, 3, 1, 1, 2},
         {2, 1, 3, 8, 1, 40, 75, 3, 2, 1, 1},  {2, 1, 16, 16, 16, 33, 71, 3, 2, 1, 1}, {2, 1, 3, 9, 1, 30, 79, 7, 2, 1, 3},
+        /* 3x3 stride 1 (Winograd where it applies; forced on all of them below):
+         * 1-pixel and odd images, padding 0..2, M past one GEMM chunk, C past
+         * one K slice, several blocks of tiles, fewer blocks than threads */
+        {2, 1, 3, 5, 1, 1, 1, 3, 1, 1, 1},    {2, 2, 16, 20, 1, 13, 17, 3, 1, 1, 1}, {2, 1, 7, 9, 1, 5, 23, 3, 1, 1, 0},
+        {2, 1, 19, 33, 1, 29, 31, 3, 1, 1, 2}, {2, 1, 300, 20, 1, 9, 10, 3, 1, 1, 1}, {2, 1, 24, 131, 1, 14, 14, 3, 1, 1, 1},
+        {2, 1, 64, 64, 1, 41, 38, 3, 1, 1, 1}, {2, 1, 32, 37, 1, 7, 7, 3, 1, 1, 1},   {2, 1, 2, 3, 1, 6, 2, 3, 1, 1, 2},
+        {2, 2, 270, 150, 1, 7, 5, 3, 1, 1, 1},
     };
     nne_threadpool *pool = nne_threadpool_create(3, nne_sgemm_worker_scratch());
     for (size_t v = 0; v < sizeof k_sgemm_all / sizeof *k_sgemm_all; v++) {
         const nne_sgemm_ops *ops = k_sgemm_all[v];
         if (!variant_runs(ops->isa)) continue;
-        int bad = 0, seen[5] = {0};
+        int bad = 0, seen[7] = {0}, nwino = 0;
         for (size_t i = 0; i < sizeof cs / sizeof *cs; i++) {
             nne_conv_desc p;
             memset(&p, 0, sizeof p);
@@ -384,18 +392,28 @@ static void test_conv_fast(void) {
                 int64_t ek = (p.k[a] - 1) * p.d[a] + 1;
                 p.out[a] = (p.in[a] + 2 * cs[i].pad - ek) / p.s[a] + 1;
             }
-            for (int ek = 0; ek < 4; ek++) {
-                int algo = 0;
-                int b = conv_fast_case(ops, ek & 1 ? pool : NULL, &p, ek, ek != 2, &algo);
-                if (b) fprintf(stderr, "%s: conv_fast case %zu (%s) epilogue %d: %d outputs differ\n", ops->name, i,
-                               nne_conv_fast_algo_name(algo), ek, b);
-                bad += b != 0;
-                seen[algo] = 1;
-            }
+            nne_conv_fast probe;
+            int wino = nne_conv_fast_plan_algo(ops, &p, &probe, NNE_CONV_WINOGRAD);
+            int winot = nne_conv_fast_plan_algo(ops, &p, &probe, NNE_CONV_WINOGRAD_T);
+            nwino += wino;
+            /* the planned algorithm, then both Winograd forms forced where legal */
+            static const int forms[3] = {0, NNE_CONV_WINOGRAD, NNE_CONV_WINOGRAD_T};
+            for (int f = 0; f < 3; f++)
+                for (int ek = 0; ek < 4 && (f == 0 || (f == 1 ? wino : winot)); ek++) {
+                    int algo = 0;
+                    int b = conv_fast_case(ops, ek & 1 ? pool : NULL, &p, ek, ek != 2 || f, forms[f], &algo);
+                    if (b)
+                        fprintf(stderr, "%s: conv_fast case %zu (%s) epilogue %d: %d outputs differ\n", ops->name, i,
+                                nne_conv_fast_algo_name(algo), ek, b);
+                    bad += b != 0;
+                    seen[algo] = 1;
+                }
         }
         CHECK(bad == 0 && seen[NNE_CONV_DEPTHWISE] && seen[NNE_CONV_POINTWISE] && seen[NNE_CONV_IMPLICIT] &&
-              seen[NNE_CONV_IM2COL]);
-        printf("kernels: conv_fast on %s tested (%zu shapes x 4 epilogues)\n", ops->name, sizeof cs / sizeof *cs);
+              seen[NNE_CONV_IM2COL] && seen[NNE_CONV_WINOGRAD] && seen[NNE_CONV_WINOGRAD_T]);
+        printf("kernels: conv_fast on %s tested (%zu shapes x 4 epilogues; %d also forced to the Winograd forms)\n",
+               ops->name,
+               sizeof cs / sizeof *cs, nwino);
     }
     nne_threadpool_destroy(pool);
 }
@@ -453,7 +471,8 @@ static void test_pool2d(void) {
     nne_threadpool_destroy(pool);
 }
 
-/* The pool: every part runs once, in its own thread or the caller; a busy
+/* The pool: every part runs once, in a worker or (when no worker has
+ * claimed it by the time the caller's own part is done) the caller; a busy
  * pool runs a second job in its caller. */
 typedef struct pool_job {
     int hits[8];
@@ -462,6 +481,11 @@ typedef struct pool_job {
 static void pool_part(void *arg, int part, int nparts, void *scratch) {
     pool_job *j = arg;
     (void)nparts;
+    if (part == 0) {
+        /* give the workers time to claim theirs */
+        struct timespec ts = {0, 2000000};
+        nanosleep(&ts, NULL);
+    }
     j->hits[part]++;
     j->scr[part] = scratch;
 }
@@ -470,14 +494,17 @@ static void test_threadpool(void) {
     nne_threadpool *pool = nne_threadpool_create(4, 256);
     CHECK(pool && nne_threadpool_threads(pool) == 4 && nne_threadpool_scratch_bytes(pool) == 256);
     char mine[8];
-    for (int round = 0; round < 200; round++) {
+    int in_workers = 0;
+    for (int round = 0; round < 100; round++) {
         pool_job j = {{0}, {0}};
         int n = 1 + round % 4;
         nne_parallel(pool, n, pool_part, &j, mine);
         for (int p = 0; p < n; p++) CHECK(j.hits[p] == 1);
         CHECK(j.scr[0] == mine);
-        for (int p = 1; p < n; p++) CHECK(j.scr[p] != mine && j.scr[p] != NULL);
+        for (int p = 1; p < n; p++) CHECK(j.scr[p] != NULL);
+        for (int p = 1; p < n; p++) in_workers += j.scr[p] != mine;
     }
+    CHECK(in_workers > 0);
     pool_job j = {{0}, {0}};
     nne_parallel(pool, 6, pool_part, &j, mine); /* more parts than threads: all in the caller */
     for (int p = 0; p < 6; p++) CHECK(j.hits[p] == 1 && j.scr[p] == mine);
