@@ -118,7 +118,13 @@ for (const f of readdirSync(dir).filter((n) => n.endsWith('.json')).sort()) {
       msg = `nnedge convert failed: ${cv.stderr.trim()}`;
     } else {
       try {
-        const sess = await ort.InferenceSession.create(conv);
+        // graph optimizations off: ONNX Runtime then runs the file's own
+        // semantics. Optimized, it fuses the Q/DQ pairs into its int8 kernels,
+        // whose AVX2 u8 x s8 path (vpmaddubsw) saturates on full-range 8-bit
+        // weights (TFLite's per-channel int8 weights use [-127, 127]): on an
+        // AVX2-only CPU fc_int8_perchannel then differs by 52 steps there,
+        // on AVX-512/VNNI CPUs not at all.
+        const sess = await ort.InferenceSession.create(conv, { graphOptimizationLevel: 'disabled' });
         const feeds = {};
         sess.inputNames.forEach((n, k) => {
           feeds[n] = new ort.Tensor(ORT_TYPES[spec.inputs[k].dtype], inputs[k].data, inputs[k].shape);
