@@ -12,10 +12,9 @@
  *   LayerNormalization over the last axis:
  *       (x - mean(x)) / Sqrt(mean((x - mean(x))^2) + eps) * gamma + beta
  *                                          -> LayerNormalization(x, gamma, beta)
- *       (ONNX has the op from opset 17; before that the node is ONNX
- *       Runtime's LayerNormalization, which ORT registers in the ONNX domain
- *       for opsets 1-16 and makes itself from this same pattern; nnedge's op
- *       runs at any opset)
+ *       (ONNX has the op from opset 17; before that the node is
+ *       ai.nnedge LayerNormalization, the same op in nnedge's own domain:
+ *       the ONNX checker refuses the ONNX-domain op below opset 17)
  *
  *   HardSwish (as PaddlePaddle exports it):
  *       x * Clip(x + 3, 0, 6) / 6          -> HardSwish(x) (opset 14 on),
@@ -330,7 +329,12 @@ static nne_status layernorm(nne_pass_ctx *ctx, nne_graph *g, const nne_graph_use
     l->in[1] = gamma;
     l->n_in = 2;
     if (beta >= 0) NNE_TRY(nne_node_add_input(g, last, beta));
-    NNE_TRY(nne_pass_set_op(ctx, g, last, "LayerNormalization", "", g->nodes[last].opset));
+    /* ONNX's op from opset 17; before that nnedge's own domain (the ONNX
+     * checker refuses ONNX-domain LayerNormalization below 17) */
+    if (ctx->m && nne_model_opset_for(ctx->m, "") >= 17)
+        NNE_TRY(nne_pass_set_op(ctx, g, last, "LayerNormalization", "", g->nodes[last].opset));
+    else
+        NNE_TRY(nne_pass_set_op(ctx, g, last, "LayerNormalization", "ai.nnedge", 1));
     NNE_TRY(nne_node_set_attr_int(g, last, "axis", -1));
     NNE_TRY(nne_node_set_attr_float(g, last, "epsilon", e));
     int gone[8] = {ri, si, pi, r2, ai, qi, di, mi};

@@ -742,6 +742,10 @@ NNE_OP_DEFINE(GroupNormalization, "", "GroupNormalization", .infer = groupnorm_r
               .state_size = sizeof(cn_state));
 NNE_OP_DEFINE(LayerNormalization, "", "LayerNormalization", .infer = layernorm_run, .run = last_axes_kernel,
               .state_size = sizeof(ln_state));
+/* The same op in nnedge's domain: what the LayerNorm pattern pass writes for
+ * models below opset 17 (pass_patterns.c). */
+NNE_OP_DEFINE(NneLayerNormalization, "ai.nnedge", "LayerNormalization", .infer = layernorm_run,
+              .run = last_axes_kernel, .state_size = sizeof(ln_state));
 NNE_OP_DEFINE(RMSNormalization, "", "RMSNormalization", .infer = rmsnorm_run, .run = last_axes_kernel,
               .state_size = sizeof(ln_state));
 NNE_OP_DEFINE(LRN, "", "LRN", .infer = lrn_run, .run = lrn_kernel, .state_size = sizeof(lrn_state));
