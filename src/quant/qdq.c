@@ -194,6 +194,21 @@ static nne_status insert_qdq(qctx *c, int v, int e) {
 }
 
 /* Weight of layer node ni (kind k) as int8 + DQ; bias as int32 + DQ. */
+
+/* Per-channel max |w| in sc[0..n) -> symmetric scales: the overall max with
+ * per_tensor, divided by qmax; an all-zero channel gets scale 1. */
+static void finish_scales(float *sc, int64_t n, int per_tensor, int qmax) {
+    if (per_tensor) {
+        float mx = 0;
+        for (int64_t j = 0; j < n; j++) mx = sc[j] > mx ? sc[j] : mx;
+        for (int64_t j = 0; j < n; j++) sc[j] = mx;
+    }
+    for (int64_t j = 0; j < n; j++) {
+        sc[j] /= (float)qmax;
+        if (!(sc[j] > 1e-30f)) sc[j] = 1.0f;
+    }
+}
+
 static nne_status quantize_weights(qctx *c, int ni, int kind, int per_tensor, nne_qlayer *L) {
     nne_graph *g = c->g;
     nne_node *n = &g->nodes[ni];
@@ -226,15 +241,7 @@ static nne_status quantize_weights(qctx *c, int ni, int kind, int per_tensor, nn
                 if (a > sc[j]) sc[j] = a;
             }
         }
-    if (per_tensor) {
-        float mx = 0;
-        for (int64_t j = 0; j < D; j++) mx = sc[j] > mx ? sc[j] : mx;
-        for (int64_t j = 0; j < D; j++) sc[j] = mx;
-    }
-    for (int64_t j = 0; j < D; j++) {
-        sc[j] /= (float)c->qmax;
-        if (!(sc[j] > 1e-30f)) sc[j] = 1.0f;
-    }
+    finish_scales(sc, D, per_tensor, c->qmax);
     char base[600];
     const char *wname = g->values[n->in[1]].name;
     int vq, vs, vz, vdq;
@@ -497,15 +504,7 @@ static nne_status dyn_layer(qctx *c, int ni, int kind, int per_tensor, nne_qlaye
             float a = fabsf(tb ? w[j * K + k] : w[k * N + j]);
             if (a > sc[j]) sc[j] = a;
         }
-    if (per_tensor) {
-        float mx = 0;
-        for (int64_t j = 0; j < N; j++) mx = sc[j] > mx ? sc[j] : mx;
-        for (int64_t j = 0; j < N; j++) sc[j] = mx;
-    }
-    for (int64_t j = 0; j < N; j++) {
-        sc[j] /= (float)c->qmax;
-        if (!(sc[j] > 1e-30f)) sc[j] = 1.0f;
-    }
+    finish_scales(sc, N, per_tensor, c->qmax);
     char base[600], node[600];
     const char *wname = g->values[n->in[1]].name, *nname = n->name;
     int vq, vs, vz, xq, xs, xz, y32, yf, s, y;
