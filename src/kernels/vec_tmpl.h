@@ -173,6 +173,10 @@ static void nv_act_n(int act, float al, float be, const float *x, float *y, int6
 
 #define NV_DW_BAND 6144 /* floats of input band per channel: 24 KiB, in L1 */
 #define NV_DW_MAXK 16
+/* Strides above this go to the generic path: the input rows are
+ * split into sx phases, so the fill work grows with sx even when the
+ * output is one column (a stride of 65536 took 0.6 s on a 5-pixel row). */
+#define NV_DW_MAXS 8
 
 typedef struct nv_dwg {
     int64_t IH, IW, OH, OW, KH, KW, sy, sx, dy, dx, pt, pl;
@@ -204,7 +208,7 @@ static void nv_dw_geom(const nne_conv_desc *p, nv_dwg *g) {
 
 static size_t NV_FN(nne_f32_dwconv2d_scratch)(const nne_conv_desc *p) {
     if (p->nsp != 2 || p->k[1] > NV_DW_MAXK || p->k[0] < 1 || p->k[1] < 1 || p->s[0] < 1 || p->s[1] < 1 ||
-        p->d[0] < 1 || p->d[1] < 1)
+        p->s[0] > NV_DW_MAXS || p->s[1] > NV_DW_MAXS || p->d[0] < 1 || p->d[1] < 1)
         return SIZE_MAX;
     nv_dwg g;
     nv_dw_geom(p, &g);
