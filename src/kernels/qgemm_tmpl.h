@@ -97,7 +97,8 @@ static size_t QG_FN(qg_packed_a_bytes)(int64_t M, int64_t K) {
 }
 
 static void QG_FN(qg_pack_a)(int64_t M, int64_t K, const void *w, int w_u8, int64_t rsw, int64_t csw,
-                             const int32_t *wz, int wz_per_row, int16_t *P) {
+                             const int32_t *wz, int wz_per_row, void *Pv) {
+    int16_t *P = Pv;
     int64_t K2 = (K + 1) / 2;
     for (int64_t i = 0; i < M; i += QG_MR) {
         int16_t *pp = P + i * K2 * 2;
@@ -313,7 +314,7 @@ static void qg_compute(const nne_qgemm_args *g, const int16_t *Pb, int32_t *acc,
                 for (int64_t i = mb; i < me; i += QG_MR) {
                     int mr = (int)qg_min(QG_MR, g->M - i);
                     int32_t *ap = acc ? acc + (j * Mp + i) * QG_NR : NULL;
-                    qg_tile(kn, g->Pa + i * K2 * 2 + kb * QG_MR * 2, pb, mr, nr, i, n0, g->req, ap, mode);
+                    qg_tile(kn, (const int16_t *)g->Pa + i * K2 * 2 + kb * QG_MR * 2, pb, mr, nr, i, n0, g->req, ap, mode);
                 }
             }
         }
@@ -610,6 +611,8 @@ const nne_qgemm_ops QG_CAT(nne_qgemm_ops, QG_SUF) = {
     .isa = QG_ISA,
     .mr = QG_MR,
     .nr = QG_NR,
+    .wlo = -255,
+    .whi = 255,
     .packed_a_bytes = QG_FN(qg_packed_a_bytes),
     .pack_a = QG_FN(qg_pack_a),
     .scratch = QG_FN(qg_scratch),

@@ -73,7 +73,7 @@ typedef struct qgemm_state {
     int transB, a_u8, b_u8, y_u8;
     int32_t qmin, qmax;
     const nne_qgemm_ops *ops; /* NULL: reference loop */
-    const int16_t *Pa;        /* B packed as the kernel's A (weight cache) */
+    const void *Pa;           /* B packed as the kernel's A (weight cache) */
     float *mult;              /* [N] (fast path), owned */
     int32_t *bias;            /* [N] or NULL, owned */
     int32_t az, yz;
@@ -145,6 +145,19 @@ static nne_status qlgemm_infer(nne_op_ctx *ctx) {
         if (i != 3 && nne_ctx_input(ctx, i) && !(nne_ctx_input_is_const(ctx, i) && nne_ctx_input(ctx, i)->data))
             consts = 0;
     if (!consts || K == 0) ops = NULL;
+    if (ops && nne_qgemm8_best()) {
+        /* the 8-bit variant (qgemm.h) when every weight minus its zero
+         * point fits it; the kernel's A is B^T: element (n, k) */
+        const nne_qgemm_ops *o8 = nne_qgemm8_best();
+        int64_t rsw = transB ? K : 1, csw = transB ? 1 : N, nz = bzp ? nne_tensor_numel(bzp) : 0;
+        int fits = 1;
+        for (int64_t n = 0; n < N && fits; n++) {
+            int32_t z = nz ? zp_at(bzp, nz == 1 ? 0 : n) : 0;
+            fits = nne_qgemm_fits(o8, 1, K, (const char *)B->data + n * rsw, B->dtype == NNE_DTYPE_UINT8, rsw, csw,
+                                  &z, 0);
+        }
+        if (fits) ops = o8;
+    }
     if (ops) nne_ctx_scratch(ctx, ops->scratch(N, rows, K, NULL));
     if (!st) return NNE_OK;
     *st = (qgemm_state){.rows = rows, .K = K, .N = N, .transB = transB, .a_u8 = A->dtype == NNE_DTYPE_UINT8,

@@ -104,6 +104,61 @@ static void qg_tile(int64_t K2, const int16_t *Pa, const int16_t *Pb, int mr, in
 }
 
 #include "kernels/qgemm_tmpl.h"
+
+/* The 8-bit variant (qgemm.h): 5 x 16 tile, per k quad two 32-byte loads
+ * of B (8 columns x 4 uint8 each), five broadcasts of A's quads, and per
+ * product vpmaddubsw (uint8 x int8 -> pair sums in int16, exact for
+ * |A - za| <= 64) then vpmaddwd by ones (-> int32 sums of four k). */
+#define Q8_SUF avx2_u8
+#define Q8_ISA NNE_ISA_AVX2
+#define Q8_MR 5
+#define Q8_NR 16
+#define Q8_WLO (-64)
+#define Q8_WHI 64
+
+static void q8_tile(int64_t K4, const int8_t *Pa, const uint8_t *Pb, int mr, int nr, int64_t m0, int64_t n0,
+                    const nne_qreq *q, int32_t *accp, int mode) {
+    __m256i c00 = _mm256_setzero_si256(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
+    __m256i c30 = c00, c31 = c00, c40 = c00, c41 = c00;
+    if (mode & QG_ACC_LOAD) {
+#define QG_LD(r, h) _mm256_loadu_si256((const __m256i *)(accp + (r) * 16 + (h) * 8))
+        c00 = QG_LD(0, 0), c01 = QG_LD(0, 1), c10 = QG_LD(1, 0), c11 = QG_LD(1, 1), c20 = QG_LD(2, 0);
+        c21 = QG_LD(2, 1), c30 = QG_LD(3, 0), c31 = QG_LD(3, 1), c40 = QG_LD(4, 0), c41 = QG_LD(4, 1);
+#undef QG_LD
+    }
+    const __m256i ones = _mm256_set1_epi16(1);
+    const int32_t *a = (const int32_t *)(const void *)Pa;
+    for (int64_t kq = 0; kq < K4; kq++) {
+        __m256i b0 = _mm256_loadu_si256((const __m256i *)(Pb + kq * 64));
+        __m256i b1 = _mm256_loadu_si256((const __m256i *)(Pb + kq * 64 + 32));
+        const int32_t *ak = a + kq * Q8_MR;
+        __m256i x;
+#define Q8_ROW(r, lo, hi)                                                                   \
+    x = _mm256_set1_epi32(ak[r]);                                                         \
+    lo = _mm256_add_epi32(lo, _mm256_madd_epi16(_mm256_maddubs_epi16(b0, x), ones));      \
+    hi = _mm256_add_epi32(hi, _mm256_madd_epi16(_mm256_maddubs_epi16(b1, x), ones));
+        Q8_ROW(0, c00, c01)
+        Q8_ROW(1, c10, c11)
+        Q8_ROW(2, c20, c21)
+        Q8_ROW(3, c30, c31)
+        Q8_ROW(4, c40, c41)
+#undef Q8_ROW
+    }
+    if (!(mode & QG_ACC_FINAL)) {
+#define QG_ST(r, h, v) _mm256_storeu_si256((__m256i *)(accp + (r) * 16 + (h) * 8), v)
+        QG_ST(0, 0, c00), QG_ST(0, 1, c01), QG_ST(1, 0, c10), QG_ST(1, 1, c11), QG_ST(2, 0, c20);
+        QG_ST(2, 1, c21), QG_ST(3, 0, c30), QG_ST(3, 1, c31), QG_ST(4, 0, c40), QG_ST(4, 1, c41);
+#undef QG_ST
+        return;
+    }
+    qg_store_row(q, m0, n0, nr, c00, c01);
+    if (mr > 1) qg_store_row(q, m0 + 1, n0, nr, c10, c11);
+    if (mr > 2) qg_store_row(q, m0 + 2, n0, nr, c20, c21);
+    if (mr > 3) qg_store_row(q, m0 + 3, n0, nr, c30, c31);
+    if (mr > 4) qg_store_row(q, m0 + 4, n0, nr, c40, c41);
+}
+
+#include "kernels/qgemm8_tmpl.h"
 #else
 typedef int nne_qgemm_avx2_unused; /* ISO C: no empty translation unit */
 #endif
