@@ -43,7 +43,9 @@
 static inline int64_t q8_min(int64_t a, int64_t b) { return a < b ? a : b; }
 static inline size_t q8_round64(size_t b) { return (b + 63) & ~(size_t)63; }
 
+#ifndef Q8_HAVE_VB /* (an ISA file defining its own hooks defines it first) */
 typedef uint8_t q8_vb __attribute__((vector_size(Q8_NR)));
+#endif
 typedef uint32_t q8_vw __attribute__((vector_size(Q8_NR * 4)));
 #if Q8_NR == 8
 #define Q8_EVN 0, 2, 4, 6, 8, 10, 12, 14
@@ -64,12 +66,21 @@ static inline q8_vb q8_ld(const void *p) {
     memcpy(&v, p, sizeof v);
     return v;
 }
-/* one quad row of the panel: (v0[c], v1[c], v2[c], v3[c]) for every column c */
+/* One quad row of the panel: (v0[c], v1[c], v2[c], v3[c]) for every
+ * column c; and the NR even bytes of 2 NR at p (stride-2 columns). An ISA
+ * file may define its own (Q8_HAVE_ST_QUADS, Q8_HAVE_EVENS): GCC turns the
+ * generic forms into byte inserts. Those files define q8_vb (Q8_HAVE_VB)
+ * before the hooks. */
+#ifndef Q8_HAVE_ST_QUADS
 static inline void q8_st_quads(uint8_t *o, q8_vb v0, q8_vb v1, q8_vb v2, q8_vb v3) {
     q8_vw w = __builtin_convertvector(v0, q8_vw) | (__builtin_convertvector(v1, q8_vw) << 8) |
               (__builtin_convertvector(v2, q8_vw) << 16) | (__builtin_convertvector(v3, q8_vw) << 24);
     memcpy(o, &w, sizeof w);
 }
+#endif
+#ifndef Q8_HAVE_EVENS
+static inline q8_vb q8_evens(const uint8_t *p) { return Q8_SHUF(q8_ld(p), q8_ld(p + Q8_NR), Q8_EVN); }
+#endif
 
 /* A: Mp x K4 quads of int8, then the Mp int32 row sums */
 static size_t q8_a_body(int64_t M, int64_t K) {
@@ -218,12 +229,12 @@ static void q8_pack_b_panel(const nne_qsrc *s, uint8_t flip, int64_t K, int64_t 
             if (row && sx == 1) {
                 v[h] = q8_ld(r + off[0]);
             } else if (row && sx == 2) {
-                v[h] = Q8_SHUF(q8_ld(r + off[0]), q8_ld(r + off[0] + Q8_NR), Q8_EVN);
+                v[h] = q8_evens(r + off[0]);
             } else if (nseg) {
                 q8_vb acc = {0};
                 for (int g2 = 0; g2 < nseg; g2++) {
                     const uint8_t *q = r + sbase[g2];
-                    q8_vb sv = sx == 1 ? q8_ld(q) : Q8_SHUF(q8_ld(q), q8_ld(q + Q8_NR), Q8_EVN);
+                    q8_vb sv = sx == 1 ? q8_ld(q) : q8_evens(q);
                     acc = (acc & ~smask[g2]) | (sv & smask[g2]);
                 }
                 v[h] = acc;

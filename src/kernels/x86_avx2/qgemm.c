@@ -116,6 +116,29 @@ static void qg_tile(int64_t K2, const int16_t *Pa, const int16_t *Pb, int mr, in
 #define Q8_WLO (-64)
 #define Q8_WHI 64
 
+typedef uint8_t q8_vb __attribute__((vector_size(16)));
+#define Q8_HAVE_VB
+#define Q8_HAVE_ST_QUADS
+#define Q8_HAVE_EVENS
+/* 4 x 16 bytes (k0..k3 of 16 columns) -> 16 quads: two byte unpacks, then
+ * 16-bit unpacks */
+static inline void q8_st_quads(uint8_t *o, q8_vb v0, q8_vb v1, q8_vb v2, q8_vb v3) {
+    __m128i a = (__m128i)v0, b = (__m128i)v1, c = (__m128i)v2, d = (__m128i)v3;
+    __m128i ab0 = _mm_unpacklo_epi8(a, b), ab1 = _mm_unpackhi_epi8(a, b);
+    __m128i cd0 = _mm_unpacklo_epi8(c, d), cd1 = _mm_unpackhi_epi8(c, d);
+    _mm_storeu_si128((__m128i *)o, _mm_unpacklo_epi16(ab0, cd0));
+    _mm_storeu_si128((__m128i *)(o + 16), _mm_unpackhi_epi16(ab0, cd0));
+    _mm_storeu_si128((__m128i *)(o + 32), _mm_unpacklo_epi16(ab1, cd1));
+    _mm_storeu_si128((__m128i *)(o + 48), _mm_unpackhi_epi16(ab1, cd1));
+}
+/* the 16 even bytes of 32 */
+static inline q8_vb q8_evens(const uint8_t *p) {
+    __m128i m = _mm_set1_epi16(0xFF);
+    __m128i lo = _mm_and_si128(_mm_loadu_si128((const __m128i *)p), m);
+    __m128i hi = _mm_and_si128(_mm_loadu_si128((const __m128i *)(p + 16)), m);
+    return (q8_vb)_mm_packus_epi16(lo, hi);
+}
+
 static void q8_tile(int64_t K4, const int8_t *Pa, const uint8_t *Pb, int mr, int nr, int64_t m0, int64_t n0,
                     const nne_qreq *q, int32_t *accp, int mode) {
     __m256i c00 = _mm256_setzero_si256(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;

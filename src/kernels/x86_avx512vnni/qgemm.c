@@ -22,6 +22,26 @@
 #define Q8_WLO (-128)
 #define Q8_WHI 127
 
+typedef uint8_t q8_vb __attribute__((vector_size(32)));
+#define Q8_HAVE_VB
+#define Q8_HAVE_ST_QUADS
+#define Q8_HAVE_EVENS
+/* 4 x 32 bytes (k0..k3 of 32 columns) -> 32 quads: byte then 16-bit
+ * unpacks (within 128-bit lanes), the lanes put in column order */
+static inline void q8_st_quads(uint8_t *o, q8_vb v0, q8_vb v1, q8_vb v2, q8_vb v3) {
+    __m256i a = (__m256i)v0, b = (__m256i)v1, c = (__m256i)v2, d = (__m256i)v3;
+    __m256i ab0 = _mm256_unpacklo_epi8(a, b), ab1 = _mm256_unpackhi_epi8(a, b);
+    __m256i cd0 = _mm256_unpacklo_epi8(c, d), cd1 = _mm256_unpackhi_epi8(c, d);
+    __m256i q0 = _mm256_unpacklo_epi16(ab0, cd0), q1 = _mm256_unpackhi_epi16(ab0, cd0); /* 0-3|16-19, 4-7|20-23 */
+    __m256i q2 = _mm256_unpacklo_epi16(ab1, cd1), q3 = _mm256_unpackhi_epi16(ab1, cd1); /* 8-11|24-27, 12-15|28-31 */
+    _mm256_storeu_si256((__m256i *)o, _mm256_permute2x128_si256(q0, q1, 0x20));
+    _mm256_storeu_si256((__m256i *)(o + 32), _mm256_permute2x128_si256(q2, q3, 0x20));
+    _mm256_storeu_si256((__m256i *)(o + 64), _mm256_permute2x128_si256(q0, q1, 0x31));
+    _mm256_storeu_si256((__m256i *)(o + 96), _mm256_permute2x128_si256(q2, q3, 0x31));
+}
+/* the 32 even bytes of 64: vpmovwb keeps each 16-bit lane's low byte */
+static inline q8_vb q8_evens(const uint8_t *p) { return (q8_vb)_mm512_cvtepi16_epi8(_mm512_loadu_si512((const void *)p)); }
+
 static void q8_tile(int64_t K4, const int8_t *Pa, const uint8_t *Pb, int mr, int nr, int64_t m0, int64_t n0,
                     const nne_qreq *q, int32_t *accp, int mode) {
     __m512i c[Q8_MR][2];
