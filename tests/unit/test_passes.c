@@ -586,7 +586,7 @@ static void test_optimize_api(void) {
     CHECK(g->n_nodes == 6);
     m->shared = 0; /* (test only) pretend it never was, to measure the passes */
     CHECK(nne_model_optimize(m, NNE_OPT_ALL, &rep) == NNE_OK);
-    CHECK(rep.nodes_before == 6 && rep.nodes_after == 2 && rep.num_passes == 13);
+    CHECK(rep.nodes_before == 6 && rep.nodes_after == 2 && rep.num_passes == 14);
     int removed = 0, folded = 0;
     for (int p = 0; p < rep.num_passes; p++) {
         removed += rep.passes[p].nodes_removed;
