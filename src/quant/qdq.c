@@ -7,8 +7,9 @@
  *     constant and whose activation input was calibrated. Each layer's
  *     activation input gets a Q/DQ pair; so does its output, taken after a
  *     Relu or constant Clip that alone reads it (kept in the graph; the
- *     int8 op folds it into its output clamp), unless nothing reads it. Add with two activations and the
- *     average pools get Q/DQ on inputs and output as well.
+ *     int8 op folds it into its output clamp), unless nothing reads it.
+ *     Add with two activations, Concat of activations and the average
+ *     pools get Q/DQ on inputs and output as well.
  *  2. Data-movement ops (MaxPool, Reshape, Flatten, Transpose, Squeeze,
  *     Unsqueeze) whose input is quantized give their output the input's
  *     scale and zero point (ONNX Runtime drops their Q/DQ only then).
@@ -120,6 +121,14 @@ static int effective_out(const qctx *c, int v) {
     const nne_node *r = &g->nodes[use.node];
     if ((is_op(r, "Relu") || const_clip(c, r)) && r->n_out == 1 && !c->keepn[use.node]) return r->out[0];
     return v;
+}
+
+/* Every input of node n is a calibrated activation. */
+static int all_acts(const qctx *c, const nne_node *n) {
+    if (n->n_in < 1) return 0;
+    for (int k = 0; k < n->n_in; k++)
+        if (!act_stat(c, n->in[k])) return 0;
+    return 1;
 }
 
 static void want(qctx *c, int v) {
@@ -383,7 +392,8 @@ static nne_status rewrite(qctx *c, int per_tensor, int n_keep, const char *const
             int eo = effective_out(c, n->out[0]);
             if (!g->values[eo].is_output) want(c, eo);
         } else if ((is_op(n, "Add") && n->n_in == 2 && act_stat(c, n->in[0]) && act_stat(c, n->in[1])) ||
-                   ((is_op(n, "GlobalAveragePool") || is_op(n, "AveragePool")) && n->n_in == 1)) {
+                   ((is_op(n, "GlobalAveragePool") || is_op(n, "AveragePool")) && n->n_in == 1) ||
+                   (is_op(n, "Concat") && all_acts(c, n))) {
             if (n->n_out != 1 || !act_stat(c, n->out[0])) continue;
             for (int k2 = 0; k2 < n->n_in; k2++) want(c, n->in[k2]);
             int eo = effective_out(c, n->out[0]);
