@@ -19,6 +19,44 @@
 #define QG_NR 16
 #define QG_VF 8
 
+/* Rows of the int8 depthwise (qgemm_tmpl.h, QG_HAVE_DW_HOOKS). */
+#define QG_HAVE_DW_HOOKS
+static void qg_isa_tofloat(const void *src, int u8, float z, float *dst, int64_t n) {
+    const uint8_t *s = src;
+    __m256 vz = _mm256_set1_ps(z);
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m128i b = _mm_loadl_epi64((const __m128i *)(s + i));
+        __m256i w = u8 ? _mm256_cvtepu8_epi32(b) : _mm256_cvtepi8_epi32(b);
+        _mm256_storeu_ps(dst + i, _mm256_sub_ps(_mm256_cvtepi32_ps(w), vz));
+    }
+    for (; i < n; i++) dst[i] = (u8 ? (float)s[i] : (float)(int8_t)s[i]) - z;
+}
+static void qg_isa_requant(const float *acc, int64_t n, int32_t bias, float mult, float lo, float hi, int32_t yz,
+                           int y_u8, void *dst) {
+    __m256i vb = _mm256_set1_epi32(bias), vz = _mm256_set1_epi32(yz);
+    __m256 vm = _mm256_set1_ps(mult), vlo = _mm256_set1_ps(lo), vhi = _mm256_set1_ps(hi);
+    uint8_t *d = dst;
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        __m256i a0 = _mm256_add_epi32(_mm256_cvttps_epi32(_mm256_loadu_ps(acc + i)), vb);
+        __m256i a1 = _mm256_add_epi32(_mm256_cvttps_epi32(_mm256_loadu_ps(acc + i + 8)), vb);
+        __m256 f0 = _mm256_min_ps(_mm256_max_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(a0), vm), vlo), vhi);
+        __m256 f1 = _mm256_min_ps(_mm256_max_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(a1), vm), vlo), vhi);
+        __m256i i0 = _mm256_add_epi32(_mm256_cvtps_epi32(f0), vz), i1 = _mm256_add_epi32(_mm256_cvtps_epi32(f1), vz);
+        __m256i w = _mm256_permute4x64_epi64(_mm256_packs_epi32(i0, i1), 0xD8);
+        __m128i wl = _mm256_castsi256_si128(w), wh = _mm256_extracti128_si256(w, 1);
+        _mm_storeu_si128((__m128i *)(d + i), y_u8 ? _mm_packus_epi16(wl, wh) : _mm_packs_epi16(wl, wh));
+    }
+    for (; i < n; i++) {
+        int32_t v = (int32_t)((uint32_t)(int32_t)acc[i] + (uint32_t)bias);
+        float f = (float)v * mult;
+        f = f > lo ? f : lo;
+        f = f < hi ? f : hi;
+        d[i] = (uint8_t)((int32_t)__builtin_nearbyintf(f) + yz);
+    }
+}
+
 /* Requantize one row's 16 accumulators and store the first nr bytes. */
 static inline void qg_store_row(const nne_qreq *q, int64_t m, int64_t n0, int nr, __m256i a0, __m256i a1) {
     __m256i b = _mm256_set1_epi32(q->bias ? q->bias[m] : 0);

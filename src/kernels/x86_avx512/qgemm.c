@@ -18,6 +18,40 @@
 #define QG_NR 32
 #define QG_VF 16
 
+/* Rows of the int8 depthwise (qgemm_tmpl.h, QG_HAVE_DW_HOOKS). */
+#define QG_HAVE_DW_HOOKS
+static void qg_isa_tofloat(const void *src, int u8, float z, float *dst, int64_t n) {
+    const uint8_t *s = src;
+    __m512 vz = _mm512_set1_ps(z);
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        __m128i b = _mm_loadu_si128((const __m128i *)(s + i));
+        __m512i w = u8 ? _mm512_cvtepu8_epi32(b) : _mm512_cvtepi8_epi32(b);
+        _mm512_storeu_ps(dst + i, _mm512_sub_ps(_mm512_cvtepi32_ps(w), vz));
+    }
+    for (; i < n; i++) dst[i] = (u8 ? (float)s[i] : (float)(int8_t)s[i]) - z;
+}
+static void qg_isa_requant(const float *acc, int64_t n, int32_t bias, float mult, float lo, float hi, int32_t yz,
+                           int y_u8, void *dst) {
+    (void)y_u8; /* in range: the low byte is the uint8 or int8 value */
+    __m512i vb = _mm512_set1_epi32(bias), vz = _mm512_set1_epi32(yz);
+    __m512 vm = _mm512_set1_ps(mult), vlo = _mm512_set1_ps(lo), vhi = _mm512_set1_ps(hi);
+    uint8_t *d = dst;
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        __m512i a = _mm512_add_epi32(_mm512_cvttps_epi32(_mm512_loadu_ps(acc + i)), vb);
+        __m512 f = _mm512_min_ps(_mm512_max_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(a), vm), vlo), vhi);
+        _mm_storeu_si128((__m128i *)(d + i), _mm512_cvtepi32_epi8(_mm512_add_epi32(_mm512_cvtps_epi32(f), vz)));
+    }
+    for (; i < n; i++) {
+        int32_t v = (int32_t)((uint32_t)(int32_t)acc[i] + (uint32_t)bias);
+        float f = (float)v * mult;
+        f = f > lo ? f : lo;
+        f = f < hi ? f : hi;
+        d[i] = (uint8_t)((int32_t)__builtin_nearbyintf(f) + yz);
+    }
+}
+
 #include "kernels/x86_avx512/qgemm_store.h"
 
 static void qg_tile(int64_t K2, const int16_t *Pa, const int16_t *Pb, int mr, int nr, int64_t m0, int64_t n0,
