@@ -145,14 +145,47 @@ static size_t Q8_FN(q8_scratch)(int64_t M, int64_t N, int64_t K, const nne_conv_
     if (p) {
         int64_t ph, pw, taps = p->k[0] * p->k[1];
         q8_pad_dims(p, &ph, &pw);
-        b += (size_t)(K / taps) * (size_t)(ph * pw) + 2 * Q8_XP_SLACK + 64;
+        b += (size_t)(K / taps) * (size_t)(ph * pw) + 2 * Q8_XP_SLACK + 64 + q8_round64((size_t)K * sizeof(int64_t));
     }
     return b;
 }
 
+/* Where the NR columns of an im2col panel read, relative to a tap's start:
+ * mode 0 one output row, stride 1 (one load); 1 one row, stride 2 (the even
+ * bytes of two); 2 / 4 a few rows, stride 1 / 2 (one masked segment per
+ * row); 3 a gather of off[]. */
+typedef struct q8_geo {
+    int mode, nseg;
+    int64_t off[Q8_NR], sbase[Q8_NR];
+    q8_vb smask[Q8_NR];
+} q8_geo;
+
+static inline q8_vb q8_gather(const uint8_t *r, const q8_geo *g) {
+    switch (g->mode) {
+    case 0: return q8_ld(r + g->off[0]);
+    case 1: return q8_evens(r + g->off[0]);
+    case 2:
+    case 4: {
+        q8_vb acc = {0};
+        for (int k = 0; k < g->nseg; k++) {
+            const uint8_t *q = r + g->sbase[k];
+            q8_vb sv = g->mode == 2 ? q8_ld(q) : q8_evens(q);
+            acc = (acc & ~g->smask[k]) | (sv & g->smask[k]);
+        }
+        return acc;
+    }
+    default: {
+        uint8_t tmp[Q8_NR];
+        for (int c = 0; c < Q8_NR; c++) tmp[c] = r[g->off[c]];
+        return q8_ld(tmp);
+    }
+    }
+}
+
 /* B panel of columns [n0, n0 + nc) (nc <= NR), all K, into P; flip moves
- * an int8 source to uint8. */
-static void q8_pack_b_panel(const nne_qsrc *s, uint8_t flip, int64_t K, int64_t n0, int64_t nc,
+ * an int8 source to uint8; koff: the taps' offsets in the padded copy (a
+ * convolution's im2col). */
+static void q8_pack_b_panel(const nne_qsrc *s, const int64_t *koff, uint8_t flip, int64_t K, int64_t n0, int64_t nc,
                             uint8_t *restrict P) {
     int64_t K4 = (K + 3) / 4;
     if (!s->p) {
@@ -179,72 +212,47 @@ static void q8_pack_b_panel(const nne_qsrc *s, uint8_t flip, int64_t K, int64_t 
         return;
     }
     /* im2col of a 2-d convolution from the padded uint8 copy xp (row
-     * stride PW, plane PH * PW), as the int16 packer of qgemm_tmpl.h reads
-     * its copy: one vector load per k on one output row, masked segments
-     * when the panel wraps rows, a gather otherwise; columns past nc repeat
-     * the last one (never stored) */
+     * stride PW, plane PH * PW; koff[k]: where tap k = (channel, ky, kx)
+     * starts in it), as the int16 packer of qgemm_tmpl.h reads its copy:
+     * one vector load per k on one output row, masked segments when the
+     * panel wraps rows, a gather otherwise; columns past nc repeat the last
+     * one (never stored) */
     const nne_conv_desc *p = s->p;
     const uint8_t *xp = s->xp;
-    int64_t PH = s->ph, PW = s->pw, OW = p->out[1];
-    int64_t kh = p->k[0], kw = p->k[1];
-    int64_t off[Q8_NR];
+    int64_t PW = s->pw, OW = p->out[1];
+    q8_geo geo;
     for (int c = 0; c < Q8_NR; c++) {
         int64_t n = n0 + (c < nc ? c : nc - 1), oy = n / OW, ox = n % OW;
-        off[c] = oy * p->s[0] * PW + ox * p->s[1];
+        geo.off[c] = oy * p->s[0] * PW + ox * p->s[1];
     }
     int64_t sx = p->s[1];
     int row = nc == Q8_NR && (n0 % OW) + Q8_NR <= OW;
-    int nseg = 0;
-    int64_t sbase[Q8_NR];
-    q8_vb smask[Q8_NR];
+    geo.nseg = 0;
+    geo.mode = row && sx == 1 ? 0 : row && sx == 2 ? 1 : 3;
     if (!row && (sx == 1 || sx == 2)) {
+        geo.mode = sx == 1 ? 2 : 4;
         for (int c = 0; c < nc;) {
             int ce = c + 1;
-            while (ce < nc && off[ce] == off[c] + (ce - c) * sx) ce++;
+            while (ce < nc && geo.off[ce] == geo.off[c] + (ce - c) * sx) ce++;
             if (ce == nc) ce = Q8_NR;
-            sbase[nseg] = off[c] - c * sx;
+            geo.sbase[geo.nseg] = geo.off[c] - c * sx;
             q8_vb m = {0};
             for (int l = c; l < ce; l++) m[l] = 0xFF;
-            smask[nseg++] = m;
+            geo.smask[geo.nseg++] = m;
             c = ce;
         }
     }
-    int64_t ch = 0, ky = 0, kx = 0;
-    for (int64_t kq = 0; kq < K4; kq++) {
+    int64_t K4f = K / 4;
+    for (int64_t kq = 0; kq < K4f; kq++) {
+        const int64_t *ko = koff + 4 * kq;
+        q8_vb v0 = q8_gather(xp + ko[0], &geo), v1 = q8_gather(xp + ko[1], &geo);
+        q8_vb v2 = q8_gather(xp + ko[2], &geo), v3 = q8_gather(xp + ko[3], &geo);
+        q8_st_quads(P + kq * Q8_NR * 4, v0, v1, v2, v3);
+    }
+    if (K4f < K4) { /* the last quad, zeros past K */
         q8_vb v[4];
-        for (int h = 0; h < 4; h++) {
-            int64_t k = 4 * kq + h;
-            if (k >= K) {
-                v[h] = (q8_vb){0};
-                continue;
-            }
-            const uint8_t *r = xp + ch * PH * PW + ky * p->d[0] * PW + kx * p->d[1];
-            if (++kx == kw) {
-                kx = 0;
-                if (++ky == kh) {
-                    ky = 0;
-                    ch++;
-                }
-            }
-            if (row && sx == 1) {
-                v[h] = q8_ld(r + off[0]);
-            } else if (row && sx == 2) {
-                v[h] = q8_evens(r + off[0]);
-            } else if (nseg) {
-                q8_vb acc = {0};
-                for (int g2 = 0; g2 < nseg; g2++) {
-                    const uint8_t *q = r + sbase[g2];
-                    q8_vb sv = sx == 1 ? q8_ld(q) : q8_evens(q);
-                    acc = (acc & ~smask[g2]) | (sv & smask[g2]);
-                }
-                v[h] = acc;
-            } else {
-                uint8_t tmp[Q8_NR];
-                for (int c = 0; c < Q8_NR; c++) tmp[c] = r[off[c]];
-                v[h] = q8_ld(tmp);
-            }
-        }
-        q8_st_quads(P + kq * Q8_NR * 4, v[0], v[1], v[2], v[3]);
+        for (int h = 0; h < 4; h++) v[h] = 4 * K4f + h < K ? q8_gather(xp + koff[4 * K4f + h], &geo) : (q8_vb){0};
+        q8_st_quads(P + K4f * Q8_NR * 4, v[0], v[1], v[2], v[3]);
     }
 }
 
@@ -276,6 +284,7 @@ static void q8_pad_input(const nne_qsrc *s, uint8_t *xp, int64_t PH, int64_t PW,
 
 typedef struct q8_job {
     const nne_qgemm_args *g;
+    const int64_t *koff;
     uint8_t *Pb;
     int32_t *acc;
     uint8_t flip;
@@ -321,7 +330,7 @@ static void q8_part(void *arg, int part, int nparts, void *scratch) {
     }
     nne_split_range(npan, 1, part, nparts, &lo, &hi);
     for (long long j = lo; j < hi; j++)
-        q8_pack_b_panel(g->b, jb->flip, g->K, j * Q8_NR, q8_min(Q8_NR, g->N - j * Q8_NR),
+        q8_pack_b_panel(g->b, jb->koff, jb->flip, g->K, j * Q8_NR, q8_min(Q8_NR, g->N - j * Q8_NR),
                         jb->Pb + j * K4 * Q8_NR * 4);
     if (lo < hi) q8_compute(g, jb->Pb, jb->acc, 0, g->M, lo, hi);
 }
@@ -346,8 +355,10 @@ static void Q8_FN(q8_run)(const nne_qgemm_args *g0, void *scratch, nne_threadpoo
     for (int64_t m = 0; m < g->M; m++)
         bias[m] = (int32_t)((uint32_t)(g0->req->bias ? g0->req->bias[m] : 0) - (uint32_t)zb * (uint32_t)rs[m]);
     req.bias = bias;
+    int64_t *koff = NULL;
     if (src.p) {
-        uint8_t *xp0 = (uint8_t *)bias + q8_round64((size_t)g->M * sizeof(int32_t));
+        koff = (int64_t *)(void *)((char *)bias + q8_round64((size_t)g->M * sizeof(int32_t)));
+        uint8_t *xp0 = (uint8_t *)koff + q8_round64((size_t)g->K * sizeof(int64_t));
         int64_t ch = g->K / (src.p->k[0] * src.p->k[1]);
         q8_pad_dims(src.p, &src.ph, &src.pw);
         uint8_t *xp = xp0 + Q8_XP_SLACK;
@@ -355,9 +366,14 @@ static void Q8_FN(q8_run)(const nne_qgemm_args *g0, void *scratch, nne_threadpoo
         memset(xp + ch * src.ph * src.pw, (uint8_t)zb, Q8_XP_SLACK);
         q8_pad_input(&src, xp, src.ph, src.pw, 0, ch, (uint8_t)zb, flip);
         src.xp = xp;
+        const nne_conv_desc *p = src.p;
+        for (int64_t k = 0, c = 0; c < ch; c++)
+            for (int64_t ky = 0; ky < p->k[0]; ky++)
+                for (int64_t kx = 0; kx < p->k[1]; kx++)
+                    koff[k++] = c * src.ph * src.pw + ky * p->d[0] * src.pw + kx * p->d[1];
     }
     int T = nne_threadpool_threads(pool);
-    q8_job jb = {g, Pb, acc, flip, 0};
+    q8_job jb = {g, koff, Pb, acc, flip, 0};
     if (T <= 1) {
         q8_part(&jb, 0, 1, NULL);
         return;
@@ -368,7 +384,7 @@ static void Q8_FN(q8_run)(const nne_qgemm_args *g0, void *scratch, nne_threadpoo
         return;
     }
     for (int64_t j = 0; j < npan; j++)
-        q8_pack_b_panel(g->b, flip, g->K, j * Q8_NR, q8_min(Q8_NR, g->N - j * Q8_NR), Pb + j * K4 * Q8_NR * 4);
+        q8_pack_b_panel(g->b, koff, flip, g->K, j * Q8_NR, q8_min(Q8_NR, g->N - j * Q8_NR), Pb + j * K4 * Q8_NR * 4);
     jb.split_m = 1;
     nne_parallel(pool, (int)q8_min(T, mpan), q8_part, &jb, NULL);
 }
