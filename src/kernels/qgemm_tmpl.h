@@ -461,11 +461,18 @@ static const nne_vec_ops *qg_dw_vec(const nne_conv_desc *p) {
     nne_conv_desc o = qg_dw_one(p);
     return nne_vec_dwconv_supported(v, &o) ? v : NULL;
 }
-/* One part's bytes on the vector path: the input plane and the output
- * plane as floats, then the vector kernel's scratch. */
+/* Channels per call of the vector kernel: as many as keep their float
+ * planes (in and out) within about 64 KiB, so small planes do not pay the
+ * kernel's per-call setup once per channel. */
+static int64_t qg_dw_chunk(const nne_conv_desc *p) {
+    int64_t per = p->in[0] * p->in[1] + p->out[0] * p->out[1], cs = 16384 / (per > 0 ? per : 1);
+    return cs < 1 ? 1 : cs > p->C ? p->C : cs;
+}
+/* One part's bytes on the vector path: the input planes and the output
+ * planes of a chunk as floats, then the vector kernel's scratch. */
 static size_t qg_dw_vec_bytes(const nne_vec_ops *v, const nne_conv_desc *p) {
     nne_conv_desc o = qg_dw_one(p);
-    size_t b = (size_t)(p->in[0] * p->in[1] + p->out[0] * p->out[1] + 2 * QG_VF) * sizeof(float);
+    size_t b = (size_t)(qg_dw_chunk(p) * (p->in[0] * p->in[1] + p->out[0] * p->out[1]) + 2 * QG_VF) * sizeof(float);
     return ((b + 63) & ~(size_t)63) + ((nne_vec_dwconv_scratch(v, &o) + 63) & ~(size_t)63);
 }
 
@@ -529,39 +536,49 @@ static inline qg_vb8 qg_dw_req(const qg_dwq *k, qg_vf acc) {
  * GCC extracts byte vectors lane by lane in the generic forms. */
 static void qg_dw_vec_part(const qg_dw_job *jb, const nne_vec_ops *v, int part, int nparts) {
     const nne_conv_desc *p = jb->p;
+    int64_t cs = qg_dw_chunk(p);
     nne_conv_desc o = qg_dw_one(p);
+    o.C = o.M = o.G = cs;
     int64_t insp = p->in[0] * p->in[1], outsp = p->out[0] * p->out[1], taps = p->k[0] * p->k[1];
     char *base = jb->base + (size_t)part * jb->plane;
-    float *xf = (float *)(void *)base, *yf = xf + insp;
-    size_t fb = ((size_t)(insp + outsp + 2 * QG_VF) * sizeof(float) + 63) & ~(size_t)63;
+    float *xf = (float *)(void *)base, *yf = xf + cs * insp;
+    size_t fb = ((size_t)(cs * (insp + outsp) + 2 * QG_VF) * sizeof(float) + 63) & ~(size_t)63;
     void *vs = base + fb;
     const nne_qreq *q = jb->req;
     float z = (float)jb->xz;
     long long c0, c1;
     nne_split_range(p->C, 1, part, nparts, &c0, &c1);
-    for (long long c = c0; c < c1; c++) {
-        const char *src = (const char *)jb->x + c * insp;
-        char *yc = (char *)q->y + c * q->rsy;
+    for (long long cb = c0; cb < c1; cb += cs) {
+        int64_t n = c1 - cb < cs ? c1 - cb : cs;
+        const char *src = (const char *)jb->x + cb * insp;
 #ifdef QG_HAVE_DW_HOOKS
-        qg_isa_tofloat(src, jb->x_u8, z, xf, insp);
-        v->dwconv2d(&o, xf, jb->w + c * taps, NULL, yf, 0, 1, NULL, vs);
-        qg_isa_requant(yf, outsp, q->bias ? q->bias[c] : 0, q->mult[c], q->lo, q->hi, q->yz, q->y_u8, yc);
+        qg_isa_tofloat(src, jb->x_u8, z, xf, n * insp);
 #else
         int64_t i = 0;
-        for (; i + QG_VF <= insp; i += QG_VF) {
+        for (; i + QG_VF <= n * insp; i += QG_VF) {
             qg_vf f = qg_ldbf(src + i, jb->x_u8, z);
             memcpy(xf + i, &f, sizeof f);
         }
-        for (; i < insp; i++)
+        for (; i < n * insp; i++)
             xf[i] = (jb->x_u8 ? (float)((const uint8_t *)src)[i] : (float)((const int8_t *)src)[i]) - z;
-        v->dwconv2d(&o, xf, jb->w + c * taps, NULL, yf, 0, 1, NULL, vs);
-        qg_dwq kq = qg_dwq_make(q, c);
-        for (i = 0; i + QG_VF <= outsp; i += QG_VF) {
-            qg_vb8 by = qg_dw_req(&kq, qg_ldf(yf + i));
-            memcpy(yc + i, &by, QG_VF);
-        }
-        for (; i < outsp; i++) nne_qreq_store(q, c, i, (int32_t)yf[i]);
 #endif
+        v->dwconv2d(&o, xf, jb->w + cb * taps, NULL, yf, 0, n, NULL, vs);
+        for (int64_t k = 0; k < n; k++) {
+            int64_t c = cb + k;
+            const float *yc_f = yf + k * outsp;
+            char *yc = (char *)q->y + c * q->rsy;
+#ifdef QG_HAVE_DW_HOOKS
+            qg_isa_requant(yc_f, outsp, q->bias ? q->bias[c] : 0, q->mult[c], q->lo, q->hi, q->yz, q->y_u8, yc);
+#else
+            qg_dwq kq = qg_dwq_make(q, c);
+            int64_t i = 0;
+            for (; i + QG_VF <= outsp; i += QG_VF) {
+                qg_vb8 by = qg_dw_req(&kq, qg_ldf(yc_f + i));
+                memcpy(yc + i, &by, QG_VF);
+            }
+            for (; i < outsp; i++) nne_qreq_store(q, c, i, (int32_t)yc_f[i]);
+#endif
+        }
     }
 }
 
