@@ -93,8 +93,47 @@ static inline void qg_store_row(const nne_qreq *q, int64_t m, int64_t n0, int nr
     }
 }
 
+/* The tile of a last panel of at most 8 columns: the first B vector only
+ * (half the work; the sums of columns 8-15 saved as zeros). */
+static void qg_tile_half(int64_t K2, const int16_t *Pa, const int16_t *Pb, int mr, int nr, int64_t m0, int64_t n0,
+                         const nne_qreq *q, int32_t *accp, int mode) {
+    __m256i c0 = _mm256_setzero_si256(), c1 = c0, c2 = c0, c3 = c0, c4 = c0;
+    if (mode & QG_ACC_LOAD) {
+#define QG_LD(r) _mm256_loadu_si256((const __m256i *)(accp + (r) * 16))
+        c0 = QG_LD(0), c1 = QG_LD(1), c2 = QG_LD(2), c3 = QG_LD(3), c4 = QG_LD(4);
+#undef QG_LD
+    }
+    const int32_t *a = (const int32_t *)(const void *)Pa;
+    for (int64_t kp = 0; kp < K2; kp++) {
+        __m256i b0 = _mm256_loadu_si256((const __m256i *)(Pb + kp * 32));
+        const int32_t *ak = a + kp * QG_MR;
+        c0 = _mm256_add_epi32(c0, _mm256_madd_epi16(_mm256_set1_epi32(ak[0]), b0));
+        c1 = _mm256_add_epi32(c1, _mm256_madd_epi16(_mm256_set1_epi32(ak[1]), b0));
+        c2 = _mm256_add_epi32(c2, _mm256_madd_epi16(_mm256_set1_epi32(ak[2]), b0));
+        c3 = _mm256_add_epi32(c3, _mm256_madd_epi16(_mm256_set1_epi32(ak[3]), b0));
+        c4 = _mm256_add_epi32(c4, _mm256_madd_epi16(_mm256_set1_epi32(ak[4]), b0));
+    }
+    __m256i z = _mm256_setzero_si256();
+    if (!(mode & QG_ACC_FINAL)) {
+#define QG_ST(r, v) _mm256_storeu_si256((__m256i *)(accp + (r) * 16), v), \
+                    _mm256_storeu_si256((__m256i *)(accp + (r) * 16 + 8), z)
+        QG_ST(0, c0), QG_ST(1, c1), QG_ST(2, c2), QG_ST(3, c3), QG_ST(4, c4);
+#undef QG_ST
+        return;
+    }
+    qg_store_row(q, m0, n0, nr, c0, z);
+    if (mr > 1) qg_store_row(q, m0 + 1, n0, nr, c1, z);
+    if (mr > 2) qg_store_row(q, m0 + 2, n0, nr, c2, z);
+    if (mr > 3) qg_store_row(q, m0 + 3, n0, nr, c3, z);
+    if (mr > 4) qg_store_row(q, m0 + 4, n0, nr, c4, z);
+}
+
 static void qg_tile(int64_t K2, const int16_t *Pa, const int16_t *Pb, int mr, int nr, int64_t m0, int64_t n0,
                     const nne_qreq *q, int32_t *accp, int mode) {
+    if (nr <= 8) {
+        qg_tile_half(K2, Pa, Pb, mr, nr, m0, n0, q, accp, mode);
+        return;
+    }
     /* 10 accumulators + 2 B + broadcast + product: 14 of the 16 ymm, so
      * nothing spills (6 rows need 16 and GCC spills two) */
     __m256i c00 = _mm256_setzero_si256(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
