@@ -36,7 +36,7 @@ SOVERSION := $(if $(filter 0,$(VERSION_MAJOR)),$(VERSION_MAJOR).$(VERSION_MINOR)
 SONAME := libnnedge.so.$(SOVERSION)
 
 LIB_SRC := $(sort $(wildcard src/core/*.c src/ir/*.c src/ops/*.c src/io/*.c src/quant/*.c src/train/*.c src/kernels/*.c src/kernels/ref/*.c \
-                             src/kernels/x86_avx2/*.c src/kernels/x86_avx512/*.c src/kernels/arm_neon/*.c \
+                             src/kernels/x86_avx2/*.c src/kernels/x86_avx512/*.c src/kernels/x86_avx512vnni/*.c src/kernels/arm_neon/*.c \
                              src/pipeline/image.c src/pipeline/ocr.c))
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/gen/op_table.o
 CLI_SRC := $(sort $(wildcard tools/cli/*.c))

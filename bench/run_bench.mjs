@@ -5,15 +5,18 @@
 // --all: every model of the differential tests), with the seeded inputs of
 // tests/diff/run_diff.mjs (same model table).
 //
-//   node bench/run_bench.mjs [FILTER...] [--all] [--int8] [--threads 1,2] [--runs N] [--warmup W]
+//   node bench/run_bench.mjs [FILTER...] [--all] [--int8 [--int8-file SUFFIX]] [--threads 1,2] [--runs N] [--warmup W]
 //        [--rounds R] [--optimize LEVEL] [--nnedge PATH] [--models-dir DIR] [--work DIR]
 //        [--json FILE] [--markdown] [-v]
 //
 // --int8: every selected model M whose QDQ file M-int8.onnx is in the
-// models folder (`make quant-models`: scripts/qdq_insert.py with random
-// calibration data) is benchmarked as M-int8 instead: nnedge and ORT on the
-// QDQ file, and in the same rounds, alternately, nnedge on the float M, so
-// the table also gives nnedge's int8/fp32 ratio.
+// models folder (`make quant-models`: `nnedge quantize` with random
+// calibration data, its default 7-bit weights) is benchmarked as M-int8
+// instead: nnedge and ORT on the QDQ file, and in the same rounds,
+// alternately, nnedge on the float M (the same runner, inputs and
+// --optimize level as a plain run), so the table also gives nnedge's
+// int8/fp32 ratio. --int8-file SUFFIX takes M-SUFFIX.onnx instead (e.g.
+// int8-fr: the full-range ORT-layout files of scripts/qdq_insert.py).
 //
 // For every model and thread count T it alternates R rounds of
 //   nnedge: `nnedge bench MODEL --shape NAME=DIMS... -i NAME=FILE.npy...
@@ -66,7 +69,7 @@ const NNEDGE_KERNELS_THREADED = true;
 function usage(msg) {
   if (msg) console.error(`run_bench: ${msg}`);
   console.error('usage: node bench/run_bench.mjs [FILTER...] [--all] [--threads 1,2] [--runs N] [--warmup W] ' +
-    '[--int8] [--rounds R] [--optimize none|basic|all] [--nnedge PATH] [--models-dir DIR] [--work DIR] [--json FILE] ' +
+    '[--int8 [--int8-file SUFFIX]] [--rounds R] [--optimize none|basic|all] [--nnedge PATH] [--models-dir DIR] [--work DIR] [--json FILE] ' +
     '[--markdown] [-v]');
   process.exit(2);
 }
@@ -111,6 +114,7 @@ function parseArgs(argv) {
     else if (a === '--markdown') o.markdown = true;
     else if (a === '--all') o.all = true;
     else if (a === '--int8') o.int8 = true;
+    else if (a === '--int8-file') o.int8File = val();
     else if (a === '--optimize') {
       o.optimize = val();
       if (!['none', 'basic', 'all'].includes(o.optimize)) usage(`--optimize ${o.optimize}: expected none, basic or all`);
@@ -311,13 +315,14 @@ async function main() {
   for (const m0 of selected) {
     let m = m0, fp32Path;
     if (opts.int8) {
-      const q = join(opts.modelsDir, `${m0.name}-int8.onnx`);
+      const suffix = opts.int8File || 'int8';
+      const q = join(opts.modelsDir, `${m0.name}-${suffix}.onnx`);
       if (!existsSync(q)) {
         console.log(`SKIP ${m0.name}-int8: ${q} not found (make quant-models)`);
         continue;
       }
       fp32Path = modelPath(m0.file, opts);
-      m = { ...m0, name: `${m0.name}-int8`, file: `models:${m0.name}-int8.onnx` };
+      m = { ...m0, name: `${m0.name}-${suffix}`, file: `models:${m0.name}-${suffix}.onnx` };
     }
     const path = modelPath(m.file, opts);
     if (!existsSync(path)) {

@@ -29,23 +29,28 @@ typedef struct pass_entry {
     const char *name;
     nne_opt_level level; /* lowest level that runs it */
     nne_pass_fn run;
+    int final; /* runs once the rounds reach a fixed point (then the rounds again if it changed something) */
 } pass_entry;
 
 static const pass_entry k_passes[] = {
     /* first: constant folding would turn the weights' DequantizeLinear into float */
-    {"qdq_fusion", NNE_OPT_ALL, nne_pass_qdq_fusion},
-    {"identity_elimination", NNE_OPT_BASIC, nne_pass_identity},
-    {"constant_folding", NNE_OPT_BASIC, nne_pass_constant_folding},
-    {"cse", NNE_OPT_BASIC, nne_pass_cse},
-    {"dead_node_elimination", NNE_OPT_BASIC, nne_pass_dead_nodes},
-    {"shape_folding", NNE_OPT_BASIC, nne_pass_shape_folding},
-    {"batchnorm_folding", NNE_OPT_BASIC, nne_pass_bn_fold},
-    {"conv_scale_folding", NNE_OPT_BASIC, nne_pass_conv_scale},
-    {"reshape_chains", NNE_OPT_BASIC, nne_pass_reshape_chains},
-    {"pattern_fusion", NNE_OPT_ALL, nne_pass_patterns},
-    {"attention_fusion", NNE_OPT_ALL, nne_pass_attention},
-    {"epilogue_fusion", NNE_OPT_ALL, nne_pass_fuse_epilogue},
-    {"affine_fusion", NNE_OPT_ALL, nne_pass_affine},
+    {"qdq_fusion", NNE_OPT_ALL, nne_pass_qdq_fusion, 0},
+    {"identity_elimination", NNE_OPT_BASIC, nne_pass_identity, 0},
+    {"constant_folding", NNE_OPT_BASIC, nne_pass_constant_folding, 0},
+    {"cse", NNE_OPT_BASIC, nne_pass_cse, 0},
+    {"dead_node_elimination", NNE_OPT_BASIC, nne_pass_dead_nodes, 0},
+    {"shape_folding", NNE_OPT_BASIC, nne_pass_shape_folding, 0},
+    {"batchnorm_folding", NNE_OPT_BASIC, nne_pass_bn_fold, 0},
+    {"conv_scale_folding", NNE_OPT_BASIC, nne_pass_conv_scale, 0},
+    {"reshape_chains", NNE_OPT_BASIC, nne_pass_reshape_chains, 0},
+    {"pattern_fusion", NNE_OPT_ALL, nne_pass_patterns, 0},
+    {"attention_fusion", NNE_OPT_ALL, nne_pass_attention, 0},
+    {"epilogue_fusion", NNE_OPT_ALL, nne_pass_fuse_epilogue, 0},
+    {"affine_fusion", NNE_OPT_ALL, nne_pass_affine, 0},
+    /* last: the weights' DequantizeLinear that no int8 op took (a float layer
+     * of a QDQ model, e.g. a classifier whose output is the graph's) become
+     * float initializers, so the layer packs them once as in a float model */
+    {"dequantize_folding", NNE_OPT_ALL, nne_pass_fold_dequantize, 1},
 };
 
 nne_status nne_pass_add_const(nne_graph *g, const char *base, nne_tensor *t, int *out_v) {
@@ -289,12 +294,13 @@ nne_status nne_model_optimize(nne_model *m, nne_opt_level level, nne_opt_report 
     nne_pass_ctx ctx = {.m = m, .fold_budget = NNE_FOLD_BUDGET_BYTES + const_bytes(g)};
     int validate = nne_validate_enabled();
     nne_status st = NNE_OK;
-    for (int round = 0; np > 0 && round < MAX_ROUNDS && st == NNE_OK; round++) {
+    for (int round = 0, final = 0; np > 0 && round < MAX_ROUNDS && st == NNE_OK; round++) {
         int changed = 0;
-        rep.rounds++;
+        if (!final) rep.rounds++; /* (the final passes' round is not counted) */
         for (int p = 0, k = 0; p < (int)NNE_ARRAY_LEN(k_passes) && st == NNE_OK; p++) {
             if (level < k_passes[p].level) continue;
             nne_opt_pass_stats *ps = &rep.passes[k++];
+            if (k_passes[p].final != final) continue;
             nne_pass_stats one = {0};
             double t0 = now_ms();
             st = k_passes[p].run(&ctx, g, &one);
@@ -311,7 +317,9 @@ nne_status nne_model_optimize(nne_model *m, nne_opt_level level, nne_opt_report 
             else if (st != NNE_OK)
                 nne_error_prefix("optimize: pass %s", k_passes[p].name);
         }
-        if (!changed) break;
+        if (final) final = 0; /* the rounds again after a change by the final passes */
+        else if (!changed) final = 1;
+        if (!changed && !final) break;
     }
     rep.nodes_after = nne_graph_count_nodes(g);
     for (int p = 0; p < np; p++) {

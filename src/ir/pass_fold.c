@@ -43,6 +43,65 @@ static const nne_tensor *const_in(const nne_graph *g, const uint8_t *listed, int
     return &val->init;
 }
 
+/* Fold node i when every input is a constant and its outputs fit `limit`
+ * bytes: 1 folded, 0 not (left for the session), -1 out of memory. */
+static int fold_node(nne_pass_ctx *ctx, nne_graph *g, const uint8_t *listed, int i, int64_t ir, int dq) {
+    nne_node *n = &g->nodes[i];
+    const nne_tensor *ins[MAX_FOLD_INPUTS];
+    size_t in_bytes = 0;
+    for (int k = 0; k < n->n_in; k++) {
+        ins[k] = n->in[k] >= 0 ? const_in(g, listed, n->in[k], ir) : NULL;
+        if (n->in[k] >= 0 && !ins[k]) return 0;
+        if (ins[k]) in_bytes += nne_tensor_nbytes(ins[k]);
+    }
+    size_t limit = in_bytes > NNE_FOLD_SMALL_BYTES / NNE_FOLD_GROWTH ? in_bytes * NNE_FOLD_GROWTH
+                                                                      : NNE_FOLD_SMALL_BYTES;
+    if (dq) limit = in_bytes * 4 + NNE_FOLD_SMALL_BYTES; /* int8 -> float */
+    if (limit > ctx->fold_budget) limit = ctx->fold_budget;
+    nne_tensor *outs = nne_calloc((size_t)n->n_out, sizeof *outs);
+    int *ov = nne_calloc((size_t)n->n_out, sizeof(int));
+    if (!outs || !ov) {
+        nne_free(outs);
+        nne_free(ov);
+        return -1;
+    }
+    int skipped = 0;
+    nne_status es = nne_node_eval(g, i, ins, limit, outs, &skipped);
+    /* any failure (also "too big for this machine" or a failed
+     * allocation) only means the node is not folded here */
+    if (es != NNE_OK || skipped) {
+        if (es != NNE_OK)
+            nne_log(NNE_LOG_DEBUG, "constant folding: node \"%s\" (%s) not folded: %s", n->name, n->op_type,
+                    nne_last_error());
+        nne_free(outs);
+        nne_free(ov);
+        return 0;
+    }
+    int n_out = n->n_out;
+    memcpy(ov, n->out, (size_t)n_out * sizeof *ov);
+    nne_graph_remove_node(g, i); /* its outputs become orphans, re-homed as initializers */
+    for (int o = 0; o < n_out; o++) {
+        nne_value *v = &g->values[ov[o]];
+        size_t nb = nne_tensor_nbytes(&outs[o]);
+        ctx->fold_budget -= nb < ctx->fold_budget ? nb : ctx->fold_budget;
+        v->kind = NNE_VAL_CONST;
+        v->producer = -1;
+        v->vtype = NNE_VT_TENSOR;
+        v->init = outs[o];
+        /* the data is the truth now: declare what it is */
+        v->dtype = outs[o].dtype;
+        v->ndim = outs[o].ndim;
+        for (int d = 0; d < NNE_MAX_DIMS; d++) {
+            v->dims[d] = d < outs[o].ndim ? outs[o].dims[d] : 0;
+            nne_free(v->dim_names[d]);
+            v->dim_names[d] = NULL;
+        }
+    }
+    nne_free(outs);
+    nne_free(ov);
+    return 1;
+}
+
 nne_status nne_pass_constant_folding(nne_pass_ctx *ctx, nne_graph *g, nne_pass_stats *st) {
     int64_t ir = ctx->m ? ctx->m->ir_version : 13;
     uint8_t *listed = nne_calloc((size_t)g->n_values + 1, 1);
@@ -50,67 +109,38 @@ nne_status nne_pass_constant_folding(nne_pass_ctx *ctx, nne_graph *g, nne_pass_s
     for (int i = 0; i < g->n_inputs; i++) listed[g->inputs[i]] = 1;
     nne_status rc = NNE_OK;
     for (int i = 0; i < g->n_nodes && rc == NNE_OK; i++) {
-        nne_node *n = &g->nodes[i];
-        if (!foldable_op(n)) continue;
-        const nne_tensor *ins[MAX_FOLD_INPUTS];
-        size_t in_bytes = 0;
-        int ok = 1;
-        for (int k = 0; k < n->n_in && ok; k++) {
-            ins[k] = n->in[k] >= 0 ? const_in(g, listed, n->in[k], ir) : NULL;
-            if (n->in[k] >= 0 && !ins[k]) ok = 0;
-            else if (ins[k]) in_bytes += nne_tensor_nbytes(ins[k]);
+        if (!foldable_op(&g->nodes[i])) continue;
+        int r = fold_node(ctx, g, listed, i, ir, 0);
+        if (r < 0) rc = nne_error(NNE_ERR_OUT_OF_MEMORY, "constant folding: out of memory");
+        if (r > 0) {
+            st->removed++;
+            st->folded++;
         }
-        if (!ok) continue;
-        size_t limit = in_bytes > NNE_FOLD_SMALL_BYTES / NNE_FOLD_GROWTH ? in_bytes * NNE_FOLD_GROWTH
-                                                                          : NNE_FOLD_SMALL_BYTES;
-        if (limit > ctx->fold_budget) limit = ctx->fold_budget;
-        nne_tensor *outs = nne_calloc((size_t)n->n_out, sizeof *outs);
-        int *ov = nne_calloc((size_t)n->n_out, sizeof(int));
-        if (!outs || !ov) {
-            nne_free(outs);
-            nne_free(ov);
-            rc = nne_error(NNE_ERR_OUT_OF_MEMORY, "constant folding: out of memory");
-            break;
-        }
-        int skipped = 0;
-        nne_status es = nne_node_eval(g, i, ins, limit, outs, &skipped);
-        /* any failure (also "too big for this machine" or a failed
-         * allocation) only means the node is not folded here */
-        if (es != NNE_OK || skipped) {
-            if (es != NNE_OK)
-                nne_log(NNE_LOG_DEBUG, "constant folding: node \"%s\" (%s) not folded: %s", n->name, n->op_type,
-                        nne_last_error());
-            nne_free(outs);
-            nne_free(ov);
-            continue;
-        }
-        int n_out = n->n_out;
-        memcpy(ov, n->out, (size_t)n_out * sizeof *ov);
-        nne_graph_remove_node(g, i); /* its outputs become orphans, re-homed as initializers */
-        for (int o = 0; o < n_out; o++) {
-            nne_value *v = &g->values[ov[o]];
-            size_t nb = nne_tensor_nbytes(&outs[o]);
-            ctx->fold_budget -= nb < ctx->fold_budget ? nb : ctx->fold_budget;
-            v->kind = NNE_VAL_CONST;
-            v->producer = -1;
-            v->vtype = NNE_VT_TENSOR;
-            v->init = outs[o];
-            /* the data is the truth now: declare what it is */
-            v->dtype = outs[o].dtype;
-            v->ndim = outs[o].ndim;
-            for (int d = 0; d < NNE_MAX_DIMS; d++) {
-                v->dims[d] = d < outs[o].ndim ? outs[o].dims[d] : 0;
-                nne_free(v->dim_names[d]);
-                v->dim_names[d] = NULL;
-            }
-        }
-        nne_free(outs);
-        nne_free(ov);
-        st->removed++;
-        st->folded++;
     }
     nne_free(listed);
     NNE_TRY(rc);
     void *pair[2] = {ctx, st};
     return nne_graph_for_each_subgraph(g, fold_sub, pair);
+}
+
+nne_status nne_pass_fold_dequantize(nne_pass_ctx *ctx, nne_graph *g, nne_pass_stats *st) {
+    int64_t ir = ctx->m ? ctx->m->ir_version : 13;
+    uint8_t *listed = nne_calloc((size_t)g->n_values + 1, 1);
+    if (!listed) return nne_error(NNE_ERR_OUT_OF_MEMORY, "constant folding: out of memory");
+    for (int i = 0; i < g->n_inputs; i++) listed[g->inputs[i]] = 1;
+    nne_status rc = NNE_OK;
+    for (int i = 0; i < g->n_nodes && rc == NNE_OK; i++) {
+        nne_node *n = &g->nodes[i];
+        if (n->dead || !n->op || n->domain[0] || strcmp(n->op_type, "DequantizeLinear") != 0 ||
+            n->n_in > MAX_FOLD_INPUTS)
+            continue;
+        int r = fold_node(ctx, g, listed, i, ir, 1);
+        if (r < 0) rc = nne_error(NNE_ERR_OUT_OF_MEMORY, "constant folding: out of memory");
+        if (r > 0) {
+            st->removed++;
+            st->folded++;
+        }
+    }
+    nne_free(listed);
+    return rc;
 }

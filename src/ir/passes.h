@@ -27,6 +27,9 @@ typedef nne_status (*nne_pass_fn)(nne_pass_ctx *ctx, nne_graph *g, nne_pass_stat
 nne_status nne_pass_dead_nodes(nne_pass_ctx *ctx, nne_graph *g, nne_pass_stats *st);
 nne_status nne_pass_identity(nne_pass_ctx *ctx, nne_graph *g, nne_pass_stats *st);
 nne_status nne_pass_constant_folding(nne_pass_ctx *ctx, nne_graph *g, nne_pass_stats *st);
+/* DequantizeLinear of constants folded into float initializers (level all,
+ * after qdq_fusion has reached its fixed point; top-level graph). */
+nne_status nne_pass_fold_dequantize(nne_pass_ctx *ctx, nne_graph *g, nne_pass_stats *st);
 nne_status nne_pass_cse(nne_pass_ctx *ctx, nne_graph *g, nne_pass_stats *st);
 
 /* Level basic (as ONNX Runtime's level 1): BatchNormalization folded into

@@ -20,14 +20,15 @@ const char *nne_isa_name(int isa) {
     case NNE_ISA_SSE2: return "sse2";
     case NNE_ISA_AVX2: return "avx2";
     case NNE_ISA_AVX512: return "avx512";
+    case NNE_ISA_AVX512VNNI: return "avx512vnni";
     case NNE_ISA_NEON: return "neon";
     default: return "unknown";
     }
 }
 
 static int isa_from_name(const char *s) {
-    static const int all[] = {NNE_ISA_REF, NNE_ISA_PORTABLE, NNE_ISA_SSE2, NNE_ISA_AVX2, NNE_ISA_AVX512,
-                              NNE_ISA_NEON};
+    static const int all[] = {NNE_ISA_REF,    NNE_ISA_PORTABLE,   NNE_ISA_SSE2, NNE_ISA_AVX2,
+                              NNE_ISA_AVX512, NNE_ISA_AVX512VNNI, NNE_ISA_NEON};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
         if (!strcmp(s, nne_isa_name(all[i]))) return all[i];
     if (!strcmp(s, "none") || !strcmp(s, "scalar")) return NNE_ISA_REF;
@@ -40,7 +41,7 @@ static int detect_cpu(void) {
     __builtin_cpu_init();
     if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
         __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl"))
-        return NNE_ISA_AVX512;
+        return __builtin_cpu_supports("avx512vnni") ? NNE_ISA_AVX512VNNI : NNE_ISA_AVX512;
     if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return NNE_ISA_AVX2;
     return NNE_ISA_SSE2;
 #elif defined(__aarch64__)
@@ -112,6 +113,9 @@ static void fill_table(void) {
         int nv = nne_qgemm_variants(v, 4);
         for (int i = 0; i < nv && !t->qgemm; i++)
             if (nne_isa_allows(t->isa, v[i]->isa)) t->qgemm = v[i];
+        nv = nne_qgemm8_variants(v, 4);
+        for (int i = 0; i < nv && !t->qgemm8; i++)
+            if (nne_isa_allows(t->isa, v[i]->isa)) t->qgemm8 = v[i];
     }
     if (t->sgemm && t->gemm_f32 == t->sgemm->gemm) {
         /* the packed-B form of the ISA-specific GEMM: its own panel layout */
@@ -154,6 +158,30 @@ int nne_qgemm_variants(const nne_qgemm_ops **out, int max) {
 }
 
 const nne_qgemm_ops *nne_qgemm_best(void) { return nne_kernels()->qgemm; }
+int nne_qgemm8_variants(const nne_qgemm_ops **out, int max) {
+    int n = 0, cpu = detect_cpu();
+#if defined(__x86_64__)
+    const nne_qgemm_ops *all[] = {&nne_qgemm_ops__avx512vnni_u8, &nne_qgemm_ops__avx512_u8, &nne_qgemm_ops__avx2_u8};
+    for (size_t i = 0; i < sizeof all / sizeof all[0] && n < max; i++)
+        if (nne_isa_allows(cpu, all[i]->isa)) out[n++] = all[i];
+#else
+    (void)out, (void)max, (void)cpu;
+#endif
+    return n;
+}
+const nne_qgemm_ops *nne_qgemm8_best(void) { return nne_kernels()->qgemm8; }
+int nne_qgemm_fits(const nne_qgemm_ops *ops, int64_t M, int64_t K, const void *w, int w_u8, int64_t rsw,
+                   int64_t csw, const int32_t *wz, int wz_per_row) {
+    for (int64_t m = 0; m < M; m++) {
+        int32_t z = wz ? wz[wz_per_row ? m : 0] : 0;
+        for (int64_t k = 0; k < K; k++) {
+            int64_t idx = m * rsw + k * csw;
+            int32_t v = (w_u8 ? (int32_t)((const uint8_t *)w)[idx] : (int32_t)((const int8_t *)w)[idx]) - z;
+            if (v < ops->wlo || v > ops->whi) return 0;
+        }
+    }
+    return 1;
+}
 
 size_t nne_gemm_f32_scratch(int64_t M, int64_t N, int64_t K) { return nne_kernels()->gemm_f32_scratch(M, N, K); }
 

@@ -7,8 +7,8 @@
  * first variant whose ISA the CPU has, capped by the environment:
  *   NNE_FORCE_REFERENCE=1   every family uses its plain reference kernel
  *   NNE_MAX_ISA=<level>     no variant above <level> (ref, portable, sse2,
- *                           avx2, avx512, neon), so an AVX-512 machine can
- *                           test its AVX2 path
+ *                           avx2, avx512, avx512vnni, neon), so an AVX-512
+ *                           machine can test its AVX2 path
  * The environment is read once, at the first use of the table.
  */
 #ifndef NNE_KERNELS_DISPATCH_H
@@ -27,6 +27,7 @@ enum {
     NNE_ISA_SSE2 = 2,     /* x86-64 baseline */
     NNE_ISA_AVX2 = 3,     /* AVX2 + FMA */
     NNE_ISA_AVX512 = 4,   /* AVX-512 F/BW/DQ/VL */
+    NNE_ISA_AVX512VNNI = 5, /* AVX-512 F/BW/DQ/VL + VNNI (vpdpbusd) */
     NNE_ISA_NEON = 16     /* AArch64 (separate range: compared only with <= PORTABLE) */
 };
 
@@ -68,6 +69,9 @@ typedef struct nne_kernel_table {
     /* the int8 GEMM family of the ISA in use (kernels/qgemm.h); NULL under
      * NNE_FORCE_REFERENCE (the quantized ops then run their int32 reference) */
     const nne_qgemm_ops *qgemm;
+    /* the best 8-bit int8 GEMM variant allowed (qgemm.h; NULL: none, or
+     * NNE_FORCE_REFERENCE), used for weights in its [wlo, whi] */
+    const nne_qgemm_ops *qgemm8;
 } nne_kernel_table;
 
 /* The table (filled on first call; thread-safe; never NULL). */

@@ -59,13 +59,13 @@ typedef struct nne_qsrc {
     const nne_conv_desc *p;
     int64_t insp;
     /* set by the kernel (callers leave them zero): the padded int16 copy */
-    const int16_t *xp;
+    const void *xp; /* int16 (qgemm_tmpl.h) or uint8 (qgemm8_tmpl.h) */
     int64_t ph, pw;
 } nne_qsrc;
 
 typedef struct nne_qgemm_args {
     int64_t M, N, K;
-    const int16_t *Pa; /* A packed by pack_a */
+    const void *Pa; /* A packed by pack_a */
     const nne_qsrc *b;
     const nne_qreq *req;
 } nne_qgemm_args;
@@ -74,11 +74,15 @@ typedef struct nne_qgemm_ops {
     const char *name;
     int isa;
     int mr, nr;
+    /* the range of A's values minus their zero point this variant is exact
+     * for: [-255, 255] for the int16-pair variants (any uint8/int8 data);
+     * the 8-bit variants (see below) take [wlo, whi] only */
+    int32_t wlo, whi;
     /* A (M x K, element (m, k) at w[m * rsw + k * csw], uint8 or int8) minus
      * its zero point (wz[m], or wz[0] for all rows when !wz_per_row; NULL: 0) */
     size_t (*packed_a_bytes)(int64_t M, int64_t K);
     void (*pack_a)(int64_t M, int64_t K, const void *w, int w_u8, int64_t rsw, int64_t csw, const int32_t *wz,
-                   int wz_per_row, int16_t *P);
+                   int wz_per_row, void *P);
     /* scratch of one run: the packed B of all N columns (shared by the
      * pool's threads, each packing its own columns), int32 sums of every
      * output when K is long enough to be cut into slices, and, for a convolution
@@ -96,6 +100,33 @@ typedef struct nne_qgemm_ops {
                    const nne_qreq *req, void *scratch, nne_threadpool *pool);
 } nne_qgemm_ops;
 
+/*
+ * The 8-bit variants (kernels/qgemm8_tmpl.h; dw_scratch and dwconv NULL):
+ * the same contract with A packed as int8 quads along k (plus each row's
+ * sum) and B as uint8 quads (an int8 B is moved to uint8 by adding 128 to
+ * values and zero point), so one instruction multiplies four k:
+ *   AVX2 / AVX-512BW: vpmaddubsw (uint8 x int8, pairs summed into int16
+ *     with saturation) then vpmaddwd by ones into int32. Exact when
+ *     |A - za| <= 64: a pair sums to at most 2 * 255 * 64 = 32640 < 2^15,
+ *     so wlo, whi = -64, 64 (the 7-bit weights of reduce-range quantizers:
+ *     [-63, 63], nnedge's default).
+ *   AVX-512 VNNI: vpdpbusd (four uint8 x int8 products into int32, no
+ *     intermediate rounding): any int8 value, wlo, whi = -128, 127.
+ * The zero point of B is taken out after the products:
+ *   sum_k (A - za)(B - zb) = sum_k (A - za) B - zb * rowsum(A - za),
+ * folded into the bias of each run (wrapping int32 arithmetic: the result
+ * is the exact sum whenever that fits in int32, as with the int16 path).
+ * A plan picks an 8-bit variant only when every weight of the node fits
+ * (nne_qgemm8_fits), else keeps the int16-pair variant.
+ */
+/* Best 8-bit variant the ISA in use allows (NULL: none, or the reference). */
+const nne_qgemm_ops *nne_qgemm8_best(void);
+/* Every 8-bit variant this CPU can run (best first), for tests. */
+int nne_qgemm8_variants(const nne_qgemm_ops **out, int max);
+/* Whether every A - za (A as pack_a takes it) lies in [ops->wlo, ops->whi]. */
+int nne_qgemm_fits(const nne_qgemm_ops *ops, int64_t M, int64_t K, const void *w, int w_u8, int64_t rsw,
+                   int64_t csw, const int32_t *wz, int wz_per_row);
+
 /* Modes of a variant's register tile (kernels/qgemm_tmpl.h): start from
  * the sums saved by the previous K slice; requantize and store the output
  * (else save the sums for the next slice). */
@@ -106,6 +137,9 @@ extern const nne_qgemm_ops nne_qgemm_ops__portable;
 #if defined(__x86_64__)
 extern const nne_qgemm_ops nne_qgemm_ops__avx2;
 extern const nne_qgemm_ops nne_qgemm_ops__avx512;
+extern const nne_qgemm_ops nne_qgemm_ops__avx2_u8;
+extern const nne_qgemm_ops nne_qgemm_ops__avx512_u8;
+extern const nne_qgemm_ops nne_qgemm_ops__avx512vnni_u8;
 #endif
 #if defined(__aarch64__)
 extern const nne_qgemm_ops nne_qgemm_ops__neon;

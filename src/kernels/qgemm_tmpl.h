@@ -23,6 +23,7 @@
  */
 #include "kernels/qgemm.h"
 #include "kernels/dispatch.h"
+#include "kernels/vec.h"
 
 #include <math.h>
 #include <string.h>
@@ -97,7 +98,8 @@ static size_t QG_FN(qg_packed_a_bytes)(int64_t M, int64_t K) {
 }
 
 static void QG_FN(qg_pack_a)(int64_t M, int64_t K, const void *w, int w_u8, int64_t rsw, int64_t csw,
-                             const int32_t *wz, int wz_per_row, int16_t *P) {
+                             const int32_t *wz, int wz_per_row, void *Pv) {
+    int16_t *P = Pv;
     int64_t K2 = (K + 1) / 2;
     for (int64_t i = 0; i < M; i += QG_MR) {
         int16_t *pp = P + i * K2 * 2;
@@ -313,7 +315,7 @@ static void qg_compute(const nne_qgemm_args *g, const int16_t *Pb, int32_t *acc,
                 for (int64_t i = mb; i < me; i += QG_MR) {
                     int mr = (int)qg_min(QG_MR, g->M - i);
                     int32_t *ap = acc ? acc + (j * Mp + i) * QG_NR : NULL;
-                    qg_tile(kn, g->Pa + i * K2 * 2 + kb * QG_MR * 2, pb, mr, nr, i, n0, g->req, ap, mode);
+                    qg_tile(kn, (const int16_t *)g->Pa + i * K2 * 2 + kb * QG_MR * 2, pb, mr, nr, i, n0, g->req, ap, mode);
                 }
             }
         }
@@ -407,16 +409,17 @@ typedef uint8_t qg_vbb __attribute__((vector_size(QG_VF * 4)));
 #else
 #define QG_FSHUF(a, b, idx) __builtin_shuffle(a, b, (qg_vi){idx})
 #endif
-/* QG_VF bytes as floats minus z */
+/* QG_VF bytes as floats minus z (through int32: GCC turns a direct byte
+ * to float conversion into scalar converts) */
 static inline qg_vf qg_ldbf(const void *p, int u8, float z) {
     if (u8) {
         qg_vb8 b;
         memcpy(&b, p, sizeof b);
-        return __builtin_convertvector(b, qg_vf) - z;
+        return __builtin_convertvector(__builtin_convertvector(b, qg_vi), qg_vf) - z;
     }
     qg_vs8f b;
     memcpy(&b, p, sizeof b);
-    return __builtin_convertvector(b, qg_vf) - z;
+    return __builtin_convertvector(__builtin_convertvector(b, qg_vi), qg_vf) - z;
 }
 
 static inline qg_vf qg_ldf(const float *p) {
@@ -446,7 +449,38 @@ static size_t qg_dw_plane_bytes(const nne_conv_desc *p) {
     return (b + 63) & ~(size_t)63;
 }
 
-static size_t QG_FN(qg_dw_scratch)(const nne_conv_desc *p) { return qg_dw_plane_bytes(p) * 4 + 64; }
+/* The float depthwise kernel of the vector family (kernels/vec.h) on one
+ * channel: the shape of that call, and whether it runs it. */
+static nne_conv_desc qg_dw_one(const nne_conv_desc *p) {
+    nne_conv_desc o = *p;
+    o.N = o.C = o.M = o.G = 1;
+    return o;
+}
+static const nne_vec_ops *qg_dw_vec(const nne_conv_desc *p) {
+    const nne_vec_ops *v = nne_vec();
+    nne_conv_desc o = qg_dw_one(p);
+    return nne_vec_dwconv_supported(v, &o) ? v : NULL;
+}
+/* Channels per call of the vector kernel: as many as keep their float
+ * planes (in and out) within about 64 KiB, so small planes do not pay the
+ * kernel's per-call setup once per channel. */
+static int64_t qg_dw_chunk(const nne_conv_desc *p) {
+    int64_t per = p->in[0] * p->in[1] + p->out[0] * p->out[1], cs = 16384 / (per > 0 ? per : 1);
+    return cs < 1 ? 1 : cs > p->C ? p->C : cs;
+}
+/* One part's bytes on the vector path: the input planes and the output
+ * planes of a chunk as floats, then the vector kernel's scratch. */
+static size_t qg_dw_vec_bytes(const nne_vec_ops *v, const nne_conv_desc *p) {
+    nne_conv_desc o = qg_dw_one(p);
+    size_t b = (size_t)(qg_dw_chunk(p) * (p->in[0] * p->in[1] + p->out[0] * p->out[1]) + 2 * QG_VF) * sizeof(float);
+    return ((b + 63) & ~(size_t)63) + ((nne_vec_dwconv_scratch(v, &o) + 63) & ~(size_t)63);
+}
+
+static size_t QG_FN(qg_dw_scratch)(const nne_conv_desc *p) {
+    const nne_vec_ops *v = qg_dw_vec(p);
+    size_t b = v ? qg_dw_vec_bytes(v, p) : qg_dw_plane_bytes(p);
+    return b * 4 + 64;
+}
 
 typedef struct qg_dw_job {
     const nne_conv_desc *p;
@@ -491,9 +525,71 @@ static inline qg_vb8 qg_dw_req(const qg_dwq *k, qg_vf acc) {
     return __builtin_shufflevector(all, all, QG_BLO);
 }
 
+/* Channels of one part on the vector path: each plane minus the zero point
+ * as floats, the float depthwise kernel (direct taps, so every partial sum
+ * is an exact integer below taps * 255^2 < 2^24 and the order of the sums
+ * does not matter), requantized in vectors. An ISA file may define
+ * QG_HAVE_DW_HOOKS and the two row functions
+ *     qg_isa_tofloat(src, u8, z, dst, n)    dst[i] = src[i] - z
+ *     qg_isa_requant(acc, n, bias, mult, lo, hi, yz, y_u8, dst)
+ * (the epilogue of nne_qreq_one on n exact integer sums) with intrinsics:
+ * GCC extracts byte vectors lane by lane in the generic forms. */
+static void qg_dw_vec_part(const qg_dw_job *jb, const nne_vec_ops *v, int part, int nparts) {
+    const nne_conv_desc *p = jb->p;
+    int64_t cs = qg_dw_chunk(p);
+    nne_conv_desc o = qg_dw_one(p);
+    o.C = o.M = o.G = cs;
+    int64_t insp = p->in[0] * p->in[1], outsp = p->out[0] * p->out[1], taps = p->k[0] * p->k[1];
+    char *base = jb->base + (size_t)part * jb->plane;
+    float *xf = (float *)(void *)base, *yf = xf + cs * insp;
+    size_t fb = ((size_t)(cs * (insp + outsp) + 2 * QG_VF) * sizeof(float) + 63) & ~(size_t)63;
+    void *vs = base + fb;
+    const nne_qreq *q = jb->req;
+    float z = (float)jb->xz;
+    long long c0, c1;
+    nne_split_range(p->C, 1, part, nparts, &c0, &c1);
+    for (long long cb = c0; cb < c1; cb += cs) {
+        int64_t n = c1 - cb < cs ? c1 - cb : cs;
+        const char *src = (const char *)jb->x + cb * insp;
+#ifdef QG_HAVE_DW_HOOKS
+        qg_isa_tofloat(src, jb->x_u8, z, xf, n * insp);
+#else
+        int64_t i = 0;
+        for (; i + QG_VF <= n * insp; i += QG_VF) {
+            qg_vf f = qg_ldbf(src + i, jb->x_u8, z);
+            memcpy(xf + i, &f, sizeof f);
+        }
+        for (; i < n * insp; i++)
+            xf[i] = (jb->x_u8 ? (float)((const uint8_t *)src)[i] : (float)((const int8_t *)src)[i]) - z;
+#endif
+        v->dwconv2d(&o, xf, jb->w + cb * taps, NULL, yf, 0, n, NULL, vs);
+        for (int64_t k = 0; k < n; k++) {
+            int64_t c = cb + k;
+            const float *yc_f = yf + k * outsp;
+            char *yc = (char *)q->y + c * q->rsy;
+#ifdef QG_HAVE_DW_HOOKS
+            qg_isa_requant(yc_f, outsp, q->bias ? q->bias[c] : 0, q->mult[c], q->lo, q->hi, q->yz, q->y_u8, yc);
+#else
+            qg_dwq kq = qg_dwq_make(q, c);
+            int64_t i = 0;
+            for (; i + QG_VF <= outsp; i += QG_VF) {
+                qg_vb8 by = qg_dw_req(&kq, qg_ldf(yc_f + i));
+                memcpy(yc + i, &by, QG_VF);
+            }
+            for (; i < outsp; i++) nne_qreq_store(q, c, i, (int32_t)yc_f[i]);
+#endif
+        }
+    }
+}
+
 static void qg_dw_part(void *arg, int part, int nparts, void *scratch) {
     (void)scratch;
     const qg_dw_job *jb = arg;
+    const nne_vec_ops *vops = qg_dw_vec(jb->p);
+    if (vops) {
+        qg_dw_vec_part(jb, vops, part, nparts);
+        return;
+    }
     const nne_conv_desc *p = jb->p;
     int64_t H = p->in[0], W = p->in[1], OH = p->out[0], OW = p->out[1];
     int64_t kh = p->k[0], kw = p->k[1], sy = p->s[0], sx = p->s[1], dy = p->d[0], dx = p->d[1];
@@ -596,8 +692,9 @@ static void qg_dw_part(void *arg, int part, int nparts, void *scratch) {
 
 static void QG_FN(qg_dwconv)(const nne_conv_desc *p, const void *x, int x_u8, int32_t xz, const float *w,
                              const nne_qreq *req, void *scratch, nne_threadpool *pool) {
+    const nne_vec_ops *v = qg_dw_vec(p);
     qg_dw_job jb = {p, x, x_u8, xz, w, req, (char *)(((uintptr_t)scratch + 63) & ~(uintptr_t)63),
-                    qg_dw_plane_bytes(p)};
+                    v ? qg_dw_vec_bytes(v, p) : qg_dw_plane_bytes(p)};
     int T = nne_threadpool_threads(pool);
     if (T > 4) T = 4;
     if (T > p->C) T = (int)p->C;
@@ -610,6 +707,8 @@ const nne_qgemm_ops QG_CAT(nne_qgemm_ops, QG_SUF) = {
     .isa = QG_ISA,
     .mr = QG_MR,
     .nr = QG_NR,
+    .wlo = -255,
+    .whi = 255,
     .packed_a_bytes = QG_FN(qg_packed_a_bytes),
     .pack_a = QG_FN(qg_pack_a),
     .scratch = QG_FN(qg_scratch),

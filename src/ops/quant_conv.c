@@ -250,7 +250,7 @@ static void qfast_fill(void *user, void *buf) {
     }
     for (int64_t g = 0; g < q->p->G; g++)
         q->ops->pack_a(q->Mg, q->K, (const char *)W->data + g * q->Mg * q->K, w_u8, q->K, 1, q->wz + g * q->Mg, 1,
-                       (int16_t *)((char *)buf + (size_t)g * q->pa_bytes));
+                       (char *)buf + (size_t)g * q->pa_bytes);
 }
 
 /* Output range [qmin, qmax]: the dtype's, narrowed by ai.nnedge's qmin/qmax. */
@@ -264,6 +264,22 @@ static nne_status qout_range(nne_op_ctx *ctx, nne_dtype ydt, int32_t *qmin, int3
     *qmin = (int32_t)a;
     *qmax = (int32_t)b;
     return NNE_OK;
+}
+
+/* The GEMM family for these weights (M rows of K, zero point per row or
+ * one): the 8-bit variant (qgemm.h) when every weight minus its zero point
+ * is in its range (the 7-bit weights of reduce-range quantization on
+ * AVX2), else the exact int16-pair one. */
+static const nne_qgemm_ops *qfast_gemm_ops(const nne_qgemm_ops *ops, const nne_tensor *W, const nne_tensor *wzp,
+                                           int64_t M, int64_t K) {
+    const nne_qgemm_ops *o8 = nne_qgemm8_best();
+    if (!o8) return ops;
+    int w_u8 = W->dtype == NNE_DTYPE_UINT8;
+    for (int64_t m = 0; m < M; m++) {
+        int32_t z = q_get(wzp, m);
+        if (!nne_qgemm_fits(o8, 1, K, (const char *)W->data + m * K, w_u8, K, 1, &z, 0)) return ops;
+    }
+    return o8;
 }
 
 /* Decide whether the int8 kernels run this node: fills f->ops (else NULL)
@@ -291,6 +307,7 @@ static nne_status qfast_decide(nne_op_ctx *ctx, const nne_conv_desc *p, nne_dtyp
     f->K = f->dw ? taps : K;
     f->insp = p->in[0] * p->in[1];
     f->outsp = p->out[0] * p->out[1];
+    if (!f->dw) ops = qfast_gemm_ops(ops, W, nne_ctx_input(ctx, ci ? 3 : 5), p->M, Cg * taps);
     f->pa_bytes = ops->packed_a_bytes(Mg, K);
     f->ops = ops;
     if (!plan) return NNE_OK;
@@ -381,9 +398,7 @@ static void qfast_run(const qconv_state *st, const nne_tensor *X, nne_tensor *Y,
                             NULL, 0, 0};
             nne_qreq req = {f->bias ? f->bias + g * f->Mg : NULL, f->mult ? f->mult + g * f->Mg : NULL, f->yz, f->lo,
                             f->hi, f->y_u8, yn + (size_t)(g * f->Mg * f->outsp) * ye, f->outsp, 1, f->y_i32};
-            nne_qgemm_args ga = {f->Mg, f->outsp, f->K,
-                                 (const int16_t *)(const void *)((const char *)f->pw + (size_t)g * f->pa_bytes), &src,
-                                 &req};
+            nne_qgemm_args ga = {f->Mg, f->outsp, f->K, (const char *)f->pw + (size_t)g * f->pa_bytes, &src, &req};
             f->ops->run(&ga, scratch, pool);
         }
     }

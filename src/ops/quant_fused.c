@@ -73,7 +73,7 @@ typedef struct qgemm_state {
     int transB, a_u8, b_u8, y_u8;
     int32_t qmin, qmax;
     const nne_qgemm_ops *ops; /* NULL: reference loop */
-    const int16_t *Pa;        /* B packed as the kernel's A (weight cache) */
+    const void *Pa;           /* B packed as the kernel's A (weight cache) */
     float *mult;              /* [N] (fast path), owned */
     int32_t *bias;            /* [N] or NULL, owned */
     int32_t az, yz;
@@ -145,6 +145,19 @@ static nne_status qlgemm_infer(nne_op_ctx *ctx) {
         if (i != 3 && nne_ctx_input(ctx, i) && !(nne_ctx_input_is_const(ctx, i) && nne_ctx_input(ctx, i)->data))
             consts = 0;
     if (!consts || K == 0) ops = NULL;
+    if (ops && nne_qgemm8_best()) {
+        /* the 8-bit variant (qgemm.h) when every weight minus its zero
+         * point fits it; the kernel's A is B^T: element (n, k) */
+        const nne_qgemm_ops *o8 = nne_qgemm8_best();
+        int64_t rsw = transB ? K : 1, csw = transB ? 1 : N, nz = bzp ? nne_tensor_numel(bzp) : 0;
+        int fits = 1;
+        for (int64_t n = 0; n < N && fits; n++) {
+            int32_t z = nz ? zp_at(bzp, nz == 1 ? 0 : n) : 0;
+            fits = nne_qgemm_fits(o8, 1, K, (const char *)B->data + n * rsw, B->dtype == NNE_DTYPE_UINT8, rsw, csw,
+                                  &z, 0);
+        }
+        if (fits) ops = o8;
+    }
     if (ops) nne_ctx_scratch(ctx, ops->scratch(N, rows, K, NULL));
     if (!st) return NNE_OK;
     *st = (qgemm_state){.rows = rows, .K = K, .N = N, .transB = transB, .a_u8 = A->dtype == NNE_DTYPE_UINT8,
@@ -233,7 +246,17 @@ NNE_OP_DEFINE(QLinearGemmNne, "ai.nnedge", "QLinearGemm", .infer = qlgemm_infer,
 typedef struct qadd_state {
     int a_u8, b_u8, y_u8;
     int32_t qmin, qmax;
+    uint8_t *lut; /* [a byte][b byte] -> y byte when the scales and zero points are constants, owned */
 } qadd_state;
+
+static void qladd_free(void *state) {
+    qadd_state *st = state;
+    nne_free(st->lut);
+    st->lut = NULL;
+}
+
+static void dq_table(float *t, int u8, int32_t zp, float scale);
+static uint8_t qladd_one(const float *ta, const float *tb, float ys, float lo, float hi, int32_t yz, int a, int b);
 
 static nne_status qladd_infer(nne_op_ctx *ctx) {
     const nne_tensor *A = nne_ctx_input(ctx, 0), *B = nne_ctx_input(ctx, 3), *yzp = nne_ctx_input(ctx, 7);
@@ -256,10 +279,34 @@ static nne_status qladd_infer(nne_op_ctx *ctx) {
     nne_tensor *Y;
     NNE_TRY(nne_ctx_output(ctx, 0, ydt, A->ndim, A->dims, &Y));
     qadd_state *st = nne_ctx_plan_state(ctx);
-    if (st)
-        *st = (qadd_state){.a_u8 = A->dtype == NNE_DTYPE_UINT8, .b_u8 = B->dtype == NNE_DTYPE_UINT8,
-                           .y_u8 = ydt == NNE_DTYPE_UINT8, .qmin = qmin, .qmax = qmax};
+    if (!st) return NNE_OK;
+    *st = (qadd_state){.a_u8 = A->dtype == NNE_DTYPE_UINT8, .b_u8 = B->dtype == NNE_DTYPE_UINT8,
+                       .y_u8 = ydt == NNE_DTYPE_UINT8, .qmin = qmin, .qmax = qmax};
+    /* constant parameters (the fused QDQ graphs): every (a, b) pair's result
+     * in a 64 KiB table, computed by the scalar formula of the run */
+    for (int k = 1; k <= 7; k++)
+        if (k != 3 && nne_ctx_input(ctx, k) && !(nne_ctx_input_is_const(ctx, k) && nne_ctx_input(ctx, k)->data))
+            return NNE_OK;
+    st->lut = nne_malloc(65536);
+    if (!st->lut) return nne_ctx_fail(ctx, NNE_ERR_OUT_OF_MEMORY, "out of memory");
+    float ta[256], tb[256];
+    dq_table(ta, st->a_u8, zp_at(nne_ctx_input(ctx, 2), 0), f_at(nne_ctx_input(ctx, 1), 0));
+    dq_table(tb, st->b_u8, zp_at(nne_ctx_input(ctx, 5), 0), f_at(nne_ctx_input(ctx, 4), 0));
+    float ys = f_at(nne_ctx_input(ctx, 6), 0);
+    int32_t yz = zp_at(yzp, 0);
+    float lo = (float)(qmin - yz), hi = (float)(qmax - yz);
+    for (int a = 0; a < 256; a++)
+        for (int b = 0; b < 256; b++) st->lut[a << 8 | b] = qladd_one(ta, tb, ys, lo, hi, yz, a, b);
     return NNE_OK;
+}
+
+/* One output byte: QuantizeLinear of the float sum (division by the scale,
+ * half to even, clamped, zero point). */
+static uint8_t qladd_one(const float *ta, const float *tb, float ys, float lo, float hi, int32_t yz, int a, int b) {
+    float v = nearbyintf((ta[a] + tb[b]) / ys);
+    v = v > lo ? v : lo;
+    v = v < hi ? v : hi;
+    return (uint8_t)((int32_t)v + yz); /* the byte of the uint8 or int8 value */
 }
 
 /* Dequantized values of all 256 codes (index: the code's byte). */
@@ -296,6 +343,13 @@ static inline qa_vf qa_deq(const void *p, int u8, float z, float s) {
 static nne_status qladd_run(const void *state, const nne_kernel_args *a) {
     const qadd_state *st = state;
     const nne_tensor *A = a->in[0], *B = a->in[3], *Y = a->out[0];
+    if (st->lut) {
+        const uint8_t *pa = A->data, *pb = B->data;
+        uint8_t *py = Y->data;
+        int64_t n = nne_tensor_numel(Y);
+        for (int64_t i = 0; i < n; i++) py[i] = st->lut[(unsigned)pa[i] << 8 | pb[i]];
+        return NNE_OK;
+    }
     const nne_tensor *yzp = a->n_in > 7 ? a->in[7] : NULL;
     float ta[256], tb[256];
     float sa = f_at(a->in[1], 0), sb = f_at(a->in[4], 0);
@@ -324,19 +378,12 @@ static nne_status qladd_run(const void *state, const nne_kernel_args *a) {
         qa_vu8 b = __builtin_shufflevector(all, all, 0, 4, 8, 12);
         memcpy(py + i, &b, 4);
     }
-    for (; i < n; i++) {
-        float v = nearbyintf((ta[pa[i]] + tb[pb[i]]) / ys);
-        v = v > lo ? v : lo;
-        v = v < hi ? v : hi;
-        int32_t q = (int32_t)v + yz;
-        if (st->y_u8) py[i] = (uint8_t)q;
-        else ((int8_t *)py)[i] = (int8_t)q;
-    }
+    for (; i < n; i++) py[i] = qladd_one(ta, tb, ys, lo, hi, yz, pa[i], pb[i]);
     return NNE_OK;
 }
 
 NNE_OP_DEFINE(QLinearAddNne, "ai.nnedge", "QLinearAdd", .infer = qladd_infer, .run = qladd_run,
-              .state_size = sizeof(qadd_state));
+              .state_free = qladd_free, .state_size = sizeof(qadd_state));
 
 /* ------------------------------------------------------ QLinearConcat -- */
 

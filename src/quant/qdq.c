@@ -6,9 +6,10 @@
  *  1. Layers: Conv, Gemm and MatMul whose weight (input 1) is a float
  *     constant and whose activation input was calibrated. Each layer's
  *     activation input gets a Q/DQ pair; so does its output, taken after a
- *     Relu that alone reads it (a uint8 grid starting at 0 does the Relu
- *     itself), unless nothing reads it. Add with two activations and the
- *     average pools get Q/DQ on inputs and output as well.
+ *     Relu or constant Clip that alone reads it (kept in the graph; the
+ *     int8 op folds it into its output clamp), unless nothing reads it.
+ *     Add with two activations, Concat of activations and the average
+ *     pools get Q/DQ on inputs and output as well.
  *  2. Data-movement ops (MaxPool, Reshape, Flatten, Transpose, Squeeze,
  *     Unsqueeze) whose input is quantized give their output the input's
  *     scale and zero point (ONNX Runtime drops their Q/DQ only then).
@@ -98,16 +99,36 @@ static int layer_kind(const qctx *c, int i) {
     return 0;
 }
 
+/* A Clip with constant bounds (inputs from opset 11, else attributes). */
+static int const_clip(const qctx *c, const nne_node *r) {
+    if (!is_op(r, "Clip") || r->n_out != 1 || r->n_in < 1) return 0;
+    for (int k = 1; k < r->n_in; k++) {
+        const nne_tensor *t;
+        if (r->in[k] >= 0 && (!const_f32(c, r->in[k], &t) || nne_tensor_numel(t) != 1)) return 0;
+    }
+    return 1;
+}
+
 /* The value a layer's result is quantized at: its output, or the output of
- * a Relu that alone reads it. */
+ * a Relu or a constant Clip (ReLU6) that alone reads it, as ONNX Runtime's
+ * quantizer does: the int8 op then applies the activation exactly as the
+ * clamp of its requantization (one rounding, no Q/DQ pair in between). */
 static int effective_out(const qctx *c, int v) {
     const nne_graph *g = c->g;
     if (v < 0 || g->values[v].is_output || nne_uses_count(&c->u, v) != 1) return v;
     nne_use use = c->u.use[c->u.start[v]];
-    if (use.slot < 0) return v;
+    if (use.slot != 0) return v;
     const nne_node *r = &g->nodes[use.node];
-    if (is_op(r, "Relu") && r->n_out == 1 && !c->keepn[use.node]) return r->out[0];
+    if ((is_op(r, "Relu") || const_clip(c, r)) && r->n_out == 1 && !c->keepn[use.node]) return r->out[0];
     return v;
+}
+
+/* Every input of node n is a calibrated activation. */
+static int all_acts(const qctx *c, const nne_node *n) {
+    if (n->n_in < 1) return 0;
+    for (int k = 0; k < n->n_in; k++)
+        if (!act_stat(c, n->in[k])) return 0;
+    return 1;
 }
 
 static void want(qctx *c, int v) {
@@ -371,7 +392,8 @@ static nne_status rewrite(qctx *c, int per_tensor, int n_keep, const char *const
             int eo = effective_out(c, n->out[0]);
             if (!g->values[eo].is_output) want(c, eo);
         } else if ((is_op(n, "Add") && n->n_in == 2 && act_stat(c, n->in[0]) && act_stat(c, n->in[1])) ||
-                   ((is_op(n, "GlobalAveragePool") || is_op(n, "AveragePool")) && n->n_in == 1)) {
+                   ((is_op(n, "GlobalAveragePool") || is_op(n, "AveragePool")) && n->n_in == 1) ||
+                   (is_op(n, "Concat") && all_acts(c, n))) {
             if (n->n_out != 1 || !act_stat(c, n->out[0])) continue;
             for (int k2 = 0; k2 < n->n_in; k2++) want(c, n->in[k2]);
             int eo = effective_out(c, n->out[0]);

@@ -13,6 +13,7 @@ has() { for f in "$@"; do case " $flags " in *" $f "*) ;; *) return 1 ;; esac; d
 levels=()
 case "$(uname -m)" in
 x86_64)
+    has avx512f avx512bw avx512dq avx512vl avx512_vnni && levels+=(avx512vnni)
     has avx512f avx512bw avx512dq avx512vl && levels+=(avx512)
     has avx2 fma && levels+=(avx2)
     levels+=(portable) ;;

@@ -21,8 +21,12 @@ quant-cnn-models: $(BUILD)/nnedge
 #                     ORT's own int8 kernels (level all). The kernels
 #                     themselves are checked bit for bit by tests/unit/test_qgemm.c.
 #   make quant-models the QDQ versions of resnet18, mobilenet_v2 and
-#                     squeezenet1_1 in $(BUILD)/models (<name>-int8.onnx, for
-#                     `make bench BENCH_ARGS=--int8`; random calibration data)
+#                     squeezenet1_1 in $(BUILD)/models, random calibration
+#                     data: <name>-int8.onnx by `nnedge quantize` (its default
+#                     7-bit weights; `make bench BENCH_ARGS=--int8`) and
+#                     <name>-int8-fr.onnx by scripts/qdq_insert.py (ORT's
+#                     layout, full-range weights: nnedge's exact int16 path;
+#                     BENCH_ARGS="--int8 --int8-file int8-fr")
 QUANT_PYTHON ?= /usr/bin/python3
 QUANT_MODELS ?= resnet18 mobilenet_v2 squeezenet1_1
 
@@ -38,13 +42,15 @@ test-int8: $(BUILD)/nnedge
 
 quant-models: $(BUILD)/nnedge
 	$(QUANT_PYTHON) scripts/export_torchvision.py $(BUILD)/models $(QUANT_MODELS) >/dev/null
+	$(QUANT_PYTHON) -c "import numpy as np; np.save('$(BUILD)/models/calib-random.npy', \
+	    np.random.default_rng(7).random((4, 3, 224, 224), dtype=np.float32))"
 	@for m in $(QUANT_MODELS); do \
-	    if [ ! -f $(BUILD)/models/$$m-int8.onnx ]; then \
-	        $(BUILD)/nnedge convert $(BUILD)/models/$$m.onnx -o $(BUILD)/models/$$m-f32folded.onnx --optimize basic && \
-	        $(QUANT_PYTHON) scripts/qdq_insert.py $(BUILD)/models/$$m-f32folded.onnx $(BUILD)/models/$$m-int8.onnx \
-	            --nnedge $(BUILD)/nnedge --samples 2 || exit 1; \
-	        rm -f $(BUILD)/models/$$m-f32folded.onnx; \
-	    fi; \
+	    $(BUILD)/nnedge quantize $(BUILD)/models/$$m.onnx -o $(BUILD)/models/$$m-int8.onnx \
+	        --calib $(BUILD)/models/calib-random.npy || exit 1; \
+	    $(BUILD)/nnedge convert $(BUILD)/models/$$m.onnx -o $(BUILD)/models/$$m-f32folded.onnx --optimize basic && \
+	    $(QUANT_PYTHON) scripts/qdq_insert.py $(BUILD)/models/$$m-f32folded.onnx $(BUILD)/models/$$m-int8-fr.onnx \
+	        --nnedge $(BUILD)/nnedge --samples 2 || exit 1; \
+	    rm -f $(BUILD)/models/$$m-f32folded.onnx; \
 	done
 
 .PHONY: test-int8 quant-models

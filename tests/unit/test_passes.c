@@ -586,7 +586,7 @@ static void test_optimize_api(void) {
     CHECK(g->n_nodes == 6);
     m->shared = 0; /* (test only) pretend it never was, to measure the passes */
     CHECK(nne_model_optimize(m, NNE_OPT_ALL, &rep) == NNE_OK);
-    CHECK(rep.nodes_before == 6 && rep.nodes_after == 2 && rep.num_passes == 13);
+    CHECK(rep.nodes_before == 6 && rep.nodes_after == 2 && rep.num_passes == 14);
     int removed = 0, folded = 0;
     for (int p = 0; p < rep.num_passes; p++) {
         removed += rep.passes[p].nodes_removed;
@@ -660,6 +660,57 @@ static void test_loaded_model(void) {
     nne_model_destroy(m);
 }
 
+
+/* A weight's DequantizeLinear (over shape folding's size): constant folding
+ * and level basic leave it (qdq_fusion looks for it); at level all, once
+ * no int8 op took it, dequantize_folding makes it a float initializer; the
+ * model computes the same. */
+static void test_dequantize_folding(void) {
+    enum { N = 2048 }; /* 8 KiB of float: above shape folding's limit */
+    nne_model *m = model_new(8);
+    nne_graph *g = m->graph;
+    int x = input_f32(g, "x", N);
+    nne_tensor wq = {.dtype = NNE_DTYPE_INT8, .ndim = 1, .dims = {N}};
+    wq.data = nne_aligned_alloc(N);
+    for (int i = 0; i < N; i++) ((int8_t *)wq.data)[i] = (int8_t)(i % 127 - 63);
+    int w = -1, zp = -1, sc;
+    nne_graph_add_initializer(g, "wq", &wq, &w);
+    nne_tensor z = {.dtype = NNE_DTYPE_INT8, .ndim = 0};
+    z.data = nne_aligned_alloc(1);
+    ((int8_t *)z.data)[0] = 3;
+    nne_graph_add_initializer(g, "wz", &z, &zp);
+    float s1 = 0.25f;
+    sc = init_f32(g, "ws", 1, &s1);
+    g->values[sc].ndim = 0;
+    g->values[sc].init.ndim = 0;
+    int wf = node1(g, "DequantizeLinear", "wf", w, sc);
+    nne_node_add_input(g, g->values[wf].producer, zp);
+    nne_graph_add_output(g, node1(g, "Mul", "y", x, wf));
+    model_finish(m);
+    static float xv[N], ref[N], got[N];
+    for (int i = 0; i < N; i++) xv[i] = (float)(i % 7) - 2.5f;
+    CHECK(run_model(m, xv, N, 0, ref, N) == NNE_OK);
+    for (int i = 0; i < N; i++) CHECK(ref[i] == xv[i] * (float)(i % 127 - 63 - 3) * 0.25f);
+    nne_pass_stats st;
+    CHECK(run_pass(nne_pass_constant_folding, m, &st) == NNE_OK && live_nodes(g, "DequantizeLinear") == 1);
+    m->shared = 0; /* (test only) run_model shared it */
+    nne_opt_report rep;
+    CHECK(nne_model_optimize(m, NNE_OPT_BASIC, &rep) == NNE_OK && live_nodes(m->graph, "DequantizeLinear") == 1);
+    CHECK(nne_model_optimize(m, NNE_OPT_ALL, &rep) == NNE_OK && live_nodes(m->graph, "DequantizeLinear") == 0);
+    int found = 0;
+    for (int p = 0; p < rep.num_passes; p++)
+        if (!strcmp(rep.passes[p].name, "dequantize_folding")) found = rep.passes[p].nodes_folded == 1;
+    CHECK(found);
+    g = m->graph;
+    CHECK(live_nodes(g, "Mul") == 1);
+    for (int i = 0; i < g->n_nodes; i++)
+        if (!g->nodes[i].dead && !strcmp(g->nodes[i].op_type, "Mul"))
+            CHECK(g->values[g->nodes[i].in[1]].kind == NNE_VAL_CONST &&
+                  g->values[g->nodes[i].in[1]].init.dtype == NNE_DTYPE_FLOAT);
+    CHECK(run_model(m, xv, N, 0, got, N) == NNE_OK && !memcmp(got, ref, sizeof got));
+    nne_model_destroy(m);
+}
+
 void unit_passes(void) {
     test_loaded_model();
     test_builder_validator();
@@ -674,4 +725,5 @@ void unit_passes(void) {
     test_cse();
     test_cse_subgraph_links();
     test_optimize_api();
+    test_dequantize_folding();
 }

@@ -56,7 +56,23 @@ static void make_req(nne_qreq *q, int64_t M, int64_t K, int y_u8, float *mult, i
 
 static int g_cases;
 
-static void gemm_case(const nne_qgemm_ops *ops, nne_threadpool *pool, int64_t M, int64_t N, int64_t K, int colmajor) {
+/* For an 8-bit variant (ops->whi < 255): weights moved inside its range
+ * (A - za in [wlo, whi], kept in the dtype's range); extreme: every one at
+ * an end of the range (the largest pair sums vpmaddubsw can see). */
+static void fit_weights(const nne_qgemm_ops *ops, uint8_t *A, int a_u8, int64_t M, int64_t K, const int32_t *za,
+                        int extreme) {
+    if (ops->whi >= 255) return;
+    int32_t tmin = a_u8 ? 0 : -128, tmax = a_u8 ? 255 : 127;
+    for (int64_t m = 0; m < M; m++)
+        for (int64_t k = 0; k < K; k++) {
+            int32_t v = za[m] + (extreme ? ((qr() & 1) ? ops->wlo : ops->whi) : qri(ops->wlo, ops->whi));
+            v = v < tmin ? tmin : v > tmax ? tmax : v;
+            A[m * K + k] = (uint8_t)v;
+        }
+}
+
+static void gemm_case(const nne_qgemm_ops *ops, nne_threadpool *pool, int64_t M, int64_t N, int64_t K, int colmajor,
+                      int extreme) {
     int a_u8 = qr() & 1, b_u8 = qr() & 1, y_u8 = qr() & 1, i32 = qr() % 4 == 0;
     size_t es = i32 ? 4 : 1;
     uint8_t *A = malloc((size_t)(M * K + 1)), *B = malloc((size_t)(K * N + 1));
@@ -75,7 +91,14 @@ static void gemm_case(const nne_qgemm_ops *ops, nne_threadpool *pool, int64_t M,
     int per_row = qr() & 1;
     if (!per_row)
         for (int64_t m = 1; m < M; m++) za[m] = za[0];
-    int16_t *Pa = malloc(ops->packed_a_bytes(M, K) + 64);
+    if (extreme) {
+        /* weights at the ends of the range against B's extremes */
+        for (int64_t m = 0; m < M; m++) za[m] = a_u8 ? 128 : 0;
+        for (int64_t i = 0; i < K * N; i++) B[i] = (qr() & 3) ? (b_u8 ? 255 : 0x80) : (b_u8 ? 0 : 0x7f);
+    }
+    fit_weights(ops, A, a_u8, M, K, za, extreme);
+    CHECK(nne_qgemm_fits(ops, M, K, A, a_u8, K, 1, za, 1));
+    void *Pa = malloc(ops->packed_a_bytes(M, K) + 64);
     ops->pack_a(M, K, A, a_u8, K, 1, za, per_row, Pa);
     void *scr = malloc(ops->scratch(M, N, K, NULL) + 64);
     nne_qsrc src = {B, b_u8, zb, N, 1, NULL, 0, NULL, 0, 0};
@@ -138,6 +161,7 @@ static void conv_case(const nne_qgemm_ops *ops, nne_threadpool *pool, int dw) {
     fill8(Wt, p.M * K);
     int32_t xz = x_u8 ? qri(0, 255) : qri(-128, 127);
     for (int64_t m = 0; m < p.M; m++) wz[m] = w_u8 ? qri(0, 255) : qri(-128, 127);
+    if (!dw) fit_weights(ops, Wt, w_u8, p.M, K, wz, 0);
     nne_qreq q;
     make_req(&q, p.M, K, y_u8, mult, bias, Y);
     q.y_i32 = i32;
@@ -145,7 +169,7 @@ static void conv_case(const nne_qgemm_ops *ops, nne_threadpool *pool, int dw) {
     q.csy = 1;
     memset(Y, 0xAB, (size_t)(p.M * outsp) * es);
     void *scr = NULL;
-    int16_t *Pa = NULL;
+    void *Pa = NULL;
     if (dw) {
         for (int64_t i = 0; i < p.M * K; i++) wf[i] = (float)(at8(Wt, w_u8, i) - wz[i / K]);
         scr = malloc(ops->dw_scratch(&p) + 64);
@@ -230,6 +254,7 @@ void unit_qgemm(void) {
     /* every variant built for this architecture; run those the CPU has */
     const nne_qgemm_ops *all[] = {
 #if defined(__x86_64__)
+        &nne_qgemm_ops__avx512vnni_u8, &nne_qgemm_ops__avx512_u8, &nne_qgemm_ops__avx2_u8,
         &nne_qgemm_ops__avx512, &nne_qgemm_ops__avx2,
 #endif
 #if defined(__aarch64__)
@@ -250,12 +275,35 @@ void unit_qgemm(void) {
             nne_threadpool *pool = t ? pool3 : NULL;
             for (size_t a = 0; a < sizeof Ms / sizeof *Ms; a++)
                 for (size_t b = 0; b < sizeof Ns / sizeof *Ns; b++)
-                    for (size_t c = 0; c < sizeof Ks / sizeof *Ks; c++) gemm_case(ops, pool, Ms[a], Ns[b], Ks[c], (a + b + c) & 1);
+                    for (size_t c = 0; c < sizeof Ks / sizeof *Ks; c++)
+                        gemm_case(ops, pool, Ms[a], Ns[b], Ks[c], (a + b + c) & 1, 0);
+            for (size_t c = 0; c < sizeof Ks / sizeof *Ks; c++) gemm_case(ops, pool, 13, 40, Ks[c], c & 1, 1);
             for (int i = 0; i < 60; i++) conv_case(ops, pool, 0);
-            for (int i = 0; i < 60; i++) conv_case(ops, pool, 1);
+            for (int i = 0; i < 60 && ops->dwconv; i++) conv_case(ops, pool, 1);
         }
         printf("kernels: %s tested (%d cases, threads 1 and 3)\n", ops->name, g_cases);
     }
+    /* the 8-bit variants refuse weights outside their range (plans then
+     * keep the int16-pair variant) */
+    const nne_qgemm_ops *v8[4];
+    int n8 = nne_qgemm8_variants(v8, 4);
+    for (int i = 0; i < n8; i++) {
+        const nne_qgemm_ops *o = v8[i];
+        int8_t w[4] = {0, 1, (int8_t)o->wlo, (int8_t)o->whi};
+        int32_t z = 0;
+        CHECK(nne_qgemm_fits(o, 1, 4, w, 0, 4, 1, &z, 0));
+        /* one past the top: whi + 1 itself (7-bit ranges), or 127 - (-1) */
+        w[1] = (int8_t)(o->whi < 127 ? o->whi + 1 : 127);
+        z = o->whi < 127 ? 0 : -1;
+        w[2] = w[3] = (int8_t)z;
+        CHECK(!nne_qgemm_fits(o, 1, 4, w, 0, 4, 1, &z, 0));
+        w[1] = (int8_t)(o->wlo > -128 ? o->wlo - 1 : -128); /* one past the bottom */
+        z = o->wlo > -128 ? 0 : 1;
+        w[2] = w[3] = (int8_t)z;
+        CHECK(!nne_qgemm_fits(o, 1, 4, w, 0, 4, 1, &z, 0));
+    }
+    const nne_qgemm_ops *b8 = nne_qgemm8_best();
+    printf("kernels: 8-bit int8 GEMM in use: %s\n", b8 ? b8->name : "none");
     maxpool_q8_cases(NULL);
     maxpool_q8_cases(pool3);
     nne_threadpool_destroy(pool3);

@@ -19,6 +19,44 @@
 #define QG_NR 16
 #define QG_VF 8
 
+/* Rows of the int8 depthwise (qgemm_tmpl.h, QG_HAVE_DW_HOOKS). */
+#define QG_HAVE_DW_HOOKS
+static void qg_isa_tofloat(const void *src, int u8, float z, float *dst, int64_t n) {
+    const uint8_t *s = src;
+    __m256 vz = _mm256_set1_ps(z);
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m128i b = _mm_loadl_epi64((const __m128i *)(s + i));
+        __m256i w = u8 ? _mm256_cvtepu8_epi32(b) : _mm256_cvtepi8_epi32(b);
+        _mm256_storeu_ps(dst + i, _mm256_sub_ps(_mm256_cvtepi32_ps(w), vz));
+    }
+    for (; i < n; i++) dst[i] = (u8 ? (float)s[i] : (float)(int8_t)s[i]) - z;
+}
+static void qg_isa_requant(const float *acc, int64_t n, int32_t bias, float mult, float lo, float hi, int32_t yz,
+                           int y_u8, void *dst) {
+    __m256i vb = _mm256_set1_epi32(bias), vz = _mm256_set1_epi32(yz);
+    __m256 vm = _mm256_set1_ps(mult), vlo = _mm256_set1_ps(lo), vhi = _mm256_set1_ps(hi);
+    uint8_t *d = dst;
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        __m256i a0 = _mm256_add_epi32(_mm256_cvttps_epi32(_mm256_loadu_ps(acc + i)), vb);
+        __m256i a1 = _mm256_add_epi32(_mm256_cvttps_epi32(_mm256_loadu_ps(acc + i + 8)), vb);
+        __m256 f0 = _mm256_min_ps(_mm256_max_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(a0), vm), vlo), vhi);
+        __m256 f1 = _mm256_min_ps(_mm256_max_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(a1), vm), vlo), vhi);
+        __m256i i0 = _mm256_add_epi32(_mm256_cvtps_epi32(f0), vz), i1 = _mm256_add_epi32(_mm256_cvtps_epi32(f1), vz);
+        __m256i w = _mm256_permute4x64_epi64(_mm256_packs_epi32(i0, i1), 0xD8);
+        __m128i wl = _mm256_castsi256_si128(w), wh = _mm256_extracti128_si256(w, 1);
+        _mm_storeu_si128((__m128i *)(d + i), y_u8 ? _mm_packus_epi16(wl, wh) : _mm_packs_epi16(wl, wh));
+    }
+    for (; i < n; i++) {
+        int32_t v = (int32_t)((uint32_t)(int32_t)acc[i] + (uint32_t)bias);
+        float f = (float)v * mult;
+        f = f > lo ? f : lo;
+        f = f < hi ? f : hi;
+        d[i] = (uint8_t)((int32_t)__builtin_nearbyintf(f) + yz);
+    }
+}
+
 /* Requantize one row's 16 accumulators and store the first nr bytes. */
 static inline void qg_store_row(const nne_qreq *q, int64_t m, int64_t n0, int nr, __m256i a0, __m256i a1) {
     __m256i b = _mm256_set1_epi32(q->bias ? q->bias[m] : 0);
@@ -55,8 +93,47 @@ static inline void qg_store_row(const nne_qreq *q, int64_t m, int64_t n0, int nr
     }
 }
 
+/* The tile of a last panel of at most 8 columns: the first B vector only
+ * (half the work; the sums of columns 8-15 saved as zeros). */
+static void qg_tile_half(int64_t K2, const int16_t *Pa, const int16_t *Pb, int mr, int nr, int64_t m0, int64_t n0,
+                         const nne_qreq *q, int32_t *accp, int mode) {
+    __m256i c0 = _mm256_setzero_si256(), c1 = c0, c2 = c0, c3 = c0, c4 = c0;
+    if (mode & QG_ACC_LOAD) {
+#define QG_LD(r) _mm256_loadu_si256((const __m256i *)(accp + (r) * 16))
+        c0 = QG_LD(0), c1 = QG_LD(1), c2 = QG_LD(2), c3 = QG_LD(3), c4 = QG_LD(4);
+#undef QG_LD
+    }
+    const int32_t *a = (const int32_t *)(const void *)Pa;
+    for (int64_t kp = 0; kp < K2; kp++) {
+        __m256i b0 = _mm256_loadu_si256((const __m256i *)(Pb + kp * 32));
+        const int32_t *ak = a + kp * QG_MR;
+        c0 = _mm256_add_epi32(c0, _mm256_madd_epi16(_mm256_set1_epi32(ak[0]), b0));
+        c1 = _mm256_add_epi32(c1, _mm256_madd_epi16(_mm256_set1_epi32(ak[1]), b0));
+        c2 = _mm256_add_epi32(c2, _mm256_madd_epi16(_mm256_set1_epi32(ak[2]), b0));
+        c3 = _mm256_add_epi32(c3, _mm256_madd_epi16(_mm256_set1_epi32(ak[3]), b0));
+        c4 = _mm256_add_epi32(c4, _mm256_madd_epi16(_mm256_set1_epi32(ak[4]), b0));
+    }
+    __m256i z = _mm256_setzero_si256();
+    if (!(mode & QG_ACC_FINAL)) {
+#define QG_ST(r, v) _mm256_storeu_si256((__m256i *)(accp + (r) * 16), v), \
+                    _mm256_storeu_si256((__m256i *)(accp + (r) * 16 + 8), z)
+        QG_ST(0, c0), QG_ST(1, c1), QG_ST(2, c2), QG_ST(3, c3), QG_ST(4, c4);
+#undef QG_ST
+        return;
+    }
+    qg_store_row(q, m0, n0, nr, c0, z);
+    if (mr > 1) qg_store_row(q, m0 + 1, n0, nr, c1, z);
+    if (mr > 2) qg_store_row(q, m0 + 2, n0, nr, c2, z);
+    if (mr > 3) qg_store_row(q, m0 + 3, n0, nr, c3, z);
+    if (mr > 4) qg_store_row(q, m0 + 4, n0, nr, c4, z);
+}
+
 static void qg_tile(int64_t K2, const int16_t *Pa, const int16_t *Pb, int mr, int nr, int64_t m0, int64_t n0,
                     const nne_qreq *q, int32_t *accp, int mode) {
+    if (nr <= 8) {
+        qg_tile_half(K2, Pa, Pb, mr, nr, m0, n0, q, accp, mode);
+        return;
+    }
     /* 10 accumulators + 2 B + broadcast + product: 14 of the 16 ymm, so
      * nothing spills (6 rows need 16 and GCC spills two) */
     __m256i c00 = _mm256_setzero_si256(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
@@ -104,6 +181,124 @@ static void qg_tile(int64_t K2, const int16_t *Pa, const int16_t *Pb, int mr, in
 }
 
 #include "kernels/qgemm_tmpl.h"
+
+/* The 8-bit variant (qgemm.h): 5 x 16 tile, per k quad two 32-byte loads
+ * of B (8 columns x 4 uint8 each), five broadcasts of A's quads, and per
+ * product vpmaddubsw (uint8 x int8 -> pair sums in int16, exact for
+ * |A - za| <= 64) then vpmaddwd by ones (-> int32 sums of four k). */
+#define Q8_SUF avx2_u8
+#define Q8_ISA NNE_ISA_AVX2
+#define Q8_MR 5
+#define Q8_NR 16
+#define Q8_WLO (-64)
+#define Q8_WHI 64
+
+typedef uint8_t q8_vb __attribute__((vector_size(16)));
+#define Q8_HAVE_VB
+#define Q8_HAVE_ST_QUADS
+#define Q8_HAVE_EVENS
+/* 4 x 16 bytes (k0..k3 of 16 columns) -> 16 quads: two byte unpacks, then
+ * 16-bit unpacks */
+static inline void q8_st_quads(uint8_t *o, q8_vb v0, q8_vb v1, q8_vb v2, q8_vb v3) {
+    __m128i a = (__m128i)v0, b = (__m128i)v1, c = (__m128i)v2, d = (__m128i)v3;
+    __m128i ab0 = _mm_unpacklo_epi8(a, b), ab1 = _mm_unpackhi_epi8(a, b);
+    __m128i cd0 = _mm_unpacklo_epi8(c, d), cd1 = _mm_unpackhi_epi8(c, d);
+    _mm_storeu_si128((__m128i *)o, _mm_unpacklo_epi16(ab0, cd0));
+    _mm_storeu_si128((__m128i *)(o + 16), _mm_unpackhi_epi16(ab0, cd0));
+    _mm_storeu_si128((__m128i *)(o + 32), _mm_unpacklo_epi16(ab1, cd1));
+    _mm_storeu_si128((__m128i *)(o + 48), _mm_unpackhi_epi16(ab1, cd1));
+}
+/* the 16 even bytes of 32 */
+static inline q8_vb q8_evens(const uint8_t *p) {
+    __m128i m = _mm_set1_epi16(0xFF);
+    __m128i lo = _mm_and_si128(_mm_loadu_si128((const __m128i *)p), m);
+    __m128i hi = _mm_and_si128(_mm_loadu_si128((const __m128i *)(p + 16)), m);
+    return (q8_vb)_mm_packus_epi16(lo, hi);
+}
+
+/* The tile of a last panel of at most 8 columns: the first B vector only
+ * (half the work; the sums of columns 8-15 saved as zeros). */
+static void q8_tile_half(int64_t K4, const int8_t *Pa, const uint8_t *Pb, int mr, int nr, int64_t m0, int64_t n0,
+                         const nne_qreq *q, int32_t *accp, int mode) {
+    __m256i c0 = _mm256_setzero_si256(), c1 = c0, c2 = c0, c3 = c0, c4 = c0;
+    if (mode & QG_ACC_LOAD) {
+#define QG_LD(r) _mm256_loadu_si256((const __m256i *)(accp + (r) * 16))
+        c0 = QG_LD(0), c1 = QG_LD(1), c2 = QG_LD(2), c3 = QG_LD(3), c4 = QG_LD(4);
+#undef QG_LD
+    }
+    const __m256i ones = _mm256_set1_epi16(1);
+    const int32_t *a = (const int32_t *)(const void *)Pa;
+    for (int64_t kq = 0; kq < K4; kq++) {
+        __m256i b0 = _mm256_loadu_si256((const __m256i *)(Pb + kq * 64));
+        const int32_t *ak = a + kq * Q8_MR;
+        c0 = _mm256_add_epi32(c0, _mm256_madd_epi16(_mm256_maddubs_epi16(b0, _mm256_set1_epi32(ak[0])), ones));
+        c1 = _mm256_add_epi32(c1, _mm256_madd_epi16(_mm256_maddubs_epi16(b0, _mm256_set1_epi32(ak[1])), ones));
+        c2 = _mm256_add_epi32(c2, _mm256_madd_epi16(_mm256_maddubs_epi16(b0, _mm256_set1_epi32(ak[2])), ones));
+        c3 = _mm256_add_epi32(c3, _mm256_madd_epi16(_mm256_maddubs_epi16(b0, _mm256_set1_epi32(ak[3])), ones));
+        c4 = _mm256_add_epi32(c4, _mm256_madd_epi16(_mm256_maddubs_epi16(b0, _mm256_set1_epi32(ak[4])), ones));
+    }
+    __m256i z = _mm256_setzero_si256();
+    if (!(mode & QG_ACC_FINAL)) {
+#define QG_ST(r, v) _mm256_storeu_si256((__m256i *)(accp + (r) * 16), v), \
+                    _mm256_storeu_si256((__m256i *)(accp + (r) * 16 + 8), z)
+        QG_ST(0, c0), QG_ST(1, c1), QG_ST(2, c2), QG_ST(3, c3), QG_ST(4, c4);
+#undef QG_ST
+        return;
+    }
+    qg_store_row(q, m0, n0, nr, c0, z);
+    if (mr > 1) qg_store_row(q, m0 + 1, n0, nr, c1, z);
+    if (mr > 2) qg_store_row(q, m0 + 2, n0, nr, c2, z);
+    if (mr > 3) qg_store_row(q, m0 + 3, n0, nr, c3, z);
+    if (mr > 4) qg_store_row(q, m0 + 4, n0, nr, c4, z);
+}
+
+static void q8_tile(int64_t K4, const int8_t *Pa, const uint8_t *Pb, int mr, int nr, int64_t m0, int64_t n0,
+                    const nne_qreq *q, int32_t *accp, int mode) {
+    if (nr <= 8) {
+        q8_tile_half(K4, Pa, Pb, mr, nr, m0, n0, q, accp, mode);
+        return;
+    }
+    __m256i c00 = _mm256_setzero_si256(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
+    __m256i c30 = c00, c31 = c00, c40 = c00, c41 = c00;
+    if (mode & QG_ACC_LOAD) {
+#define QG_LD(r, h) _mm256_loadu_si256((const __m256i *)(accp + (r) * 16 + (h) * 8))
+        c00 = QG_LD(0, 0), c01 = QG_LD(0, 1), c10 = QG_LD(1, 0), c11 = QG_LD(1, 1), c20 = QG_LD(2, 0);
+        c21 = QG_LD(2, 1), c30 = QG_LD(3, 0), c31 = QG_LD(3, 1), c40 = QG_LD(4, 0), c41 = QG_LD(4, 1);
+#undef QG_LD
+    }
+    const __m256i ones = _mm256_set1_epi16(1);
+    const int32_t *a = (const int32_t *)(const void *)Pa;
+    for (int64_t kq = 0; kq < K4; kq++) {
+        __m256i b0 = _mm256_loadu_si256((const __m256i *)(Pb + kq * 64));
+        __m256i b1 = _mm256_loadu_si256((const __m256i *)(Pb + kq * 64 + 32));
+        const int32_t *ak = a + kq * Q8_MR;
+        __m256i x;
+#define Q8_ROW(r, lo, hi)                                                                   \
+    x = _mm256_set1_epi32(ak[r]);                                                         \
+    lo = _mm256_add_epi32(lo, _mm256_madd_epi16(_mm256_maddubs_epi16(b0, x), ones));      \
+    hi = _mm256_add_epi32(hi, _mm256_madd_epi16(_mm256_maddubs_epi16(b1, x), ones));
+        Q8_ROW(0, c00, c01)
+        Q8_ROW(1, c10, c11)
+        Q8_ROW(2, c20, c21)
+        Q8_ROW(3, c30, c31)
+        Q8_ROW(4, c40, c41)
+#undef Q8_ROW
+    }
+    if (!(mode & QG_ACC_FINAL)) {
+#define QG_ST(r, h, v) _mm256_storeu_si256((__m256i *)(accp + (r) * 16 + (h) * 8), v)
+        QG_ST(0, 0, c00), QG_ST(0, 1, c01), QG_ST(1, 0, c10), QG_ST(1, 1, c11), QG_ST(2, 0, c20);
+        QG_ST(2, 1, c21), QG_ST(3, 0, c30), QG_ST(3, 1, c31), QG_ST(4, 0, c40), QG_ST(4, 1, c41);
+#undef QG_ST
+        return;
+    }
+    qg_store_row(q, m0, n0, nr, c00, c01);
+    if (mr > 1) qg_store_row(q, m0 + 1, n0, nr, c10, c11);
+    if (mr > 2) qg_store_row(q, m0 + 2, n0, nr, c20, c21);
+    if (mr > 3) qg_store_row(q, m0 + 3, n0, nr, c30, c31);
+    if (mr > 4) qg_store_row(q, m0 + 4, n0, nr, c40, c41);
+}
+
+#include "kernels/qgemm8_tmpl.h"
 #else
 typedef int nne_qgemm_avx2_unused; /* ISO C: no empty translation unit */
 #endif
