@@ -6,6 +6,8 @@
  */
 #include "ops/linalg_util.h"
 
+#include "core/core.h"
+
 #include <math.h>
 #include <string.h>
 
@@ -67,5 +69,8 @@ nne_status nne_la_sparse_weights(nne_op_ctx *ctx, int input, int64_t rows, int64
     *packed = nne_ctx_packed_weight(ctx, W->data, tag, bytes, sp_pack_fill, &src);
     if (!*packed) return NNE_ERR_OUT_OF_MEMORY;
     *ops = vo;
+    nne_log(NNE_LOG_DEBUG, "node \"%s\": sparse weights %lldx%lld, %lld nonzeros (%.1f%% zeros), %lld columns, %s",
+            nne_ctx_node_name(ctx), (long long)rows, (long long)cols, (long long)nnz,
+            100.0 * (1.0 - (double)nnz / ((double)rows * (double)cols)), (long long)n, vo->name);
     return NNE_OK;
 }
