@@ -15,11 +15,13 @@
  * the layer is prunable: rank its output channels by the L1 norm of their
  * weights, keep the largest (1 - R) (at least one), and slice the producer's
  * weight and bias, the BatchNormalization parameters on the way, and the
- * consumers' weights. Layers whose channels reach a graph output or any
- * other op (Add, Reshape, ...) are left whole (a residual Add would need
- * its operands pruned alike: not done). The layers are
- * pruned one after the other, each ranking the weights as the earlier
- * ones left them.
+ * consumers' weights. A layer whose channels reach a residual Add (two
+ * inputs of one shape) is pruned with every layer it meets there, as one
+ * group (see group_value below): channels ranked by the sum of the
+ * members' L1 norms, the same ones removed from each. Layers whose
+ * channels reach a graph output or any other op (Reshape, Mul, ...) are
+ * left whole. The layers (groups) are pruned one after the other, each
+ * ranking the weights as the earlier ones left them.
  */
 #include "train/train.h"
 

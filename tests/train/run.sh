@@ -156,9 +156,12 @@ for m in mlp_u90:3 seed_u90:2 fire_u90:2; do
         e="NNE_OPTIMIZE=$opt"; [ $isa = native ] || e="$e NNE_MAX_ISA=$isa"
         for b in 16 64; do
           x="$D/in64.npy"; [ $b = 16 ] && x="$D/in16.npy"
-          sp_run "$e NNE_SPARSE=0" "$out/$m.onnx" "$x" "$out/sp_d" $t; nd=$(cat "$out/sp_n")
-          sp_run "$e NNE_SPARSE=force" "$out/$m.onnx" "$x" "$out/sp_f" $t; nf=$(cat "$out/sp_n")
-          if [ "$nd" != 0 ] || [ "$nf" != "$want" ]; then
+          rm -rf "$out/sp_d" "$out/sp_f"
+          sp_run "$e NNE_SPARSE=0" "$out/$m.onnx" "$x" "$out/sp_d" $t; rd=$?; nd=$(cat "$out/sp_n")
+          sp_run "$e NNE_SPARSE=force" "$out/$m.onnx" "$x" "$out/sp_f" $t; rf=$?; nf=$(cat "$out/sp_n")
+          if [ $rd != 0 ] || [ $rf != 0 ]; then
+            ko "sparse $m $isa threads $t optimize $opt batch $b: exit $rd / $rf: $(grep -v 'log:' "$out/sp_log.txt" | head -c 300)"
+          elif [ "$nd" != 0 ] || [ "$nf" != "$want" ]; then
             ko "sparse $m $isa threads $t optimize $opt batch $b: $nf sparse nodes forced (want $want), $nd with NNE_SPARSE=0"
           elif ! $py $here/sparse_check.py "$out/sp_d/logits.npy" "$out/sp_f/logits.npy" close > "$out/sp_err.txt" 2>&1; then
             ko "sparse $m $isa threads $t optimize $opt batch $b: $(head -c 200 "$out/sp_err.txt")"
