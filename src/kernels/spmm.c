@@ -62,24 +62,26 @@ void nne_spmat_pack(const float *w, int64_t rows, int64_t cols, int64_t rs, int6
 }
 
 /* The rule, from `make bench-sparse` (bench/sparse_bench.c: sparse time /
- * dense time, 1 thread, AMD EPYC with AVX2, the dense side being the packed
- * SGEMM with its weights packed once, as the ops run it; table in
- * bench/README.md). The sparse kernel does nnz * n multiply-adds, at the
- * vector width only where n fills vectors; the dense SGEMM does
- * rows * cols * n near peak. Measured crossovers (ratio 1) by n:
- *   n >= 32 (1x1 convs' pixels, Gemm at batch 64): sparsity 0.6-0.7 for
- *     1x1 convs, 0.65-0.78 for Gemm (which also transposes A and Y);
- *     at 0.8: 0.47-0.69 (1x1), 0.56-0.89 (Gemm)
- *   8 <= n < 32: 0.8-0.85 (at 0.9: 0.49-0.63)
- *   n < 8 (Gemm at batch 1: one sparse dot product per output, scalar):
- *     0.85-0.9 (at 0.9: 0.64-0.88; at 0.85 up to 1.26)
- * so the sparse kernel runs at sparsity >= 0.78 / 0.88 / 0.9 respectively,
- * with a margin for shapes not measured. An unpruned model (few zeros)
- * never takes it. */
-int nne_spmm_pays(int64_t rows, int64_t cols, int64_t nnz, int64_t n) {
+ * dense time, CPU time, 1 thread, AMD EPYC with AVX2, the dense side being
+ * the packed SGEMM with its weights packed once, as the ops run it; the
+ * table is in bench/README.md). The sparse kernel does nnz * n
+ * multiply-adds, at the vector width only where n fills vectors; the dense
+ * SGEMM does rows * cols * n near its peak, so the density must fall below
+ * the ratio of their speeds, which depends on n. Measured (ratio at the
+ * sparsity named; crossover = ratio 1):
+ *   1x1 conv, n >= 32 (pixels): crossover at 0.6-0.72 sparsity; at 0.75
+ *     0.60-0.90, at 0.8 0.49-0.70
+ *   Gemm, n >= 32 (batch; A and Y transposed around the kernel): crossover
+ *     0.7-0.8; at 0.8 0.58-1.01, at 0.85 0.48-0.73
+ *   8 <= n < 32: crossover 0.75-0.85; at 0.85 0.71-0.95, at 0.9 0.52-0.73
+ *   n < 8 (Gemm at batch 1 to 7: a sparse dot product per output, scalar
+ *     or masked): crossover 0.8-0.9; at 0.9 0.54-0.79, at 0.85 up to 1.22
+ * So: sparsity >= 0.75 (1x1 conv) / 0.85 (Gemm) from 32 columns, 0.88 from
+ * 8, 0.9 below. An unpruned model (few zeros) never takes it. */
+int nne_spmm_pays(int64_t rows, int64_t cols, int64_t nnz, int64_t n, int transposes) {
     if (rows <= 0 || cols <= 0 || n <= 0 || nne_spmat_bytes(rows, cols, nnz) == 0) return 0;
     double density = (double)nnz / ((double)rows * (double)cols);
-    double dmax = n >= 32 ? 0.22 : n >= 8 ? 0.12 : 0.10;
+    double dmax = n >= 32 ? (transposes ? 0.15 : 0.25) : n >= 8 ? 0.12 : 0.10;
     return density <= dmax;
 }
 

@@ -49,9 +49,10 @@ void nne_spmat_pack(const float *w, int64_t rows, int64_t cols, int64_t rs, int6
 nne_spmat nne_spmat_view(const void *buf);
 
 /* Whether the sparse kernel beats the dense SGEMM for rows x cols weights
- * with nnz nonzeros times n columns of X (see spmm.c for the measurements
- * behind it). */
-int nne_spmm_pays(int64_t rows, int64_t cols, int64_t nnz, int64_t n);
+ * with nnz nonzeros times n columns of X; `transposes`: the caller also
+ * transposes X and Y around it (Gemm), which costs (see spmm.c for the
+ * measurements behind it). */
+int nne_spmm_pays(int64_t rows, int64_t cols, int64_t nnz, int64_t n, int transposes);
 
 /* The environment's say (NNE_SPARSE, read once): 0 follow nne_spmm_pays
  * (unset), 1 never sparse ("0"), 2 sparse wherever the op can ("force",

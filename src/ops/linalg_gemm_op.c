@@ -112,7 +112,7 @@ static nne_status gemm_infer(nne_op_ctx *ctx) {
             /* a pruned B runs sparse where that was measured faster: the
              * product as B'^T (N x K, sparse) * A^T (K x M), vectorized
              * over the batch M */
-            NNE_TRY(nne_la_sparse_weights(ctx, 1, N, K, tb ? K : 1, tb ? 1 : N, M, &st->sp, &st->spv));
+            NNE_TRY(nne_la_sparse_weights(ctx, 1, N, K, tb ? K : 1, tb ? 1 : N, M, !ta && M > 1, &st->sp, &st->spv));
             if (st->sp) {
                 st->oxt = nne_la_reserve(&total, nne_size_elems(ta ? 0 : K * M, sizeof(float)));
                 st->oyt = nne_la_reserve(&total, nne_size_elems(N * M, sizeof(float)));

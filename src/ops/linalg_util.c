@@ -52,7 +52,7 @@ static void sp_pack_fill(void *user, void *buf) {
 }
 
 nne_status nne_la_sparse_weights(nne_op_ctx *ctx, int input, int64_t rows, int64_t cols, int64_t rs, int64_t cs,
-                                 int64_t n, const void **packed, const nne_vec_ops **ops) {
+                                 int64_t n, int transposes, const void **packed, const nne_vec_ops **ops) {
     *packed = NULL;
     *ops = NULL;
     const nne_tensor *W = nne_ctx_input(ctx, input);
@@ -63,7 +63,7 @@ nne_status nne_la_sparse_weights(nne_op_ctx *ctx, int input, int64_t rows, int64
         return NNE_OK;
     int64_t nnz = nne_spmat_count(W->data, rows, cols, rs, cs);
     size_t bytes = nne_spmat_bytes(rows, cols, nnz);
-    if (!bytes || (mode != NNE_SPARSE_FORCE && !nne_spmm_pays(rows, cols, nnz, n))) return NNE_OK;
+    if (!bytes || (mode != NNE_SPARSE_FORCE && !nne_spmm_pays(rows, cols, nnz, n, transposes))) return NNE_OK;
     sp_pack_src src = {W->data, rows, cols, rs, cs, nnz};
     uint64_t tag = 0x53504d4d00000000ull /* "SPMM" */ ^ ((uint64_t)rs << 24) ^ (uint64_t)cs;
     *packed = nne_ctx_packed_weight(ctx, W->data, tag, bytes, sp_pack_fill, &src);

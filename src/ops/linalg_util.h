@@ -62,9 +62,10 @@ void nne_la_gemm_f32(nne_op_ctx *ctx, int64_t M, int64_t N, int64_t K, float alp
 /* Input `input` (a float initializer, read as the rows x cols matrix
  * W(r, c) = w[r * rs + c * cs]) in CSR for the sparse kernel
  * (kernels/spmm.h), through the model's weight cache, when the kernel pays
- * for n columns of X at its sparsity (nne_spmm_pays; NNE_SPARSE). Else
+ * for n columns of X at its sparsity (nne_spmm_pays, `transposes`: X and Y
+ * are transposed around it; NNE_SPARSE). Else
  * *packed and *ops are NULL. NNE_ERR_OUT_OF_MEMORY with the error set. */
 nne_status nne_la_sparse_weights(nne_op_ctx *ctx, int input, int64_t rows, int64_t cols, int64_t rs, int64_t cs,
-                                 int64_t n, const void **packed, const nne_vec_ops **ops);
+                                 int64_t n, int transposes, const void **packed, const nne_vec_ops **ops);
 
 #endif

@@ -165,7 +165,7 @@ nne_status nne_conv_plan(nne_op_ctx *ctx, void *state) {
     st->spv = NULL;
     if (st->fast && st->cf.algo == NNE_CONV_POINTWISE && st->p.G == 1 && st->dt == NNE_DTYPE_FLOAT)
         /* a pruned 1x1 conv runs sparse where that was measured faster */
-        NNE_TRY(nne_la_sparse_weights(ctx, 1, st->p.M, st->p.C, st->p.C, 1, st->cf.outsp, &st->sp, &st->spv));
+        NNE_TRY(nne_la_sparse_weights(ctx, 1, st->p.M, st->p.C, st->p.C, 1, st->cf.outsp, 0, &st->sp, &st->spv));
     if (st->fast && !st->sp && nne_conv_fast_packs_w(&st->cf) && nne_ctx_input_is_initializer(ctx, 1) &&
         (st->dt == NNE_DTYPE_FLOAT || st->w32)) {
         /* the weights as the GEMM's packed A (or Winograd-transformed),

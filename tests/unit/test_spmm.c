@@ -105,9 +105,11 @@ void unit_spmm(void) {
     /* the rule: dense or half-empty weights never go sparse; very sparse do */
     static const int64_t ns[] = {1, 8, 64, 784};
     for (size_t i = 0; i < sizeof ns / sizeof *ns; i++) {
-        CHECK(!nne_spmm_pays(256, 512, 256 * 512, ns[i]));
-        CHECK(!nne_spmm_pays(256, 512, 256 * 512 / 2, ns[i]));
-        CHECK(nne_spmm_pays(256, 512, 256 * 512 / 50, ns[i]));
+        for (int tr = 0; tr < 2; tr++) {
+            CHECK(!nne_spmm_pays(256, 512, 256 * 512, ns[i], tr));
+            CHECK(!nne_spmm_pays(256, 512, 256 * 512 / 2, ns[i], tr));
+            CHECK(nne_spmm_pays(256, 512, 256 * 512 / 50, ns[i], tr));
+        }
     }
     CHECK(nne_spmat_bytes(10, 10, (int64_t)INT32_MAX) == 0);
 
