@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # Dense vs sparse kernels on unstructured-pruned models (issue 8, item 5):
-# `nnedge bench` of each model with NNE_SPARSE=0 (dense SGEMM) and with the
-# plan's own choice (NNE_SPARSE unset: sparse where nne_spmm_pays says so),
-# alternately, ROUNDS rounds, batch 1 and 64, 1 thread. Models: the seed CNN
+# `nnedge bench` of each model with NNE_SPARSE=0 (dense SGEMM), with the
+# plan's own choice (NNE_SPARSE unset: sparse where nne_spmm_pays says so)
+# and with NNE_SPARSE=force (every Gemm / 1x1 Conv sparse), alternately, ROUNDS rounds, batch 1 and 64, 1 thread. Models: the seed CNN
 # (models/fashion_cnn.onnx: three 3x3 convs, which stay dense, and two
 # Gemm) and the MLP (models/fashion_mlp.onnx: three Gemm), each pruned to
 # 80% and 90% zeros, and unpruned (the rule must leave those dense: same
-# time). Prints the median of the rounds' medians per case and the ratio
-# sparse / dense.
+# time). Prints the median of the rounds' medians per case and the ratios
+# to dense.
 #
 #   bash bench/sparse_models.sh [ROUNDS]      (default 3; OUT=build/sparse_models)
 set -euo pipefail
@@ -32,7 +32,7 @@ echo "dense vs sparse, 1 thread, $rounds rounds; load $(cut -d' ' -f1-3 /proc/lo
 for r in $(seq 1 "$rounds"); do
   for m in $models; do
     for b in 1 64; do
-      for mode in 0 auto; do
+      for mode in 0 auto force; do
         j=$(NNE_SPARSE=$mode "$nn" bench "$out/$m.onnx" --shape input=${b}x1x28x28 --threads 1 --runs 200 --warmup 20 --json)
         echo "{\"round\": $r, \"model\": \"$m\", \"batch\": $b, \"mode\": \"$mode\", \"bench\": $j}" >> "$log"
       done
@@ -47,9 +47,11 @@ for d in rows:
     k = (d["model"], d["batch"])
     if k not in keys:
         keys.append(k)
-print("%-16s %5s %10s %10s %8s" % ("model", "batch", "dense ms", "auto ms", "ratio"))
+print("%-16s %5s %10s %10s %10s %8s %8s" % ("model", "batch", "dense ms", "rule ms", "force ms", "rule/d", "force/d"))
 for m, b in keys:
     t = {mode: statistics.median(d["bench"]["median_ms"] for d in rows
-                                 if d["model"] == m and d["batch"] == b and d["mode"] == mode) for mode in ("0", "auto")}
-    print("%-16s %5d %10.4f %10.4f %8.3f" % (m, b, t["0"], t["auto"], t["auto"] / t["0"]))
+                                 if d["model"] == m and d["batch"] == b and d["mode"] == mode)
+         for mode in ("0", "auto", "force")}
+    print("%-16s %5d %10.4f %10.4f %10.4f %8.3f %8.3f" % (m, b, t["0"], t["auto"], t["force"], t["auto"] / t["0"],
+                                                          t["force"] / t["0"]))
 EOF
