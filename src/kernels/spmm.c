@@ -19,24 +19,30 @@ int64_t nne_spmat_count(const float *w, int64_t rows, int64_t cols, int64_t rs, 
     return nnz;
 }
 
-/* Layout: 64-byte header (rows, cols, nnz), rp, ci, v, each part starting
- * on a 64-byte boundary. */
+/* Layout: 64-byte header (rows, cols, nnz), rp, ci, v, cp, each part
+ * starting on a 64-byte boundary. */
 static size_t up64(size_t x) { return (x + 63) & ~(size_t)63; }
+static int64_t chunks(int64_t cols) { return (cols + NNE_SPMM_KC - 1) / NNE_SPMM_KC; }
 
 size_t nne_spmat_bytes(int64_t rows, int64_t cols, int64_t nnz) {
-    if (rows < 0 || cols < 0 || nnz < 0 || nnz >= INT32_MAX || cols >= INT32_MAX || rows >= INT32_MAX) return 0;
-    return 64 + up64((size_t)(rows + 1) * 4) + up64((size_t)nnz * 4) + up64((size_t)nnz * 4);
+    if (rows < 0 || cols < 0 || nnz < 0 || nnz >= INT32_MAX || cols >= INT32_MAX || rows >= INT32_MAX ||
+        rows * (chunks(cols) + 1) >= INT32_MAX)
+        return 0;
+    return 64 + up64((size_t)(rows + 1) * 4) + up64((size_t)nnz * 4) + up64((size_t)nnz * 4) +
+           up64((size_t)(rows * (chunks(cols) + 1)) * 4);
 }
 
 nne_spmat nne_spmat_view(const void *buf) {
     const int64_t *h = buf;
-    nne_spmat s = {h[0], h[1], h[2], NULL, NULL, NULL};
+    nne_spmat s = {h[0], h[1], h[2], NULL, NULL, NULL, chunks(h[1]), NULL};
     const char *p = (const char *)buf + 64;
     s.rp = (const int32_t *)p;
     p += up64((size_t)(s.rows + 1) * 4);
     s.ci = (const int32_t *)p;
     p += up64((size_t)s.nnz * 4);
     s.v = (const float *)p;
+    p += up64((size_t)s.nnz * 4);
+    s.cp = (const int32_t *)p;
     return s;
 }
 
@@ -59,6 +65,14 @@ void nne_spmat_pack(const float *w, int64_t rows, int64_t cols, int64_t rs, int6
         }
     }
     rp[rows] = (int32_t)q;
+    int32_t *cp = (int32_t *)s.cp;
+    for (int64_t r = 0; r < rows; r++) {
+        int32_t k = rp[r];
+        for (int64_t c = 0; c <= s.nch; c++) {
+            while (k < rp[r + 1] && ci[k] < c * NNE_SPMM_KC) k++;
+            cp[r * (s.nch + 1) + c] = k;
+        }
+    }
 }
 
 /* The rule, from `make bench-sparse` (bench/sparse_bench.c: sparse time /
@@ -70,18 +84,18 @@ void nne_spmat_pack(const float *w, int64_t rows, int64_t cols, int64_t rs, int6
  * the ratio of their speeds, which depends on n. Measured (ratio at the
  * sparsity named; crossover = ratio 1):
  *   1x1 conv, n >= 32 (pixels): crossover at 0.6-0.72 sparsity; at 0.75
- *     0.60-0.90, at 0.8 0.49-0.70
+ *     0.59-0.93, at 0.8 0.34-0.68
  *   Gemm, n >= 32 (batch; A and Y transposed around the kernel): crossover
- *     0.7-0.8; at 0.8 0.58-1.01, at 0.85 0.48-0.73
- *   8 <= n < 32: crossover 0.75-0.85; at 0.85 0.71-0.95, at 0.9 0.52-0.73
+ *     0.6-0.78; at 0.8 0.50-0.88, at 0.85 0.43-0.67
+ *   8 <= n < 32: crossover 0.75-0.85; at 0.85 0.64-0.96, at 0.9 0.44-0.63
  *   n < 8 (Gemm at batch 1 to 7: a sparse dot product per output, scalar
- *     or masked): crossover 0.8-0.9; at 0.9 0.54-0.79, at 0.85 up to 1.22
- * So: sparsity >= 0.75 (1x1 conv) / 0.85 (Gemm) from 32 columns, 0.88 from
+ *     or masked): crossover 0.8-0.9; at 0.9 0.44-0.89, at 0.85 up to 1.27
+ * So: sparsity >= 0.75 (1x1 conv) / 0.8 (Gemm) from 32 columns, 0.88 from
  * 8, 0.9 below. An unpruned model (few zeros) never takes it. */
 int nne_spmm_pays(int64_t rows, int64_t cols, int64_t nnz, int64_t n, int transposes) {
     if (rows <= 0 || cols <= 0 || n <= 0 || nne_spmat_bytes(rows, cols, nnz) == 0) return 0;
     double density = (double)nnz / ((double)rows * (double)cols);
-    double dmax = n >= 32 ? (transposes ? 0.15 : 0.25) : n >= 8 ? 0.12 : 0.10;
+    double dmax = n >= 32 ? (transposes ? 0.20 : 0.25) : n >= 8 ? 0.12 : 0.10;
     return density <= dmax;
 }
 

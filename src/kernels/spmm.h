@@ -29,12 +29,20 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* Columns of W per chunk: a block of X rows the kernel keeps in L1 while it
+ * walks every output row (128 rows of 4 vectors: 16 KiB with AVX2). */
+#define NNE_SPMM_KC 128
+
 /* A CSR matrix of rows x cols floats (a view into a packed buffer). */
 typedef struct nne_spmat {
     int64_t rows, cols, nnz;
     const int32_t *rp; /* rows + 1 offsets into ci / v */
     const int32_t *ci; /* column of each nonzero, ascending within a row */
     const float *v;    /* value of each nonzero */
+    /* nch = ceil(cols / NNE_SPMM_KC) chunks of columns; cp[m * (nch + 1) + c]:
+     * the first nonzero of row m in chunk c (c = nch: rp[m + 1]) */
+    int64_t nch;
+    const int32_t *cp;
 } nne_spmat;
 
 /* Nonzeros of the rows x cols matrix W(r, c) = w[r * rs + c * cs]. */

@@ -42,6 +42,38 @@ static void NV_FN(nne_f32_spmm)(const nne_spmat *s, int64_t m0, int64_t m1, cons
     const int32_t *rp = s->rp, *ci = s->ci;
     const float *v = s->v;
     int64_t j = 0;
+    /* blocks of 4 vectors: the columns of W in chunks, so that the chunk's
+     * rows of X stay in L1 while every output row uses them; the partial
+     * sums wait in Y (the same additions in the same order as one pass) */
+    const int32_t *cp = s->cp;
+    int64_t nch = s->nch;
+    for (; nch > 1 && j + 4 * NV_VL <= n; j += 4 * NV_VL) {
+        const float *xb = X + j;
+        for (int64_t c = 0; c < nch; c++)
+            for (int64_t m = m0; m < m1; m++) {
+                float *y = Y + m * ldy + j;
+                nv_vf a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0};
+                if (c > 0) a0 = nv_ld(y), a1 = nv_ld(y + NV_VL), a2 = nv_ld(y + 2 * NV_VL), a3 = nv_ld(y + 3 * NV_VL);
+                for (int32_t q = cp[m * (nch + 1) + c], qe = cp[m * (nch + 1) + c + 1]; q < qe; q++) {
+                    const float *x = xb + (int64_t)ci[q] * ldx;
+                    nv_vf w = nv_splat(v[q]);
+                    a0 += w * nv_ld(x);
+                    a1 += w * nv_ld(x + NV_VL);
+                    a2 += w * nv_ld(x + 2 * NV_VL);
+                    a3 += w * nv_ld(x + 3 * NV_VL);
+                }
+                if (c == nch - 1) {
+                    a0 = nv_sp_fin(&e, m, j, a0, NV_VL);
+                    a1 = nv_sp_fin(&e, m, j + NV_VL, a1, NV_VL);
+                    a2 = nv_sp_fin(&e, m, j + 2 * NV_VL, a2, NV_VL);
+                    a3 = nv_sp_fin(&e, m, j + 3 * NV_VL, a3, NV_VL);
+                }
+                nv_st(y, a0);
+                nv_st(y + NV_VL, a1);
+                nv_st(y + 2 * NV_VL, a2);
+                nv_st(y + 3 * NV_VL, a3);
+            }
+    }
     for (; j + 4 * NV_VL <= n; j += 4 * NV_VL) {
         const float *xb = X + j;
         for (int64_t m = m0; m < m1; m++) {

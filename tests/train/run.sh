@@ -173,9 +173,9 @@ for m in mlp_u90:3 seed_u90:2 fire_u90:2; do
 done
 check "sparse = dense within rounding, every Gemm / 1x1 Conv sparse when forced: $sp_ok of 48 cases" "[ $sp_ok = 48 ]"
 sp_run "NNE_SPARSE=force" "$out/mlp_u90.onnx" "$D/in64.npy" "$out/sp_a"
-sp_want=$(grep -o '([0-9.]*% zeros' "$out/sp_log.txt" | tr -d '(%' | awk '$1 >= 85 { n++ } END { print n + 0 }')
+sp_want=$(grep -o '([0-9.]*% zeros' "$out/sp_log.txt" | tr -d '(%' | awk '$1 >= 80 { n++ } END { print n + 0 }')
 sp_run "" "$out/mlp_u90.onnx" "$D/in64.npy" "$out/sp_a"
-check "the rule picks sparse for the Gemm layers with >= 85% zeros at batch 64 ($sp_want)" \
+check "the rule picks sparse for the Gemm layers with >= 80% zeros at batch 64 ($sp_want)" \
   "[ $sp_want -ge 1 ] && [ \$(cat $out/sp_n) = $sp_want ]"
 sp_run "" "$out/mlp_u50.onnx" "$D/in64.npy" "$out/sp_a"
 check "the rule keeps dense weights for 50% zeros" "[ \$(cat $out/sp_n) = 0 ]"

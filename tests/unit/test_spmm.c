@@ -3,7 +3,8 @@
  * the CPU may run (nne_vec_all; a missing ISA is reported skipped) against
  * a dense double-precision product of the same weights, on random sparse
  * weights of several shapes (n around the vector widths: 1, 2, 3, 7, 8, 9,
- * 17, 31, 32, 33, 64, 100; rows and columns from 1 to 300) and sparsities
+ * 17, 31, 32, 33, 64, 100; rows and columns from 1 to 300, columns around
+ * the kernel's chunk of 128) and sparsities
  * (0, 0.5, 0.8, 0.95, 1: no nonzero at all), with each epilogue (bias,
  * per-row ep bias, residual, activations), at 1 and 2 threads (rows split
  * by nonzeros). Also the CSR packing (round trip) and the rule: dense
@@ -115,7 +116,8 @@ void unit_spmm(void) {
 
     static const int64_t shapes[][3] = {{1, 1, 1},   {5, 7, 1},   {16, 64, 2},  {33, 20, 3},  {8, 9, 7},
                                         {13, 40, 8}, {7, 31, 9},  {24, 17, 17}, {9, 300, 31}, {40, 64, 32},
-                                        {3, 5, 33},  {65, 48, 64}, {300, 12, 100}};
+                                        {3, 5, 33},  {65, 48, 64}, {300, 12, 100}, {20, 300, 40}, {7, 257, 64},
+                                        {5, 128, 32}, {6, 129, 33}};
     static const double sps[] = {0.0, 0.5, 0.8, 0.95, 1.0};
     nne_threadpool *pool = nne_threadpool_create(2, nne_sgemm_worker_scratch());
     for (int v = 0; nne_vec_all[v]; v++) {
