@@ -12,11 +12,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-int64_t nne_spmat_count(const float *w, int64_t rows, int64_t cols, int64_t rs, int64_t cs) {
+int64_t nne_spmat_count_upto(const float *w, int64_t rows, int64_t cols, int64_t rs, int64_t cs, int64_t limit) {
     int64_t nnz = 0;
-    for (int64_t r = 0; r < rows; r++)
+    for (int64_t r = 0; r < rows && nnz <= limit; r++)
         for (int64_t c = 0; c < cols; c++) nnz += w[r * rs + c * cs] != 0.0f;
     return nnz;
+}
+
+int64_t nne_spmat_count(const float *w, int64_t rows, int64_t cols, int64_t rs, int64_t cs) {
+    return nne_spmat_count_upto(w, rows, cols, rs, cs, INT64_MAX);
 }
 
 /* Layout: 64-byte header (rows, cols, nnz), rp, ci, v, cp, each part
@@ -92,11 +96,13 @@ void nne_spmat_pack(const float *w, int64_t rows, int64_t cols, int64_t rs, int6
  *     or masked): crossover 0.8-0.9; at 0.9 0.44-0.89, at 0.85 up to 1.27
  * So: sparsity >= 0.75 (1x1 conv) / 0.8 (Gemm) from 32 columns, 0.88 from
  * 8, 0.9 below. An unpruned model (few zeros) never takes it. */
+double nne_spmm_max_density(int64_t n, int transposes) {
+    return n >= 32 ? (transposes ? 0.20 : 0.25) : n >= 8 ? 0.12 : 0.10;
+}
+
 int nne_spmm_pays(int64_t rows, int64_t cols, int64_t nnz, int64_t n, int transposes) {
     if (rows <= 0 || cols <= 0 || n <= 0 || nne_spmat_bytes(rows, cols, nnz) == 0) return 0;
-    double density = (double)nnz / ((double)rows * (double)cols);
-    double dmax = n >= 32 ? (transposes ? 0.20 : 0.25) : n >= 8 ? 0.12 : 0.10;
-    return density <= dmax;
+    return (double)nnz / ((double)rows * (double)cols) <= nne_spmm_max_density(n, transposes);
 }
 
 typedef struct spmm_job {

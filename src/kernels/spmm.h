@@ -45,8 +45,11 @@ typedef struct nne_spmat {
     const int32_t *cp;
 } nne_spmat;
 
-/* Nonzeros of the rows x cols matrix W(r, c) = w[r * rs + c * cs]. */
+/* Nonzeros of the rows x cols matrix W(r, c) = w[r * rs + c * cs]; the
+ * _upto form stops (returning more than limit) once it has seen more than
+ * `limit` of them, so a dense matrix costs a fraction of a pass. */
 int64_t nne_spmat_count(const float *w, int64_t rows, int64_t cols, int64_t rs, int64_t cs);
+int64_t nne_spmat_count_upto(const float *w, int64_t rows, int64_t cols, int64_t rs, int64_t cs, int64_t limit);
 /* Bytes of the packed buffer of a matrix with nnz nonzeros (0 when the
  * matrix cannot be held: nnz or cols past INT32_MAX). */
 size_t nne_spmat_bytes(int64_t rows, int64_t cols, int64_t nnz);
@@ -61,6 +64,8 @@ nne_spmat nne_spmat_view(const void *buf);
  * transposes X and Y around it (Gemm), which costs (see spmm.c for the
  * measurements behind it). */
 int nne_spmm_pays(int64_t rows, int64_t cols, int64_t nnz, int64_t n, int transposes);
+/* The highest density (nonzeros / elements) at which nne_spmm_pays says yes. */
+double nne_spmm_max_density(int64_t n, int transposes);
 
 /* The environment's say (NNE_SPARSE, read once): 0 follow nne_spmm_pays
  * (unset), 1 never sparse ("0"), 2 sparse wherever the op can ("force",

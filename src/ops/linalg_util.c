@@ -61,7 +61,9 @@ nne_status nne_la_sparse_weights(nne_op_ctx *ctx, int input, int64_t rows, int64
     if (!vo || mode == NNE_SPARSE_OFF || !W || W->dtype != NNE_DTYPE_FLOAT || !W->data ||
         !nne_ctx_input_is_initializer(ctx, input) || rows <= 0 || cols <= 0 || n <= 0)
         return NNE_OK;
-    int64_t nnz = nne_spmat_count(W->data, rows, cols, rs, cs);
+    /* dense weights (most models) are found out after a fraction of a pass */
+    double lim = mode == NNE_SPARSE_FORCE ? 1e300 : nne_spmm_max_density(n, transposes) * (double)rows * (double)cols;
+    int64_t nnz = nne_spmat_count_upto(W->data, rows, cols, rs, cs, lim >= 9e18 ? INT64_MAX : (int64_t)lim);
     size_t bytes = nne_spmat_bytes(rows, cols, nnz);
     if (!bytes || (mode != NNE_SPARSE_FORCE && !nne_spmm_pays(rows, cols, nnz, n, transposes))) return NNE_OK;
     sp_pack_src src = {W->data, rows, cols, rs, cs, nnz};

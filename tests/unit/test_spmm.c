@@ -113,6 +113,15 @@ void unit_spmm(void) {
         }
     }
     CHECK(nne_spmat_bytes(10, 10, (int64_t)INT32_MAX) == 0);
+    {
+        /* the early-stopping count: exact below the limit, past it above */
+        float d[20 * 20];
+        for (int i = 0; i < 400; i++) d[i] = i % 4 ? 1.0f : 0.0f; /* 300 nonzeros */
+        CHECK(nne_spmat_count_upto(d, 20, 20, 20, 1, 1000) == 300);
+        CHECK(nne_spmat_count_upto(d, 20, 20, 20, 1, 300) == 300);
+        int64_t c = nne_spmat_count_upto(d, 20, 20, 20, 1, 50);
+        CHECK(c > 50 && c < 300);
+    }
 
     static const int64_t shapes[][3] = {{1, 1, 1},   {5, 7, 1},   {16, 64, 2},  {33, 20, 3},  {8, 9, 7},
                                         {13, 40, 8}, {7, 31, 9},  {24, 17, 17}, {9, 300, 31}, {40, 64, 32},
