@@ -33,3 +33,12 @@ bench-conv: $(BUILD)/conv_bench
 	$(BUILD)/conv_bench
 
 .PHONY: bench bench-gemm bench-conv
+
+$(BUILD)/sparse_bench: $(BUILD)/obj/bench/sparse_bench.o $(BUILD)/libnnedge.a
+	$(CC) $(LDSAN) -o $@ $^ $(LDLIBS)
+
+# sparse x dense kernel vs the dense SGEMM per shape and sparsity (the rule
+# nne_spmm_pays in src/kernels/spmm.c)
+bench-sparse: $(BUILD)/sparse_bench
+	$(BUILD)/sparse_bench
+.PHONY: bench-sparse

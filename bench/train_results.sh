@@ -9,20 +9,23 @@
 # and Debian's dataset-fashion-mnist. Steps:
 #   seed     the seed CNN (models/fashion_cnn.onnx) trained from scratch by
 #            nnedge train --reinit, Adam lr 1e-3, batch 64, 5 epochs, 1 thread
-#   epoch    one epoch of that training, nnedge and torch alternately, twice
+#   epoch    one epoch of that training, nnedge and torch alternately, EPOCH_ROUNDS=3 rounds
+#            (bench/train_epoch_time.sh; wall and CPU time)
 #   teacher  the teacher trained with torch (3 epochs, TEACHER_EPOCHS=), structured pruning
 #            --sparsity 0.5, 2 epochs of nnedge fine-tuning; MACs, accuracy,
 #            nnedge bench at batch 64 before and after
 #   unstruct models/fashion_cnn.onnx pruned to 80% sparsity, 1 epoch fine-tuning
 #   student-ce, kd  the student from the same initial weights, 5 epochs (STUDENT_EPOCHS=):
 #            cross-entropy only, and distilled from the teacher (alpha 0.5, T 4)
-# Select steps with STEPS="teacher-train seed epoch teacher unstruct student-ce kd".
+#   sparse   nnedge bench of the 80%/90%-pruned seed CNN and MLP, dense vs sparse kernels
+#            (bench/sparse_models.sh)
+# Select steps with STEPS="teacher-train seed epoch sparse teacher unstruct student-ce kd".
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 out=${1:-$root/build/train_results}
 py=/usr/bin/python3
 nn=$root/build/nnedge
-steps=${STEPS:-seed epoch teacher unstruct student-ce kd}
+steps=${STEPS:-seed epoch sparse teacher unstruct student-ce kd}
 mkdir -p "$out"
 log=$out/log.jsonl
 S=0.00392156862745098
@@ -46,12 +49,12 @@ seed)
   note "{\"step\": \"seed\", \"eval\": $(evaljson "$out/seed_scratch.onnx")}"
   ;;
 epoch)
-  mkdir -p "$out/one"
-  for r in 1 2; do
-    "$nn" train "$root/models/fashion_cnn.onnx" -o "$out/one/e.onnx" --data "$D/train_x.npy" --labels "$D/train_y.npy" \
-        --scale $S --reinit --epochs 1 --batch 64 --threads 1 --json | sed 's/^{/{"framework": "nnedge", /' | tee -a "$log"
-    $py "$root/tests/train/torch_ref.py" epoch-time seed --data "$D" --threads 1 --epochs 1 | tee -a "$log"
-  done
+  # one epoch each, nnedge and torch alternately, ROUNDS rounds (bench/train_epoch_time.sh)
+  OUT="$out/epoch" bash "$root/bench/train_epoch_time.sh" "${EPOCH_ROUNDS:-3}" | tee -a "$log"
+  ;;
+sparse)
+  # dense vs sparse kernels on the pruned seed CNN and MLP (bench/sparse_models.sh)
+  OUT="$out/sparse" bash "$root/bench/sparse_models.sh" "${SPARSE_ROUNDS:-3}" | tee -a "$log"
   ;;
 teacher)
   [ -f "$out/teacher.onnx" ] || run $py "$root/tests/train/torch_ref.py" train teacher "$out/teacher.onnx" --data "$D" \

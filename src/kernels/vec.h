@@ -16,6 +16,7 @@
 #include "core/threadpool.h"
 #include "kernels/epilogue.h"
 #include "kernels/ref/conv.h"
+#include "kernels/spmm.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -56,6 +57,9 @@ typedef struct nne_vec_ops {
     void (*affine)(const float *x, float *y, int64_t n, float a, float b);
     /* y[m] = sum over k of W[m * K + k] * x[k] for m < M (matrix-vector) */
     void (*gemv)(const float *W, int64_t M, int64_t K, const float *x, float *y);
+    /* rows [m0, m1) of the sparse x dense product of kernels/spmm.h */
+    void (*spmm)(const nne_spmat *s, int64_t m0, int64_t m1, const float *X, int64_t ldx, int64_t n, float *Y,
+                 int64_t ldy, const float *bias, const nne_epilogue *ep);
 } nne_vec_ops;
 
 #define NNE_VEC_DECLARE(isa) extern const nne_vec_ops nne_vec_ops__##isa;

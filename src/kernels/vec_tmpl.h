@@ -655,6 +655,8 @@ static void NV_FN(nne_f32_gemv)(const float *W, int64_t M, int64_t K, const floa
     }
 }
 
+#include "kernels/spmm_tmpl.h"
+
 const nne_vec_ops NV_CAT(nne_vec_ops, NV_SUF) = {
     .name = "nne_f32_vec__" NV_SUF_NAME,
     .isa = NV_ISA,
@@ -668,4 +670,5 @@ const nne_vec_ops NV_CAT(nne_vec_ops, NV_SUF) = {
     .layernorm_row = NV_FN(nne_f32_layernorm_row),
     .gemv = NV_FN(nne_f32_gemv),
     .affine = NV_FN(nne_f32_affine),
+    .spmm = NV_FN(nne_f32_spmm),
 };

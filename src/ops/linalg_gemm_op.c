@@ -22,6 +22,11 @@ typedef struct gemm_state {
     size_t og, oa, ob, oy; /* scratch layout */
     const float *pb;       /* B packed once (float initializer, blocked GEMM), or NULL */
     nne_gemm_f32_packed_fn gemm_packed;
+    /* pruned float B: its CSR (kernels/spmm.h) and the kernel, or NULL;
+     * scratch for A^T (K x M) and the product (N x M) */
+    const void *sp;
+    const nne_vec_ops *spv;
+    size_t oxt, oyt;
 } gemm_state;
 
 
@@ -104,6 +109,16 @@ static nne_status gemm_infer(nne_op_ctx *ctx) {
         *st = (gemm_state){.ta = ta, .tb = tb, .alpha = alpha, .beta = beta, .M = M, .N = N, .K = K,
                            .crows = crows, .ccols = ccols, .og = og, .oa = oa, .ob = ob, .oy = oy};
         if (dt == NNE_DTYPE_FLOAT) {
+            /* a pruned B runs sparse where that was measured faster: the
+             * product as B'^T (N x K, sparse) * A^T (K x M), vectorized
+             * over the batch M */
+            NNE_TRY(nne_la_sparse_weights(ctx, 1, N, K, tb ? K : 1, tb ? 1 : N, M, !ta && M > 1, &st->sp, &st->spv));
+            if (st->sp) {
+                st->oxt = nne_la_reserve(&total, nne_size_elems(ta ? 0 : K * M, sizeof(float)));
+                st->oyt = nne_la_reserve(&total, nne_size_elems(N * M, sizeof(float)));
+                nne_ctx_scratch(ctx, total);
+                return NNE_OK;
+            }
             st->pb = nne_la_pack_b(ctx, 1, M, N, K, ta ? M : 1, tb ? 1 : N, tb ? K : 1, &st->gemm_packed);
             if (!st->pb && st->gemm_packed) return NNE_ERR_OUT_OF_MEMORY;
         }
@@ -153,7 +168,24 @@ static nne_status gemm_kernel(const void *state, const nne_kernel_args *args) {
             }
             bt = beta;
         }
-        nne_la_gemm_f32(args->ctx, M, N, K, alpha, a, rsa, csa, b, rsb, csb, st->pb, bt, y, N, gscr, NULL);
+        if (st->sp) {
+            /* T (N x M) = B'^T A^T; A^T is A itself when transA (or M is 1) */
+            nne_spmat sm = nne_spmat_view(st->sp);
+            const float *xt = a;
+            float *t = (float *)(scr + st->oyt);
+            if (!ta && M > 1) {
+                float *x = (float *)(scr + st->oxt);
+                for (int64_t i = 0; i < M; i++)
+                    for (int64_t k = 0; k < K; k++) x[k * M + i] = a[i * K + k];
+                xt = x;
+            }
+            nne_spmm_run(st->spv, &sm, xt, M, M, t, M, NULL, NULL, nne_ctx_pool(args->ctx));
+            for (int64_t i = 0; i < M; i++)
+                for (int64_t j = 0; j < N; j++)
+                    y[i * N + j] = bt != 0.0f ? alpha * t[j * M + i] + bt * y[i * N + j] : alpha * t[j * M + i];
+        } else {
+            nne_la_gemm_f32(args->ctx, M, N, K, alpha, a, rsa, csa, b, rsb, csb, st->pb, bt, y, N, gscr, NULL);
+        }
         if (dt != NNE_DTYPE_FLOAT) nne_store_f32(Y, 0, 1, ny, fy, NNE_CVT_SAT);
     } else if (dt == NNE_DTYPE_DOUBLE) {
         double *y = Y->data;

@@ -8,6 +8,7 @@
 
 #include "ops/op.h"
 #include "kernels/dispatch.h"
+#include "kernels/vec.h"
 
 /* Element loads and stores are core/dtype_io.h's (nne_load_f64 ...;
  * linear-algebra ops store with NNE_CVT_SAT). */
@@ -57,5 +58,14 @@ struct nne_epilogue;
 void nne_la_gemm_f32(nne_op_ctx *ctx, int64_t M, int64_t N, int64_t K, float alpha, const float *A, int64_t rsa,
                      int64_t csa, const float *B, int64_t rsb, int64_t csb, const float *Pb, float beta, float *C,
                      int64_t ldc, void *scratch, const struct nne_epilogue *ep);
+
+/* Input `input` (a float initializer, read as the rows x cols matrix
+ * W(r, c) = w[r * rs + c * cs]) in CSR for the sparse kernel
+ * (kernels/spmm.h), through the model's weight cache, when the kernel pays
+ * for n columns of X at its sparsity (nne_spmm_pays, `transposes`: X and Y
+ * are transposed around it; NNE_SPARSE). Else
+ * *packed and *ops are NULL. NNE_ERR_OUT_OF_MEMORY with the error set. */
+nne_status nne_la_sparse_weights(nne_op_ctx *ctx, int input, int64_t rows, int64_t cols, int64_t rs, int64_t cs,
+                                 int64_t n, int transposes, const void **packed, const nne_vec_ops **ops);
 
 #endif

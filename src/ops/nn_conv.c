@@ -19,6 +19,7 @@
 #include "kernels/conv_fast.h"
 #include "kernels/dispatch.h"
 #include "kernels/vec.h"
+#include "ops/linalg_util.h"
 #include "ops/nn_conv.h"
 #include "ops/nn_util.h"
 
@@ -121,6 +122,8 @@ struct nne_conv_state {
     const float *pw;      /* W packed for cf (constant weights), or NULL */
     const nne_vec_ops *dw; /* depthwise convs: the vector kernel (kernels/vec.h), or NULL */
     const nne_vec_ops *mv; /* 1x1 convs of 1x1 images: the vector matrix-vector kernel, or NULL */
+    const void *sp;        /* pruned 1x1 convs: W in CSR (kernels/spmm.h), or NULL */
+    const nne_vec_ops *spv; /* and the sparse kernel */
 };
 typedef nne_conv_state conv_state;
 _Static_assert(sizeof(conv_state) <= NNE_CONV_STATE_SIZE, "NNE_CONV_STATE_SIZE in nn_conv.h is too small");
@@ -158,7 +161,12 @@ nne_status nne_conv_plan(nne_op_ctx *ctx, void *state) {
                                         (size_t)nne_tensor_numel(W) * sizeof(float), conv_pack_w32, (void *)W);
         if (!st->w32) return NNE_ERR_OUT_OF_MEMORY;
     }
-    if (st->fast && nne_conv_fast_packs_w(&st->cf) && nne_ctx_input_is_initializer(ctx, 1) &&
+    st->sp = NULL;
+    st->spv = NULL;
+    if (st->fast && st->cf.algo == NNE_CONV_POINTWISE && st->p.G == 1 && st->dt == NNE_DTYPE_FLOAT)
+        /* a pruned 1x1 conv runs sparse where that was measured faster */
+        NNE_TRY(nne_la_sparse_weights(ctx, 1, st->p.M, st->p.C, st->p.C, 1, st->cf.outsp, 0, &st->sp, &st->spv));
+    if (st->fast && !st->sp && nne_conv_fast_packs_w(&st->cf) && nne_ctx_input_is_initializer(ctx, 1) &&
         (st->dt == NNE_DTYPE_FLOAT || st->w32)) {
         /* the weights as the GEMM's packed A (or Winograd-transformed),
          * once per model; the tag names the layout (variant, algorithm,
@@ -174,11 +182,11 @@ nne_status nne_conv_plan(nne_op_ctx *ctx, void *state) {
     st->dw = st->mv = NULL;
     if (st->fast && st->cf.algo == NNE_CONV_DEPTHWISE && nne_vec_dwconv_supported(nne_vec(), &st->p))
         st->dw = nne_vec();
-    if (st->fast && nne_vec_conv1x1_supported(nne_vec(), &st->p)) st->mv = nne_vec();
+    if (st->fast && !st->sp && nne_vec_conv1x1_supported(nne_vec(), &st->p)) st->mv = nne_vec();
     nn_carve c = {0};
     size_t kb = st->dt == NNE_DTYPE_DOUBLE ? nne_conv_scratch_f64(&st->p)
                 : st->dw                   ? nne_vec_dwconv_scratch(st->dw, &st->p)
-                : st->mv                   ? 0
+                : st->mv || st->sp         ? 0
                 : st->fast                 ? nne_conv_fast_scratch(&st->cf, &st->p)
                                            : kt->conv_f32_scratch(&st->p);
     conv_buf_plan(&c, &st->cb, st->dt, kb, X, W, B, Y);
@@ -197,6 +205,21 @@ static void conv_f32(const conv_state *st, const nne_kernel_args *a, const float
     }
     if (st->mv) {
         nne_vec_conv1x1_run(st->mv, &st->p, x, w, b, ep, y, nne_ctx_pool(a->ctx));
+        return;
+    }
+    if (st->sp) {
+        /* per image: Y (M x pixels) = W (sparse M x C) * X (C x pixels) */
+        nne_spmat sm = nne_spmat_view(st->sp);
+        int64_t sp = st->cf.outsp;
+        for (int64_t n = 0; n < st->p.N; n++) {
+            nne_epilogue e;
+            if (ep) {
+                e = *ep;
+                if (e.residual) e.residual += n * st->p.M * e.ld_res;
+            }
+            nne_spmm_run(st->spv, &sm, x + n * st->p.C * sp, sp, sp, y + n * st->p.M * sp, sp, b, ep ? &e : NULL,
+                         nne_ctx_pool(a->ctx));
+        }
         return;
     }
     if (st->fast) {

@@ -15,11 +15,13 @@
  * the layer is prunable: rank its output channels by the L1 norm of their
  * weights, keep the largest (1 - R) (at least one), and slice the producer's
  * weight and bias, the BatchNormalization parameters on the way, and the
- * consumers' weights. Layers whose channels reach a graph output or any
- * other op (Add, Reshape, ...) are left whole (a residual Add would need
- * its operands pruned alike: not done). The layers are
- * pruned one after the other, each ranking the weights as the earlier
- * ones left them.
+ * consumers' weights. A layer whose channels reach a residual Add (two
+ * inputs of one shape) is pruned with every layer it meets there, as one
+ * group (see group_value below): channels ranked by the sum of the
+ * members' L1 norms, the same ones removed from each. Layers whose
+ * channels reach a graph output or any other op (Reshape, Mul, ...) are
+ * left whole. The layers (groups) are pruned one after the other, each
+ * ranking the weights as the earlier ones left them.
  */
 #include "train/train.h"
 
@@ -271,6 +273,113 @@ static void follow_value(const nne_graph *g, const nne_graph_uses *u, const int6
     }
 }
 
+/* ------------------------------------------- groups through residual Adds -- */
+
+/* Layers whose outputs meet in a residual Add must lose the same channels.
+ * A group is the set of values connected through channel-preserving ops
+ * (activations, pooling, BatchNormalization, Add of two equal shapes),
+ * walked both ways: backwards each value ends at a prunable producer (Conv
+ * with one group, Gemm), forwards at consumers that read the channels (Conv,
+ * Gemm/MatMul directly or after a Flatten). Anything else (a graph input or
+ * output, a Concat, Reshape, Mul, a broadcasting Add, a depthwise conv)
+ * leaves the whole group unpruned. */
+typedef struct group {
+    follow f;                  /* consumer and BatchNormalization slices */
+    int *prod, np, capp;       /* producer nodes */
+    uint8_t *vis;              /* values visited */
+    const int *producer_of;    /* node making each value, -1 none */
+} group;
+
+static int prunable_producer(const nne_graph *g, const nne_node *n) {
+    if (weight_value(g, n) < 0 || is_op(n, "MatMul")) return 0;
+    if (is_op(n, "Conv")) return nne_train_attr_i(n, "group", 1) == 1;
+    return !(n->n_in > 2 && n->in[2] >= 0 && g->values[n->in[2]].init.ndim == 2);
+}
+
+/* An Add of two inputs of the same shape (no broadcasting): its channels
+ * are both inputs' channels. */
+static int add_aligned(const nne_graph *g, const nne_node *n, const int64_t *dims, const int *nd) {
+    if (!is_op(n, "Add") || n->n_in != 2 || n->n_out != 1 || n->in[0] < 0 || n->in[1] < 0 || n->out[0] < 0) return 0;
+    int a = n->in[0], b = n->in[1], o = n->out[0];
+    if (nd[a] < 2 || nd[a] != nd[b] || nd[o] != nd[a]) return 0;
+    for (int d = 0; d < nd[a]; d++)
+        if (dims[(size_t)a * NNE_MAX_DIMS + d] != dims[(size_t)b * NNE_MAX_DIMS + d] ||
+            dims[(size_t)o * NNE_MAX_DIMS + d] != dims[(size_t)a * NNE_MAX_DIMS + d])
+            return 0;
+    return 1;
+}
+
+static void group_value(const nne_graph *g, const nne_graph_uses *u, const int64_t *dims, const int *nd, int v,
+                        int64_t C, int depth, group *gr) {
+    follow *f = &gr->f;
+    if (!f->ok || gr->vis[v]) return;
+    gr->vis[v] = 1;
+    const nne_value *val = &g->values[v];
+    if (depth > 4096 || val->is_output || val->kind != NNE_VAL_NODE || nd[v] < 2 ||
+        dims[(size_t)v * NNE_MAX_DIMS + 1] != C) {
+        f->ok = 0;
+        return;
+    }
+    /* backwards: where the channels come from */
+    int pi = gr->producer_of[v];
+    const nne_node *p = pi >= 0 ? &g->nodes[pi] : NULL;
+    if (!p || p->dead) {
+        f->ok = 0;
+    } else if (prunable_producer(g, p) && p->out[0] == v) {
+        if (gr->np == gr->capp) {
+            int cap = gr->capp ? gr->capp * 2 : 8;
+            int *q = realloc(gr->prod, (size_t)cap * sizeof *q);
+            if (!q) {
+                f->ok = 0;
+                return;
+            }
+            gr->prod = q;
+            gr->capp = cap;
+        }
+        gr->prod[gr->np++] = pi;
+    } else if (is_op(p, "BatchNormalization") && p->n_out == 1) {
+        for (int k = 1; k < 5 && f->ok; k++)
+            if (k >= p->n_in || p->in[k] < 0 || g->values[p->in[k]].kind != NNE_VAL_CONST) f->ok = 0;
+        add_job(f, S_BN, pi, 0, 0, C);
+        if (f->ok) group_value(g, u, dims, nd, p->in[0], C, depth + 1, gr);
+    } else if (is_passthrough(p) && p->out[0] == v) {
+        for (int o = 1; o < p->n_out; o++)
+            if (p->out[o] >= 0 && nne_uses_count(u, p->out[o])) f->ok = 0;
+        if (f->ok) group_value(g, u, dims, nd, p->in[0], C, depth + 1, gr);
+    } else if (add_aligned(g, p, dims, nd)) {
+        group_value(g, u, dims, nd, p->in[0], C, depth + 1, gr);
+        group_value(g, u, dims, nd, p->in[1], C, depth + 1, gr);
+    } else {
+        f->ok = 0;
+    }
+    /* forwards: who reads them */
+    for (int q = u->start[v]; q < u->start[v + 1] && f->ok; q++) {
+        int ni = u->use[q].node, slot = u->use[q].slot;
+        const nne_node *n = &g->nodes[ni];
+        if (n->n_out < 1 || n->out[0] < 0) {
+            f->ok = 0;
+        } else if (add_aligned(g, n, dims, nd)) {
+            group_value(g, u, dims, nd, n->out[0], C, depth + 1, gr);
+        } else if (slot != 0) {
+            f->ok = 0;
+        } else if (is_op(n, "Conv") && nne_train_attr_i(n, "group", 1) == 1 && weight_value(g, n) >= 0) {
+            add_job(f, S_CONV_IN, ni, 0, 0, C);
+        } else if ((is_op(n, "Gemm") && !nne_train_attr_i(n, "transA", 0)) || is_op(n, "MatMul")) {
+            if (weight_value(g, n) < 0 || nd[v] != 2) f->ok = 0;
+            else add_job(f, S_GEMM_K, ni, 1, 0, C);
+        } else if (is_op(n, "BatchNormalization") || (is_passthrough(n) && (n->n_out == 1 || is_op(n, "Dropout")))) {
+            /* its output's producer is this node: visited from there */
+            group_value(g, u, dims, nd, n->out[0], C, depth + 1, gr);
+        } else if (is_op(n, "Flatten") && nne_train_attr_i(n, "axis", 1) == 1) {
+            int64_t sp = 1;
+            for (int d = 2; d < nd[v]; d++) sp *= dims[(size_t)v * NNE_MAX_DIMS + d];
+            follow_value(g, u, dims, nd, n->out[0], sp, 0, C, depth + 1, f);
+        } else {
+            f->ok = 0;
+        }
+    }
+}
+
 /* Replace initializer v's data by t (owned), shape and declared type. */
 static void set_init(nne_graph *g, int v, nne_tensor *t) {
     nne_value *val = &g->values[v];
@@ -355,106 +464,167 @@ static int cmp_i64(const void *a, const void *b) {
     return x < y ? -1 : x > y;
 }
 
+/* Output channels of a prunable producer (Conv W rows, Gemm B' columns). */
+static int64_t producer_channels(const nne_graph *g, const nne_node *n) {
+    const nne_tensor *w = &g->values[n->in[1]].init;
+    return is_op(n, "Conv") || nne_train_attr_i(n, "transB", 0) ? w->dims[0] : w->dims[1];
+}
+
+/* L1 norm of each output channel of producer n, added to l1[0..M). */
+static void producer_l1(const nne_graph *g, const nne_node *n, double *l1) {
+    int is_conv = is_op(n, "Conv"), tb = !is_conv && nne_train_attr_i(n, "transB", 0);
+    const nne_tensor *w = &g->values[n->in[1]].init;
+    int64_t M = producer_channels(g, n), per = nne_tensor_numel(w) / M;
+    const float *wd = w->data;
+    for (int64_t c = 0; c < M; c++) {
+        double s = 0;
+        for (int64_t k = 0; k < per; k++) s += fabs(is_conv || tb ? wd[c * per + k] : wd[k * M + c]);
+        l1[c] += s;
+    }
+}
+
+/* Keep the channels keep[0..nk) (ascending) of producer ni: weight rows or
+ * columns, bias. */
+static nne_status slice_producer(nne_graph *g, int ni, const int64_t *keep, int64_t nk) {
+    const nne_node *n = &g->nodes[ni];
+    int is_conv = is_op(n, "Conv"), tb = !is_conv && nne_train_attr_i(n, "transB", 0);
+    int64_t M = producer_channels(g, n);
+    NNE_TRY(slice_init(g, ni, 1, is_conv || tb ? 0 : 1, keep, nk, 1));
+    n = &g->nodes[ni]; /* (nodes do not move, values may have) */
+    if (n->n_in > 2 && n->in[2] >= 0 && g->values[n->in[2]].kind == NNE_VAL_CONST &&
+        g->values[n->in[2]].init.ndim == 1 && g->values[n->in[2]].init.dims[0] == M)
+        NNE_TRY(slice_init(g, ni, 2, 0, keep, nk, 1));
+    return NNE_OK;
+}
+
+/* The consumers' (and BatchNormalizations') side of keeping keep[0..nk) of
+ * the M channels followed in f. */
+static nne_status slice_jobs(nne_graph *g, const follow *f, const int64_t *keep, int64_t nk, int64_t M) {
+    nne_status st = NNE_OK;
+    for (int j = 0; j < f->n && st == NNE_OK; j++) {
+        int ci = f->jobs[j].node;
+        const nne_node *c = &g->nodes[ci];
+        /* the kept channels in this consumer's channel space: all of the
+         * other Concat inputs' channels, the producer's kept ones */
+        int64_t off = f->jobs[j].off, total = f->jobs[j].total, nck = 0;
+        int64_t *ck = nne_calloc((size_t)(total > 0 ? total : 1), sizeof *ck);
+        if (!ck) return nne_error(NNE_ERR_OUT_OF_MEMORY, "prune: out of memory");
+        for (int64_t q = 0; q < off; q++) ck[nck++] = q;
+        for (int64_t k = 0; k < nk; k++) ck[nck++] = off + keep[k];
+        for (int64_t q = off + M; q < total; q++) ck[nck++] = q;
+        if (f->jobs[j].kind == S_BN) {
+            for (int k = 1; k < 5 && st == NNE_OK; k++) st = slice_init(g, ci, k, 0, ck, nck, 1);
+        } else if (f->jobs[j].kind == S_CONV_IN) {
+            st = slice_init(g, ci, 1, 1, ck, nck, 1);
+        } else {
+            int ctb = is_op(c, "Gemm") && nne_train_attr_i(c, "transB", 0);
+            st = slice_init(g, ci, 1, ctb ? 1 : 0, ck, nck, f->jobs[j].block);
+        }
+        nne_free(ck);
+    }
+    return st;
+}
+
+/* The (1 - R) channels of largest l1 (at least one), ascending, into keep;
+ * their count. */
+static int64_t keep_largest(const double *l1, int64_t M, double R, ch_norm *norms, int64_t *keep) {
+    int64_t nk = M - (int64_t)floor(R * (double)M);
+    if (nk < 1) nk = 1;
+    for (int64_t c = 0; c < M; c++) norms[c].l1 = (float)l1[c], norms[c].idx = c;
+    qsort(norms, (size_t)M, sizeof *norms, cmp_norm_desc);
+    for (int64_t k = 0; k < nk && k < M; k++) keep[k] = norms[k].idx;
+    qsort(keep, (size_t)nk, sizeof *keep, cmp_i64);
+    return nk;
+}
+
 static nne_status prune_structured(nne_model *m, const nne_prune_options *o, nne_prune_report *r) {
     nne_graph *g = m->graph;
     nne_status st = NNE_OK;
-    int64_t *dims = nne_calloc((size_t)g->n_values * NNE_MAX_DIMS + 1, sizeof(int64_t));
-    int *nd = nne_calloc((size_t)g->n_values + 1, sizeof(int));
+    int64_t *dims = NULL;
+    int *nd = NULL, *producer_of = NULL;
+    uint8_t *done = nne_calloc((size_t)g->n_nodes + 1, 1);
     nne_graph_uses u;
     memset(&u, 0, sizeof u);
-    follow f;
-    memset(&f, 0, sizeof f);
+    group gr;
+    memset(&gr, 0, sizeof gr);
     ch_norm *norms = NULL;
     int64_t *keep = NULL;
-    if (!dims || !nd) {
+    double *l1 = NULL;
+    if (!done) {
         st = nne_error(NNE_ERR_OUT_OF_MEMORY, "prune: out of memory");
         goto done;
     }
     if ((st = nne_graph_uses_build(g, &u)) != NNE_OK) goto done;
     for (int ni = 0; ni < g->n_nodes; ni++) {
         nne_node *n = &g->nodes[ni];
-        int wv = weight_value(g, n);
-        if (wv < 0 || is_op(n, "MatMul")) continue;
-        int is_conv = is_op(n, "Conv");
-        if (is_conv && nne_train_attr_i(n, "group", 1) != 1) continue;
-        int tb = !is_conv && nne_train_attr_i(n, "transB", 0);
-        if (!is_conv && n->n_in > 2 && n->in[2] >= 0 && g->values[n->in[2]].init.ndim == 2) continue;
+        if (done[ni] || !prunable_producer(g, n)) continue;
         /* the shapes as the earlier layers left them (values may have been added) */
         nne_free(dims);
         nne_free(nd);
+        nne_free(producer_of);
+        nne_free(gr.vis);
+        gr.vis = NULL;
         dims = nne_calloc((size_t)g->n_values * NNE_MAX_DIMS + 1, sizeof(int64_t));
         nd = nne_calloc((size_t)g->n_values + 1, sizeof(int));
-        if (!dims || !nd) {
+        producer_of = nne_calloc((size_t)g->n_values + 1, sizeof(int));
+        gr.vis = nne_calloc((size_t)g->n_values + 1, 1);
+        if (!dims || !nd || !producer_of || !gr.vis) {
             st = nne_error(NNE_ERR_OUT_OF_MEMORY, "prune: out of memory");
             goto done;
         }
         if ((st = shapes_infer(m, dims, nd)) != NNE_OK) goto done;
-        f.n = 0;
-        f.ok = 1;
-        int64_t Mout = is_conv || nne_train_attr_i(n, "transB", 0) ? g->values[wv].init.dims[0] : g->values[wv].init.dims[1];
-        follow_value(g, &u, dims, nd, n->out[0], 0, 0, Mout, 0, &f);
-        if (!f.ok) continue;
-        const nne_tensor *w = &g->values[wv].init;
-        int64_t M = is_conv || tb ? w->dims[0] : w->dims[1];
-        int64_t per = nne_tensor_numel(w) / M;
-        int64_t nk = M - (int64_t)floor((double)o->sparsity * (double)M);
-        if (nk < 1) nk = 1;
-        if (nk >= M) continue;
-        for (int j = 0; j < f.n; j++) /* a Gemm reached through Flatten needs known spatial sizes */
-            if (f.jobs[j].block <= 0 && f.jobs[j].kind == S_GEMM_K) f.ok = 0;
-        if (!f.ok) continue;
-        nne_free(norms);
-        nne_free(keep);
-        norms = nne_calloc((size_t)M, sizeof *norms);
-        keep = nne_calloc((size_t)M, sizeof *keep);
-        if (!norms || !keep) {
-            st = nne_error(NNE_ERR_OUT_OF_MEMORY, "prune: out of memory");
-            goto done;
-        }
-        const float *wd = w->data;
-        for (int64_t c = 0; c < M; c++) {
-            double s = 0;
-            for (int64_t k = 0; k < per; k++) s += fabs(is_conv || tb ? wd[c * per + k] : wd[k * M + c]);
-            norms[c].l1 = (float)s;
-            norms[c].idx = c;
-        }
-        qsort(norms, (size_t)M, sizeof *norms, cmp_norm_desc);
-        for (int64_t k = 0; k < nk; k++) keep[k] = norms[k].idx;
-        qsort(keep, (size_t)nk, sizeof *keep, cmp_i64);
-        /* the producer: weight rows (or columns), bias */
-        if ((st = slice_init(g, ni, 1, is_conv || tb ? 0 : 1, keep, nk, 1)) != NNE_OK) goto done;
-        n = &g->nodes[ni]; /* (nodes do not move, values may have) */
-        if (n->n_in > 2 && n->in[2] >= 0 && g->values[n->in[2]].kind == NNE_VAL_CONST &&
-            g->values[n->in[2]].init.ndim == 1 && g->values[n->in[2]].init.dims[0] == M &&
-            (st = slice_init(g, ni, 2, 0, keep, nk, 1)) != NNE_OK)
-            goto done;
-        for (int j = 0; j < f.n; j++) {
-            int ci = f.jobs[j].node;
-            const nne_node *c = &g->nodes[ci];
-            /* the kept channels in this consumer's channel space: all of the
-             * other Concat inputs' channels, the producer's kept ones */
-            int64_t off = f.jobs[j].off, total = f.jobs[j].total, nck = 0;
-            int64_t *ck = nne_calloc((size_t)(total > 0 ? total : 1), sizeof *ck);
-            if (!ck) {
+        int64_t M = producer_channels(g, n);
+        /* alone: every path from its output ends at a consumer */
+        gr.f.n = 0;
+        gr.f.ok = 1;
+        gr.np = 0;
+        follow_value(g, &u, dims, nd, n->out[0], 0, 0, M, 0, &gr.f);
+        if (gr.f.ok) {
+            if (gr.capp == 0) {
+                gr.prod = malloc(8 * sizeof *gr.prod);
+                gr.capp = gr.prod ? 8 : 0;
+            }
+            if (!gr.prod) {
                 st = nne_error(NNE_ERR_OUT_OF_MEMORY, "prune: out of memory");
                 goto done;
             }
-            for (int64_t q = 0; q < off; q++) ck[nck++] = q;
-            for (int64_t k = 0; k < nk; k++) ck[nck++] = off + keep[k];
-            for (int64_t q = off + M; q < total; q++) ck[nck++] = q;
-            if (f.jobs[j].kind == S_BN) {
-                for (int k = 1; k < 5 && st == NNE_OK; k++) st = slice_init(g, ci, k, 0, ck, nck, 1);
-            } else if (f.jobs[j].kind == S_CONV_IN) {
-                st = slice_init(g, ci, 1, 1, ck, nck, 1);
-            } else {
-                int ctb = is_op(c, "Gemm") && nne_train_attr_i(c, "transB", 0);
-                st = slice_init(g, ci, 1, ctb ? 1 : 0, ck, nck, f.jobs[j].block);
-            }
-            nne_free(ck);
-            if (st != NNE_OK) goto done;
+            gr.prod[gr.np++] = ni;
+        } else {
+            /* with the layers it meets in residual Adds */
+            for (int v = 0; v < g->n_values; v++) producer_of[v] = -1;
+            for (int k = 0; k < g->n_nodes; k++)
+                for (int q = 0; !g->nodes[k].dead && q < g->nodes[k].n_out; q++)
+                    if (g->nodes[k].out[q] >= 0) producer_of[g->nodes[k].out[q]] = k;
+            gr.producer_of = producer_of;
+            gr.f.n = 0;
+            gr.f.ok = 1;
+            group_value(g, &u, dims, nd, n->out[0], M, 0, &gr);
+            for (int k = 0; gr.f.ok && k < gr.np; k++)
+                if (producer_channels(g, &g->nodes[gr.prod[k]]) != M) gr.f.ok = 0;
         }
-        r->layers++;
-        r->channels_removed += M - nk;
+        for (int j = 0; j < gr.f.n; j++) /* a Gemm reached through Flatten needs known spatial sizes */
+            if (gr.f.jobs[j].block <= 0 && gr.f.jobs[j].kind == S_GEMM_K) gr.f.ok = 0;
+        for (int k = 0; k < gr.np; k++) done[gr.prod[k]] = 1; /* pruned or not, decided for the group */
+        if (!gr.f.ok || gr.np == 0) continue;
+        nne_free(norms);
+        nne_free(keep);
+        nne_free(l1);
+        norms = nne_calloc((size_t)M, sizeof *norms);
+        keep = nne_calloc((size_t)M, sizeof *keep);
+        l1 = nne_calloc((size_t)M, sizeof *l1);
+        if (!norms || !keep || !l1) {
+            st = nne_error(NNE_ERR_OUT_OF_MEMORY, "prune: out of memory");
+            goto done;
+        }
+        /* rank the channels by their L1 norms summed over the group's producers */
+        for (int k = 0; k < gr.np; k++) producer_l1(g, &g->nodes[gr.prod[k]], l1);
+        int64_t nk = keep_largest(l1, M, o->sparsity, norms, keep);
+        if (nk >= M) continue;
+        for (int k = 0; k < gr.np; k++)
+            if ((st = slice_producer(g, gr.prod[k], keep, nk)) != NNE_OK) goto done;
+        if ((st = slice_jobs(g, &gr.f, keep, nk, M)) != NNE_OK) goto done;
+        r->layers += gr.np;
+        r->channels_removed += (M - nk) * gr.np;
     }
     /* declared shapes of activations are stale now: let readers infer them */
     for (int v = 0; v < g->n_values; v++) {
@@ -468,9 +638,14 @@ done:
     nne_graph_uses_free(&u);
     nne_free(dims);
     nne_free(nd);
-    free(f.jobs);
+    nne_free(producer_of);
+    nne_free(gr.vis);
+    nne_free(done);
+    free(gr.f.jobs);
+    free(gr.prod);
     nne_free(norms);
     nne_free(keep);
+    nne_free(l1);
     return st;
 }
 
@@ -507,6 +682,8 @@ nne_status nne_model_prune(nne_model *m, const nne_prune_options *opt, nne_prune
                          "after loading");
     NNE_TRY(nne_model_weights_ready(m));
     count_weights(m, &rep.weights_before, &rep.zeros_before);
+    if (rep.weights_before == 0)
+        return nne_error(NNE_ERR_INVALID_ARG, "prune: the model has no float Conv, Gemm or MatMul weights to prune");
     nne_status st = o->structured ? prune_structured(m, o, &rep) : prune_unstructured(m, o, &rep);
     count_weights(m, &rep.weights_after, &rep.zeros_after);
     if (r) *r = rep;

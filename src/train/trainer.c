@@ -48,6 +48,7 @@ struct nne_trainer {
     int np;
     tparam *p;
     int64_t step;
+    double loss0; /* the first step's loss (the divergence check's scale) */
     /* the plan for batch size `planned_n` */
     int64_t planned_n;
     nne_tval *vals;      /* g->n_values */
@@ -687,6 +688,14 @@ nne_status nne_trainer_step(nne_trainer *t, const nne_tensor *x, const int64_t *
     if (!isfinite(loss))
         return nne_error(NNE_ERR_INVALID_ARG, "train: the loss is %s at step %lld: training diverged; try a lower "
                          "learning rate (--lr)", isnan(loss) ? "NaN" : "infinite", (long long)t->step + 1);
+    /* a finite loss far above where it started diverged too (weights
+     * blown up by too high a rate: a garbage model, not a trained one);
+     * cross-entropy of a uniform guess is ln(classes) */
+    if (t->step == 0) t->loss0 = loss;
+    double scale = t->loss0 > log((double)(t->classes > 2 ? t->classes : 2)) ? t->loss0 : log((double)(t->classes > 2 ? t->classes : 2));
+    if (loss > 1000.0 * scale)
+        return nne_error(NNE_ERR_INVALID_ARG, "train: the loss grew from %.4g (step 1) to %.4g at step %lld: training "
+                         "diverged; try a lower learning rate (--lr)", t->loss0, loss, (long long)t->step + 1);
     for (int v = 0; v < t->g->n_values; v++)
         if (t->vals[v].g && !t->vals[v].g_assign) memset(t->vals[v].g, 0, (size_t)t->vals[v].n * sizeof(float));
     memcpy(t->vals[t->out_v].g, t->dlogits, (size_t)(N * t->classes) * sizeof(float));

@@ -14,6 +14,7 @@ int main(void) {
     unit_kernels();
     unit_qgemm();
     unit_vec();
+    unit_spmm();
     printf("%d passed, %d failed\n", g_unit_pass, g_unit_fail);
     return g_unit_fail ? 1 : 0;
 }

@@ -112,6 +112,81 @@ check "train keeps pruned weights at zero" \
 "$nn" prune "$out/seed.onnx" -o "$out/seed_t.onnx" --threshold-ratio 0.2 --json > "$out/prune_t.json"
 check "threshold-ratio prune zeroes weights" "$py -c \"import json; p=json.load(open('$out/prune_t.json')); exit(not p['zeros_after'] > 0)\""
 
+# 4b. structured pruning through residual Adds (tests/train/res.onnx: stem + 2 ResNet blocks, one with a 1x1
+# shortcut): the channels meeting in each Add are removed alike, every consumer shrinks
+"$nn" prune "$here/res.onnx" -o "$out/res_s50.onnx" --sparsity 0.5 --structured --json > "$out/prune_r.json"
+check "structured prune through residual Adds: all 6 layers, MACs <= 50%" \
+  "$py -c \"import json; p=json.load(open('$out/prune_r.json')); exit(not (p['layers'] == 6 and p['macs_after'] <= 0.5 * p['macs_before'] and p['weights_after'] < 0.5 * p['weights_before']))\""
+check "residual groups keep the same channels in every branch; every consumer sliced" \
+  "$py $here/check_res_prune.py $here/res.onnx $out/res_s50.onnx"
+"$nn" run "$out/res_s50.onnx" -i input="$D/in16.npy" -o "$out/res_out" > /dev/null
+check "ORT runs the residual model pruned and agrees" "node $here/ort_check.mjs $out/res_s50.onnx $D/in16.npy $out/res_out/logits.npy"
+"$nn" train "$out/res_s50.onnx" -o "$out/res_s50_ft.onnx" --data "$D/small_x.npy" --labels "$D/small_y.npy" \
+  --scale $S --epochs 1 --json > "$out/res_ft.jsonl"
+check "the pruned residual model trains" "[ \$? = 0 ] && [ \"\$(js $out/res_ft.jsonl 'd[0][\"loss\"] < 2.3')\" = True ]"
+
+# 4c. info --json: macs for the given shapes and weight sparsity, against an independent count
+for m in "$out/res_s50.onnx" "$out/student_s50.onnx" "$out/seed_u80.onnx" "$out/seed_t.onnx"; do
+  "$nn" info "$m" --shape input=8x1x28x28 --json > "$out/info.json"
+  check "info --json macs / params / sparsity of $(basename "$m")" "$py $here/check_info.py $m $out/info.json 8"
+done
+
+# 4d. sparse kernels (kernels/spmm.h) on pruned Gemm and 1x1 Conv models, at every ISA level (portable and
+# the CPU's best; NNE_FORCE_REFERENCE has none), 1 and 2 threads, plain and fused graphs: NNE_SPARSE=force
+# agrees with NNE_SPARSE=0 (dense) within float rounding, and the plan log (NNE_LOG=debug) shows the sparse
+# kernel was chosen for the model's Gemm / 1x1 Conv nodes; the rule (NNE_SPARSE unset) picks sparse for 90%
+# zeros at batch 64 and never for 50% zeros or an unpruned model
+[ -f "$D/in64.npy" ] || $py -c "import numpy as np; x=np.load('$D/val_x.npy')[:64]; np.save('$D/in64.npy', (x.astype(np.float32) / np.float32(255)).reshape(64, 1, 28, 28))"
+"$nn" prune "$root/models/fashion_mlp.onnx" -o "$out/mlp_u90.onnx" --sparsity 0.9 > /dev/null
+"$nn" prune "$root/models/fashion_mlp.onnx" -o "$out/mlp_u50.onnx" --sparsity 0.5 > /dev/null
+"$nn" prune "$out/seed.onnx" -o "$out/seed_u90.onnx" --sparsity 0.9 > /dev/null
+"$nn" prune "$out/fire.onnx" -o "$out/fire_u90.onnx" --sparsity 0.9 > /dev/null
+sp_run() { # env, model, input, outdir, threads: the number of sparse nodes planned -> $out/sp_n
+  env NNE_LOG=debug $1 "$nn" run "$2" -i input="$3" -o "$4" --threads "${5:-1}" > /dev/null 2> "$out/sp_log.txt"
+  local rc=$?
+  grep -c "sparse weights" "$out/sp_log.txt" > "$out/sp_n"
+  return $rc
+}
+sp_ok=0
+for m in mlp_u90:3 seed_u90:2 fire_u90:2; do
+  want=${m#*:}; m=${m%:*}
+  for isa in portable native; do
+    for t in 1 2; do
+      for opt in none all; do
+        e="NNE_OPTIMIZE=$opt"; [ $isa = native ] || e="$e NNE_MAX_ISA=$isa"
+        for b in 16 64; do
+          x="$D/in64.npy"; [ $b = 16 ] && x="$D/in16.npy"
+          rm -rf "$out/sp_d" "$out/sp_f"
+          sp_run "$e NNE_SPARSE=0" "$out/$m.onnx" "$x" "$out/sp_d" $t; rd=$?; nd=$(cat "$out/sp_n")
+          sp_run "$e NNE_SPARSE=force" "$out/$m.onnx" "$x" "$out/sp_f" $t; rf=$?; nf=$(cat "$out/sp_n")
+          if [ $rd != 0 ] || [ $rf != 0 ]; then
+            ko "sparse $m $isa threads $t optimize $opt batch $b: exit $rd / $rf: $(grep -v 'log:' "$out/sp_log.txt" | head -c 300)"
+          elif [ "$nd" != 0 ] || [ "$nf" != "$want" ]; then
+            ko "sparse $m $isa threads $t optimize $opt batch $b: $nf sparse nodes forced (want $want), $nd with NNE_SPARSE=0"
+          elif ! $py $here/sparse_check.py "$out/sp_d/logits.npy" "$out/sp_f/logits.npy" close > "$out/sp_err.txt" 2>&1; then
+            ko "sparse $m $isa threads $t optimize $opt batch $b: $(head -c 200 "$out/sp_err.txt")"
+          else sp_ok=$((sp_ok + 1)); fi
+        done
+      done
+    done
+  done
+done
+check "sparse = dense within rounding, every Gemm / 1x1 Conv sparse when forced: $sp_ok of 48 cases" "[ $sp_ok = 48 ]"
+sp_run "NNE_SPARSE=force" "$out/mlp_u90.onnx" "$D/in64.npy" "$out/sp_a"
+sp_want=$(grep -o '([0-9.]*% zeros' "$out/sp_log.txt" | tr -d '(%' | awk '$1 >= 80 { n++ } END { print n + 0 }')
+sp_run "" "$out/mlp_u90.onnx" "$D/in64.npy" "$out/sp_a"
+check "the rule picks sparse for the Gemm layers with >= 80% zeros at batch 64 ($sp_want)" \
+  "[ $sp_want -ge 1 ] && [ \$(cat $out/sp_n) = $sp_want ]"
+sp_run "" "$out/mlp_u50.onnx" "$D/in64.npy" "$out/sp_a"
+check "the rule keeps dense weights for 50% zeros" "[ \$(cat $out/sp_n) = 0 ]"
+sp_run "" "$root/models/fashion_mlp.onnx" "$D/in64.npy" "$out/sp_a"
+check "the rule keeps an unpruned model dense" "[ \$(cat $out/sp_n) = 0 ]"
+sp_run "" "$out/mlp_u90.onnx" "$D/in64.npy" "$out/sp_a"
+check "ORT agrees with nnedge's sparse run" "node $here/ort_check.mjs $out/mlp_u90.onnx $D/in64.npy $out/sp_a/logits.npy"
+sp_run "NNE_FORCE_REFERENCE=1 NNE_SPARSE=force" "$out/mlp_u90.onnx" "$D/in64.npy" "$out/sp_r"
+check "NNE_FORCE_REFERENCE runs no sparse kernel (and agrees)" \
+  "[ \$(cat $out/sp_n) = 0 ] && $py $here/sparse_check.py $out/sp_a/logits.npy $out/sp_r/logits.npy close"
+
 # 5. bad input: exit 2 with one clear line
 bad() { # name, expected message part, args...
   local name=$1 want=$2

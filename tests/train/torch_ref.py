@@ -2,7 +2,7 @@
 """Reference models and timings for `nnedge train` (python3-torch, CPU).
 
 Usage:
-  /usr/bin/python3 tests/train/torch_ref.py export {seed,teacher,student} OUT.onnx [--seed N]
+  /usr/bin/python3 tests/train/torch_ref.py export {seed,teacher,student,fire,res} OUT.onnx [--seed N]
       export the model with torch's default initialization (for nnedge train)
   /usr/bin/python3 tests/train/torch_ref.py train {seed,teacher,student} OUT.onnx --data DIR
       [--epochs N] [--lr F] [--seed N] [--threads N]
@@ -83,6 +83,40 @@ class Fire(nn.Module):
         return self.fc(torch.flatten(F.adaptive_avg_pool2d(x, 1), 1))
 
 
+class Res(nn.Module):
+    """A small ResNet (stem, one identity block, one block with a strided
+    1x1 shortcut) for structured pruning through residual Adds: the
+    channels of the stem and of each block's last conv meet in an Add and
+    must be pruned alike; not a Done-when model."""
+
+    def __init__(self):
+        super().__init__()
+        self.stem = nn.Conv2d(1, 8, 3, padding=1)
+        self.bn0 = nn.BatchNorm2d(8)
+        self.a1 = nn.Conv2d(8, 8, 3, padding=1)
+        self.abn1 = nn.BatchNorm2d(8)
+        self.a2 = nn.Conv2d(8, 8, 3, padding=1)
+        self.abn2 = nn.BatchNorm2d(8)
+        self.b1 = nn.Conv2d(8, 16, 3, stride=2, padding=1)
+        self.bbn1 = nn.BatchNorm2d(16)
+        self.b2 = nn.Conv2d(16, 16, 3, padding=1)
+        self.bbn2 = nn.BatchNorm2d(16)
+        self.short = nn.Conv2d(8, 16, 1, stride=2)
+        self.fc = nn.Linear(16, 10)
+        # distinct BatchNorm affine parameters (equal ones are merged by the
+        # exporter behind Identity nodes, which would tie them)
+        for m in self.modules():
+            if isinstance(m, nn.BatchNorm2d):
+                nn.init.uniform_(m.weight, 0.5, 1.5)
+                nn.init.uniform_(m.bias, -0.2, 0.2)
+
+    def forward(self, x):
+        x = F.max_pool2d(F.relu(self.bn0(self.stem(x))), 2)
+        x = F.relu(x + self.abn2(self.a2(F.relu(self.abn1(self.a1(x))))))
+        x = F.relu(self.short(x) + self.bbn2(self.b2(F.relu(self.bbn1(self.b1(x))))))
+        return self.fc(torch.flatten(F.adaptive_avg_pool2d(x, 1), 1))
+
+
 def make(name):
     if name == "seed":
         return Seed()
@@ -92,6 +126,8 @@ def make(name):
         return BNNet([8, 16, 16], 64)
     if name == "fire":
         return Fire()
+    if name == "res":
+        return Res()
     raise SystemExit("unknown model %s" % name)
 
 

@@ -9,3 +9,10 @@
 test-train: $(BUILD)/nnedge
 	NNEDGE=$(or $(NNEDGE),$(BUILD)/nnedge) OUT=$(BUILD)/test-train bash tests/train/run.sh
 .PHONY: test-train
+
+# The Done-when epoch time (issue 8): one epoch of the seed CNN, nnedge train
+# vs python3-torch alternately, 1 thread, batch 64, Adam; ROUNDS=3. Run on a
+# quiet machine (about 2 x 30-60 s per round); SAMPLES=2000 for a smoke run.
+train-epoch-time: $(BUILD)/nnedge
+	NNEDGE=$(BUILD)/nnedge bash bench/train_epoch_time.sh $(or $(ROUNDS),3)
+.PHONY: train-epoch-time

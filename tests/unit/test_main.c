@@ -21,6 +21,7 @@ int main(void) {
     unit_fuzz_regress();
     unit_kernels();
     unit_vec();
+    unit_spmm();
     unit_attention();
     unit_plan();
     unit_save();

@@ -38,4 +38,5 @@ void unit_pipeline_audio(void);
 void unit_quant(void);
 void unit_pipeline(void);
 void unit_train(void);
+void unit_spmm(void);
 #endif

@@ -296,7 +296,20 @@ nne_status cli_input_shapes(const nne_model *m, int n, char (*names)[256], const
     return NNE_OK;
 }
 
+/* NNE_LOG=info|debug: the library's log lines on stderr (kernel choices
+ * such as sparse weights, optimization passes); unset: none. */
+static void log_stderr(void *user, nne_log_level lvl, const char *msg) {
+    int max = *(const int *)user;
+    if ((int)lvl <= max) fprintf(stderr, "nnedge: log: %s\n", msg);
+}
+
 int main(int argc, char **argv) {
+    static int log_max;
+    const char *le = getenv("NNE_LOG");
+    if (le && (!strcmp(le, "info") || !strcmp(le, "debug"))) {
+        log_max = !strcmp(le, "debug") ? NNE_LOG_DEBUG : NNE_LOG_INFO;
+        nne_log_set(log_stderr, &log_max);
+    }
     if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || (!strcmp(argv[1], "help") && argc == 2)) {
         usage(argc < 2 ? stderr : stdout);
         return argc < 2 ? EXIT_BAD_INPUT : EXIT_OK;
