@@ -261,16 +261,16 @@ static void do_infer(server *S, struct MHD_Connection *c, conn *st, const char *
         goto out;
     }
     srv_buf_free(&st->body); /* the inputs were copied out */
-    if (srv_sched_submit(&S->core.sched, r) != 0) {
+    gone_ctx g = {c};
+    double deadline = q->timeout_us > 0 ? st->t0 + (double)q->timeout_us * 1e-6 : 0;
+    int w = srv_sched_run(&S->core.sched, r, deadline, client_gone, &g);
+    if (w == 503) {
         status = 503;
         reason = SRV_FAIL_QUEUE_FULL;
         o->retry_after = 1;
         snprintf(err, sizeof err, "the request queue is full (--max-queue %d); retry later", S->core.cfg.max_queue);
         goto out;
     }
-    gone_ctx g = {c};
-    double deadline = q->timeout_us > 0 ? st->t0 + (double)q->timeout_us * 1e-6 : 0;
-    int w = srv_sched_wait(&S->core.sched, r, deadline, client_gone, &g);
     if (w) {
         reason = w;
         status = w == SRV_FAIL_TIMEOUT ? 504 : 499;

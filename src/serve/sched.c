@@ -162,15 +162,28 @@ static void run_batch(srv_req **reqs, int n) {
 #define SRV_EXPLORE_RUNS 3
 #define SRV_REEXPLORE_EVERY 256
 
-/* Largest batch (rows) worth joining for v now; under the scheduler's mutex. */
-static int batch_cap(srv_version *v, int maxb) {
-    if (++v->batch_seq % SRV_REEXPLORE_EVERY == 0 || v->row_n[1] < SRV_EXPLORE_RUNS) return maxb;
+/* Largest batch (rows) worth joining for v by what was measured; under
+ * the scheduler's mutex. */
+static int measured_cap(const srv_version *v, int maxb) {
+    if (v->row_n[1] < SRV_EXPLORE_RUNS) return maxb;
     int cap = 1;
     for (int b = 2; b <= maxb; b++) {
         int k = b < SRV_BATCH_STATS ? b : SRV_BATCH_STATS - 1;
         if (v->row_n[k] < SRV_EXPLORE_RUNS || v->row_s[k] <= v->row_s[1] * 0.95) cap = b;
     }
     return cap;
+}
+
+/* The cap for the next join: the measured one, and now and then the model's
+ * maximum again (kernels, load and cache behaviour change). */
+static int batch_cap(srv_version *v, int maxb) {
+    if (++v->batch_seq % SRV_REEXPLORE_EVERY == 0) return maxb;
+    return measured_cap(v, maxb);
+}
+
+/* r may be joined with others, and joining pays for its model. */
+static int may_join(const srv_req *r) {
+    return r->v->max_batch > 1 && r->batch > 0 && measured_cap(r->v, r->v->max_batch) > 1;
 }
 
 static void batch_measured(srv_version *v, int64_t rows, double seconds) {
@@ -181,29 +194,46 @@ static void batch_measured(srv_version *v, int64_t rows, double seconds) {
     if (v->row_n[k] < UINT32_MAX) v->row_n[k]++;
 }
 
+/* The most requests of v inside the scheduler lately (under s->mu). */
+static int peak_recent(srv_version *v, double now) {
+    if (now - v->peak_t >= SRV_PEAK_WINDOW_S) {
+        /* a new window; after two quiet windows the old peak is forgotten */
+        v->peak_prev = now - v->peak_t >= 2 * SRV_PEAK_WINDOW_S ? 0 : v->peak_cur;
+        v->peak_cur = v->inflight;
+        v->peak_t = now;
+    }
+    return v->peak_cur > v->peak_prev ? v->peak_cur : v->peak_prev;
+}
+
+/* A run ended (under s->mu): its slot is free for a queued request, and a
+ * worker filling a batch looks again whether to wait (see worker). */
+static void run_ended(srv_sched *s) {
+    s->running--;
+    if (s->head && s->idle) pthread_cond_signal(&s->cv_work);
+    if (s->filling) pthread_cond_broadcast(&s->cv_fill);
+}
+
 static void *worker(void *arg) {
     srv_sched *s = arg;
     srv_req *batch[SRV_MAX_BATCH_JOIN];
     pthread_mutex_lock(&s->mu);
     for (;;) {
         s->idle++;
-        while (!s->stop && !s->head) pthread_cond_wait(&s->cv_work, &s->mu);
+        while (!s->stop && (!s->head || s->running >= s->nthreads)) pthread_cond_wait(&s->cv_work, &s->mu);
         s->idle--;
         if (s->stop) break;
         srv_req *r = s->head;
         q_remove(s, r);
         r->state = SRV_Q_RUNNING;
+        s->running++;
         int n = 1;
         int64_t rows = r->batch;
         int maxb = r->v->max_batch;
         if (maxb > 1 && r->batch > 0) maxb = batch_cap(r->v, maxb);
-        /* Requests an idle worker would run in parallel are not joined. */
-        if (s->qlen <= s->idle) maxb = 1;
         if (maxb > 1 && r->batch > 0) {
-            int waited = 0;
             double until = srv_now() + (double)s->batch_delay_us * 1e-6;
             for (;;) {
-                for (srv_req *q = s->head, *nx; q && n < SRV_MAX_BATCH_JOIN; q = nx) {
+                for (srv_req *q = s->head, *nx; q && n < SRV_MAX_BATCH_JOIN && rows < maxb; q = nx) {
                     nx = q->next;
                     if (rows + q->batch <= maxb && joinable(r, q)) {
                         q_remove(s, q);
@@ -212,16 +242,23 @@ static void *worker(void *arg) {
                         rows += q->batch;
                     }
                 }
-                /* Wait for more only when the server is busy (others were
-                 * queued with this one): a lone request runs at once. */
-                if (n == 1 || rows >= maxb || s->batch_delay_us <= 0 || waited || s->stop) break;
+                /* Wait for more, up to --batch-delay-us, only while more
+                 * are on their way: another run computes (its clients send
+                 * their next requests when it ends), or fewer requests of
+                 * this version are inside the server than were lately (the
+                 * other clients are between two requests). At concurrency
+                 * 1 neither holds: a lone request never waits. */
+                double now = srv_now();
+                if (rows >= maxb || s->batch_delay_us <= 0 || s->stop || now >= until ||
+                    (s->running - s->filling <= 1 && r->v->inflight >= peak_recent(r->v, now)))
+                    break;
                 struct timespec ts;
                 abs_time(&ts, until);
-                while (!s->stop && srv_now() < until) {
-                    if (pthread_cond_timedwait(&s->cv_work, &s->mu, &ts) == ETIMEDOUT) break;
-                    if (s->head) break; /* something arrived: try to take it */
-                }
-                if (srv_now() >= until) waited = 1;
+                s->filling++;
+                int seen = s->qlen, computing = s->running - s->filling;
+                while (!s->stop && s->qlen == seen && s->running - s->filling == computing)
+                    if (pthread_cond_timedwait(&s->cv_fill, &s->mu, &ts) == ETIMEDOUT) break;
+                s->filling--;
             }
         }
         batch[0] = r;
@@ -233,6 +270,7 @@ static void *worker(void *arg) {
             batch[k]->state = SRV_Q_DONE;
             pthread_cond_signal(&batch[k]->cv);
         }
+        run_ended(s);
     }
     pthread_mutex_unlock(&s->mu);
     return NULL;
@@ -242,6 +280,7 @@ int srv_sched_start(srv_sched *s, int threads, int max_queue, long batch_delay_u
     memset(s, 0, sizeof *s);
     pthread_mutex_init(&s->mu, NULL);
     cond_init_mono(&s->cv_work);
+    cond_init_mono(&s->cv_fill);
     s->max_queue = max_queue;
     s->batch_delay_us = batch_delay_us;
     s->threads = calloc((size_t)threads, sizeof *s->threads);
@@ -257,6 +296,7 @@ void srv_sched_stop(srv_sched *s) {
     pthread_mutex_lock(&s->mu);
     s->stop = 1;
     pthread_cond_broadcast(&s->cv_work);
+    pthread_cond_broadcast(&s->cv_fill);
     pthread_mutex_unlock(&s->mu);
     for (int i = 0; i < s->nthreads; i++) pthread_join(s->threads[i], NULL);
     free(s->threads);
@@ -264,14 +304,9 @@ void srv_sched_stop(srv_sched *s) {
     s->nthreads = 0;
 }
 
-int srv_sched_submit(srv_sched *s, srv_req *r) {
-    cond_init_mono(&r->cv);
-    pthread_mutex_lock(&s->mu);
-    if (s->qlen >= s->max_queue || s->stop) {
-        pthread_mutex_unlock(&s->mu);
-        pthread_cond_destroy(&r->cv);
-        return 503;
-    }
+/* Queue r (under s->mu); 0, or 503 when the queue is full. */
+static int enqueue_locked(srv_sched *s, srv_req *r) {
+    if (s->qlen >= s->max_queue || s->stop) return 503;
     r->state = SRV_Q_QUEUED;
     r->t_enqueue = srv_now();
     r->next = NULL;
@@ -280,34 +315,71 @@ int srv_sched_submit(srv_sched *s, srv_req *r) {
     else s->head = r;
     s->tail = r;
     s->qlen++;
-    /* broadcast: a worker waiting to fill a batch must not swallow the
-     * wake-up an idle worker needs for a request it cannot join */
-    pthread_cond_broadcast(&s->cv_work);
-    pthread_mutex_unlock(&s->mu);
+    /* One idle worker when a slot is free; every worker filling a batch
+     * (each may join it). Separate condition variables, so a filling
+     * worker never swallows the wake-up an idle one needs. */
+    if (s->idle && s->running < s->nthreads) pthread_cond_signal(&s->cv_work);
+    if (s->filling) pthread_cond_broadcast(&s->cv_fill);
     return 0;
 }
 
-int srv_sched_wait(srv_sched *s, srv_req *r, double deadline_s, int (*gone)(void *), void *user) {
-    int result = 0;
+int srv_sched_run(srv_sched *s, srv_req *r, double deadline_s, int (*gone)(void *), void *user) {
+    srv_version *v = r->v;
     pthread_mutex_lock(&s->mu);
-    while (r->state != SRV_Q_DONE) {
-        /* Wake every 50 ms to look at the client's socket and the deadline. */
-        double now = srv_now(), until = now + 0.05;
-        if (deadline_s > 0 && deadline_s < until) until = deadline_s;
-        struct timespec ts;
-        abs_time(&ts, until);
-        pthread_cond_timedwait(&r->cv, &s->mu, &ts);
-        if (r->state != SRV_Q_QUEUED) continue; /* running: it finishes */
-        int why = 0;
-        if (deadline_s > 0 && srv_now() >= deadline_s) why = SRV_FAIL_TIMEOUT;
-        else if (gone && gone(user)) why = SRV_FAIL_CANCELLED;
-        if (why) {
-            q_remove(s, r);
-            r->state = SRV_Q_CANCELLED;
-            result = why;
-            break;
+    if (s->stop) {
+        pthread_mutex_unlock(&s->mu);
+        return 503;
+    }
+    double now = srv_now();
+    v->inflight++;
+    int peak = peak_recent(v, now); /* before the update: "lately" */
+    if (v->inflight > v->peak_cur) v->peak_cur = v->inflight;
+    int result = 0;
+    if (!s->head && s->running < s->nthreads && (!may_join(r) || (s->running == 0 && peak <= 1))) {
+        /* Nothing waits and a slot is free: run here, on the thread that
+         * parsed the request. Handing it to a worker and back costs two
+         * wake-ups (tens of microseconds each on a VM) and gains nothing.
+         * A request that batching pays for goes through the queue when
+         * others were in flight lately: a worker joins it with the
+         * requests on their way (see worker). */
+        s->running++;
+        r->state = SRV_Q_RUNNING;
+        r->t_enqueue = now;
+        pthread_mutex_unlock(&s->mu);
+        srv_req *one = r;
+        run_batch(&one, 1);
+        pthread_mutex_lock(&s->mu);
+        r->state = SRV_Q_DONE;
+        if (!r->http_status) batch_measured(v, r->batch, r->t_end - r->t_start);
+        run_ended(s);
+        v->inflight--;
+        pthread_mutex_unlock(&s->mu);
+        return 0;
+    }
+    cond_init_mono(&r->cv);
+    if (enqueue_locked(s, r) != 0) {
+        result = 503;
+    } else {
+        while (r->state != SRV_Q_DONE) {
+            /* Wake every 50 ms to look at the client's socket and the deadline. */
+            double until = srv_now() + 0.05;
+            if (deadline_s > 0 && deadline_s < until) until = deadline_s;
+            struct timespec ts;
+            abs_time(&ts, until);
+            pthread_cond_timedwait(&r->cv, &s->mu, &ts);
+            if (r->state != SRV_Q_QUEUED) continue; /* running: it finishes */
+            int why = 0;
+            if (deadline_s > 0 && srv_now() >= deadline_s) why = SRV_FAIL_TIMEOUT;
+            else if (gone && gone(user)) why = SRV_FAIL_CANCELLED;
+            if (why) {
+                q_remove(s, r);
+                r->state = SRV_Q_CANCELLED;
+                result = why;
+                break;
+            }
         }
     }
+    v->inflight--;
     pthread_mutex_unlock(&s->mu);
     pthread_cond_destroy(&r->cv);
     return result;
