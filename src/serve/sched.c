@@ -49,7 +49,7 @@ static void q_remove(srv_sched *s, srv_req *r) {
     if (r->next) r->next->prev = r->prev;
     else s->tail = r->prev;
     r->next = r->prev = NULL;
-    s->qlen--;
+    __atomic_fetch_sub(&s->qlen, 1, __ATOMIC_RELAXED); /* read without the lock: srv_sched_queue_full */
 }
 
 /* Same version, same dims after dim 0 on every input. */
@@ -314,7 +314,7 @@ static int enqueue_locked(srv_sched *s, srv_req *r) {
     if (s->tail) s->tail->next = r;
     else s->head = r;
     s->tail = r;
-    s->qlen++;
+    __atomic_fetch_add(&s->qlen, 1, __ATOMIC_RELAXED);
     /* One idle worker when a slot is free; every worker filling a batch
      * (each may join it). Separate condition variables, so a filling
      * worker never swallows the wake-up an idle one needs. */
@@ -383,6 +383,13 @@ int srv_sched_run(srv_sched *s, srv_req *r, double deadline_s, int (*gone)(void 
     pthread_mutex_unlock(&s->mu);
     pthread_cond_destroy(&r->cv);
     return result;
+}
+
+int srv_sched_queue_full(srv_sched *s) {
+    /* a plain read of the count the mutex guards: a refusal never waits
+     * behind a worker scanning the queue (a stale answer only moves the
+     * refusal to srv_sched_run) */
+    return __atomic_load_n(&s->qlen, __ATOMIC_RELAXED) >= s->max_queue;
 }
 
 int srv_sched_queue_len(srv_sched *s) {

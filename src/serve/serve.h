@@ -237,6 +237,8 @@ void srv_sched_stop(srv_sched *s);
  * full, SRV_FAIL_TIMEOUT or SRV_FAIL_CANCELLED. */
 int srv_sched_run(srv_sched *s, srv_req *r, double deadline_s, int (*gone)(void *), void *user);
 int srv_sched_queue_len(srv_sched *s);
+/* The queue holds --max-queue requests (read without the lock). */
+int srv_sched_queue_full(srv_sched *s);
 
 double srv_now(void);
 
