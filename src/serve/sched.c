@@ -242,15 +242,20 @@ static void *worker(void *arg) {
                         rows += q->batch;
                     }
                 }
-                /* Wait for more, up to --batch-delay-us, only while more
-                 * are on their way: another run computes (its clients send
-                 * their next requests when it ends), or fewer requests of
-                 * this version are inside the server than were lately (the
-                 * other clients are between two requests). At concurrency
-                 * 1 neither holds: a lone request never waits. */
+                /* Wait for more, up to --batch-delay-us, while this batch
+                 * holds less than its share of the requests in flight
+                 * lately (the most there were, over the --threads slots:
+                 * the slots run batches side by side) and more are on
+                 * their way: another run computes (its clients send their
+                 * next requests when it ends), or fewer requests of this
+                 * version are inside the server than lately (the other
+                 * clients are between two requests). At concurrency 1
+                 * the share is 1: a lone request never waits. */
                 double now = srv_now();
-                if (rows >= maxb || s->batch_delay_us <= 0 || s->stop || now >= until ||
-                    (s->running - s->filling <= 1 && r->v->inflight >= peak_recent(r->v, now)))
+                int peak = peak_recent(r->v, now);
+                int64_t share = (peak + s->nthreads - 1) / s->nthreads;
+                if (rows >= maxb || rows >= share || s->batch_delay_us <= 0 || s->stop || now >= until ||
+                    (s->running - s->filling <= 1 && r->v->inflight >= peak))
                     break;
                 struct timespec ts;
                 abs_time(&ts, until);
