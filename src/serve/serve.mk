@@ -33,7 +33,7 @@ $(BUILD)/serve_http_floor: tests/serve/http_floor.c
 # ------------------------------------------------------------ serve tests --
 # tests/serve/ (python3-requests, curl, openssl, promtool as clients):
 #   make test-serve        protocol cases, tokens/TLS, gRPC, hot swap under load
-#                          (3000 requests), request fuzzer (20000 requests) and
+#                          (3000 requests), batching (wide MLP), request fuzzer (20000 requests) and
 #                          load/unload cycles against the ASan/UBSan build, then
 #                          500 load/unload cycles against the release build (RSS
 #                          growth <= 2 MB after cycle 10), the hot swap again under
@@ -54,6 +54,7 @@ test-serve:
 	NNEDGE=build-san/nnedge /usr/bin/python3 tests/serve/test_grpc.py build-san/serve-test
 	NNEDGE=build-san/nnedge /usr/bin/python3 tests/serve/test_packages.py build-san/serve-test
 	NNEDGE=build-san/nnedge /usr/bin/python3 tests/serve/test_swap.py build-san/serve-test 3000 32
+	NNEDGE=build-san/nnedge /usr/bin/python3 tests/serve/test_batching.py build-san/serve-test
 	NNEDGE=build-san/nnedge /usr/bin/python3 tests/serve/fuzz_requests.py build-san/serve-test 20000
 	NNEDGE=build-san/nnedge /usr/bin/python3 tests/serve/test_cycles.py build-san/serve-test 30 --no-rss
 	NNEDGE=build/nnedge /usr/bin/python3 tests/serve/test_cycles.py build-san/serve-test 500
