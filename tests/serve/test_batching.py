@@ -5,7 +5,7 @@ batch 16, 2 slots.
   - concurrency 1: every request runs alone (batch size 1 each time, no
     queueing: a lone request never waits for a batch);
   - concurrency 16 (threads with their own kept-alive connections): the
-    server joins requests (mean batch size > 2), every answer is 200 and
+    server joins requests (mean batch size > 1.5; 1 without joins), every answer is 200 and
     equal to the same input's answer at concurrency 1 (to a few float ulps:
     another batch size may block the GEMM differently);
   - every request counted in exactly one batch; clean exit.
