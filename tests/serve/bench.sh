@@ -19,14 +19,14 @@
 # Every figure is measured ROUNDS times, alternating, and the median printed
 # with the load average (uptime) at the time: the machine may be shared.
 # Usage: NNEDGE=build/nnedge FLOOR=build/serve_http_floor D=5 ROUNDS=3 \
-#        DELAY=500 bash tests/serve/bench.sh
+#        DELAY=2000 bash tests/serve/bench.sh
 set -e
 NNEDGE=${NNEDGE:-build/nnedge}
 FLOOR=${FLOOR:-build/serve_http_floor}
 W=${W:-build/serve-bench}
 D=${D:-5}
 ROUNDS=${ROUNDS:-3}
-DELAY=${DELAY:-500}
+DELAY=${DELAY:-2000}
 THREADS=${THREADS:-2}
 PROBES=${PROBES:-300}
 for t in "$NNEDGE" "$FLOOR" wrk curl; do
@@ -69,31 +69,42 @@ inproc_ms() { # model shape
 }
 
 "$NNEDGE" serve --repo "$W/repo" --http 127.0.0.1:0 --threads "$THREADS" --batch-delay-us "$DELAY" > "$W/out" 2> "$W/err" &
-PIDS="$PIDS $!"
+SPID=$!
+PIDS="$PIDS $SPID"
 wait_port "$W/out"
 PORT=$(sed -n 's/.*:\([0-9]*\) (.*/\1/p' "$W/out")
 [ -n "$PORT" ] || { echo "bench.sh: the server did not start:"; cat "$W/err"; exit 1; }
 U="http://127.0.0.1:$PORT/v2/models"
 "$FLOOR" "$W/floor0.port" 180 &
-PIDS="$PIDS $!"
+FPID0=$!
+PIDS="$PIDS $FPID0"
 cnn_ms=$(inproc_ms models/fashion_cnn.onnx 1x1x28x28)
 "$FLOOR" "$W/floor1.port" 180 "$(awk -v m="$cnn_ms" 'BEGIN {print m * 1000}')" &
-PIDS="$PIDS $!"
+FPID1=$!
+PIDS="$PIDS $FPID1"
 wait_port "$W/floor0.port"
 wait_port "$W/floor1.port"
 F0="http://127.0.0.1:$(cat "$W/floor0.port")/"
 F1="http://127.0.0.1:$(cat "$W/floor1.port")/"
 
-# wrk's latency percentiles and requests/s, in microseconds and 1/s
-w() { # name conns url
-    local t=1
+# wrk's latency percentiles and requests/s (microseconds, 1/s), and the CPU
+# time per request of server + client (utime+stime of the server process
+# from /proc, of wrk from /usr/bin/time): on a shared machine throughput
+# follows the CPU the benchmark gets, CPU time per request much less so.
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+w() { # name conns url server_pid
+    local t=1 c0 c1
     [ "$2" -ge 2 ] && t=2
-    wrk -t$t -c"$2" -d"${D}s" --latency -s "$W/post.lua" "$3" > "$W/$1.txt"
-    awk -v n="$1" '
+    c0=$(cpu_ticks "$4")
+    /usr/bin/time -f "wrk_cpu_s %U %S" -o "$W/$1.time" wrk -t$t -c"$2" -d"${D}s" --latency -s "$W/post.lua" "$3" > "$W/$1.txt"
+    c1=$(cpu_ticks "$4")
+    awk -v n="$1" -v sc="$((c1 - c0))" -v hz="$(getconf CLK_TCK)" '
         function us(v) { if (v ~ /us$/) return v + 0; if (v ~ /ms$/) return v * 1000; if (v ~ /s$/) return v * 1e6; return v }
         $1 == "50%" { p50 = us($2) } $1 == "99%" { p99 = us($2) }
+        / requests in / { reqs = $1 } /^wrk_cpu_s/ { wc = $2 + $3 }
         /^Requests\/sec/ { rps = $2 } /Non-2xx/ { bad = $NF }
-        END { printf "%s p50_us=%s p99_us=%s rps=%s non2xx=%d\n", n, p50, p99, rps, bad }' "$W/$1.txt"
+        END { printf "%s p50_us=%s p99_us=%s rps=%s non2xx=%d cpu_us_per_req=%.1f\n", n, p50, p99, rps, bad,
+              reqs ? (sc / hz + wc) * 1e6 / reqs : 0 }' "$W/$1.txt" "$W/$1.time"
 }
 : > "$W/results.txt"
 for r in $(seq "$ROUNDS"); do
@@ -103,17 +114,15 @@ for r in $(seq "$ROUNDS"); do
     mlp16=$(inproc_ms "$W/repo/mn/1/model.onnx" 16x1x28x28 200)
     {
         echo "round=$r load=$load inproc_cnn_ms=$cnn inproc_mlp_ms=$mlp inproc_mlp_b16_ms=$mlp16"
-        w floor_run 1 "$F1"
-        w floor 1 "$F0"
-        w fn_c1 1 "$U/fn/infer"
-        w fb_c1 1 "$U/fb/infer"
-        w mn_c1 1 "$U/mn/infer"
-        w mb_c1 1 "$U/mb/infer"
-        if [ $((r % 2)) = 1 ]; then
-            w fn_c16 16 "$U/fn/infer"; w fb_c16 16 "$U/fb/infer"; w mn_c16 16 "$U/mn/infer"; w mb_c16 16 "$U/mb/infer"
-        else
-            w mb_c16 16 "$U/mb/infer"; w mn_c16 16 "$U/mn/infer"; w fb_c16 16 "$U/fb/infer"; w fn_c16 16 "$U/fn/infer"
-        fi
+        w floor_run 1 "$F1" "$FPID1"
+        w floor 1 "$F0" "$FPID0"
+        w fn_c1 1 "$U/fn/infer" "$SPID"
+        w fb_c1 1 "$U/fb/infer" "$SPID"
+        w mn_c1 1 "$U/mn/infer" "$SPID"
+        w mb_c1 1 "$U/mb/infer" "$SPID"
+        order="fn fb mn mb"
+        [ $((r % 2)) = 0 ] && order="mb mn fb fn"
+        for m in $order; do w "${m}_c16" 16 "$U/$m/infer" "$SPID"; done
         echo "load_end=$(cut -d' ' -f1 /proc/loadavg)"
     } | tee -a "$W/results.txt" | tr '\n' ' '
     echo
@@ -164,13 +173,17 @@ fl0, fl1 = med(col("floor", "p50_us")), med(col("floor_run", "p50_us"))
 print("(a) fashion_cnn in-process median %.1f us; c=1 p50 %.0f us -> overhead (p50 - in-process) %.0f us (target <= 50)" % (cnn, fn1, fn1 - cnn))
 print("    loopback floor: minimal HTTP server p50 %.0f us; the same busy-waiting %.0f us per request p50 %.0f us" % (fl0, cnn, fl1))
 print("    -> overhead beyond a zero-overhead server on this machine: %.0f us" % (fn1 - fl1))
+print("    CPU time per request at c=1 (server + wrk): server %.0f us, floor+run %.0f us" %
+      (med(col("fn_c1", "cpu_us_per_req")), med(col("floor_run", "cpu_us_per_req"))))
 for tag, n, b, inproc in (("fashion_cnn", "fn", "fb", cnn), ("wide MLP", "mn", "mb", med([r["mlp"] for r in rounds]))):
     rn, rb = med(col(n + "_c16", "rps")), med(col(b + "_c16", "rps"))
     p1n, p1b = med(col(n + "_c1", "p50_us")), med(col(b + "_c1", "p50_us"))
     ratios = [r[b + "_c16"]["rps"] / r[n + "_c16"]["rps"] for r in rounds]
+    cn, cb = med(col(n + "_c16", "cpu_us_per_req")), med(col(b + "_c16", "cpu_us_per_req"))
     print("(b) %s (in-process %.0f us at batch 1): c=16 %.0f req/s batching vs %.0f without = %.2fx (rounds %s; target >= 1.5);"
           " c=1 p50 %.0f vs %.0f us: %+.0f us added (target <= 200)" %
           (tag, inproc, rb, rn, rb / rn, " ".join("%.2f" % x for x in ratios), p1b, p1n, p1b - p1n))
+    print("    CPU time per request (server + wrk) at c=16: %.0f us batching vs %.0f without (%.2fx less)" % (cb, cn, cn / cb))
 print("    wide MLP in-process batch 16: %.0f us (%.1f us a row)" % (med([r["mlp16"] for r in rounds]), med([r["mlp16"] for r in rounds]) / 16))
 bad = sum(v.get("non2xx", 0) for r in rounds for k, v in r.items() if isinstance(v, dict))
 print("    non-2xx answers in all wrk runs: %d" % bad)
