@@ -1,18 +1,20 @@
 /*
- * sched.c - the request scheduler of `nnedge serve`: one bounded FIFO of
- * inference requests and N worker threads. A worker takes the oldest request
- * and, for a model with a batch dimension, every queued request of the same
- * version whose other dims match, up to the model's max batch; only when
- * others were queued (the server is busy) does it wait up to
- * --batch-delay-us for more, so a lone request never waits. Inputs are
- * joined along dim 0, the model runs once, outputs are split back.
+ * sched.c - the request scheduler of `nnedge serve`: N slots (--threads)
+ * that run models, one bounded FIFO of inference requests and N worker
+ * threads. A request that finds the queue empty and a slot free runs at once
+ * on the calling (connection) thread: no hand-off, no wake-ups. Otherwise a
+ * worker takes the oldest request and, for a model with a batch dimension,
+ * every queued request of the same version whose other dims match, up to the
+ * model's max batch, and waits up to --batch-delay-us for more only while
+ * more are on their way (see worker), so a lone request never waits. Inputs
+ * are joined along dim 0, the model runs once, outputs are split back.
  *
  * Joining pays only where the kernels run a row of a batch faster than a
  * lone row (weights reused across rows). The scheduler measures the compute
- * time per row at each batch size and caps joins at the sizes no slower per
- * row (by 5%) than batch 1, trying every size a few times first and now and then
- * again (kernels, load and cache behaviour change): so batching never costs
- * throughput on kernels where it does not pay.
+ * CPU time per row in each batch size class and caps joins at the largest size
+ * whose row costs at most 3/4 of a lone one, joining all it can at the start
+ * and now and then again (kernels, load and cache behaviour change): so
+ * batching does not cost throughput on kernels where it does not pay.
  */
 #include "serve/serve.h"
 
@@ -25,6 +27,16 @@
 double srv_now(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* CPU seconds of the calling thread: what a run costs, whatever else the
+ * machine runs meanwhile (wall time on a busy machine says more about the
+ * others than about the batch size). Helper threads of a context with
+ * threads > 1 are not counted, alike at every batch size. */
+static double thread_cpu_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
@@ -92,7 +104,7 @@ static void run_batch(srv_req **reqs, int n) {
             shapes[i].data = joined[i];
         }
     }
-    double t0 = srv_now();
+    double t0 = srv_now(), c0 = thread_cpu_s();
     srv_plan_ent *ent = NULL;
     nne_context *c = fail ? NULL : srv_version_ctx_get(v, shapes, &ent, err, sizeof err);
     if (!fail && !c) { fail = 1; reason = SRV_FAIL_COMPUTE; }
@@ -108,7 +120,7 @@ static void run_batch(srv_req **reqs, int n) {
         fail = 1;
         reason = SRV_FAIL_COMPUTE;
     }
-    double t1 = srv_now();
+    double t1 = srv_now(), c1 = thread_cpu_s();
     /* Split the outputs: each request gets its rows (or the whole output
      * when it ran alone). Copies, because the context is reused. */
     for (int o = 0; !fail && o < v->noutputs; o++) {
@@ -151,6 +163,7 @@ static void run_batch(srv_req **reqs, int n) {
     for (int k = 0; k < n; k++) {
         reqs[k]->t_start = t0;
         reqs[k]->t_end = t1;
+        reqs[k]->cpu_s = c1 - c0;
         if (fail) {
             reqs[k]->http_status = reason == SRV_FAIL_COMPUTE ? 400 : 500;
             reqs[k]->fail_reason = reason;
@@ -160,35 +173,65 @@ static void run_batch(srv_req **reqs, int n) {
 }
 
 #define SRV_EXPLORE_RUNS 3
+#define SRV_EXPLORE_JOINS 12
+/* A join must run a row in at most this share of a lone run's time: smaller
+ * gains are eaten by what joining costs (copies, a hand-off to a worker,
+ * waiting for the batch to fill), and are within the noise of a busy
+ * machine. */
+#define SRV_JOIN_GAIN 0.75
 #define SRV_REEXPLORE_EVERY 256
 
-/* Largest batch (rows) worth joining for v by what was measured; under
- * the scheduler's mutex. */
-static int measured_cap(const srv_version *v, int maxb) {
-    if (v->row_n[1] < SRV_EXPLORE_RUNS) return maxb;
-    int cap = 1;
-    for (int b = 2; b <= maxb; b++) {
-        int k = b < SRV_BATCH_STATS ? b : SRV_BATCH_STATS - 1;
-        if (v->row_n[k] < SRV_EXPLORE_RUNS || v->row_s[k] <= v->row_s[1] * 0.95) cap = b;
+/* Batch sizes are measured in classes: 1, 2-3, 4-7, 8-15, ... (SRV_BATCH_STATS
+ * entries), so that each class gathers runs quickly whatever sizes form. */
+static int size_class(int64_t rows) {
+    int k = 0;
+    while (rows > 1 && k < SRV_BATCH_STATS - 1) {
+        rows >>= 1;
+        k++;
     }
+    return k;
+}
+
+/* Largest batch (rows) worth joining for v by what was measured (under
+ * the scheduler's mutex): the top of the largest size class, measured a
+ * few times, whose row costs at most SRV_JOIN_GAIN of a lone one. Lone runs
+ * are measured first; classes not measured yet do not count (joins are
+ * tried at the start and every SRV_REEXPLORE_EVERY dispatches, see
+ * batch_cap): on kernels where batching does not pay, joins stop, and so
+ * does waiting for them. */
+static int measured_cap(const srv_version *v, int maxb) {
+    if (v->row_n[0] < SRV_EXPLORE_RUNS) return 1;
+    int cap = 1;
+    for (int k = 1; k < SRV_BATCH_STATS && (1LL << k) <= maxb; k++)
+        if (v->row_n[k] >= SRV_EXPLORE_RUNS && v->row_s[k] <= v->row_s[0] * SRV_JOIN_GAIN)
+            cap = k + 1 < 31 && (1LL << (k + 1)) - 1 < maxb ? (int)((1LL << (k + 1)) - 1) : maxb;
     return cap;
 }
 
-/* The cap for the next join: the measured one, and now and then the model's
- * maximum again (kernels, load and cache behaviour change). */
+/* The cap for the next join: the model's maximum while too few joins were
+ * measured and now and then later (kernels, load and cache behaviour
+ * change), else the measured one. */
+/* Lone runs are measured and too few joins yet. */
+static int exploring(const srv_version *v) {
+    uint32_t joins = 0;
+    for (int k = 1; k < SRV_BATCH_STATS; k++) joins += v->row_n[k];
+    return v->row_n[0] >= SRV_EXPLORE_RUNS && joins < SRV_EXPLORE_JOINS;
+}
+
 static int batch_cap(srv_version *v, int maxb) {
-    if (++v->batch_seq % SRV_REEXPLORE_EVERY == 0) return maxb;
+    if (exploring(v) || (v->row_n[0] >= SRV_EXPLORE_RUNS && ++v->batch_seq % SRV_REEXPLORE_EVERY == 0)) return maxb;
     return measured_cap(v, maxb);
 }
 
-/* r may be joined with others, and joining pays for its model. */
+/* r may be joined with others, and joining pays (or is being measured) for
+ * its model. */
 static int may_join(const srv_req *r) {
-    return r->v->max_batch > 1 && r->batch > 0 && measured_cap(r->v, r->v->max_batch) > 1;
+    return r->v->max_batch > 1 && r->batch > 0 && (exploring(r->v) || measured_cap(r->v, r->v->max_batch) > 1);
 }
 
 static void batch_measured(srv_version *v, int64_t rows, double seconds) {
     if (rows < 1) return;
-    int k = rows < SRV_BATCH_STATS ? (int)rows : SRV_BATCH_STATS - 1;
+    int k = size_class(rows);
     double per_row = seconds / (double)rows;
     v->row_s[k] = v->row_n[k] ? 0.8 * v->row_s[k] + 0.2 * per_row : per_row;
     if (v->row_n[k] < UINT32_MAX) v->row_n[k]++;
@@ -270,7 +313,7 @@ static void *worker(void *arg) {
         pthread_mutex_unlock(&s->mu);
         run_batch(batch, n);
         pthread_mutex_lock(&s->mu);
-        if (!batch[0]->http_status) batch_measured(batch[0]->v, rows, batch[0]->t_end - batch[0]->t_start);
+        if (!batch[0]->http_status) batch_measured(batch[0]->v, rows, batch[0]->cpu_s);
         for (int k = 0; k < n; k++) {
             batch[k]->state = SRV_Q_DONE;
             pthread_cond_signal(&batch[k]->cv);
@@ -355,7 +398,7 @@ int srv_sched_run(srv_sched *s, srv_req *r, double deadline_s, int (*gone)(void 
         run_batch(&one, 1);
         pthread_mutex_lock(&s->mu);
         r->state = SRV_Q_DONE;
-        if (!r->http_status) batch_measured(v, r->batch, r->t_end - r->t_start);
+        if (!r->http_status) batch_measured(v, r->batch, r->cpu_s);
         run_ended(s);
         v->inflight--;
         pthread_mutex_unlock(&s->mu);

@@ -23,7 +23,7 @@
 #define SRV_MAX_PLANS 16       /* cached plans (input shapes) of one version */
 #define SRV_NAME_MAX 128       /* model name bytes */
 #define SRV_MAX_BATCH_JOIN 256 /* requests joined in one run */
-#define SRV_BATCH_STATS 65     /* batch sizes whose cost is measured (1..64) */
+#define SRV_BATCH_STATS 9      /* batch size classes whose cost is measured: 1, 2-3, 4-7, ..., 256+ */
 #define SRV_PEAK_WINDOW_S 0.05 /* window of the in-flight peak a batch waits for */
 
 /* ------------------------------------------------------------- config -- */
@@ -130,9 +130,9 @@ typedef struct srv_version {
     ino_t ino;
     int64_t mtime_ns;
     off_t size;
-    /* Measured compute seconds per row at each batch size (EWMA; under the
-     * scheduler's mutex): joins are capped at the sizes that run a row no
-     * slower than a lone request does (see sched.c). */
+    /* Measured compute CPU seconds per row in each batch size class (EWMA;
+     * under the scheduler's mutex): joins are capped at the sizes that run a
+     * row in at most 3/4 of the time a lone request takes (see sched.c). */
     double row_s[SRV_BATCH_STATS];
     uint32_t row_n[SRV_BATCH_STATS];
     uint32_t batch_seq;
@@ -205,6 +205,7 @@ typedef struct srv_req {
     pthread_cond_t cv;
     struct srv_req *next, *prev;
     double t_enqueue, t_start, t_end;
+    double cpu_s;                /* CPU seconds of the run it was part of */
     int http_status;             /* 0: ok */
     int fail_reason;
     char err[512];
