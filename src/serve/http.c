@@ -1,8 +1,9 @@
 /*
  * http.c - the HTTP/REST front end of `nnedge serve` on libmicrohttpd (one
- * thread per connection: a connection thread parses its request, queues it
- * for the scheduler and sleeps until a worker answers, watching its socket
- * so a client that leaves cancels its queued work). Routes the Open
+ * thread per connection: a connection thread parses its request and runs
+ * it itself when the scheduler has a free slot and nothing queued, else
+ * queues it and sleeps until a worker answers, watching its socket so a
+ * client that leaves cancels its queued work). Routes the Open
  * Inference Protocol v2 endpoints, the repository extension and /metrics;
  * checks bearer tokens per API group (inference, repository admin) from a
  * token file re-read when it changes; TLS 1.3 only, and with
