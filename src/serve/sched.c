@@ -179,7 +179,7 @@ static void run_batch(srv_req **reqs, int n) {
  * waiting for the batch to fill), and are within the noise of a busy
  * machine. */
 #define SRV_JOIN_GAIN 0.75
-#define SRV_REEXPLORE_EVERY 256
+#define SRV_REEXPLORE_S 1.0 /* a join of every size is tried again this often */
 
 /* Batch sizes are measured in classes: 1, 2-3, 4-7, 8-15, ... (SRV_BATCH_STATS
  * entries), so that each class gathers runs quickly whatever sizes form. */
@@ -196,7 +196,7 @@ static int size_class(int64_t rows) {
  * the scheduler's mutex): the top of the largest size class, measured a
  * few times, whose row costs at most SRV_JOIN_GAIN of a lone one. Lone runs
  * are measured first; classes not measured yet do not count (joins are
- * tried at the start and every SRV_REEXPLORE_EVERY dispatches, see
+ * tried at the start and once every SRV_REEXPLORE_S, see
  * batch_cap): on kernels where batching does not pay, joins stop, and so
  * does waiting for them. */
 static int measured_cap(const srv_version *v, int maxb) {
@@ -219,7 +219,12 @@ static int exploring(const srv_version *v) {
 }
 
 static int batch_cap(srv_version *v, int maxb) {
-    if (exploring(v) || (v->row_n[0] >= SRV_EXPLORE_RUNS && ++v->batch_seq % SRV_REEXPLORE_EVERY == 0)) return maxb;
+    double now = srv_now();
+    if (exploring(v)) return maxb;
+    if (v->row_n[0] >= SRV_EXPLORE_RUNS && now - v->explore_t >= SRV_REEXPLORE_S) {
+        v->explore_t = now;
+        return maxb;
+    }
     return measured_cap(v, maxb);
 }
 
@@ -233,7 +238,8 @@ static void batch_measured(srv_version *v, int64_t rows, double seconds) {
     if (rows < 1) return;
     int k = size_class(rows);
     double per_row = seconds / (double)rows;
-    v->row_s[k] = v->row_n[k] ? 0.8 * v->row_s[k] + 0.2 * per_row : per_row;
+    /* a slow average: one run slowed by a busy machine must not flip the cap */
+    v->row_s[k] = v->row_n[k] ? 0.95 * v->row_s[k] + 0.05 * per_row : per_row;
     if (v->row_n[k] < UINT32_MAX) v->row_n[k]++;
 }
 

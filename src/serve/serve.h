@@ -135,7 +135,7 @@ typedef struct srv_version {
      * row in at most 3/4 of the time a lone request takes (see sched.c). */
     double row_s[SRV_BATCH_STATS];
     uint32_t row_n[SRV_BATCH_STATS];
-    uint32_t batch_seq;
+    double explore_t; /* when a join of every size was last tried */
     /* Requests of this version inside the scheduler now, and the most
      * there were in this and the last window of SRV_PEAK_WINDOW_S (under
      * the scheduler's mutex): how many clients a batch may wait for. */
