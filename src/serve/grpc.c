@@ -391,13 +391,13 @@ static void model_infer(gconn *c, gstream *st, const uint8_t *msg, size_t len, d
     if (!nsel)
         for (int i = 0; i < v->noutputs; i++) order[nsel++] = i;
     srv_req_batch(v, r);
-    if (srv_sched_submit(&core->sched, r) != 0) {
+    int w = srv_sched_run(&core->sched, r, deadline, stream_gone, st);
+    if (w == 503) {
         status = 503;
         reason = SRV_FAIL_QUEUE_FULL;
         snprintf(err, sizeof err, "the request queue is full (--max-queue %d); retry later", core->cfg.max_queue);
         goto out;
     }
-    int w = srv_sched_wait(&core->sched, r, deadline, stream_gone, st);
     if (w) {
         status = w == SRV_FAIL_TIMEOUT ? 504 : 499;
         reason = w;

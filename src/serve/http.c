@@ -1,8 +1,9 @@
 /*
  * http.c - the HTTP/REST front end of `nnedge serve` on libmicrohttpd (one
- * thread per connection: a connection thread parses its request, queues it
- * for the scheduler and sleeps until a worker answers, watching its socket
- * so a client that leaves cancels its queued work). Routes the Open
+ * thread per connection: a connection thread parses its request and runs
+ * it itself when the scheduler has a free slot and nothing queued, else
+ * queues it and sleeps until a worker answers, watching its socket so a
+ * client that leaves cancels its queued work). Routes the Open
  * Inference Protocol v2 endpoints, the repository extension and /metrics;
  * checks bearer tokens per API group (inference, repository admin) from a
  * token file re-read when it changes; TLS 1.3 only, and with
@@ -28,6 +29,7 @@
 #include <unistd.h>
 
 #define SRV_MAX_TOKENS 64
+#define SRV_DRAIN_MAX 65536 /* body bytes read and dropped to keep a refused client's connection */
 
 typedef struct tokens {
     char tok[SRV_MAX_TOKENS][128];
@@ -55,6 +57,7 @@ typedef struct conn {
     int answered; /* a response was queued already (early refusal) */
     size_t too_big; /* bytes dropped past --max-body */
     int counted;    /* the request reached a model's metrics */
+    int queue_full; /* refused for a full queue: the body is dropped, 503 at its end */
 } conn;
 
 typedef struct resp {
@@ -209,6 +212,15 @@ static enum MHD_Result send_error(struct MHD_Connection *c, int status, const ch
     return send_resp(c, &o);
 }
 
+/* 503 for a full queue, with Retry-After. */
+static enum MHD_Result send_queue_full(server *S, struct MHD_Connection *c) {
+    resp o = {.json_len = -1, .retry_after = 1};
+    char err[128];
+    snprintf(err, sizeof err, "the request queue is full (--max-queue %d); retry later", S->core.cfg.max_queue);
+    json_error(&o, 503, err);
+    return send_resp(c, &o);
+}
+
 /* ------------------------------------------------------------ infer -- */
 
 typedef struct gone_ctx {
@@ -261,16 +273,16 @@ static void do_infer(server *S, struct MHD_Connection *c, conn *st, const char *
         goto out;
     }
     srv_buf_free(&st->body); /* the inputs were copied out */
-    if (srv_sched_submit(&S->core.sched, r) != 0) {
+    gone_ctx g = {c};
+    double deadline = q->timeout_us > 0 ? st->t0 + (double)q->timeout_us * 1e-6 : 0;
+    int w = srv_sched_run(&S->core.sched, r, deadline, client_gone, &g);
+    if (w == 503) {
         status = 503;
         reason = SRV_FAIL_QUEUE_FULL;
         o->retry_after = 1;
         snprintf(err, sizeof err, "the request queue is full (--max-queue %d); retry later", S->core.cfg.max_queue);
         goto out;
     }
-    gone_ctx g = {c};
-    double deadline = q->timeout_us > 0 ? st->t0 + (double)q->timeout_us * 1e-6 : 0;
-    int w = srv_sched_wait(&S->core.sched, r, deadline, client_gone, &g);
     if (w) {
         reason = w;
         status = w == SRV_FAIL_TIMEOUT ? 504 : 499;
@@ -485,9 +497,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
             snprintf(msg, sizeof msg, "the body is larger than the limit of %zu bytes (--max-body)", S->core.cfg.max_body);
             return send_error(c, 413, msg);
         }
-        if (strcmp(method, "POST") == 0 && srv_sched_queue_len(&S->core.sched) >= S->core.cfg.max_queue) {
-            /* A full queue answers 503 once the headers are in, before
-             * reading and parsing a body it would only throw away. */
+        if (strcmp(method, "POST") == 0 && srv_sched_queue_full(&S->core.sched)) {
+            /* A full queue answers 503 as soon as the headers are in,
+             * without parsing a body it would only throw away. A small
+             * body is read and dropped first, so the connection stays open
+             * for the client's next request (a new connection costs a new
+             * thread, which a busy machine may be slow to schedule); a
+             * large or unsized one is refused at once (the connection
+             * closes). */
             char model[SRV_NAME_MAX];
             int64_t ver;
             int status;
@@ -495,14 +512,16 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
             srv_version *v = infer_url(url, model, &ver) && auth_check(S, c, 0) == 0
                                  ? srv_repo_get(&S->core.repo, model, ver, &status, err, sizeof err) : NULL;
             if (v) {
-                st->answered = st->counted = 1;
+                st->counted = 1;
                 srv_stats_request(v->stats);
                 srv_stats_done(v->stats, SRV_FAIL_QUEUE_FULL, 0, 0, srv_now() - st->t0);
                 srv_version_release(v);
-                resp o = {.json_len = -1, .retry_after = 1};
-                snprintf(err, sizeof err, "the request queue is full (--max-queue %d); retry later", S->core.cfg.max_queue);
-                json_error(&o, 503, err);
-                return send_resp(c, &o);
+                if (cl && strtoull(cl, NULL, 10) <= SRV_DRAIN_MAX) {
+                    st->queue_full = 1;
+                    return MHD_YES;
+                }
+                st->answered = 1;
+                return send_queue_full(S, c);
             }
         }
         return MHD_YES;
@@ -510,7 +529,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     if (*upload_size) {
         size_t n = *upload_size;
         *upload_size = 0;
-        if (st->answered) return MHD_YES;
+        if (st->answered || st->queue_full) return MHD_YES;
         if (st->too_big || n > S->core.cfg.max_body - st->body.n) {
             /* libmicrohttpd sends a response only once the body is read:
              * drop the rest (a sender that goes on past twice the limit is
@@ -534,6 +553,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     }
     if (st->answered) return MHD_YES;
     st->answered = 1;
+    if (st->queue_full) return send_queue_full(S, c);
     resp o = {.json_len = -1};
     route(S, c, st, url, method, &o);
     if (o.status >= 400 && !st->counted) srv_stats_rejected(o.status);

@@ -1,18 +1,20 @@
 /*
- * sched.c - the request scheduler of `nnedge serve`: one bounded FIFO of
- * inference requests and N worker threads. A worker takes the oldest request
- * and, for a model with a batch dimension, every queued request of the same
- * version whose other dims match, up to the model's max batch; only when
- * others were queued (the server is busy) does it wait up to
- * --batch-delay-us for more, so a lone request never waits. Inputs are
- * joined along dim 0, the model runs once, outputs are split back.
+ * sched.c - the request scheduler of `nnedge serve`: N slots (--threads)
+ * that run models, one bounded FIFO of inference requests and N worker
+ * threads. A request that finds the queue empty and a slot free runs at once
+ * on the calling (connection) thread: no hand-off, no wake-ups. Otherwise a
+ * worker takes the oldest request and, for a model with a batch dimension,
+ * every queued request of the same version whose other dims match, up to the
+ * model's max batch, and waits up to --batch-delay-us for more only while
+ * more are on their way (see worker), so a lone request never waits. Inputs
+ * are joined along dim 0, the model runs once, outputs are split back.
  *
  * Joining pays only where the kernels run a row of a batch faster than a
  * lone row (weights reused across rows). The scheduler measures the compute
- * time per row at each batch size and caps joins at the sizes no slower per
- * row (by 5%) than batch 1, trying every size a few times first and now and then
- * again (kernels, load and cache behaviour change): so batching never costs
- * throughput on kernels where it does not pay.
+ * CPU time per row in each batch size class and caps joins at the largest size
+ * whose row costs at most 3/4 of a lone one, joining all it can at the start
+ * and now and then again (kernels, load and cache behaviour change): so
+ * batching does not cost throughput on kernels where it does not pay.
  */
 #include "serve/serve.h"
 
@@ -25,6 +27,16 @@
 double srv_now(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* CPU seconds of the calling thread: what a run costs, whatever else the
+ * machine runs meanwhile (wall time on a busy machine says more about the
+ * others than about the batch size). Helper threads of a context with
+ * threads > 1 are not counted, alike at every batch size. */
+static double thread_cpu_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
@@ -49,7 +61,7 @@ static void q_remove(srv_sched *s, srv_req *r) {
     if (r->next) r->next->prev = r->prev;
     else s->tail = r->prev;
     r->next = r->prev = NULL;
-    s->qlen--;
+    __atomic_fetch_sub(&s->qlen, 1, __ATOMIC_RELAXED); /* read without the lock: srv_sched_queue_full */
 }
 
 /* Same version, same dims after dim 0 on every input. */
@@ -92,7 +104,7 @@ static void run_batch(srv_req **reqs, int n) {
             shapes[i].data = joined[i];
         }
     }
-    double t0 = srv_now();
+    double t0 = srv_now(), c0 = thread_cpu_s();
     srv_plan_ent *ent = NULL;
     nne_context *c = fail ? NULL : srv_version_ctx_get(v, shapes, &ent, err, sizeof err);
     if (!fail && !c) { fail = 1; reason = SRV_FAIL_COMPUTE; }
@@ -108,7 +120,7 @@ static void run_batch(srv_req **reqs, int n) {
         fail = 1;
         reason = SRV_FAIL_COMPUTE;
     }
-    double t1 = srv_now();
+    double t1 = srv_now(), c1 = thread_cpu_s();
     /* Split the outputs: each request gets its rows (or the whole output
      * when it ran alone). Copies, because the context is reused. */
     for (int o = 0; !fail && o < v->noutputs; o++) {
@@ -151,6 +163,7 @@ static void run_batch(srv_req **reqs, int n) {
     for (int k = 0; k < n; k++) {
         reqs[k]->t_start = t0;
         reqs[k]->t_end = t1;
+        reqs[k]->cpu_s = c1 - c0;
         if (fail) {
             reqs[k]->http_status = reason == SRV_FAIL_COMPUTE ? 400 : 500;
             reqs[k]->fail_reason = reason;
@@ -160,25 +173,93 @@ static void run_batch(srv_req **reqs, int n) {
 }
 
 #define SRV_EXPLORE_RUNS 3
-#define SRV_REEXPLORE_EVERY 256
+#define SRV_EXPLORE_JOINS 12
+/* A join must run a row in at most this share of a lone run's time: smaller
+ * gains are eaten by what joining costs (copies, a hand-off to a worker,
+ * waiting for the batch to fill), and are within the noise of a busy
+ * machine. */
+#define SRV_JOIN_GAIN 0.75
+#define SRV_REEXPLORE_S 1.0 /* a join of every size is tried again this often */
 
-/* Largest batch (rows) worth joining for v now; under the scheduler's mutex. */
-static int batch_cap(srv_version *v, int maxb) {
-    if (++v->batch_seq % SRV_REEXPLORE_EVERY == 0 || v->row_n[1] < SRV_EXPLORE_RUNS) return maxb;
-    int cap = 1;
-    for (int b = 2; b <= maxb; b++) {
-        int k = b < SRV_BATCH_STATS ? b : SRV_BATCH_STATS - 1;
-        if (v->row_n[k] < SRV_EXPLORE_RUNS || v->row_s[k] <= v->row_s[1] * 0.95) cap = b;
+/* Batch sizes are measured in classes: 1, 2-3, 4-7, 8-15, ... (SRV_BATCH_STATS
+ * entries), so that each class gathers runs quickly whatever sizes form. */
+static int size_class(int64_t rows) {
+    int k = 0;
+    while (rows > 1 && k < SRV_BATCH_STATS - 1) {
+        rows >>= 1;
+        k++;
     }
+    return k;
+}
+
+/* Largest batch (rows) worth joining for v by what was measured (under
+ * the scheduler's mutex): the top of the largest size class, measured a
+ * few times, whose row costs at most SRV_JOIN_GAIN of a lone one. Lone runs
+ * are measured first; classes not measured yet do not count (joins are
+ * tried at the start and once every SRV_REEXPLORE_S, see
+ * batch_cap): on kernels where batching does not pay, joins stop, and so
+ * does waiting for them. */
+static int measured_cap(const srv_version *v, int maxb) {
+    if (v->row_n[0] < SRV_EXPLORE_RUNS) return 1;
+    int cap = 1;
+    for (int k = 1; k < SRV_BATCH_STATS && (1LL << k) <= maxb; k++)
+        if (v->row_n[k] >= SRV_EXPLORE_RUNS && v->row_s[k] <= v->row_s[0] * SRV_JOIN_GAIN)
+            cap = k + 1 < 31 && (1LL << (k + 1)) - 1 < maxb ? (int)((1LL << (k + 1)) - 1) : maxb;
     return cap;
+}
+
+/* The cap for the next join: the model's maximum while too few joins were
+ * measured and now and then later (kernels, load and cache behaviour
+ * change), else the measured one. */
+/* Lone runs are measured and too few joins yet. */
+static int exploring(const srv_version *v) {
+    uint32_t joins = 0;
+    for (int k = 1; k < SRV_BATCH_STATS; k++) joins += v->row_n[k];
+    return v->row_n[0] >= SRV_EXPLORE_RUNS && joins < SRV_EXPLORE_JOINS;
+}
+
+static int batch_cap(srv_version *v, int maxb) {
+    double now = srv_now();
+    if (exploring(v)) return maxb;
+    if (v->row_n[0] >= SRV_EXPLORE_RUNS && now - v->explore_t >= SRV_REEXPLORE_S) {
+        v->explore_t = now;
+        return maxb;
+    }
+    return measured_cap(v, maxb);
+}
+
+/* r may be joined with others, and joining pays (or is being measured) for
+ * its model. */
+static int may_join(const srv_req *r) {
+    return r->v->max_batch > 1 && r->batch > 0 && (exploring(r->v) || measured_cap(r->v, r->v->max_batch) > 1);
 }
 
 static void batch_measured(srv_version *v, int64_t rows, double seconds) {
     if (rows < 1) return;
-    int k = rows < SRV_BATCH_STATS ? (int)rows : SRV_BATCH_STATS - 1;
+    int k = size_class(rows);
     double per_row = seconds / (double)rows;
-    v->row_s[k] = v->row_n[k] ? 0.8 * v->row_s[k] + 0.2 * per_row : per_row;
+    /* a slow average: one run slowed by a busy machine must not flip the cap */
+    v->row_s[k] = v->row_n[k] ? 0.95 * v->row_s[k] + 0.05 * per_row : per_row;
     if (v->row_n[k] < UINT32_MAX) v->row_n[k]++;
+}
+
+/* The most requests of v inside the scheduler lately (under s->mu). */
+static int peak_recent(srv_version *v, double now) {
+    if (now - v->peak_t >= SRV_PEAK_WINDOW_S) {
+        /* a new window; after two quiet windows the old peak is forgotten */
+        v->peak_prev = now - v->peak_t >= 2 * SRV_PEAK_WINDOW_S ? 0 : v->peak_cur;
+        v->peak_cur = v->inflight;
+        v->peak_t = now;
+    }
+    return v->peak_cur > v->peak_prev ? v->peak_cur : v->peak_prev;
+}
+
+/* A run ended (under s->mu): its slot is free for a queued request, and a
+ * worker filling a batch looks again whether to wait (see worker). */
+static void run_ended(srv_sched *s) {
+    s->running--;
+    if (s->head && s->idle) pthread_cond_signal(&s->cv_work);
+    if (s->filling) pthread_cond_broadcast(&s->cv_fill);
 }
 
 static void *worker(void *arg) {
@@ -187,23 +268,21 @@ static void *worker(void *arg) {
     pthread_mutex_lock(&s->mu);
     for (;;) {
         s->idle++;
-        while (!s->stop && !s->head) pthread_cond_wait(&s->cv_work, &s->mu);
+        while (!s->stop && (!s->head || s->running >= s->nthreads)) pthread_cond_wait(&s->cv_work, &s->mu);
         s->idle--;
         if (s->stop) break;
         srv_req *r = s->head;
         q_remove(s, r);
         r->state = SRV_Q_RUNNING;
+        s->running++;
         int n = 1;
         int64_t rows = r->batch;
         int maxb = r->v->max_batch;
         if (maxb > 1 && r->batch > 0) maxb = batch_cap(r->v, maxb);
-        /* Requests an idle worker would run in parallel are not joined. */
-        if (s->qlen <= s->idle) maxb = 1;
         if (maxb > 1 && r->batch > 0) {
-            int waited = 0;
             double until = srv_now() + (double)s->batch_delay_us * 1e-6;
             for (;;) {
-                for (srv_req *q = s->head, *nx; q && n < SRV_MAX_BATCH_JOIN; q = nx) {
+                for (srv_req *q = s->head, *nx; q && n < SRV_MAX_BATCH_JOIN && rows < maxb; q = nx) {
                     nx = q->next;
                     if (rows + q->batch <= maxb && joinable(r, q)) {
                         q_remove(s, q);
@@ -212,27 +291,40 @@ static void *worker(void *arg) {
                         rows += q->batch;
                     }
                 }
-                /* Wait for more only when the server is busy (others were
-                 * queued with this one): a lone request runs at once. */
-                if (n == 1 || rows >= maxb || s->batch_delay_us <= 0 || waited || s->stop) break;
+                /* Wait for more, up to --batch-delay-us, while this batch
+                 * holds less than its share of the requests in flight
+                 * lately (the most there were, over the --threads slots:
+                 * the slots run batches side by side) and more are on
+                 * their way: another run computes (its clients send their
+                 * next requests when it ends), or fewer requests of this
+                 * version are inside the server than lately (the other
+                 * clients are between two requests). At concurrency 1
+                 * the share is 1: a lone request never waits. */
+                double now = srv_now();
+                int peak = peak_recent(r->v, now);
+                int64_t share = (peak + s->nthreads - 1) / s->nthreads;
+                if (rows >= maxb || rows >= share || s->batch_delay_us <= 0 || s->stop || now >= until ||
+                    (s->running - s->filling <= 1 && r->v->inflight >= peak))
+                    break;
                 struct timespec ts;
                 abs_time(&ts, until);
-                while (!s->stop && srv_now() < until) {
-                    if (pthread_cond_timedwait(&s->cv_work, &s->mu, &ts) == ETIMEDOUT) break;
-                    if (s->head) break; /* something arrived: try to take it */
-                }
-                if (srv_now() >= until) waited = 1;
+                s->filling++;
+                int seen = s->qlen, computing = s->running - s->filling;
+                while (!s->stop && s->qlen == seen && s->running - s->filling == computing)
+                    if (pthread_cond_timedwait(&s->cv_fill, &s->mu, &ts) == ETIMEDOUT) break;
+                s->filling--;
             }
         }
         batch[0] = r;
         pthread_mutex_unlock(&s->mu);
         run_batch(batch, n);
         pthread_mutex_lock(&s->mu);
-        if (!batch[0]->http_status) batch_measured(batch[0]->v, rows, batch[0]->t_end - batch[0]->t_start);
+        if (!batch[0]->http_status) batch_measured(batch[0]->v, rows, batch[0]->cpu_s);
         for (int k = 0; k < n; k++) {
             batch[k]->state = SRV_Q_DONE;
             pthread_cond_signal(&batch[k]->cv);
         }
+        run_ended(s);
     }
     pthread_mutex_unlock(&s->mu);
     return NULL;
@@ -242,6 +334,7 @@ int srv_sched_start(srv_sched *s, int threads, int max_queue, long batch_delay_u
     memset(s, 0, sizeof *s);
     pthread_mutex_init(&s->mu, NULL);
     cond_init_mono(&s->cv_work);
+    cond_init_mono(&s->cv_fill);
     s->max_queue = max_queue;
     s->batch_delay_us = batch_delay_us;
     s->threads = calloc((size_t)threads, sizeof *s->threads);
@@ -257,6 +350,7 @@ void srv_sched_stop(srv_sched *s) {
     pthread_mutex_lock(&s->mu);
     s->stop = 1;
     pthread_cond_broadcast(&s->cv_work);
+    pthread_cond_broadcast(&s->cv_fill);
     pthread_mutex_unlock(&s->mu);
     for (int i = 0; i < s->nthreads; i++) pthread_join(s->threads[i], NULL);
     free(s->threads);
@@ -264,14 +358,9 @@ void srv_sched_stop(srv_sched *s) {
     s->nthreads = 0;
 }
 
-int srv_sched_submit(srv_sched *s, srv_req *r) {
-    cond_init_mono(&r->cv);
-    pthread_mutex_lock(&s->mu);
-    if (s->qlen >= s->max_queue || s->stop) {
-        pthread_mutex_unlock(&s->mu);
-        pthread_cond_destroy(&r->cv);
-        return 503;
-    }
+/* Queue r (under s->mu); 0, or 503 when the queue is full. */
+static int enqueue_locked(srv_sched *s, srv_req *r) {
+    if (s->qlen >= s->max_queue || s->stop) return 503;
     r->state = SRV_Q_QUEUED;
     r->t_enqueue = srv_now();
     r->next = NULL;
@@ -279,38 +368,82 @@ int srv_sched_submit(srv_sched *s, srv_req *r) {
     if (s->tail) s->tail->next = r;
     else s->head = r;
     s->tail = r;
-    s->qlen++;
-    /* broadcast: a worker waiting to fill a batch must not swallow the
-     * wake-up an idle worker needs for a request it cannot join */
-    pthread_cond_broadcast(&s->cv_work);
-    pthread_mutex_unlock(&s->mu);
+    __atomic_fetch_add(&s->qlen, 1, __ATOMIC_RELAXED);
+    /* One idle worker when a slot is free; every worker filling a batch
+     * (each may join it). Separate condition variables, so a filling
+     * worker never swallows the wake-up an idle one needs. */
+    if (s->idle && s->running < s->nthreads) pthread_cond_signal(&s->cv_work);
+    if (s->filling) pthread_cond_broadcast(&s->cv_fill);
     return 0;
 }
 
-int srv_sched_wait(srv_sched *s, srv_req *r, double deadline_s, int (*gone)(void *), void *user) {
-    int result = 0;
+int srv_sched_run(srv_sched *s, srv_req *r, double deadline_s, int (*gone)(void *), void *user) {
+    srv_version *v = r->v;
     pthread_mutex_lock(&s->mu);
-    while (r->state != SRV_Q_DONE) {
-        /* Wake every 50 ms to look at the client's socket and the deadline. */
-        double now = srv_now(), until = now + 0.05;
-        if (deadline_s > 0 && deadline_s < until) until = deadline_s;
-        struct timespec ts;
-        abs_time(&ts, until);
-        pthread_cond_timedwait(&r->cv, &s->mu, &ts);
-        if (r->state != SRV_Q_QUEUED) continue; /* running: it finishes */
-        int why = 0;
-        if (deadline_s > 0 && srv_now() >= deadline_s) why = SRV_FAIL_TIMEOUT;
-        else if (gone && gone(user)) why = SRV_FAIL_CANCELLED;
-        if (why) {
-            q_remove(s, r);
-            r->state = SRV_Q_CANCELLED;
-            result = why;
-            break;
+    if (s->stop) {
+        pthread_mutex_unlock(&s->mu);
+        return 503;
+    }
+    double now = srv_now();
+    v->inflight++;
+    int peak = peak_recent(v, now); /* before the update: "lately" */
+    if (v->inflight > v->peak_cur) v->peak_cur = v->inflight;
+    int result = 0;
+    if (!s->head && s->running < s->nthreads && (!may_join(r) || (s->running == 0 && peak <= 1))) {
+        /* Nothing waits and a slot is free: run here, on the thread that
+         * parsed the request. Handing it to a worker and back costs two
+         * wake-ups (tens of microseconds each on a VM) and gains nothing.
+         * A request that batching pays for goes through the queue when
+         * others were in flight lately: a worker joins it with the
+         * requests on their way (see worker). */
+        s->running++;
+        r->state = SRV_Q_RUNNING;
+        r->t_enqueue = now;
+        pthread_mutex_unlock(&s->mu);
+        srv_req *one = r;
+        run_batch(&one, 1);
+        pthread_mutex_lock(&s->mu);
+        r->state = SRV_Q_DONE;
+        if (!r->http_status) batch_measured(v, r->batch, r->cpu_s);
+        run_ended(s);
+        v->inflight--;
+        pthread_mutex_unlock(&s->mu);
+        return 0;
+    }
+    cond_init_mono(&r->cv);
+    if (enqueue_locked(s, r) != 0) {
+        result = 503;
+    } else {
+        while (r->state != SRV_Q_DONE) {
+            /* Wake every 50 ms to look at the client's socket and the deadline. */
+            double until = srv_now() + 0.05;
+            if (deadline_s > 0 && deadline_s < until) until = deadline_s;
+            struct timespec ts;
+            abs_time(&ts, until);
+            pthread_cond_timedwait(&r->cv, &s->mu, &ts);
+            if (r->state != SRV_Q_QUEUED) continue; /* running: it finishes */
+            int why = 0;
+            if (deadline_s > 0 && srv_now() >= deadline_s) why = SRV_FAIL_TIMEOUT;
+            else if (gone && gone(user)) why = SRV_FAIL_CANCELLED;
+            if (why) {
+                q_remove(s, r);
+                r->state = SRV_Q_CANCELLED;
+                result = why;
+                break;
+            }
         }
     }
+    v->inflight--;
     pthread_mutex_unlock(&s->mu);
     pthread_cond_destroy(&r->cv);
     return result;
+}
+
+int srv_sched_queue_full(srv_sched *s) {
+    /* a plain read of the count the mutex guards: a refusal never waits
+     * behind a worker scanning the queue (a stale answer only moves the
+     * refusal to srv_sched_run) */
+    return __atomic_load_n(&s->qlen, __ATOMIC_RELAXED) >= s->max_queue;
 }
 
 int srv_sched_queue_len(srv_sched *s) {

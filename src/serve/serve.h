@@ -23,7 +23,8 @@
 #define SRV_MAX_PLANS 16       /* cached plans (input shapes) of one version */
 #define SRV_NAME_MAX 128       /* model name bytes */
 #define SRV_MAX_BATCH_JOIN 256 /* requests joined in one run */
-#define SRV_BATCH_STATS 65     /* batch sizes whose cost is measured (1..64) */
+#define SRV_BATCH_STATS 9      /* batch size classes whose cost is measured: 1, 2-3, 4-7, ..., 256+ */
+#define SRV_PEAK_WINDOW_S 0.05 /* window of the in-flight peak a batch waits for */
 
 /* ------------------------------------------------------------- config -- */
 
@@ -129,12 +130,17 @@ typedef struct srv_version {
     ino_t ino;
     int64_t mtime_ns;
     off_t size;
-    /* Measured compute seconds per row at each batch size (EWMA; under the
-     * scheduler's mutex): joins are capped at the sizes that run a row no
-     * slower than a lone request does (see sched.c). */
+    /* Measured compute CPU seconds per row in each batch size class (EWMA;
+     * under the scheduler's mutex): joins are capped at the sizes that run a
+     * row in at most 3/4 of the time a lone request takes (see sched.c). */
     double row_s[SRV_BATCH_STATS];
     uint32_t row_n[SRV_BATCH_STATS];
-    uint32_t batch_seq;
+    double explore_t; /* when a join of every size was last tried */
+    /* Requests of this version inside the scheduler now, and the most
+     * there were in this and the last window of SRV_PEAK_WINDOW_S (under
+     * the scheduler's mutex): how many clients a batch may wait for. */
+    int inflight, peak_cur, peak_prev;
+    double peak_t;
     pthread_mutex_t mu; /* plan cache */
     srv_plan_ent *plans[SRV_MAX_PLANS];
     int nplans;
@@ -199,6 +205,7 @@ typedef struct srv_req {
     pthread_cond_t cv;
     struct srv_req *next, *prev;
     double t_enqueue, t_start, t_end;
+    double cpu_s;                /* CPU seconds of the run it was part of */
     int http_status;             /* 0: ok */
     int fail_reason;
     char err[512];
@@ -208,24 +215,31 @@ enum { SRV_Q_NEW, SRV_Q_QUEUED, SRV_Q_RUNNING, SRV_Q_DONE, SRV_Q_CANCELLED };
 
 typedef struct srv_sched {
     pthread_mutex_t mu;
-    pthread_cond_t cv_work;
+    pthread_cond_t cv_work; /* idle workers */
+    pthread_cond_t cv_fill; /* workers waiting for a batch to fill */
     srv_req *head, *tail;
     int qlen, max_queue;
     long batch_delay_us;
     pthread_t *threads;
     int nthreads, stop;
-    int idle; /* workers waiting for work */
+    int idle;    /* workers waiting for work */
+    int filling; /* workers waiting for a batch to fill */
+    int running; /* runs in progress (workers and inline), at most nthreads */
 } srv_sched;
 
 int srv_sched_start(srv_sched *s, int threads, int max_queue, long batch_delay_us);
 void srv_sched_stop(srv_sched *s);
-/* Queue r; 0, or 503 when the queue is full. */
-int srv_sched_submit(srv_sched *s, srv_req *r);
-/* Wait until r is done; cancels it (removes it from the queue) when the
- * deadline passes (deadline_s 0: none) or gone(user) says the client left.
- * Returns 0 done, SRV_FAIL_TIMEOUT or SRV_FAIL_CANCELLED. */
-int srv_sched_wait(srv_sched *s, srv_req *r, double deadline_s, int (*gone)(void *), void *user);
+/* Run r and wait for it. On the calling thread when nothing is queued, one
+ * of the --threads slots is free and no batch is worth waiting for (a lone
+ * request is never handed to a worker); else queued (503 when the queue is
+ * full) for a worker, which may join it with others. Queued work is
+ * cancelled (removed from the queue) when the deadline passes (deadline_s
+ * 0: none) or gone(user) says the client left. Returns 0 done, 503 queue
+ * full, SRV_FAIL_TIMEOUT or SRV_FAIL_CANCELLED. */
+int srv_sched_run(srv_sched *s, srv_req *r, double deadline_s, int (*gone)(void *), void *user);
 int srv_sched_queue_len(srv_sched *s);
+/* The queue holds --max-queue requests (read without the lock). */
+int srv_sched_queue_full(srv_sched *s);
 
 double srv_now(void);
 

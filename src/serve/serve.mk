@@ -20,10 +20,20 @@ $(BUILD)/obj/gen/grpc_predict_v2.pb-c.o: $(BUILD)/gen/grpc_predict_v2.pb-c.c $(B
 $(BUILD)/obj/src/serve/grpc.o: $(BUILD)/gen/grpc_predict_v2.pb-c.h
 $(BUILD)/obj/src/serve/grpc.o: CFLAGS_ALL += -I$(BUILD)/gen
 
+# Test and bench clients (not part of nnedge): the request fuzzer's client
+# and the loopback floor server of tests/serve/bench.sh.
+SERVE_TOOL_CFLAGS := -std=c11 -O2 -g -Wall -Wextra -Wno-unused-parameter -D_GNU_SOURCE -pthread
+$(BUILD)/serve_fuzz_client: tests/serve/fuzz_client.c
+	@mkdir -p $(BUILD)
+	$(CC) $(SERVE_TOOL_CFLAGS) $< -o $@ -ljansson
+$(BUILD)/serve_http_floor: tests/serve/http_floor.c
+	@mkdir -p $(BUILD)
+	$(CC) $(SERVE_TOOL_CFLAGS) $< -o $@
+
 # ------------------------------------------------------------ serve tests --
 # tests/serve/ (python3-requests, curl, openssl, promtool as clients):
 #   make test-serve        protocol cases, tokens/TLS, gRPC, hot swap under load
-#                          (3000 requests), request fuzzer (3000 requests) and
+#                          (3000 requests), batching (wide MLP), request fuzzer (20000 requests) and
 #                          load/unload cycles against the ASan/UBSan build, then
 #                          500 load/unload cycles against the release build (RSS
 #                          growth <= 2 MB after cycle 10), the hot swap again under
@@ -31,17 +41,21 @@ $(BUILD)/obj/src/serve/grpc.o: CFLAGS_ALL += -I$(BUILD)/gen
 #   make test-serve-load   10^5 requests at concurrency 32 with a hot swap midway
 #                          (explicit and poll mode), release build, p99 checked
 #   make test-serve-fuzz   SERVE_FUZZ_N (default 10^6) fuzzed requests, ASan build
+#                          (tests/serve/fuzz_client.c: SERVE_FUZZ_THREADS connections)
+#   make bench-serve       tests/serve/bench.sh: overhead, batching, full queue
 SERVE_FUZZ_N ?= 1000000
+SERVE_FUZZ_THREADS ?= 8
 test-serve:
 	$(MAKE) SAN=1 build-san/nnedge
-	$(MAKE) build/nnedge
+	$(MAKE) build/nnedge build/serve_fuzz_client
 	rm -rf build-san/serve-test && mkdir -p build-san/serve-test
 	NNEDGE=build-san/nnedge /usr/bin/python3 tests/serve/test_protocol.py build-san/serve-test
 	NNEDGE=build-san/nnedge /usr/bin/python3 tests/serve/test_security.py build-san/serve-test
 	NNEDGE=build-san/nnedge /usr/bin/python3 tests/serve/test_grpc.py build-san/serve-test
 	NNEDGE=build-san/nnedge /usr/bin/python3 tests/serve/test_packages.py build-san/serve-test
 	NNEDGE=build-san/nnedge /usr/bin/python3 tests/serve/test_swap.py build-san/serve-test 3000 32
-	NNEDGE=build-san/nnedge /usr/bin/python3 tests/serve/fuzz_requests.py build-san/serve-test 3000
+	NNEDGE=build-san/nnedge /usr/bin/python3 tests/serve/test_batching.py build-san/serve-test
+	NNEDGE=build-san/nnedge /usr/bin/python3 tests/serve/fuzz_requests.py build-san/serve-test 20000
 	NNEDGE=build-san/nnedge /usr/bin/python3 tests/serve/test_cycles.py build-san/serve-test 30 --no-rss
 	NNEDGE=build/nnedge /usr/bin/python3 tests/serve/test_cycles.py build-san/serve-test 500
 	$(MAKE) TSAN=1 build-tsan/nnedge
@@ -52,6 +66,10 @@ test-serve-load:
 	NNEDGE=build/nnedge /usr/bin/python3 tests/serve/test_swap.py build/serve-test 100000 32 --strict-p99
 test-serve-fuzz:
 	$(MAKE) SAN=1 build-san/nnedge
+	$(MAKE) build/serve_fuzz_client
 	mkdir -p build-san/serve-test
-	NNEDGE=build-san/nnedge /usr/bin/python3 tests/serve/fuzz_requests.py build-san/serve-test $(SERVE_FUZZ_N) $$(date +%s)
-.PHONY: test-serve test-serve-load test-serve-fuzz
+	NNEDGE=build-san/nnedge /usr/bin/python3 tests/serve/fuzz_requests.py build-san/serve-test $(SERVE_FUZZ_N) $$(date +%s) $(SERVE_FUZZ_THREADS)
+bench-serve:
+	$(MAKE) build/nnedge build/serve_http_floor
+	NNEDGE=build/nnedge bash tests/serve/bench.sh
+.PHONY: test-serve test-serve-load test-serve-fuzz bench-serve
