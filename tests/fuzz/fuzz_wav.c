@@ -9,7 +9,7 @@
  * ASan still checks every buffer we hand it.)
  */
 #include "fuzz_common.h"
-#include "pipeline/audio_file.h"
+#include "nnedge_audio.h"
 
 #define CHUNK 1280
 #define MAX_SAMPLES (1 << 14)
