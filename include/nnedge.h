@@ -112,7 +112,7 @@ NNE_API const char *nne_last_error(void);
  * \xHH, so it stays one line) and return st: for libraries built on nnedge
  * (libnnedge_io, nnedge_image.h) and applications that report their own
  * failures the same way. A NULL msg clears it. */
-NNE_API nne_status nne_set_last_error(nne_status st, const char *msg);
+NNE_API nne_status nne_last_error_set(nne_status st, const char *msg);
 
 /* Element types; the numbers are ONNX's TensorProto.DataType values. */
 typedef enum nne_dtype {

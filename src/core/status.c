@@ -52,7 +52,7 @@ static void set_error(const char *msg) {
     g_err[k] = 0;
 }
 
-nne_status nne_set_last_error(nne_status st, const char *msg) {
+nne_status nne_last_error_set(nne_status st, const char *msg) {
     set_error(msg ? msg : "");
     return st;
 }

@@ -2,7 +2,7 @@
  * image_decode.c - JPEG (libjpeg-turbo) and PNG (libpng)
  * decoding into nne_image; the API is include/nnedge_image.h. Not part of
  * libnnedge: built into libnnedge_io (with the audio reader) and the nnedge
- * command. It uses only libnnedge's public API (nne_set_last_error for the
+ * command. It uses only libnnedge's public API (nne_last_error_set for the
  * messages), so libnnedge_io.so links against libnnedge.so.
  *
  * Untrusted input: the dimensions are checked against max_pixels before any
@@ -32,14 +32,14 @@ static nne_status io_error(nne_status st, const char *fmt, ...) {
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    return nne_set_last_error(st, msg);
+    return nne_last_error_set(st, msg);
 }
 
 /* Prefix the last error with "what: ". */
 static void io_error_prefix(const char *what) {
     char msg[1024];
     snprintf(msg, sizeof msg, "%.400s: %.600s", what, nne_last_error());
-    nne_set_last_error(NNE_OK, msg);
+    nne_last_error_set(NNE_OK, msg);
 }
 
 static int mul_ok(size_t a, size_t b, size_t *out) { return !__builtin_mul_overflow(a, b, out); }
