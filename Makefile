@@ -105,7 +105,8 @@ setup:
 # ------------------------------------------------------------ install --
 # `make install PREFIX=/usr/local DESTDIR=` installs nnedge.h, libnnedge.a,
 # libnnedge.so (real file libnnedge.so.$(VERSION), links .so.$(SOVERSION) and
-# .so), nnedge.pc and the nnedge command. DESTDIR stages the files for a
+# .so), nnedge.pc and the nnedge command; src/pipeline/io.mk adds libnnedge_io
+# (nnedge_image.h, nnedge_audio.h, nnedge-io.pc). DESTDIR stages the files for a
 # package; PREFIX is what nnedge.pc records.
 PREFIX     ?= /usr/local
 DESTDIR    ?=
@@ -260,3 +261,4 @@ include tests/pkg/pkg.mk
 include tests/quant/quant.mk
 -include tests/train/train.mk
 -include tests/tflite/tflite.mk
+include src/pipeline/io.mk

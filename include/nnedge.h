@@ -108,6 +108,11 @@ NNE_API const char *nne_status_str(nne_status st);
 /* The message of the last failed call made by this thread: where, what,
  * what was expected. Valid until the thread's next failing call. Never NULL. */
 NNE_API const char *nne_last_error(void);
+/* Set this thread's last error to msg (control characters are written as
+ * \xHH, so it stays one line) and return st: for libraries built on nnedge
+ * (libnnedge_io, nnedge_image.h) and applications that report their own
+ * failures the same way. A NULL msg clears it. */
+NNE_API nne_status nne_last_error_set(nne_status st, const char *msg);
 
 /* Element types; the numbers are ONNX's TensorProto.DataType values. */
 typedef enum nne_dtype {

@@ -2,11 +2,18 @@
  * nnedge_image.h - decoding JPEG and PNG files into nne_image (nnedge.h).
  *
  * This part of the API needs libjpeg(-turbo) and libpng, so it is not in
- * libnnedge (which needs only libc, libm and pthreads): it is the static
- * library libnnedge_imageio.a, built from src/pipeline/io/, which the nnedge
- * command links. Link it before libnnedge.a, then -ljpeg -lpng:
+ * libnnedge (which needs only libc, libm and pthreads): it is libnnedge_io
+ * (with nnedge_audio.h's audio reader; src/pipeline/io/ and
+ * src/pipeline/audio_file.c), which `make install` installs next to libnnedge
+ * with its pkg-config file nnedge-io.pc:
  *
- *   cc app.c build/libnnedge_imageio.a build/libnnedge.a -ljpeg -lpng -lm -pthread
+ *   cc app.c $(pkg-config --cflags --libs nnedge-io)              shared
+ *   cc app.c $(pkg-config --static --cflags --libs nnedge-io)     static
+ *   cc app.c build/libnnedge_io.a build/libnnedge.a -ljpeg -lpng      from the
+ *      -lsndfile -lsamplerate -lm -pthread                        build tree
+ *
+ * The rest of the image pipeline (nne_image_resize, nne_image_crop,
+ * nne_image_to_tensor, ...) is in nnedge.h and libnnedge.
  *
  *   nne_image im;
  *   if (nne_image_decode_file("cat.jpg", 3, 0, &im) != NNE_OK)
@@ -41,17 +48,17 @@ extern "C" {
  * corrupt or truncated file: the message says which and what the codec
  * said), NNE_ERR_UNSUPPORTED (a JPEG color space such as CMYK),
  * NNE_ERR_LIMIT (over max_pixels), NNE_ERR_OUT_OF_MEMORY. */
-nne_status nne_image_decode_memory(const void *data, size_t size, int32_t channels, int64_t max_pixels,
-                                   nne_image *out);
+NNE_API nne_status nne_image_decode_memory(const void *data, size_t size, int32_t channels, int64_t max_pixels,
+                                           nne_image *out);
 /* The same for a file (NNE_ERR_IO when it cannot be read). */
-nne_status nne_image_decode_file(const char *path, int32_t channels, int64_t max_pixels, nne_image *out);
+NNE_API nne_status nne_image_decode_file(const char *path, int32_t channels, int64_t max_pixels, nne_image *out);
 
 /* Allocate an image (data zeroed); NNE_ERR_INVALID_ARG for bad sizes or
  * dtype, NNE_ERR_OUT_OF_MEMORY. Free with nne_image_free. */
-nne_status nne_image_alloc(int32_t width, int32_t height, int32_t channels, nne_dtype dtype, nne_image *out);
+NNE_API nne_status nne_image_alloc(int32_t width, int32_t height, int32_t channels, nne_dtype dtype, nne_image *out);
 /* Free the data of an image from this header's functions and clear it;
  * NULL or an empty image does nothing. */
-void nne_image_free(nne_image *im);
+NNE_API void nne_image_free(nne_image *im);
 
 #ifdef __cplusplus
 }

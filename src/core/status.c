@@ -52,6 +52,11 @@ static void set_error(const char *msg) {
     g_err[k] = 0;
 }
 
+nne_status nne_last_error_set(nne_status st, const char *msg) {
+    set_error(msg ? msg : "");
+    return st;
+}
+
 nne_status nne_verror(nne_status st, const char *fmt, va_list ap) {
     char msg[sizeof g_err];
     vsnprintf(msg, sizeof msg, fmt, ap);

@@ -602,8 +602,12 @@ static int64_t sg_dw_wq(const nne_conv_desc *p) {
     return owp + ((p->k[1] - 1) * p->d[1]) / p->s[1] + 1;
 }
 #define SG_DW_MAXK 16
+/* Wider strides take the direct loop: the plane is split into sx phases of
+ * every input row, so the fill grows with sx even when a few outputs read it
+ * (as in vec_tmpl.h; a stride of 129 cost 1 s under ASan in fuzz_tflite). */
+#define SG_DW_MAXS 8
 static size_t SG_FN(nne_f32_dwconv2d_scratch)(const nne_conv_desc *p) {
-    if (p->k[1] > SG_DW_MAXK) return SIZE_MAX; /* the direct loop */
+    if (p->k[1] > SG_DW_MAXK || p->s[1] > SG_DW_MAXS) return SIZE_MAX; /* the direct loop */
     return (size_t)(p->in[0] * p->s[1] * sg_dw_wq(p)) * sizeof(float) + 64;
 }
 

@@ -2,8 +2,11 @@
  * nn_resize.c - Resize (10, 11, 13, 18, 19) and Upsample (1, 7, 9).
  *
  * Resizing is separable: for every resized axis and output coordinate we
- * compute a small list of (input index, weight) taps, then every output
- * element is the weighted sum over the tensor product of its axes' taps.
+ * compute a small list of (input index, weight) taps; the output is the
+ * input interpolated along one resized axis at a time (in double, through
+ * two scratch buffers; shrinking axes first, so no intermediate is larger
+ * than the input or the output), which equals the weighted sum over the
+ * tensor product of the axes' taps at the cost of their sum.
  * The taps follow the ONNX definition:
  *   - the output coordinate is mapped to x_original by
  *     coordinate_transformation_mode (half_pixel, half_pixel_symmetric,
@@ -182,7 +185,9 @@ typedef struct rs_state {
     int lin;
     size_t io[NNE_MAX_DIMS], wo[NNE_MAX_DIMS], eo[NNE_MAX_DIMS]; /* offsets in taps */
     void *taps;
-    size_t xo, yo; /* scratch layout */
+    size_t xo, yo; /* scratch layout: two buffers of maxel doubles (linear / cubic) */
+    int order[NNE_MAX_DIMS], npass; /* axes interpolated, in this order */
+    int any_ex;    /* some coordinate is outside (tf_crop_and_resize): extrapolation_value */
     /* the fast path (float, last two axes): taps as int32 / float */
     int fast, ntx, nty;
     int64_t planes, IH, IW, OH, OW;
@@ -298,6 +303,72 @@ static nne_status rs_fast_plan(rs_state *st, const nne_tensor *X, const int64_t 
     return NNE_OK;
 }
 
+/* The axes that change, in the order the separable path interpolates them:
+ * by out/in ascending (shrinking first), so the intermediates stay near
+ * max(numel(X), numel(Y)). *maxel: the most elements X, Y or any
+ * intermediate has (what each scratch buffer holds); *macs: the
+ * multiply-adds, sum over passes of (elements after the pass) * taps. Both
+ * saturate. */
+static int rs_pass_order(const rs_cfg *c, int *order, int64_t *maxel, int64_t *macs) {
+    int n = 0;
+    for (int d = 0; d < c->rank; d++)
+        if (c->resized[d] || c->in[d] != c->out[d]) order[n++] = d;
+    for (int i = 1; i < n; i++) /* insertion sort, stable */
+        for (int j = i; j > 0; j--) {
+            int a = order[j - 1], b = order[j];
+            if ((double)c->out[b] * (double)c->in[a] >= (double)c->out[a] * (double)c->in[b]) break;
+            order[j - 1] = b, order[j] = a;
+        }
+    const int64_t cap = INT64_MAX / 4;
+    int64_t cur[NNE_MAX_DIMS], total = 0, most = 0;
+    memcpy(cur, c->in, sizeof cur);
+    for (int i = -1; i < n; i++) {
+        if (i >= 0) cur[order[i]] = c->out[order[i]];
+        int64_t e = 1;
+        for (int k = 0; k < c->rank; k++) e = cur[k] != 0 && e > cap / cur[k] ? cap : e * cur[k];
+        if (e > most) most = e;
+        if (i < 0) continue;
+        int nt = c->ntap[order[i]] > 0 ? c->ntap[order[i]] : 1;
+        e = e > cap / nt ? cap : e * nt;
+        total = total > cap - e ? cap : total + e;
+    }
+    if (maxel) *maxel = most;
+    if (macs) *macs = total;
+    return n;
+}
+
+/* One separable pass: src has dims cur; dst gets the same with axis d of od
+ * elements, dst[.., o, ..] = sum over t of w[o*nt + t] * src[.., idx[o*nt + t], ..]
+ * (the taps summed in order, as the product form did). */
+static void rs_axis_pass(const double *src, double *dst, const int64_t *cur, int rank, int d, int64_t od, int nt,
+                         const int64_t *idx, const double *w) {
+    int64_t outer = 1, inner = 1, id = cur[d];
+    for (int k = 0; k < d; k++) outer *= cur[k];
+    for (int k = d + 1; k < rank; k++) inner *= cur[k];
+    for (int64_t ob = 0; ob < outer; ob++) {
+        const double *sp = src + ob * id * inner;
+        double *dp = dst + ob * od * inner;
+        for (int64_t o = 0; o < od; o++) {
+            const int64_t *ti = idx + o * nt;
+            const double *tw = w + o * nt;
+            double *y = dp + o * inner;
+            if (inner == 1) {
+                double acc = 0.0;
+                for (int t = 0; t < nt; t++) acc += tw[t] * sp[ti[t]];
+                y[0] = acc;
+                continue;
+            }
+            const double *r = sp + ti[0] * inner;
+            for (int64_t i = 0; i < inner; i++) y[i] = 0.0 + tw[0] * r[i];
+            for (int t = 1; t < nt; t++) {
+                r = sp + ti[t] * inner;
+                double wt = tw[t];
+                for (int64_t i = 0; i < inner; i++) y[i] += wt * r[i];
+            }
+        }
+    }
+}
+
 static nne_status rs_kernel(const void *state, const nne_kernel_args *a);
 
 /* Check the geometry, declare Y, request scratch; when planning, fill the state. */
@@ -328,8 +399,11 @@ static nne_status rs_execute(nne_op_ctx *ctx, rs_cfg *c, const nne_tensor *X) {
         eo[d] = nn_carve_add(&tv, (size_t)c->out[d]);
     }
     int lin = c->mode != RS_NEAREST;
-    size_t xo = nn_carve_add(&cv, lin ? nne_size_elems(nne_tensor_numel(X), sizeof(double)) : 0);
-    size_t yo = nn_carve_add(&cv, lin ? nne_size_elems(nne_tensor_numel(Y), sizeof(double)) : 0);
+    int order[NNE_MAX_DIMS];
+    int64_t maxel = 0;
+    int npass = rs_pass_order(c, order, &maxel, NULL);
+    size_t xo = nn_carve_add(&cv, lin ? nne_size_elems(maxel, sizeof(double)) : 0);
+    size_t yo = nn_carve_add(&cv, lin ? nne_size_elems(maxel, sizeof(double)) : 0);
     /* the fast path's row cache (the generic path's buffers then go unused) */
     size_t fo = 0;
     if (X->dtype == NNE_DTYPE_FLOAT && c->rank >= 2)
@@ -345,6 +419,9 @@ static nne_status rs_execute(nne_op_ctx *ctx, rs_cfg *c, const nne_tensor *X) {
     st->fast_off = fo;
     st->fast = 0;
     st->ftaps = NULL;
+    st->npass = npass;
+    memcpy(st->order, order, sizeof order);
+    st->any_ex = 0;
     memcpy(st->io, io, sizeof io);
     memcpy(st->wo, wo, sizeof wo);
     memcpy(st->eo, eo, sizeof eo);
@@ -358,8 +435,10 @@ static nne_status rs_execute(nne_op_ctx *ctx, rs_cfg *c, const nne_tensor *X) {
         if (c->in[d] == 0)
             return nne_ctx_fail(ctx, NNE_ERR_INVALID_ARG, "cannot resize an empty axis %d to %lld",
                                 d, (long long)c->out[d]);
-        for (int64_t o = 0; o < c->out[d]; o++)
+        for (int64_t o = 0; o < c->out[d]; o++) {
             ex[o] = (uint8_t)rs_axis_taps(c, d, o, idx + o * c->ntap[d], wt + o * c->ntap[d]);
+            st->any_ex |= ex[o];
+        }
     }
     const int64_t *ia[NNE_MAX_DIMS];
     const double *wa[NNE_MAX_DIMS];
@@ -402,6 +481,37 @@ static nne_status rs_kernel(const void *state, const nne_kernel_args *a) {
         wt[d] = (const double *)((const char *)st->taps + st->wo[d]);
         ex[d] = (const uint8_t *)((const char *)st->taps + st->eo[d]);
     }
+    if (lin) {
+        /* one resized axis at a time, ping-ponging between the two buffers */
+        double *src = (double *)((char *)base + xo), *dst = (double *)((char *)base + yo);
+        nne_load_f64(X, 0, 1, nne_tensor_numel(X), src);
+        int64_t cur[NNE_MAX_DIMS];
+        memcpy(cur, c->in, sizeof cur);
+        for (int k = 0; k < st->npass; k++) {
+            int d = st->order[k];
+            rs_axis_pass(src, dst, cur, c->rank, d, c->out[d], c->ntap[d], idx[d], wt[d]);
+            cur[d] = c->out[d];
+            double *t = src;
+            src = dst;
+            dst = t;
+        }
+        if (st->any_ex) {
+            /* an output with a coordinate outside the input on any axis */
+            int64_t oc[NNE_MAX_DIMS] = {0};
+            for (int64_t e = 0; e < total; e++) {
+                int outside = 0;
+                for (int d = 0; d < c->rank; d++) outside |= ex[d][oc[d]];
+                if (outside) src[e] = c->extrap;
+                for (int d = c->rank - 1; d >= 0; d--) {
+                    if (++oc[d] < c->out[d]) break;
+                    oc[d] = 0;
+                }
+            }
+        }
+        nne_store_f64(Y, 0, 1, total, src, NNE_CVT_RNE);
+        return NNE_OK;
+    }
+    /* nearest: copy the element each output coordinate picks */
     int64_t xstride[NNE_MAX_DIMS];
     {
         int64_t acc = 1;
@@ -410,52 +520,25 @@ static nne_status rs_kernel(const void *state, const nne_kernel_args *a) {
             acc *= c->in[d];
         }
     }
-    double *xd = lin ? (double *)((char *)base + xo) : NULL;
-    double *yd = lin ? (double *)((char *)base + yo) : NULL;
-    if (lin) nne_load_f64(X, 0, 1, nne_tensor_numel(X), xd);
     int64_t oc[NNE_MAX_DIMS] = {0};
     for (int64_t e = 0; e < total; e++) {
         int outside = 0;
-        for (int d = 0; d < c->rank; d++) outside |= ex[d][oc[d]];
-        if (!lin) {
-            int64_t off = 0;
-            for (int d = 0; d < c->rank; d++) off += idx[d][oc[d]] * xstride[d];
-            if (outside) {
-                double v = c->extrap;
-                nne_store_f64(Y, e, 1, 1, &v, NNE_CVT_RNE);
-            } else {
-                memcpy((char *)Y->data + e * (int64_t)es, (const char *)X->data + off * (int64_t)es, es);
-            }
-        } else if (outside) {
-            yd[e] = c->extrap;
+        int64_t off = 0;
+        for (int d = 0; d < c->rank; d++) {
+            outside |= ex[d][oc[d]];
+            off += idx[d][oc[d]] * xstride[d];
+        }
+        if (outside) {
+            double v = c->extrap;
+            nne_store_f64(Y, e, 1, 1, &v, NNE_CVT_RNE);
         } else {
-            /* sum over the product of taps */
-            int t[NNE_MAX_DIMS] = {0};
-            double acc = 0.0;
-            for (;;) {
-                int64_t off = 0;
-                double w = 1.0;
-                for (int d = 0; d < c->rank; d++) {
-                    int64_t k = oc[d] * c->ntap[d] + t[d];
-                    off += idx[d][k] * xstride[d];
-                    w *= wt[d][k];
-                }
-                acc += w * xd[off];
-                int d = c->rank - 1;
-                for (; d >= 0; d--) {
-                    if (++t[d] < c->ntap[d]) break;
-                    t[d] = 0;
-                }
-                if (d < 0) break;
-            }
-            yd[e] = acc;
+            memcpy((char *)Y->data + e * (int64_t)es, (const char *)X->data + off * (int64_t)es, es);
         }
         for (int d = c->rank - 1; d >= 0; d--) {
             if (++oc[d] < c->out[d]) break;
             oc[d] = 0;
         }
     }
-    if (lin) nne_store_f64(Y, 0, 1, total, yd, NNE_CVT_RNE);
     return NNE_OK;
 }
 
@@ -642,19 +725,20 @@ static nne_status upsample_run(nne_op_ctx *ctx) {
     return rs_execute(ctx, &c, X);
 }
 
-/* Multiply-adds: every output element sums the product of its axes' taps
- * (an antialiased downscale by a large factor has many); saturates. */
+/* Multiply-adds (saturating): the separable passes (see rs_pass_order), or
+ * on the fast path the W pass of each input row it reads and the H blend of
+ * each output row. Nearest copies: 0. */
 static int64_t rs_macs(nne_op_ctx *ctx) {
     const rs_state *st = nne_ctx_plan_state(ctx);
-    if (!st) return 0;
-    const int64_t cap = INT64_MAX / 4;
-    int64_t n = 1;
-    for (int d = 0; d < st->c.rank; d++) {
-        int64_t f = st->c.out[d] * (int64_t)st->c.ntap[d];
-        if (f == 0) return 0;
-        n = n > cap / f ? cap : n * f;
+    if (!st || !st->lin) return 0;
+    if (st->fast) {
+        int64_t rows = st->OH * st->nty < st->IH ? st->OH * st->nty : st->IH;
+        return st->planes * st->OW * (st->OH * st->nty + rows * st->ntx);
     }
-    return st->lin ? n : 0;
+    int order[NNE_MAX_DIMS];
+    int64_t macs = 0;
+    rs_pass_order(&st->c, order, NULL, &macs);
+    return macs;
 }
 
 NNE_OP_DEFINE(Resize, "", "Resize", .infer = resize_run, .run = rs_kernel, .state_size = sizeof(rs_state),

@@ -1,12 +1,13 @@
 /*
- * audio_file.c - audio files for the nnedge command (audio_file.h):
+ * audio_file.c - audio files (include/nnedge_audio.h; in libnnedge_io and the
+ * nnedge command):
  * libsndfile decodes blocks of frames, they are averaged to mono and, when
  * the file's rate differs from the one asked for, resampled with
  * libsamplerate's streaming API. Buffers are a few blocks long whatever the
  * file's length. Tools side: this file depends on no libnnedge function
  * (only nnedge.h's status values), so it links in any order.
  */
-#include "pipeline/audio_file.h"
+#include "nnedge_audio.h"
 
 #include <errno.h>
 #include <fcntl.h>

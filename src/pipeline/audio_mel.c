@@ -30,6 +30,7 @@ struct nne_logmel {
     double *twc, *tws; /* pow2: n_fft/2 twiddles; else n_fft cos/sin table */
     int32_t *rev;     /* pow2: bit reversal permutation */
     double *spec;     /* n_bins scratch */
+    int32_t *band;    /* n_mels x {first, end}: the bins where a filter is not 0 */
 };
 
 int64_t nne_audio_num_frames(int64_t n, int32_t frame_len, int32_t hop) {
@@ -86,6 +87,7 @@ void nne_logmel_destroy(nne_logmel *lm) {
     nne_free(lm->tws);
     nne_free(lm->rev);
     nne_free(lm->spec);
+    nne_free(lm->band);
     nne_free(lm);
 }
 
@@ -131,12 +133,13 @@ nne_status nne_logmel_create(const nne_logmel_params *p, nne_logmel **out) {
     lm->re = nne_calloc((size_t)n, sizeof(double));
     lm->im = nne_calloc((size_t)n, sizeof(double));
     lm->spec = nne_calloc((size_t)nb, sizeof(double));
+    lm->band = nne_calloc((size_t)nm * 2, sizeof(int32_t));
     size_t tw = lm->pow2 ? (size_t)(n / 2 > 0 ? n / 2 : 1) : (size_t)n;
     lm->twc = nne_calloc(tw, sizeof(double));
     lm->tws = nne_calloc(tw, sizeof(double));
     if (lm->pow2) lm->rev = nne_calloc((size_t)n, sizeof(int32_t));
-    if (!lm->window || !lm->fb || !lm->fb_f32 || !lm->re || !lm->im || !lm->spec || !lm->twc || !lm->tws ||
-        (lm->pow2 && !lm->rev)) {
+    if (!lm->window || !lm->fb || !lm->fb_f32 || !lm->re || !lm->im || !lm->spec || !lm->band || !lm->twc ||
+        !lm->tws || (lm->pow2 && !lm->rev)) {
         nne_logmel_destroy(lm);
         return nne_error(NNE_ERR_OUT_OF_MEMORY, "nne_logmel_create: out of memory for n_fft %d", (int)n);
     }
@@ -181,6 +184,13 @@ nne_status nne_logmel_create(const nne_logmel_params *p, nne_logmel **out) {
             lm->fb[(size_t)m * nb + k] = w * enorm;
             lm->fb_f32[(size_t)m * nb + k] = (float)(w * enorm);
         }
+        /* a triangle covers a few bins: the run sums only those (the zero
+         * weights elsewhere would add exact zeros to non-negative sums) */
+        int32_t lo = 0, hi = nb;
+        while (lo < nb && lm->fb[(size_t)m * nb + lo] == 0) lo++;
+        while (hi > lo && lm->fb[(size_t)m * nb + hi - 1] == 0) hi--;
+        lm->band[2 * m] = lo;
+        lm->band[2 * m + 1] = hi;
     }
     nne_free(mel_f);
     *out = lm;
@@ -278,7 +288,7 @@ nne_status nne_logmel_run(nne_logmel *lm, const float *x, int64_t n, float *out,
         for (int32_t m = 0; m < nm; m++) {
             const double *w = lm->fb + (size_t)m * nb;
             double acc = 0;
-            for (int32_t k = 0; k < nb; k++) acc += w[k] * lm->spec[k];
+            for (int32_t k = lm->band[2 * m], end = lm->band[2 * m + 1]; k < end; k++) acc += w[k] * lm->spec[k];
             double v = p->log ? 10.0 * log10(acc > p->amin ? acc : (double)p->amin) : acc;
             if (v > vmax) vmax = v;
             out[f * nm + m] = (float)v;

@@ -4,8 +4,8 @@
 #   src/pipeline/image.c, ocr.c   resize/crop/normalize, NMS, CTC, DB boxes: in
 #                                 libnnedge (libc + libm only), API in nnedge.h
 #   src/pipeline/io/image_*.c     JPEG/PNG decoding (libjpeg-turbo, libpng): in
-#                                 the nnedge command and libnnedge_imageio.a,
-#                                 API in nnedge_image.h
+#                                 the nnedge command and libnnedge_io
+#                                 (src/pipeline/io.mk), API in nnedge_image.h
 #   make test-app-ocr             tests/app/ocr: kernels vs numpy/Pillow, OCR on
 #                                 rendered text (CER, IoU), bad image files
 IMAGEIO_SRC  := $(sort $(wildcard src/pipeline/io/image*.c))
@@ -13,8 +13,6 @@ IMAGEIO_OBJ  := $(IMAGEIO_SRC:%.c=$(BUILD)/obj/%.o)
 IMAGEIO_LIBS := -ljpeg $(shell pkg-config --libs libpng 2>/dev/null || echo -lpng)
 CLI_OBJ += $(IMAGEIO_OBJ)
 $(BUILD)/nnedge: LDLIBS += $(IMAGEIO_LIBS)
-$(BUILD)/libnnedge_imageio.a: $(IMAGEIO_OBJ)
-	rm -f $@ && ar rcs $@ $^
 # the image tests' helper: the C kernels on .npy files (tests/app/image_tool.c)
 $(BUILD)/image_tool: $(BUILD)/obj/tests/app/image_tool.o $(IMAGEIO_OBJ) $(BUILD)/libnnedge.a
 	$(CC) $(LDSAN) -o $@ $^ $(IMAGEIO_LIBS) $(LDLIBS)

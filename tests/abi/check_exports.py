@@ -1,11 +1,12 @@
 #!/usr/bin/env python3
-"""Checks what libnnedge.so exports (issue 6 item 8: hidden visibility).
+"""Checks what libnnedge.so (or libnnedge_io.so) exports (issue 6 item 8: hidden
+visibility).
 
-Usage: check_exports.py LIB.so [include/nnedge.h]
+Usage: check_exports.py LIB.so [HEADER...]   (default include/nnedge.h)
 
 1. `nm -D --defined-only LIB` lists only nne_ symbols, apart from the few a
    GNU toolchain may add on its own (TOOLCHAIN below).
-2. Every function nnedge.h declares is exported, and its declaration carries
+2. Every function the headers declare is exported, and its declaration carries
    NNE_API (a function added without it would be hidden in the .so and
    missing for programs that link it).
 Exit 0 when both hold; otherwise one line per problem and exit 1.
@@ -66,7 +67,8 @@ def main():
         print(__doc__.strip().splitlines()[2], file=sys.stderr)
         return 2
     lib = sys.argv[1]
-    header = sys.argv[2] if len(sys.argv) > 2 else "include/nnedge.h"
+    headers = sys.argv[2:] or ["include/nnedge.h"]
+    header = " ".join(headers)
     nm = subprocess.run(["nm", "-D", "--defined-only", lib], capture_output=True, text=True)
     if nm.returncode != 0:
         print("exports: nm failed on %s: %s" % (lib, nm.stderr.strip()))
@@ -80,17 +82,21 @@ def main():
     for name in sorted(exported):
         if not name.startswith("nne_") and name not in TOOLCHAIN:
             problems.append("exports: %s exports %s, which is not an nne_ symbol" % (lib, name))
-    decls = header_functions(open(header).read())
-    if not decls:
-        problems.append("exports: found no function declarations in %s" % header)
+    decls = []
+    for h in headers:
+        found = header_functions(open(h).read())
+        if not found:
+            problems.append("exports: found no function declarations in %s" % h)
+        for name, has_api in found:
+            if not has_api:
+                problems.append("exports: %s declares %s without NNE_API" % (h, name))
+        decls += found
     for name, has_api in decls:
-        if not has_api:
-            problems.append("exports: %s declares %s without NNE_API" % (header, name))
         if name not in exported:
             problems.append("exports: %s declares %s but %s does not export it" % (header, name, lib))
     internal = [n for n in exported if n.startswith("nne_") and n not in {d[0] for d in decls}]
     for name in sorted(internal):
-        problems.append("exports: %s exports %s, which nnedge.h does not declare" % (lib, name))
+        problems.append("exports: %s exports %s, which %s does not declare" % (lib, name, header))
     for p in problems:
         print(p)
     nne = sum(1 for n in exported if n.startswith("nne_"))

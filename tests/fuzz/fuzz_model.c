@@ -9,13 +9,26 @@
  * zero-filled inputs and every output is read. To keep executions fast (a
  * small model can legitimately ask for a lot of work), inputs above
  * FUZZ_MAX_NUMEL elements are not prepared, the arena is capped at
- * FUZZ_ARENA_LIMIT bytes and graphs of more than FUZZ_MAX_MACS multiply-adds
- * (nne_session_macs) are prepared but not run.
+ * FUZZ_ARENA_LIMIT bytes and everything else the session allocates (folded
+ * constants: prepare folds every all-constant node, however much work that
+ * is) at FUZZ_MEMORY_LIMIT, and graphs of more than FUZZ_MAX_MACS
+ * multiply-adds (nne_session_macs) are prepared but not run; every smaller
+ * graph runs. The limits are far above what the seeds need (arenas of a few
+ * KiB) and keep copy-bound ops cheap under ASan: with a 16 MiB arena,
+ * units moving large tensors through Transpose or Pad took 0.5-0.7 s each
+ * (with 512 MiB of session memory a folded Expand took 7 s); such units were
+ * 90% of the time of a pass over fuzz_tflite's grown corpus.
  */
 #include "fuzz_common.h"
 
+/* (each limit can be overridden with -D for an experiment) */
+
+#ifndef FUZZ_MAX_NUMEL
 #define FUZZ_MAX_NUMEL 100000
-#define FUZZ_ARENA_LIMIT ((size_t)16 << 20)
+#endif
+#ifndef FUZZ_ARENA_LIMIT
+#define FUZZ_ARENA_LIMIT ((size_t)4 << 20)
+#endif
 /* everything a session allocates (folded constants, scratch): far under
  * libFuzzer's malloc limit (-rss_limit_mb=2048), so a model asking for more
  * is refused by nnedge (NNE_ERR_OUT_OF_MEMORY), not reported as a finding.
@@ -23,8 +36,12 @@
  * multiply-add cap does not see: with 512 MiB, a Pad of an empty constant
  * to 17M elements and its Transpose took over 10 s under the sanitizers
  * (0.6 s in the release build) */
+#ifndef FUZZ_MEMORY_LIMIT
 #define FUZZ_MEMORY_LIMIT ((size_t)32 << 20)
+#endif
+#ifndef FUZZ_MAX_MACS
 #define FUZZ_MAX_MACS 20000000
+#endif
 #define FUZZ_MAX_INPUTS 64
 
 static void visit(void *user, const char *domain, const char *op_type, int32_t count, int supported) {

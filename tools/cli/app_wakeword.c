@@ -22,7 +22,7 @@
  * chunk where it started and its highest score.
  */
 #include "cli.h"
-#include "pipeline/audio_file.h"
+#include "nnedge_audio.h"
 
 #include <dirent.h>
 #include <math.h>

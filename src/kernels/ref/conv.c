@@ -359,6 +359,8 @@ static void convt_plan_make(const nne_conv_desc *p, size_t esz, conv_plan *pl) {
                 T *yp = y + (n * p->M + m) * pl.outsp;                                        \
                 for (int64_t i = 0; i < pl.outsp; i++) yp[i] = bv;                            \
             }                                                                                 \
+        /* an empty input adds nothing (its rows would still be walked one by one) */        \
+        if (pl.insp == 0 || pl.Cg == 0 || pl.K == 0 || pl.outsp == 0) return;                 \
         for (int64_t g = 0; g < p->G; g++) {                                                  \
             /* W_g is Cg x K; W_g^T (K x Cg) has strides (1, K) */                            \
             const T *wg = w + g * pl.Cg * pl.K;                                               \

@@ -1,7 +1,9 @@
 /*
  * image_decode.c - JPEG (libjpeg-turbo) and PNG (libpng)
  * decoding into nne_image; the API is include/nnedge_image.h. Not part of
- * libnnedge: built into libnnedge_imageio.a for the nnedge command.
+ * libnnedge: built into libnnedge_io (with the audio reader) and the nnedge
+ * command. It uses only libnnedge's public API (nne_last_error_set for the
+ * messages), so libnnedge_io.so links against libnnedge.so.
  *
  * Untrusted input: the dimensions are checked against max_pixels before any
  * image-sized allocation; libjpeg's and libpng's fatal errors come back through
@@ -10,10 +12,10 @@
  * gray padding).
  */
 #include "nnedge_image.h"
-#include "core/core.h"
 
 #include <errno.h>
 #include <setjmp.h>
+#include <stdarg.h>
 #include <stdio.h>
 /* after stdio.h: jpeglib.h uses FILE */
 #include <jpeglib.h>
@@ -22,18 +24,38 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* This thread's nne_last_error() = the formatted message; returns st. */
+static nne_status io_error(nne_status st, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static nne_status io_error(nne_status st, const char *fmt, ...) {
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    return nne_last_error_set(st, msg);
+}
+
+/* Prefix the last error with "what: ". */
+static void io_error_prefix(const char *what) {
+    char msg[1024];
+    snprintf(msg, sizeof msg, "%.400s: %.600s", what, nne_last_error());
+    nne_last_error_set(NNE_OK, msg);
+}
+
+static int mul_ok(size_t a, size_t b, size_t *out) { return !__builtin_mul_overflow(a, b, out); }
+
 nne_status nne_image_alloc(int32_t width, int32_t height, int32_t channels, nne_dtype dtype, nne_image *out) {
-    if (!out) return nne_error(NNE_ERR_INVALID_ARG, "nne_image_alloc: out is NULL");
+    if (!out) return io_error(NNE_ERR_INVALID_ARG, "nne_image_alloc: out is NULL");
     memset(out, 0, sizeof *out);
     if (width <= 0 || height <= 0 || channels < 1 || channels > 4 ||
         (dtype != NNE_DTYPE_UINT8 && dtype != NNE_DTYPE_FLOAT))
-        return nne_error(NNE_ERR_INVALID_ARG, "nne_image_alloc: %dx%d with %d channels of %s; expected positive sizes, "
+        return io_error(NNE_ERR_INVALID_ARG, "nne_image_alloc: %dx%d with %d channels of %s; expected positive sizes, "
                          "1-4 channels, uint8 or float32", (int)width, (int)height, (int)channels, nne_dtype_name(dtype));
     size_t n;
-    if (!nne_mul_ok((size_t)width, (size_t)height, &n) || !nne_mul_ok(n, (size_t)channels * nne_dtype_size(dtype), &n))
-        return nne_error(NNE_ERR_INVALID_ARG, "nne_image_alloc: %dx%d image is too large", (int)width, (int)height);
+    if (!mul_ok((size_t)width, (size_t)height, &n) || !mul_ok(n, (size_t)channels * nne_dtype_size(dtype), &n))
+        return io_error(NNE_ERR_INVALID_ARG, "nne_image_alloc: %dx%d image is too large", (int)width, (int)height);
     void *p = calloc(1, n);
-    if (!p) return nne_error(NNE_ERR_OUT_OF_MEMORY, "nne_image_alloc: no memory for %zu bytes", n);
+    if (!p) return io_error(NNE_ERR_OUT_OF_MEMORY, "nne_image_alloc: no memory for %zu bytes", n);
     *out = (nne_image){width, height, channels, dtype, p};
     return NNE_OK;
 }
@@ -47,10 +69,10 @@ void nne_image_free(nne_image *im) {
 static nne_status check_size(const char *fmt, uint64_t w, uint64_t h, int64_t max_pixels) {
     int64_t limit = max_pixels > 0 ? max_pixels : NNE_IMAGE_DEFAULT_MAX_PIXELS;
     if (w == 0 || h == 0)
-        return nne_error(NNE_ERR_INVALID_ARG, "image decode: %s header gives an empty image (%llux%llu)", fmt,
+        return io_error(NNE_ERR_INVALID_ARG, "image decode: %s header gives an empty image (%llux%llu)", fmt,
                          (unsigned long long)w, (unsigned long long)h);
     if (w > INT32_MAX || h > INT32_MAX || (double)w * (double)h > (double)limit)
-        return nne_error(NNE_ERR_LIMIT, "image decode: %s image is %llux%llu pixels, over the limit of %lld pixels", fmt,
+        return io_error(NNE_ERR_LIMIT, "image decode: %s image is %llux%llu pixels, over the limit of %lld pixels", fmt,
                          (unsigned long long)w, (unsigned long long)h, (long long)limit);
     return NNE_OK;
 }
@@ -90,7 +112,7 @@ static nne_status decode_jpeg(const unsigned char *data, size_t size, int32_t ch
         jpeg_destroy_decompress(&cinfo);
         free(pixels);
         if (st != NNE_OK) return st;
-        return nne_error(NNE_ERR_INVALID_ARG, "image decode: corrupt JPEG: %s", err.msg);
+        return io_error(NNE_ERR_INVALID_ARG, "image decode: corrupt JPEG: %s", err.msg);
     }
     jpeg_create_decompress(&cinfo);
     jpeg_mem_src(&cinfo, data, (unsigned long)size);
@@ -102,7 +124,7 @@ static nne_status decode_jpeg(const unsigned char *data, size_t size, int32_t ch
     J_COLOR_SPACE cs = cinfo.jpeg_color_space;
     if (cs != JCS_GRAYSCALE && cs != JCS_YCbCr && cs != JCS_RGB) {
         jpeg_destroy_decompress(&cinfo);
-        return nne_error(NNE_ERR_UNSUPPORTED, "image decode: JPEG color space %d (CMYK/YCCK) is not supported; "
+        return io_error(NNE_ERR_UNSUPPORTED, "image decode: JPEG color space %d (CMYK/YCCK) is not supported; "
                          "convert the image to RGB", (int)cs);
     }
     int32_t want = channels ? channels : (cs == JCS_GRAYSCALE ? 1 : 3);
@@ -110,14 +132,14 @@ static nne_status decode_jpeg(const unsigned char *data, size_t size, int32_t ch
     jpeg_start_decompress(&cinfo);
     if (cinfo.output_components != want) {
         jpeg_destroy_decompress(&cinfo);
-        return nne_error(NNE_ERR_INTERNAL, "image decode: libjpeg gave %d components, not %d", cinfo.output_components,
+        return io_error(NNE_ERR_INTERNAL, "image decode: libjpeg gave %d components, not %d", cinfo.output_components,
                          (int)want);
     }
     size_t stride = (size_t)cinfo.output_width * (size_t)want;
     pixels = malloc(stride * cinfo.output_height);
     if (!pixels) {
         jpeg_destroy_decompress(&cinfo);
-        return nne_error(NNE_ERR_OUT_OF_MEMORY, "image decode: no memory for a %ux%u image", cinfo.output_width,
+        return io_error(NNE_ERR_OUT_OF_MEMORY, "image decode: no memory for a %ux%u image", cinfo.output_width,
                          cinfo.output_height);
     }
     while (cinfo.output_scanline < cinfo.output_height) {
@@ -201,7 +223,7 @@ static nne_status png_prescan(const unsigned char *p, size_t n) {
             ((t[2] | 32) >= 'a' && (t[2] | 32) <= 'z') && ((t[3] | 32) >= 'a' && (t[3] | 32) <= 'z'))
             memcpy(name, t, 4), name[4] = 0;
         if ((uint64_t)len + 12 > n - off)
-            return nne_error(NNE_ERR_INVALID_ARG, "image decode: corrupt PNG: chunk \"%s\" at byte %zu declares %u data "
+            return io_error(NNE_ERR_INVALID_ARG, "image decode: corrupt PNG: chunk \"%s\" at byte %zu declares %u data "
                              "bytes, the file has %zu left (truncated file?)", name, off, len, n - off - 12 < n ? n - off - 12 : 0);
         if (!memcmp(t, "IEND", 4)) break;
         off += 12 + (size_t)len;
@@ -217,7 +239,7 @@ static nne_status decode_png(const unsigned char *data, size_t size, int32_t cha
     err.msg[0] = 0;
     png_src src = {data, size, 0};
     png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &err, png_on_error, png_on_warning);
-    if (!png) return nne_error(NNE_ERR_OUT_OF_MEMORY, "image decode: libpng could not start");
+    if (!png) return io_error(NNE_ERR_OUT_OF_MEMORY, "image decode: libpng could not start");
     png_infop info = png_create_info_struct(png);
     /* volatile: read after longjmp */
     unsigned char *volatile raw = NULL, *volatile pixels = NULL;
@@ -225,13 +247,13 @@ static nne_status decode_png(const unsigned char *data, size_t size, int32_t cha
     volatile nne_status st = NNE_OK;
     if (!info) {
         png_destroy_read_struct(&png, NULL, NULL);
-        return nne_error(NNE_ERR_OUT_OF_MEMORY, "image decode: libpng could not start");
+        return io_error(NNE_ERR_OUT_OF_MEMORY, "image decode: libpng could not start");
     }
     if (setjmp(err.jump)) {
         png_destroy_read_struct(&png, &info, NULL);
         free(raw), free(pixels), free(rows);
         if (st != NNE_OK) return st;
-        return nne_error(NNE_ERR_INVALID_ARG, "image decode: corrupt PNG: %s", err.msg);
+        return io_error(NNE_ERR_INVALID_ARG, "image decode: corrupt PNG: %s", err.msg);
     }
     png_set_read_fn(png, &src, png_read_mem);
     /* ancillary chunks of hostile files: at most 8 MB each (decompressed
@@ -259,7 +281,7 @@ static nne_status decode_png(const unsigned char *data, size_t size, int32_t cha
     rows = malloc(sizeof(png_bytep) * h);
     pixels = malloc((size_t)w * h * (size_t)want);
     if (!raw || !rows || !pixels) {
-        st = nne_error(NNE_ERR_OUT_OF_MEMORY, "image decode: no memory for a %ux%u image", (unsigned)w, (unsigned)h);
+        st = io_error(NNE_ERR_OUT_OF_MEMORY, "image decode: no memory for a %ux%u image", (unsigned)w, (unsigned)h);
         longjmp(err.jump, 1);
     }
     for (png_uint_32 y = 0; y < h; y++) rows[y] = raw + stride * y;
@@ -276,26 +298,26 @@ static nne_status decode_png(const unsigned char *data, size_t size, int32_t cha
 
 nne_status nne_image_decode_memory(const void *data, size_t size, int32_t channels, int64_t max_pixels,
                                    nne_image *out) {
-    if (!out) return nne_error(NNE_ERR_INVALID_ARG, "image decode: out is NULL");
+    if (!out) return io_error(NNE_ERR_INVALID_ARG, "image decode: out is NULL");
     memset(out, 0, sizeof *out);
-    if (!data && size) return nne_error(NNE_ERR_INVALID_ARG, "image decode: data is NULL");
+    if (!data && size) return io_error(NNE_ERR_INVALID_ARG, "image decode: data is NULL");
     if (channels != 0 && channels != 1 && channels != 3 && channels != 4)
-        return nne_error(NNE_ERR_INVALID_ARG, "image decode: channels %d; expected 0 (as stored), 1, 3 or 4",
+        return io_error(NNE_ERR_INVALID_ARG, "image decode: channels %d; expected 0 (as stored), 1, 3 or 4",
                          (int)channels);
     const unsigned char *p = data;
-    if (size == 0) return nne_error(NNE_ERR_INVALID_ARG, "image decode: the image is empty (0 bytes)");
+    if (size == 0) return io_error(NNE_ERR_INVALID_ARG, "image decode: the image is empty (0 bytes)");
     if (size >= 3 && p[0] == 0xFF && p[1] == 0xD8 && p[2] == 0xFF) return decode_jpeg(p, size, channels, max_pixels, out);
     static const unsigned char png_sig[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1A, '\n'};
     if (size >= 8 && !memcmp(p, png_sig, 8)) return decode_png(p, size, channels, max_pixels, out);
-    return nne_error(NNE_ERR_INVALID_ARG, "image decode: %zu bytes that are neither JPEG (FF D8 FF) nor PNG "
+    return io_error(NNE_ERR_INVALID_ARG, "image decode: %zu bytes that are neither JPEG (FF D8 FF) nor PNG "
                      "(89 50 4E 47 0D 0A 1A 0A); convert the image to one of them", size);
 }
 
 nne_status nne_image_decode_file(const char *path, int32_t channels, int64_t max_pixels, nne_image *out) {
-    if (!path || !out) return nne_error(NNE_ERR_INVALID_ARG, "image decode: path or out is NULL");
+    if (!path || !out) return io_error(NNE_ERR_INVALID_ARG, "image decode: path or out is NULL");
     memset(out, 0, sizeof *out);
     FILE *f = fopen(path, "rb");
-    if (!f) return nne_error(NNE_ERR_IO, "image decode: cannot open \"%s\": %s", path, strerror(errno));
+    if (!f) return io_error(NNE_ERR_IO, "image decode: cannot open \"%s\": %s", path, strerror(errno));
     unsigned char *buf = NULL;
     size_t n = 0, cap = 0;
     for (;;) {
@@ -304,13 +326,13 @@ nne_status nne_image_decode_file(const char *path, int32_t channels, int64_t max
             if (nc > ((size_t)1 << 31)) {
                 free(buf);
                 fclose(f);
-                return nne_error(NNE_ERR_LIMIT, "image decode: \"%s\" is over 2 GiB", path);
+                return io_error(NNE_ERR_LIMIT, "image decode: \"%s\" is over 2 GiB", path);
             }
             unsigned char *nb = realloc(buf, nc);
             if (!nb) {
                 free(buf);
                 fclose(f);
-                return nne_error(NNE_ERR_OUT_OF_MEMORY, "image decode: no memory to read \"%s\"", path);
+                return io_error(NNE_ERR_OUT_OF_MEMORY, "image decode: no memory to read \"%s\"", path);
             }
             buf = nb, cap = nc;
         }
@@ -322,10 +344,10 @@ nne_status nne_image_decode_file(const char *path, int32_t channels, int64_t max
     fclose(f);
     if (bad) {
         free(buf);
-        return nne_error(NNE_ERR_IO, "image decode: cannot read \"%s\"", path);
+        return io_error(NNE_ERR_IO, "image decode: cannot read \"%s\"", path);
     }
     nne_status st = nne_image_decode_memory(buf, n, channels, max_pixels, out);
     free(buf);
-    if (st != NNE_OK) nne_error_prefix("%s", path);
+    if (st != NNE_OK) io_error_prefix(path);
     return st;
 }
