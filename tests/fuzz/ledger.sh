@@ -23,7 +23,8 @@ rate=$(grep -E '^stat::average_exec_per_sec' "$log" | tail -1 | awk '{print $2}'
 found=$(grep -c -E 'Test unit written to .*/(crash|leak|timeout|oom)-|ERROR: AddressSanitizer|ERROR: LeakSanitizer|runtime error:' "$log" || true)
 slow=$(grep -c -E 'Test unit written to .*/slow-unit-' "$log" || true)
 [ "$slow" = 0 ] || note="$note; $slow slow unit(s)"
-commit=$(git -C "$here" rev-parse --short HEAD)
+# FUZZ_COMMIT: the commit the binary was built at (default: HEAD)
+commit=${FUZZ_COMMIT:-$(git -C "$here" rev-parse --short HEAD)}
 cpu=$(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //')
 [ -f "$ledger" ] || printf 'date\tharness\tcommit\texecutions\tseconds\tfindings\tcpu\tnote\n' > "$ledger"
 printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$(date -u +%Y-%m-%dT%H:%MZ)" "$h" "$commit" "$runs" "${secs:-?}" "$found" "$cpu" "$note" >> "$ledger"
