@@ -45,6 +45,7 @@ $(FUZZ_BUILD)/obj/%.o: %.c
 ifneq ($(findstring x86_64,$(shell $(FUZZ_CC) -dumpmachine 2>/dev/null)),)
 $(FUZZ_BUILD)/obj/src/kernels/x86_avx2/%.o: FUZZ_CFLAGS += -mavx2 -mfma
 $(FUZZ_BUILD)/obj/src/kernels/x86_avx512/%.o: FUZZ_CFLAGS += -mavx512f -mavx512vl -mavx512bw -mavx512dq -mavx2 -mfma
+$(FUZZ_BUILD)/obj/src/kernels/x86_avx512vnni/%.o: FUZZ_CFLAGS += -mavx512f -mavx512vl -mavx512bw -mavx512dq -mavx512vnni -mavx2 -mfma
 endif
 
 # Arithmetic kernels whose loops run over sizes fixed by their parameters, not
