@@ -102,39 +102,22 @@ static int fold_node(nne_pass_ctx *ctx, nne_graph *g, const uint8_t *listed, int
     return 1;
 }
 
-nne_status nne_pass_constant_folding(nne_pass_ctx *ctx, nne_graph *g, nne_pass_stats *st) {
-    int64_t ir = ctx->m ? ctx->m->ir_version : 13;
-    uint8_t *listed = nne_calloc((size_t)g->n_values + 1, 1);
-    if (!listed) return nne_error(NNE_ERR_OUT_OF_MEMORY, "constant folding: out of memory");
-    for (int i = 0; i < g->n_inputs; i++) listed[g->inputs[i]] = 1;
-    nne_status rc = NNE_OK;
-    for (int i = 0; i < g->n_nodes && rc == NNE_OK; i++) {
-        if (!foldable_op(&g->nodes[i])) continue;
-        int r = fold_node(ctx, g, listed, i, ir, 0);
-        if (r < 0) rc = nne_error(NNE_ERR_OUT_OF_MEMORY, "constant folding: out of memory");
-        if (r > 0) {
-            st->removed++;
-            st->folded++;
-        }
-    }
-    nne_free(listed);
-    NNE_TRY(rc);
-    void *pair[2] = {ctx, st};
-    return nne_graph_for_each_subgraph(g, fold_sub, pair);
+static int is_dequantize(const nne_node *n) {
+    return !n->dead && n->op && !n->domain[0] && strcmp(n->op_type, "DequantizeLinear") == 0 &&
+           n->n_in <= MAX_FOLD_INPUTS;
 }
 
-nne_status nne_pass_fold_dequantize(nne_pass_ctx *ctx, nne_graph *g, nne_pass_stats *st) {
+/* Folds every node of g that `pick` selects (fold_node's `dq` as given). */
+static nne_status fold_nodes(nne_pass_ctx *ctx, nne_graph *g, nne_pass_stats *st, int (*pick)(const nne_node *),
+                             int dq) {
     int64_t ir = ctx->m ? ctx->m->ir_version : 13;
     uint8_t *listed = nne_calloc((size_t)g->n_values + 1, 1);
     if (!listed) return nne_error(NNE_ERR_OUT_OF_MEMORY, "constant folding: out of memory");
     for (int i = 0; i < g->n_inputs; i++) listed[g->inputs[i]] = 1;
     nne_status rc = NNE_OK;
     for (int i = 0; i < g->n_nodes && rc == NNE_OK; i++) {
-        nne_node *n = &g->nodes[i];
-        if (n->dead || !n->op || n->domain[0] || strcmp(n->op_type, "DequantizeLinear") != 0 ||
-            n->n_in > MAX_FOLD_INPUTS)
-            continue;
-        int r = fold_node(ctx, g, listed, i, ir, 1);
+        if (!pick(&g->nodes[i])) continue;
+        int r = fold_node(ctx, g, listed, i, ir, dq);
         if (r < 0) rc = nne_error(NNE_ERR_OUT_OF_MEMORY, "constant folding: out of memory");
         if (r > 0) {
             st->removed++;
@@ -143,4 +126,14 @@ nne_status nne_pass_fold_dequantize(nne_pass_ctx *ctx, nne_graph *g, nne_pass_st
     }
     nne_free(listed);
     return rc;
+}
+
+nne_status nne_pass_constant_folding(nne_pass_ctx *ctx, nne_graph *g, nne_pass_stats *st) {
+    NNE_TRY(fold_nodes(ctx, g, st, foldable_op, 0));
+    void *pair[2] = {ctx, st};
+    return nne_graph_for_each_subgraph(g, fold_sub, pair);
+}
+
+nne_status nne_pass_fold_dequantize(nne_pass_ctx *ctx, nne_graph *g, nne_pass_stats *st) {
+    return fold_nodes(ctx, g, st, is_dequantize, 1);
 }
