@@ -137,6 +137,27 @@ static nne_status taps_make(int32_t in, int32_t out, nne_resize_mode mode, taps 
     return NNE_OK;
 }
 
+/* One separable pass along one axis. Both images are seen as
+ * [outer][axis][inner]: out[o][i][e] = sum over the taps k of output i of
+ * w[k] * in[o][idx[k]][e], for o < n_outer (skipping o where skip[o] == 0,
+ * when skip is given), i < n_out, e < inner. Strides are in elements. */
+static void resize_pass(const nne_image *in, nne_image *out, const taps *t, int32_t n_outer, int32_t n_out,
+                        size_t in_outer, size_t out_outer, size_t in_axis, size_t out_axis, size_t inner,
+                        const uint8_t *skip) {
+    for (int32_t o = 0; o < n_outer; o++) {
+        if (skip && !skip[o]) continue;
+        const size_t ib = (size_t)o * in_outer, ob = (size_t)o * out_outer;
+        for (int32_t i = 0; i < n_out; i++) {
+            const int32_t k0 = t->start[i], k1 = k0 + t->cnt[i];
+            for (size_t e = 0; e < inner; e++) {
+                double acc = 0;
+                for (int32_t k = k0; k < k1; k++) acc += t->w[k] * load_px(in, ib + (size_t)t->idx[k] * in_axis + e);
+                store_px(out, ob + (size_t)i * out_axis + e, acc);
+            }
+        }
+    }
+}
+
 nne_status nne_image_resize(const nne_image *src, nne_image *dst, nne_resize_mode mode) {
     const char *fn = "nne_image_resize";
     nne_status st;
@@ -192,54 +213,19 @@ nne_status nne_image_resize(const nne_image *src, nne_image *dst, nne_resize_mod
         taps_free(&ty);
         return nne_error(NNE_ERR_OUT_OF_MEMORY, "%s: no memory for a %zu-byte row buffer", fn, tmp_n);
     }
+    /* tmp is a float image between the passes; both orders are two calls
+     * of one one-axis pass */
+    nne_image mid = {.width = vfirst ? wi : wo, .height = vfirst ? ho : hi, .channels = C,
+                     .dtype = NNE_DTYPE_FLOAT, .data = tmp};
+    const size_t rin = (size_t)wi * C, rmid = (size_t)mid.width * C, rout = (size_t)wo * C;
     if (vfirst) {
-        /* vertical: tmp[y][x][c] for every output row and source column */
-        for (int32_t y = 0; y < ho; y++) {
-            const int32_t k0 = ty.start[y], k1 = k0 + ty.cnt[y];
-            for (int32_t x = 0; x < wi; x++)
-                for (int32_t c = 0; c < C; c++) {
-                    double acc = 0;
-                    for (int32_t k = k0; k < k1; k++)
-                        acc += ty.w[k] * load_px(src, ((size_t)ty.idx[k] * wi + x) * C + c);
-                    tmp[((size_t)y * wi + x) * C + c] = (float)acc;
-                }
-        }
-        /* horizontal */
-        for (int32_t y = 0; y < ho; y++)
-            for (int32_t x = 0; x < wo; x++) {
-                const int32_t k0 = tx.start[x], k1 = k0 + tx.cnt[x];
-                for (int32_t c = 0; c < C; c++) {
-                    double acc = 0;
-                    for (int32_t k = k0; k < k1; k++) acc += tx.w[k] * tmp[((size_t)y * wi + tx.idx[k]) * C + c];
-                    store_px(dst, ((size_t)y * wo + x) * C + c, acc);
-                }
-            }
+        resize_pass(src, &mid, &ty, 1, ho, 0, 0, rin, rin, rin, NULL);     /* every source column to ho rows */
+        resize_pass(&mid, dst, &tx, ho, wo, rmid, rout, C, C, C, NULL);   /* then each row to wo columns */
     } else {
-        /* horizontal: tmp[y][x][c], for the rows the vertical pass reads (a
-         * bilinear shrink of a tall image reads 2 rows per output row) */
-        for (int32_t y = 0; y < hi; y++) {
-            if (!need[y]) continue;
-            for (int32_t x = 0; x < wo; x++) {
-                const int32_t k0 = tx.start[x], k1 = k0 + tx.cnt[x];
-                const size_t row = (size_t)y * wi;
-                for (int32_t c = 0; c < C; c++) {
-                    double acc = 0;
-                    for (int32_t k = k0; k < k1; k++) acc += tx.w[k] * load_px(src, (row + tx.idx[k]) * C + c);
-                    tmp[((size_t)y * wo + x) * C + c] = (float)acc;
-                }
-            }
-        }
-        /* vertical */
-        for (int32_t y = 0; y < ho; y++) {
-            for (int32_t x = 0; x < wo; x++) {
-                const int32_t k0 = ty.start[y], k1 = k0 + ty.cnt[y];
-                for (int32_t c = 0; c < C; c++) {
-                    double acc = 0;
-                    for (int32_t k = k0; k < k1; k++) acc += ty.w[k] * tmp[((size_t)ty.idx[k] * wo + x) * C + c];
-                    store_px(dst, ((size_t)y * wo + x) * C + c, acc);
-                }
-            }
-        }
+        /* only the source rows the vertical pass reads (a bilinear shrink
+         * of a tall image reads 2 rows per output row) */
+        resize_pass(src, &mid, &tx, hi, wo, rin, rmid, C, C, C, need);
+        resize_pass(&mid, dst, &ty, 1, ho, 0, 0, rmid, rout, rout, NULL);
     }
     nne_free(tmp);
     nne_free(need);
