@@ -768,9 +768,17 @@ static nne_status op_conv(sg_ctx *c, const opinfo *o, int depthwise) {
             return oom();
         }
         nne_tensor wt2 = {.dtype = NNE_DTYPE_FLOAT, .ndim = 4, .data = g};
+        if (depthwise && O != 1) {
+            nne_aligned_free(f);
+            nne_aligned_free(g);
+            return op_fail(c, NNE_ERR_CORRUPT_MODEL, "depthwise filter must be 1xHxWxC, got first dim %lld", (long long)O);
+        }
+        /* an empty filter has nothing to move (its other dims may still be
+         * huge: the loops would walk them) */
+        const int64_t moved = numel_of(wt) > 0 ? O : 0;
         if (!depthwise) {
             /* OHWI -> OIHW */
-            for (int64_t a = 0; a < O; a++)
+            for (int64_t a = 0; a < moved; a++)
                 for (int64_t h = 0; h < KH; h++)
                     for (int64_t q = 0; q < KW; q++)
                         for (int64_t i = 0; i < I; i++)
@@ -778,13 +786,7 @@ static nne_status op_conv(sg_ctx *c, const opinfo *o, int depthwise) {
             wt2.dims[0] = O, wt2.dims[1] = I, wt2.dims[2] = KH, wt2.dims[3] = KW;
         } else {
             /* 1 x KH x KW x (C*M) -> (C*M) x 1 x KH x KW */
-            if (O != 1) {
-                nne_aligned_free(f);
-                nne_aligned_free(g);
-                return op_fail(c, NNE_ERR_CORRUPT_MODEL, "depthwise filter must be 1xHxWxC, got first dim %lld",
-                               (long long)O);
-            }
-            for (int64_t h = 0; h < KH; h++)
+            for (int64_t h = 0; h < KH * moved; h++)
                 for (int64_t q = 0; q < KW; q++)
                     for (int64_t i = 0; i < I; i++) g[(i * KH + h) * KW + q] = f[(h * KW + q) * I + i];
             wt2.dims[0] = I, wt2.dims[1] = 1, wt2.dims[2] = KH, wt2.dims[3] = KW;
@@ -874,8 +876,9 @@ static nne_status op_transpose_conv(sg_ctx *c, const opinfo *o) {
             nne_aligned_free(f);
             return oom();
         }
-        /* OHWI -> IOHW (ConvTranspose weights are C_in x C_out x kH x kW) */
-        for (int64_t a = 0; a < O; a++)
+        /* OHWI -> IOHW (ConvTranspose weights are C_in x C_out x kH x kW);
+         * an empty filter has nothing to move, however large its other dims */
+        for (int64_t a = 0; a < O && numel_of(wt) > 0; a++)
             for (int64_t h = 0; h < KH; h++)
                 for (int64_t q = 0; q < KW; q++)
                     for (int64_t i = 0; i < I; i++) g[((i * O + a) * KH + h) * KW + q] = f[((a * KH + h) * KW + q) * I + i];
