@@ -476,9 +476,22 @@ static size_t qg_dw_vec_bytes(const nne_vec_ops *v, const nne_conv_desc *p) {
     return ((b + 63) & ~(size_t)63) + ((nne_vec_dwconv_scratch(v, &o) + 63) & ~(size_t)63);
 }
 
-static size_t QG_FN(qg_dw_scratch)(const nne_conv_desc *p) {
+/* An ISA file may define QG_HAVE_DW_NATIVE and a depthwise kernel of its
+ * own on the int8 data, used where qg_isa_dw_ok(p):
+ *     qg_isa_dw_bytes(p)        bytes of one part's buffer
+ *     qg_isa_dw_prep(p, buf)    ready it once per part
+ *     qg_isa_dw_channel(p, x, x_u8, xz, w, req, c, buf)   channel c
+ *                               (x: its plane; w: its float taps) */
+static size_t qg_dw_part_bytes(const nne_conv_desc *p) {
+#ifdef QG_HAVE_DW_NATIVE
+    if (qg_isa_dw_ok(p)) return qg_isa_dw_bytes(p);
+#endif
     const nne_vec_ops *v = qg_dw_vec(p);
-    size_t b = v ? qg_dw_vec_bytes(v, p) : qg_dw_plane_bytes(p);
+    return v ? qg_dw_vec_bytes(v, p) : qg_dw_plane_bytes(p);
+}
+
+static size_t QG_FN(qg_dw_scratch)(const nne_conv_desc *p) {
+    size_t b = qg_dw_part_bytes(p);
     return b * 4 + 64;
 }
 
@@ -585,6 +598,21 @@ static void qg_dw_vec_part(const qg_dw_job *jb, const nne_vec_ops *v, int part, 
 static void qg_dw_part(void *arg, int part, int nparts, void *scratch) {
     (void)scratch;
     const qg_dw_job *jb = arg;
+#ifdef QG_HAVE_DW_NATIVE
+    if (qg_isa_dw_ok(jb->p)) {
+        const nne_conv_desc *p = jb->p;
+        void *buf = jb->base + (size_t)part * jb->plane;
+        int64_t insp = p->in[0] * p->in[1];
+        long long c0, c1;
+        nne_split_range(p->C, 1, part, nparts, &c0, &c1);
+        if (c0 >= c1) return;
+        qg_isa_dw_prep(p, buf);
+        for (long long c = c0; c < c1; c++)
+            qg_isa_dw_channel(p, (const char *)jb->x + c * insp, jb->x_u8, jb->xz, jb->w + c * p->k[0] * p->k[1],
+                              jb->req, c, buf);
+        return;
+    }
+#endif
     const nne_vec_ops *vops = qg_dw_vec(jb->p);
     if (vops) {
         qg_dw_vec_part(jb, vops, part, nparts);
@@ -692,9 +720,8 @@ static void qg_dw_part(void *arg, int part, int nparts, void *scratch) {
 
 static void QG_FN(qg_dwconv)(const nne_conv_desc *p, const void *x, int x_u8, int32_t xz, const float *w,
                              const nne_qreq *req, void *scratch, nne_threadpool *pool) {
-    const nne_vec_ops *v = qg_dw_vec(p);
     qg_dw_job jb = {p, x, x_u8, xz, w, req, (char *)(((uintptr_t)scratch + 63) & ~(uintptr_t)63),
-                    v ? qg_dw_vec_bytes(v, p) : qg_dw_plane_bytes(p)};
+                    qg_dw_part_bytes(p)};
     int T = nne_threadpool_threads(pool);
     if (T > 4) T = 4;
     if (T > p->C) T = (int)p->C;

@@ -131,7 +131,7 @@ static void conv_case(const nne_qgemm_ops *ops, nne_threadpool *pool, int dw) {
     p.M = dw ? p.C : qri(1, 21);
     p.G = dw ? p.C : 1;
     for (int i = 0; i < 2; i++) {
-        p.in[i] = qri(1, 17);
+        p.in[i] = dw && qr() % 3 == 0 ? qri(17, 70) : qri(1, 17); /* (wider planes: the 16-output chunks) */
         p.k[i] = qri(1, 5);
         p.s[i] = qri(1, 3);
         p.d[i] = qri(1, 2);
@@ -279,7 +279,7 @@ void unit_qgemm(void) {
                         gemm_case(ops, pool, Ms[a], Ns[b], Ks[c], (a + b + c) & 1, 0);
             for (size_t c = 0; c < sizeof Ks / sizeof *Ks; c++) gemm_case(ops, pool, 13, 40, Ks[c], c & 1, 1);
             for (int i = 0; i < 60; i++) conv_case(ops, pool, 0);
-            for (int i = 0; i < 60 && ops->dwconv; i++) conv_case(ops, pool, 1);
+            for (int i = 0; i < 120 && ops->dwconv; i++) conv_case(ops, pool, 1);
         }
         printf("kernels: %s tested (%d cases, threads 1 and 3)\n", ops->name, g_cases);
     }
