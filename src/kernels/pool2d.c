@@ -221,7 +221,8 @@ static void poolq_planes(const poolq_job *j, int64_t pl0, int64_t pl1) {
             int64_t x0 = 0;
             poolq_v16 vb = {0};
             vb += bias;
-            for (; x0 + 16 <= p->iw; x0 += 16) {
+            for (; x0 < p->iw && p->iw >= 16; x0 += 16) {
+                if (x0 + 16 > p->iw) x0 = p->iw - 16; /* the last columns: overlap the previous vector */
                 poolq_v16 a;
                 memcpy(&a, r0 + x0, 16);
                 a ^= vb;
@@ -245,12 +246,21 @@ static void poolq_planes(const poolq_job *j, int64_t pl0, int64_t pl1) {
             /* columns whose window lies inside the row, 16 at a time (stride
              * 1 or 2, no dilation): one load (stride 2: two, evens kept) per tap */
             int64_t vlo = 0, vhi = 0;
-            if ((p->sx == 1 || p->sx == 2) && p->dx == 1 && p->iw + 64 <= POOLQ_W) {
+            if ((p->sx == 1 || p->sx == 2) && p->dx == 1 && p->iw + p->kw + 128 <= POOLQ_W) {
                 vlo = (p->pl + p->sx - 1) / p->sx;
                 int64_t last = p->iw - 1 + p->pl - (p->kw - 1);
                 vhi = last < 0 ? 0 : last / p->sx + 1;
                 if (vhi > p->ow) vhi = p->ow;
-                for (int64_t ox = vlo; ox + 16 <= vhi; ox += 16) {
+                /* 16 columns a vector; the last ones overlap the previous
+                 * vector, or (fewer than 16 in all) are the first bytes of
+                 * one whose other lanes read t past the row (zeros or stale
+                 * maxima, never stored) */
+                for (int64_t ox = vlo; ox < vhi; ox += 16) {
+                    int64_t n = 16;
+                    if (ox + 16 > vhi) {
+                        if (vhi - vlo >= 16) ox = vhi - 16;
+                        else n = vhi - ox;
+                    }
                     const uint8_t *b = t + ox * p->sx - p->pl;
                     poolq_v16 best = {0};
                     for (int64_t kx = 0; kx < p->kw; kx++) {
@@ -267,10 +277,9 @@ static void poolq_planes(const poolq_job *j, int64_t pl0, int64_t pl1) {
                         best = (v & m) | (best & ~m);
                     }
                     best ^= vb;
-                    memcpy(yr + ox, &best, 16);
+                    memcpy(yr + ox, &best, (size_t)n);
                 }
-                if (vhi > vlo) vhi = vlo + (vhi - vlo) / 16 * 16; /* columns done above */
-                else vhi = vlo;
+                if (vhi < vlo) vhi = vlo;
             }
             for (int64_t ox = 0; ox < p->ow; ox++) {
                 if (ox == vlo && vhi > vlo) {
