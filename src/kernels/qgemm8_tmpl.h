@@ -402,4 +402,8 @@ const nne_qgemm_ops Q8_CAT(nne_qgemm_ops, Q8_SUF) = {
     .run = Q8_FN(q8_run),
     .dw_scratch = NULL,
     .dwconv = NULL,
+    .wino_a_bytes = NULL,
+    .wino_pack_a = NULL,
+    .wino_scratch = NULL,
+    .wino_run = NULL,
 };

@@ -337,6 +337,44 @@ static void qg_tile(int64_t K2, const int16_t *Pa, const int16_t *Pb, int mr, in
     if (mr > 4) qg_store_row(q, m0 + 4, n0, nr, c40, c41);
 }
 
+/* The Winograd output stage (qgemm_tmpl.h, QW_HAVE_OUT_HOOK): 16 tiles in
+ * two vectors of 8 per value. */
+#define QW_HAVE_OUT_HOOK
+static inline __m256i qw_req8(__m256i y, __m256i b, __m256 mu, __m256 lo, __m256 hi, __m256i z) {
+    __m256 f = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_add_epi32(_mm256_srai_epi32(y, 2), b)), mu);
+    f = _mm256_min_ps(_mm256_max_ps(f, lo), hi); /* max_ps(NaN, lo) = lo */
+    return _mm256_add_epi32(_mm256_cvtps_epi32(f), z);
+}
+/* the pairs (a[l], b[l]) of 8 + 8 tiles as 32 bytes */
+static inline void qw_zip8(uint8_t *o, __m256i a0, __m256i b0, __m256i a1, __m256i b1, int y_u8) {
+    __m256i w0 = _mm256_packs_epi32(_mm256_unpacklo_epi32(a0, b0), _mm256_unpackhi_epi32(a0, b0)); /* tiles 0-3 | 4-7 */
+    __m256i w1 = _mm256_packs_epi32(_mm256_unpacklo_epi32(a1, b1), _mm256_unpackhi_epi32(a1, b1));
+    __m256i by = y_u8 ? _mm256_packus_epi16(w0, w1) : _mm256_packs_epi16(w0, w1);
+    _mm256_storeu_si256((__m256i *)o, _mm256_permute4x64_epi64(by, 0xD8));
+}
+static inline void qw_out(const int32_t *Mp, size_t ld, int32_t bias, float mult, const nne_qreq *q, uint8_t *r0,
+                          uint8_t *r1) {
+    __m256i b = _mm256_set1_epi32(bias), z = _mm256_set1_epi32(q->yz);
+    __m256 mu = _mm256_set1_ps(mult), lo = _mm256_set1_ps(q->lo), hi = _mm256_set1_ps(q->hi);
+    __m256i y[2][4];
+    for (int h = 0; h < 2; h++) {
+#define QW_M(ij) _mm256_loadu_si256((const __m256i *)(Mp + (ij) * ld + 8 * h))
+        __m256i a0[4], a1[4];
+        for (int j = 0; j < 4; j++) {
+            __m256i m1 = QW_M(4 + j), m2 = QW_M(8 + j);
+            a0[j] = _mm256_add_epi32(_mm256_add_epi32(QW_M(j), m1), m2);
+            a1[j] = _mm256_sub_epi32(_mm256_sub_epi32(m1, m2), QW_M(12 + j));
+        }
+#undef QW_M
+        y[h][0] = qw_req8(_mm256_add_epi32(_mm256_add_epi32(a0[0], a0[1]), a0[2]), b, mu, lo, hi, z);
+        y[h][1] = qw_req8(_mm256_sub_epi32(_mm256_sub_epi32(a0[1], a0[2]), a0[3]), b, mu, lo, hi, z);
+        y[h][2] = qw_req8(_mm256_add_epi32(_mm256_add_epi32(a1[0], a1[1]), a1[2]), b, mu, lo, hi, z);
+        y[h][3] = qw_req8(_mm256_sub_epi32(_mm256_sub_epi32(a1[1], a1[2]), a1[3]), b, mu, lo, hi, z);
+    }
+    qw_zip8(r0, y[0][0], y[0][1], y[1][0], y[1][1], q->y_u8);
+    qw_zip8(r1, y[0][2], y[0][3], y[1][2], y[1][3], q->y_u8);
+}
+
 #include "kernels/qgemm_tmpl.h"
 
 /* The 8-bit variant (qgemm.h): 5 x 16 tile, per k quad two 32-byte loads
