@@ -752,6 +752,7 @@ typedef uint16_t qw_vh16 __attribute__((vector_size(QG_NR * 2)));
 
 #define QW_PARTS 4         /* most parts (threads) of one run */
 #define QW_MB (QG_MR * 8)  /* output channels per block of sums */
+#define QW_NBP 8           /* most panels per block */
 
 typedef struct qw_geo {
     int64_t TH, TW, N; /* tile rows, tile columns, tiles */
@@ -769,12 +770,15 @@ static void qw_geom(const nne_conv_desc *p, qw_geo *g) {
     if (ph < p->pb[0] + p->in[0]) ph = p->pb[0] + p->in[0];
     if (pw < p->pb[1] + p->in[1]) pw = p->pb[1] + p->in[1];
     g->PH = ph;
-    g->RS = 2 * ((pw + 1) / 2);
+    /* each phase a whole number of vectors: the copy deinterleaves without a tail */
+    g->RS = 2 * (((pw + 1) / 2 + QG_NR - 1) / QG_NR * QG_NR);
     g->plane = g->PH * g->RS;
     g->K2 = (p->C + 1) / 2;
-    int64_t nbp = 131072 / (16 * g->K2 * 2 * QG_NR * 2 + 1);
+    /* panels per block: every panel of a block reuses the weights read for
+     * it (16 M C int16, streamed once per block), within about 512 KiB of V */
+    int64_t nbp = 524288 / (16 * g->K2 * 2 * QG_NR * 2 + 1);
     int64_t npan = (g->N + QG_NR - 1) / QG_NR;
-    g->nbp = nbp < 1 ? 1 : nbp > 4 ? 4 : nbp;
+    g->nbp = nbp < 1 ? 1 : nbp > QW_NBP ? QW_NBP : nbp;
     if (g->nbp > npan) g->nbp = npan;
     /* the copy: QG_NR + 2 int16 of slack on both sides (the masked loads) */
     g->xp_bytes = ((size_t)(p->C * g->plane + 4 * QG_NR + 8) * sizeof(int16_t) + 63) & ~(size_t)63;
@@ -842,15 +846,20 @@ static void qw_fill(const qw_job *jb, int64_t c0, int64_t c1, int part) {
                 memset(d, 0, (size_t)g->RS * sizeof(int16_t));
                 continue;
             }
-            memset(row, 0, row_n * sizeof(int16_t));
+            memset(row, 0, (size_t)pl * sizeof(int16_t));
+            memset(row + pl + W, 0, (row_n - (size_t)(pl + W)) * sizeof(int16_t));
             const char *src = (const char *)jb->x + (c * H + iy) * W;
             int64_t x = 0;
-            for (; x + QG_NR <= W; x += QG_NR) {
+            /* whole vectors while the image has the bytes (those past the
+             * row land in the right padding, cleared after) */
+            int64_t left = (p->C - c) * H * W - iy * W;
+            for (; x < W && (x + QG_NR <= W || left - x >= QG_NR); x += QG_NR) {
                 qg_vh v = qg_ldb(src + x, jb->x_u8, z);
                 memcpy(row + pl + x, &v, sizeof v);
             }
             for (; x < W; x++)
                 row[pl + x] = (int16_t)((jb->x_u8 ? (int32_t)((const uint8_t *)src)[x] : (int32_t)((const int8_t *)src)[x]) - z);
+            memset(row + pl + W, 0, QG_NR * sizeof(int16_t));
             int64_t i = 0;
             for (; i + QG_NR <= half; i += QG_NR) {
                 qg_vh a = qg_ldh(row + 2 * i), b = qg_ldh(row + 2 * i + QG_NR);
@@ -1006,7 +1015,7 @@ static void qw_blocks(const qw_job *jb, int64_t b0, int64_t b1, int part) {
     int32_t *acc = (int32_t *)(void *)(base + g->v_bytes);
     int64_t nbp = g->nbp;
     size_t vstride = (size_t)K2 * QG_NR * 2; /* int16 per (position, panel) */
-    qw_seg seg[4];
+    qw_seg seg[QW_NBP];
     for (int64_t blk = b0; blk < b1; blk++) {
         int64_t j0 = blk * nbp, nj = qg_min(nbp, npan - j0);
         /* V of the block's panels, channel pairs interleaved */
