@@ -24,6 +24,7 @@
 #include "core/core.h"
 #include "kernels/dispatch.h"
 #include "kernels/qgemm.h"
+#include "kernels/vec.h"
 #include "ops/nn_util.h"
 
 #include <math.h>
@@ -343,6 +344,14 @@ static inline qa_vf qa_deq(const void *p, int u8, float z, float s) {
 static nne_status qladd_run(const void *state, const nne_kernel_args *a) {
     const qadd_state *st = state;
     const nne_tensor *A = a->in[0], *B = a->in[3], *Y = a->out[0];
+    const nne_vec_ops *v = nne_vec();
+    if (v) { /* the float formula in vectors of the ISA in use */
+        int32_t yz = zp_at(a->n_in > 7 ? a->in[7] : NULL, 0);
+        v->q8_add(A->data, st->a_u8, (float)zp_at(a->in[2], 0), f_at(a->in[1], 0), B->data, st->b_u8,
+                  (float)zp_at(a->in[5], 0), f_at(a->in[4], 0), f_at(a->in[6], 0), (float)(st->qmin - yz),
+                  (float)(st->qmax - yz), yz, Y->data, nne_tensor_numel(Y));
+        return NNE_OK;
+    }
     if (st->lut) {
         const uint8_t *pa = A->data, *pb = B->data;
         uint8_t *py = Y->data;

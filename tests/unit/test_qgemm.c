@@ -13,7 +13,9 @@
 #include "kernels/dispatch.h"
 #include "kernels/pool2d.h"
 #include "kernels/qgemm.h"
+#include "kernels/vec.h"
 
+#include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -261,6 +263,62 @@ static void maxpool_q8_cases(nne_threadpool *pool) {
     printf("kernels: nne_pool2d_max_q8 tested (%d cases)\n", cases);
 }
 
+/* The 8-bit element-wise vector kernels (kernels/vec.h: q8_add,
+ * q8_quantize) against their scalar formulas, on every variant the CPU
+ * runs: odd lengths, both byte types, values on rounding ties, NaN/inf. */
+static void vec_q8_cases(void) {
+    int cpu = nne_kernels()->cpu_isa;
+    for (int v = 0; nne_vec_all[v]; v++) {
+        const nne_vec_ops *ops = nne_vec_all[v];
+        if (!nne_isa_allows(cpu, ops->isa)) continue;
+        int cases = 0;
+        for (int it = 0; it < 40; it++) {
+            int64_t n = qri(1, 300);
+            int a_u8 = qr() & 1, b_u8 = qr() & 1, y_u8 = qr() & 1;
+            uint8_t *a = malloc((size_t)n), *b = malloc((size_t)n), *y = malloc((size_t)n);
+            float *x = malloc((size_t)n * sizeof(float));
+            fill8(a, n);
+            fill8(b, n);
+            float sa = (float)qri(1, 1000) / 4096.0f, sb = (float)qri(1, 1000) / 4096.0f;
+            float ys = it % 4 == 0 ? sa : (float)qri(1, 1000) / 2048.0f; /* ys = sa: ties */
+            float za = (float)(a_u8 ? qri(0, 255) : qri(-128, 127)), zb = (float)(b_u8 ? qri(0, 255) : qri(-128, 127));
+            int32_t yz = y_u8 ? qri(0, 255) : qri(-128, 127), qmin = y_u8 ? 0 : -128, qmax = y_u8 ? 255 : 127;
+            if (it % 5 == 1) qmin = yz > qmin ? yz : qmin; /* a fused Relu */
+            float lo = (float)(qmin - yz), hi = (float)(qmax - yz);
+            ops->q8_add(a, a_u8, za, sa, b, b_u8, zb, sb, ys, lo, hi, yz, y, n);
+            int same = 1;
+            for (int64_t i = 0; i < n; i++) {
+                float fa = (float)(a_u8 ? (int32_t)a[i] : (int32_t)(int8_t)a[i]) - za;
+                float fb = (float)(b_u8 ? (int32_t)b[i] : (int32_t)(int8_t)b[i]) - zb;
+                float r = nearbyintf((fa * sa + fb * sb) / ys);
+                r = r > lo ? r : lo;
+                r = r < hi ? r : hi;
+                same &= y[i] == (uint8_t)((int32_t)r + yz);
+            }
+            CHECK(same);
+            /* quantize: x on ties of the scale and around the range, a NaN and infinities */
+            for (int64_t i = 0; i < n; i++) x[i] = ((float)qri(-700, 700) * 0.5f) * ys;
+            if (n > 3) {
+                x[1] = NAN;
+                x[2] = INFINITY;
+                x[3] = -INFINITY;
+            }
+            float z = (float)yz;
+            ops->q8_quantize(x, n, ys, z, lo, hi, y);
+            same = 1;
+            for (int64_t i = 0; i < n; i++) {
+                float r = x[i] / ys;
+                int32_t q = r != r ? 0 : (int32_t)nearbyintf(r < lo ? lo : r > hi ? hi : r) + yz;
+                same &= y[i] == (uint8_t)q;
+            }
+            CHECK(same);
+            cases++;
+            free(a), free(b), free(y), free(x);
+        }
+        printf("kernels: %s q8_add / q8_quantize tested (%d cases)\n", ops->name, cases);
+    }
+}
+
 void unit_qgemm(void) {
     /* every variant built for this architecture; run those the CPU has */
     const nne_qgemm_ops *all[] = {
@@ -316,6 +374,7 @@ void unit_qgemm(void) {
     }
     const nne_qgemm_ops *b8 = nne_qgemm8_best();
     printf("kernels: 8-bit int8 GEMM in use: %s\n", b8 ? b8->name : "none");
+    vec_q8_cases();
     maxpool_q8_cases(NULL);
     maxpool_q8_cases(pool3);
     nne_threadpool_destroy(pool3);
