@@ -314,7 +314,7 @@ static nne_status qfast_decide(nne_op_ctx *ctx, const nne_conv_desc *p, nne_dtyp
     /* Winograd F(2x2, 3x3) (qgemm.h) for 3 x 3, stride 1 convolutions with
      * enough channels both ways to pay for the transforms, where exact */
     if (!ci && !f->dw && p->G == 1 && p->k[0] == 3 && p->k[1] == 3 && p->s[0] == 1 && p->s[1] == 1 &&
-        p->d[0] == 1 && p->d[1] == 1 && p->C >= 16 && p->M >= 16 && ops->wino_run) {
+        p->d[0] == 1 && p->d[1] == 1 && p->C >= 32 && p->M >= 16 && ops->wino_run) {
         const nne_tensor *xzp = nne_ctx_input(ctx, 2), *wzp = nne_ctx_input(ctx, 5);
         int32_t xz = q_get(xzp, 0), xr = f->x_u8 ? (xz > 255 - xz ? xz : 255 - xz) : (xz + 128 > 127 - xz ? xz + 128 : 127 - xz);
         int32_t *wz = nne_malloc((size_t)p->M * sizeof(int32_t));

@@ -480,6 +480,18 @@ static nne_status qlcat_run(const void *state, const nne_kernel_args *a) {
         int32_t xz = zp_at(a->in[k + 2], 0);
         int64_t row = st->outer ? nne_tensor_numel(X) / st->outer : 0;
         int same = xs == ys && xz == yz;
+        const nne_vec_ops *v = nne_vec();
+        if (!same && v) {
+            /* QuantizeLinear of DequantizeLinear in vectors: q8_add with a
+             * second operand scaled by 0 (fa * xs + 0 is fa * xs) */
+            for (int64_t o = 0; o < st->outer; o++) {
+                const uint8_t *s = (const uint8_t *)X->data + o * row;
+                v->q8_add(s, st->y_u8, (float)xz, xs, s, st->y_u8, (float)xz, 0.0f, ys, (float)(tmin - yz),
+                          (float)(tmax - yz), yz, (uint8_t *)Y->data + o * st->out_row + off, row);
+            }
+            off += row;
+            continue;
+        }
         uint8_t lut[256];
         if (!same) {
             float t[256];
