@@ -776,7 +776,7 @@ static void qw_geom(const nne_conv_desc *p, qw_geo *g) {
     g->K2 = (p->C + 1) / 2;
     /* panels per block: every panel of a block reuses the weights read for
      * it (16 M C int16, streamed once per block), within about 512 KiB of V */
-    int64_t nbp = 524288 / (16 * g->K2 * 2 * QG_NR * 2 + 1);
+    int64_t nbp = 262144 / (16 * g->K2 * 2 * QG_NR * 2 + 1);
     int64_t npan = (g->N + QG_NR - 1) / QG_NR;
     g->nbp = nbp < 1 ? 1 : nbp > QW_NBP ? QW_NBP : nbp;
     if (g->nbp > npan) g->nbp = npan;
