@@ -711,6 +711,24 @@ static inline nv_vf nv_clamp_rne(nv_vf v, nv_vf lo, nv_vf hi) {
     return (v + 12582912.0f) - 12582912.0f;
 }
 
+/* A product the compiler must round before the sum (the ISA files are
+ * built with -ffp-contract=fast, which would fuse a * b + c into one FMA:
+ * not the two roundings of the QDQ formula): an empty asm that "changes"
+ * the value in its register. */
+#if defined(__AVX512F__) && NV_VL == 16
+#define NV_ROUNDED(v) __asm__("" : "+v"(v))
+#define NV_ROUNDED_S(v) __asm__("" : "+v"(v))
+#elif defined(__x86_64__) && defined(__AVX2__)
+#define NV_ROUNDED(v) __asm__("" : "+x"(v))
+#define NV_ROUNDED_S(v) __asm__("" : "+x"(v))
+#elif defined(__aarch64__)
+#define NV_ROUNDED(v) __asm__("" : "+w"(v))
+#define NV_ROUNDED_S(v) __asm__("" : "+w"(v))
+#else
+#define NV_ROUNDED(v) ((void)0) /* (built without contraction) */
+#define NV_ROUNDED_S(v) ((void)0)
+#endif
+
 static void NV_FN(nne_q8_add)(const uint8_t *a, int a_u8, float za, float sa, const uint8_t *b, int b_u8, float zb,
                               float sb, float ys, float lo, float hi, int32_t yz, uint8_t *y, int64_t n) {
     nv_vf vza = nv_splat(za), vsa = nv_splat(sa), vzb = nv_splat(zb), vsb = nv_splat(sb), vys = nv_splat(ys);
@@ -718,13 +736,18 @@ static void NV_FN(nne_q8_add)(const uint8_t *a, int a_u8, float za, float sa, co
     int64_t i = 0;
     for (; i + NV_VL <= n; i += NV_VL) {
         /* (float)(x - z) is exact: x - z in [-255, 255] */
-        nv_vf v = ((nv_ldbf(a + i, a_u8) - vza) * vsa + (nv_ldbf(b + i, b_u8) - vzb) * vsb) / vys;
+        nv_vf pa = (nv_ldbf(a + i, a_u8) - vza) * vsa, pb = (nv_ldbf(b + i, b_u8) - vzb) * vsb;
+        NV_ROUNDED(pa);
+        NV_ROUNDED(pb);
+        nv_vf v = (pa + pb) / vys;
         nv_stb(y + i, __builtin_convertvector(nv_clamp_rne(v, vlo, vhi), nv_vi) + yz);
     }
     for (; i < n; i++) {
-        float fa = (float)(a_u8 ? (int32_t)a[i] : (int32_t)(int8_t)a[i]) - za;
-        float fb = (float)(b_u8 ? (int32_t)b[i] : (int32_t)(int8_t)b[i]) - zb;
-        float v = nearbyintf((fa * sa + fb * sb) / ys);
+        float pa = ((float)(a_u8 ? (int32_t)a[i] : (int32_t)(int8_t)a[i]) - za) * sa;
+        float pb = ((float)(b_u8 ? (int32_t)b[i] : (int32_t)(int8_t)b[i]) - zb) * sb;
+        NV_ROUNDED_S(pa);
+        NV_ROUNDED_S(pb);
+        float v = nearbyintf((pa + pb) / ys);
         v = v > lo ? v : lo;
         v = v < hi ? v : hi;
         y[i] = (uint8_t)((int32_t)v + yz);

@@ -80,7 +80,7 @@ static int qg_isa_dw_ok(const nne_conv_desc *p) {
  * past the last output and the 16-value loads of their taps, and for the
  * 16-value stores of the copy past a row's end) */
 static void qg_isa_dw_geom(const nne_conv_desc *p, int64_t *ph, int64_t *rs) {
-    int64_t h = (p->out[0] - 1) * p->s[0] + p->k[0], w = p->pb[1] + p->in[1] + 16;
+    int64_t h = p->out[0] * p->s[0] + p->k[0], w = p->pb[1] + p->in[1] + 16; /* (a row past the last: qg_dwn_rows2) */
     int64_t need = ((p->out[1] + 15) / 16 * 16) * p->s[1] + 2 * QG_DWN_KP + 32;
     *ph = h > p->pb[0] + p->in[0] ? h : p->pb[0] + p->in[0];
     *rs = ((need > w ? need : w) + 15) & ~(int64_t)15;
@@ -163,6 +163,42 @@ static inline __attribute__((always_inline)) void qg_dwn_row(const int16_t *r, i
     }
 }
 
+/* Two output rows of at most 8 outputs (rows A at r and B at r + sy * rs;
+ * ya, yb their outputs, yb NULL: A alone) in one chunk: at stride 1 the
+ * low 128-bit half of each load serves A and the high half B, at stride 2
+ * e serves A and d B. */
+static inline __attribute__((always_inline)) void qg_dwn_rows2(const int16_t *r, int64_t rs, int64_t brow, int kh,
+                                                               int np, int sx, const __m256i *W, int64_t OW,
+                                                               uint8_t *ya, uint8_t *yb, __m256i b, __m256 mu,
+                                                               __m256 lo, __m256 hi, __m256i z, int y_u8) {
+    __m256i e = _mm256_setzero_si256(), d = e;
+    const int16_t *q = r;
+    for (int ky = 0; ky < kh; ky++, q += rs)
+        for (int j = 0; j < np; j++) {
+            __m256i wv = W[ky * QG_DWN_KP + j];
+            if (sx == 1) {
+                e = _mm256_add_epi32(e, _mm256_madd_epi16(_mm256_loadu2_m128i((const __m128i *)(q + brow + 2 * j),
+                                                                              (const __m128i *)(q + 2 * j)), wv));
+                d = _mm256_add_epi32(d, _mm256_madd_epi16(_mm256_loadu2_m128i((const __m128i *)(q + brow + 2 * j + 1),
+                                                                              (const __m128i *)(q + 2 * j + 1)), wv));
+            } else {
+                e = _mm256_add_epi32(e, _mm256_madd_epi16(qg_dwn_ld(q + 2 * j), wv));
+                d = _mm256_add_epi32(d, _mm256_madd_epi16(qg_dwn_ld(q + brow + 2 * j), wv));
+            }
+        }
+    e = qg_dwn_req(e, b, mu, lo, hi, z);
+    d = qg_dwn_req(d, b, mu, lo, hi, z);
+    __m256i w;
+    if (sx == 1) /* lanes: A 0-3 | B 0-3 and A 4-7 | B 4-7 */
+        w = _mm256_packs_epi32(_mm256_unpacklo_epi32(e, d), _mm256_unpackhi_epi32(e, d)); /* A 0-7 | B 0-7 */
+    else
+        w = _mm256_permute4x64_epi64(_mm256_packs_epi32(e, d), 0xD8);
+    __m128i wl = _mm256_castsi256_si128(w), wh = _mm256_extracti128_si256(w, 1);
+    __m128i by = y_u8 ? _mm_packus_epi16(wl, wh) : _mm_packs_epi16(wl, wh); /* A 0-7, B 0-7 */
+    qg_dwn_store_part(ya, by, OW);
+    if (yb) qg_dwn_store_part(yb, _mm_srli_si128(by, 8), OW);
+}
+
 /* Channel c: x its plane (uint8/int8), wc its taps (float, minus the
  * weight zero point: exact integers), buf the part's buffer (zeroed by
  * qg_isa_dw_prep; only the interior is written here). */
@@ -204,6 +240,22 @@ static void qg_isa_dw_channel(const nne_conv_desc *p, const void *x, int x_u8, i
     __m256i b = _mm256_set1_epi32(q->bias ? q->bias[c] : 0), z = _mm256_set1_epi32(q->yz);
     __m256 mu = _mm256_set1_ps(q->mult[c]), lo = _mm256_set1_ps(q->lo), hi = _mm256_set1_ps(q->hi);
     uint8_t *yc = (uint8_t *)q->y + c * q->rsy;
+    if (OW <= 8) { /* two rows a chunk */
+        int64_t brow = sy * rs;
+        for (int64_t oy = 0; oy < OH; oy += 2) {
+            const int16_t *r = pl + oy * sy * rs;
+            uint8_t *ya = yc + oy * OW, *yb = oy + 1 < OH ? ya + OW : NULL;
+            if (kh == 3 && np == 2 && sx == 1)
+                qg_dwn_rows2(r, rs, brow, 3, 2, 1, Wv, OW, ya, yb, b, mu, lo, hi, z, q->y_u8);
+            else if (kh == 3 && np == 2)
+                qg_dwn_rows2(r, rs, brow, 3, 2, 2, Wv, OW, ya, yb, b, mu, lo, hi, z, q->y_u8);
+            else if (sx == 1)
+                qg_dwn_rows2(r, rs, brow, kh, np, 1, Wv, OW, ya, yb, b, mu, lo, hi, z, q->y_u8);
+            else
+                qg_dwn_rows2(r, rs, brow, kh, np, 2, Wv, OW, ya, yb, b, mu, lo, hi, z, q->y_u8);
+        }
+        return;
+    }
     for (int64_t oy = 0; oy < OH; oy++) {
         const int16_t *r = pl + oy * sy * rs;
         uint8_t *yr = yc + oy * OW;
