@@ -942,8 +942,8 @@ static inline void qw_in_tf(const qw_geo *g, const qw_seg *s, const int16_t *xc,
 }
 
 #ifndef QW_HAVE_OUT_HOOK
-static inline qw_vb qw_req(qw_vi y, int32_t bias, float mult, const nne_qreq *q) {
-    qw_vi v = (qw_vi)((qw_vu)y + (uint32_t)bias);
+static inline qw_vb qw_req(const qw_vi *y, int32_t bias, float mult, const nne_qreq *q) {
+    qw_vi v = (qw_vi)((qw_vu)*y + (uint32_t)bias);
     qw_vf f = __builtin_convertvector(v, qw_vf) * mult;
     qw_vf lo = (qw_vf){0} + q->lo, hi = (qw_vf){0} + q->hi;
     qw_vi m = f > lo; /* NaN -> lo */
@@ -975,8 +975,8 @@ static inline void qw_out(const int32_t *Mp, size_t ld, int32_t bias, float mult
     }
     qw_vi y00 = (a0[0] + a0[1] + a0[2]) >> 2, y01 = (a0[1] - a0[2] - a0[3]) >> 2;
     qw_vi y10 = (a1[0] + a1[1] + a1[2]) >> 2, y11 = (a1[1] - a1[2] - a1[3]) >> 2;
-    qw_zip(r0, qw_req(y00, bias, mult, q), qw_req(y01, bias, mult, q));
-    qw_zip(r1, qw_req(y10, bias, mult, q), qw_req(y11, bias, mult, q));
+    qw_zip(r0, qw_req(&y00, bias, mult, q), qw_req(&y01, bias, mult, q));
+    qw_zip(r1, qw_req(&y10, bias, mult, q), qw_req(&y11, bias, mult, q));
 }
 #endif
 
