@@ -775,12 +775,13 @@ static void qw_geom(const nne_conv_desc *p, qw_geo *g) {
     g->plane = g->PH * g->RS;
     g->K2 = (p->C + 1) / 2;
     /* panels per block: every panel of a block reuses the weights read for
-     * it (16 M C int16, streamed once per block), within about 512 KiB of V */
+     * it (16 M C int16, streamed once per block), within about 256 KiB of V */
     int64_t nbp = 262144 / (16 * g->K2 * 2 * QG_NR * 2 + 1);
     int64_t npan = (g->N + QG_NR - 1) / QG_NR;
     g->nbp = nbp < 1 ? 1 : nbp > QW_NBP ? QW_NBP : nbp;
     if (g->nbp > npan) g->nbp = npan;
-    /* the copy: QG_NR + 2 int16 of slack on both sides (the masked loads) */
+    /* the copy, with QG_NR + 4 int16 of slack before and 3 QG_NR + 4 after
+     * (the masked loads of a panel's segments reach up to QG_NR outside) */
     g->xp_bytes = ((size_t)(p->C * g->plane + 4 * QG_NR + 8) * sizeof(int16_t) + 63) & ~(size_t)63;
     g->v_bytes = (size_t)16 * (size_t)g->nbp * (size_t)g->K2 * QG_NR * 2 * sizeof(int16_t);
     g->acc_bytes = (size_t)16 * (size_t)g->nbp * QW_MB * QG_NR * sizeof(int32_t);
