@@ -545,6 +545,46 @@ static void q8_tile(int64_t K4, const int8_t *Pa, const uint8_t *Pb, int mr, int
     if (mr > 4) qg_store_row(q, m0 + 4, n0, nr, c40, c41);
 }
 
+/* The matrix-vector product (qgemm8_tmpl.h, Q8_HAVE_GEMV): 8 k quads of
+ * the 5 rows (160 bytes: dword d is row d % 5 of quad d / 5) in five
+ * vectors; the vector's 8 quads go under them by a dword permutation
+ * (quad (8 j + l) / 5 to lane l of vector j); vpmaddubsw, vpmaddwd by ones,
+ * and each lane's sum belongs to row (8 j + l) % 5. */
+#define Q8_HAVE_GEMV
+static void q8_isa_gemv(int64_t K4, const int8_t *Pa, const uint8_t *xq, int32_t out[5]) {
+    const __m256i ones = _mm256_set1_epi16(1);
+    const __m256i p0 = _mm256_setr_epi32(0, 0, 0, 0, 0, 1, 1, 1), p1 = _mm256_setr_epi32(1, 1, 2, 2, 2, 2, 2, 3);
+    const __m256i p2 = _mm256_setr_epi32(3, 3, 3, 3, 4, 4, 4, 4), p3 = _mm256_setr_epi32(4, 5, 5, 5, 5, 5, 6, 6);
+    const __m256i p4 = _mm256_setr_epi32(6, 6, 6, 7, 7, 7, 7, 7);
+    __m256i a0 = _mm256_setzero_si256(), a1 = a0, a2 = a0, a3 = a0, a4 = a0;
+    int64_t kq = 0;
+    for (; kq + 8 <= K4; kq += 8) {
+        const __m256i *w = (const __m256i *)(Pa + kq * 20);
+        __m256i x = _mm256_loadu_si256((const __m256i *)(xq + kq * 4));
+#define Q8_GV(acc, j, pj) \
+    acc = _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_permutevar8x32_epi32(x, pj), \
+                                                                       _mm256_loadu_si256(w + j)), ones))
+        Q8_GV(a0, 0, p0);
+        Q8_GV(a1, 1, p1);
+        Q8_GV(a2, 2, p2);
+        Q8_GV(a3, 3, p3);
+        Q8_GV(a4, 4, p4);
+#undef Q8_GV
+    }
+    int32_t t[40];
+    _mm256_storeu_si256((__m256i *)t, a0);
+    _mm256_storeu_si256((__m256i *)(t + 8), a1);
+    _mm256_storeu_si256((__m256i *)(t + 16), a2);
+    _mm256_storeu_si256((__m256i *)(t + 24), a3);
+    _mm256_storeu_si256((__m256i *)(t + 32), a4);
+    for (int r = 0; r < 5; r++) out[r] = 0;
+    for (int d = 0; d < 40; d++) out[d % 5] = (int32_t)((uint32_t)out[d % 5] + (uint32_t)t[d]);
+    for (; kq < K4; kq++) /* the last quads */
+        for (int r = 0; r < 5; r++)
+            for (int h = 0; h < 4; h++)
+                out[r] = (int32_t)((uint32_t)out[r] + (uint32_t)((int32_t)Pa[(kq * 5 + r) * 4 + h] * xq[kq * 4 + h]));
+}
+
 #include "kernels/qgemm8_tmpl.h"
 #else
 typedef int nne_qgemm_avx2_unused; /* ISO C: no empty translation unit */
