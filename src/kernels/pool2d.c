@@ -7,6 +7,11 @@
 
 #include <math.h>
 #include <string.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#elif defined(__ARM_NEON)
+#include <arm_neon.h>
+#endif
 
 /* First tap kt in [0, k] with start + kt * d >= lim. */
 static int64_t tap_first(int64_t start, int64_t lim, int64_t d, int64_t k) {
@@ -201,6 +206,19 @@ typedef uint8_t poolq_v16 __attribute__((vector_size(16)));
 #define POOLQ_EVEN(a, b) \
     __builtin_shuffle(a, b, (poolq_v16){0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30})
 #endif
+/* byte-wise unsigned max (one instruction on SSE2 / NEON; GCC does not see
+ * the compare-and-select as one) */
+static inline poolq_v16 poolq_max(poolq_v16 a, poolq_v16 b) {
+#if defined(__SSE2__)
+    return (poolq_v16)_mm_max_epu8((__m128i)a, (__m128i)b);
+#elif defined(__ARM_NEON)
+    return (poolq_v16)vmaxq_u8((uint8x16_t)a, (uint8x16_t)b);
+#else
+    poolq_v16 m = (poolq_v16)(b > a);
+    return (b & m) | (a & ~m);
+#endif
+}
+
 static void poolq_planes(const poolq_job *j, int64_t pl0, int64_t pl1) {
     const nne_pool2d_desc *p = j->p;
     int64_t insp = p->ih * p->iw, outsp = p->oh * p->ow;
@@ -230,8 +248,7 @@ static void poolq_planes(const poolq_job *j, int64_t pl0, int64_t pl1) {
                     poolq_v16 v;
                     memcpy(&v, xp + (sy0 + ky * p->dy) * p->iw + x0, 16);
                     v ^= vb;
-                    poolq_v16 m = (poolq_v16)(v > a);
-                    a = (v & m) | (a & ~m);
+                    a = poolq_max(a, v);
                 }
                 memcpy(t + x0, &a, 16);
             }
@@ -273,8 +290,7 @@ static void poolq_planes(const poolq_job *j, int64_t pl0, int64_t pl1) {
                             memcpy(&c, b + kx + 16, 16);
                             v = POOLQ_EVEN(a, c);
                         }
-                        poolq_v16 m = (poolq_v16)(v > best);
-                        best = (v & m) | (best & ~m);
+                        best = poolq_max(best, v);
                     }
                     best ^= vb;
                     memcpy(yr + ox, &best, (size_t)n);
