@@ -6,6 +6,7 @@
  *   DQ(x) , DQ(W const) [, DQ(bias int32 const) | bias float const]
  *     -> Conv [-> Relu | Clip] -> Q          => ai.nnedge QLinearConv
  *     -> Gemm / MatMul [-> Relu | Clip] -> Q => ai.nnedge QLinearGemm
+ *     -> Gemm / MatMul (float result)     => ai.nnedge QLinearGemm, y_float
  *   DQ(a), DQ(b) -> Add [-> Relu] -> Q       => ai.nnedge QLinearAdd
  *   DQ(x) -> MaxPool | Flatten | Reshape | Transpose | Squeeze | Unsqueeze
  *     -> Q with the same scale and zero point => the op on the int8 tensor
@@ -201,8 +202,10 @@ static int weight_dq(nne_pass_ctx *ctx, const nne_graph *g, int v, int axis, int
 
 /* The int32 bias [len] in units of xs * ws[m] from value b (DQ of int32, or
  * float constant); -1 when b is absent; 0 when it cannot be made. */
-static int bias_i32(nne_pass_ctx *ctx, nne_graph *g, int b, int64_t len, float xs, const nne_tensor *ws, int *out) {
+static int bias_i32(nne_pass_ctx *ctx, nne_graph *g, int b, int64_t len, float xs, const nne_tensor *ws, int *out,
+                    int *exact) {
     *out = -1;
+    *exact = 1; /* every value taken as it is (no rounding) */
     if (b < 0) return 1;
     const nne_tensor *bf = cval(ctx, g, b);
     const nne_tensor *bq = NULL, *bs = NULL, *bz = NULL;
@@ -237,9 +240,11 @@ static int bias_i32(nne_pass_ctx *ctx, nne_graph *g, int b, int64_t len, float x
                 v = (double)raw;
             } else {
                 v = nearbyint((double)((float)raw * sc) / unit);
+                *exact = 0;
             }
         } else {
             v = nearbyint((double)((const float *)bf->data)[m] / unit);
+            *exact = 0;
         }
         if (!(v >= -2147483647.0 && v <= 2147483647.0)) {
             nne_aligned_free(t.data);
@@ -291,19 +296,32 @@ static int fuse_linear(nne_pass_ctx *ctx, nne_graph *g, const nne_graph_uses *u,
     if (!weight_dq(ctx, g, n->in[1], axis, len, &wq, &ws, &wz, &Ws)) return 0;
     int gone[4], n_gone = 0;
     int32_t qmin, qmax;
-    if (!q_after(ctx, g, u, n->out[0], &y, &qmin, &qmax, gone, &n_gone)) return 0;
+    /* no QuantizeLinear after a Gemm / MatMul (a classifier's logits): the
+     * int8 product with a float output (QLinearGemm y_float) */
+    int yf = 0;
+    if (!q_after(ctx, g, u, n->out[0], &y, &qmin, &qmax, gone, &n_gone)) {
+        const nne_tensor *X = nne_shape_of(sh, x.q);
+        if (conv || !X || X->ndim < 2) return 0;
+        yf = 1;
+        n_gone = 0;
+        y.s = y.z = -1;
+    }
     if (gemm && n->n_in > 2 && n->in[2] >= 0) {
         const nne_tensor *C = nne_shape_of(sh, n->in[2]);
         if (!C || C->ndim != 1 || C->dims[0] != len) return 0; /* a bias per output column only */
     }
-    int bias;
-    int rb = bias_i32(ctx, g, n->n_in > 2 ? n->in[2] : -1, len, x.scale, Ws, &bias);
+    int bias, exact;
+    int rb = bias_i32(ctx, g, n->n_in > 2 ? n->in[2] : -1, len, x.scale, Ws, &bias, &exact);
     if (rb == -2) return -1;
     if (rb == 0) return 0;
+    /* (a float output keeps a float bias exactly or not at all: the bias
+     * constant made above is then left unread, removed as dead) */
+    if (yf && !exact) return 0;
     int ins[9] = {x.q, x.s, x.z, wq, ws, wz, y.s, y.z, bias};
     if (nne_pass_set_op(ctx, g, i, conv ? "QLinearConv" : "QLinearGemm", "ai.nnedge", 1) != NNE_OK) return -1;
     if (set_inputs(g, i, bias >= 0 ? 9 : 8, ins) != NNE_OK) return -1;
     if (!conv && !gemm && nne_node_set_attr_int(g, i, "transB", 0) != NNE_OK) return -1;
+    if (yf) return nne_node_set_attr_int(g, i, "y_float", 1) == NNE_OK ? 1 : -1;
     if (finish(g, i, y.q, gone, n_gone, qmin, qmax, 1) != NNE_OK) return -1;
     return 1;
 }

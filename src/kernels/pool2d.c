@@ -7,6 +7,11 @@
 
 #include <math.h>
 #include <string.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#elif defined(__ARM_NEON)
+#include <arm_neon.h>
+#endif
 
 /* First tap kt in [0, k] with start + kt * d >= lim. */
 static int64_t tap_first(int64_t start, int64_t lim, int64_t d, int64_t k) {
@@ -201,6 +206,19 @@ typedef uint8_t poolq_v16 __attribute__((vector_size(16)));
 #define POOLQ_EVEN(a, b) \
     __builtin_shuffle(a, b, (poolq_v16){0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30})
 #endif
+/* byte-wise unsigned max (one instruction on SSE2 / NEON; GCC does not see
+ * the compare-and-select as one) */
+static inline poolq_v16 poolq_max(poolq_v16 a, poolq_v16 b) {
+#if defined(__SSE2__)
+    return (poolq_v16)_mm_max_epu8((__m128i)a, (__m128i)b);
+#elif defined(__ARM_NEON)
+    return (poolq_v16)vmaxq_u8((uint8x16_t)a, (uint8x16_t)b);
+#else
+    poolq_v16 m = (poolq_v16)(b > a);
+    return (b & m) | (a & ~m);
+#endif
+}
+
 static void poolq_planes(const poolq_job *j, int64_t pl0, int64_t pl1) {
     const nne_pool2d_desc *p = j->p;
     int64_t insp = p->ih * p->iw, outsp = p->oh * p->ow;
@@ -221,7 +239,8 @@ static void poolq_planes(const poolq_job *j, int64_t pl0, int64_t pl1) {
             int64_t x0 = 0;
             poolq_v16 vb = {0};
             vb += bias;
-            for (; x0 + 16 <= p->iw; x0 += 16) {
+            for (; x0 < p->iw && p->iw >= 16; x0 += 16) {
+                if (x0 + 16 > p->iw) x0 = p->iw - 16; /* the last columns: overlap the previous vector */
                 poolq_v16 a;
                 memcpy(&a, r0 + x0, 16);
                 a ^= vb;
@@ -229,8 +248,7 @@ static void poolq_planes(const poolq_job *j, int64_t pl0, int64_t pl1) {
                     poolq_v16 v;
                     memcpy(&v, xp + (sy0 + ky * p->dy) * p->iw + x0, 16);
                     v ^= vb;
-                    poolq_v16 m = (poolq_v16)(v > a);
-                    a = (v & m) | (a & ~m);
+                    a = poolq_max(a, v);
                 }
                 memcpy(t + x0, &a, 16);
             }
@@ -245,12 +263,21 @@ static void poolq_planes(const poolq_job *j, int64_t pl0, int64_t pl1) {
             /* columns whose window lies inside the row, 16 at a time (stride
              * 1 or 2, no dilation): one load (stride 2: two, evens kept) per tap */
             int64_t vlo = 0, vhi = 0;
-            if ((p->sx == 1 || p->sx == 2) && p->dx == 1 && p->iw + 64 <= POOLQ_W) {
+            if ((p->sx == 1 || p->sx == 2) && p->dx == 1 && p->iw + p->kw + 128 <= POOLQ_W) {
                 vlo = (p->pl + p->sx - 1) / p->sx;
                 int64_t last = p->iw - 1 + p->pl - (p->kw - 1);
                 vhi = last < 0 ? 0 : last / p->sx + 1;
                 if (vhi > p->ow) vhi = p->ow;
-                for (int64_t ox = vlo; ox + 16 <= vhi; ox += 16) {
+                /* 16 columns a vector; the last ones overlap the previous
+                 * vector, or (fewer than 16 in all) are the first bytes of
+                 * one whose other lanes read t past the row (zeros or stale
+                 * maxima, never stored) */
+                for (int64_t ox = vlo; ox < vhi; ox += 16) {
+                    int64_t n = 16;
+                    if (ox + 16 > vhi) {
+                        if (vhi - vlo >= 16) ox = vhi - 16;
+                        else n = vhi - ox;
+                    }
                     const uint8_t *b = t + ox * p->sx - p->pl;
                     poolq_v16 best = {0};
                     for (int64_t kx = 0; kx < p->kw; kx++) {
@@ -263,14 +290,12 @@ static void poolq_planes(const poolq_job *j, int64_t pl0, int64_t pl1) {
                             memcpy(&c, b + kx + 16, 16);
                             v = POOLQ_EVEN(a, c);
                         }
-                        poolq_v16 m = (poolq_v16)(v > best);
-                        best = (v & m) | (best & ~m);
+                        best = poolq_max(best, v);
                     }
                     best ^= vb;
-                    memcpy(yr + ox, &best, 16);
+                    memcpy(yr + ox, &best, (size_t)n);
                 }
-                if (vhi > vlo) vhi = vlo + (vhi - vlo) / 16 * 16; /* columns done above */
-                else vhi = vlo;
+                if (vhi < vlo) vhi = vlo;
             }
             for (int64_t ox = 0; ox < p->ow; ox++) {
                 if (ox == vlo && vhi > vlo) {

@@ -98,7 +98,50 @@ typedef struct nne_qgemm_ops {
     size_t (*dw_scratch)(const nne_conv_desc *p);
     void (*dwconv)(const nne_conv_desc *p, const void *x, int x_u8, int32_t xz, const float *w,
                    const nne_qreq *req, void *scratch, nne_threadpool *pool);
+    /* Winograd F(2x2, 3x3) of one image (see "Winograd" below; NULL in the
+     * 8-bit variants): a 3 x 3, stride 1, undilated, ungrouped 2-d
+     * convolution of x (C planes, uint8/int8, zero point xz) with the
+     * weights packed by wino_pack_a (w: M x C x 3 x 3 uint8/int8 minus
+     * wz[m]; wino_a_bytes(M, C) bytes), requantized by req (rows = output
+     * channels, rsy = outsp, csy = 1; no int32 output). Exact where
+     * nne_qwino_fits. */
+    size_t (*wino_a_bytes)(int64_t M, int64_t C);
+    void (*wino_pack_a)(int64_t M, int64_t C, const void *w, int w_u8, const int32_t *wz, void *P);
+    size_t (*wino_scratch)(const nne_conv_desc *p);
+    void (*wino_run)(const nne_conv_desc *p, const void *x, int x_u8, int32_t xz, const void *Pa,
+                     const nne_qreq *req, void *scratch, nne_threadpool *pool);
 } nne_qgemm_ops;
+
+/*
+ * Winograd (kernels/qgemm_tmpl.h): per 2 x 2 output tile, V = B^T d B of
+ * the 4 x 4 input patch d (x - xz), U = G' g G'^T of the 3 x 3 weights g
+ * (w - wz) with G' = 2 G = [2 0 0; 1 1 1; 1 -1 1; 0 0 2], so every value is
+ * an integer (|V| <= 4 * 255, |U| <= 9 * 255: int16); the 16 products sum
+ * over the channels in int32 (M), and A^T M A = 4 y with y the direct
+ * convolution's sum. That is exact while no sum overflows: with xr the
+ * largest |x - xz| and S the largest sum over c of |U(m, c)| at one of the
+ * 16 positions, 9 * 4 * xr * S < 2^31 (an output adds 9 M's, each of
+ * magnitude at most S * 4 * xr). nne_qwino_fits checks it on the weights.
+ */
+/* U = G' g G'^T (g: 3 x 3 row-major, u: 4 x 4). */
+static inline void nne_qwino_u(const int32_t g[9], int32_t u[16]) {
+    int32_t t[4][3];
+    for (int j = 0; j < 3; j++) {
+        t[0][j] = 2 * g[j];
+        t[1][j] = g[j] + g[3 + j] + g[6 + j];
+        t[2][j] = g[j] - g[3 + j] + g[6 + j];
+        t[3][j] = 2 * g[6 + j];
+    }
+    for (int i = 0; i < 4; i++) {
+        u[i * 4 + 0] = 2 * t[i][0];
+        u[i * 4 + 1] = t[i][0] + t[i][1] + t[i][2];
+        u[i * 4 + 2] = t[i][0] - t[i][1] + t[i][2];
+        u[i * 4 + 3] = 2 * t[i][2];
+    }
+}
+/* Whether the Winograd path is exact for these weights (M x C x 3 x 3,
+ * minus wz[m]) and inputs with |x - xz| <= xr. */
+int nne_qwino_fits(int64_t M, int64_t C, const void *w, int w_u8, const int32_t *wz, int32_t xr);
 
 /*
  * The 8-bit variants (kernels/qgemm8_tmpl.h; dw_scratch and dwconv NULL):

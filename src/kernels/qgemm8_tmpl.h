@@ -335,6 +335,27 @@ static void q8_part(void *arg, int part, int nparts, void *scratch) {
     if (lo < hi) q8_compute(g, jb->Pb, jb->acc, 0, g->M, lo, hi);
 }
 
+#ifdef Q8_HAVE_GEMV
+/* One column (a matrix-vector product, e.g. a classifier on one image):
+ * the tiles would compute Q8_NR columns for it, so the ISA's q8_isa_gemv
+ * (K4 quads of the row block at Pa, the vector's uint8 quads xq, padded
+ * with zeros to a multiple of 8 quads; the Q8_MR raw sums of A * B out)
+ * runs each row block, the sums then take the folded bias and are stored
+ * as the tiles store them. */
+static void q8_gemv(const nne_qgemm_args *g, const nne_qreq *req, uint8_t flip, uint8_t *xq) {
+    int64_t K4 = (g->K + 3) / 4;
+    const nne_qsrc *s = g->b;
+    for (int64_t k = 0; k < K4 * 4 || k % 32; k++)
+        xq[k] = k < g->K ? (uint8_t)(((const uint8_t *)s->x)[k * s->rsb] ^ flip) : 0;
+    const int8_t *Pa = g->Pa;
+    for (int64_t i = 0; i < g->M; i += Q8_MR) {
+        int32_t acc[Q8_MR];
+        q8_isa_gemv(K4, Pa + i * K4 * 4, xq, acc);
+        for (int r = 0; r < Q8_MR && i + r < g->M; r++) nne_qreq_store(req, i + r, 0, acc[r]);
+    }
+}
+#endif
+
 static void Q8_FN(q8_run)(const nne_qgemm_args *g0, void *scratch, nne_threadpool *pool) {
     if (g0->M <= 0 || g0->N <= 0) return;
     nne_qgemm_args ga = *g0;
@@ -355,6 +376,12 @@ static void Q8_FN(q8_run)(const nne_qgemm_args *g0, void *scratch, nne_threadpoo
     for (int64_t m = 0; m < g->M; m++)
         bias[m] = (int32_t)((uint32_t)(g0->req->bias ? g0->req->bias[m] : 0) - (uint32_t)zb * (uint32_t)rs[m]);
     req.bias = bias;
+#ifdef Q8_HAVE_GEMV
+    if (g->N == 1 && !src.p) { /* (Pb has room: Q8_NR columns of K4 quads) */
+        q8_gemv(g, &req, flip, Pb);
+        return;
+    }
+#endif
     int64_t *koff = NULL;
     if (src.p) {
         koff = (int64_t *)(void *)((char *)bias + q8_round64((size_t)g->M * sizeof(int32_t)));
@@ -402,4 +429,8 @@ const nne_qgemm_ops Q8_CAT(nne_qgemm_ops, Q8_SUF) = {
     .run = Q8_FN(q8_run),
     .dw_scratch = NULL,
     .dwconv = NULL,
+    .wino_a_bytes = NULL,
+    .wino_pack_a = NULL,
+    .wino_scratch = NULL,
+    .wino_run = NULL,
 };

@@ -476,9 +476,22 @@ static size_t qg_dw_vec_bytes(const nne_vec_ops *v, const nne_conv_desc *p) {
     return ((b + 63) & ~(size_t)63) + ((nne_vec_dwconv_scratch(v, &o) + 63) & ~(size_t)63);
 }
 
-static size_t QG_FN(qg_dw_scratch)(const nne_conv_desc *p) {
+/* An ISA file may define QG_HAVE_DW_NATIVE and a depthwise kernel of its
+ * own on the int8 data, used where qg_isa_dw_ok(p):
+ *     qg_isa_dw_bytes(p)        bytes of one part's buffer
+ *     qg_isa_dw_prep(p, buf)    ready it once per part
+ *     qg_isa_dw_channel(p, x, x_u8, xz, w, req, c, buf)   channel c
+ *                               (x: its plane; w: its float taps) */
+static size_t qg_dw_part_bytes(const nne_conv_desc *p) {
+#ifdef QG_HAVE_DW_NATIVE
+    if (qg_isa_dw_ok(p)) return qg_isa_dw_bytes(p);
+#endif
     const nne_vec_ops *v = qg_dw_vec(p);
-    size_t b = v ? qg_dw_vec_bytes(v, p) : qg_dw_plane_bytes(p);
+    return v ? qg_dw_vec_bytes(v, p) : qg_dw_plane_bytes(p);
+}
+
+static size_t QG_FN(qg_dw_scratch)(const nne_conv_desc *p) {
+    size_t b = qg_dw_part_bytes(p);
     return b * 4 + 64;
 }
 
@@ -585,6 +598,21 @@ static void qg_dw_vec_part(const qg_dw_job *jb, const nne_vec_ops *v, int part, 
 static void qg_dw_part(void *arg, int part, int nparts, void *scratch) {
     (void)scratch;
     const qg_dw_job *jb = arg;
+#ifdef QG_HAVE_DW_NATIVE
+    if (qg_isa_dw_ok(jb->p)) {
+        const nne_conv_desc *p = jb->p;
+        void *buf = jb->base + (size_t)part * jb->plane;
+        int64_t insp = p->in[0] * p->in[1];
+        long long c0, c1;
+        nne_split_range(p->C, 1, part, nparts, &c0, &c1);
+        if (c0 >= c1) return;
+        qg_isa_dw_prep(p, buf);
+        for (long long c = c0; c < c1; c++)
+            qg_isa_dw_channel(p, (const char *)jb->x + c * insp, jb->x_u8, jb->xz, jb->w + c * p->k[0] * p->k[1],
+                              jb->req, c, buf);
+        return;
+    }
+#endif
     const nne_vec_ops *vops = qg_dw_vec(jb->p);
     if (vops) {
         qg_dw_vec_part(jb, vops, part, nparts);
@@ -692,14 +720,385 @@ static void qg_dw_part(void *arg, int part, int nparts, void *scratch) {
 
 static void QG_FN(qg_dwconv)(const nne_conv_desc *p, const void *x, int x_u8, int32_t xz, const float *w,
                              const nne_qreq *req, void *scratch, nne_threadpool *pool) {
-    const nne_vec_ops *v = qg_dw_vec(p);
     qg_dw_job jb = {p, x, x_u8, xz, w, req, (char *)(((uintptr_t)scratch + 63) & ~(uintptr_t)63),
-                    v ? qg_dw_vec_bytes(v, p) : qg_dw_plane_bytes(p)};
+                    qg_dw_part_bytes(p)};
     int T = nne_threadpool_threads(pool);
     if (T > 4) T = 4;
     if (T > p->C) T = (int)p->C;
     if (T <= 1) qg_dw_part(&jb, 0, 1, NULL);
     else nne_parallel(pool, T, qg_dw_part, &jb, NULL);
+}
+
+/* ----------------------------------------- Winograd F(2x2, 3x3), int16 -- */
+
+/* A 3 x 3, stride 1, undilated, ungrouped convolution as 16 GEMMs over
+ * 2 x 2 output tiles (Lavin & Gray; kernels/qgemm.h, "Winograd"): per tile
+ * the 4 x 4 input patch d (x minus its zero point, 0 in the padding) goes
+ * to V = B^T d B (|V| <= 4 * 255, int16), the weights to U = G' g G'^T with
+ * G' = 2 G integer (|U| <= 9 * 255), and for each of the 16 positions the
+ * products sum over channels by the int16-pair tiles of this variant
+ * (qg_tile, into int32 sums: M = sum_c U V); the output is A^T M A = 4 y,
+ * exact in int32 (nne_qwino_fits bounds every sum), so y = (A^T M A) >> 2
+ * is the convolution's int32 sum, requantized as everywhere else. Tiles are
+ * the GEMMs' columns, QG_NR to a panel (flattened tile index ty * TW + tx);
+ * the input is kept as a padded int16 copy split into even and odd columns,
+ * so tile tx's four patch columns are E[tx], O[tx], E[tx + 1], O[tx + 1]:
+ * one vector load per segment of a panel that lies in one tile row. */
+typedef int32_t qw_vi __attribute__((vector_size(QG_NR * 4)));
+typedef uint32_t qw_vu __attribute__((vector_size(QG_NR * 4)));
+typedef float qw_vf __attribute__((vector_size(QG_NR * 4)));
+typedef uint8_t qw_vb __attribute__((vector_size(QG_NR)));
+typedef uint16_t qw_vh16 __attribute__((vector_size(QG_NR * 2)));
+
+#define QW_PARTS 4         /* most parts (threads) of one run */
+#define QW_MB (QG_MR * 8)  /* output channels per block of sums */
+#define QW_NBP 8           /* most panels per block */
+
+typedef struct qw_geo {
+    int64_t TH, TW, N; /* tile rows, tile columns, tiles */
+    int64_t PH, RS;    /* padded rows; int16 per padded row (E then O, RS / 2 each) */
+    int64_t plane;     /* int16 per channel */
+    int64_t K2, nbp;   /* channel pairs; panels per block */
+    size_t xp_bytes, v_bytes, acc_bytes, row_bytes;
+} qw_geo;
+
+static void qw_geom(const nne_conv_desc *p, qw_geo *g) {
+    g->TH = (p->out[0] + 1) / 2;
+    g->TW = (p->out[1] + 1) / 2;
+    g->N = g->TH * g->TW;
+    int64_t ph = 2 * g->TH + 2, pw = 2 * g->TW + 2;
+    if (ph < p->pb[0] + p->in[0]) ph = p->pb[0] + p->in[0];
+    if (pw < p->pb[1] + p->in[1]) pw = p->pb[1] + p->in[1];
+    g->PH = ph;
+    /* each phase a whole number of vectors: the copy deinterleaves without a tail */
+    g->RS = 2 * (((pw + 1) / 2 + QG_NR - 1) / QG_NR * QG_NR);
+    g->plane = g->PH * g->RS;
+    g->K2 = (p->C + 1) / 2;
+    /* panels per block: every panel of a block reuses the weights read for
+     * it (16 M C int16, streamed once per block), within about 256 KiB of V */
+    int64_t nbp = 262144 / (16 * g->K2 * 2 * QG_NR * 2 + 1);
+    int64_t npan = (g->N + QG_NR - 1) / QG_NR;
+    g->nbp = nbp < 1 ? 1 : nbp > QW_NBP ? QW_NBP : nbp;
+    if (g->nbp > npan) g->nbp = npan;
+    /* the copy, with QG_NR + 4 int16 of slack before and 3 QG_NR + 4 after
+     * (the masked loads of a panel's segments reach up to QG_NR outside) */
+    g->xp_bytes = ((size_t)(p->C * g->plane + 4 * QG_NR + 8) * sizeof(int16_t) + 63) & ~(size_t)63;
+    g->v_bytes = (size_t)16 * (size_t)g->nbp * (size_t)g->K2 * QG_NR * 2 * sizeof(int16_t);
+    g->acc_bytes = (size_t)16 * (size_t)g->nbp * QW_MB * QG_NR * sizeof(int32_t);
+    g->row_bytes = ((size_t)(2 * (g->RS + QG_NR)) * sizeof(int16_t) + 63) & ~(size_t)63;
+}
+static size_t qw_part_bytes(const qw_geo *g) { return g->v_bytes + g->acc_bytes + g->row_bytes; }
+
+static size_t QG_FN(qw_scratch)(const nne_conv_desc *p) {
+    qw_geo g;
+    qw_geom(p, &g);
+    return g.xp_bytes + QW_PARTS * qw_part_bytes(&g) + 3 * 64;
+}
+
+static size_t QG_FN(qw_a_bytes)(int64_t M, int64_t C) { return 16 * QG_FN(qg_packed_a_bytes)(M, C); }
+
+/* U of every (m, c) into 16 int16-pair A matrices (M x C each, in the
+ * layout of qg_pack_a), w: M x C x 3 x 3, minus wz[m]. */
+static void QG_FN(qw_pack_a)(int64_t M, int64_t C, const void *w, int w_u8, const int32_t *wz, void *Pv) {
+    int64_t K2 = (C + 1) / 2;
+    size_t per = QG_FN(qg_packed_a_bytes)(M, C) / sizeof(int16_t);
+    int16_t *P = Pv;
+    memset(P, 0, 16 * per * sizeof(int16_t));
+    for (int64_t m = 0; m < M; m++)
+        for (int64_t c = 0; c < C; c++) {
+            int32_t g[9], u[16];
+            for (int t = 0; t < 9; t++) {
+                int64_t idx = (m * C + c) * 9 + t;
+                g[t] = (w_u8 ? (int32_t)((const uint8_t *)w)[idx] : (int32_t)((const int8_t *)w)[idx]) - wz[m];
+            }
+            nne_qwino_u(g, u);
+            int64_t i = m / QG_MR * QG_MR, r = m - i, kp = c / 2, h = c & 1;
+            for (int ij = 0; ij < 16; ij++) P[(size_t)ij * per + i * K2 * 2 + (kp * QG_MR + r) * 2 + h] = (int16_t)u[ij];
+        }
+}
+
+typedef struct qw_job {
+    const nne_conv_desc *p;
+    const qw_geo *g;
+    const void *x;
+    int x_u8;
+    int32_t xz;
+    const int16_t *Pa;
+    const nne_qreq *req;
+    int16_t *xp;
+    char *parts;
+    int64_t nblk;
+} qw_job;
+
+/* Channels [c0, c1) of the padded, shifted, phase-split copy. */
+static void qw_fill(const qw_job *jb, int64_t c0, int64_t c1, int part) {
+    const nne_conv_desc *p = jb->p;
+    const qw_geo *g = jb->g;
+    int64_t H = p->in[0], W = p->in[1], pt = p->pb[0], pl = p->pb[1], half = g->RS / 2;
+    int16_t *row = (int16_t *)(void *)(jb->parts + (size_t)part * qw_part_bytes(g) + g->v_bytes + g->acc_bytes);
+    size_t row_n = (size_t)(2 * (g->RS + QG_NR));
+    int16_t z = (int16_t)jb->xz;
+    for (int64_t c = c0; c < c1; c++) {
+        int16_t *pc = jb->xp + c * g->plane;
+        for (int64_t y = 0; y < g->PH; y++) {
+            int16_t *d = pc + y * g->RS;
+            int64_t iy = y - pt;
+            if (iy < 0 || iy >= H) {
+                memset(d, 0, (size_t)g->RS * sizeof(int16_t));
+                continue;
+            }
+            memset(row, 0, (size_t)pl * sizeof(int16_t));
+            memset(row + pl + W, 0, (row_n - (size_t)(pl + W)) * sizeof(int16_t));
+            const char *src = (const char *)jb->x + (c * H + iy) * W;
+            int64_t x = 0;
+            /* whole vectors while the image has the bytes (those past the
+             * row land in the right padding, cleared after) */
+            int64_t left = (p->C - c) * H * W - iy * W;
+            for (; x < W && (x + QG_NR <= W || left - x >= QG_NR); x += QG_NR) {
+                qg_vh v = qg_ldb(src + x, jb->x_u8, z);
+                memcpy(row + pl + x, &v, sizeof v);
+            }
+            for (; x < W; x++)
+                row[pl + x] = (int16_t)((jb->x_u8 ? (int32_t)((const uint8_t *)src)[x] : (int32_t)((const int8_t *)src)[x]) - z);
+            memset(row + pl + W, 0, QG_NR * sizeof(int16_t));
+            int64_t i = 0;
+            for (; i + QG_NR <= half; i += QG_NR) {
+                qg_vh a = qg_ldh(row + 2 * i), b = qg_ldh(row + 2 * i + QG_NR);
+                qg_vh e = QG_SHUF(a, b, QG_EVN), o = QG_SHUF(qg_ldh(row + 2 * i + 1), qg_ldh(row + 2 * i + 1 + QG_NR), QG_EVN);
+                memcpy(d + i, &e, sizeof e);
+                memcpy(d + half + i, &o, sizeof o);
+            }
+            for (; i < half; i++) {
+                d[i] = row[2 * i];
+                d[half + i] = row[2 * i + 1];
+            }
+        }
+    }
+}
+
+/* The lanes of one panel (tiles n0 .. n0 + QG_NR - 1, nc of them real) as
+ * segments of one tile row each: lane l of segment k reads tile column
+ * base[k] + l of tile row ty[k], under mask[k] (lanes past nc join the last). */
+typedef struct qw_seg {
+    int n;
+    int64_t ty[QG_NR], base[QG_NR];
+    int l0[QG_NR + 1];
+    qg_vh mask[QG_NR];
+} qw_seg;
+
+static void qw_segments(const qw_geo *g, int64_t n0, int nc, qw_seg *s) {
+    s->n = 0;
+    for (int l = 0; l < nc;) {
+        int64_t n = n0 + l, ty = n / g->TW, tx = n % g->TW;
+        int le = l + (int)(g->TW - tx);
+        if (le >= nc) le = QG_NR;
+        s->ty[s->n] = ty;
+        s->base[s->n] = tx - l;
+        s->l0[s->n] = l;
+        qg_vh m = {0};
+        for (int k = l; k < le; k++) m[k] = -1;
+        s->mask[s->n++] = m;
+        l = le;
+    }
+    s->l0[s->n] = QG_NR;
+}
+
+/* V of one panel and channel: 16 vectors (position i * 4 + j). */
+static inline void qw_in_tf(const qw_geo *g, const qw_seg *s, const int16_t *xc, qg_vh V[16]) {
+    qg_vh d[4][4];
+    int64_t half = g->RS / 2;
+    for (int r = 0; r < 4; r++) {
+        if (s->n == 1) {
+            const int16_t *b = xc + (2 * s->ty[0] + r) * g->RS + s->base[0];
+            d[r][0] = qg_ldh(b);
+            d[r][1] = qg_ldh(b + half);
+            d[r][2] = qg_ldh(b + 1);
+            d[r][3] = qg_ldh(b + half + 1);
+            continue;
+        }
+        for (int j = 0; j < 4; j++) d[r][j] = (qg_vh){0};
+        for (int k = 0; k < s->n; k++) {
+            const int16_t *b = xc + (2 * s->ty[k] + r) * g->RS + s->base[k];
+            qg_vh m = s->mask[k];
+            d[r][0] |= qg_ldh(b) & m;
+            d[r][1] |= qg_ldh(b + half) & m;
+            d[r][2] |= qg_ldh(b + 1) & m;
+            d[r][3] |= qg_ldh(b + half + 1) & m;
+        }
+    }
+    /* t = B^T d (rows), V = t B (columns); B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1] */
+    qg_vh t[4][4];
+    for (int j = 0; j < 4; j++) {
+        t[0][j] = d[0][j] - d[2][j];
+        t[1][j] = d[1][j] + d[2][j];
+        t[2][j] = d[2][j] - d[1][j];
+        t[3][j] = d[1][j] - d[3][j];
+    }
+    for (int i = 0; i < 4; i++) {
+        V[i * 4 + 0] = t[i][0] - t[i][2];
+        V[i * 4 + 1] = t[i][1] + t[i][2];
+        V[i * 4 + 2] = t[i][2] - t[i][1];
+        V[i * 4 + 3] = t[i][1] - t[i][3];
+    }
+}
+
+#ifndef QW_HAVE_OUT_HOOK
+static inline qw_vb qw_req(const qw_vi *y, int32_t bias, float mult, const nne_qreq *q) {
+    qw_vi v = (qw_vi)((qw_vu)*y + (uint32_t)bias);
+    qw_vf f = __builtin_convertvector(v, qw_vf) * mult;
+    qw_vf lo = (qw_vf){0} + q->lo, hi = (qw_vf){0} + q->hi;
+    qw_vi m = f > lo; /* NaN -> lo */
+    f = (qw_vf)((m & (qw_vi)f) | (~m & (qw_vi)lo));
+    m = f < hi;
+    f = (qw_vf)((m & (qw_vi)f) | (~m & (qw_vi)hi));
+    f = (f + 12582912.0f) - 12582912.0f; /* round half to even (|f| <= 2^22) */
+    return __builtin_convertvector(__builtin_convertvector(f, qw_vi) + q->yz, qw_vb);
+}
+/* (a[l], b[l]) byte pairs: little-endian 16-bit lanes */
+static inline void qw_zip(uint8_t *o, qw_vb a, qw_vb b) {
+    qw_vh16 w = __builtin_convertvector(a, qw_vh16) | (__builtin_convertvector(b, qw_vh16) << 8);
+    memcpy(o, &w, sizeof w);
+}
+/* The output stage of one channel and panel: Mp[ij * ld + lane] the sums
+ * of position ij; Y = A^T M A, A^T = [1 1 1 0; 0 1 -1 -1], y = Y / 4,
+ * requantized; r0, r1: the tiles' two output rows as byte pairs (left,
+ * right column of tile l at 2 l, 2 l + 1). An ISA file may define
+ * QW_HAVE_OUT_HOOK and its own qw_out with intrinsics (GCC lowers these
+ * vector conversions lane by lane). */
+static inline void qw_out(const int32_t *Mp, size_t ld, int32_t bias, float mult, const nne_qreq *q, uint8_t *r0,
+                          uint8_t *r1) {
+    qw_vi Mv[16];
+    for (int ij = 0; ij < 16; ij++) memcpy(&Mv[ij], Mp + ij * ld, sizeof(qw_vi));
+    qw_vi a0[4], a1[4];
+    for (int j = 0; j < 4; j++) {
+        a0[j] = Mv[0 * 4 + j] + Mv[1 * 4 + j] + Mv[2 * 4 + j];
+        a1[j] = Mv[1 * 4 + j] - Mv[2 * 4 + j] - Mv[3 * 4 + j];
+    }
+    qw_vi y00 = (a0[0] + a0[1] + a0[2]) >> 2, y01 = (a0[1] - a0[2] - a0[3]) >> 2;
+    qw_vi y10 = (a1[0] + a1[1] + a1[2]) >> 2, y11 = (a1[1] - a1[2] - a1[3]) >> 2;
+    qw_zip(r0, qw_req(&y00, bias, mult, q), qw_req(&y01, bias, mult, q));
+    qw_zip(r1, qw_req(&y10, bias, mult, q), qw_req(&y11, bias, mult, q));
+}
+#endif
+
+/* Output row 2 ty + dy of one channel for the panel's tiles, from the
+ * byte pairs ab (qw_out). */
+static inline void qw_store_row(const nne_conv_desc *p, const qw_seg *s, uint8_t *ym, int dy, const uint8_t *ab) {
+    int64_t OH = p->out[0], OW = p->out[1];
+    for (int k = 0; k < s->n; k++) {
+        int64_t oy = 2 * s->ty[k] + dy;
+        if (oy >= OH) continue;
+        int l0 = s->l0[k], l1 = s->l0[k + 1];
+        int64_t ox = 2 * (s->base[k] + l0), nb = 2 * (int64_t)(l1 - l0);
+        if (ox + nb > OW) nb = OW - ox;
+        if (nb <= 0) continue;
+        if (nb == 2 * QG_NR) memcpy(ym + oy * OW + ox, ab, 2 * QG_NR);
+        else memcpy(ym + oy * OW + ox, ab + 2 * l0, (size_t)nb);
+    }
+}
+
+/* The register tile out of line: inlined into qw_blocks, GCC spilled its
+ * accumulators. */
+static __attribute__((noinline)) void qw_tile(int64_t K2, const int16_t *Pa, const int16_t *Pb, int mr,
+                                              int32_t *accp, int mode) {
+    qg_tile(K2, Pa, Pb, mr, QG_NR, 0, 0, NULL, accp, mode);
+}
+
+/* Blocks [b0, b1) of nbp panels, with this part's buffers. */
+static void qw_blocks(const qw_job *jb, int64_t b0, int64_t b1, int part) {
+    const nne_conv_desc *p = jb->p;
+    const qw_geo *g = jb->g;
+    const nne_qreq *q = jb->req;
+    int64_t C = p->C, M = p->M, K2 = g->K2, npan = (g->N + QG_NR - 1) / QG_NR;
+    size_t per_a = QG_FN(qg_packed_a_bytes)(M, C) / sizeof(int16_t);
+    char *base = jb->parts + (size_t)part * qw_part_bytes(g);
+    int16_t *Vb = (int16_t *)(void *)base;
+    int32_t *acc = (int32_t *)(void *)(base + g->v_bytes);
+    int64_t nbp = g->nbp;
+    size_t vstride = (size_t)K2 * QG_NR * 2; /* int16 per (position, panel) */
+    qw_seg seg[QW_NBP];
+    for (int64_t blk = b0; blk < b1; blk++) {
+        int64_t j0 = blk * nbp, nj = qg_min(nbp, npan - j0);
+        /* V of the block's panels, channel pairs interleaved */
+        for (int64_t pj = 0; pj < nj; pj++) {
+            int64_t n0 = (j0 + pj) * QG_NR;
+            qw_segments(g, n0, (int)qg_min(QG_NR, g->N - n0), &seg[pj]);
+            for (int64_t kp = 0; kp < K2; kp++) {
+                qg_vh v0[16], v1[16];
+                qw_in_tf(g, &seg[pj], jb->xp + 2 * kp * g->plane, v0);
+                if (2 * kp + 1 < C) qw_in_tf(g, &seg[pj], jb->xp + (2 * kp + 1) * g->plane, v1);
+                else
+                    for (int ij = 0; ij < 16; ij++) v1[ij] = (qg_vh){0};
+                for (int ij = 0; ij < 16; ij++)
+                    qg_st_pairs(Vb + ((size_t)ij * nbp + pj) * vstride + kp * QG_NR * 2, v0[ij], v1[ij]);
+            }
+        }
+        for (int64_t mb = 0; mb < M; mb += QW_MB) {
+            int64_t me = qg_min(M, mb + QW_MB);
+            for (int ij = 0; ij < 16; ij++) {
+                const int16_t *Pa = jb->Pa + (size_t)ij * per_a;
+                for (int64_t kb = 0; kb < K2; kb += QG_KC2) {
+                    int64_t kn = qg_min(QG_KC2, K2 - kb);
+                    for (int64_t i = mb; i < me; i += QG_MR)
+                        for (int64_t pj = 0; pj < nj; pj++) {
+                            int32_t *ap = acc + (((size_t)ij * nbp + pj) * QW_MB + (i - mb)) * QG_NR;
+                            qw_tile(kn, Pa + i * K2 * 2 + kb * QG_MR * 2,
+                                    Vb + ((size_t)ij * nbp + pj) * vstride + kb * QG_NR * 2, (int)qg_min(QG_MR, M - i),
+                                    ap, kb ? QG_ACC_LOAD : 0);
+                        }
+                }
+            }
+            /* Y = A^T M A, A^T = [1 1 1 0; 0 1 -1 -1]; y = Y / 4 */
+            for (int64_t m = mb; m < me; m++) {
+                int32_t bias = q->bias ? q->bias[m] : 0;
+                float mult = q->mult[m];
+                uint8_t *ym = (uint8_t *)q->y + m * q->rsy;
+                for (int64_t pj = 0; pj < nj; pj++) {
+                    uint8_t r0[2 * QG_NR], r1[2 * QG_NR];
+                    qw_out(acc + (pj * QW_MB + (m - mb)) * QG_NR, (size_t)nbp * QW_MB * QG_NR, bias, mult, q, r0, r1);
+                    qw_store_row(p, &seg[pj], ym, 0, r0);
+                    qw_store_row(p, &seg[pj], ym, 1, r1);
+                }
+            }
+        }
+    }
+}
+
+static void qw_part(void *arg, int part, int nparts, void *scratch) {
+    (void)scratch;
+    const qw_job *jb = arg;
+    long long lo, hi;
+    nne_split_range(jb->nblk, 1, part, nparts, &lo, &hi);
+    if (lo < hi) qw_blocks(jb, lo, hi, part);
+}
+static void qw_fill_part(void *arg, int part, int nparts, void *scratch) {
+    (void)scratch;
+    const qw_job *jb = arg;
+    long long lo, hi;
+    nne_split_range(jb->p->C, 1, part, nparts, &lo, &hi);
+    if (lo < hi) qw_fill(jb, lo, hi, part);
+}
+
+static void QG_FN(qw_run)(const nne_conv_desc *p, const void *x, int x_u8, int32_t xz, const void *Pa,
+                          const nne_qreq *req, void *scratch, nne_threadpool *pool) {
+    qw_geo g;
+    qw_geom(p, &g);
+    char *base = (char *)(((uintptr_t)scratch + 63) & ~(uintptr_t)63);
+    int64_t npan = (g.N + QG_NR - 1) / QG_NR;
+    qw_job jb = {p, &g, x, x_u8, xz, Pa, req, (int16_t *)(void *)base + QG_NR + 4, base + g.xp_bytes,
+                 (npan + g.nbp - 1) / g.nbp};
+    /* the slack around the copy (read under masks) */
+    memset(base, 0, (size_t)(QG_NR + 4) * sizeof(int16_t));
+    memset(jb.xp + p->C * g.plane, 0, (size_t)(3 * QG_NR + 4) * sizeof(int16_t));
+    int T = nne_threadpool_threads(pool);
+    if (T > QW_PARTS) T = QW_PARTS;
+    if (T <= 1) {
+        qw_fill(&jb, 0, p->C, 0);
+        qw_blocks(&jb, 0, jb.nblk, 0);
+        return;
+    }
+    nne_parallel(pool, (int)qg_min(T, p->C), qw_fill_part, &jb, NULL);
+    nne_parallel(pool, (int)qg_min(T, jb.nblk), qw_part, &jb, NULL);
 }
 
 const nne_qgemm_ops QG_CAT(nne_qgemm_ops, QG_SUF) = {
@@ -715,4 +1114,8 @@ const nne_qgemm_ops QG_CAT(nne_qgemm_ops, QG_SUF) = {
     .run = QG_FN(qg_run),
     .dw_scratch = QG_FN(qg_dw_scratch),
     .dwconv = QG_FN(qg_dwconv),
+    .wino_a_bytes = QG_FN(qw_a_bytes),
+    .wino_pack_a = QG_FN(qw_pack_a),
+    .wino_scratch = QG_FN(qw_scratch),
+    .wino_run = QG_FN(qw_run),
 };

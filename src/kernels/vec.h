@@ -57,6 +57,16 @@ typedef struct nne_vec_ops {
     void (*affine)(const float *x, float *y, int64_t n, float a, float b);
     /* y[m] = sum over k of W[m * K + k] * x[k] for m < M (matrix-vector) */
     void (*gemv)(const float *W, int64_t M, int64_t K, const float *x, float *y);
+    /* QLinearAdd of 8-bit tensors (ops/quant_fused.c), the float formula:
+     * y = sat(rne(((a - za) * sa + (b - zb) * sb) / ys) + yz), the rounded
+     * value clamped to [lo, hi] (= qmin - yz, qmax - yz) first; bytes are
+     * uint8 or int8 (a_u8, b_u8) and y's byte is the value's low byte */
+    void (*q8_add)(const uint8_t *a, int a_u8, float za, float sa, const uint8_t *b, int b_u8, float zb, float sb,
+                   float ys, float lo, float hi, int32_t yz, uint8_t *y, int64_t n);
+    /* QuantizeLinear of floats to 8 bits (ops/quant_linear.c): v = x / s
+     * clamped to [lo, hi] (= qmin - z, qmax - z), rounded half to even, + z;
+     * NaN gives 0 */
+    void (*q8_quantize)(const float *x, int64_t n, float s, float z, float lo, float hi, uint8_t *y);
     /* rows [m0, m1) of the sparse x dense product of kernels/spmm.h */
     void (*spmm)(const nne_spmat *s, int64_t m0, int64_t m1, const float *X, int64_t ldx, int64_t n, float *Y,
                  int64_t ldy, const float *bias, const nne_epilogue *ep);

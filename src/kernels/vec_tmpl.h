@@ -655,6 +655,125 @@ static void NV_FN(nne_f32_gemv)(const float *W, int64_t M, int64_t K, const floa
     }
 }
 
+/* ------------------------------------------------------ 8-bit data -- */
+
+#if NV_VL == 4
+#define NV_BLO 0, 4, 8, 12
+#elif NV_VL == 8
+#define NV_BLO 0, 4, 8, 12, 16, 20, 24, 28
+#else
+#define NV_BLO 0, 4, 8, 12, 16, 20, 24, 28, 32, 36, 40, 44, 48, 52, 56, 60
+#endif
+typedef uint8_t nv_vb __attribute__((vector_size(NV_VL)));
+typedef int8_t nv_vsb __attribute__((vector_size(NV_VL)));
+typedef uint8_t nv_vbb __attribute__((vector_size(NV_VL * 4)));
+/* NV_VL bytes (uint8 or int8) as floats, through int32 (a direct byte to
+ * float conversion becomes scalar converts in GCC) */
+static inline nv_vf nv_ldbf(const uint8_t *p, int u8) {
+#if defined(__AVX512F__) && NV_VL == 16
+    __m128i x = _mm_loadu_si128((const __m128i *)p);
+    return (nv_vf)_mm512_cvtepi32_ps(u8 ? _mm512_cvtepu8_epi32(x) : _mm512_cvtepi8_epi32(x));
+#elif defined(__AVX2__) && NV_VL == 8
+    __m128i x = _mm_loadl_epi64((const __m128i *)p);
+    return (nv_vf)_mm256_cvtepi32_ps(u8 ? _mm256_cvtepu8_epi32(x) : _mm256_cvtepi8_epi32(x));
+#else
+    if (u8) {
+        nv_vb b;
+        memcpy(&b, p, sizeof b);
+        return __builtin_convertvector(__builtin_convertvector(b, nv_vi), nv_vf);
+    }
+    nv_vsb b;
+    memcpy(&b, p, sizeof b);
+    return __builtin_convertvector(__builtin_convertvector(b, nv_vi), nv_vf);
+#endif
+}
+/* the low byte of every lane */
+static inline void nv_stb(uint8_t *p, nv_vi r) {
+#if defined(__AVX512F__) && NV_VL == 16
+    _mm_storeu_si128((__m128i *)p, _mm512_cvtepi32_epi8((__m512i)r));
+#elif defined(__AVX2__) && NV_VL == 8
+    /* the low byte of each lane: bytes 0, 4, 8, 12 of each half, then the halves' first words */
+    __m256i s = _mm256_shuffle_epi8((__m256i)r, _mm256_setr_epi8(0, 4, 8, 12, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+                                                                 -1, -1, -1, 0, 4, 8, 12, -1, -1, -1, -1, -1, -1,
+                                                                 -1, -1, -1, -1, -1, -1));
+    _mm_storel_epi64((__m128i *)p, _mm_unpacklo_epi32(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1)));
+#else
+    nv_vbb all = (nv_vbb)r;
+    nv_vb b = __builtin_shufflevector(all, all, NV_BLO);
+    memcpy(p, &b, sizeof b);
+#endif
+}
+/* clamp to [lo, hi] (NaN -> lo), round half to even ((v + 1.5 * 2^23) -
+ * 1.5 * 2^23 in the default rounding mode: |v| <= 2^22 after the clamp) */
+static inline nv_vf nv_clamp_rne(nv_vf v, nv_vf lo, nv_vf hi) {
+    v = nv_sel(v > lo, v, lo);
+    v = nv_sel(v < hi, v, hi);
+    return (v + 12582912.0f) - 12582912.0f;
+}
+
+/* A product the compiler must round before the sum (the ISA files are
+ * built with -ffp-contract=fast, which would fuse a * b + c into one FMA:
+ * not the two roundings of the QDQ formula): an empty asm that "changes"
+ * the value in its register. */
+#if defined(__AVX512F__) && NV_VL == 16
+#define NV_ROUNDED(v) __asm__("" : "+v"(v))
+#define NV_ROUNDED_S(v) __asm__("" : "+v"(v))
+#elif defined(__x86_64__) && defined(__AVX2__)
+#define NV_ROUNDED(v) __asm__("" : "+x"(v))
+#define NV_ROUNDED_S(v) __asm__("" : "+x"(v))
+#elif defined(__aarch64__)
+#define NV_ROUNDED(v) __asm__("" : "+w"(v))
+#define NV_ROUNDED_S(v) __asm__("" : "+w"(v))
+#else
+#define NV_ROUNDED(v) ((void)0) /* (built without contraction) */
+#define NV_ROUNDED_S(v) ((void)0)
+#endif
+
+static void NV_FN(nne_q8_add)(const uint8_t *a, int a_u8, float za, float sa, const uint8_t *b, int b_u8, float zb,
+                              float sb, float ys, float lo, float hi, int32_t yz, uint8_t *y, int64_t n) {
+    nv_vf vza = nv_splat(za), vsa = nv_splat(sa), vzb = nv_splat(zb), vsb = nv_splat(sb), vys = nv_splat(ys);
+    nv_vf vlo = nv_splat(lo), vhi = nv_splat(hi);
+    int64_t i = 0;
+    for (; i + NV_VL <= n; i += NV_VL) {
+        /* (float)(x - z) is exact: x - z in [-255, 255] */
+        nv_vf pa = (nv_ldbf(a + i, a_u8) - vza) * vsa, pb = (nv_ldbf(b + i, b_u8) - vzb) * vsb;
+        NV_ROUNDED(pa);
+        NV_ROUNDED(pb);
+        nv_vf v = (pa + pb) / vys;
+        nv_stb(y + i, __builtin_convertvector(nv_clamp_rne(v, vlo, vhi), nv_vi) + yz);
+    }
+    for (; i < n; i++) {
+        float pa = ((float)(a_u8 ? (int32_t)a[i] : (int32_t)(int8_t)a[i]) - za) * sa;
+        float pb = ((float)(b_u8 ? (int32_t)b[i] : (int32_t)(int8_t)b[i]) - zb) * sb;
+        NV_ROUNDED_S(pa);
+        NV_ROUNDED_S(pb);
+        float v = nearbyintf((pa + pb) / ys);
+        v = v > lo ? v : lo;
+        v = v < hi ? v : hi;
+        y[i] = (uint8_t)((int32_t)v + yz);
+    }
+}
+
+static void NV_FN(nne_q8_quantize)(const float *x, int64_t n, float s, float z, float lo, float hi, uint8_t *y) {
+    nv_vf vs = nv_splat(s), vz = nv_splat(z), vlo = nv_splat(lo), vhi = nv_splat(hi);
+    int64_t i = 0;
+    for (; i + NV_VL <= n; i += NV_VL) {
+        nv_vf v = nv_ld(x + i) / vs;
+        nv_vi nan = v != v;
+        v = nv_sel(nan, -vz, nv_clamp_rne(v, vlo, vhi)) + vz;
+        nv_stb(y + i, __builtin_convertvector(v, nv_vi));
+    }
+    for (; i < n; i++) {
+        float v = x[i] / s;
+        int nan = v != v;
+        v = v < lo ? lo : v;
+        v = v > hi ? hi : v;
+        v = (v + 12582912.0f) - 12582912.0f;
+        v = nan ? -z : v;
+        y[i] = (uint8_t)(int32_t)(v + z);
+    }
+}
+
 #include "kernels/spmm_tmpl.h"
 
 const nne_vec_ops NV_CAT(nne_vec_ops, NV_SUF) = {
@@ -671,4 +790,6 @@ const nne_vec_ops NV_CAT(nne_vec_ops, NV_SUF) = {
     .gemv = NV_FN(nne_f32_gemv),
     .affine = NV_FN(nne_f32_affine),
     .spmm = NV_FN(nne_f32_spmm),
+    .q8_add = NV_FN(nne_q8_add),
+    .q8_quantize = NV_FN(nne_q8_quantize),
 };

@@ -137,7 +137,7 @@ static void shift_inputs(const nne_conv_desc *p, const nne_tensor *X, const nne_
 /* The int8 kernel path, planned once (see the top of the file). */
 typedef struct qconv_fast {
     const nne_qgemm_ops *ops; /* NULL: the reference path */
-    int dw, pointwise, x_u8, y_u8, y_i32;
+    int dw, pointwise, wino, x_u8, y_u8, y_i32;
     int32_t xz, yz;
     float lo, hi;
     int64_t Mg, Cg, K, insp, outsp;
@@ -231,13 +231,17 @@ typedef struct qfast_pack {
     const int32_t *wz; /* [M] */
     int64_t Mg, K;
     size_t pa_bytes;
-    int dw;
+    int dw, wino;
 } qfast_pack;
 
 static void qfast_fill(void *user, void *buf) {
     const qfast_pack *q = user;
     const nne_tensor *W = q->W;
     int w_u8 = W->dtype == NNE_DTYPE_UINT8;
+    if (q->wino) {
+        q->ops->wino_pack_a(q->p->M, q->p->C, W->data, w_u8, q->wz, buf);
+        return;
+    }
     if (q->dw) {
         float *o = buf;
         for (int64_t m = 0; m < q->p->M; m++)
@@ -307,8 +311,20 @@ static nne_status qfast_decide(nne_op_ctx *ctx, const nne_conv_desc *p, nne_dtyp
     f->K = f->dw ? taps : K;
     f->insp = p->in[0] * p->in[1];
     f->outsp = p->out[0] * p->out[1];
-    if (!f->dw) ops = qfast_gemm_ops(ops, W, nne_ctx_input(ctx, ci ? 3 : 5), p->M, Cg * taps);
-    f->pa_bytes = ops->packed_a_bytes(Mg, K);
+    /* Winograd F(2x2, 3x3) (qgemm.h) for 3 x 3, stride 1 convolutions with
+     * enough channels both ways to pay for the transforms, where exact */
+    if (!ci && !f->dw && p->G == 1 && p->k[0] == 3 && p->k[1] == 3 && p->s[0] == 1 && p->s[1] == 1 &&
+        p->d[0] == 1 && p->d[1] == 1 && p->C >= 32 && p->M >= 16 && ops->wino_run) {
+        const nne_tensor *xzp = nne_ctx_input(ctx, 2), *wzp = nne_ctx_input(ctx, 5);
+        int32_t xz = q_get(xzp, 0), xr = f->x_u8 ? (xz > 255 - xz ? xz : 255 - xz) : (xz + 128 > 127 - xz ? xz + 128 : 127 - xz);
+        int32_t *wz = nne_malloc((size_t)p->M * sizeof(int32_t));
+        if (!wz) return nne_ctx_fail(ctx, NNE_ERR_OUT_OF_MEMORY, "out of memory");
+        for (int64_t m = 0; m < p->M; m++) wz[m] = q_get(wzp, m);
+        f->wino = nne_qwino_fits(p->M, p->C, W->data, W->dtype == NNE_DTYPE_UINT8, wz, xr);
+        nne_free(wz);
+    }
+    if (!f->dw && !f->wino) ops = qfast_gemm_ops(ops, W, nne_ctx_input(ctx, ci ? 3 : 5), p->M, Cg * taps);
+    f->pa_bytes = f->wino ? ops->wino_a_bytes(p->M, p->C) : ops->packed_a_bytes(Mg, K);
     f->ops = ops;
     if (!plan) return NNE_OK;
     if (ci) {
@@ -321,7 +337,7 @@ static nne_status qfast_decide(nne_op_ctx *ctx, const nne_conv_desc *p, nne_dtyp
             wz[m] = q_get(wzp, m);
             tag = (tag ^ (uint64_t)(wz[m] & 0xff)) * 0x100000001b3ull;
         }
-        qfast_pack q = {ops, p, W, wz, Mg, K, f->pa_bytes, 0};
+        qfast_pack q = {ops, p, W, wz, Mg, K, f->pa_bytes, 0, 0};
         f->pw = nne_ctx_packed_weight(ctx, W->data, tag, nne_size_mul(f->pa_bytes, (size_t)p->G), qfast_fill, &q);
         nne_free(wz);
         if (!f->pw) return NNE_ERR_OUT_OF_MEMORY;
@@ -351,10 +367,10 @@ static nne_status qfast_decide(nne_op_ctx *ctx, const nne_conv_desc *p, nne_dtyp
         wz[m] = q_get(wzp, m);
         if (B) f->bias[m] = (int32_t)nne_tensor_get_i64(B, m);
     }
-    uint64_t tag = 0x7138706b61303031ull ^ (uint64_t)(uintptr_t)ops ^ (uint64_t)f->dw; /* "q8pka001" */
+    uint64_t tag = 0x7138706b61303031ull ^ (uint64_t)(uintptr_t)ops ^ (uint64_t)f->dw ^ ((uint64_t)f->wino << 1); /* "q8pka001" */
     for (int64_t m = 0; wzp && m < nne_tensor_numel(wzp); m++)
         tag = (tag ^ (uint64_t)(wz[m] & 0xff)) * 0x100000001b3ull;
-    qfast_pack q = {ops, p, W, wz, Mg, K, f->pa_bytes, f->dw};
+    qfast_pack q = {ops, p, W, wz, Mg, K, f->pa_bytes, f->dw, f->wino};
     size_t bytes = f->dw ? nne_size_elems(p->M * taps, sizeof(float)) : nne_size_mul(f->pa_bytes, (size_t)p->G);
     f->pw = nne_ctx_packed_weight(ctx, W->data, tag, bytes, qfast_fill, &q);
     nne_free(wz);
@@ -367,6 +383,11 @@ static size_t qfast_scratch(const qconv_fast *f, const nne_conv_desc *p) {
         nne_conv_desc one = *p;
         one.N = 1;
         return f->ops->dw_scratch(&one);
+    }
+    if (f->wino) {
+        nne_conv_desc one = *p;
+        one.N = 1;
+        return f->ops->wino_scratch(&one);
     }
     return f->ops->scratch(f->Mg, f->outsp, f->K, f->pointwise ? NULL : p);
 }
@@ -391,6 +412,13 @@ static void qfast_run(const qconv_state *st, const nne_tensor *X, nne_tensor *Y,
             one.N = 1;
             nne_qreq req = {f->bias, f->mult, f->yz, f->lo, f->hi, f->y_u8, yn, f->outsp, 1, 0};
             f->ops->dwconv(&one, xn, f->x_u8, f->xz, f->pw, &req, scratch, pool);
+            continue;
+        }
+        if (f->wino) {
+            nne_conv_desc one = *p;
+            one.N = 1;
+            nne_qreq req = {f->bias, f->mult, f->yz, f->lo, f->hi, f->y_u8, yn, f->outsp, 1, 0};
+            f->ops->wino_run(&one, xn, f->x_u8, f->xz, f->pw, &req, scratch, pool);
             continue;
         }
         for (int64_t g = 0; g < p->G; g++) {

@@ -7,6 +7,10 @@
  *       [rows, K], B a 2-d [K, N] (transB = 0) or [N, K] (transB = 1)
  *       constant, b_scale/b_zp per tensor or per column, bias int32 [N] in
  *       units of a_scale * b_scale[n]; attributes transB, qmin, qmax.
+ *       With attribute y_float = 1 (no y_scale / y_zp: a Gemm or MatMul
+ *       whose float result is not quantized again) Y is float:
+ *       (float)(A' B' + bias) * (float)(a_scale * b_scale[n]), the int32
+ *       sum scaled once (as the DequantizeLinear of int32 sums would).
  *       The requantization is kernels/qgemm.h's (the same as QLinearConv);
  *       the int8 GEMM kernels run it when the parameters are constants,
  *       else (and under NNE_FORCE_REFERENCE) the int32 loop below.
@@ -24,6 +28,7 @@
 #include "core/core.h"
 #include "kernels/dispatch.h"
 #include "kernels/qgemm.h"
+#include "kernels/vec.h"
 #include "ops/nn_util.h"
 
 #include <math.h>
@@ -70,7 +75,7 @@ static nne_status q_range(nne_op_ctx *ctx, nne_dtype ydt, int32_t *qmin, int32_t
 
 typedef struct qgemm_state {
     int64_t rows, K, N;
-    int transB, a_u8, b_u8, y_u8;
+    int transB, a_u8, b_u8, y_u8, y_float;
     int32_t qmin, qmax;
     const nne_qgemm_ops *ops; /* NULL: reference loop */
     const void *Pa;           /* B packed as the kernel's A (weight cache) */
@@ -118,8 +123,13 @@ static nne_status qlgemm_infer(nne_op_ctx *ctx) {
         return nne_ctx_fail(ctx, NNE_ERR_INVALID_ARG, "A's last dimension %lld does not match B", (long long)K);
     NNE_TRY(scalar_param(ctx, 1, "a_scale", 1));
     NNE_TRY(scalar_param(ctx, 2, "a_zero_point", 0));
-    NNE_TRY(scalar_param(ctx, 6, "y_scale", 1));
-    NNE_TRY(scalar_param(ctx, 7, "y_zero_point", 0));
+    int y_float = nne_attr_i(ctx, "y_float", 0) != 0;
+    if (y_float && (nne_ctx_input(ctx, 6) || yzp))
+        return nne_ctx_fail(ctx, NNE_ERR_INVALID_ARG, "y_float takes no y_scale or y_zero_point");
+    if (!y_float) {
+        NNE_TRY(scalar_param(ctx, 6, "y_scale", 1));
+        NNE_TRY(scalar_param(ctx, 7, "y_zero_point", 0));
+    }
     int64_t nbs = nne_tensor_numel(bs);
     if (bs->dtype != NNE_DTYPE_FLOAT || (nbs != 1 && nbs != N))
         return nne_ctx_fail(ctx, NNE_ERR_INVALID_ARG, "b_scale must be float with 1 or %lld values", (long long)N);
@@ -128,9 +138,9 @@ static nne_status qlgemm_infer(nne_op_ctx *ctx) {
     if (C && (C->dtype != NNE_DTYPE_INT32 || nne_tensor_numel(C) != N))
         return nne_ctx_fail(ctx, NNE_ERR_INVALID_ARG, "bias must be int32 of %lld values", (long long)N);
     if (K >= 33025) return nne_ctx_fail(ctx, NNE_ERR_UNSUPPORTED, "K = %lld is too long for int32 sums", (long long)K);
-    nne_dtype ydt = yzp ? yzp->dtype : NNE_DTYPE_UINT8;
-    int32_t qmin, qmax;
-    NNE_TRY(q_range(ctx, ydt, &qmin, &qmax));
+    nne_dtype ydt = y_float ? NNE_DTYPE_FLOAT : yzp ? yzp->dtype : NNE_DTYPE_UINT8;
+    int32_t qmin = 0, qmax = 0;
+    if (!y_float) NNE_TRY(q_range(ctx, ydt, &qmin, &qmax));
     int64_t od[NNE_MAX_DIMS];
     for (int d = 0; d < A->ndim - 1; d++) od[d] = A->dims[d];
     od[A->ndim - 1] = N;
@@ -161,8 +171,8 @@ static nne_status qlgemm_infer(nne_op_ctx *ctx) {
     if (ops) nne_ctx_scratch(ctx, ops->scratch(N, rows, K, NULL));
     if (!st) return NNE_OK;
     *st = (qgemm_state){.rows = rows, .K = K, .N = N, .transB = transB, .a_u8 = A->dtype == NNE_DTYPE_UINT8,
-                        .b_u8 = B->dtype == NNE_DTYPE_UINT8, .y_u8 = ydt == NNE_DTYPE_UINT8, .qmin = qmin,
-                        .qmax = qmax, .ops = ops};
+                        .b_u8 = B->dtype == NNE_DTYPE_UINT8, .y_u8 = ydt == NNE_DTYPE_UINT8, .y_float = y_float,
+                        .qmin = qmin, .qmax = qmax, .ops = ops};
     if (!ops) return NNE_OK;
     const nne_tensor *as = nne_ctx_input(ctx, 1), *azp = nne_ctx_input(ctx, 2), *ys = nne_ctx_input(ctx, 6);
     st->az = zp_at(azp, 0);
@@ -170,7 +180,7 @@ static nne_status qlgemm_infer(nne_op_ctx *ctx) {
     st->mult = nne_malloc((size_t)(N ? N : 1) * sizeof(float));
     if (C) st->bias = nne_malloc((size_t)N * sizeof(int32_t));
     if (!st->mult || (C && !st->bias)) return nne_ctx_fail(ctx, NNE_ERR_OUT_OF_MEMORY, "out of memory");
-    double asc = nne_tensor_get_f64(as, 0), ysc = nne_tensor_get_f64(ys, 0);
+    double asc = nne_tensor_get_f64(as, 0), ysc = y_float ? 1.0 : nne_tensor_get_f64(ys, 0);
     for (int64_t n = 0; n < N; n++) {
         st->mult[n] = (float)(asc * nne_tensor_get_f64(bs, nbs == 1 ? 0 : n) / ysc);
         if (C) st->bias[n] = (int32_t)nne_tensor_get_i64(C, n);
@@ -200,18 +210,25 @@ static nne_status qlgemm_run(const void *state, const nne_kernel_args *a) {
     if (st->ops) {
         float lo = (float)(st->qmin - st->yz), hi = (float)(st->qmax - st->yz);
         nne_qsrc src = {A->data, st->a_u8, st->az, 1, K, NULL, 0, NULL, 0, 0};
-        nne_qreq req = {st->bias, st->mult, st->yz, lo, hi, st->y_u8, Y->data, 1, N, 0};
+        /* y_float: the int32 sums + bias into Y's floats, scaled in place */
+        nne_qreq req = {st->bias, st->mult, st->yz, lo, hi, st->y_u8, Y->data, 1, N, st->y_float};
         nne_qgemm_args ga = {N, rows, K, st->Pa, &src, &req};
         st->ops->run(&ga, a->scratch, nne_ctx_pool(a->ctx));
+        if (st->y_float)
+            for (int64_t r = 0; r < rows; r++) {
+                float *y = (float *)Y->data + r * N;
+                const int32_t *yi = (const int32_t *)Y->data + r * N;
+                for (int64_t n = 0; n < N; n++) y[n] = (float)yi[n] * st->mult[n];
+            }
         return NNE_OK;
     }
     /* reference: int32 sums, the same requantization */
     const nne_tensor *as = a->in[1], *azp = a->n_in > 2 ? a->in[2] : NULL, *bs = a->in[4];
-    const nne_tensor *bzp = a->n_in > 5 ? a->in[5] : NULL, *ys = a->in[6];
+    const nne_tensor *bzp = a->n_in > 5 ? a->in[5] : NULL, *ys = a->n_in > 6 ? a->in[6] : NULL;
     const nne_tensor *yzp = a->n_in > 7 ? a->in[7] : NULL, *C = a->n_in > 8 ? a->in[8] : NULL;
     int32_t az = zp_at(azp, 0), yz = zp_at(yzp, 0);
     int64_t nbs = nne_tensor_numel(bs);
-    double asc = nne_tensor_get_f64(as, 0), ysc = nne_tensor_get_f64(ys, 0);
+    double asc = nne_tensor_get_f64(as, 0), ysc = st->y_float ? 1.0 : nne_tensor_get_f64(ys, 0);
     for (int64_t n = 0; n < N; n++) {
         float mult = (float)(asc * nne_tensor_get_f64(bs, nbs == 1 ? 0 : n) / ysc);
         int32_t bz = zp_at(bzp, nbs == 1 ? 0 : n);
@@ -222,6 +239,10 @@ static nne_status qlgemm_run(const void *state, const nne_kernel_args *a) {
             for (int64_t k = 0; k < K; k++) {
                 int32_t b = q8_at(B->data, st->b_u8, st->transB ? n * K + k : k * N + n) - bz;
                 acc += (q8_at(A->data, st->a_u8, r * K + k) - az) * b;
+            }
+            if (st->y_float) {
+                ((float *)Y->data)[r * N + n] = (float)(int32_t)((uint32_t)acc + (uint32_t)bias) * mult;
+                continue;
             }
             int32_t v = nne_qreq_one(&q, 0, acc);
             if (st->y_u8) ((uint8_t *)Y->data)[r * N + n] = (uint8_t)v;
@@ -343,6 +364,14 @@ static inline qa_vf qa_deq(const void *p, int u8, float z, float s) {
 static nne_status qladd_run(const void *state, const nne_kernel_args *a) {
     const qadd_state *st = state;
     const nne_tensor *A = a->in[0], *B = a->in[3], *Y = a->out[0];
+    const nne_vec_ops *v = nne_vec();
+    if (v) { /* the float formula in vectors of the ISA in use */
+        int32_t yz = zp_at(a->n_in > 7 ? a->in[7] : NULL, 0);
+        v->q8_add(A->data, st->a_u8, (float)zp_at(a->in[2], 0), f_at(a->in[1], 0), B->data, st->b_u8,
+                  (float)zp_at(a->in[5], 0), f_at(a->in[4], 0), f_at(a->in[6], 0), (float)(st->qmin - yz),
+                  (float)(st->qmax - yz), yz, Y->data, nne_tensor_numel(Y));
+        return NNE_OK;
+    }
     if (st->lut) {
         const uint8_t *pa = A->data, *pb = B->data;
         uint8_t *py = Y->data;
@@ -451,6 +480,18 @@ static nne_status qlcat_run(const void *state, const nne_kernel_args *a) {
         int32_t xz = zp_at(a->in[k + 2], 0);
         int64_t row = st->outer ? nne_tensor_numel(X) / st->outer : 0;
         int same = xs == ys && xz == yz;
+        const nne_vec_ops *v = nne_vec();
+        if (!same && v) {
+            /* QuantizeLinear of DequantizeLinear in vectors: q8_add with a
+             * second operand scaled by 0 (fa * xs + 0 is fa * xs) */
+            for (int64_t o = 0; o < st->outer; o++) {
+                const uint8_t *s = (const uint8_t *)X->data + o * row;
+                v->q8_add(s, st->y_u8, (float)xz, xs, s, st->y_u8, (float)xz, 0.0f, ys, (float)(tmin - yz),
+                          (float)(tmax - yz), yz, (uint8_t *)Y->data + o * st->out_row + off, row);
+            }
+            off += row;
+            continue;
+        }
         uint8_t lut[256];
         if (!same) {
             float t[256];

@@ -15,6 +15,7 @@
  */
 #include "ops/op.h"
 #include "ops/linalg_util.h"
+#include "kernels/vec.h"
 
 #include <inttypes.h>
 #include <math.h>
@@ -221,6 +222,11 @@ static void quantize_f32_q8(const q_state *st, const float *x, void *y, const do
          * vectorizes; NaN gives 0 as in the general path */
         float vlo = (float)st->lo - zf, vhi = (float)st->hi - zf;
         const float *xp = x + base;
+        const nne_vec_ops *vo = nne_vec();
+        if (vo) { /* the same arithmetic in vectors of the ISA in use */
+            vo->q8_quantize(xp, len, s, zf, vlo, vhi, (uint8_t *)y + base);
+            continue;
+        }
         if (st->ydt == NNE_DTYPE_UINT8) {
             uint8_t *yp = (uint8_t *)y + base;
             for (int64_t i = 0; i < len; i++) {

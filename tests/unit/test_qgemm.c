@@ -13,7 +13,9 @@
 #include "kernels/dispatch.h"
 #include "kernels/pool2d.h"
 #include "kernels/qgemm.h"
+#include "kernels/vec.h"
 
+#include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -122,24 +124,29 @@ static void gemm_case(const nne_qgemm_ops *ops, nne_threadpool *pool, int64_t M,
     free(A), free(B), free(Y), free(R), free(za), free(bias), free(mult), free(Pa), free(scr);
 }
 
-static void conv_case(const nne_qgemm_ops *ops, nne_threadpool *pool, int dw) {
+/* kind: 0 a convolution by the GEMM, 1 depthwise, 2 Winograd (3 x 3, stride 1) */
+static void conv_case(const nne_qgemm_ops *ops, nne_threadpool *pool, int kind) {
+    int dw = kind == 1, wino = kind == 2;
     nne_conv_desc p;
     memset(&p, 0, sizeof p);
     p.nsp = 2;
     p.N = 1;
-    p.C = dw ? qri(1, 19) : qri(1, 6);
+    p.C = dw ? qri(1, 19) : wino ? qri(1, 40) : qri(1, 6);
     p.M = dw ? p.C : qri(1, 21);
     p.G = dw ? p.C : 1;
     for (int i = 0; i < 2; i++) {
-        p.in[i] = qri(1, 17);
-        p.k[i] = qri(1, 5);
-        p.s[i] = qri(1, 3);
-        p.d[i] = qri(1, 2);
+        p.in[i] = (dw || wino) && qr() % 3 == 0 ? qri(17, 70) : qri(1, 17); /* (wider planes: the 16-output chunks) */
+        p.k[i] = wino ? 3 : qri(1, 5);
+        p.s[i] = wino ? 1 : qri(1, 3);
+        p.d[i] = wino ? 1 : qri(1, 2);
         p.pb[i] = qri(0, 2);
         int64_t pe = qri(0, 2), span = (p.k[i] - 1) * p.d[i] + 1, tot = p.in[i] + p.pb[i] + pe;
         if (tot < span) {
-            p.k[i] = 1;
-            span = 1;
+            if (wino) p.in[i] = 3;
+            else {
+                p.k[i] = 1;
+                span = 1;
+            }
         }
         p.out[i] = (tot - span) / p.s[i] + 1;
     }
@@ -151,7 +158,7 @@ static void conv_case(const nne_qgemm_ops *ops, nne_threadpool *pool, int dw) {
     }
     int64_t taps = p.k[0] * p.k[1], Cg = p.C / p.G, K = Cg * taps, outsp = p.out[0] * p.out[1];
     int64_t insp = p.in[0] * p.in[1];
-    int x_u8 = qr() & 1, w_u8 = dw ? 0 : qr() & 1, y_u8 = qr() & 1, i32 = !dw && qr() % 4 == 0;
+    int x_u8 = qr() & 1, w_u8 = dw ? 0 : qr() & 1, y_u8 = qr() & 1, i32 = !dw && !wino && qr() % 4 == 0;
     size_t es = i32 ? 4 : 1;
     uint8_t *X = malloc((size_t)(p.C * insp)), *Wt = malloc((size_t)(p.M * K));
     uint8_t *Y = malloc((size_t)(p.M * outsp) * es), *R = malloc((size_t)(p.M * outsp) * es);
@@ -161,7 +168,7 @@ static void conv_case(const nne_qgemm_ops *ops, nne_threadpool *pool, int dw) {
     fill8(Wt, p.M * K);
     int32_t xz = x_u8 ? qri(0, 255) : qri(-128, 127);
     for (int64_t m = 0; m < p.M; m++) wz[m] = w_u8 ? qri(0, 255) : qri(-128, 127);
-    if (!dw) fit_weights(ops, Wt, w_u8, p.M, K, wz, 0);
+    if (!dw && !wino) fit_weights(ops, Wt, w_u8, p.M, K, wz, 0);
     nne_qreq q;
     make_req(&q, p.M, K, y_u8, mult, bias, Y);
     q.y_i32 = i32;
@@ -170,7 +177,13 @@ static void conv_case(const nne_qgemm_ops *ops, nne_threadpool *pool, int dw) {
     memset(Y, 0xAB, (size_t)(p.M * outsp) * es);
     void *scr = NULL;
     void *Pa = NULL;
-    if (dw) {
+    if (wino) {
+        CHECK(nne_qwino_fits(p.M, p.C, Wt, w_u8, wz, 255));
+        Pa = malloc(ops->wino_a_bytes(p.M, p.C) + 64);
+        ops->wino_pack_a(p.M, p.C, Wt, w_u8, wz, Pa);
+        scr = malloc(ops->wino_scratch(&p) + 64);
+        ops->wino_run(&p, X, x_u8, xz, Pa, &q, scr, pool);
+    } else if (dw) {
         for (int64_t i = 0; i < p.M * K; i++) wf[i] = (float)(at8(Wt, w_u8, i) - wz[i / K]);
         scr = malloc(ops->dw_scratch(&p) + 64);
         ops->dwconv(&p, X, x_u8, xz, wf, &q, scr, pool);
@@ -204,7 +217,7 @@ static void conv_case(const nne_qgemm_ops *ops, nne_threadpool *pool, int dw) {
     int same = !memcmp(Y, R, (size_t)(p.M * outsp) * es);
     if (!same)
         fprintf(stderr, "qgemm %s %s: C %lld M %lld in %lldx%lld k %lldx%lld s %lld,%lld d %lld,%lld p %lld,%lld differs\n",
-                ops->name, dw ? "dwconv" : "conv", (long long)p.C, (long long)p.M, (long long)p.in[0],
+                ops->name, dw ? "dwconv" : wino ? "winograd" : "conv", (long long)p.C, (long long)p.M, (long long)p.in[0],
                 (long long)p.in[1], (long long)p.k[0], (long long)p.k[1], (long long)p.s[0], (long long)p.s[1],
                 (long long)p.d[0], (long long)p.d[1], (long long)p.pb[0], (long long)p.pb[1]);
     CHECK(same);
@@ -250,6 +263,62 @@ static void maxpool_q8_cases(nne_threadpool *pool) {
     printf("kernels: nne_pool2d_max_q8 tested (%d cases)\n", cases);
 }
 
+/* The 8-bit element-wise vector kernels (kernels/vec.h: q8_add,
+ * q8_quantize) against their scalar formulas, on every variant the CPU
+ * runs: odd lengths, both byte types, values on rounding ties, NaN/inf. */
+static void vec_q8_cases(void) {
+    int cpu = nne_kernels()->cpu_isa;
+    for (int v = 0; nne_vec_all[v]; v++) {
+        const nne_vec_ops *ops = nne_vec_all[v];
+        if (!nne_isa_allows(cpu, ops->isa)) continue;
+        int cases = 0;
+        for (int it = 0; it < 40; it++) {
+            int64_t n = qri(1, 300);
+            int a_u8 = qr() & 1, b_u8 = qr() & 1, y_u8 = qr() & 1;
+            uint8_t *a = malloc((size_t)n), *b = malloc((size_t)n), *y = malloc((size_t)n);
+            float *x = malloc((size_t)n * sizeof(float));
+            fill8(a, n);
+            fill8(b, n);
+            float sa = (float)qri(1, 1000) / 4096.0f, sb = (float)qri(1, 1000) / 4096.0f;
+            float ys = it % 4 == 0 ? sa : (float)qri(1, 1000) / 2048.0f; /* ys = sa: ties */
+            float za = (float)(a_u8 ? qri(0, 255) : qri(-128, 127)), zb = (float)(b_u8 ? qri(0, 255) : qri(-128, 127));
+            int32_t yz = y_u8 ? qri(0, 255) : qri(-128, 127), qmin = y_u8 ? 0 : -128, qmax = y_u8 ? 255 : 127;
+            if (it % 5 == 1) qmin = yz > qmin ? yz : qmin; /* a fused Relu */
+            float lo = (float)(qmin - yz), hi = (float)(qmax - yz);
+            ops->q8_add(a, a_u8, za, sa, b, b_u8, zb, sb, ys, lo, hi, yz, y, n);
+            int same = 1;
+            for (int64_t i = 0; i < n; i++) {
+                float fa = (float)(a_u8 ? (int32_t)a[i] : (int32_t)(int8_t)a[i]) - za;
+                float fb = (float)(b_u8 ? (int32_t)b[i] : (int32_t)(int8_t)b[i]) - zb;
+                float r = nearbyintf((fa * sa + fb * sb) / ys);
+                r = r > lo ? r : lo;
+                r = r < hi ? r : hi;
+                same &= y[i] == (uint8_t)((int32_t)r + yz);
+            }
+            CHECK(same);
+            /* quantize: x on ties of the scale and around the range, a NaN and infinities */
+            for (int64_t i = 0; i < n; i++) x[i] = ((float)qri(-700, 700) * 0.5f) * ys;
+            if (n > 3) {
+                x[1] = NAN;
+                x[2] = INFINITY;
+                x[3] = -INFINITY;
+            }
+            float z = (float)yz;
+            ops->q8_quantize(x, n, ys, z, lo, hi, y);
+            same = 1;
+            for (int64_t i = 0; i < n; i++) {
+                float r = x[i] / ys;
+                int32_t q = r != r ? 0 : (int32_t)nearbyintf(r < lo ? lo : r > hi ? hi : r) + yz;
+                same &= y[i] == (uint8_t)q;
+            }
+            CHECK(same);
+            cases++;
+            free(a), free(b), free(y), free(x);
+        }
+        printf("kernels: %s q8_add / q8_quantize tested (%d cases)\n", ops->name, cases);
+    }
+}
+
 void unit_qgemm(void) {
     /* every variant built for this architecture; run those the CPU has */
     const nne_qgemm_ops *all[] = {
@@ -279,7 +348,8 @@ void unit_qgemm(void) {
                         gemm_case(ops, pool, Ms[a], Ns[b], Ks[c], (a + b + c) & 1, 0);
             for (size_t c = 0; c < sizeof Ks / sizeof *Ks; c++) gemm_case(ops, pool, 13, 40, Ks[c], c & 1, 1);
             for (int i = 0; i < 60; i++) conv_case(ops, pool, 0);
-            for (int i = 0; i < 60 && ops->dwconv; i++) conv_case(ops, pool, 1);
+            for (int i = 0; i < 120 && ops->dwconv; i++) conv_case(ops, pool, 1);
+            for (int i = 0; i < 60 && ops->wino_run; i++) conv_case(ops, pool, 2);
         }
         printf("kernels: %s tested (%d cases, threads 1 and 3)\n", ops->name, g_cases);
     }
@@ -304,6 +374,7 @@ void unit_qgemm(void) {
     }
     const nne_qgemm_ops *b8 = nne_qgemm8_best();
     printf("kernels: 8-bit int8 GEMM in use: %s\n", b8 ? b8->name : "none");
+    vec_q8_cases();
     maxpool_q8_cases(NULL);
     maxpool_q8_cases(pool3);
     nne_threadpool_destroy(pool3);
