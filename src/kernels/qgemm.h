@@ -139,6 +139,17 @@ static inline void nne_qwino_u(const int32_t g[9], int32_t u[16]) {
         u[i * 4 + 3] = 2 * t[i][2];
     }
 }
+/* U of filter (m, c) of w (M x C x 3 x 3 bytes, uint8 when w_u8, else
+ * int8) minus wz[m]. */
+static inline void nne_qwino_u_of(const void *w, int w_u8, const int32_t *wz, int64_t m, int64_t C, int64_t c,
+                                  int32_t u[16]) {
+    int32_t g[9];
+    for (int t = 0; t < 9; t++) {
+        int64_t idx = (m * C + c) * 9 + t;
+        g[t] = (w_u8 ? (int32_t)((const uint8_t *)w)[idx] : (int32_t)((const int8_t *)w)[idx]) - wz[m];
+    }
+    nne_qwino_u(g, u);
+}
 /* Whether the Winograd path is exact for these weights (M x C x 3 x 3,
  * minus wz[m]) and inputs with |x - xz| <= xr. */
 int nne_qwino_fits(int64_t M, int64_t C, const void *w, int w_u8, const int32_t *wz, int32_t xr);

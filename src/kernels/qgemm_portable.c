@@ -39,12 +39,8 @@ int nne_qwino_fits(int64_t M, int64_t C, const void *w, int w_u8, const int32_t 
     for (int64_t m = 0; m < M; m++) {
         int64_t s[16] = {0};
         for (int64_t c = 0; c < C; c++) {
-            int32_t g[9], u[16];
-            for (int t = 0; t < 9; t++) {
-                int64_t idx = (m * C + c) * 9 + t;
-                g[t] = (w_u8 ? (int32_t)((const uint8_t *)w)[idx] : (int32_t)((const int8_t *)w)[idx]) - wz[m];
-            }
-            nne_qwino_u(g, u);
+            int32_t u[16];
+            nne_qwino_u_of(w, w_u8, wz, m, C, c, u);
             for (int k = 0; k < 16; k++) s[k] += u[k] < 0 ? -(int64_t)u[k] : u[k];
         }
         for (int k = 0; k < 16; k++)

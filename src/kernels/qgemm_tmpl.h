@@ -806,12 +806,8 @@ static void QG_FN(qw_pack_a)(int64_t M, int64_t C, const void *w, int w_u8, cons
     memset(P, 0, 16 * per * sizeof(int16_t));
     for (int64_t m = 0; m < M; m++)
         for (int64_t c = 0; c < C; c++) {
-            int32_t g[9], u[16];
-            for (int t = 0; t < 9; t++) {
-                int64_t idx = (m * C + c) * 9 + t;
-                g[t] = (w_u8 ? (int32_t)((const uint8_t *)w)[idx] : (int32_t)((const int8_t *)w)[idx]) - wz[m];
-            }
-            nne_qwino_u(g, u);
+            int32_t u[16];
+            nne_qwino_u_of(w, w_u8, wz, m, C, c, u);
             int64_t i = m / QG_MR * QG_MR, r = m - i, kp = c / 2, h = c & 1;
             for (int ij = 0; ij < 16; ij++) P[(size_t)ij * per + i * K2 * 2 + (kp * QG_MR + r) * 2 + h] = (int16_t)u[ij];
         }

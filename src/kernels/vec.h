@@ -72,6 +72,19 @@ typedef struct nne_vec_ops {
                  int64_t ldy, const float *bias, const nne_epilogue *ep);
 } nne_vec_ops;
 
+/* One value of q8_quantize before the cast to its byte: x / s clamped to
+ * [lo, hi], rounded half to even ((v + 1.5 * 2^23) - 1.5 * 2^23 in the
+ * default rounding mode), + z; NaN gives z - z = 0 after the cast's + z. */
+static inline int32_t nne_q8_quantize_one(float x, float s, float z, float lo, float hi) {
+    float v = x / s;
+    int nan = v != v;
+    v = v < lo ? lo : v;
+    v = v > hi ? hi : v;
+    v = (v + 12582912.0f) - 12582912.0f;
+    v = nan ? -z : v;
+    return (int32_t)(v + z);
+}
+
 #define NNE_VEC_DECLARE(isa) extern const nne_vec_ops nne_vec_ops__##isa;
 NNE_VEC_DECLARE(portable)
 #if defined(__x86_64__)

@@ -763,15 +763,7 @@ static void NV_FN(nne_q8_quantize)(const float *x, int64_t n, float s, float z, 
         v = nv_sel(nan, -vz, nv_clamp_rne(v, vlo, vhi)) + vz;
         nv_stb(y + i, __builtin_convertvector(v, nv_vi));
     }
-    for (; i < n; i++) {
-        float v = x[i] / s;
-        int nan = v != v;
-        v = v < lo ? lo : v;
-        v = v > hi ? hi : v;
-        v = (v + 12582912.0f) - 12582912.0f;
-        v = nan ? -z : v;
-        y[i] = (uint8_t)(int32_t)(v + z);
-    }
+    for (; i < n; i++) y[i] = (uint8_t)nne_q8_quantize_one(x[i], s, z, lo, hi);
 }
 
 #include "kernels/spmm_tmpl.h"

@@ -229,26 +229,10 @@ static void quantize_f32_q8(const q_state *st, const float *x, void *y, const do
         }
         if (st->ydt == NNE_DTYPE_UINT8) {
             uint8_t *yp = (uint8_t *)y + base;
-            for (int64_t i = 0; i < len; i++) {
-                float v = xp[i] / s;
-                int nan = v != v;
-                v = v < vlo ? vlo : v;
-                v = v > vhi ? vhi : v;
-                v = (v + 12582912.0f) - 12582912.0f;
-                v = nan ? -zf : v;
-                yp[i] = (uint8_t)(int32_t)(v + zf);
-            }
+            for (int64_t i = 0; i < len; i++) yp[i] = (uint8_t)nne_q8_quantize_one(xp[i], s, zf, vlo, vhi);
         } else {
             int8_t *yp = (int8_t *)y + base;
-            for (int64_t i = 0; i < len; i++) {
-                float v = xp[i] / s;
-                int nan = v != v;
-                v = v < vlo ? vlo : v;
-                v = v > vhi ? vhi : v;
-                v = (v + 12582912.0f) - 12582912.0f;
-                v = nan ? -zf : v;
-                yp[i] = (int8_t)(int32_t)(v + zf);
-            }
+            for (int64_t i = 0; i < len; i++) yp[i] = (int8_t)nne_q8_quantize_one(xp[i], s, zf, vlo, vhi);
         }
     }
 }
