@@ -75,6 +75,16 @@ int nne_dims_nbytes(int ndim, const int64_t *dims, size_t elem, size_t *nbytes, 
 nne_status nne_shape_check(const char *what, nne_dtype dt, int ndim, const int64_t *dims, size_t *nbytes);
 
 #define NNE_ALIGN 64
+
+/* Data movers whose loops run over sizes, never compare input values: a
+ * fuzzing build (clang, -fsanitize=fuzzer) leaves them without coverage
+ * hooks, which otherwise cost a call per element and tell the fuzzer
+ * nothing (tests/fuzz/fuzz.mk does the same for whole kernel files). */
+#if defined(__clang__)
+#define NNE_NO_FUZZ_COVERAGE __attribute__((no_sanitize("coverage")))
+#else
+#define NNE_NO_FUZZ_COVERAGE
+#endif
 #define NNE_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
 #endif

@@ -5,6 +5,7 @@
  * compare, scatter reductions and a stable index sort. See tensor_util.h.
  */
 #include "ops/tensor_util.h"
+#include "core/core.h"
 
 #include <math.h>
 #include <string.h>
@@ -43,7 +44,7 @@ nne_status nne_tu_numel(nne_op_ctx *ctx, int ndim, const int64_t *dims, const ch
     return NNE_OK;
 }
 
-static void copy_elems(char *d, int64_t ds, const char *s, int64_t ss, size_t es, int64_t n) {
+NNE_NO_FUZZ_COVERAGE static void copy_elems(char *d, int64_t ds, const char *s, int64_t ss, size_t es, int64_t n) {
     if (ds == 1 && ss == 1) {
         memcpy(d, s, (size_t)n * es);
         return;
@@ -71,7 +72,7 @@ static void copy_elems(char *d, int64_t ds, const char *s, int64_t ss, size_t es
 /* Algorithm: drop size-1 axes, merge neighbouring axes that are contiguous
  * in both source and destination, then walk the outer axes with an odometer
  * and copy the innermost axis as a run (memcpy when both are unit-stride). */
-void nne_tu_copy_nd(void *dst, const int64_t *dstr, const void *src, const int64_t *sstr,
+NNE_NO_FUZZ_COVERAGE void nne_tu_copy_nd(void *dst, const int64_t *dstr, const void *src, const int64_t *sstr,
                     size_t esize, int nd, const int64_t *dims) {
     int64_t d[NNE_TU_MAX_VIEW_DIMS], ds[NNE_TU_MAX_VIEW_DIMS], ss[NNE_TU_MAX_VIEW_DIMS];
     int n = 0;
@@ -115,7 +116,7 @@ void nne_tu_copy_nd(void *dst, const int64_t *dstr, const void *src, const int64
     }
 }
 
-void nne_tu_fill(void *dst, const void *elem, size_t esize, int64_t n) {
+NNE_NO_FUZZ_COVERAGE void nne_tu_fill(void *dst, const void *elem, size_t esize, int64_t n) {
     char *d = dst;
     if (n <= 0) return;
     int allzero = 1;
