@@ -209,6 +209,14 @@ typedef struct srv_req {
     int http_status;             /* 0: ok */
     int fail_reason;
     char err[512];
+    /* queued by srv_sched_dispatch: told once, from a worker or the
+     * scheduler's watcher, that it ran (0) or was cancelled; NULL for a
+     * request of srv_sched_run, whose thread waits for it */
+    void (*done)(struct srv_req *r, int result, void *user);
+    void *done_user;
+    double deadline;             /* 0: none */
+    int (*gone)(void *user);     /* the client left (NULL: never asked) */
+    void *gone_user;
 } srv_req;
 
 enum { SRV_Q_NEW, SRV_Q_QUEUED, SRV_Q_RUNNING, SRV_Q_DONE, SRV_Q_CANCELLED };
@@ -225,6 +233,12 @@ typedef struct srv_sched {
     int idle;    /* workers waiting for work */
     int filling; /* workers waiting for a batch to fill */
     int running; /* runs in progress (workers and inline), at most nthreads */
+    /* the watcher: cancels queued requests of srv_sched_dispatch whose
+     * deadline passed or whose client left (their threads do not wait) */
+    pthread_t watcher;
+    int watching;
+    pthread_cond_t cv_watch;
+    int nasync; /* queued requests of srv_sched_dispatch */
 } srv_sched;
 
 int srv_sched_start(srv_sched *s, int threads, int max_queue, long batch_delay_us);
@@ -237,6 +251,18 @@ void srv_sched_stop(srv_sched *s);
  * 0: none) or gone(user) says the client left. Returns 0 done, 503 queue
  * full, SRV_FAIL_TIMEOUT or SRV_FAIL_CANCELLED. */
 int srv_sched_run(srv_sched *s, srv_req *r, double deadline_s, int (*gone)(void *), void *user);
+/* The same for a caller that must not block (an HTTP poll thread serving
+ * many connections): runs r on the calling thread only under the
+ * conditions of srv_sched_run and when its measured run time is at most
+ * max_inline_s, and returns 0; else queues it and returns SRV_SCHED_QUEUED:
+ * done(r, result, user) follows exactly once, from another thread, with 0
+ * (ran), SRV_FAIL_TIMEOUT or SRV_FAIL_CANCELLED (the watcher checks the
+ * deadline and gone(gone_user) every 50 ms, gone must be safe from any
+ * thread); or returns 503 (queue full or stopping) with no callback. A
+ * stopping scheduler runs what is queued before its workers exit. */
+#define SRV_SCHED_QUEUED 1
+int srv_sched_dispatch(srv_sched *s, srv_req *r, double max_inline_s, double deadline_s, int (*gone)(void *),
+                       void *gone_user, void (*done)(srv_req *, int, void *), void *done_user);
 int srv_sched_queue_len(srv_sched *s);
 /* The queue holds --max-queue requests (read without the lock). */
 int srv_sched_queue_full(srv_sched *s);
