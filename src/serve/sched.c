@@ -235,7 +235,7 @@ static int may_join(const srv_req *r) {
 }
 
 static void batch_measured(srv_version *v, int64_t rows, double seconds) {
-    if (rows < 1) return;
+    if (rows < 1) rows = 1; /* a model without a batch dimension: a lone run (admit estimates with it) */
     int k = size_class(rows);
     double per_row = seconds / (double)rows;
     /* a slow average: one run slowed by a busy machine must not flip the cap */
@@ -357,7 +357,9 @@ static void *watcher(void *arg) {
     pthread_mutex_lock(&s->mu);
     while (!s->stop) {
         if (!s->nasync) {
+            s->watch_idle = 1;
             pthread_cond_wait(&s->cv_watch, &s->mu);
+            s->watch_idle = 0;
             continue;
         }
         double until = srv_now() + 0.05;
@@ -442,7 +444,8 @@ static int enqueue_locked(srv_sched *s, srv_req *r) {
      * worker never swallows the wake-up an idle one needs. */
     if (s->idle && s->running < s->nthreads) pthread_cond_signal(&s->cv_work);
     if (s->filling) pthread_cond_broadcast(&s->cv_fill);
-    if (r->done && s->nasync++ == 0) pthread_cond_signal(&s->cv_watch);
+    /* the watcher sleeps without a timeout only while none is queued */
+    if (r->done && s->nasync++ == 0 && s->watch_idle) pthread_cond_signal(&s->cv_watch);
     return 0;
 }
 

@@ -239,6 +239,7 @@ typedef struct srv_sched {
     int watching;
     pthread_cond_t cv_watch;
     int nasync; /* queued requests of srv_sched_dispatch */
+    int watch_idle; /* the watcher waits for the first of them */
 } srv_sched;
 
 int srv_sched_start(srv_sched *s, int threads, int max_queue, long batch_delay_us);
