@@ -98,10 +98,9 @@ typedef struct conn {
     struct MHD_Connection *c;
     int fd;         /* the client's socket, for the watcher's look */
     int suspended;  /* the poll thread suspended the connection */
-    int finished;   /* the run or job ended; result and resp are set */
-    int result;     /* srv_sched_dispatch's result */
-    pending p;      /* a queued inference request */
-    resp o;         /* a job thread's response */
+    int finished;   /* the run or job ended; o is the answer */
+    pending p;      /* an inference request being parsed, run or answered */
+    resp o;         /* the answer written by a job thread or infer_done */
     int job;        /* the request runs on a thread of its own */
     char *url, *method;
 } conn;
@@ -316,12 +315,16 @@ static void infer_answer(server *S, conn *st, int status, int reason, const char
 }
 
 /* A queued request ran or was cancelled (a worker's or the watcher's
- * thread): the poll thread answers once the connection is resumed. */
+ * thread): the answer is written here (a large output's JSON takes long:
+ * not on a poll thread), and the poll thread sends it once the connection
+ * is resumed. */
 static void infer_done(srv_req *r, int result, void *user) {
     conn *st = user;
     server *S = st->S;
+    resp o = {.json_len = -1};
+    infer_answer(S, st, 0, -1, NULL, result, &o);
     pthread_mutex_lock(&S->susp_mu);
-    st->result = result;
+    st->o = o;
     st->finished = 1;
     if (st->suspended) MHD_resume_connection(st->c);
     pthread_mutex_unlock(&S->susp_mu);
@@ -391,7 +394,9 @@ static void do_infer(server *S, struct MHD_Connection *c, conn *st, const char *
         w = srv_sched_dispatch(&S->core.sched, r, SRV_INLINE_MAX_S, deadline, client_gone, st, infer_done, st);
         if (w == SRV_SCHED_QUEUED) {
             if (suspend_unless_finished(S, st)) return; /* answered when resumed */
-            w = st->result;
+            *o = st->o; /* infer_done wrote it already */
+            st->o = (resp){.json_len = -1};
+            return;
         }
     }
     infer_answer(S, st, 0, -1, NULL, w, o);
@@ -697,8 +702,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         st->suspended = 0;
         pthread_mutex_unlock(&S->susp_mu);
         atomic_fetch_sub(&S->nsusp, 1);
-        if (st->job) o = st->o;
-        else infer_answer(S, st, 0, -1, NULL, st->result, &o);
+        o = st->o; /* written by the job thread or infer_done */
+        st->o = (resp){.json_len = -1};
     } else if (st->queue_full) {
         st->answered = 1;
         return send_queue_full(S, c);
@@ -708,6 +713,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         } else {
             if (start_job(S, st, url, method)) return MHD_YES; /* answered when resumed */
             o = st->o;
+            st->o = (resp){.json_len = -1};
         }
     } else {
         route(S, c, st, url, method, &o);
@@ -726,8 +732,8 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **ptr, enum M
         /* resumed, and the connection closed before its answer */
         st->suspended = 0;
         atomic_fetch_sub(&S->nsusp, 1);
-        srv_buf_free(&st->o.b);
     }
+    srv_buf_free(&st->o.b);
     pending_end(st, SRV_FAIL_CANCELLED);
     srv_buf_free(&st->body);
     free(st->url);

@@ -2,12 +2,17 @@
  * sched.c - the request scheduler of `nnedge serve`: N slots (--threads)
  * that run models, one bounded FIFO of inference requests and N worker
  * threads. A request that finds the queue empty and a slot free runs at once
- * on the calling (connection) thread: no hand-off, no wake-ups. Otherwise a
+ * on the calling thread (an HTTP poll thread only when its measured run is
+ * short; a gRPC call thread always): no hand-off, no wake-ups. Otherwise a
  * worker takes the oldest request and, for a model with a batch dimension,
  * every queued request of the same version whose other dims match, up to the
  * model's max batch, and waits up to --batch-delay-us for more only while
  * more are on their way (see worker), so a lone request never waits. Inputs
- * are joined along dim 0, the model runs once, outputs are split back.
+ * are joined along dim 0, the model runs once, outputs are split back. A
+ * queued request either has a thread waiting for it (srv_sched_run, which
+ * watches its deadline and client itself) or a completion callback
+ * (srv_sched_dispatch; the watcher thread cancels it when its deadline
+ * passes or its client leaves).
  *
  * Joining pays only where the kernels run a row of a batch faster than a
  * lone row (weights reused across rows). The scheduler measures the compute
@@ -104,6 +109,8 @@ static void run_batch(srv_req **reqs, int n) {
             shapes[i].data = joined[i];
         }
     }
+    size_t in_bytes = 0;
+    for (int i = 0; !fail && i < v->ninputs; i++) in_bytes += nne_tensor_nbytes(&shapes[i]);
     double t0 = srv_now(), c0 = thread_cpu_s();
     srv_plan_ent *ent = NULL;
     nne_context *c = fail ? NULL : srv_version_ctx_get(v, shapes, &ent, err, sizeof err);
@@ -164,6 +171,7 @@ static void run_batch(srv_req **reqs, int n) {
         reqs[k]->t_start = t0;
         reqs[k]->t_end = t1;
         reqs[k]->cpu_s = c1 - c0;
+        reqs[k]->run_bytes = (double)in_bytes;
         if (fail) {
             reqs[k]->http_status = reason == SRV_FAIL_COMPUTE ? 400 : 500;
             reqs[k]->fail_reason = reason;
@@ -235,12 +243,22 @@ static int may_join(const srv_req *r) {
 }
 
 static void batch_measured(srv_version *v, int64_t rows, double seconds) {
-    if (rows < 1) rows = 1; /* a model without a batch dimension: a lone run (admit estimates with it) */
+    if (rows < 1) return;
     int k = size_class(rows);
     double per_row = seconds / (double)rows;
     /* a slow average: one run slowed by a busy machine must not flip the cap */
     v->row_s[k] = v->row_n[k] ? 0.95 * v->row_s[k] + 0.05 * per_row : per_row;
     if (v->row_n[k] < UINT32_MAX) v->row_n[k]++;
+}
+
+/* CPU seconds per input byte of v's runs, whatever their size (under
+ * s->mu): what a request's run will take, before it runs. A slow
+ * average, so that one run slowed by a busy machine does not move it. */
+static void cost_measured(srv_version *v, const srv_req *r) {
+    if (r->http_status || r->run_bytes <= 0) return;
+    double c = r->cpu_s / r->run_bytes;
+    v->cost_per_byte = v->cost_n ? 0.8 * v->cost_per_byte + 0.2 * c : c;
+    if (v->cost_n < UINT32_MAX) v->cost_n++;
 }
 
 /* The most requests of v inside the scheduler lately (under s->mu). */
@@ -323,6 +341,7 @@ static void *worker(void *arg) {
         run_batch(batch, n);
         pthread_mutex_lock(&s->mu);
         if (!batch[0]->http_status) batch_measured(batch[0]->v, rows, batch[0]->cpu_s);
+        cost_measured(batch[0]->v, batch[0]);
         int nasync = 0;
         for (int k = 0; k < n; k++) {
             batch[k]->state = SRV_Q_DONE;
@@ -460,11 +479,12 @@ static int admit(srv_sched *s, srv_req *r, double max_s) {
     if (v->inflight > v->peak_cur) v->peak_cur = v->inflight;
     if (s->head || s->running >= s->nthreads || (may_join(r) && (s->running > 0 || peak > 1))) return 0;
     if (max_s > 0) {
-        int64_t rows = r->batch > 0 ? r->batch : 1;
-        int k = size_class(rows);
-        /* a run of this size measured, else a lone one times the rows */
-        double est = v->row_n[k] ? v->row_s[k] * (double)rows : v->row_n[0] ? v->row_s[0] * (double)rows : -1;
-        if (est < 0 || est > max_s) return 0;
+        /* its run, by the measured cost of an input byte (requests of one
+         * model may differ in size: a large one must not pass for a small
+         * one); not measured yet: a worker runs it */
+        double bytes = 0;
+        for (int i = 0; i < v->ninputs; i++) bytes += (double)nne_tensor_nbytes(&r->in[i]);
+        if (!v->cost_n || bytes * v->cost_per_byte > max_s) return 0;
     }
     return 1;
 }
@@ -480,6 +500,7 @@ static void run_inline(srv_sched *s, srv_req *r) {
     pthread_mutex_lock(&s->mu);
     r->state = SRV_Q_DONE;
     if (!r->http_status) batch_measured(r->v, r->batch, r->cpu_s);
+    cost_measured(r->v, r);
     run_ended(s);
     r->v->inflight--;
 }

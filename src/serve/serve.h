@@ -136,6 +136,11 @@ typedef struct srv_version {
     double row_s[SRV_BATCH_STATS];
     uint32_t row_n[SRV_BATCH_STATS];
     double explore_t; /* when a join of every size was last tried */
+    /* Compute CPU seconds per input byte, every run (EWMA; under the
+     * scheduler's mutex): whether a request's run is short enough for an
+     * HTTP poll thread (srv_sched_dispatch). */
+    double cost_per_byte;
+    uint32_t cost_n;
     /* Requests of this version inside the scheduler now, and the most
      * there were in this and the last window of SRV_PEAK_WINDOW_S (under
      * the scheduler's mutex): how many clients a batch may wait for. */
@@ -206,6 +211,7 @@ typedef struct srv_req {
     struct srv_req *next, *prev;
     double t_enqueue, t_start, t_end;
     double cpu_s;                /* CPU seconds of the run it was part of */
+    double run_bytes;            /* input bytes of that run */
     int http_status;             /* 0: ok */
     int fail_reason;
     char err[512];
