@@ -1,9 +1,15 @@
 /*
- * http.c - the HTTP/REST front end of `nnedge serve` on libmicrohttpd (one
- * thread per connection: a connection thread parses its request and runs
- * it itself when the scheduler has a free slot and nothing queued, else
- * queues it and sleeps until a worker answers, watching its socket so a
- * client that leaves cancels its queued work). Routes the Open
+ * http.c - the HTTP/REST front end of `nnedge serve` on libmicrohttpd: a
+ * small pool of poll threads serves every connection (no thread is made
+ * per connection, so a refusal such as a full queue's 503 is answered at
+ * once, whatever the machine's load). A poll thread parses an inference
+ * request and runs it itself when the scheduler has a free slot, nothing
+ * queued, and the model's measured run is short (SRV_INLINE_MAX_S);
+ * otherwise the request is queued and its connection suspended until a
+ * worker (or the scheduler's watcher: deadline passed, client left)
+ * resumes it. Work that may take long on a poll thread (repository
+ * load/unload, inference bodies over SRV_INLINE_BODY) runs on a thread of
+ * its own while the connection is suspended. Routes the Open
  * Inference Protocol v2 endpoints, the repository extension and /metrics;
  * checks bearer tokens per API group (inference, repository admin) from a
  * token file re-read when it changes; TLS 1.3 only, and with
@@ -26,10 +32,17 @@
 #include <strings.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #define SRV_MAX_TOKENS 64
 #define SRV_DRAIN_MAX 65536 /* body bytes read and dropped to keep a refused client's connection */
+/* A poll thread serves many connections: it runs a request itself only
+ * when the model's measured run takes at most this long (else a worker
+ * does), and parses a body only up to this size (else a thread of its
+ * own does the whole request). */
+#define SRV_INLINE_MAX_S 0.001
+#define SRV_INLINE_BODY (1u << 20)
 
 typedef struct tokens {
     char tok[SRV_MAX_TOKENS][128];
@@ -49,16 +62,13 @@ typedef struct server {
     pthread_mutex_t poll_mu;
     pthread_cond_t poll_cv;
     int poll_stop;
+    /* suspended connections: suspension and the resume that ends it are
+     * ordered by susp_mu (a worker may finish before the poll thread has
+     * suspended); libmicrohttpd must not stop while any is suspended */
+    pthread_mutex_t susp_mu;
+    atomic_int nsusp;
+    atomic_int stopping;
 } server;
-
-typedef struct conn {
-    srv_buf body;
-    double t0;
-    int answered; /* a response was queued already (early refusal) */
-    size_t too_big; /* bytes dropped past --max-body */
-    int counted;    /* the request reached a model's metrics */
-    int queue_full; /* refused for a full queue: the body is dropped, 503 at its end */
-} conn;
 
 typedef struct resp {
     int status;
@@ -68,6 +78,32 @@ typedef struct resp {
     const char *ctype;
     const char *allow; /* 405 */
 } resp;
+
+/* An inference request between parsing and its answer. */
+typedef struct pending {
+    srv_version *v;
+    srv_req *r;
+    srv_infer *q;
+} pending;
+
+typedef struct conn {
+    srv_buf body;
+    double t0;
+    int answered; /* a response was queued already (early refusal) */
+    size_t too_big; /* bytes dropped past --max-body */
+    int counted;    /* the request reached a model's metrics */
+    int queue_full; /* refused for a full queue: the body is dropped, 503 at its end */
+    /* suspended (under susp_mu): waiting for a queued run or a job thread */
+    server *S;
+    struct MHD_Connection *c;
+    int fd;         /* the client's socket, for the watcher's look */
+    int suspended;  /* the poll thread suspended the connection */
+    int finished;   /* the run or job ended; o is the answer */
+    pending p;      /* an inference request being parsed, run or answered */
+    resp o;         /* the answer written by a job thread or infer_done */
+    int job;        /* the request runs on a thread of its own */
+    char *url, *method;
+} conn;
 
 /* ------------------------------------------------------------- tokens -- */
 
@@ -223,20 +259,96 @@ static enum MHD_Result send_queue_full(server *S, struct MHD_Connection *c) {
 
 /* ------------------------------------------------------------ infer -- */
 
-typedef struct gone_ctx {
-    struct MHD_Connection *c;
-} gone_ctx;
-
+/* The client closed its connection (the scheduler's watcher asks, from
+ * its own thread, while the request is queued). */
 static int client_gone(void *user) {
-    gone_ctx *g = user;
-    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(g->c, MHD_CONNECTION_INFO_CONNECTION_FD);
-    if (!ci) return 0;
-    struct pollfd p = {.fd = ci->connect_fd, .events = POLLRDHUP};
+    conn *st = user;
+    if (st->fd < 0) return 0;
+    struct pollfd p = {.fd = st->fd, .events = POLLRDHUP};
     return poll(&p, 1, 0) > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR));
 }
 
+/* The end of a pending request: its metrics, then its memory. */
+static void pending_end(conn *st, int reason) {
+    pending *p = &st->p;
+    if (!p->v) return;
+    srv_req *r = p->r;
+    srv_stats_done(p->v->stats, reason, r && r->t_start > 0 ? r->t_start - r->t_enqueue : 0,
+                   r && r->t_start > 0 ? r->t_end - r->t_start : 0, srv_now() - st->t0);
+    if (r) srv_req_free_data(r);
+    free(r);
+    free(p->q);
+    srv_version_release(p->v);
+    memset(p, 0, sizeof *p);
+}
+
+/* The answer to a pending request: an error (status > 0) or, with status
+ * 0, what the scheduler's result w says. */
+static void infer_answer(server *S, conn *st, int status, int reason, const char *why, int w, resp *o) {
+    char err[600];
+    snprintf(err, sizeof err, "%s", why ? why : "");
+    srv_req *r = st->p.r;
+    if (!status) {
+        if (w == 503) {
+            status = 503;
+            reason = SRV_FAIL_QUEUE_FULL;
+            o->retry_after = 1;
+            snprintf(err, sizeof err, "the request queue is full (--max-queue %d); retry later", S->core.cfg.max_queue);
+        } else if (w) {
+            reason = w;
+            status = w == SRV_FAIL_TIMEOUT ? 504 : 499;
+            snprintf(err, sizeof err, w == SRV_FAIL_TIMEOUT ? "the request's timeout passed while it was queued"
+                                                            : "the client closed the connection");
+        } else if (r->http_status) {
+            status = r->http_status;
+            reason = r->fail_reason;
+            snprintf(err, sizeof err, "%s", r->err);
+        } else {
+            status = srv_infer_response(r, st->p.q, &o->b, &o->json_len, err, sizeof err);
+            if (status) reason = SRV_FAIL_INTERNAL;
+            else if (o->json_len >= 0) o->ctype = "application/octet-stream";
+        }
+    }
+    if (status) json_error(o, status, err);
+    else o->status = 200;
+    pending_end(st, status ? reason : -1);
+}
+
+/* A queued request ran or was cancelled (a worker's or the watcher's
+ * thread): the answer is written here (a large output's JSON takes long:
+ * not on a poll thread), and the poll thread sends it once the connection
+ * is resumed. */
+static void infer_done(srv_req *r, int result, void *user) {
+    conn *st = user;
+    server *S = st->S;
+    resp o = {.json_len = -1};
+    infer_answer(S, st, 0, -1, NULL, result, &o);
+    pthread_mutex_lock(&S->susp_mu);
+    st->o = o;
+    st->finished = 1;
+    if (st->suspended) MHD_resume_connection(st->c);
+    pthread_mutex_unlock(&S->susp_mu);
+}
+
+/* After starting work that another thread finishes (and then resumes the
+ * connection): suspend, unless it finished already. 1 when suspended. */
+static int suspend_unless_finished(server *S, conn *st) {
+    pthread_mutex_lock(&S->susp_mu);
+    if (!st->finished) {
+        MHD_suspend_connection(st->c);
+        st->suspended = 1;
+        atomic_fetch_add(&S->nsusp, 1);
+    }
+    int s = st->suspended;
+    pthread_mutex_unlock(&S->susp_mu);
+    return s;
+}
+
+/* Parse and run (or queue) an inference request. On a poll thread a
+ * request that waits is queued and its connection suspended (st->suspended
+ * set, o left empty); on a job thread it waits here. */
 static void do_infer(server *S, struct MHD_Connection *c, conn *st, const char *model, int64_t version, resp *o) {
-    int status = 0, reason = -1;
+    int status = 0;
     char err[600];
     srv_version *v = srv_repo_get(&S->core.repo, model, version, &status, err, sizeof err);
     if (!v) {
@@ -245,14 +357,15 @@ static void do_infer(server *S, struct MHD_Connection *c, conn *st, const char *
     }
     st->counted = 1; /* in the model's metrics, not in the refused ones */
     srv_stats_request(v->stats);
-    srv_req *r = calloc(1, sizeof *r);
-    srv_infer *q = calloc(1, sizeof *q);
-    if (!r || !q) {
-        status = 500;
-        reason = SRV_FAIL_INTERNAL;
-        snprintf(err, sizeof err, "out of memory");
-        goto out;
+    pending *p = &st->p;
+    p->v = v;
+    p->r = calloc(1, sizeof *p->r);
+    p->q = calloc(1, sizeof *p->q);
+    if (!p->r || !p->q) {
+        infer_answer(S, st, 500, SRV_FAIL_INTERNAL, "out of memory", 0, o);
+        return;
     }
+    srv_req *r = p->r;
     r->v = v;
     long long hdr = -1;
     const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Inference-Header-Content-Length");
@@ -261,54 +374,32 @@ static void do_infer(server *S, struct MHD_Connection *c, conn *st, const char *
         errno = 0;
         hdr = strtoll(h, &e, 10);
         if (!h[0] || *e || errno || hdr < 0 || h[0] == '-' || h[0] == '+') {
-            status = 400;
-            reason = SRV_FAIL_BAD_REQUEST;
-            snprintf(err, sizeof err, "Inference-Header-Content-Length must be a non-negative integer");
-            goto out;
+            infer_answer(S, st, 400, SRV_FAIL_BAD_REQUEST,
+                         "Inference-Header-Content-Length must be a non-negative integer", 0, o);
+            return;
         }
     }
-    status = srv_infer_parse(v, st->body.p ? st->body.p : "", st->body.n, hdr, S->core.cfg.max_json, r, q, err, sizeof err);
+    status = srv_infer_parse(v, st->body.p ? st->body.p : "", st->body.n, hdr, S->core.cfg.max_json, r, p->q, err,
+                             sizeof err);
     if (status) {
-        reason = status >= 500 ? SRV_FAIL_INTERNAL : SRV_FAIL_BAD_REQUEST;
-        goto out;
+        infer_answer(S, st, status, status >= 500 ? SRV_FAIL_INTERNAL : SRV_FAIL_BAD_REQUEST, err, 0, o);
+        return;
     }
     srv_buf_free(&st->body); /* the inputs were copied out */
-    gone_ctx g = {c};
-    double deadline = q->timeout_us > 0 ? st->t0 + (double)q->timeout_us * 1e-6 : 0;
-    int w = srv_sched_run(&S->core.sched, r, deadline, client_gone, &g);
-    if (w == 503) {
-        status = 503;
-        reason = SRV_FAIL_QUEUE_FULL;
-        o->retry_after = 1;
-        snprintf(err, sizeof err, "the request queue is full (--max-queue %d); retry later", S->core.cfg.max_queue);
-        goto out;
+    double deadline = p->q->timeout_us > 0 ? st->t0 + (double)p->q->timeout_us * 1e-6 : 0;
+    int w;
+    if (st->job) {
+        w = srv_sched_run(&S->core.sched, r, deadline, client_gone, st);
+    } else {
+        w = srv_sched_dispatch(&S->core.sched, r, SRV_INLINE_MAX_S, deadline, client_gone, st, infer_done, st);
+        if (w == SRV_SCHED_QUEUED) {
+            if (suspend_unless_finished(S, st)) return; /* answered when resumed */
+            *o = st->o; /* infer_done wrote it already */
+            st->o = (resp){.json_len = -1};
+            return;
+        }
     }
-    if (w) {
-        reason = w;
-        status = w == SRV_FAIL_TIMEOUT ? 504 : 499;
-        snprintf(err, sizeof err, w == SRV_FAIL_TIMEOUT ? "the request's timeout passed while it was queued"
-                                                        : "the client closed the connection");
-        goto out;
-    }
-    if (r->http_status) {
-        status = r->http_status;
-        reason = r->fail_reason;
-        snprintf(err, sizeof err, "%s", r->err);
-        goto out;
-    }
-    status = srv_infer_response(r, q, &o->b, &o->json_len, err, sizeof err);
-    if (status) reason = SRV_FAIL_INTERNAL;
-    else if (o->json_len >= 0) o->ctype = "application/octet-stream";
-out:
-    if (status) json_error(o, status, err);
-    else o->status = 200;
-    double now = srv_now();
-    srv_stats_done(v->stats, reason, r && r->t_start > 0 ? r->t_start - r->t_enqueue : 0,
-                   r && r->t_start > 0 ? r->t_end - r->t_start : 0, now - st->t0);
-    if (r) srv_req_free_data(r);
-    free(r);
-    free(q);
-    srv_version_release(v);
+    infer_answer(S, st, 0, -1, NULL, w, o);
 }
 
 /* ------------------------------------------------------------ routing -- */
@@ -470,6 +561,54 @@ static int infer_url(const char *url, char *model, int64_t *version) {
     return strcmp(e, "/infer") == 0;
 }
 
+/* Work that may take long runs on a thread of its own while the
+ * connection is suspended, so the poll thread's other connections go on:
+ * repository load/unload (a model is read and prepared), and an inference
+ * request with a large body (parsing it). */
+static int takes_long(const char *url, const char *method, const conn *st) {
+    if (strcmp(method, "POST") != 0) return 0;
+    char model[SRV_NAME_MAX];
+    int64_t ver;
+    if (st->body.n > SRV_INLINE_BODY && infer_url(url, model, &ver)) return 1;
+    if (strncmp(url, "/v2/repository/models/", 22) != 0) return 0;
+    size_t n = strlen(url);
+    return (n > 5 && strcmp(url + n - 5, "/load") == 0) || (n > 7 && strcmp(url + n - 7, "/unload") == 0);
+}
+
+static void *job_thread(void *arg) {
+    conn *st = arg;
+    server *S = st->S;
+    resp o = {.json_len = -1};
+    route(S, st->c, st, st->url, st->method, &o);
+    pthread_mutex_lock(&S->susp_mu);
+    st->o = o;
+    st->finished = 1;
+    if (st->suspended) MHD_resume_connection(st->c);
+    pthread_mutex_unlock(&S->susp_mu);
+    return NULL;
+}
+
+/* Start the request on a job thread: 1 when the connection is suspended
+ * (the thread resumes it), 0 when the job finished already or no thread
+ * could be made (then it ran here); st->o has the answer either way. */
+static int start_job(server *S, conn *st, const char *url, const char *method) {
+    st->job = 1;
+    st->o = (resp){.json_len = -1};
+    st->url = strdup(url);
+    st->method = strdup(method);
+    pthread_attr_t at;
+    pthread_t t;
+    pthread_attr_init(&at);
+    pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
+    int made = st->url && st->method && pthread_create(&t, &at, job_thread, st) == 0;
+    pthread_attr_destroy(&at);
+    if (!made) {
+        route(S, st->c, st, url, method, &st->o);
+        return 0;
+    }
+    return suspend_unless_finished(S, st);
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url, const char *method,
                                   const char *version, const char *upload, size_t *upload_size, void **ptr) {
     server *S = cls;
@@ -478,6 +617,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         if (!(st = calloc(1, sizeof *st))) return MHD_NO;
         *ptr = st;
         st->t0 = srv_now();
+        st->S = S;
+        st->c = c;
+        const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+        st->fd = ci ? ci->connect_fd : -1;
         if (S->mtls && !client_cert_ok(c)) {
             st->answered = 1;
             return send_error(c, 403, "a client certificate signed by --tls-client-ca is required");
@@ -552,18 +695,49 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         return send_error(c, 413, msg);
     }
     if (st->answered) return MHD_YES;
-    st->answered = 1;
-    if (st->queue_full) return send_queue_full(S, c);
     resp o = {.json_len = -1};
-    route(S, c, st, url, method, &o);
+    if (st->suspended) {
+        /* resumed: the queued run or the job ended */
+        pthread_mutex_lock(&S->susp_mu);
+        st->suspended = 0;
+        pthread_mutex_unlock(&S->susp_mu);
+        atomic_fetch_sub(&S->nsusp, 1);
+        o = st->o; /* written by the job thread or infer_done */
+        st->o = (resp){.json_len = -1};
+    } else if (st->queue_full) {
+        st->answered = 1;
+        return send_queue_full(S, c);
+    } else if (takes_long(url, method, st)) {
+        if (atomic_load(&S->stopping)) {
+            json_error(&o, 503, "the server is stopping");
+        } else {
+            if (start_job(S, st, url, method)) return MHD_YES; /* answered when resumed */
+            o = st->o;
+            st->o = (resp){.json_len = -1};
+        }
+    } else {
+        route(S, c, st, url, method, &o);
+        if (st->suspended) return MHD_YES; /* queued: answered when resumed */
+    }
+    st->answered = 1;
     if (o.status >= 400 && !st->counted) srv_stats_rejected(o.status);
     return send_resp(c, &o);
 }
 
 static void on_completed(void *cls, struct MHD_Connection *c, void **ptr, enum MHD_RequestTerminationCode toe) {
+    server *S = cls;
     conn *st = *ptr;
     if (!st) return;
+    if (st->suspended) {
+        /* resumed, and the connection closed before its answer */
+        st->suspended = 0;
+        atomic_fetch_sub(&S->nsusp, 1);
+    }
+    srv_buf_free(&st->o.b);
+    pending_end(st, SRV_FAIL_CANCELLED);
     srv_buf_free(&st->body);
+    free(st->url);
+    free(st->method);
     free(st);
     *ptr = NULL;
 }
@@ -652,6 +826,7 @@ int srv_main(const srv_config *cfg) {
     pthread_mutex_init(&S.tok_mu, NULL);
     pthread_mutex_init(&S.poll_mu, NULL);
     pthread_cond_init(&S.poll_cv, NULL);
+    pthread_mutex_init(&S.susp_mu, NULL);
 
     struct sockaddr_storage ss;
     socklen_t sslen;
@@ -708,14 +883,22 @@ int srv_main(const srv_config *cfg) {
         fprintf(stderr, "nnedge: cannot start %d worker threads\n", cfg->threads);
         return 1;
     }
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_ERROR_LOG;
+    /* A pool of poll threads (no thread per connection: a refusal never
+     * waits for a new thread to be scheduled), one more than the worker
+     * slots, so one is free to answer while the others run requests.
+     * poll(), not epoll: libmicrohttpd 0.9.75's edge-triggered epoll loses
+     * the end of a half-closed connection whose FIN came with its request
+     * (the connection then waits for its timeout instead of closing). */
+    unsigned flags = MHD_USE_POLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
+    unsigned pool = cfg->threads + 1 > 16 ? 16u : (unsigned)cfg->threads + 1;
     if (v6) flags |= MHD_USE_IPv6;
     if (cert) flags |= MHD_USE_TLS;
-    struct MHD_OptionItem opts[14];
+    struct MHD_OptionItem opts[16];
     int no = 0;
+    opts[no++] = (struct MHD_OptionItem){MHD_OPTION_THREAD_POOL_SIZE, pool, NULL};
     opts[no++] = (struct MHD_OptionItem){MHD_OPTION_SOCK_ADDR, 0, sa};
     opts[no++] = (struct MHD_OptionItem){MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)mhd_log, NULL};
-    opts[no++] = (struct MHD_OptionItem){MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, NULL};
+    opts[no++] = (struct MHD_OptionItem){MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, &S};
     opts[no++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_LIMIT, cfg->max_connections, NULL};
     opts[no++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_TIMEOUT, 60, NULL};
     if (cert) {
@@ -776,8 +959,14 @@ int srv_main(const srv_config *cfg) {
         pthread_join(poller, NULL);
     }
     if (cfg->grpc_addr) srv_grpc_stop();
-    MHD_stop_daemon(d); /* waits for connection threads, which wait for their workers */
+    /* New jobs are refused, the scheduler runs what is queued and refuses
+     * the rest; then every suspended connection has been resumed (a job
+     * still loading a model finishes first), as libmicrohttpd requires
+     * before it stops. */
+    atomic_store(&S.stopping, 1);
     srv_sched_stop(&S.core.sched);
+    while (atomic_load(&S.nsusp) > 0) nanosleep(&(struct timespec){0, 1000000}, NULL);
+    MHD_stop_daemon(d);
     srv_repo_free(&S.core.repo);
     free(cert);
     free(key);

@@ -2,12 +2,17 @@
  * sched.c - the request scheduler of `nnedge serve`: N slots (--threads)
  * that run models, one bounded FIFO of inference requests and N worker
  * threads. A request that finds the queue empty and a slot free runs at once
- * on the calling (connection) thread: no hand-off, no wake-ups. Otherwise a
+ * on the calling thread (an HTTP poll thread only when its measured run is
+ * short; a gRPC call thread always): no hand-off, no wake-ups. Otherwise a
  * worker takes the oldest request and, for a model with a batch dimension,
  * every queued request of the same version whose other dims match, up to the
  * model's max batch, and waits up to --batch-delay-us for more only while
  * more are on their way (see worker), so a lone request never waits. Inputs
- * are joined along dim 0, the model runs once, outputs are split back.
+ * are joined along dim 0, the model runs once, outputs are split back. A
+ * queued request either has a thread waiting for it (srv_sched_run, which
+ * watches its deadline and client itself) or a completion callback
+ * (srv_sched_dispatch; the watcher thread cancels it when its deadline
+ * passes or its client leaves).
  *
  * Joining pays only where the kernels run a row of a batch faster than a
  * lone row (weights reused across rows). The scheduler measures the compute
@@ -104,6 +109,8 @@ static void run_batch(srv_req **reqs, int n) {
             shapes[i].data = joined[i];
         }
     }
+    size_t in_bytes = 0;
+    for (int i = 0; !fail && i < v->ninputs; i++) in_bytes += nne_tensor_nbytes(&shapes[i]);
     double t0 = srv_now(), c0 = thread_cpu_s();
     srv_plan_ent *ent = NULL;
     nne_context *c = fail ? NULL : srv_version_ctx_get(v, shapes, &ent, err, sizeof err);
@@ -164,6 +171,7 @@ static void run_batch(srv_req **reqs, int n) {
         reqs[k]->t_start = t0;
         reqs[k]->t_end = t1;
         reqs[k]->cpu_s = c1 - c0;
+        reqs[k]->run_bytes = (double)in_bytes;
         if (fail) {
             reqs[k]->http_status = reason == SRV_FAIL_COMPUTE ? 400 : 500;
             reqs[k]->fail_reason = reason;
@@ -243,6 +251,16 @@ static void batch_measured(srv_version *v, int64_t rows, double seconds) {
     if (v->row_n[k] < UINT32_MAX) v->row_n[k]++;
 }
 
+/* CPU seconds per input byte of v's runs, whatever their size (under
+ * s->mu): what a request's run will take, before it runs. A slow
+ * average, so that one run slowed by a busy machine does not move it. */
+static void cost_measured(srv_version *v, const srv_req *r) {
+    if (r->http_status || r->run_bytes <= 0) return;
+    double c = r->cpu_s / r->run_bytes;
+    v->cost_per_byte = v->cost_n ? 0.8 * v->cost_per_byte + 0.2 * c : c;
+    if (v->cost_n < UINT32_MAX) v->cost_n++;
+}
+
 /* The most requests of v inside the scheduler lately (under s->mu). */
 static int peak_recent(srv_version *v, double now) {
     if (now - v->peak_t >= SRV_PEAK_WINDOW_S) {
@@ -267,10 +285,13 @@ static void *worker(void *arg) {
     srv_req *batch[SRV_MAX_BATCH_JOIN];
     pthread_mutex_lock(&s->mu);
     for (;;) {
+        /* A stopping scheduler still runs what is queued: no request is
+         * left without an answer. */
         s->idle++;
-        while (!s->stop && (!s->head || s->running >= s->nthreads)) pthread_cond_wait(&s->cv_work, &s->mu);
+        while (!(s->stop && !s->head) && (!s->head || s->running >= s->nthreads))
+            pthread_cond_wait(&s->cv_work, &s->mu);
         s->idle--;
-        if (s->stop) break;
+        if (!s->head) break;
         srv_req *r = s->head;
         q_remove(s, r);
         r->state = SRV_Q_RUNNING;
@@ -320,11 +341,74 @@ static void *worker(void *arg) {
         run_batch(batch, n);
         pthread_mutex_lock(&s->mu);
         if (!batch[0]->http_status) batch_measured(batch[0]->v, rows, batch[0]->cpu_s);
+        cost_measured(batch[0]->v, batch[0]);
+        int nasync = 0;
         for (int k = 0; k < n; k++) {
             batch[k]->state = SRV_Q_DONE;
-            pthread_cond_signal(&batch[k]->cv);
+            if (batch[k]->done) {
+                /* told below, without the lock (the callback resumes a
+                 * connection: libmicrohttpd's locks come after ours) */
+                batch[k]->v->inflight--;
+                s->nasync--;
+                batch[nasync++] = batch[k];
+            } else {
+                pthread_cond_signal(&batch[k]->cv);
+            }
         }
         run_ended(s);
+        if (nasync) {
+            pthread_mutex_unlock(&s->mu);
+            for (int k = 0; k < nasync; k++) batch[k]->done(batch[k], 0, batch[k]->done_user);
+            pthread_mutex_lock(&s->mu);
+        }
+    }
+    pthread_mutex_unlock(&s->mu);
+    return NULL;
+}
+
+/* Cancels queued requests of srv_sched_dispatch whose deadline passed or
+ * whose client left: every 50 ms while there are any, and at the earliest
+ * deadline (their own threads do not wait for them, as srv_sched_run's do). */
+static void *watcher(void *arg) {
+    srv_sched *s = arg;
+    srv_req *gone[SRV_MAX_BATCH_JOIN];
+    int why[SRV_MAX_BATCH_JOIN];
+    pthread_mutex_lock(&s->mu);
+    while (!s->stop) {
+        if (!s->nasync) {
+            s->watch_idle = 1;
+            pthread_cond_wait(&s->cv_watch, &s->mu);
+            s->watch_idle = 0;
+            continue;
+        }
+        double until = srv_now() + 0.05;
+        for (srv_req *q = s->head; q; q = q->next)
+            if (q->done && q->deadline > 0 && q->deadline < until) until = q->deadline;
+        struct timespec ts;
+        abs_time(&ts, until);
+        pthread_cond_timedwait(&s->cv_watch, &s->mu, &ts);
+        if (s->stop) break;
+        double now = srv_now();
+        int n = 0;
+        for (srv_req *q = s->head, *nx; q && n < SRV_MAX_BATCH_JOIN; q = nx) {
+            nx = q->next;
+            if (!q->done) continue;
+            int w = q->deadline > 0 && now >= q->deadline ? SRV_FAIL_TIMEOUT
+                    : q->gone && q->gone(q->gone_user)   ? SRV_FAIL_CANCELLED
+                                                         : 0;
+            if (!w) continue;
+            q_remove(s, q);
+            q->state = SRV_Q_CANCELLED;
+            q->v->inflight--;
+            s->nasync--;
+            why[n] = w;
+            gone[n++] = q;
+        }
+        if (n) {
+            pthread_mutex_unlock(&s->mu);
+            for (int k = 0; k < n; k++) gone[k]->done(gone[k], why[k], gone[k]->done_user);
+            pthread_mutex_lock(&s->mu);
+        }
     }
     pthread_mutex_unlock(&s->mu);
     return NULL;
@@ -335,6 +419,7 @@ int srv_sched_start(srv_sched *s, int threads, int max_queue, long batch_delay_u
     pthread_mutex_init(&s->mu, NULL);
     cond_init_mono(&s->cv_work);
     cond_init_mono(&s->cv_fill);
+    cond_init_mono(&s->cv_watch);
     s->max_queue = max_queue;
     s->batch_delay_us = batch_delay_us;
     s->threads = calloc((size_t)threads, sizeof *s->threads);
@@ -343,7 +428,8 @@ int srv_sched_start(srv_sched *s, int threads, int max_queue, long batch_delay_u
         if (pthread_create(&s->threads[i], NULL, worker, s) != 0) break;
         s->nthreads++;
     }
-    return s->nthreads == threads;
+    s->watching = pthread_create(&s->watcher, NULL, watcher, s) == 0;
+    return s->nthreads == threads && s->watching;
 }
 
 void srv_sched_stop(srv_sched *s) {
@@ -351,7 +437,10 @@ void srv_sched_stop(srv_sched *s) {
     s->stop = 1;
     pthread_cond_broadcast(&s->cv_work);
     pthread_cond_broadcast(&s->cv_fill);
+    pthread_cond_broadcast(&s->cv_watch);
     pthread_mutex_unlock(&s->mu);
+    if (s->watching) pthread_join(s->watcher, NULL);
+    s->watching = 0;
     for (int i = 0; i < s->nthreads; i++) pthread_join(s->threads[i], NULL);
     free(s->threads);
     s->threads = NULL;
@@ -374,7 +463,74 @@ static int enqueue_locked(srv_sched *s, srv_req *r) {
      * worker never swallows the wake-up an idle one needs. */
     if (s->idle && s->running < s->nthreads) pthread_cond_signal(&s->cv_work);
     if (s->filling) pthread_cond_broadcast(&s->cv_fill);
+    /* the watcher sleeps without a timeout only while none is queued */
+    if (r->done && s->nasync++ == 0 && s->watch_idle) pthread_cond_signal(&s->cv_watch);
     return 0;
+}
+
+/* The request enters the scheduler (under s->mu): 1 when it should run at
+ * once on the calling thread (nothing waits, a slot is free, no batch is
+ * worth waiting for, and its measured run takes at most max_s). */
+static int admit(srv_sched *s, srv_req *r, double max_s) {
+    srv_version *v = r->v;
+    double now = srv_now();
+    v->inflight++;
+    int peak = peak_recent(v, now); /* before the update: "lately" */
+    if (v->inflight > v->peak_cur) v->peak_cur = v->inflight;
+    if (s->head || s->running >= s->nthreads || (may_join(r) && (s->running > 0 || peak > 1))) return 0;
+    if (max_s > 0) {
+        /* its run, by the measured cost of an input byte (requests of one
+         * model may differ in size: a large one must not pass for a small
+         * one); not measured yet: a worker runs it */
+        double bytes = 0;
+        for (int i = 0; i < v->ninputs; i++) bytes += (double)nne_tensor_nbytes(&r->in[i]);
+        if (!v->cost_n || bytes * v->cost_per_byte > max_s) return 0;
+    }
+    return 1;
+}
+
+/* Run r on the calling thread (admitted, under s->mu; returns under it). */
+static void run_inline(srv_sched *s, srv_req *r) {
+    s->running++;
+    r->state = SRV_Q_RUNNING;
+    r->t_enqueue = srv_now();
+    pthread_mutex_unlock(&s->mu);
+    srv_req *one = r;
+    run_batch(&one, 1);
+    pthread_mutex_lock(&s->mu);
+    r->state = SRV_Q_DONE;
+    if (!r->http_status) batch_measured(r->v, r->batch, r->cpu_s);
+    cost_measured(r->v, r);
+    run_ended(s);
+    r->v->inflight--;
+}
+
+int srv_sched_dispatch(srv_sched *s, srv_req *r, double max_inline_s, double deadline_s, int (*gone)(void *),
+                       void *gone_user, void (*done)(srv_req *, int, void *), void *done_user) {
+    pthread_mutex_lock(&s->mu);
+    if (s->stop) {
+        pthread_mutex_unlock(&s->mu);
+        return 503;
+    }
+    if (admit(s, r, max_inline_s)) {
+        run_inline(s, r);
+        pthread_mutex_unlock(&s->mu);
+        return 0;
+    }
+    r->done = done;
+    r->done_user = done_user;
+    r->deadline = deadline_s;
+    r->gone = gone;
+    r->gone_user = gone_user;
+    int result = enqueue_locked(s, r);
+    if (result) {
+        r->done = NULL;
+        r->v->inflight--;
+    } else {
+        result = SRV_SCHED_QUEUED;
+    }
+    pthread_mutex_unlock(&s->mu);
+    return result;
 }
 
 int srv_sched_run(srv_sched *s, srv_req *r, double deadline_s, int (*gone)(void *), void *user) {
@@ -384,29 +540,16 @@ int srv_sched_run(srv_sched *s, srv_req *r, double deadline_s, int (*gone)(void 
         pthread_mutex_unlock(&s->mu);
         return 503;
     }
-    double now = srv_now();
-    v->inflight++;
-    int peak = peak_recent(v, now); /* before the update: "lately" */
-    if (v->inflight > v->peak_cur) v->peak_cur = v->inflight;
     int result = 0;
-    if (!s->head && s->running < s->nthreads && (!may_join(r) || (s->running == 0 && peak <= 1))) {
+    r->done = NULL;
+    if (admit(s, r, 0)) {
         /* Nothing waits and a slot is free: run here, on the thread that
          * parsed the request. Handing it to a worker and back costs two
          * wake-ups (tens of microseconds each on a VM) and gains nothing.
          * A request that batching pays for goes through the queue when
          * others were in flight lately: a worker joins it with the
          * requests on their way (see worker). */
-        s->running++;
-        r->state = SRV_Q_RUNNING;
-        r->t_enqueue = now;
-        pthread_mutex_unlock(&s->mu);
-        srv_req *one = r;
-        run_batch(&one, 1);
-        pthread_mutex_lock(&s->mu);
-        r->state = SRV_Q_DONE;
-        if (!r->http_status) batch_measured(v, r->batch, r->cpu_s);
-        run_ended(s);
-        v->inflight--;
+        run_inline(s, r);
         pthread_mutex_unlock(&s->mu);
         return 0;
     }

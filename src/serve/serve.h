@@ -136,6 +136,11 @@ typedef struct srv_version {
     double row_s[SRV_BATCH_STATS];
     uint32_t row_n[SRV_BATCH_STATS];
     double explore_t; /* when a join of every size was last tried */
+    /* Compute CPU seconds per input byte, every run (EWMA; under the
+     * scheduler's mutex): whether a request's run is short enough for an
+     * HTTP poll thread (srv_sched_dispatch). */
+    double cost_per_byte;
+    uint32_t cost_n;
     /* Requests of this version inside the scheduler now, and the most
      * there were in this and the last window of SRV_PEAK_WINDOW_S (under
      * the scheduler's mutex): how many clients a batch may wait for. */
@@ -206,9 +211,18 @@ typedef struct srv_req {
     struct srv_req *next, *prev;
     double t_enqueue, t_start, t_end;
     double cpu_s;                /* CPU seconds of the run it was part of */
+    double run_bytes;            /* input bytes of that run */
     int http_status;             /* 0: ok */
     int fail_reason;
     char err[512];
+    /* queued by srv_sched_dispatch: told once, from a worker or the
+     * scheduler's watcher, that it ran (0) or was cancelled; NULL for a
+     * request of srv_sched_run, whose thread waits for it */
+    void (*done)(struct srv_req *r, int result, void *user);
+    void *done_user;
+    double deadline;             /* 0: none */
+    int (*gone)(void *user);     /* the client left (NULL: never asked) */
+    void *gone_user;
 } srv_req;
 
 enum { SRV_Q_NEW, SRV_Q_QUEUED, SRV_Q_RUNNING, SRV_Q_DONE, SRV_Q_CANCELLED };
@@ -225,6 +239,13 @@ typedef struct srv_sched {
     int idle;    /* workers waiting for work */
     int filling; /* workers waiting for a batch to fill */
     int running; /* runs in progress (workers and inline), at most nthreads */
+    /* the watcher: cancels queued requests of srv_sched_dispatch whose
+     * deadline passed or whose client left (their threads do not wait) */
+    pthread_t watcher;
+    int watching;
+    pthread_cond_t cv_watch;
+    int nasync; /* queued requests of srv_sched_dispatch */
+    int watch_idle; /* the watcher waits for the first of them */
 } srv_sched;
 
 int srv_sched_start(srv_sched *s, int threads, int max_queue, long batch_delay_us);
@@ -237,6 +258,18 @@ void srv_sched_stop(srv_sched *s);
  * 0: none) or gone(user) says the client left. Returns 0 done, 503 queue
  * full, SRV_FAIL_TIMEOUT or SRV_FAIL_CANCELLED. */
 int srv_sched_run(srv_sched *s, srv_req *r, double deadline_s, int (*gone)(void *), void *user);
+/* The same for a caller that must not block (an HTTP poll thread serving
+ * many connections): runs r on the calling thread only under the
+ * conditions of srv_sched_run and when its measured run time is at most
+ * max_inline_s, and returns 0; else queues it and returns SRV_SCHED_QUEUED:
+ * done(r, result, user) follows exactly once, from another thread, with 0
+ * (ran), SRV_FAIL_TIMEOUT or SRV_FAIL_CANCELLED (the watcher checks the
+ * deadline and gone(gone_user) every 50 ms, gone must be safe from any
+ * thread); or returns 503 (queue full or stopping) with no callback. A
+ * stopping scheduler runs what is queued before its workers exit. */
+#define SRV_SCHED_QUEUED 1
+int srv_sched_dispatch(srv_sched *s, srv_req *r, double max_inline_s, double deadline_s, int (*gone)(void *),
+                       void *gone_user, void (*done)(srv_req *, int, void *), void *done_user);
 int srv_sched_queue_len(srv_sched *s);
 /* The queue holds --max-queue requests (read without the lock). */
 int srv_sched_queue_full(srv_sched *s);
