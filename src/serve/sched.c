@@ -219,11 +219,22 @@ static int measured_cap(const srv_version *v, int maxb) {
 /* The cap for the next join: the model's maximum while too few joins were
  * measured and now and then later (kernels, load and cache behaviour
  * change), else the measured one. */
-/* Lone runs are measured and too few joins yet. */
+/* Lone runs are measured, and too few joins yet or a batch size that the
+ * requests in flight lately could fill is not measured yet. Without the
+ * second rule the first joins, made while few requests were in flight,
+ * decided alone: pairs often cost as much per row as lone runs (GEMM
+ * packing is amortized from about 4 rows), the cap closed at 1, and the
+ * batches of 8 that 16 clients fill, which do pay, were never tried. */
 static int exploring(const srv_version *v) {
+    if (v->row_n[0] < SRV_EXPLORE_RUNS) return 0;
     uint32_t joins = 0;
     for (int k = 1; k < SRV_BATCH_STATS; k++) joins += v->row_n[k];
-    return v->row_n[0] >= SRV_EXPLORE_RUNS && joins < SRV_EXPLORE_JOINS;
+    if (joins < SRV_EXPLORE_JOINS) return 1;
+    int peak = v->peak_cur > v->peak_prev ? v->peak_cur : v->peak_prev;
+    if (peak > v->max_batch) peak = v->max_batch;
+    for (int k = 1; k < SRV_BATCH_STATS && (1LL << k) <= peak; k++)
+        if (v->row_n[k] < SRV_EXPLORE_RUNS) return 1;
+    return 0;
 }
 
 static int batch_cap(srv_version *v, int maxb) {
