@@ -33,7 +33,8 @@ nne_status nne_la_check_dtype(nne_op_ctx *ctx, const char *what, nne_dtype dt, c
 
 int64_t nne_la_prod(const int64_t *dims, int a, int b) {
     int64_t p = 1;
-    for (int i = a; i < b; i++) p *= dims[i];
+    for (int i = a; i < b; i++)
+        if (__builtin_mul_overflow(p, dims[i], &p)) return 0;
     return p;
 }
 

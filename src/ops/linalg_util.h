@@ -19,7 +19,10 @@ int nne_la_dtype_ok(nne_dtype dt);
  * (list terminated by NNE_DTYPE_UNDEFINED). */
 nne_status nne_la_check_dtype(nne_op_ctx *ctx, const char *what, nne_dtype dt, const nne_dtype *ok);
 
-/* Product of dims[a..b). */
+/* dims[a] * ... * dims[b - 1]. A product that overflows int64 gives 0: a
+ * tensor's partial products are at most its element count, so that only
+ * happens in an empty tensor (a zero dim outside [a, b), the others huge),
+ * where there is nothing to do. */
 int64_t nne_la_prod(const int64_t *dims, int a, int b);
 
 /*
