@@ -182,6 +182,7 @@ static void run_batch(srv_req **reqs, int n) {
 
 #define SRV_EXPLORE_RUNS 3
 #define SRV_EXPLORE_JOINS 12
+#define SRV_EXPLORE_MAX_JOINS 256 /* joins while batch sizes the peak could fill are unmeasured */
 /* A join must run a row in at most this share of a lone run's time: smaller
  * gains are eaten by what joining costs (copies, a hand-off to a worker,
  * waiting for the batch to fill), and are within the noise of a busy
@@ -219,17 +220,20 @@ static int measured_cap(const srv_version *v, int maxb) {
 /* The cap for the next join: the model's maximum while too few joins were
  * measured and now and then later (kernels, load and cache behaviour
  * change), else the measured one. */
-/* Lone runs are measured, and too few joins yet or a batch size that the
- * requests in flight lately could fill is not measured yet. Without the
- * second rule the first joins, made while few requests were in flight,
- * decided alone: pairs often cost as much per row as lone runs (GEMM
- * packing is amortized from about 4 rows), the cap closed at 1, and the
- * batches of 8 that 16 clients fill, which do pay, were never tried. */
+/* Lone runs are measured, and too few joins yet, or (up to
+ * SRV_EXPLORE_MAX_JOINS joins) a batch size that the requests in flight
+ * lately could fill is not measured yet. Without the second rule the first
+ * joins, made while few requests were in flight, decided alone: pairs
+ * often cost as much per row as lone runs (GEMM packing is amortized from
+ * about 4 rows), the cap closed at 1, and the batches of 8 that 16 clients
+ * fill, which do pay, were never tried. Without its bound a model where
+ * joins never pay kept joining while some size (16 at once) never came. */
 static int exploring(const srv_version *v) {
     if (v->row_n[0] < SRV_EXPLORE_RUNS) return 0;
     uint32_t joins = 0;
     for (int k = 1; k < SRV_BATCH_STATS; k++) joins += v->row_n[k];
     if (joins < SRV_EXPLORE_JOINS) return 1;
+    if (joins >= SRV_EXPLORE_MAX_JOINS) return 0;
     int peak = v->peak_cur > v->peak_prev ? v->peak_cur : v->peak_prev;
     if (peak > v->max_batch) peak = v->max_batch;
     for (int k = 1; k < SRV_BATCH_STATS && (1LL << k) <= peak; k++)
