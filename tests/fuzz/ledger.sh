@@ -20,7 +20,10 @@ rate=$(grep -E '^stat::average_exec_per_sec' "$log" | tail -1 | awk '{print $2}'
 # findings: crashes, leaks, timeouts, out-of-memory units and sanitizer
 # reports; slow units (a unit over 10 s that still finished) are not
 # findings, they go into the note
-found=$(grep -c -E 'Test unit written to .*/(crash|leak|timeout|oom)-|ERROR: AddressSanitizer|ERROR: LeakSanitizer|runtime error:' "$log" || true)
+# (one per artifact written; a sanitizer report without an artifact counts
+# itself: a report and its artifact are one finding)
+found=$(grep -c -E 'Test unit written to .*/(crash|leak|timeout|oom)-' "$log" || true)
+[ "$found" != 0 ] || found=$(grep -c -E 'ERROR: AddressSanitizer|ERROR: LeakSanitizer|runtime error:' "$log" || true)
 slow=$(grep -c -E 'Test unit written to .*/slow-unit-' "$log" || true)
 [ "$slow" = 0 ] || note="$note; $slow slow unit(s)"
 # FUZZ_COMMIT: the commit the binary was built at (default: HEAD)
