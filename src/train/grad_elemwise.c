@@ -242,6 +242,7 @@ static nne_status bin_plan_kind(nne_tnode *n, int kind) {
                 idx_[d] = 0;                                                                     \
             }                                                                                    \
         }                                                                                        \
+        (void)ia, (void)ib; /* a body may read only one of them */                               \
     } while (0)
 
 static nne_status bin_forward(nne_tnode *n, nne_tctx *c) {
