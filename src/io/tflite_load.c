@@ -722,6 +722,8 @@ static nne_status need(sg_ctx *c, const opinfo *o, uint32_t n_in, uint32_t n_out
     if (o->in.n < n_in || o->out.n < n_out)
         return op_fail(c, NNE_ERR_CORRUPT_MODEL, "has %u inputs and %u outputs, expected at least %u and %u", o->in.n,
                        o->out.n, n_in, n_out);
+    for (uint32_t k = 0; k < n_in; k++)
+        if (IN(o, k) < 0) return op_fail(c, NNE_ERR_CORRUPT_MODEL, "input %u is missing (index -1)", k);
     for (uint32_t k = 0; k < n_out; k++)
         if (OUT(o, k) < 0) return op_fail(c, NNE_ERR_CORRUPT_MODEL, "output %u is missing", k);
     return NNE_OK;

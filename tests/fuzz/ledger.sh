@@ -16,6 +16,15 @@ secs=$(grep -E '^Done [0-9]+ runs in [0-9]+ second' "$log" | tail -1 | awk '{pri
 rate=$(grep -E '^stat::average_exec_per_sec' "$log" | tail -1 | awk '{print $2}')
 # an interrupted run prints no "Done" line: its time from the average rate
 [ -n "$secs" ] || { [ -n "$rate" ] && [ "$rate" -gt 0 ] && secs=$((runs / rate)); } || true
+# a run killed without its final stats (the session ended under it): the
+# last status line ("#N ... exec/s: R"), and the note says so
+if [ -z "$runs" ]; then
+    last=$(grep -E '^#[0-9]+[[:space:]]' "$log" | tail -1)
+    runs=$(printf '%s\n' "$last" | sed -n 's/^#\([0-9]*\).*/\1/p')
+    rate=$(printf '%s\n' "$last" | sed -n 's/.*exec\/s: \([0-9]*\).*/\1/p')
+    [ -n "$rate" ] && [ "$rate" -gt 0 ] && secs=$((runs / rate))
+    [ -z "$runs" ] || note="${note:+$note; }killed without final stats: executions from the last status line"
+fi
 [ -n "$runs" ] || { echo "ledger.sh: no stat::number_of_executed_units in $log (run with -print_final_stats=1)" >&2; exit 2; }
 # findings: crashes, leaks, timeouts, out-of-memory units and sanitizer
 # reports; slow units (a unit over 10 s that still finished) are not
