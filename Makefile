@@ -47,6 +47,7 @@ PKG_SRC := $(sort $(wildcard src/pkg/*.c))
 PKG_OBJ := $(PKG_SRC:%.c=$(BUILD)/obj/%.o)
 PKG_LIBS := $(shell pkg-config --libs libsodium 2>/dev/null || echo -lsodium)
 -include src/serve/serve.mk
+-include src/fleet/fleet.mk
 -include src/pipeline/audio.mk
 include src/pipeline/image.mk
 -include src/train/train.mk

@@ -12,6 +12,7 @@ if [ "${1:-}" = "--demo" ]; then
     pkgs="$pkgs libsodium-dev"  # pkg
     pkgs="$pkgs libsndfile1-dev libsamplerate0-dev"  # pipeline (audio: app wakeword)
     pkgs="$pkgs libjpeg62-turbo-dev libpng-dev"  # image pipeline (app ocr/classify decode)
+    pkgs="$pkgs libmosquitto-dev libcurl4-gnutls-dev"  # fleet (agent, controller)
 else
     pkgs="gcc make pkgconf clang libclang-rt-14-dev python3-numpy python3-onnx python3-torch python3-torchvision dataset-fashion-mnist"
     # one line per area, so that areas add packages without touching each other's lines
@@ -21,6 +22,7 @@ else
     pkgs="$pkgs libsodium-dev python3-cryptography"  # pkg (.nne packages)
     pkgs="$pkgs libsndfile1-dev libsamplerate0-dev espeak-ng sox"  # pipeline (audio: app wakeword and its tests)
     pkgs="$pkgs libjpeg62-turbo-dev libpng-dev python3-pil fonts-dejavu-core fonts-dejavu-extra"  # image pipeline (decode, OCR test images)
+    pkgs="$pkgs libmosquitto-dev libcurl4-gnutls-dev mosquitto mosquitto-clients haproxy"  # fleet (agent, controller; the engines its tests start)
     command -v node >/dev/null 2>&1 || pkgs="$pkgs nodejs npm"
 fi
 missing=""

@@ -23,6 +23,8 @@ int cli_pack(int argc, char **argv);
 int cli_verify(int argc, char **argv);
 int cli_install(int argc, char **argv);
 int cli_serve(int argc, char **argv);
+int cli_agent(int argc, char **argv);
+int cli_fleet(int argc, char **argv);
 int cli_sign(int argc, char **argv);
 int cli_revoke(int argc, char **argv);
 /* `nnedge app NAME ...` (app.c) and its applications */

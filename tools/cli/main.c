@@ -57,6 +57,10 @@ static const verb_usage k_verbs[] = {
     {"serve", cli_serve, 0,
      "serve --repo DIR [--http ADDR:PORT] [--threads N] [--max-queue N] [--batch-delay-us N] [--tokens FILE] [--tls-cert C --tls-key K [--tls-client-ca CA]] [--poll-s N] [--max-body BYTES] [--max-json BYTES] [--max-run-memory BYTES]\n"
      "        [--grpc ADDR:PORT] [--trust ROOT.pub] [--key DEVICE.sec] [--revoked FILE]\n"},
+    {"agent", cli_agent, 0,
+     "agent --broker URL --id NODE --store DIR --serve-repo DIR --serve-url URL --trust ROOT.pub [--key DEVICE.sec] (docs/fleet.md)\n"},
+    {"fleet", cli_fleet, 0,
+     "fleet run|deploy|abort|status --broker URL ... (docs/fleet.md)\n"},
     {"app", cli_app, 1,
      "app   wakeword [--models DIR] [--format onnx|tflite] [--threshold T] [--release R] [--debounce S]\n"
      "        [--threads N] [--frames FILE.csv] [--json] FILE.wav... | -\n"
