@@ -73,13 +73,18 @@ def now_ms():
 def render(template_path, out_path, **fields):
     """Fills the template's ${FIELD}s; a field left over outside a comment
     is an error."""
+    out = []
     with open(template_path) as f:
-        text = f.read()
-    for k, v in fields.items():
-        text = text.replace("${%s}" % k, str(v))
-    for line in text.splitlines():
-        if not line.lstrip().startswith("#") and re.search(r"\$\{[A-Z_]+\}", line):
-            raise RuntimeError("%s: field left in %r" % (template_path, line))
+        for line in f:
+            if not line.lstrip().startswith("#"):
+                for k, v in fields.items():
+                    line = line.replace("${%s}" % k, str(v))
+                if re.search(r"\$\{[A-Z_]+\}", line):
+                    raise RuntimeError("%s: field left in %r" % (template_path, line))
+            out.append(line)
+    text = "".join(out)
+    if not text.endswith("\n"):
+        text += "\n"
     with open(out_path, "w") as f:
         f.write(text)
     return out_path
@@ -351,6 +356,8 @@ class Fleet:
         if not m:
             raise RuntimeError("nnedge serve %s did not start: %s" % (name, p.err()[-2000:]))
         p.port = int(m.group(1))
+        # A restart binds the same port.
+        p.argv[p.argv.index("--http") + 1] = "127.0.0.1:%d" % p.port
         p.url = "http://127.0.0.1:%d" % p.port
         p.repo = repo
         return p
@@ -380,7 +387,7 @@ class Fleet:
         lines = "\n".join("    server %s 127.0.0.1:%d" % (n, p) for n, p in servers.items())
         cfg = render(os.path.join(ROOT, "conf", "haproxy", "haproxy.cfg"), os.path.join(hdir, "haproxy.cfg"),
                      DIR=hdir, ADDR="127.0.0.1", PORT=self.haproxy_port, SERVERS=lines)
-        r = subprocess.run(["haproxy", "-c", "-q", "-f", cfg], capture_output=True)
+        r = subprocess.run(["haproxy", "-c", "-f", cfg], capture_output=True)
         if r.returncode != 0:
             raise RuntimeError("haproxy -c: %s" % (r.stdout + r.stderr).decode(errors="replace"))
         # -db: foreground, one process (no daemon, no master), so the
