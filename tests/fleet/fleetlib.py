@@ -196,7 +196,7 @@ class Fleet:
         base = workdir or None
         if base:
             os.makedirs(base, exist_ok=True)
-        self.dir = tempfile.mkdtemp(prefix="fleet-", dir=base)
+        self.dir = os.path.abspath(tempfile.mkdtemp(prefix="fleet-", dir=base))
         self.keep = keep if keep is not None else bool(os.environ.get("FLEET_KEEP"))
         self.quiet = quiet
         os.makedirs(os.path.join(self.dir, "log"))
