@@ -28,6 +28,8 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
+import json
 import time
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
@@ -191,6 +193,144 @@ class Proc:
             time.sleep(0.02)
 
 
+class Subscriber:
+    """mosquitto_sub -v on topics; a thread reads its lines and keeps
+    (arrival time, topic, payload as JSON or text) in .msgs."""
+
+    def __init__(self, fleet, name, topics, user):
+        argv = ["mosquitto_sub", *fleet.mqtt_args(user), "-v", "-q", "1"]
+        for t in topics:
+            argv += ["-t", t]
+        self.p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                  stderr=open(os.path.join(fleet.dir, "log", name + ".err"), "ab"),
+                                  preexec_fn=_child_setup)
+        self.name = name
+        self.msgs = []
+        self.cond = threading.Condition()
+        self.t = threading.Thread(target=self._read, daemon=True)
+        self.t.start()
+
+    def _read(self):
+        for raw in self.p.stdout:
+            t = time.time()
+            line = raw.decode(errors="replace").rstrip("\n")
+            topic, _, payload = line.partition(" ")
+            try:
+                body = json.loads(payload)
+            except ValueError:
+                body = payload
+            with self.cond:
+                self.msgs.append((t, topic, body))
+                self.cond.notify_all()
+
+    def wait(self, pred, timeout, since=0.0):
+        """The first message (t, topic, body) with t >= since for which
+        pred(topic, body) holds, waiting up to timeout s; None otherwise."""
+        deadline = time.time() + timeout
+        with self.cond:
+            while True:
+                for m in self.msgs:
+                    if m[0] >= since and pred(m[1], m[2]):
+                        return m
+                left = deadline - time.time()
+                if left <= 0:
+                    return None
+                self.cond.wait(min(left, 0.1))
+
+    def find(self, pred, since=0.0):
+        with self.cond:
+            return [m for m in self.msgs if m[0] >= since and pred(m[1], m[2])]
+
+    def stop(self):
+        if self.p.poll() is None:
+            self.p.terminate()
+            try:
+                self.p.wait(5)
+            except subprocess.TimeoutExpired:
+                self.p.kill()
+
+
+class Relay:
+    """A TCP relay on a loopback port to a target port: the agents' way to
+    the broker in tests of a broker they cannot reach. cut() closes every
+    relayed connection and the listening socket (new connections are
+    refused, as by a stopped broker); restore() listens again on the same
+    port."""
+
+    def __init__(self, target_port, port=None):
+        self.target = target_port
+        self.port = port or free_port()
+        self.lock = threading.Lock()
+        self.pairs = []
+        self.ls = None
+        self.up = False
+        self.restore()
+
+    def restore(self):
+        with self.lock:
+            if self.up:
+                return
+            ls = socket.socket()
+            ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            ls.bind(("127.0.0.1", self.port))
+            ls.listen(64)
+            self.ls = ls
+            self.up = True
+        threading.Thread(target=self._accept, args=(ls,), daemon=True).start()
+
+    def _accept(self, ls):
+        while True:
+            try:
+                a, _ = ls.accept()
+            except OSError:
+                return
+            try:
+                b = socket.create_connection(("127.0.0.1", self.target), timeout=5)
+            except OSError:
+                a.close()
+                continue
+            with self.lock:
+                if not self.up:
+                    a.close()
+                    b.close()
+                    return
+                self.pairs.append((a, b))
+            threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
+
+    def _pump(self, a, b):
+        socks = [a, b]
+        try:
+            while True:
+                r, _, _ = select.select(socks, [], [], 1.0)
+                for s in r:
+                    d = s.recv(65536)
+                    if not d:
+                        raise OSError("closed")
+                    (b if s is a else a).sendall(d)
+        except (OSError, ValueError):
+            pass
+        for s in socks:
+            try:
+                s.close()
+            except OSError:
+                pass
+
+    def cut(self):
+        with self.lock:
+            self.up = False
+            try:
+                self.ls.close()
+            except OSError:
+                pass
+            for a, b in self.pairs:
+                for s in (a, b):
+                    try:
+                        s.shutdown(socket.SHUT_RDWR)
+                    except OSError:
+                        pass
+            self.pairs = []
+
+
 class Fleet:
     def __init__(self, workdir=None, keep=None, quiet=True):
         base = workdir or None
@@ -201,6 +341,7 @@ class Fleet:
         self.quiet = quiet
         os.makedirs(os.path.join(self.dir, "log"))
         self.procs = []          # every Proc ever started, in order
+        self.subscribers = []
         self.passwords = {}      # MQTT user -> password
         self.broker_port = None
         self.broker_proc = None
@@ -338,6 +479,11 @@ class Fleet:
             argv += ["-t", t]
         return self.spawn(name, argv)
 
+    def subscriber(self, name, topics, user="controller"):
+        sub = Subscriber(self, name, topics, user)
+        self.subscribers.append(sub)
+        return sub
+
     def publish(self, topic, payload, user="controller", retain=False, qos=1, password=None, ca=None,
                 tls=True, timeout=10):
         argv = ["mosquitto_pub", *self.mqtt_args(user, password, ca, tls), "-t", topic, "-m", payload,
@@ -453,11 +599,14 @@ class Fleet:
         return out
 
     # ----------------------------------------------------- agent, controller --
-    def agent(self, node_id, store, serve_proc, trust, group="edge", args=(), nnedge=None, env=None):
-        """nnedge agent for node_id beside serve_proc (docs/fleet.md §1)."""
+    def agent(self, node_id, store, serve_proc, trust, group="edge", args=(), nnedge=None, env=None,
+              broker_port=None):
+        """nnedge agent for node_id beside serve_proc (docs/fleet.md §1);
+        broker_port: another way to the broker (a Relay's port)."""
         if node_id not in self.passwords:
             raise RuntimeError("no broker user %s: pass it to broker(users=...)" % node_id)
-        argv = [nnedge or NNEDGE, "agent", "--broker", self.broker_url, "--id", node_id, "--group", group,
+        url = "mqtts://127.0.0.1:%d" % broker_port if broker_port else self.broker_url
+        argv = [nnedge or NNEDGE, "agent", "--broker", url, "--id", node_id, "--group", group,
                 "--store", store, "--serve-repo", serve_proc.repo, "--serve-url", serve_proc.url,
                 "--trust", trust, "--ca", self.ca, "--password-file", self.password_file(node_id), *args]
         return self.spawn("agent-" + node_id, argv, env=env)
@@ -488,6 +637,8 @@ class Fleet:
             return {}
         self.closed = True
         reports = {}
+        for sub in self.subscribers:
+            sub.stop()
         for p in reversed(self.procs):
             try:
                 p.stop(10)
@@ -535,3 +686,96 @@ class Cases:
     def done(self):
         print("%s: %d cases, %d failed" % (self.name, self.n, len(self.failed)), flush=True)
         return 0 if not self.failed else 1
+
+
+def fashion_body(seed=13):
+    """A binary-extension inference request for fashion_cnn (one 28x28
+    image): (body bytes, JSON header length)."""
+    import numpy as np
+    x = np.random.default_rng(seed).random([1, 1, 28, 28], dtype=np.float32)
+    h = json.dumps({"inputs": [{"name": "input", "shape": [1, 1, 28, 28], "datatype": "FP32",
+                                "parameters": {"binary_data_size": x.nbytes}}],
+                    "parameters": {"binary_data_output": True}}).encode()
+    return h + x.tobytes(), len(h)
+
+
+class Load:
+    """conc client threads POSTing one inference request in a loop over
+    kept-alive connections (http.client), at most rate requests/s in all
+    (None: as fast as they can). Counts answers and errors (anything but a
+    200 with an "outputs" member, or a connection error)."""
+
+    def __init__(self, url, path, body, hl, conc=4, rate=200.0):
+        import http.client
+        import urllib.parse
+        self.u = urllib.parse.urlparse(url)
+        self.path = path
+        self.body = body
+        self.headers = {"Content-Type": "application/octet-stream", "Inference-Header-Content-Length": str(hl)}
+        self.ok = 0
+        self.errors = 0
+        self.first_errors = []
+        self.lock = threading.Lock()
+        self.stopping = threading.Event()
+        self.interval = conc / rate if rate else 0
+        self.threads = [threading.Thread(target=self._run, args=(http.client,), daemon=True) for _ in range(conc)]
+        for t in self.threads:
+            t.start()
+
+    def _run(self, hc):
+        conn = None
+        while not self.stopping.is_set():
+            t0 = time.time()
+            try:
+                if conn is None:
+                    conn = hc.HTTPConnection(self.u.hostname, self.u.port, timeout=30)
+                conn.request("POST", self.path, body=self.body, headers=self.headers)
+                r = conn.getresponse()
+                data = r.read()
+                good = r.status == 200 and b'"outputs"' in data
+                err = None if good else "status %d: %r" % (r.status, data[:200])
+            except (OSError, hc.HTTPException) as e:
+                err = "%s: %s" % (type(e).__name__, e)
+                conn = None
+            with self.lock:
+                if err is None:
+                    self.ok += 1
+                else:
+                    self.errors += 1
+                    if len(self.first_errors) < 5:
+                        self.first_errors.append("%.3f %s" % (time.time(), err))
+            left = self.interval - (time.time() - t0)
+            if left > 0:
+                self.stopping.wait(left)
+
+    def stop(self):
+        self.stopping.set()
+        for t in self.threads:
+            t.join(60)
+        return self.ok, self.errors
+
+
+class RssSampler:
+    """Samples VmRSS of the given Procs every period s; .max[name] in kB."""
+
+    def __init__(self, procs, period=0.25):
+        self.procs = procs
+        self.max = {}
+        self.samples = 0
+        self.stopping = threading.Event()
+        self.t = threading.Thread(target=self._run, args=(period,), daemon=True)
+        self.t.start()
+
+    def _run(self, period):
+        while not self.stopping.is_set():
+            for p in list(self.procs):
+                kb = p.rss_kb()
+                if kb > 0:
+                    self.max[p.name] = max(self.max.get(p.name, 0), kb)
+            self.samples += 1
+            self.stopping.wait(period)
+
+    def stop(self):
+        self.stopping.set()
+        self.t.join(10)
+        return self.max
