@@ -1,0 +1,194 @@
+#!/usr/bin/python3
+"""Agents on the real engines: 3 nodes (nnedge serve + nnedge agent) behind
+HAProxy, Mosquitto with TLS/ACL, the controller (nnedge fleet run). The
+agents reach the broker through a TCP relay (fleetlib.Relay) so that a test
+can cut them off it. Measured (docs/fleet.md, issue 13's Done-when):
+
+ 1. kill -9 of node1's agent: the controller reports node1 OFFLINE
+    (nnedge/fleet/event) in <= 7.5 s; restarted, its birth with the full
+    state (store, serve, deployment, a new bdseq) arrives in <= 2 s.
+ 2. SIGSTOP of node2's agent: OFFLINE in <= 7.5 s; SIGCONT: ONLINE again.
+ 3. The broker stopped for OUTAGE_S s: inference through HAProxy goes on
+    with 0 errors; the agents reconnect when it is back.
+ 4. The agents cut off the broker (relay) for OUTAGE_S s; a deployment
+    issued meanwhile applies on every node <= 5 s after its reconnection;
+    0 inference errors.
+ Throughout: every agent's RSS < 5 MB (VmRSS sampled every 0.25 s).
+Usage: test_agent.py WORKDIR [OUTAGE_S]   (NNEDGE=build/nnedge)"""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from fleetlib import NNEDGE, Cases, Fleet, Load, Relay, RssSampler, fashion_body  # noqa: E402
+from packages import Packages  # noqa: E402
+
+NODES = ("node1", "node2", "node3")
+OFFLINE_LIMIT_S = 7.5
+BIRTH_LIMIT_S = 2.0
+APPLY_LIMIT_S = 5.0
+RSS_LIMIT_KB = 5 * 1024
+
+
+def main():
+    workdir = sys.argv[1]
+    outage = float(sys.argv[2]) if len(sys.argv) > 2 else 10.0
+    c = Cases("fleet agent")
+    f = Fleet(workdir)
+    pk = Packages(NNEDGE, f.dir, n_check=200)
+    v1 = pk.pack("1.0.0")
+    v2 = pk.pack("1.1.0")
+    f.broker(users=NODES)
+    relay = Relay(f.broker_port)
+    servers, agents, stores = {}, {}, {}
+    for n in NODES:
+        repo = os.path.join(f.dir, "repo-" + n)
+        os.makedirs(repo)
+        servers[n] = f.serve(n, repo, args=["--threads", "1"])
+        stores[n] = os.path.join(f.dir, "store-" + n)
+    f.haproxy({n: s.port for n, s in servers.items()})
+    pkgdir = os.path.join(f.dir, "packages")
+    os.makedirs(pkgdir)
+    ev = f.subscriber("events", ["nnedge/fleet/event"], user="operator")
+    nodes = f.subscriber("nodes", ["nnedge/node/+/birth", "nnedge/node/+/death", "nnedge/node/+/deploy"])
+    ctl = f.controller(pkgdir, args=["--offline-after-ms", "3000"])
+
+    def start_agent(n):
+        a = f.agent(n, stores[n], servers[n], pk.trust, broker_port=relay.port)
+        agents[n] = a
+        return a
+
+    for n in NODES:
+        start_agent(n)
+    rss = RssSampler(list(agents.values()))
+
+    def event(kind, node, since, timeout):
+        return ev.wait(lambda t, b: isinstance(b, dict) and b.get("kind") == kind and b.get("node") == node,
+                       timeout, since)
+
+    t0 = time.time()
+    online = {n: event("online", n, 0, 20) for n in NODES}
+    if not c.check("3 nodes ONLINE", all(online.values()), online):
+        print(ctl.err()[-3000:])
+        return c.done()
+    print("3 nodes online %.2f s after the start" % (max(m[0] for m in online.values()) - t0))
+
+    def deploy(pkg, *extra, wait=True):
+        argv = [NNEDGE, "fleet", "deploy", pkg, "--group", "edge", "--packages", pkgdir, "--json",
+                *f.operator_args(), *extra]
+        if wait:
+            argv.append("--wait")
+        return subprocess.run(argv, capture_output=True, timeout=300)
+
+    def applied(n, version, since, timeout):
+        return nodes.wait(lambda t, b: t == "nnedge/node/%s/deploy" % n and isinstance(b, dict)
+                          and b.get("state") == "applied" and b.get("version", version) == version, timeout, since)
+
+    t = time.time()
+    r = deploy(v1, "--canary", "1", "--rate", "2")
+    c.check("deploy 1.0.0 to the 3 nodes", r.returncode == 0, (r.returncode, r.stdout[-2000:], r.stderr[-2000:]))
+    done = {n: applied(n, "1.0.0", t, 60) for n in NODES}
+    c.check("1.0.0 applied on every node", all(done.values()), done)
+    print("rollout of 1.0.0 (canary 1, then 2 at a time): %.2f s" % (max(m[0] for m in done.values() if m) - t
+                                                                       if all(done.values()) else -1))
+    body, hl = fashion_body()
+    probe = Load(f.haproxy_url, "/v2/models/fashion/infer", body, hl, conc=2, rate=50)
+    time.sleep(1.5)
+    ok, errs = probe.stop()
+    c.check("inference through HAProxy after the rollout", ok > 0 and errs == 0, (ok, errs, probe.first_errors))
+
+    # ---- 1. kill -9 of an agent, restart -----------------------------------
+    births_before = nodes.find(lambda t, b: t == "nnedge/node/node1/birth")
+    bdseq_before = births_before[-1][2].get("bdseq") if births_before else None
+    t_kill = agents["node1"].kill9()
+    m = event("offline", "node1", t_kill, 15)
+    c.figure("kill -9 of node1's agent -> OFFLINE", (m[0] - t_kill) if m else 99.0, "s", OFFLINE_LIMIT_S)
+    d = nodes.wait(lambda t, b: t == "nnedge/node/node1/death", 5, t_kill)
+    c.check("node1's death (last will) carries its session's bdseq",
+            d is not None and d[2].get("bdseq") == bdseq_before, (d, bdseq_before))
+    agents["node1"].start()
+    t_start = agents["node1"].started
+    b = nodes.wait(lambda t, b: t == "nnedge/node/node1/birth", 10, t_start)
+    c.figure("node1's agent restarted -> birth", (b[0] - t_start) if b else 99.0, "s", BIRTH_LIMIT_S)
+    if b:
+        bd = b[2]
+        cur = (bd.get("store") or {}).get("current") or {}
+        full = (bd.get("id") == "node1" and bd.get("serve") == "up" and cur.get("name") == "fashion"
+                and cur.get("version") == "1.0.0" and isinstance(bd.get("bdseq"), int)
+                and bdseq_before is not None and bd["bdseq"] > bdseq_before and "deployment" in bd
+                and bd.get("serve_url") == servers["node1"].url)
+        c.check("the birth carries the full state (store, serve, deployment, new bdseq)", full, bd)
+    m = event("online", "node1", t_start, 10)
+    c.check("node1 ONLINE again", m is not None)
+
+    # ---- 2. SIGSTOP / SIGCONT ----------------------------------------------
+    t_stop = time.time()
+    agents["node2"].signal(signal.SIGSTOP)
+    m = event("offline", "node2", t_stop, 15)
+    c.figure("SIGSTOP of node2's agent -> OFFLINE", (m[0] - t_stop) if m else 99.0, "s", OFFLINE_LIMIT_S)
+    t_cont = time.time()
+    agents["node2"].signal(signal.SIGCONT)
+    m = event("online", "node2", t_cont, 15)
+    c.figure("SIGCONT -> node2 ONLINE again", (m[0] - t_cont) if m else 99.0, "s")
+    c.check("node2 ONLINE after SIGCONT", m is not None)
+
+    # ---- 3. the broker stopped ---------------------------------------------
+    load = Load(f.haproxy_url, "/v2/models/fashion/infer", body, hl, conc=4, rate=200)
+    time.sleep(1.0)
+    t_down = f.stop_broker()
+    time.sleep(outage)
+    f.start_broker()
+    t_up = time.time()
+    births = {n: nodes.wait(lambda t, b, n=n: t == "nnedge/node/%s/birth" % n, 20, t_up) for n in NODES}
+    time.sleep(1.0)
+    ok, errs = load.stop()
+    c.figure("broker stopped %.0f s: inference errors (of %d requests)" % (t_up - t_down, ok + errs), errs, "", 0)
+    if errs:
+        print("  first errors:", load.first_errors)
+    c.check("every agent reconnects to the restarted broker", all(births.values()), births)
+    if all(births.values()):
+        print("agents' births after the broker's restart: %s s" % ", ".join(
+            "%.2f" % (births[n][0] - t_up) for n in NODES))
+
+    # ---- 4. agents cut off the broker, a deployment meanwhile --------------
+    load = Load(f.haproxy_url, "/v2/models/fashion/infer", body, hl, conc=4, rate=200)
+    time.sleep(1.0)
+    t_cut = time.time()
+    relay.cut()
+    m = {n: event("offline", n, t_cut, 15) for n in NODES}
+    c.check("the controller sees the cut-off nodes OFFLINE", all(m.values()), m)
+    t_dep = time.time()
+    r = deploy(v2, "--canary", "3", "--timeout-s", str(int(outage + 120)), wait=False)
+    c.check("deploy 1.1.0 while the nodes are cut off (accepted)", r.returncode == 0,
+            (r.returncode, r.stdout[-1000:], r.stderr[-1000:]))
+    time.sleep(max(0.0, outage - (time.time() - t_cut)))
+    relay.restore()
+    t_restore = time.time()
+    for n in NODES:
+        b = nodes.wait(lambda t, b, n=n: t == "nnedge/node/%s/birth" % n, 20, t_restore)
+        a = applied(n, "1.1.0", t_dep, 60)
+        if not c.check("%s reconnects and applies 1.1.0" % n, b and a, (b, a)):
+            continue
+        c.figure("%s: 1.1.0 applied after the reconnection (birth %.2f s after the restore)" % (
+            n, b[0] - t_restore), a[0] - b[0], "s", APPLY_LIMIT_S)
+    time.sleep(1.0)
+    ok, errs = load.stop()
+    c.figure("agents cut off %.0f s + deployment: inference errors (of %d requests)" % (
+        t_restore - t_cut, ok + errs), errs, "", 0)
+    if errs:
+        print("  first errors:", load.first_errors)
+
+    mx = rss.stop()
+    for n in NODES:
+        c.figure("%s agent max RSS (%d samples)" % (n, rss.samples), mx.get("agent-" + n, -1), "kB", RSS_LIMIT_KB,
+                 ok=0 < mx.get("agent-" + n, -1) < RSS_LIMIT_KB)
+    reports = f.close()
+    c.check("no sanitizer report", not reports, reports)
+    return c.done()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
