@@ -96,6 +96,14 @@ def main():
     print("rollout of 1.0.0 (canary 1, then 2 at a time): %.2f s" % (max(m[0] for m in done.values() if m) - t
                                                                        if all(done.values()) else -1))
     body, hl = fashion_body()
+    # The servers take traffic once HAProxy has them up and ready.
+    deadline = time.time() + 15
+    while time.time() < deadline:
+        st = f.server_states()
+        if all(v["op"] == 2 and v["admin"] == 0 for v in st.values()):
+            break
+        time.sleep(0.1)
+    print("HAProxy after the rollout: %s" % st)
     probe = Load(f.haproxy_url, "/v2/models/fashion/infer", body, hl, conc=2, rate=50)
     time.sleep(1.5)
     ok, errs = probe.stop()
