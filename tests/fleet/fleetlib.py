@@ -206,6 +206,7 @@ class Subscriber:
                                   preexec_fn=_child_setup)
         self.name = name
         self.msgs = []
+        self.callback = None     # callback(t, topic, body) on each message, on the reader thread
         self.cond = threading.Condition()
         self.t = threading.Thread(target=self._read, daemon=True)
         self.t.start()
@@ -222,6 +223,8 @@ class Subscriber:
             with self.cond:
                 self.msgs.append((t, topic, body))
                 self.cond.notify_all()
+            if self.callback:
+                self.callback(t, topic, body)
 
     def wait(self, pred, timeout, since=0.0):
         """The first message (t, topic, body) with t >= since for which
