@@ -1342,7 +1342,7 @@ int fleet_agent_parse(int argc, char **argv, fleet_agent_config *c, char *err, s
             char *e;
             long n = strtol(v, &e, 10);
             int hb = !strcmp(o, "--heartbeat-ms");
-            long lo = hb ? 100 : 1, hi = hb ? 600000 : 3600;
+            long lo = hb ? 100 : 5, hi = hb ? 600000 : 3600; /* libmosquitto: keepalive >= 5 */
             if (e == v || *e || n < lo || n > hi) {
                 snprintf(err, cap, "agent: %s %s: expected an integer %ld..%ld", o, v, lo, hi);
                 return 0;
