@@ -125,6 +125,7 @@ typedef struct ctl {
     struct mosquitto *m;
     char public_url[256];
     int connected;
+    int64_t lost_ms;      /* wall clock when the broker was lost (0: never or connected) */
     node *nodes;
     int n_nodes;
     deployment *deps;
@@ -789,6 +790,9 @@ static void on_request(ctl *c, const json_t *j) {
     if (ctl_json_str(j, "request", 64, &req) != 1 || !ctl_name_ok(req))
         BAD("request without a valid request id ([A-Za-z0-9_.:-]{1,64}) ignored");
     if (ctl_json_str(j, "op", 16, &op) != 1) REJECT("op must be deploy or abort");
+    int64_t expires = 0;
+    if (ctl_json_int(j, "expires_ms", 0, INT64_MAX, &expires) < 0) REJECT("expires_ms must be an integer");
+    if (expires && expires < ctl_now_ms()) REJECT("expired before the controller saw it (it was down?)");
     if (strcmp(op, "deploy") == 0) {
         on_deploy_request(c, req, j);
         return;
@@ -865,6 +869,20 @@ static void on_connect(struct mosquitto *m, void *ud, int rc) {
         return;
     }
     c->connected = 1;
+    /* Nothing was heard while the broker was away: every node gets a full
+     * --offline-after-ms from now, and running deployments get their
+     * deadlines moved by the outage (no agent could report meanwhile). */
+    int64_t now = ctl_mono_ms(), wall = ctl_now_ms();
+    for (int i = 0; i < c->n_nodes; i++) c->nodes[i].seen_mono = now;
+    if (c->lost_ms) {
+        for (int i = 0; i < c->n_deps; i++)
+            for (int k = 0; k < c->deps[i].n; k++) {
+                dnode *dn = &c->deps[i].nodes[k];
+                if (dn->state == DN_SENT || dn->state == DN_WORKING) dn->deadline_ms += wall - c->lost_ms;
+            }
+        c->state_dirty = 1;
+        c->lost_ms = 0;
+    }
     static const char *const subs[] = {"nnedge/node/+/birth", "nnedge/node/+/death", "nnedge/node/+/data",
                                        "nnedge/node/+/deploy", "nnedge/fleet/request"};
     for (int i = 0; i < 5; i++) mosquitto_subscribe(m, NULL, subs[i], i == 2 ? 0 : 1);
@@ -875,7 +893,8 @@ static void on_connect(struct mosquitto *m, void *ud, int rc) {
 static void on_disconnect(struct mosquitto *m, void *ud, int rc) {
     (void)m;
     ctl *c = ud;
-    if (c->connected) warnf(c, "lost the broker (%s); reconnecting", rc ? "connection lost" : "disconnected");
+    if (c->connected && !g_stop) warnf(c, "lost the broker (%s); reconnecting", rc ? "connection lost" : "disconnected");
+    if (c->connected) c->lost_ms = ctl_now_ms();
     c->connected = 0;
 }
 
@@ -1182,6 +1201,10 @@ static int state_load(ctl *c, char *err, size_t cap) {
 
 /* --------------------------------------------------------------- main -- */
 static void tick(ctl *c) {
+    /* Without the broker the controller knows nothing new: no node goes
+     * OFFLINE, no deadline passes, HAProxy keeps its state (inference goes
+     * on through HAProxy while the broker is down). */
+    if (!c->connected) return;
     int64_t now = ctl_mono_ms();
     for (int i = 0; i < c->n_nodes; i++) {
         node *n = &c->nodes[i];
@@ -1218,9 +1241,11 @@ int ctl_run(const ctl_options *o) {
     size_t ul = strlen(c->public_url);
     if (ul && c->public_url[ul - 1] == '/') c->public_url[ul - 1] = 0;
     mosquitto_lib_init();
-    char cid[64];
-    snprintf(cid, sizeof cid, "nnedge-fleet-controller-%d", (int)getpid());
-    c->m = mosquitto_new(cid, true, c);
+    /* A persistent session under a fixed client id: while the controller is
+     * down or restarting, the broker keeps its subscriptions and queues the
+     * QoS 1 messages (deploy reports, births, deaths, requests), so a
+     * restarted controller misses no report (heartbeats are QoS 0: dropped). */
+    c->m = mosquitto_new(o->client_id ? o->client_id : "nnedge-fleet-controller", false, c);
     if (!c->m || !ctl_broker_setup(c->m, &o->broker, err, sizeof err)) {
         fprintf(stderr, "nnedge: fleet run: %s\n", c->m ? err : "mosquitto_new failed");
         pkgsrv_stop(srv);
@@ -1264,6 +1289,7 @@ int ctl_run(const ctl_options *o) {
             int rc = mosquitto_loop(c->m, 100, 1);
             if (rc != MOSQ_ERR_SUCCESS) {
                 socket_up = 0;
+                if (c->connected) c->lost_ms = ctl_now_ms();
                 c->connected = 0;
                 next_try = ctl_mono_ms() + backoff;
                 backoff = backoff * 2 > 2000 ? 2000 : backoff * 2;

@@ -98,6 +98,7 @@ typedef struct ctl_options {
     int overload_weight_pct;  /* weight while overloaded (default 10) */
     long status_ms;           /* status period (default 1000) */
     int quiet;                /* no timeline on stdout */
+    const char *client_id;    /* --client-id (default nnedge-fleet-controller) */
 } ctl_options;
 
 /* Run the controller until SIGINT/SIGTERM. Returns an exit code. */

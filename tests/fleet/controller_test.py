@@ -155,9 +155,13 @@ class Bus:
         self.on_cmd = None
         self.c = mqtt.Client(client_id="test-bus", clean_session=True)
         self.c.on_message = self._msg
+        self.c.on_connect = lambda c, u, f, rc: c.subscribe(
+            [("nnedge/fleet/event", 1), ("nnedge/fleet/status", 1), ("nnedge/cmd/+", 1)])
+        self.c.reconnect_delay_set(0.1, 0.5)
         self.c.connect("127.0.0.1", port, 30)
-        self.c.subscribe([("nnedge/fleet/event", 1), ("nnedge/fleet/status", 1), ("nnedge/cmd/+", 1)])
         self.c.loop_start()
+        wait_for(lambda: self.status is not None or self.c.is_connected(), 5)
+        time.sleep(0.2)
 
     def _msg(self, c, u, m):
         now = time.time()
@@ -592,15 +596,47 @@ def main():
     wait_for(lambda: any(n == "node5" and d == "d-6" for t, n, d, a, s in agents.log), 3)
     check(ctl.stop() == 0, "controller exits 0 on SIGTERM")
     bus.pub("nnedge/cmd/node1", b"", retain=True)  # cleared behind the controller's back
+    agents.report("node5", "d-6", "applied")  # while the controller is down: the broker queues it
     cmds0 = len(bus.cmds)
     ctl.start()
-    check(wait_for(lambda: any(n == "node1" and r for t, n, d, r in bus.cmds[cmds0:]), 5),
+    check(wait_for(lambda: any(n == "node1" for t, n, d, r in bus.cmds[cmds0:]), 5),
           "restarted controller republishes node1's desired state")
-    agents.report("node5", "d-6", "applied")
+    r = subprocess.run(["mosquitto_sub", "-h", "127.0.0.1", "-p", str(mport), "-t", "nnedge/cmd/node1", "-C", "1",
+                        "-W", "3"], capture_output=True, text=True)
+    check('"d-3-rollback"' in r.stdout, "node1's desired state is retained again: %r" % r.stdout)
     check(wait_for(lambda: (bus.dep("d-6") or {}).get("state") == "done", 5),
           "restarted controller continues d-6 to done: %s" % bus.dep("d-6"))
     check(bus.dep("d-1") and bus.dep("d-1")["state"] == "done", "d-1 kept across the restart")
     check(wait_for(lambda: (bus.node("node1") or {}).get("status") == "ONLINE", 5), "nodes back from retained births")
+    time.sleep(0.5)
+    check((bus.node("node6") or {}).get("status") == "OFFLINE",
+          "node6 OFFLINE after the restart (retained death with its birth's bdseq): %s" % bus.node("node6"))
+
+    # ---- broker down for 3 s (> --offline-after-ms): HAProxy keeps every node ready; after the
+    # broker returns (it lost every retained message) the controller republishes the desired states
+    mosq = procs[0]
+    mosq.terminate()
+    mosq.wait(5)
+    down = []
+    for _ in range(6):
+        time.sleep(0.5)
+        down.append(tuple(hap_state(sock, "node%d" % i) for i in range(1, 6)))
+    check(all(d == ("ready",) * 5 for d in down), "HAProxy untouched while the broker is down: %s" % (down[-1],))
+    procs[0] = subprocess.Popen(["mosquitto", "-c", WORK + "/mosquitto.conf"], stdout=subprocess.DEVNULL,
+                                stderr=open(WORK + "/mosquitto2.log", "w"))
+
+    def retained_cmd():
+        r = subprocess.run(["mosquitto_sub", "-h", "127.0.0.1", "-p", str(mport), "-t", "nnedge/cmd/node1", "-C",
+                            "1", "-W", "1"], capture_output=True, text=True)
+        return '"d-3-rollback"' in r.stdout
+    check(wait_for(retained_cmd, 8, 0.2), "desired state retained again after the broker restart")
+    t1 = time.time()
+    check(wait_for(lambda: bus.find_event(lambda e: e.get("kind") == "broker", t1 - 8), 5), "broker event seen")
+    time.sleep(2.0)
+    check(all((bus.node("node%d" % i) or {}).get("status") == "ONLINE" for i in range(1, 6)) and
+          all(hap_state(sock, "node%d" % i) == "ready" for i in range(1, 6)),
+          "nodes ONLINE and ready after the broker outage: %s" % [(bus.node("node%d" % i) or {}).get("status")
+                                                                  for i in range(1, 6)])
 
     # ---- status: retained, every second; --json and the table
     rc, out, err = run_cli(["status", "--json"] + broker)
@@ -619,6 +655,8 @@ def main():
     hostile = [
         ("nnedge/node/node1/birth", b"{"), ("nnedge/node/node1/birth", b"[1,2]"),
         ("nnedge/node/node1/birth", b"\xff\xfe"), ("nnedge/node/node1/birth", b"[" * 100000),
+        ("nnedge/node/node1/birth", b"[" * 60000 + b"]" * 60000), ("nnedge/node/node1/birth", b'{"v":1' * 5000),
+        ("nnedge/node/node1/birth", b'{"a":' * 30000 + b'1' + b'}' * 30000),
         ("nnedge/node/node1/birth", json.dumps({"v": 1, "id": "node1", "bdseq": big})),
         ("nnedge/node/node1/birth", json.dumps({"v": 1, "id": "node1", "bdseq": -1})),
         ("nnedge/node/node1/birth", json.dumps({"v": 1, "id": "node1", "bdseq": 1e400})),
@@ -662,6 +700,8 @@ def main():
                                              "canary": 0})),
         ("nnedge/fleet/request", json.dumps({"v": 1, "op": "abort", "request": "h6", "deployment": "d-404"})),
         ("nnedge/fleet/request", json.dumps({"v": 1, "op": "reboot", "request": "h7"})),
+        ("nnedge/fleet/request", json.dumps({"v": 1, "op": "abort", "request": "h9", "deployment": "d-6",
+                                             "expires_ms": 1000})),
         ("nnedge/fleet/request", json.dumps({"v": 1, "op": "abort", "request": "h8;x", "deployment": "d-1"})),
     ]
     t0 = time.time()
@@ -669,7 +709,7 @@ def main():
         bus.pub(topic, payload)
     time.sleep(1.0)
     check(ctl.p.poll() is None, "controller alive after %d hostile messages" % len(hostile))
-    for r in ("h1", "h2", "h3", "h4", "h5", "h6", "h7"):
+    for r in ("h1", "h2", "h3", "h4", "h5", "h6", "h7", "h9"):
         check(bus.find_event(lambda e: e.get("kind") == "rejected" and e.get("request") == r, t0),
               "hostile request %s rejected" % r)
     check(not bus.find_event(lambda e: e.get("kind") == "accepted", t0), "no hostile request accepted")

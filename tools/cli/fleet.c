@@ -121,6 +121,9 @@ static int fleet_run(int argc, char **argv) {
             if (!(v = cli_opt_value(argc, argv, &i, "N")) || !cli_parse_int(v, 100, 1000, &n))
                 return cli_usage_error("fleet run: --status-ms must be 100..1000");
             o.status_ms = n;
+        } else if (strcmp(a, "--client-id") == 0) {
+            if (!(o.client_id = cli_opt_value(argc, argv, &i, "ID"))) return EXIT_BAD_INPUT;
+            if (!ctl_name_ok(o.client_id)) return cli_usage_error("fleet run: --client-id: expected [A-Za-z0-9_.:-]{1,64}");
         } else if (strcmp(a, "--quiet") == 0) {
             o.quiet = 1;
         } else {
@@ -184,7 +187,7 @@ static void cl_on_message(struct mosquitto *m, void *ud, const struct mosquitto_
         } else if (strcmp(kind, "rejected") == 0) {
             c->answered = 2;
         }
-        if (text && (c->answered == 2 || !c->follow)) fprintf(c->answered == 2 ? stderr : stdout, "%s\n", text);
+        if (text && c->answered == 2) fprintf(stderr, "nnedge: fleet: %s\n", text);
     }
     if (c->answered == 1 && c->follow && dep && strcmp(dep, c->deployment) == 0) {
         if (c->json) {
@@ -250,6 +253,8 @@ static int cl_request(client *c, json_t *req, long answer_s, const char *verb) {
     sodium_bin2hex(c->request + 2, sizeof c->request - 2, r, sizeof r);
     json_object_set_new(req, "v", json_integer(1));
     json_object_set_new(req, "request", json_string(c->request));
+    /* a request the controller sees only after we gave up waiting is refused */
+    json_object_set_new(req, "expires_ms", json_integer(ctl_now_ms() + answer_s * 1000));
     char *txt = json_dumps(req, JSON_COMPACT);
     json_decref(req);
     if (!txt) return EXIT_INTERNAL;
