@@ -137,6 +137,7 @@ typedef struct ctl {
     int64_t status_next_mono;
     int64_t warn_sec;
     int warn_count;
+    int silent;           /* fuzzing: no warnings */
 } ctl;
 
 static volatile sig_atomic_t g_stop;
@@ -153,7 +154,7 @@ static void warnf(ctl *c, const char *fmt, ...) {
         c->warn_sec = sec;
         c->warn_count = 0;
     }
-    if (++c->warn_count > 20) return; /* a flood of bad messages must not flood the log */
+    if (++c->warn_count > 20 || c->silent) return; /* a flood of bad messages must not flood the log */
     char buf[512];
     va_list ap;
     va_start(ap, fmt);
@@ -164,8 +165,20 @@ static void warnf(ctl *c, const char *fmt, ...) {
     fprintf(stderr, "nnedge fleet: %s\n", buf);
 }
 
+/* Set a string field. Text cut by snprintf can end in half a UTF-8
+ * sequence, which jansson refuses: then bytes >= 0x80 become '?'. */
 static void set_str(json_t *o, const char *k, const char *v) {
-    json_object_set_new(o, k, v ? json_string(v) : json_null());
+    json_t *x = v ? json_string(v) : json_null();
+    if (!x) {
+        char *t = strdup(v);
+        if (t) {
+            for (char *p = t; *p; p++)
+                if ((unsigned char)*p >= 0x80) *p = '?';
+            x = json_string(t);
+            free(t);
+        }
+    }
+    json_object_set_new(o, k, x ? x : json_null());
 }
 
 /* An event: published on nnedge/fleet/event and printed as a timeline line. */
@@ -197,6 +210,8 @@ static void event(ctl *c, const char *kind, const char *nodeid, const char *dep,
         time_t t = (time_t)(now / 1000);
         struct tm tm;
         gmtime_r(&t, &tm);
+        for (char *p = text; *p; p++) /* reasons come from agents: no terminal escapes */
+            if ((unsigned char)*p < 0x20 || *p == 0x7f) *p = '?';
         printf("%02d:%02d:%02d.%03d %-10s %s\n", tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(now % 1000), kind, text);
         fflush(stdout);
     }
@@ -813,45 +828,44 @@ static void on_request(ctl *c, const json_t *j) {
 }
 
 /* ------------------------------------------------------------ message -- */
-static void on_message(struct mosquitto *m, void *ud, const struct mosquitto_message *msg) {
-    (void)m;
-    ctl *c = ud;
-    if (!msg->topic || msg->payloadlen <= 0) return; /* a cleared retained message */
-    if (msg->payloadlen > MAX_PAYLOAD) {
-        warnf(c, "%s: payload of %d bytes ignored (limit %d)", msg->topic, msg->payloadlen, MAX_PAYLOAD);
+/* One incoming message (topic, payload bytes): the whole untrusted surface. */
+static void handle_message(ctl *c, const char *topic, const void *payload, int payloadlen) {
+    if (!topic || payloadlen <= 0) return; /* a cleared retained message */
+    if (payloadlen > MAX_PAYLOAD) {
+        warnf(c, "%s: payload of %d bytes ignored (limit %d)", topic, payloadlen, MAX_PAYLOAD);
         return;
     }
     char id[65] = "";
     const char *kind = NULL;
-    if (strncmp(msg->topic, "nnedge/node/", 12) == 0) {
-        const char *p = msg->topic + 12, *slash = strchr(p, '/');
+    if (strncmp(topic, "nnedge/node/", 12) == 0) {
+        const char *p = topic + 12, *slash = strchr(p, '/');
         if (!slash || slash - p > 64 || slash == p) return;
         memcpy(id, p, (size_t)(slash - p));
         id[slash - p] = 0;
         kind = slash + 1;
         if (!ctl_id_ok(id)) {
-            warnf(c, "%s: bad node id ignored", msg->topic);
+            warnf(c, "%s: bad node id ignored", topic);
             return;
         }
-    } else if (strcmp(msg->topic, "nnedge/fleet/request") != 0)
+    } else if (strcmp(topic, "nnedge/fleet/request") != 0)
         return;
     json_error_t jerr;
-    json_t *j = json_loadb(msg->payload, (size_t)msg->payloadlen, JSON_REJECT_DUPLICATES, &jerr);
+    json_t *j = json_loadb(payload, (size_t)payloadlen, JSON_REJECT_DUPLICATES, &jerr);
     int64_t v = 0;
     if (!j || !json_is_object(j)) {
-        warnf(c, "%s: not a JSON object (%s)", msg->topic, j ? "other type" : jerr.text);
+        warnf(c, "%s: not a JSON object (%s)", topic, j ? "other type" : jerr.text);
         json_decref(j);
         return;
     }
     if (ctl_json_int(j, "v", 1, 1, &v) != 1) {
-        warnf(c, "%s: \"v\" must be 1", msg->topic);
+        warnf(c, "%s: \"v\" must be 1", topic);
         json_decref(j);
         return;
     }
     if (kind) {
         const char *jid = NULL;
         if (ctl_json_str(j, "id", 64, &jid) != 1 || strcmp(jid, id) != 0) {
-            warnf(c, "%s: \"id\" is not the topic's node id", msg->topic);
+            warnf(c, "%s: \"id\" is not the topic's node id", topic);
         } else if (strcmp(kind, "birth") == 0) on_birth(c, id, j);
         else if (strcmp(kind, "death") == 0) on_death(c, id, j);
         else if (strcmp(kind, "data") == 0) on_data(c, id, j);
@@ -860,6 +874,11 @@ static void on_message(struct mosquitto *m, void *ud, const struct mosquitto_mes
         on_request(c, j);
     }
     json_decref(j);
+}
+
+static void on_message(struct mosquitto *m, void *ud, const struct mosquitto_message *msg) {
+    (void)m;
+    handle_message(ud, msg->topic, msg->payload, msg->payloadlen);
 }
 
 static void on_connect(struct mosquitto *m, void *ud, int rc) {
@@ -989,7 +1008,7 @@ static json_t *dep_json(const deployment *d, int full) {
 
 static double round2(double x) { return floor(x * 100 + 0.5) / 100; }
 
-static void publish_status(ctl *c) {
+static json_t *status_json(ctl *c) {
     json_t *s = json_object();
     json_object_set_new(s, "v", json_integer(1));
     json_object_set_new(s, "time_ms", json_integer(ctl_now_ms()));
@@ -1033,6 +1052,11 @@ static void publish_status(ctl *c) {
     json_t *deps = json_array();
     for (int i = 0; i < c->n_deps; i++) json_array_append_new(deps, dep_json(&c->deps[i], 0));
     json_object_set_new(s, "deployments", deps);
+    return s;
+}
+
+static void publish_status(ctl *c) {
+    json_t *s = status_json(c);
     char *txt = json_dumps(s, JSON_COMPACT);
     json_decref(s);
     if (txt) {
@@ -1068,10 +1092,10 @@ static int state_save(ctl *c) {
         else off += (size_t)r;
     }
     free(txt);
-    if (ok && fsync(fd) != 0) ok = 0;
+    if (ok && !c->silent && fsync(fd) != 0) ok = 0; /* (no fsync when fuzzing: speed) */
     if (fd >= 0) close(fd);
     if (ok && rename(tmp, c->o->state_file) != 0) ok = 0;
-    if (ok) { /* the rename itself must survive a power cut */
+    if (ok && !c->silent) { /* the rename itself must survive a power cut */
         char dir[4200];
         snprintf(dir, sizeof dir, "%s", c->o->state_file);
         char *sl = strrchr(dir, '/');
@@ -1218,6 +1242,14 @@ static void tick(ctl *c) {
     haproxy_tick(c);
 }
 
+static void ctl_free(ctl *c) {
+    for (int i = 0; i < c->n_deps; i++) free(c->deps[i].nodes);
+    free(c->deps);
+    for (int i = 0; i < c->n_want; i++) free(c->want[i].payload);
+    free(c->want);
+    free(c->nodes);
+}
+
 int ctl_run(const ctl_options *o) {
     ctl C = {.o = o};
     ctl *c = &C;
@@ -1319,10 +1351,42 @@ int ctl_run(const ctl_options *o) {
     mosquitto_destroy(c->m);
     mosquitto_lib_cleanup();
     pkgsrv_stop(srv);
-    for (int i = 0; i < c->n_deps; i++) free(c->deps[i].nodes);
-    free(c->deps);
-    for (int i = 0; i < c->n_want; i++) free(c->want[i].payload);
-    free(c->want);
-    free(c->nodes);
+    ctl_free(c);
     return 0;
+}
+
+/* ------------------------------------------------------------ fuzzing -- */
+/* tests/fuzz/fuzz_fleet.c drives the message handlers and the timers
+ * without a broker or HAProxy: "connected" with no client (publishes fail
+ * and are ignored), no state file unless o names one. */
+ctl *ctl_fuzz_create(const ctl_options *o) {
+    ctl *c = calloc(1, sizeof *c);
+    if (!c) return NULL;
+    c->o = o;
+    c->connected = 1;
+    c->silent = 1;
+    snprintf(c->public_url, sizeof c->public_url, "http://127.0.0.1:1");
+    return c;
+}
+
+void ctl_fuzz_message(ctl *c, const char *topic, const void *payload, int len) {
+    handle_message(c, topic, payload, len);
+    tick(c);
+    if (c->status_dirty) {
+        json_t *s = status_json(c);
+        json_decref(s);
+        c->status_dirty = 0;
+    }
+}
+
+int ctl_fuzz_load(ctl *c) {
+    char err[512];
+    return state_load(c, err, sizeof err);
+}
+
+void ctl_fuzz_destroy(ctl *c) {
+    if (!c) return;
+    if (c->o->state_file) state_save(c);
+    ctl_free(c);
+    free(c);
 }

@@ -181,10 +181,12 @@ class Bus:
         if m.topic.startswith("nnedge/cmd/") and self.on_cmd and d:
             self.on_cmd(m.topic.split("/")[2], d, m.retain)
 
-    def pub(self, topic, payload, retain=False, qos=1):
+    def pub(self, topic, payload, retain=False, qos=1, wait=True):
         if not isinstance(payload, (bytes, str)):
             payload = json.dumps(payload)
-        self.c.publish(topic, payload, qos=qos, retain=retain).wait_for_publish()
+        info = self.c.publish(topic, payload, qos=qos, retain=retain)
+        if wait:
+            info.wait_for_publish(5)
 
     def find_event(self, pred, since=0):
         with self.lock:
@@ -256,7 +258,7 @@ class Agents:
                           "models": []}
                     hb.update(self.extra.get(nid, {}))
                     try:
-                        self.bus.pub("nnedge/node/%s/data" % nid, hb, qos=0)
+                        self.bus.pub("nnedge/node/%s/data" % nid, hb, qos=0, wait=False)
                     except Exception:
                         pass
             time.sleep(0.25)
@@ -497,7 +499,7 @@ def main():
     th.join()
     check(rc == 0, "deploy --wait of d-1 exits 0: %d %s %s" % (rc, out[-300:], err))
     check("done" in out, "deploy --wait prints the events up to done: %r" % out[-300:])
-    d1 = wait_for(lambda: bus.dep("d-1"), 3)
+    d1 = wait_for(lambda: (bus.dep("d-1") or {}).get("state") == "done" and bus.dep("d-1"), 3)
     check(d1 and d1["state"] == "done" and all(d1["nodes"].get("node%d" % i) == "applied" for i in range(1, 5)),
           "d-1 done, node1..4 applied: %s" % d1)
     check(done.get("drain"), "HAProxy node3 drained while activating")
@@ -523,7 +525,7 @@ def main():
     check(c1 and c1[0]["action"] == "install" and c1[0]["package"]["name"] == "small" and
           c1[0]["package"]["version"] == "1.1.0" and c1[0]["package"]["counter"] == 2 and c1[0]["v"] == 1,
           "d-1 desired state: %s" % (c1[:1],))
-    check(bus.node("node1")["current"] == {"name": "small", "version": "1.1.0", "counter": 2},
+    check(wait_for(lambda: bus.node("node1")["current"] == {"name": "small", "version": "1.1.0", "counter": 2}, 3),
           "status node1 current is 1.1.0 after d-1")
 
     # ---- deployment 2: the canary's accuracy check fails -> abort at once, nobody else touched
@@ -570,7 +572,7 @@ def main():
     agents.policy["node5"] = "silent"
     rc, out, err = run_cli(["deploy", pk4, "--group", "other", "--packages", WORK + "/packages",
                             "--timeout-s", "1", "--wait"] + broker, timeout=30)
-    d4 = bus.dep("d-4") or {}
+    d4 = wait_for(lambda: (bus.dep("d-4") or {}).get("state") == "aborted" and bus.dep("d-4"), 3) or {}
     check(rc == 1 and d4.get("nodes", {}).get("node5") == "timeout", "d-4 canary timeout -> aborted: %d %s" % (rc, d4))
     rc, out, err = run_cli(["deploy", pk4, "--group", "nogroup", "--packages", WORK + "/packages"] + broker)
     check(rc == 2 and "no ONLINE node" in err, "deploy to an empty group rejected: %d %r" % (rc, err))
