@@ -154,7 +154,29 @@ typedef struct client {
 
 static void cl_on_connect(struct mosquitto *m, void *ud, int rc) {
     client *c = ud;
-    if (rc == 0) mosquitto_subscribe(m, NULL, c->sub, 1);
+    if (rc != 0) return;
+    mosquitto_subscribe(m, NULL, c->sub, 1);
+    /* --wait also watches the retained status: an event lost while the
+     * broker was away cannot leave it waiting forever */
+    if (c->follow) mosquitto_subscribe(m, NULL, "nnedge/fleet/status", 1);
+}
+
+/* --wait: the followed deployment's state in a status payload. */
+static void follow_status(client *c, const struct mosquitto_message *msg) {
+    json_t *s = json_loadb(msg->payload, (size_t)msg->payloadlen, 0, NULL);
+    size_t i;
+    json_t *d;
+    json_array_foreach(json_object_get(s, "deployments"), i, d) {
+        const char *id = json_string_value(json_object_get(d, "id"));
+        const char *st = json_string_value(json_object_get(d, "state"));
+        if (!id || !st || strcmp(id, c->deployment) != 0) continue;
+        if (strcmp(st, "done") == 0 || strcmp(st, "aborted") == 0) {
+            const char *r = json_string_value(json_object_get(d, "reason"));
+            if (!c->json) printf("%-9s %s %s%s%s (from the status)\n", st, id, st, r ? ": " : "", r ? r : "");
+            c->ended = strcmp(st, "done") == 0 ? 1 : 2;
+        }
+    }
+    json_decref(s);
 }
 static void cl_on_subscribe(struct mosquitto *m, void *ud, int mid, int n, const int *granted) {
     client *c = ud;
@@ -165,6 +187,10 @@ static void cl_on_message(struct mosquitto *m, void *ud, const struct mosquitto_
     client *c = ud;
     if (msg->payloadlen <= 0 || msg->payloadlen > (1 << 24)) return;
     if (strcmp(msg->topic, "nnedge/fleet/status") == 0) {
+        if (c->follow) {
+            if (c->answered == 1 && !c->ended) follow_status(c, msg);
+            return;
+        }
         if (!c->status && (c->status = malloc((size_t)msg->payloadlen + 1))) {
             memcpy(c->status, msg->payload, (size_t)msg->payloadlen);
             c->status[msg->payloadlen] = 0;
@@ -274,7 +300,7 @@ static int cl_request(client *c, json_t *req, long answer_s, const char *verb) {
     }
     if (c->answered == 2) return EXIT_BAD_INPUT;
     if (!c->follow) {
-        if (c->deployment[0] && !c->json) printf("%s\n", c->deployment);
+        if (c->deployment[0]) printf(c->json ? "{\"deployment\":\"%s\"}\n" : "%s\n", c->deployment);
         return EXIT_OK;
     }
     while (!c->ended) {
