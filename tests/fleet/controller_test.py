@@ -345,8 +345,72 @@ def make_package(version, counter):
     return out
 
 
+def auth_tests():
+    """Credentials and TLS: a broker with a password file, an ACL and a TLS
+    listener; the controller and `fleet status` connect with --user,
+    --password-file and --ca."""
+    d = WORK + "/auth"
+    os.makedirs(d)
+    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+    subprocess.run(["openssl", "req", "-x509"] + ec + ["-keyout", d + "/ca.key", "-out", d + "/ca.pem", "-days", "2",
+                    "-subj", "/CN=nnedge test CA"], check=True, capture_output=True)
+    subprocess.run(["openssl", "req"] + ec + ["-keyout", d + "/srv.key", "-out", d + "/srv.csr", "-subj",
+                    "/CN=127.0.0.1"], check=True, capture_output=True)
+    with open(d + "/ext", "w") as f:
+        f.write("subjectAltName=IP:127.0.0.1\n")
+    subprocess.run(["openssl", "x509", "-req", "-in", d + "/srv.csr", "-CA", d + "/ca.pem", "-CAkey", d + "/ca.key",
+                    "-CAcreateserial", "-out", d + "/srv.pem", "-days", "2", "-extfile", d + "/ext"],
+                   check=True, capture_output=True)
+    os.chmod(d + "/srv.key", 0o644)  # mosquitto started as root reads it as user mosquitto
+    for user, pw in (("controller", "c-secret"), ("operator", "o-secret")):
+        subprocess.run(["mosquitto_passwd", "-b"] + (["-c"] if user == "controller" else []) +
+                       [d + "/passwd", user, pw], check=True, capture_output=True)
+        with open(d + "/" + user + ".pw", "w") as f:
+            f.write(pw + "\n")
+    with open(d + "/bad.pw", "w") as f:
+        f.write("wrong\n")
+    with open(d + "/acl", "w") as f:
+        f.write("user controller\ntopic readwrite nnedge/#\n\nuser operator\ntopic write nnedge/fleet/request\n"
+                "topic read nnedge/fleet/#\n")
+    plain, tls = free_port(), free_port()
+    with open(d + "/mosquitto.conf", "w") as f:
+        f.write("per_listener_settings false\nallow_anonymous false\npassword_file %s/passwd\nacl_file %s/acl\n"
+                "persistence false\nlistener %d 127.0.0.1\nlistener %d 127.0.0.1\ncafile %s/ca.pem\n"
+                "certfile %s/srv.pem\nkeyfile %s/srv.key\n" % (d, d, plain, tls, d, d, d))
+    m = subprocess.Popen(["mosquitto", "-c", d + "/mosquitto.conf"], stdout=subprocess.DEVNULL,
+                         stderr=open(d + "/mosquitto.log", "w"))
+    procs.append(m)
+    s = socket.socket()
+    wait_for(lambda: s.connect_ex(("127.0.0.1", tls)) == 0, 5)
+    s.close()
+    op = ["--user", "operator", "--password-file", d + "/operator.pw"]
+    t0 = time.time()
+    rc, out, err = run_cli(["status", "--broker", "mqtt://127.0.0.1:%d" % plain, "--user", "operator",
+                            "--password-file", d + "/bad.pw"])
+    check(rc == 2 and "refused" in err and time.time() - t0 < 3, "wrong password refused: %d %r" % (rc, err))
+    rc, out, err = run_cli(["status", "--broker", "mqtt://127.0.0.1:%d" % plain])
+    check(rc == 2 and "refused" in err, "no credentials refused: %d %r" % (rc, err))
+    rc, out, err = run_cli(["status", "--broker", "mqtts://127.0.0.1:%d" % tls] + op)
+    check(rc == 2 and "TLS" in err, "TLS without --ca (the test CA is not trusted): %d %r" % (rc, err))
+    os.makedirs(d + "/packages")
+    ctl = subprocess.Popen([NNEDGE, "fleet", "run", "--broker", "mqtts://127.0.0.1:%d" % tls, "--ca", d + "/ca.pem",
+                            "--user", "controller", "--password-file", d + "/controller.pw", "--packages",
+                            d + "/packages", "--http", "127.0.0.1:0", "--client-id", "ctl-auth"],
+                           stdout=subprocess.DEVNULL, stderr=open(d + "/controller.err", "w"))
+    procs.append(ctl)
+    ok = wait_for(lambda: run_cli(["status", "--json", "--broker", "mqtts://127.0.0.1:%d" % tls, "--ca",
+                                   d + "/ca.pem", "--answer-timeout-s", "1"] + op)[0] == 0, 10, 0.2)
+    check(ok, "controller and operator over TLS with passwords: status read")
+    rc, out, err = run_cli(["abort", "d-1", "--broker", "mqtts://127.0.0.1:%d" % tls, "--ca", d + "/ca.pem"] + op)
+    check(rc == 2 and "no deployment d-1" in err, "operator's request answered over TLS: %d %r" % (rc, err))
+    ctl.send_signal(signal.SIGTERM)
+    check(ctl.wait(10) == 0, "TLS controller exits 0")
+    m.terminate()
+
+
 def main():
     mport, sock = start_engines()
+    auth_tests()
     broker = ["--broker", "mqtt://127.0.0.1:%d" % mport]
     http_port = free_port()
 

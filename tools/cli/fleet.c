@@ -150,11 +150,15 @@ typedef struct client {
     int follow, json;
     char *status;        /* the retained status payload (status) */
     int subscribed;
+    int refused;         /* the CONNACK's refusal code */
 } client;
 
 static void cl_on_connect(struct mosquitto *m, void *ud, int rc) {
     client *c = ud;
-    if (rc != 0) return;
+    if (rc != 0) {
+        c->refused = rc;
+        return;
+    }
     mosquitto_subscribe(m, NULL, c->sub, 1);
     /* --wait also watches the retained status: an event lost while the
      * broker was away cannot leave it waiting forever */
@@ -250,8 +254,19 @@ static int cl_open(client *c, ctl_broker *b, const char *sub, const char *verb) 
         return 0;
     }
     int64_t end = ctl_mono_ms() + 5000;
-    while (!c->subscribed && ctl_mono_ms() < end)
-        if (mosquitto_loop(c->m, 100, 1) != MOSQ_ERR_SUCCESS) break;
+    int rc = MOSQ_ERR_SUCCESS;
+    while (!c->subscribed && !c->refused && ctl_mono_ms() < end)
+        if ((rc = mosquitto_loop(c->m, 100, 1)) != MOSQ_ERR_SUCCESS) break;
+    if (c->refused) {
+        cli_usage_error("fleet %s: the broker %s:%d refused the connection: %s", verb, b->host, b->port,
+                        mosquitto_connack_string(c->refused));
+        return 0;
+    }
+    if (!c->subscribed && rc != MOSQ_ERR_SUCCESS) {
+        cli_usage_error("fleet %s: the connection to the broker %s:%d failed: %s", verb, b->host, b->port,
+                        rc == MOSQ_ERR_ERRNO ? strerror(errno) : mosquitto_strerror(rc));
+        return 0;
+    }
     if (!c->subscribed) {
         cli_usage_error("fleet %s: the broker %s:%d did not confirm the subscription (credentials or ACL?)", verb,
                         b->host, b->port);
