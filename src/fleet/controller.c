@@ -138,6 +138,8 @@ typedef struct ctl {
     int64_t warn_sec;
     int warn_count;
     int silent;           /* fuzzing: no warnings */
+    int64_t hap_down_until; /* mono ms: HAProxy's socket failed, wait */
+    char hap_err[256];    /* the last socket error (one event per new one) */
 } ctl;
 
 static volatile sig_atomic_t g_stop;
@@ -637,6 +639,17 @@ static void on_report(ctl *c, const char *id, const json_t *j) {
               reason);
         return;
     }
+    if (dn->state == DN_TIMEOUT && step == 4) {
+        /* applied after its deadline: it counted as a failure, but it is
+         * upgraded, so an aborted rollout must roll it back too */
+        dn->state = DN_APPLIED;
+        if (n) n->current = d->pkg;
+        c->state_dirty = 1;
+        event(c, "applied", id, d->id, NULL, NULL, "%s: %s applied %s %s after its timeout", d->id, id, d->pkg.name,
+              d->pkg.version);
+        if (d->state == DEP_ABORTED) send_rollback(c, d, dn);
+        return;
+    }
     if (dn->state != DN_SENT && dn->state != DN_WORKING) return; /* already final */
     snprintf(dn->step, sizeof dn->step, "%s", state);
     if (step < 4) {
@@ -920,8 +933,12 @@ static void on_disconnect(struct mosquitto *m, void *ud, int rc) {
 /* ------------------------------------------------------------ haproxy -- */
 static void haproxy_tick(ctl *c) {
     if (!c->o->haproxy) return;
-    int64_t now = ctl_mono_ms();
-    for (int i = 0; i < c->n_nodes; i++) {
+    int64_t now = ctl_mono_ms(), t0 = now;
+    if (now < c->hap_down_until) return;
+    /* A hung HAProxy must not stall the message loop (nodes would look
+     * silent): at most 250 ms of commands per tick, and a socket error
+     * stops this round and waits a second. */
+    for (int i = 0; i < c->n_nodes && ctl_mono_ms() - t0 < 250; i++) {
         node *n = &c->nodes[i];
         if (!n->born) continue;
         const char *want = !n->online ? "maint" : n->serve_up == 0 ? "maint" : n->activating ? "drain" : "ready";
@@ -930,8 +947,17 @@ static void haproxy_tick(ctl *c) {
         if (!changed && now < n->hap_next_mono) continue;
         if (changed && n->hap_err[0] && now < n->hap_next_mono) continue; /* retry later */
         char err[256] = "";
-        int ok = hap_set_state(c->o->haproxy, c->o->backend, n->hap_server, want, err, sizeof err) &&
-                 hap_set_weight_pct(c->o->haproxy, c->o->backend, n->hap_server, weight, err, sizeof err);
+        int sock_err = 0;
+        int ok = hap_set_state(c->o->haproxy, c->o->backend, n->hap_server, want, err, sizeof err, &sock_err) &&
+                 hap_set_weight_pct(c->o->haproxy, c->o->backend, n->hap_server, weight, err, sizeof err, &sock_err);
+        if (sock_err) {
+            if (strcmp(err, c->hap_err) != 0)
+                event(c, "haproxy", NULL, NULL, NULL, NULL, "haproxy runtime API: %s; retrying every second", err);
+            snprintf(c->hap_err, sizeof c->hap_err, "%s", err);
+            c->hap_down_until = ctl_mono_ms() + 1000;
+            return;
+        }
+        c->hap_err[0] = 0;
         if (!ok) {
             if (strcmp(err, n->hap_err) != 0)
                 event(c, "haproxy", n->id, NULL, NULL, NULL, "%s: %s", n->id, err);

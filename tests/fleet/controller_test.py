@@ -393,14 +393,35 @@ def auth_tests():
     rc, out, err = run_cli(["status", "--broker", "mqtts://127.0.0.1:%d" % tls] + op)
     check(rc == 2 and "TLS" in err, "TLS without --ca (the test CA is not trusted): %d %r" % (rc, err))
     os.makedirs(d + "/packages")
+    # this controller's HAProxy socket accepts and never answers: the controller must keep working
+    hung = socket.socket(socket.AF_UNIX)
+    hung.bind(d + "/hung.sock")
+    hung.listen(100)
+    held = []
+    threading.Thread(target=lambda: [held.append(hung.accept()) for _ in iter(int, 1)], daemon=True).start()
     ctl = subprocess.Popen([NNEDGE, "fleet", "run", "--broker", "mqtts://127.0.0.1:%d" % tls, "--ca", d + "/ca.pem",
                             "--user", "controller", "--password-file", d + "/controller.pw", "--packages",
-                            d + "/packages", "--http", "127.0.0.1:0", "--client-id", "ctl-auth"],
-                           stdout=subprocess.DEVNULL, stderr=open(d + "/controller.err", "w"))
+                            d + "/packages", "--http", "127.0.0.1:0", "--client-id", "ctl-auth",
+                            "--haproxy", d + "/hung.sock", "--backend", "be"],
+                           stdout=open(d + "/controller.out", "w"), stderr=open(d + "/controller.err", "w"))
     procs.append(ctl)
     ok = wait_for(lambda: run_cli(["status", "--json", "--broker", "mqtts://127.0.0.1:%d" % tls, "--ca",
                                    d + "/ca.pem", "--answer-timeout-s", "1"] + op)[0] == 0, 10, 0.2)
     check(ok, "controller and operator over TLS with passwords: status read")
+    # a node (the controller's own credentials stand in for one here) makes it talk to the hung HAProxy
+    node = ["mosquitto_pub", "-h", "127.0.0.1", "-p", str(tls), "--cafile", d + "/ca.pem", "-u", "controller",
+            "-P", "c-secret", "-q", "1"]
+    subprocess.run(node + ["-t", "nnedge/node/n9/birth", "-m", json.dumps({"v": 1, "id": "n9", "group": "g",
+                                                                           "bdseq": 1})], check=True)
+    t0 = time.time()
+    while time.time() - t0 < 4:
+        subprocess.run(node + ["-t", "nnedge/node/n9/data", "-m", json.dumps({"v": 1, "id": "n9", "bdseq": 1})])
+        time.sleep(0.3)
+    rc, out, err = run_cli(["status", "--json", "--broker", "mqtts://127.0.0.1:%d" % tls, "--ca", d + "/ca.pem"] + op)
+    n9 = [n for n in json.loads(out).get("nodes", []) if n["id"] == "n9"] if rc == 0 else []
+    check(n9 and n9[0]["status"] == "ONLINE", "a silent HAProxy does not stall the controller: %s" % n9)
+    check("haproxy runtime API" in open(d + "/controller.out").read() and "no answer" in
+          open(d + "/controller.out").read(), "the silent HAProxy is reported as an event")
     rc, out, err = run_cli(["abort", "d-1", "--broker", "mqtts://127.0.0.1:%d" % tls, "--ca", d + "/ca.pem"] + op)
     check(rc == 2 and "no deployment d-1" in err, "operator's request answered over TLS: %d %r" % (rc, err))
     ctl.send_signal(signal.SIGTERM)
