@@ -296,7 +296,7 @@ static json_t *pkgref_json(const pkgref *r) {
         return;                                                                                                    \
     } while (0)
 
-static void on_birth(ctl *c, const char *id, const json_t *j) {
+static void on_birth(ctl *c, const char *id, const json_t *j, int retained) {
     int64_t bdseq;
     const char *s = NULL, *group = "", *hap = id, *url = "";
     if (ctl_json_int(j, "bdseq", 0, INT64_MAX, &bdseq) != 1) BAD("birth of %s: bdseq must be an integer >= 0", id);
@@ -341,11 +341,15 @@ static void on_birth(ctl *c, const char *id, const json_t *j) {
     n->seen_mono = ctl_mono_ms();
     n->seen_ms = ctl_now_ms();
     if (changed_group) event(c, "node", id, NULL, NULL, NULL, "%s moved to group %s", id, group);
-    if (n->has_death && n->death_bdseq == bdseq) {
-        /* the retained birth of a session whose death is already known */
+    if (retained && n->has_death && n->death_bdseq == bdseq) {
+        /* the retained birth of a session whose (retained) death came first */
         node_offline(c, n, 1, "its death has the birth's bdseq");
         return;
     }
+    /* a live birth is a new session whatever its number (a store wiped and
+     * its counter restarted): the old death no longer counts */
+    if (!retained) n->has_death = 0;
+    n->by_death = 0;
     node_online(c, n, "birth");
     c->status_dirty = 1;
 }
@@ -842,7 +846,7 @@ static void on_request(ctl *c, const json_t *j) {
 
 /* ------------------------------------------------------------ message -- */
 /* One incoming message (topic, payload bytes): the whole untrusted surface. */
-static void handle_message(ctl *c, const char *topic, const void *payload, int payloadlen) {
+static void handle_message(ctl *c, const char *topic, const void *payload, int payloadlen, int retained) {
     if (!topic || payloadlen <= 0) return; /* a cleared retained message */
     if (payloadlen > MAX_PAYLOAD) {
         warnf(c, "%s: payload of %d bytes ignored (limit %d)", topic, payloadlen, MAX_PAYLOAD);
@@ -879,7 +883,7 @@ static void handle_message(ctl *c, const char *topic, const void *payload, int p
         const char *jid = NULL;
         if (ctl_json_str(j, "id", 64, &jid) != 1 || strcmp(jid, id) != 0) {
             warnf(c, "%s: \"id\" is not the topic's node id", topic);
-        } else if (strcmp(kind, "birth") == 0) on_birth(c, id, j);
+        } else if (strcmp(kind, "birth") == 0) on_birth(c, id, j, retained);
         else if (strcmp(kind, "death") == 0) on_death(c, id, j);
         else if (strcmp(kind, "data") == 0) on_data(c, id, j);
         else if (strcmp(kind, "deploy") == 0) on_report(c, id, j);
@@ -891,7 +895,7 @@ static void handle_message(ctl *c, const char *topic, const void *payload, int p
 
 static void on_message(struct mosquitto *m, void *ud, const struct mosquitto_message *msg) {
     (void)m;
-    handle_message(ud, msg->topic, msg->payload, msg->payloadlen);
+    handle_message(ud, msg->topic, msg->payload, msg->payloadlen, msg->retain);
 }
 
 static void on_connect(struct mosquitto *m, void *ud, int rc) {
@@ -1395,8 +1399,8 @@ ctl *ctl_fuzz_create(const ctl_options *o) {
     return c;
 }
 
-void ctl_fuzz_message(ctl *c, const char *topic, const void *payload, int len) {
-    handle_message(c, topic, payload, len);
+void ctl_fuzz_message(ctl *c, const char *topic, const void *payload, int len, int retained) {
+    handle_message(c, topic, payload, len, retained);
     tick(c);
     if (c->status_dirty) {
         json_t *s = status_json(c);

@@ -109,7 +109,7 @@ int ctl_run(const ctl_options *o);
  * each message is handled, then the timers run and the status is built. */
 typedef struct ctl ctl;
 ctl *ctl_fuzz_create(const ctl_options *o);
-void ctl_fuzz_message(ctl *c, const char *topic, const void *payload, int len);
+void ctl_fuzz_message(ctl *c, const char *topic, const void *payload, int len, int retained);
 /* Load o->state_file (as `fleet run` does at start); 0 when it is refused. */
 int ctl_fuzz_load(ctl *c);
 void ctl_fuzz_destroy(ctl *c);

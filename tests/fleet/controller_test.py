@@ -698,6 +698,11 @@ def main():
     time.sleep(0.5)
     check((bus.node("node6") or {}).get("status") == "OFFLINE",
           "node6 OFFLINE after the restart (retained death with its birth's bdseq): %s" % bus.node("node6"))
+    t0 = time.time()
+    agents.birth("node6", "spare", 1)  # live, same number as its death (a wiped store): a new session
+    check(wait_for(lambda: bus.find_event(lambda e: e.get("kind") == "online" and e.get("node") == "node6", t0), 3),
+          "a live birth with the dead session's bdseq brings node6 back ONLINE")
+    agents.beating["node6"] = False
 
     # ---- broker down for 3 s (> --offline-after-ms): HAProxy keeps every node ready; after the
     # broker returns (it lost every retained message) the controller republishes the desired states

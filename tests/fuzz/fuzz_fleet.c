@@ -7,8 +7,8 @@
  * round trip at the end.
  *
  * Input: records [kind][node][len lo][len hi][payload...]; kind picks the
- * topic (birth, death, data, deploy, request), node one of a few topic ids
- * (valid and not). Seeds: tests/fleet/gen_fuzz_seeds.py.
+ * topic (birth, death, data, deploy, request; bit 7: delivered as a
+ * retained message), node one of a few topic ids (valid and not). Seeds: tests/fleet/gen_fuzz_seeds.py.
  * Built by tests/fleet/controller.mk (`make fuzz-fleet`), not by fuzz.mk:
  * it needs only src/fleet and Debian libraries, not libnnedge.
  */
@@ -70,9 +70,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                  "{\"v\":1,\"id\":\"node%d\",\"group\":\"g\",\"bdseq\":5,\"serve\":\"up\",\"store\":{\"current\":"
                  "{\"name\":\"m\",\"version\":\"0.9\",\"counter\":1},\"previous\":null}}",
                  i);
-        ctl_fuzz_message(c, topic, msg, (int)strlen(msg));
+        ctl_fuzz_message(c, topic, msg, (int)strlen(msg), 1);
     }
-    ctl_fuzz_message(c, "nnedge/fleet/request", g_request, (int)strlen(g_request));
+    ctl_fuzz_message(c, "nnedge/fleet/request", g_request, (int)strlen(g_request), 0);
     size_t off = 0;
     while (off + 4 <= size) {
         uint8_t kind = data[off], node = data[off + 1];
@@ -81,7 +81,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         if (len > size - off) len = size - off;
         if (kind % 5 == 4) snprintf(topic, sizeof topic, "nnedge/fleet/request");
         else snprintf(topic, sizeof topic, "nnedge/node/%s/%s", k_ids[node % 8], k_kinds[kind % 5]);
-        ctl_fuzz_message(c, topic, data + off, (int)len);
+        ctl_fuzz_message(c, topic, data + off, (int)len, kind >= 128); /* the high bit: retained */
         off += len;
     }
     ctl_fuzz_destroy(c); /* saves the state file */
