@@ -125,6 +125,7 @@ typedef struct ctl {
     struct mosquitto *m;
     char public_url[256];
     int connected;
+    int64_t lost_ms;      /* wall clock when the broker was lost (0: never or connected) */
     node *nodes;
     int n_nodes;
     deployment *deps;
@@ -136,6 +137,9 @@ typedef struct ctl {
     int64_t status_next_mono;
     int64_t warn_sec;
     int warn_count;
+    int silent;           /* fuzzing: no warnings */
+    int64_t hap_down_until; /* mono ms: HAProxy's socket failed, wait */
+    char hap_err[256];    /* the last socket error (one event per new one) */
 } ctl;
 
 static volatile sig_atomic_t g_stop;
@@ -152,7 +156,7 @@ static void warnf(ctl *c, const char *fmt, ...) {
         c->warn_sec = sec;
         c->warn_count = 0;
     }
-    if (++c->warn_count > 20) return; /* a flood of bad messages must not flood the log */
+    if (++c->warn_count > 20 || c->silent) return; /* a flood of bad messages must not flood the log */
     char buf[512];
     va_list ap;
     va_start(ap, fmt);
@@ -163,8 +167,20 @@ static void warnf(ctl *c, const char *fmt, ...) {
     fprintf(stderr, "nnedge fleet: %s\n", buf);
 }
 
+/* Set a string field. Text cut by snprintf can end in half a UTF-8
+ * sequence, which jansson refuses: then bytes >= 0x80 become '?'. */
 static void set_str(json_t *o, const char *k, const char *v) {
-    json_object_set_new(o, k, v ? json_string(v) : json_null());
+    json_t *x = v ? json_string(v) : json_null();
+    if (!x) {
+        char *t = strdup(v);
+        if (t) {
+            for (char *p = t; *p; p++)
+                if ((unsigned char)*p >= 0x80) *p = '?';
+            x = json_string(t);
+            free(t);
+        }
+    }
+    json_object_set_new(o, k, x ? x : json_null());
 }
 
 /* An event: published on nnedge/fleet/event and printed as a timeline line. */
@@ -196,6 +212,8 @@ static void event(ctl *c, const char *kind, const char *nodeid, const char *dep,
         time_t t = (time_t)(now / 1000);
         struct tm tm;
         gmtime_r(&t, &tm);
+        for (char *p = text; *p; p++) /* reasons come from agents: no terminal escapes */
+            if ((unsigned char)*p < 0x20 || *p == 0x7f) *p = '?';
         printf("%02d:%02d:%02d.%03d %-10s %s\n", tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(now % 1000), kind, text);
         fflush(stdout);
     }
@@ -278,7 +296,7 @@ static json_t *pkgref_json(const pkgref *r) {
         return;                                                                                                    \
     } while (0)
 
-static void on_birth(ctl *c, const char *id, const json_t *j) {
+static void on_birth(ctl *c, const char *id, const json_t *j, int retained) {
     int64_t bdseq;
     const char *s = NULL, *group = "", *hap = id, *url = "";
     if (ctl_json_int(j, "bdseq", 0, INT64_MAX, &bdseq) != 1) BAD("birth of %s: bdseq must be an integer >= 0", id);
@@ -323,11 +341,15 @@ static void on_birth(ctl *c, const char *id, const json_t *j) {
     n->seen_mono = ctl_mono_ms();
     n->seen_ms = ctl_now_ms();
     if (changed_group) event(c, "node", id, NULL, NULL, NULL, "%s moved to group %s", id, group);
-    if (n->has_death && n->death_bdseq == bdseq) {
-        /* the retained birth of a session whose death is already known */
+    if (retained && n->has_death && n->death_bdseq == bdseq) {
+        /* the retained birth of a session whose (retained) death came first */
         node_offline(c, n, 1, "its death has the birth's bdseq");
         return;
     }
+    /* a live birth is a new session whatever its number (a store wiped and
+     * its counter restarted): the old death no longer counts */
+    if (!retained) n->has_death = 0;
+    n->by_death = 0;
     node_online(c, n, "birth");
     c->status_dirty = 1;
 }
@@ -621,6 +643,17 @@ static void on_report(ctl *c, const char *id, const json_t *j) {
               reason);
         return;
     }
+    if (dn->state == DN_TIMEOUT && step == 4) {
+        /* applied after its deadline: it counted as a failure, but it is
+         * upgraded, so an aborted rollout must roll it back too */
+        dn->state = DN_APPLIED;
+        if (n) n->current = d->pkg;
+        c->state_dirty = 1;
+        event(c, "applied", id, d->id, NULL, NULL, "%s: %s applied %s %s after its timeout", d->id, id, d->pkg.name,
+              d->pkg.version);
+        if (d->state == DEP_ABORTED) send_rollback(c, d, dn);
+        return;
+    }
     if (dn->state != DN_SENT && dn->state != DN_WORKING) return; /* already final */
     snprintf(dn->step, sizeof dn->step, "%s", state);
     if (step < 4) {
@@ -789,6 +822,9 @@ static void on_request(ctl *c, const json_t *j) {
     if (ctl_json_str(j, "request", 64, &req) != 1 || !ctl_name_ok(req))
         BAD("request without a valid request id ([A-Za-z0-9_.:-]{1,64}) ignored");
     if (ctl_json_str(j, "op", 16, &op) != 1) REJECT("op must be deploy or abort");
+    int64_t expires = 0;
+    if (ctl_json_int(j, "expires_ms", 0, INT64_MAX, &expires) < 0) REJECT("expires_ms must be an integer");
+    if (expires && expires < ctl_now_ms()) REJECT("expired before the controller saw it (it was down?)");
     if (strcmp(op, "deploy") == 0) {
         on_deploy_request(c, req, j);
         return;
@@ -809,46 +845,45 @@ static void on_request(ctl *c, const json_t *j) {
 }
 
 /* ------------------------------------------------------------ message -- */
-static void on_message(struct mosquitto *m, void *ud, const struct mosquitto_message *msg) {
-    (void)m;
-    ctl *c = ud;
-    if (!msg->topic || msg->payloadlen <= 0) return; /* a cleared retained message */
-    if (msg->payloadlen > MAX_PAYLOAD) {
-        warnf(c, "%s: payload of %d bytes ignored (limit %d)", msg->topic, msg->payloadlen, MAX_PAYLOAD);
+/* One incoming message (topic, payload bytes): the whole untrusted surface. */
+static void handle_message(ctl *c, const char *topic, const void *payload, int payloadlen, int retained) {
+    if (!topic || payloadlen <= 0) return; /* a cleared retained message */
+    if (payloadlen > MAX_PAYLOAD) {
+        warnf(c, "%s: payload of %d bytes ignored (limit %d)", topic, payloadlen, MAX_PAYLOAD);
         return;
     }
     char id[65] = "";
     const char *kind = NULL;
-    if (strncmp(msg->topic, "nnedge/node/", 12) == 0) {
-        const char *p = msg->topic + 12, *slash = strchr(p, '/');
+    if (strncmp(topic, "nnedge/node/", 12) == 0) {
+        const char *p = topic + 12, *slash = strchr(p, '/');
         if (!slash || slash - p > 64 || slash == p) return;
         memcpy(id, p, (size_t)(slash - p));
         id[slash - p] = 0;
         kind = slash + 1;
         if (!ctl_id_ok(id)) {
-            warnf(c, "%s: bad node id ignored", msg->topic);
+            warnf(c, "%s: bad node id ignored", topic);
             return;
         }
-    } else if (strcmp(msg->topic, "nnedge/fleet/request") != 0)
+    } else if (strcmp(topic, "nnedge/fleet/request") != 0)
         return;
     json_error_t jerr;
-    json_t *j = json_loadb(msg->payload, (size_t)msg->payloadlen, JSON_REJECT_DUPLICATES, &jerr);
+    json_t *j = json_loadb(payload, (size_t)payloadlen, JSON_REJECT_DUPLICATES, &jerr);
     int64_t v = 0;
     if (!j || !json_is_object(j)) {
-        warnf(c, "%s: not a JSON object (%s)", msg->topic, j ? "other type" : jerr.text);
+        warnf(c, "%s: not a JSON object (%s)", topic, j ? "other type" : jerr.text);
         json_decref(j);
         return;
     }
     if (ctl_json_int(j, "v", 1, 1, &v) != 1) {
-        warnf(c, "%s: \"v\" must be 1", msg->topic);
+        warnf(c, "%s: \"v\" must be 1", topic);
         json_decref(j);
         return;
     }
     if (kind) {
         const char *jid = NULL;
         if (ctl_json_str(j, "id", 64, &jid) != 1 || strcmp(jid, id) != 0) {
-            warnf(c, "%s: \"id\" is not the topic's node id", msg->topic);
-        } else if (strcmp(kind, "birth") == 0) on_birth(c, id, j);
+            warnf(c, "%s: \"id\" is not the topic's node id", topic);
+        } else if (strcmp(kind, "birth") == 0) on_birth(c, id, j, retained);
         else if (strcmp(kind, "death") == 0) on_death(c, id, j);
         else if (strcmp(kind, "data") == 0) on_data(c, id, j);
         else if (strcmp(kind, "deploy") == 0) on_report(c, id, j);
@@ -858,6 +893,11 @@ static void on_message(struct mosquitto *m, void *ud, const struct mosquitto_mes
     json_decref(j);
 }
 
+static void on_message(struct mosquitto *m, void *ud, const struct mosquitto_message *msg) {
+    (void)m;
+    handle_message(ud, msg->topic, msg->payload, msg->payloadlen, msg->retain);
+}
+
 static void on_connect(struct mosquitto *m, void *ud, int rc) {
     ctl *c = ud;
     if (rc != 0) {
@@ -865,6 +905,20 @@ static void on_connect(struct mosquitto *m, void *ud, int rc) {
         return;
     }
     c->connected = 1;
+    /* Nothing was heard while the broker was away: every node gets a full
+     * --offline-after-ms from now, and running deployments get their
+     * deadlines moved by the outage (no agent could report meanwhile). */
+    int64_t now = ctl_mono_ms(), wall = ctl_now_ms();
+    for (int i = 0; i < c->n_nodes; i++) c->nodes[i].seen_mono = now;
+    if (c->lost_ms) {
+        for (int i = 0; i < c->n_deps; i++)
+            for (int k = 0; k < c->deps[i].n; k++) {
+                dnode *dn = &c->deps[i].nodes[k];
+                if (dn->state == DN_SENT || dn->state == DN_WORKING) dn->deadline_ms += wall - c->lost_ms;
+            }
+        c->state_dirty = 1;
+        c->lost_ms = 0;
+    }
     static const char *const subs[] = {"nnedge/node/+/birth", "nnedge/node/+/death", "nnedge/node/+/data",
                                        "nnedge/node/+/deploy", "nnedge/fleet/request"};
     for (int i = 0; i < 5; i++) mosquitto_subscribe(m, NULL, subs[i], i == 2 ? 0 : 1);
@@ -875,15 +929,20 @@ static void on_connect(struct mosquitto *m, void *ud, int rc) {
 static void on_disconnect(struct mosquitto *m, void *ud, int rc) {
     (void)m;
     ctl *c = ud;
-    if (c->connected) warnf(c, "lost the broker (%s); reconnecting", rc ? "connection lost" : "disconnected");
+    if (c->connected && !g_stop) warnf(c, "lost the broker (%s); reconnecting", rc ? "connection lost" : "disconnected");
+    if (c->connected) c->lost_ms = ctl_now_ms();
     c->connected = 0;
 }
 
 /* ------------------------------------------------------------ haproxy -- */
 static void haproxy_tick(ctl *c) {
     if (!c->o->haproxy) return;
-    int64_t now = ctl_mono_ms();
-    for (int i = 0; i < c->n_nodes; i++) {
+    int64_t now = ctl_mono_ms(), t0 = now;
+    if (now < c->hap_down_until) return;
+    /* A hung HAProxy must not stall the message loop (nodes would look
+     * silent): at most 250 ms of commands per tick, and a socket error
+     * stops this round and waits a second. */
+    for (int i = 0; i < c->n_nodes && ctl_mono_ms() - t0 < 250; i++) {
         node *n = &c->nodes[i];
         if (!n->born) continue;
         const char *want = !n->online ? "maint" : n->serve_up == 0 ? "maint" : n->activating ? "drain" : "ready";
@@ -892,8 +951,17 @@ static void haproxy_tick(ctl *c) {
         if (!changed && now < n->hap_next_mono) continue;
         if (changed && n->hap_err[0] && now < n->hap_next_mono) continue; /* retry later */
         char err[256] = "";
-        int ok = hap_set_state(c->o->haproxy, c->o->backend, n->hap_server, want, err, sizeof err) &&
-                 hap_set_weight_pct(c->o->haproxy, c->o->backend, n->hap_server, weight, err, sizeof err);
+        int sock_err = 0;
+        int ok = hap_set_state(c->o->haproxy, c->o->backend, n->hap_server, want, err, sizeof err, &sock_err) &&
+                 hap_set_weight_pct(c->o->haproxy, c->o->backend, n->hap_server, weight, err, sizeof err, &sock_err);
+        if (sock_err) {
+            if (strcmp(err, c->hap_err) != 0)
+                event(c, "haproxy", NULL, NULL, NULL, NULL, "haproxy runtime API: %s; retrying every second", err);
+            snprintf(c->hap_err, sizeof c->hap_err, "%s", err);
+            c->hap_down_until = ctl_mono_ms() + 1000;
+            return;
+        }
+        c->hap_err[0] = 0;
         if (!ok) {
             if (strcmp(err, n->hap_err) != 0)
                 event(c, "haproxy", n->id, NULL, NULL, NULL, "%s: %s", n->id, err);
@@ -970,7 +1038,7 @@ static json_t *dep_json(const deployment *d, int full) {
 
 static double round2(double x) { return floor(x * 100 + 0.5) / 100; }
 
-static void publish_status(ctl *c) {
+static json_t *status_json(ctl *c) {
     json_t *s = json_object();
     json_object_set_new(s, "v", json_integer(1));
     json_object_set_new(s, "time_ms", json_integer(ctl_now_ms()));
@@ -1014,6 +1082,11 @@ static void publish_status(ctl *c) {
     json_t *deps = json_array();
     for (int i = 0; i < c->n_deps; i++) json_array_append_new(deps, dep_json(&c->deps[i], 0));
     json_object_set_new(s, "deployments", deps);
+    return s;
+}
+
+static void publish_status(ctl *c) {
+    json_t *s = status_json(c);
     char *txt = json_dumps(s, JSON_COMPACT);
     json_decref(s);
     if (txt) {
@@ -1049,10 +1122,10 @@ static int state_save(ctl *c) {
         else off += (size_t)r;
     }
     free(txt);
-    if (ok && fsync(fd) != 0) ok = 0;
+    if (ok && !c->silent && fsync(fd) != 0) ok = 0; /* (no fsync when fuzzing: speed) */
     if (fd >= 0) close(fd);
     if (ok && rename(tmp, c->o->state_file) != 0) ok = 0;
-    if (ok) { /* the rename itself must survive a power cut */
+    if (ok && !c->silent) { /* the rename itself must survive a power cut */
         char dir[4200];
         snprintf(dir, sizeof dir, "%s", c->o->state_file);
         char *sl = strrchr(dir, '/');
@@ -1182,6 +1255,10 @@ static int state_load(ctl *c, char *err, size_t cap) {
 
 /* --------------------------------------------------------------- main -- */
 static void tick(ctl *c) {
+    /* Without the broker the controller knows nothing new: no node goes
+     * OFFLINE, no deadline passes, HAProxy keeps its state (inference goes
+     * on through HAProxy while the broker is down). */
+    if (!c->connected) return;
     int64_t now = ctl_mono_ms();
     for (int i = 0; i < c->n_nodes; i++) {
         node *n = &c->nodes[i];
@@ -1193,6 +1270,14 @@ static void tick(ctl *c) {
     }
     for (int i = 0; i < c->n_deps; i++) dep_advance(c, &c->deps[i]);
     haproxy_tick(c);
+}
+
+static void ctl_free(ctl *c) {
+    for (int i = 0; i < c->n_deps; i++) free(c->deps[i].nodes);
+    free(c->deps);
+    for (int i = 0; i < c->n_want; i++) free(c->want[i].payload);
+    free(c->want);
+    free(c->nodes);
 }
 
 int ctl_run(const ctl_options *o) {
@@ -1218,9 +1303,11 @@ int ctl_run(const ctl_options *o) {
     size_t ul = strlen(c->public_url);
     if (ul && c->public_url[ul - 1] == '/') c->public_url[ul - 1] = 0;
     mosquitto_lib_init();
-    char cid[64];
-    snprintf(cid, sizeof cid, "nnedge-fleet-controller-%d", (int)getpid());
-    c->m = mosquitto_new(cid, true, c);
+    /* A persistent session under a fixed client id: while the controller is
+     * down or restarting, the broker keeps its subscriptions and queues the
+     * QoS 1 messages (deploy reports, births, deaths, requests), so a
+     * restarted controller misses no report (heartbeats are QoS 0: dropped). */
+    c->m = mosquitto_new(o->client_id ? o->client_id : "nnedge-fleet-controller", false, c);
     if (!c->m || !ctl_broker_setup(c->m, &o->broker, err, sizeof err)) {
         fprintf(stderr, "nnedge: fleet run: %s\n", c->m ? err : "mosquitto_new failed");
         pkgsrv_stop(srv);
@@ -1264,6 +1351,7 @@ int ctl_run(const ctl_options *o) {
             int rc = mosquitto_loop(c->m, 100, 1);
             if (rc != MOSQ_ERR_SUCCESS) {
                 socket_up = 0;
+                if (c->connected) c->lost_ms = ctl_now_ms();
                 c->connected = 0;
                 next_try = ctl_mono_ms() + backoff;
                 backoff = backoff * 2 > 2000 ? 2000 : backoff * 2;
@@ -1293,10 +1381,42 @@ int ctl_run(const ctl_options *o) {
     mosquitto_destroy(c->m);
     mosquitto_lib_cleanup();
     pkgsrv_stop(srv);
-    for (int i = 0; i < c->n_deps; i++) free(c->deps[i].nodes);
-    free(c->deps);
-    for (int i = 0; i < c->n_want; i++) free(c->want[i].payload);
-    free(c->want);
-    free(c->nodes);
+    ctl_free(c);
     return 0;
+}
+
+/* ------------------------------------------------------------ fuzzing -- */
+/* tests/fuzz/fuzz_fleet.c drives the message handlers and the timers
+ * without a broker or HAProxy: "connected" with no client (publishes fail
+ * and are ignored), no state file unless o names one. */
+ctl *ctl_fuzz_create(const ctl_options *o) {
+    ctl *c = calloc(1, sizeof *c);
+    if (!c) return NULL;
+    c->o = o;
+    c->connected = 1;
+    c->silent = 1;
+    snprintf(c->public_url, sizeof c->public_url, "http://127.0.0.1:1");
+    return c;
+}
+
+void ctl_fuzz_message(ctl *c, const char *topic, const void *payload, int len, int retained) {
+    handle_message(c, topic, payload, len, retained);
+    tick(c);
+    if (c->status_dirty) {
+        json_t *s = status_json(c);
+        json_decref(s);
+        c->status_dirty = 0;
+    }
+}
+
+int ctl_fuzz_load(ctl *c) {
+    char err[512];
+    return state_load(c, err, sizeof err);
+}
+
+void ctl_fuzz_destroy(ctl *c) {
+    if (!c) return;
+    if (c->o->state_file) state_save(c);
+    ctl_free(c);
+    free(c);
 }

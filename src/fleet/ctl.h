@@ -65,12 +65,13 @@ int ctl_file_blake2b(const char *path, char hex[65], uint64_t *bytes);
  * (message in out); 1 with the answer in out (truncated to cap). */
 int hap_command(const char *socket_path, const char *cmd, char *out, size_t cap, int timeout_ms);
 /* `set server B/S state ready|drain|maint`; 1 when HAProxy accepted it,
- * else 0 with its answer or the socket error in err. */
+ * else 0 with its answer or the socket error in err (*sock_err set to 1
+ * for a socket error: HAProxy unreachable or silent). */
 int hap_set_state(const char *socket_path, const char *backend, const char *server, const char *state, char *err,
-                  size_t cap);
+                  size_t cap, int *sock_err);
 /* `set server B/S weight N%` (percent of the configured weight). */
 int hap_set_weight_pct(const char *socket_path, const char *backend, const char *server, int pct, char *err,
-                       size_t cap);
+                       size_t cap, int *sock_err);
 
 /* --------------------------------------------------------- pkgserve -- */
 typedef struct pkgsrv pkgsrv;
@@ -98,9 +99,19 @@ typedef struct ctl_options {
     int overload_weight_pct;  /* weight while overloaded (default 10) */
     long status_ms;           /* status period (default 1000) */
     int quiet;                /* no timeline on stdout */
+    const char *client_id;    /* --client-id (default nnedge-fleet-controller) */
 } ctl_options;
 
 /* Run the controller until SIGINT/SIGTERM. Returns an exit code. */
 int ctl_run(const ctl_options *o);
+
+/* For tests/fuzz/fuzz_fleet.c: a controller without broker or HAProxy;
+ * each message is handled, then the timers run and the status is built. */
+typedef struct ctl ctl;
+ctl *ctl_fuzz_create(const ctl_options *o);
+void ctl_fuzz_message(ctl *c, const char *topic, const void *payload, int len, int retained);
+/* Load o->state_file (as `fleet run` does at start); 0 when it is refused. */
+int ctl_fuzz_load(ctl *c);
+void ctl_fuzz_destroy(ctl *c);
 
 #endif

@@ -82,10 +82,11 @@ static int answer_ok(char *ans) {
     return n == 0;
 }
 
-static int set_cmd(const char *socket_path, const char *cmd, char *err, size_t cap) {
+static int set_cmd(const char *socket_path, const char *cmd, char *err, size_t cap, int *sock_err) {
     char ans[512];
-    if (!hap_command(socket_path, cmd, ans, sizeof ans, 1000)) {
+    if (!hap_command(socket_path, cmd, ans, sizeof ans, 500)) {
         snprintf(err, cap, "%s", ans);
+        if (sock_err) *sock_err = 1;
         return 0;
     }
     if (!answer_ok(ans)) {
@@ -98,23 +99,23 @@ static int set_cmd(const char *socket_path, const char *cmd, char *err, size_t c
 }
 
 int hap_set_state(const char *socket_path, const char *backend, const char *server, const char *state, char *err,
-                  size_t cap) {
+                  size_t cap, int *sock_err) {
     if (!ctl_name_ok(backend) || !ctl_name_ok(server)) {
         snprintf(err, cap, "bad haproxy backend or server name");
         return 0;
     }
     char cmd[256];
     snprintf(cmd, sizeof cmd, "set server %s/%s state %s", backend, server, state);
-    return set_cmd(socket_path, cmd, err, cap);
+    return set_cmd(socket_path, cmd, err, cap, sock_err);
 }
 
 int hap_set_weight_pct(const char *socket_path, const char *backend, const char *server, int pct, char *err,
-                       size_t cap) {
+                       size_t cap, int *sock_err) {
     if (!ctl_name_ok(backend) || !ctl_name_ok(server) || pct < 0 || pct > 100) {
         snprintf(err, cap, "bad haproxy backend, server name or weight");
         return 0;
     }
     char cmd[256];
     snprintf(cmd, sizeof cmd, "set server %s/%s weight %d%%", backend, server, pct);
-    return set_cmd(socket_path, cmd, err, cap);
+    return set_cmd(socket_path, cmd, err, cap, sock_err);
 }

@@ -155,9 +155,13 @@ class Bus:
         self.on_cmd = None
         self.c = mqtt.Client(client_id="test-bus", clean_session=True)
         self.c.on_message = self._msg
+        self.c.on_connect = lambda c, u, f, rc: c.subscribe(
+            [("nnedge/fleet/event", 1), ("nnedge/fleet/status", 1), ("nnedge/cmd/+", 1)])
+        self.c.reconnect_delay_set(0.1, 0.5)
         self.c.connect("127.0.0.1", port, 30)
-        self.c.subscribe([("nnedge/fleet/event", 1), ("nnedge/fleet/status", 1), ("nnedge/cmd/+", 1)])
         self.c.loop_start()
+        wait_for(lambda: self.status is not None or self.c.is_connected(), 5)
+        time.sleep(0.2)
 
     def _msg(self, c, u, m):
         now = time.time()
@@ -177,10 +181,12 @@ class Bus:
         if m.topic.startswith("nnedge/cmd/") and self.on_cmd and d:
             self.on_cmd(m.topic.split("/")[2], d, m.retain)
 
-    def pub(self, topic, payload, retain=False, qos=1):
+    def pub(self, topic, payload, retain=False, qos=1, wait=True):
         if not isinstance(payload, (bytes, str)):
             payload = json.dumps(payload)
-        self.c.publish(topic, payload, qos=qos, retain=retain).wait_for_publish()
+        info = self.c.publish(topic, payload, qos=qos, retain=retain)
+        if wait:
+            info.wait_for_publish(5)
 
     def find_event(self, pred, since=0):
         with self.lock:
@@ -252,7 +258,7 @@ class Agents:
                           "models": []}
                     hb.update(self.extra.get(nid, {}))
                     try:
-                        self.bus.pub("nnedge/node/%s/data" % nid, hb, qos=0)
+                        self.bus.pub("nnedge/node/%s/data" % nid, hb, qos=0, wait=False)
                     except Exception:
                         pass
             time.sleep(0.25)
@@ -339,8 +345,93 @@ def make_package(version, counter):
     return out
 
 
+def auth_tests():
+    """Credentials and TLS: a broker with a password file, an ACL and a TLS
+    listener; the controller and `fleet status` connect with --user,
+    --password-file and --ca."""
+    d = WORK + "/auth"
+    os.makedirs(d)
+    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+    subprocess.run(["openssl", "req", "-x509"] + ec + ["-keyout", d + "/ca.key", "-out", d + "/ca.pem", "-days", "2",
+                    "-subj", "/CN=nnedge test CA"], check=True, capture_output=True)
+    subprocess.run(["openssl", "req"] + ec + ["-keyout", d + "/srv.key", "-out", d + "/srv.csr", "-subj",
+                    "/CN=127.0.0.1"], check=True, capture_output=True)
+    with open(d + "/ext", "w") as f:
+        f.write("subjectAltName=IP:127.0.0.1\n")
+    subprocess.run(["openssl", "x509", "-req", "-in", d + "/srv.csr", "-CA", d + "/ca.pem", "-CAkey", d + "/ca.key",
+                    "-CAcreateserial", "-out", d + "/srv.pem", "-days", "2", "-extfile", d + "/ext"],
+                   check=True, capture_output=True)
+    os.chmod(d + "/srv.key", 0o644)  # mosquitto started as root reads it as user mosquitto
+    for user, pw in (("controller", "c-secret"), ("operator", "o-secret")):
+        subprocess.run(["mosquitto_passwd", "-b"] + (["-c"] if user == "controller" else []) +
+                       [d + "/passwd", user, pw], check=True, capture_output=True)
+        with open(d + "/" + user + ".pw", "w") as f:
+            f.write(pw + "\n")
+    with open(d + "/bad.pw", "w") as f:
+        f.write("wrong\n")
+    with open(d + "/acl", "w") as f:
+        f.write("user controller\ntopic readwrite nnedge/#\n\nuser operator\ntopic write nnedge/fleet/request\n"
+                "topic read nnedge/fleet/#\n")
+    plain, tls = free_port(), free_port()
+    with open(d + "/mosquitto.conf", "w") as f:
+        f.write("per_listener_settings false\nallow_anonymous false\npassword_file %s/passwd\nacl_file %s/acl\n"
+                "persistence false\nlistener %d 127.0.0.1\nlistener %d 127.0.0.1\ncafile %s/ca.pem\n"
+                "certfile %s/srv.pem\nkeyfile %s/srv.key\n" % (d, d, plain, tls, d, d, d))
+    m = subprocess.Popen(["mosquitto", "-c", d + "/mosquitto.conf"], stdout=subprocess.DEVNULL,
+                         stderr=open(d + "/mosquitto.log", "w"))
+    procs.append(m)
+    s = socket.socket()
+    wait_for(lambda: s.connect_ex(("127.0.0.1", tls)) == 0, 5)
+    s.close()
+    op = ["--user", "operator", "--password-file", d + "/operator.pw"]
+    t0 = time.time()
+    rc, out, err = run_cli(["status", "--broker", "mqtt://127.0.0.1:%d" % plain, "--user", "operator",
+                            "--password-file", d + "/bad.pw"])
+    check(rc == 2 and "refused" in err and time.time() - t0 < 3, "wrong password refused: %d %r" % (rc, err))
+    rc, out, err = run_cli(["status", "--broker", "mqtt://127.0.0.1:%d" % plain])
+    check(rc == 2 and "refused" in err, "no credentials refused: %d %r" % (rc, err))
+    rc, out, err = run_cli(["status", "--broker", "mqtts://127.0.0.1:%d" % tls] + op)
+    check(rc == 2 and "TLS" in err, "TLS without --ca (the test CA is not trusted): %d %r" % (rc, err))
+    os.makedirs(d + "/packages")
+    # this controller's HAProxy socket accepts and never answers: the controller must keep working
+    hung = socket.socket(socket.AF_UNIX)
+    hung.bind(d + "/hung.sock")
+    hung.listen(100)
+    held = []
+    threading.Thread(target=lambda: [held.append(hung.accept()) for _ in iter(int, 1)], daemon=True).start()
+    ctl = subprocess.Popen([NNEDGE, "fleet", "run", "--broker", "mqtts://127.0.0.1:%d" % tls, "--ca", d + "/ca.pem",
+                            "--user", "controller", "--password-file", d + "/controller.pw", "--packages",
+                            d + "/packages", "--http", "127.0.0.1:0", "--client-id", "ctl-auth",
+                            "--haproxy", d + "/hung.sock", "--backend", "be"],
+                           stdout=open(d + "/controller.out", "w"), stderr=open(d + "/controller.err", "w"))
+    procs.append(ctl)
+    ok = wait_for(lambda: run_cli(["status", "--json", "--broker", "mqtts://127.0.0.1:%d" % tls, "--ca",
+                                   d + "/ca.pem", "--answer-timeout-s", "1"] + op)[0] == 0, 10, 0.2)
+    check(ok, "controller and operator over TLS with passwords: status read")
+    # a node (the controller's own credentials stand in for one here) makes it talk to the hung HAProxy
+    node = ["mosquitto_pub", "-h", "127.0.0.1", "-p", str(tls), "--cafile", d + "/ca.pem", "-u", "controller",
+            "-P", "c-secret", "-q", "1"]
+    subprocess.run(node + ["-t", "nnedge/node/n9/birth", "-m", json.dumps({"v": 1, "id": "n9", "group": "g",
+                                                                           "bdseq": 1})], check=True)
+    t0 = time.time()
+    while time.time() - t0 < 4:
+        subprocess.run(node + ["-t", "nnedge/node/n9/data", "-m", json.dumps({"v": 1, "id": "n9", "bdseq": 1})])
+        time.sleep(0.3)
+    rc, out, err = run_cli(["status", "--json", "--broker", "mqtts://127.0.0.1:%d" % tls, "--ca", d + "/ca.pem"] + op)
+    n9 = [n for n in json.loads(out).get("nodes", []) if n["id"] == "n9"] if rc == 0 else []
+    check(n9 and n9[0]["status"] == "ONLINE", "a silent HAProxy does not stall the controller: %s" % n9)
+    check("haproxy runtime API" in open(d + "/controller.out").read() and "no answer" in
+          open(d + "/controller.out").read(), "the silent HAProxy is reported as an event")
+    rc, out, err = run_cli(["abort", "d-1", "--broker", "mqtts://127.0.0.1:%d" % tls, "--ca", d + "/ca.pem"] + op)
+    check(rc == 2 and "no deployment d-1" in err, "operator's request answered over TLS: %d %r" % (rc, err))
+    ctl.send_signal(signal.SIGTERM)
+    check(ctl.wait(10) == 0, "TLS controller exits 0")
+    m.terminate()
+
+
 def main():
     mport, sock = start_engines()
+    auth_tests()
     broker = ["--broker", "mqtt://127.0.0.1:%d" % mport]
     http_port = free_port()
 
@@ -493,7 +584,7 @@ def main():
     th.join()
     check(rc == 0, "deploy --wait of d-1 exits 0: %d %s %s" % (rc, out[-300:], err))
     check("done" in out, "deploy --wait prints the events up to done: %r" % out[-300:])
-    d1 = wait_for(lambda: bus.dep("d-1"), 3)
+    d1 = wait_for(lambda: (bus.dep("d-1") or {}).get("state") == "done" and bus.dep("d-1"), 3)
     check(d1 and d1["state"] == "done" and all(d1["nodes"].get("node%d" % i) == "applied" for i in range(1, 5)),
           "d-1 done, node1..4 applied: %s" % d1)
     check(done.get("drain"), "HAProxy node3 drained while activating")
@@ -519,7 +610,7 @@ def main():
     check(c1 and c1[0]["action"] == "install" and c1[0]["package"]["name"] == "small" and
           c1[0]["package"]["version"] == "1.1.0" and c1[0]["package"]["counter"] == 2 and c1[0]["v"] == 1,
           "d-1 desired state: %s" % (c1[:1],))
-    check(bus.node("node1")["current"] == {"name": "small", "version": "1.1.0", "counter": 2},
+    check(wait_for(lambda: bus.node("node1")["current"] == {"name": "small", "version": "1.1.0", "counter": 2}, 3),
           "status node1 current is 1.1.0 after d-1")
 
     # ---- deployment 2: the canary's accuracy check fails -> abort at once, nobody else touched
@@ -566,7 +657,7 @@ def main():
     agents.policy["node5"] = "silent"
     rc, out, err = run_cli(["deploy", pk4, "--group", "other", "--packages", WORK + "/packages",
                             "--timeout-s", "1", "--wait"] + broker, timeout=30)
-    d4 = bus.dep("d-4") or {}
+    d4 = wait_for(lambda: (bus.dep("d-4") or {}).get("state") == "aborted" and bus.dep("d-4"), 3) or {}
     check(rc == 1 and d4.get("nodes", {}).get("node5") == "timeout", "d-4 canary timeout -> aborted: %d %s" % (rc, d4))
     rc, out, err = run_cli(["deploy", pk4, "--group", "nogroup", "--packages", WORK + "/packages"] + broker)
     check(rc == 2 and "no ONLINE node" in err, "deploy to an empty group rejected: %d %r" % (rc, err))
@@ -592,15 +683,52 @@ def main():
     wait_for(lambda: any(n == "node5" and d == "d-6" for t, n, d, a, s in agents.log), 3)
     check(ctl.stop() == 0, "controller exits 0 on SIGTERM")
     bus.pub("nnedge/cmd/node1", b"", retain=True)  # cleared behind the controller's back
+    agents.report("node5", "d-6", "applied")  # while the controller is down: the broker queues it
     cmds0 = len(bus.cmds)
     ctl.start()
-    check(wait_for(lambda: any(n == "node1" and r for t, n, d, r in bus.cmds[cmds0:]), 5),
+    check(wait_for(lambda: any(n == "node1" for t, n, d, r in bus.cmds[cmds0:]), 5),
           "restarted controller republishes node1's desired state")
-    agents.report("node5", "d-6", "applied")
+    r = subprocess.run(["mosquitto_sub", "-h", "127.0.0.1", "-p", str(mport), "-t", "nnedge/cmd/node1", "-C", "1",
+                        "-W", "3"], capture_output=True, text=True)
+    check('"d-3-rollback"' in r.stdout, "node1's desired state is retained again: %r" % r.stdout)
     check(wait_for(lambda: (bus.dep("d-6") or {}).get("state") == "done", 5),
           "restarted controller continues d-6 to done: %s" % bus.dep("d-6"))
     check(bus.dep("d-1") and bus.dep("d-1")["state"] == "done", "d-1 kept across the restart")
     check(wait_for(lambda: (bus.node("node1") or {}).get("status") == "ONLINE", 5), "nodes back from retained births")
+    time.sleep(0.5)
+    check((bus.node("node6") or {}).get("status") == "OFFLINE",
+          "node6 OFFLINE after the restart (retained death with its birth's bdseq): %s" % bus.node("node6"))
+    t0 = time.time()
+    agents.birth("node6", "spare", 1)  # live, same number as its death (a wiped store): a new session
+    check(wait_for(lambda: bus.find_event(lambda e: e.get("kind") == "online" and e.get("node") == "node6", t0), 3),
+          "a live birth with the dead session's bdseq brings node6 back ONLINE")
+    agents.beating["node6"] = False
+
+    # ---- broker down for 3 s (> --offline-after-ms): HAProxy keeps every node ready; after the
+    # broker returns (it lost every retained message) the controller republishes the desired states
+    mosq = procs[0]
+    mosq.terminate()
+    mosq.wait(5)
+    down = []
+    for _ in range(6):
+        time.sleep(0.5)
+        down.append(tuple(hap_state(sock, "node%d" % i) for i in range(1, 6)))
+    check(all(d == ("ready",) * 5 for d in down), "HAProxy untouched while the broker is down: %s" % (down[-1],))
+    procs[0] = subprocess.Popen(["mosquitto", "-c", WORK + "/mosquitto.conf"], stdout=subprocess.DEVNULL,
+                                stderr=open(WORK + "/mosquitto2.log", "w"))
+
+    def retained_cmd():
+        r = subprocess.run(["mosquitto_sub", "-h", "127.0.0.1", "-p", str(mport), "-t", "nnedge/cmd/node1", "-C",
+                            "1", "-W", "1"], capture_output=True, text=True)
+        return '"d-3-rollback"' in r.stdout
+    check(wait_for(retained_cmd, 8, 0.2), "desired state retained again after the broker restart")
+    t1 = time.time()
+    check(wait_for(lambda: bus.find_event(lambda e: e.get("kind") == "broker", t1 - 8), 5), "broker event seen")
+    time.sleep(2.0)
+    check(all((bus.node("node%d" % i) or {}).get("status") == "ONLINE" for i in range(1, 6)) and
+          all(hap_state(sock, "node%d" % i) == "ready" for i in range(1, 6)),
+          "nodes ONLINE and ready after the broker outage: %s" % [(bus.node("node%d" % i) or {}).get("status")
+                                                                  for i in range(1, 6)])
 
     # ---- status: retained, every second; --json and the table
     rc, out, err = run_cli(["status", "--json"] + broker)
@@ -619,6 +747,8 @@ def main():
     hostile = [
         ("nnedge/node/node1/birth", b"{"), ("nnedge/node/node1/birth", b"[1,2]"),
         ("nnedge/node/node1/birth", b"\xff\xfe"), ("nnedge/node/node1/birth", b"[" * 100000),
+        ("nnedge/node/node1/birth", b"[" * 30000 + b"]" * 30000), ("nnedge/node/node1/birth", b'{"v":1' * 5000),
+        ("nnedge/node/node1/birth", b'{"a":' * 10000 + b'1' + b'}' * 10000),
         ("nnedge/node/node1/birth", json.dumps({"v": 1, "id": "node1", "bdseq": big})),
         ("nnedge/node/node1/birth", json.dumps({"v": 1, "id": "node1", "bdseq": -1})),
         ("nnedge/node/node1/birth", json.dumps({"v": 1, "id": "node1", "bdseq": 1e400})),
@@ -662,6 +792,8 @@ def main():
                                              "canary": 0})),
         ("nnedge/fleet/request", json.dumps({"v": 1, "op": "abort", "request": "h6", "deployment": "d-404"})),
         ("nnedge/fleet/request", json.dumps({"v": 1, "op": "reboot", "request": "h7"})),
+        ("nnedge/fleet/request", json.dumps({"v": 1, "op": "abort", "request": "h9", "deployment": "d-6",
+                                             "expires_ms": 1000})),
         ("nnedge/fleet/request", json.dumps({"v": 1, "op": "abort", "request": "h8;x", "deployment": "d-1"})),
     ]
     t0 = time.time()
@@ -669,7 +801,7 @@ def main():
         bus.pub(topic, payload)
     time.sleep(1.0)
     check(ctl.p.poll() is None, "controller alive after %d hostile messages" % len(hostile))
-    for r in ("h1", "h2", "h3", "h4", "h5", "h6", "h7"):
+    for r in ("h1", "h2", "h3", "h4", "h5", "h6", "h7", "h9"):
         check(bus.find_event(lambda e: e.get("kind") == "rejected" and e.get("request") == r, t0),
               "hostile request %s rejected" % r)
     check(not bus.find_event(lambda e: e.get("kind") == "accepted", t0), "no hostile request accepted")

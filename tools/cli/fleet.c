@@ -121,6 +121,9 @@ static int fleet_run(int argc, char **argv) {
             if (!(v = cli_opt_value(argc, argv, &i, "N")) || !cli_parse_int(v, 100, 1000, &n))
                 return cli_usage_error("fleet run: --status-ms must be 100..1000");
             o.status_ms = n;
+        } else if (strcmp(a, "--client-id") == 0) {
+            if (!(o.client_id = cli_opt_value(argc, argv, &i, "ID"))) return EXIT_BAD_INPUT;
+            if (!ctl_name_ok(o.client_id)) return cli_usage_error("fleet run: --client-id: expected [A-Za-z0-9_.:-]{1,64}");
         } else if (strcmp(a, "--quiet") == 0) {
             o.quiet = 1;
         } else {
@@ -147,11 +150,37 @@ typedef struct client {
     int follow, json;
     char *status;        /* the retained status payload (status) */
     int subscribed;
+    int refused;         /* the CONNACK's refusal code */
 } client;
 
 static void cl_on_connect(struct mosquitto *m, void *ud, int rc) {
     client *c = ud;
-    if (rc == 0) mosquitto_subscribe(m, NULL, c->sub, 1);
+    if (rc != 0) {
+        c->refused = rc;
+        return;
+    }
+    mosquitto_subscribe(m, NULL, c->sub, 1);
+    /* --wait also watches the retained status: an event lost while the
+     * broker was away cannot leave it waiting forever */
+    if (c->follow) mosquitto_subscribe(m, NULL, "nnedge/fleet/status", 1);
+}
+
+/* --wait: the followed deployment's state in a status payload. */
+static void follow_status(client *c, const struct mosquitto_message *msg) {
+    json_t *s = json_loadb(msg->payload, (size_t)msg->payloadlen, 0, NULL);
+    size_t i;
+    json_t *d;
+    json_array_foreach(json_object_get(s, "deployments"), i, d) {
+        const char *id = json_string_value(json_object_get(d, "id"));
+        const char *st = json_string_value(json_object_get(d, "state"));
+        if (!id || !st || strcmp(id, c->deployment) != 0) continue;
+        if (strcmp(st, "done") == 0 || strcmp(st, "aborted") == 0) {
+            const char *r = json_string_value(json_object_get(d, "reason"));
+            if (!c->json) printf("%-9s %s %s%s%s (from the status)\n", st, id, st, r ? ": " : "", r ? r : "");
+            c->ended = strcmp(st, "done") == 0 ? 1 : 2;
+        }
+    }
+    json_decref(s);
 }
 static void cl_on_subscribe(struct mosquitto *m, void *ud, int mid, int n, const int *granted) {
     client *c = ud;
@@ -162,6 +191,10 @@ static void cl_on_message(struct mosquitto *m, void *ud, const struct mosquitto_
     client *c = ud;
     if (msg->payloadlen <= 0 || msg->payloadlen > (1 << 24)) return;
     if (strcmp(msg->topic, "nnedge/fleet/status") == 0) {
+        if (c->follow) {
+            if (c->answered == 1 && !c->ended) follow_status(c, msg);
+            return;
+        }
         if (!c->status && (c->status = malloc((size_t)msg->payloadlen + 1))) {
             memcpy(c->status, msg->payload, (size_t)msg->payloadlen);
             c->status[msg->payloadlen] = 0;
@@ -184,7 +217,7 @@ static void cl_on_message(struct mosquitto *m, void *ud, const struct mosquitto_
         } else if (strcmp(kind, "rejected") == 0) {
             c->answered = 2;
         }
-        if (text && (c->answered == 2 || !c->follow)) fprintf(c->answered == 2 ? stderr : stdout, "%s\n", text);
+        if (text && c->answered == 2) fprintf(stderr, "nnedge: fleet: %s\n", text);
     }
     if (c->answered == 1 && c->follow && dep && strcmp(dep, c->deployment) == 0) {
         if (c->json) {
@@ -221,8 +254,19 @@ static int cl_open(client *c, ctl_broker *b, const char *sub, const char *verb) 
         return 0;
     }
     int64_t end = ctl_mono_ms() + 5000;
-    while (!c->subscribed && ctl_mono_ms() < end)
-        if (mosquitto_loop(c->m, 100, 1) != MOSQ_ERR_SUCCESS) break;
+    int rc = MOSQ_ERR_SUCCESS;
+    while (!c->subscribed && !c->refused && ctl_mono_ms() < end)
+        if ((rc = mosquitto_loop(c->m, 100, 1)) != MOSQ_ERR_SUCCESS) break;
+    if (c->refused) {
+        cli_usage_error("fleet %s: the broker %s:%d refused the connection: %s", verb, b->host, b->port,
+                        mosquitto_connack_string(c->refused));
+        return 0;
+    }
+    if (!c->subscribed && rc != MOSQ_ERR_SUCCESS) {
+        cli_usage_error("fleet %s: the connection to the broker %s:%d failed: %s", verb, b->host, b->port,
+                        rc == MOSQ_ERR_ERRNO ? strerror(errno) : mosquitto_strerror(rc));
+        return 0;
+    }
     if (!c->subscribed) {
         cli_usage_error("fleet %s: the broker %s:%d did not confirm the subscription (credentials or ACL?)", verb,
                         b->host, b->port);
@@ -250,6 +294,8 @@ static int cl_request(client *c, json_t *req, long answer_s, const char *verb) {
     sodium_bin2hex(c->request + 2, sizeof c->request - 2, r, sizeof r);
     json_object_set_new(req, "v", json_integer(1));
     json_object_set_new(req, "request", json_string(c->request));
+    /* a request the controller sees only after we gave up waiting is refused */
+    json_object_set_new(req, "expires_ms", json_integer(ctl_now_ms() + answer_s * 1000));
     char *txt = json_dumps(req, JSON_COMPACT);
     json_decref(req);
     if (!txt) return EXIT_INTERNAL;
@@ -269,7 +315,7 @@ static int cl_request(client *c, json_t *req, long answer_s, const char *verb) {
     }
     if (c->answered == 2) return EXIT_BAD_INPUT;
     if (!c->follow) {
-        if (c->deployment[0] && !c->json) printf("%s\n", c->deployment);
+        if (c->deployment[0]) printf(c->json ? "{\"deployment\":\"%s\"}\n" : "%s\n", c->deployment);
         return EXIT_OK;
     }
     while (!c->ended) {

@@ -65,6 +65,7 @@ static const verb_usage k_verbs[] = {
     {"fleet", cli_fleet, 0,
      "fleet run --broker URL --packages DIR [--http ADDR:PORT] [--public-url URL] [--haproxy SOCKET --backend NAME]\n"
      "        [--state FILE] [--offline-after-ms N] [--overload-queue N] [--overload-p99-ms MS] [--overload-weight PCT]\n"
+     "        [--client-id ID] [--quiet]\n"
      "  fleet deploy PKG.nne --group G --packages DIR [--canary N] [--rate N] [--abort-threshold F] [--timeout-s N]\n"
      "        [--check-data X.npy --check-labels Y.npy [--min-top1 F] [--max-p50-ms MS]] [--wait] [--json] --broker URL\n"
      "  fleet abort DEPLOYMENT --broker URL;  fleet status [--json] --broker URL\n"
