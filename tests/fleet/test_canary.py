@@ -150,6 +150,7 @@ def main():
 
     # ---- 2. unsigned and wrongly signed packages, to every node ------------
     for label, pkg in (("unsigned", unsigned), ("signed by an untrusted key", evil)):
+        before = {n: store_status(stores[n]) for n in NODES}
         t = time.time()
         r, j = deploy(pkg, "--canary", "3")
         for n in NODES:
