@@ -8,8 +8,9 @@ so that a test can cut a node off it. Measured (docs/fleet.md, issue 13's Done-w
     (nnedge/fleet/event) in <= 7.5 s; restarted, its birth with the full
     state (store, serve, deployment, a new bdseq) arrives in <= 2 s.
  2. SIGSTOP of node2's agent: OFFLINE in <= 7.5 s; SIGCONT: ONLINE again.
- 3. The broker stopped for OUTAGE_S s: inference through HAProxy goes on
-    with 0 errors; the agents reconnect when it is back.
+ 3. The broker down for OUTAGE_S s, twice: stopped (SIGTERM: it sends the
+    wills of all clients first) and killed (SIGKILL): inference through
+    HAProxy goes on with 0 errors; the agents reconnect when it is back.
  4. node2 and node3 cut off the broker (their relays) for OUTAGE_S s; a
     deployment issued meanwhile (node1, still connected, is its canary)
     applies on each of them <= 5 s after its reconnection; 0 inference
@@ -144,23 +145,29 @@ def main():
     c.figure("SIGCONT -> node2 ONLINE again", (m[0] - t_cont) if m else 99.0, "s")
     c.check("node2 ONLINE after SIGCONT", m is not None)
 
-    # ---- 3. the broker stopped ---------------------------------------------
-    load = Load(f.haproxy_url, "/v2/models/fashion/infer", body, hl, conc=4, rate=200)
-    time.sleep(1.0)
-    t_down = f.stop_broker()
-    time.sleep(outage)
-    f.start_broker()
-    t_up = time.time()
-    births = {n: nodes.wait(lambda t, b, n=n: t == "nnedge/node/%s/birth" % n, 20, t_up) for n in NODES}
-    time.sleep(1.0)
-    ok, errs = load.stop()
-    c.figure("broker stopped %.0f s: inference errors (of %d requests)" % (t_up - t_down, ok + errs), errs, "", 0)
-    if errs:
-        print("  first errors:", load.first_errors)
-    c.check("every agent reconnects to the restarted broker", all(births.values()), births)
-    if all(births.values()):
-        print("agents' births after the broker's restart: %s s" % ", ".join(
-            "%.2f" % (births[n][0] - t_up) for n in NODES))
+    # ---- 3. the broker down: stopped (SIGTERM: Mosquitto sends every
+    # client's will first, as `systemctl stop` would), then killed (SIGKILL:
+    # no wills; the clients find out by themselves) -------------------------
+    for how in ("SIGTERM", "SIGKILL"):
+        load = Load(f.haproxy_url, "/v2/models/fashion/infer", body, hl, conc=4, rate=200)
+        time.sleep(1.0)
+        t_down = f.stop_broker(kill=(how == "SIGKILL"))
+        time.sleep(outage)
+        f.start_broker()
+        t_up = time.time()
+        births = {n: nodes.wait(lambda t, b, n=n: t == "nnedge/node/%s/birth" % n, 20, t_up) for n in NODES}
+        online = {n: event("online", n, t_up, 20) for n in NODES}
+        time.sleep(1.0)
+        ok, errs = load.stop()
+        c.figure("broker down %.0f s (%s): inference errors (of %d requests)" % (t_up - t_down, how, ok + errs),
+                 errs, "", 0)
+        if errs:
+            print("  first errors:", load.first_errors)
+        c.check("every agent reconnects to the restarted broker (%s)" % how, all(births.values()), births)
+        c.check("every node ONLINE again (%s)" % how, all(online.values()), online)
+        if all(births.values()):
+            print("agents' births after the broker's restart: %s s" % ", ".join(
+                "%.2f" % (births[n][0] - t_up) for n in NODES))
 
     # ---- 4. nodes cut off the broker, a deployment meanwhile ---------------
     # node2 and node3 lose the broker (their relays cut: connections reset,
