@@ -195,36 +195,52 @@ class Proc:
 
 class Subscriber:
     """mosquitto_sub -v on topics; a thread reads its lines and keeps
-    (arrival time, topic, payload as JSON or text) in .msgs."""
+    (arrival time, topic, payload as JSON or text) in .msgs. Only live
+    messages: stale retained ones (sent because of a (re)subscription) are
+    left out (-R). mosquitto_sub exits when the broker dies under it: the
+    thread starts it again until stop()."""
 
     def __init__(self, fleet, name, topics, user):
-        argv = ["mosquitto_sub", *fleet.mqtt_args(user), "-v", "-q", "1"]
+        self.argv = ["mosquitto_sub", *fleet.mqtt_args(user), "-v", "-q", "1", "-R"]
         for t in topics:
-            argv += ["-t", t]
-        self.p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                  stderr=open(os.path.join(fleet.dir, "log", name + ".err"), "ab"),
-                                  preexec_fn=_child_setup)
+            self.argv += ["-t", t]
+        self.errpath = os.path.join(fleet.dir, "log", name + ".err")
         self.name = name
         self.msgs = []
         self.callback = None     # callback(t, topic, body) on each message, on the reader thread
         self.cond = threading.Condition()
+        self.stopping = False
+        self.p = self._start()
         self.t = threading.Thread(target=self._read, daemon=True)
         self.t.start()
 
+    def _start(self):
+        with open(self.errpath, "ab") as err:
+            return subprocess.Popen(self.argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=err,
+                                    preexec_fn=_child_setup)
+
     def _read(self):
-        for raw in self.p.stdout:
-            t = time.time()
-            line = raw.decode(errors="replace").rstrip("\n")
-            topic, _, payload = line.partition(" ")
-            try:
-                body = json.loads(payload)
-            except ValueError:
-                body = payload
-            with self.cond:
-                self.msgs.append((t, topic, body))
-                self.cond.notify_all()
-            if self.callback:
-                self.callback(t, topic, body)
+        while True:
+            for raw in self.p.stdout:
+                t = time.time()
+                line = raw.decode(errors="replace").rstrip("\n")
+                topic, _, payload = line.partition(" ")
+                try:
+                    body = json.loads(payload)
+                except ValueError:
+                    body = payload
+                with self.cond:
+                    self.msgs.append((t, topic, body))
+                    self.cond.notify_all()
+                if self.callback:
+                    self.callback(t, topic, body)
+            self.p.wait()
+            if self.stopping:
+                return
+            time.sleep(0.1)
+            if self.stopping:
+                return
+            self.p = self._start()
 
     def wait(self, pred, timeout, since=0.0):
         """The first message (t, topic, body) with t >= since for which
@@ -245,6 +261,7 @@ class Subscriber:
             return [m for m in self.msgs if m[0] >= since and pred(m[1], m[2])]
 
     def stop(self):
+        self.stopping = True
         if self.p.poll() is None:
             self.p.terminate()
             try:
