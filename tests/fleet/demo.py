@@ -201,7 +201,8 @@ def main():
                "--min-top1", "0.85")
     t_bad_end = time.time()
     tl.mark("   fleet deploy --wait: exit %d (%s)" % (r.returncode, (r.stderr or r.stdout).strip().splitlines()[-1:]))
-    rb = ev.wait(lambda t, b: isinstance(b, dict) and b.get("kind") == "rollback", 1, t_bad)
+    rb = ev.wait(lambda t, b: isinstance(b, dict) and "rolled_back" in str(b.get("text", "")), 2, t_bad)
+    ab = ev.wait(lambda t, b: isinstance(b, dict) and b.get("kind") == "aborted", 2, t_bad)
     time.sleep(2)
     ok, errs = load.stop()
     stop.set()
@@ -219,8 +220,9 @@ def main():
     if off:
         print("node failure: %s OFFLINE %.2f s after the kill (controller); out of HAProxy's rotation after %s" % (
             victim, off[0] - t_kill, ("%.2f s" % (down - t_kill)) if down else "?"))
-    print("bad model: deployment request to rollout end %.2f s%s" % (
-        t_bad_end - t_bad, ("; rollback event %.2f s after the request" % (rb[0] - t_bad)) if rb else ""))
+    print("bad model: the canary rolled back %s and the rollout aborted %s after the request; fleet deploy "
+          "--wait returned after %.2f s" % (("%.2f s" % (rb[0] - t_bad)) if rb else "(not seen)",
+                                           ("%.2f s" % (ab[0] - t_bad)) if ab else "(not seen)", t_bad_end - t_bad))
     print("%d controller events; logs in %s/log%s" % (events["n"], f.dir, "" if args.keep else " (removed; --keep keeps them)"))
     f.close()
     return 0
