@@ -154,6 +154,9 @@ def main():
         t = time.time()
         r, j = deploy(pkg, "--canary", "3")
         for n in NODES:
+            # The rollout may end (aborted) before every node has reported.
+            reports.wait(lambda tp, b, n=n: tp == "nnedge/node/%s/deploy" % n and isinstance(b, dict)
+                         and b.get("state") in ("applied", "failed", "rolled_back"), 20, t)
             reps = node_reports(n, t)
             final = [m[2] for m in reps if m[2].get("state") in ("applied", "failed", "rolled_back")]
             c.check("%s package refused by %s" % (label, n), final and final[-1]["state"] == "failed",
