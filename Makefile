@@ -148,7 +148,7 @@ test-exports: $(BUILD)/libnnedge.so
 	python3 tests/abi/check_exports.py $(BUILD)/libnnedge.so include/nnedge.h
 	python3 tests/abi/check_options.py include/nnedge.h src/core/abi.c
 test-install:
-	sh tests/abi/install.sh
+	J=$(J) sh tests/abi/install.sh
 
 # `make test`: everything under AddressSanitizer + UndefinedBehaviorSanitizer.
 # Builds run $(J) jobs at once (the tests themselves one at a time); each
@@ -162,6 +162,7 @@ test: setup
 	$(P) build-san/concurrency
 	$(P) $(MAKE) test-tsan
 	$(P) $(MAKE) SAN=1 test-exports
+	$(P) $(MAKE) -j$(J) all
 	$(P) $(MAKE) test-install
 	$(P) $(MAKE) test-exports
 	$(P) python3 tests/conformance/selftest.py build-san/conformance
