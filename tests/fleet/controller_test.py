@@ -446,7 +446,11 @@ def main():
                  ["deploy", "x.nne", "--group", "g", "--rate", "0", "--broker", "mqtt://h", "--packages", WORK],
                  ["deploy", "x.nne", "--group", "g", "--check-data", "x.npy", "--broker", "mqtt://h",
                   "--packages", WORK],
+                 ["run", "--broker", "mqtt://h", "--packages", WORK, "--state", WORK + "/no/such/dir/state"],
+                 ["run", "--broker", "mqtt://h", "--packages", WORK, "--state", WORK + "/bad.state"],
                  ["abort", "--broker", "mqtt://h"], ["status", "--bogus"], ["bogus"], []):
+        with open(WORK + "/bad.state", "w") as f:
+            f.write('{"v":1,"next":3,"deployments":[{"id":"d-1"}],"desired":{}}')
         rc, out, err = run_cli(args)
         check(rc == 2 and err.count("\n") == 1, "fleet %s: exit %d, stderr %r" % (" ".join(args), rc, err))
 
