@@ -10,3 +10,4 @@ CLI_OBJ += $(FLEET_OBJ)
 $(BUILD)/nnedge: LDLIBS += -lmosquitto -lcurl
 
 -include tests/fleet/fleet_tests.mk
+-include tests/fleet/controller.mk
