@@ -189,6 +189,7 @@ test: setup
 	$(P) $(MAKE) SAN=1 test-int8
 	$(P) $(MAKE) test-app-ocr
 	$(P) $(MAKE) test-train NNEDGE=build-san/nnedge
+	$(P) $(MAKE) test-fleet-controller
 	@sh tests/phase.sh --summary
 
 # The concurrency test (8 threads, shared plans, >= 1000 runs per model)
