@@ -1286,8 +1286,16 @@ int ctl_run(const ctl_options *o) {
     char err[512];
     if (!state_load(c, err, sizeof err)) {
         fprintf(stderr, "nnedge: fleet run: %s\n", err);
+        ctl_free(c);
         return 2;
     }
+    c->silent = 1; /* the error comes here, once */
+    if (!state_save(c)) {
+        fprintf(stderr, "nnedge: fleet run: --state %s: cannot write it (%s)\n", o->state_file, strerror(errno));
+        ctl_free(c);
+        return 2;
+    }
+    c->silent = 0;
     pkgsrv *srv = pkgsrv_start(o->packages, o->http, err, sizeof err);
     if (!srv) {
         fprintf(stderr, "nnedge: fleet run: %s\n", err);

@@ -691,6 +691,20 @@ static void bind_outs(exec *ex, const nne_node *n) {
     for (int o = 0; o < n->n_out; o++) ex->outs[o] = n->out[o] >= 0 ? &ex->vals[n->out[o]] : NULL;
 }
 
+/* Every output of the node is an empty tensor: its kernel has nothing to
+ * write, and is not called (an op's loops over the other dims of an empty
+ * tensor, e.g. LRN over 2^31 channels of zero pixels, would only burn time).
+ * Phased ops (the only ones that get here) produce tensors, never sequences. */
+static int outs_all_empty(exec *ex, const nne_node *n) {
+    int any = 0;
+    for (int o = 0; o < n->n_out; o++) {
+        if (!ex->outs[o]) continue;
+        if (nne_tensor_numel(ex->outs[o]) != 0) return 0;
+        any = 1;
+    }
+    return any;
+}
+
 /* Free the subgraph outputs a node was lent (nne_ctx_run_graph_view, unplanned runs). */
 static void held_free(nne_op_ctx *ctx) {
     for (int i = 0; i < ctx->n_held; i++) value_free(&ctx->held[i]);
@@ -726,7 +740,7 @@ static nne_status run_phased_now(nne_op_ctx *ctx) {
         bind_outs(ex, ctx->node);
         nne_kernel_args a = {.in = ctx->ins, .out = ex->outs, .n_in = ctx->node->n_in,
                              .n_out = ctx->node->n_out, .scratch = scratch, .ctx = ctx};
-        st = op->run(state, &a);
+        if (!outs_all_empty(ex, ctx->node)) st = op->run(state, &a);
     }
     if (state && op->state_free) op->state_free(state);
     nne_free(state);
@@ -755,7 +769,7 @@ static nne_status run_node(exec *ex, int ni, int shape_only, int policy, const n
         bind_outs(ex, n);
         nne_kernel_args a = {.in = ex->ins, .out = ex->outs, .n_in = n->n_in, .n_out = n->n_out,
                              .scratch = ex->cx->scratch ? (void *)ex->cx->scratch : (void *)g_empty, .ctx = &ctx};
-        st = op->run(ex->p->state[ni], &a);
+        st = outs_all_empty(ex, n) ? NNE_OK : op->run(ex->p->state[ni], &a);
         held_free(&ctx);
         return st;
     } else {

@@ -4,7 +4,7 @@
 #                               (ASan/UBSan build) against a real Mosquitto and
 #                               HAProxy on loopback, the agents played by the
 #                               script (about 25 s); then fuzz_fleet replays its
-#                               seeds and fuzzes FLEET_FUZZ_SMOKE_SECONDS (10).
+#                               seeds and fuzzes FLEET_FUZZ_SMOKE_SECONDS (8).
 #                               `make test` runs it.
 #   make fuzz-fleet             fuzz_fleet for FUZZ_SECONDS (600) on
 #                               build-fuzz/corpus/fleet (seeded from
@@ -14,7 +14,7 @@
 # fuzz_fleet (tests/fuzz/fuzz_fleet.c) links only the controller's sources
 # and Debian libraries, not libnnedge, so it is built here rather than in
 # tests/fuzz/fuzz.mk (whose compile rule and flags it uses).
-FLEET_FUZZ_SMOKE_SECONDS ?= 10
+FLEET_FUZZ_SMOKE_SECONDS ?= 8
 FLEET_FUZZ_OBJ = $(patsubst %.c,build-fuzz/obj/%.o,src/fleet/controller.c src/fleet/ctl_mqtt.c \
                  src/fleet/haproxy.c src/fleet/pkgserve.c tests/fuzz/fuzz_fleet.c)
 build-fuzz/fuzz_fleet: $(FLEET_FUZZ_OBJ)

@@ -7,7 +7,7 @@
 #                          on build-fuzz/corpus/<h> (seeded from tests/fuzz/corpus/<h>);
 #                          crashes go to build-fuzz/crashes/<h>/
 #   make fuzz-smoke        replay tests/fuzz/corpus and tests/fuzz/crashes, then fuzz each
-#                          harness FUZZ_SMOKE_SECONDS (default 20); `make test` runs it
+#                          harness FUZZ_SMOKE_SECONDS (default 8); `make test` runs it
 #   make test-bad-input    tests/cli/bad_input.sh against $(BUILD)/nnedge or $(NNEDGE)
 #                          (`make SAN=1 test-bad-input` checks the sanitizer build)
 #
@@ -22,7 +22,7 @@
 FUZZ_CC            ?= clang
 FUZZ_BUILD         := build-fuzz
 FUZZ_SECONDS       ?= 600
-FUZZ_SMOKE_SECONDS ?= 20
+FUZZ_SMOKE_SECONDS ?= 8
 # A fixed seed keeps `make test` repeatable; long runs (`make fuzz`) explore freely.
 FUZZ_SMOKE_SEED    ?= 1
 FUZZ_FLAGS         ?=

@@ -117,10 +117,6 @@ static int fleet_run(int argc, char **argv) {
             if (!(v = cli_opt_value(argc, argv, &i, "PCT")) || !cli_parse_int(v, 1, 100, &n))
                 return cli_usage_error("fleet run: --overload-weight must be 1..100 (percent)");
             o.overload_weight_pct = (int)n;
-        } else if (strcmp(a, "--status-ms") == 0) {
-            if (!(v = cli_opt_value(argc, argv, &i, "N")) || !cli_parse_int(v, 100, 1000, &n))
-                return cli_usage_error("fleet run: --status-ms must be 100..1000");
-            o.status_ms = n;
         } else if (strcmp(a, "--client-id") == 0) {
             if (!(o.client_id = cli_opt_value(argc, argv, &i, "ID"))) return EXIT_BAD_INPUT;
             if (!ctl_name_ok(o.client_id)) return cli_usage_error("fleet run: --client-id: expected [A-Za-z0-9_.:-]{1,64}");

@@ -69,7 +69,8 @@ static const verb_usage k_verbs[] = {
      "  fleet deploy PKG.nne --group G --packages DIR [--canary N] [--rate N] [--abort-threshold F] [--timeout-s N]\n"
      "        [--check-data X.npy --check-labels Y.npy [--min-top1 F] [--max-p50-ms MS]] [--wait] [--json] --broker URL\n"
      "  fleet abort DEPLOYMENT --broker URL;  fleet status [--json] --broker URL\n"
-     "        every fleet command: [--user NAME --password-file F] [--ca CA.pem] (docs/fleet.md)\n"},
+     "        every fleet command: [--user NAME --password-file F] [--ca CA.pem]; deploy, abort, status:\n"
+     "        [--answer-timeout-s N] (default 10, status 3) (docs/fleet.md)\n"},
     {"app", cli_app, 1,
      "app   wakeword [--models DIR] [--format onnx|tflite] [--threshold T] [--release R] [--debounce S]\n"
      "        [--threads N] [--frames FILE.csv] [--json] FILE.wav... | -\n"
