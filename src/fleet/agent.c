@@ -26,6 +26,7 @@
  * during a deployment incoming.nne, check_x.npy, check_y.npy.
  */
 #include "fleet/fleet.h"
+#include "nnedge.h" /* NNE_VERSION_* only: the agent links no libnnedge */
 
 #include <dirent.h>
 #include <errno.h>
@@ -45,6 +46,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#define STR_(x) #x
+#define STR(x) STR_(x)
+#define AGENT_VERSION "nnedge " STR(NNE_VERSION_MAJOR) "." STR(NNE_VERSION_MINOR) "." STR(NNE_VERSION_PATCH)
 #define HB_BUCKETS 20
 #define HB_SERIES 32
 
@@ -332,7 +336,7 @@ static json_t *birth_json(agent *a) {
     pthread_mutex_lock(&a->mu);
     json_t *j = json_pack("{s:i,s:s,s:s,s:I,s:I,s:s,s:s,s:s,s:O,s:s,s:O}", "v", 1, "id", a->c->id, "group",
                           a->c->group ? a->c->group : "", "bdseq", (json_int_t)a->bdseq, "time_ms",
-                          (json_int_t)fleet_now_ms(), "agent", "nnedge-agent", "serve_url", a->c->serve_url,
+                          (json_int_t)fleet_now_ms(), "agent", AGENT_VERSION, "serve_url", a->c->serve_url,
                           "haproxy_server", a->c->haproxy_server ? a->c->haproxy_server : a->c->id, "store",
                           a->store ? a->store : json_null(), "serve", a->serve_up ? "up" : "down", "deployment",
                           a->deployment ? a->deployment : json_null());
