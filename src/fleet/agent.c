@@ -519,13 +519,20 @@ static double quantile_ms(const double *cum, const double *bound, int nb, double
 /* Interval histogram of s since prev (a counter reset counts from 0). */
 static void delta(const series *s, const scrape *prev, double *d) {
     const series *p = NULL;
+    if (s->nb == 0) return;
     for (int i = 0; prev && i < prev->n; i++)
         if (prev->s[i].version == s->version && !strcmp(prev->s[i].model, s->model)) p = &prev->s[i];
     int reset = p && p->nb == s->nb && p->cum[s->nb - 1] > s->cum[s->nb - 1];
     for (int k = 0; k < s->nb; k++) d[k] = s->cum[k] - (p && p->nb == s->nb && !reset ? p->cum[k] : 0);
 }
 
-static json_t *num_or_null(double v) { return isnan(v) ? json_null() : json_real(round(v * 1000) / 1000); }
+/* v to 3 decimals (no libm: each shared library costs the agent resident pages) */
+static json_t *num_or_null(double v) {
+    if (isnan(v) || isinf(v)) return json_null();
+    double r = v * 1000;
+    if (r > -9e15 && r < 9e15) r = (double)(long long)(r + (r < 0 ? -0.5 : 0.5));
+    return json_real(r / 1000);
+}
 
 static long self_rss_kb(void) {
     FILE *f = fopen("/proc/self/status", "r");
@@ -578,7 +585,7 @@ static void *heartbeat_main(void *arg) {
                               up ? "up" : "down", "load1", num_or_null(la[0]), "cpus",
                               (int)sysconf(_SC_NPROCESSORS_ONLN), "agent_rss_kb", (json_int_t)self_rss_kb());
         if (scraped) {
-            double req = 0, ok = 0, fail = 0, all[HB_BUCKETS] = {0}, bound[HB_BUCKETS] = {0}, d[HB_BUCKETS];
+            double req = 0, ok = 0, fail = 0, all[HB_BUCKETS] = {0}, bound[HB_BUCKETS] = {0}, d[HB_BUCKETS] = {0};
             int nb = 0;
             json_t *models = json_array();
             for (int i = 0; i < cur.n; i++) {
@@ -716,6 +723,8 @@ static int activate(agent *a, const char *name, long long counter, char *err, si
         snprintf(err, cap, "cannot create %s: %s", vdir, strerror(errno));
         return 0;
     }
+    struct stat vst;
+    int existed = stat(dst, &vst) == 0; /* this version is in the repository already */
     unlink(tmp);
     /* a hard link when the store and the repository share a file system:
      * install never writes into a file it has renamed into place */
@@ -776,7 +785,7 @@ static int activate(agent *a, const char *name, long long counter, char *err, si
     }
     if (!ok) {
         /* serve what was served before */
-        rm_tree(vdir);
+        if (!existed) rm_tree(vdir);
         fsync_dir(mdir);
         char e3[300];
         if (nh) serve_load(a, name, e3, sizeof e3);
@@ -1085,7 +1094,13 @@ static void deploy(agent *a, const char *payload, int len) {
     } else {
         final = deploy_rollback(a, &d);
     }
-    /* remembered, so the retained message is not applied again */
+    /* remembered, so the retained message is not applied again; not when
+     * the agent is stopping (a step it cut short is retried at the next start) */
+    if (g_stop) {
+        free(key);
+        json_decref(j);
+        return;
+    }
     json_t *last = json_pack("{s:s,s:s,s:s}", "key", key ? key : "", "deployment", d.dep ? d.dep : "", "state", final);
     char *ls = json_dumps(last, JSON_COMPACT);
     if (!ls || !write_atomic(a->c->store, "agent.last", ls)) logf_("cannot write %s/agent.last: %s", a->c->store, strerror(errno));

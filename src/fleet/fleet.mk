@@ -16,7 +16,7 @@ $(BUILD)/nnedge: LDLIBS += -lmosquitto -lcurl
 AGENT_OBJ := $(BUILD)/obj/tools/agent/main.o $(BUILD)/obj/src/fleet/agent.o $(BUILD)/obj/src/fleet/mqtt.o \
              $(BUILD)/obj/src/fleet/httpc.o
 $(BUILD)/nnedge-agent: $(AGENT_OBJ)
-	$(CC) $(LDSAN) -o $@ $(AGENT_OBJ) -lmosquitto -ljansson -lm -pthread
+	$(CC) $(LDSAN) -o $@ $(AGENT_OBJ) -lmosquitto -ljansson -pthread
 all: $(BUILD)/nnedge-agent
 # `nnedge agent` needs it: whoever builds nnedge gets it
 $(BUILD)/nnedge: | $(BUILD)/nnedge-agent
