@@ -1203,6 +1203,14 @@ int fleet_agent_run(const fleet_agent_config *c) {
 
     load_last(a);
     if (!store_refresh(a, err, sizeof err)) logf_("reading the store %s: %s", c->store, err);
+    {
+        /* the first birth says whether the server is up */
+        fleet_buf b = {0};
+        long st = 0;
+        a->serve_up = fleet_httpc_request(&a->serve, "GET", "/v2/health/ready", NULL, NULL, 500, 4096, &b, &st, err,
+                                          sizeof err) && st == 200;
+        fleet_buf_free(&b);
+    }
 
     mosquitto_lib_init();
     a->m = mosquitto_new(c->id, true, a);

@@ -288,7 +288,7 @@ def main():
     b = birth[3] if birth else {}
     check("birth", birth is not None and b.get("id") == "node1" and b.get("group") == "edge" and b.get("bdseq", 0) >= 1
           and b.get("store") == {"current": None, "previous": None} and b.get("serve_url") == serve_url
-          and b.get("haproxy_server") == "node1", b)
+          and b.get("haproxy_server") == "node1" and b.get("serve") == "up", b)
     if birth:
         log("birth after %.2f s: %s" % (birth[0] - t, json.dumps(b)))
     bdseq1 = b.get("bdseq")
