@@ -369,13 +369,17 @@ static void report(agent *a, const char *dep, const char *state, const char *rea
 
 /* ----------------------------------------------------------- network -- */
 
+static int last_refusal = -1; /* a CONNACK refusal is logged once until it changes or a connection works */
+
 static void on_connect(struct mosquitto *m, void *obj, int rc) {
     agent *a = obj;
     if (rc != 0) {
-        logf_("the broker refused the connection: %s", mosquitto_connack_string(rc));
+        if (rc != last_refusal) logf_("the broker refused the connection: %s; retrying", mosquitto_connack_string(rc));
+        last_refusal = rc;
         mosquitto_disconnect(m);
         return;
     }
+    last_refusal = -1;
     pthread_mutex_lock(&a->mu);
     a->connected = 1;
     a->backoff_ms = 250;
