@@ -49,8 +49,6 @@
 #define STR_(x) #x
 #define STR(x) STR_(x)
 #define AGENT_VERSION "nnedge " STR(NNE_VERSION_MAJOR) "." STR(NNE_VERSION_MINOR) "." STR(NNE_VERSION_PATCH)
-#define HB_BUCKETS 20
-#define HB_SERIES 32
 
 static volatile sig_atomic_t g_stop;
 static void on_signal(int sig) {
@@ -58,22 +56,6 @@ static void on_signal(int sig) {
     g_stop = 1;
 }
 
-/* One (model, version) series of the server's /metrics. */
-typedef struct series {
-    char model[128];
-    long long version;
-    double requests, success, failures, memory;
-    double cum[HB_BUCKETS]; /* nnedge_request_duration_seconds_bucket, cumulative */
-    double bound[HB_BUCKETS];
-    int nb;
-} series;
-
-typedef struct scrape {
-    series s[HB_SERIES];
-    int n;
-    double queue, rss;
-    int have_queue, have_rss;
-} scrape;
 
 typedef struct agent {
     const fleet_agent_config *c;
@@ -434,95 +416,9 @@ static json_t *death_json(agent *a) {
 
 /* ---------------------------------------------------------- heartbeat -- */
 
-/* A label's value in {a="x",b="y"}; 0 when absent. */
-static int label(const char *lb, const char *name, char *out, size_t cap) {
-    size_t nl = strlen(name);
-    for (const char *p = lb; (p = strstr(p, name)); p++) {
-        if ((p == lb || p[-1] == '{' || p[-1] == ',') && p[nl] == '=' && p[nl + 1] == '"') {
-            const char *v = p + nl + 2, *e = strchr(v, '"');
-            if (!e || (size_t)(e - v) >= cap) return 0;
-            memcpy(out, v, (size_t)(e - v));
-            out[e - v] = 0;
-            return 1;
-        }
-    }
-    return 0;
-}
-
-static series *series_get(scrape *sc, const char *model, long long version) {
-    for (int i = 0; i < sc->n; i++)
-        if (sc->s[i].version == version && !strcmp(sc->s[i].model, model)) return &sc->s[i];
-    if (sc->n == HB_SERIES) return NULL;
-    series *s = &sc->s[sc->n++];
-    memset(s, 0, sizeof *s);
-    snprintf(s->model, sizeof s->model, "%s", model);
-    s->version = version;
-    return s;
-}
-
-/* The figures docs/fleet.md section 4 needs from the Prometheus text of
- * src/serve/metrics.c. */
-static void scrape_parse(char *text, scrape *sc) {
-    memset(sc, 0, sizeof *sc);
-    for (char *line = text, *next; line && *line; line = next) {
-        next = strchr(line, '\n');
-        if (next) *next++ = 0;
-        if (line[0] == '#') continue;
-        char *sp = line + strcspn(line, "{ ");
-        char lb[512] = "";
-        char *vp = sp;
-        if (*sp == '{') {
-            char *e = strchr(sp, '}');
-            if (!e) continue;
-            size_t n = (size_t)(e - sp + 1) < sizeof lb - 1 ? (size_t)(e - sp + 1) : sizeof lb - 1;
-            memcpy(lb, sp, n);
-            lb[n] = 0;
-            vp = e + 1;
-        }
-        char nm[96];
-        size_t nn = (size_t)(sp - line);
-        if (nn >= sizeof nm) continue;
-        memcpy(nm, line, nn);
-        nm[nn] = 0;
-        double v = strtod(vp, NULL);
-        if (!strcmp(nm, "nnedge_queue_length")) sc->queue = v, sc->have_queue = 1;
-        else if (!strcmp(nm, "nnedge_process_resident_memory_bytes")) sc->rss = v, sc->have_rss = 1;
-        if (strncmp(nm, "nnedge_request", 14) != 0 && strcmp(nm, "nnedge_model_memory_bytes") != 0) continue;
-        char model[128], ver[32], le[32];
-        if (!label(lb, "model", model, sizeof model) || !label(lb, "version", ver, sizeof ver)) continue;
-        series *s = series_get(sc, model, strtoll(ver, NULL, 10));
-        if (!s) continue;
-        if (!strcmp(nm, "nnedge_requests_total")) s->requests = v;
-        else if (!strcmp(nm, "nnedge_request_success_total")) s->success = v;
-        else if (!strcmp(nm, "nnedge_request_failure_total")) s->failures += v;
-        else if (!strcmp(nm, "nnedge_model_memory_bytes")) s->memory = v;
-        else if (!strcmp(nm, "nnedge_request_duration_seconds_bucket") && label(lb, "le", le, sizeof le) &&
-                 s->nb < HB_BUCKETS) {
-            s->bound[s->nb] = !strcmp(le, "+Inf") ? INFINITY : strtod(le, NULL);
-            s->cum[s->nb++] = v;
-        }
-    }
-}
-
-/* Quantile q of a cumulative histogram (counts cum over upper bounds), in
- * ms, linear within the bucket as Prometheus' histogram_quantile; NAN when
- * empty. */
-static double quantile_ms(const double *cum, const double *bound, int nb, double q) {
-    if (nb == 0 || cum[nb - 1] <= 0) return NAN;
-    double rank = q * cum[nb - 1];
-    for (int i = 0; i < nb; i++) {
-        if (cum[i] < rank) continue;
-        if (isinf(bound[i])) return i ? bound[i - 1] * 1000 : NAN;
-        double lo = i ? bound[i - 1] : 0, below = i ? cum[i - 1] : 0;
-        double frac = cum[i] > below ? (rank - below) / (cum[i] - below) : 1;
-        return (lo + (bound[i] - lo) * frac) * 1000;
-    }
-    return NAN;
-}
-
 /* Interval histogram of s since prev (a counter reset counts from 0). */
-static void delta(const series *s, const scrape *prev, double *d) {
-    const series *p = NULL;
+static void delta(const fleet_prom_series *s, const fleet_prom *prev, double *d) {
+    const fleet_prom_series *p = NULL;
     if (s->nb == 0) return;
     for (int i = 0; prev && i < prev->n; i++)
         if (prev->s[i].version == s->version && !strcmp(prev->s[i].model, s->model)) p = &prev->s[i];
@@ -551,7 +447,7 @@ static long self_rss_kb(void) {
 
 static void *heartbeat_main(void *arg) {
     agent *a = arg;
-    static scrape cur, prev;
+    static fleet_prom cur, prev;
     int have_prev = 0;
     fleet_buf body = {0};
     int64_t next = fleet_mono_ms();
@@ -571,7 +467,7 @@ static void *heartbeat_main(void *arg) {
                                      sizeof err) && st == 200;
         int scraped = fleet_httpc_request(&a->serve, "GET", "/metrics", NULL, NULL, 800, 8u << 20, &body, &st, err,
                                           sizeof err) && st == 200;
-        if (scraped) scrape_parse(body.p, &cur);
+        if (scraped) fleet_prom_parse(body.p, &cur);
         if (body.cap > (64u << 10)) fleet_buf_free(&body); /* a large scrape: give it back */
         pthread_mutex_lock(&a->mu);
         a->serve_up = up;
@@ -589,11 +485,11 @@ static void *heartbeat_main(void *arg) {
                               up ? "up" : "down", "load1", num_or_null(la[0]), "cpus",
                               (int)sysconf(_SC_NPROCESSORS_ONLN), "agent_rss_kb", (json_int_t)self_rss_kb());
         if (scraped) {
-            double req = 0, ok = 0, fail = 0, all[HB_BUCKETS] = {0}, bound[HB_BUCKETS] = {0}, d[HB_BUCKETS] = {0};
+            double req = 0, ok = 0, fail = 0, all[FLEET_PROM_BUCKETS] = {0}, bound[FLEET_PROM_BUCKETS] = {0}, d[FLEET_PROM_BUCKETS] = {0};
             int nb = 0;
             json_t *models = json_array();
             for (int i = 0; i < cur.n; i++) {
-                series *s = &cur.s[i];
+                fleet_prom_series *s = &cur.s[i];
                 req += s->requests, ok += s->success, fail += s->failures;
                 delta(s, have_prev ? &prev : NULL, d);
                 if (s->nb && (nb == 0 || nb == s->nb)) {
@@ -604,15 +500,15 @@ static void *heartbeat_main(void *arg) {
                     json_array_append_new(models, json_pack("{s:s,s:I,s:I,s:I,s:o}", "name", s->model, "version",
                                                             (json_int_t)s->version, "requests", (json_int_t)s->requests,
                                                             "errors", (json_int_t)s->failures, "p99_ms",
-                                                            num_or_null(quantile_ms(d, s->bound, s->nb, 0.99))));
+                                                            num_or_null(fleet_quantile_ms(d, s->bound, s->nb, 0.99))));
             }
             double inflight = req - ok - fail;
             json_object_set_new(j, "inflight", json_integer(inflight > 0 ? (json_int_t)inflight : 0));
             json_object_set_new(j, "queue", cur.have_queue ? json_integer((json_int_t)cur.queue) : json_null());
             json_object_set_new(j, "requests", json_integer((json_int_t)req));
             json_object_set_new(j, "errors", json_integer((json_int_t)fail));
-            json_object_set_new(j, "latency_ms", json_pack("{s:o,s:o}", "p50", num_or_null(quantile_ms(all, bound, nb, 0.5)),
-                                                           "p99", num_or_null(quantile_ms(all, bound, nb, 0.99))));
+            json_object_set_new(j, "latency_ms", json_pack("{s:o,s:o}", "p50", num_or_null(fleet_quantile_ms(all, bound, nb, 0.5)),
+                                                           "p99", num_or_null(fleet_quantile_ms(all, bound, nb, 0.99))));
             json_object_set_new(j, "serve_rss_kb", cur.have_rss ? json_integer((json_int_t)(cur.rss / 1024)) : json_null());
             json_object_set_new(j, "models", models);
             prev = cur;
