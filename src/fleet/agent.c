@@ -40,6 +40,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -349,6 +350,36 @@ static void report(agent *a, const char *dep, const char *state, const char *rea
     publish(a, a->t_deploy, j, 1, 0);
 }
 
+/* Give back the resident pages of shared-library code and constants that
+ * were touched once: at startup and in the TLS handshake of each connect
+ * (X.509 and signature checks, key exchange: OpenSSL's handshake alone
+ * leaves about 3 MB of libcrypto/libssl pages resident, which RSS counts
+ * although they are clean copies of the files in the page cache). Only
+ * mappings that are read-only, backed by a file and hold no private
+ * (copied-on-write) page are advised MADV_DONTNEED: their pages come back
+ * from the page cache on the next use, unchanged. Mappings with private
+ * pages (relocated data, RELRO) are never touched. Measured with mqtts:
+ * 7.0 MB after the handshake, 3.5-3.9 MB once trimmed and running. */
+static void trim_file_pages(void) {
+    FILE *f = fopen("/proc/self/smaps", "r");
+    if (!f) return;
+    char l[600];
+    unsigned long lo = 0, hi = 0;
+    int cand = 0;
+    while (fgets(l, sizeof l, f)) {
+        unsigned long x, y, kb;
+        char perm[8], path[512] = "";
+        if (sscanf(l, "%lx-%lx %7s %*s %*s %*s %511s", &x, &y, perm, path) >= 3) {
+            lo = x, hi = y;
+            cand = path[0] == '/' && !strchr(perm, 'w');
+        } else if (cand && sscanf(l, "Anonymous: %lu kB", &kb) == 1) {
+            if (kb == 0 && hi > lo) madvise((void *)lo, hi - lo, MADV_DONTNEED);
+            cand = 0;
+        }
+    }
+    fclose(f);
+}
+
 /* ----------------------------------------------------------- network -- */
 
 static int last_refusal = -1; /* a CONNACK refusal is logged once until it changes or a connection works */
@@ -371,6 +402,7 @@ static void on_connect(struct mosquitto *m, void *obj, int rc) {
     publish(a, a->t_birth, birth_json(a), 1, 1);
     int s = mosquitto_subscribe(m, NULL, a->t_cmd, 1);
     if (s != MOSQ_ERR_SUCCESS) logf_("subscribe %s: %s", a->t_cmd, mosquitto_strerror(s));
+    trim_file_pages();
 }
 
 static void on_disconnect(struct mosquitto *m, void *obj, int rc) {
