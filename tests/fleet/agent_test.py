@@ -381,6 +381,50 @@ def main():
     else:
         log("no release build at %s: RSS not measured (make all)" % NNEDGE_RSS)
 
+    # ---- the same over mqtts (TLS, a password file): a second broker, the release agent's RSS
+    if rss_agent and shutil.which("openssl") and shutil.which("mosquitto_passwd"):
+        tls = os.path.join(work, "tls")
+        os.makedirs(tls)
+        ok = True
+        for cmd in (["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                     "-keyout", tls + "/ca.key", "-out", tls + "/ca.pem", "-days", "2", "-subj", "/CN=nnedge-test-ca"],
+                    ["openssl", "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                     "-keyout", tls + "/srv.key", "-out", tls + "/srv.csr", "-subj", "/CN=127.0.0.1"],
+                    ["openssl", "x509", "-req", "-in", tls + "/srv.csr", "-CA", tls + "/ca.pem", "-CAkey", tls + "/ca.key",
+                     "-CAcreateserial", "-out", tls + "/srv.pem", "-days", "2", "-extfile", tls + "/ext"],
+                    ["mosquitto_passwd", "-c", "-b", tls + "/passwd", "rssnode", "pw-rssnode-1"]):
+            if cmd[0] == "openssl" and cmd[1] == "x509":
+                open(tls + "/ext", "w").write("subjectAltName=IP:127.0.0.1\n")
+            ok = ok and run(*cmd).returncode == 0
+        for f in ("srv.key", "passwd"):
+            os.chmod(os.path.join(tls, f), 0o644)  # mosquitto drops root for its own user
+        open(tls + "/rssnode.pw", "w").write("pw-rssnode-1\n")
+        tport = free_port()
+        tconf = os.path.join(tls, "mosquitto.conf")
+        open(tconf, "w").write("listener %d 127.0.0.1\ncafile %s/ca.pem\ncertfile %s/srv.pem\nkeyfile %s/srv.key\n"
+                               "allow_anonymous false\npassword_file %s/passwd\npersistence false\n" % ((tport,) + (tls,) * 4))
+        tb = subprocess.Popen(["mosquitto", "-c", tconf], stdout=open(tls + "/mosquitto.log", "w"), stderr=subprocess.STDOUT)
+        STARTED.append(tb)
+        time.sleep(0.5)
+        ta = subprocess.Popen([os.path.abspath(NNEDGE_RSS), "agent", "--broker", "mqtts://127.0.0.1:%d" % tport,
+                               "--ca", tls + "/ca.pem", "--password-file", tls + "/rssnode.pw", "--id", "rssnode",
+                               "--store", os.path.join(work, "store_tls"), "--serve-repo", repo, "--serve-url", serve_url,
+                               "--trust", root_pub], stderr=open(agent_log + ".tls", "w"))
+        STARTED.append(ta)
+        tsub = subprocess.Popen(["mosquitto_sub", "-h", "127.0.0.1", "-p", str(tport), "--cafile", tls + "/ca.pem",
+                                 "-u", "rssnode", "-P", "pw-rssnode-1", "-i", "tls-watch", "-t", "nnedge/node/rssnode/data",
+                                 "-C", "2", "-W", "8"], stdout=subprocess.PIPE, text=True)
+        STARTED.append(tsub)
+        got = tsub.communicate(timeout=15)[0]
+        tls_rss = rss_kb(ta.pid) if ta.poll() is None else -1
+        log("release agent RSS over mqtts (TLS + password), connected, heartbeats: %d kB" % tls_rss)
+        check("tls_heartbeats", ok and got.count("\n") == 2, got)
+        check("rss_tls_below_5MB", 0 < tls_rss < 5120, "%d kB" % tls_rss)
+        ta.terminate()
+        ta.wait(10)
+        tb.terminate()
+        tb.wait(5)
+
     # ---- the broker down for 10 s: inference goes on; after the restart a new desired state applies in <= 5 s
     bus.stop()
     broker.stop()
