@@ -341,6 +341,11 @@ def main():
     check("bad_check_old_version_served", served_version() == str(pkgs["v2"]["counter"]) and infer_ok(),
           served_version())
 
+    # heartbeats went on through the deployments (their steps run in child processes)
+    times = [m[0] for m in bus.since(m0, "nnedge/node/node1/data")]
+    gaps = [b_ - a_ for a_, b_ in zip(times, times[1:])]
+    check("heartbeats_during_deployments", len(times) >= 4 and max(gaps) < 1.6, "max gap %.2f s" % max(gaps or [0]))
+
     # ---- kill -9: the retained death with the birth's bdseq; restart: birth in <= 2 s
     m2 = bus.mark()
     agent.send_signal(signal.SIGKILL)
@@ -452,6 +457,15 @@ def main():
     check("after_reconnect_served", served_version() == str(pkgs["v5"]["counter"]) and infer_ok(), served_version())
     birth = [m for m in bus.since(0, "nnedge/node/node1/birth")]
     check("after_reconnect_birth", birth and birth[-1][3]["bdseq"] >= bdseq1 + 2, birth and birth[-1][3])
+
+    # ---- action rollback: back to the previous package (1.1.0), once
+    rep, steps, _ = deploy("d7", "v2", action="rollback")
+    st = json.loads(run(NNEDGE, "install", "--store", store, "--status", "--json").stdout)
+    check("rollback_applied", rep.get("state") == "applied" and served_version() == str(pkgs["v2"]["counter"])
+          and infer_ok() and st["current"]["version"] == "1.1.0" and st["previous"] is None, (rep, st))
+    rep, steps, _ = deploy("d8", "v1", action="rollback")
+    check("rollback_without_previous_failed", rep.get("state") == "failed" and "no previous" in rep.get("reason", "")
+          and served_version() == str(pkgs["v2"]["counter"]), rep)
 
     # ---- SIGTERM: death published, exit 0
     m5 = bus.mark()
