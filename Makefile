@@ -148,44 +148,54 @@ test-exports: $(BUILD)/libnnedge.so
 	python3 tests/abi/check_exports.py $(BUILD)/libnnedge.so include/nnedge.h
 	python3 tests/abi/check_options.py include/nnedge.h src/core/abi.c
 test-install:
-	sh tests/abi/install.sh
+	J=$(J) sh tests/abi/install.sh
 
 # `make test`: everything under AddressSanitizer + UndefinedBehaviorSanitizer.
+# Builds run $(J) jobs at once (the tests themselves one at a time); each
+# step's wall time goes to build-san/phases.log, summed up at the end.
+J ?= $(shell nproc 2>/dev/null || echo 2)
+P = sh tests/phase.sh
 test: setup
-	$(MAKE) SAN=1 all
-	build-san/unit_tests
-	build-san/concurrency
-	$(MAKE) test-tsan
-	$(MAKE) SAN=1 test-exports
-	$(MAKE) test-install
-	$(MAKE) test-exports
-	python3 tests/conformance/selftest.py build-san/conformance
-	CONFORMANCE=build-san/conformance sh tests/conformance/check.sh
-	NNE_OPTIMIZE=all CONFORMANCE=build-san/conformance OUT=build-san/conformance-optimized.txt sh tests/conformance/check.sh
-	CONFORMANCE=build-san/conformance OUT=build-san/opcases sh tests/opcases/run.sh
-	NNEDGE=build-san/nnedge sh tests/cli/help.sh
-	@if [ -f tests/fuzz/fuzz.mk ]; then $(MAKE) test-bad-input NNEDGE=build-san/nnedge && $(MAKE) fuzz-smoke; fi
-	$(MAKE) test-hostile NNEDGE=build-san/nnedge
-	$(MAKE) test-quant NNEDGE=build-san/nnedge
-	$(MAKE) all
-	$(MAKE) test-hostile NNEDGE=build/nnedge
-	NNEDGE=build-san/nnedge bash tests/diff/run.sh
-	$(MAKE) test-tflite NNEDGE=build-san/nnedge
-	$(MAKE) test-app-wakeword NNEDGE=build-san/nnedge
-	$(MAKE) test-python
-	$(MAKE) SAN=1 test-roundtrip
-	$(MAKE) test-mem
-	$(MAKE) SAN=1 test-pkg
-	$(MAKE) test-serve
-	$(MAKE) test-kernels
-	$(MAKE) SAN=1 test-int8
-	$(MAKE) test-app-ocr
-	$(MAKE) test-train NNEDGE=build-san/nnedge
+	@rm -f build-san/phases.log
+	$(P) $(MAKE) -j$(J) SAN=1 all
+	$(P) build-san/unit_tests
+	$(P) build-san/concurrency
+	$(P) $(MAKE) test-tsan
+	$(P) $(MAKE) SAN=1 test-exports
+	$(P) $(MAKE) -j$(J) all
+	$(P) $(MAKE) test-install
+	$(P) $(MAKE) test-exports
+	$(P) python3 tests/conformance/selftest.py build-san/conformance
+	$(P) CONFORMANCE=build-san/conformance sh tests/conformance/check.sh
+	$(P) NNE_OPTIMIZE=all CONFORMANCE=build-san/conformance OUT=build-san/conformance-optimized.txt sh tests/conformance/check.sh
+	$(P) CONFORMANCE=build-san/conformance OUT=build-san/opcases sh tests/opcases/run.sh
+	$(P) NNEDGE=build-san/nnedge sh tests/cli/help.sh
+	$(P) $(MAKE) test-bad-input NNEDGE=build-san/nnedge
+	$(P) $(MAKE) -j$(J) fuzz-build
+	$(P) $(MAKE) fuzz-smoke
+	$(P) $(MAKE) test-hostile NNEDGE=build-san/nnedge
+	$(P) $(MAKE) test-quant NNEDGE=build-san/nnedge
+	$(P) $(MAKE) -j$(J) all
+	$(P) $(MAKE) test-hostile NNEDGE=build/nnedge
+	$(P) NNEDGE=build-san/nnedge bash tests/diff/run.sh
+	$(P) $(MAKE) test-tflite NNEDGE=build-san/nnedge
+	$(P) $(MAKE) test-app-wakeword NNEDGE=build-san/nnedge
+	$(P) $(MAKE) test-python
+	$(P) $(MAKE) SAN=1 test-roundtrip
+	$(P) $(MAKE) test-mem
+	$(P) $(MAKE) SAN=1 test-pkg
+	$(P) $(MAKE) test-serve
+	$(P) $(MAKE) test-kernels
+	$(P) $(MAKE) SAN=1 test-int8
+	$(P) $(MAKE) test-app-ocr
+	$(P) $(MAKE) test-train NNEDGE=build-san/nnedge
+	$(P) $(MAKE) test-fleet-controller
+	@sh tests/phase.sh --summary
 
 # The concurrency test (8 threads, shared plans, >= 1000 runs per model)
 # under ThreadSanitizer, built into build-tsan/.
 test-tsan:
-	$(MAKE) TSAN=1 build-tsan/concurrency
+	$(MAKE) -j$(J) TSAN=1 build-tsan/concurrency
 	TSAN_OPTIONS=halt_on_error=1 build-tsan/concurrency
 
 # Conformance without sanitizers (fast) and updating the committed pass list.
@@ -219,7 +229,7 @@ test-roundtrip: all
 # 16 contexts on one resnet50 plan cost about 16 arenas, not 16 copies of the
 # weights (release build: sanitizers add their own allocations).
 test-mem:
-	$(MAKE) all
+	$(MAKE) -j$(J) all
 	bash tests/mem/run.sh
 
 demo:

@@ -23,6 +23,7 @@ else
     pkgs="$pkgs libsndfile1-dev libsamplerate0-dev espeak-ng sox"  # pipeline (audio: app wakeword and its tests)
     pkgs="$pkgs libjpeg62-turbo-dev libpng-dev python3-pil fonts-dejavu-core fonts-dejavu-extra"  # image pipeline (decode, OCR test images)
     pkgs="$pkgs libmosquitto-dev libcurl4-gnutls-dev mosquitto mosquitto-clients haproxy"  # fleet (agent, controller; the engines its tests start)
+    pkgs="$pkgs python3-paho-mqtt"  # fleet controller test (tests/fleet/controller_test.py plays the agents)
     command -v node >/dev/null 2>&1 || pkgs="$pkgs nodejs npm"
 fi
 missing=""

@@ -1,6 +1,6 @@
 /*
  * parse.c - the parsers of what the agent reads from its server (fuzzed by
- * tests/fuzz/fuzz_fleet.c): HTTP/1.x responses (src/fleet/httpc.c reads
+ * tests/fuzz/fuzz_agent.c): HTTP/1.x responses (src/fleet/httpc.c reads
  * them whole), and the figures a heartbeat needs (docs/fleet.md section 4)
  * from the Prometheus text of `nnedge serve`'s /metrics (src/serve/metrics.c):
  * per model version the request, success and failure counters, the loaded

@@ -18,7 +18,7 @@ $(BUILD)/image_tool: $(BUILD)/obj/tests/app/image_tool.o $(IMAGEIO_OBJ) $(BUILD)
 	$(CC) $(LDSAN) -o $@ $^ $(IMAGEIO_LIBS) $(LDLIBS)
 
 test-app-ocr:
-	$(MAKE) SAN=1 build-san/nnedge build-san/image_tool
-	$(MAKE) build/libnnedge.so
+	$(MAKE) -j$(J) SAN=1 build-san/nnedge build-san/image_tool
+	$(MAKE) -j$(J) build/libnnedge.so
 	NNEDGE=build-san/nnedge IMAGE_TOOL=build-san/image_tool OUT=build-san/app-ocr sh tests/app/run_ocr.sh
 .PHONY: test-app-ocr

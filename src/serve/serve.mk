@@ -46,8 +46,8 @@ $(BUILD)/serve_http_floor: tests/serve/http_floor.c
 SERVE_FUZZ_N ?= 1000000
 SERVE_FUZZ_THREADS ?= 8
 test-serve:
-	$(MAKE) SAN=1 build-san/nnedge
-	$(MAKE) build/nnedge build/serve_fuzz_client
+	$(MAKE) -j$(J) SAN=1 build-san/nnedge
+	$(MAKE) -j$(J) build/nnedge build/serve_fuzz_client
 	rm -rf build-san/serve-test && mkdir -p build-san/serve-test
 	NNEDGE=build-san/nnedge /usr/bin/python3 tests/serve/test_protocol.py build-san/serve-test
 	NNEDGE=build-san/nnedge /usr/bin/python3 tests/serve/test_security.py build-san/serve-test
@@ -58,14 +58,14 @@ test-serve:
 	NNEDGE=build-san/nnedge /usr/bin/python3 tests/serve/fuzz_requests.py build-san/serve-test 20000
 	NNEDGE=build-san/nnedge /usr/bin/python3 tests/serve/test_cycles.py build-san/serve-test 30 --no-rss
 	NNEDGE=build/nnedge /usr/bin/python3 tests/serve/test_cycles.py build-san/serve-test 500
-	$(MAKE) TSAN=1 build-tsan/nnedge
+	$(MAKE) -j$(J) TSAN=1 build-tsan/nnedge
 	NNEDGE=build-tsan/nnedge TSAN_OPTIONS=halt_on_error=0 /usr/bin/python3 tests/serve/test_swap.py build-san/serve-test 2000 16
 test-serve-load:
 	$(MAKE) build/nnedge
 	mkdir -p build/serve-test
 	NNEDGE=build/nnedge /usr/bin/python3 tests/serve/test_swap.py build/serve-test 100000 32 --strict-p99
 test-serve-fuzz:
-	$(MAKE) SAN=1 build-san/nnedge
+	$(MAKE) -j$(J) SAN=1 build-san/nnedge
 	$(MAKE) build/serve_fuzz_client
 	mkdir -p build-san/serve-test
 	NNEDGE=build-san/nnedge /usr/bin/python3 tests/serve/fuzz_requests.py build-san/serve-test $(SERVE_FUZZ_N) $$(date +%s) $(SERVE_FUZZ_THREADS)

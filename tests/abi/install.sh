@@ -20,7 +20,7 @@ trap 'rm -rf "$tmp"' EXIT
 fail() { echo "install: $*" >&2; exit 1; }
 
 prefix=$tmp/prefix
-$MAKE --no-print-directory install PREFIX="$prefix" DESTDIR= > "$tmp/install.log" 2>&1 \
+$MAKE --no-print-directory -j"${J:-2}" install PREFIX="$prefix" DESTDIR= > "$tmp/install.log" 2>&1 \
     || { cat "$tmp/install.log"; fail "make install PREFIX=$prefix failed"; }
 for f in include/nnedge.h include/nnedge_image.h include/nnedge_audio.h lib/libnnedge.a lib/libnnedge.so \
          lib/libnnedge_io.a lib/libnnedge_io.so lib/pkgconfig/nnedge.pc lib/pkgconfig/nnedge-io.pc bin/nnedge; do

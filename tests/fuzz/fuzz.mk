@@ -1,13 +1,13 @@
 # tests/fuzz/fuzz.mk - libFuzzer harnesses and the CLI bad-input test.
 # Included by the top-level Makefile (LIB_SRC and BUILD come from it).
 #
-#   make fuzz-build        build-fuzz/fuzz_{model,npy,tensor,roundtrip,serve,tflite,pkg,wav,jpeg,png,fleet}: every library source
+#   make fuzz-build        build-fuzz/fuzz_{model,npy,tensor,roundtrip,serve,tflite,pkg,wav,jpeg,png,agent}: every library source
 #                          compiled with clang -fsanitize=fuzzer,address,undefined
 #   make fuzz              run each harness FUZZ_SECONDS (default 600), one at a time,
 #                          on build-fuzz/corpus/<h> (seeded from tests/fuzz/corpus/<h>);
 #                          crashes go to build-fuzz/crashes/<h>/
 #   make fuzz-smoke        replay tests/fuzz/corpus and tests/fuzz/crashes, then fuzz each
-#                          harness FUZZ_SMOKE_SECONDS (default 20); `make test` runs it
+#                          harness FUZZ_SMOKE_SECONDS (default 8); `make test` runs it
 #   make test-bad-input    tests/cli/bad_input.sh against $(BUILD)/nnedge or $(NNEDGE)
 #                          (`make SAN=1 test-bad-input` checks the sanitizer build)
 #
@@ -22,11 +22,11 @@
 FUZZ_CC            ?= clang
 FUZZ_BUILD         := build-fuzz
 FUZZ_SECONDS       ?= 600
-FUZZ_SMOKE_SECONDS ?= 20
+FUZZ_SMOKE_SECONDS ?= 8
 # A fixed seed keeps `make test` repeatable; long runs (`make fuzz`) explore freely.
 FUZZ_SMOKE_SEED    ?= 1
 FUZZ_FLAGS         ?=
-FUZZ_HARNESSES     := model npy tensor roundtrip serve tflite pkg wav jpeg png fleet
+FUZZ_HARNESSES     := model npy tensor roundtrip serve tflite pkg wav jpeg png agent
 FUZZ_SAN           := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
 FUZZ_CFLAGS        := -std=c11 -g -O1 -Wall -Wextra -Wno-unused-parameter -Iinclude -Isrc -D_GNU_SOURCE \
                       -pthread $(FUZZ_SAN) -DNNE_DEBUG_VALIDATE
@@ -73,8 +73,8 @@ $(FUZZ_BUILD)/fuzz_serve: $(FUZZ_BUILD)/obj/tests/fuzz/fuzz_serve.o $(FUZZ_BUILD
                           $(FUZZ_BUILD)/obj/src/serve/buf.o $(FUZZ_LIB_OBJ)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $^ -ljansson -lm
 
-# fuzz_fleet: the agent's parsers of its server's answers (src/fleet/parse.c, tools side)
-$(FUZZ_BUILD)/fuzz_fleet: $(FUZZ_BUILD)/obj/tests/fuzz/fuzz_fleet.o $(FUZZ_BUILD)/obj/src/fleet/parse.o
+# fuzz_agent: the fleet agent's parsers of its server's answers (src/fleet/parse.c, tools side)
+$(FUZZ_BUILD)/fuzz_agent: $(FUZZ_BUILD)/obj/tests/fuzz/fuzz_agent.o $(FUZZ_BUILD)/obj/src/fleet/parse.o
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $^ -lm
 
 # fuzz_pkg: the .nne reader (src/pkg, tools side) needs libsodium.

@@ -1,47 +1,93 @@
 /*
- * fuzz_fleet.c - the parsers of the fleet agent's inputs from its server
- * (src/fleet/parse.c): the first byte picks one, the rest is the text.
- *   even: an HTTP/1.x response (status line, headers, Content-Length or
- *         chunked body), as src/fleet/httpc.c reads it whole;
- *   odd:  Prometheus text of /metrics, then the heartbeat's quantiles.
- * Checks: the decoded body stays within the input and is NUL-terminated;
- * every quantile is NaN or within the histogram's finite bounds.
+ * fuzz_fleet.c - libFuzzer harness for the fleet controller's message
+ * handling (src/fleet/controller.c): births, deaths, heartbeats, deploy
+ * reports and requests, in any order, against a controller that already
+ * runs a deployment (4 nodes born, one valid deploy request), then the
+ * timers and the status after each message, and a state file save/reload
+ * round trip at the end.
+ *
+ * Input: records [kind][node][len lo][len hi][payload...]; kind picks the
+ * topic (birth, death, data, deploy, request; bit 7: delivered as a
+ * retained message), node one of a few topic ids (valid and not). Seeds: tests/fleet/gen_fuzz_seeds.py.
+ * Built by tests/fleet/controller.mk (`make fuzz-fleet`), not by fuzz.mk:
+ * it needs only src/fleet and Debian libraries, not libnnedge.
  */
-#include "fleet/fleet.h"
+#include "fleet/ctl.h"
 
-#include <math.h>
-#include <stdint.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static char g_dir[256];
+static char g_state[300];
+static char g_request[1024];
+
+static void setup(void) {
+    snprintf(g_dir, sizeof g_dir, "/tmp/fuzz_fleet.%d", (int)getpid());
+    char sub[300], file[340];
+    mkdir(g_dir, 0700);
+    snprintf(sub, sizeof sub, "%s/packages", g_dir);
+    mkdir(sub, 0700);
+    snprintf(file, sizeof file, "%s/p.nne", sub);
+    FILE *f = fopen(file, "wb");
+    if (f) {
+        fputs("not really a package: the controller only hashes it", f);
+        fclose(f);
+    }
+    char hex[65];
+    uint64_t bytes = 0;
+    if (!ctl_file_blake2b(file, hex, &bytes)) abort();
+    snprintf(g_request, sizeof g_request,
+             "{\"v\":1,\"op\":\"deploy\",\"request\":\"r1\",\"group\":\"g\",\"package\":{\"file\":\"packages/p.nne\","
+             "\"name\":\"m\",\"version\":\"1.0.0\",\"counter\":2,\"bytes\":%llu,\"blake2b\":\"%s\"},\"canary\":1,"
+             "\"rate\":2,\"abort_threshold\":0.3,\"timeout_s\":60}",
+             (unsigned long long)bytes, hex);
+    snprintf(g_state, sizeof g_state, "%s/state.json", g_dir);
+}
+
+static const char *const k_ids[] = {"node0", "node1", "node2", "node3", "x", "a.b", "", "node0/x"};
+static const char *const k_kinds[] = {"birth", "death", "data", "deploy"};
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-    if (size < 1) return 0;
-    size_t n = size - 1;
-    char *b = malloc(n + 1);
-    if (!b) return 0;
-    memcpy(b, data + 1, n);
-    b[n] = 0;
-    if ((data[0] & 1) == 0) {
-        long status;
-        size_t bn = 0;
-        char err[256];
-        if (fleet_http_parse_response(b, n, 1 << 20, &status, &bn, err, sizeof err)) {
-            if (bn > n || b[bn] != 0) abort();
-        } else if (!err[0] || strchr(err, '\n')) {
-            abort();
-        }
-    } else {
-        static fleet_prom p;
-        fleet_prom_parse(b, &p);
-        if (p.n < 0 || p.n > FLEET_PROM_SERIES) abort();
-        for (int i = 0; i < p.n; i++) {
-            const fleet_prom_series *s = &p.s[i];
-            if (s->nb < 0 || s->nb > FLEET_PROM_BUCKETS) abort();
-            double q = fleet_quantile_ms(s->cum, s->bound, s->nb, 0.99);
-            (void)q;
-        }
+    static int ready;
+    if (!ready) {
+        if (sodium_init() < 0) abort();
+        setup();
+        ready = 1;
     }
-    free(b);
+    ctl_options o = {.packages = g_dir, .offline_after_ms = 3000, .overload_queue = 4, .overload_p99_ms = 10,
+                     .overload_weight_pct = 10, .status_ms = 1000, .quiet = 1, .state_file = g_state};
+    unlink(g_state);
+    ctl *c = ctl_fuzz_create(&o);
+    if (!c) return 0;
+    char topic[128], msg[512];
+    for (int i = 0; i < 4; i++) {
+        snprintf(topic, sizeof topic, "nnedge/node/node%d/birth", i);
+        snprintf(msg, sizeof msg,
+                 "{\"v\":1,\"id\":\"node%d\",\"group\":\"g\",\"bdseq\":5,\"serve\":\"up\",\"store\":{\"current\":"
+                 "{\"name\":\"m\",\"version\":\"0.9\",\"counter\":1},\"previous\":null}}",
+                 i);
+        ctl_fuzz_message(c, topic, msg, (int)strlen(msg), 1);
+    }
+    ctl_fuzz_message(c, "nnedge/fleet/request", g_request, (int)strlen(g_request), 0);
+    size_t off = 0;
+    while (off + 4 <= size) {
+        uint8_t kind = data[off], node = data[off + 1];
+        size_t len = (size_t)data[off + 2] | (size_t)data[off + 3] << 8;
+        off += 4;
+        if (len > size - off) len = size - off;
+        if (kind % 5 == 4) snprintf(topic, sizeof topic, "nnedge/fleet/request");
+        else snprintf(topic, sizeof topic, "nnedge/node/%s/%s", k_ids[node % 8], k_kinds[kind % 5]);
+        ctl_fuzz_message(c, topic, data + off, (int)len, kind >= 128); /* the high bit: retained */
+        off += len;
+    }
+    ctl_fuzz_destroy(c); /* saves the state file */
+    /* the saved state must load back */
+    c = ctl_fuzz_create(&o);
+    if (c && !ctl_fuzz_load(c)) abort();
+    ctl_fuzz_destroy(c);
     return 0;
 }

@@ -4,7 +4,8 @@
 # holds {}, the file replaces the {} there instead (`run M -i x={}`). Each run must
 # exit 0, or exit 2 with exactly one line on stderr; anything else (a crash,
 # a sanitizer report, exit 1, several lines) is printed on stderr with the
-# file's name and each.sh exits 1 at the end. Quiet when all hold.
+# file's name and each.sh exits 1 at the end. Quiet when all hold. Each run
+# has the suite's per-case limit (HOSTILE_TIMEOUT, 20 s).
 verb=$1
 shift
 args=()
@@ -19,8 +20,10 @@ for f in "$@"; do
         case $a in *'{}'*) cmd+=("${a//\{\}/$f}"); placed=1 ;; *) cmd+=("$a") ;; esac
     done
     [ $placed = 1 ] || cmd=("$verb" "$f" "${args[@]}")
-    "$NNEDGE" "${cmd[@]}" >/dev/null 2>"$err" </dev/null
+    # each run under the suite's per-run limit (a hang is caught per file)
+    timeout -k 2 "${HOSTILE_TIMEOUT:-20}" "$NNEDGE" "${cmd[@]}" >/dev/null 2>"$err" </dev/null
     rc=$?
+    [ $rc -eq 124 ] && echo "timed out after ${HOSTILE_TIMEOUT:-20} s (hang?)" >>"$err"
     # ASan's note on a refused allocation (see run.sh) is not a finding
     sed -i -E '/^==[0-9]+==WARNING: AddressSanitizer failed to allocate 0x[0-9a-f]+ bytes$/d' "$err"
     lines=$(wc -l <"$err")

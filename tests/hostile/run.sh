@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # run.sh - the hostile-input suite (format: tests/hostile/README.md).
 # Runs every tests/hostile/gen_*.py into one directory, then every case of
-# every tests/hostile/cases-*.txt against $NNEDGE, each under a 20 s limit:
+# every tests/hostile/cases-*.txt against $NNEDGE, nproc cases at a time
+# (HOSTILE_JOBS), each run under a 20 s limit (a case over a family of inputs:
+# each run, and the case under HOSTILE_BATCH_TIMEOUT, 160 s):
 # the release build also under a 2 GiB address-space limit (ulimit -v), the
 # sanitizer build with ASan's own memory limits instead (ASan's shadow
 # mapping cannot live under ulimit -v).
@@ -65,17 +67,77 @@ for g in "$HERE"/gen_*.py; do
     fi
 done
 
-echo "hostile suite: $NNEDGE ($LIMIT, ${TIMEOUT} s per case)"
-pass=0
-fail=0
+JOBS=${HOSTILE_JOBS:-$(nproc 2>/dev/null || echo 2)}
+# A case over a family of inputs (each.sh, argv_sweep.py) runs many commands,
+# each under the per-run limit by itself: the case as a whole gets
+# HOSTILE_BATCH_TIMEOUT.
+BATCH_TIMEOUT=${HOSTILE_BATCH_TIMEOUT:-$((TIMEOUT * 8))}
+export HOSTILE_TIMEOUT=$TIMEOUT
+echo "hostile suite: $NNEDGE ($LIMIT, ${TIMEOUT} s per run, $JOBS cases at a time)"
 declare -A seen
-fail_case() {
-    fail=$((fail + 1))
-    echo "FAIL $name [$(basename "$file"):$lineno]: $1 (exit $rc)"
-    echo "     command: $cmd"
-    sed -n '1,8s/^/     stderr: /p' "$WORK/err"
+mkdir -p "$WORK/res"
+
+# run_case IDX FILE LINENO NAME WANT REGEX CMD: writes $WORK/res/IDX, whose
+# first line is "pass" or the failure block.
+run_case() {
+    local idx=$1 file=$2 lineno=$3 name=$4 want=$5 regex=$6 cmd=$7
+    local T=$WORK/t/$name out=$WORK/res/$idx.out err=$WORK/res/$idx.err res=$WORK/res/$idx
+    local lim=$TIMEOUT rc nl
+    case $cmd in *tests/hostile/each.sh* | *tests/hostile/argv_sweep.py*) lim=$BATCH_TIMEOUT ;; esac
+    mkdir -p "$T"
+    if [ "$SAN" = 1 ]; then
+        (cd "$ROOT" && NNEDGE=$NNEDGE D=$D T=$T timeout -k 2 "$lim" bash -c "$cmd") >"$out" 2>"$err" </dev/null
+    else
+        (cd "$ROOT" && ulimit -v "$VMEM_KB" && NNEDGE=$NNEDGE D=$D T=$T timeout -k 2 "$lim" bash -c "$cmd") \
+            >"$out" 2>"$err" </dev/null
+    fi
+    rc=$?
+    if [ "$SAN" = 1 ]; then
+        # allocator_may_return_null=1 makes ASan return NULL for a refused
+        # allocation, with this warning: the release build under ulimit -v
+        # fails the same malloc silently, so the warning is not a finding
+        grep -vE '^==[0-9]+==WARNING: AddressSanitizer failed to allocate 0x[0-9a-f]+ bytes$' "$err" >"$err.f"
+        mv "$err.f" "$err"
+    fi
+    fail_case() {
+        {
+            echo "FAIL $name [$(basename "$file"):$lineno]: $1 (exit $rc)"
+            echo "     command: $cmd"
+            sed -n '1,8s/^/     stderr: /p' "$err"
+        } >"$res"
+    }
+    if [ $VERBOSE = 1 ]; then
+        {
+            echo "-- $name (exit $rc): $cmd"
+            sed 's/^/   out: /' "$out" | head -20
+            sed 's/^/   err: /' "$err" | head -20
+        } >"$res.v"
+    fi
+    nl=$(wc -l <"$err")
+    if [ $rc -eq 124 ] || [ $rc -eq 137 ]; then
+        fail_case "timed out after $lim s (hang?)"
+    elif [ $rc -ge 128 ]; then
+        fail_case "killed by signal $((rc - 128))"
+    elif grep -qE 'AddressSanitizer|LeakSanitizer|UndefinedBehaviorSanitizer|runtime error:|ThreadSanitizer|MemorySanitizer' "$err"; then
+        fail_case "sanitizer report"
+    elif [ $rc -ne "$want" ]; then
+        fail_case "exit status $rc, expected $want"
+    elif [ "$regex" = "-" ]; then
+        if [ -s "$err" ]; then fail_case "stderr not empty"; else echo pass >"$res"; fi
+    elif [ "$nl" -ne 1 ] || [ -n "$(tail -c 1 "$err")" ]; then
+        fail_case "stderr is not exactly one line ($nl lines)"
+    elif ! "$PYTHON" -c 'import re, sys
+line = open(sys.argv[2], encoding="utf-8", errors="replace").read().rstrip("\n")
+sys.exit(0 if re.search(sys.argv[1], line) else 1)' "$regex" "$err"; then
+        fail_case "stderr does not match /$regex/"
+    else
+        echo pass >"$res"
+    fi
+    rm -rf "$T" "$out" "$err"
 }
 
+idx=0
+running=0
 for file in "$HERE"/cases-*.txt; do
     [ -e "$file" ] || continue
     lineno=0
@@ -102,52 +164,27 @@ for file in "$HERE"/cases-*.txt; do
         fi
         seen[$name]=1
         if [ -n "$FILTER" ] && [[ $name != *"$FILTER"* ]]; then continue; fi
-        T=$WORK/t/$name
-        mkdir -p "$T"
-        if [ "$SAN" = 1 ]; then
-            (cd "$ROOT" && NNEDGE=$NNEDGE D=$D T=$T timeout -k 2 "$TIMEOUT" bash -c "$cmd") \
-                >"$WORK/out" 2>"$WORK/err" </dev/null
-        else
-            (cd "$ROOT" && ulimit -v "$VMEM_KB" && NNEDGE=$NNEDGE D=$D T=$T timeout -k 2 "$TIMEOUT" bash -c "$cmd") \
-                >"$WORK/out" 2>"$WORK/err" </dev/null
+        idx=$((idx + 1))
+        if [ $running -ge "$JOBS" ]; then
+            wait -n
+            running=$((running - 1))
         fi
-        rc=$?
-        if [ "$SAN" = 1 ]; then
-            # allocator_may_return_null=1 makes ASan return NULL for a refused
-            # allocation, with this warning: the release build under ulimit -v
-            # fails the same malloc silently, so the warning is not a finding
-            grep -vE '^==[0-9]+==WARNING: AddressSanitizer failed to allocate 0x[0-9a-f]+ bytes$' "$WORK/err" \
-                >"$WORK/err.f"
-            mv "$WORK/err.f" "$WORK/err"
-        fi
-        if [ $VERBOSE = 1 ]; then
-            echo "-- $name (exit $rc): $cmd"
-            sed 's/^/   out: /' "$WORK/out" | head -20
-            sed 's/^/   err: /' "$WORK/err" | head -20
-        fi
-        nl=$(wc -l <"$WORK/err")
-        if [ $rc -eq 124 ] || [ $rc -eq 137 ]; then
-            fail_case "timed out after $TIMEOUT s (hang?)"
-        elif [ $rc -ge 128 ]; then
-            fail_case "killed by signal $((rc - 128))"
-        elif grep -qE 'AddressSanitizer|LeakSanitizer|UndefinedBehaviorSanitizer|runtime error:|ThreadSanitizer|MemorySanitizer' "$WORK/err"; then
-            fail_case "sanitizer report"
-        elif [ $rc -ne "$want" ]; then
-            fail_case "exit status $rc, expected $want"
-        elif [ "$regex" = "-" ]; then
-            if [ -s "$WORK/err" ]; then fail_case "stderr not empty"; else pass=$((pass + 1)); fi
-        elif [ "$nl" -ne 1 ] || [ -n "$(tail -c 1 "$WORK/err")" ]; then
-            fail_case "stderr is not exactly one line ($nl lines)"
-        elif ! "$PYTHON" -c 'import re, sys
-line = open(sys.argv[2], encoding="utf-8", errors="replace").read().rstrip("\n")
-sys.exit(0 if re.search(sys.argv[1], line) else 1)' "$regex" "$WORK/err"; then
-            fail_case "stderr does not match /$regex/"
-        else
-            pass=$((pass + 1))
-        fi
-        rm -rf "$T"
+        run_case "$idx" "$file" "$lineno" "$name" "$want" "$regex" "$cmd" </dev/null &
+        running=$((running + 1))
     done <"$file"
 done
+wait
 
+pass=0
+fail=0
+for ((k = 1; k <= idx; k++)); do
+    [ -f "$WORK/res/$k.v" ] && cat "$WORK/res/$k.v"
+    if [ "$(head -1 "$WORK/res/$k" 2>/dev/null)" = pass ]; then
+        pass=$((pass + 1))
+    else
+        fail=$((fail + 1))
+        if [ -s "$WORK/res/$k" ]; then cat "$WORK/res/$k"; else echo "FAIL case $k: no result (the runner died)"; fi
+    fi
+done
 echo "$pass passed, $fail failed"
 [ $fail -eq 0 ]

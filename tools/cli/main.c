@@ -63,7 +63,14 @@ static const verb_usage k_verbs[] = {
      "        --trust ROOT.pub [--key DEVICE.sec] [--revoked FILE] [--admin-token FILE] [--ca CA.pem] [--cert C --cert-key K]\n"
      "        [--user U] [--password-file F] [--heartbeat-ms N] [--keepalive-s N] [--haproxy-server NAME]   (docs/fleet.md)\n"},
     {"fleet", cli_fleet, 0,
-     "fleet run|deploy|abort|status --broker URL ... (docs/fleet.md)\n"},
+     "fleet run --broker URL --packages DIR [--http ADDR:PORT] [--public-url URL] [--haproxy SOCKET --backend NAME]\n"
+     "        [--state FILE] [--offline-after-ms N] [--overload-queue N] [--overload-p99-ms MS] [--overload-weight PCT]\n"
+     "        [--client-id ID] [--quiet]\n"
+     "  fleet deploy PKG.nne --group G --packages DIR [--canary N] [--rate N] [--abort-threshold F] [--timeout-s N]\n"
+     "        [--check-data X.npy --check-labels Y.npy [--min-top1 F] [--max-p50-ms MS]] [--wait] [--json] --broker URL\n"
+     "  fleet abort DEPLOYMENT --broker URL;  fleet status [--json] --broker URL\n"
+     "        every fleet command: [--user NAME --password-file F] [--ca CA.pem]; deploy, abort, status:\n"
+     "        [--answer-timeout-s N] (default 10, status 3) (docs/fleet.md)\n"},
     {"app", cli_app, 1,
      "app   wakeword [--models DIR] [--format onnx|tflite] [--threshold T] [--release R] [--debounce S]\n"
      "        [--threads N] [--frames FILE.csv] [--json] FILE.wav... | -\n"
