@@ -26,6 +26,7 @@
  * during a deployment incoming.nne, check_x.npy, check_y.npy.
  */
 #include "fleet/fleet.h"
+#include "nnedge.h" /* NNE_VERSION_* only: the agent links no libnnedge */
 
 #include <dirent.h>
 #include <errno.h>
@@ -39,14 +40,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
-#define HB_BUCKETS 20
-#define HB_SERIES 32
+#define STR_(x) #x
+#define STR(x) STR_(x)
+#define AGENT_VERSION "nnedge " STR(NNE_VERSION_MAJOR) "." STR(NNE_VERSION_MINOR) "." STR(NNE_VERSION_PATCH)
 
 static volatile sig_atomic_t g_stop;
 static void on_signal(int sig) {
@@ -54,22 +57,6 @@ static void on_signal(int sig) {
     g_stop = 1;
 }
 
-/* One (model, version) series of the server's /metrics. */
-typedef struct series {
-    char model[128];
-    long long version;
-    double requests, success, failures, memory;
-    double cum[HB_BUCKETS]; /* nnedge_request_duration_seconds_bucket, cumulative */
-    double bound[HB_BUCKETS];
-    int nb;
-} series;
-
-typedef struct scrape {
-    series s[HB_SERIES];
-    int n;
-    double queue, rss;
-    int have_queue, have_rss;
-} scrape;
 
 typedef struct agent {
     const fleet_agent_config *c;
@@ -332,7 +319,7 @@ static json_t *birth_json(agent *a) {
     pthread_mutex_lock(&a->mu);
     json_t *j = json_pack("{s:i,s:s,s:s,s:I,s:I,s:s,s:s,s:s,s:O,s:s,s:O}", "v", 1, "id", a->c->id, "group",
                           a->c->group ? a->c->group : "", "bdseq", (json_int_t)a->bdseq, "time_ms",
-                          (json_int_t)fleet_now_ms(), "agent", "nnedge-agent", "serve_url", a->c->serve_url,
+                          (json_int_t)fleet_now_ms(), "agent", AGENT_VERSION, "serve_url", a->c->serve_url,
                           "haproxy_server", a->c->haproxy_server ? a->c->haproxy_server : a->c->id, "store",
                           a->store ? a->store : json_null(), "serve", a->serve_up ? "up" : "down", "deployment",
                           a->deployment ? a->deployment : json_null());
@@ -363,15 +350,49 @@ static void report(agent *a, const char *dep, const char *state, const char *rea
     publish(a, a->t_deploy, j, 1, 0);
 }
 
+/* Give back the resident pages of shared-library code and constants that
+ * were touched once: at startup and in the TLS handshake of each connect
+ * (X.509 and signature checks, key exchange: OpenSSL's handshake alone
+ * leaves about 3 MB of libcrypto/libssl pages resident, which RSS counts
+ * although they are clean copies of the files in the page cache). Only
+ * mappings that are read-only, backed by a file and hold no private
+ * (copied-on-write) page are advised MADV_DONTNEED: their pages come back
+ * from the page cache on the next use, unchanged. Mappings with private
+ * pages (relocated data, RELRO) are never touched. Measured with mqtts:
+ * 7.0 MB after the handshake, 3.5-3.9 MB once trimmed and running. */
+static void trim_file_pages(void) {
+    FILE *f = fopen("/proc/self/smaps", "r");
+    if (!f) return;
+    char l[600];
+    unsigned long lo = 0, hi = 0;
+    int cand = 0;
+    while (fgets(l, sizeof l, f)) {
+        unsigned long x, y, kb;
+        char perm[8], path[512] = "";
+        if (sscanf(l, "%lx-%lx %7s %*s %*s %*s %511s", &x, &y, perm, path) >= 3) {
+            lo = x, hi = y;
+            cand = path[0] == '/' && !strchr(perm, 'w');
+        } else if (cand && sscanf(l, "Anonymous: %lu kB", &kb) == 1) {
+            if (kb == 0 && hi > lo) madvise((void *)lo, hi - lo, MADV_DONTNEED);
+            cand = 0;
+        }
+    }
+    fclose(f);
+}
+
 /* ----------------------------------------------------------- network -- */
+
+static int last_refusal = -1; /* a CONNACK refusal is logged once until it changes or a connection works */
 
 static void on_connect(struct mosquitto *m, void *obj, int rc) {
     agent *a = obj;
     if (rc != 0) {
-        logf_("the broker refused the connection: %s", mosquitto_connack_string(rc));
+        if (rc != last_refusal) logf_("the broker refused the connection: %s; retrying", mosquitto_connack_string(rc));
+        last_refusal = rc;
         mosquitto_disconnect(m);
         return;
     }
+    last_refusal = -1;
     pthread_mutex_lock(&a->mu);
     a->connected = 1;
     a->backoff_ms = 250;
@@ -381,6 +402,7 @@ static void on_connect(struct mosquitto *m, void *obj, int rc) {
     publish(a, a->t_birth, birth_json(a), 1, 1);
     int s = mosquitto_subscribe(m, NULL, a->t_cmd, 1);
     if (s != MOSQ_ERR_SUCCESS) logf_("subscribe %s: %s", a->t_cmd, mosquitto_strerror(s));
+    trim_file_pages();
 }
 
 static void on_disconnect(struct mosquitto *m, void *obj, int rc) {
@@ -426,102 +448,23 @@ static json_t *death_json(agent *a) {
 
 /* ---------------------------------------------------------- heartbeat -- */
 
-/* A label's value in {a="x",b="y"}; 0 when absent. */
-static int label(const char *lb, const char *name, char *out, size_t cap) {
-    size_t nl = strlen(name);
-    for (const char *p = lb; (p = strstr(p, name)); p++) {
-        if ((p == lb || p[-1] == '{' || p[-1] == ',') && p[nl] == '=' && p[nl + 1] == '"') {
-            const char *v = p + nl + 2, *e = strchr(v, '"');
-            if (!e || (size_t)(e - v) >= cap) return 0;
-            memcpy(out, v, (size_t)(e - v));
-            out[e - v] = 0;
-            return 1;
-        }
-    }
-    return 0;
-}
-
-static series *series_get(scrape *sc, const char *model, long long version) {
-    for (int i = 0; i < sc->n; i++)
-        if (sc->s[i].version == version && !strcmp(sc->s[i].model, model)) return &sc->s[i];
-    if (sc->n == HB_SERIES) return NULL;
-    series *s = &sc->s[sc->n++];
-    memset(s, 0, sizeof *s);
-    snprintf(s->model, sizeof s->model, "%s", model);
-    s->version = version;
-    return s;
-}
-
-/* The figures docs/fleet.md section 4 needs from the Prometheus text of
- * src/serve/metrics.c. */
-static void scrape_parse(char *text, scrape *sc) {
-    memset(sc, 0, sizeof *sc);
-    for (char *line = text, *next; line && *line; line = next) {
-        next = strchr(line, '\n');
-        if (next) *next++ = 0;
-        if (line[0] == '#') continue;
-        char *sp = line + strcspn(line, "{ ");
-        char lb[512] = "";
-        char *vp = sp;
-        if (*sp == '{') {
-            char *e = strchr(sp, '}');
-            if (!e) continue;
-            size_t n = (size_t)(e - sp + 1) < sizeof lb - 1 ? (size_t)(e - sp + 1) : sizeof lb - 1;
-            memcpy(lb, sp, n);
-            lb[n] = 0;
-            vp = e + 1;
-        }
-        char nm[96];
-        size_t nn = (size_t)(sp - line);
-        if (nn >= sizeof nm) continue;
-        memcpy(nm, line, nn);
-        nm[nn] = 0;
-        double v = strtod(vp, NULL);
-        if (!strcmp(nm, "nnedge_queue_length")) sc->queue = v, sc->have_queue = 1;
-        else if (!strcmp(nm, "nnedge_process_resident_memory_bytes")) sc->rss = v, sc->have_rss = 1;
-        if (strncmp(nm, "nnedge_request", 14) != 0 && strcmp(nm, "nnedge_model_memory_bytes") != 0) continue;
-        char model[128], ver[32], le[32];
-        if (!label(lb, "model", model, sizeof model) || !label(lb, "version", ver, sizeof ver)) continue;
-        series *s = series_get(sc, model, strtoll(ver, NULL, 10));
-        if (!s) continue;
-        if (!strcmp(nm, "nnedge_requests_total")) s->requests = v;
-        else if (!strcmp(nm, "nnedge_request_success_total")) s->success = v;
-        else if (!strcmp(nm, "nnedge_request_failure_total")) s->failures += v;
-        else if (!strcmp(nm, "nnedge_model_memory_bytes")) s->memory = v;
-        else if (!strcmp(nm, "nnedge_request_duration_seconds_bucket") && label(lb, "le", le, sizeof le) &&
-                 s->nb < HB_BUCKETS) {
-            s->bound[s->nb] = !strcmp(le, "+Inf") ? INFINITY : strtod(le, NULL);
-            s->cum[s->nb++] = v;
-        }
-    }
-}
-
-/* Quantile q of a cumulative histogram (counts cum over upper bounds), in
- * ms, linear within the bucket as Prometheus' histogram_quantile; NAN when
- * empty. */
-static double quantile_ms(const double *cum, const double *bound, int nb, double q) {
-    if (nb == 0 || cum[nb - 1] <= 0) return NAN;
-    double rank = q * cum[nb - 1];
-    for (int i = 0; i < nb; i++) {
-        if (cum[i] < rank) continue;
-        if (isinf(bound[i])) return i ? bound[i - 1] * 1000 : NAN;
-        double lo = i ? bound[i - 1] : 0, below = i ? cum[i - 1] : 0;
-        double frac = cum[i] > below ? (rank - below) / (cum[i] - below) : 1;
-        return (lo + (bound[i] - lo) * frac) * 1000;
-    }
-    return NAN;
-}
-
 /* Interval histogram of s since prev (a counter reset counts from 0). */
-static void delta(const series *s, const scrape *prev, double *d) {
-    const series *p = NULL;
+static void delta(const fleet_prom_series *s, const fleet_prom *prev, double *d) {
+    const fleet_prom_series *p = NULL;
+    if (s->nb == 0) return;
     for (int i = 0; prev && i < prev->n; i++)
         if (prev->s[i].version == s->version && !strcmp(prev->s[i].model, s->model)) p = &prev->s[i];
     int reset = p && p->nb == s->nb && p->cum[s->nb - 1] > s->cum[s->nb - 1];
     for (int k = 0; k < s->nb; k++) d[k] = s->cum[k] - (p && p->nb == s->nb && !reset ? p->cum[k] : 0);
 }
 
-static json_t *num_or_null(double v) { return isnan(v) ? json_null() : json_real(round(v * 1000) / 1000); }
+/* v to 3 decimals (no libm: each shared library costs the agent resident pages) */
+static json_t *num_or_null(double v) {
+    if (isnan(v) || isinf(v)) return json_null();
+    double r = v * 1000;
+    if (r > -9e15 && r < 9e15) r = (double)(long long)(r + (r < 0 ? -0.5 : 0.5));
+    return json_real(r / 1000);
+}
 
 static long self_rss_kb(void) {
     FILE *f = fopen("/proc/self/status", "r");
@@ -536,7 +479,7 @@ static long self_rss_kb(void) {
 
 static void *heartbeat_main(void *arg) {
     agent *a = arg;
-    static scrape cur, prev;
+    static fleet_prom cur, prev;
     int have_prev = 0;
     fleet_buf body = {0};
     int64_t next = fleet_mono_ms();
@@ -556,7 +499,7 @@ static void *heartbeat_main(void *arg) {
                                      sizeof err) && st == 200;
         int scraped = fleet_httpc_request(&a->serve, "GET", "/metrics", NULL, NULL, 800, 8u << 20, &body, &st, err,
                                           sizeof err) && st == 200;
-        if (scraped) scrape_parse(body.p, &cur);
+        if (scraped) fleet_prom_parse(body.p, &cur);
         if (body.cap > (64u << 10)) fleet_buf_free(&body); /* a large scrape: give it back */
         pthread_mutex_lock(&a->mu);
         a->serve_up = up;
@@ -574,11 +517,11 @@ static void *heartbeat_main(void *arg) {
                               up ? "up" : "down", "load1", num_or_null(la[0]), "cpus",
                               (int)sysconf(_SC_NPROCESSORS_ONLN), "agent_rss_kb", (json_int_t)self_rss_kb());
         if (scraped) {
-            double req = 0, ok = 0, fail = 0, all[HB_BUCKETS] = {0}, bound[HB_BUCKETS] = {0}, d[HB_BUCKETS];
+            double req = 0, ok = 0, fail = 0, all[FLEET_PROM_BUCKETS] = {0}, bound[FLEET_PROM_BUCKETS] = {0}, d[FLEET_PROM_BUCKETS] = {0};
             int nb = 0;
             json_t *models = json_array();
             for (int i = 0; i < cur.n; i++) {
-                series *s = &cur.s[i];
+                fleet_prom_series *s = &cur.s[i];
                 req += s->requests, ok += s->success, fail += s->failures;
                 delta(s, have_prev ? &prev : NULL, d);
                 if (s->nb && (nb == 0 || nb == s->nb)) {
@@ -589,15 +532,15 @@ static void *heartbeat_main(void *arg) {
                     json_array_append_new(models, json_pack("{s:s,s:I,s:I,s:I,s:o}", "name", s->model, "version",
                                                             (json_int_t)s->version, "requests", (json_int_t)s->requests,
                                                             "errors", (json_int_t)s->failures, "p99_ms",
-                                                            num_or_null(quantile_ms(d, s->bound, s->nb, 0.99))));
+                                                            num_or_null(fleet_quantile_ms(d, s->bound, s->nb, 0.99))));
             }
             double inflight = req - ok - fail;
             json_object_set_new(j, "inflight", json_integer(inflight > 0 ? (json_int_t)inflight : 0));
             json_object_set_new(j, "queue", cur.have_queue ? json_integer((json_int_t)cur.queue) : json_null());
             json_object_set_new(j, "requests", json_integer((json_int_t)req));
             json_object_set_new(j, "errors", json_integer((json_int_t)fail));
-            json_object_set_new(j, "latency_ms", json_pack("{s:o,s:o}", "p50", num_or_null(quantile_ms(all, bound, nb, 0.5)),
-                                                           "p99", num_or_null(quantile_ms(all, bound, nb, 0.99))));
+            json_object_set_new(j, "latency_ms", json_pack("{s:o,s:o}", "p50", num_or_null(fleet_quantile_ms(all, bound, nb, 0.5)),
+                                                           "p99", num_or_null(fleet_quantile_ms(all, bound, nb, 0.99))));
             json_object_set_new(j, "serve_rss_kb", cur.have_rss ? json_integer((json_int_t)(cur.rss / 1024)) : json_null());
             json_object_set_new(j, "models", models);
             prev = cur;
@@ -712,6 +655,8 @@ static int activate(agent *a, const char *name, long long counter, char *err, si
         snprintf(err, cap, "cannot create %s: %s", vdir, strerror(errno));
         return 0;
     }
+    struct stat vst;
+    int existed = stat(dst, &vst) == 0; /* this version is in the repository already */
     unlink(tmp);
     /* a hard link when the store and the repository share a file system:
      * install never writes into a file it has renamed into place */
@@ -772,7 +717,7 @@ static int activate(agent *a, const char *name, long long counter, char *err, si
     }
     if (!ok) {
         /* serve what was served before */
-        rm_tree(vdir);
+        if (!existed) rm_tree(vdir);
         fsync_dir(mdir);
         char e3[300];
         if (nh) serve_load(a, name, e3, sizeof e3);
@@ -1081,7 +1026,13 @@ static void deploy(agent *a, const char *payload, int len) {
     } else {
         final = deploy_rollback(a, &d);
     }
-    /* remembered, so the retained message is not applied again */
+    /* remembered, so the retained message is not applied again; not when
+     * the agent is stopping (a step it cut short is retried at the next start) */
+    if (g_stop) {
+        free(key);
+        json_decref(j);
+        return;
+    }
     json_t *last = json_pack("{s:s,s:s,s:s}", "key", key ? key : "", "deployment", d.dep ? d.dep : "", "state", final);
     char *ls = json_dumps(last, JSON_COMPACT);
     if (!ls || !write_atomic(a->c->store, "agent.last", ls)) logf_("cannot write %s/agent.last: %s", a->c->store, strerror(errno));
@@ -1184,6 +1135,14 @@ int fleet_agent_run(const fleet_agent_config *c) {
 
     load_last(a);
     if (!store_refresh(a, err, sizeof err)) logf_("reading the store %s: %s", c->store, err);
+    {
+        /* the first birth says whether the server is up */
+        fleet_buf b = {0};
+        long st = 0;
+        a->serve_up = fleet_httpc_request(&a->serve, "GET", "/v2/health/ready", NULL, NULL, 500, 4096, &b, &st, err,
+                                          sizeof err) && st == 200;
+        fleet_buf_free(&b);
+    }
 
     mosquitto_lib_init();
     a->m = mosquitto_new(c->id, true, a);

@@ -101,6 +101,38 @@ int fleet_httpc_request(const fleet_httpc *h, const char *method, const char *pa
                         const char *body, long timeout_ms, size_t max_bytes, fleet_buf *out, long *status, char *err,
                         size_t err_cap);
 
+/* ------------------------------------------------ server /metrics -- */
+
+#define FLEET_PROM_BUCKETS 20
+#define FLEET_PROM_SERIES 32
+/* One (model, version) series of the server's /metrics. */
+typedef struct fleet_prom_series {
+    char model[128];
+    long long version;
+    double requests, success, failures, memory;
+    double cum[FLEET_PROM_BUCKETS];   /* nnedge_request_duration_seconds_bucket, cumulative counts */
+    double bound[FLEET_PROM_BUCKETS]; /* their upper bounds, seconds (+Inf last) */
+    int nb;
+} fleet_prom_series;
+typedef struct fleet_prom {
+    fleet_prom_series s[FLEET_PROM_SERIES];
+    int n;
+    double queue, rss; /* nnedge_queue_length, nnedge_process_resident_memory_bytes */
+    int have_queue, have_rss;
+} fleet_prom;
+/* Parse the text (modified: lines are cut in place) into out. */
+void fleet_prom_parse(char *text, fleet_prom *out);
+/* Quantile q of a cumulative histogram (counts cum over upper bounds in
+ * seconds), in ms, linear within the bucket as Prometheus'
+ * histogram_quantile; NAN when empty. */
+double fleet_quantile_ms(const double *cum, const double *bound, int nb, double q);
+
+/* Parse one HTTP/1.x response held whole in buf[0..n) (NUL at buf[n]):
+ * status, then the body (Content-Length, chunked, or the rest) decoded in
+ * place at buf[0..*body_n), NUL-terminated; refused over max_bytes. */
+int fleet_http_parse_response(char *buf, size_t n, size_t max_bytes, long *status, size_t *body_n, char *err,
+                              size_t err_cap);
+
 /* -------------------------------------------------------------- agent -- */
 
 typedef struct fleet_agent_config {

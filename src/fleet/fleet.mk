@@ -14,9 +14,9 @@ $(BUILD)/nnedge: LDLIBS += -lmosquitto -lcurl
 # links only libmosquitto and jansson (no libcurl, no libnnedge): the agent
 # must stay under 5 MB of resident memory (tools/cli/agent.c says why).
 AGENT_OBJ := $(BUILD)/obj/tools/agent/main.o $(BUILD)/obj/src/fleet/agent.o $(BUILD)/obj/src/fleet/mqtt.o \
-             $(BUILD)/obj/src/fleet/httpc.o
+             $(BUILD)/obj/src/fleet/httpc.o $(BUILD)/obj/src/fleet/parse.o
 $(BUILD)/nnedge-agent: $(AGENT_OBJ)
-	$(CC) $(LDSAN) -o $@ $(AGENT_OBJ) -lmosquitto -ljansson -lm -pthread
+	$(CC) $(LDSAN) -o $@ $(AGENT_OBJ) -lmosquitto -ljansson -pthread
 all: $(BUILD)/nnedge-agent
 # `nnedge agent` needs it: whoever builds nnedge gets it
 $(BUILD)/nnedge: | $(BUILD)/nnedge-agent

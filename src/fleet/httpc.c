@@ -107,29 +107,6 @@ static int connect_to(const fleet_httpc *h, int64_t deadline, char *err, size_t 
     return fd;
 }
 
-/* Decode a chunked body in place; 0 when malformed or incomplete. */
-static int unchunk(char *p, size_t n, size_t *out_n) {
-    size_t r = 0, w = 0;
-    for (;;) {
-        char *e;
-        if (r >= n) return 0;
-        unsigned long long len = strtoull(p + r, &e, 16);
-        char *nl = memchr(p + r, '\n', n - r);
-        if (!nl || e == p + r) return 0;
-        r = (size_t)(nl - p) + 1;
-        if (len == 0) break;
-        if (len > n - r) return 0;
-        memmove(p + w, p + r, (size_t)len);
-        w += (size_t)len;
-        r += (size_t)len;
-        if (r < n && p[r] == '\r') r++;
-        if (r < n && p[r] == '\n') r++;
-    }
-    p[w] = 0;
-    *out_n = w;
-    return 1;
-}
-
 int fleet_httpc_request(const fleet_httpc *h, const char *method, const char *path, const char *bearer,
                         const char *body, long timeout_ms, size_t max_bytes, fleet_buf *out, long *status, char *err,
                         size_t err_cap) {
@@ -182,31 +159,6 @@ int fleet_httpc_request(const fleet_httpc *h, const char *method, const char *pa
     close(fd);
     if (!out->p) { snprintf(err, err_cap, "empty answer"); return 0; }
     out->p[out->n] = 0;
-    int maj, mn;
-    long st;
-    if (sscanf(out->p, "HTTP/%d.%d %ld", &maj, &mn, &st) != 3) { snprintf(err, err_cap, "not an HTTP answer"); return 0; }
-    char *hend = strstr(out->p, "\r\n\r\n");
-    if (!hend) { snprintf(err, err_cap, "incomplete HTTP headers"); return 0; }
-    *hend = 0;
-    int chunked = 0;
-    long long clen = -1;
-    for (char *l = strstr(out->p, "\r\n"); l && l[2]; l = strstr(l + 2, "\r\n")) {
-        char *hl = l + 2;
-        if (!strncasecmp(hl, "Content-Length:", 15)) clen = strtoll(hl + 15, NULL, 10);
-        else if (!strncasecmp(hl, "Transfer-Encoding:", 18) && strstr(hl, "chunked")) chunked = 1;
-    }
-    char *b = hend + 4;
-    size_t bn = out->n - (size_t)(b - out->p);
-    if (chunked) {
-        if (!unchunk(b, bn, &bn)) { snprintf(err, err_cap, "malformed chunked body"); return 0; }
-    } else if (clen >= 0) {
-        if ((unsigned long long)clen > bn) { snprintf(err, err_cap, "body shorter than its Content-Length"); return 0; }
-        bn = (size_t)clen;
-    }
-    if (bn > max_bytes) { snprintf(err, err_cap, "answer over %zu bytes", max_bytes); return 0; }
-    memmove(out->p, b, bn);
-    out->p[bn] = 0;
-    out->n = bn;
-    *status = st;
-    return 1;
+    size_t bn = 0;
+    return fleet_http_parse_response(out->p, out->n, max_bytes, status, &bn, err, err_cap) && ((out->n = bn), 1);
 }

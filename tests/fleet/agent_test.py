@@ -288,7 +288,7 @@ def main():
     b = birth[3] if birth else {}
     check("birth", birth is not None and b.get("id") == "node1" and b.get("group") == "edge" and b.get("bdseq", 0) >= 1
           and b.get("store") == {"current": None, "previous": None} and b.get("serve_url") == serve_url
-          and b.get("haproxy_server") == "node1", b)
+          and b.get("haproxy_server") == "node1" and b.get("serve") == "up", b)
     if birth:
         log("birth after %.2f s: %s" % (birth[0] - t, json.dumps(b)))
     bdseq1 = b.get("bdseq")
@@ -341,6 +341,11 @@ def main():
     check("bad_check_old_version_served", served_version() == str(pkgs["v2"]["counter"]) and infer_ok(),
           served_version())
 
+    # heartbeats went on through the deployments (their steps run in child processes)
+    times = [m[0] for m in bus.since(m0, "nnedge/node/node1/data")]
+    gaps = [b_ - a_ for a_, b_ in zip(times, times[1:])]
+    check("heartbeats_during_deployments", len(times) >= 4 and max(gaps) < 1.6, "max gap %.2f s" % max(gaps or [0]))
+
     # ---- kill -9: the retained death with the birth's bdseq; restart: birth in <= 2 s
     m2 = bus.mark()
     agent.send_signal(signal.SIGKILL)
@@ -381,6 +386,50 @@ def main():
     else:
         log("no release build at %s: RSS not measured (make all)" % NNEDGE_RSS)
 
+    # ---- the same over mqtts (TLS, a password file): a second broker, the release agent's RSS
+    if rss_agent and shutil.which("openssl") and shutil.which("mosquitto_passwd"):
+        tls = os.path.join(work, "tls")
+        os.makedirs(tls)
+        ok = True
+        for cmd in (["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                     "-keyout", tls + "/ca.key", "-out", tls + "/ca.pem", "-days", "2", "-subj", "/CN=nnedge-test-ca"],
+                    ["openssl", "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                     "-keyout", tls + "/srv.key", "-out", tls + "/srv.csr", "-subj", "/CN=127.0.0.1"],
+                    ["openssl", "x509", "-req", "-in", tls + "/srv.csr", "-CA", tls + "/ca.pem", "-CAkey", tls + "/ca.key",
+                     "-CAcreateserial", "-out", tls + "/srv.pem", "-days", "2", "-extfile", tls + "/ext"],
+                    ["mosquitto_passwd", "-c", "-b", tls + "/passwd", "rssnode", "pw-rssnode-1"]):
+            if cmd[0] == "openssl" and cmd[1] == "x509":
+                open(tls + "/ext", "w").write("subjectAltName=IP:127.0.0.1\n")
+            ok = ok and run(*cmd).returncode == 0
+        for f in ("srv.key", "passwd"):
+            os.chmod(os.path.join(tls, f), 0o644)  # mosquitto drops root for its own user
+        open(tls + "/rssnode.pw", "w").write("pw-rssnode-1\n")
+        tport = free_port()
+        tconf = os.path.join(tls, "mosquitto.conf")
+        open(tconf, "w").write("listener %d 127.0.0.1\ncafile %s/ca.pem\ncertfile %s/srv.pem\nkeyfile %s/srv.key\n"
+                               "allow_anonymous false\npassword_file %s/passwd\npersistence false\n" % ((tport,) + (tls,) * 4))
+        tb = subprocess.Popen(["mosquitto", "-c", tconf], stdout=open(tls + "/mosquitto.log", "w"), stderr=subprocess.STDOUT)
+        STARTED.append(tb)
+        time.sleep(0.5)
+        ta = subprocess.Popen([os.path.abspath(NNEDGE_RSS), "agent", "--broker", "mqtts://127.0.0.1:%d" % tport,
+                               "--ca", tls + "/ca.pem", "--password-file", tls + "/rssnode.pw", "--id", "rssnode",
+                               "--store", os.path.join(work, "store_tls"), "--serve-repo", repo, "--serve-url", serve_url,
+                               "--trust", root_pub], stderr=open(agent_log + ".tls", "w"))
+        STARTED.append(ta)
+        tsub = subprocess.Popen(["mosquitto_sub", "-h", "127.0.0.1", "-p", str(tport), "--cafile", tls + "/ca.pem",
+                                 "-u", "rssnode", "-P", "pw-rssnode-1", "-i", "tls-watch", "-t", "nnedge/node/rssnode/data",
+                                 "-C", "2", "-W", "8"], stdout=subprocess.PIPE, text=True)
+        STARTED.append(tsub)
+        got = tsub.communicate(timeout=15)[0]
+        tls_rss = rss_kb(ta.pid) if ta.poll() is None else -1
+        log("release agent RSS over mqtts (TLS + password), connected, heartbeats: %d kB" % tls_rss)
+        check("tls_heartbeats", ok and got.count("\n") == 2, got)
+        check("rss_tls_below_5MB", 0 < tls_rss < 5120, "%d kB" % tls_rss)
+        ta.terminate()
+        ta.wait(10)
+        tb.terminate()
+        tb.wait(5)
+
     # ---- the broker down for 10 s: inference goes on; after the restart a new desired state applies in <= 5 s
     bus.stop()
     broker.stop()
@@ -408,6 +457,15 @@ def main():
     check("after_reconnect_served", served_version() == str(pkgs["v5"]["counter"]) and infer_ok(), served_version())
     birth = [m for m in bus.since(0, "nnedge/node/node1/birth")]
     check("after_reconnect_birth", birth and birth[-1][3]["bdseq"] >= bdseq1 + 2, birth and birth[-1][3])
+
+    # ---- action rollback: back to the previous package (1.1.0), once
+    rep, steps, _ = deploy("d7", "v2", action="rollback")
+    st = json.loads(run(NNEDGE, "install", "--store", store, "--status", "--json").stdout)
+    check("rollback_applied", rep.get("state") == "applied" and served_version() == str(pkgs["v2"]["counter"])
+          and infer_ok() and st["current"]["version"] == "1.1.0" and st["previous"] is None, (rep, st))
+    rep, steps, _ = deploy("d8", "v1", action="rollback")
+    check("rollback_without_previous_failed", rep.get("state") == "failed" and "no previous" in rep.get("reason", "")
+          and served_version() == str(pkgs["v2"]["counter"]), rep)
 
     # ---- SIGTERM: death published, exit 0
     m5 = bus.mark()
