@@ -209,11 +209,11 @@ def main():
     for n in cut:
         relays[n].restore()
     t_restore = time.time()
-    a1 = applied("node1", "1.1.0", t_dep, 30)
+    a1 = applied("node1", "1.1.0", t_dep, 12)
     c.check("node1 (connected) applies 1.1.0", a1 is not None)
     for n in cut:
         b = nodes.wait(lambda t, b, n=n: t == "nnedge/node/%s/birth" % n, 20, t_restore)
-        a = applied(n, "1.1.0", t_dep, 30)
+        a = applied(n, "1.1.0", t_dep, 12)
         if not c.check("%s reconnects and applies 1.1.0" % n, b and a, (b, a)):
             continue
         c.figure("%s: 1.1.0 applied after the reconnection (birth %.2f s after the restore)" % (
