@@ -20,7 +20,6 @@ Usage: demo.py [--nodes N] [--keep]   (NNEDGE=build/nnedge)"""
 import argparse
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import threading
