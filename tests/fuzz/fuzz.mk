@@ -1,7 +1,7 @@
 # tests/fuzz/fuzz.mk - libFuzzer harnesses and the CLI bad-input test.
 # Included by the top-level Makefile (LIB_SRC and BUILD come from it).
 #
-#   make fuzz-build        build-fuzz/fuzz_{model,npy,tensor,roundtrip,serve,tflite,pkg,wav,jpeg,png}: every library source
+#   make fuzz-build        build-fuzz/fuzz_{model,npy,tensor,roundtrip,serve,tflite,pkg,wav,jpeg,png,agent}: every library source
 #                          compiled with clang -fsanitize=fuzzer,address,undefined
 #   make fuzz              run each harness FUZZ_SECONDS (default 600), one at a time,
 #                          on build-fuzz/corpus/<h> (seeded from tests/fuzz/corpus/<h>);
@@ -26,7 +26,7 @@ FUZZ_SMOKE_SECONDS ?= 8
 # A fixed seed keeps `make test` repeatable; long runs (`make fuzz`) explore freely.
 FUZZ_SMOKE_SEED    ?= 1
 FUZZ_FLAGS         ?=
-FUZZ_HARNESSES     := model npy tensor roundtrip serve tflite pkg wav jpeg png
+FUZZ_HARNESSES     := model npy tensor roundtrip serve tflite pkg wav jpeg png agent
 FUZZ_SAN           := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
 FUZZ_CFLAGS        := -std=c11 -g -O1 -Wall -Wextra -Wno-unused-parameter -Iinclude -Isrc -D_GNU_SOURCE \
                       -pthread $(FUZZ_SAN) -DNNE_DEBUG_VALIDATE
@@ -73,6 +73,10 @@ $(FUZZ_BUILD)/fuzz_serve: $(FUZZ_BUILD)/obj/tests/fuzz/fuzz_serve.o $(FUZZ_BUILD
                           $(FUZZ_BUILD)/obj/src/serve/buf.o $(FUZZ_LIB_OBJ)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $^ -ljansson -lm
 
+# fuzz_agent: the fleet agent's parsers of its server's answers (src/fleet/parse.c, tools side)
+$(FUZZ_BUILD)/fuzz_agent: $(FUZZ_BUILD)/obj/tests/fuzz/fuzz_agent.o $(FUZZ_BUILD)/obj/src/fleet/parse.o
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $^ -lm
+
 # fuzz_pkg: the .nne reader (src/pkg, tools side) needs libsodium.
 FUZZ_PKG_OBJ       := $(PKG_SRC:%.c=$(FUZZ_BUILD)/obj/%.o)
 $(FUZZ_BUILD)/fuzz_pkg: $(FUZZ_BUILD)/obj/tests/fuzz/fuzz_pkg.o $(FUZZ_PKG_OBJ) $(FUZZ_LIB_OBJ)
@@ -96,7 +100,7 @@ fuzz-build: $(FUZZ_BINS)
 
 # keep the objects between builds (they are intermediate files of the pattern rules)
 .SECONDARY: $(FUZZ_LIB_OBJ) $(FUZZ_PKG_OBJ) $(FUZZ_IMAGEIO_OBJ) $(FUZZ_HARNESSES:%=$(FUZZ_BUILD)/obj/tests/fuzz/fuzz_%.o) \
-            $(FUZZ_BUILD)/obj/src/pipeline/audio_file.o
+            $(FUZZ_BUILD)/obj/src/pipeline/audio_file.o $(FUZZ_BUILD)/obj/src/fleet/parse.o
 
 # The package reader must never allocate more than 64 MiB because of counts
 # in the file (issue 9): fuzz_pkg runs with that malloc cap (a shell test, as
@@ -147,7 +151,7 @@ test-bad-input: $(NNEDGE)
 
 # An object without its .d is rebuilt once (see the Makefile's header dependencies).
 FUZZ_DEP_OBJ   := $(FUZZ_LIB_OBJ) $(FUZZ_PKG_OBJ) $(FUZZ_IMAGEIO_OBJ) $(FUZZ_HARNESSES:%=$(FUZZ_BUILD)/obj/tests/fuzz/fuzz_%.o) \
-                  $(FUZZ_BUILD)/obj/src/pipeline/audio_file.o
+                  $(FUZZ_BUILD)/obj/src/pipeline/audio_file.o $(FUZZ_BUILD)/obj/src/fleet/parse.o
 FUZZ_DEP_FILES := $(wildcard $(FUZZ_DEP_OBJ:.o=.d))
 $(filter-out $(FUZZ_DEP_FILES:.d=.o),$(FUZZ_DEP_OBJ)): FORCE
 -include $(FUZZ_DEP_FILES)

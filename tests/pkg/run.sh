@@ -193,6 +193,20 @@ $N install --store "$S" --status --json >"$O/status2.json" 2>/dev/null
 $PY -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["current"]["version"]=="1.2.0" and d["previous"]["version"]=="1.1.0", d' \
   "$O/status2.json" && [ ! -e "$S/pending" ] && pass install_pending_recheck_reverts || fail install_pending_recheck_reverts
 
+# ---- install --revert: previous.nne back, one step only, the highest counter kept
+cp -a "$S" "$O/store_rv"; R=$O/store_rv
+expect_ok revert_ok $N install --store "$R" --revert --trust "$K/root.pub" --json
+$PY -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["version"]=="1.1.0" and d["from"]=="1.2.0" and d["highest_counter"]==1000002000000, d' \
+  "$O/out.txt" && [ ! -e "$R/previous.nne" ] && pass revert_json || fail revert_json
+$N install --store "$R" --status --json >"$O/status3.json" 2>/dev/null
+$PY -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["current"]["version"]=="1.1.0" and d["previous"] is None and d["highest_counter"]==1000002000000, d' \
+  "$O/status3.json" && pass revert_status || fail revert_status
+expect_refused revert_twice 'no previous package' $N install --store "$R" --revert
+expect_refused revert_then_reinstall_reverted 'rollback refused.*not above the installed 1000002000000' $N install "$P/rot.nne" --store "$R" --trust "$K/root.pub"
+expect_refused revert_then_older 'rollback refused' $N install "$P/v1.nne" --store "$R" --trust "$K/root.pub"
+expect_refused revert_no_store 'does not exist' $N install --store "$O/no_such_store" --revert
+expect_refused revert_with_package 'takes no package' $N install "$P/v1.nne" --store "$R" --revert
+
 # ---- freeze and expired release key (packed above with 2 s lifetimes)
 now=$(date +%s); [ $((now - t_short)) -lt 3 ] && sleep $((3 - (now - t_short)))
 expect_refused attack_freeze 'expired at .*not_after' $N verify "$P/short.nne" --trust "$K/root.pub"
@@ -257,6 +271,9 @@ expect_refused rev_store_remembers 'which is revoked' $N install "$P/v2.nne" --s
 $N revoke "$K/rel.pub" "$K/evilrel.pub" --sign "$K/root.sec" --version 2 -o "$K/rev2" >/dev/null
 expect_ok rev_store_newer $N install "$P/rot.nne" --store "$S2" --trust "$K/root.pub" --revoked "$K/rev2"
 expect_refused rev_store_older_refused 'version 1, older than the store.s 2' $N install --store "$S2" --trust "$K/root.pub" --revoked "$K/rev1"
+# --revert to a package whose release key was revoked since (previous.nne is v1, signed by rel)
+expect_refused revert_revoked_previous 'which is revoked' $N install --store "$S2" --revert --trust "$K/root.pub"
+expect_refused revert_revoked_needs_trust 'holds a revocation list; give --trust' $N install --store "$S2" --revert
 
 # ---- encryption: each added device costs one 84-byte recipient entry (4-byte hint + 80-byte sealed box)
 $N keygen -o "$K/dev3" --device >/dev/null

@@ -29,6 +29,24 @@
  * DIR/pending exists from just before (5) until (7) is done: an install
  * killed during its health check leaves it, and the next install first
  * checks current.nne again (and reverts it if it fails) before anything else.
+ *
+ * `nnedge install --store DIR --revert [--trust ROOT.pub [--key DEVICE.sec]]
+ * [--json]` puts previous.nne back as current.nne (the fleet agent's rollback
+ * after a failed accuracy or latency check): with --trust, previous.nne is
+ * first checked in full again (signer, the store's revocation list, expiry,
+ * digests, golden check); then current.nne is replaced by a hard link to it
+ * (current.nne.tmp + rename + fsync of the directory) and previous.nne is
+ * removed (fsync again). A crash in between leaves both names on the same
+ * good package. Refused when there is no previous.nne, and without --trust
+ * when the store holds a revocation list (a revoked package must not return).
+ * Rollback protection is not weakened: DIR/state keeps the highest counter
+ * ever accepted, so after a revert from counter N to M < N the store
+ * accepts only counters above N. The package that was reverted (N) cannot
+ * come back, nor anything older; a fixed model ships with a new counter.
+ * A revert goes back one step only, to a package this store itself accepted
+ * and kept (previous.nne is removed by it, so repeated reverts cannot walk
+ * further back): whoever can ask for reverts can undo the last install, but
+ * never bring in an old package from outside.
  */
 #include "cli.h"
 #include "cli_pkg.h"
@@ -133,6 +151,99 @@ static nne_status check_pkg(const char *path, const char *trust, const char *key
     return NNE_OK;
 }
 
+/* Manifest of a store file (no signature check), NULL when unreadable. */
+static nne_pkg *open_manifest(store *s, const char *name) {
+    nne_pkg *p = NULL;
+    if (nne_pkg_open(sp(s, name), &p) != NNE_OK) return NULL;
+    if (nne_pkg_verify_manifest(p, NULL, -1) != NNE_OK) {
+        nne_pkg_close(p);
+        return NULL;
+    }
+    return p;
+}
+
+/* --revert: previous.nne back as current.nne (see the top of this file). */
+static int install_revert(store *s, const char *trust, const char *key, int json) {
+    struct stat sb;
+    if (stat(s->dir, &sb) != 0 || !S_ISDIR(sb.st_mode)) return cli_usage_error("install: store %s does not exist", s->dir);
+    s->dfd = open(s->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (s->dfd < 0) return cli_usage_error("install: cannot open store %s: %s", s->dir, strerror(errno));
+    int lfd = open(sp(s, ".lock"), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (lfd < 0 || flock(lfd, LOCK_EX | LOCK_NB) != 0) {
+        close(s->dfd);
+        if (lfd >= 0) close(lfd);
+        return cli_usage_error("install: store %s is locked by another install", s->dir);
+    }
+    int rc = EXIT_BAD_INPUT;
+    nne_pkg *prev = NULL, *cur = NULL;
+    if (access(sp(s, "previous.nne"), F_OK) != 0) {
+        rc = cli_usage_error("install: --revert: store %s has no previous package to go back to", s->dir);
+        goto done;
+    }
+    if (!trust && access(sp(s, "revoked"), F_OK) == 0) {
+        rc = cli_usage_error("install: --revert: store %s holds a revocation list; give --trust ROOT.pub so that "
+                             "previous.nne is checked against it", s->dir);
+        goto done;
+    }
+    if (trust) {
+        /* the whole check again, against the store's revocation list */
+        static char rev_path[4200];
+        snprintf(rev_path, sizeof rev_path, "%s/revoked", s->dir);
+        cli_pkg_set_revoked(access(rev_path, F_OK) == 0 ? rev_path : NULL);
+        int golden = 0;
+        char prev_path[4200];
+        snprintf(prev_path, sizeof prev_path, "%s/previous.nne", s->dir);
+        nne_status st = check_pkg(prev_path, trust, key, &prev, &golden);
+        if (st != NNE_OK) {
+            rc = cli_fail(st, "install: --revert: previous.nne");
+            goto done;
+        }
+    } else if (!(prev = open_manifest(s, "previous.nne"))) {
+        rc = cli_usage_error("install: --revert: previous.nne is unreadable: %s", nne_last_error());
+        goto done;
+    }
+    const nne_pkg_manifest *pm = nne_pkg_get_manifest(prev);
+    cur = open_manifest(s, "current.nne");
+    const nne_pkg_manifest *cm = cur ? nne_pkg_get_manifest(cur) : NULL;
+    if (cm && strcmp(cm->model_id, pm->model_id) != 0) {
+        rc = cli_usage_error("install: --revert: previous.nne holds model \"%s\", current.nne \"%s\"", pm->model_id,
+                             cm->model_id);
+        goto done;
+    }
+    if (!link_over(s, "previous.nne", "current.nne")) {
+        rc = cli_usage_error("install: --revert: cannot put previous.nne back: %s", strerror(errno));
+        goto done;
+    }
+    /* one step back only; an interrupted install's unchecked package is gone */
+    if (unlink(sp(s, "previous.nne")) != 0 || (unlink(sp(s, "pending")) != 0 && errno != ENOENT) || !sync_dir(s)) {
+        rc = cli_usage_error("install: --revert: cannot remove previous.nne: %s", strerror(errno));
+        goto done;
+    }
+    uint64_t hc = state_counter(s);
+    if (json) {
+        printf("{\"reverted\": ");
+        json_str(stdout, pm->model_id);
+        printf(", \"version\": ");
+        json_str(stdout, pm->semver);
+        printf(", \"counter\": %llu, \"from\": ", (unsigned long long)pm->counter);
+        if (cm) json_str(stdout, cm->semver);
+        else printf("null");
+        printf(", \"highest_counter\": %llu}\n", (unsigned long long)hc);
+    } else {
+        printf("reverted %s to %s (counter %llu)%s%s in %s; only counters above %llu install from now on\n", pm->model_id,
+               pm->semver, (unsigned long long)pm->counter, cm ? " from " : "", cm ? cm->semver : "", s->dir,
+               (unsigned long long)hc);
+    }
+    rc = EXIT_OK;
+done:
+    nne_pkg_close(prev);
+    nne_pkg_close(cur);
+    flock(lfd, LOCK_UN);
+    close(lfd);
+    close(s->dfd);
+    return rc;
+}
+
 static void print_entry(store *s, const char *name, int json) {
     nne_pkg *p = NULL;
     nne_status st = nne_pkg_open(sp(s, name), &p);
@@ -170,7 +281,7 @@ static void print_entry(store *s, const char *name, int json) {
 
 int cli_install(int argc, char **argv) {
     const char *path = NULL, *dir = NULL, *trust = NULL, *key = NULL, *revoked = NULL;
-    int json = 0, status = 0;
+    int json = 0, status = 0, revert = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "--store")) {
@@ -185,6 +296,8 @@ int cli_install(int argc, char **argv) {
             if (!(revoked = cli_opt_value(argc, argv, &i, "FILE (a revocation list)"))) return EXIT_BAD_INPUT;
         } else if (!strcmp(a, "--status")) {
             status = 1;
+        } else if (!strcmp(a, "--revert")) {
+            revert = 1;
         } else if (a[0] == '-' && a[1]) {
             return cli_usage_error("install: unknown option %s", a);
         } else if (!path) {
@@ -197,7 +310,7 @@ int cli_install(int argc, char **argv) {
     if (strlen(dir) > 4000) return cli_usage_error("install: --store path too long");
     store s = {.dir = dir, .dfd = -1};
     if (status) {
-        if (path) return cli_usage_error("install: --status takes no package");
+        if (path || revert) return cli_usage_error("install: --status takes no package and no --revert");
         struct stat sb;
         if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode)) return cli_usage_error("install: store %s does not exist", dir);
         uint64_t hc = state_counter(&s);
@@ -217,7 +330,11 @@ int cli_install(int argc, char **argv) {
         }
         return EXIT_OK;
     }
-    if (!path && !revoked) return cli_usage_error("install: PKG.nne is required (or --status, or --revoked FILE)");
+    if (revert) {
+        if (path || revoked) return cli_usage_error("install: --revert takes no package and no --revoked");
+        return install_revert(&s, trust, key, json);
+    }
+    if (!path && !revoked) return cli_usage_error("install: PKG.nne is required (or --status, --revert, or --revoked FILE)");
     if (!trust) return cli_usage_error("install: --trust ROOT.pub is required");
     /* revocation lists: the store keeps the newest it accepted (DIR/revoked);
      * an older one is refused, so a revoked key cannot come back */

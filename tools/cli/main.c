@@ -53,12 +53,15 @@ static const verb_usage k_verbs[] = {
      "revoke RELEASE.pub... --sign ROOT.sec... --version N -o REVOKED   (a root-signed revocation list)\n"},
     {"verify", cli_verify, 0, "verify PKG.nne --trust ROOT.pub [--revoked FILE] [--key DEVICE.sec] [--json]\n"},
     {"install", cli_install, 0,
-     "install PKG.nne --store DIR --trust ROOT.pub [--revoked FILE] [--key DEVICE.sec] [--json];  install --store DIR --status [--json]\n"},
+     "install PKG.nne --store DIR --trust ROOT.pub [--revoked FILE] [--key DEVICE.sec] [--json];  install --store DIR --status [--json]\n"
+     "  install --store DIR --revert [--trust ROOT.pub [--key DEVICE.sec]] [--json]   (previous.nne back as current.nne)\n"},
     {"serve", cli_serve, 0,
      "serve --repo DIR [--http ADDR:PORT] [--threads N] [--max-queue N] [--batch-delay-us N] [--tokens FILE] [--tls-cert C --tls-key K [--tls-client-ca CA]] [--poll-s N] [--max-body BYTES] [--max-json BYTES] [--max-run-memory BYTES]\n"
      "        [--grpc ADDR:PORT] [--trust ROOT.pub] [--key DEVICE.sec] [--revoked FILE]\n"},
     {"agent", cli_agent, 0,
-     "agent --broker URL --id NODE --store DIR --serve-repo DIR --serve-url URL --trust ROOT.pub [--key DEVICE.sec] (docs/fleet.md)\n"},
+     "agent --broker mqtt[s]://HOST:PORT --id NODE [--group G] --store DIR --serve-repo DIR --serve-url http://HOST:PORT\n"
+     "        --trust ROOT.pub [--key DEVICE.sec] [--revoked FILE] [--admin-token FILE] [--ca CA.pem] [--cert C --cert-key K]\n"
+     "        [--user U] [--password-file F] [--heartbeat-ms N] [--keepalive-s N] [--haproxy-server NAME]   (docs/fleet.md)\n"},
     {"fleet", cli_fleet, 0,
      "fleet run --broker URL --packages DIR [--http ADDR:PORT] [--public-url URL] [--haproxy SOCKET --backend NAME]\n"
      "        [--state FILE] [--offline-after-ms N] [--overload-queue N] [--overload-p99-ms MS] [--overload-weight PCT]\n"
