@@ -190,6 +190,7 @@ test: setup
 	$(P) $(MAKE) test-app-ocr
 	$(P) $(MAKE) test-train NNEDGE=build-san/nnedge
 	$(P) $(MAKE) test-fleet-controller
+	$(P) $(MAKE) test-fleet-agent
 	$(P) $(MAKE) test-fleet
 	@sh tests/phase.sh --summary
 
