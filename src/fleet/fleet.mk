@@ -28,7 +28,7 @@ install-agent: $(BUILD)/nnedge-agent
 .PHONY: install-agent
 
 -include tests/fleet/fleet_tests.mk
--include tests/fleet/agent.mk
 -include tests/fleet/controller.mk
+-include tests/fleet/agent.mk
 # messages and paths are cut to their buffers on purpose
 $(BUILD)/obj/src/fleet/%.o: CFLAGS_ALL += -Wno-format-truncation
