@@ -1,7 +1,7 @@
 # Tests of the fleet on the real engines (tests/fleet/: fleetlib.py renders
 # conf/mosquitto and conf/haproxy into a temporary directory and starts
 # Mosquitto, HAProxy, nnedge serve/agent/fleet on free loopback ports):
-#   make test-fleet       what `make test` runs (about 1.5 min), release build
+#   make test-fleet       meant for `make test` (about 1.5 min): release build
 #                         (timings, agent RSS) and the canary test again under
 #                         ASan/UBSan:
 #                         - test_acl.py: TLS, passwords, the ACL (60 cases);
