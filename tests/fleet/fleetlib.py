@@ -776,11 +776,18 @@ class Load:
 
 
 class RssSampler:
-    """Samples VmRSS of the given Procs every period s; .max[name] in kB."""
+    """Samples VmRSS of the given Procs every period s; .max[name] and
+    .steady[name] in kB."""
 
-    def __init__(self, procs, period=0.25):
+    def __init__(self, procs, period=0.25, comm="nnedge-agent", settle=2.0):
         self.procs = procs
-        self.max = {}
+        self.max = {}            # name -> max kB of every sample
+        self.steady = {}         # name -> max kB of process `comm`, settle s after each start
+        self.comm = comm
+        self.settle = settle
+        self.at = {}             # name -> time of the max
+        # FLEET_RSS_TRACE=FILE: every sample as "time<TAB>name<TAB>kB"
+        self.trace = open(os.environ["FLEET_RSS_TRACE"], "a") if os.environ.get("FLEET_RSS_TRACE") else None
         self.samples = 0
         self.stopping = threading.Event()
         self.t = threading.Thread(target=self._run, args=(period,), daemon=True)
@@ -790,8 +797,21 @@ class RssSampler:
         while not self.stopping.is_set():
             for p in list(self.procs):
                 kb = p.rss_kb()
-                if kb > 0:
-                    self.max[p.name] = max(self.max.get(p.name, 0), kb)
+                if self.trace:
+                    self.trace.write("%.2f\t%s\t%d\n" % (time.time(), p.name, kb))
+                if kb > self.max.get(p.name, 0):
+                    self.max[p.name] = kb
+                    self.at[p.name] = time.time()
+                # steady state: the agent program itself (not the nnedge
+                # launcher that execs it), from settle s after its start
+                # (the first TLS connection's setup is trimmed after CONNACK)
+                try:
+                    comm = open("/proc/%d/comm" % p.p.pid).read().strip()
+                except OSError:
+                    comm = "?"
+                if kb > self.steady.get(p.name, 0) and comm == self.comm and \
+                        time.time() - getattr(p, "started", 0) >= self.settle:
+                    self.steady[p.name] = kb
             self.samples += 1
             self.stopping.wait(period)
 

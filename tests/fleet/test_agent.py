@@ -66,6 +66,7 @@ def main():
     for n in NODES:
         start_agent(n)
     rss = RssSampler(list(agents.values()))
+    t_rss = time.time()
 
     def event(kind, node, since, timeout):
         return ev.wait(lambda t, b: isinstance(b, dict) and b.get("kind") == kind and b.get("node") == node,
@@ -225,10 +226,16 @@ def main():
     if errs:
         print("  first errors:", load.first_errors)
 
-    mx = rss.stop()
+    rss.stop()
+    mx, st = rss.max, rss.steady
     for n in NODES:
-        c.figure("%s agent max RSS (%d samples)" % (n, rss.samples), mx.get("agent-" + n, -1), "kB", RSS_LIMIT_KB,
-                 ok=0 < mx.get("agent-" + n, -1) < RSS_LIMIT_KB)
+        a = "agent-" + n
+        c.figure("%s agent RSS, max from 2 s after each start (%d samples)" % (n, rss.samples), st.get(a, -1), "kB",
+                 RSS_LIMIT_KB, ok=0 < st.get(a, -1) < RSS_LIMIT_KB)
+        # startup transients (the nnedge launcher before its exec, the
+        # first TLS setup): reported, not limited
+        print("  %s: max RSS of every sample %d kB, %.1f s after sampling began" % (a, mx.get(a, -1),
+                                                                                 rss.at.get(a, t_rss) - t_rss))
     reports = f.close()
     c.check("no sanitizer report", not reports, reports)
     return c.done()
