@@ -229,8 +229,11 @@ static void cl_on_message(struct mosquitto *m, void *ud, const struct mosquitto_
     json_decref(e);
 }
 
-/* Connect and subscribe to `sub`; 0 with a message on error. */
-static int cl_open(client *c, ctl_broker *b, const char *sub, const char *verb) {
+/* Connect and subscribe to `sub`; 0 with a message on error. With
+ * wait_s > 0 a broker that cannot be reached (down, restarting) is retried
+ * with backoff (0.25 s doubling to 2 s) for up to wait_s seconds; a broker
+ * that refuses us (credentials, ACL) fails at once. */
+static int cl_open(client *c, ctl_broker *b, const char *sub, const char *verb, long wait_s) {
     mosquitto_lib_init();
     char cid[64], err[512];
     unsigned char r[6];
@@ -245,30 +248,44 @@ static int cl_open(client *c, ctl_broker *b, const char *sub, const char *verb) 
     mosquitto_connect_callback_set(c->m, cl_on_connect);
     mosquitto_subscribe_callback_set(c->m, cl_on_subscribe);
     mosquitto_message_callback_set(c->m, cl_on_message);
-    if (!ctl_broker_connect(c->m, b, 30, err, sizeof err)) {
-        cli_usage_error("fleet %s: %s", verb, err);
-        return 0;
+    int64_t give_up = ctl_mono_ms() + (int64_t)wait_s * 1000, backoff = 250;
+    int said = 0;
+    for (int first = 1;; first = 0) {
+        int rc = MOSQ_ERR_SUCCESS;
+        char why[600] = "";
+        if (first ? !ctl_broker_connect(c->m, b, 30, err, sizeof err) : mosquitto_reconnect(c->m) != MOSQ_ERR_SUCCESS) {
+            if (first) snprintf(why, sizeof why, "%s", err);
+            else snprintf(why, sizeof why, "cannot connect to the broker %s:%d: %s", b->host, b->port, strerror(errno));
+        } else {
+            int64_t end = ctl_mono_ms() + 5000;
+            while (!c->subscribed && !c->refused && ctl_mono_ms() < end)
+                if ((rc = mosquitto_loop(c->m, 100, 1)) != MOSQ_ERR_SUCCESS) break;
+            if (c->refused) {
+                cli_usage_error("fleet %s: the broker %s:%d refused the connection: %s", verb, b->host, b->port,
+                                mosquitto_connack_string(c->refused));
+                return 0;
+            }
+            if (c->subscribed) return 1;
+            if (rc != MOSQ_ERR_SUCCESS)
+                snprintf(why, sizeof why, "the connection to the broker %s:%d failed: %s", b->host, b->port,
+                         rc == MOSQ_ERR_ERRNO ? strerror(errno) : mosquitto_strerror(rc));
+            else {
+                cli_usage_error("fleet %s: the broker %s:%d did not confirm the subscription (credentials or ACL?)",
+                                verb, b->host, b->port);
+                return 0;
+            }
+        }
+        if (ctl_mono_ms() + backoff > give_up) {
+            cli_usage_error("fleet %s: %s%s", verb, why, wait_s > 0 ? " (gave up waiting for it)" : "");
+            return 0;
+        }
+        if (!said) {
+            fprintf(stderr, "nnedge fleet %s: %s; retrying for up to %ld s\n", verb, why, wait_s);
+            said = 1;
+        }
+        usleep((useconds_t)backoff * 1000);
+        backoff = backoff * 2 > 2000 ? 2000 : backoff * 2;
     }
-    int64_t end = ctl_mono_ms() + 5000;
-    int rc = MOSQ_ERR_SUCCESS;
-    while (!c->subscribed && !c->refused && ctl_mono_ms() < end)
-        if ((rc = mosquitto_loop(c->m, 100, 1)) != MOSQ_ERR_SUCCESS) break;
-    if (c->refused) {
-        cli_usage_error("fleet %s: the broker %s:%d refused the connection: %s", verb, b->host, b->port,
-                        mosquitto_connack_string(c->refused));
-        return 0;
-    }
-    if (!c->subscribed && rc != MOSQ_ERR_SUCCESS) {
-        cli_usage_error("fleet %s: the connection to the broker %s:%d failed: %s", verb, b->host, b->port,
-                        rc == MOSQ_ERR_ERRNO ? strerror(errno) : mosquitto_strerror(rc));
-        return 0;
-    }
-    if (!c->subscribed) {
-        cli_usage_error("fleet %s: the broker %s:%d did not confirm the subscription (credentials or ACL?)", verb,
-                        b->host, b->port);
-        return 0;
-    }
-    return 1;
 }
 
 static void cl_close(client *c) {
@@ -527,7 +544,7 @@ static int fleet_deploy(int argc, char **argv) {
         return EXIT_INTERNAL;
     }
     client c = {.follow = wait, .json = json};
-    int rc = cl_open(&c, &b, "nnedge/fleet/event", "deploy") ? cl_request(&c, req, answer_s, "deploy")
+    int rc = cl_open(&c, &b, "nnedge/fleet/event", "deploy", timeout_s) ? cl_request(&c, req, answer_s, "deploy")
                                                               : (json_decref(req), EXIT_BAD_INPUT);
     cl_close(&c);
     return rc;
@@ -560,7 +577,7 @@ static int fleet_abort(int argc, char **argv) {
     json_object_set_new(req, "op", json_string("abort"));
     json_object_set_new(req, "deployment", json_string(id));
     client c = {0};
-    int rc = cl_open(&c, &b, "nnedge/fleet/event", "abort") ? cl_request(&c, req, answer_s, "abort")
+    int rc = cl_open(&c, &b, "nnedge/fleet/event", "abort", 0) ? cl_request(&c, req, answer_s, "abort")
                                                              : (json_decref(req), EXIT_BAD_INPUT);
     cl_close(&c);
     return rc;
@@ -637,7 +654,7 @@ static int fleet_status(int argc, char **argv) {
     if (!broker_finish(url, &b, "status")) return EXIT_BAD_INPUT;
     client c = {0};
     int rc = EXIT_BAD_INPUT;
-    if (cl_open(&c, &b, "nnedge/fleet/status", "status")) {
+    if (cl_open(&c, &b, "nnedge/fleet/status", "status", 0)) {
         int64_t end = ctl_mono_ms() + wait_s * 1000;
         while (!c.status && ctl_mono_ms() < end)
             if (mosquitto_loop(c.m, 100, 1) != MOSQ_ERR_SUCCESS) break;
