@@ -877,8 +877,9 @@ def main():
                             "1", "-W", "1"], capture_output=True, text=True)
         return '"d-8-rollback"' in r.stdout
     check(wait_for(retained_cmd, 8, 0.2), "desired state retained again after the broker restart")
-    t1 = time.time()
-    check(wait_for(lambda: bus.find_event(lambda e: e.get("kind") == "broker", t1 - 8), 5), "broker event seen")
+    # (the event itself can go out before the test's own client is back: read the controller's timeline)
+    with open(WORK + "/controller.out") as f:
+        check(f.read().count("connected to the broker") >= 3, "broker event after the restart")
     time.sleep(2.0)
     check(all((bus.node("node%d" % i) or {}).get("status") == "ONLINE" for i in range(1, 6)) and
           all(hap_state(sock, "node%d" % i) == "ready" for i in range(1, 6)),
