@@ -85,8 +85,8 @@ typedef struct node {
     char hap_err[256];
 } node;
 
-enum { DN_PENDING, DN_SENT, DN_WORKING, DN_APPLIED, DN_FAILED, DN_TIMEOUT };
-static const char *const k_dn_names[] = {"pending", "sent", "working", "applied", "failed", "timeout"};
+enum { DN_PENDING, DN_SENT, DN_WORKING, DN_APPLIED, DN_FAILED, DN_TIMEOUT, DN_RETRACTED };
+static const char *const k_dn_names[] = {"pending", "sent", "working", "applied", "failed", "timeout", "retracted"};
 enum { RB_NONE, RB_SENT, RB_APPLIED, RB_FAILED, RB_IMPOSSIBLE };
 static const char *const k_rb_names[] = {"none", "sent", "applied", "failed", "impossible"};
 enum { DEP_CANARY, DEP_ROLLING, DEP_DONE, DEP_ABORTED };
@@ -565,6 +565,7 @@ static void dep_abort(ctl *c, deployment *d, const char *reason) {
              * not install it when it comes back); one still at work
              * reports applied later and gets its rollback then */
             set_desired(c, dn->id, NULL);
+            dn->state = DN_RETRACTED;
             event(c, "retract", dn->id, d->id, NULL, NULL, "%s: desired state of %s retracted (it had not applied it)",
                   d->id, dn->id);
         }
@@ -712,14 +713,16 @@ static void on_report(ctl *c, const char *id, const json_t *j) {
               reason);
         return;
     }
-    if (dn->state == DN_TIMEOUT && step == 4) {
-        /* applied after its deadline: it counted as a failure, but it is
-         * upgraded, so an aborted rollout must roll it back too */
+    if ((dn->state == DN_TIMEOUT || dn->state == DN_RETRACTED) && step == 4) {
+        /* applied after its deadline (it counted as a failure) or after
+         * the abort retracted it (it had it already): it is upgraded, so an
+         * aborted rollout must roll it back too */
+        const char *after = dn->state == DN_TIMEOUT ? "timeout" : "retraction";
         dn->state = DN_APPLIED;
         if (n) n->current = d->pkg;
         c->state_dirty = 1;
-        event(c, "applied", id, d->id, NULL, NULL, "%s: %s applied %s %s after its timeout", d->id, id, d->pkg.name,
-              d->pkg.version);
+        event(c, "applied", id, d->id, NULL, NULL, "%s: %s applied %s %s after its %s", d->id, id, d->pkg.name,
+              d->pkg.version, after);
         if (d->state == DEP_ABORTED) send_rollback(c, d, dn);
         return;
     }
@@ -1295,7 +1298,7 @@ static int dep_load(const json_t *o, deployment *d) {
         int64_t v;
         if (!id || !ctl_id_ok(id) || !json_is_object(x2)) return 0;
         snprintf(dn->id, sizeof dn->id, "%s", id);
-        if (ctl_json_int(x2, "state", 0, DN_TIMEOUT, &v) != 1) return 0;
+        if (ctl_json_int(x2, "state", 0, DN_RETRACTED, &v) != 1) return 0;
         dn->state = (int)v;
         if (ctl_json_int(x2, "rb", 0, RB_IMPOSSIBLE, &v) != 1) return 0;
         dn->rb = (int)v;

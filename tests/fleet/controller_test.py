@@ -801,6 +801,9 @@ def main():
     check(rc == 0 and wait_for(lambda: (bus.dep("d-8") or {}).get("state") == "aborted", 3), "fleet abort d-8")
     check(wait_for(lambda: bus.find_event(lambda e: e.get("kind") == "retract" and e.get("node") == "node3", t0), 3),
           "d-8 abort retracts node3's desired state")
+    check(wait_for(lambda: (bus.dep("d-8") or {}).get("nodes", {}).get("node3") == "retracted" and
+                   bus.dep("d-8")["nodes"].get("node2") == "retracted", 3),
+          "d-8: node2 (at work) and node3 (OFFLINE) retracted: %s" % bus.dep("d-8"))
     got = agents.reconnect("node3", agents.bdseq["node3"] + 1)
     time.sleep(0.5)
     check(got == "" and not any(n == "node3" and d == "d-8" for t, n, d, a, s in agents.log),
