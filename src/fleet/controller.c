@@ -101,6 +101,7 @@ typedef struct dnode {
     pkgref before;      /* the node's model when the install was sent */
     int rb;             /* RB_* */
     int canary;         /* picked as a canary (among the ONLINE nodes) */
+    int nidx;           /* cached index in ctl.nodes + 1 (0: not looked up) */
 } dnode;
 
 typedef struct deployment {
@@ -454,15 +455,25 @@ static dnode *dep_node(deployment *d, const char *id) {
 
 static int dep_active(const deployment *d) { return d->state == DEP_CANARY || d->state == DEP_ROLLING; }
 
-static int node_is_online(ctl *c, const char *id) {
-    const node *n = node_find(c, id);
+/* The registry entry of a deployment's node (nodes are never removed, so
+ * an index stays valid; checked by id all the same). */
+static node *dn_node(ctl *c, dnode *dn) {
+    if (dn->nidx > 0 && dn->nidx <= c->n_nodes && strcmp(c->nodes[dn->nidx - 1].id, dn->id) == 0)
+        return &c->nodes[dn->nidx - 1];
+    node *n = node_find(c, dn->id);
+    dn->nidx = n ? (int)(n - c->nodes) + 1 : 0;
+    return n;
+}
+
+static int dn_online(ctl *c, dnode *dn) {
+    const node *n = dn_node(c, dn);
     return n && n->born && n->online;
 }
 
 /* Sent to a node that is OFFLINE: its desired state waits, retained, for
  * its reconnection; it holds no --rate slot and its clock has not started. */
-static int dn_parked(ctl *c, const dnode *dn) {
-    return (dn->state == DN_SENT || dn->state == DN_WORKING) && !node_is_online(c, dn->id);
+static int dn_parked(ctl *c, dnode *dn) {
+    return (dn->state == DN_SENT || dn->state == DN_WORKING) && !dn_online(c, dn);
 }
 
 static void publish_desired(ctl *c, const desired *w) {
@@ -619,7 +630,7 @@ static void dep_advance(ctl *c, deployment *d) {
         }
         for (int i = 0; i < d->n && picked < ncanary; i++) {
             dnode *dn = &d->nodes[i];
-            if (dn->canary || dn->state != DN_PENDING || !node_is_online(c, dn->id)) continue;
+            if (dn->canary || dn->state != DN_PENDING || !dn_online(c, dn)) continue;
             dn->canary = 1;
             picked++;
             send_install(c, d, dn);
@@ -632,7 +643,7 @@ static void dep_advance(ctl *c, deployment *d) {
     }
     int failures = 0, inflight = 0, final = 0, parked = 0;
     for (int i = 0; i < d->n; i++) {
-        const dnode *dn = &d->nodes[i];
+        dnode *dn = &d->nodes[i];
         int st = dn->state, park = dn_parked(c, dn);
         failures += is_failure(st);
         parked += park;
@@ -649,7 +660,7 @@ static void dep_advance(ctl *c, deployment *d) {
     for (int i = 0; i < d->n; i++) {
         dnode *dn = &d->nodes[i];
         if (dn->state != DN_PENDING || dn->canary) continue;
-        if (!node_is_online(c, dn->id)) {
+        if (!dn_online(c, dn)) {
             send_install(c, d, dn); /* retained; applied on reconnection */
             parked++;
             final++;
@@ -1109,7 +1120,8 @@ static json_t *dep_json(ctl *c, const deployment *d, int full) {
            *canaries = json_array();
     for (int i = 0; i < d->n; i++) {
         const dnode *dn = &d->nodes[i];
-        const char *s = dn->state == DN_SENT && dn_parked(c, dn) ? "pending"
+        const node *nd = dn->state == DN_SENT ? node_find(c, dn->id) : NULL;
+        const char *s = dn->state == DN_SENT && !(nd && nd->born && nd->online) ? "pending"
                         : dn->state == DN_WORKING && dn->step[0] ? dn->step
                         : dn->state == DN_FAILED && dn->step[0] ? dn->step
                                                                 : k_dn_names[dn->state];
