@@ -147,6 +147,8 @@ typedef struct client {
     char *status;        /* the retained status payload (status) */
     int subscribed;
     int refused;         /* the CONNACK's refusal code */
+    int want_ctl;        /* deploy: watch the status for a connected controller */
+    int ctl_live;        /* a live status, or a retained one of the last 3 s, was seen */
 } client;
 
 static void cl_on_connect(struct mosquitto *m, void *ud, int rc) {
@@ -158,7 +160,7 @@ static void cl_on_connect(struct mosquitto *m, void *ud, int rc) {
     mosquitto_subscribe(m, NULL, c->sub, 1);
     /* --wait also watches the retained status: an event lost while the
      * broker was away cannot leave it waiting forever */
-    if (c->follow) mosquitto_subscribe(m, NULL, "nnedge/fleet/status", 1);
+    if (c->follow || c->want_ctl) mosquitto_subscribe(m, NULL, "nnedge/fleet/status", 1);
 }
 
 /* --wait: the followed deployment's state in a status payload. */
@@ -187,6 +189,15 @@ static void cl_on_message(struct mosquitto *m, void *ud, const struct mosquitto_
     client *c = ud;
     if (msg->payloadlen <= 0 || msg->payloadlen > (1 << 24)) return;
     if (strcmp(msg->topic, "nnedge/fleet/status") == 0) {
+        if (c->want_ctl && !c->ctl_live) {
+            /* the controller publishes its status only while connected (and
+             * subscribed): a live one, or a fresh retained one, says it is there */
+            int64_t t = 0;
+            json_t *s = json_loadb(msg->payload, (size_t)msg->payloadlen, 0, NULL);
+            if (s && ctl_json_int(s, "time_ms", 0, INT64_MAX, &t) == 1 && llabs(ctl_now_ms() - t) < 3000) c->ctl_live = 1;
+            if (!msg->retain) c->ctl_live = 1;
+            json_decref(s);
+        }
         if (c->follow) {
             if (c->answered == 1 && !c->ended) follow_status(c, msg);
             return;
@@ -543,9 +554,20 @@ static int fleet_deploy(int argc, char **argv) {
         json_decref(req);
         return EXIT_INTERNAL;
     }
-    client c = {.follow = wait, .json = json};
-    int rc = cl_open(&c, &b, "nnedge/fleet/event", "deploy", timeout_s) ? cl_request(&c, req, answer_s, "deploy")
-                                                              : (json_decref(req), EXIT_BAD_INPUT);
+    client c = {.follow = wait, .json = json, .want_ctl = 1};
+    int rc;
+    if (cl_open(&c, &b, "nnedge/fleet/event", "deploy", timeout_s)) {
+        /* Right after a broker restart the controller may not have
+         * reconnected and subscribed yet (the broker would drop the request):
+         * wait up to --answer-timeout-s for a sign of it first. */
+        int64_t end = ctl_mono_ms() + answer_s * 1000;
+        while (!c.ctl_live && ctl_mono_ms() < end)
+            if (mosquitto_loop(c.m, 100, 1) != MOSQ_ERR_SUCCESS) break;
+        rc = cl_request(&c, req, answer_s, "deploy");
+    } else {
+        json_decref(req);
+        rc = EXIT_BAD_INPUT;
+    }
     cl_close(&c);
     return rc;
 }
