@@ -10,11 +10,16 @@
  *                   or after --offline-after-ms without a heartbeat; a
  *                   heartbeat of the same session brings a node that timed
  *                   out back ONLINE
- *   HAProxy         per node a wanted state (maint when OFFLINE or its server
- *                   is down, drain while it activates a model, else ready) and
- *                   weight (lowered while overloaded); sent when it changes,
- *                   retried after errors, re-sent every 10 s
- *   deployments     canary -> rolling -> done | aborted; desired states
+ *   HAProxy         per node a wanted state (drain while it activates a model,
+ *                   maint while its live agent reports the server down, else
+ *                   ready: an OFFLINE agent says nothing about its server,
+ *                   HAProxy's checks judge it) and weight (lowered while
+ *                   overloaded); never the last ready server(s) out; sent
+ *                   when it changes, retried after errors, re-sent every 10 s
+ *   deployments     canary (ONLINE nodes) -> rolling -> done | aborted; every
+ *                   node of the group is a target, OFFLINE ones get their
+ *                   desired state retained and apply it on reconnection;
+ *                   desired states
  *                   retained on nnedge/cmd/<id>; rollback of upgraded nodes on
  *                   abort; per-node timeouts; all of it saved in --state FILE
  *                   (tmp + fsync + rename) and reloaded at start
@@ -73,13 +78,15 @@ typedef struct node {
     int overloaded;
     int64_t ok_since_mono;
     const char *hap_have;  /* NULL: not set yet */
+    const char *hap_want;  /* this tick's wanted state */
+    int hap_held, hap_was_held; /* kept ready as the last ready server (one event) */
     int weight_have;
     int64_t hap_next_mono; /* next try / resync */
     char hap_err[256];
 } node;
 
-enum { DN_PENDING, DN_SENT, DN_WORKING, DN_APPLIED, DN_FAILED, DN_TIMEOUT };
-static const char *const k_dn_names[] = {"pending", "sent", "working", "applied", "failed", "timeout"};
+enum { DN_PENDING, DN_SENT, DN_WORKING, DN_APPLIED, DN_FAILED, DN_TIMEOUT, DN_RETRACTED };
+static const char *const k_dn_names[] = {"pending", "sent", "working", "applied", "failed", "timeout", "retracted"};
 enum { RB_NONE, RB_SENT, RB_APPLIED, RB_FAILED, RB_IMPOSSIBLE };
 static const char *const k_rb_names[] = {"none", "sent", "applied", "failed", "impossible"};
 enum { DEP_CANARY, DEP_ROLLING, DEP_DONE, DEP_ABORTED };
@@ -93,6 +100,8 @@ typedef struct dnode {
     int64_t deadline_ms;
     pkgref before;      /* the node's model when the install was sent */
     int rb;             /* RB_* */
+    int canary;         /* picked as a canary (among the ONLINE nodes) */
+    int nidx;           /* cached index in ctl.nodes + 1 (0: not looked up) */
 } dnode;
 
 typedef struct deployment {
@@ -446,17 +455,39 @@ static dnode *dep_node(deployment *d, const char *id) {
 
 static int dep_active(const deployment *d) { return d->state == DEP_CANARY || d->state == DEP_ROLLING; }
 
+/* The registry entry of a deployment's node (nodes are never removed, so
+ * an index stays valid; checked by id all the same). */
+static node *dn_node(ctl *c, dnode *dn) {
+    if (dn->nidx > 0 && dn->nidx <= c->n_nodes && strcmp(c->nodes[dn->nidx - 1].id, dn->id) == 0)
+        return &c->nodes[dn->nidx - 1];
+    node *n = node_find(c, dn->id);
+    dn->nidx = n ? (int)(n - c->nodes) + 1 : 0;
+    return n;
+}
+
+static int dn_online(ctl *c, dnode *dn) {
+    const node *n = dn_node(c, dn);
+    return n && n->born && n->online;
+}
+
+/* Sent to a node that is OFFLINE: its desired state waits, retained, for
+ * its reconnection; it holds no --rate slot and its clock has not started. */
+static int dn_parked(ctl *c, dnode *dn) {
+    return (dn->state == DN_SENT || dn->state == DN_WORKING) && !dn_online(c, dn);
+}
+
 static void publish_desired(ctl *c, const desired *w) {
     if (!c->connected) return;
     char topic[128];
     snprintf(topic, sizeof topic, "nnedge/cmd/%s", w->id);
+    /* an empty payload clears the retained desired state (a retracted one) */
     int rc = mosquitto_publish(c->m, NULL, topic, (int)strlen(w->payload), w->payload, 1, true);
     if (rc != MOSQ_ERR_SUCCESS) warnf(c, "publish %s: %s", topic, mosquitto_strerror(rc));
 }
 
 /* Set (and publish) a node's desired state; takes the json object. */
 static void set_desired(ctl *c, const char *id, json_t *o) {
-    char *s = json_dumps(o, JSON_COMPACT);
+    char *s = o ? json_dumps(o, JSON_COMPACT) : strdup("");
     json_decref(o);
     if (!s) return;
     desired *w = NULL;
@@ -537,18 +568,41 @@ static void dep_abort(ctl *c, deployment *d, const char *reason) {
     snprintf(d->reason, sizeof d->reason, "%s", reason);
     c->state_dirty = 1;
     event(c, "aborted", NULL, d->id, NULL, NULL, "%s aborted: %s", d->id, reason);
-    for (int i = 0; i < d->n; i++)
-        if (d->nodes[i].state == DN_APPLIED) send_rollback(c, d, &d->nodes[i]);
+    for (int i = 0; i < d->n; i++) {
+        dnode *dn = &d->nodes[i];
+        if (dn->state == DN_APPLIED) send_rollback(c, d, dn);
+        else if (dn->state == DN_SENT || dn->state == DN_WORKING) {
+            /* never applied: its desired state goes (an OFFLINE node must
+             * not install it when it comes back); one still at work
+             * reports applied later and gets its rollback then */
+            set_desired(c, dn->id, NULL);
+            dn->state = DN_RETRACTED;
+            event(c, "retract", dn->id, d->id, NULL, NULL, "%s: desired state of %s retracted (it had not applied it)",
+                  d->id, dn->id);
+        }
+    }
 }
 
 static int is_failure(int st) { return st == DN_FAILED || st == DN_TIMEOUT; }
 
 /* Move a deployment on: timeouts, canary verdict, failures against the
- * threshold, the next nodes at --rate, the end. */
+ * threshold, the next nodes at --rate, the end.
+ *
+ * Every node of the group is a target. Canaries are picked among the ONLINE
+ * ones (in id order; the deployment waits while there is none). After the
+ * canaries, an OFFLINE target gets its install right away (retained: it
+ * applies it when it reconnects) and holds no --rate slot; its --timeout-s
+ * counts from when it is ONLINE. The deployment ends (done) when every
+ * ONLINE target is final; OFFLINE ones stay "pending" and their reports
+ * still count when they come. */
 static void dep_advance(ctl *c, deployment *d) {
     int64_t now = ctl_now_ms();
     for (int i = 0; i < d->n; i++) {
         dnode *dn = &d->nodes[i];
+        if (dn_parked(c, dn)) {
+            dn->deadline_ms = now + d->timeout_s * 1000;
+            continue;
+        }
         if ((dn->state == DN_SENT || dn->state == DN_WORKING) && now > dn->deadline_ms) {
             dn->state = DN_TIMEOUT;
             snprintf(dn->reason, sizeof dn->reason, "no final report in %lld s", (long long)d->timeout_s);
@@ -560,9 +614,11 @@ static void dep_advance(ctl *c, deployment *d) {
     if (!dep_active(d)) return;
     int ncanary = d->canary < d->n ? d->canary : d->n;
     if (d->state == DEP_CANARY) {
-        int applied = 0;
-        for (int i = 0; i < ncanary; i++) {
+        int applied = 0, picked = 0;
+        for (int i = 0; i < d->n; i++) {
             dnode *dn = &d->nodes[i];
+            if (!dn->canary) continue;
+            picked++;
             if (is_failure(dn->state)) {
                 char why[400];
                 snprintf(why, sizeof why, "canary %s %s%s%s", dn->id, k_dn_names[dn->state], dn->reason[0] ? ": " : "",
@@ -570,8 +626,14 @@ static void dep_advance(ctl *c, deployment *d) {
                 dep_abort(c, d, why);
                 return;
             }
-            if (dn->state == DN_PENDING) send_install(c, d, dn);
             if (dn->state == DN_APPLIED) applied++;
+        }
+        for (int i = 0; i < d->n && picked < ncanary; i++) {
+            dnode *dn = &d->nodes[i];
+            if (dn->canary || dn->state != DN_PENDING || !dn_online(c, dn)) continue;
+            dn->canary = 1;
+            picked++;
+            send_install(c, d, dn);
         }
         if (applied < ncanary) return;
         d->state = DEP_ROLLING;
@@ -579,12 +641,14 @@ static void dep_advance(ctl *c, deployment *d) {
         event(c, "rolling", NULL, d->id, NULL, NULL, "%s: %d canary node(s) applied; rolling out to %d more, %d at a time",
               d->id, ncanary, d->n - ncanary, d->rate);
     }
-    int failures = 0, inflight = 0, final = 0;
+    int failures = 0, inflight = 0, final = 0, parked = 0;
     for (int i = 0; i < d->n; i++) {
-        int st = d->nodes[i].state;
+        dnode *dn = &d->nodes[i];
+        int st = dn->state, park = dn_parked(c, dn);
         failures += is_failure(st);
-        inflight += st == DN_SENT || st == DN_WORKING;
-        final += st == DN_APPLIED || is_failure(st);
+        parked += park;
+        inflight += !park && (st == DN_SENT || st == DN_WORKING);
+        final += st == DN_APPLIED || is_failure(st) || park;
     }
     if ((double)failures > d->abort_threshold * (double)d->n) {
         char why[200];
@@ -593,17 +657,27 @@ static void dep_advance(ctl *c, deployment *d) {
         dep_abort(c, d, why);
         return;
     }
-    for (int i = ncanary; i < d->n && inflight < d->rate; i++) {
-        if (d->nodes[i].state != DN_PENDING) continue;
-        send_install(c, d, &d->nodes[i]);
-        inflight++;
+    for (int i = 0; i < d->n; i++) {
+        dnode *dn = &d->nodes[i];
+        if (dn->state != DN_PENDING || dn->canary) continue;
+        if (!dn_online(c, dn)) {
+            send_install(c, d, dn); /* retained; applied on reconnection */
+            parked++;
+            final++;
+        } else if (inflight < d->rate) {
+            send_install(c, d, dn);
+            inflight++;
+        }
     }
     if (final == d->n) {
         d->state = DEP_DONE;
-        if (failures) snprintf(d->reason, sizeof d->reason, "%d of %d nodes failed", failures, d->n);
+        char fail[64] = "", park[128] = "";
+        if (failures) snprintf(fail, sizeof fail, "%d of %d nodes failed", failures, d->n);
+        if (parked) snprintf(park, sizeof park, "%d node(s) OFFLINE: pending, they apply it when they reconnect", parked);
+        snprintf(d->reason, sizeof d->reason, "%s%s%s", fail, failures && parked ? "; " : "", park);
         c->state_dirty = 1;
-        event(c, "done", NULL, d->id, NULL, NULL, "%s done: %d of %d nodes applied %s %s", d->id, d->n - failures,
-              d->n, d->pkg.name, d->pkg.version);
+        event(c, "done", NULL, d->id, NULL, NULL, "%s done: %d of %d nodes applied %s %s%s%s", d->id,
+              d->n - failures - parked, d->n, d->pkg.name, d->pkg.version, parked ? "; " : "", park);
     }
 }
 
@@ -625,6 +699,13 @@ static void on_report(ctl *c, const char *id, const json_t *j) {
             n->activating = act;
             c->status_dirty = 1;
         }
+        /* A final report ends the activation: a "server down" heard while
+         * the server restarted is stale now (the next heartbeat says what
+         * holds; HAProxy's checks cover the second between). */
+        if (step >= 4 && n->serve_up == 0) {
+            n->serve_up = -1;
+            c->status_dirty = 1;
+        }
     }
     char base[41];
     snprintf(base, sizeof base, "%s", depid);
@@ -643,14 +724,16 @@ static void on_report(ctl *c, const char *id, const json_t *j) {
               reason);
         return;
     }
-    if (dn->state == DN_TIMEOUT && step == 4) {
-        /* applied after its deadline: it counted as a failure, but it is
-         * upgraded, so an aborted rollout must roll it back too */
+    if ((dn->state == DN_TIMEOUT || dn->state == DN_RETRACTED) && step == 4) {
+        /* applied after its deadline (it counted as a failure) or after
+         * the abort retracted it (it had it already): it is upgraded, so an
+         * aborted rollout must roll it back too */
+        const char *after = dn->state == DN_TIMEOUT ? "timeout" : "retraction";
         dn->state = DN_APPLIED;
         if (n) n->current = d->pkg;
         c->state_dirty = 1;
-        event(c, "applied", id, d->id, NULL, NULL, "%s: %s applied %s %s after its timeout", d->id, id, d->pkg.name,
-              d->pkg.version);
+        event(c, "applied", id, d->id, NULL, NULL, "%s: %s applied %s %s after its %s", d->id, id, d->pkg.name,
+              d->pkg.version, after);
         if (d->state == DEP_ABORTED) send_rollback(c, d, dn);
         return;
     }
@@ -776,17 +859,17 @@ static void on_deploy_request(ctl *c, const char *req, const json_t *j) {
     int n = 0, offline = 0;
     for (int i = 0; i < c->n_nodes; i++)
         if (c->nodes[i].born && strcmp(c->nodes[i].group, group) == 0) {
-            if (c->nodes[i].online) n++;
-            else offline++;
+            n++;
+            offline += !c->nodes[i].online;
         }
-    if (n == 0) REJECT("no ONLINE node in group %s", group);
+    if (n == 0) REJECT("no node in group %s (none has sent a birth)", group);
     if (!dep_make_room(c)) REJECT("too many deployments still running");
     deployment *d = &c->deps[c->n_deps];
     memset(d, 0, sizeof *d);
     d->nodes = calloc((size_t)n, sizeof *d->nodes);
     if (!d->nodes) REJECT("out of memory");
     for (int i = 0; i < c->n_nodes; i++)
-        if (c->nodes[i].born && c->nodes[i].online && strcmp(c->nodes[i].group, group) == 0)
+        if (c->nodes[i].born && strcmp(c->nodes[i].group, group) == 0)
             snprintf(d->nodes[d->n++].id, sizeof d->nodes[0].id, "%s", c->nodes[i].id);
     qsort(d->nodes, (size_t)d->n, sizeof *d->nodes, node_cmp);
     c->n_deps++;
@@ -811,9 +894,10 @@ static void on_deploy_request(ctl *c, const char *req, const json_t *j) {
     d->created_ms = ctl_now_ms();
     c->state_dirty = 1;
     event(c, "accepted", NULL, d->id, "request", req,
-          "%s: %s %s (counter %lld) to group %s: %d ONLINE node(s)%s, canary %d, rate %d, abort threshold %g", d->id,
-          pr.name, pr.version, (long long)pr.counter, group, d->n, offline ? " (OFFLINE ones skipped)" : "",
-          d->canary, d->rate, d->abort_threshold);
+          "%s: %s %s (counter %lld) to group %s: %d node(s) (%d OFFLINE%s), canary %d, rate %d, abort threshold %g",
+          d->id, pr.name, pr.version, (long long)pr.counter, group, d->n, offline,
+          offline == n ? ": waiting for one to come ONLINE as the canary" : "", d->canary, d->rate,
+          d->abort_threshold);
     dep_advance(c, d);
 }
 
@@ -942,10 +1026,37 @@ static void haproxy_tick(ctl *c) {
     /* A hung HAProxy must not stall the message loop (nodes would look
      * silent): at most 250 ms of commands per tick, and a socket error
      * stops this round and waits a second. */
+    /* What each server should be. An OFFLINE agent says nothing about its
+     * server (the broker may be the one down): HAProxy's own checks decide
+     * about it, so it stays ready. maint only while a live agent reports
+     * its server down, drain while it activates a model. And never the
+     * last ready server(s): when no server would be left ready, those that
+     * are ready now (or never set: ready in haproxy.cfg) stay so. */
+    int ready_after = 0;
+    for (int i = 0; i < c->n_nodes; i++) {
+        node *n = &c->nodes[i];
+        n->hap_want = NULL;
+        n->hap_was_held = n->hap_held;
+        n->hap_held = 0;
+        if (!n->born) continue;
+        n->hap_want = !n->online ? "ready" : n->activating ? "drain" : n->serve_up == 0 ? "maint" : "ready";
+        /* a server HAProxy refused commands for (unknown name?) is not known ready */
+        ready_after += strcmp(n->hap_want, "ready") == 0 && !n->hap_err[0];
+    }
+    for (int i = 0; i < c->n_nodes && ready_after == 0; i++) {
+        node *n = &c->nodes[i];
+        if (n->hap_want && !n->hap_err[0] && (!n->hap_have || strcmp(n->hap_have, "ready") == 0)) {
+            if (!n->hap_was_held)
+                event(c, "haproxy", n->id, NULL, NULL, NULL, "%s/%s: kept ready instead of %s: no other server is ready",
+                      c->o->backend, n->hap_server, n->hap_want);
+            n->hap_held = 1;
+            n->hap_want = "ready";
+        }
+    }
     for (int i = 0; i < c->n_nodes && ctl_mono_ms() - t0 < 250; i++) {
         node *n = &c->nodes[i];
         if (!n->born) continue;
-        const char *want = !n->online ? "maint" : n->serve_up == 0 ? "maint" : n->activating ? "drain" : "ready";
+        const char *want = n->hap_want;
         int weight = n->overloaded ? c->o->overload_weight_pct : 100;
         int changed = !n->hap_have || strcmp(n->hap_have, want) != 0 || n->weight_have != weight;
         if (!changed && now < n->hap_next_mono) continue;
@@ -981,7 +1092,7 @@ static void haproxy_tick(ctl *c) {
 }
 
 /* ------------------------------------------------------------- status -- */
-static json_t *dep_json(const deployment *d, int full) {
+static json_t *dep_json(ctl *c, const deployment *d, int full) {
     json_t *o = json_object();
     set_str(o, "id", d->id);
     set_str(o, "group", d->group);
@@ -1005,15 +1116,19 @@ static json_t *dep_json(const deployment *d, int full) {
         if (d->max_p50_ms >= 0) json_object_set_new(k, "max_p50_ms", json_real(d->max_p50_ms));
         json_object_set_new(o, "check", k);
     }
-    json_t *nodes = json_object(), *rb = json_object(), *order = json_array(), *detail = json_object();
+    json_t *nodes = json_object(), *rb = json_object(), *order = json_array(), *detail = json_object(),
+           *canaries = json_array();
     for (int i = 0; i < d->n; i++) {
         const dnode *dn = &d->nodes[i];
-        const char *s = dn->state == DN_WORKING && dn->step[0] ? dn->step
+        const node *nd = dn->state == DN_SENT ? node_find(c, dn->id) : NULL;
+        const char *s = dn->state == DN_SENT && !(nd && nd->born && nd->online) ? "pending"
+                        : dn->state == DN_WORKING && dn->step[0] ? dn->step
                         : dn->state == DN_FAILED && dn->step[0] ? dn->step
                                                                 : k_dn_names[dn->state];
         set_str(nodes, dn->id, s);
         if (dn->rb != RB_NONE) set_str(rb, dn->id, k_rb_names[dn->rb]);
         json_array_append_new(order, json_string(dn->id));
+        if (dn->canary) json_array_append_new(canaries, json_string(dn->id));
         if (full) {
             json_t *x = json_object();
             json_object_set_new(x, "state", json_integer(dn->state));
@@ -1022,6 +1137,7 @@ static json_t *dep_json(const deployment *d, int full) {
             json_object_set_new(x, "deadline_ms", json_integer(dn->deadline_ms));
             json_object_set_new(x, "before", pkgref_json(&dn->before));
             json_object_set_new(x, "rb", json_integer(dn->rb));
+            json_object_set_new(x, "canary", json_boolean(dn->canary));
             json_object_set_new(detail, dn->id, x);
         } else if (dn->reason[0]) {
             set_str(detail, dn->id, dn->reason);
@@ -1029,6 +1145,7 @@ static json_t *dep_json(const deployment *d, int full) {
     }
     json_object_set_new(o, "nodes", nodes);
     json_object_set_new(o, "order", order);
+    json_object_set_new(o, "canaries", canaries);
     if (json_object_size(rb)) json_object_set_new(o, "rollback", rb);
     else json_decref(rb);
     if (full || json_object_size(detail)) json_object_set_new(o, full ? "detail" : "reasons", detail);
@@ -1080,7 +1197,7 @@ static json_t *status_json(ctl *c) {
     }
     json_object_set_new(s, "nodes", nodes);
     json_t *deps = json_array();
-    for (int i = 0; i < c->n_deps; i++) json_array_append_new(deps, dep_json(&c->deps[i], 0));
+    for (int i = 0; i < c->n_deps; i++) json_array_append_new(deps, dep_json(c, &c->deps[i], 0));
     json_object_set_new(s, "deployments", deps);
     return s;
 }
@@ -1102,7 +1219,7 @@ static int state_save(ctl *c) {
     json_object_set_new(s, "v", json_integer(1));
     json_object_set_new(s, "next", json_integer(c->next_dep));
     json_t *deps = json_array();
-    for (int i = 0; i < c->n_deps; i++) json_array_append_new(deps, dep_json(&c->deps[i], 1));
+    for (int i = 0; i < c->n_deps; i++) json_array_append_new(deps, dep_json(c, &c->deps[i], 1));
     json_object_set_new(s, "deployments", deps);
     json_t *w = json_object();
     for (int i = 0; i < c->n_want; i++) json_object_set_new(w, c->want[i].id, json_string(c->want[i].payload));
@@ -1193,7 +1310,7 @@ static int dep_load(const json_t *o, deployment *d) {
         int64_t v;
         if (!id || !ctl_id_ok(id) || !json_is_object(x2)) return 0;
         snprintf(dn->id, sizeof dn->id, "%s", id);
-        if (ctl_json_int(x2, "state", 0, DN_TIMEOUT, &v) != 1) return 0;
+        if (ctl_json_int(x2, "state", 0, DN_RETRACTED, &v) != 1) return 0;
         dn->state = (int)v;
         if (ctl_json_int(x2, "rb", 0, RB_IMPOSSIBLE, &v) != 1) return 0;
         dn->rb = (int)v;
@@ -1201,6 +1318,8 @@ static int dep_load(const json_t *o, deployment *d) {
         copy_field(x2, "step", sizeof dn->step, dn->step, 0);
         copy_field(x2, "reason", sizeof dn->reason, dn->reason, 0);
         if (read_pkgref(json_object_get(x2, "before"), &dn->before) < 0) return 0;
+        json_t *cn = json_object_get(x2, "canary"); /* absent in older files: the first ones were */
+        dn->canary = cn ? json_is_true(cn) : i < d->canary && dn->state != DN_PENDING;
     }
     return 1;
 }

@@ -147,6 +147,8 @@ typedef struct client {
     char *status;        /* the retained status payload (status) */
     int subscribed;
     int refused;         /* the CONNACK's refusal code */
+    int want_ctl;        /* deploy: watch the status for a connected controller */
+    int ctl_live;        /* a live status, or a retained one of the last 3 s, was seen */
 } client;
 
 static void cl_on_connect(struct mosquitto *m, void *ud, int rc) {
@@ -158,7 +160,7 @@ static void cl_on_connect(struct mosquitto *m, void *ud, int rc) {
     mosquitto_subscribe(m, NULL, c->sub, 1);
     /* --wait also watches the retained status: an event lost while the
      * broker was away cannot leave it waiting forever */
-    if (c->follow) mosquitto_subscribe(m, NULL, "nnedge/fleet/status", 1);
+    if (c->follow || c->want_ctl) mosquitto_subscribe(m, NULL, "nnedge/fleet/status", 1);
 }
 
 /* --wait: the followed deployment's state in a status payload. */
@@ -187,6 +189,15 @@ static void cl_on_message(struct mosquitto *m, void *ud, const struct mosquitto_
     client *c = ud;
     if (msg->payloadlen <= 0 || msg->payloadlen > (1 << 24)) return;
     if (strcmp(msg->topic, "nnedge/fleet/status") == 0) {
+        if (c->want_ctl && !c->ctl_live) {
+            /* the controller publishes its status only while connected (and
+             * subscribed): a live one, or a fresh retained one, says it is there */
+            int64_t t = 0;
+            json_t *s = json_loadb(msg->payload, (size_t)msg->payloadlen, 0, NULL);
+            if (s && ctl_json_int(s, "time_ms", 0, INT64_MAX, &t) == 1 && llabs(ctl_now_ms() - t) < 3000) c->ctl_live = 1;
+            if (!msg->retain) c->ctl_live = 1;
+            json_decref(s);
+        }
         if (c->follow) {
             if (c->answered == 1 && !c->ended) follow_status(c, msg);
             return;
@@ -229,8 +240,11 @@ static void cl_on_message(struct mosquitto *m, void *ud, const struct mosquitto_
     json_decref(e);
 }
 
-/* Connect and subscribe to `sub`; 0 with a message on error. */
-static int cl_open(client *c, ctl_broker *b, const char *sub, const char *verb) {
+/* Connect and subscribe to `sub`; 0 with a message on error. With
+ * wait_s > 0 a broker that cannot be reached (down, restarting) is retried
+ * with backoff (0.25 s doubling to 2 s) for up to wait_s seconds; a broker
+ * that refuses us (credentials, ACL) fails at once. */
+static int cl_open(client *c, ctl_broker *b, const char *sub, const char *verb, long wait_s) {
     mosquitto_lib_init();
     char cid[64], err[512];
     unsigned char r[6];
@@ -245,30 +259,44 @@ static int cl_open(client *c, ctl_broker *b, const char *sub, const char *verb) 
     mosquitto_connect_callback_set(c->m, cl_on_connect);
     mosquitto_subscribe_callback_set(c->m, cl_on_subscribe);
     mosquitto_message_callback_set(c->m, cl_on_message);
-    if (!ctl_broker_connect(c->m, b, 30, err, sizeof err)) {
-        cli_usage_error("fleet %s: %s", verb, err);
-        return 0;
+    int64_t give_up = ctl_mono_ms() + (int64_t)wait_s * 1000, backoff = 250;
+    int said = 0;
+    for (int first = 1;; first = 0) {
+        int rc = MOSQ_ERR_SUCCESS;
+        char why[600] = "";
+        if (first ? !ctl_broker_connect(c->m, b, 30, err, sizeof err) : mosquitto_reconnect(c->m) != MOSQ_ERR_SUCCESS) {
+            if (first) snprintf(why, sizeof why, "%s", err);
+            else snprintf(why, sizeof why, "cannot connect to the broker %s:%d: %s", b->host, b->port, strerror(errno));
+        } else {
+            int64_t end = ctl_mono_ms() + 5000;
+            while (!c->subscribed && !c->refused && ctl_mono_ms() < end)
+                if ((rc = mosquitto_loop(c->m, 100, 1)) != MOSQ_ERR_SUCCESS) break;
+            if (c->refused) {
+                cli_usage_error("fleet %s: the broker %s:%d refused the connection: %s", verb, b->host, b->port,
+                                mosquitto_connack_string(c->refused));
+                return 0;
+            }
+            if (c->subscribed) return 1;
+            if (rc != MOSQ_ERR_SUCCESS)
+                snprintf(why, sizeof why, "the connection to the broker %s:%d failed: %s", b->host, b->port,
+                         rc == MOSQ_ERR_ERRNO ? strerror(errno) : mosquitto_strerror(rc));
+            else {
+                cli_usage_error("fleet %s: the broker %s:%d did not confirm the subscription (credentials or ACL?)",
+                                verb, b->host, b->port);
+                return 0;
+            }
+        }
+        if (ctl_mono_ms() + backoff > give_up) {
+            cli_usage_error("fleet %s: %s%s", verb, why, wait_s > 0 ? " (gave up waiting for it)" : "");
+            return 0;
+        }
+        if (!said) {
+            fprintf(stderr, "nnedge fleet %s: %s; retrying for up to %ld s\n", verb, why, wait_s);
+            said = 1;
+        }
+        usleep((useconds_t)backoff * 1000);
+        backoff = backoff * 2 > 2000 ? 2000 : backoff * 2;
     }
-    int64_t end = ctl_mono_ms() + 5000;
-    int rc = MOSQ_ERR_SUCCESS;
-    while (!c->subscribed && !c->refused && ctl_mono_ms() < end)
-        if ((rc = mosquitto_loop(c->m, 100, 1)) != MOSQ_ERR_SUCCESS) break;
-    if (c->refused) {
-        cli_usage_error("fleet %s: the broker %s:%d refused the connection: %s", verb, b->host, b->port,
-                        mosquitto_connack_string(c->refused));
-        return 0;
-    }
-    if (!c->subscribed && rc != MOSQ_ERR_SUCCESS) {
-        cli_usage_error("fleet %s: the connection to the broker %s:%d failed: %s", verb, b->host, b->port,
-                        rc == MOSQ_ERR_ERRNO ? strerror(errno) : mosquitto_strerror(rc));
-        return 0;
-    }
-    if (!c->subscribed) {
-        cli_usage_error("fleet %s: the broker %s:%d did not confirm the subscription (credentials or ACL?)", verb,
-                        b->host, b->port);
-        return 0;
-    }
-    return 1;
 }
 
 static void cl_close(client *c) {
@@ -526,9 +554,20 @@ static int fleet_deploy(int argc, char **argv) {
         json_decref(req);
         return EXIT_INTERNAL;
     }
-    client c = {.follow = wait, .json = json};
-    int rc = cl_open(&c, &b, "nnedge/fleet/event", "deploy") ? cl_request(&c, req, answer_s, "deploy")
-                                                              : (json_decref(req), EXIT_BAD_INPUT);
+    client c = {.follow = wait, .json = json, .want_ctl = 1};
+    int rc;
+    if (cl_open(&c, &b, "nnedge/fleet/event", "deploy", timeout_s)) {
+        /* Right after a broker restart the controller may not have
+         * reconnected and subscribed yet (the broker would drop the request):
+         * wait up to --answer-timeout-s for a sign of it first. */
+        int64_t end = ctl_mono_ms() + answer_s * 1000;
+        while (!c.ctl_live && ctl_mono_ms() < end)
+            if (mosquitto_loop(c.m, 100, 1) != MOSQ_ERR_SUCCESS) break;
+        rc = cl_request(&c, req, answer_s, "deploy");
+    } else {
+        json_decref(req);
+        rc = EXIT_BAD_INPUT;
+    }
     cl_close(&c);
     return rc;
 }
@@ -560,7 +599,7 @@ static int fleet_abort(int argc, char **argv) {
     json_object_set_new(req, "op", json_string("abort"));
     json_object_set_new(req, "deployment", json_string(id));
     client c = {0};
-    int rc = cl_open(&c, &b, "nnedge/fleet/event", "abort") ? cl_request(&c, req, answer_s, "abort")
+    int rc = cl_open(&c, &b, "nnedge/fleet/event", "abort", 0) ? cl_request(&c, req, answer_s, "abort")
                                                              : (json_decref(req), EXIT_BAD_INPUT);
     cl_close(&c);
     return rc;
@@ -637,7 +676,7 @@ static int fleet_status(int argc, char **argv) {
     if (!broker_finish(url, &b, "status")) return EXIT_BAD_INPUT;
     client c = {0};
     int rc = EXIT_BAD_INPUT;
-    if (cl_open(&c, &b, "nnedge/fleet/status", "status")) {
+    if (cl_open(&c, &b, "nnedge/fleet/status", "status", 0)) {
         int64_t end = ctl_mono_ms() + wait_s * 1000;
         while (!c.status && ctl_mono_ms() < end)
             if (mosquitto_loop(c.m, 100, 1) != MOSQ_ERR_SUCCESS) break;
