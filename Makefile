@@ -191,6 +191,7 @@ test: setup
 	$(P) $(MAKE) test-train NNEDGE=build-san/nnedge
 	$(P) $(MAKE) test-fleet-controller
 	$(P) $(MAKE) test-fleet-agent
+	$(P) $(MAKE) test-fleet
 	@sh tests/phase.sh --summary
 
 # The concurrency test (8 threads, shared plans, >= 1000 runs per model)

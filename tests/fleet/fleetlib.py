@@ -786,6 +786,7 @@ class RssSampler:
         self.comm = comm
         self.settle = settle
         self.at = {}             # name -> time of the max
+        self.samples_of = {}     # name -> [(time, kB)]
         # FLEET_RSS_TRACE=FILE: every sample as "time<TAB>name<TAB>kB"
         self.trace = open(os.environ["FLEET_RSS_TRACE"], "a") if os.environ.get("FLEET_RSS_TRACE") else None
         self.samples = 0
@@ -799,6 +800,8 @@ class RssSampler:
                 kb = p.rss_kb()
                 if self.trace:
                     self.trace.write("%.2f\t%s\t%d\n" % (time.time(), p.name, kb))
+                if kb > 0:
+                    self.samples_of.setdefault(p.name, []).append((time.time(), kb))
                 if kb > self.max.get(p.name, 0):
                     self.max[p.name] = kb
                     self.at[p.name] = time.time()
@@ -814,6 +817,11 @@ class RssSampler:
                     self.steady[p.name] = kb
             self.samples += 1
             self.stopping.wait(period)
+
+    def max_in(self, name, windows):
+        """Max kB of name's samples inside any (t0, t1) window; -1 if none."""
+        v = [kb for t, kb in self.samples_of.get(name, []) if any(a <= t < b for a, b in windows)]
+        return max(v) if v else -1
 
     def stop(self):
         self.stopping.set()

@@ -168,6 +168,7 @@ def main():
     # ---- 3. the broker down: stopped (SIGTERM: Mosquitto sends every
     # client's will first, as `systemctl stop` would), then killed (SIGKILL:
     # no wills; the clients find out by themselves) -------------------------
+    down = {}  # node -> [(t0, t1)]: its agent had no broker
     for how in ("SIGTERM", "SIGKILL"):
         load = Load(f.haproxy_url, "/v2/models/fashion/infer", body, hl, conc=4, rate=200)
         time.sleep(1.0)
@@ -175,6 +176,8 @@ def main():
         time.sleep(outage)
         f.start_broker()
         t_up = time.time()
+        for n in NODES:
+            down.setdefault(n, []).append((t_down, t_up))
         births = {n: nodes.wait(lambda t, b, n=n: t == "nnedge/node/%s/birth" % n, 20, t_up) for n in NODES}
         online = wait_status(lambda st: all(st.get(n) == "ONLINE" for n in NODES), 20)
         time.sleep(1.0)
@@ -210,6 +213,8 @@ def main():
     for n in cut:
         relays[n].restore()
     t_restore = time.time()
+    for n in cut:
+        down.setdefault(n, []).append((t_cut, t_restore))
     a1 = applied("node1", "1.1.0", t_dep, 12)
     c.check("node1 (connected) applies 1.1.0", a1 is not None)
     for n in cut:
@@ -230,12 +235,17 @@ def main():
     mx, st = rss.max, rss.steady
     for n in NODES:
         a = "agent-" + n
-        c.figure("%s agent RSS, max from 2 s after each start (%d samples)" % (n, rss.samples), st.get(a, -1), "kB",
-                 RSS_LIMIT_KB, ok=0 < st.get(a, -1) < RSS_LIMIT_KB)
-        # startup transients (the nnedge launcher before its exec, the
-        # first TLS setup): reported, not limited
-        print("  %s: max RSS of every sample %d kB, %.1f s after sampling began" % (a, mx.get(a, -1),
-                                                                                 rss.at.get(a, t_rss) - t_rss))
+        # the Done-when: "broker down for 60 s: ...; agent RSS < 5 MB"
+        dm = rss.max_in(a, down.get(n, []))
+        c.figure("%s agent RSS while it had no broker (max over %d outages)" % (n, len(down.get(n, []))), dm, "kB",
+                 RSS_LIMIT_KB, ok=0 < dm < RSS_LIMIT_KB)
+        # the rest, reported: the agent program from 2 s after each start
+        # (peaks: the TLS handshake of each reconnection, before the pages
+        # it touched are given back), and every sample (the nnedge launcher
+        # before its exec included)
+        v = sorted(kb for _, kb in rss.samples_of.get(a, []))
+        print("  %s: RSS median %d kB; max %d kB from 2 s after each start; max of every sample %d kB" %
+              (a, v[len(v) // 2] if v else -1, st.get(a, -1), mx.get(a, -1)))
     reports = f.close()
     c.check("no sanitizer report", not reports, reports)
     return c.done()
