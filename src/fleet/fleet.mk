@@ -25,7 +25,10 @@ install: install-agent
 install-agent: $(BUILD)/nnedge-agent
 	install -d $(DESTDIR)$(BINDIR)
 	install -m 755 $(BUILD)/nnedge-agent $(DESTDIR)$(BINDIR)/nnedge-agent
-.PHONY: install-agent
+uninstall: uninstall-agent
+uninstall-agent:
+	rm -f $(DESTDIR)$(BINDIR)/nnedge-agent
+.PHONY: install-agent uninstall-agent
 
 -include tests/fleet/fleet_tests.mk
 -include tests/fleet/controller.mk
