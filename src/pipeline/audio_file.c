@@ -15,6 +15,7 @@
 #include <samplerate.h>
 #include <sndfile.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,14 +26,22 @@
 #define OUT_BLOCK 8192    /* resampled samples produced at a time */
 #define MAX_CHANNELS 256
 #define MAX_RATE 1536000
+#define FMT_MAX 1024      /* bytes of a WAV 'fmt ' chunk (WAVEFORMATEXTENSIBLE: 40; MS ADPCM: 50 + 4 per extra coefficient) */
+#define FACT_MAX 64
+#define HDR_MAX (12 + 8 + FMT_MAX + 8 + FACT_MAX + 8)
+#define MAX_CHUNKS 65536  /* WAV chunks before the audio data */
 
 struct nne_audio_reader {
     SNDFILE *sf;
     int fd;                    /* the file's descriptor (-1: memory), closed after sf_close */
     SF_INFO info;
-    /* memory source */
+    /* the source: bytes in memory, or a regular file read with pread */
     const unsigned char *mem;
-    sf_count_t mem_size, mem_pos;
+    int64_t src_size;
+    /* what libsndfile sees (see "The bytes libsndfile sees"): hdr_len bytes
+     * of hdr, then the source's bytes [body_off, body_off + body_len) */
+    unsigned char hdr[HDR_MAX];
+    int64_t hdr_len, body_off, body_len, pos;
     /* decoding */
     float *inter;              /* BLOCK * channels interleaved */
     float *mono;               /* BLOCK */
@@ -56,28 +65,210 @@ static void set_err(char *err, size_t cap, const char *fmt, ...) {
     va_end(ap);
 }
 
-/* ---- libsndfile virtual I/O on a memory buffer ---- */
-static sf_count_t vio_len(void *u) { return ((nne_audio_reader *)u)->mem_size; }
+/* ---- The bytes libsndfile sees ----
+ * libsndfile's parsers for the metadata inside WAV files (LIST/INFO, cue,
+ * smpl, acid, bext, PEAK...) are where hostile files hurt: Debian's 1.2.0
+ * loops for ever in sf_open on a 100-byte WAV whose INFO chunk holds a
+ * sub-chunk size that wraps its 32-bit arithmetic into a backward jump
+ * (found by fuzz_wav; libsndfile issue 1118). Audio needs none of that
+ * metadata, so a WAV file (RIFF, RIFX, RF64/BW64) is walked here, chunk by
+ * chunk with 64-bit arithmetic, and libsndfile is shown a header made of
+ * the file's 'fmt ' chunk (and 'fact', if any) and a 'data' chunk that maps
+ * to the file's audio bytes: nothing else of the file reaches libsndfile.
+ * Other containers are passed through as they are, and only those this
+ * reader is meant for (AIFF, AU, FLAC, Ogg, MP3): the sniffing happens here,
+ * not in libsndfile's guesser, so the rarely used formats it also parses
+ * (PAF, IRCAM, VOC, MAT, SD2, ...) never see a byte. */
+static int64_t src_read(nne_audio_reader *r, int64_t off, void *buf, int64_t n) {
+    if (off < 0 || off >= r->src_size || n <= 0) return 0;
+    if (n > r->src_size - off) n = r->src_size - off;
+    if (r->mem) {
+        memcpy(buf, r->mem + off, (size_t)n);
+        return n;
+    }
+    int64_t done = 0;
+    while (done < n) {
+        ssize_t k = pread(r->fd, (char *)buf + done, (size_t)(n - done), (off_t)(off + done));
+        if (k < 0 && errno == EINTR) continue;
+        if (k <= 0) break;
+        done += k;
+    }
+    return done;
+}
+
+static sf_count_t vio_len(void *u) {
+    nne_audio_reader *r = u;
+    return r->hdr_len + r->body_len;
+}
 static sf_count_t vio_seek(sf_count_t off, int whence, void *u) {
     nne_audio_reader *r = u;
-    sf_count_t base = whence == SEEK_SET ? 0 : whence == SEEK_CUR ? r->mem_pos : r->mem_size;
-    /* saturate instead of overflowing on a hostile offset */
+    sf_count_t base = whence == SEEK_SET ? 0 : whence == SEEK_CUR ? r->pos : vio_len(u);
     sf_count_t pos;
     if (__builtin_add_overflow(base, off, &pos) || pos < 0) return -1;
-    r->mem_pos = pos;
+    r->pos = pos;
     return pos;
 }
 static sf_count_t vio_read(void *ptr, sf_count_t count, void *u) {
     nne_audio_reader *r = u;
-    if (count <= 0 || r->mem_pos >= r->mem_size) return 0;
-    sf_count_t n = r->mem_size - r->mem_pos;
-    if (count < n) n = count;
-    memcpy(ptr, r->mem + r->mem_pos, (size_t)n);
-    r->mem_pos += n;
+    sf_count_t n = 0;
+    while (n < count && r->pos < vio_len(u)) {
+        int64_t k;
+        if (r->pos < r->hdr_len) {
+            k = r->hdr_len - r->pos;
+            if (k > count - n) k = count - n;
+            memcpy((char *)ptr + n, r->hdr + r->pos, (size_t)k);
+        } else {
+            int64_t at = r->pos - r->hdr_len, left = r->body_len - at;
+            k = src_read(r, r->body_off + at, (char *)ptr + n, left < count - n ? left : count - n);
+            if (k <= 0) break;
+        }
+        r->pos += k;
+        n += k;
+    }
     return n;
 }
 static sf_count_t vio_write(const void *ptr, sf_count_t count, void *u) { return 0; }
-static sf_count_t vio_tell(void *u) { return ((nne_audio_reader *)u)->mem_pos; }
+static sf_count_t vio_tell(void *u) { return ((nne_audio_reader *)u)->pos; }
+
+static uint32_t get32(const unsigned char *p, int le) {
+    return le ? (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24
+              : (uint32_t)p[3] | (uint32_t)p[2] << 8 | (uint32_t)p[1] << 16 | (uint32_t)p[0] << 24;
+}
+static void put32(unsigned char *p, uint32_t v, int le) {
+    for (int i = 0; i < 4; i++) p[le ? i : 3 - i] = (unsigned char)(v >> (8 * i));
+}
+static void put_chunk(nne_audio_reader *r, const char *id, uint32_t size, int le) {
+    memcpy(r->hdr + r->hdr_len, id, 4);
+    put32(r->hdr + r->hdr_len + 4, size, le);
+    r->hdr_len += 8;
+}
+
+/* A chunk id for messages: printable, or hex. */
+static const char *chunk_name(const unsigned char *id, char *buf) {
+    int printable = 1;
+    for (int i = 0; i < 4; i++) printable &= id[i] >= 0x20 && id[i] < 0x7f && id[i] != '\'';
+    if (printable)
+        snprintf(buf, 16, "'%.4s'", (const char *)id);
+    else
+        snprintf(buf, 16, "0x%02x%02x%02x%02x", id[0], id[1], id[2], id[3]);
+    return buf;
+}
+
+#define BAD(...) (set_err(err, errcap, __VA_ARGS__), NNE_ERR_CORRUPT_MODEL)
+
+/* WAV (RIFF/RIFX/RF64/BW64 + WAVE): the walk and the header described above. */
+static nne_status normalize_wav(nne_audio_reader *r, const unsigned char *head, const char *name, char *err,
+                                size_t errcap) {
+    int le = memcmp(head, "RIFX", 4) != 0, rf64 = !memcmp(head, "RF64", 4) || !memcmp(head, "BW64", 4);
+    uint32_t riff_size = get32(head + 4, le);
+    unsigned char fmt[FMT_MAX], fact[FACT_MAX], ch[8];
+    char cn[16];
+    int64_t fmt_len = -1, fact_len = -1, data_off = -1, data_len = 0, ds64_data = -1, off = 12;
+    for (int n = 0;; n++) {
+        if (n == MAX_CHUNKS) return BAD("%s: not an audio file nnedge reads: more than %d chunks before the audio data", name, MAX_CHUNKS);
+        if (src_read(r, off, ch, 8) != 8)
+            return BAD("%s: not an audio file nnedge reads: a WAV file without %s (the chunks end at byte %lld)", name,
+                       fmt_len < 0 ? "a 'fmt ' chunk" : "a 'data' chunk", (long long)off);
+        uint32_t size = get32(ch + 4, le);
+        int64_t body = off + 8, left = r->src_size - body;
+        if (!memcmp(ch, "data", 4)) {
+            if (fmt_len < 0) return BAD("%s: not an audio file nnedge reads: WAV 'data' chunk before the 'fmt ' chunk", name);
+            data_off = body;
+            /* RF64: the real size is in ds64; 0xffffffff (and 0 in a header
+             * never finished: RIFF size 0 or 8) means up to the end */
+            if (rf64 && size == 0xffffffffu && ds64_data >= 0)
+                data_len = ds64_data;
+            else if (size == 0xffffffffu || (size == 0 && (riff_size == 0 || riff_size == 8 || riff_size == 0xffffffffu)))
+                data_len = left;
+            else
+                data_len = size;
+            if (data_len > left) data_len = left; /* a truncated file: what is there */
+            break;
+        }
+        if (size > left) {
+            /* any chunk but 'data' must fit: beyond it nothing can be found */
+            return BAD("%s: not an audio file nnedge reads: WAV chunk %s at byte %lld declares %u bytes, %lld are left", name,
+                       chunk_name(ch, cn), (long long)off, size, (long long)(left < 0 ? 0 : left));
+        }
+        if (!memcmp(ch, "fmt ", 4) && fmt_len < 0) {
+            if (size < 16 || size > FMT_MAX)
+                return BAD("%s: not an audio file nnedge reads: WAV 'fmt ' chunk of %u bytes (16..%d expected)", name, size, FMT_MAX);
+            if (src_read(r, body, fmt, size) != size) return BAD("%s: cannot read the 'fmt ' chunk", name);
+            fmt_len = size;
+        } else if (!memcmp(ch, "fact", 4) && fact_len < 0 && size >= 4 && size <= FACT_MAX) {
+            if (src_read(r, body, fact, size) != size) return BAD("%s: cannot read the 'fact' chunk", name);
+            fact_len = size;
+        } else if (!memcmp(ch, "ds64", 4) && rf64 && size >= 16) {
+            unsigned char d[16];
+            if (src_read(r, body, d, 16) != 16) return BAD("%s: cannot read the 'ds64' chunk", name);
+            uint64_t v = (uint64_t)get32(d + 8, 1) | (uint64_t)get32(d + 12, 1) << 32;
+            ds64_data = v > (uint64_t)INT64_MAX ? INT64_MAX : (int64_t)v;
+        }
+        off = body + size + (size & 1);
+    }
+    if (data_len > (int64_t)UINT32_MAX - HDR_MAX)
+        return BAD("%s: %lld bytes of audio data: WAV data over 4 GiB is not supported", name, (long long)data_len);
+    /* the header: RIFF (or RIFX) size WAVE, fmt (even size), fact, data */
+    r->hdr_len = 0;
+    put_chunk(r, le ? "RIFF" : "RIFX", 0, le);
+    memcpy(r->hdr + 8, "WAVE", 4);
+    r->hdr_len = 12;
+    int64_t fpad = fmt_len & 1;
+    put_chunk(r, "fmt ", (uint32_t)(fmt_len + fpad), le);
+    memcpy(r->hdr + r->hdr_len, fmt, (size_t)fmt_len);
+    if (fpad) r->hdr[r->hdr_len + fmt_len] = 0;
+    r->hdr_len += fmt_len + fpad;
+    if (fact_len > 0) {
+        int64_t p = fact_len & 1;
+        put_chunk(r, "fact", (uint32_t)(fact_len + p), le);
+        memcpy(r->hdr + r->hdr_len, fact, (size_t)fact_len);
+        if (p) r->hdr[r->hdr_len + fact_len] = 0;
+        r->hdr_len += fact_len + p;
+    }
+    put_chunk(r, "data", (uint32_t)data_len, le);
+    put32(r->hdr + 4, (uint32_t)(r->hdr_len - 8 + data_len), le);
+    r->body_off = data_off;
+    r->body_len = data_len;
+    return NNE_OK;
+}
+
+/* Sniff the container; WAV gets its header rebuilt, the others listed pass
+ * as they are, anything else is refused. */
+static nne_status prepare_source(nne_audio_reader *r, const char *name, char *err, size_t errcap) {
+    unsigned char h[16] = {0};
+    int64_t n = src_read(r, 0, h, sizeof h);
+    r->hdr_len = 0;
+    r->body_off = 0;
+    r->body_len = r->src_size;
+    if (n >= 12 && (!memcmp(h, "RIFF", 4) || !memcmp(h, "RIFX", 4) || !memcmp(h, "RF64", 4) || !memcmp(h, "BW64", 4)) &&
+        !memcmp(h + 8, "WAVE", 4))
+        return normalize_wav(r, h, name, err, errcap);
+    /* ID3v2 tags (before MP3 or FLAC): skipped by libsndfile too; what
+     * follows them must be one of the two */
+    int64_t at = 0;
+    for (int tags = 0; n >= 10 && !memcmp(h, "ID3", 3); tags++) {
+        if (tags == 8 || (h[6] | h[7] | h[8] | h[9]) & 0x80) return BAD("%s: not an audio file nnedge reads: bad ID3 tags", name);
+        at += 10 + ((int64_t)h[6] << 21 | (int64_t)h[7] << 14 | (int64_t)h[8] << 7 | h[9]) + (h[5] & 0x10 ? 10 : 0);
+        memset(h, 0, sizeof h);
+        n = src_read(r, at, h, sizeof h);
+        if (n < 4 || !(!memcmp(h, "fLaC", 4) || !memcmp(h, "ID3", 3) || (h[0] == 0xff && (h[1] & 0xe0) == 0xe0)))
+            return BAD("%s: not an audio file nnedge reads: ID3 tags followed by neither MP3 nor FLAC", name);
+    }
+    int ok = n >= 4 && (!memcmp(h, "fLaC", 4) || !memcmp(h, "OggS", 4) || !memcmp(h, ".snd", 4) ||
+                        (h[0] == 0xff && (h[1] & 0xe0) == 0xe0));
+    ok |= n >= 12 && !memcmp(h, "FORM", 4) && (!memcmp(h + 8, "AIFF", 4) || !memcmp(h + 8, "AIFC", 4));
+    if (!ok)
+        return BAD("%s: not an audio file nnedge reads (WAV, RF64, AIFF, AU, FLAC, Ogg or MP3; %lld bytes)", name,
+                   (long long)r->src_size);
+    return NNE_OK;
+}
+
+/* Open the prepared source with libsndfile. */
+static void open_view(nne_audio_reader *r) {
+    SF_VIRTUAL_IO vio = {vio_len, vio_seek, vio_read, vio_write, vio_tell};
+    r->pos = 0;
+    r->sf = sf_open_virtual(&vio, SFM_READ, &r->info, r);
+}
 
 void nne_audio_reader_close(nne_audio_reader *r) {
     if (!r) return;
@@ -162,10 +353,16 @@ nne_status nne_audio_reader_open_file(const char *path, int32_t rate, nne_audio_
         set_err(err, errcap, "%s: out of memory", path);
         return NNE_ERR_OUT_OF_MEMORY;
     }
-    /* close_desc false: the descriptor is ours on every path (libsndfile
-     * closes it itself on some failures when asked to own it) */
+    /* the descriptor is ours on every path: libsndfile reads it through
+     * the virtual I/O below */
     r->fd = fd;
-    r->sf = sf_open_fd(fd, SFM_READ, &r->info, SF_FALSE);
+    r->src_size = (int64_t)stt.st_size;
+    nne_status st = prepare_source(r, path, err, errcap);
+    if (st != NNE_OK) {
+        nne_audio_reader_close(r);
+        return st;
+    }
+    open_view(r);
     return finish_open(r, path, rate, out, err, errcap);
 }
 
@@ -183,9 +380,13 @@ nne_status nne_audio_reader_open_memory(const void *data, size_t size, int32_t r
     }
     r->fd = -1;
     r->mem = data;
-    r->mem_size = (sf_count_t)size;
-    SF_VIRTUAL_IO vio = {vio_len, vio_seek, vio_read, vio_write, vio_tell};
-    r->sf = sf_open_virtual(&vio, SFM_READ, &r->info, r);
+    r->src_size = (int64_t)size;
+    nne_status st = prepare_source(r, "audio", err, errcap);
+    if (st != NNE_OK) {
+        nne_audio_reader_close(r);
+        return st;
+    }
+    open_view(r);
     return finish_open(r, "audio", rate, out, err, errcap);
 }
 

@@ -132,7 +132,7 @@ fuzz-smoke: fuzz-build
 	    > $(FUZZ_BUILD)/smoke_$$h.log 2>&1 || { tail -40 $(FUZZ_BUILD)/smoke_$$h.log; exit 1; }; \
 	  crashes=$$(ls tests/fuzz/crashes/$$h/* 2>/dev/null || true); \
 	  if [ -n "$$crashes" ]; then \
-	    $(FUZZ_BUILD)/fuzz_$$h -artifact_prefix=$(FUZZ_BUILD)/crashes/$$h/ $$crashes >> $(FUZZ_BUILD)/smoke_$$h.log 2>&1 \
+	    $(FUZZ_BUILD)/fuzz_$$h -timeout=60 -artifact_prefix=$(FUZZ_BUILD)/crashes/$$h/ $$crashes >> $(FUZZ_BUILD)/smoke_$$h.log 2>&1 \
 	      || { tail -40 $(FUZZ_BUILD)/smoke_$$h.log; exit 1; }; \
 	  fi; \
 	  echo "== fuzz_$$h: $(FUZZ_SMOKE_SECONDS) s of fuzzing"; \

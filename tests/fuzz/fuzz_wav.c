@@ -1,7 +1,8 @@
 /*
  * fuzz_wav.c - libFuzzer harness for the audio path of `nnedge app wakeword`:
- * bytes -> libsndfile (nne_audio_reader_open_memory, every format it reads)
- * -> mono -> libsamplerate to 16 kHz -> int16 in 80 ms chunks -> log-mel
+ * bytes -> nne_audio_reader_open_memory (the container sniffed, a WAV
+ * file's chunks walked and its header rebuilt, then libsndfile: WAV,
+ * AIFF, AU, FLAC, Ogg, MP3) -> mono -> libsamplerate to 16 kHz -> int16 in 80 ms chunks -> log-mel
  * (openWakeWord's parameters) of the first and the last whole chunk. Errors
  * must be documented statuses with a one-line message; nothing may crash or
  * leak. At most 2^14 output samples (about 1 s) are read and converted per
@@ -11,7 +12,8 @@
  * harness's time. (build-fuzz/obj/src/pipeline/audio_mel.o is built without
  * comparison tracing, see fuzz.mk.)
  * (libsndfile itself is not instrumented: coverage guides through our code;
- * ASan still checks every buffer we hand it.)
+ * ASan still checks every buffer we hand it. Run it with -timeout: its one
+ * finding so far was a hang inside libsndfile, see audio_file.c.)
  */
 #include "fuzz_common.h"
 #include "nnedge_audio.h"

@@ -55,6 +55,20 @@ cases = [
     ([wav(P('ch0.wav'), channels=0)], r'not an audio file|channels'),
     ([wav(P('ch1000.wav'), channels=1000, data=b'\0' * 2000 * 4)], r'not an audio file|channels'),
     ([wav(P('fmt_unknown.wav'), fmt=0x1234)], r'not an audio file'),
+    # found by fuzz_wav: Debian's libsndfile 1.2.0 loops for ever in sf_open
+    # on these 100 bytes (an INFO chunk whose inner sizes wrap its 32-bit
+    # arithmetic into a backward jump); nnedge never shows it WAV metadata
+    ([write(P('info_loop.wav'), b'RIFF`\x11\0\0WAVEINFO' + b'\xff' * 48 + b'\xdf' + b'\xff' * 31 + b'\x06\0\0\0')],
+     r"not an audio file nnedge reads: WAV chunk 'INFO' at byte 12 declares 4294967295 bytes, 80 are left"),
+    ([write(P('info_loop2.wav'), b'RIFF\x5c\0\0\0WAVEINFO\x50\0\0\0' + b'\xff' * 48 + b'\xdf' + b'\xff' * 31 + b'\x06\0\0\0')],
+     r"without a 'fmt ' chunk"),
+    ([wav(P('fmt_huge.wav'), extra=b'\0' * 2000)], r"'fmt ' chunk of 2016 bytes"),
+    ([write(P('data_first.wav'), b'RIFF\x24\0\0\0WAVEdata\x04\0\0\0\0\0\0\0fmt \x10\0\0\0' + b'\0' * 16)],
+     r"'data' chunk before the 'fmt ' chunk"),
+    ([write(P('voc.wav'), b'Creative Voice File\x1a\x1a\x00\x0a\x01\x29\x11' + b'\0' * 200)],
+     r'not an audio file nnedge reads \(WAV, RF64, AIFF'),
+    ([write(P('id3_junk.mp3'), b'ID3\x04\0\0\0\0\0\x02' + b'\0\0' + b'Creative Voice File' + b'\0' * 100)],
+     r'ID3 tags followed by neither MP3 nor FLAC'),
 ]
 base = [nnedge, 'app', 'wakeword', '--models', models]
 fails = 0
@@ -114,6 +128,45 @@ p = subprocess.run(base + [good], capture_output=True, timeout=60)
 if p.returncode != 0:
     print('FAIL good.wav: exit %d: %s' % (p.returncode, p.stderr.decode()[-300:]))
     fails += 1
-n = len(cases) + len(opt_cases) + 1
+# the same audio in other WAV layouts gives the same scores: metadata chunks
+# (LIST/INFO, bext, JUNK, an odd-sized chunk with its pad byte) before and
+# after the data, RF64 with ds64, a header never finished (data size 0 in
+# a RIFF of size 0), big-endian RIFX
+tone = b''.join(struct.pack('<h', int(8000 * ((i * 37 % 200) - 100) / 100)) for i in range(16000))
+ref = wav(P('tone.wav'), data=tone)
+
+
+def chunk(cid, body):
+    return cid + struct.pack('<I', len(body)) + body + (b'\0' if len(body) % 2 else b'')
+
+
+fmt16 = struct.pack('<HHIIHH', 1, 1, 16000, 32000, 2, 16)
+info = chunk(b'LIST', b'INFO' + chunk(b'INAM', b'tone\0') + chunk(b'IART', b'nnedge test\0'))
+body = b'WAVE' + chunk(b'JUNK', b'\0' * 28) + chunk(b'fmt ', fmt16) + info + chunk(b'bext', b'x' * 603) + \
+    chunk(b'odd ', b'abc') + chunk(b'data', tone) + chunk(b'LIST', b'INFO' + chunk(b'ICMT', b'after\0'))
+layouts = {'meta.wav': b'RIFF' + struct.pack('<I', len(body)) + body}
+ds64 = struct.pack('<QQQI', 0, len(tone), len(tone) // 2, 0)
+layouts['rf64.wav'] = b'RF64\xff\xff\xff\xffWAVE' + chunk(b'ds64', ds64) + chunk(b'fmt ', fmt16) + \
+    b'data\xff\xff\xff\xff' + tone
+layouts['unfinished.wav'] = b'RIFF\0\0\0\0WAVE' + chunk(b'fmt ', fmt16) + b'data\0\0\0\0' + tone
+be = b''.join(struct.pack('>h', v) for v in struct.unpack('<%dh' % (len(tone) // 2), tone))
+fmt_be = struct.pack('>HHIIHH', 1, 1, 16000, 32000, 2, 16)
+body_be = b'WAVE' + b'fmt ' + struct.pack('>I', 16) + fmt_be + b'data' + struct.pack('>I', len(be)) + be
+layouts['rifx.wav'] = b'RIFX' + struct.pack('>I', len(body_be)) + body_be
+def scores(csv):  # the CSV without its file column
+    with open(csv) as f:
+        return [line.split(',', 1)[1] for line in f]
+
+
+want = subprocess.run(base + ['--frames', P('tone.csv'), ref], capture_output=True, timeout=60)
+for name, data in layouts.items():
+    path = write(P(name), data)
+    p = subprocess.run(base + ['--frames', P(name + '.csv'), path], capture_output=True, timeout=60)
+    same = p.returncode == 0 and scores(P(name + '.csv')) == scores(P('tone.csv')) and len(scores(P('tone.csv'))) > 10
+    if want.returncode != 0 or not same:
+        print('FAIL %s: exit %d, scores %s those of the plain WAV: %s' % (name, p.returncode,
+              'equal to' if same else 'differ from', p.stderr.decode()[-300:]))
+        fails += 1
+n = len(cases) + len(opt_cases) + 1 + len(layouts)
 print('bad audio: %d/%d cases as expected' % (n - fails, n))
 sys.exit(1 if fails else 0)
