@@ -44,15 +44,15 @@ typedef struct nne_audio_file_info {
 /* Open an audio file: WAV (RIFF, RIFX, RF64/BW64; PCM 8/16/24/32-bit,
  * float, double, A-law, mu-law, IMA/MS ADPCM, GSM), AIFF/AIFC, AU, FLAC,
  * Ogg (Vorbis, Opus) or MP3, decoded by libsndfile. The container is
- * sniffed here and others are refused; a WAV file's chunks are checked and
- * only its format and audio data reach libsndfile (its metadata parsers
- * hang on some hostile files).
+ * sniffed here and others are refused; the chunks of a WAV or AIFF file
+ * are checked and only its format and audio data reach libsndfile (its
+ * metadata parsers hang on some hostile files).
  * Samples come out as mono floats (channels averaged; full scale 1.0) at
  * `rate` Hz (resampled with libsamplerate's SRC_SINC_MEDIUM_QUALITY when the
  * file's rate differs; rate <= 0 keeps the file's rate). Only regular files
  * are opened (a FIFO or device is refused, never waited on).
  * NNE_ERR_IO: cannot open; NNE_ERR_CORRUPT_MODEL: not an audio file
- * of those, a malformed WAV chunk list, or a header out of range (channels 1..256, rate
+ * of those, a malformed WAV or AIFF chunk list, or a header out of range (channels 1..256, rate
  * 1..1536000 Hz). `err` (errcap bytes) gets a one-line message. */
 NNE_API nne_status nne_audio_reader_open_file(const char *path, int32_t rate, nne_audio_reader **out, char *err,
                                               size_t errcap);

@@ -75,8 +75,9 @@ static void set_err(char *err, size_t cap, const char *fmt, ...) {
  * chunk with 64-bit arithmetic, and libsndfile is shown a header made of
  * the file's 'fmt ' chunk (and 'fact', if any) and a 'data' chunk that maps
  * to the file's audio bytes: nothing else of the file reaches libsndfile.
- * Other containers are passed through as they are, and only those this
- * reader is meant for (AIFF, AU, FLAC, Ogg, MP3): the sniffing happens here,
+ * AIFF gets the same treatment ('COMM', 'SSND'). Other containers are
+ * passed through as they are, and only those this reader is meant for
+ * (AU, FLAC, Ogg, MP3): the sniffing happens here,
  * not in libsndfile's guesser, so the rarely used formats it also parses
  * (PAF, IRCAM, VOC, MAT, SD2, ...) never see a byte. */
 static int64_t src_read(nne_audio_reader *r, int64_t off, void *buf, int64_t n) {
@@ -232,8 +233,74 @@ static nne_status normalize_wav(nne_audio_reader *r, const unsigned char *head, 
     return NNE_OK;
 }
 
-/* Sniff the container; WAV gets its header rebuilt, the others listed pass
- * as they are, anything else is refused. */
+/* AIFF/AIFC (FORM, big-endian chunks in any order): the same, from the
+ * 'COMM' chunk (and 'FVER'), with one 'SSND' chunk over the file's sound
+ * data (offset and block size 0). */
+#define COMM_MAX 256
+static nne_status normalize_aiff(nne_audio_reader *r, const unsigned char *head, const char *name, char *err,
+                                 size_t errcap) {
+    unsigned char comm[COMM_MAX], fver[4], ch[8];
+    char cn[16];
+    int64_t comm_len = -1, fver_len = -1, data_off = -1, data_len = 0, off = 12;
+    for (int n = 0; comm_len < 0 || data_off < 0; n++) {
+        if (n == MAX_CHUNKS) return BAD("%s: not an audio file nnedge reads: more than %d AIFF chunks", name, MAX_CHUNKS);
+        if (src_read(r, off, ch, 8) != 8)
+            return BAD("%s: not an audio file nnedge reads: an AIFF file without %s (the chunks end at byte %lld)", name,
+                       comm_len < 0 ? "a 'COMM' chunk" : "an 'SSND' chunk", (long long)off);
+        uint32_t size = get32(ch + 4, 0);
+        int64_t body = off + 8, left = r->src_size - body;
+        if (!memcmp(ch, "SSND", 4) && data_off < 0) {
+            unsigned char d[8];
+            if (size < 8 || src_read(r, body, d, 8) != 8)
+                return BAD("%s: not an audio file nnedge reads: AIFF 'SSND' chunk of %u bytes", name, size);
+            uint32_t skip = get32(d, 0);
+            int64_t avail = (size > left ? left : (int64_t)size) - 8; /* a truncated file: what is there */
+            if (skip > avail) return BAD("%s: not an audio file nnedge reads: AIFF 'SSND' offset %u past its %lld bytes", name, skip, (long long)avail);
+            data_off = body + 8 + skip;
+            data_len = avail - skip;
+            if (size > left) {
+                if (comm_len < 0) return BAD("%s: not an audio file nnedge reads: AIFF 'SSND' chunk runs past the end before a 'COMM' chunk", name);
+                break;
+            }
+        } else if (size > left) {
+            return BAD("%s: not an audio file nnedge reads: AIFF chunk %s at byte %lld declares %u bytes, %lld are left", name,
+                       chunk_name(ch, cn), (long long)off, size, (long long)(left < 0 ? 0 : left));
+        } else if (!memcmp(ch, "COMM", 4) && comm_len < 0) {
+            if (size < 18 || size > COMM_MAX)
+                return BAD("%s: not an audio file nnedge reads: AIFF 'COMM' chunk of %u bytes (18..%d expected)", name, size, COMM_MAX);
+            if (src_read(r, body, comm, size) != size) return BAD("%s: cannot read the 'COMM' chunk", name);
+            comm_len = size;
+        } else if (!memcmp(ch, "FVER", 4) && fver_len < 0 && size == 4) {
+            if (src_read(r, body, fver, 4) != 4) return BAD("%s: cannot read the 'FVER' chunk", name);
+            fver_len = 4;
+        }
+        off = body + size + (size & 1);
+    }
+    if (data_len > (int64_t)UINT32_MAX - HDR_MAX)
+        return BAD("%s: %lld bytes of sound data: AIFF data over 4 GiB is not supported", name, (long long)data_len);
+    memcpy(r->hdr, head, 12); /* FORM, size (set below), AIFF or AIFC */
+    r->hdr_len = 12;
+    if (fver_len > 0) {
+        put_chunk(r, "FVER", 4, 0);
+        memcpy(r->hdr + r->hdr_len, fver, 4);
+        r->hdr_len += 4;
+    }
+    int64_t cpad = comm_len & 1;
+    put_chunk(r, "COMM", (uint32_t)(comm_len + cpad), 0);
+    memcpy(r->hdr + r->hdr_len, comm, (size_t)comm_len);
+    if (cpad) r->hdr[r->hdr_len + comm_len] = 0;
+    r->hdr_len += comm_len + cpad;
+    put_chunk(r, "SSND", (uint32_t)(8 + data_len), 0);
+    memset(r->hdr + r->hdr_len, 0, 8);
+    r->hdr_len += 8;
+    put32(r->hdr + 4, (uint32_t)(r->hdr_len - 8 + data_len), 0);
+    r->body_off = data_off;
+    r->body_len = data_len;
+    return NNE_OK;
+}
+
+/* Sniff the container; WAV and AIFF get their header rebuilt, the others
+ * listed pass as they are, anything else is refused. */
 static nne_status prepare_source(nne_audio_reader *r, const char *name, char *err, size_t errcap) {
     unsigned char h[16] = {0};
     int64_t n = src_read(r, 0, h, sizeof h);
@@ -243,6 +310,8 @@ static nne_status prepare_source(nne_audio_reader *r, const char *name, char *er
     if (n >= 12 && (!memcmp(h, "RIFF", 4) || !memcmp(h, "RIFX", 4) || !memcmp(h, "RF64", 4) || !memcmp(h, "BW64", 4)) &&
         !memcmp(h + 8, "WAVE", 4))
         return normalize_wav(r, h, name, err, errcap);
+    if (n >= 12 && !memcmp(h, "FORM", 4) && (!memcmp(h + 8, "AIFF", 4) || !memcmp(h + 8, "AIFC", 4)))
+        return normalize_aiff(r, h, name, err, errcap);
     /* ID3v2 tags (before MP3 or FLAC): skipped by libsndfile too; what
      * follows them must be one of the two */
     int64_t at = 0;
@@ -256,7 +325,6 @@ static nne_status prepare_source(nne_audio_reader *r, const char *name, char *er
     }
     int ok = n >= 4 && (!memcmp(h, "fLaC", 4) || !memcmp(h, "OggS", 4) || !memcmp(h, ".snd", 4) ||
                         (h[0] == 0xff && (h[1] & 0xe0) == 0xe0));
-    ok |= n >= 12 && !memcmp(h, "FORM", 4) && (!memcmp(h + 8, "AIFF", 4) || !memcmp(h + 8, "AIFC", 4));
     if (!ok)
         return BAD("%s: not an audio file nnedge reads (WAV, RF64, AIFF, AU, FLAC, Ogg or MP3; %lld bytes)", name,
                    (long long)r->src_size);

@@ -131,7 +131,8 @@ if p.returncode != 0:
 # the same audio in other WAV layouts gives the same scores: metadata chunks
 # (LIST/INFO, bext, JUNK, an odd-sized chunk with its pad byte) before and
 # after the data, RF64 with ds64, a header never finished (data size 0 in
-# a RIFF of size 0), big-endian RIFX
+# a RIFF of size 0), big-endian RIFX, AIFF with metadata and an SSND
+# offset, AIFC 'sowt' with its SSND before COMM
 tone = b''.join(struct.pack('<h', int(8000 * ((i * 37 % 200) - 100) / 100)) for i in range(16000))
 ref = wav(P('tone.wav'), data=tone)
 
@@ -153,6 +154,21 @@ be = b''.join(struct.pack('>h', v) for v in struct.unpack('<%dh' % (len(tone) //
 fmt_be = struct.pack('>HHIIHH', 1, 1, 16000, 32000, 2, 16)
 body_be = b'WAVE' + b'fmt ' + struct.pack('>I', 16) + fmt_be + b'data' + struct.pack('>I', len(be)) + be
 layouts['rifx.wav'] = b'RIFX' + struct.pack('>I', len(body_be)) + body_be
+
+
+def bchunk(cid, body):  # AIFF: big-endian sizes
+    return cid + struct.pack('>I', len(body)) + body + (b'\0' if len(body) % 2 else b'')
+
+
+rate80 = bytes.fromhex('400cfa00000000000000')  # 16000 as an 80-bit extended float
+comm = struct.pack('>hIh', 1, len(tone) // 2, 16) + rate80
+ssnd = bchunk(b'SSND', struct.pack('>II', 4, 0) + b'\0' * 4 + be)  # 4 bytes of offset
+aiff = b'AIFF' + bchunk(b'NAME', b'tone') + bchunk(b'COMT', b'\0\1xyz') + bchunk(b'COMM', comm) + ssnd
+layouts['tone.aiff'] = b'FORM' + struct.pack('>I', len(aiff)) + aiff
+comm_c = struct.pack('>hIh', 1, len(tone) // 2, 16) + rate80 + b'sowt' + b'\x00\x00'
+aifc = b'AIFC' + bchunk(b'FVER', struct.pack('>I', 0xA2805140)) + \
+    bchunk(b'SSND', struct.pack('>II', 0, 0) + tone) + bchunk(b'COMM', comm_c)  # SSND before COMM, little-endian data
+layouts['tone.aifc'] = b'FORM' + struct.pack('>I', len(aifc)) + aifc
 def scores(csv):  # the CSV without its file column
     with open(csv) as f:
         return [line.split(',', 1)[1] for line in f]
