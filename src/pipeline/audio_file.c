@@ -28,7 +28,7 @@
 #define MAX_RATE 1536000
 #define FMT_MAX 1024      /* bytes of a WAV 'fmt ' chunk (WAVEFORMATEXTENSIBLE: 40; MS ADPCM: 50 + 4 per extra coefficient) */
 #define FACT_MAX 64
-#define HDR_MAX (12 + 8 + FMT_MAX + 8 + FACT_MAX + 8)
+#define HDR_MAX (12 + 36 + 8 + FMT_MAX + 8 + FACT_MAX + 8)
 #define MAX_CHUNKS 65536  /* WAV chunks before the audio data */
 
 struct nne_audio_reader {
@@ -74,7 +74,8 @@ static void set_err(char *err, size_t cap, const char *fmt, ...) {
  * metadata, so a WAV file (RIFF, RIFX, RF64/BW64) is walked here, chunk by
  * chunk with 64-bit arithmetic, and libsndfile is shown a header made of
  * the file's 'fmt ' chunk (and 'fact', if any) and a 'data' chunk that maps
- * to the file's audio bytes: nothing else of the file reaches libsndfile.
+ * to the file's audio bytes (an RF64 header with 'ds64' for RF64 files and
+ * for data over 4 GiB): nothing else of the file reaches libsndfile.
  * AIFF gets the same treatment ('COMM', 'SSND'). Other containers are
  * passed through as they are, and only those this reader is meant for
  * (AU, FLAC, Ogg, MP3): the sniffing happens here,
@@ -207,13 +208,22 @@ static nne_status normalize_wav(nne_audio_reader *r, const unsigned char *head, 
         }
         off = body + size + (size & 1);
     }
-    if (data_len > (int64_t)UINT32_MAX - HDR_MAX)
-        return BAD("%s: %lld bytes of audio data: WAV data over 4 GiB is not supported", name, (long long)data_len);
-    /* the header: RIFF (or RIFX) size WAVE, fmt (even size), fact, data */
+    /* RF64 in, or over 4 GiB of data: an RF64 header (ds64 holds the sizes) */
+    int out64 = rf64 || data_len > (int64_t)UINT32_MAX - HDR_MAX;
+    if (out64 && !le)
+        return BAD("%s: %lld bytes of audio data: big-endian RIFX data over 4 GiB is not supported", name, (long long)data_len);
+    /* the header: RIFF (RIFX, RF64) size WAVE, [ds64], fmt (even size), [fact], data */
     r->hdr_len = 0;
-    put_chunk(r, le ? "RIFF" : "RIFX", 0, le);
+    put_chunk(r, out64 ? "RF64" : le ? "RIFF" : "RIFX", out64 ? 0xffffffffu : 0, le);
     memcpy(r->hdr + 8, "WAVE", 4);
     r->hdr_len = 12;
+    int64_t ds64_at = -1;
+    if (out64) {
+        put_chunk(r, "ds64", 28, 1);
+        ds64_at = r->hdr_len;
+        memset(r->hdr + r->hdr_len, 0, 28); /* RIFF size, data size, frames (64-bit), table length 0 */
+        r->hdr_len += 28;
+    }
     int64_t fpad = fmt_len & 1;
     put_chunk(r, "fmt ", (uint32_t)(fmt_len + fpad), le);
     memcpy(r->hdr + r->hdr_len, fmt, (size_t)fmt_len);
@@ -226,8 +236,17 @@ static nne_status normalize_wav(nne_audio_reader *r, const unsigned char *head, 
         if (p) r->hdr[r->hdr_len + fact_len] = 0;
         r->hdr_len += fact_len + p;
     }
-    put_chunk(r, "data", (uint32_t)data_len, le);
-    put32(r->hdr + 4, (uint32_t)(r->hdr_len - 8 + data_len), le);
+    put_chunk(r, "data", out64 ? 0xffffffffu : (uint32_t)data_len, le);
+    if (out64) {
+        uint32_t align = (uint32_t)fmt[12] | (uint32_t)fmt[13] << 8;
+        uint64_t v[3] = {(uint64_t)(r->hdr_len - 8 + data_len), (uint64_t)data_len, align ? (uint64_t)data_len / align : 0};
+        for (int i = 0; i < 3; i++) {
+            put32(r->hdr + ds64_at + 8 * i, (uint32_t)v[i], 1);
+            put32(r->hdr + ds64_at + 8 * i + 4, (uint32_t)(v[i] >> 32), 1);
+        }
+    } else {
+        put32(r->hdr + 4, (uint32_t)(r->hdr_len - 8 + data_len), le);
+    }
     r->body_off = data_off;
     r->body_len = data_len;
     return NNE_OK;
