@@ -145,6 +145,16 @@ static void put_chunk(nne_audio_reader *r, const char *id, uint32_t size, int le
     r->hdr_len += 8;
 }
 
+/* A chunk of the rebuilt header: id, size (made even), body, a zero pad
+ * byte when the body's length is odd. */
+static void put_chunk_body(nne_audio_reader *r, const char *id, const unsigned char *body, int64_t len, int le) {
+    int64_t pad = len & 1;
+    put_chunk(r, id, (uint32_t)(len + pad), le);
+    memcpy(r->hdr + r->hdr_len, body, (size_t)len);
+    if (pad) r->hdr[r->hdr_len + len] = 0;
+    r->hdr_len += len + pad;
+}
+
 /* A chunk id for messages: printable, or hex. */
 static const char *chunk_name(const unsigned char *id, char *buf) {
     int printable = 1;
@@ -224,18 +234,8 @@ static nne_status normalize_wav(nne_audio_reader *r, const unsigned char *head, 
         memset(r->hdr + r->hdr_len, 0, 28); /* RIFF size, data size, frames (64-bit), table length 0 */
         r->hdr_len += 28;
     }
-    int64_t fpad = fmt_len & 1;
-    put_chunk(r, "fmt ", (uint32_t)(fmt_len + fpad), le);
-    memcpy(r->hdr + r->hdr_len, fmt, (size_t)fmt_len);
-    if (fpad) r->hdr[r->hdr_len + fmt_len] = 0;
-    r->hdr_len += fmt_len + fpad;
-    if (fact_len > 0) {
-        int64_t p = fact_len & 1;
-        put_chunk(r, "fact", (uint32_t)(fact_len + p), le);
-        memcpy(r->hdr + r->hdr_len, fact, (size_t)fact_len);
-        if (p) r->hdr[r->hdr_len + fact_len] = 0;
-        r->hdr_len += fact_len + p;
-    }
+    put_chunk_body(r, "fmt ", fmt, fmt_len, le);
+    if (fact_len > 0) put_chunk_body(r, "fact", fact, fact_len, le);
     put_chunk(r, "data", out64 ? 0xffffffffu : (uint32_t)data_len, le);
     if (out64) {
         uint32_t align = (uint32_t)fmt[12] | (uint32_t)fmt[13] << 8;
@@ -299,16 +299,8 @@ static nne_status normalize_aiff(nne_audio_reader *r, const unsigned char *head,
         return BAD("%s: %lld bytes of sound data: AIFF data over 4 GiB is not supported", name, (long long)data_len);
     memcpy(r->hdr, head, 12); /* FORM, size (set below), AIFF or AIFC */
     r->hdr_len = 12;
-    if (fver_len > 0) {
-        put_chunk(r, "FVER", 4, 0);
-        memcpy(r->hdr + r->hdr_len, fver, 4);
-        r->hdr_len += 4;
-    }
-    int64_t cpad = comm_len & 1;
-    put_chunk(r, "COMM", (uint32_t)(comm_len + cpad), 0);
-    memcpy(r->hdr + r->hdr_len, comm, (size_t)comm_len);
-    if (cpad) r->hdr[r->hdr_len + comm_len] = 0;
-    r->hdr_len += comm_len + cpad;
+    if (fver_len > 0) put_chunk_body(r, "FVER", fver, 4, 0);
+    put_chunk_body(r, "COMM", comm, comm_len, 0);
     put_chunk(r, "SSND", (uint32_t)(8 + data_len), 0);
     memset(r->hdr + r->hdr_len, 0, 8);
     r->hdr_len += 8;
