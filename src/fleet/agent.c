@@ -261,6 +261,19 @@ static int run_child(agent *a, const char *const *args, fleet_buf *out, char *er
     return -1;
 }
 
+/* run_child for a step that prints one JSON object: the object, or NULL
+ * (err says why: the step's last stderr line, or that what it printed was
+ * not JSON). */
+static json_t *run_child_json(agent *a, const char *const *args, const char *what, long timeout_ms, char *err,
+                              size_t cap) {
+    fleet_buf out = {0};
+    int rc = run_child(a, args, &out, err, cap, timeout_ms);
+    json_t *j = rc == 0 && out.p ? json_loads(out.p, 0, NULL) : NULL;
+    fleet_buf_free(&out);
+    if (!j && rc == 0) snprintf(err, cap, "%s printed no JSON", what);
+    return j;
+}
+
 /* Append the package options every step that opens a package takes. */
 static int pkg_args(const agent *a, const char **v, int n) {
     v[n++] = "--trust";
@@ -284,14 +297,8 @@ static int store_refresh(agent *a, char *err, size_t cap) {
         st = json_pack("{s:n,s:n}", "current", "previous");
     } else {
         const char *args[] = {"install", "--store", a->c->store, "--status", "--json", NULL};
-        fleet_buf out = {0};
-        int rc = run_child(a, args, &out, err, cap, 60000);
-        json_t *j = rc == 0 && out.p ? json_loads(out.p, 0, NULL) : NULL;
-        fleet_buf_free(&out);
-        if (!j) {
-            if (rc == 0) snprintf(err, cap, "install --status printed no JSON");
-            return 0;
-        }
+        json_t *j = run_child_json(a, args, "install --status", 60000, err, cap);
+        if (!j) return 0;
         st = json_pack("{s:o,s:o}", "current", store_entry(json_object_get(j, "current")), "previous",
                        store_entry(json_object_get(j, "previous")));
         json_decref(j);
@@ -772,12 +779,8 @@ static int fetch(agent *a, const char *url, const char *file, long long bytes, c
     int n = 7;
     if (a->c->broker.ca) args[n++] = "--ca", args[n++] = a->c->broker.ca;
     args[n] = NULL;
-    fleet_buf out = {0};
-    int rc = run_child(a, args, &out, err, cap, 600000);
-    json_t *j = rc == 0 && out.p ? json_loads(out.p, 0, NULL) : NULL;
-    fleet_buf_free(&out);
+    json_t *j = run_child_json(a, args, "the download step", 600000, err, cap);
     if (!j) {
-        if (rc == 0) snprintf(err, cap, "the download step printed no JSON");
         unlink(dest);
         return 0;
     }

@@ -160,7 +160,7 @@ static void on_signal(int s) {
 /* ---------------------------------------------------------------- log -- */
 static void warnf(ctl *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void warnf(ctl *c, const char *fmt, ...) {
-    int64_t sec = ctl_mono_ms() / 1000;
+    int64_t sec = fleet_mono_ms() / 1000;
     if (sec != c->warn_sec) {
         c->warn_sec = sec;
         c->warn_count = 0;
@@ -202,7 +202,7 @@ static void event(ctl *c, const char *kind, const char *nodeid, const char *dep,
     va_start(ap, fmt);
     vsnprintf(text, sizeof text, fmt, ap);
     va_end(ap);
-    int64_t now = ctl_now_ms();
+    int64_t now = fleet_now_ms();
     json_t *e = json_object();
     json_object_set_new(e, "v", json_integer(1));
     json_object_set_new(e, "time_ms", json_integer(now));
@@ -347,8 +347,8 @@ static void on_birth(ctl *c, const char *id, const json_t *j, int retained) {
     n->serve_up = serve;
     n->current = cur;
     n->activating = activating;
-    n->seen_mono = ctl_mono_ms();
-    n->seen_ms = ctl_now_ms();
+    n->seen_mono = fleet_mono_ms();
+    n->seen_ms = fleet_now_ms();
     if (changed_group) event(c, "node", id, NULL, NULL, NULL, "%s moved to group %s", id, group);
     if (retained && n->has_death && n->death_bdseq == bdseq) {
         /* the retained birth of a session whose (retained) death came first */
@@ -401,8 +401,8 @@ static void on_data(ctl *c, const char *id, const json_t *j) {
             BAD("heartbeat of %s: bad latency_ms", id);
     }
     if (n->by_death) return; /* that session is over */
-    n->seen_mono = ctl_mono_ms();
-    n->seen_ms = ctl_now_ms();
+    n->seen_mono = fleet_mono_ms();
+    n->seen_ms = fleet_now_ms();
     if (r == 1) {
         int up = strcmp(s, "up") == 0;
         if (up != n->serve_up) {
@@ -535,7 +535,7 @@ static void send_install(ctl *c, deployment *d, dnode *dn) {
     node *n = node_find(c, dn->id);
     dn->before = n ? n->current : (pkgref){0};
     dn->state = DN_SENT;
-    dn->deadline_ms = ctl_now_ms() + d->timeout_s * 1000;
+    dn->deadline_ms = fleet_now_ms() + d->timeout_s * 1000;
     set_desired(c, dn->id, o);
     event(c, "deploy", dn->id, d->id, NULL, NULL, "%s: install %s %s (counter %lld) sent to %s", d->id, d->pkg.name,
           d->pkg.version, (long long)d->pkg.counter, dn->id);
@@ -596,7 +596,7 @@ static int is_failure(int st) { return st == DN_FAILED || st == DN_TIMEOUT; }
  * ONLINE target is final; OFFLINE ones stay "pending" and their reports
  * still count when they come. */
 static void dep_advance(ctl *c, deployment *d) {
-    int64_t now = ctl_now_ms();
+    int64_t now = fleet_now_ms();
     for (int i = 0; i < d->n; i++) {
         dnode *dn = &d->nodes[i];
         if (dn_parked(c, dn)) {
@@ -891,7 +891,7 @@ static void on_deploy_request(ctl *c, const char *req, const json_t *j) {
     d->abort_threshold = thr;
     d->timeout_s = timeout_s;
     d->state = DEP_CANARY;
-    d->created_ms = ctl_now_ms();
+    d->created_ms = fleet_now_ms();
     c->state_dirty = 1;
     event(c, "accepted", NULL, d->id, "request", req,
           "%s: %s %s (counter %lld) to group %s: %d node(s) (%d OFFLINE%s), canary %d, rate %d, abort threshold %g",
@@ -908,7 +908,7 @@ static void on_request(ctl *c, const json_t *j) {
     if (ctl_json_str(j, "op", 16, &op) != 1) REJECT("op must be deploy or abort");
     int64_t expires = 0;
     if (ctl_json_int(j, "expires_ms", 0, INT64_MAX, &expires) < 0) REJECT("expires_ms must be an integer");
-    if (expires && expires < ctl_now_ms()) REJECT("expired before the controller saw it (it was down?)");
+    if (expires && expires < fleet_now_ms()) REJECT("expired before the controller saw it (it was down?)");
     if (strcmp(op, "deploy") == 0) {
         on_deploy_request(c, req, j);
         return;
@@ -944,7 +944,7 @@ static void handle_message(ctl *c, const char *topic, const void *payload, int p
         memcpy(id, p, (size_t)(slash - p));
         id[slash - p] = 0;
         kind = slash + 1;
-        if (!ctl_id_ok(id)) {
+        if (!fleet_id_ok(id)) {
             warnf(c, "%s: bad node id ignored", topic);
             return;
         }
@@ -992,7 +992,7 @@ static void on_connect(struct mosquitto *m, void *ud, int rc) {
     /* Nothing was heard while the broker was away: every node gets a full
      * --offline-after-ms from now, and running deployments get their
      * deadlines moved by the outage (no agent could report meanwhile). */
-    int64_t now = ctl_mono_ms(), wall = ctl_now_ms();
+    int64_t now = fleet_mono_ms(), wall = fleet_now_ms();
     for (int i = 0; i < c->n_nodes; i++) c->nodes[i].seen_mono = now;
     if (c->lost_ms) {
         for (int i = 0; i < c->n_deps; i++)
@@ -1014,14 +1014,14 @@ static void on_disconnect(struct mosquitto *m, void *ud, int rc) {
     (void)m;
     ctl *c = ud;
     if (c->connected && !g_stop) warnf(c, "lost the broker (%s); reconnecting", rc ? "connection lost" : "disconnected");
-    if (c->connected) c->lost_ms = ctl_now_ms();
+    if (c->connected) c->lost_ms = fleet_now_ms();
     c->connected = 0;
 }
 
 /* ------------------------------------------------------------ haproxy -- */
 static void haproxy_tick(ctl *c) {
     if (!c->o->haproxy) return;
-    int64_t now = ctl_mono_ms(), t0 = now;
+    int64_t now = fleet_mono_ms(), t0 = now;
     if (now < c->hap_down_until) return;
     /* A hung HAProxy must not stall the message loop (nodes would look
      * silent): at most 250 ms of commands per tick, and a socket error
@@ -1053,7 +1053,7 @@ static void haproxy_tick(ctl *c) {
             n->hap_want = "ready";
         }
     }
-    for (int i = 0; i < c->n_nodes && ctl_mono_ms() - t0 < 250; i++) {
+    for (int i = 0; i < c->n_nodes && fleet_mono_ms() - t0 < 250; i++) {
         node *n = &c->nodes[i];
         if (!n->born) continue;
         const char *want = n->hap_want;
@@ -1069,7 +1069,7 @@ static void haproxy_tick(ctl *c) {
             if (strcmp(err, c->hap_err) != 0)
                 event(c, "haproxy", NULL, NULL, NULL, NULL, "haproxy runtime API: %s; retrying every second", err);
             snprintf(c->hap_err, sizeof c->hap_err, "%s", err);
-            c->hap_down_until = ctl_mono_ms() + 1000;
+            c->hap_down_until = fleet_mono_ms() + 1000;
             return;
         }
         c->hap_err[0] = 0;
@@ -1158,7 +1158,7 @@ static double round2(double x) { return floor(x * 100 + 0.5) / 100; }
 static json_t *status_json(ctl *c) {
     json_t *s = json_object();
     json_object_set_new(s, "v", json_integer(1));
-    json_object_set_new(s, "time_ms", json_integer(ctl_now_ms()));
+    json_object_set_new(s, "time_ms", json_integer(fleet_now_ms()));
     json_t *nodes = json_array();
     for (int i = 0; i < c->n_nodes; i++) {
         const node *n = &c->nodes[i];
@@ -1308,7 +1308,7 @@ static int dep_load(const json_t *o, deployment *d) {
         const char *id = json_string_value(json_array_get(order, (size_t)i));
         json_t *x2 = id ? json_object_get(detail, id) : NULL;
         int64_t v;
-        if (!id || !ctl_id_ok(id) || !json_is_object(x2)) return 0;
+        if (!id || !fleet_id_ok(id) || !json_is_object(x2)) return 0;
         snprintf(dn->id, sizeof dn->id, "%s", id);
         if (ctl_json_int(x2, "state", 0, DN_RETRACTED, &v) != 1) return 0;
         dn->state = (int)v;
@@ -1360,7 +1360,7 @@ static int state_load(ctl *c, char *err, size_t cap) {
     }
     const char *key;
     json_object_foreach(w, key, x) {
-        if (!ctl_id_ok(key) || !json_is_string(x)) continue;
+        if (!fleet_id_ok(key) || !json_is_string(x)) continue;
         desired *nw = realloc(c->want, (size_t)(c->n_want + 1) * sizeof *nw);
         if (!nw) break;
         c->want = nw;
@@ -1378,7 +1378,7 @@ static void tick(ctl *c) {
      * OFFLINE, no deadline passes, HAProxy keeps its state (inference goes
      * on through HAProxy while the broker is down). */
     if (!c->connected) return;
-    int64_t now = ctl_mono_ms();
+    int64_t now = fleet_mono_ms();
     for (int i = 0; i < c->n_nodes; i++) {
         node *n = &c->nodes[i];
         if (n->born && n->online && now - n->seen_mono > c->o->offline_after_ms) {
@@ -1458,7 +1458,7 @@ int ctl_run(const ctl_options *o) {
     int64_t backoff = 250, next_try = 0;
     int socket_up = 0;
     while (!g_stop) {
-        int64_t now = ctl_mono_ms();
+        int64_t now = fleet_mono_ms();
         if (!socket_up && now >= next_try) {
             int rc = next_try == 0 ? mosquitto_connect(c->m, o->broker.host, o->broker.port, 10)
                                    : mosquitto_reconnect(c->m);
@@ -1478,16 +1478,16 @@ int ctl_run(const ctl_options *o) {
             int rc = mosquitto_loop(c->m, 100, 1);
             if (rc != MOSQ_ERR_SUCCESS) {
                 socket_up = 0;
-                if (c->connected) c->lost_ms = ctl_now_ms();
+                if (c->connected) c->lost_ms = fleet_now_ms();
                 c->connected = 0;
-                next_try = ctl_mono_ms() + backoff;
+                next_try = fleet_mono_ms() + backoff;
                 backoff = backoff * 2 > 2000 ? 2000 : backoff * 2;
             }
         } else {
             usleep(50000);
         }
         tick(c);
-        now = ctl_mono_ms();
+        now = fleet_mono_ms();
         if (c->state_dirty) {
             state_save(c);
             c->state_dirty = 0;

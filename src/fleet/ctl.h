@@ -1,15 +1,17 @@
 /*
  * ctl.h - the fleet controller's modules (`nnedge fleet`, docs/fleet.md §6):
- *   ctl_mqtt.c    broker URL, credentials and TLS for libmosquitto; node id
- *                 and name checks; small JSON field readers (jansson)
+ *   ctl_mqtt.c    the broker connection (on fleet.h's fleet_broker); name
+ *                 checks; small JSON field readers (jansson)
  *   haproxy.c     HAProxy runtime API client (admin unix socket)
  *   pkgserve.c    GET-only file server for --packages DIR (libmicrohttpd)
  *   controller.c  the daemon: node registry, HAProxy state, deployments
- * Built into the nnedge command only. The agent (ha) has its own MQTT helpers
- * in mqtt.c/fleet.h; what is common could move there later.
+ * Built into the nnedge command only. Node ids and the clocks are the
+ * agent's (mqtt.c, fleet.h); the broker connection here is the controller's.
  */
 #ifndef NNE_FLEET_CTL_H
 #define NNE_FLEET_CTL_H
+
+#include "fleet/fleet.h" /* node ids (fleet_id_ok) and the clocks (fleet_now_ms, fleet_mono_ms) */
 
 #include <jansson.h>
 #include <stddef.h>
@@ -18,37 +20,18 @@
 struct mosquitto;
 
 /* ------------------------------------------------------------ broker -- */
-typedef struct ctl_broker {
-    char host[256];
-    int port;
-    int tls;                 /* mqtts:// */
-    const char *ca;          /* --ca CA.pem (NULL: system store) */
-    const char *user;        /* --user */
-    char password[256];      /* first line of --password-file */
-    int has_password;
-} ctl_broker;
-
-/* Parse mqtt://HOST[:PORT] or mqtts://HOST[:PORT] (ports 1883/8883 by
- * default). 0 with a message in err on error. */
-int ctl_broker_parse(const char *url, ctl_broker *b, char *err, size_t cap);
-/* Read the first line of a password file into b. 0 with a message on error. */
-int ctl_broker_password(const char *path, ctl_broker *b, char *err, size_t cap);
-/* Credentials and TLS on a new client; 0 with a message on error. */
-int ctl_broker_setup(struct mosquitto *m, const ctl_broker *b, char *err, size_t cap);
+/* The broker is a fleet_broker (fleet.h: fleet_broker_parse_url, and the
+ * password file read when a client is set up). */
+/* Credentials and TLS on a new client (fleet_mqtt_configure), MQTT 3.1.1;
+ * 0 with a message on error. */
+int ctl_broker_setup(struct mosquitto *m, const fleet_broker *b, char *err, size_t cap);
 /* Connect (blocking, keepalive in seconds); 0 with a message on error. */
-int ctl_broker_connect(struct mosquitto *m, const ctl_broker *b, int keepalive, char *err, size_t cap);
+int ctl_broker_connect(struct mosquitto *m, const fleet_broker *b, int keepalive, char *err, size_t cap);
 
-/* A node id: [A-Za-z0-9_-]{1,64} (docs/fleet.md §2). */
-int ctl_id_ok(const char *s);
-/* A group, deployment id, HAProxy backend or server name:
+/* A node id: fleet_id_ok (fleet.h). A group, deployment id, HAProxy backend or server name:
  * [A-Za-z0-9_.:-]{1,64}, not starting with '.' (safe in a HAProxy command
  * and in a file name). */
 int ctl_name_ok(const char *s);
-
-/* Wall clock in ms (deadlines survive a restart: they are stored). */
-int64_t ctl_now_ms(void);
-/* Monotonic clock in ms. */
-int64_t ctl_mono_ms(void);
 
 /* JSON field readers: each returns 1 when the field is present with the
  * right type and range, 0 when absent or null, -1 when present but wrong. */
@@ -86,7 +69,7 @@ void pkgsrv_stop(pkgsrv *s);
 
 /* ------------------------------------------------------- controller -- */
 typedef struct ctl_options {
-    ctl_broker broker;
+    fleet_broker broker;
     const char *packages;     /* --packages DIR */
     const char *http;         /* --http ADDR:PORT (default 127.0.0.1:8700) */
     const char *public_url;   /* --public-url URL: what agents fetch from */

@@ -1,8 +1,7 @@
 /*
  * ctl_mqtt.c - helpers of the fleet controller and its client commands:
- * broker URL, password file and TLS for libmosquitto, name checks, JSON
- * field readers that check type and range, BLAKE2b-256 of a file.
- * (The agent has its own in mqtt.c; these could be shared later.)
+ * the broker connection (on the agent's fleet_broker, mqtt.c), name checks,
+ * JSON field readers that check type and range, BLAKE2b-256 of a file.
  */
 #include "fleet/ctl.h"
 
@@ -17,92 +16,13 @@
 #include <time.h>
 #include <unistd.h>
 
-int ctl_broker_parse(const char *url, ctl_broker *b, char *err, size_t cap) {
-    memset(b->host, 0, sizeof b->host);
-    const char *p;
-    if (strncmp(url, "mqtt://", 7) == 0) {
-        b->tls = 0;
-        b->port = 1883;
-        p = url + 7;
-    } else if (strncmp(url, "mqtts://", 8) == 0) {
-        b->tls = 1;
-        b->port = 8883;
-        p = url + 8;
-    } else {
-        snprintf(err, cap, "--broker %s: expected mqtt://HOST[:PORT] or mqtts://HOST[:PORT]", url);
-        return 0;
-    }
-    const char *colon = strrchr(p, ':');
-    const char *end = p + strlen(p);
-    if (end > p && end[-1] == '/') end--;
-    if (colon && colon < end && p[0] != '[') {
-        char *e;
-        errno = 0;
-        long port = strtol(colon + 1, &e, 10);
-        if (errno || e != end || port < 1 || port > 65535) {
-            snprintf(err, cap, "--broker %s: the port must be 1..65535", url);
-            return 0;
-        }
-        b->port = (int)port;
-        end = colon;
-    }
-    size_t n = (size_t)(end - p);
-    if (n == 0 || n >= sizeof b->host) {
-        snprintf(err, cap, "--broker %s: no host name", url);
-        return 0;
-    }
-    for (size_t i = 0; i < n; i++) {
-        char c = p[i];
-        if (!(c == '.' || c == '-' || c == '_' || (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
-              (c >= 'A' && c <= 'Z'))) {
-            snprintf(err, cap, "--broker %s: bad character in the host name", url);
-            return 0;
-        }
-    }
-    memcpy(b->host, p, n);
-    return 1;
-}
-
-int ctl_broker_password(const char *path, ctl_broker *b, char *err, size_t cap) {
-    FILE *f = fopen(path, "r");
-    if (!f) {
-        snprintf(err, cap, "--password-file %s: %s", path, strerror(errno));
-        return 0;
-    }
-    char line[sizeof b->password + 2];
-    if (!fgets(line, sizeof line, f)) line[0] = 0;
-    fclose(f);
-    size_t n = strcspn(line, "\r\n");
-    if (n == 0 || n >= sizeof b->password) {
-        snprintf(err, cap, "--password-file %s: expected the password on the first line (1..255 bytes)", path);
-        return 0;
-    }
-    memcpy(b->password, line, n);
-    b->password[n] = 0;
-    b->has_password = 1;
-    sodium_memzero(line, sizeof line);
-    return 1;
-}
-
-int ctl_broker_setup(struct mosquitto *m, const ctl_broker *b, char *err, size_t cap) {
-    int rc = MOSQ_ERR_SUCCESS;
-    if (b->user || b->has_password) rc = mosquitto_username_pw_set(m, b->user, b->has_password ? b->password : NULL);
-    if (rc != MOSQ_ERR_SUCCESS) {
-        snprintf(err, cap, "broker user/password: %s", mosquitto_strerror(rc));
-        return 0;
-    }
+int ctl_broker_setup(struct mosquitto *m, const fleet_broker *b, char *err, size_t cap) {
+    if (!fleet_mqtt_configure(m, b, err, cap)) return 0;
     mosquitto_int_option(m, MOSQ_OPT_PROTOCOL_VERSION, MQTT_PROTOCOL_V311);
-    if (b->tls) {
-        rc = mosquitto_tls_set(m, b->ca, b->ca ? NULL : "/etc/ssl/certs", NULL, NULL, NULL);
-        if (rc != MOSQ_ERR_SUCCESS) {
-            snprintf(err, cap, "TLS setup (--ca %s): %s", b->ca ? b->ca : "(system)", mosquitto_strerror(rc));
-            return 0;
-        }
-    }
     return 1;
 }
 
-int ctl_broker_connect(struct mosquitto *m, const ctl_broker *b, int keepalive, char *err, size_t cap) {
+int ctl_broker_connect(struct mosquitto *m, const fleet_broker *b, int keepalive, char *err, size_t cap) {
     int rc = mosquitto_connect(m, b->host, b->port, keepalive);
     if (rc != MOSQ_ERR_SUCCESS) {
         snprintf(err, cap, "cannot connect to the broker %s:%d: %s", b->host, b->port,
@@ -126,20 +46,7 @@ static int name_chars(const char *s, const char *extra, size_t max) {
     return n > 0;
 }
 
-int ctl_id_ok(const char *s) { return name_chars(s, "", 64); }
 int ctl_name_ok(const char *s) { return s && s[0] != '.' && name_chars(s, ".:", 64); }
-
-int64_t ctl_now_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-int64_t ctl_mono_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 int ctl_json_int(const json_t *o, const char *key, int64_t lo, int64_t hi, int64_t *out) {
     json_t *v = json_object_get(o, key);

@@ -40,6 +40,8 @@ import urllib.request
 
 import numpy as np
 
+from fleetlib import free_port  # the script's folder is on sys.path
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 NNEDGE = os.path.abspath(os.environ.get("NNEDGE", os.path.join(ROOT, "build-san", "nnedge")))
 NNEDGE_RSS = os.environ.get("NNEDGE_RSS", os.path.join(ROOT, "build", "nnedge"))
@@ -72,14 +74,6 @@ def check(label, cond, detail=""):
         print("FAIL %s %s" % (label, detail), flush=True)
         fails.append(label)
     return cond
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
 
 
 def run(*cmd):

@@ -15,7 +15,7 @@
 # and Debian libraries, not libnnedge, so it is built here rather than in
 # tests/fuzz/fuzz.mk (whose compile rule and flags it uses).
 FLEET_FUZZ_SMOKE_SECONDS ?= 8
-FLEET_FUZZ_OBJ = $(patsubst %.c,build-fuzz/obj/%.o,src/fleet/controller.c src/fleet/ctl_mqtt.c \
+FLEET_FUZZ_OBJ = $(patsubst %.c,build-fuzz/obj/%.o,src/fleet/controller.c src/fleet/ctl_mqtt.c src/fleet/mqtt.c \
                  src/fleet/haproxy.c src/fleet/pkgserve.c tests/fuzz/fuzz_fleet.c)
 build-fuzz/fuzz_fleet: $(FLEET_FUZZ_OBJ)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $^ -ljansson -lmosquitto -lmicrohttpd $(PKG_LIBS)

@@ -32,6 +32,8 @@ import time
 
 import paho.mqtt.client as mqtt
 
+from fleetlib import free_port  # the script's folder is on sys.path
+
 NNEDGE = os.path.abspath(os.environ.get("NNEDGE", "build-san/nnedge"))
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 WORK = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else "build-san/fleet-ctl-test")
@@ -57,14 +59,6 @@ measured = []
 
 def measure(what, seconds):
     measured.append("  %-55s %s" % (what, "%.3f s" % seconds if seconds is not None else "-"))
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
 
 
 def wait_for(fn, timeout, step=0.05):

@@ -114,11 +114,7 @@ def main():
             events["n"] += 1
             tl.line(t, body.get("kind", "?"), body.get("text", ""))
 
-    servers, agents = {}, {}
-    for n in nodes:
-        repo = os.path.join(f.dir, "repo-" + n)
-        os.makedirs(repo)
-        servers[n] = f.serve(n, repo, args=["--threads", "1"])
+    servers, agents = f.serve_nodes(nodes), {}
     f.haproxy({n: s.port for n, s in servers.items()})
     tl.mark("%d servers (nnedge serve, empty repositories) behind HAProxy on %s (leastconn, checks of "
             "/v2/health/ready every 0.5 s, retries + redispatch)" % (len(nodes), f.haproxy_url))

@@ -528,6 +528,16 @@ class Fleet:
         p.repo = repo
         return p
 
+    def serve_nodes(self, names, args=("--threads", "1")):
+        """One nnedge serve per name on an empty repository DIR/repo-NAME
+        (the agents fill them); {name: Proc}."""
+        servers = {}
+        for n in names:
+            repo = os.path.join(self.dir, "repo-" + n)
+            os.makedirs(repo)
+            servers[n] = self.serve(n, repo, args=list(args))
+        return servers
+
     def restart_serve(self, p, timeout=60):
         """Starts a stopped server again on the same port."""
         # The banner of the new start is appended to the same log file.

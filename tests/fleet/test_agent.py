@@ -45,12 +45,9 @@ def main():
     v2 = pk.pack("1.1.0")
     f.broker(users=NODES)
     relays = {n: Relay(f.broker_port) for n in NODES}
-    servers, agents, stores = {}, {}, {}
-    for n in NODES:
-        repo = os.path.join(f.dir, "repo-" + n)
-        os.makedirs(repo)
-        servers[n] = f.serve(n, repo, args=["--threads", "1"])
-        stores[n] = os.path.join(f.dir, "store-" + n)
+    servers = f.serve_nodes(NODES)
+    agents = {}
+    stores = {n: os.path.join(f.dir, "store-" + n) for n in NODES}
     f.haproxy({n: s.port for n, s in servers.items()})
     pkgdir = os.path.join(f.dir, "packages")
     os.makedirs(pkgdir)
@@ -66,7 +63,6 @@ def main():
     for n in NODES:
         start_agent(n)
     rss = RssSampler(list(agents.values()))
-    t_rss = time.time()
 
     def event(kind, node, since, timeout):
         return ev.wait(lambda t, b: isinstance(b, dict) and b.get("kind") == kind and b.get("node") == node,

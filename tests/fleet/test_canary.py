@@ -60,12 +60,9 @@ def main():
     print("top-1 on the %s check images: 1.0.0 %.3f, 1.2.0 (shuffled weights) %.3f" % (
         "1000", pk.top1(v1), pk.top1(bad)))
     f.broker(users=NODES)
-    servers, agents, stores = {}, {}, {}
-    for n in NODES:
-        repo = os.path.join(f.dir, "repo-" + n)
-        os.makedirs(repo)
-        servers[n] = f.serve(n, repo, args=["--threads", "1"])
-        stores[n] = os.path.join(f.dir, "store-" + n)
+    servers = f.serve_nodes(NODES)
+    agents = {}
+    stores = {n: os.path.join(f.dir, "store-" + n) for n in NODES}
     f.haproxy({n: s.port for n, s in servers.items()})
     pkgdir = os.path.join(f.dir, "packages")
     os.makedirs(pkgdir)

@@ -28,7 +28,7 @@
 #include <unistd.h>
 
 /* Options every sub-command takes: the broker and credentials. */
-static int broker_option(int argc, char **argv, int *i, ctl_broker *b, const char **url, int *bad) {
+static int broker_option(int argc, char **argv, int *i, fleet_broker *b, const char **url, int *bad) {
     const char *a = argv[*i];
     const char *v;
     if (strcmp(a, "--broker") == 0) {
@@ -43,11 +43,15 @@ static int broker_option(int argc, char **argv, int *i, ctl_broker *b, const cha
     }
     if (strcmp(a, "--password-file") == 0) {
         if (!(v = cli_opt_value(argc, argv, i, "FILE"))) return *bad = 1;
-        char err[512];
-        if (!ctl_broker_password(v, b, err, sizeof err)) {
-            cli_usage_error("fleet: %s", err);
+        /* read now for an early error; read again by each client's setup */
+        char pw[1024], err[512];
+        int ok = fleet_read_secret(v, pw, sizeof pw, err, sizeof err);
+        sodium_memzero(pw, sizeof pw);
+        if (!ok) {
+            cli_usage_error("fleet: --password-file %s", err);
             return *bad = 1;
         }
+        b->password_file = v;
         return 1;
     }
     if (strcmp(a, "--ca") == 0) {
@@ -58,10 +62,10 @@ static int broker_option(int argc, char **argv, int *i, ctl_broker *b, const cha
     return 0;
 }
 
-static int broker_finish(const char *url, ctl_broker *b, const char *sub) {
+static int broker_finish(const char *url, fleet_broker *b, const char *sub) {
     if (!url) return cli_usage_error("fleet %s: --broker URL is required (mqtt://HOST:PORT or mqtts://...)", sub) * 0;
     char err[512];
-    if (!ctl_broker_parse(url, b, err, sizeof err)) {
+    if (!fleet_broker_parse_url(url, b, err, sizeof err)) {
         cli_usage_error("fleet %s: %s", sub, err);
         return 0;
     }
@@ -194,7 +198,7 @@ static void cl_on_message(struct mosquitto *m, void *ud, const struct mosquitto_
              * subscribed): a live one, or a fresh retained one, says it is there */
             int64_t t = 0;
             json_t *s = json_loadb(msg->payload, (size_t)msg->payloadlen, 0, NULL);
-            if (s && ctl_json_int(s, "time_ms", 0, INT64_MAX, &t) == 1 && llabs(ctl_now_ms() - t) < 3000) c->ctl_live = 1;
+            if (s && ctl_json_int(s, "time_ms", 0, INT64_MAX, &t) == 1 && llabs(fleet_now_ms() - t) < 3000) c->ctl_live = 1;
             if (!msg->retain) c->ctl_live = 1;
             json_decref(s);
         }
@@ -244,7 +248,7 @@ static void cl_on_message(struct mosquitto *m, void *ud, const struct mosquitto_
  * wait_s > 0 a broker that cannot be reached (down, restarting) is retried
  * with backoff (0.25 s doubling to 2 s) for up to wait_s seconds; a broker
  * that refuses us (credentials, ACL) fails at once. */
-static int cl_open(client *c, ctl_broker *b, const char *sub, const char *verb, long wait_s) {
+static int cl_open(client *c, fleet_broker *b, const char *sub, const char *verb, long wait_s) {
     mosquitto_lib_init();
     char cid[64], err[512];
     unsigned char r[6];
@@ -259,7 +263,7 @@ static int cl_open(client *c, ctl_broker *b, const char *sub, const char *verb, 
     mosquitto_connect_callback_set(c->m, cl_on_connect);
     mosquitto_subscribe_callback_set(c->m, cl_on_subscribe);
     mosquitto_message_callback_set(c->m, cl_on_message);
-    int64_t give_up = ctl_mono_ms() + (int64_t)wait_s * 1000, backoff = 250;
+    int64_t give_up = fleet_mono_ms() + (int64_t)wait_s * 1000, backoff = 250;
     int said = 0;
     for (int first = 1;; first = 0) {
         int rc = MOSQ_ERR_SUCCESS;
@@ -268,8 +272,8 @@ static int cl_open(client *c, ctl_broker *b, const char *sub, const char *verb, 
             if (first) snprintf(why, sizeof why, "%s", err);
             else snprintf(why, sizeof why, "cannot connect to the broker %s:%d: %s", b->host, b->port, strerror(errno));
         } else {
-            int64_t end = ctl_mono_ms() + 5000;
-            while (!c->subscribed && !c->refused && ctl_mono_ms() < end)
+            int64_t end = fleet_mono_ms() + 5000;
+            while (!c->subscribed && !c->refused && fleet_mono_ms() < end)
                 if ((rc = mosquitto_loop(c->m, 100, 1)) != MOSQ_ERR_SUCCESS) break;
             if (c->refused) {
                 cli_usage_error("fleet %s: the broker %s:%d refused the connection: %s", verb, b->host, b->port,
@@ -286,7 +290,7 @@ static int cl_open(client *c, ctl_broker *b, const char *sub, const char *verb, 
                 return 0;
             }
         }
-        if (ctl_mono_ms() + backoff > give_up) {
+        if (fleet_mono_ms() + backoff > give_up) {
             cli_usage_error("fleet %s: %s%s", verb, why, wait_s > 0 ? " (gave up waiting for it)" : "");
             return 0;
         }
@@ -319,7 +323,7 @@ static int cl_request(client *c, json_t *req, long answer_s, const char *verb) {
     json_object_set_new(req, "v", json_integer(1));
     json_object_set_new(req, "request", json_string(c->request));
     /* a request the controller sees only after we gave up waiting is refused */
-    json_object_set_new(req, "expires_ms", json_integer(ctl_now_ms() + answer_s * 1000));
+    json_object_set_new(req, "expires_ms", json_integer(fleet_now_ms() + answer_s * 1000));
     char *txt = json_dumps(req, JSON_COMPACT);
     json_decref(req);
     if (!txt) return EXIT_INTERNAL;
@@ -329,8 +333,8 @@ static int cl_request(client *c, json_t *req, long answer_s, const char *verb) {
         cli_usage_error("fleet %s: publish: %s", verb, mosquitto_strerror(rc));
         return EXIT_INTERNAL;
     }
-    int64_t end = ctl_mono_ms() + answer_s * 1000;
-    while (!c->answered && ctl_mono_ms() < end)
+    int64_t end = fleet_mono_ms() + answer_s * 1000;
+    while (!c->answered && fleet_mono_ms() < end)
         if (mosquitto_loop(c->m, 100, 1) != MOSQ_ERR_SUCCESS) break;
     if (!c->answered) {
         cli_usage_error("fleet %s: no answer from the controller in %ld s (is `nnedge fleet run` running?)", verb,
@@ -435,7 +439,7 @@ static int copy_data(const char *src, const char *dir, char *rel, size_t cap, co
 }
 
 static int fleet_deploy(int argc, char **argv) {
-    ctl_broker b = {0};
+    fleet_broker b = {0};
     const char *url = NULL, *pkg = NULL, *group = NULL, *dir = NULL, *data = NULL, *labels = NULL;
     long canary = 1, rate = 1, timeout_s = 300, answer_s = 10;
     double thr = 0, min_top1 = -1, max_p50 = -1;
@@ -560,8 +564,8 @@ static int fleet_deploy(int argc, char **argv) {
         /* Right after a broker restart the controller may not have
          * reconnected and subscribed yet (the broker would drop the request):
          * wait up to --answer-timeout-s for a sign of it first. */
-        int64_t end = ctl_mono_ms() + answer_s * 1000;
-        while (!c.ctl_live && ctl_mono_ms() < end)
+        int64_t end = fleet_mono_ms() + answer_s * 1000;
+        while (!c.ctl_live && fleet_mono_ms() < end)
             if (mosquitto_loop(c.m, 100, 1) != MOSQ_ERR_SUCCESS) break;
         rc = cl_request(&c, req, answer_s, "deploy");
     } else {
@@ -573,7 +577,7 @@ static int fleet_deploy(int argc, char **argv) {
 }
 
 static int fleet_abort(int argc, char **argv) {
-    ctl_broker b = {0};
+    fleet_broker b = {0};
     const char *url = NULL, *id = NULL;
     long answer_s = 10;
     int bad = 0;
@@ -611,7 +615,7 @@ static const char *jstr(const json_t *o, const char *k, const char *dflt) {
 }
 
 static void print_status(const json_t *s) {
-    int64_t now = ctl_now_ms();
+    int64_t now = fleet_now_ms();
     json_t *nodes = json_object_get(s, "nodes"), *deps = json_object_get(s, "deployments"), *x;
     size_t i;
     printf("%-20s %-12s %-8s %-5s %-8s %-6s %-28s %-9s %s\n", "NODE", "GROUP", "STATUS", "SERVE", "HAPROXY", "WEIGHT",
@@ -656,7 +660,7 @@ static void print_status(const json_t *s) {
 }
 
 static int fleet_status(int argc, char **argv) {
-    ctl_broker b = {0};
+    fleet_broker b = {0};
     const char *url = NULL;
     int json = 0, bad = 0;
     long wait_s = 3;
@@ -677,8 +681,8 @@ static int fleet_status(int argc, char **argv) {
     client c = {0};
     int rc = EXIT_BAD_INPUT;
     if (cl_open(&c, &b, "nnedge/fleet/status", "status", 0)) {
-        int64_t end = ctl_mono_ms() + wait_s * 1000;
-        while (!c.status && ctl_mono_ms() < end)
+        int64_t end = fleet_mono_ms() + wait_s * 1000;
+        while (!c.status && fleet_mono_ms() < end)
             if (mosquitto_loop(c.m, 100, 1) != MOSQ_ERR_SUCCESS) break;
         json_t *s = c.status ? json_loads(c.status, 0, NULL) : NULL;
         if (!c.status) {
